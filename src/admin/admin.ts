@@ -1,0 +1,45 @@
+// The admin listener (loopback by default): health and statistics. Kept apart
+// from the proxy listener so operators can firewall it separately.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { COUNTERS, type Stats } from '../observability/stats.js';
+import type { Store } from '../store/types.js';
+
+export interface AdminDeps {
+  nodeId: string;
+  stats: Stats;
+  store: Store;
+  startedAtMs: number;
+  now: () => number;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'admin endpoints answer GET' });
+    switch (path) {
+      case '/healthz':
+        return json(res, 200, { status: 'ok', node: deps.nodeId });
+      case '/stats':
+        return json(res, 200, {
+          node: deps.nodeId,
+          uptimeS: Math.round((deps.now() - deps.startedAtMs) / 1000),
+          ...deps.stats.counters,
+          tiers: deps.store.stats(),
+          descriptions: COUNTERS,
+        });
+      default:
+        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz or /stats` });
+    }
+  };
+}
+
+export function createAdminListener(handler: (req: IncomingMessage, res: ServerResponse) => void): http.Server {
+  return http.createServer({ maxHeaderSize: 16384 }, handler);
+}

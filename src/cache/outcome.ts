@@ -1,0 +1,31 @@
+// The named cache outcome of one request. It feeds the Cache-Status field (RFC
+// 9211), the access log line and the stats counters, so all three agree.
+
+export type FwdReason = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'bypass' | 'miss';
+
+export interface CacheOutcome {
+  /** Short name for logs and stats: hit, stale-hit, miss, revalidated, bypass, error... */
+  result: 'hit' | 'stale-hit' | 'miss' | 'revalidated' | 'refreshed' | 'bypass' | 'error' | 'only-if-cached';
+  fwd?: FwdReason;
+  fwdStatus?: number;
+  stored?: boolean;
+  ttlS?: number;
+  detail?: string;
+}
+
+/** RFC 9211 §2 field value for this node. */
+export function formatCacheStatus(nodeId: string, o: CacheOutcome): string {
+  let s = nodeId;
+  if (o.fwd === undefined) s += '; hit';
+  else s += `; fwd=${o.fwd}`;
+  if (o.fwdStatus !== undefined) s += `; fwd-status=${o.fwdStatus}`;
+  if (o.stored) s += '; stored';
+  if (o.ttlS !== undefined) s += `; ttl=${Math.round(o.ttlS)}`;
+  if (o.detail !== undefined) s += `; detail=${o.detail}`;
+  return s;
+}
+
+/** RFC 9211 §2: the cache's identifier is an sf-token or sf-string. */
+export function cacheStatusName(nodeId: string): string {
+  return /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/.test(nodeId) ? nodeId : `"${nodeId.replace(/["\\]/g, '\\$&')}"`;
+}

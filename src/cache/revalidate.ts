@@ -1,0 +1,87 @@
+// RFC 9111 §4.3: validating a stored response with the origin. Builds the
+// conditional request fields and merges a 304 into the stored metadata
+// (§4.3.4) — header fields from the 304 replace stored ones, except those that
+// describe the stored body; the age restarts from the 304.
+
+import type { HeaderMap } from '../http/headers.js';
+import type { EntryMeta } from '../store/types.js';
+import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
+
+/** Conditional fields to send when validating `meta` (RFC 9111 §4.3.1). */
+export function validatorHeaders(meta: EntryMeta): HeaderMap {
+  const out: HeaderMap = {};
+  const etag = meta.headers['etag'];
+  const lastModified = meta.headers['last-modified'];
+  if (etag !== undefined) out['if-none-match'] = etag;
+  if (lastModified !== undefined) out['if-modified-since'] = lastModified;
+  return out;
+}
+
+export function canValidate(meta: EntryMeta): boolean {
+  return meta.headers['etag'] !== undefined || meta.headers['last-modified'] !== undefined;
+}
+
+/** Fields of a 304 that must not overwrite those of the stored body. */
+const BODY_FIELDS = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'content-type']);
+
+/** Does the 304 refer to the stored response? (RFC 9111 §4.3.4, selection by validator) */
+export function notModifiedMatches(meta: EntryMeta, res: HeaderMap): boolean {
+  const newTag = res['etag'];
+  const oldTag = meta.headers['etag'];
+  if (newTag !== undefined) return oldTag !== undefined && stripWeak(oldTag) === stripWeak(newTag);
+  const newLm = res['last-modified'];
+  if (newLm !== undefined && meta.headers['last-modified'] !== undefined) return newLm === meta.headers['last-modified'];
+  return true;
+}
+
+function stripWeak(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag;
+}
+
+export interface NotModifiedInput {
+  meta: EntryMeta;
+  requestHeaders: HeaderMap;
+  responseHeaders: HeaderMap;
+  requestTimeMs: number;
+  responseTimeMs: number;
+}
+
+/**
+ * The stored metadata refreshed by a 304, or undefined when the merged response
+ * may no longer be stored (e.g. the 304 now says no-store).
+ */
+export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOptions): EntryMeta | undefined {
+  const { meta } = input;
+  const headers: HeaderMap = { ...meta.headers };
+  for (const name in input.responseHeaders) {
+    if (BODY_FIELDS.has(name)) continue;
+    headers[name] = input.responseHeaders[name]!;
+  }
+  const verdict = assessStorage(
+    {
+      method: 'GET',
+      url: meta.url,
+      requestHeaders: input.requestHeaders,
+      status: meta.status,
+      responseHeaders: headers,
+      requestTimeMs: input.requestTimeMs,
+      responseTimeMs: input.responseTimeMs,
+    },
+    opts,
+  );
+  if (!verdict.store) return undefined;
+  const d = verdict.decision;
+  return {
+    ...meta,
+    headers: d.headers,
+    cacheControl: d.cacheControl,
+    freshnessLifetimeS: d.freshnessLifetimeS,
+    noCache: d.noCache,
+    staleForbidden: d.staleForbidden,
+    staleWhileRevalidateS: d.staleWhileRevalidateS,
+    staleIfErrorS: d.staleIfErrorS,
+    requestTimeMs: input.requestTimeMs,
+    responseTimeMs: input.responseTimeMs,
+    initialAgeS: correctedInitialAge({ responseHeaders: input.responseHeaders, requestTimeMs: input.requestTimeMs, responseTimeMs: input.responseTimeMs }),
+  };
+}

@@ -1,0 +1,189 @@
+// RFC 9111 §3 (storing responses) and §4.2 (freshness lifetime, age) for a shared
+// cache, decided once when a response arrives. The only importer of
+// http-cache-semantics; its known defects (PITFALLS) are corrected here:
+// Strata normalises headers before building a policy, applies the targeted-field
+// precedence of RFC 9213 itself, keeps Set-Cookie, Authorization, must-revalidate,
+// proxy-revalidate, must-understand and 5xx handling in its own hands, and uses
+// the library only for the freshness lifetime arithmetic.
+
+import CachePolicy from 'http-cache-semantics';
+import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
+import { parseHttpDate } from '../http/dates.js';
+import { splitList, type HeaderMap } from '../http/headers.js';
+import { varyNames } from './vary.js';
+
+/** Why a response was not stored. Names appear in Cache-Status detail and logs. */
+export type NotStoredReason =
+  | 'method'
+  | 'status'
+  | 'partial-content'
+  | 'no-store'
+  | 'request-no-store'
+  | 'private'
+  | 'authorization'
+  | 'set-cookie'
+  | 'vary-star'
+  | 'not-reusable';
+
+export interface StoragePolicyOptions {
+  /** Node-specific targeted field, lower-case (RFC 9213 §2.1). */
+  targetedField: string;
+  storeSetCookie: boolean;
+  heuristicFraction: number;
+  heuristicMaxS: number;
+}
+
+export interface StorageInput {
+  method: string;
+  url: string;
+  requestHeaders: HeaderMap;
+  status: number;
+  responseHeaders: HeaderMap;
+  requestTimeMs: number;
+  responseTimeMs: number;
+}
+
+export interface StorageDecision {
+  /** Headers to store (Set-Cookie, private="..." fields and hop-by-hop already removed by the caller). */
+  headers: HeaderMap;
+  cacheControl: string;
+  freshnessLifetimeS: number;
+  initialAgeS: number;
+  varyNames: string[];
+  /** Every reuse needs validation (no-cache, RFC 9111 §5.2.2.4; qualified no-cache treated as unqualified). */
+  noCache: boolean;
+  /** Never served stale (must-revalidate, proxy-revalidate, s-maxage: RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10). */
+  staleForbidden: boolean;
+  staleWhileRevalidateS: number;
+  staleIfErrorS: number;
+}
+
+export type StorageVerdict = { store: true; decision: StorageDecision } | { store: false; reason: NotStoredReason };
+
+/** Statuses whose caching rules Strata implements (RFC 9110 §15); 206 is handled by ranges, not stored. */
+const UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 451, 500, 501, 502, 503, 504]);
+/** RFC 9110 §15.1: heuristically cacheable status codes (206 excluded: never stored whole). */
+const HEURISTIC = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 451, 501]);
+/** Statuses http-cache-semantics computes freshness for; others are mapped to 200 when explicitly fresh. */
+const LIBRARY_STATUSES = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501]);
+
+/**
+ * The caching directives Strata obeys for its own storing and reuse: the
+ * node-specific field, else CDN-Cache-Control, else Cache-Control (RFC 9213 §2.1).
+ * `targeted` is true when a targeted field was used (Expires is then ignored).
+ */
+export function effectiveDirectives(headers: HeaderMap, targetedField: string): { value: string; targeted: boolean } {
+  const own = headers[targetedField];
+  if (own !== undefined && own.trim() !== '') return { value: own, targeted: true };
+  const cdn = headers['cdn-cache-control'];
+  if (cdn !== undefined && cdn.trim() !== '') return { value: cdn, targeted: true };
+  return { value: headers['cache-control'] ?? '', targeted: false };
+}
+
+export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): StorageVerdict {
+  const { method, status, requestHeaders: req } = input;
+  if (method !== 'GET') return { store: false, reason: 'method' };
+  if (status === 206) return { store: false, reason: 'partial-content' };
+  const reqcc = parseCacheControl(req['cache-control']);
+  if (reqcc.has('no-store')) return { store: false, reason: 'request-no-store' };
+
+  const { value: ccValue, targeted } = effectiveDirectives(input.responseHeaders, opts.targetedField);
+  const cc = parseCacheControl(ccValue);
+  const understood = UNDERSTOOD.has(status);
+  if (!understood) return { store: false, reason: 'status' };
+  // RFC 9111 §5.2.2.3: a cache that understands the status may ignore no-store when must-understand is present.
+  if (cc.has('no-store') && !cc.has('must-understand')) return { store: false, reason: 'no-store' };
+  if (cc.get('private') === true) return { store: false, reason: 'private' };
+  // RFC 9111 §3.5: only these directives permit a shared cache to store an authenticated response.
+  if (req['authorization'] !== undefined && !(cc.has('must-revalidate') || cc.has('public') || cc.has('s-maxage'))) {
+    return { store: false, reason: 'authorization' };
+  }
+  if (input.responseHeaders['set-cookie'] !== undefined && !opts.storeSetCookie) return { store: false, reason: 'set-cookie' };
+  const names = varyNames(input.responseHeaders['vary']);
+  if (names[0] === '*') return { store: false, reason: 'vary-star' };
+
+  const headers = storedHeaders(input.responseHeaders, cc);
+  const explicit = cc.has('s-maxage') || cc.has('max-age') || (!targeted && headers['expires'] !== undefined);
+  const heuristicAllowed = HEURISTIC.has(status) || cc.has('public');
+  if (!explicit && !heuristicAllowed) return { store: false, reason: 'status' };
+
+  const lifetime = freshnessLifetime(input, headers, cc, targeted, explicit, opts);
+  const hasValidator = headers['etag'] !== undefined || headers['last-modified'] !== undefined;
+  // PITFALLS http-cache-semantics 9: a response with no freshness and no validator can never be reused.
+  if (lifetime <= 0 && !hasValidator) return { store: false, reason: 'not-reusable' };
+
+  return {
+    store: true,
+    decision: {
+      headers,
+      cacheControl: ccValue,
+      freshnessLifetimeS: lifetime,
+      initialAgeS: correctedInitialAge(input),
+      varyNames: names,
+      noCache: cc.has('no-cache'),
+      staleForbidden: cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage'),
+      staleWhileRevalidateS: deltaSeconds(cc, 'stale-while-revalidate') ?? 0,
+      staleIfErrorS: deltaSeconds(cc, 'stale-if-error') ?? 0,
+    },
+  };
+}
+
+/** The response fields worth keeping: Set-Cookie and fields named by private="..." are dropped. */
+function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
+  const out: HeaderMap = { ...res };
+  delete out['set-cookie'];
+  // Age is recomputed on every answer (RFC 9111 §5.1); Date is kept as the origin's.
+  delete out['age'];
+  const priv = cc.get('private');
+  if (typeof priv === 'string') for (const f of splitList(priv)) delete out[f.toLowerCase()];
+  return out;
+}
+
+/** RFC 9111 §4.2.1 computed by http-cache-semantics on a normalised copy of the response. */
+function freshnessLifetime(
+  input: StorageInput,
+  headers: HeaderMap,
+  cc: Directives,
+  targeted: boolean,
+  explicit: boolean,
+  opts: StoragePolicyOptions,
+): number {
+  if (cc.has('no-cache')) return 0;
+  // A repeated max-age/s-maxage with conflicting values is invalid (RFC 9111 §4.2.1): treat as stale.
+  if (cc.get('max-age') === '' || cc.get('s-maxage') === '') return 0;
+  const policyHeaders: HeaderMap = {};
+  for (const name of ['expires', 'last-modified', 'date', 'vary']) {
+    const v = headers[name];
+    if (v !== undefined) policyHeaders[name] = v;
+  }
+  if (targeted) delete policyHeaders['expires'];
+  // Without Date the library falls back to its own Date.now(); pin it to Strata's clock.
+  if (Number.isNaN(parseHttpDate(policyHeaders['date']))) policyHeaders['date'] = new Date(input.responseTimeMs).toUTCString();
+  // proxy-revalidate zeroes maxAge() in the library (PITFALLS 1): it matters only once stale, which Strata decides.
+  const filtered = new Map(cc);
+  filtered.delete('proxy-revalidate');
+  filtered.delete('must-revalidate');
+  filtered.delete('must-understand');
+  filtered.delete('no-store');
+  filtered.delete('private');
+  policyHeaders['cache-control'] = [...filtered].map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(', ');
+  const status = LIBRARY_STATUSES.has(input.status) ? input.status : 200;
+  const policy = new CachePolicy(
+    { url: '/', method: 'GET', headers: {} },
+    { status, headers: policyHeaders },
+    { shared: true, cacheHeuristic: opts.heuristicFraction, immutableMinTimeToLive: 0 },
+  );
+  let lifetime = policy.maxAge();
+  if (!explicit) lifetime = Math.min(lifetime, opts.heuristicMaxS);
+  return Math.max(0, Math.floor(lifetime));
+}
+
+/** RFC 9111 §4.2.3: corrected_initial_age, seconds. */
+export function correctedInitialAge(input: Pick<StorageInput, 'responseHeaders' | 'requestTimeMs' | 'responseTimeMs'>): number {
+  const date = parseHttpDate(input.responseHeaders['date']);
+  const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, (input.responseTimeMs - date) / 1000);
+  const ageValue = Number(input.responseHeaders['age']);
+  const ageS = Number.isFinite(ageValue) && ageValue >= 0 ? ageValue : 0;
+  const responseDelay = Math.max(0, (input.responseTimeMs - input.requestTimeMs) / 1000);
+  return Math.max(apparentAge, ageS + responseDelay);
+}

@@ -1,0 +1,65 @@
+// Vary (RFC 9111 §4.1): which request fields a stored response was selected by,
+// normalised so that equivalent requests select the same variant. `Vary: *`
+// never matches. Pure; no I/O.
+
+import type { HeaderMap } from '../http/headers.js';
+
+/**
+ * List fields whose members are case-insensitive tokens and whose order carries
+ * no meaning once weights are given; Strata sorts and lower-cases them so
+ * "en-US, fr" and "fr,en-us" select one variant.
+ */
+const UNORDERED_LIST_FIELDS = new Set(['accept', 'accept-encoding', 'accept-language', 'accept-charset']);
+
+/** Varied field names of a response, lower-cased; ['*'] when it varies on everything. */
+export function varyNames(vary: string | undefined): string[] {
+  if (!vary) return [];
+  const names: string[] = [];
+  for (const part of vary.split(',')) {
+    const n = part.trim().toLowerCase();
+    if (!n) continue;
+    if (n === '*') return ['*'];
+    if (!names.includes(n)) names.push(n);
+  }
+  return names.sort();
+}
+
+/** Normalised value of one request field for variant matching. */
+export function normaliseVaryValue(name: string, value: string | undefined): string {
+  if (value === undefined) return '';
+  if (UNORDERED_LIST_FIELDS.has(name)) {
+    const members: string[] = [];
+    for (const m of value.split(',')) {
+      const t = m.replace(/\s+/g, '').toLowerCase();
+      if (t) members.push(t);
+    }
+    return members.sort().join(',');
+  }
+  // Other fields: only white space is normalised (RFC 9111 §4.1 allows
+  // removing white space and combining lines; nothing more is safe in general).
+  return value.trim().replace(/\s*,\s*/g, ',').replace(/[ \t]+/g, ' ');
+}
+
+/** The request's selecting values for the given varied names. */
+export function selectingValues(names: readonly string[], req: HeaderMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) out[n] = normaliseVaryValue(n, req[n]);
+  return out;
+}
+
+/** Does this request select the stored variant? (RFC 9111 §4.1) */
+export function varyMatches(names: readonly string[], stored: Record<string, string>, req: HeaderMap): boolean {
+  for (const n of names) {
+    if (n === '*') return false;
+    if (normaliseVaryValue(n, req[n]) !== (stored[n] ?? '')) return false;
+  }
+  return true;
+}
+
+/** Store key of one variant under a primary key. */
+export function variantKey(primary: string, names: readonly string[], values: Record<string, string>): string {
+  if (names.length === 0) return primary;
+  let s = primary + '\n';
+  for (const n of names) s += `${n}=${values[n] ?? ''}\n`;
+  return s;
+}

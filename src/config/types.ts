@@ -1,0 +1,63 @@
+// The shape of a validated, frozen Strata configuration. Units live in the names
+// (Bytes, Ms, S). Every field has a default in ./defaults.ts; nothing else in src/
+// reads process.env or argv.
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface OriginConfig {
+  /** Base URL of the origin, e.g. http://127.0.0.1:9000 (path prefix allowed). */
+  url: string;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxConnections: number;
+}
+
+export interface CacheConfig {
+  /** Directory of the disk tier (cacache layout). */
+  dir: string;
+  memoryMaxBytes: number;
+  /** Bodies larger than this skip the memory tier and live on disk only. */
+  memoryMaxObjectBytes: number;
+  diskMaxBytes: number;
+  /** Node-specific targeted field (RFC 9213 §2.1); takes precedence over CDN-Cache-Control. */
+  targetedField: string;
+  /** Pass CDN-Cache-Control and the node-specific field on to clients. */
+  passTargetedFields: boolean;
+  /** Store responses carrying Set-Cookie (the Set-Cookie field itself is stripped before storing). */
+  storeSetCookie: boolean;
+  /** Fraction of (Date - Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2). */
+  heuristicFraction: number;
+  /** Upper bound of a heuristic freshness lifetime. */
+  heuristicMaxS: number;
+}
+
+export interface LimitsConfig {
+  maxUrlBytes: number;
+  maxHeaderBytes: number;
+  /** Time a client has to send its request headers. */
+  requestHeadersTimeoutMs: number;
+  /** Bound on the graceful shutdown: in-flight requests get this long to finish. */
+  shutdownGraceMs: number;
+}
+
+export interface AdminConfig {
+  listen: ListenAddress;
+  /** Empty string: no token configured (admin actions that need one are refused). */
+  token: string;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  nodeId: string;
+  listen: ListenAddress;
+  admin: AdminConfig;
+  origin: OriginConfig;
+  cache: CacheConfig;
+  limits: LimitsConfig;
+  logLevel: LogLevel;
+}

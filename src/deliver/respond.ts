@@ -1,0 +1,130 @@
+// Writing answers to the client: stored responses (full, HEAD, 304, 206, 416),
+// forwarded responses and Strata's own errors. Adds Age, Cache-Status and Via.
+// The stored part of a hit's header block is built once per stored metadata
+// object and reused, so a hit does little more than a bare server's answer.
+
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { StrataError } from '../errors.js';
+import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
+import { toRawPairs, type HeaderMap } from '../http/headers.js';
+import { ifRangeAllows, parseRange } from '../http/range.js';
+import type { EntryMeta, StoredEntry } from '../store/types.js';
+
+export interface DeliverOptions {
+  /** Field names never sent to clients (targeted cache fields unless passed through). */
+  hiddenFields: ReadonlySet<string>;
+  /** This node's Via member, e.g. "1.1 edge-1". */
+  via: string;
+}
+
+export interface StoredAnswer {
+  status: number;
+  bodyBytes: number;
+}
+
+const baseHeaderCache = new WeakMap<EntryMeta, string[]>();
+
+/** Stored fields as raw pairs for writeHead, without fields the client must not see. */
+function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
+  let raw = baseHeaderCache.get(meta);
+  if (raw) return raw;
+  const visible: HeaderMap = {};
+  for (const name in meta.headers) {
+    if (opts.hiddenFields.has(name) || name === 'content-length' || name === 'via' || name === 'accept-ranges') continue;
+    visible[name] = meta.headers[name]!;
+  }
+  raw = toRawPairs(visible);
+  baseHeaderCache.set(meta, raw);
+  return raw;
+}
+
+function viaValue(existing: string | undefined, mine: string): string {
+  return existing ? `${existing}, ${mine}` : mine;
+}
+
+/**
+ * Answer from a stored entry. Handles the client's conditional request (304),
+ * HEAD, a single Range (206/416) and the full body. Resolves when the answer is
+ * written; a body that fails mid-stream cuts the connection.
+ */
+export async function deliverStored(
+  req: { method: string; headers: HeaderMap },
+  res: ServerResponse,
+  entry: StoredEntry,
+  ageS: number,
+  cacheStatus: string,
+  opts: DeliverOptions,
+): Promise<StoredAnswer> {
+  const { meta, body } = entry;
+  const age = String(Math.max(0, Math.floor(ageS)));
+  const via = viaValue(meta.headers['via'], opts.via);
+  const cacheable = meta.status === 200;
+
+  if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, meta.headers)) {
+    const raw: string[] = [];
+    for (const f of NOT_MODIFIED_FIELDS) {
+      const v = meta.headers[f];
+      if (v !== undefined && !opts.hiddenFields.has(f)) raw.push(f, v);
+    }
+    raw.push('age', age, 'cache-status', cacheStatus, 'via', via);
+    res.writeHead(304, raw);
+    res.end();
+    return { status: 304, bodyBytes: 0 };
+  }
+
+  const raw = baseHeaders(meta, opts).slice();
+  raw.push('age', age, 'cache-status', cacheStatus, 'via', via);
+  if (cacheable) raw.push('accept-ranges', 'bytes');
+
+  let status = meta.status;
+  let start = 0;
+  let end = body.size - 1;
+  if (cacheable && req.headers['range'] !== undefined && ifRangeAllows(req.headers['if-range'], meta.headers['etag'], meta.headers['last-modified'])) {
+    const r = parseRange(req.headers['range'], body.size);
+    if (r.kind === 'unsatisfiable') {
+      const msg = 'requested range not satisfiable\n';
+      res.writeHead(416, ['content-range', `bytes */${body.size}`, 'content-type', 'text/plain', 'content-length', String(msg.length), 'cache-status', cacheStatus, 'via', via]);
+      res.end(req.method === 'HEAD' ? undefined : msg);
+      return { status: 416, bodyBytes: 0 };
+    }
+    if (r.kind === 'satisfiable') {
+      status = 206;
+      start = r.start;
+      end = r.end;
+      raw.push('content-range', `bytes ${start}-${end}/${body.size}`);
+    }
+  }
+  const length = body.size === 0 ? 0 : end - start + 1;
+  // RFC 9110 §8.6: no Content-Length on 204 (or 1xx/304).
+  if (status !== 204) raw.push('content-length', String(length));
+  res.writeHead(status, raw);
+  if (req.method === 'HEAD' || length === 0 || status === 204) {
+    res.end();
+    return { status, bodyBytes: 0 };
+  }
+  if (body.buffer) {
+    res.end(start === 0 && end === body.size - 1 ? body.buffer : body.buffer.subarray(start, end + 1));
+    return { status, bodyBytes: length };
+  }
+  try {
+    await pipeline(body.stream(start, end), res);
+  } catch {
+    // A stored body that fails mid-stream (integrity, I/O) must not look complete.
+    res.destroy();
+  }
+  return { status, bodyBytes: length };
+}
+
+/** Strata's own error answer: a short plain-text body saying what happened. */
+export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${err.status} ${err.code}: ${err.message}\n`;
+  const raw = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', via, 'cache-control', 'no-store'];
+  if (closeConnection) raw.push('connection', 'close');
+  res.writeHead(err.status, raw);
+  res.end(body);
+}

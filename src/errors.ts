@@ -1,0 +1,57 @@
+// One catalog of Strata's error codes. Each code says who failed (source), which
+// HTTP status a client sees, whether retrying the same request elsewhere is safe,
+// and carries a message an operator can act on. CACHING.md lists the catalog; a
+// unit test keeps the two in agreement.
+
+export type ErrorSource = 'client' | 'origin' | 'store' | 'internal' | 'config';
+
+export interface ErrorSpec {
+  status: number;
+  source: ErrorSource;
+  retryable: boolean;
+  /** One line for the client body / docs. */
+  summary: string;
+}
+
+export const ERROR_CATALOG = {
+  BAD_REQUEST: { status: 400, source: 'client', retryable: false, summary: 'malformed request' },
+  MISSING_HOST: { status: 400, source: 'client', retryable: false, summary: 'request has no Host header' },
+  AMBIGUOUS_LENGTH: { status: 400, source: 'client', retryable: false, summary: 'conflicting Content-Length / Transfer-Encoding' },
+  URI_TOO_LONG: { status: 414, source: 'client', retryable: false, summary: 'request target exceeds the URL limit' },
+  HEADERS_TOO_LARGE: { status: 431, source: 'client', retryable: false, summary: 'request header section exceeds the limit' },
+  NOT_A_FORWARD_PROXY: { status: 403, source: 'client', retryable: false, summary: 'Strata is a reverse proxy; absolute-form requests for other hosts are refused' },
+  METHOD_NOT_IMPLEMENTED: { status: 501, source: 'client', retryable: false, summary: 'method not supported by this proxy' },
+  ONLY_IF_CACHED_MISS: { status: 504, source: 'client', retryable: false, summary: 'only-if-cached: no stored response to satisfy the request' },
+  UNAUTHORIZED: { status: 401, source: 'client', retryable: false, summary: 'missing or wrong admin token' },
+  NOT_FOUND: { status: 404, source: 'client', retryable: false, summary: 'no such admin resource' },
+  ORIGIN_UNREACHABLE: { status: 502, source: 'origin', retryable: true, summary: 'origin is unreachable (connection refused, reset or DNS failure)' },
+  ORIGIN_BAD_RESPONSE: { status: 502, source: 'origin', retryable: false, summary: 'origin sent an invalid response' },
+  ORIGIN_TIMEOUT: { status: 504, source: 'origin', retryable: true, summary: 'origin did not answer in time' },
+  STORE_FAILED: { status: 500, source: 'store', retryable: true, summary: 'cache storage failed' },
+  INTERNAL: { status: 500, source: 'internal', retryable: false, summary: 'internal error' },
+  CONFIG_INVALID: { status: 0, source: 'config', retryable: false, summary: 'invalid configuration value' },
+  LISTEN_FAILED: { status: 0, source: 'config', retryable: false, summary: 'cannot listen on the configured address' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class StrataError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly source: ErrorSource;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    const spec: ErrorSpec = ERROR_CATALOG[code];
+    super(message ?? spec.summary, options);
+    this.name = 'StrataError';
+    this.code = code;
+    this.status = spec.status;
+    this.source = spec.source;
+    this.retryable = spec.retryable;
+  }
+}
+
+export function isStrataError(err: unknown): err is StrataError {
+  return err instanceof StrataError;
+}

@@ -1,0 +1,71 @@
+// Cache-Control (RFC 9111 §5.2) and the targeted fields of RFC 9213 parsed into a
+// directive map. Names are case-insensitive; quoted-string values may contain
+// commas (no-cache="a, b"); a directive repeated with conflicting values is
+// treated as invalid freshness information (RFC 9111 §4.2.1): its value is
+// dropped so the response is not given a lifetime it might not have.
+
+export type Directives = Map<string, string | true>;
+
+export function parseCacheControl(value: string | undefined): Directives {
+  const out: Directives = new Map();
+  if (!value) return out;
+  const len = value.length;
+  let i = 0;
+  while (i < len) {
+    // skip separators and white space
+    while (i < len && (value[i] === ',' || value[i] === ' ' || value[i] === '\t')) i++;
+    if (i >= len) break;
+    let j = i;
+    while (j < len && value[j] !== '=' && value[j] !== ',') j++;
+    const name = value.slice(i, j).trim().toLowerCase();
+    let arg: string | true = true;
+    if (j < len && value[j] === '=') {
+      j++;
+      while (j < len && (value[j] === ' ' || value[j] === '\t')) j++;
+      if (value[j] === '"') {
+        let k = j + 1;
+        let s = '';
+        while (k < len && value[k] !== '"') {
+          if (value[k] === '\\' && k + 1 < len) k++;
+          s += value[k];
+          k++;
+        }
+        arg = s;
+        j = k + 1;
+        while (j < len && value[j] !== ',') j++;
+      } else {
+        let k = j;
+        while (k < len && value[k] !== ',') k++;
+        arg = value.slice(j, k).trim();
+        j = k;
+      }
+    }
+    if (name) {
+      const prev = out.get(name);
+      if (prev !== undefined && prev !== arg) out.set(name, '');
+      else out.set(name, arg);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+/** A delta-seconds argument (RFC 9111 §1.2.2), or undefined when absent or invalid. */
+export function deltaSeconds(d: Directives, name: string): number | undefined {
+  const v = d.get(name);
+  if (v === undefined || v === true) return undefined;
+  if (!/^\d+$/.test(v)) return undefined;
+  // RFC 9111 §1.2.2: values too large are treated as 2^31.
+  const n = Number(v);
+  return n > 2147483648 ? 2147483648 : n;
+}
+
+/** Serialise directives back to a Cache-Control field value. */
+export function formatCacheControl(d: Directives): string {
+  const parts: string[] = [];
+  for (const [k, v] of d) {
+    if (v === true) parts.push(k);
+    else parts.push(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v) ? `${k}=${v}` : `${k}="${v.replace(/["\\]/g, '\\$&')}"`);
+  }
+  return parts.join(', ');
+}

@@ -1,0 +1,84 @@
+// Pure header helpers: one normal form for header maps (lower-case names, repeated
+// fields joined with ", ", Set-Cookie kept as a list) and the hop-by-hop rules of
+// RFC 9110 §7.6.1. No I/O.
+
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Lower-case names; every value a single string (list fields joined per RFC 9110 §5.3). */
+export type HeaderMap = Record<string, string>;
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Normalise Node's incoming headers (already lower-cased) into a HeaderMap. */
+export function fromIncoming(headers: IncomingHttpHeaders): HeaderMap {
+  const out: HeaderMap = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    // Set-Cookie cannot be joined with commas safely; keep newline-separated.
+    out[name] = Array.isArray(v) ? v.join(name === 'set-cookie' ? '\n' : ', ') : v;
+  }
+  return out;
+}
+
+/** Normalise undici's response headers (lower-case names, string or string[]). */
+export function fromUndici(headers: Record<string, string | string[] | undefined>): HeaderMap {
+  return fromIncoming(headers as IncomingHttpHeaders);
+}
+
+/** Field names listed in Connection, lower-cased (RFC 9110 §7.6.1). */
+export function connectionTokens(headers: HeaderMap): Set<string> {
+  const c = headers['connection'];
+  const out = new Set<string>();
+  if (!c) return out;
+  for (const t of c.split(',')) {
+    const n = t.trim().toLowerCase();
+    if (n) out.add(n);
+  }
+  return out;
+}
+
+/** A copy without hop-by-hop fields and without those named in Connection. */
+export function withoutHopByHop(headers: HeaderMap): HeaderMap {
+  const named = connectionTokens(headers);
+  const out: HeaderMap = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = headers[name]!;
+  }
+  return out;
+}
+
+/** Split a comma-separated list field into trimmed, non-empty members. */
+export function splitList(value: string | undefined): string[] {
+  if (!value) return [];
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = part.trim();
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+/** Expand a HeaderMap into Node's flat raw-header array for writeHead (Set-Cookie split back out). */
+export function toRawPairs(headers: HeaderMap, into: string[] = []): string[] {
+  for (const name in headers) {
+    const v = headers[name]!;
+    if (name === 'set-cookie') {
+      for (const c of v.split('\n')) into.push(name, c);
+    } else {
+      into.push(name, v);
+    }
+  }
+  return into;
+}

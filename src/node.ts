@@ -1,0 +1,123 @@
+// Composition root: builds every long-lived component of one Strata node from a
+// Config, and owns start/stop. The only place that constructs them.
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
+import { createAdminHandler, createAdminListener } from './admin/admin.js';
+import type { Config, ListenAddress } from './config/types.js';
+import { StrataError } from './errors.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Stats } from './observability/stats.js';
+import { OriginClient } from './origin/client.js';
+import { createProxyHandler } from './pipeline/proxy.js';
+import { createListener } from './server/listener.js';
+import { DiskTier } from './store/disk.js';
+import { MemoryTier } from './store/memory.js';
+import { TieredStore } from './store/tiered.js';
+import { systemClock, type Clock } from './util/clock.js';
+
+export interface NodeDeps {
+  clock?: Clock;
+  logger?: Logger;
+  /** Where logs go when no logger is given (tests pass a sink). */
+  logDestination?: DestinationStream;
+}
+
+export interface StrataNode {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Bound addresses, after start(). */
+  proxyAddress(): AddressInfo;
+  adminAddress(): AddressInfo;
+  readonly stats: Stats;
+  /** The store, after start(). */
+  store(): TieredStore;
+  readonly logger: Logger;
+}
+
+function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const why = err.code === 'EADDRINUSE' ? 'is in use' : err.code === 'EACCES' ? 'is not permitted' : `failed (${err.code ?? err.message})`;
+      reject(new StrataError('LISTEN_FAILED', `${what}: ${addr.host}:${addr.port} ${why}`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(addr.port, addr.host);
+  });
+}
+
+export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): StrataNode {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination);
+  const stats = new Stats();
+  let store: TieredStore | undefined;
+  let origin: OriginClient | undefined;
+  let proxy: Server | undefined;
+  let admin: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const node: StrataNode = {
+    stats,
+    logger,
+    store: () => {
+      if (!store) throw new Error('node not started');
+      return store;
+    },
+    proxyAddress: () => proxy!.address() as AddressInfo,
+    adminAddress: () => admin!.address() as AddressInfo,
+
+    async start() {
+      const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes });
+      const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger });
+      store = new TieredStore(memory, disk, logger);
+      origin = new OriginClient(config.origin);
+      const handler = createProxyHandler({ config, store, origin, logger, stats, clock });
+      proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, startedAtMs: clock.now(), now: () => clock.now() }));
+      try {
+        await listen(proxy, config.listen, 'listen');
+        await listen(admin, config.admin.listen, 'admin.listen');
+      } catch (err) {
+        proxy.close();
+        admin.close();
+        await origin.close();
+        await store.close();
+        throw err;
+      }
+      logger.info(
+        { listen: node.proxyAddress(), admin: node.adminAddress(), origin: origin.name, cacheDir: config.cache.dir, tiers: store.stats() },
+        'strata node started',
+      );
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        if (!proxy || !admin || !store || !origin) return;
+        logger.info('strata node stopping: no new connections; waiting for in-flight requests');
+        const closed = new Promise<void>((resolve) => proxy!.close(() => resolve()));
+        proxy.closeIdleConnections();
+        admin.close();
+        admin.closeAllConnections();
+        const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.limits.shutdownGraceMs).unref());
+        if ((await Promise.race([closed, grace])) === 'timeout') {
+          logger.warn({ graceMs: config.limits.shutdownGraceMs }, 'in-flight requests cut at the end of the shutdown grace');
+          proxy.closeAllConnections();
+          await closed;
+        }
+        await origin.close();
+        await store.close();
+        logger.info({ ...stats.counters }, 'strata node stopped');
+        logger.flush?.();
+      })();
+      return stopping;
+    },
+  };
+  return node;
+}

@@ -1,0 +1,12 @@
+// The node's pino logger. JSON lines to stdout (or a given destination); the
+// request path logs one access line per request through it.
+
+import pino, { type Logger, type DestinationStream } from 'pino';
+import type { LogLevel } from '../config/types.js';
+
+export type { Logger };
+
+export function createLogger(level: LogLevel, nodeId: string, destination?: DestinationStream): Logger {
+  const dest = destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  return pino({ level, base: { node: nodeId }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+}

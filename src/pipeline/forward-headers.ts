@@ -1,0 +1,39 @@
+// The request fields sent to the origin: end-to-end fields of the client's
+// request, hop-by-hop ones removed (RFC 9110 §7.6.1), the origin's own Host, and
+// X-Forwarded-For / -Proto / -Host and Via added.
+
+import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
+
+export interface ForwardContext {
+  clientAddress: string;
+  clientHost: string;
+  originHost: string;
+  via: string;
+}
+
+/** Fields undici refuses or that only make sense on the client connection. */
+const NOT_FORWARDED = ['expect', 'host', 'content-length'];
+
+export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMap {
+  const h = withoutHopByHop(client);
+  const contentLength = h['content-length'];
+  for (const f of NOT_FORWARDED) delete h[f];
+  if (contentLength !== undefined) h['content-length'] = contentLength;
+  h['host'] = ctx.originHost;
+  const xff = h['x-forwarded-for'];
+  h['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientAddress}` : ctx.clientAddress;
+  h['x-forwarded-proto'] ??= 'http';
+  if (ctx.clientHost) h['x-forwarded-host'] ??= ctx.clientHost;
+  const via = h['via'];
+  h['via'] = via ? `${via}, ${ctx.via}` : ctx.via;
+  return h;
+}
+
+/** Client conditionals and ranges are Strata's to answer when it fills the cache. */
+export function forFill(h: HeaderMap): HeaderMap {
+  delete h['if-none-match'];
+  delete h['if-modified-since'];
+  delete h['if-range'];
+  delete h['range'];
+  return h;
+}

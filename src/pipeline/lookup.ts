@@ -1,0 +1,25 @@
+// Finding the stored variant for a request: memory first (no I/O when the URL has
+// a single, unvaried entry), then every variant under the primary key. When
+// several variants match, the most recent wins (RFC 9111 §4.1).
+
+import type { HeaderMap } from '../http/headers.js';
+import { varyMatches } from '../cache/vary.js';
+import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
+
+export type Lookup =
+  | { found: StoredEntry }
+  | { found: undefined; miss: 'uri-miss' | 'vary-miss' };
+
+export async function lookup(store: Store, primaryKey: string, req: HeaderMap): Promise<Lookup> {
+  const hot = store.peek(primaryKey);
+  if (hot && hot.meta.varyNames.length === 0) return { found: hot };
+  const variants = store.variants(primaryKey);
+  if (variants.length === 0) return { found: undefined, miss: 'uri-miss' };
+  let best: EntryMeta | undefined;
+  for (const m of variants) {
+    if (varyMatches(m.varyNames, m.varyValues, req) && (!best || m.responseTimeMs > best.responseTimeMs)) best = m;
+  }
+  if (!best) return { found: undefined, miss: 'vary-miss' };
+  const entry = store.peek(best.key) ?? (await store.get(best.key));
+  return entry ? { found: entry } : { found: undefined, miss: 'uri-miss' };
+}

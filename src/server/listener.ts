@@ -1,0 +1,83 @@
+// The proxy's HTTP/1.1 listener. Malformed input that Node's parser rejects
+// (bad request line or headers, oversized header section, conflicting framing)
+// is answered here with a clear status and the connection closed; the process
+// keeps serving. Request smuggling defences: the strict parser (never
+// insecureHTTPParser) and closing the connection on any framing error.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { StrataError, type ErrorCode } from '../errors.js';
+import type { LimitsConfig } from '../config/types.js';
+
+export interface ListenerOptions {
+  limits: LimitsConfig;
+  logger: Logger;
+  onBadRequest: () => void;
+}
+
+function parserErrorCode(code: string | undefined): ErrorCode {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 'HEADERS_TOO_LARGE';
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return 'AMBIGUOUS_LENGTH';
+    default:
+      return 'BAD_REQUEST';
+  }
+}
+
+/** Write a minimal error answer on a raw socket and close it. */
+export function rejectRaw(socket: Duplex, err: StrataError): void {
+  if (socket.writable) {
+    const body = `${err.status} ${err.code}: ${err.message}\n`;
+    socket.end(
+      `HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? 'Error'}\r\n` +
+        `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+    );
+  } else {
+    socket.destroy();
+  }
+}
+
+export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
+  const { limits, logger } = opts;
+  const server = http.createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.requestHeadersTimeoutMs,
+      requestTimeout: 0,
+      keepAliveTimeout: 5_000,
+      requireHostHeader: false,
+      insecureHTTPParser: false,
+      joinDuplicateHeaders: false,
+    },
+    handler,
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const code = parserErrorCode(err.code);
+    const e = new StrataError(code, code === 'HEADERS_TOO_LARGE' ? `request header section exceeds ${limits.maxHeaderBytes} bytes` : `${ERROR_HINT[code] ?? 'malformed request'} (${err.code ?? 'parse error'})`);
+    opts.onBadRequest();
+    logger.warn({ code: e.code, parser: err.code, remote: (socket as { remoteAddress?: string }).remoteAddress }, e.message);
+    rejectRaw(socket, e);
+  });
+  // CONNECT never reaches the request handler in Node; refuse it here.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    opts.onBadRequest();
+    logger.warn({ code: 'NOT_A_FORWARD_PROXY', target: req.url }, 'CONNECT refused');
+    rejectRaw(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'));
+  });
+  return server;
+}
+
+const ERROR_HINT: Partial<Record<ErrorCode, string>> = {
+  AMBIGUOUS_LENGTH: 'conflicting or invalid Content-Length / Transfer-Encoding',
+  BAD_REQUEST: 'malformed request line or header',
+};

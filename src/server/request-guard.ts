@@ -1,0 +1,60 @@
+// First look at a parsed request, before any cache or origin work: refuse what a
+// reverse proxy must not accept (RFC 9112 §3.2, §3.3; RFC 9110 §7.2). Pure.
+
+import type { IncomingMessage } from 'node:http';
+import { StrataError } from '../errors.js';
+
+export interface GuardLimits {
+  maxUrlBytes: number;
+}
+
+export interface AcceptedTarget {
+  /** Origin-form target: path + query. */
+  target: string;
+  /** Host the client addressed (authority of an absolute-form target, else Host). */
+  host: string;
+}
+
+const REFUSED_METHODS = new Set(['CONNECT', 'TRACE']);
+
+export function checkRequest(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {
+  const url = req.url ?? '';
+  if (url.length > limits.maxUrlBytes) {
+    return new StrataError('URI_TOO_LONG', `request target is ${url.length} bytes; the limit is ${limits.maxUrlBytes}`);
+  }
+  const method = req.method ?? '';
+  if (REFUSED_METHODS.has(method)) {
+    return method === 'CONNECT'
+      ? new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel')
+      : new StrataError('METHOD_NOT_IMPLEMENTED', `${method} is not supported by this proxy`);
+  }
+  const hostHeader = req.headers.host;
+  // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; one Host only.
+  const rawHosts = req.headersDistinct?.host;
+  if (rawHosts && rawHosts.length > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
+  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] !== undefined) {
+    return new StrataError('AMBIGUOUS_LENGTH', 'request has both Content-Length and Transfer-Encoding');
+  }
+  if (url.startsWith('/')) {
+    if (!hostHeader) {
+      if (req.httpVersionMinor >= 1) return new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header');
+      return { target: url, host: '' };
+    }
+    if (!/^[A-Za-z0-9.\-_~%!$&'()*+,;=:[\]]+$/.test(hostHeader)) return new StrataError('BAD_REQUEST', 'malformed Host header');
+    return { target: url, host: hostHeader };
+  }
+  if (/^https?:\/\//i.test(url)) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return new StrataError('BAD_REQUEST', 'malformed absolute-form request target');
+    }
+    // An absolute-form target naming a host other than the one addressed is a forward-proxy request.
+    if (!hostHeader || u.host.toLowerCase() !== hostHeader.toLowerCase()) {
+      return new StrataError('NOT_A_FORWARD_PROXY', `absolute-form request for ${u.host} refused: Strata is a reverse proxy, not an open proxy`);
+    }
+    return { target: u.pathname + u.search, host: u.host };
+  }
+  return new StrataError('BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form for this host');
+}

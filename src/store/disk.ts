@@ -1,0 +1,312 @@
+// Disk tier: bodies in cacache's content-addressed store, bounded by a byte
+// budget that Strata owns (cacache has no eviction: PITFALLS cacache 1).
+//
+// Invariants:
+// - An entry becomes visible only after its blob is written whole, its length
+//   checked and its index line appended (commit).
+// - Identical bodies share one blob; a blob is removed only when no key refers to
+//   it any more (reference count per integrity, PITFALLS cacache 2).
+// - Index writes for one key are serialised, so an eviction cannot remove a
+//   newer line written for the same key.
+// - The in-memory LRU index is rebuilt from cacache's index at open; order after
+//   a restart is by last write time.
+// - cacache's memoisation is never used (PITFALLS cacache 6).
+
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import cacache from 'cacache';
+import writeContent from 'cacache/lib/content/write.js';
+import contentPath from 'cacache/lib/content/path.js';
+import type { Logger } from 'pino';
+import { fileBody, sha256Integrity } from './file-body.js';
+import { BodyLengthError, ENTRY_FORMAT, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
+import { VariantIndex } from './variant-index.js';
+
+export interface DiskTierOptions {
+  dir: string;
+  maxBytes: number;
+  logger: Logger;
+}
+
+interface DiskRecord {
+  meta: EntryMeta;
+  integrity: string;
+  path: string;
+  size: number;
+}
+
+const ALGORITHMS = ['sha256'];
+
+export class DiskTier implements Store {
+  /** Map iteration order is the LRU order: oldest first. */
+  private readonly records = new Map<string, DiskRecord>();
+  private readonly refs = new Map<string, number>();
+  private readonly index = new VariantIndex();
+  private readonly keyQueues = new Map<string, Promise<unknown>>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private bytes = 0;
+  private closed = false;
+
+  private constructor(private readonly opts: DiskTierOptions) {}
+
+  static async open(opts: DiskTierOptions): Promise<DiskTier> {
+    const tier = new DiskTier(opts);
+    await tier.rebuild();
+    return tier;
+  }
+
+  private async rebuild(): Promise<void> {
+    const all = await cacache.ls(this.opts.dir);
+    const list = Object.values(all).sort((a, b) => a.time - b.time);
+    let skipped = 0;
+    for (const e of list) {
+      const meta = e.metadata as EntryMeta | undefined;
+      if (!meta || meta.v !== ENTRY_FORMAT || meta.key !== e.key) {
+        skipped++;
+        continue;
+      }
+      meta.bodySize = e.size;
+      meta.integrity = e.integrity;
+      this.track({ meta, integrity: e.integrity, path: e.path, size: e.size });
+    }
+    if (skipped) this.opts.logger.warn({ skipped }, 'disk tier: index records of another format ignored');
+    this.opts.logger.info({ items: this.records.size, bytes: this.bytes }, 'disk tier: index rebuilt');
+    this.evictOverBudget();
+  }
+
+  private track(rec: DiskRecord): void {
+    const old = this.records.get(rec.meta.key);
+    if (old) this.untrack(old);
+    this.records.set(rec.meta.key, rec);
+    this.refs.set(rec.integrity, (this.refs.get(rec.integrity) ?? 0) + 1);
+    this.bytes += rec.size;
+    this.index.add(rec.meta.primaryKey, rec.meta.key);
+  }
+
+  /** Forget a record; returns true when its blob is no longer referenced. */
+  private untrack(rec: DiskRecord): boolean {
+    this.records.delete(rec.meta.key);
+    this.bytes -= rec.size;
+    this.index.remove(rec.meta.primaryKey, rec.meta.key);
+    const n = (this.refs.get(rec.integrity) ?? 1) - 1;
+    if (n > 0) {
+      this.refs.set(rec.integrity, n);
+      return false;
+    }
+    this.refs.delete(rec.integrity);
+    return true;
+  }
+
+  /** Run fn after every earlier index operation on the same key. */
+  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.keyQueues.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.keyQueues.set(key, settled);
+    void settled.then(() => {
+      if (this.keyQueues.get(key) === settled) this.keyQueues.delete(key);
+    });
+    return this.background(next);
+  }
+
+  private background<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    const drop = () => this.pending.delete(p);
+    p.then(drop, drop);
+    return p;
+  }
+
+  private removeBlobLater(rec: DiskRecord): void {
+    const integrity = rec.integrity;
+    void this.background(
+      cacache.rm.content(this.opts.dir, integrity).catch((err: unknown) => {
+        this.opts.logger.warn({ err, integrity }, 'disk tier: blob removal failed');
+      }),
+    );
+  }
+
+  private evictOverBudget(): void {
+    for (const rec of this.records.values()) {
+      if (this.bytes <= this.opts.maxBytes) break;
+      this.removeRecord(rec, 'evicted');
+    }
+  }
+
+  private removeRecord(rec: DiskRecord, why: string): void {
+    const orphan = this.untrack(rec);
+    const key = rec.meta.key;
+    void this.serial(key, async () => {
+      // Only write the tombstone if no newer record for the key was committed meanwhile.
+      if (!this.records.has(key)) await cacache.rm.entry(this.opts.dir, key);
+    }).catch((err: unknown) => this.opts.logger.warn({ err, key }, 'disk tier: index removal failed'));
+    if (orphan) this.removeBlobLater(rec);
+    this.opts.logger.debug({ key, why }, 'disk tier: entry removed');
+  }
+
+  peek(): StoredEntry | undefined {
+    return undefined;
+  }
+
+  async get(key: string): Promise<StoredEntry | undefined> {
+    const rec = this.records.get(key);
+    if (!rec) return undefined;
+    // Touch: move to the young end of the LRU order.
+    this.records.delete(key);
+    this.records.set(key, rec);
+    return { meta: rec.meta, body: fileBody(rec.path, rec.size, rec.integrity, (err) => this.corrupt(rec, err)) };
+  }
+
+  /** Read a whole small body and verify it; undefined (and evicted) when corrupt. */
+  async readVerified(key: string): Promise<Buffer | undefined> {
+    const rec = this.records.get(key);
+    if (!rec) return undefined;
+    let data: Buffer;
+    try {
+      data = await readFile(rec.path);
+    } catch (err) {
+      this.corrupt(rec, err as Error);
+      return undefined;
+    }
+    if (data.length !== rec.size || sha256Integrity(data) !== rec.integrity) {
+      this.corrupt(rec, new Error('integrity mismatch'));
+      return undefined;
+    }
+    return data;
+  }
+
+  private corrupt(rec: DiskRecord, err: Error): void {
+    if (this.records.get(rec.meta.key) !== rec) return;
+    this.opts.logger.error({ key: rec.meta.key, integrity: rec.integrity, err: err.message }, 'disk tier: corrupted blob removed; treated as a miss');
+    // Remove the blob even if other keys share it: their bytes are the same bad bytes.
+    this.untrack(rec);
+    for (const other of [...this.records.values()]) {
+      if (other.integrity === rec.integrity) this.removeRecord(other, 'corrupt');
+    }
+    void this.serial(rec.meta.key, () => cacache.rm.entry(this.opts.dir, rec.meta.key)).catch(() => undefined);
+    this.refs.delete(rec.integrity);
+    this.removeBlobLater(rec);
+  }
+
+  variants(primaryKey: string): EntryMeta[] {
+    const out: EntryMeta[] = [];
+    for (const k of this.index.keys(primaryKey)) {
+      const r = this.records.get(k);
+      if (r) out.push(r.meta);
+    }
+    return out;
+  }
+
+  open(meta: EntryMeta): BodyWriter {
+    const { dir, maxBytes } = this.opts;
+    const expected = meta.bodySize;
+    let stream: ReturnType<typeof writeContent.stream> | undefined;
+    let streamError: Error | undefined;
+    let integrity: string | undefined;
+    let finished: Promise<unknown> | undefined;
+    let size = 0;
+    let aborted = expected > maxBytes || this.closed;
+    // A writer counts as pending work until it commits or aborts, so close() waits for fills.
+    let settle!: () => void;
+    void this.background(new Promise<void>((r) => (settle = r)));
+
+    const start = () => {
+      const s = writeContent.stream(dir, { algorithms: ALGORITHMS, ...(expected >= 0 ? { size: expected } : {}) });
+      finished = new Promise((resolve, reject) => {
+        s.on('error', (err: Error) => {
+          streamError = err;
+          reject(err);
+        });
+        s.on('integrity', (sri: unknown) => {
+          integrity = String(sri);
+          resolve(sri);
+        });
+      });
+      finished.catch(() => undefined);
+      return s;
+    };
+
+    const commit = async (): Promise<void> => {
+      if (aborted) return;
+      if (expected >= 0 && size !== expected) {
+        stream?.destroy?.(new Error('length mismatch'));
+        throw new BodyLengthError('disk tier', size, expected);
+      }
+      if (stream) {
+        stream.end();
+        await finished;
+      } else {
+        // cacache refuses empty streams (PITFALLS cacache 5): write the empty blob directly.
+        const r = await writeContent(dir, Buffer.alloc(0), { algorithms: ALGORITHMS });
+        integrity = String(r.integrity);
+      }
+      if (!integrity) throw new Error('disk tier: no integrity computed');
+      const sri = integrity;
+      meta.bodySize = size;
+      meta.integrity = sri;
+      await this.serial(meta.key, () => cacache.index.insert(dir, meta.key, sri, { size, metadata: meta }));
+      this.track({ meta, integrity: sri, path: contentPath(dir, sri), size });
+      this.evictOverBudget();
+    };
+
+    return {
+      write: async (chunk) => {
+        if (aborted) return;
+        size += chunk.length;
+        if (size > maxBytes) {
+          aborted = true;
+          stream?.destroy?.(new Error('object larger than the disk tier'));
+          return;
+        }
+        stream ??= start();
+        if (streamError) throw streamError;
+        if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), finished]);
+      },
+      commit: async () => {
+        try {
+          await commit();
+        } finally {
+          settle();
+        }
+      },
+      abort: (reason) => {
+        aborted = true;
+        stream?.destroy?.(reason ?? new Error('aborted'));
+        settle();
+      },
+    };
+  }
+
+  async update(meta: EntryMeta): Promise<void> {
+    const rec = this.records.get(meta.key);
+    if (!rec) return;
+    rec.meta = meta;
+    // Appends a line to the key's bucket; the latest line wins on rebuild.
+    await this.serial(meta.key, () => cacache.index.insert(this.opts.dir, meta.key, rec.integrity, { size: rec.size, metadata: meta }));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const rec = this.records.get(key);
+    if (!rec) return false;
+    this.removeRecord(rec, 'deleted');
+    await this.keyQueues.get(key);
+    return true;
+  }
+
+  has(key: string): boolean {
+    return this.records.has(key);
+  }
+
+  stats(): TierStats {
+    return { items: this.records.size, bytes: this.bytes, maxBytes: this.opts.maxBytes };
+  }
+
+  /** Resolves when every pending index write and blob removal has finished. */
+  async flush(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+}

@@ -1,0 +1,126 @@
+// Memory tier: an lru-cache bounded by bytes (body + metadata estimate). Bodies
+// over the per-object limit are refused at write time so one large object cannot
+// flush the hot set. lru-cache's TTL is not used: freshness is the policy's to
+// decide (PITFALLS lru-cache 3, 6); entries leave by LRU or by delete.
+
+import { LRUCache } from 'lru-cache';
+import { memoryBody } from './memory-body.js';
+import { BodyLengthError, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
+import { VariantIndex } from './variant-index.js';
+
+export interface MemoryTierOptions {
+  maxBytes: number;
+  maxObjectBytes: number;
+  /** Called when an entry leaves by eviction (not by delete/replace). */
+  onEvict?: (meta: EntryMeta) => void;
+}
+
+/** Fixed overhead per entry, so zero-byte bodies still count (PITFALLS lru-cache 1). */
+const ENTRY_OVERHEAD_BYTES = 512;
+
+export function metaSizeEstimate(meta: EntryMeta): number {
+  let n = ENTRY_OVERHEAD_BYTES + meta.key.length + meta.url.length;
+  for (const k in meta.headers) n += k.length + meta.headers[k]!.length + 4;
+  return n;
+}
+
+export class MemoryTier implements Store {
+  private readonly lru: LRUCache<string, StoredEntry>;
+  private readonly index = new VariantIndex();
+  readonly maxObjectBytes: number;
+  private readonly maxBytes: number;
+
+  constructor(opts: MemoryTierOptions) {
+    this.maxObjectBytes = Math.min(opts.maxObjectBytes, opts.maxBytes);
+    this.maxBytes = opts.maxBytes;
+    this.lru = new LRUCache<string, StoredEntry>({
+      maxSize: Math.max(1, opts.maxBytes),
+      sizeCalculation: (e) => e.body.size + metaSizeEstimate(e.meta),
+      dispose: (e, key, reason) => {
+        // 'set' dispose fires when a key is replaced; the index keeps the key then.
+        if (reason !== 'set') this.index.remove(e.meta.primaryKey, key);
+        if (reason === 'evict') opts.onEvict?.(e.meta);
+      },
+    });
+  }
+
+  peek(key: string): StoredEntry | undefined {
+    return this.lru.get(key);
+  }
+
+  async get(key: string): Promise<StoredEntry | undefined> {
+    return this.lru.get(key);
+  }
+
+  variants(primaryKey: string): EntryMeta[] {
+    const out: EntryMeta[] = [];
+    for (const k of this.index.keys(primaryKey)) {
+      const e = this.lru.peek(k);
+      if (e) out.push(e.meta);
+    }
+    return out;
+  }
+
+  /** Would a body of this size be admitted? */
+  admits(size: number): boolean {
+    return size <= this.maxObjectBytes;
+  }
+
+  /** Insert a complete entry (used for promotion from disk and by the writer). */
+  put(meta: EntryMeta, body: Buffer): boolean {
+    if (!this.admits(body.length)) return false;
+    const entry: StoredEntry = { meta, body: memoryBody(body) };
+    // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
+    this.lru.set(meta.key, entry);
+    if (!this.lru.has(meta.key)) return false;
+    this.index.add(meta.primaryKey, meta.key);
+    return true;
+  }
+
+  open(meta: EntryMeta): BodyWriter {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let dropped = false;
+    return {
+      write: async (chunk) => {
+        if (dropped) return;
+        size += chunk.length;
+        if (!this.admits(size)) {
+          dropped = true;
+          chunks.length = 0;
+          return;
+        }
+        chunks.push(chunk);
+      },
+      commit: async () => {
+        if (dropped) return;
+        if (meta.bodySize >= 0 && size !== meta.bodySize) {
+          throw new BodyLengthError('memory tier', size, meta.bodySize);
+        }
+        meta.bodySize = size;
+        this.put(meta, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      },
+      abort: () => {
+        dropped = true;
+        chunks.length = 0;
+      },
+    };
+  }
+
+  async update(meta: EntryMeta): Promise<void> {
+    const e = this.lru.peek(meta.key);
+    if (e) e.meta = meta;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.lru.delete(key);
+  }
+
+  stats(): TierStats {
+    return { items: this.lru.size, bytes: this.lru.calculatedSize, maxBytes: this.maxBytes };
+  }
+
+  async close(): Promise<void> {
+    this.lru.clear();
+  }
+}

@@ -1,0 +1,103 @@
+// The Store contract: what every tier (memory, disk, the tiered pair) offers. A
+// store holds no HTTP policy: it keeps what it is given under a key, bounded by
+// bytes, and makes a body visible only once it is committed whole.
+//
+// A Body is addressed by byte ranges so a tier may hold it as one buffer, a file,
+// or (later) fixed-size slices, without the callers changing.
+
+import type { Readable } from 'node:stream';
+import type { HeaderMap } from '../http/headers.js';
+
+/** Format version of stored metadata; a record of another version is a miss. */
+export const ENTRY_FORMAT = 1;
+
+/** Everything known about a stored response except its body. Plain JSON. */
+export interface EntryMeta {
+  v: typeof ENTRY_FORMAT;
+  /** Variant key: the store's key. */
+  key: string;
+  /** Primary key (RFC 9111 §2) all variants of one URL share. */
+  primaryKey: string;
+  /** Absolute URL, for logs, purge and invalidation. */
+  url: string;
+  status: number;
+  /** Stored response fields (lower-case names; hop-by-hop and Set-Cookie removed). */
+  headers: HeaderMap;
+  /** Varied request fields (sorted, lower-case) and the normalised values this variant was selected by. */
+  varyNames: string[];
+  varyValues: Record<string, string>;
+  /** RFC 9111 §4.2.3 inputs, ms since epoch. */
+  requestTimeMs: number;
+  responseTimeMs: number;
+  /** corrected_initial_age, seconds. */
+  initialAgeS: number;
+  /** Freshness lifetime (RFC 9111 §4.2.1), seconds, under Strata's effective directives. */
+  freshnessLifetimeS: number;
+  /** Effective caching directives (after CDN-Cache-Control / targeted field precedence). */
+  cacheControl: string;
+  /** Derived from cacheControl once at store time, so a hit parses nothing. */
+  noCache: boolean;
+  staleForbidden: boolean;
+  staleWhileRevalidateS: number;
+  staleIfErrorS: number;
+  /** Body length in bytes; -1 while unknown (a writer sets it at commit). */
+  bodySize: number;
+  /** Subresource-integrity string of the body, when the tier computed one. */
+  integrity?: string;
+  tags: string[];
+}
+
+export interface Body {
+  readonly size: number;
+  /** The whole body, when the tier holds it in memory. */
+  readonly buffer?: Buffer;
+  /** Bytes [start, end] inclusive (defaults: the whole body). Errors if the stored bytes fail their check. */
+  stream(start?: number, end?: number): Readable;
+}
+
+export interface StoredEntry {
+  meta: EntryMeta;
+  body: Body;
+}
+
+/** A body being written. Nothing is visible until commit() resolves. */
+export interface BodyWriter {
+  /** Resolves when the chunk is accepted (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /**
+   * Make the entry visible. When meta.bodySize was known at open, a different
+   * length rejects and stores nothing; otherwise meta.bodySize is set.
+   */
+  commit(): Promise<void>;
+  /** Drop everything written so far. */
+  abort(reason?: Error): void;
+}
+
+export interface TierStats {
+  items: number;
+  bytes: number;
+  maxBytes: number;
+}
+
+export interface Store {
+  /** Synchronous look-up when the tier can answer without I/O; undefined otherwise. */
+  peek(key: string): StoredEntry | undefined;
+  get(key: string): Promise<StoredEntry | undefined>;
+  /** Metadata of every stored variant under a primary key. */
+  variants(primaryKey: string): EntryMeta[];
+  open(meta: EntryMeta): BodyWriter;
+  /** Replace the metadata of a stored entry (e.g. after a 304); the body is unchanged. */
+  update(meta: EntryMeta): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  stats(): TierStats | Record<string, TierStats>;
+  /** Wait for pending writes, then release resources. */
+  close(): Promise<void>;
+}
+
+/** A body whose length differs from the one announced: never stored. */
+export class BodyLengthError extends Error {
+  readonly code = 'EBADSIZE';
+  constructor(tier: string, actual: number, expected: number) {
+    super(`${tier}: body is ${actual} bytes, expected ${expected}`);
+  }
+}
