@@ -1,0 +1,143 @@
+// RFC 9111 §4.2 (freshness, age) and §4.3 (validation) with a fake clock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness } from '../fixtures/harness.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** An origin with a fixed Date (the fake clock's start) and an ETag; answers 304 to a matching If-None-Match. */
+function validatingOrigin(cacheControl: string, extra: (req: IncomingMessage) => Record<string, string> = () => ({})) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const h = { 'cache-control': cacheControl, etag: '"v1"', 'content-type': 'text/plain', ...extra(req) };
+    if (req.headers['if-none-match'] === '"v1"') {
+      res.writeHead(304, h);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...h, 'content-length': '5' });
+    res.end('hello');
+  };
+}
+
+test('§4.2: fresh until max-age, then revalidated; a 304 refreshes the entry and its headers (§4.3.4)', async () => {
+  let version = 0;
+  const h = await startHarness(validatingOrigin('max-age=10', (req): Record<string, string> => (req.headers['if-none-match'] ? { 'x-refreshed': String(++version) } : {})));
+  try {
+    const miss = await h.get('/f');
+    assert.match(miss.headers['cache-status']!, /fwd=uri-miss/);
+    h.clock.advance(5_000);
+    const hit = await h.get('/f');
+    assert.match(hit.headers['cache-status']!, /; hit/);
+    assert.ok(Number(hit.headers['age']) >= 5, `age ${hit.headers['age']}`);
+    h.clock.advance(6_000);
+    const reval = await h.get('/f');
+    assert.equal(reval.status, 200);
+    assert.equal(reval.text, 'hello');
+    assert.match(reval.headers['cache-status']!, /fwd=stale; fwd-status=304; stored/);
+    assert.equal(reval.headers['x-refreshed'], '1', 'a field new in the 304 is merged');
+    assert.equal(h.origin.requests.at(-1)!.headers['if-none-match'], '"v1"');
+    const after = await h.get('/f');
+    assert.match(after.headers['cache-status']!, /; hit/);
+    assert.ok(Number(after.headers['age']) < 2, `age restarts after a 304, got ${after.headers['age']}`);
+    assert.equal(after.headers['x-refreshed'], '1');
+    assert.equal(h.origin.count('/f'), 2);
+  } finally {
+    await h.close();
+  }
+});
+
+test('§4.3.3: a 200 to a validation replaces the stored entry', async () => {
+  let body = 'one';
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=1', etag: `"${body}"`, 'content-length': String(body.length) });
+    res.end(body);
+  });
+  try {
+    await h.get('/r');
+    body = 'two';
+    h.clock.advance(2_000);
+    const r = await h.get('/r');
+    assert.equal(r.text, 'two');
+    assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=200; stored/);
+    const again = await h.get('/r');
+    assert.equal(again.text, 'two');
+    assert.match(again.headers['cache-status']!, /; hit/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('§4.2.1: s-maxage beats max-age in a shared cache, and Expires counts when no max-age', async () => {
+  const h = await startHarness((req, res) => {
+    const headers: Record<string, string> =
+      req.url === '/smax' ? { 'cache-control': 'max-age=1000, s-maxage=5' } : { expires: new Date(Date.now() + 20_000).toUTCString(), date: new Date().toUTCString() };
+    res.writeHead(200, { ...headers, 'content-length': '1' });
+    res.end('x');
+  });
+  try {
+    const s = await h.get('/smax');
+    assert.match(s.headers['cache-status']!, /ttl=[45]\b/);
+    const e = await h.get('/exp');
+    assert.match(e.headers['cache-status']!, /ttl=(1[89]|20)\b/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('§4.2.2: heuristic freshness from Last-Modified (10%, capped), only for heuristically cacheable statuses', async () => {
+  const h = await startHarness((req, res) => {
+    const date = new Date();
+    const lm = new Date(date.getTime() - 1000_000);
+    res.writeHead(req.url === '/h302' ? 302 : 200, { date: date.toUTCString(), 'last-modified': lm.toUTCString(), 'content-length': '1', location: '/x' });
+    res.end('x');
+  });
+  try {
+    const a = await h.get('/h');
+    assert.match(a.headers['cache-status']!, /stored; ttl=(99|100)\b/);
+    const b = await h.get('/h302');
+    assert.doesNotMatch(b.headers['cache-status']!, /stored/, '302 is not heuristically cacheable');
+  } finally {
+    await h.close();
+  }
+});
+
+test('§5.2.2.4 no-cache: stored, but every reuse is validated', async () => {
+  const h = await startHarness(validatingOrigin('no-cache'));
+  try {
+    await h.get('/nc');
+    const b = await h.get('/nc');
+    assert.match(b.headers['cache-status']!, /fwd=stale; fwd-status=304/);
+    assert.equal(b.text, 'hello');
+    assert.equal(h.origin.count('/nc'), 2);
+  } finally {
+    await h.close();
+  }
+});
+
+test('must-revalidate: a fresh entry is a hit (PITFALLS 1); stale, it is validated, never served stale on max-stale', async () => {
+  const h = await startHarness(validatingOrigin('max-age=10, must-revalidate'));
+  try {
+    await h.get('/mr');
+    const fresh = await h.get('/mr');
+    assert.match(fresh.headers['cache-status']!, /; hit/);
+    h.clock.advance(20_000);
+    const stale = await h.get('/mr', { 'cache-control': 'max-stale=3600' });
+    assert.match(stale.headers['cache-status']!, /fwd=stale; fwd-status=304/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('§4.2.3: Age from upstream counts against freshness', async () => {
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=100', age: '90', 'content-length': '1' });
+    res.end('x');
+  });
+  try {
+    const a = await h.get('/age');
+    assert.match(a.headers['cache-status']!, /ttl=(9|10)\b/);
+    const b = await h.get('/age');
+    assert.ok(Number(b.headers['age']) >= 90);
+  } finally {
+    await h.close();
+  }
+});
