@@ -11,11 +11,17 @@
 // - The in-memory LRU index is rebuilt from cacache's index at open; order after
 //   a restart is by last write time.
 // - cacache's memoisation is never used (PITFALLS cacache 6).
+// - Blobs are written by Strata itself (hash while streaming, fs write stream
+//   with real backpressure, rename into cacache's content layout on commit):
+//   cacache's own write stream can emit 'drain' before a writer can wait for it.
 
+import { randomUUID, createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import cacache from 'cacache';
-import writeContent from 'cacache/lib/content/write.js';
 import contentPath from 'cacache/lib/content/path.js';
 import type { Logger } from 'pino';
 import { fileBody, sha256Integrity } from './file-body.js';
@@ -34,8 +40,6 @@ interface DiskRecord {
   path: string;
   size: number;
 }
-
-const ALGORITHMS = ['sha256'];
 
 export class DiskTier implements Store {
   /** Map iteration order is the LRU order: oldest first. */
@@ -199,52 +203,49 @@ export class DiskTier implements Store {
   open(meta: EntryMeta): BodyWriter {
     const { dir, maxBytes } = this.opts;
     const expected = meta.bodySize;
-    let stream: ReturnType<typeof writeContent.stream> | undefined;
-    let streamError: Error | undefined;
-    let integrity: string | undefined;
-    let finished: Promise<unknown> | undefined;
+    const hash = createHash('sha256');
+    const tmpPath = join(dir, 'tmp', `strata-${process.pid}-${randomUUID()}`);
+    let file: WriteStream | undefined;
+    let fileError: Error | undefined;
     let size = 0;
     let aborted = expected > maxBytes || this.closed;
     // A writer counts as pending work until it commits or aborts, so close() waits for fills.
     let settle!: () => void;
     void this.background(new Promise<void>((r) => (settle = r)));
 
-    const start = () => {
-      const s = writeContent.stream(dir, { algorithms: ALGORITHMS, ...(expected >= 0 ? { size: expected } : {}) });
-      finished = new Promise((resolve, reject) => {
-        s.on('error', (err: Error) => {
-          streamError = err;
-          reject(err);
-        });
-        s.on('integrity', (sri: unknown) => {
-          integrity = String(sri);
-          resolve(sri);
-        });
+    const openFile = async (): Promise<WriteStream> => {
+      await mkdir(join(dir, 'tmp'), { recursive: true });
+      const f = createWriteStream(tmpPath, { flags: 'wx' });
+      f.on('error', (err) => {
+        fileError = err;
       });
-      finished.catch(() => undefined);
-      return s;
+      return f;
+    };
+    const discard = () => {
+      file?.destroy();
+      void rm(tmpPath, { force: true }).catch(() => undefined);
     };
 
     const commit = async (): Promise<void> => {
       if (aborted) return;
       if (expected >= 0 && size !== expected) {
-        stream?.destroy?.(new Error('length mismatch'));
+        discard();
         throw new BodyLengthError('disk tier', size, expected);
       }
-      if (stream) {
-        stream.end();
-        await finished;
-      } else {
-        // cacache refuses empty streams (PITFALLS cacache 5): write the empty blob directly.
-        const r = await writeContent(dir, Buffer.alloc(0), { algorithms: ALGORITHMS });
-        integrity = String(r.integrity);
-      }
-      if (!integrity) throw new Error('disk tier: no integrity computed');
-      const sri = integrity;
+      file ??= await openFile();
+      file.end();
+      await finished(file);
+      if (fileError) throw fileError;
+      // Same layout as cacache's own writes: content-v2/sha256/xx/yy/rest, moved into place
+      // only when complete; an existing blob with the same digest is the same bytes.
+      const sri = 'sha256-' + hash.digest('base64');
+      const path = contentPath(dir, sri);
+      await mkdir(dirname(path), { recursive: true });
+      await rename(tmpPath, path);
       meta.bodySize = size;
       meta.integrity = sri;
       await this.serial(meta.key, () => cacache.index.insert(dir, meta.key, sri, { size, metadata: meta }));
-      this.track({ meta, integrity: sri, path: contentPath(dir, sri), size });
+      this.track({ meta, integrity: sri, path, size });
       this.evictOverBudget();
     };
 
@@ -254,23 +255,27 @@ export class DiskTier implements Store {
         size += chunk.length;
         if (size > maxBytes) {
           aborted = true;
-          stream?.destroy?.(new Error('object larger than the disk tier'));
+          discard();
           return;
         }
-        stream ??= start();
-        if (streamError) throw streamError;
-        if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), finished]);
+        file ??= await openFile();
+        if (fileError) throw fileError;
+        hash.update(chunk);
+        if (!file.write(chunk)) await once(file, 'drain');
       },
       commit: async () => {
         try {
           await commit();
+        } catch (err) {
+          discard();
+          throw err;
         } finally {
           settle();
         }
       },
-      abort: (reason) => {
+      abort: () => {
         aborted = true;
-        stream?.destroy?.(reason ?? new Error('aborted'));
+        discard();
         settle();
       },
     };
