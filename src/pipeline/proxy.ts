@@ -266,13 +266,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
 
   async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
     const keys = invalidatedKeys(ctx.method, res.status, 'http', ctx.host || origin.host, ctx.target, res.headers);
-    for (const pk of keys) {
-      const variants = store.variants(pk).map((m) => m.key);
-      if (variants.length) {
-        stats.inc('invalidations', variants.length);
-        await deleteKeys(variants);
-      }
-    }
+    for (const pk of keys) stats.inc('invalidations', await store.deleteVariants(pk).catch(() => 0));
   }
 
   async function handleUncacheable(ctx: RequestContext): Promise<void> {

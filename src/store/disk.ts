@@ -289,6 +289,12 @@ export class DiskTier implements Store {
     await this.serial(meta.key, () => cacache.index.insert(this.opts.dir, meta.key, rec.integrity, { size: rec.size, metadata: meta }));
   }
 
+  async deleteVariants(primaryKey: string): Promise<number> {
+    let n = 0;
+    for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
+    return n;
+  }
+
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
     if (!rec) return false;

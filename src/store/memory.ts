@@ -112,6 +112,12 @@ export class MemoryTier implements Store {
     if (e) e.meta = meta;
   }
 
+  async deleteVariants(primaryKey: string): Promise<number> {
+    let n = 0;
+    for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
+    return n;
+  }
+
   async delete(key: string): Promise<boolean> {
     return this.lru.delete(key);
   }

@@ -6,9 +6,15 @@
 import type { Logger } from 'pino';
 import type { DiskTier } from './disk.js';
 import type { MemoryTier } from './memory.js';
-import { BodyLengthError, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
+import { BodyLengthError, SupersededError, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
 
 export class TieredStore implements Store {
+  /** Ordering of opens and deleteVariants calls, to tell which writes a delete supersedes. */
+  private epoch = 0;
+  private openWriters = 0;
+  /** primaryKey → epoch of its latest deleteVariants, kept while any writer is open. */
+  private readonly deletedAt = new Map<string, number>();
+
   constructor(
     readonly memory: MemoryTier,
     readonly disk: DiskTier,
@@ -40,7 +46,24 @@ export class TieredStore implements Store {
     return fromMemory.concat(fromDisk.filter((m) => !seen.has(m.key)));
   }
 
+  private superseded(meta: EntryMeta, openedAt: number): boolean {
+    return (this.deletedAt.get(meta.primaryKey) ?? -1) > openedAt;
+  }
+
+  private writerDone(): void {
+    if (--this.openWriters === 0) this.deletedAt.clear();
+  }
+
   open(meta: EntryMeta): BodyWriter {
+    const openedAt = this.epoch;
+    this.openWriters++;
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        this.writerDone();
+      }
+    };
     const mem = this.memory.admits(meta.bodySize) ? this.memory.open(meta) : undefined;
     let disk: BodyWriter | undefined = this.disk.open(meta);
     const diskFailed = (err: unknown) => {
@@ -54,17 +77,32 @@ export class TieredStore implements Store {
         if (disk) await disk.write(chunk).catch(diskFailed);
       },
       commit: async () => {
-        // Length mismatches reject from both; the memory tier's answer decides.
-        const memDone = mem?.commit();
-        const diskDone = disk?.commit().catch((err: unknown) => {
-          if (err instanceof BodyLengthError) throw err;
-          diskFailed(err);
-        });
-        await Promise.all([memDone, diskDone]);
+        try {
+          if (this.superseded(meta, openedAt)) {
+            mem?.abort();
+            disk?.abort();
+            throw new SupersededError(meta.key);
+          }
+          // Length mismatches reject from both; the memory tier's answer decides.
+          const memDone = mem?.commit();
+          const diskDone = disk?.commit().catch((err: unknown) => {
+            if (err instanceof BodyLengthError) throw err;
+            diskFailed(err);
+          });
+          await Promise.all([memDone, diskDone]);
+          // A delete that arrived while the disk commit was under way wins too.
+          if (this.superseded(meta, openedAt)) {
+            await this.delete(meta.key);
+            throw new SupersededError(meta.key);
+          }
+        } finally {
+          finish();
+        }
       },
       abort: (reason) => {
         mem?.abort(reason);
         disk?.abort(reason);
+        finish();
       },
     };
   }
@@ -73,6 +111,13 @@ export class TieredStore implements Store {
     await Promise.all([this.memory.update(meta), this.disk.update(meta).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier metadata update failed');
     })]);
+  }
+
+  async deleteVariants(primaryKey: string): Promise<number> {
+    if (this.openWriters > 0) this.deletedAt.set(primaryKey, ++this.epoch);
+    const keys = this.variants(primaryKey).map((m) => m.key);
+    const removed = await Promise.all(keys.map((k) => this.delete(k)));
+    return removed.filter(Boolean).length;
   }
 
   async delete(key: string): Promise<boolean> {

@@ -89,6 +89,13 @@ export interface Store {
   /** Replace the metadata of a stored entry (e.g. after a 304); the body is unchanged. */
   update(meta: EntryMeta): Promise<void>;
   delete(key: string): Promise<boolean>;
+  /**
+   * Remove every variant under a primary key. A write under that primary key that
+   * was opened before this call never becomes visible (its commit rejects with
+   * SupersededError), so an in-flight fill cannot bring removed content back.
+   * Resolves with the number of entries removed.
+   */
+  deleteVariants(primaryKey: string): Promise<number>;
   stats(): TierStats | Record<string, TierStats>;
   /** Wait for pending writes, then release resources. */
   close(): Promise<void>;
@@ -99,5 +106,13 @@ export class BodyLengthError extends Error {
   readonly code = 'EBADSIZE';
   constructor(tier: string, actual: number, expected: number) {
     super(`${tier}: body is ${actual} bytes, expected ${expected}`);
+  }
+}
+
+/** A write that lost to a deleteVariants() issued while it was in flight. */
+export class SupersededError extends Error {
+  readonly code = 'ESUPERSEDED';
+  constructor(key: string) {
+    super(`entry ${JSON.stringify(key)} was invalidated while being written; not stored`);
   }
 }
