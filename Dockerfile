@@ -1,0 +1,21 @@
+# Strata node image: build the TypeScript, then run on a slim Node 20.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+COPY src ./src
+COPY test ./test
+COPY bench ./bench
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY config ./config
+RUN mkdir -p /var/cache/strata && chown node:node /var/cache/strata
+USER node
+EXPOSE 8080 8081
+ENTRYPOINT ["node", "dist/src/cli.js"]
+CMD ["--cache-dir", "/var/cache/strata", "--admin-listen", "0.0.0.0:8081"]
