@@ -30,8 +30,7 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
   }
   const hostHeader = req.headers.host;
   // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; one Host only.
-  const rawHosts = req.headersDistinct?.host;
-  if (rawHosts && rawHosts.length > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
+  if (hostCount(req.rawHeaders) > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
   if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] !== undefined) {
     return new StrataError('AMBIGUOUS_LENGTH', 'request has both Content-Length and Transfer-Encoding');
   }
@@ -57,4 +56,14 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
     return { target: u.pathname + u.search, host: u.host };
   }
   return new StrataError('BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form for this host');
+}
+
+/** Count Host fields without materialising headersDistinct on every request. */
+function hostCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
 }

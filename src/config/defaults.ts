@@ -1,0 +1,47 @@
+// The default value of every configuration key, in one place. config/default.yaml
+// mirrors these values for operators; load.ts overlays YAML, env and flags on top.
+// origin.url has no meaningful default: it is '' here and load.ts refuses to
+// finish until some source provides it.
+
+import type { Config } from './types.js';
+
+// A node id ends up in response fields (Via, Cache-Status), so it must be an
+// HTTP token; exotic host names are squashed rather than rejected at start-up.
+function nodeIdFromHostname(hostname: string): string {
+  const id = hostname.trim().replace(/[^A-Za-z0-9._-]/g, '-');
+  return id === '' ? 'strata' : id;
+}
+
+export function defaultConfig(hostname: string): Config {
+  return {
+    nodeId: nodeIdFromHostname(hostname),
+    listen: { host: '0.0.0.0', port: 8080 },
+    // Loopback only: the admin API must be exposed deliberately, never by default.
+    admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
+    origin: {
+      url: '',
+      connectTimeoutMs: 5_000,
+      headersTimeoutMs: 30_000,
+      bodyTimeoutMs: 30_000,
+      maxConnections: 128,
+    },
+    cache: {
+      dir: 'storage/cache',
+      memoryMaxBytes: 256 * 2 ** 20,
+      memoryMaxObjectBytes: 8 * 2 ** 20,
+      diskMaxBytes: 10 * 2 ** 30,
+      targetedField: 'Strata-Cache-Control',
+      passTargetedFields: false,
+      storeSetCookie: false,
+      heuristicFraction: 0.1,
+      heuristicMaxS: 86_400,
+    },
+    limits: {
+      maxUrlBytes: 8_192,
+      maxHeaderBytes: 16_384,
+      requestHeadersTimeoutMs: 30_000,
+      shutdownGraceMs: 10_000,
+    },
+    logLevel: 'info',
+  };
+}
