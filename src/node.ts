@@ -106,12 +106,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         admin.close();
         admin.closeAllConnections();
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.limits.shutdownGraceMs).unref());
-        if ((await Promise.race([closed, grace])) === 'timeout') {
+        const timedOut = (await Promise.race([closed, grace])) === 'timeout';
+        if (timedOut) {
           logger.warn({ graceMs: config.limits.shutdownGraceMs }, 'in-flight requests cut at the end of the shutdown grace');
           proxy.closeAllConnections();
           await closed;
         }
-        await origin.close();
+        // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
+        await origin.close(!timedOut);
         await store.close();
         logger.info({ ...stats.counters }, 'strata node stopped');
         logger.flush?.();

@@ -62,8 +62,9 @@ export class OriginClient {
     }
   }
 
-  async close(): Promise<void> {
-    await this.pool.close();
+  /** Graceful: let requests in flight finish. Otherwise abort them at once. */
+  async close(graceful = true): Promise<void> {
+    await (graceful ? this.pool.close() : this.pool.destroy());
   }
 }
 

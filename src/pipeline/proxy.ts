@@ -132,7 +132,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       if (d.reuse) {
         ctx.outcome = { result: d.stale ? 'stale-hit' : 'hit', ttlS: d.ttlS, ...(d.stale ? { detail: 'max-stale' } : {}) };
         stats.inc('hits');
-        if (ctx.req.readableLength || !ctx.req.complete) ctx.req.resume();
+        // An unread request body is discarded by Node when the response finishes, before
+        // the connection is reused (no smuggling through a body a hit never reads).
         return answerStored(ctx, found, d.ageS);
       }
       if (rd.onlyIfCached) return onlyIfCached(ctx);

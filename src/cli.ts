@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The `strata` command: the only place that touches argv, env, the host name and
+// the process exit code. It turns them into a Config (config/load.ts), builds
+// one node and ties its lifetime to SIGTERM/SIGINT. Operator mistakes (bad
+// config, port in use) end as one `strata: ...` line on stderr and exit code 2;
+// a stack trace is reserved for bugs.
+
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Config } from './config/types.js';
+import { loadConfig } from './config/load.js';
+import { isStrataError } from './errors.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_CONFIG = 2;
+
+// Beyond the node's own grace period, a wedged stop() must not keep a
+// supervisor waiting forever.
+const STOP_BACKSTOP_MS = 5_000;
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Operator errors get one line; anything else is a bug and keeps its stack. */
+function report(err: unknown): number {
+  if (isStrataError(err) && err.source === 'config') {
+    process.stderr.write(`strata: ${oneLine(err.message)}\n`);
+    return EXIT_CONFIG;
+  }
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`strata: unexpected error: ${detail}\n`);
+  return EXIT_FAILURE;
+}
+
+function handleSignals(stop: () => Promise<void>, config: Readonly<Config>): void {
+  let stopping = false;
+  const onSignal = (): void => {
+    // A second Ctrl-C means "now": skip the graceful drain.
+    if (stopping) process.exit(EXIT_FAILURE);
+    stopping = true;
+    setTimeout(() => process.exit(EXIT_FAILURE), config.limits.shutdownGraceMs + STOP_BACKSTOP_MS).unref();
+    stop().then(
+      () => process.exit(EXIT_OK),
+      (err: unknown) => process.exit(report(err) === EXIT_CONFIG ? EXIT_CONFIG : EXIT_FAILURE),
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function main(): Promise<number | undefined> {
+  let result: ReturnType<typeof loadConfig>;
+  try {
+    result = loadConfig({
+      argv: process.argv.slice(2),
+      env: process.env,
+      readFile: (path) => readFileSync(path, 'utf8'),
+      hostname: hostname(),
+    });
+  } catch (err) {
+    return report(err);
+  }
+  if ('help' in result) {
+    process.stdout.write(result.help);
+    return EXIT_OK;
+  }
+
+  // Loaded only once the config is known good, so --help and config errors stay
+  // fast and do not depend on the server modules loading.
+  const { createNode } = await import('./node.js');
+  const node = createNode(result.config);
+  // Installed before start() so a signal during start-up still stops cleanly.
+  handleSignals(() => node.stop(), result.config);
+  try {
+    await node.start();
+  } catch (err) {
+    return report(err);
+  }
+  return undefined; // running; the signal handlers decide the exit code
+}
+
+main().then(
+  (code) => {
+    // Exit explicitly on failure: start() may have left listeners open.
+    if (code !== undefined && code !== EXIT_OK) process.exit(code);
+    if (code === EXIT_OK) process.exitCode = EXIT_OK;
+  },
+  (err: unknown) => process.exit(report(err)),
+);

@@ -1,0 +1,49 @@
+// Integration tests for the `strata` command's operator-facing failures: a bad
+// config or unknown flag exits 2 with exactly one `strata: ...` line and no stack
+// trace; --help exits 0. Runs the compiled dist/src/cli.js in a child process.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  // A scrubbed env keeps STRATA_* variables of the developer's shell out of the test.
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '' };
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function assertOneLineFailure(r: { status: number | null; stderr: string }, starts: string): void {
+  assert.equal(r.status, 2, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
+  assert.ok(r.stderr.endsWith('\n'));
+  assert.ok(lines[0]!.startsWith(starts), lines[0]);
+  assert.doesNotMatch(r.stderr, /\bat .+:\d+:\d+/, 'no stack trace');
+}
+
+test('bad --memory-size: exit 2, one stderr line, no stack', () => {
+  const r = run(['--origin', 'http://127.0.0.1:9', '--memory-size', '12XB']);
+  assertOneLineFailure(r, 'strata: ');
+  assert.equal(r.stderr, 'strata: --memory-size: "12XB" is not a size (expected e.g. 256MiB, 10GiB)\n');
+  assert.equal(r.stdout, '');
+});
+
+test('unknown flag: exit 2, one stderr line, no stack', () => {
+  const r = run(['--origin', 'http://127.0.0.1:9', '--no-such-flag']);
+  assertOneLineFailure(r, 'strata: --no-such-flag');
+});
+
+test('missing origin: exit 2, one stderr line', () => {
+  assertOneLineFailure(run([]), 'strata: origin.url: missing');
+});
+
+test('--help exits 0 and lists --origin', () => {
+  const r = run(['--help']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /--origin URL/);
+});
