@@ -2,7 +2,7 @@
 // URI, and the Location and Content-Location URIs when they share its origin.
 
 import type { HeaderMap } from '../http/headers.js';
-import { primaryKey } from './key.js';
+import { normaliseAuthority, primaryKey } from './key.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
@@ -20,7 +20,7 @@ export function invalidatedKeys(method: string, status: number, scheme: string, 
     } catch {
       continue;
     }
-    if (u.protocol !== `${scheme}:` || u.host.toLowerCase() !== host.toLowerCase()) continue;
+    if (u.protocol !== `${scheme}:` || normaliseAuthority(scheme, u.host) !== normaliseAuthority(scheme, host)) continue;
     keys.push(primaryKey(scheme, u.host, u.pathname + u.search));
   }
   return keys;

@@ -28,7 +28,12 @@ const BODY_FIELDS = new Set(['content-length', 'content-encoding', 'content-rang
 export function notModifiedMatches(meta: EntryMeta, res: HeaderMap): boolean {
   const newTag = res['etag'];
   const oldTag = meta.headers['etag'];
-  if (newTag !== undefined) return oldTag !== undefined && stripWeak(oldTag) === stripWeak(newTag);
+  if (newTag !== undefined) {
+    if (oldTag === undefined) return false;
+    // A strong validator in the 304 selects only a stored response with the same strong validator.
+    if (!newTag.trim().startsWith('W/')) return oldTag.trim() === newTag.trim();
+    return stripWeak(oldTag.trim()) === stripWeak(newTag.trim());
+  }
   const newLm = res['last-modified'];
   if (newLm !== undefined && meta.headers['last-modified'] !== undefined) return newLm === meta.headers['last-modified'];
   return true;

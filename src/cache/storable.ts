@@ -8,7 +8,7 @@
 
 import CachePolicy from 'http-cache-semantics';
 import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
-import { parseHttpDate } from '../http/dates.js';
+import { formatHttpDate, parseHttpDate } from '../http/dates.js';
 import { splitList, type HeaderMap } from '../http/headers.js';
 import { varyNames } from './vary.js';
 
@@ -149,24 +149,32 @@ function freshnessLifetime(
   opts: StoragePolicyOptions,
 ): number {
   if (cc.has('no-cache')) return 0;
-  // A repeated max-age/s-maxage with conflicting values is invalid (RFC 9111 §4.2.1): treat as stale.
-  if (cc.get('max-age') === '' || cc.get('s-maxage') === '') return 0;
+  // Invalid freshness information — a non-integer or conflicting repeated max-age /
+  // s-maxage — is treated as stale (RFC 9111 §4.2.1).
+  for (const d of ['max-age', 's-maxage']) if (cc.has(d) && deltaSeconds(cc, d) === undefined) return 0;
+  // Dates reach the library only as valid IMF-fixdates: it would otherwise read them
+  // with Date.parse (lenient, local time). An invalid Expires means already expired
+  // (RFC 9111 §5.3); a missing or invalid Date is the response time (§4.2.3 uses
+  // Strata's clock, not the library's Date.now()).
   const policyHeaders: HeaderMap = {};
-  for (const name of ['expires', 'last-modified', 'date', 'vary']) {
-    const v = headers[name];
-    if (v !== undefined) policyHeaders[name] = v;
+  const date = parseHttpDate(headers['date']);
+  policyHeaders['date'] = formatHttpDate(Number.isNaN(date) ? input.responseTimeMs : date);
+  if (!targeted && headers['expires'] !== undefined) {
+    const expires = parseHttpDate(headers['expires']);
+    policyHeaders['expires'] = Number.isNaN(expires) ? formatHttpDate(0) : formatHttpDate(expires);
   }
-  if (targeted) delete policyHeaders['expires'];
-  // Without Date the library falls back to its own Date.now(); pin it to Strata's clock.
-  if (Number.isNaN(parseHttpDate(policyHeaders['date']))) policyHeaders['date'] = new Date(input.responseTimeMs).toUTCString();
-  // proxy-revalidate zeroes maxAge() in the library (PITFALLS 1): it matters only once stale, which Strata decides.
-  const filtered = new Map(cc);
-  filtered.delete('proxy-revalidate');
-  filtered.delete('must-revalidate');
-  filtered.delete('must-understand');
-  filtered.delete('no-store');
-  filtered.delete('private');
-  policyHeaders['cache-control'] = [...filtered].map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(', ');
+  const lastModified = parseHttpDate(headers['last-modified']);
+  if (!Number.isNaN(lastModified)) policyHeaders['last-modified'] = formatHttpDate(lastModified);
+  // Only the directives that bear on the lifetime reach the library, re-serialised
+  // from Strata's parse: its own parser splits quoted arguments on commas
+  // (PITFALLS 5), and proxy-revalidate would zero maxAge() (PITFALLS 1).
+  const forLibrary: string[] = [];
+  for (const d of ['s-maxage', 'max-age']) {
+    const n = deltaSeconds(cc, d);
+    if (n !== undefined) forLibrary.push(`${d}=${n}`);
+  }
+  if (cc.has('public')) forLibrary.push('public');
+  policyHeaders['cache-control'] = forLibrary.join(', ');
   const status = LIBRARY_STATUSES.has(input.status) ? input.status : 200;
   const policy = new CachePolicy(
     { url: '/', method: 'GET', headers: {} },
@@ -182,8 +190,9 @@ function freshnessLifetime(
 export function correctedInitialAge(input: Pick<StorageInput, 'responseHeaders' | 'requestTimeMs' | 'responseTimeMs'>): number {
   const date = parseHttpDate(input.responseHeaders['date']);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, (input.responseTimeMs - date) / 1000);
-  const ageValue = Number(input.responseHeaders['age']);
-  const ageS = Number.isFinite(ageValue) && ageValue >= 0 ? ageValue : 0;
+  const rawAge = input.responseHeaders['age']?.trim();
+  // RFC 9111 §5.1: Age is delta-seconds; anything else is ignored.
+  const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Number(rawAge) : 0;
   const responseDelay = Math.max(0, (input.responseTimeMs - input.requestTimeMs) / 1000);
   return Math.max(apparentAge, ageS + responseDelay);
 }

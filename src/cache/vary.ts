@@ -24,9 +24,12 @@ export function varyNames(vary: string | undefined): string[] {
   return names.sort();
 }
 
+/** Stands for an absent field: it matches only absence, never an empty value (RFC 9111 §4.1). */
+export const ABSENT = '\u0000';
+
 /** Normalised value of one request field for variant matching. */
 export function normaliseVaryValue(name: string, value: string | undefined): string {
-  if (value === undefined) return '';
+  if (value === undefined) return ABSENT;
   if (UNORDERED_LIST_FIELDS.has(name)) {
     const members: string[] = [];
     for (const m of value.split(',')) {
@@ -51,7 +54,7 @@ export function selectingValues(names: readonly string[], req: HeaderMap): Recor
 export function varyMatches(names: readonly string[], stored: Record<string, string>, req: HeaderMap): boolean {
   for (const n of names) {
     if (n === '*') return false;
-    if (normaliseVaryValue(n, req[n]) !== (stored[n] ?? '')) return false;
+    if (normaliseVaryValue(n, req[n]) !== (stored[n] ?? ABSENT)) return false;
   }
   return true;
 }

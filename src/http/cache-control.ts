@@ -42,8 +42,11 @@ export function parseCacheControl(value: string | undefined): Directives {
     }
     if (name) {
       const prev = out.get(name);
-      if (prev !== undefined && prev !== arg) out.set(name, '');
-      else out.set(name, arg);
+      // The unqualified form of private / no-cache is the stricter one and wins;
+      // other repeated directives with different values are invalid ('').
+      if (prev === undefined || prev === arg) out.set(name, arg);
+      else if (prev === true || arg === true) out.set(name, true);
+      else out.set(name, '');
     }
     i = j + 1;
   }

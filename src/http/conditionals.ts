@@ -9,12 +9,20 @@ function opaque(tag: string): string {
   return t.startsWith('W/') ? t.slice(2) : t;
 }
 
-/** If-None-Match with weak comparison (RFC 9110 §13.1.2). */
+/** Entity-tags of a list field; a tag may itself contain commas (RFC 9110 §8.8.3). */
+function entityTags(list: string): string[] {
+  return list.match(/(?:W\/)?"[^"]*"/g) ?? [];
+}
+
+/**
+ * If-None-Match with weak comparison (RFC 9110 §13.1.2), evaluated against a
+ * stored representation: "*" matches since one exists.
+ */
 export function noneMatchHits(ifNoneMatch: string, etag: string | undefined): boolean {
-  if (ifNoneMatch.trim() === '*') return etag !== undefined;
+  if (ifNoneMatch.trim() === '*') return true;
   if (etag === undefined) return false;
   const mine = opaque(etag);
-  for (const t of ifNoneMatch.split(',')) if (t.trim() && opaque(t) === mine) return true;
+  for (const t of entityTags(ifNoneMatch)) if (opaque(t) === mine) return true;
   return false;
 }
 

@@ -2,6 +2,8 @@
 // valid byte range is ignored (full response), as the RFC allows; a valid range
 // outside the representation is unsatisfiable (416).
 
+import { parseHttpDate } from './dates.js';
+
 export type RangeResult =
   | { kind: 'none' }
   | { kind: 'satisfiable'; start: number; end: number }
@@ -32,5 +34,6 @@ export function ifRangeAllows(ifRange: string | undefined, etag: string | undefi
   if (ifRange === undefined) return true;
   const v = ifRange.trim();
   if (v.startsWith('"') || v.startsWith('W/')) return etag !== undefined && !v.startsWith('W/') && !etag.startsWith('W/') && v === etag.trim();
-  return lastModified !== undefined && Date.parse(v) === Date.parse(lastModified);
+  const date = parseHttpDate(v);
+  return lastModified !== undefined && !Number.isNaN(date) && date === parseHttpDate(lastModified);
 }

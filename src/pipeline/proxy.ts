@@ -239,19 +239,17 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     } else {
       ctx.res.writeHead(res.status, passHeaders(res, ctx.outcome));
     }
-    const r = await tee(res.body, ctx.res, writer, answer !== 0 && answer !== 304);
+    const r = await tee(res.body, ctx.res, writer, answer !== 0 && answer !== 304, async () => {
+      try {
+        await writer.commit();
+        stats.inc('stored');
+        await dropOtherVaryShapes(meta);
+      } catch (err) {
+        logger.warn({ id: ctx.id, err: (err as Error).message, url: meta.url }, 'response not stored');
+      }
+    }, meta.bodySize);
     ctx.bytes = r.sent;
-    if (!r.complete) {
-      if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: meta.url }, 'origin body failed mid-transfer; nothing stored, client connection cut');
-      return;
-    }
-    try {
-      await writer.commit();
-      stats.inc('stored');
-      await dropOtherVaryShapes(meta);
-    } catch (err) {
-      logger.warn({ id: ctx.id, err: (err as Error).message, url: meta.url }, 'response not stored');
-    }
+    if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: meta.url }, 'origin body failed mid-transfer; nothing stored, client connection cut');
   }
 
   /** Variants stored under another Vary field list are outdated by this response. */

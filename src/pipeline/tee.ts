@@ -1,8 +1,11 @@
 // Streaming an origin body to the client and into the cache at once. The client
-// gets bytes as they arrive; the cache writer sees the same bytes and commits
-// only when the body ended whole. If the origin fails mid-body, the writer is
-// aborted and the client connection is cut (never ended cleanly). If the client
-// goes away, the origin read continues only while the cache fill needs it.
+// gets bytes as they arrive; only the end of the answer waits for the cache
+// writer's commit — the final chunk of a known-length body, or the terminating
+// chunk of a chunked one — so a client that has its whole answer can rely on the
+// next request finding the entry. The writer commits only when the body ended
+// whole. If the origin fails mid-body, the writer is aborted and the client
+// connection is cut (never ended cleanly). If the client goes away, the origin
+// read continues only while the cache fill needs it.
 
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -33,22 +36,39 @@ function waitDrain(res: ServerResponse): Promise<void> {
 /**
  * @param toClient false when the client is owed no body (HEAD, 304): the source is
  *   still read for the writer.
+ * @param commit called once the body arrived whole, before the client's answer ends.
  */
-export async function tee(source: Readable, res: ServerResponse, writer: BodyWriter | undefined, toClient: boolean): Promise<TeeResult> {
+export async function tee(
+  source: Readable,
+  res: ServerResponse,
+  writer: BodyWriter | undefined,
+  toClient: boolean,
+  commit?: () => Promise<void>,
+  /** Announced body length, or -1. */
+  expectedLength = -1,
+): Promise<TeeResult> {
   let bytes = 0;
   let sent = 0;
+  let held: Buffer | undefined;
+  const send = async (chunk: Buffer) => {
+    if (!toClient || res.destroyed) return;
+    sent += chunk.length;
+    if (!res.write(chunk)) await waitDrain(res);
+  };
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       bytes += chunk.length;
-      if (writer) await writer.write(chunk);
-      if (toClient && !res.destroyed) {
-        sent += chunk.length;
-        if (!res.write(chunk)) await waitDrain(res);
-      }
-      if (!writer && res.destroyed) {
-        // Nobody needs the rest: stop the origin transfer.
-        source.destroy();
-        return { bytes, sent, complete: false };
+      if (writer) {
+        await writer.write(chunk);
+        if (bytes === expectedLength) held = chunk;
+        else await send(chunk);
+      } else {
+        await send(chunk);
+        if (res.destroyed) {
+          // Nobody needs the rest: stop the origin transfer.
+          source.destroy();
+          return { bytes, sent, complete: false };
+        }
       }
     }
   } catch (err) {
@@ -56,6 +76,8 @@ export async function tee(source: Readable, res: ServerResponse, writer: BodyWri
     res.destroy();
     return { bytes, sent, complete: false, error: err as Error };
   }
+  if (commit) await commit();
+  if (held) await send(held);
   if (!res.destroyed) res.end();
   return { bytes, sent, complete: true };
 }

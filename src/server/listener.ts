@@ -43,8 +43,79 @@ export function rejectRaw(socket: Duplex, err: StrataError): void {
   }
 }
 
+/**
+ * Per connection: responses not yet finished, the latest request, and whether the
+ * connection has already been refused.
+ */
+interface ConnState {
+  pending: number;
+  last?: IncomingMessage;
+  refused: boolean;
+  afterPending?: () => void;
+}
+
 export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
   const { limits, logger } = opts;
+  const conns = new WeakMap<Duplex, ConnState>();
+  const stateOf = (socket: Duplex): ConnState => {
+    let st = conns.get(socket);
+    if (!st) {
+      st = { pending: 0, refused: false };
+      conns.set(socket, st);
+    }
+    return st;
+  };
+
+  // Count the responses still owed on each connection, so a refusal of a later
+  // (pipelined) message can wait for them: see refuse() below.
+  const tracked = (req: IncomingMessage, res: ServerResponse): void => {
+    const st = stateOf(req.socket);
+    st.pending++;
+    st.last = req;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      st.pending--;
+      if (st.pending === 0 && st.afterPending) {
+        const next = st.afterPending;
+        st.afterPending = undefined;
+        next();
+      }
+    };
+    res.once('finish', settle);
+    res.once('close', settle);
+    handler(req, res);
+  };
+
+  /**
+   * Answer `err` on the connection and close it. Why not at once: with pipelining,
+   * a bad message can arrive while earlier, well-formed requests on the same
+   * connection are still being answered (a cache lookup is asynchronous). Writing
+   * the error straight onto the socket put it in the place of the first answer and
+   * then ended the socket, so the client read the 400/403 as the answer to its
+   * good request and lost the real one (a response desync). The error now goes
+   * out after the answers owed, in order. When the broken bytes are inside the
+   * body of a request still in flight, that request is the bad one: it is refused
+   * at once (as Node does), or the connection is cut if its answer has begun.
+   */
+  const refuse = (socket: Duplex, err: StrataError): void => {
+    const st = stateOf(socket);
+    if (st.refused) return; // the dead parser reports every later chunk again
+    st.refused = true;
+    if (st.pending === 0) {
+      rejectRaw(socket, err);
+      return;
+    }
+    if (st.last && !st.last.complete) {
+      const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (inFlight?.headersSent) socket.destroy();
+      else rejectRaw(socket, err);
+      return;
+    }
+    st.afterPending = () => rejectRaw(socket, err);
+  };
+
   const server = http.createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
@@ -55,24 +126,25 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
     },
-    handler,
+    tracked,
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
+    if (conns.get(socket)?.refused) return;
     const code = parserErrorCode(err.code);
     const e = new StrataError(code, code === 'HEADERS_TOO_LARGE' ? `request header section exceeds ${limits.maxHeaderBytes} bytes` : `${ERROR_HINT[code] ?? 'malformed request'} (${err.code ?? 'parse error'})`);
     opts.onBadRequest();
     logger.warn({ code: e.code, parser: err.code, remote: (socket as { remoteAddress?: string }).remoteAddress }, e.message);
-    rejectRaw(socket, e);
+    refuse(socket, e);
   });
   // CONNECT never reaches the request handler in Node; refuse it here.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     opts.onBadRequest();
     logger.warn({ code: 'NOT_A_FORWARD_PROXY', target: req.url }, 'CONNECT refused');
-    rejectRaw(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'));
+    refuse(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'));
   });
   return server;
 }

@@ -49,8 +49,16 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
     } catch {
       return new StrataError('BAD_REQUEST', 'malformed absolute-form request target');
     }
-    // An absolute-form target naming a host other than the one addressed is a forward-proxy request.
-    if (!hostHeader || u.host.toLowerCase() !== hostHeader.toLowerCase()) {
+    // An absolute-form target is a forward-proxy request unless it names this node.
+    // Comparing it with Host alone was not enough: a well-formed forward-proxy
+    // request carries a Host equal to its target's authority (RFC 9112 §3.2), so
+    // `GET http://evil.example/` + `Host: evil.example` was accepted and answered
+    // (from the origin) — exactly what open-proxy scanners probe for. The node has
+    // no configured public names, so "this node" is the address the connection
+    // arrived on (plus localhost on loopback); clients of a reverse proxy send
+    // origin-form anyway, so nothing legitimate depends on other authorities.
+    const authority = normaliseHostPort(u.host, u.protocol);
+    if (!hostHeader || authority !== normaliseHostPort(hostHeader, u.protocol) || !localNames(req).some((n) => normaliseHostPort(n, u.protocol) === authority)) {
       return new StrataError('NOT_A_FORWARD_PROXY', `absolute-form request for ${u.host} refused: Strata is a reverse proxy, not an open proxy`);
     }
     return { target: u.pathname + u.search, host: u.host };
@@ -66,4 +74,24 @@ function hostCount(raw: string[]): number {
     if (name.length === 4 && name.toLowerCase() === 'host') n++;
   }
   return n;
+}
+
+/** Lower-case authority with the scheme's default port removed ("x:80" → "x" for http:). */
+function normaliseHostPort(authority: string, protocol: string): string {
+  const a = authority.toLowerCase();
+  const defaultPort = protocol === 'https:' ? '443' : '80';
+  const m = /^(.*):(\d*)$/.exec(a);
+  if (m && (m[2] === '' || m[2] === defaultPort)) return m[1]!;
+  return a;
+}
+
+/** Authorities (host:port) naming the local end of the request's connection. */
+function localNames(req: IncomingMessage): string[] {
+  let addr = req.socket?.localAddress;
+  const port = req.socket?.localPort;
+  if (!addr || port === undefined) return [];
+  if (addr.startsWith('::ffff:') && addr.includes('.')) addr = addr.slice(7);
+  const hosts = [addr.includes(':') ? `[${addr}]` : addr];
+  if (addr === '::1' || addr.startsWith('127.')) hosts.push('localhost');
+  return hosts.map((h) => `${h}:${port}`);
 }

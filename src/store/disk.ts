@@ -41,10 +41,22 @@ interface DiskRecord {
   size: number;
 }
 
+export interface DiskWriteOptions {
+  /**
+   * Why: the tiered store lets a disk write land in the background after the entry is
+   * already visible in memory. Without a last check, a delete (purge) issued meanwhile
+   * found nothing on disk and the landing write then brought the entry back, and an
+   * older write landing after a newer one put the older body back on disk.
+   */
+  wanted?: () => boolean;
+}
+
 export class DiskTier implements Store {
   /** Map iteration order is the LRU order: oldest first. */
   private readonly records = new Map<string, DiskRecord>();
   private readonly refs = new Map<string, number>();
+  /** Blobs moved into place by a commit whose record is not tracked yet: never removed. */
+  private readonly pins = new Map<string, number>();
   private readonly index = new VariantIndex();
   private readonly keyQueues = new Map<string, Promise<unknown>>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -79,10 +91,13 @@ export class DiskTier implements Store {
   }
 
   private track(rec: DiskRecord): void {
-    const old = this.records.get(rec.meta.key);
-    if (old) this.untrack(old);
-    this.records.set(rec.meta.key, rec);
+    // Why: the new reference is counted before the old record is dropped, and an old
+    // blob left without references is removed. Before, untrack()'s answer was ignored,
+    // so replacing a key with a different body leaked the old blob file on disk forever.
     this.refs.set(rec.integrity, (this.refs.get(rec.integrity) ?? 0) + 1);
+    const old = this.records.get(rec.meta.key);
+    if (old && this.untrack(old)) this.removeBlobLater(old);
+    this.records.set(rec.meta.key, rec);
     this.bytes += rec.size;
     this.index.add(rec.meta.primaryKey, rec.meta.key);
   }
@@ -120,13 +135,42 @@ export class DiskTier implements Store {
     return p;
   }
 
+  /** Queue key for operations on one blob file (cannot collide with a request key). */
+  private static blobQueue(integrity: string): string {
+    return '\0blob ' + integrity;
+  }
+
+  private pin(integrity: string, by: number): void {
+    const n = (this.pins.get(integrity) ?? 0) + by;
+    if (n > 0) this.pins.set(integrity, n);
+    else this.pins.delete(integrity);
+  }
+
   private removeBlobLater(rec: DiskRecord): void {
     const integrity = rec.integrity;
-    void this.background(
-      cacache.rm.content(this.opts.dir, integrity).catch((err: unknown) => {
-        this.opts.logger.warn({ err, integrity }, 'disk tier: blob removal failed');
-      }),
-    );
+    // Why: serialised with commits moving a blob of the same digest into place, and the
+    // reference count is checked when the removal runs, not when it was queued. Before,
+    // a removal queued for a dropped key could unlink the file a concurrent commit of
+    // identical bytes had just renamed into place, leaving the new entry without a blob.
+    void this.serial(DiskTier.blobQueue(integrity), async () => {
+      if (this.refs.has(integrity) || this.pins.has(integrity)) return;
+      await cacache.rm.content(this.opts.dir, integrity);
+    }).catch((err: unknown) => {
+      this.opts.logger.warn({ err, integrity }, 'disk tier: blob removal failed');
+    });
+  }
+
+  /** Mark a key as recently used without reading it (a hit answered by an upper tier). */
+  touch(key: string): void {
+    const rec = this.records.get(key);
+    if (!rec) return;
+    this.records.delete(key);
+    this.records.set(key, rec);
+  }
+
+  /** The metadata currently stored under a key, without touching its recency. */
+  metaOf(key: string): EntryMeta | undefined {
+    return this.records.get(key)?.meta;
   }
 
   private evictOverBudget(): void {
@@ -134,6 +178,10 @@ export class DiskTier implements Store {
       if (this.bytes <= this.opts.maxBytes) break;
       this.removeRecord(rec, 'evicted');
     }
+  }
+
+  private untrackAndRemoveBlob(rec: DiskRecord): void {
+    if (this.untrack(rec)) this.removeBlobLater(rec);
   }
 
   private removeRecord(rec: DiskRecord, why: string): void {
@@ -200,7 +248,14 @@ export class DiskTier implements Store {
     return out;
   }
 
-  open(meta: EntryMeta): BodyWriter {
+  /**
+   * `opts.wanted`, when given, is asked just before the entry's index line is written and
+   * again before it is tracked: once it answers false (the key was deleted, or a newer
+   * body committed above this tier while this one was still landing), the write lands
+   * nowhere and leaves no older record for the key behind.
+   */
+  open(meta: EntryMeta, opts: DiskWriteOptions = {}): BodyWriter {
+    const wanted = opts.wanted ?? (() => true);
     const { dir, maxBytes } = this.opts;
     const expected = meta.bodySize;
     const hash = createHash('sha256');
@@ -208,7 +263,11 @@ export class DiskTier implements Store {
     let file: WriteStream | undefined;
     let fileError: Error | undefined;
     let size = 0;
-    let aborted = expected > maxBytes || this.closed;
+    // Why two flags: an explicit abort leaves any older entry under the key alone, but a
+    // committed body over the budget is a newer response this tier cannot keep, so the
+    // older one is dropped rather than left to stand in for it (also after a restart).
+    let aborted = this.closed;
+    let tooLarge = expected > maxBytes;
     // A writer counts as pending work until it commits or aborts, so close() waits for fills.
     let settle!: () => void;
     void this.background(new Promise<void>((r) => (settle = r)));
@@ -232,6 +291,11 @@ export class DiskTier implements Store {
         discard();
         throw new BodyLengthError('disk tier', size, expected);
       }
+      if (tooLarge) {
+        const old = this.records.get(meta.key);
+        if (old) this.removeRecord(old, 'replaced by a body over the disk budget');
+        return;
+      }
       file ??= await openFile();
       file.end();
       await finished(file);
@@ -240,12 +304,32 @@ export class DiskTier implements Store {
       // only when complete; an existing blob with the same digest is the same bytes.
       const sri = 'sha256-' + hash.digest('base64');
       const path = contentPath(dir, sri);
-      await mkdir(dirname(path), { recursive: true });
-      await rename(tmpPath, path);
-      meta.bodySize = size;
-      meta.integrity = sri;
-      await this.serial(meta.key, () => cacache.index.insert(dir, meta.key, sri, { size, metadata: meta }));
-      this.track({ meta, integrity: sri, path, size });
+      // Pinned from the moment it is in place until the record is tracked (see removeBlobLater).
+      await this.serial(DiskTier.blobQueue(sri), async () => {
+        await mkdir(dirname(path), { recursive: true });
+        await rename(tmpPath, path);
+        this.pin(sri, 1);
+      });
+      try {
+        meta.bodySize = size;
+        meta.integrity = sri;
+        // Check, insert and track under the key's queue, so a delete or a newer write of
+        // the same key cannot interleave (why: see DiskWriteOptions).
+        await this.serial(meta.key, async () => {
+          if (!wanted()) return;
+          await cacache.index.insert(dir, meta.key, sri, { size, metadata: meta });
+          if (wanted()) {
+            this.track({ meta, integrity: sri, path, size });
+            return;
+          }
+          const old = this.records.get(meta.key);
+          if (old) this.untrackAndRemoveBlob(old);
+          await cacache.rm.entry(dir, meta.key);
+        });
+      } finally {
+        this.pin(sri, -1);
+        if (!this.refs.has(sri)) this.removeBlobLater({ meta, integrity: sri, path, size });
+      }
       this.evictOverBudget();
     };
 
@@ -253,8 +337,9 @@ export class DiskTier implements Store {
       write: async (chunk) => {
         if (aborted) return;
         size += chunk.length;
+        if (tooLarge) return;
         if (size > maxBytes) {
-          aborted = true;
+          tooLarge = true;
           discard();
           return;
         }
@@ -300,6 +385,15 @@ export class DiskTier implements Store {
     if (!rec) return false;
     this.removeRecord(rec, 'deleted');
     await this.keyQueues.get(key);
+    return true;
+  }
+
+  /** Delete the key only if its current record is the one written with this metadata. */
+  async deleteIfCurrent(meta: EntryMeta): Promise<boolean> {
+    const rec = this.records.get(meta.key);
+    if (!rec || rec.meta !== meta) return false;
+    this.removeRecord(rec, 'superseded');
+    await this.keyQueues.get(meta.key);
     return true;
   }
 

@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { Body } from './types.js';
 
 export class IntegrityError extends Error {
@@ -17,37 +17,58 @@ export function sha256Integrity(data: Buffer): string {
   return 'sha256-' + createHash('sha256').update(data).digest('base64');
 }
 
+function emptyStream(): Readable {
+  return new Readable({
+    read() {
+      this.push(null);
+    },
+  });
+}
+
 export function fileBody(path: string, size: number, integrity: string, onCorrupt: (err: Error) => void): Body {
   return {
     size,
     stream(start = 0, end = size - 1): Readable {
-      if (size === 0) return createReadStream(path, { start: 0, end: -1 });
+      // Why: fs.createReadStream throws ERR_OUT_OF_RANGE for end < start (end -1 for a
+      // zero-byte body), so an empty body or empty range is answered without the file.
+      if (size === 0 || end < start) return emptyStream();
       const file = createReadStream(path, { start, end });
       if (start !== 0 || end !== size - 1 || !integrity.startsWith('sha256-')) return file;
       const hash = createHash('sha256');
       const expected = integrity.slice('sha256-'.length);
       let seen = 0;
+      // Why: the last chunk is held back until the digest is checked. Passing every
+      // chunk through and failing only in flush() let a consumer (the deliverer, with
+      // Content-Length already sent) hand the client every byte of a corrupted body
+      // before the error arrived, i.e. a complete, clean-looking wrong response.
+      let held: Buffer | undefined;
       const check = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           seen += chunk.length;
           hash.update(chunk);
-          cb(null, chunk);
+          const out = held;
+          held = chunk;
+          cb(null, out);
         },
         flush(cb) {
           const actual = hash.digest('base64');
           if (seen !== size || actual !== expected) {
+            held = undefined;
             const err = new IntegrityError(`stored body failed its integrity check (${seen}/${size} bytes)`);
             onCorrupt(err);
             cb(err);
             return;
           }
-          cb();
+          cb(null, held);
         },
       });
       file.on('error', (err) => {
         onCorrupt(err);
         check.destroy(err);
       });
+      // Why: pipe() does not destroy its source when the destination is destroyed, so a
+      // reader that went away (client disconnect) left the file descriptor open.
+      check.on('close', () => file.destroy());
       return file.pipe(check);
     },
   };

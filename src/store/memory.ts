@@ -80,28 +80,37 @@ export class MemoryTier implements Store {
   open(meta: EntryMeta): BodyWriter {
     const chunks: Buffer[] = [];
     let size = 0;
-    let dropped = false;
+    // Why two flags: an explicit abort stores nothing and leaves any older entry alone,
+    // but a body that outgrew the per-object limit is a newer response this tier cannot
+    // keep, so the older entry under the key must not go on standing in for it.
+    let aborted = false;
+    let tooLarge = false;
     return {
       write: async (chunk) => {
-        if (dropped) return;
+        if (aborted) return;
         size += chunk.length;
+        if (tooLarge) return;
         if (!this.admits(size)) {
-          dropped = true;
+          tooLarge = true;
           chunks.length = 0;
           return;
         }
         chunks.push(chunk);
       },
       commit: async () => {
-        if (dropped) return;
+        if (aborted) return;
         if (meta.bodySize >= 0 && size !== meta.bodySize) {
           throw new BodyLengthError('memory tier', size, meta.bodySize);
+        }
+        if (tooLarge) {
+          this.lru.delete(meta.key);
+          return;
         }
         meta.bodySize = size;
         this.put(meta, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
       },
       abort: () => {
-        dropped = true;
+        aborted = true;
         chunks.length = 0;
       },
     };

@@ -6,7 +6,14 @@
 import type { Logger } from 'pino';
 import type { DiskTier } from './disk.js';
 import type { MemoryTier } from './memory.js';
+import { memoryBody } from './memory-body.js';
 import { BodyLengthError, SupersededError, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
+
+interface Landing {
+  cancelled: boolean;
+  /** Metadata given to update() while the disk write was landing. */
+  meta?: EntryMeta;
+}
 
 export class TieredStore implements Store {
   /** Ordering of opens and deleteVariants calls, to tell which writes a delete supersedes. */
@@ -14,6 +21,13 @@ export class TieredStore implements Store {
   private openWriters = 0;
   /** primaryKey → epoch of its latest deleteVariants, kept while any writer is open. */
   private readonly deletedAt = new Map<string, number>();
+  /**
+   * Disk writes still landing after their commit() resolved, per key. A delete or a newer
+   * commit of the key cancels them (the disk tier then lands nothing); an update() made
+   * meanwhile is applied once they land. Why: see DiskWriteOptions in disk.ts.
+   */
+  private readonly landing = new Map<string, Set<Landing>>();
+  private readonly landed = new Set<Promise<unknown>>();
 
   constructor(
     readonly memory: MemoryTier,
@@ -22,19 +36,37 @@ export class TieredStore implements Store {
   ) {}
 
   peek(key: string): StoredEntry | undefined {
-    return this.memory.peek(key);
+    return this.hot(key);
+  }
+
+  /**
+   * A memory hit, also refreshing the key's place in the disk tier's LRU order. Why:
+   * hits answered by memory never reached the disk tier, so the most used entries were
+   * the disk tier's least recently used and were evicted from disk first (then gone for
+   * good once memory dropped them, and missing after every restart).
+   */
+  private hot(key: string): StoredEntry | undefined {
+    const hot = this.memory.peek(key);
+    if (hot) this.disk.touch(key);
+    return hot;
   }
 
   async get(key: string): Promise<StoredEntry | undefined> {
-    const hot = this.memory.peek(key);
+    const hot = this.hot(key);
     if (hot) return hot;
     const cold = await this.disk.get(key);
     if (!cold) return undefined;
     if (!this.memory.admits(cold.meta.bodySize)) return cold;
     const data = await this.disk.readVerified(key);
     if (!data) return undefined;
+    // Why: the read took I/O time. A newer entry written to memory meanwhile must not be
+    // overwritten with these older bytes, and an entry deleted (purged) or replaced on
+    // disk meanwhile must not be brought back into memory by this promotion.
+    const newer = this.memory.peek(key);
+    if (newer) return newer;
+    if (this.disk.metaOf(key) !== cold.meta) return { meta: cold.meta, body: memoryBody(data) };
     this.memory.put(cold.meta, data);
-    return this.memory.peek(key) ?? { meta: cold.meta, body: cold.body };
+    return this.memory.peek(key) ?? { meta: cold.meta, body: memoryBody(data) };
   }
 
   variants(primaryKey: string): EntryMeta[] {
@@ -65,7 +97,8 @@ export class TieredStore implements Store {
       }
     };
     const mem = this.memory.admits(meta.bodySize) ? this.memory.open(meta) : undefined;
-    let disk: BodyWriter | undefined = this.disk.open(meta);
+    const ticket: Landing = { cancelled: false };
+    let disk: BodyWriter | undefined = this.disk.open(meta, { wanted: () => !ticket.cancelled && !this.superseded(meta, openedAt) });
     const diskFailed = (err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed; entry kept in memory only');
       disk?.abort(err as Error);
@@ -77,27 +110,55 @@ export class TieredStore implements Store {
         if (disk) await disk.write(chunk).catch(diskFailed);
       },
       commit: async () => {
+        if (this.superseded(meta, openedAt)) {
+          mem?.abort();
+          disk?.abort();
+          finish();
+          throw new SupersededError(meta.key);
+        }
         try {
-          if (this.superseded(meta, openedAt)) {
-            mem?.abort();
-            disk?.abort();
-            throw new SupersededError(meta.key);
-          }
-          // Length mismatches reject from both; the memory tier's answer decides.
-          const memDone = mem?.commit();
-          const diskDone = disk?.commit().catch((err: unknown) => {
+          await mem?.commit();
+        } catch (err) {
+          // A length mismatch: nothing is stored anywhere.
+          disk?.abort(err as Error);
+          finish();
+          throw err;
+        }
+        // This body is now the newest for the key: older disk writes still landing must not.
+        this.cancelLanding(meta.key);
+        let tickets = this.landing.get(meta.key);
+        if (!tickets) this.landing.set(meta.key, (tickets = new Set()));
+        tickets.add(ticket);
+        // Why: a body not admitted to memory leaves memory's older entry for the key in
+        // place, and memory is consulted first: the newer response would never be seen.
+        if (!mem) await this.memory.delete(meta.key);
+        const diskDone = (async () => {
+          try {
+            await disk?.commit();
+          } catch (err) {
             if (err instanceof BodyLengthError) throw err;
             diskFailed(err);
-          });
-          await Promise.all([memDone, diskDone]);
-          // A delete that arrived while the disk commit was under way wins too.
-          if (this.superseded(meta, openedAt)) {
-            await this.delete(meta.key);
-            throw new SupersededError(meta.key);
           }
-        } finally {
+          if (!ticket.cancelled && ticket.meta && this.disk.metaOf(meta.key) === meta) await this.disk.update(ticket.meta);
+          // A deleteVariants that arrived while the disk commit was under way wins too: the
+          // disk tier landed nothing (wanted() said no) and the memory entry was deleted by it.
+          // Why no delete(key) here any more: it could remove a newer entry for the key.
+          if (this.superseded(meta, openedAt)) throw new SupersededError(meta.key);
+        })().finally(() => {
+          tickets.delete(ticket);
+          if (tickets.size === 0 && this.landing.get(meta.key) === tickets) this.landing.delete(meta.key);
           finish();
+        });
+        this.landed.add(diskDone);
+        const drop = () => this.landed.delete(diskDone);
+        diskDone.then(drop, drop);
+        // Once in memory the entry is visible: the disk write finishes in the
+        // background (close() waits for it). Disk-only entries are visible after it.
+        if (mem && this.memory.peek(meta.key)) {
+          diskDone.catch((err: unknown) => this.logger.debug({ err: (err as Error).message, key: meta.key }, 'disk commit did not land'));
+          return;
         }
+        await diskDone;
       },
       abort: (reason) => {
         mem?.abort(reason);
@@ -107,7 +168,12 @@ export class TieredStore implements Store {
     };
   }
 
+  private cancelLanding(key: string): void {
+    for (const t of this.landing.get(key) ?? []) t.cancelled = true;
+  }
+
   async update(meta: EntryMeta): Promise<void> {
+    for (const t of this.landing.get(meta.key) ?? []) t.meta = meta;
     await Promise.all([this.memory.update(meta), this.disk.update(meta).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier metadata update failed');
     })]);
@@ -121,6 +187,7 @@ export class TieredStore implements Store {
   }
 
   async delete(key: string): Promise<boolean> {
+    this.cancelLanding(key);
     const [a, b] = await Promise.all([this.memory.delete(key), this.disk.delete(key)]);
     return a || b;
   }
@@ -129,7 +196,14 @@ export class TieredStore implements Store {
     return { memory: this.memory.stats(), disk: this.disk.stats() };
   }
 
+  /** Resolves when every disk write still landing, and the disk tier's own work, is done. */
+  async flush(): Promise<void> {
+    while (this.landed.size) await Promise.allSettled([...this.landed]);
+    await this.disk.flush();
+  }
+
   async close(): Promise<void> {
+    await this.flush();
     await this.disk.close();
     await this.memory.close();
   }

@@ -1,7 +1,7 @@
 // RFC 9111 §4.1 (calculating cache keys with Vary): src/cache/vary.ts. Pure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normaliseVaryValue, selectingValues, variantKey, varyMatches, varyNames } from '../../src/cache/vary.js';
+import { ABSENT, normaliseVaryValue, selectingValues, variantKey, varyMatches, varyNames } from '../../src/cache/vary.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 
 describe('varyNames', () => {
@@ -21,7 +21,8 @@ describe('varyNames', () => {
 
 describe('normaliseVaryValue', () => {
   const cases: { name: string; field: string; value: string | undefined; want: string }[] = [
-    { name: '§4.1 absent field normalises to the empty value', field: 'accept-encoding', value: undefined, want: '' },
+    { name: '§4.1 absent field normalises to the ABSENT marker, not to an empty value', field: 'accept-encoding', value: undefined, want: ABSENT },
+    { name: '§4.1 a present empty field normalises to the empty value', field: 'accept-encoding', value: '', want: '' },
     { name: '§4.1 Accept-Encoding member order is irrelevant (PITFALLS 6)', field: 'accept-encoding', value: 'gzip, br', want: 'br,gzip' },
     { name: '§4.1 Accept-Encoding white space removed', field: 'accept-encoding', value: ' br ,  gzip;q=0.5 ', want: 'br,gzip;q=0.5' },
     { name: '§4.1 Accept-Language tags are case-insensitive', field: 'accept-language', value: 'en-US, fr', want: 'en-us,fr' },
@@ -41,8 +42,8 @@ describe('selectingValues', () => {
     const got = selectingValues(['accept-encoding'], { 'accept-encoding': 'gzip', cookie: 'sid=1', authorization: 'Bearer t' });
     assert.deepEqual(got, { 'accept-encoding': 'gzip' });
   });
-  test('§4.1 an absent varied field is recorded as the empty value', () => {
-    assert.deepEqual(selectingValues(['accept-language'], {}), { 'accept-language': '' });
+  test('§4.1 an absent varied field is recorded as absent', () => {
+    assert.deepEqual(selectingValues(['accept-language'], {}), { 'accept-language': ABSENT });
   });
 });
 
@@ -54,6 +55,7 @@ describe('varyMatches', () => {
     { name: '§4.1 different value does not match', names: ['accept-encoding'], storedReq: { 'accept-encoding': 'gzip' }, req: { 'accept-encoding': 'br' }, want: false },
     { name: '§4.1 equivalent (reordered, re-spaced) values match (PITFALLS 6)', names: ['accept-encoding'], storedReq: { 'accept-encoding': 'gzip, br' }, req: { 'accept-encoding': 'br,gzip' }, want: true },
     { name: '§4.1 absent in both requests matches', names: ['accept-language'], storedReq: {}, req: {}, want: true },
+    { name: '§4.1 absent in the new request, empty in the stored one: no match', names: ['accept-language'], storedReq: { 'accept-language': '' }, req: {}, want: false },
     { name: '§4.1 absent in the new request, present in the stored one: no match', names: ['accept-language'], storedReq: { 'accept-language': 'en' }, req: {}, want: false },
     { name: '§4.1 present in the new request, absent in the stored one: no match', names: ['accept-language'], storedReq: {}, req: { 'accept-language': 'en' }, want: false },
     { name: '§4.1 every varied field must match', names: ['accept', 'accept-encoding'], storedReq: { accept: 'a/b', 'accept-encoding': 'gzip' }, req: { accept: 'a/b', 'accept-encoding': 'br' }, want: false },
