@@ -1,0 +1,502 @@
+// Runs the Store contract over MemoryTier, DiskTier and TieredStore, then the
+// behaviour only one tier has: memory's per-object limit, disk durability, shared
+// blobs and corruption, promotion from disk to memory.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import contentPath from 'cacache/lib/content/path.js';
+import { MemoryTier } from '../../src/store/memory.js';
+import { DiskTier } from '../../src/store/disk.js';
+import { TieredStore } from '../../src/store/tiered.js';
+import { collect, freshDir, makeMeta, putEntry, readBody, removeDir, storeContract } from './store.contract.js';
+
+const logger = pino({ level: 'silent' });
+
+storeContract('MemoryTier', async (_dir, { maxBytes, maxObjectBytes }) => {
+  const store = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes });
+  return { store, settle: async () => undefined, dispose: () => store.close() };
+});
+
+storeContract('DiskTier', async (dir, { maxBytes }) => {
+  const store = await DiskTier.open({ dir, maxBytes, logger });
+  return { store, settle: () => store.flush(), dispose: () => store.close() };
+});
+
+storeContract('TieredStore', async (dir, { maxBytes, maxObjectBytes }) => {
+  const memory = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes });
+  const disk = await DiskTier.open({ dir, maxBytes, logger });
+  const store = new TieredStore(memory, disk, logger);
+  return { store, settle: () => store.flush(), dispose: () => store.close() };
+});
+
+/** Every blob file under a cacache directory. */
+async function blobFiles(dir: string): Promise<string[]> {
+  const root = join(dir, 'content-v2');
+  if (!existsSync(root)) return [];
+  const out: string[] = [];
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  }
+  return out;
+}
+
+/** Open file descriptors of this process that point into `dir` (Linux only). */
+function openFilesUnder(dir: string): number | undefined {
+  if (!existsSync('/proc/self/fd')) return undefined;
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await freshDir();
+  try {
+    await fn(dir);
+  } finally {
+    await removeDir(dir);
+  }
+}
+
+describe('MemoryTier only', () => {
+  test('a body above maxObjectBytes is not stored and evicts nothing', async () => {
+    const mem = new MemoryTier({ maxBytes: 64 * 1024, maxObjectBytes: 8 * 1024 });
+    const small = randomBytes(4096);
+    await putEntry(mem, makeMeta('a'), small);
+    await putEntry(mem, makeMeta('b'), small);
+    const before = mem.stats();
+    assert.equal(mem.admits(8 * 1024), true);
+    assert.equal(mem.admits(8 * 1024 + 1), false);
+
+    // Known length above the limit, and unknown length that grows above it.
+    await putEntry(mem, makeMeta('big1', { bodySize: 9000 }), randomBytes(9000), 1000);
+    await putEntry(mem, makeMeta('big2'), randomBytes(30_000), 1000);
+    assert.equal(mem.put(makeMeta('big3', { bodySize: 9000 }), randomBytes(9000)), false);
+    for (const k of ['big1', 'big2', 'big3']) assert.equal(await mem.get(k), undefined, k);
+    assert.deepEqual(mem.stats(), before);
+    assert.ok((await readBody((await mem.get('a'))!.body)).equals(small));
+    assert.ok(await mem.get('b'));
+  });
+
+  test('a committed body too large for memory removes the older one under that key', async () => {
+    const mem = new MemoryTier({ maxBytes: 64 * 1024, maxObjectBytes: 8 * 1024 });
+    await putEntry(mem, makeMeta('k', { headers: { etag: '"old"' } }), randomBytes(100));
+    // The newer response cannot be kept here; the older one must not stand in for it.
+    await putEntry(mem, makeMeta('k', { headers: { etag: '"new"' } }), randomBytes(20_000), 4096);
+    assert.equal(mem.peek('k'), undefined);
+    assert.deepEqual(mem.variants('k'), []);
+    // An explicit abort keeps the older entry (nothing newer was committed).
+    await putEntry(mem, makeMeta('j'), randomBytes(100));
+    const w = mem.open(makeMeta('j'));
+    await w.write(randomBytes(50));
+    w.abort();
+    assert.ok(mem.peek('j'));
+  });
+});
+
+describe('DiskTier only', () => {
+  test('restart: entries, metadata and bytes are back; deleted entries stay deleted', async () => {
+    await withDir(async (dir) => {
+      const a = randomBytes(70_000);
+      const b = randomBytes(10);
+      let disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      await putEntry(disk, makeMeta('a', { headers: { etag: '"a"' }, tags: ['t1'] }), a);
+      await putEntry(disk, makeMeta('v#1', { primaryKey: 'v', varyNames: ['accept'], varyValues: { accept: 'x' } }), b);
+      await putEntry(disk, makeMeta('v#2', { primaryKey: 'v', varyNames: ['accept'], varyValues: { accept: 'y' } }), b);
+      await putEntry(disk, makeMeta('z', { bodySize: 0 }), Buffer.alloc(0));
+      await putEntry(disk, makeMeta('gone'), randomBytes(500));
+      await disk.update({ ...(await disk.get('a'))!.meta, headers: { etag: '"a2"' } });
+      assert.equal(await disk.delete('gone'), true);
+      await disk.close();
+
+      disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      const ea = await disk.get('a');
+      assert.ok(ea);
+      assert.equal(ea.meta.headers['etag'], '"a2"', 'latest metadata wins');
+      assert.deepEqual(ea.meta.tags, ['t1']);
+      assert.equal(ea.meta.bodySize, a.length);
+      assert.ok((await collect(ea.body.stream())).equals(a));
+      assert.ok((await collect(ea.body.stream(100, 199))).equals(a.subarray(100, 200)));
+      assert.ok((await disk.readVerified('a'))!.equals(a));
+      assert.deepEqual(disk.variants('v').map((m) => m.varyValues['accept']).sort(), ['x', 'y']);
+      const ez = await disk.get('z');
+      assert.ok(ez);
+      assert.equal((await collect(ez.body.stream())).length, 0);
+      assert.equal(await disk.get('gone'), undefined);
+      assert.deepEqual(disk.variants('gone'), []);
+      assert.deepEqual(disk.stats(), { items: 4, bytes: a.length + 2 * b.length, maxBytes: 1 << 24 });
+
+      // Deleted after a reopen: still gone after the next.
+      assert.equal(await disk.delete('v#1'), true);
+      await disk.close();
+      disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      assert.deepEqual(disk.variants('v').map((m) => m.key), ['v#2']);
+      assert.equal(await disk.get('gone'), undefined);
+      await disk.close();
+    });
+  });
+
+  test('identical bodies share one blob; it goes only with its last reference', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      const data = randomBytes(30_000);
+      await putEntry(disk, makeMeta('one'), data);
+      await putEntry(disk, makeMeta('two'), data);
+      const m1 = (await disk.get('one'))!.meta;
+      const m2 = (await disk.get('two'))!.meta;
+      assert.ok(m1.integrity?.startsWith('sha256-'));
+      assert.equal(m1.integrity, m2.integrity);
+      const path = contentPath(dir, m1.integrity!);
+      assert.deepEqual(await blobFiles(dir), [path]);
+
+      assert.equal(await disk.delete('one'), true);
+      await disk.flush();
+      assert.ok(existsSync(path), 'still referenced by "two"');
+      assert.ok((await collect((await disk.get('two'))!.body.stream())).equals(data));
+      assert.ok((await disk.readVerified('two'))!.equals(data));
+
+      assert.equal(await disk.delete('two'), true);
+      await disk.flush();
+      assert.equal(existsSync(path), false, 'blob removed with its last reference');
+      assert.deepEqual(await blobFiles(dir), []);
+      await disk.close();
+    });
+  });
+
+  test('replacing a key with a different body removes the old blob file', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      await putEntry(disk, makeMeta('k'), randomBytes(5000));
+      const oldPath = contentPath(dir, (await disk.get('k'))!.meta.integrity!);
+      await putEntry(disk, makeMeta('k'), randomBytes(6000));
+      await disk.flush();
+      const newPath = contentPath(dir, (await disk.get('k'))!.meta.integrity!);
+      assert.equal(existsSync(oldPath), false, 'the replaced blob is not leaked');
+      assert.deepEqual(await blobFiles(dir), [newPath]);
+      // Replacing with the same bytes keeps the (shared) blob.
+      const same = await readFile(newPath);
+      await putEntry(disk, makeMeta('k'), same);
+      await disk.flush();
+      assert.deepEqual(await blobFiles(dir), [newPath]);
+      assert.ok((await disk.readVerified('k'))!.equals(same));
+      await disk.close();
+    });
+  });
+
+  test('a blob being removed is not lost by a concurrent write of the same bytes', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      const data = randomBytes(200_000);
+      for (let round = 0; round < 20; round++) {
+        await putEntry(disk, makeMeta('x'), data);
+        // Refill the same bytes under another key while the old reference is dropped.
+        const w = disk.open(makeMeta(`y${round}`));
+        await w.write(data);
+        const committing = w.commit();
+        // Drop the last old reference just after the new blob was moved into place (the
+        // temporary file is gone) and before the new record is tracked.
+        if (round % 2 === 0) while (readdirSync(join(dir, 'tmp')).length) await new Promise((r) => setImmediate(r));
+        await disk.delete('x');
+        await committing;
+        await disk.flush();
+        const got = await disk.readVerified(`y${round}`);
+        assert.ok(got?.equals(data), `round ${round}: y still readable`);
+        await disk.delete(`y${round}`);
+        await disk.flush();
+      }
+      assert.deepEqual(await blobFiles(dir), []);
+      await disk.close();
+    });
+  });
+
+  test('a corrupted blob: readVerified misses and evicts; a full stream errors and evicts', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      const small = randomBytes(2000);
+      await putEntry(disk, makeMeta('s'), small);
+      const sPath = contentPath(dir, (await disk.get('s'))!.meta.integrity!);
+      await writeFile(sPath, Buffer.from(small).fill(0x41));
+      assert.equal(await disk.readVerified('s'), undefined);
+      assert.equal(await disk.get('s'), undefined);
+      assert.deepEqual(disk.variants('s'), []);
+      await disk.flush();
+      assert.equal(existsSync(sPath), false);
+
+      const large = randomBytes(1024 * 1024);
+      await putEntry(disk, makeMeta('l'), large);
+      await putEntry(disk, makeMeta('l2'), large); // shares the bad bytes
+      const e = await disk.get('l');
+      assert.ok(e);
+      const lPath = contentPath(dir, e.meta.integrity!);
+      const bad = Buffer.from(large);
+      bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff; // the very last byte
+      await writeFile(lPath, bad);
+      assert.equal((await stat(lPath)).size, large.length);
+
+      const s = e.body.stream();
+      let received = 0;
+      s.on('data', (c: Buffer) => (received += c.length));
+      const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+      assert.equal(err.code, 'EINTEGRITY');
+      // Whoever relays the stream never sees the whole length of a corrupted body.
+      assert.ok(received < large.length, `held back the tail (${received}/${large.length})`);
+      assert.equal(await disk.get('l'), undefined);
+      assert.equal(await disk.get('l2'), undefined, 'a key sharing the bad blob goes too');
+      await disk.flush();
+      assert.equal(existsSync(lPath), false);
+      assert.deepEqual(disk.stats().items, 0);
+      await disk.close();
+      // And not back after a restart.
+      const again = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      assert.equal(again.stats().items, 0);
+      await again.close();
+    });
+  });
+
+  test('a stream destroyed by its reader releases the file', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+      await putEntry(disk, makeMeta('f'), randomBytes(4 * 1024 * 1024));
+      if (openFilesUnder(dir) === undefined) return;
+      const base = openFilesUnder(dir);
+      for (const range of [[], [0, 3 * 1024 * 1024]] as const) {
+        const s = (await disk.get('f'))!.body.stream(...range);
+        await once(s, 'data');
+        s.destroy();
+        await once(s, 'close');
+      }
+      for (let i = 0; i < 50 && openFilesUnder(dir) !== base; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(openFilesUnder(dir), base, 'no file descriptor left open');
+      assert.ok(await disk.get('f'), 'a reader going away is not corruption');
+      await disk.close();
+    });
+  });
+
+  test('disk budget eviction removes blobs and stays in force after a reopen', async () => {
+    await withDir(async (dir) => {
+      const maxBytes = 100_000;
+      let disk = await DiskTier.open({ dir, maxBytes, logger });
+      const bodies = new Map<string, Buffer>();
+      for (let i = 0; i < 6; i++) {
+        const b = randomBytes(30_000);
+        bodies.set(`e${i}`, b);
+        await putEntry(disk, makeMeta(`e${i}`), b);
+      }
+      await disk.flush();
+      assert.deepEqual(disk.stats(), { items: 3, bytes: 90_000, maxBytes });
+      const files = await blobFiles(dir);
+      assert.equal(files.length, 3, 'evicted blobs removed from disk');
+      for (let i = 0; i < 3; i++) assert.equal(await disk.get(`e${i}`), undefined);
+      await disk.close();
+
+      disk = await DiskTier.open({ dir, maxBytes, logger });
+      assert.deepEqual(disk.stats(), { items: 3, bytes: 90_000, maxBytes });
+      for (let i = 0; i < 3; i++) assert.equal(await disk.get(`e${i}`), undefined, `e${i} stays evicted`);
+      for (let i = 3; i < 6; i++) assert.ok((await disk.readVerified(`e${i}`))!.equals(bodies.get(`e${i}`)!));
+      // A body larger than the whole budget is not stored and evicts nothing.
+      await putEntry(disk, makeMeta('huge'), randomBytes(maxBytes + 1));
+      await disk.flush();
+      assert.equal(await disk.get('huge'), undefined);
+      assert.equal(disk.stats().items, 3);
+      assert.equal((await blobFiles(dir)).length, 3);
+      await disk.close();
+
+      // A smaller budget at the next start evicts down to it, oldest first, for good.
+      disk = await DiskTier.open({ dir, maxBytes: 50_000, logger });
+      assert.equal(disk.stats().items, 1);
+      await disk.flush();
+      assert.equal((await blobFiles(dir)).length, 1);
+      await disk.close();
+      disk = await DiskTier.open({ dir, maxBytes, logger });
+      assert.equal(disk.stats().items, 1);
+      assert.ok(await disk.get('e5'));
+      await disk.close();
+    });
+  });
+
+  test('a committed body too large for the disk removes the older one under that key', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 50_000, logger });
+      await putEntry(disk, makeMeta('k', { headers: { etag: '"old"' } }), randomBytes(1000));
+      await putEntry(disk, makeMeta('k', { headers: { etag: '"new"' } }), randomBytes(60_000));
+      await disk.flush();
+      assert.equal(await disk.get('k'), undefined);
+      assert.deepEqual(await blobFiles(dir), []);
+      await disk.close();
+      const again = await DiskTier.open({ dir, maxBytes: 50_000, logger });
+      assert.equal(await again.get('k'), undefined);
+      await again.close();
+    });
+  });
+});
+
+describe('TieredStore only', () => {
+  async function tiered(dir: string, memoryMaxObjectBytes = 64 * 1024) {
+    const memory = new MemoryTier({ maxBytes: 16 * 1024 * 1024, maxObjectBytes: memoryMaxObjectBytes });
+    const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+    return { memory, disk, store: new TieredStore(memory, disk, logger) };
+  }
+
+  test('a disk-only entry small enough for memory is promoted on get', async () => {
+    await withDir(async (dir) => {
+      const data = randomBytes(10_000);
+      const large = randomBytes(100_000);
+      let t = await tiered(dir);
+      await putEntry(t.store, makeMeta('small'), data);
+      await putEntry(t.store, makeMeta('large'), large);
+      assert.ok(t.memory.peek('small'), 'written through to memory');
+      assert.equal(t.memory.peek('large'), undefined, 'too large for memory');
+      assert.ok(t.disk.has('large'));
+      await t.store.close();
+
+      // A new TieredStore over the same directory: memory is empty.
+      t = await tiered(dir);
+      assert.equal(t.store.peek('small'), undefined);
+      const e = await t.store.get('small');
+      assert.ok(e);
+      assert.ok((await readBody(e.body)).equals(data));
+      const hot = t.memory.peek('small');
+      assert.ok(hot?.body.buffer, 'promoted to memory');
+      assert.ok(hot.body.buffer.equals(data));
+      assert.ok(t.store.peek('small'));
+      // Too large: served from disk, not promoted.
+      const l = await t.store.get('large');
+      assert.ok(l);
+      assert.equal(l.body.buffer, undefined);
+      assert.ok((await collect(l.body.stream())).equals(large));
+      assert.equal(t.memory.peek('large'), undefined);
+      await t.store.close();
+    });
+  });
+
+  test('a corrupted small disk entry is a miss, not promoted', async () => {
+    await withDir(async (dir) => {
+      let t = await tiered(dir);
+      const data = randomBytes(3000);
+      await putEntry(t.store, makeMeta('c'), data);
+      await t.store.flush();
+      const path = contentPath(dir, t.disk.variants('c')[0]!.integrity!);
+      await t.store.close();
+      await writeFile(path, Buffer.alloc(data.length, 1));
+      t = await tiered(dir);
+      assert.equal(await t.store.get('c'), undefined);
+      assert.equal(t.memory.peek('c'), undefined);
+      assert.deepEqual(t.store.variants('c'), []);
+      await t.store.close();
+    });
+  });
+
+  test('a promotion racing a delete does not bring the entry back', async () => {
+    await withDir(async (dir) => {
+      let t = await tiered(dir);
+      for (let i = 0; i < 20; i++) await putEntry(t.store, makeMeta(`d${i}`), randomBytes(50_000));
+      await t.store.close();
+      t = await tiered(dir);
+      for (let i = 0; i < 20; i++) {
+        const reading = t.store.get(`d${i}`);
+        // Let the disk read start, then purge.
+        for (let j = 0; j < i % 4; j++) await new Promise((r) => setImmediate(r));
+        await t.store.delete(`d${i}`);
+        await reading;
+        assert.equal(t.store.peek(`d${i}`), undefined, `d${i} purged`);
+        assert.equal(await t.store.get(`d${i}`), undefined);
+      }
+      await t.store.close();
+    });
+  });
+
+  test('replacing a key with a body too large for memory never serves the older body', async () => {
+    await withDir(async (dir) => {
+      const t = await tiered(dir, 8 * 1024);
+      const old = randomBytes(1000);
+      const next = randomBytes(50_000);
+      await putEntry(t.store, makeMeta('k', { headers: { etag: '"old"' } }), old);
+      assert.ok(t.memory.peek('k'));
+      // Known length: memory is skipped at open.
+      await putEntry(t.store, makeMeta('k', { headers: { etag: '"new"' }, bodySize: next.length }), next);
+      let e = await t.store.get('k');
+      assert.equal(e?.meta.headers['etag'], '"new"');
+      assert.ok((await readBody(e!.body)).equals(next));
+      // Unknown length that outgrows memory while being written.
+      await putEntry(t.store, makeMeta('k', { headers: { etag: '"small"' } }), old);
+      assert.ok(t.memory.peek('k'));
+      await putEntry(t.store, makeMeta('k', { headers: { etag: '"newer"' } }), next, 4096);
+      assert.equal(t.store.peek('k'), undefined);
+      e = await t.store.get('k');
+      assert.equal(e?.meta.headers['etag'], '"newer"');
+      assert.ok((await readBody(e!.body)).equals(next));
+      assert.deepEqual(t.store.variants('k').map((m) => m.headers['etag']), ['"newer"']);
+      await t.store.close();
+    });
+  });
+
+  // The tiered store may resolve commit() once memory holds the entry and let the disk
+  // write land afterwards; nothing done after commit() resolved may be undone by it.
+  test('a delete or purge after commit() resolved is not undone by the disk write landing', async () => {
+    await withDir(async (dir) => {
+      let t = await tiered(dir, 4 * 1024 * 1024);
+      const data = randomBytes(2 * 1024 * 1024);
+      for (let i = 0; i < 5; i++) {
+        await putEntry(t.store, makeMeta(`del${i}`), data, 64 * 1024);
+        await t.store.delete(`del${i}`);
+        await putEntry(t.store, makeMeta(`pv${i}#a`, { primaryKey: `pv${i}` }), data, 64 * 1024);
+        assert.equal(await t.store.deleteVariants(`pv${i}`), 1);
+      }
+      await t.store.flush();
+      for (let i = 0; i < 5; i++) {
+        assert.equal(await t.store.get(`del${i}`), undefined);
+        assert.equal(t.disk.has(`del${i}`), false, `del${i} not on disk`);
+        assert.deepEqual(t.store.variants(`pv${i}`), []);
+      }
+      assert.equal(t.disk.stats().items, 0);
+      await t.store.close();
+      t = await tiered(dir);
+      assert.equal(t.disk.stats().items, 0, 'purges are durable');
+      await t.store.close();
+    });
+  });
+
+  test('an older disk write landing after a newer commit does not put the older body back', async () => {
+    await withDir(async (dir) => {
+      let t = await tiered(dir, 4 * 1024 * 1024);
+      const older = randomBytes(3 * 1024 * 1024);
+      const newer = randomBytes(100);
+      await putEntry(t.store, makeMeta('k', { headers: { etag: '"older"' } }), older, 64 * 1024);
+      await putEntry(t.store, makeMeta('k', { headers: { etag: '"newer"' } }), newer);
+      await t.store.flush();
+      assert.equal(t.disk.metaOf('k')?.headers['etag'], '"newer"');
+      assert.ok((await t.disk.readVerified('k'))?.equals(newer));
+      await t.store.close();
+      t = await tiered(dir);
+      const e = await t.store.get('k');
+      assert.equal(e?.meta.headers['etag'], '"newer"');
+      assert.ok((await readBody(e!.body)).equals(newer));
+      await t.store.close();
+    });
+  });
+
+  test('an update() while the disk write is landing reaches the disk', async () => {
+    await withDir(async (dir) => {
+      let t = await tiered(dir, 4 * 1024 * 1024);
+      const meta = makeMeta('u', { headers: { etag: '"1"' } });
+      await putEntry(t.store, meta, randomBytes(2 * 1024 * 1024), 64 * 1024);
+      await t.store.update({ ...meta, headers: { etag: '"2"' }, freshnessLifetimeS: 1234 });
+      await t.store.close();
+      t = await tiered(dir);
+      assert.equal(t.disk.metaOf('u')?.headers['etag'], '"2"');
+      assert.equal(t.disk.metaOf('u')?.freshnessLifetimeS, 1234);
+      await t.store.close();
+    });
+  });
+});
