@@ -9,7 +9,7 @@
 import CachePolicy from 'http-cache-semantics';
 import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
 import { formatHttpDate, parseHttpDate } from '../http/dates.js';
-import { splitList, type HeaderMap } from '../http/headers.js';
+import { splitList, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { varyNames } from './vary.js';
 
 /** Why a response was not stored. Names appear in Cache-Status detail and logs. */
@@ -128,9 +128,9 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
   };
 }
 
-/** The response fields worth keeping: Set-Cookie and fields named by private="..." are dropped. */
+/** The response fields worth keeping: hop-by-hop fields, Set-Cookie, Age and fields named by private="..." are dropped. */
 function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
-  const out: HeaderMap = { ...res };
+  const out = withoutHopByHop(res);
   delete out['set-cookie'];
   // Age is recomputed on every answer (RFC 9111 §5.1); Date is kept as the origin's.
   delete out['age'];

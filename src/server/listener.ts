@@ -51,7 +51,9 @@ interface ConnState {
   pending: number;
   last?: IncomingMessage;
   refused: boolean;
+  /** Run once `pending` falls to `waitFor`. */
   afterPending?: () => void;
+  waitFor: number;
 }
 
 export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
@@ -60,7 +62,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
     if (!st) {
-      st = { pending: 0, refused: false };
+      st = { pending: 0, refused: false, waitFor: 0 };
       conns.set(socket, st);
     }
     return st;
@@ -77,7 +79,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       if (settled) return;
       settled = true;
       st.pending--;
-      if (st.pending === 0 && st.afterPending) {
+      if (st.pending <= st.waitFor && st.afterPending) {
         const next = st.afterPending;
         st.afterPending = undefined;
         next();
@@ -103,17 +105,17 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const st = stateOf(socket);
     if (st.refused) return; // the dead parser reports every later chunk again
     st.refused = true;
-    if (st.pending === 0) {
-      rejectRaw(socket, err);
-      return;
-    }
-    if (st.last && !st.last.complete) {
+    // Broken bytes inside a body still being read: that request is the bad one,
+    // so only the answers owed before it are waited for.
+    const brokenBody = st.last !== undefined && !st.last.complete && st.pending > 0;
+    const answer = () => {
       const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-      if (inFlight?.headersSent) socket.destroy();
+      if (brokenBody && inFlight?.headersSent) socket.destroy();
       else rejectRaw(socket, err);
-      return;
-    }
-    st.afterPending = () => rejectRaw(socket, err);
+    };
+    st.waitFor = brokenBody ? 1 : 0;
+    if (st.pending <= st.waitFor) answer();
+    else st.afterPending = answer;
   };
 
   const server = http.createServer(

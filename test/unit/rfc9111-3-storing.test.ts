@@ -190,3 +190,18 @@ describe('effectiveDirectives (RFC 9213 §2.2 precedence)', () => {
     });
   }
 });
+
+describe('stored fields', () => {
+  test('RFC 9110 §7.6.1: hop-by-hop fields and fields named in Connection are not stored', () => {
+    const v = assessStorage(
+      input({ responseHeaders: { 'cache-control': 'max-age=60', connection: 'x-hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'x-end': 'kept' } }),
+      OPTS,
+    );
+    assert.ok(v.store);
+    if (!v.store) return;
+    assert.equal(v.decision.headers['connection'], undefined);
+    assert.equal(v.decision.headers['keep-alive'], undefined);
+    assert.equal(v.decision.headers['x-hop'], undefined);
+    assert.equal(v.decision.headers['x-end'], 'kept');
+  });
+});
