@@ -20,6 +20,8 @@ function parserErrorCode(code: string | undefined): ErrorCode {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return 'HEADERS_TOO_LARGE';
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 'REQUEST_TIMEOUT';
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
     case 'HPE_INVALID_TRANSFER_ENCODING':
     case 'HPE_INVALID_CONTENT_LENGTH':
@@ -28,6 +30,9 @@ function parserErrorCode(code: string | undefined): ErrorCode {
       return 'BAD_REQUEST';
   }
 }
+
+/** How long a refused connection may stay half-open, waiting for the client to close. */
+const REFUSED_LINGER_MS = 2_000;
 
 /** Write a minimal error answer on a raw socket and close it. */
 export function rejectRaw(socket: Duplex, err: StrataError): void {
@@ -38,6 +43,15 @@ export function rejectRaw(socket: Duplex, err: StrataError): void {
         `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
         `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
     );
+    // end() only half-closes (the HTTP server allows half-open sockets), so a
+    // client that never closes its side held the socket open indefinitely after a
+    // refusal. Discard its further bytes and destroy after a short linger — not at
+    // once: closing with unread input makes the kernel send RST, which can wipe
+    // the answer before the client reads it.
+    socket.resume();
+    const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
   } else {
     socket.destroy();
   }
@@ -153,5 +167,6 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
 
 const ERROR_HINT: Partial<Record<ErrorCode, string>> = {
   AMBIGUOUS_LENGTH: 'conflicting or invalid Content-Length / Transfer-Encoding',
+  REQUEST_TIMEOUT: `request headers not received in time`,
   BAD_REQUEST: 'malformed request line or header',
 };

@@ -1,0 +1,22 @@
+// The error catalog and the operator's documentation agree: every code is listed
+// in CACHING.md with its status, and the docs list no code that does not exist.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { ERROR_CATALOG } from '../../src/errors.js';
+
+const doc = readFileSync(new URL('../../../CACHING.md', import.meta.url), 'utf8');
+const section = doc.slice(doc.indexOf('## Errors'), doc.indexOf('## Deviations'));
+const rows = new Map<string, string>();
+for (const m of section.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)) rows.set(m[1]!, m[2]!.trim());
+
+test('every error code is documented in CACHING.md with its status', () => {
+  for (const [code, spec] of Object.entries(ERROR_CATALOG)) {
+    assert.ok(rows.has(code), `${code} missing from CACHING.md#errors`);
+    assert.equal(rows.get(code), spec.status === 0 ? '—' : String(spec.status), `status of ${code}`);
+  }
+});
+
+test('CACHING.md documents no code the catalog lacks', () => {
+  for (const code of rows.keys()) assert.ok(code in ERROR_CATALOG, `${code} is documented but not in src/errors.ts`);
+});
