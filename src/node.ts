@@ -8,6 +8,7 @@ import { createAdminHandler, createAdminListener } from './admin/admin.js';
 import type { Config, ListenAddress } from './config/types.js';
 import { StrataError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { AccessLog } from './observability/access-log.js';
 import { Stats } from './observability/stats.js';
 import { OriginClient } from './origin/client.js';
 import { createProxyHandler } from './pipeline/proxy.js';
@@ -57,6 +58,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination);
   const stats = new Stats();
+  const access = new AccessLog(logger, config.nodeId);
   let store: TieredStore | undefined;
   let origin: OriginClient | undefined;
   let proxy: Server | undefined;
@@ -78,7 +80,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger });
       store = new TieredStore(memory, disk, logger);
       origin = new OriginClient(config.origin);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, clock });
+      const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, startedAtMs: clock.now(), now: () => clock.now() }));
       try {
@@ -115,6 +117,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await origin.close(!timedOut);
         await store.close();
+        access.flush();
         logger.info({ ...stats.counters }, 'strata node stopped');
         logger.flush?.();
       })();

@@ -45,17 +45,18 @@ function viaValue(existing: string | undefined, mine: string): string {
 
 /**
  * Answer from a stored entry. Handles the client's conditional request (304),
- * HEAD, a single Range (206/416) and the full body. Resolves when the answer is
- * written; a body that fails mid-stream cuts the connection.
+ * HEAD, a single Range (206/416) and the full body. Synchronous when the body is
+ * in memory; a promise when it streams from disk (a body that fails mid-stream
+ * cuts the connection).
  */
-export async function deliverStored(
+export function deliverStored(
   req: { method: string; headers: HeaderMap },
   res: ServerResponse,
   entry: StoredEntry,
   ageS: number,
   cacheStatus: string,
   opts: DeliverOptions,
-): Promise<StoredAnswer> {
+): StoredAnswer | Promise<StoredAnswer> {
   const { meta, body } = entry;
   const age = String(Math.max(0, Math.floor(ageS)));
   const via = viaValue(meta.headers['via'], opts.via);
@@ -107,13 +108,14 @@ export async function deliverStored(
     res.end(start === 0 && end === body.size - 1 ? body.buffer : body.buffer.subarray(start, end + 1));
     return { status, bodyBytes: length };
   }
-  try {
-    await pipeline(body.stream(start, end), res);
-  } catch {
-    // A stored body that fails mid-stream (integrity, I/O) must not look complete.
-    res.destroy();
-  }
-  return { status, bodyBytes: length };
+  return pipeline(body.stream(start, end), res).then(
+    () => ({ status, bodyBytes: length }),
+    () => {
+      // A stored body that fails mid-stream (integrity, I/O) must not look complete.
+      res.destroy();
+      return { status, bodyBytes: length };
+    },
+  );
 }
 
 /** Strata's own error answer: a short plain-text body saying what happened. */

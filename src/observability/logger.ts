@@ -7,7 +7,9 @@ import type { LogLevel } from '../config/types.js';
 export type { Logger };
 
 export function createLogger(level: LogLevel, nodeId: string, destination?: DestinationStream): Logger {
-  const dest = destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Asynchronous, unbuffered: lines leave as soon as the previous write completed, so
+  // a quiet node's log is never held back (the access log batches per loop turn).
+  const dest = destination ?? pino.destination({ dest: 1, sync: false });
   // Epoch-millisecond timestamps: formatting an ISO date on every access line costs
   // a measurable share of a cache hit.
   return pino({ level, base: { node: nodeId } }, dest);

@@ -16,6 +16,7 @@ import { selectingValues, variantKey } from '../cache/vary.js';
 import { deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
 import { fromIncoming, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import type { AccessLog } from '../observability/access-log.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
 import { checkRequest } from '../server/request-guard.js';
@@ -27,6 +28,7 @@ import { tee } from './tee.js';
 
 export interface ProxyDeps {
   config: Readonly<Config>;
+  access: AccessLog;
   store: Store;
   origin: OriginClient;
   logger: Logger;
@@ -50,7 +52,7 @@ interface RequestContext {
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { config, store, origin, logger, stats, clock } = deps;
+  const { config, store, origin, logger, stats, clock, access } = deps;
   const nodeName = cacheStatusName(config.nodeId);
   const via = `1.1 ${config.nodeId}`;
   const targeted = config.cache.targetedField.toLowerCase();
@@ -68,21 +70,18 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
 
   function accessLog(ctx: RequestContext): void {
     const ms = Number(process.hrtime.bigint() - ctx.startNs) / 1e6;
-    logger.info(
-      {
-        id: ctx.id,
-        method: ctx.method,
-        url: ctx.target,
-        host: ctx.host,
-        status: ctx.res.statusCode,
-        bytes: ctx.bytes,
-        cache: ctx.outcome.result,
-        upstream: ctx.upstream,
-        ms: Math.round(ms * 100) / 100,
-        aborted: ctx.res.writableFinished ? undefined : true,
-      },
-      'access',
-    );
+    access.record({
+      id: ctx.id,
+      method: ctx.method,
+      url: ctx.target,
+      host: ctx.host,
+      status: ctx.res.statusCode,
+      bytes: ctx.bytes,
+      cache: ctx.outcome.result,
+      upstream: ctx.upstream,
+      ms: Math.round(ms * 100) / 100,
+      aborted: !ctx.res.writableFinished,
+    });
   }
 
   function fail(ctx: RequestContext, err: StrataError, close = false): void {
@@ -109,23 +108,36 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     return toRawPairs(h);
   }
 
-  async function answerStored(ctx: RequestContext, entry: StoredEntry, ageS: number): Promise<void> {
-    const r = await deliverStored(ctx, ctx.res, entry, ageS, status(ctx.outcome), deliverOpts);
+  /** Synchronous for bodies held in memory (the common hit), a promise when streamed. */
+  function answerStored(ctx: RequestContext, entry: StoredEntry, ageS: number): void | Promise<void> {
+    const r = deliverStored(ctx, ctx.res, entry, ageS, status(ctx.outcome), deliverOpts);
+    if (r instanceof Promise) {
+      return r.then((a) => {
+        ctx.bytes = a.bodyBytes;
+      });
+    }
     ctx.bytes = r.bodyBytes;
   }
 
-  async function handleCacheable(ctx: RequestContext): Promise<void> {
+  /**
+   * A URL with a single unvaried entry in memory is answered without a promise
+   * in sight (the hot path); everything else goes through the full look-up.
+   */
+  function handleCacheable(ctx: RequestContext): void | Promise<void> {
     const key = primaryKey('http', ctx.host || origin.host, ctx.target);
-    let found: StoredEntry | undefined;
-    let miss: 'uri-miss' | 'vary-miss' = 'uri-miss';
-    try {
-      const l = await lookup(store, key, ctx.headers);
-      found = l.found;
-      if (!l.found) miss = l.miss;
-    } catch (err) {
-      // A store failure degrades to a miss.
-      logger.warn({ id: ctx.id, err: (err as Error).message }, 'store lookup failed; treated as a miss');
-    }
+    const hot = store.peek(key);
+    if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
+    return lookup(store, key, ctx.headers).then(
+      (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
+      (err: unknown) => {
+        // A store failure degrades to a miss.
+        logger.warn({ id: ctx.id, err: (err as Error).message }, 'store lookup failed; treated as a miss');
+        return serve(ctx, key, undefined, 'uri-miss');
+      },
+    );
+  }
+
+  function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss'): void | Promise<void> {
     const rd = requestDirectives(ctx.headers);
     if (found) {
       const d = decideReuse(rd, found.meta, clock.now());
@@ -313,11 +325,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     ctx.target = accepted.target;
     ctx.host = accepted.host;
-    const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : handleUncacheable(ctx);
-    work.catch((err: unknown) => {
+    const failed = (err: unknown) => {
       logger.error({ id: ctx.id, err }, 'request failed');
       fail(ctx, err instanceof StrataError ? err : new StrataError('INTERNAL'));
-    });
+    };
+    try {
+      const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : handleUncacheable(ctx);
+      if (work) work.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   };
 }
 

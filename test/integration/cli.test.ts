@@ -47,3 +47,40 @@ test('--help exits 0 and lists --origin', () => {
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /--origin URL/);
 });
+
+test('SIGTERM: the node stops accepting, finishes, logs its stop and exits 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { once } = await import('node:events').then((m) => m.default);
+  const http = await import('node:http');
+  const origin = http.createServer((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '2' });
+    res.end('ok');
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const originPort = (origin.address() as { port: number }).port;
+  const dir = await mkdtemp(join(tmpdir(), 'strata-cli-'));
+  const child = spawn(process.execPath, [CLI, '--origin', `http://127.0.0.1:${originPort}`, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--cache-dir', dir], {
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Wait for the start line, which names the bound port.
+    while (!out.includes('strata node started')) await once(child.stdout, 'data');
+    const started = JSON.parse(out.split('\n').find((l) => l.includes('strata node started'))!) as { listen: { port: number } };
+    const res = await fetch(`http://127.0.0.1:${started.listen.port}/x`);
+    assert.equal(await res.text(), 'ok');
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0);
+    assert.match(out, /strata node stopped/);
+  } finally {
+    child.kill('SIGKILL');
+    origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,37 @@
+// A bare node:http server answering every request with the same bytes: the
+// baseline Strata is compared with, and the origin Strata fetches from.
+//
+//   node dist/bench/load/bare-server.js <body size> [port]
+//
+// Listens on 127.0.0.1 (port 0 = ephemeral) and prints {"port":N} on stdout.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { onShutdown, parseSize } from './child-life.js';
+
+const size = parseSize(process.argv[2] ?? '1024');
+const port = Number(process.argv[3] ?? '0');
+const body = Buffer.alloc(size, 'strata-bench ');
+const headers = {
+  'content-type': 'application/octet-stream',
+  'content-length': String(size),
+  'cache-control': 'max-age=60',
+};
+
+const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+  res.writeHead(200, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+});
+
+server.listen(port, '127.0.0.1', () => {
+  const addr = server.address() as AddressInfo;
+  process.stdout.write(JSON.stringify({ port: addr.port, size, pid: process.pid }) + '\n');
+});
+
+onShutdown(
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);

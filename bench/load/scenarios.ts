@@ -1,0 +1,342 @@
+// The load scenarios. Each measures Strata and a baseline in the same run, one
+// after the other, with the server under test alone on SERVER_CPU and the load
+// generator on LOAD_CPU:
+//
+//   hit 1 KiB / hit 1 MiB  Strata answering a stored response, vs a bare
+//                          node:http server answering the same bytes.
+//   miss                   every request a new URL: Strata fetches it from the
+//                          origin (its own process, pinned beside the load
+//                          generator) and stores it; the baseline is that origin
+//                          answering the load directly.
+
+import http from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
+import type { Generator, LoadResult } from './generator.js';
+
+export const SERVER_CPU = 0;
+export const LOAD_CPU = 1;
+
+export interface LoadSettings {
+  /** Measured seconds per side, split over `rounds` alternating slices. */
+  durationS: number;
+  warmupS: number;
+  /** Measured slices per side; the two sides alternate (A B B A A B …) so drift hits both alike. */
+  rounds: number;
+  connections: number;
+  /** Extra node flags for the Strata child (BENCH_NODE_ARGS, e.g. --cpu-prof). */
+  strataNodeArgs: string[];
+}
+
+export interface Side {
+  /** All measured slices together: requests and time summed, percentiles request-weighted. */
+  result: LoadResult;
+  warmup: LoadResult | undefined;
+  rounds: LoadResult[];
+}
+
+export interface FillStats {
+  /** Fills (misses) during the measured slices, and how many were committed when each slice ended. */
+  misses: number;
+  committedInWindow: number;
+  /** Seconds after the slices until every fill was committed. */
+  drainS: number;
+  /** Requests ÷ (measured time + drain time): the miss rate the node can keep up with. */
+  sustainedRps: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  bodyBytes: number;
+  strata: Side & { counters?: Record<string, number>; fills?: FillStats };
+  bare: Side;
+  baseline: string;
+  ratio: number;
+  /** Per-round ratios (strata slice ÷ the baseline slice of the same round): the spread shows the noise. */
+  roundRatios: number[];
+  /** Best Strata slice ÷ best baseline slice: interference only ever lowers a slice, so this is the least disturbed comparison. */
+  bestSliceRatio: number;
+  /** Minimum ratio aimed for, if any. */
+  target?: number;
+  pass?: boolean;
+  warnings: string[];
+}
+
+interface Scenario {
+  name: string;
+  bodyBytes: number;
+  kind: 'hit' | 'miss';
+  target?: number;
+}
+
+export const SCENARIOS: Scenario[] = [
+  { name: 'hit 1 KiB', bodyBytes: 1024, kind: 'hit', target: 0.7 },
+  { name: 'hit 1 MiB', bodyBytes: 1024 * 1024, kind: 'hit', target: 0.9 },
+  { name: 'miss', bodyBytes: 1024, kind: 'miss' },
+];
+
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: 5000 }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => reject(new Error(`GET ${url}: ${err.message}`)));
+  });
+}
+
+async function counters(strata: ServerChild): Promise<Record<string, number>> {
+  const url = `http://127.0.0.1:${strata.info['admin'] as number}/stats`;
+  const r = await new Promise<string>((resolve, reject) => {
+    http
+      .get(url, { agent: false, timeout: 5000 }, (res) => {
+        let s = '';
+        res.setEncoding('utf8').on('data', (d: string) => (s += d));
+        res.on('end', () => resolve(s));
+      })
+      .on('timeout', function (this: http.ClientRequest) {
+        this.destroy(new Error('timed out'));
+      })
+      .on('error', (err) => reject(new Error(`strata admin GET ${url}: ${err.message}`)));
+  });
+  const j = JSON.parse(r) as Record<string, unknown>;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(j)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+/** One request to prime the cache, then the next must be a hit (the fill commits just after the first answer ends). */
+export async function primeAndCheckHit(url: string, bodyBytes: number): Promise<void> {
+  const first = await get(url);
+  if (first.status !== 200 || first.bytes !== bodyBytes) {
+    throw new Error(`priming ${url}: expected 200 with ${bodyBytes} bytes, got ${first.status} with ${first.bytes} bytes`);
+  }
+  let last = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const r = await get(url);
+    last = String(r.headers['cache-status'] ?? '(no cache-status)');
+    if (r.status === 200 && r.bytes === bodyBytes && last.includes('; hit')) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`ABORT: ${url} is not answered from cache after priming: cache-status is "${last}" (expected it to contain "; hit"). The hit scenario would measure something else; not measuring.`);
+}
+
+/** Integer-second slices: `total` seconds over `n` slices (10, 5 → 2 2 2 2 2; 10, 3 → 4 3 3). */
+export function slices(total: number, n: number): number[] {
+  const t = Math.max(1, Math.round(total));
+  const k = Math.max(1, Math.min(Math.round(n), t));
+  return Array.from({ length: k }, (_, i) => Math.floor(t / k) + (i < t % k ? 1 : 0));
+}
+
+/** Request-weighted summary of several slices. */
+export function aggregate(rs: LoadResult[]): LoadResult {
+  const requests = rs.reduce((a, r) => a + r.requests, 0);
+  const durationS = rs.reduce((a, r) => a + r.durationS, 0);
+  const w = (f: (r: LoadResult) => number) => (requests === 0 ? NaN : rs.reduce((a, r) => a + f(r) * r.requests, 0) / requests);
+  return {
+    tool: rs[0]!.tool,
+    requests,
+    durationS,
+    rps: requests / durationS,
+    p50Ms: w((r) => r.p50Ms),
+    p99Ms: w((r) => r.p99Ms),
+    meanMs: w((r) => r.meanMs),
+    maxMs: Math.max(...rs.map((r) => r.maxMs)),
+    bytes: rs.reduce((a, r) => a + r.bytes, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    badStatus: rs.reduce((a, r) => a + r.badStatus, 0),
+  };
+}
+
+interface SideSpec {
+  label: string;
+  url: string;
+  /** Every request a new URL. */
+  unique: boolean;
+  /** Run after each of this side's slices (and its warm-up), before the other side goes. */
+  settle?: () => Promise<void>;
+}
+
+/**
+ * Warm both sides up, then alternate measured slices A B, B A, A B, … so that
+ * drift of the machine (other tenants, CPU frequency) falls on both sides alike.
+ */
+async function measurePair(gen: Generator, a: SideSpec, b: SideSpec, s: LoadSettings, runId: string, onMeasureStart?: () => void): Promise<[Side, Side]> {
+  const one = (side: SideSpec, durationS: number, phase: string) =>
+    gen.run({ url: side.url, durationS, connections: s.connections, uniquePrefix: side.unique ? `${side.label}-${runId}-${phase}` : undefined });
+  const warm: (LoadResult | undefined)[] = [undefined, undefined];
+  const rounds: LoadResult[][] = [[], []];
+  const sides = [a, b];
+  if (s.warmupS > 0) {
+    for (const i of [0, 1]) {
+      warm[i] = await one(sides[i]!, s.warmupS, 'warmup');
+      await sides[i]!.settle?.();
+    }
+  }
+  onMeasureStart?.();
+  const lens = slices(s.durationS, s.rounds);
+  for (let r = 0; r < lens.length; r++) {
+    for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+      rounds[i]!.push(await one(sides[i]!, lens[r]!, `r${r}`));
+      await sides[i]!.settle?.();
+    }
+  }
+  return [0, 1].map((i) => ({ result: aggregate(rounds[i]!), warmup: warm[i], rounds: rounds[i]! })) as [Side, Side];
+}
+
+function checkSide(label: string, side: Side, warnings: string[]): void {
+  const r = side.result;
+  if (r.requests === 0) throw new Error(`${label}: no request completed`);
+  if (r.errors > 0) warnings.push(`${label}: ${r.errors} socket errors/timeouts`);
+  if (r.badStatus > 0) warnings.push(`${label}: ${r.badStatus} responses with a status other than 2xx/3xx`);
+}
+
+async function startStrata(originPort: number, s: LoadSettings): Promise<{ strata: ServerChild; cacheDir: string }> {
+  const cacheDir = trackDir(mkdtempSync(join(tmpdir(), 'strata-bench-cache-')));
+  try {
+    const strata = await startServer('strata', scriptPath('strata-server.js'), ['--origin', `http://127.0.0.1:${originPort}`, '--cache-dir', cacheDir, '--ephemeral'], {
+      cpu: SERVER_CPU,
+      nodeArgs: s.strataNodeArgs,
+    });
+    return { strata, cacheDir };
+  } catch (err) {
+    removeDir(cacheDir);
+    throw err;
+  }
+}
+
+const DRAIN_LIMIT_MS = 60_000;
+
+/**
+ * Misses are answered before their fill is committed, so under sustained misses
+ * commits fall behind. Wait (bounded) until every fill so far is committed, so
+ * that the backlog does not eat the CPU while the baseline is measured.
+ */
+function fillTracker(strata: ServerChild, warnings: string[]) {
+  let misses = 0;
+  let committedInWindow = 0;
+  let drainMs = 0;
+  let measuring = false;
+  let before: Record<string, number> = {};
+  return {
+    startMeasuring: () => {
+      measuring = true;
+    },
+    async settle(): Promise<void> {
+      const t0 = Date.now();
+      let c = await counters(strata);
+      if (measuring) {
+        misses += (c['misses'] ?? 0) - (before['misses'] ?? 0);
+        committedInWindow += (c['stored'] ?? 0) - (before['stored'] ?? 0);
+      }
+      let last = c['stored'] ?? 0;
+      let lastProgress = Date.now();
+      while ((c['stored'] ?? 0) < (c['misses'] ?? 0)) {
+        if (Date.now() - t0 > DRAIN_LIMIT_MS || Date.now() - lastProgress > 5_000) {
+          warnings.push(`strata: fills not all committed (${c['stored']} of ${c['misses']}) ${Math.round((Date.now() - t0) / 1000)} s after the load stopped`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+        c = await counters(strata);
+        if ((c['stored'] ?? 0) !== last) {
+          last = c['stored'] ?? 0;
+          lastProgress = Date.now();
+        }
+      }
+      if (measuring) drainMs += Date.now() - t0;
+      before = c;
+    },
+    stats(requests: number, windowS: number): FillStats {
+      const drainS = drainMs / 1000;
+      return { misses, committedInWindow, drainS, sustainedRps: requests / (windowS + drainS) };
+    },
+  };
+}
+
+export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings): Promise<ScenarioResult> {
+  const warnings: string[] = [];
+  const started: ServerChild[] = [];
+  const dirs: string[] = [];
+  const stopAll = async () => {
+    for (const c of started.splice(0).reverse()) await c.stop();
+    for (const d of dirs.splice(0)) removeDir(d);
+  };
+  const runId = Date.now().toString(36);
+  try {
+    let strataSide: ScenarioResult['strata'];
+    let bareSide: Side;
+    let baseline: string;
+    const path = sc.kind === 'hit' ? `/bench/hit-${sc.bodyBytes}` : '/bench/miss';
+
+    // Strata's origin: parked beside the load generator. For hits it answers only
+    // the priming request; for misses it answers every request Strata forwards.
+    const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: LOAD_CPU });
+    started.push(origin);
+    const { strata, cacheDir } = await startStrata(origin.port, s);
+    started.push(strata);
+    dirs.push(cacheDir);
+    const url = `http://127.0.0.1:${strata.port}${path}`;
+    // The baseline, alone on the server CPU whenever it is measured: a bare server
+    // with the same bytes (hits), or an origin of its own answering directly (miss).
+    const bare = await startServer(sc.kind === 'hit' ? 'bare' : 'origin (baseline)', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: SERVER_CPU });
+    started.push(bare);
+    const bareUrl = `http://127.0.0.1:${bare.port}${path}`;
+    const check = await get(bareUrl);
+    if (check.status !== 200 || check.bytes !== sc.bodyBytes) throw new Error(`baseline server answered ${check.status} with ${check.bytes} bytes`);
+
+    if (sc.kind === 'hit') {
+      await primeAndCheckHit(url, sc.bodyBytes);
+      log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU}, ${url} (primed: cache-status has "; hit")`);
+      log(`  bare node:http: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}`);
+      const [st, bs] = await measurePair(gen, { label: 'strata', url, unique: false }, { label: 'bare', url: bareUrl, unique: false }, s, runId);
+      const c = await counters(strata);
+      strataSide = { ...st, counters: c };
+      bareSide = bs;
+      baseline = 'bare node:http server, same bytes';
+      // Every request after the priming one should have been a hit.
+      if (c['misses'] !== 1 || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
+        warnings.push(`strata: not all hits (misses ${c['misses']}, stale ${c['stale']}, bypass ${c['bypass']}, errors ${c['errors']})`);
+      }
+    } else {
+      const probe = await get(`${url}/probe-${runId}`);
+      if (probe.status !== 200 || probe.bytes !== sc.bodyBytes) throw new Error(`strata answered the probe with ${probe.status}, ${probe.bytes} bytes`);
+      log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU} → origin pid ${origin.pid} on CPU ${LOAD_CPU}, ${url}/<run>/<n>`);
+      log(`  baseline origin: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}/<run>/<n>`);
+      const fills = fillTracker(strata, warnings);
+      await fills.settle();
+      const strataSpec: SideSpec = { label: 'strata', url, unique: true, settle: () => fills.settle() };
+      const [st, bs] = await measurePair(gen, strataSpec, { label: 'bare', url: bareUrl, unique: true }, s, runId, () => fills.startMeasuring());
+      const c = await counters(strata);
+      strataSide = { ...st, counters: c, fills: fills.stats(st.result.requests, st.result.durationS) };
+      bareSide = bs;
+      baseline = 'the origin answering directly';
+      if ((c['hits'] ?? 0) > 0) warnings.push(`strata: ${c['hits']} hits in the miss scenario (URLs repeated?)`);
+    }
+    await stopAll();
+
+    checkSide('strata', strataSide, warnings);
+    checkSide('bare', bareSide, warnings);
+    const ratio = strataSide.result.rps / bareSide.result.rps;
+    return {
+      scenario: sc.name,
+      bodyBytes: sc.bodyBytes,
+      strata: strataSide,
+      bare: bareSide,
+      baseline,
+      ratio,
+      roundRatios: strataSide.rounds.map((r, i) => r.rps / bareSide.rounds[i]!.rps),
+      bestSliceRatio: Math.max(...strataSide.rounds.map((r) => r.rps)) / Math.max(...bareSide.rounds.map((r) => r.rps)),
+      ...(sc.target !== undefined ? { target: sc.target, pass: ratio >= sc.target } : {}),
+      warnings,
+    };
+  } finally {
+    await stopAll();
+  }
+}

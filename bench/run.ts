@@ -1,0 +1,188 @@
+// `npm run bench`: micro-benchmarks of the hit path, then load runs of Strata
+// beside a bare node:http server, a table, and bench/results/latest.json.
+//
+//   npm run bench                  defaults: 10 s measured + 3 s warm-up per run
+//   npm run bench -- --quick       3 s measured + 1 s warm-up
+//   npm run bench -- --micro-only | --load-only
+//
+// Environment: BENCH_DURATION_S (default 10), BENCH_WARMUP_S (default 3),
+// BENCH_ROUNDS (default 5: the measured seconds of each side are split into this
+// many slices, alternating with the baseline's), all three ignored with --quick;
+// BENCH_CONNECTIONS (default 50); BENCH_TOOL=wrk|autocannon (default: wrk when
+// installed); BENCH_NODE_ARGS (extra node flags for the Strata child, e.g.
+// "--cpu-prof --cpu-prof-dir=/tmp/prof"); BENCH_LOG_LEVEL (the Strata child's log
+// level, default info — for experiments only: the reference figures include the
+// access log); BENCH_ONLY (comma-separated scenario names, e.g. "miss").
+
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { canPin, installCleanup, pinSelf, removeDir, trackDir } from './load/children.js';
+import { pickGenerator } from './load/generator.js';
+import { LOAD_CPU, SCENARIOS, SERVER_CPU, runScenario, slices, type LoadSettings, type ScenarioResult } from './load/scenarios.js';
+import { runMicro, type MicroResult } from './micro/hit-path.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
+function envNumber(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: expected a non-negative number`);
+  return n;
+}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmtMs = (n: number) => (n < 1 ? `${(n * 1000).toFixed(0)}µs` : n < 10 ? `${n.toFixed(2)}ms` : `${n.toFixed(1)}ms`);
+
+function table(head: string[], rows: string[][], alignRight: boolean[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (alignRight[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
+}
+
+function microTable(results: MicroResult[]): string {
+  return table(
+    ['micro-benchmark', 'ops/s', 'mean ns', 'p99 ns', '±%'],
+    results.map((r) => [r.name, fmtInt(r.opsPerSec), r.meanNs.toFixed(1), r.p99Ns.toFixed(1), r.rmePct.toFixed(2)]),
+    [false, true, true, true, true],
+  );
+}
+
+function loadTable(results: ScenarioResult[]): string {
+  return table(
+    ['scenario', 'strata req/s', 'bare req/s', 'ratio', 'strata p50/p99', 'bare p50/p99', 'target'],
+    results.map((r) => [
+      r.scenario,
+      fmtInt(r.strata.result.rps),
+      fmtInt(r.bare.result.rps),
+      r.ratio.toFixed(2),
+      `${fmtMs(r.strata.result.p50Ms)} / ${fmtMs(r.strata.result.p99Ms)}`,
+      `${fmtMs(r.bare.result.p50Ms)} / ${fmtMs(r.bare.result.p99Ms)}`,
+      r.target === undefined ? '—' : `≥ ${r.target.toFixed(2)} ${r.pass ? 'PASS' : 'MISS'}`,
+    ]),
+    [false, true, true, true, true, true, false],
+  );
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const unknown = argv.filter((a) => !['--quick', '--micro-only', '--load-only'].includes(a));
+  if (unknown.length) throw new Error(`unknown argument(s): ${unknown.join(' ')} (known: --quick, --micro-only, --load-only)`);
+  const quick = argv.includes('--quick');
+  const settings: LoadSettings = {
+    durationS: quick ? 3 : envNumber('BENCH_DURATION_S', 10),
+    warmupS: quick ? 1 : envNumber('BENCH_WARMUP_S', 3),
+    rounds: quick ? 3 : envNumber('BENCH_ROUNDS', 5),
+    connections: envNumber('BENCH_CONNECTIONS', 50),
+    strataNodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean),
+  };
+  if (settings.durationS < 1) throw new Error('BENCH_DURATION_S must be at least 1');
+  if (settings.rounds < 1) throw new Error('BENCH_ROUNDS must be at least 1');
+  const doMicro = !argv.includes('--load-only');
+  const doLoad = !argv.includes('--micro-only');
+
+  installCleanup();
+  const started = new Date();
+  const cpus = os.cpus();
+  const machine = {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cpus: cpus.length,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    memoryMiB: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+    /** 1-minute load average before the run and after it: other work on the machine shows here. */
+    loadAvgBefore: Number(os.loadavg()[0]!.toFixed(2)),
+    loadAvgAfter: NaN,
+  };
+  console.log(`Strata bench — ${machine.cpu} ×${machine.cpus}, ${machine.os}, node ${machine.node}`);
+  if (cpus.length < 2) console.log('warning: fewer than 2 CPUs; server and load generator share a CPU, figures are not comparable');
+  if (!canPin) console.log('warning: taskset not found; processes are not pinned to CPUs');
+  if (machine.loadAvgBefore > 0.5) console.log(`warning: the machine is busy (1-min load average ${machine.loadAvgBefore}); figures may be disturbed`);
+
+  let micro: MicroResult[] = [];
+  if (doMicro) {
+    console.log('\nMicro-benchmarks (tinybench, per call)…');
+    micro = await runMicro({ timeMs: quick ? 500 : 1000 });
+    console.log(microTable(micro));
+  }
+
+  let load: ScenarioResult[] = [];
+  let tool: string | undefined;
+  if (doLoad) {
+    const scratch = trackDir(mkdtempSync(join(os.tmpdir(), 'strata-bench-')));
+    try {
+      const gen = pickGenerator({ scratchDir: scratch, cpu: LOAD_CPU, force: process.env['BENCH_TOOL'] || undefined });
+      tool = gen.name;
+      // The runner itself stays off the server CPU (it is the load generator when autocannon is used).
+      pinSelf(LOAD_CPU);
+      console.log(
+        `\nLoad: ${gen.name}, 1 thread, ${settings.connections} keep-alive connections; per side ${settings.warmupS} s warm-up, then ` +
+          `${settings.durationS} s measured in ${slices(settings.durationS, settings.rounds).length} slices alternating with the baseline; ` +
+          `server under test on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}`,
+      );
+      const only = (process.env['BENCH_ONLY'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+      for (const sc of SCENARIOS.filter((x) => only.length === 0 || only.includes(x.name))) {
+        process.stderr.write(`• ${sc.name}\n`);
+        const r = await runScenario(sc, gen, settings);
+        load.push(r);
+        for (const w of r.warnings) console.log(`  warning (${sc.name}): ${w}`);
+      }
+    } finally {
+      removeDir(scratch);
+    }
+    console.log('');
+    console.log(loadTable(load));
+    console.log('ratio = strata req/s ÷ baseline req/s (hit: bare node:http with the same bytes; miss: the origin answering directly)');
+    for (const r of load) {
+      const rr = r.roundRatios;
+      if (rr.length > 1) {
+        console.log(`  ${r.scenario}: per-slice ratios ${rr.map((x) => x.toFixed(2)).join(' ')}; best slice ÷ best slice ${r.bestSliceRatio.toFixed(2)}`);
+      }
+      const f = r.strata.fills;
+      if (f) {
+        console.log(
+          `  ${r.scenario}: ${fmtInt(f.committedInWindow)} of ${fmtInt(f.misses)} fills committed by the end of their slice; the rest took ${f.drainS.toFixed(1)} s more ` +
+            `→ sustained ≈ ${fmtInt(f.sustainedRps)} req/s (ratio ${(f.sustainedRps / r.bare.result.rps).toFixed(3)})`,
+        );
+      }
+    }
+  }
+
+  machine.loadAvgAfter = Number(os.loadavg()[0]!.toFixed(2));
+  const report = {
+    date: started.toISOString(),
+    command: `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`,
+    machine,
+    settings: { ...settings, slicesS: slices(settings.durationS, settings.rounds), strataLogLevel: process.env['BENCH_LOG_LEVEL'] || 'info', threads: 1, tool, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, pinned: canPin },
+    micro,
+    load: load.map((r) => ({
+      scenario: r.scenario,
+      bodyBytes: r.bodyBytes,
+      baseline: r.baseline,
+      ratio: r.ratio,
+      target: r.target,
+      pass: r.pass,
+      roundRatios: r.roundRatios,
+      bestSliceRatio: r.bestSliceRatio,
+      strata: { ...r.strata.result, warmup: r.strata.warmup, rounds: r.strata.rounds, counters: r.strata.counters, fills: r.strata.fills },
+      bare: { ...r.bare.result, warmup: r.bare.warmup, rounds: r.bare.rounds },
+      warnings: r.warnings,
+    })),
+    elapsedS: (Date.now() - started.getTime()) / 1000,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const out = join(RESULTS_DIR, 'latest.json');
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  console.log(`\nWrote ${out} (${report.elapsedS.toFixed(0)} s).`);
+  console.log('If this run should become the reference, copy its figures into bench/RESULTS.md (figures, ratios, command, date).');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`\nbench failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
