@@ -1,8 +1,9 @@
 // The access log: one JSON line per request, in pino's line format (level 30,
 // epoch-ms time, the node's bindings, msg "access"), written to the logger's own
-// destination. Lines are built by hand and written once per event-loop turn:
-// going through pino's generic serialiser for every request cost about a third
-// of a cache hit's CPU (bench/RESULTS.md).
+// destination. Lines are built by hand and written in batches — when 32 KiB are
+// pending or 100 ms after the first pending line, whichever comes first: going
+// through pino's generic serialiser and one write per request cost about a third
+// of a cache hit's CPU (bench/RESULTS.md), and a quiet node still logs promptly.
 
 import pino, { type Logger } from 'pino';
 
@@ -19,6 +20,9 @@ export interface AccessRecord {
   aborted: boolean;
 }
 
+const BATCH_CHARS = 32 * 1024;
+const BATCH_DELAY_MS = 100;
+
 interface Sink {
   write(chunk: string): unknown;
 }
@@ -26,6 +30,7 @@ interface Sink {
 export class AccessLog {
   private lines = '';
   private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
   private readonly enabled: boolean;
   private readonly sink: Sink;
   private readonly prefix: string;
@@ -45,14 +50,18 @@ export class AccessLog {
     line += `,"ms":${r.ms}`;
     if (r.aborted) line += ',"aborted":true';
     this.lines += line + '}\n';
-    if (!this.scheduled) {
+    if (this.lines.length >= BATCH_CHARS) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      this.timer = setTimeout(this.flush, BATCH_DELAY_MS);
+      this.timer.unref();
     }
   }
 
   /** Write what is pending now (also called at shutdown). */
   readonly flush = (): void => {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.scheduled = false;
     if (this.lines === '') return;
     const out = this.lines;

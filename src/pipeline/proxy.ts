@@ -15,7 +15,7 @@ import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
-import { fromIncoming, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
@@ -307,7 +307,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       method: req.method ?? 'GET',
       target: req.url ?? '/',
       host: '',
-      headers: fromIncoming(req.headers),
+      // Node already joins repeated fields with ", " (Set-Cookie, the one array, is a
+      // response field): the incoming map is a HeaderMap without copying it.
+      headers: req.headers as HeaderMap,
       startNs: process.hrtime.bigint(),
       outcome: { result: 'bypass', fwd: 'bypass' },
       bytes: 0,

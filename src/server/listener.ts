@@ -88,19 +88,15 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const st = stateOf(req.socket);
     st.pending++;
     st.last = req;
-    let settled = false;
-    const settle = () => {
-      if (settled) return;
-      settled = true;
+    // 'close' follows 'finish' on every response, and also fires when the connection dies.
+    res.once('close', () => {
       st.pending--;
       if (st.pending <= st.waitFor && st.afterPending) {
         const next = st.afterPending;
         st.afterPending = undefined;
         next();
       }
-    };
-    res.once('finish', settle);
-    res.once('close', settle);
+    });
     handler(req, res);
   };
 

@@ -122,7 +122,7 @@ test('one access line per request with method, url, status, bytes, cache result,
   try {
     await h.get('/log');
     await h.get('/log');
-    const access = h.logs.filter((l) => l.msg === 'access');
+    const access = await h.logged((l) => l.msg === 'access', 2);
     assert.equal(access.length, 2);
     assert.deepEqual(
       access.map((l) => [l.method, l.url, l.status, l.bytes, l.cache]),
