@@ -23,6 +23,12 @@ export interface AccessRecord {
 const BATCH_CHARS = 32 * 1024;
 const BATCH_DELAY_MS = 100;
 
+/** JSON string literal; the request line's characters rarely need escaping. */
+function str(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+
 interface Sink {
   write(chunk: string): unknown;
 }
@@ -44,9 +50,9 @@ export class AccessLog {
   record(r: AccessRecord): void {
     if (!this.enabled) return;
     let line =
-      `{"level":30,"time":${this.now()}${this.prefix}${r.id}","method":${JSON.stringify(r.method)},"url":${JSON.stringify(r.url)}` +
-      `,"host":${JSON.stringify(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
-    if (r.upstream !== undefined) line += `,"upstream":${JSON.stringify(r.upstream)}`;
+      `{"level":30,"time":${this.now()}${this.prefix}${r.id}","method":${str(r.method)},"url":${str(r.url)}` +
+      `,"host":${str(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
+    if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
     line += `,"ms":${r.ms}`;
     if (r.aborted) line += ',"aborted":true';
     this.lines += line + '}\n';

@@ -45,7 +45,7 @@ interface RequestContext {
   target: string;
   host: string;
   headers: HeaderMap;
-  startNs: bigint;
+  startMs: number;
   outcome: CacheOutcome;
   upstream?: string;
   bytes: number;
@@ -69,7 +69,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const status = (o: CacheOutcome) => formatCacheStatus(nodeName, o);
 
   function accessLog(ctx: RequestContext): void {
-    const ms = Number(process.hrtime.bigint() - ctx.startNs) / 1e6;
+    const ms = performance.now() - ctx.startMs;
     access.record({
       id: ctx.id,
       method: ctx.method,
@@ -310,7 +310,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       // Node already joins repeated fields with ", " (Set-Cookie, the one array, is a
       // response field): the incoming map is a HeaderMap without copying it.
       headers: req.headers as HeaderMap,
-      startNs: process.hrtime.bigint(),
+      startMs: performance.now(),
       outcome: { result: 'bypass', fwd: 'bypass' },
       bytes: 0,
     };
