@@ -9,7 +9,8 @@ import { decideReuse, requestDirectives } from '../../src/cache/reuse.js';
 import { assessStorage, type StorageInput, type StoragePolicyOptions } from '../../src/cache/storable.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 import { MemoryTier } from '../../src/store/memory.js';
-import { ENTRY_FORMAT, type EntryMeta } from '../../src/store/types.js';
+import type { EntryMeta } from '../../src/store/types.js';
+import { newEntryMeta } from '../../src/cache/entry.js';
 
 export interface MicroResult {
   name: string;
@@ -65,28 +66,16 @@ function entryMeta(path: string): EntryMeta {
   const input = storageInput(key.slice(4));
   const v = assessStorage(input, policyOpts);
   if (!v.store) throw new Error(`typical response not storable: ${v.reason}`);
-  const d = v.decision;
-  return {
-    v: ENTRY_FORMAT,
+  return newEntryMeta(v.decision, {
     key,
     primaryKey: key,
     url: key.slice(4),
     status: 200,
-    headers: d.headers,
-    varyNames: d.varyNames,
     varyValues: {},
     requestTimeMs: input.requestTimeMs,
     responseTimeMs: input.responseTimeMs,
-    initialAgeS: d.initialAgeS,
-    freshnessLifetimeS: d.freshnessLifetimeS,
-    cacheControl: d.cacheControl,
-    noCache: d.noCache,
-    staleForbidden: d.staleForbidden,
-    staleWhileRevalidateS: d.staleWhileRevalidateS,
-    staleIfErrorS: d.staleIfErrorS,
     bodySize: 1024,
-    tags: [],
-  };
+  });
 }
 
 export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroResult[]> {

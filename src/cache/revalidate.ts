@@ -5,6 +5,7 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import type { EntryMeta } from '../store/types.js';
+import { decidedFields } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
 
 /** Conditional fields to send when validating `meta` (RFC 9111 §4.3.1). */
@@ -75,18 +76,13 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
     opts,
   );
   if (!verdict.store) return undefined;
-  const d = verdict.decision;
   return {
     ...meta,
-    headers: d.headers,
-    cacheControl: d.cacheControl,
-    freshnessLifetimeS: d.freshnessLifetimeS,
-    noCache: d.noCache,
-    staleForbidden: d.staleForbidden,
-    staleWhileRevalidateS: d.staleWhileRevalidateS,
-    staleIfErrorS: d.staleIfErrorS,
+    ...decidedFields(verdict.decision),
+    varyNames: meta.varyNames,
     requestTimeMs: input.requestTimeMs,
     responseTimeMs: input.responseTimeMs,
+    // The age restarts from the 304 itself (PITFALLS http-cache-semantics 4).
     initialAgeS: correctedInitialAge({ responseHeaders: input.responseHeaders, requestTimeMs: input.requestTimeMs, responseTimeMs: input.responseTimeMs }),
   };
 }

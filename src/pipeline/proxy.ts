@@ -11,6 +11,7 @@ import { invalidatedKeys } from '../cache/invalidation.js';
 import { cacheStatusName, formatCacheStatus, type CacheOutcome } from '../cache/outcome.js';
 import { decideReuse, currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
+import { newEntryMeta } from '../cache/entry.js';
 import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
@@ -20,7 +21,7 @@ import type { AccessLog } from '../observability/access-log.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
 import { checkRequest } from '../server/request-guard.js';
-import { ENTRY_FORMAT, type EntryMeta, type Store, type StoredEntry } from '../store/types.js';
+import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { forFill, forwardHeaders } from './forward-headers.js';
 import { lookup } from './lookup.js';
@@ -206,27 +207,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       const d = verdict.decision;
       const varyValues = selectingValues(d.varyNames, ctx.headers);
       const cl = res.headers['content-length'];
-      const meta: EntryMeta = {
-        v: ENTRY_FORMAT,
+      const meta = newEntryMeta(d, {
         key: variantKey(key, d.varyNames, varyValues),
         primaryKey: key,
         url: urlOfKey(key),
         status: res.status,
-        headers: d.headers,
-        varyNames: d.varyNames,
         varyValues,
         requestTimeMs,
         responseTimeMs,
-        initialAgeS: d.initialAgeS,
-        freshnessLifetimeS: d.freshnessLifetimeS,
-        cacheControl: d.cacheControl,
-        noCache: d.noCache,
-        staleForbidden: d.staleForbidden,
-        staleWhileRevalidateS: d.staleWhileRevalidateS,
-        staleIfErrorS: d.staleIfErrorS,
         bodySize: res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1,
-        tags: [],
-      };
+      });
       writer = store.open(meta);
       ctx.outcome = { result: stored ? 'refreshed' : 'miss', fwd, fwdStatus: res.status, stored: true, ttlS: d.freshnessLifetimeS - d.initialAgeS };
       // The client's own conditional request is answered here; the full body still fills the cache.

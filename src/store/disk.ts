@@ -61,6 +61,8 @@ export class DiskTier implements Store {
   private readonly keyQueues = new Map<string, Promise<unknown>>();
   private readonly pending = new Set<Promise<unknown>>();
   private bytes = 0;
+  /** Directories known to exist: a fill must not pay a mkdir per level per write. */
+  private readonly knownDirs = new Set<string>();
   private closed = false;
 
   private constructor(private readonly opts: DiskTierOptions) {}
@@ -195,6 +197,12 @@ export class DiskTier implements Store {
     this.opts.logger.debug({ key, why }, 'disk tier: entry removed');
   }
 
+  private async ensureDir(path: string): Promise<void> {
+    if (this.knownDirs.has(path)) return;
+    await mkdir(path, { recursive: true });
+    this.knownDirs.add(path);
+  }
+
   peek(): StoredEntry | undefined {
     return undefined;
   }
@@ -273,7 +281,7 @@ export class DiskTier implements Store {
     void this.background(new Promise<void>((r) => (settle = r)));
 
     const openFile = async (): Promise<WriteStream> => {
-      await mkdir(join(dir, 'tmp'), { recursive: true });
+      await this.ensureDir(join(dir, 'tmp'));
       const f = createWriteStream(tmpPath, { flags: 'wx' });
       f.on('error', (err) => {
         fileError = err;
@@ -306,7 +314,7 @@ export class DiskTier implements Store {
       const path = contentPath(dir, sri);
       // Pinned from the moment it is in place until the record is tracked (see removeBlobLater).
       await this.serial(DiskTier.blobQueue(sri), async () => {
-        await mkdir(dirname(path), { recursive: true });
+        await this.ensureDir(dirname(path));
         await rename(tmpPath, path);
         this.pin(sri, 1);
       });
@@ -353,6 +361,8 @@ export class DiskTier implements Store {
           await commit();
         } catch (err) {
           discard();
+          // A directory may have gone away underneath (an operator cleaning up): check again next time.
+          this.knownDirs.clear();
           throw err;
         } finally {
           settle();
