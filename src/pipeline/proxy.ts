@@ -81,7 +81,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       cache: ctx.outcome.result,
       upstream: ctx.upstream,
       ms: Math.round(ms * 100) / 100,
-      aborted: !ctx.res.writableFinished,
+      aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
     });
   }
 
@@ -304,12 +304,13 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       outcome: { result: 'bypass', fwd: 'bypass' },
       bytes: 0,
     };
-    res.once('close', () => {
+    const done = () => {
       stats.inc('bytesServed', ctx.bytes);
       accessLog(ctx);
-    });
+    };
     const accepted = checkRequest(req, config.limits);
     if (accepted instanceof StrataError) {
+      res.once('close', done);
       stats.inc('badRequests');
       logger.warn({ id: ctx.id, code: accepted.code, method: ctx.method, url: ctx.target.slice(0, 200) }, accepted.message);
       fail(ctx, accepted, accepted.code === 'AMBIGUOUS_LENGTH');
@@ -323,8 +324,18 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     };
     try {
       const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : handleUncacheable(ctx);
-      if (work) work.catch(failed);
+      if (work) {
+        res.once('close', done);
+        work.catch(failed);
+      } else if (res.writableEnded) {
+        // A memory hit answered synchronously: its whole answer is handed to the
+        // socket already, so it is logged now, without a listener per request.
+        done();
+      } else {
+        res.once('close', done);
+      }
     } catch (err) {
+      res.once('close', done);
       failed(err);
     }
   };
