@@ -5,7 +5,7 @@
 // Production defaults (src/config/defaults.ts) except: loopback listeners on
 // ephemeral ports, the given origin and cache directory, node id "bench". The
 // access log is on (level info) and written the way the production logger writes
-// it (pino's asynchronous destination, 4 KiB batches) — into /dev/null, so its
+// it (pino's asynchronous destination; access lines batched in 32 KiB / 100 ms) — into /dev/null, so its
 // cost is measured but nothing piles up. Prints {"port":N,"admin":M} when
 // listening.
 
