@@ -77,7 +77,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
 
     async start() {
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes });
-      const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger });
+      const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger, inUse: (key) => memory.has(key) });
       store = new TieredStore(memory, disk, logger);
       origin = new OriginClient(config.origin);
       const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access });

@@ -32,6 +32,13 @@ export interface DiskTierOptions {
   dir: string;
   maxBytes: number;
   logger: Logger;
+  /**
+   * Entries the tier above is serving right now (the memory tier holds them): the
+   * disk's LRU passes over them while anything else can go. Hits answered from
+   * memory then cost the disk tier nothing, and a hot entry is not lost from disk
+   * (and so from the next start) just because memory answered all its hits.
+   */
+  inUse?: (key: string) => boolean;
 }
 
 interface DiskRecord {
@@ -163,12 +170,6 @@ export class DiskTier implements Store {
   }
 
   /** Mark a key as recently used without reading it (a hit answered by an upper tier). */
-  touch(key: string): void {
-    const rec = this.records.get(key);
-    if (!rec) return;
-    this.records.delete(key);
-    this.records.set(key, rec);
-  }
 
   /** The metadata currently stored under a key, without touching its recency. */
   metaOf(key: string): EntryMeta | undefined {
@@ -176,8 +177,17 @@ export class DiskTier implements Store {
   }
 
   private evictOverBudget(): void {
+    const inUse = this.opts.inUse;
+    // Each record is passed over at most once; if only in-use entries are left, they go too.
+    let skips = inUse ? this.records.size : 0;
     for (const rec of this.records.values()) {
       if (this.bytes <= this.opts.maxBytes) break;
+      if (skips > 0 && inUse!(rec.meta.key)) {
+        skips--;
+        this.records.delete(rec.meta.key);
+        this.records.set(rec.meta.key, rec);
+        continue;
+      }
       this.removeRecord(rec, 'evicted');
     }
   }

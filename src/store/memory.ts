@@ -48,6 +48,11 @@ export class MemoryTier implements Store {
     return this.lru.get(key);
   }
 
+  /** Is the key held here? Does not count as a use. */
+  has(key: string): boolean {
+    return this.lru.has(key);
+  }
+
   async get(key: string): Promise<StoredEntry | undefined> {
     return this.lru.get(key);
   }

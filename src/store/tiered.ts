@@ -36,23 +36,11 @@ export class TieredStore implements Store {
   ) {}
 
   peek(key: string): StoredEntry | undefined {
-    return this.hot(key);
-  }
-
-  /**
-   * A memory hit, also refreshing the key's place in the disk tier's LRU order. Why:
-   * hits answered by memory never reached the disk tier, so the most used entries were
-   * the disk tier's least recently used and were evicted from disk first (then gone for
-   * good once memory dropped them, and missing after every restart).
-   */
-  private hot(key: string): StoredEntry | undefined {
-    const hot = this.memory.peek(key);
-    if (hot) this.disk.touch(key);
-    return hot;
+    return this.memory.peek(key);
   }
 
   async get(key: string): Promise<StoredEntry | undefined> {
-    const hot = this.hot(key);
+    const hot = this.memory.peek(key);
     if (hot) return hot;
     const cold = await this.disk.get(key);
     if (!cold) return undefined;

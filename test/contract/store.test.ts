@@ -30,7 +30,8 @@ storeContract('DiskTier', async (dir, { maxBytes }) => {
 
 storeContract('TieredStore', async (dir, { maxBytes, maxObjectBytes }) => {
   const memory = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes });
-  const disk = await DiskTier.open({ dir, maxBytes, logger });
+  // Wired as src/node.ts wires it: the disk LRU passes over what memory is serving.
+  const disk = await DiskTier.open({ dir, maxBytes, logger, inUse: (k) => memory.has(k) });
   const store = new TieredStore(memory, disk, logger);
   return { store, settle: () => store.flush(), dispose: () => store.close() };
 });
@@ -344,7 +345,7 @@ describe('DiskTier only', () => {
 describe('TieredStore only', () => {
   async function tiered(dir: string, memoryMaxObjectBytes = 64 * 1024) {
     const memory = new MemoryTier({ maxBytes: 16 * 1024 * 1024, maxObjectBytes: memoryMaxObjectBytes });
-    const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger });
+    const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger, inUse: (k) => memory.has(k) });
     return { memory, disk, store: new TieredStore(memory, disk, logger) };
   }
 
@@ -497,6 +498,28 @@ describe('TieredStore only', () => {
       assert.equal(t.disk.metaOf('u')?.headers['etag'], '"2"');
       assert.equal(t.disk.metaOf('u')?.freshnessLifetimeS, 1234);
       await t.store.close();
+    });
+  });
+});
+
+describe('disk tier: entries the memory tier is serving', () => {
+  test('are passed over by the disk LRU while others can go, and evicted only when nothing else is left', async () => {
+    await withDir(async (dir) => {
+      const hot = new Set(['a']);
+      const tier = await DiskTier.open({ dir, maxBytes: 3000, logger, inUse: (k) => hot.has(k) });
+      const body = Buffer.alloc(1000, 1);
+      for (const k of ['a', 'b', 'c']) await putEntry(tier, makeMeta(k, { bodySize: body.length }), body);
+      // 'a' is the least recently written, but memory is answering it: 'b' goes instead.
+      await putEntry(tier, makeMeta('d', { bodySize: body.length }), body);
+      assert.ok(tier.has('a'));
+      assert.ok(!tier.has('b'));
+      assert.ok(tier.has('c') && tier.has('d'));
+      // Everything in use: the budget still holds.
+      hot.add('c').add('d');
+      await putEntry(tier, makeMeta('e', { bodySize: body.length }), body);
+      hot.add('e');
+      assert.ok(tier.stats().bytes <= 3000);
+      await tier.close();
     });
   });
 });
