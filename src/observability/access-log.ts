@@ -8,7 +8,8 @@
 import pino, { type Logger } from 'pino';
 
 export interface AccessRecord {
-  id: string;
+  /** The node's request number since start. */
+  id: number;
   method: string;
   url: string;
   host: string;
@@ -44,13 +45,13 @@ export class AccessLog {
   constructor(logger: Logger, nodeId: string, private readonly now: () => number = Date.now) {
     this.enabled = logger.isLevelEnabled('info');
     this.sink = (logger as unknown as Record<symbol, Sink>)[pino.symbols.streamSym]!;
-    this.prefix = `,"node":${JSON.stringify(nodeId)},"msg":"access","id":"`;
+    this.prefix = `,"node":${JSON.stringify(nodeId)},"msg":"access","id":`;
   }
 
   record(r: AccessRecord): void {
     if (!this.enabled) return;
     let line =
-      `{"level":30,"time":${this.now()}${this.prefix}${r.id}","method":${str(r.method)},"url":${str(r.url)}` +
+      `{"level":30,"time":${this.now()}${this.prefix}${r.id},"method":${str(r.method)},"url":${str(r.url)}` +
       `,"host":${str(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
     if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
     line += `,"ms":${r.ms}`;

@@ -39,7 +39,7 @@ export interface ProxyDeps {
 
 /** Per-request state: what the access line reports. */
 interface RequestContext {
-  id: string;
+  id: number;
   req: IncomingMessage;
   res: ServerResponse;
   method: string;
@@ -291,7 +291,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.inc('requests');
     const ctx: RequestContext = {
-      id: `${(++seq).toString(36)}`,
+      id: ++seq,
       req,
       res,
       method: req.method ?? 'GET',

@@ -70,6 +70,20 @@ interface ConnState {
   waitFor: number;
 }
 
+const CONN_STATE = Symbol('strata.connState');
+type TrackedResponse = ServerResponse & { [CONN_STATE]?: ConnState };
+
+function settleResponse(this: TrackedResponse): void {
+  const st = this[CONN_STATE];
+  if (!st) return;
+  st.pending--;
+  if (st.pending <= st.waitFor && st.afterPending) {
+    const next = st.afterPending;
+    st.afterPending = undefined;
+    next();
+  }
+}
+
 export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
   const { limits, logger } = opts;
   const conns = new WeakMap<Duplex, ConnState>();
@@ -88,15 +102,11 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const st = stateOf(req.socket);
     st.pending++;
     st.last = req;
-    // 'close' follows 'finish' on every response, and also fires when the connection dies.
-    res.once('close', () => {
-      st.pending--;
-      if (st.pending <= st.waitFor && st.afterPending) {
-        const next = st.afterPending;
-        st.afterPending = undefined;
-        next();
-      }
-    });
+    // 'close' follows 'finish' on every response, and also fires when the connection
+    // dies. One shared listener function (the state rides on the response): no
+    // closure per request on the hit path.
+    (res as TrackedResponse)[CONN_STATE] = st;
+    res.once('close', settleResponse);
     handler(req, res);
   };
 

@@ -10,7 +10,7 @@ function capture(level = 'info') {
   return { lines, log: new AccessLog(logger, 'edge "1"', () => 42) };
 }
 
-const base = { id: '7', method: 'GET', host: 'h', status: 200, bytes: 3, cache: 'hit', upstream: undefined, ms: 1.25, aborted: false };
+const base = { id: 7, method: 'GET', host: 'h', status: 200, bytes: 3, cache: 'hit', upstream: undefined, ms: 1.25, aborted: false };
 
 test('lines parse as JSON with every field, for plain and hostile URLs', () => {
   const { lines, log } = capture();
@@ -20,7 +20,7 @@ test('lines parse as JSON with every field, for plain and hostile URLs', () => {
   log.flush();
   const parsed = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(parsed.map((p) => p.url), [...urls, '/x']);
-  assert.deepEqual(parsed[0], { level: 30, time: 42, node: 'edge "1"', msg: 'access', id: '7', method: 'GET', url: '/plain?a=1', host: 'h', status: 200, bytes: 3, cache: 'hit', ms: 1.25 });
+  assert.deepEqual(parsed[0], { level: 30, time: 42, node: 'edge "1"', msg: 'access', id: 7, method: 'GET', url: '/plain?a=1', host: 'h', status: 200, bytes: 3, cache: 'hit', ms: 1.25 });
   assert.equal(parsed[4]!.upstream, 'http://o');
   assert.equal(parsed[4]!.aborted, true);
 });
