@@ -24,6 +24,18 @@ export function metaSizeEstimate(meta: EntryMeta): number {
   return n;
 }
 
+/**
+ * The body in a buffer of its own. Chunks from a socket are views into larger
+ * shared slabs (undici's read buffer, Node's 8 KiB pool): keeping one alive would
+ * retain the whole slab while the tier counts only the body's bytes.
+ */
+export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for (const c of chunks) offset += c.copy(out, offset);
+  return out;
+}
+
 export class MemoryTier implements Store {
   private readonly lru: LRUCache<string, StoredEntry>;
   private readonly index = new VariantIndex();
@@ -112,7 +124,7 @@ export class MemoryTier implements Store {
           return;
         }
         meta.bodySize = size;
-        this.put(meta, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        this.put(meta, ownedCopy(chunks, size));
       },
       abort: () => {
         aborted = true;

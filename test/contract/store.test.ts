@@ -523,3 +523,16 @@ describe('disk tier: entries the memory tier is serving', () => {
     });
   });
 });
+
+describe('memory tier: bodies own their memory', () => {
+  test('a stored body does not keep the larger buffer it arrived in alive', async () => {
+    const memory = new MemoryTier({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+    const slab = Buffer.alloc(64 * 1024, 7);
+    const chunk = slab.subarray(100, 1124); // 1 KiB view into a 64 KiB slab, as a socket read hands it over
+    await putEntry(memory, makeMeta('owned', { bodySize: chunk.length }), chunk);
+    const stored = memory.peek('owned')!.body.buffer!;
+    assert.ok(stored.equals(chunk));
+    assert.equal(stored.buffer.byteLength, chunk.length, 'the stored bytes have an ArrayBuffer of their own size');
+    await memory.close();
+  });
+});
