@@ -25,6 +25,13 @@ export type NotStoredReason =
   | 'vary-star'
   | 'not-reusable';
 
+/**
+ * Refusals that belong to this request, not to the response: they keep the
+ * response from being stored but say nothing against an entry already stored for
+ * other clients (RFC 9111 §5.2.1.5, §3.5), which must not be dropped because of them.
+ */
+export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization']);
+
 export interface StoragePolicyOptions {
   /** Node-specific targeted field, lower-case (RFC 9213 §2.1). */
   targetedField: string;

@@ -11,8 +11,12 @@ export interface ForwardContext {
   via: string;
 }
 
-/** Fields undici refuses or that only make sense on the client connection. */
-const NOT_FORWARDED = ['expect', 'host', 'content-length'];
+/**
+ * Fields undici refuses, that only make sense on the client connection, or that a
+ * client could use to steer the origin without being part of the cache key
+ * (Forwarded; the X-Forwarded-* fields are overwritten below for the same reason).
+ */
+const NOT_FORWARDED = ['expect', 'host', 'content-length', 'forwarded'];
 
 export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMap {
   const h = withoutHopByHop(client);
@@ -22,8 +26,10 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
   h['host'] = ctx.originHost;
   const xff = h['x-forwarded-for'];
   h['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientAddress}` : ctx.clientAddress;
-  h['x-forwarded-proto'] ??= 'http';
-  if (ctx.clientHost) h['x-forwarded-host'] ??= ctx.clientHost;
+  // Always Strata's own values: an origin that builds URLs from a client-supplied
+  // X-Forwarded-Host would otherwise let one client poison the cached answer for all.
+  h['x-forwarded-proto'] = 'http';
+  h['x-forwarded-host'] = ctx.clientHost || ctx.originHost;
   const via = h['via'];
   h['via'] = via ? `${via}, ${ctx.via}` : ctx.via;
   return h;

@@ -12,7 +12,7 @@ import { cacheStatusName, formatCacheStatus, type CacheOutcome } from '../cache/
 import { decideReuse, currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
 import { newEntryMeta } from '../cache/entry.js';
-import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
+import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
@@ -185,8 +185,15 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     if (stored && res.status === 304) {
       res.body.resume();
       if (notModifiedMatches(stored.meta, res.headers)) {
-        const merged = mergeNotModified({ meta: stored.meta, requestHeaders: ctx.headers, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policyOpts);
         stats.inc('revalidated');
+        // The 304 validates the shared entry whoever asked; only the response's own
+        // directives decide whether it stays. A request's no-store forbids storing
+        // anything from this exchange, so the entry is served but not refreshed.
+        if (requestDirectives(ctx.headers).cc.has('no-store')) {
+          ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, detail: 'request-no-store' };
+          return answerStored(ctx, stored, currentAge(stored.meta, clock.now()));
+        }
+        const merged = mergeNotModified({ meta: stored.meta, requestHeaders: {}, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policyOpts);
         if (merged) {
           await store.update(merged).catch((err: unknown) => logger.warn({ id: ctx.id, err: (err as Error).message }, 'metadata update failed'));
           ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, stored: true, ttlS: merged.freshnessLifetimeS - currentAge(merged, responseTimeMs) };
@@ -225,11 +232,19 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       }
       return streamMiss(ctx, res, writer, meta, clientWantsBody ? res.status : 0);
     }
-    if (stored && res.status >= 200 && res.status < 400) await deleteKeys([stored.meta.key]);
-    ctx.outcome = { result: 'bypass', fwd: fill ? fwd : 'bypass', fwdStatus: res.status, detail: verdict && !verdict.store ? verdict.reason : fill ? undefined : 'range' };
+    // The new response replaces the stored one unless the refusal is this request's own.
+    const reason = verdict && !verdict.store ? verdict.reason : undefined;
+    if (stored && res.status >= 200 && res.status < 400 && !(reason && REQUEST_SPECIFIC_REASONS.has(reason))) await deleteKeys([stored.meta.key]);
+    ctx.outcome = { result: 'bypass', fwd: fill ? fwd : 'bypass', fwdStatus: res.status, detail: reason ?? (fill ? undefined : 'range') };
     stats.inc('bypass');
     ctx.res.writeHead(res.status, passHeaders(res, ctx.outcome));
-    const r = await tee(res.body, ctx.res, undefined, clientWantsBody);
+    if (!clientWantsBody) {
+      // A HEAD owes no body and nothing is being stored: stop the origin transfer.
+      res.body.destroy();
+      ctx.res.end();
+      return;
+    }
+    const r = await tee(res.body, ctx.res, undefined, true);
     ctx.bytes = r.sent;
   }
 
@@ -241,6 +256,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     } else {
       ctx.res.writeHead(res.status, passHeaders(res, ctx.outcome));
     }
+    // A HEAD or a 304 is complete with its headers: answer now; the fill goes on alone.
+    if (answer === 0 || answer === 304) ctx.res.end();
     const r = await tee(res.body, ctx.res, writer, answer !== 0 && answer !== 304, async () => {
       try {
         await writer.commit();

@@ -78,6 +78,6 @@ export async function tee(
   }
   if (commit) await commit();
   if (held) await send(held);
-  if (!res.destroyed) res.end();
+  if (!res.destroyed && !res.writableEnded) res.end();
   return { bytes, sent, complete: true };
 }

@@ -33,7 +33,7 @@ export function fileBody(path: string, size: number, integrity: string, onCorrup
       // zero-byte body), so an empty body or empty range is answered without the file.
       if (size === 0 || end < start) return emptyStream();
       const file = createReadStream(path, { start, end });
-      if (start !== 0 || end !== size - 1 || !integrity.startsWith('sha256-')) return file;
+      if (start !== 0 || end !== size - 1 || !integrity.startsWith('sha256-')) return rangeChecked(file, end - start + 1, onCorrupt);
       const hash = createHash('sha256');
       const expected = integrity.slice('sha256-'.length);
       let seen = 0;
@@ -72,4 +72,32 @@ export function fileBody(path: string, size: number, integrity: string, onCorrup
       return file.pipe(check);
     },
   };
+}
+
+/**
+ * A range cannot be hashed, but it can be counted: a blob cut short on disk must
+ * fail the read (the deliverer then cuts the connection) and be evicted, not end
+ * cleanly short of the Content-Length already sent.
+ */
+function rangeChecked(file: Readable, expected: number, onCorrupt: (err: Error) => void): Readable {
+  let seen = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      if (seen === expected) return cb();
+      const err = new IntegrityError(`stored body is shorter than it should be (${seen}/${expected} bytes of the range)`);
+      onCorrupt(err);
+      cb(err);
+    },
+  });
+  file.on('error', (err) => {
+    onCorrupt(err);
+    check.destroy(err);
+  });
+  // The file is closed when the reader goes away early (no descriptor leak).
+  check.on('close', () => file.destroy());
+  return file.pipe(check);
 }

@@ -1,0 +1,122 @@
+// One client must not be able to change what others get, or make others wait:
+// unkeyed forwarding headers, request-specific refusals, HEAD and 304 answers
+// that need no body, and stored bytes that went missing on disk.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startHarness, fixed } from '../fixtures/harness.js';
+
+test('X-Forwarded-Host / -Proto / Forwarded from a client never reach the origin (no cache poisoning)', async () => {
+  const h = await startHarness((req, res) => {
+    const body = `<script src="//${String(req.headers['x-forwarded-host'])}/app.js">`;
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  try {
+    const host = 'site.example';
+    await h.get('/xfh', { host, 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'host=evil.example' });
+    const seen = h.origin.requests[0]!.headers;
+    assert.equal(seen['x-forwarded-host'], host);
+    assert.equal(seen['x-forwarded-proto'], 'http');
+    assert.equal(seen['forwarded'], undefined);
+    const other = await h.get('/xfh', { host });
+    assert.doesNotMatch(other.text, /evil/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a request-specific refusal (no-store, Authorization) does not evict the shared entry', async () => {
+  const h = await startHarness((req, res) => {
+    if (req.headers['if-none-match'] === '"e"') {
+      res.writeHead(304, { etag: '"e"', 'cache-control': 'max-age=60' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { etag: '"e"', 'cache-control': 'max-age=60', 'content-length': '4' });
+    res.end('body');
+  });
+  try {
+    await h.get('/shared');
+    const a = await h.get('/shared', { 'cache-control': 'no-cache, no-store' });
+    assert.equal(a.text, 'body');
+    const b = await h.get('/shared', { 'cache-control': 'no-cache', authorization: 'Bearer someone' });
+    assert.equal(b.text, 'body');
+    const plain = await h.get('/shared');
+    assert.match(plain.headers['cache-status']!, /; hit/, 'still stored for everyone else');
+  } finally {
+    await h.close();
+  }
+});
+
+test('HEAD of an uncacheable endless response: headers come at once and the origin transfer stops', async () => {
+  let originClosed!: () => void;
+  const closed = new Promise<void>((r) => (originClosed = r));
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'private' });
+    const t = setInterval(() => res.write('tick\n'), 5);
+    res.on('close', () => {
+      clearInterval(t);
+      originClosed();
+    });
+  });
+  try {
+    const r = await h.get('/live', {}, 'HEAD');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.length, 0);
+    await closed;
+  } finally {
+    await h.close();
+  }
+});
+
+test('HEAD and a matching conditional on a storable miss are answered before the body is fetched whole', async () => {
+  let finish: (() => void) | undefined;
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60', etag: '"a"', 'content-length': '10' });
+    res.write('01234');
+    finish = () => res.end('56789');
+  });
+  try {
+    const head = await h.get('/slow-head', {}, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '10');
+    finish!();
+    finish = undefined;
+    const cond = await h.get('/slow-cond', { 'if-none-match': '"a"' });
+    assert.equal(cond.status, 304);
+    finish!();
+    await h.stored(2);
+    assert.equal((await h.get('/slow-head')).text, '0123456789');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a range read of a blob cut short on disk cuts the connection, and the entry is refetched', async () => {
+  const big = Buffer.alloc(256 * 1024, 9);
+  const h = await startHarness(fixed(big, { 'cache-control': 'max-age=600' }), { cache: { memoryMaxObjectBytes: 1024 } });
+  try {
+    await h.get('/cut');
+    await h.stored(1);
+    const shard = join(h.cacheDir, 'content-v2', 'sha256');
+    const files: string[] = [];
+    for (const a of await readdir(shard)) for (const b of await readdir(join(shard, a))) for (const f of await readdir(join(shard, a, b))) files.push(join(shard, a, b, f));
+    assert.equal(files.length, 1);
+    await truncate(files[0]!, 1000);
+    const outcome = await request(h.base + '/cut', { headers: { range: 'bytes=0-99999' } })
+      .then((r) => r.body.arrayBuffer())
+      .then(
+        (b) => `completed with ${b.byteLength} bytes`,
+        (err: Error) => err,
+      );
+    assert.ok(outcome instanceof Error, `the connection is cut, never a clean short 206 (got: ${String(outcome)})`);
+    const again = await h.get('/cut');
+    assert.ok(again.body.equals(big), 'refetched whole');
+    assert.match(again.headers['cache-status']!, /fwd=uri-miss/);
+  } finally {
+    await h.close();
+  }
+});
