@@ -2,7 +2,14 @@
 // normalised so that equivalent requests select the same variant. `Vary: *`
 // never matches. Pure; no I/O.
 
+import { createHash } from 'node:crypto';
 import type { HeaderMap } from '../http/headers.js';
+
+/**
+ * Credentials a response may vary on: only their digest is kept in keys and
+ * metadata, so the disk tier never holds a user's cookie or token in clear.
+ */
+const SECRET_FIELDS = new Set(['cookie', 'authorization', 'proxy-authorization']);
 
 /**
  * List fields whose members are case-insensitive tokens and whose order carries
@@ -30,6 +37,7 @@ export const ABSENT = '\u0000';
 /** Normalised value of one request field for variant matching. */
 export function normaliseVaryValue(name: string, value: string | undefined): string {
   if (value === undefined) return ABSENT;
+  if (SECRET_FIELDS.has(name)) return 'sha256:' + createHash('sha256').update(value.trim()).digest('base64');
   if (UNORDERED_LIST_FIELDS.has(name)) {
     const members: string[] = [];
     for (const m of value.split(',')) {

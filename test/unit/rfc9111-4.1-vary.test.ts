@@ -30,7 +30,7 @@ describe('normaliseVaryValue', () => {
     { name: '§4.1 Accept-Charset normalised', field: 'accept-charset', value: 'UTF-8, iso-8859-1', want: 'iso-8859-1,utf-8' },
     { name: '§4.1 other fields keep case and order; white space around commas removed', field: 'x-custom', value: '  B ,  a  ', want: 'B,a' },
     { name: '§4.1 other fields: runs of white space collapse', field: 'user-agent', value: 'Mozilla/5.0  (X11;\tLinux)', want: 'Mozilla/5.0 (X11; Linux)' },
-    { name: '§4.1 other fields: case is significant', field: 'cookie', value: 'A=1', want: 'A=1' },
+    { name: '§4.1 other fields: case is significant', field: 'x-variant', value: 'A=1', want: 'A=1' },
   ];
   for (const c of cases) {
     test(c.name, () => assert.equal(normaliseVaryValue(c.field, c.value), c.want));
@@ -84,5 +84,16 @@ describe('variantKey', () => {
     const k = variantKey('P', ['accept'], { accept: 'x/y' });
     assert.ok(k.startsWith('P\n'));
     assert.notEqual(k, 'P');
+  });
+});
+
+describe('credentials in varied fields', () => {
+  test('Cookie and Authorization values are kept only as digests, and still select correctly', () => {
+    const names = varyNames('Cookie, Authorization');
+    const stored = selectingValues(names, { cookie: 'sid=secret-1', authorization: 'Bearer token-1' });
+    const key = variantKey('GET http://h/p', names, stored);
+    assert.doesNotMatch(key + JSON.stringify(stored), /secret-1|token-1/);
+    assert.equal(varyMatches(names, stored, { cookie: 'sid=secret-1', authorization: 'Bearer token-1' }), true);
+    assert.equal(varyMatches(names, stored, { cookie: 'sid=secret-2', authorization: 'Bearer token-1' }), false);
   });
 });
