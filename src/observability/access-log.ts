@@ -48,11 +48,21 @@ export class AccessLog {
     this.prefix = `,"node":${JSON.stringify(nodeId)},"msg":"access","id":`;
   }
 
+  private lastHost = '';
+  private lastHostJson = '""';
+
+  /** Most lines name the same host as the one before: its JSON form is kept. */
+  private hostJson(host: string): string {
+    this.lastHost = host;
+    this.lastHostJson = str(host);
+    return this.lastHostJson;
+  }
+
   record(r: AccessRecord): void {
     if (!this.enabled) return;
     let line =
       `{"level":30,"time":${this.now()}${this.prefix}${r.id},"method":${str(r.method)},"url":${str(r.url)}` +
-      `,"host":${str(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
+      `,"host":${r.host === this.lastHost ? this.lastHostJson : this.hostJson(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
     if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
     line += `,"ms":${r.ms}`;
     if (r.aborted) line += ',"aborted":true';

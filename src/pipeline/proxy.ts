@@ -144,7 +144,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       const d = decideReuse(rd, found.meta, clock.now());
       if (d.reuse) {
         ctx.outcome = { result: d.stale ? 'stale-hit' : 'hit', ttlS: d.ttlS, ...(d.stale ? { detail: 'max-stale' } : {}) };
-        stats.inc('hits');
+        stats.counters.hits++;
         // An unread request body is discarded by Node when the response finishes, before
         // the connection is reused (no smuggling through a body a hit never reads).
         return answerStored(ctx, found, d.ageS);
@@ -305,8 +305,19 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.bytes = r.sent;
   }
 
+  /** The end of every request: bytes counted and the access line written. */
+  function finished(ctx: RequestContext): void {
+    stats.counters.bytesServed += ctx.bytes;
+    accessLog(ctx);
+  }
+
+  function failed(ctx: RequestContext, err: unknown): void {
+    logger.error({ id: ctx.id, err }, 'request failed');
+    fail(ctx, err instanceof StrataError ? err : new StrataError('INTERNAL'));
+  }
+
   return function handle(req: IncomingMessage, res: ServerResponse): void {
-    stats.inc('requests');
+    stats.counters.requests++;
     const ctx: RequestContext = {
       id: ++seq,
       req,
@@ -321,13 +332,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       outcome: { result: 'bypass', fwd: 'bypass' },
       bytes: 0,
     };
-    const done = () => {
-      stats.inc('bytesServed', ctx.bytes);
-      accessLog(ctx);
-    };
     const accepted = checkRequest(req, config.limits);
     if (accepted instanceof StrataError) {
-      res.once('close', done);
+      res.once('close', () => finished(ctx));
       stats.inc('badRequests');
       logger.warn({ id: ctx.id, code: accepted.code, method: ctx.method, url: ctx.target.slice(0, 200) }, accepted.message);
       fail(ctx, accepted, accepted.code === 'AMBIGUOUS_LENGTH');
@@ -335,25 +342,19 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     ctx.target = accepted.target;
     ctx.host = accepted.host;
-    const failed = (err: unknown) => {
-      logger.error({ id: ctx.id, err }, 'request failed');
-      fail(ctx, err instanceof StrataError ? err : new StrataError('INTERNAL'));
-    };
     try {
       const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : handleUncacheable(ctx);
-      if (work) {
-        res.once('close', done);
-        work.catch(failed);
-      } else if (res.writableEnded) {
+      if (!work && res.writableEnded) {
         // A memory hit answered synchronously: its whole answer is handed to the
         // socket already, so it is logged now, without a listener per request.
-        done();
-      } else {
-        res.once('close', done);
+        finished(ctx);
+        return;
       }
+      res.once('close', () => finished(ctx));
+      if (work) work.catch((err: unknown) => failed(ctx, err));
     } catch (err) {
-      res.once('close', done);
-      failed(err);
+      res.once('close', () => finished(ctx));
+      failed(ctx, err);
     }
   };
 }
