@@ -32,7 +32,7 @@ export class OriginClient {
   readonly name: string;
   readonly host: string;
 
-  constructor(private readonly cfg: OriginConfig) {
+  constructor(cfg: OriginConfig) {
     const url = new URL(cfg.url);
     this.pathPrefix = url.pathname.replace(/\/+$/, '');
     this.name = url.origin;

@@ -152,11 +152,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       if (rd.onlyIfCached) return onlyIfCached(ctx);
       const fwd = d.why === 'stale' || d.why === 'no-cache' ? 'stale' : 'request';
       stats.inc('stale');
-      return fetch(ctx, key, fwd, canValidate(found.meta) ? found : undefined);
+      return fetchFromOrigin(ctx, key, fwd, canValidate(found.meta) ? found : undefined);
     }
     if (rd.onlyIfCached) return onlyIfCached(ctx);
     stats.inc('misses');
-    return fetch(ctx, key, miss, undefined);
+    return fetchFromOrigin(ctx, key, miss, undefined);
   }
 
   function onlyIfCached(ctx: RequestContext): void {
@@ -165,7 +165,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   }
 
   /** Fetch from the origin for a cacheable request: a miss, or a validation of `stored`. */
-  async function fetch(ctx: RequestContext, key: string, fwd: CacheOutcome['fwd'], stored: StoredEntry | undefined): Promise<void> {
+  async function fetchFromOrigin(ctx: RequestContext, key: string, fwd: CacheOutcome['fwd'], stored: StoredEntry | undefined): Promise<void> {
     // A range on a miss is passed through (the media work fetches slices instead).
     const fill = ctx.headers['range'] === undefined || stored !== undefined;
     const headers = originHeaders(ctx);
@@ -204,7 +204,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
         return answerStored(ctx, stored, currentAge(stored.meta, clock.now()));
       }
       // A 304 for another representation: fetch the whole response instead.
-      return fetch(ctx, key, fwd, undefined);
+      return fetchFromOrigin(ctx, key, fwd, undefined);
     }
 
     const verdict = fill ? assessStorage({ method: 'GET', url: urlOfKey(key), requestHeaders: ctx.headers, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policyOpts) : undefined;

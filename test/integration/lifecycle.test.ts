@@ -8,7 +8,7 @@ import { startHarness } from '../fixtures/harness.js';
 
 test('stop() waits for an in-flight request, then the stored entry is there after a restart', async () => {
   let finish!: () => void;
-  const h = await startHarness((req, res) => {
+  const h = await startHarness((_req, res) => {
     res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '10' });
     res.write('01234');
     finish = () => res.end('56789');
