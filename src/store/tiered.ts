@@ -9,24 +9,25 @@ import type { MemoryTier } from './memory.js';
 import { memoryBody } from './memory-body.js';
 import { BodyLengthError, SupersededError, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
 
-interface Landing {
+/**
+ * One write in flight, from open() until its disk write has landed (or failed).
+ * A delete of its key, a deleteVariants of its primary key, or — once it has
+ * committed — a newer commit of the same key cancels it: a cancelled write never
+ * becomes visible, and its disk tier lands nothing (DiskWriteOptions.wanted).
+ */
+interface Ticket {
+  readonly key: string;
+  readonly primaryKey: string;
   cancelled: boolean;
+  committed: boolean;
   /** Metadata given to update() while the disk write was landing. */
   meta?: EntryMeta;
 }
 
 export class TieredStore implements Store {
-  /** Ordering of opens and deleteVariants calls, to tell which writes a delete supersedes. */
-  private epoch = 0;
-  private openWriters = 0;
-  /** primaryKey → epoch of its latest deleteVariants, kept while any writer is open. */
-  private readonly deletedAt = new Map<string, number>();
-  /**
-   * Disk writes still landing after their commit() resolved, per key. A delete or a newer
-   * commit of the key cancels them (the disk tier then lands nothing); an update() made
-   * meanwhile is applied once they land. Why: see DiskWriteOptions in disk.ts.
-   */
-  private readonly landing = new Map<string, Set<Landing>>();
+  /** Writes in flight, by key. */
+  private readonly tickets = new Map<string, Set<Ticket>>();
+  /** Disk writes still landing after their commit() resolved (close() waits for them). */
   private readonly landed = new Set<Promise<unknown>>();
 
   constructor(
@@ -66,27 +67,30 @@ export class TieredStore implements Store {
     return fromMemory.concat(fromDisk.filter((m) => !seen.has(m.key)));
   }
 
-  private superseded(meta: EntryMeta, openedAt: number): boolean {
-    return (this.deletedAt.get(meta.primaryKey) ?? -1) > openedAt;
+  private issue(meta: EntryMeta): Ticket {
+    const t: Ticket = { key: meta.key, primaryKey: meta.primaryKey, cancelled: false, committed: false };
+    let set = this.tickets.get(t.key);
+    if (!set) this.tickets.set(t.key, (set = new Set()));
+    set.add(t);
+    return t;
   }
 
-  private writerDone(): void {
-    if (--this.openWriters === 0) this.deletedAt.clear();
+  private retire(t: Ticket): void {
+    const set = this.tickets.get(t.key);
+    if (!set) return;
+    set.delete(t);
+    if (set.size === 0) this.tickets.delete(t.key);
+  }
+
+  /** Cancel the key's writes in flight (only those already committed, when `committedOnly`). */
+  private cancel(key: string, committedOnly = false): void {
+    for (const t of this.tickets.get(key) ?? []) if (!committedOnly || t.committed) t.cancelled = true;
   }
 
   open(meta: EntryMeta): BodyWriter {
-    const openedAt = this.epoch;
-    this.openWriters++;
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        this.writerDone();
-      }
-    };
+    const ticket = this.issue(meta);
     const mem = this.memory.admits(meta.bodySize) ? this.memory.open(meta) : undefined;
-    const ticket: Landing = { cancelled: false };
-    let disk: BodyWriter | undefined = this.disk.open(meta, { wanted: () => !ticket.cancelled && !this.superseded(meta, openedAt) });
+    let disk: BodyWriter | undefined = this.disk.open(meta, { wanted: () => !ticket.cancelled });
     const diskFailed = (err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed; entry kept in memory only');
       disk?.abort(err as Error);
@@ -98,10 +102,10 @@ export class TieredStore implements Store {
         if (disk) await disk.write(chunk).catch(diskFailed);
       },
       commit: async () => {
-        if (this.superseded(meta, openedAt)) {
+        if (ticket.cancelled) {
           mem?.abort();
           disk?.abort();
-          finish();
+          this.retire(ticket);
           throw new SupersededError(meta.key);
         }
         try {
@@ -109,14 +113,12 @@ export class TieredStore implements Store {
         } catch (err) {
           // A length mismatch: nothing is stored anywhere.
           disk?.abort(err as Error);
-          finish();
+          this.retire(ticket);
           throw err;
         }
         // This body is now the newest for the key: older disk writes still landing must not.
-        this.cancelLanding(meta.key);
-        let tickets = this.landing.get(meta.key);
-        if (!tickets) this.landing.set(meta.key, (tickets = new Set()));
-        tickets.add(ticket);
+        this.cancel(meta.key, true);
+        ticket.committed = true;
         // Why: a body not admitted to memory leaves memory's older entry for the key in
         // place, and memory is consulted first: the newer response would never be seen.
         if (!mem) await this.memory.delete(meta.key);
@@ -128,15 +130,10 @@ export class TieredStore implements Store {
             diskFailed(err);
           }
           if (!ticket.cancelled && ticket.meta && this.disk.metaOf(meta.key) === meta) await this.disk.update(ticket.meta);
-          // A deleteVariants that arrived while the disk commit was under way wins too: the
-          // disk tier landed nothing (wanted() said no) and the memory entry was deleted by it.
-          // Why no delete(key) here any more: it could remove a newer entry for the key.
-          if (this.superseded(meta, openedAt)) throw new SupersededError(meta.key);
-        })().finally(() => {
-          tickets.delete(ticket);
-          if (tickets.size === 0 && this.landing.get(meta.key) === tickets) this.landing.delete(meta.key);
-          finish();
-        });
+          // Cancelled while the disk commit was under way: the disk tier landed nothing
+          // (wanted() said no) and the canceller removed the memory entry.
+          if (ticket.cancelled) throw new SupersededError(meta.key);
+        })().finally(() => this.retire(ticket));
         this.landed.add(diskDone);
         const drop = () => this.landed.delete(diskDone);
         diskDone.then(drop, drop);
@@ -151,31 +148,29 @@ export class TieredStore implements Store {
       abort: (reason) => {
         mem?.abort(reason);
         disk?.abort(reason);
-        finish();
+        this.retire(ticket);
       },
     };
   }
 
-  private cancelLanding(key: string): void {
-    for (const t of this.landing.get(key) ?? []) t.cancelled = true;
-  }
-
   async update(meta: EntryMeta): Promise<void> {
-    for (const t of this.landing.get(meta.key) ?? []) t.meta = meta;
+    for (const t of this.tickets.get(meta.key) ?? []) if (t.committed) t.meta = meta;
     await Promise.all([this.memory.update(meta), this.disk.update(meta).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier metadata update failed');
     })]);
   }
 
   async deleteVariants(primaryKey: string): Promise<number> {
-    if (this.openWriters > 0) this.deletedAt.set(primaryKey, ++this.epoch);
+    // Writes in flight under this primary key, whatever variant they will be: a purge is rare,
+    // so scanning the writes in flight is cheaper than a second index kept on every open.
+    for (const set of this.tickets.values()) for (const t of set) if (t.primaryKey === primaryKey) t.cancelled = true;
     const keys = this.variants(primaryKey).map((m) => m.key);
     const removed = await Promise.all(keys.map((k) => this.delete(k)));
     return removed.filter(Boolean).length;
   }
 
   async delete(key: string): Promise<boolean> {
-    this.cancelLanding(key);
+    this.cancel(key);
     const [a, b] = await Promise.all([this.memory.delete(key), this.disk.delete(key)]);
     return a || b;
   }
