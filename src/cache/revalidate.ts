@@ -46,7 +46,6 @@ function stripWeak(tag: string): string {
 
 export interface NotModifiedInput {
   meta: EntryMeta;
-  requestHeaders: HeaderMap;
   responseHeaders: HeaderMap;
   requestTimeMs: number;
   responseTimeMs: number;
@@ -67,7 +66,9 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
     {
       method: 'GET',
       url: meta.url,
-      requestHeaders: input.requestHeaders,
+      // The 304 validates the shared entry whoever asked: only the response's own
+      // directives decide whether it stays (a request's Authorization must not evict it).
+      requestHeaders: {},
       status: meta.status,
       responseHeaders: headers,
       requestTimeMs: input.requestTimeMs,

@@ -14,6 +14,11 @@ import type { EntryMeta, StoredEntry } from '../store/types.js';
 export interface DeliverOptions {
   /** Field names never sent to clients (targeted cache fields unless passed through). */
   hiddenFields: ReadonlySet<string>;
+  /**
+   * Stored fields as writeHead pairs, built once per stored metadata object (a 304
+   * refresh makes a new object). Kept with the options it depends on, not in a global.
+   */
+  headerCache: WeakMap<EntryMeta, string[]>;
   /** This node's Via member, e.g. "1.1 edge-1". */
   via: string;
 }
@@ -23,11 +28,9 @@ export interface StoredAnswer {
   bodyBytes: number;
 }
 
-const baseHeaderCache = new WeakMap<EntryMeta, string[]>();
-
 /** Stored fields as raw pairs for writeHead, without fields the client must not see. */
 function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
-  let raw = baseHeaderCache.get(meta);
+  let raw = opts.headerCache.get(meta);
   if (raw) return raw;
   const visible: HeaderMap = {};
   for (const name in meta.headers) {
@@ -35,7 +38,7 @@ function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
     visible[name] = meta.headers[name]!;
   }
   raw = toRawPairs(visible);
-  baseHeaderCache.set(meta, raw);
+  opts.headerCache.set(meta, raw);
   return raw;
 }
 

@@ -1,5 +1,5 @@
-// Finding the stored variant for a request: memory first (no I/O when the URL has
-// a single, unvaried entry), then every variant under the primary key. When
+// Finding the stored variant for a request among every variant under the primary
+// key (the caller has already tried the unvaried memory entry, the hot path). When
 // several variants match, the most recent wins (RFC 9111 §4.1).
 
 import type { HeaderMap } from '../http/headers.js';
@@ -11,8 +11,6 @@ export type Lookup =
   | { found: undefined; miss: 'uri-miss' | 'vary-miss' };
 
 export async function lookup(store: Store, primaryKey: string, req: HeaderMap): Promise<Lookup> {
-  const hot = store.peek(primaryKey);
-  if (hot && hot.meta.varyNames.length === 0) return { found: hot };
   const variants = store.variants(primaryKey);
   if (variants.length === 0) return { found: undefined, miss: 'uri-miss' };
   let best: EntryMeta | undefined;

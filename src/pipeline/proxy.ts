@@ -58,7 +58,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const via = `1.1 ${config.nodeId}`;
   const targeted = config.cache.targetedField.toLowerCase();
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
-  const deliverOpts: DeliverOptions = { hiddenFields: hidden, via };
+  const deliverOpts: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
   const policyOpts: StoragePolicyOptions = {
     targetedField: targeted,
     storeSetCookie: config.cache.storeSetCookie,
@@ -186,14 +186,13 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       res.body.resume();
       if (notModifiedMatches(stored.meta, res.headers)) {
         stats.inc('revalidated');
-        // The 304 validates the shared entry whoever asked; only the response's own
-        // directives decide whether it stays. A request's no-store forbids storing
-        // anything from this exchange, so the entry is served but not refreshed.
+        // A request's no-store forbids storing anything from this exchange: the
+        // validated entry is served but not refreshed.
         if (requestDirectives(ctx.headers).cc.has('no-store')) {
           ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, detail: 'request-no-store' };
           return answerStored(ctx, stored, currentAge(stored.meta, clock.now()));
         }
-        const merged = mergeNotModified({ meta: stored.meta, requestHeaders: {}, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policyOpts);
+        const merged = mergeNotModified({ meta: stored.meta, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policyOpts);
         if (merged) {
           await store.update(merged).catch((err: unknown) => logger.warn({ id: ctx.id, err: (err as Error).message }, 'metadata update failed'));
           ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, stored: true, ttlS: merged.freshnessLifetimeS - currentAge(merged, responseTimeMs) };
