@@ -6,12 +6,13 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { entryMeta } from '../fixtures/entry-meta.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { BodyLengthError, ENTRY_FORMAT, type Body, type EntryMeta, type Store, type TierStats } from '../../src/store/types.js';
+import { BodyLengthError, type Body, type EntryMeta, type Store, type TierStats } from '../../src/store/types.js';
 
 export interface StoreUnderTest {
   store: Store;
@@ -38,28 +39,16 @@ export async function removeDir(dir: string): Promise<void> {
 
 export function makeMeta(key: string, opts: Partial<EntryMeta> = {}): EntryMeta {
   const primaryKey = opts.primaryKey ?? key.split('#')[0]!;
-  return {
-    v: ENTRY_FORMAT,
-    key,
+  return entryMeta(key, {
     primaryKey,
     url: `http://site.example/${primaryKey}`,
-    status: 200,
     headers: { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=600' },
-    varyNames: [],
-    varyValues: {},
     requestTimeMs: 1_700_000_000_000,
     responseTimeMs: 1_700_000_000_100,
-    initialAgeS: 0,
     freshnessLifetimeS: 600,
     cacheControl: 'max-age=600',
-    noCache: false,
-    staleForbidden: false,
-    staleWhileRevalidateS: 0,
-    staleIfErrorS: 0,
-    bodySize: -1,
-    tags: [],
     ...opts,
-  };
+  });
 }
 
 /** Write `data` (in chunks of `chunk` bytes) and commit. */

@@ -4,11 +4,12 @@
 // Pure; fixed dates.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { entryMeta } from '../fixtures/entry-meta.js';
 import { isNotModified, noneMatchHits, NOT_MODIFIED_FIELDS } from '../../src/http/conditionals.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../../src/cache/revalidate.js';
 import type { StoragePolicyOptions } from '../../src/cache/storable.js';
-import { ENTRY_FORMAT, type EntryMeta } from '../../src/store/types.js';
+import type { EntryMeta } from '../../src/store/types.js';
 
 const T0 = Date.UTC(2024, 0, 15, 12, 0, 0);
 const httpDate = (ms: number) => new Date(ms).toUTCString();
@@ -124,12 +125,7 @@ test('RFC 9110 §15.4.5: a 304 carries the fields a 200 would have (Cache-Contro
 const OPTS: StoragePolicyOptions = { targetedField: 'strata-cache-control', storeSetCookie: false, heuristicFraction: 0.1, heuristicMaxS: 86400 };
 
 function meta(over: Partial<EntryMeta> = {}): EntryMeta {
-  return {
-    v: ENTRY_FORMAT,
-    key: 'GET http://example.com/v',
-    primaryKey: 'GET http://example.com/v',
-    url: 'http://example.com/v',
-    status: 200,
+  return entryMeta('GET http://example.com/v', {
     headers: {
       date: httpDate(T0),
       'cache-control': 'max-age=60',
@@ -139,21 +135,11 @@ function meta(over: Partial<EntryMeta> = {}): EntryMeta {
       'content-length': '4',
       'x-old': 'kept',
     },
-    varyNames: [],
-    varyValues: {},
     requestTimeMs: T0,
     responseTimeMs: T0,
-    initialAgeS: 0,
-    freshnessLifetimeS: 60,
-    cacheControl: 'max-age=60',
-    noCache: false,
-    staleForbidden: false,
-    staleWhileRevalidateS: 0,
-    staleIfErrorS: 0,
     bodySize: 4,
-    tags: [],
     ...over,
-  };
+  });
 }
 
 describe('validatorHeaders / canValidate (RFC 9111 §4.3.1)', () => {

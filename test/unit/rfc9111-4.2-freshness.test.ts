@@ -4,10 +4,11 @@
 // decideReuse/requestDirectives/currentAge (src/cache/reuse.ts). Fixed timestamps.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { entryMeta } from '../fixtures/entry-meta.js';
 import { assessStorage, correctedInitialAge, type StorageInput, type StoragePolicyOptions } from '../../src/cache/storable.js';
 import { currentAge, decideReuse, requestDirectives } from '../../src/cache/reuse.js';
 import type { HeaderMap } from '../../src/http/headers.js';
-import { ENTRY_FORMAT, type EntryMeta } from '../../src/store/types.js';
+import type { EntryMeta } from '../../src/store/types.js';
 
 const T0 = Date.UTC(2024, 0, 15, 12, 0, 0);
 const S = 1000;
@@ -248,28 +249,15 @@ describe('corrected_initial_age (RFC 9111 §4.2.3)', () => {
 });
 
 function meta(over: Partial<EntryMeta> = {}): EntryMeta {
-  return {
-    v: ENTRY_FORMAT,
-    key: 'GET http://example.com/f',
-    primaryKey: 'GET http://example.com/f',
-    url: 'http://example.com/f',
-    status: 200,
+  return entryMeta('GET http://example.com/f', {
     headers: { date: D0, 'cache-control': 'max-age=100', etag: '"a"' },
-    varyNames: [],
-    varyValues: {},
     requestTimeMs: T0,
     responseTimeMs: T0,
-    initialAgeS: 0,
     freshnessLifetimeS: 100,
     cacheControl: 'max-age=100',
-    noCache: false,
-    staleForbidden: false,
-    staleWhileRevalidateS: 0,
-    staleIfErrorS: 0,
     bodySize: 4,
-    tags: [],
     ...over,
-  };
+  });
 }
 
 describe('current_age (RFC 9111 §4.2.3)', () => {
