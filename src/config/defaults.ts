@@ -35,6 +35,14 @@ export function defaultConfig(hostname: string): Config {
       storeSetCookie: false,
       heuristicFraction: 0.1,
       heuristicMaxS: 86_400,
+      // RFC 9111 §4.2.4: no stale answers unless the origin or the client allows them.
+      staleWhileRevalidateS: 0,
+      staleIfErrorS: 0,
+    },
+    coalesce: {
+      windowBytes: 8 * 2 ** 20,
+      // Varnish's built-in hit-for-miss lasts 120 s.
+      hitForPassS: 120,
     },
     limits: {
       maxUrlBytes: 8_192,

@@ -33,6 +33,21 @@ export interface CacheConfig {
   heuristicFraction: number;
   /** Upper bound of a heuristic freshness lifetime. */
   heuristicMaxS: number;
+  /** Grace for entries whose response names no stale-while-revalidate (RFC 5861 §3): served stale while one background revalidation runs. */
+  staleWhileRevalidateS: number;
+  /** Window for entries whose response names no stale-if-error (RFC 5861 §4): served stale when the origin fails. */
+  staleIfErrorS: number;
+}
+
+export interface CoalesceConfig {
+  /**
+   * Bytes of one origin body kept for clients collapsed onto it. A body within it is
+   * kept whole until the fill ends, so any follower gets it from the first byte;
+   * past it, the slowest reader paces the origin transfer and late comers fetch alone.
+   */
+  windowBytes: number;
+  /** How long a key whose response could not be shared is fetched without queueing (Varnish's hit-for-pass). */
+  hitForPassS: number;
 }
 
 export interface LimitsConfig {
@@ -58,6 +73,7 @@ export interface Config {
   admin: AdminConfig;
   origin: OriginConfig;
   cache: CacheConfig;
+  coalesce: CoalesceConfig;
   limits: LimitsConfig;
   logLevel: LogLevel;
 }

@@ -209,6 +209,8 @@ test('every flag has its STRATA_* env twin', () => {
     STRATA_ORIGIN_MAX_CONNECTIONS: '16',
     STRATA_TARGETED_FIELD: 'Edge-Cache-Control',
     STRATA_STORE_SET_COOKIE: 'true',
+    STRATA_STALE_WHILE_REVALIDATE: '10',
+    STRATA_STALE_IF_ERROR: '300',
   };
   const c = config({ env });
   assert.deepEqual(c, {
@@ -224,7 +226,10 @@ test('every flag has its STRATA_* env twin', () => {
       diskMaxBytes: 2 ** 30,
       targetedField: 'Edge-Cache-Control',
       storeSetCookie: true,
+      staleWhileRevalidateS: 10,
+      staleIfErrorS: 300,
     },
+    coalesce: defaultConfig(HOST).coalesce,
     limits: defaultConfig(HOST).limits,
     logLevel: 'debug',
   });
@@ -444,7 +449,7 @@ test('config/single-node.yaml loads', () => {
 const DOCUMENTED_FLAGS = [
   '--origin', '--listen', '--admin-listen', '--admin-token', '--cache-dir', '--memory-size', '--memory-max-object',
   '--disk-size', '--node-id', '--config', '--log-level', '--connect-timeout', '--headers-timeout', '--body-timeout',
-  '--origin-max-connections', '--targeted-field', '--store-set-cookie', '--help',
+  '--origin-max-connections', '--targeted-field', '--store-set-cookie', '--stale-while-revalidate', '--stale-if-error', '--help',
 ];
 
 test('--help returns help listing every flag, and wins over other arguments', () => {
