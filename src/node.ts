@@ -12,6 +12,8 @@ import { AccessLog } from './observability/access-log.js';
 import { Stats } from './observability/stats.js';
 import { OriginClient } from './origin/client.js';
 import { createProxyHandler } from './pipeline/proxy.js';
+import type { FetchOutcome } from './pipeline/fetch-and-store.js';
+import { Coalescer } from './coalesce/coalescer.js';
 import { createListener } from './server/listener.js';
 import { DiskTier } from './store/disk.js';
 import { MemoryTier } from './store/memory.js';
@@ -80,7 +82,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger, inUse: (key) => memory.has(key) });
       store = new TieredStore(memory, disk, logger);
       origin = new OriginClient(config.origin);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access });
+      const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000);
+      const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access, coalescer });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, startedAtMs: clock.now(), now: () => clock.now() }));
       try {

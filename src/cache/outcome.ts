@@ -8,6 +8,8 @@ export interface CacheOutcome {
   result: 'hit' | 'stale-hit' | 'miss' | 'revalidated' | 'refreshed' | 'bypass' | 'error' | 'only-if-cached';
   fwd?: FwdReason;
   fwdStatus?: number;
+  /** RFC 9211 §2.6: this request joined a forward request already in flight. */
+  collapsed?: boolean;
   stored?: boolean;
   ttlS?: number;
   detail?: string;
@@ -20,6 +22,7 @@ export function formatCacheStatus(nodeId: string, o: CacheOutcome): string {
   else s += `; fwd=${o.fwd}`;
   if (o.fwdStatus !== undefined) s += `; fwd-status=${o.fwdStatus}`;
   if (o.stored) s += '; stored';
+  if (o.collapsed) s += '; collapsed';
   if (o.ttlS !== undefined) s += `; ttl=${Math.round(o.ttlS)}`;
   if (o.detail !== undefined) s += `; detail=${o.detail}`;
   return s;

@@ -8,11 +8,10 @@ import type { Config } from '../config/types.js';
 import { StrataError } from '../errors.js';
 import { isCacheableMethod, primaryKey, urlOfKey } from '../cache/key.js';
 import { invalidatedKeys } from '../cache/invalidation.js';
-import { cacheStatusName, formatCacheStatus, type CacheOutcome } from '../cache/outcome.js';
+import { cacheStatusName, formatCacheStatus, type CacheOutcome, type FwdReason } from '../cache/outcome.js';
 import { decideReuse, currentAge, requestDirectives } from '../cache/reuse.js';
-import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
-import { newEntryMeta } from '../cache/entry.js';
-import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
+import { REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
+import type { Coalescer } from '../coalesce/coalescer.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
@@ -23,9 +22,10 @@ import type { OriginClient, OriginResponse } from '../origin/client.js';
 import { checkRequest } from '../server/request-guard.js';
 import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { createFetcher, ttlOf, type FetchOutcome, type FetchRequest } from './fetch-and-store.js';
 import { forFill, forwardHeaders } from './forward-headers.js';
 import { lookup } from './lookup.js';
-import { tee } from './tee.js';
+import { sendBody } from './send-body.js';
 
 export interface ProxyDeps {
   config: Readonly<Config>;
@@ -35,6 +35,8 @@ export interface ProxyDeps {
   logger: Logger;
   stats: Stats;
   clock: Clock;
+  /** Origin fetches in flight, shared by the requests for one key. */
+  coalescer: Coalescer<FetchOutcome>;
 }
 
 /** Per-request state: what the access line reports. */
@@ -53,7 +55,7 @@ interface RequestContext {
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { config, store, origin, logger, stats, clock, access } = deps;
+  const { config, store, origin, logger, stats, clock, access, coalescer } = deps;
   const nodeName = cacheStatusName(config.nodeId);
   const via = `1.1 ${config.nodeId}`;
   const targeted = config.cache.targetedField.toLowerCase();
@@ -65,6 +67,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     heuristicFraction: config.cache.heuristicFraction,
     heuristicMaxS: config.cache.heuristicMaxS,
   };
+  const fetchAndStore = createFetcher({ store, origin, clock, logger, stats, policy: policyOpts, windowBytes: config.coalesce.windowBytes });
   let seq = 0;
 
   const status = (o: CacheOutcome) => formatCacheStatus(nodeName, o);
@@ -101,8 +104,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   }
 
   /** Response fields for the client from an origin response (hop-by-hop and hidden fields removed). */
-  function passHeaders(res: OriginResponse, outcome: CacheOutcome): string[] {
-    const h = withoutHopByHop(res.headers);
+  function passHeaders(headers: HeaderMap, outcome: CacheOutcome): string[] {
+    const h = withoutHopByHop(headers);
     for (const f of hidden) delete h[f];
     h['via'] = h['via'] ? `${h['via']}, ${via}` : via;
     h['cache-status'] = status(outcome);
@@ -150,9 +153,14 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
         return answerStored(ctx, found, d.ageS);
       }
       if (rd.onlyIfCached) return onlyIfCached(ctx);
-      const fwd = d.why === 'stale' || d.why === 'no-cache' ? 'stale' : 'request';
+      if (d.why === 'stale' && !found.meta.staleForbidden && -d.ttlS <= graceOf(found.meta.staleWhileRevalidateS, config.cache.staleWhileRevalidateS)) {
+        ctx.outcome = { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' };
+        stats.inc('staleWhileRevalidate');
+        revalidateInBackground(ctx, key, found);
+        return answerStored(ctx, found, d.ageS);
+      }
       stats.inc('stale');
-      return fetchFromOrigin(ctx, key, fwd, canValidate(found.meta) ? found : undefined);
+      return fetchFromOrigin(ctx, key, d.why === 'stale' || d.why === 'no-cache' ? 'stale' : 'request', found);
     }
     if (rd.onlyIfCached) return onlyIfCached(ctx);
     stats.inc('misses');
@@ -164,121 +172,117 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     deliverError(ctx.res, new StrataError('ONLY_IF_CACHED_MISS'), status(ctx.outcome), via);
   }
 
-  /** Fetch from the origin for a cacheable request: a miss, or a validation of `stored`. */
-  async function fetchFromOrigin(ctx: RequestContext, key: string, fwd: CacheOutcome['fwd'], stored: StoredEntry | undefined): Promise<void> {
-    // A range on a miss is passed through (the media work fetches slices instead).
-    const fill = ctx.headers['range'] === undefined || stored !== undefined;
+  function fetchRequest(ctx: RequestContext, key: string, found: StoredEntry | undefined): FetchRequest {
     const headers = originHeaders(ctx);
-    if (fill) forFill(headers);
-    if (stored) Object.assign(headers, validatorHeaders(stored.meta));
-    const requestTimeMs = clock.now();
-    let res: OriginResponse;
-    try {
-      res = await origin.request({ method: fill ? 'GET' : ctx.method, target: ctx.target, headers });
-    } catch (err) {
-      ctx.outcome = { result: 'error', fwd };
-      return fail(ctx, err as StrataError);
-    }
-    ctx.upstream = res.upstream;
-    const responseTimeMs = clock.now();
+    forFill(headers);
+    return { id: ctx.id, key, requestHeaders: ctx.headers, originHeaders: headers, target: ctx.target, stored: found };
+  }
 
-    if (stored && res.status === 304) {
-      res.body.resume();
-      if (notModifiedMatches(stored.meta, res.headers)) {
-        stats.inc('revalidated');
-        // A request's no-store forbids storing anything from this exchange: the
-        // validated entry is served but not refreshed.
-        if (requestDirectives(ctx.headers).cc.has('no-store')) {
-          ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, detail: 'request-no-store' };
-          return answerStored(ctx, stored, currentAge(stored.meta, clock.now()));
-        }
-        const merged = mergeNotModified({ meta: stored.meta, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policyOpts);
-        if (merged) {
-          await store.update(merged).catch((err: unknown) => logger.warn({ id: ctx.id, err: (err as Error).message }, 'metadata update failed'));
-          ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, stored: true, ttlS: merged.freshnessLifetimeS - currentAge(merged, responseTimeMs) };
-          return answerStored(ctx, { meta: merged, body: stored.body }, currentAge(merged, clock.now()));
-        }
-        await deleteKeys([stored.meta.key]);
-        ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, detail: 'no-longer-storable' };
-        return answerStored(ctx, stored, currentAge(stored.meta, clock.now()));
-      }
-      // A 304 for another representation: fetch the whole response instead.
-      return fetchFromOrigin(ctx, key, fwd, undefined);
-    }
+  /** One revalidation per stale entry, whoever asks; the stale entry answers meanwhile. */
+  function revalidateInBackground(ctx: RequestContext, key: string, found: StoredEntry): void {
+    if (coalescer.has(key)) return;
+    stats.inc('backgroundRevalidations');
+    const flight = coalescer.lead(key, () => fetchAndStore(fetchRequest(ctx, key, found)));
+    void flight.outcome.then((o) => {
+      if (o.kind === 'failed') logger.warn({ id: ctx.id, url: found.meta.url, err: o.error.message }, 'background revalidation failed; the stale entry is kept');
+    });
+  }
 
-    const verdict = fill ? assessStorage({ method: 'GET', url: urlOfKey(key), requestHeaders: ctx.headers, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policyOpts) : undefined;
-    const clientWantsBody = ctx.method !== 'HEAD';
-    let writer;
-    if (verdict?.store) {
-      const d = verdict.decision;
-      const varyValues = selectingValues(d.varyNames, ctx.headers);
-      const cl = res.headers['content-length'];
-      const meta = newEntryMeta(d, {
-        key: variantKey(key, d.varyNames, varyValues),
-        primaryKey: key,
-        url: urlOfKey(key),
-        status: res.status,
-        varyValues,
-        requestTimeMs,
-        responseTimeMs,
-        bodySize: res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1,
-      });
-      writer = store.open(meta);
-      ctx.outcome = { result: stored ? 'refreshed' : 'miss', fwd, fwdStatus: res.status, stored: true, ttlS: d.freshnessLifetimeS - d.initialAgeS };
-      // The client's own conditional request is answered here; the full body still fills the cache.
-      if (res.status === 200 && isNotModified(ctx.headers, res.headers)) {
-        return streamMiss(ctx, res, writer, meta, 304);
-      }
-      return streamMiss(ctx, res, writer, meta, clientWantsBody ? res.status : 0);
+  /**
+   * Fetch from the origin for a cacheable request: a miss, or a stale `found`.
+   * Concurrent requests for one key share one fetch, unless the key is in
+   * hit-for-pass or the request carries what makes its answer its own.
+   */
+  async function fetchFromOrigin(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined): Promise<void> {
+    // A range on a miss is passed through (the media work fetches slices instead).
+    if (ctx.headers['range'] !== undefined && !found) return forward(ctx, 'bypass', 'range');
+    const solo = ctx.headers['authorization'] !== undefined || requestDirectives(ctx.headers).cc.has('no-store') || coalescer.passing(key);
+    const joined = solo ? undefined : coalescer.join(key);
+    if (joined) {
+      stats.inc('collapsed');
+      return respondFromFetch(ctx, key, fwd, found, await joined.outcome, true);
     }
-    // The new response replaces the stored one unless the refusal is this request's own.
-    const reason = verdict && !verdict.store ? verdict.reason : undefined;
-    if (stored && res.status >= 200 && res.status < 400 && !(reason && REQUEST_SPECIFIC_REASONS.has(reason))) await deleteKeys([stored.meta.key]);
-    ctx.outcome = { result: 'bypass', fwd: fill ? fwd : 'bypass', fwdStatus: res.status, detail: reason ?? (fill ? undefined : 'range') };
+    const work = () => fetchAndStore(fetchRequest(ctx, key, found));
+    const outcome = solo ? work().outcome : coalescer.lead(key, work).outcome;
+    return respondFromFetch(ctx, key, fwd, found, await outcome, false);
+  }
+
+  /** A collapsed request that cannot use the shared answer fetches its own, uncollapsed. */
+  async function fetchAlone(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined): Promise<void> {
+    return respondFromFetch(ctx, key, fwd, found, await fetchAndStore(fetchRequest(ctx, key, found)).outcome, false);
+  }
+
+  /** Whether this client may use an entry stored for the fetch's request (same variant). */
+  function sameVariant(ctx: RequestContext, meta: EntryMeta): boolean {
+    return meta.varyNames.length === 0 || variantKey(meta.primaryKey, meta.varyNames, selectingValues(meta.varyNames, ctx.headers)) === meta.key;
+  }
+
+  /** RFC 5861 §4: may `found` answer because the origin failed? */
+  function staleIfError(ctx: RequestContext, found: StoredEntry | undefined): boolean {
+    if (!found || found.meta.staleForbidden) return false;
+    const d = decideReuse(requestDirectives(ctx.headers), found.meta, clock.now());
+    return !d.reuse && d.why === 'stale' && -d.ttlS <= graceOf(found.meta.staleIfErrorS, config.cache.staleIfErrorS);
+  }
+
+  function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, fwdStatus?: number): void | Promise<void> {
+    const ageS = currentAge(found.meta, clock.now());
+    ctx.outcome = { result: 'stale-hit', fwd, ...(fwdStatus ? { fwdStatus } : {}), ttlS: found.meta.freshnessLifetimeS - ageS, detail: 'stale-if-error' };
+    stats.inc('staleIfError');
+    return answerStored(ctx, found, ageS);
+  }
+
+  async function respondFromFetch(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, o: FetchOutcome, collapsed: boolean): Promise<void> {
+    const joined = collapsed ? { collapsed: true } : {};
+    if (o.kind === 'failed') {
+      if (staleIfError(ctx, found)) return answerStaleOnError(ctx, found!, fwd);
+      ctx.outcome = { result: 'error', fwd, ...joined };
+      return fail(ctx, o.error);
+    }
+    ctx.upstream = o.upstream;
+    if (o.kind === 'validated') {
+      if (collapsed && !sameVariant(ctx, o.entry.meta)) return fetchAlone(ctx, key, fwd, found);
+      const meta = o.entry.meta;
+      ctx.outcome = { result: 'revalidated', fwd, fwdStatus: 304, ...joined, ...(o.refreshed ? { stored: true, ttlS: ttlOf(meta, clock.now()) } : {}), ...(o.detail ? { detail: o.detail } : {}) };
+      return answerStored(ctx, o.entry, currentAge(meta, clock.now()));
+    }
+    if (o.status >= 500 && staleIfError(ctx, found)) return answerStaleOnError(ctx, found!, fwd, o.status);
+    if (o.stored) {
+      if (collapsed && !sameVariant(ctx, o.stored)) return fetchAlone(ctx, key, fwd, found);
+      coalescer.clearPass(key);
+      ctx.outcome = { result: found ? 'refreshed' : 'miss', fwd, fwdStatus: o.status, stored: true, ...joined, ttlS: ttlOf(o.stored, clock.now()) };
+      return streamShared(ctx, o, true, () => fetchAlone(ctx, key, fwd, found));
+    }
+    // Not storable. An origin error is the same for everyone waiting: shared, not multiplied.
+    if (collapsed && !(o.status >= 500 && (o.reason === 'status' || o.reason === 'not-reusable'))) return fetchAlone(ctx, key, fwd, found);
+    if (!collapsed && o.status < 500 && o.reason && !REQUEST_SPECIFIC_REASONS.has(o.reason)) coalescer.markPass(key);
+    ctx.outcome = { result: 'bypass', fwd, fwdStatus: o.status, ...joined, ...(o.reason ? { detail: o.reason } : {}) };
     stats.inc('bypass');
-    ctx.res.writeHead(res.status, passHeaders(res, ctx.outcome));
-    if (!clientWantsBody) {
-      // A HEAD owes no body and nothing is being stored: stop the origin transfer.
-      res.body.destroy();
+    return streamShared(ctx, o, false, () => fetchAlone(ctx, key, fwd, found));
+  }
+
+  /**
+   * Answer one client from a shared origin response. `instead` runs when the body
+   * can no longer be read from its start (a late client past the window).
+   */
+  async function streamShared(ctx: RequestContext, o: FetchOutcome & { kind: 'response' }, storing: boolean, instead: () => Promise<void>): Promise<void> {
+    // The client's own conditional request is answered here; the full body still fills the cache.
+    if (storing && o.status === 200 && isNotModified(ctx.headers, o.headers)) {
+      ctx.res.writeHead(304, stripBodyFields(passHeaders(o.headers, ctx.outcome)));
       ctx.res.end();
       return;
     }
-    const r = await tee(res.body, ctx.res, undefined, true);
-    ctx.bytes = r.sent;
-  }
-
-  /** Stream a storable origin response; `answer` 0 means headers only (HEAD), 304 a Not Modified. */
-  async function streamMiss(ctx: RequestContext, res: OriginResponse, writer: ReturnType<Store['open']>, meta: EntryMeta, answer: number): Promise<void> {
-    if (answer === 304) {
-      const raw = passHeaders(res, ctx.outcome);
-      ctx.res.writeHead(304, stripBodyFields(raw));
-    } else {
-      ctx.res.writeHead(res.status, passHeaders(res, ctx.outcome));
+    if (ctx.method === 'HEAD') {
+      // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
+      ctx.res.writeHead(o.status, passHeaders(o.headers, ctx.outcome));
+      ctx.res.end();
+      return;
     }
-    // A HEAD or a 304 is complete with its headers: answer now; the fill goes on alone.
-    if (answer === 0 || answer === 304) ctx.res.end();
-    const r = await tee(res.body, ctx.res, writer, answer !== 0 && answer !== 304, async () => {
-      try {
-        await writer.commit();
-        stats.inc('stored');
-        await dropOtherVaryShapes(meta);
-      } catch (err) {
-        logger.warn({ id: ctx.id, err: (err as Error).message, url: meta.url }, 'response not stored');
-      }
-    }, meta.bodySize);
+    const reader = o.body.reader();
+    if (!reader) return instead();
+    ctx.res.writeHead(o.status, passHeaders(o.headers, ctx.outcome));
+    const r = await sendBody(reader, ctx.res);
     ctx.bytes = r.sent;
-    if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: meta.url }, 'origin body failed mid-transfer; nothing stored, client connection cut');
-  }
-
-  /** Variants stored under another Vary field list are outdated by this response. */
-  async function dropOtherVaryShapes(meta: EntryMeta): Promise<void> {
-    const shape = meta.varyNames.join(',');
-    const stale = store.variants(meta.primaryKey).filter((m) => m.key !== meta.key && m.varyNames.join(',') !== shape);
-    if (stale.length) await deleteKeys(stale.map((m) => m.key));
-  }
-
-  async function deleteKeys(keys: string[]): Promise<void> {
-    await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));
+    if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
   }
 
   async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
@@ -286,8 +290,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     for (const pk of keys) stats.inc('invalidations', await store.deleteVariants(pk).catch(() => 0));
   }
 
-  async function handleUncacheable(ctx: RequestContext): Promise<void> {
-    ctx.outcome = { result: 'bypass', fwd: 'bypass' };
+  /** Pass a request through as it is, nothing stored: uncacheable methods, ranges on a miss. */
+  async function forward(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {
+    ctx.outcome = { result: 'bypass', fwd, ...(detail ? { detail } : {}) };
     stats.inc('bypass');
     const hasBody = ctx.req.headers['content-length'] !== undefined || ctx.req.headers['transfer-encoding'] !== undefined;
     let res: OriginResponse;
@@ -299,8 +304,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.upstream = res.upstream;
     ctx.outcome.fwdStatus = res.status;
     await invalidate(ctx, res);
-    ctx.res.writeHead(res.status, passHeaders(res, ctx.outcome));
-    const r = await tee(res.body, ctx.res, undefined, true);
+    ctx.res.writeHead(res.status, passHeaders(res.headers, ctx.outcome));
+    const r = await sendBody(res.body, ctx.res);
     ctx.bytes = r.sent;
   }
 
@@ -342,7 +347,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.target = accepted.target;
     ctx.host = accepted.host;
     try {
-      const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : handleUncacheable(ctx);
+      const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : forward(ctx, 'bypass');
       if (!work && res.writableEnded) {
         // A memory hit answered synchronously: its whole answer is handed to the
         // socket already, so it is logged now, without a listener per request.
@@ -356,6 +361,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       failed(ctx, err);
     }
   };
+}
+
+/** The response's own stale window when it names one, else the operator's default. */
+function graceOf(fromResponseS: number, defaultS: number): number {
+  return fromResponseS > 0 ? fromResponseS : defaultS;
 }
 
 /** A 304 carries no body: drop the fields that describe one. */

@@ -1,0 +1,102 @@
+// Single flight per cache key: while one origin fetch for a key is in flight,
+// later requests for that key join it instead of starting their own (collapsed
+// forwarding). A flight is listed from its start until its work is done (the
+// response is stored, or found unshareable), so a request arriving between the
+// origin's last byte and the cache commit still joins rather than refetching.
+//
+// Keys whose responses could not be shared are remembered for a while (Varnish's
+// hit-for-pass): requests for them go to the origin at once instead of queueing
+// behind a fetch whose answer they would not be able to use.
+//
+// What a flight produces, and how a follower uses it, is the pipeline's business:
+// this module only keeps the books.
+
+import type { Clock } from '../util/clock.js';
+
+export interface Flight<T> {
+  readonly key: string;
+  /** The fetch's result, shared by the leader and every follower. */
+  readonly outcome: Promise<T>;
+  /** Requests that joined after the leader. */
+  followers: number;
+}
+
+export interface FlightWork<T> {
+  outcome: Promise<T>;
+  /** Resolves when the flight's work is over (stored, or not storable); it is then unlisted. */
+  done: Promise<unknown>;
+}
+
+export class Coalescer<T> {
+  private readonly flights = new Map<string, Flight<T>>();
+  /** Hit-for-pass: key → until (ms). */
+  private readonly passUntil = new Map<string, number>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly hitForPassMs: number,
+  ) {}
+
+  /** The flight in progress for `key`, counting the caller as a follower. */
+  join(key: string): Flight<T> | undefined {
+    const f = this.flights.get(key);
+    if (f) f.followers++;
+    return f;
+  }
+
+  /** Whether a fetch for `key` is in flight (without joining it). */
+  has(key: string): boolean {
+    return this.flights.has(key);
+  }
+
+  /** Start and list a flight for `key`. */
+  lead(key: string, start: () => FlightWork<T>): Flight<T> {
+    const work = start();
+    const flight: Flight<T> = { key, outcome: work.outcome, followers: 0 };
+    this.flights.set(key, flight);
+    const unlist = () => {
+      if (this.flights.get(key) === flight) this.flights.delete(key);
+    };
+    work.done.then(unlist, unlist);
+    return flight;
+  }
+
+  get inFlight(): number {
+    return this.flights.size;
+  }
+
+  /** Requests for `key` should not wait for one another for a while. */
+  markPass(key: string): void {
+    if (this.hitForPassMs > 0) this.passUntil.set(key, this.clock.now() + this.hitForPassMs);
+  }
+
+  clearPass(key: string): void {
+    this.passUntil.delete(key);
+  }
+
+  passing(key: string): boolean {
+    if (this.passUntil.size === 0) return false;
+    const until = this.passUntil.get(key);
+    if (until === undefined) return false;
+    if (until > this.clock.now()) return true;
+    this.passUntil.delete(key);
+    return false;
+  }
+
+  /**
+   * Unlist the flights whose key matches, so later requests start a fetch of their
+   * own (a purge must not let a request join a fetch begun before it). The
+   * unlisted flights still finish for the clients already on them.
+   */
+  forget(match: (key: string) => boolean): number {
+    let n = 0;
+    for (const key of [...this.flights.keys()]) {
+      if (match(key)) {
+        this.flights.delete(key);
+        n++;
+      }
+    }
+    for (const key of [...this.passUntil.keys()]) if (match(key)) this.passUntil.delete(key);
+    return n;
+  }
+}

@@ -1,0 +1,187 @@
+// One origin fetch for a cacheable request, and the store work that follows it,
+// independent of any client: the result (FetchOutcome) is shared by every client
+// collapsed onto the fetch, and a background revalidation uses it with no client
+// at all.
+//
+// - A 304 that matches the stored entry refreshes its metadata: "validated".
+// - A storable response is written to the tiers by a fill that reads the shared
+//   body like any client; the body's end reaches clients only after the commit.
+// - A response that is not storable replaces nothing stored unless the refusal is
+//   the response's own (not this request's); nobody fills, and if no client takes
+//   the body, the origin transfer is stopped.
+// - A transport failure is "failed"; each client decides (stale-if-error or error).
+
+import type { Logger } from 'pino';
+import { SharedBody } from '../coalesce/shared-body.js';
+import { newEntryMeta } from '../cache/entry.js';
+import { currentAge, requestDirectives } from '../cache/reuse.js';
+import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
+import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions } from '../cache/storable.js';
+import { urlOfKey } from '../cache/key.js';
+import { selectingValues, variantKey } from '../cache/vary.js';
+import { StrataError } from '../errors.js';
+import type { HeaderMap } from '../http/headers.js';
+import type { Stats } from '../observability/stats.js';
+import type { OriginClient } from '../origin/client.js';
+import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+
+export type FetchOutcome =
+  | { kind: 'failed'; error: StrataError }
+  | {
+      kind: 'validated';
+      upstream: string;
+      /** The entry to answer with: refreshed, or as it was when it could not be refreshed. */
+      entry: StoredEntry;
+      refreshed: boolean;
+      detail?: string;
+    }
+  | {
+      kind: 'response';
+      upstream: string;
+      status: number;
+      headers: HeaderMap;
+      body: SharedBody;
+      /** Set when the response is being stored: the metadata it is stored under. */
+      stored?: EntryMeta;
+      reason?: NotStoredReason;
+    };
+
+export interface FetchRequest {
+  id: number;
+  /** Primary cache key. */
+  key: string;
+  /** The triggering client's request fields (storing rules, Vary). */
+  requestHeaders: HeaderMap;
+  /** Fields to send to the origin (validators are added here). */
+  originHeaders: HeaderMap;
+  target: string;
+  /** The stored entry this fetch may validate or replace, if any. */
+  stored?: StoredEntry;
+}
+
+export interface FetchDeps {
+  store: Store;
+  origin: OriginClient;
+  clock: Clock;
+  logger: Logger;
+  stats: Stats;
+  policy: StoragePolicyOptions;
+  windowBytes: number;
+}
+
+export interface FetchWork {
+  outcome: Promise<FetchOutcome>;
+  /** Resolves once the store work is over (entry committed or given up). */
+  done: Promise<unknown>;
+}
+
+export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork {
+  const { store, origin, clock, logger, stats, policy } = deps;
+
+  async function deleteKeys(keys: string[]): Promise<void> {
+    await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));
+  }
+
+  /** Variants stored under another Vary field list are outdated by this response. */
+  async function dropOtherVaryShapes(meta: EntryMeta): Promise<void> {
+    const shape = meta.varyNames.join(',');
+    const stale = store.variants(meta.primaryKey).filter((m) => m.key !== meta.key && m.varyNames.join(',') !== shape);
+    if (stale.length) await deleteKeys(stale.map((m) => m.key));
+  }
+
+  return function fetchAndStore(req: FetchRequest): FetchWork {
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const outcome = run(req, req.stored, finish).catch((err: unknown): FetchOutcome => {
+      finish();
+      return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
+    });
+    return { outcome, done };
+  };
+
+  async function run(req: FetchRequest, stored: StoredEntry | undefined, finish: () => void): Promise<FetchOutcome> {
+    const validating = stored !== undefined && canValidate(stored.meta);
+    const headers = validating ? { ...req.originHeaders, ...validatorHeaders(stored.meta) } : req.originHeaders;
+    const requestTimeMs = clock.now();
+    const res = await origin.request({ method: 'GET', target: req.target, headers });
+    const responseTimeMs = clock.now();
+
+    if (validating && res.status === 304) {
+      res.body.resume();
+      // A 304 for another representation: fetch the whole response instead.
+      if (!notModifiedMatches(stored.meta, res.headers)) return run(req, undefined, finish);
+      stats.inc('revalidated');
+      try {
+        // A request's no-store forbids storing anything from this exchange.
+        if (requestDirectives(req.requestHeaders).cc.has('no-store')) {
+          return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'request-no-store' };
+        }
+        const merged = mergeNotModified({ meta: stored.meta, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policy);
+        if (!merged) {
+          await deleteKeys([stored.meta.key]);
+          return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'no-longer-storable' };
+        }
+        await store.update(merged).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
+        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true };
+      } finally {
+        finish();
+      }
+    }
+
+    const verdict = assessStorage(
+      { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
+      policy,
+    );
+    const cl = res.headers['content-length'];
+    const announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
+    if (!verdict.store) {
+      // The new response replaces the stored one unless the refusal is this request's own.
+      if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
+      const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, Promise.resolve());
+      // Clients take the body in the turn the outcome reaches them; if none did, stop the transfer.
+      setImmediate(() => body.abandonIfUnread());
+      finish();
+      return { kind: 'response', upstream: res.upstream, status: res.status, headers: res.headers, body, reason: verdict.reason };
+    }
+
+    const d = verdict.decision;
+    const varyValues = selectingValues(d.varyNames, req.requestHeaders);
+    const meta = newEntryMeta(d, {
+      key: variantKey(req.key, d.varyNames, varyValues),
+      primaryKey: req.key,
+      url: urlOfKey(req.key),
+      status: res.status,
+      varyValues,
+      requestTimeMs,
+      responseTimeMs,
+      bodySize: announced,
+    });
+    const writer = store.open(meta);
+    let sealed!: () => void;
+    const seal = new Promise<void>((r) => (sealed = r));
+    const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, seal);
+    const fillReader = body.reader(true)!;
+    void (async () => {
+      try {
+        for await (const chunk of fillReader as AsyncIterable<Buffer>) await writer.write(chunk);
+        await writer.commit();
+        stats.inc('stored');
+        await dropOtherVaryShapes(meta);
+      } catch (err) {
+        writer.abort(err as Error);
+        fillReader.destroy();
+        logger.warn({ id: req.id, err: (err as Error).message, url: meta.url }, 'response not stored');
+      } finally {
+        sealed();
+        finish();
+      }
+    })();
+    return { kind: 'response', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
+  }
+}
+
+/** Seconds of freshness left for a just-stored entry (Cache-Status ttl). */
+export function ttlOf(meta: EntryMeta, nowMs: number): number {
+  return meta.freshnessLifetimeS - currentAge(meta, nowMs);
+}

@@ -1,0 +1,271 @@
+// Request coalescing (collapsed forwarding): one origin request per key however
+// many clients ask at once; followers get the bytes as they arrive; unshareable
+// answers send followers to the origin and put the key in hit-for-pass.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { Agent, request } from 'undici';
+import { startHarness, fixed, type Harness } from '../fixtures/harness.js';
+
+/** An origin that holds each response until the test releases it. */
+function heldOrigin() {
+  const waiting: ServerResponse[] = [];
+  return {
+    waiting,
+    handler: (_req: unknown, res: ServerResponse) => {
+      waiting.push(res);
+    },
+  };
+}
+
+async function collapsed(h: Harness, n: number): Promise<void> {
+  await h.until(() => h.node.stats.counters.collapsed >= n, `${n} collapsed requests`);
+}
+
+test('1,000 concurrent clients for one cold key: one origin request, 1,000 identical bodies', async () => {
+  const body = Buffer.alloc(64 * 1024, 'c');
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  const agent = new Agent({ connections: 1000 });
+  try {
+    const replies = Array.from({ length: 1000 }, () =>
+      request(h.base + '/herd', { dispatcher: agent }).then(async (r) => ({
+        status: r.statusCode,
+        cacheStatus: String(r.headers['cache-status']),
+        body: Buffer.from(await r.body.arrayBuffer()),
+      })),
+    );
+    // Every request has reached the node and is waiting on the one fetch.
+    await collapsed(h, 999);
+    assert.equal(h.origin.count('/herd'), 1);
+    held.waiting[0]!.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': body.length });
+    held.waiting[0]!.end(body);
+    const all = await Promise.all(replies);
+    assert.equal(all.filter((r) => r.status === 200 && r.body.equals(body)).length, 1000);
+    assert.equal(h.origin.count('/herd'), 1);
+    assert.equal(all.filter((r) => /fwd=uri-miss; fwd-status=200; stored; collapsed/.test(r.cacheStatus)).length, 999);
+    assert.equal(all.filter((r) => !r.cacheStatus.includes('collapsed')).length, 1, 'the leader is not marked collapsed');
+  } finally {
+    await agent.close();
+    await h.close();
+  }
+});
+
+test("followers receive the first bytes before the origin has finished the body", async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  try {
+    const leader = request(h.base + '/live');
+    await h.until(() => held.waiting.length === 1, 'the origin request');
+    const follower = request(h.base + '/live');
+    await collapsed(h, 1);
+    const origin = held.waiting[0]!;
+    origin.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 10 });
+    origin.write('first');
+    const res = await follower;
+    const it = res.body[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(Buffer.from(first.value as Buffer).toString(), 'first', 'the follower has the first half while the origin is still sending');
+    assert.equal(origin.writableEnded, false);
+    origin.end('-last');
+    let rest = '';
+    for (let n = await it.next(); !n.done; n = await it.next()) rest += Buffer.from(n.value as Buffer).toString();
+    assert.equal(rest, '-last');
+    assert.equal(await (await leader).body.text(), 'first-last');
+    assert.equal(h.origin.count('/live'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('the origin dies mid-body: no follower gets a body that looks complete, nothing is stored', async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  try {
+    const clients = Array.from({ length: 6 }, () =>
+      request(h.base + '/dies').then(
+        async (r) => {
+          await r.body.arrayBuffer();
+          return 'complete';
+        },
+        () => 'error',
+      ).catch(() => 'error'),
+    );
+    await collapsed(h, 5);
+    const origin = held.waiting[0]!;
+    origin.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 100_000 });
+    origin.write(Buffer.alloc(20_000, 1));
+    setImmediate(() => origin.socket?.destroy());
+    const results = await Promise.all(clients.map((c) => c.catch(() => 'error')));
+    assert.deepEqual(results, Array(6).fill('error'));
+    assert.equal(h.node.stats.counters.stored, 0);
+    h.origin.setHandler(fixed('whole', { 'cache-control': 'max-age=600' }));
+    const next = await h.get('/dies');
+    assert.equal(next.text, 'whole');
+    assert.match(next.headers['cache-status']!, /fwd=uri-miss/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a response that cannot be shared sends the followers to the origin; the key then goes hit-for-pass', async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  try {
+    const first = Array.from({ length: 4 }, () => h.get('/private'));
+    await collapsed(h, 3);
+    held.waiting.shift()!.writeHead(200, { 'cache-control': 'private', 'content-length': 6 }).end('leader');
+    // The three followers each ask the origin themselves.
+    await h.until(() => held.waiting.length === 3, 'the followers at the origin');
+    for (const res of held.waiting.splice(0)) res.writeHead(200, { 'cache-control': 'private', 'content-length': 3 }).end('own');
+    const replies = await Promise.all(first);
+    assert.deepEqual(replies.map((r) => r.text).sort(), ['leader', 'own', 'own', 'own']);
+    assert.equal(replies.filter((r) => /collapsed/.test(r.headers['cache-status']!)).length, 0, 'followers sent alone are not marked collapsed');
+
+    // Hit-for-pass: while one request is at the origin, another does not queue behind it.
+    const a = h.get('/private');
+    await h.until(() => held.waiting.length === 1, 'the first request at the origin');
+    const b = h.get('/private');
+    await h.until(() => held.waiting.length === 2, 'the second request at the origin, not queued');
+    for (const res of held.waiting.splice(0)) res.writeHead(200, { 'cache-control': 'private', 'content-length': 2 }).end('ok');
+    assert.deepEqual([(await a).text, (await b).text], ['ok', 'ok']);
+    assert.equal(h.node.stats.counters.collapsed, 3);
+
+    // Past the hit-for-pass window, requests collapse again.
+    h.clock.advance(121_000);
+    const c = h.get('/private');
+    await h.until(() => held.waiting.length === 1, 'the request at the origin');
+    const d = h.get('/private');
+    await collapsed(h, 4);
+    held.waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 6 }).end('shared');
+    assert.deepEqual([(await c).text, (await d).text], ['shared', 'shared']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a follower whose Vary values differ fetches its own variant', async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  try {
+    const en = h.get('/v', { 'accept-language': 'en' });
+    await h.until(() => held.waiting.length === 1, 'the first request at the origin');
+    const fr = h.get('/v', { 'accept-language': 'fr' });
+    await collapsed(h, 1);
+    held.waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': 5 }).end('hello');
+    await h.until(() => held.waiting.length === 1, 'the follower at the origin');
+    const req = h.origin.requests.at(-1)!;
+    assert.equal(req.headers['accept-language'], 'fr');
+    held.waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': 7 }).end('bonjour');
+    assert.equal((await en).text, 'hello');
+    assert.equal((await fr).text, 'bonjour');
+  } finally {
+    await h.close();
+  }
+});
+
+test('revalidations of one stale entry are coalesced into one conditional request', async () => {
+  let version = 0;
+  const h = await startHarness((req, res) => {
+    if (req.headers['if-none-match'] === '"v1"') {
+      version++;
+      // Answer only when every client is waiting on this revalidation.
+      const answer = () => res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=10' }).end();
+      h.until(() => h.node.stats.counters.collapsed >= 49, '49 collapsed revalidations').then(answer, answer);
+      return;
+    }
+    res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=10', 'content-length': 4 }).end('body');
+  });
+  try {
+    await h.get('/rv');
+    h.clock.advance(20_000);
+    const replies = await Promise.all(Array.from({ length: 50 }, () => h.get('/rv')));
+    assert.equal(version, 1, 'one conditional request for fifty stale requests');
+    assert.equal(replies.filter((r) => r.status === 200 && r.text === 'body').length, 50);
+    assert.equal(replies.filter((r) => /fwd=stale; fwd-status=304; stored; collapsed/.test(r.headers['cache-status']!)).length, 49);
+    const fresh = await h.get('/rv');
+    assert.match(fresh.headers['cache-status']!, /; hit/);
+  } finally {
+    await h.close();
+  }
+});
+
+test("the leader's client leaves: the fetch goes on for the follower and the fill", async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler, { logLevel: 'info' });
+  try {
+    const ac = new AbortController();
+    const leader = request(h.base + '/leave', { signal: ac.signal });
+    await h.until(() => held.waiting.length === 1, 'the origin request');
+    const follower = h.get('/leave');
+    await collapsed(h, 1);
+    const origin = held.waiting[0]!;
+    origin.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 8 });
+    origin.write('half');
+    const lr = await leader;
+    ac.abort();
+    await lr.body.arrayBuffer().catch(() => undefined);
+    await h.logged((l) => l['msg'] === 'access' && l['aborted'] === true);
+    origin.end('-end');
+    assert.equal((await follower).text, 'half-end');
+    await h.stored(1);
+    const hit = await h.get('/leave');
+    assert.match(hit.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/leave'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('every client of an unstorable fetch leaves: the origin transfer is stopped', async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  try {
+    const ac = new AbortController();
+    const client = request(h.base + '/gone', { signal: ac.signal });
+    await h.until(() => held.waiting.length === 1, 'the origin request');
+    const origin = held.waiting[0]!;
+    origin.writeHead(200, { 'cache-control': 'no-store', 'content-length': 10_000_000 });
+    origin.write(Buffer.alloc(64 * 1024));
+    const r = await client;
+    ac.abort();
+    await r.body.arrayBuffer().catch(() => undefined);
+    await once(origin, 'close');
+    assert.equal(origin.writableFinished, false, 'the origin connection was closed before the body was sent');
+  } finally {
+    await h.close();
+  }
+});
+
+test('an origin error is shared with the followers rather than multiplied', async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  try {
+    const replies = Array.from({ length: 5 }, () => h.get('/err'));
+    await collapsed(h, 4);
+    held.waiting.shift()!.writeHead(503, { 'content-length': 4 }).end('down');
+    const all = await Promise.all(replies);
+    assert.deepEqual(all.map((r) => r.status), [503, 503, 503, 503, 503]);
+    assert.equal(h.origin.count('/err'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('requests carrying Authorization or no-store are never collapsed', async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler);
+  try {
+    const a = h.get('/auth');
+    await h.until(() => held.waiting.length === 1, 'the first request');
+    const b = h.get('/auth', { authorization: 'Bearer x' });
+    const c = h.get('/auth', { 'cache-control': 'no-store' });
+    await h.until(() => held.waiting.length === 3, 'each request at the origin');
+    for (const res of held.waiting.splice(0)) res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 2 }).end('ok');
+    await Promise.all([a, b, c]);
+    assert.equal(h.node.stats.counters.collapsed, 0);
+  } finally {
+    await h.close();
+  }
+});
