@@ -16,7 +16,7 @@ import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
-import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions } from '../cache/storable.js';
+import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { StrataError } from '../errors.js';
@@ -58,6 +58,8 @@ export interface FetchRequest {
   target: string;
   /** The stored entry this fetch may validate or replace, if any. */
   stored?: StoredEntry;
+  /** `stored` may answer if the origin fails (stale-if-error): an error response must not replace it. */
+  keepStaleOnError?: boolean;
 }
 
 export interface FetchDeps {
@@ -129,10 +131,13 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       }
     }
 
-    const verdict = assessStorage(
-      { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
-      policy,
-    );
+    const verdict: StorageVerdict =
+      res.status >= 500 && req.keepStaleOnError
+        ? { store: false, reason: 'status' }
+        : assessStorage(
+            { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
+            policy,
+          );
     const cl = res.headers['content-length'];
     const announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {

@@ -175,7 +175,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   function fetchRequest(ctx: RequestContext, key: string, found: StoredEntry | undefined): FetchRequest {
     const headers = originHeaders(ctx);
     forFill(headers);
-    return { id: ctx.id, key, requestHeaders: ctx.headers, originHeaders: headers, target: ctx.target, stored: found };
+    return { id: ctx.id, key, requestHeaders: ctx.headers, originHeaders: headers, target: ctx.target, stored: found, keepStaleOnError: staleIfError(ctx, found) };
   }
 
   /** One revalidation per stale entry, whoever asks; the stale entry answers meanwhile. */

@@ -1,0 +1,193 @@
+// RFC 5861 stale-while-revalidate and stale-if-error, from the response or from the
+// operator's default grace; RFC 9111 §4.2.4 limits (must-revalidate, request
+// directives). Freshness arithmetic runs on the harness's fake clock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { startHarness, fixed } from '../fixtures/harness.js';
+
+test('stale-while-revalidate: the stale entry answers at once and one background revalidation refreshes it', async () => {
+  const revalidations: ServerResponse[] = [];
+  const h = await startHarness((req, res) => {
+    if (req.headers['if-none-match']) {
+      revalidations.push(res);
+      return;
+    }
+    res.writeHead(200, { etag: '"a"', 'cache-control': 'max-age=10, stale-while-revalidate=60', 'content-length': 3 }).end('old');
+  });
+  try {
+    await h.get('/swr');
+    h.clock.advance(15_000);
+    // The origin holds the revalidation: the stale answers cannot be waiting for it.
+    const replies = await Promise.all(Array.from({ length: 10 }, () => h.get('/swr')));
+    for (const r of replies) {
+      assert.equal(r.text, 'old');
+      assert.match(r.headers['cache-status']!, /; hit; ttl=-[56]; detail=stale-while-revalidate/);
+      assert.match(r.headers['age']!, /^1[56]$/);
+    }
+    await h.until(() => revalidations.length === 1, 'the background revalidation');
+    assert.equal(h.origin.count('/swr'), 2, 'one revalidation for ten stale hits');
+    revalidations[0]!.writeHead(304, { etag: '"a"', 'cache-control': 'max-age=10, stale-while-revalidate=60' }).end();
+    await h.until(() => h.node.stats.counters.revalidated === 1, 'the 304 merged');
+    const fresh = await h.get('/swr');
+    assert.match(fresh.headers['cache-status']!, /; hit; ttl=(9|10)$/);
+    assert.equal(h.node.stats.counters.staleWhileRevalidate, 10);
+    assert.equal(h.node.stats.counters.backgroundRevalidations, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('stale-while-revalidate: a changed body replaces the entry in the background', async () => {
+  let body = 'v1';
+  const h = await startHarness((_req, res) => fixed(body, { 'cache-control': 'max-age=10, stale-while-revalidate=60' })(_req, res, Buffer.alloc(0)));
+  try {
+    await h.get('/swr2');
+    h.clock.advance(11_000);
+    body = 'v2';
+    assert.equal((await h.get('/swr2')).text, 'v1');
+    await h.stored(2);
+    const next = await h.get('/swr2');
+    assert.equal(next.text, 'v2');
+    assert.match(next.headers['cache-status']!, /; hit/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('past the stale-while-revalidate window the request waits for the origin', async () => {
+  const h = await startHarness(fixed('x', { etag: '"e"', 'cache-control': 'max-age=10, stale-while-revalidate=5' }));
+  try {
+    await h.get('/late');
+    h.clock.advance(16_000);
+    const r = await h.get('/late');
+    assert.match(r.headers['cache-status']!, /fwd=stale/);
+    assert.equal(h.node.stats.counters.staleWhileRevalidate, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('the configured default grace applies when the response names none; must-revalidate forbids it', async () => {
+  const h = await startHarness(
+    (req, res) => {
+      const mr = req.url === '/mr' ? ', must-revalidate' : '';
+      fixed('x', { etag: '"e"', 'cache-control': `max-age=10${mr}` })(req, res, Buffer.alloc(0));
+    },
+    { cache: { staleWhileRevalidateS: 30 } },
+  );
+  try {
+    await h.get('/grace');
+    await h.get('/mr');
+    h.clock.advance(20_000);
+    assert.match((await h.get('/grace')).headers['cache-status']!, /detail=stale-while-revalidate/);
+    assert.match((await h.get('/mr')).headers['cache-status']!, /fwd=stale; fwd-status=200/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('request directives that forbid stale answers are respected by stale-while-revalidate', async () => {
+  const h = await startHarness(fixed('x', { etag: '"e"', 'cache-control': 'max-age=10, stale-while-revalidate=60' }));
+  try {
+    await h.get('/rq');
+    h.clock.advance(15_000);
+    assert.match((await h.get('/rq', { 'cache-control': 'max-age=12' })).headers['cache-status']!, /fwd=request; fwd-status=200/);
+    assert.match((await h.get('/rq', { 'cache-control': 'no-cache' })).headers['cache-status']!, /fwd=request; fwd-status=200/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('stale-if-error: origin down → the stale entry, within the window; past it → 502', async () => {
+  const h = await startHarness(fixed('kept', { 'cache-control': 'max-age=10, stale-if-error=60' }));
+  try {
+    await h.get('/sie');
+    await h.origin.close();
+    h.clock.advance(30_000);
+    const r = await h.get('/sie');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'kept');
+    assert.match(r.headers['cache-status']!, /fwd=stale; ttl=-2[01]; detail=stale-if-error/);
+    assert.equal(h.node.stats.counters.staleIfError, 1);
+    h.clock.advance(45_000);
+    const gone = await h.get('/sie');
+    assert.equal(gone.status, 502);
+  } finally {
+    await h.close();
+  }
+});
+
+test('stale-if-error: an origin 5xx → the stale entry, naming the status', async () => {
+  let status = 200;
+  const h = await startHarness((req, res) => fixed(status === 200 ? 'good' : 'broken', { etag: '"g"', 'cache-control': 'max-age=10, stale-if-error=60' }, status)(req, res, Buffer.alloc(0)));
+  try {
+    await h.get('/5xx');
+    status = 503;
+    h.clock.advance(20_000);
+    const r = await h.get('/5xx');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'good');
+    assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=503; ttl=-1[01]; detail=stale-if-error/);
+    // The error did not replace the stored entry.
+    status = 200;
+    const again = await h.get('/5xx');
+    assert.equal(again.text, 'good');
+  } finally {
+    await h.close();
+  }
+});
+
+test('stale-if-error is refused by must-revalidate, by a request max-age, and when no window applies', async () => {
+  const h = await startHarness(
+    (req, res) => {
+      const cc = req.url === '/mr' ? 'max-age=10, must-revalidate, stale-if-error=60' : req.url === '/none' ? 'max-age=10' : 'max-age=10, stale-if-error=60';
+      fixed('x', { 'cache-control': cc })(req, res, Buffer.alloc(0));
+    },
+  );
+  try {
+    await h.get('/mr');
+    await h.get('/none');
+    await h.get('/rq');
+    await h.origin.close();
+    h.clock.advance(20_000);
+    assert.equal((await h.get('/mr')).status, 502);
+    assert.equal((await h.get('/none')).status, 502);
+    assert.equal((await h.get('/rq', { 'cache-control': 'max-age=5' })).status, 502);
+    assert.equal((await h.get('/rq')).status, 200);
+  } finally {
+    await h.close();
+  }
+});
+
+test('the configured stale-if-error default applies to responses that name none', async () => {
+  const h = await startHarness(fixed('dflt', { 'cache-control': 'max-age=10' }), { cache: { staleIfErrorS: 300 } });
+  try {
+    await h.get('/d');
+    await h.origin.close();
+    h.clock.advance(200_000);
+    const r = await h.get('/d');
+    assert.equal(r.text, 'dflt');
+    assert.match(r.headers['cache-status']!, /detail=stale-if-error/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('collapsed followers of a failing fetch each get the stale entry', async () => {
+  const h = await startHarness(fixed('s', { 'cache-control': 'max-age=10, stale-if-error=60' }));
+  try {
+    await h.get('/cf');
+    h.origin.setHandler((_req, res) => {
+      // Fail once every client is collapsed onto this fetch.
+      const fail = () => res.writeHead(500, { 'content-length': 0 }).end();
+      h.until(() => h.node.stats.counters.collapsed >= 4, 'four followers').then(fail, fail);
+    });
+    h.clock.advance(20_000);
+    const replies = await Promise.all(Array.from({ length: 5 }, () => h.get('/cf')));
+    assert.deepEqual(replies.map((r) => `${r.status} ${r.text}`), Array(5).fill('200 s'));
+    assert.equal(h.origin.count('/cf'), 2);
+  } finally {
+    await h.close();
+  }
+});
