@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canPin, installCleanup, pinSelf, removeDir, trackDir } from './load/children.js';
 import { pickGenerator } from './load/generator.js';
+import { runHerd, type HerdResult } from './load/herd.js';
 import { LOAD_CPU, SCENARIOS, SERVER_CPU, runScenario, slices, type LoadSettings, type ScenarioResult } from './load/scenarios.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
 
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
   }
 
   let load: ScenarioResult[] = [];
+  let herd: HerdResult | undefined;
   let tool: string | undefined;
   if (doLoad) {
     const scratch = trackDir(mkdtempSync(join(os.tmpdir(), 'strata-bench-')));
@@ -128,6 +130,10 @@ async function main(): Promise<void> {
         const r = await runScenario(sc, gen, settings);
         load.push(r);
         for (const w of r.warnings) console.log(`  warning (${sc.name}): ${w}`);
+      }
+      if (only.length === 0 || only.includes('herd')) {
+        process.stderr.write('• herd\n');
+        herd = await runHerd(settings);
       }
     } finally {
       removeDir(scratch);
@@ -150,6 +156,18 @@ async function main(): Promise<void> {
     }
   }
 
+  if (herd) {
+    console.log(
+      `\nThundering herd: ${herd.clients} keep-alive clients × ${herd.rounds} cold URLs, origin answering after ${herd.originDelayMs} ms\n` +
+        table(
+          ['origin requests per herd', 'lone miss p50', 'herd p50', 'herd p99', 'herd max', 'p50 ÷ lone', 'target'],
+          [[herd.originRequests.join(' '), fmtMs(herd.loneMissP50Ms), fmtMs(herd.herdP50Ms), fmtMs(herd.herdP99Ms), fmtMs(herd.herdMaxMs), herd.ratio.toFixed(2), `1 each, ≤ ${herd.target} ${herd.pass ? 'PASS' : 'MISS'}`]],
+          [false, true, true, true, true, true, false],
+        ),
+    );
+    if (herd.failures) console.log(`  warning (herd): ${herd.failures} requests failed`);
+  }
+
   machine.loadAvgAfter = Number(os.loadavg()[0]!.toFixed(2));
   const report = {
     date: started.toISOString(),
@@ -170,6 +188,7 @@ async function main(): Promise<void> {
       bare: { ...r.bare.result, warmup: r.bare.warmup, rounds: r.bare.rounds },
       warnings: r.warnings,
     })),
+    herd,
     elapsedS: (Date.now() - started.getTime()) / 1000,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -69,10 +69,15 @@ interface Scenario {
   bodyBytes: number;
   kind: 'hit' | 'miss';
   target?: number;
+  /** Origin's Cache-Control for Strata's entry (hit scenarios; ETag added, revalidations held). */
+  cacheControl?: string;
 }
 
 export const SCENARIOS: Scenario[] = [
   { name: 'hit 1 KiB', bodyBytes: 1024, kind: 'hit', target: 0.7 },
+  // Fresh for the priming and the warm-up's first second, stale for the rest: every
+  // measured request is a stale-while-revalidate hit, with one revalidation held in flight.
+  { name: 'hit 1 KiB stale-while-revalidate', bodyBytes: 1024, kind: 'hit', target: 0.7, cacheControl: 'max-age=1, stale-while-revalidate=86400' },
   { name: 'hit 1 MiB', bodyBytes: 1024 * 1024, kind: 'hit', target: 0.9 },
   { name: 'miss', bodyBytes: 1024, kind: 'miss' },
 ];
@@ -198,7 +203,7 @@ function checkSide(label: string, side: Side, warnings: string[]): void {
   if (r.badStatus > 0) warnings.push(`${label}: ${r.badStatus} responses with a status other than 2xx/3xx`);
 }
 
-async function startStrata(originPort: number, s: LoadSettings): Promise<{ strata: ServerChild; cacheDir: string }> {
+export async function startStrata(originPort: number, s: LoadSettings): Promise<{ strata: ServerChild; cacheDir: string }> {
   const cacheDir = trackDir(mkdtempSync(join(tmpdir(), 'strata-bench-cache-')));
   try {
     const strata = await startServer('strata', scriptPath('strata-server.js'), ['--origin', `http://127.0.0.1:${originPort}`, '--cache-dir', cacheDir, '--ephemeral'], {
@@ -277,7 +282,7 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
 
     // Strata's origin: parked beside the load generator. For hits it answers only
     // the priming request; for misses it answers every request Strata forwards.
-    const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: LOAD_CPU });
+    const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0', ...(sc.cacheControl ? [sc.cacheControl] : [])], { cpu: LOAD_CPU });
     started.push(origin);
     const { strata, cacheDir } = await startStrata(origin.port, s);
     started.push(strata);
@@ -303,6 +308,9 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
       // Every request after the priming one should have been a hit.
       if (c['misses'] !== 1 || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
         warnings.push(`strata: not all hits (misses ${c['misses']}, stale ${c['stale']}, bypass ${c['bypass']}, errors ${c['errors']})`);
+      }
+      if (sc.cacheControl && (c['backgroundRevalidations'] ?? 0) !== 1) {
+        warnings.push(`strata: ${c['backgroundRevalidations']} background revalidations (expected exactly 1, held by the origin)`);
       }
     } else {
       const probe = await get(`${url}/probe-${runId}`);
