@@ -1,20 +1,23 @@
-// One origin body read once and handed to several readers (the clients collapsed
-// onto one fetch, and the cache fill) as it arrives.
+// One origin body read once and handed to several consumers (the clients collapsed
+// onto one fetch, and the cache fill) as it arrives. Consumers are plain callbacks,
+// not streams: a herd of a thousand followers costs a write per chunk each, not a
+// stream pipeline each.
 //
 // Memory: chunks are kept in a window. A body that fits the window is kept whole
-// until it ends, so a reader that attaches late still gets it from the first byte.
-// Past the window, chunks every reader has passed are released, no new reader can
-// attach (it would miss the start), and the slowest reader paces the origin read:
-// memory stays bounded by the window whatever the body's size.
+// until it ends, so a consumer that attaches late still gets it from the first
+// byte. Past the window, chunks every consumer has passed are released, no new
+// consumer can attach (it would miss the start), and the slowest consumer paces
+// the origin read: memory stays bounded by the window whatever the body's size.
 //
 // Completeness: the end of the body (the chunk that completes an announced length,
-// and the end-of-stream) reaches readers only once `seal` resolves — the pipeline
+// and the end itself) reaches clients only once `seal` resolves — the pipeline
 // seals after the cache commit, so a client that holds its whole answer finds the
-// entry on its next request. An origin error reaches every reader as an error,
-// never as a clean end. When every reader has gone before the end, the origin
+// entry on its next request. An origin error reaches every consumer as an error,
+// never as a clean end. When every consumer has gone before the end, the origin
 // transfer is stopped.
 
-import { Readable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 
 export interface SharedBodyOptions {
   windowBytes: number;
@@ -22,28 +25,30 @@ export interface SharedBodyOptions {
   expectedLength: number;
 }
 
-class BodyReader extends Readable {
-  /** Absolute index of the next chunk to push. */
-  pos = 0;
-  waiting = false;
+/** What a consumer does with the body. */
+export interface ConsumerCallbacks {
+  /** Take a chunk; false when it cannot take more now (it calls `more()` when it can). */
+  chunk(chunk: Buffer, more: () => void): boolean;
+  end(): void;
+  error(err: Error): void;
+}
 
-  /** `unsealed`: the cache fill itself, which must see the end before the seal. */
-  constructor(
-    private readonly owner: SharedBody,
-    readonly unsealed: boolean,
-  ) {
-    super();
-  }
+interface Consumer {
+  /** Absolute index of the next chunk to deliver. */
+  pos: number;
+  busy: boolean;
+  done: boolean;
+  /** The cache fill, whose commit is the seal: it sees the end before the seal. */
+  readonly unsealed: boolean;
+  readonly cb: ConsumerCallbacks;
+}
 
-  override _read(): void {
-    this.waiting = true;
-    this.owner.feed(this);
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.owner.detach(this);
-    cb(err);
-  }
+export interface SendResult {
+  /** Bytes written to the client. */
+  sent: number;
+  /** The body reached the client whole. */
+  complete: boolean;
+  error?: Error;
 }
 
 export class SharedBody {
@@ -55,12 +60,12 @@ export class SharedBody {
   private ended = false;
   private sealed = false;
   private error?: Error;
-  /** Absolute index of a chunk held back until the seal (the one completing the announced length). */
+  /** Absolute index of the chunk held back until the seal (the one completing the announced length). */
   private heldIndex = -1;
   private releasing = false;
   private paused = false;
   private started = false;
-  private readonly readers = new Set<BodyReader>();
+  private readonly consumers = new Set<Consumer>();
 
   constructor(
     private readonly source: Readable,
@@ -70,50 +75,84 @@ export class SharedBody {
     source.on('data', (chunk: Buffer) => this.onData(chunk));
     source.on('end', () => {
       this.ended = true;
-      this.wakeAll();
+      this.feedAll();
     });
     source.on('error', (err: Error) => this.fail(err));
     source.on('close', () => {
-      if (!this.ended && !this.error) this.fail(new Error('origin body closed before its end'));
+      if (!this.ended) this.fail(new Error('origin body closed before its end'));
     });
-    // Reading starts with the first reader, so no byte is lost before anyone attaches.
+    // Reading starts with the first consumer, so no byte is lost before anyone attaches.
     source.pause();
-    void seal.then(
-      () => {
-        this.sealed = true;
-        this.wakeAll();
-      },
-      () => {
-        this.sealed = true;
-        this.wakeAll();
-      },
-    );
+    const onSeal = () => {
+      this.sealed = true;
+      this.feedAll();
+    };
+    seal.then(onSeal, onSeal);
   }
 
-  /** Bytes received from the origin so far. */
-  get received(): number {
-    return this.receivedBytes;
+  /** Whether a new consumer can still get the body from its first byte. */
+  get available(): boolean {
+    return !this.releasing && !this.error && !(this.source.destroyed && !this.ended);
   }
 
   /**
-   * A new reader from the first byte, or undefined when the start was already
-   * released or the body failed. `unsealed`: for the cache fill, whose commit is the seal.
+   * Attach a consumer from the first byte; false when the start was already
+   * released or the body failed. `unsealed`: the cache fill.
    */
-  reader(unsealed = false): Readable | undefined {
-    if (this.releasing || this.error || (this.source.destroyed && !this.ended)) return undefined;
-    const r = new BodyReader(this, unsealed);
-    r.pos = this.first;
-    this.readers.add(r);
+  consume(cb: ConsumerCallbacks, unsealed = false): (() => void) | undefined {
+    if (!this.available) return undefined;
+    const c: Consumer = { pos: this.first, busy: false, done: false, unsealed, cb };
+    this.consumers.add(c);
     if (!this.started) {
       this.started = true;
       this.source.resume();
     }
-    return r;
+    this.feed(c);
+    return () => this.detach(c);
   }
 
-  /** Stop the origin transfer if nobody reads it (a late check after everyone chose). */
+  /**
+   * Stream the body to a client with backpressure. Resolves when the body was
+   * sent whole, the client went away, or the origin failed (the client's
+   * connection is then cut, never ended cleanly). Undefined when the start of the
+   * body is no longer available.
+   */
+  sendTo(res: ServerResponse): Promise<SendResult> | undefined {
+    if (res.destroyed) return Promise.resolve({ sent: 0, complete: false });
+    let sent = 0;
+    let settle!: (r: SendResult) => void;
+    const result = new Promise<SendResult>((r) => (settle = r));
+    const detach = this.consume({
+      chunk: (chunk, more) => {
+        sent += chunk.length;
+        if (res.write(chunk)) return true;
+        res.once('drain', more);
+        return false;
+      },
+      end: () => {
+        res.off('close', onClose);
+        res.end();
+        settle({ sent, complete: true });
+      },
+      error: (err) => {
+        res.off('close', onClose);
+        res.destroy();
+        settle({ sent, complete: false, error: err });
+      },
+    });
+    if (!detach) return undefined;
+    // The client went away: stop reading for it.
+    const onClose = () => {
+      detach();
+      settle({ sent, complete: false });
+    };
+    if (!res.writableEnded) res.once('close', onClose);
+    return result;
+  }
+
+  /** Stop the origin transfer if nobody reads it (a late check after every client chose). */
   abandonIfUnread(): void {
-    if (this.readers.size === 0 && !this.ended) this.source.destroy();
+    if (this.consumers.size === 0 && !this.ended) this.source.destroy();
   }
 
   private onData(chunk: Buffer): void {
@@ -121,8 +160,7 @@ export class SharedBody {
     this.chunks.push(chunk);
     this.keptBytes += chunk.length;
     if (this.receivedBytes === this.opts.expectedLength) this.heldIndex = this.first + this.chunks.length - 1;
-    this.wakeAll();
-    this.release();
+    this.feedAll();
     if (this.keptBytes > this.opts.windowBytes && !this.paused && !this.ended) {
       this.paused = true;
       this.source.pause();
@@ -134,38 +172,46 @@ export class SharedBody {
     this.error = err;
     this.chunks.length = 0;
     this.keptBytes = 0;
-    for (const r of this.readers) r.destroy(err);
+    for (const c of [...this.consumers]) {
+      this.consumers.delete(c);
+      c.done = true;
+      c.cb.error(err);
+    }
   }
 
-  private wakeAll(): void {
-    for (const r of this.readers) if (r.waiting) this.feed(r);
-  }
-
-  /** Push what `r` has not had yet, as far as it accepts. */
-  feed(r: BodyReader): void {
-    if (this.error) {
-      r.destroy(this.error);
-      return;
-    }
-    const end = this.first + this.chunks.length;
-    while (r.pos < end) {
-      if (r.pos === this.heldIndex && !this.sealed && !r.unsealed) return;
-      const chunk = this.chunks[r.pos - this.first]!;
-      r.pos++;
-      r.waiting = false;
-      if (!r.push(chunk)) break;
-      r.waiting = true;
-    }
-    if (r.pos === end && this.ended && (this.sealed || r.unsealed)) {
-      r.waiting = false;
-      r.push(null);
-    }
+  private feedAll(): void {
+    for (const c of this.consumers) if (!c.busy) this.feed(c, false);
     this.release();
   }
 
-  detach(r: BodyReader): void {
-    if (!this.readers.delete(r)) return;
-    if (this.readers.size === 0 && !this.ended && !this.error) {
+  /** Deliver what `c` has not had yet, as far as it takes it. */
+  private feed(c: Consumer, release = true): void {
+    if (c.done) return;
+    const end = this.first + this.chunks.length;
+    while (c.pos < end && !c.busy) {
+      if (c.pos === this.heldIndex && !this.sealed && !c.unsealed) break;
+      const chunk = this.chunks[c.pos - this.first]!;
+      c.pos++;
+      if (!c.cb.chunk(chunk, () => this.more(c))) c.busy = true;
+    }
+    if (!c.busy && c.pos === end && this.ended && (this.sealed || c.unsealed)) {
+      c.done = true;
+      this.consumers.delete(c);
+      c.cb.end();
+    }
+    if (release) this.release();
+  }
+
+  private more(c: Consumer): void {
+    c.busy = false;
+    this.feed(c);
+  }
+
+  private detach(c: Consumer): void {
+    if (c.done) return;
+    c.done = true;
+    this.consumers.delete(c);
+    if (this.consumers.size === 0 && !this.ended && !this.error) {
       // Nobody needs the rest: stop the origin transfer.
       this.source.destroy();
       return;
@@ -173,13 +219,12 @@ export class SharedBody {
     this.release();
   }
 
-  /** Past the window, drop the chunks every reader has passed; resume the origin when there is room. */
+  /** Past the window, drop the chunks every consumer has passed; resume the origin when there is room. */
   private release(): void {
     if (this.keptBytes > this.opts.windowBytes || this.releasing) {
-      let slowest = Infinity;
-      for (const r of this.readers) slowest = Math.min(slowest, r.pos);
-      if (slowest === Infinity) slowest = this.first + this.chunks.length;
-      const drop = Math.min(slowest - this.first, this.chunks.length);
+      let slowest = this.first + this.chunks.length;
+      for (const c of this.consumers) slowest = Math.min(slowest, c.pos);
+      const drop = slowest - this.first;
       if (drop > 0) {
         this.releasing = true;
         for (let i = 0; i < drop; i++) this.keptBytes -= this.chunks[i]!.length;

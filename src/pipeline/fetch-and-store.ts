@@ -166,22 +166,37 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     let sealed!: () => void;
     const seal = new Promise<void>((r) => (sealed = r));
     const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, seal);
-    const fillReader = body.reader(true)!;
-    void (async () => {
-      try {
-        for await (const chunk of fillReader as AsyncIterable<Buffer>) await writer.write(chunk);
-        await writer.commit();
-        stats.inc('stored');
-        await dropOtherVaryShapes(meta);
-      } catch (err) {
-        writer.abort(err as Error);
-        fillReader.destroy();
-        logger.warn({ id: req.id, err: (err as Error).message, url: meta.url }, 'response not stored');
-      } finally {
-        sealed();
-        finish();
-      }
-    })();
+    const settle = () => {
+      sealed();
+      finish();
+    };
+    const failFill = (err: Error) => {
+      writer.abort(err);
+      logger.warn({ id: req.id, err: err.message, url: meta.url }, 'response not stored');
+      settle();
+    };
+    const stop = body.consume(
+      {
+        chunk: (chunk, more) => {
+          writer.write(chunk).then(more, (err: Error) => {
+            stop?.();
+            failFill(err);
+          });
+          return false;
+        },
+        end: () => {
+          writer
+            .commit()
+            .then(async () => {
+              stats.inc('stored');
+              await dropOtherVaryShapes(meta);
+            })
+            .then(settle, failFill);
+        },
+        error: failFill,
+      },
+      true,
+    );
     return { kind: 'response', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
   }
 }

@@ -277,10 +277,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       ctx.res.end();
       return;
     }
-    const reader = o.body.reader();
-    if (!reader) return instead();
+    if (!o.body.available) return instead();
     ctx.res.writeHead(o.status, passHeaders(o.headers, ctx.outcome));
-    const r = await sendBody(reader, ctx.res);
+    const r = await o.body.sendTo(ctx.res)!;
     ctx.bytes = r.sent;
     if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
   }

@@ -1,0 +1,43 @@
+// Coalescer bookkeeping: flights listed until their work is done, hit-for-pass
+// expiry on the injected clock, forget() for purges.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Coalescer } from '../../src/coalesce/coalescer.js';
+import { FakeClock } from '../../src/util/clock.js';
+
+test('a flight is joined until its work is done, then unlisted', async () => {
+  const c = new Coalescer<string>(new FakeClock(), 1000);
+  let done!: () => void;
+  const f = c.lead('k', () => ({ outcome: Promise.resolve('answer'), done: new Promise<void>((r) => (done = r)) }));
+  assert.equal(c.join('k'), f);
+  assert.equal(f.followers, 1);
+  assert.equal(await f.outcome, 'answer');
+  assert.equal(c.has('k'), true, 'still listed after the outcome: the fill is not done');
+  done();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(c.join('k'), undefined);
+});
+
+test('hit-for-pass lasts its window on the clock', () => {
+  const clock = new FakeClock();
+  const c = new Coalescer<string>(clock, 1000);
+  c.markPass('k');
+  assert.equal(c.passing('k'), true);
+  clock.advance(1001);
+  assert.equal(c.passing('k'), false);
+  c.markPass('k');
+  c.clearPass('k');
+  assert.equal(c.passing('k'), false);
+});
+
+test('forget() unlists matching flights and passes; the flight itself still completes', async () => {
+  const c = new Coalescer<string>(new FakeClock(), 1000);
+  const f = c.lead('GET http://a/x', () => ({ outcome: Promise.resolve('x'), done: new Promise(() => {}) }));
+  c.lead('GET http://a/y', () => ({ outcome: Promise.resolve('y'), done: new Promise(() => {}) }));
+  c.markPass('GET http://a/x');
+  assert.equal(c.forget((k) => k.endsWith('/x')), 1);
+  assert.equal(c.join('GET http://a/x'), undefined);
+  assert.equal(c.passing('GET http://a/x'), false);
+  assert.ok(c.has('GET http://a/y'));
+  assert.equal(await f.outcome, 'x');
+});
