@@ -1,6 +1,8 @@
-// The request path, composed: guard → key → lookup → decide → deliver (hit) |
-// revalidate → deliver | fetch → store → deliver (miss). The only module that
-// knows this order; each step lives in its own module.
+// The request path, composed: guard → key → lookup → decide → deliver (hit,
+// stale-while-revalidate) | coalesce → fetch → store → deliver (miss, validation;
+// stale-if-error when the origin fails). The only module that knows this order;
+// each step lives in its own module. A fetch belongs to no client: every client
+// collapsed onto it (the first one included) is answered from its shared outcome.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
