@@ -10,7 +10,7 @@ import { StrataError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { AccessLog } from './observability/access-log.js';
 import { Stats } from './observability/stats.js';
-import { OriginClient } from './origin/client.js';
+import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/proxy.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
@@ -62,7 +62,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const stats = new Stats();
   const access = new AccessLog(logger, config.nodeId);
   let store: TieredStore | undefined;
-  let origin: OriginClient | undefined;
+  let origin: UpstreamPool | undefined;
   let proxy: Server | undefined;
   let admin: Server | undefined;
   let stopping: Promise<void> | undefined;
@@ -81,11 +81,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes });
       const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger, inUse: (key) => memory.has(key) });
       store = new TieredStore(memory, disk, logger);
-      origin = new OriginClient(config.origin);
+      origin = new UpstreamPool(config.origin, { logger, clock });
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000);
       const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access, coalescer });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, startedAtMs: clock.now(), now: () => clock.now() }));
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now() }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
@@ -97,9 +97,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw err;
       }
       logger.info(
-        { listen: node.proxyAddress(), admin: node.adminAddress(), origin: origin.name, cacheDir: config.cache.dir, tiers: store.stats() },
+        { listen: node.proxyAddress(), admin: node.adminAddress(), origin: origin.name, balancer: config.origin.balancer, cacheDir: config.cache.dir, tiers: store.stats() },
         'strata node started',
       );
+      origin.start();
     },
 
     stop() {

@@ -37,7 +37,7 @@ const config: Config = {
   nodeId: 'bench',
   listen: { host: '127.0.0.1', port: 0 },
   admin: { ...base.admin, listen: { host: '127.0.0.1', port: 0 } },
-  origin: { ...base.origin, url: values.origin },
+  origin: { ...base.origin, upstreams: [{ url: values.origin, weight: 1, maxConnections: base.origin.maxConnections }] },
   cache: { ...base.cache, dir: values['cache-dir'] },
   limits: { ...base.limits, shutdownGraceMs: 1_000 },
   // BENCH_LOG_LEVEL is for experiments (e.g. "warn" to see the access log's share).

@@ -4,11 +4,13 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { COUNTERS, type Stats } from '../observability/stats.js';
 import type { Store } from '../store/types.js';
+import type { OriginClient } from '../origin/client.js';
 
 export interface AdminDeps {
   nodeId: string;
   stats: Stats;
   store: Store;
+  origin: Pick<OriginClient, 'stats'>;
   startedAtMs: number;
   now: () => number;
 }
@@ -32,6 +34,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           uptimeS: Math.round((deps.now() - deps.startedAtMs) / 1000),
           ...deps.stats.counters,
           tiers: deps.store.stats(),
+          origin: deps.origin.stats(),
           descriptions: COUNTERS,
         });
       default:

@@ -1,7 +1,7 @@
 // The default value of every configuration key, in one place. config/default.yaml
 // mirrors these values for operators; load.ts overlays YAML, env and flags on top.
-// origin.url has no meaningful default: it is '' here and load.ts refuses to
-// finish until some source provides it.
+// origin.upstreams has no meaningful default: it is empty here and load.ts
+// refuses to finish until some source provides an upstream.
 
 import type { Config } from './types.js';
 
@@ -19,11 +19,18 @@ export function defaultConfig(hostname: string): Config {
     // Loopback only: the admin API must be exposed deliberately, never by default.
     admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
     origin: {
-      url: '',
+      upstreams: [],
       connectTimeoutMs: 5_000,
       headersTimeoutMs: 30_000,
       bodyTimeoutMs: 30_000,
       maxConnections: 128,
+      // Misses are what reach the origin: their latency is what clients feel, and
+      // p2c-ewma steers them away from a slow or overloaded upstream (CACHING.md).
+      balancer: 'p2c-ewma',
+      // Off until a path is named: only the operator knows a cheap, harmless URL.
+      healthCheck: { path: '', intervalMs: 5_000, timeoutMs: 2_000, healthyThreshold: 2, unhealthyThreshold: 3, expectStatuses: [[200, 399]] },
+      passiveHealth: { maxFails: 5, ejectMs: 10_000, maxEjectMs: 300_000 },
+      retries: { count: 2, budgetMs: 10_000 },
     },
     cache: {
       dir: 'storage/cache',

@@ -9,7 +9,7 @@
 import { parse as parseYaml } from 'yaml';
 import { StrataError } from '../errors.js';
 import { defaultConfig } from './defaults.js';
-import type { Config, ListenAddress, LogLevel } from './types.js';
+import type { BalancerName, Config, ListenAddress, LogLevel, UpstreamConfig } from './types.js';
 import {
   DURATION_EXPECTED,
   formatHostPort,
@@ -30,7 +30,11 @@ export interface LoadOptions {
 export type LoadResult = { config: Readonly<Config> } | { help: string };
 
 type Kind =
-  | 'url'
+  | 'urls'
+  | 'upstreams'
+  | 'balancer'
+  | 'probePath'
+  | 'statuses'
   | 'hostPort'
   | 'size'
   | 'duration'
@@ -44,11 +48,14 @@ type Kind =
   | 'path'
   | 'secret';
 
-type Value = string | number | boolean | ListenAddress;
+type StatusRanges = (readonly [number, number])[];
+type Value = string | number | boolean | ListenAddress | UpstreamConfig[] | StatusRanges;
 
 interface KeySpec {
   /** Dotted path into Config; also the YAML key. */
   path: string;
+  /** Where the value lands when not at `path` (origin.url is shorthand for origin.upstreams). */
+  writes?: string;
   kind: Kind;
   /** Smallest accepted value for numeric kinds. */
   min?: number;
@@ -60,9 +67,11 @@ interface KeySpec {
 }
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const BALANCER_NAMES: readonly BalancerName[] = ['round-robin', 'least-connections', 'p2c-ewma', 'consistent-hash'];
 
 const KEYS: readonly KeySpec[] = [
-  { path: 'origin.url', kind: 'url', flag: 'origin', arg: 'URL', help: 'origin base URL, http: or https:, path prefix allowed (required)' },
+  { path: 'origin.url', writes: 'origin.upstreams', kind: 'urls', flag: 'origin', arg: 'URL', help: 'origin base URL, http: or https:, path prefix allowed (required; repeat for several upstreams)' },
+  { path: 'origin.upstreams', kind: 'upstreams', help: '' },
   { path: 'listen', kind: 'hostPort', flag: 'listen', arg: 'HOST:PORT', help: 'address for proxied traffic' },
   { path: 'admin.listen', kind: 'hostPort', flag: 'admin-listen', arg: 'HOST:PORT', help: 'address of the admin API' },
   { path: 'admin.token', kind: 'secret', flag: 'admin-token', arg: 'TOKEN', help: 'bearer token for admin actions; prefer STRATA_ADMIN_TOKEN, argv is visible in ps' },
@@ -75,7 +84,19 @@ const KEYS: readonly KeySpec[] = [
   { path: 'origin.connectTimeoutMs', kind: 'duration', min: 1, flag: 'connect-timeout', arg: 'DURATION', help: 'time to open a connection to the origin' },
   { path: 'origin.headersTimeoutMs', kind: 'duration', min: 1, flag: 'headers-timeout', arg: 'DURATION', help: 'time for the origin to send response headers' },
   { path: 'origin.bodyTimeoutMs', kind: 'duration', min: 1, flag: 'body-timeout', arg: 'DURATION', help: 'longest pause between origin body chunks' },
-  { path: 'origin.maxConnections', kind: 'count', min: 1, flag: 'origin-max-connections', arg: 'N', help: 'connection pool size towards the origin' },
+  { path: 'origin.maxConnections', kind: 'count', min: 1, flag: 'origin-max-connections', arg: 'N', help: 'connection pool size towards each upstream' },
+  { path: 'origin.balancer', kind: 'balancer', flag: 'balancer', arg: 'NAME', help: BALANCER_NAMES.join('|') },
+  { path: 'origin.healthCheck.path', kind: 'probePath', flag: 'health-check-path', arg: 'PATH', help: 'active health checks GET this path on every upstream' },
+  { path: 'origin.healthCheck.intervalMs', kind: 'duration', min: 1, help: '' },
+  { path: 'origin.healthCheck.timeoutMs', kind: 'duration', min: 1, help: '' },
+  { path: 'origin.healthCheck.healthyThreshold', kind: 'count', min: 1, help: '' },
+  { path: 'origin.healthCheck.unhealthyThreshold', kind: 'count', min: 1, help: '' },
+  { path: 'origin.healthCheck.expectStatuses', kind: 'statuses', help: '' },
+  { path: 'origin.passiveHealth.maxFails', kind: 'count', min: 0, help: '' },
+  { path: 'origin.passiveHealth.ejectMs', kind: 'duration', min: 1, help: '' },
+  { path: 'origin.passiveHealth.maxEjectMs', kind: 'duration', min: 1, help: '' },
+  { path: 'origin.retries.count', kind: 'count', min: 0, help: '' },
+  { path: 'origin.retries.budgetMs', kind: 'duration', min: 0, help: '' },
   { path: 'cache.targetedField', kind: 'fieldName', flag: 'targeted-field', arg: 'NAME', help: 'node-specific cache-control field (RFC 9213)' },
   { path: 'cache.storeSetCookie', kind: 'bool', flag: 'store-set-cookie', help: 'store responses carrying Set-Cookie (the field itself is stripped)' },
   { path: 'cache.passTargetedFields', kind: 'bool', help: '' },
@@ -104,14 +125,22 @@ function invalid(message: string): StrataError {
   return new StrataError('CONFIG_INVALID', message);
 }
 
-/** Thrown by coercers; the caller prefixes the key as the operator wrote it. */
-class Problem extends Error {}
+/** Thrown by coercers; the caller prefixes the key as the operator wrote it (and `at`, inside a list). */
+class Problem extends Error {
+  constructor(
+    message: string,
+    readonly at = '',
+  ) {
+    super(message);
+  }
+}
 
 // ---------------------------------------------------------------- coercion
 
 function show(raw: unknown): string {
   if (raw === null || raw === undefined) return 'an empty value';
   if (typeof raw === 'string') return JSON.stringify(raw);
+  if (Array.isArray(raw)) return 'a list';
   if (typeof raw === 'object') return 'a mapping';
   return String(raw);
 }
@@ -160,6 +189,58 @@ function originUrl(raw: unknown): string {
   return u.origin + u.pathname.replace(/\/+$/, '');
 }
 
+/** 0 until load() knows origin.maxConnections, which an upstream without its own inherits. */
+const INHERIT = 0;
+
+/** One URL, a comma-separated list (env, flags) or a YAML list of URLs. */
+function originUrls(raw: unknown): UpstreamConfig[] {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' && raw.includes(',') ? raw.split(',') : [raw];
+  return items.map((item, i) => ({ url: within(items.length > 1 ? `[${i}]` : '', () => originUrl(item)), weight: 1, maxConnections: INHERIT }));
+}
+
+function within<T>(at: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof Problem) throw new Problem(err.message, at + err.at);
+    throw err;
+  }
+}
+
+const UPSTREAM_EXPECTED = 'a list of URLs or of mappings with url, weight and maxConnections';
+
+function upstreamList(raw: unknown): UpstreamConfig[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw notA(raw, 'a list of upstreams', UPSTREAM_EXPECTED);
+  return raw.map((item, i) =>
+    within(`[${i}]`, () => {
+      if (!isMapping(item)) return { url: originUrl(item), weight: 1, maxConnections: INHERIT };
+      const { url, weight, maxConnections, ...rest } = item;
+      const unknown = Object.keys(rest)[0];
+      if (unknown !== undefined) throw new Problem(`unknown key ${JSON.stringify(unknown)} (expected url, weight, maxConnections)`);
+      if (url === undefined) throw new Problem('missing url (expected url: http://HOST:PORT)');
+      return {
+        url: within('.url', () => originUrl(url)),
+        weight: weight === undefined ? 1 : within('.weight', () => wholeNumber(weight, 1)),
+        maxConnections: maxConnections === undefined ? INHERIT : within('.maxConnections', () => wholeNumber(maxConnections, 1)),
+      };
+    }),
+  );
+}
+
+/** "200-399, 418" or a YAML list of codes and ranges → inclusive ranges. */
+function statusRanges(raw: unknown): StatusRanges {
+  const expected = 'status codes or ranges, e.g. 200-399, 418';
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' || typeof raw === 'number' ? String(raw).split(',') : undefined;
+  if (items === undefined || items.length === 0) throw notA(raw, 'a list of statuses', expected);
+  return items.map((item) => {
+    const m = /^\s*([1-5]\d\d)\s*(?:-\s*([1-5]\d\d)\s*)?$/.exec(String(item));
+    const lo = Number(m?.[1]);
+    const hi = m?.[2] === undefined ? lo : Number(m[2]);
+    if (!m || hi < lo) throw notA(raw, 'a list of statuses', expected);
+    return [lo, hi] as const;
+  });
+}
+
 function hostPort(raw: unknown): ListenAddress {
   const expected = 'HOST:PORT, [IPv6]:PORT, :PORT or PORT';
   // The YAML may also spell the address as the { host, port } shape of types.ts.
@@ -201,8 +282,23 @@ function token(raw: unknown, what: string, example: string): string {
 
 function coerce(spec: KeySpec, raw: unknown): Value {
   switch (spec.kind) {
-    case 'url':
-      return originUrl(raw);
+    case 'urls':
+      return originUrls(raw);
+    case 'upstreams':
+      return upstreamList(raw);
+    case 'balancer':
+      if (typeof raw !== 'string' || !(BALANCER_NAMES as readonly string[]).includes(raw)) {
+        throw notA(raw, 'a balancer', `one of ${BALANCER_NAMES.join(', ')}`);
+      }
+      return raw;
+    case 'probePath':
+      // Empty turns active checks off; otherwise an origin-form path the upstream prefix is put before.
+      if (typeof raw !== 'string' || (raw !== '' && !/^\/[\x21-\x7e]*$/.test(raw))) {
+        throw notA(raw, 'a request path', 'a path starting with /, e.g. /healthz, or "" for no active checks');
+      }
+      return raw;
+    case 'statuses':
+      return statusRanges(raw);
     case 'hostPort':
       return hostPort(raw);
     case 'size':
@@ -245,7 +341,7 @@ function coerceAt(label: string, spec: KeySpec, raw: unknown): Value {
   try {
     return coerce(spec, raw);
   } catch (err) {
-    if (err instanceof Problem) throw invalid(`${label}: ${err.message}`);
+    if (err instanceof Problem) throw invalid(`${label}${err.at}: ${err.message}`);
     throw err;
   }
 }
@@ -296,7 +392,12 @@ function parseArgs(argv: readonly string[]): ParsedArgs {
       if (raw.trim() === '') throw invalid(`${label}: missing value (expected FILE)`);
       configFile = raw;
     } else {
-      values.set(spec.path, coerceAt(label, spec, raw));
+      const value = coerceAt(label, spec, raw);
+      const target = spec.writes ?? spec.path;
+      const earlier = values.get(target);
+      // --origin may repeat: each one adds an upstream.
+      if (spec.kind === 'urls' && Array.isArray(earlier)) values.set(target, [...(earlier as UpstreamConfig[]), ...(value as UpstreamConfig[])]);
+      else values.set(target, value);
     }
   }
   return configFile === undefined ? { values } : { values, configFile };
@@ -310,7 +411,7 @@ function envLayer(env: LoadOptions['env']): Layer {
     const raw = env[name];
     // Empty counts as unset: `FOO=` lines in env files and compose files are common.
     if (raw === undefined || raw === '') continue;
-    values.set(spec.path, coerceAt(name, spec, raw));
+    values.set(spec.writes ?? spec.path, coerceAt(name, spec, raw));
   }
   return values;
 }
@@ -351,7 +452,11 @@ function yamlLayer(file: string, doc: unknown): Layer {
       const path = prefix === '' ? key : `${prefix}.${key}`;
       const spec = KEYS_BY_PATH.get(path);
       if (spec !== undefined) {
-        values.set(path, coerceAt(`${where}: ${path}`, spec, raw));
+        const target = spec.writes ?? spec.path;
+        if (values.has(target)) {
+          throw invalid(`${where}: ${path}: cannot be combined with ${target} (expected one of origin.url or origin.upstreams)`);
+        }
+        values.set(target, coerceAt(`${where}: ${path}`, spec, raw));
       } else if (isMapping(raw) && KEYS.some((k) => k.path.startsWith(`${path}.`))) {
         walk(raw, path);
       } else {
@@ -387,7 +492,18 @@ function overlaps(a: ListenAddress, b: ListenAddress): boolean {
 }
 
 function checkWhole(config: Config): void {
-  if (config.origin.url === '') throw invalid('origin.url: missing (expected --origin URL)');
+  const origin = config.origin;
+  if (origin.upstreams.length === 0) throw invalid('origin.url: missing (expected --origin URL, or origin.upstreams in the config file)');
+  const seen = new Set<string>();
+  for (const u of origin.upstreams) {
+    if (seen.has(u.url)) throw invalid(`origin.upstreams: "${u.url}" is listed twice (expected each upstream once; use weight for a larger share)`);
+    seen.add(u.url);
+  }
+  if (origin.passiveHealth.maxEjectMs < origin.passiveHealth.ejectMs) {
+    throw invalid(
+      `origin.passiveHealth.maxEjectMs: ${origin.passiveHealth.maxEjectMs}ms is below ejectMs ${origin.passiveHealth.ejectMs}ms (expected at least ejectMs)`,
+    );
+  }
   if (overlaps(config.listen, config.admin.listen)) {
     throw invalid(
       `admin.listen: "${formatHostPort(config.admin.listen)}" overlaps listen "${formatHostPort(config.listen)}" (expected a different port)`,
@@ -416,6 +532,8 @@ export function loadConfig(opts: LoadOptions): LoadResult {
   for (const layer of [yaml, env, args.values]) {
     for (const [path, value] of layer) setPath(config, path, value);
   }
+  const poolSize = config.origin.maxConnections;
+  config.origin.upstreams = config.origin.upstreams.map((u) => ({ ...u, maxConnections: u.maxConnections === INHERIT ? poolSize : u.maxConnections }));
   checkWhole(config);
   return { config: deepFreeze(config) };
 }
@@ -425,6 +543,7 @@ export function loadConfig(opts: LoadOptions): LoadResult {
 function defaultText(spec: KeySpec, defaults: Config): string {
   if (spec.path === 'nodeId') return 'the host name';
   if (spec.path === 'origin.url') return '';
+  if (spec.path === 'origin.healthCheck.path') return 'off';
   if (spec.path === 'admin.token') return 'none';
   let node: unknown = defaults;
   for (const part of spec.path.split('.')) node = (node as Record<string, unknown>)[part];

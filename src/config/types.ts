@@ -7,13 +7,58 @@ export interface ListenAddress {
   port: number;
 }
 
-export interface OriginConfig {
-  /** Base URL of the origin, e.g. http://127.0.0.1:9000 (path prefix allowed). */
+export interface UpstreamConfig {
+  /** Base URL, e.g. http://10.0.0.1:9000 (path prefix allowed). */
   url: string;
+  /** Share of the traffic relative to the other upstreams (1 = one share). */
+  weight: number;
+  /** Connection pool size towards this upstream. */
+  maxConnections: number;
+}
+
+export type BalancerName = 'round-robin' | 'least-connections' | 'p2c-ewma' | 'consistent-hash';
+
+/** Active probes of every upstream; an empty path turns them off. */
+export interface HealthCheckConfig {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Good probes in a row that make an unhealthy (or ejected) upstream healthy. */
+  healthyThreshold: number;
+  /** Failed probes in a row that make a healthy upstream unhealthy. */
+  unhealthyThreshold: number;
+  /** Inclusive status ranges a probe must get, e.g. [[200, 399]]. */
+  expectStatuses: (readonly [number, number])[];
+}
+
+/** Ejection on the evidence of real requests (connect errors, timeouts, resets, 5xx). */
+export interface PassiveHealthConfig {
+  /** Consecutive failures that eject an upstream; 0 turns passive ejection off. */
+  maxFails: number;
+  /** First ejection; each further one in a row doubles it. */
+  ejectMs: number;
+  maxEjectMs: number;
+}
+
+export interface RetryConfig {
+  /** Further attempts, each on another upstream, after the first. */
+  count: number;
+  /** No retry starts later than this after the first attempt began. */
+  budgetMs: number;
+}
+
+export interface OriginConfig {
+  /** The pool serving the site; `--origin URL` (repeatable) or origin.url / origin.upstreams. */
+  upstreams: UpstreamConfig[];
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
+  /** Default pool size per upstream (an upstream's own maxConnections wins). */
   maxConnections: number;
+  balancer: BalancerName;
+  healthCheck: HealthCheckConfig;
+  passiveHealth: PassiveHealthConfig;
+  retries: RetryConfig;
 }
 
 export interface CacheConfig {

@@ -1,13 +1,13 @@
-// One origin reached through an undici Pool: connect, header and body timeouts
-// on every request, and transport failures mapped to StrataErrors (502 when the
-// origin is unreachable, 504 when it is too slow). Balancing across several
-// upstreams arrives with the balancer; callers only see `request()`.
+// What the pipeline sees of the origin side: `request()` answers with the first
+// response of some healthy upstream (or throws a StrataError: 502 when every
+// attempt found the upstream unreachable, 504 when it was too slow), plus the
+// Host the site is known by and a snapshot for /stats. How an upstream is chosen,
+// checked and retried lives behind this interface, in pool.ts.
 
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { errors as undiciErrors } from 'undici';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
-import type { OriginConfig } from '../config/types.js';
-import { fromUndici, type HeaderMap } from '../http/headers.js';
+import type { HeaderMap } from '../http/headers.js';
 
 export interface OriginRequest {
   method: string;
@@ -16,6 +16,8 @@ export interface OriginRequest {
   headers: HeaderMap;
   body?: Readable | null;
   signal?: AbortSignal;
+  /** The cache key: consistent-hash gives each object a home upstream by it. */
+  key?: string;
 }
 
 export interface OriginResponse {
@@ -26,46 +28,16 @@ export interface OriginResponse {
   upstream: string;
 }
 
-export class OriginClient {
-  private readonly pool: Pool;
-  private readonly pathPrefix: string;
-  readonly name: string;
+export interface OriginClient {
+  request(req: OriginRequest): Promise<OriginResponse>;
+  /** The site's host (the first upstream's), sent as Host and used when a client sends none. */
   readonly host: string;
-
-  constructor(cfg: OriginConfig) {
-    const url = new URL(cfg.url);
-    this.pathPrefix = url.pathname.replace(/\/+$/, '');
-    this.name = url.origin;
-    this.host = url.host;
-    this.pool = new Pool(url.origin, {
-      connections: cfg.maxConnections,
-      connectTimeout: cfg.connectTimeoutMs,
-      headersTimeout: cfg.headersTimeoutMs,
-      bodyTimeout: cfg.bodyTimeoutMs,
-      keepAliveTimeout: 4_000,
-    });
-  }
-
-  async request(req: OriginRequest): Promise<OriginResponse> {
-    const opts: Dispatcher.RequestOptions = {
-      method: req.method as Dispatcher.HttpMethod,
-      path: this.pathPrefix + req.target,
-      headers: req.headers,
-      body: req.body ?? null,
-      signal: req.signal,
-    };
-    try {
-      const res = await this.pool.request(opts);
-      return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: this.name };
-    } catch (err) {
-      throw originError(err, this.name);
-    }
-  }
-
+  /** For logs: the upstreams, comma-separated. */
+  readonly name: string;
   /** Graceful: let requests in flight finish. Otherwise abort them at once. */
-  async close(graceful = true): Promise<void> {
-    await (graceful ? this.pool.close() : this.pool.destroy());
-  }
+  close(graceful?: boolean): Promise<void>;
+  /** JSON for /stats. */
+  stats(): unknown;
 }
 
 /** Map a transport failure to a StrataError naming the origin and the cause. */
@@ -85,4 +57,32 @@ export function originError(err: unknown, origin: string): StrataError {
     return new StrataError('ORIGIN_BAD_RESPONSE', `origin ${origin} sent an invalid response (${cause})`, { cause: err });
   }
   return new StrataError('ORIGIN_UNREACHABLE', `origin ${origin} is unreachable (${code || cause})`, { cause: err });
+}
+
+// Failures where the upstream cannot have begun answering: the connection was
+// never made, or was reset before a response byte. A headers timeout is not
+// here on purpose: the upstream may be working on the request, and resending a
+// slow request to the next upstream multiplies the load on a struggling pool.
+const BEFORE_RESPONSE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/** May the request be sent again elsewhere (given it is idempotent and has no body)? */
+export function failedBeforeResponse(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code !== undefined && BEFORE_RESPONSE.has(code);
+}
+
+/** How a transport failure reads in logs and health transitions. */
+export function failureReason(err: unknown): string {
+  const e = err as { code?: string; message?: string } | null;
+  return e?.code ?? e?.message ?? String(err);
 }

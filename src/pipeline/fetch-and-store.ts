@@ -106,7 +106,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const validating = stored !== undefined && canValidate(stored.meta);
     const headers = validating ? { ...req.originHeaders, ...validatorHeaders(stored.meta) } : req.originHeaders;
     const requestTimeMs = clock.now();
-    const res = await origin.request({ method: 'GET', target: req.target, headers });
+    const res = await origin.request({ method: 'GET', target: req.target, headers, key: req.key });
     const responseTimeMs = clock.now();
 
     if (validating && res.status === 304) {

@@ -132,7 +132,7 @@ test('parseHostPort rejects bad hosts and ports', () => {
 
 test('only --origin given: every other value is the default', () => {
   const want = defaultConfig(HOST);
-  want.origin.url = ORIGIN;
+  want.origin.upstreams = [{ url: ORIGIN, weight: 1, maxConnections: 128 }];
   assert.deepEqual(config({ argv: ['--origin', ORIGIN] }), want);
 });
 
@@ -171,15 +171,15 @@ test('precedence: flags > env > yaml > defaults', () => {
 
   const all = config({ argv: flags, env, readFile });
   assert.equal(all.cache.memoryMaxBytes, 3 * 2 ** 20);
-  assert.equal(all.origin.url, 'http://flag.example');
+  assert.equal(all.origin.upstreams[0]!.url, 'http://flag.example');
 
   const envOverYaml = config({ env, readFile });
   assert.equal(envOverYaml.cache.memoryMaxBytes, 2 * 2 ** 20);
-  assert.equal(envOverYaml.origin.url, 'http://env.example');
+  assert.equal(envOverYaml.origin.upstreams[0]!.url, 'http://env.example');
 
   const yamlOnly = config({ env: { STRATA_CONFIG: 's.yaml' }, readFile });
   assert.equal(yamlOnly.cache.memoryMaxBytes, 1 * 2 ** 20);
-  assert.equal(yamlOnly.origin.url, 'http://yaml.example');
+  assert.equal(yamlOnly.origin.upstreams[0]!.url, 'http://yaml.example');
 
   const defaults = config({ argv: ['--origin', ORIGIN] });
   assert.equal(defaults.cache.memoryMaxBytes, 256 * 2 ** 20);
@@ -211,13 +211,24 @@ test('every flag has its STRATA_* env twin', () => {
     STRATA_STORE_SET_COOKIE: 'true',
     STRATA_STALE_WHILE_REVALIDATE: '10',
     STRATA_STALE_IF_ERROR: '300',
+    STRATA_BALANCER: 'consistent-hash',
+    STRATA_HEALTH_CHECK_PATH: '/healthz',
   };
   const c = config({ env });
   assert.deepEqual(c, {
     nodeId: 'edge-2',
     listen: { host: '::', port: 9090 },
     admin: { listen: { host: '127.0.0.1', port: 9091 }, token: 's3cret' },
-    origin: { url: 'https://origin.example/app', connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 3000, maxConnections: 16 },
+    origin: {
+      ...defaultConfig(HOST).origin,
+      upstreams: [{ url: 'https://origin.example/app', weight: 1, maxConnections: 16 }],
+      connectTimeoutMs: 1000,
+      headersTimeoutMs: 2000,
+      bodyTimeoutMs: 3000,
+      maxConnections: 16,
+      balancer: 'consistent-hash',
+      healthCheck: { ...defaultConfig(HOST).origin.healthCheck, path: '/healthz' },
+    },
     cache: {
       ...defaultConfig(HOST).cache,
       dir: '/var/cache/strata',
@@ -288,9 +299,9 @@ test('the result does not share objects between loads', () => {
 // ------------------------------------------------------------------ origin URL
 
 test('origin URL is canonicalised without a trailing slash', () => {
-  assert.equal(config({ argv: ['--origin', 'http://127.0.0.1:9000/'] }).origin.url, 'http://127.0.0.1:9000');
-  assert.equal(config({ argv: ['--origin', 'HTTPS://Origin.Example:443/app/'] }).origin.url, 'https://origin.example/app');
-  assert.equal(config({ argv: ['--origin', 'http://[::1]:9000'] }).origin.url, 'http://[::1]:9000');
+  assert.equal(config({ argv: ['--origin', 'http://127.0.0.1:9000/'] }).origin.upstreams[0]!.url, 'http://127.0.0.1:9000');
+  assert.equal(config({ argv: ['--origin', 'HTTPS://Origin.Example:443/app/'] }).origin.upstreams[0]!.url, 'https://origin.example/app');
+  assert.equal(config({ argv: ['--origin', 'http://[::1]:9000'] }).origin.upstreams[0]!.url, 'http://[::1]:9000');
 });
 
 test('bad origin URLs are rejected with the key and value', () => {
@@ -302,7 +313,7 @@ test('bad origin URLs are rejected with the key and value', () => {
 });
 
 test('missing origin names the key and the flag', () => {
-  assert.equal(rejection({}), 'origin.url: missing (expected --origin URL)');
+  assert.equal(rejection({}), 'origin.url: missing (expected --origin URL, or origin.upstreams in the config file)');
 });
 
 // ------------------------------------------------------------------ rejections
@@ -434,14 +445,14 @@ test('config/default.yaml agrees with defaultConfig()', () => {
   const text = readFileSync(new URL('../../../config/default.yaml', import.meta.url), 'utf8');
   const c = config({ argv: ['--origin', ORIGIN, '--config', 'default.yaml'], readFile: files({ 'default.yaml': text }) });
   const want = defaultConfig(HOST);
-  want.origin.url = ORIGIN;
+  want.origin.upstreams = [{ url: ORIGIN, weight: 1, maxConnections: 128 }];
   assert.deepEqual(c, want);
 });
 
 test('config/single-node.yaml loads', () => {
   const text = readFileSync(new URL('../../../config/single-node.yaml', import.meta.url), 'utf8');
   const c = config({ argv: ['--config', 'single-node.yaml'], readFile: files({ 'single-node.yaml': text }) });
-  assert.equal(c.origin.url, 'http://127.0.0.1:9000');
+  assert.equal(c.origin.upstreams[0]!.url, 'http://127.0.0.1:9000');
 });
 
 // ------------------------------------------------------------------ help
@@ -449,7 +460,8 @@ test('config/single-node.yaml loads', () => {
 const DOCUMENTED_FLAGS = [
   '--origin', '--listen', '--admin-listen', '--admin-token', '--cache-dir', '--memory-size', '--memory-max-object',
   '--disk-size', '--node-id', '--config', '--log-level', '--connect-timeout', '--headers-timeout', '--body-timeout',
-  '--origin-max-connections', '--targeted-field', '--store-set-cookie', '--stale-while-revalidate', '--stale-if-error', '--help',
+  '--origin-max-connections', '--targeted-field', '--store-set-cookie', '--stale-while-revalidate', '--stale-if-error',
+  '--balancer', '--health-check-path', '--help',
 ];
 
 test('--help returns help listing every flag, and wins over other arguments', () => {

@@ -1,0 +1,176 @@
+// The origin side as the pipeline sees it: a pool of upstreams serving one site,
+// a balancer choosing among the available ones, health checks keeping that set
+// honest, and retries.
+//
+// Retry rules (each one a reason, not a tuning knob):
+// - only when the upstream failed before any response byte (connect error,
+//   reset; see failedBeforeResponse) — a response, even a 5xx, is delivered;
+// - only for idempotent methods without a request body (a streamed body has
+//   been consumed and cannot be replayed);
+// - each retry on an upstream not yet tried for this request, at most
+//   `retries.count` of them, and none starting past `retries.budgetMs`;
+// - never once the response has been returned: by then its bytes may be on
+//   their way to the client, so a failure mid-body cuts the client instead.
+//
+// When no upstream is available, all of them are tried anyway: failing closed
+// would turn a health-check mistake into an outage.
+
+import { Agent } from 'undici';
+import type { Logger } from 'pino';
+import type { OriginConfig } from '../config/types.js';
+import type { Clock } from '../util/clock.js';
+import { createBalancer, type Balancer } from './balancer.js';
+import { failedBeforeResponse, originError, type OriginClient, type OriginRequest, type OriginResponse } from './client.js';
+import { ActiveHealthChecker, realTimers, type Timers, type Transition } from './health.js';
+import { fromUndici } from '../http/headers.js';
+import { Upstream } from './upstream.js';
+
+export interface PoolDeps {
+  logger: Logger;
+  /** Wall clock for ejections. */
+  clock: Clock;
+  /** Monotonic ms for latency and the retry budget. */
+  now?: () => number;
+  timers?: Timers;
+  random?: () => number;
+}
+
+// RFC 9110 §9.2.2. A request with a body is excluded separately.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+const TRANSITION_MESSAGES: Record<Transition['to'], string> = {
+  ejected: 'upstream ejected',
+  probation: 'upstream back on probation',
+  healthy: 'upstream healthy',
+  unhealthy: 'upstream unhealthy',
+};
+
+export class UpstreamPool implements OriginClient {
+  readonly host: string;
+  readonly name: string;
+  private readonly upstreams: readonly Upstream[];
+  private readonly balancer: Balancer;
+  private readonly checker: ActiveHealthChecker | undefined;
+  private readonly probeAgent: Agent | undefined;
+  private readonly now: () => number;
+  private retries = 0;
+  private allDownRequests = 0;
+  private allDown = false;
+
+  constructor(
+    private readonly cfg: OriginConfig,
+    private readonly deps: PoolDeps,
+  ) {
+    this.now = deps.now ?? (() => performance.now());
+    const thresholds = { healthyThreshold: cfg.healthCheck.healthyThreshold, unhealthyThreshold: cfg.healthCheck.unhealthyThreshold };
+    this.upstreams = cfg.upstreams.map(
+      (u) => new Upstream(u, cfg, cfg.passiveHealth, thresholds, { clock: deps.clock, now: this.now, onTransition: (up, t) => this.logTransition(up, t) }),
+    );
+    const first = this.upstreams[0];
+    if (!first) throw new Error('an origin pool needs at least one upstream');
+    // Upstreams serve one site: the first one's host names it (see forward-headers.ts).
+    this.host = first.host;
+    this.name = this.upstreams.map((u) => u.name).join(', ');
+    this.balancer = createBalancer(cfg.balancer, deps.random);
+    if (cfg.healthCheck.path !== '') {
+      const agent = new Agent({ connections: 1, connect: { timeout: cfg.healthCheck.timeoutMs } });
+      this.probeAgent = agent;
+      this.checker = new ActiveHealthChecker(
+        this.upstreams.map((u) => ({ health: u.health, probe: () => u.probe(cfg.healthCheck, this.host, agent) })),
+        cfg.healthCheck.intervalMs,
+        deps.timers ?? realTimers,
+      );
+    }
+  }
+
+  /**
+   * Begins health checking. An upstream that cannot be reached now is logged and
+   * taken out of rotation, not a start-up error: the cache can still serve what
+   * it holds, and the upstream may be on its way up.
+   */
+  start(): void {
+    if (this.checker) {
+      this.checker.start();
+      return;
+    }
+    for (const u of this.upstreams) {
+      void u.connects().then((r) => {
+        if (!r.ok) u.health.unreachableAtStart(r.detail);
+      });
+    }
+  }
+
+  async request(req: OriginRequest): Promise<OriginResponse> {
+    const replayable = IDEMPOTENT.has(req.method) && (req.body === undefined || req.body === null);
+    const key = req.key ?? req.target;
+    const deadline = this.now() + this.cfg.retries.budgetMs;
+    const tried = new Set<Upstream>();
+    for (;;) {
+      const u = this.choose(key, tried);
+      tried.add(u);
+      try {
+        const res = await u.send(req.method, req.target, req.headers, req.body, req.signal);
+        return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name };
+      } catch (err) {
+        const retry =
+          replayable &&
+          failedBeforeResponse(err) &&
+          !req.signal?.aborted &&
+          tried.size <= this.cfg.retries.count &&
+          tried.size < this.upstreams.length &&
+          this.now() < deadline;
+        if (!retry) {
+          const e = originError(err, u.name);
+          if (tried.size > 1) e.message += `; ${tried.size} upstreams tried`;
+          throw e;
+        }
+        this.retries++;
+        this.deps.logger.info({ upstream: u.name, err: (err as Error).message, attempt: tried.size }, 'origin request failed before any response; retrying on another upstream');
+      }
+    }
+  }
+
+  private choose(key: string, tried: ReadonlySet<Upstream>): Upstream {
+    const untried = tried.size === 0 ? this.upstreams : this.upstreams.filter((u) => !tried.has(u));
+    const available = untried.filter((u) => u.health.available());
+    if (tried.size === 0) this.noteAllDown(available.length === 0);
+    return this.balancer.pick(available.length > 0 ? available : untried, key);
+  }
+
+  private noteAllDown(down: boolean): void {
+    if (down) this.allDownRequests++;
+    if (down === this.allDown) return;
+    this.allDown = down;
+    if (down) this.deps.logger.warn({ upstreams: this.upstreams.length }, 'no upstream available; trying them anyway');
+    else this.deps.logger.info({ available: this.upstreams.filter((u) => u.health.available()).length }, 'upstreams available again');
+  }
+
+  private logTransition(u: Upstream, t: Transition): void {
+    const level = t.to === 'ejected' || t.to === 'unhealthy' ? 'warn' : 'info';
+    this.deps.logger[level]({ upstream: u.name, from: t.from, to: t.to, reason: t.reason, ...(t.ejectMs !== undefined ? { ejectMs: t.ejectMs } : {}) }, TRANSITION_MESSAGES[t.to]);
+  }
+
+  stats(): unknown {
+    return {
+      balancer: this.cfg.balancer,
+      retries: this.retries,
+      allDownRequests: this.allDownRequests,
+      upstreams: this.upstreams.map((u) => ({
+        name: u.name,
+        weight: u.weight,
+        maxConnections: u.maxConnections,
+        ...u.health.snapshot(),
+        available: u.health.available(),
+        inFlight: u.inFlight,
+        ewmaMs: Math.round(u.ewma * 100) / 100,
+        requests: u.requests,
+        failures: u.failures,
+      })),
+    };
+  }
+
+  async close(graceful = true): Promise<void> {
+    this.checker?.stop();
+    await Promise.all([...this.upstreams.map((u) => u.close(graceful)), this.probeAgent?.destroy()]);
+  }
+}

@@ -1,0 +1,182 @@
+// One upstream: its undici Pool, the requests it has in flight, a peak-EWMA of
+// its latency, and its health (health.ts). `send` is the only way traffic
+// reaches it, so every request feeds the passive health check: a transport
+// failure or a 5xx counts against it, any other answer for it. A 5xx is still
+// returned to the caller (it is an answer, and the cache may have rules for it);
+// only the health verdict treats it as a failure.
+//
+// In flight means until the response body is finished or abandoned, not just
+// until headers: a long download is load on the upstream.
+
+import net from 'node:net';
+import { Pool, request as undiciRequest, type Dispatcher } from 'undici';
+import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../config/types.js';
+import type { Clock } from '../util/clock.js';
+import type { UpstreamView } from './balancer.js';
+import { failureReason } from './client.js';
+import { statusExpected, UpstreamHealth, type ActiveThresholds, type ProbeOutcome, type Transition } from './health.js';
+
+export interface UpstreamTimeouts {
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+}
+
+export interface UpstreamDeps {
+  /** Wall clock for ejections (a test moves a fake one). */
+  clock: Clock;
+  /** Monotonic milliseconds for latency. */
+  now: () => number;
+  onTransition: (u: Upstream, t: Transition) => void;
+}
+
+// Peak-EWMA decay (Finagle's and linkerd's default is 10 s): a latency spike is
+// taken at once, good news blends in over seconds, and an upstream nobody picks
+// has its estimate fade so it is sampled again.
+const DECAY_MS = 10_000;
+
+// Errors that say the upstream broke the body, not that our side gave up on it.
+const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+export class Upstream implements UpstreamView {
+  readonly name: string;
+  readonly host: string;
+  readonly weight: number;
+  readonly maxConnections: number;
+  readonly health: UpstreamHealth;
+  private readonly origin: string;
+  private readonly pathPrefix: string;
+  private readonly pool: Pool;
+  private readonly connectTimeoutMs: number;
+  inFlight = 0;
+  requests = 0;
+  failures = 0;
+  private ewmaMs = 0;
+  private sampledAt = 0;
+
+  constructor(
+    cfg: UpstreamConfig,
+    timeouts: UpstreamTimeouts,
+    passive: PassiveHealthConfig,
+    active: ActiveThresholds,
+    private readonly deps: UpstreamDeps,
+  ) {
+    const url = new URL(cfg.url);
+    this.origin = url.origin;
+    this.pathPrefix = url.pathname.replace(/\/+$/, '');
+    this.name = url.origin + this.pathPrefix;
+    this.host = url.host;
+    this.weight = cfg.weight;
+    this.maxConnections = cfg.maxConnections;
+    this.connectTimeoutMs = timeouts.connectTimeoutMs;
+    this.pool = new Pool(url.origin, {
+      connections: cfg.maxConnections,
+      connectTimeout: timeouts.connectTimeoutMs,
+      headersTimeout: timeouts.headersTimeoutMs,
+      bodyTimeout: timeouts.bodyTimeoutMs,
+      keepAliveTimeout: 4_000,
+    });
+    this.health = new UpstreamHealth(passive, active, deps.clock, (t) => deps.onTransition(this, t));
+  }
+
+  /** Latency estimate now (ms), fading while no sample arrives. */
+  cost(): number {
+    if (this.ewmaMs === 0) return 0;
+    return this.ewmaMs * Math.exp(-(this.deps.now() - this.sampledAt) / DECAY_MS);
+  }
+
+  get ewma(): number {
+    return this.ewmaMs;
+  }
+
+  private observe(ms: number): void {
+    const now = this.deps.now();
+    if (ms > this.ewmaMs) {
+      this.ewmaMs = ms;
+    } else {
+      const w = Math.exp(-(now - this.sampledAt) / DECAY_MS);
+      this.ewmaMs = this.ewmaMs * w + ms * (1 - w);
+    }
+    this.sampledAt = now;
+  }
+
+  async send(method: string, target: string, headers: Dispatcher.RequestOptions['headers'], body: Dispatcher.RequestOptions['body'], signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const started = this.deps.now();
+    this.requests++;
+    this.inFlight++;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.pool.request({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal });
+    } catch (err) {
+      this.inFlight--;
+      // The caller giving up says nothing about the upstream.
+      if (!signal?.aborted) {
+        this.observe(this.deps.now() - started);
+        this.fail(failureReason(err));
+      }
+      throw err;
+    }
+    this.observe(this.deps.now() - started);
+    if (res.statusCode >= 500) this.fail(`status ${res.statusCode}`);
+    else this.health.recordSuccess();
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+    };
+    res.body.once('close', finish);
+    res.body.once('error', (err: Error & { code?: string }) => {
+      if (err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`);
+      finish();
+    });
+    return res;
+  }
+
+  private fail(reason: string): void {
+    this.failures++;
+    this.health.recordFailure(reason);
+  }
+
+  /** One active health check: GET path, fully read, status within the expected ranges. */
+  async probe(cfg: HealthCheckConfig, host: string, dispatcher: Dispatcher): Promise<ProbeOutcome> {
+    try {
+      const res = await undiciRequest(this.origin + this.pathPrefix + cfg.path, {
+        dispatcher,
+        method: 'GET',
+        headers: { host, 'user-agent': 'strata-health-check' },
+        signal: AbortSignal.timeout(cfg.timeoutMs),
+        headersTimeout: cfg.timeoutMs,
+        bodyTimeout: cfg.timeoutMs,
+      });
+      await res.body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(cfg.timeoutMs) });
+      const ok = statusExpected(cfg.expectStatuses, res.statusCode);
+      return { ok, detail: ok ? `status ${res.statusCode}` : `unexpected status ${res.statusCode}` };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      return { ok: false, detail: e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs}ms` : failureReason(err) };
+    }
+  }
+
+  /** Can a TCP connection be opened? The start-up check when no active checks are configured. */
+  connects(): Promise<ProbeOutcome> {
+    const url = new URL(this.origin);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    return new Promise((resolve) => {
+      const sock = net.connect({ host, port });
+      sock.setTimeout(this.connectTimeoutMs);
+      const done = (r: ProbeOutcome): void => {
+        sock.destroy();
+        resolve(r);
+      };
+      sock.once('connect', () => done({ ok: true, detail: 'connected' }));
+      sock.once('timeout', () => done({ ok: false, detail: `no connection within ${this.connectTimeoutMs}ms` }));
+      sock.once('error', (err) => done({ ok: false, detail: failureReason(err) }));
+    });
+  }
+
+  close(graceful: boolean): Promise<void> {
+    return graceful ? this.pool.close() : this.pool.destroy();
+  }
+}
