@@ -82,18 +82,26 @@ export class LeastConnections implements Balancer {
 
 /**
  * Power of two choices on peak-EWMA latency (Finagle, linkerd): draw two distinct
- * upstreams at random, weighted, and take the cheaper, where cost is the latency
- * estimate times the requests in flight (plus one), per unit of weight. A slow
- * or overloaded upstream loses almost every draw yet is still sampled now and
- * then, so it is found again once it recovers.
+ * upstreams at random and take the cheaper, where cost is the latency estimate
+ * times the requests in flight (plus one). A slow or overloaded upstream loses
+ * every draw it is in, yet its estimate fades while it is not chosen
+ * (upstream.ts), so it is tried again once it may have recovered.
+ *
+ * Weight here is capacity, not a traffic share: cost is divided by it, so an
+ * upstream of weight 2 is expected to carry twice the requests in flight at the
+ * same latency. Under concurrent load that yields shares close to the weights;
+ * an idle pool sends its trickle to whichever upstream answers fastest.
  */
 export class PowerOfTwoChoices implements Balancer {
   constructor(private readonly random: () => number) {}
 
   pick<U extends UpstreamView>(candidates: readonly U[]): U {
-    if (candidates.length === 1) return candidates[0]!;
-    const a = weightedDraw(candidates, this.random, undefined);
-    const b = weightedDraw(candidates, this.random, a);
+    const n = candidates.length;
+    if (n === 1) return candidates[0]!;
+    const i = Math.floor(this.random() * n);
+    const j = (i + 1 + Math.floor(this.random() * (n - 1))) % n;
+    const a = candidates[i]!;
+    const b = candidates[j]!;
     const ca = load(a);
     const cb = load(b);
     if (ca === cb) return this.random() < 0.5 ? a : b;
@@ -104,20 +112,6 @@ export class PowerOfTwoChoices implements Balancer {
 function load(u: UpstreamView): number {
   // +1 ms so an upstream with no latency sample yet still weighs its queue.
   return ((u.cost() + 1) * (u.inFlight + 1)) / u.weight;
-}
-
-function weightedDraw<U extends UpstreamView>(candidates: readonly U[], random: () => number, exclude: U | undefined): U {
-  let total = 0;
-  for (const u of candidates) if (u !== exclude) total += u.weight;
-  let r = random() * total;
-  let last = candidates[0]!;
-  for (const u of candidates) {
-    if (u === exclude) continue;
-    last = u;
-    r -= u.weight;
-    if (r < 0) return u;
-  }
-  return last;
 }
 
 /**
