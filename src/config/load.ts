@@ -70,7 +70,7 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 export const BALANCER_NAMES: readonly BalancerName[] = ['round-robin', 'least-connections', 'p2c-ewma', 'consistent-hash'];
 
 const KEYS: readonly KeySpec[] = [
-  { path: 'origin.url', writes: 'origin.upstreams', kind: 'urls', flag: 'origin', arg: 'URL', help: 'origin base URL, http: or https:, path prefix allowed (required; repeat for several upstreams)' },
+  { path: 'origin.url', writes: 'origin.upstreams', kind: 'urls', flag: 'origin', arg: 'URL', help: 'origin base URL, http: or https:, path prefix allowed (required; repeat for several upstreams, comma-separated in env)' },
   { path: 'origin.upstreams', kind: 'upstreams', help: '' },
   { path: 'listen', kind: 'hostPort', flag: 'listen', arg: 'HOST:PORT', help: 'address for proxied traffic' },
   { path: 'admin.listen', kind: 'hostPort', flag: 'admin-listen', arg: 'HOST:PORT', help: 'address of the admin API' },
@@ -454,7 +454,7 @@ function yamlLayer(file: string, doc: unknown): Layer {
       if (spec !== undefined) {
         const target = spec.writes ?? spec.path;
         if (values.has(target)) {
-          throw invalid(`${where}: ${path}: cannot be combined with ${target} (expected one of origin.url or origin.upstreams)`);
+          throw invalid(`${where}: origin.url and origin.upstreams are both set (expected one of them)`);
         }
         values.set(target, coerceAt(`${where}: ${path}`, spec, raw));
       } else if (isMapping(raw) && KEYS.some((k) => k.path.startsWith(`${path}.`))) {

@@ -96,9 +96,9 @@ export class UpstreamHealth {
     }
   }
 
-  /** Found unreachable before any request: out at once, not after maxFails requests. */
+  /** Found unreachable before any request: out at once, not after maxFails requests (unless ejection is off). */
   unreachableAtStart(reason: string): void {
-    if (this.state() === 'healthy') this.eject(`unreachable at start: ${reason}`);
+    if (this.passive.maxFails > 0 && this.state() === 'healthy') this.eject(`unreachable at start: ${reason}`);
   }
 
   probeResult(ok: boolean, reason: string): void {

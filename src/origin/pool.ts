@@ -95,7 +95,9 @@ export class UpstreamPool implements OriginClient {
     }
     for (const u of this.upstreams) {
       void u.connects().then((r) => {
-        if (!r.ok) u.health.unreachableAtStart(r.detail);
+        if (r.ok) return;
+        this.deps.logger.warn({ upstream: u.name, reason: r.detail }, 'upstream unreachable at start');
+        u.health.unreachableAtStart(r.detail);
       });
     }
   }
