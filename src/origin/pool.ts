@@ -95,7 +95,7 @@ export class UpstreamPool implements OriginClient {
     }
     for (const u of this.upstreams) {
       void u.connects().then((r) => {
-        if (r.ok) return;
+        if (r.ok) return void this.deps.logger.info({ upstream: u.name }, 'upstream reachable at start');
         this.deps.logger.warn({ upstream: u.name, reason: r.detail }, 'upstream unreachable at start');
         u.health.unreachableAtStart(r.detail);
       });

@@ -1,0 +1,323 @@
+// Several upstreams serving one site: an upstream going down and coming back,
+// every upstream down, a slow upstream, weights, retries (and when not to
+// retry), start-up with an unreachable upstream, and /stats. Real node:http
+// origins on 127.0.0.1; waits are on logged transitions, never on sleeps.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { fetchReply, startPoolHarness, type OriginHandler, type PoolHarness } from '../fixtures/harness.js';
+
+/** Answers its own name, uncacheable, so every request reaches an upstream. */
+function named(name: string): OriginHandler {
+  return (_req, res) => {
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': name.length });
+    res.end(name);
+  };
+}
+
+async function spread(h: PoolHarness, n: number, path = (i: number) => `/p${i}`): Promise<{ by: Record<string, number>; statuses: number[] }> {
+  const by: Record<string, number> = {};
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await h.get(path(i));
+    statuses.push(r.status);
+    if (r.status === 200) by[r.text] = (by[r.text] ?? 0) + 1;
+  }
+  return { by, statuses };
+}
+
+interface UpstreamStats {
+  name: string;
+  state: string;
+  available: boolean;
+  inFlight: number;
+  ewmaMs: number;
+  requests: number;
+  failures: number;
+  weight: number;
+  lastTransition?: { to: string; reason: string };
+}
+
+async function originStats(h: PoolHarness): Promise<{ balancer: string; retries: number; allDownRequests: number; upstreams: UpstreamStats[] }> {
+  const r = await fetchReply(h.admin + '/stats');
+  return (JSON.parse(r.text) as { origin: Awaited<ReturnType<typeof originStats>> }).origin;
+}
+
+const msgFor = (h: PoolHarness, i: number, msg: string) => (l: Record<string, unknown>) => l['upstream'] === h.origins[i]!.url && l['msg'] === msg;
+
+test('one of three upstreams goes down and comes back: no client error, traffic returns after recovery', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], {
+    logLevel: 'info',
+    origin: {
+      balancer: 'round-robin',
+      healthCheck: { path: '/health', intervalMs: 20, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 2, expectStatuses: [[200, 299]] },
+      passiveHealth: { maxFails: 2, ejectMs: 60_000, maxEjectMs: 60_000 },
+    },
+  });
+  try {
+    assert.deepEqual((await spread(h, 30)).by, { a: 10, b: 10, c: 10 });
+
+    await h.origins[1]!.close();
+    // Before detection: requests that land on b fail to connect and are retried elsewhere.
+    const during = await spread(h, 30);
+    assert.deepEqual(during.statuses, Array(30).fill(200), 'no client error while b is down');
+    await h.logged((l) => l['upstream'] === h.origins[1]!.url && (l['msg'] === 'upstream unhealthy' || l['msg'] === 'upstream ejected'));
+    await h.logged(msgFor(h, 1, 'upstream unhealthy'));
+
+    const retriesBefore = (await originStats(h)).retries;
+    const after = await spread(h, 30);
+    assert.deepEqual(after.statuses, Array(30).fill(200));
+    assert.deepEqual(after.by, { a: 15, c: 15 });
+    assert.equal((await originStats(h)).retries, retriesBefore, 'once detected, b is not even tried');
+
+    await h.origins[1]!.reopen();
+    await h.logged(msgFor(h, 1, 'upstream healthy'));
+    const back = await spread(h, 30);
+    assert.deepEqual(back.statuses, Array(30).fill(200));
+    assert.ok((back.by['b'] ?? 0) >= 9, `traffic returns to b: ${JSON.stringify(back.by)}`);
+    const s = (await originStats(h)).upstreams[1]!;
+    assert.equal(s.state, 'healthy');
+    assert.equal(s.lastTransition?.to, 'healthy');
+  } finally {
+    await h.close();
+  }
+});
+
+test('every upstream down and nothing stored: 502 naming the cause, and they are tried anyway', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], {
+    logLevel: 'info',
+    origin: { passiveHealth: { maxFails: 1, ejectMs: 60_000, maxEjectMs: 60_000 } },
+  });
+  try {
+    // The start-up reachability check is done before the upstreams go away.
+    await h.logged((l) => l['msg'] === 'upstream reachable at start', 3);
+    await Promise.all(h.origins.map((o) => o.close()));
+    const first = await h.get('/gone');
+    assert.equal(first.status, 502);
+    assert.match(first.text, /ORIGIN_UNREACHABLE.*\(ECONNREFUSED\); 3 upstreams tried/);
+    for (let i = 0; i < 3; i++) await h.logged(msgFor(h, i, 'upstream ejected'));
+    // All ejected: not failing closed, the next request still tries them.
+    const second = await h.get('/gone');
+    assert.equal(second.status, 502);
+    await h.logged((l) => l['msg'] === 'no upstream available; trying them anyway');
+    const s = await originStats(h);
+    assert.equal(s.allDownRequests, 1);
+    assert.deepEqual(s.upstreams.map((u) => u.state), ['ejected', 'ejected', 'ejected']);
+    assert.deepEqual(s.upstreams.map((u) => u.requests), [2, 2, 2]);
+
+    // One comes back: the all-down attempt succeeds, and it is healthy again at once.
+    await h.origins[2]!.reopen();
+    const r = await h.get('/back');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'c');
+    await h.logged(msgFor(h, 2, 'upstream healthy'));
+    // The next request finds an available upstream again, and says so.
+    assert.equal((await h.get('/back2')).text, 'c');
+    await h.logged((l) => l['msg'] === 'upstreams available again');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a slow upstream: p2c-ewma sends it almost nothing', async () => {
+  const slow: OriginHandler = (req, res) => setTimeout(() => named('slow')(req, res, Buffer.alloc(0)), 150);
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: slow }, { handler: named('c') }], { origin: { balancer: 'p2c-ewma' } });
+  try {
+    const { by, statuses } = await spread(h, 60);
+    assert.deepEqual(statuses, Array(60).fill(200));
+    // Round-robin would give it 20; p2c gives it a first sample or two, then avoids it.
+    assert.ok((by['slow'] ?? 0) <= 3, JSON.stringify(by));
+    const s = await originStats(h);
+    assert.ok(s.upstreams[1]!.ewmaMs >= 100, `slow EWMA ${s.upstreams[1]!.ewmaMs}`);
+  } finally {
+    await h.close();
+  }
+});
+
+test('an upstream past the headers timeout: 504s count against it until it is ejected, then none', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: () => undefined }, { handler: named('c') }], {
+    logLevel: 'info',
+    origin: { balancer: 'round-robin', headersTimeoutMs: 100, passiveHealth: { maxFails: 2, ejectMs: 60_000, maxEjectMs: 60_000 } },
+  });
+  try {
+    const first = await spread(h, 6);
+    // A timeout is not retried (the upstream may be working on it): the client sees 504.
+    assert.deepEqual(first.statuses, [200, 504, 200, 200, 504, 200]);
+    const ejected = await h.logged(msgFor(h, 1, 'upstream ejected'));
+    assert.match(String(ejected[0]!['reason']), /2 consecutive failures, last: UND_ERR_HEADERS_TIMEOUT/);
+    const after = await spread(h, 20);
+    assert.deepEqual(after.statuses, Array(20).fill(200));
+    assert.deepEqual(after.by, { a: 10, c: 10 });
+  } finally {
+    await h.close();
+  }
+});
+
+test('weights are honoured: round-robin 1:2:3 over 120 requests', async () => {
+  const h = await startPoolHarness(
+    [{ handler: named('a'), weight: 1 }, { handler: named('b'), weight: 2 }, { handler: named('c'), weight: 3 }],
+    { origin: { balancer: 'round-robin' } },
+  );
+  try {
+    const { by } = await spread(h, 120);
+    for (const [name, want] of [['a', 20], ['b', 40], ['c', 60]] as const) assert.ok(Math.abs(by[name]! - want) <= 2, JSON.stringify(by));
+  } finally {
+    await h.close();
+  }
+});
+
+test('least-connections honours weights when idle and avoids the upstream holding requests', async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const holding: OriginHandler = (req, res) => {
+    if (req.url === '/hold') return void held.then(() => named('a')(req, res, Buffer.alloc(0)));
+    named('a')(req, res, Buffer.alloc(0));
+  };
+  const h = await startPoolHarness([{ handler: holding }, { handler: named('b') }], { origin: { balancer: 'least-connections' } });
+  try {
+    assert.deepEqual((await spread(h, 20)).by, { a: 10, b: 10 });
+    // Park requests on whichever upstream gets them; a's stay in flight.
+    const parked = [h.get('/hold'), h.get('/hold')];
+    while (h.origins[0]!.count('/hold') + h.origins[1]!.count('/hold') < 2) await new Promise((r) => setImmediate(r));
+    const during = await spread(h, 10);
+    if (h.origins[0]!.count('/hold') > 0) assert.equal(during.by['a'] ?? 0, 0, JSON.stringify(during.by));
+    release();
+    await Promise.all(parked);
+  } finally {
+    await h.close();
+  }
+});
+
+test('consistent-hash: each object has a home upstream', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], { origin: { balancer: 'consistent-hash' } });
+  try {
+    const homes = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const path = `/obj${i}`;
+      const first = (await h.get(path)).text;
+      homes.add(first);
+      for (let k = 0; k < 3; k++) assert.equal((await h.get(path)).text, first, path);
+    }
+    assert.equal(homes.size, 3, 'thirty objects are spread over all three');
+  } finally {
+    await h.close();
+  }
+});
+
+test('retries: idempotent requests without a body go to another upstream; others are not replayed', async () => {
+  // The dead upstream has a large weight so round-robin picks it first.
+  const h = await startPoolHarness([{ handler: named('dead'), weight: 100 }, { handler: named('b'), weight: 1 }], {
+    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
+  });
+  try {
+    await h.origins[0]!.close();
+    const put = await h.get('/r', { 'content-type': 'text/plain' }, 'PUT', 'body');
+    assert.equal(put.status, 502, 'a request body cannot be replayed');
+    const post = await h.get('/r', {}, 'POST');
+    assert.equal(post.status, 502, 'POST is not idempotent');
+    for (const method of ['GET', 'HEAD', 'DELETE', 'OPTIONS']) {
+      const r = await h.get('/r', {}, method);
+      assert.equal(r.status, 200, method);
+    }
+    assert.equal((await originStats(h)).retries, 4);
+    assert.equal(h.origins[1]!.count('/r'), 4);
+  } finally {
+    await h.close();
+  }
+});
+
+test('retries are bounded by retries.count', async () => {
+  const h = await startPoolHarness(
+    [{ handler: named('d1'), weight: 100 }, { handler: named('d2'), weight: 100 }, { handler: named('ok'), weight: 1 }],
+    { origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 1, budgetMs: 10_000 } } },
+  );
+  try {
+    await h.origins[0]!.close();
+    await h.origins[1]!.close();
+    const r = await h.get('/bounded');
+    assert.equal(r.status, 502);
+    assert.match(r.text, /2 upstreams tried/);
+    assert.equal(h.origins[2]!.count(), 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a reset before any response byte is retried; a death mid-body is not (bytes reached the client)', async () => {
+  let resets = 0;
+  const flaky: OriginHandler = (req, res) => {
+    if (req.url === '/reset') {
+      resets++;
+      return void req.socket.destroy();
+    }
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '100000' });
+    res.write(Buffer.alloc(1000, 1));
+    setImmediate(() => res.socket?.destroy());
+  };
+  const h = await startPoolHarness([{ handler: flaky, weight: 100 }, { handler: named('b'), weight: 1 }], {
+    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
+  });
+  try {
+    const r = await h.get('/reset');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'b');
+    assert.equal(resets, 1);
+    await assert.rejects(async () => {
+      const res = await request(h.base + '/midbody');
+      await res.body.arrayBuffer();
+    });
+    assert.equal(h.origins[1]!.count('/midbody'), 0, 'not retried once the response had begun');
+  } finally {
+    await h.close();
+  }
+});
+
+test('an upstream unreachable at start is logged and out of rotation; the node starts', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }], { logLevel: 'info', origin: { balancer: 'round-robin' } });
+  try {
+    // The harness started the node while both listened; play the start again with b down.
+    await h.origins[1]!.close();
+    await h.restart();
+    const [line] = await h.logged(msgFor(h, 1, 'upstream unreachable at start'));
+    assert.equal(line!['reason'], 'ECONNREFUSED');
+    await h.logged(msgFor(h, 1, 'upstream ejected'));
+    const { by } = await spread(h, 10);
+    assert.deepEqual(by, { a: 10 });
+    assert.equal((await originStats(h)).retries, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('/stats shows every upstream with state, in-flight, EWMA, requests and failures', async () => {
+  const h = await startPoolHarness([{ handler: named('a'), weight: 2 }, { handler: named('b') }], { origin: { balancer: 'round-robin' } });
+  try {
+    await spread(h, 3);
+    const s = await originStats(h);
+    assert.equal(s.balancer, 'round-robin');
+    assert.deepEqual(
+      s.upstreams.map((u) => ({ name: u.name, weight: u.weight, state: u.state, available: u.available, inFlight: u.inFlight, requests: u.requests, failures: u.failures })),
+      [
+        { name: h.origins[0]!.url, weight: 2, state: 'healthy', available: true, inFlight: 0, requests: 2, failures: 0 },
+        { name: h.origins[1]!.url, weight: 1, state: 'healthy', available: true, inFlight: 0, requests: 1, failures: 0 },
+      ],
+    );
+    assert.ok(s.upstreams.every((u) => u.ewmaMs > 0));
+  } finally {
+    await h.close();
+  }
+});
+
+test('Host sent to every upstream is the site host (the first upstream), the client Host in X-Forwarded-Host', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }], { origin: { balancer: 'round-robin' } });
+  try {
+    await h.get('/h1', { host: 'www.example' });
+    await h.get('/h2', { host: 'www.example' });
+    const seen = h.origins.flatMap((o) => o.requests.map((r) => [r.headers.host, r.headers['x-forwarded-host']]));
+    const site = new URL(h.origins[0]!.url).host;
+    assert.deepEqual(seen, [[site, 'www.example'], [site, 'www.example']]);
+  } finally {
+    await h.close();
+  }
+});
