@@ -35,6 +35,12 @@ export interface UpstreamDeps {
 // has its estimate fade so it is sampled again.
 const DECAY_MS = 10_000;
 
+// A failure enters the EWMA as an answer at least this slow: otherwise an
+// upstream failing fast (refusing connections, answering 503 at once) would look
+// like the fastest, and p2c would pour traffic into it (the "black hole" of
+// latency-based balancing) until passive ejection caught up.
+const FAILURE_PENALTY_MS = 1_000;
+
 // Errors that say the upstream broke the body, not that our side gave up on it.
 const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
@@ -111,14 +117,19 @@ export class Upstream implements UpstreamView {
       this.inFlight--;
       // The caller giving up says nothing about the upstream.
       if (!signal?.aborted) {
-        this.observe(this.deps.now() - started);
+        this.observe(Math.max(this.deps.now() - started, FAILURE_PENALTY_MS));
         this.fail(failureReason(err));
       }
       throw err;
     }
-    this.observe(this.deps.now() - started);
-    if (res.statusCode >= 500) this.fail(`status ${res.statusCode}`);
-    else this.health.recordSuccess();
+    const ms = this.deps.now() - started;
+    if (res.statusCode >= 500) {
+      this.observe(Math.max(ms, FAILURE_PENALTY_MS));
+      this.fail(`status ${res.statusCode}`);
+    } else {
+      this.observe(ms);
+      this.health.recordSuccess();
+    }
     let done = false;
     const finish = (): void => {
       if (done) return;

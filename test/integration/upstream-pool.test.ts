@@ -244,6 +244,38 @@ test('retries are bounded by retries.count', async () => {
   }
 });
 
+test('retries are bounded by retries.budgetMs: a zero budget allows none', async () => {
+  const h = await startPoolHarness([{ handler: named('dead'), weight: 100 }, { handler: named('ok'), weight: 1 }], {
+    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 2, budgetMs: 0 } },
+  });
+  try {
+    await h.origins[0]!.close();
+    const r = await h.get('/budget');
+    assert.equal(r.status, 502);
+    assert.doesNotMatch(r.text, /upstreams tried/);
+    assert.equal(h.origins[1]!.count(), 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('p2c-ewma: an upstream failing fast with 503 is not mistaken for the fastest', async () => {
+  const failing: OriginHandler = (_req, res) => {
+    res.writeHead(503, { 'cache-control': 'no-store', 'content-length': '4' });
+    res.end('fail');
+  };
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: failing }, { handler: named('c') }], {
+    origin: { balancer: 'p2c-ewma', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
+  });
+  try {
+    const { statuses } = await spread(h, 60);
+    // Without ejection, only the latency penalty keeps traffic away from it.
+    assert.ok(statuses.filter((s) => s === 503).length <= 3, JSON.stringify(statuses));
+  } finally {
+    await h.close();
+  }
+});
+
 test('a reset before any response byte is retried; a death mid-body is not (bytes reached the client)', async () => {
   let resets = 0;
   const flaky: OriginHandler = (req, res) => {
