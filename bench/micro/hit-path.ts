@@ -11,6 +11,7 @@ import type { HeaderMap } from '../../src/http/headers.js';
 import { MemoryTier } from '../../src/store/memory.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { newEntryMeta } from '../../src/cache/entry.js';
+import { createBalancer, type UpstreamView } from '../../src/origin/balancer.js';
 
 export interface MicroResult {
   name: string;
@@ -129,6 +130,22 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
       if (v.store) sink += v.decision.freshnessLifetimeS;
     }
   });
+
+  // The balancer's choice on every origin fetch (a fill or a pass-through).
+  for (const n of [3, 16]) {
+    const pool: UpstreamView[] = Array.from({ length: n }, (_, i) => ({
+      name: `http://10.0.0.${i + 1}:9000`,
+      weight: 1 + (i % 3),
+      inFlight: i % 5,
+      cost: () => 2 + (i % 7),
+    }));
+    for (const name of ['round-robin', 'least-connections', 'p2c-ewma', 'consistent-hash'] as const) {
+      const b = createBalancer(name);
+      bench.add(`balancer ${name} [${n} upstreams]`, () => {
+        for (let i = 0; i < INNER; i++) sink += b.pick(pool, targets[i & 63]!).weight;
+      });
+    }
+  }
 
   await bench.run();
 
