@@ -171,17 +171,24 @@ test('least-connections honours weights when idle and avoids the upstream holdin
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   const holding: OriginHandler = (req, res) => {
-    if (req.url === '/hold') return void held.then(() => named('a')(req, res, Buffer.alloc(0)));
+    if (req.url!.startsWith('/hold')) return void held.then(() => named('a')(req, res, Buffer.alloc(0)));
     named('a')(req, res, Buffer.alloc(0));
   };
   const h = await startPoolHarness([{ handler: holding }, { handler: named('b') }], { origin: { balancer: 'least-connections' } });
   try {
     assert.deepEqual((await spread(h, 20)).by, { a: 10, b: 10 });
-    // Park requests on whichever upstream gets them; a's stay in flight.
-    const parked = [h.get('/hold'), h.get('/hold')];
-    while (h.origins[0]!.count('/hold') + h.origins[1]!.count('/hold') < 2) await new Promise((r) => setImmediate(r));
+    // Park two requests (distinct URLs, so they are not coalesced); idle ties
+    // alternate, so one lands on a and stays in flight there.
+    const parked = [h.get('/hold1'), h.get('/hold2')];
+    const holds = () => h.origins.reduce((n, o) => n + o.count('/hold1') + o.count('/hold2'), 0);
+    const deadline = Date.now() + 5000;
+    while (holds() < 2) {
+      if (Date.now() > deadline) throw new Error('the parked requests never reached an upstream');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.equal(h.origins[0]!.count('/hold1') + h.origins[0]!.count('/hold2'), 1, 'one parked on a');
     const during = await spread(h, 10);
-    if (h.origins[0]!.count('/hold') > 0) assert.equal(during.by['a'] ?? 0, 0, JSON.stringify(during.by));
+    assert.deepEqual(during.by, { b: 10 }, 'a has one in flight, b none: b wins every time');
     release();
     await Promise.all(parked);
   } finally {
