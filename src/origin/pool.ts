@@ -56,6 +56,7 @@ export class UpstreamPool implements OriginClient {
   private retries = 0;
   private allDownRequests = 0;
   private allDown = false;
+  private closed = false;
 
   constructor(
     private readonly cfg: OriginConfig,
@@ -95,6 +96,7 @@ export class UpstreamPool implements OriginClient {
     }
     for (const u of this.upstreams) {
       void u.connects().then((r) => {
+        if (this.closed) return;
         if (r.ok) return void this.deps.logger.info({ upstream: u.name }, 'upstream reachable at start');
         this.deps.logger.warn({ upstream: u.name, reason: r.detail }, 'upstream unreachable at start');
         u.health.unreachableAtStart(r.detail);
@@ -172,6 +174,7 @@ export class UpstreamPool implements OriginClient {
   }
 
   async close(graceful = true): Promise<void> {
+    this.closed = true;
     this.checker?.stop();
     await Promise.all([...this.upstreams.map((u) => u.close(graceful)), this.probeAgent?.destroy()]);
   }

@@ -35,6 +35,7 @@ interface UpstreamStats {
   ewmaMs: number;
   requests: number;
   failures: number;
+  ejections: number;
   weight: number;
   lastTransition?: { to: string; reason: string };
 }
@@ -324,6 +325,58 @@ test('an upstream unreachable at start is logged and out of rotation; the node s
     const { by } = await spread(h, 10);
     assert.deepEqual(by, { a: 10 });
     assert.equal((await originStats(h)).retries, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('with active checks, an upstream down at start fails its first probe and is unhealthy at once', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }], {
+    logLevel: 'info',
+    origin: {
+      balancer: 'round-robin',
+      healthCheck: { path: '/health', intervalMs: 20, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 3, expectStatuses: [[200, 299]] },
+    },
+  });
+  try {
+    await h.origins[1]!.close();
+    await h.restart();
+    const [line] = await h.logged(msgFor(h, 1, 'upstream unhealthy'));
+    assert.equal(line!['reason'], 'first health check failed: ECONNREFUSED');
+    assert.deepEqual((await spread(h, 6)).by, { a: 6 });
+  } finally {
+    await h.close();
+  }
+});
+
+test('passive only: an ejected upstream is back on probation after ejectMs, a success recovers it, traffic returns', async () => {
+  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], {
+    logLevel: 'info',
+    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 1, ejectMs: 30_000, maxEjectMs: 120_000 } },
+  });
+  try {
+    await h.logged((l) => l['msg'] === 'upstream reachable at start', 3);
+    await h.origins[1]!.close();
+    const down = await spread(h, 6);
+    assert.deepEqual(down.statuses, Array(6).fill(200), 'the failed attempt was retried');
+    const [ejected] = await h.logged(msgFor(h, 1, 'upstream ejected'));
+    assert.equal(ejected!['ejectMs'], 30_000);
+
+    // Time passes on the node's clock; b is still down: probation, one failure, ejected for twice as long.
+    h.clock.advance(30_000);
+    assert.deepEqual((await spread(h, 6)).statuses, Array(6).fill(200));
+    await h.logged(msgFor(h, 1, 'upstream back on probation'));
+    const twice = await h.logged(msgFor(h, 1, 'upstream ejected'), 2);
+    assert.equal(twice[1]!['ejectMs'], 60_000);
+
+    await h.origins[1]!.reopen();
+    h.clock.advance(60_000);
+    const back = await spread(h, 30);
+    assert.deepEqual(back.statuses, Array(30).fill(200));
+    await h.logged(msgFor(h, 1, 'upstream healthy'));
+    assert.ok((back.by['b'] ?? 0) >= 9, JSON.stringify(back.by));
+    const s = (await originStats(h)).upstreams[1]!;
+    assert.deepEqual({ state: s.state, ejections: s.ejections }, { state: 'healthy', ejections: 0 });
   } finally {
     await h.close();
   }
