@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { startHarness, fixed } from '../fixtures/harness.js';
+import { startHarness, startPoolHarness, fixed } from '../fixtures/harness.js';
 
 test('stale-while-revalidate: the stale entry answers at once and one background revalidation refreshes it', async () => {
   const revalidations: ServerResponse[] = [];
@@ -187,6 +187,24 @@ test('collapsed followers of a failing fetch each get the stale entry', async ()
     const replies = await Promise.all(Array.from({ length: 5 }, () => h.get('/cf')));
     assert.deepEqual(replies.map((r) => `${r.status} ${r.text}`), Array(5).fill('200 s'));
     assert.equal(h.origin.count('/cf'), 2);
+  } finally {
+    await h.close();
+  }
+});
+
+test('every upstream of a pool down: stale content present is served (stale-if-error), absent is a 502', async () => {
+  const body = fixed('pooled', { 'cache-control': 'max-age=10, stale-if-error=600' });
+  const h = await startPoolHarness([{ handler: body }, { handler: body }, { handler: body }]);
+  try {
+    await h.get('/pooled');
+    await Promise.all(h.origins.map((o) => o.close()));
+    h.clock.advance(60_000);
+    const stale = await h.get('/pooled');
+    assert.equal(stale.status, 200);
+    assert.equal(stale.text, 'pooled');
+    assert.match(stale.headers['cache-status']!, /fwd=stale; ttl=-5\d; detail=stale-if-error/);
+    const absent = await h.get('/never-stored');
+    assert.equal(absent.status, 502);
   } finally {
     await h.close();
   }
