@@ -4,12 +4,14 @@
 // object and reused, so a hit does little more than a bare server's answer.
 
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrataError } from '../errors.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
 import { toRawPairs, type HeaderMap } from '../http/headers.js';
-import { ifRangeAllows, parseRange } from '../http/range.js';
-import type { EntryMeta, StoredEntry } from '../store/types.js';
+import { ifRangeAllows, parseRanges, type ByteRange } from '../http/range.js';
+import type { Body, EntryMeta, StoredEntry } from '../store/types.js';
+import { multipartBuffer, multipartStream, planMultipart } from './byteranges.js';
 
 export interface DeliverOptions {
   /** Field names never sent to clients (targeted cache fields unless passed through). */
@@ -48,7 +50,7 @@ function viaValue(existing: string | undefined, mine: string): string {
 
 /**
  * Answer from a stored entry. Handles the client's conditional request (304),
- * HEAD, a single Range (206/416) and the full body. Synchronous when the body is
+ * HEAD, byte ranges (206, multipart/byteranges, 416) and the full body. Synchronous when the body is
  * in memory; a promise when it streams from disk (a body that fails mid-stream
  * cuts the connection).
  */
@@ -84,18 +86,20 @@ export function deliverStored(
   let status = meta.status;
   let start = 0;
   let end = body.size - 1;
-  if (cacheable && req.headers['range'] !== undefined && ifRangeAllows(req.headers['if-range'], meta.headers['etag'], meta.headers['last-modified'])) {
-    const r = parseRange(req.headers['range'], body.size);
+  // RFC 9110 §14.2: range handling is defined for GET only; a HEAD gets the full headers.
+  if (cacheable && req.method === 'GET' && req.headers['range'] !== undefined && ifRangeAllows(req.headers['if-range'], meta.headers['etag'], meta.headers['last-modified'])) {
+    const r = parseRanges(req.headers['range'], body.size);
     if (r.kind === 'unsatisfiable') {
       const msg = 'requested range not satisfiable\n';
-      res.writeHead(416, ['content-range', `bytes */${body.size}`, 'content-type', 'text/plain', 'content-length', String(msg.length), 'cache-status', cacheStatus, 'via', via]);
-      res.end(req.method === 'HEAD' ? undefined : msg);
+      res.writeHead(416, ['content-range', `bytes */${body.size}`, 'content-type', 'text/plain', 'content-length', String(msg.length), 'accept-ranges', 'bytes', 'cache-status', cacheStatus, 'via', via]);
+      res.end(msg);
       return { status: 416, bodyBytes: 0 };
     }
+    if (r.kind === 'satisfiable' && r.ranges.length > 1) return deliverMultipart(res, raw, meta, body, r.ranges);
     if (r.kind === 'satisfiable') {
       status = 206;
-      start = r.start;
-      end = r.end;
+      start = r.ranges[0]!.start;
+      end = r.ranges[0]!.end;
       raw.push('content-range', `bytes ${start}-${end}/${body.size}`);
     }
   }
@@ -111,7 +115,25 @@ export function deliverStored(
     res.end(start === 0 && end === body.size - 1 ? body.buffer : body.buffer.subarray(start, end + 1));
     return { status, bodyBytes: length };
   }
-  return pipeline(body.stream(start, end), res).then(
+  return streamOut(body.stream(start, end), res, status, length);
+}
+
+/** Several ranges (RFC 9110 §14.6): one multipart/byteranges answer, parts in ascending order. */
+function deliverMultipart(res: ServerResponse, raw: string[], meta: EntryMeta, body: Body, ranges: ByteRange[]): StoredAnswer | Promise<StoredAnswer> {
+  const plan = planMultipart(ranges, body.size, meta.headers['content-type']);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i] !== 'content-type') out.push(raw[i]!, raw[i + 1]!);
+  out.push('content-type', plan.contentType, 'content-length', String(plan.length));
+  res.writeHead(206, out);
+  if (body.buffer) {
+    res.end(multipartBuffer(plan, body.buffer));
+    return { status: 206, bodyBytes: plan.length };
+  }
+  return streamOut(multipartStream(plan, body), res, 206, plan.length);
+}
+
+function streamOut(source: Readable, res: ServerResponse, status: number, length: number): Promise<StoredAnswer> {
+  return pipeline(source, res).then(
     () => ({ status, bodyBytes: length }),
     () => {
       // A stored body that fails mid-stream (integrity, I/O) must not look complete.
@@ -119,6 +141,17 @@ export function deliverStored(
       return { status, bodyBytes: length };
     },
   );
+}
+
+/**
+ * A stored 200 will be answered with ranges from now on, so its first answer says
+ * so too, whatever the origin advertised (RFC 9110 §14.3).
+ */
+export function advertiseRanges(raw: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i] !== 'accept-ranges') out.push(raw[i]!, raw[i + 1]!);
+  out.push('accept-ranges', 'bytes');
+  return out;
 }
 
 /** Strata's own error answer: a short plain-text body saying what happened. */

@@ -1,32 +1,89 @@
-// Single byte-range requests (RFC 9110 §14.1.2, §14.2). Anything that is not one
-// valid byte range is ignored (full response), as the RFC allows; a valid range
-// outside the representation is unsatisfiable (416).
+// Byte-range requests (RFC 9110 §14.1.2, §14.2) and If-Range (§13.1.5). Pure.
+//
+// Rules (CACHING.md "Ranges"):
+// - A Range field that is not valid `bytes=` syntax anywhere in its list is ignored
+//   (full response), as §14.2 allows.
+// - Satisfiable ranges are clamped to the representation, sorted, and ranges that
+//   overlap or touch are merged (§14.2 permits coalescing), so no byte is sent twice.
+// - A list where no range is satisfiable is unsatisfiable (416).
+// - Abuse is answered with the whole representation (200), never with work
+//   proportional to the list (§14.2 "MAY ignore"): more than MAX_RANGES ranges, or
+//   several ranges whose requested lengths add up to more than the representation
+//   (overlap used to multiply the response, the "Apache killer" pattern).
 
 import { parseHttpDate } from './dates.js';
 
+export interface ByteRange {
+  /** First and last byte, inclusive. */
+  start: number;
+  end: number;
+}
+
 export type RangeResult =
   | { kind: 'none' }
-  | { kind: 'satisfiable'; start: number; end: number }
+  | { kind: 'satisfiable'; ranges: ByteRange[] }
   | { kind: 'unsatisfiable' };
 
-export function parseRange(header: string | undefined, size: number): RangeResult {
-  if (header === undefined) return { kind: 'none' };
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m) return { kind: 'none' };
-  const [, a, b] = m;
-  if (a === '' && b === '') return { kind: 'none' };
-  if (a === '') {
-    // suffix range: the last N bytes
-    const n = Number(b);
-    if (n === 0) return { kind: 'unsatisfiable' };
-    return size === 0 ? { kind: 'unsatisfiable' } : { kind: 'satisfiable', start: Math.max(0, size - n), end: size - 1 };
+/** More ranges than this in one request: the whole representation is sent. */
+export const MAX_RANGES = 16;
+
+const NONE: RangeResult = { kind: 'none' };
+const UNSATISFIABLE: RangeResult = { kind: 'unsatisfiable' };
+const SPEC = /^\s*(\d*)\s*-\s*(\d*)\s*$/;
+
+export function parseRanges(header: string | undefined, size: number): RangeResult {
+  if (header === undefined) return NONE;
+  const eq = header.indexOf('=');
+  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return NONE;
+  // §5.6.1: empty list elements are allowed and ignored.
+  const specs = header
+    .slice(eq + 1)
+    .split(',')
+    .filter((s) => s.trim() !== '');
+  if (specs.length === 0) return NONE;
+  if (specs.length > MAX_RANGES) return NONE;
+  const wanted: ByteRange[] = [];
+  let requested = 0;
+  for (const spec of specs) {
+    const m = SPEC.exec(spec);
+    if (!m) return NONE;
+    const [, a, b] = m as unknown as [string, string, string];
+    if (a === '' && b === '') return NONE;
+    if (a === '') {
+      // suffix-range: the last N bytes
+      // Why no integer check: a digit string too long for exact arithmetic is still far
+      // beyond any representation, and compares so.
+      const n = Number(b);
+      requested += Math.min(n, size);
+      if (n > 0 && size > 0) wanted.push({ start: Math.max(0, size - n), end: size - 1 });
+      continue;
+    }
+    const start = Number(a);
+    const last = b === '' ? Infinity : Number(b);
+    // §14.1.1: last-pos below first-pos makes the whole field invalid.
+    if (last < start) return NONE;
+    if (start >= size) continue;
+    const end = Math.min(last, size - 1);
+    requested += end - start + 1;
+    wanted.push({ start, end });
   }
-  const start = Number(a);
-  let end = b === '' ? size - 1 : Number(b);
-  if (b !== '' && end < start) return { kind: 'none' };
-  if (start >= size) return { kind: 'unsatisfiable' };
-  if (end >= size) end = size - 1;
-  return { kind: 'satisfiable', start, end };
+  if (wanted.length === 0) return UNSATISFIABLE;
+  if (specs.length > 1 && requested > size) return NONE;
+  return { kind: 'satisfiable', ranges: coalesce(wanted) };
+}
+
+/** Sorted, with overlapping or adjacent ranges merged. */
+function coalesce(ranges: ByteRange[]): ByteRange[] {
+  if (ranges.length === 1) return ranges;
+  const sorted = ranges.slice().sort((x, y) => x.start - y.start);
+  const out: ByteRange[] = [{ ...sorted[0]! }];
+  for (let i = 1; i < sorted.length; i++) {
+    const r = sorted[i]!;
+    const last = out[out.length - 1]!;
+    if (r.start <= last.end + 1) last.end = Math.max(last.end, r.end);
+    else out.push({ ...r });
+  }
+  return out;
 }
 
 /** If-Range (RFC 9110 §13.1.5): a strong ETag match or an exact Last-Modified date. */

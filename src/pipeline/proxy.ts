@@ -15,7 +15,7 @@ import { decideReuse, currentAge, requestDirectives } from '../cache/reuse.js';
 import { REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import type { Coalescer } from '../coalesce/coalescer.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
-import { deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
+import { advertiseRanges, deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
 import { toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import type { AccessLog } from '../observability/access-log.js';
@@ -273,14 +273,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       ctx.res.end();
       return;
     }
+    const raw = passHeaders(o.headers, ctx.outcome);
+    const head = storing && o.status === 200 ? advertiseRanges(raw) : raw;
     if (ctx.method === 'HEAD') {
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
-      ctx.res.writeHead(o.status, passHeaders(o.headers, ctx.outcome));
+      ctx.res.writeHead(o.status, head);
       ctx.res.end();
       return;
     }
     if (!o.body.available) return instead();
-    ctx.res.writeHead(o.status, passHeaders(o.headers, ctx.outcome));
+    ctx.res.writeHead(o.status, head);
     const r = await o.body.sendTo(ctx.res)!;
     ctx.bytes = r.sent;
     if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');

@@ -1,13 +1,15 @@
 // RFC 9110 §14 (range requests) and §13.1.5 (If-Range): src/http/range.ts. Pure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ifRangeAllows, parseRange, type RangeResult } from '../../src/http/range.js';
+import { ifRangeAllows, MAX_RANGES, parseRanges, type RangeResult } from '../../src/http/range.js';
 
 const NONE: RangeResult = { kind: 'none' };
 const UNSAT: RangeResult = { kind: 'unsatisfiable' };
-const sat = (start: number, end: number): RangeResult => ({ kind: 'satisfiable', start, end });
+const sat = (start: number, end: number): RangeResult => ({ kind: 'satisfiable', ranges: [{ start, end }] });
+const multi = (...r: [number, number][]): RangeResult => ({ kind: 'satisfiable', ranges: r.map(([start, end]) => ({ start, end })) });
+const many = (n: number, f: (i: number) => string) => 'bytes=' + Array.from({ length: n }, (_, i) => f(i)).join(',');
 
-describe('parseRange', () => {
+describe('parseRanges', () => {
   const cases: { name: string; header: string | undefined; size: number; want: RangeResult }[] = [
     { name: '§14.2 no Range field', header: undefined, size: 100, want: NONE },
     { name: '§14.1.2 first-pos and last-pos', header: 'bytes=0-9', size: 100, want: sat(0, 9) },
@@ -28,11 +30,37 @@ describe('parseRange', () => {
     { name: '§14.2 an unknown range unit is ignored', header: 'items=0-5', size: 100, want: NONE },
     { name: '§14.2 syntactically invalid: ignored', header: 'bytes=abc', size: 100, want: NONE },
     { name: '§14.1.2 "bytes=-" is not a range: ignored', header: 'bytes=-', size: 100, want: NONE },
-    { name: '§14.2 multiple ranges are ignored (served whole, as permitted)', header: 'bytes=0-1,5-6', size: 100, want: NONE },
     { name: '§14.1.2 negative positions are not valid syntax: ignored', header: 'bytes=-5-10', size: 100, want: NONE },
+    { name: '§14.1.1 "bytes" without "=": ignored', header: 'bytes 0-5', size: 100, want: NONE },
+    { name: '§14.1.1 an empty range set: ignored', header: 'bytes=', size: 100, want: NONE },
+    { name: '§14.1.1 only empty list elements: ignored', header: 'bytes= , ,', size: 100, want: NONE },
+    { name: '§14.1.1 a fraction is not a position: ignored', header: 'bytes=1.5-3', size: 100, want: NONE },
+    { name: '§14.1.1 a sign is not a position: ignored', header: 'bytes=+1-3', size: 100, want: NONE },
+    { name: '§14.1.1 a huge first-pos is valid syntax and beyond the end: 416', header: 'bytes=99999999999999999999999-', size: 100, want: UNSAT },
+    { name: '§14.1.1 a huge last-pos is clamped', header: 'bytes=10-99999999999999999999999', size: 100, want: sat(10, 99) },
+    { name: '§14.1.1 a huge suffix is the whole representation', header: 'bytes=-99999999999999999999999', size: 100, want: sat(0, 99) },
+    // Several ranges (§14.1.2, §14.6)
+    { name: '§14.1.2 two disjoint ranges', header: 'bytes=0-1,5-6', size: 100, want: multi([0, 1], [5, 6]) },
+    { name: '§5.6.1 white space and empty elements around list members', header: 'bytes= 0-1 ,, 5-6 ,', size: 100, want: multi([0, 1], [5, 6]) },
+    { name: '§14.2 ranges are sent in ascending order', header: 'bytes=50-59,0-9', size: 100, want: multi([0, 9], [50, 59]) },
+    { name: '§14.2 overlapping ranges are coalesced', header: 'bytes=0-10,5-20', size: 100, want: sat(0, 20) },
+    { name: '§14.2 adjacent ranges are coalesced', header: 'bytes=0-9,10-19,30-39', size: 100, want: multi([0, 19], [30, 39]) },
+    { name: '§14.2 a contained range is coalesced', header: 'bytes=0-50,10-20', size: 100, want: sat(0, 50) },
+    { name: '§14.2 a suffix range among others', header: 'bytes=0-9,-10', size: 100, want: multi([0, 9], [90, 99]) },
+    { name: '§14.1.2 unsatisfiable members are dropped', header: 'bytes=0-9,200-300', size: 100, want: sat(0, 9) },
+    { name: '§14.1.2 no satisfiable member: 416', header: 'bytes=200-300,400-', size: 100, want: UNSAT },
+    { name: '§14.1.1 one invalid member invalidates the field: ignored', header: 'bytes=0-9,x-y', size: 100, want: NONE },
+    { name: '§14.1.1 one reversed member invalidates the field: ignored', header: 'bytes=0-9,20-10', size: 100, want: NONE },
+    // Abuse (§14.2 "MAY ignore"): the whole representation, once.
+    { name: `§14.2 ${MAX_RANGES} ranges are served`, header: many(MAX_RANGES, (i) => `${i * 2}-${i * 2}`), size: 100, want: multi(...Array.from({ length: MAX_RANGES }, (_, i): [number, number] => [i * 2, i * 2])) },
+    { name: `§14.2 more than ${MAX_RANGES} ranges: the whole representation`, header: many(MAX_RANGES + 1, (i) => `${i * 2}-${i * 2}`), size: 100, want: NONE },
+    { name: '§14.2 thousands of ranges: the whole representation', header: many(5000, (i) => `${i}-${i}`), size: 10000, want: NONE },
+    { name: '§14.2 overlapping ranges adding up to more than the representation: the whole of it', header: 'bytes=0-,0-', size: 100, want: NONE },
+    { name: '§14.2 repeated suffixes adding up to more than the representation: the whole of it', header: 'bytes=-60,-60', size: 100, want: NONE },
+    { name: '§14.2 overlapping ranges within the representation are coalesced', header: 'bytes=0-30,20-40', size: 100, want: sat(0, 40) },
   ];
   for (const c of cases) {
-    test(c.name, () => assert.deepEqual(parseRange(c.header, c.size), c.want));
+    test(c.name, () => assert.deepEqual(parseRanges(c.header, c.size), c.want));
   }
 });
 

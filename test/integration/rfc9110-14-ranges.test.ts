@@ -1,0 +1,177 @@
+// RFC 9110 §14 from cache, over real sockets: several ranges as multipart/byteranges
+// from either tier, the abuse limits, If-Range both ways, 416, Range on HEAD,
+// Accept-Ranges on stored answers and on storable misses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, fixed, type Reply } from '../fixtures/harness.js';
+
+const LM = 'Tue, 01 Sep 2026 10:00:00 GMT';
+
+interface Part {
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** A strict multipart/byteranges reader: fails on anything but the exact framing. */
+function parts(r: Reply): Part[] {
+  const m = /^multipart\/byteranges; boundary=(\S+)$/.exec(r.headers['content-type'] ?? '');
+  assert.ok(m, `multipart content-type, got ${r.headers['content-type']}`);
+  assert.equal(r.headers['content-length'], String(r.body.length));
+  const delim = Buffer.from(`\r\n--${m[1]}`, 'latin1');
+  const out: Part[] = [];
+  let at = r.body.indexOf(delim);
+  assert.equal(at, 0, 'the body starts with the first delimiter');
+  for (;;) {
+    at += delim.length;
+    if (r.body.subarray(at, at + 4).toString('latin1') === '--\r\n') {
+      assert.equal(at + 4, r.body.length, 'nothing after the close delimiter');
+      return out;
+    }
+    const headEnd = r.body.indexOf('\r\n\r\n', at);
+    const headers: Record<string, string> = {};
+    for (const line of r.body.subarray(at + 2, headEnd).toString('latin1').split('\r\n')) {
+      const i = line.indexOf(':');
+      headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+    }
+    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(headers['content-range'] ?? '');
+    assert.ok(range, `part Content-Range, got ${headers['content-range']}`);
+    const len = Number(range[2]) - Number(range[1]) + 1;
+    const body = r.body.subarray(headEnd + 4, headEnd + 4 + len);
+    out.push({ headers, body });
+    at = headEnd + 4 + len;
+    assert.equal(r.body.indexOf(delim, at), at, 'a delimiter right after each part');
+  }
+}
+
+function pattern(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 7 + (i >> 8)) & 0xff;
+  return b;
+}
+
+const HEADERS = { 'cache-control': 'max-age=600', etag: '"v1"', 'last-modified': LM, 'content-type': 'video/mp4' };
+
+for (const tier of ['memory', 'disk'] as const) {
+  test(`several ranges are answered as multipart/byteranges from the ${tier} tier`, async () => {
+    const body = pattern(200_000);
+    const h = await startHarness(fixed(body, HEADERS), tier === 'disk' ? { cache: { memoryMaxObjectBytes: 1024 } } : {});
+    try {
+      await h.get('/v');
+      await h.stored(1);
+      const r = await h.get('/v', { range: 'bytes=150000-150099, 0-9, -5' });
+      assert.equal(r.status, 206);
+      assert.match(r.headers['cache-status']!, /; hit/);
+      assert.equal(r.headers['content-range'], undefined, 'no Content-Range on the multipart answer itself');
+      assert.equal(r.headers['accept-ranges'], 'bytes');
+      const ps = parts(r);
+      assert.deepEqual(
+        ps.map((p) => p.headers['content-range']),
+        ['bytes 0-9/200000', 'bytes 150000-150099/200000', 'bytes 199995-199999/200000'],
+        'parts in ascending order',
+      );
+      for (const p of ps) assert.equal(p.headers['content-type'], 'video/mp4');
+      assert.ok(ps[0]!.body.equals(body.subarray(0, 10)));
+      assert.ok(ps[1]!.body.equals(body.subarray(150000, 150100)));
+      assert.ok(ps[2]!.body.equals(body.subarray(199995)));
+
+      // Overlapping ranges within the representation are coalesced into one part.
+      const merged = await h.get('/v', { range: 'bytes=100-199,150-299' });
+      assert.equal(merged.status, 206);
+      assert.equal(merged.headers['content-range'], 'bytes 100-299/200000');
+      assert.ok(merged.body.equals(body.subarray(100, 300)));
+      assert.equal(h.origin.count('/v'), 1);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+test('abusive range sets get the whole representation once: too many, or overlap beyond the size', async () => {
+  const body = pattern(10_000);
+  const h = await startHarness(fixed(body, HEADERS));
+  try {
+    await h.get('/a');
+    const many = 'bytes=' + Array.from({ length: 17 }, (_, i) => `${i * 10}-${i * 10 + 1}`).join(',');
+    const r1 = await h.get('/a', { range: many });
+    assert.equal(r1.status, 200);
+    assert.ok(r1.body.equals(body));
+    const sixteen = 'bytes=' + Array.from({ length: 16 }, (_, i) => `${i * 10}-${i * 10 + 1}`).join(',');
+    const r2 = await h.get('/a', { range: sixteen });
+    assert.equal(r2.status, 206);
+    assert.equal(parts(r2).length, 16);
+    const r3 = await h.get('/a', { range: 'bytes=0-,0-,0-,0-' });
+    assert.equal(r3.status, 200);
+    assert.equal(r3.body.length, body.length);
+  } finally {
+    await h.close();
+  }
+});
+
+test('416 carries Content-Range: bytes */length, also for a set where nothing is satisfiable', async () => {
+  const h = await startHarness(fixed(pattern(1000), HEADERS));
+  try {
+    await h.get('/u');
+    for (const range of ['bytes=1000-', 'bytes=5000-6000,2000-', 'bytes=-0']) {
+      const r = await h.get('/u', { range });
+      assert.equal(r.status, 416, range);
+      assert.equal(r.headers['content-range'], 'bytes */1000', range);
+      assert.match(r.headers['cache-status']!, /; hit/);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test('If-Range: a strong ETag or the exact Last-Modified date allows the range; anything else gets the whole body', async () => {
+  const body = pattern(1000);
+  const h = await startHarness(fixed(body, HEADERS));
+  try {
+    await h.get('/ir');
+    const cases: [string, number][] = [
+      ['"v1"', 206],
+      ['"v0"', 200],
+      ['W/"v1"', 200],
+      [LM, 206],
+      ['Tue, 01 Sep 2026 10:00:01 GMT', 200],
+      ['not a date', 200],
+    ];
+    for (const [ifRange, want] of cases) {
+      const r = await h.get('/ir', { range: 'bytes=0-9,20-29', 'if-range': ifRange });
+      assert.equal(r.status, want, ifRange);
+      if (want === 200) assert.ok(r.body.equals(body), ifRange);
+      else assert.equal(parts(r).length, 2, ifRange);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test('Range is ignored on HEAD (RFC 9110 §14.2: defined for GET only)', async () => {
+  const h = await startHarness(fixed(pattern(1000), HEADERS));
+  try {
+    await h.get('/h');
+    const r = await h.get('/h', { range: 'bytes=0-9' }, 'HEAD');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-length'], '1000');
+    assert.equal(r.headers['content-range'], undefined);
+  } finally {
+    await h.close();
+  }
+});
+
+test('Accept-Ranges: bytes on a storable miss, whatever the origin said; not on an uncacheable answer', async () => {
+  const h = await startHarness((req, res) => {
+    const cc = req.url === '/private' ? 'private' : 'max-age=60';
+    res.writeHead(200, { 'content-length': 3, 'cache-control': cc, 'accept-ranges': 'none' });
+    res.end('abc');
+  });
+  try {
+    const miss = await h.get('/m');
+    assert.match(miss.headers['cache-status']!, /stored/);
+    assert.equal(miss.headers['accept-ranges'], 'bytes');
+    const priv = await h.get('/private');
+    assert.equal(priv.headers['accept-ranges'], 'none', 'a pass-through keeps the origin’s word');
+  } finally {
+    await h.close();
+  }
+});
