@@ -12,7 +12,8 @@
 // installed); BENCH_NODE_ARGS (extra node flags for the Strata child, e.g.
 // "--cpu-prof --cpu-prof-dir=/tmp/prof"); BENCH_LOG_LEVEL (the Strata child's log
 // level, default info — for experiments only: the reference figures include the
-// access log); BENCH_ONLY (comma-separated scenario names, e.g. "miss").
+// access log); BENCH_ONLY (comma-separated scenario names, e.g. "miss" or
+// "disk 256 MiB full,disk 256 MiB ranges,pass-through 2 GiB").
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,6 +23,7 @@ import { canPin, installCleanup, pinSelf, removeDir, trackDir } from './load/chi
 import { pickGenerator } from './load/generator.js';
 import { runHerd, type HerdResult } from './load/herd.js';
 import { LOAD_CPU, SCENARIOS, SERVER_CPU, runScenario, slices, type LoadSettings, type ScenarioResult } from './load/scenarios.js';
+import { MEMORY_SCENARIOS, runMemoryScenario, type MemoryResult } from './load/memory.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -55,7 +57,7 @@ function loadTable(results: ScenarioResult[]): string {
   return table(
     ['scenario', 'strata req/s', 'bare req/s', 'ratio', 'strata p50/p99', 'bare p50/p99', 'target'],
     results.map((r) => [
-      r.scenario,
+      r.ratioOf ? `${r.scenario} (${r.ratioOf})` : r.scenario,
       fmtInt(r.strata.result.rps),
       fmtInt(r.bare.result.rps),
       r.ratio.toFixed(2),
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
 
   let load: ScenarioResult[] = [];
   let herd: HerdResult | undefined;
+  let memory: MemoryResult[] = [];
   let tool: string | undefined;
   if (doLoad) {
     const scratch = trackDir(mkdtempSync(join(os.tmpdir(), 'strata-bench-')));
@@ -135,12 +138,27 @@ async function main(): Promise<void> {
         process.stderr.write('• herd\n');
         herd = await runHerd(settings);
       }
+      for (const sc of MEMORY_SCENARIOS.filter((x) => only.length === 0 || only.includes(x.name))) {
+        process.stderr.write(`• ${sc.name}\n`);
+        memory.push(await runMemoryScenario(sc, settings));
+      }
     } finally {
       removeDir(scratch);
     }
     console.log('');
-    console.log(loadTable(load));
-    console.log('ratio = strata req/s ÷ baseline req/s (hit: bare node:http with the same bytes; miss: the origin answering directly)');
+    if (load.length) {
+      console.log(loadTable(load));
+      console.log('ratio = strata req/s ÷ baseline req/s (hit: bare node:http with the same bytes; miss: the origin answering directly; disk: bytes/s vs bare node:http + fs.createReadStream)');
+    }
+    for (const r of load) {
+      if (r.ratioOf) console.log(`  ${r.scenario}: strata ${fmtInt(r.strata.result.bytes / r.strata.result.durationS / 2 ** 20)} MiB/s, bare ${fmtInt(r.bare.result.bytes / r.bare.result.durationS / 2 ** 20)} MiB/s`);
+    }
+    for (const m of memory) {
+      console.log(
+        `${m.scenario}: strata resident memory ${m.rssBeforeMiB.toFixed(1)} MiB before, peak growth ${m.peakGrowthMiB.toFixed(1)} MiB (VmHWM ${m.hwmMiB.toFixed(1)} MiB); ` +
+          `${fmtInt(m.strataMiBps)} MiB/s through strata vs ${fmtInt(m.originMiBps)} MiB/s from the origin directly (ratio ${m.ratio.toFixed(2)})`,
+      );
+    }
     for (const r of load) {
       const rr = r.roundRatios;
       if (rr.length > 1) {
@@ -187,8 +205,10 @@ async function main(): Promise<void> {
       strata: { ...r.strata.result, warmup: r.strata.warmup, rounds: r.strata.rounds, counters: r.strata.counters, fills: r.strata.fills },
       bare: { ...r.bare.result, warmup: r.bare.warmup, rounds: r.bare.rounds },
       warnings: r.warnings,
+      ...(r.ratioOf ? { ratioOf: r.ratioOf } : {}),
     })),
     herd,
+    memory,
     elapsedS: (Date.now() - started.getTime()) / 1000,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -16,6 +16,10 @@ export interface LoadOptions {
   connections: number;
   /** When set, every request goes to `${url}/${uniquePrefix}/${counter}` (never repeated). */
   uniquePrefix?: string;
+  /** When set, every request asks for one random aligned range `chunkBytes` long of a `totalBytes` body. */
+  randomRange?: { chunkBytes: number; totalBytes: number };
+  /** Per-request timeout (default 5 s). */
+  timeoutS?: number;
 }
 
 export interface LoadResult {
@@ -73,6 +77,19 @@ end
 ${DONE_LUA}`;
 }
 
+function rangeLua(chunkBytes: number, totalBytes: number): string {
+  // A fixed seed: both sides of a scenario ask for the same sequence of ranges.
+  return `
+local chunk = ${chunkBytes}
+local chunks = ${Math.floor(totalBytes / chunkBytes)}
+math.randomseed(42)
+request = function()
+  local k = math.random(0, chunks - 1)
+  return wrk.format("GET", nil, { ["Range"] = string.format("bytes=%d-%d", k * chunk, (k + 1) * chunk - 1) })
+end
+${DONE_LUA}`;
+}
+
 function wrkGenerator(scratchDir: string, cpu: number | undefined): Generator {
   const fixedScript = join(scratchDir, 'fixed.lua');
   writeFileSync(fixedScript, DONE_LUA);
@@ -87,8 +104,11 @@ function wrkGenerator(scratchDir: string, cpu: number | undefined): Generator {
         script = join(scratchDir, `unique-${++scripts}.lua`);
         writeFileSync(script, uniqueLua(`${u.pathname.replace(/\/$/, '')}/${o.uniquePrefix}/`));
         url = u.origin + '/';
+      } else if (o.randomRange) {
+        script = join(scratchDir, `range-${++scripts}.lua`);
+        writeFileSync(script, rangeLua(o.randomRange.chunkBytes, o.randomRange.totalBytes));
       }
-      const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '--timeout', '5s', '-s', script, url];
+      const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '--timeout', `${o.timeoutS ?? 5}s`, '-s', script, url];
       const [cmd, cmdArgs] = pinned(cpu, 'wrk', args);
       const out = await capture(cmd, cmdArgs);
       return parseWrk(out);
@@ -185,7 +205,7 @@ interface AutocannonResult {
   non2xx: number;
 }
 interface AutocannonRequest {
-  setupRequest?: (req: { path: string; method?: string }) => { path: string; method?: string };
+  setupRequest?: (req: { path: string; method?: string; headers?: Record<string, string> }) => { path: string; method?: string; headers?: Record<string, string> };
 }
 type Autocannon = (opts: {
   url: string;
@@ -210,7 +230,21 @@ function autocannonGenerator(): Generator {
         connections: o.connections,
         duration: o.durationS,
         pipelining: 1,
-        timeout: 5,
+        timeout: o.timeoutS ?? 5,
+        ...(o.randomRange
+          ? {
+              requests: [
+                {
+                  setupRequest: (req) => {
+                    const { chunkBytes, totalBytes } = o.randomRange!;
+                    const k = Math.floor(Math.random() * Math.floor(totalBytes / chunkBytes));
+                    req.headers = { ...req.headers, range: `bytes=${k * chunkBytes}-${(k + 1) * chunkBytes - 1}` };
+                    return req;
+                  },
+                },
+              ],
+            }
+          : {}),
         ...(o.uniquePrefix !== undefined
           ? {
               requests: [

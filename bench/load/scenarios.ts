@@ -8,9 +8,13 @@
 //                          origin (its own process, pinned beside the load
 //                          generator) and stores it; the baseline is that origin
 //                          answering the load directly.
+//   disk 256 MiB full /    Strata answering a 256 MiB response from its disk tier
+//   disk 256 MiB ranges    (whole, or random aligned 1 MiB ranges), vs a bare
+//                          node:http server streaming the same file with
+//                          fs.createReadStream. Compared by bytes per second.
 
 import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
@@ -54,6 +58,8 @@ export interface ScenarioResult {
   bare: Side;
   baseline: string;
   ratio: number;
+  /** What the ratio compares when not requests per second. */
+  ratioOf?: 'bytes/s';
   /** Per-round ratios (strata slice ÷ the baseline slice of the same round): the spread shows the noise. */
   roundRatios: number[];
   /** Best Strata slice ÷ best baseline slice: interference only ever lowers a slice, so this is the least disturbed comparison. */
@@ -67,11 +73,19 @@ export interface ScenarioResult {
 interface Scenario {
   name: string;
   bodyBytes: number;
-  kind: 'hit' | 'miss';
+  kind: 'hit' | 'miss' | 'disk';
   target?: number;
   /** Origin's Cache-Control for Strata's entry (hit scenarios; ETag added, revalidations held). */
   cacheControl?: string;
+  /** Keep-alive connections, when the scenario needs other than the setting (large bodies). */
+  connections?: number;
+  /** Every request asks for one random aligned range of this many bytes. */
+  rangeBytes?: number;
+  /** Compare bytes per second instead of requests per second (bodies so large that few requests end within a slice). */
+  byBytes?: boolean;
 }
+
+const MiB = 1024 * 1024;
 
 export const SCENARIOS: Scenario[] = [
   { name: 'hit 1 KiB', bodyBytes: 1024, kind: 'hit', target: 0.7 },
@@ -80,13 +94,15 @@ export const SCENARIOS: Scenario[] = [
   { name: 'hit 1 KiB stale-while-revalidate', bodyBytes: 1024, kind: 'hit', target: 0.7, cacheControl: 'max-age=1, stale-while-revalidate=86400' },
   { name: 'hit 1 MiB', bodyBytes: 1024 * 1024, kind: 'hit', target: 0.9 },
   { name: 'miss', bodyBytes: 1024, kind: 'miss' },
+  { name: 'disk 256 MiB full', bodyBytes: 256 * MiB, kind: 'disk', target: 0.8, connections: 2, byBytes: true },
+  { name: 'disk 256 MiB ranges', bodyBytes: 256 * MiB, kind: 'disk', target: 0.8, connections: 16, rangeBytes: MiB, byBytes: true },
 ];
 
 const log = (s: string) => process.stderr.write(s + '\n');
 
-function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: 5000 }, (res) => {
+    const req = http.get(url, { agent: false, timeout: 5000, headers }, (res) => {
       let bytes = 0;
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
@@ -167,6 +183,8 @@ interface SideSpec {
   unique: boolean;
   /** Run after each of this side's slices (and its warm-up), before the other side goes. */
   settle?: () => Promise<void>;
+  connections?: number;
+  randomRange?: { chunkBytes: number; totalBytes: number };
 }
 
 /**
@@ -175,7 +193,15 @@ interface SideSpec {
  */
 async function measurePair(gen: Generator, a: SideSpec, b: SideSpec, s: LoadSettings, runId: string, onMeasureStart?: () => void): Promise<[Side, Side]> {
   const one = (side: SideSpec, durationS: number, phase: string) =>
-    gen.run({ url: side.url, durationS, connections: s.connections, uniquePrefix: side.unique ? `${side.label}-${runId}-${phase}` : undefined });
+    gen.run({
+      url: side.url,
+      durationS,
+      connections: side.connections ?? s.connections,
+      uniquePrefix: side.unique ? `${side.label}-${runId}-${phase}` : undefined,
+      randomRange: side.randomRange,
+      // A whole 256 MiB body takes seconds per connection on one pinned core.
+      timeoutS: side.connections !== undefined ? 30 : undefined,
+    });
   const warm: (LoadResult | undefined)[] = [undefined, undefined];
   const rounds: LoadResult[][] = [[], []];
   const sides = [a, b];
@@ -196,9 +222,10 @@ async function measurePair(gen: Generator, a: SideSpec, b: SideSpec, s: LoadSett
   return [0, 1].map((i) => ({ result: aggregate(rounds[i]!), warmup: warm[i], rounds: rounds[i]! })) as [Side, Side];
 }
 
-function checkSide(label: string, side: Side, warnings: string[]): void {
+function checkSide(label: string, side: Side, warnings: string[], byBytes = false): void {
   const r = side.result;
-  if (r.requests === 0) throw new Error(`${label}: no request completed`);
+  // A scenario compared by bytes may see no 256 MiB answer complete within a short slice.
+  if (byBytes ? !(r.bytes > 0) : r.requests === 0) throw new Error(`${label}: no ${byBytes ? 'byte received' : 'request completed'}`);
   if (r.errors > 0) warnings.push(`${label}: ${r.errors} socket errors/timeouts`);
   if (r.badStatus > 0) warnings.push(`${label}: ${r.badStatus} responses with a status other than 2xx/3xx`);
 }
@@ -278,6 +305,11 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
     let strataSide: ScenarioResult['strata'];
     let bareSide: Side;
     let baseline: string;
+    if (sc.kind === 'disk') {
+      const r = await diskScenario(sc, gen, s, runId, started, dirs, warnings);
+      await stopAll();
+      return finish(sc, r.strata, r.bare, r.baseline, warnings);
+    }
     const path = sc.kind === 'hit' ? `/bench/hit-${sc.bodyBytes}` : '/bench/miss';
 
     // Strata's origin: parked beside the load generator. For hits it answers only
@@ -328,23 +360,76 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
       if ((c['hits'] ?? 0) > 0) warnings.push(`strata: ${c['hits']} hits in the miss scenario (URLs repeated?)`);
     }
     await stopAll();
-
-    checkSide('strata', strataSide, warnings);
-    checkSide('bare', bareSide, warnings);
-    const ratio = strataSide.result.rps / bareSide.result.rps;
-    return {
-      scenario: sc.name,
-      bodyBytes: sc.bodyBytes,
-      strata: strataSide,
-      bare: bareSide,
-      baseline,
-      ratio,
-      roundRatios: strataSide.rounds.map((r, i) => r.rps / bareSide.rounds[i]!.rps),
-      bestSliceRatio: Math.max(...strataSide.rounds.map((r) => r.rps)) / Math.max(...bareSide.rounds.map((r) => r.rps)),
-      ...(sc.target !== undefined ? { target: sc.target, pass: ratio >= sc.target } : {}),
-      warnings,
-    };
+    return finish(sc, strataSide, bareSide, baseline, warnings);
   } finally {
     await stopAll();
   }
+}
+
+function finish(sc: Scenario, strataSide: ScenarioResult['strata'], bareSide: Side, baseline: string, warnings: string[]): ScenarioResult {
+  checkSide('strata', strataSide, warnings, sc.byBytes);
+  checkSide('bare', bareSide, warnings, sc.byBytes);
+  const rate = (r: LoadResult) => (sc.byBytes ? r.bytes / r.durationS : r.rps);
+  const ratio = rate(strataSide.result) / rate(bareSide.result);
+  return {
+    scenario: sc.name,
+    bodyBytes: sc.bodyBytes,
+    strata: strataSide,
+    bare: bareSide,
+    baseline,
+    ratio,
+    ...(sc.byBytes ? { ratioOf: 'bytes/s' as const } : {}),
+    roundRatios: strataSide.rounds.map((r, i) => rate(r) / rate(bareSide.rounds[i]!)),
+    bestSliceRatio: Math.max(...strataSide.rounds.map(rate)) / Math.max(...bareSide.rounds.map(rate)),
+    ...(sc.target !== undefined ? { target: sc.target, pass: ratio >= sc.target } : {}),
+    warnings,
+  };
+}
+
+/** `size` bytes of the bench pattern, written 1 MiB at a time (never held whole). */
+function writePatternFile(path: string, size: number): void {
+  const chunk = Buffer.alloc(MiB, 'strata-bench ');
+  const fd = openSync(path, 'w');
+  try {
+    for (let left = size; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A large response from Strata's disk tier vs a bare server streaming the same
+ * file. Strata fills from a file server of its own (parked beside the load
+ * generator); its default per-object memory limit (8 MiB) keeps the body on disk.
+ */
+async function diskScenario(sc: Scenario, gen: Generator, s: LoadSettings, runId: string, started: ServerChild[], dirs: string[], warnings: string[]) {
+  const dir = trackDir(mkdtempSync(join(tmpdir(), 'strata-bench-file-')));
+  dirs.push(dir);
+  const file = join(dir, 'body.mp4');
+  writePatternFile(file, sc.bodyBytes);
+  const origin = await startServer('origin', scriptPath('file-server.js'), [file, '0'], { cpu: LOAD_CPU });
+  started.push(origin);
+  const { strata, cacheDir } = await startStrata(origin.port, s);
+  started.push(strata);
+  dirs.push(cacheDir);
+  const path = `/bench/disk-${sc.bodyBytes}`;
+  const url = `http://127.0.0.1:${strata.port}${path}`;
+  const bare = await startServer('bare (fs.createReadStream)', scriptPath('file-server.js'), [file, '0'], { cpu: SERVER_CPU });
+  started.push(bare);
+  const bareUrl = `http://127.0.0.1:${bare.port}${path}`;
+  await primeAndCheckHit(url, sc.bodyBytes);
+  if (sc.rangeBytes) {
+    for (const [label, u] of [['strata', url], ['bare', bareUrl]] as const) {
+      const r = await get(u, { range: `bytes=${sc.rangeBytes}-${2 * sc.rangeBytes - 1}` });
+      if (r.status !== 206 || r.bytes !== sc.rangeBytes) throw new Error(`${label} answered a range with ${r.status}, ${r.bytes} bytes`);
+    }
+  }
+  log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU}, ${url} (primed from the file server: cache-status has "; hit")`);
+  log(`  bare node:http + fs.createReadStream: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}`);
+  const randomRange = sc.rangeBytes ? { chunkBytes: sc.rangeBytes, totalBytes: sc.bodyBytes } : undefined;
+  const side = (label: string, u: string): SideSpec => ({ label, url: u, unique: false, connections: sc.connections, randomRange });
+  const [st, bs] = await measurePair(gen, side('strata', url), side('bare', bareUrl), s, runId);
+  const c = await counters(strata);
+  if (c['misses'] !== 1 || (c['errors'] ?? 0) > 0) warnings.push(`strata: not all hits (misses ${c['misses']}, errors ${c['errors']})`);
+  return { strata: { ...st, counters: c }, bare: bs, baseline: 'bare node:http + fs.createReadStream of the same file' };
 }

@@ -1,0 +1,59 @@
+// A bare node:http server streaming one file with fs.createReadStream: the
+// baseline for Strata's disk tier, and the origin Strata fills it from. It answers
+// a single `Range: bytes=a-b` (the only form the range scenario sends) with 206.
+//
+//   node dist/bench/load/file-server.js <path> [port]
+//
+// Listens on 127.0.0.1 (port 0 = ephemeral) and prints {"port":N} on stdout.
+
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import { onShutdown } from './child-life.js';
+
+const path = process.argv[2];
+if (!path) {
+  process.stderr.write('usage: file-server <path> [port]\n');
+  process.exit(2);
+}
+const port = Number(process.argv[3] ?? '0');
+const size = statSync(path).size;
+
+const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+  let start = 0;
+  let end = size - 1;
+  let status = 200;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+  if (m && Number(m[1]) <= Number(m[2]) && Number(m[1]) < size) {
+    start = Number(m[1]);
+    end = Math.min(Number(m[2]), size - 1);
+    status = 206;
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'video/mp4',
+    'content-length': String(end - start + 1),
+    'cache-control': 'max-age=600',
+    'accept-ranges': 'bytes',
+  };
+  if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+  res.writeHead(status, headers);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  pipeline(createReadStream(path, { start, end }), res, () => {});
+});
+
+server.listen(port, '127.0.0.1', () => {
+  const addr = server.address() as AddressInfo;
+  process.stdout.write(JSON.stringify({ port: addr.port, size, pid: process.pid }) + '\n');
+});
+
+onShutdown(
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);
