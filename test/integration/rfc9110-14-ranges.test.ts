@@ -175,3 +175,19 @@ test('Accept-Ranges: bytes on a storable miss, whatever the origin said; not on 
     await h.close();
   }
 });
+
+test('media bodies are never re-encoded: a video asked for with Accept-Encoding: gzip comes back byte for byte, on the miss and the hit', async () => {
+  const body = pattern(100_000);
+  const h = await startHarness(fixed(body, HEADERS));
+  try {
+    for (const want of ['stored', '; hit']) {
+      const r = await h.get('/media', { 'accept-encoding': 'gzip, br, zstd' });
+      assert.match(r.headers['cache-status']!, new RegExp(want));
+      assert.equal(r.headers['content-encoding'], undefined);
+      assert.equal(r.headers['content-type'], 'video/mp4');
+      assert.ok(r.body.equals(body));
+    }
+  } finally {
+    await h.close();
+  }
+});
