@@ -51,6 +51,8 @@ export function defaultConfig(hostname: string): Config {
       // Varnish's built-in hit-for-miss lasts 120 s.
       hitForPassS: 120,
     },
+    // nginx's slice module is usually run with 1–4 MiB slices.
+    slices: { thresholdBytes: 8 * 2 ** 20, sliceBytes: 4 * 2 ** 20 },
     limits: {
       maxUrlBytes: 8_192,
       maxHeaderBytes: 16_384,

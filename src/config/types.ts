@@ -95,6 +95,13 @@ export interface CoalesceConfig {
   hitForPassS: number;
 }
 
+export interface SlicesConfig {
+  /** Objects larger than this are fetched and stored in slices when a range request misses (origin permitting). */
+  thresholdBytes: number;
+  /** Size of one slice: each is its own entry, fetched with one origin range request. */
+  sliceBytes: number;
+}
+
 export interface LimitsConfig {
   maxUrlBytes: number;
   maxHeaderBytes: number;
@@ -119,6 +126,7 @@ export interface Config {
   origin: OriginConfig;
   cache: CacheConfig;
   coalesce: CoalesceConfig;
+  slices: SlicesConfig;
   limits: LimitsConfig;
   logLevel: LogLevel;
 }

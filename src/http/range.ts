@@ -86,6 +86,33 @@ function coalesce(ranges: ByteRange[]): ByteRange[] {
   return out;
 }
 
+/**
+ * The lowest first-pos in a Range field, or 0 when the field names the end
+ * (suffix ranges), is invalid, or absent: where reading an object of unknown
+ * length should start.
+ */
+export function firstRequestedByte(header: string | undefined): number {
+  if (header === undefined) return 0;
+  const eq = header.indexOf('=');
+  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return 0;
+  let first = Infinity;
+  for (const spec of header.slice(eq + 1).split(',')) {
+    if (spec.trim() === '') continue;
+    const m = SPEC.exec(spec);
+    if (!m || m[1] === '') return 0;
+    first = Math.min(first, Number(m[1]));
+  }
+  return Number.isFinite(first) ? first : 0;
+}
+
+/** Content-Range of a 206 (RFC 9110 §14.4): `bytes first-last/complete-length`, else undefined. */
+export function parseContentRange(value: string | undefined): { start: number; end: number; total: number } | undefined {
+  const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+)\s*$/i.exec(value ?? '');
+  if (!m) return undefined;
+  const r = { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) };
+  return r.start <= r.end && r.end < r.total && Number.isSafeInteger(r.total) ? r : undefined;
+}
+
 /** If-Range (RFC 9110 §13.1.5): a strong ETag match or an exact Last-Modified date. */
 export function ifRangeAllows(ifRange: string | undefined, etag: string | undefined, lastModified: string | undefined): boolean {
   if (ifRange === undefined) return true;

@@ -17,6 +17,8 @@ export const COUNTERS = {
   staleIfError: 'stale responses served because the origin failed',
   backgroundRevalidations: 'background revalidations started (stale-while-revalidate)',
   invalidations: 'stored entries removed by unsafe-method invalidation (RFC 9111 §4.4)',
+  slicesStored: 'slices of large objects committed to the cache (also counted in stored)',
+  sliceVersionDrops: 'times the stored slices of an object were dropped because the origin answered with another version',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

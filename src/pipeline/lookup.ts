@@ -15,6 +15,8 @@ export async function lookup(store: Store, primaryKey: string, req: HeaderMap): 
   if (variants.length === 0) return { found: undefined, miss: 'uri-miss' };
   let best: EntryMeta | undefined;
   for (const m of variants) {
+    // A slice is part of an object, never an answer on its own (pipeline/slices.ts).
+    if (m.slice) continue;
     if (varyMatches(m.varyNames, m.varyValues, req) && (!best || m.responseTimeMs > best.responseTimeMs)) best = m;
   }
   if (!best) return { found: undefined, miss: 'vary-miss' };

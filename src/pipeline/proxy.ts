@@ -17,6 +17,7 @@ import type { Coalescer } from '../coalesce/coalescer.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { advertiseRanges, deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
+import { firstRequestedByte } from '../http/range.js';
 import { toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { Stats } from '../observability/stats.js';
@@ -27,6 +28,7 @@ import type { Clock } from '../util/clock.js';
 import { createFetcher, ttlOf, type FetchOutcome, type FetchRequest } from './fetch-and-store.js';
 import { forFill, forwardHeaders } from './forward-headers.js';
 import { lookup } from './lookup.js';
+import { createSlicer } from './slices.js';
 import { sendBody } from './send-body.js';
 
 export interface ProxyDeps {
@@ -70,6 +72,10 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     heuristicMaxS: config.cache.heuristicMaxS,
   };
   const fetchAndStore = createFetcher({ store, origin, clock, logger, stats, policy: policyOpts, windowBytes: config.coalesce.windowBytes });
+  const slicer = createSlicer({
+    store, origin, coalescer, clock, logger, stats, policy: policyOpts,
+    windowBytes: config.coalesce.windowBytes, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes,
+  });
   let seq = 0;
 
   const status = (o: CacheOutcome) => formatCacheStatus(nodeName, o);
@@ -195,9 +201,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
    * Concurrent requests for one key share one fetch, unless the key is in
    * hit-for-pass or the request carries what makes its answer its own.
    */
-  async function fetchFromOrigin(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined): Promise<void> {
-    // A range on a miss is passed through (the media work fetches slices instead).
-    if (ctx.headers['range'] !== undefined && !found) return forward(ctx, 'bypass', 'range');
+  async function fetchFromOrigin(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, trySlices = true): Promise<void> {
+    if (!found && trySlices && (ctx.headers['range'] !== undefined || slicer.knows(key))) return serveSliced(ctx, key, fwd);
     const solo = ctx.headers['authorization'] !== undefined || requestDirectives(ctx.headers).cc.has('no-store') || coalescer.passing(key);
     const joined = solo ? undefined : coalescer.join(key);
     if (joined) {
@@ -207,6 +212,35 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     const work = () => fetchAndStore(fetchRequest(ctx, key, found));
     const outcome = solo ? work().outcome : coalescer.lead(key, work).outcome;
     return respondFromFetch(ctx, key, fwd, found, await outcome, false);
+  }
+
+  /**
+   * A range request on a miss, or any request for an object stored in slices
+   * (pipeline/slices.ts). An object Strata does not slice is answered as before: a
+   * range passed through, a full request fetched whole.
+   */
+  async function serveSliced(ctx: RequestContext, key: string, fwd: FwdReason): Promise<void> {
+    const unsliced = () => (ctx.headers['range'] !== undefined ? forward(ctx, 'bypass', 'range') : fetchFromOrigin(ctx, key, fwd, undefined, false));
+    // Remembered like hit-for-pass, so a small or unrangeable object costs no probe per request.
+    const passKey = `${key} slices`;
+    if (coalescer.passing(passKey)) return unsliced();
+    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(ctx)) }, firstRequestedByte(ctx.headers['range']));
+    if (o.kind === 'failed') {
+      ctx.outcome = { result: 'error', fwd };
+      return fail(ctx, o.error);
+    }
+    if (o.kind === 'unsliceable') {
+      coalescer.markPass(passKey);
+      return unsliced();
+    }
+    if (o.upstream) ctx.upstream = o.upstream;
+    const ttlS = o.entry.meta.freshnessLifetimeS - o.ageS;
+    ctx.outcome = o.fromCache ? { result: 'hit', ttlS, detail: 'slices' } : { result: 'miss', fwd, fwdStatus: 206, stored: true, ttlS, detail: 'slices' };
+    try {
+      await answerStored(ctx, o.entry, o.ageS);
+    } finally {
+      o.release();
+    }
   }
 
   /** A collapsed request that cannot use the shared answer fetches its own, uncollapsed. */

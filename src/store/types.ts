@@ -45,6 +45,12 @@ export interface EntryMeta {
   /** Subresource-integrity string of the body, when the tier computed one. */
   integrity?: string;
   tags: string[];
+  /**
+   * Set when the entry is one slice of a larger object (bytes [index × bytes,
+   * min((index + 1) × bytes, totalBytes) − 1]), stored under the object's primary key
+   * but never selected as its variant. `validator` ties the slices of one version.
+   */
+  slice?: { index: number; bytes: number; totalBytes: number; validator: string };
 }
 
 export interface Body {

@@ -241,6 +241,7 @@ test('every flag has its STRATA_* env twin', () => {
       staleIfErrorS: 300,
     },
     coalesce: defaultConfig(HOST).coalesce,
+    slices: defaultConfig(HOST).slices,
     limits: defaultConfig(HOST).limits,
     logLevel: 'debug',
   });
@@ -461,7 +462,7 @@ const DOCUMENTED_FLAGS = [
   '--origin', '--listen', '--admin-listen', '--admin-token', '--cache-dir', '--memory-size', '--memory-max-object',
   '--disk-size', '--node-id', '--config', '--log-level', '--connect-timeout', '--headers-timeout', '--body-timeout',
   '--origin-max-connections', '--targeted-field', '--store-set-cookie', '--stale-while-revalidate', '--stale-if-error',
-  '--balancer', '--health-check-path', '--help',
+  '--balancer', '--health-check-path', '--slice-threshold', '--slice-size', '--help',
 ];
 
 test('--help returns help listing every flag, and wins over other arguments', () => {

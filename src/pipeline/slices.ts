@@ -1,0 +1,335 @@
+// Large objects in slices (what nginx's slice module does): an object above
+// `slices.thresholdBytes` whose origin answers range requests is fetched and
+// stored as fixed-size slices, each its own entry under the object's primary key
+// (so a purge or an invalidation removes them with the rest), each fetched with
+// one origin range request through the coalescer (one fetch per slice in flight).
+//
+// The object is presented to the deliverer as an ordinary StoredEntry whose Body
+// reads slices in order as a range is streamed: a range request fetches only the
+// slices it needs, a full GET streams every slice in turn, and the client gets
+// bytes as they arrive, never after the whole object.
+//
+// Versions are never stitched: every slice records the object's validator (strong
+// ETag, else Last-Modified) and complete length. A slice whose validator or length
+// differs from the first one the answer was built on fails the body (the deliverer
+// cuts the connection), and the slices of the outdated version are dropped so the
+// next request refetches a consistent set.
+
+import type { Logger } from 'pino';
+import { Readable } from 'node:stream';
+import { SharedBody } from '../coalesce/shared-body.js';
+import type { Coalescer } from '../coalesce/coalescer.js';
+import { newEntryMeta } from '../cache/entry.js';
+import { urlOfKey } from '../cache/key.js';
+import { currentAge, decideReuse, requestDirectives } from '../cache/reuse.js';
+import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
+import { StrataError } from '../errors.js';
+import type { HeaderMap } from '../http/headers.js';
+import { parseContentRange } from '../http/range.js';
+import type { Stats } from '../observability/stats.js';
+import type { OriginClient } from '../origin/client.js';
+import type { Body, EntryMeta, Store, StoredEntry } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+import type { FetchOutcome, FetchWork } from './fetch-and-store.js';
+
+export interface SliceDeps {
+  store: Store;
+  origin: OriginClient;
+  coalescer: Coalescer<FetchOutcome>;
+  clock: Clock;
+  logger: Logger;
+  stats: Stats;
+  policy: StoragePolicyOptions;
+  windowBytes: number;
+  thresholdBytes: number;
+  sliceBytes: number;
+}
+
+export interface SliceRequest {
+  id: number;
+  /** The object's primary key. */
+  key: string;
+  target: string;
+  requestHeaders: HeaderMap;
+  /** Fields for the origin, without the client's Range and conditionals. */
+  originHeaders: HeaderMap;
+}
+
+export type SlicedObject =
+  | {
+      kind: 'object';
+      /** The object as one stored 200: metadata of its first needed slice, a body reading slices. */
+      entry: StoredEntry;
+      ageS: number;
+      /** The first needed slice was fresh in the cache (no origin request so far). */
+      fromCache: boolean;
+      upstream?: string;
+      /** Call once the answer is over. */
+      release: () => void;
+    }
+  /** Not an object Strata slices (small, no range support, no validator, not storable, Vary). */
+  | { kind: 'unsliceable'; why: string }
+  | { kind: 'failed'; error: StrataError };
+
+/** Why a slice fetch gave no slice, for logs and Cache-Status. */
+function whyNot(o: FetchOutcome): string {
+  if (o.kind === 'failed') return o.error.code.toLowerCase();
+  if (o.kind === 'validated') return 'validated';
+  return o.reason ?? `status-${o.status}`;
+}
+
+/** Bytes of one slice (its index within the object). */
+function sliceSpan(index: number, bytes: number, total: number): { start: number; end: number } {
+  const start = index * bytes;
+  return { start, end: Math.min(start + bytes, total) - 1 };
+}
+
+/** What ties the slices of one version together: a strong ETag, else Last-Modified. */
+export function objectValidator(headers: HeaderMap): string | undefined {
+  const etag = headers['etag']?.trim();
+  if (etag && etag.startsWith('"')) return etag;
+  const lm = headers['last-modified']?.trim();
+  return lm ? `lm:${lm}` : undefined;
+}
+
+/** Entry key of slice `index` (a space never occurs in a primary key's URL). */
+export function sliceKey(primaryKey: string, bytes: number, index: number): string {
+  return `${primaryKey} slice ${bytes} ${index}`;
+}
+
+/** The object's response fields, as a whole 200 would carry them. */
+function objectHeaders(meta: EntryMeta): HeaderMap {
+  const h: HeaderMap = { ...meta.headers };
+  delete h['content-range'];
+  h['content-length'] = String(meta.slice!.totalBytes);
+  return h;
+}
+
+class SliceChangedError extends Error {
+  readonly code = 'ESLICECHANGED';
+}
+
+export function createSlicer(deps: SliceDeps) {
+  const { store, origin, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
+
+  /** Slice metadata stored for this object (any version). */
+  function storedSlices(primaryKey: string): EntryMeta[] {
+    return store.variants(primaryKey).filter((m) => m.slice !== undefined && m.slice.bytes === sliceBytes);
+  }
+
+  /** Remove every slice of the object not of `validator` (all of them when undefined). */
+  async function dropVersion(primaryKey: string, keep: string | undefined): Promise<void> {
+    const stale = storedSlices(primaryKey).filter((m) => m.slice!.validator !== keep);
+    if (stale.length === 0) return;
+    stats.inc('sliceVersionDrops');
+    await Promise.all(stale.map((m) => store.delete(m.key).catch(() => false)));
+  }
+
+  /** One origin range request for slice `index`, stored when it is a slice of a sliceable object. */
+  function fetchSlice(req: SliceRequest, index: number): FetchWork {
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const outcome = (async (): Promise<FetchOutcome> => {
+      const { start } = sliceSpan(index, sliceBytes, Infinity);
+      const headers = { ...req.originHeaders, range: `bytes=${start}-${start + sliceBytes - 1}` };
+      const requestTimeMs = clock.now();
+      const res = await origin.request({ method: 'GET', target: req.target, headers });
+      const responseTimeMs = clock.now();
+      const cr = parseContentRange(res.headers['content-range']);
+      const expected = cr && sliceSpan(index, sliceBytes, cr.total);
+      const validator = objectValidator(res.headers);
+      const whole = { ...res.headers };
+      delete whole['content-range'];
+      delete whole['content-length'];
+      const verdict =
+        res.status === 206 && cr && validator
+          ? assessStorage({ method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: 200, responseHeaders: whole, requestTimeMs, responseTimeMs }, policy)
+          : undefined;
+      const sliceable = verdict?.store && verdict.decision.varyNames.length === 0 && cr!.total > thresholdBytes && cr!.start === expected!.start && cr!.end === expected!.end;
+      if (!sliceable) {
+        const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: -1 }, Promise.resolve());
+        setImmediate(() => body.abandonIfUnread());
+        finish();
+        const reason = res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
+        return { kind: 'response', upstream: res.upstream, status: res.status, headers: res.headers, body, reason };
+      }
+      const d = verdict.decision;
+      const meta: EntryMeta = {
+        ...newEntryMeta(d, {
+          key: sliceKey(req.key, sliceBytes, index),
+          primaryKey: req.key,
+          url: urlOfKey(req.key),
+          status: 206,
+          varyValues: {},
+          requestTimeMs,
+          responseTimeMs,
+          bodySize: cr!.end - cr!.start + 1,
+        }),
+        slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
+      };
+      const writer = store.open(meta);
+      let sealed!: () => void;
+      const seal = new Promise<void>((r) => (sealed = r));
+      const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: meta.bodySize }, seal);
+      const fillReader = body.reader(true)!;
+      void (async () => {
+        try {
+          for await (const chunk of fillReader as AsyncIterable<Buffer>) await writer.write(chunk);
+          await writer.commit();
+          stats.inc('stored');
+          stats.inc('slicesStored');
+        } catch (err) {
+          writer.abort(err as Error);
+          fillReader.destroy();
+          logger.warn({ id: req.id, err: (err as Error).message, url: meta.url, slice: index }, 'slice not stored');
+        } finally {
+          sealed();
+          finish();
+        }
+      })();
+      return { kind: 'response', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta };
+    })().catch((err: unknown): FetchOutcome => {
+      finish();
+      return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
+    });
+    return { outcome, done };
+  }
+
+  /** Slice `index` from the origin, sharing a fetch already in flight for it. */
+  async function fetchShared(req: SliceRequest, index: number): Promise<FetchOutcome> {
+    const key = sliceKey(req.key, sliceBytes, index);
+    const joined = coalescer.join(key);
+    if (joined) {
+      stats.inc('collapsed');
+      return joined.outcome;
+    }
+    return coalescer.lead(key, () => fetchSlice(req, index)).outcome;
+  }
+
+  /** A fresh stored slice, if there is one. */
+  async function storedSlice(req: SliceRequest, index: number, validator: string | undefined): Promise<StoredEntry | undefined> {
+    const key = sliceKey(req.key, sliceBytes, index);
+    const e = store.peek(key) ?? (await store.get(key).catch(() => undefined));
+    if (!e?.meta.slice) return undefined;
+    if (validator !== undefined && e.meta.slice.validator !== validator) return undefined;
+    return decideReuse(requestDirectives(req.requestHeaders), e.meta, clock.now()).reuse ? e : undefined;
+  }
+
+  /** Bytes [from, to] of one shared slice body (relative to the slice), read as they arrive. */
+  async function* trimmed(reader: Readable, from: number, to: number): AsyncGenerator<Buffer> {
+    let at = 0;
+    try {
+      for await (const chunk of reader as AsyncIterable<Buffer>) {
+        const next = at + chunk.length;
+        if (next > from) yield chunk.subarray(Math.max(0, from - at), Math.min(chunk.length, to - at + 1));
+        at = next;
+        if (at > to) return;
+      }
+      if (at <= to) throw new SliceChangedError(`slice ended after ${at} bytes, ${to + 1} expected`);
+    } finally {
+      // Leaving early detaches this reader only: the slice's cache fill goes on.
+      reader.destroy();
+    }
+  }
+
+  interface SliceSource {
+    meta: EntryMeta;
+    read: (from: number, to: number) => AsyncIterable<Buffer>;
+    /** Set when the slice comes from the origin (not the cache). */
+    upstream?: string;
+    /** Stop holding the shared body if this source is never read. */
+    release: () => void;
+  }
+
+  /** Slice `index` as a readable source, from the cache or the origin. */
+  async function slice(req: SliceRequest, index: number, validator: string | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
+    const stored = await storedSlice(req, index, validator);
+    if (stored) return { meta: stored.meta, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
+    let o = await fetchShared(req, index);
+    if (o.kind !== 'response' || !o.stored) return { outcome: o };
+    let reader = o.body.reader();
+    if (!reader) {
+      // Joined too late to read the shared body from its start: fetch this slice alone.
+      o = await fetchSlice(req, index).outcome;
+      if (o.kind !== 'response' || !o.stored) return { outcome: o };
+      reader = o.body.reader()!;
+    }
+    const r = reader;
+    return { meta: o.stored, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, release: () => r.destroy() };
+  }
+
+  /** The object's body: slices read in order as a range is streamed. */
+  function slicedBody(req: SliceRequest, first: { index: number; source: SliceSource }): Body {
+    const { totalBytes, validator } = first.source.meta.slice!;
+    let firstUnused: SliceSource | undefined = first.source;
+    return {
+      size: totalBytes,
+      stream(start = 0, end = totalBytes - 1): Readable {
+        async function* bytes(): AsyncGenerator<Buffer> {
+          for (let i = Math.floor(start / sliceBytes); i <= Math.floor(end / sliceBytes); i++) {
+            let src: SliceSource;
+            if (i === first.index && firstUnused) {
+              src = firstUnused;
+              firstUnused = undefined;
+            } else {
+              const s = await slice(req, i, validator);
+              if (!('meta' in s)) throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
+              src = s;
+            }
+            const m = src.meta.slice!;
+            if (m.validator !== validator || m.totalBytes !== totalBytes) {
+              // The origin's object changed under this answer: never stitch two versions.
+              logger.warn({ id: req.id, url: urlOfKey(req.key), slice: i, was: validator, now: m.validator }, 'object changed between slices; answer cut, outdated slices dropped');
+              await dropVersion(req.key, m.validator);
+              throw new SliceChangedError(`slice ${i} belongs to another version of the object`);
+            }
+            const span = sliceSpan(i, sliceBytes, totalBytes);
+            yield* src.read(Math.max(start, span.start) - span.start, Math.min(end, span.end) - span.start);
+          }
+        }
+        return Readable.from(bytes(), { objectMode: false });
+      },
+    };
+  }
+
+  return {
+    /** Whether slices of this object are stored (any request for it is then answered from slices). */
+    knows(primaryKey: string): boolean {
+      return storedSlices(primaryKey).length > 0;
+    },
+
+    /**
+     * The object as a stored entry built on the slice holding `firstByte`. Nothing
+     * is sent to the client yet: an unsliceable object is the caller's to answer.
+     */
+    async open(req: SliceRequest, firstByte: number): Promise<SlicedObject> {
+      const known = storedSlices(req.key)[0]?.slice;
+      // Past the end of a known object: the first slice still carries the length for a 416.
+      const index = known && firstByte >= known.totalBytes ? 0 : Math.floor(firstByte / sliceBytes);
+      const s = await slice(req, index, undefined);
+      if (!('meta' in s)) {
+        const o = s.outcome;
+        if (o.kind === 'failed') return { kind: 'failed', error: o.error };
+        return { kind: 'unsliceable', why: whyNot(o) };
+      }
+      const meta = s.meta;
+      const fromCache = s.upstream === undefined;
+      // A newer version fetched: slices stored for another version are outdated.
+      if (storedSlices(req.key).some((m) => m.slice!.validator !== meta.slice!.validator)) await dropVersion(req.key, meta.slice!.validator);
+      const objectMeta: EntryMeta = { ...meta, key: req.key, status: 200, headers: objectHeaders(meta), bodySize: meta.slice!.totalBytes };
+      delete objectMeta.integrity;
+      return {
+        kind: 'object',
+        entry: { meta: objectMeta, body: slicedBody(req, { index, source: s }) },
+        ageS: currentAge(meta, clock.now()),
+        fromCache,
+        ...(s.upstream ? { upstream: s.upstream } : {}),
+        // An answer that never read its first slice (HEAD, 304, 416, a suffix range)
+        // must not hold that slice's shared body.
+        release: () => s.release(),
+      };
+    },
+  };
+}
+
+export type Slicer = ReturnType<typeof createSlicer>;

@@ -1,0 +1,222 @@
+// Large objects in slices (src/pipeline/slices.ts), over real sockets against an
+// origin that answers ranges and counts the bytes it sends. Small slices (64 KiB
+// of a 1 MiB object, threshold 256 KiB) keep the tests fast.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startHarness, type Harness } from '../fixtures/harness.js';
+
+const KiB = 1024;
+const SLICE = 64 * KiB;
+const SIZE = 1024 * KiB;
+const SLICES = { slices: { thresholdBytes: 256 * KiB, sliceBytes: SLICE } };
+
+interface OriginState {
+  body: Buffer;
+  etag: string;
+  /** Body bytes the origin has sent. */
+  sent: number;
+  /** Range header of every request, in order ('' for none). */
+  ranges: string[];
+  supportsRanges: boolean;
+}
+
+function content(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed * 7 + (i >> 10)) & 0xff;
+  return b;
+}
+
+function rangedOrigin(state: OriginState) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const size = state.body.length;
+    state.ranges.push(req.headers.range ?? '');
+    const headers = { 'content-type': 'video/mp4', etag: state.etag, 'cache-control': 'max-age=600' };
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (m && state.supportsRanges) {
+      const start = Number(m[1]);
+      if (start >= size) {
+        res.writeHead(416, { 'content-range': `bytes */${size}` });
+        res.end();
+        return;
+      }
+      const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+      res.writeHead(206, { ...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
+      state.sent += end - start + 1;
+      res.end(state.body.subarray(start, end + 1));
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-length': size });
+    state.sent += size;
+    res.end(state.body);
+  };
+}
+
+function origin(body = content(SIZE, 1), etag = '"v1"'): OriginState {
+  return { body, etag, sent: 0, ranges: [], supportsRanges: true };
+}
+
+const sliceRange = (i: number) => `bytes=${i * SLICE}-${(i + 1) * SLICE - 1}`;
+
+async function withHarness(state: OriginState, fn: (h: Harness) => Promise<void>, overrides = {}): Promise<void> {
+  const h = await startHarness(rangedOrigin(state), { ...SLICES, ...overrides });
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+test('a range request on a cold large object fetches only the slices it needs; the next is a hit', async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    const r = await h.get('/movie.mp4', { range: 'bytes=300000-300099' });
+    assert.equal(r.status, 206);
+    assert.equal(r.headers['content-range'], `bytes 300000-300099/${SIZE}`);
+    assert.ok(r.body.equals(o.body.subarray(300000, 300100)));
+    assert.match(r.headers['cache-status']!, /fwd=uri-miss; fwd-status=206; stored;.*detail=slices/);
+    assert.equal(r.headers['accept-ranges'], 'bytes');
+    assert.equal(r.headers['etag'], '"v1"');
+    assert.deepEqual(o.ranges, [sliceRange(4)]);
+
+    await h.stored(1);
+    const again = await h.get('/movie.mp4', { range: 'bytes=300000-300099' });
+    assert.ok(again.body.equals(r.body));
+    assert.match(again.headers['cache-status']!, /; hit;.*detail=slices/);
+    assert.equal(o.ranges.length, 1);
+
+    // Spanning slices 4 (stored), 5 and 6 (not yet): two origin requests, one per missing slice.
+    const span = await h.get('/movie.mp4', { range: 'bytes=327000-400000' });
+    assert.equal(span.status, 206);
+    assert.ok(span.body.equals(o.body.subarray(327000, 400001)));
+    assert.deepEqual(o.ranges, [sliceRange(4), sliceRange(5), sliceRange(6)]);
+    assert.equal(o.sent, 3 * SLICE);
+  });
+});
+
+test('a full GET of a sliced object streams every slice in order, fetching each once; ranges, several ranges and HEAD follow from the slices', async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    await h.get('/m', { range: 'bytes=0-0' });
+    // The one-byte answer ends before its slice is committed; a full GET sliced from then on.
+    await h.stored(1);
+    const full = await h.get('/m');
+    assert.equal(full.status, 200);
+    assert.equal(full.headers['content-length'], String(SIZE));
+    assert.equal(full.headers['content-range'], undefined);
+    assert.ok(full.body.equals(o.body));
+    assert.equal(o.ranges.length, SIZE / SLICE, 'one origin request per slice');
+    assert.ok(o.ranges.every((r) => r !== ''), 'never the whole object');
+    assert.equal(o.sent, SIZE);
+    await h.stored(SIZE / SLICE);
+
+    const again = await h.get('/m');
+    assert.ok(again.body.equals(o.body));
+    assert.match(again.headers['cache-status']!, /; hit/);
+    const multi = await h.get('/m', { range: 'bytes=0-9,1000000-1000009' });
+    assert.equal(multi.status, 206);
+    assert.match(multi.headers['content-type']!, /^multipart\/byteranges; boundary=/);
+    assert.ok(multi.body.includes(o.body.subarray(1000000, 1000010)));
+    const suffix = await h.get('/m', { range: 'bytes=-10' });
+    assert.ok(suffix.body.equals(o.body.subarray(SIZE - 10)));
+    const head = await h.get('/m', {}, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], String(SIZE));
+    const beyond = await h.get('/m', { range: `bytes=${SIZE}-` });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers['content-range'], `bytes */${SIZE}`);
+    const ifRange = await h.get('/m', { range: 'bytes=0-9', 'if-range': '"v0"' });
+    assert.equal(ifRange.status, 200);
+    assert.equal(ifRange.body.length, SIZE);
+    assert.equal(o.sent, SIZE, 'nothing fetched twice');
+  });
+});
+
+test('twenty clients seeking random ranges in a cold object: the origin sends each slice at most once', async () => {
+  const o = origin(content(2 * SIZE, 3));
+  await withHarness(o, async (h) => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const clients = Array.from({ length: 20 }, async () => {
+      for (let k = 0; k < 3; k++) {
+        const start = rand(2 * SIZE - 200_000);
+        const end = start + rand(200_000);
+        const r = await h.get('/seek', { range: `bytes=${start}-${end}` });
+        assert.equal(r.status, 206);
+        assert.ok(r.body.equals(o.body.subarray(start, end + 1)), `bytes ${start}-${end}`);
+      }
+    });
+    await Promise.all(clients);
+    assert.equal(new Set(o.ranges).size, o.ranges.length, `a slice was fetched twice: ${o.ranges.join(' ')}`);
+    assert.ok(o.sent <= 2 * SIZE, `origin sent ${o.sent} bytes for a ${2 * SIZE}-byte object`);
+    assert.ok(h.node.stats.counters.collapsed > 0, 'concurrent requests for one slice shared its fetch');
+  });
+});
+
+test('the origin’s validator changes between slices: the answer is cut, never stitched; the outdated slices are dropped and the next answer is all one version', async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    await h.get('/v', { range: 'bytes=0-99' });
+    await h.stored(1);
+    const v2 = content(SIZE, 2);
+    o.body = v2;
+    o.etag = '"v2"';
+    // Slice 0 is fresh (v1) in the cache; slice 1 comes from the origin as v2.
+    await assert.rejects(h.get('/v'), 'the client connection is cut rather than ending a stitched body');
+    assert.ok(h.node.stats.counters.sliceVersionDrops >= 1);
+    const next = await h.get('/v');
+    assert.equal(next.status, 200);
+    assert.equal(next.headers['etag'], '"v2"');
+    assert.ok(next.body.equals(v2), 'every byte from the new version');
+    const range = await h.get('/v', { range: 'bytes=0-99' });
+    assert.ok(range.body.equals(v2.subarray(0, 100)));
+  });
+});
+
+test('slices survive a restart: a full GET after it is answered from disk without the origin', async () => {
+  const o = origin();
+  await withHarness(
+    o,
+    async (h) => {
+      // A fixed Host: the node's port changes across the restart and Host is part of the key.
+      const host = { host: 'media.example' };
+      await h.get('/r', { ...host, range: 'bytes=0-0' });
+      await h.stored(1);
+      await h.get('/r', host);
+      await h.stored(SIZE / SLICE);
+      const before = o.ranges.length;
+      await h.restart();
+      const full = await h.get('/r', host);
+      assert.equal(full.status, 200);
+      assert.ok(full.body.equals(o.body));
+      assert.match(full.headers['cache-status']!, /; hit/);
+      const part = await h.get('/r', { ...host, range: 'bytes=500000-500009' });
+      assert.ok(part.body.equals(o.body.subarray(500000, 500010)));
+      assert.equal(o.ranges.length, before, 'no origin request after the restart');
+    },
+    { cache: { memoryMaxObjectBytes: 1024 } },
+  );
+});
+
+test('objects Strata does not slice — small ones, or an origin that ignores Range — are passed through, and the probe is not repeated', async () => {
+  const small = origin(content(100 * KiB, 4));
+  await withHarness(small, async (h) => {
+    const r = await h.get('/small', { range: 'bytes=10-19' });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(small.body.subarray(10, 20)));
+    assert.match(r.headers['cache-status']!, /fwd=bypass; fwd-status=206; detail=range/);
+    assert.equal(small.ranges.length, 2, 'the slice probe, then the client’s own range');
+    await h.get('/small', { range: 'bytes=20-29' });
+    assert.equal(small.ranges.length, 3, 'remembered: no second probe');
+  });
+  const plain = origin();
+  plain.supportsRanges = false;
+  await withHarness(plain, async (h) => {
+    const r = await h.get('/plain', { range: 'bytes=10-19' });
+    assert.equal(r.status, 200, 'the origin’s own answer to a range it ignores');
+    assert.ok(r.body.equals(plain.body));
+  });
+});
