@@ -14,12 +14,14 @@ export async function lookup(store: Store, primaryKey: string, req: HeaderMap): 
   const variants = store.variants(primaryKey);
   if (variants.length === 0) return { found: undefined, miss: 'uri-miss' };
   let best: EntryMeta | undefined;
+  let whole = false;
   for (const m of variants) {
     // A slice is part of an object, never an answer on its own (pipeline/slices.ts).
     if (m.slice) continue;
+    whole = true;
     if (varyMatches(m.varyNames, m.varyValues, req) && (!best || m.responseTimeMs > best.responseTimeMs)) best = m;
   }
-  if (!best) return { found: undefined, miss: 'vary-miss' };
+  if (!best) return { found: undefined, miss: whole ? 'vary-miss' : 'uri-miss' };
   const entry = store.peek(best.key) ?? (await store.get(best.key));
   return entry ? { found: entry } : { found: undefined, miss: 'uri-miss' };
 }

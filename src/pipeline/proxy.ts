@@ -234,6 +234,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return unsliced();
     }
     if (o.upstream) ctx.upstream = o.upstream;
+    if (o.fromCache) {
+      // serve() counted a miss: the primary key has no whole entry, but its slices answer.
+      stats.counters.misses--;
+      stats.counters.hits++;
+    }
     const ttlS = o.entry.meta.freshnessLifetimeS - o.ageS;
     ctx.outcome = o.fromCache ? { result: 'hit', ttlS, detail: 'slices' } : { result: 'miss', fwd, fwdStatus: 206, stored: true, ttlS, detail: 'slices' };
     try {

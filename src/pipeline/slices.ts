@@ -273,7 +273,12 @@ export function createSlicer(deps: SliceDeps) {
               firstUnused = undefined;
             } else {
               const s = await slice(req, i, validator);
-              if (!('meta' in s)) throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
+              if (!('meta' in s)) {
+                // The origin answered, but not with a slice of this object (it shrank, lost
+                // range support, now refuses storing): no stored slice of it is usable any more.
+                if (s.outcome.kind === 'response') await dropVersion(req.key, undefined);
+                throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
+              }
               src = s;
             }
             const m = src.meta.slice!;

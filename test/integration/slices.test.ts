@@ -176,6 +176,22 @@ test('the origin’s validator changes between slices: the answer is cut, never 
   });
 });
 
+test('an object that stops being sliceable mid-answer (now small) cuts the answer, drops every slice, and is then fetched whole', async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    await h.get('/shrink', { range: 'bytes=0-99' });
+    await h.stored(1);
+    const small = content(100 * KiB, 5);
+    o.body = small;
+    o.etag = '"small"';
+    await assert.rejects(h.get('/shrink'));
+    const next = await h.get('/shrink');
+    assert.equal(next.status, 200);
+    assert.ok(next.body.equals(small));
+    assert.doesNotMatch(next.headers['cache-status']!, /slices/);
+  });
+});
+
 test('slices survive a restart: a full GET after it is answered from disk without the origin', async () => {
   const o = origin();
   await withHarness(
@@ -211,6 +227,12 @@ test('objects Strata does not slice — small ones, or an origin that ignores Ra
     assert.equal(small.ranges.length, 2, 'the slice probe, then the client’s own range');
     await h.get('/small', { range: 'bytes=20-29' });
     assert.equal(small.ranges.length, 3, 'remembered: no second probe');
+  });
+  const weak = origin(content(SIZE, 6), 'W/"w1"');
+  await withHarness(weak, async (h) => {
+    const r = await h.get('/weak', { range: 'bytes=10-19' });
+    assert.equal(r.status, 206);
+    assert.match(r.headers['cache-status']!, /detail=range/, 'a weak ETag alone cannot tie slices together');
   });
   const plain = origin();
   plain.supportsRanges = false;

@@ -1,7 +1,7 @@
 // RFC 9110 §14 (range requests) and §13.1.5 (If-Range): src/http/range.ts. Pure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ifRangeAllows, MAX_RANGES, parseRanges, type RangeResult } from '../../src/http/range.js';
+import { firstRequestedByte, ifRangeAllows, MAX_RANGES, parseContentRange, parseRanges, type RangeResult } from '../../src/http/range.js';
 
 const NONE: RangeResult = { kind: 'none' };
 const UNSAT: RangeResult = { kind: 'unsatisfiable' };
@@ -90,5 +90,26 @@ describe('ifRangeAllows (RFC 9110 §13.1.5)', () => {
   ];
   for (const c of cases) {
     test(c.name, () => assert.equal(ifRangeAllows(c.ifRange, c.etag, c.lm), c.want));
+  }
+});
+
+describe('firstRequestedByte (where an object of unknown length is read from)', () => {
+  const cases: [string | undefined, number][] = [
+    [undefined, 0],
+    ['bytes=500-999', 500],
+    ['bytes=900-,100-199', 100],
+    ['bytes=-500', 0],
+    ['bytes=100-199,-5', 0],
+    ['bytes=abc', 0],
+    ['items=5-9', 0],
+  ];
+  for (const [h, want] of cases) test(`${h} → ${want}`, () => assert.equal(firstRequestedByte(h), want));
+});
+
+describe('parseContentRange (RFC 9110 §14.4)', () => {
+  test('bytes first-last/complete', () => assert.deepEqual(parseContentRange('bytes 0-99/1000'), { start: 0, end: 99, total: 1000 }));
+  test('case and white space', () => assert.deepEqual(parseContentRange(' Bytes 5-5/6 '), { start: 5, end: 5, total: 6 }));
+  for (const bad of [undefined, 'bytes */1000', 'bytes 0-99/*', 'bytes 10-5/100', 'bytes 0-100/100', 'items 0-1/2', 'bytes 0-1']) {
+    test(`invalid: ${bad}`, () => assert.equal(parseContentRange(bad), undefined));
   }
 });
