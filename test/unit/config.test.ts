@@ -456,6 +456,13 @@ test('config/single-node.yaml loads', () => {
   assert.equal(c.origin.upstreams[0]!.url, 'http://127.0.0.1:9000');
 });
 
+test('config/video-origin.yaml loads', () => {
+  const text = readFileSync(new URL('../../../config/video-origin.yaml', import.meta.url), 'utf8');
+  const c = config({ argv: ['--config', 'video-origin.yaml'], readFile: files({ 'video-origin.yaml': text }) });
+  assert.equal(c.slices.sliceBytes, 4 * 2 ** 20);
+  assert.ok(c.cache.memoryMaxObjectBytes < c.slices.sliceBytes, 'slices of large videos stay on disk');
+});
+
 // ------------------------------------------------------------------ help
 
 const DOCUMENTED_FLAGS = [
