@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request } from 'undici';
 import { startHarness, type Harness } from '../fixtures/harness.js';
 
 const KiB = 1024;
@@ -19,6 +20,8 @@ interface OriginState {
   /** Range header of every request, in order ('' for none). */
   ranges: string[];
   supportsRanges: boolean;
+  /** A Range value the origin answers with half its bytes before dying. */
+  dieOn?: string;
 }
 
 function content(size: number, seed: number): Buffer {
@@ -42,6 +45,11 @@ function rangedOrigin(state: OriginState) {
       }
       const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
       res.writeHead(206, { ...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
+      if (req.headers.range === state.dieOn) {
+        res.write(state.body.subarray(start, start + (end - start + 1) / 2));
+        setImmediate(() => res.destroy());
+        return;
+      }
       state.sent += end - start + 1;
       res.end(state.body.subarray(start, end + 1));
       return;
@@ -240,5 +248,31 @@ test('objects Strata does not slice — small ones, or an origin that ignores Ra
     const r = await h.get('/plain', { range: 'bytes=10-19' });
     assert.equal(r.status, 200, 'the origin’s own answer to a range it ignores');
     assert.ok(r.body.equals(plain.body));
+  });
+});
+
+test('an origin dying mid-slice cuts the client, stores nothing of that slice, and the next request refetches it', async () => {
+  const o = origin();
+  o.dieOn = sliceRange(2);
+  await withHarness(o, async (h) => {
+    await assert.rejects(h.get('/die', { range: `bytes=${2 * SLICE}-${2 * SLICE + 40_000}` }));
+    o.dieOn = undefined;
+    const r = await h.get('/die', { range: `bytes=${2 * SLICE}-${2 * SLICE + 40_000}` });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(o.body.subarray(2 * SLICE, 2 * SLICE + 40_001)));
+    assert.deepEqual(o.ranges, [sliceRange(2), sliceRange(2)]);
+  });
+});
+
+test('a client leaving a sliced full GET early: the slice in flight is still stored, the rest of the object is not fetched', async () => {
+  const o = origin(content(4 * SIZE, 8));
+  await withHarness(o, async (h) => {
+    await h.get('/leave', { range: 'bytes=0-0' });
+    await h.stored(1);
+    const res = await request(h.base + '/leave');
+    assert.equal(res.statusCode, 200);
+    for await (const _ of res.body) break; // first chunk, then gone
+    await h.stored(2);
+    assert.ok(o.ranges.length < (4 * SIZE) / SLICE / 2, `only the slices in flight were fetched (${o.ranges.length})`);
   });
 });
