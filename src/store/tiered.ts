@@ -22,6 +22,12 @@ interface Ticket {
   committed: boolean;
   /** Metadata given to update() while the disk write was landing. */
   meta?: EntryMeta;
+  /**
+   * The committed entry while its disk write lands: memory may evict it before the
+   * disk tier lists it, and in that gap it must still be found (a miss there sent
+   * the same slice of a large object to the origin again and again).
+   */
+  landing?: StoredEntry;
 }
 
 export class TieredStore implements Store {
@@ -44,7 +50,7 @@ export class TieredStore implements Store {
     const hot = this.memory.peek(key);
     if (hot) return hot;
     const cold = await this.disk.get(key);
-    if (!cold) return undefined;
+    if (!cold) return this.landing(key);
     if (!this.memory.admits(cold.meta.bodySize)) return cold;
     const data = await this.disk.readVerified(key);
     if (!data) return undefined;
@@ -65,6 +71,14 @@ export class TieredStore implements Store {
     if (fromMemory.length === 0) return fromDisk;
     const seen = new Set(fromMemory.map((m) => m.key));
     return fromMemory.concat(fromDisk.filter((m) => !seen.has(m.key)));
+  }
+
+  /** The committed entry for `key` whose disk write has not landed yet (a newer commit cancels older ones). */
+  private landing(key: string): StoredEntry | undefined {
+    for (const t of this.tickets.get(key) ?? []) {
+      if (t.committed && !t.cancelled && t.landing) return { meta: t.meta ?? t.landing.meta, body: t.landing.body };
+    }
+    return undefined;
   }
 
   private issue(meta: EntryMeta): Ticket {
@@ -119,6 +133,7 @@ export class TieredStore implements Store {
         // This body is now the newest for the key: older disk writes still landing must not.
         this.cancel(meta.key, true);
         ticket.committed = true;
+        ticket.landing = mem ? this.memory.peek(meta.key) : undefined;
         // Why: a body not admitted to memory leaves memory's older entry for the key in
         // place, and memory is consulted first: the newer response would never be seen.
         if (!mem) await this.memory.delete(meta.key);

@@ -536,3 +536,41 @@ describe('memory tier: bodies own their memory', () => {
     await memory.close();
   });
 });
+
+describe('TieredStore: an entry between memory eviction and its disk landing', () => {
+  test('is still found by get() (no refetch of a body that is being written)', async () => {
+    await withDir(async (dir) => {
+      // Room in memory for one 100 kB body only.
+      const memory = new MemoryTier({ maxBytes: 150_000, maxObjectBytes: 120_000 });
+      const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger, inUse: (k) => memory.has(k) });
+      // Hold the disk tier's commit of "a" until released: its write is still landing.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const open = disk.open.bind(disk);
+      disk.open = (meta, opts) => {
+        const w = open(meta, opts);
+        if (meta.key !== 'a') return w;
+        return { ...w, commit: async () => {
+          await gate;
+          await w.commit();
+        } };
+      };
+      const store = new TieredStore(memory, disk, logger);
+      const a = randomBytes(100_000);
+      await putEntry(store, makeMeta('a'), a);
+      await putEntry(store, makeMeta('b'), randomBytes(100_000));
+      assert.equal(memory.peek('a'), undefined, 'evicted from memory by b');
+      assert.equal(disk.has('a'), false, 'not on disk yet');
+      const landing = await store.get('a');
+      assert.ok(landing, 'found while landing');
+      assert.ok((await readBody(landing.body)).equals(a));
+      release();
+      await store.flush();
+      const landed = await store.get('a');
+      assert.ok(landed && (await readBody(landed.body)).equals(a));
+      await store.delete('a');
+      assert.equal(await store.get('a'), undefined);
+      await store.close();
+    });
+  });
+});
