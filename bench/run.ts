@@ -24,6 +24,7 @@ import { pickGenerator } from './load/generator.js';
 import { runHerd, type HerdResult } from './load/herd.js';
 import { LOAD_CPU, SCENARIOS, SERVER_CPU, runScenario, slices, type LoadSettings, type ScenarioResult } from './load/scenarios.js';
 import { MEMORY_SCENARIOS, runMemoryScenario, type MemoryResult } from './load/memory.js';
+import { SEEK_SCENARIOS, runSeekScenario, type SeekResult } from './load/seek.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
   let load: ScenarioResult[] = [];
   let herd: HerdResult | undefined;
   let memory: MemoryResult[] = [];
+  const seek: SeekResult[] = [];
   let tool: string | undefined;
   if (doLoad) {
     const scratch = trackDir(mkdtempSync(join(os.tmpdir(), 'strata-bench-')));
@@ -142,6 +144,10 @@ async function main(): Promise<void> {
         process.stderr.write(`• ${sc.name}\n`);
         memory.push(await runMemoryScenario(sc, settings));
       }
+      for (const sc of SEEK_SCENARIOS.filter((x) => only.length === 0 || only.includes(x.name))) {
+        process.stderr.write(`• ${sc.name}\n`);
+        seek.push(await runSeekScenario(sc, settings));
+      }
     } finally {
       removeDir(scratch);
     }
@@ -157,6 +163,13 @@ async function main(): Promise<void> {
       console.log(
         `${m.scenario}: strata resident memory ${m.rssBeforeMiB.toFixed(1)} MiB before, peak growth ${m.peakGrowthMiB.toFixed(1)} MiB (VmHWM ${m.hwmMiB.toFixed(1)} MiB); ` +
           `${fmtInt(m.strataMiBps)} MiB/s through strata vs ${fmtInt(m.originMiBps)} MiB/s from the origin directly (ratio ${m.ratio.toFixed(2)})`,
+      );
+    }
+    for (const k of seek) {
+      console.log(
+        `${k.scenario}: ${k.clients} clients, ${fmtInt(k.requests)} random ${fmtInt(k.clientBytes / k.requests / 2 ** 10)} KiB ranges in ${k.elapsedS.toFixed(1)} s; ` +
+          `the origin sent ${fmtInt(k.originBytes / 2 ** 20)} MiB for a ${fmtInt(k.bodyBytes / 2 ** 20)} MiB object (${k.originRatio.toFixed(2)}×; clients received ${fmtInt(k.clientBytes / 2 ** 20)} MiB), ` +
+          `${fmtInt(k.counters['slicesStored'] ?? 0)} slices stored, ${fmtInt(k.counters['collapsed'] ?? 0)} collapsed`,
       );
     }
     for (const r of load) {
@@ -209,6 +222,7 @@ async function main(): Promise<void> {
     })),
     herd,
     memory,
+    seek,
     elapsedS: (Date.now() - started.getTime()) / 1000,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -1,6 +1,7 @@
 // A bare node:http server streaming one file with fs.createReadStream: the
 // baseline for Strata's disk tier, and the origin Strata fills it from. It answers
 // a single `Range: bytes=a-b` (the only form the range scenario sends) with 206.
+// GET /__sent answers the body bytes sent so far (the seek scenario's measure).
 //
 //   node dist/bench/load/file-server.js <path> [port]
 //
@@ -18,9 +19,19 @@ if (!path) {
   process.exit(2);
 }
 const port = Number(process.argv[3] ?? '0');
-const size = statSync(path).size;
+const stat = statSync(path);
+const size = stat.size;
+// Validators as nginx makes them for static files: what lets Strata store slices.
+const etag = `"${Math.floor(stat.mtimeMs / 1000).toString(16)}-${size.toString(16)}"`;
+const lastModified = stat.mtime.toUTCString();
+let sent = 0;
 
 const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+  if (req.url === '/__sent') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ sent }));
+    return;
+  }
   let start = 0;
   let end = size - 1;
   let status = 200;
@@ -35,6 +46,8 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
     'content-length': String(end - start + 1),
     'cache-control': 'max-age=600',
     'accept-ranges': 'bytes',
+    etag,
+    'last-modified': lastModified,
   };
   if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${size}`;
   res.writeHead(status, headers);
@@ -42,7 +55,9 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
     res.end();
     return;
   }
-  pipeline(createReadStream(path, { start, end }), res, () => {});
+  const file = createReadStream(path, { start, end });
+  file.on('data', (c: string | Buffer) => (sent += c.length));
+  pipeline(file, res, () => {});
 });
 
 server.listen(port, '127.0.0.1', () => {

@@ -387,7 +387,7 @@ function finish(sc: Scenario, strataSide: ScenarioResult['strata'], bareSide: Si
 }
 
 /** `size` bytes of the bench pattern, written 1 MiB at a time (never held whole). */
-function writePatternFile(path: string, size: number): void {
+export function writePatternFile(path: string, size: number): void {
   const chunk = Buffer.alloc(MiB, 'strata-bench ');
   const fd = openSync(path, 'w');
   try {
