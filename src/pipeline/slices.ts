@@ -105,6 +105,40 @@ function objectHeaders(meta: EntryMeta): HeaderMap {
   return h;
 }
 
+/**
+ * A shared body as a Readable from its first byte, or undefined once that is gone.
+ * Slices are read by a few streams in turn (the fill, the answers reading them),
+ * so a stream per consumer costs little here and keeps the reading code linear.
+ */
+function readerOf(body: SharedBody, unsealed = false): Readable | undefined {
+  let more: (() => void) | undefined;
+  let detach: (() => void) | undefined;
+  const r = new Readable({
+    read() {
+      const m = more;
+      more = undefined;
+      m?.();
+    },
+    destroy(err, cb) {
+      detach?.();
+      cb(err);
+    },
+  });
+  detach = body.consume(
+    {
+      chunk: (chunk, next) => {
+        if (r.push(chunk)) return true;
+        more = next;
+        return false;
+      },
+      end: () => r.push(null),
+      error: (err) => r.destroy(err),
+    },
+    unsealed,
+  );
+  return detach ? r : undefined;
+}
+
 class SliceChangedError extends Error {
   readonly code = 'ESLICECHANGED';
 }
@@ -171,7 +205,7 @@ export function createSlicer(deps: SliceDeps) {
       let sealed!: () => void;
       const seal = new Promise<void>((r) => (sealed = r));
       const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: meta.bodySize }, seal);
-      const fillReader = body.reader(true)!;
+      const fillReader = readerOf(body, true)!;
       void (async () => {
         try {
           for await (const chunk of fillReader as AsyncIterable<Buffer>) await writer.write(chunk);
@@ -247,12 +281,12 @@ export function createSlicer(deps: SliceDeps) {
     if (stored) return { meta: stored.meta, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
     let o = await fetchShared(req, index);
     if (o.kind !== 'response' || !o.stored) return { outcome: o };
-    let reader = o.body.reader();
+    let reader = readerOf(o.body);
     if (!reader) {
       // Joined too late to read the shared body from its start: fetch this slice alone.
       o = await fetchSlice(req, index).outcome;
       if (o.kind !== 'response' || !o.stored) return { outcome: o };
-      reader = o.body.reader()!;
+      reader = readerOf(o.body)!;
     }
     const r = reader;
     return { meta: o.stored, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, release: () => r.destroy() };
