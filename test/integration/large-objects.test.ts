@@ -85,8 +85,8 @@ test('a 2 GiB body passes through with resident memory growth under 100 MiB', { 
   }
 });
 
-test('a 1 GiB body fills the disk tier with resident memory growth under 100 MiB, then is served from disk', { timeout: 180_000 }, async (t) => {
-  const SIZE = 1024 * MiB;
+test('a 2 GiB body streams to the client and into the disk tier with resident memory growth under 100 MiB, then is served from disk', { timeout: 240_000 }, async (t) => {
+  const SIZE = 2 * 1024 * MiB;
   const h = await startHarness(generating(SIZE, { 'content-type': 'video/mp4', 'cache-control': 'max-age=600' }), { cache: { diskMaxBytes: 2 * SIZE }, origin: { bodyTimeoutMs: 30_000 } });
   const agent = new Agent({ connections: 1 });
   const drain = async (path: string, headers: Record<string, string> = {}) => {
