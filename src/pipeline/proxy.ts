@@ -196,6 +196,15 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     });
   }
 
+  /** One whole-object fill with no client attached (it shares the key's flight with any full request). */
+  function fillInBackground(ctx: RequestContext, key: string): void {
+    if (coalescer.has(key)) return;
+    const flight = coalescer.lead(key, () => fetchAndStore(fetchRequest(ctx, key, undefined)));
+    void flight.outcome.then((o) => {
+      if (o.kind === 'failed') logger.warn({ id: ctx.id, url: ctx.target, err: o.error.message }, 'background fill failed');
+    });
+  }
+
   /**
    * Fetch from the origin for a cacheable request: a miss, or a stale `found`.
    * Concurrent requests for one key share one fetch, unless the key is in
@@ -231,6 +240,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     if (o.kind === 'unsliceable') {
       coalescer.markPass(passKey);
+      // A small object asked for by range: stored whole alongside, so the next request is a hit.
+      if (o.why === 'small' && ctx.headers['range'] !== undefined) fillInBackground(ctx, key);
       return unsliced();
     }
     if (o.upstream) ctx.upstream = o.upstream;

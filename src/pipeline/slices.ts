@@ -67,7 +67,10 @@ export type SlicedObject =
       /** Call once the answer is over. */
       release: () => void;
     }
-  /** Not an object Strata slices (small, no range support, no validator, not storable, Vary). */
+  /**
+   * Not an object Strata slices: `small` (a whole entry suits it), or a reason it
+   * cannot be sliced (no range support, no validator, not storable, Vary).
+   */
   | { kind: 'unsliceable'; why: string }
   | { kind: 'failed'; error: StrataError };
 
@@ -349,7 +352,8 @@ export function createSlicer(deps: SliceDeps) {
       if (!('meta' in s)) {
         const o = s.outcome;
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
-        return { kind: 'unsliceable', why: whyNot(o) };
+        const total = o.kind === 'response' && o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : undefined;
+        return { kind: 'unsliceable', why: total !== undefined && total <= thresholdBytes ? 'small' : whyNot(o) };
       }
       const meta = s.meta;
       const fromCache = s.upstream === undefined;

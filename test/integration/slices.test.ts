@@ -34,7 +34,7 @@ function rangedOrigin(state: OriginState) {
   return (req: IncomingMessage, res: ServerResponse) => {
     const size = state.body.length;
     state.ranges.push(req.headers.range ?? '');
-    const headers = { 'content-type': 'video/mp4', etag: state.etag, 'cache-control': 'max-age=600' };
+    const headers = { 'content-type': 'video/mp4', ...(state.etag ? { etag: state.etag } : {}), 'cache-control': 'max-age=600' };
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (m && state.supportsRanges) {
       const start = Number(m[1]);
@@ -228,16 +228,26 @@ test('slices survive a restart: a full GET after it is answered from disk withou
   );
 });
 
-test('objects Strata does not slice — small ones, or an origin that ignores Range — are passed through, and the probe is not repeated', async () => {
+test('objects Strata does not slice are passed through: a small one is stored whole alongside, others are remembered and not probed again', async () => {
   const small = origin(content(100 * KiB, 4));
   await withHarness(small, async (h) => {
     const r = await h.get('/small', { range: 'bytes=10-19' });
     assert.equal(r.status, 206);
     assert.ok(r.body.equals(small.body.subarray(10, 20)));
     assert.match(r.headers['cache-status']!, /fwd=bypass; fwd-status=206; detail=range/);
-    assert.equal(small.ranges.length, 2, 'the slice probe, then the client’s own range');
-    await h.get('/small', { range: 'bytes=20-29' });
-    assert.equal(small.ranges.length, 3, 'remembered: no second probe');
+    await h.stored(1);
+    assert.deepEqual(small.ranges.slice().sort(), ['', 'bytes=0-65535', 'bytes=10-19'], 'the slice probe, the client’s own range, the whole object in the background');
+    const hit = await h.get('/small', { range: 'bytes=20-29' });
+    assert.equal(hit.status, 206);
+    assert.match(hit.headers['cache-status']!, /; hit/);
+    assert.ok(hit.body.equals(small.body.subarray(20, 30)));
+    assert.equal(small.ranges.length, 3);
+  });
+  const noValidator = origin(content(SIZE, 9), '');
+  await withHarness(noValidator, async (h) => {
+    await h.get('/nv', { range: 'bytes=10-19' });
+    await h.get('/nv', { range: 'bytes=20-29' });
+    assert.deepEqual(noValidator.ranges, ['bytes=0-65535', 'bytes=10-19', 'bytes=20-29'], 'remembered: no second probe');
   });
   const weak = origin(content(SIZE, 6), 'W/"w1"');
   await withHarness(weak, async (h) => {
