@@ -50,9 +50,9 @@ function viaValue(existing: string | undefined, mine: string): string {
 
 /**
  * Answer from a stored entry. Handles the client's conditional request (304),
- * HEAD, byte ranges (206, multipart/byteranges, 416) and the full body. Synchronous when the body is
- * in memory; a promise when it streams from disk (a body that fails mid-stream
- * cuts the connection).
+ * HEAD, byte ranges (206, multipart/byteranges, 416) and the full body.
+ * Synchronous when the body is in memory; a promise when it streams (from disk,
+ * or slices): a body that fails mid-stream cuts the connection.
  */
 export function deliverStored(
   req: { method: string; headers: HeaderMap },
