@@ -8,6 +8,9 @@
 // byte. Past the window, chunks every consumer has passed are released, no new
 // consumer can attach (it would miss the start), and the slowest consumer paces
 // the origin read: memory stays bounded by the window whatever the body's size.
+// A consumer that can continue elsewhere (a client of a response being stored,
+// which can resume from the stored copy) is detached instead of pacing the rest:
+// one slow client never stalls the fill and the other clients of the object.
 //
 // Completeness: the end of the body (the chunk that completes an announced length,
 // and the end itself) reaches clients only once `seal` resolves — the pipeline
@@ -31,6 +34,12 @@ export interface ConsumerCallbacks {
   chunk(chunk: Buffer, more: () => void): boolean;
   end(): void;
   error(err: Error): void;
+  /**
+   * When given: called instead of holding the window back when this consumer is
+   * the slowest and the window is full. The consumer is detached at that point
+   * and must get the rest of the body elsewhere.
+   */
+  lagging?(): void;
 }
 
 interface Consumer {
@@ -48,6 +57,8 @@ export interface SendResult {
   sent: number;
   /** The body reached the client whole. */
   complete: boolean;
+  /** The client fell behind the window and was detached after `sent` bytes: the caller continues it. */
+  lagged?: boolean;
   error?: Error;
 }
 
@@ -65,7 +76,11 @@ export class SharedBody {
   private releasing = false;
   private paused = false;
   private started = false;
+  private shedding = false;
   private readonly consumers = new Set<Consumer>();
+
+  /** Resolves once the body's end may reach clients (the cache commit is over, whatever its result). */
+  readonly sealedAt: Promise<void>;
 
   constructor(
     private readonly source: Readable,
@@ -87,7 +102,7 @@ export class SharedBody {
       this.sealed = true;
       this.feedAll();
     };
-    seal.then(onSeal, onSeal);
+    this.sealedAt = seal.then(onSeal, onSeal);
   }
 
   /** Whether a new consumer can still get the body from its first byte. */
@@ -117,18 +132,30 @@ export class SharedBody {
    * connection is then cut, never ended cleanly). Undefined when the start of the
    * body is no longer available.
    */
-  sendTo(res: ServerResponse): Promise<SendResult> | undefined {
+  sendTo(res: ServerResponse, canResume = false): Promise<SendResult> | undefined {
     if (res.destroyed) return Promise.resolve({ sent: 0, complete: false });
     let sent = 0;
     let settle!: (r: SendResult) => void;
     const result = new Promise<SendResult>((r) => (settle = r));
+    let waiting: (() => void) | undefined;
     const detach = this.consume({
       chunk: (chunk, more) => {
         sent += chunk.length;
         if (res.write(chunk)) return true;
+        waiting = more;
         res.once('drain', more);
         return false;
       },
+      // `canResume`: the caller can continue this client from elsewhere (the stored copy).
+      ...(canResume
+        ? {
+            lagging: () => {
+              if (waiting) res.off('drain', waiting);
+              res.off('close', onClose);
+              settle({ sent, complete: false, lagged: true });
+            },
+          }
+        : {}),
       end: () => {
         res.off('close', onClose);
         res.end();
@@ -161,6 +188,7 @@ export class SharedBody {
     this.keptBytes += chunk.length;
     if (this.receivedBytes === this.opts.expectedLength) this.heldIndex = this.first + this.chunks.length - 1;
     this.feedAll();
+    if (this.keptBytes > this.opts.windowBytes) this.shedLaggards();
     if (this.keptBytes > this.opts.windowBytes && !this.paused && !this.ended) {
       this.paused = true;
       this.source.pause();
@@ -219,6 +247,35 @@ export class SharedBody {
     this.release();
   }
 
+  /**
+   * The window is full: detach the slowest consumers that can continue elsewhere,
+   * as long as they are what holds the window back.
+   */
+  private shedLaggards(): void {
+    if (this.shedding) return;
+    this.shedding = true;
+    try {
+      this.shedWhileFull();
+    } finally {
+      this.shedding = false;
+    }
+  }
+
+  private shedWhileFull(): void {
+    while (this.keptBytes > this.opts.windowBytes) {
+      let slowest = this.first + this.chunks.length;
+      for (const c of this.consumers) slowest = Math.min(slowest, c.pos);
+      const laggards = [...this.consumers].filter((c) => c.pos === slowest && c.cb.lagging);
+      if (laggards.length === 0 || laggards.length === this.consumers.size) return;
+      for (const c of laggards) {
+        c.done = true;
+        this.consumers.delete(c);
+        c.cb.lagging!();
+      }
+      this.release();
+    }
+  }
+
   /** Past the window, drop the chunks every consumer has passed; resume the origin when there is room. */
   private release(): void {
     if (this.keptBytes > this.opts.windowBytes || this.releasing) {
@@ -232,6 +289,8 @@ export class SharedBody {
         this.first += drop;
       }
     }
+    // Paused on the fill's pace, then held by a client that can continue elsewhere.
+    if (this.paused && this.keptBytes > this.opts.windowBytes) this.shedLaggards();
     if (this.paused && this.keptBytes <= this.opts.windowBytes) {
       this.paused = false;
       this.source.resume();

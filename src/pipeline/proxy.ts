@@ -28,6 +28,7 @@ import type { Clock } from '../util/clock.js';
 import { createFetcher, ttlOf, type FetchOutcome, type FetchRequest } from './fetch-and-store.js';
 import { forFill, forwardHeaders } from './forward-headers.js';
 import { lookup } from './lookup.js';
+import { resumeFromStore } from './resume-from-store.js';
 import { createSlicer } from './slices.js';
 import { sendBody } from './send-body.js';
 
@@ -333,8 +334,13 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     if (!o.body.available) return instead();
     ctx.res.writeHead(o.status, head);
-    const r = await o.body.sendTo(ctx.res)!;
+    const r = await o.body.sendTo(ctx.res, storing)!;
     ctx.bytes = r.sent;
+    // Too slow to keep pace with the shared body: continued from the stored copy.
+    if (r.lagged && o.stored) {
+      ctx.bytes += (await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent)).sent;
+      return;
+    }
     if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
   }
 

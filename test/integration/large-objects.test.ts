@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
 import { request, Agent } from 'undici';
 import { startHarness } from '../fixtures/harness.js';
 
@@ -142,6 +143,62 @@ test('a slow client beside a fast one on a pass-through: the fast one finishes, 
     }
     assert.equal(slowBytes, SIZE);
     assert.equal(h.origin.count('/shared'), 2);
+  } finally {
+    await agent.close();
+    await h.close();
+  }
+});
+
+/** Chunk `i` of a numbered body: CHUNK with its index in the first 8 bytes (any misplaced byte range shows). */
+function numbered(i: number, n: number): Buffer {
+  const c = Buffer.from(CHUNK.subarray(0, n));
+  c.writeBigUInt64BE(BigInt(i), 0);
+  return c;
+}
+
+test('a slow client collapsed onto a large fill does not stall it or a fast client: it continues from the stored copy', { timeout: 60_000 }, async () => {
+  const SIZE = 64 * MiB;
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-length': SIZE, 'cache-control': 'max-age=600' });
+    void (async () => {
+      for (let i = 0; i * MiB < SIZE && !res.destroyed; i++) if (!res.write(numbered(i, MiB))) await drainOrClose(res);
+      res.end();
+    })();
+  });
+  const expected = createHash('sha256');
+  for (let i = 0; i * MiB < SIZE; i++) expected.update(numbered(i, MiB));
+  const agent = new Agent({ connections: 4 });
+  try {
+    const slow = await request(h.base + '/fill', { dispatcher: agent });
+    const slowHash = createHash('sha256');
+    const slowIter = slow.body[Symbol.asyncIterator]();
+    const first = await slowIter.next();
+    slowHash.update(first.value as Buffer);
+    let slowBytes = (first.value as Buffer).length;
+
+    // The fast client joins the same origin fetch and gets all of it while the slow one is not reading.
+    const fast = await request(h.base + '/fill', { dispatcher: agent });
+    assert.match(String(fast.headers['cache-status']), /collapsed/);
+    const fastHash = createHash('sha256');
+    let fastBytes = 0;
+    for await (const c of fast.body) {
+      fastHash.update(c as Buffer);
+      fastBytes += (c as Buffer).length;
+    }
+    assert.equal(fastBytes, SIZE);
+    await h.stored(1);
+
+    for (;;) {
+      const n = await slowIter.next();
+      if (n.done) break;
+      slowHash.update(n.value as Buffer);
+      slowBytes += (n.value as Buffer).length;
+    }
+    assert.equal(slowBytes, SIZE);
+    const want = expected.digest('hex');
+    assert.equal(fastHash.digest('hex'), want);
+    assert.equal(slowHash.digest('hex'), want, 'the slow client got the same bytes, in order, from the stored copy');
+    assert.equal(h.origin.count('/fill'), 1);
   } finally {
     await agent.close();
     await h.close();

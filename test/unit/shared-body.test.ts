@@ -123,3 +123,47 @@ test('an unread body is abandoned on request; a read one is not', async () => {
   b.abandonIfUnread();
   assert.equal(read.destroyed, false);
 });
+
+test('past the window, a slow consumer that can continue elsewhere is shed instead of pacing the others', async () => {
+  const src = new PassThrough({ highWaterMark: 1 });
+  const body = new SharedBody(src, { windowBytes: 10, expectedLength: -1 }, Promise.resolve());
+  const fill = collector();
+  const fast = collector();
+  const slow = collector({ pauseAfter: 1 });
+  let shedAt = -1;
+  body.consume(fill.cb, true);
+  body.consume(fast.cb);
+  body.consume({ ...slow.cb, lagging: () => (shedAt = slow.got.length) });
+  for (let i = 0; i < 8; i++) src.write(Buffer.alloc(4, 48 + i));
+  src.end();
+  await tick();
+  await tick();
+  assert.equal(shedAt, 1, 'shed after the one chunk it took');
+  assert.equal(fill.got.length, 8, 'the fill was not held back');
+  assert.equal(fast.got.length, 8, 'nor the fast consumer');
+  assert.equal(fast.state.ended, true);
+  slow.resume();
+  await tick();
+  assert.equal(slow.got.length, 1, 'a shed consumer gets nothing more from the shared body');
+  assert.equal(slow.state.ended, false);
+});
+
+test('a consumer that cannot continue elsewhere (the fill) still paces the source', async () => {
+  const src = new PassThrough({ highWaterMark: 1 });
+  const body = new SharedBody(src, { windowBytes: 10, expectedLength: -1 }, Promise.resolve());
+  const fill = collector({ pauseAfter: 1 });
+  const client = collector();
+  let shed = false;
+  body.consume(fill.cb, true);
+  body.consume({ ...client.cb, lagging: () => (shed = true) });
+  for (let i = 0; i < 5; i++) src.write(Buffer.alloc(4, 48 + i));
+  await tick();
+  assert.equal(shed, false);
+  assert.ok(client.got.length < 5, 'paused on the fill');
+  fill.resume();
+  src.end();
+  await tick();
+  await tick();
+  assert.equal(client.got.length, 5);
+  assert.equal(fill.got.length, 5);
+});

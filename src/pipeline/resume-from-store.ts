@@ -1,0 +1,46 @@
+// A client that fell behind a shared origin body (coalesce/shared-body.ts sheds
+// it rather than let it pace the fill and the other clients) continues from the
+// stored copy once the fill has committed: the bytes it still lacks are read from
+// the store (a disk body reads only them). If the entry is not there as the same
+// response — the fill failed, or a newer response replaced it meanwhile — the
+// client's connection is cut: it never receives bytes of another response.
+
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { EntryMeta, Store } from '../store/types.js';
+
+function sameResponse(a: EntryMeta, b: EntryMeta): boolean {
+  if (a === b) return true;
+  return (
+    a.key === b.key &&
+    a.requestTimeMs === b.requestTimeMs &&
+    a.responseTimeMs === b.responseTimeMs &&
+    a.headers['etag'] === b.headers['etag'] &&
+    a.headers['last-modified'] === b.headers['last-modified'] &&
+    a.headers['date'] === b.headers['date']
+  );
+}
+
+/** Send bytes [offset, end) of the stored copy of `stored` once `sealed` resolves; resolves with the bytes sent. */
+export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: Promise<void>, res: ServerResponse, offset: number): Promise<{ sent: number; complete: boolean }> {
+  await sealed;
+  if (res.destroyed) return { sent: 0, complete: false };
+  const entry = store.peek(stored.key) ?? (await store.get(stored.key).catch(() => undefined));
+  if (!entry || !sameResponse(entry.meta, stored) || offset > entry.body.size) {
+    res.destroy();
+    return { sent: 0, complete: false };
+  }
+  const left = entry.body.size - offset;
+  if (left === 0) {
+    res.end();
+    return { sent: 0, complete: true };
+  }
+  try {
+    await pipeline(entry.body.stream(offset, entry.body.size - 1), res);
+    return { sent: left, complete: true };
+  } catch {
+    // A stored body failing mid-stream must not look complete.
+    res.destroy();
+    return { sent: 0, complete: false };
+  }
+}
