@@ -240,7 +240,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return fail(ctx, o.error);
     }
     if (o.kind === 'unsliceable') {
-      coalescer.markPass(passKey);
+      if (o.why !== 'unsatisfiable') coalescer.markPass(passKey);
       // A small object asked for by range: stored whole alongside, so the next request is a hit.
       if (o.why === 'small' && ctx.headers['range'] !== undefined) fillInBackground(ctx, key);
       return unsliced();

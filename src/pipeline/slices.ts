@@ -68,8 +68,9 @@ export type SlicedObject =
       release: () => void;
     }
   /**
-   * Not an object Strata slices: `small` (a whole entry suits it), or a reason it
-   * cannot be sliced (no range support, no validator, not storable, Vary).
+   * Not an object Strata slices: `small` (a whole entry suits it), `unsatisfiable`
+   * (the range is beyond the end: nothing learnt), or a reason it cannot be sliced
+   * (no range support, no validator, not storable, Vary).
    */
   | { kind: 'unsliceable'; why: string }
   | { kind: 'failed'; error: StrataError };
@@ -352,6 +353,8 @@ export function createSlicer(deps: SliceDeps) {
       if (!('meta' in s)) {
         const o = s.outcome;
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
+        // A range beyond the end says nothing about whether the object can be sliced.
+        if (o.kind === 'response' && o.status === 416) return { kind: 'unsliceable', why: 'unsatisfiable' };
         const total = o.kind === 'response' && o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : undefined;
         return { kind: 'unsliceable', why: total !== undefined && total <= thresholdBytes ? 'small' : whyNot(o) };
       }

@@ -243,6 +243,13 @@ test('objects Strata does not slice are passed through: a small one is stored wh
     assert.ok(hit.body.equals(small.body.subarray(20, 30)));
     assert.equal(small.ranges.length, 3);
   });
+  const beyond = origin();
+  await withHarness(beyond, async (h) => {
+    const r = await h.get('/beyond', { range: `bytes=${SIZE + 10}-` });
+    assert.equal(r.status, 416, 'the origin’s own 416, passed through');
+    const next = await h.get('/beyond', { range: 'bytes=0-9' });
+    assert.match(next.headers['cache-status']!, /detail=slices/, 'a range beyond the end does not stop slicing the object');
+  });
   const noValidator = origin(content(SIZE, 9), '');
   await withHarness(noValidator, async (h) => {
     await h.get('/nv', { range: 'bytes=10-19' });
