@@ -234,6 +234,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     // Remembered like hit-for-pass, so a small or unrangeable object costs no probe per request.
     const passKey = `${key} slices`;
     if (coalescer.passing(passKey)) return unsliced();
+    // The whole object is being fetched and stored already: no second copy in slices.
+    if (ctx.headers['range'] !== undefined && coalescer.has(key) && !slicer.knows(key)) return unsliced();
     const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(ctx)) }, firstRequestedByte(ctx.headers['range']));
     if (o.kind === 'failed') {
       ctx.outcome = { result: 'error', fwd };

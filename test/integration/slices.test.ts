@@ -296,3 +296,33 @@ test('a client leaving a sliced full GET early: the slice in flight is still sto
     assert.ok(o.ranges.length < (4 * SIZE) / SLICE / 2, `only the slices in flight were fetched (${o.ranges.length})`);
   });
 });
+
+test('a range request while the whole object is being fetched for a full GET is passed through, not sliced alongside', async () => {
+  const o = origin();
+  let releaseWhole!: () => void;
+  const wholeHeld = new Promise<void>((r) => (releaseWhole = r));
+  const h = await startHarness((req, res) => {
+    if (req.headers.range === undefined) {
+      // The full GET: headers at once, the body once released.
+      o.ranges.push('');
+      res.writeHead(200, { 'content-type': 'video/mp4', etag: o.etag, 'cache-control': 'max-age=600', 'content-length': SIZE });
+      void wholeHeld.then(() => res.end(o.body));
+      return;
+    }
+    rangedOrigin(o)(req, res);
+  }, SLICES);
+  try {
+    const full = h.get('/both');
+    // Wait until the origin has the full GET (its fetch is then in flight).
+    while (o.ranges.length === 0) await new Promise((r) => setImmediate(r));
+    const r = await h.get('/both', { range: 'bytes=100-199' });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(o.body.subarray(100, 200)));
+    assert.match(r.headers['cache-status']!, /detail=range/);
+    assert.deepEqual(o.ranges, ['', 'bytes=100-199']);
+    releaseWhole();
+    assert.ok((await full).body.equals(o.body));
+  } finally {
+    await h.close();
+  }
+});
