@@ -304,30 +304,42 @@ export function createSlicer(deps: SliceDeps) {
       size: totalBytes,
       stream(start = 0, end = totalBytes - 1): Readable {
         async function* bytes(): AsyncGenerator<Buffer> {
-          for (let i = Math.floor(start / sliceBytes); i <= Math.floor(end / sliceBytes); i++) {
-            let src: SliceSource;
-            if (i === first.index && firstUnused) {
-              src = firstUnused;
-              firstUnused = undefined;
-            } else {
-              const s = await slice(req, i, validator);
-              if (!('meta' in s)) {
-                // The origin answered, but not with a slice of this object (it shrank, lost
-                // range support, now refuses storing): no stored slice of it is usable any more.
-                if (s.outcome.kind === 'response') await dropVersion(req.key, undefined);
-                throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
+          const last = Math.floor(end / sliceBytes);
+          let ahead: Promise<SliceSource | { outcome: FetchOutcome }> | undefined;
+          try {
+            for (let i = Math.floor(start / sliceBytes); i <= last; i++) {
+              let src: SliceSource;
+              if (i === first.index && firstUnused) {
+                src = firstUnused;
+                firstUnused = undefined;
+              } else {
+                const s = await (ahead ?? slice(req, i, validator));
+                ahead = undefined;
+                if (!('meta' in s)) {
+                  // The origin answered, but not with a slice of this object (it shrank, lost
+                  // range support, now refuses storing): no stored slice of it is usable any more.
+                  if (s.outcome.kind === 'response') await dropVersion(req.key, undefined);
+                  throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
+                }
+                src = s;
               }
-              src = s;
+              const m = src.meta.slice!;
+              if (m.validator !== validator || m.totalBytes !== totalBytes) {
+                // The origin's object changed under this answer: never stitch two versions.
+                logger.warn({ id: req.id, url: urlOfKey(req.key), slice: i, was: validator, now: m.validator }, 'object changed between slices; answer cut, outdated slices dropped');
+                await dropVersion(req.key, m.validator);
+                throw new SliceChangedError(`slice ${i} belongs to another version of the object`);
+              }
+              // One slice ahead: the next origin request (its round trip, its slow start)
+              // overlaps this slice's delivery, at the cost of at most one slice more in
+              // memory per answer.
+              if (i < last && !(i + 1 === first.index && firstUnused)) ahead = slice(req, i + 1, validator);
+              const span = sliceSpan(i, sliceBytes, totalBytes);
+              yield* src.read(Math.max(start, span.start) - span.start, Math.min(end, span.end) - span.start);
             }
-            const m = src.meta.slice!;
-            if (m.validator !== validator || m.totalBytes !== totalBytes) {
-              // The origin's object changed under this answer: never stitch two versions.
-              logger.warn({ id: req.id, url: urlOfKey(req.key), slice: i, was: validator, now: m.validator }, 'object changed between slices; answer cut, outdated slices dropped');
-              await dropVersion(req.key, m.validator);
-              throw new SliceChangedError(`slice ${i} belongs to another version of the object`);
-            }
-            const span = sliceSpan(i, sliceBytes, totalBytes);
-            yield* src.read(Math.max(start, span.start) - span.start, Math.min(end, span.end) - span.start);
+          } finally {
+            // An answer that ends early lets go of the slice fetched ahead (its fill goes on).
+            if (ahead) void ahead.then((s) => ('meta' in s ? s.release() : undefined), () => undefined);
           }
         }
         return Readable.from(bytes(), { objectMode: false });
