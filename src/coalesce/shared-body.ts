@@ -77,6 +77,7 @@ export class SharedBody {
   private paused = false;
   private started = false;
   private shedding = false;
+  private abandoned = false;
   private readonly consumers = new Set<Consumer>();
 
   /** Resolves once the body's end may reach clients (the cache commit is over, whatever its result). */
@@ -175,6 +176,21 @@ export class SharedBody {
     };
     if (!res.writableEnded) res.once('close', onClose);
     return result;
+  }
+
+  /**
+   * Stop the origin transfer, unless a client is reading it: the fill (if any)
+   * fails with `why` and stores nothing. True when stopped.
+   */
+  abandon(why: string): boolean {
+    // Idempotent: every client collapsed onto the fetch asks, and all get the same answer.
+    if (this.abandoned) return true;
+    if (this.ended || this.error) return false;
+    for (const c of this.consumers) if (!c.unsealed) return false;
+    this.abandoned = true;
+    this.fail(new Error(why));
+    this.source.destroy();
+    return true;
   }
 
   /** Stop the origin transfer if nobody reads it (a late check after every client chose). */

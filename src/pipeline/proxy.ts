@@ -242,7 +242,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return fail(ctx, o.error);
     }
     if (o.kind === 'unsliceable') {
-      if (o.why !== 'unsatisfiable') coalescer.markPass(passKey);
+      if (o.why !== 'unsatisfiable' || ctx.headers['range'] === undefined) coalescer.markPass(passKey);
       // A small object asked for by range: stored whole alongside, so the next request is a hit.
       if (o.why === 'small' && ctx.headers['range'] !== undefined) fillInBackground(ctx, key);
       return unsliced();
@@ -301,6 +301,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return answerStored(ctx, o.entry, currentAge(meta, clock.now()));
     }
     if (o.status >= 500 && staleIfError(ctx, found)) return answerStaleOnError(ctx, found!, fwd, o.status);
+    // A large object whose origin offers ranges is stored in slices, not whole: the whole
+    // transfer is stopped before anything of it is sent (unless a client already reads it).
+    if (o.stored && !found && slicer.worthSlicing(o.status, o.headers) && !coalescer.passing(`${key} slices`) && o.body.abandon('stored in slices instead')) {
+      return serveSliced(ctx, key, fwd);
+    }
     if (o.stored) {
       if (collapsed && !sameVariant(ctx, o.stored)) return fetchAlone(ctx, key, fwd, found);
       coalescer.clearPass(key);

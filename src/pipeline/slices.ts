@@ -348,6 +348,23 @@ export function createSlicer(deps: SliceDeps) {
   }
 
   return {
+    /**
+     * Whether a whole 200 should rather be stored in slices: larger than the
+     * threshold, and saying it can be (byte ranges advertised, a validator, no Vary).
+     */
+    worthSlicing(status: number, headers: HeaderMap): boolean {
+      const cl = headers['content-length'];
+      return (
+        status === 200 &&
+        cl !== undefined &&
+        /^\d+$/.test(cl) &&
+        Number(cl) > thresholdBytes &&
+        /(^|,)\s*bytes\s*(,|$)/i.test(headers['accept-ranges'] ?? '') &&
+        objectValidator(headers) !== undefined &&
+        headers['vary'] === undefined
+      );
+    },
+
     /** Whether slices of this object are stored (any request for it is then answered from slices). */
     knows(primaryKey: string): boolean {
       return storedSlices(primaryKey).length > 0;

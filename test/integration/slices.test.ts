@@ -54,7 +54,7 @@ function rangedOrigin(state: OriginState) {
       res.end(state.body.subarray(start, end + 1));
       return;
     }
-    res.writeHead(200, { ...headers, 'content-length': size });
+    res.writeHead(200, { ...headers, 'content-length': size, ...(state.supportsRanges ? { 'accept-ranges': 'bytes' } : {}) });
     state.sent += size;
     res.end(state.body);
   };
@@ -325,4 +325,32 @@ test('a range request while the whole object is being fetched for a full GET is 
   } finally {
     await h.close();
   }
+});
+
+test('a full GET of a cold large object whose origin offers ranges is stored in slices, not whole; clients collapsed onto it too', async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    const [a, b] = await Promise.all([h.get('/dl'), h.get('/dl')]);
+    for (const r of [a, b]) {
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-length'], String(SIZE));
+      assert.ok(r.body.equals(o.body));
+      assert.match(r.headers['cache-status']!, /detail=slices/);
+    }
+    const slices = o.ranges.filter((r) => r !== '');
+    assert.equal(new Set(slices).size, slices.length, 'each slice fetched once');
+    assert.equal(slices.length, SIZE / SLICE);
+    assert.equal(o.ranges.filter((r) => r === '').length, 1, 'one whole request, stopped once its headers showed a large ranged object');
+    await h.stored(SIZE / SLICE);
+    const again = await h.get('/dl', { range: 'bytes=5-9' });
+    assert.match(again.headers['cache-status']!, /; hit;.*detail=slices/);
+  });
+  // Without Accept-Ranges on its 200, a large object is stored whole as before.
+  const plain = origin();
+  await withHarness(plain, async (h) => {
+    plain.supportsRanges = false;
+    const r = await h.get('/whole');
+    assert.ok(r.body.equals(plain.body));
+    assert.doesNotMatch(r.headers['cache-status']!, /slices/);
+  });
 });

@@ -167,3 +167,24 @@ test('a consumer that cannot continue elsewhere (the fill) still paces the sourc
   assert.equal(client.got.length, 5);
   assert.equal(fill.got.length, 5);
 });
+
+test('abandon stops a body only the fill reads (the fill fails, stores nothing), idempotently; never one a client reads', async () => {
+  const src = new PassThrough();
+  const body = new SharedBody(src, { windowBytes: 1024, expectedLength: 100 }, Promise.resolve());
+  const fill = collector();
+  body.consume(fill.cb, true);
+  src.write('part');
+  await tick();
+  assert.equal(body.abandon('stored in slices instead'), true);
+  assert.equal(body.abandon('again'), true, 'a second caller gets the same answer');
+  assert.match(String(fill.state.error?.message), /slices/);
+  assert.equal(fill.state.ended, false);
+  assert.equal(src.destroyed, true);
+
+  const src2 = new PassThrough();
+  const read = new SharedBody(src2, { windowBytes: 1024, expectedLength: 100 }, Promise.resolve());
+  const client = collector();
+  read.consume(client.cb);
+  assert.equal(read.abandon('no'), false);
+  assert.equal(src2.destroyed, false);
+});
