@@ -3,7 +3,10 @@
 // a single `Range: bytes=a-b` (the only form the range scenario sends) with 206.
 // GET /__sent answers the body bytes sent so far (the seek scenario's measure).
 //
-//   node dist/bench/load/file-server.js <path> [port]
+//   node dist/bench/load/file-server.js <path> [port] [whole]
+//
+// `whole`: no Accept-Ranges on 200s, so Strata stores the object whole (on disk)
+// rather than in slices — the disk scenarios measure the disk tier itself.
 //
 // Listens on 127.0.0.1 (port 0 = ephemeral) and prints {"port":N} on stdout.
 
@@ -19,6 +22,7 @@ if (!path) {
   process.exit(2);
 }
 const port = Number(process.argv[3] ?? '0');
+const advertiseRanges = process.argv[4] !== 'whole';
 const stat = statSync(path);
 const size = stat.size;
 // Validators as nginx makes them for static files: what lets Strata store slices.
@@ -45,7 +49,7 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
     'content-type': 'video/mp4',
     'content-length': String(end - start + 1),
     'cache-control': 'max-age=600',
-    'accept-ranges': 'bytes',
+    ...(advertiseRanges || status === 206 ? { 'accept-ranges': 'bytes' } : {}),
     etag,
     'last-modified': lastModified,
   };

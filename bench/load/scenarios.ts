@@ -83,6 +83,8 @@ interface Scenario {
   rangeBytes?: number;
   /** Compare bytes per second instead of requests per second (bodies so large that few requests end within a slice). */
   byBytes?: boolean;
+  /** The object is stored in slices (its origin advertises ranges) instead of whole on disk. */
+  sliced?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -96,6 +98,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'miss', bodyBytes: 1024, kind: 'miss' },
   { name: 'disk 256 MiB full', bodyBytes: 256 * MiB, kind: 'disk', target: 0.8, connections: 2, byBytes: true },
   { name: 'disk 256 MiB ranges', bodyBytes: 256 * MiB, kind: 'disk', target: 0.8, connections: 16, rangeBytes: MiB, byBytes: true },
+  { name: 'slices 256 MiB full', bodyBytes: 256 * MiB, kind: 'disk', connections: 2, byBytes: true, sliced: true },
 ];
 
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -407,7 +410,7 @@ async function diskScenario(sc: Scenario, gen: Generator, s: LoadSettings, runId
   dirs.push(dir);
   const file = join(dir, 'body.mp4');
   writePatternFile(file, sc.bodyBytes);
-  const origin = await startServer('origin', scriptPath('file-server.js'), [file, '0'], { cpu: LOAD_CPU });
+  const origin = await startServer('origin', scriptPath('file-server.js'), [file, '0', sc.sliced ? 'ranges' : 'whole'], { cpu: LOAD_CPU });
   started.push(origin);
   const { strata, cacheDir } = await startStrata(origin.port, s);
   started.push(strata);
@@ -418,6 +421,10 @@ async function diskScenario(sc: Scenario, gen: Generator, s: LoadSettings, runId
   started.push(bare);
   const bareUrl = `http://127.0.0.1:${bare.port}${path}`;
   await primeAndCheckHit(url, sc.bodyBytes);
+  const primed = await get(url, { range: 'bytes=0-0' });
+  if (String(primed.headers['cache-status']).includes('slices') !== Boolean(sc.sliced)) {
+    throw new Error(`ABORT: the object was ${sc.sliced ? 'not ' : ''}stored in slices (cache-status "${primed.headers['cache-status']}"); this scenario would measure something else`);
+  }
   if (sc.rangeBytes) {
     for (const [label, u] of [['strata', url], ['bare', bareUrl]] as const) {
       const r = await get(u, { range: `bytes=${sc.rangeBytes}-${2 * sc.rangeBytes - 1}` });
