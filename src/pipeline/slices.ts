@@ -1,6 +1,8 @@
 // Large objects in slices (what nginx's slice module does): an object above
-// `slices.thresholdBytes` whose origin answers range requests is fetched and
-// stored as fixed-size slices, each its own entry under the object's primary key
+// `slices.thresholdBytes` whose origin answers range requests (seen from the 206
+// to a range request that missed, or from a whole 200 that advertises byte
+// ranges: proxy.ts stops that one) is fetched and stored as fixed-size slices,
+// each its own entry under the object's primary key
 // (so a purge or an invalidation removes them with the rest), each fetched with
 // one origin range request through the coalescer (one fetch per slice in flight).
 //
