@@ -22,6 +22,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 
+/** The body was given up on purpose (e.g. to fetch it in slices): not a failure worth a warning. */
+export class AbandonedError extends Error {}
+
 export interface SharedBodyOptions {
   windowBytes: number;
   /** Announced body length, or -1. */
@@ -188,7 +191,7 @@ export class SharedBody {
     if (this.ended || this.error) return false;
     for (const c of this.consumers) if (!c.unsealed) return false;
     this.abandoned = true;
-    this.fail(new Error(why));
+    this.fail(new AbandonedError(why));
     this.source.destroy();
     return true;
   }

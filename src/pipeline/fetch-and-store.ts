@@ -12,7 +12,7 @@
 // - A transport failure is "failed"; each client decides (stale-if-error or error).
 
 import type { Logger } from 'pino';
-import { SharedBody } from '../coalesce/shared-body.js';
+import { AbandonedError, SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
@@ -172,7 +172,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     };
     const failFill = (err: Error) => {
       writer.abort(err);
-      logger.warn({ id: req.id, err: err.message, url: meta.url }, 'response not stored');
+      logger[err instanceof AbandonedError ? 'debug' : 'warn']({ id: req.id, err: err.message, url: meta.url }, 'response not stored');
       settle();
     };
     const stop = body.consume(
