@@ -100,6 +100,9 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
 function rangeChecked(file: Readable, expected: number, onCorrupt: (err: Error) => void): Readable {
   let seen = 0;
   const check = new Transform({
+    // Why: with the default 16 KiB buffers one 256 KiB chunk filled this stage, so the
+    // next file read waited for the socket write: reads and writes took turns.
+    highWaterMark: READ_BYTES,
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
       cb(null, chunk);
