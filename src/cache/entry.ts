@@ -3,11 +3,12 @@
 
 import { ENTRY_FORMAT, type EntryMeta } from '../store/types.js';
 import type { StorageDecision } from './storable.js';
+import { tagsOf } from './tags.js';
 
 /** The EntryMeta fields that come from the policy's decision. */
 export function decidedFields(d: StorageDecision): Pick<
   EntryMeta,
-  'headers' | 'varyNames' | 'initialAgeS' | 'freshnessLifetimeS' | 'cacheControl' | 'noCache' | 'staleForbidden' | 'staleWhileRevalidateS' | 'staleIfErrorS'
+  'headers' | 'varyNames' | 'initialAgeS' | 'freshnessLifetimeS' | 'cacheControl' | 'noCache' | 'staleForbidden' | 'staleWhileRevalidateS' | 'staleIfErrorS' | 'tags'
 > {
   return {
     headers: d.headers,
@@ -19,6 +20,8 @@ export function decidedFields(d: StorageDecision): Pick<
     staleForbidden: d.staleForbidden,
     staleWhileRevalidateS: d.staleWhileRevalidateS,
     staleIfErrorS: d.staleIfErrorS,
+    // From the stored fields, so a 304 that brings new tags (RFC 9111 §4.3.4) retags the entry.
+    tags: tagsOf(d.headers),
   };
 }
 
@@ -35,5 +38,5 @@ export interface EntryPlace {
 }
 
 export function newEntryMeta(d: StorageDecision, at: EntryPlace): EntryMeta {
-  return { v: ENTRY_FORMAT, ...at, ...decidedFields(d), tags: [] };
+  return { v: ENTRY_FORMAT, ...at, ...decidedFields(d) };
 }

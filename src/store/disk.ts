@@ -11,6 +11,10 @@
 // - The in-memory LRU index is rebuilt from cacache's index at open; order after
 //   a restart is by last write time.
 // - cacache's memoisation is never used (PITFALLS cacache 6).
+// - A purge is durable once its journal record is fsynced (purge-journal.ts); the
+//   matching records leave this tier's index at once and cacache's index in the
+//   background, a few keys at a time, so a purge of 100,000 entries neither waits
+//   for 100,000 index writes nor floods the I/O threads requests need.
 // - Blobs are written by Strata itself (hash while streaming, fs write stream
 //   with real backpressure, rename into cacache's content layout on commit):
 //   cacache's own write stream can emit 'drain' before a writer can wait for it.
@@ -25,7 +29,21 @@ import cacache from 'cacache';
 import contentPath from 'cacache/lib/content/path.js';
 import type { Logger } from 'pino';
 import { fileBody, sha256Integrity } from './file-body.js';
-import { BodyLengthError, ENTRY_FORMAT, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
+import { PurgeJournal, type PurgeRecord } from './purge-journal.js';
+import { matchingEntries, selectorMatcher } from './purge-match.js';
+import { TagIndex } from './tag-index.js';
+import {
+  BodyLengthError,
+  ENTRY_FORMAT,
+  type BodyWriter,
+  type EntryMeta,
+  type ExpireFn,
+  type PurgeOptions,
+  type PurgeSelector,
+  type Store,
+  type StoredEntry,
+  type TierStats,
+} from './types.js';
 import { VariantIndex } from './variant-index.js';
 
 export interface DiskTierOptions {
@@ -39,7 +57,12 @@ export interface DiskTierOptions {
    * (and so from the next start) just because memory answered all its hits.
    */
   inUse?: (key: string) => boolean;
+  /** How a soft purge makes an entry stale (cache policy). Without it, soft purges journalled earlier are applied as hard ones. */
+  expire?: ExpireFn;
 }
+
+/** Index writes and blob removals a purge leaves for the background, at most this many at once. */
+const PURGE_IO_CONCURRENCY = 4;
 
 interface DiskRecord {
   meta: EntryMeta;
@@ -65,6 +88,8 @@ export class DiskTier implements Store {
   /** Blobs moved into place by a commit whose record is not tracked yet: never removed. */
   private readonly pins = new Map<string, number>();
   private readonly index = new VariantIndex();
+  private readonly tags = new TagIndex();
+  private journal!: PurgeJournal;
   private readonly keyQueues = new Map<string, Promise<unknown>>();
   private readonly pending = new Set<Promise<unknown>>();
   private bytes = 0;
@@ -90,22 +115,82 @@ export class DiskTier implements Store {
   }
 
   private async rebuild(): Promise<void> {
+    const loaded = await PurgeJournal.load(this.opts.dir);
+    this.journal = loaded.journal;
+    if (loaded.skipped) this.opts.logger.warn({ skipped: loaded.skipped }, 'disk tier: unreadable purge journal lines ignored (a purge interrupted before it was acknowledged)');
+    const purges = loaded.records.map((r) => ({ r, matches: selectorMatcher(r.selector) }));
     const all = await cacache.ls(this.opts.dir);
     const list = Object.values(all).sort((a, b) => a.time - b.time);
     let skipped = 0;
+    const dropped: DiskRecord[] = [];
+    const softened: DiskRecord[] = [];
     for (const e of list) {
-      const meta = e.metadata as EntryMeta | undefined;
+      let meta = e.metadata as EntryMeta | undefined;
       if (!meta || meta.v !== ENTRY_FORMAT || meta.key !== e.key) {
         skipped++;
         continue;
       }
       meta.bodySize = e.size;
       meta.integrity = e.integrity;
-      this.track({ meta, integrity: e.integrity, path: e.path, size: e.size });
+      meta.tags ??= [];
+      // Purges acknowledged after this record was written and whose per-key work had
+      // not landed before the process stopped.
+      let fate: 'keep' | 'drop' | 'soft' = 'keep';
+      for (const { r, matches } of purges) {
+        if (e.time > r.atMs || !matches(meta)) continue;
+        if (r.softAtMs === undefined || !this.opts.expire) {
+          fate = 'drop';
+          break;
+        }
+        meta = this.opts.expire(meta, r.softAtMs);
+        fate = 'soft';
+      }
+      const rec = { meta, integrity: e.integrity, path: e.path, size: e.size };
+      if (fate === 'drop') {
+        dropped.push(rec);
+        continue;
+      }
+      this.track(rec);
+      if (fate === 'soft') softened.push(rec);
     }
     if (skipped) this.opts.logger.warn({ skipped }, 'disk tier: index records of another format ignored');
-    this.opts.logger.info({ items: this.records.size, bytes: this.bytes }, 'disk tier: index rebuilt');
+    this.opts.logger.info({ items: this.records.size, bytes: this.bytes, purgedAtStart: dropped.length, softPurgedAtStart: softened.length }, 'disk tier: index rebuilt');
+    if (loaded.records.length) void this.settlePurge(loaded.records.map((r) => r.id), dropped, softened);
     this.evictOverBudget();
+  }
+
+  /**
+   * The per-key part of purges, in the background: tombstones for removed keys (unless
+   * a newer entry was committed under the key since), blobs nobody refers to any more,
+   * and index lines carrying the softened metadata. Once all of it landed, the journal
+   * records are retired; after a failure they stay, and the next start applies them again.
+   */
+  private settlePurge(ids: number[], removed: DiskRecord[], softened: DiskRecord[]): Promise<void> {
+    const { dir } = this.opts;
+    let failures = 0;
+    const work: (() => Promise<unknown>)[] = [];
+    for (const rec of removed) {
+      const key = rec.meta.key;
+      work.push(() => this.serial(key, async () => {
+        if (!this.records.has(key)) await cacache.rm.entry(dir, key);
+      }));
+      work.push(() => this.removeBlob(rec.integrity));
+    }
+    for (const rec of softened) {
+      const { key } = rec.meta;
+      const meta = rec.meta;
+      work.push(() => this.serial(key, async () => {
+        if (this.records.get(key) === rec && rec.meta === meta) await cacache.index.insert(dir, key, rec.integrity, { size: rec.size, metadata: meta });
+      }));
+    }
+    const done = eachLimited(work, PURGE_IO_CONCURRENCY, () => failures++).then(async () => {
+      if (failures) {
+        this.opts.logger.warn({ failures, journalled: ids }, 'disk tier: purge index writes failed; the journal keeps the purge and the next start applies it again');
+        return;
+      }
+      await this.journal.retire(ids);
+    });
+    return this.background(done.catch((err: unknown) => this.opts.logger.warn({ err }, 'disk tier: purge journal compaction failed')));
   }
 
   private track(rec: DiskRecord): void {
@@ -118,6 +203,14 @@ export class DiskTier implements Store {
     this.records.set(rec.meta.key, rec);
     this.bytes += rec.size;
     this.index.add(rec.meta.primaryKey, rec.meta.key);
+    this.tags.add(rec.meta.tags, rec.meta.key);
+  }
+
+  /** Replace a tracked record's metadata, keeping the tag index in step. */
+  private setMeta(rec: DiskRecord, meta: EntryMeta): void {
+    this.tags.remove(rec.meta.tags, rec.meta.key);
+    rec.meta = meta;
+    this.tags.add(meta.tags, meta.key);
   }
 
   /** Forget a record; returns true when its blob is no longer referenced. */
@@ -125,6 +218,7 @@ export class DiskTier implements Store {
     this.records.delete(rec.meta.key);
     this.bytes -= rec.size;
     this.index.remove(rec.meta.primaryKey, rec.meta.key);
+    this.tags.remove(rec.meta.tags, rec.meta.key);
     const n = (this.refs.get(rec.integrity) ?? 1) - 1;
     if (n > 0) {
       this.refs.set(rec.integrity, n);
@@ -166,16 +260,21 @@ export class DiskTier implements Store {
 
   private removeBlobLater(rec: DiskRecord): void {
     const integrity = rec.integrity;
+    void this.removeBlob(integrity).catch((err: unknown) => {
+      this.opts.logger.warn({ err, integrity }, 'disk tier: blob removal failed');
+    });
+  }
+
+  /** Remove a blob if, when the removal runs, no record refers to it. */
+  private removeBlob(integrity: string): Promise<void> {
     // Why: serialised with commits moving a blob of the same digest into place, and the
     // reference count is checked when the removal runs, not when it was queued. Before,
     // a removal queued for a dropped key could unlink the file a concurrent commit of
     // identical bytes had just renamed into place, leaving the new entry without a blob.
-    void this.serial(DiskTier.blobQueue(integrity), async () => {
+    return this.serial(DiskTier.blobQueue(integrity), async () => {
       if (this.refs.has(integrity) || this.pins.has(integrity)) return;
       this.trusted.delete(integrity);
       await cacache.rm.content(this.opts.dir, integrity);
-    }).catch((err: unknown) => {
-      this.opts.logger.warn({ err, integrity }, 'disk tier: blob removal failed');
     });
   }
 
@@ -410,7 +509,7 @@ export class DiskTier implements Store {
   async update(meta: EntryMeta): Promise<void> {
     const rec = this.records.get(meta.key);
     if (!rec) return;
-    rec.meta = meta;
+    this.setMeta(rec, meta);
     // Appends a line to the key's bucket; the latest line wins on rebuild.
     await this.serial(meta.key, () => cacache.index.insert(this.opts.dir, meta.key, rec.integrity, { size: rec.size, metadata: meta }));
   }
@@ -419,6 +518,48 @@ export class DiskTier implements Store {
     let n = 0;
     for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
     return n;
+  }
+
+  /**
+   * Matching records leave the index (hard) or get stale metadata (soft) at once; the
+   * journal record is fsynced before this resolves; cacache's index follows in the
+   * background (settlePurge).
+   */
+  async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    return (await this.purgeKeys(selector, opts)).length;
+  }
+
+  /** purge(), answering with the keys affected. Everything up to the journal append happens synchronously. */
+  purgeKeys(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<string[]> {
+    const softAt = opts.softAtMs;
+    const expire = this.opts.expire;
+    if (softAt !== undefined && !expire) return Promise.reject(new Error('disk tier: soft purge needs an expire policy'));
+    // Wall clock, as cacache stamps index lines with it: every line written before
+    // this instant is matched again at start if the background work did not land.
+    const atMs = Date.now();
+    const found = matchingEntries(selector, { variants: this.index, tags: this.tags }, () => this.everyMeta(), (k) => this.records.get(k)?.meta);
+    if (found.length === 0) return Promise.resolve([]);
+    const removed: DiskRecord[] = [];
+    const softened: DiskRecord[] = [];
+    for (const m of found) {
+      const rec = this.records.get(m.key)!;
+      if (softAt === undefined) {
+        this.untrack(rec);
+        removed.push(rec);
+      } else {
+        this.setMeta(rec, expire!(rec.meta, softAt));
+        softened.push(rec);
+      }
+    }
+    const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
+    return this.background(this.journal.append(record)).then(({ id }) => {
+      void this.settlePurge([id], removed, softened);
+      return found.map((m) => m.key);
+    });
+  }
+
+  private *everyMeta(): Iterable<EntryMeta> {
+    for (const rec of this.records.values()) yield rec.meta;
   }
 
   async delete(key: string): Promise<boolean> {
@@ -449,10 +590,23 @@ export class DiskTier implements Store {
   /** Resolves when every pending index write and blob removal has finished. */
   async flush(): Promise<void> {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
+    await this.journal.flush();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
   }
+}
+
+/** Run every task, at most `limit` at once; a failing task is counted, not fatal. */
+async function eachLimited(tasks: readonly (() => Promise<unknown>)[], limit: number, onFailure: (err: unknown) => void): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const task = tasks[next++]!;
+      await task().catch(onFailure);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }

@@ -5,7 +5,9 @@
 
 import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
-import { BodyLengthError, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
+import { matchingEntries } from './purge-match.js';
+import { TagIndex } from './tag-index.js';
+import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { VariantIndex } from './variant-index.js';
 
 export interface MemoryTierOptions {
@@ -13,6 +15,8 @@ export interface MemoryTierOptions {
   maxObjectBytes: number;
   /** Called when an entry leaves by eviction (not by delete/replace). */
   onEvict?: (meta: EntryMeta) => void;
+  /** How a soft purge makes an entry stale (cache policy, given by the composition root). */
+  expire?: ExpireFn;
 }
 
 /** Fixed overhead per entry, so zero-byte bodies still count (PITFALLS lru-cache 1). */
@@ -39,10 +43,13 @@ export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
 export class MemoryTier implements Store {
   private readonly lru: LRUCache<string, StoredEntry>;
   private readonly index = new VariantIndex();
+  private readonly tags = new TagIndex();
   readonly maxObjectBytes: number;
   private readonly maxBytes: number;
+  private readonly expire: ExpireFn | undefined;
 
   constructor(opts: MemoryTierOptions) {
+    this.expire = opts.expire;
     this.maxObjectBytes = Math.min(opts.maxObjectBytes, opts.maxBytes);
     this.maxBytes = opts.maxBytes;
     this.lru = new LRUCache<string, StoredEntry>({
@@ -51,6 +58,7 @@ export class MemoryTier implements Store {
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') this.index.remove(e.meta.primaryKey, key);
+        this.tags.remove(e.meta.tags, key);
         if (reason === 'evict') opts.onEvict?.(e.meta);
       },
     });
@@ -91,6 +99,7 @@ export class MemoryTier implements Store {
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
     this.index.add(meta.primaryKey, meta.key);
+    this.tags.add(meta.tags, meta.key);
     return true;
   }
 
@@ -135,7 +144,40 @@ export class MemoryTier implements Store {
 
   async update(meta: EntryMeta): Promise<void> {
     const e = this.lru.peek(meta.key);
-    if (e) e.meta = meta;
+    if (!e) return;
+    this.tags.remove(e.meta.tags, meta.key);
+    e.meta = meta;
+    this.tags.add(meta.tags, meta.key);
+  }
+
+  /** Synchronous: the purge is complete when this returns (nothing here persists). Returns the keys affected. */
+  purgeNow(selector: PurgeSelector, opts: PurgeOptions = {}): string[] {
+    const found = matchingEntries(
+      selector,
+      { variants: this.index, tags: this.tags },
+      () => this.everyMeta(),
+      (k) => this.lru.peek(k)?.meta,
+    );
+    const at = opts.softAtMs;
+    const keys = found.map((m) => m.key);
+    if (at === undefined) {
+      for (const k of keys) this.lru.delete(k);
+      return keys;
+    }
+    if (!this.expire) throw new Error('memory tier: soft purge needs an expire policy');
+    for (const k of keys) {
+      const e = this.lru.peek(k);
+      if (e) e.meta = this.expire(e.meta, at);
+    }
+    return keys;
+  }
+
+  async purge(selector: PurgeSelector, opts?: PurgeOptions): Promise<number> {
+    return this.purgeNow(selector, opts).length;
+  }
+
+  private *everyMeta(): Iterable<EntryMeta> {
+    for (const e of this.lru.values()) yield e.meta;
   }
 
   async deleteVariants(primaryKey: string): Promise<number> {

@@ -7,7 +7,18 @@ import type { Logger } from 'pino';
 import type { DiskTier } from './disk.js';
 import type { MemoryTier } from './memory.js';
 import { memoryBody } from './memory-body.js';
-import { BodyLengthError, SupersededError, type BodyWriter, type EntryMeta, type Store, type StoredEntry, type TierStats } from './types.js';
+import { selectorMatcher } from './purge-match.js';
+import {
+  BodyLengthError,
+  SupersededError,
+  type BodyWriter,
+  type EntryMeta,
+  type PurgeOptions,
+  type PurgeSelector,
+  type Store,
+  type StoredEntry,
+  type TierStats,
+} from './types.js';
 
 /**
  * One write in flight, from open() until its disk write has landed (or failed).
@@ -18,6 +29,8 @@ import { BodyLengthError, SupersededError, type BodyWriter, type EntryMeta, type
 interface Ticket {
   readonly key: string;
   readonly primaryKey: string;
+  /** The metadata the write was opened with (a purge matches it by URL and tags). */
+  readonly opened: EntryMeta;
   cancelled: boolean;
   committed: boolean;
   /** Metadata given to update() while the disk write was landing. */
@@ -82,7 +95,7 @@ export class TieredStore implements Store {
   }
 
   private issue(meta: EntryMeta): Ticket {
-    const t: Ticket = { key: meta.key, primaryKey: meta.primaryKey, cancelled: false, committed: false };
+    const t: Ticket = { key: meta.key, primaryKey: meta.primaryKey, opened: meta, cancelled: false, committed: false };
     let set = this.tickets.get(t.key);
     if (!set) this.tickets.set(t.key, (set = new Set()));
     set.add(t);
@@ -182,6 +195,22 @@ export class TieredStore implements Store {
     const keys = this.variants(primaryKey).map((m) => m.key);
     const removed = await Promise.all(keys.map((k) => this.delete(k)));
     return removed.filter(Boolean).length;
+  }
+
+  /**
+   * Writes in flight that match are cancelled, memory is purged and the disk tier's
+   * index changed, all in one synchronous step: no look-up can fall between them.
+   * Resolves once the disk tier's journal holds the purge.
+   */
+  async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    const matches = selectorMatcher(selector);
+    for (const set of this.tickets.values()) for (const t of set) if (matches(t.opened)) t.cancelled = true;
+    const fromMemory = this.memory.purgeNow(selector, opts);
+    const fromDisk = await this.disk.purgeKeys(selector, opts);
+    if (fromMemory.length === 0) return fromDisk.length;
+    const keys = new Set(fromMemory);
+    for (const k of fromDisk) keys.add(k);
+    return keys.size;
   }
 
   async delete(key: string): Promise<boolean> {

@@ -44,6 +44,7 @@ export interface EntryMeta {
   bodySize: number;
   /** Subresource-integrity string of the body, when the tier computed one. */
   integrity?: string;
+  /** Purge tags the origin gave the response (Surrogate-Key / Cache-Tag), de-duplicated. */
   tags: string[];
   /**
    * Set when the entry is one slice of a larger object (bytes [index × bytes,
@@ -52,6 +53,34 @@ export interface EntryMeta {
    */
   slice?: { index: number; bytes: number; totalBytes: number; validator: string };
 }
+
+/**
+ * Which entries a purge takes. An entry matches when any one part matches. URLs are
+ * absolute and compared as stored in EntryMeta.url; `paths` and `pathPrefixes` match
+ * the path-and-query of the URL under any authority. Plain JSON: it is journalled.
+ */
+export interface PurgeSelector {
+  /** Primary keys: every variant of each. */
+  primaryKeys: string[];
+  /** Origin-form targets (path + query), exactly, under any authority. */
+  paths: string[];
+  urlPrefixes: string[];
+  pathPrefixes: string[];
+  tags: string[];
+  all: boolean;
+}
+
+export interface PurgeOptions {
+  /**
+   * Soft purge at this instant (ms since epoch, the caller's clock): matching entries
+   * stay, their metadata replaced by the tier's `expire(meta, softAtMs)` (policy the
+   * tier is given at construction, which makes them stale). Absent: hard, removed.
+   */
+  softAtMs?: number;
+}
+
+/** Policy a tier is given to carry out soft purges: the metadata of `meta` made stale at `atMs`. */
+export type ExpireFn = (meta: EntryMeta, atMs: number) => EntryMeta;
 
 export interface Body {
   readonly size: number;
@@ -102,6 +131,13 @@ export interface Store {
    * Resolves with the number of entries removed.
    */
   deleteVariants(primaryKey: string): Promise<number>;
+  /**
+   * Remove (hard) or expire (soft) every entry the selector matches. As with
+   * deleteVariants, matching writes opened before this call never become visible.
+   * Once it resolves, the effect is durable in tiers that persist. Resolves with the
+   * number of entries affected.
+   */
+  purge(selector: PurgeSelector, opts?: PurgeOptions): Promise<number>;
   stats(): TierStats | Record<string, TierStats>;
   /** Wait for pending writes, then release resources. */
   close(): Promise<void>;

@@ -1,0 +1,15 @@
+// What a soft purge does to an entry: it becomes stale at the purge instant. The
+// freshness lifetime is cut to the age the entry had then (RFC 9111 §4.2.3), so
+// the next use revalidates with the origin, and the stale-while-revalidate and
+// stale-if-error windows (RFC 5861) count from the purge. Pure; the store applies
+// it to every matching entry and again at start from its purge journal.
+
+import type { EntryMeta } from '../store/types.js';
+import { currentAge } from './reuse.js';
+
+export function expiredAt(meta: EntryMeta, atMs: number): EntryMeta {
+  // Whole seconds, rounded down: the entry is stale from the purge instant (ttl ≤ 0).
+  const ageS = Math.floor(currentAge(meta, atMs));
+  if (meta.freshnessLifetimeS <= ageS) return meta;
+  return { ...meta, freshnessLifetimeS: ageS };
+}
