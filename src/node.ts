@@ -1,10 +1,12 @@
 // Composition root: builds every long-lived component of one Strata node from a
 // Config, and owns start/stop. The only place that constructs them.
 
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { createAdminHandler, createAdminListener } from './admin/admin.js';
+import { Purger, type PurgeHook } from './admin/purge.js';
+import { expiredAt } from './cache/soft-purge.js';
 import type { Config, ListenAddress } from './config/types.js';
 import { StrataError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -37,6 +39,8 @@ export interface StrataNode {
   /** The store, after start(). */
   store(): TieredStore;
   readonly logger: Logger;
+  /** Be told of every purge, right after the store applied it and before it is answered. */
+  onPurged(hook: PurgeHook): void;
 }
 
 function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
@@ -66,6 +70,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let proxy: Server | undefined;
   let admin: Server | undefined;
   let stopping: Promise<void> | undefined;
+  // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
+  const purgeHooks: PurgeHook[] = [];
 
   const node: StrataNode = {
     stats,
@@ -74,18 +80,27 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (!store) throw new Error('node not started');
       return store;
     },
+    onPurged: (hook) => void purgeHooks.push(hook),
     proxyAddress: () => proxy!.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
 
     async start() {
-      const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes });
-      const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger, inUse: (key) => memory.has(key) });
+      const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
+      const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger, inUse: (key) => memory.has(key), expire: expiredAt });
       store = new TieredStore(memory, disk, logger);
       origin = new UpstreamPool(config.origin, { logger, clock });
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access, coalescer });
+      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats, hooks: purgeHooks });
+      const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
+      const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access, coalescer, purge });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now() }));
+      const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
+        purger.handleAdmin(req, res).catch((err: unknown) => {
+          logger.error({ err }, 'admin purge failed');
+          res.destroy();
+        });
+      };
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), purge: adminPurge }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');

@@ -1,5 +1,5 @@
-// The admin listener (loopback by default): health and statistics. Kept apart
-// from the proxy listener so operators can firewall it separately.
+// The admin listener (loopback by default): health, statistics and purge. Kept
+// apart from the proxy listener so operators can firewall it separately.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { COUNTERS, type Stats } from '../observability/stats.js';
@@ -13,6 +13,8 @@ export interface AdminDeps {
   origin: Pick<OriginClient, 'stats'>;
   startedAtMs: number;
   now: () => number;
+  /** `POST /purge`. */
+  purge: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -24,6 +26,11 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/purge') {
+      if (req.method === 'POST') return deps.purge(req, res);
+      res.setHeader('allow', 'POST');
+      return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/purge answers POST' });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'admin endpoints answer GET' });
     switch (path) {
       case '/healthz':
@@ -38,7 +45,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           descriptions: COUNTERS,
         });
       default:
-        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz or /stats` });
+        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz, /stats or POST /purge` });
     }
   };
 }

@@ -53,6 +53,8 @@ export function defaultConfig(hostname: string): Config {
     },
     // nginx's slice module is usually run with 1–4 MiB slices.
     slices: { thresholdBytes: 8 * 2 ** 20, sliceBytes: 4 * 2 ** 20 },
+    // Tags name the origin's internal groupings (products, users' content): not for clients.
+    purge: { passTagHeaders: false },
     limits: {
       maxUrlBytes: 8_192,
       maxHeaderBytes: 16_384,

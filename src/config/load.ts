@@ -108,6 +108,7 @@ const KEYS: readonly KeySpec[] = [
   { path: 'coalesce.hitForPassS', kind: 'seconds', min: 0, help: '' },
   { path: 'slices.thresholdBytes', kind: 'size', min: 0, flag: 'slice-threshold', arg: 'SIZE', help: 'objects larger than this are stored in slices (range requests)' },
   { path: 'slices.sliceBytes', kind: 'size', min: 65536, flag: 'slice-size', arg: 'SIZE', help: 'size of one slice' },
+  { path: 'purge.passTagHeaders', kind: 'bool', help: '' },
   { path: 'limits.maxUrlBytes', kind: 'size', min: 1, help: '' },
   { path: 'limits.maxHeaderBytes', kind: 'size', min: 1, help: '' },
   { path: 'limits.requestHeadersTimeoutMs', kind: 'duration', min: 1, help: '' },

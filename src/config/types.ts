@@ -102,6 +102,11 @@ export interface SlicesConfig {
   sliceBytes: number;
 }
 
+export interface PurgeConfig {
+  /** Pass the origin's tag fields (Surrogate-Key, Cache-Tag) on to clients; they are hidden by default. */
+  passTagHeaders: boolean;
+}
+
 export interface LimitsConfig {
   maxUrlBytes: number;
   maxHeaderBytes: number;
@@ -127,6 +132,7 @@ export interface Config {
   cache: CacheConfig;
   coalesce: CoalesceConfig;
   slices: SlicesConfig;
+  purge: PurgeConfig;
   limits: LimitsConfig;
   logLevel: LogLevel;
 }

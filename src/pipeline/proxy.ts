@@ -14,6 +14,7 @@ import { cacheStatusName, formatCacheStatus, type CacheOutcome, type FwdReason }
 import { decideReuse, currentAge, requestDirectives } from '../cache/reuse.js';
 import { REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import type { Coalescer } from '../coalesce/coalescer.js';
+import { TAG_FIELDS } from '../cache/tags.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { advertiseRanges, deliverError, deliverStored, type DeliverOptions } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
@@ -42,6 +43,8 @@ export interface ProxyDeps {
   clock: Clock;
   /** Origin fetches in flight, shared by the requests for one key. */
   coalescer: Coalescer<FetchOutcome>;
+  /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
+  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
 }
 
 /** Per-request state: what the access line reports. */
@@ -65,6 +68,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const via = `1.1 ${config.nodeId}`;
   const targeted = config.cache.targetedField.toLowerCase();
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
+  if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
   const deliverOpts: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
   const policyOpts: StoragePolicyOptions = {
     targetedField: targeted,
@@ -356,6 +360,13 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     for (const pk of keys) stats.inc('invalidations', await store.deleteVariants(pk).catch(() => 0));
   }
 
+  /** PURGE (Varnish's and nginx's habit): handled by the purge module, never forwarded. */
+  function handlePurge(ctx: RequestContext): Promise<void> {
+    ctx.outcome = { result: 'bypass', fwd: 'bypass', detail: 'purge' };
+    const key = primaryKey('http', ctx.host || origin.host, ctx.target);
+    return deps.purge(ctx.req, ctx.res, key, ['cache-status', status(ctx.outcome), 'via', via]);
+  }
+
   /** Pass a request through as it is, nothing stored: uncacheable methods, ranges on a miss. */
   async function forward(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {
     ctx.outcome = { result: 'bypass', fwd, ...(detail ? { detail } : {}) };
@@ -413,7 +424,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.target = accepted.target;
     ctx.host = accepted.host;
     try {
-      const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : forward(ctx, 'bypass');
+      const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : ctx.method === 'PURGE' ? handlePurge(ctx) : forward(ctx, 'bypass');
       if (!work && res.writableEnded) {
         // A memory hit answered synchronously: its whole answer is handed to the
         // socket already, so it is logged now, without a listener per request.

@@ -242,6 +242,7 @@ test('every flag has its STRATA_* env twin', () => {
     },
     coalesce: defaultConfig(HOST).coalesce,
     slices: defaultConfig(HOST).slices,
+    purge: defaultConfig(HOST).purge,
     limits: defaultConfig(HOST).limits,
     logLevel: 'debug',
   });

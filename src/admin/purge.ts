@@ -1,0 +1,288 @@
+// Purging, as operators ask for it: `POST /purge` on the admin listener (a JSON
+// body naming URLs, prefixes, tags or everything, hard or soft) and `PURGE <path>`
+// on the main listener (Varnish's and nginx's habit: one URL with all its
+// variants, or the tags in its Surrogate-Key / Cache-Tag fields).
+//
+// This module owns the request side: the bearer token (compared in constant time),
+// the body (1 MiB at most, strict shape, every problem named), turning URLs into a
+// store PurgeSelector, the answer and the log line. The store carries the purge
+// out (Store.purge); hooks let other components holding in-flight state (e.g.
+// coalesced fetches) drop what the purge covers, in the same synchronous step.
+//
+// Invariant: nothing is purged unless the token matched, and 200 is answered only
+// once the store has made the purge durable.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { primaryKey, urlOfKey } from '../cache/key.js';
+import { tagsOf } from '../cache/tags.js';
+import { StrataError } from '../errors.js';
+import type { HeaderMap } from '../http/headers.js';
+import type { Stats } from '../observability/stats.js';
+import { emptySelector } from '../store/purge-match.js';
+import type { PurgeSelector, Store } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+
+export const PURGE_BODY_MAX_BYTES = 2 ** 20;
+
+/** The scheme of Strata's cache keys: the node listens on plain HTTP (see proxy.ts). */
+const KEY_SCHEME = 'http';
+
+/** The JSON body of `POST /purge`, validated. */
+export interface PurgeRequest {
+  urls: string[];
+  prefixes: string[];
+  tags: string[];
+  all: boolean;
+  soft: boolean;
+}
+
+/** Told of every purge right after the store applied it, before its answer. */
+export type PurgeHook = (selector: PurgeSelector, soft: boolean) => void;
+
+const FIELDS = { urls: 'list', prefixes: 'list', tags: 'list', all: 'boolean', soft: 'boolean' } as const;
+const FIELD_NAMES = Object.keys(FIELDS).join(', ');
+
+function bad(message: string): StrataError {
+  return new StrataError('PURGE_BAD_REQUEST', message);
+}
+
+/** Parse and check a `POST /purge` body. */
+export function parsePurgeBody(text: string): PurgeRequest | StrataError {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return bad(`body is not valid JSON (${(err as Error).message}); expected e.g. {"urls": ["/path"]}`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return bad('body must be a JSON object, e.g. {"urls": ["/path"]}');
+  const out: PurgeRequest = { urls: [], prefixes: [], tags: [], all: false, soft: false };
+  for (const [name, value] of Object.entries(doc)) {
+    const kind = FIELDS[name as keyof typeof FIELDS];
+    if (kind === undefined) return bad(`unknown field ${JSON.stringify(name)} (expected ${FIELD_NAMES})`);
+    if (kind === 'boolean') {
+      if (typeof value !== 'boolean') return bad(`field "${name}" must be true or false, not ${describe(value)}`);
+      out[name as 'all' | 'soft'] = value;
+      continue;
+    }
+    if (!Array.isArray(value)) return bad(`field "${name}" must be an array of strings, not ${describe(value)}`);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v !== 'string' || v === '') return bad(`${name}[${i}] must be a non-empty string, not ${describe(v)}`);
+    }
+    out[name as 'urls' | 'prefixes' | 'tags'] = value as string[];
+  }
+  if (!out.all && out.urls.length + out.prefixes.length + out.tags.length === 0) {
+    return bad('nothing to purge: give "urls", "prefixes", "tags" or "all": true');
+  }
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return v === '' ? 'an empty string' : 'a string';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const ABSOLUTE = /^https?:\/\/([^/?#]+)([^#]*)/i;
+
+/** Host (absent for a site-relative path) and origin-form target of a URL given to a purge. */
+function placeOf(s: string, where: string): { host?: string; target: string } | StrataError {
+  if (s.startsWith('/')) return { target: s.split('#', 1)[0]! };
+  const m = ABSOLUTE.exec(s);
+  if (!m) return bad(`${where}: ${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"`);
+  const rest = m[2]!;
+  return { host: m[1]!, target: rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest };
+}
+
+/**
+ * The store selector for a purge request. An absolute URL names one primary key
+ * (every variant); a path names that path under every host the node has stored it
+ * for: the node serves one site, so every Host it was asked by names that site.
+ */
+export function selectorFor(req: PurgeRequest): PurgeSelector | StrataError {
+  const sel = emptySelector();
+  sel.all = req.all;
+  sel.tags = [...req.tags];
+  for (let i = 0; i < req.urls.length; i++) {
+    const p = placeOf(req.urls[i]!, `urls[${i}]`);
+    if (p instanceof StrataError) return p;
+    if (p.host === undefined) sel.paths.push(p.target);
+    else sel.primaryKeys.push(primaryKey(KEY_SCHEME, p.host, p.target));
+  }
+  for (let i = 0; i < req.prefixes.length; i++) {
+    const p = placeOf(req.prefixes[i]!, `prefixes[${i}]`);
+    if (p instanceof StrataError) return p;
+    if (p.host === undefined) sel.pathPrefixes.push(p.target);
+    else sel.urlPrefixes.push(urlOfKey(primaryKey(KEY_SCHEME, p.host, p.target)));
+  }
+  return sel;
+}
+
+/** The admin token check: undefined when the request may purge. Constant time in the token's content. */
+export function checkBearer(authorization: string | undefined, token: string): StrataError | undefined {
+  if (token === '') return new StrataError('PURGE_DISABLED');
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
+  if (!m) return new StrataError('UNAUTHORIZED', 'purging needs "Authorization: Bearer <admin token>"');
+  // Equal-length digests: timingSafeEqual neither throws on nor leaks a length difference.
+  const given = createHash('sha256').update(m[1]!).digest();
+  const wanted = createHash('sha256').update(token).digest();
+  return timingSafeEqual(given, wanted) ? undefined : new StrataError('UNAUTHORIZED', 'wrong admin token');
+}
+
+/** The body of a request, or PAYLOAD_TOO_LARGE past `max` bytes; undefined if the client went away. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | StrataError | undefined> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) return Promise.resolve(new StrataError('PAYLOAD_TOO_LARGE', `body is ${declared} bytes; the limit is ${max}`));
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.off('data', onData);
+        req.pause();
+        resolve(new StrataError('PAYLOAD_TOO_LARGE', `body exceeds the limit of ${max} bytes`));
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('close', () => resolve(undefined));
+  });
+}
+
+export interface PurgerDeps {
+  /** Admin token; '' turns purging off. */
+  token: string;
+  store: Pick<Store, 'purge'>;
+  clock: Clock;
+  logger: Logger;
+  stats: Stats;
+  hooks: readonly PurgeHook[];
+}
+
+/** What the log line and the answer say was asked for. */
+interface Asked {
+  by: string;
+  via: 'POST /purge' | 'PURGE';
+  urls?: string[];
+  prefixes?: string[];
+  tags?: string[];
+  all?: boolean;
+  soft: boolean;
+}
+
+/** At most this many items of each list go into a log line (the counts are always there). */
+const LOGGED_ITEMS = 20;
+
+export class Purger {
+  constructor(private readonly deps: PurgerDeps) {}
+
+  /** `POST /purge` on the admin listener. */
+  async handleAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const by = req.socket.remoteAddress ?? '';
+    const denied = this.authorise(req, by, 'POST /purge');
+    if (denied) return answerError(res, denied, [], true);
+    const body = await readBody(req, PURGE_BODY_MAX_BYTES);
+    if (body === undefined) return;
+    if (body instanceof StrataError) return answerError(res, body, [], true);
+    const parsed = parsePurgeBody(body.toString('utf8'));
+    if (parsed instanceof StrataError) return answerError(res, parsed);
+    const selector = selectorFor(parsed);
+    if (selector instanceof StrataError) return answerError(res, selector);
+    const asked: Asked = { by, via: 'POST /purge', soft: parsed.soft };
+    if (parsed.urls.length) asked.urls = parsed.urls;
+    if (parsed.prefixes.length) asked.prefixes = parsed.prefixes;
+    if (parsed.tags.length) asked.tags = parsed.tags;
+    if (parsed.all) asked.all = true;
+    await this.run(res, selector, asked, []);
+  }
+
+  /**
+   * `PURGE <target>` on the main listener: the URL's primary key (every variant), or
+   * the tags its Surrogate-Key / Cache-Tag request fields name. `extra`: fields the
+   * main listener adds to every answer (Cache-Status, Via).
+   */
+  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[]): Promise<void> {
+    const by = req.socket.remoteAddress ?? '';
+    const denied = this.authorise(req, by, 'PURGE');
+    if (denied) return answerError(res, denied, extra);
+    const tags = tagsOf(req.headers as HeaderMap);
+    const selector = emptySelector();
+    const asked: Asked = { by, via: 'PURGE', soft: false };
+    if (tags.length) asked.tags = selector.tags = tags;
+    else {
+      selector.primaryKeys.push(key);
+      asked.urls = [urlOfKey(key)];
+    }
+    await this.run(res, selector, asked, extra);
+  }
+
+  private authorise(req: IncomingMessage, by: string, via: Asked['via']): StrataError | undefined {
+    const denied = checkBearer(req.headers.authorization, this.deps.token);
+    if (denied) this.deps.logger.warn({ purge: { by, via, refused: denied.code } }, `purge refused: ${denied.message}`);
+    return denied;
+  }
+
+  private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[]): Promise<void> {
+    const { store, clock, logger, stats, hooks } = this.deps;
+    const started = performance.now();
+    let purged: number;
+    try {
+      // The store's synchronous part runs inside this call; the hooks follow before
+      // anything else can run, so no request sees one without the other.
+      const done = store.purge(selector, asked.soft ? { softAtMs: clock.now() } : {});
+      for (const hook of hooks) hook(selector, asked.soft);
+      purged = await done;
+    } catch (err) {
+      logger.error({ purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
+      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra);
+    }
+    const ms = Math.round((performance.now() - started) * 100) / 100;
+    stats.inc('purges');
+    stats.inc('purged', purged);
+    logger.info({ purge: { ...loggable(asked), purged, ms } }, 'purge');
+    const answer: Record<string, unknown> = { purged, soft: asked.soft };
+    if (asked.urls) answer['urls'] = asked.urls.length;
+    if (asked.prefixes) answer['prefixes'] = asked.prefixes.length;
+    if (asked.tags) answer['tags'] = asked.tags.length;
+    if (asked.all) answer['all'] = true;
+    answer['ms'] = ms;
+    json(res, 200, answer, extra);
+  }
+}
+
+function loggable(asked: Asked): Record<string, unknown> {
+  const out: Record<string, unknown> = { by: asked.by, via: asked.via, soft: asked.soft };
+  for (const f of ['urls', 'prefixes', 'tags'] as const) {
+    const list = asked[f];
+    if (!list) continue;
+    out[f] = list.length > LOGGED_ITEMS ? [...list.slice(0, LOGGED_ITEMS), `… ${list.length - LOGGED_ITEMS} more`] : list;
+    out[`${f}Count`] = list.length;
+  }
+  if (asked.all) out['all'] = true;
+  return out;
+}
+
+function json(res: ServerResponse, status: number, body: unknown, extra: string[], close = false): void {
+  const text = JSON.stringify(body) + '\n';
+  const raw = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store', ...extra];
+  if (close) raw.push('connection', 'close');
+  res.writeHead(status, raw);
+  res.end(text);
+}
+
+/**
+ * A refusal as JSON naming the code. `close`: the body was not read (a refusal before
+ * it, or one too large), so the connection cannot be reused.
+ */
+function answerError(res: ServerResponse, err: StrataError, extra: string[] = [], close = false): void {
+  if (res.headersSent) return void res.destroy();
+  const fields = [...extra];
+  if (err.code === 'UNAUTHORIZED') fields.push('www-authenticate', 'Bearer realm="strata"');
+  json(res, err.status, { error: err.code, message: err.message }, fields, close);
+}
