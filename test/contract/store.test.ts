@@ -14,24 +14,26 @@ import contentPath from 'cacache/lib/content/path.js';
 import { MemoryTier } from '../../src/store/memory.js';
 import { DiskTier } from '../../src/store/disk.js';
 import { TieredStore } from '../../src/store/tiered.js';
-import { collect, freshDir, makeMeta, putEntry, readBody, removeDir, storeContract } from './store.contract.js';
+import { PurgeJournal, JOURNAL_FILE } from '../../src/store/purge-journal.js';
+import { SupersededError } from '../../src/store/types.js';
+import { collect, freshDir, makeMeta, putEntry, readBody, removeDir, selector, storeContract, testExpire } from './store.contract.js';
 
 const logger = pino({ level: 'silent' });
 
 storeContract('MemoryTier', async (_dir, { maxBytes, maxObjectBytes }) => {
-  const store = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes });
+  const store = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes, expire: testExpire });
   return { store, settle: async () => undefined, dispose: () => store.close() };
 });
 
 storeContract('DiskTier', async (dir, { maxBytes }) => {
-  const store = await DiskTier.open({ dir, maxBytes, logger });
+  const store = await DiskTier.open({ dir, maxBytes, logger, expire: testExpire });
   return { store, settle: () => store.flush(), dispose: () => store.close() };
 });
 
 storeContract('TieredStore', async (dir, { maxBytes, maxObjectBytes }) => {
-  const memory = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes });
+  const memory = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes, expire: testExpire });
   // Wired as src/node.ts wires it: the disk LRU passes over what memory is serving.
-  const disk = await DiskTier.open({ dir, maxBytes, logger, inUse: (k) => memory.has(k) });
+  const disk = await DiskTier.open({ dir, maxBytes, logger, inUse: (k) => memory.has(k), expire: testExpire });
   const store = new TieredStore(memory, disk, logger);
   return { store, settle: () => store.flush(), dispose: () => store.close() };
 });
@@ -369,6 +371,76 @@ describe('DiskTier only', () => {
   });
 });
 
+describe('DiskTier only: purges', () => {
+  const open = (dir: string, maxBytes = 1 << 24) => DiskTier.open({ dir, maxBytes, logger, expire: testExpire });
+
+  test('purges survive a restart: hard-purged entries are gone, soft-purged ones still stale, blobs removed', async () => {
+    await withDir(async (dir) => {
+      let disk = await open(dir);
+      for (let i = 0; i < 10; i++) await putEntry(disk, makeMeta(`p${i}`, { tags: i % 2 ? ['odd'] : ['even'] }), randomBytes(1000 + i));
+      assert.equal(await disk.purge(selector({ tags: ['odd'] })), 5);
+      assert.equal(await disk.purge(selector({ primaryKeys: ['p0', 'p2'] }), { softAtMs: 42 }), 2);
+      await disk.close();
+      assert.equal(existsSync(join(dir, JOURNAL_FILE)), false, 'journal retired once the per-key work landed');
+      assert.equal((await blobFiles(dir)).length, 5, 'blobs of purged entries removed');
+
+      disk = await open(dir);
+      assert.equal(disk.stats().items, 5);
+      for (let i = 1; i < 10; i += 2) assert.equal(await disk.get(`p${i}`), undefined, `p${i} stays purged`);
+      assert.equal(disk.metaOf('p0')?.cacheControl, 'soft-purged-at=42');
+      assert.equal(disk.metaOf('p2')?.freshnessLifetimeS, 0);
+      assert.equal(disk.metaOf('p4')?.freshnessLifetimeS, 600);
+      // The tag index is rebuilt from the stored metadata.
+      assert.equal(await disk.purge(selector({ tags: ['even'] })), 5);
+      await disk.close();
+    });
+  });
+
+  test('a journalled purge whose per-key work never landed is applied at start, to older entries only', async () => {
+    await withDir(async (dir) => {
+      let disk = await open(dir);
+      await putEntry(disk, makeMeta('old-hard', { tags: ['x'] }), randomBytes(100));
+      await putEntry(disk, makeMeta('old-soft', { tags: ['y'] }), randomBytes(100));
+      await putEntry(disk, makeMeta('untouched', { tags: ['z'] }), randomBytes(100));
+      await disk.close();
+      // As if the node stopped right after acknowledging these purges.
+      const { journal } = await PurgeJournal.load(dir);
+      await journal.append({ atMs: Date.now(), selector: selector({ tags: ['x'] }) });
+      await journal.append({ atMs: Date.now(), selector: selector({ tags: ['y'] }), softAtMs: 7 });
+      await journal.append({ atMs: 0, selector: selector({ tags: ['z'] }) });
+      // A torn last line: a purge interrupted before it was acknowledged.
+      await writeFile(join(dir, JOURNAL_FILE), (await readFile(join(dir, JOURNAL_FILE), 'utf8')) + '{"id": 9, "atMs"', 'utf8');
+
+      disk = await open(dir);
+      assert.equal(await disk.get('old-hard'), undefined);
+      assert.equal(disk.metaOf('old-soft')?.cacheControl, 'soft-purged-at=7');
+      assert.ok(disk.metaOf('untouched'), 'written after the purge instant: not purged');
+      await disk.flush();
+      assert.equal(existsSync(join(dir, JOURNAL_FILE)), false, 'applied, then retired');
+      await disk.close();
+      disk = await open(dir);
+      assert.equal(await disk.get('old-hard'), undefined);
+      assert.equal(disk.metaOf('old-soft')?.cacheControl, 'soft-purged-at=7', 'the softened metadata is in the index now');
+      assert.equal(disk.stats().items, 2);
+      await disk.close();
+    });
+  });
+
+  test('a key written again after a purge keeps its new entry across a restart', async () => {
+    await withDir(async (dir) => {
+      let disk = await open(dir);
+      await putEntry(disk, makeMeta('k', { tags: ['t'], headers: { etag: '"1"' } }), randomBytes(100));
+      const purged = disk.purge(selector({ tags: ['t'] }));
+      await putEntry(disk, makeMeta('k', { tags: ['t'], headers: { etag: '"2"' } }), randomBytes(100));
+      assert.equal(await purged, 1);
+      await disk.close();
+      disk = await open(dir);
+      assert.equal(disk.metaOf('k')?.headers['etag'], '"2"');
+      await disk.close();
+    });
+  });
+});
+
 describe('TieredStore only', () => {
   async function tiered(dir: string, memoryMaxObjectBytes = 64 * 1024) {
     const memory = new MemoryTier({ maxBytes: 16 * 1024 * 1024, maxObjectBytes: memoryMaxObjectBytes });
@@ -524,6 +596,44 @@ describe('TieredStore only', () => {
       t = await tiered(dir);
       assert.equal(t.disk.metaOf('u')?.headers['etag'], '"2"');
       assert.equal(t.disk.metaOf('u')?.freshnessLifetimeS, 1234);
+      await t.store.close();
+    });
+  });
+  test('a purge supersedes matching writes in flight: opened before it, they never become visible', async () => {
+    await withDir(async (dir) => {
+      const t = await tiered(dir);
+      const byTag = t.store.open(makeMeta('tagged', { tags: ['t'] }));
+      const byPrefix = t.store.open(makeMeta('under', { url: 'http://site.example/dir/x' }));
+      const other = t.store.open(makeMeta('other', { tags: ['u'] }));
+      for (const w of [byTag, byPrefix, other]) await w.write(Buffer.from('body'));
+      assert.equal(await t.store.purge(selector({ tags: ['t'], pathPrefixes: ['/dir/'] })), 0);
+      await assert.rejects(byTag.commit(), SupersededError);
+      await assert.rejects(byPrefix.commit(), SupersededError);
+      await other.commit();
+      // A write opened after the purge is not affected.
+      await putEntry(t.store, makeMeta('tagged', { tags: ['t'] }), Buffer.from('later'));
+      await t.store.flush();
+      assert.equal(await t.store.get('under'), undefined);
+      assert.equal(t.disk.has('under'), false);
+      assert.equal((await readBody((await t.store.get('tagged'))!.body)).toString(), 'later');
+      assert.ok(await t.store.get('other'));
+      await t.store.close();
+    });
+  });
+
+  test('a purge after commit() resolved is not undone by the disk write landing; counts each entry once', async () => {
+    await withDir(async (dir) => {
+      let t = await tiered(dir, 4 * 1024 * 1024);
+      await putEntry(t.store, makeMeta('small', { tags: ['t'] }), randomBytes(100));
+      await t.store.flush();
+      await putEntry(t.store, makeMeta('landing', { tags: ['t'] }), randomBytes(2 * 1024 * 1024), 64 * 1024);
+      assert.equal(await t.store.purge(selector({ tags: ['t'] })), 2, 'an entry in both tiers counts once');
+      await t.store.flush();
+      assert.equal(t.disk.stats().items, 0);
+      assert.equal(t.memory.stats().items, 0);
+      await t.store.close();
+      t = await tiered(dir);
+      assert.equal(t.disk.stats().items, 0, 'durable');
       await t.store.close();
     });
   });
