@@ -204,8 +204,17 @@ export class TieredStore implements Store {
    */
   async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
     const matches = selectorMatcher(selector);
-    for (const set of this.tickets.values()) for (const t of set) if (matches(t.opened)) t.cancelled = true;
     const fromMemory = this.memory.purgeNow(selector, opts);
+    for (const set of this.tickets.values()) {
+      for (const t of set) {
+        if (!matches(t.opened)) continue;
+        // Soft, and already in memory: the disk write still lands, then takes the
+        // softened metadata, as after an update(). Anything else never becomes visible.
+        const softened = opts.softAtMs !== undefined && t.committed ? this.memory.peek(t.key)?.meta : undefined;
+        if (softened) t.meta = softened;
+        else t.cancelled = true;
+      }
+    }
     const fromDisk = await this.disk.purgeKeys(selector, opts);
     if (fromMemory.length === 0) return fromDisk.length;
     const keys = new Set(fromMemory);

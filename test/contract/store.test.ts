@@ -621,6 +621,25 @@ describe('TieredStore only', () => {
     });
   });
 
+  test('a soft purge of an entry whose disk write is still landing: it lands, with the softened metadata', async () => {
+    await withDir(async (dir) => {
+      const open = async () => {
+        const memory = new MemoryTier({ maxBytes: 16 * 1024 * 1024, maxObjectBytes: 4 * 1024 * 1024, expire: testExpire });
+        const disk = await DiskTier.open({ dir, maxBytes: 1 << 24, logger, expire: testExpire });
+        return { memory, disk, store: new TieredStore(memory, disk, logger) };
+      };
+      let t = await open();
+      await putEntry(t.store, makeMeta('landing', { tags: ['t'] }), randomBytes(2 * 1024 * 1024), 64 * 1024);
+      assert.equal(await t.store.purge(selector({ tags: ['t'] }), { softAtMs: 99 }), 1);
+      await t.store.flush();
+      assert.equal(t.disk.metaOf('landing')?.cacheControl, 'soft-purged-at=99');
+      await t.store.close();
+      t = await open();
+      assert.equal(t.disk.metaOf('landing')?.cacheControl, 'soft-purged-at=99', 'durable');
+      await t.store.close();
+    });
+  });
+
   test('a purge after commit() resolved is not undone by the disk write landing; counts each entry once', async () => {
     await withDir(async (dir) => {
       let t = await tiered(dir, 4 * 1024 * 1024);

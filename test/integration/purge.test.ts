@@ -1,0 +1,341 @@
+// Purging through a running node (invariant 7): POST /purge on the admin listener
+// and PURGE on the main listener, every form and every refusal; a purge racing a
+// fill in flight; purges across a restart; tags on entries only the disk holds.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fetchReply, startHarness, type Harness, type Reply } from '../fixtures/harness.js';
+import type { PurgeSelector } from '../../src/store/types.js';
+
+const TOKEN = 's3cret-token';
+const withToken = { admin: { token: TOKEN } };
+const site = { host: 'site.example' };
+
+function purge(h: Harness, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }): Promise<Reply> {
+  return fetchReply(h.admin + '/purge', { 'content-type': 'application/json', ...headers }, 'POST', typeof body === 'string' ? body : JSON.stringify(body));
+}
+
+function json(r: Reply): Record<string, unknown> {
+  assert.match(r.headers['content-type'] ?? '', /application\/json/);
+  return JSON.parse(r.text) as Record<string, unknown>;
+}
+
+/** An origin whose responses are fresh for 10 minutes, carry an ETag, and are tagged by path. */
+function taggedOrigin(req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url!;
+  const headers: Record<string, string> = { 'cache-control': 'max-age=600', etag: `"${url}"`, 'content-type': 'text/plain' };
+  if (url.startsWith('/videos/')) headers['surrogate-key'] = `video ${url.includes('2024') ? 'y2024' : 'y2023'}`;
+  if (url.startsWith('/p/')) headers['cache-tag'] = `product-${url.slice(3)},catalog`;
+  if (req.headers['if-none-match'] === headers['etag']) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  const body = `body of ${url}`;
+  res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function warm(h: Harness, paths: string[], headers: Record<string, string> = site): Promise<void> {
+  const before = h.node.stats.counters.stored;
+  for (const p of paths) assert.equal((await h.get(p, headers)).status, 200);
+  await h.stored(before + paths.length);
+  for (const p of paths) assert.match((await h.get(p, headers)).headers['cache-status']!, /; hit/, `${p} is cached`);
+}
+
+async function isHit(h: Harness, path: string, headers: Record<string, string> = site): Promise<boolean> {
+  const r = await h.get(path, headers);
+  assert.equal(r.status, 200);
+  assert.equal(r.text, `body of ${path}`);
+  return /; hit/.test(r.headers['cache-status']!);
+}
+
+test('POST /purge by absolute URL, by path, by prefix, by tag and everything; purged entries are refetched, the rest stay', async () => {
+  const h = await startHarness(taggedOrigin, withToken);
+  try {
+    const paths = ['/videos/2024/a.mp4', '/videos/2024/b.mp4', '/videos/2023/c.mp4', '/p/42', '/p/43', '/index.html?lang=en', '/about'];
+    await warm(h, paths);
+    // Another host name for the same site: a path purge takes it too, an absolute URL does not.
+    await warm(h, ['/about'], { host: 'www.site.example' });
+
+    let r = await purge(h, { urls: ['http://site.example/about'] });
+    assert.equal(r.status, 200);
+    assert.deepEqual(json(r), { purged: 1, soft: false, urls: 1, ms: json(r)['ms'] });
+    assert.equal(await isHit(h, '/about'), false);
+    assert.equal(await isHit(h, '/about', { host: 'www.site.example' }), true, 'other host untouched by an absolute URL');
+
+    r = await purge(h, { urls: ['/about', '/index.html?lang=en'] });
+    assert.equal(json(r)['purged'], 3, 'a path purges it under every host');
+    assert.equal(await isHit(h, '/about', { host: 'www.site.example' }), false);
+    assert.equal(await isHit(h, '/index.html?lang=en'), false);
+
+    r = await purge(h, { prefixes: ['/videos/2024/'] });
+    assert.equal(json(r)['purged'], 2);
+    assert.equal(await isHit(h, '/videos/2024/a.mp4'), false);
+    assert.equal(await isHit(h, '/videos/2023/c.mp4'), true);
+
+    r = await purge(h, { tags: ['product-42'] });
+    assert.equal(json(r)['purged'], 1, 'Cache-Tag');
+    assert.equal(await isHit(h, '/p/42'), false);
+    assert.equal(await isHit(h, '/p/43'), true);
+    r = await purge(h, { tags: ['y2023'] });
+    assert.equal(json(r)['purged'], 1, 'Surrogate-Key');
+    assert.equal(await isHit(h, '/videos/2023/c.mp4'), false);
+
+    await h.stored(h.node.stats.counters.misses);
+    const items = h.node.store().stats()['memory']!.items;
+    r = await purge(h, { all: true });
+    assert.equal(json(r)['purged'], items, 'every entry (all small enough for memory), counted once');
+    assert.equal(h.node.store().stats()['memory']!.items, 0);
+    assert.equal(h.node.store().stats()['disk']!.items, 0);
+    for (const p of paths) assert.equal(await isHit(h, p), false, `${p} refetched after purging everything`);
+    assert.equal(h.node.stats.counters.purges, 6);
+  } finally {
+    await h.close();
+  }
+});
+
+test('soft purge: the entry stays but is revalidated on next use (304), then served fresh again', async () => {
+  const h = await startHarness(taggedOrigin, withToken);
+  try {
+    await warm(h, ['/p/1', '/p/2']);
+    const r = await purge(h, { tags: ['product-1'], soft: true });
+    assert.equal(r.status, 200);
+    assert.equal(json(r)['purged'], 1);
+    assert.equal(json(r)['soft'], true);
+    await h.node.store().flush();
+    assert.equal(h.node.store().stats()['disk']!.items, 2, 'soft: nothing removed, disk writes still landing land');
+
+    const requestsBefore = h.origin.count('/p/1');
+    const next = await h.get('/p/1', site);
+    assert.equal(next.text, 'body of /p/1');
+    assert.match(next.headers['cache-status']!, /fwd=stale; fwd-status=304/);
+    assert.equal(h.origin.count('/p/1'), requestsBefore + 1);
+    assert.equal(h.origin.requests.at(-1)!.headers['if-none-match'], '"/p/1"', 'revalidated, not refetched');
+    assert.equal(await isHit(h, '/p/1'), true, 'fresh again after the 304');
+    assert.equal(await isHit(h, '/p/2'), true, 'untagged entry untouched');
+  } finally {
+    await h.close();
+  }
+});
+
+test('PURGE on the main listener: one URL with every variant; Surrogate-Key / Cache-Tag headers purge tags instead', async () => {
+  const h = await startHarness((req, res) => {
+    const body = `${req.url} for ${req.headers['accept-language'] ?? '-'}`;
+    res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'accept-language', 'surrogate-key': req.url === '/tagged' ? 'group-a' : 'other', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }, withToken);
+  const auth = { ...site, authorization: `Bearer ${TOKEN}` };
+  try {
+    for (const lang of ['en', 'fr']) await h.get('/page', { ...site, 'accept-language': lang });
+    await h.get('/page2', site);
+    await h.get('/tagged', site);
+    await h.stored(4);
+
+    let r = await h.get('/page', auth, 'PURGE');
+    assert.equal(r.status, 200);
+    assert.equal(json(r)['purged'], 2, 'both variants');
+    assert.match(r.headers['cache-status']!, /fwd=bypass; detail=purge/);
+    assert.equal(h.origin.requests.filter((q) => q.method === 'PURGE').length, 0, 'never forwarded');
+    const again = await h.get('/page', { ...site, 'accept-language': 'fr' });
+    assert.match(again.headers['cache-status']!, /fwd=uri-miss/);
+    assert.match((await h.get('/page2', site)).headers['cache-status']!, /; hit/);
+
+    r = await h.get('/anything', { ...auth, 'surrogate-key': 'group-a group-b' }, 'PURGE');
+    assert.equal(json(r)['purged'], 1);
+    assert.match((await h.get('/tagged', site)).headers['cache-status']!, /fwd=uri-miss/);
+    r = await h.get('/anything', { ...auth, 'cache-tag': 'nothing,other' }, 'PURGE');
+    assert.equal(json(r)['purged'], 2, '/page (fr, refetched) and /page2 carry "other"');
+  } finally {
+    await h.close();
+  }
+});
+
+test('refusals: no token configured, missing or wrong token, bad bodies, a body over 1 MiB, GET /purge; nothing is purged', async () => {
+  const off = await startHarness(taggedOrigin);
+  try {
+    await warm(off, ['/a']);
+    for (const r of [await purge(off, { all: true }), await off.get('/a', { ...site, authorization: 'Bearer x' }, 'PURGE')]) {
+      assert.equal(r.status, 403);
+      assert.equal(json(r)['error'], 'PURGE_DISABLED');
+      assert.match(String(json(r)['message']), /admin\.token/);
+    }
+    assert.equal(await isHit(off, '/a'), true);
+  } finally {
+    await off.close();
+  }
+
+  const h = await startHarness(taggedOrigin, withToken);
+  try {
+    await warm(h, ['/a']);
+    const unauthorised = [
+      await purge(h, { all: true }, {}),
+      await purge(h, { all: true }, { authorization: `Bearer ${TOKEN}x` }),
+      await purge(h, { all: true }, { authorization: `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}` }),
+      await h.get('/a', site, 'PURGE'),
+      await h.get('/a', { ...site, authorization: 'Bearer nope' }, 'PURGE'),
+    ];
+    for (const r of unauthorised) {
+      assert.equal(r.status, 401);
+      assert.equal(json(r)['error'], 'UNAUTHORIZED');
+      assert.match(r.headers['www-authenticate']!, /^Bearer/);
+    }
+    const bad: [string, RegExp][] = [
+      ['{"urls": [', /not valid JSON/],
+      ['{"urls": ["/a"], "everything": true}', /unknown field "everything"/],
+      ['{"tags": "product-1"}', /"tags" must be an array of strings/],
+      ['{"all": 1}', /"all" must be true or false/],
+      ['{"urls": ["a.html"]}', /urls\[0\]: "a.html" is neither/],
+    ];
+    for (const [body, why] of bad) {
+      const r = await purge(h, body);
+      assert.equal(r.status, 400, body);
+      assert.equal(json(r)['error'], 'PURGE_BAD_REQUEST');
+      assert.match(String(json(r)['message']), why);
+    }
+    const huge = JSON.stringify({ urls: Array.from({ length: 80_000 }, (_, i) => `/item/${i}`) });
+    assert.ok(huge.length > 2 ** 20);
+    const tooLarge = await purge(h, huge);
+    assert.equal(tooLarge.status, 413);
+    assert.equal(json(tooLarge)['error'], 'PAYLOAD_TOO_LARGE');
+    const wrongMethod = await fetchReply(h.admin + '/purge');
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers['allow'], 'POST');
+
+    assert.equal(await isHit(h, '/a'), true, 'nothing was purged');
+    assert.equal(h.node.stats.counters.purges, 0);
+    // The listener still works after the refusals.
+    assert.equal(json(await purge(h, { urls: ['/a'] }))['purged'], 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('tag fields are not passed to clients unless purge.passTagHeaders is on', async () => {
+  for (const pass of [false, true]) {
+    const h = await startHarness(taggedOrigin, { purge: { passTagHeaders: pass } });
+    try {
+      for (const path of ['/videos/2024/x', '/p/7']) {
+        const miss = await h.get(path, site);
+        await h.stored(h.node.stats.counters.misses);
+        const hit = await h.get(path, site);
+        assert.match(hit.headers['cache-status']!, /; hit/);
+        for (const r of [miss, hit]) {
+          const field = path.startsWith('/p/') ? 'cache-tag' : 'surrogate-key';
+          assert.equal(r.headers[field] !== undefined, pass, `${field} on ${path}, passTagHeaders=${pass}`);
+        }
+      }
+    } finally {
+      await h.close();
+    }
+  }
+});
+
+test('a purge during a fill in flight: the fill does not land, the next request fetches anew', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const fillStarted = new Promise<void>((r) => (arrived = r));
+  let served = 0;
+  const h = await startHarness((req, res) => {
+    served++;
+    const body = `version ${served}`;
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'surrogate-key': 'slow', 'content-length': Buffer.byteLength(body) });
+    if (served > 1) return void res.end(body);
+    res.write(body.slice(0, 3));
+    arrived();
+    void released.then(() => res.end(body.slice(3)));
+  }, { ...withToken, logLevel: 'warn' });
+  try {
+    const first = h.get('/slow', site);
+    await fillStarted;
+    const r = await purge(h, { tags: ['slow'] });
+    assert.equal(r.status, 200);
+    assert.equal(json(r)['purged'], 0, 'nothing stored yet');
+    release();
+    assert.equal((await first).text, 'version 1', 'the client of the fill still gets its whole answer');
+    await h.logged((l) => l['msg'] === 'response not stored' && /invalidated while being written/.test(String(l['err'])));
+    const next = await h.get('/slow', site);
+    assert.equal(next.text, 'version 2');
+    assert.match(next.headers['cache-status']!, /fwd=uri-miss/);
+    await h.stored(1);
+    await h.node.store().flush();
+    assert.equal(h.node.store().stats()['disk']!.items, 1, 'only the fill that started after the purge');
+  } finally {
+    await h.close();
+  }
+});
+
+test('purges survive a restart: hard-purged entries stay gone, soft-purged ones stay stale', async () => {
+  const h = await startHarness(taggedOrigin, withToken);
+  try {
+    await warm(h, ['/keep', '/hard', '/soft']);
+    assert.equal(json(await purge(h, { urls: ['/hard'] }))['purged'], 1);
+    assert.equal(json(await purge(h, { urls: ['http://site.example/soft'], soft: true }))['purged'], 1);
+    await h.restart();
+    assert.equal(await isHit(h, '/keep'), true);
+    const hard = await h.get('/hard', site);
+    assert.match(hard.headers['cache-status']!, /fwd=uri-miss/);
+    const soft = await h.get('/soft', site);
+    assert.match(soft.headers['cache-status']!, /fwd=stale; fwd-status=304/, 'still stale after the restart: revalidated');
+  } finally {
+    await h.close();
+  }
+});
+
+test('tags of entries only the disk holds are indexed, also after a restart', async () => {
+  const big = (path: string) => `body of ${path}` + ' '.repeat(4096);
+  const h = await startHarness((req, res) => {
+    const body = big(req.url!);
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'surrogate-key': `k${req.url!.slice(-1)} all-large`, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }, { ...withToken, cache: { memoryMaxObjectBytes: 1024 } });
+  try {
+    for (const p of ['/large1', '/large2']) await h.get(p, site);
+    await h.stored(2);
+    assert.equal(h.node.store().stats()['memory']!.items, 0, 'disk only');
+    assert.equal(json(await purge(h, { tags: ['k1'] }))['purged'], 1);
+    await h.restart();
+    assert.equal(h.node.store().stats()['disk']!.items, 1);
+    assert.equal(json(await purge(h, { tags: ['all-large'] }))['purged'], 1, 'index rebuilt from the stored metadata');
+    const r = await h.get('/large2', site);
+    assert.match(r.headers['cache-status']!, /fwd=uri-miss/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('every purge is logged with who asked, what and how many; refusals too; hooks are told', async () => {
+  const h = await startHarness(taggedOrigin, { ...withToken, logLevel: 'info' });
+  const told: [PurgeSelector, boolean][] = [];
+  h.node.onPurged((sel, soft) => told.push([sel, soft]));
+  try {
+    await warm(h, ['/p/5', '/p/6']);
+    await purge(h, { tags: ['catalog'], prefixes: ['/x/'], soft: true });
+    const [line] = await h.logged((l) => l['msg'] === 'purge');
+    assert.deepEqual(line!['purge'], {
+      by: '127.0.0.1',
+      via: 'POST /purge',
+      soft: true,
+      prefixes: ['/x/'],
+      prefixesCount: 1,
+      tags: ['catalog'],
+      tagsCount: 1,
+      purged: 2,
+      ms: (line!['purge'] as { ms: number }).ms,
+    });
+    assert.equal(told.length, 1);
+    assert.deepEqual(told[0]![0].tags, ['catalog']);
+    assert.deepEqual(told[0]![0].pathPrefixes, ['/x/']);
+    assert.equal(told[0]![1], true);
+
+    await h.get('/p/5', { ...site, authorization: 'Bearer wrong' }, 'PURGE');
+    const [refusal] = await h.logged((l) => /^purge refused/.test(String(l['msg'])));
+    assert.deepEqual(refusal!['purge'], { by: '127.0.0.1', via: 'PURGE', refused: 'UNAUTHORIZED' });
+    assert.equal(refusal!['level'], 40);
+    assert.equal(told.length, 1, 'a refused purge is not executed');
+  } finally {
+    await h.close();
+  }
+});
