@@ -12,8 +12,9 @@
 // installed); BENCH_NODE_ARGS (extra node flags for the Strata child, e.g.
 // "--cpu-prof --cpu-prof-dir=/tmp/prof"); BENCH_LOG_LEVEL (the Strata child's log
 // level, default info — for experiments only: the reference figures include the
-// access log); BENCH_ONLY (comma-separated scenario names, e.g. "miss" or
-// "disk 256 MiB full,disk 256 MiB ranges,pass-through 2 GiB").
+// access log); BENCH_ONLY (comma-separated scenario names, e.g. "miss", "purge" or
+// "disk 256 MiB full,disk 256 MiB ranges,pass-through 2 GiB"); BENCH_PURGE_ENTRIES
+// (entries per purge in the purge scenario, default 100000).
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,7 @@ import { LOAD_CPU, SCENARIOS, SERVER_CPU, runScenario, slices, type LoadSettings
 import { MEMORY_SCENARIOS, runMemoryScenario, type MemoryResult } from './load/memory.js';
 import { SEEK_SCENARIOS, runSeekScenario, type SeekResult } from './load/seek.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
+import { runPurgeScenario, type Latencies, type PurgeScenarioResult } from './load/purge.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -67,6 +69,16 @@ function loadTable(results: ScenarioResult[]): string {
       r.target === undefined ? '—' : `≥ ${r.target.toFixed(2)} ${r.pass ? 'PASS' : 'MISS'}`,
     ]),
     [false, true, true, true, true, true, false],
+  );
+}
+
+const fmtLat = (l: Latencies) => `${fmtMs(l.p50Ms)} / ${fmtMs(l.p99Ms)} / ${fmtMs(l.maxMs)} (${fmtInt(l.requests)})`;
+
+function purgeTable(r: PurgeScenarioResult): string {
+  return table(
+    ['purge', 'entries', 'answer', 'node ms', 'hits p50/p99/max (n): during the call', 'in the 3 s after', 'p99 ÷ no purge'],
+    r.purges.map((p, i) => [`by ${p.by}`, fmtInt(p.purged), fmtMs(p.answerMs), fmtMs(p.serverMs), fmtLat(p.during), fmtLat(p.after), r.p99Ratios[i]!.toFixed(2)]),
+    [false, true, true, true, true, true, true],
   );
 }
 
@@ -116,6 +128,7 @@ async function main(): Promise<void> {
   let herd: HerdResult | undefined;
   let memory: MemoryResult[] = [];
   const seek: SeekResult[] = [];
+  let purge: PurgeScenarioResult | undefined;
   let tool: string | undefined;
   if (doLoad) {
     const scratch = trackDir(mkdtempSync(join(os.tmpdir(), 'strata-bench-')));
@@ -147,6 +160,11 @@ async function main(): Promise<void> {
       for (const sc of SEEK_SCENARIOS.filter((x) => only.length === 0 || only.includes(x.name))) {
         process.stderr.write(`• ${sc.name}\n`);
         seek.push(await runSeekScenario(sc, settings));
+      }
+      if (only.length === 0 || only.includes('purge')) {
+        process.stderr.write('• purge\n');
+        purge = await runPurgeScenario(envNumber('BENCH_PURGE_ENTRIES', 100_000), settings.strataNodeArgs);
+        for (const w of purge.warnings) console.log(`  warning (purge): ${w}`);
       }
     } finally {
       removeDir(scratch);
@@ -199,6 +217,13 @@ async function main(): Promise<void> {
     if (herd.failures) console.log(`  warning (herd): ${herd.failures} requests failed`);
   }
 
+  if (purge) {
+    console.log('');
+    console.log(`Purge: ${fmtInt(purge.entriesPerPurge)} entries per purge (store filled with ${fmtInt(2 * purge.entriesPerPurge)} in ${purge.fillS.toFixed(0)} s); hits of one stored 1 KiB URL from 8 keep-alive loops meanwhile`);
+    console.log(purgeTable(purge));
+    console.log(`  hits with no purge: p50/p99/max ${fmtLat(purge.quiet)}`);
+  }
+
   machine.loadAvgAfter = Number(os.loadavg()[0]!.toFixed(2));
   const report = {
     date: started.toISOString(),
@@ -223,6 +248,7 @@ async function main(): Promise<void> {
     herd,
     memory,
     seek,
+    ...(purge ? { purge } : {}),
     elapsedS: (Date.now() - started.getTime()) / 1000,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

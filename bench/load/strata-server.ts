@@ -1,13 +1,15 @@
 // One Strata node as a benchmark child process.
 //
 //   node dist/bench/load/strata-server.js --origin http://127.0.0.1:PORT --cache-dir DIR [--ephemeral]
+//        [--admin-token T] [--purge-fill N]
 //
 // Production defaults (src/config/defaults.ts) except: loopback listeners on
 // ephemeral ports, the given origin and cache directory, node id "bench". The
 // access log is on (level info) and written the way the production logger writes
 // it (pino's asynchronous destination; access lines batched in 32 KiB / 100 ms) — into /dev/null, so its
 // cost is measured but nothing piles up. Prints {"port":N,"admin":M} when
-// listening.
+// listening. With --purge-fill N, 2·N entries are first written straight into the
+// store (purge-fill.ts) and the ready line also carries fillMs.
 
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -17,6 +19,7 @@ import { defaultConfig } from '../../src/config/defaults.js';
 import type { Config } from '../../src/config/types.js';
 import { createNode } from '../../src/node.js';
 import { onShutdown } from './child-life.js';
+import { fillForPurge } from './purge-fill.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +27,8 @@ const { values } = parseArgs({
     'cache-dir': { type: 'string' },
     /** Remove the cache directory on exit (also when the runner died without cleaning up). */
     ephemeral: { type: 'boolean', default: false },
+    'admin-token': { type: 'string', default: '' },
+    'purge-fill': { type: 'string', default: '0' },
   },
 });
 if (!values.origin || !values['cache-dir']) {
@@ -36,7 +41,7 @@ const config: Config = {
   ...base,
   nodeId: 'bench',
   listen: { host: '127.0.0.1', port: 0 },
-  admin: { ...base.admin, listen: { host: '127.0.0.1', port: 0 } },
+  admin: { ...base.admin, listen: { host: '127.0.0.1', port: 0 }, token: values['admin-token'] ?? '' },
   origin: { ...base.origin, upstreams: [{ url: values.origin, weight: 1, maxConnections: base.origin.maxConnections }] },
   cache: { ...base.cache, dir: values['cache-dir'] },
   limits: { ...base.limits, shutdownGraceMs: 1_000 },
@@ -47,7 +52,11 @@ const config: Config = {
 const logDestination = pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 });
 const node = createNode(config, { logDestination });
 await node.start();
-process.stdout.write(JSON.stringify({ port: node.proxyAddress().port, admin: node.adminAddress().port, pid: process.pid }) + '\n');
+const fill = Number(values['purge-fill']);
+const fillStarted = performance.now();
+if (fill > 0) await fillForPurge(node.store(), config, fill, Date.now());
+const fillMs = Math.round(performance.now() - fillStarted);
+process.stdout.write(JSON.stringify({ port: node.proxyAddress().port, admin: node.adminAddress().port, pid: process.pid, fillMs }) + '\n');
 
 onShutdown(async () => {
   await node.stop();

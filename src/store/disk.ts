@@ -11,10 +11,12 @@
 // - The in-memory LRU index is rebuilt from cacache's index at open; order after
 //   a restart is by last write time.
 // - cacache's memoisation is never used (PITFALLS cacache 6).
-// - A purge is durable once its journal record is fsynced (purge-journal.ts); the
-//   matching records leave this tier's index at once and cacache's index in the
-//   background, a few keys at a time, so a purge of 100,000 entries neither waits
-//   for 100,000 index writes nor floods the I/O threads requests need.
+// - A purge is durable once its journal record is fsynced (purge-journal.ts). It
+//   is applied as a ban (purge-bans.ts): every read checks the entry against
+//   newer bans, a background walk applies them to the rest, and cacache's index
+//   follows in the background, a few keys at a time, so a purge of 100,000
+//   entries neither waits for 100,000 index writes nor floods the I/O threads
+//   requests need.
 // - Blobs are written by Strata itself (hash while streaming, fs write stream
 //   with real backpressure, rename into cacache's content layout on commit):
 //   cacache's own write stream can emit 'drain' before a writer can wait for it.
@@ -29,6 +31,7 @@ import cacache from 'cacache';
 import contentPath from 'cacache/lib/content/path.js';
 import type { Logger } from 'pino';
 import { fileBody, sha256Integrity } from './file-body.js';
+import { PurgeBans, type Ban } from './purge-bans.js';
 import { PurgeJournal, type PurgeRecord } from './purge-journal.js';
 import { matchingEntries, selectorMatcher } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
@@ -66,6 +69,8 @@ const PURGE_IO_CONCURRENCY = 4;
 
 interface DiskRecord {
   meta: EntryMeta;
+  /** Newest purge ban this record was checked against (purge-bans.ts). */
+  bansChecked?: number;
   integrity: string;
   path: string;
   size: number;
@@ -90,6 +95,24 @@ export class DiskTier implements Store {
   private readonly index = new VariantIndex();
   private readonly tags = new TagIndex();
   private journal!: PurgeJournal;
+  /** Journal ids of the bans not retired yet, by ban sequence number. */
+  private readonly journalled = new Map<number, Promise<number>>();
+  /** Records bans removed or softened since the last walk ended: their cacache index work is still to do. */
+  private purgedRecords: DiskRecord[] = [];
+  private softenedRecords: DiskRecord[] = [];
+  private readonly bans = new PurgeBans<Required<DiskRecord>>({
+    entries: () => this.records.values() as Iterator<Required<DiskRecord>>,
+    remove: (rec) => {
+      if (this.records.get(rec.meta.key) !== rec) return;
+      this.untrack(rec);
+      this.purgedRecords.push(rec);
+    },
+    soften: (rec, atMs) => {
+      this.setMeta(rec, this.opts.expire!(rec.meta, atMs));
+      this.softenedRecords.push(rec);
+    },
+    retired: (bans) => this.retireBans(bans),
+  });
   private readonly keyQueues = new Map<string, Promise<unknown>>();
   private readonly pending = new Set<Promise<unknown>>();
   private bytes = 0;
@@ -200,6 +223,7 @@ export class DiskTier implements Store {
     this.refs.set(rec.integrity, (this.refs.get(rec.integrity) ?? 0) + 1);
     const old = this.records.get(rec.meta.key);
     if (old && this.untrack(old)) this.removeBlobLater(old);
+    rec.bansChecked = this.bans.seq;
     this.records.set(rec.meta.key, rec);
     this.bytes += rec.size;
     this.index.add(rec.meta.primaryKey, rec.meta.key);
@@ -282,7 +306,14 @@ export class DiskTier implements Store {
 
   /** The metadata currently stored under a key, without touching its recency. */
   metaOf(key: string): EntryMeta | undefined {
-    return this.records.get(key)?.meta;
+    return this.live(key)?.meta;
+  }
+
+  /** The record under a key with pending purge bans applied. */
+  private live(key: string): DiskRecord | undefined {
+    const rec = this.records.get(key) as Required<DiskRecord> | undefined;
+    if (rec === undefined || rec.bansChecked === this.bans.seq) return rec;
+    return this.bans.refresh(rec) ? rec : undefined;
   }
 
   private evictOverBudget(): void {
@@ -327,7 +358,7 @@ export class DiskTier implements Store {
   }
 
   async get(key: string): Promise<StoredEntry | undefined> {
-    const rec = this.records.get(key);
+    const rec = this.live(key);
     if (!rec) return undefined;
     // Touch: move to the young end of the LRU order.
     this.records.delete(key);
@@ -344,7 +375,7 @@ export class DiskTier implements Store {
 
   /** Read a whole small body and verify it; undefined (and evicted) when corrupt. */
   async readVerified(key: string): Promise<Buffer | undefined> {
-    const rec = this.records.get(key);
+    const rec = this.live(key);
     if (!rec) return undefined;
     let data: Buffer;
     try {
@@ -378,7 +409,7 @@ export class DiskTier implements Store {
   variants(primaryKey: string): EntryMeta[] {
     const out: EntryMeta[] = [];
     for (const k of this.index.keys(primaryKey)) {
-      const r = this.records.get(k);
+      const r = this.live(k);
       if (r) out.push(r.meta);
     }
     return out;
@@ -507,7 +538,7 @@ export class DiskTier implements Store {
   }
 
   async update(meta: EntryMeta): Promise<void> {
-    const rec = this.records.get(meta.key);
+    const rec = this.live(meta.key);
     if (!rec) return;
     this.setMeta(rec, meta);
     // Appends a line to the key's bucket; the latest line wins on rebuild.
@@ -521,9 +552,9 @@ export class DiskTier implements Store {
   }
 
   /**
-   * Matching records leave the index (hard) or get stale metadata (soft) at once; the
-   * journal record is fsynced before this resolves; cacache's index follows in the
-   * background (settlePurge).
+   * The purge becomes a ban at once (every later read honours it) and its journal
+   * record is fsynced before this resolves; the records themselves and cacache's
+   * index follow in the background (purge-bans.ts, settlePurge).
    */
   async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
     return (await this.purgeKeys(selector, opts)).length;
@@ -532,34 +563,36 @@ export class DiskTier implements Store {
   /** purge(), answering with the keys affected. Everything up to the journal append happens synchronously. */
   purgeKeys(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<string[]> {
     const softAt = opts.softAtMs;
-    const expire = this.opts.expire;
-    if (softAt !== undefined && !expire) return Promise.reject(new Error('disk tier: soft purge needs an expire policy'));
+    if (softAt !== undefined && !this.opts.expire) return Promise.reject(new Error('disk tier: soft purge needs an expire policy'));
     // Wall clock, as cacache stamps index lines with it: every line written before
     // this instant is matched again at start if the background work did not land.
     const atMs = Date.now();
-    const found = matchingEntries(selector, { variants: this.index, tags: this.tags }, () => this.everyMeta(), (k) => this.records.get(k)?.meta);
-    if (found.length === 0) return Promise.resolve([]);
-    const removed: DiskRecord[] = [];
-    const softened: DiskRecord[] = [];
-    for (const m of found) {
-      const rec = this.records.get(m.key)!;
-      if (softAt === undefined) {
-        this.untrack(rec);
-        removed.push(rec);
-      } else {
-        this.setMeta(rec, expire!(rec.meta, softAt));
-        softened.push(rec);
-      }
-    }
+    const found = matchingEntries(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k));
+    const keys: string[] = [];
+    for (const rec of found) if (this.bans.alive(rec as Required<DiskRecord>)) keys.push(rec.meta.key);
+    if (keys.length === 0) return Promise.resolve([]);
+    const ban = this.bans.add(selector, softAt);
     const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
-    return this.background(this.journal.append(record)).then(({ id }) => {
-      void this.settlePurge([id], removed, softened);
-      return found.map((m) => m.key);
-    });
+    const appended = this.journal.append(record).then((r) => r.id);
+    this.journalled.set(ban.seq, appended);
+    return this.background(appended).then(() => keys);
   }
 
-  private *everyMeta(): Iterable<EntryMeta> {
-    for (const rec of this.records.values()) yield rec.meta;
+  /** A walk applied these bans everywhere: do the cacache index work, then retire their journal records. */
+  private retireBans(bans: readonly Ban[]): void {
+    const removed = this.purgedRecords;
+    const softened = this.softenedRecords;
+    this.purgedRecords = [];
+    this.softenedRecords = [];
+    const ids = bans.map((b) => this.journalled.get(b.seq));
+    for (const b of bans) this.journalled.delete(b.seq);
+    void this.background(
+      Promise.all(ids).then(
+        (known) => this.settlePurge(known.filter((id): id is number => id !== undefined), removed, softened),
+        // A purge whose journal append failed was answered with an error; its ban still held.
+        () => this.settlePurge([], removed, softened),
+      ),
+    );
   }
 
   async delete(key: string): Promise<boolean> {
@@ -580,7 +613,7 @@ export class DiskTier implements Store {
   }
 
   has(key: string): boolean {
-    return this.records.has(key);
+    return this.live(key) !== undefined;
   }
 
   stats(): TierStats {
@@ -589,6 +622,7 @@ export class DiskTier implements Store {
 
   /** Resolves when every pending index write and blob removal has finished. */
   async flush(): Promise<void> {
+    await this.bans.idle();
     while (this.pending.size) await Promise.allSettled([...this.pending]);
     await this.journal.flush();
   }

@@ -5,6 +5,7 @@
 
 import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
+import { PurgeBans, type BanChecked } from './purge-bans.js';
 import { matchingEntries } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
@@ -18,6 +19,9 @@ export interface MemoryTierOptions {
   /** How a soft purge makes an entry stale (cache policy, given by the composition root). */
   expire?: ExpireFn;
 }
+
+/** An entry as the tier holds it: stamped with the newest purge ban it was checked against. */
+type Held = StoredEntry & BanChecked;
 
 /** Fixed overhead per entry, so zero-byte bodies still count (PITFALLS lru-cache 1). */
 const ENTRY_OVERHEAD_BYTES = 512;
@@ -41,23 +45,35 @@ export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
 }
 
 export class MemoryTier implements Store {
-  private readonly lru: LRUCache<string, StoredEntry>;
+  private readonly lru: LRUCache<string, Held>;
+  /** The same entries by key: purges scan it, and lru-cache's own iterators are several times slower. */
+  private readonly held = new Map<string, Held>();
   private readonly index = new VariantIndex();
   private readonly tags = new TagIndex();
   readonly maxObjectBytes: number;
   private readonly maxBytes: number;
   private readonly expire: ExpireFn | undefined;
+  private readonly bans: PurgeBans<Held> = new PurgeBans<Held>({
+    entries: () => this.held.values(),
+    remove: (e) => {
+      if (this.lru.peek(e.meta.key) === e) this.lru.delete(e.meta.key);
+    },
+    soften: (e, atMs) => this.setMeta(e, this.expire!(e.meta, atMs)),
+  });
 
   constructor(opts: MemoryTierOptions) {
     this.expire = opts.expire;
     this.maxObjectBytes = Math.min(opts.maxObjectBytes, opts.maxBytes);
     this.maxBytes = opts.maxBytes;
-    this.lru = new LRUCache<string, StoredEntry>({
+    this.lru = new LRUCache<string, Held>({
       maxSize: Math.max(1, opts.maxBytes),
       sizeCalculation: (e) => e.body.size + metaSizeEstimate(e.meta),
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
-        if (reason !== 'set') this.index.remove(e.meta.primaryKey, key);
+        if (reason !== 'set') {
+          this.index.remove(e.meta.primaryKey, key);
+          this.held.delete(key);
+        }
         this.tags.remove(e.meta.tags, key);
         if (reason === 'evict') opts.onEvict?.(e.meta);
       },
@@ -65,7 +81,17 @@ export class MemoryTier implements Store {
   }
 
   peek(key: string): StoredEntry | undefined {
-    return this.lru.get(key);
+    const e = this.lru.get(key);
+    // One comparison on the hit path; purge bans newer than the entry are applied first.
+    if (e === undefined || e.bansChecked === this.bans.seq) return e;
+    return this.bans.refresh(e) ? e : undefined;
+  }
+
+  /** The entry under a key with pending purge bans applied, without touching recency. */
+  private live(key: string): Held | undefined {
+    const e = this.lru.peek(key);
+    if (e === undefined || e.bansChecked === this.bans.seq) return e;
+    return this.bans.refresh(e) ? e : undefined;
   }
 
   /** Is the key held here? Does not count as a use. */
@@ -74,13 +100,13 @@ export class MemoryTier implements Store {
   }
 
   async get(key: string): Promise<StoredEntry | undefined> {
-    return this.lru.get(key);
+    return this.peek(key);
   }
 
   variants(primaryKey: string): EntryMeta[] {
     const out: EntryMeta[] = [];
     for (const k of this.index.keys(primaryKey)) {
-      const e = this.lru.peek(k);
+      const e = this.live(k);
       if (e) out.push(e.meta);
     }
     return out;
@@ -94,12 +120,13 @@ export class MemoryTier implements Store {
   /** Insert a complete entry (used for promotion from disk and by the writer). */
   put(meta: EntryMeta, body: Buffer): boolean {
     if (!this.admits(body.length)) return false;
-    const entry: StoredEntry = { meta, body: memoryBody(body) };
+    const entry: Held = { meta, body: memoryBody(body), bansChecked: this.bans.seq };
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
     this.index.add(meta.primaryKey, meta.key);
     this.tags.add(meta.tags, meta.key);
+    this.held.set(meta.key, entry);
     return true;
   }
 
@@ -143,32 +170,28 @@ export class MemoryTier implements Store {
   }
 
   async update(meta: EntryMeta): Promise<void> {
-    const e = this.lru.peek(meta.key);
-    if (!e) return;
-    this.tags.remove(e.meta.tags, meta.key);
+    const e = this.live(meta.key);
+    if (e) this.setMeta(e, meta);
+  }
+
+  private setMeta(e: Held, meta: EntryMeta): void {
+    this.tags.remove(e.meta.tags, e.meta.key);
     e.meta = meta;
     this.tags.add(meta.tags, meta.key);
   }
 
-  /** Synchronous: the purge is complete when this returns (nothing here persists). Returns the keys affected. */
+  /**
+   * Synchronous, and O(entries matched) at most: the purge is a ban, applied to an
+   * entry when it is next looked up and by a background walk (purge-bans.ts).
+   * Returns the keys of the entries it affects.
+   */
   purgeNow(selector: PurgeSelector, opts: PurgeOptions = {}): string[] {
-    const found = matchingEntries(
-      selector,
-      { variants: this.index, tags: this.tags },
-      () => this.everyMeta(),
-      (k) => this.lru.peek(k)?.meta,
-    );
     const at = opts.softAtMs;
-    const keys = found.map((m) => m.key);
-    if (at === undefined) {
-      for (const k of keys) this.lru.delete(k);
-      return keys;
-    }
-    if (!this.expire) throw new Error('memory tier: soft purge needs an expire policy');
-    for (const k of keys) {
-      const e = this.lru.peek(k);
-      if (e) e.meta = this.expire(e.meta, at);
-    }
+    if (at !== undefined && !this.expire) throw new Error('memory tier: soft purge needs an expire policy');
+    const found = matchingEntries(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k));
+    const keys: string[] = [];
+    for (const e of found) if (this.bans.alive(e)) keys.push(e.meta.key);
+    if (keys.length) this.bans.add(selector, at);
     return keys;
   }
 
@@ -176,8 +199,9 @@ export class MemoryTier implements Store {
     return this.purgeNow(selector, opts).length;
   }
 
-  private *everyMeta(): Iterable<EntryMeta> {
-    for (const e of this.lru.values()) yield e.meta;
+  /** Resolves when every purge so far has been applied to every entry. */
+  flush(): Promise<void> {
+    return this.bans.idle();
   }
 
   async deleteVariants(primaryKey: string): Promise<number> {

@@ -7,11 +7,17 @@ import type { EntryMeta, PurgeSelector } from './types.js';
 import type { TagIndex } from './tag-index.js';
 import type { VariantIndex } from './variant-index.js';
 
-/** Path and query of an absolute URL ("http://h:1/a?b" → "/a?b"). */
-export function pathOfUrl(url: string): string {
+/** Index where the path of an absolute URL starts ("http://h:1/a?b" → 9); the length when it has none. */
+function pathStart(url: string): number {
   const scheme = url.indexOf('://');
   const slash = url.indexOf('/', scheme < 0 ? 0 : scheme + 3);
-  return slash < 0 ? '/' : url.slice(slash);
+  return slash < 0 ? url.length : slash;
+}
+
+/** Path and query of an absolute URL ("http://h:1/a?b" → "/a?b"). */
+export function pathOfUrl(url: string): string {
+  const at = pathStart(url);
+  return at === url.length ? '/' : url.slice(at);
 }
 
 /** Does the selector need a pass over every entry (rather than index look-ups)? */
@@ -19,46 +25,68 @@ export function needsScan(sel: PurgeSelector): boolean {
   return sel.all || sel.paths.length > 0 || sel.urlPrefixes.length > 0 || sel.pathPrefixes.length > 0;
 }
 
+/**
+ * A predicate for the selector, built from only the parts it uses: it runs once per
+ * entry in a scan and in the purge walk (100,000s of times), so it allocates nothing.
+ */
 export function selectorMatcher(sel: PurgeSelector): (meta: EntryMeta) => boolean {
   if (sel.all) return () => true;
+  const checks: ((meta: EntryMeta) => boolean)[] = [];
   const keys = new Set(sel.primaryKeys);
-  const paths = new Set(sel.paths);
+  if (keys.size) checks.push((m) => keys.has(m.primaryKey));
   const tags = new Set(sel.tags);
+  if (tags.size) {
+    checks.push((m) => {
+      for (let i = 0; i < m.tags.length; i++) if (tags.has(m.tags[i]!)) return true;
+      return false;
+    });
+  }
   const { urlPrefixes, pathPrefixes } = sel;
-  return (meta) => {
-    if (keys.has(meta.primaryKey)) return true;
-    for (const t of meta.tags) if (tags.has(t)) return true;
-    for (const p of urlPrefixes) if (meta.url.startsWith(p)) return true;
-    if (paths.size === 0 && pathPrefixes.length === 0) return false;
-    const path = pathOfUrl(meta.url);
-    if (paths.has(path)) return true;
-    for (const p of pathPrefixes) if (path.startsWith(p)) return true;
+  if (urlPrefixes.length) {
+    checks.push((m) => {
+      for (let i = 0; i < urlPrefixes.length; i++) if (m.url.startsWith(urlPrefixes[i]!)) return true;
+      return false;
+    });
+  }
+  const paths = new Set(sel.paths);
+  if (paths.size || pathPrefixes.length) {
+    checks.push((m) => {
+      const url = m.url;
+      const at = pathStart(url);
+      for (let i = 0; i < pathPrefixes.length; i++) if (url.startsWith(pathPrefixes[i]!, at)) return true;
+      return paths.size > 0 && paths.has(at === url.length ? '/' : url.slice(at));
+    });
+  }
+  if (checks.length === 0) return () => false;
+  if (checks.length === 1) return checks[0]!;
+  return (m) => {
+    for (let i = 0; i < checks.length; i++) if (checks[i]!(m)) return true;
     return false;
   };
 }
 
 /**
- * Metadata of the entries a selector matches in one tier. `every` lists the tier's
- * entries (used only when the selector needs a scan); `metaOf` reads one by key.
+ * The entries a selector matches in one tier. `every` lists the tier's entries
+ * (used only when the selector needs a scan); `byKey` reads one by key.
  */
-export function matchingEntries(
+export function matchingEntries<T extends { meta: EntryMeta }>(
   sel: PurgeSelector,
   indexes: { variants: VariantIndex; tags: TagIndex },
-  every: () => Iterable<EntryMeta>,
-  metaOf: (key: string) => EntryMeta | undefined,
-): EntryMeta[] {
+  every: () => Iterable<T>,
+  byKey: (key: string) => T | undefined,
+): T[] {
   const matches = selectorMatcher(sel);
-  const out: EntryMeta[] = [];
+  const out: T[] = [];
   if (needsScan(sel)) {
-    for (const meta of every()) if (matches(meta)) out.push(meta);
+    for (const e of every()) if (matches(e.meta)) out.push(e);
     return out;
   }
   const seen = new Set<string>();
   const take = (key: string) => {
     if (seen.has(key)) return;
     seen.add(key);
-    const meta = metaOf(key);
-    if (meta) out.push(meta);
+    const e = byKey(key);
+    if (e) out.push(e);
   };
   for (const pk of sel.primaryKeys) for (const k of indexes.variants.keys(pk)) take(k);
   for (const tag of sel.tags) for (const k of indexes.tags.keys(tag)) take(k);

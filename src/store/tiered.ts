@@ -234,6 +234,7 @@ export class TieredStore implements Store {
 
   /** Resolves when every disk write still landing, and the disk tier's own work, is done. */
   async flush(): Promise<void> {
+    await this.memory.flush();
     while (this.landed.size) await Promise.allSettled([...this.landed]);
     await this.disk.flush();
   }

@@ -22,7 +22,7 @@ const logger = pino({ level: 'silent' });
 
 storeContract('MemoryTier', async (_dir, { maxBytes, maxObjectBytes }) => {
   const store = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes, expire: testExpire });
-  return { store, settle: async () => undefined, dispose: () => store.close() };
+  return { store, settle: () => store.flush(), dispose: () => store.close() };
 });
 
 storeContract('DiskTier', async (dir, { maxBytes }) => {

@@ -87,6 +87,7 @@ test('POST /purge by absolute URL, by path, by prefix, by tag and everything; pu
     const items = h.node.store().stats()['memory']!.items;
     r = await purge(h, { all: true });
     assert.equal(json(r)['purged'], items, 'every entry (all small enough for memory), counted once');
+    await h.node.store().flush();
     assert.equal(h.node.store().stats()['memory']!.items, 0);
     assert.equal(h.node.store().stats()['disk']!.items, 0);
     for (const p of paths) assert.equal(await isHit(h, p), false, `${p} refetched after purging everything`);

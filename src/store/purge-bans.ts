@@ -1,0 +1,116 @@
+// Purges applied lazily, the way Varnish's bans work: a purge adds a ban (a
+// selector and a sequence number) in O(1); every entry remembers the last ban
+// it was checked against, and an entry is checked against newer bans before it
+// is handed out. A walker visits every entry in short slices in the background,
+// so bans are applied to entries nobody asks for too, and retires the bans it
+// covered. Why: removing 100,000 entries eagerly takes around a second of
+// map updates and garbage collection, all of it on the request path; with bans,
+// the purge answers at once and a hit pays one integer comparison.
+//
+// Invariant: no entry stored before a ban is returned by the tier without
+// having been checked against it (refresh()); entries stored after it carry its
+// sequence number and are never checked against it.
+
+import { selectorMatcher } from './purge-match.js';
+import type { EntryMeta, PurgeSelector } from './types.js';
+
+export interface Ban {
+  readonly seq: number;
+  readonly matches: (meta: EntryMeta) => boolean;
+  /** Soft purge instant; absent for a hard purge. */
+  readonly softAtMs?: number;
+}
+
+/** What a tier keeps per entry for the bans. */
+export interface BanChecked {
+  meta: EntryMeta;
+  /** Sequence number of the newest ban this entry has been checked against. */
+  bansChecked: number;
+}
+
+export interface BanTarget<T extends BanChecked> {
+  /**
+   * Every entry, without touching recency or checking bans: a Map's iterator, which
+   * stays valid while entries are removed and added between the walk's slices.
+   */
+  entries(): Iterator<T>;
+  /** A hard ban matched: take the entry out. */
+  remove(entry: T): void;
+  /** A soft ban matched: replace the entry's metadata (the tier's expire policy). */
+  soften(entry: T, atMs: number): void;
+  /** A walk finished: these bans are applied everywhere and are retired. */
+  retired?(bans: readonly Ban[]): void;
+}
+
+/** Entries a walk checks before it yields to other work. */
+const SLICE_ENTRIES = 2_000;
+
+export class PurgeBans<T extends BanChecked> {
+  /** The newest ban's sequence number; entries stored now are stamped with it. */
+  seq = 0;
+  private bans: Ban[] = [];
+  private walking: Promise<void> | undefined;
+
+  constructor(private readonly target: BanTarget<T>) {}
+
+  /** Add a ban and start (or continue) the background walk. */
+  add(selector: PurgeSelector, softAtMs?: number): Ban {
+    const ban: Ban = softAtMs === undefined ? { seq: ++this.seq, matches: selectorMatcher(selector) } : { seq: ++this.seq, matches: selectorMatcher(selector), softAtMs };
+    this.bans.push(ban);
+    this.walking ??= this.walk();
+    return ban;
+  }
+
+  /** Apply the bans newer than the entry's stamp; false when one of them removed it. */
+  refresh(entry: T): boolean {
+    if (entry.bansChecked === this.seq) return true;
+    for (const ban of this.bans) {
+      if (ban.seq <= entry.bansChecked || !ban.matches(entry.meta)) continue;
+      if (ban.softAtMs === undefined) {
+        this.target.remove(entry);
+        return false;
+      }
+      this.target.soften(entry, ban.softAtMs);
+    }
+    entry.bansChecked = this.seq;
+    return true;
+  }
+
+  /** Would the entry survive the bans not yet applied to it? Changes nothing (for counting). */
+  alive(entry: T): boolean {
+    if (entry.bansChecked === this.seq) return true;
+    for (const ban of this.bans) if (ban.seq > entry.bansChecked && ban.softAtMs === undefined && ban.matches(entry.meta)) return false;
+    return true;
+  }
+
+  /** Resolves when no walk is running (every ban so far applied and retired). */
+  async idle(): Promise<void> {
+    while (this.walking) await this.walking;
+  }
+
+  get active(): number {
+    return this.bans.length;
+  }
+
+  private async walk(): Promise<void> {
+    try {
+      // The purge that added the ban answers first; the walk starts on the next turn.
+      await new Promise<void>((r) => setImmediate(r));
+      while (this.bans.length) {
+        const upTo = this.seq;
+        const it = this.target.entries();
+        for (let n = 1; ; n++) {
+          const next = it.next();
+          if (next.done) break;
+          this.refresh(next.value);
+          if (n % SLICE_ENTRIES === 0) await new Promise<void>((r) => setImmediate(r));
+        }
+        const done = this.bans.filter((b) => b.seq <= upTo);
+        this.bans = this.bans.filter((b) => b.seq > upTo);
+        this.target.retired?.(done);
+      }
+    } finally {
+      this.walking = undefined;
+    }
+  }
+}
