@@ -19,7 +19,7 @@ export const BENCH_TAG = 'bench-tag';
  * resolves once memory holds the entry, so without it every write would be in
  * flight at once).
  */
-const BATCH = 256;
+const BATCH = 1024;
 
 export async function fillForPurge(store: Store & { flush(): Promise<void> }, config: Readonly<Config>, n: number, nowMs: number): Promise<void> {
   const policy: StoragePolicyOptions = {

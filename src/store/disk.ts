@@ -616,6 +616,11 @@ export class DiskTier implements Store {
     return this.live(key) !== undefined;
   }
 
+  /** Is there a record under the key, purge bans not considered (for counting). */
+  holds(key: string): boolean {
+    return this.records.has(key);
+  }
+
   stats(): TierStats {
     return { items: this.records.size, bytes: this.bytes, maxBytes: this.opts.maxBytes };
   }

@@ -215,11 +215,12 @@ export class TieredStore implements Store {
         else t.cancelled = true;
       }
     }
-    const fromDisk = await this.disk.purgeKeys(selector, opts);
-    if (fromMemory.length === 0) return fromDisk.length;
-    const keys = new Set(fromMemory);
-    for (const k of fromDisk) keys.add(k);
-    return keys.size;
+    const onDisk = this.disk.purgeKeys(selector, opts);
+    // Each entry once: the disk's count, plus what memory holds alone (its disk write
+    // failed or has not landed yet). The disk's records are still there: bans are lazy.
+    let memoryOnly = 0;
+    for (const k of fromMemory) if (!this.disk.holds(k)) memoryOnly++;
+    return (await onDisk).length + memoryOnly;
   }
 
   async delete(key: string): Promise<boolean> {
