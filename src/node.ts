@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { createAdminHandler, createAdminListener } from './admin/admin.js';
-import { Purger, type PurgeHook } from './admin/purge.js';
+import { flightMatcher, Purger, type PurgeHook } from './admin/purge.js';
 import { expiredAt } from './cache/soft-purge.js';
 import type { Config, ListenAddress } from './config/types.js';
 import { StrataError } from './errors.js';
@@ -90,6 +90,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       store = new TieredStore(memory, disk, logger);
       origin = new UpstreamPool(config.origin, { logger, clock });
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000);
+      // A request after a purge must not join a fetch that began before it.
+      purgeHooks.unshift((selector) => void coalescer.forget(flightMatcher(selector)));
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats, hooks: purgeHooks });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
       const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access, coalescer, purge });

@@ -20,7 +20,7 @@ import { tagsOf } from '../cache/tags.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { Stats } from '../observability/stats.js';
-import { emptySelector } from '../store/purge-match.js';
+import { emptySelector, selectorMatcher } from '../store/purge-match.js';
 import type { PurgeSelector, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 
@@ -119,6 +119,18 @@ export function selectorFor(req: PurgeRequest): PurgeSelector | StrataError {
     else sel.urlPrefixes.push(urlOfKey(primaryKey(KEY_SCHEME, p.host, p.target)));
   }
   return sel;
+}
+
+/**
+ * Which fetches in flight (keyed by primary key) a purge must detach, so requests
+ * after it start their own. Tags are only known once a response arrives, so a tag
+ * purge, like `all`, detaches every flight: the cost is a few extra origin fetches.
+ */
+export function flightMatcher(sel: PurgeSelector): (primaryKey: string) => boolean {
+  if (sel.all || sel.tags.length) return () => true;
+  const matches = selectorMatcher(sel);
+  const none: string[] = [];
+  return (primaryKey) => matches({ primaryKey, url: urlOfKey(primaryKey), tags: none });
 }
 
 /** The admin token check: undefined when the request may purge. Constant time in the token's content. */

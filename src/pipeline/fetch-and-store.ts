@@ -106,6 +106,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const validating = stored !== undefined && canValidate(stored.meta);
     const headers = validating ? { ...req.originHeaders, ...validatorHeaders(stored.meta) } : req.originHeaders;
     const requestTimeMs = clock.now();
+    // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
+    const purgeMark = store.purgeMark();
     const res = await origin.request({ method: 'GET', target: req.target, headers, key: req.key });
     const responseTimeMs = clock.now();
 
@@ -124,7 +126,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           await deleteKeys([stored.meta.key]);
           return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'no-longer-storable' };
         }
-        await store.update(merged).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
+        await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true };
       } finally {
         finish();
@@ -162,7 +164,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       responseTimeMs,
       bodySize: announced,
     });
-    const writer = store.open(meta);
+    const writer = store.open(meta, { purgeMark });
     let sealed!: () => void;
     const seal = new Promise<void>((r) => (sealed = r));
     const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, seal);

@@ -46,6 +46,7 @@ import {
   type Store,
   type StoredEntry,
   type TierStats,
+  type WriteOptions,
 } from './types.js';
 import { VariantIndex } from './variant-index.js';
 
@@ -76,7 +77,7 @@ interface DiskRecord {
   size: number;
 }
 
-export interface DiskWriteOptions {
+export interface DiskWriteOptions extends WriteOptions {
   /**
    * Why: the tiered store lets a disk write land in the background after the entry is
    * already visible in memory. Without a last check, a delete (purge) issued meanwhile
@@ -549,6 +550,10 @@ export class DiskTier implements Store {
     let n = 0;
     for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
     return n;
+  }
+
+  purgeMark(): number {
+    return 0;
   }
 
   /**

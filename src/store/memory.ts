@@ -204,6 +204,10 @@ export class MemoryTier implements Store {
     return this.bans.idle();
   }
 
+  purgeMark(): number {
+    return 0;
+  }
+
   async deleteVariants(primaryKey: string): Promise<number> {
     let n = 0;
     for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;

@@ -29,9 +29,9 @@ export function needsScan(sel: PurgeSelector): boolean {
  * A predicate for the selector, built from only the parts it uses: it runs once per
  * entry in a scan and in the purge walk (100,000s of times), so it allocates nothing.
  */
-export function selectorMatcher(sel: PurgeSelector): (meta: EntryMeta) => boolean {
+export function selectorMatcher(sel: PurgeSelector): (meta: Pick<EntryMeta, 'primaryKey' | 'url' | 'tags'>) => boolean {
   if (sel.all) return () => true;
-  const checks: ((meta: EntryMeta) => boolean)[] = [];
+  const checks: ((meta: Pick<EntryMeta, 'primaryKey' | 'url' | 'tags'>) => boolean)[] = [];
   const keys = new Set(sel.primaryKeys);
   if (keys.size) checks.push((m) => keys.has(m.primaryKey));
   const tags = new Set(sel.tags);

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { DiskTier } from './disk.js';
 import type { MemoryTier } from './memory.js';
 import { memoryBody } from './memory-body.js';
+import { PurgeLog } from './purge-log.js';
 import { selectorMatcher } from './purge-match.js';
 import {
   BodyLengthError,
@@ -18,6 +19,7 @@ import {
   type Store,
   type StoredEntry,
   type TierStats,
+  type WriteOptions,
 } from './types.js';
 
 /**
@@ -48,6 +50,7 @@ export class TieredStore implements Store {
   private readonly tickets = new Map<string, Set<Ticket>>();
   /** Disk writes still landing after their commit() resolved (close() waits for them). */
   private readonly landed = new Set<Promise<unknown>>();
+  private readonly purges = new PurgeLog();
 
   constructor(
     readonly memory: MemoryTier,
@@ -114,8 +117,14 @@ export class TieredStore implements Store {
     for (const t of this.tickets.get(key) ?? []) if (!committedOnly || t.committed) t.cancelled = true;
   }
 
-  open(meta: EntryMeta): BodyWriter {
+  purgeMark(): number {
+    return this.purges.mark;
+  }
+
+  open(meta: EntryMeta, opts: WriteOptions = {}): BodyWriter {
     const ticket = this.issue(meta);
+    // The fetch began before a purge that covers this response: it never becomes visible.
+    if (opts.purgeMark !== undefined && this.purges.purgedSince(opts.purgeMark, meta)) ticket.cancelled = true;
     const mem = this.memory.admits(meta.bodySize) ? this.memory.open(meta) : undefined;
     let disk: BodyWriter | undefined = this.disk.open(meta, { wanted: () => !ticket.cancelled });
     const diskFailed = (err: unknown) => {
@@ -181,7 +190,9 @@ export class TieredStore implements Store {
     };
   }
 
-  async update(meta: EntryMeta): Promise<void> {
+  async update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {
+    // A validation that began before a purge covering the entry must not make it fresh again.
+    if (opts.purgeMark !== undefined && this.purges.purgedSince(opts.purgeMark, meta)) return;
     for (const t of this.tickets.get(meta.key) ?? []) if (t.committed) t.meta = meta;
     await Promise.all([this.memory.update(meta), this.disk.update(meta).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier metadata update failed');
@@ -204,6 +215,7 @@ export class TieredStore implements Store {
    */
   async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
     const matches = selectorMatcher(selector);
+    this.purges.add(selector);
     const fromMemory = this.memory.purgeNow(selector, opts);
     for (const set of this.tickets.values()) {
       for (const t of set) {

@@ -79,6 +79,14 @@ export interface PurgeOptions {
   softAtMs?: number;
 }
 
+export interface WriteOptions {
+  /**
+   * purgeMark() taken when the origin fetch behind this write began: if a purge since
+   * then covers the entry, the write (or update) lands nowhere.
+   */
+  purgeMark?: number;
+}
+
 /** Policy a tier is given to carry out soft purges: the metadata of `meta` made stale at `atMs`. */
 export type ExpireFn = (meta: EntryMeta, atMs: number) => EntryMeta;
 
@@ -120,9 +128,15 @@ export interface Store {
   get(key: string): Promise<StoredEntry | undefined>;
   /** Metadata of every stored variant under a primary key. */
   variants(primaryKey: string): EntryMeta[];
-  open(meta: EntryMeta): BodyWriter;
+  open(meta: EntryMeta, opts?: WriteOptions): BodyWriter;
   /** Replace the metadata of a stored entry (e.g. after a 304); the body is unchanged. */
-  update(meta: EntryMeta): Promise<void>;
+  update(meta: EntryMeta, opts?: WriteOptions): Promise<void>;
+  /**
+   * A mark for WriteOptions.purgeMark, taken when an origin fetch begins. The tiered
+   * store honours it; a single tier returns 0 and ignores it (as it does not
+   * supersede writes in flight either).
+   */
+  purgeMark(): number;
   delete(key: string): Promise<boolean>;
   /**
    * Remove every variant under a primary key. A write under that primary key that

@@ -340,3 +340,32 @@ test('every purge is logged with who asked, what and how many; refusals too; hoo
     await h.close();
   }
 });
+
+test('a request after a purge does not join a fetch that began before it; that fetch is not stored (by URL and by tag)', async () => {
+  for (const body of [{ urls: ['/c'] }, { tags: ['grp'] }]) {
+    const waiting: ServerResponse[] = [];
+    const h = await startHarness((_req, res) => void waiting.push(res), { ...withToken, logLevel: 'warn' });
+    const answer = (res: ServerResponse, text: string) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'surrogate-key': 'grp', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    try {
+      const early = [h.get('/c', site), h.get('/c', site)];
+      await h.until(() => waiting.length === 1 && h.node.stats.counters.collapsed >= 1, 'a fetch with a follower on it');
+      assert.equal((await purge(h, body)).status, 200);
+      const late = h.get('/c', site);
+      await h.until(() => waiting.length === 2, 'a fetch of its own for the request after the purge');
+      answer(waiting[1]!, 'after the purge');
+      assert.equal((await late).text, 'after the purge');
+      answer(waiting[0]!, 'before the purge');
+      for (const r of await Promise.all(early)) assert.equal(r.text, 'before the purge', 'clients already on the old fetch still get it');
+      await h.logged((l) => l['msg'] === 'response not stored' && /invalidated while being written/.test(String(l['err'])));
+      const next = await h.get('/c', site);
+      assert.match(next.headers['cache-status']!, /; hit/);
+      assert.equal(next.text, 'after the purge', JSON.stringify(body));
+      assert.equal(h.origin.count('/c'), 2);
+    } finally {
+      await h.close();
+    }
+  }
+});
