@@ -245,11 +245,12 @@ export class Purger {
     const started = performance.now();
     let purged: number;
     try {
-      // The store's synchronous part runs inside this call; the hooks follow before
-      // anything else can run, so no request sees one without the other.
-      const done = store.purge(selector, asked.soft ? { softAtMs: clock.now() } : {});
-      for (const hook of hooks) hook(selector, asked.soft);
-      purged = await done;
+      // The hooks run in the store's synchronous step in which the purge takes effect,
+      // so no request sees one without the other.
+      const onApply = () => {
+        for (const hook of hooks) hook(selector, asked.soft);
+      };
+      purged = await store.purge(selector, asked.soft ? { softAtMs: clock.now(), onApply } : { onApply });
     } catch (err) {
       logger.error({ purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
       return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra);

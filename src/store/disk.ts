@@ -33,7 +33,7 @@ import type { Logger } from 'pino';
 import { fileBody, sha256Integrity } from './file-body.js';
 import { PurgeBans, type Ban } from './purge-bans.js';
 import { PurgeJournal, type PurgeRecord } from './purge-journal.js';
-import { matchingEntries, selectorMatcher } from './purge-match.js';
+import { anyMatch, countInSlices, forEachMatch, needsScan, selectorMatcher } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
 import {
   BodyLengthError,
@@ -103,6 +103,7 @@ export class DiskTier implements Store {
   private softenedRecords: DiskRecord[] = [];
   private readonly bans = new PurgeBans<Required<DiskRecord>>({
     entries: () => this.records.values() as Iterator<Required<DiskRecord>>,
+    byKey: (key) => this.records.get(key) as Required<DiskRecord> | undefined,
     remove: (rec) => {
       if (this.records.get(rec.meta.key) !== rec) return;
       this.untrack(rec);
@@ -561,26 +562,51 @@ export class DiskTier implements Store {
    * record is fsynced before this resolves; the records themselves and cacache's
    * index follow in the background (purge-bans.ts, settlePurge).
    */
-  async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
-    return (await this.purgeKeys(selector, opts)).length;
+  purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    const n = this.countMatching(selector) as number;
+    const durable = this.ban(selector, opts);
+    opts.onApply?.();
+    return durable.then(() => n);
   }
 
-  /** purge(), answering with the keys affected. Everything up to the journal append happens synchronously. */
-  purgeKeys(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<string[]> {
+  /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
+  countMatching(selector: PurgeSelector, inSlices = false): number | Promise<number> {
+    const counts = (rec: DiskRecord) => this.bans.alive(rec as Required<DiskRecord>);
+    if (inSlices && needsScan(selector)) return countInSlices(selector, this.records.values(), counts);
+    let n = 0;
+    forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k), (rec) => {
+      if (counts(rec)) n++;
+    });
+    return n;
+  }
+
+  /**
+   * The purge becomes a ban at once, within this call (every later read honours it),
+   * and its journal record is fsynced before the promise resolves; the records
+   * themselves and cacache's index follow in the background (purge-bans.ts,
+   * settlePurge). Nothing is journalled when no record matches.
+   */
+  ban(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<void> {
     const softAt = opts.softAtMs;
     if (softAt !== undefined && !this.opts.expire) return Promise.reject(new Error('disk tier: soft purge needs an expire policy'));
     // Wall clock, as cacache stamps index lines with it: every line written before
     // this instant is matched again at start if the background work did not land.
     const atMs = Date.now();
-    const found = matchingEntries(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k));
-    const keys: string[] = [];
-    for (const rec of found) if (this.bans.alive(rec as Required<DiskRecord>)) keys.push(rec.meta.key);
-    if (keys.length === 0) return Promise.resolve([]);
-    const ban = this.bans.add(selector, softAt);
+    let keys: string[] | undefined;
+    if (needsScan(selector)) {
+      if (!anyMatch(selector, this.records.values())) return Promise.resolve();
+    } else {
+      keys = [];
+      forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k), (rec) => {
+        if (this.bans.alive(rec as Required<DiskRecord>)) keys!.push(rec.meta.key);
+      });
+      if (keys.length === 0) return Promise.resolve();
+    }
+    const ban = this.bans.add(selector, softAt, keys);
     const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
     const appended = this.journal.append(record).then((r) => r.id);
     this.journalled.set(ban.seq, appended);
-    return this.background(appended).then(() => keys);
+    return this.background(appended).then(() => undefined);
   }
 
   /** A walk applied these bans everywhere: do the cacache index work, then retire their journal records. */

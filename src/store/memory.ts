@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
 import { PurgeBans, type BanChecked } from './purge-bans.js';
-import { matchingEntries } from './purge-match.js';
+import { anyMatch, countInSlices, forEachMatch, needsScan } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { VariantIndex } from './variant-index.js';
@@ -55,6 +55,7 @@ export class MemoryTier implements Store {
   private readonly expire: ExpireFn | undefined;
   private readonly bans: PurgeBans<Held> = new PurgeBans<Held>({
     entries: () => this.held.values(),
+    byKey: (key) => this.held.get(key),
     remove: (e) => {
       if (this.lru.peek(e.meta.key) === e) this.lru.delete(e.meta.key);
     },
@@ -181,22 +182,44 @@ export class MemoryTier implements Store {
   }
 
   /**
-   * Synchronous, and O(entries matched) at most: the purge is a ban, applied to an
-   * entry when it is next looked up and by a background walk (purge-bans.ts).
-   * Returns the keys of the entries it affects.
+   * Entries the selector matches that no earlier purge has taken; only those
+   * `countIf` accepts are counted (the tiered store counts an entry the disk holds
+   * too only once). A scan yields to other work in slices when `inSlices`.
    */
-  purgeNow(selector: PurgeSelector, opts: PurgeOptions = {}): string[] {
+  countMatching(selector: PurgeSelector, countIf: (key: string) => boolean = () => true, inSlices = false): number | Promise<number> {
+    const counts = (e: Held) => this.bans.alive(e) && countIf(e.meta.key);
+    if (inSlices && needsScan(selector)) return countInSlices(selector, this.held.values(), counts);
+    let n = 0;
+    forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k), (e) => {
+      if (counts(e)) n++;
+    });
+    return n;
+  }
+
+  /**
+   * Synchronous: the purge becomes a ban, applied to an entry when it is next looked
+   * up and by a background walk (purge-bans.ts): over the entries the indexes name
+   * (URLs, tags), or over every entry (prefixes, paths, all).
+   */
+  ban(selector: PurgeSelector, opts: PurgeOptions = {}): void {
     const at = opts.softAtMs;
     if (at !== undefined && !this.expire) throw new Error('memory tier: soft purge needs an expire policy');
-    const found = matchingEntries(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k));
+    if (needsScan(selector)) {
+      if (anyMatch(selector, this.held.values())) this.bans.add(selector, at);
+      return;
+    }
     const keys: string[] = [];
-    for (const e of found) if (this.bans.alive(e)) keys.push(e.meta.key);
-    if (keys.length) this.bans.add(selector, at);
-    return keys;
+    forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k), (e) => {
+      if (this.bans.alive(e)) keys.push(e.meta.key);
+    });
+    if (keys.length) this.bans.add(selector, at, keys);
   }
 
   async purge(selector: PurgeSelector, opts?: PurgeOptions): Promise<number> {
-    return this.purgeNow(selector, opts).length;
+    const n = this.countMatching(selector) as number;
+    this.ban(selector, opts);
+    opts?.onApply?.();
+    return n;
   }
 
   /** Resolves when every purge so far has been applied to every entry. */

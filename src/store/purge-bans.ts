@@ -19,6 +19,11 @@ export interface Ban {
   readonly matches: (meta: EntryMeta) => boolean;
   /** Soft purge instant; absent for a hard purge. */
   readonly softAtMs?: number;
+  /**
+   * The keys it can match, when the tier's indexes named them all (URLs, tags): the
+   * walk then visits only these. Absent (prefixes, paths, all): every entry.
+   */
+  readonly keys?: readonly string[];
 }
 
 /** What a tier keeps per entry for the bans. */
@@ -34,6 +39,8 @@ export interface BanTarget<T extends BanChecked> {
    * stays valid while entries are removed and added between the walk's slices.
    */
   entries(): Iterator<T>;
+  /** The entry under a key, without touching recency or checking bans. */
+  byKey(key: string): T | undefined;
   /** A hard ban matched: take the entry out. */
   remove(entry: T): void;
   /** A soft ban matched: replace the entry's metadata (the tier's expire policy). */
@@ -43,7 +50,7 @@ export interface BanTarget<T extends BanChecked> {
 }
 
 /** Entries a walk checks before it yields to other work. */
-const SLICE_ENTRIES = 2_000;
+const SLICE_ENTRIES = 500;
 
 export class PurgeBans<T extends BanChecked> {
   /** The newest ban's sequence number; entries stored now are stamped with it. */
@@ -53,9 +60,9 @@ export class PurgeBans<T extends BanChecked> {
 
   constructor(private readonly target: BanTarget<T>) {}
 
-  /** Add a ban and start (or continue) the background walk. */
-  add(selector: PurgeSelector, softAtMs?: number): Ban {
-    const ban: Ban = softAtMs === undefined ? { seq: ++this.seq, matches: selectorMatcher(selector) } : { seq: ++this.seq, matches: selectorMatcher(selector), softAtMs };
+  /** Add a ban and start (or continue) the background walk. `keys`: see Ban.keys. */
+  add(selector: PurgeSelector, softAtMs?: number, keys?: readonly string[]): Ban {
+    const ban: Ban = { seq: ++this.seq, matches: selectorMatcher(selector), ...(softAtMs === undefined ? {} : { softAtMs }), ...(keys ? { keys } : {}) };
     this.bans.push(ban);
     this.walking ??= this.walk();
     return ban;
@@ -98,12 +105,17 @@ export class PurgeBans<T extends BanChecked> {
       await new Promise<void>((r) => setImmediate(r));
       while (this.bans.length) {
         const upTo = this.seq;
-        const it = this.target.entries();
-        for (let n = 1; ; n++) {
-          const next = it.next();
-          if (next.done) break;
-          this.refresh(next.value);
-          if (n % SLICE_ENTRIES === 0) await new Promise<void>((r) => setImmediate(r));
+        const batch = this.bans.slice();
+        let n = 0;
+        const visit = async (e: T | undefined) => {
+          if (e) this.refresh(e);
+          if (++n % SLICE_ENTRIES === 0) await new Promise<void>((r) => setImmediate(r));
+        };
+        if (batch.some((b) => !b.keys)) {
+          const it = this.target.entries();
+          for (let next = it.next(); !next.done; next = it.next()) await visit(next.value);
+        } else {
+          for (const b of batch) for (const key of b.keys!) await visit(this.target.byKey(key));
         }
         const done = this.bans.filter((b) => b.seq <= upTo);
         this.bans = this.bans.filter((b) => b.seq > upTo);

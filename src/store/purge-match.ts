@@ -66,31 +66,64 @@ export function selectorMatcher(sel: PurgeSelector): (meta: Pick<EntryMeta, 'pri
 }
 
 /**
- * The entries a selector matches in one tier. `every` lists the tier's entries
- * (used only when the selector needs a scan); `byKey` reads one by key.
+ * Call `fn` for each entry of one tier the selector matches, allocating nothing per
+ * entry (a purge of 100,000 entries must not set off a collection of a large heap).
+ * `every` lists the tier's entries (used only when the selector needs a scan);
+ * `byKey` reads one by key.
  */
-export function matchingEntries<T extends { meta: EntryMeta }>(
+export function forEachMatch<T extends { meta: EntryMeta }>(
   sel: PurgeSelector,
   indexes: { variants: VariantIndex; tags: TagIndex },
   every: () => Iterable<T>,
   byKey: (key: string) => T | undefined,
-): T[] {
-  const matches = selectorMatcher(sel);
-  const out: T[] = [];
+  fn: (entry: T) => void,
+): void {
   if (needsScan(sel)) {
-    for (const e of every()) if (matches(e.meta)) out.push(e);
-    return out;
+    const matches = selectorMatcher(sel);
+    for (const e of every()) if (matches(e.meta)) fn(e);
+    return;
   }
-  const seen = new Set<string>();
-  const take = (key: string) => {
-    if (seen.has(key)) return;
-    seen.add(key);
-    const e = byKey(key);
-    if (e) out.push(e);
-  };
-  for (const pk of sel.primaryKeys) for (const k of indexes.variants.keys(pk)) take(k);
-  for (const tag of sel.tags) for (const k of indexes.tags.keys(tag)) take(k);
-  return out;
+  const lists: Iterable<string>[] = [];
+  for (const pk of sel.primaryKeys) lists.push(indexes.variants.keys(pk));
+  for (const tag of sel.tags) lists.push(indexes.tags.keys(tag));
+  // One list (one URL or one tag, the usual purge) has no duplicates to skip.
+  const seen = lists.length > 1 ? new Set<string>() : undefined;
+  for (const list of lists) {
+    for (const key of list) {
+      if (seen) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      const e = byKey(key);
+      if (e) fn(e);
+    }
+  }
+}
+
+/** Does the selector match any entry of `every`? Stops at the first (for scans). */
+export function anyMatch<T extends { meta: EntryMeta }>(sel: PurgeSelector, every: Iterable<T>): boolean {
+  const matches = selectorMatcher(sel);
+  for (const e of every) if (matches(e.meta)) return true;
+  return false;
+}
+
+/** Entries a counting pass looks at before it yields to other work. */
+const COUNT_SLICE = 2_000;
+
+/**
+ * Count the entries of `every` the selector matches and `counts` accepts, yielding
+ * to other work every few thousand entries: a prefix purge over a large tier does
+ * not stall the requests served meanwhile.
+ */
+export async function countInSlices<T extends { meta: EntryMeta }>(sel: PurgeSelector, every: Iterator<T>, counts: (entry: T) => boolean): Promise<number> {
+  const matches = selectorMatcher(sel);
+  let n = 0;
+  let seen = 0;
+  for (let next = every.next(); !next.done; next = every.next()) {
+    if (matches(next.value.meta) && counts(next.value)) n++;
+    if (++seen % COUNT_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+  }
+  return n;
 }
 
 /** A selector that matches nothing, to build on. */

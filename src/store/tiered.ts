@@ -214,9 +214,17 @@ export class TieredStore implements Store {
    * Resolves once the disk tier's journal holds the purge.
    */
   async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    // Counted first, a scan in slices so that a large prefix purge does not stall the
+    // requests served meanwhile. Each entry once: the disk's count, plus what memory
+    // holds alone (its disk write failed or has not landed yet).
+    const memoryOnly = await this.memory.countMatching(selector, (k) => !this.disk.holds(k), true);
+    const onDisk = await this.disk.countMatching(selector, true);
+    // From here to the journal append, one synchronous step: whatever was stored while
+    // counting is covered too, and no look-up falls between the tiers.
     const matches = selectorMatcher(selector);
     this.purges.add(selector);
-    const fromMemory = this.memory.purgeNow(selector, opts);
+    this.memory.ban(selector, opts);
+    opts.onApply?.();
     for (const set of this.tickets.values()) {
       for (const t of set) {
         if (!matches(t.opened)) continue;
@@ -227,12 +235,8 @@ export class TieredStore implements Store {
         else t.cancelled = true;
       }
     }
-    const onDisk = this.disk.purgeKeys(selector, opts);
-    // Each entry once: the disk's count, plus what memory holds alone (its disk write
-    // failed or has not landed yet). The disk's records are still there: bans are lazy.
-    let memoryOnly = 0;
-    for (const k of fromMemory) if (!this.disk.holds(k)) memoryOnly++;
-    return (await onDisk).length + memoryOnly;
+    await this.disk.ban(selector, opts);
+    return memoryOnly + onDisk;
   }
 
   async delete(key: string): Promise<boolean> {

@@ -77,6 +77,11 @@ export interface PurgeOptions {
    * tier is given at construction, which makes them stale). Absent: hard, removed.
    */
   softAtMs?: number;
+  /**
+   * Called in the synchronous step in which the purge takes effect, so that state
+   * kept outside the store (fetches in flight) is dropped at the same instant.
+   */
+  onApply?: () => void;
 }
 
 export interface WriteOptions {
