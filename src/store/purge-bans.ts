@@ -50,7 +50,7 @@ export interface BanTarget<T extends BanChecked> {
 }
 
 /** Entries a walk checks before it yields to other work. */
-const SLICE_ENTRIES = 500;
+const SLICE_ENTRIES = 1_000;
 
 export class PurgeBans<T extends BanChecked> {
   /** The newest ban's sequence number; entries stored now are stamped with it. */

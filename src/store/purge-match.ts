@@ -108,7 +108,7 @@ export function anyMatch<T extends { meta: EntryMeta }>(sel: PurgeSelector, ever
 }
 
 /** Entries a counting pass looks at before it yields to other work. */
-const COUNT_SLICE = 2_000;
+const COUNT_SLICE = 10_000;
 
 /**
  * Count the entries of `every` the selector matches and `counts` accepts, yielding
