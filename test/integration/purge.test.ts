@@ -369,3 +369,52 @@ test('a request after a purge does not join a fetch that began before it; that f
     }
   }
 });
+
+test('soft purge with stale-if-error: origin failing → the soft-purged entry, its window counted from the purge; a hard purge leaves nothing', async () => {
+  let status = 200;
+  const h = await startHarness((req, res) => {
+    const body = status === 200 ? `good ${req.url}` : 'broken';
+    res.writeHead(status, { etag: '"e"', 'cache-control': 'max-age=600, stale-if-error=60', 'surrogate-key': 'sie', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }, withToken);
+  try {
+    await warm(h, ['/soft', '/hard']);
+    h.clock.advance(100_000);
+    assert.equal(json(await purge(h, { urls: ['/soft'], soft: true }))['purged'], 1);
+    assert.equal(json(await purge(h, { urls: ['/hard'] }))['purged'], 1);
+    status = 503;
+    h.clock.advance(30_000);
+    const soft = await h.get('/soft', site);
+    assert.equal(soft.status, 200);
+    assert.equal(soft.text, 'good /soft');
+    // Stale for 30 s since the purge, not for the 100 s of freshness it had left.
+    assert.match(soft.headers['cache-status']!, /fwd=stale; fwd-status=503; ttl=-3[01]; detail=stale-if-error/);
+    const hard = await h.get('/hard', site);
+    assert.equal(hard.status, 503, 'hard-purged: nothing to fall back on');
+    h.clock.advance(40_000);
+    assert.equal((await h.get('/soft', site)).status, 503, 'past the stale-if-error window counted from the purge');
+  } finally {
+    await h.close();
+  }
+});
+
+test('soft purge with stale-while-revalidate: the stale entry answers at once while one revalidation runs', async () => {
+  const revalidations: ServerResponse[] = [];
+  const h = await startHarness((req, res) => {
+    if (req.headers['if-none-match']) return void revalidations.push(res);
+    res.writeHead(200, { etag: '"w"', 'cache-control': 'max-age=600, stale-while-revalidate=60', 'cache-tag': 'swr', 'content-length': 3 }).end('old');
+  }, withToken);
+  try {
+    await warm(h, ['/swr']);
+    assert.equal(json(await purge(h, { tags: ['swr'], soft: true }))['purged'], 1);
+    const r = await h.get('/swr', site);
+    assert.equal(r.text, 'old');
+    assert.match(r.headers['cache-status']!, /; hit; ttl=(0|-1); detail=stale-while-revalidate/);
+    await h.until(() => revalidations.length === 1, 'the background revalidation');
+    revalidations[0]!.writeHead(304, { etag: '"w"', 'cache-control': 'max-age=600, stale-while-revalidate=60' }).end();
+    await h.until(() => h.node.stats.counters.revalidated === 1, 'the 304 merged');
+    assert.match((await h.get('/swr', site)).headers['cache-status']!, /; hit; ttl=(599|600)$/, 'fresh again after the 304');
+  } finally {
+    await h.close();
+  }
+});
