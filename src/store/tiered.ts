@@ -209,9 +209,9 @@ export class TieredStore implements Store {
   }
 
   /**
-   * Writes in flight that match are cancelled, memory is purged and the disk tier's
-   * index changed, all in one synchronous step: no look-up can fall between them.
-   * Resolves once the disk tier's journal holds the purge.
+   * Counts, then in one synchronous step: bans in both tiers, matching writes in
+   * flight cancelled, later opens of fetches begun before it refused (purgeMark),
+   * opts.onApply, and the disk tier's journal append. Resolves once that is durable.
    */
   async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
     // Counted first, a scan in slices so that a large prefix purge does not stall the
