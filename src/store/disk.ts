@@ -33,7 +33,7 @@ import type { Logger } from 'pino';
 import { fileBody, sha256Integrity } from './file-body.js';
 import { PurgeBans, type Ban } from './purge-bans.js';
 import { PurgeJournal, type PurgeRecord } from './purge-journal.js';
-import { anyMatch, countInSlices, forEachMatch, needsScan, selectorMatcher } from './purge-match.js';
+import { anyMatch, candidates, countInSlices, indexedKeys, needsScan, selectorMatcher } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
 import {
   BodyLengthError,
@@ -562,22 +562,18 @@ export class DiskTier implements Store {
    * record is fsynced before this resolves; the records themselves and cacache's
    * index follow in the background (purge-bans.ts, settlePurge).
    */
-  purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
-    const n = this.countMatching(selector) as number;
+  async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    const n = await this.countMatching(selector);
     const durable = this.ban(selector, opts);
     opts.onApply?.();
-    return durable.then(() => n);
+    await durable;
+    return n;
   }
 
   /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
-  countMatching(selector: PurgeSelector, inSlices = false): number | Promise<number> {
-    const counts = (rec: DiskRecord) => this.bans.alive(rec as Required<DiskRecord>);
-    if (inSlices && needsScan(selector)) return countInSlices(selector, this.records.values(), counts);
-    let n = 0;
-    forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k), (rec) => {
-      if (counts(rec)) n++;
-    });
-    return n;
+  countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
+    const every = candidates(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k));
+    return countInSlices(selector, every, (rec) => this.bans.alive(rec as Required<DiskRecord>), inSlices);
   }
 
   /**
@@ -592,15 +588,13 @@ export class DiskTier implements Store {
     // Wall clock, as cacache stamps index lines with it: every line written before
     // this instant is matched again at start if the background work did not land.
     const atMs = Date.now();
-    let keys: string[] | undefined;
+    const indexes = { variants: this.index, tags: this.tags };
+    let keys: (() => Iterable<string>) | undefined;
     if (needsScan(selector)) {
       if (!anyMatch(selector, this.records.values())) return Promise.resolve();
     } else {
-      keys = [];
-      forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k), (rec) => {
-        if (this.bans.alive(rec as Required<DiskRecord>)) keys!.push(rec.meta.key);
-      });
-      if (keys.length === 0) return Promise.resolve();
+      if (indexedKeys(selector, indexes).next().done) return Promise.resolve();
+      keys = () => indexedKeys(selector, indexes);
     }
     const ban = this.bans.add(selector, softAt, keys);
     const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };

@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
 import { PurgeBans, type BanChecked } from './purge-bans.js';
-import { anyMatch, countInSlices, forEachMatch, needsScan } from './purge-match.js';
+import { anyMatch, candidates, countInSlices, indexedKeys, needsScan } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { VariantIndex } from './variant-index.js';
@@ -184,22 +184,17 @@ export class MemoryTier implements Store {
   /**
    * Entries the selector matches that no earlier purge has taken; only those
    * `countIf` accepts are counted (the tiered store counts an entry the disk holds
-   * too only once). A scan yields to other work in slices when `inSlices`.
+   * too only once). Counted in slices that yield to other work when `inSlices`.
    */
-  countMatching(selector: PurgeSelector, countIf: (key: string) => boolean = () => true, inSlices = false): number | Promise<number> {
-    const counts = (e: Held) => this.bans.alive(e) && countIf(e.meta.key);
-    if (inSlices && needsScan(selector)) return countInSlices(selector, this.held.values(), counts);
-    let n = 0;
-    forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k), (e) => {
-      if (counts(e)) n++;
-    });
-    return n;
+  countMatching(selector: PurgeSelector, countIf: (key: string) => boolean = () => true, inSlices = false): Promise<number> {
+    const every = candidates(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k));
+    return countInSlices(selector, every, (e) => this.bans.alive(e) && countIf(e.meta.key), inSlices);
   }
 
   /**
-   * Synchronous: the purge becomes a ban, applied to an entry when it is next looked
-   * up and by a background walk (purge-bans.ts): over the entries the indexes name
-   * (URLs, tags), or over every entry (prefixes, paths, all).
+   * Synchronous and O(1) for URLs and tags: the purge becomes a ban, applied to an
+   * entry when it is next looked up and by a background walk (purge-bans.ts): over
+   * the entries the indexes name (URLs, tags), or over every entry (prefixes, paths, all).
    */
   ban(selector: PurgeSelector, opts: PurgeOptions = {}): void {
     const at = opts.softAtMs;
@@ -208,15 +203,12 @@ export class MemoryTier implements Store {
       if (anyMatch(selector, this.held.values())) this.bans.add(selector, at);
       return;
     }
-    const keys: string[] = [];
-    forEachMatch(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k), (e) => {
-      if (this.bans.alive(e)) keys.push(e.meta.key);
-    });
-    if (keys.length) this.bans.add(selector, at, keys);
+    const indexes = { variants: this.index, tags: this.tags };
+    if (!indexedKeys(selector, indexes).next().done) this.bans.add(selector, at, () => indexedKeys(selector, indexes));
   }
 
   async purge(selector: PurgeSelector, opts?: PurgeOptions): Promise<number> {
-    const n = this.countMatching(selector) as number;
+    const n = await this.countMatching(selector);
     this.ban(selector, opts);
     opts?.onApply?.();
     return n;

@@ -20,10 +20,11 @@ export interface Ban {
   /** Soft purge instant; absent for a hard purge. */
   readonly softAtMs?: number;
   /**
-   * The keys it can match, when the tier's indexes named them all (URLs, tags): the
-   * walk then visits only these. Absent (prefixes, paths, all): every entry.
+   * The keys it can match, when the tier's indexes name them (URLs, tags), read from
+   * the indexes when the walk runs: the walk then visits only these. Absent
+   * (prefixes, paths, all): every entry.
    */
-  readonly keys?: readonly string[];
+  readonly keys?: () => Iterable<string>;
 }
 
 /** What a tier keeps per entry for the bans. */
@@ -61,7 +62,7 @@ export class PurgeBans<T extends BanChecked> {
   constructor(private readonly target: BanTarget<T>) {}
 
   /** Add a ban and start (or continue) the background walk. `keys`: see Ban.keys. */
-  add(selector: PurgeSelector, softAtMs?: number, keys?: readonly string[]): Ban {
+  add(selector: PurgeSelector, softAtMs?: number, keys?: () => Iterable<string>): Ban {
     const ban: Ban = { seq: ++this.seq, matches: selectorMatcher(selector), ...(softAtMs === undefined ? {} : { softAtMs }), ...(keys ? { keys } : {}) };
     this.bans.push(ban);
     this.walking ??= this.walk();
@@ -115,7 +116,7 @@ export class PurgeBans<T extends BanChecked> {
           const it = this.target.entries();
           for (let next = it.next(); !next.done; next = it.next()) await visit(next.value);
         } else {
-          for (const b of batch) for (const key of b.keys!) await visit(this.target.byKey(key));
+          for (const b of batch) for (const key of b.keys!()) await visit(this.target.byKey(key));
         }
         const done = this.bans.filter((b) => b.seq <= upTo);
         this.bans = this.bans.filter((b) => b.seq > upTo);

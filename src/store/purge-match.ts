@@ -66,23 +66,10 @@ export function selectorMatcher(sel: PurgeSelector): (meta: Pick<EntryMeta, 'pri
 }
 
 /**
- * Call `fn` for each entry of one tier the selector matches, allocating nothing per
- * entry (a purge of 100,000 entries must not set off a collection of a large heap).
- * `every` lists the tier's entries (used only when the selector needs a scan);
- * `byKey` reads one by key.
+ * The keys a selector names through a tier's indexes (every variant of each URL,
+ * every entry of each tag), each once. Only for selectors that need no scan.
  */
-export function forEachMatch<T extends { meta: EntryMeta }>(
-  sel: PurgeSelector,
-  indexes: { variants: VariantIndex; tags: TagIndex },
-  every: () => Iterable<T>,
-  byKey: (key: string) => T | undefined,
-  fn: (entry: T) => void,
-): void {
-  if (needsScan(sel)) {
-    const matches = selectorMatcher(sel);
-    for (const e of every()) if (matches(e.meta)) fn(e);
-    return;
-  }
+export function* indexedKeys(sel: PurgeSelector, indexes: { variants: VariantIndex; tags: TagIndex }): Generator<string> {
   const lists: Iterable<string>[] = [];
   for (const pk of sel.primaryKeys) lists.push(indexes.variants.keys(pk));
   for (const tag of sel.tags) lists.push(indexes.tags.keys(tag));
@@ -94,9 +81,28 @@ export function forEachMatch<T extends { meta: EntryMeta }>(
         if (seen.has(key)) continue;
         seen.add(key);
       }
-      const e = byKey(key);
-      if (e) fn(e);
+      yield key;
     }
+  }
+}
+
+/**
+ * The entries of one tier a purge must look at: every entry for a scan, else those
+ * the indexes name. The caller still applies the selector's matcher.
+ */
+export function* candidates<T>(
+  sel: PurgeSelector,
+  indexes: { variants: VariantIndex; tags: TagIndex },
+  every: () => Iterable<T>,
+  byKey: (key: string) => T | undefined,
+): Generator<T> {
+  if (needsScan(sel)) {
+    yield* every();
+    return;
+  }
+  for (const key of indexedKeys(sel, indexes)) {
+    const e = byKey(key);
+    if (e !== undefined) yield e;
   }
 }
 
@@ -115,13 +121,13 @@ const COUNT_SLICE = 10_000;
  * to other work every few thousand entries: a prefix purge over a large tier does
  * not stall the requests served meanwhile.
  */
-export async function countInSlices<T extends { meta: EntryMeta }>(sel: PurgeSelector, every: Iterator<T>, counts: (entry: T) => boolean): Promise<number> {
+export async function countInSlices<T extends { meta: EntryMeta }>(sel: PurgeSelector, every: Iterator<T>, counts: (entry: T) => boolean, inSlices = true): Promise<number> {
   const matches = selectorMatcher(sel);
   let n = 0;
   let seen = 0;
   for (let next = every.next(); !next.done; next = every.next()) {
     if (matches(next.value.meta) && counts(next.value)) n++;
-    if (++seen % COUNT_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+    if (inSlices && ++seen % COUNT_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
   }
   return n;
 }
