@@ -1,0 +1,81 @@
+// Purge bans (src/store/purge-bans.ts) and selector matching (purge-match.ts): an
+// entry is checked against newer bans when read, entries stored after a ban are
+// not, the walk applies bans to entries nobody reads and retires them, and the
+// bounded purge log (purge-log.ts) errs towards "purged".
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PurgeBans, type BanChecked } from '../../src/store/purge-bans.js';
+import { PurgeLog } from '../../src/store/purge-log.js';
+import { emptySelector, pathOfUrl, selectorMatcher } from '../../src/store/purge-match.js';
+import type { PurgeSelector } from '../../src/store/types.js';
+import { entryMeta } from '../fixtures/entry-meta.js';
+
+const sel = (over: Partial<PurgeSelector>): PurgeSelector => ({ ...emptySelector(), ...over });
+const meta = (url: string, tags: string[] = []) => entryMeta(`GET ${url}`, { url, tags });
+
+test('selector matching: keys, tags, URL prefixes, paths and path prefixes on any host, all', () => {
+  const a = meta('http://one.example/videos/2024/a.mp4?x=1', ['v']);
+  assert.equal(pathOfUrl(a.url), '/videos/2024/a.mp4?x=1');
+  assert.equal(pathOfUrl('http://h'), '/');
+  assert.equal(selectorMatcher(sel({ primaryKeys: [a.primaryKey] }))(a), true);
+  assert.equal(selectorMatcher(sel({ tags: ['w', 'v'] }))(a), true);
+  assert.equal(selectorMatcher(sel({ tags: ['w'] }))(a), false);
+  assert.equal(selectorMatcher(sel({ urlPrefixes: ['http://one.example/videos/'] }))(a), true);
+  assert.equal(selectorMatcher(sel({ urlPrefixes: ['http://two.example/videos/'] }))(a), false);
+  assert.equal(selectorMatcher(sel({ paths: ['/videos/2024/a.mp4?x=1'] }))(a), true);
+  assert.equal(selectorMatcher(sel({ paths: ['/videos/2024/a.mp4'] }))(a), false, 'the query is part of the path');
+  assert.equal(selectorMatcher(sel({ pathPrefixes: ['/videos/2024/'] }))(a), true);
+  assert.equal(selectorMatcher(sel({ pathPrefixes: ['/one.example'] }))(a), false, 'the authority is not part of the path');
+  assert.equal(selectorMatcher(sel({ all: true }))(a), true);
+  assert.equal(selectorMatcher(emptySelector())(a), false);
+});
+
+test('bans: checked on read, not applied to newer entries, applied by the walk, then retired', async () => {
+  const entries = new Map<string, BanChecked>();
+  const removed: string[] = [];
+  const softened: string[] = [];
+  const retired: number[] = [];
+  const bans = new PurgeBans<BanChecked>({
+    entries: () => entries.values(),
+    byKey: (k) => entries.get(k),
+    remove: (e) => {
+      entries.delete(e.meta.key);
+      removed.push(e.meta.key);
+    },
+    soften: (e) => softened.push(e.meta.key),
+    retired: (bs) => retired.push(...bs.map((b) => b.seq)),
+  });
+  const put = (url: string, tags: string[]) => {
+    const e = { meta: meta(url, tags), bansChecked: bans.seq };
+    entries.set(e.meta.key, e);
+    return e;
+  };
+  const read = put('http://h/read', ['x']);
+  put('http://h/unread', ['x']);
+  const other = put('http://h/other', ['y']);
+  bans.add(sel({ tags: ['x'] }));
+  assert.equal(bans.alive(read), false, 'counting sees the pending ban');
+  assert.equal(bans.refresh(read), false, 'a read applies the ban at once');
+  assert.deepEqual(removed, ['GET http://h/read']);
+  const newer = put('http://h/newer', ['x']);
+  assert.equal(bans.refresh(newer), true, 'stored after the ban: untouched');
+  bans.add(sel({ tags: ['y'] }), 1000);
+  await bans.idle();
+  assert.deepEqual(removed, ['GET http://h/read', 'GET http://h/unread'], 'the walk took the entry nobody read');
+  assert.deepEqual(softened, ['GET http://h/other']);
+  assert.equal(other.bansChecked, bans.seq);
+  assert.deepEqual(retired, [1, 2]);
+  assert.equal(bans.active, 0);
+  assert.ok(entries.has('GET http://h/newer'));
+});
+
+test('purge log: a write whose fetch began before a covering purge is refused; too old a mark counts as purged', () => {
+  const log = new PurgeLog();
+  const m0 = log.mark;
+  log.add(sel({ tags: ['t'] }));
+  assert.equal(log.purgedSince(m0, meta('http://h/a', ['t'])), true);
+  assert.equal(log.purgedSince(m0, meta('http://h/b', ['u'])), false);
+  assert.equal(log.purgedSince(log.mark, meta('http://h/a', ['t'])), false, 'a fetch begun after the purge');
+  for (let i = 0; i < 300; i++) log.add(sel({ tags: [`z${i}`] }));
+  assert.equal(log.purgedSince(m0, meta('http://h/b', ['u'])), true, 'beyond what the log keeps');
+});
