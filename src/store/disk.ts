@@ -572,7 +572,7 @@ export class DiskTier implements Store {
 
   /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
   countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
-    const every = candidates(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k));
+    const every = needsScan(selector) ? this.records.values() : candidates(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k));
     return countInSlices(selector, every, (rec) => this.bans.alive(rec as Required<DiskRecord>), inSlices);
   }
 

@@ -187,7 +187,8 @@ export class MemoryTier implements Store {
    * too only once). Counted in slices that yield to other work when `inSlices`.
    */
   countMatching(selector: PurgeSelector, countIf: (key: string) => boolean = () => true, inSlices = false): Promise<number> {
-    const every = candidates(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k));
+    // A scan reads the map's own iterator: a generator per entry would double its cost.
+    const every = needsScan(selector) ? this.held.values() : candidates(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k));
     return countInSlices(selector, every, (e) => this.bans.alive(e) && countIf(e.meta.key), inSlices);
   }
 

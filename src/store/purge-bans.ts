@@ -11,7 +11,7 @@
 // having been checked against it (refresh()); entries stored after it carry its
 // sequence number and are never checked against it.
 
-import { selectorMatcher } from './purge-match.js';
+import { nextTurn, selectorMatcher, SLICE_MS } from './purge-match.js';
 import type { EntryMeta, PurgeSelector } from './types.js';
 
 export interface Ban {
@@ -49,9 +49,6 @@ export interface BanTarget<T extends BanChecked> {
   /** A walk finished: these bans are applied everywhere and are retired. */
   retired?(bans: readonly Ban[]): void;
 }
-
-/** Entries a walk checks before it yields to other work. */
-const SLICE_ENTRIES = 1_000;
 
 export class PurgeBans<T extends BanChecked> {
   /** The newest ban's sequence number; entries stored now are stamped with it. */
@@ -100,23 +97,32 @@ export class PurgeBans<T extends BanChecked> {
     return this.bans.length;
   }
 
+  /** The entries under the keys the bans name (a key may come twice: refresh is idempotent). */
+  private *keyed(batch: readonly Ban[]): Generator<T | undefined> {
+    for (const b of batch) for (const key of b.keys!()) yield this.target.byKey(key);
+  }
+
   private async walk(): Promise<void> {
     try {
       // The purge that added the ban answers first; the walk starts on the next turn.
-      await new Promise<void>((r) => setImmediate(r));
+      await nextTurn();
       while (this.bans.length) {
         const upTo = this.seq;
         const batch = this.bans.slice();
-        let n = 0;
-        const visit = async (e: T | undefined) => {
-          if (e) this.refresh(e);
-          if (++n % SLICE_ENTRIES === 0) await new Promise<void>((r) => setImmediate(r));
-        };
-        if (batch.some((b) => !b.keys)) {
-          const it = this.target.entries();
-          for (let next = it.next(); !next.done; next = it.next()) await visit(next.value);
-        } else {
-          for (const b of batch) for (const key of b.keys!()) await visit(this.target.byKey(key));
+        const it = batch.some((b) => !b.keys) ? this.target.entries() : this.keyed(batch);
+        // Slices of at most SLICE_MS, then the event loop serves what is waiting.
+        for (let finished = false; !finished; ) {
+          const until = performance.now() + SLICE_MS;
+          for (let i = 1; ; i++) {
+            const next = it.next();
+            if (next.done) {
+              finished = true;
+              break;
+            }
+            if (next.value) this.refresh(next.value);
+            if ((i & 63) === 0 && performance.now() >= until) break;
+          }
+          if (!finished) await nextTurn();
         }
         const done = this.bans.filter((b) => b.seq <= upTo);
         this.bans = this.bans.filter((b) => b.seq > upTo);

@@ -113,23 +113,35 @@ export function anyMatch<T extends { meta: EntryMeta }>(sel: PurgeSelector, ever
   return false;
 }
 
-/** Entries a counting pass looks at before it yields to other work. */
-const COUNT_SLICE = 10_000;
+/**
+ * Longest a purge's pass over entries (counting here, the ban walk) runs before it
+ * yields to other work: hits waiting meanwhile wait at most about this long.
+ */
+export const SLICE_MS = 5;
+
+/** Resolves on the next turn of the event loop, after pending I/O callbacks. */
+export function nextTurn(): Promise<void> {
+  return new Promise<void>((r) => setImmediate(r));
+}
 
 /**
- * Count the entries of `every` the selector matches and `counts` accepts, yielding
- * to other work every few thousand entries: a prefix purge over a large tier does
- * not stall the requests served meanwhile.
+ * Count the entries of `every` the selector matches and `counts` accepts; when
+ * `inSlices`, yield to other work every SLICE_MS, so a purge over a large tier
+ * does not stall the requests served meanwhile.
  */
 export async function countInSlices<T extends { meta: EntryMeta }>(sel: PurgeSelector, every: Iterator<T>, counts: (entry: T) => boolean, inSlices = true): Promise<number> {
   const matches = selectorMatcher(sel);
   let n = 0;
-  let seen = 0;
-  for (let next = every.next(); !next.done; next = every.next()) {
-    if (matches(next.value.meta) && counts(next.value)) n++;
-    if (inSlices && ++seen % COUNT_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+  for (;;) {
+    const until = performance.now() + SLICE_MS;
+    for (let i = 1; ; i++) {
+      const next = every.next();
+      if (next.done) return n;
+      if (matches(next.value.meta) && counts(next.value)) n++;
+      if (inSlices && (i & 255) === 0 && performance.now() >= until) break;
+    }
+    await nextTurn();
   }
-  return n;
 }
 
 /** A selector that matches nothing, to build on. */
