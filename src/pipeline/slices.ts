@@ -173,6 +173,8 @@ export function createSlicer(deps: SliceDeps) {
       const { start } = sliceSpan(index, sliceBytes, Infinity);
       const headers = { ...req.originHeaders, range: `bytes=${start}-${start + sliceBytes - 1}` };
       const requestTimeMs = clock.now();
+      // Taken before the fetch: a purge while it is in flight keeps this slice out of the store.
+      const purgeMark = store.purgeMark();
       const res = await origin.request({ method: 'GET', target: req.target, headers });
       const responseTimeMs = clock.now();
       const cr = parseContentRange(res.headers['content-range']);
@@ -207,7 +209,7 @@ export function createSlicer(deps: SliceDeps) {
         }),
         slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
       };
-      const writer = store.open(meta);
+      const writer = store.open(meta, { purgeMark });
       let sealed!: () => void;
       const seal = new Promise<void>((r) => (sealed = r));
       const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: meta.bodySize }, seal);

@@ -418,3 +418,38 @@ test('soft purge with stale-while-revalidate: the stale entry answers at once wh
     await h.close();
   }
 });
+
+test('an object stored in slices is purged whole, by URL and by tag', async () => {
+  const size = 1024 * 1024;
+  const body = Buffer.alloc(size, 'm');
+  const ranges: string[] = [];
+  const h = await startHarness((req, res) => {
+    ranges.push(req.headers.range ?? '');
+    const headers = { etag: '"s1"', 'cache-control': 'max-age=600', 'surrogate-key': 'movies', 'accept-ranges': 'bytes' };
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (!m) return void res.writeHead(200, { ...headers, 'content-length': size }).end(body);
+    const start = Number(m[1]);
+    const end = Math.min(Number(m[2]), size - 1);
+    res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 }).end(body.subarray(start, end + 1));
+  }, { ...withToken, slices: { thresholdBytes: 256 * 1024, sliceBytes: 64 * 1024 } });
+  try {
+    const get = () => h.get('/movie.mp4', { ...site, range: 'bytes=0-99' });
+    const first = await get();
+    assert.match(first.headers['cache-status']!, /fwd=uri-miss; fwd-status=206; stored;.*detail=slices/);
+    let stored = 1;
+    await h.stored(stored);
+    for (const purgeBody of [{ urls: ['/movie.mp4'] }, { tags: ['movies'] }]) {
+      assert.match((await get()).headers['cache-status']!, /; hit;.*detail=slices/);
+      const fetched = ranges.length;
+      assert.equal(json(await purge(h, purgeBody))['purged'], 1, JSON.stringify(purgeBody));
+      const after = await get();
+      assert.equal(after.status, 206);
+      assert.equal(after.text, 'm'.repeat(100));
+      assert.doesNotMatch(after.headers['cache-status']!, /; hit;/);
+      assert.equal(ranges.length, fetched + 1, 'the slice was fetched again');
+      await h.stored(++stored);
+    }
+  } finally {
+    await h.close();
+  }
+});
