@@ -12,6 +12,7 @@ import { MemoryTier } from '../../src/store/memory.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { newEntryMeta } from '../../src/cache/entry.js';
 import { createBalancer, type UpstreamView } from '../../src/origin/balancer.js';
+import { emptySelector, selectorMatcher } from '../../src/store/purge-match.js';
 
 export interface MicroResult {
   name: string;
@@ -146,6 +147,17 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
       });
     }
   }
+
+  // A purge's pass over a tier: one selector test per stored entry (half of them match).
+  const stored = Array.from({ length: 1024 }, (_, i) => entryMeta(`/videos/${i % 2 ? '2024' : '2023'}/clip-${i}.mp4`));
+  const byPrefix = selectorMatcher({ ...emptySelector(), pathPrefixes: ['/videos/2024/'] });
+  bench.add('purge selector per entry [path prefix]', () => {
+    for (let i = 0; i < INNER; i++) if (byPrefix(stored[i & 1023]!)) sink++;
+  });
+  const byUrlPrefix = selectorMatcher({ ...emptySelector(), urlPrefixes: ['http://static.example.com/videos/2024/'] });
+  bench.add('purge selector per entry [URL prefix]', () => {
+    for (let i = 0; i < INNER; i++) if (byUrlPrefix(stored[i & 1023]!)) sink++;
+  });
 
   await bench.run();
 
