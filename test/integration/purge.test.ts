@@ -239,7 +239,7 @@ test('a purge during a fill in flight: the fill does not land, the next request 
   let arrived!: () => void;
   const fillStarted = new Promise<void>((r) => (arrived = r));
   let served = 0;
-  const h = await startHarness((req, res) => {
+  const h = await startHarness((_req, res) => {
     served++;
     const body = `version ${served}`;
     res.writeHead(200, { 'cache-control': 'max-age=600', 'surrogate-key': 'slow', 'content-length': Buffer.byteLength(body) });
