@@ -114,7 +114,15 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw err;
       }
       logger.info(
-        { listen: node.proxyAddress(), admin: node.adminAddress(), origin: origin.name, balancer: config.origin.balancer, cacheDir: config.cache.dir, tiers: store.stats() },
+        {
+          listen: node.proxyAddress(),
+          admin: node.adminAddress(),
+          origin: origin.name,
+          balancer: config.origin.balancer,
+          cacheDir: config.cache.dir,
+          tiers: store.stats(),
+          purge: config.admin.token === '' ? 'off: no admin token' : 'on',
+        },
         'strata node started',
       );
       origin.start();

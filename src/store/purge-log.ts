@@ -8,20 +8,29 @@
 import { selectorMatcher } from './purge-match.js';
 import type { EntryMeta, PurgeSelector } from './types.js';
 
-/** Purges remembered; a fetch spanning more purges than this is not stored. */
+/** Purges remembered, and their selectors' items (URLs, prefixes, tags) in all: a fetch spanning more is not stored. */
 const KEPT = 256;
+const KEPT_ITEMS = 200_000;
+
+function itemsOf(s: PurgeSelector): number {
+  return 1 + s.primaryKeys.length + s.paths.length + s.urlPrefixes.length + s.pathPrefixes.length + s.tags.length;
+}
 
 export class PurgeLog {
   private seq = 0;
-  private readonly recent: { seq: number; matches: (meta: EntryMeta) => boolean }[] = [];
+  private readonly recent: { seq: number; items: number; matches: (meta: EntryMeta) => boolean }[] = [];
+  private items = 0;
 
   get mark(): number {
     return this.seq;
   }
 
   add(selector: PurgeSelector): void {
-    this.recent.push({ seq: ++this.seq, matches: selectorMatcher(selector) });
-    if (this.recent.length > KEPT) this.recent.shift();
+    const items = itemsOf(selector);
+    this.recent.push({ seq: ++this.seq, items, matches: selectorMatcher(selector) });
+    this.items += items;
+    // Each matcher holds its selector's sets: bounded, so that many large purges cannot pile up.
+    while (this.recent.length > 1 && (this.recent.length > KEPT || this.items > KEPT_ITEMS)) this.items -= this.recent.shift()!.items;
   }
 
   /** Has a purge after `mark` matched this entry? When the log no longer reaches back that far: yes. */

@@ -79,3 +79,18 @@ test('purge log: a write whose fetch began before a covering purge is refused; t
   for (let i = 0; i < 300; i++) log.add(sel({ tags: [`z${i}`] }));
   assert.equal(log.purgedSince(m0, meta('http://h/b', ['u'])), true, 'beyond what the log keeps');
 });
+
+test('purge log: bounded by the items of the selectors it keeps, not only by their number', () => {
+  const log = new PurgeLog();
+  const m0 = log.mark;
+  const big = sel({ paths: Array.from({ length: 150_000 }, (_, i) => `/p/${i}`) });
+  log.add(big);
+  assert.equal(log.purgedSince(m0, meta('http://h/p/7')), true);
+  assert.equal(log.purgedSince(m0, meta('http://h/q')), false);
+  const m1 = log.mark;
+  log.add(big);
+  // The first large purge was let go: a fetch older than it counts as purged.
+  assert.equal(log.purgedSince(m0, meta('http://h/q')), true);
+  assert.equal(log.purgedSince(m1, meta('http://h/q')), false);
+  assert.equal(log.purgedSince(m1, meta('http://h/p/9')), true);
+});
