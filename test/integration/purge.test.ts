@@ -4,7 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, rmdir } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { fetchReply, startHarness, type Harness, type Reply } from '../fixtures/harness.js';
 import type { PurgeSelector } from '../../src/store/types.js';
 
@@ -449,6 +451,28 @@ test('an object stored in slices is purged whole, by URL and by tag', async () =
       assert.equal(ranges.length, fetched + 1, 'the slice was fetched again');
       await h.stored(++stored);
     }
+  } finally {
+    await h.close();
+  }
+});
+
+test('a purge the store cannot make durable answers 500 STORE_FAILED, is logged, and can be retried', async () => {
+  const h = await startHarness(taggedOrigin, { ...withToken, logLevel: 'error' });
+  const journal = join(h.cacheDir, 'purge-journal.jsonl');
+  try {
+    await warm(h, ['/p/1']);
+    await h.node.store().flush();
+    // A directory where the journal file goes: the append fails.
+    await mkdir(journal);
+    const r = await purge(h, { tags: ['product-1'] });
+    assert.equal(r.status, 500);
+    assert.equal(json(r)['error'], 'STORE_FAILED');
+    await h.logged((l) => /purge failed/.test(String(l['msg'])));
+    assert.equal(h.node.stats.counters.purges, 0);
+    await rmdir(journal);
+    const again = await purge(h, { tags: ['catalog'] });
+    assert.equal(again.status, 200);
+    assert.equal(await isHit(h, '/p/1'), false, 'purged (the failed attempt already kept it from being served)');
   } finally {
     await h.close();
   }
