@@ -106,7 +106,8 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // dies. One shared listener function (the state rides on the response): no
     // closure per request on the hit path.
     (res as TrackedResponse)[CONN_STATE] = st;
-    res.once('close', settleResponse);
+    // on, not once: a response closes once, and once() wraps the listener per call.
+    res.on('close', settleResponse);
     handler(req, res);
   };
 
