@@ -49,7 +49,7 @@ const config: Config = {
   logLevel: (process.env['BENCH_LOG_LEVEL'] || 'info') as Config['logLevel'],
 };
 
-const logDestination = pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 });
+const logDestination = pino.destination({ dest: process.env['BENCH_LOG_FILE'] || '/dev/null', sync: false, minLength: 4096 });
 const node = createNode(config, { logDestination });
 await node.start();
 const fill = Number(values['purge-fill']);

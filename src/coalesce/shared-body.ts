@@ -35,7 +35,8 @@ export interface SharedBodyOptions {
 export interface ConsumerCallbacks {
   /** Take a chunk; false when it cannot take more now (it calls `more()` when it can). */
   chunk(chunk: Buffer, more: () => void): boolean;
-  end(): void;
+  /** The body is complete; `last` is its final chunk when it is delivered with the end (one write for a client). */
+  end(last?: Buffer): void;
   error(err: Error): void;
   /**
    * When given: called instead of holding the window back when this consumer is
@@ -160,9 +161,10 @@ export class SharedBody {
             },
           }
         : {}),
-      end: () => {
+      end: (last) => {
         res.off('close', onClose);
-        res.end();
+        if (last) sent += last.length;
+        res.end(last);
         settle({ sent, complete: true });
       },
       error: (err) => {
@@ -235,10 +237,19 @@ export class SharedBody {
   private feed(c: Consumer, release = true): void {
     if (c.done) return;
     const end = this.first + this.chunks.length;
+    const canEnd = this.ended && (this.sealed || c.unsealed);
     while (c.pos < end && !c.busy) {
       if (c.pos === this.heldIndex && !this.sealed && !c.unsealed) break;
       const chunk = this.chunks[c.pos - this.first]!;
       c.pos++;
+      if (c.pos === end && canEnd) {
+        // The final chunk goes with the end: a client's answer finishes in one write.
+        c.done = true;
+        this.consumers.delete(c);
+        c.cb.end(chunk);
+        if (release) this.release();
+        return;
+      }
       if (!c.cb.chunk(chunk, () => this.more(c))) c.busy = true;
     }
     if (!c.busy && c.pos === end && this.ended && (this.sealed || c.unsealed)) {

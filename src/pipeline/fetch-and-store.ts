@@ -186,9 +186,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           });
           return false;
         },
-        end: () => {
-          writer
-            .commit()
+        end: (last) => {
+          (last ? writer.write(last) : Promise.resolve())
+            .then(() => writer.commit())
             .then(async () => {
               stats.inc('stored');
               await dropOtherVaryShapes(meta);

@@ -81,6 +81,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     store, origin, coalescer, clock, logger, stats, policy: policyOpts,
     windowBytes: config.coalesce.windowBytes, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes,
   });
+  const sharedHeads = new WeakMap<FetchOutcome, string[]>();
   let seq = 0;
 
   const status = (o: CacheOutcome) => formatCacheStatus(nodeName, o);
@@ -117,6 +118,24 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   }
 
   /** Response fields for the client from an origin response (hop-by-hop and hidden fields removed). */
+  /**
+   * The response fields every client of one shared outcome gets, built once per
+   * outcome (a herd of followers would otherwise rebuild the same list each);
+   * Cache-Status is added per client.
+   */
+  function sharedHead(o: FetchOutcome & { kind: 'response' }, storing: boolean): string[] {
+    let base = sharedHeads.get(o);
+    if (!base) {
+      const h = withoutHopByHop(o.headers);
+      for (const f of hidden) delete h[f];
+      h['via'] = h['via'] ? `${h['via']}, ${via}` : via;
+      base = toRawPairs(h);
+      if (storing && o.status === 200) base = advertiseRanges(base);
+      sharedHeads.set(o, base);
+    }
+    return base;
+  }
+
   function passHeaders(headers: HeaderMap, outcome: CacheOutcome): string[] {
     const h = withoutHopByHop(headers);
     for (const f of hidden) delete h[f];
@@ -335,8 +354,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       ctx.res.end();
       return;
     }
-    const raw = passHeaders(o.headers, ctx.outcome);
-    const head = storing && o.status === 200 ? advertiseRanges(raw) : raw;
+    const head = sharedHead(o, storing).concat('cache-status', status(ctx.outcome));
     if (ctx.method === 'HEAD') {
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
       ctx.res.writeHead(o.status, head);

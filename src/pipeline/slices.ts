@@ -137,7 +137,10 @@ function readerOf(body: SharedBody, unsealed = false): Readable | undefined {
         more = next;
         return false;
       },
-      end: () => r.push(null),
+      end: (last) => {
+        if (last) r.push(last);
+        r.push(null);
+      },
       error: (err) => r.destroy(err),
     },
     unsealed,

@@ -132,10 +132,19 @@ export class TieredStore implements Store {
       disk?.abort(err as Error);
       disk = undefined;
     };
+    // Why: a body memory holds anyway need not wait for the disk. Awaiting each disk
+    // write (the first one opens a file) put file creation between the origin's last
+    // byte and the commit, and every client collapsed onto the fill waited for it.
+    // Disk writes of such a body queue behind one another and land with the commit.
+    let diskQueue: Promise<void> = Promise.resolve();
     return {
       write: async (chunk) => {
-        await mem?.write(chunk);
-        if (disk) await disk.write(chunk).catch(diskFailed);
+        if (!mem) {
+          if (disk) await disk.write(chunk).catch(diskFailed);
+          return;
+        }
+        await mem.write(chunk);
+        diskQueue = diskQueue.then(() => disk?.write(chunk)).catch(diskFailed);
       },
       commit: async () => {
         if (ticket.cancelled) {
@@ -161,6 +170,7 @@ export class TieredStore implements Store {
         if (!mem) await this.memory.delete(meta.key);
         const diskDone = (async () => {
           try {
+            await diskQueue;
             await disk?.commit();
           } catch (err) {
             if (err instanceof BodyLengthError) throw err;

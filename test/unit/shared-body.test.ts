@@ -19,7 +19,10 @@ function collector(opts: { pauseAfter?: number } = {}) {
       }
       return true;
     },
-    end: () => (state.ended = true),
+    end: (last) => {
+      if (last) got.push(last);
+      state.ended = true;
+    },
     error: (e) => (state.error = e),
   };
   return { cb, got, state, text: () => Buffer.concat(got).toString(), resume: () => {
