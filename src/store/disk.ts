@@ -33,7 +33,7 @@ import type { Logger } from 'pino';
 import { fileBody, sha256Integrity } from './file-body.js';
 import { PurgeBans, type Ban } from './purge-bans.js';
 import { PurgeJournal, type PurgeRecord } from './purge-journal.js';
-import { anyMatch, candidates, countInSlices, indexedKeys, needsScan, selectorMatcher } from './purge-match.js';
+import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
 import {
   BodyLengthError,
@@ -48,6 +48,7 @@ import {
   type TierStats,
   type WriteOptions,
 } from './types.js';
+import { UrlOrder } from './url-order.js';
 import { VariantIndex } from './variant-index.js';
 
 export interface DiskTierOptions {
@@ -95,6 +96,7 @@ export class DiskTier implements Store {
   private readonly pins = new Map<string, number>();
   private readonly index = new VariantIndex();
   private readonly tags = new TagIndex();
+  private readonly order = new UrlOrder();
   private journal!: PurgeJournal;
   /** Journal ids of the bans not retired yet, by ban sequence number. */
   private readonly journalled = new Map<number, Promise<number>>();
@@ -229,12 +231,17 @@ export class DiskTier implements Store {
     this.records.set(rec.meta.key, rec);
     this.bytes += rec.size;
     this.index.add(rec.meta.primaryKey, rec.meta.key);
+    this.order.add(rec.meta.url, rec.meta.key);
     this.tags.add(rec.meta.tags, rec.meta.key);
   }
 
   /** Replace a tracked record's metadata, keeping the tag index in step. */
   private setMeta(rec: DiskRecord, meta: EntryMeta): void {
     this.tags.remove(rec.meta.tags, rec.meta.key);
+    if (meta.url !== rec.meta.url) {
+      this.order.remove(rec.meta.url, rec.meta.key);
+      this.order.add(meta.url, meta.key);
+    }
     rec.meta = meta;
     this.tags.add(meta.tags, meta.key);
   }
@@ -244,6 +251,7 @@ export class DiskTier implements Store {
     this.records.delete(rec.meta.key);
     this.bytes -= rec.size;
     this.index.remove(rec.meta.primaryKey, rec.meta.key);
+    this.order.remove(rec.meta.url, rec.meta.key);
     this.tags.remove(rec.meta.tags, rec.meta.key);
     const n = (this.refs.get(rec.integrity) ?? 1) - 1;
     if (n > 0) {
@@ -572,6 +580,14 @@ export class DiskTier implements Store {
 
   /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
   countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
+    const runs = prefixRuns(selector, this.order);
+    if (runs) {
+      if (this.bans.active === 0) return Promise.resolve(this.order.countRuns(runs));
+      return countKeysInSlices(this.order.keysIn(runs), (k) => {
+        const rec = this.records.get(k) as Required<DiskRecord> | undefined;
+        return rec !== undefined && this.bans.alive(rec);
+      }, inSlices);
+    }
     const every = needsScan(selector) ? this.records.values() : candidates(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k));
     return countInSlices(selector, every, (rec) => this.bans.alive(rec as Required<DiskRecord>), inSlices);
   }
@@ -590,7 +606,11 @@ export class DiskTier implements Store {
     const atMs = Date.now();
     const indexes = { variants: this.index, tags: this.tags };
     let keys: (() => Iterable<string>) | undefined;
-    if (needsScan(selector)) {
+    const runs = prefixRuns(selector, this.order);
+    if (runs) {
+      if (this.order.countRuns(runs) === 0) return Promise.resolve();
+      keys = () => this.order.keysIn(runs);
+    } else if (needsScan(selector)) {
       if (!anyMatch(selector, this.records.values())) return Promise.resolve();
     } else {
       if (indexedKeys(selector, indexes).next().done) return Promise.resolve();

@@ -6,9 +6,10 @@
 import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
 import { PurgeBans, type BanChecked } from './purge-bans.js';
-import { anyMatch, candidates, countInSlices, indexedKeys, needsScan } from './purge-match.js';
+import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
+import { UrlOrder } from './url-order.js';
 import { VariantIndex } from './variant-index.js';
 
 export interface MemoryTierOptions {
@@ -50,6 +51,7 @@ export class MemoryTier implements Store {
   private readonly held = new Map<string, Held>();
   private readonly index = new VariantIndex();
   private readonly tags = new TagIndex();
+  private readonly order = new UrlOrder();
   readonly maxObjectBytes: number;
   private readonly maxBytes: number;
   private readonly expire: ExpireFn | undefined;
@@ -73,6 +75,7 @@ export class MemoryTier implements Store {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
           this.index.remove(e.meta.primaryKey, key);
+          this.order.remove(e.meta.url, key);
           this.held.delete(key);
         }
         this.tags.remove(e.meta.tags, key);
@@ -126,6 +129,7 @@ export class MemoryTier implements Store {
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
     this.index.add(meta.primaryKey, meta.key);
+    this.order.add(meta.url, meta.key);
     this.tags.add(meta.tags, meta.key);
     this.held.set(meta.key, entry);
     return true;
@@ -177,6 +181,10 @@ export class MemoryTier implements Store {
 
   private setMeta(e: Held, meta: EntryMeta): void {
     this.tags.remove(e.meta.tags, e.meta.key);
+    if (meta.url !== e.meta.url) {
+      this.order.remove(e.meta.url, e.meta.key);
+      this.order.add(meta.url, meta.key);
+    }
     e.meta = meta;
     this.tags.add(meta.tags, meta.key);
   }
@@ -186,20 +194,36 @@ export class MemoryTier implements Store {
    * `countIf` accepts are counted (the tiered store counts an entry the disk holds
    * too only once). Counted in slices that yield to other work when `inSlices`.
    */
-  countMatching(selector: PurgeSelector, countIf: (key: string) => boolean = () => true, inSlices = false): Promise<number> {
+  countMatching(selector: PurgeSelector, countIf?: (key: string) => boolean, inSlices = false): Promise<number> {
+    const runs = prefixRuns(selector, this.order);
+    if (runs) {
+      // With no ban pending every entry is alive: the runs' lengths are the count.
+      if (!countIf && this.bans.active === 0) return Promise.resolve(this.order.countRuns(runs));
+      return countKeysInSlices(this.order.keysIn(runs), (k) => {
+        if (countIf && !countIf(k)) return false;
+        const e = this.held.get(k);
+        return e !== undefined && this.bans.alive(e);
+      }, inSlices);
+    }
     // A scan reads the map's own iterator: a generator per entry would double its cost.
     const every = needsScan(selector) ? this.held.values() : candidates(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k));
-    return countInSlices(selector, every, (e) => this.bans.alive(e) && countIf(e.meta.key), inSlices);
+    return countInSlices(selector, every, (e) => this.bans.alive(e) && (!countIf || countIf(e.meta.key)), inSlices);
   }
 
   /**
-   * Synchronous and O(1) for URLs and tags: the purge becomes a ban, applied to an
-   * entry when it is next looked up and by a background walk (purge-bans.ts): over
-   * the entries the indexes name (URLs, tags), or over every entry (prefixes, paths, all).
+   * Synchronous and O(1) for URLs and tags, O(log n) for prefixes: the purge becomes
+   * a ban, applied to an entry when it is next looked up and by a background walk
+   * (purge-bans.ts): over the entries the indexes name (URLs, tags, prefixes), or
+   * over every entry (paths, all, mixed selectors).
    */
   ban(selector: PurgeSelector, opts: PurgeOptions = {}): void {
     const at = opts.softAtMs;
     if (at !== undefined && !this.expire) throw new Error('memory tier: soft purge needs an expire policy');
+    const runs = prefixRuns(selector, this.order);
+    if (runs) {
+      if (this.order.countRuns(runs) > 0) this.bans.add(selector, at, () => this.order.keysIn(runs));
+      return;
+    }
     if (needsScan(selector)) {
       if (anyMatch(selector, this.held.values())) this.bans.add(selector, at);
       return;

@@ -20,9 +20,9 @@ export interface Ban {
   /** Soft purge instant; absent for a hard purge. */
   readonly softAtMs?: number;
   /**
-   * The keys it can match, when the tier's indexes name them (URLs, tags), read from
-   * the indexes when the walk runs: the walk then visits only these. Absent
-   * (prefixes, paths, all): every entry.
+   * The keys it can match, when the tier's indexes name them (URLs, tags,
+   * prefixes), read from the indexes when the walk runs: the walk then visits
+   * only these. Absent (paths, all): every entry.
    */
   readonly keys?: () => Iterable<string>;
 }

@@ -1,14 +1,15 @@
 // Which stored entries a PurgeSelector takes, shared by every tier. Exact URLs and
-// tags are found through the tiers' indexes; paths, prefixes and `all` need one
-// pass over the tier's entries (a few milliseconds per 100,000), never one per
-// selector part.
+// tags are found through the tiers' indexes, prefixes as runs of their URL order
+// (url-order.ts); paths, `all` and selectors mixing prefixes with anything else
+// need one pass over the tier's entries, never one per selector part.
 
 import type { EntryMeta, PurgeSelector } from './types.js';
 import type { TagIndex } from './tag-index.js';
+import type { UrlOrder } from './url-order.js';
 import type { VariantIndex } from './variant-index.js';
 
 /** Index where the path of an absolute URL starts ("http://h:1/a?b" → 9); the length when it has none. */
-function pathStart(url: string): number {
+export function pathStart(url: string): number {
   const scheme = url.indexOf('://');
   const slash = url.indexOf('/', scheme < 0 ? 0 : scheme + 3);
   return slash < 0 ? url.length : slash;
@@ -18,6 +19,17 @@ function pathStart(url: string): number {
 export function pathOfUrl(url: string): string {
   const at = pathStart(url);
   return at === url.length ? '/' : url.slice(at);
+}
+
+/**
+ * The runs of a tier's URL order a selector of URL and path prefixes alone takes
+ * (url-order.ts): counting them is a few binary searches. Undefined for any other
+ * selector.
+ */
+export function prefixRuns(sel: PurgeSelector, order: UrlOrder): string[] | undefined {
+  if (sel.all || sel.paths.length || sel.primaryKeys.length || sel.tags.length) return undefined;
+  if (sel.urlPrefixes.length + sel.pathPrefixes.length === 0) return undefined;
+  return order.prefixRuns(sel.urlPrefixes, sel.pathPrefixes);
 }
 
 /** Does the selector need a pass over every entry (rather than index look-ups)? */
@@ -138,6 +150,21 @@ export async function countInSlices<T extends { meta: EntryMeta }>(sel: PurgeSel
       const next = every.next();
       if (next.done) return n;
       if (matches(next.value.meta) && counts(next.value)) n++;
+      if (inSlices && (i & 255) === 0 && performance.now() >= until) break;
+    }
+    await nextTurn();
+  }
+}
+
+/** As countInSlices, over keys already known to match: those `counts` accepts. */
+export async function countKeysInSlices(keys: readonly string[], counts: (key: string) => boolean, inSlices = true): Promise<number> {
+  let n = 0;
+  let i = 0;
+  for (;;) {
+    const until = performance.now() + SLICE_MS;
+    for (;;) {
+      if (i === keys.length) return n;
+      if (counts(keys[i++]!)) n++;
       if (inSlices && (i & 255) === 0 && performance.now() >= until) break;
     }
     await nextTurn();

@@ -360,6 +360,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    test('overlapping prefixes count each entry once; a prefix need not end at a "/"', async () => {
+      await withStore(big, async (s, t) => {
+        await purgeFixture(s);
+        assert.equal(await s.purge(selector({ pathPrefixes: ['/zzz', 'videos/'] })), 0, 'nothing under them (a path prefix without "/" matches no path)');
+        assert.equal(await s.purge(selector({ urlPrefixes: ['http://one.example/videos/'], pathPrefixes: ['/videos/2024/', '/vid'] })), 4);
+        assert.deepEqual(await present(s), ['d', 'e']);
+        assert.equal(await s.purge(selector({ pathPrefixes: ['/index.html'] })), 2, 'counted while the first ban is still pending');
+        assert.equal(await s.purge(selector({ pathPrefixes: ['/'] })), 0);
+        await t.settle();
+        assert.deepEqual(await present(s), []);
+      });
+    });
+
     test('purge by tag takes every entry carrying any of the tags; all takes everything', async () => {
       await withStore(big, async (s, t) => {
         await purgeFixture(s);

@@ -1,0 +1,84 @@
+// The URL order (src/store/url-order.ts) a prefix purge counts with: after any
+// mix of insertions and removals, a prefix's run holds exactly the stored entries
+// whose URL starts with it, and a selector's path prefixes reach every authority
+// stored, each entry counted once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UrlOrder } from '../../src/store/url-order.js';
+import { pathOfUrl } from '../../src/store/purge-match.js';
+
+/** A small deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Authorities that are prefixes of one another and sort around each other's paths.
+const AUTHORITIES = ['http://h', 'http://h.x', 'http://h:8080', 'http://ha', 'http://h-'];
+const SEGMENTS = ['a', 'a.mp4', 'ab', 'b', 'videos', '2024', '', 'x?y=1'];
+
+function urlFrom(rnd: () => number): string {
+  const pick = <T>(list: readonly T[]) => list[Math.floor(rnd() * list.length)]!;
+  let path = '';
+  const depth = 1 + Math.floor(rnd() * 3);
+  for (let i = 0; i < depth; i++) path += '/' + pick(SEGMENTS);
+  return pick(AUTHORITIES) + path;
+}
+
+test('URL order: prefix runs match a brute-force count through thousands of insertions and removals', () => {
+  const rnd = random(42);
+  const order = new UrlOrder();
+  const stored = new Map<string, string>(); // key → url
+  for (let step = 0; step < 20_000; step++) {
+    const url = urlFrom(rnd);
+    const key = `GET ${url}#${Math.floor(rnd() * 3)}`;
+    if (stored.has(key) && rnd() < 0.6) {
+      order.remove(url, key);
+      stored.delete(key);
+    } else {
+      order.add(url, key);
+      stored.set(key, url);
+    }
+  }
+  assert.equal(order.size, stored.size);
+  assert.ok(stored.size > 1000, 'enough entries for several blocks');
+  const prefixes = ['http://h/', 'http://h/a', 'http://h/a/', 'http://h.x/videos/20', 'http://ha', 'http://h', 'http://z', 'http://h:8080/x?y=1'];
+  for (const p of prefixes) {
+    const expected = [...stored].filter(([, u]) => u.startsWith(p)).map(([k]) => k).sort();
+    assert.equal(order.countRuns([p]), expected.length, p);
+    assert.deepEqual([...order.keysIn([p])].sort(), expected, p);
+  }
+  // Remove everything: no run is left, and no empty block either.
+  for (const [k, u] of stored) order.remove(u, k);
+  assert.equal(order.size, 0);
+  assert.equal(order.countRuns(['http://']), 0);
+});
+
+test('URL order: path prefixes become one run per authority stored; nested prefixes count once', () => {
+  const rnd = random(7);
+  const order = new UrlOrder();
+  const urls: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const url = urlFrom(rnd);
+    order.add(url, `GET ${url}`);
+    if (!urls.includes(url)) urls.push(url);
+  }
+  const count = (urlPrefixes: string[], pathPrefixes: string[]) => order.countRuns(order.prefixRuns(urlPrefixes, pathPrefixes)!);
+  const brute = (urlPrefixes: string[], pathPrefixes: string[]) =>
+    urls.filter((u) => urlPrefixes.some((p) => u.startsWith(p)) || pathPrefixes.some((p) => pathOfUrl(u).startsWith(p))).length;
+  for (const [up, pp] of [
+    [[], ['/a']],
+    [[], ['/a/', '/a', '/ab']],
+    [['http://h/videos/'], ['/videos/2024']],
+    [['http://h.x/', 'http://h.x/a'], ['/b']],
+    [['http://h', 'http://h:8080/'], []],
+  ] as [string[], string[]][]) {
+    assert.equal(count(up, pp), brute(up, pp), JSON.stringify([up, pp]));
+  }
+  assert.equal(order.prefixRuns([], ['a']), undefined, 'a path prefix not starting with "/" could reach into the authority');
+});
