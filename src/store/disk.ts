@@ -238,10 +238,7 @@ export class DiskTier implements Store {
   /** Replace a tracked record's metadata, keeping the tag index in step. */
   private setMeta(rec: DiskRecord, meta: EntryMeta): void {
     this.tags.remove(rec.meta.tags, rec.meta.key);
-    if (meta.url !== rec.meta.url) {
-      this.order.remove(rec.meta.url, rec.meta.key);
-      this.order.add(meta.url, meta.key);
-    }
+    if (meta.url !== rec.meta.url) this.order.add(meta.url, meta.key);
     rec.meta = meta;
     this.tags.add(meta.tags, meta.key);
   }
@@ -251,7 +248,7 @@ export class DiskTier implements Store {
     this.records.delete(rec.meta.key);
     this.bytes -= rec.size;
     this.index.remove(rec.meta.primaryKey, rec.meta.key);
-    this.order.remove(rec.meta.url, rec.meta.key);
+    this.order.remove(rec.meta.key);
     this.tags.remove(rec.meta.tags, rec.meta.key);
     const n = (this.refs.get(rec.integrity) ?? 1) - 1;
     if (n > 0) {
@@ -616,9 +613,9 @@ export class DiskTier implements Store {
       if (indexedKeys(selector, indexes).next().done) return Promise.resolve();
       keys = () => indexedKeys(selector, indexes);
     }
-    const ban = this.bans.add(selector, softAt, keys);
     const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
     const appended = this.journal.append(record).then((r) => r.id);
+    const ban = this.bans.add(selector, softAt, keys, appended);
     this.journalled.set(ban.seq, appended);
     return this.background(appended).then(() => undefined);
   }

@@ -75,7 +75,7 @@ export class MemoryTier implements Store {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
           this.index.remove(e.meta.primaryKey, key);
-          this.order.remove(e.meta.url, key);
+          this.order.remove(key);
           this.held.delete(key);
         }
         this.tags.remove(e.meta.tags, key);
@@ -181,10 +181,7 @@ export class MemoryTier implements Store {
 
   private setMeta(e: Held, meta: EntryMeta): void {
     this.tags.remove(e.meta.tags, e.meta.key);
-    if (meta.url !== e.meta.url) {
-      this.order.remove(e.meta.url, e.meta.key);
-      this.order.add(meta.url, meta.key);
-    }
+    if (meta.url !== e.meta.url) this.order.add(meta.url, meta.key);
     e.meta = meta;
     this.tags.add(meta.tags, meta.key);
   }
@@ -216,20 +213,20 @@ export class MemoryTier implements Store {
    * (purge-bans.ts): over the entries the indexes name (URLs, tags, prefixes), or
    * over every entry (paths, all, mixed selectors).
    */
-  ban(selector: PurgeSelector, opts: PurgeOptions = {}): void {
+  ban(selector: PurgeSelector, opts: PurgeOptions = {}, walkAfter?: Promise<unknown>): void {
     const at = opts.softAtMs;
     if (at !== undefined && !this.expire) throw new Error('memory tier: soft purge needs an expire policy');
     const runs = prefixRuns(selector, this.order);
     if (runs) {
-      if (this.order.countRuns(runs) > 0) this.bans.add(selector, at, () => this.order.keysIn(runs));
+      if (this.order.countRuns(runs) > 0) this.bans.add(selector, at, () => this.order.keysIn(runs), walkAfter);
       return;
     }
     if (needsScan(selector)) {
-      if (anyMatch(selector, this.held.values())) this.bans.add(selector, at);
+      if (anyMatch(selector, this.held.values())) this.bans.add(selector, at, undefined, walkAfter);
       return;
     }
     const indexes = { variants: this.index, tags: this.tags };
-    if (!indexedKeys(selector, indexes).next().done) this.bans.add(selector, at, () => indexedKeys(selector, indexes));
+    if (!indexedKeys(selector, indexes).next().done) this.bans.add(selector, at, () => indexedKeys(selector, indexes), walkAfter);
   }
 
   async purge(selector: PurgeSelector, opts?: PurgeOptions): Promise<number> {

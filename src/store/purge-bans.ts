@@ -58,11 +58,16 @@ export class PurgeBans<T extends BanChecked> {
 
   constructor(private readonly target: BanTarget<T>) {}
 
-  /** Add a ban and start (or continue) the background walk. `keys`: see Ban.keys. */
-  add(selector: PurgeSelector, softAtMs?: number, keys?: () => Iterable<string>): Ban {
+  /**
+   * Add a ban and start (or continue) the background walk. `keys`: see Ban.keys.
+   * `walkAfter`: a new walk starts once it settles (the purge's journal append):
+   * walk slices run between the append's I/O steps otherwise, and the purge
+   * answers later for nothing, as every read applies the ban anyway.
+   */
+  add(selector: PurgeSelector, softAtMs?: number, keys?: () => Iterable<string>, walkAfter?: Promise<unknown>): Ban {
     const ban: Ban = { seq: ++this.seq, matches: selectorMatcher(selector), ...(softAtMs === undefined ? {} : { softAtMs }), ...(keys ? { keys } : {}) };
     this.bans.push(ban);
-    this.walking ??= this.walk();
+    this.walking ??= this.walk(walkAfter);
     return ban;
   }
 
@@ -102,10 +107,11 @@ export class PurgeBans<T extends BanChecked> {
     for (const b of batch) for (const key of b.keys!()) yield this.target.byKey(key);
   }
 
-  private async walk(): Promise<void> {
+  private async walk(after?: Promise<unknown>): Promise<void> {
     try {
       // The purge that added the ban answers first; the walk starts on the next turn.
       await nextTurn();
+      if (after) await after.catch(() => undefined);
       while (this.bans.length) {
         const upTo = this.seq;
         const batch = this.bans.slice();

@@ -233,7 +233,9 @@ export class TieredStore implements Store {
     // counting is covered too, and no look-up falls between the tiers.
     const matches = selectorMatcher(selector);
     this.purges.add(selector);
-    this.memory.ban(selector, opts);
+    // Memory's walk starts once the journal append is done (PurgeBans.add: walkAfter).
+    let appended!: () => void;
+    this.memory.ban(selector, opts, new Promise<void>((r) => (appended = r)));
     opts.onApply?.();
     for (const set of this.tickets.values()) {
       for (const t of set) {
@@ -245,7 +247,9 @@ export class TieredStore implements Store {
         else t.cancelled = true;
       }
     }
-    await this.disk.ban(selector, opts);
+    const durable = this.disk.ban(selector, opts);
+    void durable.then(appended, appended);
+    await durable;
     return memoryOnly + onDisk;
   }
 
