@@ -5,9 +5,9 @@
 //
 // Layout: sorted blocks of at most BLOCK (url, key) pairs, ordered by URL, then
 // key (the variants of one URL); one URL per key. An insert binary-searches the
-// blocks and splices one short array; a removal finds its block by key (a purge's
-// walk removes 100,000 entries: string comparisons there cost it ~0.3 s of CPU);
-// counting a run adds up block lengths.
+// blocks and shifts one short array; a removal finds its block through a map by
+// key, without comparing URLs (a purge's walk removes 100,000 entries, and each
+// comparison of two long URLs costs ~60 ns); counting a run adds up block lengths.
 
 import { pathStart } from './purge-match.js';
 
