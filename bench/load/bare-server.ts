@@ -9,8 +9,7 @@
 // keeps Strata's entry stale with exactly one revalidation in flight.
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { onShutdown, parseSize } from './child-life.js';
+import { serveUntilShutdown, parseSize } from './child-life.js';
 
 const size = parseSize(process.argv[2] ?? '1024');
 const port = Number(process.argv[3] ?? '0');
@@ -29,15 +28,4 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
   res.end(req.method === 'HEAD' ? undefined : body);
 });
 
-server.listen(port, '127.0.0.1', () => {
-  const addr = server.address() as AddressInfo;
-  process.stdout.write(JSON.stringify({ port: addr.port, size, pid: process.pid }) + '\n');
-});
-
-onShutdown(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
+serveUntilShutdown(server, port, { size });

@@ -1,5 +1,22 @@
 // Shared by the server children: exit when told to (SIGTERM/SIGINT) or when the
 // runner is gone (stdin closed), running `shutdown` once first.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Listen on 127.0.0.1:`port`, print {"port", …info, "pid"} for the runner, close on shutdown. */
+export function serveUntilShutdown(server: Server, port: number, info: Record<string, unknown>): void {
+  server.listen(port, '127.0.0.1', () => {
+    const addr = server.address() as AddressInfo;
+    process.stdout.write(JSON.stringify({ port: addr.port, ...info, pid: process.pid }) + '\n');
+  });
+  onShutdown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+}
 
 export function onShutdown(shutdown: () => Promise<void> | void): void {
   let done = false;

@@ -12,9 +12,8 @@
 
 import { createReadStream, statSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
-import { onShutdown } from './child-life.js';
+import { serveUntilShutdown } from './child-life.js';
 
 const path = process.argv[2];
 if (!path) {
@@ -64,15 +63,4 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
   pipeline(file, res, () => {});
 });
 
-server.listen(port, '127.0.0.1', () => {
-  const addr = server.address() as AddressInfo;
-  process.stdout.write(JSON.stringify({ port: addr.port, size, pid: process.pid }) + '\n');
-});
-
-onShutdown(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
+serveUntilShutdown(server, port, { size });

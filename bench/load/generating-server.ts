@@ -7,8 +7,8 @@
 // Listens on 127.0.0.1 (port 0 = ephemeral) and prints {"port":N} on stdout.
 
 import http, { type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { onShutdown } from './child-life.js';
+import { serveUntilShutdown } from './child-life.js';
+import { drainOrClose } from '../../src/pipeline/send-body.js';
 
 const size = Number(process.argv[2]);
 if (!Number.isSafeInteger(size) || size < 0) {
@@ -18,17 +18,6 @@ if (!Number.isSafeInteger(size) || size < 0) {
 const port = Number(process.argv[3] ?? '0');
 const CHUNK = Buffer.alloc(2 ** 20, 'strata-bench ');
 
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
   res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(size), 'cache-control': 'no-store' });
@@ -47,15 +36,4 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
   })();
 });
 
-server.listen(port, '127.0.0.1', () => {
-  const addr = server.address() as AddressInfo;
-  process.stdout.write(JSON.stringify({ port: addr.port, size, pid: process.pid }) + '\n');
-});
-
-onShutdown(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
+serveUntilShutdown(server, port, { size });

@@ -15,7 +15,8 @@ export interface SendResult {
   error?: Error;
 }
 
-function waitDrain(res: ServerResponse): Promise<void> {
+/** Resolves when `res` can take more, or is closed (a writer must not wait forever on a gone client). */
+export function drainOrClose(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -36,7 +37,7 @@ export async function sendBody(source: Readable, res: ServerResponse): Promise<S
         return { sent, complete: false };
       }
       sent += chunk.length;
-      if (!res.write(chunk) && !res.destroyed) await waitDrain(res);
+      if (!res.write(chunk) && !res.destroyed) await drainOrClose(res);
       if (res.destroyed) {
         // Nobody needs the rest here.
         source.destroy();

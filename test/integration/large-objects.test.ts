@@ -10,21 +10,11 @@ import type { ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { request, Agent } from 'undici';
 import { startHarness } from '../fixtures/harness.js';
+import { drainOrClose } from '../../src/pipeline/send-body.js';
 
 const MiB = 2 ** 20;
 const CHUNK = Buffer.alloc(MiB, 'strata-large ');
 
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 /** Writes `size` bytes of CHUNK, honouring backpressure; resolves when done or the response is gone. */
 async function generate(res: ServerResponse, size: number): Promise<void> {
