@@ -5,6 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { COUNTERS, type Stats } from '../observability/stats.js';
 import type { Store } from '../store/types.js';
 import type { OriginClient } from '../origin/client.js';
+import { json } from './purge.js';
 
 export interface AdminDeps {
   nodeId: string;
@@ -15,12 +16,6 @@ export interface AdminDeps {
   now: () => number;
   /** `POST /purge`. */
   purge: (req: IncomingMessage, res: ServerResponse) => void;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
 }
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {

@@ -281,7 +281,8 @@ function loggable(asked: Asked): Record<string, unknown> {
   return out;
 }
 
-function json(res: ServerResponse, status: number, body: unknown, extra: string[], close = false): void {
+/** A JSON answer of the admin API (never cached). */
+export function json(res: ServerResponse, status: number, body: unknown, extra: string[] = [], close = false): void {
   const text = JSON.stringify(body) + '\n';
   const raw = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store', ...extra];
   if (close) raw.push('connection', 'close');

@@ -58,11 +58,20 @@ export function selectingValues(names: readonly string[], req: HeaderMap): Recor
   return out;
 }
 
-/** Does this request select the stored variant? (RFC 9111 §4.1) */
-export function varyMatches(names: readonly string[], stored: Record<string, string>, req: HeaderMap): boolean {
+/**
+ * Does this request select the stored variant? (RFC 9111 §4.1) `seen` keeps the
+ * request's normalised values across the variants of one look-up: with `Vary: Cookie`
+ * there is a variant per user, and each would otherwise hash the same cookie again.
+ */
+export function varyMatches(names: readonly string[], stored: Record<string, string>, req: HeaderMap, seen: Map<string, string> = new Map()): boolean {
   for (const n of names) {
     if (n === '*') return false;
-    if (normaliseVaryValue(n, req[n]) !== (stored[n] ?? ABSENT)) return false;
+    let v = seen.get(n);
+    if (v === undefined) {
+      v = normaliseVaryValue(n, req[n]);
+      seen.set(n, v);
+    }
+    if (v !== (stored[n] ?? ABSENT)) return false;
   }
   return true;
 }

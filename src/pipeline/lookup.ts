@@ -15,11 +15,12 @@ export async function lookup(store: Store, primaryKey: string, req: HeaderMap): 
   if (variants.length === 0) return { found: undefined, miss: 'uri-miss' };
   let best: EntryMeta | undefined;
   let whole = false;
+  const seen = new Map<string, string>();
   for (const m of variants) {
     // A slice is part of an object, never an answer on its own (pipeline/slices.ts).
     if (m.slice) continue;
     whole = true;
-    if (varyMatches(m.varyNames, m.varyValues, req) && (!best || m.responseTimeMs > best.responseTimeMs)) best = m;
+    if (varyMatches(m.varyNames, m.varyValues, req, seen) && (!best || m.responseTimeMs > best.responseTimeMs)) best = m;
   }
   if (!best) return { found: undefined, miss: whole ? 'vary-miss' : 'uri-miss' };
   const entry = store.peek(best.key) ?? (await store.get(best.key));

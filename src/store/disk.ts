@@ -309,8 +309,6 @@ export class DiskTier implements Store {
     });
   }
 
-  /** Mark a key as recently used without reading it (a hit answered by an upper tier). */
-
   /** The metadata currently stored under a key, without touching its recency. */
   metaOf(key: string): EntryMeta | undefined {
     return this.live(key)?.meta;
@@ -337,10 +335,6 @@ export class DiskTier implements Store {
       }
       this.removeRecord(rec, 'evicted');
     }
-  }
-
-  private untrackAndRemoveBlob(rec: DiskRecord): void {
-    if (this.untrack(rec)) this.removeBlobLater(rec);
   }
 
   private removeRecord(rec: DiskRecord, why: string): void {
@@ -499,7 +493,7 @@ export class DiskTier implements Store {
             return;
           }
           const old = this.records.get(meta.key);
-          if (old) this.untrackAndRemoveBlob(old);
+          if (old && this.untrack(old)) this.removeBlobLater(old);
           await cacache.rm.entry(dir, meta.key);
         });
       } finally {
@@ -585,7 +579,7 @@ export class DiskTier implements Store {
         return rec !== undefined && this.bans.alive(rec);
       }, inSlices);
     }
-    const every = needsScan(selector) ? this.records.values() : candidates(selector, { variants: this.index, tags: this.tags }, () => this.records.values(), (k) => this.records.get(k));
+    const every = needsScan(selector) ? this.records.values() : candidates(selector, { variants: this.index, tags: this.tags }, (k) => this.records.get(k));
     return countInSlices(selector, every, (rec) => this.bans.alive(rec as Required<DiskRecord>), inSlices);
   }
 
@@ -642,15 +636,6 @@ export class DiskTier implements Store {
     if (!rec) return false;
     this.removeRecord(rec, 'deleted');
     await this.keyQueues.get(key);
-    return true;
-  }
-
-  /** Delete the key only if its current record is the one written with this metadata. */
-  async deleteIfCurrent(meta: EntryMeta): Promise<boolean> {
-    const rec = this.records.get(meta.key);
-    if (!rec || rec.meta !== meta) return false;
-    this.removeRecord(rec, 'superseded');
-    await this.keyQueues.get(meta.key);
     return true;
   }
 

@@ -203,7 +203,7 @@ export class MemoryTier implements Store {
       }, inSlices);
     }
     // A scan reads the map's own iterator: a generator per entry would double its cost.
-    const every = needsScan(selector) ? this.held.values() : candidates(selector, { variants: this.index, tags: this.tags }, () => this.held.values(), (k) => this.held.get(k));
+    const every = needsScan(selector) ? this.held.values() : candidates(selector, { variants: this.index, tags: this.tags }, (k) => this.held.get(k));
     return countInSlices(selector, every, (e) => this.bans.alive(e) && (!countIf || countIf(e.meta.key)), inSlices);
   }
 

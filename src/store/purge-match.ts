@@ -99,19 +99,11 @@ export function* indexedKeys(sel: PurgeSelector, indexes: { variants: VariantInd
 }
 
 /**
- * The entries of one tier a purge must look at: every entry for a scan, else those
- * the indexes name. The caller still applies the selector's matcher.
+ * The entries of one tier the indexes name for a selector that needs no scan
+ * (callers scan every entry themselves when needsScan()). The caller still applies
+ * the selector's matcher.
  */
-export function* candidates<T>(
-  sel: PurgeSelector,
-  indexes: { variants: VariantIndex; tags: TagIndex },
-  every: () => Iterable<T>,
-  byKey: (key: string) => T | undefined,
-): Generator<T> {
-  if (needsScan(sel)) {
-    yield* every();
-    return;
-  }
+export function* candidates<T>(sel: PurgeSelector, indexes: { variants: VariantIndex; tags: TagIndex }, byKey: (key: string) => T | undefined): Generator<T> {
   for (const key of indexedKeys(sel, indexes)) {
     const e = byKey(key);
     if (e !== undefined) yield e;
