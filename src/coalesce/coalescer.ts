@@ -61,10 +61,6 @@ export class Coalescer<T> {
     return flight;
   }
 
-  get inFlight(): number {
-    return this.flights.size;
-  }
-
   /** Requests for `key` should not wait for one another for a while. */
   markPass(key: string): void {
     if (this.hitForPassMs > 0) this.passUntil.set(key, this.clock.now() + this.hitForPassMs);

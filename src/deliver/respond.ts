@@ -30,7 +30,11 @@ export interface StoredAnswer {
   bodyBytes: number;
 }
 
-/** Stored fields as raw pairs for writeHead, without fields the client must not see. */
+/**
+ * Stored fields as raw pairs for writeHead, without fields the client must not see,
+ * plus what depends only on the entry (Via; Accept-Ranges on a 200): a hit adds
+ * only Age and Cache-Status.
+ */
 function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
   let raw = opts.headerCache.get(meta);
   if (raw) return raw;
@@ -40,6 +44,8 @@ function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
     visible[name] = meta.headers[name]!;
   }
   raw = toRawPairs(visible);
+  raw.push('via', viaValue(meta.headers['via'], opts.via));
+  if (meta.status === 200) raw.push('accept-ranges', 'bytes');
   opts.headerCache.set(meta, raw);
   return raw;
 }
@@ -64,7 +70,6 @@ export function deliverStored(
 ): StoredAnswer | Promise<StoredAnswer> {
   const { meta, body } = entry;
   const age = String(Math.max(0, Math.floor(ageS)));
-  const via = viaValue(meta.headers['via'], opts.via);
   const cacheable = meta.status === 200;
 
   if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, meta.headers)) {
@@ -73,15 +78,14 @@ export function deliverStored(
       const v = meta.headers[f];
       if (v !== undefined && !opts.hiddenFields.has(f)) raw.push(f, v);
     }
-    raw.push('age', age, 'cache-status', cacheStatus, 'via', via);
+    raw.push('age', age, 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via));
     res.writeHead(304, raw);
     res.end();
     return { status: 304, bodyBytes: 0 };
   }
 
   const raw = baseHeaders(meta, opts).slice();
-  raw.push('age', age, 'cache-status', cacheStatus, 'via', via);
-  if (cacheable) raw.push('accept-ranges', 'bytes');
+  raw.push('age', age, 'cache-status', cacheStatus);
 
   let status = meta.status;
   let start = 0;
@@ -91,7 +95,7 @@ export function deliverStored(
     const r = parseRanges(req.headers['range'], body.size);
     if (r.kind === 'unsatisfiable') {
       const msg = 'requested range not satisfiable\n';
-      res.writeHead(416, ['content-range', `bytes */${body.size}`, 'content-type', 'text/plain', 'content-length', String(msg.length), 'accept-ranges', 'bytes', 'cache-status', cacheStatus, 'via', via]);
+      res.writeHead(416, ['content-range', `bytes */${body.size}`, 'content-type', 'text/plain', 'content-length', String(msg.length), 'accept-ranges', 'bytes', 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via)]);
       res.end(msg);
       return { status: 416, bodyBytes: 0 };
     }

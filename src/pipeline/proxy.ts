@@ -117,7 +117,14 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     });
   }
 
-  /** Response fields for the client from an origin response (hop-by-hop and hidden fields removed). */
+  /** Response fields for the client from an origin response (hop-by-hop and hidden fields removed, Via added). */
+  function clientHead(headers: HeaderMap): string[] {
+    const h = withoutHopByHop(headers);
+    for (const f of hidden) delete h[f];
+    h['via'] = h['via'] ? `${h['via']}, ${via}` : via;
+    return toRawPairs(h);
+  }
+
   /**
    * The response fields every client of one shared outcome gets, built once per
    * outcome (a herd of followers would otherwise rebuild the same list each);
@@ -126,10 +133,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   function sharedHead(o: FetchOutcome & { kind: 'response' }, storing: boolean): string[] {
     let base = sharedHeads.get(o);
     if (!base) {
-      const h = withoutHopByHop(o.headers);
-      for (const f of hidden) delete h[f];
-      h['via'] = h['via'] ? `${h['via']}, ${via}` : via;
-      base = toRawPairs(h);
+      base = clientHead(o.headers);
       if (storing && o.status === 200) base = advertiseRanges(base);
       sharedHeads.set(o, base);
     }
@@ -137,11 +141,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   }
 
   function passHeaders(headers: HeaderMap, outcome: CacheOutcome): string[] {
-    const h = withoutHopByHop(headers);
-    for (const f of hidden) delete h[f];
-    h['via'] = h['via'] ? `${h['via']}, ${via}` : via;
-    h['cache-status'] = status(outcome);
-    return toRawPairs(h);
+    return clientHead(headers).concat('cache-status', status(outcome));
   }
 
   /** Synchronous for bodies held in memory (the common hit), a promise when streamed. */
@@ -304,7 +304,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
 
   function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, fwdStatus?: number): void | Promise<void> {
     const ageS = currentAge(found.meta, clock.now());
-    ctx.outcome = { result: 'stale-hit', fwd, ...(fwdStatus ? { fwdStatus } : {}), ttlS: found.meta.freshnessLifetimeS - ageS, detail: 'stale-if-error' };
+    ctx.outcome = { result: 'stale-hit', fwd, ...(fwdStatus ? { fwdStatus } : {}), ttlS: ttlOf(found.meta, clock.now()), detail: 'stale-if-error' };
     stats.inc('staleIfError');
     return answerStored(ctx, found, ageS);
   }
