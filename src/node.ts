@@ -17,7 +17,7 @@ import { createProxyHandler } from './pipeline/proxy.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { createListener } from './server/listener.js';
-import { DiskTier } from './store/disk.js';
+import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
 import { systemClock, type Clock } from './util/clock.js';

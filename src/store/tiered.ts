@@ -4,7 +4,7 @@
 // never fails a request: the write continues in memory and the error is logged.
 
 import type { Logger } from 'pino';
-import type { DiskTier } from './disk.js';
+import type { DiskTier } from './disk/tier.js';
 import type { MemoryTier } from './memory.js';
 import { memoryBody } from './memory-body.js';
 import { PurgeLog } from './purge-log.js';
@@ -125,28 +125,37 @@ export class TieredStore implements Store {
     const ticket = this.issue(meta);
     // The fetch began before a purge that covers this response: it never becomes visible.
     if (opts.purgeMark !== undefined && this.purges.purgedSince(opts.purgeMark, meta)) ticket.cancelled = true;
-    const mem = this.memory.admits(meta.bodySize) ? this.memory.open(meta) : undefined;
-    let disk: BodyWriter | undefined = this.disk.open(meta, { wanted: () => !ticket.cancelled });
-    const diskFailed = (err: unknown) => {
-      this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed; entry kept in memory only');
-      disk?.abort(err as Error);
-      disk = undefined;
+    const wanted = () => !ticket.cancelled;
+    // Why two paths: a body memory holds is handed to the disk tier whole once committed
+    // (its write is queued, and shed when the queue is full: the request path never
+    // waits for the disk); a body too large for memory streams to disk as it arrives.
+    let mem = this.memory.admits(meta.bodySize) ? this.memory.open(meta) : undefined;
+    let disk = mem ? undefined : this.disk.open(meta, { wanted });
+    // A body of unknown length starts in memory; the chunks are kept (by reference) until
+    // it outgrows memory's per-object limit, then it continues to disk from its start.
+    let early: Buffer[] = [];
+    let size = 0;
+    const overflow = async () => {
+      mem!.abort();
+      mem = undefined;
+      disk = this.disk.open(meta, { wanted });
+      const chunks = early;
+      early = [];
+      for (const c of chunks) await disk.write(c);
     };
-    // Why: a body memory holds anyway need not wait for the disk. Awaiting each disk
-    // write (the first one opens a file) put file creation between the origin's last
-    // byte and the commit, and every client collapsed onto the fill waited for it.
-    // Disk writes of such a body queue behind one another and land with the commit.
-    let diskQueue: Promise<void> = Promise.resolve();
     return {
       write: async (chunk) => {
-        if (!mem) {
-          if (disk) await disk.write(chunk).catch(diskFailed);
-          return;
+        if (disk) return disk.write(chunk);
+        size += chunk.length;
+        if (!this.memory.admits(size)) {
+          await overflow();
+          return disk!.write(chunk);
         }
-        await mem.write(chunk);
-        diskQueue = diskQueue.then(() => disk?.write(chunk)).catch(diskFailed);
+        early.push(chunk);
+        return mem!.write(chunk);
       },
       commit: async () => {
+        early = [];
         if (ticket.cancelled) {
           mem?.abort();
           disk?.abort();
@@ -157,24 +166,28 @@ export class TieredStore implements Store {
           await mem?.commit();
         } catch (err) {
           // A length mismatch: nothing is stored anywhere.
-          disk?.abort(err as Error);
           this.retire(ticket);
           throw err;
         }
         // This body is now the newest for the key: older disk writes still landing must not.
         this.cancel(meta.key, true);
         ticket.committed = true;
-        ticket.landing = mem ? this.memory.peek(meta.key) : undefined;
+        const held = mem ? this.memory.peek(meta.key) : undefined;
+        ticket.landing = held;
         // Why: a body not admitted to memory leaves memory's older entry for the key in
         // place, and memory is consulted first: the newer response would never be seen.
         if (!mem) await this.memory.delete(meta.key);
         const diskDone = (async () => {
-          try {
-            await diskQueue;
-            await disk?.commit();
-          } catch (err) {
-            if (err instanceof BodyLengthError) throw err;
-            diskFailed(err);
+          if (disk) {
+            try {
+              await disk.commit();
+            } catch (err) {
+              if (err instanceof BodyLengthError) throw err;
+              this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed');
+              throw err;
+            }
+          } else if (held?.body.buffer && !ticket.cancelled) {
+            await this.disk.putWhole(meta, held.body.buffer, { wanted });
           }
           if (!ticket.cancelled && ticket.meta && this.disk.metaOf(meta.key) === meta) await this.disk.update(ticket.meta);
           // Cancelled while the disk commit was under way: the disk tier landed nothing
@@ -186,13 +199,14 @@ export class TieredStore implements Store {
         diskDone.then(drop, drop);
         // Once in memory the entry is visible: the disk write finishes in the
         // background (close() waits for it). Disk-only entries are visible after it.
-        if (mem && this.memory.peek(meta.key)) {
+        if (held) {
           diskDone.catch((err: unknown) => this.logger.debug({ err: (err as Error).message, key: meta.key }, 'disk commit did not land'));
           return;
         }
         await diskDone;
       },
       abort: (reason) => {
+        early = [];
         mem?.abort(reason);
         disk?.abort(reason);
         this.retire(ticket);

@@ -1,0 +1,191 @@
+// Purges in the disk tier. A purge becomes a ban at once (every later read honours
+// it, purge-bans.ts) and its journal record is fsynced before it is acknowledged
+// (purge-journal.ts); the records follow through a background walk, and their index
+// lines (removals, softened metadata) after it. Once those lines are durable the
+// journal records are retired; after a crash, the next start applies them again to
+// every index line written before them (applyJournal).
+
+import { PurgeBans, type Ban } from '../purge-bans.js';
+import type { PurgeJournal, PurgeRecord } from '../purge-journal.js';
+import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher } from '../purge-match.js';
+import type { PurgeOptions, PurgeSelector } from '../types.js';
+import { recordLine } from './index-log.js';
+import type { DiskRecord, DiskTier } from './tier.js';
+import type { OpResult } from './write-ops.js';
+
+type Checked = Required<DiskRecord>;
+
+export class DiskPurging {
+  /** Journal ids of the bans not retired yet, by ban sequence number. */
+  private readonly journalled = new Map<number, Promise<number>>();
+  /** Records bans removed or softened since the last walk ended: their index lines are still to write. */
+  private purgedRecords: DiskRecord[] = [];
+  private softenedRecords: DiskRecord[] = [];
+  private readonly pending = new Set<Promise<unknown>>();
+  readonly bans: PurgeBans<Checked>;
+
+  constructor(private readonly tier: DiskTier, private readonly journal: PurgeJournal) {
+    this.bans = new PurgeBans<Checked>({
+      entries: () => tier.records.values() as Iterator<Checked>,
+      byKey: (key) => tier.records.get(key) as Checked | undefined,
+      remove: (rec) => {
+        if (tier.records.get(rec.meta.key) !== rec) return;
+        tier.untrack(rec);
+        this.purgedRecords.push(rec);
+      },
+      soften: (rec, atMs) => {
+        tier.setMeta(rec, tier.opts.expire!(rec.meta, atMs));
+        this.softenedRecords.push(rec);
+      },
+      retired: (bans) => this.retireBans(bans),
+    });
+  }
+
+  /**
+   * At start: journal records apply to the index lines written before them (their
+   * per-key work had not landed when the process stopped). `keep` tracks the rest.
+   */
+  applyJournal(records: readonly PurgeRecord[], loaded: Iterable<DiskRecord>, keep: (rec: DiskRecord) => void): { dropped: DiskRecord[]; softened: DiskRecord[] } {
+    const purges = records.map((r) => ({ r, matches: selectorMatcher(r.selector) }));
+    const dropped: DiskRecord[] = [];
+    const softened: DiskRecord[] = [];
+    const expire = this.tier.opts.expire;
+    for (const rec of loaded) {
+      let fate: 'keep' | 'drop' | 'soft' = 'keep';
+      for (const { r, matches } of purges) {
+        if (rec.time > r.atMs || !matches(rec.meta)) continue;
+        if (r.softAtMs === undefined || !expire) {
+          fate = 'drop';
+          break;
+        }
+        rec.meta = expire(rec.meta, r.softAtMs);
+        fate = 'soft';
+      }
+      if (fate === 'drop') {
+        dropped.push(rec);
+        continue;
+      }
+      keep(rec);
+      if (fate === 'soft') softened.push(rec);
+    }
+    return { dropped, softened };
+  }
+
+  /**
+   * The per-key part of purges, in the background: removal lines for removed keys
+   * (unless a newer entry was written under the key since), blobs nobody refers to,
+   * lines carrying softened metadata; once all of it is durable, the journal records
+   * are retired. After a failure they stay, and the next start applies them again.
+   */
+  settle(ids: number[], removed: DiskRecord[], softened: DiskRecord[]): Promise<void> {
+    const { tier } = this;
+    const work: Promise<OpResult | undefined>[] = [];
+    for (const rec of removed) {
+      work.push(tier.appendRemoval(rec.meta.key) ?? Promise.resolve(undefined));
+      work.push(tier.unlinkBlob(rec.integrity));
+    }
+    const now = Date.now();
+    for (const rec of softened) {
+      if (tier.records.get(rec.meta.key) !== rec) continue;
+      const line = recordLine(rec.integrity, rec.size, rec.meta, now);
+      tier.indexBytes += line.length;
+      work.push(tier.queue.line(line));
+    }
+    const done = Promise.all(work).then(async (results) => {
+      const failures = results.filter((r) => r && !r.ok).length;
+      if (failures) {
+        tier.opts.logger.warn({ failures, journalled: ids }, 'disk tier: purge index writes failed; the journal keeps the purge and the next start applies it again');
+        return;
+      }
+      if (ids.length === 0) return;
+      const synced = await tier.queue.op({ t: 'sync' });
+      if (synced.ok) await this.journal.retire(ids);
+    });
+    return this.background(done.catch((err: unknown) => tier.opts.logger.warn({ err }, 'disk tier: purge journal compaction failed')));
+  }
+
+  private background<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    const drop = () => this.pending.delete(p);
+    p.then(drop, drop);
+    return p;
+  }
+
+  /** The purge becomes a ban at once; resolves once its journal record is durable. */
+  async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    const n = await this.countMatching(selector);
+    const durable = this.ban(selector, opts);
+    opts.onApply?.();
+    await durable;
+    return n;
+  }
+
+  /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
+  countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
+    const { tier } = this;
+    const runs = prefixRuns(selector, tier.order);
+    if (runs) {
+      if (this.bans.active === 0) return Promise.resolve(tier.order.countRuns(runs));
+      return countKeysInSlices(tier.order.keysIn(runs), (k) => {
+        const rec = tier.records.get(k) as Checked | undefined;
+        return rec !== undefined && this.bans.alive(rec);
+      }, inSlices);
+    }
+    const every = needsScan(selector) ? tier.records.values() : candidates(selector, { variants: tier.index, tags: tier.tags }, (k) => tier.records.get(k));
+    return countInSlices(selector, every, (rec) => this.bans.alive(rec as Checked), inSlices);
+  }
+
+  /**
+   * The purge becomes a ban at once, within this call, and its journal record is
+   * fsynced before the promise resolves. Nothing is journalled when no record matches.
+   */
+  ban(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<void> {
+    const { tier } = this;
+    const softAt = opts.softAtMs;
+    if (softAt !== undefined && !tier.opts.expire) return Promise.reject(new Error('disk tier: soft purge needs an expire policy'));
+    // Wall clock, as index lines are stamped with it: every line written before this
+    // instant is matched again at start if the background work did not land.
+    const atMs = Date.now();
+    const indexes = { variants: tier.index, tags: tier.tags };
+    let keys: (() => Iterable<string>) | undefined;
+    const runs = prefixRuns(selector, tier.order);
+    if (runs) {
+      if (tier.order.countRuns(runs) === 0) return Promise.resolve();
+      keys = () => tier.order.keysIn(runs);
+    } else if (needsScan(selector)) {
+      if (!anyMatch(selector, tier.records.values())) return Promise.resolve();
+    } else {
+      if (indexedKeys(selector, indexes).next().done) return Promise.resolve();
+      keys = () => indexedKeys(selector, indexes);
+    }
+    const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
+    const appended = this.journal.append(record).then((r) => r.id);
+    const ban = this.bans.add(selector, softAt, keys, appended);
+    this.journalled.set(ban.seq, appended);
+    return this.background(appended).then(() => undefined);
+  }
+
+  /** A walk applied these bans everywhere: write their index lines, then retire their journal records. */
+  private retireBans(bans: readonly Ban[]): void {
+    const removed = this.purgedRecords;
+    const softened = this.softenedRecords;
+    this.purgedRecords = [];
+    this.softenedRecords = [];
+    const ids = bans.map((b) => this.journalled.get(b.seq));
+    for (const b of bans) this.journalled.delete(b.seq);
+    void this.background(
+      Promise.all(ids).then(
+        (known) => this.settle(known.filter((id): id is number => id !== undefined), removed, softened),
+        // A purge whose journal append failed was answered with an error; its ban still held.
+        () => this.settle([], removed, softened),
+      ),
+    );
+  }
+
+  /** Resolves when every ban is applied and its index work has landed. */
+  async idle(): Promise<void> {
+    await this.bans.idle();
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+    await this.journal.flush();
+  }
+}

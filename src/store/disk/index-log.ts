@@ -1,0 +1,88 @@
+// The disk tier's index on disk: one JSON line per record, appended in the order
+// the writes happened, the later line for a key winning. Three shapes:
+//   {"i":integrity,"s":size,"k":key,"t":ms,"m":EntryMeta}   a body stored, or its metadata replaced
+//   {"k":key,"t":ms,"d":1}                                  the key removed
+// `t` is the wall clock when the line was queued: purge journal records (purge-journal.ts)
+// apply at start to the lines written before them. A torn last line (a crash mid-append)
+// is skipped. Compaction (tier) rewrites the file with one line per live record.
+
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { ENTRY_FORMAT, type EntryMeta } from '../types.js';
+import { INDEX_FILE } from './layout.js';
+
+export interface LoadedRecord {
+  meta: EntryMeta;
+  integrity: string;
+  size: number;
+  /** When the line was written (ms, wall clock). */
+  time: number;
+  /** Bytes of its line in the index. */
+  lineBytes: number;
+}
+
+export interface LoadedIndex {
+  /** Live records, oldest write first. */
+  records: Map<string, LoadedRecord>;
+  /** Size of the index file. */
+  fileBytes: number;
+  /** Lines that could not be read or were of another format. */
+  skipped: number;
+}
+
+/** The head of a record line (everything but "i" and "s", which the writer adds). */
+export function recordHead(meta: EntryMeta, nowMs: number): string {
+  return JSON.stringify({ k: meta.key, t: nowMs, m: meta });
+}
+
+export function recordLine(integrity: string, size: number, meta: EntryMeta, nowMs: number): string {
+  return `{"i":${JSON.stringify(integrity)},"s":${size},${recordHead(meta, nowMs).slice(1)}\n`;
+}
+
+export function removalLine(key: string, nowMs: number): string {
+  return `${JSON.stringify({ k: key, t: nowMs, d: 1 })}\n`;
+}
+
+/** Bytes a record line takes beyond its head (the "i" and "s" members the writer adds). */
+export const RECORD_LINE_EXTRA = 80;
+
+export async function loadIndex(dir: string): Promise<LoadedIndex> {
+  const records = new Map<string, LoadedRecord>();
+  let fileBytes = 0;
+  let skipped = 0;
+  const input = createReadStream(join(dir, INDEX_FILE), { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const missing = new Promise<boolean>((resolve) => {
+    input.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT'));
+    input.once('open', () => resolve(false));
+  });
+  if (await missing) return { records, fileBytes, skipped };
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    const lineBytes = Buffer.byteLength(line) + 1;
+    fileBytes += lineBytes;
+    if (line.length === 0) continue;
+    let rec: { i?: string; s?: number; k?: string; t?: number; m?: EntryMeta; d?: number };
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      skipped++;
+      continue;
+    }
+    if (typeof rec.k !== 'string') {
+      skipped++;
+      continue;
+    }
+    records.delete(rec.k);
+    if (rec.d) continue;
+    const meta = rec.m;
+    if (!meta || meta.v !== ENTRY_FORMAT || meta.key !== rec.k || typeof rec.i !== 'string' || typeof rec.s !== 'number') {
+      skipped++;
+      continue;
+    }
+    meta.bodySize = rec.s;
+    meta.integrity = rec.i;
+    meta.tags ??= [];
+    records.set(rec.k, { meta, integrity: rec.i, size: rec.s, time: rec.t ?? 0, lineBytes });
+  }
+  return { records, fileBytes, skipped };
+}

@@ -1,0 +1,471 @@
+// Disk tier: records and budget. Bodies are blobs in cacache's content layout
+// (layout.ts), written by a writer thread through a bounded queue (write-queue.ts,
+// writer-thread.ts); the index is Strata's own log (index-log.ts), compacted in the
+// background (compaction.ts); start-up collects what a crash left (collect.ts).
+//
+// Invariants:
+// - An entry becomes visible only after its blob is in place whole and its record
+//   line is appended (the writer does both, in that order).
+// - Identical bodies share one blob; a blob is removed only when no record refers
+//   to it (reference count per integrity, PITFALLS cacache 2), and never under a
+//   write of the same bytes (write-queue's guarded removal).
+// - Everything the tier writes counts against maxBytes: blobs (whole blocks), the
+//   index file, bodies being written, bodies queued.
+// - Only an integrity failure (digest, length) or a missing blob removes an entry;
+//   any other read error (EMFILE, EIO…) is counted and logged, and the entry stays.
+// - A purge is durable once its journal record is fsynced (purge-journal.ts), and is
+//   applied as a ban (purge-bans.ts); record lines follow in the background
+//   (disk-purge.ts).
+
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
+import { PurgeBans } from '../purge-bans.js';
+import { PurgeJournal } from '../purge-journal.js';
+import { TagIndex } from '../tag-index.js';
+import type { BodyWriter, EntryMeta, ExpireFn, PurgeOptions, PurgeSelector, Store, StoredEntry, TierStats, WriteOptions } from '../types.js';
+import { UrlOrder } from '../url-order.js';
+import { VariantIndex } from '../variant-index.js';
+import { openBlobWriter } from './blob-writer.js';
+import { collectLeftovers, sweepOrphans } from './collect.js';
+import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
+import { DiskPurging } from './disk-purge.js';
+import { loadIndex, RECORD_LINE_EXTRA, recordHead, recordLine, removalLine } from './index-log.js';
+import { allocated, blobPath } from './layout.js';
+import { WriteQueue, type WriteQueueStats } from './write-queue.js';
+import type { OpResult } from './write-ops.js';
+
+export interface DiskTierOptions {
+  dir: string;
+  maxBytes: number;
+  logger: Logger;
+  /**
+   * Entries the tier above is serving right now (the memory tier holds them): the
+   * disk's LRU passes over them while anything else can go, so a hot entry is not
+   * lost from disk (and so from the next start) because memory answered its hits.
+   */
+  inUse?: (key: string) => boolean;
+  /** How a soft purge makes an entry stale (cache policy). Without it, soft purges journalled earlier are applied as hard ones. */
+  expire?: ExpireFn;
+  /** Body writes queued at once (beyond: shed). */
+  writeQueueMaxWrites?: number;
+  /** Body bytes queued at once (beyond: shed). */
+  writeQueueMaxBytes?: number;
+}
+
+export interface DiskRecord {
+  meta: EntryMeta;
+  /** Newest purge ban this record was checked against (purge-bans.ts). */
+  bansChecked?: number;
+  integrity: string;
+  size: number;
+  /** When its line was written (wall clock ms): purge journal records apply to older lines. */
+  time: number;
+  /** Bytes of its line in the index. */
+  lineBytes: number;
+}
+
+export interface DiskWriteOptions extends WriteOptions {
+  /**
+   * Asked when the write lands: once false (the key was deleted, or a newer body
+   * committed above this tier while this one was landing), the write lands nowhere
+   * and leaves no older record for the key behind.
+   */
+  wanted?: () => boolean;
+}
+
+export interface DiskTierStats extends TierStats, WriteQueueStats {
+  /** Read errors that were not the data's fault (EMFILE, EIO…), since start. */
+  ioErrors: number;
+  /** Entries removed because their blob failed its check or was missing, since start. */
+  corrupt: number;
+}
+
+/** At most one warning per interval for shed writes and I/O errors. */
+const WARN_INTERVAL_MS = 10_000;
+
+export class DiskTier implements Store {
+  /** Map iteration order is the LRU order: oldest first. */
+  readonly records = new Map<string, DiskRecord>();
+  private readonly refs = new Map<string, number>();
+  readonly index = new VariantIndex();
+  readonly tags = new TagIndex();
+  readonly order = new UrlOrder();
+  readonly queue: WriteQueue;
+  readonly purging: DiskPurging;
+  /** Newest write queued per key (tier sequence), until it lands: an older write must not remove its key. */
+  private readonly newestWrite = new Map<string, number>();
+  private writeSeq = 0;
+  private blobBytes = 0;
+  /** The index file's size (lines appended since the last compaction included). */
+  indexBytes = 0;
+  /** Bytes of the live records' lines. */
+  liveLineBytes = 0;
+  /** Bytes of bodies being streamed to temp files. */
+  private tmpBytes = 0;
+  private ioErrors = 0;
+  private corruptCount = 0;
+  private lastWarn = new Map<string, number>();
+  compacting = false;
+  /**
+   * Blobs whose bytes were hashed by this process — written by it, or read whole and
+   * verified since it started. Their later reads are length-checked only; a restart
+   * forgets them, so each blob is verified again before any of it is served.
+   */
+  private readonly trusted = new Set<string>();
+  private closed = false;
+  /** Streamed writes not yet committed or aborted: flush() and close() wait for them. */
+  private readonly writers = new Set<Promise<unknown>>();
+
+  private constructor(readonly opts: DiskTierOptions, journal: PurgeJournal) {
+    this.queue = new WriteQueue({
+      dir: opts.dir,
+      maxWrites: opts.writeQueueMaxWrites ?? 1024,
+      maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
+      logger: opts.logger,
+    });
+    this.purging = new DiskPurging(this, journal);
+  }
+
+  get bans(): PurgeBans<Required<DiskRecord>> {
+    return this.purging.bans;
+  }
+
+  static async open(opts: DiskTierOptions): Promise<DiskTier> {
+    await collectLeftovers(opts.dir, opts.logger);
+    const loaded = await PurgeJournal.load(opts.dir);
+    if (loaded.skipped) opts.logger.warn({ skipped: loaded.skipped }, 'disk tier: unreadable purge journal lines ignored (a purge interrupted before it was acknowledged)');
+    const tier = new DiskTier(opts, loaded.journal);
+    const index = await loadIndex(opts.dir);
+    if (index.skipped) opts.logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
+    tier.indexBytes = index.fileBytes;
+    const { dropped, softened } = tier.purging.applyJournal(loaded.records, index.records.values(), (rec) => tier.track(rec));
+    opts.logger.info({ items: tier.records.size, bytes: tier.usedBytes(), purgedAtStart: dropped.length, softPurgedAtStart: softened.length }, 'disk tier: index loaded');
+    if (loaded.records.length) void tier.purging.settle(loaded.records.map((r) => r.id), dropped, softened);
+    tier.evictOverBudget();
+    void sweepOrphans(opts.dir, (integrity) => tier.refs.has(integrity), (integrity) => tier.unlinkBlob(integrity), opts.logger);
+    return tier;
+  }
+
+  /** Bytes on disk the tier answers for. */
+  usedBytes(): number {
+    return this.blobBytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
+  }
+
+  /**
+   * What eviction holds under the budget: the index counted at the most compaction
+   * lets it grow to (twice its live lines, plus the slack), so the file's real size
+   * stays within the budget between compactions.
+   */
+  private committedBytes(): number {
+    return this.blobBytes + 2 * this.liveLineBytes + compactionSlack(this.opts.maxBytes) + this.tmpBytes + this.queue.stats().bytesQueued;
+  }
+
+  track(rec: DiskRecord): void {
+    // The new reference is counted before the old record is dropped, so a body written
+    // again under its key keeps its blob.
+    const n = this.refs.get(rec.integrity) ?? 0;
+    this.refs.set(rec.integrity, n + 1);
+    if (n === 0) this.blobBytes += allocated(rec.size);
+    const old = this.records.get(rec.meta.key);
+    if (old) this.untrack(old);
+    rec.bansChecked = this.bans.seq;
+    this.records.set(rec.meta.key, rec);
+    this.liveLineBytes += rec.lineBytes;
+    this.index.add(rec.meta.primaryKey, rec.meta.key);
+    this.order.add(rec.meta.url, rec.meta.key);
+    this.tags.add(rec.meta.tags, rec.meta.key);
+  }
+
+  /** Replace a tracked record's metadata, keeping the tag index in step. */
+  setMeta(rec: DiskRecord, meta: EntryMeta): void {
+    this.tags.remove(rec.meta.tags, rec.meta.key);
+    if (meta.url !== rec.meta.url) this.order.add(meta.url, meta.key);
+    rec.meta = meta;
+    this.tags.add(meta.tags, meta.key);
+  }
+
+  /** Forget a record; its blob is removed when nothing else refers to it. */
+  untrack(rec: DiskRecord): void {
+    if (this.records.get(rec.meta.key) !== rec) return;
+    this.records.delete(rec.meta.key);
+    this.liveLineBytes -= rec.lineBytes;
+    this.index.remove(rec.meta.primaryKey, rec.meta.key);
+    this.order.remove(rec.meta.key);
+    this.tags.remove(rec.meta.tags, rec.meta.key);
+    this.release(rec.integrity, rec.size);
+  }
+
+  private release(integrity: string, size: number): void {
+    const n = (this.refs.get(integrity) ?? 1) - 1;
+    if (n > 0) {
+      this.refs.set(integrity, n);
+      return;
+    }
+    this.refs.delete(integrity);
+    this.blobBytes -= allocated(size);
+    void this.unlinkBlob(integrity);
+  }
+
+  /** Remove a blob unless a record refers to it again by the time the removal is sent. */
+  unlinkBlob(integrity: string): Promise<OpResult> {
+    this.trusted.delete(integrity);
+    return this.queue.unlink(integrity, () => !this.refs.has(integrity));
+  }
+
+  /** Append a removal line for `key` unless a newer write of it is still landing (its line supersedes). */
+  appendRemoval(key: string): Promise<OpResult> | undefined {
+    if (this.newestWrite.has(key) || this.records.has(key)) return undefined;
+    const line = removalLine(key, Date.now());
+    this.indexBytes += line.length;
+    return this.queue.line(line);
+  }
+
+  /** The metadata currently stored under a key, without touching its recency. */
+  metaOf(key: string): EntryMeta | undefined {
+    return this.live(key)?.meta;
+  }
+
+  /** The record under a key with pending purge bans applied. */
+  live(key: string): DiskRecord | undefined {
+    const rec = this.records.get(key) as Required<DiskRecord> | undefined;
+    if (rec === undefined || rec.bansChecked === this.bans.seq) return rec;
+    return this.bans.refresh(rec) ? rec : undefined;
+  }
+
+  evictOverBudget(): void {
+    const inUse = this.opts.inUse;
+    // Each record is passed over at most once; if only in-use entries are left, they go too.
+    let skips = inUse ? this.records.size : 0;
+    for (const rec of this.records.values()) {
+      if (this.committedBytes() <= this.opts.maxBytes) break;
+      if (skips > 0 && inUse!(rec.meta.key)) {
+        skips--;
+        this.records.delete(rec.meta.key);
+        this.records.set(rec.meta.key, rec);
+        continue;
+      }
+      this.removeRecord(rec, 'evicted');
+    }
+    this.maybeCompact();
+  }
+
+  removeRecord(rec: DiskRecord, why: string): Promise<unknown> {
+    this.untrack(rec);
+    this.opts.logger.debug({ key: rec.meta.key, why }, 'disk tier: entry removed');
+    return this.appendRemoval(rec.meta.key) ?? Promise.resolve();
+  }
+
+  maybeCompact(): void {
+    if (this.compacting || this.closed || !needsCompaction(this)) return;
+    this.background(compactIndex(this).catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'disk tier: index compaction failed; retried later')));
+  }
+
+  peek(): StoredEntry | undefined {
+    return undefined;
+  }
+
+  async get(key: string): Promise<StoredEntry | undefined> {
+    const rec = this.live(key);
+    if (!rec) return undefined;
+    // Touch: move to the young end of the LRU order.
+    this.records.delete(key);
+    this.records.set(key, rec);
+    return {
+      meta: rec.meta,
+      body: fileBody(blobPath(this.opts.dir, rec.integrity), rec.size, rec.integrity, {
+        trusted: this.trusted.has(rec.integrity),
+        onVerified: () => this.trusted.add(rec.integrity),
+        onCorrupt: (err) => this.readFailed(rec, err),
+      }),
+    };
+  }
+
+  /** Read a whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). */
+  async readVerified(key: string): Promise<Buffer | undefined> {
+    const rec = this.live(key);
+    if (!rec) return undefined;
+    let data: Buffer;
+    try {
+      data = await readFile(blobPath(this.opts.dir, rec.integrity));
+    } catch (err) {
+      this.readFailed(rec, err as Error);
+      return undefined;
+    }
+    if (data.length !== rec.size || (!this.trusted.has(rec.integrity) && sha256Integrity(data) !== rec.integrity)) {
+      this.readFailed(rec, new IntegrityError('integrity mismatch'));
+      return undefined;
+    }
+    this.trusted.add(rec.integrity);
+    return data;
+  }
+
+  /** A read failed: the data's fault (digest, length, missing file) removes the entry; anything else is the system's. */
+  private readFailed(rec: DiskRecord, err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINTEGRITY' && code !== 'ENOENT' && !(err instanceof IntegrityError)) {
+      this.ioErrors++;
+      this.warnAtMostEvery('io', { key: rec.meta.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
+      return;
+    }
+    if (this.records.get(rec.meta.key) !== rec) return;
+    this.corruptCount++;
+    this.opts.logger.error({ key: rec.meta.key, integrity: rec.integrity, err: err.message }, 'disk tier: corrupted or missing blob removed; treated as a miss');
+    // Every record sharing the blob shares its bad bytes.
+    for (const other of [...this.records.values()]) if (other.integrity === rec.integrity) void this.removeRecord(other, 'corrupt');
+  }
+
+  warnAtMostEvery(kind: string, fields: object, msg: string): void {
+    const now = Date.now();
+    if (now - (this.lastWarn.get(kind) ?? 0) < WARN_INTERVAL_MS) return;
+    this.lastWarn.set(kind, now);
+    this.opts.logger.warn(fields, msg);
+  }
+
+  variants(primaryKey: string): EntryMeta[] {
+    const out: EntryMeta[] = [];
+    for (const k of this.index.keys(primaryKey)) {
+      const r = this.live(k);
+      if (r) out.push(r.meta);
+    }
+    return out;
+  }
+
+  /**
+   * Store a whole body (the memory tier's copy) without waiting on the request path.
+   * Resolves true once it is stored; false when it was shed (queue full), not wanted
+   * any more, too large, or failed (logged and counted).
+   */
+  putWhole(meta: EntryMeta, body: Buffer, opts: DiskWriteOptions = {}): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (body.length > this.opts.maxBytes) return Promise.resolve(this.tooLarge(meta));
+    meta.bodySize = body.length;
+    const time = Date.now();
+    const head = recordHead(meta, time);
+    const queued = this.queue.put(body, head);
+    if (!queued) {
+      this.warnAtMostEvery('shed', { writesShed: this.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
+      return Promise.resolve(false);
+    }
+    return this.landing(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
+  }
+
+  /** Record a queued write's outcome once the writer has done it. */
+  landing(meta: EntryMeta, queued: Promise<OpResult>, time: number, lineBytes: number, wanted = () => true): Promise<boolean> {
+    const seq = ++this.writeSeq;
+    this.newestWrite.set(meta.key, seq);
+    this.indexBytes += lineBytes;
+    return queued.then((r) => {
+      if (this.newestWrite.get(meta.key) === seq) this.newestWrite.delete(meta.key);
+      if (!r.ok) {
+        this.indexBytes -= lineBytes;
+        this.warnAtMostEvery('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
+        return false;
+      }
+      const integrity = r.integrity!;
+      if (!wanted() || this.closed) {
+        const old = this.records.get(meta.key);
+        if (old && !this.newestWrite.has(meta.key)) this.untrack(old);
+        if (!this.newestWrite.has(meta.key)) void this.appendRemoval(meta.key);
+        if (!this.refs.has(integrity)) void this.unlinkBlob(integrity);
+        return false;
+      }
+      meta.integrity = integrity;
+      this.track({ meta, integrity, size: meta.bodySize, time, lineBytes });
+      // Hashed by the writer as it wrote the bytes.
+      this.trusted.add(integrity);
+      this.evictOverBudget();
+      return true;
+    });
+  }
+
+  /** A committed body over the budget: the older entry under its key must not stand in for it. */
+  tooLarge(meta: EntryMeta): false {
+    const old = this.records.get(meta.key);
+    if (old) void this.removeRecord(old, 'replaced by a body over the disk budget');
+    return false;
+  }
+
+  open(meta: EntryMeta, opts: DiskWriteOptions = {}): BodyWriter {
+    return openBlobWriter(this, meta, opts, (delta) => (this.tmpBytes += delta));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async update(meta: EntryMeta): Promise<void> {
+    const rec = this.live(meta.key);
+    if (!rec) return;
+    this.setMeta(rec, meta);
+    const now = Date.now();
+    const line = recordLine(rec.integrity, rec.size, meta, now);
+    rec.time = now;
+    this.liveLineBytes += line.length - rec.lineBytes;
+    rec.lineBytes = line.length;
+    this.indexBytes += line.length;
+    const r = await this.queue.line(line);
+    if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
+  }
+
+  async deleteVariants(primaryKey: string): Promise<number> {
+    let n = 0;
+    for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
+    return n;
+  }
+
+  purgeMark(): number {
+    return 0;
+  }
+
+  purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    return this.purging.purge(selector, opts);
+  }
+
+  countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
+    return this.purging.countMatching(selector, inSlices);
+  }
+
+  ban(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<void> {
+    return this.purging.ban(selector, opts);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const rec = this.records.get(key);
+    if (!rec) return false;
+    await this.removeRecord(rec, 'deleted');
+    return true;
+  }
+
+  has(key: string): boolean {
+    return this.live(key) !== undefined;
+  }
+
+  /** Is there a record under the key, purge bans not considered (for counting). */
+  holds(key: string): boolean {
+    return this.records.has(key);
+  }
+
+  stats(): DiskTierStats {
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.ioErrors, corrupt: this.corruptCount };
+  }
+
+  background(p: Promise<unknown>): void {
+    this.writers.add(p);
+    const drop = () => this.writers.delete(p);
+    p.then(drop, drop);
+  }
+
+  /** Resolves when every write in progress, index line and blob removal has landed. */
+  async flush(): Promise<void> {
+    while (this.writers.size) await Promise.allSettled([...this.writers]);
+    await this.purging.idle();
+    await this.queue.idle();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,194 @@
+// The disk tier's bounded queue of writes to its writer thread (writer-thread.ts).
+//
+// Body writes are bounded by count and bytes, queued or in the thread together:
+// a body that does not fit is shed — refused at once, counted, and kept by the
+// tier above (memory) — so a storm of misses never grows memory past the bound,
+// whatever the disk's pace. Record lines (updates, removals) and blob removals are
+// small and never shed: dropping one would let removed content come back.
+//
+// Ops are sent in batches, at most two in flight, in the order they were queued.
+
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Batch, Op, OpResult, Reply } from './write-ops.js';
+
+export interface WriteQueueOptions {
+  dir: string;
+  /** Body writes queued or in the thread at once. */
+  maxWrites: number;
+  /** Body bytes queued or in the thread at once. */
+  maxBytes: number;
+  logger: Logger;
+}
+
+export interface WriteQueueStats {
+  /** Body writes queued or in the writer thread now. */
+  writesQueued: number;
+  bytesQueued: number;
+  /** Body writes refused because the queue was full, since start. */
+  writesShed: number;
+}
+
+interface Pending {
+  op: Op;
+  /** For removals: asked again when the batch is sent; false drops the op. */
+  still?: () => boolean;
+  bodyBytes: number;
+  done: (r: OpResult) => void;
+}
+
+const MAX_BATCHES_IN_FLIGHT = 2;
+/** Ops per batch at most: a batch is one synchronous run in the thread. */
+const MAX_BATCH_OPS = 256;
+
+export class WriteQueue {
+  private worker: Worker | undefined;
+  private readonly queued: Pending[] = [];
+  private readonly inFlight: Pending[][] = [];
+  private seq = 0;
+  private acked = 0;
+  private writes = 0;
+  private bytes = 0;
+  private shed = 0;
+  private scheduled = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: WriteQueueOptions) {}
+
+  /** Queue a whole body; undefined when the queue is full (the write is shed). */
+  put(data: Buffer, head: string): Promise<OpResult> | undefined {
+    if (this.writes + 1 > this.opts.maxWrites || this.bytes + data.length > this.opts.maxBytes) {
+      this.shed++;
+      return undefined;
+    }
+    return this.enqueue({ t: 'put', seq: ++this.seq, data, head }, data.length);
+  }
+
+  /** Queue the adoption of a temp file already written and hashed (its bytes are on disk: never shed). */
+  adopt(tmp: string, integrity: string, size: number, head: string): Promise<OpResult> {
+    return this.enqueue({ t: 'adopt', seq: ++this.seq, tmp, integrity, size, head }, 0);
+  }
+
+  line(text: string): Promise<OpResult> {
+    return this.enqueue({ t: 'line', text }, 0);
+  }
+
+  /** Remove a blob, if `still()` holds when the op is sent. */
+  unlink(integrity: string, still: () => boolean): Promise<OpResult> {
+    return this.enqueue({ t: 'unlink', integrity }, 0, still);
+  }
+
+  op(op: Op): Promise<OpResult> {
+    return this.enqueue(op, 0);
+  }
+
+  stats(): WriteQueueStats {
+    return { writesQueued: this.writes, bytesQueued: this.bytes, writesShed: this.shed };
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.queued.length === 0 && this.inFlight.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  async close(): Promise<void> {
+    await this.op({ t: 'close' });
+    await this.idle();
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.terminate();
+  }
+
+  private enqueue(op: Op, bodyBytes: number, still?: () => boolean): Promise<OpResult> {
+    if (bodyBytes > 0 || op.t === 'put') {
+      this.writes++;
+      this.bytes += bodyBytes;
+    }
+    return new Promise<OpResult>((done) => {
+      this.queued.push({ op, still, bodyBytes, done });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Why a turn later: every write queued in this turn goes in one batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.send();
+    });
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dir: this.opts.dir } });
+    w.unref();
+    w.on('message', (reply: Reply) => this.onReply(reply));
+    w.on('error', (err) => this.onCrash(w, err));
+    w.on('exit', (code) => {
+      if (this.worker === w) this.onCrash(w, new Error(`disk writer thread exited (${code})`));
+    });
+    this.worker = w;
+    return w;
+  }
+
+  private send(): void {
+    while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.queued.length > 0) {
+      const batch: Pending[] = [];
+      while (batch.length < MAX_BATCH_OPS && this.queued.length > 0) {
+        const p = this.queued.shift()!;
+        if (p.still && !p.still()) {
+          p.done({ ok: true, skipped: true });
+          continue;
+        }
+        batch.push(p);
+      }
+      if (batch.length === 0) break;
+      this.inFlight.push(batch);
+      const msg: Batch = { acked: this.acked, ops: batch.map((p) => p.op) };
+      this.thread().postMessage(msg);
+    }
+    this.checkIdle();
+  }
+
+  private onReply(reply: Reply): void {
+    const batch = this.inFlight.shift();
+    if (!batch) return;
+    batch.forEach((p, i) => this.settle(p, reply.results[i] ?? { ok: false, code: 'EWRITER', message: 'no result from the disk writer' }));
+    // Why a turn later, not now: the results are taken in (records tracked, references
+    // counted) by promise reactions that run after this handler. A removal sent now
+    // would be checked against counts without them, under an `acked` that already
+    // covers them, and could remove a blob just written again.
+    this.schedule();
+  }
+
+  private settle(p: Pending, r: OpResult): void {
+    if (p.op.t === 'put' || p.op.t === 'adopt') {
+      this.acked = Math.max(this.acked, p.op.seq);
+      if (p.op.t === 'put') {
+        this.writes--;
+        this.bytes -= p.bodyBytes;
+      }
+    }
+    p.done(r);
+  }
+
+  /** The thread died: what it held fails (nothing of it is trusted), and the next batch starts a new one. */
+  private onCrash(w: Worker, err: Error): void {
+    if (this.worker !== w) return;
+    this.worker = undefined;
+    this.opts.logger.error({ err: err.message }, 'disk tier: writer thread failed; its writes in flight are lost, a new one starts');
+    const lost = this.inFlight.splice(0);
+    for (const batch of lost) for (const p of batch) this.settle(p, { ok: false, code: 'EWRITER', message: err.message });
+    this.send();
+  }
+
+  private checkIdle(): void {
+    if (this.queued.length || this.inFlight.length) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
