@@ -11,7 +11,8 @@ import { StrataError } from '../errors.js';
 import { isCacheableMethod, primaryKey, urlOfKey } from '../cache/key.js';
 import { invalidatedKeys } from '../cache/invalidation.js';
 import { cacheStatusName, formatCacheStatus, type CacheOutcome, type FwdReason } from '../cache/outcome.js';
-import { decideReuse, currentAge, requestDirectives } from '../cache/reuse.js';
+import { decide, requestFacts, staleIfErrorAllows, type GraceWindows } from '../cache/decide.js';
+import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import type { Coalescer } from '../coalesce/coalescer.js';
 import { TAG_FIELDS } from '../cache/tags.js';
@@ -81,6 +82,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     store, origin, coalescer, clock, logger, stats, policy: policyOpts,
     windowBytes: config.coalesce.windowBytes, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes,
   });
+  const grace: GraceWindows = { staleWhileRevalidateS: config.cache.staleWhileRevalidateS, staleIfErrorS: config.cache.staleIfErrorS };
   const sharedHeads = new WeakMap<FetchOutcome, string[]>();
   let seq = 0;
 
@@ -174,29 +176,29 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   }
 
   function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss'): void | Promise<void> {
-    const rd = requestDirectives(ctx.headers);
-    if (found) {
-      const d = decideReuse(rd, found.meta, clock.now());
-      if (d.reuse) {
-        ctx.outcome = { result: d.stale ? 'stale-hit' : 'hit', ttlS: d.ttlS, ...(d.stale ? { detail: 'max-stale' } : {}) };
+    const d = decide({ request: requestFacts(ctx.headers), stored: found?.meta, miss, nowMs: clock.now(), grace });
+    switch (d.kind) {
+      case 'hit':
+      case 'hit-stale':
+        ctx.outcome = { result: d.kind === 'hit-stale' ? 'stale-hit' : 'hit', ttlS: d.ttlS, ...(d.kind === 'hit-stale' ? { detail: 'max-stale' } : {}) };
         stats.counters.hits++;
         // An unread request body is discarded by Node when the response finishes, before
         // the connection is reused (no smuggling through a body a hit never reads).
-        return answerStored(ctx, found, d.ageS);
-      }
-      if (rd.onlyIfCached) return onlyIfCached(ctx);
-      if (d.why === 'stale' && !found.meta.staleForbidden && -d.ttlS <= graceOf(found.meta.staleWhileRevalidateS, config.cache.staleWhileRevalidateS)) {
+        return answerStored(ctx, found!, d.ageS);
+      case 'refuse':
+        return onlyIfCached(ctx);
+      case 'stale-while-revalidate':
         ctx.outcome = { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' };
         stats.inc('staleWhileRevalidate');
-        revalidateInBackground(ctx, key, found);
-        return answerStored(ctx, found, d.ageS);
-      }
-      stats.inc('stale');
-      return fetchFromOrigin(ctx, key, d.why === 'stale' || d.why === 'no-cache' ? 'stale' : 'request', found);
+        revalidateInBackground(ctx, key, found!);
+        return answerStored(ctx, found!, d.ageS);
+      case 'revalidate':
+        stats.inc('stale');
+        return fetchFromOrigin(ctx, key, d.fwd, found);
+      case 'fetch':
+        stats.inc('misses');
+        return fetchFromOrigin(ctx, key, d.fwd, undefined);
     }
-    if (rd.onlyIfCached) return onlyIfCached(ctx);
-    stats.inc('misses');
-    return fetchFromOrigin(ctx, key, miss, undefined);
   }
 
   function onlyIfCached(ctx: RequestContext): void {
@@ -297,9 +299,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
 
   /** RFC 5861 §4: may `found` answer because the origin failed? */
   function staleIfError(ctx: RequestContext, found: StoredEntry | undefined): boolean {
-    if (!found || found.meta.staleForbidden) return false;
-    const d = decideReuse(requestDirectives(ctx.headers), found.meta, clock.now());
-    return !d.reuse && d.why === 'stale' && -d.ttlS <= graceOf(found.meta.staleIfErrorS, config.cache.staleIfErrorS);
+    return found !== undefined && staleIfErrorAllows(requestFacts(ctx.headers), found.meta, clock.now(), grace);
   }
 
   function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, fwdStatus?: number): void | Promise<void> {
@@ -456,11 +456,6 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       failed(ctx, err);
     }
   };
-}
-
-/** The response's own stale window when it names one, else the operator's default. */
-function graceOf(fromResponseS: number, defaultS: number): number {
-  return fromResponseS > 0 ? fromResponseS : defaultS;
 }
 
 /** A 304 carries no body: drop the fields that describe one. */
