@@ -4,8 +4,8 @@
 // at all.
 //
 // - A 304 that matches the stored entry refreshes its metadata: "validated".
-// - A storable response is written to the tiers by a fill that reads the shared
-//   body like any client; the body's end reaches clients only after the commit.
+// - A storable response is written to the tiers by the fill (fill.ts), which reads
+//   the shared body like any client; the body's end reaches clients after the commit.
 // - A response that is not storable replaces nothing stored unless the refusal is
 //   the response's own (not this request's); nobody fills, and if no client takes
 //   the body, the origin transfer is stopped.
@@ -14,7 +14,7 @@
 //   it, is "sliceable": stopped before anyone reads it.
 
 import type { Logger } from 'pino';
-import { AbandonedError, SharedBody } from '../coalesce/shared-body.js';
+import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
@@ -28,6 +28,7 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { startFill } from './fill.js';
 
 /**
  * What one origin fetch produced, decided before any client reads it; each client
@@ -205,41 +206,18 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       responseTimeMs,
       bodySize: announced,
     });
-    const writer = store.open(meta, { purgeMark });
-    let sealed!: () => void;
-    const seal = new Promise<void>((r) => (sealed = r));
-    const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, seal);
-    const settle = () => {
-      sealed();
-      finish();
-    };
-    const failFill = (err: Error) => {
-      writer.abort(err);
-      logger[err instanceof AbandonedError ? 'debug' : 'warn']({ id: req.id, err: err.message, url: meta.url }, 'response not stored');
-      settle();
-    };
-    const stop = body.consume(
-      {
-        chunk: (chunk, more) => {
-          writer.write(chunk).then(more, (err: Error) => {
-            stop?.();
-            failFill(err);
-          });
-          return false;
-        },
-        end: (last) => {
-          (last ? writer.write(last) : Promise.resolve())
-            .then(() => writer.commit())
-            .then(async () => {
-              stats.inc('stored');
-              await dropOtherVaryShapes(meta);
-            })
-            .then(settle, failFill);
-        },
-        error: failFill,
+    const body = startFill(res.body, store.open(meta, { purgeMark }), {
+      windowBytes: deps.windowBytes,
+      expectedLength: announced,
+      logger,
+      logFields: { id: req.id, url: meta.url },
+      notStored: 'response not stored',
+      committed: async () => {
+        stats.inc('stored');
+        await dropOtherVaryShapes(meta);
       },
-      true,
-    );
+      over: finish,
+    });
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
   }
 }

@@ -6,9 +6,12 @@
 //   handle.ts      entry: request context, routing by method, the hot path, decide, the access line
 //   context.ts     what the steps share; settle(), the one place an outcome is recorded
 //   on-miss.ts     a request the cache cannot answer alone, routed once: slices, whole, or pass
-//   fill.ts        one fetch per key (join, lead, alone) and each client's answer from its outcome
+//   shared-fetch.ts  one fetch per key (join, lead, alone) and each client's answer from its outcome
+//   fetch-and-store.ts  the origin fetch and its named result (failed, validated, storing, passing, sliceable)
+//   slices.ts      large objects as fixed-size slices, presented as one stored entry
+//   fill.ts        the one tier fill, for whole objects and slices: shared body → store, sealed at commit
 //   pass.ts        requests passed through as they are
-//   answer.ts      every write to a client
+//   answer.ts      every write to a client (with deliver/)
 //
 // Invariants: each request's outcome is settled exactly once (context.ts), and
 // Cache-Status, the access line and the outcome counters come from it. A memory
@@ -28,7 +31,7 @@ import type { StoredEntry } from '../store/types.js';
 import { createAnswers } from './answer.js';
 import { settle, type PathEnv, type ProxyDeps, type RequestContext } from './context.js';
 import { createFetcher } from './fetch-and-store.js';
-import { createFill } from './fill.js';
+import { createSharedFetch } from './shared-fetch.js';
 import { lookup } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
@@ -62,8 +65,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
-  const fill = createFill(env, answer, fetchAndStore);
-  const onMiss = createOnMiss(env, answer, fill, pass, slicer);
+  const shared = createSharedFetch(env, answer, fetchAndStore);
+  const onMiss = createOnMiss(env, answer, shared, pass, slicer);
   let seq = 0;
 
   /**
@@ -96,7 +99,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       case 'hit-stale':
         return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'max-stale' });
       case 'stale-while-revalidate':
-        fill.revalidateInBackground(ctx, key, found!);
+        shared.revalidateInBackground(ctx, key, found!);
         return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' });
       case 'refuse':
         return answer.onlyIfCached(ctx);

@@ -1,6 +1,6 @@
 // A cacheable request the cache cannot answer by itself (decide → fetch or
 // revalidate), routed once: from slices (a range that missed, or an object stored
-// in slices: pipeline/slices.ts), as a whole object (fill.ts), or passed through
+// in slices: pipeline/slices.ts), as a whole object (shared-fetch.ts), or passed through
 // (a range of an object Strata does not slice). The route changes at most once,
 // and only forward: slices found impossible → whole or pass; a whole response the
 // fetch names "sliceable" → slices, else whole without slicing. No step calls back
@@ -13,7 +13,7 @@ import { firstRequestedByte } from '../http/range.js';
 import type { StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
-import type { Fill } from './fill.js';
+import type { SharedFetch } from './shared-fetch.js';
 import { forFill } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
@@ -23,7 +23,7 @@ const MAX_ALONE_FETCHES = 2;
 
 type SliceResult = 'answered' | 'unsliced';
 
-export function createOnMiss(env: PathEnv, answer: Answers, fill: Fill, pass: Pass, slicer: Slicer) {
+export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch, pass: Pass, slicer: Slicer) {
   const { coalescer } = env;
 
   /** Remembered like hit-for-pass, so a small or unrangeable object costs no probe per request. */
@@ -43,7 +43,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, fill: Fill, pass: Pa
     if (o.kind === 'unsliceable') {
       if (o.why !== 'unsatisfiable' || !range) coalescer.markPass(noSlicesKey(key));
       // A small object asked for by range: stored whole alongside, so the next request is a hit.
-      if (o.why === 'small' && range) fill.fillInBackground(ctx, key);
+      if (o.why === 'small' && range) shared.fillInBackground(ctx, key);
       return 'unsliced';
     }
     if (o.upstream) ctx.upstream = o.upstream;
@@ -60,20 +60,20 @@ export function createOnMiss(env: PathEnv, answer: Answers, fill: Fill, pass: Pa
 
   /** The whole object: fetched (shared when it may be), then answered from the fetch's outcome. */
   async function whole(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, alone: boolean, maySlice: boolean): Promise<void> {
-    let f = await fill.fetch(ctx, key, found, { alone, maySlice });
+    let f = await shared.fetch(ctx, key, found, { alone, maySlice });
     if (f.outcome.kind === 'sliceable') {
       // Stopped unread because it is worth slicing: answered from slices, else fetched whole once more.
       if ((await fromSlices(ctx, key, fwd)) === 'answered') return;
-      f = await fill.fetch(ctx, key, found, { alone, maySlice: false });
+      f = await shared.fetch(ctx, key, found, { alone, maySlice: false });
     }
     for (let fetches = 0; ; fetches++) {
       const o = f.outcome;
       // "sliceable" again: a flight another request led; this one no longer slices.
-      const r = o.kind === 'sliceable' ? 'alone' : await fill.answer(ctx, key, fwd, found, o, f.collapsed);
+      const r = o.kind === 'sliceable' ? 'alone' : await shared.answer(ctx, key, fwd, found, o, f.collapsed);
       if (r === 'answered') return;
       if (fetches === MAX_ALONE_FETCHES) return answer.error(ctx, new StrataError('ORIGIN_BAD_RESPONSE', 'origin response body failed before it could be sent'), fwd);
       // A client that cannot use the shared answer fetches its own, uncollapsed.
-      f = await fill.fetch(ctx, key, found, { alone: true, maySlice: false });
+      f = await shared.fetch(ctx, key, found, { alone: true, maySlice: false });
     }
   }
 

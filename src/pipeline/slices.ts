@@ -33,6 +33,7 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { startFill } from './fill.js';
 import type { FetchOutcome, FetchWork } from './fetch-and-store.js';
 
 export { objectValidator } from '../cache/slicing.js';
@@ -208,26 +209,18 @@ export function createSlicer(deps: SliceDeps) {
         }),
         slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
       };
-      const writer = store.open(meta, { purgeMark });
-      let sealed!: () => void;
-      const seal = new Promise<void>((r) => (sealed = r));
-      const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: meta.bodySize }, seal);
-      const fillReader = readerOf(body, true)!;
-      void (async () => {
-        try {
-          for await (const chunk of fillReader as AsyncIterable<Buffer>) await writer.write(chunk);
-          await writer.commit();
+      const body = startFill(res.body, store.open(meta, { purgeMark }), {
+        windowBytes: deps.windowBytes,
+        expectedLength: meta.bodySize,
+        logger,
+        logFields: { id: req.id, url: meta.url, slice: index },
+        notStored: 'slice not stored',
+        committed: () => {
           stats.inc('stored');
           stats.inc('slicesStored');
-        } catch (err) {
-          writer.abort(err as Error);
-          fillReader.destroy();
-          logger.warn({ id: req.id, err: (err as Error).message, url: meta.url, slice: index }, 'slice not stored');
-        } finally {
-          sealed();
-          finish();
-        }
-      })();
+        },
+        over: finish,
+      });
       return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta };
     })().catch((err: unknown): FetchOutcome => {
       finish();
