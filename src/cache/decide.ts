@@ -38,9 +38,10 @@ export type Decision =
   /**
    * A stored response that must be validated (or replaced) first. `fwd`: "stale"
    * when the response itself needs it, "request" when the client's directives do.
-   * `keepOnError`: the stored response may answer if the origin fails (RFC 5861 §4).
+   * Whether the stored response may answer if the origin fails is judged when it
+   * fails (staleIfErrorAllows).
    */
-  | { kind: 'revalidate'; fwd: 'stale' | 'request'; why: Exclude<ReuseDecision, { reuse: true }>['why']; keepOnError: boolean; alone: boolean }
+  | { kind: 'revalidate'; fwd: 'stale' | 'request'; why: Exclude<ReuseDecision, { reuse: true }>['why']; alone: boolean }
   /** Nothing stored for this request: fetch it. */
   | { kind: 'fetch'; fwd: MissReason; alone: boolean }
   /** only-if-cached (RFC 9111 §5.2.1.7) and nothing usable stored: 504, the origin untouched. */
@@ -85,7 +86,6 @@ export function decide(input: DecideInput): Decision {
     kind: 'revalidate',
     fwd: d.why === 'stale' || d.why === 'no-cache' ? 'stale' : 'request',
     why: d.why,
-    keepOnError: staleIfErrorAllows(request, stored, nowMs, grace),
     alone: answersAlone(request),
   };
 }

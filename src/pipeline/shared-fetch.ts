@@ -2,7 +2,8 @@
 // fetch per key in flight (coalesce/): a request joins the fetch in flight, or
 // leads a new one, or fetches alone when its answer is its own (Authorization,
 // no-store) or the key is in hit-for-pass. The fetch's outcome (fetch-and-store.ts)
-// is shared; each client collapsed onto it switches on it here.
+// is shared; each client collapsed onto it switches on it here. Also the fetches
+// no client waits for: background revalidation (stale-while-revalidate) and fill.
 //
 // Invariant: a client that cannot use the shared answer (another variant, a
 // response that is not its to share, a body it joined too late to read from its
