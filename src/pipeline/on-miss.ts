@@ -61,14 +61,15 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
   /** The whole object: fetched (shared when it may be), then answered from the fetch's outcome. */
   async function whole(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, alone: boolean, maySlice: boolean): Promise<void> {
     let f = await shared.fetch(ctx, key, found, { alone, maySlice });
-    if (f.outcome.kind === 'sliceable') {
+    if (f.outcome.kind === 'sliceable' && maySlice) {
       // Stopped unread because it is worth slicing: answered from slices, else fetched whole once more.
+      ctx.upstream = f.outcome.upstream;
       if ((await fromSlices(ctx, key, fwd)) === 'answered') return;
       f = await shared.fetch(ctx, key, found, { alone, maySlice: false });
     }
     for (let fetches = 0; ; fetches++) {
       const o = f.outcome;
-      // "sliceable" again: a flight another request led; this one no longer slices.
+      // "sliceable" for a request that does not slice (a flight another request led): its own fetch, whole.
       const r = o.kind === 'sliceable' ? 'alone' : await shared.answer(ctx, key, fwd, found, o, f.collapsed);
       if (r === 'answered') return;
       if (fetches === MAX_ALONE_FETCHES) return answer.error(ctx, new StrataError('ORIGIN_BAD_RESPONSE', 'origin response body failed before it could be sent'), fwd);
