@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { AccessLog } from './observability/access-log.js';
 import { Stats } from './observability/stats.js';
 import { UpstreamPool } from './origin/pool.js';
-import { createProxyHandler } from './pipeline/proxy.js';
+import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { createListener } from './server/listener.js';

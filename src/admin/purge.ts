@@ -26,7 +26,7 @@ import type { Clock } from '../util/clock.js';
 
 export const PURGE_BODY_MAX_BYTES = 2 ** 20;
 
-/** The scheme of Strata's cache keys: the node listens on plain HTTP (see proxy.ts). */
+/** The scheme of Strata's cache keys: the node listens on plain HTTP (see pipeline/handle.ts). */
 const KEY_SCHEME = 'http';
 
 /** The JSON body of `POST /purge`, validated. */

@@ -1,11 +1,17 @@
-// The named cache outcome of one request. It feeds the Cache-Status field (RFC
-// 9211), the access log line and the stats counters, so all three agree.
+// The named cache outcome of one request. It is recorded once per request
+// (pipeline/context.ts settle) and feeds the Cache-Status field (RFC 9211), the
+// access log line and the stats counters (observability/stats.ts countOutcome),
+// so all three agree by construction.
+
+import type { DecisionKind } from './decide.js';
 
 export type FwdReason = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'bypass' | 'miss';
 
 export interface CacheOutcome {
   /** Short name for logs and stats: hit, stale-hit, miss, revalidated, bypass, error... */
   result: 'hit' | 'stale-hit' | 'miss' | 'revalidated' | 'refreshed' | 'bypass' | 'error' | 'only-if-cached';
+  /** The cache decision that led here (cache/decide.ts); absent when none was made (not a cacheable request). */
+  decision?: DecisionKind;
   fwd?: FwdReason;
   fwdStatus?: number;
   /** RFC 9211 §2.6: this request joined a forward request already in flight. */

@@ -1,5 +1,6 @@
 // Writing answers to the client: stored responses (full, HEAD, 304, 206, 416),
-// forwarded responses and Strata's own errors. Adds Age, Cache-Status and Via.
+// the fields of forwarded responses, one 304 rule and Strata's own errors. Adds
+// Age, Cache-Status and Via. (pipeline/answer.ts streams forwarded bodies.)
 // The stored part of a hit's header block is built once per stored metadata
 // object and reused, so a hit does little more than a bare server's answer.
 
@@ -8,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrataError } from '../errors.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
-import { toRawPairs, type HeaderMap } from '../http/headers.js';
+import { toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { ifRangeAllows, parseRanges, type ByteRange } from '../http/range.js';
 import type { Body, EntryMeta, StoredEntry } from '../store/types.js';
 import { multipartBuffer, multipartStream, planMultipart } from './byteranges.js';
@@ -55,6 +56,35 @@ function viaValue(existing: string | undefined, mine: string): string {
 }
 
 /**
+ * The one rule for a 304 to a client's conditional request, whether the stored
+ * entry answers it or a response being stored does (RFC 9110 §15.4.5): the
+ * allow-listed fields of the stored response, then Age, Cache-Status and Via.
+ */
+export function deliverNotModified(res: ServerResponse, meta: EntryMeta, ageS: number, cacheStatus: string, opts: DeliverOptions): StoredAnswer {
+  const raw: string[] = [];
+  for (const f of NOT_MODIFIED_FIELDS) {
+    const v = meta.headers[f];
+    if (v !== undefined && !opts.hiddenFields.has(f)) raw.push(f, v);
+  }
+  raw.push('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via));
+  res.writeHead(304, raw);
+  res.end();
+  return { status: 304, bodyBytes: 0 };
+}
+
+/**
+ * Fields for the client from an origin response (answers passed through or shared
+ * while stored): hop-by-hop and hidden fields removed, Via added. Cache-Status is
+ * the caller's to add.
+ */
+export function originFields(headers: HeaderMap, opts: DeliverOptions): string[] {
+  const h = withoutHopByHop(headers);
+  for (const f of opts.hiddenFields) delete h[f];
+  h['via'] = viaValue(h['via'], opts.via);
+  return toRawPairs(h);
+}
+
+/**
  * Answer from a stored entry. Handles the client's conditional request (304),
  * HEAD, byte ranges (206, multipart/byteranges, 416) and the full body.
  * Synchronous when the body is in memory; a promise when it streams (from disk,
@@ -73,15 +103,7 @@ export function deliverStored(
   const cacheable = meta.status === 200;
 
   if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, meta.headers)) {
-    const raw: string[] = [];
-    for (const f of NOT_MODIFIED_FIELDS) {
-      const v = meta.headers[f];
-      if (v !== undefined && !opts.hiddenFields.has(f)) raw.push(f, v);
-    }
-    raw.push('age', age, 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via));
-    res.writeHead(304, raw);
-    res.end();
-    return { status: 304, bodyBytes: 0 };
+    return deliverNotModified(res, meta, ageS, cacheStatus, opts);
   }
 
   const raw = baseHeaders(meta, opts).slice();

@@ -1,5 +1,13 @@
 // Counters of the request path, declared once with what they count. /stats
 // reports them with the store's tier sizes.
+//
+// Two kinds: what a request came to (hits, misses, stale, bypass, errors,
+// staleWhileRevalidate, staleIfError) is derived from its one recorded outcome by
+// countOutcome, called once per request, so these counters, the access line and
+// Cache-Status agree by construction. The rest count events where they happen
+// (a request received, a join, a fetch validated, a commit, a purge...).
+
+import type { CacheOutcome } from '../cache/outcome.js';
 
 export const COUNTERS = {
   requests: 'requests received on the proxy listener',
@@ -33,4 +41,31 @@ export class Stats {
   inc(name: CounterName, by = 1): void {
     this.counters[name] += by;
   }
+}
+
+/** Count what one request came to: called once per request, with its recorded outcome. */
+export function countOutcome(stats: Stats, o: CacheOutcome): void {
+  const c = stats.counters;
+  switch (o.result) {
+    case 'hit':
+      // Slices answered from cache included: the request's decision was a miss of the whole object.
+      c.hits++;
+      break;
+    case 'stale-hit':
+      if (o.decision === 'hit-stale') c.hits++;
+      else if (o.decision === 'stale-while-revalidate') c.staleWhileRevalidate++;
+      else c.staleIfError++;
+      break;
+    case 'bypass':
+      // A PURGE is counted by the purge module.
+      if (o.detail !== 'purge') c.bypass++;
+      break;
+    case 'error':
+      c.errors++;
+      break;
+    default:
+      break;
+  }
+  if (o.decision === 'fetch' && o.result !== 'hit') c.misses++;
+  else if (o.decision === 'revalidate') c.stale++;
 }

@@ -4,20 +4,23 @@
 // at all.
 //
 // - A 304 that matches the stored entry refreshes its metadata: "validated".
-// - A storable response is written to the tiers by a fill that reads the shared
-//   body like any client; the body's end reaches clients only after the commit.
+// - A storable response is written to the tiers by the fill (fill.ts), which reads
+//   the shared body like any client; the body's end reaches clients after the commit.
 // - A response that is not storable replaces nothing stored unless the refusal is
 //   the response's own (not this request's); nobody fills, and if no client takes
 //   the body, the origin transfer is stopped.
 // - A transport failure is "failed"; each client decides (stale-if-error or error).
+// - A large storable 200 that could be stored in slices, when the request allows
+//   it, is "sliceable": stopped before anyone reads it.
 
 import type { Logger } from 'pino';
-import { AbandonedError, SharedBody } from '../coalesce/shared-body.js';
+import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
+import { worthSlicing } from '../cache/slicing.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -25,9 +28,16 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { startFill } from './fill.js';
 
+/**
+ * What one origin fetch produced, decided before any client reads it; each client
+ * collapsed onto the fetch switches on it.
+ */
 export type FetchOutcome =
+  /** No response (transport failure, timeout): each client decides (stale-if-error or error). */
   | { kind: 'failed'; error: StrataError }
+  /** A 304 that matched the stored entry. */
   | {
       kind: 'validated';
       upstream: string;
@@ -36,16 +46,26 @@ export type FetchOutcome =
       refreshed: boolean;
       detail?: string;
     }
+  /** A storable response, being written to the tiers by a fill reading `body` like any client. */
+  | { kind: 'storing'; upstream: string; status: number; headers: HeaderMap; body: SharedBody; stored: EntryMeta }
+  /** A response that is not stored: passed through to its clients. */
   | {
-      kind: 'response';
+      kind: 'passing';
       upstream: string;
       status: number;
       headers: HeaderMap;
       body: SharedBody;
-      /** Set when the response is being stored: the metadata it is stored under. */
-      stored?: EntryMeta;
-      reason?: NotStoredReason;
-    };
+      reason: NotStoredReason;
+      /** The same answer is right for every collapsed follower (an origin error); else each fetches its own. */
+      shareable: boolean;
+      /** The refusal is the response's own: requests for the key should not wait for one another for a while. */
+      hitForPass: boolean;
+    }
+  /**
+   * A storable 200 large enough to be stored in slices instead: nothing of it was
+   * read, the transfer is stopped; the clients are answered from slices.
+   */
+  | { kind: 'sliceable'; upstream: string };
 
 export interface FetchRequest {
   id: number;
@@ -60,6 +80,8 @@ export interface FetchRequest {
   stored?: StoredEntry;
   /** `stored` may answer if the origin fails (stale-if-error): an error response must not replace it. */
   keepStaleOnError?: boolean;
+  /** A large storable 200 may be answered "sliceable" instead of being stored whole. */
+  maySlice?: boolean;
 }
 
 export interface FetchDeps {
@@ -70,6 +92,8 @@ export interface FetchDeps {
   stats: Stats;
   policy: StoragePolicyOptions;
   windowBytes: number;
+  /** Objects above this are worth storing in slices (cache/slicing.ts). */
+  sliceThresholdBytes: number;
 }
 
 export interface FetchWork {
@@ -144,12 +168,30 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
       // The new response replaces the stored one unless the refusal is this request's own.
-      if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
+      const requestsOwn = REQUEST_SPECIFIC_REASONS.has(verdict.reason);
+      if (stored && res.status >= 200 && res.status < 400 && !requestsOwn) await deleteKeys([stored.meta.key]);
       const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, Promise.resolve());
       // Clients take the body in the turn the outcome reaches them; if none did, stop the transfer.
       setImmediate(() => body.abandonIfUnread());
       finish();
-      return { kind: 'response', upstream: res.upstream, status: res.status, headers: res.headers, body, reason: verdict.reason };
+      return {
+        kind: 'passing',
+        upstream: res.upstream,
+        status: res.status,
+        headers: res.headers,
+        body,
+        reason: verdict.reason,
+        // An origin error is the same for everyone waiting: shared, not multiplied.
+        shareable: res.status >= 500 && (verdict.reason === 'status' || verdict.reason === 'not-reusable'),
+        hitForPass: res.status < 500 && !requestsOwn,
+      };
+    }
+
+    if (req.maySlice && worthSlicing(res.status, res.headers, deps.sliceThresholdBytes)) {
+      // Stopped before anything of it is read: the object is fetched again in slices.
+      res.body.destroy();
+      finish();
+      return { kind: 'sliceable', upstream: res.upstream };
     }
 
     const d = verdict.decision;
@@ -164,42 +206,19 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       responseTimeMs,
       bodySize: announced,
     });
-    const writer = store.open(meta, { purgeMark });
-    let sealed!: () => void;
-    const seal = new Promise<void>((r) => (sealed = r));
-    const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, seal);
-    const settle = () => {
-      sealed();
-      finish();
-    };
-    const failFill = (err: Error) => {
-      writer.abort(err);
-      logger[err instanceof AbandonedError ? 'debug' : 'warn']({ id: req.id, err: err.message, url: meta.url }, 'response not stored');
-      settle();
-    };
-    const stop = body.consume(
-      {
-        chunk: (chunk, more) => {
-          writer.write(chunk).then(more, (err: Error) => {
-            stop?.();
-            failFill(err);
-          });
-          return false;
-        },
-        end: (last) => {
-          (last ? writer.write(last) : Promise.resolve())
-            .then(() => writer.commit())
-            .then(async () => {
-              stats.inc('stored');
-              await dropOtherVaryShapes(meta);
-            })
-            .then(settle, failFill);
-        },
-        error: failFill,
+    const body = startFill(res.body, store.open(meta, { purgeMark }), {
+      windowBytes: deps.windowBytes,
+      expectedLength: announced,
+      logger,
+      logFields: { id: req.id, url: meta.url },
+      notStored: 'response not stored',
+      committed: async () => {
+        stats.inc('stored');
+        await dropOtherVaryShapes(meta);
       },
-      true,
-    );
-    return { kind: 'response', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
+      over: finish,
+    });
+    return { kind: 'storing', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
   }
 }
 

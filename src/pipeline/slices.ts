@@ -1,7 +1,7 @@
 // Large objects in slices (what nginx's slice module does): an object above
 // `slices.thresholdBytes` whose origin answers range requests (seen from the 206
 // to a range request that missed, or from a whole 200 that advertises byte
-// ranges: proxy.ts stops that one) is fetched and stored as fixed-size slices,
+// ranges: the fetch names that one "sliceable") is fetched and stored as fixed-size slices,
 // each its own entry under the object's primary key
 // (so a purge or an invalidation removes them with the rest), each fetched with
 // one origin range request through the coalescer (one fetch per slice in flight).
@@ -24,6 +24,7 @@ import type { Coalescer } from '../coalesce/coalescer.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { urlOfKey } from '../cache/key.js';
 import { currentAge, decideReuse, requestDirectives } from '../cache/reuse.js';
+import { objectValidator } from '../cache/slicing.js';
 import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -32,7 +33,10 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { startFill } from './fill.js';
 import type { FetchOutcome, FetchWork } from './fetch-and-store.js';
+
+export { objectValidator } from '../cache/slicing.js';
 
 export interface SliceDeps {
   store: Store;
@@ -81,21 +85,14 @@ export type SlicedObject =
 function whyNot(o: FetchOutcome): string {
   if (o.kind === 'failed') return o.error.code.toLowerCase();
   if (o.kind === 'validated') return 'validated';
-  return o.reason ?? `status-${o.status}`;
+  if (o.kind === 'passing') return o.reason;
+  return o.kind === 'storing' ? `status-${o.status}` : o.kind;
 }
 
 /** Bytes of one slice (its index within the object). */
 function sliceSpan(index: number, bytes: number, total: number): { start: number; end: number } {
   const start = index * bytes;
   return { start, end: Math.min(start + bytes, total) - 1 };
-}
-
-/** What ties the slices of one version together: a strong ETag, else Last-Modified. */
-export function objectValidator(headers: HeaderMap): string | undefined {
-  const etag = headers['etag']?.trim();
-  if (etag && etag.startsWith('"')) return etag;
-  const lm = headers['last-modified']?.trim();
-  return lm ? `lm:${lm}` : undefined;
 }
 
 /** Entry key of slice `index` (a space never occurs in a primary key's URL). */
@@ -196,7 +193,7 @@ export function createSlicer(deps: SliceDeps) {
         setImmediate(() => body.abandonIfUnread());
         finish();
         const reason = res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
-        return { kind: 'response', upstream: res.upstream, status: res.status, headers: res.headers, body, reason };
+        return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
       }
       const d = verdict.decision;
       const meta: EntryMeta = {
@@ -212,27 +209,19 @@ export function createSlicer(deps: SliceDeps) {
         }),
         slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
       };
-      const writer = store.open(meta, { purgeMark });
-      let sealed!: () => void;
-      const seal = new Promise<void>((r) => (sealed = r));
-      const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: meta.bodySize }, seal);
-      const fillReader = readerOf(body, true)!;
-      void (async () => {
-        try {
-          for await (const chunk of fillReader as AsyncIterable<Buffer>) await writer.write(chunk);
-          await writer.commit();
+      const body = startFill(res.body, store.open(meta, { purgeMark }), {
+        windowBytes: deps.windowBytes,
+        expectedLength: meta.bodySize,
+        logger,
+        logFields: { id: req.id, url: meta.url, slice: index },
+        notStored: 'slice not stored',
+        committed: () => {
           stats.inc('stored');
           stats.inc('slicesStored');
-        } catch (err) {
-          writer.abort(err as Error);
-          fillReader.destroy();
-          logger.warn({ id: req.id, err: (err as Error).message, url: meta.url, slice: index }, 'slice not stored');
-        } finally {
-          sealed();
-          finish();
-        }
-      })();
-      return { kind: 'response', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta };
+        },
+        over: finish,
+      });
+      return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta };
     })().catch((err: unknown): FetchOutcome => {
       finish();
       return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
@@ -291,12 +280,12 @@ export function createSlicer(deps: SliceDeps) {
     const stored = await storedSlice(req, index, validator);
     if (stored) return { meta: stored.meta, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
     let o = await fetchShared(req, index);
-    if (o.kind !== 'response' || !o.stored) return { outcome: o };
+    if (o.kind !== 'storing') return { outcome: o };
     let reader = readerOf(o.body);
     if (!reader) {
       // Joined too late to read the shared body from its start: fetch this slice alone.
       o = await fetchSlice(req, index).outcome;
-      if (o.kind !== 'response' || !o.stored) return { outcome: o };
+      if (o.kind !== 'storing') return { outcome: o };
       reader = readerOf(o.body)!;
     }
     const r = reader;
@@ -325,7 +314,7 @@ export function createSlicer(deps: SliceDeps) {
                 if (!('meta' in s)) {
                   // The origin answered, but not with a slice of this object (it shrank, lost
                   // range support, now refuses storing): no stored slice of it is usable any more.
-                  if (s.outcome.kind === 'response') await dropVersion(req.key, undefined);
+                  if (s.outcome.kind === 'storing' || s.outcome.kind === 'passing') await dropVersion(req.key, undefined);
                   throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
                 }
                 src = s;
@@ -355,23 +344,6 @@ export function createSlicer(deps: SliceDeps) {
   }
 
   return {
-    /**
-     * Whether a whole 200 should rather be stored in slices: larger than the
-     * threshold, and saying it can be (byte ranges advertised, a validator, no Vary).
-     */
-    worthSlicing(status: number, headers: HeaderMap): boolean {
-      const cl = headers['content-length'];
-      return (
-        status === 200 &&
-        cl !== undefined &&
-        /^\d+$/.test(cl) &&
-        Number(cl) > thresholdBytes &&
-        /(^|,)\s*bytes\s*(,|$)/i.test(headers['accept-ranges'] ?? '') &&
-        objectValidator(headers) !== undefined &&
-        headers['vary'] === undefined
-      );
-    },
-
     /** Whether slices of this object are stored (any request for it is then answered from slices). */
     knows(primaryKey: string): boolean {
       return storedSlices(primaryKey).length > 0;
@@ -390,8 +362,8 @@ export function createSlicer(deps: SliceDeps) {
         const o = s.outcome;
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
         // A range beyond the end says nothing about whether the object can be sliced.
-        if (o.kind === 'response' && o.status === 416) return { kind: 'unsliceable', why: 'unsatisfiable' };
-        const total = o.kind === 'response' && o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : undefined;
+        if (o.kind === 'passing' && o.status === 416) return { kind: 'unsliceable', why: 'unsatisfiable' };
+        const total = o.kind === 'passing' && o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : undefined;
         return { kind: 'unsliceable', why: total !== undefined && total <= thresholdBytes ? 'small' : whyNot(o) };
       }
       const meta = s.meta;

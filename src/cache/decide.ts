@@ -1,0 +1,103 @@
+// The cache decision for one cacheable request: a pure function of (request facts
+// parsed once, the stored response chosen for it or why there is none, now, the
+// operator's grace windows) returning a named Decision. No I/O: the pipeline acts
+// on the Decision; tests read it as a table (test/unit/decide.test.ts).
+//
+// Invariants: every cacheable request gets exactly one Decision; a Decision that
+// answers from cache (hit, hit-stale, stale-while-revalidate) never needs the
+// origin before the answer; `alone` is the request's own property (its answer
+// cannot be shared with other clients), whatever the cache holds.
+
+import type { HeaderMap } from '../http/headers.js';
+import type { EntryMeta } from '../store/types.js';
+import { decideReuse, requestDirectives, type RequestDirectives, type ReuseDecision } from './reuse.js';
+
+/** Why no stored response was chosen (Cache-Status fwd, RFC 9211 §2.2). */
+export type MissReason = 'uri-miss' | 'vary-miss';
+
+/** What decide() needs to know of the request, parsed once. */
+export interface RequestFacts {
+  directives: RequestDirectives;
+  /** The request carries Authorization: whatever comes back is its own. */
+  authorization: boolean;
+}
+
+/** The operator's defaults for responses that name no stale window of their own (RFC 5861). */
+export interface GraceWindows {
+  staleWhileRevalidateS: number;
+  staleIfErrorS: number;
+}
+
+export type Decision =
+  /** Fresh: answer from cache. */
+  | { kind: 'hit'; ageS: number; ttlS: number }
+  /** Stale, but within the client's max-stale (RFC 9111 §5.2.1.2): answer from cache. */
+  | { kind: 'hit-stale'; ageS: number; ttlS: number }
+  /** Stale within its stale-while-revalidate window (RFC 5861 §3): answer now, revalidate in the background. */
+  | { kind: 'stale-while-revalidate'; ageS: number; ttlS: number }
+  /**
+   * A stored response that must be validated (or replaced) first. `fwd`: "stale"
+   * when the response itself needs it, "request" when the client's directives do.
+   * Whether the stored response may answer if the origin fails is judged when it
+   * fails (staleIfErrorAllows).
+   */
+  | { kind: 'revalidate'; fwd: 'stale' | 'request'; why: Exclude<ReuseDecision, { reuse: true }>['why']; alone: boolean }
+  /** Nothing stored for this request: fetch it. */
+  | { kind: 'fetch'; fwd: MissReason; alone: boolean }
+  /** only-if-cached (RFC 9111 §5.2.1.7) and nothing usable stored: 504, the origin untouched. */
+  | { kind: 'refuse' };
+
+export type DecisionKind = Decision['kind'];
+
+export interface DecideInput {
+  request: RequestFacts;
+  /** The stored response chosen for the request (its variant), if any. */
+  stored: EntryMeta | undefined;
+  /** Why nothing was chosen; ignored when `stored` is set. */
+  miss: MissReason;
+  nowMs: number;
+  grace: GraceWindows;
+}
+
+/** Most requests carry none of the fields decide() reads: one shared value for them (no allocation on a hit). */
+const PLAIN: RequestFacts = { directives: requestDirectives({}), authorization: false };
+
+/** The request facts decide() uses, from the request's fields. */
+export function requestFacts(headers: HeaderMap): RequestFacts {
+  if (headers['cache-control'] === undefined && headers['pragma'] === undefined && headers['authorization'] === undefined) return PLAIN;
+  return { directives: requestDirectives(headers), authorization: headers['authorization'] !== undefined };
+}
+
+/** Whether the answer to this request may be shared with others (not Authorization, not no-store). */
+function answersAlone(req: RequestFacts): boolean {
+  return req.authorization || req.directives.cc.has('no-store');
+}
+
+export function decide(input: DecideInput): Decision {
+  const { request, stored, nowMs, grace } = input;
+  if (!stored) return request.directives.onlyIfCached ? { kind: 'refuse' } : { kind: 'fetch', fwd: input.miss, alone: answersAlone(request) };
+  const d = decideReuse(request.directives, stored, nowMs);
+  if (d.reuse) return { kind: d.stale ? 'hit-stale' : 'hit', ageS: d.ageS, ttlS: d.ttlS };
+  if (request.directives.onlyIfCached) return { kind: 'refuse' };
+  if (d.why === 'stale' && !stored.staleForbidden && -d.ttlS <= graceOf(stored.staleWhileRevalidateS, grace.staleWhileRevalidateS)) {
+    return { kind: 'stale-while-revalidate', ageS: d.ageS, ttlS: d.ttlS };
+  }
+  return {
+    kind: 'revalidate',
+    fwd: d.why === 'stale' || d.why === 'no-cache' ? 'stale' : 'request',
+    why: d.why,
+    alone: answersAlone(request),
+  };
+}
+
+/** RFC 5861 §4: may `stored` answer, now, because the origin failed? */
+export function staleIfErrorAllows(request: RequestFacts, stored: EntryMeta, nowMs: number, grace: GraceWindows): boolean {
+  if (stored.staleForbidden) return false;
+  const d = decideReuse(request.directives, stored, nowMs);
+  return !d.reuse && d.why === 'stale' && -d.ttlS <= graceOf(stored.staleIfErrorS, grace.staleIfErrorS);
+}
+
+/** The response's own stale window when it names one, else the operator's default. */
+function graceOf(fromResponseS: number, defaultS: number): number {
+  return fromResponseS > 0 ? fromResponseS : defaultS;
+}

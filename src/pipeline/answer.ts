@@ -1,0 +1,115 @@
+// Every write to a client on the request path goes through here: stored entries
+// and the 304 rule (deliver/respond.ts), responses shared while they are fetched
+// (and stored), responses passed through, and Strata's own errors. Steps decide;
+// this module writes.
+//
+// Invariants: an answer's outcome is settled right before its status line is
+// written, never earlier (an answer that cannot go ahead records nothing) and
+// never twice; a body that fails mid-way cuts the connection, never ends cleanly.
+
+import { currentAge } from '../cache/reuse.js';
+import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
+import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
+import { StrataError } from '../errors.js';
+import { isNotModified } from '../http/conditionals.js';
+import type { OriginResponse } from '../origin/client.js';
+import type { StoredEntry } from '../store/types.js';
+import { settle, type PathEnv, type RequestContext } from './context.js';
+import type { FetchOutcome } from './fetch-and-store.js';
+import { resumeFromStore } from './resume-from-store.js';
+import { sendBody } from './send-body.js';
+
+/** A fetch outcome that carries a response body clients can share. */
+export type SharedResponse = Extract<FetchOutcome, { kind: 'storing' | 'passing' }>;
+
+export function createAnswers(env: PathEnv) {
+  const { store, logger } = env;
+  /**
+   * The response fields every client of one shared outcome gets, built once per
+   * outcome (a herd of followers would otherwise rebuild the same list each);
+   * Cache-Status is added per client.
+   */
+  const sharedHeads = new WeakMap<SharedResponse, string[]>();
+
+  function sharedHead(o: SharedResponse): string[] {
+    let base = sharedHeads.get(o);
+    if (!base) {
+      base = originFields(o.headers, env.deliver);
+      // A stored 200 is answered with ranges from now on, so its first answer says so too.
+      if (o.kind === 'storing' && o.status === 200) base = advertiseRanges(base);
+      sharedHeads.set(o, base);
+    }
+    return base;
+  }
+
+  /** Strata's own error answer; `fwd` says how far the request had gone. */
+  function error(ctx: RequestContext, err: StrataError, fwd: FwdReason = 'bypass', close = false): void {
+    deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
+  }
+
+  return {
+    /** Synchronous for bodies held in memory (the common hit), a promise when streamed. */
+    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome): void | Promise<void> {
+      const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), env.deliver);
+      if (r instanceof Promise) {
+        return r.then((a) => {
+          ctx.bytes = a.bodyBytes;
+        });
+      }
+      ctx.bytes = r.bodyBytes;
+    },
+
+    /**
+     * Answer one client from a shared origin response. "alone" (nothing written,
+     * nothing settled): the body can no longer be read from its start (a late
+     * client past the window), the client must fetch its own.
+     */
+    async shared(ctx: RequestContext, o: SharedResponse, outcome: CacheOutcome): Promise<'alone' | undefined> {
+      // The client's own conditional request is answered here; the full body still fills the cache.
+      if (o.kind === 'storing' && o.status === 200 && isNotModified(ctx.headers, o.headers)) {
+        deliverNotModified(ctx.res, o.stored, currentAge(o.stored, env.clock.now()), settle(env, ctx, outcome), env.deliver);
+        return undefined;
+      }
+      // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
+      const head = ctx.method === 'HEAD';
+      if (!head && !o.body.available) return 'alone';
+      ctx.res.writeHead(o.status, sharedHead(o).concat('cache-status', settle(env, ctx, outcome)));
+      if (head) {
+        ctx.res.end();
+        return undefined;
+      }
+      const storing = o.kind === 'storing';
+      const r = await o.body.sendTo(ctx.res, storing)!;
+      ctx.bytes = r.sent;
+      // Too slow to keep pace with the shared body: continued from the stored copy.
+      if (r.lagged && storing) {
+        ctx.bytes += (await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent)).sent;
+        return undefined;
+      }
+      if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
+      return undefined;
+    },
+
+    /** A response passed through as it is. */
+    async passed(ctx: RequestContext, res: OriginResponse, outcome: CacheOutcome): Promise<void> {
+      ctx.res.writeHead(res.status, originFields(res.headers, env.deliver).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.bytes = (await sendBody(res.body, ctx.res)).sent;
+    },
+
+    error,
+
+    /** only-if-cached and nothing usable stored (RFC 9111 §5.2.1.7): 504, the origin untouched. */
+    onlyIfCached(ctx: RequestContext): void {
+      deliverError(ctx.res, new StrataError('ONLY_IF_CACHED_MISS'), settle(env, ctx, { result: 'only-if-cached', fwd: 'miss', detail: 'only-if-cached' }), env.via);
+    },
+
+    /** The catch-all for an unexpected failure: an error answer if none was settled, else the connection cut. */
+    failed(ctx: RequestContext, err: unknown): void {
+      logger.error({ id: ctx.id, err }, 'request failed');
+      if (ctx.outcome) ctx.res.destroy();
+      else error(ctx, err instanceof StrataError ? err : new StrataError('INTERNAL'));
+    },
+  };
+}
+
+export type Answers = ReturnType<typeof createAnswers>;

@@ -1,0 +1,90 @@
+// What every step of the request path shares: the per-request context (what the
+// access line reports) and the per-handler environment (components and the
+// options derived once from the config). Also the one place a request's outcome
+// is recorded: settle().
+//
+// Invariant: settle() runs at most once per request, before the first byte of
+// its answer is written; Cache-Status is formatted from the outcome it records
+// and the outcome counters are counted from it there (observability/stats.ts).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { GraceWindows } from '../cache/decide.js';
+import { formatCacheStatus, type CacheOutcome } from '../cache/outcome.js';
+import type { StoragePolicyOptions } from '../cache/storable.js';
+import type { Coalescer } from '../coalesce/coalescer.js';
+import type { DeliverOptions } from '../deliver/respond.js';
+import type { HeaderMap } from '../http/headers.js';
+import type { AccessLog } from '../observability/access-log.js';
+import { countOutcome, type Stats } from '../observability/stats.js';
+import type { OriginClient } from '../origin/client.js';
+import type { Store } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+import type { FetchOutcome } from './fetch-and-store.js';
+import { forwardHeaders } from './forward-headers.js';
+
+export interface ProxyDeps {
+  config: Readonly<Config>;
+  access: AccessLog;
+  store: Store;
+  origin: OriginClient;
+  logger: Logger;
+  stats: Stats;
+  clock: Clock;
+  /** Origin fetches in flight, shared by the requests for one key. */
+  coalescer: Coalescer<FetchOutcome>;
+  /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
+  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
+}
+
+/** The handler's components and the options derived from the config once. */
+export interface PathEnv extends ProxyDeps {
+  /** This node's name in Cache-Status (an sf-token or sf-string). */
+  nodeName: string;
+  /** This node's Via member. */
+  via: string;
+  deliver: DeliverOptions;
+  policy: StoragePolicyOptions;
+  grace: GraceWindows;
+}
+
+/** Per-request state: what the access line reports. */
+export interface RequestContext {
+  id: number;
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  target: string;
+  host: string;
+  headers: HeaderMap;
+  startMs: number;
+  /** Set once, by settle(). */
+  outcome: CacheOutcome | undefined;
+  /** The cache decision made for the request, carried into its outcome. */
+  decision: CacheOutcome['decision'];
+  upstream?: string;
+  bytes: number;
+}
+
+/**
+ * Record the request's outcome (once) and count it; returns the Cache-Status
+ * value the answer carries. `o` is a fresh object owned by the request.
+ */
+export function settle(env: PathEnv, ctx: RequestContext, o: CacheOutcome): string {
+  if (ctx.outcome) throw new Error(`outcome of request ${ctx.id} settled twice (${ctx.outcome.result}, then ${o.result})`);
+  if (ctx.decision !== undefined) o.decision = ctx.decision;
+  ctx.outcome = o;
+  countOutcome(env.stats, o);
+  return formatCacheStatus(env.nodeName, o);
+}
+
+/** The request fields for the origin. */
+export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
+  return forwardHeaders(ctx.headers, {
+    clientAddress: ctx.req.socket.remoteAddress ?? '',
+    clientHost: ctx.host,
+    originHost: env.origin.host,
+    via: env.via,
+  });
+}

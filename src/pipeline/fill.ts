@@ -1,0 +1,66 @@
+// The fill: one mechanism that writes an origin body to the tiers while clients
+// read the same shared body, for whole objects (fetch-and-store.ts) and for each
+// slice of a sliced one (slices.ts) alike.
+//
+// Invariants: the entry is committed only when the body arrived whole and its
+// length matched (the store's writer checks; a failure aborts it, nothing is
+// stored); the body's end reaches clients only once the fill is over (the seal),
+// so a client holding its whole answer finds the entry on its next request; the
+// fill paces the origin read through the writer's backpressure.
+
+import type { Logger } from 'pino';
+import type { Readable } from 'node:stream';
+import { AbandonedError, SharedBody } from '../coalesce/shared-body.js';
+import type { BodyWriter } from '../store/types.js';
+
+export interface FillOptions {
+  windowBytes: number;
+  /** Announced body length, or -1. */
+  expectedLength: number;
+  logger: Logger;
+  /** Fields of the log line when the fill fails (request id, URL, slice...). */
+  logFields: Record<string, unknown>;
+  /** The log line's message when the fill fails. */
+  notStored: string;
+  /** After the commit (counters, tidying); a rejection counts as a failed fill. */
+  committed: () => unknown;
+  /** Called once the store work is over, whatever its result. */
+  over: () => void;
+}
+
+/** Start filling `writer` from `source`; returns the shared body clients read. */
+export function startFill(source: Readable, writer: BodyWriter, opts: FillOptions): SharedBody {
+  let sealed!: () => void;
+  const seal = new Promise<void>((r) => (sealed = r));
+  const body = new SharedBody(source, { windowBytes: opts.windowBytes, expectedLength: opts.expectedLength }, seal);
+  const settle = () => {
+    sealed();
+    opts.over();
+  };
+  const failFill = (err: Error) => {
+    writer.abort(err);
+    // A body given up on purpose is not worth a warning.
+    opts.logger[err instanceof AbandonedError ? 'debug' : 'warn']({ ...opts.logFields, err: err.message }, opts.notStored);
+    settle();
+  };
+  const stop = body.consume(
+    {
+      chunk: (chunk, more) => {
+        writer.write(chunk).then(more, (err: Error) => {
+          stop?.();
+          failFill(err);
+        });
+        return false;
+      },
+      end: (last) => {
+        (last ? writer.write(last) : Promise.resolve())
+          .then(() => writer.commit())
+          .then(() => opts.committed())
+          .then(settle, failFill);
+      },
+      error: failFill,
+    },
+    true,
+  );
+  return body;
+}

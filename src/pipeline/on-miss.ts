@@ -1,0 +1,94 @@
+// A cacheable request the cache cannot answer by itself (decide → fetch or
+// revalidate), routed once: from slices (a range that missed, or an object stored
+// in slices: pipeline/slices.ts), as a whole object (shared-fetch.ts), or passed through
+// (a range of an object Strata does not slice). The route changes at most once,
+// and only forward: slices found impossible → whole or pass; a whole response the
+// fetch names "sliceable" → slices, else whole without slicing. No step calls back
+// into the one before it.
+
+import type { Decision } from '../cache/decide.js';
+import type { FwdReason } from '../cache/outcome.js';
+import { StrataError } from '../errors.js';
+import { firstRequestedByte } from '../http/range.js';
+import type { StoredEntry } from '../store/types.js';
+import type { Answers } from './answer.js';
+import { originHeaders, type PathEnv, type RequestContext } from './context.js';
+import type { SharedFetch } from './shared-fetch.js';
+import { forFill } from './forward-headers.js';
+import type { Pass } from './pass.js';
+import type { Slicer } from './slices.js';
+
+/** How many times a client that could not use a fetched answer fetches again, alone. */
+const MAX_ALONE_FETCHES = 2;
+
+type SliceResult = 'answered' | 'unsliced';
+
+export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch, pass: Pass, slicer: Slicer) {
+  const { coalescer } = env;
+
+  /** Remembered like hit-for-pass, so a small or unrangeable object costs no probe per request. */
+  const noSlicesKey = (key: string) => `${key} slices`;
+
+  /** The object as slices, or "unsliced" (nothing written) when Strata does not slice it. */
+  async function fromSlices(ctx: RequestContext, key: string, fwd: FwdReason): Promise<SliceResult> {
+    const range = ctx.headers['range'] !== undefined;
+    if (coalescer.passing(noSlicesKey(key))) return 'unsliced';
+    // The whole object is being fetched and stored already: no second copy in slices.
+    if (range && coalescer.has(key) && !slicer.knows(key)) return 'unsliced';
+    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(env, ctx)) }, firstRequestedByte(ctx.headers['range']));
+    if (o.kind === 'failed') {
+      answer.error(ctx, o.error, fwd);
+      return 'answered';
+    }
+    if (o.kind === 'unsliceable') {
+      if (o.why !== 'unsatisfiable' || !range) coalescer.markPass(noSlicesKey(key));
+      // A small object asked for by range: stored whole alongside, so the next request is a hit.
+      if (o.why === 'small' && range) shared.fillInBackground(ctx, key);
+      return 'unsliced';
+    }
+    if (o.upstream) ctx.upstream = o.upstream;
+    const ttlS = o.entry.meta.freshnessLifetimeS - o.ageS;
+    // Slices fresh in the cache answer without the origin: a hit, though the whole object missed.
+    const outcome = o.fromCache ? { result: 'hit' as const, ttlS, detail: 'slices' } : { result: 'miss' as const, fwd, fwdStatus: 206, stored: true, ttlS, detail: 'slices' };
+    try {
+      await answer.stored(ctx, o.entry, o.ageS, outcome);
+    } finally {
+      o.release();
+    }
+    return 'answered';
+  }
+
+  /** The whole object: fetched (shared when it may be), then answered from the fetch's outcome. */
+  async function whole(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, alone: boolean, maySlice: boolean): Promise<void> {
+    let f = await shared.fetch(ctx, key, found, { alone, maySlice });
+    if (f.outcome.kind === 'sliceable' && maySlice) {
+      // Stopped unread because it is worth slicing: answered from slices, else fetched whole once more.
+      ctx.upstream = f.outcome.upstream;
+      if ((await fromSlices(ctx, key, fwd)) === 'answered') return;
+      f = await shared.fetch(ctx, key, found, { alone, maySlice: false });
+    }
+    for (let fetches = 0; ; fetches++) {
+      const o = f.outcome;
+      // "sliceable" for a request that does not slice (a flight another request led): its own fetch, whole.
+      const r = o.kind === 'sliceable' ? 'alone' : await shared.answer(ctx, key, fwd, found, o, f.collapsed);
+      if (r === 'answered') return;
+      if (fetches === MAX_ALONE_FETCHES) return answer.error(ctx, new StrataError('ORIGIN_BAD_RESPONSE', 'origin response body failed before it could be sent'), fwd);
+      // A client that cannot use the shared answer fetches its own, uncollapsed.
+      f = await shared.fetch(ctx, key, found, { alone: true, maySlice: false });
+    }
+  }
+
+  /** Serve a cacheable request that needs the origin: a miss (`found` undefined) or a stored entry to validate. */
+  return async function onMiss(ctx: RequestContext, key: string, d: Extract<Decision, { kind: 'fetch' | 'revalidate' }>, found: StoredEntry | undefined): Promise<void> {
+    const range = ctx.headers['range'] !== undefined;
+    if (!found && (range || slicer.knows(key))) {
+      if ((await fromSlices(ctx, key, d.fwd)) === 'answered') return;
+      // An object Strata does not slice is answered as before: a range passed through, a full request fetched whole.
+      if (range) return pass(ctx, 'bypass', 'range');
+      return whole(ctx, key, d.fwd, found, d.alone, false);
+    }
+    return whole(ctx, key, d.fwd, found, d.alone, !found && !coalescer.passing(noSlicesKey(key)));
+  };
+}
+
+export type OnMiss = ReturnType<typeof createOnMiss>;

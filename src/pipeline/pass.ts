@@ -1,0 +1,34 @@
+// Passing a request through as it is, nothing stored: uncacheable methods, and
+// ranges on a miss of an object Strata does not slice. An unsafe method's answer
+// invalidates what it names (RFC 9111 §4.4).
+
+import { invalidatedKeys } from '../cache/invalidation.js';
+import type { FwdReason } from '../cache/outcome.js';
+import type { StrataError } from '../errors.js';
+import type { OriginResponse } from '../origin/client.js';
+import type { Answers } from './answer.js';
+import { originHeaders, type PathEnv, type RequestContext } from './context.js';
+
+export function createPass(env: PathEnv, answer: Answers) {
+  const { origin, store, stats } = env;
+
+  async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
+    const keys = invalidatedKeys(ctx.method, res.status, 'http', ctx.host || origin.host, ctx.target, res.headers);
+    for (const pk of keys) stats.inc('invalidations', await store.deleteVariants(pk).catch(() => 0));
+  }
+
+  return async function pass(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {
+    const hasBody = ctx.req.headers['content-length'] !== undefined || ctx.req.headers['transfer-encoding'] !== undefined;
+    let res: OriginResponse;
+    try {
+      res = await origin.request({ method: ctx.method, target: ctx.target, headers: originHeaders(env, ctx), body: hasBody ? ctx.req : null });
+    } catch (err) {
+      return answer.error(ctx, err as StrataError, fwd);
+    }
+    ctx.upstream = res.upstream;
+    await invalidate(ctx, res);
+    return answer.passed(ctx, res, { result: 'bypass', fwd, fwdStatus: res.status, ...(detail ? { detail } : {}) });
+  };
+}
+
+export type Pass = ReturnType<typeof createPass>;

@@ -1,0 +1,131 @@
+// A fetch for a cacheable request and the answer each client gets from it. One
+// fetch per key in flight (coalesce/): a request joins the fetch in flight, or
+// leads a new one, or fetches alone when its answer is its own (Authorization,
+// no-store) or the key is in hit-for-pass. The fetch's outcome (fetch-and-store.ts)
+// is shared; each client collapsed onto it switches on it here. Also the fetches
+// no client waits for: background revalidation (stale-while-revalidate) and fill.
+//
+// Invariant: a client that cannot use the shared answer (another variant, a
+// response that is not its to share, a body it joined too late to read from its
+// start) is told "alone" before anything is written or settled for it, and then
+// fetches once more on its own, uncollapsed.
+
+import { requestFacts, staleIfErrorAllows } from '../cache/decide.js';
+import type { FwdReason } from '../cache/outcome.js';
+import { currentAge } from '../cache/reuse.js';
+import { selectingValues, variantKey } from '../cache/vary.js';
+import type { EntryMeta, StoredEntry } from '../store/types.js';
+import type { Answers } from './answer.js';
+import { originHeaders, type PathEnv, type RequestContext } from './context.js';
+import { ttlOf, type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
+import { forFill } from './forward-headers.js';
+
+/** What a client does after a fetch outcome: answered, or fetch again alone. */
+export type FillAnswer = 'answered' | 'alone';
+
+export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: (req: FetchRequest) => FetchWork) {
+  const { coalescer, clock, stats, logger } = env;
+
+  function fetchRequest(ctx: RequestContext, key: string, found: StoredEntry | undefined, maySlice: boolean): FetchRequest {
+    return {
+      id: ctx.id,
+      key,
+      requestHeaders: ctx.headers,
+      originHeaders: forFill(originHeaders(env, ctx)),
+      target: ctx.target,
+      stored: found,
+      keepStaleOnError: staleIfError(ctx, found),
+      maySlice,
+    };
+  }
+
+  /** RFC 5861 §4: may `found` answer, now, because the origin failed? */
+  function staleIfError(ctx: RequestContext, found: StoredEntry | undefined): boolean {
+    return found !== undefined && staleIfErrorAllows(requestFacts(ctx.headers), found.meta, clock.now(), env.grace);
+  }
+
+  /** Whether this client may use an entry stored for the fetch's request (same variant). */
+  function sameVariant(ctx: RequestContext, meta: EntryMeta): boolean {
+    return meta.varyNames.length === 0 || variantKey(meta.primaryKey, meta.varyNames, selectingValues(meta.varyNames, ctx.headers)) === meta.key;
+  }
+
+  function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, fwdStatus?: number): void | Promise<void> {
+    const now = clock.now();
+    return answer.stored(ctx, found, currentAge(found.meta, now), { result: 'stale-hit', fwd, ...(fwdStatus ? { fwdStatus } : {}), ttlS: ttlOf(found.meta, now), detail: 'stale-if-error' });
+  }
+
+  return {
+    /** One revalidation per stale entry, whoever asks; the stale entry answers meanwhile (RFC 5861 §3). */
+    revalidateInBackground(ctx: RequestContext, key: string, found: StoredEntry): void {
+      if (coalescer.has(key)) return;
+      stats.inc('backgroundRevalidations');
+      const flight = coalescer.lead(key, () => fetchAndStore(fetchRequest(ctx, key, found, false)));
+      void flight.outcome.then((o) => {
+        if (o.kind === 'failed') logger.warn({ id: ctx.id, url: found.meta.url, err: o.error.message }, 'background revalidation failed; the stale entry is kept');
+      });
+    },
+
+    /** One whole-object fill with no client attached (it shares the key's flight with any full request). */
+    fillInBackground(ctx: RequestContext, key: string): void {
+      if (coalescer.has(key)) return;
+      const flight = coalescer.lead(key, () => fetchAndStore(fetchRequest(ctx, key, undefined, false)));
+      void flight.outcome.then((o) => {
+        if (o.kind === 'failed') logger.warn({ id: ctx.id, url: ctx.target, err: o.error.message }, 'background fill failed');
+      });
+    },
+
+    /**
+     * The fetch for this request: the one in flight for the key when the request
+     * may share it, else a new one (listed for others to join unless `alone`).
+     */
+    async fetch(ctx: RequestContext, key: string, found: StoredEntry | undefined, opts: { alone: boolean; maySlice: boolean }): Promise<{ outcome: FetchOutcome; collapsed: boolean }> {
+      const alone = opts.alone || coalescer.passing(key);
+      const joined = alone ? undefined : coalescer.join(key);
+      if (joined) {
+        stats.inc('collapsed');
+        return { outcome: await joined.outcome, collapsed: true };
+      }
+      const work = () => fetchAndStore(fetchRequest(ctx, key, found, opts.maySlice));
+      return { outcome: await (alone ? work().outcome : coalescer.lead(key, work).outcome), collapsed: false };
+    },
+
+    /** Answer one client from a fetch's outcome ("sliceable" is the caller's to route). */
+    async answer(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, o: Exclude<FetchOutcome, { kind: 'sliceable' }>, collapsed: boolean): Promise<FillAnswer> {
+      const joined = collapsed ? { collapsed: true } : {};
+      if (o.kind === 'failed') {
+        if (staleIfError(ctx, found)) await answerStaleOnError(ctx, found!, fwd);
+        else answer.error(ctx, o.error, fwd);
+        return 'answered';
+      }
+      if (o.kind === 'validated') {
+        const meta = o.entry.meta;
+        if (collapsed && !sameVariant(ctx, meta)) return 'alone';
+        ctx.upstream = o.upstream;
+        const now = clock.now();
+        const outcome = { result: 'revalidated' as const, fwd, fwdStatus: 304, ...joined, ...(o.refreshed ? { stored: true, ttlS: ttlOf(meta, now) } : {}), ...(o.detail ? { detail: o.detail } : {}) };
+        await answer.stored(ctx, o.entry, currentAge(meta, now), outcome);
+        return 'answered';
+      }
+      if (o.status >= 500 && staleIfError(ctx, found)) {
+        ctx.upstream = o.upstream;
+        await answerStaleOnError(ctx, found!, fwd, o.status);
+        return 'answered';
+      }
+      if (o.kind === 'storing') {
+        if (collapsed && !sameVariant(ctx, o.stored)) return 'alone';
+        coalescer.clearPass(key);
+        ctx.upstream = o.upstream;
+        const outcome = { result: found ? ('refreshed' as const) : ('miss' as const), fwd, fwdStatus: o.status, stored: true, ...joined, ttlS: ttlOf(o.stored, clock.now()) };
+        return (await answer.shared(ctx, o, outcome)) ?? 'answered';
+      }
+      // Not storable: shared only when it is the same answer for everyone (an origin error).
+      if (collapsed && !o.shareable) return 'alone';
+      if (!collapsed && o.hitForPass) coalescer.markPass(key);
+      ctx.upstream = o.upstream;
+      return (await answer.shared(ctx, o, { result: 'bypass', fwd, fwdStatus: o.status, ...joined, detail: o.reason })) ?? 'answered';
+    },
+  };
+}
+
+export type SharedFetch = ReturnType<typeof createSharedFetch>;
+

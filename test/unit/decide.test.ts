@@ -1,0 +1,83 @@
+// The cache decision (src/cache/decide.ts) as a table: RFC 9111 §4 reuse,
+// §5.2.1 request directives, RFC 5861 stale windows. A fake clock moves time;
+// every entry is stored at the clock's start with a 60 s lifetime unless a case
+// says otherwise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { entryMeta } from '../fixtures/entry-meta.js';
+import { decide, requestFacts, staleIfErrorAllows, type DecisionKind, type GraceWindows, type MissReason } from '../../src/cache/decide.js';
+import type { HeaderMap } from '../../src/http/headers.js';
+import type { EntryMeta } from '../../src/store/types.js';
+import { FakeClock } from '../../src/util/clock.js';
+
+const S = 1000;
+const NO_GRACE: GraceWindows = { staleWhileRevalidateS: 0, staleIfErrorS: 0 };
+
+interface Case {
+  name: string;
+  request?: HeaderMap;
+  /** Overrides of the stored entry; null: nothing stored. */
+  stored?: Partial<EntryMeta> | null;
+  miss?: MissReason;
+  /** Seconds after the entry was stored. */
+  afterS?: number;
+  grace?: GraceWindows;
+  want: DecisionKind;
+  /** Fields of the Decision to check besides its kind. */
+  also?: Record<string, unknown>;
+}
+
+const cases: Case[] = [
+  { name: '§4.2 fresh: hit', afterS: 10, want: 'hit', also: { ageS: 10, ttlS: 50 } },
+  { name: '§4.2 stale, no grace: revalidate (fwd=stale)', afterS: 61, want: 'revalidate', also: { fwd: 'stale', why: 'stale', alone: false } },
+  { name: '§5.2.2.4 response no-cache: revalidate even when fresh (fwd=stale)', stored: { noCache: true }, afterS: 1, want: 'revalidate', also: { fwd: 'stale', why: 'no-cache' } },
+  { name: '§5.2.1.4 request no-cache: revalidate (fwd=request)', request: { 'cache-control': 'no-cache' }, afterS: 1, want: 'revalidate', also: { fwd: 'request', why: 'request-no-cache' } },
+  { name: '§5.4 Pragma: no-cache without Cache-Control: revalidate', request: { pragma: 'no-cache' }, afterS: 1, want: 'revalidate', also: { fwd: 'request' } },
+  { name: '§5.2.1.1 request max-age below the age: revalidate', request: { 'cache-control': 'max-age=5' }, afterS: 10, want: 'revalidate', also: { why: 'request-max-age' } },
+  { name: '§5.2.1.3 request min-fresh above the ttl: revalidate', request: { 'cache-control': 'min-fresh=55' }, afterS: 10, want: 'revalidate', also: { why: 'request-min-fresh' } },
+  { name: '§5.2.1.2 max-stale covers the staleness: hit-stale', request: { 'cache-control': 'max-stale=30' }, afterS: 80, want: 'hit-stale', also: { ttlS: -20 } },
+  { name: '§5.2.1.2 max-stale without a value: any staleness', request: { 'cache-control': 'max-stale' }, afterS: 5000, want: 'hit-stale' },
+  { name: '§5.2.1.2 max-stale too short: revalidate', request: { 'cache-control': 'max-stale=10' }, afterS: 80, want: 'revalidate' },
+  { name: '§5.2.2.2 must-revalidate forbids max-stale', request: { 'cache-control': 'max-stale' }, stored: { staleForbidden: true }, afterS: 80, want: 'revalidate' },
+  { name: 'RFC 5861 §3 within the response stale-while-revalidate', stored: { staleWhileRevalidateS: 30 }, afterS: 80, want: 'stale-while-revalidate', also: { ageS: 80 } },
+  { name: 'RFC 5861 §3 past the stale-while-revalidate window: revalidate', stored: { staleWhileRevalidateS: 30 }, afterS: 91, want: 'revalidate' },
+  { name: 'RFC 5861 §3 the operator default applies when the response names none', grace: { staleWhileRevalidateS: 30, staleIfErrorS: 0 }, afterS: 80, want: 'stale-while-revalidate' },
+  { name: 'RFC 5861 §3 the response window wins over the default', stored: { staleWhileRevalidateS: 5 }, grace: { staleWhileRevalidateS: 300, staleIfErrorS: 0 }, afterS: 80, want: 'revalidate' },
+  { name: 'RFC 5861 §3 not for a response that forbids stale use', stored: { staleWhileRevalidateS: 30, staleForbidden: true }, afterS: 80, want: 'revalidate' },
+  { name: 'RFC 5861 §3 not when the client asked for validation', request: { 'cache-control': 'no-cache' }, stored: { staleWhileRevalidateS: 30 }, afterS: 80, want: 'revalidate' },
+  { name: 'RFC 5861 §4 within stale-if-error the entry is still validated first', stored: { staleIfErrorS: 60 }, afterS: 80, want: 'revalidate' },
+  { name: '§5.2.1.7 only-if-cached with a fresh entry: hit', request: { 'cache-control': 'only-if-cached' }, afterS: 1, want: 'hit' },
+  { name: '§5.2.1.7 only-if-cached with a stale entry: refuse', request: { 'cache-control': 'only-if-cached' }, afterS: 80, want: 'refuse' },
+  { name: '§5.2.1.7 only-if-cached before stale-while-revalidate', request: { 'cache-control': 'only-if-cached' }, stored: { staleWhileRevalidateS: 30 }, afterS: 80, want: 'refuse' },
+  { name: '§5.2.1.7 only-if-cached and nothing stored: refuse', request: { 'cache-control': 'only-if-cached' }, stored: null, want: 'refuse' },
+  { name: 'nothing stored: fetch (uri-miss)', stored: null, want: 'fetch', also: { fwd: 'uri-miss', alone: false } },
+  { name: 'no stored variant matches: fetch (vary-miss)', stored: null, miss: 'vary-miss', want: 'fetch', also: { fwd: 'vary-miss' } },
+  { name: '§3.5 Authorization: the fetch is the request’s own', request: { authorization: 'Bearer x' }, stored: null, want: 'fetch', also: { alone: true } },
+  { name: '§5.2.1.5 request no-store: the fetch is the request’s own', request: { 'cache-control': 'no-store' }, stored: null, want: 'fetch', also: { alone: true } },
+  { name: '§5.2.1.5 request no-store on a stale entry: revalidated alone', request: { 'cache-control': 'no-store' }, afterS: 80, want: 'revalidate', also: { alone: true } },
+];
+
+for (const c of cases) {
+  test(c.name, () => {
+    const clock = new FakeClock();
+    const stored = c.stored === null ? undefined : entryMeta('GET http://a/x', { responseTimeMs: clock.now(), requestTimeMs: clock.now(), ...c.stored });
+    clock.advance((c.afterS ?? 0) * S);
+    const d = decide({ request: requestFacts(c.request ?? {}), stored, miss: c.miss ?? 'uri-miss', nowMs: clock.now(), grace: c.grace ?? NO_GRACE });
+    assert.equal(d.kind, c.want);
+    for (const [k, v] of Object.entries(c.also ?? {})) assert.equal((d as unknown as Record<string, unknown>)[k], v, `${k} of ${JSON.stringify(d)}`);
+  });
+}
+
+test('RFC 5861 §4 staleIfErrorAllows is judged at the time of the failure', () => {
+  const clock = new FakeClock();
+  const meta = entryMeta('GET http://a/x', { responseTimeMs: clock.now(), staleIfErrorS: 30 });
+  const req = requestFacts({});
+  clock.advance(70 * S);
+  assert.equal(staleIfErrorAllows(req, meta, clock.now(), NO_GRACE), true);
+  clock.advance(30 * S);
+  assert.equal(staleIfErrorAllows(req, meta, clock.now(), NO_GRACE), false, 'past the window');
+  assert.equal(staleIfErrorAllows(requestFacts({ 'cache-control': 'no-cache' }), meta, clock.now() - 30 * S, NO_GRACE), false, 'not when the client asked for validation');
+  assert.equal(staleIfErrorAllows(req, { ...meta, staleForbidden: true }, clock.now() - 30 * S, NO_GRACE), false, 'not when the response forbids stale use');
+  assert.equal(staleIfErrorAllows(req, meta, clock.now(), { staleWhileRevalidateS: 0, staleIfErrorS: 3600 }), false, 'the response window wins over the default');
+  assert.equal(staleIfErrorAllows(req, { ...meta, staleIfErrorS: 0 }, clock.now(), { staleWhileRevalidateS: 0, staleIfErrorS: 3600 }), true);
+});
