@@ -32,6 +32,8 @@ export interface Kind<V> {
   readonly repeatable?: boolean;
   /** Never echoed: not in errors, not in check-config output. */
   readonly secret?: boolean;
+  /** The bounds, for --help and the docs, e.g. "at least 64KiB". */
+  readonly range?: string;
 }
 
 /** Thrown by kinds; `at` locates the problem inside a list or mapping ("[1].url"). */
@@ -82,6 +84,11 @@ function bounded(raw: unknown, value: number, { min, max }: Bounds, unit: string
   return value;
 }
 
+function rangeOf({ min, max }: Bounds, format: (n: number) => string | number): { range?: string } {
+  const parts = [...(min !== undefined && min > 0 ? [`at least ${format(min)}`] : []), ...(max !== undefined ? [`at most ${format(max)}`] : [])];
+  return parts.length === 0 ? {} : { range: parts.join(', ') };
+}
+
 function withUnits(raw: unknown, parser: (v: string | number) => number, what: string, expected: string): number {
   if (typeof raw !== 'string' && typeof raw !== 'number') throw notA(raw, what, expected);
   try {
@@ -98,6 +105,7 @@ export function size(bounds: Bounds = {}): Kind<number> {
     arg: 'SIZE',
     parse: (raw) => bounded(raw, withUnits(raw, parseSize, 'a size', SIZE_EXPECTED), bounds, ' bytes'),
     format: formatSize,
+    ...rangeOf(bounds, formatSize),
   };
 }
 
@@ -107,6 +115,7 @@ export function duration(bounds: Bounds = {}): Kind<number> {
     arg: 'DURATION',
     parse: (raw) => bounded(raw, withUnits(raw, parseDuration, 'a duration', DURATION_EXPECTED), bounds, 'ms'),
     format: formatDuration,
+    ...rangeOf(bounds, formatDuration),
   };
 }
 
@@ -120,6 +129,7 @@ function wholeNumber(arg: string, { min = 0, max }: Bounds): Kind<number> {
       return bounded(raw, n, bounds, '');
     },
     format: (n) => n,
+    ...rangeOf(bounds, (n) => n),
   };
 }
 

@@ -157,6 +157,8 @@ function yamlLayer(file: string, doc: unknown): Layer {
         values.set(targetPath, parseAt(`${where}: ${path}`, target, raw));
       } else if (isMapping(raw)) {
         walk(raw, target, targetPath);
+      } else if (raw === null) {
+        // A section whose every key is commented out: its defaults stand.
       } else {
         throw configError(`${where}: ${path}: ${show(raw)} is not a mapping (expected keys ${Object.keys(target).join(', ')})`);
       }

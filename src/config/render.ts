@@ -70,7 +70,8 @@ export function helpText(): string {
       out.push('', top === '' ? 'node:' : `${top}:`);
     }
     out.push(`  ${flagUsage(e)}  (${e.env}; ${e.path})`);
-    out.push(...wrap(`${e.setting.help} [default: ${defaultText(e)}]`, 80).map((l) => `      ${l}`));
+    const range = e.setting.kind.range === undefined ? '' : `; ${e.setting.kind.range}`;
+    out.push(...wrap(`${e.setting.help} [default: ${defaultText(e)}${range}]`, 80).map((l) => `      ${l}`));
   }
   out.push('');
   return out.join('\n');
@@ -88,7 +89,7 @@ const DOCS_HEADER = [
 function settingDocs(key: string, s: AnySetting, e: Entry, indent: string): string[] {
   const comment = (text: string): string => `${indent}# ${text}`.trimEnd();
   const lines = wrap(s.help, DOCS_WIDTH - indent.length - 2).map(comment);
-  lines.push(comment(`${flagUsage(e)}, ${e.env}`));
+  lines.push(comment(`${flagUsage(e)}, ${e.env}${s.kind.range === undefined ? '' : `; ${s.kind.range}`}`));
   if (s.example !== undefined) return [...lines, ...s.example.map(comment)];
   const value = stringify({ [key]: s.kind.format(defaultOf(s, DOCS_CONTEXT)) }, { lineWidth: 0 }).trimEnd();
   return [...lines, ...value.split('\n').map((l) => indent + l)];

@@ -132,7 +132,8 @@ test('--help lists every setting with its flag, env name, YAML key, default and 
       const at = help.indexOf(`${head}\n`);
       assert.ok(at >= 0, `missing ${head}`);
       const body = help.slice(at + head.length + 1).split(/\n {2}\S|\n\n/)[0]!.replace(/\s+/g, ' ');
-      assert.ok(body.includes(`${e.setting.help.replace(/\s+/g, ' ')} [default: ${defaultText(e)}]`), `${e.path}: ${body}`);
+      const range = e.setting.kind.range === undefined ? '' : `; ${e.setting.kind.range}`;
+      assert.ok(body.includes(`${e.setting.help.replace(/\s+/g, ' ')} [default: ${defaultText(e)}${range}]`), `${e.path}: ${body}`);
     }
     assert.match(help, /^\s+--config FILE/m);
     assert.match(help, /strata check-config FILE/);

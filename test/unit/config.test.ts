@@ -273,6 +273,14 @@ test('unknown YAML keys are rejected, naming the file and the dotted key', () =>
     rejection({ argv: ['--config', 'strata.yaml'], readFile: flagName }),
     'config file strata.yaml: unknown key "memory-size" (the YAML key for --memory-size is cache.memoryMaxBytes)',
   );
+  const sectionAsScalar = files({ 'strata.yaml': 'origin:\n  url: http://o\ncache: 5\n' });
+  assert.match(
+    rejection({ argv: ['--config', 'strata.yaml'], readFile: sectionAsScalar }),
+    /^config file strata.yaml: cache: 5 is not a mapping \(expected keys dir, memoryMaxBytes, .*\)$/,
+  );
+  // A section whose keys are all commented out keeps its defaults.
+  const emptySection = files({ 'strata.yaml': 'origin:\n  url: http://o\ncache:\n  # dir: /x\n' });
+  assert.equal(config({ argv: ['--config', 'strata.yaml'], readFile: emptySection }).cache.dir, 'storage/cache');
   const leafAsMap = files({ 'strata.yaml': 'origin:\n  url:\n    host: x\n' });
   assert.match(rejection({ argv: ['--config', 'strata.yaml'], readFile: leafAsMap }), /^config file strata.yaml: origin.url: a mapping is not a list of upstreams \(expected a URL/);
 });
