@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // The `strata` command: the only place that touches argv, env, the host name and
-// the process exit code. It turns them into a Config (config/load.ts), builds
-// one node and ties its lifetime to SIGTERM/SIGINT. Operator mistakes (bad
+// the process exit code. It turns them into a subcommand (config/command.ts):
+// printing (--help, check-config, config-docs) exits 0; running builds one node
+// from the Config and ties its lifetime to SIGTERM/SIGINT. Operator mistakes (bad
 // config, port in use) end as one `strata: ...` line on stderr and exit code 2;
 // a stack trace is reserved for bugs.
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from './config/types.js';
-import { loadConfig } from './config/load.js';
+import { type Command, parseCommand } from './config/command.js';
 import { isStrataError } from './errors.js';
 
 const EXIT_OK = 0;
@@ -51,9 +52,9 @@ function handleSignals(stop: () => Promise<void>, config: Readonly<Config>): voi
 }
 
 async function main(): Promise<number | undefined> {
-  let result: ReturnType<typeof loadConfig>;
+  let command: Command;
   try {
-    result = loadConfig({
+    command = parseCommand({
       argv: process.argv.slice(2),
       env: process.env,
       readFile: (path) => readFileSync(path, 'utf8'),
@@ -62,17 +63,18 @@ async function main(): Promise<number | undefined> {
   } catch (err) {
     return report(err);
   }
-  if ('help' in result) {
-    process.stdout.write(result.help);
+  if ('print' in command) {
+    process.stdout.write(command.print);
     return EXIT_OK;
   }
+  const config = command.run;
 
   // Loaded only once the config is known good, so --help and config errors stay
   // fast and do not depend on the server modules loading.
   const { createNode } = await import('./node.js');
-  const node = createNode(result.config);
+  const node = createNode(config);
   // Installed before start() so a signal during start-up still stops cleanly.
-  handleSignals(() => node.stop(), result.config);
+  handleSignals(() => node.stop(), config);
   try {
     await node.start();
   } catch (err) {

@@ -1,10 +1,19 @@
 // Parsers for the unit-bearing strings operators write in flags, env and YAML:
 // sizes ("256MiB"), durations ("30s") and listen addresses ("0.0.0.0:8080").
 // They are pure and know nothing of where a value came from: on bad input they
-// throw UnitError carrying what was expected, and load.ts adds the key name.
+// throw UnitError carrying what was expected; kinds.ts words the error and
+// load.ts adds the key name.
 
 import { isIPv4, isIPv6 } from 'node:net';
-import type { ListenAddress } from './types.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export const KiB = 2 ** 10;
+export const MiB = 2 ** 20;
+export const GiB = 2 ** 30;
 
 export type UnitKind = 'size' | 'duration' | 'host:port';
 
@@ -132,4 +141,20 @@ export function parseHostPort(input: string | number, defaultHost = '0.0.0.0'): 
 /** Inverse of parseHostPort, for messages and help text. */
 export function formatHostPort(addr: ListenAddress): string {
   return addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+}
+
+/** Inverse of parseSize: the largest binary unit that divides evenly, e.g. 268435456 → "256MiB". */
+export function formatSize(bytes: number): string {
+  for (const [unit, factor] of [['TiB', 2 ** 40], ['GiB', GiB], ['MiB', MiB], ['KiB', KiB]] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return String(bytes);
+}
+
+/** Inverse of parseDuration: the largest unit that divides evenly, e.g. 30000 → "30s". */
+export function formatDuration(ms: number): string {
+  for (const [unit, factor] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= factor && ms % factor === 0) return `${ms / factor}${unit}`;
+  }
+  return `${ms}ms`;
 }

@@ -1,17 +1,20 @@
-// Integration tests for the `strata` command's operator-facing failures: a bad
+// Integration tests for the `strata` command's operator-facing behaviour: a bad
 // config or unknown flag exits 2 with exactly one `strata: ...` line and no stack
-// trace; --help exits 0. Runs the compiled dist/src/cli.js in a child process.
+// trace; --help, config-docs and a good check-config exit 0. Runs the compiled dist/src/cli.js in a child process.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function run(args: string[], extraEnv: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   // A scrubbed env keeps STRATA_* variables of the developer's shell out of the test.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '' };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', ...extraEnv };
   const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 10_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -46,6 +49,52 @@ test('--help exits 0 and lists --origin', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /--origin URL/);
+});
+
+test('config-docs prints config/default.yaml', () => {
+  const r = run(['config-docs']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, readFileSync(new URL('../../../config/default.yaml', import.meta.url), 'utf8'));
+});
+
+function withConfigFile(text: string, f: (file: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-check-'));
+  try {
+    const file = join(dir, 'strata.yaml');
+    writeFileSync(file, text);
+    f(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('check-config FILE: exit 0 and the effective config (file, env and flags) as YAML on stdout', () => {
+  withConfigFile('origin:\n  url: http://127.0.0.1:9000\ncache:\n  memoryMaxBytes: 64MiB\n', (file) => {
+    const r = run(['check-config', file, '--log-level', 'debug'], { STRATA_DISK_SIZE: '2GiB' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^ {4}- url: http:\/\/127\.0\.0\.1:9000$/m);
+    assert.match(r.stdout, /^ {2}memoryMaxBytes: 64MiB$/m);
+    assert.match(r.stdout, /^ {2}diskMaxBytes: 2GiB$/m);
+    assert.match(r.stdout, /^logLevel: debug$/m);
+    // The printed config is itself a valid config file.
+    withConfigFile(r.stdout, (again) => assert.equal(run(['check-config', again]).stdout, r.stdout));
+  });
+});
+
+test('check-config with a bad value: exit 2, one line naming file, key, value and expectation', () => {
+  withConfigFile('origin:\n  url: http://127.0.0.1:9000\n  healthCheck:\n    timeoutMs: soon\n', (file) => {
+    const r = run(['check-config', file]);
+    assertOneLineFailure(r, `strata: config file ${file}: origin.healthCheck.timeoutMs: "soon" is not a duration (expected `);
+    assert.equal(r.stdout, '');
+  });
+  withConfigFile('origin:\n  url: http://127.0.0.1:9000\n', (file) => {
+    assertOneLineFailure(run(['check-config', file], { STRATA_ORIGIN_RETRIES_COUNT: 'many' }), 'strata: STRATA_ORIGIN_RETRIES_COUNT: "many" is not a whole number');
+    assertOneLineFailure(run(['check-config', file, '--cache-bogus=1']), 'strata: --cache-bogus: unknown flag');
+  });
+  assertOneLineFailure(run(['check-config']), 'strata: check-config: missing FILE');
+  assertOneLineFailure(run(['check-config', '/nonexistent/strata.yaml']), 'strata: config file /nonexistent/strata.yaml: cannot read (');
+  assertOneLineFailure(run(['serve']), 'strata: unknown command "serve"');
 });
 
 test('SIGTERM: the node stops accepting, finishes, logs its stop and exits 0', async () => {

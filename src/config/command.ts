@@ -1,0 +1,34 @@
+// The `strata` subcommands, from argv to what the process should do:
+//   strata [run] [flags]              → run a node with the loaded Config
+//   strata check-config FILE [flags]  → print the effective config (or fail in one line)
+//   strata config-docs                → print the documented defaults (config/default.yaml)
+// --help (or -h) anywhere wins. Pure: cli.ts does the printing and the exit codes.
+
+import { configError, loadConfig, type LoadOptions } from './load.js';
+import { defaultsYaml, effectiveYaml, helpText } from './render.js';
+import type { Config } from './types.js';
+
+export type Command = { run: Readonly<Config> } | { print: string };
+
+const COMMANDS = 'run, check-config or config-docs';
+
+export function parseCommand(opts: Omit<LoadOptions, 'file'>): Command {
+  const argv = opts.argv;
+  if (argv.some((a) => a === '--help' || a === '-h')) return { print: helpText() };
+  const [first, ...rest] = argv;
+  if (first === undefined || first.startsWith('-')) return { run: loadConfig(opts) };
+  switch (first) {
+    case 'run':
+      return { run: loadConfig({ ...opts, argv: rest }) };
+    case 'check-config': {
+      const [file, ...flags] = rest;
+      if (file === undefined || file.startsWith('-')) throw configError('check-config: missing FILE (expected strata check-config FILE [flags])');
+      return { print: effectiveYaml(loadConfig({ ...opts, argv: flags, file })) };
+    }
+    case 'config-docs':
+      if (rest.length > 0) throw configError(`config-docs: unexpected argument ${JSON.stringify(rest[0])} (expected none)`);
+      return { print: defaultsYaml() };
+    default:
+      throw configError(`unknown command ${JSON.stringify(first)} (expected ${COMMANDS}; see --help)`);
+  }
+}

@@ -1,0 +1,352 @@
+// The kinds of value a setting can hold. A kind turns what an operator wrote (a
+// flag or env string, or a YAML scalar, list or mapping) into the typed value
+// Config carries, and back into a form the YAML reader accepts again (docs,
+// `check-config` output). Bounds are parameters of the kind, so they live in
+// the setting's declaration. A bad value throws Problem, whose message says the
+// value and what was expected; load.ts prefixes the key as the operator wrote it.
+
+import {
+  DURATION_EXPECTED,
+  formatDuration,
+  formatHostPort,
+  formatSize,
+  HOST_PORT_EXPECTED,
+  type ListenAddress,
+  parseDuration,
+  parseHostPort,
+  parseSize,
+  SIZE_EXPECTED,
+  UnitError,
+} from './units.js';
+
+export interface Kind<V> {
+  /** Placeholder in --help, e.g. SIZE. */
+  readonly arg: string;
+  /** Flag or env text, or a YAML value → the typed value; throws Problem. */
+  parse(raw: unknown): V;
+  /** The typed value → a YAML value that parse() maps back to it. */
+  format(value: V): unknown;
+  /** A bare `--flag` means true. */
+  readonly isSwitch?: boolean;
+  /** The flag may repeat; each occurrence adds to the list. */
+  readonly repeatable?: boolean;
+  /** Never echoed: not in errors, not in check-config output. */
+  readonly secret?: boolean;
+  /** The bounds, for --help and the docs, e.g. "at least 64KiB". */
+  readonly range?: string;
+}
+
+/** Thrown by kinds; `at` locates the problem inside a list or mapping ("[1].url"). */
+export class Problem extends Error {
+  constructor(
+    message: string,
+    readonly at = '',
+  ) {
+    super(message);
+  }
+}
+
+export function show(raw: unknown): string {
+  if (raw === null || raw === undefined) return 'an empty value';
+  if (typeof raw === 'string') return JSON.stringify(raw);
+  if (Array.isArray(raw)) return raw.length === 0 ? 'an empty list' : 'a list';
+  if (typeof raw === 'object') return 'a mapping';
+  return String(raw);
+}
+
+function notA(raw: unknown, what: string, expected: string): Problem {
+  return new Problem(`${show(raw)} is not ${what} (expected ${expected})`);
+}
+
+export function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function within<T>(at: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof Problem) throw new Problem(err.message, at + err.at);
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------- numbers
+
+interface Bounds {
+  min?: number;
+  max?: number;
+}
+
+function bounded(raw: unknown, value: number, { min, max }: Bounds, unit: string): number {
+  if (min !== undefined && value < min) throw new Problem(`${show(raw)} is too small (expected at least ${min}${unit})`);
+  if (max !== undefined && value > max) throw new Problem(`${show(raw)} is too large (expected at most ${max}${unit})`);
+  return value;
+}
+
+function rangeOf({ min, max }: Bounds, format: (n: number) => string | number): { range?: string } {
+  const parts = [...(min !== undefined && min > 0 ? [`at least ${format(min)}`] : []), ...(max !== undefined ? [`at most ${format(max)}`] : [])];
+  return parts.length === 0 ? {} : { range: parts.join(', ') };
+}
+
+function withUnits(raw: unknown, parser: (v: string | number) => number, what: string, expected: string): number {
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw notA(raw, what, expected);
+  try {
+    return parser(raw);
+  } catch (err) {
+    if (err instanceof UnitError) throw notA(raw, what, expected);
+    throw err;
+  }
+}
+
+/** Bytes; "64MiB", "512KB" or a bare number of bytes. */
+export function size(bounds: Bounds = {}): Kind<number> {
+  return {
+    arg: 'SIZE',
+    parse: (raw) => bounded(raw, withUnits(raw, parseSize, 'a size', SIZE_EXPECTED), bounds, ' bytes'),
+    format: formatSize,
+    ...rangeOf(bounds, formatSize),
+  };
+}
+
+/** Milliseconds; "30s", "500ms" or a bare number of milliseconds. */
+export function duration(bounds: Bounds = {}): Kind<number> {
+  return {
+    arg: 'DURATION',
+    parse: (raw) => bounded(raw, withUnits(raw, parseDuration, 'a duration', DURATION_EXPECTED), bounds, 'ms'),
+    format: formatDuration,
+    ...rangeOf(bounds, formatDuration),
+  };
+}
+
+function wholeNumber(arg: string, { min = 0, max }: Bounds): Kind<number> {
+  const bounds = { min, max };
+  return {
+    arg,
+    parse: (raw) => {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n)) throw notA(raw, 'a whole number', `an integer >= ${min}`);
+      return bounded(raw, n, bounds, '');
+    },
+    format: (n) => n,
+    ...rangeOf(bounds, (n) => n),
+  };
+}
+
+/** A count of things (connections, probes, retries). */
+export function count(bounds: Bounds = {}): Kind<number> {
+  return wholeNumber('N', bounds);
+}
+
+/** Whole seconds, the unit of Cache-Control's delta-seconds (RFC 9111 §1.2.2). */
+export function seconds(bounds: Bounds = {}): Kind<number> {
+  return wholeNumber('SECONDS', bounds);
+}
+
+export function fraction(): Kind<number> {
+  return {
+    arg: 'FRACTION',
+    parse: (raw) => {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(n) || n < 0 || n > 1) throw notA(raw, 'a fraction', 'a number from 0 to 1, e.g. 0.1');
+      return n;
+    },
+    format: (n) => n,
+  };
+}
+
+// ---------------------------------------------------------------- words
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+export function onOff(): Kind<boolean> {
+  return {
+    arg: '',
+    isSwitch: true,
+    parse: (raw) => {
+      if (typeof raw === 'boolean') return raw;
+      const word = typeof raw === 'string' || typeof raw === 'number' ? String(raw).trim().toLowerCase() : '';
+      if (TRUE_WORDS.has(word)) return true;
+      if (FALSE_WORDS.has(word)) return false;
+      throw notA(raw, 'a boolean', 'true or false');
+    },
+    format: (b) => b,
+  };
+}
+
+/** One of a fixed list of names; `what` names the thing in errors ("a balancer"). */
+export function oneOf<const T extends string>(names: readonly T[], what: string): Kind<T> {
+  return {
+    arg: names.join('|'),
+    parse: (raw) => {
+      if (typeof raw !== 'string' || !(names as readonly string[]).includes(raw)) throw notA(raw, what, `one of ${names.join(', ')}`);
+      return raw as T;
+    },
+    format: (name) => name,
+  };
+}
+
+// RFC 9110 §5.6.2 tchar: field names and the node id (used in Via / Cache-Status)
+// must be tokens or they would corrupt the header they appear in.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** An HTTP token (RFC 9110 §5.6.2). */
+export function httpToken(what: string, example: string): Kind<string> {
+  return {
+    arg: 'NAME',
+    parse: (raw) => {
+      if (typeof raw !== 'string' || !TOKEN.test(raw)) throw notA(raw, what, `letters, digits and -._ only, e.g. ${example}`);
+      return raw;
+    },
+    format: (s) => s,
+  };
+}
+
+export function directory(): Kind<string> {
+  return {
+    arg: 'DIR',
+    parse: (raw) => {
+      if (typeof raw !== 'string' || raw.trim() === '') throw notA(raw, 'a directory path', 'a non-empty path, e.g. storage/cache');
+      return raw;
+    },
+    format: (s) => s,
+  };
+}
+
+/** An origin-form request path, or "" for none. */
+export function requestPath(): Kind<string> {
+  return {
+    arg: 'PATH',
+    parse: (raw) => {
+      if (typeof raw !== 'string' || (raw !== '' && !/^\/[\x21-\x7e]*$/.test(raw))) {
+        throw notA(raw, 'a request path', 'a path starting with /, e.g. /healthz, or "" for none');
+      }
+      return raw;
+    },
+    format: (s) => s,
+  };
+}
+
+/** A bearer token; the value is never echoed, not even in an error. */
+export function secret(): Kind<string> {
+  return {
+    arg: 'TOKEN',
+    secret: true,
+    parse: (raw) => {
+      if (typeof raw !== 'string' || !/^[\x21-\x7e]*$/.test(raw)) {
+        throw new Problem('value is not a valid token (expected visible ASCII characters, no spaces)');
+      }
+      return raw;
+    },
+    format: (s) => s,
+  };
+}
+
+export function hostPort(): Kind<ListenAddress> {
+  const expected = 'HOST:PORT, [IPv6]:PORT, :PORT or PORT';
+  const parse = (raw: unknown): ListenAddress => {
+    // YAML may also spell the address as the { host, port } shape of Config.
+    if (isMapping(raw)) {
+      const { host, port, ...rest } = raw;
+      if (Object.keys(rest).length > 0 || typeof host !== 'string' || (typeof port !== 'number' && typeof port !== 'string')) {
+        throw notA(raw, 'a host:port', `${expected}, or a mapping with host and port`);
+      }
+      return parse(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+    }
+    if (typeof raw !== 'string' && typeof raw !== 'number') throw notA(raw, 'a host:port', expected);
+    try {
+      return parseHostPort(raw);
+    } catch (err) {
+      if (err instanceof UnitError) throw notA(raw, 'a host:port', HOST_PORT_EXPECTED);
+      throw err;
+    }
+  };
+  return { arg: 'HOST:PORT', parse, format: formatHostPort };
+}
+
+// ---------------------------------------------------------------- lists
+
+export type StatusRanges = (readonly [number, number])[];
+
+/** "200-399, 418" or a YAML list of codes and ranges → inclusive ranges. */
+export function statusRanges(): Kind<StatusRanges> {
+  const expected = 'status codes or ranges, e.g. 200-399, 418';
+  return {
+    arg: 'STATUSES',
+    parse: (raw) => {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' || typeof raw === 'number' ? String(raw).split(',') : undefined;
+      if (items === undefined || items.length === 0) throw notA(raw, 'a list of statuses', expected);
+      return items.map((item) => {
+        const m = /^\s*([1-5]\d\d)\s*(?:-\s*([1-5]\d\d)\s*)?$/.exec(String(item));
+        const lo = Number(m?.[1]);
+        const hi = m?.[2] === undefined ? lo : Number(m[2]);
+        if (!m || hi < lo) throw notA(raw, 'a list of statuses', expected);
+        return [lo, hi] as const;
+      });
+    },
+    format: (ranges) => ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(', '),
+  };
+}
+
+export interface UpstreamConfig {
+  /** Base URL, e.g. http://10.0.0.1:9000 (path prefix allowed), canonical: no trailing "/". */
+  url: string;
+  /** Share of the traffic relative to the other upstreams (1 = one share). */
+  weight: number;
+  /** Connection pool size towards this upstream. */
+  maxConnections: number;
+}
+
+/** An upstream's maxConnections until load.ts gives it origin.maxConnections. */
+export const INHERIT_POOL_SIZE = 0;
+
+const URL_EXPECTED = 'an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000';
+const UPSTREAMS_EXPECTED = 'a URL, or a list of URLs or of mappings with url, weight and maxConnections';
+
+function originUrl(raw: unknown): string {
+  if (typeof raw !== 'string') throw notA(raw, 'a URL', URL_EXPECTED);
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw notA(raw, 'a URL', URL_EXPECTED);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') throw notA(raw, 'an origin URL', URL_EXPECTED);
+  // Userinfo would not be sent as credentials and would leak into logs; a query
+  // or fragment on a base URL has no sensible way to combine with request targets.
+  if (u.username !== '' || u.password !== '') throw new Problem(`${show(raw)} contains credentials (expected ${URL_EXPECTED})`);
+  if (u.search !== '' || u.hash !== '') throw new Problem(`${show(raw)} has a query or fragment (expected ${URL_EXPECTED})`);
+  // Canonical form never ends in "/", so base + request path joins without "//".
+  return u.origin + u.pathname.replace(/\/+$/, '');
+}
+
+function upstream(item: unknown): UpstreamConfig {
+  if (!isMapping(item)) return { url: originUrl(item), weight: 1, maxConnections: INHERIT_POOL_SIZE };
+  const { url, weight, maxConnections, ...rest } = item;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new Problem(`unknown key ${JSON.stringify(unknown)} (expected url, weight, maxConnections)`);
+  if (url === undefined) throw new Problem('missing url (expected url: http://HOST:PORT)');
+  return {
+    url: within('.url', () => originUrl(url)),
+    weight: weight === undefined ? 1 : within('.weight', () => count({ min: 1 }).parse(weight)),
+    maxConnections: maxConnections === undefined ? INHERIT_POOL_SIZE : within('.maxConnections', () => count({ min: 1 }).parse(maxConnections)),
+  };
+}
+
+/**
+ * The origin pool: one URL, a comma-separated list (flags, env), or a YAML list
+ * of URLs and of mappings with a weight and an own pool size.
+ */
+export function upstreams(): Kind<UpstreamConfig[]> {
+  return {
+    arg: 'URL',
+    repeatable: true,
+    parse: (raw) => {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' && raw.includes(',') ? raw.split(',') : [raw];
+      if (items.length === 0 || isMapping(raw)) throw notA(raw, 'a list of upstreams', UPSTREAMS_EXPECTED);
+      return items.map((item, i) => within(items.length > 1 || Array.isArray(raw) ? `[${i}]` : '', () => upstream(item)));
+    },
+    format: (list) => list.map((u) => (u.weight === 1 && u.maxConnections === INHERIT_POOL_SIZE ? u.url : { ...u })),
+  };
+}

@@ -1,0 +1,88 @@
+// Settings of what is stored and how: the two tiers, freshness defaults,
+// coalescing, slicing and purge tags. See ./index.ts for how to add a setting.
+
+import { directory, fraction, httpToken, onOff, seconds, size } from '../kinds.js';
+import { setting } from '../setting.js';
+import { GiB, MiB } from '../units.js';
+
+export const cache = {
+  dir: setting({ kind: directory(), default: 'storage/cache', flag: 'cache-dir', help: 'Directory of the disk tier (cacache layout).' }),
+  memoryMaxBytes: setting({ kind: size(), default: 256 * MiB, flag: 'memory-size', help: 'Memory tier capacity (bodies plus a metadata estimate).' }),
+  memoryMaxObjectBytes: setting({
+    kind: size(),
+    default: 8 * MiB,
+    flag: 'memory-max-object',
+    help: 'Bodies larger than this skip the memory tier and live on disk only.',
+  }),
+  diskMaxBytes: setting({ kind: size(), default: 10 * GiB, flag: 'disk-size', help: 'Disk tier capacity.' }),
+  targetedField: setting({
+    kind: httpToken('an HTTP field name', 'Strata-Cache-Control'),
+    default: 'Strata-Cache-Control',
+    flag: 'targeted-field',
+    help: 'Node-specific targeted cache-control field (RFC 9213); beats CDN-Cache-Control.',
+  }),
+  passTargetedFields: setting({ kind: onOff(), default: false, help: 'Pass CDN-Cache-Control and the targeted field on to clients.' }),
+  storeSetCookie: setting({
+    kind: onOff(),
+    default: false,
+    flag: 'store-set-cookie',
+    help: 'Store responses carrying Set-Cookie (the Set-Cookie field itself is stripped).',
+  }),
+  heuristicFraction: setting({
+    kind: fraction(),
+    default: 0.1,
+    help: 'Fraction of (Date - Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2).',
+  }),
+  heuristicMaxS: setting({ kind: seconds(), default: 86_400, help: 'Upper bound of a heuristic freshness lifetime.' }),
+  staleWhileRevalidateS: setting({
+    kind: seconds(),
+    // RFC 9111 §4.2.4: no stale answers unless the origin or the client allows them.
+    default: 0,
+    flag: 'stale-while-revalidate',
+    help:
+      'Grace for responses without stale-while-revalidate (RFC 5861 §3): a stale entry is served at once ' +
+      "while one background revalidation runs. 0 keeps RFC 9111's default; Varnish's default grace is 10.",
+  }),
+  staleIfErrorS: setting({
+    kind: seconds(),
+    default: 0,
+    flag: 'stale-if-error',
+    help:
+      'Window for responses without stale-if-error (RFC 5861 §4): a stale entry is served when the origin fails ' +
+      '(connect error, timeout, 5xx). 0: only when the origin allows.',
+  }),
+};
+
+export const coalesce = {
+  windowBytes: setting({
+    kind: size(),
+    default: 8 * MiB,
+    help:
+      'Bytes of one origin body kept for clients collapsed onto the same fetch. A body within it is kept whole ' +
+      'until the fill ends; past it the fill and the clients keeping up pace the origin transfer and later clients fetch on their own.',
+  }),
+  hitForPassS: setting({
+    kind: seconds(),
+    // Varnish's built-in hit-for-miss lasts 120 s.
+    default: 120,
+    help: "How long a URL whose response could not be shared is fetched without queueing (Varnish's hit-for-pass).",
+  }),
+};
+
+export const slices = {
+  thresholdBytes: setting({
+    kind: size(),
+    default: 8 * MiB,
+    flag: 'slice-threshold',
+    help:
+      'A range request that misses on an object larger than this (whose origin answers ranges with a strong ETag ' +
+      'or a Last-Modified) makes Strata fetch and store the object in slices, each its own entry.',
+  }),
+  // nginx's slice module is usually run with 1–4 MiB slices.
+  sliceBytes: setting({ kind: size({ min: 65_536 }), default: 4 * MiB, flag: 'slice-size', help: 'Size of one slice (one origin range request, one entry).' }),
+};
+
+export const purge = {
+  // Tags name the origin's internal groupings (products, users' content): not for clients.
+  passTagHeaders: setting({ kind: onOff(), default: false, help: "Pass the origin's purge tag fields (Surrogate-Key, Cache-Tag) on to clients." }),
+};

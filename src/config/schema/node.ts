@@ -1,0 +1,62 @@
+// Settings of the node itself: its name, its listeners, its limits on client
+// input, its logs. See ./index.ts for how to add a setting.
+
+import { duration, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
+import { setting } from '../setting.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+// A node id ends up in response fields (Via, Cache-Status), so it must be an
+// HTTP token; exotic host names are squashed rather than rejected at start-up.
+export function nodeIdFromHostname(hostname: string): string {
+  const id = hostname.trim().replace(/[^A-Za-z0-9._-]/g, '-');
+  return id === '' ? 'strata' : id;
+}
+
+export const nodeId = setting({
+  kind: httpToken('a node id', 'edge-fra-1'),
+  default: ({ hostname }) => nodeIdFromHostname(hostname),
+  flag: 'node-id',
+  defaultText: 'the host name',
+  example: ['nodeId: edge-1'],
+  help: 'Name of this node in Via, Cache-Status and logs.',
+});
+
+export const listen = setting({
+  kind: hostPort(),
+  default: { host: '0.0.0.0', port: 8080 },
+  flag: 'listen',
+  help: 'Address for proxied client traffic (HOST:PORT, [IPv6]:PORT, :PORT or PORT).',
+});
+
+export const logLevel = setting({
+  kind: oneOf(LOG_LEVELS, 'a log level'),
+  default: 'info',
+  flag: 'log-level',
+  help: 'Log verbosity; warn and above turn the access lines off.',
+});
+
+export const admin = {
+  listen: setting({
+    kind: hostPort(),
+    // Loopback only: the admin API must be exposed deliberately, never by default.
+    default: { host: '127.0.0.1', port: 8081 },
+    flag: 'admin-listen',
+    help: 'Admin API address (health, stats, purge); loopback so it is never exposed by accident.',
+  }),
+  token: setting({
+    kind: secret(),
+    default: '',
+    flag: 'admin-token',
+    defaultText: 'none',
+    help: 'Bearer token for admin actions; empty refuses them. Prefer STRATA_ADMIN_TOKEN: argv is visible in ps.',
+  }),
+};
+
+export const limits = {
+  maxUrlBytes: setting({ kind: size({ min: 1 }), default: 8_192, help: 'Longest accepted request target (414 URI Too Long beyond).' }),
+  maxHeaderBytes: setting({ kind: size({ min: 1 }), default: 16_384, help: 'Largest accepted request header section (431 beyond).' }),
+  requestHeadersTimeoutMs: setting({ kind: duration({ min: 1 }), default: 30_000, help: 'Time a client has to send its request headers (408 beyond).' }),
+  shutdownGraceMs: setting({ kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
+};
+
