@@ -36,7 +36,7 @@ export async function compactIndex(tier: DiskTier): Promise<void> {
     };
     for (const rec of tier.records.values()) {
       if (!tier.bans.alive(rec as Parameters<typeof tier.bans.alive>[0])) continue;
-      slice.push(recordLine(rec.integrity, rec.size, rec.meta, rec.time));
+      slice.push(recordLine(rec.integrity, rec.size, rec.meta, rec.time, rec));
       if (slice.length >= SLICE_LINES) await send();
     }
     if (slice.length) await send();

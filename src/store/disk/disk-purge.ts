@@ -80,14 +80,11 @@ export class DiskPurging {
   settle(ids: number[], removed: DiskRecord[], softened: DiskRecord[]): Promise<void> {
     const { tier } = this;
     const work: Promise<OpResult | undefined>[] = [];
-    for (const rec of removed) {
-      work.push(tier.appendRemoval(rec.meta.key) ?? Promise.resolve(undefined));
-      work.push(tier.unlinkBlob(rec.integrity));
-    }
+    for (const rec of removed) work.push(tier.appendRemoval(rec.meta.key) ?? Promise.resolve(undefined));
     const now = Date.now();
     for (const rec of softened) {
       if (tier.records.get(rec.meta.key) !== rec) continue;
-      const line = recordLine(rec.integrity, rec.size, rec.meta, now);
+      const line = recordLine(rec.integrity, rec.size, rec.meta, now, rec);
       tier.indexBytes += line.length;
       work.push(tier.queue.line(line));
     }

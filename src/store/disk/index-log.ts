@@ -1,6 +1,6 @@
 // The disk tier's index on disk: one JSON line per record, appended in the order
 // the writes happened, the later line for a key winning. Three shapes:
-//   {"i":integrity,"s":size,"k":key,"t":ms,"m":EntryMeta}   a body stored, or its metadata replaced
+//   {"i":integrity,"s":size,["g":segment,"o":offset,]"k":key,"t":ms,"m":EntryMeta}   a body stored, or its metadata replaced
 //   {"k":key,"t":ms,"d":1}                                  the key removed
 // `t` is the wall clock when the line was queued: purge journal records (purge-journal.ts)
 // apply at start to the lines written before them. A torn last line (a crash mid-append)
@@ -16,6 +16,9 @@ export interface LoadedRecord {
   meta: EntryMeta;
   integrity: string;
   size: number;
+  /** Set for a body in a segment file (segments.ts): which, and where in it. */
+  segment?: number;
+  off?: number;
   /** When the line was written (ms, wall clock). */
   time: number;
   /** Bytes of its line in the index. */
@@ -36,8 +39,9 @@ export function recordHead(meta: EntryMeta, nowMs: number): string {
   return JSON.stringify({ k: meta.key, t: nowMs, m: meta });
 }
 
-export function recordLine(integrity: string, size: number, meta: EntryMeta, nowMs: number): string {
-  return `{"i":${JSON.stringify(integrity)},"s":${size},${recordHead(meta, nowMs).slice(1)}\n`;
+export function recordLine(integrity: string, size: number, meta: EntryMeta, nowMs: number, at?: { segment?: number; off?: number }): string {
+  const loc = at?.segment !== undefined ? `"g":${at.segment},"o":${at.off},` : '';
+  return `{"i":${JSON.stringify(integrity)},"s":${size},${loc}${recordHead(meta, nowMs).slice(1)}\n`;
 }
 
 export function removalLine(key: string, nowMs: number): string {
@@ -61,7 +65,7 @@ export async function loadIndex(dir: string): Promise<LoadedIndex> {
     const lineBytes = Buffer.byteLength(line) + 1;
     fileBytes += lineBytes;
     if (line.length === 0) continue;
-    let rec: { i?: string; s?: number; k?: string; t?: number; m?: EntryMeta; d?: number };
+    let rec: { i?: string; s?: number; g?: number; o?: number; k?: string; t?: number; m?: EntryMeta; d?: number };
     try {
       rec = JSON.parse(line);
     } catch {
@@ -82,7 +86,8 @@ export async function loadIndex(dir: string): Promise<LoadedIndex> {
     meta.bodySize = rec.s;
     meta.integrity = rec.i;
     meta.tags ??= [];
-    records.set(rec.k, { meta, integrity: rec.i, size: rec.s, time: rec.t ?? 0, lineBytes });
+    const at = typeof rec.g === 'number' && typeof rec.o === 'number' ? { segment: rec.g, off: rec.o } : {};
+    records.set(rec.k, { meta, integrity: rec.i, size: rec.s, ...at, time: rec.t ?? 0, lineBytes });
   }
   return { records, fileBytes, skipped };
 }

@@ -16,6 +16,10 @@ export const INDEX_COMPACTING = 'index-v1.log.compacting';
 /** Partial bodies being written; whatever is here at start is a crash's leftover. */
 export const TMP_DIR = 'tmp';
 export const CONTENT_DIR = 'content-v2';
+/** Small bodies, appended one after another to numbered segment files (one file per body costs ~60 µs on tmpfs, ~250 µs on ext4). */
+export const SEGMENT_DIR = 'segments';
+/** A segment is closed and a new one opened past this size. */
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
 /** cacache's own index, written by Strata before it kept its own: removed at start. */
 export const LEGACY_INDEX_DIR = 'index-v5';
 
@@ -25,6 +29,16 @@ export const BLOCK_BYTES = 4096;
 /** Bytes a file of `size` bytes occupies on disk (whole blocks; an empty file one inode's worth). */
 export function allocated(size: number): number {
   return Math.max(1, Math.ceil(size / BLOCK_BYTES)) * BLOCK_BYTES;
+}
+
+export function segmentPath(dir: string, segment: number): string {
+  return join(dir, SEGMENT_DIR, `seg-${segment}`);
+}
+
+/** The number of a segment file's name, or undefined. */
+export function segmentOfName(name: string): number | undefined {
+  const m = /^seg-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Path of the blob with integrity `sha256-<base64>` (cacache's content layout). */

@@ -17,7 +17,7 @@
 //   applied as a ban (purge-bans.ts); record lines follow in the background
 //   (disk-purge.ts).
 
-import { readFile } from 'node:fs/promises';
+import { open as openFile, readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
 import { PurgeBans } from '../purge-bans.js';
@@ -31,7 +31,8 @@ import { collectLeftovers, sweepOrphans } from './collect.js';
 import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
 import { DiskPurging } from './disk-purge.js';
 import { loadIndex, RECORD_LINE_EXTRA, recordHead, recordLine, removalLine } from './index-log.js';
-import { allocated, blobPath } from './layout.js';
+import { allocated, blobPath, segmentPath } from './layout.js';
+import { Segments } from './segments.js';
 import { WriteQueue, type WriteQueueStats } from './write-queue.js';
 import type { OpResult } from './write-ops.js';
 
@@ -59,6 +60,15 @@ export interface DiskRecord {
   bansChecked?: number;
   integrity: string;
   size: number;
+  /** Set for a small body in a segment file (segments.ts); absent for a blob file of its own. */
+  segment?: number;
+  off?: number;
+  /**
+   * Its bytes were hashed by this process (written by it, or read whole and checked).
+   * Later reads are length-checked only; a restart forgets it, so a body is verified
+   * again before any of it is served, ranges included (file-body.ts).
+   */
+  verified?: boolean;
   /** When its line was written (wall clock ms): purge journal records apply to older lines. */
   time: number;
   /** Bytes of its line in the index. */
@@ -79,6 +89,8 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   ioErrors: number;
   /** Entries removed because their blob failed its check or was missing, since start. */
   corrupt: number;
+  /** Bytes of segment files no record refers to any more, until reclaimed (included in bytes). */
+  deadBytes: number;
 }
 
 /** At most one warning per interval for shed writes and I/O errors. */
@@ -107,24 +119,37 @@ export class DiskTier implements Store {
   private corruptCount = 0;
   private lastWarn = new Map<string, number>();
   compacting = false;
-  /**
-   * Blobs whose bytes were hashed by this process — written by it, or read whole and
-   * verified since it started. Their later reads are length-checked only; a restart
-   * forgets them, so each blob is verified again before any of it is served.
-   */
-  private readonly trusted = new Set<string>();
+  readonly segments: Segments;
+  private readonly smallBodyBytes: number;
   private closed = false;
   /** Streamed writes not yet committed or aborted: flush() and close() wait for them. */
   private readonly writers = new Set<Promise<unknown>>();
 
-  private constructor(readonly opts: DiskTierOptions, journal: PurgeJournal) {
+  private constructor(readonly opts: DiskTierOptions, journal: PurgeJournal, firstSegment: number) {
     this.queue = new WriteQueue({
       dir: opts.dir,
+      firstSegment,
       maxWrites: opts.writeQueueMaxWrites ?? 1024,
       maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
       logger: opts.logger,
     });
     this.purging = new DiskPurging(this, journal);
+    this.smallBodyBytes = Segments.smallBodyLimit(opts.maxBytes);
+    this.segments = new Segments({
+      records: () => this.records.values(),
+      relocate: async (from, items) => {
+        const r = await this.queue.op({ t: 'relocate', from, items });
+        return r.ok ? r.moved : undefined;
+      },
+      moved: (rec) => {
+        const r = rec as DiskRecord;
+        const line = recordLine(r.integrity, r.size, r.meta, r.time, r);
+        this.indexBytes += line.length;
+        void this.queue.line(line);
+      },
+      unlinkSegment: (segment) => void this.queue.op({ t: 'unlink-segment', segment }),
+      logger: opts.logger,
+    }, opts.maxBytes);
   }
 
   get bans(): PurgeBans<Required<DiskRecord>> {
@@ -135,11 +160,20 @@ export class DiskTier implements Store {
     await collectLeftovers(opts.dir, opts.logger);
     const loaded = await PurgeJournal.load(opts.dir);
     if (loaded.skipped) opts.logger.warn({ skipped: loaded.skipped }, 'disk tier: unreadable purge journal lines ignored (a purge interrupted before it was acknowledged)');
-    const tier = new DiskTier(opts, loaded.journal);
     const index = await loadIndex(opts.dir);
     if (index.skipped) opts.logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
+    const inSegments = new Map<number, number>();
+    for (const r of index.records.values()) if (r.segment !== undefined) inSegments.set(r.segment, Math.max(inSegments.get(r.segment) ?? 0, r.off! + r.size));
+    const found = await Segments.scan(opts.dir, inSegments, opts.logger);
+    const tier = new DiskTier(opts, loaded.journal, found.next);
     tier.indexBytes = index.fileBytes;
-    const { dropped, softened } = tier.purging.applyJournal(loaded.records, index.records.values(), (rec) => tier.track(rec));
+    for (const [segment, size] of found.sizes) tier.segments.known(segment, size);
+    const loadedRecords = [...index.records.values()].filter((r) => {
+      if (r.segment === undefined || (found.sizes.get(r.segment) ?? -1) >= r.off! + r.size) return true;
+      opts.logger.warn({ key: r.meta.key, segment: r.segment }, 'disk tier: record beyond its segment file\'s end dropped');
+      return false;
+    });
+    const { dropped, softened } = tier.purging.applyJournal(loaded.records, loadedRecords, (rec) => tier.track(rec));
     opts.logger.info({ items: tier.records.size, bytes: tier.usedBytes(), purgedAtStart: dropped.length, softPurgedAtStart: softened.length }, 'disk tier: index loaded');
     if (loaded.records.length) void tier.purging.settle(loaded.records.map((r) => r.id), dropped, softened);
     tier.evictOverBudget();
@@ -149,7 +183,7 @@ export class DiskTier implements Store {
 
   /** Bytes on disk the tier answers for. */
   usedBytes(): number {
-    return this.blobBytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
+    return this.blobBytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
   }
 
   /**
@@ -158,15 +192,18 @@ export class DiskTier implements Store {
    * stays within the budget between compactions.
    */
   private committedBytes(): number {
-    return this.blobBytes + 2 * this.liveLineBytes + compactionSlack(this.opts.maxBytes) + this.tmpBytes + this.queue.stats().bytesQueued;
+    return this.blobBytes + this.segments.committedBytes + 2 * this.liveLineBytes + compactionSlack(this.opts.maxBytes) + this.tmpBytes + this.queue.stats().bytesQueued;
   }
 
   track(rec: DiskRecord): void {
     // The new reference is counted before the old record is dropped, so a body written
     // again under its key keeps its blob.
-    const n = this.refs.get(rec.integrity) ?? 0;
-    this.refs.set(rec.integrity, n + 1);
-    if (n === 0) this.blobBytes += allocated(rec.size);
+    if (rec.segment !== undefined) this.segments.track(rec);
+    else {
+      const n = this.refs.get(rec.integrity) ?? 0;
+      this.refs.set(rec.integrity, n + 1);
+      if (n === 0) this.blobBytes += allocated(rec.size);
+    }
     const old = this.records.get(rec.meta.key);
     if (old) this.untrack(old);
     rec.bansChecked = this.bans.seq;
@@ -193,7 +230,8 @@ export class DiskTier implements Store {
     this.index.remove(rec.meta.primaryKey, rec.meta.key);
     this.order.remove(rec.meta.key);
     this.tags.remove(rec.meta.tags, rec.meta.key);
-    this.release(rec.integrity, rec.size);
+    if (rec.segment !== undefined) this.segments.untrack(rec);
+    else this.release(rec.integrity, rec.size);
   }
 
   private release(integrity: string, size: number): void {
@@ -209,7 +247,6 @@ export class DiskTier implements Store {
 
   /** Remove a blob unless a record refers to it again by the time the removal is sent. */
   unlinkBlob(integrity: string): Promise<OpResult> {
-    this.trusted.delete(integrity);
     return this.queue.unlink(integrity, () => !this.refs.has(integrity));
   }
 
@@ -273,9 +310,10 @@ export class DiskTier implements Store {
     this.records.set(key, rec);
     return {
       meta: rec.meta,
-      body: fileBody(blobPath(this.opts.dir, rec.integrity), rec.size, rec.integrity, {
-        trusted: this.trusted.has(rec.integrity),
-        onVerified: () => this.trusted.add(rec.integrity),
+      body: fileBody(this.pathOf(rec), rec.size, rec.integrity, {
+        offset: rec.off ?? 0,
+        trusted: rec.verified === true,
+        onVerified: () => (rec.verified = true),
         onCorrupt: (err) => this.readFailed(rec, err),
       }),
     };
@@ -287,17 +325,21 @@ export class DiskTier implements Store {
     if (!rec) return undefined;
     let data: Buffer;
     try {
-      data = await readFile(blobPath(this.opts.dir, rec.integrity));
+      data = await readRange(this.pathOf(rec), rec.off ?? 0, rec.size, rec.segment !== undefined);
     } catch (err) {
       this.readFailed(rec, err as Error);
       return undefined;
     }
-    if (data.length !== rec.size || (!this.trusted.has(rec.integrity) && sha256Integrity(data) !== rec.integrity)) {
+    if (data.length !== rec.size || (!rec.verified && sha256Integrity(data) !== rec.integrity)) {
       this.readFailed(rec, new IntegrityError('integrity mismatch'));
       return undefined;
     }
-    this.trusted.add(rec.integrity);
+    rec.verified = true;
     return data;
+  }
+
+  private pathOf(rec: DiskRecord): string {
+    return rec.segment !== undefined ? segmentPath(this.opts.dir, rec.segment) : blobPath(this.opts.dir, rec.integrity);
   }
 
   /** A read failed: the data's fault (digest, length, missing file) removes the entry; anything else is the system's. */
@@ -311,8 +353,12 @@ export class DiskTier implements Store {
     if (this.records.get(rec.meta.key) !== rec) return;
     this.corruptCount++;
     this.opts.logger.error({ key: rec.meta.key, integrity: rec.integrity, err: err.message }, 'disk tier: corrupted or missing blob removed; treated as a miss');
+    if (rec.segment !== undefined) {
+      void this.removeRecord(rec, 'corrupt');
+      return;
+    }
     // Every record sharing the blob shares its bad bytes.
-    for (const other of [...this.records.values()]) if (other.integrity === rec.integrity) void this.removeRecord(other, 'corrupt');
+    for (const other of [...this.records.values()]) if (other.integrity === rec.integrity && other.segment === undefined) void this.removeRecord(other, 'corrupt');
   }
 
   warnAtMostEvery(kind: string, fields: object, msg: string): void {
@@ -339,14 +385,14 @@ export class DiskTier implements Store {
   putWhole(meta: EntryMeta, body: Buffer, opts: DiskWriteOptions = {}): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     if (body.length > this.opts.maxBytes) return Promise.resolve(this.tooLarge(meta));
-    meta.bodySize = body.length;
-    const time = Date.now();
-    const head = recordHead(meta, time);
-    const queued = this.queue.put(body, head);
-    if (!queued) {
+    if (!this.queue.admits(body.length)) {
       this.warnAtMostEvery('shed', { writesShed: this.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
       return Promise.resolve(false);
     }
+    meta.bodySize = body.length;
+    const time = Date.now();
+    const head = recordHead(meta, time);
+    const queued = this.queue.put(body, head, body.length <= this.smallBodyBytes);
     return this.landing(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
   }
 
@@ -363,17 +409,17 @@ export class DiskTier implements Store {
         return false;
       }
       const integrity = r.integrity!;
+      if (r.at) this.segments.written(r.at, meta.bodySize);
       if (!wanted() || this.closed) {
         const old = this.records.get(meta.key);
         if (old && !this.newestWrite.has(meta.key)) this.untrack(old);
         if (!this.newestWrite.has(meta.key)) void this.appendRemoval(meta.key);
-        if (!this.refs.has(integrity)) void this.unlinkBlob(integrity);
+        if (!r.at && !this.refs.has(integrity)) void this.unlinkBlob(integrity);
         return false;
       }
       meta.integrity = integrity;
-      this.track({ meta, integrity, size: meta.bodySize, time, lineBytes });
       // Hashed by the writer as it wrote the bytes.
-      this.trusted.add(integrity);
+      this.track({ meta, integrity, size: meta.bodySize, ...(r.at ?? {}), time, lineBytes, verified: true });
       this.evictOverBudget();
       return true;
     });
@@ -399,7 +445,7 @@ export class DiskTier implements Store {
     if (!rec) return;
     this.setMeta(rec, meta);
     const now = Date.now();
-    const line = recordLine(rec.integrity, rec.size, meta, now);
+    const line = recordLine(rec.integrity, rec.size, meta, now, rec);
     rec.time = now;
     this.liveLineBytes += line.length - rec.lineBytes;
     rec.lineBytes = line.length;
@@ -447,7 +493,7 @@ export class DiskTier implements Store {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.ioErrors, corrupt: this.corruptCount };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.ioErrors, corrupt: this.corruptCount, deadBytes: this.segments.deadBytes };
   }
 
   background(p: Promise<unknown>): void {
@@ -467,5 +513,23 @@ export class DiskTier implements Store {
     await this.flush();
     this.closed = true;
     await this.queue.close();
+  }
+}
+
+/** A body's bytes: a whole blob file, or a range of a segment file. */
+async function readRange(path: string, off: number, size: number, inSegment: boolean): Promise<Buffer> {
+  if (!inSegment) return readFile(path);
+  const fh = await openFile(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(buf, got, size - got, off + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === size ? buf : buf.subarray(0, got);
+  } finally {
+    await fh.close();
   }
 }

@@ -19,6 +19,8 @@ export interface WriteQueueOptions {
   /** Body bytes queued or in the thread at once. */
   maxBytes: number;
   logger: Logger;
+  /** Number of the first segment file the writer opens (one above any on disk). */
+  firstSegment: number;
 }
 
 export interface WriteQueueStats {
@@ -51,17 +53,23 @@ export class WriteQueue {
   private bytes = 0;
   private shed = 0;
   private scheduled = false;
+  private nextSegment: number;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: WriteQueueOptions) {}
+  constructor(private readonly opts: WriteQueueOptions) {
+    this.nextSegment = opts.firstSegment;
+  }
 
-  /** Queue a whole body; undefined when the queue is full (the write is shed). */
-  put(data: Buffer, head: string): Promise<OpResult> | undefined {
-    if (this.writes + 1 > this.opts.maxWrites || this.bytes + data.length > this.opts.maxBytes) {
-      this.shed++;
-      return undefined;
-    }
-    return this.enqueue({ t: 'put', seq: ++this.seq, data, head }, data.length);
+  /** Is there room for a body of this size? When not, the write is counted as shed. */
+  admits(size: number): boolean {
+    if (this.writes + 1 <= this.opts.maxWrites && this.bytes + size <= this.opts.maxBytes) return true;
+    this.shed++;
+    return false;
+  }
+
+  /** Queue a whole body the queue admitted (admits()); `segment`: append it to a segment file. */
+  put(data: Buffer, head: string, segment: boolean): Promise<OpResult> {
+    return this.enqueue({ t: 'put', seq: ++this.seq, data, head, segment }, data.length);
   }
 
   /** Queue the adoption of a temp file already written and hashed (its bytes are on disk: never shed). */
@@ -123,7 +131,9 @@ export class WriteQueue {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dir: this.opts.dir } });
+    // A new thread (after a crash) opens a segment of its own, above any the tier has heard of.
+    const firstSegment = this.nextSegment;
+    const w = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dir: this.opts.dir, firstSegment } });
     w.unref();
     w.on('message', (reply: Reply) => this.onReply(reply));
     w.on('error', (err) => this.onCrash(w, err));
@@ -165,6 +175,8 @@ export class WriteQueue {
   }
 
   private settle(p: Pending, r: OpResult): void {
+    if (r.ok && r.at) this.nextSegment = Math.max(this.nextSegment, r.at.segment + 1);
+    if (r.ok && r.moved) for (const at of r.moved) this.nextSegment = Math.max(this.nextSegment, at.segment + 1);
     if (p.op.t === 'put' || p.op.t === 'adopt') {
       this.acked = Math.max(this.acked, p.op.seq);
       if (p.op.t === 'put') {

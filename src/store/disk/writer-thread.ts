@@ -16,15 +16,32 @@
 //   snapshot chunks built before it, so "the later line wins" still holds in the new file.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { blobPath, INDEX_COMPACTING, INDEX_FILE, TMP_DIR } from './layout.js';
-import type { Batch, Op, OpResult, Reply } from './write-ops.js';
+import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_BYTES, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
+import type { Batch, Op, OpResult, Reply, SegmentLocation } from './write-ops.js';
 
-const { dir } = workerData as { dir: string };
+const { dir, firstSegment } = workerData as { dir: string; firstSegment: number };
 const tmpDir = join(dir, TMP_DIR);
 mkdirSync(tmpDir, { recursive: true });
+mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
+/** The segment bodies are appended to: always a new file per thread, never one a crash may have torn. */
+let segment = firstSegment - 1;
+let segmentFd = openNextSegment();
+let segmentSize = 0;
+
+/** Open the next segment number not on disk yet (a crashed thread may have opened some the tier never heard of). */
+function openNextSegment(): number {
+  for (;;) {
+    segment++;
+    try {
+      return openSync(segmentPath(dir, segment), 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
 let index = openSync(join(dir, INDEX_FILE), 'a');
 let compacting: number | undefined;
 /** Digest → sequence number of the newest write of it the tier has not heard about yet. */
@@ -72,18 +89,66 @@ function putBlob(data: Uint8Array): string {
   return integrity;
 }
 
-function recordLine(integrity: string, size: number, head: string): string {
-  return `{"i":${JSON.stringify(integrity)},"s":${size},${head.slice(1)}\n`;
+/** Append a body to the open segment; a new one is opened once it is full. */
+function appendToSegment(data: Uint8Array): SegmentLocation {
+  if (segmentSize > 0 && segmentSize + data.length > SEGMENT_BYTES) {
+    closeSync(segmentFd);
+    segmentFd = openNextSegment();
+    segmentSize = 0;
+  }
+  const at = { segment, off: segmentSize };
+  let off = 0;
+  while (off < data.length) off += writeSync(segmentFd, data, off, data.length - off, segmentSize + off);
+  segmentSize += data.length;
+  return at;
+}
+
+function recordLine(integrity: string, size: number, head: string, at?: SegmentLocation): string {
+  const loc = at ? `"g":${at.segment},"o":${at.off},` : '';
+  return `{"i":${JSON.stringify(integrity)},"s":${size},${loc}${head.slice(1)}\n`;
 }
 
 /** Run one op; record lines go to `lines` (appended by the caller before any op that is not a line op). */
 function run(op: Op, lines: string[]): OpResult {
   switch (op.t) {
     case 'put': {
+      if (op.segment) {
+        const integrity = 'sha256-' + createHash('sha256').update(op.data).digest('base64');
+        const at = appendToSegment(op.data);
+        lines.push(recordLine(integrity, op.data.length, op.head, at));
+        return { ok: true, integrity, at };
+      }
       const integrity = putBlob(op.data);
       recent.set(integrity, op.seq);
       lines.push(recordLine(integrity, op.data.length, op.head));
       return { ok: true, integrity };
+    }
+    case 'relocate': {
+      const from = openSync(segmentPath(dir, op.from), 'r');
+      try {
+        const moved = op.items.map(({ off, size }) => {
+          const buf = Buffer.allocUnsafe(size);
+          let got = 0;
+          while (got < size) {
+            const n = readSync(from, buf, got, size - got, off + got);
+            if (n === 0) throw Object.assign(new Error(`segment ${op.from} is shorter than its records`), { code: 'EINTEGRITY' });
+            got += n;
+          }
+          return appendToSegment(buf);
+        });
+        return { ok: true, moved };
+      } finally {
+        closeSync(from);
+      }
+    }
+    case 'unlink-segment': {
+      if (op.segment === segment) return { ok: true, skipped: true };
+      try {
+        unlinkSync(segmentPath(dir, op.segment));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      return { ok: true };
     }
     case 'adopt': {
       renameInto(op.tmp, blobPath(dir, op.integrity));

@@ -1,0 +1,191 @@
+// Small bodies live in segment files (layout.ts): appended one after another by the
+// writer thread, a file per 64 MiB (less under a small budget) instead of a file per
+// body. This module keeps their books: bytes live and written per segment, which
+// segment is open, and reclaiming — a closed segment nobody refers to is removed, and
+// one whose live bytes fall under two thirds of it has them copied into the open
+// segment (relocate), so dead space stays under half of the live bytes.
+
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { SEGMENT_BYTES, SEGMENT_DIR, segmentOfName, segmentPath } from './layout.js';
+import type { SegmentLocation } from './write-ops.js';
+
+interface SegmentBooks {
+  /** Bytes of bodies records refer to. */
+  live: number;
+  /** Bytes written to the file. */
+  size: number;
+}
+
+/** Records scanned per turn while a relocation collects its bodies. */
+const SCAN_SLICE = 10_000;
+
+export interface SegmentRecord {
+  segment?: number;
+  off?: number;
+  size: number;
+}
+
+export interface SegmentHost {
+  /** Every record, for a relocation's scan (a Map's iterator: valid across turns). */
+  records(): IterableIterator<SegmentRecord & { meta: { key: string } }>;
+  /** Copy bodies out of `from`; resolves with their new places (in order), or undefined on failure. */
+  relocate(from: number, items: { off: number; size: number }[]): Promise<SegmentLocation[] | undefined>;
+  /** Point a record at its new place (and write its index line). */
+  moved(rec: SegmentRecord, to: SegmentLocation): void;
+  unlinkSegment(segment: number): void;
+  logger: Logger;
+}
+
+export class Segments {
+  private readonly books = new Map<number, SegmentBooks>();
+  /** The highest segment the writer has used: the open one (never reclaimed). */
+  private open = -1;
+  private liveBytes = 0;
+  private writtenBytes = 0;
+  private relocating = false;
+  readonly maxSegmentBytes: number;
+
+  constructor(private readonly host: SegmentHost, maxBytes: number) {
+    this.maxSegmentBytes = Math.max(64 * 1024, Math.min(SEGMENT_BYTES, Math.floor(maxBytes / 16)));
+  }
+
+  /** Bodies up to this size go to segments; larger ones get a blob file of their own. */
+  static smallBodyLimit(maxBytes: number): number {
+    return Math.min(1024 * 1024, Math.floor(maxBytes / 64));
+  }
+
+  /**
+   * At start: the segment files on disk. Those no loaded record refers to are removed;
+   * records whose bytes lie beyond their file's end are returned (to be dropped).
+   * Resolves with the first segment number the writer may open.
+   */
+  static async scan(dir: string, referenced: Map<number, number>, logger: Logger): Promise<{ sizes: Map<number, number>; next: number }> {
+    const sizes = new Map<number, number>();
+    let next = 0;
+    let names: string[] = [];
+    try {
+      names = await readdir(join(dir, SEGMENT_DIR));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const n = segmentOfName(name);
+      if (n === undefined) continue;
+      next = Math.max(next, n + 1);
+      if (!referenced.has(n)) {
+        await rm(segmentPath(dir, n), { force: true });
+        removed++;
+        continue;
+      }
+      sizes.set(n, (await stat(segmentPath(dir, n))).size);
+    }
+    if (removed) logger.info({ removed }, 'disk tier: segment files no record refers to removed');
+    return { sizes, next };
+  }
+
+  /** Bytes the segment files take on disk. */
+  get bytes(): number {
+    return this.writtenBytes;
+  }
+
+  /** Bytes in segment files that no record refers to (reclaimed by relocation and removal). */
+  get deadBytes(): number {
+    return this.writtenBytes - this.liveBytes;
+  }
+
+  /** What eviction must hold under the budget for segments: live bytes, the dead share reclaiming allows, the open segment. */
+  get committedBytes(): number {
+    return Math.ceil(this.liveBytes * 1.5) + (this.books.size ? this.maxSegmentBytes : 0);
+  }
+
+  /** A segment's file size as found at start. */
+  known(segment: number, size: number): void {
+    const b = this.bookOf(segment);
+    this.writtenBytes += size - b.size;
+    b.size = size;
+  }
+
+  /** A body was written to `at` (by a put or a relocation). */
+  written(at: SegmentLocation, size: number): void {
+    const b = this.bookOf(at.segment);
+    const end = at.off + size;
+    if (end > b.size) {
+      this.writtenBytes += end - b.size;
+      b.size = end;
+    }
+    if (at.segment > this.open) {
+      const closed = this.open;
+      this.open = at.segment;
+      if (closed >= 0) this.check(closed);
+    }
+  }
+
+  track(rec: SegmentRecord): void {
+    if (rec.segment === undefined) return;
+    this.bookOf(rec.segment).live += rec.size;
+    this.liveBytes += rec.size;
+  }
+
+  untrack(rec: SegmentRecord): void {
+    if (rec.segment === undefined) return;
+    const b = this.books.get(rec.segment);
+    if (!b) return;
+    b.live -= rec.size;
+    this.liveBytes -= rec.size;
+    this.check(rec.segment);
+  }
+
+  private bookOf(segment: number): SegmentBooks {
+    let b = this.books.get(segment);
+    if (!b) this.books.set(segment, (b = { live: 0, size: 0 }));
+    return b;
+  }
+
+  /** Reclaim a closed segment when it is empty, or relocate its bodies when it is mostly dead. */
+  private check(segment: number): void {
+    if (segment >= this.open) return;
+    const b = this.books.get(segment);
+    if (!b) return;
+    if (b.live <= 0) {
+      this.books.delete(segment);
+      this.writtenBytes -= b.size;
+      this.host.unlinkSegment(segment);
+      return;
+    }
+    if (b.live < (b.size * 2) / 3 && !this.relocating) {
+      this.relocating = true;
+      void this.relocate(segment)
+        .catch((err: unknown) => this.host.logger.warn({ err: (err as Error).message, segment }, 'disk tier: segment relocation failed; retried when it shrinks again'))
+        .finally(() => {
+          this.relocating = false;
+        });
+    }
+  }
+
+  private async relocate(segment: number): Promise<void> {
+    const recs: SegmentRecord[] = [];
+    let n = 0;
+    for (const rec of this.host.records()) {
+      if (rec.segment === segment) recs.push(rec);
+      if (++n % SCAN_SLICE === 0) await new Promise((r) => setImmediate(r));
+    }
+    const items = recs.map((r) => ({ off: r.off!, size: r.size }));
+    const moved = await this.host.relocate(segment, items);
+    if (!moved) return;
+    recs.forEach((rec, i) => {
+      const to = moved[i]!;
+      this.written(to, rec.size);
+      // Removed or rewritten meanwhile: its copy is dead on arrival.
+      if (rec.segment !== segment || rec.off !== items[i]!.off) return;
+      this.untrack(rec);
+      rec.segment = to.segment;
+      rec.off = to.off;
+      this.track(rec);
+      this.host.moved(rec, to);
+    });
+    this.check(segment);
+  }
+}
