@@ -23,6 +23,7 @@ export type NotStoredReason =
   | 'authorization'
   | 'set-cookie'
   | 'vary-star'
+  | 'cookie-heuristic'
   | 'not-reusable';
 
 /**
@@ -30,7 +31,7 @@ export type NotStoredReason =
  * response from being stored but say nothing against an entry already stored for
  * other clients (RFC 9111 §5.2.1.5, §3.5), which must not be dropped because of them.
  */
-export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization']);
+export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic']);
 
 export interface StoragePolicyOptions {
   /** Node-specific targeted field, lower-case (RFC 9213 §2.1). */
@@ -38,6 +39,12 @@ export interface StoragePolicyOptions {
   storeSetCookie: boolean;
   heuristicFraction: number;
   heuristicMaxS: number;
+  /**
+   * Store the response to a request carrying Cookie without explicit freshness or
+   * `public` (heuristic freshness, or validators only), as RFC 9111 allows.
+   * Absent means false: see the deviation in assessStorage.
+   */
+  storeCookieHeuristic?: boolean;
 }
 
 export interface StorageInput {
@@ -113,6 +120,15 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
   const explicit = cc.has('s-maxage') || cc.has('max-age') || (!targeted && headers['expires'] !== undefined);
   const heuristicAllowed = HEURISTIC.has(status) || cc.has('public');
   if (!explicit && !heuristicAllowed) return { store: false, reason: 'status' };
+
+  // Deviation (CACHING.md, cache deception): a response to a request with Cookie
+  // that the origin gave no explicit lifetime — only Last-Modified or an ETag — is
+  // often that user's page (`/account.php/x.css`); RFC 9111 §4.2.2 would store it
+  // for everyone. It is stored only when the origin says so (explicit freshness,
+  // `public`) or keys it by the cookie (Vary: Cookie).
+  if (req['cookie'] !== undefined && !explicit && !cc.has('public') && !names.includes('cookie') && opts.storeCookieHeuristic !== true) {
+    return { store: false, reason: 'cookie-heuristic' };
+  }
 
   const lifetime = freshnessLifetime(input, headers, cc, targeted, explicit, opts);
   const hasValidator = headers['etag'] !== undefined || headers['last-modified'] !== undefined;

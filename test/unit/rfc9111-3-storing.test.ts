@@ -87,6 +87,16 @@ const cases: Case[] = [
   { name: 'RFC 9110 §15.1: 404 is heuristically cacheable', in: { status: 404, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
   { name: 'RFC 9110 §15.1: 301 is heuristically cacheable', in: { status: 301, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
 
+  // Deviation (CACHING.md): a Cookie request's response needs explicit freshness or public (cache deception)
+  { name: 'Deviation: Cookie request + only Last-Modified (heuristic) is not stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: 'cookie-heuristic' },
+  { name: 'Deviation: Cookie request + no-cache and a validator only is not stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'cache-control': 'no-cache', etag: '"u1"' } }, want: 'cookie-heuristic' },
+  { name: 'Deviation: Cookie request + max-age is stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'cache-control': 'max-age=60' } }, want: true },
+  { name: 'Deviation: Cookie request + Expires is stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { expires: httpDate(T0 + 60_000) } }, want: true },
+  { name: 'Deviation: Cookie request + public and Last-Modified is stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'cache-control': 'public', 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
+  { name: 'Deviation: Cookie request + Vary: Cookie and Last-Modified is stored (keyed by the cookie)', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { vary: 'Accept-Encoding, cookie', 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
+  { name: 'Deviation: no Cookie + only Last-Modified is stored (RFC 9111 §4.2.2)', in: { responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
+  { name: 'storeCookieHeuristic restores RFC 9111 §4.2.2 for Cookie requests', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, opts: { storeCookieHeuristic: true }, want: true },
+
   // PITFALLS 9: must be reusable somehow
   { name: 'PITFALLS 9: zero freshness and no validator is not stored', in: { responseHeaders: {} }, want: 'not-reusable' },
   { name: 'PITFALLS 9: max-age=0 and no validator is not stored', in: { responseHeaders: { 'cache-control': 'max-age=0' } }, want: 'not-reusable' },
