@@ -59,6 +59,8 @@ export function defaultConfig(hostname: string): Config {
       maxUrlBytes: 8_192,
       maxHeaderBytes: 16_384,
       requestHeadersTimeoutMs: 30_000,
+      // Browsers open about 6 connections per host; 256 leaves room for many users behind one NAT.
+      maxConnectionsPerClient: 256,
       shutdownGraceMs: 10_000,
     },
     logLevel: 'info',

@@ -112,6 +112,7 @@ const KEYS: readonly KeySpec[] = [
   { path: 'limits.maxUrlBytes', kind: 'size', min: 1, help: '' },
   { path: 'limits.maxHeaderBytes', kind: 'size', min: 1, help: '' },
   { path: 'limits.requestHeadersTimeoutMs', kind: 'duration', min: 1, help: '' },
+  { path: 'limits.maxConnectionsPerClient', kind: 'count', min: 0, help: '' },
   { path: 'limits.shutdownGraceMs', kind: 'duration', min: 0, help: '' },
 ];
 

@@ -110,8 +110,10 @@ export interface PurgeConfig {
 export interface LimitsConfig {
   maxUrlBytes: number;
   maxHeaderBytes: number;
-  /** Time a client has to send its request headers. */
+  /** Time a client has to send its request headers; a new connection's first request counts from accept. */
   requestHeadersTimeoutMs: number;
+  /** Open connections one client address may hold on the proxy listener; 0: no cap. */
+  maxConnectionsPerClient: number;
   /** Bound on the graceful shutdown: in-flight requests get this long to finish. */
   shutdownGraceMs: number;
 }

@@ -150,7 +150,7 @@ test('defaults carry the documented values', () => {
   assert.equal(d.cache.storeSetCookie, false);
   assert.equal(d.cache.heuristicFraction, 0.1);
   assert.equal(d.cache.heuristicMaxS, 86400);
-  assert.deepEqual(d.limits, { maxUrlBytes: 8192, maxHeaderBytes: 16384, requestHeadersTimeoutMs: 30000, shutdownGraceMs: 10000 });
+  assert.deepEqual(d.limits, { maxUrlBytes: 8192, maxHeaderBytes: 16384, requestHeadersTimeoutMs: 30000, maxConnectionsPerClient: 256, shutdownGraceMs: 10000 });
   assert.deepEqual(
     { c: d.origin.connectTimeoutMs, h: d.origin.headersTimeoutMs, b: d.origin.bodyTimeoutMs, n: d.origin.maxConnections },
     { c: 5000, h: 30000, b: 30000, n: 128 },
@@ -389,6 +389,7 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
     '  maxUrlBytes: 4KiB',
     '  maxHeaderBytes: 32768',
     '  requestHeadersTimeoutMs: 10s',
+    '  maxConnectionsPerClient: 0',
     '  shutdownGraceMs: 0',
   ].join('\n');
   const c = config({ argv: ['--config', 'x.yaml'], readFile: files({ 'x.yaml': yaml }) });
@@ -402,7 +403,7 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
   assert.equal(c.cache.passTargetedFields, true);
   assert.equal(c.cache.heuristicFraction, 0.25);
   assert.equal(c.cache.heuristicMaxS, 3600);
-  assert.deepEqual(c.limits, { maxUrlBytes: 4096, maxHeaderBytes: 32768, requestHeadersTimeoutMs: 10_000, shutdownGraceMs: 0 });
+  assert.deepEqual(c.limits, { maxUrlBytes: 4096, maxHeaderBytes: 32768, requestHeadersTimeoutMs: 10_000, maxConnectionsPerClient: 0, shutdownGraceMs: 0 });
 });
 
 test('unknown YAML keys are rejected, naming the file and the dotted key', () => {
