@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   MISSING_HOST: { status: 400, source: 'client', retryable: false, summary: 'request has no Host header' },
   AMBIGUOUS_LENGTH: { status: 400, source: 'client', retryable: false, summary: 'conflicting Content-Length / Transfer-Encoding' },
   URI_TOO_LONG: { status: 414, source: 'client', retryable: false, summary: 'request target exceeds the URL limit' },
+  TOO_MANY_CONNECTIONS: { status: 429, source: 'client', retryable: true, summary: 'this client address holds too many open connections' },
   REQUEST_TIMEOUT: { status: 408, source: 'client', retryable: true, summary: 'the client did not send its request headers in time' },
   HEADERS_TOO_LARGE: { status: 431, source: 'client', retryable: false, summary: 'request header section exceeds the limit' },
   NOT_A_FORWARD_PROXY: { status: 403, source: 'client', retryable: false, summary: 'Strata is a reverse proxy; absolute-form requests for other hosts are refused' },
