@@ -17,7 +17,7 @@ export function defaultConfig(hostname: string): Config {
     nodeId: nodeIdFromHostname(hostname),
     listen: { host: '0.0.0.0', port: 8080 },
     // Loopback only: the admin API must be exposed deliberately, never by default.
-    admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
+    admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '', hosts: [] },
     origin: {
       upstreams: [],
       connectTimeoutMs: 5_000,

@@ -46,10 +46,11 @@ type Kind =
   | 'fieldName'
   | 'nodeId'
   | 'path'
-  | 'secret';
+  | 'secret'
+  | 'hostNames';
 
 type StatusRanges = (readonly [number, number])[];
-type Value = string | number | boolean | ListenAddress | UpstreamConfig[] | StatusRanges;
+type Value = string | number | boolean | string[] | ListenAddress | UpstreamConfig[] | StatusRanges;
 
 interface KeySpec {
   /** Dotted path into Config; also the YAML key. */
@@ -74,6 +75,7 @@ const KEYS: readonly KeySpec[] = [
   { path: 'origin.upstreams', kind: 'upstreams', help: '' },
   { path: 'listen', kind: 'hostPort', flag: 'listen', arg: 'HOST:PORT', help: 'address for proxied traffic' },
   { path: 'admin.listen', kind: 'hostPort', flag: 'admin-listen', arg: 'HOST:PORT', help: 'address of the admin API' },
+  { path: 'admin.hosts', kind: 'hostNames', flag: 'admin-hosts', arg: 'NAMES', help: 'host names the admin API answers besides localhost and IP addresses, comma-separated' },
   { path: 'admin.token', kind: 'secret', flag: 'admin-token', arg: 'TOKEN', help: 'bearer token for admin actions; prefer STRATA_ADMIN_TOKEN, argv is visible in ps' },
   { path: 'cache.dir', kind: 'path', flag: 'cache-dir', arg: 'DIR', help: 'directory of the disk tier' },
   { path: 'cache.memoryMaxBytes', kind: 'size', min: 0, flag: 'memory-size', arg: 'SIZE', help: 'memory tier capacity' },
@@ -264,6 +266,20 @@ function hostPort(raw: unknown): ListenAddress {
   }
 }
 
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** "a.example, b.example" or a YAML list → lower-case DNS names ([] for none). */
+function hostNames(raw: unknown): string[] {
+  const expected = 'DNS names, comma-separated or a YAML list, e.g. admin.internal';
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').filter((s) => s.trim() !== '') : undefined;
+  if (items === undefined) throw notA(raw, 'a list of host names', expected);
+  return items.map((item) => {
+    const name = typeof item === 'string' ? item.trim().toLowerCase().replace(/\.$/, '') : '';
+    if (!HOST_NAME.test(name)) throw notA(item, 'a host name', expected);
+    return name;
+  });
+}
+
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
 
@@ -331,6 +347,8 @@ function coerce(spec: KeySpec, raw: unknown): Value {
     case 'path':
       if (typeof raw !== 'string' || raw.trim() === '') throw notA(raw, 'a directory path', 'a non-empty path, e.g. storage/cache');
       return raw;
+    case 'hostNames':
+      return hostNames(raw);
     case 'secret':
       // The value is a secret: never echo it back, not even in an error.
       if (typeof raw !== 'string' || !/^[\x21-\x7e]*$/.test(raw)) {
@@ -552,6 +570,7 @@ function defaultText(spec: KeySpec, defaults: Config): string {
   let node: unknown = defaults;
   for (const part of spec.path.split('.')) node = (node as Record<string, unknown>)[part];
   if (spec.kind === 'hostPort') return formatHostPort(node as ListenAddress);
+  if (spec.kind === 'hostNames') return (node as string[]).join(',') || 'none';
   if (spec.kind === 'size') return humanSize(node as number);
   if (spec.kind === 'duration') return humanDuration(node as number);
   return String(node);

@@ -122,6 +122,8 @@ export interface AdminConfig {
   listen: ListenAddress;
   /** Empty string: no token configured (admin actions that need one are refused). */
   token: string;
+  /** Host names the admin API answers besides localhost and IP addresses (DNS rebinding defence). */
+  hosts: string[];
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

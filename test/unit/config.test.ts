@@ -140,7 +140,7 @@ test('defaults carry the documented values', () => {
   const d = defaultConfig('box');
   assert.equal(d.nodeId, 'box');
   assert.deepEqual(d.listen, { host: '0.0.0.0', port: 8080 });
-  assert.deepEqual(d.admin, { listen: { host: '127.0.0.1', port: 8081 }, token: '' });
+  assert.deepEqual(d.admin, { listen: { host: '127.0.0.1', port: 8081 }, token: '', hosts: [] });
   assert.equal(d.cache.memoryMaxBytes, 256 * 2 ** 20);
   assert.equal(d.cache.memoryMaxObjectBytes, 8 * 2 ** 20);
   assert.equal(d.cache.diskMaxBytes, 10 * 2 ** 30);
@@ -197,6 +197,7 @@ test('every flag has its STRATA_* env twin', () => {
     STRATA_LISTEN: '[::]:9090',
     STRATA_ADMIN_LISTEN: '127.0.0.1:9091',
     STRATA_ADMIN_TOKEN: 's3cret',
+    STRATA_ADMIN_HOSTS: 'admin.example',
     STRATA_CACHE_DIR: '/var/cache/strata',
     STRATA_MEMORY_SIZE: '64MiB',
     STRATA_MEMORY_MAX_OBJECT: '1MiB',
@@ -218,7 +219,7 @@ test('every flag has its STRATA_* env twin', () => {
   assert.deepEqual(c, {
     nodeId: 'edge-2',
     listen: { host: '::', port: 9090 },
-    admin: { listen: { host: '127.0.0.1', port: 9091 }, token: 's3cret' },
+    admin: { listen: { host: '127.0.0.1', port: 9091 }, token: 's3cret', hosts: ['admin.example'] },
     origin: {
       ...defaultConfig(HOST).origin,
       upstreams: [{ url: 'https://origin.example/app', weight: 1, maxConnections: 16 }],
@@ -465,10 +466,18 @@ test('config/video-origin.yaml loads', () => {
   assert.ok(c.cache.memoryMaxObjectBytes < c.slices.sliceBytes, 'slices of large videos stay on disk');
 });
 
+test('admin.hosts: a comma-separated flag or env value, or a YAML list, of DNS names (lower-cased)', () => {
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--admin-hosts', 'Admin.Internal, ops.example.'] }).admin.hosts, ['admin.internal', 'ops.example']);
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN], env: { STRATA_ADMIN_HOSTS: 'a.example' } }).admin.hosts, ['a.example']);
+  const yaml = files({ 'a.yaml': 'admin:\n  hosts: [x.example, y.example]\n' });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--config', 'a.yaml'], readFile: yaml }).admin.hosts, ['x.example', 'y.example']);
+  assert.equal(rejection({ argv: ['--origin', ORIGIN, '--admin-hosts', 'http://x'] }), '--admin-hosts: "http://x" is not a host name (expected DNS names, comma-separated or a YAML list, e.g. admin.internal)');
+});
+
 // ------------------------------------------------------------------ help
 
 const DOCUMENTED_FLAGS = [
-  '--origin', '--listen', '--admin-listen', '--admin-token', '--cache-dir', '--memory-size', '--memory-max-object',
+  '--origin', '--listen', '--admin-listen', '--admin-token', '--admin-hosts', '--cache-dir', '--memory-size', '--memory-max-object',
   '--disk-size', '--node-id', '--config', '--log-level', '--connect-timeout', '--headers-timeout', '--body-timeout',
   '--origin-max-connections', '--targeted-field', '--store-set-cookie', '--stale-while-revalidate', '--stale-if-error',
   '--balancer', '--health-check-path', '--slice-threshold', '--slice-size', '--help',
