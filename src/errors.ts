@@ -28,6 +28,7 @@ export const ERROR_CATALOG = {
   PURGE_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'purging is off: no admin token is configured (admin.token)' },
   PURGE_BAD_REQUEST: { status: 400, source: 'client', retryable: false, summary: 'purge request body is not valid JSON of the expected shape' },
   PAYLOAD_TOO_LARGE: { status: 413, source: 'client', retryable: false, summary: 'request body exceeds the limit (purge: 1 MiB)' },
+  ADMIN_HOST_REFUSED: { status: 421, source: 'client', retryable: false, summary: 'the admin API answers only localhost, IP addresses and admin.hosts (DNS rebinding defence)' },
   NOT_FOUND: { status: 404, source: 'client', retryable: false, summary: 'no such admin resource' },
   ORIGIN_UNREACHABLE: { status: 502, source: 'origin', retryable: true, summary: 'origin is unreachable (connection refused, reset or DNS failure)' },
   ORIGIN_BAD_RESPONSE: { status: 502, source: 'origin', retryable: false, summary: 'origin sent an invalid response' },
