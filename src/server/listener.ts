@@ -3,11 +3,13 @@
 // is answered here with a clear status and the connection closed; the process
 // keeps serving. Request smuggling defences: the strict parser (never
 // insecureHTTPParser) and closing the connection on any framing error.
-// Slow and idle clients: a connection's first request must be complete within the
-// header timeout counted from accept (Node does not time out a connection that
-// never sends a byte), later ones are checked every connectionsCheckingInterval
-// (set here: Node's default looks only every 30 s), and one client address may
-// hold at most limits.maxConnectionsPerClient connections.
+// Slow and idle clients: header timeouts are checked every
+// connectionsCheckingInterval (set here: Node's default looks only every 30 s, so
+// a 3 s timeout answered slowloris connections after 30 s); a connection's first
+// request must also be complete within the header timeout counted from accept, by
+// a timer of our own (Node 20.20 counts a silent connection from accept on its
+// tick, but PITFALLS records versions that never time it out); and one client
+// address may hold at most limits.maxConnectionsPerClient connections.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
