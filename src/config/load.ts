@@ -60,6 +60,8 @@ interface KeySpec {
   kind: Kind;
   /** Smallest accepted value for numeric kinds. */
   min?: number;
+  /** hostPort: the host a bare PORT or :PORT means. */
+  defaultHost?: string;
   /** Flag name without the leading "--"; YAML-only keys have none. */
   flag?: string;
   /** Placeholder shown in help, e.g. SIZE. */
@@ -74,7 +76,8 @@ const KEYS: readonly KeySpec[] = [
   { path: 'origin.url', writes: 'origin.upstreams', kind: 'urls', flag: 'origin', arg: 'URL', help: 'origin base URL, http: or https:, path prefix allowed (required; repeat for several upstreams, comma-separated in env)' },
   { path: 'origin.upstreams', kind: 'upstreams', help: '' },
   { path: 'listen', kind: 'hostPort', flag: 'listen', arg: 'HOST:PORT', help: 'address for proxied traffic' },
-  { path: 'admin.listen', kind: 'hostPort', flag: 'admin-listen', arg: 'HOST:PORT', help: 'address of the admin API' },
+  // A bare port must not expose the admin API on every interface.
+  { path: 'admin.listen', kind: 'hostPort', defaultHost: '127.0.0.1', flag: 'admin-listen', arg: 'HOST:PORT', help: 'address of the admin API' },
   { path: 'admin.hosts', kind: 'hostNames', flag: 'admin-hosts', arg: 'NAMES', help: 'host names the admin API answers besides localhost and IP addresses, comma-separated' },
   { path: 'admin.token', kind: 'secret', flag: 'admin-token', arg: 'TOKEN', help: 'bearer token for admin actions; prefer STRATA_ADMIN_TOKEN, argv is visible in ps' },
   { path: 'cache.dir', kind: 'path', flag: 'cache-dir', arg: 'DIR', help: 'directory of the disk tier' },
@@ -247,7 +250,7 @@ function statusRanges(raw: unknown): StatusRanges {
   });
 }
 
-function hostPort(raw: unknown): ListenAddress {
+function hostPort(raw: unknown, defaultHost: string): ListenAddress {
   const expected = 'HOST:PORT, [IPv6]:PORT, :PORT or PORT';
   // The YAML may also spell the address as the { host, port } shape of types.ts.
   if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
@@ -255,11 +258,11 @@ function hostPort(raw: unknown): ListenAddress {
     if (Object.keys(rest).length > 0 || typeof host !== 'string' || (typeof port !== 'number' && typeof port !== 'string')) {
       throw notA(raw, 'a host:port', `${expected}, or a mapping with host and port`);
     }
-    return hostPort(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+    return hostPort(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, defaultHost);
   }
   if (typeof raw !== 'string' && typeof raw !== 'number') throw notA(raw, 'a host:port', expected);
   try {
-    return parseHostPort(raw);
+    return parseHostPort(raw, defaultHost);
   } catch (err) {
     if (err instanceof UnitError) throw notA(raw, 'a host:port', `${expected}, port 0..65535`);
     throw err;
@@ -320,7 +323,7 @@ function coerce(spec: KeySpec, raw: unknown): Value {
     case 'statuses':
       return statusRanges(raw);
     case 'hostPort':
-      return hostPort(raw);
+      return hostPort(raw, spec.defaultHost ?? '0.0.0.0');
     case 'size':
       return atLeast(raw, withUnits(raw, parseSize, 'a size', SIZE_EXPECTED), spec.min, ' bytes');
     case 'duration':

@@ -358,6 +358,17 @@ test('unknown flags, stray arguments and missing values are rejected', () => {
   assert.equal(rejection({ argv: ['--origin', ORIGIN, '--config'] }), '--config: missing value (expected FILE)');
 });
 
+test('a bare admin port (or :PORT) means loopback, never every interface; the proxy listener keeps 0.0.0.0', () => {
+  for (const argv of [['--admin-listen', '19999'], ['--admin-listen', ':19999'], ['--admin-listen=19999']]) {
+    assert.deepEqual(config({ argv: ['--origin', ORIGIN, ...argv] }).admin.listen, { host: '127.0.0.1', port: 19999 }, argv.join(' '));
+  }
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN], env: { STRATA_ADMIN_LISTEN: '19999' } }).admin.listen, { host: '127.0.0.1', port: 19999 });
+  const yaml = files({ 'a.yaml': 'admin:\n  listen: 19999\n' });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--config', 'a.yaml'], readFile: yaml }).admin.listen, { host: '127.0.0.1', port: 19999 });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--admin-listen', '0.0.0.0:19999'] }).admin.listen, { host: '0.0.0.0', port: 19999 });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--listen', '9000'] }).listen, { host: '0.0.0.0', port: 9000 });
+});
+
 test('listen and admin listen may not overlap', () => {
   assert.match(
     rejection({ argv: ['--origin', ORIGIN, '--admin-listen', '127.0.0.1:8080'] }),
