@@ -213,8 +213,9 @@ function freshnessLifetime(
 export function correctedInitialAge(input: Pick<StorageInput, 'responseHeaders' | 'requestTimeMs' | 'responseTimeMs'>): number {
   const date = parseHttpDate(input.responseHeaders['date']);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, (input.responseTimeMs - date) / 1000);
-  const rawAge = input.responseHeaders['age']?.trim();
-  // RFC 9111 §5.1: Age is delta-seconds; anything else is ignored.
+  // RFC 9111 §5.1: a list-valued Age (two fields, joined, or "7200, 0") counts by
+  // its first member; a value that is not delta-seconds is ignored.
+  const rawAge = input.responseHeaders['age']?.split(',', 1)[0]!.trim();
   const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Number(rawAge) : 0;
   const responseDelay = Math.max(0, (input.responseTimeMs - input.requestTimeMs) / 1000);
   return Math.max(apparentAge, ageS + responseDelay);
