@@ -10,6 +10,7 @@ import CachePolicy from 'http-cache-semantics';
 import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
 import { formatHttpDate, parseHttpDate } from '../http/dates.js';
 import { splitList, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { isStructuredDictionary } from '../http/structured-field.js';
 import { varyNames } from './vary.js';
 
 /** Why a response was not stored. Names appear in Cache-Status detail and logs. */
@@ -85,12 +86,14 @@ const LIBRARY_STATUSES = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 4
  * The caching directives Strata obeys for its own storing and reuse: the
  * node-specific field, else CDN-Cache-Control, else Cache-Control (RFC 9213 §2.1).
  * `targeted` is true when a targeted field was used (Expires is then ignored).
+ * A targeted field that is empty or not a valid Structured Field Dictionary is
+ * ignored as a whole, as if absent (RFC 9213 §2.1).
  */
 export function effectiveDirectives(headers: HeaderMap, targetedField: string): { value: string; targeted: boolean } {
   const own = headers[targetedField];
-  if (own !== undefined && own.trim() !== '') return { value: own, targeted: true };
+  if (own !== undefined && own.trim() !== '' && isStructuredDictionary(own)) return { value: own, targeted: true };
   const cdn = headers['cdn-cache-control'];
-  if (cdn !== undefined && cdn.trim() !== '') return { value: cdn, targeted: true };
+  if (cdn !== undefined && cdn.trim() !== '' && isStructuredDictionary(cdn)) return { value: cdn, targeted: true };
   return { value: headers['cache-control'] ?? '', targeted: false };
 }
 
