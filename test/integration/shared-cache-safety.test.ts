@@ -156,3 +156,32 @@ test('a Cookie request whose response has explicit freshness, or varies on Cooki
     await h.close();
   }
 });
+
+test('override fields (X-Original-URL, X-Rewrite-URL, X-Host, X-HTTP-Method-Override, X-Forwarded-Scheme/-Port/-Server) never reach the origin', async () => {
+  const overrides: Record<string, string> = {
+    'x-original-url': '/admin',
+    'x-rewrite-url': '/admin',
+    'x-host': 'evil.example',
+    'x-http-method-override': 'DELETE',
+    'x-http-method': 'DELETE',
+    'x-method-override': 'DELETE',
+    'x-forwarded-scheme': 'nothttp',
+    'x-forwarded-port': '1337',
+    'x-forwarded-server': 'evil.example',
+  };
+  const h = await startHarness((req, res) => {
+    const body = `${String(req.headers['x-original-url'] ?? '')}${String(req.headers['x-host'] ?? '')}${String(req.headers['x-forwarded-port'] ?? '')}`;
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  try {
+    await h.get('/override', { ...overrides, 'x-kept': 'yes' });
+    const seen = h.origin.requests[0]!.headers;
+    for (const name of Object.keys(overrides)) assert.equal(seen[name], undefined, name);
+    assert.equal(seen['x-kept'], 'yes', 'other fields still pass');
+    const other = await h.get('/override');
+    assert.equal(other.text, '', 'nothing a client sent was stored for everyone');
+  } finally {
+    await h.close();
+  }
+});
