@@ -1,6 +1,9 @@
 // The request fields sent to the origin: end-to-end fields of the client's
 // request, hop-by-hop ones removed (RFC 9110 §7.6.1), the origin's own Host, and
-// X-Forwarded-For / -Proto / -Host and Via added.
+// X-Forwarded-For / -Proto / -Host and Via added. Fields some origin frameworks
+// obey to rewrite the URL, host, scheme, port or method are removed: they are not
+// part of the cache key, so one client's value would change the answer stored for
+// everyone.
 
 import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 
@@ -9,7 +12,26 @@ export interface ForwardContext {
   clientHost: string;
   originHost: string;
   via: string;
+  /** Lower-case request fields never sent to the origin; DEFAULT_DROPPED_FIELDS when absent. */
+  droppedFields?: ReadonlySet<string>;
 }
+
+/**
+ * URL, host, scheme, port and method overrides honoured by IIS / Symfony / Zend
+ * (X-Original-URL, X-Rewrite-URL), Rails and Rack (X-Forwarded-Scheme, -Port,
+ * -Server, X-Host) and many API frameworks (method overrides).
+ */
+export const DEFAULT_DROPPED_FIELDS: ReadonlySet<string> = new Set([
+  'x-original-url',
+  'x-rewrite-url',
+  'x-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-forwarded-scheme',
+  'x-forwarded-port',
+  'x-forwarded-server',
+]);
 
 /**
  * Fields undici refuses, that only make sense on the client connection, or that a
@@ -22,6 +44,7 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
   const h = withoutHopByHop(client);
   const contentLength = h['content-length'];
   for (const f of NOT_FORWARDED) delete h[f];
+  for (const f of ctx.droppedFields ?? DEFAULT_DROPPED_FIELDS) delete h[f];
   if (contentLength !== undefined) h['content-length'] = contentLength;
   h['host'] = ctx.originHost;
   const xff = h['x-forwarded-for'];
