@@ -5,6 +5,7 @@
 // part of the cache key, so one client's value would change the answer stored for
 // everyone.
 
+import { DROPPED_REQUEST_FIELDS } from '../config/schema/index.js';
 import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 
 export interface ForwardContext {
@@ -12,26 +13,12 @@ export interface ForwardContext {
   clientHost: string;
   originHost: string;
   via: string;
-  /** Lower-case request fields never sent to the origin; DEFAULT_DROPPED_FIELDS when absent. */
+  /** Lower-case request fields never sent to the origin (origin.droppedRequestFields); DEFAULT_DROPPED_FIELDS when absent. */
   droppedFields?: ReadonlySet<string>;
 }
 
-/**
- * URL, host, scheme, port and method overrides honoured by IIS / Symfony / Zend
- * (X-Original-URL, X-Rewrite-URL), Rails and Rack (X-Forwarded-Scheme, -Port,
- * -Server, X-Host) and many API frameworks (method overrides).
- */
-export const DEFAULT_DROPPED_FIELDS: ReadonlySet<string> = new Set([
-  'x-original-url',
-  'x-rewrite-url',
-  'x-host',
-  'x-http-method-override',
-  'x-http-method',
-  'x-method-override',
-  'x-forwarded-scheme',
-  'x-forwarded-port',
-  'x-forwarded-server',
-]);
+/** The default of origin.droppedRequestFields: URL, host, scheme, port and method overrides (see the schema). */
+export const DEFAULT_DROPPED_FIELDS: ReadonlySet<string> = new Set(DROPPED_REQUEST_FIELDS);
 
 /**
  * Fields undici refuses, that only make sense on the client connection, or that a

@@ -157,6 +157,26 @@ test('a Cookie request whose response has explicit freshness, or varies on Cooki
   }
 });
 
+test("cache.storeCookieHeuristic restores RFC 9111 §4.2.2: the Cookie request's page with only Last-Modified is stored", async () => {
+  const h = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'last-modified': new Date(Date.now() - 86_400_000).toUTCString(), 'content-length': '6' });
+      res.end('public');
+    },
+    { cache: { storeCookieHeuristic: true } },
+  );
+  try {
+    const first = await h.get('/style.css', { cookie: 'sid=alice' });
+    assert.doesNotMatch(first.headers['cache-status']!, /cookie-heuristic/);
+    await h.stored(1);
+    const again = await h.get('/style.css');
+    assert.match(again.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/style.css'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
 test('override fields (X-Original-URL, X-Rewrite-URL, X-Host, X-HTTP-Method-Override, X-Forwarded-Scheme/-Port/-Server) never reach the origin', async () => {
   const overrides: Record<string, string> = {
     'x-original-url': '/admin',
@@ -181,6 +201,25 @@ test('override fields (X-Original-URL, X-Rewrite-URL, X-Host, X-HTTP-Method-Over
     assert.equal(seen['x-kept'], 'yes', 'other fields still pass');
     const other = await h.get('/override');
     assert.equal(other.text, '', 'nothing a client sent was stored for everyone');
+  } finally {
+    await h.close();
+  }
+});
+
+test('origin.droppedRequestFields replaces the list: a named field is removed, a default one then passes', async () => {
+  const h = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '2' });
+      res.end('ok');
+    },
+    { origin: { droppedRequestFields: ['x-tenant'] } },
+  );
+  try {
+    await h.get('/dropped', { 'x-tenant': 't1', 'x-forwarded-port': '8443', 'x-kept': 'yes' });
+    const seen = h.origin.requests[0]!.headers;
+    assert.equal(seen['x-tenant'], undefined);
+    assert.equal(seen['x-forwarded-port'], '8443');
+    assert.equal(seen['x-kept'], 'yes');
   } finally {
     await h.close();
   }
