@@ -102,7 +102,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           res.destroy();
         });
       };
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), purge: adminPurge }));
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), purge: adminPurge }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');

@@ -2,10 +2,12 @@
 // apart from the proxy listener so operators can firewall it separately.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { StrataError } from '../errors.js';
 import { COUNTERS, type Stats } from '../observability/stats.js';
 import type { Store } from '../store/types.js';
 import type { OriginClient } from '../origin/client.js';
 import { json } from './purge.js';
+import { isAllowedAdminHost } from './allowed-host.js';
 
 export interface AdminDeps {
   nodeId: string;
@@ -14,12 +16,18 @@ export interface AdminDeps {
   origin: Pick<OriginClient, 'stats'>;
   startedAtMs: number;
   now: () => number;
+  /** Host names answered besides localhost and IP literals (admin.hosts). */
+  allowedHosts: readonly string[];
   /** `POST /purge`. */
   purge: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    if (!isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
+      const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
+      return json(res, err.status, { error: err.code, message: err.message });
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/purge') {
       if (req.method === 'POST') return deps.purge(req, res);

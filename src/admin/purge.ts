@@ -59,7 +59,9 @@ export function parsePurgeBody(text: string): PurgeRequest | StrataError {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return bad('body must be a JSON object, e.g. {"urls": ["/path"]}');
   const out: PurgeRequest = { urls: [], prefixes: [], tags: [], all: false, soft: false };
   for (const [name, value] of Object.entries(doc)) {
-    const kind = FIELDS[name as keyof typeof FIELDS];
+    // Own fields only: "constructor", "toString" or "__proto__" would otherwise be
+    // found on Object.prototype and accepted ("__proto__" even set out's prototype).
+    const kind = Object.hasOwn(FIELDS, name) ? FIELDS[name as keyof typeof FIELDS] : undefined;
     if (kind === undefined) return bad(`unknown field ${JSON.stringify(name)} (expected ${FIELD_NAMES})`);
     if (kind === 'boolean') {
       if (typeof value !== 'boolean') return bad(`field "${name}" must be true or false, not ${describe(value)}`);

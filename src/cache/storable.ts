@@ -10,6 +10,7 @@ import CachePolicy from 'http-cache-semantics';
 import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
 import { formatHttpDate, parseHttpDate } from '../http/dates.js';
 import { splitList, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { isStructuredDictionary } from '../http/structured-field.js';
 import { varyNames } from './vary.js';
 
 /** Why a response was not stored. Names appear in Cache-Status detail and logs. */
@@ -23,6 +24,7 @@ export type NotStoredReason =
   | 'authorization'
   | 'set-cookie'
   | 'vary-star'
+  | 'cookie-heuristic'
   | 'not-reusable';
 
 /**
@@ -30,7 +32,7 @@ export type NotStoredReason =
  * response from being stored but say nothing against an entry already stored for
  * other clients (RFC 9111 §5.2.1.5, §3.5), which must not be dropped because of them.
  */
-export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization']);
+export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic']);
 
 export interface StoragePolicyOptions {
   /** Node-specific targeted field, lower-case (RFC 9213 §2.1). */
@@ -38,6 +40,12 @@ export interface StoragePolicyOptions {
   storeSetCookie: boolean;
   heuristicFraction: number;
   heuristicMaxS: number;
+  /**
+   * Store the response to a request carrying Cookie without explicit freshness or
+   * `public` (heuristic freshness, or validators only), as RFC 9111 allows.
+   * Absent means false: see the deviation in assessStorage.
+   */
+  storeCookieHeuristic?: boolean;
 }
 
 export interface StorageInput {
@@ -78,12 +86,14 @@ const LIBRARY_STATUSES = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 4
  * The caching directives Strata obeys for its own storing and reuse: the
  * node-specific field, else CDN-Cache-Control, else Cache-Control (RFC 9213 §2.1).
  * `targeted` is true when a targeted field was used (Expires is then ignored).
+ * A targeted field that is empty or not a valid Structured Field Dictionary is
+ * ignored as a whole, as if absent (RFC 9213 §2.1).
  */
 export function effectiveDirectives(headers: HeaderMap, targetedField: string): { value: string; targeted: boolean } {
   const own = headers[targetedField];
-  if (own !== undefined && own.trim() !== '') return { value: own, targeted: true };
+  if (own !== undefined && own.trim() !== '' && isStructuredDictionary(own)) return { value: own, targeted: true };
   const cdn = headers['cdn-cache-control'];
-  if (cdn !== undefined && cdn.trim() !== '') return { value: cdn, targeted: true };
+  if (cdn !== undefined && cdn.trim() !== '' && isStructuredDictionary(cdn)) return { value: cdn, targeted: true };
   return { value: headers['cache-control'] ?? '', targeted: false };
 }
 
@@ -113,6 +123,15 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
   const explicit = cc.has('s-maxage') || cc.has('max-age') || (!targeted && headers['expires'] !== undefined);
   const heuristicAllowed = HEURISTIC.has(status) || cc.has('public');
   if (!explicit && !heuristicAllowed) return { store: false, reason: 'status' };
+
+  // Deviation (CACHING.md, cache deception): a response to a request with Cookie
+  // that the origin gave no explicit lifetime — only Last-Modified or an ETag — is
+  // often that user's page (`/account.php/x.css`); RFC 9111 §4.2.2 would store it
+  // for everyone. It is stored only when the origin says so (explicit freshness,
+  // `public`) or keys it by the cookie (Vary: Cookie).
+  if (req['cookie'] !== undefined && !explicit && !cc.has('public') && !names.includes('cookie') && opts.storeCookieHeuristic !== true) {
+    return { store: false, reason: 'cookie-heuristic' };
+  }
 
   const lifetime = freshnessLifetime(input, headers, cc, targeted, explicit, opts);
   const hasValidator = headers['etag'] !== undefined || headers['last-modified'] !== undefined;
@@ -197,8 +216,9 @@ function freshnessLifetime(
 export function correctedInitialAge(input: Pick<StorageInput, 'responseHeaders' | 'requestTimeMs' | 'responseTimeMs'>): number {
   const date = parseHttpDate(input.responseHeaders['date']);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, (input.responseTimeMs - date) / 1000);
-  const rawAge = input.responseHeaders['age']?.trim();
-  // RFC 9111 §5.1: Age is delta-seconds; anything else is ignored.
+  // RFC 9111 §5.1: a list-valued Age (two fields, joined, or "7200, 0") counts by
+  // its first member; a value that is not delta-seconds is ignored.
+  const rawAge = input.responseHeaders['age']?.split(',', 1)[0]!.trim();
   const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Number(rawAge) : 0;
   const responseDelay = Math.max(0, (input.responseTimeMs - input.requestTimeMs) / 1000);
   return Math.max(apparentAge, ageS + responseDelay);

@@ -243,7 +243,8 @@ export function secret(): Kind<string> {
   };
 }
 
-export function hostPort(): Kind<ListenAddress> {
+/** A listen address; `defaultHost` is the host a bare PORT or :PORT means. */
+export function hostPort({ defaultHost = '0.0.0.0' }: { defaultHost?: string } = {}): Kind<ListenAddress> {
   const expected = 'HOST:PORT, [IPv6]:PORT, :PORT or PORT';
   const parse = (raw: unknown): ListenAddress => {
     // YAML may also spell the address as the { host, port } shape of Config.
@@ -256,7 +257,7 @@ export function hostPort(): Kind<ListenAddress> {
     }
     if (typeof raw !== 'string' && typeof raw !== 'number') throw notA(raw, 'a host:port', expected);
     try {
-      return parseHostPort(raw);
+      return parseHostPort(raw, defaultHost);
     } catch (err) {
       if (err instanceof UnitError) throw notA(raw, 'a host:port', HOST_PORT_EXPECTED);
       throw err;
@@ -266,6 +267,50 @@ export function hostPort(): Kind<ListenAddress> {
 }
 
 // ---------------------------------------------------------------- lists
+
+/** "a, b" from a flag or env, or a YAML list; empty entries of a string are skipped, so "" is []. */
+function listItems(raw: unknown): unknown[] | undefined {
+  if (Array.isArray(raw)) return raw;
+  return typeof raw === 'string' ? raw.split(',').filter((s) => s.trim() !== '') : undefined;
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** DNS names, comma-separated or a YAML list, lower-cased without a trailing dot ([] for none). */
+export function hostNames(): Kind<string[]> {
+  const expected = 'DNS names, comma-separated or a YAML list, e.g. admin.internal';
+  return {
+    arg: 'NAMES',
+    parse: (raw) => {
+      const items = listItems(raw);
+      if (items === undefined) throw notA(raw, 'a list of host names', expected);
+      return items.map((item) => {
+        const name = typeof item === 'string' ? item.trim().toLowerCase().replace(/\.$/, '') : '';
+        if (!HOST_NAME.test(name)) throw notA(item, 'a host name', expected);
+        return name;
+      });
+    },
+    format: (names) => [...names],
+  };
+}
+
+/** HTTP field names (RFC 9110 §5.1), comma-separated or a YAML list, lower-cased ([] for none). */
+export function fieldNames(example: string): Kind<string[]> {
+  const expected = `HTTP field names, comma-separated or a YAML list, e.g. ${example}`;
+  return {
+    arg: 'FIELDS',
+    parse: (raw) => {
+      const items = listItems(raw);
+      if (items === undefined) throw notA(raw, 'a list of field names', expected);
+      return items.map((item) => {
+        const name = typeof item === 'string' ? item.trim().toLowerCase() : '';
+        if (!TOKEN.test(name)) throw notA(item, 'a field name', expected);
+        return name;
+      });
+    },
+    format: (names) => [...names],
+  };
+}
 
 export type StatusRanges = (readonly [number, number])[];
 

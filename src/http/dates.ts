@@ -3,13 +3,20 @@
 // else is NaN, so callers apply the RFC's rule for invalid dates (e.g. an
 // invalid Expires means already expired, an invalid If-Modified-Since is ignored).
 // Date.parse is not used: it accepts "2030" or ISO strings, and reads asctime
-// in the process's local time zone.
+// in the process's local time zone. Day, month and zone names are matched
+// without regard to case: the grammar spells them in one case, but origins send
+// "MON, 01 JAN 2030 00:00:00 gmt" and §5.6.7 asks recipients to parse
+// timestamps robustly — an Expires misread as invalid means "already expired".
 
-const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
 
-const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const RFC850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+function month(name: string): number {
+  return MONTHS[name.toLowerCase()]!;
+}
+
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/i;
+const RFC850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/i;
+const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/i;
 
 function utc(year: number, month: number, day: number, h: number, m: number, s: number): number {
   if (day < 1 || day > 31 || h > 23 || m > 59 || s > 60) return NaN;
@@ -22,16 +29,16 @@ export function parseHttpDate(value: string | undefined): number {
   if (!value) return NaN;
   const v = value.trim();
   let m = IMF_FIXDATE.exec(v);
-  if (m) return utc(Number(m[3]), MONTHS[m[2]!]!, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (m) return utc(Number(m[3]), month(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
   m = RFC850.exec(v);
   if (m) {
     // RFC 9110 §5.6.7: a two-digit year more than 50 years in the future is in the past century.
     let year = 2000 + Number(m[3]);
     if (year > new Date().getUTCFullYear() + 50) year -= 100;
-    return utc(year, MONTHS[m[2]!]!, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+    return utc(year, month(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
   }
   m = ASCTIME.exec(v);
-  if (m) return utc(Number(m[6]), MONTHS[m[1]!]!, Number(m[2]!.trim()), Number(m[3]), Number(m[4]), Number(m[5]));
+  if (m) return utc(Number(m[6]), month(m[1]!), Number(m[2]!.trim()), Number(m[3]), Number(m[4]), Number(m[5]));
   return NaN;
 }
 

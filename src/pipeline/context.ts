@@ -47,6 +47,8 @@ export interface PathEnv extends ProxyDeps {
   deliver: DeliverOptions;
   policy: StoragePolicyOptions;
   grace: GraceWindows;
+  /** Request fields never sent to the origin (origin.droppedRequestFields). */
+  droppedFields: ReadonlySet<string>;
 }
 
 /** Per-request state: what the access line reports. */
@@ -86,5 +88,6 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
     clientHost: ctx.host,
     originHost: env.origin.host,
     via: env.via,
+    droppedFields: env.droppedFields,
   });
 }

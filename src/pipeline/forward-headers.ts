@@ -1,7 +1,11 @@
 // The request fields sent to the origin: end-to-end fields of the client's
 // request, hop-by-hop ones removed (RFC 9110 §7.6.1), the origin's own Host, and
-// X-Forwarded-For / -Proto / -Host and Via added.
+// X-Forwarded-For / -Proto / -Host and Via added. Fields some origin frameworks
+// obey to rewrite the URL, host, scheme, port or method are removed: they are not
+// part of the cache key, so one client's value would change the answer stored for
+// everyone.
 
+import { DROPPED_REQUEST_FIELDS } from '../config/schema/index.js';
 import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 
 export interface ForwardContext {
@@ -9,7 +13,12 @@ export interface ForwardContext {
   clientHost: string;
   originHost: string;
   via: string;
+  /** Lower-case request fields never sent to the origin (origin.droppedRequestFields); DEFAULT_DROPPED_FIELDS when absent. */
+  droppedFields?: ReadonlySet<string>;
 }
+
+/** The default of origin.droppedRequestFields: URL, host, scheme, port and method overrides (see the schema). */
+export const DEFAULT_DROPPED_FIELDS: ReadonlySet<string> = new Set(DROPPED_REQUEST_FIELDS);
 
 /**
  * Fields undici refuses, that only make sense on the client connection, or that a
@@ -22,6 +31,7 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
   const h = withoutHopByHop(client);
   const contentLength = h['content-length'];
   for (const f of NOT_FORWARDED) delete h[f];
+  for (const f of ctx.droppedFields ?? DEFAULT_DROPPED_FIELDS) delete h[f];
   if (contentLength !== undefined) h['content-length'] = contentLength;
   h['host'] = ctx.originHost;
   const xff = h['x-forwarded-for'];

@@ -52,9 +52,11 @@ function pathEnv(deps: ProxyDeps): PathEnv {
     storeSetCookie: config.cache.storeSetCookie,
     heuristicFraction: config.cache.heuristicFraction,
     heuristicMaxS: config.cache.heuristicMaxS,
+    storeCookieHeuristic: config.cache.storeCookieHeuristic,
   };
   const grace: GraceWindows = { staleWhileRevalidateS: config.cache.staleWhileRevalidateS, staleIfErrorS: config.cache.staleIfErrorS };
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace };
+  const droppedFields = new Set(config.origin.droppedRequestFields);
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace, droppedFields };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {

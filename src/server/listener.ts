@@ -3,8 +3,16 @@
 // is answered here with a clear status and the connection closed; the process
 // keeps serving. Request smuggling defences: the strict parser (never
 // insecureHTTPParser) and closing the connection on any framing error.
+// Slow and idle clients: header timeouts are checked every
+// connectionsCheckingInterval (set here: Node's default looks only every 30 s, so
+// a 3 s timeout answered slowloris connections after 30 s); a connection's first
+// request must also be complete within the header timeout counted from accept, by
+// a timer of our own (Node 20.20 counts a silent connection from accept on its
+// tick, but PITFALLS records versions that never time it out); and one client
+// address may hold at most limits.maxConnectionsPerClient connections.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { StrataError, type ErrorCode } from '../errors.js';
@@ -68,6 +76,10 @@ interface ConnState {
   /** Run once `pending` falls to `waitFor`. */
   afterPending?: () => void;
   waitFor: number;
+  /** Refused as a whole (too many connections, first request too slow): no request on it is handled. */
+  shut: boolean;
+  /** Closes the connection unless its first request arrives in time. */
+  firstRequestTimer?: NodeJS.Timeout;
 }
 
 const CONN_STATE = Symbol('strata.connState');
@@ -90,7 +102,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
     if (!st) {
-      st = { pending: 0, refused: false, waitFor: 0 };
+      st = { pending: 0, refused: false, waitFor: 0, shut: false };
       conns.set(socket, st);
     }
     return st;
@@ -100,6 +112,12 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   // (pipelined) message can wait for them: see refuse() below.
   const tracked = (req: IncomingMessage, res: ServerResponse): void => {
     const st = stateOf(req.socket);
+    if (st.firstRequestTimer !== undefined) {
+      clearTimeout(st.firstRequestTimer);
+      st.firstRequestTimer = undefined;
+    }
+    // Already answered at the connection level; the socket closes after its linger.
+    if (st.shut) return;
     st.pending++;
     st.last = req;
     // 'close' follows 'finish' on every response, and also fires when the connection
@@ -139,10 +157,49 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     else st.afterPending = answer;
   };
 
+  /** Answer `err` on a connection that has no request being handled, and close it. */
+  const shut = (socket: Socket, err: StrataError): void => {
+    const st = stateOf(socket);
+    if (st.refused) return;
+    st.refused = true;
+    st.shut = true;
+    opts.onBadRequest();
+    logger.warn({ code: err.code, remote: socket.remoteAddress }, err.message);
+    rejectRaw(socket, err);
+  };
+
+  const openPerClient = new Map<string, number>();
+  const onConnection = (socket: Socket): void => {
+    const cap = limits.maxConnectionsPerClient;
+    const addr = socket.remoteAddress ?? '';
+    if (cap > 0) {
+      const open = openPerClient.get(addr) ?? 0;
+      if (open >= cap) {
+        shut(socket, new StrataError('TOO_MANY_CONNECTIONS', `client ${addr} already has ${open} open connections; the limit is ${cap} (limits.maxConnectionsPerClient)`));
+        return;
+      }
+      openPerClient.set(addr, open + 1);
+      socket.once('close', () => {
+        const left = (openPerClient.get(addr) ?? 1) - 1;
+        if (left > 0) openPerClient.set(addr, left);
+        else openPerClient.delete(addr);
+      });
+    }
+    const st = stateOf(socket);
+    st.firstRequestTimer = setTimeout(() => {
+      st.firstRequestTimer = undefined;
+      shut(socket, new StrataError('REQUEST_TIMEOUT', `no complete request within ${limits.requestHeadersTimeoutMs} ms of connecting (limits.requestHeadersTimeoutMs)`));
+    }, limits.requestHeadersTimeoutMs);
+    socket.once('close', () => clearTimeout(st.firstRequestTimer));
+  };
+
   const server = http.createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
       headersTimeout: limits.requestHeadersTimeoutMs,
+      // Node checks header timeouts only on this tick (30 s by default): a 3 s
+      // timeout then answered slowloris connections after 30 s.
+      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.requestHeadersTimeoutMs / 4))),
       requestTimeout: 0,
       keepAliveTimeout: 5_000,
       requireHostHeader: false,
@@ -151,6 +208,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     },
     tracked,
   );
+  server.on('connection', onConnection);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

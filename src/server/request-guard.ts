@@ -3,6 +3,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { StrataError } from '../errors.js';
+import { removeDotSegments } from '../http/url-path.js';
 
 export interface GuardLimits {
   maxUrlBytes: number;
@@ -18,6 +19,17 @@ export interface AcceptedTarget {
 const REFUSED_METHODS = new Set(['CONNECT', 'TRACE']);
 
 export function checkRequest(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {
+  const accepted = checkTarget(req, limits);
+  if (accepted instanceof StrataError) return accepted;
+  // The target becomes the cache key and is put after an upstream's path prefix:
+  // its dot segments must be resolved first (RFC 3986 §5.2.4), or `/../x` reads
+  // outside the prefix.
+  const path = removeDotSegments(accepted.target);
+  if (!path.ok) return new StrataError('BAD_REQUEST', path.reason);
+  return { target: path.target, host: accepted.host };
+}
+
+function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {
   const url = req.url ?? '';
   if (url.length > limits.maxUrlBytes) {
     return new StrataError('URI_TOO_LONG', `request target is ${url.length} bytes; the limit is ${limits.maxUrlBytes}`);

@@ -112,3 +112,45 @@ test('ranges from a disk-only entry read the requested bytes', async () => {
     await h.close();
   }
 });
+
+test('RFC 9111 §4.3.2: If-Modified-Since is answered 304 from a fresh stored response without Last-Modified, by its Date', async () => {
+  const h = await startHarness((_req, res) => {
+    // The harness origin stamps Date from the fake clock; no Last-Modified, no ETag.
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain', 'content-length': '5' });
+    res.end('hello');
+  });
+  try {
+    const first = await h.get('/no-lm');
+    const date = first.headers['date']!;
+    assert.ok(date, 'the origin sent Date');
+    await h.stored(1);
+    const same = await h.get('/no-lm', { 'if-modified-since': date });
+    assert.equal(same.status, 304);
+    assert.match(same.headers['cache-status']!, /; hit/);
+    const later = await h.get('/no-lm', { 'if-modified-since': new Date(Date.parse(date) + 60_000).toUTCString() });
+    assert.equal(later.status, 304);
+    const earlier = await h.get('/no-lm', { 'if-modified-since': new Date(Date.parse(date) - 60_000).toUTCString() });
+    assert.equal(earlier.status, 200);
+    assert.equal(earlier.text, 'hello');
+    assert.equal(h.origin.count('/no-lm'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('Expires with wrong-case day, month and zone names is understood (RFC 9110 §5.6.7: recipients parse robustly)', async () => {
+  const h = await startHarness((_req, res) => {
+    const expires = new Date(Date.now() + 3_600_000).toUTCString().toUpperCase();
+    res.writeHead(200, { expires, 'content-type': 'text/plain', 'content-length': '5' });
+    res.end('hello');
+  });
+  try {
+    await h.get('/upper-expires');
+    await h.stored(1);
+    const again = await h.get('/upper-expires');
+    assert.match(again.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/upper-expires'), 1);
+  } finally {
+    await h.close();
+  }
+});

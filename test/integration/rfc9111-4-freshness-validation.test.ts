@@ -141,3 +141,20 @@ test('§4.2.3: Age from upstream counts against freshness', async () => {
     await h.close();
   }
 });
+
+test('§5.1: two Age fields — the first one counts, so an entry older than its max-age is stale at once', async () => {
+  const h = await startHarness((_req, res) => {
+    res.setHeader('age', ['7200', '0']);
+    res.writeHead(200, { 'cache-control': 'max-age=3600', etag: '"a"', 'content-length': '5' });
+    res.end('hello');
+  });
+  try {
+    await h.get('/two-ages');
+    await h.stored(1);
+    const again = await h.get('/two-ages');
+    assert.match(again.headers['cache-status']!, /fwd=stale/);
+    assert.equal(h.origin.count('/two-ages'), 2);
+  } finally {
+    await h.close();
+  }
+});

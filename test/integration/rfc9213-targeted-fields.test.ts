@@ -52,3 +52,15 @@ test('passTargetedFields passes them on', async () => {
     await h.close();
   }
 });
+
+test('a CDN-Cache-Control that is not a valid dictionary is ignored as a whole: Cache-Control decides (RFC 9213 §2.1)', async () => {
+  const h = await startHarness(fixed('x', { 'cache-control': 'no-store', 'cdn-cache-control': 'Max-Age=3600' }));
+  try {
+    await h.get('/bad-cdn');
+    const b = await h.get('/bad-cdn');
+    assert.equal(h.origin.count('/bad-cdn'), 2, 'Cache-Control: no-store applies');
+    assert.match(b.headers['cache-status']!, /detail=no-store/);
+  } finally {
+    await h.close();
+  }
+});

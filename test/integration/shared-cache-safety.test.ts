@@ -120,3 +120,107 @@ test('a range read of a blob cut short on disk cuts the connection, and the entr
     await h.close();
   }
 });
+
+test('cache deception: a page for a Cookie request with only Last-Modified is not stored and never reaches an anonymous client', async () => {
+  const h = await startHarness((req, res) => {
+    const body = req.headers.cookie ? 'account of alice' : 'please log in';
+    res.writeHead(200, { 'last-modified': new Date(Date.now() - 86_400_000).toUTCString(), 'content-type': 'text/css', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  try {
+    const mine = await h.get('/account.php/x.css', { cookie: 'sid=alice' });
+    assert.equal(mine.text, 'account of alice');
+    assert.match(mine.headers['cache-status']!, /detail=cookie-heuristic/);
+    const anonymous = await h.get('/account.php/x.css');
+    assert.equal(anonymous.text, 'please log in');
+    assert.equal(h.origin.count('/account.php/x.css'), 2);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a Cookie request whose response has explicit freshness, or varies on Cookie, is still stored', async () => {
+  const h = await startHarness((req, res) => {
+    const lm = new Date(Date.now() - 86_400_000).toUTCString();
+    const extra: Record<string, string> = req.url === '/explicit' ? { 'cache-control': 'max-age=60' } : { vary: 'Cookie' };
+    res.writeHead(200, { 'last-modified': lm, 'content-length': '2', ...extra });
+    res.end('ok');
+  });
+  try {
+    for (const path of ['/explicit', '/varies']) {
+      await h.get(path, { cookie: 'sid=alice' });
+      const again = await h.get(path, { cookie: 'sid=alice' });
+      assert.match(again.headers['cache-status']!, /; hit/, path);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test("cache.storeCookieHeuristic restores RFC 9111 §4.2.2: the Cookie request's page with only Last-Modified is stored", async () => {
+  const h = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'last-modified': new Date(Date.now() - 86_400_000).toUTCString(), 'content-length': '6' });
+      res.end('public');
+    },
+    { cache: { storeCookieHeuristic: true } },
+  );
+  try {
+    const first = await h.get('/style.css', { cookie: 'sid=alice' });
+    assert.doesNotMatch(first.headers['cache-status']!, /cookie-heuristic/);
+    await h.stored(1);
+    const again = await h.get('/style.css');
+    assert.match(again.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/style.css'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('override fields (X-Original-URL, X-Rewrite-URL, X-Host, X-HTTP-Method-Override, X-Forwarded-Scheme/-Port/-Server) never reach the origin', async () => {
+  const overrides: Record<string, string> = {
+    'x-original-url': '/admin',
+    'x-rewrite-url': '/admin',
+    'x-host': 'evil.example',
+    'x-http-method-override': 'DELETE',
+    'x-http-method': 'DELETE',
+    'x-method-override': 'DELETE',
+    'x-forwarded-scheme': 'nothttp',
+    'x-forwarded-port': '1337',
+    'x-forwarded-server': 'evil.example',
+  };
+  const h = await startHarness((req, res) => {
+    const body = `${String(req.headers['x-original-url'] ?? '')}${String(req.headers['x-host'] ?? '')}${String(req.headers['x-forwarded-port'] ?? '')}`;
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  try {
+    await h.get('/override', { ...overrides, 'x-kept': 'yes' });
+    const seen = h.origin.requests[0]!.headers;
+    for (const name of Object.keys(overrides)) assert.equal(seen[name], undefined, name);
+    assert.equal(seen['x-kept'], 'yes', 'other fields still pass');
+    const other = await h.get('/override');
+    assert.equal(other.text, '', 'nothing a client sent was stored for everyone');
+  } finally {
+    await h.close();
+  }
+});
+
+test('origin.droppedRequestFields replaces the list: a named field is removed, a default one then passes', async () => {
+  const h = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '2' });
+      res.end('ok');
+    },
+    { origin: { droppedRequestFields: ['x-tenant'] } },
+  );
+  try {
+    await h.get('/dropped', { 'x-tenant': 't1', 'x-forwarded-port': '8443', 'x-kept': 'yes' });
+    const seen = h.origin.requests[0]!.headers;
+    assert.equal(seen['x-tenant'], undefined);
+    assert.equal(seen['x-forwarded-port'], '8443');
+    assert.equal(seen['x-kept'], 'yes');
+  } finally {
+    await h.close();
+  }
+});

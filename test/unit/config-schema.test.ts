@@ -42,6 +42,8 @@ function sampleText(e: Entry): string {
     TOKEN: 's3cret',
     STATUSES: '200-204, 304',
     URL: 'http://10.9.9.9:1',
+    NAMES: 'admin.example, ops.example',
+    FIELDS: 'x-forwarded-host, x-original-host',
   };
   const text = byArg[kind.arg];
   assert.ok(text !== undefined, `no sample for ${e.path} (kind ${kind.arg}): add one here`);

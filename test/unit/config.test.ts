@@ -18,7 +18,7 @@ test('defaults carry the documented values', () => {
   const d = defaultConfig('box');
   assert.equal(d.nodeId, 'box');
   assert.deepEqual(d.listen, { host: '0.0.0.0', port: 8080 });
-  assert.deepEqual(d.admin, { listen: { host: '127.0.0.1', port: 8081 }, token: '' });
+  assert.deepEqual(d.admin, { listen: { host: '127.0.0.1', port: 8081 }, token: '', hosts: [] });
   assert.equal(d.cache.memoryMaxBytes, 256 * 2 ** 20);
   assert.equal(d.cache.memoryMaxObjectBytes, 8 * 2 ** 20);
   assert.equal(d.cache.diskMaxBytes, 10 * 2 ** 30);
@@ -28,7 +28,7 @@ test('defaults carry the documented values', () => {
   assert.equal(d.cache.storeSetCookie, false);
   assert.equal(d.cache.heuristicFraction, 0.1);
   assert.equal(d.cache.heuristicMaxS, 86400);
-  assert.deepEqual(d.limits, { maxUrlBytes: 8192, maxHeaderBytes: 16384, requestHeadersTimeoutMs: 30000, shutdownGraceMs: 10000 });
+  assert.deepEqual(d.limits, { maxUrlBytes: 8192, maxHeaderBytes: 16384, requestHeadersTimeoutMs: 30000, maxConnectionsPerClient: 256, shutdownGraceMs: 10000 });
   assert.deepEqual(
     { c: d.origin.connectTimeoutMs, h: d.origin.headersTimeoutMs, b: d.origin.bodyTimeoutMs, n: d.origin.maxConnections },
     { c: 5000, h: 30000, b: 30000, n: 128 },
@@ -75,6 +75,7 @@ test('every flag has its STRATA_* env twin', () => {
     STRATA_LISTEN: '[::]:9090',
     STRATA_ADMIN_LISTEN: '127.0.0.1:9091',
     STRATA_ADMIN_TOKEN: 's3cret',
+    STRATA_ADMIN_HOSTS: 'admin.example',
     STRATA_CACHE_DIR: '/var/cache/strata',
     STRATA_MEMORY_SIZE: '64MiB',
     STRATA_MEMORY_MAX_OBJECT: '1MiB',
@@ -96,7 +97,7 @@ test('every flag has its STRATA_* env twin', () => {
   assert.deepEqual(c, {
     nodeId: 'edge-2',
     listen: { host: '::', port: 9090 },
-    admin: { listen: { host: '127.0.0.1', port: 9091 }, token: 's3cret' },
+    admin: { listen: { host: '127.0.0.1', port: 9091 }, token: 's3cret', hosts: ['admin.example'] },
     origin: {
       ...defaultConfig(HOST).origin,
       upstreams: [{ url: 'https://origin.example/app', weight: 1, maxConnections: 16 }],
@@ -215,6 +216,17 @@ test('unknown flags, stray arguments and missing values are rejected', () => {
   assert.equal(rejection({ argv: ['--origin', ORIGIN, '--config'] }), '--config: missing value (expected FILE)');
 });
 
+test('a bare admin port (or :PORT) means loopback, never every interface; the proxy listener keeps 0.0.0.0', () => {
+  for (const argv of [['--admin-listen', '19999'], ['--admin-listen', ':19999'], ['--admin-listen=19999']]) {
+    assert.deepEqual(config({ argv: ['--origin', ORIGIN, ...argv] }).admin.listen, { host: '127.0.0.1', port: 19999 }, argv.join(' '));
+  }
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN], env: { STRATA_ADMIN_LISTEN: '19999' } }).admin.listen, { host: '127.0.0.1', port: 19999 });
+  const yaml = files({ 'a.yaml': 'admin:\n  listen: 19999\n' });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--config', 'a.yaml'], readFile: yaml }).admin.listen, { host: '127.0.0.1', port: 19999 });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--admin-listen', '0.0.0.0:19999'] }).admin.listen, { host: '0.0.0.0', port: 19999 });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--listen', '9000'] }).listen, { host: '0.0.0.0', port: 9000 });
+});
+
 test('listen and admin listen may not overlap', () => {
   assert.match(
     rejection({ argv: ['--origin', ORIGIN, '--admin-listen', '127.0.0.1:8080'] }),
@@ -247,6 +259,7 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
     '  maxUrlBytes: 4KiB',
     '  maxHeaderBytes: 32768',
     '  requestHeadersTimeoutMs: 10s',
+    '  maxConnectionsPerClient: 0',
     '  shutdownGraceMs: 0',
   ].join('\n');
   const c = config({ argv: ['--config', 'x.yaml'], readFile: files({ 'x.yaml': yaml }) });
@@ -260,7 +273,7 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
   assert.equal(c.cache.passTargetedFields, true);
   assert.equal(c.cache.heuristicFraction, 0.25);
   assert.equal(c.cache.heuristicMaxS, 3600);
-  assert.deepEqual(c.limits, { maxUrlBytes: 4096, maxHeaderBytes: 32768, requestHeadersTimeoutMs: 10_000, shutdownGraceMs: 0 });
+  assert.deepEqual(c.limits, { maxUrlBytes: 4096, maxHeaderBytes: 32768, requestHeadersTimeoutMs: 10_000, maxConnectionsPerClient: 0, shutdownGraceMs: 0 });
 });
 
 test('unknown YAML keys are rejected, naming the file and the dotted key', () => {
@@ -328,4 +341,14 @@ test('config/video-origin.yaml loads', () => {
   const c = config({ argv: ['--config', 'video-origin.yaml'], readFile: files({ 'video-origin.yaml': text }) });
   assert.equal(c.slices.sliceBytes, 4 * 2 ** 20);
   assert.ok(c.cache.memoryMaxObjectBytes < c.slices.sliceBytes, 'slices of large videos stay on disk');
+});
+
+// ------------------------------------------------------------------ lists
+
+test('admin.hosts: a comma-separated flag or env value, or a YAML list, of DNS names (lower-cased)', () => {
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--admin-hosts', 'Admin.Internal, ops.example.'] }).admin.hosts, ['admin.internal', 'ops.example']);
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN], env: { STRATA_ADMIN_HOSTS: 'a.example' } }).admin.hosts, ['a.example']);
+  const yaml = files({ 'a.yaml': 'admin:\n  hosts: [x.example, y.example]\n' });
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--config', 'a.yaml'], readFile: yaml }).admin.hosts, ['x.example', 'y.example']);
+  assert.equal(rejection({ argv: ['--origin', ORIGIN, '--admin-hosts', 'http://x'] }), '--admin-hosts: "http://x" is not a host name (expected DNS names, comma-separated or a YAML list, e.g. admin.internal)');
 });

@@ -48,6 +48,15 @@ test('a bad body is refused with the problem named', () => {
   for (const [body, why] of cases) refused(parsePurgeBody(body), 'PURGE_BAD_REQUEST', why);
 });
 
+test('names inherited from Object.prototype are unknown fields, not accepted ones', () => {
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    for (const value of ['["/a"]', 'true']) {
+      const body = `{"urls": ["/a"], "${name}": ${value}}`;
+      refused(parsePurgeBody(body), 'PURGE_BAD_REQUEST', new RegExp(`unknown field "${name}" \\(expected urls, prefixes, tags, all, soft\\)`));
+    }
+  }
+});
+
 const req = (over: Partial<PurgeRequest>): PurgeRequest => ({ urls: [], prefixes: [], tags: [], all: false, soft: false, ...over });
 
 test('absolute URLs become primary keys (host normalised like the cache key); paths match any host', () => {

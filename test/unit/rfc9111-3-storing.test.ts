@@ -87,6 +87,16 @@ const cases: Case[] = [
   { name: 'RFC 9110 §15.1: 404 is heuristically cacheable', in: { status: 404, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
   { name: 'RFC 9110 §15.1: 301 is heuristically cacheable', in: { status: 301, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
 
+  // Deviation (CACHING.md): a Cookie request's response needs explicit freshness or public (cache deception)
+  { name: 'Deviation: Cookie request + only Last-Modified (heuristic) is not stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: 'cookie-heuristic' },
+  { name: 'Deviation: Cookie request + no-cache and a validator only is not stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'cache-control': 'no-cache', etag: '"u1"' } }, want: 'cookie-heuristic' },
+  { name: 'Deviation: Cookie request + max-age is stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'cache-control': 'max-age=60' } }, want: true },
+  { name: 'Deviation: Cookie request + Expires is stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { expires: httpDate(T0 + 60_000) } }, want: true },
+  { name: 'Deviation: Cookie request + public and Last-Modified is stored', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'cache-control': 'public', 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
+  { name: 'Deviation: Cookie request + Vary: Cookie and Last-Modified is stored (keyed by the cookie)', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { vary: 'Accept-Encoding, cookie', 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
+  { name: 'Deviation: no Cookie + only Last-Modified is stored (RFC 9111 §4.2.2)', in: { responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, want: true },
+  { name: 'storeCookieHeuristic restores RFC 9111 §4.2.2 for Cookie requests', in: { requestHeaders: { cookie: 'sid=1' }, responseHeaders: { 'last-modified': httpDate(T0 - 86400_000) } }, opts: { storeCookieHeuristic: true }, want: true },
+
   // PITFALLS 9: must be reusable somehow
   { name: 'PITFALLS 9: zero freshness and no validator is not stored', in: { responseHeaders: {} }, want: 'not-reusable' },
   { name: 'PITFALLS 9: max-age=0 and no validator is not stored', in: { responseHeaders: { 'cache-control': 'max-age=0' } }, want: 'not-reusable' },
@@ -183,6 +193,10 @@ describe('effectiveDirectives (RFC 9213 §2.2 precedence)', () => {
       want: { value: 'max-age=3', targeted: true },
     },
     { name: 'RFC 9213 §2.2: an empty targeted field is ignored', headers: { 'cache-control': 'max-age=1', 'strata-cache-control': '  ', 'cdn-cache-control': '' }, want: { value: 'max-age=1', targeted: false } },
+    { name: 'RFC 9213 §2.1: a CDN-Cache-Control that is no sf-dictionary (upper-case key) is ignored whole', headers: { 'cache-control': 'no-store', 'cdn-cache-control': 'Max-Age=3600' }, want: { value: 'no-store', targeted: false } },
+    { name: 'RFC 9213 §2.1: a CDN-Cache-Control with a trailing comma is ignored whole', headers: { 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=3600,' }, want: { value: 'max-age=1', targeted: false } },
+    { name: 'RFC 9213 §2.1: an invalid node-specific field falls back to a valid CDN-Cache-Control', headers: { 'cdn-cache-control': 'max-age=2', 'strata-cache-control': 'max-age=3, private="a' }, want: { value: 'max-age=2', targeted: true } },
+    { name: 'RFC 9213 §2.1: a valid dictionary with a quoted list and a parameter is used', headers: { 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=60, no-cache="set-cookie";x=1' }, want: { value: 'max-age=60, no-cache="set-cookie";x=1', targeted: true } },
   ];
   for (const c of cases) {
     test(c.name, () => {

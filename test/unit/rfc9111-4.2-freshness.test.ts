@@ -232,6 +232,9 @@ describe('corrected_initial_age (RFC 9111 §4.2.3)', () => {
     { name: '§4.2.3 invalid Date is ignored', headers: { date: 'yesterday', age: '7' }, reqMs: T0, resMs: T0, want: 7 },
     { name: '§5.1 an invalid Age is ignored', headers: { date: D0, age: 'abc' }, reqMs: T0 - 1 * S, resMs: T0, want: 1 },
     { name: '§5.1 a negative Age is ignored', headers: { date: D0, age: '-50' }, reqMs: T0, resMs: T0, want: 0 },
+    { name: '§5.1 a list-valued Age: the first member counts', headers: { date: D0, age: '7200, 0' }, reqMs: T0, resMs: T0, want: 7200 },
+    { name: '§5.1 a list-valued Age without spaces: the first member counts', headers: { date: D0, age: '50,7200' }, reqMs: T0, resMs: T0, want: 50 },
+    { name: '§5.1 a list whose first member is invalid is ignored', headers: { date: D0, age: 'x, 7200' }, reqMs: T0, resMs: T0, want: 0 },
     { name: '§4.2.3 response_delay alone (slow origin)', headers: { date: D0 }, reqMs: T0 - 4 * S, resMs: T0, want: 4 },
   ];
   for (const c of cases) {

@@ -28,6 +28,14 @@ export const cache = {
     flag: 'store-set-cookie',
     help: 'Store responses carrying Set-Cookie (the Set-Cookie field itself is stripped).',
   }),
+  storeCookieHeuristic: setting({
+    kind: onOff(),
+    // A deviation from RFC 9111 §4.2.2 (CACHING.md, Deviations): cache deception.
+    default: false,
+    help:
+      'Store responses to requests carrying Cookie on heuristic freshness or validators alone, as RFC 9111 allows. ' +
+      "Off: they are stored only with explicit freshness, public or Vary: Cookie, so a user's page is not kept for others.",
+  }),
   heuristicFraction: setting({
     kind: fraction(),
     default: 0.1,

@@ -19,7 +19,7 @@ import { cache, coalesce, purge, slices } from './cache.js';
 import { admin, limits, listen, logLevel, nodeId } from './node.js';
 import { origin } from './origin.js';
 
-export { BALANCER_NAMES } from './origin.js';
+export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
 
 // The order here is the order of --help and config/default.yaml.

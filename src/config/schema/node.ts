@@ -1,7 +1,7 @@
 // Settings of the node itself: its name, its listeners, its limits on client
 // input, its logs. See ./index.ts for how to add a setting.
 
-import { duration, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
+import { count, duration, hostNames, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
 import { setting } from '../setting.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -38,11 +38,23 @@ export const logLevel = setting({
 
 export const admin = {
   listen: setting({
-    kind: hostPort(),
-    // Loopback only: the admin API must be exposed deliberately, never by default.
+    // Loopback only: the admin API must be exposed deliberately, never by default,
+    // and never by a bare port (PORT or :PORT) either.
+    kind: hostPort({ defaultHost: '127.0.0.1' }),
     default: { host: '127.0.0.1', port: 8081 },
     flag: 'admin-listen',
-    help: 'Admin API address (health, stats, purge); loopback so it is never exposed by accident.',
+    help:
+      'Admin API address (health, stats, purge); loopback so it is never exposed by accident ' +
+      '(a bare PORT or :PORT also means 127.0.0.1; write 0.0.0.0:PORT to expose it).',
+  }),
+  hosts: setting({
+    kind: hostNames(),
+    default: [],
+    flag: 'admin-hosts',
+    defaultText: 'none',
+    help:
+      'Host names the admin API answers besides localhost and IP addresses; any other Host is refused (421) ' +
+      'so a DNS-rebinding page cannot read it.',
   }),
   token: setting({
     kind: secret(),
@@ -56,7 +68,19 @@ export const admin = {
 export const limits = {
   maxUrlBytes: setting({ kind: size({ min: 1 }), default: 8_192, help: 'Longest accepted request target (414 URI Too Long beyond).' }),
   maxHeaderBytes: setting({ kind: size({ min: 1 }), default: 16_384, help: 'Largest accepted request header section (431 beyond).' }),
-  requestHeadersTimeoutMs: setting({ kind: duration({ min: 1 }), default: 30_000, help: 'Time a client has to send its request headers (408 beyond).' }),
+  requestHeadersTimeoutMs: setting({
+    kind: duration({ min: 1 }),
+    default: 30_000,
+    help:
+      "Time a client has to send its request headers (408 beyond); a new connection's first request counts from accept, " +
+      'so a connection that sends nothing is closed.',
+  }),
+  maxConnectionsPerClient: setting({
+    kind: count(),
+    // Browsers open about 6 connections per host; 256 leaves room for many users behind one NAT.
+    default: 256,
+    help: 'Open connections one client address may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
+  }),
   shutdownGraceMs: setting({ kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
 };
 

@@ -1,10 +1,29 @@
 // Settings of the way to the origin: the upstream pool, timeouts, balancing,
 // health and retries. See ./index.ts for how to add a setting.
 
-import { count, duration, oneOf, requestPath, statusRanges, upstreams as upstreamList } from '../kinds.js';
+import { count, duration, fieldNames, oneOf, requestPath, statusRanges, upstreams as upstreamList } from '../kinds.js';
 import { setting } from '../setting.js';
 
 export const BALANCER_NAMES = ['round-robin', 'least-connections', 'p2c-ewma', 'consistent-hash'] as const;
+
+/**
+ * URL, host, scheme, port and method overrides honoured by IIS / Symfony / Zend
+ * (X-Original-URL, X-Rewrite-URL), Rails and Rack (X-Forwarded-Scheme, -Port,
+ * -Server, X-Host) and many API frameworks (method overrides). They are not part
+ * of the cache key, so one client's value would change the answer stored for
+ * everyone: removed from requests to the origin (../../pipeline/forward-headers.ts).
+ */
+export const DROPPED_REQUEST_FIELDS = [
+  'x-original-url',
+  'x-rewrite-url',
+  'x-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-forwarded-scheme',
+  'x-forwarded-port',
+  'x-forwarded-server',
+] as const;
 
 export const origin = {
   upstreams: setting({
@@ -35,6 +54,14 @@ export const origin = {
     default: 128,
     flag: 'origin-max-connections',
     help: 'Connection pool size towards each upstream (unless the upstream sets its own).',
+  }),
+  droppedRequestFields: setting({
+    kind: fieldNames('X-Original-URL, X-Host'),
+    default: [...DROPPED_REQUEST_FIELDS],
+    help:
+      "Client request fields never sent to the origin: by default the URL, host, scheme, port and method overrides " +
+      'some origin frameworks obey (not part of the cache key, so one client could change the answer stored for everyone). ' +
+      'Replaces the list; [] forwards them all.',
   }),
   balancer: setting({
     kind: oneOf(BALANCER_NAMES, 'a balancer'),

@@ -1,0 +1,53 @@
+// Dot-segment removal for origin-form request targets (RFC 3986 §5.2.4), done
+// before the target becomes a cache key or is put after an upstream's path
+// prefix. Without it `/../private/key` reached an origin configured as
+// http://o/public as `/public/../private/key`, which the origin resolves to
+// `/private/key`: a client could read outside the prefix. Pure.
+//
+// Percent-encoded dots count as dots: %2E is the unreserved "." (RFC 3986 §2.3,
+// §6.2.2.2), and origins decode it before resolving segments. A target that climbs
+// above the root, or hides a dot segment behind an encoded slash or a backslash
+// (`..%2f`, `..\`, which many origins treat as separators), is refused rather than
+// guessed at: no browser sends either.
+
+export type NormalisedTarget = { ok: true; target: string } | { ok: false; reason: string };
+
+const DOT = /^(?:\.|%2e)$/i;
+const DOT_DOT = /^(?:\.|%2e){2}$/i;
+/** A segment that starts with a dot (plain or encoded): the only ones that can be dot segments. */
+const MAY_HAVE_DOT_SEGMENT = /(?:^|\/)(?:\.|%2e)/i;
+/** Separators some origins honour inside a segment. */
+const HIDDEN_SEPARATOR = /%2f|%5c|\\/i;
+
+/** `target` (origin-form, starting with "/") with its path's dot segments removed; the query is left alone. */
+export function removeDotSegments(target: string): NormalisedTarget {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? '' : target.slice(q);
+  const hidden = HIDDEN_SEPARATOR.test(path);
+  // The hit path: nearly every target has no segment starting with a dot.
+  if (!hidden && !MAY_HAVE_DOT_SEGMENT.test(path)) return { ok: true, target };
+
+  const segments = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const last = i === segments.length - 1;
+    if (DOT.test(seg)) {
+      // "/a/." is "/a/": the directory itself.
+      if (last) out.push('');
+      continue;
+    }
+    if (DOT_DOT.test(seg)) {
+      if (out.length === 0) return { ok: false, reason: 'request path climbs above the root with a ".." segment' };
+      out.pop();
+      if (last) out.push('');
+      continue;
+    }
+    if (hidden && seg.split(/%2f|%5c|\\/i).some((part) => DOT.test(part) || DOT_DOT.test(part))) {
+      return { ok: false, reason: 'request path hides a dot segment behind an encoded slash or a backslash' };
+    }
+    out.push(seg);
+  }
+  return { ok: true, target: `/${out.join('/')}${query}` };
+}
