@@ -86,10 +86,18 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
 
     async start() {
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
-      const disk = await DiskTier.open({ dir: config.cache.dir, maxBytes: config.cache.diskMaxBytes, logger, inUse: (key) => memory.has(key), expire: expiredAt });
+      const disk = await DiskTier.open({
+        dir: config.cache.dir,
+        maxBytes: config.cache.diskMaxBytes,
+        logger,
+        inUse: (key) => memory.has(key),
+        expire: expiredAt,
+        writeQueueMaxWrites: config.cache.diskWriteQueueMaxWrites,
+        writeQueueMaxBytes: config.cache.diskWriteQueueMaxBytes,
+      });
       store = new TieredStore(memory, disk, logger);
       origin = new UpstreamPool(config.origin, { logger, clock });
-      const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000);
+      const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       // A request after a purge must not join a fetch that began before it.
       purgeHooks.unshift((selector) => void coalescer.forget(flightMatcher(selector)));
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats, hooks: purgeHooks });

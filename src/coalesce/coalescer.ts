@@ -29,12 +29,13 @@ export interface FlightWork<T> {
 
 export class Coalescer<T> {
   private readonly flights = new Map<string, Flight<T>>();
-  /** Hit-for-pass: key → until (ms). */
+  /** Hit-for-pass: key → until (ms), oldest mark first (bounded: maxPassKeys). */
   private readonly passUntil = new Map<string, number>();
 
   constructor(
     private readonly clock: Clock,
     private readonly hitForPassMs: number,
+    private readonly maxPassKeys = 100_000,
   ) {}
 
   /** The flight in progress for `key`, counting the caller as a follower. */
@@ -63,7 +64,17 @@ export class Coalescer<T> {
 
   /** Requests for `key` should not wait for one another for a while. */
   markPass(key: string): void {
-    if (this.hitForPassMs > 0) this.passUntil.set(key, this.clock.now() + this.hitForPassMs);
+    if (this.hitForPassMs <= 0) return;
+    // Re-inserted so the Map's order stays the order of marking; past the bound the oldest
+    // mark goes (a crawler of uncacheable URLs must not grow this without limit).
+    this.passUntil.delete(key);
+    this.passUntil.set(key, this.clock.now() + this.hitForPassMs);
+    if (this.passUntil.size > this.maxPassKeys) this.passUntil.delete(this.passUntil.keys().next().value!);
+  }
+
+  /** Keys remembered as hit-for-pass now (expired marks are dropped when next asked). */
+  get passKeys(): number {
+    return this.passUntil.size;
   }
 
   clearPass(key: string): void {

@@ -41,3 +41,14 @@ test('forget() unlists matching flights and passes; the flight itself still comp
   assert.ok(c.has('GET http://a/y'));
   assert.equal(await f.outcome, 'x');
 });
+
+test('hit-for-pass is bounded: past maxPassKeys the oldest mark is forgotten, a re-marked key is young again', () => {
+  const clock = new FakeClock(1_000);
+  const c = new Coalescer<number>(clock, 60_000, 3);
+  for (const k of ['a', 'b', 'c']) c.markPass(k);
+  c.markPass('a'); // a is now the youngest
+  c.markPass('d'); // b, the oldest, goes
+  assert.equal(c.passKeys, 3);
+  assert.equal(c.passing('b'), false);
+  for (const k of ['a', 'c', 'd']) assert.equal(c.passing(k), true, k);
+});

@@ -1,12 +1,12 @@
 // Settings of what is stored and how: the two tiers, freshness defaults,
 // coalescing, slicing and purge tags. See ./index.ts for how to add a setting.
 
-import { directory, fraction, httpToken, onOff, seconds, size } from '../kinds.js';
+import { count, directory, fraction, httpToken, onOff, seconds, size } from '../kinds.js';
 import { setting } from '../setting.js';
 import { GiB, MiB } from '../units.js';
 
 export const cache = {
-  dir: setting({ kind: directory(), default: 'storage/cache', flag: 'cache-dir', help: 'Directory of the disk tier (cacache layout).' }),
+  dir: setting({ kind: directory(), default: 'storage/cache', flag: 'cache-dir', help: 'Directory of the disk tier (storage/README.md says what is in it).' }),
   memoryMaxBytes: setting({ kind: size(), default: 256 * MiB, flag: 'memory-size', help: 'Memory tier capacity (bodies plus a metadata estimate).' }),
   memoryMaxObjectBytes: setting({
     kind: size(),
@@ -14,7 +14,22 @@ export const cache = {
     flag: 'memory-max-object',
     help: 'Bodies larger than this skip the memory tier and live on disk only.',
   }),
-  diskMaxBytes: setting({ kind: size(), default: 10 * GiB, flag: 'disk-size', help: 'Disk tier capacity.' }),
+  diskMaxBytes: setting({
+    kind: size(),
+    default: 10 * GiB,
+    flag: 'disk-size',
+    help: 'Disk tier capacity: bodies (in whole blocks), segment files, the index and temp files together.',
+  }),
+  diskWriteQueueMaxWrites: setting({
+    kind: count({ min: 1 }),
+    default: 1024,
+    help: 'Body writes waiting for the disk at once; beyond it (or the byte bound) a write is shed: served, kept in memory, counted.',
+  }),
+  diskWriteQueueMaxBytes: setting({
+    kind: size({ min: 1 }),
+    default: 64 * MiB,
+    help: 'Body bytes waiting for the disk at once; beyond it a write is shed (see diskWriteQueueMaxWrites).',
+  }),
   targetedField: setting({
     kind: httpToken('an HTTP field name', 'Strata-Cache-Control'),
     default: 'Strata-Cache-Control',
@@ -74,6 +89,11 @@ export const coalesce = {
     // Varnish's built-in hit-for-miss lasts 120 s.
     default: 120,
     help: "How long a URL whose response could not be shared is fetched without queueing (Varnish's hit-for-pass).",
+  }),
+  hitForPassMaxKeys: setting({
+    kind: count({ min: 1 }),
+    default: 100_000,
+    help: 'URLs remembered as hit-for-pass at once; the least recently marked are forgotten first.',
   }),
 };
 
