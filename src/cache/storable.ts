@@ -6,6 +6,7 @@
 // proxy-revalidate, must-understand and 5xx handling in its own hands, and uses
 // the library only for the freshness lifetime arithmetic.
 
+import type { OverBound } from './entry-bounds.js';
 import CachePolicy from 'http-cache-semantics';
 import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
 import { formatHttpDate, parseHttpDate } from '../http/dates.js';
@@ -25,14 +26,15 @@ export type NotStoredReason =
   | 'set-cookie'
   | 'vary-star'
   | 'cookie-heuristic'
-  | 'not-reusable';
+  | 'not-reusable'
+  | OverBound;
 
 /**
  * Refusals that belong to this request, not to the response: they keep the
  * response from being stored but say nothing against an entry already stored for
  * other clients (RFC 9111 §5.2.1.5, §3.5), which must not be dropped because of them.
  */
-export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic']);
+export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic', 'too-many-variants']);
 
 export interface StoragePolicyOptions {
   /** Node-specific targeted field, lower-case (RFC 9213 §2.1). */

@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
+import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
@@ -25,7 +26,7 @@ import { selectingValues, variantKey } from '../cache/vary.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { Stats } from '../observability/stats.js';
-import type { OriginClient } from '../origin/client.js';
+import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
@@ -94,6 +95,8 @@ export interface FetchDeps {
   windowBytes: number;
   /** Objects above this are worth storing in slices (cache/slicing.ts). */
   sliceThresholdBytes: number;
+  /** What one entry may cost (cache/entry-bounds.ts). */
+  bounds: EntryBounds;
 }
 
 export interface FetchWork {
@@ -114,6 +117,25 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const shape = meta.varyNames.join(',');
     const stale = store.variants(meta.primaryKey).filter((m) => m.key !== meta.key && m.varyNames.join(',') !== shape);
     if (stale.length) await deleteKeys(stale.map((m) => m.key));
+  }
+
+  /** A response that is not stored: clients stream it; if none takes it in its first turn, the transfer stops. */
+  function passing(res: OriginResponse, reason: NotStoredReason, announced: number, finish: () => void): FetchOutcome {
+    const requestsOwn = REQUEST_SPECIFIC_REASONS.has(reason);
+    const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, Promise.resolve());
+    setImmediate(() => body.abandonIfUnread());
+    finish();
+    return {
+      kind: 'passing',
+      upstream: res.upstream,
+      status: res.status,
+      headers: res.headers,
+      body,
+      reason,
+      // An origin error is the same for everyone waiting: shared, not multiplied.
+      shareable: res.status >= 500 && (reason === 'status' || reason === 'not-reusable'),
+      hitForPass: res.status < 500 && !requestsOwn,
+    };
   }
 
   return function fetchAndStore(req: FetchRequest): FetchWork {
@@ -168,23 +190,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
       // The new response replaces the stored one unless the refusal is this request's own.
-      const requestsOwn = REQUEST_SPECIFIC_REASONS.has(verdict.reason);
-      if (stored && res.status >= 200 && res.status < 400 && !requestsOwn) await deleteKeys([stored.meta.key]);
-      const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, Promise.resolve());
-      // Clients take the body in the turn the outcome reaches them; if none did, stop the transfer.
-      setImmediate(() => body.abandonIfUnread());
-      finish();
-      return {
-        kind: 'passing',
-        upstream: res.upstream,
-        status: res.status,
-        headers: res.headers,
-        body,
-        reason: verdict.reason,
-        // An origin error is the same for everyone waiting: shared, not multiplied.
-        shareable: res.status >= 500 && (verdict.reason === 'status' || verdict.reason === 'not-reusable'),
-        hitForPass: res.status < 500 && !requestsOwn,
-      };
+      if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
+      return passing(res, verdict.reason, announced, finish);
     }
 
     if (req.maySlice && worthSlicing(res.status, res.headers, deps.sliceThresholdBytes)) {
@@ -196,8 +203,12 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
 
     const d = verdict.decision;
     const varyValues = selectingValues(d.varyNames, req.requestHeaders);
+    const key = variantKey(req.key, d.varyNames, varyValues);
+    const variants = store.variants(req.key);
+    const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
+    if (over) return passing(res, over, announced, finish);
     const meta = newEntryMeta(d, {
-      key: variantKey(req.key, d.varyNames, varyValues),
+      key,
       primaryKey: req.key,
       url: urlOfKey(req.key),
       status: res.status,

@@ -63,7 +63,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const env = pathEnv(deps);
   const { config, store, origin, logger, stats, clock, access, coalescer } = env;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
-  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes });
+  const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
+  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds });
   const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);

@@ -30,6 +30,22 @@ export const cache = {
     default: 64 * MiB,
     help: 'Body bytes waiting for the disk at once; beyond it a write is shed (see diskWriteQueueMaxWrites).',
   }),
+  maxStoredUrlBytes: setting({
+    kind: size({ min: 1 }),
+    default: 4 * 1024,
+    help: 'Longer URLs are served but not stored (Cache-Status detail=url-too-long).',
+  }),
+  maxStoredHeaderBytes: setting({
+    kind: size({ min: 1 }),
+    default: 32 * 1024,
+    help: 'Responses whose stored header block is larger are served but not stored (detail=headers-too-large).',
+  }),
+  maxVariants: setting({
+    kind: count({ min: 1 }),
+    // Traffic Server keeps at most 5 alternates; a little more room for Accept-Encoding and Accept-Language.
+    default: 8,
+    help: 'Variants (Vary) stored per URL; a further variant is served but not stored (detail=too-many-variants).',
+  }),
   targetedField: setting({
     kind: httpToken('an HTTP field name', 'Strata-Cache-Control'),
     default: 'Strata-Cache-Control',
