@@ -38,6 +38,8 @@ export interface StrataNode {
   readonly stats: Stats;
   /** The store, after start(). */
   store(): TieredStore;
+  /** Resolves once the disk index has loaded (start() does not wait for it: CACHING.md, Start-up). */
+  ready(): Promise<void>;
   readonly logger: Logger;
   /** Be told of every purge, right after the store applied it and before it is answered. */
   onPurged(hook: PurgeHook): void;
@@ -80,6 +82,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (!store) throw new Error('node not started');
       return store;
     },
+    ready: () => (store ? store.disk.ready : Promise.reject(new Error('node not started'))),
     onPurged: (hook) => void purgeHooks.push(hook),
     proxyAddress: () => proxy!.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
@@ -94,6 +97,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         expire: expiredAt,
         writeQueueMaxWrites: config.cache.diskWriteQueueMaxWrites,
         writeQueueMaxBytes: config.cache.diskWriteQueueMaxBytes,
+        // Serve at once; a request for an entry not loaded yet is a miss (CACHING.md, Start-up).
+        loadInBackground: true,
       });
       store = new TieredStore(memory, disk, logger);
       origin = new UpstreamPool(config.origin, { logger, clock });

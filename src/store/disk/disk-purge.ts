@@ -146,16 +146,20 @@ export class DiskPurging {
     const indexes = { variants: tier.index, tags: tier.tags };
     let keys: (() => Iterable<string>) | undefined;
     const runs = prefixRuns(selector, tier.order);
+    // While loading, a purge is journalled even if nothing loaded matches: unloaded records may.
+    const nothing = () => (tier.loading ? false : true);
     if (runs) {
-      if (tier.order.countRuns(runs) === 0) return Promise.resolve();
+      if (tier.order.countRuns(runs) === 0 && nothing()) return Promise.resolve();
       keys = () => tier.order.keysIn(runs);
     } else if (needsScan(selector)) {
-      if (!anyMatch(selector, tier.records.values())) return Promise.resolve();
+      if (!anyMatch(selector, tier.records.values()) && nothing()) return Promise.resolve();
     } else {
-      if (indexedKeys(selector, indexes).next().done) return Promise.resolve();
+      if (indexedKeys(selector, indexes).next().done && nothing()) return Promise.resolve();
       keys = () => indexedKeys(selector, indexes);
     }
     const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
+    // Records not loaded yet take it when they load (load.ts).
+    tier.loading?.purges.push(record);
     const appended = this.journal.append(record).then((r) => r.id);
     const ban = this.bans.add(selector, softAt, keys, appended);
     this.journalled.set(ban.seq, appended);
@@ -164,6 +168,12 @@ export class DiskPurging {
 
   /** A walk applied these bans everywhere: write their index lines, then retire their journal records. */
   private retireBans(bans: readonly Ban[]): void {
+    // A ban's journal record must outlive the load: the records it covers may not be loaded yet.
+    const during = this.tier.loading;
+    if (during) {
+      during.after.push(() => this.retireBans(bans));
+      return;
+    }
     const removed = this.purgedRecords;
     const softened = this.softenedRecords;
     this.purgedRecords = [];

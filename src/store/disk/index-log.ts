@@ -7,6 +7,7 @@
 // is skipped. Compaction (tier) rewrites the file with one line per live record.
 
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { ENTRY_FORMAT, type EntryMeta } from '../types.js';
@@ -51,11 +52,27 @@ export function removalLine(key: string, nowMs: number): string {
 /** Bytes a record line takes beyond its head (the "i" and "s" members the writer adds). */
 export const RECORD_LINE_EXTRA = 80;
 
-export async function loadIndex(dir: string): Promise<LoadedIndex> {
+/** The index file's size now (0 when there is none). */
+export async function indexFileSize(dir: string): Promise<number> {
+  try {
+    return (await stat(join(dir, INDEX_FILE))).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return 0;
+  }
+}
+
+/**
+ * The records of the first `upTo` bytes of the index (its size when the tier opened:
+ * what the writer appends later is this run's own). Reading yields to other work
+ * between chunks, so a node can serve while it loads.
+ */
+export async function loadIndex(dir: string, upTo: number): Promise<LoadedIndex> {
   const records = new Map<string, LoadedRecord>();
   let fileBytes = 0;
   let skipped = 0;
-  const input = createReadStream(join(dir, INDEX_FILE), { encoding: 'utf8', highWaterMark: 1 << 20 });
+  if (upTo === 0) return { records, fileBytes, skipped };
+  const input = createReadStream(join(dir, INDEX_FILE), { encoding: 'utf8', highWaterMark: 1 << 20, end: upTo - 1 });
   const missing = new Promise<boolean>((resolve) => {
     input.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT'));
     input.once('open', () => resolve(false));

@@ -56,25 +56,26 @@ export class Segments {
     return Math.min(1024 * 1024, Math.floor(maxBytes / 64));
   }
 
-  /**
-   * At start: the segment files on disk. Those no loaded record refers to are removed;
-   * records whose bytes lie beyond their file's end are returned (to be dropped).
-   * Resolves with the first segment number the writer may open.
-   */
-  static async scan(dir: string, referenced: Map<number, number>, logger: Logger): Promise<{ sizes: Map<number, number>; next: number }> {
-    const sizes = new Map<number, number>();
+  /** The first segment number above every segment file on disk (the writer's first). */
+  static async nextNumber(dir: string): Promise<number> {
     let next = 0;
-    let names: string[] = [];
-    try {
-      names = await readdir(join(dir, SEGMENT_DIR));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    let removed = 0;
-    for (const name of names) {
+    for (const name of await segmentNames(dir)) {
       const n = segmentOfName(name);
-      if (n === undefined) continue;
-      next = Math.max(next, n + 1);
+      if (n !== undefined) next = Math.max(next, n + 1);
+    }
+    return next;
+  }
+
+  /**
+   * At start, once the index is loaded: the sizes of the segment files below `below`
+   * (the writer's own start here); those no loaded record refers to are removed.
+   */
+  static async scan(dir: string, referenced: ReadonlySet<number>, below: number, logger: Logger): Promise<Map<number, number>> {
+    const sizes = new Map<number, number>();
+    let removed = 0;
+    for (const name of await segmentNames(dir)) {
+      const n = segmentOfName(name);
+      if (n === undefined || n >= below) continue;
       if (!referenced.has(n)) {
         await rm(segmentPath(dir, n), { force: true });
         removed++;
@@ -83,7 +84,7 @@ export class Segments {
       sizes.set(n, (await stat(segmentPath(dir, n))).size);
     }
     if (removed) logger.info({ removed }, 'disk tier: segment files no record refers to removed');
-    return { sizes, next };
+    return sizes;
   }
 
   /** Bytes the segment files take on disk. */
@@ -187,5 +188,14 @@ export class Segments {
       this.host.moved(rec, to);
     });
     this.check(segment);
+  }
+}
+
+async function segmentNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(join(dir, SEGMENT_DIR));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return [];
   }
 }

@@ -27,10 +27,11 @@ import type { BodyWriter, EntryMeta, ExpireFn, PurgeOptions, PurgeSelector, Stor
 import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
 import { openBlobWriter } from './blob-writer.js';
-import { collectLeftovers, sweepOrphans } from './collect.js';
+import { collectLeftovers } from './collect.js';
+import { loadIntoTier, WhileLoading } from './load.js';
 import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
 import { DiskPurging } from './disk-purge.js';
-import { loadIndex, RECORD_LINE_EXTRA, recordHead, recordLine, removalLine } from './index-log.js';
+import { indexFileSize, RECORD_LINE_EXTRA, recordHead, recordLine, removalLine } from './index-log.js';
 import { allocated, blobPath, segmentPath } from './layout.js';
 import { Segments } from './segments.js';
 import { WriteQueue, type WriteQueueStats } from './write-queue.js';
@@ -52,6 +53,8 @@ export interface DiskTierOptions {
   writeQueueMaxWrites?: number;
   /** Body bytes queued at once (beyond: shed). */
   writeQueueMaxBytes?: number;
+  /** Serve at once and load the index beside the requests (load.ts). */
+  loadInBackground?: boolean;
 }
 
 export interface DiskRecord {
@@ -91,6 +94,8 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   corrupt: number;
   /** Bytes of segment files no record refers to any more, until reclaimed (included in bytes). */
   deadBytes: number;
+  /** The index is still loading (items and bytes cover what is loaded). */
+  loading: boolean;
 }
 
 /** At most one warning per interval for shed writes and I/O errors. */
@@ -122,6 +127,10 @@ export class DiskTier implements Store {
   readonly segments: Segments;
   private readonly smallBodyBytes: number;
   private closed = false;
+  /** Resolves when the index has loaded (at once unless loadInBackground). */
+  ready: Promise<void> = Promise.resolve();
+  /** Set while the index loads (load.ts). */
+  private whileLoading: WhileLoading | undefined = new WhileLoading();
   /** Streamed writes not yet committed or aborted: flush() and close() wait for them. */
   private readonly writers = new Set<Promise<unknown>>();
 
@@ -156,29 +165,36 @@ export class DiskTier implements Store {
     return this.purging.bans;
   }
 
+  /**
+   * Open the tier. Its index loads before this resolves, or, with loadInBackground,
+   * beside the requests served meanwhile (load.ts; `ready` resolves when it is done).
+   */
   static async open(opts: DiskTierOptions): Promise<DiskTier> {
     await collectLeftovers(opts.dir, opts.logger);
-    const loaded = await PurgeJournal.load(opts.dir);
-    if (loaded.skipped) opts.logger.warn({ skipped: loaded.skipped }, 'disk tier: unreadable purge journal lines ignored (a purge interrupted before it was acknowledged)');
-    const index = await loadIndex(opts.dir);
-    if (index.skipped) opts.logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
-    const inSegments = new Map<number, number>();
-    for (const r of index.records.values()) if (r.segment !== undefined) inSegments.set(r.segment, Math.max(inSegments.get(r.segment) ?? 0, r.off! + r.size));
-    const found = await Segments.scan(opts.dir, inSegments, opts.logger);
-    const tier = new DiskTier(opts, loaded.journal, found.next);
-    tier.indexBytes = index.fileBytes;
-    for (const [segment, size] of found.sizes) tier.segments.known(segment, size);
-    const loadedRecords = [...index.records.values()].filter((r) => {
-      if (r.segment === undefined || (found.sizes.get(r.segment) ?? -1) >= r.off! + r.size) return true;
-      opts.logger.warn({ key: r.meta.key, segment: r.segment }, 'disk tier: record beyond its segment file\'s end dropped');
-      return false;
-    });
-    const { dropped, softened } = tier.purging.applyJournal(loaded.records, loadedRecords, (rec) => tier.track(rec));
-    opts.logger.info({ items: tier.records.size, bytes: tier.usedBytes(), purgedAtStart: dropped.length, softPurgedAtStart: softened.length }, 'disk tier: index loaded');
-    if (loaded.records.length) void tier.purging.settle(loaded.records.map((r) => r.id), dropped, softened);
-    tier.evictOverBudget();
-    void sweepOrphans(opts.dir, (integrity) => tier.refs.has(integrity), (integrity) => tier.unlinkBlob(integrity), opts.logger);
+    const journal = await PurgeJournal.load(opts.dir);
+    if (journal.skipped) opts.logger.warn({ skipped: journal.skipped }, 'disk tier: unreadable purge journal lines ignored (a purge interrupted before it was acknowledged)');
+    // Both read before anything is written: what the writer adds from here on is this run's.
+    const indexBytes = await indexFileSize(opts.dir);
+    const firstSegment = await Segments.nextNumber(opts.dir);
+    const tier = new DiskTier(opts, journal.journal, firstSegment);
+    tier.ready = loadIntoTier(tier, journal.records, indexBytes, firstSegment, tier.whileLoading!);
+    tier.ready.catch((err: unknown) => opts.logger.error({ err }, 'disk tier: index load failed; the tier starts empty'));
+    if (!opts.loadInBackground) await tier.ready;
     return tier;
+  }
+
+  /** The index load is over (load.ts): what needs every record may run. */
+  finishLoading(): void {
+    this.whileLoading = undefined;
+  }
+
+  get loading(): WhileLoading | undefined {
+    return this.whileLoading;
+  }
+
+  /** Does a blob-file record refer to this integrity? */
+  refersTo(integrity: string): boolean {
+    return this.refs.has(integrity);
   }
 
   /** Bytes on disk the tier answers for. */
@@ -253,6 +269,7 @@ export class DiskTier implements Store {
   /** Append a removal line for `key` unless a newer write of it is still landing (its line supersedes). */
   appendRemoval(key: string): Promise<OpResult> | undefined {
     if (this.newestWrite.has(key) || this.records.has(key)) return undefined;
+    this.whileLoading?.deletedKeys.add(key);
     const line = removalLine(key, Date.now());
     this.indexBytes += line.length;
     return this.queue.line(line);
@@ -271,6 +288,8 @@ export class DiskTier implements Store {
   }
 
   evictOverBudget(): void {
+    // Until every record is loaded, the bytes are not all counted.
+    if (this.whileLoading) return;
     const inUse = this.opts.inUse;
     // Each record is passed over at most once; if only in-use entries are left, they go too.
     let skips = inUse ? this.records.size : 0;
@@ -294,7 +313,7 @@ export class DiskTier implements Store {
   }
 
   maybeCompact(): void {
-    if (this.compacting || this.closed || !needsCompaction(this)) return;
+    if (this.compacting || this.closed || this.whileLoading || !needsCompaction(this)) return;
     this.background(compactIndex(this).catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'disk tier: index compaction failed; retried later')));
   }
 
@@ -455,6 +474,8 @@ export class DiskTier implements Store {
   }
 
   async deleteVariants(primaryKey: string): Promise<number> {
+    // Variants not loaded yet are removed as they load.
+    this.whileLoading?.deletedPrimaries.add(primaryKey);
     let n = 0;
     for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
     return n;
@@ -478,7 +499,11 @@ export class DiskTier implements Store {
 
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
-    if (!rec) return false;
+    if (!rec) {
+      // Perhaps not loaded yet: its removal is written now and applied when it loads.
+      if (this.whileLoading) await this.appendRemoval(key);
+      return false;
+    }
     await this.removeRecord(rec, 'deleted');
     return true;
   }
@@ -493,7 +518,7 @@ export class DiskTier implements Store {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.ioErrors, corrupt: this.corruptCount, deadBytes: this.segments.deadBytes };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.ioErrors, corrupt: this.corruptCount, deadBytes: this.segments.deadBytes, loading: this.whileLoading !== undefined };
   }
 
   background(p: Promise<unknown>): void {
@@ -504,6 +529,7 @@ export class DiskTier implements Store {
 
   /** Resolves when every write in progress, index line and blob removal has landed. */
   async flush(): Promise<void> {
+    await this.ready.catch(() => undefined);
     while (this.writers.size) await Promise.allSettled([...this.writers]);
     await this.purging.idle();
     await this.queue.idle();

@@ -1,0 +1,65 @@
+// Loading the disk tier's index at start. With `loadInBackground` the node serves at
+// once and this runs beside it: a request for an entry not loaded yet is a miss (its
+// fetch stores a newer entry, which the loaded one never replaces). What happens to
+// the disk meanwhile is remembered and applied to the loaded records when they are
+// merged: keys deleted (their removal lines are written at once), primary keys
+// invalidated, purges (as journal records: they apply to every line older than them).
+// Eviction, compaction, the orphan sweep and the retirement of purges wait for the end
+// of the load, since all of them need every record.
+
+import { performance } from 'node:perf_hooks';
+import type { PurgeRecord } from '../purge-journal.js';
+import { loadIndex } from './index-log.js';
+import { Segments } from './segments.js';
+import { sweepOrphans } from './collect.js';
+import type { DiskRecord, DiskTier } from './tier.js';
+
+/** What happened to the disk while the index was loading. */
+export class WhileLoading {
+  readonly deletedKeys = new Set<string>();
+  readonly deletedPrimaries = new Set<string>();
+  readonly purges: Omit<PurgeRecord, 'id'>[] = [];
+  /** Work that needs every record (bans' retirement), run once the load is over. */
+  readonly after: (() => void)[] = [];
+}
+
+export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRecord[], indexBytesAtStart: number, firstSegment: number, during: WhileLoading): Promise<void> {
+  const { dir, logger } = tier.opts;
+  const started = performance.now();
+  const index = await loadIndex(dir, indexBytesAtStart);
+  if (index.skipped) logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
+  const referenced = new Set<number>();
+  for (const r of index.records.values()) if (r.segment !== undefined) referenced.add(r.segment);
+  const sizes = await Segments.scan(dir, referenced, firstSegment, logger);
+  for (const [segment, size] of sizes) tier.segments.known(segment, size);
+  tier.indexBytes += index.fileBytes;
+
+  const loaded: DiskRecord[] = [];
+  for (const r of index.records.values()) {
+    if (r.segment !== undefined && (sizes.get(r.segment) ?? -1) < r.off! + r.size) {
+      logger.warn({ key: r.meta.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
+      continue;
+    }
+    if (during.deletedKeys.has(r.meta.key)) continue;
+    if (during.deletedPrimaries.has(r.meta.primaryKey)) {
+      // Invalidated while loading, before anyone could see it: removed for good.
+      void tier.appendRemoval(r.meta.key);
+      continue;
+    }
+    loaded.push(r);
+  }
+  const purges = [...journalled, ...during.purges.map((p, i) => ({ id: -1 - i, ...p }))];
+  const { dropped, softened } = tier.purging.applyJournal(purges, loaded, (rec) => {
+    // A write of this run is newer than anything loaded.
+    if (!tier.records.has(rec.meta.key)) tier.track(rec);
+  });
+  tier.finishLoading();
+  logger.info(
+    { items: tier.records.size, bytes: tier.usedBytes(), ms: Math.round(performance.now() - started), purgedAtStart: dropped.length, softPurgedAtStart: softened.length },
+    'disk tier: index loaded',
+  );
+  if (journalled.length || dropped.length || softened.length) void tier.purging.settle(journalled.map((r) => r.id), dropped, softened);
+  for (const run of during.after) run();
+  tier.evictOverBudget();
+  void sweepOrphans(dir, (integrity) => tier.refersTo(integrity), (integrity) => tier.unlinkBlob(integrity), logger);
+}
