@@ -192,7 +192,7 @@ async function main(): Promise<void> {
         'ratio = strata req/s ÷ baseline req/s (hit: bare node:http with the same bytes; miss: a bare pass-through proxy (node:http + undici Pool) to the same origin; ' +
           'disk: bytes/s vs bare node:http + fs.createReadStream); p99 = strata p99 ÷ baseline p99',
       );
-      const fsUsed = [...new Set(load.filter((r) => r.cacheFs).map((r) => r.cacheFs!.replace(/^.*\(/, '(')))];
+      const fsUsed = [...new Set(load.filter((r) => r.cacheFs).map((r) => r.cacheFs!.replace(/^.*\((.*)\)$/, '$1')))];
       if (fsUsed.length) console.log(`miss scenarios: strata's cache directory on ${fsUsed.join(', ')}${process.env['BENCH_CACHE_DIR'] ? ' (BENCH_CACHE_DIR)' : ''}`);
     }
     for (const r of load) {
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
       const M = 2 ** 20;
       console.log(
         `${t.scenario}: ${fmtInt(t.load.requests)} unique ${fmtInt(t.bodyBytes)} B URLs in ${t.load.durationS.toFixed(0)} s (${fmtInt(t.load.rps)} req/s, p99 ${fmtMs(t.load.p99Ms)}), ` +
-          `--memory-size ${fmtInt(t.memorySizeBytes / M)} MiB --disk-size ${fmtInt(t.diskSizeBytes / M)} MiB, cache on ${t.cacheFs.replace(/^.*\(/, '(')}\n` +
+          `--memory-size ${fmtInt(t.memorySizeBytes / M)} MiB --disk-size ${fmtInt(t.diskSizeBytes / M)} MiB, cache on ${t.cacheFs.replace(/^.*\((.*)\)$/, '$1')}\n` +
           `  resident memory ${t.rssStartMiB.toFixed(1)} MiB at the start, peak ${t.rssPeakMiB.toFixed(1)} MiB: growth ${t.rssGrowthMiB.toFixed(1)} MiB (target ≤ ${fmtInt(t.rssLimitMiB)} MiB = memory size + 150 MiB) ${t.rssPass ? 'PASS' : 'MISS'}\n` +
           `  disk tier peak ${(t.diskPeakBytes / M).toFixed(1)} MiB (target ≤ ${fmtInt(t.diskSizeBytes / M)} MiB) ${t.diskPass ? 'PASS' : 'MISS'}; ` +
           `${fmtInt(t.writesShed)} disk writes shed; ${fmtInt(t.counters['stored'] ?? 0)} stored of ${fmtInt(t.counters['misses'] ?? 0)} misses; write queue empty ${t.drainS.toFixed(1)} s after the load`,
