@@ -12,9 +12,13 @@
 // installed); BENCH_NODE_ARGS (extra node flags for the Strata child, e.g.
 // "--cpu-prof --cpu-prof-dir=/tmp/prof"); BENCH_LOG_LEVEL (the Strata child's log
 // level, default info — for experiments only: the reference figures include the
-// access log); BENCH_ONLY (comma-separated scenario names, e.g. "miss", "purge" or
+// access log); BENCH_ONLY (comma-separated scenario names or groups, e.g. "miss"
+// (the three miss scenarios), "miss 16 KiB", "storm", "purge" or
 // "disk 256 MiB full,disk 256 MiB ranges,pass-through 2 GiB"); BENCH_PURGE_ENTRIES
-// (entries per purge in the purge scenario, default 100000).
+// (entries per purge in the purge scenario, default 100000); BENCH_CACHE_DIR
+// (parent of Strata's cache directory in the miss and storm scenarios, e.g.
+// /dev/shm; default the OS temporary directory); BENCH_STORM_S (seconds of the
+// storm scenario, default 60, 10 with --quick).
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { canPin, installCleanup, pinSelf, removeDir, trackDir } from './load/children.js';
 import { pickGenerator } from './load/generator.js';
 import { runHerd, type HerdResult } from './load/herd.js';
-import { LOAD_CPU, SCENARIOS, SERVER_CPU, runScenario, slices, type LoadSettings, type ScenarioResult } from './load/scenarios.js';
+import { LOAD_CPU, SCENARIOS, SERVER_CPU, runScenario, selected, slices, type LoadSettings, type ScenarioResult } from './load/scenarios.js';
+import { STORM_SCENARIOS, runStormScenario, type StormResult } from './load/storm.js';
 import { MEMORY_SCENARIOS, runMemoryScenario, type MemoryResult } from './load/memory.js';
 import { SEEK_SCENARIOS, runSeekScenario, type SeekResult } from './load/seek.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
@@ -66,7 +71,10 @@ function loadTable(results: ScenarioResult[]): string {
       r.ratio.toFixed(2),
       `${fmtMs(r.strata.result.p50Ms)} / ${fmtMs(r.strata.result.p99Ms)}`,
       `${fmtMs(r.bare.result.p50Ms)} / ${fmtMs(r.bare.result.p99Ms)}`,
-      r.target === undefined ? '—' : `≥ ${r.target.toFixed(2)} ${r.pass ? 'PASS' : 'MISS'}`,
+      [
+        r.target === undefined ? '—' : `≥ ${r.target.toFixed(2)} ${r.pass ? 'PASS' : 'MISS'}`,
+        ...(r.p99Target === undefined ? [] : [`p99 ${r.p99Ratio.toFixed(2)}× ≤ ${r.p99Target}× ${r.p99Pass ? 'PASS' : 'MISS'}`]),
+      ].join('; '),
     ]),
     [false, true, true, true, true, true, false],
   );
@@ -95,6 +103,7 @@ async function main(): Promise<void> {
     strataNodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean),
   };
   if (settings.durationS < 1) throw new Error('BENCH_DURATION_S must be at least 1');
+  const stormS = Math.max(1, Math.round(envNumber('BENCH_STORM_S', quick ? 10 : 60)));
   if (settings.rounds < 1) throw new Error('BENCH_ROUNDS must be at least 1');
   const doMicro = !argv.includes('--load-only');
   const doLoad = !argv.includes('--micro-only');
@@ -127,6 +136,7 @@ async function main(): Promise<void> {
   let load: ScenarioResult[] = [];
   let herd: HerdResult | undefined;
   let memory: MemoryResult[] = [];
+  const storm: StormResult[] = [];
   const seek: SeekResult[] = [];
   let purge: PurgeScenarioResult | undefined;
   let tool: string | undefined;
@@ -143,7 +153,7 @@ async function main(): Promise<void> {
           `server under test on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}`,
       );
       const only = (process.env['BENCH_ONLY'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-      for (const sc of SCENARIOS.filter((x) => only.length === 0 || only.includes(x.name))) {
+      for (const sc of SCENARIOS.filter((x) => selected(only, x))) {
         process.stderr.write(`• ${sc.name}\n`);
         const r = await runScenario(sc, gen, settings);
         load.push(r);
@@ -153,13 +163,19 @@ async function main(): Promise<void> {
         process.stderr.write('• herd\n');
         herd = await runHerd(settings);
       }
-      for (const sc of MEMORY_SCENARIOS.filter((x) => only.length === 0 || only.includes(x.name))) {
+      for (const sc of MEMORY_SCENARIOS.filter((x) => selected(only, x))) {
         process.stderr.write(`• ${sc.name}\n`);
         memory.push(await runMemoryScenario(sc, settings));
       }
-      for (const sc of SEEK_SCENARIOS.filter((x) => only.length === 0 || only.includes(x.name))) {
+      for (const sc of SEEK_SCENARIOS.filter((x) => selected(only, x))) {
         process.stderr.write(`• ${sc.name}\n`);
         seek.push(await runSeekScenario(sc, settings));
+      }
+      for (const sc of STORM_SCENARIOS.filter((x) => selected(only, x))) {
+        process.stderr.write(`• ${sc.name}\n`);
+        const r = await runStormScenario(sc, gen, settings, stormS);
+        storm.push(r);
+        for (const w of r.warnings) console.log(`  warning (${sc.name}): ${w}`);
       }
       if (only.length === 0 || only.includes('purge')) {
         process.stderr.write('• purge\n');
@@ -172,7 +188,12 @@ async function main(): Promise<void> {
     console.log('');
     if (load.length) {
       console.log(loadTable(load));
-      console.log('ratio = strata req/s ÷ baseline req/s (hit: bare node:http with the same bytes; miss: the origin answering directly; disk: bytes/s vs bare node:http + fs.createReadStream)');
+      console.log(
+        'ratio = strata req/s ÷ baseline req/s (hit: bare node:http with the same bytes; miss: a bare pass-through proxy (node:http + undici Pool) to the same origin; ' +
+          'disk: bytes/s vs bare node:http + fs.createReadStream); p99 = strata p99 ÷ baseline p99',
+      );
+      const fsUsed = [...new Set(load.filter((r) => r.cacheFs).map((r) => r.cacheFs!.replace(/^.*\((.*)\)$/, '$1')))];
+      if (fsUsed.length) console.log(`miss scenarios: strata's cache directory on ${fsUsed.join(', ')}${process.env['BENCH_CACHE_DIR'] ? ' (BENCH_CACHE_DIR)' : ''}`);
     }
     for (const r of load) {
       if (r.ratioOf) console.log(`  ${r.scenario}: strata ${fmtInt(r.strata.result.bytes / r.strata.result.durationS / 2 ** 20)} MiB/s, bare ${fmtInt(r.bare.result.bytes / r.bare.result.durationS / 2 ** 20)} MiB/s`);
@@ -183,6 +204,16 @@ async function main(): Promise<void> {
           `${fmtInt(m.strataMiBps)} MiB/s through strata vs ${fmtInt(m.originMiBps)} MiB/s from the origin directly (ratio ${m.ratio.toFixed(2)})`,
       );
     }
+    for (const t of storm) {
+      const M = 2 ** 20;
+      console.log(
+        `${t.scenario}: ${fmtInt(t.load.requests)} unique ${fmtInt(t.bodyBytes)} B URLs in ${t.load.durationS.toFixed(0)} s (${fmtInt(t.load.rps)} req/s, p99 ${fmtMs(t.load.p99Ms)}), ` +
+          `--memory-size ${fmtInt(t.memorySizeBytes / M)} MiB --disk-size ${fmtInt(t.diskSizeBytes / M)} MiB, cache on ${t.cacheFs.replace(/^.*\((.*)\)$/, '$1')}\n` +
+          `  resident memory ${t.rssStartMiB.toFixed(1)} MiB at the start, peak ${t.rssPeakMiB.toFixed(1)} MiB: growth ${t.rssGrowthMiB.toFixed(1)} MiB (target ≤ ${fmtInt(t.rssLimitMiB)} MiB = memory size + 150 MiB) ${t.rssPass ? 'PASS' : 'MISS'}\n` +
+          `  disk tier peak ${(t.diskPeakBytes / M).toFixed(1)} MiB (target ≤ ${fmtInt(t.diskSizeBytes / M)} MiB) ${t.diskPass ? 'PASS' : 'MISS'}; ` +
+          `${fmtInt(t.writesShed)} disk writes shed; ${fmtInt(t.counters['stored'] ?? 0)} stored of ${fmtInt(t.counters['misses'] ?? 0)} misses; write queue empty ${t.drainS.toFixed(1)} s after the load`,
+      );
+    }
     for (const k of seek) {
       console.log(
         `${k.scenario}: ${k.clients} clients, ${fmtInt(k.requests)} random ${fmtInt(k.clientBytes / k.requests / 2 ** 10)} KiB ranges in ${k.elapsedS.toFixed(1)} s; ` +
@@ -191,6 +222,9 @@ async function main(): Promise<void> {
       );
     }
     for (const r of load) {
+      if (r.p99Target !== undefined) {
+        console.log(`  ${r.scenario}: p99 strata ${fmtMs(r.strata.result.p99Ms)} vs baseline ${fmtMs(r.bare.result.p99Ms)} = ${r.p99Ratio.toFixed(2)}× (target ≤ ${r.p99Target}×) ${r.p99Pass ? 'PASS' : 'MISS'}`);
+      }
       const rr = r.roundRatios;
       if (rr.length > 1) {
         console.log(`  ${r.scenario}: per-slice ratios ${rr.map((x) => x.toFixed(2)).join(' ')}; best slice ÷ best slice ${r.bestSliceRatio.toFixed(2)}`);
@@ -229,7 +263,7 @@ async function main(): Promise<void> {
     date: started.toISOString(),
     command: `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`,
     machine,
-    settings: { ...settings, slicesS: slices(settings.durationS, settings.rounds), strataLogLevel: process.env['BENCH_LOG_LEVEL'] || 'info', threads: 1, tool, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, pinned: canPin },
+    settings: { ...settings, stormS, cacheParent: process.env['BENCH_CACHE_DIR'] || os.tmpdir(), slicesS: slices(settings.durationS, settings.rounds), strataLogLevel: process.env['BENCH_LOG_LEVEL'] || 'info', threads: 1, tool, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, pinned: canPin },
     micro,
     load: load.map((r) => ({
       scenario: r.scenario,
@@ -238,6 +272,10 @@ async function main(): Promise<void> {
       ratio: r.ratio,
       target: r.target,
       pass: r.pass,
+      p99Ratio: r.p99Ratio,
+      p99Target: r.p99Target,
+      p99Pass: r.p99Pass,
+      ...(r.cacheFs ? { cacheFs: r.cacheFs } : {}),
       roundRatios: r.roundRatios,
       bestSliceRatio: r.bestSliceRatio,
       strata: { ...r.strata.result, warmup: r.strata.warmup, rounds: r.strata.rounds, counters: r.strata.counters, fills: r.strata.fills },
@@ -248,6 +286,7 @@ async function main(): Promise<void> {
     herd,
     memory,
     seek,
+    storm,
     ...(purge ? { purge } : {}),
     elapsedS: (Date.now() - started.getTime()) / 1000,
   };

@@ -38,11 +38,11 @@ export function onShutdown(shutdown: () => Promise<void> | void): void {
   process.stdin.resume();
 }
 
-/** "1024", "1k", "1KiB", "1m", "1MiB" → bytes. */
+/** "1024", "1k", "1KiB", "1m", "1MiB", "1g", "1GiB" → bytes. */
 export function parseSize(s: string): number {
-  const m = /^(\d+)\s*(k|kib|kb|m|mib|mb)?$/i.exec(s.trim());
+  const m = /^(\d+)\s*(k|kib|kb|m|mib|mb|g|gib|gb)?$/i.exec(s.trim());
   if (!m) throw new Error(`bad size ${JSON.stringify(s)}`);
   const n = Number(m[1]);
   const unit = (m[2] ?? '').toLowerCase();
-  return unit.startsWith('k') ? n * 1024 : unit.startsWith('m') ? n * 1024 * 1024 : n;
+  return unit.startsWith('k') ? n * 1024 : unit.startsWith('m') ? n * 1024 * 1024 : unit.startsWith('g') ? n * 1024 ** 3 : n;
 }

@@ -30,7 +30,7 @@ export const MEMORY_SCENARIOS = [{ name: 'pass-through 2 GiB', bodyBytes: 2 * 10
 
 const MiB = 1024 * 1024;
 
-function procKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+export function procKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`/proc/${pid}/status has no ${field}`);
   return Number(m[1]);

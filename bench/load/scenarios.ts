@@ -4,17 +4,19 @@
 //
 //   hit 1 KiB / hit 1 MiB  Strata answering a stored response, vs a bare
 //                          node:http server answering the same bytes.
-//   miss                   every request a new URL: Strata fetches it from the
-//                          origin (its own process, pinned beside the load
-//                          generator) and stores it; the baseline is that origin
-//                          answering the load directly.
+//   miss 1 KiB / 16 KiB /  every request a new URL: Strata fetches it from the
+//   256 KiB                origin (its own process, pinned beside the load
+//                          generator) and stores it; the baseline is a bare
+//                          pass-through proxy (node:http + undici Pool, no cache,
+//                          no log) forwarding to the SAME origin process.
 //   disk 256 MiB full /    Strata answering a 256 MiB response from its disk tier
 //   disk 256 MiB ranges    (whole, or random aligned 1 MiB ranges), vs a bare
 //                          node:http server streaming the same file with
 //                          fs.createReadStream. Compared by bytes per second.
 
 import http from 'node:http';
-import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
@@ -67,14 +69,25 @@ export interface ScenarioResult {
   /** Minimum ratio aimed for, if any. */
   target?: number;
   pass?: boolean;
+  /** Strata's p99 ÷ the baseline's p99 (request-weighted slice p99s). */
+  p99Ratio: number;
+  /** Maximum p99 ratio aimed for, if any. */
+  p99Target?: number;
+  p99Pass?: boolean;
+  /** Where Strata's cache directory was (miss scenarios): path and filesystem. */
+  cacheFs?: string;
   warnings: string[];
 }
 
-interface Scenario {
+export interface Scenario {
   name: string;
+  /** BENCH_ONLY also selects a scenario by its group (e.g. "miss" for the three miss scenarios). */
+  group?: string;
   bodyBytes: number;
   kind: 'hit' | 'miss' | 'disk';
   target?: number;
+  /** Maximum Strata p99 ÷ baseline p99 aimed for, if any. */
+  p99Target?: number;
   /** Origin's Cache-Control for Strata's entry (hit scenarios; ETag added, revalidations held). */
   cacheControl?: string;
   /** Keep-alive connections, when the scenario needs other than the setting (large bodies). */
@@ -95,13 +108,49 @@ export const SCENARIOS: Scenario[] = [
   // measured request is a stale-while-revalidate hit, with one revalidation held in flight.
   { name: 'hit 1 KiB stale-while-revalidate', bodyBytes: 1024, kind: 'hit', target: 0.7, cacheControl: 'max-age=1, stale-while-revalidate=86400' },
   { name: 'hit 1 MiB', bodyBytes: 1024 * 1024, kind: 'hit', target: 0.9 },
-  { name: 'miss', bodyBytes: 1024, kind: 'miss' },
+  // Every request a new URL, vs a bare pass-through proxy to the same origin.
+  { name: 'miss 1 KiB', group: 'miss', bodyBytes: 1024, kind: 'miss', target: 0.8, p99Target: 2 },
+  { name: 'miss 16 KiB', group: 'miss', bodyBytes: 16 * 1024, kind: 'miss', target: 0.8, p99Target: 2 },
+  { name: 'miss 256 KiB', group: 'miss', bodyBytes: 256 * 1024, kind: 'miss', target: 0.8, p99Target: 2 },
   { name: 'disk 256 MiB full', bodyBytes: 256 * MiB, kind: 'disk', target: 0.8, connections: 2, byBytes: true },
   { name: 'disk 256 MiB ranges', bodyBytes: 256 * MiB, kind: 'disk', target: 0.8, connections: 16, rangeBytes: MiB, byBytes: true },
   { name: 'slices 256 MiB full', bodyBytes: 256 * MiB, kind: 'disk', connections: 2, byBytes: true, sliced: true },
 ];
 
 const log = (s: string) => process.stderr.write(s + '\n');
+
+/** BENCH_ONLY selection: an entry names a scenario or its group. */
+export function selected(only: string[], sc: { name: string; group?: string }): boolean {
+  return only.length === 0 || only.includes(sc.name) || (sc.group !== undefined && only.includes(sc.group));
+}
+
+/**
+ * Parent of Strata's cache directory in the miss and storm scenarios:
+ * BENCH_CACHE_DIR (e.g. /dev/shm, where the nginx of /work/shared/anchors keeps
+ * its cache), else the OS temporary directory the disk scenarios use.
+ */
+export function cacheParent(): string {
+  return process.env['BENCH_CACHE_DIR'] || tmpdir();
+}
+
+const FS_MAGIC: Record<number, string> = { 0x01021994: 'tmpfs', 0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs' };
+
+/** "tmpfs on /dev/shm": the filesystem type and mount point of `dir`. */
+export function describeFs(dir: string): string {
+  try {
+    const out = execFileSync('findmnt', ['-n', '-o', 'FSTYPE,TARGET', '-T', dir], { encoding: 'utf8' }).trim();
+    const [type, target] = out.split(/\s+/);
+    if (type && target) return `${type} on ${target}`;
+  } catch {
+    // no findmnt: the statfs magic number
+  }
+  try {
+    const t = statfsSync(dir).type;
+    return FS_MAGIC[t] ?? `filesystem type 0x${t.toString(16)}`;
+  } catch {
+    return 'unknown filesystem';
+  }
+}
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
   return new Promise((resolve, reject) => {
@@ -116,7 +165,8 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
-async function counters(strata: ServerChild): Promise<Record<string, number>> {
+/** Strata's /stats JSON, whole. */
+export async function statsJson(strata: ServerChild): Promise<Record<string, unknown>> {
   const url = `http://127.0.0.1:${strata.info['admin'] as number}/stats`;
   const r = await new Promise<string>((resolve, reject) => {
     http
@@ -130,7 +180,12 @@ async function counters(strata: ServerChild): Promise<Record<string, number>> {
       })
       .on('error', (err) => reject(new Error(`strata admin GET ${url}: ${err.message}`)));
   });
-  const j = JSON.parse(r) as Record<string, unknown>;
+  return JSON.parse(r) as Record<string, unknown>;
+}
+
+/** The numeric top-level counters of Strata's /stats. */
+async function counters(strata: ServerChild): Promise<Record<string, number>> {
+  const j = await statsJson(strata);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(j)) if (typeof v === 'number') out[k] = v;
   return out;
@@ -233,10 +288,15 @@ function checkSide(label: string, side: Side, warnings: string[], byBytes = fals
   if (r.badStatus > 0) warnings.push(`${label}: ${r.badStatus} responses with a status other than 2xx/3xx`);
 }
 
-export async function startStrata(originPort: number, s: LoadSettings): Promise<{ strata: ServerChild; cacheDir: string }> {
-  const cacheDir = trackDir(mkdtempSync(join(tmpdir(), 'strata-bench-cache-')));
+export async function startStrata(
+  originPort: number,
+  s: LoadSettings,
+  opts: { parentDir?: string; extraArgs?: string[] } = {},
+): Promise<{ strata: ServerChild; cacheDir: string }> {
+  const cacheDir = trackDir(mkdtempSync(join(opts.parentDir ?? tmpdir(), 'strata-bench-cache-')));
   try {
-    const strata = await startServer('strata', scriptPath('strata-server.js'), ['--origin', `http://127.0.0.1:${originPort}`, '--cache-dir', cacheDir, '--ephemeral'], {
+    const args = ['--origin', `http://127.0.0.1:${originPort}`, '--cache-dir', cacheDir, '--ephemeral', ...(opts.extraArgs ?? [])];
+    const strata = await startServer('strata', scriptPath('strata-server.js'), args, {
       cpu: SERVER_CPU,
       nodeArgs: s.strataNodeArgs,
     });
@@ -305,68 +365,88 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
   };
   const runId = Date.now().toString(36);
   try {
-    let strataSide: ScenarioResult['strata'];
-    let bareSide: Side;
-    let baseline: string;
     if (sc.kind === 'disk') {
       const r = await diskScenario(sc, gen, s, runId, started, dirs, warnings);
       await stopAll();
       return finish(sc, r.strata, r.bare, r.baseline, warnings);
     }
-    const path = sc.kind === 'hit' ? `/bench/hit-${sc.bodyBytes}` : '/bench/miss';
+    if (sc.kind === 'miss') {
+      const r = await missScenario(sc, gen, s, runId, started, dirs, warnings);
+      await stopAll();
+      return { ...finish(sc, r.strata, r.bare, r.baseline, warnings), cacheFs: r.cacheFs };
+    }
+    const path = `/bench/hit-${sc.bodyBytes}`;
 
-    // Strata's origin: parked beside the load generator. For hits it answers only
-    // the priming request; for misses it answers every request Strata forwards.
+    // Strata's origin: parked beside the load generator; it answers only the priming request.
     const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0', ...(sc.cacheControl ? [sc.cacheControl] : [])], { cpu: LOAD_CPU });
     started.push(origin);
     const { strata, cacheDir } = await startStrata(origin.port, s);
     started.push(strata);
     dirs.push(cacheDir);
     const url = `http://127.0.0.1:${strata.port}${path}`;
-    // The baseline, alone on the server CPU whenever it is measured: a bare server
-    // with the same bytes (hits), or an origin of its own answering directly (miss).
-    const bare = await startServer(sc.kind === 'hit' ? 'bare' : 'origin (baseline)', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: SERVER_CPU });
+    // The baseline, alone on the server CPU whenever it is measured: a bare server with the same bytes.
+    const bare = await startServer('bare', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: SERVER_CPU });
     started.push(bare);
     const bareUrl = `http://127.0.0.1:${bare.port}${path}`;
     const check = await get(bareUrl);
     if (check.status !== 200 || check.bytes !== sc.bodyBytes) throw new Error(`baseline server answered ${check.status} with ${check.bytes} bytes`);
 
-    if (sc.kind === 'hit') {
-      await primeAndCheckHit(url, sc.bodyBytes);
-      log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU}, ${url} (primed: cache-status has "; hit")`);
-      log(`  bare node:http: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}`);
-      const [st, bs] = await measurePair(gen, { label: 'strata', url, unique: false }, { label: 'bare', url: bareUrl, unique: false }, s, runId);
-      const c = await counters(strata);
-      strataSide = { ...st, counters: c };
-      bareSide = bs;
-      baseline = 'bare node:http server, same bytes';
-      // Every request after the priming one should have been a hit.
-      if (c['misses'] !== 1 || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
-        warnings.push(`strata: not all hits (misses ${c['misses']}, stale ${c['stale']}, bypass ${c['bypass']}, errors ${c['errors']})`);
-      }
-      if (sc.cacheControl && (c['backgroundRevalidations'] ?? 0) !== 1) {
-        warnings.push(`strata: ${c['backgroundRevalidations']} background revalidations (expected exactly 1, held by the origin)`);
-      }
-    } else {
-      const probe = await get(`${url}/probe-${runId}`);
-      if (probe.status !== 200 || probe.bytes !== sc.bodyBytes) throw new Error(`strata answered the probe with ${probe.status}, ${probe.bytes} bytes`);
-      log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU} → origin pid ${origin.pid} on CPU ${LOAD_CPU}, ${url}/<run>/<n>`);
-      log(`  baseline origin: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}/<run>/<n>`);
-      const fills = fillTracker(strata, warnings);
-      await fills.settle();
-      const strataSpec: SideSpec = { label: 'strata', url, unique: true, settle: () => fills.settle() };
-      const [st, bs] = await measurePair(gen, strataSpec, { label: 'bare', url: bareUrl, unique: true }, s, runId, () => fills.startMeasuring());
-      const c = await counters(strata);
-      strataSide = { ...st, counters: c, fills: fills.stats(st.result.requests, st.result.durationS) };
-      bareSide = bs;
-      baseline = 'the origin answering directly';
-      if ((c['hits'] ?? 0) > 0) warnings.push(`strata: ${c['hits']} hits in the miss scenario (URLs repeated?)`);
+    await primeAndCheckHit(url, sc.bodyBytes);
+    log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU}, ${url} (primed: cache-status has "; hit")`);
+    log(`  bare node:http: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}`);
+    const [st, bs] = await measurePair(gen, { label: 'strata', url, unique: false }, { label: 'bare', url: bareUrl, unique: false }, s, runId);
+    const c = await counters(strata);
+    // Every request after the priming one should have been a hit.
+    if (c['misses'] !== 1 || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
+      warnings.push(`strata: not all hits (misses ${c['misses']}, stale ${c['stale']}, bypass ${c['bypass']}, errors ${c['errors']})`);
+    }
+    if (sc.cacheControl && (c['backgroundRevalidations'] ?? 0) !== 1) {
+      warnings.push(`strata: ${c['backgroundRevalidations']} background revalidations (expected exactly 1, held by the origin)`);
     }
     await stopAll();
-    return finish(sc, strataSide, bareSide, baseline, warnings);
+    return finish(sc, { ...st, counters: c }, bs, 'bare node:http server, same bytes', warnings);
   } finally {
     await stopAll();
   }
+}
+
+/**
+ * Every request a new URL. One origin process (parked beside the load generator)
+ * answers both sides: Strata fetches and stores each URL; the baseline is a bare
+ * pass-through proxy (bare-proxy.ts) forwarding to that same origin. Both proxies
+ * sit on the server CPU; only the one being measured gets load.
+ */
+async function missScenario(sc: Scenario, gen: Generator, s: LoadSettings, runId: string, started: ServerChild[], dirs: string[], warnings: string[]) {
+  const path = `/bench/miss-${sc.bodyBytes}`;
+  const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: LOAD_CPU });
+  started.push(origin);
+  const parentDir = cacheParent();
+  const { strata, cacheDir } = await startStrata(origin.port, s, { parentDir });
+  started.push(strata);
+  dirs.push(cacheDir);
+  const cacheFs = `${cacheDir} (${describeFs(cacheDir)})`;
+  const url = `http://127.0.0.1:${strata.port}${path}`;
+  const proxy = await startServer('bare proxy', scriptPath('bare-proxy.js'), [`http://127.0.0.1:${origin.port}`, '0'], { cpu: SERVER_CPU });
+  started.push(proxy);
+  const bareUrl = `http://127.0.0.1:${proxy.port}${path}`;
+  for (const [label, u] of [['strata', url], ['bare proxy', bareUrl]] as const) {
+    const probe = await get(`${u}/probe-${runId}`);
+    if (probe.status !== 200 || probe.bytes !== sc.bodyBytes) throw new Error(`${label} answered the probe with ${probe.status}, ${probe.bytes} bytes`);
+  }
+  log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU} → origin pid ${origin.pid} on CPU ${LOAD_CPU}, ${url}/<run>/<n>; cache dir ${cacheFs}`);
+  log(`  bare proxy (node:http + undici Pool): pid ${proxy.pid} on CPU ${SERVER_CPU} → the same origin, ${bareUrl}/<run>/<n>`);
+  const fills = fillTracker(strata, warnings);
+  await fills.settle();
+  const strataSpec: SideSpec = { label: 'strata', url, unique: true, settle: () => fills.settle() };
+  const [st, bs] = await measurePair(gen, strataSpec, { label: 'bare', url: bareUrl, unique: true }, s, runId, () => fills.startMeasuring());
+  const c = await counters(strata);
+  if ((c['hits'] ?? 0) > 0) warnings.push(`strata: ${c['hits']} hits in the miss scenario (URLs repeated?)`);
+  return {
+    strata: { ...st, counters: c, fills: fills.stats(st.result.requests, st.result.durationS) },
+    bare: bs,
+    baseline: 'bare pass-through proxy (node:http + undici Pool, no cache, no log) to the same origin',
+    cacheFs,
+  };
 }
 
 function finish(sc: Scenario, strataSide: ScenarioResult['strata'], bareSide: Side, baseline: string, warnings: string[]): ScenarioResult {
@@ -374,6 +454,7 @@ function finish(sc: Scenario, strataSide: ScenarioResult['strata'], bareSide: Si
   checkSide('bare', bareSide, warnings, sc.byBytes);
   const rate = (r: LoadResult) => (sc.byBytes ? r.bytes / r.durationS : r.rps);
   const ratio = rate(strataSide.result) / rate(bareSide.result);
+  const p99Ratio = strataSide.result.p99Ms / bareSide.result.p99Ms;
   return {
     scenario: sc.name,
     bodyBytes: sc.bodyBytes,
@@ -385,6 +466,8 @@ function finish(sc: Scenario, strataSide: ScenarioResult['strata'], bareSide: Si
     roundRatios: strataSide.rounds.map((r, i) => rate(r) / rate(bareSide.rounds[i]!)),
     bestSliceRatio: Math.max(...strataSide.rounds.map(rate)) / Math.max(...bareSide.rounds.map(rate)),
     ...(sc.target !== undefined ? { target: sc.target, pass: ratio >= sc.target } : {}),
+    p99Ratio,
+    ...(sc.p99Target !== undefined ? { p99Target: sc.p99Target, p99Pass: p99Ratio <= sc.p99Target } : {}),
     warnings,
   };
 }

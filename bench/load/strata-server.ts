@@ -1,7 +1,7 @@
 // One Strata node as a benchmark child process.
 //
 //   node dist/bench/load/strata-server.js --origin http://127.0.0.1:PORT --cache-dir DIR [--ephemeral]
-//        [--admin-token T] [--purge-fill N]
+//        [--admin-token T] [--purge-fill N] [--memory-size 64MiB] [--disk-size 256MiB]
 //
 // Production defaults (src/config/defaults.ts) except: loopback listeners on
 // ephemeral ports, the given origin and cache directory, node id "bench". The
@@ -9,7 +9,8 @@
 // it (pino's asynchronous destination; access lines batched in 32 KiB / 100 ms) — into /dev/null, so its
 // cost is measured but nothing piles up. Prints {"port":N,"admin":M} when
 // listening. With --purge-fill N, 2·N entries are first written straight into the
-// store (purge-fill.ts) and the ready line also carries fillMs.
+// store (purge-fill.ts) and the ready line also carries fillMs. --memory-size and
+// --disk-size override cache.memoryMaxBytes / cache.diskMaxBytes (the storm scenario).
 
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -18,7 +19,7 @@ import pino from 'pino';
 import { defaultConfig } from '../../src/config/defaults.js';
 import type { Config } from '../../src/config/types.js';
 import { createNode } from '../../src/node.js';
-import { onShutdown } from './child-life.js';
+import { onShutdown, parseSize } from './child-life.js';
 import { fillForPurge } from './purge-fill.js';
 
 const { values } = parseArgs({
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     ephemeral: { type: 'boolean', default: false },
     'admin-token': { type: 'string', default: '' },
     'purge-fill': { type: 'string', default: '0' },
+    'memory-size': { type: 'string' },
+    'disk-size': { type: 'string' },
   },
 });
 if (!values.origin || !values['cache-dir']) {
@@ -43,7 +46,12 @@ const config: Config = {
   listen: { host: '127.0.0.1', port: 0 },
   admin: { ...base.admin, listen: { host: '127.0.0.1', port: 0 }, token: values['admin-token'] ?? '' },
   origin: { ...base.origin, upstreams: [{ url: values.origin, weight: 1, maxConnections: base.origin.maxConnections }] },
-  cache: { ...base.cache, dir: values['cache-dir'] },
+  cache: {
+    ...base.cache,
+    dir: values['cache-dir'],
+    ...(values['memory-size'] ? { memoryMaxBytes: parseSize(values['memory-size']) } : {}),
+    ...(values['disk-size'] ? { diskMaxBytes: parseSize(values['disk-size']) } : {}),
+  },
   limits: { ...base.limits, shutdownGraceMs: 1_000 },
   // BENCH_LOG_LEVEL is for experiments (e.g. "warn" to see the access log's share).
   logLevel: (process.env['BENCH_LOG_LEVEL'] || 'info') as Config['logLevel'],
