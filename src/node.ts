@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { createAdminHandler, createAdminListener } from './admin/admin.js';
-import { flightMatcher, Purger, type PurgeHook } from './admin/purge.js';
+import { flightMatcher, Purger } from './admin/purge.js';
 import { expiredAt } from './cache/soft-purge.js';
 import type { Config, ListenAddress } from './config/types.js';
 import { StrataError } from './errors.js';
@@ -20,6 +20,7 @@ import { createListener } from './server/listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
+import type { PurgedListener } from './store/types.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 export interface NodeDeps {
@@ -42,7 +43,7 @@ export interface StrataNode {
   ready(): Promise<void>;
   readonly logger: Logger;
   /** Be told of every purge, right after the store applied it and before it is answered. */
-  onPurged(hook: PurgeHook): void;
+  onPurged(hook: PurgedListener): void;
 }
 
 function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
@@ -73,7 +74,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let admin: Server | undefined;
   let stopping: Promise<void> | undefined;
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
-  const purgeHooks: PurgeHook[] = [];
+  const purgeHooks: PurgedListener[] = [];
 
   const node: StrataNode = {
     stats,
@@ -83,7 +84,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       return store;
     },
     ready: () => (store ? store.disk.ready : Promise.reject(new Error('node not started'))),
-    onPurged: (hook) => void purgeHooks.push(hook),
+    onPurged: (hook) => {
+      purgeHooks.push(hook);
+      store?.onPurged(hook);
+    },
     proxyAddress: () => proxy!.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
 
@@ -104,8 +108,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       origin = new UpstreamPool(config.origin, { logger, clock });
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       // A request after a purge must not join a fetch that began before it.
-      purgeHooks.unshift((selector) => void coalescer.forget(flightMatcher(selector)));
-      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats, hooks: purgeHooks });
+      store.onPurged((selector) => void coalescer.forget(flightMatcher(selector)));
+      for (const hook of purgeHooks) store.onPurged(hook);
+      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
       const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access, coalescer, purge });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });

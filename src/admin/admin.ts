@@ -4,7 +4,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { StrataError } from '../errors.js';
 import { COUNTERS, type Stats } from '../observability/stats.js';
-import type { Store } from '../store/types.js';
+import type { CacheStore } from '../store/types.js';
 import type { OriginClient } from '../origin/client.js';
 import { json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
@@ -12,7 +12,7 @@ import { isAllowedAdminHost } from './allowed-host.js';
 export interface AdminDeps {
   nodeId: string;
   stats: Stats;
-  store: Store;
+  store: CacheStore;
   origin: Pick<OriginClient, 'stats'>;
   startedAtMs: number;
   now: () => number;

@@ -6,8 +6,8 @@
 // This module owns the request side: the bearer token (compared in constant time),
 // the body (1 MiB at most, strict shape, every problem named), turning URLs into a
 // store PurgeSelector, the answer and the log line. The store carries the purge
-// out (Store.purge); hooks let other components holding in-flight state (e.g.
-// coalesced fetches) drop what the purge covers, in the same synchronous step.
+// out (Purgeable.purge); components holding in-flight state (coalesced fetches)
+// subscribe to the store's 'purged' event, which fires in the same synchronous step.
 //
 // Invariant: nothing is purged unless the token matched, and 200 is answered only
 // once the store has made the purge durable.
@@ -21,7 +21,7 @@ import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { Stats } from '../observability/stats.js';
 import { emptySelector, selectorMatcher } from '../store/purge-match.js';
-import type { PurgeSelector, Store } from '../store/types.js';
+import type { Purgeable, PurgeSelector } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 
 export const PURGE_BODY_MAX_BYTES = 2 ** 20;
@@ -39,7 +39,6 @@ export interface PurgeRequest {
 }
 
 /** Told of every purge right after the store applied it, before its answer. */
-export type PurgeHook = (selector: PurgeSelector, soft: boolean) => void;
 
 const FIELDS = { urls: 'list', prefixes: 'list', tags: 'list', all: 'boolean', soft: 'boolean' } as const;
 const FIELD_NAMES = Object.keys(FIELDS).join(', ');
@@ -172,11 +171,10 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | StrataErr
 export interface PurgerDeps {
   /** Admin token; '' turns purging off. */
   token: string;
-  store: Pick<Store, 'purge'>;
+  store: Pick<Purgeable, 'purge'>;
   clock: Clock;
   logger: Logger;
   stats: Stats;
-  hooks: readonly PurgeHook[];
 }
 
 /** What the log line and the answer say was asked for. */
@@ -243,16 +241,11 @@ export class Purger {
   }
 
   private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[]): Promise<void> {
-    const { store, clock, logger, stats, hooks } = this.deps;
+    const { store, clock, logger, stats } = this.deps;
     const started = performance.now();
     let purged: number;
     try {
-      // The hooks run in the store's synchronous step in which the purge takes effect,
-      // so no request sees one without the other.
-      const onApply = () => {
-        for (const hook of hooks) hook(selector, asked.soft);
-      };
-      purged = await store.purge(selector, asked.soft ? { softAtMs: clock.now(), onApply } : { onApply });
+      purged = await store.purge(selector, asked.soft ? { softAtMs: clock.now() } : {});
     } catch (err) {
       logger.error({ purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
       return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra);

@@ -9,7 +9,7 @@
 // cannot be shared with other clients), whatever the cache holds.
 
 import type { HeaderMap } from '../http/headers.js';
-import type { EntryMeta } from '../store/types.js';
+import type { EntryMeta } from '../entry.js';
 import { decideReuse, requestDirectives, type RequestDirectives, type ReuseDecision } from './reuse.js';
 
 /** Why no stored response was chosen (Cache-Status fwd, RFC 9211 §2.2). */

@@ -1,7 +1,7 @@
 // Stored metadata built from a storage decision: one place that maps what the
 // policy decided (storable.ts) onto the EntryMeta the store keeps.
 
-import { ENTRY_FORMAT, type EntryMeta } from '../store/types.js';
+import { ENTRY_FORMAT, type EntryMeta } from '../entry.js';
 import type { StorageDecision } from './storable.js';
 import { tagsOf } from './tags.js';
 

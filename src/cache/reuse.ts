@@ -4,7 +4,7 @@
 
 import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
 import type { HeaderMap } from '../http/headers.js';
-import type { EntryMeta } from '../store/types.js';
+import type { EntryMeta } from '../entry.js';
 
 export type ReuseDecision =
   /** Fresh (or stale within the client's max-stale, where allowed): answer from cache. */

@@ -4,7 +4,7 @@
 // describe the stored body; the age restarts from the 304.
 
 import type { HeaderMap } from '../http/headers.js';
-import type { EntryMeta } from '../store/types.js';
+import type { EntryMeta } from '../entry.js';
 import { decidedFields } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
 

@@ -4,7 +4,7 @@
 // stale-if-error windows (RFC 5861) count from the purge. Pure; the store applies
 // it to every matching entry and again at start from its purge journal.
 
-import type { EntryMeta } from '../store/types.js';
+import type { EntryMeta } from '../entry.js';
 import { currentAge } from './reuse.js';
 
 export function expiredAt(meta: EntryMeta, atMs: number): EntryMeta {

@@ -19,7 +19,7 @@ import type { HeaderMap } from '../http/headers.js';
 import type { AccessLog } from '../observability/access-log.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
-import type { Store } from '../store/types.js';
+import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { forwardHeaders } from './forward-headers.js';
@@ -27,7 +27,7 @@ import { forwardHeaders } from './forward-headers.js';
 export interface ProxyDeps {
   config: Readonly<Config>;
   access: AccessLog;
-  store: Store;
+  store: CacheStore;
   origin: OriginClient;
   logger: Logger;
   stats: Stats;

@@ -27,7 +27,7 @@ import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
-import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
+import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
 
@@ -86,7 +86,7 @@ export interface FetchRequest {
 }
 
 export interface FetchDeps {
-  store: Store;
+  store: Store & Purgeable;
   origin: OriginClient;
   clock: Clock;
   logger: Logger;

@@ -31,7 +31,7 @@ import type { HeaderMap } from '../http/headers.js';
 import { parseContentRange } from '../http/range.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
-import type { Body, EntryMeta, Store, StoredEntry } from '../store/types.js';
+import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
 import type { FetchOutcome, FetchWork } from './fetch-and-store.js';
@@ -39,7 +39,7 @@ import type { FetchOutcome, FetchWork } from './fetch-and-store.js';
 export { objectValidator } from '../cache/slicing.js';
 
 export interface SliceDeps {
-  store: Store;
+  store: Store & Purgeable;
   origin: OriginClient;
   coalescer: Coalescer<FetchOutcome>;
   clock: Clock;

@@ -8,7 +8,7 @@ import { memoryBody } from './memory-body.js';
 import { PurgeBans, type BanChecked } from './purge-bans.js';
 import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
 import { TagIndex } from './tag-index.js';
-import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
+import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { UrlOrder } from './url-order.js';
 import { VariantIndex } from './variant-index.js';
 
@@ -45,7 +45,7 @@ export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
   return out;
 }
 
-export class MemoryTier implements Store {
+export class MemoryTier implements Store, Purgeable {
   private readonly lru: LRUCache<string, Held>;
   /** The same entries by key: purges scan it, and lru-cache's own iterators are several times slower. */
   private readonly held = new Map<string, Held>();

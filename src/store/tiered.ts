@@ -16,7 +16,8 @@ import {
   type EntryMeta,
   type PurgeOptions,
   type PurgeSelector,
-  type Store,
+  type CacheStore,
+  type PurgedListener,
   type StoredEntry,
   type TierStats,
   type WriteOptions,
@@ -45,12 +46,13 @@ interface Ticket {
   landing?: StoredEntry;
 }
 
-export class TieredStore implements Store {
+export class TieredStore implements CacheStore {
   /** Writes in flight, by key. */
   private readonly tickets = new Map<string, Set<Ticket>>();
   /** Disk writes still landing after their commit() resolved (close() waits for them). */
   private readonly landed = new Set<Promise<unknown>>();
   private readonly purges = new PurgeLog();
+  private readonly purgedListeners: PurgedListener[] = [];
 
   constructor(
     readonly memory: MemoryTier,
@@ -119,6 +121,10 @@ export class TieredStore implements Store {
 
   purgeMark(): number {
     return this.purges.mark;
+  }
+
+  onPurged(listener: PurgedListener): void {
+    this.purgedListeners.push(listener);
   }
 
   open(meta: EntryMeta, opts: WriteOptions = {}): BodyWriter {
@@ -250,6 +256,7 @@ export class TieredStore implements Store {
     // Memory's walk starts once the journal append is done (PurgeBans.add: walkAfter).
     let appended!: () => void;
     this.memory.ban(selector, opts, new Promise<void>((r) => (appended = r)));
+    for (const listener of this.purgedListeners) listener(selector, opts.softAtMs !== undefined);
     opts.onApply?.();
     for (const set of this.tickets.values()) {
       for (const t of set) {

@@ -6,69 +6,9 @@
 // or (later) fixed-size slices, without the callers changing.
 
 import type { Readable } from 'node:stream';
-import type { HeaderMap } from '../http/headers.js';
 
-/** Format version of stored metadata; a record of another version is a miss. */
-export const ENTRY_FORMAT = 1;
-
-/** Everything known about a stored response except its body. Plain JSON. */
-export interface EntryMeta {
-  v: typeof ENTRY_FORMAT;
-  /** Variant key: the store's key. */
-  key: string;
-  /** Primary key (RFC 9111 §2) all variants of one URL share. */
-  primaryKey: string;
-  /** Absolute URL, for logs, purge and invalidation. */
-  url: string;
-  status: number;
-  /** Stored response fields (lower-case names; hop-by-hop and Set-Cookie removed). */
-  headers: HeaderMap;
-  /** Varied request fields (sorted, lower-case) and the normalised values this variant was selected by. */
-  varyNames: string[];
-  varyValues: Record<string, string>;
-  /** RFC 9111 §4.2.3 inputs, ms since epoch. */
-  requestTimeMs: number;
-  responseTimeMs: number;
-  /** corrected_initial_age, seconds. */
-  initialAgeS: number;
-  /** Freshness lifetime (RFC 9111 §4.2.1), seconds, under Strata's effective directives. */
-  freshnessLifetimeS: number;
-  /** Effective caching directives (after CDN-Cache-Control / targeted field precedence). */
-  cacheControl: string;
-  /** Derived from cacheControl once at store time, so a hit parses nothing. */
-  noCache: boolean;
-  staleForbidden: boolean;
-  staleWhileRevalidateS: number;
-  staleIfErrorS: number;
-  /** Body length in bytes; -1 while unknown (a writer sets it at commit). */
-  bodySize: number;
-  /** Subresource-integrity string of the body, when the tier computed one. */
-  integrity?: string;
-  /** Purge tags the origin gave the response (Surrogate-Key / Cache-Tag), de-duplicated. */
-  tags: string[];
-  /**
-   * Set when the entry is one slice of a larger object (bytes [index × bytes,
-   * min((index + 1) × bytes, totalBytes) − 1]), stored under the object's primary key
-   * but never selected as its variant. `validator` ties the slices of one version.
-   */
-  slice?: { index: number; bytes: number; totalBytes: number; validator: string };
-}
-
-/**
- * Which entries a purge takes. An entry matches when any one part matches. URLs are
- * absolute and compared as stored in EntryMeta.url; `paths` and `pathPrefixes` match
- * the path-and-query of the URL under any authority. Plain JSON: it is journalled.
- */
-export interface PurgeSelector {
-  /** Primary keys: every variant of each. */
-  primaryKeys: string[];
-  /** Origin-form targets (path + query), exactly, under any authority. */
-  paths: string[];
-  urlPrefixes: string[];
-  pathPrefixes: string[];
-  tags: string[];
-  all: boolean;
-}
+export { ENTRY_FORMAT, type EntryMeta, type PurgeSelector } from '../entry.js';
+import type { EntryMeta, PurgeSelector } from '../entry.js';
 
 export interface PurgeOptions {
   /**
@@ -127,6 +67,7 @@ export interface TierStats {
   maxBytes: number;
 }
 
+/** What every store offers: look-up, writes visible only once committed, removal, figures. */
 export interface Store {
   /** Synchronous look-up when the tier can answer without I/O; undefined otherwise. */
   peek(key: string): StoredEntry | undefined;
@@ -136,13 +77,23 @@ export interface Store {
   open(meta: EntryMeta, opts?: WriteOptions): BodyWriter;
   /** Replace the metadata of a stored entry (e.g. after a 304); the body is unchanged. */
   update(meta: EntryMeta, opts?: WriteOptions): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  stats(): TierStats | Record<string, TierStats>;
+  /** Wait for pending writes, then release resources. */
+  close(): Promise<void>;
+}
+
+/** Called in the synchronous step in which a purge takes effect (before it is acknowledged). */
+export type PurgedListener = (selector: PurgeSelector, soft: boolean) => void;
+
+/** Removing by selection: invalidation and purges, and keeping fetches begun before them out. */
+export interface Purgeable {
   /**
    * A mark for WriteOptions.purgeMark, taken when an origin fetch begins. The tiered
    * store honours it; a single tier returns 0 and ignores it (as it does not
    * supersede writes in flight either).
    */
   purgeMark(): number;
-  delete(key: string): Promise<boolean>;
   /**
    * Remove every variant under a primary key. A write under that primary key that
    * was opened before this call never becomes visible (its commit rejects with
@@ -157,9 +108,12 @@ export interface Store {
    * number of entries affected.
    */
   purge(selector: PurgeSelector, opts?: PurgeOptions): Promise<number>;
-  stats(): TierStats | Record<string, TierStats>;
-  /** Wait for pending writes, then release resources. */
-  close(): Promise<void>;
+}
+
+/** The store the request path and the admin API use: the tiers together. */
+export interface CacheStore extends Store, Purgeable {
+  /** Be told of every purge in the synchronous step in which it takes effect. */
+  onPurged(listener: PurgedListener): void;
 }
 
 /** A body whose length differs from the one announced: never stored. */

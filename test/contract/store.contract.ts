@@ -13,10 +13,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { emptySelector } from '../../src/store/purge-match.js';
-import { BodyLengthError, type Body, type EntryMeta, type ExpireFn, type PurgeSelector, type Store, type TierStats } from '../../src/store/types.js';
+import { BodyLengthError, type Body, type EntryMeta, type ExpireFn, type Purgeable, type PurgeSelector, type Store, type TierStats } from '../../src/store/types.js';
+
+/** Every tier is a Store and Purgeable: the suite covers both contracts. */
+type Tier = Store & Purgeable;
 
 export interface StoreUnderTest {
-  store: Store;
+  store: Tier;
   /** Wait for every background write / removal (disk). */
   settle(): Promise<void>;
   /** Release the store and its directory. */
@@ -86,7 +89,7 @@ export function selector(over: Partial<PurgeSelector>): PurgeSelector {
 
 export function storeContract(name: string, factory: StoreFactory): void {
   describe(`Store contract: ${name}`, () => {
-    async function withStore(opts: { maxBytes: number; maxObjectBytes?: number }, fn: (s: Store, t: StoreUnderTest) => Promise<void>): Promise<void> {
+    async function withStore(opts: { maxBytes: number; maxObjectBytes?: number }, fn: (s: Tier, t: StoreUnderTest) => Promise<void>): Promise<void> {
       const dir = await freshDir();
       const sut = await factory(dir, opts);
       try {

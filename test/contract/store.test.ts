@@ -453,6 +453,20 @@ describe('TieredStore only', () => {
     return { memory, disk, store: new TieredStore(memory, disk, logger) };
   }
 
+  test("a purge tells the store's 'purged' listeners in the step it takes effect, before it resolves", async () => {
+    await withDir(async (dir) => {
+      const t = await tiered(dir);
+      await putEntry(t.store, makeMeta('p', { tags: ['x'] }), randomBytes(10));
+      const heard: unknown[] = [];
+      t.store.onPurged((sel, soft) => heard.push({ tags: sel.tags, soft, visible: t.store.peek('p') !== undefined }));
+      assert.equal(await t.store.purge(selector({ tags: ['x'] })), 1);
+      heard.push('resolved');
+      // Told once, before the purge answered, with the entry already out of sight.
+      assert.deepEqual(heard, [{ tags: ['x'], soft: false, visible: false }, 'resolved']);
+      await t.store.close();
+    });
+  });
+
   test('a disk-only entry small enough for memory is promoted on get', async () => {
     await withDir(async (dir) => {
       const data = randomBytes(10_000);

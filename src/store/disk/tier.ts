@@ -23,7 +23,7 @@ import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
 import { PurgeBans } from '../purge-bans.js';
 import { PurgeJournal } from '../purge-journal.js';
 import { TagIndex } from '../tag-index.js';
-import type { BodyWriter, EntryMeta, ExpireFn, PurgeOptions, PurgeSelector, Store, StoredEntry, TierStats, WriteOptions } from '../types.js';
+import type { BodyWriter, EntryMeta, ExpireFn, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, TierStats, WriteOptions } from '../types.js';
 import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
 import { openBlobWriter } from './blob-writer.js';
@@ -101,7 +101,7 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
 /** At most one warning per interval for shed writes and I/O errors. */
 const WARN_INTERVAL_MS = 10_000;
 
-export class DiskTier implements Store {
+export class DiskTier implements Store, Purgeable {
   /** Map iteration order is the LRU order: oldest first. */
   readonly records = new Map<string, DiskRecord>();
   private readonly refs = new Map<string, number>();

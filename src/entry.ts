@@ -1,0 +1,67 @@
+// The vocabulary cache/ (policy) and store/ (storage) share: what a stored
+// response's metadata is, its format version, and what a purge selects. Plain JSON
+// throughout: metadata is written to the disk index, selectors to the purge journal.
+
+import type { HeaderMap } from './http/headers.js';
+
+/** Format version of stored metadata; a record of another version is a miss. */
+export const ENTRY_FORMAT = 1;
+
+/** Everything known about a stored response except its body. Plain JSON. */
+export interface EntryMeta {
+  v: typeof ENTRY_FORMAT;
+  /** Variant key: the store's key. */
+  key: string;
+  /** Primary key (RFC 9111 §2) all variants of one URL share. */
+  primaryKey: string;
+  /** Absolute URL, for logs, purge and invalidation. */
+  url: string;
+  status: number;
+  /** Stored response fields (lower-case names; hop-by-hop and Set-Cookie removed). */
+  headers: HeaderMap;
+  /** Varied request fields (sorted, lower-case) and the normalised values this variant was selected by. */
+  varyNames: string[];
+  varyValues: Record<string, string>;
+  /** RFC 9111 §4.2.3 inputs, ms since epoch. */
+  requestTimeMs: number;
+  responseTimeMs: number;
+  /** corrected_initial_age, seconds. */
+  initialAgeS: number;
+  /** Freshness lifetime (RFC 9111 §4.2.1), seconds, under Strata's effective directives. */
+  freshnessLifetimeS: number;
+  /** Effective caching directives (after CDN-Cache-Control / targeted field precedence). */
+  cacheControl: string;
+  /** Derived from cacheControl once at store time, so a hit parses nothing. */
+  noCache: boolean;
+  staleForbidden: boolean;
+  staleWhileRevalidateS: number;
+  staleIfErrorS: number;
+  /** Body length in bytes; -1 while unknown (a writer sets it at commit). */
+  bodySize: number;
+  /** Subresource-integrity string of the body, when the tier computed one. */
+  integrity?: string;
+  /** Purge tags the origin gave the response (Surrogate-Key / Cache-Tag), de-duplicated. */
+  tags: string[];
+  /**
+   * Set when the entry is one slice of a larger object (bytes [index × bytes,
+   * min((index + 1) × bytes, totalBytes) − 1]), stored under the object's primary key
+   * but never selected as its variant. `validator` ties the slices of one version.
+   */
+  slice?: { index: number; bytes: number; totalBytes: number; validator: string };
+}
+
+/**
+ * Which entries a purge takes. An entry matches when any one part matches. URLs are
+ * absolute and compared as stored in EntryMeta.url; `paths` and `pathPrefixes` match
+ * the path-and-query of the URL under any authority. Plain JSON: it is journalled.
+ */
+export interface PurgeSelector {
+  /** Primary keys: every variant of each. */
+  primaryKeys: string[];
+  /** Origin-form targets (path + query), exactly, under any authority. */
+  paths: string[];
+  urlPrefixes: string[];
+  pathPrefixes: string[];
+  tags: string[];
+  all: boolean;
+}
