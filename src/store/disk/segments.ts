@@ -48,7 +48,12 @@ export class Segments {
   readonly maxSegmentBytes: number;
 
   constructor(private readonly host: SegmentHost, maxBytes: number) {
-    this.maxSegmentBytes = Math.max(64 * 1024, Math.min(SEGMENT_BYTES, Math.floor(maxBytes / 16)));
+    this.maxSegmentBytes = Segments.segmentBytes(maxBytes);
+  }
+
+  /** Where the writer closes a segment and opens the next, under a budget of `maxBytes`. */
+  static segmentBytes(maxBytes: number): number {
+    return Math.max(64 * 1024, Math.min(SEGMENT_BYTES, Math.floor(maxBytes / 16)));
   }
 
   /** Bodies up to this size go to segments; larger ones get a blob file of their own. */

@@ -129,6 +129,7 @@ export class DiskTier implements Store {
     this.queue = new WriteQueue({
       dir: opts.dir,
       firstSegment,
+      segmentBytes: Segments.segmentBytes(opts.maxBytes),
       maxWrites: opts.writeQueueMaxWrites ?? 1024,
       maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
       logger: opts.logger,
