@@ -106,6 +106,16 @@ export class Segments {
     return Math.ceil(this.liveBytes * 1.5) + (this.books.size ? this.maxSegmentBytes : 0);
   }
 
+  /**
+   * At start: the writer opens `segment` first (one above every file on disk), so every
+   * segment found is closed. Why: until the first write told the books which segment was
+   * open, none counted as closed, and a segment emptied or mostly dead before that write
+   * was never removed or relocated (until the next start).
+   */
+  writerStartsAt(segment: number): void {
+    this.open = Math.max(this.open, segment);
+  }
+
   /** A segment's file size as found at start. */
   known(segment: number, size: number): void {
     const b = this.bookOf(segment);

@@ -169,6 +169,7 @@ export class DiskTier implements Store {
     const tier = new DiskTier(opts, loaded.journal, found.next);
     tier.indexBytes = index.fileBytes;
     for (const [segment, size] of found.sizes) tier.segments.known(segment, size);
+    tier.segments.writerStartsAt(found.next);
     const loadedRecords = [...index.records.values()].filter((r) => {
       if (r.segment === undefined || (found.sizes.get(r.segment) ?? -1) >= r.off! + r.size) return true;
       opts.logger.warn({ key: r.meta.key, segment: r.segment }, 'disk tier: record beyond its segment file\'s end dropped');
