@@ -257,7 +257,11 @@ export class DiskTier implements Store {
     if (this.newestWrite.has(key) || this.records.has(key)) return undefined;
     const line = removalLine(key, Date.now());
     this.indexBytes += line.length;
-    return this.queue.line(line);
+    const appended = this.queue.line(line);
+    // Why here and in update(): compaction was considered only after a body landed, so
+    // a run of revalidations (update) and deletes grew the index without bound, past the budget.
+    this.maybeCompact();
+    return appended;
   }
 
   /** The metadata currently stored under a key, without touching its recency. */
@@ -452,7 +456,9 @@ export class DiskTier implements Store {
     this.liveLineBytes += line.length - rec.lineBytes;
     rec.lineBytes = line.length;
     this.indexBytes += line.length;
-    const r = await this.queue.line(line);
+    const appended = this.queue.line(line);
+    this.maybeCompact();
+    const r = await appended;
     if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
   }
 
