@@ -122,6 +122,8 @@ export class DiskTier implements Store {
   readonly segments: Segments;
   private readonly smallBodyBytes: number;
   private closed = false;
+  /** close() was called: background walks stop. */
+  private closing = false;
   /** Streamed writes not yet committed or aborted: flush() and close() wait for them. */
   private readonly writers = new Set<Promise<unknown>>();
 
@@ -179,7 +181,10 @@ export class DiskTier implements Store {
     opts.logger.info({ items: tier.records.size, bytes: tier.usedBytes(), purgedAtStart: dropped.length, softPurgedAtStart: softened.length }, 'disk tier: index loaded');
     if (loaded.records.length) void tier.purging.settle(loaded.records.map((r) => r.id), dropped, softened);
     tier.evictOverBudget();
-    void sweepOrphans(opts.dir, (integrity) => tier.refs.has(integrity), (integrity) => tier.unlinkBlob(integrity), opts.logger);
+    // Why a background task (flush and close wait for it) that stops on close: left
+    // unawaited, flush() resolved with orphans still there, and a sweep still walking
+    // after close() queued removals that started a new writer thread on a closed tier.
+    tier.background(sweepOrphans(opts.dir, (integrity) => tier.refs.has(integrity), (integrity) => tier.unlinkBlob(integrity), opts.logger, () => tier.closing));
     return tier;
   }
 
@@ -518,6 +523,7 @@ export class DiskTier implements Store {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.flush();
     this.closed = true;
     await this.queue.close();
