@@ -29,9 +29,9 @@ export async function collectLeftovers(dir: string, logger: Logger): Promise<voi
 /**
  * Walk the blobs and remove those no record refers to. In the background, one
  * directory at a time; a removal is queued like any other and skipped if the blob
- * was written again meanwhile.
+ * was written again meanwhile. Stops once `stopped()` (the tier is closing).
  */
-export async function sweepOrphans(dir: string, referenced: (integrity: string) => boolean, unlink: (integrity: string) => Promise<unknown>, logger: Logger): Promise<number> {
+export async function sweepOrphans(dir: string, referenced: (integrity: string) => boolean, unlink: (integrity: string) => Promise<unknown>, logger: Logger, stopped: () => boolean = () => false): Promise<number> {
   let removed = 0;
   const walk = async (path: string, depth: number): Promise<void> => {
     let entries;
@@ -41,6 +41,7 @@ export async function sweepOrphans(dir: string, referenced: (integrity: string) 
       return;
     }
     for await (const e of entries) {
+      if (stopped()) return;
       const child = join(path, e.name);
       if (e.isDirectory() && depth < 3) await walk(child, depth + 1);
       else if (e.isFile() && depth === 3) {

@@ -61,5 +61,8 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
   if (journalled.length || dropped.length || softened.length) void tier.purging.settle(journalled.map((r) => r.id), dropped, softened);
   for (const run of during.after) run();
   tier.evictOverBudget();
-  void sweepOrphans(dir, (integrity) => tier.refersTo(integrity), (integrity) => tier.unlinkBlob(integrity), logger);
+  // A background task flush() and close() wait for, stopping on close: left unawaited,
+  // flush() resolved with orphans still there, and a sweep still walking after close()
+  // queued removals that started a new writer thread on a closed tier.
+  tier.background(sweepOrphans(dir, (integrity) => tier.refersTo(integrity), (integrity) => tier.unlinkBlob(integrity), logger, () => tier.closing));
 }

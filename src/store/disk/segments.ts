@@ -48,7 +48,12 @@ export class Segments {
   readonly maxSegmentBytes: number;
 
   constructor(private readonly host: SegmentHost, maxBytes: number) {
-    this.maxSegmentBytes = Math.max(64 * 1024, Math.min(SEGMENT_BYTES, Math.floor(maxBytes / 16)));
+    this.maxSegmentBytes = Segments.segmentBytes(maxBytes);
+  }
+
+  /** Where the writer closes a segment and opens the next, under a budget of `maxBytes`. */
+  static segmentBytes(maxBytes: number): number {
+    return Math.max(64 * 1024, Math.min(SEGMENT_BYTES, Math.floor(maxBytes / 16)));
   }
 
   /** Bodies up to this size go to segments; larger ones get a blob file of their own. */
@@ -100,6 +105,16 @@ export class Segments {
   /** What eviction must hold under the budget for segments: live bytes, the dead share reclaiming allows, the open segment. */
   get committedBytes(): number {
     return Math.ceil(this.liveBytes * 1.5) + (this.books.size ? this.maxSegmentBytes : 0);
+  }
+
+  /**
+   * At start: the writer opens `segment` first (one above every file on disk), so every
+   * segment found is closed. Why: until the first write told the books which segment was
+   * open, none counted as closed, and a segment emptied or mostly dead before that write
+   * was never removed or relocated (until the next start).
+   */
+  writerStartsAt(segment: number): void {
+    this.open = Math.max(this.open, segment);
   }
 
   /** A segment's file size as found at start. */

@@ -131,6 +131,8 @@ export class DiskTier implements Store, Purgeable {
   ready: Promise<void> = Promise.resolve();
   /** Set while the index loads (load.ts). */
   private whileLoading: WhileLoading | undefined = new WhileLoading();
+  /** close() was called: background walks stop. */
+  closing = false;
   /** Streamed writes not yet committed or aborted: flush() and close() wait for them. */
   private readonly writers = new Set<Promise<unknown>>();
 
@@ -138,6 +140,7 @@ export class DiskTier implements Store, Purgeable {
     this.queue = new WriteQueue({
       dir: opts.dir,
       firstSegment,
+      segmentBytes: Segments.segmentBytes(opts.maxBytes),
       maxWrites: opts.writeQueueMaxWrites ?? 1024,
       maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
       logger: opts.logger,
@@ -177,6 +180,8 @@ export class DiskTier implements Store, Purgeable {
     const indexBytes = await indexFileSize(opts.dir);
     const firstSegment = await Segments.nextNumber(opts.dir);
     const tier = new DiskTier(opts, journal.journal, firstSegment);
+    // Every segment on disk is closed: the writer opens a new one above them.
+    tier.segments.writerStartsAt(firstSegment);
     tier.ready = loadIntoTier(tier, journal.records, indexBytes, firstSegment, tier.whileLoading!);
     tier.ready.catch((err: unknown) => opts.logger.error({ err }, 'disk tier: index load failed; the tier starts empty'));
     if (!opts.loadInBackground) await tier.ready;
@@ -272,7 +277,11 @@ export class DiskTier implements Store, Purgeable {
     this.whileLoading?.deletedKeys.add(key);
     const line = removalLine(key, Date.now());
     this.indexBytes += line.length;
-    return this.queue.line(line);
+    const appended = this.queue.line(line);
+    // Why here and in update(): compaction was considered only after a body landed, so
+    // a run of revalidations (update) and deletes grew the index without bound, past the budget.
+    this.maybeCompact();
+    return appended;
   }
 
   /** The metadata currently stored under a key, without touching its recency. */
@@ -469,7 +478,9 @@ export class DiskTier implements Store, Purgeable {
     this.liveLineBytes += line.length - rec.lineBytes;
     rec.lineBytes = line.length;
     this.indexBytes += line.length;
-    const r = await this.queue.line(line);
+    const appended = this.queue.line(line);
+    this.maybeCompact();
+    const r = await appended;
     if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
   }
 
@@ -536,6 +547,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.flush();
     this.closed = true;
     await this.queue.close();

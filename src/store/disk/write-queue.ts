@@ -21,6 +21,8 @@ export interface WriteQueueOptions {
   logger: Logger;
   /** Number of the first segment file the writer opens (one above any on disk). */
   firstSegment: number;
+  /** Size past which the writer closes a segment file (Segments.segmentBytes). */
+  segmentBytes: number;
 }
 
 export interface WriteQueueStats {
@@ -133,7 +135,7 @@ export class WriteQueue {
     if (this.worker) return this.worker;
     // A new thread (after a crash) opens a segment of its own, above any the tier has heard of.
     const firstSegment = this.nextSegment;
-    const w = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dir: this.opts.dir, firstSegment } });
+    const w = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes } });
     w.unref();
     w.on('message', (reply: Reply) => this.onReply(reply));
     w.on('error', (err) => this.onCrash(w, err));

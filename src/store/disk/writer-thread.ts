@@ -19,10 +19,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_BYTES, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
+import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import type { Batch, Op, OpResult, Reply, SegmentLocation } from './write-ops.js';
 
-const { dir, firstSegment } = workerData as { dir: string; firstSegment: number };
+// Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
+// (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
+// under a small budget every body went to one open segment, which is never reclaimed:
+// its dead bytes grew without bound, past the budget.
+const { dir, firstSegment, segmentBytes } = workerData as { dir: string; firstSegment: number; segmentBytes: number };
 const tmpDir = join(dir, TMP_DIR);
 mkdirSync(tmpDir, { recursive: true });
 mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
@@ -91,7 +95,7 @@ function putBlob(data: Uint8Array): string {
 
 /** Append a body to the open segment; a new one is opened once it is full. */
 function appendToSegment(data: Uint8Array): SegmentLocation {
-  if (segmentSize > 0 && segmentSize + data.length > SEGMENT_BYTES) {
+  if (segmentSize > 0 && segmentSize + data.length > segmentBytes) {
     closeSync(segmentFd);
     segmentFd = openNextSegment();
     segmentSize = 0;

@@ -1,0 +1,261 @@
+// The disk engine under faults, on real files, its real writer thread and a real
+// child process: a read that fails for the system's reasons deletes nothing; a disk
+// that cannot be written leaves the answer in memory; a process killed mid-fill
+// leaves no partial body behind; bytes damaged while the node was down are never
+// served, not even as a range.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { blobPath, segmentPath } from '../../src/store/disk/layout.js';
+import { DiskTier } from '../../src/store/disk/tier.js';
+import { MemoryTier } from '../../src/store/memory.js';
+import { TieredStore } from '../../src/store/tiered.js';
+import { collect, freshDir, makeMeta, putEntry, readBody, removeDir } from './store.contract.js';
+import { blobFiles, capturingLogger, flipByte, namesIn, outcome, silent, waitFor, withDir } from './disk-helpers.js';
+
+const MiB = 1024 * 1024;
+/** Bodies above maxBytes/64 (256 KiB here) get a blob file; smaller ones go to a segment. */
+const maxBytes = 16 * MiB;
+const openTier = (dir: string) => DiskTier.open({ dir, maxBytes, logger: silent });
+
+/** Replace a file by a directory of the same name (reads fail with EISDIR); returns the restorer. */
+async function swapForDirectory(path: string): Promise<() => Promise<void>> {
+  await rename(path, `${path}.aside`);
+  await mkdir(path);
+  return async () => {
+    await rmdir(path);
+    await rename(`${path}.aside`, path);
+  };
+}
+
+describe('disk engine: an I/O error during a read deletes nothing', () => {
+  test('readVerified, a whole stream and a range of a blob and of a segment body: missed, counted as I/O errors, kept; readable once the file is back', async () => {
+    await withDir(async (dir) => {
+      let disk = await openTier(dir);
+      const bodies = { blob: randomBytes(300_000), seg: randomBytes(5000) };
+      await putEntry(disk, makeMeta('blob'), bodies.blob);
+      // Only whole bodies (the memory tier's copies) go to segments.
+      assert.ok(await disk.putWhole(makeMeta('seg'), bodies.seg));
+      const paths = { blob: blobPath(dir, disk.records.get('blob')!.integrity), seg: segmentPath(dir, disk.records.get('seg')!.segment!) };
+      assert.equal(disk.records.get('blob')!.segment, undefined, 'a blob file of its own');
+      assert.notEqual(disk.records.get('seg')!.segment, undefined, 'in a segment file');
+
+      for (const round of ['written by this process', 'after a restart (not verified yet)']) {
+        for (const key of ['blob', 'seg'] as const) {
+          const what = `${key}, ${round}`;
+          const restore = await swapForDirectory(paths[key]);
+          const before = disk.stats();
+          assert.equal(await disk.readVerified(key), undefined, what);
+          for (const range of [[], [100, 1099]] as const) {
+            const e = await disk.get(key);
+            assert.ok(e, `${what}: the record is still served`);
+            const o = await outcome(e.body.stream(...range));
+            assert.equal(o.ended, false, `${what} ${range}: the stream never ends cleanly`);
+            assert.equal(o.error?.code, 'EISDIR', what);
+          }
+          const after = disk.stats();
+          assert.equal(after.ioErrors, before.ioErrors + 3, `${what}: three reads counted as I/O errors`);
+          assert.equal(after.corrupt, before.corrupt, `${what}: not counted as corrupt`);
+          assert.equal(after.items, 2);
+          assert.ok(disk.holds(key), `${what}: the record stays`);
+          await disk.flush();
+          await restore();
+          assert.ok((await disk.readVerified(key))?.equals(bodies[key]), `${what}: reads back`);
+          const e = await disk.get(key);
+          assert.ok((await collect(e!.body.stream(100, 1099))).equals(bodies[key].subarray(100, 1100)), `${what}: range reads back`);
+          assert.ok((await collect(e!.body.stream())).equals(bodies[key]), `${what}: stream reads back`);
+        }
+        await disk.close();
+        disk = await openTier(dir);
+        assert.equal(disk.stats().items, 2, 'nothing was removed on disk either');
+      }
+      await disk.close();
+    });
+  });
+});
+
+describe('disk engine: a disk that cannot be written', () => {
+  test('writer thread unable to start (segments/ and tmp/ are plain files): puts succeed, memory serves them, the disk holds nothing, failures logged', async () => {
+    await withDir(async (dir) => {
+      const cap = capturingLogger();
+      const memory = new MemoryTier({ maxBytes: 16 * MiB, maxObjectBytes: MiB });
+      const disk = await DiskTier.open({ dir, maxBytes, logger: cap.logger, inUse: (k) => memory.has(k) });
+      // The writer thread starts with the first write (it creates segments/): not yet.
+      assert.equal(existsSync(join(dir, 'segments')), false, 'no writer thread before the first write');
+      await rm(join(dir, 'tmp'), { recursive: true, force: true });
+      await writeFile(join(dir, 'tmp'), 'not a directory');
+      await writeFile(join(dir, 'segments'), 'not a directory');
+      const store = new TieredStore(memory, disk, cap.logger);
+      const bodies = { small: randomBytes(5000), large: randomBytes(300_000) };
+      for (const [k, b] of Object.entries(bodies)) await putEntry(store, makeMeta(k), b);
+      await store.flush();
+      for (const [k, b] of Object.entries(bodies)) {
+        const e = await store.get(k);
+        assert.ok(e, `${k} served`);
+        assert.ok(e.body.buffer, `${k} from memory`);
+        assert.ok((await readBody(e.body)).equals(b));
+        assert.equal(disk.holds(k), false, `${k} not on disk`);
+      }
+      const st = disk.stats();
+      assert.equal(st.items, 0);
+      assert.equal(st.writesQueued, 0);
+      assert.equal(st.bytesQueued, 0);
+      assert.ok(cap.has('error', /writer thread failed/), 'the thread failure is logged');
+      assert.ok(cap.has('warn', /write failed; the entry is kept in memory only/), 'the lost write is logged');
+      await store.close();
+      assert.deepEqual(await blobFiles(dir), []);
+    });
+  });
+
+  test('blob writes failing one by one (content-v2/ is a plain file): the thread keeps writing segments, the blob body stays in memory, no temp file left', async () => {
+    await withDir(async (dir) => {
+      const cap = capturingLogger();
+      const memory = new MemoryTier({ maxBytes: 16 * MiB, maxObjectBytes: MiB });
+      const disk = await DiskTier.open({ dir, maxBytes, logger: cap.logger, inUse: (k) => memory.has(k) });
+      await writeFile(join(dir, 'content-v2'), 'not a directory');
+      const store = new TieredStore(memory, disk, cap.logger);
+      const large = randomBytes(300_000);
+      const small = randomBytes(5000);
+      await putEntry(store, makeMeta('large'), large);
+      await putEntry(store, makeMeta('small'), small);
+      await store.flush();
+      assert.ok((await readBody((await store.get('large'))!.body)).equals(large), 'served from memory');
+      assert.equal(disk.holds('large'), false);
+      assert.ok(disk.holds('small'), 'the writer thread still works');
+      assert.ok((await disk.readVerified('small'))!.equals(small));
+      assert.deepEqual(await namesIn(dir, 'tmp'), [], 'the temp file of the failed blob is removed');
+      assert.ok(cap.has('warn', /write failed; the entry is kept in memory only/));
+      assert.equal(cap.has('error', /writer thread failed/), false, 'an op failure is not a thread failure');
+      await store.close();
+    });
+  });
+});
+
+/** A child process that commits two entries, then streams a large body slowly, forever short of its commit. */
+const CHILD = `
+import { DiskTier } from ${JSON.stringify(new URL('../../src/store/disk/tier.js', import.meta.url).href)};
+const noop = () => {};
+const logger = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop };
+const [dir, metasJson] = process.argv.slice(2);
+const metas = JSON.parse(metasJson);
+const tier = await DiskTier.open({ dir, maxBytes: ${256 * MiB}, logger });
+if (!(await tier.putWhole(metas.seg, Buffer.alloc(3000, 's')))) throw new Error('seg not stored');
+const blob = tier.open(metas.blob);
+await blob.write(Buffer.alloc(${2 * MiB}, 'b'));
+await blob.commit();
+await tier.flush();
+process.stdout.write('committed\\n');
+const w = tier.open(metas.partial);
+const chunk = Buffer.alloc(64 * 1024, 'p');
+for (let i = 0; i < 800; i++) {
+  await w.write(chunk);
+  await new Promise((r) => setTimeout(r, 5));
+}
+await w.commit();
+await tier.flush();
+process.stdout.write('finished\\n');
+`;
+
+describe('disk engine: a process killed mid-fill', () => {
+  test('kill -9 while a 50 MB body streams to its temp file: the next start finds tmp/ empty, no partial blob, the key absent; committed entries intact', async () => {
+    await withDir(async (dir) => {
+      const scriptDir = await freshDir('strata-child-');
+      try {
+        const script = join(scriptDir, 'fill.mjs');
+        await writeFile(script, CHILD);
+        const metas = { seg: makeMeta('seg'), blob: makeMeta('blob'), partial: makeMeta('partial', { bodySize: 800 * 64 * 1024 }) };
+        const child = spawn(process.execPath, [script, dir, JSON.stringify(metas)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+        try {
+          await waitFor('the child to commit its first entries', () => out.includes('committed') || child.exitCode !== null, 20_000);
+          assert.ok(out.includes('committed'), `child failed: ${err}`);
+          // Its temp file holds part of the body (more than a MiB of the 50).
+          let partial = '';
+          await waitFor('a partial body in tmp/', async () => {
+            for (const name of await namesIn(dir, 'tmp')) {
+              const size = await stat(join(dir, 'tmp', name)).then((s) => s.size, () => 0);
+              if (size > MiB) partial = name;
+            }
+            return partial !== '';
+          }, 20_000);
+          child.kill('SIGKILL');
+        } finally {
+          if (child.exitCode === null) child.kill('SIGKILL');
+        }
+        const { signal } = await exited;
+        assert.equal(signal, 'SIGKILL', 'killed mid-fill, not finished');
+        assert.equal(out.includes('finished'), false);
+        assert.ok((await namesIn(dir, 'tmp')).length > 0, 'the crash left its temp file');
+
+        const disk = await openTier(dir);
+        assert.deepEqual(await namesIn(dir, 'tmp'), [], 'tmp/ is emptied at start');
+        assert.equal(await disk.get('partial'), undefined);
+        assert.equal(disk.holds('partial'), false);
+        assert.ok((await disk.readVerified('seg'))!.equals(Buffer.alloc(3000, 's')));
+        assert.ok((await collect((await disk.get('blob'))!.body.stream())).equals(Buffer.alloc(2 * MiB, 'b')));
+        await disk.flush();
+        const blobs = await blobFiles(dir);
+        assert.equal(blobs.length, 1, 'only the committed blob');
+        assert.equal((await stat(blobs[0]!)).size, 2 * MiB);
+        await disk.close();
+      } finally {
+        await removeDir(scriptDir);
+      }
+    });
+  });
+});
+
+describe('disk engine: a body damaged while the node was down, read by range', () => {
+  test('a blob and a segment body with a byte flipped mid-body: the range stream errors, the entry is removed and stays removed', async () => {
+    await withDir(async (dir) => {
+      let disk = await openTier(dir);
+      const bodies = { blob: randomBytes(600_000), seg: randomBytes(20_000), intact: randomBytes(20_000) };
+      await putEntry(disk, makeMeta('blob'), bodies.blob);
+      assert.ok(await disk.putWhole(makeMeta('seg'), bodies.seg));
+      assert.ok(await disk.putWhole(makeMeta('intact'), bodies.intact));
+      const blob = disk.records.get('blob')!;
+      const seg = disk.records.get('seg')!;
+      assert.equal(blob.segment, undefined);
+      assert.notEqual(seg.segment, undefined);
+      await disk.close();
+      await flipByte(blobPath(dir, blob.integrity), 300_000);
+      await flipByte(segmentPath(dir, seg.segment!), seg.off! + 10_000);
+
+      disk = await openTier(dir);
+      for (const key of ['blob', 'seg'] as const) {
+        const before = disk.stats();
+        const e = await disk.get(key);
+        assert.ok(e, `${key}: listed until read`);
+        // A range far from the damage: it cannot be hashed alone, so the whole body is checked first.
+        const o = await outcome(e.body.stream(100, 5099));
+        assert.equal(o.ended, false, `${key}: the range never ends cleanly`);
+        assert.equal(o.error?.code, 'EINTEGRITY', key);
+        assert.equal(o.data.length, 0, `${key}: no byte of it was served`);
+        assert.equal(disk.stats().corrupt, before.corrupt + 1, `${key}: counted as corrupt`);
+        assert.equal(disk.stats().ioErrors, before.ioErrors);
+        assert.equal(disk.holds(key), false, `${key}: removed`);
+        assert.equal(await disk.get(key), undefined);
+      }
+      const intact = await disk.get('intact');
+      assert.ok((await collect(intact!.body.stream(100, 5099))).equals(bodies.intact.subarray(100, 5100)), 'an undamaged neighbour in the segment is served');
+      await disk.close();
+
+      disk = await openTier(dir);
+      assert.equal(await disk.get('blob'), undefined, 'blob stays removed after a restart');
+      assert.equal(await disk.get('seg'), undefined, 'segment body stays removed after a restart');
+      assert.ok(disk.holds('intact'));
+      await disk.flush();
+      assert.deepEqual(await blobFiles(dir), [], 'the damaged blob file is gone');
+      await disk.close();
+    });
+  });
+});

@@ -1,0 +1,263 @@
+// The disk engine's space promises, on real files and its real writer thread: a
+// storm of writes against a small queue and budget is shed, not queued without
+// bound; segment files are reclaimed; the index is compacted; what a crash or an
+// older version left is collected at start; a blob stays readable by cacache.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import cacache from 'cacache';
+import { blobPath, segmentPath } from '../../src/store/disk/layout.js';
+import { DiskTier } from '../../src/store/disk/tier.js';
+import { sha256Integrity } from '../../src/store/file-body.js';
+import { MemoryTier } from '../../src/store/memory.js';
+import { TieredStore } from '../../src/store/tiered.js';
+import type { EntryMeta } from '../../src/store/types.js';
+import { makeMeta, putEntry, readBody } from './store.contract.js';
+import { blobFiles, fileSize, namesIn, silent, waitFor, withDir } from './disk-helpers.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Every record the tier holds reads back as the body last stored under its key. */
+async function allIntact(disk: DiskTier, bodies: Map<string, Buffer>): Promise<void> {
+  for (const key of [...disk.records.keys()]) {
+    const got = await disk.readVerified(key);
+    assert.ok(got, `${key} readable`);
+    assert.ok(got.equals(bodies.get(key)!), `${key} intact`);
+  }
+}
+
+describe('disk engine: a storm against a tiny queue and budget', () => {
+  test('putWhole without awaiting: writes are shed, the queue drains, the budget holds, what landed is intact (also after a restart)', async () => {
+    await withDir(async (dir) => {
+      const maxBytes = 512 * KiB;
+      const open = () => DiskTier.open({ dir, maxBytes, logger: silent, writeQueueMaxWrites: 4 });
+      let disk = await open();
+      const bodies = new Map<string, Buffer>();
+      const results: Promise<boolean>[] = [];
+      for (let i = 0; i < 300; i++) {
+        // Segment-sized (≤ maxBytes/64 = 8 KiB) and blob-sized bodies, mixed.
+        const body = randomBytes(i % 3 === 0 ? 12_000 : 2000);
+        bodies.set(`k${i}`, body);
+        results.push(disk.putWhole(makeMeta(`k${i}`), body));
+        assert.ok(disk.stats().writesQueued <= 4, 'never more queued than the bound');
+      }
+      const stored = (await Promise.all(results)).filter(Boolean).length;
+      await disk.flush();
+      const st = disk.stats();
+      assert.ok(st.writesShed > 0, 'writes were shed');
+      assert.equal(st.writesShed, 300 - stored, 'every refused write was shed (none failed)');
+      assert.equal(st.writesQueued, 0);
+      assert.equal(st.bytesQueued, 0);
+      assert.ok(st.items > 0 && st.items <= stored, `items ${st.items}, stored ${stored}`);
+      assert.ok(st.bytes <= maxBytes, `bytes ${st.bytes} within ${maxBytes}`);
+      await allIntact(disk, bodies);
+      const blobs = [...disk.records.values()].filter((r) => r.segment === undefined).length;
+      assert.equal((await blobFiles(dir)).length, blobs, 'one blob file per blob record, evicted ones removed');
+      const items = st.items;
+      await disk.close();
+
+      disk = await open();
+      assert.equal(disk.stats().items, items);
+      assert.ok(disk.stats().bytes <= maxBytes);
+      await allIntact(disk, bodies);
+      await disk.close();
+    });
+  });
+
+  test('tiered puts without awaiting: every answer is served from memory; the disk sheds, then holds only intact bodies', async () => {
+    await withDir(async (dir) => {
+      const maxBytes = 512 * KiB;
+      const memory = new MemoryTier({ maxBytes: 16 * MiB, maxObjectBytes: MiB });
+      const disk = await DiskTier.open({ dir, maxBytes, logger: silent, writeQueueMaxWrites: 4, inUse: (k) => memory.has(k) });
+      const store = new TieredStore(memory, disk, silent);
+      const bodies = new Map<string, Buffer>();
+      const puts: Promise<void>[] = [];
+      for (let i = 0; i < 200; i++) {
+        const body = randomBytes(i % 4 === 0 ? 20_000 : 3000);
+        bodies.set(`t${i}`, body);
+        puts.push(putEntry(store, makeMeta(`t${i}`), body));
+      }
+      await Promise.all(puts);
+      for (const [k, b] of bodies) assert.ok((await readBody((await store.get(k))!.body)).equals(b), `${k} served`);
+      await store.flush();
+      const st = disk.stats();
+      assert.ok(st.writesShed > 0, 'the disk shed writes');
+      assert.equal(st.writesQueued, 0);
+      assert.ok(st.items > 0 && st.items < 200);
+      assert.ok(st.bytes <= maxBytes, `bytes ${st.bytes} within ${maxBytes}`);
+      await allIntact(disk, bodies);
+      await store.close();
+    });
+  });
+});
+
+describe('disk engine: segment files are reclaimed', () => {
+  test('many small bodies under a small budget: several segments; emptied ones removed, mostly dead ones relocated; survivors intact across restarts', async () => {
+    await withDir(async (dir) => {
+      // maxSegmentBytes = max(64 KiB, maxBytes/16) = 64 KiB: 16 bodies of 4000 bytes a segment.
+      const maxBytes = MiB;
+      const open = () => DiskTier.open({ dir, maxBytes, logger: silent });
+      let disk = await open();
+      const bodies = new Map<string, Buffer>();
+      for (let i = 0; i < 64; i++) {
+        const body = randomBytes(4000);
+        bodies.set(`s${i}`, body);
+        assert.ok(await disk.putWhole(makeMeta(`s${i}`), body), `s${i} stored`);
+      }
+      await disk.flush();
+      assert.equal(disk.stats().items, 64);
+      const bySegment = new Map<number, string[]>();
+      for (const [k, r] of disk.records) {
+        assert.notEqual(r.segment, undefined, `${k} in a segment`);
+        bySegment.set(r.segment!, [...(bySegment.get(r.segment!) ?? []), k]);
+      }
+      const segs = [...bySegment.keys()].sort((a, b) => a - b);
+      assert.ok(segs.length >= 4, `several segments (${segs.length})`);
+      for (const s of segs) assert.ok((await fileSize(segmentPath(dir, s))) <= 64 * KiB, `segment ${s} within its size`);
+      const [first, second, third] = segs as [number, number, number];
+
+      // The first segment emptied; the second and third left with two bodies each.
+      const keep = new Set([...bySegment.get(second)!.slice(0, 2), ...bySegment.get(third)!.slice(0, 2)]);
+      const deadBefore = disk.stats().deadBytes;
+      for (const s of [first, second, third]) for (const k of bySegment.get(s)!) if (!keep.has(k)) assert.ok(await disk.delete(k));
+      const peakDead = disk.stats().deadBytes;
+      assert.ok(peakDead >= deadBefore);
+      await waitFor('the emptied and relocated segments removed', async () => {
+        await disk.flush();
+        const names = await namesIn(dir, 'segments');
+        return ![first, second, third].some((s) => names.includes(`seg-${s}`));
+      });
+      for (const k of keep) assert.ok(![first, second, third].includes(disk.records.get(k)!.segment!), `${k} relocated`);
+      assert.ok(disk.stats().deadBytes < 16 * 4000, `dead bytes reclaimed (${disk.stats().deadBytes})`);
+      assert.equal(disk.stats().items, 64 - 48 + 4);
+      await allIntact(disk, bodies);
+      await disk.close();
+
+      disk = await open();
+      assert.equal(disk.stats().items, 20);
+      await allIntact(disk, bodies);
+      // After a restart, before any write: a segment emptied now is removed too.
+      const last = disk.records.get(`s63`)!.segment!;
+      const inLast = [...disk.records.values()].filter((r) => r.segment === last).map((r) => r.meta.key);
+      for (const k of inLast) await disk.delete(k);
+      await waitFor(`seg-${last} removed`, async () => {
+        await disk.flush();
+        return !(await namesIn(dir, 'segments')).includes(`seg-${last}`);
+      });
+      await allIntact(disk, bodies);
+      await disk.close();
+      disk = await open();
+      assert.equal(disk.stats().items, 20 - inLast.length);
+      await allIntact(disk, bodies);
+      await disk.close();
+    });
+  });
+});
+
+describe('disk engine: index compaction', () => {
+  test('many updates and deletes: index-v1.log stays bounded; a restart brings back the latest metadata, deleted keys stay deleted', async () => {
+    await withDir(async (dir) => {
+      const maxBytes = MiB; // compaction slack: maxBytes/16 = 64 KiB
+      const open = () => DiskTier.open({ dir, maxBytes, logger: silent });
+      let disk = await open();
+      const keys = ['a', 'b', 'c', 'd', 'e'];
+      const latest = new Map<string, EntryMeta>();
+      for (const k of keys) {
+        const m = makeMeta(k);
+        await putEntry(disk, m, randomBytes(1000));
+        latest.set(k, m);
+      }
+      let written = 0;
+      const updateAll = async (n: number, alive: string[]) => {
+        for (let i = 0; i < n; i++) {
+          const k = alive[i % alive.length]!;
+          const m = { ...disk.metaOf(k)!, headers: { ...disk.metaOf(k)!.headers, etag: `"${k}-${i}"` } };
+          written += JSON.stringify(m).length;
+          await disk.update(m);
+          latest.set(k, m);
+        }
+      };
+      await updateAll(1500, keys);
+      await disk.delete('b');
+      await disk.delete('d');
+      const alive = ['a', 'c', 'e'];
+      await updateAll(1500, alive);
+      await disk.flush();
+      const size = await fileSize(join(dir, 'index-v1.log'));
+      assert.ok(written > 1_000_000, `lines written: ${written}`);
+      // At most twice the live lines plus the slack, and some lines in flight.
+      assert.ok(size < 64 * KiB + 20 * KiB, `index file ${size} bytes, bounded`);
+      assert.ok(size * 10 < written, 'well below what was written');
+      await disk.close();
+
+      disk = await open();
+      assert.deepEqual([...disk.records.keys()].sort(), alive);
+      for (const k of alive) assert.deepEqual(disk.metaOf(k)!.headers, latest.get(k)!.headers, `${k}: latest metadata`);
+      for (const k of ['b', 'd']) assert.equal(await disk.get(k), undefined, `${k} stays deleted`);
+      await disk.close();
+    });
+  });
+});
+
+describe('disk engine: start-up collection', () => {
+  test('a temp file, cacache index-v5/, an orphan blob and an unreferenced segment are removed; referenced blobs and segments stay', async () => {
+    await withDir(async (dir) => {
+      let disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      const blob = randomBytes(400_000);
+      const small = randomBytes(3000);
+      await putEntry(disk, makeMeta('blob'), blob);
+      assert.ok(await disk.putWhole(makeMeta('small'), small));
+      const seg = disk.records.get('small')!.segment!;
+      const kept = blobPath(dir, disk.records.get('blob')!.integrity);
+      await disk.close();
+
+      await writeFile(join(dir, 'tmp', 's-1-leftover'), randomBytes(5000));
+      await mkdir(join(dir, 'index-v5', '3a', 'bc'), { recursive: true });
+      await writeFile(join(dir, 'index-v5', '3a', 'bc', 'bucket'), 'cacache index bucket\n');
+      const orphanBytes = randomBytes(7000);
+      const orphan = blobPath(dir, sha256Integrity(orphanBytes));
+      await mkdir(dirname(orphan), { recursive: true });
+      await writeFile(orphan, orphanBytes);
+      await writeFile(segmentPath(dir, seg + 7), randomBytes(9000));
+
+      disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      await disk.flush();
+      assert.deepEqual(await namesIn(dir, 'tmp'), [], 'temp file removed');
+      assert.equal(existsSync(join(dir, 'index-v5')), false, 'legacy index removed');
+      assert.equal((await namesIn(dir, 'segments')).includes(`seg-${seg + 7}`), false, 'unreferenced segment removed');
+      assert.ok((await namesIn(dir, 'segments')).includes(`seg-${seg}`), 'referenced segment kept');
+      assert.equal(existsSync(orphan), false, 'orphan blob removed once flush() resolves');
+      assert.deepEqual(await blobFiles(dir), [kept], 'the referenced blob kept');
+      assert.ok((await disk.readVerified('blob'))!.equals(blob));
+      assert.ok((await disk.readVerified('small'))!.equals(small));
+      await disk.close();
+    });
+  });
+});
+
+describe('disk engine: blobs stay in cacache\'s content layout', () => {
+  test('a blob Strata wrote, streamed or whole, is read by cacache.get.byDigest', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      const streamed = randomBytes(700_000);
+      const whole = randomBytes(500_000);
+      await putEntry(disk, makeMeta('streamed'), streamed);
+      assert.ok(await disk.putWhole(makeMeta('whole'), whole));
+      for (const [k, b] of [['streamed', streamed], ['whole', whole]] as const) {
+        const integrity = disk.records.get(k)!.integrity;
+        assert.equal(integrity, sha256Integrity(b));
+        const got = await cacache.get.byDigest(dir, integrity);
+        assert.ok(Buffer.from(got).equals(b), `${k}: same bytes through cacache`);
+        const parts: Buffer[] = [];
+        for await (const c of cacache.get.stream.byDigest(dir, integrity)) parts.push(c);
+        assert.ok(Buffer.concat(parts).equals(b), `${k}: same bytes through cacache's stream`);
+      }
+      await disk.close();
+    });
+  });
+});

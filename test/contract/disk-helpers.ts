@@ -1,0 +1,104 @@
+// Helpers for the disk engine suites (disk-engine-*.test.ts): real directories,
+// captured logs, waiting on a condition with a deadline, a stream's outcome.
+
+import { existsSync } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { freshDir, removeDir } from './store.contract.js';
+
+export const silent = pino({ level: 'silent' });
+
+export async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await freshDir('strata-engine-');
+  try {
+    await fn(dir);
+  } finally {
+    await removeDir(dir);
+  }
+}
+
+/** Every blob file under the tier's directory (cacache's content layout). */
+export async function blobFiles(dir: string): Promise<string[]> {
+  const root = join(dir, 'content-v2');
+  if (!existsSync(root)) return [];
+  const out: string[] = [];
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  }
+  return out;
+}
+
+/** Names in a subdirectory of the tier's directory ([] when it does not exist). */
+export async function namesIn(dir: string, sub: string): Promise<string[]> {
+  try {
+    return (await readdir(join(dir, sub))).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+export async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
+/** Poll `cond` until it holds; fails after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger whose lines are kept (parsed) for the test to look at. */
+export function capturingLogger(): { logger: Logger; lines: LogLine[]; has: (level: 'warn' | 'error' | 'info', msg: RegExp) => boolean } {
+  const lines: LogLine[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  const levels = { info: 30, warn: 40, error: 50 };
+  return { logger, lines, has: (level, msg) => lines.some((l) => l.level === levels[level] && msg.test(l.msg)) };
+}
+
+export interface StreamOutcome {
+  error?: NodeJS.ErrnoException;
+  /** 'end' was emitted: the stream finished cleanly. */
+  ended: boolean;
+  data: Buffer;
+}
+
+/** Read a stream to its end or its error (whichever first), within a deadline. */
+export function outcome(s: Readable, timeoutMs = 10_000): Promise<StreamOutcome> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    const timer = setTimeout(() => reject(new Error('stream neither ended nor failed in time')), timeoutMs);
+    const done = (o: Omit<StreamOutcome, 'data'>) => {
+      clearTimeout(timer);
+      resolve({ ...o, data: Buffer.concat(parts) });
+    };
+    s.on('data', (c: Buffer) => parts.push(c));
+    s.once('end', () => done({ ended: true }));
+    s.once('error', (error: NodeJS.ErrnoException) => done({ error, ended: false }));
+  });
+}
+
+/** Flip the bits of one byte of a file, in place (damage behind the tier's back). */
+export async function flipByte(path: string, at: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    const { bytesRead } = await fh.read(b, 0, 1, at);
+    if (bytesRead !== 1) throw new Error(`${path} has no byte at ${at}`);
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, at);
+  } finally {
+    await fh.close();
+  }
+}
