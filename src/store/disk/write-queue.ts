@@ -136,7 +136,6 @@ export class WriteQueue {
     // A new thread (after a crash) opens a segment of its own, above any the tier has heard of.
     const firstSegment = this.nextSegment;
     const w = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes } });
-    w.unref();
     w.on('message', (reply: Reply) => this.onReply(reply));
     w.on('error', (err) => this.onCrash(w, err));
     w.on('exit', (code) => {
@@ -160,7 +159,10 @@ export class WriteQueue {
       if (batch.length === 0) break;
       this.inFlight.push(batch);
       const msg: Batch = { acked: this.acked, ops: batch.map((p) => p.op) };
-      this.thread().postMessage(msg);
+      const w = this.thread();
+      // Held open only while it has work: an idle tier never keeps the process alive.
+      if (this.inFlight.length === 1) w.ref();
+      w.postMessage(msg);
     }
     this.checkIdle();
   }
@@ -200,6 +202,7 @@ export class WriteQueue {
   }
 
   private checkIdle(): void {
+    if (this.inFlight.length === 0) this.worker?.unref();
     if (this.queued.length || this.inFlight.length) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
