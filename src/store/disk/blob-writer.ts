@@ -76,7 +76,7 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
     const queued = tier.queue.adopt(tmpPath, integrity, size, head);
     // The temp file becomes the blob (or is removed) in the writer: no longer a temp byte.
     void queued.then(uncount, uncount);
-    const stored = await tier.landing(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
+    const stored = await tier.landings.land(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
     if (!stored) {
       const r = await queued;
       if (!r.ok) throw Object.assign(new Error(`disk tier: ${r.message}`), { code: r.code });

@@ -1,7 +1,10 @@
-// Disk tier: records and budget. Bodies are blobs in cacache's content layout
-// (layout.ts), written by a writer thread through a bounded queue (write-queue.ts,
+// Disk tier: records and budget. Small bodies are appended to segment files
+// (segments.ts), large ones are blobs in cacache's content layout (layout.ts), all
+// written by a writer thread through a bounded queue (write-queue.ts,
 // writer-thread.ts); the index is Strata's own log (index-log.ts), compacted in the
-// background (compaction.ts); start-up collects what a crash left (collect.ts).
+// background (compaction.ts), loaded at start beside the requests (load.ts); reads
+// and what their failures mean are in reads.ts; start-up collects what a crash left
+// (collect.ts).
 //
 // Invariants:
 // - An entry becomes visible only after its blob is in place whole and its record
@@ -17,13 +20,10 @@
 //   applied as a ban (purge-bans.ts); record lines follow in the background
 //   (disk-purge.ts).
 
-import { open as openFile, readFile } from 'node:fs/promises';
-import type { Logger } from 'pino';
-import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
 import { PurgeBans } from '../purge-bans.js';
 import { PurgeJournal } from '../purge-journal.js';
 import { TagIndex } from '../tag-index.js';
-import type { BodyWriter, EntryMeta, ExpireFn, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, TierStats, WriteOptions } from '../types.js';
+import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry } from '../types.js';
 import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
 import { openBlobWriter } from './blob-writer.js';
@@ -32,71 +32,15 @@ import { loadIntoTier, WhileLoading } from './load.js';
 import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
 import { DiskPurging } from './disk-purge.js';
 import { indexFileSize, RECORD_LINE_EXTRA, recordHead, recordLine, removalLine } from './index-log.js';
-import { allocated, blobPath, segmentPath } from './layout.js';
+import { allocated } from './layout.js';
+import { Landings } from './landing.js';
+import { DiskReads } from './reads.js';
+import type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
 import { Segments } from './segments.js';
-import { WriteQueue, type WriteQueueStats } from './write-queue.js';
+import { WriteQueue } from './write-queue.js';
 import type { OpResult } from './write-ops.js';
 
-export interface DiskTierOptions {
-  dir: string;
-  maxBytes: number;
-  logger: Logger;
-  /**
-   * Entries the tier above is serving right now (the memory tier holds them): the
-   * disk's LRU passes over them while anything else can go, so a hot entry is not
-   * lost from disk (and so from the next start) because memory answered its hits.
-   */
-  inUse?: (key: string) => boolean;
-  /** How a soft purge makes an entry stale (cache policy). Without it, soft purges journalled earlier are applied as hard ones. */
-  expire?: ExpireFn;
-  /** Body writes queued at once (beyond: shed). */
-  writeQueueMaxWrites?: number;
-  /** Body bytes queued at once (beyond: shed). */
-  writeQueueMaxBytes?: number;
-  /** Serve at once and load the index beside the requests (load.ts). */
-  loadInBackground?: boolean;
-}
-
-export interface DiskRecord {
-  meta: EntryMeta;
-  /** Newest purge ban this record was checked against (purge-bans.ts). */
-  bansChecked?: number;
-  integrity: string;
-  size: number;
-  /** Set for a small body in a segment file (segments.ts); absent for a blob file of its own. */
-  segment?: number;
-  off?: number;
-  /**
-   * Its bytes were hashed by this process (written by it, or read whole and checked).
-   * Later reads are length-checked only; a restart forgets it, so a body is verified
-   * again before any of it is served, ranges included (file-body.ts).
-   */
-  verified?: boolean;
-  /** When its line was written (wall clock ms): purge journal records apply to older lines. */
-  time: number;
-  /** Bytes of its line in the index. */
-  lineBytes: number;
-}
-
-export interface DiskWriteOptions extends WriteOptions {
-  /**
-   * Asked when the write lands: once false (the key was deleted, or a newer body
-   * committed above this tier while this one was landing), the write lands nowhere
-   * and leaves no older record for the key behind.
-   */
-  wanted?: () => boolean;
-}
-
-export interface DiskTierStats extends TierStats, WriteQueueStats {
-  /** Read errors that were not the data's fault (EMFILE, EIO…), since start. */
-  ioErrors: number;
-  /** Entries removed because their blob failed its check or was missing, since start. */
-  corrupt: number;
-  /** Bytes of segment files no record refers to any more, until reclaimed (included in bytes). */
-  deadBytes: number;
-  /** The index is still loading (items and bytes cover what is loaded). */
-  loading: boolean;
-}
+export type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
 
 /** At most one warning per interval for shed writes and I/O errors. */
 const WARN_INTERVAL_MS = 10_000;
@@ -110,9 +54,7 @@ export class DiskTier implements Store, Purgeable {
   readonly order = new UrlOrder();
   readonly queue: WriteQueue;
   readonly purging: DiskPurging;
-  /** Newest write queued per key (tier sequence), until it lands: an older write must not remove its key. */
-  private readonly newestWrite = new Map<string, number>();
-  private writeSeq = 0;
+  readonly landings = new Landings(this);
   private blobBytes = 0;
   /** The index file's size (lines appended since the last compaction included). */
   indexBytes = 0;
@@ -120,8 +62,7 @@ export class DiskTier implements Store, Purgeable {
   liveLineBytes = 0;
   /** Bytes of bodies being streamed to temp files. */
   private tmpBytes = 0;
-  private ioErrors = 0;
-  private corruptCount = 0;
+  private readonly reads = new DiskReads(this);
   private lastWarn = new Map<string, number>();
   compacting = false;
   readonly segments: Segments;
@@ -273,7 +214,7 @@ export class DiskTier implements Store, Purgeable {
 
   /** Append a removal line for `key` unless a newer write of it is still landing (its line supersedes). */
   appendRemoval(key: string): Promise<OpResult> | undefined {
-    if (this.newestWrite.has(key) || this.records.has(key)) return undefined;
+    if (this.landings.pending(key) || this.records.has(key)) return undefined;
     this.whileLoading?.deletedKeys.add(key);
     const line = removalLine(key, Date.now());
     this.indexBytes += line.length;
@@ -336,57 +277,13 @@ export class DiskTier implements Store, Purgeable {
     // Touch: move to the young end of the LRU order.
     this.records.delete(key);
     this.records.set(key, rec);
-    return {
-      meta: rec.meta,
-      body: fileBody(this.pathOf(rec), rec.size, rec.integrity, {
-        offset: rec.off ?? 0,
-        trusted: rec.verified === true,
-        onVerified: () => (rec.verified = true),
-        onCorrupt: (err) => this.readFailed(rec, err),
-      }),
-    };
+    return { meta: rec.meta, body: this.reads.body(rec) };
   }
 
   /** Read a whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). */
   async readVerified(key: string): Promise<Buffer | undefined> {
     const rec = this.live(key);
-    if (!rec) return undefined;
-    let data: Buffer;
-    try {
-      data = await readRange(this.pathOf(rec), rec.off ?? 0, rec.size, rec.segment !== undefined);
-    } catch (err) {
-      this.readFailed(rec, err as Error);
-      return undefined;
-    }
-    if (data.length !== rec.size || (!rec.verified && sha256Integrity(data) !== rec.integrity)) {
-      this.readFailed(rec, new IntegrityError('integrity mismatch'));
-      return undefined;
-    }
-    rec.verified = true;
-    return data;
-  }
-
-  private pathOf(rec: DiskRecord): string {
-    return rec.segment !== undefined ? segmentPath(this.opts.dir, rec.segment) : blobPath(this.opts.dir, rec.integrity);
-  }
-
-  /** A read failed: the data's fault (digest, length, missing file) removes the entry; anything else is the system's. */
-  private readFailed(rec: DiskRecord, err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINTEGRITY' && code !== 'ENOENT' && !(err instanceof IntegrityError)) {
-      this.ioErrors++;
-      this.warnAtMostEvery('io', { key: rec.meta.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
-      return;
-    }
-    if (this.records.get(rec.meta.key) !== rec) return;
-    this.corruptCount++;
-    this.opts.logger.error({ key: rec.meta.key, integrity: rec.integrity, err: err.message }, 'disk tier: corrupted or missing blob removed; treated as a miss');
-    if (rec.segment !== undefined) {
-      void this.removeRecord(rec, 'corrupt');
-      return;
-    }
-    // Every record sharing the blob shares its bad bytes.
-    for (const other of [...this.records.values()]) if (other.integrity === rec.integrity && other.segment === undefined) void this.removeRecord(other, 'corrupt');
+    return rec ? this.reads.whole(rec) : undefined;
   }
 
   warnAtMostEvery(kind: string, fields: object, msg: string): void {
@@ -421,36 +318,7 @@ export class DiskTier implements Store, Purgeable {
     const time = Date.now();
     const head = recordHead(meta, time);
     const queued = this.queue.put(body, head, body.length <= this.smallBodyBytes);
-    return this.landing(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
-  }
-
-  /** Record a queued write's outcome once the writer has done it. */
-  landing(meta: EntryMeta, queued: Promise<OpResult>, time: number, lineBytes: number, wanted = () => true): Promise<boolean> {
-    const seq = ++this.writeSeq;
-    this.newestWrite.set(meta.key, seq);
-    this.indexBytes += lineBytes;
-    return queued.then((r) => {
-      if (this.newestWrite.get(meta.key) === seq) this.newestWrite.delete(meta.key);
-      if (!r.ok) {
-        this.indexBytes -= lineBytes;
-        this.warnAtMostEvery('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
-        return false;
-      }
-      const integrity = r.integrity!;
-      if (r.at) this.segments.written(r.at, meta.bodySize);
-      if (!wanted() || this.closed) {
-        const old = this.records.get(meta.key);
-        if (old && !this.newestWrite.has(meta.key)) this.untrack(old);
-        if (!this.newestWrite.has(meta.key)) void this.appendRemoval(meta.key);
-        if (!r.at && !this.refs.has(integrity)) void this.unlinkBlob(integrity);
-        return false;
-      }
-      meta.integrity = integrity;
-      // Hashed by the writer as it wrote the bytes.
-      this.track({ meta, integrity, size: meta.bodySize, ...(r.at ?? {}), time, lineBytes, verified: true });
-      this.evictOverBudget();
-      return true;
-    });
+    return this.landings.land(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
   }
 
   /** A committed body over the budget: the older entry under its key must not stand in for it. */
@@ -529,7 +397,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.ioErrors, corrupt: this.corruptCount, deadBytes: this.segments.deadBytes, loading: this.whileLoading !== undefined };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, loading: this.whileLoading !== undefined };
   }
 
   background(p: Promise<unknown>): void {
@@ -551,23 +419,5 @@ export class DiskTier implements Store, Purgeable {
     await this.flush();
     this.closed = true;
     await this.queue.close();
-  }
-}
-
-/** A body's bytes: a whole blob file, or a range of a segment file. */
-async function readRange(path: string, off: number, size: number, inSegment: boolean): Promise<Buffer> {
-  if (!inSegment) return readFile(path);
-  const fh = await openFile(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const { bytesRead } = await fh.read(buf, got, size - got, off + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === size ? buf : buf.subarray(0, got);
-  } finally {
-    await fh.close();
   }
 }

@@ -1,0 +1,49 @@
+// A queued write's outcome, taken in once the writer thread has done it: the record
+// is tracked, or — when the write is not wanted any more (its key deleted or written
+// again meanwhile) — it lands nowhere and leaves no older record behind.
+
+import type { EntryMeta } from '../types.js';
+import type { DiskTier } from './tier.js';
+import type { OpResult } from './write-ops.js';
+
+export class Landings {
+  /** Newest write queued per key (a sequence number), until it lands: an older write must not remove its key. */
+  private readonly newest = new Map<string, number>();
+  private seq = 0;
+
+  constructor(private readonly tier: DiskTier) {}
+
+  /** Is a write of this key still landing? */
+  pending(key: string): boolean {
+    return this.newest.has(key);
+  }
+
+  land(meta: EntryMeta, queued: Promise<OpResult>, time: number, lineBytes: number, wanted = () => true): Promise<boolean> {
+    const { tier } = this;
+    const seq = ++this.seq;
+    this.newest.set(meta.key, seq);
+    tier.indexBytes += lineBytes;
+    return queued.then((r) => {
+      if (this.newest.get(meta.key) === seq) this.newest.delete(meta.key);
+      if (!r.ok) {
+        tier.indexBytes -= lineBytes;
+        tier.warnAtMostEvery('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
+        return false;
+      }
+      const integrity = r.integrity!;
+      if (r.at) tier.segments.written(r.at, meta.bodySize);
+      if (!wanted() || tier.isClosed) {
+        const old = tier.records.get(meta.key);
+        if (old && !this.newest.has(meta.key)) tier.untrack(old);
+        if (!this.newest.has(meta.key)) void tier.appendRemoval(meta.key);
+        if (!r.at && !tier.refersTo(integrity)) void tier.unlinkBlob(integrity);
+        return false;
+      }
+      meta.integrity = integrity;
+      // Hashed by the writer as it wrote the bytes.
+      tier.track({ meta, integrity, size: meta.bodySize, ...(r.at ?? {}), time, lineBytes, verified: true });
+      tier.evictOverBudget();
+      return true;
+    });
+  }
+}
