@@ -52,7 +52,8 @@ const config: Config = {
     ...(values['memory-size'] ? { memoryMaxBytes: parseSize(values['memory-size']) } : {}),
     ...(values['disk-size'] ? { diskMaxBytes: parseSize(values['disk-size']) } : {}),
   },
-  limits: { ...base.limits, shutdownGraceMs: 1_000 },
+  // The load generator is one address, as a load balancer in front of Strata would be: no per-client cap.
+  limits: { ...base.limits, shutdownGraceMs: 1_000, maxConnectionsPerClient: 0 },
   // BENCH_LOG_LEVEL is for experiments (e.g. "warn" to see the access log's share).
   logLevel: (process.env['BENCH_LOG_LEVEL'] || 'info') as Config['logLevel'],
 };

@@ -97,6 +97,11 @@ export class Segments {
     return this.writtenBytes;
   }
 
+  /** Bytes of bodies records refer to. */
+  get liveBytesNow(): number {
+    return this.liveBytes;
+  }
+
   /** Bytes in segment files that no record refers to (reclaimed by relocation and removal). */
   get deadBytes(): number {
     return this.writtenBytes - this.liveBytes;

@@ -148,6 +148,11 @@ export class DiskTier implements Store, Purgeable {
     return this.blobBytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
   }
 
+  /** Bytes of what the live records need: their bodies and their index lines. */
+  private liveBytes(): number {
+    return this.blobBytes + this.segments.liveBytesNow + this.liveLineBytes;
+  }
+
   /**
    * What eviction holds under the budget: the index counted at the most compaction
    * lets it grow to (twice its live lines, plus the slack), so the file's real size
@@ -243,8 +248,12 @@ export class DiskTier implements Store, Purgeable {
     const inUse = this.opts.inUse;
     // Each record is passed over at most once; if only in-use entries are left, they go too.
     let skips = inUse ? this.records.size : 0;
+    const max = this.opts.maxBytes;
     for (const rec of this.records.values()) {
-      if (this.committedBytes() <= this.opts.maxBytes) break;
+      // Past the committed bound, or past the budget on disk now when reclaiming (segment
+      // relocation, index compaction) lags behind a storm — then down to half the budget of
+      // live data at most: evicting in write order empties whole old segments, removed at once.
+      if (this.committedBytes() <= max && (this.usedBytes() <= max || this.liveBytes() <= max / 2)) break;
       if (skips > 0 && inUse!(rec.meta.key)) {
         skips--;
         this.records.delete(rec.meta.key);
