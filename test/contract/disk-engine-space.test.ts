@@ -159,6 +159,37 @@ describe('disk engine: segment files are reclaimed', () => {
   });
 });
 
+describe('disk engine: a long churn of small bodies', () => {
+  test('dead segment bytes stay bounded and the bytes on disk stay within the budget (records removed while their segment is relocated do not keep the new one alive)', async () => {
+    await withDir(async (dir) => {
+      const maxBytes = 4 * 1024 * 1024;
+      const disk = await DiskTier.open({ dir, maxBytes, logger: silent });
+      const headers = { 'x-pad': 'y'.repeat(800) };
+      let peakDead = 0;
+      let peakBytes = 0;
+      for (let i = 0; i < 8_000; i++) {
+        const b = randomBytes(2048);
+        void disk.putWhole(makeMeta(`k${i}`, { headers }), b);
+        if (i % 200 === 199) {
+          await disk.flush();
+          const st = disk.stats();
+          peakDead = Math.max(peakDead, st.deadBytes);
+          peakBytes = Math.max(peakBytes, st.bytes);
+        }
+      }
+      await disk.flush();
+      const segmentBytes = disk.segments.maxSegmentBytes;
+      // Many times the budget went through the tier; dead bytes stay under half the live
+      // ones plus a few segments' worth, and the files on disk within the budget.
+      assert.ok(peakDead <= maxBytes / 2 + 2 * segmentBytes, `peak dead bytes ${peakDead}`);
+      assert.ok(peakBytes <= maxBytes, `peak bytes ${peakBytes} of ${maxBytes}`);
+      assert.ok((await namesIn(dir, 'segments')).length <= Math.ceil(maxBytes / segmentBytes) + 2, 'segments removed as they empty');
+      assert.ok(disk.stats().items > 200, `still holding entries (${disk.stats().items})`);
+      await disk.close();
+    });
+  });
+});
+
 describe('disk engine: index compaction', () => {
   test('many updates and deletes: index-v1.log stays bounded; a restart brings back the latest metadata, deleted keys stay deleted', async () => {
     await withDir(async (dir) => {

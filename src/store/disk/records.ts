@@ -61,6 +61,8 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   corrupt: number;
   /** Bytes of segment files no record refers to any more, until reclaimed (included in bytes). */
   deadBytes: number;
+  /** Bytes of the index file (dead lines included until the next compaction). */
+  indexBytes: number;
   /** The index is still loading (items and bytes cover what is loaded). */
   loading: boolean;
 }

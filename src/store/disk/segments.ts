@@ -32,6 +32,8 @@ export interface SegmentHost {
   records(): IterableIterator<SegmentRecord & { meta: { key: string } }>;
   /** Copy bodies out of `from`; resolves with their new places (in order), or undefined on failure. */
   relocate(from: number, items: { off: number; size: number }[]): Promise<SegmentLocation[] | undefined>;
+  /** Is this record still the tier's record for its key (not removed or replaced meanwhile)? */
+  current(rec: SegmentRecord): boolean;
   /** Point a record at its new place (and write its index line). */
   moved(rec: SegmentRecord, to: SegmentLocation): void;
   unlinkSegment(segment: number): void;
@@ -199,8 +201,10 @@ export class Segments {
     recs.forEach((rec, i) => {
       const to = moved[i]!;
       this.written(to, rec.size);
-      // Removed or rewritten meanwhile: its copy is dead on arrival.
-      if (rec.segment !== segment || rec.off !== items[i]!.off) return;
+      // Removed, replaced or moved meanwhile: its copy is dead on arrival. (Why the first
+      // test: a record removed during the copy keeps its old place, and moving it counted
+      // its bytes live in the new segment forever, so segments were never reclaimed.)
+      if (!this.host.current(rec) || rec.segment !== segment || rec.off !== items[i]!.off) return;
       this.untrack(rec);
       rec.segment = to.segment;
       rec.off = to.off;

@@ -94,6 +94,7 @@ export class DiskTier implements Store, Purgeable {
         const r = await this.queue.op({ t: 'relocate', from, items });
         return r.ok ? r.moved : undefined;
       },
+      current: (rec) => this.records.get((rec as DiskRecord).meta.key) === rec,
       moved: (rec) => {
         const r = rec as DiskRecord;
         const line = recordLine(r.integrity, r.size, r.meta, r.time, r);
@@ -406,7 +407,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, loading: this.whileLoading !== undefined };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined };
   }
 
   background(p: Promise<unknown>): void {
