@@ -178,26 +178,53 @@ export class Segments {
       this.host.unlinkSegment(segment);
       return;
     }
-    if (b.live < (b.size * 2) / 3 && !this.relocating) {
+    if (this.sparse(b) && !this.relocating) {
       this.relocating = true;
-      void this.relocate(segment)
-        .catch((err: unknown) => this.host.logger.warn({ err: (err as Error).message, segment }, 'disk tier: segment relocation failed; retried when it shrinks again'))
+      void this.relocateSparse()
+        .catch((err: unknown) => this.host.logger.warn({ err: (err as Error).message }, 'disk tier: segment relocation failed; retried when a segment shrinks again'))
         .finally(() => {
           this.relocating = false;
         });
     }
   }
 
-  private async relocate(segment: number): Promise<void> {
-    const recs: SegmentRecord[] = [];
-    let n = 0;
-    for (const rec of this.host.records()) {
-      if (rec.segment === segment) recs.push(rec);
-      if (++n % SCAN_SLICE === 0) await new Promise((r) => setImmediate(r));
+  /** Less than two thirds of it live: worth copying out. */
+  private sparse(b: SegmentBooks): boolean {
+    return b.live > 0 && b.live < (b.size * 2) / 3;
+  }
+
+  /**
+   * Copy the live bodies out of every closed sparse segment, with one scan of the
+   * records for all of them (why: a purge of half the entries makes many segments
+   * sparse at once, and a scan per segment cost seconds of the event loop), and again
+   * while segments became sparse meanwhile.
+   */
+  private async relocateSparse(): Promise<void> {
+    // Bounded: what is still sparse after these rounds waits for the next removal.
+    for (let round = 0; round < 4; round++) {
+      const sparse = new Set<number>();
+      for (const [segment, b] of this.books) if (segment < this.open && this.sparse(b)) sparse.add(segment);
+      if (sparse.size === 0) return;
+      const bySegment = new Map<number, SegmentRecord[]>();
+      let n = 0;
+      for (const rec of this.host.records()) {
+        if (rec.segment !== undefined && sparse.has(rec.segment)) {
+          let list = bySegment.get(rec.segment);
+          if (!list) bySegment.set(rec.segment, (list = []));
+          list.push(rec);
+        }
+        if (++n % SCAN_SLICE === 0) await new Promise((r) => setImmediate(r));
+      }
+      for (const [segment, recs] of bySegment) await this.relocate(segment, recs);
+      // A sparse segment no live record was found in is empty: reclaim it.
+      for (const segment of sparse) this.check(segment);
     }
+  }
+
+  private async relocate(segment: number, recs: SegmentRecord[]): Promise<void> {
     const items = recs.map((r) => ({ off: r.off!, size: r.size }));
     const moved = await this.host.relocate(segment, items);
-    if (!moved) return;
+    if (!moved) throw new Error(`segment ${segment}: its bodies could not be copied`);
     recs.forEach((rec, i) => {
       const to = moved[i]!;
       this.written(to, rec.size);

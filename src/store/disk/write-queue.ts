@@ -135,7 +135,12 @@ export class WriteQueue {
     if (this.worker) return this.worker;
     // A new thread (after a crash) opens a segment of its own, above any the tier has heard of.
     const firstSegment = this.nextSegment;
-    const w = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes } });
+    const w = new Worker(new URL('./writer-thread.js', import.meta.url), {
+      workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes },
+      // Why bounded: what the thread holds is one batch at a time, but under a storm its
+      // heap grew by hundreds of MiB of collectable copies before V8 bothered to collect.
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
+    });
     w.on('message', (reply: Reply) => this.onReply(reply));
     w.on('error', (err) => this.onCrash(w, err));
     w.on('exit', (code) => {
