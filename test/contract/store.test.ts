@@ -16,6 +16,7 @@ import { DiskTier } from '../../src/store/disk/tier.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import { PurgeJournal, JOURNAL_FILE } from '../../src/store/purge-journal.js';
 import { SupersededError } from '../../src/store/types.js';
+import { blobFiles, withDir } from './disk-helpers.js';
 import { collect, freshDir, makeMeta, putEntry, readBody, removeDir, selector, storeContract, testExpire } from './store.contract.js';
 
 const logger = pino({ level: 'silent' });
@@ -38,17 +39,6 @@ storeContract('TieredStore', async (dir, { maxBytes, maxObjectBytes }) => {
   return { store, settle: () => store.flush(), dispose: () => store.close() };
 });
 
-/** Every blob file under a cacache directory. */
-async function blobFiles(dir: string): Promise<string[]> {
-  const root = join(dir, 'content-v2');
-  if (!existsSync(root)) return [];
-  const out: string[] = [];
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
-  }
-  return out;
-}
-
 /** Open file descriptors of this process that point into `dir` (Linux only). */
 function openFilesUnder(dir: string): number | undefined {
   if (!existsSync('/proc/self/fd')) return undefined;
@@ -61,15 +51,6 @@ function openFilesUnder(dir: string): number | undefined {
     }
   }
   return n;
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await freshDir();
-  try {
-    await fn(dir);
-  } finally {
-    await removeDir(dir);
-  }
 }
 
 describe('MemoryTier only', () => {

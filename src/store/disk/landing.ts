@@ -3,6 +3,7 @@
 // again meanwhile) — it lands nowhere and leaves no older record behind.
 
 import type { EntryMeta } from '../types.js';
+import { RECORD_LINE_EXTRA, recordHead } from './index-log.js';
 import type { DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
 
@@ -16,6 +17,19 @@ export class Landings {
   /** Is a write of this key still landing? */
   pending(key: string): boolean {
     return this.newest.has(key);
+  }
+
+  /** Queue a whole body (admitted by the tier's budget), or shed it when the queue is full. */
+  putWhole(meta: EntryMeta, body: Buffer, inSegment: boolean, wanted?: () => boolean): Promise<boolean> {
+    const { tier } = this;
+    if (!tier.queue.admits(body.length)) {
+      tier.warnAtMostEvery('shed', { writesShed: tier.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
+      return Promise.resolve(false);
+    }
+    meta.bodySize = body.length;
+    const time = Date.now();
+    const head = recordHead(meta, time);
+    return this.land(meta, tier.queue.put(body, head, inSegment), time, head.length + RECORD_LINE_EXTRA, wanted);
   }
 
   land(meta: EntryMeta, queued: Promise<OpResult>, time: number, lineBytes: number, wanted = () => true): Promise<boolean> {

@@ -31,11 +31,12 @@ import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
 import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
 import { DiskPurging } from './disk-purge.js';
-import { indexFileSize, RECORD_LINE_EXTRA, recordHead, recordLine, removalLine } from './index-log.js';
+import { indexFileSize, recordLine, removalLine } from './index-log.js';
 import { allocated } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
 import type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
+import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
 import { WriteQueue } from './write-queue.js';
 import type { OpResult } from './write-ops.js';
@@ -88,22 +89,7 @@ export class DiskTier implements Store, Purgeable {
     });
     this.purging = new DiskPurging(this, journal);
     this.smallBodyBytes = Segments.smallBodyLimit(opts.maxBytes);
-    this.segments = new Segments({
-      records: () => this.records.values(),
-      relocate: async (from, items) => {
-        const r = await this.queue.op({ t: 'relocate', from, items });
-        return r.ok ? r.moved : undefined;
-      },
-      current: (rec) => this.records.get((rec as DiskRecord).meta.key) === rec,
-      moved: (rec) => {
-        const r = rec as DiskRecord;
-        const line = recordLine(r.integrity, r.size, r.meta, r.time, r);
-        this.indexBytes += line.length;
-        void this.queue.line(line);
-      },
-      unlinkSegment: (segment) => void this.queue.op({ t: 'unlink-segment', segment }),
-      logger: opts.logger,
-    }, opts.maxBytes);
+    this.segments = new Segments(segmentHost(this), opts.maxBytes);
   }
 
   get bans(): PurgeBans<Required<DiskRecord>> {
@@ -320,15 +306,7 @@ export class DiskTier implements Store, Purgeable {
   putWhole(meta: EntryMeta, body: Buffer, opts: DiskWriteOptions = {}): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     if (body.length > this.opts.maxBytes) return Promise.resolve(this.tooLarge(meta));
-    if (!this.queue.admits(body.length)) {
-      this.warnAtMostEvery('shed', { writesShed: this.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
-      return Promise.resolve(false);
-    }
-    meta.bodySize = body.length;
-    const time = Date.now();
-    const head = recordHead(meta, time);
-    const queued = this.queue.put(body, head, body.length <= this.smallBodyBytes);
-    return this.landings.land(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
+    return this.landings.putWhole(meta, body, body.length <= this.smallBodyBytes, opts.wanted);
   }
 
   /** A committed body over the budget: the older entry under its key must not stand in for it. */
@@ -431,3 +409,4 @@ export class DiskTier implements Store, Purgeable {
     await this.queue.close();
   }
 }
+
