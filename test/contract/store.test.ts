@@ -16,7 +16,7 @@ import { DiskTier } from '../../src/store/disk/tier.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import { PurgeJournal, JOURNAL_FILE } from '../../src/store/purge-journal.js';
 import { SupersededError } from '../../src/store/types.js';
-import { blobFiles, withDir } from './disk-helpers.js';
+import { blobFiles, waitFor, withDir } from './disk-helpers.js';
 import { collect, freshDir, makeMeta, putEntry, readBody, removeDir, selector, storeContract, testExpire } from './store.contract.js';
 
 const logger = pino({ level: 'silent' });
@@ -193,7 +193,7 @@ describe('DiskTier only', () => {
         const committing = w.commit();
         // Drop the last old reference just after the new blob was moved into place (the
         // temporary file is gone) and before the new record is tracked.
-        if (round % 2 === 0) while (readdirSync(join(dir, 'tmp')).length) await new Promise((r) => setImmediate(r));
+        if (round % 2 === 0) await waitFor('the temp file moved into place', () => readdirSync(join(dir, 'tmp')).length === 0);
         await disk.delete('x');
         await committing;
         await disk.flush();

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { request } from 'undici';
-import { startHarness } from '../fixtures/harness.js';
+import { startHarness, until } from '../fixtures/harness.js';
 
 test('stop() waits for an in-flight request, then the stored entry is there after a restart', async () => {
   let finish!: () => void;
@@ -16,7 +16,7 @@ test('stop() waits for an in-flight request, then the stored entry is there afte
   try {
     const port = h.node.proxyAddress().port;
     const inflight = request(`http://127.0.0.1:${port}/slow`, { headers: { host: 'site.example' } }).then((r) => r.body.text());
-    while (!finish) await new Promise((r) => setImmediate(r));
+    await until(() => finish !== undefined, 'the origin to start its answer');
     const stopped = h.node.stop();
     // New connections are refused while stopping.
     await assert.rejects(

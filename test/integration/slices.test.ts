@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
-import { startHarness, type Harness } from '../fixtures/harness.js';
+import { startHarness, until, type Harness } from '../fixtures/harness.js';
 
 const KiB = 1024;
 const SLICE = 64 * KiB;
@@ -314,7 +314,7 @@ test('a range request while the whole object is being fetched for a full GET is 
   try {
     const full = h.get('/both');
     // Wait until the origin has the full GET (its fetch is then in flight).
-    while (o.ranges.length === 0) await new Promise((r) => setImmediate(r));
+    await until(() => o.ranges.length > 0, 'the full GET at the origin');
     const r = await h.get('/both', { range: 'bytes=100-199' });
     assert.equal(r.status, 206);
     assert.ok(r.body.equals(o.body.subarray(100, 200)));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { request } from 'undici';
-import { startHarness, fixed } from '../fixtures/harness.js';
+import { startHarness, fixed, until } from '../fixtures/harness.js';
 
 test('an origin that dies mid-body: the client connection is cut, nothing is stored', async () => {
   let attempts = 0;
@@ -127,7 +127,7 @@ test('a client that disconnects during a cacheable miss: the fill completes and 
     sock.write('GET /gone HTTP/1.1\r\nHost: h\r\n\r\n');
     await once(sock, 'data');
     sock.destroy();
-    while (!finish) await new Promise((r) => setImmediate(r));
+    await until(() => finish !== undefined, 'the origin to start its answer');
     finish();
     await h.stored(1);
     const r = await h.get('/gone', { host: 'h' });
