@@ -109,7 +109,7 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
 
   const meta = entryMeta('/assets/app.css');
   // The cache decision as the request path takes it: request facts parsed once, then decide().
-  const grace: GraceWindows = { staleWhileRevalidateS: 0, staleIfErrorS: 0 };
+  const grace: GraceWindows = { staleWhileRevalidateS: 0, staleIfErrorS: 0, staleIfDisconnectedS: 0 };
   bench.add('requestFacts()+decide() [no request CC]', () => {
     const nowMs = Date.now();
     for (let i = 0; i < INNER; i++) {

@@ -26,7 +26,19 @@ export interface RequestFacts {
 export interface GraceWindows {
   staleWhileRevalidateS: number;
   staleIfErrorS: number;
+  /** How stale an entry may be and still answer when the origin cannot be reached at all (RFC 9111 §4.2.4). */
+  staleIfDisconnectedS: number;
 }
+
+/**
+ * How the origin failed: "disconnected" — no response at all (connection refused
+ * or reset, no answer in time); "error" — it answered, with a 5xx or a response
+ * that is not HTTP.
+ */
+export type OriginFailure = 'disconnected' | 'error';
+
+/** Why a stale entry answers a failed fetch (Cache-Status detail). */
+export type StaleOnFailure = 'stale-if-error' | 'stale-if-disconnected';
 
 export type Decision =
   /** Fresh: answer from cache. */
@@ -92,9 +104,28 @@ export function decide(input: DecideInput): Decision {
 
 /** RFC 5861 §4: may `stored` answer, now, because the origin failed? */
 export function staleIfErrorAllows(request: RequestFacts, stored: EntryMeta, nowMs: number, grace: GraceWindows): boolean {
-  if (stored.staleForbidden) return false;
+  return staleOnFailure(request, stored, nowMs, grace, 'error') !== undefined;
+}
+
+/**
+ * May `stored` answer, now, because the origin failed in this way, and why?
+ * - stale-if-error (RFC 5861 §4) within the response's window or the operator's:
+ *   any failure;
+ * - stale-if-disconnected (RFC 9111 §4.2.4: a disconnected cache may serve stale)
+ *   within `grace.staleIfDisconnectedS`: only when no response came at all; a 5xx
+ *   is the origin's answer and stays one.
+ * Never for an entry whose directives forbid stale use (must-revalidate,
+ * proxy-revalidate, s-maxage, no-cache: RFC 9111 §4.2.4 "MUST NOT"), nor when
+ * the request forbids it (no-cache, max-age, min-fresh: its reuse is refused for
+ * a reason other than staleness).
+ */
+export function staleOnFailure(request: RequestFacts, stored: EntryMeta, nowMs: number, grace: GraceWindows, failure: OriginFailure): StaleOnFailure | undefined {
+  if (stored.staleForbidden) return undefined;
   const d = decideReuse(request.directives, stored, nowMs);
-  return !d.reuse && d.why === 'stale' && -d.ttlS <= graceOf(stored.staleIfErrorS, grace.staleIfErrorS);
+  if (d.reuse || d.why !== 'stale') return undefined;
+  if (-d.ttlS <= graceOf(stored.staleIfErrorS, grace.staleIfErrorS)) return 'stale-if-error';
+  if (failure === 'disconnected' && -d.ttlS <= grace.staleIfDisconnectedS) return 'stale-if-disconnected';
+  return undefined;
 }
 
 /** The response's own stale window when it names one, else the operator's default. */

@@ -53,7 +53,9 @@ export function originError(err: unknown, origin: string): StrataError {
   ) {
     return new StrataError('ORIGIN_TIMEOUT', `origin ${origin} did not answer in time (${cause})`, { cause: err });
   }
-  if (err instanceof undiciErrors.HTTPParserError || code === 'HPE_INVALID_CONSTANT') {
+  // A response that breaks HTTP/1.1 (status line, field syntax, framing): the origin
+  // answered, wrongly; that is not an unreachable origin.
+  if (err instanceof undiciErrors.HTTPParserError || code.startsWith('HPE_') || err instanceof undiciErrors.ResponseContentLengthMismatchError || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
     return new StrataError('ORIGIN_BAD_RESPONSE', `origin ${origin} sent an invalid response (${cause})`, { cause: err });
   }
   return new StrataError('ORIGIN_UNREACHABLE', `origin ${origin} is unreachable (${code || cause})`, { cause: err });

@@ -12,6 +12,7 @@ import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
+import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
 import { settle, type PathEnv, type RequestContext } from './context.js';
@@ -97,6 +98,13 @@ export function createAnswers(env: PathEnv) {
     },
 
     error,
+
+    /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */
+    options(ctx: RequestContext): void {
+      const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'max-forwards' });
+      ctx.res.writeHead(200, ['allow', ALLOWED_METHODS, 'content-length', '0', 'cache-status', cacheStatus, 'via', env.via]);
+      ctx.res.end();
+    },
 
     /** only-if-cached and nothing usable stored (RFC 9111 §5.2.1.7): 504, the origin untouched. */
     onlyIfCached(ctx: RequestContext): void {

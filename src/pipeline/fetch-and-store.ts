@@ -8,7 +8,9 @@
 //   the shared body like any client; the body's end reaches clients after the commit.
 // - A response that is not storable replaces nothing stored unless the refusal is
 //   the response's own (not this request's); nobody fills, and if no client takes
-//   the body, the origin transfer is stopped.
+//   the body, the origin transfer is stopped. Its collapsed followers may share it
+//   only when it is an origin error that is safe to share: storable, or answering
+//   a request without Cookie or Authorization.
 // - A transport failure is "failed"; each client decides (stale-if-error or error).
 // - A large storable 200 that could be stored in slices, when the request allows
 //   it, is "sliceable": stopped before anyone reads it.
@@ -120,7 +122,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   }
 
   /** A response that is not stored: clients stream it; if none takes it in its first turn, the transfer stops. */
-  function passing(res: OriginResponse, reason: NotStoredReason, announced: number, finish: () => void): FetchOutcome {
+  function passing(res: OriginResponse, reason: NotStoredReason, announced: number, finish: () => void, safeToShare: boolean): FetchOutcome {
     const requestsOwn = REQUEST_SPECIFIC_REASONS.has(reason);
     const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, Promise.resolve());
     setImmediate(() => body.abandonIfUnread());
@@ -132,8 +134,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       headers: res.headers,
       body,
       reason,
-      // An origin error is the same for everyone waiting: shared, not multiplied.
-      shareable: res.status >= 500 && (reason === 'status' || reason === 'not-reusable'),
+      // An origin error is the same for everyone waiting: shared, not multiplied;
+      // but an error page made for one client's credentials is not another's.
+      shareable: res.status >= 500 && (reason === 'status' || reason === 'not-reusable') && safeToShare,
       hitForPass: res.status < 500 && !requestsOwn,
     };
   }
@@ -179,19 +182,19 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       }
     }
 
-    const verdict: StorageVerdict =
-      res.status >= 500 && req.keepStaleOnError
-        ? { store: false, reason: 'status' }
-        : assessStorage(
-            { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
-            policy,
-          );
+    const assessed: StorageVerdict = assessStorage(
+      { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
+      policy,
+    );
+    const verdict: StorageVerdict = res.status >= 500 && req.keepStaleOnError ? { store: false, reason: 'status' } : assessed;
+    // Safe for collapsed followers: a response a shared cache could store, or one to a request without credentials.
+    const safeToShare = assessed.store || !carriesCredentials(req.requestHeaders);
     const cl = res.headers['content-length'];
     const announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
       // The new response replaces the stored one unless the refusal is this request's own.
       if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
-      return passing(res, verdict.reason, announced, finish);
+      return passing(res, verdict.reason, announced, finish, safeToShare);
     }
 
     if (req.maySlice && worthSlicing(res.status, res.headers, deps.sliceThresholdBytes)) {
@@ -206,7 +209,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const key = variantKey(req.key, d.varyNames, varyValues);
     const variants = store.variants(req.key);
     const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
-    if (over) return passing(res, over, announced, finish);
+    if (over) return passing(res, over, announced, finish, safeToShare);
     const meta = newEntryMeta(d, {
       key,
       primaryKey: req.key,
@@ -231,6 +234,11 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     });
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
   }
+}
+
+/** The request carries credentials (Cookie, Authorization): an answer to it may be made for this client alone. */
+function carriesCredentials(headers: HeaderMap): boolean {
+  return headers['cookie'] !== undefined || headers['authorization'] !== undefined;
 }
 
 /** Seconds of freshness left for a just-stored entry (Cache-Status ttl). */

@@ -54,7 +54,11 @@ function pathEnv(deps: ProxyDeps): PathEnv {
     heuristicMaxS: config.cache.heuristicMaxS,
     storeCookieHeuristic: config.cache.storeCookieHeuristic,
   };
-  const grace: GraceWindows = { staleWhileRevalidateS: config.cache.staleWhileRevalidateS, staleIfErrorS: config.cache.staleIfErrorS };
+  const grace: GraceWindows = {
+    staleWhileRevalidateS: config.cache.staleWhileRevalidateS,
+    staleIfErrorS: config.cache.staleIfErrorS,
+    staleIfDisconnectedS: config.cache.staleIfDisconnectedS,
+  };
   const droppedFields = new Set(config.origin.droppedRequestFields);
   return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace, droppedFields };
 }

@@ -1,10 +1,12 @@
 // Passing a request through as it is, nothing stored: uncacheable methods, and
 // ranges on a miss of an object Strata does not slice. An unsafe method's answer
-// invalidates what it names (RFC 9111 §4.4).
+// invalidates what it names (RFC 9111 §4.4). An OPTIONS with Max-Forwards: 0 is
+// answered here; a higher Max-Forwards is decremented (RFC 9110 §7.6.2).
 
 import { invalidatedKeys } from '../cache/invalidation.js';
 import type { FwdReason } from '../cache/outcome.js';
 import type { StrataError } from '../errors.js';
+import { maxForwards } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
@@ -18,10 +20,14 @@ export function createPass(env: PathEnv, answer: Answers) {
   }
 
   return async function pass(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {
+    const mf = maxForwards(ctx.method, ctx.headers);
+    if (mf.answerHere) return answer.options(ctx);
     const hasBody = ctx.req.headers['content-length'] !== undefined || ctx.req.headers['transfer-encoding'] !== undefined;
+    const headers = originHeaders(env, ctx);
+    if (mf.forward !== undefined) headers['max-forwards'] = mf.forward;
     let res: OriginResponse;
     try {
-      res = await origin.request({ method: ctx.method, target: ctx.target, headers: originHeaders(env, ctx), body: hasBody ? ctx.req : null });
+      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: hasBody ? ctx.req : null });
     } catch (err) {
       return answer.error(ctx, err as StrataError, fwd);
     }

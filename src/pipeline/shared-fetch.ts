@@ -4,13 +4,17 @@
 // no-store) or the key is in hit-for-pass. The fetch's outcome (fetch-and-store.ts)
 // is shared; each client collapsed onto it switches on it here. Also the fetches
 // no client waits for: background revalidation (stale-while-revalidate) and fill.
+// When the fetch fails, each client's stale entry may answer instead, as
+// cache/decide.ts staleOnFailure rules (stale-if-error; stale-if-disconnected
+// when no response came at all).
 //
 // Invariant: a client that cannot use the shared answer (another variant, a
 // response that is not its to share, a body it joined too late to read from its
 // start) is told "alone" before anything is written or settled for it, and then
 // fetches once more on its own, uncollapsed.
 
-import { requestFacts, staleIfErrorAllows } from '../cache/decide.js';
+import { requestFacts, staleIfErrorAllows, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
+import type { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { currentAge } from '../cache/reuse.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
@@ -44,14 +48,19 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
     return found !== undefined && staleIfErrorAllows(requestFacts(ctx.headers), found.meta, clock.now(), env.grace);
   }
 
+  /** Why `found` may answer, now, because the origin failed this way (cache/decide.ts). */
+  function staleOnFailureOf(ctx: RequestContext, found: StoredEntry | undefined, failure: OriginFailure): StaleOnFailure | undefined {
+    return found === undefined ? undefined : staleOnFailure(requestFacts(ctx.headers), found.meta, clock.now(), env.grace, failure);
+  }
+
   /** Whether this client may use an entry stored for the fetch's request (same variant). */
   function sameVariant(ctx: RequestContext, meta: EntryMeta): boolean {
     return meta.varyNames.length === 0 || variantKey(meta.primaryKey, meta.varyNames, selectingValues(meta.varyNames, ctx.headers)) === meta.key;
   }
 
-  function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, fwdStatus?: number): void | Promise<void> {
+  function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, why: StaleOnFailure, fwdStatus?: number): void | Promise<void> {
     const now = clock.now();
-    return answer.stored(ctx, found, currentAge(found.meta, now), { result: 'stale-hit', fwd, ...(fwdStatus ? { fwdStatus } : {}), ttlS: ttlOf(found.meta, now), detail: 'stale-if-error' });
+    return answer.stored(ctx, found, currentAge(found.meta, now), { result: 'stale-hit', fwd, ...(fwdStatus ? { fwdStatus } : {}), ttlS: ttlOf(found.meta, now), detail: why });
   }
 
   return {
@@ -93,7 +102,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
     async answer(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, o: Exclude<FetchOutcome, { kind: 'sliceable' }>, collapsed: boolean): Promise<FillAnswer> {
       const joined = collapsed ? { collapsed: true } : {};
       if (o.kind === 'failed') {
-        if (staleIfError(ctx, found)) await answerStaleOnError(ctx, found!, fwd);
+        const why = staleOnFailureOf(ctx, found, failureOf(o.error));
+        if (why) await answerStaleOnError(ctx, found!, fwd, why);
         else answer.error(ctx, o.error, fwd);
         return 'answered';
       }
@@ -106,9 +116,10 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
         await answer.stored(ctx, o.entry, currentAge(meta, now), outcome);
         return 'answered';
       }
-      if (o.status >= 500 && staleIfError(ctx, found)) {
+      const why = o.status >= 500 ? staleOnFailureOf(ctx, found, 'error') : undefined;
+      if (why) {
         ctx.upstream = o.upstream;
-        await answerStaleOnError(ctx, found!, fwd, o.status);
+        await answerStaleOnError(ctx, found!, fwd, why, o.status);
         return 'answered';
       }
       if (o.kind === 'storing') {
@@ -128,4 +139,13 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
 }
 
 export type SharedFetch = ReturnType<typeof createSharedFetch>;
+
+/**
+ * A fetch that got no response at all — the origin refused or reset the
+ * connection, or did not answer in time — is "disconnected"; a response that is
+ * not HTTP, or a failure of Strata's own, is not.
+ */
+function failureOf(err: StrataError): OriginFailure {
+  return err.code === 'ORIGIN_UNREACHABLE' || err.code === 'ORIGIN_TIMEOUT' ? 'disconnected' : 'error';
+}
 

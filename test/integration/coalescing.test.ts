@@ -269,3 +269,39 @@ test('requests carrying Authorization or no-store are never collapsed', async ()
     await h.close();
   }
 });
+
+test('issue 14 #4: an unstorable error page for a request with credentials is not shared with followers carrying other credentials', async () => {
+  const waiting: { cookie: string; res: ServerResponse }[] = [];
+  const h = await startHarness((req, res) => {
+    waiting.push({ cookie: String(req.headers.cookie ?? ''), res });
+  });
+  const errorPage = (w: { cookie: string; res: ServerResponse }) => {
+    const body = `error page for ${w.cookie}`;
+    w.res.writeHead(500, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);
+  };
+  try {
+    const alice = h.get('/err-cookie', { cookie: 's=alice' });
+    await h.until(() => waiting.length === 1, "alice's request at the origin");
+    const bob = h.get('/err-cookie', { cookie: 's=bob' });
+    await collapsed(h, 1);
+    errorPage(waiting.shift()!);
+    // Bob's request goes to the origin itself rather than taking alice's page.
+    await h.until(() => waiting.length === 1, "bob's own request at the origin");
+    assert.equal(waiting[0]!.cookie, 's=bob');
+    errorPage(waiting.shift()!);
+    const [a, b] = await Promise.all([alice, bob]);
+    assert.deepEqual([a.status, a.text], [500, 'error page for s=alice']);
+    assert.deepEqual([b.status, b.text], [500, 'error page for s=bob']);
+    assert.equal(h.origin.count('/err-cookie'), 2);
+
+    // Without credentials, the error is still shared: one origin request.
+    const plain = Array.from({ length: 3 }, () => h.get('/err-plain'));
+    await collapsed(h, 3);
+    errorPage(waiting.shift()!);
+    const all = await Promise.all(plain);
+    assert.deepEqual(all.map((r) => r.text), ['error page for ', 'error page for ', 'error page for ']);
+    assert.equal(h.origin.count('/err-plain'), 1);
+  } finally {
+    await h.close();
+  }
+});

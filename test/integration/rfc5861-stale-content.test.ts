@@ -209,3 +209,49 @@ test('every upstream of a pool down: stale content present is served (stale-if-e
     await h.close();
   }
 });
+
+test('issue 14 #17 stale-if-disconnected: origin down → the stale entry with no window of its own, up to cache.staleIfDisconnectedS', async () => {
+  const h = await startHarness(fixed('kept', { 'cache-control': 'max-age=10' }), { cache: { staleIfDisconnectedS: 3600 } });
+  try {
+    await h.get('/sid');
+    await h.origin.close();
+    h.clock.advance(600_000);
+    const r = await h.get('/sid');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'kept');
+    assert.match(r.headers['cache-status']!, /fwd=stale; ttl=-59[01]; detail=stale-if-disconnected/);
+    h.clock.advance(3_100_000);
+    const gone = await h.get('/sid');
+    assert.equal(gone.status, 502, 'past cache.staleIfDisconnectedS');
+    assert.match(gone.text, /ORIGIN_UNREACHABLE/);
+  } finally {
+    await h.node.stop();
+  }
+});
+
+test('issue 14 #17 stale-if-disconnected: never for must-revalidate, and never for a 5xx', async () => {
+  let status = 200;
+  const h = await startHarness(
+    (req, res) => {
+      const cc = req.url === '/mr' ? 'max-age=10, must-revalidate' : 'max-age=10';
+      fixed(status === 200 ? 'good' : 'broken', { 'cache-control': cc }, status)(req, res, Buffer.alloc(0));
+    },
+    { cache: { staleIfDisconnectedS: 3600 } },
+  );
+  try {
+    await h.get('/mr');
+    await h.get('/5xx');
+    status = 503;
+    h.clock.advance(60_000);
+    const e = await h.get('/5xx');
+    assert.equal(e.status, 503, 'a 5xx is an answer, not a disconnection');
+    assert.equal(e.text, 'broken');
+    await h.origin.close();
+    const r = await h.get('/mr');
+    assert.equal(r.status, 502);
+    assert.match(r.text, /ORIGIN_UNREACHABLE/);
+    assert.match(r.headers['cache-status']!, /fwd=stale; detail=origin_unreachable/);
+  } finally {
+    await h.node.stop();
+  }
+});

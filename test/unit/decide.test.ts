@@ -2,16 +2,16 @@
 // §5.2.1 request directives, RFC 5861 stale windows. A fake clock moves time;
 // every entry is stored at the clock's start with a 60 s lifetime unless a case
 // says otherwise.
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { entryMeta } from '../fixtures/entry-meta.js';
-import { decide, requestFacts, staleIfErrorAllows, type DecisionKind, type GraceWindows, type MissReason } from '../../src/cache/decide.js';
+import { decide, requestFacts, staleIfErrorAllows, staleOnFailure, type DecisionKind, type OriginFailure, type StaleOnFailure, type GraceWindows, type MissReason } from '../../src/cache/decide.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { FakeClock } from '../../src/util/clock.js';
 
 const S = 1000;
-const NO_GRACE: GraceWindows = { staleWhileRevalidateS: 0, staleIfErrorS: 0 };
+const NO_GRACE: GraceWindows = { staleWhileRevalidateS: 0, staleIfErrorS: 0, staleIfDisconnectedS: 0 };
 
 interface Case {
   name: string;
@@ -41,8 +41,8 @@ const cases: Case[] = [
   { name: '§5.2.2.2 must-revalidate forbids max-stale', request: { 'cache-control': 'max-stale' }, stored: { staleForbidden: true }, afterS: 80, want: 'revalidate' },
   { name: 'RFC 5861 §3 within the response stale-while-revalidate', stored: { staleWhileRevalidateS: 30 }, afterS: 80, want: 'stale-while-revalidate', also: { ageS: 80 } },
   { name: 'RFC 5861 §3 past the stale-while-revalidate window: revalidate', stored: { staleWhileRevalidateS: 30 }, afterS: 91, want: 'revalidate' },
-  { name: 'RFC 5861 §3 the operator default applies when the response names none', grace: { staleWhileRevalidateS: 30, staleIfErrorS: 0 }, afterS: 80, want: 'stale-while-revalidate' },
-  { name: 'RFC 5861 §3 the response window wins over the default', stored: { staleWhileRevalidateS: 5 }, grace: { staleWhileRevalidateS: 300, staleIfErrorS: 0 }, afterS: 80, want: 'revalidate' },
+  { name: 'RFC 5861 §3 the operator default applies when the response names none', grace: { ...NO_GRACE, staleWhileRevalidateS: 30 }, afterS: 80, want: 'stale-while-revalidate' },
+  { name: 'RFC 5861 §3 the response window wins over the default', stored: { staleWhileRevalidateS: 5 }, grace: { ...NO_GRACE, staleWhileRevalidateS: 300 }, afterS: 80, want: 'revalidate' },
   { name: 'RFC 5861 §3 not for a response that forbids stale use', stored: { staleWhileRevalidateS: 30, staleForbidden: true }, afterS: 80, want: 'revalidate' },
   { name: 'RFC 5861 §3 not when the client asked for validation', request: { 'cache-control': 'no-cache' }, stored: { staleWhileRevalidateS: 30 }, afterS: 80, want: 'revalidate' },
   { name: 'RFC 5861 §4 within stale-if-error the entry is still validated first', stored: { staleIfErrorS: 60 }, afterS: 80, want: 'revalidate' },
@@ -78,6 +78,32 @@ test('RFC 5861 §4 staleIfErrorAllows is judged at the time of the failure', () 
   assert.equal(staleIfErrorAllows(req, meta, clock.now(), NO_GRACE), false, 'past the window');
   assert.equal(staleIfErrorAllows(requestFacts({ 'cache-control': 'no-cache' }), meta, clock.now() - 30 * S, NO_GRACE), false, 'not when the client asked for validation');
   assert.equal(staleIfErrorAllows(req, { ...meta, staleForbidden: true }, clock.now() - 30 * S, NO_GRACE), false, 'not when the response forbids stale use');
-  assert.equal(staleIfErrorAllows(req, meta, clock.now(), { staleWhileRevalidateS: 0, staleIfErrorS: 3600 }), false, 'the response window wins over the default');
-  assert.equal(staleIfErrorAllows(req, { ...meta, staleIfErrorS: 0 }, clock.now(), { staleWhileRevalidateS: 0, staleIfErrorS: 3600 }), true);
+  assert.equal(staleIfErrorAllows(req, meta, clock.now(), { ...NO_GRACE, staleIfErrorS: 3600 }), false, 'the response window wins over the default');
+  assert.equal(staleIfErrorAllows(req, { ...meta, staleIfErrorS: 0 }, clock.now(), { ...NO_GRACE, staleIfErrorS: 3600 }), true);
+});
+
+describe('staleOnFailure: stale-if-error (RFC 5861 §4) and stale-if-disconnected (RFC 9111 §4.2.4)', () => {
+  // Entries stored at T with a 60 s lifetime; `afterS` seconds later the origin fails.
+  const DISCONNECTED: GraceWindows = { ...NO_GRACE, staleIfDisconnectedS: 3600 };
+  const cases: { name: string; failure: OriginFailure; afterS: number; stored?: Partial<EntryMeta>; request?: HeaderMap; grace?: GraceWindows; want: StaleOnFailure | undefined }[] = [
+    { name: 'disconnected, stale within the window: served', failure: 'disconnected', afterS: 600, grace: DISCONNECTED, want: 'stale-if-disconnected' },
+    { name: 'disconnected, stale past the window: error', failure: 'disconnected', afterS: 60 + 3601, grace: DISCONNECTED, want: undefined },
+    { name: 'disconnected, window 0: error', failure: 'disconnected', afterS: 600, want: undefined },
+    { name: 'a 5xx is not disconnected: error', failure: 'error', afterS: 600, grace: DISCONNECTED, want: undefined },
+    { name: 'a 5xx within stale-if-error: served as stale-if-error', failure: 'error', afterS: 600, stored: { staleIfErrorS: 3600 }, grace: DISCONNECTED, want: 'stale-if-error' },
+    { name: 'disconnected within stale-if-error: named stale-if-error', failure: 'disconnected', afterS: 600, stored: { staleIfErrorS: 3600 }, grace: DISCONNECTED, want: 'stale-if-error' },
+    { name: 'disconnected past stale-if-error, within the disconnected window', failure: 'disconnected', afterS: 600, stored: { staleIfErrorS: 10 }, grace: DISCONNECTED, want: 'stale-if-disconnected' },
+    { name: '§4.2.4 must-revalidate / proxy-revalidate / s-maxage forbid it', failure: 'disconnected', afterS: 600, stored: { staleForbidden: true }, grace: DISCONNECTED, want: undefined },
+    { name: '§4.2.4 no-cache forbids it', failure: 'disconnected', afterS: 600, stored: { noCache: true }, grace: DISCONNECTED, want: undefined },
+    { name: 'the client asking for validation (no-cache) forbids it', failure: 'disconnected', afterS: 600, request: { 'cache-control': 'no-cache' }, grace: DISCONNECTED, want: undefined },
+    { name: 'a fresh entry is not served by this rule', failure: 'disconnected', afterS: 10, grace: DISCONNECTED, want: undefined },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const clock = new FakeClock(Date.UTC(2024, 0, 15));
+      const meta = entryMeta('GET http://a/x', { responseTimeMs: clock.now(), requestTimeMs: clock.now(), ...c.stored });
+      clock.advance(c.afterS * S);
+      assert.equal(staleOnFailure(requestFacts(c.request ?? {}), meta, clock.now(), c.grace ?? NO_GRACE, c.failure), c.want);
+    });
+  }
 });

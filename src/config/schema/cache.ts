@@ -90,6 +90,16 @@ export const cache = {
       'Window for responses without stale-if-error (RFC 5861 §4): a stale entry is served when the origin fails ' +
       '(connect error, timeout, 5xx). 0: only when the origin allows.',
   }),
+  staleIfDisconnectedS: setting({
+    kind: seconds(),
+    // RFC 9111 §4.2.4 lets a disconnected cache serve stale; Squid and Traffic Server do by default.
+    default: 86_400,
+    flag: 'stale-if-disconnected',
+    help:
+      'How stale an entry may be and still be served when the origin cannot be reached at all (connection refused ' +
+      'or reset, no answer in time; not a 5xx), unless its directives forbid stale use (must-revalidate, ' +
+      'proxy-revalidate, s-maxage, no-cache). 0: never.',
+  }),
 };
 
 export const coalesce = {
