@@ -12,6 +12,7 @@
 // Invariant: nothing is purged unless the token matched, and 200 is answered only
 // once the store has made the purge durable.
 
+import { removeDotSegments } from '../http/url-path.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -89,13 +90,25 @@ function describe(v: unknown): string {
 
 const ABSOLUTE = /^https?:\/\/([^/?#]+)([^#]*)/i;
 
-/** Host (absent for a site-relative path) and origin-form target of a URL given to a purge. */
+/**
+ * Host (absent for a site-relative path) and origin-form target of a URL given to a
+ * purge, its dot segments removed as a request's are before it becomes a key (why:
+ * `/a/./b` must purge what `/a/./b` requests stored, under `/a/b`).
+ */
 function placeOf(s: string, where: string): { host?: string; target: string } | StrataError {
-  if (s.startsWith('/')) return { target: s.split('#', 1)[0]! };
-  const m = ABSOLUTE.exec(s);
-  if (!m) return bad(`${where}: ${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"`);
-  const rest = m[2]!;
-  return { host: m[1]!, target: rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest };
+  let host: string | undefined;
+  let target: string;
+  if (s.startsWith('/')) target = s.split('#', 1)[0]!;
+  else {
+    const m = ABSOLUTE.exec(s);
+    if (!m) return bad(`${where}: ${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"`);
+    const rest = m[2]!;
+    host = m[1]!;
+    target = rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest;
+  }
+  const normal = removeDotSegments(target);
+  if (!normal.ok) return bad(`${where}: ${JSON.stringify(s.slice(0, 200))}: ${normal.reason}`);
+  return host === undefined ? { target: normal.target } : { host, target: normal.target };
 }
 
 /**

@@ -113,3 +113,12 @@ test('soft purge: the entry is stale from the purge instant and its stale window
   assert.equal(expiredAt(stale, purgeAt), stale);
   assert.deepEqual(expiredAt(soft, purgeAt + 50_000), soft);
 });
+
+test('purge URLs lose their dot segments as request targets do, so they name the key a request stored; climbing above the root is refused', () => {
+  const sel = selectorFor(req({ urls: ['/a/./b', 'http://h.example/x/../y'], prefixes: ['/v/%2e/img/'] }));
+  assert.ok(!(sel instanceof Error));
+  assert.deepEqual(sel.paths, ['/a/b']);
+  assert.deepEqual(sel.primaryKeys, ['GET http://h.example/y']);
+  assert.deepEqual(sel.pathPrefixes, ['/v/img/']);
+  refused(selectorFor(req({ urls: ['/../etc'] })), 'PURGE_BAD_REQUEST', /urls\[0\]/);
+});
