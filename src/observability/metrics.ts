@@ -166,6 +166,7 @@ export function registerNodeMetrics(registry: Registry, src: MetricSources): voi
   gauge(registry, 'strata_tier_items', 'entries held by each cache tier (the disk: those loaded so far)', ['tier'], tiers((t) => t.items));
   gauge(registry, 'strata_tier_bytes', 'bytes held by each cache tier (the disk: segment files dead bytes included)', ['tier'], tiers((t) => t.bytes));
   gauge(registry, 'strata_tier_max_bytes', 'configured byte budget of each cache tier', ['tier'], tiers((t) => t.maxBytes));
+  counter(registry, 'strata_tier_evictions_total', 'entries each cache tier removed to stay within its byte budget', ['tier'], tiers((t) => t.evictions));
 
   const disk = () => src.tiers().disk;
   gauge(registry, 'strata_disk_writes_queued', 'body writes queued for the disk or in its writer thread now', [], () => disk().writesQueued);

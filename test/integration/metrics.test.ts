@@ -106,6 +106,8 @@ test('/metrics after a miss, a hit and a purge: counters by outcome and status c
     assert.equal(v('strata_tier_max_bytes{tier="disk"}'), h.config.cache.diskMaxBytes);
     assert.equal(v('strata_tier_items{tier="memory"}'), 0, 'purged');
     assert.equal(s.type.get('strata_tier_items'), 'gauge');
+    assert.equal(v('strata_tier_evictions_total{tier="memory"}'), 0);
+    assert.equal(v('strata_tier_evictions_total{tier="disk"}'), 0);
     for (const k of ['strata_disk_writes_queued', 'strata_disk_bytes_queued', 'strata_disk_writes_shed_total', 'strata_disk_io_errors_total', 'strata_disk_corrupt_total', 'strata_disk_dead_bytes', 'strata_disk_index_bytes']) {
       assert.equal(typeof v(k), 'number', k);
     }
