@@ -3,6 +3,10 @@
 // following the disk index and the only upstream's health.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { createAdminHandler, createAdminListener, type AdminDeps, type Readiness } from '../../src/admin/admin.js';
+import { Stats } from '../../src/observability/stats.js';
 import { startHarness, fetchReply, type Harness, type OriginHandler } from '../fixtures/harness.js';
 
 const TOKEN = 'metrics-test-token';
@@ -192,5 +196,29 @@ test('/readyz: 200 once the disk index is loaded and the upstream is healthy; 50
     await readyzUntil(h, 200, 'ready again once the upstream is back');
   } finally {
     await h.close();
+  }
+});
+
+test('/readyz names every check that fails (the disk index still loading, no upstream) and never answers 200 with one failing', async () => {
+  let checks: Readiness = { listening: true, diskLoaded: false, upstreamAvailable: true };
+  const deps = { nodeId: 'n1', allowedHosts: [], stats: new Stats(), registry: new Registry(), readiness: () => checks, startedAtMs: 0, now: () => 0, purge: () => undefined };
+  const server = createAdminListener(createAdminHandler(deps as unknown as AdminDeps));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
+    let r = await fetchReply(url);
+    assert.equal(r.status, 503);
+    assert.deepEqual(JSON.parse(r.text), { status: 'not ready', node: 'n1', notReady: ['diskLoaded'], checks });
+    checks = { listening: false, diskLoaded: false, upstreamAvailable: false };
+    r = await fetchReply(url);
+    assert.equal(r.status, 503);
+    assert.deepEqual((JSON.parse(r.text) as { notReady: string[] }).notReady, ['listening', 'diskLoaded', 'upstreamAvailable']);
+    checks = { listening: true, diskLoaded: true, upstreamAvailable: true };
+    r = await fetchReply(url);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['cache-control'], 'no-store');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
 });
