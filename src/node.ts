@@ -4,13 +4,15 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
-import { createAdminHandler, createAdminListener } from './admin/admin.js';
+import { Registry } from 'prom-client';
+import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
 import { flightMatcher, Purger } from './admin/purge.js';
 import { expiredAt } from './cache/soft-purge.js';
 import type { Config, ListenAddress } from './config/types.js';
 import { StrataError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { AccessLog } from './observability/access-log.js';
+import { registerNodeMetrics, RequestMetrics } from './observability/metrics.js';
 import { Stats } from './observability/stats.js';
 import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
@@ -37,6 +39,8 @@ export interface StrataNode {
   proxyAddress(): AddressInfo;
   adminAddress(): AddressInfo;
   readonly stats: Stats;
+  /** The node's metrics (GET /metrics), read at scrape time. */
+  readonly registry: Registry;
   /** The store, after start(). */
   store(): TieredStore;
   /** Resolves once the disk index has loaded (start() does not wait for it: CACHING.md, Start-up). */
@@ -67,6 +71,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination);
   const stats = new Stats();
+  const registry = new Registry();
+  const requestMetrics = new RequestMetrics(registry);
   const access = new AccessLog(logger, config.nodeId);
   let store: TieredStore | undefined;
   let origin: UpstreamPool | undefined;
@@ -76,8 +82,15 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
 
+  const readiness = (): Readiness => ({
+    listening: proxy?.listening === true && admin?.listening === true && stopping === undefined,
+    diskLoaded: store !== undefined && !store.stats().disk.loading,
+    upstreamAvailable: origin?.anyAvailable() === true,
+  });
+
   const node: StrataNode = {
     stats,
+    registry,
     logger,
     store: () => {
       if (!store) throw new Error('node not started');
@@ -110,9 +123,19 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // A request after a purge must not join a fetch that began before it.
       store.onPurged((selector) => void coalescer.forget(flightMatcher(selector)));
       for (const hook of purgeHooks) store.onPurged(hook);
+      const tiered = store;
+      const pool = origin;
+      registerNodeMetrics(registry, {
+        stats,
+        tiers: () => tiered.stats(),
+        upstreams: () => pool.figures(),
+        originCounts: () => pool.counts,
+        hitForPassKeys: () => coalescer.passKeys,
+        flights: () => coalescer.flightCount,
+      });
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, clock, access, coalescer, purge });
+      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
@@ -120,7 +143,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           res.destroy();
         });
       };
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), purge: adminPurge }));
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');

@@ -1,11 +1,14 @@
-// The admin listener (loopback by default): health, statistics and purge. Kept
-// apart from the proxy listener so operators can firewall it separately.
+// The admin listener (loopback by default): liveness (/healthz), readiness
+// (/readyz), statistics (/stats, JSON; /metrics, Prometheus text) and purge.
+// Kept apart from the proxy listener so operators can firewall it separately;
+// every resource is behind the same Host check.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { StrataError } from '../errors.js';
 import { COUNTERS, type Stats } from '../observability/stats.js';
 import type { CacheStore } from '../store/types.js';
 import type { OriginClient } from '../origin/client.js';
+import type { Registry } from 'prom-client';
 import { json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
 
@@ -18,8 +21,32 @@ export interface AdminDeps {
   now: () => number;
   /** Host names answered besides localhost and IP literals (admin.hosts). */
   allowedHosts: readonly string[];
+  /** The node's metrics (`GET /metrics`). */
+  registry: Registry;
+  /** What /readyz checks, each true when ready. */
+  readiness: () => Readiness;
   /** `POST /purge`. */
   purge: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** Can the node serve? Every check must hold for /readyz to answer 200. */
+export interface Readiness {
+  /** The proxy and admin listeners are bound (and not closing). */
+  listening: boolean;
+  /** The disk index has loaded (until then, what is on disk answers as misses). */
+  diskLoaded: boolean;
+  /** At least one upstream may be chosen by the balancer. */
+  upstreamAvailable: boolean;
+}
+
+function metrics(res: ServerResponse, registry: Registry): void {
+  registry.metrics().then(
+    (text) => {
+      res.writeHead(200, ['content-type', registry.contentType, 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store']);
+      res.end(text);
+    },
+    (err: unknown) => json(res, 500, { error: 'METRICS_FAILED', message: (err as Error).message }),
+  );
 }
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -38,6 +65,14 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
     switch (path) {
       case '/healthz':
         return json(res, 200, { status: 'ok', node: deps.nodeId });
+      case '/readyz': {
+        const checks = deps.readiness();
+        const notReady = (Object.keys(checks) as (keyof Readiness)[]).filter((k) => !checks[k]);
+        if (notReady.length === 0) return json(res, 200, { status: 'ready', node: deps.nodeId, checks });
+        return json(res, 503, { status: 'not ready', node: deps.nodeId, notReady, checks });
+      }
+      case '/metrics':
+        return metrics(res, deps.registry);
       case '/stats':
         return json(res, 200, {
           node: deps.nodeId,
@@ -48,7 +83,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           descriptions: COUNTERS,
         });
       default:
-        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz, /stats or POST /purge` });
+        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz, /readyz, /stats, /metrics or POST /purge` });
     }
   };
 }

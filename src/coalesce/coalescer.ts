@@ -72,6 +72,11 @@ export class Coalescer<T> {
     if (this.passUntil.size > this.maxPassKeys) this.passUntil.delete(this.passUntil.keys().next().value!);
   }
 
+  /** Fetches listed now (joinable). */
+  get flightCount(): number {
+    return this.flights.size;
+  }
+
   /** Keys remembered as hit-for-pass now (expired marks are dropped when next asked). */
   get passKeys(): number {
     return this.passUntil.size;

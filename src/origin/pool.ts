@@ -21,7 +21,7 @@ import type { OriginConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { failedBeforeResponse, originError, type OriginClient, type OriginRequest, type OriginResponse } from './client.js';
-import { ActiveHealthChecker, realTimers, type Timers, type Transition } from './health.js';
+import { ActiveHealthChecker, realTimers, type HealthState, type Timers, type Transition } from './health.js';
 import { fromUndici } from '../http/headers.js';
 import { Upstream } from './upstream.js';
 
@@ -37,6 +37,18 @@ export interface PoolDeps {
 
 // RFC 9110 §9.2.2. A request with a body is excluded separately.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** One upstream's figures, as /stats and /metrics report them. */
+export interface UpstreamFigures {
+  name: string;
+  state: HealthState;
+  available: boolean;
+  inFlight: number;
+  /** Peak-EWMA latency (ms). */
+  ewmaMs: number;
+  requests: number;
+  failures: number;
+}
 
 const TRANSITION_MESSAGES: Record<Transition['to'], string> = {
   ejected: 'upstream ejected',
@@ -152,6 +164,29 @@ export class UpstreamPool implements OriginClient {
   private logTransition(u: Upstream, t: Transition): void {
     const level = t.to === 'ejected' || t.to === 'unhealthy' ? 'warn' : 'info';
     this.deps.logger[level]({ upstream: u.name, from: t.from, to: t.to, reason: t.reason, ...(t.ejectMs !== undefined ? { ejectMs: t.ejectMs } : {}) }, TRANSITION_MESSAGES[t.to]);
+  }
+
+  /** Retries on another upstream, and requests that found no upstream available, since start. */
+  get counts(): { retries: number; allDownRequests: number } {
+    return { retries: this.retries, allDownRequests: this.allDownRequests };
+  }
+
+  /** Each upstream's state and load now (read at scrape time by /metrics). */
+  figures(): UpstreamFigures[] {
+    return this.upstreams.map((u) => ({
+      name: u.name,
+      state: u.health.state(),
+      available: u.health.available(),
+      inFlight: u.inFlight,
+      ewmaMs: u.ewma,
+      requests: u.requests,
+      failures: u.failures,
+    }));
+  }
+
+  /** Can some upstream be chosen now (/readyz)? */
+  anyAvailable(): boolean {
+    return this.upstreams.some((u) => u.health.available());
   }
 
   stats(): unknown {

@@ -17,6 +17,7 @@ import type { Coalescer } from '../coalesce/coalescer.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { AccessLog } from '../observability/access-log.js';
+import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { CacheStore } from '../store/types.js';
@@ -31,6 +32,8 @@ export interface ProxyDeps {
   origin: OriginClient;
   logger: Logger;
   stats: Stats;
+  /** Requests by outcome and status class, and their durations: recorded once, when a request is over. */
+  metrics: RequestMetrics;
   clock: Clock;
   /** Origin fetches in flight, shared by the requests for one key. */
   coalescer: Coalescer<FetchOutcome>;

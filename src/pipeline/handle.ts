@@ -65,7 +65,7 @@ function pathEnv(deps: ProxyDeps): PathEnv {
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const env = pathEnv(deps);
-  const { config, store, origin, logger, stats, clock, access, coalescer } = env;
+  const { config, store, origin, logger, stats, clock, access, coalescer, metrics } = env;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
   const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds });
@@ -123,10 +123,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     return deps.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via]);
   }
 
-  /** The end of every request: bytes counted and the access line written. */
+  /** The end of every request: bytes counted, its metrics recorded and the access line written. */
   function finished(ctx: RequestContext): void {
     stats.counters.bytesServed += ctx.bytes;
     const ms = performance.now() - ctx.startMs;
+    metrics.finished(ctx.outcome, ctx.res.statusCode, ms / 1000);
     access.record({
       id: ctx.id,
       method: ctx.method,

@@ -52,6 +52,8 @@ export class MemoryTier implements Store, Purgeable {
   private readonly index = new VariantIndex();
   private readonly tags = new TagIndex();
   private readonly order = new UrlOrder();
+  /** Entries evicted to stay within maxBytes, since start. */
+  private evictions = 0;
   readonly maxObjectBytes: number;
   private readonly maxBytes: number;
   private readonly expire: ExpireFn | undefined;
@@ -79,7 +81,10 @@ export class MemoryTier implements Store, Purgeable {
           this.held.delete(key);
         }
         this.tags.remove(e.meta.tags, key);
-        if (reason === 'evict') opts.onEvict?.(e.meta);
+        if (reason === 'evict') {
+          this.evictions++;
+          opts.onEvict?.(e.meta);
+        }
       },
     });
   }
@@ -256,7 +261,7 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   stats(): TierStats {
-    return { items: this.lru.size, bytes: this.lru.calculatedSize, maxBytes: this.maxBytes };
+    return { items: this.lru.size, bytes: this.lru.calculatedSize, maxBytes: this.maxBytes, evictions: this.evictions };
   }
 
   async close(): Promise<void> {

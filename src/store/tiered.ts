@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import type { DiskTier } from './disk/tier.js';
+import type { DiskTierStats } from './disk/records.js';
 import type { MemoryTier } from './memory.js';
 import { memoryBody } from './memory-body.js';
 import { PurgeLog } from './purge-log.js';
@@ -280,7 +281,7 @@ export class TieredStore implements CacheStore {
     return a || b;
   }
 
-  stats(): Record<string, TierStats> {
+  stats(): { memory: TierStats; disk: DiskTierStats } {
     return { memory: this.memory.stats(), disk: this.disk.stats() };
   }
 

@@ -65,6 +65,8 @@ export interface TierStats {
   items: number;
   bytes: number;
   maxBytes: number;
+  /** Entries removed to stay within maxBytes, since start. */
+  evictions: number;
 }
 
 /** What every store offers: look-up, writes visible only once committed, removal, figures. */

@@ -310,6 +310,7 @@ describe('DiskTier only', () => {
       }
       await disk.flush();
       assert.equal(disk.stats().items, 3);
+      assert.equal(disk.stats().evictions, 3, 'counted');
       assert.ok(disk.stats().bytes > 3 * 32_768 && disk.stats().bytes <= maxBytes);
       const files = await blobFiles(dir);
       assert.equal(files.length, 3, 'evicted blobs removed from disk');
@@ -722,6 +723,7 @@ describe('TieredStore: an entry between memory eviction and its disk landing', (
       await putEntry(store, makeMeta('a'), a);
       await putEntry(store, makeMeta('b'), randomBytes(100_000));
       assert.equal(memory.peek('a'), undefined, 'evicted from memory by b');
+      assert.equal(memory.stats().evictions, 1, 'counted');
       assert.equal(disk.has('a'), false, 'not on disk yet');
       const landing = await store.get('a');
       assert.ok(landing, 'found while landing');

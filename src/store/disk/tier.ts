@@ -49,6 +49,8 @@ const WARN_INTERVAL_MS = 10_000;
 export class DiskTier implements Store, Purgeable {
   /** Map iteration order is the LRU order: oldest first. */
   readonly records = new Map<string, DiskRecord>();
+  /** Records evicted to stay within maxBytes, since start. */
+  private evictions = 0;
   private readonly refs = new Map<string, number>();
   readonly index = new VariantIndex();
   readonly tags = new TagIndex();
@@ -247,6 +249,7 @@ export class DiskTier implements Store, Purgeable {
         this.records.set(rec.meta.key, rec);
         continue;
       }
+      this.evictions++;
       this.removeRecord(rec, 'evicted');
     }
     this.maybeCompact();
@@ -385,7 +388,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, evictions: this.evictions, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined };
   }
 
   background(p: Promise<unknown>): void {
