@@ -7,10 +7,8 @@ import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
 import { PurgeBans, type BanChecked } from './purge-bans.js';
 import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
-import { TagIndex } from './tag-index.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
-import { UrlOrder } from './url-order.js';
-import { VariantIndex } from './variant-index.js';
+import { TierIndex } from './tier-index.js';
 
 export interface MemoryTierOptions {
   maxBytes: number;
@@ -49,9 +47,7 @@ export class MemoryTier implements Store, Purgeable {
   private readonly lru: LRUCache<string, Held>;
   /** The same entries by key: purges scan it, and lru-cache's own iterators are several times slower. */
   private readonly held = new Map<string, Held>();
-  private readonly index = new VariantIndex();
-  private readonly tags = new TagIndex();
-  private readonly order = new UrlOrder();
+  private readonly indexes = new TierIndex();
   /** Entries evicted to stay within maxBytes, since start. */
   private evictions = 0;
   readonly maxObjectBytes: number;
@@ -76,11 +72,9 @@ export class MemoryTier implements Store, Purgeable {
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
-          this.index.remove(e.meta.primaryKey, key);
-          this.order.remove(key);
+          this.indexes.remove(e.meta);
           this.held.delete(key);
-        }
-        this.tags.remove(e.meta.tags, key);
+        } else this.indexes.tags.remove(e.meta.tags, key);
         if (reason === 'evict') {
           this.evictions++;
           opts.onEvict?.(e.meta);
@@ -114,7 +108,7 @@ export class MemoryTier implements Store, Purgeable {
 
   variants(primaryKey: string): EntryMeta[] {
     const out: EntryMeta[] = [];
-    for (const k of this.index.keys(primaryKey)) {
+    for (const k of this.indexes.variants.keys(primaryKey)) {
       const e = this.live(k);
       if (e) out.push(e.meta);
     }
@@ -133,9 +127,7 @@ export class MemoryTier implements Store, Purgeable {
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
-    this.index.add(meta.primaryKey, meta.key);
-    this.order.add(meta.url, meta.key);
-    this.tags.add(meta.tags, meta.key);
+    this.indexes.add(meta);
     this.held.set(meta.key, entry);
     return true;
   }
@@ -185,10 +177,8 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   private setMeta(e: Held, meta: EntryMeta): void {
-    this.tags.remove(e.meta.tags, e.meta.key);
-    if (meta.url !== e.meta.url) this.order.add(meta.url, meta.key);
+    this.indexes.replaced(e.meta, meta);
     e.meta = meta;
-    this.tags.add(meta.tags, meta.key);
   }
 
   /**
@@ -197,18 +187,18 @@ export class MemoryTier implements Store, Purgeable {
    * too only once). Counted in slices that yield to other work when `inSlices`.
    */
   countMatching(selector: PurgeSelector, countIf?: (key: string) => boolean, inSlices = false): Promise<number> {
-    const runs = prefixRuns(selector, this.order);
+    const runs = prefixRuns(selector, this.indexes.order);
     if (runs) {
       // With no ban pending every entry is alive: the runs' lengths are the count.
-      if (!countIf && this.bans.active === 0) return Promise.resolve(this.order.countRuns(runs));
-      return countKeysInSlices(this.order.keysIn(runs), (k) => {
+      if (!countIf && this.bans.active === 0) return Promise.resolve(this.indexes.order.countRuns(runs));
+      return countKeysInSlices(this.indexes.order.keysIn(runs), (k) => {
         if (countIf && !countIf(k)) return false;
         const e = this.held.get(k);
         return e !== undefined && this.bans.alive(e);
       }, inSlices);
     }
     // A scan reads the map's own iterator: a generator per entry would double its cost.
-    const every = needsScan(selector) ? this.held.values() : candidates(selector, { variants: this.index, tags: this.tags }, (k) => this.held.get(k));
+    const every = needsScan(selector) ? this.held.values() : candidates(selector, this.indexes, (k) => this.held.get(k));
     return countInSlices(selector, every, (e) => this.bans.alive(e) && (!countIf || countIf(e.meta.key)), inSlices);
   }
 
@@ -221,16 +211,16 @@ export class MemoryTier implements Store, Purgeable {
   ban(selector: PurgeSelector, opts: PurgeOptions = {}, walkAfter?: Promise<unknown>): void {
     const at = opts.softAtMs;
     if (at !== undefined && !this.expire) throw new Error('memory tier: soft purge needs an expire policy');
-    const runs = prefixRuns(selector, this.order);
+    const runs = prefixRuns(selector, this.indexes.order);
     if (runs) {
-      if (this.order.countRuns(runs) > 0) this.bans.add(selector, at, () => this.order.keysIn(runs), walkAfter);
+      if (this.indexes.order.countRuns(runs) > 0) this.bans.add(selector, at, () => this.indexes.order.keysIn(runs), walkAfter);
       return;
     }
     if (needsScan(selector)) {
       if (anyMatch(selector, this.held.values())) this.bans.add(selector, at, undefined, walkAfter);
       return;
     }
-    const indexes = { variants: this.index, tags: this.tags };
+    const indexes = this.indexes;
     if (!indexedKeys(selector, indexes).next().done) this.bans.add(selector, at, () => indexedKeys(selector, indexes), walkAfter);
   }
 
@@ -252,7 +242,7 @@ export class MemoryTier implements Store, Purgeable {
 
   async deleteVariants(primaryKey: string): Promise<number> {
     let n = 0;
-    for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
+    for (const k of this.indexes.variants.keys(primaryKey)) if (await this.delete(k)) n++;
     return n;
   }
 

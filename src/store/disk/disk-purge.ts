@@ -120,15 +120,15 @@ export class DiskPurging {
   /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
   countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
     const { tier } = this;
-    const runs = prefixRuns(selector, tier.order);
+    const runs = prefixRuns(selector, tier.indexes.order);
     if (runs) {
-      if (this.bans.active === 0) return Promise.resolve(tier.order.countRuns(runs));
-      return countKeysInSlices(tier.order.keysIn(runs), (k) => {
+      if (this.bans.active === 0) return Promise.resolve(tier.indexes.order.countRuns(runs));
+      return countKeysInSlices(tier.indexes.order.keysIn(runs), (k) => {
         const rec = tier.records.get(k) as Checked | undefined;
         return rec !== undefined && this.bans.alive(rec);
       }, inSlices);
     }
-    const every = needsScan(selector) ? tier.records.values() : candidates(selector, { variants: tier.index, tags: tier.tags }, (k) => tier.records.get(k));
+    const every = needsScan(selector) ? tier.records.values() : candidates(selector, tier.indexes, (k) => tier.records.get(k));
     return countInSlices(selector, every, (rec) => this.bans.alive(rec as Checked), inSlices);
   }
 
@@ -143,14 +143,14 @@ export class DiskPurging {
     // Wall clock, as index lines are stamped with it: every line written before this
     // instant is matched again at start if the background work did not land.
     const atMs = Date.now();
-    const indexes = { variants: tier.index, tags: tier.tags };
+    const indexes = tier.indexes;
     let keys: (() => Iterable<string>) | undefined;
-    const runs = prefixRuns(selector, tier.order);
+    const runs = prefixRuns(selector, tier.indexes.order);
     // While loading, a purge is journalled even if nothing loaded matches: unloaded records may.
     const nothing = () => (tier.loading ? false : true);
     if (runs) {
-      if (tier.order.countRuns(runs) === 0 && nothing()) return Promise.resolve();
-      keys = () => tier.order.keysIn(runs);
+      if (tier.indexes.order.countRuns(runs) === 0 && nothing()) return Promise.resolve();
+      keys = () => tier.indexes.order.keysIn(runs);
     } else if (needsScan(selector)) {
       if (!anyMatch(selector, tier.records.values()) && nothing()) return Promise.resolve();
     } else {

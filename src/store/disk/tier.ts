@@ -22,10 +22,8 @@
 
 import { PurgeBans } from '../purge-bans.js';
 import { PurgeJournal } from '../purge-journal.js';
-import { TagIndex } from '../tag-index.js';
 import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry } from '../types.js';
-import { UrlOrder } from '../url-order.js';
-import { VariantIndex } from '../variant-index.js';
+import { TierIndex } from '../tier-index.js';
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
@@ -52,9 +50,7 @@ export class DiskTier implements Store, Purgeable {
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
   private readonly refs = new Map<string, number>();
-  readonly index = new VariantIndex();
-  readonly tags = new TagIndex();
-  readonly order = new UrlOrder();
+  readonly indexes = new TierIndex();
   readonly queue: WriteQueue;
   readonly purging: DiskPurging;
   readonly landings = new Landings(this);
@@ -165,17 +161,13 @@ export class DiskTier implements Store, Purgeable {
     rec.bansChecked = this.bans.seq;
     this.records.set(rec.meta.key, rec);
     this.liveLineBytes += rec.lineBytes;
-    this.index.add(rec.meta.primaryKey, rec.meta.key);
-    this.order.add(rec.meta.url, rec.meta.key);
-    this.tags.add(rec.meta.tags, rec.meta.key);
+    this.indexes.add(rec.meta);
   }
 
   /** Replace a tracked record's metadata, keeping the tag index in step. */
   setMeta(rec: DiskRecord, meta: EntryMeta): void {
-    this.tags.remove(rec.meta.tags, rec.meta.key);
-    if (meta.url !== rec.meta.url) this.order.add(meta.url, meta.key);
+    this.indexes.replaced(rec.meta, meta);
     rec.meta = meta;
-    this.tags.add(meta.tags, meta.key);
   }
 
   /** Forget a record; its blob is removed when nothing else refers to it. */
@@ -183,9 +175,7 @@ export class DiskTier implements Store, Purgeable {
     if (this.records.get(rec.meta.key) !== rec) return;
     this.records.delete(rec.meta.key);
     this.liveLineBytes -= rec.lineBytes;
-    this.index.remove(rec.meta.primaryKey, rec.meta.key);
-    this.order.remove(rec.meta.key);
-    this.tags.remove(rec.meta.tags, rec.meta.key);
+    this.indexes.remove(rec.meta);
     if (rec.segment !== undefined) this.segments.untrack(rec);
     else this.release(rec.integrity, rec.size);
   }
@@ -294,7 +284,7 @@ export class DiskTier implements Store, Purgeable {
 
   variants(primaryKey: string): EntryMeta[] {
     const out: EntryMeta[] = [];
-    for (const k of this.index.keys(primaryKey)) {
+    for (const k of this.indexes.variants.keys(primaryKey)) {
       const r = this.live(k);
       if (r) out.push(r.meta);
     }
@@ -347,7 +337,7 @@ export class DiskTier implements Store, Purgeable {
     // Variants not loaded yet are removed as they load.
     this.whileLoading?.deletedPrimaries.add(primaryKey);
     let n = 0;
-    for (const k of this.index.keys(primaryKey)) if (await this.delete(k)) n++;
+    for (const k of this.indexes.variants.keys(primaryKey)) if (await this.delete(k)) n++;
     return n;
   }
 
