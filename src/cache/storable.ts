@@ -109,7 +109,9 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
   const { value: ccValue, targeted } = effectiveDirectives(input.responseHeaders, opts.targetedField);
   const cc = parseCacheControl(ccValue);
   const understood = UNDERSTOOD.has(status);
-  if (!understood) return { store: false, reason: 'status' };
+  // RFC 9111 §3, §5.2.2.3: a final status Strata does not know may be stored with explicit
+  // freshness (below), but never with must-understand; 1xx and 304 are never a stored answer.
+  if (!understood && (cc.has('must-understand') || status < 200 || status > 599 || status === 304)) return { store: false, reason: 'status' };
   // RFC 9111 §5.2.2.3: a cache that understands the status may ignore no-store when must-understand is present.
   if (cc.has('no-store') && !cc.has('must-understand')) return { store: false, reason: 'no-store' };
   if (cc.get('private') === true) return { store: false, reason: 'private' };
@@ -123,7 +125,7 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
 
   const headers = storedHeaders(input.responseHeaders, cc);
   const explicit = cc.has('s-maxage') || cc.has('max-age') || (!targeted && headers['expires'] !== undefined);
-  const heuristicAllowed = HEURISTIC.has(status) || cc.has('public');
+  const heuristicAllowed = understood && (HEURISTIC.has(status) || cc.has('public'));
   if (!explicit && !heuristicAllowed) return { store: false, reason: 'status' };
 
   // Deviation (CACHING.md, cache deception): a response to a request with Cookie
@@ -149,7 +151,8 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
       initialAgeS: correctedInitialAge(input),
       varyNames: names,
       noCache: cc.has('no-cache'),
-      staleForbidden: cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage'),
+      // An unknown status is reused while fresh, never stale (its meaning on reuse is unknown).
+      staleForbidden: !understood || cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage'),
       staleWhileRevalidateS: deltaSeconds(cc, 'stale-while-revalidate') ?? 0,
       staleIfErrorS: deltaSeconds(cc, 'stale-if-error') ?? 0,
     },

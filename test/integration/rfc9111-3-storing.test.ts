@@ -85,3 +85,29 @@ test('a 5xx with explicit freshness is stored; without it, it is not', async () 
     await h.close();
   }
 });
+
+test('§3 a status Strata does not know (299, 499) with explicit freshness is stored and reused while fresh, never stale; with must-understand it is not stored', async () => {
+  const h = await startHarness((req, res) => {
+    const status = req.url!.startsWith('/s499') ? 499 : req.url!.startsWith('/mu') ? 400 : 299;
+    const cc = req.url!.startsWith('/mu') ? 'must-understand, max-age=60' : 'max-age=60, stale-while-revalidate=600, stale-if-error=600';
+    res.writeHead(status, { 'cache-control': cc, 'content-length': 2 });
+    res.end('ok');
+  });
+  try {
+    for (const path of ['/s299', '/s499']) {
+      const { a, b, originCount } = await twice(h, path);
+      assert.equal(a.status, path === '/s299' ? 299 : 499);
+      assert.match(b.headers['cache-status']!, /; hit/, path);
+      assert.equal(originCount, 1, path);
+    }
+    // Stale: not served, whatever stale windows the response names.
+    h.clock.advance(61_000);
+    const stale = await h.get('/s299');
+    assert.doesNotMatch(stale.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/s299'), 2);
+    const mu = await twice(h, '/mu');
+    assert.equal(mu.originCount, 2, 'must-understand with an unknown status: not stored');
+  } finally {
+    await h.close();
+  }
+});

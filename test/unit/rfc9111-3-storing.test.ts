@@ -46,7 +46,12 @@ const cases: Case[] = [
   { name: '§5.2 response directive names are case-insensitive (PITFALLS 5)', in: { responseHeaders: { 'cache-control': 'NO-STORE, max-age=60' } }, want: 'no-store' },
   { name: '§5.2.2.3 must-understand + no-store with an understood status (200) is stored', in: { responseHeaders: { 'cache-control': 'must-understand, no-store, max-age=60' } }, want: true },
   { name: '§5.2.2.3 must-understand + no-store with an unknown status (299) is not stored', in: { status: 299, responseHeaders: { 'cache-control': 'must-understand, no-store, max-age=60' } }, want: 'status' },
-  { name: '§3 unknown status 299 with max-age is not stored', in: { status: 299, responseHeaders: { 'cache-control': 'max-age=60' } }, want: 'status' },
+  { name: '§3 unknown status 299 with max-age is stored (explicit freshness)', in: { status: 299, responseHeaders: { 'cache-control': 'max-age=60' } }, want: true },
+  { name: '§3 unknown statuses 400, 499, 599 with s-maxage or Expires are stored', in: { status: 499, responseHeaders: { 'cache-control': 's-maxage=60' } }, want: true },
+  { name: '§3 unknown status 599 with Expires is stored', in: { status: 599, responseHeaders: { expires: 'Thu, 01 Jan 2099 00:00:00 GMT' } }, want: true },
+  { name: '§5.2.2.3 unknown status 400 with must-understand and max-age is not stored', in: { status: 400, responseHeaders: { 'cache-control': 'must-understand, max-age=60' } }, want: 'status' },
+  { name: '§4.2.2 unknown status 299 without explicit freshness (public, Last-Modified) is not stored: no heuristics', in: { status: 299, responseHeaders: { 'cache-control': 'public', 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' } }, want: 'status' },
+  { name: '1xx and 304 are never stored, even with max-age', in: { status: 304, responseHeaders: { 'cache-control': 'max-age=60' } }, want: 'status' },
 
   // §5.2.2.7 private
   { name: '§5.2.2.7 unqualified private: a shared cache does not store', in: { responseHeaders: { 'cache-control': 'private, max-age=60' } }, want: 'private' },
@@ -122,6 +127,13 @@ describe('assessStorage: store or not (RFC 9111 §3)', () => {
 });
 
 describe('assessStorage: what is stored', () => {
+  test('§3 an unknown status stored on explicit freshness is never reused stale', () => {
+    const v = assessStorage(input({ status: 299, responseHeaders: { 'cache-control': 'max-age=60, stale-while-revalidate=600' } }), OPTS);
+    assert.ok(v.store);
+    assert.equal(v.decision.freshnessLifetimeS, 60);
+    assert.equal(v.decision.staleForbidden, true);
+  });
+
   test('§5.2.2.7 private="a, b" drops the named fields (case-insensitively) from the stored headers', () => {
     const v = assessStorage(
       input({ responseHeaders: { 'cache-control': 'private="X-User, x-token", max-age=60', 'x-user': 'u', 'x-token': 't', 'x-keep': 'k' } }),
