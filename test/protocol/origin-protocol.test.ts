@@ -105,3 +105,23 @@ for (const [what, reply] of MALFORMED) {
     }
   });
 }
+
+test('interim responses (103 Early Hints, 102 Processing) are never stored; the final response after them is (issue 14 #14)', async () => {
+  const n = await rawOriginNode(
+    'HTTP/1.1 102 Processing\r\n\r\n' +
+      'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n' +
+      'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncache-control: max-age=60\r\n\r\nfinal',
+  );
+  try {
+    const a = await fetchReply(n.base + '/hints');
+    assert.equal(a.status, 200);
+    assert.equal(a.text, 'final');
+    assert.match(a.headers['cache-status']!, /stored/);
+    const b = await fetchReply(n.base + '/hints');
+    assert.equal(b.text, 'final');
+    assert.match(b.headers['cache-status']!, /; hit/);
+    assert.equal(b.headers['link'], undefined, 'an interim field is not part of the stored answer');
+  } finally {
+    await n.close();
+  }
+});
