@@ -26,6 +26,7 @@ export const ERROR_CATALOG = {
   ONLY_IF_CACHED_MISS: { status: 504, source: 'client', retryable: false, summary: 'only-if-cached: no stored response to satisfy the request' },
   UNAUTHORIZED: { status: 401, source: 'client', retryable: false, summary: 'missing or wrong admin token' },
   PURGE_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'purging is off: no admin token is configured (admin.token)' },
+  EXPLAIN_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'explain is off: no admin token is configured (admin.token)' },
   PURGE_BAD_REQUEST: { status: 400, source: 'client', retryable: false, summary: 'purge request body is not valid JSON of the expected shape' },
   PAYLOAD_TOO_LARGE: { status: 413, source: 'client', retryable: false, summary: 'request body exceeds the limit (purge: 1 MiB)' },
   ADMIN_HOST_REFUSED: { status: 421, source: 'client', retryable: false, summary: 'the admin API answers only localhost, IP addresses and admin.hosts (DNS rebinding defence)' },

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
+import { createExplainRoute } from './admin/explain.js';
 import { flightMatcher, Purger } from './admin/purge.js';
 import { expiredAt } from './cache/soft-purge.js';
 import type { Config, ListenAddress } from './config/types.js';
@@ -13,6 +14,7 @@ import { StrataError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { AccessLog } from './observability/access-log.js';
 import { registerNodeMetrics, RequestMetrics } from './observability/metrics.js';
+import { NotStoredLog } from './observability/not-stored.js';
 import { Stats } from './observability/stats.js';
 import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
@@ -74,6 +76,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const registry = new Registry();
   const requestMetrics = new RequestMetrics(registry);
   const access = new AccessLog(logger, config.nodeId);
+  // The last refusal to store per URL, for GET /explain (bounded LRU).
+  const notStored = new NotStoredLog(10_000);
   let store: TieredStore | undefined;
   let origin: UpstreamPool | undefined;
   let proxy: Server | undefined;
@@ -135,7 +139,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge });
+      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
@@ -143,7 +147,17 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           res.destroy();
         });
       };
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge }));
+      const explain = createExplainRoute({
+        token: config.admin.token,
+        clock,
+        originHost: origin.host,
+        targetedField: config.cache.targetedField.toLowerCase(),
+        defaults: { staleWhileRevalidateS: config.cache.staleWhileRevalidateS, staleIfErrorS: config.cache.staleIfErrorS },
+        store,
+        notStored,
+        hitForPass: (key) => coalescer.passing(key),
+      });
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');

@@ -1,5 +1,6 @@
 // The admin listener (loopback by default): liveness (/healthz), readiness
-// (/readyz), statistics (/stats, JSON; /metrics, Prometheus text) and purge.
+// (/readyz), statistics (/stats, JSON; /metrics, Prometheus text), purge and
+// explain (why one URL is or is not cached).
 // Kept apart from the proxy listener so operators can firewall it separately;
 // every resource is behind the same Host check.
 
@@ -27,6 +28,8 @@ export interface AdminDeps {
   readiness: () => Readiness;
   /** `POST /purge`. */
   purge: (req: IncomingMessage, res: ServerResponse) => void;
+  /** `GET /explain?url=...` (admin/explain.ts). */
+  explain: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -73,6 +76,8 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
       }
       case '/metrics':
         return metrics(res, deps.registry);
+      case '/explain':
+        return deps.explain(req, res);
       case '/stats':
         return json(res, 200, {
           node: deps.nodeId,
@@ -83,7 +88,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           descriptions: COUNTERS,
         });
       default:
-        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz, /readyz, /stats, /metrics or POST /purge` });
+        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz, /readyz, /stats, /metrics, /explain?url= or POST /purge` });
     }
   };
 }

@@ -147,11 +147,11 @@ export function flightMatcher(sel: PurgeSelector): (primaryKey: string) => boole
   return (primaryKey) => matches({ primaryKey, url: urlOfKey(primaryKey), tags: none });
 }
 
-/** The admin token check: undefined when the request may purge. Constant time in the token's content. */
-export function checkBearer(authorization: string | undefined, token: string): StrataError | undefined {
-  if (token === '') return new StrataError('PURGE_DISABLED');
+/** The admin token check: undefined when the request may go on (`what`: purge or explain). Constant time in the token's content. */
+export function checkBearer(authorization: string | undefined, token: string, what: 'purge' | 'explain' = 'purge'): StrataError | undefined {
+  if (token === '') return new StrataError(what === 'purge' ? 'PURGE_DISABLED' : 'EXPLAIN_DISABLED');
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-  if (!m) return new StrataError('UNAUTHORIZED', 'purging needs "Authorization: Bearer <admin token>"');
+  if (!m) return new StrataError('UNAUTHORIZED', `${what === 'purge' ? 'purging' : 'explain'} needs "Authorization: Bearer <admin token>"`);
   // Equal-length digests: timingSafeEqual neither throws on nor leaks a length difference.
   const given = createHash('sha256').update(m[1]!).digest();
   const wanted = createHash('sha256').update(token).digest();

@@ -17,6 +17,7 @@ import type { Coalescer } from '../coalesce/coalescer.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { AccessLog } from '../observability/access-log.js';
+import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
@@ -37,6 +38,8 @@ export interface ProxyDeps {
   clock: Clock;
   /** Origin fetches in flight, shared by the requests for one key. */
   coalescer: Coalescer<FetchOutcome>;
+  /** Refusals to store, remembered per URL for `GET /explain` (absent: not remembered). */
+  notStored?: NotStoredLog;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
 }

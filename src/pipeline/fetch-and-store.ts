@@ -27,6 +27,7 @@ import { worthSlicing } from '../cache/slicing.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
+import type { NotStoredLog } from '../observability/not-stored.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
@@ -99,6 +100,8 @@ export interface FetchDeps {
   sliceThresholdBytes: number;
   /** What one entry may cost (cache/entry-bounds.ts). */
   bounds: EntryBounds;
+  /** Where each refusal to store is remembered for `GET /explain`. */
+  notStored?: NotStoredLog;
 }
 
 export interface FetchWork {
@@ -122,7 +125,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   }
 
   /** A response that is not stored: clients stream it; if none takes it in its first turn, the transfer stops. */
-  function passing(res: OriginResponse, reason: NotStoredReason, announced: number, finish: () => void, safeToShare: boolean): FetchOutcome {
+  function passing(key: string, res: OriginResponse, reason: NotStoredReason, announced: number, finish: () => void, safeToShare: boolean): FetchOutcome {
+    deps.notStored?.record(key, { reason, status: res.status, atMs: clock.now() });
     const requestsOwn = REQUEST_SPECIFIC_REASONS.has(reason);
     const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, Promise.resolve());
     setImmediate(() => body.abandonIfUnread());
@@ -194,7 +198,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     if (!verdict.store) {
       // The new response replaces the stored one unless the refusal is this request's own.
       if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
-      return passing(res, verdict.reason, announced, finish, safeToShare);
+      return passing(req.key, res, verdict.reason, announced, finish, safeToShare);
     }
 
     if (req.maySlice && worthSlicing(res.status, res.headers, deps.sliceThresholdBytes)) {
@@ -209,7 +213,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const key = variantKey(req.key, d.varyNames, varyValues);
     const variants = store.variants(req.key);
     const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
-    if (over) return passing(res, over, announced, finish, safeToShare);
+    if (over) return passing(req.key, res, over, announced, finish, safeToShare);
     const meta = newEntryMeta(d, {
       key,
       primaryKey: req.key,

@@ -1,0 +1,90 @@
+// `GET /explain?url=...` on the admin listener: gathers what the node knows about
+// one URL (its stored variants and the tiers holding them, the last refusal to
+// store it, hit-for-pass, the disk index loading) and answers the pure
+// explanation of cache/explain.ts as JSON. Behind the admin token (as POST /purge)
+// and the admin Host check (admin.ts). Reads only: nothing is fetched or changed.
+//
+// The URL: absolute (`http://host/path?q`) is keyed by its host and port; a path
+// (`/path?q`) by the origin's host, as a request without Host is. The scheme does
+// not count: the node keys every request as http.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { explain, type Tier } from '../cache/explain.js';
+import { primaryKey } from '../cache/key.js';
+import { StrataError } from '../errors.js';
+import { removeDotSegments } from '../http/url-path.js';
+import type { NotStoredLog } from '../observability/not-stored.js';
+import type { EntryMeta } from '../entry.js';
+import type { Clock } from '../util/clock.js';
+import { checkBearer, json } from './purge.js';
+
+export interface ExplainDeps {
+  token: string;
+  clock: Clock;
+  /** The host a path is looked up under (the origin's, as for a request without Host). */
+  originHost: string;
+  targetedField: string;
+  defaults: { staleWhileRevalidateS: number; staleIfErrorS: number };
+  store: {
+    variants(primaryKey: string): EntryMeta[];
+    memory: { has(key: string): boolean };
+    disk: { has(key: string): boolean; stats(): { loading: boolean } };
+  };
+  notStored: Pick<NotStoredLog, 'get'>;
+  hitForPass: (primaryKey: string) => boolean;
+}
+
+/** The primary key a URL (absolute or a path) is stored under, or a refusal. */
+export function explainTarget(raw: string | null, originHost: string): { url: string; key: string; hostRule: string } | StrataError {
+  if (raw === null || raw === '') return new StrataError('BAD_REQUEST', 'explain needs ?url=<absolute URL or /path>, e.g. /explain?url=http://example.com/a');
+  let u: URL;
+  try {
+    u = raw.startsWith('/') ? new URL(`http://${originHost}${raw}`) : new URL(raw);
+  } catch {
+    return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)} is neither an absolute http(s) URL nor a path starting with /`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)}: only http and https URLs are cached`);
+  // The same normalisation as a request's target (server/request-guard.ts).
+  const path = removeDotSegments(u.pathname + u.search);
+  if (!path.ok) return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)}: ${path.reason}`);
+  const key = primaryKey('http', u.host, path.target);
+  return {
+    url: key.slice(4),
+    key,
+    hostRule: raw.startsWith('/')
+      ? `a path: looked up under the origin host ${originHost}, as a request without Host is`
+      : 'an absolute URL: looked up under its own host and port (the scheme does not count; a path would use the origin host)',
+  };
+}
+
+export function createExplainRoute(deps: ExplainDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const denied = checkBearer(req.headers.authorization, deps.token, 'explain');
+    if (denied) return json(res, denied.status, { error: denied.code, message: denied.message }, denied.code === 'UNAUTHORIZED' ? ['www-authenticate', 'Bearer realm="strata"'] : []);
+    const asked = explainTarget(new URL(req.url ?? '/', 'http://admin').searchParams.get('url'), deps.originHost);
+    if (asked instanceof StrataError) return json(res, asked.status, { error: asked.code, message: asked.message });
+    const { store } = deps;
+    const variants = store.variants(asked.key).map((meta) => {
+      const m = store.memory.has(meta.key);
+      const d = store.disk.has(meta.key);
+      const tier: Tier = m && d ? 'both' : m ? 'memory' : 'disk';
+      return { meta, tier };
+    });
+    json(
+      res,
+      200,
+      explain({
+        url: asked.url,
+        hostRule: asked.hostRule,
+        primaryKey: asked.key,
+        variants,
+        notStored: deps.notStored.get(asked.key),
+        hitForPass: deps.hitForPass(asked.key),
+        diskLoading: store.disk.stats().loading,
+        nowMs: deps.clock.now(),
+        targetedField: deps.targetedField,
+        defaults: deps.defaults,
+      }),
+    );
+  };
+}
