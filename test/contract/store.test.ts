@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -17,7 +17,7 @@ import { TieredStore } from '../../src/store/tiered.js';
 import { PurgeJournal, JOURNAL_FILE } from '../../src/store/purge-journal.js';
 import { SupersededError } from '../../src/store/types.js';
 import { blobFiles, waitFor, withDir } from './disk-helpers.js';
-import { collect, freshDir, makeMeta, putEntry, readBody, removeDir, selector, storeContract, testExpire } from './store.contract.js';
+import { collect, makeMeta, putEntry, readBody, selector, storeContract, testExpire } from './store.contract.js';
 
 const logger = pino({ level: 'silent' });
 

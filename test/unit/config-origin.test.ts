@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
+import { config, files, rejection, repoFile } from '../fixtures/config-load.js';
 
 test('origin URL is canonicalised without a trailing slash', () => {
   assert.equal(config({ argv: ['--origin', 'http://127.0.0.1:9000/'] }).origin.upstreams[0]!.url, 'http://127.0.0.1:9000');
