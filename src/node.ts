@@ -16,6 +16,7 @@ import { AccessLog } from './observability/access-log.js';
 import { registerNodeMetrics, RequestMetrics } from './observability/metrics.js';
 import { NotStoredLog } from './observability/not-stored.js';
 import { Stats } from './observability/stats.js';
+import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
@@ -78,6 +79,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const access = new AccessLog(logger, config.nodeId);
   // The last refusal to store per URL, for GET /explain (bounded LRU).
   const notStored = new NotStoredLog(10_000);
+  // The most-missed primary keys, for the dashboard (/stats topMisses; bounded).
+  const topMisses = new TopMisses(1000);
   let store: TieredStore | undefined;
   let origin: UpstreamPool | undefined;
   let proxy: Server | undefined;
@@ -139,7 +142,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored });
+      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
@@ -157,7 +160,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         notStored,
         hitForPass: (key) => coalescer.passing(key),
       });
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain }));
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');

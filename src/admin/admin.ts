@@ -12,6 +12,8 @@ import type { OriginClient } from '../origin/client.js';
 import type { Registry } from 'prom-client';
 import { json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
+import type { TopMisses } from '../observability/top-misses.js';
+import { DASHBOARD_HTML } from './dashboard.html.js';
 
 export interface AdminDeps {
   nodeId: string;
@@ -30,6 +32,8 @@ export interface AdminDeps {
   purge: (req: IncomingMessage, res: ServerResponse) => void;
   /** `GET /explain?url=...` (admin/explain.ts). */
   explain: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
+  topMisses?: TopMisses;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -52,6 +56,22 @@ function metrics(res: ServerResponse, registry: Registry): void {
   );
 }
 
+const DASHBOARD_BYTES = Buffer.from(DASHBOARD_HTML);
+
+/** `GET /`: the live dashboard (one self-contained page polling /stats; admin/dashboard.html.ts). */
+function dashboard(res: ServerResponse, head: boolean): void {
+  res.writeHead(200, [
+    'content-type', 'text/html; charset=utf-8',
+    'content-length', String(DASHBOARD_BYTES.length),
+    'cache-control', 'no-store',
+    // Nothing but this page's own inline code, and /stats on the same origin.
+    'content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    'x-content-type-options', 'nosniff',
+    'referrer-policy', 'no-referrer',
+  ]);
+  res.end(head ? undefined : DASHBOARD_BYTES);
+}
+
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     if (!isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
@@ -66,6 +86,8 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'admin endpoints answer GET' });
     switch (path) {
+      case '/':
+        return dashboard(res, req.method === 'HEAD');
       case '/healthz':
         return json(res, 200, { status: 'ok', node: deps.nodeId });
       case '/readyz': {
@@ -85,10 +107,12 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           ...deps.stats.counters,
           tiers: deps.store.stats(),
           origin: deps.origin.stats(),
+          topMisses: deps.topMisses?.top(10) ?? [],
+          peers: { clustered: false },
           descriptions: COUNTERS,
         });
       default:
-        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try /healthz, /readyz, /stats, /metrics, /explain?url= or POST /purge` });
+        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try / (dashboard), /healthz, /readyz, /stats, /metrics, /explain?url= or POST /purge` });
     }
   };
 }

@@ -20,6 +20,7 @@ import type { AccessLog } from '../observability/access-log.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
+import type { TopMisses } from '../observability/top-misses.js';
 import type { OriginClient } from '../origin/client.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -40,6 +41,8 @@ export interface ProxyDeps {
   coalescer: Coalescer<FetchOutcome>;
   /** Refusals to store, remembered per URL for `GET /explain` (absent: not remembered). */
   notStored?: NotStoredLog;
+  /** Primary keys that missed, for the dashboard's top missed URLs (absent: not tracked). */
+  topMisses?: TopMisses;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
 }
@@ -71,6 +74,8 @@ export interface RequestContext {
   outcome: CacheOutcome | undefined;
   /** The cache decision made for the request, carried into its outcome. */
   decision: CacheOutcome['decision'];
+  /** The primary key, once computed (cacheable methods). */
+  key: string | undefined;
   upstream?: string;
   bytes: number;
 }
@@ -84,6 +89,7 @@ export function settle(env: PathEnv, ctx: RequestContext, o: CacheOutcome): stri
   if (ctx.decision !== undefined) o.decision = ctx.decision;
   ctx.outcome = o;
   countOutcome(env.stats, o);
+  if (o.result === 'miss' && ctx.key !== undefined) env.topMisses?.record(ctx.key);
   return formatCacheStatus(env.nodeName, o);
 }
 

@@ -82,6 +82,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
    */
   function handleCacheable(ctx: RequestContext): void | Promise<void> {
     const key = primaryKey('http', ctx.host || origin.host, ctx.target);
+    ctx.key = key;
     const hot = store.peek(key);
     if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
     return lookup(store, key, ctx.headers).then(
@@ -158,6 +159,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       startMs: performance.now(),
       outcome: undefined,
       decision: undefined,
+      key: undefined,
       bytes: 0,
     };
     const accepted = checkRequest(req, config.limits);

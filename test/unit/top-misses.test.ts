@@ -1,0 +1,18 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TopMisses } from '../../src/observability/top-misses.js';
+
+test('TopMisses: counts per key, top N most first', () => {
+  const t = new TopMisses(100);
+  for (const [k, n] of [['a', 3], ['b', 5], ['c', 1]] as const) for (let i = 0; i < n; i++) t.record(k);
+  assert.deepEqual(t.top(2), [{ key: 'b', misses: 5 }, { key: 'a', misses: 3 }]);
+  assert.deepEqual(t.top().map((m) => m.key), ['b', 'a', 'c']);
+});
+
+test('TopMisses: bounded; a stream of distinct keys keeps the most-missed', () => {
+  const t = new TopMisses(10);
+  for (let i = 0; i < 20; i++) t.record('hot');
+  for (let i = 0; i < 10_000; i++) t.record(`cold-${i}`);
+  assert.ok(t.size <= 10);
+  assert.deepEqual(t.top(1), [{ key: 'hot', misses: 20 }]);
+});
