@@ -87,7 +87,7 @@ test('the dashboard in chromium follows /stats: hits, misses, requests, rates, u
     await eventually('a first poll', async () => ((await figures(page, 'status'))[0] !== 'connecting…' ? true : undefined));
     assert.equal((await figures(page, 'requests'))[0], '0');
 
-    // Traffic: 3 misses (one URL missed twice after a no-cache reload), then hits.
+    // Traffic: 3 misses, then 9 hits and one revalidation (no-cache), 13 requests in all.
     for (const p of ['/a', '/b', '/c']) assert.equal((await h.get(p)).status, 200);
     await h.stored(3);
     for (let i = 0; i < 6; i++) await h.get('/a');
