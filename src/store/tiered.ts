@@ -249,7 +249,7 @@ export class TieredStore implements CacheStore {
     // requests served meanwhile. Each entry once: the disk's count, plus what memory
     // holds alone (its disk write failed or has not landed yet).
     const memoryOnly = await this.memory.countMatching(selector, (k) => !this.disk.holds(k), true);
-    const onDisk = await this.disk.countMatching(selector, true);
+    const onDisk = await this.disk.purging.countMatching(selector, true);
     // From here to the journal append, one synchronous step: whatever was stored while
     // counting is covered too, and no look-up falls between the tiers.
     const matches = selectorMatcher(selector);
@@ -269,7 +269,7 @@ export class TieredStore implements CacheStore {
         else t.cancelled = true;
       }
     }
-    const durable = this.disk.ban(selector, opts);
+    const durable = this.disk.purging.ban(selector, opts);
     void durable.then(appended, appended);
     await durable;
     return memoryOnly + onDisk;

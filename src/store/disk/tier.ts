@@ -349,13 +349,6 @@ export class DiskTier implements Store, Purgeable {
     return this.purging.purge(selector, opts);
   }
 
-  countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
-    return this.purging.countMatching(selector, inSlices);
-  }
-
-  ban(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<void> {
-    return this.purging.ban(selector, opts);
-  }
 
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
