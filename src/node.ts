@@ -21,6 +21,7 @@ import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
+import { Cluster, isClustered } from './cluster/cluster.js';
 import { createListener } from './server/listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
@@ -51,6 +52,8 @@ export interface StrataNode {
   readonly logger: Logger;
   /** Be told of every purge, right after the store applied it and before it is answered. */
   onPurged(hook: PurgedListener): void;
+  /** The cluster, after start() (undefined: not clustered). */
+  cluster(): Cluster | undefined;
 }
 
 function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
@@ -85,6 +88,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let origin: UpstreamPool | undefined;
   let proxy: Server | undefined;
   let admin: Server | undefined;
+  let cluster: Cluster | undefined;
   let stopping: Promise<void> | undefined;
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
@@ -108,6 +112,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       purgeHooks.push(hook);
       store?.onPurged(hook);
     },
+    cluster: () => cluster,
     proxyAddress: () => proxy!.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
 
@@ -126,6 +131,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       store = new TieredStore(memory, disk, logger);
       origin = new UpstreamPool(config.origin, { logger, clock });
+      if (isClustered(config)) cluster = new Cluster(config, { logger, clock, origin });
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       // A request after a purge must not join a fetch that began before it.
       store.onPurged((selector) => void coalescer.forget(flightMatcher(selector)));
@@ -142,7 +148,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
+      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses, ...(cluster ? { cluster } : {}) });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
@@ -160,13 +166,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         notStored,
         hitForPass: (key) => coalescer.passing(key),
       });
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses }));
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses, ...(cluster ? { cluster } : {}) }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
       } catch (err) {
         proxy.close();
         admin.close();
+        await cluster?.close();
         await origin.close();
         await store.close();
         throw err;
@@ -184,6 +191,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       origin.start();
+      cluster?.start();
     },
 
     stop() {
@@ -202,6 +210,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           await closed;
         }
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
+        await cluster?.close();
         await origin.close(!timedOut);
         await store.close();
         access.flush();

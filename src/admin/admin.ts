@@ -14,6 +14,8 @@ import { json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
 import type { TopMisses } from '../observability/top-misses.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { HeaderMap } from '../http/headers.js';
 
 export interface AdminDeps {
   nodeId: string;
@@ -34,6 +36,8 @@ export interface AdminDeps {
   explain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
   topMisses?: TopMisses;
+  /** The cluster (absent: not clustered): peers' requests and /stats `peers`. */
+  cluster?: Pick<Cluster, 'verify' | 'stats'>;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -74,7 +78,10 @@ function dashboard(res: ServerResponse, head: boolean): void {
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if (!isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
+    // A peer proves itself with the cluster secret, so it may name the node by any Host
+    // (the Host check is a defence against browsers, which cannot make that proof).
+    const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap);
+    if (peer === undefined && !isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
       return json(res, err.status, { error: err.code, message: err.message });
     }
@@ -108,7 +115,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           tiers: deps.store.stats(),
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
-          peers: { clustered: false },
+          peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });
       default:

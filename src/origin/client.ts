@@ -26,6 +26,8 @@ export interface OriginResponse {
   body: Readable;
   /** Which upstream answered (for logs). */
   upstream: string;
+  /** Set when a peer of the cluster answered (its node id): the response is an edge copy here. */
+  peer?: string;
 }
 
 export interface OriginClient {

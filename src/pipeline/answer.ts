@@ -15,7 +15,7 @@ import { isNotModified } from '../http/conditionals.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
-import { settle, type PathEnv, type RequestContext } from './context.js';
+import { deliverFor, settle, type PathEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { resumeFromStore } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
@@ -31,14 +31,16 @@ export function createAnswers(env: PathEnv) {
    * Cache-Status is added per client.
    */
   const sharedHeads = new WeakMap<SharedResponse, string[]>();
+  const peerHeads = new WeakMap<SharedResponse, string[]>();
 
-  function sharedHead(o: SharedResponse): string[] {
-    let base = sharedHeads.get(o);
+  function sharedHead(o: SharedResponse, ctx: RequestContext): string[] {
+    const heads = ctx.peer === undefined ? sharedHeads : peerHeads;
+    let base = heads.get(o);
     if (!base) {
-      base = originFields(o.headers, env.deliver);
+      base = originFields(o.headers, deliverFor(env, ctx));
       // A stored 200 is answered with ranges from now on, so its first answer says so too.
       if (o.kind === 'storing' && o.status === 200) base = advertiseRanges(base);
-      sharedHeads.set(o, base);
+      heads.set(o, base);
     }
     return base;
   }
@@ -51,7 +53,7 @@ export function createAnswers(env: PathEnv) {
   return {
     /** Synchronous for bodies held in memory (the common hit), a promise when streamed. */
     stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome): void | Promise<void> {
-      const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), env.deliver);
+      const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
       if (r instanceof Promise) {
         return r.then((a) => {
           ctx.bytes = a.bodyBytes;
@@ -68,13 +70,13 @@ export function createAnswers(env: PathEnv) {
     async shared(ctx: RequestContext, o: SharedResponse, outcome: CacheOutcome): Promise<'alone' | undefined> {
       // The client's own conditional request is answered here; the full body still fills the cache.
       if (o.kind === 'storing' && o.status === 200 && isNotModified(ctx.headers, o.headers)) {
-        deliverNotModified(ctx.res, o.stored, currentAge(o.stored, env.clock.now()), settle(env, ctx, outcome), env.deliver);
+        deliverNotModified(ctx.res, o.stored, currentAge(o.stored, env.clock.now()), settle(env, ctx, outcome), deliverFor(env, ctx));
         return undefined;
       }
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
       const head = ctx.method === 'HEAD';
       if (!head && !o.body.available) return 'alone';
-      ctx.res.writeHead(o.status, sharedHead(o).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(o.status, sharedHead(o, ctx).concat('cache-status', settle(env, ctx, outcome)));
       if (head) {
         ctx.res.end();
         return undefined;
@@ -93,7 +95,7 @@ export function createAnswers(env: PathEnv) {
 
     /** A response passed through as it is. */
     async passed(ctx: RequestContext, res: OriginResponse, outcome: CacheOutcome): Promise<void> {
-      ctx.res.writeHead(res.status, originFields(res.headers, env.deliver).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(res.status, originFields(res.headers, deliverFor(env, ctx)).concat('cache-status', settle(env, ctx, outcome)));
       ctx.bytes = (await sendBody(res.body, ctx.res)).sent;
     },
 

@@ -21,7 +21,7 @@ import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
-import type { OriginClient } from '../origin/client.js';
+import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
@@ -43,8 +43,22 @@ export interface ProxyDeps {
   notStored?: NotStoredLog;
   /** Primary keys that missed, for the dashboard's top missed URLs (absent: not tracked). */
   topMisses?: TopMisses;
+  /** The cluster (absent: a lone node): peer proofs, ownership, peer fetches (src/cluster/). */
+  cluster?: ClusterPath;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
+}
+
+/** What the request path asks of the cluster (src/cluster/cluster.ts). */
+export interface ClusterPath {
+  /** The peer a request proves it comes from; a claim without proof has its peer fields removed (undefined). */
+  verify(method: string, target: string, headers: HeaderMap): string | undefined;
+  /** Is this node the owner of the primary key now? */
+  ownsNow(key: string): boolean;
+  /** The object from its owner, the next node in ownership order, or the origin (cluster/peer-fetch.ts). */
+  request(req: OriginRequest & { key: string }): Promise<OriginResponse>;
+  /** Which tiers keep copies of objects another node owns. */
+  readonly edgeCopies: 'memory' | 'memory-and-disk' | 'none';
 }
 
 /** The handler's components and the options derived from the config once. */
@@ -54,6 +68,8 @@ export interface PathEnv extends ProxyDeps {
   /** This node's Via member. */
   via: string;
   deliver: DeliverOptions;
+  /** For answers to peers: nothing hidden (targeted fields and tags travel to the edge copy). */
+  peerDeliver: DeliverOptions;
   policy: StoragePolicyOptions;
   grace: GraceWindows;
   /** Request fields never sent to the origin (origin.droppedRequestFields). */
@@ -78,6 +94,13 @@ export interface RequestContext {
   key: string | undefined;
   upstream?: string;
   bytes: number;
+  /** The peer this request proved it comes from (cluster): answered here, never sent to another peer. */
+  peer?: string;
+}
+
+/** The deliver options for this request's answers. */
+export function deliverFor(env: PathEnv, ctx: RequestContext): DeliverOptions {
+  return ctx.peer === undefined ? env.deliver : env.peerDeliver;
 }
 
 /**

@@ -32,6 +32,7 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import type { ClusterPath } from './context.js';
 import { startFill } from './fill.js';
 
 /**
@@ -86,6 +87,8 @@ export interface FetchRequest {
   keepStaleOnError?: boolean;
   /** A large storable 200 may be answered "sliceable" instead of being stored whole. */
   maySlice?: boolean;
+  /** Fetched through the cluster (the owner, else the origin); false: from the origin (a peer's request). */
+  viaCluster?: boolean;
 }
 
 export interface FetchDeps {
@@ -102,6 +105,10 @@ export interface FetchDeps {
   bounds: EntryBounds;
   /** Where each refusal to store is remembered for `GET /explain`. */
   notStored?: NotStoredLog;
+  /** The cluster: the one place the miss path picks the owner peer instead of an upstream. */
+  cluster?: Pick<ClusterPath, 'request'>;
+  /** Which tiers keep a copy of what a peer answered (cluster.edgeCopies). */
+  edgeCopy?: { tiers: ClusterPath['edgeCopies']; memoryMaxObjectBytes: number };
 }
 
 export interface FetchWork {
@@ -161,7 +168,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const requestTimeMs = clock.now();
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
     const purgeMark = store.purgeMark();
-    const res = await origin.request({ method: 'GET', target: req.target, headers, key: req.key });
+    // The fetch step's one choice: the owner peer when the key is not ours (cluster/), else an upstream.
+    const res = req.viaCluster && deps.cluster ? await deps.cluster.request({ method: 'GET', target: req.target, headers, key: req.key }) : await origin.request({ method: 'GET', target: req.target, headers, key: req.key });
     const responseTimeMs = clock.now();
 
     if (validating && res.status === 304) {
@@ -214,6 +222,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const variants = store.variants(req.key);
     const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
     if (over) return passing(req.key, res, over, announced, finish, safeToShare);
+    // A copy of an object another node owns: kept where cluster.edgeCopies says.
+    const edgeTiers = res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
+    if (edgeTiers === 'none' || (edgeTiers === 'memory' && announced > deps.edgeCopy!.memoryMaxObjectBytes)) return passing(req.key, res, 'edge-copy', announced, finish, safeToShare);
     const meta = newEntryMeta(d, {
       key,
       primaryKey: req.key,
@@ -224,7 +235,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       responseTimeMs,
       bodySize: announced,
     });
-    const body = startFill(res.body, store.open(meta, { purgeMark }), {
+    const body = startFill(res.body, store.open(meta, { purgeMark, ...(edgeTiers === 'memory' ? { memoryOnly: true } : {}) }), {
       windowBytes: deps.windowBytes,
       expectedLength: announced,
       logger,

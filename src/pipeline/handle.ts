@@ -60,7 +60,8 @@ function pathEnv(deps: ProxyDeps): PathEnv {
     staleIfDisconnectedS: config.cache.staleIfDisconnectedS,
   };
   const droppedFields = new Set(config.origin.droppedRequestFields);
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace, droppedFields };
+  const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap() };
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, peerDeliver, policy, grace, droppedFields };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -68,7 +69,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const { config, store, origin, logger, stats, clock, access, coalescer, metrics } = env;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
-  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored });
+  const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
+  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, cluster: env.cluster, edgeCopy });
   const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
@@ -172,6 +174,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     ctx.target = accepted.target;
     ctx.host = accepted.host;
+    if (env.cluster) {
+      // Before anything reads the request: a claim to be a peer without proof loses its peer fields.
+      const peer = env.cluster.verify(ctx.method, req.url ?? '/', ctx.headers);
+      if (peer !== undefined && ctx.method !== 'PURGE') ctx.peer = peer;
+    }
     try {
       const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : ctx.method === 'PURGE' ? handlePurge(ctx) : pass(ctx, 'bypass');
       if (!work && res.writableEnded) {

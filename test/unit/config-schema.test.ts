@@ -44,6 +44,8 @@ function sampleText(e: Entry): string {
     URL: 'http://10.9.9.9:1',
     NAMES: 'admin.example, ops.example',
     FIELDS: 'x-forwarded-host, x-original-host',
+    'NAME=URL': 'edge-2=http://10.0.0.2:8080@8081',
+    REDIS_URL: 'redis://10.9.9.9:6379',
   };
   const text = byArg[kind.arg];
   assert.ok(text !== undefined, `no sample for ${e.path} (kind ${kind.arg}): add one here`);
@@ -56,7 +58,10 @@ function badText(e: Entry): string | undefined {
 }
 
 function baseArgv(e: Entry): string[] {
-  return e.path === ORIGIN_PATH ? [] : ['--origin', ORIGIN];
+  if (e.path === ORIGIN_PATH) return [];
+  // A node with peers needs the cluster secret.
+  if (e.path.startsWith('cluster.') && e.path !== 'cluster.secret') return ['--origin', ORIGIN, '--cluster-secret', 'k'];
+  return ['--origin', ORIGIN];
 }
 
 test('every setting is reachable from its flag, its env variable and its YAML key', () => {

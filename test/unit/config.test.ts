@@ -122,6 +122,7 @@ test('every flag has its STRATA_* env twin', () => {
     coalesce: defaultConfig(HOST).coalesce,
     slices: defaultConfig(HOST).slices,
     purge: defaultConfig(HOST).purge,
+    cluster: defaultConfig(HOST).cluster,
     limits: defaultConfig(HOST).limits,
     logLevel: 'debug',
   });
