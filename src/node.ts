@@ -146,12 +146,12 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         hitForPassKeys: () => coalescer.passKeys,
         flights: () => coalescer.flightCount,
       });
-      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
+      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats, ...(cluster ? { cluster } : {}) });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
       const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses, ...(cluster ? { cluster } : {}) });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
-      const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
-        purger.handleAdmin(req, res).catch((err: unknown) => {
+      const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
+        purger.handleAdmin(req, res, peer).catch((err: unknown) => {
           logger.error({ err }, 'admin purge failed');
           res.destroy();
         });
@@ -191,7 +191,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       origin.start();
-      cluster?.start();
+      await cluster?.start();
     },
 
     stop() {

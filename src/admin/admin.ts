@@ -30,8 +30,8 @@ export interface AdminDeps {
   registry: Registry;
   /** What /readyz checks, each true when ready. */
   readiness: () => Readiness;
-  /** `POST /purge`. */
-  purge: (req: IncomingMessage, res: ServerResponse) => void;
+  /** `POST /purge`; `peer`: the node the request proved it comes from. */
+  purge: (req: IncomingMessage, res: ServerResponse, peer?: string) => void;
   /** `GET /explain?url=...` (admin/explain.ts). */
   explain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
@@ -87,7 +87,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
     }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/purge') {
-      if (req.method === 'POST') return deps.purge(req, res);
+      if (req.method === 'POST') return deps.purge(req, res, peer);
       res.setHeader('allow', 'POST');
       return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/purge answers POST' });
     }

@@ -11,7 +11,10 @@ import type { OriginClient, OriginRequest, OriginResponse } from '../origin/clie
 import type { Timers } from '../origin/health.js';
 import type { ClusterPath } from '../pipeline/context.js';
 import type { Clock } from '../util/clock.js';
+import type { PurgeSelector } from '../store/types.js';
+import { PurgeFanOut } from './fan-out.js';
 import { Membership } from './membership.js';
+import { PurgeOutbox } from './outbox.js';
 import { checkPeer } from './peer-auth.js';
 import { PeerFetch } from './peer-fetch.js';
 
@@ -25,9 +28,14 @@ export interface ClusterDeps {
   resolve?: (host: string) => Promise<string[]>;
   timers?: Timers;
   /** A peer with purges queued for it (it is not asked for objects meanwhile). */
-  hasPendingPurges?: (peerId: string) => boolean;
-  onAvailable?: (peerId: string) => void;
-  onForgotten?: (peerId: string) => void;
+}
+
+/** What a purge's answer says about the other nodes. */
+export interface Distribution {
+  /** Each peer: "acked" or "pending: <why>". */
+  peers: Record<string, string>;
+  /** How it travelled: "fan-out", "bus", or "fan-out (bus unreachable: ...)". */
+  via: string;
 }
 
 /** Does this config make the node part of a cluster? */
@@ -41,6 +49,8 @@ export class Cluster implements ClusterPath {
   private readonly fetcher: PeerFetch;
   private readonly authNow: () => number;
   private forged = 0;
+  private outbox: PurgeOutbox | undefined;
+  private fanOut: PurgeFanOut | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -59,8 +69,8 @@ export class Cluster implements ClusterPath {
       bodyTimeoutMs: config.origin.bodyTimeoutMs,
       ...(deps.resolve ? { resolve: deps.resolve } : {}),
       ...(deps.timers ? { timers: deps.timers } : {}),
-      ...(deps.onAvailable ? { onAvailable: deps.onAvailable } : {}),
-      ...(deps.onForgotten ? { onForgotten: deps.onForgotten } : {}),
+      onAvailable: (id) => this.fanOut?.kick(id),
+      onForgotten: (id) => void this.outbox?.drop(id),
     });
     this.fetcher = new PeerFetch({
       membership: this.membership,
@@ -71,12 +81,41 @@ export class Cluster implements ClusterPath {
       clock: deps.clock,
       logger: deps.logger,
       handoffMs: c.handoffMs,
-      hasPendingPurges: (id) => deps.hasPendingPurges?.(id) ?? false,
+      hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
     });
   }
 
-  start(): void {
+  /** Loads the purge outbox (in the cache directory), then starts health checks and DNS. */
+  async start(): Promise<void> {
+    const c = this.config.cluster;
+    const { outbox, skipped } = await PurgeOutbox.load(this.config.cache.dir);
+    if (skipped) this.deps.logger.warn({ skipped }, 'purge outbox: unreadable records skipped');
+    this.outbox = outbox;
+    // With a static list only, a peer no longer listed is gone for good: nothing is owed to it.
+    if (c.dns === '') for (const id of Object.keys(outbox.pendingCounts())) if (!c.peers.some((p) => p.id === id)) await outbox.drop(id);
+    this.fanOut = new PurgeFanOut({
+      membership: this.membership,
+      outbox,
+      nodeId: this.config.nodeId,
+      secret: c.secret,
+      authNow: this.authNow,
+      logger: this.deps.logger,
+      ackTimeoutMs: c.purgeAckTimeoutMs,
+      ...(this.deps.timers ? { timers: this.deps.timers } : {}),
+    });
     this.membership.start();
+    for (const id of Object.keys(outbox.pendingCounts())) this.fanOut.kick(id);
+  }
+
+  /**
+   * Carry a purge this node accepted to every other node (before it is applied
+   * here: a fill from a peer that began before the peer purged is then superseded
+   * by the local purge).
+   */
+  async distribute(selector: PurgeSelector, softAtMs: number | undefined): Promise<Distribution> {
+    if (!this.outbox || !this.fanOut) return { peers: {}, via: 'not started' };
+    const purge = { id: this.outbox.nextId(this.config.nodeId), from: this.config.nodeId, selector, ...(softAtMs === undefined ? {} : { softAtMs }) };
+    return { peers: await this.fanOut.distribute(purge), via: 'fan-out' };
   }
 
   verify(method: string, target: string, headers: HeaderMap): string | undefined {
@@ -98,10 +137,19 @@ export class Cluster implements ClusterPath {
 
   /** /stats `peers`. */
   stats(): Record<string, unknown> {
-    return { clustered: true, node: this.config.nodeId, members: this.membership.stats(), forgedPeerClaims: this.forged, ...this.fetcher.stats() };
+    return {
+      clustered: true,
+      node: this.config.nodeId,
+      members: this.membership.stats(),
+      forgedPeerClaims: this.forged,
+      ...this.fetcher.stats(),
+      purgesOwed: this.outbox?.pendingCounts() ?? {},
+    };
   }
 
-  close(): Promise<void> {
-    return this.membership.close();
+  async close(): Promise<void> {
+    this.fanOut?.close();
+    await this.outbox?.flush();
+    await this.membership.close();
   }
 }
