@@ -131,7 +131,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       store = new TieredStore(memory, disk, logger);
       origin = new UpstreamPool(config.origin, { logger, clock });
-      if (isClustered(config)) cluster = new Cluster(config, { logger, clock, origin });
+      // The purger is made below; the cluster's bus reader applies peers' purges through it.
+      let purger: Purger | undefined;
+      if (isClustered(config)) cluster = new Cluster(config, { logger, clock, origin, applyPurge: (p) => purger!.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       // A request after a purge must not join a fetch that began before it.
       store.onPurged((selector) => void coalescer.forget(flightMatcher(selector)));
@@ -146,12 +148,12 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         hitForPassKeys: () => coalescer.passKeys,
         flights: () => coalescer.flightCount,
       });
-      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats, ...(cluster ? { cluster } : {}) });
-      const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
+      purger = new Purger({ token: config.admin.token, store, clock, logger, stats, ...(cluster ? { cluster } : {}) });
+      const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger!.handleMethod(req, res, key, extra);
       const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses, ...(cluster ? { cluster } : {}) });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
-        purger.handleAdmin(req, res, peer).catch((err: unknown) => {
+        purger!.handleAdmin(req, res, peer).catch((err: unknown) => {
           logger.error({ err }, 'admin purge failed');
           res.destroy();
         });
@@ -168,6 +170,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses, ...(cluster ? { cluster } : {}) }));
       try {
+        // Replay-then-serve: purges this node missed (purge bus) before it listens.
+        await cluster?.prepare();
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
       } catch (err) {
@@ -191,7 +195,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       origin.start();
-      await cluster?.start();
+      cluster?.start();
     },
 
     stop() {

@@ -15,6 +15,8 @@ import type { PurgeSelector } from '../store/types.js';
 import { PurgeFanOut } from './fan-out.js';
 import { Membership } from './membership.js';
 import { PurgeOutbox } from './outbox.js';
+import { PurgeBus } from './purge-bus.js';
+import type { WirePurge } from './purge-wire.js';
 import { checkPeer } from './peer-auth.js';
 import { PeerFetch } from './peer-fetch.js';
 
@@ -27,7 +29,8 @@ export interface ClusterDeps {
   authNow?: () => number;
   resolve?: (host: string) => Promise<string[]>;
   timers?: Timers;
-  /** A peer with purges queued for it (it is not asked for objects meanwhile). */
+  /** Apply a purge another node accepted (read from the purge bus). */
+  applyPurge?: (p: WirePurge) => Promise<unknown>;
 }
 
 /** What a purge's answer says about the other nodes. */
@@ -51,6 +54,7 @@ export class Cluster implements ClusterPath {
   private forged = 0;
   private outbox: PurgeOutbox | undefined;
   private fanOut: PurgeFanOut | undefined;
+  private readonly bus: PurgeBus | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -72,6 +76,14 @@ export class Cluster implements ClusterPath {
       onAvailable: (id) => this.fanOut?.kick(id),
       onForgotten: (id) => void this.outbox?.drop(id),
     });
+    if (c.purgeBus !== '') {
+      this.bus = new PurgeBus({
+        url: c.purgeBus,
+        nodeId: config.nodeId,
+        logger: deps.logger,
+        apply: (p) => (deps.applyPurge ? deps.applyPurge(p) : Promise.resolve()),
+      });
+    }
     this.fetcher = new PeerFetch({
       membership: this.membership,
       origin: deps.origin,
@@ -85,8 +97,11 @@ export class Cluster implements ClusterPath {
     });
   }
 
-  /** Loads the purge outbox (in the cache directory), then starts health checks and DNS. */
-  async start(): Promise<void> {
+  /**
+   * Before the node serves: the purge outbox is loaded (from the cache directory)
+   * and, with a purge bus, what this node missed is replayed (bounded wait).
+   */
+  async prepare(): Promise<void> {
     const c = this.config.cluster;
     const { outbox, skipped } = await PurgeOutbox.load(this.config.cache.dir);
     if (skipped) this.deps.logger.warn({ skipped }, 'purge outbox: unreadable records skipped');
@@ -103,8 +118,13 @@ export class Cluster implements ClusterPath {
       ackTimeoutMs: c.purgeAckTimeoutMs,
       ...(this.deps.timers ? { timers: this.deps.timers } : {}),
     });
+    await this.bus?.catchUp(Math.max(2_000, c.purgeAckTimeoutMs));
+  }
+
+  /** Once the node listens: health checks, DNS, and purges still owed to peers. */
+  start(): void {
     this.membership.start();
-    for (const id of Object.keys(outbox.pendingCounts())) this.fanOut.kick(id);
+    for (const id of Object.keys(this.outbox?.pendingCounts() ?? {})) this.fanOut?.kick(id);
   }
 
   /**
@@ -115,6 +135,21 @@ export class Cluster implements ClusterPath {
   async distribute(selector: PurgeSelector, softAtMs: number | undefined): Promise<Distribution> {
     if (!this.outbox || !this.fanOut) return { peers: {}, via: 'not started' };
     const purge = { id: this.outbox.nextId(this.config.nodeId), from: this.config.nodeId, selector, ...(softAtMs === undefined ? {} : { softAtMs }) };
+    if (this.bus) {
+      let at: string;
+      try {
+        at = await this.bus.publish(purge);
+      } catch (err) {
+        const why = (err as Error).message;
+        this.deps.logger.warn({ purgeBus: this.config.cluster.purgeBus, err: why }, 'purge bus unreachable: purge sent by fan-out instead');
+        return { peers: await this.fanOut.distribute(purge), via: `fan-out (purge bus unreachable: ${why})` };
+      }
+      const peers = this.membership.peers();
+      const live = peers.filter((m) => this.membership.usable(m)).map((m) => m.id!);
+      const out = await this.bus.acks(at, live, this.config.cluster.purgeAckTimeoutMs);
+      for (const m of peers) if (!live.includes(m.id!)) out[m.id!] = `pending: peer is ${m.health.state()}; it replays the purge bus before serving again`;
+      return { peers: out, via: 'bus' };
+    }
     return { peers: await this.fanOut.distribute(purge), via: 'fan-out' };
   }
 
@@ -144,11 +179,13 @@ export class Cluster implements ClusterPath {
       forgedPeerClaims: this.forged,
       ...this.fetcher.stats(),
       purgesOwed: this.outbox?.pendingCounts() ?? {},
+      ...(this.bus ? { purgeBus: this.bus.stats() } : {}),
     };
   }
 
   async close(): Promise<void> {
     this.fanOut?.close();
+    await this.bus?.close();
     await this.outbox?.flush();
     await this.membership.close();
   }
