@@ -29,7 +29,7 @@ import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
 import type { Stats } from '../observability/stats.js';
-import type { OriginClient, OriginResponse } from '../origin/client.js';
+import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { ClusterPath } from './context.js';
@@ -168,8 +168,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const requestTimeMs = clock.now();
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
     const purgeMark = store.purgeMark();
-    // The fetch step's one choice: the owner peer when the key is not ours (cluster/), else an upstream.
-    const res = req.viaCluster && deps.cluster ? await deps.cluster.request({ method: 'GET', target: req.target, headers, key: req.key }) : await origin.request({ method: 'GET', target: req.target, headers, key: req.key });
+    const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key });
     const responseTimeMs = clock.now();
 
     if (validating && res.status === 304) {
@@ -223,7 +222,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
     if (over) return passing(req.key, res, over, announced, finish, safeToShare);
     // A copy of an object another node owns: kept where cluster.edgeCopies says.
-    const edgeTiers = res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
+    const edgeTiers = edgeTiersOf(deps, res);
     if (edgeTiers === 'none' || (edgeTiers === 'memory' && announced > deps.edgeCopy!.memoryMaxObjectBytes)) return passing(req.key, res, 'edge-copy', announced, finish, safeToShare);
     const meta = newEntryMeta(d, {
       key,
@@ -249,6 +248,20 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     });
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
   }
+}
+
+/**
+ * The fetch step's one choice, for whole objects and slices alike: through the
+ * cluster (the owner peer when the key is not ours: cluster/peer-fetch.ts), else
+ * an upstream. A peer's request (viaCluster false) always goes to an upstream.
+ */
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }): Promise<OriginResponse> {
+  return viaCluster && deps.cluster ? deps.cluster.request(req) : deps.origin.request(req);
+}
+
+/** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */
+export function edgeTiersOf(deps: Pick<FetchDeps, 'edgeCopy'>, res: OriginResponse): ClusterPath['edgeCopies'] | undefined {
+  return res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
 }
 
 /** The request carries credentials (Cookie, Authorization): an answer to it may be made for this client alone. */

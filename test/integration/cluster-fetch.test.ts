@@ -155,6 +155,47 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
   });
 });
 
+describe('cluster: large objects in slices', () => {
+  it('ranges and slices pass through the owner; each slice is fetched from the origin once', async () => {
+    const big = Buffer.alloc(200 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) % 251;
+    const h = await startCluster(
+      (req, res) => {
+        const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+        const head = { etag: '"big-1"', 'cache-control': 'max-age=600', 'accept-ranges': 'bytes' };
+        if (!m) {
+          res.writeHead(200, { ...head, 'content-length': big.length });
+          return void res.end(big);
+        }
+        const start = Number(m[1]);
+        const end = Math.min(Number(m[2]), big.length - 1);
+        res.writeHead(206, { ...head, 'content-range': `bytes ${start}-${end}/${big.length}`, 'content-length': end - start + 1 });
+        res.end(big.subarray(start, end + 1));
+      },
+      { overrides: { slices: { thresholdBytes: 64 * 1024, sliceBytes: 16 * 1024 } } },
+    );
+    try {
+      await Promise.all([0, 1, 2].map((i) => h.sees(i, h.nodes.filter((_, j) => j !== i).map((n) => n.id))));
+      const path = '/big.bin';
+      const owner = ownerOf(h, path);
+      const edge = (owner + 1) % 3;
+      const r = await get(h, edge, path, { range: 'bytes=20000-20099' });
+      assert.equal(r.status, 206);
+      assert.deepEqual(r.body, big.subarray(20000, 20100));
+      assert.equal(r.headers['cache-status']!.split(',').length, 2, "owner's member, then the edge's");
+      const whole = await get(h, (owner + 2) % 3, path);
+      assert.equal(whole.status, 200);
+      assert.ok(whole.body.equals(big), 'the whole object, assembled from slices');
+      const seen = h.origin.requests.filter((q) => q.url === path);
+      assert.ok(seen.every((q) => String(q.headers['via']).endsWith(`1.1 ${h.nodes[owner]!.id}`)), 'only the owner asked the origin');
+      const ranges = seen.map((q) => q.headers.range).filter((x) => x !== undefined);
+      assert.equal(new Set(ranges).size, ranges.length, 'each slice fetched once');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('cluster: disagreeing peer lists', () => {
   it('no loop: each node answers, and no request crosses more than one peer hop', async () => {
     // a knows b, b knows c, c knows a: every node's view of the owners differs.
