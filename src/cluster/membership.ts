@@ -10,6 +10,9 @@
 // admin /healthz every cluster.healthCheckIntervalMs, each with its own
 // ActiveHealthChecker so members can come and go.
 //
+// A member is asked for objects only once its /healthz has answered (a node still
+// starting is not sent traffic).
+//
 // Invariant: every node that sees the same healthy set ranks a key's members in
 // the same order (ownership.ts); `changedAtMs` moves whenever the set this node
 // sees changes (handoff, peer-fetch.ts).
@@ -40,6 +43,8 @@ export interface Member {
   checker: ActiveHealthChecker | undefined;
   /** DNS: when the address stopped being listed (0: listed). */
   unlistedSinceMs: number;
+  /** Its admin /healthz has answered once: until then it is not asked (a node still starting). */
+  answered: boolean;
 }
 
 export interface MembershipDeps {
@@ -114,6 +119,7 @@ export class Membership {
       agent: undefined,
       checker: undefined,
       unlistedSinceMs: 0,
+      answered: false,
       health: undefined as unknown as UpstreamHealth,
     };
     m.health = new UpstreamHealth(this.deps.passive, this.deps.thresholds, this.deps.clock, (t) => {
@@ -171,9 +177,12 @@ export class Membership {
       if ([...this.members.values()].some((o) => o !== m && o.id === node && !o.self)) return { ok: false, detail: `node id ${node} already known at another address` };
       m.id = node;
       this.deps.logger.info({ peer: node, url: m.url }, 'peer found by DNS');
-      this.deps.onAvailable?.(node);
     } else if (node !== m.id) {
       return { ok: false, detail: `answers as ${node}, expected ${m.id}` };
+    }
+    if (!m.answered) {
+      m.answered = true;
+      this.deps.onAvailable?.(node);
     }
     return { ok: true, detail: 'status 200' };
   }
@@ -232,7 +241,7 @@ export class Membership {
 
   /** May `m` be asked now (listed, healthy or on probation)? */
   usable(m: Member): boolean {
-    return m.self || (m.id !== undefined && m.unlistedSinceMs === 0 && m.health.available());
+    return m.self || (m.id !== undefined && m.answered && m.unlistedSinceMs === 0 && m.health.available());
   }
 
   /** This node and every peer that may be asked now. */
