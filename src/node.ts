@@ -34,6 +34,8 @@ export interface NodeDeps {
   logger?: Logger;
   /** Where logs go when no logger is given (tests pass a sink). */
   logDestination?: DestinationStream;
+  /** Look-up of cluster.dns's host name (default: the system resolver; tests pass their own). */
+  resolvePeers?: (host: string) => Promise<string[]>;
 }
 
 export interface StrataNode {
@@ -133,7 +135,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       origin = new UpstreamPool(config.origin, { logger, clock });
       // The purger is made below; the cluster's bus reader applies peers' purges through it.
       let purger: Purger | undefined;
-      if (isClustered(config)) cluster = new Cluster(config, { logger, clock, origin, applyPurge: (p) => purger!.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
+      if (isClustered(config)) cluster = new Cluster(config, { logger, clock, origin, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => purger!.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       // A request after a purge must not join a fetch that began before it.
       store.onPurged((selector) => void coalescer.forget(flightMatcher(selector)));
