@@ -123,7 +123,8 @@ export class Membership {
       health: undefined as unknown as UpstreamHealth,
     };
     m.health = new UpstreamHealth(this.deps.passive, this.deps.thresholds, this.deps.clock, (t) => {
-      const level = t.to === 'ejected' || t.to === 'unhealthy' ? 'warn' : 'info';
+      // A peer that never answered yet (still starting, like this node) is no news.
+      const level = (t.to === 'ejected' || t.to === 'unhealthy') && m.answered ? 'warn' : 'info';
       this.deps.logger[level]({ peer: m.id ?? m.url, from: t.from, to: t.to, reason: t.reason }, `peer ${t.to}`);
       if ((t.to === 'healthy' || t.to === 'probation') && m.id !== undefined) this.deps.onAvailable?.(m.id);
     });
