@@ -9,7 +9,11 @@ import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { peerProof } from '../../src/cluster/peer-auth.js';
 import { CLUSTER_SECRET, startCluster, type ClusterHarness } from '../fixtures/cluster.js';
-import { fetchReply } from '../fixtures/harness.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNode } from '../../src/node.js';
+import { fetchReply, testConfig } from '../fixtures/harness.js';
 
 const body = (path: string) => `body of ${path}`;
 
@@ -143,6 +147,29 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers['cache-status']!.split(',').length, 1, 'one hop: the node asked went to the origin itself');
     assert.equal(h.origin.count(path), 1);
+  });
+
+  it('a node can front the cluster as its origin (edge → shield → origin): Cache-Status shows every cache', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'strata-edge-'));
+    const config = testConfig(h.nodes[0]!.base, dir);
+    config.nodeId = 'outer-edge';
+    const outer = createNode(config, { clock: h.clock });
+    await outer.start();
+    try {
+      const path = '/layered';
+      const r = await fetchReply(`http://127.0.0.1:${outer.proxyAddress().port}${path}`);
+      assert.equal(r.status, 200);
+      const members = r.headers['cache-status']!.split(/,\s*/).map((m) => m.split(';')[0]);
+      // The shield's owner (and the shield node asked, when it is not the owner), then the outer edge.
+      assert.equal(members[members.length - 1], 'outer-edge');
+      assert.ok(members.length >= 2 && members.slice(0, -1).every((m) => m!.startsWith('node-')), r.headers['cache-status']);
+      assert.equal(h.origin.count(path), 1);
+      const again = await fetchReply(`http://127.0.0.1:${outer.proxyAddress().port}${path}`);
+      assert.match(again.headers['cache-status']!, /outer-edge; hit/);
+    } finally {
+      await outer.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('/stats lists each peer and its state', async () => {
