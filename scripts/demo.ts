@@ -51,8 +51,14 @@ async function main(): Promise<void> {
     starting.push(node.start());
     nodes.push(node);
   }
-  // Started together, so each finds the others at its first health check.
   await Promise.all(starting);
+  // Until every node has seen the other two answer their health checks, each would
+  // own everything itself: wait, so the first curl already shows the cluster at work.
+  process.stdout.write('waiting for the nodes to see each other...\n');
+  for (const n of nodes) {
+    const m = n.cluster()!.membership;
+    while (m.peers().filter((p) => m.usable(p)).length < ids.length - 1) await new Promise((r) => setTimeout(r, 100));
+  }
   const out = process.stdout;
   out.write(`\nStrata mini-CDN demo: origin http://127.0.0.1:${base}, three peered nodes\n\n`);
   ids.forEach((id, i) => out.write(`  ${id}: http://127.0.0.1:${proxyPort(i)}   admin http://127.0.0.1:${adminPort(i)} (dashboard: open it in a browser)\n`));
