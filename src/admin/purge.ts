@@ -25,6 +25,7 @@ import { emptySelector, selectorMatcher } from '../store/purge-match.js';
 import type { Purgeable, PurgeSelector } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseWirePurge } from '../cluster/purge-wire.js';
+import { bodyMatches } from '../cluster/peer-auth.js';
 
 export const PURGE_BODY_MAX_BYTES = 2 ** 20;
 
@@ -256,6 +257,8 @@ export class Purger {
     const body = await readBody(req, PURGE_BODY_MAX_BYTES);
     if (body === undefined) return;
     if (body instanceof StrataError) return answerError(res, body, [], true);
+    // The proof covers the body's digest: a captured proof cannot carry another purge.
+    if (!bodyMatches(req.headers, body)) return answerError(res, new StrataError('UNAUTHORIZED', `peer purge from ${peer}: the body is not the one its proof names`));
     const p = parseWirePurge(body.toString('utf8'));
     if (typeof p === 'string') return answerError(res, bad(`peer purge from ${peer}: ${p}`));
     await this.apply(res, p.selector, p.softAtMs, { by: `peer ${peer}`, via: 'peer', id: p.id });

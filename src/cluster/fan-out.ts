@@ -118,7 +118,7 @@ export class PurgeFanOut {
     try {
       const res = await request(`${m.adminUrl}/purge`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...peerProof(this.deps.secret, this.deps.nodeId, 'POST', '/purge', this.deps.authNow()) },
+        headers: { 'content-type': 'application/json', ...peerProof(this.deps.secret, this.deps.nodeId, 'POST', '/purge', this.deps.authNow(), body) },
         body,
         dispatcher: m.agent,
       });

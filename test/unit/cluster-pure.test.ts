@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rank } from '../../src/cluster/ownership.js';
-import { checkPeer, MAX_SKEW_MS, peerProof } from '../../src/cluster/peer-auth.js';
+import { bodyMatches, checkPeer, MAX_SKEW_MS, peerProof } from '../../src/cluster/peer-auth.js';
 import { parseWirePurge } from '../../src/cluster/purge-wire.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 
@@ -53,6 +53,18 @@ test('peer proof: valid within the skew, refused when stale, tampered or keyed d
   assert.deepEqual(checkPeer('other', 'GET', '/x?y=1', { ...proof }, now), { peer: undefined, forged: true });
   assert.deepEqual(checkPeer('', 'GET', '/x?y=1', { ...proof }, now), { peer: undefined, forged: true }, 'no secret: no peer');
   assert.deepEqual(checkPeer('s3cret', 'GET', '/x', {}, now), { peer: undefined, forged: false });
+});
+
+test('peer proof with a body: bound to its digest; another body or digest is refused', () => {
+  const now = 1_800_000_000_000;
+  const body = Buffer.from('{"id":"a:1"}');
+  const proof = peerProof('s3cret', 'node-a', 'POST', '/purge', now, body);
+  const headers: HeaderMap = { ...proof };
+  assert.deepEqual(checkPeer('s3cret', 'POST', '/purge', headers, now), { peer: 'node-a' });
+  assert.ok(bodyMatches(headers, body));
+  assert.ok(!bodyMatches(headers, Buffer.from('{"all":true}')), 'a captured proof does not carry another body');
+  const swapped: HeaderMap = { ...proof, 'strata-peer-body': peerProof('s3cret', 'node-a', 'POST', '/purge', now, 'x')['strata-peer-body']! };
+  assert.deepEqual(checkPeer('s3cret', 'POST', '/purge', swapped, now), { peer: undefined, forged: true }, 'the digest is part of the MAC');
 });
 
 test('wire purge: strict shape', () => {
