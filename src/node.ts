@@ -149,6 +149,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         originCounts: () => pool.counts,
         hitForPassKeys: () => coalescer.passKeys,
         flights: () => coalescer.flightCount,
+        ...(cluster ? { peers: () => cluster!.peerFigures() } : {}),
       });
       purger = new Purger({ token: config.admin.token, store, clock, logger, stats, ...(cluster ? { cluster } : {}) });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger!.handleMethod(req, res, key, extra);

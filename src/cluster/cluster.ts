@@ -170,6 +170,12 @@ export class Cluster implements ClusterPath {
     return this.fetcher.request(req);
   }
 
+  /** Each peer for /metrics. */
+  peerFigures(): { id: string; available: boolean; purgesOwed: number }[] {
+    const owed = this.outbox?.pendingCounts() ?? {};
+    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0 }));
+  }
+
   /** /stats `peers`. */
   stats(): Record<string, unknown> {
     return {

@@ -78,6 +78,10 @@ describe('cluster: purge everywhere (fan-out)', () => {
     const peers = (JSON.parse(r.text) as { peers: Record<string, string> }).peers;
     assert.equal(peers['node-b'], 'acked');
     assert.match(peers['node-c']!, /^pending: /);
+    const metrics = (await fetchReply(`${h.nodes[0]!.admin}/metrics`)).text;
+    assert.match(metrics, /^strata_peer_purges_owed\{peer="node-c"\} 1$/m);
+    assert.match(metrics, /^strata_peer_available\{peer="node-c"\} 0$/m);
+    assert.match(metrics, /^strata_peer_available\{peer="node-b"\} 1$/m);
     // The accepting node restarts: its outbox is on disk.
     await h.stop(0);
     await h.start(0);
