@@ -57,9 +57,16 @@ export class PurgeOutbox {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     let skipped = 0;
-    const doc = text === '' ? { seq: 0, records: [] } : (JSON.parse(text) as { seq: number; records: { purge: unknown; pending: unknown }[] });
+    type Doc = { seq?: unknown; records?: { purge: unknown; pending: unknown }[] };
+    let doc: Doc = { seq: 0, records: [] };
+    try {
+      if (text !== '') doc = JSON.parse(text) as Doc;
+    } catch {
+      // Written whole by rename, so only a damaged disk gets here: start empty, say so.
+      skipped = 1;
+    }
     outbox.seq = typeof doc.seq === 'number' ? doc.seq : 0;
-    for (const r of doc.records ?? []) {
+    for (const r of Array.isArray(doc.records) ? doc.records : []) {
       const p = parseWirePurge(JSON.stringify(r.purge));
       if (typeof p === 'string' || !Array.isArray(r.pending) || !r.pending.every((x) => typeof x === 'string')) {
         skipped++;
