@@ -118,7 +118,7 @@ export class Cluster implements ClusterPath {
       ackTimeoutMs: c.purgeAckTimeoutMs,
       ...(this.deps.timers ? { timers: this.deps.timers } : {}),
     });
-    await this.bus?.catchUp(Math.max(2_000, c.purgeAckTimeoutMs));
+    await this.bus?.catchUp(Math.max(5_000, c.purgeAckTimeoutMs));
   }
 
   /** Once the node listens: health checks, DNS, and purges still owed to peers. */

@@ -73,22 +73,33 @@ export class PurgeBus {
    * serve anyway; the reader replays once it connects). Then keep reading.
    */
   async catchUp(timeoutMs: number): Promise<'replayed' | 'unreachable'> {
-    const first = (async () => {
-      await Promise.all([this.cmd.connect(), this.reader.connect()]);
-      await this.loadPosition();
-      while (!this.closed && (await this.readOnce(false)) > 0);
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
-    const r = await Promise.race([first.then(() => 'done' as const, (err: unknown) => err as Error), late]);
-    clearTimeout(timer);
-    first.catch(() => undefined);
-    this.loop = this.readLoop(first);
-    if (r === 'done') {
+    // Connecting is left to ioredis (it retries); this waits for it, bounded.
+    this.cmd.connect().catch(() => undefined);
+    this.reader.connect().catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    let why = `no answer within ${timeoutMs}ms`;
+    let caughtUp = false;
+    while (!this.closed && !caughtUp && Date.now() < deadline) {
+      if (this.cmd.status !== 'ready' || this.reader.status !== 'ready') {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      try {
+        await this.loadPosition();
+        // Once connected, the replay runs to its end: that is the point of waiting.
+        while (!this.closed && (await this.readOnce(false)) > 0);
+        caughtUp = true;
+      } catch (err) {
+        why = (err as Error).message;
+        break;
+      }
+    }
+    this.loop = this.readLoop();
+    if (caughtUp) {
       this.deps.logger.info({ purgeBus: this.deps.url, replayed: this.replayed, position: this.position }, 'purge bus: caught up');
       return 'replayed';
     }
-    this.deps.logger.warn({ purgeBus: this.deps.url, err: r === 'late' ? `no answer within ${timeoutMs}ms` : r.message }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
+    this.deps.logger.warn({ purgeBus: this.deps.url, err: this.lastError ?? why }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
     return 'unreachable';
   }
 
@@ -132,8 +143,7 @@ export class PurgeBus {
     return entries.length;
   }
 
-  private async readLoop(first: Promise<void>): Promise<void> {
-    await first.catch(() => undefined);
+  private async readLoop(): Promise<void> {
     while (!this.closed) {
       try {
         if (this.position === undefined) await this.loadPosition();
@@ -185,6 +195,9 @@ export class PurgeBus {
     this.closed = true;
     this.reader.disconnect();
     this.cmd.disconnect();
-    await this.loop?.catch(() => undefined);
+    // A blocked read ends with the disconnect; never wait long for it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+    clearTimeout(timer);
   }
 }

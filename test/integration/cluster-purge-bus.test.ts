@@ -8,8 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
-import { fetchReply } from '../fixtures/harness.js';
-import { startRedis, type TestRedis } from '../fixtures/redis.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createNode } from '../../src/node.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { fetchReply, fixed, startOrigin, testConfig, until } from '../fixtures/harness.js';
+import { freePort, startRedis, type TestRedis } from '../fixtures/redis.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b', 'node-c'];
@@ -83,5 +89,42 @@ describe('cluster: purge bus (Redis Streams)', () => {
     assert.deepEqual(a.peers, { 'node-a': 'acked', 'node-b': 'acked' });
     for (const i of [0, 1, 2]) assert.equal(await held(i, p), undefined);
     await redis.start();
+  });
+});
+
+describe('cluster: purge bus down at start', () => {
+  it('the node starts and serves without Redis, then reads the bus once Redis answers', async () => {
+    const port = await freePort();
+    const redis = await startRedis({ port, lazy: true });
+    const clock = new FakeClock(Date.now());
+    const origin = await startOrigin(fixed('bus body', { 'cache-control': 'max-age=600' }), clock);
+    const dir = await mkdtemp(join(tmpdir(), 'strata-bus-'));
+    const config = testConfig(origin.url, dir);
+    config.nodeId = 'lonely';
+    // A peer that never answers: the node is clustered, and alone.
+    config.cluster = { ...config.cluster, secret: 'k', purgeBus: `redis://127.0.0.1:${port}`, peers: [{ id: 'gone', url: `http://127.0.0.1:${await freePort()}`, adminPort: await freePort() }] };
+    const node = createNode(config, { clock });
+    const started = performance.now();
+    await node.start();
+    try {
+      assert.ok(performance.now() - started < 9000, 'start-up waits for Redis only briefly');
+      const url = `http://127.0.0.1:${node.proxyAddress().port}/bus-later`;
+      assert.equal((await fetchReply(url)).status, 200);
+      assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')));
+      await redis.start();
+      // Another node publishes a purge once Redis is up; this node reads it.
+      const pub = new Redis(`redis://127.0.0.1:${port}`);
+      const bus = () => node.cluster()!.stats()['purgeBus'] as { position: string | null };
+      await until(() => bus().position !== null, 'the reader to connect');
+      await pub.xadd('strata:purges', '*', 'purge', JSON.stringify({ id: 'other:1', from: 'other', selector: { primaryKeys: [], paths: ['/bus-later'], urlPrefixes: [], pathPrefixes: [], tags: [], all: false } }));
+      await until(() => (node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed === 1, 'the purge to be applied');
+      assert.equal(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), undefined);
+      pub.disconnect();
+    } finally {
+      await node.stop();
+      await redis.stop();
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
