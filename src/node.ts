@@ -27,6 +27,7 @@ import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { Recompressor } from './transform/recompress.js';
 
 export interface NodeDeps {
   clock?: Clock;
@@ -51,6 +52,8 @@ export interface StrataNode {
   readonly logger: Logger;
   /** Be told of every purge, right after the store applied it and before it is answered. */
   onPurged(hook: PurgedListener): void;
+  /** Background recompression (compress.recompress), after start(); tests wait on its figures. */
+  recompressor?: Recompressor;
 }
 
 function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
@@ -142,7 +145,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
+      const recompressor = config.compress.enabled && config.compress.recompress ? new Recompressor({ store, logger, stats, queueMax: config.compress.recompressQueueMax }) : undefined;
+      node.recompressor = recompressor;
+      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses, ...(recompressor ? { recompressor } : {}) });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
@@ -203,6 +208,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         }
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await origin.close(!timedOut);
+        await node.recompressor?.close();
         await store.close();
         access.flush();
         logger.info({ ...stats.counters }, 'strata node stopped');
