@@ -55,6 +55,11 @@ export interface EntryMeta {
    * validates with the origin); clients see a weak, suffixed one.
    */
   transform?: { coding: string; level: 'fast' | 'best' | 'decoded'; sourceBytes: number };
+  /**
+   * Stored with compression on: varyValues['accept-encoding'] is the coding of this
+   * body (transform/select.ts), not the request's Accept-Encoding as normalised.
+   */
+  byCoding?: boolean;
 }
 
 /**

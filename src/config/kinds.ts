@@ -312,11 +312,11 @@ export function fieldNames(example: string): Kind<string[]> {
   };
 }
 
-/** Names from a fixed set, comma-separated or a YAML list, lower-cased, in the order given ([] for none). */
-export function namesFrom(allowed: readonly string[], what: string): Kind<string[]> {
+/** Content codings (names from a fixed set), comma-separated or a YAML list, lower-cased, in the order given ([] for none). */
+export function codingNames(allowed: readonly string[], what: string): Kind<string[]> {
   const expected = `${what}, comma-separated or a YAML list, from ${allowed.join(', ')}`;
   return {
-    arg: 'NAMES',
+    arg: 'CODINGS',
     parse: (raw) => {
       const items = listItems(raw);
       if (items === undefined) throw notA(raw, `a list of ${what}`, expected);

@@ -38,7 +38,7 @@ function inline(value: unknown): string {
 
 function flagUsage(e: Entry): string {
   const arg = e.setting.kind.arg;
-  return arg === '' ? `--${e.flag} | --no-${e.flag}` : `--${e.flag} ${arg}`;
+  return arg === '' ? `--${e.flag}` : `--${e.flag} ${arg}`;
 }
 
 export function defaultText(e: Entry): string {

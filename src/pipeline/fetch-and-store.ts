@@ -245,6 +245,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       responseTimeMs,
       bodySize: announced,
     });
+    if (coded) meta.byCoding = true;
     if (coded?.decoding) meta.transform = coded.decoding;
     const body = startFill(source, store.open(meta, { purgeMark }), {
       windowBytes: deps.windowBytes,

@@ -18,6 +18,7 @@ import { presentedHeaders } from './variant-meta.js';
 export interface CodingKeyed {
   /** The storage decision with Accept-Encoding among its Vary names (and the fields of a decoded body). */
   decision: StorageDecision;
+  /** Goes into EntryMeta.varyValues, with EntryMeta.byCoding set. */
   varyValues: Record<string, string>;
   /** The body to store: decoded when `decoding` is set. */
   body?: Readable;
@@ -34,13 +35,15 @@ interface Env {
 
 /** Undefined when the response is not keyed by coding (stored as before). */
 export function keyByCoding(res: { status: number; headers: HeaderMap; body: Readable }, d: StorageDecision, requestHeaders: HeaderMap, env: Env): CodingKeyed | undefined {
-  if (!codingKeyed(res.status, d.headers, env.rules)) return undefined;
+  // Compressible or decodable; or varied on Accept-Encoding by the origin (then only keyed, never transformed).
+  const transformable = codingKeyed(res.status, d.headers, env.rules);
+  if (!transformable && !d.varyNames.includes(ACCEPT_ENCODING)) return undefined;
   const varyNames = d.varyNames.includes(ACCEPT_ENCODING) ? d.varyNames : [...d.varyNames, ACCEPT_ENCODING].sort();
   let coding = contentCoding(d.headers);
   let headers = d.headers;
   let body: Readable | undefined;
   let decoding: CodingKeyed['decoding'];
-  if (coding !== IDENTITY && !env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding)) {
+  if (transformable && coding !== IDENTITY && !env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding)) {
     body = decoded(res.body, coding, env.maxDecodedBytes);
     headers = { ...d.headers };
     delete headers['content-encoding'];

@@ -41,6 +41,7 @@ export function parseAcceptEncoding(value: string): Map<string, number> | undefi
       const eq = p.indexOf('=');
       if (eq < 0) return undefined;
       const k = p.slice(0, eq).trim().toLowerCase();
+      if (!TOKEN.test(k)) return undefined;
       const v = p.slice(eq + 1).trim();
       if (k !== 'q') continue; // other parameters carry no meaning for codings
       if (!QVALUE.test(v)) return undefined;

@@ -59,7 +59,7 @@ export function codingKeyed(status: number, headers: HeaderMap, rules: CompressR
   if (status !== 200 || noTransform(headers)) return false;
   if (headers['vary']?.includes('*')) return false;
   const coding = contentCoding(headers);
-  if (coding !== 'identity') return DECODABLE.has(coding) && !coding.includes(',');
+  if (coding !== 'identity') return DECODABLE.has(coding);
   return typeMatches(mediaType(headers['content-type']), rules.types);
 }
 

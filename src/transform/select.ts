@@ -11,13 +11,13 @@ import type { EntryMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
 import { DECODABLE } from './codings.js';
 import { IDENTITY, type Acceptance } from './negotiate.js';
-import { ACCEPT_ENCODING, whyNotCompressed, type CompressRules } from './rules.js';
+import { ACCEPT_ENCODING, noTransform, whyNotCompressed, type CompressRules } from './rules.js';
 
 /** What to make from a stored (or arriving) entry for one client: nothing, an encoded variant, or a decoded one. */
 export type Plan = { op: 'encode'; coding: string } | { op: 'decode'; from: string } | undefined;
 
 export function isCodingKeyed(meta: EntryMeta): boolean {
-  return meta.varyNames.includes(ACCEPT_ENCODING);
+  return meta.byCoding === true;
 }
 
 /** The coding of a coding-keyed entry's bytes. */
@@ -40,7 +40,8 @@ export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: 
     return { op: 'encode', coding: acc.chosen };
   }
   if (acc.accepts(have)) return undefined;
-  return DECODABLE.has(have) ? { op: 'decode', from: have } : undefined;
+  // Decoding is a transformation too (RFC 9110 §7.7): not for no-transform, nor for other statuses.
+  return DECODABLE.has(have) && meta.status === 200 && !noTransform(meta.headers) ? { op: 'decode', from: have } : undefined;
 }
 
 /**

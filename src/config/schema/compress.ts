@@ -1,7 +1,7 @@
 // Settings of the compression stage (src/transform/): negotiation, what is
 // compressed, and the decoding limit. See ./index.ts for how to add a setting.
 
-import { count, mediaTypePatterns, namesFrom, onOff, size } from '../kinds.js';
+import { count, mediaTypePatterns, codingNames, onOff, size } from '../kinds.js';
 import { setting } from '../setting.js';
 import { MiB } from '../units.js';
 
@@ -37,7 +37,7 @@ export const compress = {
     help: 'Compress text for clients that accept it, store each coding once, decode for clients that do not (--no-compress turns it all off).',
   }),
   codings: setting({
-    kind: namesFrom(CODING_NAMES, 'content codings'),
+    kind: codingNames(CODING_NAMES, 'content codings'),
     default: [...CODING_NAMES],
     help: 'Codings offered, most preferred first; a client weight (q) beats this order. zstd only where node:zlib has it (Node 22.15+).',
   }),
