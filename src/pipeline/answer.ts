@@ -47,7 +47,6 @@ export function createAnswers(env: PathEnv) {
     return base;
   }
 
-  /** Strata's own error answer; `fwd` says how far the request had gone. */
   const variants = createVariants(env);
 
   /** What the client needs made from `meta` (transform/select.ts); undefined: its bytes as they are. */
@@ -56,6 +55,7 @@ export function createAnswers(env: PathEnv) {
     return c && planFor(meta, bytes, ctx.method, c.negotiator.acceptance(ctx.headers['accept-encoding']), c.rules);
   }
 
+  /** Strata's own error answer; `fwd` says how far the request had gone. */
   function error(ctx: RequestContext, err: StrataError, fwd: FwdReason = 'bypass', close = false): void {
     deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
   }

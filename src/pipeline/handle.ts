@@ -35,7 +35,7 @@ import { Negotiator } from '../transform/negotiate.js';
 import { chooseVariant } from '../transform/select.js';
 import { createFetcher } from './fetch-and-store.js';
 import { createSharedFetch } from './shared-fetch.js';
-import { lookup, pick, type Choose } from './lookup.js';
+import { lookup, pick, type Choose, type Picked } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
 import { createSlicer } from './slices.js';
@@ -95,11 +95,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.key = key;
     const hot = store.peek(key);
     if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
-    // A variant held in memory is answered without a promise too.
-    const picked = pick(store, key, ctx.headers, choose);
-    const inMemory = picked.meta && store.peek(picked.meta.key);
+    // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
+    let picked: Picked | undefined;
+    try {
+      picked = pick(store, key, ctx.headers, choose);
+    } catch {
+      picked = undefined;
+    }
+    const inMemory = picked?.meta && store.peek(picked.meta.key);
     if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
-    return lookup(store, key, ctx.headers, choose).then(
+    return lookup(store, key, ctx.headers, choose, picked).then(
       (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
       (err: unknown) => {
         // A store failure degrades to a miss.

@@ -27,8 +27,10 @@ export const chooseByVary: Choose = (variants, req) => {
   return best ? { meta: best, whole } : { whole };
 };
 
+export type Picked = { meta: EntryMeta } | { meta: undefined; miss: 'uri-miss' | 'vary-miss' };
+
 /** The variant's metadata, chosen without I/O, or why there is none. */
-export function pick(store: Store, primaryKey: string, req: HeaderMap, choose: Choose = chooseByVary): { meta: EntryMeta } | { meta: undefined; miss: 'uri-miss' | 'vary-miss' } {
+export function pick(store: Store, primaryKey: string, req: HeaderMap, choose: Choose = chooseByVary): Picked {
   const variants = store.variants(primaryKey);
   if (variants.length === 0) return { meta: undefined, miss: 'uri-miss' };
   const c = choose(variants, req);
@@ -36,8 +38,9 @@ export function pick(store: Store, primaryKey: string, req: HeaderMap, choose: C
   return { meta: c.meta };
 }
 
-export async function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?: Choose): Promise<Lookup> {
-  const p = pick(store, primaryKey, req, choose);
+/** `picked`: the choice already made for this request (pick()), not made twice. */
+export async function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?: Choose, picked?: Picked): Promise<Lookup> {
+  const p = picked ?? pick(store, primaryKey, req, choose);
   if (!p.meta) return { found: undefined, miss: p.miss };
   const entry = store.peek(p.meta.key) ?? (await store.get(p.meta.key));
   return entry ? { found: entry } : { found: undefined, miss: 'uri-miss' };

@@ -84,6 +84,8 @@ export function createVariants(env: PathEnv) {
       let made = inflight.get(meta.key);
       if (!made || !made.body.available) made = start(meta, src, plan);
       if (!made) return 'alone';
+      // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
+      outcome.detail ??= plan.op === 'encode' ? `compress-${plan.coding}` : `decode-${plan.from}`;
       const raw = baseHeaders(made.meta, env.deliver).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome));
       ctx.res.writeHead(200, raw);
       const sending = made.body.sendTo(ctx.res, true);

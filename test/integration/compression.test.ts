@@ -52,6 +52,7 @@ test('br on a miss, stored once beside identity; gzip made from the stored body;
     assert.equal(first.headers['vary'], 'Accept-Encoding');
     assert.equal(first.headers['etag'], 'W/"v1-br"');
     assert.equal(first.headers['content-length'], undefined, 'made while streaming: length unknown');
+    assert.match(first.headers['cache-status']!, /fwd=uri-miss; fwd-status=200; stored; ttl=\d+; detail=compress-br$/);
     assert.equal(zlib.brotliDecompressSync(first.body).toString(), BODY);
     assert.ok(first.body.length < BODY.length / 3);
     await h.stored(2);
@@ -64,7 +65,7 @@ test('br on a miss, stored once beside identity; gzip made from the stored body;
     assert.equal(zlib.brotliDecompressSync(hit.body).toString(), BODY);
 
     const gz = await h.get('/a', { 'accept-encoding': 'gzip' });
-    assert.match(gz.headers['cache-status']!, /; hit/);
+    assert.match(gz.headers['cache-status']!, /; hit; ttl=\d+; detail=compress-gzip$/);
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.equal(zlib.gunzipSync(gz.body).toString(), BODY);
     await h.stored(3);
