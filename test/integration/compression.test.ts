@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { fetch as undiciFetch, request as undiciRequest, Agent, interceptors } from 'undici';
-import { startHarness, type Harness } from '../fixtures/harness.js';
+import { fetchReply, startHarness, type Harness } from '../fixtures/harness.js';
 
 const run = promisify(execFile);
 
@@ -313,6 +313,41 @@ test('a purge takes every variant of the URL', async () => {
     assert.deepEqual(codings(h, '/p'), []);
     const again = await h.get('/p', { 'accept-encoding': 'gzip' });
     assert.match(again.headers['cache-status']!, /fwd=uri-miss/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a soft purge makes every variant stale (each revalidates: 304, body kept); an unsafe method invalidates them all', async () => {
+  const TOKEN = 'tok';
+  const h = await startHarness((req, res) => {
+    if (req.method === 'POST') {
+      res.writeHead(204);
+      return res.end();
+    }
+    const headers = { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"s1"', 'surrogate-key': 'group' };
+    if (req.headers['if-none-match'] === '"s1"') {
+      res.writeHead(304, headers);
+      return res.end();
+    }
+    res.writeHead(200, { ...headers, 'content-length': BODY.length });
+    res.end(BODY);
+  }, { admin: { token: TOKEN } });
+  try {
+    const encodings = ['br', 'gzip', ''];
+    for (const ae of encodings) await h.get('/s', ae ? { 'accept-encoding': ae } : {});
+    await h.until(() => codings(h, '/s').length === 3, 'three variants');
+    const r = await fetchReply(h.admin + '/purge', { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ tags: ['group'], soft: true }));
+    assert.equal(JSON.parse(r.text)['purged'], 3);
+    for (const ae of encodings) {
+      const v = await h.get('/s', ae ? { 'accept-encoding': ae } : {});
+      assert.match(v.headers['cache-status']!, /fwd=stale; fwd-status=304/, `${ae || 'identity'} revalidated`);
+      assert.equal(v.headers['content-encoding'], ae || undefined);
+    }
+    assert.equal(h.origin.requests.filter((q) => q.headers['if-none-match'] === '"s1"').length, 3, 'validated with the origin ETag');
+    const post = await h.get('/s', {}, 'POST', 'x');
+    assert.equal(post.status, 204);
+    assert.deepEqual(codings(h, '/s'), [], 'invalidated: every variant (RFC 9111 §4.4)');
   } finally {
     await h.close();
   }
