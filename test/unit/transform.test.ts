@@ -107,3 +107,12 @@ test('ETags: weak and suffixed per coding; the stored one stays the origin’s; 
   assert.equal(decoded.transform?.level, 'decoded');
   assert.equal(presentedHeaders(decoded)['etag'], 'W/"e-identity"');
 });
+
+test('zstd is offered exactly where the runtime’s zlib has it (not on Node 20)', async () => {
+  const zlib = await import('node:zlib');
+  const { PRODUCIBLE, DECODABLE } = await import('../../src/transform/codings.js');
+  const has = typeof (zlib as unknown as Record<string, unknown>)['createZstdCompress'] === 'function';
+  assert.equal(PRODUCIBLE.includes('zstd'), has);
+  assert.equal(DECODABLE.has('zstd'), has);
+  assert.deepEqual(PRODUCIBLE.slice(0, 2), ['br', 'gzip']);
+});
