@@ -32,7 +32,7 @@ import { createAnswers } from './answer.js';
 import { settle, type CompressEnv, type PathEnv, type ProxyDeps, type RequestContext } from './context.js';
 import { PRODUCIBLE } from '../transform/codings.js';
 import { Negotiator } from '../transform/negotiate.js';
-import { chooseVariant } from '../transform/select.js';
+import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { createFetcher } from './fetch-and-store.js';
 import { createSharedFetch } from './shared-fetch.js';
 import { lookup, pick, type Choose, type Picked } from './lookup.js';
@@ -95,6 +95,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.key = key;
     const hot = store.peek(key);
     if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
+    if (compress) {
+      // A URL keyed by coding alone: the variant in the client's coding, straight from memory.
+      const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
+      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
+    }
     // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
     let picked: Picked | undefined;
     try {

@@ -18,7 +18,7 @@ import { isNotModified } from '../http/conditionals.js';
 import type { SharedBody } from '../coalesce/shared-body.js';
 import type { EntryMeta } from '../store/types.js';
 import { compressor, decoded, through } from '../transform/codings.js';
-import type { Plan } from '../transform/select.js';
+import { sameSource, type Plan } from '../transform/select.js';
 import { derivedMeta, presentedHeaders } from '../transform/variant-meta.js';
 import { settle, type PathEnv, type RequestContext } from './context.js';
 import { startFill } from './fill.js';
@@ -56,8 +56,13 @@ export function createVariants(env: PathEnv) {
       logger,
       logFields: { url: meta.url, coding: meta.transform?.coding },
       notStored: 'variant not stored',
-      committed: () => {
+      committed: async () => {
         stats.inc('stored');
+        // The source was replaced while this was made (a new body from the origin): not a variant of it.
+        if (!sameSource(src.meta, store.variants(src.meta.primaryKey).find((m) => m.key === src.meta.key), src.bytes)) {
+          await store.delete(meta.key);
+          return;
+        }
         if (plan.op === 'encode') env.recompressor?.enqueue(meta, src.meta.key);
       },
       over: () => {

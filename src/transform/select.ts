@@ -6,7 +6,7 @@
 // a browser sends selects at most one variant per coding. The request's other
 // varied fields match as usual (RFC 9111 §4.1).
 
-import { varyMatches } from '../cache/vary.js';
+import { variantKey, varyMatches } from '../cache/vary.js';
 import type { EntryMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
 import { DECODABLE } from './codings.js';
@@ -18,6 +18,18 @@ export type Plan = { op: 'encode'; coding: string } | { op: 'decode'; from: stri
 
 export function isCodingKeyed(meta: EntryMeta): boolean {
   return meta.byCoding === true;
+}
+
+/** Store key of the variant in `coding` of a URL that varies on nothing else (the hit path tries it first). */
+export function codingOnlyKey(primaryKey: string, coding: string): string {
+  return variantKey(primaryKey, [ACCEPT_ENCODING], { [ACCEPT_ENCODING]: coding });
+}
+
+/** Whether `made` (a variant made from `source`'s body) is still of the body `source` now holds. */
+export function sameSource(source: EntryMeta, now: EntryMeta | undefined, sourceBytes: number): boolean {
+  if (!now) return false;
+  const sizeKnown = now.bodySize >= 0 && sourceBytes >= 0;
+  return now.headers['etag'] === source.headers['etag'] && now.headers['last-modified'] === source.headers['last-modified'] && (!sizeKnown || now.bodySize === sourceBytes);
 }
 
 /** The coding of a coding-keyed entry's bytes. */

@@ -116,3 +116,14 @@ test('zstd is offered exactly where the runtime’s zlib has it (not on Node 20)
   assert.equal(DECODABLE.has('zstd'), has);
   assert.deepEqual(PRODUCIBLE.slice(0, 2), ['br', 'gzip']);
 });
+
+test('a made variant belongs to the body its source holds now: same validators, same size', async () => {
+  const { sameSource, codingOnlyKey } = await import('../../src/transform/select.js');
+  const src = keyed('identity');
+  assert.equal(sameSource(src, src, 5000), true);
+  assert.equal(sameSource(src, undefined, 5000), false, 'source gone');
+  assert.equal(sameSource(src, { ...src, headers: { ...src.headers, etag: '"other"' } }, 5000), false);
+  assert.equal(sameSource(src, { ...src, bodySize: 4999 }, 5000), false);
+  assert.equal(sameSource(src, { ...src, responseTimeMs: 99 }, 5000), true, 'refreshed by a 304: still the same body');
+  assert.equal(codingOnlyKey('GET http://s/x', 'br'), 'GET http://s/x\naccept-encoding=br\n');
+});
