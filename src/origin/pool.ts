@@ -187,7 +187,12 @@ export class UpstreamPool implements OriginClient {
   }
 
   private choose(key: string, tried: ReadonlySet<Upstream>): Upstream {
-    const untried = tried.size === 0 ? this.upstreams : this.upstreams.filter((u) => !tried.has(u));
+    let untried = tried.size === 0 ? this.upstreams : this.upstreams.filter((u) => !tried.has(u));
+    // A pool a reload replaced still serves its requests in flight: their retries avoid upstreams already closed.
+    if (this.closed) {
+      const open = untried.filter((u) => !u.closing);
+      if (open.length > 0) untried = open;
+    }
     const available = untried.filter((u) => u.health.available());
     if (tried.size === 0) this.noteAllDown(available.length === 0);
     return this.balancer.pick(available.length > 0 ? available : untried, key);

@@ -221,7 +221,11 @@ export class Upstream implements UpstreamView {
     });
   }
 
+  /** Set once close() was called: its pool takes no new request. */
+  closing = false;
+
   close(graceful: boolean): Promise<void> {
+    this.closing = true;
     return graceful ? this.pool.close() : this.pool.destroy();
   }
 }

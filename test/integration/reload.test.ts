@@ -142,7 +142,17 @@ test('upstreams swapped from origin A to origin B under load: no request fails, 
   r.next.origin.upstreams = [r.next.origin.upstreams[0]!];
   await r.node.reload(structuredClone(r.next));
   const load = steadyLoad(r.base, ['/p1', '/p2', '/p3']);
+  // One kept-alive connection used before and after the reload: it is never closed.
+  const conn = new Client(r.base);
+  let connects = 0;
+  let disconnects = 0;
+  conn.on('connect', () => connects++).on('disconnect', () => disconnects++);
+  const onConn = async (path: string): Promise<string> => {
+    const res = await conn.request({ method: 'GET', path });
+    return res.body.text();
+  };
   try {
+    assert.equal(await onConn('/c1'), 'A');
     await load.more(30);
     const slow = fetchReply(`${r.base}/slow`);
     await until(() => A.count('/slow') === 1, 'the slow request at A');
@@ -155,6 +165,8 @@ test('upstreams swapped from origin A to origin B under load: no request fails, 
     assert.deepEqual(answer.body.restartRequired, []);
 
     await until(() => load.seen('B') >= 30, 'answers from B');
+    assert.equal(await onConn('/c2'), 'B');
+    assert.deepEqual({ connects, disconnects }, { connects: 1, disconnects: 0 });
     const aAfter = A.count();
     await load.more(60);
     assert.equal(A.count(), aAfter, 'A receives nothing once the reload answered and B answers');
@@ -170,6 +182,7 @@ test('upstreams swapped from origin A to origin B under load: no request fails, 
   } finally {
     release();
     await load.stop();
+    await conn.close();
     await r.close();
   }
 });
