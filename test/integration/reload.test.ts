@@ -262,13 +262,17 @@ test('health checks turned on by a reload take a failing upstream out under load
     await load.more(60);
     assert.equal(B.count() - B.count('/health'), served, 'an unhealthy upstream gets no traffic');
 
-    // Only A's weight changes: B keeps its verdict (no new transition), A keeps serving.
+    // A's weight and every upstream's timeouts change (new undici pools): B keeps its
+    // verdict (no new transition) and its figures; A keeps serving.
     const transitions = upstreams[1]!.transitions;
     r.next.origin.upstreams = [{ ...r.next.origin.upstreams[0]!, weight: 2 }, r.next.origin.upstreams[1]!];
-    assert.equal((await r.reload()).status, 200);
+    r.next.origin.headersTimeoutMs = 4000;
+    const answer = await r.reload();
+    assert.deepEqual((answer.body.applied as { key: string }[]).map((c) => c.key), ['origin.upstreams', 'origin.headersTimeoutMs']);
     const after = (await r.stats()).origin.upstreams;
     assert.equal(after[1]!.state, 'unhealthy');
     assert.equal(after[1]!.transitions, transitions);
+    assert.ok(after[1]!.requests >= upstreams[1]!.requests);
     await load.more(30);
     await load.stop();
     assert.deepEqual(load.failures, []);
