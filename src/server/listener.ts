@@ -10,6 +10,8 @@
 // a timer of our own (Node 20.20 counts a silent connection from accept on its
 // tick, but PITFALLS records versions that never time it out); and one client
 // address may hold at most limits.maxConnectionsPerClient connections.
+// A reload hands the listener new limits (setLimits): they apply to connections
+// accepted from then on; the listener itself, and its connections, stay.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
