@@ -266,10 +266,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const run = reloading.then(() => reloadOnce(next));
       reloading = run.then(
         (changes) => {
+          stats.inc('reloads');
           const level = changes.restartRequired.length > 0 ? 'warn' : 'info';
           logger[level]({ applied: changes.applied, restartRequired: changes.restartRequired }, changes.restartRequired.length > 0 ? 'configuration reloaded; some changes need a restart' : 'configuration reloaded');
         },
-        (err: unknown) => logger.error({ code: isStrataError(err) ? err.code : 'INTERNAL' }, `reload refused, the running configuration stays: ${(err as Error).message}`),
+        (err: unknown) => {
+          if (isStrataError(err) && err.code === 'RELOAD_REFUSED') stats.inc('reloadsRefused');
+          logger.error({ code: isStrataError(err) ? err.code : 'INTERNAL' }, `reload refused, the running configuration stays: ${(err as Error).message}`);
+        },
       );
       return run;
     },

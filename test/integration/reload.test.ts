@@ -406,6 +406,7 @@ test('an invalid configuration is refused with its one-line error; the old one k
     assert.match(answer.body.message as string, /^config file strata\.yaml: origin\.balancer: "fastest" .*expected/);
     assert.ok(!(answer.body.message as string).includes('\n'));
     assert.equal(r.node.config(), running, 'the running configuration is unchanged');
+    assert.deepEqual([r.node.stats.counters.reloads, r.node.stats.counters.reloadsRefused], [0, 1]);
     await until(() => r.logs.some((l) => l.level === 50 && /reload refused/.test(String(l.msg))), 'the refusal logged');
     await load.more(40);
     assert.equal(load.seen('A') > 0, true);
@@ -439,6 +440,7 @@ test('restart-only changes are named with running and configured values and not 
     const again = await r.reload();
     assert.deepEqual((again.body.restartRequired as { key: string }[]).map((c) => c.key), ['listen', 'cache.dir', 'cache.memoryMaxBytes']);
     assert.deepEqual(again.body.applied, []);
+    assert.match(await (await fetchReply(`http://127.0.0.1:${r.node.adminAddress().port}/metrics`)).text, /^strata_reloads_total 2$/m);
   } finally {
     await r.close();
   }
