@@ -236,7 +236,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       pool.start();
       const old = running.origin;
       draining.add(old);
-      void old.close(true).finally(() => draining.delete(old));
+      void old
+        .close(true)
+        .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the upstream pool a reload replaced failed'))
+        .finally(() => draining.delete(old));
     }
     for (const hook of reloadHooks) await hook.apply(next, running.config);
     return changes;
