@@ -33,6 +33,8 @@ export const COUNTERS = {
   recompressSkipped: 'background recompressions not done: queue full, or the variant or its source changed or went away',
   purges: 'purge requests carried out (POST /purge and PURGE)',
   purged: 'stored entries removed (hard) or made stale (soft) by purges',
+  reloads: 'configuration reloads applied (SIGHUP and POST /reload)',
+  reloadsRefused: 'reloads refused because the re-read configuration was invalid (the running one stayed)',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -48,6 +48,8 @@ export interface ProxyDeps {
   topMisses?: TopMisses;
   /** Background recompression of made variants at the best level (absent: none). */
   recompressor?: Recompressor;
+  /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
+  nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
 }

@@ -85,6 +85,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
   const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
   let seq = 0;
+  const nextId = deps.nextRequestId ?? (() => ++seq);
 
   /**
    * A URL with a single unvaried entry in memory is answered without a promise
@@ -171,7 +172,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.counters.requests++;
     const ctx: RequestContext = {
-      id: ++seq,
+      id: nextId(),
       req,
       res,
       method: req.method ?? 'GET',
