@@ -2,7 +2,7 @@
 // Config, and owns start/stop. The only place that constructs them.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
@@ -21,7 +21,10 @@ import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
-import { createListener } from './server/listener.js';
+import { Certificates, type CertificateReport } from './server/certificates.js';
+import { createListener, plainListener, type ClientListener } from './server/listener.js';
+import { createRedirectHandler } from './server/redirect.js';
+import { createSecureListener } from './server/secure-listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
@@ -51,9 +54,17 @@ export interface StrataNode {
   readonly logger: Logger;
   /** Be told of every purge, right after the store applied it and before it is answered. */
   onPurged(hook: PurgedListener): void;
+  /**
+   * Read the TLS certificate files again (every pair): new connections get the
+   * new ones; a pair that fails its checks is refused and the old one kept.
+   * Nothing to do without TLS.
+   */
+  reloadCertificates(): Promise<CertificateReport>;
+  /** The plain-HTTP redirect listener's address (tls.redirectListen), after start(). */
+  redirectAddress(): AddressInfo | undefined;
 }
 
-function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
+function listen(server: NetServer, addr: ListenAddress, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -83,14 +94,17 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const topMisses = new TopMisses(1000);
   let store: TieredStore | undefined;
   let origin: UpstreamPool | undefined;
-  let proxy: Server | undefined;
+  let proxy: ClientListener | undefined;
   let admin: Server | undefined;
+  let redirect: Server | undefined;
+  let certificates: Certificates | undefined;
+  let stopWatching = (): void => {};
   let stopping: Promise<void> | undefined;
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
 
   const readiness = (): Readiness => ({
-    listening: proxy?.listening === true && admin?.listening === true && stopping === undefined,
+    listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,
     diskLoaded: store !== undefined && !store.stats().disk.loading,
     upstreamAvailable: origin?.anyAvailable() === true,
   });
@@ -108,10 +122,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       purgeHooks.push(hook);
       store?.onPurged(hook);
     },
-    proxyAddress: () => proxy!.address() as AddressInfo,
+    proxyAddress: () => proxy!.server.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
+    redirectAddress: () => (redirect?.address() ?? undefined) as AddressInfo | undefined,
+    reloadCertificates: () => (certificates ? certificates.refresh(true) : Promise.resolve({ reloaded: [], refused: [] })),
 
     async start() {
+      // Certificates first: a bad file refuses start-up before anything is opened.
+      if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
       const disk = await DiskTier.open({
         dir: config.cache.dir,
@@ -143,7 +161,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
       const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
-      proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
+      const onBadRequest = () => stats.inc('badRequests');
+      proxy = certificates
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest })
+        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest }));
+      if (certificates && config.tls.redirectListen) {
+        const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
+        redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
+      }
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
           logger.error({ err }, 'admin purge failed');
@@ -162,11 +187,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses }));
       try {
-        await listen(proxy, config.listen, 'listen');
+        await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
+        if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
-        proxy.close();
+        proxy.server.close();
         admin.close();
+        redirect?.close();
         await origin.close();
         await store.close();
         throw err;
@@ -174,6 +201,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       logger.info(
         {
           listen: node.proxyAddress(),
+          tls: certificates ? (config.tls.http2 ? 'h2, http/1.1' : 'http/1.1') : 'off',
+          redirect: node.redirectAddress(),
           admin: node.adminAddress(),
           origin: origin.name,
           balancer: config.origin.balancer,
@@ -184,16 +213,20 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       origin.start();
+      if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 
     stop() {
       stopping ??= (async () => {
         if (!proxy || !admin || !store || !origin) return;
         logger.info('strata node stopping: no new connections; waiting for in-flight requests');
-        const closed = new Promise<void>((resolve) => proxy!.close(() => resolve()));
+        stopWatching();
+        const closed = new Promise<void>((resolve) => proxy!.server.close(() => resolve()));
         proxy.closeIdleConnections();
         admin.close();
         admin.closeAllConnections();
+        redirect?.close();
+        redirect?.closeAllConnections();
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.limits.shutdownGraceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {

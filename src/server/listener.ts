@@ -12,16 +12,36 @@
 // address may hold at most limits.maxConnectionsPerClient connections.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { StrataError, type ErrorCode } from '../errors.js';
 import type { LimitsConfig } from '../config/types.js';
+import { ClientConnections } from './client-connections.js';
 
 export interface ListenerOptions {
   limits: LimitsConfig;
   logger: Logger;
   onBadRequest: () => void;
+  /**
+   * Connections come decrypted from the TLS front (secure-listener.ts), which
+   * counted them against their address at accept and bounded their handshake.
+   */
+  behindTls?: boolean;
+}
+
+/** What the node needs of the proxy listener, plain or TLS (./secure-listener.ts). */
+export interface ClientListener {
+  /** The accepting server: listen(), address(), close(). */
+  readonly server: Server;
+  /** Close connections with no request in flight; HTTP/2 ones after their streams end. */
+  closeIdleConnections(): void;
+  /** Cut every connection now. */
+  closeAllConnections(): void;
+}
+
+export function plainListener(server: http.Server): ClientListener {
+  return { server, closeIdleConnections: () => server.closeIdleConnections(), closeAllConnections: () => server.closeAllConnections() };
 }
 
 function parserErrorCode(code: string | undefined): ErrorCode {
@@ -168,22 +188,12 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     rejectRaw(socket, err);
   };
 
-  const openPerClient = new Map<string, number>();
+  const perClient = new ClientConnections(opts.behindTls ? 0 : limits.maxConnectionsPerClient);
   const onConnection = (socket: Socket): void => {
-    const cap = limits.maxConnectionsPerClient;
-    const addr = socket.remoteAddress ?? '';
-    if (cap > 0) {
-      const open = openPerClient.get(addr) ?? 0;
-      if (open >= cap) {
-        shut(socket, new StrataError('TOO_MANY_CONNECTIONS', `client ${addr} already has ${open} open connections; the limit is ${cap} (limits.maxConnectionsPerClient)`));
-        return;
-      }
-      openPerClient.set(addr, open + 1);
-      socket.once('close', () => {
-        const left = (openPerClient.get(addr) ?? 1) - 1;
-        if (left > 0) openPerClient.set(addr, left);
-        else openPerClient.delete(addr);
-      });
+    const tooMany = perClient.admit(socket);
+    if (tooMany) {
+      shut(socket, tooMany);
+      return;
     }
     const st = stateOf(socket);
     st.firstRequestTimer = setTimeout(() => {
