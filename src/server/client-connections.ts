@@ -8,19 +8,20 @@ import { StrataError } from '../errors.js';
 export class ClientConnections {
   private readonly open = new Map<string, number>();
 
-  /** `cap`: connections one address may hold; 0 means no cap. */
-  constructor(private readonly cap: number) {}
+  /** `cap()`: connections one address may hold, read at each accept (limits may change live); 0 means no cap. */
+  constructor(private readonly cap: () => number) {}
 
   /**
    * Count `socket` against its address until it closes. Returns the refusal when
    * the address already holds `cap` connections (the socket is then not counted).
    */
   admit(socket: Socket): StrataError | undefined {
-    if (this.cap <= 0) return undefined;
+    const cap = this.cap();
+    if (cap <= 0) return undefined;
     const addr = socket.remoteAddress ?? '';
     const open = this.open.get(addr) ?? 0;
-    if (open >= this.cap) {
-      return new StrataError('TOO_MANY_CONNECTIONS', `client ${addr} already has ${open} open connections; the limit is ${this.cap} (limits.maxConnectionsPerClient)`);
+    if (open >= cap) {
+      return new StrataError('TOO_MANY_CONNECTIONS', `client ${addr} already has ${open} open connections; the limit is ${cap} (limits.maxConnectionsPerClient)`);
     }
     this.open.set(addr, open + 1);
     socket.once('close', () => {

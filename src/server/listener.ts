@@ -188,7 +188,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     rejectRaw(socket, err);
   };
 
-  const perClient = new ClientConnections(opts.behindTls ? 0 : limits.maxConnectionsPerClient);
+  const perClient = new ClientConnections(() => (opts.behindTls ? 0 : limits.maxConnectionsPerClient));
   const onConnection = (socket: Socket): void => {
     const tooMany = perClient.admit(socket);
     if (tooMany) {

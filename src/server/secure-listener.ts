@@ -68,7 +68,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   });
   h2.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'HTTP/2 connection error'));
 
-  const perClient = new ClientConnections(limits.maxConnectionsPerClient);
+  const perClient = new ClientConnections(() => limits.maxConnectionsPerClient);
   const raw = new Set<Socket>();
   const front = tls.createServer({
     ...certificates.defaultPem(),

@@ -127,3 +127,36 @@ describe('the same cache behaviour over HTTPS/1.1 and HTTP/2', () => {
     }
   });
 });
+
+test('an HTTP/2 client that cancels its stream mid-body releases the origin transfer (the stream counts as destroyed)', T, async () => {
+  let originClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (originClosed = resolve));
+  const chunk = Buffer.alloc(64 * 1024, 'z');
+  const g = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' });
+      // Endless body, written as fast as the proxy takes it: only a release ends it.
+      const pump = () => {
+        while (res.write(chunk)) if (res.destroyed) return;
+      };
+      res.on('drain', pump);
+      res.on('close', () => originClosed());
+      pump();
+    },
+    { tls: { certificates: [await makeLeaf(ca, 'cancel', ['localhost'])] }, logLevel: 'info' },
+  );
+  try {
+    const session = http2.connect(`https://127.0.0.1:${g.node.proxyAddress().port}`, { ca: ca.pem, servername: 'localhost' });
+    session.on('error', () => {});
+    const req = session.request({ ':path': '/endless' });
+    await new Promise<void>((resolve) => req.once('data', () => resolve()));
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    await closed;
+    const [line] = await g.logged((l) => l['msg'] === 'access' && l['url'] === '/endless');
+    assert.equal(line!['aborted'], true);
+    assert.equal(line!['http'], '2');
+    session.close();
+  } finally {
+    await g.close();
+  }
+});
