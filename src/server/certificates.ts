@@ -187,3 +187,18 @@ export class Certificates {
     return () => clearInterval(timer);
   }
 }
+
+/**
+ * The node's reload step for certificates (structurally a ReloadHook): every
+ * reload re-reads every pair, whose file names are those the node started with
+ * (a different list of files needs a restart). A refused pair never refuses the
+ * reload: the old one keeps serving and the refusal is logged.
+ */
+export function certificatesReloadStep(certs: Certificates): { name: string; apply: () => Promise<void> } {
+  return {
+    name: 'tls.certificates',
+    apply: async () => {
+      await certs.refresh(true);
+    },
+  };
+}
