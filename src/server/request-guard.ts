@@ -29,7 +29,10 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
   // outside the prefix.
   const path = removeDotSegments(accepted.target);
   if (!path.ok) return new StrataError('BAD_REQUEST', path.reason);
-  return { target: path.target, host: accepted.host };
+  // The key's scheme is http whatever the listener speaks (CACHING.md, The cache key), so
+  // the https default port is removed here: "x:443" and "x" over TLS are one site (RFC 3986 §6.2.3).
+  const host = accepted.host.endsWith(':443') && clientScheme(req) === 'https' ? accepted.host.slice(0, -4) : accepted.host;
+  return { target: path.target, host };
 }
 
 function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {

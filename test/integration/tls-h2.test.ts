@@ -87,6 +87,14 @@ describe('the same cache behaviour over HTTPS/1.1 and HTTP/2', () => {
     assert.ok(h1Lines.every((l) => l['http'] === undefined));
   });
 
+  test('over TLS, Host x:443 and x name one cache entry (the https default port)', T, async () => {
+    const a = await call(h1, '/port443', { host: 'site.test:443' });
+    const b = await call(h2, '/port443', { host: 'site.test' });
+    assert.match(a.headers['cache-status']!, /fwd=uri-miss/);
+    assert.match(b.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/port443'), 1);
+  });
+
   test('a request body without Content-Length (HTTP/2 framing) is passed to the origin; pseudo-header fields are not', T, async () => {
     const r = await call(h2, '/echo', { 'content-type': 'text/plain' }, 'POST', 'x'.repeat(1000));
     assert.equal(r.status, 200);
