@@ -253,6 +253,13 @@ function checkWhole(config: Config): void {
   if (overlaps(config.listen, config.admin.listen)) {
     throw configError(`admin.listen: "${formatHostPort(config.admin.listen)}" overlaps listen "${formatHostPort(config.listen)}" (expected a different port)`);
   }
+  const redirect = config.tls.redirectListen;
+  if (redirect !== null) {
+    if (config.tls.certificates.length === 0) throw configError(`tls.redirectListen: "${formatHostPort(redirect)}" is set but TLS is off (expected tls.certificates, --tls-cert/--tls-key, as well)`);
+    for (const [name, other] of [['listen', config.listen], ['admin.listen', config.admin.listen]] as const) {
+      if (overlaps(redirect, other)) throw configError(`tls.redirectListen: "${formatHostPort(redirect)}" overlaps ${name} "${formatHostPort(other)}" (expected a different port)`);
+    }
+  }
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

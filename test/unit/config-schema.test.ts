@@ -73,7 +73,10 @@ function recordSources(e: Entry): { want: unknown; sources: Record<string, Parti
 }
 
 function baseArgv(e: Entry): string[] {
-  return e.path === ORIGIN_PATH ? [] : ['--origin', ORIGIN];
+  if (e.path === ORIGIN_PATH) return [];
+  // The redirect listener exists only beside a TLS listener.
+  if (e.path === 'tls.redirectListen') return ['--origin', ORIGIN, '--tls-cert', 'a.crt', '--tls-key', 'a.key'];
+  return ['--origin', ORIGIN];
 }
 
 test('every setting is reachable from its flag, its env variable and its YAML key', () => {

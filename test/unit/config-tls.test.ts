@@ -40,8 +40,14 @@ test('YAML: a list of { cert, key }; other shapes refused naming the place', () 
   assert.match(rejection(load('tls:\n  certificates:\n    - cert: a\n      key: b\n      pass: c\n')), /tls\.certificates\[0\]: unknown key "pass" \(expected cert, key\)$/);
 });
 
-test('--redirect-listen: an address, or empty for off', () => {
-  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--redirect-listen', ':80'] }).tls.redirectListen, { host: '0.0.0.0', port: 80 });
+test('--redirect-listen: an address, or empty for off; only with TLS, on a port of its own', () => {
+  const tlsArgs = ['--origin', ORIGIN, '--tls-cert', 'a.crt', '--tls-key', 'a.key'];
+  assert.deepEqual(config({ argv: [...tlsArgs, '--redirect-listen', ':80'] }).tls.redirectListen, { host: '0.0.0.0', port: 80 });
+  assert.equal(
+    rejection({ argv: ['--origin', ORIGIN, '--redirect-listen', ':80'] }),
+    'tls.redirectListen: "0.0.0.0:80" is set but TLS is off (expected tls.certificates, --tls-cert/--tls-key, as well)',
+  );
+  assert.match(rejection({ argv: [...tlsArgs, '--listen', ':8443', '--redirect-listen', '127.0.0.1:8443'] }), /^tls\.redirectListen: "127\.0\.0\.1:8443" overlaps listen "0\.0\.0\.0:8443"/);
   assert.equal(config({ argv: ['--origin', ORIGIN] }).tls.redirectListen, null);
   assert.equal(config({ argv: ['--origin', ORIGIN, '--config', 'x.yaml'], readFile: files({ 'x.yaml': 'tls:\n  redirectListen: ""\n' }) }).tls.redirectListen, null);
 });
