@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { StrataError } from '../../src/errors.js';
@@ -163,8 +164,14 @@ test('over TLS, the per-address connection cap counts HTTP/1.1 and HTTP/2 connec
   });
 });
 
-test('an HTTP/2 connection that opens no stream is closed once the header timeout has passed; HTTPS/1.1 slow headers get 408', T, async () => {
+test('a TCP connection that never starts its handshake, an HTTP/2 connection that opens no stream: closed after the header timeout; HTTPS/1.1 slow headers get 408', T, async () => {
   await withNode({ tls: { certificates: [siteA] }, limits: { requestHeadersTimeoutMs: 300 } }, async (_h, port) => {
+    const silent = net.connect({ host: '127.0.0.1', port });
+    silent.on('error', () => {});
+    const silentStart = Date.now();
+    await new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    assert.ok(Date.now() - silentStart >= 250, 'closed before the timeout');
+
     const started = Date.now();
     const session = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.pem, servername: 'a.test' });
     session.on('error', () => {});

@@ -36,7 +36,7 @@ before(async () => {
   h = await startHarness(
     (req, res, reqBody) => {
       if (req.method === 'POST') {
-        res.writeHead(200, { 'content-type': 'text/plain', 'x-proto-seen': String(req.headers['x-forwarded-proto']), 'x-pseudo': Object.keys(req.headers).filter((n) => n.startsWith(':')).join(',') || 'none' });
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-proto-seen': String(req.headers['x-forwarded-proto']), 'x-for-seen': String(req.headers['x-forwarded-for']), 'x-pseudo': Object.keys(req.headers).filter((n) => n.startsWith(':')).join(',') || 'none' });
         res.end(`got ${reqBody.length} bytes`);
         return;
       }
@@ -100,6 +100,7 @@ describe('the same cache behaviour over HTTPS/1.1 and HTTP/2', () => {
     assert.equal(r.status, 200);
     assert.equal(r.text, 'got 1000 bytes');
     assert.equal(r.headers['x-proto-seen'], 'https');
+    assert.equal(r.headers['x-for-seen'], '127.0.0.1');
     assert.equal(r.headers['x-pseudo'], 'none');
   });
 
