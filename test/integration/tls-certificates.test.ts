@@ -189,3 +189,47 @@ test('a TCP connection that never starts its handshake, an HTTP/2 connection tha
   });
 });
 
+
+test('stop(): an HTTP/2 request in flight finishes, idle HTTPS/1.1 and HTTP/2 connections are let go, and stop does not wait for the grace', T, async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const h = await startHarness(
+    (req, res) => {
+      if (req.url === '/slow') void held.then(() => res.end('late'));
+      else res.end('ok');
+    },
+    { tls: { certificates: [siteA] }, limits: { shutdownGraceMs: 10_000 } },
+  );
+  const port = h.node.proxyAddress().port;
+  const busy = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.pem, servername: 'a.test' });
+  const idle = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.pem, servername: 'a.test' });
+  for (const s of [busy, idle]) s.on('error', () => {});
+  const idleH1 = tls.connect({ host: '127.0.0.1', port, ca: ca.pem, servername: 'a.test', ALPNProtocols: ['http/1.1'] });
+  idleH1.on('error', () => {});
+  const idleH1Closed = new Promise<void>((resolve) => idleH1.once('close', () => resolve()));
+  await new Promise<void>((resolve) => idleH1.once('secureConnect', () => resolve()));
+  idleH1.write('GET /ok HTTP/1.1\r\nHost: a.test\r\n\r\n');
+  await new Promise<void>((resolve) => idleH1.once('data', () => resolve()));
+  await new Promise<void>((resolve) => {
+    const r = idle.request({ ':path': '/ok' });
+    r.resume();
+    r.on('close', () => resolve());
+    r.end();
+  });
+  const slow = busy.request({ ':path': '/slow' });
+  let text = '';
+  slow.setEncoding('utf8').on('data', (d: string) => (text += d));
+  const slowDone = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+  slow.end();
+  await until(() => h.origin.count('/slow') === 1, 'the slow request at the origin');
+  const started = Date.now();
+  const stopped = h.close();
+  await idleH1Closed;
+  release();
+  await slowDone;
+  await stopped;
+  assert.equal(text, 'late');
+  assert.ok(Date.now() - started < 5_000, `stop took ${Date.now() - started} ms`);
+  busy.close();
+  idle.close();
+});
