@@ -10,6 +10,9 @@
 // a timer of our own (Node 20.20 counts a silent connection from accept on its
 // tick, but PITFALLS records versions that never time it out); and one client
 // address may hold at most limits.maxConnectionsPerClient connections.
+// With TLS on, the same server takes the decrypted HTTP/1.1 connections from the
+// TLS front (./secure-listener.ts), which counts them per address and bounds
+// their handshake itself.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
