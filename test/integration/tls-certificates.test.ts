@@ -186,6 +186,17 @@ test('a TCP connection that never starts its handshake, an HTTP/2 connection tha
     s.on('data', (c: Buffer) => (text += c.toString()));
     await new Promise<void>((resolve) => s.once('close', () => resolve()));
     assert.match(text, /^HTTP\/1\.1 408 /);
+
+    // A later request on a kept-alive connection: node:http's own header timeout, whose checks the TLS front starts.
+    const k = tls.connect({ host: '127.0.0.1', port, ca: ca.pem, servername: 'a.test', ALPNProtocols: ['http/1.1'] });
+    await new Promise<void>((resolve, reject) => k.once('secureConnect', resolve).once('error', reject));
+    let replies = '';
+    k.on('data', (c: Buffer) => (replies += c.toString()));
+    k.write('GET /first HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    await until(() => replies.includes('\r\n\r\nok'), 'the first answer');
+    k.write('GET /second HTTP/1.1\r\nHost: a.test\r\n');
+    await new Promise<void>((resolve) => k.once('close', () => resolve()));
+    assert.match(replies, /HTTP\/1\.1 408 /);
   });
 });
 
