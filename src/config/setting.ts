@@ -33,6 +33,12 @@ export interface SettingSpec<V> {
    * setting's flag.
    */
   readonly fieldFlags?: Readonly<Record<string, string>>;
+  /**
+   * Applied by a reload (SIGHUP, POST /reload) without a restart: some component
+   * takes the new value in its reconfigure step (src/node.ts, reload). Absent: a
+   * change is reported as needing a restart and the running value stays.
+   */
+  readonly live?: true;
 }
 
 export interface Setting<V> extends SettingSpec<V> {

@@ -13,6 +13,8 @@
 // With TLS on, the same server takes the decrypted HTTP/1.1 connections from the
 // TLS front (./secure-listener.ts), which counts them per address and bounds
 // their handshake itself.
+// A reload hands the listener new limits (setLimits): they apply to connections
+// accepted from then on; the listener itself, and its connections, stay.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
@@ -41,10 +43,21 @@ export interface ClientListener {
   closeIdleConnections(): void;
   /** Cut every connection now. */
   closeAllConnections(): void;
+  /** A reload's new limits, for connections accepted from then on. */
+  setLimits(limits: LimitsConfig): void;
+  readonly listening: boolean;
 }
 
-export function plainListener(server: http.Server): ClientListener {
-  return { server, closeIdleConnections: () => server.closeIdleConnections(), closeAllConnections: () => server.closeAllConnections() };
+export function plainListener(server: ProxyListener): ClientListener {
+  return {
+    server,
+    closeIdleConnections: () => server.closeIdleConnections(),
+    closeAllConnections: () => server.closeAllConnections(),
+    setLimits: (next) => server.setLimits(next),
+    get listening() {
+      return server.listening;
+    },
+  };
 }
 
 function parserErrorCode(code: string | undefined): ErrorCode {
@@ -119,8 +132,12 @@ function settleResponse(this: TrackedResponse): void {
   }
 }
 
-export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
-  const { limits, logger } = opts;
+/** The proxy listener; a reload hands it new limits (they apply to connections accepted from then on). */
+export type ProxyListener = http.Server & { setLimits(limits: LimitsConfig): void };
+
+export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): ProxyListener {
+  const { logger } = opts;
+  let limits = opts.limits;
   const conns = new WeakMap<Duplex, ConnState>();
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
@@ -240,7 +257,13 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     logger.warn({ code: 'NOT_A_FORWARD_PROXY', target: req.url }, 'CONNECT refused');
     refuse(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'));
   });
-  return server;
+  const setLimits = (next: LimitsConfig): void => {
+    limits = next;
+    // Read by Node for each new connection's parser and by its periodic header-timeout check.
+    (server as { maxHeaderSize?: number }).maxHeaderSize = next.maxHeaderBytes;
+    server.headersTimeout = next.requestHeadersTimeoutMs;
+  };
+  return Object.assign(server, { setLimits });
 }
 
 const ERROR_HINT: Partial<Record<ErrorCode, string>> = {

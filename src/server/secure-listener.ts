@@ -35,7 +35,9 @@ export interface SecureListenerOptions {
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createSecureListener(handler: Handler, opts: SecureListenerOptions): ClientListener {
-  const { limits, logger, certificates } = opts;
+  const { logger, certificates } = opts;
+  // A reload replaces them (setLimits); each new connection reads the current ones.
+  let limits = opts.limits;
   const h1 = createListener(handler, { limits, logger, onBadRequest: opts.onBadRequest, behindTls: true });
   // node:http starts checking header timeouts of its connections when it begins
   // listening; this one never listens (connections are handed to it), so start it here.
@@ -110,6 +112,15 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
 
   return {
     server: front,
+    get listening() {
+      return front.listening;
+    },
+    setLimits(next) {
+      limits = next;
+      h1.setLimits(next);
+      h2.updateSettings({ maxHeaderListSize: next.maxHeaderBytes });
+      // The TLS handshake timeout is fixed when the front is made: a change needs a restart.
+    },
     closeIdleConnections() {
       h1.closeIdleConnections();
       // GOAWAY: no new streams; the connection closes once its streams are done.
