@@ -119,6 +119,18 @@ test('reloadCertificates(): a valid new pair is taken; a key that does not match
   });
 });
 
+test("the node's reload (SIGHUP, POST /reload) re-reads the certificate files", T, async () => {
+  const files = await makeLeaf(ca, 'node-reload', ['n.test']);
+  await withNode({ tls: { certificates: [files] } }, async (h, port) => {
+    await makeLeaf(ca, 'node-reload', ['n.test']);
+    const renewed = await fingerprintOf(files.cert);
+    assert.notEqual((await handshake(port, ca.pem, 'n.test')).fingerprint, renewed);
+    const changes = await h.node.reload(h.config);
+    assert.deepEqual(changes.restartRequired, []);
+    assert.equal((await handshake(port, ca.pem, 'n.test')).fingerprint, renewed);
+  });
+});
+
 test('start-up is refused when a certificate file is not a certificate', T, async () => {
   const bogus = { cert: siteA.key, key: siteA.key };
   await assert.rejects(startHarness(ORIGIN, { tls: { certificates: [bogus] } }), (err: unknown) => {
