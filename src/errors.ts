@@ -27,17 +27,22 @@ export const ERROR_CATALOG = {
   UNAUTHORIZED: { status: 401, source: 'client', retryable: false, summary: 'missing or wrong admin token' },
   PURGE_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'purging is off: no admin token is configured (admin.token)' },
   EXPLAIN_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'explain is off: no admin token is configured (admin.token)' },
+  RELOAD_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'POST /reload is off: no admin token is configured (admin.token); SIGHUP still reloads' },
+  RELOAD_REFUSED: { status: 422, source: 'config', retryable: false, summary: 'the re-read configuration is invalid; the running one stays' },
   PURGE_BAD_REQUEST: { status: 400, source: 'client', retryable: false, summary: 'purge request body is not valid JSON of the expected shape' },
   PAYLOAD_TOO_LARGE: { status: 413, source: 'client', retryable: false, summary: 'request body exceeds the limit (purge: 1 MiB)' },
   ADMIN_HOST_REFUSED: { status: 421, source: 'client', retryable: false, summary: 'the admin API answers only localhost, IP addresses and admin.hosts (DNS rebinding defence)' },
   NOT_FOUND: { status: 404, source: 'client', retryable: false, summary: 'no such admin resource' },
   ORIGIN_UNREACHABLE: { status: 502, source: 'origin', retryable: true, summary: 'origin is unreachable (connection refused, reset or DNS failure)' },
   ORIGIN_BAD_RESPONSE: { status: 502, source: 'origin', retryable: false, summary: 'origin sent an invalid response' },
+  ORIGIN_BAD_ENCODING: { status: 502, source: 'origin', retryable: false, summary: "the origin's compressed body is corrupt; cut, not stored" },
+  DECODED_TOO_LARGE: { status: 502, source: 'origin', retryable: false, summary: "the origin's compressed body decodes past compress.maxDecodedBytes; cut, not stored" },
   ORIGIN_TIMEOUT: { status: 504, source: 'origin', retryable: true, summary: 'origin did not answer in time' },
   STORE_FAILED: { status: 500, source: 'store', retryable: true, summary: 'cache storage failed' },
   INTERNAL: { status: 500, source: 'internal', retryable: false, summary: 'internal error' },
   CONFIG_INVALID: { status: 0, source: 'config', retryable: false, summary: 'invalid configuration value' },
   LISTEN_FAILED: { status: 0, source: 'config', retryable: false, summary: 'cannot listen on the configured address' },
+  TLS_CERTIFICATE_INVALID: { status: 0, source: 'config', retryable: false, summary: 'a TLS certificate or key file cannot be read, is not PEM, or the key does not match the certificate' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

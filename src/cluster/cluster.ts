@@ -24,7 +24,6 @@ export interface ClusterDeps {
   logger: Logger;
   /** Health and handoff times. */
   clock: Clock;
-  origin: OriginClient;
   /** Wall clock for peer proofs (default Date.now). */
   authNow?: () => number;
   resolve?: (host: string) => Promise<string[]>;
@@ -86,7 +85,6 @@ export class Cluster implements ClusterPath {
     }
     this.fetcher = new PeerFetch({
       membership: this.membership,
-      origin: deps.origin,
       nodeId: config.nodeId,
       secret: c.secret,
       authNow: this.authNow,
@@ -166,8 +164,8 @@ export class Cluster implements ClusterPath {
     return this.membership.ownsNow(key);
   }
 
-  request(req: OriginRequest & { key: string }): Promise<OriginResponse> {
-    return this.fetcher.request(req);
+  request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+    return this.fetcher.request(req, origin);
   }
 
   /** Each peer for /metrics. */

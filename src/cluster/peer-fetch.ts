@@ -28,7 +28,6 @@ import { peerProof } from './peer-auth.js';
 
 export interface PeerFetchDeps {
   membership: Membership;
-  origin: OriginClient;
   nodeId: string;
   secret: string;
   authNow: () => number;
@@ -52,11 +51,11 @@ export class PeerFetch {
   constructor(private readonly deps: PeerFetchDeps) {}
 
   /** An object by its primary key `req.key`: from its owner, the next in order, or the origin. */
-  async request(req: OriginRequest & { key: string }): Promise<OriginResponse> {
+  async request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
     const order = this.deps.membership.order(req.key).filter((m) => m.self || !this.deps.hasPendingPurges(m.id!));
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
-      if (m.self) return this.asOwner(req, order.slice(i + 1));
+      if (m.self) return this.asOwner(req, order.slice(i + 1), origin);
       try {
         return await this.fromPeer(m, req, false);
       } catch (err) {
@@ -64,10 +63,10 @@ export class PeerFetch {
         this.deps.logger.info({ peer: m.id, err: failureReason(err), url: req.target }, 'peer failed before answering; asking the next node in ownership order');
       }
     }
-    return this.deps.origin.request(req);
+    return origin.request(req);
   }
 
-  private async asOwner(req: OriginRequest & { key: string }, rest: Member[]): Promise<OriginResponse> {
+  private async asOwner(req: OriginRequest & { key: string }, rest: Member[], origin: OriginClient): Promise<OriginResponse> {
     const previous = rest[0];
     const handoff = this.deps.handoffMs > 0 && this.deps.clock.now() - this.deps.membership.changedAtMs < this.deps.handoffMs;
     if (previous && handoff) {
@@ -83,7 +82,7 @@ export class PeerFetch {
         if (!askNext(err)) throw originError(err, `peer ${previous.id}`);
       }
     }
-    return this.deps.origin.request(req);
+    return origin.request(req);
   }
 
   /** One request to a peer's proxy listener, with proof; `onlyIfCached`: its cache only. */

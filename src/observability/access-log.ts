@@ -19,6 +19,8 @@ export interface AccessRecord {
   upstream: string | undefined;
   ms: number;
   aborted: boolean;
+  /** Set for HTTP/2 requests ("2"); absent for HTTP/1.x. */
+  http?: string;
 }
 
 const BATCH_CHARS = 32 * 1024;
@@ -38,14 +40,19 @@ export class AccessLog {
   private lines = '';
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly enabled: boolean;
+  private enabled: boolean;
   private readonly sink: Sink;
   private readonly prefix: string;
 
-  constructor(logger: Logger, nodeId: string, private readonly now: () => number = Date.now) {
+  constructor(private readonly logger: Logger, nodeId: string, private readonly now: () => number = Date.now) {
     this.enabled = logger.isLevelEnabled('info');
     this.sink = (logger as unknown as Record<symbol, Sink>)[pino.symbols.streamSym]!;
     this.prefix = `,"node":${JSON.stringify(nodeId)},"msg":"access","id":`;
+  }
+
+  /** After the logger's level changed (a reload): access lines are info lines. */
+  levelChanged(): void {
+    this.enabled = this.logger.isLevelEnabled('info');
   }
 
   private lastHost = '';
@@ -65,6 +72,7 @@ export class AccessLog {
       `,"host":${r.host === this.lastHost ? this.lastHostJson : this.hostJson(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
     if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
     line += `,"ms":${r.ms}`;
+    if (r.http !== undefined) line += `,"http":"${r.http}"`;
     if (r.aborted) line += ',"aborted":true';
     this.lines += line + '}\n';
     if (this.lines.length >= BATCH_CHARS) this.flush();

@@ -27,8 +27,14 @@ export const COUNTERS = {
   invalidations: 'stored entries removed by unsafe-method invalidation (RFC 9111 §4.4)',
   slicesStored: 'slices of large objects committed to the cache (also counted in stored)',
   sliceVersionDrops: 'times the stored slices of an object were dropped because the origin answered with another version',
+  compressed: 'compressed variants made (fast level) from an identity body, stored or arriving; committed ones are also counted in stored',
+  decoded: "identity variants decoded from an origin's coding for clients that do not accept it",
+  recompressed: 'compressed variants recompressed at the best level in the background and swapped in',
+  recompressSkipped: 'background recompressions not done: queue full, or the variant or its source changed or went away',
   purges: 'purge requests carried out (POST /purge and PURGE)',
   purged: 'stored entries removed (hard) or made stale (soft) by purges',
+  reloads: 'configuration reloads applied (SIGHUP and POST /reload)',
+  reloadsRefused: 'reloads refused because the re-read configuration was invalid (the running one stayed)',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

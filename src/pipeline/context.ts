@@ -25,7 +25,11 @@ import type { OriginClient, OriginRequest, OriginResponse } from '../origin/clie
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
+import { clientScheme } from '../server/request-guard.js';
 import { forwardHeaders } from './forward-headers.js';
+import type { Negotiator } from '../transform/negotiate.js';
+import type { Recompressor } from '../transform/recompress.js';
+import type { CompressRules } from '../transform/rules.js';
 
 export interface ProxyDeps {
   config: Readonly<Config>;
@@ -45,6 +49,10 @@ export interface ProxyDeps {
   topMisses?: TopMisses;
   /** The cluster (absent: a lone node): peer proofs, ownership, peer fetches (src/cluster/). */
   cluster?: ClusterPath;
+  /** Background recompression of made variants at the best level (absent: none). */
+  recompressor?: Recompressor;
+  /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
+  nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
 }
@@ -56,7 +64,7 @@ export interface ClusterPath {
   /** Is this node the owner of the primary key now? */
   ownsNow(key: string): boolean;
   /** The object from its owner, the next node in ownership order, or the origin (cluster/peer-fetch.ts). */
-  request(req: OriginRequest & { key: string }): Promise<OriginResponse>;
+  request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
   /** Which tiers keep copies of objects another node owns. */
   readonly edgeCopies: 'memory' | 'memory-and-disk' | 'none';
 }
@@ -74,6 +82,14 @@ export interface PathEnv extends ProxyDeps {
   grace: GraceWindows;
   /** Request fields never sent to the origin (origin.droppedRequestFields). */
   droppedFields: ReadonlySet<string>;
+  /** The compression stage (compress.*); absent when it is off. */
+  compress?: CompressEnv;
+}
+
+export interface CompressEnv {
+  negotiator: Negotiator;
+  rules: CompressRules;
+  maxDecodedBytes: number;
 }
 
 /** Per-request state: what the access line reports. */
@@ -121,6 +137,7 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
   return forwardHeaders(ctx.headers, {
     clientAddress: ctx.req.socket.remoteAddress ?? '',
     clientHost: ctx.host,
+    clientProto: clientScheme(ctx.req),
     originHost: env.origin.host,
     via: env.via,
     droppedFields: env.droppedFields,

@@ -29,10 +29,13 @@ import type { HeaderMap } from '../http/headers.js';
 import { checkRequest } from '../server/request-guard.js';
 import type { StoredEntry } from '../store/types.js';
 import { createAnswers } from './answer.js';
-import { settle, type PathEnv, type ProxyDeps, type RequestContext } from './context.js';
+import { settle, type CompressEnv, type PathEnv, type ProxyDeps, type RequestContext } from './context.js';
+import { PRODUCIBLE } from '../transform/codings.js';
+import { Negotiator } from '../transform/negotiate.js';
+import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { createFetcher } from './fetch-and-store.js';
 import { createSharedFetch } from './shared-fetch.js';
-import { lookup } from './lookup.js';
+import { lookup, pick, type Choose, type Picked } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
 import { createSlicer } from './slices.js';
@@ -60,8 +63,12 @@ function pathEnv(deps: ProxyDeps): PathEnv {
     staleIfDisconnectedS: config.cache.staleIfDisconnectedS,
   };
   const droppedFields = new Set(config.origin.droppedRequestFields);
+  const c = config.compress;
+  const compress: CompressEnv | undefined = c.enabled
+    ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
+    : undefined;
   const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap() };
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, peerDeliver, policy, grace, droppedFields };
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -70,13 +77,17 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
   const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
-  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, cluster: env.cluster, edgeCopy });
+  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster: env.cluster, edgeCopy });
   const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster: env.cluster, edgeCopy });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);
   const onMiss = createOnMiss(env, answer, shared, pass, slicer);
+  const compress = env.compress;
+  // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
+  const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
   let seq = 0;
+  const nextId = deps.nextRequestId ?? (() => ++seq);
 
   /**
    * A URL with a single unvaried entry in memory is answered without a promise
@@ -87,7 +98,21 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.key = key;
     const hot = store.peek(key);
     if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
-    return lookup(store, key, ctx.headers).then(
+    if (compress) {
+      // A URL keyed by coding alone: the variant in the client's coding, straight from memory.
+      const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
+      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
+    }
+    // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
+    let picked: Picked | undefined;
+    try {
+      picked = pick(store, key, ctx.headers, choose);
+    } catch {
+      picked = undefined;
+    }
+    const inMemory = picked?.meta && store.peek(picked.meta.key);
+    if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
+    return lookup(store, key, ctx.headers, choose, picked).then(
       (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
       (err: unknown) => {
         // A store failure degrades to a miss.
@@ -143,13 +168,14 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       upstream: ctx.upstream,
       ms: Math.round(ms * 100) / 100,
       aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
+      ...(ctx.req.httpVersionMajor === 2 ? { http: '2' } : {}),
     });
   }
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.counters.requests++;
     const ctx: RequestContext = {
-      id: ++seq,
+      id: nextId(),
       req,
       res,
       method: req.method ?? 'GET',

@@ -13,19 +13,28 @@
 // unit in the name (Bytes, Ms, S) and pick the kind that parses it (../kinds.ts;
 // bounds are the kind's parameters). Then run `npm run config:docs` to
 // regenerate config/default.yaml; the tests fail until it agrees.
+//
+// Reload: a setting is restart-only unless declared `live: true`, which promises
+// that a reload (SIGHUP, POST /reload) applies it: either through the generation
+// src/node.ts rebuilds per reload (anything read by createProxyHandler or the
+// admin routes is live for free), or through a component's reconfigure step, or
+// through a ReloadHook the feature registers (node.onReload: check, then apply).
 
 import { type ConfigOf, entriesOf, type Schema } from '../setting.js';
 import { cache, coalesce, purge, slices } from './cache.js';
+import { compress } from './compress.js';
 import { admin, limits, listen, logLevel, nodeId } from './node.js';
 import { cluster } from './cluster.js';
 import { origin } from './origin.js';
+import { tls } from './tls.js';
 
 export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { EDGE_COPY_TIERS, type PeerSpec } from './cluster.js';
 export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
+export { TLS_VERSIONS } from './tls.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, logLevel, admin, origin, cache, coalesce, slices, purge, cluster, limits } satisfies Schema;
+export const SCHEMA = { nodeId, listen, logLevel, tls, admin, origin, cache, coalesce, slices, purge, compress, cluster, limits } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 
