@@ -51,6 +51,12 @@ export interface EntryMeta {
 }
 
 /**
+ * What Vary selection reads of a stored variant (RFC 9111 §4.1): a tier may answer
+ * with no more than this for entries whose full metadata it keeps on disk.
+ */
+export type VariantMeta = Pick<EntryMeta, 'key' | 'primaryKey' | 'varyNames' | 'varyValues' | 'responseTimeMs' | 'slice'>;
+
+/**
  * Which entries a purge takes. An entry matches when any one part matches. URLs are
  * absolute and compared as stored in EntryMeta.url; `paths` and `pathPrefixes` match
  * the path-and-query of the URL under any authority. Plain JSON: it is journalled.

@@ -1,10 +1,11 @@
 // Restart with a large disk index: how soon a node serves, how long its index takes
 // to load in the background, and the RAM each disk-only entry costs.
 //
-//   node dist/bench/load/restart.js [--entries 1000000] [--body-bytes 100] [--dir DIR]
+//   node dist/bench/load/restart.js [--entries 1000000] [--body-bytes 100] [--dir DIR] [--format v2|v1]
 //
 // Builds the cache directory directly (segment file + index lines in Strata's own
-// format, store/disk/index-log.ts), with ~60-byte URLs, then starts a Strata child on
+// format, store/disk/index-log.ts; `--format v1`: the format before, index-v1.log,
+// which the node converts after it loads), with ~60-byte URLs, then starts a Strata child on
 // it (production defaults, log level warn) and measures: ms from spawn to listening,
 // ms to the first answered request, ms until /stats says the index is loaded, and
 // (RSS loaded − RSS of an empty node) ÷ entries. The empty node is measured first.
@@ -17,7 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { newEntryMeta } from '../../src/cache/entry.js';
 import { recordLine } from '../../src/store/disk/index-log.js';
-import { INDEX_FILE, SEGMENT_DIR, segmentPath } from '../../src/store/disk/layout.js';
+import { INDEX_FILE, INDEX_V1_FILE, SEGMENT_DIR, segmentPath } from '../../src/store/disk/layout.js';
+import type { EntryMeta } from '../../src/store/types.js';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
 import { procKiB } from './memory.js';
 
@@ -26,17 +28,24 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '1000000' },
     'body-bytes': { type: 'string', default: '100' },
     dir: { type: 'string' },
+    format: { type: 'string', default: 'v2' },
   },
 });
 const entries = Number(values.entries);
 const bodyBytes = Number(values['body-bytes']);
+const v1 = values.format === 'v1';
+
+/** A record line of index-v1.log (the format before). */
+function v1Line(integrity: string, size: number, meta: EntryMeta, time: number, at: { segment: number; off: number }): string {
+  return `{"i":${JSON.stringify(integrity)},"s":${size},"g":${at.segment},"o":${at.off},${JSON.stringify({ k: meta.key, t: time, m: meta }).slice(1)}\n`;
+}
 
 function build(dir: string): void {
   mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
   const body = Buffer.alloc(bodyBytes, 'x');
   const integrity = 'sha256-' + createHash('sha256').update(body).digest('base64');
   const seg = openSync(segmentPath(dir, 0), 'w');
-  const index = openSync(join(dir, INDEX_FILE), 'w');
+  const index = openSync(join(dir, v1 ? INDEX_V1_FILE : INDEX_FILE), 'w');
   const now = Date.now();
   let lines: string[] = [];
   let segChunk: Buffer[] = [];
@@ -59,7 +68,8 @@ function build(dir: string): void {
       { key, primaryKey: key, url, status: 200, varyValues: {}, requestTimeMs: now, responseTimeMs: now, bodySize: bodyBytes },
     );
     meta.integrity = integrity;
-    lines.push(recordLine(integrity, bodyBytes, meta, now, { segment: 0, off: i * bodyBytes }));
+    const at = { segment: 0, off: i * bodyBytes };
+    lines.push(v1 ? v1Line(integrity, bodyBytes, meta, now, at) : recordLine(meta, now, at));
     segChunk.push(body);
     if (lines.length === 10_000) {
       writeSync(index, lines.join(''));

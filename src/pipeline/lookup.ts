@@ -4,7 +4,7 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import { varyMatches } from '../cache/vary.js';
-import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
+import type { Store, StoredEntry, VariantMeta } from '../store/types.js';
 
 export type Lookup =
   | { found: StoredEntry }
@@ -13,7 +13,7 @@ export type Lookup =
 export async function lookup(store: Store, primaryKey: string, req: HeaderMap): Promise<Lookup> {
   const variants = store.variants(primaryKey);
   if (variants.length === 0) return { found: undefined, miss: 'uri-miss' };
-  let best: EntryMeta | undefined;
+  let best: VariantMeta | undefined;
   let whole = false;
   const seen = new Map<string, string>();
   for (const m of variants) {

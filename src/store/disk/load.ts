@@ -9,10 +9,10 @@
 
 import { performance } from 'node:perf_hooks';
 import type { PurgeRecord } from '../purge-journal.js';
-import { loadIndex } from './index-log.js';
+import { loadIndex, type LoadedRecord } from './index-load.js';
 import { Segments } from './segments.js';
 import { sweepOrphans } from './collect.js';
-import type { DiskRecord, DiskTier } from './tier.js';
+import type { DiskTier } from './tier.js';
 
 /** What happened to the disk while the index was loading. */
 export class WhileLoading {
@@ -29,29 +29,33 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
   const index = await loadIndex(dir, indexBytesAtStart);
   if (index.skipped) logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
   const referenced = new Set<number>();
-  for (const r of index.records.values()) if (r.segment !== undefined) referenced.add(r.segment);
+  for (const { rec: r } of index.records.values()) if (r.segment !== undefined) referenced.add(r.segment);
   const sizes = await Segments.scan(dir, referenced, firstSegment, logger);
   for (const [segment, size] of sizes) tier.segments.known(segment, size);
   tier.indexBytes += index.fileBytes;
+  // index-v1.log loaded but found obsolete (index-load.ts) is removed: no longer counted.
+  if (!index.legacyBytes) tier.indexBytes -= tier.legacyBytes;
+  tier.legacyBytes = index.legacyBytes;
 
-  const loaded: DiskRecord[] = [];
-  for (const r of index.records.values()) {
+  const loaded: LoadedRecord[] = [];
+  for (const l of index.records.values()) {
+    const r = l.rec;
     if (r.segment !== undefined && (sizes.get(r.segment) ?? -1) < r.off! + r.size) {
-      logger.warn({ key: r.meta.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
+      logger.warn({ key: r.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
       continue;
     }
-    if (during.deletedKeys.has(r.meta.key)) continue;
-    if (during.deletedPrimaries.has(r.meta.primaryKey)) {
+    if (during.deletedKeys.has(r.key)) continue;
+    if (during.deletedPrimaries.has(r.primaryKey)) {
       // Invalidated while loading, before anyone could see it: removed for good.
-      void tier.appendRemoval(r.meta.key);
+      void tier.appendRemoval(r.key);
       continue;
     }
-    loaded.push(r);
+    loaded.push(l);
   }
   const purges = [...journalled, ...during.purges.map((p, i) => ({ id: -1 - i, ...p }))];
   const { dropped, softened } = tier.purging.applyJournal(purges, loaded, (rec) => {
     // A write of this run is newer than anything loaded.
-    if (!tier.records.has(rec.meta.key)) tier.track(rec);
+    if (!tier.records.has(rec.key)) tier.track(rec);
   });
   tier.finishLoading();
   logger.info(

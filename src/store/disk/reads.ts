@@ -5,7 +5,7 @@
 
 import { open as openFile, readFile } from 'node:fs/promises';
 import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
-import type { Body } from '../types.js';
+import type { Body, EntryMeta } from '../types.js';
 import { blobPath, segmentPath } from './layout.js';
 import type { DiskRecord } from './records.js';
 import type { DiskTier } from './tier.js';
@@ -16,8 +16,20 @@ export class DiskReads {
 
   constructor(private readonly tier: DiskTier) {}
 
-  body(rec: DiskRecord): Body {
-    return fileBody(this.pathOf(rec), rec.size, rec.integrity, {
+  /** The record's metadata (read from its index line unless held); undefined when it cannot be read (an I/O error: kept). */
+  async meta(rec: DiskRecord): Promise<EntryMeta | undefined> {
+    try {
+      return await this.tier.lines.read(rec);
+    } catch (err) {
+      this.ioErrors++;
+      const e = err as NodeJS.ErrnoException;
+      this.tier.warnAtMostEvery('io', { key: rec.key, code: e.code, err: e.message, ioErrors: this.ioErrors }, 'disk tier: index line read failed; the entry is kept and the request answered from elsewhere');
+      return undefined;
+    }
+  }
+
+  body(rec: DiskRecord, integrity: string): Body {
+    return fileBody(this.pathOf(rec, integrity), rec.size, integrity, {
       offset: rec.off ?? 0,
       trusted: rec.verified === true,
       onVerified: () => (rec.verified = true),
@@ -25,15 +37,15 @@ export class DiskReads {
     });
   }
 
-  async whole(rec: DiskRecord): Promise<Buffer | undefined> {
+  async whole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
     let data: Buffer;
     try {
-      data = await readRange(this.pathOf(rec), rec.off ?? 0, rec.size, rec.segment !== undefined);
+      data = await readRange(this.pathOf(rec, integrity), rec.off ?? 0, rec.size, rec.segment !== undefined);
     } catch (err) {
       this.failed(rec, err as Error);
       return undefined;
     }
-    if (data.length !== rec.size || (!rec.verified && sha256Integrity(data) !== rec.integrity)) {
+    if (data.length !== rec.size || (!rec.verified && sha256Integrity(data) !== integrity)) {
       this.failed(rec, new IntegrityError('integrity mismatch'));
       return undefined;
     }
@@ -41,9 +53,9 @@ export class DiskReads {
     return data;
   }
 
-  private pathOf(rec: DiskRecord): string {
+  private pathOf(rec: DiskRecord, integrity: string): string {
     const { dir } = this.tier.opts;
-    return rec.segment !== undefined ? segmentPath(dir, rec.segment) : blobPath(dir, rec.integrity);
+    return rec.segment !== undefined ? segmentPath(dir, rec.segment) : blobPath(dir, integrity);
   }
 
   /** A read failed: the data's fault (digest, length, missing file) removes the entry; anything else is the system's. */
@@ -52,12 +64,12 @@ export class DiskReads {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EINTEGRITY' && code !== 'ENOENT' && !(err instanceof IntegrityError)) {
       this.ioErrors++;
-      tier.warnAtMostEvery('io', { key: rec.meta.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
+      tier.warnAtMostEvery('io', { key: rec.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
       return;
     }
-    if (tier.records.get(rec.meta.key) !== rec) return;
+    if (tier.records.get(rec.key) !== rec) return;
     this.corrupt++;
-    tier.opts.logger.error({ key: rec.meta.key, integrity: rec.integrity, err: err.message }, 'disk tier: corrupted or missing blob removed; treated as a miss');
+    tier.opts.logger.error({ key: rec.key, err: err.message }, 'disk tier: corrupted or missing blob removed; treated as a miss');
     if (rec.segment !== undefined) {
       void tier.removeRecord(rec, 'corrupt');
       return;

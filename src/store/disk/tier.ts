@@ -1,4 +1,5 @@
-// Disk tier: records and budget. Small bodies are appended to segment files
+// Disk tier: records and budget. RAM keeps a compact record per entry (records.ts);
+// the full metadata is in the entry's index line, read on a disk hit (record-lines.ts). Small bodies are appended to segment files
 // (segments.ts), large ones are blobs in cacache's content layout (layout.ts), all
 // written by a writer thread through a bounded queue (write-queue.ts,
 // writer-thread.ts); the index is Strata's own log (index-log.ts), compacted in the
@@ -22,24 +23,30 @@
 
 import { PurgeBans } from '../purge-bans.js';
 import { PurgeJournal } from '../purge-journal.js';
-import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry } from '../types.js';
+import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, VariantMeta } from '../types.js';
 import { TierIndex } from '../tier-index.js';
+import { VariantIndex } from '../variant-index.js';
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
 import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
 import { DiskPurging } from './disk-purge.js';
-import { indexFileSize, recordLine, removalLine } from './index-log.js';
-import { allocated } from './layout.js';
+import { removalLine } from './index-log.js';
+import { fileSize } from './index-load.js';
+import { allocated, INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
 import type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
+import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
 import { WriteQueue } from './write-queue.js';
 import type { OpResult } from './write-ops.js';
 
 export type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
+
+const NO_NAMES: string[] = [];
+const NO_VALUES: Record<string, string> = {};
 
 /** At most one warning per interval for shed writes and I/O errors. */
 const WARN_INTERVAL_MS = 10_000;
@@ -50,13 +57,18 @@ export class DiskTier implements Store, Purgeable {
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
   private readonly refs = new Map<string, number>();
-  readonly indexes = new TierIndex();
+  // An entry stored under its primary key is listed by records.has(primaryKey): no Set per URL.
+  readonly indexes = new TierIndex(new VariantIndex((primaryKey) => this.records.has(primaryKey)));
   readonly queue: WriteQueue;
   readonly purging: DiskPurging;
   readonly landings = new Landings(this);
   private blobBytes = 0;
-  /** The index file's size (lines appended since the last compaction included). */
+  /** The index files' size (lines appended since the last compaction included; index-v1.log until converted). */
   indexBytes = 0;
+  /** Bytes of an index-v1.log still to convert (compaction.ts). */
+  legacyBytes = 0;
+  /** Where each record's metadata is on disk. */
+  readonly lines = new RecordLines(this);
   /** Bytes of the live records' lines. */
   liveLineBytes = 0;
   /** Bytes of bodies being streamed to temp files. */
@@ -84,13 +96,14 @@ export class DiskTier implements Store, Purgeable {
       maxWrites: opts.writeQueueMaxWrites ?? 1024,
       maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
       logger: opts.logger,
+      gen: () => this.lines.gen,
     });
     this.purging = new DiskPurging(this, journal);
     this.smallBodyBytes = Segments.smallBodyLimit(opts.maxBytes);
     this.segments = new Segments(segmentHost(this), opts.maxBytes);
   }
 
-  get bans(): PurgeBans<Required<DiskRecord>> {
+  get bans(): PurgeBans<DiskRecord> {
     return this.purging.bans;
   }
 
@@ -103,9 +116,11 @@ export class DiskTier implements Store, Purgeable {
     const journal = await PurgeJournal.load(opts.dir);
     if (journal.skipped) opts.logger.warn({ skipped: journal.skipped }, 'disk tier: unreadable purge journal lines ignored (a purge interrupted before it was acknowledged)');
     // Both read before anything is written: what the writer adds from here on is this run's.
-    const indexBytes = await indexFileSize(opts.dir);
+    const indexBytes = await fileSize(opts.dir, INDEX_FILE);
+    const legacyBytes = await fileSize(opts.dir, INDEX_V1_FILE);
     const firstSegment = await Segments.nextNumber(opts.dir);
     const tier = new DiskTier(opts, journal.journal, firstSegment);
+    tier.indexBytes = legacyBytes;
     // Every segment on disk is closed: the writer opens a new one above them.
     tier.segments.writerStartsAt(firstSegment);
     tier.ready = loadIntoTier(tier, journal.records, indexBytes, firstSegment, tier.whileLoading!);
@@ -156,26 +171,27 @@ export class DiskTier implements Store, Purgeable {
       this.refs.set(rec.integrity, n + 1);
       if (n === 0) this.blobBytes += allocated(rec.size);
     }
-    const old = this.records.get(rec.meta.key);
+    const old = this.records.get(rec.key);
     if (old) this.untrack(old);
     rec.bansChecked = this.bans.seq;
-    this.records.set(rec.meta.key, rec);
+    this.records.set(rec.key, rec);
     this.liveLineBytes += rec.lineBytes;
-    this.indexes.add(rec.meta);
+    // An entry under its primary key is found by records.get(primaryKey) (variants()): not listed.
+    this.indexes.add(rec.meta, rec.key !== rec.primaryKey);
   }
 
-  /** Replace a tracked record's metadata, keeping the tag index in step. */
+  /** Replace a record's metadata held in RAM (a soft purge), keeping the tag index in step. */
   setMeta(rec: DiskRecord, meta: EntryMeta): void {
     this.indexes.replaced(rec.meta, meta);
-    rec.meta = meta;
+    rec.hold(meta, rec.more?.time ?? Date.now());
   }
 
   /** Forget a record; its blob is removed when nothing else refers to it. */
   untrack(rec: DiskRecord): void {
-    if (this.records.get(rec.meta.key) !== rec) return;
-    this.records.delete(rec.meta.key);
+    if (this.records.get(rec.key) !== rec) return;
+    this.records.delete(rec.key);
     this.liveLineBytes -= rec.lineBytes;
-    this.indexes.remove(rec.meta);
+    this.indexes.remove(rec.meta, rec.key !== rec.primaryKey);
     if (rec.segment !== undefined) this.segments.untrack(rec);
     else this.release(rec.integrity, rec.size);
   }
@@ -201,7 +217,7 @@ export class DiskTier implements Store, Purgeable {
     if (this.landings.pending(key) || this.records.has(key)) return undefined;
     this.whileLoading?.deletedKeys.add(key);
     const line = removalLine(key, Date.now());
-    this.indexBytes += line.length;
+    this.indexBytes += Buffer.byteLength(line);
     const appended = this.queue.line(line);
     // Why here and in update(): compaction was considered only after a body landed, so
     // a run of revalidations (update) and deletes grew the index without bound, past the budget.
@@ -209,14 +225,28 @@ export class DiskTier implements Store, Purgeable {
     return appended;
   }
 
-  /** The metadata currently stored under a key, without touching its recency. */
+  /**
+   * The metadata under a key when RAM holds it (records.ts says which do), without
+   * touching its recency; readMeta() reads any record's.
+   */
   metaOf(key: string): EntryMeta | undefined {
-    return this.live(key)?.meta;
+    return this.live(key)?.held;
+  }
+
+  /** The metadata stored under a key (from its index line unless held), without touching its recency. */
+  async readMeta(key: string): Promise<EntryMeta | undefined> {
+    const rec = this.live(key);
+    return rec ? this.reads.meta(rec) : undefined;
+  }
+
+  /** Is `meta`, handed out by get() or stored by a write, still what the tier holds under its key? */
+  storedFrom(key: string, meta: EntryMeta): boolean {
+    return this.live(key) !== undefined && this.lines.storedFrom(key, meta);
   }
 
   /** The record under a key with pending purge bans applied. */
   live(key: string): DiskRecord | undefined {
-    const rec = this.records.get(key) as Required<DiskRecord> | undefined;
+    const rec = this.records.get(key);
     if (rec === undefined || rec.bansChecked === this.bans.seq) return rec;
     return this.bans.refresh(rec) ? rec : undefined;
   }
@@ -233,10 +263,10 @@ export class DiskTier implements Store, Purgeable {
       // relocation, index compaction) lags behind a storm — then down to half the budget of
       // live data at most: evicting in write order empties whole old segments, removed at once.
       if (this.committedBytes() <= max && (this.usedBytes() <= max || this.liveBytes() <= max / 2)) break;
-      if (skips > 0 && inUse!(rec.meta.key)) {
+      if (skips > 0 && inUse!(rec.key)) {
         skips--;
-        this.records.delete(rec.meta.key);
-        this.records.set(rec.meta.key, rec);
+        this.records.delete(rec.key);
+        this.records.set(rec.key, rec);
         continue;
       }
       this.evictions++;
@@ -247,8 +277,8 @@ export class DiskTier implements Store, Purgeable {
 
   removeRecord(rec: DiskRecord, why: string): Promise<unknown> {
     this.untrack(rec);
-    this.opts.logger.debug({ key: rec.meta.key, why }, 'disk tier: entry removed');
-    return this.appendRemoval(rec.meta.key) ?? Promise.resolve();
+    this.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
+    return this.appendRemoval(rec.key) ?? Promise.resolve();
   }
 
   maybeCompact(): void {
@@ -266,13 +296,21 @@ export class DiskTier implements Store, Purgeable {
     // Touch: move to the young end of the LRU order.
     this.records.delete(key);
     this.records.set(key, rec);
-    return { meta: rec.meta, body: this.reads.body(rec) };
+    const meta = await this.reads.meta(rec);
+    if (!meta) return undefined;
+    this.lines.handOut(meta, rec);
+    return { meta, body: this.reads.body(rec, meta.integrity!) };
   }
 
-  /** Read a whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). */
-  async readVerified(key: string): Promise<Buffer | undefined> {
+  /**
+   * Read a whole small body, verified; undefined when it cannot be (corrupt: removed; I/O
+   * error: kept). `meta`: the metadata get() gave for it (else read again).
+   */
+  async readVerified(key: string, meta?: EntryMeta): Promise<Buffer | undefined> {
     const rec = this.live(key);
-    return rec ? this.reads.whole(rec) : undefined;
+    if (!rec) return undefined;
+    const integrity = meta?.integrity ?? (await this.reads.meta(rec))?.integrity;
+    return integrity === undefined ? undefined : this.reads.whole(rec, integrity);
   }
 
   warnAtMostEvery(kind: string, fields: object, msg: string): void {
@@ -282,11 +320,12 @@ export class DiskTier implements Store, Purgeable {
     this.opts.logger.warn(fields, msg);
   }
 
-  variants(primaryKey: string): EntryMeta[] {
-    const out: EntryMeta[] = [];
+  variants(primaryKey: string): VariantMeta[] {
+    const out: VariantMeta[] = [];
     for (const k of this.indexes.variants.keys(primaryKey)) {
       const r = this.live(k);
-      if (r) out.push(r.meta);
+      // One without metadata in RAM is stored under its primary key: unvaried, no slice (records.ts).
+      if (r) out.push(r.held ?? { key: r.key, primaryKey: r.key, varyNames: NO_NAMES, varyValues: NO_VALUES, responseTimeMs: 0 });
     }
     return out;
   }
@@ -318,16 +357,16 @@ export class DiskTier implements Store, Purgeable {
   }
 
   async update(meta: EntryMeta): Promise<void> {
-    const rec = this.live(meta.key);
+    let rec = this.live(meta.key);
     if (!rec) return;
-    this.setMeta(rec, meta);
-    const now = Date.now();
-    const line = recordLine(rec.integrity, rec.size, meta, now, rec);
-    rec.time = now;
-    this.liveLineBytes += line.length - rec.lineBytes;
-    rec.lineBytes = line.length;
-    this.indexBytes += line.length;
-    const appended = this.queue.line(line);
+    // The body and its integrity stay; held in RAM until its line lands.
+    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity: rec.held?.integrity ?? meta.integrity };
+    if (stored.integrity === undefined) {
+      stored.integrity = (await this.reads.meta(rec))?.integrity;
+      if (stored.integrity === undefined || (rec = this.live(meta.key)) === undefined) return;
+    }
+    this.indexes.replaced(rec.meta, stored);
+    const appended = this.lines.write(rec, stored);
     this.maybeCompact();
     const r = await appended;
     if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
@@ -393,6 +432,7 @@ export class DiskTier implements Store, Purgeable {
     await this.flush();
     this.closed = true;
     await this.queue.close();
+    await this.lines.close();
   }
 }
 
