@@ -12,11 +12,17 @@ import { UrlOrder } from './url-order.js';
 import { VariantIndex } from './variant-index.js';
 
 export class TierIndex {
-  /** `variants`: the disk tier's lists also its entry under the primary key itself (disk/tier.ts). */
-  constructor(readonly variants = new VariantIndex()) {}
+  /**
+   * The disk tier's: `variants` lists also its entry under the primary key itself, and
+   * `order` sorts by what `orderOf` says (its key, for most entries: disk/tier.ts).
+   */
+  constructor(
+    readonly variants = new VariantIndex(),
+    readonly order = new UrlOrder(),
+    private readonly orderOf: (meta: Indexed) => string = (meta) => meta.url,
+  ) {}
 
   readonly tags = new TagIndex();
-  readonly order = new UrlOrder();
 
   /**
    * `variants` false: the entry is not listed under its primary key (the disk tier finds
@@ -24,20 +30,23 @@ export class TierIndex {
    */
   add(meta: Indexed, variants = true): void {
     if (variants) this.variants.add(meta.primaryKey, meta.key);
-    this.order.add(meta.url, meta.key);
+    this.order.add(this.orderOf(meta), meta.key);
     this.tags.add(meta.tags, meta.key);
   }
 
   remove(meta: Indexed, variants = true): void {
     if (variants) this.variants.remove(meta.primaryKey, meta.key);
-    this.order.remove(meta.key);
+    this.order.remove(meta.key, this.orderOf(meta));
     this.tags.remove(meta.tags, meta.key);
   }
 
   /** The entry's metadata is replaced (after a 304, a soft purge): its tags and URL may differ. */
   replaced(old: Indexed, meta: Indexed): void {
     this.tags.remove(old.tags, old.key);
-    if (meta.url !== old.url) this.order.add(meta.url, meta.key);
+    if (meta.url !== old.url) {
+      this.order.remove(old.key, this.orderOf(old));
+      this.order.add(this.orderOf(meta), meta.key);
+    }
     this.tags.add(meta.tags, meta.key);
   }
 }

@@ -1,11 +1,11 @@
 // Disk tier: records and budget. RAM keeps a compact record per entry (records.ts);
-// the full metadata is in the entry's index line, read on a disk hit (record-lines.ts). Small bodies are appended to segment files
-// (segments.ts), large ones are blobs in cacache's content layout (layout.ts), all
-// written by a writer thread through a bounded queue (write-queue.ts,
-// writer-thread.ts); the index is Strata's own log (index-log.ts), compacted in the
-// background (compaction.ts), loaded at start beside the requests (load.ts); reads
-// and what their failures mean are in reads.ts; start-up collects what a crash left
-// (collect.ts).
+// the full metadata is in its index line, read on a disk hit (record-lines.ts). Small
+// bodies are appended to segment files (segments.ts), large ones are blobs in cacache's
+// content layout (layout.ts), all written by a writer thread through a bounded queue
+// (write-queue.ts, writer-thread.ts); the index is Strata's own log (index-log.ts),
+// compacted in the background (compaction.ts), loaded at start beside the requests
+// (load.ts); reads and their failures are in reads.ts; start-up collects what a crash
+// left (collect.ts).
 //
 // Invariants:
 // - An entry becomes visible only after its blob is in place whole and its record
@@ -24,19 +24,18 @@
 import { PurgeBans } from '../purge-bans.js';
 import { PurgeJournal } from '../purge-journal.js';
 import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, VariantMeta } from '../types.js';
-import { TierIndex } from '../tier-index.js';
-import { VariantIndex } from '../variant-index.js';
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
-import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
+import { compactIndex, needsCompaction } from './compaction.js';
+import { evictOverBudget } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
 import { removalLine } from './index-log.js';
 import { fileSize } from './index-load.js';
 import { allocated, INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
-import type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
+import { diskIndexes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
 import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
@@ -57,12 +56,12 @@ export class DiskTier implements Store, Purgeable {
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
   private readonly refs = new Map<string, number>();
-  // An entry stored under its primary key is listed by records.has(primaryKey): no Set per URL.
-  readonly indexes = new TierIndex(new VariantIndex((primaryKey) => this.records.has(primaryKey)));
+  readonly indexes = diskIndexes((primaryKey) => this.records.has(primaryKey));
   readonly queue: WriteQueue;
   readonly purging: DiskPurging;
   readonly landings = new Landings(this);
-  private blobBytes = 0;
+  /** Bytes of blob files (whole blocks). */
+  blobBytes = 0;
   /** The index files' size (lines appended since the last compaction included; index-v1.log until converted). */
   indexBytes = 0;
   /** Bytes of an index-v1.log still to convert (compaction.ts). */
@@ -72,7 +71,7 @@ export class DiskTier implements Store, Purgeable {
   /** Bytes of the live records' lines. */
   liveLineBytes = 0;
   /** Bytes of bodies being streamed to temp files. */
-  private tmpBytes = 0;
+  tmpBytes = 0;
   private readonly reads = new DiskReads(this);
   private lastWarn = new Map<string, number>();
   compacting = false;
@@ -148,19 +147,6 @@ export class DiskTier implements Store, Purgeable {
     return this.blobBytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
   }
 
-  /** Bytes of what the live records need: their bodies and their index lines. */
-  private liveBytes(): number {
-    return this.blobBytes + this.segments.liveBytesNow + this.liveLineBytes;
-  }
-
-  /**
-   * What eviction holds under the budget: the index counted at the most compaction
-   * lets it grow to (twice its live lines, plus the slack), so the file's real size
-   * stays within the budget between compactions.
-   */
-  private committedBytes(): number {
-    return this.blobBytes + this.segments.committedBytes + 2 * this.liveLineBytes + compactionSlack(this.opts.maxBytes) + this.tmpBytes + this.queue.stats().bytesQueued;
-  }
 
   track(rec: DiskRecord): void {
     // The new reference is counted before the old record is dropped, so a body written
@@ -225,10 +211,7 @@ export class DiskTier implements Store, Purgeable {
     return appended;
   }
 
-  /**
-   * The metadata under a key when RAM holds it (records.ts says which do), without
-   * touching its recency; readMeta() reads any record's.
-   */
+  /** The metadata under a key when RAM holds it (records.ts), recency untouched; readMeta() reads any record's. */
   metaOf(key: string): EntryMeta | undefined {
     return this.live(key)?.held;
   }
@@ -254,24 +237,7 @@ export class DiskTier implements Store, Purgeable {
   evictOverBudget(): void {
     // Until every record is loaded, the bytes are not all counted.
     if (this.whileLoading) return;
-    const inUse = this.opts.inUse;
-    // Each record is passed over at most once; if only in-use entries are left, they go too.
-    let skips = inUse ? this.records.size : 0;
-    const max = this.opts.maxBytes;
-    for (const rec of this.records.values()) {
-      // Past the committed bound, or past the budget on disk now when reclaiming (segment
-      // relocation, index compaction) lags behind a storm — then down to half the budget of
-      // live data at most: evicting in write order empties whole old segments, removed at once.
-      if (this.committedBytes() <= max && (this.usedBytes() <= max || this.liveBytes() <= max / 2)) break;
-      if (skips > 0 && inUse!(rec.key)) {
-        skips--;
-        this.records.delete(rec.key);
-        this.records.set(rec.key, rec);
-        continue;
-      }
-      this.evictions++;
-      this.removeRecord(rec, 'evicted');
-    }
+    this.evictions += evictOverBudget(this);
     this.maybeCompact();
   }
 
@@ -302,10 +268,7 @@ export class DiskTier implements Store, Purgeable {
     return { meta, body: this.reads.body(rec, meta.integrity!) };
   }
 
-  /**
-   * Read a whole small body, verified; undefined when it cannot be (corrupt: removed; I/O
-   * error: kept). `meta`: the metadata get() gave for it (else read again).
-   */
+  /** A whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). `meta`: from get(). */
   async readVerified(key: string, meta?: EntryMeta): Promise<Buffer | undefined> {
     const rec = this.live(key);
     if (!rec) return undefined;
@@ -387,7 +350,6 @@ export class DiskTier implements Store, Purgeable {
   purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
     return this.purging.purge(selector, opts);
   }
-
 
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
