@@ -77,7 +77,13 @@ export class RecordLines {
       return;
     }
     tier.indexBytes += rec.lineBytes;
-    void tier.queue.op({ t: 'reline', gen: this.gen, off: rec.lineOff, bytes: rec.lineBytes, at: { segment: rec.segment!, off: rec.off! } }).then((r) => this.landed(rec, r));
+    void tier.queue.op({ t: 'reline', gen: this.gen, off: rec.lineOff, bytes: rec.lineBytes, at: { segment: rec.segment!, off: rec.off! } }).then((r) => {
+      if (r.ok) return this.landed(rec, r);
+      // The line could not be copied: written from its metadata instead, read here.
+      void this.read(rec)
+        .then((meta) => (tier.records.get(rec.key) === rec && !rec.held ? this.write(rec, meta, rec.more?.time) : undefined))
+        .catch((err: unknown) => tier.opts.logger.warn({ key: rec.key, err: (err as Error).message }, "disk tier: a relocated body's index line could not be written; the entry is lost at the next start"));
+    });
   }
 
   /** The record's metadata: held, or read from its line (a soft purge not yet written applied). */

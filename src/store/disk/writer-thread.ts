@@ -47,7 +47,8 @@ function openNextSegment(): number {
     }
   }
 }
-let index = openSync(join(dir, INDEX_FILE), 'a');
+// Read too: relocations and compactions copy lines back out of it.
+let index = openSync(join(dir, INDEX_FILE), 'a+');
 /** Bytes of the index file: where the next line lands (the tier reads lines back by offset). */
 let indexSize = fstatSync(index).size;
 /** The index file's generation: a compaction's end starts the next. The file before stays open for reads of offsets the tier took from it. */
@@ -193,7 +194,7 @@ function run(op: Op, lines: string[]): OpResult {
     }
     case 'compact-begin':
       if (compacting !== undefined) closeSync(compacting);
-      compacting = openSync(join(dir, INDEX_COMPACTING), 'w');
+      compacting = openSync(join(dir, INDEX_COMPACTING), 'w+');
       writeAll(compacting, HEADER_LINE);
       compactingSize = HEADER_LINE.length;
       return { ok: true };
