@@ -9,7 +9,6 @@ import { PurgeBans, type Ban } from '../purge-bans.js';
 import type { PurgeJournal, PurgeRecord } from '../purge-journal.js';
 import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher } from '../purge-match.js';
 import type { EntryMeta, ExpireFn, PurgeOptions, PurgeSelector } from '../types.js';
-import type { LoadedRecord } from './index-load.js';
 import type { DiskRecord, DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
 
@@ -45,13 +44,14 @@ export class DiskPurging {
    * At start: journal records apply to the index lines written before them (their
    * per-key work had not landed when the process stopped). `keep` tracks the rest.
    */
-  applyJournal(records: readonly PurgeRecord[], loaded: Iterable<LoadedRecord>, keep: (rec: DiskRecord) => void): { dropped: DiskRecord[]; softened: DiskRecord[] } {
+  applyJournal(records: readonly PurgeRecord[], loaded: Iterable<DiskRecord>, timeOf: (rec: DiskRecord) => number, keep: (rec: DiskRecord) => void): { dropped: DiskRecord[]; softened: DiskRecord[] } {
     const purges = records.map((r) => ({ r, matches: selectorMatcher(r.selector) }));
     const dropped: DiskRecord[] = [];
     const softened: DiskRecord[] = [];
     const expire = this.tier.opts.expire;
-    for (const { rec, time } of loaded) {
+    for (const rec of loaded) {
       let fate: 'keep' | 'drop' | 'soft' = 'keep';
+      const time = purges.length ? timeOf(rec) : 0;
       for (const { r, matches } of purges) {
         if (time > r.atMs || !matches(rec.meta)) continue;
         if (r.softAtMs === undefined || !expire) {

@@ -1,13 +1,13 @@
 // The disk tier's index on disk (index-v2.log): one JSON line per record, appended in
 // the order the writes happened, the later line for a key winning. Shapes:
-//   {"k":key,"t":ms,"s":size,"i":integrity[,"g":segment,"o":offset][,"x":1][,"tg":[tags]],"m":meta}
+//   {"k":key,"t":ms,"s":size[,"g":segment,"o":offset][,"x":1][,"tg":[tags]],"m":meta,"i":integrity}
 //                                   a body stored, its metadata replaced, or its body moved
 //   {"k":key,"t":ms,"d":1}          the key removed
 //   {"h":2}                         first line of a compacted file: it holds every live record,
 //                                   so an older index-v1.log beside it is obsolete
 // `m` is the EntryMeta without what the line says already (key, size, integrity) and
 // without primaryKey and url when they follow from the key. Everything RAM keeps comes
-// before `"m":`, so a load parses only that head; "x":1 marks a record whose metadata
+// before `"m":`, so a load parses only that head (the integrity, needed on a hit only, after it); "x":1 marks a record whose metadata
 // RAM keeps too (records.ts), "tg" the tags of one that does not. `t` is the wall clock
 // when the line was queued: purge journal records (purge-journal.ts) apply at start to
 // the lines written before them. A torn last line (a crash mid-append) is skipped.
@@ -27,20 +27,20 @@ export const HEADER_LINE = '{"h":2}\n';
 export const META_MARK = ',"m":';
 
 /**
- * The parts of a record line around what the writer thread adds (integrity and place):
- * `head` + `,"i":…[,"g":…,"o":…]` + `tail`.
+ * The parts of a record line around what the writer thread adds (place and integrity):
+ * `head` + `[,"g":…,"o":…]` + `tail` + `,"i":…}`.
  */
 export function lineParts(meta: EntryMeta, time: number): { head: string; tail: string } {
   const { v: _v, key, bodySize, integrity: _i, primaryKey, url, ...rest } = meta;
   const derived = primaryKey === key && url === urlOfKey(key);
   const m = derived ? rest : { primaryKey, url, ...rest };
   const flags = !compactable(meta) ? ',"x":1' : meta.tags.length ? `,"tg":${JSON.stringify(meta.tags)}` : '';
-  return { head: `{"k":${JSON.stringify(key)},"t":${time},"s":${bodySize}`, tail: `${flags}${META_MARK}${JSON.stringify(m)}}\n` };
+  return { head: `{"k":${JSON.stringify(key)},"t":${time},"s":${bodySize}`, tail: `${flags}${META_MARK}${JSON.stringify(m)}` };
 }
 
 export function assembleLine(head: string, integrity: string, at: SegmentLocation | undefined, tail: string): string {
   const loc = at ? `,"g":${at.segment},"o":${at.off}` : '';
-  return `${head},"i":${JSON.stringify(integrity)}${loc}${tail}`;
+  return `${head}${loc}${tail},"i":${JSON.stringify(integrity)}}\n`;
 }
 
 /** A whole record line (metadata held in RAM, integrity and size in it). */

@@ -9,7 +9,8 @@
 
 import { performance } from 'node:perf_hooks';
 import type { PurgeRecord } from '../purge-journal.js';
-import { loadIndex, type LoadedRecord } from './index-load.js';
+import { loadIndex } from './index-load.js';
+import type { DiskRecord } from './records.js';
 import { Segments } from './segments.js';
 import { sweepOrphans } from './collect.js';
 import type { DiskTier } from './tier.js';
@@ -26,10 +27,11 @@ export class WhileLoading {
 export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRecord[], indexBytesAtStart: number, firstSegment: number, during: WhileLoading): Promise<void> {
   const { dir, logger } = tier.opts;
   const started = performance.now();
-  const index = await loadIndex(dir, indexBytesAtStart);
+  // Lines' times matter only to purges journalled before this start: those during the load are newer than every line.
+  const index = await loadIndex(dir, indexBytesAtStart, journalled.length > 0);
   if (index.skipped) logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
   const referenced = new Set<number>();
-  for (const { rec: r } of index.records.values()) if (r.segment !== undefined) referenced.add(r.segment);
+  for (const r of index.records.values()) if (r.segment !== undefined) referenced.add(r.segment);
   const sizes = await Segments.scan(dir, referenced, firstSegment, logger);
   for (const [segment, size] of sizes) tier.segments.known(segment, size);
   tier.indexBytes += index.fileBytes;
@@ -37,9 +39,8 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
   if (!index.legacyBytes) tier.indexBytes -= tier.legacyBytes;
   tier.legacyBytes = index.legacyBytes;
 
-  const loaded: LoadedRecord[] = [];
-  for (const l of index.records.values()) {
-    const r = l.rec;
+  const loaded: DiskRecord[] = [];
+  for (const r of index.records.values()) {
     if (r.segment !== undefined && (sizes.get(r.segment) ?? -1) < r.off! + r.size) {
       logger.warn({ key: r.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
       continue;
@@ -50,10 +51,11 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
       void tier.appendRemoval(r.key);
       continue;
     }
-    loaded.push(l);
+    loaded.push(r);
   }
   const purges = [...journalled, ...during.purges.map((p, i) => ({ id: -1 - i, ...p }))];
-  const { dropped, softened } = tier.purging.applyJournal(purges, loaded, (rec) => {
+  const times = index.times;
+  const { dropped, softened } = tier.purging.applyJournal(purges, loaded, (rec) => times?.get(rec.key) ?? 0, (rec) => {
     // A write of this run is newer than anything loaded.
     if (!tier.records.has(rec.key)) tier.track(rec);
   });
