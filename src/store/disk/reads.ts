@@ -3,18 +3,25 @@
 // entry (and every entry sharing the damaged blob); any other error (EMFILE, EIO…)
 // is the system's: counted, logged at most every interval, and the entry stays.
 
-import { open as openFile, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
 import type { Body, EntryMeta } from '../types.js';
 import { blobPath, segmentPath } from './layout.js';
 import type { DiskRecord } from './records.js';
+import { SegmentHandles } from './segment-handles.js';
 import type { DiskTier } from './tier.js';
 
 export class DiskReads {
   ioErrors = 0;
   corrupt = 0;
+  private handles: SegmentHandles | undefined;
 
   constructor(private readonly tier: DiskTier) {}
+
+  /** Segment files held open for reads (made on first use: the tier's options are set after its fields). */
+  get segments(): SegmentHandles {
+    return (this.handles ??= new SegmentHandles(this.tier.opts.dir));
+  }
 
   /** The record's metadata (read from its index line unless held); undefined when it cannot be read (an I/O error: kept). */
   async meta(rec: DiskRecord): Promise<EntryMeta | undefined> {
@@ -40,7 +47,7 @@ export class DiskReads {
   async whole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
     let data: Buffer;
     try {
-      data = await readRange(this.pathOf(rec, integrity), rec.off ?? 0, rec.size, rec.segment !== undefined);
+      data = rec.segment !== undefined ? await this.segments.read(rec.segment, rec.off!, rec.size) : await readFile(this.pathOf(rec, integrity));
     } catch (err) {
       this.failed(rec, err as Error);
       return undefined;
@@ -76,23 +83,5 @@ export class DiskReads {
     }
     // Every record sharing the blob shares its bad bytes.
     for (const other of [...tier.records.values()]) if (other.integrity === rec.integrity && other.segment === undefined) void tier.removeRecord(other, 'corrupt');
-  }
-}
-
-/** A body's bytes: a whole blob file, or a range of a segment file. */
-async function readRange(path: string, off: number, size: number, inSegment: boolean): Promise<Buffer> {
-  if (!inSegment) return readFile(path);
-  const fh = await openFile(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const { bytesRead } = await fh.read(buf, got, size - got, off + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === size ? buf : buf.subarray(0, got);
-  } finally {
-    await fh.close();
   }
 }

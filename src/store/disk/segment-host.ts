@@ -15,7 +15,10 @@ export function segmentHost(tier: DiskTier): SegmentHost {
     },
     current: (rec) => tier.records.get((rec as DiskRecord).key) === rec,
     moved: (rec) => tier.lines.relocated(rec as DiskRecord),
-    unlinkSegment: (segment) => void tier.queue.op({ t: 'unlink-segment', segment }),
+    unlinkSegment: (segment) => {
+      tier.reads.segments.forget(segment);
+      void tier.queue.op({ t: 'unlink-segment', segment });
+    },
     logger: tier.opts.logger,
   };
 }

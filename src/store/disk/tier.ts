@@ -72,7 +72,7 @@ export class DiskTier implements Store, Purgeable {
   liveLineBytes = 0;
   /** Bytes of bodies being streamed to temp files. */
   tmpBytes = 0;
-  private readonly reads = new DiskReads(this);
+  readonly reads = new DiskReads(this);
   private lastWarn = new Map<string, number>();
   compacting = false;
   readonly segments: Segments;
@@ -395,6 +395,7 @@ export class DiskTier implements Store, Purgeable {
     this.closed = true;
     await this.queue.close();
     await this.lines.close();
+    this.reads.segments.closeAll();
   }
 }
 
