@@ -7,7 +7,7 @@ import type { DiskTier } from './tier.js';
 
 /** Bytes of what the live records need: their bodies and their index lines. */
 function liveBytes(tier: DiskTier): number {
-  return tier.blobBytes + tier.segments.liveBytesNow + tier.liveLineBytes;
+  return tier.blobs.bytes + tier.segments.liveBytesNow + tier.liveLineBytes;
 }
 
 /**
@@ -16,7 +16,7 @@ function liveBytes(tier: DiskTier): number {
  * stays within the budget between compactions.
  */
 function committedBytes(tier: DiskTier): number {
-  return tier.blobBytes + tier.segments.committedBytes + 2 * tier.liveLineBytes + compactionSlack(tier.opts.maxBytes) + tier.tmpBytes + tier.queue.stats().bytesQueued;
+  return tier.blobs.bytes + tier.segments.committedBytes + 2 * tier.liveLineBytes + compactionSlack(tier.opts.maxBytes) + tier.tmpBytes + tier.queue.stats().bytesQueued;
 }
 
 /** Evict until the tier fits; how many records went. */

@@ -10,7 +10,6 @@
 import { performance } from 'node:perf_hooks';
 import type { PurgeRecord } from '../purge-journal.js';
 import { loadIndex } from './index-load.js';
-import type { DiskRecord } from './records.js';
 import { Segments } from './segments.js';
 import { sweepOrphans } from './collect.js';
 import type { DiskTier } from './tier.js';
@@ -39,26 +38,30 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
   if (!index.legacyBytes) tier.indexBytes -= tier.legacyBytes;
   tier.legacyBytes = index.legacyBytes;
 
-  const loaded: DiskRecord[] = [];
-  for (const r of index.records.values()) {
+  const loaded = index.records;
+  for (const r of loaded.values()) {
     if (r.segment !== undefined && (sizes.get(r.segment) ?? -1) < r.off! + r.size) {
       logger.warn({ key: r.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
-      continue;
-    }
-    if (during.deletedKeys.has(r.key)) continue;
-    if (during.deletedPrimaries.has(r.primaryKey)) {
+      loaded.delete(r.key);
+    } else if (during.deletedKeys.has(r.key)) loaded.delete(r.key);
+    else if (during.deletedPrimaries.has(r.primaryKey)) {
       // Invalidated while loading, before anyone could see it: removed for good.
+      loaded.delete(r.key);
       void tier.appendRemoval(r.key);
-      continue;
     }
-    loaded.push(r);
   }
   const purges = [...journalled, ...during.purges.map((p, i) => ({ id: -1 - i, ...p }))];
   const times = index.times;
-  const { dropped, softened } = tier.purging.applyJournal(purges, loaded, (rec) => times?.get(rec.key) ?? 0, (rec) => {
+  // Nothing written during the load (the usual start): the loaded map becomes the tier's.
+  const adopt = tier.records.size === 0;
+  const { dropped, softened } = tier.purging.applyJournal(purges, loaded.values(), (rec) => times?.get(rec.key) ?? 0, (rec) => {
     // A write of this run is newer than anything loaded.
-    if (!tier.records.has(rec.key)) tier.track(rec);
+    if (!adopt && !tier.records.has(rec.key)) tier.track(rec);
   });
+  if (adopt) {
+    for (const rec of dropped) loaded.delete(rec.key);
+    tier.adopt(loaded);
+  }
   tier.finishLoading();
   logger.info(
     { items: tier.records.size, bytes: tier.usedBytes(), ms: Math.round(performance.now() - started), purgedAtStart: dropped.length, softPurgedAtStart: softened.length },

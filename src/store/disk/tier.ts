@@ -32,7 +32,8 @@ import { evictOverBudget } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
 import { removalLine } from './index-log.js';
 import { fileSize } from './index-load.js';
-import { allocated, INDEX_FILE, INDEX_V1_FILE } from './layout.js';
+import { BlobRefs } from './blob-refs.js';
+import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
 import { diskIndexes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
@@ -52,16 +53,14 @@ const WARN_INTERVAL_MS = 10_000;
 
 export class DiskTier implements Store, Purgeable {
   /** Map iteration order is the LRU order: oldest first. */
-  readonly records = new Map<string, DiskRecord>();
+  records = new Map<string, DiskRecord>();
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
-  private readonly refs = new Map<string, number>();
+  readonly blobs = new BlobRefs();
   readonly indexes = diskIndexes((primaryKey) => this.records.has(primaryKey));
   readonly queue: WriteQueue;
   readonly purging: DiskPurging;
   readonly landings = new Landings(this);
-  /** Bytes of blob files (whole blocks). */
-  blobBytes = 0;
   /** The index files' size (lines appended since the last compaction included; index-v1.log until converted). */
   indexBytes = 0;
   /** Bytes of an index-v1.log still to convert (compaction.ts). */
@@ -139,28 +138,41 @@ export class DiskTier implements Store, Purgeable {
 
   /** Does a blob-file record refer to this integrity? */
   refersTo(integrity: string): boolean {
-    return this.refs.has(integrity);
+    return this.blobs.has(integrity);
   }
 
   /** Bytes on disk the tier answers for. */
   usedBytes(): number {
-    return this.blobBytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
+    return this.blobs.bytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
   }
 
 
   track(rec: DiskRecord): void {
     // The new reference is counted before the old record is dropped, so a body written
     // again under its key keeps its blob.
-    if (rec.segment !== undefined) this.segments.track(rec);
-    else {
-      const n = this.refs.get(rec.integrity) ?? 0;
-      this.refs.set(rec.integrity, n + 1);
-      if (n === 0) this.blobBytes += allocated(rec.size);
-    }
+    this.refer(rec);
     const old = this.records.get(rec.key);
     if (old) this.untrack(old);
-    rec.bansChecked = this.bans.seq;
     this.records.set(rec.key, rec);
+    this.list(rec);
+  }
+
+  /** A load into an empty tier: its map of records becomes the tier's, in its order (no second map of a million records). */
+  adopt(records: Map<string, DiskRecord>): void {
+    for (const rec of records.values()) {
+      this.refer(rec);
+      this.list(rec);
+    }
+    this.records = records;
+  }
+
+  private refer(rec: DiskRecord): void {
+    if (rec.segment !== undefined) this.segments.track(rec);
+    else this.blobs.add(rec.integrity, rec.size);
+  }
+
+  private list(rec: DiskRecord): void {
+    rec.bansChecked = this.bans.seq;
     this.liveLineBytes += rec.lineBytes;
     // An entry under its primary key is found by records.get(primaryKey) (variants()): not listed.
     this.indexes.add(rec.meta, rec.key !== rec.primaryKey);
@@ -179,23 +191,12 @@ export class DiskTier implements Store, Purgeable {
     this.liveLineBytes -= rec.lineBytes;
     this.indexes.remove(rec.meta, rec.key !== rec.primaryKey);
     if (rec.segment !== undefined) this.segments.untrack(rec);
-    else this.release(rec.integrity, rec.size);
-  }
-
-  private release(integrity: string, size: number): void {
-    const n = (this.refs.get(integrity) ?? 1) - 1;
-    if (n > 0) {
-      this.refs.set(integrity, n);
-      return;
-    }
-    this.refs.delete(integrity);
-    this.blobBytes -= allocated(size);
-    void this.unlinkBlob(integrity);
+    else if (this.blobs.drop(rec.integrity, rec.size)) void this.unlinkBlob(rec.integrity);
   }
 
   /** Remove a blob unless a record refers to it again by the time the removal is sent. */
   unlinkBlob(integrity: string): Promise<OpResult> {
-    return this.queue.unlink(integrity, () => !this.refs.has(integrity));
+    return this.queue.unlink(integrity, () => !this.blobs.has(integrity));
   }
 
   /** Append a removal line for `key` unless a newer write of it is still landing (its line supersedes). */
