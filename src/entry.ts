@@ -48,13 +48,34 @@ export interface EntryMeta {
    * but never selected as its variant. `validator` ties the slices of one version.
    */
   slice?: { index: number; bytes: number; totalBytes: number; validator: string };
+  /**
+   * Set when Strata made this body from another variant of the same response
+   * (src/transform/): `coding` of its bytes, `level` it was made at ("decoded":
+   * decoded from the origin's coding). The stored ETag stays the origin's (it
+   * validates with the origin); clients see a weak, suffixed one.
+   */
+  transform?: { coding: string; level: 'fast' | 'best' | 'decoded'; sourceBytes: number };
+  /**
+   * Stored with compression on: varyValues['accept-encoding'] is the coding of this
+   * body (transform/select.ts), not the request's Accept-Encoding as normalised.
+   */
+  byCoding?: boolean;
 }
 
 /**
  * What Vary selection reads of a stored variant (RFC 9111 §4.1): a tier may answer
  * with no more than this for entries whose full metadata it keeps on disk.
  */
-export type VariantMeta = Pick<EntryMeta, 'key' | 'primaryKey' | 'varyNames' | 'varyValues' | 'responseTimeMs' | 'slice'>;
+export type VariantMeta = Pick<EntryMeta, 'key' | 'primaryKey' | 'varyNames' | 'varyValues' | 'responseTimeMs' | 'slice' | 'byCoding' | 'transform'>;
+
+/**
+ * Did the tier give the variant's whole metadata? Every tier does for varied entries,
+ * slices and entries keyed by coding (store/disk/records.ts keeps theirs in RAM);
+ * only an unvaried disk entry may come as VariantMeta alone.
+ */
+export function isWhole(m: VariantMeta): m is EntryMeta {
+  return 'headers' in m;
+}
 
 /**
  * Which entries a purge takes. An entry matches when any one part matches. URLs are
