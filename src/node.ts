@@ -1,6 +1,7 @@
 // Composition root: builds every long-lived component of one Strata node from a
 // Config, and owns start/stop. The only place that constructs them.
 
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
@@ -21,6 +22,8 @@ import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
+import { Guard } from './routing/guard/guard.js';
+import { KeyFileError } from './routing/guard/jwt.js';
 import { createListener } from './server/listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
@@ -85,6 +88,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let origin: UpstreamPool | undefined;
   let proxy: Server | undefined;
   let admin: Server | undefined;
+  let guard: Guard | undefined;
   let stopping: Promise<void> | undefined;
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
@@ -112,6 +116,12 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     adminAddress: () => admin!.address() as AddressInfo,
 
     async start() {
+      try {
+        guard = new Guard(config.edge, { clock, readFile: (path) => readFileSync(path, 'utf8') });
+      } catch (err) {
+        if (err instanceof KeyFileError) throw new StrataError('CONFIG_INVALID', `edge.jwt.keyFiles: ${err.message}`);
+        throw err;
+      }
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
       const disk = await DiskTier.open({
         dir: config.cache.dir,
@@ -142,7 +152,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
+      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses, guard });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
@@ -167,6 +177,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       } catch (err) {
         proxy.close();
         admin.close();
+        await guard.close();
         await origin.close();
         await store.close();
         throw err;
@@ -203,6 +214,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         }
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await origin.close(!timedOut);
+        await guard?.close();
         await store.close();
         access.flush();
         logger.info({ ...stats.counters }, 'strata node stopped');

@@ -18,5 +18,6 @@ export type SlicesConfig = Config['slices'];
 export type PurgeConfig = Config['purge'];
 export type LimitsConfig = Config['limits'];
 export type AdminConfig = Config['admin'];
+export type EdgeConfig = Config['edge'];
 export type BalancerName = OriginConfig['balancer'];
 export type LogLevel = Config['logLevel'];

@@ -29,6 +29,10 @@ export const COUNTERS = {
   sliceVersionDrops: 'times the stored slices of an object were dropped because the origin answered with another version',
   purges: 'purge requests carried out (POST /purge and PURGE)',
   purged: 'stored entries removed (hard) or made stale (soft) by purges',
+  filtered: 'requests denied by an edge filter rule (403)',
+  rateLimited: 'requests refused by the edge rate limit (429)',
+  authRefused: 'requests refused by edge auth: forward-auth 401/403/redirect, missing or invalid bearer token',
+  authUnavailable: 'requests refused because the auth service or JWKS could not be used (503, fail closed)',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -44,6 +44,14 @@ function sampleText(e: Entry): string {
     URL: 'http://10.9.9.9:1',
     NAMES: 'admin.example, ops.example',
     FIELDS: 'x-forwarded-host, x-original-host',
+    RULES: '[{name: no-admin, action: deny, paths: [/admin/], addresses: [10.0.0.0/8, "2001:db8::/32"]}]',
+    FIELD: 'x-api-key',
+    COOKIE: 'session',
+    ISSUER: 'https://login.example/',
+    AUDIENCES: 'api.example, web.example',
+    ALGS: 'RS256, ES256',
+    FILES: 'keys/signing.pub.pem',
+    'CLAIM=FIELD,…': 'sub=x-user, email=x-user-email',
   };
   const text = byArg[kind.arg];
   assert.ok(text !== undefined, `no sample for ${e.path} (kind ${kind.arg}): add one here`);
@@ -52,7 +60,8 @@ function sampleText(e: Entry): string {
 
 /** A value no setting of its kind accepts, or undefined where any text is valid. */
 function badText(e: Entry): string | undefined {
-  return e.setting.kind.arg === 'DIR' ? undefined : 'x y!';
+  // Any text is a directory, an issuer, an audience or a file name.
+  return ['DIR', 'ISSUER', 'AUDIENCES', 'FILES'].includes(e.setting.kind.arg) ? undefined : 'x y!';
 }
 
 function baseArgv(e: Entry): string[] {

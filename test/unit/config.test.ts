@@ -123,6 +123,7 @@ test('every flag has its STRATA_* env twin', () => {
     slices: defaultConfig(HOST).slices,
     purge: defaultConfig(HOST).purge,
     limits: defaultConfig(HOST).limits,
+    edge: defaultConfig(HOST).edge,
     logLevel: 'debug',
   });
 });
