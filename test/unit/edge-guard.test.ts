@@ -13,6 +13,7 @@ import { clientOf, compilePath, compileRanges, compileValue, decodedPath, Patter
 import { RateLimiter } from '../../src/routing/guard/rate-limit.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { edgeRules } from '../fixtures/edge.js';
+import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
 import { generateKeyPairSync } from 'node:crypto';
 
 test('path patterns: prefix, glob (* in a segment, ** across), regex and ~* ignoring case', () => {
@@ -178,4 +179,26 @@ test('JWT key files: private keys are refused; PEM public keys, certificates-les
   assert.throws(() => parseKeyFile('k.json', JSON.stringify(privateKey.export({ format: 'jwk' }))), /private key/);
   assert.equal(parseKeyFile('hs.json', JSON.stringify({ kty: 'oct', k: Buffer.from('0123456789abcdef0123456789abcdef').toString('base64url') }))[0]!.kty, 'oct');
   assert.throws(() => parseKeyFile('x.txt', 'hello'), /neither PEM nor JSON/);
+});
+
+test('config/edge-guard.yaml loads, and its rules compile', () => {
+  const c = config({ argv: ['--config', 'edge-guard.yaml'], readFile: files({ 'edge-guard.yaml': repoFile('config/edge-guard.yaml') }) });
+  assert.equal(c.edge.filters.length, 5);
+  assert.equal(c.edge.forwardAuth.cacheTtlMs, 10_000);
+  assert.equal(c.edge.publicAfterAuth, true);
+  const f = new RequestFilter(c.edge.filters);
+  assert.equal(f.deniedBy({ method: 'GET', target: '/admin/x', headers: {}, clientAddress: '2001:db8:20::5' }), undefined);
+  assert.equal(f.deniedBy({ method: 'GET', target: '/admin/x', headers: {}, clientAddress: '2001:db8:21::5' }), 'admin-elsewhere');
+  assert.equal(f.deniedBy({ method: 'GET', target: '/site/.git/HEAD', headers: {}, clientAddress: '192.0.2.1' }), 'secret-files');
+});
+
+test('edge settings from flags: filter rules as YAML flow text, claim fields as pairs; bad ones name the flag', () => {
+  const c = config({
+    argv: ['--origin', ORIGIN, '--edge-filters', '[{name: no-admin, action: deny, paths: [/admin/]}]', '--edge-jwt-claim-fields', 'sub=x-user'],
+    env: { STRATA_EDGE_RATE_LIMIT_REQUESTS_PER_S: '0.5' },
+  });
+  assert.equal(c.edge.filters[0]!.name, 'no-admin');
+  assert.deepEqual(c.edge.jwt.claimFields, { sub: 'x-user' });
+  assert.equal(c.edge.rateLimit.requestsPerS, 0.5);
+  assert.match(rejection({ argv: ['--origin', ORIGIN, '--edge-filters', '[{name: x, action: deny, addresses: [10.0.0.0/99]}]'] }), /^--edge-filters\[0\]\.addresses: .*prefix length/);
 });
