@@ -23,7 +23,7 @@ import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { Guard } from './routing/guard/guard.js';
-import { KeyFileError } from './routing/guard/jwt.js';
+import { GuardConfigError } from './routing/guard/match.js';
 import { createListener } from './server/listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
@@ -119,7 +119,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       try {
         guard = new Guard(config.edge, { clock, readFile: (path) => readFileSync(path, 'utf8') });
       } catch (err) {
-        if (err instanceof KeyFileError) throw new StrataError('CONFIG_INVALID', `edge.jwt.keyFiles: ${err.message}`);
+        if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
         throw err;
       }
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });

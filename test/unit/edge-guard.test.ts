@@ -202,3 +202,9 @@ test('edge settings from flags: filter rules as YAML flow text, claim fields as 
   assert.equal(c.edge.rateLimit.requestsPerS, 0.5);
   assert.match(rejection({ argv: ['--origin', ORIGIN, '--edge-filters', '[{name: x, action: deny, addresses: [10.0.0.0/99]}]'] }), /^--edge-filters\[0\]\.addresses: .*prefix length/);
 });
+
+test('the guard refuses to set framing or forwarding fields from an auth answer or a claim', () => {
+  const deps = { clock: new FakeClock(), readFile: () => '' };
+  assert.throws(() => new Guard(edgeRules({ forwardAuth: { url: 'http://127.0.0.1:9/', identityFields: ['content-length'] } }), deps), /edge\.forwardAuth\.identityFields: "content-length" cannot be set/);
+  assert.throws(() => new Guard(edgeRules({ jwt: { jwksUrl: 'http://127.0.0.1:9/', claimFields: { sub: 'host' } } }), deps), /edge\.jwt\.claimFields: "host"/);
+});

@@ -22,6 +22,7 @@ import type { Clock } from '../../util/clock.js';
 import { RequestFilter } from './filters.js';
 import { ForwardAuth } from './forward-auth.js';
 import { JwtCheck } from './jwt.js';
+import { GuardConfigError } from './match.js';
 import { RateLimiter } from './rate-limit.js';
 
 /** What a node (or, later, a route) enforces at the edge: the shape of config group `edge`. */
@@ -66,6 +67,23 @@ export interface GuardDeps {
 
 const PASS: GuardPass = { pass: true, add: undefined, checked: [] };
 
+/**
+ * The request fields that make an answer a client's own in the cache's eyes
+ * (RFC 9111 §3.5; Cookie by Strata's storing rules). Other fields the auth service
+ * is sent (an API key, Accept-Language) stay in the cache's view: a response that
+ * varies on them keeps its variants.
+ */
+/** Fields the guard must never set on a request: framing, routing and connection fields. */
+const UNSETTABLE_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'via', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+
+function checkSettable(key: string, fields: Iterable<string>): void {
+  for (const f of fields) {
+    if (UNSETTABLE_FIELDS.has(f)) throw new GuardConfigError(`${key}: ${JSON.stringify(f)} cannot be set from the edge (expected identity fields such as x-auth-user, not framing or forwarding fields)`);
+  }
+}
+
+const CREDENTIAL_FIELDS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
 /** RFC 6750 §3: the challenge; a request without a token gets no error code (§3.1). */
 function bearerChallenge(error?: string, description?: string): string {
   let v = 'Bearer realm="strata"';
@@ -90,10 +108,12 @@ export class Guard {
   private readonly limiter: RateLimiter | undefined;
   private readonly forwardAuth: ForwardAuth | undefined;
   private readonly jwt: JwtCheck | undefined;
-  /** Credential fields the auth stages read. */
+  /** Credential fields (CREDENTIAL_FIELDS) the auth stages read. */
   private readonly credentialFields: readonly string[];
 
   constructor(rules: GuardRules, deps: GuardDeps) {
+    checkSettable('edge.forwardAuth.identityFields', rules.forwardAuth.identityFields);
+    checkSettable('edge.jwt.claimFields', Object.values(rules.jwt.claimFields));
     this.filter = new RequestFilter(rules.filters);
     this.limiter = rules.rateLimit.requestsPerS > 0 ? new RateLimiter(rules.rateLimit, deps.clock) : undefined;
     this.forwardAuth = rules.forwardAuth.url !== '' ? new ForwardAuth(rules.forwardAuth, deps.clock) : undefined;
@@ -107,7 +127,7 @@ export class Guard {
       creds.add('authorization');
       if (rules.jwt.cookie !== '') creds.add('cookie');
     }
-    this.credentialFields = [...creds];
+    this.credentialFields = [...creds].filter((f) => CREDENTIAL_FIELDS.has(f));
   }
 
   /** The one per-request call: pass (with what to add for the origin) or the refusal to answer. */

@@ -12,6 +12,7 @@ import { createPublicKey, createSecretKey, X509Certificate, type KeyObject } fro
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK, type JWTPayload, type JWTVerifyOptions, type KeyInput } from 'jose';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
+import { GuardConfigError } from './match.js';
 
 export interface JwtRules {
   jwksUrl: string;
@@ -126,9 +127,14 @@ export class JwtCheck {
       try {
         text = readFile(f);
       } catch (err) {
-        throw new KeyFileError(`${f}: cannot read (${(err as Error).message.split('\n')[0]})`);
+        throw new GuardConfigError(`edge.jwt.keyFiles: ${f}: cannot read (${(err as Error).message.split('\n')[0]})`);
       }
-      return parseKeyFile(f, text);
+      try {
+        return parseKeyFile(f, text);
+      } catch (err) {
+        if (err instanceof KeyFileError) throw new GuardConfigError(`edge.jwt.keyFiles: ${err.message}`);
+        throw err;
+      }
     });
     this.remote =
       rules.jwksUrl === ''

@@ -18,6 +18,9 @@ export type ValueMatcher = (value: string | undefined) => boolean;
 /** Thrown for a pattern or range that cannot be used; the message says what was expected. */
 export class PatternError extends Error {}
 
+/** Rules a guard cannot be built from; the message starts with the setting's key. */
+export class GuardConfigError extends Error {}
+
 function regexOf(pattern: string): RegExp | undefined {
   const m = /^~(\*)?\s+(.*)$/s.exec(pattern);
   if (!m) return undefined;
