@@ -86,6 +86,15 @@ test('JWT: a valid bearer token passes; its claims reach the origin as fields a 
     assert.equal(seen['authorization'], `Bearer ${t}`, 'the credential itself is forwarded');
     await h.get('/hello2', { authorization: `Bearer ${await token(h, { sub: 'bob' })}` });
     assert.equal(jwks.fetches(), 1, 'the JWKS is fetched once and kept');
+    // A verified token is remembered, but never past its expiry (+ the 30 s skew).
+    const short = await token(h, { exp: Math.floor(h.clock.now() / 1000) + 5 });
+    assert.equal((await h.get('/s1', { authorization: `Bearer ${short}` })).status, 200);
+    h.clock.advance(30_000);
+    assert.equal((await h.get('/s2', { authorization: `Bearer ${short}` })).status, 200, 'within the skew');
+    h.clock.advance(6_000);
+    const late = await h.get('/s3', { authorization: `Bearer ${short}` });
+    assert.equal(late.status, 401);
+    assert.match(late.headers['www-authenticate']!, /token expired/);
   });
 });
 

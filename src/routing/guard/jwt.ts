@@ -7,8 +7,14 @@
 // Outcomes: missing (no token), invalid (a token that does not verify, with the
 // reason for error_description, RFC 6750 §3.1), unavailable (the JWKS could not
 // be fetched: the guard fails closed), or the verified claims.
+//
+// A verified token is remembered (by its SHA-256, in a bounded LRU) until it
+// expires or for REMEMBER_MS at most, so a client's every request does not pay a
+// signature check (~0.1-0.2 ms for ES256/RS256): its expiry is still checked
+// against the clock on every use. Refusals are not remembered.
 
-import { createPublicKey, createSecretKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, createSecretKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK, type JWTPayload, type JWTVerifyOptions, type KeyInput } from 'jose';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
@@ -40,6 +46,11 @@ interface StaticKey {
   key: KeyInput;
   file: string;
 }
+
+/** How long a verified token is trusted without checking its signature again, at most. */
+const REMEMBER_MS = 60_000;
+/** Verified tokens remembered at most (~1 KiB each with their claims). */
+const REMEMBER_MAX = 10_000;
 
 /** jose errors that say the token is bad (anything else from a remote JWKS says the JWKS is unusable). */
 const TOKEN_FAULTS = new Set([
@@ -116,6 +127,7 @@ export function parseKeyFile(file: string, text: string): StaticKey[] {
 export class JwtCheck {
   private readonly staticKeys: StaticKey[];
   private readonly remote: ReturnType<typeof createRemoteJWKSet> | undefined;
+  private readonly verified = new LRUCache<string, { claims: JWTPayload; untilMs: number }>({ max: REMEMBER_MAX });
 
   constructor(
     private readonly rules: JwtRules,
@@ -157,6 +169,20 @@ export class JwtCheck {
   async verify(headers: HeaderMap): Promise<TokenVerdict> {
     const token = this.tokenOf(headers);
     if (token === undefined) return { kind: 'missing' };
+    const digest = createHash('sha256').update(token).digest('base64');
+    const known = this.verified.get(digest);
+    const now = this.clock.now();
+    if (known && now < known.untilMs) return { kind: 'valid', claims: known.claims };
+    const v = await this.check(token);
+    if (v.kind === 'valid') {
+      // Until it expires (with the skew), as jose judged it now; never past REMEMBER_MS.
+      const expMs = typeof v.claims.exp === 'number' ? (v.claims.exp + this.rules.clockSkewS) * 1000 : Infinity;
+      this.verified.set(digest, { claims: v.claims, untilMs: Math.min(expMs, now + REMEMBER_MS) });
+    }
+    return v;
+  }
+
+  private async check(token: string): Promise<TokenVerdict> {
     const opts: JWTVerifyOptions = {
       currentDate: new Date(this.clock.now()),
       clockTolerance: this.rules.clockSkewS,
