@@ -63,6 +63,10 @@ test('forward-auth: an unauthorised client never gets the cached body; an author
       [{}, 401],
       [{ authorization: 'Bearer wrong' }, 401],
       [{ authorization: 'Bearer forbidden' }, 403],
+      // Nothing of the stored entry either: not a range of it, not a 304 confirming its validator.
+      [{ range: 'bytes=0-3' }, 401],
+      [{ 'if-none-match': '*' }, 401],
+      [{ 'cache-control': 'only-if-cached' }, 401],
     ] as const) {
       const r = await h.get('/doc', headers);
       assert.equal(r.status, status);
@@ -84,7 +88,7 @@ test('forward-auth: an unauthorised client never gets the cached body; an author
       assert.equal(r.headers['server'], undefined);
       assert.equal(r.headers['x-powered-by'], undefined);
     }
-    assert.equal(h.node.stats.counters.authRefused, 4);
+    assert.equal(h.node.stats.counters.authRefused, 7);
   });
 });
 

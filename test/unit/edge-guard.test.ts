@@ -207,4 +207,5 @@ test('the guard refuses to set framing or forwarding fields from an auth answer 
   const deps = { clock: new FakeClock(), readFile: () => '' };
   assert.throws(() => new Guard(edgeRules({ forwardAuth: { url: 'http://127.0.0.1:9/', identityFields: ['content-length'] } }), deps), /edge\.forwardAuth\.identityFields: "content-length" cannot be set/);
   assert.throws(() => new Guard(edgeRules({ jwt: { jwksUrl: 'http://127.0.0.1:9/', claimFields: { sub: 'host' } } }), deps), /edge\.jwt\.claimFields: "host"/);
+  assert.throws(() => new Guard(edgeRules({ rateLimit: { requestsPerS: 1, by: 'header' } }), deps), /edge\.rateLimit\.header: empty/);
 });

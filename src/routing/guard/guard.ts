@@ -114,6 +114,9 @@ export class Guard {
   constructor(rules: GuardRules, deps: GuardDeps) {
     checkSettable('edge.forwardAuth.identityFields', rules.forwardAuth.identityFields);
     checkSettable('edge.jwt.claimFields', Object.values(rules.jwt.claimFields));
+    if (rules.rateLimit.requestsPerS > 0 && rules.rateLimit.by === 'header' && rules.rateLimit.header === '') {
+      throw new GuardConfigError('edge.rateLimit.header: empty while edge.rateLimit.by is header (expected the request field naming the client, e.g. x-api-key)');
+    }
     this.filter = new RequestFilter(rules.filters);
     this.limiter = rules.rateLimit.requestsPerS > 0 ? new RateLimiter(rules.rateLimit, deps.clock) : undefined;
     this.forwardAuth = rules.forwardAuth.url !== '' ? new ForwardAuth(rules.forwardAuth, deps.clock) : undefined;
