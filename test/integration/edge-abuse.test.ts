@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { filterRules } from '../../src/config/edge-kinds.js';
-import { startHarness } from '../fixtures/harness.js';
+import { fetchReply, startHarness } from '../fixtures/harness.js';
 import { edgeRules } from '../fixtures/edge.js';
 
 const origin = (req: IncomingMessage, res: ServerResponse) => {
@@ -130,6 +130,25 @@ test('PURGE is authenticated by the admin token alone when edge auth is on', asy
     const r = await h.get('/p', { authorization: 'Bearer adm1n' }, 'PURGE');
     assert.notEqual(r.status, 401);
     assert.ok(r.status < 300, `PURGE answered ${r.status}`);
+  } finally {
+    await h.close();
+  }
+});
+
+test('IPv6 clients: address ranges and rate-limit buckets over a real IPv6 connection', async () => {
+  const filters = filterRules().parse([{ name: 'v6-docs', action: 'deny', paths: ['/private/'], addresses: ['::1/128'] }]);
+  const h = await startHarness(origin, { listen: { host: '::1', port: 0 }, edge: edgeRules({ filters, rateLimit: { requestsPerS: 1, burst: 2 } }) } as Parameters<typeof startHarness>[1]);
+  try {
+    const base = `http://[::1]:${h.node.proxyAddress().port}`;
+    const denied = await fetchReply(`${base}/private/x`);
+    assert.equal(denied.status, 403);
+    assert.match(denied.text, /"v6-docs"/);
+    // The denied request took no token (filters come first): the burst of 2 is whole.
+    assert.equal((await fetchReply(`${base}/a`)).status, 200);
+    assert.equal((await fetchReply(`${base}/b`)).status, 200);
+    const limited = await fetchReply(`${base}/c`);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers['retry-after'], '1');
   } finally {
     await h.close();
   }
