@@ -23,7 +23,7 @@ import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { Guard } from './routing/guard/guard.js';
-import { GuardConfigError } from './routing/guard/match.js';
+import { GuardConfigError } from './routing/guard/config-error.js';
 import { createListener } from './server/listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';

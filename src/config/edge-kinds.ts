@@ -6,7 +6,7 @@
 // compiles them with, so a bad one stops start-up naming its key.
 
 import { parse as parseYaml } from 'yaml';
-import { compilePath, compileValue, parseCidr, PatternError } from '../routing/guard/match.js';
+import { compilePath, compileValue, parseCidr, PatternError } from '../http/patterns.js';
 import { isMapping, type Kind, Problem, show } from './kinds.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

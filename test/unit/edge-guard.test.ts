@@ -9,7 +9,7 @@ import { Problem } from '../../src/config/kinds.js';
 import { RequestFilter } from '../../src/routing/guard/filters.js';
 import { Guard, type GuardRefusal } from '../../src/routing/guard/guard.js';
 import { parseKeyFile } from '../../src/routing/guard/jwt.js';
-import { clientOf, compilePath, compileRanges, compileValue, decodedPath, PatternError } from '../../src/routing/guard/match.js';
+import { clientOf, compilePath, compileRanges, compileValue, decodedPath, PatternError } from '../../src/http/patterns.js';
 import { RateLimiter } from '../../src/routing/guard/rate-limit.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { edgeRules } from '../fixtures/edge.js';

@@ -5,7 +5,7 @@
 
 import type { FilterRule } from '../../config/edge-kinds.js';
 import type { HeaderMap } from '../../http/headers.js';
-import { compilePath, compileRanges, compileValue, decodedPath } from './match.js';
+import { compilePath, compileRanges, compileValue, decodedPath } from '../../http/patterns.js';
 
 export type { FilterRule } from '../../config/edge-kinds.js';
 

@@ -22,7 +22,7 @@ import type { Clock } from '../../util/clock.js';
 import { RequestFilter } from './filters.js';
 import { ForwardAuth } from './forward-auth.js';
 import { JwtCheck } from './jwt.js';
-import { GuardConfigError } from './match.js';
+import { GuardConfigError } from './config-error.js';
 import { RateLimiter } from './rate-limit.js';
 
 /** What a node (or, later, a route) enforces at the edge: the shape of config group `edge`. */

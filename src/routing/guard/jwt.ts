@@ -18,7 +18,7 @@ import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK, type JWTPayload, type JWTVerifyOptions, type KeyInput } from 'jose';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
-import { GuardConfigError } from './match.js';
+import { GuardConfigError } from './config-error.js';
 
 export interface JwtRules {
   jwksUrl: string;

@@ -10,7 +10,7 @@
 import { LRUCache } from 'lru-cache';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
-import { clientOf } from './match.js';
+import { clientOf } from '../../http/patterns.js';
 
 export interface RateLimitRules {
   requestsPerS: number;

@@ -1,6 +1,7 @@
-// The matching vocabulary of edge rules: path patterns, field value patterns and
-// client address ranges (CIDR, IPv4 and IPv6). Pure; the config kinds use the
-// same parsers to refuse a bad pattern at start-up, naming the key.
+// The matching vocabulary of edge rules (src/routing/guard/): path patterns, field
+// value patterns and client address ranges (CIDR, IPv4 and IPv6). Pure, no I/O;
+// the config kinds use the same parsers to refuse a bad pattern at start-up,
+// naming the key.
 //
 // Path patterns (one syntax, three forms, chosen by their first character):
 //   "/admin/"            prefix: the path starts with it
@@ -17,9 +18,6 @@ export type ValueMatcher = (value: string | undefined) => boolean;
 
 /** Thrown for a pattern or range that cannot be used; the message says what was expected. */
 export class PatternError extends Error {}
-
-/** Rules a guard cannot be built from; the message starts with the setting's key. */
-export class GuardConfigError extends Error {}
 
 function regexOf(pattern: string): RegExp | undefined {
   const m = /^~(\*)?\s+(.*)$/s.exec(pattern);
