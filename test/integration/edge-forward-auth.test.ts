@@ -217,3 +217,22 @@ test('forward-auth: an auth service that is down, slow or broken fails closed wi
     assert.equal(h.origin.count(), 1);
   });
 });
+
+test('forward-auth: an origin that varies on the identity field keeps one variant per identity', async () => {
+  const origin = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    const body = `dashboard of ${String(req.headers['x-auth-user'])}`;
+    res.writeHead(200, { 'cache-control': 'public, max-age=600', vary: 'X-Auth-User', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  await withAuth(origin, () => ({}), async (h) => {
+    assert.equal((await h.get('/dash', { authorization: 'Bearer good-kim' })).text, 'dashboard of kim');
+    await h.stored(1);
+    const lee = await h.get('/dash', { authorization: 'Bearer good-lee', 'x-auth-user': 'kim' });
+    assert.equal(lee.text, 'dashboard of lee', "the forged field selected nothing: Strata's identity did");
+    await h.stored(2);
+    const kim = await h.get('/dash', { authorization: 'Bearer good-kim' });
+    assert.equal(kim.text, 'dashboard of kim');
+    assert.match(kim.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/dash'), 2);
+  });
+});
