@@ -67,12 +67,6 @@ export interface GuardDeps {
 
 const PASS: GuardPass = { pass: true, add: undefined, checked: [] };
 
-/**
- * The request fields that make an answer a client's own in the cache's eyes
- * (RFC 9111 §3.5; Cookie by Strata's storing rules). Other fields the auth service
- * is sent (an API key, Accept-Language) stay in the cache's view: a response that
- * varies on them keeps its variants.
- */
 /** Fields the guard must never set on a request: framing, routing and connection fields. */
 const UNSETTABLE_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'via', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
 
@@ -82,6 +76,12 @@ function checkSettable(key: string, fields: Iterable<string>): void {
   }
 }
 
+/**
+ * The request fields that make an answer a client's own in the cache's eyes
+ * (RFC 9111 §3.5; Cookie by Strata's storing rules). Other fields the auth service
+ * is sent (an API key, Accept-Language) stay in the cache's view: a response that
+ * varies on them keeps its variants.
+ */
 const CREDENTIAL_FIELDS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
 /** RFC 6750 §3: the challenge; a request without a token gets no error code (§3.1). */
@@ -184,5 +184,3 @@ export class Guard {
     await this.forwardAuth?.close();
   }
 }
-
-export { PASS as GUARD_PASS };
