@@ -13,7 +13,13 @@
 // (identity, claims) and the credential fields the edge checked; the fields the
 // guard sets are always removed from the client's request first (strippedFields),
 // so a client can never supply its own identity. Synchronous unless an auth stage
-// has to wait (forward-auth not remembered, JWT).
+// has to wait (forward-auth not remembered, JWT not remembered).
+//
+// Per route (later): one Guard per GuardRules, built once (node.ts) and chosen
+// with the route; its state (rate buckets, remembered decisions and tokens) is
+// then per route. hiddenResponseFields is applied through deliver's hiddenFields,
+// whose per-entry header cache is keyed by stored metadata: routes with different
+// lists need their own DeliverOptions (or filterResponseFields on the way out).
 
 import type { EdgeConfig } from '../../config/types.js';
 import { StrataError, type ErrorCode } from '../../errors.js';
