@@ -153,3 +153,17 @@ test('IPv6 clients: address ranges and rate-limit buckets over a real IPv6 conne
     await h.close();
   }
 });
+
+test('skipAuthPreflight: a CORS preflight passes without credentials; other OPTIONS and GETs still need them', async () => {
+  const preflight = { origin: 'https://app.example', 'access-control-request-method': 'GET' };
+  for (const skip of [false, true]) {
+    const h = await startHarness(origin, { edge: edgeRules({ skipAuthPreflight: skip, jwt: { jwksUrl: 'http://127.0.0.1:9/jwks.json' } }) });
+    try {
+      assert.equal((await h.get('/api', preflight, 'OPTIONS')).status, skip ? 200 : 401, `preflight, skip=${skip}`);
+      assert.equal((await h.get('/api', { origin: 'https://app.example' }, 'OPTIONS')).status, 401, 'not a preflight');
+      assert.equal((await h.get('/api', preflight)).status, 401, 'a GET is never a preflight');
+    } finally {
+      await h.close();
+    }
+  }
+});

@@ -142,6 +142,13 @@ export const edge = {
     jwksCacheS: setting({ kind: seconds({ min: 1 }), default: 600, help: 'How long a fetched JWKS is used before it is fetched again.' }),
     jwksTimeoutMs: setting({ kind: duration({ min: 1 }), default: 5_000, help: 'Time the JWKS URL has to answer (beyond: 503 AUTH_UNAVAILABLE).' }),
   },
+  skipAuthPreflight: setting({
+    kind: onOff(),
+    default: false,
+    help:
+      'CORS preflight requests (OPTIONS with Origin and Access-Control-Request-Method; browsers send them without credentials) ' +
+      'skip forward-auth and JWT; filters and rate limits still apply.',
+  }),
   publicAfterAuth: setting({
     kind: onOff(),
     default: false,

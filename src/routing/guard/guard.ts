@@ -98,6 +98,11 @@ function bearerChallenge(error?: string, description?: string): string {
   return v;
 }
 
+/** A CORS preflight (Fetch standard §3.2.2): browsers send it without credentials. */
+function isPreflight(req: GuardRequest): boolean {
+  return req.method === 'OPTIONS' && req.headers['origin'] !== undefined && req.headers['access-control-request-method'] !== undefined;
+}
+
 function refusal(code: ErrorCode, message: string, headers: string[] = [], status?: number): GuardRefusal {
   return { pass: false, status: status ?? new StrataError(code).status, code, message, headers };
 }
@@ -110,6 +115,7 @@ export class Guard {
   /** Response fields never sent to clients. */
   readonly hiddenResponseFields: ReadonlySet<string>;
   readonly publicAfterAuth: boolean;
+  private readonly skipAuthPreflight: boolean;
   private readonly filter: RequestFilter;
   private readonly limiter: RateLimiter | undefined;
   private readonly forwardAuth: ForwardAuth | undefined;
@@ -131,6 +137,7 @@ export class Guard {
     this.strippedFields = new Set([...(this.forwardAuth ? rules.forwardAuth.identityFields : []), ...(this.jwt ? Object.values(rules.jwt.claimFields) : [])]);
     this.hiddenResponseFields = new Set(rules.hideResponseFields);
     this.publicAfterAuth = rules.publicAfterAuth;
+    this.skipAuthPreflight = rules.skipAuthPreflight;
     const creds = new Set<string>(this.forwardAuth ? rules.forwardAuth.requestFields : []);
     if (this.jwt) {
       creds.add('authorization');
@@ -148,7 +155,7 @@ export class Guard {
       if (!r.ok) return refusal('RATE_LIMITED', `request rate limit exceeded; retry after ${r.retryAfterS} s`, ['retry-after', String(r.retryAfterS)]);
     }
     // PURGE carries the admin token in Authorization and is checked by the purge module.
-    if (req.method === 'PURGE' || (!this.forwardAuth && !this.jwt)) return PASS;
+    if (req.method === 'PURGE' || (!this.forwardAuth && !this.jwt) || (this.skipAuthPreflight && isPreflight(req))) return PASS;
     return this.authorise(req);
   }
 
