@@ -80,6 +80,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const onMiss = createOnMiss(env, answer, shared, pass, slicer);
   const guarded = deps.guard?.active ? createGuardStep(env, answer, deps.guard) : undefined;
   let seq = 0;
+  const nextId = deps.nextRequestId ?? (() => ++seq);
 
   /**
    * A URL with a single unvaried entry in memory is answered without a promise
@@ -157,7 +158,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.counters.requests++;
     const ctx: RequestContext = {
-      id: ++seq,
+      id: nextId(),
       req,
       res,
       method: req.method ?? 'GET',

@@ -167,3 +167,29 @@ test('skipAuthPreflight: a CORS preflight passes without credentials; other OPTI
     }
   }
 });
+
+test('reload: edge rules change live; unchanged ones keep their state (rate buckets); a key file that cannot be used refuses the reload', async () => {
+  const h = await startHarness(origin, { edge: edgeRules({ rateLimit: { requestsPerS: 1, burst: 1 } }) });
+  try {
+    assert.equal((await h.get('/r')).status, 200);
+    assert.equal((await h.get('/r')).status, 429);
+    // An unrelated change: the guard and its buckets carry over.
+    await h.node.reload({ ...h.config, logLevel: 'error' });
+    assert.equal((await h.get('/r')).status, 429, 'the bucket survived the reload');
+    // New filter rules: applied to the next request.
+    const filters = filterRules().parse([{ name: 'closed', action: 'deny', paths: ['/'] }]);
+    const changes = await h.node.reload({ ...h.config, edge: edgeRules({ filters }) });
+    assert.ok(changes.applied.some((c) => c.key === 'edge.filters'));
+    const denied = await h.get('/r');
+    assert.equal(denied.status, 403);
+    assert.match(denied.text, /"closed"/);
+    // A JWT key file that cannot be read: refused, the running rules stay.
+    await assert.rejects(
+      h.node.reload({ ...h.config, edge: edgeRules({ jwt: { keyFiles: ['/nonexistent/strata-test.pem'] } }) }),
+      (err: Error & { code?: string }) => err.code === 'RELOAD_REFUSED' && /edge\.jwt\.keyFiles: \/nonexistent\/strata-test\.pem: cannot read/.test(err.message),
+    );
+    assert.equal((await h.get('/r')).status, 403, 'still the rules of the last good reload');
+  } finally {
+    await h.close();
+  }
+});

@@ -1,7 +1,8 @@
 // Settings of the edge guard (src/routing/guard/): who may reach the cache and the
 // origin, and what of the origin the clients see. Applied to every request of the
 // node; the same shape (GuardRules) is what a route will carry of its own. See
-// ./index.ts for how to add a setting.
+// ./index.ts for how to add a setting. All live: a reload builds a new guard when
+// any of them changed (src/node.ts), before applying anything.
 
 import { claimFields, cookieName, fieldName, filterRules, jwsAlgorithms, rate, serviceUrl, text, words } from '../edge-kinds.js';
 import { count, duration, fieldNames, oneOf, onOff, seconds } from '../kinds.js';
@@ -24,6 +25,7 @@ export const ORIGIN_IDENTIFYING_FIELDS = [
 
 export const edge = {
   filters: setting({
+    live: true,
     kind: filterRules(),
     default: [],
     defaultText: 'none',
@@ -51,19 +53,22 @@ export const edge = {
   }),
   rateLimit: {
     requestsPerS: setting({
+      live: true,
       kind: rate(),
       default: 0,
       defaultText: '0 (off)',
       help: 'Requests per second one client may make (a token bucket refilled at this rate); beyond, 429 with Retry-After. 0: no limit.',
     }),
-    burst: setting({ kind: count({ min: 1 }), default: 50, help: 'Requests a client may make at once before the rate applies (the bucket size).' }),
+    burst: setting({ live: true, kind: count({ min: 1 }), default: 50, help: 'Requests a client may make at once before the rate applies (the bucket size).' }),
     by: setting({
+      live: true,
       kind: oneOf(['address', 'header'] as const, 'a client key'),
       default: 'address',
       help: 'What a client is: its address (an IPv6 client by its /64) or the value of rateLimit.header (its address when the request lacks it).',
     }),
-    header: setting({ kind: fieldName('X-Api-Key'), default: '', defaultText: 'none', help: 'The request field naming the client when rateLimit.by is header.' }),
+    header: setting({ live: true, kind: fieldName('X-Api-Key'), default: '', defaultText: 'none', help: 'The request field naming the client when rateLimit.by is header.' }),
     maxClients: setting({
+      live: true,
       kind: count({ min: 1 }),
       default: 100_000,
       help: 'Clients whose buckets are remembered (least recently seen forgotten first, ~150 bytes each); a forgotten client starts with a full bucket.',
@@ -71,6 +76,7 @@ export const edge = {
   },
   forwardAuth: {
     url: setting({
+      live: true,
       kind: serviceUrl('http://127.0.0.1:9091/verify'),
       default: '',
       defaultText: 'off',
@@ -79,6 +85,7 @@ export const edge = {
         '401/403 (with WWW-Authenticate) and 3xx (with Location) are returned to the client; anything else, or no answer, is 503 (fails closed).',
     }),
     requestFields: setting({
+      live: true,
       kind: fieldNames('Authorization, Cookie'),
       default: ['authorization', 'cookie'],
       help:
@@ -86,6 +93,7 @@ export const edge = {
         '-Uri, -Host, -Proto and -For; their values also key the remembered decisions.',
     }),
     identityFields: setting({
+      live: true,
       kind: fieldNames('X-Auth-User, X-Auth-Email'),
       default: [],
       defaultText: 'none',
@@ -93,14 +101,16 @@ export const edge = {
         "Fields copied from the auth service's 2xx answer to the request sent to the origin. A client's own copies are always removed, " +
         'so the origin can trust them.',
     }),
-    timeoutMs: setting({ kind: duration({ min: 1 }), default: 2_000, help: 'Time the auth service has to answer (beyond: 503 AUTH_UNAVAILABLE).' }),
+    timeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 2_000, help: 'Time the auth service has to answer (beyond: 503 AUTH_UNAVAILABLE).' }),
     cacheTtlMs: setting({
+      live: true,
       kind: duration(),
       default: 5_000,
       help: 'How long an answer (allow or deny) is reused for the same credentials; 0: ask for every request. Failures are never reused.',
     }),
-    cacheMaxEntries: setting({ kind: count({ min: 1 }), default: 10_000, help: 'Remembered decisions at most (least recently used forgotten first).' }),
+    cacheMaxEntries: setting({ live: true, kind: count({ min: 1 }), default: 10_000, help: 'Remembered decisions at most (least recently used forgotten first).' }),
     cacheKey: setting({
+      live: true,
       kind: oneOf(['credentials', 'credentials-and-path'] as const, 'a decision key'),
       default: 'credentials',
       help:
@@ -110,39 +120,44 @@ export const edge = {
   },
   jwt: {
     jwksUrl: setting({
+      live: true,
       kind: serviceUrl('https://login.example/.well-known/jwks.json'),
       default: '',
       defaultText: 'off',
       help: 'JWKS to check bearer tokens against (fetched when a token names an unknown key, kept for jwt.jwksCacheS).',
     }),
     keyFiles: setting({
+      live: true,
       kind: words('FILES', 'keys/signing.pub.pem'),
       default: [],
       defaultText: 'none',
       help: 'Static verification keys: PEM public keys or certificates, JWK or JWKS JSON files (an "oct" JWK for HS256). Private keys are refused.',
     }),
-    issuer: setting({ kind: text('ISSUER'), default: '', defaultText: 'any', help: 'Required iss claim; empty: not checked.' }),
-    audience: setting({ kind: words('AUDIENCES', 'api.example'), default: [], defaultText: 'any', help: 'Accepted aud values (one must match); empty: not checked.' }),
+    issuer: setting({ live: true, kind: text('ISSUER'), default: '', defaultText: 'any', help: 'Required iss claim; empty: not checked.' }),
+    audience: setting({ live: true, kind: words('AUDIENCES', 'api.example'), default: [], defaultText: 'any', help: 'Accepted aud values (one must match); empty: not checked.' }),
     algorithms: setting({
+      live: true,
       kind: jwsAlgorithms(),
       default: [],
       defaultText: 'any the key allows',
       help: 'Accepted signing algorithms; empty: whatever the key type allows ("none" is never accepted).',
     }),
-    clockSkewS: setting({ kind: seconds(), default: 30, help: "Tolerance for exp, nbf and iat against this node's clock." }),
-    acceptWithoutExpiry: setting({ kind: onOff(), default: false, help: 'Accept tokens without an exp claim (by default they are refused: a token that never expires cannot be withdrawn).' }),
-    cookie: setting({ kind: cookieName(), default: '', defaultText: 'none', help: 'Cookie holding the token when the request has no Authorization: Bearer.' }),
+    clockSkewS: setting({ live: true, kind: seconds(), default: 30, help: "Tolerance for exp, nbf and iat against this node's clock." }),
+    acceptWithoutExpiry: setting({ live: true, kind: onOff(), default: false, help: 'Accept tokens without an exp claim (by default they are refused: a token that never expires cannot be withdrawn).' }),
+    cookie: setting({ live: true, kind: cookieName(), default: '', defaultText: 'none', help: 'Cookie holding the token when the request has no Authorization: Bearer.' }),
     claimFields: setting({
+      live: true,
       kind: claimFields(),
       default: {},
       defaultText: 'none',
       example: ['claimFields: { sub: x-user, email: x-user-email, "org.id": x-org }'],
       help: "Claims sent to the origin as request fields (a client's own copies are always removed); objects and arrays as JSON.",
     }),
-    jwksCacheS: setting({ kind: seconds({ min: 1 }), default: 600, help: 'How long a fetched JWKS is used before it is fetched again.' }),
-    jwksTimeoutMs: setting({ kind: duration({ min: 1 }), default: 5_000, help: 'Time the JWKS URL has to answer (beyond: 503 AUTH_UNAVAILABLE).' }),
+    jwksCacheS: setting({ live: true, kind: seconds({ min: 1 }), default: 600, help: 'How long a fetched JWKS is used before it is fetched again.' }),
+    jwksTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 5_000, help: 'Time the JWKS URL has to answer (beyond: 503 AUTH_UNAVAILABLE).' }),
   },
   skipAuthPreflight: setting({
+    live: true,
     kind: onOff(),
     default: false,
     help:
@@ -150,6 +165,7 @@ export const edge = {
       'skip forward-auth and JWT; filters and rate limits still apply.',
   }),
   publicAfterAuth: setting({
+    live: true,
     kind: onOff(),
     default: false,
     help:
@@ -157,6 +173,7 @@ export const edge = {
       'so they neither keep a response from being stored and shared (RFC 9111 §3.5) nor split its variants. Only for origins that do not personalise.',
   }),
   hideResponseFields: setting({
+    live: true,
     kind: fieldNames('Server, X-Powered-By'),
     default: [...ORIGIN_IDENTIFYING_FIELDS],
     help: "Origin response fields never sent to clients (hits and misses alike): by default those naming the origin's software. Replaces the list; [] keeps them all.",
