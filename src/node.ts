@@ -216,6 +216,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       reload,
       explain,
       topMisses,
+      edge: () => guard.figures(),
     });
     return { config: cfg, origin, guard, proxy: handler, admin: adminHandler };
   }

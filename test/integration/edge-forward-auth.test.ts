@@ -5,7 +5,7 @@
 // decisions are remembered per credential; a dead auth service fails closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHarness, type Harness } from '../fixtures/harness.js';
+import { fetchReply, startHarness, type Harness } from '../fixtures/harness.js';
 import { edgeRules, startAuthService, type AuthService, type DeepPartial } from '../fixtures/edge.js';
 import type { EdgeConfig } from '../../src/config/types.js';
 
@@ -166,6 +166,8 @@ test('forward-auth: decisions are remembered per credential for cacheTtlMs, allo
     h.clock.advance(5_001);
     await h.get('/r0', { authorization: 'Bearer good-dan' });
     assert.equal(auth.asked.length, 4, 'asked again once the decision expired');
+    const stats = JSON.parse((await fetchReply(h.admin + '/stats')).text) as { edge: Record<string, number> };
+    assert.deepEqual(stats.edge, { rememberedDecisions: 3, rememberedTokens: 0, rateBuckets: 0 });
   });
 });
 

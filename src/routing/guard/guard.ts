@@ -188,9 +188,9 @@ export class Guard {
     return out;
   }
 
-  /** Forward-auth decisions and rate buckets held (for tests and stats). */
-  figures(): { rememberedDecisions: number; rateBuckets: number } {
-    return { rememberedDecisions: this.forwardAuth?.rememberedCount ?? 0, rateBuckets: this.limiter?.size ?? 0 };
+  /** What the guard holds, for /stats: remembered forward-auth decisions and verified tokens, rate buckets. */
+  figures(): { rememberedDecisions: number; rememberedTokens: number; rateBuckets: number } {
+    return { rememberedDecisions: this.forwardAuth?.rememberedCount ?? 0, rememberedTokens: this.jwt?.rememberedCount ?? 0, rateBuckets: this.limiter?.size ?? 0 };
   }
 
   async close(): Promise<void> {

@@ -223,6 +223,10 @@ export class JwtCheck {
     }
   }
 
+  get rememberedCount(): number {
+    return this.verified.size;
+  }
+
   /** Request fields for the origin from the claims (claimFields); dotted claims read inside objects. */
   claimFields(claims: JWTPayload): HeaderMap {
     const out: HeaderMap = {};
