@@ -22,6 +22,7 @@
 
 import { type ConfigOf, entriesOf, type Schema } from '../setting.js';
 import { cache, coalesce, purge, slices } from './cache.js';
+import { compress } from './compress.js';
 import { admin, limits, listen, logLevel, nodeId } from './node.js';
 import { edge } from './edge.js';
 import { origin } from './origin.js';
@@ -31,7 +32,7 @@ export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
 export { ORIGIN_IDENTIFYING_FIELDS } from './edge.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, logLevel, admin, origin, cache, coalesce, slices, purge, limits, edge } satisfies Schema;
+export const SCHEMA = { nodeId, listen, logLevel, admin, origin, cache, coalesce, slices, purge, compress, limits, edge } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 
