@@ -15,7 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
@@ -38,7 +38,10 @@ import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { Guard } from './routing/guard/guard.js';
 import { GuardConfigError } from './routing/guard/config-error.js';
-import { createListener, type ProxyListener } from './server/listener.js';
+import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
+import { createListener, plainListener, type ClientListener } from './server/listener.js';
+import { createRedirectHandler } from './server/redirect.js';
+import { createSecureListener } from './server/secure-listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
@@ -104,6 +107,14 @@ export interface StrataNode {
   onPurged(hook: PurgedListener): void;
   /** Background recompression (compress.recompress), after start(); tests wait on its figures. */
   recompressor?: Recompressor;
+  /**
+   * Read the TLS certificate files again (every pair): new connections get the
+   * new ones; a pair that fails its checks is refused and the old one kept.
+   * Nothing to do without TLS.
+   */
+  reloadCertificates(): Promise<CertificateReport>;
+  /** The plain-HTTP redirect listener's address (tls.redirectListen), after start(). */
+  redirectAddress(): AddressInfo | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -117,7 +128,7 @@ interface Generation {
   admin: Handler;
 }
 
-function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
+function listen(server: NetServer, addr: ListenAddress, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -165,8 +176,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let current: Generation | undefined;
   // Pools a reload replaced, finishing the requests they have in flight.
   const draining = new Set<UpstreamPool>();
-  let proxy: ProxyListener | undefined;
+  let proxy: ClientListener | undefined;
   let admin: Server | undefined;
+  let redirect: Server | undefined;
+  let certificates: Certificates | undefined;
+  let stopWatching = (): void => {};
   let stopping: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   let requestSeq = 0;
@@ -176,7 +190,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const reloadHooks: ReloadHook[] = [];
 
   const readiness = (): Readiness => ({
-    listening: proxy?.listening === true && admin?.listening === true && stopping === undefined,
+    listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,
     diskLoaded: store !== undefined && !store.stats().disk.loading,
     upstreamAvailable: current?.origin.anyAvailable() === true,
   });
@@ -298,8 +312,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     onReload: (hook) => {
       reloadHooks.push(hook);
     },
-    proxyAddress: () => proxy!.address() as AddressInfo,
+    proxyAddress: () => proxy!.server.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
+    redirectAddress: () => (redirect?.address() ?? undefined) as AddressInfo | undefined,
+    reloadCertificates: () => (certificates ? certificates.refresh(true) : Promise.resolve({ reloaded: [], refused: [] })),
 
     reload(next) {
       const run = reloading.then(() => reloadOnce(next));
@@ -320,6 +336,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     async start() {
       // First: a guard that cannot be built stops start-up before anything is opened.
       const guard = buildGuard(config, clock);
+      // Certificates first: a bad file refuses start-up before anything is opened.
+      if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
       const disk = await DiskTier.open({
         dir: config.cache.dir,
@@ -352,15 +370,27 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         flights: () => flights.flightCount,
       });
       // Each request goes to the generation current when it arrives.
-      proxy = createListener((req, res) => current!.proxy(req, res), { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
+      const handler: Handler = (req, res) => current!.proxy(req, res);
+      const onBadRequest = () => stats.inc('badRequests');
+      proxy = certificates
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest })
+        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest }));
+      if (certificates && config.tls.redirectListen) {
+        const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
+        redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
+      }
+      // Every reload re-reads the certificate files (their names need a restart).
+      if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
       admin = createAdminListener((req, res) => current!.admin(req, res));
       try {
-        await listen(proxy, config.listen, 'listen');
+        await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
+        if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
-        proxy.close();
+        proxy.server.close();
         admin.close();
         await guard.close();
+        redirect?.close();
         await origin.close();
         await store.close();
         throw err;
@@ -368,6 +398,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       logger.info(
         {
           listen: node.proxyAddress(),
+          tls: certificates ? (config.tls.http2 ? 'h2, http/1.1' : 'http/1.1') : 'off',
+          redirect: node.redirectAddress(),
           admin: node.adminAddress(),
           origin: origin.name,
           balancer: config.origin.balancer,
@@ -378,6 +410,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       gen.origin.start();
+      if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 
     stop() {
@@ -385,10 +418,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         if (!proxy || !admin || !store || !current) return;
         const graceMs = current.config.limits.shutdownGraceMs;
         logger.info('strata node stopping: no new connections; waiting for in-flight requests');
-        const closed = new Promise<void>((resolve) => proxy!.close(() => resolve()));
+        stopWatching();
+        const closed = new Promise<void>((resolve) => proxy!.server.close(() => resolve()));
         proxy.closeIdleConnections();
         admin.close();
         admin.closeAllConnections();
+        redirect?.close();
+        redirect?.closeAllConnections();
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {

@@ -15,6 +15,7 @@
 
 import type { GuardPass, GuardRefusal, GuardVerdict, Guard } from '../routing/guard/guard.js';
 import type { HeaderMap } from '../http/headers.js';
+import { clientScheme } from '../server/request-guard.js';
 import type { Answers } from './answer.js';
 import type { PathEnv, RequestContext } from './context.js';
 
@@ -75,7 +76,7 @@ export function createGuardStep(env: PathEnv, answer: Answers, guard: Guard) {
       method: ctx.method,
       target: ctx.target,
       host: ctx.host,
-      scheme: 'http',
+      scheme: clientScheme(ctx.req),
       headers: ctx.headers,
       clientAddress: ctx.req.socket.remoteAddress ?? '',
     });
