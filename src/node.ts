@@ -7,8 +7,13 @@
 // a request keeps the generation it started in, so it finishes with the settings
 // it began with. The store, the coalescer, the listeners and the metrics live
 // across generations and take their live settings through small reconfigure
-// steps. Other features register a ReloadHook (onReload) to take theirs.
+// steps. Other features register a ReloadHook (onReload) to take theirs. The
+// edge guard belongs to a generation but is carried over while edge.* is
+// unchanged (its rate buckets and remembered decisions survive the reload); a
+// changed one is built before anything is applied, so a bad key file refuses
+// the reload.
 
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
@@ -31,6 +36,8 @@ import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
+import { Guard } from './routing/guard/guard.js';
+import { GuardConfigError } from './routing/guard/config-error.js';
 import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
 import { Cluster, isClustered } from './cluster/cluster.js';
 import { createListener, plainListener, type ClientListener } from './server/listener.js';
@@ -117,10 +124,11 @@ export interface StrataNode {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** What one configuration builds: the request handlers and the upstream pool they use. */
+/** What one configuration builds: the request handlers and the upstream pool and edge guard they use. */
 interface Generation {
   config: Readonly<Config>;
   origin: UpstreamPool;
+  guard: Guard;
   proxy: Handler;
   admin: Handler;
 }
@@ -140,6 +148,16 @@ function listen(server: NetServer, addr: ListenAddress, what: string): Promise<v
     server.once('listening', onListening);
     server.listen(addr.port, addr.host);
   });
+}
+
+/** The edge guard for `cfg`; a rule it cannot be built from (a private key file...) is CONFIG_INVALID. */
+function buildGuard(cfg: Readonly<Config>, clock: Clock): Guard {
+  try {
+    return new Guard(cfg.edge, { clock, readFile: (path) => readFileSync(path, 'utf8') });
+  } catch (err) {
+    if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
+    throw err;
+  }
 }
 
 function refused(message: string): StrataError {
@@ -183,14 +201,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     upstreamAvailable: current?.origin.anyAvailable() === true,
   });
 
-  /** The handlers for `cfg` over `origin`; the store and the coalescer are the node's. */
-  function build(cfg: Readonly<Config>, origin: UpstreamPool): Generation {
+  /** The handlers for `cfg` over `origin` and `guard`; the store and the coalescer are the node's. */
+  function build(cfg: Readonly<Config>, origin: UpstreamPool, guard: Guard): Generation {
     const tiered = store!;
     const flights = coalescer!;
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
     const recompressor = node.recompressor;
-    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, ...(recompressor ? { recompressor } : {}), ...(cluster ? { cluster } : {}) });
+    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guard, ...(recompressor ? { recompressor } : {}), ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
       purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -222,9 +240,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       reload,
       explain,
       topMisses,
+      edge: () => guard.figures(),
       ...(cluster ? { cluster } : {}),
     });
-    return { config: cfg, origin, proxy: handler, admin: adminHandler };
+    return { config: cfg, origin, guard, proxy: handler, admin: adminHandler };
   }
 
   /** One reload: load, check, then apply (node components, then hooks). */
@@ -249,6 +268,15 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    let guard = running.guard;
+    if (!isDeepStrictEqual(running.config.edge, next.edge)) {
+      try {
+        guard = buildGuard(next, clock);
+      } catch (err) {
+        if (isStrataError(err) && err.source === 'config') throw refused(err.message);
+        throw err;
+      }
+    }
     // From here on nothing refuses: each component takes its settings.
     const pool = isDeepStrictEqual(running.config.origin, next.origin) ? running.origin : running.origin.successor(next.origin);
     logger.level = next.logLevel;
@@ -256,7 +284,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
     proxy.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
-    current = build(next, pool);
+    current = build(next, pool, guard);
+    if (guard !== running.guard) {
+      // Requests already past it keep going; its auth connections close once idle.
+      void running.guard.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard a reload replaced failed'));
+    }
     if (pool !== running.origin) {
       pool.start();
       const old = running.origin;
@@ -310,6 +342,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     },
 
     async start() {
+      // First: a guard that cannot be built stops start-up before anything is opened.
+      const guard = buildGuard(config, clock);
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
@@ -339,7 +373,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         const remote = new Purger({ token: '', store, clock, logger, stats });
         cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
       }
-      const gen = (current = build(config, origin));
+      const gen = (current = build(config, origin, guard));
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
@@ -371,6 +405,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       } catch (err) {
         proxy.server.close();
         admin.close();
+        await guard.close();
         redirect?.close();
         await cluster?.close();
         await origin.close();
@@ -420,6 +455,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await cluster?.close();
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await Promise.all([current.origin, ...draining].map((pool) => pool.close(!timedOut)));
+        await current.guard.close();
         await node.recompressor?.close();
         await store.close();
         access.flush();

@@ -40,6 +40,8 @@ export interface AdminDeps {
   topMisses?: TopMisses;
   /** The cluster (absent: not clustered): peers' requests and /stats `peers`. */
   cluster?: Pick<Cluster, 'verify' | 'stats'>;
+  /** What the edge guard holds (`edge` in /stats: remembered decisions and tokens, rate buckets). */
+  edge?: () => Record<string, number>;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -122,6 +124,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           tiers: deps.store.stats(),
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
+          edge: deps.edge?.() ?? {},
           peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });

@@ -21,6 +21,7 @@ import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
+import type { Guard } from '../routing/guard/guard.js';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -55,6 +56,8 @@ export interface ProxyDeps {
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
+  /** The edge guard (filters, rate limits, auth) run before the cache; absent or inactive: none. */
+  guard?: Guard;
 }
 
 /** What the request path asks of the cluster (src/cluster/cluster.ts). */
@@ -110,6 +113,8 @@ export interface RequestContext {
   key: string | undefined;
   upstream?: string;
   bytes: number;
+  /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
+  originOnly?: HeaderMap;
   /** The peer this request proved it comes from (cluster): answered here, never sent to another peer. */
   peer?: string;
 }
@@ -134,7 +139,7 @@ export function settle(env: PathEnv, ctx: RequestContext, o: CacheOutcome): stri
 
 /** The request fields for the origin. */
 export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
-  return forwardHeaders(ctx.headers, {
+  const h = forwardHeaders(ctx.headers, {
     clientAddress: ctx.req.socket.remoteAddress ?? '',
     clientHost: ctx.host,
     clientProto: clientScheme(ctx.req),
@@ -142,4 +147,5 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
     via: env.via,
     droppedFields: env.droppedFields,
   });
+  return ctx.originOnly ? Object.assign(h, ctx.originOnly) : h;
 }

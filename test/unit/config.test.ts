@@ -126,6 +126,7 @@ test('every flag has its STRATA_* env twin', () => {
     compress: defaultConfig(HOST).compress,
     cluster: defaultConfig(HOST).cluster,
     limits: defaultConfig(HOST).limits,
+    edge: defaultConfig(HOST).edge,
     logLevel: 'debug',
   });
 });
