@@ -18,6 +18,9 @@ import { NotStoredLog } from './observability/not-stored.js';
 import { Stats } from './observability/stats.js';
 import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
+import { DrainSet } from './routing/drain.js';
+import { Router } from './routing/router.js';
+import { createRoutesAdmin } from './admin/routes.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
@@ -82,7 +85,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   // The most-missed primary keys, for the dashboard (/stats topMisses; bounded).
   const topMisses = new TopMisses(1000);
   let store: TieredStore | undefined;
-  let origin: UpstreamPool | undefined;
+  let origin: Router | undefined;
   let proxy: Server | undefined;
   let admin: Server | undefined;
   let stopping: Promise<void> | undefined;
@@ -125,7 +128,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         loadInBackground: true,
       });
       store = new TieredStore(memory, disk, logger);
-      origin = new UpstreamPool(config.origin, { logger, clock });
+      // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
+      const drains = new DrainSet();
+      const router = new Router(config, {
+        drains,
+        makePool: (cfg, label) => new UpstreamPool(cfg, { logger: label === 'origin' ? logger : logger.child({ pool: label }), clock, isDrained: drains.isDrained }),
+      });
+      origin = router;
       const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       // A request after a purge must not join a fetch that began before it.
       store.onPurged((selector) => void coalescer.forget(flightMatcher(selector)));
@@ -135,14 +144,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
-        upstreams: () => pool.figures(),
+        upstreams: () => pool.upstreams(),
         originCounts: () => pool.counts,
         hitForPassKeys: () => coalescer.passKeys,
         flights: () => coalescer.flightCount,
       });
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
+      const handler = createProxyHandler({ config, store, router, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
@@ -153,14 +162,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const explain = createExplainRoute({
         token: config.admin.token,
         clock,
-        originHost: origin.host,
+        originHost: router.pools()[0]?.host ?? '',
         targetedField: config.cache.targetedField.toLowerCase(),
         defaults: { staleWhileRevalidateS: config.cache.staleWhileRevalidateS, staleIfErrorS: config.cache.staleIfErrorS },
         store,
         notStored,
         hitForPass: (key) => coalescer.passing(key),
       });
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses }));
+      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses, routes: createRoutesAdmin({ token: config.admin.token, router, logger }) }));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
@@ -175,7 +184,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         {
           listen: node.proxyAddress(),
           admin: node.adminAddress(),
-          origin: origin.name,
+          origin: router.pools().map((p) => p.name).join('; '),
+          sites: config.sites.length === 0 ? 'none (one site: origin.upstreams)' : config.sites.map((site) => site.name).join(', '),
           balancer: config.origin.balancer,
           cacheDir: config.cache.dir,
           tiers: store.stats(),

@@ -34,6 +34,8 @@ export interface AdminDeps {
   explain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
   topMisses?: TopMisses;
+  /** /routes and /upstreams/*: sites, canary weights, drains (admin/routes.ts; absent: 404). */
+  routes?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -78,12 +80,13 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
       return json(res, err.status, { error: err.code, message: err.message });
     }
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/purge') {
       if (req.method === 'POST') return deps.purge(req, res);
       res.setHeader('allow', 'POST');
       return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/purge answers POST' });
     }
+    if (deps.routes && (path === '/routes' || path.startsWith('/routes/') || path.startsWith('/upstreams/'))) return deps.routes(req, res, path);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'admin endpoints answer GET' });
     switch (path) {
       case '/':

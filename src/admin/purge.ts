@@ -147,11 +147,14 @@ export function flightMatcher(sel: PurgeSelector): (primaryKey: string) => boole
   return (primaryKey) => matches({ primaryKey, url: urlOfKey(primaryKey), tags: none });
 }
 
+const DISABLED = { purge: 'PURGE_DISABLED', explain: 'EXPLAIN_DISABLED', routing: 'ROUTING_DISABLED' } as const;
+const ACTION = { purge: 'purging', explain: 'explain', routing: 'changing routes or draining' } as const;
+
 /** The admin token check: undefined when the request may go on (`what`: purge or explain). Constant time in the token's content. */
-export function checkBearer(authorization: string | undefined, token: string, what: 'purge' | 'explain' = 'purge'): StrataError | undefined {
-  if (token === '') return new StrataError(what === 'purge' ? 'PURGE_DISABLED' : 'EXPLAIN_DISABLED');
+export function checkBearer(authorization: string | undefined, token: string, what: 'purge' | 'explain' | 'routing' = 'purge'): StrataError | undefined {
+  if (token === '') return new StrataError(DISABLED[what]);
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-  if (!m) return new StrataError('UNAUTHORIZED', `${what === 'purge' ? 'purging' : 'explain'} needs "Authorization: Bearer <admin token>"`);
+  if (!m) return new StrataError('UNAUTHORIZED', `${ACTION[what]} needs "Authorization: Bearer <admin token>"`);
   // Equal-length digests: timingSafeEqual neither throws on nor leaks a length difference.
   const given = createHash('sha256').update(m[1]!).digest();
   const wanted = createHash('sha256').update(token).digest();
@@ -159,7 +162,7 @@ export function checkBearer(authorization: string | undefined, token: string, wh
 }
 
 /** The body of a request, or PAYLOAD_TOO_LARGE past `max` bytes; undefined if the client went away. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | StrataError | undefined> {
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer | StrataError | undefined> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) return Promise.resolve(new StrataError('PAYLOAD_TOO_LARGE', `body is ${declared} bytes; the limit is ${max}`));
   return new Promise((resolve) => {
@@ -302,7 +305,7 @@ export function json(res: ServerResponse, status: number, body: unknown, extra: 
  * A refusal as JSON naming the code. `close`: the body was not read (a refusal before
  * it, or one too large), so the connection cannot be reused.
  */
-function answerError(res: ServerResponse, err: StrataError, extra: string[] = [], close = false): void {
+export function answerError(res: ServerResponse, err: StrataError, extra: string[] = [], close = false): void {
   if (res.headersSent) return void res.destroy();
   const fields = [...extra];
   if (err.code === 'UNAUTHORIZED') fields.push('www-authenticate', 'Bearer realm="strata"');

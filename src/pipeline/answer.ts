@@ -15,7 +15,7 @@ import { isNotModified } from '../http/conditionals.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
-import { settle, type PathEnv, type RequestContext } from './context.js';
+import { settle, type NodeEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { resumeFromStore } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
@@ -23,7 +23,7 @@ import { sendBody } from './send-body.js';
 /** A fetch outcome that carries a response body clients can share. */
 export type SharedResponse = Extract<FetchOutcome, { kind: 'storing' | 'passing' }>;
 
-export function createAnswers(env: PathEnv) {
+export function createAnswers(env: NodeEnv) {
   const { store, logger } = env;
   /**
    * The response fields every client of one shared outcome gets, built once per

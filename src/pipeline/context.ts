@@ -22,6 +22,7 @@ import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
 import type { OriginClient } from '../origin/client.js';
+import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
@@ -31,7 +32,8 @@ export interface ProxyDeps {
   config: Readonly<Config>;
   access: AccessLog;
   store: CacheStore;
-  origin: OriginClient;
+  /** Sites and routes: each request's route side, whose pool answers it. */
+  router: Router;
   logger: Logger;
   stats: Stats;
   /** Requests by outcome and status class, and their durations: recorded once, when a request is over. */
@@ -48,7 +50,7 @@ export interface ProxyDeps {
 }
 
 /** The handler's components and the options derived from the config once. */
-export interface PathEnv extends ProxyDeps {
+export interface NodeEnv extends ProxyDeps {
   /** This node's name in Cache-Status (an sf-token or sf-string). */
   nodeName: string;
   /** This node's Via member. */
@@ -58,6 +60,11 @@ export interface PathEnv extends ProxyDeps {
   grace: GraceWindows;
   /** Request fields never sent to the origin (origin.droppedRequestFields). */
   droppedFields: ReadonlySet<string>;
+}
+
+/** One route side's environment (route-path.ts): its upstream pool, and the route's rules in policy and grace. */
+export interface PathEnv extends NodeEnv {
+  origin: OriginClient;
 }
 
 /** Per-request state: what the access line reports. */
@@ -77,6 +84,8 @@ export interface RequestContext {
   /** The primary key, once computed (cacheable methods). */
   key: string | undefined;
   upstream?: string;
+  /** The route side the router chose (absent before routing, and for Strata's own early answers). */
+  route?: RouteSide;
   bytes: number;
 }
 
@@ -84,7 +93,7 @@ export interface RequestContext {
  * Record the request's outcome (once) and count it; returns the Cache-Status
  * value the answer carries. `o` is a fresh object owned by the request.
  */
-export function settle(env: PathEnv, ctx: RequestContext, o: CacheOutcome): string {
+export function settle(env: NodeEnv, ctx: RequestContext, o: CacheOutcome): string {
   if (ctx.outcome) throw new Error(`outcome of request ${ctx.id} settled twice (${ctx.outcome.result}, then ${o.result})`);
   if (ctx.decision !== undefined) o.decision = ctx.decision;
   ctx.outcome = o;

@@ -44,6 +44,8 @@ function sampleText(e: Entry): string {
     URL: 'http://10.9.9.9:1',
     NAMES: 'admin.example, ops.example',
     FIELDS: 'x-forwarded-host, x-original-host',
+    SITES: SITES_JSON,
+    FILE: 'sites.yaml',
   };
   const text = byArg[kind.arg];
   assert.ok(text !== undefined, `no sample for ${e.path} (kind ${kind.arg}): add one here`);
@@ -52,8 +54,12 @@ function sampleText(e: Entry): string {
 
 /** A value no setting of its kind accepts, or undefined where any text is valid. */
 function badText(e: Entry): string | undefined {
-  return e.setting.kind.arg === 'DIR' ? undefined : 'x y!';
+  return e.setting.kind.arg === 'DIR' || e.setting.kind.arg === 'FILE' ? undefined : 'x y!';
 }
+
+/** A sites value (sites), and the file sitesFile names holding the same. */
+const SITES_JSON = '{"shop": {"hosts": ["shop.example"], "routes": {"all": {"path": "/"}}}}';
+const SITES_FILES = { 'sites.yaml': 'shop:\n  hosts: [shop.example]\n  routes:\n    all: { path: / }\n' };
 
 function baseArgv(e: Entry): string[] {
   return e.path === ORIGIN_PATH ? [] : ['--origin', ORIGIN];
@@ -66,9 +72,9 @@ test('every setting is reachable from its flag, its env variable and its YAML ke
     const want = e.setting.kind.parse(raw);
     assert.notDeepEqual(want, valueAt(defaultConfig(HOST), e.path), `${e.path}: the sample must differ from the default`);
     const sources = {
-      flag: { argv: [...baseArgv(e), `--${e.flag}=${raw}`] },
-      env: { argv: baseArgv(e), env: { [e.env]: raw } },
-      yaml: { argv: [...baseArgv(e), '--config', 'x.yaml'], readFile: files({ 'x.yaml': yamlSetting(e.path, raw) }) },
+      flag: { argv: [...baseArgv(e), `--${e.flag}=${raw}`], readFile: files(SITES_FILES) },
+      env: { argv: baseArgv(e), env: { [e.env]: raw }, readFile: files(SITES_FILES) },
+      yaml: { argv: [...baseArgv(e), '--config', 'x.yaml'], readFile: files({ 'x.yaml': yamlSetting(e.path, raw), ...SITES_FILES }) },
     };
     for (const [source, opts] of Object.entries(sources)) {
       const got = valueAt(config(opts), e.path);

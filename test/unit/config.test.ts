@@ -108,6 +108,8 @@ test('every flag has its STRATA_* env twin', () => {
       balancer: 'consistent-hash',
       healthCheck: { ...defaultConfig(HOST).origin.healthCheck, path: '/healthz' },
     },
+    sites: [],
+    sitesFile: '',
     cache: {
       ...defaultConfig(HOST).cache,
       dir: '/var/cache/strata',

@@ -18,12 +18,13 @@ import { type ConfigOf, entriesOf, type Schema } from '../setting.js';
 import { cache, coalesce, purge, slices } from './cache.js';
 import { admin, limits, listen, logLevel, nodeId } from './node.js';
 import { origin } from './origin.js';
+import { sites, sitesFile } from './sites.js';
 
 export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, logLevel, admin, origin, cache, coalesce, slices, purge, limits } satisfies Schema;
+export const SCHEMA = { nodeId, listen, logLevel, admin, origin, sites, sitesFile, cache, coalesce, slices, purge, limits } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 

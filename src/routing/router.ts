@@ -1,0 +1,274 @@
+// Sites and routes of one node, as the pipeline asks for them once per request:
+// Host → site (sites.ts), path → route (longest prefix), then the side of a
+// canary (shifting.ts), whose pool answers. Also what the admin API changes live:
+// a route's canary weight, and drained upstreams (drain.ts).
+//
+// A node without `sites` is one implicit site answering every Host, with one
+// route "/" to origin.upstreams: exactly the node it was before sites existed.
+// Routes without an upstream of their own share that origin pool.
+//
+// Pools are built by an injected factory (node.ts constructs long-lived
+// components); the router owns their lifetime from then on (start, close).
+
+import { PLAIN_KEY, type KeyOptions } from '../cache/key.js';
+import type { PoolSpec, RouteCacheSpec, RouteSpec, SiteSpec } from '../config/sites.js';
+import type { Config, OriginConfig } from '../config/types.js';
+import type { HeaderMap } from '../http/headers.js';
+import type { OriginClient } from '../origin/client.js';
+import type { UpstreamFigures } from '../origin/pool.js';
+import { DrainSet, type DrainStatus } from './drain.js';
+import { byLongestPrefix, HostTable, routeFor } from './sites.js';
+import { chooseSide, type Side, type Split } from './shifting.js';
+
+/** What the router needs of a pool (src/origin/pool.ts's UpstreamPool). */
+export interface RoutePool extends OriginClient {
+  start(): void;
+  figures(): UpstreamFigures[];
+  anyAvailable(): boolean;
+  hasOpen(): boolean;
+  readonly counts: { retries: number; allDownRequests: number };
+}
+
+/** Builds a pool for `cfg`; `label` names it in logs and /stats. */
+export type PoolFactory = (cfg: OriginConfig, label: string) => RoutePool;
+
+export interface RouteSide {
+  readonly route: Route;
+  readonly side: Side;
+  readonly pool: RoutePool;
+}
+
+export interface Route {
+  readonly site: string;
+  readonly name: string;
+  readonly path: string;
+  readonly cache: RouteCacheSpec;
+  readonly key: KeyOptions;
+  /** Opaque per-route rules for the edge guard (config `guard`); undefined when none. */
+  readonly guard: unknown;
+  readonly primary: RouteSide;
+  readonly canary: RouteSide | undefined;
+  /** The canary split; its percent changes live (admin API, reload). */
+  readonly split: Split | undefined;
+  /** The sides never share cache entries (the side is part of the key). */
+  readonly keyApart: boolean;
+}
+
+export type Resolution =
+  | { kind: 'routed'; to: RouteSide; setCookie?: string }
+  | { kind: 'misdirected' }
+  | { kind: 'no-route'; site: string };
+
+interface Site {
+  name: string;
+  routes: Route[];
+}
+
+export const IMPLICIT_SITE = 'default';
+export const IMPLICIT_ROUTE = 'all';
+
+/** The route's pool settings: its own upstreams, balancer and checks over the node's origin settings. */
+export function poolConfig(origin: OriginConfig, spec: PoolSpec): OriginConfig {
+  return {
+    ...origin,
+    upstreams: spec.upstreams.map((u) => ({ ...u, maxConnections: u.maxConnections === 0 ? origin.maxConnections : u.maxConnections })),
+    balancer: spec.balancer ?? origin.balancer,
+    healthCheck: { ...origin.healthCheck, ...spec.healthCheck },
+  };
+}
+
+function keyOptions(c: RouteCacheSpec): KeyOptions {
+  if (c.ignoreQuery.length === 0 && !c.sortQuery && c.keyHeaders.length === 0 && c.keyCookies.length === 0) return PLAIN_KEY;
+  return { ignoreQuery: c.ignoreQuery, sortQuery: c.sortQuery, headers: c.keyHeaders, cookies: c.keyCookies };
+}
+
+const PLAIN_CACHE: RouteCacheSpec = { bypass: false, ignoreQuery: [], sortQuery: false, keyHeaders: [], keyCookies: [] };
+
+/** One configuration's sites, routes and pools. Replaced whole on reload. */
+class Table {
+  readonly hosts: HostTable<Site>;
+  readonly routes = new Map<string, Route>();
+  readonly pools: { label: string; pool: RoutePool }[] = [];
+
+  constructor(config: Readonly<Config>, makePool: PoolFactory) {
+    let originPool: RoutePool | undefined;
+    const sharedOrigin = (): RoutePool => {
+      if (!originPool) {
+        originPool = makePool(config.origin, 'origin');
+        this.pools.push({ label: 'origin', pool: originPool });
+      }
+      return originPool;
+    };
+    const own = (spec: PoolSpec, label: string): RoutePool => {
+      const p = makePool(poolConfig(config.origin, spec), label);
+      this.pools.push({ label, pool: p });
+      return p;
+    };
+    const specs: readonly SiteSpec[] = config.sites.length > 0
+      ? config.sites
+      : [{ name: IMPLICIT_SITE, hosts: [], default: true, routes: [{ name: IMPLICIT_ROUTE, path: '/', cache: PLAIN_CACHE }] }];
+    const sites = specs.map((s) => {
+      const routes = s.routes.map((r) => this.route(s.name, r, r.upstream ? own(r.upstream, `${s.name}/${r.name}`) : sharedOrigin(), own));
+      for (const r of routes) this.routes.set(`${s.name}/${r.name}`, r);
+      return { hosts: s.hosts, default: s.default, site: { name: s.name, routes: byLongestPrefix(routes) } };
+    });
+    this.hosts = new HostTable(sites);
+  }
+
+  private route(site: string, spec: RouteSpec, pool: RoutePool, own: (spec: PoolSpec, label: string) => RoutePool): Route {
+    const c = spec.canary;
+    const r: { -readonly [K in keyof Route]: Route[K] } = {
+      site,
+      name: spec.name,
+      path: spec.path,
+      cache: spec.cache,
+      key: keyOptions(spec.cache),
+      guard: spec.guard,
+      primary: undefined as unknown as RouteSide,
+      canary: undefined,
+      split: c ? { percent: c.percent, by: c.by, name: c.name } : undefined,
+      keyApart: c?.keyApart ?? false,
+    };
+    r.primary = { route: r, side: 'primary', pool };
+    if (c) r.canary = { route: r, side: 'canary', pool: own(c.upstream, `${site}/${spec.name}#canary`) };
+    return r;
+  }
+}
+
+export interface RouterDeps {
+  makePool: PoolFactory;
+  /** Drained upstreams, which the pools the factory makes must consult. */
+  drains: DrainSet;
+  random?: () => number;
+}
+
+export class Router {
+  private table: Table;
+  readonly drains: DrainSet;
+  private readonly random: () => number;
+
+  constructor(
+    config: Readonly<Config>,
+    private readonly deps: RouterDeps,
+  ) {
+    this.random = deps.random ?? Math.random;
+    this.drains = deps.drains;
+    this.table = new Table(config, deps.makePool);
+  }
+
+  /** The route side answering this request, or why none does. */
+  resolve(host: string, target: string, headers: HeaderMap, clientAddress: string): Resolution {
+    const site = this.table.hosts.match(host);
+    if (site === undefined) return { kind: 'misdirected' };
+    const route = routeFor(site.routes, target);
+    if (route === undefined) return { kind: 'no-route', site: site.name };
+    if (route.canary === undefined || route.split === undefined) return { kind: 'routed', to: route.primary };
+    const choice = chooseSide(route.split, headers, clientAddress, this.random);
+    let to = choice.side === 'canary' ? route.canary : route.primary;
+    // A side whose every upstream is drained hands its traffic to the other side.
+    if (!to.pool.hasOpen()) {
+      const other = to === route.canary ? route.primary : route.canary;
+      if (other.pool.hasOpen()) to = other;
+    }
+    return choice.setCookie === undefined ? { kind: 'routed', to } : { kind: 'routed', to, setCookie: choice.setCookie };
+  }
+
+  route(site: string, name: string): Route | undefined {
+    return this.table.routes.get(`${site}/${name}`);
+  }
+
+  /** Set a route's canary share (0-100); the error names what is wrong. */
+  setCanaryPercent(site: string, name: string, percent: number): Route | string {
+    const r = this.route(site, name);
+    if (r === undefined) return `no route ${site}/${name}`;
+    if (r.split === undefined) return `route ${site}/${name} has no canary`;
+    r.split.percent = percent;
+    return r;
+  }
+
+  /** Every pool, each once. */
+  pools(): RoutePool[] {
+    return this.table.pools.map((p) => p.pool);
+  }
+
+  /** Every upstream of every pool now (an upstream in two pools appears twice). */
+  upstreams(): UpstreamFigures[] {
+    return this.table.pools.flatMap((p) => p.pool.figures());
+  }
+
+  drain(name: string): DrainStatus | undefined {
+    if (this.status(name) === undefined) return undefined;
+    this.drains.drain(name);
+    return this.status(name);
+  }
+
+  undrain(name: string): DrainStatus | undefined {
+    if (this.status(name) === undefined) return undefined;
+    this.drains.undrain(name);
+    return this.status(name);
+  }
+
+  status(name: string): DrainStatus | undefined {
+    return this.drains.status(name, this.upstreams());
+  }
+
+  anyAvailable(): boolean {
+    return this.table.pools.some((p) => p.pool.anyAvailable());
+  }
+
+  start(): void {
+    for (const p of this.table.pools) p.pool.start();
+  }
+
+  /**
+   * Take a new configuration's sites and routes (reload): new pools are built
+   * and started, the old ones close gracefully once their requests finish.
+   * Drained upstreams stay drained. Resolves when the old pools have closed.
+   */
+  replace(config: Readonly<Config>): Promise<void> {
+    const old = this.table;
+    this.table = new Table(config, this.deps.makePool);
+    this.start();
+    return Promise.all(old.pools.map((p) => p.pool.close(true))).then(() => undefined);
+  }
+
+  close(graceful = true): Promise<void> {
+    return Promise.all(this.table.pools.map((p) => p.pool.close(graceful))).then(() => undefined);
+  }
+
+  /** Summed over the pools, for /metrics. */
+  get counts(): { retries: number; allDownRequests: number } {
+    let retries = 0;
+    let allDownRequests = 0;
+    for (const p of this.table.pools) {
+      retries += p.pool.counts.retries;
+      allDownRequests += p.pool.counts.allDownRequests;
+    }
+    return { retries, allDownRequests };
+  }
+
+  /** /stats `origin`: the one pool as before when there is one, else each pool by label. */
+  stats(): unknown {
+    const pools = this.table.pools;
+    if (pools.length === 1) return pools[0]!.pool.stats();
+    return { pools: Object.fromEntries(pools.map((p) => [p.label, p.pool.stats()])), drained: this.drains.names() };
+  }
+
+  /** GET /routes: each site's routes, pools and canary weights. */
+  describe(): unknown {
+    const sites: Record<string, unknown> = {};
+    for (const r of this.table.routes.values()) {
+      const site = (sites[r.site] ??= { routes: {} }) as { routes: Record<string, unknown> };
+      site.routes[r.name] = {
+        path: r.path,
+        upstream: r.primary.pool.name,
+        ...(r.canary && r.split
+          ? { canary: { upstream: r.canary.pool.name, percent: r.split.percent, by: r.split.by, ...(r.split.name ? { name: r.split.name } : {}), keyApart: r.keyApart } }
+          : {}),
+        cache: r.cache,
+        ...(r.guard === undefined ? {} : { guard: true }),
+      };
+    }
+    return { sites, drained: this.drains.names() };
+  }
+}
