@@ -13,7 +13,7 @@ import { DrainSet, upstreamName } from '../../src/routing/drain.js';
 import { bucketOf, chooseSide } from '../../src/routing/shifting.js';
 import { byLongestPrefix, HostTable, prefixCovers, routeFor } from '../../src/routing/sites.js';
 import { StrataError } from '../../src/errors.js';
-import { config, files, ORIGIN, rejection } from '../fixtures/config-load.js';
+import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
 
 test('Host table: exact beats wildcard, the longest wildcard wins, the default catches the rest', () => {
   const t = new HostTable([
@@ -176,4 +176,13 @@ test('sites: each mistake is one line naming the key path, the value and what wa
   assert.match(rejection({ argv: ['--origin', ORIGIN, '--sites', '{"a": {"hosts": ["x.example"], "routes": {"r": {}}}}', '--sites-file', 's.yaml'], readFile: files({ 's.yaml': '' }) }), /^sitesFile: "s\.yaml" is set together with sites/);
   // Every route with its own pool: origin.url is not needed.
   assert.equal(config({ argv: ['--sites', '{"a": {"hosts": ["x.example"], "routes": {"r": {"upstream": "http://10.0.0.1:1"}}}}'] }).sites.length, 1);
+});
+
+test('config/multi-site.yaml loads', () => {
+  const c = config({ argv: ['--config', 'multi-site.yaml'], readFile: files({ 'multi-site.yaml': repoFile('config/multi-site.yaml') }) });
+  assert.deepEqual(c.sites.map((s) => s.name), ['shop', 'blog']);
+  const api = c.sites[0]!.routes.find((r) => r.name === 'api')!;
+  assert.equal(api.canary!.percent, 5);
+  assert.equal(api.upstream!.balancer, 'least-connections');
+  assert.equal(c.sites[1]!.default, true);
 });
