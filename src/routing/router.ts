@@ -9,10 +9,19 @@
 //
 // Pools are built by an injected factory (node.ts constructs long-lived
 // components); the router owns their lifetime from then on (start, close).
+//
+// Reload: successor(next) is the router of a new configuration. A pool whose
+// settings did not change is carried over as it is (health, figures and
+// connections kept), a changed one is handed to its own successor when the pool
+// offers one, else built anew; retired() names the old pools the new router does
+// not use, to be closed once their requests finish. A canary weight changed live
+// survives a reload that leaves the route's configured percent as it was; a new
+// percent in the file wins.
 
 import { PLAIN_KEY, type KeyOptions } from '../cache/key.js';
 import type { PoolSpec, RouteCacheSpec, RouteSpec, SiteSpec } from '../config/sites.js';
 import type { Config, OriginConfig } from '../config/types.js';
+import { isDeepStrictEqual } from 'node:util';
 import type { HeaderMap } from '../http/headers.js';
 import type { OriginClient } from '../origin/client.js';
 import type { UpstreamFigures } from '../origin/pool.js';
@@ -27,6 +36,8 @@ export interface RoutePool extends OriginClient {
   anyAvailable(): boolean;
   hasOpen(): boolean;
   readonly counts: { retries: number; allDownRequests: number };
+  /** A pool for changed settings that keeps what it can of this one (health, figures); this one is then closed. */
+  successor?(cfg: OriginConfig): RoutePool;
 }
 
 /** Builds a pool for `cfg`; `label` names it in logs and /stats. */
@@ -50,6 +61,8 @@ export interface Route {
   readonly canary: RouteSide | undefined;
   /** The canary split; its percent changes live (admin API, reload). */
   readonly split: Split | undefined;
+  /** The canary percent the configuration gave (a live change survives a reload that keeps it). */
+  readonly configuredPercent: number | undefined;
   /** The sides never share cache entries (the side is part of the key). */
   readonly keyApart: boolean;
 }
@@ -84,26 +97,30 @@ function keyOptions(c: RouteCacheSpec): KeyOptions {
 
 const PLAIN_CACHE: RouteCacheSpec = { bypass: false, ignoreQuery: [], sortQuery: false, keyHeaders: [], keyCookies: [] };
 
+interface LabelledPool {
+  label: string;
+  cfg: OriginConfig;
+  pool: RoutePool;
+}
+
 /** One configuration's sites, routes and pools. Replaced whole on reload. */
 class Table {
   readonly hosts: HostTable<Site>;
   readonly routes = new Map<string, Route>();
-  readonly pools: { label: string; pool: RoutePool }[] = [];
+  readonly pools: LabelledPool[] = [];
 
-  constructor(config: Readonly<Config>, makePool: PoolFactory) {
+  constructor(config: Readonly<Config>, poolFor: PoolFactory) {
+    const makePool = (cfg: OriginConfig, label: string): RoutePool => {
+      const pool = poolFor(cfg, label);
+      this.pools.push({ label, cfg, pool });
+      return pool;
+    };
     let originPool: RoutePool | undefined;
     const sharedOrigin = (): RoutePool => {
-      if (!originPool) {
-        originPool = makePool(config.origin, 'origin');
-        this.pools.push({ label: 'origin', pool: originPool });
-      }
+      originPool ??= makePool(config.origin, 'origin');
       return originPool;
     };
-    const own = (spec: PoolSpec, label: string): RoutePool => {
-      const p = makePool(poolConfig(config.origin, spec), label);
-      this.pools.push({ label, pool: p });
-      return p;
-    };
+    const own = (spec: PoolSpec, label: string): RoutePool => makePool(poolConfig(config.origin, spec), label);
     const specs: readonly SiteSpec[] = config.sites.length > 0
       ? config.sites
       : [{ name: IMPLICIT_SITE, hosts: [], default: true, routes: [{ name: IMPLICIT_ROUTE, path: '/', cache: PLAIN_CACHE }] }];
@@ -127,6 +144,7 @@ class Table {
       primary: undefined as unknown as RouteSide,
       canary: undefined,
       split: c ? { percent: c.percent, by: c.by, name: c.name } : undefined,
+      configuredPercent: c?.percent,
       keyApart: c?.keyApart ?? false,
     };
     r.primary = { route: r, side: 'primary', pool };
@@ -143,17 +161,53 @@ export interface RouterDeps {
 }
 
 export class Router {
-  private table: Table;
+  private readonly table: Table;
   readonly drains: DrainSet;
   private readonly random: () => number;
+  private retiredPools: RoutePool[] = [];
 
   constructor(
     config: Readonly<Config>,
     private readonly deps: RouterDeps,
+    poolFor: PoolFactory = deps.makePool,
   ) {
     this.random = deps.random ?? Math.random;
     this.drains = deps.drains;
-    this.table = new Table(config, deps.makePool);
+    this.table = new Table(config, poolFor);
+  }
+
+  /**
+   * The router for a reloaded configuration (see the header). Call start() on
+   * it, switch new requests to it, then close retired() once in-flight requests
+   * are done.
+   */
+  successor(next: Readonly<Config>): Router {
+    const before = new Map(this.table.pools.map((p) => [p.label, p]));
+    const kept = new Set<RoutePool>();
+    const poolFor: PoolFactory = (cfg, label) => {
+      const old = before.get(label);
+      if (old && isDeepStrictEqual(old.cfg, cfg)) {
+        kept.add(old.pool);
+        return old.pool;
+      }
+      return old?.pool.successor ? old.pool.successor(cfg) : this.deps.makePool(cfg, label);
+    };
+    const r = new Router(next, this.deps, poolFor);
+    r.fresh = new Set(r.table.pools.map((p) => p.pool).filter((p) => !kept.has(p)));
+    for (const [key, route] of r.table.routes) {
+      const old = this.table.routes.get(key);
+      if (route.split && old?.split && old.configuredPercent === route.configuredPercent) route.split.percent = old.split.percent;
+    }
+    r.retiredPools = this.table.pools.map((p) => p.pool).filter((p) => !kept.has(p));
+    return r;
+  }
+
+  /** Pools this router built itself (all of them, unless it is a successor): the ones start() starts. */
+  private fresh: Set<RoutePool> | undefined;
+
+  /** The previous router's pools this one does not use (after successor()). */
+  retired(): RoutePool[] {
+    return this.retiredPools;
   }
 
   /** The route side answering this request, or why none does. */
@@ -216,20 +270,9 @@ export class Router {
     return this.table.pools.some((p) => p.pool.anyAvailable());
   }
 
+  /** Start health checking on the pools this router built (a successor's carried-over pools run already). */
   start(): void {
-    for (const p of this.table.pools) p.pool.start();
-  }
-
-  /**
-   * Take a new configuration's sites and routes (reload): new pools are built
-   * and started, the old ones close gracefully once their requests finish.
-   * Drained upstreams stay drained. Resolves when the old pools have closed.
-   */
-  replace(config: Readonly<Config>): Promise<void> {
-    const old = this.table;
-    this.table = new Table(config, this.deps.makePool);
-    this.start();
-    return Promise.all(old.pools.map((p) => p.pool.close(true))).then(() => undefined);
+    for (const p of this.table.pools) if (!this.fresh || this.fresh.has(p.pool)) p.pool.start();
   }
 
   close(graceful = true): Promise<void> {

@@ -186,3 +186,47 @@ test('config/multi-site.yaml loads', () => {
   assert.equal(api.upstream!.balancer, 'least-connections');
   assert.equal(c.sites[1]!.default, true);
 });
+
+test('router successor (reload): unchanged pools carried over, changed ones replaced, live weights kept unless the file changed them', async () => {
+  const { Router } = await import('../../src/routing/router.js');
+  const made: { label: string; started: number; closed: boolean }[] = [];
+  const makePool = (cfg: { upstreams: { url: string }[] }, label: string) => {
+    const rec = { label, started: 0, closed: false };
+    made.push(rec);
+    return {
+      host: new URL(cfg.upstreams[0]!.url).host,
+      name: cfg.upstreams.map((u) => u.url).join(', '),
+      request: () => Promise.reject(new Error('not in this test')),
+      close: async () => void (rec.closed = true),
+      stats: () => ({}),
+      start: () => void rec.started++,
+      figures: () => [],
+      anyAvailable: () => true,
+      hasOpen: () => true,
+      counts: { retries: 0, allDownRequests: 0 },
+    };
+  };
+  const sites = (canaryUrl: string, percent: number) =>
+    `{"shop": {"hosts": ["shop.example"], "routes": {"api": {"path": "/api/", "upstream": "http://10.0.0.1:1", "canary": {"upstream": "${canaryUrl}", "percent": ${percent}}}, "all": {"path": "/"}}}}`;
+  const c1 = config({ argv: ['--origin', ORIGIN, '--sites', sites('http://10.0.0.2:1', 5)] });
+  const r1 = new Router(c1, { makePool, drains: new DrainSet() });
+  r1.start();
+  assert.deepEqual(made.map((m) => m.label), ['shop/api', 'shop/api#canary', 'origin']);
+  assert.equal(typeof r1.setCanaryPercent('shop', 'api', 30), 'object', 'the live change is taken');
+  assert.equal(r1.setCanaryPercent('shop', 'all', 30), 'route shop/all has no canary');
+
+  // The canary's upstream changes; the file's percent does not: the live 30 stays.
+  const r2 = r1.successor(config({ argv: ['--origin', ORIGIN, '--sites', sites('http://10.0.0.3:1', 5)] }));
+  r2.start();
+  assert.deepEqual(made.map((m) => m.label), ['shop/api', 'shop/api#canary', 'origin', 'shop/api#canary']);
+  assert.deepEqual(r2.retired().length, 1);
+  assert.deepEqual(made.map((m) => m.started), [1, 1, 1, 1], 'carried-over pools are not started twice');
+  assert.equal(r2.route('shop', 'api')!.split!.percent, 30);
+  assert.equal(r2.route('shop', 'api')!.canary!.pool.name, 'http://10.0.0.3:1');
+  assert.equal(r2.route('shop', 'api')!.primary.pool, r1.route('shop', 'api')!.primary.pool);
+
+  // A new percent in the file wins.
+  const r3 = r2.successor(config({ argv: ['--origin', ORIGIN, '--sites', sites('http://10.0.0.3:1', 10)] }));
+  assert.equal(r3.route('shop', 'api')!.split!.percent, 10);
+  assert.equal(r3.retired().length, 0);
+});
