@@ -144,7 +144,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
-        upstreams: () => pool.upstreams(),
+        upstreams: () => pool.upstreamFigures(),
         originCounts: () => pool.counts,
         hitForPassKeys: () => coalescer.passKeys,
         flights: () => coalescer.flightCount,

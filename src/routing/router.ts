@@ -250,6 +250,27 @@ export class Router {
     return this.table.pools.flatMap((p) => p.pool.figures());
   }
 
+  /**
+   * One row per upstream URL for /metrics (label values must be unique): an
+   * upstream listed by several pools has its counts summed, and is available when
+   * some pool may choose it; its state is the first pool's.
+   */
+  upstreamFigures(): UpstreamFigures[] {
+    const byName = new Map<string, UpstreamFigures>();
+    for (const u of this.upstreams()) {
+      const seen = byName.get(u.name);
+      if (!seen) byName.set(u.name, { ...u });
+      else {
+        seen.inFlight += u.inFlight;
+        seen.requests += u.requests;
+        seen.failures += u.failures;
+        seen.available ||= u.available;
+        seen.ewmaMs = Math.max(seen.ewmaMs, u.ewmaMs);
+      }
+    }
+    return [...byName.values()];
+  }
+
   drain(name: string): DrainStatus | undefined {
     if (this.status(name) === undefined) return undefined;
     this.drains.drain(name);

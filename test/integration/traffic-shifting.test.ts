@@ -157,3 +157,29 @@ test('A/B by client address: one client always lands on the same side', async ()
     await h.close();
   }
 });
+
+test('drain: a drained canary side hands its requests to the primary; a pool with every upstream drained answers 503; undrain restores', async () => {
+  const h = await startSites({ stable: named('stable', 'no-store'), next: named('next', 'no-store') }, canarySite({ percent: 100 }), { overrides: { admin: { token: TOKEN } } });
+  const call = (path: string, upstream: string, token = TOKEN) =>
+    fetchReply(h.admin + path, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ upstream }));
+  try {
+    assert.deepEqual(await sides(h, 10), { stable: 0, next: 10 });
+    assert.equal((await call('/upstreams/drain', h.pools['next']!.url, 'wrong')).status, 401);
+    assert.equal((await call('/upstreams/drain', 'http://127.0.0.1:1')).status, 404, 'an upstream no pool lists');
+    const d = await call('/upstreams/drain', h.pools['next']!.url + '/');
+    assert.equal(d.status, 200);
+    assert.deepEqual(JSON.parse(d.text), { upstream: h.pools['next']!.url, state: 'drained', inFlight: 0, pools: 1 });
+    assert.deepEqual(await sides(h, 10), { stable: 10, next: 0 }, 'the canary side is drained: the primary answers');
+    await call('/upstreams/drain', h.pools['stable']!.url);
+    const r = await h.get('/x', HOST);
+    assert.equal(r.status, 503);
+    assert.match(r.text, /UPSTREAMS_DRAINED/);
+    const listed = JSON.parse((await fetchReply(h.admin + '/routes')).text) as { drained: string[] };
+    assert.deepEqual(listed.drained.sort(), [h.pools['next']!.url, h.pools['stable']!.url].sort());
+    const u = await call('/upstreams/undrain', h.pools['next']!.url);
+    assert.equal((JSON.parse(u.text) as { state: string }).state, 'serving');
+    assert.deepEqual(await sides(h, 10), { stable: 0, next: 10 });
+  } finally {
+    await h.close();
+  }
+});
