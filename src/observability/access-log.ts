@@ -17,6 +17,8 @@ export interface AccessRecord {
   bytes: number;
   cache: string;
   upstream: string | undefined;
+  /** "site/route" (or "site/route#canary") when the node has sites; absent otherwise. */
+  route?: string | undefined;
   ms: number;
   aborted: boolean;
 }
@@ -64,6 +66,7 @@ export class AccessLog {
       `{"level":30,"time":${this.now()}${this.prefix}${r.id},"method":${str(r.method)},"url":${str(r.url)}` +
       `,"host":${r.host === this.lastHost ? this.lastHostJson : this.hostJson(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
     if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
+    if (r.route !== undefined) line += `,"route":${str(r.route)}`;
     line += `,"ms":${r.ms}`;
     if (r.aborted) line += ',"aborted":true';
     this.lines += line + '}\n';

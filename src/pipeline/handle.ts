@@ -99,6 +99,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       // A client that went away before its answer was chosen.
       cache: ctx.outcome?.result ?? 'bypass',
       upstream: ctx.upstream,
+      route: ctx.route?.label,
       ms: Math.round(ms * 100) / 100,
       aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
     });

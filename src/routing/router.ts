@@ -47,6 +47,8 @@ export interface RouteSide {
   readonly route: Route;
   readonly side: Side;
   readonly pool: RoutePool;
+  /** "site/route", "site/route#canary" for the access line; undefined for the implicit route (no sites). */
+  readonly label: string | undefined;
 }
 
 export interface Route {
@@ -108,8 +110,11 @@ class Table {
   readonly hosts: HostTable<Site>;
   readonly routes = new Map<string, Route>();
   readonly pools: LabelledPool[] = [];
+  /** No sites configured: one implicit site and route. */
+  private readonly implicit: boolean;
 
   constructor(config: Readonly<Config>, poolFor: PoolFactory) {
+    this.implicit = config.sites.length === 0;
     const makePool = (cfg: OriginConfig, label: string): RoutePool => {
       const pool = poolFor(cfg, label);
       this.pools.push({ label, cfg, pool });
@@ -147,8 +152,9 @@ class Table {
       configuredPercent: c?.percent,
       keyApart: c?.keyApart ?? false,
     };
-    r.primary = { route: r, side: 'primary', pool };
-    if (c) r.canary = { route: r, side: 'canary', pool: own(c.upstream, `${site}/${spec.name}#canary`) };
+    const label = this.implicit ? undefined : `${site}/${spec.name}`;
+    r.primary = { route: r, side: 'primary', pool, label };
+    if (c) r.canary = { route: r, side: 'canary', pool: own(c.upstream, `${site}/${spec.name}#canary`), label: `${label}#canary` };
     return r;
   }
 }
@@ -311,11 +317,22 @@ export class Router {
     return { retries, allDownRequests };
   }
 
-  /** /stats `origin`: the one pool as before when there is one, else each pool by label. */
+  /**
+   * /stats `origin`: the one pool as before when there is one; else the same
+   * shape over every pool (each upstream row names its pool; the dashboard reads
+   * it unchanged), each pool's own stats under `pools`, and the drained upstreams.
+   */
   stats(): unknown {
     const pools = this.table.pools;
     if (pools.length === 1) return pools[0]!.pool.stats();
-    return { pools: Object.fromEntries(pools.map((p) => [p.label, p.pool.stats()])), drained: this.drains.names() };
+    const each = pools.map((p) => ({ label: p.label, stats: p.pool.stats() as { balancer?: string; upstreams?: Record<string, unknown>[] } }));
+    return {
+      balancer: [...new Set(each.map((p) => p.stats.balancer))].join(', '),
+      ...this.counts,
+      upstreams: each.flatMap((p) => (p.stats.upstreams ?? []).map((u) => ({ ...u, pool: p.label }))),
+      pools: Object.fromEntries(each.map((p) => [p.label, p.stats])),
+      drained: this.drains.names(),
+    };
   }
 
   /** GET /routes: each site's routes, pools and canary weights. */

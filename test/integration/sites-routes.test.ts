@@ -19,7 +19,7 @@ test('Host (exact, wildcard) then the longest path prefix choose the route; its 
       },
     },
     blog: { hosts: ['blog.example'], routes: { all: { path: '/', upstream: u['blog'] } } },
-  }));
+  }), { overrides: { logLevel: 'info' } });
   try {
     const at = async (host: string, path: string) => (await h.get(path, { host })).text;
     assert.equal(await at('shop.example', '/cart'), 'shop /cart');
@@ -33,6 +33,11 @@ test('Host (exact, wildcard) then the longest path prefix choose the route; its 
     assert.equal(await at('blog.example', '/api/v2/items'), 'blog /api/v2/items', 'routes belong to their site');
     const routes = JSON.parse((await fetchReply(h.admin + '/routes')).text) as { sites: Record<string, { routes: Record<string, { path: string }> }> };
     assert.equal(routes.sites['shop']!.routes['apiV2']!.path, '/api/v2/');
+    const [line] = await h.logged((l) => l['msg'] === 'access' && l['url'] === '/api/v2/items' && l['host'] === 'shop.example');
+    assert.equal(line!['route'], 'shop/apiV2');
+    const stats = JSON.parse((await fetchReply(h.admin + '/stats')).text) as { origin: { upstreams: { name: string; pool: string }[]; pools: Record<string, unknown> } };
+    assert.deepEqual(Object.keys(stats.origin.pools).sort(), ['blog/all', 'shop/all', 'shop/api', 'shop/apiV2']);
+    assert.equal(stats.origin.upstreams.find((u) => u.pool === 'shop/apiV2')!.name, h.pools['apiV2']!.url);
   } finally {
     await h.close();
   }
