@@ -110,13 +110,22 @@ function percent(raw: unknown): number {
 const POOL_KEYS = ['upstreams', 'url', 'balancer', 'healthCheck'] as const;
 const HEALTH_KEYS = ['path', 'intervalMs', 'timeoutMs', 'healthyThreshold', 'unhealthyThreshold', 'expectStatuses'] as const;
 
+function onceEach(list: UpstreamConfig[]): UpstreamConfig[] {
+  const seen = new Set<string>();
+  list.forEach((u, i) => {
+    if (seen.has(u.url)) throw new Problem(`"${u.url}" is listed twice (expected each upstream once; use weight for a larger share)`, `[${i}]`);
+    seen.add(u.url);
+  });
+  return list;
+}
+
 /** A URL, a list of upstreams, or a mapping with upstreams (or url), balancer and healthCheck. */
 function pool(raw: unknown): PoolSpec {
-  if (!isMapping(raw)) return { upstreams: upstreams().parse(raw) };
+  if (!isMapping(raw)) return { upstreams: onceEach(upstreams().parse(raw)) };
   onlyKeys(raw, POOL_KEYS);
   const list = raw['upstreams'] ?? raw['url'];
   if (list === undefined) throw new Problem('missing upstreams (expected upstreams: [http://HOST:PORT, ...])');
-  const out: PoolSpec = { upstreams: at('.upstreams', () => upstreams().parse(list)) };
+  const out: PoolSpec = { upstreams: at('.upstreams', () => onceEach(upstreams().parse(list))) };
   if (raw['balancer'] !== undefined) out.balancer = at('.balancer', () => oneOf(BALANCER_NAMES, 'a balancer').parse(raw['balancer']));
   if (raw['healthCheck'] !== undefined) {
     const h = at('.healthCheck', () => mapping(raw['healthCheck'], `keys ${HEALTH_KEYS.join(', ')}`));

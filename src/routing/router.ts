@@ -112,6 +112,8 @@ class Table {
   readonly pools: LabelledPool[] = [];
   /** No sites configured: one implicit site and route. */
   private readonly implicit: boolean;
+  /** Without sites, every request's resolution: one object, no work per request. */
+  readonly only: Resolution | undefined;
 
   constructor(config: Readonly<Config>, poolFor: PoolFactory) {
     this.implicit = config.sites.length === 0;
@@ -135,6 +137,7 @@ class Table {
       return { hosts: s.hosts, default: s.default, site: { name: s.name, routes: byLongestPrefix(routes) } };
     });
     this.hosts = new HostTable(sites);
+    if (this.implicit) this.only = { kind: 'routed', to: sites[0]!.site.routes[0]!.primary };
   }
 
   private route(site: string, spec: RouteSpec, pool: RoutePool, own: (spec: PoolSpec, label: string) => RoutePool): Route {
@@ -218,6 +221,7 @@ export class Router {
 
   /** The route side answering this request, or why none does. */
   resolve(host: string, target: string, headers: HeaderMap, clientAddress: string): Resolution {
+    if (this.table.only) return this.table.only;
     const site = this.table.hosts.match(host);
     if (site === undefined) return { kind: 'misdirected' };
     const route = routeFor(site.routes, target);
