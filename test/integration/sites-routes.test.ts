@@ -170,3 +170,36 @@ test('TTL for responses without freshness, bypass and stale windows are per rout
     await h.close();
   }
 });
+
+test("a route's pool has its own balancer and health checks; other pools are not probed", async () => {
+  const healthy: Parameters<typeof startSites>[0][string] = (req, res) => {
+    res.writeHead(200, { 'content-length': 2, 'cache-control': 'no-store' });
+    res.end(req.url === '/health' ? 'ok' : 'up');
+  };
+  const sick: Parameters<typeof startSites>[0][string] = (req, res) => {
+    res.writeHead(req.url === '/health' ? 500 : 200, { 'content-length': 4, 'cache-control': 'no-store' });
+    res.end('sick');
+  };
+  const h = await startSites({ up: healthy, sick }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        api: { path: '/api/', upstream: { upstreams: [u['up'], u['sick']], balancer: 'round-robin', healthCheck: { path: '/health', intervalMs: 20, unhealthyThreshold: 1 } } },
+        all: { path: '/' },
+      },
+    },
+  }));
+  try {
+    const state = async () => {
+      const s = JSON.parse((await fetchReply(h.admin + '/stats')).text) as { origin: { upstreams: { name: string; pool: string; state: string }[] } };
+      return s.origin.upstreams.find((x) => x.pool === 'shop/api' && x.name === h.pools['sick']!.url)!.state;
+    };
+    const deadline = Date.now() + 5000;
+    while ((await state()) !== 'unhealthy') assert.ok(Date.now() < deadline, 'the sick upstream was never marked unhealthy');
+    for (let i = 0; i < 10; i++) assert.equal((await h.get(`/api/${i}`, { host: 'shop.example' })).text, 'up');
+    assert.equal(h.origin.count('/health'), 0, 'the node origin pool has no health checks configured');
+    assert.equal((await h.get('/page', { host: 'shop.example' })).text, 'origin');
+  } finally {
+    await h.close();
+  }
+});
