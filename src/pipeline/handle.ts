@@ -32,6 +32,7 @@ import type { RouteSide } from '../routing/router.js';
 import { createAnswers } from './answer.js';
 import type { NodeEnv, ProxyDeps, RequestContext } from './context.js';
 import { createRoutePath } from './route-path.js';
+import { addSetCookie } from './sticky-cookie.js';
 
 export type { ProxyDeps } from './context.js';
 
@@ -74,7 +75,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     if (r.kind === 'misdirected') return answer.error(ctx, new StrataError('MISDIRECTED_REQUEST', `no site of this node serves Host ${JSON.stringify(ctx.host.slice(0, 200))}`));
     if (r.kind === 'no-route') return answer.error(ctx, new StrataError('NO_ROUTE', `site ${r.site} has no route for ${ctx.target.slice(0, 200)}`));
     // A new sticky id for a canary split by cookie: kept out of anything stored, sent with this answer only.
-    if (r.setCookie !== undefined) ctx.res.setHeader('set-cookie', r.setCookie);
+    if (r.setCookie !== undefined) addSetCookie(ctx.res, r.setCookie);
     ctx.route = r.to;
     let run = paths.get(r.to);
     if (run === undefined) {

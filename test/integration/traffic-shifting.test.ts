@@ -183,3 +183,48 @@ test('drain: a drained canary side hands its requests to the primary; a pool wit
     await h.close();
   }
 });
+
+test('the sticky cookie goes beside the origin\'s own Set-Cookie, and never into the stored entry', async () => {
+  const withCookie: Parameters<typeof startSites>[0][string] = (req, res) => {
+    const body = `next ${req.url}`;
+    res.writeHead(200, { 'content-length': body.length, 'set-cookie': 'app=1; Path=/', 'cache-control': 'no-store' });
+    res.end(body);
+  };
+  const h = await startSites({ stable: withCookie, next: withCookie }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        all: { path: '/', upstream: u['stable'], canary: { upstream: u['next'], percent: 50, by: 'cookie', name: 'sc' } },
+        cached: { path: '/c/', upstream: u['stable'], canary: { upstream: u['next'], percent: 50, by: 'cookie', name: 'sc', keyApart: false } },
+      },
+    },
+  }));
+  try {
+    const r = await fetchRaw(h.base + '/x');
+    assert.deepEqual(r.filter((c) => c.startsWith('app=')), ['app=1; Path=/']);
+    assert.equal(r.filter((c) => c.startsWith('sc=')).length, 1);
+    // A stored answer: the entry has no sticky cookie; the next new user gets its own.
+    h.pools['stable']!.setHandler(named('stable', 'max-age=60'));
+    h.pools['next']!.setHandler(named('next', 'max-age=60'));
+    const first = await fetchRaw(h.base + '/c/page');
+    await h.stored(1);
+    const second = await fetchRaw(h.base + '/c/page');
+    assert.equal(first.length, 1);
+    assert.equal(second.length, 1);
+    assert.notEqual(first[0], second[0], 'each new user gets an id of its own, none comes from the stored entry');
+    const third = await h.get('/c/page', { ...HOST, cookie: first[0]!.split(';')[0]! });
+    assert.equal(third.headers['set-cookie'], undefined);
+    assert.match(third.headers['cache-status']!, /^test-node; hit/);
+  } finally {
+    await h.close();
+  }
+
+  /** Every Set-Cookie field of the answer, as sent. */
+  async function fetchRaw(url: string): Promise<string[]> {
+    const { request } = await import('undici');
+    const res = await request(url, { headers: HOST });
+    await res.body.dump();
+    const v = res.headers['set-cookie'];
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
+  }
+});
