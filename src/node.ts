@@ -149,8 +149,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         hitForPassKeys: () => coalescer.passKeys,
         flights: () => coalescer.flightCount,
       });
-      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
-      const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
+      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats, keyOf: (host, target) => router.purgeKey(host, target) });
+      const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
       const handler = createProxyHandler({ config, store, router, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
       proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {

@@ -116,7 +116,14 @@ function placeOf(s: string, where: string): { host?: string; target: string } | 
  * (every variant); a path names that path under every host the node has stored it
  * for: the node serves one site, so every Host it was asked by names that site.
  */
-export function selectorFor(req: PurgeRequest): PurgeSelector | StrataError {
+/**
+ * How a route keys a URL (src/routing/): the target as its key options make it
+ * (query parameters ignored or sorted), and whether some of its keys carry members
+ * after "#" (keyed headers or cookies, a canary side). Absent: targets as given.
+ */
+export type PurgeKeyOf = (host: string, target: string) => { target: string; suffixed: boolean } | undefined;
+
+export function selectorFor(req: PurgeRequest, keyOf?: PurgeKeyOf): PurgeSelector | StrataError {
   const sel = emptySelector();
   sel.all = req.all;
   sel.tags = [...req.tags];
@@ -124,7 +131,13 @@ export function selectorFor(req: PurgeRequest): PurgeSelector | StrataError {
     const p = placeOf(req.urls[i]!, `urls[${i}]`);
     if (p instanceof StrataError) return p;
     if (p.host === undefined) sel.paths.push(p.target);
-    else sel.primaryKeys.push(primaryKey(KEY_SCHEME, p.host, p.target));
+    else {
+      const k = keyOf?.(p.host, p.target);
+      const key = primaryKey(KEY_SCHEME, p.host, k?.target ?? p.target);
+      sel.primaryKeys.push(key);
+      // Every keyed version of the URL too (a header's or cookie's value, the canary side).
+      if (k?.suffixed) sel.urlPrefixes.push(urlOfKey(key) + '#');
+    }
   }
   for (let i = 0; i < req.prefixes.length; i++) {
     const p = placeOf(req.prefixes[i]!, `prefixes[${i}]`);
@@ -191,6 +204,8 @@ export interface PurgerDeps {
   clock: Clock;
   logger: Logger;
   stats: Stats;
+  /** How routes key a URL, so a purge of it reaches what they stored (absent: URLs as given). */
+  keyOf?: PurgeKeyOf;
 }
 
 /** What the log line and the answer say was asked for. */
@@ -220,7 +235,7 @@ export class Purger {
     if (body instanceof StrataError) return answerError(res, body, [], true);
     const parsed = parsePurgeBody(body.toString('utf8'));
     if (parsed instanceof StrataError) return answerError(res, parsed);
-    const selector = selectorFor(parsed);
+    const selector = selectorFor(parsed, this.deps.keyOf);
     if (selector instanceof StrataError) return answerError(res, selector);
     const asked: Asked = { by, via: 'POST /purge', soft: parsed.soft };
     if (parsed.urls.length) asked.urls = parsed.urls;
@@ -235,7 +250,7 @@ export class Purger {
    * the tags its Surrogate-Key / Cache-Tag request fields name. `extra`: fields the
    * main listener adds to every answer (Cache-Status, Via).
    */
-  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[]): Promise<void> {
+  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false): Promise<void> {
     const by = req.socket.remoteAddress ?? '';
     const denied = this.authorise(req, by, 'PURGE');
     if (denied) return answerError(res, denied, extra);
@@ -245,6 +260,8 @@ export class Purger {
     if (tags.length) asked.tags = selector.tags = tags;
     else {
       selector.primaryKeys.push(key);
+      // `suffixed`: the route keys versions of this URL after "#" (routing); all of them go.
+      if (suffixed) selector.urlPrefixes.push(urlOfKey(key) + '#');
       asked.urls = [urlOfKey(key)];
     }
     await this.run(res, selector, asked, extra);

@@ -46,7 +46,7 @@ export interface ProxyDeps {
   /** Primary keys that missed, for the dashboard's top missed URLs (absent: not tracked). */
   topMisses?: TopMisses;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
-  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
+  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
 }
 
 /** The handler's components and the options derived from the config once. */

@@ -11,7 +11,7 @@ import { decide, requestFacts } from '../cache/decide.js';
 import { isCacheableMethod, keySuffix, keyedTarget, primaryKey, PLAIN_KEY } from '../cache/key.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
 import { cookieValue } from '../http/cookies.js';
-import type { RouteSide } from '../routing/router.js';
+import { keySuffixed, type RouteSide } from '../routing/router.js';
 import type { StoredEntry } from '../store/types.js';
 import { createAnswers } from './answer.js';
 import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
@@ -103,10 +103,14 @@ export function createRoutePath(node: NodeEnv, to: RouteSide): (ctx: RequestCont
     }
   }
 
-  /** PURGE (Varnish's and nginx's habit): handled by the purge module, never forwarded. The key is the one this request would use. */
+  /**
+   * PURGE (Varnish's and nginx's habit): handled by the purge module, never
+   * forwarded. The URL as the route keys it, with every version keyed after "#".
+   */
   function handlePurge(ctx: RequestContext): Promise<void> {
     const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'purge' });
-    return env.purge(ctx.req, ctx.res, keyOf(ctx), ['cache-status', cacheStatus, 'via', env.via]);
+    const key = primaryKey('http', ctx.host || origin.host, keyedTarget(ctx.target, route.key));
+    return env.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via], keySuffixed(route));
   }
 
   return function run(ctx: RequestContext): void | Promise<void> {

@@ -18,7 +18,7 @@
 // survives a reload that leaves the route's configured percent as it was; a new
 // percent in the file wins.
 
-import { PLAIN_KEY, type KeyOptions } from '../cache/key.js';
+import { keyedTarget, PLAIN_KEY, type KeyOptions } from '../cache/key.js';
 import type { PoolSpec, RouteCacheSpec, RouteSpec, SiteSpec } from '../config/sites.js';
 import type { Config, OriginConfig } from '../config/types.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -67,6 +67,11 @@ export interface Route {
   readonly configuredPercent: number | undefined;
   /** The sides never share cache entries (the side is part of the key). */
   readonly keyApart: boolean;
+}
+
+/** Do some of the route's keys carry members after "#" (keyed headers or cookies, the canary side)? */
+export function keySuffixed(route: Route): boolean {
+  return route.key.headers.length > 0 || route.key.cookies.length > 0 || (route.keyApart && route.canary !== undefined);
 }
 
 export type Resolution =
@@ -235,6 +240,14 @@ export class Router {
       if (other.pool.hasOpen()) to = other;
     }
     return choice.setCookie === undefined ? { kind: 'routed', to } : { kind: 'routed', to, setCookie: choice.setCookie };
+  }
+
+  /** How the route serving `host` and `target` keys it, for purges (undefined: no route, keys as given). */
+  purgeKey(host: string, target: string): { target: string; suffixed: boolean } | undefined {
+    const site = this.table.hosts.match(host);
+    const route = site && routeFor(site.routes, target);
+    if (!route || (route.key === PLAIN_KEY && !keySuffixed(route))) return undefined;
+    return { target: keyedTarget(target, route.key), suffixed: keySuffixed(route) };
   }
 
   route(site: string, name: string): Route | undefined {

@@ -203,3 +203,27 @@ test("a route's pool has its own balancer and health checks; other pools are not
     await h.close();
   }
 });
+
+test('a purge of a URL reaches every version its route keyed (query options, header and cookie members, canary side)', async () => {
+  const h = await startSites({ s: named('s', 'max-age=300') }, (u) => ({
+    shop: { hosts: ['shop.example'], routes: { all: { path: '/', upstream: u['s'], cache: { ignoreQuery: ['utm_source'], sortQuery: true, keyHeaders: ['x-device'] } } } },
+  }), { overrides: { admin: { token: 'tok' } } });
+  try {
+    const get = (headers: Record<string, string> = {}) => h.get('/p?b=2&a=1', { host: 'shop.example', ...headers });
+    await get();
+    await get({ 'x-device': 'mobile' });
+    await h.stored(2);
+    assert.match((await get({ 'x-device': 'mobile' })).headers['cache-status']!, /^test-node; hit/);
+    const r = await fetchReply(h.admin + '/purge', { authorization: 'Bearer tok', 'content-type': 'application/json' }, 'POST', JSON.stringify({ urls: ['http://shop.example/p?utm_source=x&a=1&b=2'] }));
+    assert.equal(r.status, 200, r.text);
+    assert.match((await get()).headers['cache-status']!, /fwd=uri-miss/);
+    assert.match((await get({ 'x-device': 'mobile' })).headers['cache-status']!, /fwd=uri-miss/);
+    await h.stored(4);
+    // PURGE on the main listener, sent without the keyed header: every version goes too.
+    const p = await h.get('/p?a=1&b=2', { host: 'shop.example', authorization: 'Bearer tok' }, 'PURGE');
+    assert.equal(p.status, 200, p.text);
+    assert.match((await get({ 'x-device': 'mobile' })).headers['cache-status']!, /fwd=uri-miss/);
+  } finally {
+    await h.close();
+  }
+});
