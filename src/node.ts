@@ -168,6 +168,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         store,
         notStored,
         hitForPass: (key) => coalescer.passing(key),
+        keyOf: (host, target) => router.purgeKey(host, target),
       });
       admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses, routes: createRoutesAdmin({ token: config.admin.token, router, logger }) }));
       try {

@@ -105,7 +105,7 @@ test('key options: ignored and sorted query parameters, a header and a cookie in
         plain: { path: '/plain/', upstream: u['s'], cache: { ignoreQuery: 'all' } },
       },
     },
-  }));
+  }), { overrides: { admin: { token: 'tok' } } });
   try {
     const get = (path: string, headers: Record<string, string> = {}) => h.get(path, { host: 'shop.example', ...headers });
     const hit = /^test-node; hit/;
@@ -123,6 +123,9 @@ test('key options: ignored and sorted query parameters, a header and a cookie in
     assert.match((await get('/p?a=1&b=2', { cookie: 'lang=fr; other=2' })).headers['cache-status']!, hit, 'other cookies do not matter');
     assert.match((await get('/p?a=1&b=2', { cookie: 'sid=2' })).headers['cache-status']!, hit, 'no lang cookie: the plain entry');
     assert.equal(h.pools['s']!.count(), 3);
+    const explained = JSON.parse((await fetchReply(`${h.admin}/explain?url=${encodeURIComponent('http://shop.example/p?b=2&utm_source=q&a=1')}`, { authorization: 'Bearer tok' })).text) as { cached: boolean; primaryKey: string };
+    // The query options apply; the members after "#" (this route keys X-Device and lang) are not explain's to guess.
+    assert.equal(explained.primaryKey, 'GET http://shop.example/p?a=1&b=2', 'explain keys the URL as the route does');
     await get('/plain/x?v=1');
     await h.stored(4);
     assert.match((await get('/plain/x?v=2')).headers['cache-status']!, hit, 'ignoreQuery all');

@@ -230,3 +230,10 @@ test('router successor (reload): unchanged pools carried over, changed ones repl
   assert.equal(r3.route('shop', 'api')!.split!.percent, 10);
   assert.equal(r3.retired().length, 0);
 });
+
+test('check-config output of sites loads back to the same value', async () => {
+  const { effectiveYaml } = await import('../../src/config/render.js');
+  const c = config({ argv: ['--origin', ORIGIN, '--config', 's.yaml'], readFile: files({ 's.yaml': SITES_YAML }) });
+  const again = config({ argv: ['--config', 'e.yaml'], readFile: files({ 'e.yaml': effectiveYaml(c) }) });
+  assert.deepEqual(again.sites, c.sites);
+});
