@@ -194,11 +194,12 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
     ),
   );
   const routeHeaders: HeaderMap = { cookie: 'sc=0123456789abcdef; other=1' };
+  const routeClient = { remoteAddress: '10.0.0.1' };
   bench.add('router.resolve() [no sites]', () => {
-    for (let i = 0; i < INNER; i++) if (implicit.resolve('static.example.com', targets[i & 63]!, routeHeaders, '10.0.0.1').kind === 'routed') sink++;
+    for (let i = 0; i < INNER; i++) if (implicit.resolve('static.example.com', targets[i & 63]!, routeHeaders, routeClient).kind === 'routed') sink++;
   });
   bench.add('router.resolve() [20 sites × 5 routes, wildcard, canary by cookie]', () => {
-    for (let i = 0; i < INNER; i++) if (many.resolve(`www.site${i % 20}.example.com`, '/api/users?id=1', routeHeaders, '10.0.0.1').kind === 'routed') sink++;
+    for (let i = 0; i < INNER; i++) if (many.resolve(`www.site${i % 20}.example.com`, '/api/users?id=1', routeHeaders, routeClient).kind === 'routed') sink++;
   });
 
   await bench.run();

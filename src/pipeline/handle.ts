@@ -71,7 +71,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
 
   /** Ask the router once; the route side's path does the rest. */
   function routed(ctx: RequestContext): void | Promise<void> {
-    const r = router.resolve(ctx.host, ctx.target, ctx.headers, ctx.req.socket.remoteAddress ?? '');
+    const r = router.resolve(ctx.host, ctx.target, ctx.headers, ctx.req.socket);
     if (r.kind === 'misdirected') return answer.error(ctx, new StrataError('MISDIRECTED_REQUEST', `no site of this node serves Host ${JSON.stringify(ctx.host.slice(0, 200))}`));
     if (r.kind === 'no-route') return answer.error(ctx, new StrataError('NO_ROUTE', `site ${r.site} has no route for ${ctx.target.slice(0, 200)}`));
     // A new sticky id for a canary split by cookie: kept out of anything stored, sent with this answer only.

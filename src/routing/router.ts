@@ -225,14 +225,15 @@ export class Router {
   }
 
   /** The route side answering this request, or why none does. */
-  resolve(host: string, target: string, headers: HeaderMap, clientAddress: string): Resolution {
+  resolve(host: string, target: string, headers: HeaderMap, client: { readonly remoteAddress?: string | undefined }): Resolution {
     if (this.table.only) return this.table.only;
     const site = this.table.hosts.match(host);
     if (site === undefined) return { kind: 'misdirected' };
     const route = routeFor(site.routes, target);
     if (route === undefined) return { kind: 'no-route', site: site.name };
     if (route.canary === undefined || route.split === undefined) return { kind: 'routed', to: route.primary };
-    const choice = chooseSide(route.split, headers, clientAddress, this.random);
+    // The address is read only for a split by client (a socket getter otherwise spared).
+    const choice = chooseSide(route.split, headers, route.split.by === 'client' ? (client.remoteAddress ?? '') : '', this.random);
     let to = choice.side === 'canary' ? route.canary : route.primary;
     // A side whose every upstream is drained hands its traffic to the other side.
     if (!to.pool.hasOpen()) {
