@@ -160,11 +160,11 @@ export function flightMatcher(sel: PurgeSelector): (primaryKey: string) => boole
   return (primaryKey) => matches({ primaryKey, url: urlOfKey(primaryKey), tags: none });
 }
 
-const DISABLED = { purge: 'PURGE_DISABLED', explain: 'EXPLAIN_DISABLED', routing: 'ROUTING_DISABLED' } as const;
-const ACTION = { purge: 'purging', explain: 'explain', routing: 'changing routes or draining' } as const;
+const DISABLED = { purge: 'PURGE_DISABLED', explain: 'EXPLAIN_DISABLED', reload: 'RELOAD_DISABLED', routing: 'ROUTING_DISABLED' } as const;
+const ACTION = { purge: 'purging', explain: 'explain', reload: 'reload', routing: 'changing routes or draining' } as const;
 
-/** The admin token check: undefined when the request may go on (`what`: purge or explain). Constant time in the token's content. */
-export function checkBearer(authorization: string | undefined, token: string, what: 'purge' | 'explain' | 'routing' = 'purge'): StrataError | undefined {
+/** The admin token check: undefined when the request may go on (`what`: the action). Constant time in the token's content. */
+export function checkBearer(authorization: string | undefined, token: string, what: keyof typeof DISABLED = 'purge'): StrataError | undefined {
   if (token === '') return new StrataError(DISABLED[what]);
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
   if (!m) return new StrataError('UNAUTHORIZED', `${ACTION[what]} needs "Authorization: Bearer <admin token>"`);

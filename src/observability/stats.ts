@@ -29,6 +29,8 @@ export const COUNTERS = {
   sliceVersionDrops: 'times the stored slices of an object were dropped because the origin answered with another version',
   purges: 'purge requests carried out (POST /purge and PURGE)',
   purged: 'stored entries removed (hard) or made stale (soft) by purges',
+  reloads: 'configuration reloads applied (SIGHUP and POST /reload)',
+  reloadsRefused: 'reloads refused because the re-read configuration was invalid (the running one stayed)',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

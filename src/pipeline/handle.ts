@@ -68,6 +68,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   // One path per route side, built on its first request; a reload's new routes get new ones.
   const paths = new WeakMap<RouteSide, (ctx: RequestContext) => void | Promise<void>>();
   let seq = 0;
+  const nextId = deps.nextRequestId ?? (() => ++seq);
 
   /** Ask the router once; the route side's path does the rest. */
   function routed(ctx: RequestContext): void | Promise<void> {
@@ -109,7 +110,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.counters.requests++;
     const ctx: RequestContext = {
-      id: ++seq,
+      id: nextId(),
       req,
       res,
       method: req.method ?? 'GET',

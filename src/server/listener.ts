@@ -10,6 +10,8 @@
 // a timer of our own (Node 20.20 counts a silent connection from accept on its
 // tick, but PITFALLS records versions that never time it out); and one client
 // address may hold at most limits.maxConnectionsPerClient connections.
+// A reload hands the listener new limits (setLimits): they apply to connections
+// accepted from then on; the listener itself, and its connections, stay.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -96,8 +98,12 @@ function settleResponse(this: TrackedResponse): void {
   }
 }
 
-export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
-  const { limits, logger } = opts;
+/** The proxy listener; a reload hands it new limits (they apply to connections accepted from then on). */
+export type ProxyListener = http.Server & { setLimits(limits: LimitsConfig): void };
+
+export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): ProxyListener {
+  const { logger } = opts;
+  let limits = opts.limits;
   const conns = new WeakMap<Duplex, ConnState>();
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
@@ -227,7 +233,13 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     logger.warn({ code: 'NOT_A_FORWARD_PROXY', target: req.url }, 'CONNECT refused');
     refuse(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'));
   });
-  return server;
+  const setLimits = (next: LimitsConfig): void => {
+    limits = next;
+    // Read by Node for each new connection's parser and by its periodic header-timeout check.
+    (server as { maxHeaderSize?: number }).maxHeaderSize = next.maxHeaderBytes;
+    server.headersTimeout = next.requestHeadersTimeoutMs;
+  };
+  return Object.assign(server, { setLimits });
 }
 
 const ERROR_HINT: Partial<Record<ErrorCode, string>> = {

@@ -30,6 +30,7 @@ export const listen = setting({
 });
 
 export const logLevel = setting({
+  live: true,
   kind: oneOf(LOG_LEVELS, 'a log level'),
   default: 'info',
   flag: 'log-level',
@@ -48,6 +49,7 @@ export const admin = {
       '(a bare PORT or :PORT also means 127.0.0.1; write 0.0.0.0:PORT to expose it).',
   }),
   hosts: setting({
+    live: true,
     kind: hostNames(),
     default: [],
     flag: 'admin-hosts',
@@ -57,6 +59,7 @@ export const admin = {
       'so a DNS-rebinding page cannot read it.',
   }),
   token: setting({
+    live: true,
     kind: secret(),
     default: '',
     flag: 'admin-token',
@@ -66,9 +69,10 @@ export const admin = {
 };
 
 export const limits = {
-  maxUrlBytes: setting({ kind: size({ min: 1 }), default: 8_192, help: 'Longest accepted request target (414 URI Too Long beyond).' }),
-  maxHeaderBytes: setting({ kind: size({ min: 1 }), default: 16_384, help: 'Largest accepted request header section (431 beyond).' }),
+  maxUrlBytes: setting({ live: true, kind: size({ min: 1 }), default: 8_192, help: 'Longest accepted request target (414 URI Too Long beyond).' }),
+  maxHeaderBytes: setting({ live: true, kind: size({ min: 1 }), default: 16_384, help: 'Largest accepted request header section (431 beyond).' }),
   requestHeadersTimeoutMs: setting({
+    live: true,
     kind: duration({ min: 1 }),
     default: 30_000,
     help:
@@ -76,11 +80,12 @@ export const limits = {
       'so a connection that sends nothing is closed.',
   }),
   maxConnectionsPerClient: setting({
+    live: true,
     kind: count(),
     // Browsers open about 6 connections per host; 256 leaves room for many users behind one NAT.
     default: 256,
     help: 'Open connections one client address may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
   }),
-  shutdownGraceMs: setting({ kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
+  shutdownGraceMs: setting({ live: true, kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
 };
 

@@ -10,6 +10,8 @@ import { type SiteSpec, sitesKind } from '../sites.js';
 export const sites = setting({
   kind: sitesKind(),
   default: [] as SiteSpec[],
+  // Applied by a reload: the node builds the new sites' router, carrying unchanged pools over (routing/router.ts).
+  live: true,
   flag: 'sites',
   defaultText: 'none: one implicit site, every Host, one route to origin.upstreams',
   example: [
@@ -35,6 +37,8 @@ export const sites = setting({
 export const sitesFile = setting({
   kind: { arg: 'FILE', parse: (raw: unknown) => (raw === null || raw === undefined ? '' : String(raw).trim()), format: (s: string) => s },
   default: '',
+  // A reload re-reads the file (config/load.ts), whose sites then apply as above.
+  live: true,
   flag: 'sites-file',
   defaultText: 'none',
   help: 'A YAML file holding the sites mapping alone (the value of `sites`), e.g. kept apart for a deploy tool; not together with sites.',
