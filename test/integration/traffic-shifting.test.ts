@@ -228,3 +228,34 @@ test('the sticky cookie goes beside the origin\'s own Set-Cookie, and never into
     return v === undefined ? [] : Array.isArray(v) ? v : [v];
   }
 });
+
+test('reload: new sites apply at once, a live weight survives unless the file changes the percent, drains persist', async () => {
+  const { sitesKind } = await import('../../src/config/sites.js');
+  const h = await startSites({ stable: named('stable', 'no-store'), next: named('next', 'no-store'), blog: named('blog', 'no-store') }, canarySite({ percent: 0 }), { overrides: { admin: { token: TOKEN } } });
+  const urls = { stable: h.pools['stable']!.url, next: h.pools['next']!.url, blog: h.pools['blog']!.url };
+  const reloadWith = async (percent: number, withBlog: boolean) => {
+    const sites = { ...(canarySite({ percent })(urls) as Record<string, unknown>), ...(withBlog ? { blog: { hosts: ['blog.example'], routes: { all: { upstream: urls.blog } } } } : {}) };
+    const next = { ...h.config, sites: sitesKind().parse(sites) };
+    return h.node.reload(next);
+  };
+  try {
+    assert.equal((await h.get('/', { host: 'blog.example' })).status, 421);
+    assert.equal((await setWeights(h, { canary: 100 })).status, 200);
+    const drained = await fetchReply(h.admin + '/upstreams/drain', { authorization: `Bearer ${TOKEN}` }, 'POST', JSON.stringify({ upstream: urls.blog }));
+    assert.equal(drained.status, 404, 'no pool lists blog yet');
+
+    const changes = await reloadWith(0, true);
+    assert.deepEqual(changes.applied.map((c) => c.key), ['sites']);
+    assert.equal((await h.get('/x', { host: 'blog.example' })).text, 'blog /x', 'the new site serves at once');
+    assert.deepEqual(await sides(h, 20), { stable: 0, next: 20 }, 'the live weight stays: the file did not change the percent');
+
+    assert.equal((await fetchReply(h.admin + '/upstreams/drain', { authorization: `Bearer ${TOKEN}` }, 'POST', JSON.stringify({ upstream: urls.next }))).status, 200);
+    await reloadWith(50, true);
+    const listed = JSON.parse((await fetchReply(h.admin + '/routes')).text) as { sites: { shop: { routes: { all: { canary: { percent: number } } } } }; drained: string[] };
+    assert.equal(listed.sites.shop.routes.all.canary.percent, 50, 'a new percent in the file wins');
+    assert.deepEqual(listed.drained, [urls.next], 'drains persist across reloads');
+    assert.deepEqual(await sides(h, 20), { stable: 20, next: 0 }, 'the drained canary side hands over to the primary');
+  } finally {
+    await h.close();
+  }
+});
