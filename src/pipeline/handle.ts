@@ -30,7 +30,9 @@ import type { HeaderMap } from '../http/headers.js';
 import { checkRequest } from '../server/request-guard.js';
 import type { RouteSide } from '../routing/router.js';
 import { createAnswers } from './answer.js';
-import type { NodeEnv, ProxyDeps, RequestContext } from './context.js';
+import type { CompressEnv, NodeEnv, ProxyDeps, RequestContext } from './context.js';
+import { PRODUCIBLE } from '../transform/codings.js';
+import { Negotiator } from '../transform/negotiate.js';
 import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
 
@@ -57,7 +59,11 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
     staleIfDisconnectedS: config.cache.staleIfDisconnectedS,
   };
   const droppedFields = new Set(config.origin.droppedRequestFields);
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace, droppedFields };
+  const c = config.compress;
+  const compress: CompressEnv | undefined = c.enabled
+    ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
+    : undefined;
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {

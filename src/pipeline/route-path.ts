@@ -9,6 +9,7 @@
 
 import { decide, requestFacts } from '../cache/decide.js';
 import { isCacheableMethod, keySuffix, keyedTarget, primaryKey, PLAIN_KEY } from '../cache/key.js';
+import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
 import { cookieValue } from '../http/cookies.js';
 import { keySuffixed, type RouteSide } from '../routing/router.js';
@@ -16,7 +17,7 @@ import type { StoredEntry } from '../store/types.js';
 import { createAnswers } from './answer.js';
 import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
 import { createFetcher } from './fetch-and-store.js';
-import { lookup } from './lookup.js';
+import { lookup, pick, type Choose, type Picked } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
 import { createSharedFetch } from './shared-fetch.js';
@@ -40,12 +41,15 @@ export function createRoutePath(node: NodeEnv, to: RouteSide): (ctx: RequestCont
   const route = to.route;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
-  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored });
+  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}) });
   const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);
   const onMiss = createOnMiss(env, answer, shared, pass, slicer);
+  const compress = env.compress;
+  // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
+  const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
   const sideApart = route.keyApart && to.side === 'canary' ? to.side : undefined;
   const plainKey = route.key === PLAIN_KEY && sideApart === undefined;
 
@@ -71,7 +75,21 @@ export function createRoutePath(node: NodeEnv, to: RouteSide): (ctx: RequestCont
     ctx.key = key;
     const hot = store.peek(key);
     if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
-    return lookup(store, key, ctx.headers).then(
+    if (compress) {
+      // A URL keyed by coding alone: the variant in the client's coding, straight from memory.
+      const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
+      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
+    }
+    // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
+    let picked: Picked | undefined;
+    try {
+      picked = pick(store, key, ctx.headers, choose);
+    } catch {
+      picked = undefined;
+    }
+    const inMemory = picked?.meta && store.peek(picked.meta.key);
+    if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
+    return lookup(store, key, ctx.headers, choose, picked).then(
       (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
       (err: unknown) => {
         // A store failure degrades to a miss.

@@ -33,6 +33,7 @@ function sampleText(e: Entry): string {
     return String(kind.format(sample));
   }
   if (kind.arg.includes('|')) return kind.arg.split('|').find((name) => name !== dflt)!;
+  if (kind.isSwitch) return dflt === true ? 'false' : 'true';
   const byArg: Record<string, string> = {
     '': 'true',
     'HOST:PORT': '127.0.0.1:7777',
@@ -46,6 +47,8 @@ function sampleText(e: Entry): string {
     FIELDS: 'x-forwarded-host, x-original-host',
     SITES: SITES_JSON,
     FILE: 'sites.yaml',
+    CODINGS: 'gzip, br',
+    TYPES: 'text/html, +json',
   };
   const text = byArg[kind.arg];
   assert.ok(text !== undefined, `no sample for ${e.path} (kind ${kind.arg}): add one here`);
