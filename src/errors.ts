@@ -47,6 +47,7 @@ export const ERROR_CATALOG = {
   INTERNAL: { status: 500, source: 'internal', retryable: false, summary: 'internal error' },
   CONFIG_INVALID: { status: 0, source: 'config', retryable: false, summary: 'invalid configuration value' },
   LISTEN_FAILED: { status: 0, source: 'config', retryable: false, summary: 'cannot listen on the configured address' },
+  TLS_CERTIFICATE_INVALID: { status: 0, source: 'config', retryable: false, summary: 'a TLS certificate or key file cannot be read, is not PEM, or the key does not match the certificate' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -10,7 +10,7 @@
 // steps. Other features register a ReloadHook (onReload) to take theirs.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
@@ -34,7 +34,10 @@ import { createRoutesAdmin } from './admin/routes.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
-import { createListener, type ProxyListener } from './server/listener.js';
+import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
+import { createListener, plainListener, type ClientListener } from './server/listener.js';
+import { createRedirectHandler } from './server/redirect.js';
+import { createSecureListener } from './server/secure-listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
@@ -100,6 +103,14 @@ export interface StrataNode {
   onPurged(hook: PurgedListener): void;
   /** Background recompression (compress.recompress), after start(); tests wait on its figures. */
   recompressor?: Recompressor;
+  /**
+   * Read the TLS certificate files again (every pair): new connections get the
+   * new ones; a pair that fails its checks is refused and the old one kept.
+   * Nothing to do without TLS.
+   */
+  reloadCertificates(): Promise<CertificateReport>;
+  /** The plain-HTTP redirect listener's address (tls.redirectListen), after start(). */
+  redirectAddress(): AddressInfo | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -112,7 +123,7 @@ interface Generation {
   admin: Handler;
 }
 
-function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
+function listen(server: NetServer, addr: ListenAddress, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -154,8 +165,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const drains = new DrainSet();
   // Every route's pool, and the node's origin pool, are made here (routing/router.ts asks).
   const makePool: PoolFactory = (cfg, label) => new UpstreamPool(cfg, { logger: label === 'origin' ? logger : logger.child({ pool: label }), clock, isDrained: drains.isDrained });
-  let proxy: ProxyListener | undefined;
+  let proxy: ClientListener | undefined;
   let admin: Server | undefined;
+  let redirect: Server | undefined;
+  let certificates: Certificates | undefined;
+  let stopWatching = (): void => {};
   let stopping: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   let requestSeq = 0;
@@ -165,7 +179,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const reloadHooks: ReloadHook[] = [];
 
   const readiness = (): Readiness => ({
-    listening: proxy?.listening === true && admin?.listening === true && stopping === undefined,
+    listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,
     diskLoaded: store !== undefined && !store.stats().disk.loading,
     upstreamAvailable: current?.router.anyAvailable() === true,
   });
@@ -279,8 +293,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     onReload: (hook) => {
       reloadHooks.push(hook);
     },
-    proxyAddress: () => proxy!.address() as AddressInfo,
+    proxyAddress: () => proxy!.server.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
+    redirectAddress: () => (redirect?.address() ?? undefined) as AddressInfo | undefined,
+    reloadCertificates: () => (certificates ? certificates.refresh(true) : Promise.resolve({ reloaded: [], refused: [] })),
 
     reload(next) {
       const run = reloading.then(() => reloadOnce(next));
@@ -299,6 +315,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     },
 
     async start() {
+      // Certificates first: a bad file refuses start-up before anything is opened.
+      if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
       const disk = await DiskTier.open({
         dir: config.cache.dir,
@@ -332,14 +350,26 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         flights: () => flights.flightCount,
       });
       // Each request goes to the generation current when it arrives.
-      proxy = createListener((req, res) => current!.proxy(req, res), { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
+      const handler: Handler = (req, res) => current!.proxy(req, res);
+      const onBadRequest = () => stats.inc('badRequests');
+      proxy = certificates
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest })
+        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest }));
+      if (certificates && config.tls.redirectListen) {
+        const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
+        redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
+      }
+      // Every reload re-reads the certificate files (their names need a restart).
+      if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
       admin = createAdminListener((req, res) => current!.admin(req, res));
       try {
-        await listen(proxy, config.listen, 'listen');
+        await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
+        if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
-        proxy.close();
+        proxy.server.close();
         admin.close();
+        redirect?.close();
         await router.close();
         await store.close();
         throw err;
@@ -347,6 +377,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       logger.info(
         {
           listen: node.proxyAddress(),
+          tls: certificates ? (config.tls.http2 ? 'h2, http/1.1' : 'http/1.1') : 'off',
+          redirect: node.redirectAddress(),
           admin: node.adminAddress(),
           origin: router.pools().map((p) => p.name).join('; '),
           sites: config.sites.length === 0 ? 'none (one site: origin.upstreams)' : config.sites.map((site) => site.name).join(', '),
@@ -358,6 +390,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       gen.router.start();
+      if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 
     stop() {
@@ -365,10 +398,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         if (!proxy || !admin || !store || !current) return;
         const graceMs = current.config.limits.shutdownGraceMs;
         logger.info('strata node stopping: no new connections; waiting for in-flight requests');
-        const closed = new Promise<void>((resolve) => proxy!.close(() => resolve()));
+        stopWatching();
+        const closed = new Promise<void>((resolve) => proxy!.server.close(() => resolve()));
         proxy.closeIdleConnections();
         admin.close();
         admin.closeAllConnections();
+        redirect?.close();
+        redirect?.closeAllConnections();
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {

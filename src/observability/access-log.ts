@@ -21,6 +21,8 @@ export interface AccessRecord {
   route?: string | undefined;
   ms: number;
   aborted: boolean;
+  /** Set for HTTP/2 requests ("2"); absent for HTTP/1.x. */
+  http?: string;
 }
 
 const BATCH_CHARS = 32 * 1024;
@@ -73,6 +75,7 @@ export class AccessLog {
     if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
     if (r.route !== undefined) line += `,"route":${str(r.route)}`;
     line += `,"ms":${r.ms}`;
+    if (r.http !== undefined) line += `,"http":"${r.http}"`;
     if (r.aborted) line += ',"aborted":true';
     this.lines += line + '}\n';
     if (this.lines.length >= BATCH_CHARS) this.flush();

@@ -26,6 +26,7 @@ import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
+import { clientScheme } from '../server/request-guard.js';
 import { forwardHeaders } from './forward-headers.js';
 import type { Negotiator } from '../transform/negotiate.js';
 import type { Recompressor } from '../transform/recompress.js';
@@ -122,6 +123,7 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
   return forwardHeaders(ctx.headers, {
     clientAddress: ctx.req.socket.remoteAddress ?? '',
     clientHost: ctx.host,
+    clientProto: clientScheme(ctx.req),
     originHost: env.origin.host,
     via: env.via,
     droppedFields: env.droppedFields,

@@ -110,6 +110,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       route: ctx.route?.label,
       ms: Math.round(ms * 100) / 100,
       aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
+      ...(ctx.req.httpVersionMajor === 2 ? { http: '2' } : {}),
     });
   }
 
