@@ -7,8 +7,13 @@
 // a request keeps the generation it started in, so it finishes with the settings
 // it began with. The store, the coalescer, the listeners and the metrics live
 // across generations and take their live settings through small reconfigure
-// steps. Other features register a ReloadHook (onReload) to take theirs.
+// steps. Other features register a ReloadHook (onReload) to take theirs. The
+// edge guard belongs to a generation but is carried over while edge.* is
+// unchanged (its rate buckets and remembered decisions survive the reload); a
+// changed one is built before anything is applied, so a bad key file refuses
+// the reload.
 
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
@@ -34,6 +39,8 @@ import { createRoutesAdmin } from './admin/routes.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
+import { Guard } from './routing/guard/guard.js';
+import { GuardConfigError } from './routing/guard/config-error.js';
 import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
 import { createListener, plainListener, type ClientListener } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
@@ -115,10 +122,11 @@ export interface StrataNode {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** What one configuration builds: the request handlers and the sites, routes and pools they use. */
+/** What one configuration builds: the request handlers and the sites, routes, pools and edge guard they use. */
 interface Generation {
   config: Readonly<Config>;
   router: Router;
+  guard: Guard;
   proxy: Handler;
   admin: Handler;
 }
@@ -138,6 +146,16 @@ function listen(server: NetServer, addr: ListenAddress, what: string): Promise<v
     server.once('listening', onListening);
     server.listen(addr.port, addr.host);
   });
+}
+
+/** The edge guard for `cfg`; a rule it cannot be built from (a private key file...) is CONFIG_INVALID. */
+function buildGuard(cfg: Readonly<Config>, clock: Clock): Guard {
+  try {
+    return new Guard(cfg.edge, { clock, readFile: (path) => readFileSync(path, 'utf8') });
+  } catch (err) {
+    if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
+    throw err;
+  }
 }
 
 function refused(message: string): StrataError {
@@ -184,15 +202,15 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     upstreamAvailable: current?.router.anyAvailable() === true,
   });
 
-  /** The handlers for `cfg` over `router`'s sites and pools; the store and the coalescer are the node's. */
-  function build(cfg: Readonly<Config>, router: Router): Generation {
+  /** The handlers for `cfg` over `router`'s sites and pools and `guard`; the store and the coalescer are the node's. */
+  function build(cfg: Readonly<Config>, router: Router, guard: Guard): Generation {
     const tiered = store!;
     const flights = coalescer!;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
     const recompressor = node.recompressor;
-    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, ...(recompressor ? { recompressor } : {}) });
+    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guard, ...(recompressor ? { recompressor } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
       purger.handleAdmin(req, res).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -226,8 +244,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       explain,
       topMisses,
       routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
+      edge: () => guard.figures(),
     });
-    return { config: cfg, router, proxy: handler, admin: adminHandler };
+    return { config: cfg, router, guard, proxy: handler, admin: adminHandler };
   }
 
   /** One reload: load, check, then apply (node components, then hooks). */
@@ -252,6 +271,15 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    let guard = running.guard;
+    if (!isDeepStrictEqual(running.config.edge, next.edge)) {
+      try {
+        guard = buildGuard(next, clock);
+      } catch (err) {
+        if (isStrataError(err) && err.source === 'config') throw refused(err.message);
+        throw err;
+      }
+    }
     // From here on nothing refuses: each component takes its settings.
     // Sites and pools: unchanged ones carried over, changed ones succeeded (routing/router.ts).
     const unchanged = isDeepStrictEqual(running.config.origin, next.origin) && isDeepStrictEqual(running.config.sites, next.sites);
@@ -261,7 +289,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
     proxy.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
-    current = build(next, router);
+    current = build(next, router, guard);
+    if (guard !== running.guard) {
+      // Requests already past it keep going; its auth connections close once idle.
+      void running.guard.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard a reload replaced failed'));
+    }
     if (router !== running.router) {
       router.start();
       for (const old of router.retired()) {
@@ -315,6 +347,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     },
 
     async start() {
+      // First: a guard that cannot be built stops start-up before anything is opened.
+      const guard = buildGuard(config, clock);
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
@@ -340,7 +374,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const tiered = store;
       // One background recompression queue for the node, whatever reloads do to the handlers.
       if (config.compress.enabled && config.compress.recompress) node.recompressor = new Recompressor({ store, logger, stats, queueMax: config.compress.recompressQueueMax });
-      const gen = (current = build(config, router));
+      const gen = (current = build(config, router, guard));
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
@@ -369,6 +403,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       } catch (err) {
         proxy.server.close();
         admin.close();
+        await guard.close();
         redirect?.close();
         await router.close();
         await store.close();
@@ -416,6 +451,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await reloading;
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await Promise.all([current.router.close(!timedOut), ...[...retiring].map((pool) => pool.close(!timedOut))]);
+        await current.guard.close();
         await node.recompressor?.close();
         await store.close();
         access.flush();

@@ -38,6 +38,8 @@ export interface AdminDeps {
   topMisses?: TopMisses;
   /** /routes and /upstreams/*: sites, canary weights, drains (admin/routes.ts; absent: 404). */
   routes?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
+  /** What the edge guard holds (`edge` in /stats: remembered decisions and tokens, rate buckets). */
+  edge?: () => Record<string, number>;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -118,6 +120,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           tiers: deps.store.stats(),
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
+          edge: deps.edge?.() ?? {},
           peers: { clustered: false },
           descriptions: COUNTERS,
         });

@@ -21,6 +21,7 @@ import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
+import type { Guard } from '../routing/guard/guard.js';
 import type { OriginClient } from '../origin/client.js';
 import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
@@ -55,6 +56,8 @@ export interface ProxyDeps {
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
+  /** The edge guard (filters, rate limits, auth) run before the cache; absent or inactive: none. */
+  guard?: Guard;
 }
 
 /** The handler's components and the options derived from the config once. */
@@ -103,6 +106,8 @@ export interface RequestContext {
   /** The route side the router chose (absent before routing, and for Strata's own early answers). */
   route?: RouteSide;
   bytes: number;
+  /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
+  originOnly?: HeaderMap;
 }
 
 /**
@@ -120,7 +125,7 @@ export function settle(env: NodeEnv, ctx: RequestContext, o: CacheOutcome): stri
 
 /** The request fields for the origin. */
 export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
-  return forwardHeaders(ctx.headers, {
+  const h = forwardHeaders(ctx.headers, {
     clientAddress: ctx.req.socket.remoteAddress ?? '',
     clientHost: ctx.host,
     clientProto: clientScheme(ctx.req),
@@ -128,4 +133,5 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
     via: env.via,
     droppedFields: env.droppedFields,
   });
+  return ctx.originOnly ? Object.assign(h, ctx.originOnly) : h;
 }

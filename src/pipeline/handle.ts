@@ -1,10 +1,12 @@
-// The request path, composed: guard → route → key → lookup → decide → deliver
+// The request path, composed: receive checks → route (site, route, canary side)
+// → edge guard (filters, rate limit, auth) → key → lookup → decide → deliver
 // (hit, stale-while-revalidate) | on-miss: coalesce → fetch → fill → deliver
 // (miss, validation; stale-if-error when the origin fails) | pass. The only
 // module that knows this order; each step lives in its own module:
 //
-//   handle.ts      entry: request context, the guard, routing (once per request), the access line
+//   handle.ts      entry: request context, receive checks, routing (once per request), the guard, the access line
 //   route-path.ts  one route side's path: its key, the hot path, decide, on-miss or pass, PURGE
+//   guarded.ts     the edge guard's verdict: refusals answered, passes shaping the request
 //   context.ts     what the steps share; settle(), the one place an outcome is recorded
 //   on-miss.ts     a request the cache cannot answer alone, routed once: slices, whole, or pass
 //   shared-fetch.ts  one fetch per key (join, lead, alone) and each client's answer from its outcome
@@ -35,6 +37,7 @@ import { PRODUCIBLE } from '../transform/codings.js';
 import { Negotiator } from '../transform/negotiate.js';
 import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
+import { createGuardStep } from './guarded.js';
 
 export type { ProxyDeps } from './context.js';
 
@@ -45,6 +48,7 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   const targeted = config.cache.targetedField.toLowerCase();
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
   if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
+  for (const f of deps.guard?.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
   const deliver: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
   const policy: StoragePolicyOptions = {
     targetedField: targeted,
@@ -71,6 +75,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const { config, router, logger, stats, access, metrics } = env;
   // Strata's own answers before a route is known (bad input, 421).
   const answer = createAnswers(env);
+  // The edge guard, node-wide today (config group edge); a route's own rules (route.guard) can take its place.
+  const guarded = deps.guard?.active ? createGuardStep(env, answer, deps.guard) : undefined;
   // One path per route side, built on its first request; a reload's new routes get new ones.
   const paths = new WeakMap<RouteSide, (ctx: RequestContext) => void | Promise<void>>();
   let seq = 0;
@@ -89,7 +95,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       run = createRoutePath(env, r.to);
       paths.set(r.to, run);
     }
-    return run(ctx);
+    // The edge guard runs after routing and before the key and the look-up: a refused request never reaches the cache.
+    const path = run;
+    return guarded ? guarded(ctx, () => path(ctx)) : path(ctx);
   }
 
   /** The end of every request: bytes counted, its metrics recorded and the access line written. */

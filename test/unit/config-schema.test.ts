@@ -48,6 +48,14 @@ function sampleText(e: Entry): string {
     FIELDS: 'x-forwarded-host, x-original-host',
     SITES: SITES_JSON,
     FILE: 'sites.yaml',
+    RULES: '[{name: no-admin, action: deny, paths: [/admin/], addresses: [10.0.0.0/8, "2001:db8::/32"]}]',
+    FIELD: 'x-api-key',
+    COOKIE: 'session',
+    ISSUER: 'https://login.example/',
+    AUDIENCES: 'api.example, web.example',
+    ALGS: 'RS256, ES256',
+    FILES: 'keys/signing.pub.pem',
+    'CLAIM=FIELD,…': 'sub=x-user, email=x-user-email',
     CODINGS: 'gzip, br',
     TYPES: 'text/html, +json',
   };
@@ -59,7 +67,8 @@ function sampleText(e: Entry): string {
 /** A value no setting of its kind accepts, or undefined where any text is valid. */
 function badText(e: Entry): string | undefined {
   // Record settings fed by field flags (tls.certificates) have tests of their own (config-tls.test.ts).
-  return e.setting.kind.arg === 'DIR' || e.setting.kind.arg === 'FILE' || e.fields ? undefined : 'x y!';
+  // Any text is a directory, an issuer, an audience or a file name.
+  return ['DIR', 'ISSUER', 'AUDIENCES', 'FILES', 'FILE'].includes(e.setting.kind.arg) || e.fields ? undefined : 'x y!';
 }
 
 /** A record setting (fieldFlags): the same two records from its flags, its env names and YAML. */

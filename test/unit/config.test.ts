@@ -127,6 +127,7 @@ test('every flag has its STRATA_* env twin', () => {
     purge: defaultConfig(HOST).purge,
     compress: defaultConfig(HOST).compress,
     limits: defaultConfig(HOST).limits,
+    edge: defaultConfig(HOST).edge,
     logLevel: 'debug',
   });
 });
