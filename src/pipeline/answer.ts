@@ -12,6 +12,7 @@ import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
+import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
@@ -98,6 +99,29 @@ export function createAnswers(env: PathEnv) {
     },
 
     error,
+
+    /**
+     * An interim response from the origin, passed on before the final one (RFC 9110
+     * §15.2): 103 Early Hints (RFC 8297) and 102 Processing; never stored. Not to an
+     * HTTP/1.0 client (§15.2: it cannot read one), not once the final status line
+     * is out. Other 1xx codes are dropped: Node writes no others, and 100 Continue
+     * belongs to Strata's own exchange with the client.
+     */
+    interim(ctx: RequestContext, status: number, headers: HeaderMap): void {
+      const { req, res } = ctx;
+      if (res.headersSent || res.destroyed || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+      if (status === 102) return void res.writeProcessing();
+      if (status !== 103) return;
+      const hints: Record<string, string> = {};
+      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length') hints[name] = value;
+      // Node writes a 103 only with a Link field, and refuses a malformed one.
+      if (hints['link'] === undefined) return;
+      try {
+        res.writeEarlyHints(hints);
+      } catch (err) {
+        logger.debug({ id: ctx.id, err: (err as Error).message }, '103 Early Hints from the origin not passed on');
+      }
+    },
 
     /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */
     options(ctx: RequestContext): void {

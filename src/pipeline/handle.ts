@@ -68,7 +68,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const { config, store, origin, logger, stats, clock, access, coalescer, metrics } = env;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
-  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored });
+  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored });
   const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);

@@ -9,7 +9,8 @@
 // request must also be complete within the header timeout counted from accept, by
 // a timer of our own (Node 20.20 counts a silent connection from accept on its
 // tick, but PITFALLS records versions that never time it out); and one client
-// address may hold at most limits.maxConnectionsPerClient connections.
+// address may hold at most limits.maxConnectionsPerClient connections. A client
+// that stops taking its answer is cut after limits.sendTimeoutMs.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -98,6 +99,21 @@ function settleResponse(this: TrackedResponse): void {
 
 export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
   const { limits, logger } = opts;
+
+  /**
+   * nginx's send_timeout: the socket saw no progress for limits.sendTimeoutMs. With
+   * bytes waiting that the client does not take, it is cut — what its answer held
+   * (an origin connection, buffers) is released by the answer's close. With nothing
+   * waiting (the answer waits on the origin, whose own timeouts apply), it stays.
+   * Node's socket timer counts a write still making progress as activity.
+   */
+  function onSendTimeout(this: ServerResponse): void {
+    const socket = this.socket;
+    if (!socket || socket.writableLength === 0) return;
+    logger.info({ remote: socket.remoteAddress, waitingBytes: socket.writableLength, sendTimeoutMs: limits.sendTimeoutMs }, 'client took no bytes within the send timeout; connection cut');
+    this.destroy();
+  }
+
   const conns = new WeakMap<Duplex, ConnState>();
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
@@ -126,6 +142,8 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     (res as TrackedResponse)[CONN_STATE] = st;
     // on, not once: a response closes once, and once() wraps the listener per call.
     res.on('close', settleResponse);
+    res.setTimeout(limits.sendTimeoutMs);
+    res.on('timeout', onSendTimeout);
     handler(req, res);
   };
 

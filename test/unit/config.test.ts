@@ -261,6 +261,9 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
     '  requestHeadersTimeoutMs: 10s',
     '  maxConnectionsPerClient: 0',
     '  shutdownGraceMs: 0',
+    '  maxRequestBodyBytes: 8MiB',
+    '  requestBodyDir: /var/spool/strata',
+    '  sendTimeoutMs: 20s',
   ].join('\n');
   const c = config({ argv: ['--config', 'x.yaml'], readFile: files({ 'x.yaml': yaml }) });
   assert.equal(c.nodeId, 'edge-9');
@@ -273,7 +276,19 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
   assert.equal(c.cache.passTargetedFields, true);
   assert.equal(c.cache.heuristicFraction, 0.25);
   assert.equal(c.cache.heuristicMaxS, 3600);
-  assert.deepEqual(c.limits, { maxUrlBytes: 4096, maxHeaderBytes: 32768, requestHeadersTimeoutMs: 10_000, maxConnectionsPerClient: 0, shutdownGraceMs: 0 });
+  assert.deepEqual(c.limits, {
+    maxUrlBytes: 4096,
+    maxHeaderBytes: 32768,
+    requestHeadersTimeoutMs: 10_000,
+    maxConnectionsPerClient: 0,
+    shutdownGraceMs: 0,
+    maxRequestBodyBytes: 8 * 2 ** 20,
+    requestBodyMemoryBytes: 2 ** 20,
+    requestBodyDir: '/var/spool/strata',
+    requestBodyTimeoutMs: 30_000,
+    sendTimeoutMs: 20_000,
+    passBufferBytes: 256 * 1024,
+  });
 });
 
 test('unknown YAML keys are rejected, naming the file and the dotted key', () => {
