@@ -143,7 +143,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
       const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
       const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
-      proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests') });
+      proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests'), onSendTimeout: () => stats.inc('sendTimeouts') });
       const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
         purger.handleAdmin(req, res).catch((err: unknown) => {
           logger.error({ err }, 'admin purge failed');

@@ -27,6 +27,7 @@ export const COUNTERS = {
   invalidations: 'stored entries removed by unsafe-method invalidation (RFC 9111 §4.4)',
   slicesStored: 'slices of large objects committed to the cache (also counted in stored)',
   sliceVersionDrops: 'times the stored slices of an object were dropped because the origin answered with another version',
+  sendTimeouts: 'client connections cut because the client took no bytes of its answer within limits.sendTimeoutMs',
   distrusted: 'stored responses removed because their origin connection then sent bytes nobody asked for (a late or unsolicited response)',
   purges: 'purge requests carried out (POST /purge and PURGE)',
   purged: 'stored entries removed (hard) or made stale (soft) by purges',

@@ -23,6 +23,8 @@ export interface ListenerOptions {
   limits: LimitsConfig;
   logger: Logger;
   onBadRequest: () => void;
+  /** A client was cut by limits.sendTimeoutMs. */
+  onSendTimeout?: () => void;
 }
 
 function parserErrorCode(code: string | undefined): ErrorCode {
@@ -111,6 +113,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const socket = this.socket;
     if (!socket || socket.writableLength === 0) return;
     logger.info({ remote: socket.remoteAddress, waitingBytes: socket.writableLength, sendTimeoutMs: limits.sendTimeoutMs }, 'client took no bytes within the send timeout; connection cut');
+    opts.onSendTimeout?.();
     this.destroy();
   }
 
