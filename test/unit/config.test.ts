@@ -28,7 +28,19 @@ test('defaults carry the documented values', () => {
   assert.equal(d.cache.storeSetCookie, false);
   assert.equal(d.cache.heuristicFraction, 0.1);
   assert.equal(d.cache.heuristicMaxS, 86400);
-  assert.deepEqual(d.limits, { maxUrlBytes: 8192, maxHeaderBytes: 16384, requestHeadersTimeoutMs: 30000, maxConnectionsPerClient: 256, shutdownGraceMs: 10000 });
+  assert.deepEqual(d.limits, {
+    maxUrlBytes: 8192,
+    maxHeaderBytes: 16384,
+    requestHeadersTimeoutMs: 30000,
+    maxConnectionsPerClient: 256,
+    shutdownGraceMs: 10000,
+    maxRequestBodyBytes: 64 * 2 ** 20,
+    requestBodyMemoryBytes: 2 ** 20,
+    requestBodyDir: '',
+    requestBodyTimeoutMs: 30_000,
+    sendTimeoutMs: 60_000,
+    passBufferBytes: 256 * 1024,
+  });
   assert.deepEqual(
     { c: d.origin.connectTimeoutMs, h: d.origin.headersTimeoutMs, b: d.origin.bodyTimeoutMs, n: d.origin.maxConnections },
     { c: 5000, h: 30000, b: 30000, n: 128 },
