@@ -109,8 +109,9 @@ export function createAnswers(env: PathEnv) {
      */
     interim(ctx: RequestContext, status: number, headers: HeaderMap): void {
       const { req, res } = ctx;
-      if (res.headersSent || res.destroyed || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
-      if (status === 102) return void res.writeProcessing();
+      const v = req.httpVersionMajor;
+      if (res.headersSent || res.destroyed || v < 1 || (v === 1 && req.httpVersionMinor < 1)) return;
+      if (status === 102) return void (typeof res.writeProcessing === 'function' && v === 1 ? res.writeProcessing() : undefined);
       if (status !== 103) return;
       const hints: Record<string, string> = {};
       for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length') hints[name] = value;

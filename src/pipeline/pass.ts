@@ -38,11 +38,13 @@ export function createPass(env: PathEnv, answer: Answers) {
     if (mf.forward !== undefined) headers['max-forwards'] = mf.forward;
     // A chunked body is sent with its length now that it is known.
     if (body) headers['content-length'] = String(body.length);
+    const payload = body?.take() ?? null;
     let res: OriginResponse;
     try {
-      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: body ? body.take() : null, onInterim: (status, h) => answer.interim(ctx, status, h) });
+      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, onInterim: (status, h) => answer.interim(ctx, status, h) });
     } catch (err) {
-      await body?.discard();
+      // A spooled body's file is closed with its stream, read or not.
+      if (payload && !Buffer.isBuffer(payload)) payload.destroy();
       return answer.error(ctx, err as StrataError, fwd);
     }
     ctx.upstream = res.upstream;

@@ -13,7 +13,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../errors.js';
 
@@ -25,15 +25,13 @@ export interface RequestBodyLimits {
   idleTimeoutMs: number;
 }
 
-/** A whole request body: call `take()` at most once, `discard()` when it was not taken. */
+/** A whole request body: call `take()` once; a stream taken must be read or destroyed (that closes its file). */
 export interface BufferedBody {
   length: number;
   /** Where the body waited: for logs and tests. */
   where: 'memory' | 'file';
   /** The bytes held in memory, or a stream of the spooled file (which closes it when read or destroyed). */
   take(): Buffer | Readable;
-  /** Release the temp file if the body was never streamed. */
-  discard(): Promise<void>;
 }
 
 /** A declared length over the limit: refused before a byte is read. */
@@ -123,17 +121,8 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
   }
   if (spool) {
     const s = spool;
-    let streamed = false;
-    return {
-      length,
-      where: 'file',
-      take: () => {
-        streamed = true;
-        return s.stream();
-      },
-      discard: () => (streamed ? Promise.resolve() : s.close()),
-    };
+    return { length, where: 'file', take: () => s.stream() };
   }
   const whole = Buffer.concat(chunks, length);
-  return { length, where: 'memory', take: () => whole, discard: () => Promise.resolve() };
+  return { length, where: 'memory', take: () => whole };
 }
