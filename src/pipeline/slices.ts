@@ -183,10 +183,8 @@ export function createSlicer(deps: SliceDeps) {
       const responseTimeMs = clock.now();
       const cr = parseContentRange(res.headers['content-range']);
       const expected = cr && sliceSpan(index, sliceBytes, cr.total);
-      // A 206 that holds the whole representation (an object no larger than a slice)
-      // is the complete response (RFC 9111 §3.4): stored as a one-slice object, it
-      // answers every later range and full request. Its one slice is never combined
-      // with another, so it needs no validator to guard against stitching.
+      // A 206 holding the whole representation is complete (RFC 9111 §3.4): a one-slice
+      // object, never combined with another, so it needs no validator against stitching.
       const complete = res.status === 206 && cr !== undefined && cr.start === 0 && cr.end === cr.total - 1 && cr.total > 0;
       const validator = objectValidator(res.headers) ?? (complete ? `complete:${cr.total}` : undefined);
       const whole = { ...res.headers };
@@ -229,6 +227,11 @@ export function createSlicer(deps: SliceDeps) {
           stats.inc('slicesStored');
         },
         over: finish,
+      });
+      // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
+      res.onDistrust?.(() => {
+        stats.inc('distrusted');
+        void body.sealedAt.then(() => store.delete(meta.key).catch(() => false));
       });
       return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta };
     })().catch((err: unknown): FetchOutcome => {
