@@ -2,7 +2,9 @@
 // The `strata` command: the only place that touches argv, env, the host name and
 // the process exit code. It turns them into a subcommand (config/command.ts):
 // printing (--help, check-config, config-docs) exits 0; running builds one node
-// from the Config and ties its lifetime to SIGTERM/SIGINT. Operator mistakes (bad
+// from the Config and ties its lifetime to SIGTERM/SIGINT; SIGHUP reloads the
+// configuration from the same file, flags and environment (an invalid one is
+// logged and the running one stays). Operator mistakes (bad
 // config, port in use) end as one `strata: ...` line on stderr and exit code 2;
 // a stack trace is reserved for bugs.
 
@@ -35,13 +37,13 @@ function report(err: unknown): number {
   return EXIT_FAILURE;
 }
 
-function handleSignals(stop: () => Promise<void>, config: Readonly<Config>): void {
+function handleSignals(stop: () => Promise<void>, config: () => Readonly<Config>, reload: () => Promise<unknown>): void {
   let stopping = false;
   const onSignal = (): void => {
     // A second Ctrl-C means "now": skip the graceful drain.
     if (stopping) process.exit(EXIT_FAILURE);
     stopping = true;
-    setTimeout(() => process.exit(EXIT_FAILURE), config.limits.shutdownGraceMs + STOP_BACKSTOP_MS).unref();
+    setTimeout(() => process.exit(EXIT_FAILURE), config().limits.shutdownGraceMs + STOP_BACKSTOP_MS).unref();
     stop().then(
       () => process.exit(EXIT_OK),
       (err: unknown) => process.exit(report(err) === EXIT_CONFIG ? EXIT_CONFIG : EXIT_FAILURE),
@@ -49,6 +51,8 @@ function handleSignals(stop: () => Promise<void>, config: Readonly<Config>): voi
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // The node logs what a reload applied, or why it refused it; the process keeps running either way.
+  process.on('SIGHUP', () => void reload().catch(() => undefined));
 }
 
 async function main(): Promise<number | undefined> {
@@ -68,13 +72,14 @@ async function main(): Promise<number | undefined> {
     return EXIT_OK;
   }
   const config = command.run;
+  const reloadConfig = command.reload;
 
   // Loaded only once the config is known good, so --help and config errors stay
   // fast and do not depend on the server modules loading.
   const { createNode } = await import('./node.js');
-  const node = createNode(config);
+  const node = createNode(config, { loadConfig: reloadConfig });
   // Installed before start() so a signal during start-up still stops cleanly.
-  handleSignals(() => node.stop(), config);
+  handleSignals(() => node.stop(), () => node.config(), () => node.reload());
   try {
     await node.start();
   } catch (err) {

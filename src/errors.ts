@@ -27,6 +27,8 @@ export const ERROR_CATALOG = {
   UNAUTHORIZED: { status: 401, source: 'client', retryable: false, summary: 'missing or wrong admin token' },
   PURGE_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'purging is off: no admin token is configured (admin.token)' },
   EXPLAIN_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'explain is off: no admin token is configured (admin.token)' },
+  RELOAD_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'POST /reload is off: no admin token is configured (admin.token); SIGHUP still reloads' },
+  RELOAD_REFUSED: { status: 422, source: 'config', retryable: false, summary: 'the re-read configuration is invalid; the running one stays' },
   PURGE_BAD_REQUEST: { status: 400, source: 'client', retryable: false, summary: 'purge request body is not valid JSON of the expected shape' },
   PAYLOAD_TOO_LARGE: { status: 413, source: 'client', retryable: false, summary: 'request body exceeds the limit (limits.maxRequestBodyBytes; purge: 1 MiB)' },
   ADMIN_HOST_REFUSED: { status: 421, source: 'client', retryable: false, summary: 'the admin API answers only localhost, IP addresses and admin.hosts (DNS rebinding defence)' },

@@ -1,5 +1,13 @@
 // Composition root: builds every long-lived component of one Strata node from a
-// Config, and owns start/stop. The only place that constructs them.
+// Config, and owns start/stop/reload. The only place that constructs them.
+//
+// Reload: a generation is what a configuration builds per reload — the proxy and
+// admin request handlers (with every option derived from the config) over an
+// upstream pool. Listeners dispatch each new request to the current generation;
+// a request keeps the generation it started in, so it finishes with the settings
+// it began with. The store, the coalescer, the listeners and the metrics live
+// across generations and take their live settings through small reconfigure
+// steps. Other features register a ReloadHook (onReload) to take theirs.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,10 +15,12 @@ import type { DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
 import { createExplainRoute } from './admin/explain.js';
+import { createReloadRoute } from './admin/reload.js';
 import { flightMatcher, Purger } from './admin/purge.js';
 import { expiredAt } from './cache/soft-purge.js';
+import { configChanges, reloadedConfig, type ConfigChanges } from './config/reload.js';
 import type { Config, ListenAddress } from './config/types.js';
-import { StrataError } from './errors.js';
+import { isStrataError, StrataError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { AccessLog } from './observability/access-log.js';
 import { registerNodeMetrics, RequestMetrics } from './observability/metrics.js';
@@ -21,23 +31,56 @@ import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
-import { createListener } from './server/listener.js';
+import { createListener, type ProxyListener } from './server/listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { isDeepStrictEqual } from 'node:util';
 
 export interface NodeDeps {
   clock?: Clock;
   logger?: Logger;
   /** Where logs go when no logger is given (tests pass a sink). */
   logDestination?: DestinationStream;
+  /**
+   * Re-reads the configuration from the sources the node started with (file,
+   * flags, environment): what SIGHUP and POST /reload apply. Throws a
+   * CONFIG_INVALID StrataError for an invalid one. Absent: reload() needs a Config.
+   */
+  loadConfig?: () => Readonly<Config>;
+}
+
+/**
+ * How a feature outside the node's own components takes its live settings on a
+ * reload (cluster peers, TLS certificate files...). Every reload runs every hook,
+ * changed settings or not: a certificate file may have changed under the same name.
+ */
+export interface ReloadHook {
+  /** Named in the refusal when check() throws, and in logs. */
+  readonly name: string;
+  /** Refuse the new configuration by throwing (a file that does not parse...): nothing has been applied yet. */
+  check?(next: Readonly<Config>, running: Readonly<Config>): void | Promise<void>;
+  /** Take the new configuration. Runs after the node's own components took theirs; should not throw once check() passed. */
+  apply(next: Readonly<Config>, running: Readonly<Config>): void | Promise<void>;
 }
 
 export interface StrataNode {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Re-read the configuration (through NodeDeps.loadConfig, or take `next`, an
+   * already loaded one) and apply what can change live, without dropping a
+   * connection or a request. Answers the changes applied and those needing a
+   * restart; rejects with RELOAD_REFUSED (the running configuration unchanged)
+   * when the new one is invalid. Reloads run one at a time.
+   */
+  reload(next?: Readonly<Config>): Promise<ConfigChanges>;
+  /** Register a feature's reload step (see ReloadHook). */
+  onReload(hook: ReloadHook): void;
+  /** The configuration running now: the start-up one, then each reload's. */
+  config(): Readonly<Config>;
   /** Bound addresses, after start(). */
   proxyAddress(): AddressInfo;
   adminAddress(): AddressInfo;
@@ -51,6 +94,16 @@ export interface StrataNode {
   readonly logger: Logger;
   /** Be told of every purge, right after the store applied it and before it is answered. */
   onPurged(hook: PurgedListener): void;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** What one configuration builds: the request handlers and the upstream pool they use. */
+interface Generation {
+  config: Readonly<Config>;
+  origin: UpstreamPool;
+  proxy: Handler;
+  admin: Handler;
 }
 
 function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
@@ -70,6 +123,10 @@ function listen(server: Server, addr: ListenAddress, what: string): Promise<void
   });
 }
 
+function refused(message: string): StrataError {
+  return new StrataError('RELOAD_REFUSED', message);
+}
+
 export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): StrataNode {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination);
@@ -81,24 +138,118 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const notStored = new NotStoredLog(10_000);
   // The most-missed primary keys, for the dashboard (/stats topMisses; bounded).
   const topMisses = new TopMisses(1000);
+  const startedAtMs = clock.now();
   let store: TieredStore | undefined;
-  let origin: UpstreamPool | undefined;
-  let proxy: Server | undefined;
+  let coalescer: Coalescer<FetchOutcome> | undefined;
+  let current: Generation | undefined;
+  // Pools a reload replaced, finishing the requests they have in flight.
+  const draining = new Set<UpstreamPool>();
+  let proxy: ProxyListener | undefined;
   let admin: Server | undefined;
   let stopping: Promise<void> | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
+  let requestSeq = 0;
+  const nextRequestId = (): number => ++requestSeq;
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
+  const reloadHooks: ReloadHook[] = [];
 
   const readiness = (): Readiness => ({
     listening: proxy?.listening === true && admin?.listening === true && stopping === undefined,
     diskLoaded: store !== undefined && !store.stats().disk.loading,
-    upstreamAvailable: origin?.anyAvailable() === true,
+    upstreamAvailable: current?.origin.anyAvailable() === true,
   });
+
+  /** The handlers for `cfg` over `origin`; the store and the coalescer are the node's. */
+  function build(cfg: Readonly<Config>, origin: UpstreamPool): Generation {
+    const tiered = store!;
+    const flights = coalescer!;
+    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats });
+    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
+    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId });
+    const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
+      purger.handleAdmin(req, res).catch((err: unknown) => {
+        logger.error({ err }, 'admin purge failed');
+        res.destroy();
+      });
+    };
+    const explain = createExplainRoute({
+      token: cfg.admin.token,
+      clock,
+      originHost: origin.host,
+      targetedField: cfg.cache.targetedField.toLowerCase(),
+      defaults: { staleWhileRevalidateS: cfg.cache.staleWhileRevalidateS, staleIfErrorS: cfg.cache.staleIfErrorS },
+      store: tiered,
+      notStored,
+      hitForPass: (key) => flights.passing(key),
+    });
+    const reload = createReloadRoute({ token: cfg.admin.token, reload: () => node.reload() });
+    const adminHandler = createAdminHandler({
+      nodeId: cfg.nodeId,
+      allowedHosts: cfg.admin.hosts,
+      stats,
+      store: tiered,
+      origin,
+      startedAtMs,
+      now: () => clock.now(),
+      registry,
+      readiness,
+      purge: adminPurge,
+      reload,
+      explain,
+      topMisses,
+    });
+    return { config: cfg, origin, proxy: handler, admin: adminHandler };
+  }
+
+  /** One reload: load, check, then apply (node components, then hooks). */
+  async function reloadOnce(given: Readonly<Config> | undefined): Promise<ConfigChanges> {
+    const running = current;
+    if (!running || !proxy || stopping) throw refused('the node is not running');
+    let loaded: Readonly<Config>;
+    try {
+      if (given) loaded = given;
+      else if (deps.loadConfig) loaded = deps.loadConfig();
+      else throw refused('this node has no configuration source to re-read (it was given a Config object)');
+    } catch (err) {
+      if (isStrataError(err) && err.source === 'config') throw refused(err.message);
+      throw err;
+    }
+    const changes = configChanges(running.config, loaded);
+    const next = reloadedConfig(running.config, loaded);
+    for (const hook of reloadHooks) {
+      try {
+        await hook.check?.(next, running.config);
+      } catch (err) {
+        throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    // From here on nothing refuses: each component takes its settings.
+    const pool = isDeepStrictEqual(running.config.origin, next.origin) ? running.origin : running.origin.successor(next.origin);
+    logger.level = next.logLevel;
+    access.levelChanged();
+    coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
+    proxy.setLimits(next.limits);
+    // New requests use the new generation; those in flight finish on the old one.
+    current = build(next, pool);
+    if (pool !== running.origin) {
+      pool.start();
+      const old = running.origin;
+      draining.add(old);
+      void old
+        .close(true)
+        .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the upstream pool a reload replaced failed'))
+        .finally(() => draining.delete(old));
+    }
+    for (const hook of reloadHooks) await hook.apply(next, running.config);
+    return changes;
+  }
 
   const node: StrataNode = {
     stats,
     registry,
     logger,
+    config: () => current?.config ?? config,
     store: () => {
       if (!store) throw new Error('node not started');
       return store;
@@ -108,8 +259,27 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       purgeHooks.push(hook);
       store?.onPurged(hook);
     },
+    onReload: (hook) => {
+      reloadHooks.push(hook);
+    },
     proxyAddress: () => proxy!.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
+
+    reload(next) {
+      const run = reloading.then(() => reloadOnce(next));
+      reloading = run.then(
+        (changes) => {
+          stats.inc('reloads');
+          const level = changes.restartRequired.length > 0 ? 'warn' : 'info';
+          logger[level]({ applied: changes.applied, restartRequired: changes.restartRequired }, changes.restartRequired.length > 0 ? 'configuration reloaded; some changes need a restart' : 'configuration reloaded');
+        },
+        (err: unknown) => {
+          if (isStrataError(err) && err.code === 'RELOAD_REFUSED') stats.inc('reloadsRefused');
+          logger.error({ code: isStrataError(err) ? err.code : 'INTERNAL' }, `reload refused, the running configuration stays: ${(err as Error).message}`);
+        },
+      );
+      return run;
+    },
 
     async start() {
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
@@ -125,42 +295,25 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         loadInBackground: true,
       });
       store = new TieredStore(memory, disk, logger);
-      origin = new UpstreamPool(config.origin, { logger, clock });
-      const coalescer = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
+      const origin = new UpstreamPool(config.origin, { logger, clock });
+      const flights = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
+      coalescer = flights;
       // A request after a purge must not join a fetch that began before it.
-      store.onPurged((selector) => void coalescer.forget(flightMatcher(selector)));
+      store.onPurged((selector) => void flights.forget(flightMatcher(selector)));
       for (const hook of purgeHooks) store.onPurged(hook);
       const tiered = store;
-      const pool = origin;
+      const gen = (current = build(config, origin));
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
-        upstreams: () => pool.figures(),
-        originCounts: () => pool.counts,
-        hitForPassKeys: () => coalescer.passKeys,
-        flights: () => coalescer.flightCount,
+        upstreams: () => current!.origin.figures(),
+        originCounts: () => current!.origin.counts,
+        hitForPassKeys: () => flights.passKeys,
+        flights: () => flights.flightCount,
       });
-      const purger = new Purger({ token: config.admin.token, store, clock, logger, stats });
-      const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-      const handler = createProxyHandler({ config, store, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer, purge, notStored, topMisses });
-      proxy = createListener(handler, { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests'), onSendTimeout: () => stats.inc('sendTimeouts') });
-      const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
-        purger.handleAdmin(req, res).catch((err: unknown) => {
-          logger.error({ err }, 'admin purge failed');
-          res.destroy();
-        });
-      };
-      const explain = createExplainRoute({
-        token: config.admin.token,
-        clock,
-        originHost: origin.host,
-        targetedField: config.cache.targetedField.toLowerCase(),
-        defaults: { staleWhileRevalidateS: config.cache.staleWhileRevalidateS, staleIfErrorS: config.cache.staleIfErrorS },
-        store,
-        notStored,
-        hitForPass: (key) => coalescer.passing(key),
-      });
-      admin = createAdminListener(createAdminHandler({ nodeId: config.nodeId, allowedHosts: config.admin.hosts, stats, store, origin, startedAtMs: clock.now(), now: () => clock.now(), registry, readiness, purge: adminPurge, explain, topMisses }));
+      // Each request goes to the generation current when it arrives.
+      proxy = createListener((req, res) => current!.proxy(req, res), { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests'), onSendTimeout: () => stats.inc('sendTimeouts') });
+      admin = createAdminListener((req, res) => current!.admin(req, res));
       try {
         await listen(proxy, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
@@ -183,26 +336,29 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         },
         'strata node started',
       );
-      origin.start();
+      gen.origin.start();
     },
 
     stop() {
       stopping ??= (async () => {
-        if (!proxy || !admin || !store || !origin) return;
+        if (!proxy || !admin || !store || !current) return;
+        const graceMs = current.config.limits.shutdownGraceMs;
         logger.info('strata node stopping: no new connections; waiting for in-flight requests');
         const closed = new Promise<void>((resolve) => proxy!.close(() => resolve()));
         proxy.closeIdleConnections();
         admin.close();
         admin.closeAllConnections();
-        const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.limits.shutdownGraceMs).unref());
+        const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {
-          logger.warn({ graceMs: config.limits.shutdownGraceMs }, 'in-flight requests cut at the end of the shutdown grace');
+          logger.warn({ graceMs }, 'in-flight requests cut at the end of the shutdown grace');
           proxy.closeAllConnections();
           await closed;
         }
+        // A reload in progress finishes first (it may be starting a pool).
+        await reloading;
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
-        await origin.close(!timedOut);
+        await Promise.all([current.origin, ...draining].map((pool) => pool.close(!timedOut)));
         await store.close();
         access.flush();
         logger.info({ ...stats.counters }, 'strata node stopped');

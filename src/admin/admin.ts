@@ -1,6 +1,6 @@
 // The admin listener (loopback by default): liveness (/healthz), readiness
-// (/readyz), statistics (/stats, JSON; /metrics, Prometheus text), purge and
-// explain (why one URL is or is not cached).
+// (/readyz), statistics (/stats, JSON; /metrics, Prometheus text), purge,
+// reload and explain (why one URL is or is not cached).
 // Kept apart from the proxy listener so operators can firewall it separately;
 // every resource is behind the same Host check.
 
@@ -30,6 +30,8 @@ export interface AdminDeps {
   readiness: () => Readiness;
   /** `POST /purge`. */
   purge: (req: IncomingMessage, res: ServerResponse) => void;
+  /** `POST /reload` (admin/reload.ts). */
+  reload: (req: IncomingMessage, res: ServerResponse) => void;
   /** `GET /explain?url=...` (admin/explain.ts). */
   explain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
@@ -84,6 +86,11 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
       res.setHeader('allow', 'POST');
       return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/purge answers POST' });
     }
+    if (path === '/reload') {
+      if (req.method === 'POST') return deps.reload(req, res);
+      res.setHeader('allow', 'POST');
+      return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/reload answers POST' });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'admin endpoints answer GET' });
     switch (path) {
       case '/':
@@ -112,7 +119,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           descriptions: COUNTERS,
         });
       default:
-        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try / (dashboard), /healthz, /readyz, /stats, /metrics, /explain?url= or POST /purge` });
+        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try / (dashboard), /healthz, /readyz, /stats, /metrics, /explain?url=, POST /purge or POST /reload` });
     }
   };
 }

@@ -147,11 +147,13 @@ export function flightMatcher(sel: PurgeSelector): (primaryKey: string) => boole
   return (primaryKey) => matches({ primaryKey, url: urlOfKey(primaryKey), tags: none });
 }
 
+const DISABLED = { purge: 'PURGE_DISABLED', explain: 'EXPLAIN_DISABLED', reload: 'RELOAD_DISABLED' } as const;
+
 /** The admin token check: undefined when the request may go on (`what`: purge or explain). Constant time in the token's content. */
-export function checkBearer(authorization: string | undefined, token: string, what: 'purge' | 'explain' = 'purge'): StrataError | undefined {
-  if (token === '') return new StrataError(what === 'purge' ? 'PURGE_DISABLED' : 'EXPLAIN_DISABLED');
+export function checkBearer(authorization: string | undefined, token: string, what: 'purge' | 'explain' | 'reload' = 'purge'): StrataError | undefined {
+  if (token === '') return new StrataError(DISABLED[what]);
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-  if (!m) return new StrataError('UNAUTHORIZED', `${what === 'purge' ? 'purging' : 'explain'} needs "Authorization: Bearer <admin token>"`);
+  if (!m) return new StrataError('UNAUTHORIZED', `${what === 'purge' ? 'purging' : what} needs "Authorization: Bearer <admin token>"`);
   // Equal-length digests: timingSafeEqual neither throws on nor leaks a length difference.
   const given = createHash('sha256').update(m[1]!).digest();
   const wanted = createHash('sha256').update(token).digest();

@@ -34,9 +34,16 @@ export class Coalescer<T> {
 
   constructor(
     private readonly clock: Clock,
-    private readonly hitForPassMs: number,
-    private readonly maxPassKeys = 100_000,
+    private hitForPassMs: number,
+    private maxPassKeys = 100_000,
   ) {}
+
+  /** A reload's hit-for-pass settings: marks made from now on use them (existing marks keep their end). */
+  reconfigure(hitForPassMs: number, maxPassKeys: number): void {
+    this.hitForPassMs = hitForPassMs;
+    this.maxPassKeys = maxPassKeys;
+    while (this.passUntil.size > maxPassKeys) this.passUntil.delete(this.passUntil.keys().next().value!);
+  }
 
   /** The flight in progress for `key`, counting the caller as a follower. */
   join(key: string): Flight<T> | undefined {

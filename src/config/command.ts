@@ -8,7 +8,8 @@ import { configError, loadConfig, type LoadOptions } from './load.js';
 import { defaultsYaml, effectiveYaml, helpText } from './render.js';
 import type { Config } from './types.js';
 
-export type Command = { run: Readonly<Config> } | { print: string };
+/** `reload`: loads the configuration again from the same flags, environment and file (SIGHUP, POST /reload). */
+export type Command = { run: Readonly<Config>; reload: () => Readonly<Config> } | { print: string };
 
 const COMMANDS = 'run, check-config or config-docs';
 
@@ -16,10 +17,11 @@ export function parseCommand(opts: Omit<LoadOptions, 'file'>): Command {
   const argv = opts.argv;
   if (argv.some((a) => a === '--help' || a === '-h')) return { print: helpText() };
   const [first, ...rest] = argv;
-  if (first === undefined || first.startsWith('-')) return { run: loadConfig(opts) };
+  const running = (load: Omit<LoadOptions, 'file'>): Command => ({ run: loadConfig(load), reload: () => loadConfig(load) });
+  if (first === undefined || first.startsWith('-')) return running(opts);
   switch (first) {
     case 'run':
-      return { run: loadConfig({ ...opts, argv: rest }) };
+      return running({ ...opts, argv: rest });
     case 'check-config': {
       const [file, ...flags] = rest;
       if (file === undefined || file.startsWith('-')) throw configError('check-config: missing FILE (expected strata check-config FILE [flags])');

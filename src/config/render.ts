@@ -45,6 +45,11 @@ export function defaultText(e: Entry): string {
   return e.setting.defaultText ?? inline(e.setting.kind.format(defaultOf(e.setting, DOCS_CONTEXT)));
 }
 
+/** Settings a reload cannot apply say so wherever they are documented (setting.ts, `live`). */
+function restartNote(s: AnySetting): string {
+  return s.live ? '' : '; needs a restart';
+}
+
 /** The --help page: every setting with its flag, env name, YAML key, default and help. */
 export function helpText(): string {
   const out = [
@@ -56,6 +61,7 @@ export function helpText(): string {
     'Every setting is a flag, a STRATA_* environment variable and a YAML key.',
     'Precedence: flags > environment > config file > defaults. Both --flag value and --flag=value work.',
     'SIZE: 512KB, 256MiB, 10GiB (a bare number is bytes). DURATION: 500ms, 30s, 2m, 1h (a bare number is ms).',
+    'SIGHUP or POST /reload re-reads these sources and applies every setting live, except those marked "needs a restart".',
     '',
     `  --${CONFIG_FLAG} FILE  (${CONFIG_ENV})`,
     '      YAML config file, keys as in config/default.yaml.',
@@ -71,7 +77,7 @@ export function helpText(): string {
     }
     out.push(`  ${flagUsage(e)}  (${e.env}; ${e.path})`);
     const range = e.setting.kind.range === undefined ? '' : `; ${e.setting.kind.range}`;
-    out.push(...wrap(`${e.setting.help} [default: ${defaultText(e)}${range}]`, 80).map((l) => `      ${l}`));
+    out.push(...wrap(`${e.setting.help} [default: ${defaultText(e)}${range}${restartNote(e.setting)}]`, 80).map((l) => `      ${l}`));
   }
   out.push('');
   return out.join('\n');
@@ -84,12 +90,14 @@ const DOCS_HEADER = [
   '# environment variable (named above it), which override the file.',
   '# Sizes accept B, KB, KiB, MB, MiB, GB, GiB, TB, TiB; durations accept ms, s, m, h',
   '# (a bare number is bytes for sizes and milliseconds for durations).',
+  '# A reload (SIGHUP or POST /reload) applies every setting live except those marked',
+  '# "needs a restart"; its answer names the changes of those it could not apply.',
 ];
 
 function settingDocs(key: string, s: AnySetting, e: Entry, indent: string): string[] {
   const comment = (text: string): string => `${indent}# ${text}`.trimEnd();
   const lines = wrap(s.help, DOCS_WIDTH - indent.length - 2).map(comment);
-  lines.push(comment(`${flagUsage(e)}, ${e.env}${s.kind.range === undefined ? '' : `; ${s.kind.range}`}`));
+  lines.push(comment(`${flagUsage(e)}, ${e.env}${s.kind.range === undefined ? '' : `; ${s.kind.range}`}${restartNote(s)}`));
   if (s.example !== undefined) return [...lines, ...s.example.map(comment)];
   const value = stringify({ [key]: s.kind.format(defaultOf(s, DOCS_CONTEXT)) }, { lineWidth: 0 }).trimEnd();
   return [...lines, ...value.split('\n').map((l) => indent + l)];

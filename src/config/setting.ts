@@ -26,6 +26,12 @@ export interface SettingSpec<V> {
   readonly defaultText?: string;
   /** YAML lines shown commented out in default.yaml instead of the default value. */
   readonly example?: readonly string[];
+  /**
+   * Applied by a reload (SIGHUP, POST /reload) without a restart: some component
+   * takes the new value in its reconfigure step (src/node.ts, reload). Absent: a
+   * change is reported as needing a restart and the running value stays.
+   */
+  readonly live?: true;
 }
 
 export interface Setting<V> extends SettingSpec<V> {

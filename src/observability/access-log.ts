@@ -38,14 +38,19 @@ export class AccessLog {
   private lines = '';
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly enabled: boolean;
+  private enabled: boolean;
   private readonly sink: Sink;
   private readonly prefix: string;
 
-  constructor(logger: Logger, nodeId: string, private readonly now: () => number = Date.now) {
+  constructor(private readonly logger: Logger, nodeId: string, private readonly now: () => number = Date.now) {
     this.enabled = logger.isLevelEnabled('info');
     this.sink = (logger as unknown as Record<symbol, Sink>)[pino.symbols.streamSym]!;
     this.prefix = `,"node":${JSON.stringify(nodeId)},"msg":"access","id":`;
+  }
+
+  /** After the logger's level changed (a reload): access lines are info lines. */
+  levelChanged(): void {
+    this.enabled = this.logger.isLevelEnabled('info');
   }
 
   private lastHost = '';

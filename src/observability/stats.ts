@@ -31,6 +31,8 @@ export const COUNTERS = {
   distrusted: 'stored responses removed because their origin connection then sent bytes nobody asked for (a late or unsolicited response)',
   purges: 'purge requests carried out (POST /purge and PURGE)',
   purged: 'stored entries removed (hard) or made stale (soft) by purges',
+  reloads: 'configuration reloads applied (SIGHUP and POST /reload)',
+  reloadsRefused: 'reloads refused because the re-read configuration was invalid (the running one stayed)',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -58,11 +58,17 @@ export class UpstreamHealth {
   private transitions = 0;
 
   constructor(
-    private readonly passive: PassiveHealthConfig,
-    private readonly active: ActiveThresholds,
+    private passive: PassiveHealthConfig,
+    private active: ActiveThresholds,
     private readonly clock: Clock,
     private readonly onTransition: (t: Transition) => void,
   ) {}
+
+  /** New thresholds from a reload; the state and its counts stay (an ejection keeps its end). */
+  reconfigure(passive: PassiveHealthConfig, active: ActiveThresholds): void {
+    this.passive = passive;
+    this.active = active;
+  }
 
   state(): HealthState {
     if (this.current === 'ejected' && this.clock.now() >= this.ejectedUntil) {

@@ -17,11 +17,11 @@
 
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
-import type { OriginConfig } from '../config/types.js';
+import type { OriginConfig, UpstreamConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { failedBeforeResponse, originError, type OriginClient, type OriginRequest, type OriginResponse } from './client.js';
-import { ActiveHealthChecker, realTimers, type HealthState, type Timers, type Transition } from './health.js';
+import { ActiveHealthChecker, realTimers, type ActiveThresholds, type HealthState, type Timers, type Transition } from './health.js';
 import { fromUndici } from '../http/headers.js';
 import { Upstream } from './upstream.js';
 
@@ -61,6 +61,10 @@ export class UpstreamPool implements OriginClient {
   readonly host: string;
   readonly name: string;
   private readonly upstreams: readonly Upstream[];
+  /** Those this pool closes: all it made, less those handed to a successor (reload). */
+  private readonly owned: Set<Upstream>;
+  /** Made by this pool, not carried over from a predecessor: checked for reachability at start. */
+  private readonly fresh: Set<Upstream>;
   private readonly balancer: Balancer;
   private readonly checker: ActiveHealthChecker | undefined;
   private readonly probeAgent: Agent | undefined;
@@ -70,21 +74,33 @@ export class UpstreamPool implements OriginClient {
   private allDown = false;
   private closed = false;
 
+  /** `predecessor`: the pool this one replaces on a reload (see successor()). */
   constructor(
     private readonly cfg: OriginConfig,
     private readonly deps: PoolDeps,
+    predecessor?: UpstreamPool,
   ) {
     this.now = deps.now ?? (() => performance.now());
     const thresholds = { healthyThreshold: cfg.healthCheck.healthyThreshold, unhealthyThreshold: cfg.healthCheck.unhealthyThreshold };
-    this.upstreams = cfg.upstreams.map(
-      (u) => new Upstream(u, cfg, cfg.passiveHealth, thresholds, { clock: deps.clock, now: this.now, onTransition: (up, t) => this.logTransition(up, t) }),
-    );
+    const upstreamDeps = { clock: deps.clock, now: this.now, onTransition: (up: Upstream, t: Transition) => this.logTransition(up, t) };
+    this.fresh = new Set();
+    this.upstreams = cfg.upstreams.map((u) => {
+      const kept = predecessor?.handOver(u, cfg, thresholds);
+      if (kept) return kept;
+      const made = new Upstream(u, cfg, cfg.passiveHealth, thresholds, upstreamDeps, predecessor?.byUrl(u.url));
+      this.fresh.add(made);
+      return made;
+    });
+    this.owned = new Set(this.upstreams);
     const first = this.upstreams[0];
     if (!first) throw new Error('an origin pool needs at least one upstream');
     // Upstreams serve one site: the first one's host names it (see forward-headers.ts).
     this.host = first.host;
     this.name = this.upstreams.map((u) => u.name).join(', ');
     this.balancer = createBalancer(cfg.balancer, deps.random);
+    // Prometheus counters never go down: a successor counts on from here.
+    this.retries = predecessor?.retries ?? 0;
+    this.allDownRequests = predecessor?.allDownRequests ?? 0;
     if (cfg.healthCheck.path !== '') {
       const agent = new Agent({ connections: 1, connect: { timeout: cfg.healthCheck.timeoutMs } });
       this.probeAgent = agent;
@@ -97,6 +113,30 @@ export class UpstreamPool implements OriginClient {
   }
 
   /**
+   * The pool for a reloaded origin configuration. An upstream listed in both keeps
+   * its undici pool (connections), its health state and its figures, and takes the
+   * new weight and thresholds; one whose pool settings changed (maxConnections,
+   * timeouts) gets a new undici pool but keeps its health and figures. Requests in
+   * flight stay on this pool; call close() on it after starting the successor: it
+   * closes only what it did not hand over, letting its requests finish.
+   */
+  successor(cfg: OriginConfig): UpstreamPool {
+    return new UpstreamPool(cfg, this.deps, this);
+  }
+
+  private byUrl(url: string): Upstream | undefined {
+    return this.upstreams.find((u) => u.url === url);
+  }
+
+  private handOver(cfg: UpstreamConfig, timeouts: OriginConfig, thresholds: ActiveThresholds): Upstream | undefined {
+    const u = this.byUrl(cfg.url);
+    if (!u || !u.keepsPool(cfg, timeouts)) return undefined;
+    u.reconfigure(cfg.weight, timeouts.passiveHealth, thresholds);
+    this.owned.delete(u);
+    return u;
+  }
+
+  /**
    * Begins health checking. An upstream that cannot be reached now is logged and
    * taken out of rotation, not a start-up error: the cache can still serve what
    * it holds, and the upstream may be on its way up.
@@ -106,7 +146,7 @@ export class UpstreamPool implements OriginClient {
       this.checker.start();
       return;
     }
-    for (const u of this.upstreams) {
+    for (const u of this.fresh) {
       void u.connects().then((r) => {
         if (this.closed) return;
         if (r.ok) return void this.deps.logger.info({ upstream: u.name }, 'upstream reachable at start');
@@ -148,7 +188,12 @@ export class UpstreamPool implements OriginClient {
   }
 
   private choose(key: string, tried: ReadonlySet<Upstream>): Upstream {
-    const untried = tried.size === 0 ? this.upstreams : this.upstreams.filter((u) => !tried.has(u));
+    let untried = tried.size === 0 ? this.upstreams : this.upstreams.filter((u) => !tried.has(u));
+    // A pool a reload replaced still serves its requests in flight: their retries avoid upstreams already closed.
+    if (this.closed) {
+      const open = untried.filter((u) => !u.closing);
+      if (open.length > 0) untried = open;
+    }
     const available = untried.filter((u) => u.health.available());
     if (tried.size === 0) this.noteAllDown(available.length === 0);
     return this.balancer.pick(available.length > 0 ? available : untried, key);
@@ -212,6 +257,6 @@ export class UpstreamPool implements OriginClient {
   async close(graceful = true): Promise<void> {
     this.closed = true;
     this.checker?.stop();
-    await Promise.all([...this.upstreams.map((u) => u.close(graceful)), this.probeAgent?.destroy()]);
+    await Promise.all([...[...this.owned].map((u) => u.close(graceful)), this.probeAgent?.destroy()]);
   }
 }

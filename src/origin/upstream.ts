@@ -48,8 +48,12 @@ const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNR
 export class Upstream implements UpstreamView {
   readonly name: string;
   readonly host: string;
-  readonly weight: number;
+  /** As configured (origin.upstreams[].url): what a reload matches upstreams by. */
+  readonly url: string;
+  /** Changed by a reload (reconfigure); the undici pool's settings below cannot be. */
+  weight: number;
   readonly maxConnections: number;
+  readonly timeouts: UpstreamTimeouts;
   readonly health: UpstreamHealth;
   private readonly origin: string;
   private readonly pathPrefix: string;
@@ -69,8 +73,12 @@ export class Upstream implements UpstreamView {
     passive: PassiveHealthConfig,
     active: ActiveThresholds,
     private readonly deps: UpstreamDeps,
+    /** The upstream of the same URL this one replaces on a reload (new pool settings): its health and figures carry on. */
+    carry?: Upstream,
   ) {
     const url = new URL(cfg.url);
+    this.url = cfg.url;
+    this.timeouts = { connectTimeoutMs: timeouts.connectTimeoutMs, headersTimeoutMs: timeouts.headersTimeoutMs, bodyTimeoutMs: timeouts.bodyTimeoutMs };
     this.origin = url.origin;
     this.pathPrefix = url.pathname.replace(/\/+$/, '');
     this.name = url.origin + this.pathPrefix;
@@ -88,7 +96,33 @@ export class Upstream implements UpstreamView {
       keepAliveTimeout: 4_000,
     });
     this.pool.on('disconnect', (_origin, targets, err) => this.trust.disconnected(targets[1], err));
-    this.health = new UpstreamHealth(passive, active, deps.clock, (t) => deps.onTransition(this, t));
+    if (carry) {
+      carry.health.reconfigure(passive, active);
+      this.health = carry.health;
+      this.requests = carry.requests;
+      this.failures = carry.failures;
+      this.ewmaMs = carry.ewmaMs;
+      this.sampledAt = carry.sampledAt;
+    } else {
+      this.health = new UpstreamHealth(passive, active, deps.clock, (t) => deps.onTransition(this, t));
+    }
+  }
+
+  /** Can this upstream serve a reloaded configuration as it is (its undici pool's settings unchanged)? */
+  keepsPool(cfg: UpstreamConfig, timeouts: UpstreamTimeouts): boolean {
+    return (
+      cfg.url === this.url &&
+      cfg.maxConnections === this.maxConnections &&
+      timeouts.connectTimeoutMs === this.timeouts.connectTimeoutMs &&
+      timeouts.headersTimeoutMs === this.timeouts.headersTimeoutMs &&
+      timeouts.bodyTimeoutMs === this.timeouts.bodyTimeoutMs
+    );
+  }
+
+  /** A reload's weight and health thresholds; the pool, its connections and the health state stay. */
+  reconfigure(weight: number, passive: PassiveHealthConfig, active: ActiveThresholds): void {
+    this.weight = weight;
+    this.health.reconfigure(passive, active);
   }
 
   /** Latency estimate now (ms), fading while no sample arrives. */
@@ -202,7 +236,11 @@ export class Upstream implements UpstreamView {
     });
   }
 
+  /** Set once close() was called: its pool takes no new request. */
+  closing = false;
+
   close(graceful: boolean): Promise<void> {
+    this.closing = true;
     return graceful ? this.pool.close() : this.pool.destroy();
   }
 }

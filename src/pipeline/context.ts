@@ -43,6 +43,8 @@ export interface ProxyDeps {
   notStored?: NotStoredLog;
   /** Primary keys that missed, for the dashboard's top missed URLs (absent: not tracked). */
   topMisses?: TopMisses;
+  /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
+  nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
 }

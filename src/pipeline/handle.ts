@@ -75,6 +75,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const shared = createSharedFetch(env, answer, fetchAndStore);
   const onMiss = createOnMiss(env, answer, shared, pass, slicer);
   let seq = 0;
+  const nextId = deps.nextRequestId ?? (() => ++seq);
 
   /**
    * A URL with a single unvaried entry in memory is answered without a promise
@@ -147,7 +148,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.counters.requests++;
     const ctx: RequestContext = {
-      id: ++seq,
+      id: nextId(),
       req,
       res,
       method: req.method ?? 'GET',

@@ -11,6 +11,8 @@
 // tick, but PITFALLS records versions that never time it out); and one client
 // address may hold at most limits.maxConnectionsPerClient connections. A client
 // that stops taking its answer is cut after limits.sendTimeoutMs.
+// A reload hands the listener new limits (setLimits): they apply to connections
+// accepted from then on; the listener itself, and its connections, stay.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -99,8 +101,12 @@ function settleResponse(this: TrackedResponse): void {
   }
 }
 
-export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): http.Server {
-  const { limits, logger } = opts;
+/** The proxy listener; a reload hands it new limits (they apply to connections accepted from then on). */
+export type ProxyListener = http.Server & { setLimits(limits: LimitsConfig): void };
+
+export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): ProxyListener {
+  const { logger } = opts;
+  let limits = opts.limits;
 
   /**
    * nginx's send_timeout: the socket saw no progress for limits.sendTimeoutMs. With
@@ -248,7 +254,13 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     logger.warn({ code: 'NOT_A_FORWARD_PROXY', target: req.url }, 'CONNECT refused');
     refuse(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'));
   });
-  return server;
+  const setLimits = (next: LimitsConfig): void => {
+    limits = next;
+    // Read by Node for each new connection's parser and by its periodic header-timeout check.
+    (server as { maxHeaderSize?: number }).maxHeaderSize = next.maxHeaderBytes;
+    server.headersTimeout = next.requestHeadersTimeoutMs;
+  };
+  return Object.assign(server, { setLimits });
 }
 
 const ERROR_HINT: Partial<Record<ErrorCode, string>> = {

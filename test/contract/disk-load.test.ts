@@ -44,6 +44,8 @@ test('a tier opened with loadInBackground answers before its index is loaded; wr
     assert.equal(await disk.get('k3'), undefined, 'invalidated while loading');
     assert.equal(await disk.get('k5'), undefined, 'purged while loading');
     assert.ok((await collect((await disk.get('k4'))!.body.stream())).equals(bodies.get('k4')!));
+    // Purged records leave the count when the background purge walk has removed them.
+    await disk.flush();
     assert.equal(disk.stats().items, N / 2 - 1 /* k2 */ + 1 /* k1, odd but rewritten after the purge */);
     await disk.close();
 

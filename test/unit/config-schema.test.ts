@@ -135,7 +135,8 @@ test('--help lists every setting with its flag, env name, YAML key, default and 
       assert.ok(at >= 0, `missing ${head}`);
       const body = help.slice(at + head.length + 1).split(/\n {2}\S|\n\n/)[0]!.replace(/\s+/g, ' ');
       const range = e.setting.kind.range === undefined ? '' : `; ${e.setting.kind.range}`;
-      assert.ok(body.includes(`${e.setting.help.replace(/\s+/g, ' ')} [default: ${defaultText(e)}${range}]`), `${e.path}: ${body}`);
+      const restart = e.setting.live ? '' : '; needs a restart';
+      assert.ok(body.includes(`${e.setting.help.replace(/\s+/g, ' ')} [default: ${defaultText(e)}${range}${restart}]`), `${e.path}: ${body}`);
     }
     assert.match(help, /^\s+--config FILE/m);
     assert.match(help, /strata check-config FILE/);
@@ -165,8 +166,12 @@ test('check-config never prints the admin token', () => {
 test('subcommands: run is the default; unknown commands and a missing FILE are one-line errors', () => {
   const opts = { env: {}, readFile: files({}), hostname: HOST };
   const run = parseCommand({ ...opts, argv: ['run', '--origin', ORIGIN] });
-  assert.deepEqual(run, parseCommand({ ...opts, argv: ['--origin', ORIGIN] }));
-  assert.ok('run' in run && run.run.origin.upstreams[0]!.url === ORIGIN);
+  const bare = parseCommand({ ...opts, argv: ['--origin', ORIGIN] });
+  assert.ok('run' in run && 'run' in bare);
+  assert.deepEqual(run.run, bare.run);
+  assert.ok(run.run.origin.upstreams[0]!.url === ORIGIN);
+  // A reload loads from the same sources again.
+  assert.deepEqual(run.reload(), run.run);
   assert.throws(() => parseCommand({ ...opts, argv: ['serve'] }), /^StrataError: unknown command "serve" \(expected run, check-config or config-docs; see --help\)$/);
   assert.throws(() => parseCommand({ ...opts, argv: ['check-config'] }), /check-config: missing FILE/);
   assert.throws(() => parseCommand({ ...opts, argv: ['check-config', '--origin', ORIGIN] }), /check-config: missing FILE/);

@@ -31,35 +31,41 @@ export const cache = {
     help: 'Body bytes waiting for the disk at once; beyond it a write is shed (see diskWriteQueueMaxWrites).',
   }),
   maxStoredUrlBytes: setting({
+    live: true,
     kind: size({ min: 1 }),
     default: 4 * 1024,
     help: 'Longer URLs are served but not stored (Cache-Status detail=url-too-long).',
   }),
   maxStoredHeaderBytes: setting({
+    live: true,
     kind: size({ min: 1 }),
     default: 32 * 1024,
     help: 'Responses whose stored header block is larger are served but not stored (detail=headers-too-large).',
   }),
   maxVariants: setting({
+    live: true,
     kind: count({ min: 1 }),
     // Traffic Server keeps at most 5 alternates; a little more room for Accept-Encoding and Accept-Language.
     default: 8,
     help: 'Variants (Vary) stored per URL; a further variant is served but not stored (detail=too-many-variants).',
   }),
   targetedField: setting({
+    live: true,
     kind: httpToken('an HTTP field name', 'Strata-Cache-Control'),
     default: 'Strata-Cache-Control',
     flag: 'targeted-field',
     help: 'Node-specific targeted cache-control field (RFC 9213); beats CDN-Cache-Control.',
   }),
-  passTargetedFields: setting({ kind: onOff(), default: false, help: 'Pass CDN-Cache-Control and the targeted field on to clients.' }),
+  passTargetedFields: setting({ live: true, kind: onOff(), default: false, help: 'Pass CDN-Cache-Control and the targeted field on to clients.' }),
   storeSetCookie: setting({
+    live: true,
     kind: onOff(),
     default: false,
     flag: 'store-set-cookie',
     help: 'Store responses carrying Set-Cookie (the Set-Cookie field itself is stripped).',
   }),
   storeCookieHeuristic: setting({
+    live: true,
     kind: onOff(),
     // A deviation from RFC 9111 §4.2.2 (CACHING.md, Deviations): cache deception.
     default: false,
@@ -68,12 +74,14 @@ export const cache = {
       "Off: they are stored only with explicit freshness, public or Vary: Cookie, so a user's page is not kept for others.",
   }),
   heuristicFraction: setting({
+    live: true,
     kind: fraction(),
     default: 0.1,
     help: 'Fraction of (Date - Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2).',
   }),
-  heuristicMaxS: setting({ kind: seconds(), default: 86_400, help: 'Upper bound of a heuristic freshness lifetime.' }),
+  heuristicMaxS: setting({ live: true, kind: seconds(), default: 86_400, help: 'Upper bound of a heuristic freshness lifetime.' }),
   staleWhileRevalidateS: setting({
+    live: true,
     kind: seconds(),
     // RFC 9111 §4.2.4: no stale answers unless the origin or the client allows them.
     default: 0,
@@ -83,6 +91,7 @@ export const cache = {
       "while one background revalidation runs. 0 keeps RFC 9111's default; Varnish's default grace is 10.",
   }),
   staleIfErrorS: setting({
+    live: true,
     kind: seconds(),
     default: 0,
     flag: 'stale-if-error',
@@ -91,6 +100,7 @@ export const cache = {
       '(connect error, timeout, 5xx). 0: only when the origin allows.',
   }),
   staleIfDisconnectedS: setting({
+    live: true,
     kind: seconds(),
     // RFC 9111 §4.2.4 lets a disconnected cache serve stale; Squid and Traffic Server do by default.
     default: 86_400,
@@ -104,6 +114,7 @@ export const cache = {
 
 export const coalesce = {
   windowBytes: setting({
+    live: true,
     kind: size(),
     default: 8 * MiB,
     help:
@@ -111,12 +122,14 @@ export const coalesce = {
       'until the fill ends; past it the fill and the clients keeping up pace the origin transfer and later clients fetch on their own.',
   }),
   hitForPassS: setting({
+    live: true,
     kind: seconds(),
     // Varnish's built-in hit-for-miss lasts 120 s.
     default: 120,
     help: "How long a URL whose response could not be shared is fetched without queueing (Varnish's hit-for-pass).",
   }),
   hitForPassMaxKeys: setting({
+    live: true,
     kind: count({ min: 1 }),
     default: 100_000,
     help: 'URLs remembered as hit-for-pass at once; the least recently marked are forgotten first.',
@@ -125,6 +138,7 @@ export const coalesce = {
 
 export const slices = {
   thresholdBytes: setting({
+    live: true,
     kind: size(),
     default: 8 * MiB,
     flag: 'slice-threshold',
@@ -133,10 +147,10 @@ export const slices = {
       'or a Last-Modified) makes Strata fetch and store the object in slices, each its own entry.',
   }),
   // nginx's slice module is usually run with 1–4 MiB slices.
-  sliceBytes: setting({ kind: size({ min: 65_536 }), default: 4 * MiB, flag: 'slice-size', help: 'Size of one slice (one origin range request, one entry).' }),
+  sliceBytes: setting({ live: true, kind: size({ min: 65_536 }), default: 4 * MiB, flag: 'slice-size', help: 'Size of one slice (one origin range request, one entry).' }),
 };
 
 export const purge = {
   // Tags name the origin's internal groupings (products, users' content): not for clients.
-  passTagHeaders: setting({ kind: onOff(), default: false, help: "Pass the origin's purge tag fields (Surrogate-Key, Cache-Tag) on to clients." }),
+  passTagHeaders: setting({ live: true, kind: onOff(), default: false, help: "Pass the origin's purge tag fields (Surrogate-Key, Cache-Tag) on to clients." }),
 };

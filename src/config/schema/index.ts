@@ -13,6 +13,12 @@
 // unit in the name (Bytes, Ms, S) and pick the kind that parses it (../kinds.ts;
 // bounds are the kind's parameters). Then run `npm run config:docs` to
 // regenerate config/default.yaml; the tests fail until it agrees.
+//
+// Reload: a setting is restart-only unless declared `live: true`, which promises
+// that a reload (SIGHUP, POST /reload) applies it: either through the generation
+// src/node.ts rebuilds per reload (anything read by createProxyHandler or the
+// admin routes is live for free), or through a component's reconfigure step, or
+// through a ReloadHook the feature registers (node.onReload: check, then apply).
 
 import { type ConfigOf, entriesOf, type Schema } from '../setting.js';
 import { cache, coalesce, purge, slices } from './cache.js';

@@ -30,6 +30,7 @@ export const listen = setting({
 });
 
 export const logLevel = setting({
+  live: true,
   kind: oneOf(LOG_LEVELS, 'a log level'),
   default: 'info',
   flag: 'log-level',
@@ -48,6 +49,7 @@ export const admin = {
       '(a bare PORT or :PORT also means 127.0.0.1; write 0.0.0.0:PORT to expose it).',
   }),
   hosts: setting({
+    live: true,
     kind: hostNames(),
     default: [],
     flag: 'admin-hosts',
@@ -57,6 +59,7 @@ export const admin = {
       'so a DNS-rebinding page cannot read it.',
   }),
   token: setting({
+    live: true,
     kind: secret(),
     default: '',
     flag: 'admin-token',
@@ -66,9 +69,10 @@ export const admin = {
 };
 
 export const limits = {
-  maxUrlBytes: setting({ kind: size({ min: 1 }), default: 8_192, help: 'Longest accepted request target (414 URI Too Long beyond).' }),
-  maxHeaderBytes: setting({ kind: size({ min: 1 }), default: 16_384, help: 'Largest accepted request header section (431 beyond).' }),
+  maxUrlBytes: setting({ live: true, kind: size({ min: 1 }), default: 8_192, help: 'Longest accepted request target (414 URI Too Long beyond).' }),
+  maxHeaderBytes: setting({ live: true, kind: size({ min: 1 }), default: 16_384, help: 'Largest accepted request header section (431 beyond).' }),
   requestHeadersTimeoutMs: setting({
+    live: true,
     kind: duration({ min: 1 }),
     default: 30_000,
     help:
@@ -76,43 +80,50 @@ export const limits = {
       'so a connection that sends nothing is closed.',
   }),
   maxConnectionsPerClient: setting({
+    live: true,
     kind: count(),
     // Browsers open about 6 connections per host; 256 leaves room for many users behind one NAT.
     default: 256,
     help: 'Open connections one client address may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
   }),
-  shutdownGraceMs: setting({ kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
+  shutdownGraceMs: setting({ live: true, kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
   // Slow clients must not hold origin connections (nginx's proxy_request_buffering,
   // proxy_buffering and send_timeout): a request body is read whole before the
   // origin request, a passed-through response is buffered only this much per
   // client, and a client that stops reading is cut.
   maxRequestBodyBytes: setting({
+    live: true,
     kind: size({ min: 0 }),
     default: 64 * 1024 * 1024,
     help: 'Largest request body accepted (413 Content Too Large beyond); bodies are read whole before the origin request is made.',
   }),
   requestBodyMemoryBytes: setting({
+    live: true,
     kind: size({ min: 0 }),
     default: 1024 * 1024,
     help: 'Request bodies up to this size are buffered in memory; larger ones (up to maxRequestBodyBytes) in an unlinked temp file in requestBodyDir.',
   }),
   requestBodyDir: setting({
+    live: true,
     kind: directory({ allowEmpty: true }),
     default: '',
     defaultText: 'the OS temp dir',
     help: 'Where request bodies above requestBodyMemoryBytes are spooled (each file is unlinked as soon as it is created, so a crash leaves nothing). Use a disk, not tmpfs.',
   }),
   requestBodyTimeoutMs: setting({
+    live: true,
     kind: duration({ min: 1 }),
     default: 30_000,
     help: 'Longest pause between two pieces of a request body (408 beyond).',
   }),
   sendTimeoutMs: setting({
+    live: true,
     kind: duration({ min: 1 }),
     default: 60_000,
     help: 'A client that takes no byte of its answer for this long while some are waiting is cut, releasing what it held (an origin connection, buffers).',
   }),
   passBufferBytes: setting({
+    live: true,
     kind: size({ min: 16 * 1024 }),
     default: 256 * 1024,
     help: 'Bytes of a passed-through (not stored) origin response buffered ahead of a slow client; past it the origin read is paused.',

@@ -27,6 +27,7 @@ export const DROPPED_REQUEST_FIELDS = [
 
 export const origin = {
   upstreams: setting({
+    live: true,
     kind: upstreamList(),
     // No meaningful default: load.ts refuses to finish until some source names one.
     default: [],
@@ -46,16 +47,18 @@ export const origin = {
       'The upstreams serving the site: http: or https: URLs, path prefix allowed. ' +
       'Repeat --origin (or comma-separate STRATA_ORIGIN) for several; in YAML origin.url is one URL or a list.',
   }),
-  connectTimeoutMs: setting({ kind: duration({ min: 1 }), default: 5_000, flag: 'connect-timeout', help: 'Time to open a TCP/TLS connection to the origin.' }),
-  headersTimeoutMs: setting({ kind: duration({ min: 1 }), default: 30_000, flag: 'headers-timeout', help: 'Time for the origin to send response headers (504 beyond).' }),
-  bodyTimeoutMs: setting({ kind: duration({ min: 1 }), default: 30_000, flag: 'body-timeout', help: 'Longest pause between two chunks of an origin response body.' }),
+  connectTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 5_000, flag: 'connect-timeout', help: 'Time to open a TCP/TLS connection to the origin.' }),
+  headersTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'headers-timeout', help: 'Time for the origin to send response headers (504 beyond).' }),
+  bodyTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'body-timeout', help: 'Longest pause between two chunks of an origin response body.' }),
   maxConnections: setting({
+    live: true,
     kind: count({ min: 1 }),
     default: 128,
     flag: 'origin-max-connections',
     help: 'Connection pool size towards each upstream (unless the upstream sets its own).',
   }),
   droppedRequestFields: setting({
+    live: true,
     kind: fieldNames('X-Original-URL, X-Host'),
     default: [...DROPPED_REQUEST_FIELDS],
     help:
@@ -64,6 +67,7 @@ export const origin = {
       'Replaces the list; [] forwards them all.',
   }),
   balancer: setting({
+    live: true,
     kind: oneOf(BALANCER_NAMES, 'a balancer'),
     // Misses are what reach the origin: their latency is what clients feel, and
     // p2c-ewma steers them away from a slow or overloaded upstream (CACHING.md).
@@ -75,6 +79,7 @@ export const origin = {
   }),
   healthCheck: {
     path: setting({
+      live: true,
       kind: requestPath(),
       // Off until a path is named: only the operator knows a cheap, harmless URL.
       default: '',
@@ -82,29 +87,31 @@ export const origin = {
       defaultText: 'off',
       help: 'Active checks GET this path on every upstream; empty: no active checks.',
     }),
-    intervalMs: setting({ kind: duration({ min: 1 }), default: 5_000, help: 'Time between two probes of one upstream.' }),
-    timeoutMs: setting({ kind: duration({ min: 1 }), default: 2_000, help: 'A probe without an answer within this time failed.' }),
-    healthyThreshold: setting({ kind: count({ min: 1 }), default: 2, help: 'Good probes in a row that bring an unhealthy or ejected upstream back.' }),
-    unhealthyThreshold: setting({ kind: count({ min: 1 }), default: 3, help: 'Failed probes in a row that take a healthy upstream out.' }),
-    expectStatuses: setting({ kind: statusRanges(), default: [[200, 399]], help: 'Statuses that count as healthy: codes and ranges, comma-separated.' }),
+    intervalMs: setting({ live: true, kind: duration({ min: 1 }), default: 5_000, help: 'Time between two probes of one upstream.' }),
+    timeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 2_000, help: 'A probe without an answer within this time failed.' }),
+    healthyThreshold: setting({ live: true, kind: count({ min: 1 }), default: 2, help: 'Good probes in a row that bring an unhealthy or ejected upstream back.' }),
+    unhealthyThreshold: setting({ live: true, kind: count({ min: 1 }), default: 3, help: 'Failed probes in a row that take a healthy upstream out.' }),
+    expectStatuses: setting({ live: true, kind: statusRanges(), default: [[200, 399]], help: 'Statuses that count as healthy: codes and ranges, comma-separated.' }),
   },
   passiveHealth: {
     maxFails: setting({
+      live: true,
       kind: count(),
       default: 5,
       help: 'Failures in a row of real requests (connect errors, timeouts, resets, 5xx) that eject an upstream; 0 turns ejection off.',
     }),
-    ejectMs: setting({ kind: duration({ min: 1 }), default: 10_000, help: 'First ejection; doubled for each further one while the upstream keeps failing.' }),
-    maxEjectMs: setting({ kind: duration({ min: 1 }), default: 300_000, help: 'Longest ejection.' }),
+    ejectMs: setting({ live: true, kind: duration({ min: 1 }), default: 10_000, help: 'First ejection; doubled for each further one while the upstream keeps failing.' }),
+    maxEjectMs: setting({ live: true, kind: duration({ min: 1 }), default: 300_000, help: 'Longest ejection.' }),
   },
   retries: {
     count: setting({
+      live: true,
       kind: count(),
       default: 2,
       help:
         'Retries, each on an upstream not yet tried, of a request that failed before any response byte ' +
         '(connect error, reset) when it is idempotent and has no body.',
     }),
-    budgetMs: setting({ kind: duration(), default: 10_000, help: 'No retry starts later than this after the first attempt.' }),
+    budgetMs: setting({ live: true, kind: duration(), default: 10_000, help: 'No retry starts later than this after the first attempt.' }),
   },
 };
