@@ -33,6 +33,7 @@ import { MEMORY_SCENARIOS, runMemoryScenario, type MemoryResult } from './load/m
 import { SEEK_SCENARIOS, runSeekScenario, type SeekResult } from './load/seek.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
 import { runPurgeScenario, type Latencies, type PurgeScenarioResult } from './load/purge.js';
+import { measureCodings, runBrHit, runBurst, type BrHitResult, type BurstResult, type CodingFigure } from './load/compression.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
   const storm: StormResult[] = [];
   const seek: SeekResult[] = [];
   let purge: PurgeScenarioResult | undefined;
+  let compress: { codings: CodingFigure[]; brHit: BrHitResult; burst: BurstResult } | undefined;
   let tool: string | undefined;
   if (doLoad) {
     const scratch = trackDir(mkdtempSync(join(os.tmpdir(), 'strata-bench-')));
@@ -176,6 +178,16 @@ async function main(): Promise<void> {
         const r = await runStormScenario(sc, gen, settings, stormS);
         storm.push(r);
         for (const w of r.warnings) console.log(`  warning (${sc.name}): ${w}`);
+      }
+      if (only.length === 0 || only.includes('compress')) {
+        process.stderr.write('• compress codings\n');
+        const codings = await measureCodings(quick);
+        process.stderr.write('• compress br hit\n');
+        const brHit = await runBrHit(gen, settings);
+        process.stderr.write('• compress burst\n');
+        const burst = await runBurst(gen, settings);
+        compress = { codings, brHit, burst };
+        for (const w of [...brHit.warnings, ...burst.warnings]) console.log(`  warning (compress): ${w}`);
       }
       if (only.length === 0 || only.includes('purge')) {
         process.stderr.write('• purge\n');
@@ -258,6 +270,8 @@ async function main(): Promise<void> {
     console.log(`  hits with no purge: p50/p99/max ${fmtLat(purge.quiet)}`);
   }
 
+  if (compress) printCompression(compress);
+
   machine.loadAvgAfter = Number(os.loadavg()[0]!.toFixed(2));
   const report = {
     date: started.toISOString(),
@@ -288,6 +302,7 @@ async function main(): Promise<void> {
     seek,
     storm,
     ...(purge ? { purge } : {}),
+    ...(compress ? { compress } : {}),
     elapsedS: (Date.now() - started.getTime()) / 1000,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -295,6 +310,38 @@ async function main(): Promise<void> {
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   console.log(`\nWrote ${out} (${report.elapsedS.toFixed(0)} s).`);
   console.log('If this run should become the reference, copy its figures into bench/RESULTS.md (figures, ratios, command, date).');
+}
+
+function printCompression(c: { codings: CodingFigure[]; brHit: BrHitResult; burst: BurstResult }): void {
+  console.log('\nCompression: generated corpus (' + [...new Set(c.codings.map((f) => f.kind))].join(', ') + '), bytes saved and CPU per coding and level, averaged over the kinds');
+  const groups = new Map<string, CodingFigure[]>();
+  for (const f of c.codings) {
+    const k = `${f.bytes}|${f.coding}|${f.level}`;
+    groups.set(k, [...(groups.get(k) ?? []), f]);
+  }
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(
+    table(
+      ['size', 'coding', 'level', 'saved', 'CPU ms', 'MiB/s of CPU'],
+      [...groups.values()].map((fs) => {
+        const f = fs[0]!;
+        const cpu = avg(fs.map((x) => x.cpuMs));
+        return [`${fmtInt(f.bytes / 1024)} KiB`, f.coding, `${f.level} (${f.setting})`, `${(avg(fs.map((x) => x.saved)) * 100).toFixed(1)}%`, cpu.toFixed(2), fmtInt(f.bytes / 2 ** 20 / (cpu / 1000))];
+      }),
+      [true, false, false, true, true, true],
+    ),
+  );
+  console.log('  the fast level is the CPU of a first request for a coding; best runs once in the background; a hit spends none');
+  const b = c.brHit;
+  console.log(
+    `${b.scenario}: ${fmtInt(b.objectBytes / 1024)} KiB HTML stored as ${fmtInt(b.encodedBytes)} B of br (best level); strata ${fmtInt(b.strata.rps)} req/s (p99 ${fmtMs(b.strata.p99Ms)}) vs bare node:http with the same bytes ` +
+      `${fmtInt(b.bare.rps)} req/s (p99 ${fmtMs(b.bare.p99Ms)}): ratio ${b.ratio.toFixed(2)} (target ≥ ${b.target}) ${b.pass ? 'PASS' : 'MISS'}; per slice ${b.roundRatios.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  const u = c.burst;
+  console.log(
+    `${u.scenario}: hits of a stored 10 KiB br variant p50/p99 ${fmtMs(u.quiet.p50Ms)} / ${fmtMs(u.quiet.p99Ms)} quiet vs ${fmtMs(u.burst.p50Ms)} / ${fmtMs(u.burst.p99Ms)} during ` +
+      `${u.firstCompressions} first compressions of 1 MiB JSON (8 clients, ${fmtInt(u.burstBytes / 2 ** 20)} MiB sent): p99 ${u.p99Ratio.toFixed(2)}×`,
+  );
 }
 
 main().then(

@@ -48,6 +48,18 @@ export interface EntryMeta {
    * but never selected as its variant. `validator` ties the slices of one version.
    */
   slice?: { index: number; bytes: number; totalBytes: number; validator: string };
+  /**
+   * Set when Strata made this body from another variant of the same response
+   * (src/transform/): `coding` of its bytes, `level` it was made at ("decoded":
+   * decoded from the origin's coding). The stored ETag stays the origin's (it
+   * validates with the origin); clients see a weak, suffixed one.
+   */
+  transform?: { coding: string; level: 'fast' | 'best' | 'decoded'; sourceBytes: number };
+  /**
+   * Stored with compression on: varyValues['accept-encoding'] is the coding of this
+   * body (transform/select.ts), not the request's Accept-Encoding as normalised.
+   */
+  byCoding?: boolean;
 }
 
 /**

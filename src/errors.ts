@@ -35,6 +35,8 @@ export const ERROR_CATALOG = {
   NOT_FOUND: { status: 404, source: 'client', retryable: false, summary: 'no such admin resource' },
   ORIGIN_UNREACHABLE: { status: 502, source: 'origin', retryable: true, summary: 'origin is unreachable (connection refused, reset or DNS failure)' },
   ORIGIN_BAD_RESPONSE: { status: 502, source: 'origin', retryable: false, summary: 'origin sent an invalid response' },
+  ORIGIN_BAD_ENCODING: { status: 502, source: 'origin', retryable: false, summary: "the origin's compressed body is corrupt; cut, not stored" },
+  DECODED_TOO_LARGE: { status: 502, source: 'origin', retryable: false, summary: "the origin's compressed body decodes past compress.maxDecodedBytes; cut, not stored" },
   ORIGIN_TIMEOUT: { status: 504, source: 'origin', retryable: true, summary: 'origin did not answer in time' },
   STORE_FAILED: { status: 500, source: 'store', retryable: true, summary: 'cache storage failed' },
   INTERNAL: { status: 500, source: 'internal', retryable: false, summary: 'internal error' },

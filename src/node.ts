@@ -37,6 +37,7 @@ import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { Recompressor } from './transform/recompress.js';
 import { isDeepStrictEqual } from 'node:util';
 
 export interface NodeDeps {
@@ -94,6 +95,8 @@ export interface StrataNode {
   readonly logger: Logger;
   /** Be told of every purge, right after the store applied it and before it is answered. */
   onPurged(hook: PurgedListener): void;
+  /** Background recompression (compress.recompress), after start(); tests wait on its figures. */
+  recompressor?: Recompressor;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -166,7 +169,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     const flights = coalescer!;
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
-    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId });
+    const recompressor = node.recompressor;
+    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, ...(recompressor ? { recompressor } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
       purger.handleAdmin(req, res).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -302,6 +306,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       store.onPurged((selector) => void flights.forget(flightMatcher(selector)));
       for (const hook of purgeHooks) store.onPurged(hook);
       const tiered = store;
+      // One background recompression queue for the node, whatever reloads do to the handlers.
+      if (config.compress.enabled && config.compress.recompress) node.recompressor = new Recompressor({ store, logger, stats, queueMax: config.compress.recompressQueueMax });
       const gen = (current = build(config, origin));
       registerNodeMetrics(registry, {
         stats,
@@ -359,6 +365,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await reloading;
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await Promise.all([current.origin, ...draining].map((pool) => pool.close(!timedOut)));
+        await node.recompressor?.close();
         await store.close();
         access.flush();
         logger.info({ ...stats.counters }, 'strata node stopped');

@@ -20,6 +20,8 @@ export interface LoadOptions {
   randomRange?: { chunkBytes: number; totalBytes: number };
   /** Per-request timeout (default 5 s). */
   timeoutS?: number;
+  /** Request fields sent with every request (e.g. Accept-Encoding). */
+  headers?: Record<string, string>;
 }
 
 export interface LoadResult {
@@ -108,7 +110,8 @@ function wrkGenerator(scratchDir: string, cpu: number | undefined): Generator {
         script = join(scratchDir, `range-${++scripts}.lua`);
         writeFileSync(script, rangeLua(o.randomRange.chunkBytes, o.randomRange.totalBytes));
       }
-      const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '--timeout', `${o.timeoutS ?? 5}s`, '-s', script, url];
+      const fields = Object.entries(o.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+      const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '--timeout', `${o.timeoutS ?? 5}s`, ...fields, '-s', script, url];
       const [cmd, cmdArgs] = pinned(cpu, 'wrk', args);
       const out = await capture(cmd, cmdArgs);
       return parseWrk(out);
@@ -213,6 +216,7 @@ type Autocannon = (opts: {
   duration: number;
   pipelining: number;
   timeout?: number;
+  headers?: Record<string, string>;
   requests?: AutocannonRequest[];
 }) => Promise<AutocannonResult>;
 
@@ -231,6 +235,7 @@ function autocannonGenerator(): Generator {
         duration: o.durationS,
         pipelining: 1,
         timeout: o.timeoutS ?? 5,
+        ...(o.headers ? { headers: o.headers } : {}),
         ...(o.randomRange
           ? {
               requests: [

@@ -13,6 +13,9 @@ import type { EntryMeta } from '../../src/store/types.js';
 import { newEntryMeta } from '../../src/cache/entry.js';
 import { createBalancer, type UpstreamView } from '../../src/origin/balancer.js';
 import { emptySelector, selectorMatcher } from '../../src/store/purge-match.js';
+import { Negotiator } from '../../src/transform/negotiate.js';
+import { chooseVariant, planFor } from '../../src/transform/select.js';
+import { COMPRESSIBLE_TYPES } from '../../src/config/schema/compress.js';
 
 export interface MicroResult {
   name: string;
@@ -159,6 +162,27 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
   const byUrlPrefix = selectorMatcher({ ...emptySelector(), urlPrefixes: ['http://static.example.com/videos/2024/'] });
   bench.add('purge selector per entry [URL prefix]', () => {
     for (let i = 0; i < INNER; i++) if (byUrlPrefix(stored[i & 1023]!)) sink++;
+  });
+
+  // A hit on a URL stored in three codings: negotiation (memoised), the variant choice, the plan.
+  const negotiator = new Negotiator(['br', 'gzip']);
+  const coded = ['identity', 'br', 'gzip'].map((c) => ({
+    ...entryMeta('/assets/app.js'),
+    key: `GET http://static.example.com/assets/app.js\naccept-encoding=${c}\n`,
+    varyNames: ['accept-encoding'],
+    varyValues: { 'accept-encoding': c },
+    byCoding: true,
+    bodySize: 40_000,
+  }));
+  const browsers: HeaderMap[] = ['gzip, deflate, br, zstd', 'gzip, deflate, br', 'br;q=1.0, gzip;q=0.8, *;q=0.1', 'gzip'].map((v) => ({ 'accept-encoding': v }));
+  const rules = { types: COMPRESSIBLE_TYPES, minBytes: 1024 };
+  bench.add('chooseVariant()+planFor() [3 codings stored]', () => {
+    for (let i = 0; i < INNER; i++) {
+      const req = browsers[i & 3]!;
+      const acc = negotiator.acceptance(req['accept-encoding']);
+      const m = chooseVariant(coded, req, acc).meta!;
+      if (planFor(m, m.bodySize, 'GET', acc, rules) === undefined) sink++;
+    }
   });
 
   await bench.run();

@@ -63,9 +63,11 @@ export function selectingValues(names: readonly string[], req: HeaderMap): Recor
  * request's normalised values across the variants of one look-up: with `Vary: Cookie`
  * there is a variant per user, and each would otherwise hash the same cookie again.
  */
-export function varyMatches(names: readonly string[], stored: Record<string, string>, req: HeaderMap, seen: Map<string, string> = new Map()): boolean {
+export function varyMatches(names: readonly string[], stored: Record<string, string>, req: HeaderMap, seen: Map<string, string> = new Map(), skip?: string): boolean {
   for (const n of names) {
     if (n === '*') return false;
+    // A field the caller matches itself (Accept-Encoding, by negotiated coding: transform/select.ts).
+    if (n === skip) continue;
     let v = seen.get(n);
     if (v === undefined) {
       v = normaliseVaryValue(n, req[n]);

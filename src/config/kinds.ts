@@ -314,6 +314,46 @@ export function fieldNames(example: string): Kind<string[]> {
   };
 }
 
+/** Content codings (names from a fixed set), comma-separated or a YAML list, lower-cased, in the order given ([] for none). */
+export function codingNames(allowed: readonly string[], what: string): Kind<string[]> {
+  const expected = `${what}, comma-separated or a YAML list, from ${allowed.join(', ')}`;
+  return {
+    arg: 'CODINGS',
+    parse: (raw) => {
+      const items = listItems(raw);
+      if (items === undefined) throw notA(raw, `a list of ${what}`, expected);
+      const out: string[] = [];
+      for (const item of items) {
+        const name = typeof item === 'string' ? item.trim().toLowerCase() : '';
+        if (!allowed.includes(name)) throw notA(item, `one of ${what}`, expected);
+        if (!out.includes(name)) out.push(name);
+      }
+      return out;
+    },
+    format: (names) => [...names],
+  };
+}
+
+const MEDIA_PATTERN = /^(?:[a-z0-9][a-z0-9!#$&^_.+-]*\/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*)|\+[a-z0-9][a-z0-9.-]*)$/;
+
+/** Media types ("application/json"), type wildcards ("text/*") or structured suffixes ("+json"), comma-separated or a YAML list. */
+export function mediaTypePatterns(): Kind<string[]> {
+  const expected = 'media types, type/* or +suffix, comma-separated or a YAML list, e.g. text/*, application/json, +xml';
+  return {
+    arg: 'TYPES',
+    parse: (raw) => {
+      const items = listItems(raw);
+      if (items === undefined) throw notA(raw, 'a list of media types', expected);
+      return items.map((item) => {
+        const t = typeof item === 'string' ? item.trim().toLowerCase() : '';
+        if (!MEDIA_PATTERN.test(t)) throw notA(item, 'a media type pattern', expected);
+        return t;
+      });
+    },
+    format: (types) => [...types],
+  };
+}
+
 export type StatusRanges = (readonly [number, number])[];
 
 /** "200-399, 418" or a YAML list of codes and ranges → inclusive ranges. */

@@ -67,11 +67,14 @@ function flagLayer(argv: readonly string[]): { values: Layer; configFile?: strin
       throw configError(`unexpected argument ${JSON.stringify(arg)} (expected --flag or --flag=value; see --help)`);
     }
     const label = token.rawName;
-    const entry = BY_FLAG.get(token.name);
+    // "--no-compress": a switch turned off (util.parseArgs' allowNegative needs Node 22).
+    const negated = token.name.startsWith('no-') && BY_FLAG.get(token.name.slice(3))?.setting.kind.isSwitch === true && token.value === undefined;
+    const entry = BY_FLAG.get(negated ? token.name.slice(3) : token.name);
     if (entry === undefined && token.name !== CONFIG_FLAG) throw configError(`${label}: unknown flag (see --help)`);
     const kind = entry?.setting.kind;
     let raw = token.value;
-    if (kind?.isSwitch) raw ??= 'true';
+    if (negated) raw = 'false';
+    else if (kind?.isSwitch) raw ??= 'true';
     // "--origin --listen x" is a forgotten value, not an origin named "--listen".
     else if (raw === undefined || (!token.inlineValue && raw.startsWith('--'))) {
       throw configError(`${label}: missing value (expected ${kind?.arg ?? 'FILE'})`);

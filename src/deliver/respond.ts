@@ -12,6 +12,7 @@ import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
 import { toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { ifRangeAllows, parseRanges, type ByteRange } from '../http/range.js';
 import type { Body, EntryMeta, StoredEntry } from '../store/types.js';
+import { presentedHeaders } from '../transform/variant-meta.js';
 import { multipartBuffer, multipartStream, planMultipart } from './byteranges.js';
 
 export interface DeliverOptions {
@@ -36,13 +37,15 @@ export interface StoredAnswer {
  * plus what depends only on the entry (Via; Accept-Ranges on a 200): a hit adds
  * only Age and Cache-Status.
  */
-function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
+export function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
   let raw = opts.headerCache.get(meta);
   if (raw) return raw;
   const visible: HeaderMap = {};
-  for (const name in meta.headers) {
+  // Coding-keyed entries and made variants: Vary and ETag as clients see them (transform/variant-meta.ts).
+  const stored = presentedHeaders(meta);
+  for (const name in stored) {
     if (opts.hiddenFields.has(name) || name === 'content-length' || name === 'via' || name === 'accept-ranges') continue;
-    visible[name] = meta.headers[name]!;
+    visible[name] = stored[name]!;
   }
   raw = toRawPairs(visible);
   raw.push('via', viaValue(meta.headers['via'], opts.via));
@@ -62,8 +65,9 @@ function viaValue(existing: string | undefined, mine: string): string {
  */
 export function deliverNotModified(res: ServerResponse, meta: EntryMeta, ageS: number, cacheStatus: string, opts: DeliverOptions): StoredAnswer {
   const raw: string[] = [];
+  const stored = presentedHeaders(meta);
   for (const f of NOT_MODIFIED_FIELDS) {
-    const v = meta.headers[f];
+    const v = stored[f];
     if (v !== undefined && !opts.hiddenFields.has(f)) raw.push(f, v);
   }
   raw.push('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via));
@@ -99,10 +103,11 @@ export function deliverStored(
   opts: DeliverOptions,
 ): StoredAnswer | Promise<StoredAnswer> {
   const { meta, body } = entry;
+  const shown = presentedHeaders(meta);
   const age = String(Math.max(0, Math.floor(ageS)));
   const cacheable = meta.status === 200;
 
-  if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, meta.headers)) {
+  if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, shown)) {
     return deliverNotModified(res, meta, ageS, cacheStatus, opts);
   }
 
@@ -113,7 +118,7 @@ export function deliverStored(
   let start = 0;
   let end = body.size - 1;
   // RFC 9110 §14.2: range handling is defined for GET only; a HEAD gets the full headers.
-  if (cacheable && req.method === 'GET' && req.headers['range'] !== undefined && ifRangeAllows(req.headers['if-range'], meta.headers['etag'], meta.headers['last-modified'])) {
+  if (cacheable && req.method === 'GET' && req.headers['range'] !== undefined && ifRangeAllows(req.headers['if-range'], shown['etag'], shown['last-modified'])) {
     const r = parseRanges(req.headers['range'], body.size);
     if (r.kind === 'unsatisfiable') {
       const msg = 'requested range not satisfiable\n';

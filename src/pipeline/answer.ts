@@ -20,6 +20,10 @@ import { settle, type PathEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { resumeFromStore } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
+import { readerOf } from './slices.js';
+import { createVariants } from './variants.js';
+import { planFor, type Plan } from '../transform/select.js';
+import type { EntryMeta } from '../store/types.js';
 
 /** A fetch outcome that carries a response body clients can share. */
 export type SharedResponse = Extract<FetchOutcome, { kind: 'storing' | 'passing' }>;
@@ -44,6 +48,14 @@ export function createAnswers(env: PathEnv) {
     return base;
   }
 
+  const variants = createVariants(env);
+
+  /** What the client needs made from `meta` (transform/select.ts); undefined: its bytes as they are. */
+  function planOf(ctx: RequestContext, meta: EntryMeta, bytes: number): Plan {
+    const c = env.compress;
+    return c && planFor(meta, bytes, ctx.method, c.negotiator.acceptance(ctx.headers['accept-encoding']), c.rules);
+  }
+
   /** Strata's own error answer; `fwd` says how far the request had gone. */
   function error(ctx: RequestContext, err: StrataError, fwd: FwdReason = 'bypass', close = false): void {
     deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
@@ -52,6 +64,11 @@ export function createAnswers(env: PathEnv) {
   return {
     /** Synchronous for bodies held in memory (the common hit), a promise when streamed. */
     stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome): void | Promise<void> {
+      const plan = planOf(ctx, entry.meta, entry.body.size);
+      if (plan) {
+        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream() };
+        return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
+      }
       const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), env.deliver);
       if (r instanceof Promise) {
         return r.then((a) => {
@@ -67,6 +84,12 @@ export function createAnswers(env: PathEnv) {
      * client past the window), the client must fetch its own.
      */
     async shared(ctx: RequestContext, o: SharedResponse, outcome: CacheOutcome): Promise<'alone' | undefined> {
+      // A variant made for this client answers its conditional request by the variant's own ETag.
+      const plan = o.kind === 'storing' ? planOf(ctx, o.stored, o.stored.bodySize) : undefined;
+      if (plan && o.kind === 'storing') {
+        const src = { meta: o.stored, bytes: o.stored.bodySize, read: () => readerOf(o.body), purgeMark: o.purgeMark };
+        return variants.answer(ctx, src, plan, currentAge(o.stored, env.clock.now()), outcome);
+      }
       // The client's own conditional request is answered here; the full body still fills the cache.
       if (o.kind === 'storing' && o.status === 200 && isNotModified(ctx.headers, o.headers)) {
         deliverNotModified(ctx.res, o.stored, currentAge(o.stored, env.clock.now()), settle(env, ctx, outcome), env.deliver);

@@ -26,6 +26,9 @@ import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { forwardHeaders } from './forward-headers.js';
+import type { Negotiator } from '../transform/negotiate.js';
+import type { Recompressor } from '../transform/recompress.js';
+import type { CompressRules } from '../transform/rules.js';
 
 export interface ProxyDeps {
   config: Readonly<Config>;
@@ -43,6 +46,8 @@ export interface ProxyDeps {
   notStored?: NotStoredLog;
   /** Primary keys that missed, for the dashboard's top missed URLs (absent: not tracked). */
   topMisses?: TopMisses;
+  /** Background recompression of made variants at the best level (absent: none). */
+  recompressor?: Recompressor;
   /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
@@ -60,6 +65,14 @@ export interface PathEnv extends ProxyDeps {
   grace: GraceWindows;
   /** Request fields never sent to the origin (origin.droppedRequestFields). */
   droppedFields: ReadonlySet<string>;
+  /** The compression stage (compress.*); absent when it is off. */
+  compress?: CompressEnv;
+}
+
+export interface CompressEnv {
+  negotiator: Negotiator;
+  rules: CompressRules;
+  maxDecodedBytes: number;
 }
 
 /** Per-request state: what the access line reports. */

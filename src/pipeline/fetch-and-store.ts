@@ -33,6 +33,8 @@ import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
+import type { CompressEnv } from './context.js';
+import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
 
 /**
  * What one origin fetch produced, decided before any client reads it; each client
@@ -51,7 +53,17 @@ export type FetchOutcome =
       detail?: string;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
-  | { kind: 'storing'; upstream: string; status: number; headers: HeaderMap; body: SharedBody; stored: EntryMeta }
+  | {
+      kind: 'storing';
+      upstream: string;
+      status: number;
+      /** Fields for clients of the stored body (with compression: its Vary, its coding). */
+      headers: HeaderMap;
+      body: SharedBody;
+      stored: EntryMeta;
+      /** Taken when the fetch began: a variant made from this body (pipeline/variants.ts) carries it too. */
+      purgeMark: number;
+    }
   /** A response that is not stored: passed through to its clients. */
   | {
       kind: 'passing';
@@ -106,6 +118,8 @@ export interface FetchDeps {
   bounds: EntryBounds;
   /** Where each refusal to store is remembered for `GET /explain`. */
   notStored?: NotStoredLog;
+  /** The compression stage; absent when off. */
+  compress?: CompressEnv;
 }
 
 export interface FetchWork {
@@ -198,7 +212,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     // Safe for collapsed followers: a response a shared cache could store, or one to a request without credentials.
     const safeToShare = assessed.store || !carriesCredentials(req.requestHeaders);
     const cl = res.headers['content-length'];
-    const announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
+    let announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
       // The new response replaces the stored one unless the refusal is this request's own.
       if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
@@ -212,8 +226,15 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       return { kind: 'sliceable', upstream: res.upstream };
     }
 
-    const d = verdict.decision;
-    const varyValues = selectingValues(d.varyNames, req.requestHeaders);
+    // With compression: keyed by the coding of the stored bytes, decoded first when the client cannot take it.
+    const coded = deps.compress ? keyByCoding(res, verdict.decision, req.requestHeaders, deps.compress) : undefined;
+    const d = coded?.decision ?? verdict.decision;
+    const source = coded?.body ?? res.body;
+    if (coded?.decoding) {
+      stats.inc('decoded');
+      announced = -1;
+    }
+    const varyValues = { ...selectingValues(d.varyNames, req.requestHeaders), ...coded?.varyValues };
     const key = variantKey(req.key, d.varyNames, varyValues);
     const variants = store.variants(req.key);
     const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
@@ -228,7 +249,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       responseTimeMs,
       bodySize: announced,
     });
-    const body = startFill(res.body, store.open(meta, { purgeMark }), {
+    if (coded) meta.byCoding = true;
+    if (coded?.decoding) meta.transform = coded.decoding;
+    const body = startFill(source, store.open(meta, { purgeMark }), {
       windowBytes: deps.windowBytes,
       expectedLength: announced,
       logger,
@@ -237,6 +260,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       committed: async () => {
         stats.inc('stored');
         await dropOtherVaryShapes(meta);
+        // A new body of the response: the variants made from (or sent for) the old one go.
+        if (coded) await deleteKeys(siblingCodings(store.variants(meta.primaryKey), meta));
       },
       over: finish,
     });
@@ -246,7 +271,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       logger.warn({ id: req.id, url: meta.url, upstream: res.upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
       void body.sealedAt.then(() => store.delete(meta.key).catch(() => false));
     });
-    return { kind: 'storing', upstream: res.upstream, status: res.status, headers: res.headers, body, stored: meta };
+    const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
+    return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
   }
 }
 

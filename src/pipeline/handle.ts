@@ -29,10 +29,13 @@ import type { HeaderMap } from '../http/headers.js';
 import { checkRequest } from '../server/request-guard.js';
 import type { StoredEntry } from '../store/types.js';
 import { createAnswers } from './answer.js';
-import { settle, type PathEnv, type ProxyDeps, type RequestContext } from './context.js';
+import { settle, type CompressEnv, type PathEnv, type ProxyDeps, type RequestContext } from './context.js';
+import { PRODUCIBLE } from '../transform/codings.js';
+import { Negotiator } from '../transform/negotiate.js';
+import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { createFetcher } from './fetch-and-store.js';
 import { createSharedFetch } from './shared-fetch.js';
-import { lookup } from './lookup.js';
+import { lookup, pick, type Choose, type Picked } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
 import { createSlicer } from './slices.js';
@@ -60,7 +63,11 @@ function pathEnv(deps: ProxyDeps): PathEnv {
     staleIfDisconnectedS: config.cache.staleIfDisconnectedS,
   };
   const droppedFields = new Set(config.origin.droppedRequestFields);
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace, droppedFields };
+  const c = config.compress;
+  const compress: CompressEnv | undefined = c.enabled
+    ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
+    : undefined;
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -68,12 +75,22 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const { config, store, origin, logger, stats, clock, access, coalescer, metrics } = env;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
-  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored });
+  const fetchAndStore = createFetcher({
+    ...common,
+    passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes),
+    sliceThresholdBytes: config.slices.thresholdBytes,
+    bounds,
+    notStored: env.notStored,
+    ...(env.compress ? { compress: env.compress } : {}),
+  });
   const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);
   const onMiss = createOnMiss(env, answer, shared, pass, slicer);
+  const compress = env.compress;
+  // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
+  const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
 
@@ -86,7 +103,21 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.key = key;
     const hot = store.peek(key);
     if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
-    return lookup(store, key, ctx.headers).then(
+    if (compress) {
+      // A URL keyed by coding alone: the variant in the client's coding, straight from memory.
+      const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
+      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
+    }
+    // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
+    let picked: Picked | undefined;
+    try {
+      picked = pick(store, key, ctx.headers, choose);
+    } catch {
+      picked = undefined;
+    }
+    const inMemory = picked?.meta && store.peek(picked.meta.key);
+    if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
+    return lookup(store, key, ctx.headers, choose, picked).then(
       (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
       (err: unknown) => {
         // A store failure degrades to a miss.

@@ -1,6 +1,7 @@
 // Finding the stored variant for a request among every variant under the primary
 // key (the caller has already tried the unvaried memory entry, the hot path). When
-// several variants match, the most recent wins (RFC 9111 §4.1).
+// several variants match, the most recent wins (RFC 9111 §4.1). With compression
+// on, the choice is transform/select.ts's (Accept-Encoding by negotiated coding).
 
 import type { HeaderMap } from '../http/headers.js';
 import { varyMatches } from '../cache/vary.js';
@@ -10,9 +11,10 @@ export type Lookup =
   | { found: StoredEntry }
   | { found: undefined; miss: 'uri-miss' | 'vary-miss' };
 
-export async function lookup(store: Store, primaryKey: string, req: HeaderMap): Promise<Lookup> {
-  const variants = store.variants(primaryKey);
-  if (variants.length === 0) return { found: undefined, miss: 'uri-miss' };
+/** The variant for a request among a URL's stored variants; `whole`: some entry is not a slice. */
+export type Choose = (variants: readonly EntryMeta[], req: HeaderMap) => { meta?: EntryMeta; whole: boolean };
+
+export const chooseByVary: Choose = (variants, req) => {
   let best: EntryMeta | undefined;
   let whole = false;
   const seen = new Map<string, string>();
@@ -22,7 +24,24 @@ export async function lookup(store: Store, primaryKey: string, req: HeaderMap): 
     whole = true;
     if (varyMatches(m.varyNames, m.varyValues, req, seen) && (!best || m.responseTimeMs > best.responseTimeMs)) best = m;
   }
-  if (!best) return { found: undefined, miss: whole ? 'vary-miss' : 'uri-miss' };
-  const entry = store.peek(best.key) ?? (await store.get(best.key));
+  return best ? { meta: best, whole } : { whole };
+};
+
+export type Picked = { meta: EntryMeta } | { meta: undefined; miss: 'uri-miss' | 'vary-miss' };
+
+/** The variant's metadata, chosen without I/O, or why there is none. */
+export function pick(store: Store, primaryKey: string, req: HeaderMap, choose: Choose = chooseByVary): Picked {
+  const variants = store.variants(primaryKey);
+  if (variants.length === 0) return { meta: undefined, miss: 'uri-miss' };
+  const c = choose(variants, req);
+  if (!c.meta) return { meta: undefined, miss: c.whole ? 'vary-miss' : 'uri-miss' };
+  return { meta: c.meta };
+}
+
+/** `picked`: the choice already made for this request (pick()), not made twice. */
+export async function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?: Choose, picked?: Picked): Promise<Lookup> {
+  const p = picked ?? pick(store, primaryKey, req, choose);
+  if (!p.meta) return { found: undefined, miss: p.miss };
+  const entry = store.peek(p.meta.key) ?? (await store.get(p.meta.key));
   return entry ? { found: entry } : { found: undefined, miss: 'uri-miss' };
 }

@@ -13,6 +13,8 @@ function sameResponse(a: EntryMeta, b: EntryMeta): boolean {
   if (a === b) return true;
   return (
     a.key === b.key &&
+    // A variant recompressed meanwhile holds other bytes (transform/recompress.ts).
+    a.transform?.level === b.transform?.level &&
     a.requestTimeMs === b.requestTimeMs &&
     a.responseTimeMs === b.responseTimeMs &&
     a.headers['etag'] === b.headers['etag'] &&

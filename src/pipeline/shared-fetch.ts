@@ -17,7 +17,10 @@ import { requestFacts, staleIfErrorAllows, staleOnFailure, type OriginFailure, t
 import type { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { currentAge } from '../cache/reuse.js';
-import { selectingValues, variantKey } from '../cache/vary.js';
+import { selectingValues, variantKey, varyMatches } from '../cache/vary.js';
+import type { HeaderMap } from '../http/headers.js';
+import { ACCEPT_ENCODING } from '../transform/rules.js';
+import { isCodingKeyed } from '../transform/select.js';
 import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
@@ -35,7 +38,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       id: ctx.id,
       key,
       requestHeaders: ctx.headers,
-      originHeaders: forFill(originHeaders(env, ctx)),
+      originHeaders: identityFromOrigin(env, forFill(originHeaders(env, ctx))),
       target: ctx.target,
       stored: found,
       keepStaleOnError: staleIfError(ctx, found),
@@ -56,6 +59,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
 
   /** Whether this client may use an entry stored for the fetch's request (same variant). */
   function sameVariant(ctx: RequestContext, meta: EntryMeta): boolean {
+    // Keyed by coding: any client of the same other Vary values; its coding is made for it (pipeline/variants.ts).
+    if (isCodingKeyed(meta)) return varyMatches(meta.varyNames, meta.varyValues, ctx.headers, new Map(), ACCEPT_ENCODING);
     return meta.varyNames.length === 0 || variantKey(meta.primaryKey, meta.varyNames, selectingValues(meta.varyNames, ctx.headers)) === meta.key;
   }
 
@@ -150,3 +155,13 @@ function failureOf(err: StrataError): OriginFailure {
   return err.code === 'ORIGIN_UNREACHABLE' || err.code === 'ORIGIN_TIMEOUT' ? 'disconnected' : 'error';
 }
 
+
+/**
+ * With compression on, a fill asks the origin for identity: Strata makes every
+ * coding from it, and one origin body serves every Accept-Encoding (an origin that
+ * sends a coding anyway is stored in it, or decoded: transform/coding-key.ts).
+ */
+function identityFromOrigin(env: PathEnv, h: HeaderMap): HeaderMap {
+  if (env.compress) h[ACCEPT_ENCODING] = 'identity';
+  return h;
+}

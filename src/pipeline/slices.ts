@@ -117,7 +117,7 @@ function objectHeaders(meta: EntryMeta): HeaderMap {
  * Slices are read by a few streams in turn (the fill, the answers reading them),
  * so a stream per consumer costs little here and keeps the reading code linear.
  */
-function readerOf(body: SharedBody, unsealed = false): Readable | undefined {
+export function readerOf(body: SharedBody, unsealed = false): Readable | undefined {
   let more: (() => void) | undefined;
   let detach: (() => void) | undefined;
   const r = new Readable({
@@ -233,7 +233,7 @@ export function createSlicer(deps: SliceDeps) {
         stats.inc('distrusted');
         void body.sealedAt.then(() => store.delete(meta.key).catch(() => false));
       });
-      return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta };
+      return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark };
     })().catch((err: unknown): FetchOutcome => {
       finish();
       return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };

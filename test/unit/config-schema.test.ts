@@ -33,6 +33,7 @@ function sampleText(e: Entry): string {
     return String(kind.format(sample));
   }
   if (kind.arg.includes('|')) return kind.arg.split('|').find((name) => name !== dflt)!;
+  if (kind.isSwitch) return dflt === true ? 'false' : 'true';
   const byArg: Record<string, string> = {
     '': 'true',
     'HOST:PORT': '127.0.0.1:7777',
@@ -44,6 +45,8 @@ function sampleText(e: Entry): string {
     URL: 'http://10.9.9.9:1',
     NAMES: 'admin.example, ops.example',
     FIELDS: 'x-forwarded-host, x-original-host',
+    CODINGS: 'gzip, br',
+    TYPES: 'text/html, +json',
   };
   const text = byArg[kind.arg];
   assert.ok(text !== undefined, `no sample for ${e.path} (kind ${kind.arg}): add one here`);

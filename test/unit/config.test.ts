@@ -134,9 +134,21 @@ test('every flag has its STRATA_* env twin', () => {
     coalesce: defaultConfig(HOST).coalesce,
     slices: defaultConfig(HOST).slices,
     purge: defaultConfig(HOST).purge,
+    compress: defaultConfig(HOST).compress,
     limits: defaultConfig(HOST).limits,
     logLevel: 'debug',
   });
+});
+
+test('--no-compress (a switch turned off), STRATA_COMPRESS=false and compress.enabled: false agree', () => {
+  assert.equal(config({ argv: ['--origin', ORIGIN] }).compress.enabled, true);
+  assert.equal(config({ argv: ['--origin', ORIGIN, '--no-compress'] }).compress.enabled, false);
+  assert.equal(config({ argv: ['--origin', ORIGIN, '--compress'] }).compress.enabled, true);
+  assert.equal(config({ argv: ['--origin', ORIGIN], env: { STRATA_COMPRESS: 'false' } }).compress.enabled, false);
+  assert.equal(config({ argv: ['--origin', ORIGIN, '--no-compress-recompress'] }).compress.recompress, false);
+  assert.deepEqual(config({ argv: ['--origin', ORIGIN, '--compress-codings', 'GZIP, br'] }).compress.codings, ['gzip', 'br']);
+  assert.match(rejection({ argv: ['--origin', ORIGIN, '--compress-codings', 'deflate'] }), /^--compress-codings: .*expected/);
+  assert.match(rejection({ argv: ['--origin', ORIGIN, '--no-origin'] }), /^--no-origin: unknown flag/);
 });
 
 test('empty env values count as unset', () => {

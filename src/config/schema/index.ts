@@ -22,6 +22,7 @@
 
 import { type ConfigOf, entriesOf, type Schema } from '../setting.js';
 import { cache, coalesce, purge, slices } from './cache.js';
+import { compress } from './compress.js';
 import { admin, limits, listen, logLevel, nodeId } from './node.js';
 import { origin } from './origin.js';
 
@@ -29,7 +30,7 @@ export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, logLevel, admin, origin, cache, coalesce, slices, purge, limits } satisfies Schema;
+export const SCHEMA = { nodeId, listen, logLevel, admin, origin, cache, coalesce, slices, purge, compress, limits } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 

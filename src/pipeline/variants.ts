@@ -1,0 +1,110 @@
+// Variants made for clients (transform/): the identity body of a response encoded
+// in the client's coding, or an origin's coding decoded for a client that does
+// not accept it. Made once per variant: the first client's request starts a fill
+// (fast level, shared body like any origin fill, stored beside the source);
+// clients asking for the same variant meanwhile read the same fill; later ones
+// hit the stored copy. An encoded variant is then queued for recompression at
+// the best level (transform/recompress.ts).
+//
+// Invariants: a made body is stored only when whole (fill.ts); a source or a
+// coding that fails (corrupt, past the decoding limit) cuts the client's
+// connection and stores nothing; a purge since the source was fetched keeps the
+// variant out of the store (the write carries the source's purge mark).
+
+import type { Readable } from 'node:stream';
+import type { CacheOutcome } from '../cache/outcome.js';
+import { baseHeaders, deliverNotModified } from '../deliver/respond.js';
+import { isNotModified } from '../http/conditionals.js';
+import type { SharedBody } from '../coalesce/shared-body.js';
+import type { EntryMeta } from '../store/types.js';
+import { compressor, decoded, through } from '../transform/codings.js';
+import { sameSource, type Plan } from '../transform/select.js';
+import { derivedMeta, presentedHeaders } from '../transform/variant-meta.js';
+import { settle, type PathEnv, type RequestContext } from './context.js';
+import { startFill } from './fill.js';
+import { resumeFromStore } from './resume-from-store.js';
+
+interface Made {
+  meta: EntryMeta;
+  body: SharedBody;
+}
+
+/** Where a variant is made from: the source's metadata, its size (-1: not known yet), a reader of its bytes. */
+export interface VariantSource {
+  meta: EntryMeta;
+  bytes: number;
+  read: () => Readable | undefined;
+  /** The purge mark of the fetch that brought the source (stored sources: now). */
+  purgeMark?: number;
+}
+
+export function createVariants(env: PathEnv) {
+  const { store, logger, stats } = env;
+  const inflight = new Map<string, Made>();
+
+  function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
+    const input = src.read();
+    if (!input) return undefined;
+    const maxDecoded = env.compress!.maxDecodedBytes;
+    const out = plan.op === 'encode' ? through(input, compressor(plan.coding, 'fast', src.bytes)) : decoded(input, plan.from, maxDecoded);
+    stats.inc(plan.op === 'encode' ? 'compressed' : 'decoded');
+    const purgeMark = src.purgeMark ?? store.purgeMark();
+    const made: Made = { meta, body: undefined as unknown as SharedBody };
+    made.body = startFill(out, store.open(meta, { purgeMark }), {
+      windowBytes: env.config.coalesce.windowBytes,
+      expectedLength: -1,
+      logger,
+      logFields: { url: meta.url, coding: meta.transform?.coding },
+      notStored: 'variant not stored',
+      committed: async () => {
+        stats.inc('stored');
+        // The source was replaced while this was made (a new body from the origin): not a variant of it.
+        if (!sameSource(src.meta, store.variants(src.meta.primaryKey).find((m) => m.key === src.meta.key), src.bytes)) {
+          await store.delete(meta.key);
+          return;
+        }
+        if (plan.op === 'encode') env.recompressor?.enqueue(meta, src.meta.key);
+      },
+      over: () => {
+        if (inflight.get(meta.key) === made) inflight.delete(meta.key);
+      },
+    });
+    inflight.set(meta.key, made);
+    return made;
+  }
+
+  return {
+    /**
+     * Answer one client with the variant `plan` makes from `src`: a 304 when its
+     * conditional matches the variant, else the variant's fill (joined when one
+     * is in flight). "alone" (nothing written or settled): the source's start is
+     * gone (a shared body past its window), the client must fetch its own.
+     */
+    async answer(ctx: RequestContext, src: VariantSource, plan: NonNullable<Plan>, ageS: number, outcome: CacheOutcome): Promise<'alone' | undefined> {
+      const meta = derivedMeta(src.meta, plan, 'fast', src.bytes);
+      if (isNotModified(ctx.headers, presentedHeaders(meta))) {
+        deliverNotModified(ctx.res, meta, ageS, settle(env, ctx, outcome), env.deliver);
+        return undefined;
+      }
+      let made = inflight.get(meta.key);
+      if (!made || !made.body.available) made = start(meta, src, plan);
+      if (!made) return 'alone';
+      // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
+      outcome.detail ??= plan.op === 'encode' ? `compress-${plan.coding}` : `decode-${plan.from}`;
+      const raw = baseHeaders(made.meta, env.deliver).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome));
+      ctx.res.writeHead(200, raw);
+      const sending = made.body.sendTo(ctx.res, true);
+      if (!sending) {
+        ctx.res.destroy();
+        return undefined;
+      }
+      const r = await sending;
+      ctx.bytes = r.sent;
+      if (r.lagged) ctx.bytes += (await resumeFromStore(store, made.meta, made.body.sealedAt, ctx.res, r.sent)).sent;
+      else if (r.error) logger.warn({ id: ctx.id, url: ctx.target, err: r.error.message }, 'variant failed mid-transfer; nothing stored, client connection cut');
+      return undefined;
+    },
+  };
+}
+
+export type Variants = ReturnType<typeof createVariants>;

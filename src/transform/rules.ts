@@ -1,0 +1,77 @@
+// What the compression stage may touch (pure): which responses are compressed,
+// which are keyed by content coding, and the one reason a body is left alone.
+//
+// Never compressed, whatever compress.types says: media and already-compressed
+// types, bodies with a Content-Encoding, Cache-Control: no-transform (RFC 9110
+// §7.7), anything but a 200 (so never a 206), bodies below compress.minBytes,
+// objects stored in slices, and HEAD (the caller's rule: nothing is made for a
+// request that reads no body).
+
+import type { HeaderMap } from '../http/headers.js';
+import { DECODABLE } from './codings.js';
+
+export const ACCEPT_ENCODING = 'accept-encoding';
+
+export interface CompressRules {
+  /** Media type patterns: exact, type/*, or +suffix (config compress.types). */
+  types: readonly string[];
+  minBytes: number;
+}
+
+/** Why a body is not compressed; undefined when it may be. */
+export type NotCompressed = 'status' | 'encoded' | 'no-transform' | 'type' | 'small' | 'size-unknown' | 'slice';
+
+/** Types that are media or compressed already: never compressed (a pattern cannot bring them back). */
+const NEVER_TYPES = /^(?:image\/(?!svg\+xml$)|audio\/(?!(?:x-)?mpegurl$)|video\/|application\/(?:zip|gzip|x-gzip|zstd|x-bzip2|x-xz|x-7z-compressed|x-rar-compressed|pdf|octet-stream)$|font\/woff2?$|text\/event-stream$)/;
+
+/** The media type of a Content-Type value, lower-case, without parameters. */
+export function mediaType(contentType: string | undefined): string {
+  if (!contentType) return '';
+  const semi = contentType.indexOf(';');
+  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+export function typeMatches(type: string, patterns: readonly string[]): boolean {
+  if (!type || NEVER_TYPES.test(type)) return false;
+  for (const p of patterns) {
+    if (p.startsWith('+') ? type.endsWith(p) : p.endsWith('/*') ? type.startsWith(p.slice(0, -1)) : type === p) return true;
+  }
+  return false;
+}
+
+export function noTransform(headers: HeaderMap): boolean {
+  const cc = headers['cache-control'];
+  return cc !== undefined && /(?:^|,)\s*no-transform\s*(?:,|$)/i.test(cc);
+}
+
+/** The body's content coding, lower-case; identity when absent. */
+export function contentCoding(headers: HeaderMap): string {
+  const ce = headers['content-encoding']?.trim().toLowerCase();
+  return ce ? ce : 'identity';
+}
+
+/**
+ * Whether a stored response is keyed by content coding (Accept-Encoding in its
+ * variant key with the coding of its bytes as the value): a 200 Strata may
+ * compress, or one in a coding Strata can decode for clients without it.
+ */
+export function codingKeyed(status: number, headers: HeaderMap, rules: CompressRules): boolean {
+  if (status !== 200 || noTransform(headers)) return false;
+  if (headers['vary']?.includes('*')) return false;
+  const coding = contentCoding(headers);
+  if (coding !== 'identity') return DECODABLE.has(coding);
+  return typeMatches(mediaType(headers['content-type']), rules.types);
+}
+
+/** Why a body of `bodySize` bytes (-1: not known yet) is not compressed; undefined when it may be. */
+export function whyNotCompressed(status: number, headers: HeaderMap, bodySize: number, rules: CompressRules, slice = false): NotCompressed | undefined {
+  if (slice) return 'slice';
+  if (status !== 200) return 'status';
+  if (contentCoding(headers) !== 'identity') return 'encoded';
+  if (noTransform(headers)) return 'no-transform';
+  if (!typeMatches(mediaType(headers['content-type']), rules.types)) return 'type';
+  // Decided once the size is known (the next request, from the stored copy).
+  if (bodySize < 0) return 'size-unknown';
+  if (bodySize < rules.minBytes) return 'small';
+  return undefined;
+}

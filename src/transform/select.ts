@@ -1,0 +1,101 @@
+// Which stored variant answers a request when responses are keyed by content
+// coding, and what (if anything) must be made from it for the client. Pure.
+//
+// A coding-keyed entry carries Accept-Encoding in its Vary names with the coding
+// of its own bytes as the value (rules.ts), so every spelling of Accept-Encoding
+// a browser sends selects at most one variant per coding. The request's other
+// varied fields match as usual (RFC 9111 §4.1).
+
+import { variantKey, varyMatches } from '../cache/vary.js';
+import type { EntryMeta } from '../entry.js';
+import type { HeaderMap } from '../http/headers.js';
+import { DECODABLE } from './codings.js';
+import { IDENTITY, type Acceptance } from './negotiate.js';
+import { ACCEPT_ENCODING, noTransform, whyNotCompressed, type CompressRules } from './rules.js';
+
+/** What to make from a stored (or arriving) entry for one client: nothing, an encoded variant, or a decoded one. */
+export type Plan = { op: 'encode'; coding: string } | { op: 'decode'; from: string } | undefined;
+
+export function isCodingKeyed(meta: EntryMeta): boolean {
+  return meta.byCoding === true;
+}
+
+/** Store key of the variant in `coding` of a URL that varies on nothing else (the hit path tries it first). */
+export function codingOnlyKey(primaryKey: string, coding: string): string {
+  return variantKey(primaryKey, [ACCEPT_ENCODING], { [ACCEPT_ENCODING]: coding });
+}
+
+/** Whether `made` (a variant made from `source`'s body) is still of the body `source` now holds. */
+export function sameSource(source: EntryMeta, now: EntryMeta | undefined, sourceBytes: number): boolean {
+  if (!now) return false;
+  const sizeKnown = now.bodySize >= 0 && sourceBytes >= 0;
+  return now.headers['etag'] === source.headers['etag'] && now.headers['last-modified'] === source.headers['last-modified'] && (!sizeKnown || now.bodySize === sourceBytes);
+}
+
+/** The coding of a coding-keyed entry's bytes. */
+export function codingOf(meta: EntryMeta): string {
+  return meta.varyValues[ACCEPT_ENCODING] ?? IDENTITY;
+}
+
+/**
+ * What the client gets from `meta`: its bytes as they are (undefined), the
+ * identity body encoded in the client's coding, or a coded body decoded for a
+ * client that does not accept its coding. `bodySize`: -1 while not known.
+ */
+export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: Acceptance, rules: CompressRules): Plan {
+  // HEAD reads no body: nothing is made for it (it is answered from what is stored).
+  if (method !== 'GET' || !isCodingKeyed(meta)) return undefined;
+  const have = codingOf(meta);
+  if (have === acc.chosen) return undefined;
+  if (have === IDENTITY) {
+    if (whyNotCompressed(meta.status, meta.headers, bodySize, rules, meta.slice !== undefined)) return undefined;
+    return { op: 'encode', coding: acc.chosen };
+  }
+  if (acc.accepts(have)) return undefined;
+  // Decoding is a transformation too (RFC 9110 §7.7): not for no-transform, nor for other statuses.
+  return DECODABLE.has(have) && meta.status === 200 && !noTransform(meta.headers) ? { op: 'decode', from: have } : undefined;
+}
+
+/**
+ * The stored variant for a request: one in the chosen coding, else the identity
+ * body (to encode or to send as it is), else one in a coding the client accepts,
+ * else one to decode. Entries not keyed by coding match as they always did. The
+ * most recent wins within each rank (RFC 9111 §4.1). Slices are never variants.
+ */
+export function chooseVariant(variants: readonly EntryMeta[], req: HeaderMap, acc: Acceptance): { meta?: EntryMeta; whole: boolean } {
+  const ranks: (EntryMeta | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  const seen = new Map<string, string>();
+  let whole = false;
+  const matching: EntryMeta[] = [];
+  // The newest body the origin sent (as stored, or decoded): a variant made from an older one is outdated.
+  let newest: EntryMeta | undefined;
+  for (const m of variants) {
+    if (m.slice) continue;
+    whole = true;
+    const keyed = isCodingKeyed(m);
+    if (!varyMatches(m.varyNames, m.varyValues, req, seen, keyed ? ACCEPT_ENCODING : undefined)) continue;
+    matching.push(m);
+    if (keyed && (!m.transform || m.transform.level === 'decoded') && (!newest || m.responseTimeMs > newest.responseTimeMs)) newest = m;
+  }
+  for (const m of matching) {
+    const keyed = isCodingKeyed(m);
+    if (newest && m !== newest && m.transform && m.transform.level !== 'decoded' && !madeFrom(m, newest)) continue;
+    let r: number;
+    if (!keyed) r = 4;
+    else {
+      const have = codingOf(m);
+      r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : DECODABLE.has(have) ? 3 : -1;
+      if (r < 0) continue;
+    }
+    const cur = ranks[r];
+    if (!cur || m.responseTimeMs > cur.responseTimeMs) ranks[r] = m;
+  }
+  for (const m of ranks) if (m) return { meta: m, whole };
+  return { whole };
+}
+
+/** Whether made variant `m` was made from the body `source` holds (same validators; same size when known). */
+function madeFrom(m: EntryMeta, source: EntryMeta): boolean {
+  const sizeKnown = m.transform!.sourceBytes >= 0 && source.bodySize >= 0;
+  return m.headers['etag'] === source.headers['etag'] && m.headers['last-modified'] === source.headers['last-modified'] && (!sizeKnown || m.transform!.sourceBytes === source.bodySize);
+}
