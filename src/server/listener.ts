@@ -176,7 +176,9 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const brokenBody = st.last !== undefined && !st.last.complete && st.pending > 0;
     const answer = () => {
       const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-      if (brokenBody && inFlight?.headersSent) socket.destroy();
+      // Its answer already complete (a hit written at once): it reaches the client, then the connection closes.
+      if (brokenBody && inFlight?.writableEnded) (socket as Socket).destroySoon();
+      else if (brokenBody && inFlight?.headersSent) socket.destroy();
       else rejectRaw(socket, err);
     };
     st.waitFor = brokenBody ? 1 : 0;
@@ -242,6 +244,14 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       return;
     }
     if (conns.get(socket)?.refused) return;
+    // The request was already answered with a closing answer (the handler refused its
+    // framing, or a hit went out to a client asking to close): its body's errors add nothing.
+    // (Node marks an answer carrying "Connection: close" as its connection's last: _last.)
+    const inFlight = (socket as { _httpMessage?: (ServerResponse & { _last?: boolean }) | null })._httpMessage;
+    if (inFlight?.writableEnded && (inFlight._last === true || !inFlight.shouldKeepAlive)) {
+      (socket as Socket).destroySoon();
+      return;
+    }
     const code = parserErrorCode(err.code);
     const e = new StrataError(code, code === 'HEADERS_TOO_LARGE' ? `request header section exceeds ${limits.maxHeaderBytes} bytes` : `${ERROR_HINT[code] ?? 'malformed request'} (${err.code ?? 'parse error'})`);
     opts.onBadRequest();

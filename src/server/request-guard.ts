@@ -43,8 +43,14 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   const hostHeader = req.headers.host;
   // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; one Host only.
   if (hostCount(req.rawHeaders) > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
-  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] !== undefined) {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && req.headers['content-length'] !== undefined) {
     return new StrataError('AMBIGUOUS_LENGTH', 'request has both Content-Length and Transfer-Encoding');
+  }
+  // RFC 9112 §6.3: a request whose final transfer coding is not chunked has no
+  // reliable length (Node's parser lets some through, or fails inside the body).
+  if (te !== undefined && te.split(',').at(-1)!.trim().toLowerCase() !== 'chunked') {
+    return new StrataError('AMBIGUOUS_LENGTH', 'request Transfer-Encoding does not end with chunked');
   }
   if (url.startsWith('/')) {
     if (!hostHeader) {
