@@ -33,6 +33,13 @@ export const ERROR_CATALOG = {
   PAYLOAD_TOO_LARGE: { status: 413, source: 'client', retryable: false, summary: 'request body exceeds the limit (limits.maxRequestBodyBytes; purge: 1 MiB)' },
   ADMIN_HOST_REFUSED: { status: 421, source: 'client', retryable: false, summary: 'the admin API answers only localhost, IP addresses and admin.hosts (DNS rebinding defence)' },
   NOT_FOUND: { status: 404, source: 'client', retryable: false, summary: 'no such admin resource' },
+  FILTER_DENIED: { status: 403, source: 'client', retryable: false, summary: 'denied by a request filter rule (edge.filters); the message names the rule' },
+  RATE_LIMITED: { status: 429, source: 'client', retryable: true, summary: 'this client exceeded its request rate (edge.rateLimit); retry after the Retry-After seconds' },
+  AUTH_REQUIRED: { status: 401, source: 'client', retryable: false, summary: 'credentials missing or refused: the auth service answered 401, or no bearer token' },
+  TOKEN_INVALID: { status: 401, source: 'client', retryable: false, summary: 'the bearer token does not verify (signature, issuer, audience, expiry); WWW-Authenticate says why' },
+  AUTH_FORBIDDEN: { status: 403, source: 'client', retryable: false, summary: 'the auth service refused these credentials for this request (403)' },
+  AUTH_REDIRECT: { status: 302, source: 'client', retryable: false, summary: 'the auth service redirected the client (to a login page); its status and Location are passed on' },
+  AUTH_UNAVAILABLE: { status: 503, source: 'origin', retryable: true, summary: 'the auth service or JWKS did not answer usably; the edge fails closed' },
   ORIGIN_UNREACHABLE: { status: 502, source: 'origin', retryable: true, summary: 'origin is unreachable (connection refused, reset or DNS failure)' },
   ORIGIN_BAD_RESPONSE: { status: 502, source: 'origin', retryable: false, summary: 'origin sent an invalid response' },
   ORIGIN_BAD_ENCODING: { status: 502, source: 'origin', retryable: false, summary: "the origin's compressed body is corrupt; cut, not stored" },
@@ -42,6 +49,7 @@ export const ERROR_CATALOG = {
   INTERNAL: { status: 500, source: 'internal', retryable: false, summary: 'internal error' },
   CONFIG_INVALID: { status: 0, source: 'config', retryable: false, summary: 'invalid configuration value' },
   LISTEN_FAILED: { status: 0, source: 'config', retryable: false, summary: 'cannot listen on the configured address' },
+  TLS_CERTIFICATE_INVALID: { status: 0, source: 'config', retryable: false, summary: 'a TLS certificate or key file cannot be read, is not PEM, or the key does not match the certificate' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

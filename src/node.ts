@@ -7,10 +7,15 @@
 // a request keeps the generation it started in, so it finishes with the settings
 // it began with. The store, the coalescer, the listeners and the metrics live
 // across generations and take their live settings through small reconfigure
-// steps. Other features register a ReloadHook (onReload) to take theirs.
+// steps. Other features register a ReloadHook (onReload) to take theirs. The
+// edge guard belongs to a generation but is carried over while edge.* is
+// unchanged (its rate buckets and remembered decisions survive the reload); a
+// changed one is built before anything is applied, so a bad key file refuses
+// the reload.
 
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
@@ -31,7 +36,12 @@ import { UpstreamPool } from './origin/pool.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
-import { createListener, type ProxyListener } from './server/listener.js';
+import { Guard } from './routing/guard/guard.js';
+import { GuardConfigError } from './routing/guard/config-error.js';
+import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
+import { createListener, plainListener, type ClientListener } from './server/listener.js';
+import { createRedirectHandler } from './server/redirect.js';
+import { createSecureListener } from './server/secure-listener.js';
 import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
@@ -97,19 +107,28 @@ export interface StrataNode {
   onPurged(hook: PurgedListener): void;
   /** Background recompression (compress.recompress), after start(); tests wait on its figures. */
   recompressor?: Recompressor;
+  /**
+   * Read the TLS certificate files again (every pair): new connections get the
+   * new ones; a pair that fails its checks is refused and the old one kept.
+   * Nothing to do without TLS.
+   */
+  reloadCertificates(): Promise<CertificateReport>;
+  /** The plain-HTTP redirect listener's address (tls.redirectListen), after start(). */
+  redirectAddress(): AddressInfo | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** What one configuration builds: the request handlers and the upstream pool they use. */
+/** What one configuration builds: the request handlers and the upstream pool and edge guard they use. */
 interface Generation {
   config: Readonly<Config>;
   origin: UpstreamPool;
+  guard: Guard;
   proxy: Handler;
   admin: Handler;
 }
 
-function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
+function listen(server: NetServer, addr: ListenAddress, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -124,6 +143,16 @@ function listen(server: Server, addr: ListenAddress, what: string): Promise<void
     server.once('listening', onListening);
     server.listen(addr.port, addr.host);
   });
+}
+
+/** The edge guard for `cfg`; a rule it cannot be built from (a private key file...) is CONFIG_INVALID. */
+function buildGuard(cfg: Readonly<Config>, clock: Clock): Guard {
+  try {
+    return new Guard(cfg.edge, { clock, readFile: (path) => readFileSync(path, 'utf8') });
+  } catch (err) {
+    if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
+    throw err;
+  }
 }
 
 function refused(message: string): StrataError {
@@ -147,8 +176,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let current: Generation | undefined;
   // Pools a reload replaced, finishing the requests they have in flight.
   const draining = new Set<UpstreamPool>();
-  let proxy: ProxyListener | undefined;
+  let proxy: ClientListener | undefined;
   let admin: Server | undefined;
+  let redirect: Server | undefined;
+  let certificates: Certificates | undefined;
+  let stopWatching = (): void => {};
   let stopping: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   let requestSeq = 0;
@@ -158,19 +190,19 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const reloadHooks: ReloadHook[] = [];
 
   const readiness = (): Readiness => ({
-    listening: proxy?.listening === true && admin?.listening === true && stopping === undefined,
+    listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,
     diskLoaded: store !== undefined && !store.stats().disk.loading,
     upstreamAvailable: current?.origin.anyAvailable() === true,
   });
 
-  /** The handlers for `cfg` over `origin`; the store and the coalescer are the node's. */
-  function build(cfg: Readonly<Config>, origin: UpstreamPool): Generation {
+  /** The handlers for `cfg` over `origin` and `guard`; the store and the coalescer are the node's. */
+  function build(cfg: Readonly<Config>, origin: UpstreamPool, guard: Guard): Generation {
     const tiered = store!;
     const flights = coalescer!;
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
     const recompressor = node.recompressor;
-    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, ...(recompressor ? { recompressor } : {}) });
+    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guard, ...(recompressor ? { recompressor } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
       purger.handleAdmin(req, res).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -202,8 +234,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       reload,
       explain,
       topMisses,
+      edge: () => guard.figures(),
     });
-    return { config: cfg, origin, proxy: handler, admin: adminHandler };
+    return { config: cfg, origin, guard, proxy: handler, admin: adminHandler };
   }
 
   /** One reload: load, check, then apply (node components, then hooks). */
@@ -228,6 +261,15 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    let guard = running.guard;
+    if (!isDeepStrictEqual(running.config.edge, next.edge)) {
+      try {
+        guard = buildGuard(next, clock);
+      } catch (err) {
+        if (isStrataError(err) && err.source === 'config') throw refused(err.message);
+        throw err;
+      }
+    }
     // From here on nothing refuses: each component takes its settings.
     const pool = isDeepStrictEqual(running.config.origin, next.origin) ? running.origin : running.origin.successor(next.origin);
     logger.level = next.logLevel;
@@ -235,7 +277,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
     proxy.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
-    current = build(next, pool);
+    current = build(next, pool, guard);
+    if (guard !== running.guard) {
+      // Requests already past it keep going; its auth connections close once idle.
+      void running.guard.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard a reload replaced failed'));
+    }
     if (pool !== running.origin) {
       pool.start();
       const old = running.origin;
@@ -266,8 +312,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     onReload: (hook) => {
       reloadHooks.push(hook);
     },
-    proxyAddress: () => proxy!.address() as AddressInfo,
+    proxyAddress: () => proxy!.server.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
+    redirectAddress: () => (redirect?.address() ?? undefined) as AddressInfo | undefined,
+    reloadCertificates: () => (certificates ? certificates.refresh(true) : Promise.resolve({ reloaded: [], refused: [] })),
 
     reload(next) {
       const run = reloading.then(() => reloadOnce(next));
@@ -286,6 +334,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     },
 
     async start() {
+      // First: a guard that cannot be built stops start-up before anything is opened.
+      const guard = buildGuard(config, clock);
+      // Certificates first: a bad file refuses start-up before anything is opened.
+      if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
       const disk = await DiskTier.open({
         dir: config.cache.dir,
@@ -308,7 +360,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const tiered = store;
       // One background recompression queue for the node, whatever reloads do to the handlers.
       if (config.compress.enabled && config.compress.recompress) node.recompressor = new Recompressor({ store, logger, stats, queueMax: config.compress.recompressQueueMax });
-      const gen = (current = build(config, origin));
+      const gen = (current = build(config, origin, guard));
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
@@ -318,14 +370,28 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         flights: () => flights.flightCount,
       });
       // Each request goes to the generation current when it arrives.
-      proxy = createListener((req, res) => current!.proxy(req, res), { limits: config.limits, logger, onBadRequest: () => stats.inc('badRequests'), onSendTimeout: () => stats.inc('sendTimeouts') });
+      const handler: Handler = (req, res) => current!.proxy(req, res);
+      const onBadRequest = () => stats.inc('badRequests');
+      const onSendTimeout = () => stats.inc('sendTimeouts');
+      proxy = certificates
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout })
+        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest, onSendTimeout }));
+      if (certificates && config.tls.redirectListen) {
+        const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
+        redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
+      }
+      // Every reload re-reads the certificate files (their names need a restart).
+      if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
       admin = createAdminListener((req, res) => current!.admin(req, res));
       try {
-        await listen(proxy, config.listen, 'listen');
+        await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
+        if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
-        proxy.close();
+        proxy.server.close();
         admin.close();
+        await guard.close();
+        redirect?.close();
         await origin.close();
         await store.close();
         throw err;
@@ -333,6 +399,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       logger.info(
         {
           listen: node.proxyAddress(),
+          tls: certificates ? (config.tls.http2 ? 'h2, http/1.1' : 'http/1.1') : 'off',
+          redirect: node.redirectAddress(),
           admin: node.adminAddress(),
           origin: origin.name,
           balancer: config.origin.balancer,
@@ -343,6 +411,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       gen.origin.start();
+      if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 
     stop() {
@@ -350,10 +419,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         if (!proxy || !admin || !store || !current) return;
         const graceMs = current.config.limits.shutdownGraceMs;
         logger.info('strata node stopping: no new connections; waiting for in-flight requests');
-        const closed = new Promise<void>((resolve) => proxy!.close(() => resolve()));
+        stopWatching();
+        const closed = new Promise<void>((resolve) => proxy!.server.close(() => resolve()));
         proxy.closeIdleConnections();
         admin.close();
         admin.closeAllConnections();
+        redirect?.close();
+        redirect?.closeAllConnections();
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {
@@ -365,6 +437,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await reloading;
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await Promise.all([current.origin, ...draining].map((pool) => pool.close(!timedOut)));
+        await current.guard.close();
         await node.recompressor?.close();
         await store.close();
         access.flush();

@@ -1,7 +1,7 @@
 // One Strata node as a benchmark child process.
 //
 //   node dist/bench/load/strata-server.js --origin http://127.0.0.1:PORT --cache-dir DIR [--ephemeral]
-//        [--admin-token T] [--purge-fill N] [--memory-size 64MiB] [--disk-size 256MiB]
+//        [--admin-token T] [--purge-fill N] [--memory-size 64MiB] [--disk-size 256MiB] [--tls-cert F --tls-key F]
 //
 // Production defaults (src/config/defaults.ts) except: loopback listeners on
 // ephemeral ports, the given origin and cache directory, node id "bench". The
@@ -32,6 +32,9 @@ const { values } = parseArgs({
     'purge-fill': { type: 'string', default: '0' },
     'memory-size': { type: 'string' },
     'disk-size': { type: 'string' },
+    /** TLS on the proxy listener (the TLS scenarios, tls.ts): one certificate pair. */
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
 });
 if (!values.origin || !values['cache-dir']) {
@@ -44,6 +47,7 @@ const config: Config = {
   ...base,
   nodeId: 'bench',
   listen: { host: '127.0.0.1', port: 0 },
+  tls: { ...base.tls, certificates: values['tls-cert'] && values['tls-key'] ? [{ cert: values['tls-cert'], key: values['tls-key'] }] : [] },
   admin: { ...base.admin, listen: { host: '127.0.0.1', port: 0 }, token: values['admin-token'] ?? '' },
   origin: { ...base.origin, upstreams: [{ url: values.origin, weight: 1, maxConnections: base.origin.maxConnections }] },
   cache: {

@@ -180,7 +180,7 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
     for (let i = 0; i < INNER; i++) {
       const req = browsers[i & 3]!;
       const acc = negotiator.acceptance(req['accept-encoding']);
-      const m = chooseVariant(coded, req, acc).meta!;
+      const m = chooseVariant(coded, req, acc).meta as EntryMeta;
       if (planFor(m, m.bodySize, 'GET', acc, rules) === undefined) sink++;
     }
   });

@@ -36,6 +36,8 @@ export interface AdminDeps {
   explain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
   topMisses?: TopMisses;
+  /** What the edge guard holds (`edge` in /stats: remembered decisions and tokens, rate buckets). */
+  edge?: () => Record<string, number>;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -115,6 +117,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           tiers: deps.store.stats(),
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
+          edge: deps.edge?.() ?? {},
           peers: { clustered: false },
           descriptions: COUNTERS,
         });

@@ -104,6 +104,8 @@ function placeOf(s: string, where: string): { host?: string; target: string } | 
     if (!m) return bad(`${where}: ${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"`);
     const rest = m[2]!;
     host = m[1]!;
+    // Keys use the http scheme even behind TLS (CACHING.md): an https URL's default port goes, as a request's does.
+    if (/^https:/i.test(s) && host.endsWith(':443')) host = host.slice(0, -4);
     target = rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest;
   }
   const normal = removeDotSegments(target);

@@ -54,7 +54,7 @@ export function show(raw: unknown): string {
   return String(raw);
 }
 
-function notA(raw: unknown, what: string, expected: string): Problem {
+export function notA(raw: unknown, what: string, expected: string): Problem {
   return new Problem(`${show(raw)} is not ${what} (expected ${expected})`);
 }
 
@@ -62,7 +62,7 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function within<T>(at: string, f: () => T): T {
+export function within<T>(at: string, f: () => T): T {
   try {
     return f();
   } catch (err) {

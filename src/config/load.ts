@@ -12,7 +12,7 @@ import { StrataError } from '../errors.js';
 import { defaultConfig } from './defaults.js';
 import { INHERIT_POOL_SIZE, isMapping, Problem, show } from './kinds.js';
 import { ENTRIES, SCHEMA } from './schema/index.js';
-import { type AnySetting, isSetting, type Schema } from './setting.js';
+import { type AnySetting, type Entry, isSetting, type Schema } from './setting.js';
 import type { Config, ListenAddress } from './types.js';
 import { formatHostPort } from './units.js';
 
@@ -29,8 +29,11 @@ export interface LoadOptions {
 export const CONFIG_FLAG = 'config';
 export const CONFIG_ENV = 'STRATA_CONFIG';
 
-const BY_FLAG = new Map(ENTRIES.map((e) => [e.flag, e]));
-const BY_ENV = new Map(ENTRIES.map((e) => [e.env, e]));
+const BY_FLAG = new Map(ENTRIES.filter((e) => !e.fields).map((e) => [e.flag, e]));
+const BY_ENV = new Map(ENTRIES.filter((e) => !e.fields).map((e) => [e.env, e]));
+/** Flags and env names that fill one field of a record setting (setting.ts, fieldFlags). */
+const FIELD_FLAGS = new Map(ENTRIES.flatMap((e) => (e.fields ?? []).map((f) => [f.flag, { entry: e, field: f.field }] as const)));
+const FIELD_ENVS = new Map(ENTRIES.flatMap((e) => (e.fields ?? []).map((f) => [f.env, { entry: e, field: f.field }] as const)));
 
 export function configError(message: string): StrataError {
   return new StrataError('CONFIG_INVALID', message);
@@ -53,6 +56,7 @@ type Layer = Map<string, unknown>;
 
 const FLAG_OPTIONS = Object.fromEntries([
   ...ENTRIES.map((e) => [e.flag, { type: e.setting.kind.isSwitch ? ('boolean' as const) : ('string' as const) }]),
+  ...[...FIELD_FLAGS.keys()].map((flag) => [flag, { type: 'string' as const }]),
   [CONFIG_FLAG, { type: 'string' as const }],
 ]);
 
@@ -60,6 +64,7 @@ function flagLayer(argv: readonly string[]): { values: Layer; configFile?: strin
   // Not strict: the tokens are checked here, so every mistake gets Strata's one-line form.
   const { tokens } = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const values: Layer = new Map();
+  const fieldValues: FieldValues = new Map();
   let configFile: string | undefined;
   for (const token of tokens) {
     if (token.kind !== 'option') {
@@ -67,6 +72,13 @@ function flagLayer(argv: readonly string[]): { values: Layer; configFile?: strin
       throw configError(`unexpected argument ${JSON.stringify(arg)} (expected --flag or --flag=value; see --help)`);
     }
     const label = token.rawName;
+    const fieldOf = FIELD_FLAGS.get(token.name);
+    if (fieldOf !== undefined) {
+      const raw = token.value;
+      if (raw === undefined || raw.trim() === '' || (!token.inlineValue && raw.startsWith('--'))) throw configError(`${label}: missing value (expected ${fieldOf.entry.setting.kind.arg})`);
+      addField(fieldValues, fieldOf.entry, fieldOf.field, [raw]);
+      continue;
+    }
     // "--no-compress": a switch turned off (util.parseArgs' allowNegative needs Node 22).
     const negated = token.name.startsWith('no-') && BY_FLAG.get(token.name.slice(3))?.setting.kind.isSwitch === true && token.value === undefined;
     const entry = BY_FLAG.get(negated ? token.name.slice(3) : token.name);
@@ -89,21 +101,57 @@ function flagLayer(argv: readonly string[]): { values: Layer; configFile?: strin
     // A repeatable flag (--origin) adds to the list its earlier occurrences made.
     values.set(entry.path, kind?.repeatable && Array.isArray(earlier) && Array.isArray(value) ? [...earlier, ...value] : value);
   }
+  recordsInto(values, fieldValues, (f) => `--${f.flag}`);
   return configFile === undefined ? { values } : { values, configFile };
+}
+
+// ---------------------------------------------------------------- record settings from field flags
+
+/** Per record setting, the values given for each of its fields, in order. */
+type FieldValues = Map<Entry, Map<string, string[]>>;
+
+function addField(into: FieldValues, entry: Entry, field: string, items: string[]): void {
+  let fields = into.get(entry);
+  if (!fields) into.set(entry, (fields = new Map()));
+  fields.set(field, [...(fields.get(field) ?? []), ...items]);
+}
+
+/** Pair the field values of each record setting in order (--tls-cert A --tls-key B → [{ cert: A, key: B }]). */
+function recordsInto(values: Layer, given: FieldValues, label: (f: NonNullable<Entry['fields']>[number]) => string): void {
+  for (const [entry, fields] of given) {
+    const specs = entry.fields!;
+    const first = specs[0]!;
+    const n = fields.get(first.field)?.length ?? 0;
+    for (const f of specs) {
+      const m = fields.get(f.field)?.length ?? 0;
+      if (m !== n) {
+        throw configError(`${label(f)}: given ${m} time(s) for ${n} ${label(first)} (expected ${specs.map(label).join(' and ')} in pairs, in the same order)`);
+      }
+    }
+    const records = Array.from({ length: n }, (_, i) => Object.fromEntries(specs.map((f) => [f.field, fields.get(f.field)![i]])));
+    values.set(entry.path, parseAt(label(first), entry.setting, records));
+  }
 }
 
 // ---------------------------------------------------------------- environment
 
 function envLayer(env: LoadOptions['env']): Layer {
   const values: Layer = new Map();
+  const fieldValues: FieldValues = new Map();
   for (const [name, raw] of Object.entries(env)) {
     // Empty counts as unset: `FOO=` lines in env files and compose files are common.
     if (!name.startsWith('STRATA_') || name === CONFIG_ENV || raw === undefined || raw === '') continue;
+    const fieldOf = FIELD_ENVS.get(name);
+    if (fieldOf !== undefined) {
+      addField(fieldValues, fieldOf.entry, fieldOf.field, raw.split(',').map((s) => s.trim()));
+      continue;
+    }
     const entry = BY_ENV.get(name);
     // A mistyped name would otherwise be ignored without a word.
     if (entry === undefined) throw configError(`${name}: unknown environment variable (see --help)`);
     values.set(entry.path, parseAt(name, entry.setting, raw));
   }
+  recordsInto(values, fieldValues, (f) => f.env);
   return values;
 }
 
@@ -207,6 +255,13 @@ function checkWhole(config: Config): void {
   }
   if (overlaps(config.listen, config.admin.listen)) {
     throw configError(`admin.listen: "${formatHostPort(config.admin.listen)}" overlaps listen "${formatHostPort(config.listen)}" (expected a different port)`);
+  }
+  const redirect = config.tls.redirectListen;
+  if (redirect !== null) {
+    if (config.tls.certificates.length === 0) throw configError(`tls.redirectListen: "${formatHostPort(redirect)}" is set but TLS is off (expected tls.certificates, --tls-cert/--tls-key, as well)`);
+    for (const [name, other] of [['listen', config.listen], ['admin.listen', config.admin.listen]] as const) {
+      if (overlaps(redirect, other)) throw configError(`tls.redirectListen: "${formatHostPort(redirect)}" overlaps ${name} "${formatHostPort(other)}" (expected a different port)`);
+    }
   }
 }
 

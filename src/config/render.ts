@@ -36,9 +36,15 @@ function inline(value: unknown): string {
   return stringify(value, { collectionStyle: 'flow', lineWidth: 0 }).trim();
 }
 
-function flagUsage(e: Entry): string {
+export function flagUsage(e: Entry): string {
   const arg = e.setting.kind.arg;
+  if (e.fields) return e.fields.map((f) => `--${f.flag} ${arg}`).join(' ');
   return arg === '' ? `--${e.flag}` : `--${e.flag} ${arg}`;
+}
+
+/** The env name(s) of a setting, as --help and the docs show them. */
+export function envUsage(e: Entry): string {
+  return e.fields ? e.fields.map((f) => f.env).join(', ') : e.env;
 }
 
 export function defaultText(e: Entry): string {
@@ -75,7 +81,7 @@ export function helpText(): string {
       group = top;
       out.push('', top === '' ? 'node:' : `${top}:`);
     }
-    out.push(`  ${flagUsage(e)}  (${e.env}; ${e.path})`);
+    out.push(`  ${flagUsage(e)}  (${envUsage(e)}; ${e.path})`);
     const range = e.setting.kind.range === undefined ? '' : `; ${e.setting.kind.range}`;
     out.push(...wrap(`${e.setting.help} [default: ${defaultText(e)}${range}${restartNote(e.setting)}]`, 80).map((l) => `      ${l}`));
   }
@@ -97,7 +103,7 @@ const DOCS_HEADER = [
 function settingDocs(key: string, s: AnySetting, e: Entry, indent: string): string[] {
   const comment = (text: string): string => `${indent}# ${text}`.trimEnd();
   const lines = wrap(s.help, DOCS_WIDTH - indent.length - 2).map(comment);
-  lines.push(comment(`${flagUsage(e)}, ${e.env}${s.kind.range === undefined ? '' : `; ${s.kind.range}`}${restartNote(s)}`));
+  lines.push(comment(`${flagUsage(e)}, ${envUsage(e)}${s.kind.range === undefined ? '' : `; ${s.kind.range}`}${restartNote(s)}`));
   if (s.example !== undefined) return [...lines, ...s.example.map(comment)];
   const value = stringify({ [key]: s.kind.format(defaultOf(s, DOCS_CONTEXT)) }, { lineWidth: 0 }).trimEnd();
   return [...lines, ...value.split('\n').map((l) => indent + l)];

@@ -27,6 +27,13 @@ export interface SettingSpec<V> {
   /** YAML lines shown commented out in default.yaml instead of the default value. */
   readonly example?: readonly string[];
   /**
+   * A list of records whose fields each have a flag of their own, paired in the
+   * order given (--tls-cert A --tls-key B → [{ cert: A, key: B }]); their env
+   * names hold comma-separated lists paired the same way. The first is the
+   * setting's flag.
+   */
+  readonly fieldFlags?: Readonly<Record<string, string>>;
+  /**
    * Applied by a reload (SIGHUP, POST /reload) without a restart: some component
    * takes the new value in its reconfigure step (src/node.ts, reload). Absent: a
    * change is reported as needing a restart and the running value stays.
@@ -63,6 +70,8 @@ export interface Entry {
   /** Without the leading "--". */
   readonly flag: string;
   readonly env: string;
+  /** Per record field, its flag and env name (settings declaring fieldFlags). */
+  readonly fields?: readonly { readonly field: string; readonly flag: string; readonly env: string }[];
 }
 
 function kebab(camel: string): string {
@@ -78,6 +87,10 @@ export function entriesOf(schema: Schema, prefix: readonly string[] = []): Entry
   return Object.entries(schema).flatMap(([key, node]) => {
     const parts = [...prefix, key];
     if (!isSetting(node)) return entriesOf(node, parts);
+    if (node.fieldFlags !== undefined) {
+      const fields = Object.entries(node.fieldFlags).map(([field, flag]) => ({ field, flag, env: envName(flag) }));
+      return [{ path: parts.join('.'), setting: node, flag: fields[0]!.flag, env: fields[0]!.env, fields }];
+    }
     const flag = node.flag ?? parts.map(kebab).join('-');
     return [{ path: parts.join('.'), setting: node, flag, env: envName(flag) }];
   });

@@ -18,5 +18,8 @@ export type SlicesConfig = Config['slices'];
 export type PurgeConfig = Config['purge'];
 export type LimitsConfig = Config['limits'];
 export type AdminConfig = Config['admin'];
+export type EdgeConfig = Config['edge'];
+export type TlsConfig = Config['tls'];
+export type { CertificatePair } from './tls-kinds.js';
 export type BalancerName = OriginConfig['balancer'];
 export type LogLevel = Config['logLevel'];

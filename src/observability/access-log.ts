@@ -19,6 +19,8 @@ export interface AccessRecord {
   upstream: string | undefined;
   ms: number;
   aborted: boolean;
+  /** Set for HTTP/2 requests ("2"); absent for HTTP/1.x. */
+  http?: string;
 }
 
 const BATCH_CHARS = 32 * 1024;
@@ -70,6 +72,7 @@ export class AccessLog {
       `,"host":${r.host === this.lastHost ? this.lastHostJson : this.hostJson(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
     if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
     line += `,"ms":${r.ms}`;
+    if (r.http !== undefined) line += `,"http":"${r.http}"`;
     if (r.aborted) line += ',"aborted":true';
     this.lines += line + '}\n';
     if (this.lines.length >= BATCH_CHARS) this.flush();

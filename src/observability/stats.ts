@@ -37,6 +37,10 @@ export const COUNTERS = {
   purged: 'stored entries removed (hard) or made stale (soft) by purges',
   reloads: 'configuration reloads applied (SIGHUP and POST /reload)',
   reloadsRefused: 'reloads refused because the re-read configuration was invalid (the running one stayed)',
+  filtered: 'requests denied by an edge filter rule (403)',
+  rateLimited: 'requests refused by the edge rate limit (429)',
+  authRefused: 'requests refused by edge auth: forward-auth 401/403/redirect, missing or invalid bearer token',
+  authUnavailable: 'requests refused because the auth service or JWKS could not be used (503, fail closed)',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -10,7 +10,7 @@
 import { currentAge } from '../cache/reuse.js';
 import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
-import { StrataError } from '../errors.js';
+import { StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
 import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
@@ -145,6 +145,14 @@ export function createAnswers(env: PathEnv) {
       } catch (err) {
         logger.debug({ id: ctx.id, err: (err as Error).message }, '103 Early Hints from the origin not passed on');
       }
+    },
+
+    /** The edge guard's refusal (403, 429, 401, 3xx, 503): Strata's error form plus the fields it names. */
+    refused(ctx: RequestContext, status: number, code: ErrorCode, message: string, fields: string[]): void {
+      const cacheStatus = settle(env, ctx, { result: 'error', fwd: 'bypass', detail: code.toLowerCase() });
+      const body = `${status} ${code}: ${message}\n`;
+      ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
+      ctx.res.end(body);
     },
 
     /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */

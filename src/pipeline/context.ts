@@ -21,10 +21,12 @@ import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
+import type { Guard } from '../routing/guard/guard.js';
 import type { OriginClient } from '../origin/client.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
+import { clientScheme } from '../server/request-guard.js';
 import { forwardHeaders } from './forward-headers.js';
 import type { Negotiator } from '../transform/negotiate.js';
 import type { Recompressor } from '../transform/recompress.js';
@@ -52,6 +54,8 @@ export interface ProxyDeps {
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
+  /** The edge guard (filters, rate limits, auth) run before the cache; absent or inactive: none. */
+  guard?: Guard;
 }
 
 /** The handler's components and the options derived from the config once. */
@@ -93,6 +97,8 @@ export interface RequestContext {
   key: string | undefined;
   upstream?: string;
   bytes: number;
+  /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
+  originOnly?: HeaderMap;
 }
 
 /**
@@ -110,11 +116,13 @@ export function settle(env: PathEnv, ctx: RequestContext, o: CacheOutcome): stri
 
 /** The request fields for the origin. */
 export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
-  return forwardHeaders(ctx.headers, {
+  const h = forwardHeaders(ctx.headers, {
     clientAddress: ctx.req.socket.remoteAddress ?? '',
     clientHost: ctx.host,
+    clientProto: clientScheme(ctx.req),
     originHost: env.origin.host,
     via: env.via,
     droppedFields: env.droppedFields,
   });
+  return ctx.originOnly ? Object.assign(h, ctx.originOnly) : h;
 }

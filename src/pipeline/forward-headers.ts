@@ -11,6 +11,8 @@ import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 export interface ForwardContext {
   clientAddress: string;
   clientHost: string;
+  /** The scheme the client used (X-Forwarded-Proto); http when absent. */
+  clientProto?: 'http' | 'https';
   originHost: string;
   via: string;
   /** Lower-case request fields never sent to the origin (origin.droppedRequestFields); DEFAULT_DROPPED_FIELDS when absent. */
@@ -29,6 +31,8 @@ const NOT_FORWARDED = ['expect', 'host', 'content-length', 'forwarded'];
 
 export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMap {
   const h = withoutHopByHop(client);
+  // HTTP/2 pseudo-header fields (:method, :path, :authority, :scheme) describe the client's stream, not the origin request.
+  for (const name in h) if (name.charCodeAt(0) === 58 /* ':' */) delete h[name];
   const contentLength = h['content-length'];
   for (const f of NOT_FORWARDED) delete h[f];
   for (const f of ctx.droppedFields ?? DEFAULT_DROPPED_FIELDS) delete h[f];
@@ -38,7 +42,7 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
   h['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientAddress}` : ctx.clientAddress;
   // Always Strata's own values: an origin that builds URLs from a client-supplied
   // X-Forwarded-Host would otherwise let one client poison the cached answer for all.
-  h['x-forwarded-proto'] = 'http';
+  h['x-forwarded-proto'] = ctx.clientProto ?? 'http';
   h['x-forwarded-host'] = ctx.clientHost || ctx.originHost;
   const via = h['via'];
   h['via'] = via ? `${via}, ${ctx.via}` : ctx.via;

@@ -1,9 +1,11 @@
-// The request path, composed: guard → key → lookup → decide → deliver (hit,
-// stale-while-revalidate) | on-miss: coalesce → fetch → fill → deliver (miss,
-// validation; stale-if-error when the origin fails) | pass. The only module that
+// The request path, composed: receive checks → edge guard (filters, rate limit,
+// auth) → key → lookup → decide → deliver (hit, stale-while-revalidate) |
+// on-miss: coalesce → fetch → fill → deliver (miss, validation; stale-if-error
+// when the origin fails) | pass. The only module that
 // knows this order; each step lives in its own module:
 //
 //   handle.ts      entry: request context, routing by method, the hot path, decide, the access line
+//   guarded.ts     the edge guard's verdict: refusals answered, passes shaping the request
 //   context.ts     what the steps share; settle(), the one place an outcome is recorded
 //   on-miss.ts     a request the cache cannot answer alone, routed once: slices, whole, or pass
 //   shared-fetch.ts  one fetch per key (join, lead, alone) and each client's answer from its outcome
@@ -37,6 +39,7 @@ import { createFetcher } from './fetch-and-store.js';
 import { createSharedFetch } from './shared-fetch.js';
 import { lookup, pick, type Choose, type Picked } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
+import { createGuardStep } from './guarded.js';
 import { createPass } from './pass.js';
 import { createSlicer } from './slices.js';
 
@@ -49,6 +52,7 @@ function pathEnv(deps: ProxyDeps): PathEnv {
   const targeted = config.cache.targetedField.toLowerCase();
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
   if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
+  for (const f of deps.guard?.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
   const deliver: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
   const policy: StoragePolicyOptions = {
     targetedField: targeted,
@@ -88,6 +92,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);
   const onMiss = createOnMiss(env, answer, shared, pass, slicer);
+  const guarded = deps.guard?.active ? createGuardStep(env, answer, deps.guard) : undefined;
   const compress = env.compress;
   // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
   const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
@@ -149,6 +154,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
   }
 
+  /** A request past receive (and the edge guard), by method. */
+  function route(ctx: RequestContext): void | Promise<void> {
+    return isCacheableMethod(ctx.method) ? handleCacheable(ctx) : ctx.method === 'PURGE' ? handlePurge(ctx) : pass(ctx, 'bypass');
+  }
+
   /** PURGE (Varnish's and nginx's habit): handled by the purge module, never forwarded. */
   function handlePurge(ctx: RequestContext): Promise<void> {
     const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'purge' });
@@ -173,6 +183,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       upstream: ctx.upstream,
       ms: Math.round(ms * 100) / 100,
       aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
+      ...(ctx.req.httpVersionMajor === 2 ? { http: '2' } : {}),
     });
   }
 
@@ -205,7 +216,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.target = accepted.target;
     ctx.host = accepted.host;
     try {
-      const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : ctx.method === 'PURGE' ? handlePurge(ctx) : pass(ctx, 'bypass');
+      // The edge guard runs before the key and the look-up: a refused request never reaches the cache.
+      const work = guarded ? guarded(ctx, () => route(ctx)) : route(ctx);
       if (!work && res.writableEnded) {
         // A memory hit answered synchronously: its whole answer is handed to the
         // socket already, so it is logged now, without a listener per request.

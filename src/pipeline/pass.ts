@@ -7,6 +7,7 @@ import { invalidatedKeys } from '../cache/invalidation.js';
 import type { FwdReason } from '../cache/outcome.js';
 import type { StrataError } from '../errors.js';
 import { maxForwards } from '../http/max-forwards.js';
+import { requestHasBody } from '../server/request-guard.js';
 import type { OriginResponse } from '../origin/client.js';
 import { bufferRequestBody, type BufferedBody } from '../server/request-body.js';
 import type { Answers } from './answer.js';
@@ -25,7 +26,7 @@ export function createPass(env: PathEnv, answer: Answers) {
   return async function pass(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {
     const mf = maxForwards(ctx.method, ctx.headers);
     if (mf.answerHere) return answer.options(ctx);
-    const hasBody = ctx.req.headers['content-length'] !== undefined || ctx.req.headers['transfer-encoding'] !== undefined;
+    const hasBody = requestHasBody(ctx.req);
     // The whole body first, then an origin connection: a slow client holds only its own buffer.
     let body: BufferedBody | undefined;
     if (hasBody) {

@@ -158,7 +158,8 @@ export function createSlicer(deps: SliceDeps) {
 
   /** Slice metadata stored for this object (any version). */
   function storedSlices(primaryKey: string): EntryMeta[] {
-    return store.variants(primaryKey).filter((m) => m.slice !== undefined && m.slice.bytes === sliceBytes);
+    // A slice's metadata is whole in every tier (the disk keeps it in RAM: store/disk/records.ts).
+    return store.variants(primaryKey).filter((m): m is EntryMeta => m.slice !== undefined && m.slice.bytes === sliceBytes && 'headers' in m);
   }
 
   /** Remove every slice of the object not of `validator` (all of them when undefined). */

@@ -11,15 +11,19 @@
 // tick, but PITFALLS records versions that never time it out); and one client
 // address may hold at most limits.maxConnectionsPerClient connections. A client
 // that stops taking its answer is cut after limits.sendTimeoutMs.
+// With TLS on, the same server takes the decrypted HTTP/1.1 connections from the
+// TLS front (./secure-listener.ts), which counts them per address and bounds
+// their handshake itself.
 // A reload hands the listener new limits (setLimits): they apply to connections
 // accepted from then on; the listener itself, and its connections, stay.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { StrataError, type ErrorCode } from '../errors.js';
 import type { LimitsConfig } from '../config/types.js';
+import { ClientConnections } from './client-connections.js';
 
 export interface ListenerOptions {
   limits: LimitsConfig;
@@ -27,6 +31,36 @@ export interface ListenerOptions {
   onBadRequest: () => void;
   /** A client was cut by limits.sendTimeoutMs. */
   onSendTimeout?: () => void;
+  /**
+   * Connections come decrypted from the TLS front (secure-listener.ts), which
+   * counted them against their address at accept and bounded their handshake.
+   */
+  behindTls?: boolean;
+}
+
+/** What the node needs of the proxy listener, plain or TLS (./secure-listener.ts). */
+export interface ClientListener {
+  /** The accepting server: listen(), address(), close(). */
+  readonly server: Server;
+  /** Close connections with no request in flight; HTTP/2 ones after their streams end. */
+  closeIdleConnections(): void;
+  /** Cut every connection now. */
+  closeAllConnections(): void;
+  /** A reload's new limits, for connections accepted from then on. */
+  setLimits(limits: LimitsConfig): void;
+  readonly listening: boolean;
+}
+
+export function plainListener(server: ProxyListener): ClientListener {
+  return {
+    server,
+    closeIdleConnections: () => server.closeIdleConnections(),
+    closeAllConnections: () => server.closeAllConnections(),
+    setLimits: (next) => server.setLimits(next),
+    get listening() {
+      return server.listening;
+    },
+  };
 }
 
 function parserErrorCode(code: string | undefined): ErrorCode {
@@ -197,22 +231,12 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     rejectRaw(socket, err);
   };
 
-  const openPerClient = new Map<string, number>();
+  const perClient = new ClientConnections(() => (opts.behindTls ? 0 : limits.maxConnectionsPerClient));
   const onConnection = (socket: Socket): void => {
-    const cap = limits.maxConnectionsPerClient;
-    const addr = socket.remoteAddress ?? '';
-    if (cap > 0) {
-      const open = openPerClient.get(addr) ?? 0;
-      if (open >= cap) {
-        shut(socket, new StrataError('TOO_MANY_CONNECTIONS', `client ${addr} already has ${open} open connections; the limit is ${cap} (limits.maxConnectionsPerClient)`));
-        return;
-      }
-      openPerClient.set(addr, open + 1);
-      socket.once('close', () => {
-        const left = (openPerClient.get(addr) ?? 1) - 1;
-        if (left > 0) openPerClient.set(addr, left);
-        else openPerClient.delete(addr);
-      });
+    const tooMany = perClient.admit(socket);
+    if (tooMany) {
+      shut(socket, tooMany);
+      return;
     }
     const st = stateOf(socket);
     st.firstRequestTimer = setTimeout(() => {

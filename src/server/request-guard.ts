@@ -1,5 +1,8 @@
 // First look at a parsed request, before any cache or origin work: refuse what a
 // reverse proxy must not accept (RFC 9112 §3.2, §3.3; RFC 9110 §7.2). Pure.
+// HTTP/1.1 and HTTP/2 requests are read the same way: the host is Host, or
+// :authority on HTTP/2 (RFC 9113 §8.3.1); the helpers below answer the other
+// questions whose answer depends on the protocol, so the request path need not.
 
 import type { IncomingMessage } from 'node:http';
 import { StrataError } from '../errors.js';
@@ -26,7 +29,10 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
   // outside the prefix.
   const path = removeDotSegments(accepted.target);
   if (!path.ok) return new StrataError('BAD_REQUEST', path.reason);
-  return { target: path.target, host: accepted.host };
+  // The key's scheme is http whatever the listener speaks (CACHING.md, The cache key), so
+  // the https default port is removed here: "x:443" and "x" over TLS are one site (RFC 3986 §6.2.3).
+  const host = accepted.host.endsWith(':443') && clientScheme(req) === 'https' ? accepted.host.slice(0, -4) : accepted.host;
+  return { target: path.target, host };
 }
 
 function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {
@@ -40,9 +46,17 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
       ? new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel')
       : new StrataError('METHOD_NOT_IMPLEMENTED', `${method} is not supported by this proxy`);
   }
-  const hostHeader = req.headers.host;
+  let hostHeader = req.headers.host;
   // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; one Host only.
   if (hostCount(req.rawHeaders) > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
+  if (req.httpVersionMajor === 2) {
+    // RFC 9113 §8.3.1: :authority names the target; a Host beside it must agree.
+    const authority = req.headers[':authority'];
+    if (typeof authority === 'string' && authority !== '') {
+      if (hostHeader !== undefined && hostHeader.toLowerCase() !== authority.toLowerCase()) return new StrataError('BAD_REQUEST', ':authority and Host disagree');
+      hostHeader = authority;
+    }
+  }
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && req.headers['content-length'] !== undefined) {
     return new StrataError('AMBIGUOUS_LENGTH', 'request has both Content-Length and Transfer-Encoding');
@@ -112,4 +126,16 @@ function localNames(req: IncomingMessage): string[] {
   const hosts = [addr.includes(':') ? `[${addr}]` : addr];
   if (addr === '::1' || addr.startsWith('127.')) hosts.push('localhost');
   return hosts.map((h) => `${h}:${port}`);
+}
+
+/** Does the request carry a body? HTTP/1.1 says so with framing fields; HTTP/2 by not ending the stream with its headers. */
+export function requestHasBody(req: IncomingMessage): boolean {
+  const stream = (req as { stream?: { endAfterHeaders?: boolean } }).stream;
+  if (req.httpVersionMajor === 2 && stream !== undefined) return stream.endAfterHeaders !== true;
+  return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** The scheme the client used to reach this node: https when its connection is TLS (HTTP/1.1 or HTTP/2). */
+export function clientScheme(req: IncomingMessage): 'http' | 'https' {
+  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http';
 }

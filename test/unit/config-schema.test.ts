@@ -32,6 +32,7 @@ function sampleText(e: Entry): string {
     const sample = kind.arg === 'FRACTION' ? dflt / 2 : dflt === 0 ? 1 : dflt * 2;
     return String(kind.format(sample));
   }
+  if (kind.arg === '') return dflt === true ? 'false' : 'true';
   if (kind.arg.includes('|')) return kind.arg.split('|').find((name) => name !== dflt)!;
   if (kind.isSwitch) return dflt === true ? 'false' : 'true';
   const byArg: Record<string, string> = {
@@ -45,6 +46,14 @@ function sampleText(e: Entry): string {
     URL: 'http://10.9.9.9:1',
     NAMES: 'admin.example, ops.example',
     FIELDS: 'x-forwarded-host, x-original-host',
+    RULES: '[{name: no-admin, action: deny, paths: [/admin/], addresses: [10.0.0.0/8, "2001:db8::/32"]}]',
+    FIELD: 'x-api-key',
+    COOKIE: 'session',
+    ISSUER: 'https://login.example/',
+    AUDIENCES: 'api.example, web.example',
+    ALGS: 'RS256, ES256',
+    FILES: 'keys/signing.pub.pem',
+    'CLAIM=FIELD,…': 'sub=x-user, email=x-user-email',
     CODINGS: 'gzip, br',
     TYPES: 'text/html, +json',
   };
@@ -55,16 +64,41 @@ function sampleText(e: Entry): string {
 
 /** A value no setting of its kind accepts, or undefined where any text is valid. */
 function badText(e: Entry): string | undefined {
-  return e.setting.kind.arg === 'DIR' ? undefined : 'x y!';
+  // Record settings fed by field flags (tls.certificates) have tests of their own (config-tls.test.ts).
+  // Any text is a directory, an issuer, an audience or a file name.
+  return ['DIR', 'ISSUER', 'AUDIENCES', 'FILES'].includes(e.setting.kind.arg) || e.fields ? undefined : 'x y!';
+}
+
+/** A record setting (fieldFlags): the same two records from its flags, its env names and YAML. */
+function recordSources(e: Entry): { want: unknown; sources: Record<string, Partial<Parameters<typeof config>[0]>> } {
+  const fields = e.fields!;
+  const records = [0, 1].map((i) => Object.fromEntries(fields.map((f) => [f.field, `/etc/x/${f.field}-${i}.pem`])));
+  const yaml = `${e.path.split('.')[0]}:\n  ${e.path.split('.')[1]}:\n${records.map((r) => fields.map((f, j) => `    ${j === 0 ? '-' : ' '} ${f.field}: ${r[f.field]}`).join('\n')).join('\n')}\n`;
+  return {
+    want: records,
+    sources: {
+      flag: { argv: [...baseArgv(e), ...records.flatMap((r) => fields.map((f) => `--${f.flag}=${r[f.field]}`))] },
+      env: { argv: baseArgv(e), env: Object.fromEntries(fields.map((f) => [f.env, records.map((r) => r[f.field]).join(',')])) },
+      yaml: { argv: [...baseArgv(e), '--config', 'x.yaml'], readFile: files({ 'x.yaml': yaml }) },
+    },
+  };
 }
 
 function baseArgv(e: Entry): string[] {
-  return e.path === ORIGIN_PATH ? [] : ['--origin', ORIGIN];
+  if (e.path === ORIGIN_PATH) return [];
+  // The redirect listener exists only beside a TLS listener.
+  if (e.path === 'tls.redirectListen') return ['--origin', ORIGIN, '--tls-cert', 'a.crt', '--tls-key', 'a.key'];
+  return ['--origin', ORIGIN];
 }
 
 test('every setting is reachable from its flag, its env variable and its YAML key', () => {
   assert.ok(ENTRIES.length >= 42, `only ${ENTRIES.length} settings`);
   for (const e of ENTRIES) {
+    if (e.fields) {
+      const { want, sources } = recordSources(e);
+      for (const [source, opts] of Object.entries(sources)) assert.deepEqual(valueAt(config(opts), e.path), want, `${e.path} from ${source}`);
+      continue;
+    }
     const raw = sampleText(e);
     const want = e.setting.kind.parse(raw);
     assert.notDeepEqual(want, valueAt(defaultConfig(HOST), e.path), `${e.path}: the sample must differ from the default`);
@@ -133,7 +167,8 @@ test('--help lists every setting with its flag, env name, YAML key, default and 
     const help = r.print;
     for (const e of ENTRIES) {
       const arg = e.setting.kind.arg;
-      const head = `  --${e.flag}${arg === '' ? '' : ` ${arg}`}  (${e.env}; ${e.path})`;
+      const flags = e.fields ? e.fields.map((f) => `--${f.flag} ${arg}`).join(' ') : `--${e.flag}${arg === '' ? '' : ` ${arg}`}`;
+      const head = `  ${flags}  (${e.fields ? e.fields.map((f) => f.env).join(', ') : e.env}; ${e.path})`;
       const at = help.indexOf(`${head}\n`);
       assert.ok(at >= 0, `missing ${head}`);
       const body = help.slice(at + head.length + 1).split(/\n {2}\S|\n\n/)[0]!.replace(/\s+/g, ' ');

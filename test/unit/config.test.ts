@@ -109,6 +109,7 @@ test('every flag has its STRATA_* env twin', () => {
   assert.deepEqual(c, {
     nodeId: 'edge-2',
     listen: { host: '::', port: 9090 },
+    tls: defaultConfig(HOST).tls,
     admin: { listen: { host: '127.0.0.1', port: 9091 }, token: 's3cret', hosts: ['admin.example'] },
     origin: {
       ...defaultConfig(HOST).origin,
@@ -136,6 +137,7 @@ test('every flag has its STRATA_* env twin', () => {
     purge: defaultConfig(HOST).purge,
     compress: defaultConfig(HOST).compress,
     limits: defaultConfig(HOST).limits,
+    edge: defaultConfig(HOST).edge,
     logLevel: 'debug',
   });
 });

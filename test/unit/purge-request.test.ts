@@ -122,3 +122,9 @@ test('purge URLs lose their dot segments as request targets do, so they name the
   assert.deepEqual(sel.pathPrefixes, ['/v/img/']);
   refused(selectorFor(req({ urls: ['/../etc'] })), 'PURGE_BAD_REQUEST', /urls\[0\]/);
 });
+
+test('an https URL with its default port names the key a TLS request stored (keys keep the http scheme; :443 goes)', () => {
+  const sel = selectorFor(req({ urls: ['https://Site.Example:443/a', 'https://site.example:8443/b'] }));
+  assert.ok(!(sel instanceof StrataError));
+  assert.deepEqual(sel.primaryKeys, ['GET http://site.example/a', 'GET http://site.example:8443/b']);
+});

@@ -24,13 +24,17 @@ import { type ConfigOf, entriesOf, type Schema } from '../setting.js';
 import { cache, coalesce, purge, slices } from './cache.js';
 import { compress } from './compress.js';
 import { admin, limits, listen, logLevel, nodeId } from './node.js';
+import { edge } from './edge.js';
 import { origin } from './origin.js';
+import { tls } from './tls.js';
 
 export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
+export { TLS_VERSIONS } from './tls.js';
+export { ORIGIN_IDENTIFYING_FIELDS } from './edge.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, logLevel, admin, origin, cache, coalesce, slices, purge, compress, limits } satisfies Schema;
+export const SCHEMA = { nodeId, listen, logLevel, tls, admin, origin, cache, coalesce, slices, purge, compress, limits, edge } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 

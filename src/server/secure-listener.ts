@@ -1,0 +1,138 @@
+// The proxy listener with TLS: one TLS front (node:tls) accepts, counts the
+// connection against its client address, runs the handshake (certificate by
+// SNI, ALPN "h2" or "http/1.1") within the header timeout, and hands the
+// decrypted connection to the protocol it negotiated:
+//   - HTTP/1.1 (or no ALPN): the same node:http server as the plain listener
+//     (./listener.ts) with every defence it has (strict parser, header timeouts,
+//     first-request timer, refusals in order on pipelined connections);
+//   - HTTP/2: a node:http2 server in compatibility mode, whose request and
+//     response objects the request path uses as it uses node:http's
+//     (./h2-response.ts makes up for the differences). Streams per connection are
+//     bounded, the header list is bounded by limits.maxHeaderBytes, a connection
+//     must open its first stream within the header timeout, and an idle one is
+//     closed.
+// Neither inner server listens itself: they only receive connections from here.
+
+import http2, { type ServerHttp2Session } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import type { LimitsConfig, TlsConfig } from '../config/types.js';
+import type { Logger } from 'pino';
+import type { Certificates } from './certificates.js';
+import { ClientConnections } from './client-connections.js';
+import { StrataHttp2Response } from './h2-response.js';
+import { createListener, type ClientListener } from './listener.js';
+
+export interface SecureListenerOptions {
+  limits: LimitsConfig;
+  tls: TlsConfig;
+  certificates: Certificates;
+  logger: Logger;
+  onBadRequest: () => void;
+  /** An HTTP/1.1 client cut by limits.sendTimeoutMs (listener.ts). */
+  onSendTimeout?: () => void;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createSecureListener(handler: Handler, opts: SecureListenerOptions): ClientListener {
+  const { logger, certificates } = opts;
+  // A reload replaces them (setLimits); each new connection reads the current ones.
+  let limits = opts.limits;
+  const h1 = createListener(handler, { limits, logger, onBadRequest: opts.onBadRequest, ...(opts.onSendTimeout ? { onSendTimeout: opts.onSendTimeout } : {}), behindTls: true });
+  // node:http starts checking header timeouts of its connections when it begins
+  // listening; this one never listens (connections are handed to it), so start it here.
+  h1.emit('listening');
+
+  const h2 = http2.createServer(
+    {
+      settings: { maxConcurrentStreams: opts.tls.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+      Http2ServerResponse: StrataHttp2Response,
+    },
+    // The compatibility layer's request and response stand in for node:http's on
+    // every member the request path uses (the TLS tests run the same cases over both).
+    handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
+  const sessions = new Set<ServerHttp2Session>();
+  h2.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    const firstStream = setTimeout(() => {
+      opts.onBadRequest();
+      logger.warn({ code: 'REQUEST_TIMEOUT', remote: session.socket?.remoteAddress }, `no HTTP/2 request within ${limits.requestHeadersTimeoutMs} ms of the handshake (limits.requestHeadersTimeoutMs)`);
+      session.destroy();
+    }, limits.requestHeadersTimeoutMs);
+    session.once('stream', () => clearTimeout(firstStream));
+    session.once('close', () => {
+      clearTimeout(firstStream);
+      sessions.delete(session);
+    });
+    // No frame either way for this long: the client is gone or parked; let the connection go.
+    session.setTimeout(opts.tls.http2IdleTimeoutMs, () => session.destroy());
+  });
+  h2.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'HTTP/2 connection error'));
+
+  const perClient = new ClientConnections(() => limits.maxConnectionsPerClient);
+  const raw = new Set<Socket>();
+  const front = tls.createServer({
+    ...certificates.defaultPem(),
+    minVersion: opts.tls.minVersion,
+    ALPNProtocols: opts.tls.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+    SNICallback: (servername, cb) => cb(null, certificates.contextFor(servername)),
+    // The handshake counts against the time a new connection has to send its request.
+    handshakeTimeout: limits.requestHeadersTimeoutMs,
+    // As node:http does for the plain listener: small answers go out at once, not after a delayed ACK.
+    noDelay: true,
+  });
+  certificates.onReloaded(() => front.setSecureContext({ ...certificates.defaultPem(), minVersion: opts.tls.minVersion }));
+
+  // Once the front has closed and its last connection is gone, stop the inner servers' timers.
+  front.once('close', () => {
+    h1.close();
+    h2.close();
+  });
+
+  front.on('connection', (socket: Socket) => {
+    const refused = perClient.admit(socket);
+    if (refused) {
+      // Nothing can be said in HTTP before the handshake: the connection is closed.
+      opts.onBadRequest();
+      logger.warn({ code: refused.code, remote: socket.remoteAddress }, refused.message);
+      socket.destroy();
+      return;
+    }
+    raw.add(socket);
+    socket.once('close', () => raw.delete(socket));
+  });
+  front.on('secureConnection', (socket: TLSSocket) => {
+    (socket.alpnProtocol === 'h2' ? h2 : h1).emit('connection', socket);
+  });
+  front.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    logger.debug({ code: err.code, err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
+  });
+
+  return {
+    server: front,
+    get listening() {
+      return front.listening;
+    },
+    setLimits(next) {
+      limits = next;
+      h1.setLimits(next);
+      h2.updateSettings({ maxHeaderListSize: next.maxHeaderBytes });
+      // The TLS handshake timeout is fixed when the front is made: a change needs a restart.
+    },
+    closeIdleConnections() {
+      h1.closeIdleConnections();
+      // GOAWAY: no new streams; the connection closes once its streams are done.
+      for (const s of sessions) s.close();
+    },
+    closeAllConnections() {
+      h1.closeAllConnections();
+      for (const s of sessions) s.destroy();
+      // Connections still in their handshake, too.
+      for (const s of raw) s.destroy();
+    },
+  };
+}
