@@ -386,9 +386,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Each request goes to the generation current when it arrives.
       const handler: Handler = (req, res) => current!.proxy(req, res);
       const onBadRequest = () => stats.inc('badRequests');
+      const onSendTimeout = () => stats.inc('sendTimeouts');
       proxy = certificates
-        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest })
-        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest }));
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout })
+        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest, onSendTimeout }));
       if (certificates && config.tls.redirectListen) {
         const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
         redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });

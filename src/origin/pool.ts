@@ -173,8 +173,9 @@ export class UpstreamPool implements OriginClient {
       const u = this.choose(open, key, tried);
       tried.add(u);
       try {
-        const res = await u.send(req.method, req.target, req.headers, req.body, req.signal);
-        return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name };
+        const onInfo = req.onInterim && (({ statusCode, headers }: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInterim!(statusCode, fromUndici(headers)));
+        const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
+        return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name, onDistrust: res.onDistrust };
       } catch (err) {
         const retry =
           replayable &&

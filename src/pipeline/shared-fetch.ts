@@ -43,6 +43,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       stored: found,
       keepStaleOnError: staleIfError(ctx, found),
       maySlice,
+      onInterim: (status, headers) => answer.interim(ctx, status, headers),
     };
   }
 
