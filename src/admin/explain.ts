@@ -33,10 +33,12 @@ export interface ExplainDeps {
   };
   notStored: Pick<NotStoredLog, 'get'>;
   hitForPass: (primaryKey: string) => boolean;
+  /** How a route keys a URL (query options; src/routing/); absent: as given. */
+  keyOf?: (host: string, target: string) => { target: string } | undefined;
 }
 
 /** The primary key a URL (absolute or a path) is stored under, or a refusal. */
-export function explainTarget(raw: string | null, originHost: string): { url: string; key: string; hostRule: string } | StrataError {
+export function explainTarget(raw: string | null, originHost: string, keyOf?: ExplainDeps['keyOf']): { url: string; key: string; hostRule: string } | StrataError {
   if (raw === null || raw === '') return new StrataError('BAD_REQUEST', 'explain needs ?url=<absolute URL or /path>, e.g. /explain?url=http://example.com/a');
   let u: URL;
   try {
@@ -48,7 +50,8 @@ export function explainTarget(raw: string | null, originHost: string): { url: st
   // The same normalisation as a request's target (server/request-guard.ts).
   const path = removeDotSegments(u.pathname + u.search);
   if (!path.ok) return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)}: ${path.reason}`);
-  const key = primaryKey('http', u.host, path.target);
+  // The route's key options (ignored, sorted query parameters) as a request would have them.
+  const key = primaryKey('http', u.host, keyOf?.(u.host, path.target)?.target ?? path.target);
   return {
     url: key.slice(4),
     key,
@@ -68,7 +71,7 @@ export function createExplainRoute(deps: ExplainDeps): (req: IncomingMessage, re
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const denied = checkBearer(req.headers.authorization, deps.token, 'explain');
     if (denied) return json(res, denied.status, { error: denied.code, message: denied.message }, denied.code === 'UNAUTHORIZED' ? ['www-authenticate', 'Bearer realm="strata"'] : []);
-    const asked = explainTarget(new URL(req.url ?? '/', 'http://admin').searchParams.get('url'), deps.originHost);
+    const asked = explainTarget(new URL(req.url ?? '/', 'http://admin').searchParams.get('url'), deps.originHost, deps.keyOf);
     if (asked instanceof StrataError) return json(res, asked.status, { error: asked.code, message: asked.message });
     const { store } = deps;
     const variants: { meta: EntryMeta; tier: Tier }[] = [];

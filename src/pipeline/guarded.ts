@@ -17,11 +17,11 @@ import type { GuardPass, GuardRefusal, GuardVerdict, Guard } from '../routing/gu
 import type { HeaderMap } from '../http/headers.js';
 import { clientScheme } from '../server/request-guard.js';
 import type { Answers } from './answer.js';
-import type { PathEnv, RequestContext } from './context.js';
+import type { NodeEnv, RequestContext } from './context.js';
 
 type Step = () => void | Promise<void>;
 
-export function createGuardStep(env: PathEnv, answer: Answers, guard: Guard) {
+export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard) {
   const { logger, stats } = env;
 
   function refused(ctx: RequestContext, r: GuardRefusal): void {

@@ -21,7 +21,7 @@ import { isWhole } from '../entry.js';
 import { compressor, decoded, through } from '../transform/codings.js';
 import { sameSource, type Plan } from '../transform/select.js';
 import { derivedMeta, presentedHeaders } from '../transform/variant-meta.js';
-import { deliverFor, settle, type PathEnv, type RequestContext } from './context.js';
+import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
 import { startFill } from './fill.js';
 import { resumeFromStore } from './resume-from-store.js';
 
@@ -39,7 +39,7 @@ export interface VariantSource {
   purgeMark?: number;
 }
 
-export function createVariants(env: PathEnv) {
+export function createVariants(env: NodeEnv) {
   const { store, logger, stats } = env;
   const inflight = new Map<string, Made>();
 
