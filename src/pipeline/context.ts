@@ -21,7 +21,7 @@ import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
-import type { Guard } from '../routing/guard/guard.js';
+import type { RouteGuards } from '../routing/guard/guard-set.js';
 import type { OriginClient } from '../origin/client.js';
 import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
@@ -56,8 +56,8 @@ export interface ProxyDeps {
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
-  /** The edge guard (filters, rate limits, auth) run before the cache; absent or inactive: none. */
-  guard?: Guard;
+  /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
+  guards?: RouteGuards;
 }
 
 /** The handler's components and the options derived from the config once. */
@@ -67,6 +67,8 @@ export interface NodeEnv extends ProxyDeps {
   /** This node's Via member. */
   via: string;
   deliver: DeliverOptions;
+  /** Response fields hidden whatever the guard (targeted and tag fields); a route's own hideResponseFields adds to these. */
+  baseHiddenFields: ReadonlySet<string>;
   policy: StoragePolicyOptions;
   grace: GraceWindows;
   /** Request fields never sent to the origin (origin.droppedRequestFields). */
