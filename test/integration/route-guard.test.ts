@@ -11,7 +11,7 @@ import { sitesKind } from '../../src/config/sites.js';
 import type { Config } from '../../src/config/types.js';
 import { fetchReply } from '../fixtures/harness.js';
 import { startSites } from '../fixtures/sites.js';
-import { startAuthService } from '../fixtures/edge.js';
+import { edgeRules, startAuthService } from '../fixtures/edge.js';
 import type { OriginHandler } from '../fixtures/harness.js';
 
 const HOST = { host: 'shop.example' };
@@ -139,7 +139,51 @@ test("a reload that changes one route's guard keeps the other route's rate-limit
 
     assert.equal((await h.get('/search?q=4', HOST)).status, 429, "the unchanged route's bucket survived the reload");
     assert.equal((await h.get('/admin/c', HOST)).status, 200, 'the changed route starts afresh');
+
+    // A route guard the node cannot build is refused in one line; the running guards stay.
+    const bad = sitesKind().parse(sites(originUrl, 5));
+    bad[0]!.routes[1]!.guard = { ...bad[0]!.routes[1]!.guard, forwardAuth: { ...h.node.config().edge.forwardAuth, url: 'http://127.0.0.1:1/verify', identityFields: ['host'] } };
+    await assert.rejects(h.node.reload({ ...structuredClone(h.node.config()), sites: bad }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'RELOAD_REFUSED');
+      assert.match(err.message, /^sites\.shop\.routes\.admin\.guard\.forwardAuth\.identityFields: "host" cannot be set/);
+      assert.ok(!err.message.includes('\n'));
+      return true;
+    });
+    assert.equal((await h.get('/search?q=5', HOST)).status, 429, 'still the running buckets');
   } finally {
     await h.close();
+  }
+});
+
+test('node-wide forward-auth switched off on one route (forwardAuth: off); a route with its own hideResponseFields', async () => {
+  const auth = await startAuthService((_req, res) => {
+    res.writeHead(401, { 'content-length': '0' });
+    res.end();
+  });
+  const h = await startSites(
+    { shop: page },
+    (u) => ({
+      shop: {
+        hosts: ['shop.example'],
+        routes: {
+          all: { path: '/', upstream: u['shop'] },
+          assets: { path: '/assets/', upstream: u['shop'], guard: { forwardAuth: 'off', hideResponseFields: ['x-powered-by'] } },
+        },
+      },
+    }),
+    { overrides: { edge: { forwardAuth: { ...edgeRules().forwardAuth, url: auth.url } } } },
+  );
+  try {
+    assert.equal((await h.get('/account', HOST)).status, 401, 'the node-wide rule on a route without its own');
+    const asset = await h.get('/assets/logo.png', HOST);
+    assert.equal(asset.status, 200);
+    assert.equal(asset.headers['server'], 'Apache/2.4.1', "the route's own list replaces the node-wide one");
+    const hit = await h.get('/assets/logo.png', HOST);
+    assert.match(hit.headers['cache-status']!, /hit/);
+    assert.equal(hit.headers['server'], 'Apache/2.4.1', 'hits too');
+    assert.equal(auth.asked.length, 1, 'the auth service is never asked for the route that switched it off');
+  } finally {
+    await h.close();
+    await auth.close();
   }
 });
