@@ -1,5 +1,5 @@
-// The edge guard: one GuardRules (config group `edge` today; a route's own rules
-// later) compiled into one per-request call, check(request) → pass | refusal,
+// The edge guard: one GuardRules (config group `edge`, or a route's own rules over it)
+// compiled into one per-request call, check(request) → pass | refusal,
 // run before the cache key and look-up, so nothing — a cache hit included — is
 // served to a request the rules refuse. Stages in order, cheapest first and the
 // auth service last, so filtered and over-rate clients never reach it:
