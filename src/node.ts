@@ -43,6 +43,7 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { GuardConfigError } from './routing/guard/config-error.js';
 import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
+import { Cluster, isClustered } from './cluster/cluster.js';
 import { createListener, plainListener, type ClientListener } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
@@ -65,6 +66,8 @@ export interface NodeDeps {
    * CONFIG_INVALID StrataError for an invalid one. Absent: reload() needs a Config.
    */
   loadConfig?: () => Readonly<Config>;
+  /** Look-up of cluster.dns's host name (default: the system resolver; tests pass their own). */
+  resolvePeers?: (host: string) => Promise<string[]>;
 }
 
 /**
@@ -119,6 +122,8 @@ export interface StrataNode {
   reloadCertificates(): Promise<CertificateReport>;
   /** The plain-HTTP redirect listener's address (tls.redirectListen), after start(). */
   redirectAddress(): AddressInfo | undefined;
+  /** The cluster, after start() (undefined: not clustered). */
+  cluster(): Cluster | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -190,6 +195,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let redirect: Server | undefined;
   let certificates: Certificates | undefined;
   let stopWatching = (): void => {};
+  let cluster: Cluster | undefined;
   let stopping: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   let requestSeq = 0;
@@ -209,12 +215,12 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     const tiered = store!;
     const flights = coalescer!;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
-    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf });
+    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
     const recompressor = node.recompressor;
-    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, ...(recompressor ? { recompressor } : {}) });
-    const adminPurge = (req: IncomingMessage, res: ServerResponse) => {
-      purger.handleAdmin(req, res).catch((err: unknown) => {
+    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
+    const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
+      purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
         res.destroy();
       });
@@ -247,6 +253,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       topMisses,
       routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
       edge: () => guards.figures(),
+      ...(cluster ? { cluster } : {}),
     });
     return { config: cfg, router, guards, proxy: handler, admin: adminHandler };
   }
@@ -330,6 +337,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     proxyAddress: () => proxy!.server.address() as AddressInfo,
     adminAddress: () => admin!.address() as AddressInfo,
     redirectAddress: () => (redirect?.address() ?? undefined) as AddressInfo | undefined,
+    cluster: () => cluster,
     reloadCertificates: () => (certificates ? certificates.refresh(true) : Promise.resolve({ reloaded: [], refused: [] })),
 
     reload(next) {
@@ -376,6 +384,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const tiered = store;
       // One background recompression queue for the node, whatever reloads do to the handlers.
       if (config.compress.enabled && config.compress.recompress) node.recompressor = new Recompressor({ store, logger, stats, queueMax: config.compress.recompressQueueMax });
+      if (isClustered(config)) {
+        // Purges other nodes accepted, read from the purge bus, are applied by a purger of their own.
+        const remote = new Purger({ token: '', store, clock, logger, stats });
+        cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
+      }
       const gen = (current = build(config, router, guards));
       registerNodeMetrics(registry, {
         stats,
@@ -384,6 +397,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         originCounts: () => current!.router.counts,
         hitForPassKeys: () => flights.passKeys,
         flights: () => flights.flightCount,
+        ...(cluster ? { peers: () => cluster!.peerFigures() } : {}),
       });
       // Each request goes to the generation current when it arrives.
       const handler: Handler = (req, res) => current!.proxy(req, res);
@@ -400,6 +414,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
       admin = createAdminListener((req, res) => current!.admin(req, res));
       try {
+        // Replay-then-serve: purges this node missed (purge bus) before it listens.
+        await cluster?.prepare();
         await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
@@ -408,6 +424,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         admin.close();
         await guards.close();
         redirect?.close();
+        await cluster?.close();
         await router.close();
         await store.close();
         throw err;
@@ -428,6 +445,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       gen.router.start();
+      cluster?.start();
       if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 
@@ -452,6 +470,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         }
         // A reload in progress finishes first (it may be starting a pool).
         await reloading;
+        await cluster?.close();
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await Promise.all([current.router.close(!timedOut), ...[...retiring].map((pool) => pool.close(!timedOut))]);
         await current.guards.close();

@@ -14,6 +14,8 @@ import { json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
 import type { TopMisses } from '../observability/top-misses.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { HeaderMap } from '../http/headers.js';
 
 export interface AdminDeps {
   nodeId: string;
@@ -28,14 +30,16 @@ export interface AdminDeps {
   registry: Registry;
   /** What /readyz checks, each true when ready. */
   readiness: () => Readiness;
-  /** `POST /purge`. */
-  purge: (req: IncomingMessage, res: ServerResponse) => void;
+  /** `POST /purge`; `peer`: the node the request proved it comes from. */
+  purge: (req: IncomingMessage, res: ServerResponse, peer?: string) => void;
   /** `POST /reload` (admin/reload.ts). */
   reload: (req: IncomingMessage, res: ServerResponse) => void;
   /** `GET /explain?url=...` (admin/explain.ts). */
   explain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
   topMisses?: TopMisses;
+  /** The cluster (absent: not clustered): peers' requests and /stats `peers`. */
+  cluster?: Pick<Cluster, 'verify' | 'stats'>;
   /** /routes and /upstreams/*: sites, canary weights, drains (admin/routes.ts; absent: 404). */
   routes?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
   /** What the edge guard holds (`edge` in /stats: remembered decisions and tokens, rate buckets). */
@@ -80,13 +84,16 @@ function dashboard(res: ServerResponse, head: boolean): void {
 
 export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if (!isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
+    // A peer proves itself with the cluster secret, so it may name the node by any Host
+    // (the Host check is a defence against browsers, which cannot make that proof).
+    const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap);
+    if (peer === undefined && !isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
       return json(res, err.status, { error: err.code, message: err.message });
     }
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/purge') {
-      if (req.method === 'POST') return deps.purge(req, res);
+      if (req.method === 'POST') return deps.purge(req, res, peer);
       res.setHeader('allow', 'POST');
       return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/purge answers POST' });
     }
@@ -121,7 +128,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
           edge: deps.edge?.() ?? {},
-          peers: { clustered: false },
+          peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });
       default:

@@ -24,6 +24,8 @@ import type { Stats } from '../observability/stats.js';
 import { emptySelector, selectorMatcher } from '../store/purge-match.js';
 import type { Purgeable, PurgeSelector } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import { parseWirePurge } from '../cluster/purge-wire.js';
+import { bodyMatches } from '../cluster/peer-auth.js';
 
 export const PURGE_BODY_MAX_BYTES = 2 ** 20;
 
@@ -203,6 +205,8 @@ export interface PurgerDeps {
   /** Admin token; '' turns purging off. */
   token: string;
   store: Pick<Purgeable, 'purge'>;
+  /** The cluster: a purge accepted here is carried to every node (absent: a lone node). */
+  cluster?: { distribute(selector: PurgeSelector, softAtMs: number | undefined): Promise<{ peers: Record<string, string>; via: string }> };
   clock: Clock;
   logger: Logger;
   stats: Stats;
@@ -227,8 +231,9 @@ const LOGGED_ITEMS = 20;
 export class Purger {
   constructor(private readonly deps: PurgerDeps) {}
 
-  /** `POST /purge` on the admin listener. */
-  async handleAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `POST /purge` on the admin listener; `peer`: the node it proved it comes from (a purge another node accepted). */
+  async handleAdmin(req: IncomingMessage, res: ServerResponse, peer?: string): Promise<void> {
+    if (peer !== undefined) return this.handlePeer(req, res, peer);
     const by = req.socket.remoteAddress ?? '';
     const denied = this.authorise(req, by, 'POST /purge');
     if (denied) return answerError(res, denied, [], true);
@@ -269,6 +274,39 @@ export class Purger {
     await this.run(res, selector, asked, extra);
   }
 
+  /** A purge another node accepted: applied here, answered, never passed on. */
+  private async handlePeer(req: IncomingMessage, res: ServerResponse, peer: string): Promise<void> {
+    const body = await readBody(req, PURGE_BODY_MAX_BYTES);
+    if (body === undefined) return;
+    if (body instanceof StrataError) return answerError(res, body, [], true);
+    // The proof covers the body's digest: a captured proof cannot carry another purge.
+    if (!bodyMatches(req.headers, body)) return answerError(res, new StrataError('UNAUTHORIZED', `peer purge from ${peer}: the body is not the one its proof names`));
+    const p = parseWirePurge(body.toString('utf8'));
+    if (typeof p === 'string') return answerError(res, bad(`peer purge from ${peer}: ${p}`));
+    await this.apply(res, p.selector, p.softAtMs, { by: `peer ${peer}`, via: 'peer', id: p.id });
+  }
+
+  /** Apply a purge another node accepted (from the purge bus); resolves with the entries affected. */
+  async applyRemote(selector: PurgeSelector, softAtMs: number | undefined, from: string, id: string): Promise<number> {
+    const purged = await this.deps.store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
+    this.deps.stats.inc('purged', purged);
+    this.deps.logger.info({ purge: { by: `peer ${from}`, via: 'bus', id, purged } }, 'purge from a peer');
+    return purged;
+  }
+
+  private async apply(res: ServerResponse, selector: PurgeSelector, softAtMs: number | undefined, what: { by: string; via: string; id: string }): Promise<void> {
+    let purged: number;
+    try {
+      purged = await this.deps.store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
+    } catch (err) {
+      this.deps.logger.error({ purge: what, err }, 'peer purge failed; the sender keeps it queued');
+      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`));
+    }
+    this.deps.stats.inc('purged', purged);
+    this.deps.logger.info({ purge: { ...what, purged } }, 'purge from a peer');
+    json(res, 200, { purged, id: what.id });
+  }
+
   private authorise(req: IncomingMessage, by: string, via: Asked['via']): StrataError | undefined {
     const denied = checkBearer(req.headers.authorization, this.deps.token);
     if (denied) this.deps.logger.warn({ purge: { by, via, refused: denied.code } }, `purge refused: ${denied.message}`);
@@ -278,9 +316,13 @@ export class Purger {
   private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[]): Promise<void> {
     const { store, clock, logger, stats } = this.deps;
     const started = performance.now();
+    const softAtMs = asked.soft ? clock.now() : undefined;
+    // The other nodes first: a fill from a peer begun before that peer purged is then
+    // superseded by the purge here (tiered store purge marks).
+    const cluster = this.deps.cluster ? await this.deps.cluster.distribute(selector, softAtMs) : undefined;
     let purged: number;
     try {
-      purged = await store.purge(selector, asked.soft ? { softAtMs: clock.now() } : {});
+      purged = await store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
     } catch (err) {
       logger.error({ purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
       return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra);
@@ -288,8 +330,8 @@ export class Purger {
     const ms = Math.round((performance.now() - started) * 100) / 100;
     stats.inc('purges');
     stats.inc('purged', purged);
-    logger.info({ purge: { ...loggable(asked), purged, ms } }, 'purge');
-    const answer: Record<string, unknown> = { purged, soft: asked.soft };
+    logger.info({ purge: { ...loggable(asked), purged, ms, ...(cluster ? { peers: cluster.peers, via: cluster.via } : {}) } }, 'purge');
+    const answer: Record<string, unknown> = { purged, ...(cluster ? { peers: cluster.peers, via: cluster.via } : {}), soft: asked.soft };
     if (asked.urls) answer['urls'] = asked.urls.length;
     if (asked.prefixes) answer['prefixes'] = asked.prefixes.length;
     if (asked.tags) answer['tags'] = asked.tags.length;

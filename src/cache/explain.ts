@@ -93,6 +93,7 @@ export const NOT_STORED_MEANING: Record<NotStoredReason, string> = {
   'url-too-long': 'the URL is longer than cache.maxStoredUrlBytes',
   'headers-too-large': 'the response fields exceed cache.maxStoredHeaderBytes',
   'too-many-variants': 'the URL already has cache.maxVariants variants stored',
+  'edge-copy': 'another node of the cluster owns it and cluster.edgeCopies keeps no copy of it here (none, or memory and the body exceeds cache.memoryMaxObjectBytes)',
 };
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;

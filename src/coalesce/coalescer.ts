@@ -19,6 +19,8 @@ export interface Flight<T> {
   readonly outcome: Promise<T>;
   /** Requests that joined after the leader. */
   followers: number;
+  /** Where the flight fetches from, as its leader chose (the pipeline's business: a peer request joins only some). */
+  readonly route?: string;
 }
 
 export interface FlightWork<T> {
@@ -46,9 +48,10 @@ export class Coalescer<T> {
   }
 
   /** The flight in progress for `key`, counting the caller as a follower. */
-  join(key: string): Flight<T> | undefined {
+  join(key: string, accept?: (f: Flight<T>) => boolean): Flight<T> | undefined {
     const f = this.flights.get(key);
-    if (f) f.followers++;
+    if (!f || (accept && !accept(f))) return undefined;
+    f.followers++;
     return f;
   }
 
@@ -58,9 +61,9 @@ export class Coalescer<T> {
   }
 
   /** Start and list a flight for `key`. */
-  lead(key: string, start: () => FlightWork<T>): Flight<T> {
+  lead(key: string, start: () => FlightWork<T>, route?: string): Flight<T> {
     const work = start();
-    const flight: Flight<T> = { key, outcome: work.outcome, followers: 0 };
+    const flight: Flight<T> = { key, outcome: work.outcome, followers: 0, ...(route === undefined ? {} : { route }) };
     this.flights.set(key, flight);
     const unlist = () => {
       if (this.flights.get(key) === flight) this.flights.delete(key);

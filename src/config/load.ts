@@ -258,6 +258,15 @@ function checkWhole(config: Config): void {
       `origin.passiveHealth.maxEjectMs: ${origin.passiveHealth.maxEjectMs}ms is below ejectMs ${origin.passiveHealth.ejectMs}ms (expected at least ejectMs)`,
     );
   }
+  const clustered = config.cluster.peers.length > 0 || config.cluster.dns !== '';
+  if (clustered && config.cluster.secret === '') {
+    throw configError('cluster.secret: missing (expected --cluster-secret or STRATA_CLUSTER_SECRET: peers authenticate each other with it)');
+  }
+  const ids = new Set<string>();
+  for (const p of config.cluster.peers) {
+    if (ids.has(p.id)) throw configError(`cluster.peers: "${p.id}" is listed twice (expected each node id once)`);
+    ids.add(p.id);
+  }
   if (overlaps(config.listen, config.admin.listen)) {
     throw configError(`admin.listen: "${formatHostPort(config.admin.listen)}" overlaps listen "${formatHostPort(config.listen)}" (expected a different port)`);
   }

@@ -16,6 +16,7 @@ export type CacheConfig = Config['cache'];
 export type CoalesceConfig = Config['coalesce'];
 export type SlicesConfig = Config['slices'];
 export type PurgeConfig = Config['purge'];
+export type ClusterConfig = Config['cluster'];
 export type LimitsConfig = Config['limits'];
 export type AdminConfig = Config['admin'];
 export type EdgeConfig = Config['edge'];

@@ -133,6 +133,16 @@ export interface MetricSources {
   originCounts: () => { retries: number; allDownRequests: number };
   hitForPassKeys: () => number;
   flights: () => number;
+  /** The cluster's peers (absent: not clustered). */
+  peers?: () => PeerFigures[];
+}
+
+/** One peer's figures, as /metrics reports them. */
+export interface PeerFigures {
+  id: string;
+  available: boolean;
+  /** Purges queued for it in this node's outbox. */
+  purgesOwed: number;
 }
 
 type Read = () => readonly (readonly [Record<string, string>, number])[] | number;
@@ -215,6 +225,12 @@ export function registerNodeMetrics(registry: Registry, src: MetricSources): voi
 
   gauge(registry, 'strata_coalesce_flights', 'origin fetches in flight that later requests for the same key may join', [], src.flights);
   gauge(registry, 'strata_hit_for_pass_keys', 'keys remembered as hit-for-pass (their requests go to the origin without waiting for one another)', [], src.hitForPassKeys);
+
+  const peers = src.peers;
+  if (peers) {
+    gauge(registry, 'strata_peer_available', "1 when the peer may be asked for objects (answered its health checks, not ejected), else 0", ['peer'], () => peers().map((p) => [{ peer: p.id }, p.available ? 1 : 0] as const));
+    gauge(registry, 'strata_peer_purges_owed', "purges queued for the peer in this node's outbox (fan-out), delivered when it answers", ['peer'], () => peers().map((p) => [{ peer: p.id }, p.purgesOwed] as const));
+  }
 
   collectDefaultMetrics({ register: registry });
 }

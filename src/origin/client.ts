@@ -28,6 +28,8 @@ export interface OriginResponse {
   body: Readable;
   /** Which upstream answered (for logs). */
   upstream: string;
+  /** Set when a peer of the cluster answered (its node id): the response is an edge copy here. */
+  peer?: string;
   /**
    * `cb` runs if the connection that carried this response later proves to carry
    * bytes nobody asked for (an unsolicited or late response) soon after this

@@ -16,7 +16,7 @@ import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
-import { settle, type NodeEnv, type RequestContext } from './context.js';
+import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { resumeFromStore } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
@@ -36,14 +36,16 @@ export function createAnswers(env: NodeEnv) {
    * Cache-Status is added per client.
    */
   const sharedHeads = new WeakMap<SharedResponse, string[]>();
+  const peerHeads = new WeakMap<SharedResponse, string[]>();
 
-  function sharedHead(o: SharedResponse): string[] {
-    let base = sharedHeads.get(o);
+  function sharedHead(o: SharedResponse, ctx: RequestContext): string[] {
+    const heads = ctx.peer === undefined ? sharedHeads : peerHeads;
+    let base = heads.get(o);
     if (!base) {
-      base = originFields(o.headers, env.deliver);
+      base = originFields(o.headers, deliverFor(env, ctx));
       // A stored 200 is answered with ranges from now on, so its first answer says so too.
       if (o.kind === 'storing' && o.status === 200) base = advertiseRanges(base);
-      sharedHeads.set(o, base);
+      heads.set(o, base);
     }
     return base;
   }
@@ -69,7 +71,7 @@ export function createAnswers(env: NodeEnv) {
         const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream() };
         return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
       }
-      const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), env.deliver);
+      const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
       if (r instanceof Promise) {
         return r.then((a) => {
           ctx.bytes = a.bodyBytes;
@@ -92,13 +94,13 @@ export function createAnswers(env: NodeEnv) {
       }
       // The client's own conditional request is answered here; the full body still fills the cache.
       if (o.kind === 'storing' && o.status === 200 && isNotModified(ctx.headers, o.headers)) {
-        deliverNotModified(ctx.res, o.stored, currentAge(o.stored, env.clock.now()), settle(env, ctx, outcome), env.deliver);
+        deliverNotModified(ctx.res, o.stored, currentAge(o.stored, env.clock.now()), settle(env, ctx, outcome), deliverFor(env, ctx));
         return undefined;
       }
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
       const head = ctx.method === 'HEAD';
       if (!head && !o.body.available) return 'alone';
-      ctx.res.writeHead(o.status, sharedHead(o).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(o.status, sharedHead(o, ctx).concat('cache-status', settle(env, ctx, outcome)));
       if (head) {
         ctx.res.end();
         return undefined;
@@ -117,7 +119,7 @@ export function createAnswers(env: NodeEnv) {
 
     /** A response passed through as it is. */
     async passed(ctx: RequestContext, res: OriginResponse, outcome: CacheOutcome): Promise<void> {
-      ctx.res.writeHead(res.status, originFields(res.headers, env.deliver).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(res.status, originFields(res.headers, deliverFor(env, ctx)).concat('cache-status', settle(env, ctx, outcome)));
       ctx.bytes = (await sendBody(res.body, ctx.res)).sent;
     },
 

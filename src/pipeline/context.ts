@@ -22,7 +22,7 @@ import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
 import type { RouteGuards } from '../routing/guard/guard-set.js';
-import type { OriginClient } from '../origin/client.js';
+import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -50,6 +50,8 @@ export interface ProxyDeps {
   notStored?: NotStoredLog;
   /** Primary keys that missed, for the dashboard's top missed URLs (absent: not tracked). */
   topMisses?: TopMisses;
+  /** The cluster (absent: a lone node): peer proofs, ownership, peer fetches (src/cluster/). */
+  cluster?: ClusterPath;
   /** Background recompression of made variants at the best level (absent: none). */
   recompressor?: Recompressor;
   /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
@@ -58,6 +60,18 @@ export interface ProxyDeps {
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
   /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
   guards?: RouteGuards;
+}
+
+/** What the request path asks of the cluster (src/cluster/cluster.ts). */
+export interface ClusterPath {
+  /** The peer a request proves it comes from; a claim without proof has its peer fields removed (undefined). */
+  verify(method: string, target: string, headers: HeaderMap): string | undefined;
+  /** Is this node the owner of the primary key now? */
+  ownsNow(key: string): boolean;
+  /** The object from its owner, the next node in ownership order, or the origin (cluster/peer-fetch.ts). */
+  request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
+  /** Which tiers keep copies of objects another node owns. */
+  readonly edgeCopies: 'memory' | 'memory-and-disk' | 'none';
 }
 
 /** The handler's components and the options derived from the config once. */
@@ -69,6 +83,8 @@ export interface NodeEnv extends ProxyDeps {
   deliver: DeliverOptions;
   /** Response fields hidden whatever the guard (targeted and tag fields); a route's own hideResponseFields adds to these. */
   baseHiddenFields: ReadonlySet<string>;
+  /** For answers to peers: nothing hidden (targeted fields and tags travel to the edge copy). */
+  peerDeliver: DeliverOptions;
   policy: StoragePolicyOptions;
   grace: GraceWindows;
   /** Request fields never sent to the origin (origin.droppedRequestFields). */
@@ -110,6 +126,13 @@ export interface RequestContext {
   bytes: number;
   /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
   originOnly?: HeaderMap;
+  /** The peer this request proved it comes from (cluster): answered here, never sent to another peer. */
+  peer?: string;
+}
+
+/** The deliver options for this request's answers. */
+export function deliverFor(env: NodeEnv, ctx: RequestContext): DeliverOptions {
+  return ctx.peer === undefined ? env.deliver : env.peerDeliver;
 }
 
 /**

@@ -29,9 +29,10 @@ import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
 import type { Stats } from '../observability/stats.js';
-import type { OriginClient, OriginResponse } from '../origin/client.js';
+import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import type { ClusterPath } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
 import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
@@ -98,6 +99,8 @@ export interface FetchRequest {
   keepStaleOnError?: boolean;
   /** A large storable 200 may be answered "sliceable" instead of being stored whole. */
   maySlice?: boolean;
+  /** Fetched through the cluster (the owner, else the origin); false: from the origin (a peer's request). */
+  viaCluster?: boolean;
   /** Interim (1xx) responses, for the client that leads the fetch (never stored). */
   onInterim?: (status: number, headers: HeaderMap) => void;
 }
@@ -118,6 +121,10 @@ export interface FetchDeps {
   bounds: EntryBounds;
   /** Where each refusal to store is remembered for `GET /explain`. */
   notStored?: NotStoredLog;
+  /** The cluster: the one place the miss path picks the owner peer instead of an upstream. */
+  cluster?: Pick<ClusterPath, 'request'>;
+  /** Which tiers keep a copy of what a peer answered (cluster.edgeCopies). */
+  edgeCopy?: { tiers: ClusterPath['edgeCopies']; memoryMaxObjectBytes: number };
   /** The compression stage; absent when off. */
   compress?: CompressEnv;
 }
@@ -179,7 +186,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const requestTimeMs = clock.now();
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
     const purgeMark = store.purgeMark();
-    const res = await origin.request({ method: 'GET', target: req.target, headers, key: req.key, ...(req.onInterim ? { onInterim: req.onInterim } : {}) });
+    const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, ...(req.onInterim ? { onInterim: req.onInterim } : {}) });
     const responseTimeMs = clock.now();
 
     if (validating && res.status === 304) {
@@ -239,6 +246,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const variants = store.variants(req.key);
     const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
     if (over) return passing(req.key, res, over, announced, finish, safeToShare);
+    // A copy of an object another node owns: kept where cluster.edgeCopies says.
+    const edgeTiers = edgeTiersOf(deps, res);
+    if (edgeTiers === 'none' || (edgeTiers === 'memory' && announced > deps.edgeCopy!.memoryMaxObjectBytes)) return passing(req.key, res, 'edge-copy', announced, finish, safeToShare);
     const meta = newEntryMeta(d, {
       key,
       primaryKey: req.key,
@@ -251,7 +261,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     });
     if (coded) meta.byCoding = true;
     if (coded?.decoding) meta.transform = coded.decoding;
-    const body = startFill(source, store.open(meta, { purgeMark }), {
+    const body = startFill(source, store.open(meta, { purgeMark, ...(edgeTiers === 'memory' ? { memoryOnly: true } : {}) }), {
       windowBytes: deps.windowBytes,
       expectedLength: announced,
       logger,
@@ -274,6 +284,20 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
   }
+}
+
+/**
+ * The fetch step's one choice, for whole objects and slices alike: through the
+ * cluster (the owner peer when the key is not ours: cluster/peer-fetch.ts), else
+ * an upstream. A peer's request (viaCluster false) always goes to an upstream.
+ */
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }): Promise<OriginResponse> {
+  return viaCluster && deps.cluster ? deps.cluster.request(req, deps.origin) : deps.origin.request(req);
+}
+
+/** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */
+export function edgeTiersOf(deps: Pick<FetchDeps, 'edgeCopy'>, res: OriginResponse): ClusterPath['edgeCopies'] | undefined {
+  return res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
 }
 
 /** The request carries credentials (Cookie, Authorization): an answer to it may be made for this client alone. */

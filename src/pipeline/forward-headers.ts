@@ -5,6 +5,7 @@
 // part of the cache key, so one client's value would change the answer stored for
 // everyone.
 
+import { PEER_FIELDS } from '../cluster/peer-auth.js';
 import { DROPPED_REQUEST_FIELDS } from '../config/schema/index.js';
 import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 
@@ -27,7 +28,7 @@ export const DEFAULT_DROPPED_FIELDS: ReadonlySet<string> = new Set(DROPPED_REQUE
  * client could use to steer the origin without being part of the cache key
  * (Forwarded; the X-Forwarded-* fields are overwritten below for the same reason).
  */
-const NOT_FORWARDED = ['expect', 'host', 'content-length', 'forwarded'];
+const NOT_FORWARDED = ['expect', 'host', 'content-length', 'forwarded', ...PEER_FIELDS];
 
 export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMap {
   const h = withoutHopByHop(client);

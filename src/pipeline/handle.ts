@@ -69,7 +69,9 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   const compress: CompressEnv | undefined = c.enabled
     ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
     : undefined;
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
+  // Answers to peers hide nothing: targeted fields and tags travel to the edge copy.
+  const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap() };
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -84,16 +86,17 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     if (step === undefined) guardSteps.set(guard, (step = createGuardStep(env, answer, guard)));
     return step;
   }
-  // One path per route side (its guard, then its key onwards), built on its first request; a reload's new routes get new ones.
-  const paths = new WeakMap<RouteSide, (ctx: RequestContext) => void | Promise<void>>();
+  type Run = (ctx: RequestContext) => void | Promise<void>;
+  // One path per route side (its key onwards) and its route's guard step, built on its first request; a reload's new routes get new ones.
+  const paths = new WeakMap<RouteSide, { path: Run; guarded: Run | undefined }>();
 
-  /** The route side's path behind its route's guard (the node's unless the route has rules of its own). */
-  function pathOf(to: RouteSide): (ctx: RequestContext) => void | Promise<void> {
+  /** The route side's path, and the same behind its route's guard (the node's unless the route has rules of its own). */
+  function pathOf(to: RouteSide): { path: Run; guarded: Run | undefined } {
     const guard = deps.guards?.forRoute(to.route);
     const path = createRoutePath(env, to, guard);
-    if (!guard?.active) return path;
-    const guarded = guardStep(guard);
-    return (ctx) => guarded(ctx, () => path(ctx));
+    if (!guard?.active) return { path, guarded: undefined };
+    const step = guardStep(guard);
+    return { path, guarded: (ctx) => step(ctx, () => path(ctx)) };
   }
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
@@ -112,7 +115,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       paths.set(r.to, run);
     }
     // The edge guard runs after routing and before the key and the look-up: a refused request never reaches the cache.
-    return run(ctx);
+    // A peer's request was guarded on the node its client reached: not checked (nor counted) twice.
+    return run.guarded && ctx.peer === undefined ? run.guarded(ctx) : run.path(ctx);
   }
 
   /** The end of every request: bytes counted, its metrics recorded and the access line written. */
@@ -165,6 +169,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     ctx.target = accepted.target;
     ctx.host = accepted.host;
+    if (env.cluster) {
+      // Before anything reads the request: a claim to be a peer without proof loses its peer fields.
+      const peer = env.cluster.verify(ctx.method, req.url ?? '/', ctx.headers);
+      if (peer !== undefined && ctx.method !== 'PURGE') ctx.peer = peer;
+    }
     try {
       const work = routed(ctx);
       if (!work && res.writableEnded) {

@@ -35,7 +35,8 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
     if (coalescer.passing(noSlicesKey(key))) return 'unsliced';
     // The whole object is being fetched and stored already: no second copy in slices.
     if (range && coalescer.has(key) && !slicer.knows(key)) return 'unsliced';
-    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(env, ctx)) }, firstRequestedByte(ctx.headers['range']));
+    const viaCluster = env.cluster !== undefined && ctx.peer === undefined;
+    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(env, ctx)), viaCluster }, firstRequestedByte(ctx.headers['range']));
     if (o.kind === 'failed') {
       answer.error(ctx, o.error, fwd);
       return 'answered';

@@ -56,8 +56,10 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   const route = to.route;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
-  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}) });
-  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes });
+  // The cluster: objects another node owns come through it; copies kept where cluster.edgeCopies says.
+  const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
+  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster: env.cluster, edgeCopy });
+  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster: env.cluster, edgeCopy });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);

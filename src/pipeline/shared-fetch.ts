@@ -43,6 +43,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       stored: found,
       keepStaleOnError: staleIfError(ctx, found),
       maySlice,
+      // A peer's request is answered here, from the origin: never sent on to another peer.
+      viaCluster: env.cluster !== undefined && ctx.peer === undefined,
       onInterim: (status, headers) => answer.interim(ctx, status, headers),
     };
   }
@@ -95,13 +97,18 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
      */
     async fetch(ctx: RequestContext, key: string, found: StoredEntry | undefined, opts: { alone: boolean; maySlice: boolean }): Promise<{ outcome: FetchOutcome; collapsed: boolean }> {
       const alone = opts.alone || coalescer.passing(key);
-      const joined = alone ? undefined : coalescer.join(key);
+      // A peer's request joins only a flight that goes to the origin: one bound for a
+      // peer (this node does not own the key) could come back here (no loops).
+      const joined = alone ? undefined : coalescer.join(key, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.ownsNow(key));
       if (joined) {
         stats.inc('collapsed');
         return { outcome: await joined.outcome, collapsed: true };
       }
-      const work = () => fetchAndStore(fetchRequest(ctx, key, found, opts.maySlice));
-      return { outcome: await (alone ? work().outcome : coalescer.lead(key, work).outcome), collapsed: false };
+      const request = fetchRequest(ctx, key, found, opts.maySlice);
+      const work = () => fetchAndStore(request);
+      // Joined by peers only when it goes to the origin (see above).
+      if (ctx.peer !== undefined && coalescer.has(key)) return { outcome: await work().outcome, collapsed: false };
+      return { outcome: await (alone ? work().outcome : coalescer.lead(key, work, request.viaCluster ? 'cluster' : 'origin').outcome), collapsed: false };
     },
 
     /** Answer one client from a fetch's outcome ("sliceable" is the caller's to route). */

@@ -38,7 +38,7 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
-import type { FetchOutcome, FetchWork } from './fetch-and-store.js';
+import { edgeTiersOf, fetchFrom, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
 
 export { objectValidator } from '../cache/slicing.js';
 
@@ -53,6 +53,9 @@ export interface SliceDeps {
   windowBytes: number;
   thresholdBytes: number;
   sliceBytes: number;
+  /** The cluster: slices of an object another node owns come through the owner (fetch-and-store.ts fetchFrom). */
+  cluster?: FetchDeps['cluster'];
+  edgeCopy?: FetchDeps['edgeCopy'];
 }
 
 export interface SliceRequest {
@@ -63,6 +66,8 @@ export interface SliceRequest {
   requestHeaders: HeaderMap;
   /** Fields for the origin, without the client's Range and conditionals. */
   originHeaders: HeaderMap;
+  /** Through the cluster (false: a peer's request, answered from the origin). */
+  viaCluster?: boolean;
 }
 
 export type SlicedObject =
@@ -154,7 +159,7 @@ class SliceChangedError extends Error {
 }
 
 export function createSlicer(deps: SliceDeps) {
-  const { store, origin, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
+  const { store, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
 
   /** Slice metadata stored for this object (any version). */
   function storedSlices(primaryKey: string): EntryMeta[] {
@@ -180,7 +185,7 @@ export function createSlicer(deps: SliceDeps) {
       const requestTimeMs = clock.now();
       // Taken before the fetch: a purge while it is in flight keeps this slice out of the store.
       const purgeMark = store.purgeMark();
-      const res = await origin.request({ method: 'GET', target: req.target, headers });
+      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key });
       const responseTimeMs = clock.now();
       const cr = parseContentRange(res.headers['content-range']);
       const expected = cr && sliceSpan(index, sliceBytes, cr.total);
@@ -195,12 +200,14 @@ export function createSlicer(deps: SliceDeps) {
         res.status === 206 && cr && validator
           ? assessStorage({ method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: 200, responseHeaders: whole, requestTimeMs, responseTimeMs }, policy)
           : undefined;
-      const sliceable = verdict?.store && verdict.decision.varyNames.length === 0 && (cr!.total > thresholdBytes || complete) && cr!.start === expected!.start && cr!.end === expected!.end;
+      const edgeTiers = edgeTiersOf(deps, res);
+      const sliceable =
+        edgeTiers !== 'none' && verdict?.store && verdict.decision.varyNames.length === 0 && (cr!.total > thresholdBytes || complete) && cr!.start === expected!.start && cr!.end === expected!.end;
       if (!sliceable) {
         const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: -1 }, Promise.resolve());
         setImmediate(() => body.abandonIfUnread());
         finish();
-        const reason = res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
+        const reason = edgeTiers === 'none' ? 'edge-copy' : res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
         return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
       }
       const d = verdict.decision;
@@ -217,7 +224,7 @@ export function createSlicer(deps: SliceDeps) {
         }),
         slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
       };
-      const body = startFill(res.body, store.open(meta, { purgeMark }), {
+      const body = startFill(res.body, store.open(meta, { purgeMark, ...(edgeTiers === 'memory' ? { memoryOnly: true } : {}) }), {
         windowBytes: deps.windowBytes,
         expectedLength: meta.bodySize,
         logger,

@@ -21,7 +21,7 @@ import { isWhole } from '../entry.js';
 import { compressor, decoded, through } from '../transform/codings.js';
 import { sameSource, type Plan } from '../transform/select.js';
 import { derivedMeta, presentedHeaders } from '../transform/variant-meta.js';
-import { settle, type NodeEnv, type RequestContext } from './context.js';
+import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
 import { startFill } from './fill.js';
 import { resumeFromStore } from './resume-from-store.js';
 
@@ -85,7 +85,7 @@ export function createVariants(env: NodeEnv) {
     async answer(ctx: RequestContext, src: VariantSource, plan: NonNullable<Plan>, ageS: number, outcome: CacheOutcome): Promise<'alone' | undefined> {
       const meta = derivedMeta(src.meta, plan, 'fast', src.bytes);
       if (isNotModified(ctx.headers, presentedHeaders(meta))) {
-        deliverNotModified(ctx.res, meta, ageS, settle(env, ctx, outcome), env.deliver);
+        deliverNotModified(ctx.res, meta, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
         return undefined;
       }
       let made = inflight.get(meta.key);
@@ -93,7 +93,7 @@ export function createVariants(env: NodeEnv) {
       if (!made) return 'alone';
       // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
       outcome.detail ??= plan.op === 'encode' ? `compress-${plan.coding}` : `decode-${plan.from}`;
-      const raw = baseHeaders(made.meta, env.deliver).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome));
+      const raw = baseHeaders(made.meta, deliverFor(env, ctx)).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome));
       ctx.res.writeHead(200, raw);
       const sending = made.body.sendTo(ctx.res, true);
       if (!sending) {

@@ -138,7 +138,8 @@ export class TieredStore implements CacheStore {
     // (its write is queued, and shed when the queue is full: the request path never
     // waits for the disk); a body too large for memory streams to disk as it arrives.
     let mem = this.memory.admits(meta.bodySize) ? this.memory.open(meta) : undefined;
-    let disk = mem ? undefined : this.disk.open(meta, { wanted });
+    if (!mem && opts.memoryOnly) ticket.cancelled = true;
+    let disk = mem || opts.memoryOnly ? undefined : this.disk.open(meta, { wanted });
     // A body of unknown length starts in memory; the chunks are kept (by reference) until
     // it outgrows memory's per-object limit, then it continues to disk from its start.
     let early: Buffer[] = [];
@@ -146,6 +147,12 @@ export class TieredStore implements CacheStore {
     const overflow = async () => {
       mem!.abort();
       mem = undefined;
+      // An edge copy that outgrew memory is not kept at all.
+      if (opts.memoryOnly) {
+        ticket.cancelled = true;
+        early = [];
+        return;
+      }
       disk = this.disk.open(meta, { wanted });
       const chunks = early;
       early = [];
@@ -154,10 +161,11 @@ export class TieredStore implements CacheStore {
     return {
       write: async (chunk) => {
         if (disk) return disk.write(chunk);
+        if (!mem) return;
         size += chunk.length;
         if (!this.memory.admits(size)) {
           await overflow();
-          return disk!.write(chunk);
+          return (disk as BodyWriter | undefined)?.write(chunk);
         }
         early.push(chunk);
         return mem!.write(chunk);
@@ -194,7 +202,7 @@ export class TieredStore implements CacheStore {
               this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed');
               throw err;
             }
-          } else if (held?.body.buffer && !ticket.cancelled) {
+          } else if (held?.body.buffer && !ticket.cancelled && !opts.memoryOnly) {
             await this.disk.putWhole(meta, held.body.buffer, { wanted });
           }
           if (!ticket.cancelled && ticket.meta && this.disk.storedFrom(meta.key, meta)) await this.disk.update(ticket.meta);

@@ -30,6 +30,11 @@ export interface WriteOptions {
    * then covers the entry, the write (or update) lands nowhere.
    */
   purgeMark?: number;
+  /**
+   * Keep the entry in memory only (a cluster's edge copy): a body memory does not
+   * admit is not stored anywhere (commit rejects).
+   */
+  memoryOnly?: boolean;
 }
 
 /** Policy a tier is given to carry out soft purges: the metadata of `meta` made stale at `atMs`. */

@@ -58,6 +58,8 @@ function sampleText(e: Entry): string {
     'CLAIM=FIELD,…': 'sub=x-user, email=x-user-email',
     CODINGS: 'gzip, br',
     TYPES: 'text/html, +json',
+    'NAME=URL': 'edge-2=http://10.0.0.2:8080@8081',
+    REDIS_URL: 'redis://10.9.9.9:6379',
   };
   const text = byArg[kind.arg];
   assert.ok(text !== undefined, `no sample for ${e.path} (kind ${kind.arg}): add one here`);
@@ -94,6 +96,8 @@ function baseArgv(e: Entry): string[] {
   if (e.path === ORIGIN_PATH) return [];
   // The redirect listener exists only beside a TLS listener.
   if (e.path === 'tls.redirectListen') return ['--origin', ORIGIN, '--tls-cert', 'a.crt', '--tls-key', 'a.key'];
+  // A node with peers needs the cluster secret.
+  if (e.path.startsWith('cluster.') && e.path !== 'cluster.secret') return ['--origin', ORIGIN, '--cluster-secret', 'k'];
   return ['--origin', ORIGIN];
 }
 

@@ -138,6 +138,7 @@ test('every flag has its STRATA_* env twin', () => {
     slices: defaultConfig(HOST).slices,
     purge: defaultConfig(HOST).purge,
     compress: defaultConfig(HOST).compress,
+    cluster: defaultConfig(HOST).cluster,
     limits: defaultConfig(HOST).limits,
     edge: defaultConfig(HOST).edge,
     logLevel: 'debug',

@@ -1,0 +1,257 @@
+// Cluster scenario (issue 10): a 3-node Strata cluster in front of one counting
+// origin, all in this process on loopback.
+//
+//   npm run bench:cluster              10,000 objects; 30,000 uniform and 60,000 Zipf requests
+//   npm run bench:cluster -- --quick   2,000 objects; 6,000 and 12,000 requests
+//
+// Figures:
+// - origin offload, uniform: origin requests per object over a run asking each
+//   object on random nodes (target 1.00);
+// - origin offload, Zipf(s = 1): the same over a Zipf-distributed request stream;
+//   and again on a fresh cluster whose third node is stopped halfway (target ≤ 1.01);
+// - hit through a non-owner (its edge copy in memory) vs a local hit on the owner:
+//   requests/s of each at BENCH_CONNECTIONS connections (target ≥ 0.95×);
+// - first hit through the owner (its disk, then the hop; the edge keeps no copy
+//   because the body is above memory's per-object limit) vs a local disk hit: mean
+//   latency of each, sequential (reported).
+// Writes bench/results/cluster-latest.json.
+
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { primaryKey } from '../../src/cache/key.js';
+import { rank } from '../../src/cluster/ownership.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createNode, type StrataNode } from '../../src/node.js';
+
+const quick = process.argv.includes('--quick');
+const OBJECTS = quick ? 2_000 : 10_000;
+const UNIFORM_REQUESTS = OBJECTS * 3;
+const ZIPF_REQUESTS = OBJECTS * 6;
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+const HIT_S = quick ? 2 : 10;
+const HOST = 'cdn.example';
+const IDS = ['bench-a', 'bench-b', 'bench-c'];
+const SMALL = 1024;
+const LARGE = 64 * 1024;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface Cluster {
+  nodes: (StrataNode | undefined)[];
+  /** Taken out of the clients' rotation (as a load balancer would) before it stops. */
+  dead: boolean[];
+  urls: string[];
+  originCount: Map<string, number>;
+  originTotal(): number;
+  stop(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startCluster(): Promise<Cluster> {
+  const originCount = new Map<string, number>();
+  const small = Buffer.alloc(SMALL, 'x');
+  const large = Buffer.alloc(LARGE, 'y');
+  const origin = http.createServer((req, res) => {
+    originCount.set(req.url!, (originCount.get(req.url!) ?? 0) + 1);
+    const body = req.url!.startsWith('/large/') ? large : small;
+    res.writeHead(200, { 'content-length': body.length, 'cache-control': 'max-age=3600' });
+    res.end(body);
+  });
+  origin.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const ports = await Promise.all(IDS.flatMap(() => [freePort(), freePort()]));
+  const dirs = IDS.map((id) => mkdtempSync(join(process.env['BENCH_CACHE_DIR'] ?? tmpdir(), `strata-bench-${id}-`)));
+  const nodes: (StrataNode | undefined)[] = IDS.map((id, i) => {
+    const argv = [
+      '--origin', originUrl,
+      '--node-id', id,
+      '--listen', `127.0.0.1:${ports[2 * i]}`,
+      '--admin-listen', `127.0.0.1:${ports[2 * i + 1]}`,
+      '--cache-dir', dirs[i]!,
+      '--log-level', 'warn',
+      // Large bench objects stay on disk only (and the edges keep no copy of them).
+      '--memory-max-object', `${LARGE / 2}`,
+      '--cluster-health-check-interval-ms', '200ms',
+      ...IDS.flatMap((pid, j) => ['--peer', `${pid}=http://127.0.0.1:${ports[2 * j]}@${ports[2 * j + 1]}`]),
+    ];
+    return createNode(loadConfig({ argv, env: { STRATA_CLUSTER_SECRET: 'bench' }, readFile: () => '', hostname: id }));
+  });
+  await Promise.all(nodes.map((n) => n!.start()));
+  // Every node has seen the other two answer.
+  for (const n of nodes) {
+    const m = n!.cluster()!.membership;
+    while (m.peers().filter((p) => m.usable(p)).length < 2) await new Promise((r) => setTimeout(r, 20));
+  }
+  const dead = IDS.map(() => false);
+  return {
+    nodes,
+    dead,
+    urls: IDS.map((_, i) => `http://127.0.0.1:${ports[2 * i]}`),
+    originCount,
+    originTotal: () => [...originCount.values()].reduce((a, b) => a + b, 0),
+    async stop(i) {
+      dead[i] = true;
+      await nodes[i]?.stop();
+      nodes[i] = undefined;
+    },
+    async close() {
+      await Promise.all(nodes.map((n) => n?.stop()));
+      await new Promise<void>((r) => origin.close(() => r()));
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+const agent = new Agent({ connections: CONNECTIONS * 2, keepAliveTimeout: 30_000 });
+
+async function get(url: string): Promise<number> {
+  const res = await request(url, { headers: { host: HOST }, dispatcher: agent });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+/** Run `requests` (node index, path) with CONNECTIONS in flight; returns the failures. */
+async function drive(c: Cluster, work: { node: number; path: string }[], onHalf?: () => Promise<void>): Promise<number> {
+  let next = 0;
+  let failures = 0;
+  let halved = false;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < work.length) {
+        const w = work[next++]!;
+        if (!halved && onHalf && next >= work.length / 2) {
+          halved = true;
+          // Not awaited: traffic goes on while the node stops.
+          void onHalf();
+        }
+        const alive = c.dead[w.node] ? (w.node + 1) % 3 : w.node;
+        const status = await get(c.urls[alive]! + w.path).catch(() => 0);
+        if (status !== 200) failures++;
+      }
+    }),
+  );
+  return failures;
+}
+
+function zipfSampler(n: number, s: number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / k ** s;
+  return () => {
+    const u = Math.random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+async function offload(name: string, pick: () => number, requests: number, killHalfway: boolean): Promise<Record<string, number | string>> {
+  const c = await startCluster();
+  try {
+    const work = Array.from({ length: requests }, () => ({ node: Math.floor(Math.random() * 3), path: `/obj/${pick()}` }));
+    const distinct = new Set(work.map((w) => w.path)).size;
+    const started = performance.now();
+    const failures = await drive(c, work, killHalfway ? () => c.stop(2) : undefined);
+    const s = (performance.now() - started) / 1000;
+    const perObject = c.originTotal() / distinct;
+    return { scenario: name, requests, distinctObjects: distinct, originRequests: c.originTotal(), originRequestsPerObject: Number(perObject.toFixed(4)), clientFailures: failures, seconds: Number(s.toFixed(1)) };
+  } finally {
+    await c.close();
+  }
+}
+
+/** Requests per second for CONNECTIONS loops on `url` for `seconds`. */
+async function rate(url: string, seconds: number): Promise<number> {
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        await get(url);
+        n++;
+      }
+    }),
+  );
+  return n / seconds;
+}
+
+async function meanMs(urls: string[]): Promise<number> {
+  const t = performance.now();
+  for (const u of urls) await get(u);
+  return (performance.now() - t) / urls.length;
+}
+
+async function hits(): Promise<Record<string, number | string>> {
+  const c = await startCluster();
+  try {
+    const ownerOf = (p: string) => IDS.indexOf(rank(primaryKey('http', HOST, p), IDS.map((id) => ({ id })))[0]!.id);
+    // Memory hits: one small object, asked on its owner (local hit) and on a non-owner (edge copy).
+    const p = '/obj/hot';
+    const owner = ownerOf(p);
+    const edge = (owner + 1) % 3;
+    await get(c.urls[owner]! + p);
+    await get(c.urls[edge]! + p);
+    await rate(c.urls[owner]! + p, 1);
+    const local = await rate(c.urls[owner]! + p, HIT_S);
+    const viaEdge = await rate(c.urls[edge]! + p, HIT_S);
+    // Disk hits: large objects (disk only), each first asked on its owner, then measured
+    // locally on the owner and through a non-owner (the owner's disk hit plus the hop).
+    const large = Array.from({ length: quick ? 200 : 1000 }, (_, i) => `/large/${i}`);
+    for (const l of large) await get(c.urls[ownerOf(l)]! + l);
+    for (const n of c.nodes) await n!.store().flush();
+    const localDisk = await meanMs(large.map((l) => c.urls[ownerOf(l)]! + l));
+    const throughOwner = await meanMs(large.map((l) => c.urls[(ownerOf(l) + 1) % 3]! + l));
+    return {
+      hitLocalRps: Math.round(local),
+      hitViaEdgeCopyRps: Math.round(viaEdge),
+      edgeCopyVsLocal: Number((viaEdge / local).toFixed(3)),
+      diskHitLocalMeanMs: Number(localDisk.toFixed(3)),
+      firstHitThroughOwnerMeanMs: Number(throughOwner.toFixed(3)),
+      throughOwnerVsLocalDisk: Number((throughOwner / localDisk).toFixed(2)),
+    };
+  } finally {
+    await c.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const uniform = () => Math.floor(Math.random() * OBJECTS);
+  const zipf = zipfSampler(OBJECTS, 1);
+  const results = [
+    await offload('uniform', uniform, UNIFORM_REQUESTS, false),
+    await offload('zipf s=1', zipf, ZIPF_REQUESTS, false),
+    await offload('zipf s=1, a node killed halfway', zipf, ZIPF_REQUESTS, true),
+  ];
+  for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
+  const h = await hits();
+  process.stdout.write(`${JSON.stringify(h)}\n`);
+  const dir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cluster-latest.json'), JSON.stringify({ at: new Date().toISOString(), quick, objects: OBJECTS, connections: CONNECTIONS, offload: results, hits: h }, null, 2) + '\n');
+  await agent.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:cluster: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,196 @@
+// The cluster as the rest of the node sees it: one object built by node.ts from
+// the `cluster` settings. It verifies peer proofs (peer-auth.ts), names owners
+// (membership.ts, ownership.ts), fetches through the owner (peer-fetch.ts) and
+// carries purges to every node (purge-distribution.ts: fan-out with a durable
+// outbox, or the Redis purge bus).
+
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { HeaderMap } from '../http/headers.js';
+import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
+import type { Timers } from '../origin/health.js';
+import type { ClusterPath } from '../pipeline/context.js';
+import type { Clock } from '../util/clock.js';
+import type { PurgeSelector } from '../store/types.js';
+import { PurgeFanOut } from './fan-out.js';
+import { Membership } from './membership.js';
+import { PurgeOutbox } from './outbox.js';
+import { PurgeBus } from './purge-bus.js';
+import type { WirePurge } from './purge-wire.js';
+import { checkPeer } from './peer-auth.js';
+import { PeerFetch } from './peer-fetch.js';
+
+export interface ClusterDeps {
+  logger: Logger;
+  /** Health and handoff times. */
+  clock: Clock;
+  /** Wall clock for peer proofs (default Date.now). */
+  authNow?: () => number;
+  resolve?: (host: string) => Promise<string[]>;
+  timers?: Timers;
+  /** Apply a purge another node accepted (read from the purge bus). */
+  applyPurge?: (p: WirePurge) => Promise<unknown>;
+}
+
+/** What a purge's answer says about the other nodes. */
+export interface Distribution {
+  /** Each peer: "acked" or "pending: <why>". */
+  peers: Record<string, string>;
+  /** How it travelled: "fan-out", "bus", or "fan-out (bus unreachable: ...)". */
+  via: string;
+}
+
+/** Does this config make the node part of a cluster? */
+export function isClustered(config: Readonly<Config>): boolean {
+  return config.cluster.peers.some((p) => p.id !== config.nodeId) || config.cluster.dns !== '';
+}
+
+export class Cluster implements ClusterPath {
+  readonly membership: Membership;
+  readonly edgeCopies: ClusterPath['edgeCopies'];
+  private readonly fetcher: PeerFetch;
+  private readonly authNow: () => number;
+  private forged = 0;
+  private outbox: PurgeOutbox | undefined;
+  private fanOut: PurgeFanOut | undefined;
+  private readonly bus: PurgeBus | undefined;
+
+  constructor(
+    private readonly config: Readonly<Config>,
+    private readonly deps: ClusterDeps,
+  ) {
+    const c = config.cluster;
+    this.authNow = deps.authNow ?? Date.now;
+    this.edgeCopies = c.edgeCopies;
+    this.membership = new Membership(c, {
+      nodeId: config.nodeId,
+      logger: deps.logger,
+      clock: deps.clock,
+      authNow: this.authNow,
+      passive: config.origin.passiveHealth,
+      thresholds: { healthyThreshold: config.origin.healthCheck.healthyThreshold, unhealthyThreshold: config.origin.healthCheck.unhealthyThreshold },
+      bodyTimeoutMs: config.origin.bodyTimeoutMs,
+      ...(deps.resolve ? { resolve: deps.resolve } : {}),
+      ...(deps.timers ? { timers: deps.timers } : {}),
+      onAvailable: (id) => this.fanOut?.kick(id),
+      onForgotten: (id) => void this.outbox?.drop(id),
+    });
+    if (c.purgeBus !== '') {
+      this.bus = new PurgeBus({
+        url: c.purgeBus,
+        nodeId: config.nodeId,
+        logger: deps.logger,
+        apply: (p) => (deps.applyPurge ? deps.applyPurge(p) : Promise.resolve()),
+      });
+    }
+    this.fetcher = new PeerFetch({
+      membership: this.membership,
+      nodeId: config.nodeId,
+      secret: c.secret,
+      authNow: this.authNow,
+      clock: deps.clock,
+      logger: deps.logger,
+      handoffMs: c.handoffMs,
+      hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
+    });
+  }
+
+  /**
+   * Before the node serves: the purge outbox is loaded (from the cache directory)
+   * and, with a purge bus, what this node missed is replayed (bounded wait).
+   */
+  async prepare(): Promise<void> {
+    const c = this.config.cluster;
+    const { outbox, skipped } = await PurgeOutbox.load(this.config.cache.dir);
+    if (skipped) this.deps.logger.warn({ skipped }, 'purge outbox: unreadable records skipped');
+    this.outbox = outbox;
+    // With a static list only, a peer no longer listed is gone for good: nothing is owed to it.
+    if (c.dns === '') for (const id of Object.keys(outbox.pendingCounts())) if (!c.peers.some((p) => p.id === id)) await outbox.drop(id);
+    this.fanOut = new PurgeFanOut({
+      membership: this.membership,
+      outbox,
+      nodeId: this.config.nodeId,
+      secret: c.secret,
+      authNow: this.authNow,
+      logger: this.deps.logger,
+      ackTimeoutMs: c.purgeAckTimeoutMs,
+      ...(this.deps.timers ? { timers: this.deps.timers } : {}),
+    });
+    await this.bus?.catchUp(Math.max(5_000, c.purgeAckTimeoutMs));
+  }
+
+  /** Once the node listens: health checks, DNS, and purges still owed to peers. */
+  start(): void {
+    this.membership.start();
+    for (const id of Object.keys(this.outbox?.pendingCounts() ?? {})) this.fanOut?.kick(id);
+  }
+
+  /**
+   * Carry a purge this node accepted to every other node (before it is applied
+   * here: a fill from a peer that began before the peer purged is then superseded
+   * by the local purge).
+   */
+  async distribute(selector: PurgeSelector, softAtMs: number | undefined): Promise<Distribution> {
+    if (!this.outbox || !this.fanOut) return { peers: {}, via: 'not started' };
+    const purge = { id: this.outbox.nextId(this.config.nodeId), from: this.config.nodeId, selector, ...(softAtMs === undefined ? {} : { softAtMs }) };
+    if (this.bus) {
+      let at: string;
+      try {
+        at = await this.bus.publish(purge);
+      } catch (err) {
+        const why = (err as Error).message;
+        this.deps.logger.warn({ purgeBus: this.config.cluster.purgeBus, err: why }, 'purge bus unreachable: purge sent by fan-out instead');
+        return { peers: await this.fanOut.distribute(purge), via: `fan-out (purge bus unreachable: ${why})` };
+      }
+      const peers = this.membership.peers();
+      const live = peers.filter((m) => this.membership.usable(m)).map((m) => m.id!);
+      const out = await this.bus.acks(at, live, this.config.cluster.purgeAckTimeoutMs);
+      for (const m of peers) if (!live.includes(m.id!)) out[m.id!] = `pending: peer is ${m.health.state()}; it replays the purge bus before serving again`;
+      return { peers: out, via: 'bus' };
+    }
+    return { peers: await this.fanOut.distribute(purge), via: 'fan-out' };
+  }
+
+  verify(method: string, target: string, headers: HeaderMap): string | undefined {
+    const r = checkPeer(this.config.cluster.secret, method, target, headers, this.authNow());
+    if (r.peer === undefined && r.forged) {
+      this.forged++;
+      this.deps.logger.warn({ method, url: target.slice(0, 200) }, 'request claims to come from a peer without a valid proof; peer fields removed, served as a client request');
+    }
+    return r.peer;
+  }
+
+  ownsNow(key: string): boolean {
+    return this.membership.ownsNow(key);
+  }
+
+  request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+    return this.fetcher.request(req, origin);
+  }
+
+  /** Each peer for /metrics. */
+  peerFigures(): { id: string; available: boolean; purgesOwed: number }[] {
+    const owed = this.outbox?.pendingCounts() ?? {};
+    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0 }));
+  }
+
+  /** /stats `peers`. */
+  stats(): Record<string, unknown> {
+    return {
+      clustered: true,
+      node: this.config.nodeId,
+      members: this.membership.stats(),
+      forgedPeerClaims: this.forged,
+      ...this.fetcher.stats(),
+      purgesOwed: this.outbox?.pendingCounts() ?? {},
+      ...(this.bus ? { purgeBus: this.bus.stats() } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.fanOut?.close();
+    await this.bus?.close();
+    await this.outbox?.flush();
+    await this.membership.close();
+  }
+}

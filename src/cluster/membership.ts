@@ -1,0 +1,282 @@
+// Who is in the cluster, and who of them can be asked now. Members come from the
+// static list (cluster.peers: NAME=URL) and from DNS (cluster.dns: HOST:PORT,
+// every A/AAAA record a node, re-resolved on an interval). This node (its node id)
+// is always a member. A member's identity is its node id: a DNS-found address
+// becomes a member once its admin /healthz has answered with its id (the address
+// that answers our own id is us, and is left out).
+//
+// Health is the upstreams' machinery (origin/health.ts): passive evidence from
+// peer fetches (recordFailure / recordSuccess) and active probes of the peer's
+// admin /healthz every cluster.healthCheckIntervalMs, each with its own
+// ActiveHealthChecker so members can come and go.
+//
+// A member is asked for objects only once its /healthz has answered (a node still
+// starting is not sent traffic).
+//
+// Invariant: every node that sees the same healthy set ranks a key's members in
+// the same order (ownership.ts); `changedAtMs` moves whenever the set this node
+// sees changes (handoff, peer-fetch.ts).
+
+import { lookup } from 'node:dns/promises';
+import { isIPv6 } from 'node:net';
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import type { ClusterConfig, PassiveHealthConfig } from '../config/types.js';
+import type { PeerSpec } from '../config/schema/index.js';
+import { ActiveHealthChecker, realTimers, UpstreamHealth, type ActiveThresholds, type HealthSnapshot, type ProbeOutcome, type Timers } from '../origin/health.js';
+import type { Clock } from '../util/clock.js';
+import { rank } from './ownership.js';
+import { peerProof } from './peer-auth.js';
+
+export interface Member {
+  /** Node id; undefined for a DNS-found address that has not answered yet. */
+  id: string | undefined;
+  /** Proxy listener base URL. */
+  url: string;
+  /** Admin listener base URL. */
+  adminUrl: string;
+  self: boolean;
+  source: 'static' | 'dns' | 'self';
+  health: UpstreamHealth;
+  /** Connections to this member (proxy and admin listeners). */
+  agent: Agent | undefined;
+  checker: ActiveHealthChecker | undefined;
+  /** DNS: when the address stopped being listed (0: listed). */
+  unlistedSinceMs: number;
+  /** Its admin /healthz has answered once: until then it is not asked (a node still starting). */
+  answered: boolean;
+}
+
+export interface MembershipDeps {
+  nodeId: string;
+  logger: Logger;
+  /** Health state times (ejections). */
+  clock: Clock;
+  /** Wall clock for peer proofs. */
+  authNow: () => number;
+  passive: PassiveHealthConfig;
+  thresholds: ActiveThresholds;
+  /** Origin body timeout, reused for peer bodies. */
+  bodyTimeoutMs: number;
+  /** DNS look-up of cluster.dns's host (tests inject one). */
+  resolve?: (host: string) => Promise<string[]>;
+  timers?: Timers;
+  /** A member became available (health moved to healthy, or it was found). */
+  onAvailable?: (id: string) => void;
+  /** A member left the set for good (no longer listed by DNS for FORGET_AFTER_MS). */
+  onForgotten?: (id: string) => void;
+}
+
+/** A DNS-found member that stays unlisted this long is forgotten (its queued purges dropped). */
+export const FORGET_AFTER_MS = 3_600_000;
+
+async function lookupAll(host: string): Promise<string[]> {
+  return (await lookup(host, { all: true })).map((a) => a.address);
+}
+
+function base(address: string, port: number): string {
+  return `http://${isIPv6(address) ? `[${address}]` : address}:${port}`;
+}
+
+function adminOf(url: string, adminPort: number): string {
+  const u = new URL(url);
+  u.port = String(adminPort);
+  return u.origin;
+}
+
+export class Membership {
+  private readonly members = new Map<string, Member>();
+  private readonly selfMember: Member;
+  private dnsTimer: unknown;
+  private closed = false;
+  private signature = '';
+  /** When the set of available members last changed (handoff window). */
+  changedAtMs = 0;
+
+  constructor(
+    private readonly cfg: Readonly<ClusterConfig>,
+    private readonly deps: MembershipDeps,
+  ) {
+    this.selfMember = this.member({ id: deps.nodeId, url: '', adminUrl: '', source: 'self' });
+    this.selfMember.self = true;
+    for (const p of cfg.peers) if (p.id !== deps.nodeId) this.add(p);
+  }
+
+  /** A cluster has peers configured or discovered (a lone node with no peers list is not clustered). */
+  get clustered(): boolean {
+    return this.cfg.peers.length > 0 || this.cfg.dns !== '';
+  }
+
+  start(): void {
+    for (const m of this.members.values()) this.watch(m);
+    if (this.cfg.dns !== '') void this.resolveLoop();
+  }
+
+  private member(init: Pick<Member, 'id' | 'url' | 'adminUrl' | 'source'>): Member {
+    const m: Member = {
+      ...init,
+      self: false,
+      agent: undefined,
+      checker: undefined,
+      unlistedSinceMs: 0,
+      answered: false,
+      health: undefined as unknown as UpstreamHealth,
+    };
+    m.health = new UpstreamHealth(this.deps.passive, this.deps.thresholds, this.deps.clock, (t) => {
+      // A peer that never answered yet (still starting, like this node) is no news.
+      const level = (t.to === 'ejected' || t.to === 'unhealthy') && m.answered ? 'warn' : 'info';
+      this.deps.logger[level]({ peer: m.id ?? m.url, from: t.from, to: t.to, reason: t.reason }, `peer ${t.to}`);
+      if ((t.to === 'healthy' || t.to === 'probation') && m.id !== undefined) this.deps.onAvailable?.(m.id);
+    });
+    return m;
+  }
+
+  private add(p: PeerSpec): void {
+    const m = this.member({ id: p.id, url: p.url, adminUrl: adminOf(p.url, p.adminPort ?? this.cfg.peerAdminPort), source: 'static' });
+    this.members.set(p.url, m);
+  }
+
+  /** Start probing a member (and open its connection pool). */
+  private watch(m: Member): void {
+    m.agent = new Agent({
+      connect: { timeout: this.cfg.peerConnectTimeoutMs },
+      headersTimeout: this.cfg.peerTimeoutMs,
+      bodyTimeout: this.deps.bodyTimeoutMs,
+      keepAliveTimeout: 4_000,
+      connections: 128,
+    });
+    m.checker = new ActiveHealthChecker([{ health: m.health, probe: () => this.probe(m) }], this.cfg.healthCheckIntervalMs, this.deps.timers ?? realTimers);
+    m.checker.start();
+  }
+
+  private async probe(m: Member): Promise<ProbeOutcome> {
+    if (this.closed || !m.agent) return { ok: false, detail: 'closed' };
+    const proof = peerProof(this.cfg.secret, this.deps.nodeId, 'GET', '/healthz', this.deps.authNow());
+    const res = await request(`${m.adminUrl}/healthz`, {
+      method: 'GET',
+      headers: proof,
+      dispatcher: m.agent,
+      headersTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),
+      bodyTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) return { ok: false, detail: `status ${res.statusCode}` };
+    let node: unknown;
+    try {
+      node = (JSON.parse(text) as { node?: unknown }).node;
+    } catch {
+      return { ok: false, detail: 'healthz answer is not JSON' };
+    }
+    if (typeof node !== 'string') return { ok: false, detail: 'healthz answer names no node' };
+    if (m.id === undefined) {
+      if (node === this.deps.nodeId) {
+        // Our own address in the DNS answer: not a peer.
+        m.self = true;
+        m.checker?.stop();
+        return { ok: false, detail: 'this node' };
+      }
+      if ([...this.members.values()].some((o) => o !== m && o.id === node && !o.self)) return { ok: false, detail: `node id ${node} already known at another address` };
+      m.id = node;
+      this.deps.logger.info({ peer: node, url: m.url }, 'peer found by DNS');
+    } else if (node !== m.id) {
+      return { ok: false, detail: `answers as ${node}, expected ${m.id}` };
+    }
+    if (!m.answered) {
+      m.answered = true;
+      this.deps.onAvailable?.(node);
+    }
+    return { ok: true, detail: 'status 200' };
+  }
+
+  private async resolveLoop(): Promise<void> {
+    if (this.closed) return;
+    const [host, portText] = [this.cfg.dns.slice(0, this.cfg.dns.lastIndexOf(':')), this.cfg.dns.slice(this.cfg.dns.lastIndexOf(':') + 1)];
+    const port = Number(portText);
+    try {
+      const addresses = await (this.deps.resolve ?? lookupAll)(host);
+      if (this.closed) return;
+      const listed = new Set(addresses.map((a) => base(a, port)));
+      for (const url of listed) {
+        const known = this.members.get(url);
+        if (known) {
+          known.unlistedSinceMs = 0;
+          continue;
+        }
+        const m = this.member({ id: undefined, url, adminUrl: adminOf(url, this.cfg.peerAdminPort), source: 'dns' });
+        this.members.set(url, m);
+        this.watch(m);
+      }
+      const now = this.deps.clock.now();
+      for (const [url, m] of this.members) {
+        if (m.source !== 'dns' || listed.has(url)) continue;
+        if (m.unlistedSinceMs === 0) m.unlistedSinceMs = now;
+        else if (now - m.unlistedSinceMs >= FORGET_AFTER_MS) this.forget(url, m);
+      }
+    } catch (err) {
+      this.deps.logger.warn({ dns: this.cfg.dns, err: (err as Error).message }, 'cluster DNS look-up failed; keeping the members known');
+    }
+    if (this.closed) return;
+    const t = this.deps.timers ?? realTimers;
+    this.dnsTimer = t.setTimeout(() => void this.resolveLoop(), this.cfg.dnsIntervalMs);
+  }
+
+  private forget(url: string, m: Member): void {
+    this.members.delete(url);
+    m.checker?.stop();
+    void m.agent?.close();
+    if (m.id !== undefined && !m.self) {
+      this.deps.logger.info({ peer: m.id }, 'peer no longer listed by DNS; forgotten');
+      this.deps.onForgotten?.(m.id);
+    }
+  }
+
+  /** Peers with a known id (not this node), whatever their health. */
+  peers(): Member[] {
+    return [...this.members.values()].filter((m) => m.id !== undefined && !m.self);
+  }
+
+  /** The peer named `id`, if known. */
+  peer(id: string): Member | undefined {
+    return this.peers().find((m) => m.id === id);
+  }
+
+  /** May `m` be asked now (listed, healthy or on probation)? */
+  usable(m: Member): boolean {
+    return m.self || (m.id !== undefined && m.answered && m.unlistedSinceMs === 0 && m.health.available());
+  }
+
+  /** This node and every peer that may be asked now. */
+  available(): Member[] {
+    const list = [this.selfMember, ...this.peers().filter((m) => this.usable(m))];
+    const sig = list.map((m) => m.id).sort().join(',');
+    if (sig !== this.signature) {
+      if (this.signature !== '') this.deps.logger.info({ members: sig }, 'cluster membership changed');
+      this.signature = sig;
+      this.changedAtMs = this.deps.clock.now();
+    }
+    return list;
+  }
+
+  /** The available members ranked for `key`: the owner first, then the order to fall back in. */
+  order(key: string): Member[] {
+    return rank(key, this.available() as (Member & { id: string })[]);
+  }
+
+  /** Is this node the owner of `key` now? */
+  ownsNow(key: string): boolean {
+    return this.order(key)[0]!.self;
+  }
+
+  stats(): { id: string; url: string; source: Member['source']; available: boolean; listed: boolean; health: HealthSnapshot }[] {
+    return this.peers().map((m) => ({ id: m.id!, url: m.url, source: m.source, available: this.usable(m), listed: m.unlistedSinceMs === 0, health: m.health.snapshot() }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.dnsTimer !== undefined) (this.deps.timers ?? realTimers).clearTimeout(this.dnsTimer);
+    await Promise.all([...this.members.values()].map(async (m) => {
+      m.checker?.stop();
+      await m.agent?.destroy();
+    }));
+  }
+}

@@ -1,0 +1,150 @@
+// The fan-out's durable outbox: every purge this node accepted, with the peers
+// that have not acknowledged it yet. Kept beside the disk tier's purge journal
+// (same directory, same discipline: written to a temporary file, fsynced, renamed
+// over the old one, directory synced), so a purge queued for a peer that is down
+// survives this node's restart and reaches the peer when it returns.
+//
+// Invariants: add() resolves only once the record is on disk; the file on disk is
+// always whole (the previous version or the new one); a record leaves the outbox
+// once no peer is pending for it; a peer dropped from the set is dropped from
+// every record.
+
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseWirePurge, type WirePurge } from './purge-wire.js';
+
+export const OUTBOX_FILE = 'purge-outbox.json';
+
+export interface OutboxRecord {
+  purge: WirePurge;
+  /** Peers that have not acknowledged it. */
+  pending: string[];
+}
+
+async function writeSynced(path: string, text: string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class PurgeOutbox {
+  private readonly records = new Map<string, OutboxRecord>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+
+  private constructor(private readonly path: string) {}
+
+  /** The outbox in `dir` (empty when there is none). Records that do not parse are skipped (counted). */
+  static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number }> {
+    const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE));
+    let text = '';
+    try {
+      text = await readFile(outbox.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    let skipped = 0;
+    type Doc = { seq?: unknown; records?: { purge: unknown; pending: unknown }[] };
+    let doc: Doc = { seq: 0, records: [] };
+    try {
+      if (text !== '') doc = JSON.parse(text) as Doc;
+    } catch {
+      // Written whole by rename, so only a damaged disk gets here: start empty, say so.
+      skipped = 1;
+    }
+    outbox.seq = typeof doc.seq === 'number' ? doc.seq : 0;
+    for (const r of Array.isArray(doc.records) ? doc.records : []) {
+      const p = parseWirePurge(JSON.stringify(r.purge));
+      if (typeof p === 'string' || !Array.isArray(r.pending) || !r.pending.every((x) => typeof x === 'string')) {
+        skipped++;
+        continue;
+      }
+      outbox.records.set(p.id, { purge: p, pending: r.pending as string[] });
+    }
+    return { outbox, skipped };
+  }
+
+  /** A new purge id for this node (survives restarts). */
+  nextId(nodeId: string): string {
+    return `${nodeId}:${Date.now().toString(36)}-${++this.seq}`;
+  }
+
+  private save(): Promise<void> {
+    const run = async () => {
+      const records = [...this.records.values()];
+      if (records.length === 0) {
+        await rm(this.path, { force: true });
+        return;
+      }
+      const tmp = `${this.path}.tmp`;
+      await writeSynced(tmp, JSON.stringify({ seq: this.seq, records }));
+      await rename(tmp, this.path);
+      await syncDir(dirname(this.path));
+    };
+    const next = this.chain.then(run, run);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Queue `purge` for `peers`; resolves once it is on disk. */
+  async add(purge: WirePurge, peers: string[]): Promise<void> {
+    if (peers.length === 0) return;
+    this.records.set(purge.id, { purge, pending: [...peers] });
+    await this.save();
+  }
+
+  /** `peer` applied purge `id`. */
+  async ack(id: string, peer: string): Promise<void> {
+    const r = this.records.get(id);
+    if (!r || !r.pending.includes(peer)) return;
+    r.pending = r.pending.filter((p) => p !== peer);
+    if (r.pending.length === 0) this.records.delete(id);
+    await this.save();
+  }
+
+  /** `peer` left the set: nothing more is owed to it. */
+  async drop(peer: string): Promise<void> {
+    let changed = false;
+    for (const [id, r] of this.records) {
+      if (!r.pending.includes(peer)) continue;
+      changed = true;
+      r.pending = r.pending.filter((p) => p !== peer);
+      if (r.pending.length === 0) this.records.delete(id);
+    }
+    if (changed) await this.save();
+  }
+
+  /** Purges owed to `peer`, oldest first. */
+  owed(peer: string): WirePurge[] {
+    return [...this.records.values()].filter((r) => r.pending.includes(peer)).map((r) => r.purge);
+  }
+
+  hasPending(peer: string): boolean {
+    for (const r of this.records.values()) if (r.pending.includes(peer)) return true;
+    return false;
+  }
+
+  /** Peers owed something, and how many purges each. */
+  pendingCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.records.values()) for (const p of r.pending) out[p] = (out[p] ?? 0) + 1;
+    return out;
+  }
+
+  flush(): Promise<unknown> {
+    return this.chain;
+  }
+}

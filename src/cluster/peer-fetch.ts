@@ -1,0 +1,110 @@
+// The fetch of an object this node may not own: ask the owner (rendezvous order
+// over the available members), else the next in that order, else the origin.
+// Streamed: the peer's body is handed on as it arrives, like an origin's.
+//
+// Rules (each one a reason):
+// - a member that fails before answering (connect error, reset, no headers within
+//   cluster.peerTimeoutMs) counts against its health and the next is asked; an
+//   answer, even a 5xx, is the answer (asking others would multiply a failing
+//   origin's load);
+// - when this node is the owner, the origin is asked, except within
+//   cluster.handoffMs of a change of the healthy set: then the previous owner (the
+//   next member in order) is asked first with only-if-cached, so a node that
+//   returns takes its objects back from whoever held them meanwhile, not from the
+//   origin;
+// - peers with purges still queued for them (outbox.ts) are skipped: they may
+//   hold what was purged;
+// - a request is sent to a peer with a proof (peer-auth.ts); the peer answers it
+//   itself and never forwards it to another peer (pipeline/shared-fetch.ts).
+
+import type { Logger } from 'pino';
+import { errors as undiciErrors, request } from 'undici';
+import { urlOfKey } from '../cache/key.js';
+import { fromUndici } from '../http/headers.js';
+import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
+import type { Clock } from '../util/clock.js';
+import type { Member, Membership } from './membership.js';
+import { peerProof } from './peer-auth.js';
+
+export interface PeerFetchDeps {
+  membership: Membership;
+  nodeId: string;
+  secret: string;
+  authNow: () => number;
+  clock: Clock;
+  logger: Logger;
+  handoffMs: number;
+  /** A peer with purges queued for it is not asked. */
+  hasPendingPurges: (peerId: string) => boolean;
+}
+
+/** Failed before any response: the next member may be asked. */
+function askNext(err: unknown): boolean {
+  return failedBeforeResponse(err) || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
+}
+
+export class PeerFetch {
+  private peerFetches = 0;
+  private peerFailures = 0;
+  private handoffHits = 0;
+
+  constructor(private readonly deps: PeerFetchDeps) {}
+
+  /** An object by its primary key `req.key`: from its owner, the next in order, or the origin. */
+  async request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+    const order = this.deps.membership.order(req.key).filter((m) => m.self || !this.deps.hasPendingPurges(m.id!));
+    for (let i = 0; i < order.length; i++) {
+      const m = order[i]!;
+      if (m.self) return this.asOwner(req, order.slice(i + 1), origin);
+      try {
+        return await this.fromPeer(m, req, false);
+      } catch (err) {
+        if (!askNext(err)) throw originError(err, `peer ${m.id}`);
+        this.deps.logger.info({ peer: m.id, err: failureReason(err), url: req.target }, 'peer failed before answering; asking the next node in ownership order');
+      }
+    }
+    return origin.request(req);
+  }
+
+  private async asOwner(req: OriginRequest & { key: string }, rest: Member[], origin: OriginClient): Promise<OriginResponse> {
+    const previous = rest[0];
+    const handoff = this.deps.handoffMs > 0 && this.deps.clock.now() - this.deps.membership.changedAtMs < this.deps.handoffMs;
+    if (previous && handoff) {
+      try {
+        const res = await this.fromPeer(previous, req, true);
+        if (res.status !== 504) {
+          this.handoffHits++;
+          // This node owns it: what the previous owner held is stored here as the owner's copy, not an edge copy.
+          return { status: res.status, headers: res.headers, body: res.body, upstream: `handoff from peer ${previous.id}` };
+        }
+        res.body.resume();
+      } catch (err) {
+        if (!askNext(err)) throw originError(err, `peer ${previous.id}`);
+      }
+    }
+    return origin.request(req);
+  }
+
+  /** One request to a peer's proxy listener, with proof; `onlyIfCached`: its cache only. */
+  private async fromPeer(m: Member, req: OriginRequest & { key: string }, onlyIfCached: boolean): Promise<OriginResponse> {
+    this.peerFetches++;
+    const headers: Record<string, string> = { ...req.headers };
+    // The owner computes the same primary key from the same Host.
+    headers['host'] = new URL(urlOfKey(req.key)).host;
+    if (onlyIfCached) headers['cache-control'] = headers['cache-control'] ? `${headers['cache-control']}, only-if-cached` : 'only-if-cached';
+    Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, req.method, req.target, this.deps.authNow()));
+    try {
+      const res = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, ...(req.signal ? { signal: req.signal } : {}) });
+      m.health.recordSuccess();
+      return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: `peer ${m.id}`, peer: m.id! };
+    } catch (err) {
+      this.peerFailures++;
+      if (askNext(err)) m.health.recordFailure(failureReason(err));
+      throw err;
+    }
+  }
+
+  stats(): { peerFetches: number; peerFailures: number; handoffHits: number } {
+    return { peerFetches: this.peerFetches, peerFailures: this.peerFailures, handoffHits: this.handoffHits };
+  }
+}

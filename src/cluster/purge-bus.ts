@@ -1,0 +1,203 @@
+// The Redis purge bus (--purge-bus redis://HOST:PORT): every purge a node accepts
+// is appended to one Redis Stream; every node reads the stream from its own
+// position, kept in a Redis hash (one field per node id) and moved only after the
+// purges before it were applied. A node that was down replays what it missed
+// BEFORE it serves again (node.ts awaits catchUp() before it listens: decided
+// replay-then-serve, because serving first would hand out purged content for as
+// long as the replay takes; purges are cheap to apply, so the wait is short).
+//
+// The accepting node's answer waits, at most cluster.purgeAckTimeoutMs, until the
+// live peers' positions reach the purge. Redis unreachable never stops serving:
+// publish() fails fast (no offline queue), and the caller falls back to fan-out.
+// A position older than the stream's oldest entry (trimmed while the node was
+// away) means purges were lost for it: it purges everything, the one safe answer.
+
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { parseWirePurge, type WirePurge } from './purge-wire.js';
+
+export const STREAM_KEY = 'strata:purges';
+export const POSITIONS_KEY = 'strata:purge-positions';
+/** The stream is trimmed to about this many purges. */
+export const STREAM_MAX_LEN = 100_000;
+const READ_BLOCK_MS = 1_000;
+const ACK_POLL_MS = 20;
+
+export interface PurgeBusDeps {
+  url: string;
+  nodeId: string;
+  logger: Logger;
+  /** Apply a purge another node accepted. */
+  apply: (p: WirePurge) => Promise<unknown>;
+}
+
+/** Compare two stream ids ("ms-seq"). */
+export function compareIds(a: string, b: string): number {
+  const [am, as = '0'] = a.split('-');
+  const [bm, bs = '0'] = b.split('-');
+  return Number(am) - Number(bm) || Number(as) - Number(bs);
+}
+
+const OPTIONS = {
+  lazyConnect: true,
+  // Fail fast when Redis is away: purges fall back to fan-out, serving goes on.
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 1_000,
+  retryStrategy: (times: number) => Math.min(times * 200, 2_000),
+};
+
+export class PurgeBus {
+  private readonly cmd: Redis;
+  private readonly reader: Redis;
+  private position: string | undefined;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  private replayed = 0;
+  lastError: string | undefined;
+
+  constructor(private readonly deps: PurgeBusDeps) {
+    this.cmd = new Redis(deps.url, OPTIONS);
+    this.reader = new Redis(deps.url, OPTIONS);
+    for (const c of [this.cmd, this.reader]) {
+      c.on('error', (err: Error) => {
+        if (this.lastError !== err.message) deps.logger.warn({ purgeBus: deps.url, err: err.message }, 'purge bus (Redis) error');
+        this.lastError = err.message;
+      });
+      c.on('ready', () => (this.lastError = undefined));
+    }
+  }
+
+  /**
+   * Replay what this node missed, waiting at most `timeoutMs` (Redis unreachable:
+   * serve anyway; the reader replays once it connects). Then keep reading.
+   */
+  async catchUp(timeoutMs: number): Promise<'replayed' | 'unreachable'> {
+    // Connecting is left to ioredis (it retries); this waits for it, bounded.
+    this.cmd.connect().catch(() => undefined);
+    this.reader.connect().catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    let why = `no answer within ${timeoutMs}ms`;
+    let caughtUp = false;
+    while (!this.closed && !caughtUp && Date.now() < deadline) {
+      if (this.cmd.status !== 'ready' || this.reader.status !== 'ready') {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      try {
+        await this.loadPosition();
+        // Once connected, the replay runs to its end: that is the point of waiting.
+        while (!this.closed && (await this.readOnce(false)) > 0);
+        caughtUp = true;
+      } catch (err) {
+        why = (err as Error).message;
+        break;
+      }
+    }
+    this.loop = this.readLoop();
+    if (caughtUp) {
+      this.deps.logger.info({ purgeBus: this.deps.url, replayed: this.replayed, position: this.position }, 'purge bus: caught up');
+      return 'replayed';
+    }
+    this.deps.logger.warn({ purgeBus: this.deps.url, err: this.lastError ?? why }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
+    return 'unreachable';
+  }
+
+  private async loadPosition(): Promise<void> {
+    if (this.position !== undefined) return;
+    const saved = await this.cmd.hget(POSITIONS_KEY, this.deps.nodeId);
+    const oldest = await this.cmd.xrange(STREAM_KEY, '-', '+', 'COUNT', 1);
+    if (saved === null) {
+      // A node new to the bus has nothing to replay: it starts at the end.
+      const last = await this.cmd.xrevrange(STREAM_KEY, '+', '-', 'COUNT', 1);
+      this.position = last[0]?.[0] ?? '0-0';
+      await this.cmd.hset(POSITIONS_KEY, this.deps.nodeId, this.position);
+      return;
+    }
+    this.position = saved;
+    const first = oldest[0]?.[0];
+    if (first !== undefined && saved !== '0-0' && compareIds(first, saved) > 0) {
+      // Trimmed past our position: purges were lost for this node.
+      this.deps.logger.warn({ position: saved, oldest: first }, 'purge bus trimmed past this node\'s position: purging everything');
+      await this.deps.apply({ id: `${this.deps.nodeId}:trimmed`, from: this.deps.nodeId, selector: { primaryKeys: [], paths: [], urlPrefixes: [], pathPrefixes: [], tags: [], all: true } });
+    }
+  }
+
+  /** Read and apply one batch after the position; resolves with how many entries were read. */
+  private async readOnce(block: boolean): Promise<number> {
+    const args: (string | number)[] = ['COUNT', 100];
+    if (block) args.push('BLOCK', READ_BLOCK_MS);
+    const res = (await (this.reader.xread as (...a: unknown[]) => Promise<[string, [string, string[]][]][] | null>)(...args, 'STREAMS', STREAM_KEY, this.position!)) ?? [];
+    const entries = res[0]?.[1] ?? [];
+    for (const [id, fields] of entries) {
+      const at = fields.indexOf('purge');
+      const p = at >= 0 ? parseWirePurge(fields[at + 1] ?? '') : 'no purge field';
+      if (typeof p === 'string') this.deps.logger.warn({ id, problem: p }, 'purge bus: unreadable entry skipped');
+      else if (p.from !== this.deps.nodeId) {
+        await this.deps.apply(p);
+        this.replayed++;
+      }
+      this.position = id;
+      await this.cmd.hset(POSITIONS_KEY, this.deps.nodeId, id);
+    }
+    return entries.length;
+  }
+
+  private async readLoop(): Promise<void> {
+    while (!this.closed) {
+      try {
+        if (this.position === undefined) await this.loadPosition();
+        await this.readOnce(true);
+      } catch (err) {
+        if (this.closed) return;
+        this.lastError = (err as Error).message;
+        // A connection that gave up (or never started) is started again; ioredis retries from there.
+        for (const c of [this.cmd, this.reader]) if (c.status === 'wait' || c.status === 'end') c.connect().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /** Append a purge; resolves with its stream id (rejects fast when Redis is away). */
+  async publish(p: WirePurge): Promise<string> {
+    const id = await this.cmd.xadd(STREAM_KEY, 'MAXLEN', '~', STREAM_MAX_LEN, '*', 'purge', JSON.stringify(p));
+    if (id === null) throw new Error('XADD returned no id');
+    return id;
+  }
+
+  /** Wait (at most `timeoutMs`) for `peers`' positions to reach `id`; each peer's state. */
+  async acks(id: string, peers: string[], timeoutMs: number): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    const deadline = Date.now() + timeoutMs;
+    let waiting = [...peers];
+    while (waiting.length > 0) {
+      const positions = await this.cmd.hmget(POSITIONS_KEY, ...waiting).catch(() => waiting.map(() => null));
+      waiting = waiting.filter((peer, i) => {
+        const pos = positions[i];
+        if (pos && compareIds(pos, id) >= 0) {
+          out[peer] = 'acked';
+          return false;
+        }
+        return true;
+      });
+      if (waiting.length === 0 || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, ACK_POLL_MS));
+    }
+    for (const peer of waiting) out[peer] = `pending: not read from the purge bus within ${timeoutMs}ms; it applies it when it reads on`;
+    return out;
+  }
+
+  stats(): Record<string, unknown> {
+    return { url: this.deps.url, position: this.position ?? null, replayed: this.replayed, reachable: this.cmd.status === 'ready', ...(this.lastError ? { lastError: this.lastError } : {}) };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.reader.disconnect();
+    this.cmd.disconnect();
+    // A blocked read ends with the disconnect; never wait long for it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+    clearTimeout(timer);
+  }
+}

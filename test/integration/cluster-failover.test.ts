@@ -1,0 +1,151 @@
+// A node of a three-node cluster dies mid-traffic and comes back: no client
+// errors once the others noticed (a dead owner is skipped at once: its
+// connections are refused), ownership of its objects moves to each object's next
+// node in rendezvous order and returns with it, and the returning node takes its
+// objects back from whoever held them meanwhile, not from the origin.
+
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { primaryKey } from '../../src/cache/key.js';
+import { rank } from '../../src/cluster/ownership.js';
+import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNode } from '../../src/node.js';
+import { CLUSTER_SECRET } from '../fixtures/cluster.js';
+import { fetchReply, startOrigin, testConfig, until } from '../fixtures/harness.js';
+
+const HOST = 'site.test';
+const body = (path: string) => `body of ${path}`;
+const ids = ['node-a', 'node-b', 'node-c'];
+const ownerOf = (path: string, members = ids) => rank(primaryKey('http', HOST, path), members.map((id) => ({ id })))[0]!.id;
+
+describe('cluster: the owner dies mid-traffic and returns', () => {
+  let h: ClusterHarness;
+  before(async () => {
+    h = await startCluster((req, res) => {
+      const b = body(req.url!);
+      res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
+      res.end(b);
+    });
+    await Promise.all([0, 1, 2].map((i) => h.sees(i, ids.filter((_, j) => j !== i))));
+  });
+  after(() => h.close());
+
+  it('no client errors after detection; ownership moves and comes back; no origin storm on return', async () => {
+    const paths = Array.from({ length: 60 }, (_, i) => `/obj/${i}`);
+    const ofC = paths.filter((p) => ownerOf(p) === 'node-c');
+    assert.ok(ofC.length > 5, 'node-c owns a share of the objects');
+    const get = (i: number, p: string) => fetchReply(h.nodes[i]!.base + p, { host: HOST });
+    for (const p of paths) assert.equal((await get(0, p)).status, 200);
+
+    // Traffic on a and b while c stops.
+    let detected = false;
+    let running = true;
+    const errorsAfterDetection: string[] = [];
+    let errorsBefore = 0;
+    let requests = 0;
+    const traffic = Promise.all(
+      [0, 1].map(async (i) => {
+        for (let k = 0; running; k++) {
+          const p = `/during/${k % 40}`;
+          const r = await get(i, p).catch((err: Error) => ({ status: 0, text: err.message }));
+          requests++;
+          if (r.status !== 200 || r.text !== body(p)) {
+            if (detected) errorsAfterDetection.push(`${p}: ${r.status}`);
+            else errorsBefore++;
+          }
+        }
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await h.stop(2);
+    await Promise.all([h.sees(0, ['node-b']), h.sees(1, ['node-a'])]);
+    detected = true;
+    const atDetection = requests;
+    while (requests < atDetection + 200) await new Promise((r) => setTimeout(r, 5));
+    running = false;
+    await traffic;
+    assert.deepEqual(errorsAfterDetection, []);
+    assert.equal(errorsBefore, 0, 'a refused connection to a dead owner is skipped at once');
+
+    // Ownership moved: c's objects are now owned by their next node, and answered.
+    const a = h.nodes[0]!.node!.cluster()!.membership;
+    for (const p of ofC) assert.equal(a.order(primaryKey('http', HOST, p))[0]!.id, ownerOf(p, ['node-a', 'node-b']));
+    // Objects first asked during the outage, some of which c will own.
+    const fresh = Array.from({ length: 60 }, (_, i) => `/fresh/${i}`);
+    for (const p of fresh) assert.equal((await get(1, p)).status, 200);
+
+    // c returns (same address, same cache directory).
+    await h.start(2);
+    await Promise.all([0, 1, 2].map((i) => h.sees(i, ids.filter((_, j) => j !== i))));
+    for (const p of ofC) assert.equal(a.order(primaryKey('http', HOST, p))[0]!.id, 'node-c');
+    const originBefore = h.origin.requests.length;
+    // Asked of c itself, which never held the fresh objects it now owns: taken from the previous owner.
+    for (const p of fresh) {
+      const r = await get(2, p);
+      assert.equal(r.status, 200);
+      assert.equal(r.text, body(p));
+    }
+    for (const p of [...paths, ...fresh]) assert.equal((await get(0, p)).status, 200);
+    assert.equal(h.origin.requests.length - originBefore, 0, 'no origin request when the owner returned');
+    for (const p of fresh) assert.equal(h.origin.count(p), 1);
+  });
+});
+
+describe('cluster: a slow owner', () => {
+  it('an owner that sends no headers within cluster.peerTimeoutMs is skipped for the next node, then counts against its health', async () => {
+    // A fake peer: its admin listener answers health checks as node-z, its proxy listener never answers.
+    const held: http.ServerResponse[] = [];
+    const admin = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', node: 'node-z' }));
+    });
+    const proxy = http.createServer((_req, res) => void held.push(res));
+    await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+    const port = (s: http.Server) => (s.address() as AddressInfo).port;
+    const dir = await mkdtemp(join(tmpdir(), 'strata-slow-'));
+    const origin = await startOrigin((req, res) => {
+      const b = body(req.url!);
+      res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
+      res.end(b);
+    });
+    const config = testConfig(origin.url, dir);
+    config.nodeId = 'node-a';
+    config.cluster = {
+      ...config.cluster,
+      secret: CLUSTER_SECRET,
+      healthCheckIntervalMs: 100,
+      peerTimeoutMs: 300,
+      handoffMs: 0,
+      peers: [{ id: 'node-z', url: `http://127.0.0.1:${port(proxy)}`, adminPort: port(admin) }],
+    };
+    const node = createNode(config);
+    await node.start();
+    try {
+      const m = node.cluster()!.membership;
+      await until(() => m.peers().every((p) => m.usable(p)), 'node-z to answer its health check');
+      const paths = Array.from({ length: 40 }, (_, i) => `/slow/${i}`).filter((p) => ownerOf(p, ['node-a', 'node-z']) === 'node-z').slice(0, 3);
+      assert.equal(paths.length, 3);
+      for (const p of paths) {
+        const started = performance.now();
+        const r = await fetchReply(`http://127.0.0.1:${node.proxyAddress().port}${p}`, { host: HOST });
+        assert.equal(r.status, 200);
+        assert.equal(r.text, body(p));
+        assert.ok(performance.now() - started < 3000, 'answered soon after the peer timeout');
+        assert.equal(r.headers['cache-status']!.split(',').length, 1, 'fetched by this node itself from the origin');
+      }
+      assert.ok(held.length >= 1, 'the slow owner was asked first');
+      assert.ok(m.peer('node-z')!.health.snapshot().consecutiveFailures >= 1 || m.peer('node-z')!.health.snapshot().ejections >= 1, 'timeouts count against its health');
+    } finally {
+      for (const r of held) r.destroy();
+      await node.stop();
+      await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

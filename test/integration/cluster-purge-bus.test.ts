@@ -1,0 +1,131 @@
+// Purge everywhere through the Redis purge bus (a real redis-server): acks from
+// the live nodes' positions, a node down during a purge replays it before it
+// serves again, and an unreachable Redis neither stops serving nor loses a purge
+// (fan-out, said in the answer).
+
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { primaryKey } from '../../src/cache/key.js';
+import { rank } from '../../src/cluster/ownership.js';
+import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createNode } from '../../src/node.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { fetchReply, fixed, startOrigin, testConfig, until } from '../fixtures/harness.js';
+import { freePort, startRedis, type TestRedis } from '../fixtures/redis.js';
+
+const HOST = 'site.test';
+const ids = ['node-a', 'node-b', 'node-c'];
+const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), ids.map((id) => ({ id })))[0]!.id;
+const pathOwnedBy = (id: string, prefix: string) => {
+  for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
+};
+
+describe('cluster: purge bus (Redis Streams)', () => {
+  let h: ClusterHarness;
+  let redis: TestRedis;
+  const get = (i: number, p: string, headers: Record<string, string> = {}) => fetchReply(h.nodes[i]!.base + p, { host: HOST, ...headers });
+  const held = (i: number, p: string) => h.nodes[i]!.node!.store().get(primaryKey('http', HOST, p));
+
+  before(async () => {
+    redis = await startRedis();
+    h = await startCluster(
+      (req, res) => {
+        const b = `body of ${req.url}`;
+        res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
+        res.end(b);
+      },
+      // The answer waits for acks at most this long; generous, so a loaded machine does not make a live node look slow.
+      { cluster: { purgeBus: redis.url, purgeAckTimeoutMs: 5000 } },
+    );
+    await Promise.all([0, 1, 2].map((i) => h.sees(i, ids.filter((_, j) => j !== i))));
+  });
+  after(async () => {
+    await h.close();
+    await redis.stop();
+  });
+
+  it('a purge on one node goes through the bus; the answer waits for the live nodes', async () => {
+    const p = '/bus/one';
+    for (const i of [0, 1, 2]) await get(i, p);
+    const r = await h.purge(0, { urls: [p] });
+    assert.equal(r.status, 200);
+    const a = JSON.parse(r.text) as { peers: Record<string, string>; via: string };
+    assert.equal(a.via, 'bus');
+    assert.deepEqual(a.peers, { 'node-b': 'acked', 'node-c': 'acked' });
+    for (const i of [0, 1, 2]) assert.equal(await held(i, p), undefined, `node ${i} purged`);
+  });
+
+  it('a node down during a purge replays it before it serves again', async () => {
+    const p = pathOwnedBy('node-c', '/bus/down');
+    for (const i of [0, 1, 2]) await get(i, p);
+    await h.nodes[2]!.node!.store().flush();
+    await h.stop(2);
+    await h.sees(0, ['node-b']);
+    const r = await h.purge(1, { urls: [p] });
+    const a = JSON.parse(r.text) as { peers: Record<string, string>; via: string };
+    assert.equal(a.via, 'bus');
+    assert.equal(a.peers['node-a'], 'acked');
+    assert.match(a.peers['node-c']!, /^pending: .*replays the purge bus/);
+    await h.start(2);
+    // start() resolved: the node listens only after the replay.
+    const stats = h.nodes[2]!.node!.cluster()!.stats()['purgeBus'] as { replayed: number };
+    assert.ok(stats.replayed >= 1, 'replayed what it missed');
+    await h.nodes[2]!.node!.ready();
+    assert.equal(await held(2, p), undefined);
+    assert.equal((await get(2, p, { 'cache-control': 'only-if-cached' })).status, 504);
+  });
+
+  it('Redis unreachable: nodes keep serving, purges fall back to fan-out and say so', async () => {
+    await redis.stop();
+    const p = '/bus/fallback';
+    for (const i of [0, 1, 2]) assert.equal((await get(i, p)).status, 200);
+    const r = await h.purge(2, { urls: [p] });
+    assert.equal(r.status, 200);
+    const a = JSON.parse(r.text) as { peers: Record<string, string>; via: string };
+    assert.match(a.via, /^fan-out \(purge bus unreachable: /);
+    assert.deepEqual(a.peers, { 'node-a': 'acked', 'node-b': 'acked' });
+    for (const i of [0, 1, 2]) assert.equal(await held(i, p), undefined);
+    await redis.start();
+  });
+});
+
+describe('cluster: purge bus down at start', () => {
+  it('the node starts and serves without Redis, then reads the bus once Redis answers', async () => {
+    const port = await freePort();
+    const redis = await startRedis({ port, lazy: true });
+    const clock = new FakeClock(Date.now());
+    const origin = await startOrigin(fixed('bus body', { 'cache-control': 'max-age=600' }), clock);
+    const dir = await mkdtemp(join(tmpdir(), 'strata-bus-'));
+    const config = testConfig(origin.url, dir);
+    config.nodeId = 'lonely';
+    // A peer that never answers: the node is clustered, and alone.
+    config.cluster = { ...config.cluster, secret: 'k', purgeBus: `redis://127.0.0.1:${port}`, peers: [{ id: 'gone', url: `http://127.0.0.1:${await freePort()}`, adminPort: await freePort() }] };
+    const node = createNode(config, { clock });
+    const started = performance.now();
+    await node.start();
+    try {
+      assert.ok(performance.now() - started < 20_000, `start-up waits for Redis only briefly (${Math.round(performance.now() - started)} ms)`);
+      const url = `http://127.0.0.1:${node.proxyAddress().port}/bus-later`;
+      assert.equal((await fetchReply(url)).status, 200);
+      assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')));
+      await redis.start();
+      // Another node publishes a purge once Redis is up; this node reads it.
+      const pub = new Redis(`redis://127.0.0.1:${port}`);
+      const bus = () => node.cluster()!.stats()['purgeBus'] as { position: string | null };
+      await until(() => bus().position !== null, 'the reader to connect');
+      await pub.xadd('strata:purges', '*', 'purge', JSON.stringify({ id: 'other:1', from: 'other', selector: { primaryKeys: [], paths: ['/bus-later'], urlPrefixes: [], pathPrefixes: [], tags: [], all: false } }));
+      await until(() => (node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed === 1, 'the purge to be applied');
+      assert.equal(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), undefined);
+      pub.disconnect();
+    } finally {
+      await node.stop();
+      await redis.stop();
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

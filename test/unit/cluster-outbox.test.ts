@@ -1,0 +1,42 @@
+// The fan-out outbox on disk: a queued purge survives a restart until every peer
+// acknowledged it; a dropped peer is owed nothing; the file goes when it is empty.
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { OUTBOX_FILE, PurgeOutbox } from '../../src/cluster/outbox.js';
+import { emptySelector } from '../../src/store/purge-match.js';
+
+const purge = (id: string) => ({ id, from: 'a', selector: { ...emptySelector(), paths: [`/${id}`] } });
+
+test('outbox: durable until acknowledged; drop and ack empty it; unreadable records are skipped', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    const { outbox } = await PurgeOutbox.load(dir);
+    await outbox.add(purge('p1'), ['b', 'c']);
+    await outbox.add(purge('p2'), ['c']);
+    await outbox.ack('p1', 'b');
+    assert.deepEqual(outbox.pendingCounts(), { c: 2 });
+    // A restart: what is owed is still owed, oldest first.
+    const again = (await PurgeOutbox.load(dir)).outbox;
+    assert.deepEqual(again.owed('c').map((p) => p.id), ['p1', 'p2']);
+    assert.equal(again.hasPending('b'), false);
+    const id1 = again.nextId('a');
+    assert.notEqual(id1, again.nextId('a'));
+    await again.drop('c');
+    assert.deepEqual(again.pendingCounts(), {});
+    await again.flush();
+    assert.equal(existsSync(join(dir, OUTBOX_FILE)), false, 'an empty outbox leaves no file');
+    await writeFile(join(dir, OUTBOX_FILE), JSON.stringify({ seq: 3, records: [{ purge: { id: 1 }, pending: ['b'] }, { purge: purge('p3'), pending: ['b'] }] }));
+    const { outbox: third, skipped } = await PurgeOutbox.load(dir);
+    assert.equal(skipped, 1);
+    assert.deepEqual(third.owed('b').map((p) => p.id), ['p3']);
+    await writeFile(join(dir, OUTBOX_FILE), '{"seq": 3, "reco');
+    assert.equal((await PurgeOutbox.load(dir)).skipped, 1, 'a damaged file does not stop the node');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
