@@ -60,7 +60,18 @@ export class GuardSet implements RouteGuards {
       this.stages.push(s);
       return s.value as T;
     };
-    this.node = new Guard(config.edge, { ...deps, reuse: reuseFor(() => NODE_OWNER) });
+    try {
+      this.node = new Guard(config.edge, { ...deps, reuse: reuseFor(() => NODE_OWNER) });
+      this.routeGuards(config, deps, reuseFor);
+    } catch (err) {
+      // A rule that cannot be built: the stages made for this set so far are closed (the previous set's stay).
+      void closeStages(this.stages.filter((s) => !taken.has(s))).catch(() => undefined);
+      throw err;
+    }
+    this.retiredStages = before.filter((s) => !taken.has(s));
+  }
+
+  private routeGuards(config: Readonly<Config>, deps: GuardSetDeps, reuseFor: (owners: (stage: StatefulStage) => string) => GuardDeps['reuse']): void {
     for (const site of config.sites) {
       for (const r of site.routes) {
         const own: RouteGuardSpec | undefined = r.guard;
@@ -74,7 +85,6 @@ export class GuardSet implements RouteGuards {
         this.routes.set(label, guard);
       }
     }
-    this.retiredStages = before.filter((s) => !taken.has(s));
   }
 
   forRoute(route: { readonly site: string; readonly name: string }): Guard {
