@@ -43,7 +43,7 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { GuardConfigError } from './routing/guard/config-error.js';
 import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
-import { Cluster, isClustered } from './cluster/cluster.js';
+import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
 import { createListener, plainListener, type ClientListener } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
@@ -412,6 +412,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       }
       // Every reload re-reads the certificate files (their names need a restart).
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
+      reloadHooks.push(peersReloadStep(cluster));
       admin = createAdminListener((req, res) => current!.admin(req, res));
       try {
         // Replay-then-serve: purges this node missed (purge bus) before it listens.

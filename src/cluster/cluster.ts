@@ -45,6 +45,22 @@ export function isClustered(config: Readonly<Config>): boolean {
   return config.cluster.peers.some((p) => p.id !== config.nodeId) || config.cluster.dns !== '';
 }
 
+/**
+ * How a reload reaches the cluster: cluster.peers applies live (membership.ts
+ * setPeers); joining or leaving a cluster changes what the node built at start
+ * (purge fan-out, peer paths), so it is refused as needing a restart.
+ */
+export function peersReloadStep(cluster: Cluster | undefined): { name: string; check: (next: Readonly<Config>) => void; apply: (next: Readonly<Config>) => void } {
+  return {
+    name: 'cluster.peers',
+    check: (next) => {
+      if (isClustered(next) === (cluster !== undefined)) return;
+      throw new Error(cluster ? 'leaving the cluster (no other peer in cluster.peers, no cluster.dns) needs a restart' : 'joining a cluster needs a restart (this node started without peers)');
+    },
+    apply: (next) => cluster?.membership.setPeers(next.cluster.peers),
+  };
+}
+
 export class Cluster implements ClusterPath {
   readonly membership: Membership;
   readonly edgeCopies: ClusterPath['edgeCopies'];

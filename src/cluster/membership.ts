@@ -220,12 +220,32 @@ export class Membership {
     this.dnsTimer = t.setTimeout(() => void this.resolveLoop(), this.cfg.dnsIntervalMs);
   }
 
-  private forget(url: string, m: Member): void {
+  /**
+   * A reload's peer list (cluster.peers): peers new to it are probed before they get
+   * traffic, as at start; listed peers keep their health and connections; a peer no
+   * longer listed (or listed under another name or admin port) is forgotten, with the
+   * purges still owed to it. Members found by DNS are left to the DNS loop.
+   */
+  setPeers(peers: readonly PeerSpec[]): void {
+    const wanted = new Map(peers.filter((p) => p.id !== this.deps.nodeId).map((p) => [p.url, p]));
+    for (const [url, m] of this.members) {
+      if (m.source !== 'static') continue;
+      const p = wanted.get(url);
+      if (p === undefined || p.id !== m.id || adminOf(p.url, p.adminPort ?? this.cfg.peerAdminPort) !== m.adminUrl) this.forget(url, m, 'no longer listed in cluster.peers');
+    }
+    for (const [url, p] of wanted) {
+      if (this.members.has(url)) continue;
+      this.add(p);
+      if (!this.closed) this.watch(this.members.get(url)!);
+    }
+  }
+
+  private forget(url: string, m: Member, why = 'no longer listed by DNS'): void {
     this.members.delete(url);
     m.checker?.stop();
     void m.agent?.close();
     if (m.id !== undefined && !m.self) {
-      this.deps.logger.info({ peer: m.id }, 'peer no longer listed by DNS; forgotten');
+      this.deps.logger.info({ peer: m.id, why }, `peer ${why}; forgotten`);
       this.deps.onForgotten?.(m.id);
     }
   }

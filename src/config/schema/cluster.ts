@@ -95,6 +95,7 @@ export const cluster = {
     kind: peers(),
     default: [],
     flag: 'peer',
+    live: true,
     defaultText: 'none (not clustered)',
     example: ['peers:', '  - edge-1=http://10.0.0.1:8080@8081', '  - edge-2=http://10.0.0.2:8080@8081', '  - edge-3=http://10.0.0.3:8080@8081'],
     help:
