@@ -18,7 +18,7 @@
 
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createNode, type StrataNode } from '../../src/node.js';
+import { freePort } from '../../test/fixtures/ports.js';
 
 const quick = process.argv.includes('--quick');
 const OBJECTS = quick ? 2_000 : 10_000;
@@ -39,13 +40,6 @@ const IDS = ['bench-a', 'bench-b', 'bench-c'];
 const SMALL = 1024;
 const LARGE = 64 * 1024;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 interface Cluster {
   nodes: (StrataNode | undefined)[];

@@ -9,9 +9,10 @@
 // once no peer is pending for it; a peer dropped from the set is dropped from
 // every record.
 
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
+import { syncDir, writeSynced } from '../util/durable-file.js';
 
 export const OUTBOX_FILE = 'purge-outbox.json';
 
@@ -19,25 +20,6 @@ export interface OutboxRecord {
   purge: WirePurge;
   /** Peers that have not acknowledged it. */
   pending: string[];
-}
-
-async function writeSynced(path: string, text: string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 export class PurgeOutbox {

@@ -12,9 +12,10 @@
 // previous one. A torn last line (a crash mid-append) is ignored: that purge was
 // never acknowledged.
 
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PurgeSelector } from './types.js';
+import { syncDir, writeSynced } from '../util/durable-file.js';
 
 export interface PurgeRecord {
   id: number;
@@ -26,26 +27,6 @@ export interface PurgeRecord {
 }
 
 export const JOURNAL_FILE = 'purge-journal.jsonl';
-
-async function writeSynced(path: string, text: string, flags: 'a' | 'w'): Promise<void> {
-  const fh = await open(path, flags);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** A rename or a new file is durable only once its directory is synced. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 export class PurgeJournal {
   /** Records on disk and not retired (an append still queued is not here yet). */
