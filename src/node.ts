@@ -43,6 +43,8 @@ import type { PurgedListener } from './store/types.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Recompressor } from './transform/recompress.js';
 import { isDeepStrictEqual } from 'node:util';
+import type { WorkerLinks } from './workers/plan.js';
+import { nodeAdminView } from './workers/admin-view.js';
 
 export interface NodeDeps {
   clock?: Clock;
@@ -57,6 +59,8 @@ export interface NodeDeps {
   loadConfig?: () => Readonly<Config>;
   /** Look-up of cluster.dns's host name (default: the system resolver; tests pass their own). */
   resolvePeers?: (host: string) => Promise<string[]>;
+  /** A worker process's private loopback listeners (src/workers/plan.ts): same handlers, reached by the other workers. */
+  links?: WorkerLinks;
 }
 
 /**
@@ -166,6 +170,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let proxy: ClientListener | undefined;
   let admin: Server | undefined;
   let redirect: Server | undefined;
+  // Worker links: the proxy and admin handlers again, on loopback, for the other workers of this node.
+  const linkServers: Server[] = [];
   let certificates: Certificates | undefined;
   let stopWatching = (): void => {};
   let cluster: Cluster | undefined;
@@ -361,14 +367,27 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       }
       // Every reload re-reads the certificate files (their names need a restart).
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
-      admin = createAdminListener((req, res) => current!.admin(req, res));
+      const adminHandler: Handler = (req, res) => current!.admin(req, res);
+      admin = createAdminListener(deps.links?.node ? nodeAdminView(adminHandler, deps.links.node.workers, deps.links.node.id) : adminHandler);
       try {
         // Replay-then-serve: purges this node missed (purge bus) before it listens.
         await cluster?.prepare();
         await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
+        if (deps.links) {
+          // No per-client connection cap: every link connection comes from 127.0.0.1.
+          const link = createListener(handler, { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest });
+          linkServers.push(link);
+          await listen(link, deps.links.proxy, 'worker proxy link');
+          if (deps.links.admin) {
+            const adminLink = createAdminListener(adminHandler);
+            linkServers.push(adminLink);
+            await listen(adminLink, deps.links.admin, 'worker admin link');
+          }
+        }
       } catch (err) {
+        for (const s of linkServers) s.close();
         proxy.server.close();
         admin.close();
         redirect?.close();
@@ -408,11 +427,16 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         admin.closeAllConnections();
         redirect?.close();
         redirect?.closeAllConnections();
+        for (const s of linkServers) {
+          s.close();
+          s.closeIdleConnections();
+        }
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {
           logger.warn({ graceMs }, 'in-flight requests cut at the end of the shutdown grace');
           proxy.closeAllConnections();
+          for (const s of linkServers) s.closeAllConnections();
           await closed;
         }
         // A reload in progress finishes first (it may be starting a pool).

@@ -27,6 +27,7 @@ import { admin, limits, listen, logLevel, nodeId } from './node.js';
 import { cluster } from './cluster.js';
 import { origin } from './origin.js';
 import { tls } from './tls.js';
+import { workers } from './workers.js';
 
 export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { EDGE_COPY_TIERS, type PeerSpec } from './cluster.js';
@@ -34,7 +35,7 @@ export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
 export { TLS_VERSIONS } from './tls.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, logLevel, tls, admin, origin, cache, coalesce, slices, purge, compress, cluster, limits } satisfies Schema;
+export const SCHEMA = { nodeId, listen, workers, logLevel, tls, admin, origin, cache, coalesce, slices, purge, compress, cluster, limits } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 
