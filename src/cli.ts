@@ -84,6 +84,7 @@ async function main(): Promise<number | undefined> {
   const workers = await import('./workers/entry.js');
   const assigned = process.env[ASSIGNMENT_ENV];
   let links;
+  let listenAfterLoad = false;
   if (assigned === undefined) {
     let count: number;
     try {
@@ -102,11 +103,11 @@ async function main(): Promise<number | undefined> {
     await workers.singleProcessChecks(config);
   } else {
     const w = workers.asWorker(config, reloadConfig, assigned);
-    ({ config, reloadConfig, links } = w);
+    ({ config, reloadConfig, links, listenAfterLoad } = w);
   }
 
   const { createNode } = await import('./node.js');
-  const node = createNode(config, { loadConfig: reloadConfig, ...(links ? { links } : {}) });
+  const node = createNode(config, { loadConfig: reloadConfig, listenAfterLoad, ...(links ? { links } : {}) });
   // Installed before start() so a signal during start-up still stops cleanly.
   handleSignals(() => node.stop(), () => node.config(), () => node.reload(), assigned !== undefined);
   try {

@@ -61,6 +61,8 @@ export interface NodeDeps {
   resolvePeers?: (host: string) => Promise<string[]>;
   /** A worker process's private loopback listeners (src/workers/plan.ts): same handlers, reached by the other workers. */
   links?: WorkerLinks;
+  /** Listen only once the disk index loaded (a restarted worker: the other workers serve meanwhile, and what it stored is no miss). */
+  listenAfterLoad?: boolean;
 }
 
 /**
@@ -372,6 +374,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       try {
         // Replay-then-serve: purges this node missed (purge bus) before it listens.
         await cluster?.prepare();
+        if (deps.listenAfterLoad) await store.disk.ready;
         await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');

@@ -35,9 +35,9 @@ export function asWorker(
   config: Readonly<Config>,
   reload: () => Readonly<Config>,
   assigned: string,
-): { config: Readonly<Config>; reloadConfig: () => Readonly<Config>; links: WorkerLinks } {
+): { config: Readonly<Config>; reloadConfig: () => Readonly<Config>; links: WorkerLinks; listenAfterLoad: boolean } {
   const a = JSON.parse(assigned) as WorkerAssignment;
-  return { config: workerConfig(config, a), reloadConfig: () => workerConfig(reload(), a), links: workerLinks(config, a) };
+  return { config: workerConfig(config, a), reloadConfig: () => workerConfig(reload(), a), links: workerLinks(config, a), listenAfterLoad: a.restarted === true };
 }
 
 /**

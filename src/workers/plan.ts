@@ -31,6 +31,8 @@ export interface WorkerAssignment {
   secret: string;
   /** Loopback ports per worker: its proxy link and its admin link. */
   links: { proxyPort: number; adminPort: number }[];
+  /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
+  restarted?: boolean;
 }
 
 /** The worker's private listeners, beside those of its Config. */

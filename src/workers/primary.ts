@@ -60,6 +60,7 @@ interface Slot {
   startedAtMs: number;
   backoffMs: number;
   restarts: number;
+  started?: WorkerMessage;
 }
 
 export interface Supervisor {
@@ -82,13 +83,15 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let started = 0;
 
   const fork = (slot: Slot): void => {
-    const assignment: WorkerAssignment = { index: slot.index, count, secret, links };
+    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, ...(slot.restarts > 0 ? { restarted: true } : {}) };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
     slot.startedAtMs = Date.now();
     worker.on('message', (m: WorkerMessage) => {
       if (m?.strata !== 'started') return;
-      if (slot.restarts === 0 && ++started === count) logger.info({ workers: count, pid: process.pid, pids: slots.map((s) => s.worker?.process.pid), listen: m.listen, admin: m.admin }, 'strata workers started');
+      slot.started = m;
+      // Worker 0 answers the node's admin address: its address is the node's.
+      if (slot.restarts === 0 && ++started === count) logger.info({ workers: count, pid: process.pid, pids: slots.map((s) => s.worker?.process.pid), listen: m.listen, admin: slots[0]!.started?.admin }, 'strata workers started');
       else if (slot.restarts > 0) logger.info({ worker: slot.index, pid: worker.process.pid, restarts: slot.restarts }, 'worker restarted');
     });
     worker.on('exit', (code, signal) => {
