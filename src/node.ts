@@ -45,6 +45,7 @@ import { Recompressor } from './transform/recompress.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { WorkerLinks } from './workers/plan.js';
 import { nodeAdminView } from './workers/admin-view.js';
+import { whenLinked } from './workers/linked.js';
 
 export interface NodeDeps {
   clock?: Clock;
@@ -178,6 +179,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let stopWatching = (): void => {};
   let cluster: Cluster | undefined;
   let stopping: Promise<void> | undefined;
+  let clusterStarted = false;
   let reloading: Promise<unknown> = Promise.resolve();
   let requestSeq = 0;
   const nextRequestId = (): number => ++requestSeq;
@@ -374,7 +376,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       try {
         // Replay-then-serve: purges this node missed (purge bus) before it listens.
         await cluster?.prepare();
-        if (deps.listenAfterLoad) await store.disk.ready;
+        if (deps.listenAfterLoad) {
+          // A restarted worker: its disk index, then the other workers reachable, then clients.
+          await store.disk.ready;
+          cluster?.start();
+          clusterStarted = true;
+          await whenLinked(() => cluster?.peerFigures());
+        }
         await listen(proxy.server, config.listen, 'listen');
         await listen(admin, config.admin.listen, 'admin.listen');
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
@@ -414,7 +422,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       gen.origin.start();
-      cluster?.start();
+      if (!clusterStarted) cluster?.start();
       if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 

@@ -33,6 +33,12 @@ export interface WorkerAssignment {
   links: { proxyPort: number; adminPort: number }[];
   /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
   restarted?: boolean;
+  /**
+   * Ask the previous owner first on a miss (cluster.handoffMs): only after a restart
+   * or a change of the worker count, when owners have moved. Otherwise off: every
+   * owner's miss would first ask another worker that cannot hold it (a wasted hop).
+   */
+  handoff?: boolean;
 }
 
 /** The worker's private listeners, beside those of its Config. */
@@ -76,7 +82,7 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
       memoryMaxBytes: Math.max(1, Math.floor(config.cache.memoryMaxBytes / n)),
       diskMaxBytes: Math.max(1, Math.floor(config.cache.diskMaxBytes / n)),
     },
-    cluster: { ...config.cluster, peers, secret: a.secret },
+    cluster: { ...config.cluster, peers, secret: a.secret, handoffMs: a.handoff ? config.cluster.handoffMs : 0 },
   };
 }
 

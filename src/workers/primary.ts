@@ -14,7 +14,8 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -73,6 +74,7 @@ export interface Supervisor {
 /** Start `count` workers of `config` and supervise them. */
 export async function supervise(config: Readonly<Config>, count: number, logger: Logger): Promise<Supervisor> {
   await warnUnusedDirs(config.cache.dir, count, logger);
+  const countChanged = await recordCount(config.cache.dir, count, logger);
   const secret = randomBytes(32).toString('hex');
   const links = await reservePorts(count);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
@@ -83,7 +85,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let started = 0;
 
   const fork = (slot: Slot): void => {
-    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, ...(slot.restarts > 0 ? { restarted: true } : {}) };
+    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, ...(slot.restarts > 0 ? { restarted: true } : {}), handoff: countChanged || slot.restarts > 0 };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
     slot.startedAtMs = Date.now();
@@ -160,3 +162,29 @@ async function warnUnusedDirs(dir: string, count: number, logger: Logger): Promi
 }
 
 export { warnUnusedDirs };
+
+const COUNT_FILE = 'workers.json';
+
+/**
+ * Remember the worker count in the cache dir; a different one than last time
+ * moves owners: said in the log, and the workers ask the previous owner first
+ * on a miss for cluster.handoffMs (no origin refetch for what moved).
+ */
+async function recordCount(dir: string, count: number, logger: Logger): Promise<boolean> {
+  let before: number | undefined;
+  try {
+    before = (JSON.parse(await readFile(join(dir, COUNT_FILE), 'utf8')) as { workers?: number }).workers;
+  } catch {
+    // No record: a directory a single process filled (count 1), or a new one.
+    before = (await readdir(dir).catch(() => [])).length > 0 ? 1 : undefined;
+  }
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, COUNT_FILE), JSON.stringify({ workers: count }) + '\n');
+  } catch (err) {
+    logger.warn({ dir, err: (err as Error).message }, 'could not record the worker count in the cache directory');
+  }
+  const changed = before !== undefined && before !== count;
+  if (changed) logger.warn({ from: before, to: count }, 'worker count changed: objects whose owner worker moved are taken from their previous owner on their first miss (cluster.handoffMs), not from the origin');
+  return changed;
+}
