@@ -32,6 +32,7 @@ import { STORM_SCENARIOS, runStormScenario, type StormResult } from './load/stor
 import { MEMORY_SCENARIOS, runMemoryScenario, type MemoryResult } from './load/memory.js';
 import { SEEK_SCENARIOS, runSeekScenario, type SeekResult } from './load/seek.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
+import { runEdgeMicro } from './micro/edge-guard.js';
 import { runPurgeScenario, type Latencies, type PurgeScenarioResult } from './load/purge.js';
 import { measureCodings, runBrHit, runBurst, type BrHitResult, type BurstResult, type CodingFigure } from './load/compression.js';
 
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
   let micro: MicroResult[] = [];
   if (doMicro) {
     console.log('\nMicro-benchmarks (tinybench, per call)…');
-    micro = await runMicro({ timeMs: quick ? 500 : 1000 });
+    micro = [...(await runMicro({ timeMs: quick ? 500 : 1000 })), ...(await runEdgeMicro({ timeMs: quick ? 500 : 1000 }))];
     console.log(microTable(micro));
   }
 

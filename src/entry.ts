@@ -63,6 +63,21 @@ export interface EntryMeta {
 }
 
 /**
+ * What Vary selection reads of a stored variant (RFC 9111 §4.1): a tier may answer
+ * with no more than this for entries whose full metadata it keeps on disk.
+ */
+export type VariantMeta = Pick<EntryMeta, 'key' | 'primaryKey' | 'varyNames' | 'varyValues' | 'responseTimeMs' | 'slice' | 'byCoding' | 'transform'>;
+
+/**
+ * Did the tier give the variant's whole metadata? Every tier does for varied entries,
+ * slices and entries keyed by coding (store/disk/records.ts keeps theirs in RAM);
+ * only an unvaried disk entry may come as VariantMeta alone.
+ */
+export function isWhole(m: VariantMeta): m is EntryMeta {
+  return 'headers' in m;
+}
+
+/**
  * Which entries a purge takes. An entry matches when any one part matches. URLs are
  * absolute and compared as stored in EntryMeta.url; `paths` and `pathPrefixes` match
  * the path-and-query of the URL under any authority. Plain JSON: it is journalled.

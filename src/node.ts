@@ -7,8 +7,13 @@
 // a request keeps the generation it started in, so it finishes with the settings
 // it began with. The store, the coalescer, the listeners and the metrics live
 // across generations and take their live settings through small reconfigure
-// steps. Other features register a ReloadHook (onReload) to take theirs.
+// steps. Other features register a ReloadHook (onReload) to take theirs. The
+// edge guard belongs to a generation but is carried over while edge.* is
+// unchanged (its rate buckets and remembered decisions survive the reload); a
+// changed one is built before anything is applied, so a bad key file refuses
+// the reload.
 
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
@@ -28,9 +33,14 @@ import { NotStoredLog } from './observability/not-stored.js';
 import { Stats } from './observability/stats.js';
 import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
+import { DrainSet } from './routing/drain.js';
+import { Router, type PoolFactory, type RoutePool } from './routing/router.js';
+import { createRoutesAdmin } from './admin/routes.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
+import { Guard } from './routing/guard/guard.js';
+import { GuardConfigError } from './routing/guard/config-error.js';
 import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
 import { Cluster, isClustered } from './cluster/cluster.js';
 import { createListener, plainListener, type ClientListener } from './server/listener.js';
@@ -124,10 +134,11 @@ export interface StrataNode {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** What one configuration builds: the request handlers and the upstream pool they use. */
+/** What one configuration builds: the request handlers and the sites, routes, pools and edge guard they use. */
 interface Generation {
   config: Readonly<Config>;
-  origin: UpstreamPool;
+  router: Router;
+  guard: Guard;
   proxy: Handler;
   admin: Handler;
 }
@@ -147,6 +158,16 @@ function listen(server: NetServer, addr: ListenAddress, what: string): Promise<v
     server.once('listening', onListening);
     server.listen(addr.port, addr.host);
   });
+}
+
+/** The edge guard for `cfg`; a rule it cannot be built from (a private key file...) is CONFIG_INVALID. */
+function buildGuard(cfg: Readonly<Config>, clock: Clock): Guard {
+  try {
+    return new Guard(cfg.edge, { clock, readFile: (path) => readFileSync(path, 'utf8') });
+  } catch (err) {
+    if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
+    throw err;
+  }
 }
 
 function refused(message: string): StrataError {
@@ -169,7 +190,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let coalescer: Coalescer<FetchOutcome> | undefined;
   let current: Generation | undefined;
   // Pools a reload replaced, finishing the requests they have in flight.
-  const draining = new Set<UpstreamPool>();
+  const retiring = new Set<RoutePool>();
+  // Upstreams an operator drains (admin API): never chosen by any pool, across reloads.
+  const drains = new DrainSet();
+  // Every route's pool, and the node's origin pool, are made here (routing/router.ts asks).
+  const makePool: PoolFactory = (cfg, label) => new UpstreamPool(cfg, { logger: label === 'origin' ? logger : logger.child({ pool: label }), clock, isDrained: drains.isDrained });
   let proxy: ClientListener | undefined;
   let admin: Server | undefined;
   let redirect: Server | undefined;
@@ -190,17 +215,18 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const readiness = (): Readiness => ({
     listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,
     diskLoaded: store !== undefined && !store.stats().disk.loading,
-    upstreamAvailable: current?.origin.anyAvailable() === true,
+    upstreamAvailable: current?.router.anyAvailable() === true,
   });
 
-  /** The handlers for `cfg` over `origin`; the store and the coalescer are the node's. */
-  function build(cfg: Readonly<Config>, origin: UpstreamPool): Generation {
+  /** The handlers for `cfg` over `router`'s sites and pools and `guard`; the store and the coalescer are the node's. */
+  function build(cfg: Readonly<Config>, router: Router, guard: Guard): Generation {
     const tiered = store!;
     const flights = coalescer!;
-    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, ...(cluster ? { cluster } : {}) });
-    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => purger.handleMethod(req, res, key, extra);
+    const keyOf = (host: string, target: string) => router.purgeKey(host, target);
+    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
+    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
     const recompressor = node.recompressor;
-    const handler = createProxyHandler({ config: cfg, store: tiered, origin, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, ...(recompressor ? { recompressor } : {}), ...(cluster ? { cluster } : {}) });
+    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guard, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
       purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -210,12 +236,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     const explain = createExplainRoute({
       token: cfg.admin.token,
       clock,
-      originHost: origin.host,
+      originHost: router.pools()[0]?.host ?? '',
       targetedField: cfg.cache.targetedField.toLowerCase(),
       defaults: { staleWhileRevalidateS: cfg.cache.staleWhileRevalidateS, staleIfErrorS: cfg.cache.staleIfErrorS },
       store: tiered,
       notStored,
       hitForPass: (key) => flights.passing(key),
+      keyOf,
     });
     const reload = createReloadRoute({ token: cfg.admin.token, reload: () => node.reload() });
     const adminHandler = createAdminHandler({
@@ -223,7 +250,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       allowedHosts: cfg.admin.hosts,
       stats,
       store: tiered,
-      origin,
+      origin: router,
       startedAtMs,
       now: () => clock.now(),
       registry,
@@ -232,9 +259,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       reload,
       explain,
       topMisses,
+      routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
+      edge: () => guard.figures(),
       ...(cluster ? { cluster } : {}),
     });
-    return { config: cfg, origin, proxy: handler, admin: adminHandler };
+    return { config: cfg, router, guard, proxy: handler, admin: adminHandler };
   }
 
   /** One reload: load, check, then apply (node components, then hooks). */
@@ -259,22 +288,38 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    let guard = running.guard;
+    if (!isDeepStrictEqual(running.config.edge, next.edge)) {
+      try {
+        guard = buildGuard(next, clock);
+      } catch (err) {
+        if (isStrataError(err) && err.source === 'config') throw refused(err.message);
+        throw err;
+      }
+    }
     // From here on nothing refuses: each component takes its settings.
-    const pool = isDeepStrictEqual(running.config.origin, next.origin) ? running.origin : running.origin.successor(next.origin);
+    // Sites and pools: unchanged ones carried over, changed ones succeeded (routing/router.ts).
+    const unchanged = isDeepStrictEqual(running.config.origin, next.origin) && isDeepStrictEqual(running.config.sites, next.sites);
+    const router = unchanged ? running.router : running.router.successor(next);
     logger.level = next.logLevel;
     access.levelChanged();
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
     proxy.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
-    current = build(next, pool);
-    if (pool !== running.origin) {
-      pool.start();
-      const old = running.origin;
-      draining.add(old);
-      void old
-        .close(true)
-        .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the upstream pool a reload replaced failed'))
-        .finally(() => draining.delete(old));
+    current = build(next, router, guard);
+    if (guard !== running.guard) {
+      // Requests already past it keep going; its auth connections close once idle.
+      void running.guard.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard a reload replaced failed'));
+    }
+    if (router !== running.router) {
+      router.start();
+      for (const old of router.retired()) {
+        retiring.add(old);
+        void old
+          .close(true)
+          .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the upstream pool a reload replaced failed'))
+          .finally(() => retiring.delete(old));
+      }
     }
     for (const hook of reloadHooks) await hook.apply(next, running.config);
     return changes;
@@ -320,6 +365,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     },
 
     async start() {
+      // First: a guard that cannot be built stops start-up before anything is opened.
+      const guard = buildGuard(config, clock);
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
@@ -335,7 +382,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         loadInBackground: true,
       });
       store = new TieredStore(memory, disk, logger);
-      const origin = new UpstreamPool(config.origin, { logger, clock });
+      // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
+      const router = new Router(config, { makePool, drains });
       const flights = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       coalescer = flights;
       // A request after a purge must not join a fetch that began before it.
@@ -349,12 +397,12 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         const remote = new Purger({ token: '', store, clock, logger, stats });
         cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
       }
-      const gen = (current = build(config, origin));
+      const gen = (current = build(config, router, guard));
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
-        upstreams: () => current!.origin.figures(),
-        originCounts: () => current!.origin.counts,
+        upstreams: () => current!.router.upstreamFigures(),
+        originCounts: () => current!.router.counts,
         hitForPassKeys: () => flights.passKeys,
         flights: () => flights.flightCount,
         ...(cluster ? { peers: () => cluster!.peerFigures() } : {}),
@@ -362,9 +410,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Each request goes to the generation current when it arrives.
       const handler: Handler = (req, res) => current!.proxy(req, res);
       const onBadRequest = () => stats.inc('badRequests');
+      const onSendTimeout = () => stats.inc('sendTimeouts');
       proxy = certificates
-        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest })
-        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest }));
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout })
+        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest, onSendTimeout }));
       if (certificates && config.tls.redirectListen) {
         const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
         redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
@@ -401,9 +450,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         for (const s of linkServers) s.close();
         proxy.server.close();
         admin.close();
+        await guard.close();
         redirect?.close();
         await cluster?.close();
-        await origin.close();
+        await router.close();
         await store.close();
         throw err;
       }
@@ -413,7 +463,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           tls: certificates ? (config.tls.http2 ? 'h2, http/1.1' : 'http/1.1') : 'off',
           redirect: node.redirectAddress(),
           admin: node.adminAddress(),
-          origin: origin.name,
+          origin: router.pools().map((p) => p.name).join('; '),
+          sites: config.sites.length === 0 ? 'none (one site: origin.upstreams)' : config.sites.map((site) => site.name).join(', '),
           balancer: config.origin.balancer,
           cacheDir: config.cache.dir,
           tiers: store.stats(),
@@ -421,7 +472,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         },
         'strata node started',
       );
-      gen.origin.start();
+      gen.router.start();
       if (!clusterStarted) cluster?.start();
       if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
@@ -454,7 +505,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await reloading;
         await cluster?.close();
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
-        await Promise.all([current.origin, ...draining].map((pool) => pool.close(!timedOut)));
+        await Promise.all([current.router.close(!timedOut), ...[...retiring].map((pool) => pool.close(!timedOut))]);
+        await current.guard.close();
         await node.recompressor?.close();
         await store.close();
         access.flush();

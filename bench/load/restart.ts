@@ -1,23 +1,21 @@
 // Restart with a large disk index: how soon a node serves, how long its index takes
 // to load in the background, and the RAM each disk-only entry costs.
 //
-//   node dist/bench/load/restart.js [--entries 1000000] [--body-bytes 100] [--dir DIR]
+//   node dist/bench/load/restart.js [--entries 1000000] [--body-bytes 100] [--dir DIR] [--format v2|v1]
 //
 // Builds the cache directory directly (segment file + index lines in Strata's own
-// format, store/disk/index-log.ts), with ~60-byte URLs, then starts a Strata child on
+// format, store/disk/index-log.ts; `--format v1`: the format before, index-v1.log,
+// which the node converts after it loads), with ~60-byte URLs, then starts a Strata child on
 // it (production defaults, log level warn) and measures: ms from spawn to listening,
 // ms to the first answered request, ms until /stats says the index is loaded, and
 // (RSS loaded − RSS of an empty node) ÷ entries. The empty node is measured first.
 
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, closeSync, writeSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { newEntryMeta } from '../../src/cache/entry.js';
-import { recordLine } from '../../src/store/disk/index-log.js';
-import { INDEX_FILE, SEGMENT_DIR, segmentPath } from '../../src/store/disk/layout.js';
+import { buildCacheDir } from './cache-dir.js';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
 import { procKiB } from './memory.js';
 
@@ -26,55 +24,12 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '1000000' },
     'body-bytes': { type: 'string', default: '100' },
     dir: { type: 'string' },
+    format: { type: 'string', default: 'v2' },
   },
 });
 const entries = Number(values.entries);
 const bodyBytes = Number(values['body-bytes']);
-
-function build(dir: string): void {
-  mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
-  const body = Buffer.alloc(bodyBytes, 'x');
-  const integrity = 'sha256-' + createHash('sha256').update(body).digest('base64');
-  const seg = openSync(segmentPath(dir, 0), 'w');
-  const index = openSync(join(dir, INDEX_FILE), 'w');
-  const now = Date.now();
-  let lines: string[] = [];
-  let segChunk: Buffer[] = [];
-  for (let i = 0; i < entries; i++) {
-    // ~60 bytes: a typical media URL.
-    const url = `http://media.example.com/v/${(i * 2654435761) % 99991}/seg-${String(i).padStart(8, '0')}.ts`;
-    const key = `GET ${url}`;
-    const meta = newEntryMeta(
-      {
-        headers: { 'content-type': 'video/mp2t', 'cache-control': 'max-age=86400', etag: `"${i.toString(36)}"`, 'last-modified': 'Mon, 30 Nov 2026 08:00:00 GMT', date: 'Mon, 30 Nov 2026 08:00:00 GMT' },
-        cacheControl: 'max-age=86400',
-        freshnessLifetimeS: 86_400,
-        initialAgeS: 0,
-        varyNames: [],
-        noCache: false,
-        staleForbidden: false,
-        staleWhileRevalidateS: 0,
-        staleIfErrorS: 0,
-      },
-      { key, primaryKey: key, url, status: 200, varyValues: {}, requestTimeMs: now, responseTimeMs: now, bodySize: bodyBytes },
-    );
-    meta.integrity = integrity;
-    lines.push(recordLine(integrity, bodyBytes, meta, now, { segment: 0, off: i * bodyBytes }));
-    segChunk.push(body);
-    if (lines.length === 10_000) {
-      writeSync(index, lines.join(''));
-      writeSync(seg, Buffer.concat(segChunk));
-      lines = [];
-      segChunk = [];
-    }
-  }
-  if (lines.length) {
-    writeSync(index, lines.join(''));
-    writeSync(seg, Buffer.concat(segChunk));
-  }
-  closeSync(seg);
-  closeSync(index);
-}
+const v1 = values.format === 'v1';
 
 function getJson(port: number, path: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -120,7 +75,7 @@ const empty = trackDir(mkdtempSync(join(tmpdir(), 'strata-restart-empty-')));
 const dir = values.dir ?? trackDir(mkdtempSync(join(tmpdir(), 'strata-restart-')));
 try {
   let t = performance.now();
-  build(dir);
+  buildCacheDir(dir, entries, bodyBytes, v1);
   const buildS = (performance.now() - t) / 1000;
   const e = await start(empty);
   await loaded(e.child, 10_000);

@@ -13,6 +13,10 @@ import type { EntryMeta } from '../../src/store/types.js';
 import { newEntryMeta } from '../../src/cache/entry.js';
 import { createBalancer, type UpstreamView } from '../../src/origin/balancer.js';
 import { emptySelector, selectorMatcher } from '../../src/store/purge-match.js';
+import { sitesKind } from '../../src/config/sites.js';
+import type { Config } from '../../src/config/types.js';
+import { Router, type RoutePool } from '../../src/routing/router.js';
+import { DrainSet } from '../../src/routing/drain.js';
 import { Negotiator } from '../../src/transform/negotiate.js';
 import { chooseVariant, planFor } from '../../src/transform/select.js';
 import { COMPRESSIBLE_TYPES } from '../../src/config/schema/compress.js';
@@ -164,6 +168,43 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
     for (let i = 0; i < INNER; i++) if (byUrlPrefix(stored[i & 1023]!)) sink++;
   });
 
+  // Routing, once per request: the implicit site (no sites: every node before
+  // sites), and 20 sites of 5 routes each (wildcards, a canary split by cookie).
+  const fakePool = (): RoutePool => ({
+    host: 'o', name: 'o', request: () => Promise.reject(new Error('unused')), close: async () => {}, stats: () => ({}),
+    start: () => {}, figures: () => [], anyAvailable: () => true, hasOpen: () => true, counts: { retries: 0, allDownRequests: 0 },
+  });
+  const routerFor = (sites: Config['sites']) =>
+    new Router({ sites, origin: { upstreams: [{ url: 'http://o', weight: 1, maxConnections: 1 }] } } as unknown as Config, { makePool: fakePool, drains: new DrainSet() });
+  const implicit = routerFor([]);
+  const many = routerFor(
+    sitesKind().parse(
+      Object.fromEntries(
+        Array.from({ length: 20 }, (_, i) => [
+          `s${i}`,
+          {
+            hosts: [`site${i}.example.com`, `*.site${i}.example.com`],
+            routes: {
+              all: { path: '/', upstream: 'http://o' },
+              api: { path: '/api/', upstream: 'http://o', canary: { upstream: 'http://c', percent: 5, by: 'cookie', name: 'sc' } },
+              img: { path: '/img/', upstream: 'http://o' },
+              v2: { path: '/api/v2/', upstream: 'http://o' },
+              docs: { path: '/docs', upstream: 'http://o' },
+            },
+          },
+        ]),
+      ),
+    ),
+  );
+  const routeHeaders: HeaderMap = { cookie: 'sc=0123456789abcdef; other=1' };
+  const routeClient = { remoteAddress: '10.0.0.1' };
+  bench.add('router.resolve() [no sites]', () => {
+    for (let i = 0; i < INNER; i++) if (implicit.resolve('static.example.com', targets[i & 63]!, routeHeaders, routeClient).kind === 'routed') sink++;
+  });
+  bench.add('router.resolve() [20 sites × 5 routes, wildcard, canary by cookie]', () => {
+    for (let i = 0; i < INNER; i++) if (many.resolve(`www.site${i % 20}.example.com`, '/api/users?id=1', routeHeaders, routeClient).kind === 'routed') sink++;
+  });
+
   // A hit on a URL stored in three codings: negotiation (memoised), the variant choice, the plan.
   const negotiator = new Negotiator(['br', 'gzip']);
   const coded = ['identity', 'br', 'gzip'].map((c) => ({
@@ -180,7 +221,7 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
     for (let i = 0; i < INNER; i++) {
       const req = browsers[i & 3]!;
       const acc = negotiator.acceptance(req['accept-encoding']);
-      const m = chooseVariant(coded, req, acc).meta!;
+      const m = chooseVariant(coded, req, acc).meta as EntryMeta;
       if (planFor(m, m.bodySize, 'GET', acc, rules) === undefined) sink++;
     }
   });

@@ -40,6 +40,10 @@ export interface AdminDeps {
   topMisses?: TopMisses;
   /** The cluster (absent: not clustered): peers' requests and /stats `peers`. */
   cluster?: Pick<Cluster, 'verify' | 'stats'>;
+  /** /routes and /upstreams/*: sites, canary weights, drains (admin/routes.ts; absent: 404). */
+  routes?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
+  /** What the edge guard holds (`edge` in /stats: remembered decisions and tokens, rate buckets). */
+  edge?: () => Record<string, number>;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -87,7 +91,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
       return json(res, err.status, { error: err.code, message: err.message });
     }
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/purge') {
       if (req.method === 'POST') return deps.purge(req, res, peer);
       res.setHeader('allow', 'POST');
@@ -98,6 +102,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
       res.setHeader('allow', 'POST');
       return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/reload answers POST' });
     }
+    if (deps.routes && (path === '/routes' || path.startsWith('/routes/') || path.startsWith('/upstreams/'))) return deps.routes(req, res, path);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'admin endpoints answer GET' });
     switch (path) {
       case '/':
@@ -122,6 +127,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           tiers: deps.store.stats(),
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
+          edge: deps.edge?.() ?? {},
           peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });

@@ -14,7 +14,7 @@ import { primaryKey } from '../cache/key.js';
 import { StrataError } from '../errors.js';
 import { removeDotSegments } from '../http/url-path.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
-import type { EntryMeta } from '../entry.js';
+import type { EntryMeta, VariantMeta } from '../entry.js';
 import type { Clock } from '../util/clock.js';
 import { checkBearer, json } from './purge.js';
 
@@ -26,16 +26,19 @@ export interface ExplainDeps {
   targetedField: string;
   defaults: { staleWhileRevalidateS: number; staleIfErrorS: number };
   store: {
-    variants(primaryKey: string): EntryMeta[];
+    variants(primaryKey: string): VariantMeta[];
     memory: { has(key: string): boolean };
-    disk: { has(key: string): boolean; stats(): { loading: boolean } };
+    /** readMeta: the whole metadata of a disk entry that keeps it on disk only. */
+    disk: { has(key: string): boolean; stats(): { loading: boolean }; readMeta(key: string): Promise<EntryMeta | undefined> };
   };
   notStored: Pick<NotStoredLog, 'get'>;
   hitForPass: (primaryKey: string) => boolean;
+  /** How a route keys a URL (query options; src/routing/); absent: as given. */
+  keyOf?: (host: string, target: string) => { target: string } | undefined;
 }
 
 /** The primary key a URL (absolute or a path) is stored under, or a refusal. */
-export function explainTarget(raw: string | null, originHost: string): { url: string; key: string; hostRule: string } | StrataError {
+export function explainTarget(raw: string | null, originHost: string, keyOf?: ExplainDeps['keyOf']): { url: string; key: string; hostRule: string } | StrataError {
   if (raw === null || raw === '') return new StrataError('BAD_REQUEST', 'explain needs ?url=<absolute URL or /path>, e.g. /explain?url=http://example.com/a');
   let u: URL;
   try {
@@ -47,7 +50,8 @@ export function explainTarget(raw: string | null, originHost: string): { url: st
   // The same normalisation as a request's target (server/request-guard.ts).
   const path = removeDotSegments(u.pathname + u.search);
   if (!path.ok) return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)}: ${path.reason}`);
-  const key = primaryKey('http', u.host, path.target);
+  // The route's key options (ignored, sorted query parameters) as a request would have them.
+  const key = primaryKey('http', u.host, keyOf?.(u.host, path.target)?.target ?? path.target);
   return {
     url: key.slice(4),
     key,
@@ -59,17 +63,25 @@ export function explainTarget(raw: string | null, originHost: string): { url: st
 
 export function createExplainRoute(deps: ExplainDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    answer(req, res).catch((err: unknown) => {
+      if (!res.headersSent) json(res, 500, { error: 'INTERNAL', message: `explain failed: ${(err as Error).message}` });
+    });
+  };
+
+  async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const denied = checkBearer(req.headers.authorization, deps.token, 'explain');
     if (denied) return json(res, denied.status, { error: denied.code, message: denied.message }, denied.code === 'UNAUTHORIZED' ? ['www-authenticate', 'Bearer realm="strata"'] : []);
-    const asked = explainTarget(new URL(req.url ?? '/', 'http://admin').searchParams.get('url'), deps.originHost);
+    const asked = explainTarget(new URL(req.url ?? '/', 'http://admin').searchParams.get('url'), deps.originHost, deps.keyOf);
     if (asked instanceof StrataError) return json(res, asked.status, { error: asked.code, message: asked.message });
     const { store } = deps;
-    const variants = store.variants(asked.key).map((meta) => {
+    const variants: { meta: EntryMeta; tier: Tier }[] = [];
+    for (const v of store.variants(asked.key)) {
+      const meta = 'headers' in v ? (v as EntryMeta) : await store.disk.readMeta(v.key);
+      if (!meta) continue;
       const m = store.memory.has(meta.key);
       const d = store.disk.has(meta.key);
-      const tier: Tier = m && d ? 'both' : m ? 'memory' : 'disk';
-      return { meta, tier };
-    });
+      variants.push({ meta, tier: m && d ? 'both' : m ? 'memory' : 'disk' });
+    }
     json(
       res,
       200,
@@ -86,5 +98,5 @@ export function createExplainRoute(deps: ExplainDeps): (req: IncomingMessage, re
         defaults: deps.defaults,
       }),
     );
-  };
+  }
 }

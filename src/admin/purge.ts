@@ -120,7 +120,14 @@ function placeOf(s: string, where: string): { host?: string; target: string } | 
  * (every variant); a path names that path under every host the node has stored it
  * for: the node serves one site, so every Host it was asked by names that site.
  */
-export function selectorFor(req: PurgeRequest): PurgeSelector | StrataError {
+/**
+ * How a route keys a URL (src/routing/): the target as its key options make it
+ * (query parameters ignored or sorted), and whether some of its keys carry members
+ * after "#" (keyed headers or cookies, a canary side). Absent: targets as given.
+ */
+export type PurgeKeyOf = (host: string, target: string) => { target: string; suffixed: boolean } | undefined;
+
+export function selectorFor(req: PurgeRequest, keyOf?: PurgeKeyOf): PurgeSelector | StrataError {
   const sel = emptySelector();
   sel.all = req.all;
   sel.tags = [...req.tags];
@@ -128,7 +135,13 @@ export function selectorFor(req: PurgeRequest): PurgeSelector | StrataError {
     const p = placeOf(req.urls[i]!, `urls[${i}]`);
     if (p instanceof StrataError) return p;
     if (p.host === undefined) sel.paths.push(p.target);
-    else sel.primaryKeys.push(primaryKey(KEY_SCHEME, p.host, p.target));
+    else {
+      const k = keyOf?.(p.host, p.target);
+      const key = primaryKey(KEY_SCHEME, p.host, k?.target ?? p.target);
+      sel.primaryKeys.push(key);
+      // Every keyed version of the URL too (a header's or cookie's value, the canary side).
+      if (k?.suffixed) sel.urlPrefixes.push(urlOfKey(key) + '#');
+    }
   }
   for (let i = 0; i < req.prefixes.length; i++) {
     const p = placeOf(req.prefixes[i]!, `prefixes[${i}]`);
@@ -151,13 +164,14 @@ export function flightMatcher(sel: PurgeSelector): (primaryKey: string) => boole
   return (primaryKey) => matches({ primaryKey, url: urlOfKey(primaryKey), tags: none });
 }
 
-const DISABLED = { purge: 'PURGE_DISABLED', explain: 'EXPLAIN_DISABLED', reload: 'RELOAD_DISABLED' } as const;
+const DISABLED = { purge: 'PURGE_DISABLED', explain: 'EXPLAIN_DISABLED', reload: 'RELOAD_DISABLED', routing: 'ROUTING_DISABLED' } as const;
+const ACTION = { purge: 'purging', explain: 'explain', reload: 'reload', routing: 'changing routes or draining' } as const;
 
-/** The admin token check: undefined when the request may go on (`what`: purge or explain). Constant time in the token's content. */
-export function checkBearer(authorization: string | undefined, token: string, what: 'purge' | 'explain' | 'reload' = 'purge'): StrataError | undefined {
+/** The admin token check: undefined when the request may go on (`what`: the action). Constant time in the token's content. */
+export function checkBearer(authorization: string | undefined, token: string, what: keyof typeof DISABLED = 'purge'): StrataError | undefined {
   if (token === '') return new StrataError(DISABLED[what]);
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-  if (!m) return new StrataError('UNAUTHORIZED', `${what === 'purge' ? 'purging' : what} needs "Authorization: Bearer <admin token>"`);
+  if (!m) return new StrataError('UNAUTHORIZED', `${ACTION[what]} needs "Authorization: Bearer <admin token>"`);
   // Equal-length digests: timingSafeEqual neither throws on nor leaks a length difference.
   const given = createHash('sha256').update(m[1]!).digest();
   const wanted = createHash('sha256').update(token).digest();
@@ -165,7 +179,7 @@ export function checkBearer(authorization: string | undefined, token: string, wh
 }
 
 /** The body of a request, or PAYLOAD_TOO_LARGE past `max` bytes; undefined if the client went away. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | StrataError | undefined> {
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer | StrataError | undefined> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) return Promise.resolve(new StrataError('PAYLOAD_TOO_LARGE', `body is ${declared} bytes; the limit is ${max}`));
   return new Promise((resolve) => {
@@ -196,6 +210,8 @@ export interface PurgerDeps {
   clock: Clock;
   logger: Logger;
   stats: Stats;
+  /** How routes key a URL, so a purge of it reaches what they stored (absent: URLs as given). */
+  keyOf?: PurgeKeyOf;
 }
 
 /** What the log line and the answer say was asked for. */
@@ -226,7 +242,7 @@ export class Purger {
     if (body instanceof StrataError) return answerError(res, body, [], true);
     const parsed = parsePurgeBody(body.toString('utf8'));
     if (parsed instanceof StrataError) return answerError(res, parsed);
-    const selector = selectorFor(parsed);
+    const selector = selectorFor(parsed, this.deps.keyOf);
     if (selector instanceof StrataError) return answerError(res, selector);
     const asked: Asked = { by, via: 'POST /purge', soft: parsed.soft };
     if (parsed.urls.length) asked.urls = parsed.urls;
@@ -241,7 +257,7 @@ export class Purger {
    * the tags its Surrogate-Key / Cache-Tag request fields name. `extra`: fields the
    * main listener adds to every answer (Cache-Status, Via).
    */
-  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[]): Promise<void> {
+  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false): Promise<void> {
     const by = req.socket.remoteAddress ?? '';
     const denied = this.authorise(req, by, 'PURGE');
     if (denied) return answerError(res, denied, extra);
@@ -251,6 +267,8 @@ export class Purger {
     if (tags.length) asked.tags = selector.tags = tags;
     else {
       selector.primaryKeys.push(key);
+      // `suffixed`: the route keys versions of this URL after "#" (routing); all of them go.
+      if (suffixed) selector.urlPrefixes.push(urlOfKey(key) + '#');
       asked.urls = [urlOfKey(key)];
     }
     await this.run(res, selector, asked, extra);
@@ -348,7 +366,7 @@ export function json(res: ServerResponse, status: number, body: unknown, extra: 
  * A refusal as JSON naming the code. `close`: the body was not read (a refusal before
  * it, or one too large), so the connection cannot be reused.
  */
-function answerError(res: ServerResponse, err: StrataError, extra: string[] = [], close = false): void {
+export function answerError(res: ServerResponse, err: StrataError, extra: string[] = [], close = false): void {
   if (res.headersSent) return void res.destroy();
   const fields = [...extra];
   if (err.code === 'UNAUTHORIZED') fields.push('www-authenticate', 'Bearer realm="strata"');

@@ -33,3 +33,64 @@ export function primaryKey(scheme: string, host: string, target: string): string
 export function urlOfKey(key: string): string {
   return key.slice(4);
 }
+
+/**
+ * A route's key options (src/routing/): query parameters left out of the key
+ * (['*']: the whole query) or put in order, and request headers and cookies whose
+ * values become part of it. The empty options key by the target as received.
+ */
+export interface KeyOptions {
+  readonly ignoreQuery: readonly string[];
+  readonly sortQuery: boolean;
+  readonly headers: readonly string[];
+  readonly cookies: readonly string[];
+}
+
+export const PLAIN_KEY: KeyOptions = { ignoreQuery: [], sortQuery: false, headers: [], cookies: [] };
+
+/** Does `o` change anything about the target as keyed? */
+export function changesTarget(o: KeyOptions): boolean {
+  return o.ignoreQuery.length > 0 || o.sortQuery;
+}
+
+/**
+ * The target as the key sees it: listed query parameters removed (by name, as
+ * sent: no decoding), the rest sorted by name when asked (a stable sort, so
+ * repeated names keep their order). A query left empty is dropped with its "?".
+ */
+export function keyedTarget(target: string, o: KeyOptions): string {
+  const q = target.indexOf('?');
+  if (q < 0 || !changesTarget(o)) return target;
+  const path = target.slice(0, q);
+  if (o.ignoreQuery[0] === '*') return path;
+  let params = target.slice(q + 1).split('&').filter((p) => p !== '');
+  if (o.ignoreQuery.length > 0) {
+    const ignored = new Set(o.ignoreQuery);
+    params = params.filter((p) => {
+      const eq = p.indexOf('=');
+      return !ignored.has(eq < 0 ? p : p.slice(0, eq));
+    });
+  }
+  if (o.sortQuery) {
+    const name = (p: string) => (p.indexOf('=') < 0 ? p : p.slice(0, p.indexOf('=')));
+    params = params.map((p, i) => ({ p, i })).sort((a, b) => (name(a.p) < name(b.p) ? -1 : name(a.p) > name(b.p) ? 1 : a.i - b.i)).map((x) => x.p);
+  }
+  return params.length === 0 ? path : `${path}?${params.join('&')}`;
+}
+
+/**
+ * The members a route adds to a primary key, after "#" (which no request target
+ * contains, so a keyed URL never collides with a plain one): the canary side when
+ * sides are kept apart, then each keyed header and cookie (absent ones as a bare
+ * name). Values are percent-encoded; `values` gives them already read from the
+ * request. '' when there are none.
+ */
+export function keySuffix(side: string | undefined, members: readonly (readonly [string, string | undefined])[]): string {
+  if (side === undefined && members.length === 0) return '';
+  let s = side === undefined ? '' : `side=${side}`;
+  for (const [name, value] of members) {
+    if (s !== '') s += '&';
+    s += value === undefined ? name : `${name}=${encodeURIComponent(value)}`;
+  }
+  return `#${s}`;
+}

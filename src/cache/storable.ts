@@ -50,6 +50,12 @@ export interface StoragePolicyOptions {
    * Absent means false: see the deviation in assessStorage.
    */
   storeCookieHeuristic?: boolean;
+  /**
+   * A route's lifetime for responses without explicit freshness (no s-maxage,
+   * max-age or Expires), used instead of the heuristic (src/routing/). Absent: the
+   * heuristic of RFC 9111 §4.2.2.
+   */
+  defaultTtlS?: number;
 }
 
 export interface StorageInput {
@@ -182,6 +188,8 @@ function freshnessLifetime(
   opts: StoragePolicyOptions,
 ): number {
   if (cc.has('no-cache')) return 0;
+  // The operator's lifetime for this route stands in for the heuristic (RFC 9111 §4.2.2 leaves it to the cache).
+  if (!explicit && opts.defaultTtlS !== undefined) return opts.defaultTtlS;
   // Invalid freshness information — a non-integer or conflicting repeated max-age /
   // s-maxage — is treated as stale (RFC 9111 §4.2.1).
   for (const d of ['max-age', 's-maxage']) if (cc.has(d) && deltaSeconds(cc, d) === undefined) return 0;

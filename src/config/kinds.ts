@@ -203,10 +203,12 @@ export function httpToken(what: string, example: string): Kind<string> {
   };
 }
 
-export function directory(): Kind<string> {
+/** A directory path; with `allowEmpty`, "" too (the setting's help says what it means). */
+export function directory({ allowEmpty = false }: { allowEmpty?: boolean } = {}): Kind<string> {
   return {
     arg: 'DIR',
     parse: (raw) => {
+      if (allowEmpty && raw === '') return '';
       if (typeof raw !== 'string' || raw.trim() === '') throw notA(raw, 'a directory path', 'a non-empty path, e.g. storage/cache');
       return raw;
     },

@@ -242,7 +242,12 @@ function overlaps(a: ListenAddress, b: ListenAddress): boolean {
 /** Rules that involve more than one setting. */
 function checkWhole(config: Config): void {
   const origin = config.origin;
-  if (origin.upstreams.length === 0) throw configError('origin.url: missing (expected --origin URL, or origin.upstreams in the config file)');
+  // A route without a pool of its own uses origin.upstreams; with none, every route must name one.
+  const needsOrigin = config.sites.length === 0 ? 'origin.url' : routeWithoutPool(config);
+  if (origin.upstreams.length === 0 && needsOrigin !== undefined) {
+    const what = needsOrigin === 'origin.url' ? '' : ` for ${needsOrigin}, which names no upstream of its own`;
+    throw configError(`origin.url: missing${what} (expected --origin URL, or origin.upstreams in the config file)`);
+  }
   const seen = new Set<string>();
   for (const u of origin.upstreams) {
     if (seen.has(u.url)) throw configError(`origin.upstreams: "${u.url}" is listed twice (expected each upstream once; use weight for a larger share)`);
@@ -274,6 +279,27 @@ function checkWhole(config: Config): void {
   }
 }
 
+/** The first route (as "sites.SITE.routes.ROUTE") that has no upstream pool of its own. */
+function routeWithoutPool(config: Config): string | undefined {
+  for (const site of config.sites) for (const r of site.routes) if (!r.upstream) return `sites.${site.name}.routes.${r.name}`;
+  return undefined;
+}
+
+/** `sitesFile`: the sites mapping read from a file of its own. */
+function sitesFromFile(config: Config, readFile: LoadOptions['readFile']): void {
+  const file = config.sitesFile;
+  if (file === '') return;
+  if (config.sites.length > 0) throw configError(`sitesFile: "${file}" is set together with sites (expected one of them)`);
+  let text: string;
+  try {
+    text = readFile(file);
+  } catch (err) {
+    throw configError(`sitesFile: ${file}: cannot read (${err instanceof Error ? firstLine(err.message) : String(err)})`);
+  }
+  const entry = ENTRIES.find((e) => e.path === 'sites')!;
+  config.sites = parseAt(`sites file ${file}: sites`, entry.setting, text) as Config['sites'];
+}
+
 function deepFreeze<T>(value: T): Readonly<T> {
   if (value !== null && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child);
@@ -293,6 +319,7 @@ export function loadConfig(opts: LoadOptions): Readonly<Config> {
   for (const layer of [yaml, env, flags.values]) {
     for (const [path, value] of layer) setPath(config, path, value);
   }
+  sitesFromFile(config, opts.readFile);
   const poolSize = config.origin.maxConnections;
   config.origin.upstreams = config.origin.upstreams.map((u) => ({ ...u, maxConnections: u.maxConnections === INHERIT_POOL_SIZE ? poolSize : u.maxConnections }));
   checkWhole(config);

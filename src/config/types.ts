@@ -19,6 +19,7 @@ export type PurgeConfig = Config['purge'];
 export type ClusterConfig = Config['cluster'];
 export type LimitsConfig = Config['limits'];
 export type AdminConfig = Config['admin'];
+export type EdgeConfig = Config['edge'];
 export type TlsConfig = Config['tls'];
 export type { CertificatePair } from './tls-kinds.js';
 export type BalancerName = OriginConfig['balancer'];

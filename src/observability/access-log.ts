@@ -17,6 +17,8 @@ export interface AccessRecord {
   bytes: number;
   cache: string;
   upstream: string | undefined;
+  /** "site/route" (or "site/route#canary") when the node has sites; absent otherwise. */
+  route?: string | undefined;
   ms: number;
   aborted: boolean;
   /** Set for HTTP/2 requests ("2"); absent for HTTP/1.x. */
@@ -71,6 +73,7 @@ export class AccessLog {
       `{"level":30,"time":${this.now()}${this.prefix}${r.id},"method":${str(r.method)},"url":${str(r.url)}` +
       `,"host":${r.host === this.lastHost ? this.lastHostJson : this.hostJson(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
     if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
+    if (r.route !== undefined) line += `,"route":${str(r.route)}`;
     line += `,"ms":${r.ms}`;
     if (r.http !== undefined) line += `,"http":"${r.http}"`;
     if (r.aborted) line += ',"aborted":true';

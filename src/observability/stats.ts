@@ -31,10 +31,16 @@ export const COUNTERS = {
   decoded: "identity variants decoded from an origin's coding for clients that do not accept it",
   recompressed: 'compressed variants recompressed at the best level in the background and swapped in',
   recompressSkipped: 'background recompressions not done: queue full, or the variant or its source changed or went away',
+  sendTimeouts: 'client connections cut because the client took no bytes of its answer within limits.sendTimeoutMs',
+  distrusted: 'stored responses removed because their origin connection then sent bytes nobody asked for (a late or unsolicited response)',
   purges: 'purge requests carried out (POST /purge and PURGE)',
   purged: 'stored entries removed (hard) or made stale (soft) by purges',
   reloads: 'configuration reloads applied (SIGHUP and POST /reload)',
   reloadsRefused: 'reloads refused because the re-read configuration was invalid (the running one stayed)',
+  filtered: 'requests denied by an edge filter rule (403)',
+  rateLimited: 'requests refused by the edge rate limit (429)',
+  authRefused: 'requests refused by edge auth: forward-auth 401/403/redirect, missing or invalid bearer token',
+  authUnavailable: 'requests refused because the auth service or JWKS could not be used (503, fail closed)',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -14,10 +14,12 @@ export interface OriginRequest {
   /** Origin-form target (path + query) as received from the client. */
   target: string;
   headers: HeaderMap;
-  body?: Readable | null;
+  body?: Readable | Buffer | null;
   signal?: AbortSignal;
   /** The cache key: consistent-hash gives each object a home upstream by it. */
   key?: string;
+  /** Interim (1xx) responses the origin sends before the final one (103 Early Hints, 102). */
+  onInterim?: (status: number, headers: HeaderMap) => void;
 }
 
 export interface OriginResponse {
@@ -28,6 +30,12 @@ export interface OriginResponse {
   upstream: string;
   /** Set when a peer of the cluster answered (its node id): the response is an edge copy here. */
   peer?: string;
+  /**
+   * `cb` runs if the connection that carried this response later proves to carry
+   * bytes nobody asked for (an unsolicited or late response) soon after this
+   * response ended: this response may itself have been such bytes (origin/connection-trust.ts).
+   */
+  onDistrust?: (cb: () => void) => void;
 }
 
 export interface OriginClient {

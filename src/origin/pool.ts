@@ -13,7 +13,10 @@
 //   their way to the client, so a failure mid-body cuts the client instead.
 //
 // When no upstream is available, all of them are tried anyway: failing closed
-// would turn a health-check mistake into an outage.
+// would turn a health-check mistake into an outage. A drained upstream
+// (src/routing/drain.ts) is the exception: the operator took it out on purpose,
+// so it is never chosen, not even for a retry; a pool whose every upstream is
+// drained answers UPSTREAMS_DRAINED (503).
 
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
@@ -22,6 +25,7 @@ import type { Clock } from '../util/clock.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { failedBeforeResponse, originError, type OriginClient, type OriginRequest, type OriginResponse } from './client.js';
 import { ActiveHealthChecker, realTimers, type ActiveThresholds, type HealthState, type Timers, type Transition } from './health.js';
+import { StrataError } from '../errors.js';
 import { fromUndici } from '../http/headers.js';
 import { Upstream } from './upstream.js';
 
@@ -33,6 +37,8 @@ export interface PoolDeps {
   now?: () => number;
   timers?: Timers;
   random?: () => number;
+  /** Upstreams (by name) an operator is draining: never chosen for a new request. */
+  isDrained?: (name: string) => boolean;
 }
 
 // RFC 9110 §9.2.2. A request with a body is excluded separately.
@@ -161,19 +167,22 @@ export class UpstreamPool implements OriginClient {
     const key = req.key ?? req.target;
     const deadline = this.now() + this.cfg.retries.budgetMs;
     const tried = new Set<Upstream>();
+    const open = this.open();
+    if (open.length === 0) throw new StrataError('UPSTREAMS_DRAINED', `every upstream of ${this.name} is drained`);
     for (;;) {
-      const u = this.choose(key, tried);
+      const u = this.choose(open, key, tried);
       tried.add(u);
       try {
-        const res = await u.send(req.method, req.target, req.headers, req.body, req.signal);
-        return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name };
+        const onInfo = req.onInterim && (({ statusCode, headers }: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInterim!(statusCode, fromUndici(headers)));
+        const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
+        return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name, onDistrust: res.onDistrust };
       } catch (err) {
         const retry =
           replayable &&
           failedBeforeResponse(err) &&
           !req.signal?.aborted &&
           tried.size <= this.cfg.retries.count &&
-          tried.size < this.upstreams.length &&
+          tried.size < open.length &&
           this.now() < deadline;
         if (!retry) {
           const e = originError(err, u.name);
@@ -186,12 +195,23 @@ export class UpstreamPool implements OriginClient {
     }
   }
 
-  private choose(key: string, tried: ReadonlySet<Upstream>): Upstream {
-    let untried = tried.size === 0 ? this.upstreams : this.upstreams.filter((u) => !tried.has(u));
+  /** The upstreams that may take a new request: all but the drained ones. */
+  private open(): readonly Upstream[] {
+    const drained = this.deps.isDrained;
+    return drained === undefined ? this.upstreams : this.upstreams.filter((u) => !drained(u.name));
+  }
+
+  /** Can a new request go to some upstream of this pool (one not drained)? */
+  hasOpen(): boolean {
+    return this.open().length > 0;
+  }
+
+  private choose(open: readonly Upstream[], key: string, tried: ReadonlySet<Upstream>): Upstream {
+    let untried = tried.size === 0 ? open : open.filter((u) => !tried.has(u));
     // A pool a reload replaced still serves its requests in flight: their retries avoid upstreams already closed.
     if (this.closed) {
-      const open = untried.filter((u) => !u.closing);
-      if (open.length > 0) untried = open;
+      const notClosing = untried.filter((u) => !u.closing);
+      if (notClosing.length > 0) untried = notClosing;
     }
     const available = untried.filter((u) => u.health.available());
     if (tried.size === 0) this.noteAllDown(available.length === 0);
@@ -231,7 +251,7 @@ export class UpstreamPool implements OriginClient {
 
   /** Can some upstream be chosen now (/readyz)? */
   anyAvailable(): boolean {
-    return this.upstreams.some((u) => u.health.available());
+    return this.open().some((u) => u.health.available());
   }
 
   stats(): unknown {

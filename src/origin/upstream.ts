@@ -14,6 +14,7 @@ import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../
 import type { Clock } from '../util/clock.js';
 import type { UpstreamView } from './balancer.js';
 import { failureReason } from './client.js';
+import { ConnectionTrust } from './connection-trust.js';
 import { statusExpected, UpstreamHealth, type ActiveThresholds, type ProbeOutcome, type Transition } from './health.js';
 
 export interface UpstreamTimeouts {
@@ -58,6 +59,8 @@ export class Upstream implements UpstreamView {
   private readonly pathPrefix: string;
   private readonly pool: Pool;
   private readonly connectTimeoutMs: number;
+  /** Which connection carried each response, to distrust those followed by unsolicited bytes. */
+  readonly trust: ConnectionTrust;
   inFlight = 0;
   requests = 0;
   failures = 0;
@@ -83,13 +86,16 @@ export class Upstream implements UpstreamView {
     this.weight = cfg.weight;
     this.maxConnections = cfg.maxConnections;
     this.connectTimeoutMs = timeouts.connectTimeoutMs;
+    this.trust = new ConnectionTrust(deps.now);
     this.pool = new Pool(url.origin, {
+      factory: this.trust.factory,
       connections: cfg.maxConnections,
       connectTimeout: timeouts.connectTimeoutMs,
       headersTimeout: timeouts.headersTimeoutMs,
       bodyTimeout: timeouts.bodyTimeoutMs,
       keepAliveTimeout: 4_000,
     });
+    this.pool.on('disconnect', (_origin, targets, err) => this.trust.disconnected(targets[1], err));
     if (carry) {
       carry.health.reconfigure(passive, active);
       this.health = carry.health;
@@ -140,13 +146,21 @@ export class Upstream implements UpstreamView {
     this.sampledAt = now;
   }
 
-  async send(method: string, target: string, headers: Dispatcher.RequestOptions['headers'], body: Dispatcher.RequestOptions['body'], signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+  async send(
+    method: string,
+    target: string,
+    headers: Dispatcher.RequestOptions['headers'],
+    body: Dispatcher.RequestOptions['body'],
+    signal?: AbortSignal,
+    onInfo?: Dispatcher.RequestOptions['onInfo'],
+  ): Promise<Dispatcher.ResponseData & { onDistrust: (cb: () => void) => void }> {
     const started = this.deps.now();
     this.requests++;
     this.inFlight++;
     let res: Dispatcher.ResponseData;
+    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal, onInfo });
     try {
-      res = await this.pool.request({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal });
+      res = await this.pool.request(opts);
     } catch (err) {
       this.inFlight--;
       // The caller giving up says nothing about the upstream.
@@ -171,11 +185,12 @@ export class Upstream implements UpstreamView {
       this.inFlight--;
     };
     res.body.once('close', finish);
+    res.body.once('end', () => this.trust.ended(tracked));
     res.body.once('error', (err: Error & { code?: string }) => {
       if (err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`);
       finish();
     });
-    return res;
+    return Object.assign(res, { onDistrust: (cb: () => void) => void tracked.callbacks.push(cb) });
   }
 
   private fail(reason: string): void {

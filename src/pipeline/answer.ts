@@ -10,12 +10,13 @@
 import { currentAge } from '../cache/reuse.js';
 import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
-import { StrataError } from '../errors.js';
+import { StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
+import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
-import { deliverFor, settle, type PathEnv, type RequestContext } from './context.js';
+import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { resumeFromStore } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
@@ -27,7 +28,7 @@ import type { EntryMeta } from '../store/types.js';
 /** A fetch outcome that carries a response body clients can share. */
 export type SharedResponse = Extract<FetchOutcome, { kind: 'storing' | 'passing' }>;
 
-export function createAnswers(env: PathEnv) {
+export function createAnswers(env: NodeEnv) {
   const { store, logger } = env;
   /**
    * The response fields every client of one shared outcome gets, built once per
@@ -123,6 +124,38 @@ export function createAnswers(env: PathEnv) {
     },
 
     error,
+
+    /**
+     * An interim response from the origin, passed on before the final one (RFC 9110
+     * §15.2): 103 Early Hints (RFC 8297) and 102 Processing; never stored. Not to an
+     * HTTP/1.0 client (§15.2: it cannot read one), not once the final status line
+     * is out. Other 1xx codes are dropped: Node writes no others, and 100 Continue
+     * belongs to Strata's own exchange with the client.
+     */
+    interim(ctx: RequestContext, status: number, headers: HeaderMap): void {
+      const { req, res } = ctx;
+      const v = req.httpVersionMajor;
+      if (res.headersSent || res.destroyed || v < 1 || (v === 1 && req.httpVersionMinor < 1)) return;
+      if (status === 102) return void (typeof res.writeProcessing === 'function' && v === 1 ? res.writeProcessing() : undefined);
+      if (status !== 103) return;
+      const hints: Record<string, string> = {};
+      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length') hints[name] = value;
+      // Node writes a 103 only with a Link field, and refuses a malformed one.
+      if (hints['link'] === undefined) return;
+      try {
+        res.writeEarlyHints(hints);
+      } catch (err) {
+        logger.debug({ id: ctx.id, err: (err as Error).message }, '103 Early Hints from the origin not passed on');
+      }
+    },
+
+    /** The edge guard's refusal (403, 429, 401, 3xx, 503): Strata's error form plus the fields it names. */
+    refused(ctx: RequestContext, status: number, code: ErrorCode, message: string, fields: string[]): void {
+      const cacheStatus = settle(env, ctx, { result: 'error', fwd: 'bypass', detail: code.toLowerCase() });
+      const body = `${status} ${code}: ${message}\n`;
+      ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
+      ctx.res.end(body);
+    },
 
     /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */
     options(ctx: RequestContext): void {

@@ -21,7 +21,9 @@ import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
+import type { Guard } from '../routing/guard/guard.js';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
+import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
@@ -35,7 +37,8 @@ export interface ProxyDeps {
   config: Readonly<Config>;
   access: AccessLog;
   store: CacheStore;
-  origin: OriginClient;
+  /** Sites and routes: each request's route side, whose pool answers it. */
+  router: Router;
   logger: Logger;
   stats: Stats;
   /** Requests by outcome and status class, and their durations: recorded once, when a request is over. */
@@ -54,7 +57,9 @@ export interface ProxyDeps {
   /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
-  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[]) => Promise<void>;
+  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
+  /** The edge guard (filters, rate limits, auth) run before the cache; absent or inactive: none. */
+  guard?: Guard;
 }
 
 /** What the request path asks of the cluster (src/cluster/cluster.ts). */
@@ -70,7 +75,7 @@ export interface ClusterPath {
 }
 
 /** The handler's components and the options derived from the config once. */
-export interface PathEnv extends ProxyDeps {
+export interface NodeEnv extends ProxyDeps {
   /** This node's name in Cache-Status (an sf-token or sf-string). */
   nodeName: string;
   /** This node's Via member. */
@@ -92,6 +97,11 @@ export interface CompressEnv {
   maxDecodedBytes: number;
 }
 
+/** One route side's environment (route-path.ts): its upstream pool, and the route's rules in policy and grace. */
+export interface PathEnv extends NodeEnv {
+  origin: OriginClient;
+}
+
 /** Per-request state: what the access line reports. */
 export interface RequestContext {
   id: number;
@@ -109,13 +119,17 @@ export interface RequestContext {
   /** The primary key, once computed (cacheable methods). */
   key: string | undefined;
   upstream?: string;
+  /** The route side the router chose (absent before routing, and for Strata's own early answers). */
+  route?: RouteSide;
   bytes: number;
+  /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
+  originOnly?: HeaderMap;
   /** The peer this request proved it comes from (cluster): answered here, never sent to another peer. */
   peer?: string;
 }
 
 /** The deliver options for this request's answers. */
-export function deliverFor(env: PathEnv, ctx: RequestContext): DeliverOptions {
+export function deliverFor(env: NodeEnv, ctx: RequestContext): DeliverOptions {
   return ctx.peer === undefined ? env.deliver : env.peerDeliver;
 }
 
@@ -123,7 +137,7 @@ export function deliverFor(env: PathEnv, ctx: RequestContext): DeliverOptions {
  * Record the request's outcome (once) and count it; returns the Cache-Status
  * value the answer carries. `o` is a fresh object owned by the request.
  */
-export function settle(env: PathEnv, ctx: RequestContext, o: CacheOutcome): string {
+export function settle(env: NodeEnv, ctx: RequestContext, o: CacheOutcome): string {
   if (ctx.outcome) throw new Error(`outcome of request ${ctx.id} settled twice (${ctx.outcome.result}, then ${o.result})`);
   if (ctx.decision !== undefined) o.decision = ctx.decision;
   ctx.outcome = o;
@@ -134,7 +148,7 @@ export function settle(env: PathEnv, ctx: RequestContext, o: CacheOutcome): stri
 
 /** The request fields for the origin. */
 export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
-  return forwardHeaders(ctx.headers, {
+  const h = forwardHeaders(ctx.headers, {
     clientAddress: ctx.req.socket.remoteAddress ?? '',
     clientHost: ctx.host,
     clientProto: clientScheme(ctx.req),
@@ -142,4 +156,5 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
     via: env.via,
     droppedFields: env.droppedFields,
   });
+  return ctx.originOnly ? Object.assign(h, ctx.originOnly) : h;
 }

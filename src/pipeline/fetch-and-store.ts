@@ -101,6 +101,8 @@ export interface FetchRequest {
   maySlice?: boolean;
   /** Fetched through the cluster (the owner, else the origin); false: from the origin (a peer's request). */
   viaCluster?: boolean;
+  /** Interim (1xx) responses, for the client that leads the fetch (never stored). */
+  onInterim?: (status: number, headers: HeaderMap) => void;
 }
 
 export interface FetchDeps {
@@ -111,6 +113,8 @@ export interface FetchDeps {
   stats: Stats;
   policy: StoragePolicyOptions;
   windowBytes: number;
+  /** The window of a body that is not stored (one client reads it): bounded buffering ahead of a slow client. */
+  passWindowBytes: number;
   /** Objects above this are worth storing in slices (cache/slicing.ts). */
   sliceThresholdBytes: number;
   /** What one entry may cost (cache/entry-bounds.ts). */
@@ -149,7 +153,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   function passing(key: string, res: OriginResponse, reason: NotStoredReason, announced: number, finish: () => void, safeToShare: boolean): FetchOutcome {
     deps.notStored?.record(key, { reason, status: res.status, atMs: clock.now() });
     const requestsOwn = REQUEST_SPECIFIC_REASONS.has(reason);
-    const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: announced }, Promise.resolve());
+    const body = new SharedBody(res.body, { windowBytes: deps.passWindowBytes, expectedLength: announced }, Promise.resolve());
     setImmediate(() => body.abandonIfUnread());
     finish();
     return {
@@ -182,7 +186,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const requestTimeMs = clock.now();
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
     const purgeMark = store.purgeMark();
-    const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key });
+    const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, ...(req.onInterim ? { onInterim: req.onInterim } : {}) });
     const responseTimeMs = clock.now();
 
     if (validating && res.status === 304) {
@@ -270,6 +274,12 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         if (coded) await deleteKeys(siblingCodings(store.variants(meta.primaryKey), meta));
       },
       over: finish,
+    });
+    // Its connection then carried bytes nobody asked for: this response may be such bytes (origin/connection-trust.ts).
+    res.onDistrust?.(() => {
+      stats.inc('distrusted');
+      logger.warn({ id: req.id, url: meta.url, upstream: res.upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
+      void body.sealedAt.then(() => store.delete(meta.key).catch(() => false));
     });
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };

@@ -1,9 +1,12 @@
-// The request path, composed: guard → key → lookup → decide → deliver (hit,
-// stale-while-revalidate) | on-miss: coalesce → fetch → fill → deliver (miss,
-// validation; stale-if-error when the origin fails) | pass. The only module that
-// knows this order; each step lives in its own module:
+// The request path, composed: receive checks → route (site, route, canary side)
+// → edge guard (filters, rate limit, auth) → key → lookup → decide → deliver
+// (hit, stale-while-revalidate) | on-miss: coalesce → fetch → fill → deliver
+// (miss, validation; stale-if-error when the origin fails) | pass. The only
+// module that knows this order; each step lives in its own module:
 //
-//   handle.ts      entry: request context, routing by method, the hot path, decide, the access line
+//   handle.ts      entry: request context, receive checks, routing (once per request), the guard, the access line
+//   route-path.ts  one route side's path: its key, the hot path, decide, on-miss or pass, PURGE
+//   guarded.ts     the edge guard's verdict: refusals answered, passes shaping the request
 //   context.ts     what the steps share; settle(), the one place an outcome is recorded
 //   on-miss.ts     a request the cache cannot answer alone, routed once: slices, whole, or pass
 //   shared-fetch.ts  one fetch per key (join, lead, alone) and each client's answer from its outcome
@@ -15,11 +18,11 @@
 //
 // Invariants: each request's outcome is settled exactly once (context.ts), and
 // Cache-Status, the access line and the outcome counters come from it. A memory
-// hit of an unvaried entry is answered synchronously, without a promise.
+// hit of an unvaried entry is answered synchronously, without a promise. The
+// router is asked once per request; everything after uses the route side it named.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decide, requestFacts, type GraceWindows } from '../cache/decide.js';
-import { isCacheableMethod, primaryKey } from '../cache/key.js';
+import type { GraceWindows } from '../cache/decide.js';
 import { cacheStatusName } from '../cache/outcome.js';
 import type { StoragePolicyOptions } from '../cache/storable.js';
 import { TAG_FIELDS } from '../cache/tags.js';
@@ -27,28 +30,25 @@ import type { DeliverOptions } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import { checkRequest } from '../server/request-guard.js';
-import type { StoredEntry } from '../store/types.js';
+import type { RouteSide } from '../routing/router.js';
 import { createAnswers } from './answer.js';
-import { settle, type CompressEnv, type PathEnv, type ProxyDeps, type RequestContext } from './context.js';
+import type { CompressEnv, NodeEnv, ProxyDeps, RequestContext } from './context.js';
 import { PRODUCIBLE } from '../transform/codings.js';
 import { Negotiator } from '../transform/negotiate.js';
-import { chooseVariant, codingOnlyKey } from '../transform/select.js';
-import { createFetcher } from './fetch-and-store.js';
-import { createSharedFetch } from './shared-fetch.js';
-import { lookup, pick, type Choose, type Picked } from './lookup.js';
-import { createOnMiss } from './on-miss.js';
-import { createPass } from './pass.js';
-import { createSlicer } from './slices.js';
+import { createRoutePath } from './route-path.js';
+import { addSetCookie } from './sticky-cookie.js';
+import { createGuardStep } from './guarded.js';
 
 export type { ProxyDeps } from './context.js';
 
 /** The options every step uses, derived from the config once. */
-function pathEnv(deps: ProxyDeps): PathEnv {
+function nodeEnv(deps: ProxyDeps): NodeEnv {
   const { config } = deps;
   const via = `1.1 ${config.nodeId}`;
   const targeted = config.cache.targetedField.toLowerCase();
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
   if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
+  for (const f of deps.guard?.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
   const deliver: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
   const policy: StoragePolicyOptions = {
     targetedField: targeted,
@@ -67,88 +67,40 @@ function pathEnv(deps: ProxyDeps): PathEnv {
   const compress: CompressEnv | undefined = c.enabled
     ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
     : undefined;
+  // Answers to peers hide nothing: targeted fields and tags travel to the edge copy.
   const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap() };
   return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const env = pathEnv(deps);
-  const { config, store, origin, logger, stats, clock, access, coalescer, metrics } = env;
-  const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
-  const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
-  const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
-  const fetchAndStore = createFetcher({ ...common, sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster: env.cluster, edgeCopy });
-  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster: env.cluster, edgeCopy });
+  const env = nodeEnv(deps);
+  const { config, router, logger, stats, access, metrics } = env;
+  // Strata's own answers before a route is known (bad input, 421).
   const answer = createAnswers(env);
-  const pass = createPass(env, answer);
-  const shared = createSharedFetch(env, answer, fetchAndStore);
-  const onMiss = createOnMiss(env, answer, shared, pass, slicer);
-  const compress = env.compress;
-  // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
-  const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
+  // The edge guard, node-wide today (config group edge); a route's own rules (route.guard) can take its place.
+  const guarded = deps.guard?.active ? createGuardStep(env, answer, deps.guard) : undefined;
+  // One path per route side, built on its first request; a reload's new routes get new ones.
+  const paths = new WeakMap<RouteSide, (ctx: RequestContext) => void | Promise<void>>();
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
 
-  /**
-   * A URL with a single unvaried entry in memory is answered without a promise
-   * in sight (the hot path); everything else goes through the full look-up.
-   */
-  function handleCacheable(ctx: RequestContext): void | Promise<void> {
-    const key = primaryKey('http', ctx.host || origin.host, ctx.target);
-    ctx.key = key;
-    const hot = store.peek(key);
-    if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
-    if (compress) {
-      // A URL keyed by coding alone: the variant in the client's coding, straight from memory.
-      const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
-      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
+  /** Ask the router once; the route side's path does the rest. */
+  function routed(ctx: RequestContext): void | Promise<void> {
+    const r = router.resolve(ctx.host, ctx.target, ctx.headers, ctx.req.socket);
+    if (r.kind === 'misdirected') return answer.error(ctx, new StrataError('MISDIRECTED_REQUEST', `no site of this node serves Host ${JSON.stringify(ctx.host.slice(0, 200))}`));
+    if (r.kind === 'no-route') return answer.error(ctx, new StrataError('NO_ROUTE', `site ${r.site} has no route for ${ctx.target.slice(0, 200)}`));
+    // A new sticky id for a canary split by cookie: kept out of anything stored, sent with this answer only.
+    if (r.setCookie !== undefined) addSetCookie(ctx.res, r.setCookie);
+    ctx.route = r.to;
+    let run = paths.get(r.to);
+    if (run === undefined) {
+      run = createRoutePath(env, r.to);
+      paths.set(r.to, run);
     }
-    // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
-    let picked: Picked | undefined;
-    try {
-      picked = pick(store, key, ctx.headers, choose);
-    } catch {
-      picked = undefined;
-    }
-    const inMemory = picked?.meta && store.peek(picked.meta.key);
-    if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
-    return lookup(store, key, ctx.headers, choose, picked).then(
-      (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
-      (err: unknown) => {
-        // A store failure degrades to a miss.
-        logger.warn({ id: ctx.id, err: (err as Error).message }, 'store lookup failed; treated as a miss');
-        return serve(ctx, key, undefined, 'uri-miss');
-      },
-    );
-  }
-
-  /** Decide once, then act on the Decision. */
-  function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss'): void | Promise<void> {
-    const d = decide({ request: requestFacts(ctx.headers), stored: found?.meta, miss, nowMs: clock.now(), grace: env.grace });
-    ctx.decision = d.kind;
-    switch (d.kind) {
-      case 'hit':
-        // An unread request body is discarded by Node when the response finishes, before
-        // the connection is reused (no smuggling through a body a hit never reads).
-        return answer.stored(ctx, found!, d.ageS, { result: 'hit', ttlS: d.ttlS });
-      case 'hit-stale':
-        return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'max-stale' });
-      case 'stale-while-revalidate':
-        shared.revalidateInBackground(ctx, key, found!);
-        return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' });
-      case 'refuse':
-        return answer.onlyIfCached(ctx);
-      case 'revalidate':
-      case 'fetch':
-        return onMiss(ctx, key, d, found);
-    }
-  }
-
-  /** PURGE (Varnish's and nginx's habit): handled by the purge module, never forwarded. */
-  function handlePurge(ctx: RequestContext): Promise<void> {
-    const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'purge' });
-    const key = primaryKey('http', ctx.host || origin.host, ctx.target);
-    return deps.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via]);
+    // The edge guard runs after routing and before the key and the look-up: a refused request never reaches the cache.
+    const path = run;
+    // A peer's request was guarded on the node its client reached: not checked (nor counted) twice.
+    return guarded && ctx.peer === undefined ? guarded(ctx, () => path(ctx)) : path(ctx);
   }
 
   /** The end of every request: bytes counted, its metrics recorded and the access line written. */
@@ -166,6 +118,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       // A client that went away before its answer was chosen.
       cache: ctx.outcome?.result ?? 'bypass',
       upstream: ctx.upstream,
+      route: ctx.route?.label,
       ms: Math.round(ms * 100) / 100,
       aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
       ...(ctx.req.httpVersionMajor === 2 ? { http: '2' } : {}),
@@ -206,7 +159,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       if (peer !== undefined && ctx.method !== 'PURGE') ctx.peer = peer;
     }
     try {
-      const work = isCacheableMethod(ctx.method) ? handleCacheable(ctx) : ctx.method === 'PURGE' ? handlePurge(ctx) : pass(ctx, 'bypass');
+      const work = routed(ctx);
       if (!work && res.writableEnded) {
         // A memory hit answered synchronously: its whole answer is handed to the
         // socket already, so it is logged now, without a listener per request.

@@ -5,17 +5,21 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import { varyMatches } from '../cache/vary.js';
-import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
+import type { Store, StoredEntry, VariantMeta } from '../store/types.js';
 
 export type Lookup =
   | { found: StoredEntry }
   | { found: undefined; miss: 'uri-miss' | 'vary-miss' };
 
-/** The variant for a request among a URL's stored variants; `whole`: some entry is not a slice. */
-export type Choose = (variants: readonly EntryMeta[], req: HeaderMap) => { meta?: EntryMeta; whole: boolean };
+/**
+ * The variant for a request among a URL's stored variants; `whole`: some entry is not a
+ * slice. Variants may carry no more than VariantMeta (a disk entry keeping its
+ * metadata on disk): get() gives the whole metadata.
+ */
+export type Choose = (variants: readonly VariantMeta[], req: HeaderMap) => { meta?: VariantMeta; whole: boolean };
 
 export const chooseByVary: Choose = (variants, req) => {
-  let best: EntryMeta | undefined;
+  let best: VariantMeta | undefined;
   let whole = false;
   const seen = new Map<string, string>();
   for (const m of variants) {
@@ -27,7 +31,7 @@ export const chooseByVary: Choose = (variants, req) => {
   return best ? { meta: best, whole } : { whole };
 };
 
-export type Picked = { meta: EntryMeta } | { meta: undefined; miss: 'uri-miss' | 'vary-miss' };
+export type Picked = { meta: VariantMeta } | { meta: undefined; miss: 'uri-miss' | 'vary-miss' };
 
 /** The variant's metadata, chosen without I/O, or why there is none. */
 export function pick(store: Store, primaryKey: string, req: HeaderMap, choose: Choose = chooseByVary): Picked {

@@ -9,11 +9,14 @@ import type { StrataError } from '../errors.js';
 import { maxForwards } from '../http/max-forwards.js';
 import { requestHasBody } from '../server/request-guard.js';
 import type { OriginResponse } from '../origin/client.js';
+import { bufferRequestBody, type BufferedBody } from '../server/request-body.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
 
 export function createPass(env: PathEnv, answer: Answers) {
   const { origin, store, stats } = env;
+  const { limits } = env.config;
+  const bodyLimits = { maxBytes: limits.maxRequestBodyBytes, memoryBytes: limits.requestBodyMemoryBytes, dir: limits.requestBodyDir, idleTimeoutMs: limits.requestBodyTimeoutMs };
 
   async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
     const keys = invalidatedKeys(ctx.method, res.status, 'http', ctx.host || origin.host, ctx.target, res.headers);
@@ -24,12 +27,25 @@ export function createPass(env: PathEnv, answer: Answers) {
     const mf = maxForwards(ctx.method, ctx.headers);
     if (mf.answerHere) return answer.options(ctx);
     const hasBody = requestHasBody(ctx.req);
+    // The whole body first, then an origin connection: a slow client holds only its own buffer.
+    let body: BufferedBody | undefined;
+    if (hasBody) {
+      const b = await bufferRequestBody(ctx.req, bodyLimits);
+      if (b === undefined) return void ctx.res.destroy();
+      if (b instanceof Error) return answer.error(ctx, b, 'bypass', true);
+      body = b;
+    }
     const headers = originHeaders(env, ctx);
     if (mf.forward !== undefined) headers['max-forwards'] = mf.forward;
+    // A chunked body is sent with its length now that it is known.
+    if (body) headers['content-length'] = String(body.length);
+    const payload = body?.take() ?? null;
     let res: OriginResponse;
     try {
-      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: hasBody ? ctx.req : null });
+      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, onInterim: (status, h) => answer.interim(ctx, status, h) });
     } catch (err) {
+      // A spooled body's file is closed with its stream, read or not.
+      if (payload && !Buffer.isBuffer(payload)) payload.destroy();
       return answer.error(ctx, err as StrataError, fwd);
     }
     ctx.upstream = res.upstream;

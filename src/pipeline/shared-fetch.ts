@@ -45,6 +45,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       maySlice,
       // A peer's request is answered here, from the origin: never sent on to another peer.
       viaCluster: env.cluster !== undefined && ctx.peer === undefined,
+      onInterim: (status, headers) => answer.interim(ctx, status, headers),
     };
   }
 

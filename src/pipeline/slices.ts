@@ -11,6 +11,10 @@
 // slices it needs, a full GET streams every slice in turn, and the client gets
 // bytes as they arrive, never after the whole object.
 //
+// A range request that misses on an object no larger than one slice is answered
+// by a 206 holding all of it: that 206 is stored too, as a one-slice object
+// (storing partial content, RFC 9111 §3.3, §3.4).
+//
 // Versions are never stitched: every slice records the object's validator (strong
 // ETag, else Last-Modified) and complete length. A slice whose validator or length
 // differs from the first one the answer was built on fails the body (the deliverer
@@ -159,7 +163,8 @@ export function createSlicer(deps: SliceDeps) {
 
   /** Slice metadata stored for this object (any version). */
   function storedSlices(primaryKey: string): EntryMeta[] {
-    return store.variants(primaryKey).filter((m) => m.slice !== undefined && m.slice.bytes === sliceBytes);
+    // A slice's metadata is whole in every tier (the disk keeps it in RAM: store/disk/records.ts).
+    return store.variants(primaryKey).filter((m): m is EntryMeta => m.slice !== undefined && m.slice.bytes === sliceBytes && 'headers' in m);
   }
 
   /** Remove every slice of the object not of `validator` (all of them when undefined). */
@@ -184,7 +189,10 @@ export function createSlicer(deps: SliceDeps) {
       const responseTimeMs = clock.now();
       const cr = parseContentRange(res.headers['content-range']);
       const expected = cr && sliceSpan(index, sliceBytes, cr.total);
-      const validator = objectValidator(res.headers);
+      // A 206 holding the whole representation is complete (RFC 9111 §3.4): a one-slice
+      // object, never combined with another, so it needs no validator against stitching.
+      const complete = res.status === 206 && cr !== undefined && cr.start === 0 && cr.end === cr.total - 1 && cr.total > 0;
+      const validator = objectValidator(res.headers) ?? (complete ? `complete:${cr.total}` : undefined);
       const whole = { ...res.headers };
       delete whole['content-range'];
       delete whole['content-length'];
@@ -194,7 +202,7 @@ export function createSlicer(deps: SliceDeps) {
           : undefined;
       const edgeTiers = edgeTiersOf(deps, res);
       const sliceable =
-        edgeTiers !== 'none' && verdict?.store && verdict.decision.varyNames.length === 0 && cr!.total > thresholdBytes && cr!.start === expected!.start && cr!.end === expected!.end;
+        edgeTiers !== 'none' && verdict?.store && verdict.decision.varyNames.length === 0 && (cr!.total > thresholdBytes || complete) && cr!.start === expected!.start && cr!.end === expected!.end;
       if (!sliceable) {
         const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: -1 }, Promise.resolve());
         setImmediate(() => body.abandonIfUnread());
@@ -227,6 +235,11 @@ export function createSlicer(deps: SliceDeps) {
           stats.inc('slicesStored');
         },
         over: finish,
+      });
+      // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
+      res.onDistrust?.(() => {
+        stats.inc('distrusted');
+        void body.sealedAt.then(() => store.delete(meta.key).catch(() => false));
       });
       return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark };
     })().catch((err: unknown): FetchOutcome => {

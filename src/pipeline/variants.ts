@@ -17,10 +17,11 @@ import { baseHeaders, deliverNotModified } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
 import type { SharedBody } from '../coalesce/shared-body.js';
 import type { EntryMeta } from '../store/types.js';
+import { isWhole } from '../entry.js';
 import { compressor, decoded, through } from '../transform/codings.js';
 import { sameSource, type Plan } from '../transform/select.js';
 import { derivedMeta, presentedHeaders } from '../transform/variant-meta.js';
-import { deliverFor, settle, type PathEnv, type RequestContext } from './context.js';
+import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
 import { startFill } from './fill.js';
 import { resumeFromStore } from './resume-from-store.js';
 
@@ -38,7 +39,7 @@ export interface VariantSource {
   purgeMark?: number;
 }
 
-export function createVariants(env: PathEnv) {
+export function createVariants(env: NodeEnv) {
   const { store, logger, stats } = env;
   const inflight = new Map<string, Made>();
 
@@ -59,7 +60,8 @@ export function createVariants(env: PathEnv) {
       committed: async () => {
         stats.inc('stored');
         // The source was replaced while this was made (a new body from the origin): not a variant of it.
-        if (!sameSource(src.meta, store.variants(src.meta.primaryKey).find((m) => m.key === src.meta.key), src.bytes)) {
+        const now = store.variants(src.meta.primaryKey).find((m) => m.key === src.meta.key);
+        if (!sameSource(src.meta, now && isWhole(now) ? now : undefined, src.bytes)) {
           await store.delete(meta.key);
           return;
         }

@@ -9,7 +9,8 @@
 // request must also be complete within the header timeout counted from accept, by
 // a timer of our own (Node 20.20 counts a silent connection from accept on its
 // tick, but PITFALLS records versions that never time it out); and one client
-// address may hold at most limits.maxConnectionsPerClient connections.
+// address may hold at most limits.maxConnectionsPerClient connections. A client
+// that stops taking its answer is cut after limits.sendTimeoutMs.
 // With TLS on, the same server takes the decrypted HTTP/1.1 connections from the
 // TLS front (./secure-listener.ts), which counts them per address and bounds
 // their handshake itself.
@@ -28,6 +29,8 @@ export interface ListenerOptions {
   limits: LimitsConfig;
   logger: Logger;
   onBadRequest: () => void;
+  /** A client was cut by limits.sendTimeoutMs. */
+  onSendTimeout?: () => void;
   /**
    * Connections come decrypted from the TLS front (secure-listener.ts), which
    * counted them against their address at accept and bounded their handshake.
@@ -138,6 +141,22 @@ export type ProxyListener = http.Server & { setLimits(limits: LimitsConfig): voi
 export function createListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenerOptions): ProxyListener {
   const { logger } = opts;
   let limits = opts.limits;
+
+  /**
+   * nginx's send_timeout: the socket saw no progress for limits.sendTimeoutMs. With
+   * bytes waiting that the client does not take, it is cut — what its answer held
+   * (an origin connection, buffers) is released by the answer's close. With nothing
+   * waiting (the answer waits on the origin, whose own timeouts apply), it stays.
+   * Node's socket timer counts a write still making progress as activity.
+   */
+  function onSendTimeout(this: ServerResponse): void {
+    const socket = this.socket;
+    if (!socket || socket.writableLength === 0) return;
+    logger.info({ remote: socket.remoteAddress, waitingBytes: socket.writableLength, sendTimeoutMs: limits.sendTimeoutMs }, 'client took no bytes within the send timeout; connection cut');
+    opts.onSendTimeout?.();
+    this.destroy();
+  }
+
   const conns = new WeakMap<Duplex, ConnState>();
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
@@ -166,6 +185,8 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     (res as TrackedResponse)[CONN_STATE] = st;
     // on, not once: a response closes once, and once() wraps the listener per call.
     res.on('close', settleResponse);
+    res.setTimeout(limits.sendTimeoutMs);
+    res.on('timeout', onSendTimeout);
     handler(req, res);
   };
 
@@ -189,7 +210,9 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const brokenBody = st.last !== undefined && !st.last.complete && st.pending > 0;
     const answer = () => {
       const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-      if (brokenBody && inFlight?.headersSent) socket.destroy();
+      // Its answer already complete (a hit written at once): it reaches the client, then the connection closes.
+      if (brokenBody && inFlight?.writableEnded) (socket as Socket).destroySoon();
+      else if (brokenBody && inFlight?.headersSent) socket.destroy();
       else rejectRaw(socket, err);
     };
     st.waitFor = brokenBody ? 1 : 0;
@@ -245,6 +268,14 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       return;
     }
     if (conns.get(socket)?.refused) return;
+    // The request was already answered with a closing answer (the handler refused its
+    // framing, or a hit went out to a client asking to close): its body's errors add nothing.
+    // (Node marks an answer carrying "Connection: close" as its connection's last: _last.)
+    const inFlight = (socket as { _httpMessage?: (ServerResponse & { _last?: boolean }) | null })._httpMessage;
+    if (inFlight?.writableEnded && (inFlight._last === true || !inFlight.shouldKeepAlive)) {
+      (socket as Socket).destroySoon();
+      return;
+    }
     const code = parserErrorCode(err.code);
     const e = new StrataError(code, code === 'HEADERS_TOO_LARGE' ? `request header section exceeds ${limits.maxHeaderBytes} bytes` : `${ERROR_HINT[code] ?? 'malformed request'} (${err.code ?? 'parse error'})`);
     opts.onBadRequest();

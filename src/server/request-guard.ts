@@ -57,8 +57,14 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
       hostHeader = authority;
     }
   }
-  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] !== undefined) {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && req.headers['content-length'] !== undefined) {
     return new StrataError('AMBIGUOUS_LENGTH', 'request has both Content-Length and Transfer-Encoding');
+  }
+  // RFC 9112 §6.3: a request whose final transfer coding is not chunked has no
+  // reliable length (Node's parser lets some through, or fails inside the body).
+  if (te !== undefined && te.split(',').at(-1)!.trim().toLowerCase() !== 'chunked') {
+    return new StrataError('AMBIGUOUS_LENGTH', 'request Transfer-Encoding does not end with chunked');
   }
   if (url.startsWith('/')) {
     if (!hostHeader) {

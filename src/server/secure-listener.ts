@@ -30,6 +30,8 @@ export interface SecureListenerOptions {
   certificates: Certificates;
   logger: Logger;
   onBadRequest: () => void;
+  /** An HTTP/1.1 client cut by limits.sendTimeoutMs (listener.ts). */
+  onSendTimeout?: () => void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -38,7 +40,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   const { logger, certificates } = opts;
   // A reload replaces them (setLimits); each new connection reads the current ones.
   let limits = opts.limits;
-  const h1 = createListener(handler, { limits, logger, onBadRequest: opts.onBadRequest, behindTls: true });
+  const h1 = createListener(handler, { limits, logger, onBadRequest: opts.onBadRequest, ...(opts.onSendTimeout ? { onSendTimeout: opts.onSendTimeout } : {}), behindTls: true });
   // node:http starts checking header timeouts of its connections when it begins
   // listening; this one never listens (connections are handed to it), so start it here.
   h1.emit('listening');

@@ -14,9 +14,12 @@
 import { nextTurn, selectorMatcher, SLICE_MS } from './purge-match.js';
 import type { EntryMeta, PurgeSelector } from './types.js';
 
+/** What purge selection reads of an entry. */
+export type Selectable = Pick<EntryMeta, 'key' | 'primaryKey' | 'url' | 'tags'>;
+
 export interface Ban {
   readonly seq: number;
-  readonly matches: (meta: EntryMeta) => boolean;
+  readonly matches: (meta: Selectable) => boolean;
   /** Soft purge instant; absent for a hard purge. */
   readonly softAtMs?: number;
   /**
@@ -29,7 +32,7 @@ export interface Ban {
 
 /** What a tier keeps per entry for the bans. */
 export interface BanChecked {
-  meta: EntryMeta;
+  readonly meta: Selectable;
   /** Sequence number of the newest ban this entry has been checked against. */
   bansChecked: number;
 }

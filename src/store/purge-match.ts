@@ -4,6 +4,9 @@
 // need one pass over the tier's entries, never one per selector part.
 
 import type { EntryMeta, PurgeSelector } from './types.js';
+
+/** What purge selection reads of an entry. */
+type Selectable = Pick<EntryMeta, 'key' | 'primaryKey' | 'url' | 'tags'>;
 import type { TagIndex } from './tag-index.js';
 import type { UrlOrder } from './url-order.js';
 import type { VariantIndex } from './variant-index.js';
@@ -111,7 +114,7 @@ export function* candidates<T>(sel: PurgeSelector, indexes: { variants: VariantI
 }
 
 /** Does the selector match any entry of `every`? Stops at the first (for scans). */
-export function anyMatch<T extends { meta: EntryMeta }>(sel: PurgeSelector, every: Iterable<T>): boolean {
+export function anyMatch<T extends { readonly meta: Selectable }>(sel: PurgeSelector, every: Iterable<T>): boolean {
   const matches = selectorMatcher(sel);
   for (const e of every) if (matches(e.meta)) return true;
   return false;
@@ -133,7 +136,7 @@ export function nextTurn(): Promise<void> {
  * `inSlices`, yield to other work every SLICE_MS, so a purge over a large tier
  * does not stall the requests served meanwhile.
  */
-export async function countInSlices<T extends { meta: EntryMeta }>(sel: PurgeSelector, every: Iterator<T>, counts: (entry: T) => boolean, inSlices = true): Promise<number> {
+export async function countInSlices<T extends { readonly meta: Selectable }>(sel: PurgeSelector, every: Iterator<T>, counts: (entry: T) => boolean, inSlices = true): Promise<number> {
   const matches = selectorMatcher(sel);
   let n = 0;
   for (;;) {

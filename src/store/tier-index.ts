@@ -4,31 +4,49 @@
 // re-tagged here in one call, so the three cannot drift apart.
 
 import type { EntryMeta } from '../entry.js';
+
+/** What the indexes read of an entry. */
+export type Indexed = Pick<EntryMeta, 'key' | 'primaryKey' | 'url' | 'tags'>;
 import { TagIndex } from './tag-index.js';
 import { UrlOrder } from './url-order.js';
 import { VariantIndex } from './variant-index.js';
 
 export class TierIndex {
-  readonly variants = new VariantIndex();
-  readonly tags = new TagIndex();
-  readonly order = new UrlOrder();
+  /**
+   * The disk tier's: `variants` lists also its entry under the primary key itself, and
+   * `order` sorts by what `orderOf` says (its key, for most entries: disk/tier.ts).
+   */
+  constructor(
+    readonly variants = new VariantIndex(),
+    readonly order = new UrlOrder(),
+    private readonly orderOf: (meta: Indexed) => string = (meta) => meta.url,
+  ) {}
 
-  add(meta: EntryMeta): void {
-    this.variants.add(meta.primaryKey, meta.key);
-    this.order.add(meta.url, meta.key);
+  readonly tags = new TagIndex();
+
+  /**
+   * `variants` false: the entry is not listed under its primary key (the disk tier finds
+   * an entry stored under its primary key itself, and spares the list).
+   */
+  add(meta: Indexed, variants = true): void {
+    if (variants) this.variants.add(meta.primaryKey, meta.key);
+    this.order.add(this.orderOf(meta), meta.key);
     this.tags.add(meta.tags, meta.key);
   }
 
-  remove(meta: EntryMeta): void {
-    this.variants.remove(meta.primaryKey, meta.key);
-    this.order.remove(meta.key);
+  remove(meta: Indexed, variants = true): void {
+    if (variants) this.variants.remove(meta.primaryKey, meta.key);
+    this.order.remove(meta.key, this.orderOf(meta));
     this.tags.remove(meta.tags, meta.key);
   }
 
   /** The entry's metadata is replaced (after a 304, a soft purge): its tags and URL may differ. */
-  replaced(old: EntryMeta, meta: EntryMeta): void {
+  replaced(old: Indexed, meta: Indexed): void {
     this.tags.remove(old.tags, old.key);
-    if (meta.url !== old.url) this.order.add(meta.url, meta.key);
+    if (meta.url !== old.url) {
+      this.order.remove(old.key, this.orderOf(old));
+      this.order.add(this.orderOf(meta), meta.key);
+    }
     this.tags.add(meta.tags, meta.key);
   }
 }

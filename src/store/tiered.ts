@@ -15,6 +15,7 @@ import {
   SupersededError,
   type BodyWriter,
   type EntryMeta,
+  type VariantMeta,
   type PurgeOptions,
   type PurgeSelector,
   type CacheStore,
@@ -71,20 +72,20 @@ export class TieredStore implements CacheStore {
     const cold = await this.disk.get(key);
     if (!cold) return this.landing(key);
     if (!this.memory.admits(cold.meta.bodySize)) return cold;
-    const data = await this.disk.readVerified(key);
+    const data = await this.disk.readVerified(key, cold.meta);
     if (!data) return undefined;
     // Why: the read took I/O time. A newer entry written to memory meanwhile must not be
     // overwritten with these older bytes, and an entry deleted (purged) or replaced on
     // disk meanwhile must not be brought back into memory by this promotion.
     const newer = this.memory.peek(key);
     if (newer) return newer;
-    if (this.disk.metaOf(key) !== cold.meta) return { meta: cold.meta, body: memoryBody(data) };
+    if (!this.disk.storedFrom(key, cold.meta)) return { meta: cold.meta, body: memoryBody(data) };
     this.memory.put(cold.meta, data);
     return this.memory.peek(key) ?? { meta: cold.meta, body: memoryBody(data) };
   }
 
-  variants(primaryKey: string): EntryMeta[] {
-    const fromMemory = this.memory.variants(primaryKey);
+  variants(primaryKey: string): VariantMeta[] {
+    const fromMemory: VariantMeta[] = this.memory.variants(primaryKey);
     const fromDisk = this.disk.variants(primaryKey);
     if (fromDisk.length === 0) return fromMemory;
     if (fromMemory.length === 0) return fromDisk;
@@ -204,7 +205,7 @@ export class TieredStore implements CacheStore {
           } else if (held?.body.buffer && !ticket.cancelled && !opts.memoryOnly) {
             await this.disk.putWhole(meta, held.body.buffer, { wanted });
           }
-          if (!ticket.cancelled && ticket.meta && this.disk.metaOf(meta.key) === meta) await this.disk.update(ticket.meta);
+          if (!ticket.cancelled && ticket.meta && this.disk.storedFrom(meta.key, meta)) await this.disk.update(ticket.meta);
           // Cancelled while the disk commit was under way: the disk tier landed nothing
           // (wanted() said no) and the canceller removed the memory entry.
           if (ticket.cancelled) throw new SupersededError(meta.key);

@@ -7,8 +7,8 @@
 
 import type { Readable } from 'node:stream';
 
-export { ENTRY_FORMAT, type EntryMeta, type PurgeSelector } from '../entry.js';
-import type { EntryMeta, PurgeSelector } from '../entry.js';
+export { ENTRY_FORMAT, type EntryMeta, type PurgeSelector, type VariantMeta } from '../entry.js';
+import type { EntryMeta, PurgeSelector, VariantMeta } from '../entry.js';
 
 export interface PurgeOptions {
   /**
@@ -79,8 +79,8 @@ export interface Store {
   /** Synchronous look-up when the tier can answer without I/O; undefined otherwise. */
   peek(key: string): StoredEntry | undefined;
   get(key: string): Promise<StoredEntry | undefined>;
-  /** Metadata of every stored variant under a primary key. */
-  variants(primaryKey: string): EntryMeta[];
+  /** What Vary selection needs of every stored variant under a primary key (get() gives the whole metadata). */
+  variants(primaryKey: string): VariantMeta[];
   open(meta: EntryMeta, opts?: WriteOptions): BodyWriter;
   /** Replace the metadata of a stored entry (e.g. after a 304); the body is unchanged. */
   update(meta: EntryMeta, opts?: WriteOptions): Promise<void>;

@@ -8,6 +8,10 @@
 // blocks and shifts one short array; a removal finds its block through a map by
 // key, without comparing URLs (a purge's walk removes 100,000 entries, and each
 // comparison of two long URLs costs ~60 ns); counting a run adds up block lengths.
+// The disk tier, with millions of entries, spares that map (~40 bytes an entry):
+// its removals name the URL and binary-search. It also orders by "GET " + URL, which
+// is the key itself for most of its entries, so an entry costs no URL string; `mark`
+// is that constant before every URL, added to the prefixes asked for.
 
 import { pathStart } from './purge-match.js';
 
@@ -43,16 +47,25 @@ function before(url: string, key: string, b: Block, i: number): boolean {
 
 export class UrlOrder {
   private blocks: Block[] = [];
-  private readonly blockOf = new Map<string, Block>();
+  private readonly blockOf: Map<string, Block> | undefined;
+  private readonly mark: string;
   private count = 0;
+
+  constructor(opts: { mark?: string; byKey?: boolean } = {}) {
+    this.mark = opts.mark ?? '';
+    this.blockOf = opts.byKey === false ? undefined : new Map();
+  }
 
   get size(): number {
     return this.count;
   }
 
-  /** Add the key under its URL (a key already present under another URL moves). */
+  /**
+   * Add the key under its URL (with `mark` before it). A key already present under
+   * another URL moves, when the order keeps its map by key; otherwise the caller removes it first.
+   */
   add(url: string, key: string): void {
-    const held = this.blockOf.get(key);
+    const held = this.blockOf?.get(key);
     if (held) {
       if (held.urls[held.keys.indexOf(key)] === url) return;
       this.remove(key);
@@ -60,32 +73,43 @@ export class UrlOrder {
     if (this.blocks.length === 0) {
       const b = { urls: [url], keys: [key] };
       this.blocks.push(b);
-      this.blockOf.set(key, b);
+      this.blockOf?.set(key, b);
       this.count = 1;
       return;
     }
     const bi = this.blockFor(url, key);
     const b = this.blocks[bi]!;
     const at = this.indexIn(b, url, key);
+    if (!this.blockOf && b.keys[at] === key && b.urls[at] === url) return;
     insertAt(b.urls, at, url);
     insertAt(b.keys, at, key);
-    this.blockOf.set(key, b);
+    this.blockOf?.set(key, b);
     this.count++;
     if (b.urls.length > BLOCK) {
       const half = b.urls.length >> 1;
       const moved = { urls: b.urls.splice(half), keys: b.keys.splice(half) };
-      for (const k of moved.keys) this.blockOf.set(k, moved);
+      if (this.blockOf) for (const k of moved.keys) this.blockOf.set(k, moved);
       this.blocks.splice(bi + 1, 0, moved);
     }
   }
 
-  remove(key: string): void {
-    const b = this.blockOf.get(key);
-    if (!b) return;
-    const at = b.keys.indexOf(key);
+  /** Remove the key (`url`: as added, needed when the order keeps no map by key). */
+  remove(key: string, url?: string): void {
+    let b: Block | undefined;
+    let at: number;
+    if (this.blockOf) {
+      b = this.blockOf.get(key);
+      if (!b) return;
+      at = b.keys.indexOf(key);
+      this.blockOf.delete(key);
+    } else {
+      if (url === undefined || this.blocks.length === 0) return;
+      b = this.blocks[this.blockFor(url, key)]!;
+      at = this.indexIn(b, url, key);
+      if (b.keys[at] !== key || b.urls[at] !== url) return;
+    }
     removeAt(b.urls, at);
     removeAt(b.keys, at);
-    this.blockOf.delete(key);
     this.count--;
     if (b.urls.length >= BLOCK >> 2) return;
     const bi = this.blocks.indexOf(b);
@@ -93,7 +117,7 @@ export class UrlOrder {
     else if (bi + 1 < this.blocks.length && b.urls.length + this.blocks[bi + 1]!.urls.length <= BLOCK) {
       // Many removals must not leave thousands of tiny blocks for counting to add up.
       const next = this.blocks[bi + 1]!;
-      for (const k of next.keys) this.blockOf.set(k, b);
+      if (this.blockOf) for (const k of next.keys) this.blockOf.set(k, b);
       b.urls.push(...next.urls);
       b.keys.push(...next.keys);
       this.blocks.splice(bi + 1, 1);
@@ -131,7 +155,7 @@ export class UrlOrder {
    */
   prefixRuns(urlPrefixes: readonly string[], pathPrefixes: readonly string[]): string[] | undefined {
     if (pathPrefixes.some((p) => !p.startsWith('/'))) return undefined;
-    const all = [...urlPrefixes];
+    const all = urlPrefixes.map((p) => this.mark + p);
     if (pathPrefixes.length) for (const a of this.authorities()) for (const p of pathPrefixes) all.push(a + p);
     all.sort();
     const runs: string[] = [];

@@ -2,6 +2,9 @@
 // Vary selection) and removed together (invalidation, purge). Shared by tiers.
 
 export class VariantIndex {
+  /** `stored(primaryKey)`: an entry stored under the primary key itself, listed without an entry here (the disk tier's). */
+  constructor(private readonly stored?: (primaryKey: string) => boolean) {}
+
   private readonly byPrimary = new Map<string, Set<string>>();
 
   add(primaryKey: string, key: string): void {
@@ -22,6 +25,8 @@ export class VariantIndex {
 
   keys(primaryKey: string): readonly string[] {
     const set = this.byPrimary.get(primaryKey);
-    return set ? [...set] : [];
+    const keys = set ? [...set] : [];
+    if (this.stored?.(primaryKey) && !set?.has(primaryKey)) keys.unshift(primaryKey);
+    return keys;
   }
 }

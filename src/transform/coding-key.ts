@@ -6,7 +6,7 @@
 
 import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
-import type { EntryMeta } from '../entry.js';
+import type { EntryMeta, VariantMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
 import { decoded } from './codings.js';
 import type { Negotiator } from './negotiate.js';
@@ -70,7 +70,7 @@ export function keyByCoding(res: { status: number; headers: HeaderMap; body: Rea
 }
 
 /** Keys of the other codings of the same response (same other Vary values) as `meta`: superseded by its new body. */
-export function siblingCodings(variants: readonly EntryMeta[], meta: EntryMeta): string[] {
+export function siblingCodings(variants: readonly VariantMeta[], meta: EntryMeta): string[] {
   const others = meta.varyNames.filter((n) => n !== ACCEPT_ENCODING);
   return variants
     .filter((m) => m.key !== meta.key && !m.slice && isCodingKeyed(m) && m.responseTimeMs <= meta.responseTimeMs && others.every((n) => m.varyValues[n] === meta.varyValues[n]))

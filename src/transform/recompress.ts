@@ -11,7 +11,7 @@
 // source that changed meanwhile (new body, other level) is left alone.
 
 import type { Logger } from 'pino';
-import type { EntryMeta } from '../entry.js';
+import { isWhole, type EntryMeta } from '../entry.js';
 import type { Stats } from '../observability/stats.js';
 import type { Purgeable, Store } from '../store/types.js';
 import { compressor } from './codings.js';
@@ -70,7 +70,7 @@ export class Recompressor {
   /** The variant as stored now, when it is still the fast one made from the same source. */
   private current(job: Job): EntryMeta | undefined {
     const m = this.deps.store.variants(job.variant.primaryKey).find((v) => v.key === job.variant.key);
-    return m && m.transform?.level === 'fast' && m.responseTimeMs === job.variant.responseTimeMs ? m : undefined;
+    return m && isWhole(m) && m.transform?.level === 'fast' && m.responseTimeMs === job.variant.responseTimeMs ? m : undefined;
   }
 
   private async run(job: Job): Promise<boolean> {

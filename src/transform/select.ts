@@ -7,7 +7,7 @@
 // varied fields match as usual (RFC 9111 §4.1).
 
 import { variantKey, varyMatches } from '../cache/vary.js';
-import type { EntryMeta } from '../entry.js';
+import { isWhole, type EntryMeta, type VariantMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
 import { DECODABLE } from './codings.js';
 import { IDENTITY, type Acceptance } from './negotiate.js';
@@ -16,7 +16,7 @@ import { ACCEPT_ENCODING, noTransform, whyNotCompressed, type CompressRules } fr
 /** What to make from a stored (or arriving) entry for one client: nothing, an encoded variant, or a decoded one. */
 export type Plan = { op: 'encode'; coding: string } | { op: 'decode'; from: string } | undefined;
 
-export function isCodingKeyed(meta: EntryMeta): boolean {
+export function isCodingKeyed(meta: Pick<EntryMeta, 'byCoding'>): boolean {
   return meta.byCoding === true;
 }
 
@@ -33,7 +33,7 @@ export function sameSource(source: EntryMeta, now: EntryMeta | undefined, source
 }
 
 /** The coding of a coding-keyed entry's bytes. */
-export function codingOf(meta: EntryMeta): string {
+export function codingOf(meta: Pick<EntryMeta, 'varyValues'>): string {
   return meta.varyValues[ACCEPT_ENCODING] ?? IDENTITY;
 }
 
@@ -62,12 +62,13 @@ export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: 
  * else one to decode. Entries not keyed by coding match as they always did. The
  * most recent wins within each rank (RFC 9111 §4.1). Slices are never variants.
  */
-export function chooseVariant(variants: readonly EntryMeta[], req: HeaderMap, acc: Acceptance): { meta?: EntryMeta; whole: boolean } {
-  const ranks: (EntryMeta | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, acc: Acceptance): { meta?: VariantMeta; whole: boolean } {
+  const ranks: (VariantMeta | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
   const seen = new Map<string, string>();
   let whole = false;
-  const matching: EntryMeta[] = [];
+  const matching: VariantMeta[] = [];
   // The newest body the origin sent (as stored, or decoded): a variant made from an older one is outdated.
+  // Entries keyed by coding come whole from every tier (isWhole).
   let newest: EntryMeta | undefined;
   for (const m of variants) {
     if (m.slice) continue;
@@ -75,11 +76,11 @@ export function chooseVariant(variants: readonly EntryMeta[], req: HeaderMap, ac
     const keyed = isCodingKeyed(m);
     if (!varyMatches(m.varyNames, m.varyValues, req, seen, keyed ? ACCEPT_ENCODING : undefined)) continue;
     matching.push(m);
-    if (keyed && (!m.transform || m.transform.level === 'decoded') && (!newest || m.responseTimeMs > newest.responseTimeMs)) newest = m;
+    if (keyed && isWhole(m) && (!m.transform || m.transform.level === 'decoded') && (!newest || m.responseTimeMs > newest.responseTimeMs)) newest = m;
   }
   for (const m of matching) {
     const keyed = isCodingKeyed(m);
-    if (newest && m !== newest && m.transform && m.transform.level !== 'decoded' && !madeFrom(m, newest)) continue;
+    if (newest && m !== newest && m.transform && m.transform.level !== 'decoded' && isWhole(m) && !madeFrom(m, newest)) continue;
     let r: number;
     if (!keyed) r = 4;
     else {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
-import { blobPath, segmentPath } from '../../src/store/disk/layout.js';
+import { blobPath, INDEX_FILE, segmentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { sha256Integrity } from '../../src/store/file-body.js';
 import { MemoryTier } from '../../src/store/memory.js';
@@ -191,7 +191,7 @@ describe('disk engine: a long churn of small bodies', () => {
 });
 
 describe('disk engine: index compaction', () => {
-  test('many updates and deletes: index-v1.log stays bounded; a restart brings back the latest metadata, deleted keys stay deleted', async () => {
+  test('many updates and deletes: the index file stays bounded; a restart brings back the latest metadata, deleted keys stay deleted', async () => {
     await withDir(async (dir) => {
       const maxBytes = MiB; // compaction slack: maxBytes/16 = 64 KiB
       const open = () => DiskTier.open({ dir, maxBytes, logger: silent });
@@ -219,7 +219,7 @@ describe('disk engine: index compaction', () => {
       const alive = ['a', 'c', 'e'];
       await updateAll(1500, alive);
       await disk.flush();
-      const size = await fileSize(join(dir, 'index-v1.log'));
+      const size = await fileSize(join(dir, INDEX_FILE));
       assert.ok(written > 1_000_000, `lines written: ${written}`);
       // At most twice the live lines plus the slack, and some lines in flight.
       assert.ok(size < 64 * KiB + 20 * KiB, `index file ${size} bytes, bounded`);

@@ -253,7 +253,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(e.meta.responseTimeMs, stored.responseTimeMs + 60_000);
         assert.equal(e.body.size, data.length);
         assert.ok((await readBody(e.body)).equals(data));
-        assert.equal(s.variants('m')[0]?.headers['etag'], '"v2"');
+        assert.equal((s.variants('m')[0] as EntryMeta | undefined)?.headers['etag'], '"v2"');
         // Updating what is not stored stores nothing.
         await s.update(makeMeta('ghost', { bodySize: 3 }));
         await t.settle();

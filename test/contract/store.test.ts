@@ -2,6 +2,7 @@
 // behaviour only one tier has: memory's per-object limit, disk durability, shared
 // blobs and corruption, promotion from disk to memory.
 
+import type { EntryMeta } from '../../src/store/types.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -541,7 +542,7 @@ describe('TieredStore only', () => {
       e = await t.store.get('k');
       assert.equal(e?.meta.headers['etag'], '"newer"');
       assert.ok((await readBody(e!.body)).equals(next));
-      assert.deepEqual(t.store.variants('k').map((m) => m.headers['etag']), ['"newer"']);
+      assert.deepEqual(t.store.variants('k').map((m) => (m as EntryMeta).headers['etag']), ['"newer"']);
       await t.store.close();
     });
   });

@@ -116,8 +116,8 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     await h.nodes[owner]!.node!.store().flush();
     await edgeStore.flush();
     assert.ok(edgeStore.memory.peek(key), 'edge copy in memory');
-    assert.equal(edgeStore.disk.metaOf(key), undefined, 'no edge copy on disk');
-    assert.ok(h.nodes[owner]!.node!.store().disk.metaOf(key), "the owner's copy is on disk");
+    assert.equal(edgeStore.disk.has(key), false, 'no edge copy on disk');
+    assert.ok(h.nodes[owner]!.node!.store().disk.has(key), "the owner's copy is on disk");
   });
 
   it('a request claiming to be a peer without a valid proof is a client request, its peer fields removed', async () => {

@@ -70,7 +70,7 @@ describe('cluster: purge everywhere (fan-out)', () => {
     for (const i of [0, 1, 2]) await get(i, p);
     await get(0, control);
     await h.nodes[2]!.node!.store().flush();
-    assert.ok(h.nodes[2]!.node!.store().disk.metaOf(primaryKey('http', HOST, p)), 'c holds it on disk');
+    assert.ok(h.nodes[2]!.node!.store().disk.has(primaryKey('http', HOST, p)), 'c holds it on disk');
     await h.stop(2);
     await h.sees(0, ['node-b']);
     const r = await h.purge(0, { urls: [p] });

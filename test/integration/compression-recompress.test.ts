@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import pino from 'pino';
+import type { EntryMeta } from '../../src/entry.js';
 import { Stats } from '../../src/observability/stats.js';
 import { Recompressor } from '../../src/transform/recompress.js';
 import { startHarness, until, type Harness } from '../fixtures/harness.js';
@@ -31,7 +32,8 @@ async function withFastVariant(): Promise<{ h: Harness; key: string }> {
 }
 
 function variantsOf(h: Harness, key: string) {
-  const all = h.node.store().variants(key);
+  // Entries keyed by coding come whole from every tier.
+  const all = h.node.store().variants(key) as EntryMeta[];
   return { identity: all.find((m) => m.varyValues['accept-encoding'] === 'identity')!, br: all.find((m) => m.varyValues['accept-encoding'] === 'br') };
 }
 

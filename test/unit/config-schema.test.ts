@@ -46,6 +46,16 @@ function sampleText(e: Entry): string {
     URL: 'http://10.9.9.9:1',
     NAMES: 'admin.example, ops.example',
     FIELDS: 'x-forwarded-host, x-original-host',
+    SITES: SITES_JSON,
+    FILE: 'sites.yaml',
+    RULES: '[{name: no-admin, action: deny, paths: [/admin/], addresses: [10.0.0.0/8, "2001:db8::/32"]}]',
+    FIELD: 'x-api-key',
+    COOKIE: 'session',
+    ISSUER: 'https://login.example/',
+    AUDIENCES: 'api.example, web.example',
+    ALGS: 'RS256, ES256',
+    FILES: 'keys/signing.pub.pem',
+    'CLAIM=FIELD,…': 'sub=x-user, email=x-user-email',
     CODINGS: 'gzip, br',
     TYPES: 'text/html, +json',
     'NAME=URL': 'edge-2=http://10.0.0.2:8080@8081',
@@ -59,7 +69,8 @@ function sampleText(e: Entry): string {
 /** A value no setting of its kind accepts, or undefined where any text is valid. */
 function badText(e: Entry): string | undefined {
   // Record settings fed by field flags (tls.certificates) have tests of their own (config-tls.test.ts).
-  return e.setting.kind.arg === 'DIR' || e.fields ? undefined : 'x y!';
+  // Any text is a directory, an issuer, an audience or a file name.
+  return ['DIR', 'ISSUER', 'AUDIENCES', 'FILES', 'FILE'].includes(e.setting.kind.arg) || e.fields ? undefined : 'x y!';
 }
 
 /** A record setting (fieldFlags): the same two records from its flags, its env names and YAML. */
@@ -76,6 +87,10 @@ function recordSources(e: Entry): { want: unknown; sources: Record<string, Parti
     },
   };
 }
+
+/** A sites value (sites), and the file sitesFile names holding the same. */
+const SITES_JSON = '{"shop": {"hosts": ["shop.example"], "routes": {"all": {"path": "/"}}}}';
+const SITES_FILES = { 'sites.yaml': 'shop:\n  hosts: [shop.example]\n  routes:\n    all: { path: / }\n' };
 
 function baseArgv(e: Entry): string[] {
   if (e.path === ORIGIN_PATH) return [];
@@ -98,9 +113,9 @@ test('every setting is reachable from its flag, its env variable and its YAML ke
     const want = e.setting.kind.parse(raw);
     assert.notDeepEqual(want, valueAt(defaultConfig(HOST), e.path), `${e.path}: the sample must differ from the default`);
     const sources = {
-      flag: { argv: [...baseArgv(e), `--${e.flag}=${raw}`] },
-      env: { argv: baseArgv(e), env: { [e.env]: raw } },
-      yaml: { argv: [...baseArgv(e), '--config', 'x.yaml'], readFile: files({ 'x.yaml': yamlSetting(e.path, raw) }) },
+      flag: { argv: [...baseArgv(e), `--${e.flag}=${raw}`], readFile: files(SITES_FILES) },
+      env: { argv: baseArgv(e), env: { [e.env]: raw }, readFile: files(SITES_FILES) },
+      yaml: { argv: [...baseArgv(e), '--config', 'x.yaml'], readFile: files({ 'x.yaml': yamlSetting(e.path, raw), ...SITES_FILES }) },
     };
     for (const [source, opts] of Object.entries(sources)) {
       const got = valueAt(config(opts), e.path);

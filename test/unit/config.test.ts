@@ -28,7 +28,19 @@ test('defaults carry the documented values', () => {
   assert.equal(d.cache.storeSetCookie, false);
   assert.equal(d.cache.heuristicFraction, 0.1);
   assert.equal(d.cache.heuristicMaxS, 86400);
-  assert.deepEqual(d.limits, { maxUrlBytes: 8192, maxHeaderBytes: 16384, requestHeadersTimeoutMs: 30000, maxConnectionsPerClient: 256, shutdownGraceMs: 10000 });
+  assert.deepEqual(d.limits, {
+    maxUrlBytes: 8192,
+    maxHeaderBytes: 16384,
+    requestHeadersTimeoutMs: 30000,
+    maxConnectionsPerClient: 256,
+    shutdownGraceMs: 10000,
+    maxRequestBodyBytes: 64 * 2 ** 20,
+    requestBodyMemoryBytes: 2 ** 20,
+    requestBodyDir: '',
+    requestBodyTimeoutMs: 30_000,
+    sendTimeoutMs: 60_000,
+    passBufferBytes: 256 * 1024,
+  });
   assert.deepEqual(
     { c: d.origin.connectTimeoutMs, h: d.origin.headersTimeoutMs, b: d.origin.bodyTimeoutMs, n: d.origin.maxConnections },
     { c: 5000, h: 30000, b: 30000, n: 128 },
@@ -109,6 +121,8 @@ test('every flag has its STRATA_* env twin', () => {
       balancer: 'consistent-hash',
       healthCheck: { ...defaultConfig(HOST).origin.healthCheck, path: '/healthz' },
     },
+    sites: [],
+    sitesFile: '',
     cache: {
       ...defaultConfig(HOST).cache,
       dir: '/var/cache/strata',
@@ -126,6 +140,7 @@ test('every flag has its STRATA_* env twin', () => {
     compress: defaultConfig(HOST).compress,
     cluster: defaultConfig(HOST).cluster,
     limits: defaultConfig(HOST).limits,
+    edge: defaultConfig(HOST).edge,
     logLevel: 'debug',
   });
 });
@@ -275,6 +290,9 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
     '  requestHeadersTimeoutMs: 10s',
     '  maxConnectionsPerClient: 0',
     '  shutdownGraceMs: 0',
+    '  maxRequestBodyBytes: 8MiB',
+    '  requestBodyDir: /var/spool/strata',
+    '  sendTimeoutMs: 20s',
   ].join('\n');
   const c = config({ argv: ['--config', 'x.yaml'], readFile: files({ 'x.yaml': yaml }) });
   assert.equal(c.nodeId, 'edge-9');
@@ -287,7 +305,19 @@ test('YAML uses the nested keys of types.ts and accepts unit strings', () => {
   assert.equal(c.cache.passTargetedFields, true);
   assert.equal(c.cache.heuristicFraction, 0.25);
   assert.equal(c.cache.heuristicMaxS, 3600);
-  assert.deepEqual(c.limits, { maxUrlBytes: 4096, maxHeaderBytes: 32768, requestHeadersTimeoutMs: 10_000, maxConnectionsPerClient: 0, shutdownGraceMs: 0 });
+  assert.deepEqual(c.limits, {
+    maxUrlBytes: 4096,
+    maxHeaderBytes: 32768,
+    requestHeadersTimeoutMs: 10_000,
+    maxConnectionsPerClient: 0,
+    shutdownGraceMs: 0,
+    maxRequestBodyBytes: 8 * 2 ** 20,
+    requestBodyMemoryBytes: 2 ** 20,
+    requestBodyDir: '/var/spool/strata',
+    requestBodyTimeoutMs: 30_000,
+    sendTimeoutMs: 20_000,
+    passBufferBytes: 256 * 1024,
+  });
 });
 
 test('unknown YAML keys are rejected, naming the file and the dotted key', () => {

@@ -25,7 +25,9 @@ import { cache, coalesce, purge, slices } from './cache.js';
 import { compress } from './compress.js';
 import { admin, limits, listen, logLevel, nodeId } from './node.js';
 import { cluster } from './cluster.js';
+import { edge } from './edge.js';
 import { origin } from './origin.js';
+import { sites, sitesFile } from './sites.js';
 import { tls } from './tls.js';
 import { workers } from './workers.js';
 
@@ -33,9 +35,10 @@ export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { EDGE_COPY_TIERS, type PeerSpec } from './cluster.js';
 export { LOG_LEVELS, nodeIdFromHostname } from './node.js';
 export { TLS_VERSIONS } from './tls.js';
+export { ORIGIN_IDENTIFYING_FIELDS } from './edge.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, workers, logLevel, tls, admin, origin, cache, coalesce, slices, purge, compress, cluster, limits } satisfies Schema;
+export const SCHEMA = { nodeId, listen, workers, logLevel, tls, admin, origin, sites, sitesFile, cache, coalesce, slices, purge, compress, cluster, limits, edge } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 

@@ -1,7 +1,7 @@
 // Settings of the node itself: its name, its listeners, its limits on client
 // input, its logs. See ./index.ts for how to add a setting.
 
-import { count, duration, hostNames, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
+import { count, directory, duration, hostNames, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
 import { setting } from '../setting.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -87,5 +87,46 @@ export const limits = {
     help: 'Open connections one client address may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
   }),
   shutdownGraceMs: setting({ live: true, kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
+  // Slow clients must not hold origin connections (nginx's proxy_request_buffering,
+  // proxy_buffering and send_timeout): a request body is read whole before the
+  // origin request, a passed-through response is buffered only this much per
+  // client, and a client that stops reading is cut.
+  maxRequestBodyBytes: setting({
+    live: true,
+    kind: size({ min: 0 }),
+    default: 64 * 1024 * 1024,
+    help: 'Largest request body accepted (413 Content Too Large beyond); bodies are read whole before the origin request is made.',
+  }),
+  requestBodyMemoryBytes: setting({
+    live: true,
+    kind: size({ min: 0 }),
+    default: 1024 * 1024,
+    help: 'Request bodies up to this size are buffered in memory; larger ones (up to maxRequestBodyBytes) in an unlinked temp file in requestBodyDir.',
+  }),
+  requestBodyDir: setting({
+    live: true,
+    kind: directory({ allowEmpty: true }),
+    default: '',
+    defaultText: 'the OS temp dir',
+    help: 'Where request bodies above requestBodyMemoryBytes are spooled (each file is unlinked as soon as it is created, so a crash leaves nothing). Use a disk, not tmpfs.',
+  }),
+  requestBodyTimeoutMs: setting({
+    live: true,
+    kind: duration({ min: 1 }),
+    default: 30_000,
+    help: 'Longest pause between two pieces of a request body (408 beyond).',
+  }),
+  sendTimeoutMs: setting({
+    live: true,
+    kind: duration({ min: 1 }),
+    default: 60_000,
+    help: 'A client that takes no byte of its answer for this long while some are waiting is cut, releasing what it held (an origin connection, buffers).',
+  }),
+  passBufferBytes: setting({
+    live: true,
+    kind: size({ min: 16 * 1024 }),
+    default: 256 * 1024,
+    help: 'Bytes of a passed-through (not stored) origin response buffered ahead of a slow client; past it the origin read is paused.',
+  }),
 };
 

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { BodyLengthError, type BodyWriter, type EntryMeta } from '../types.js';
-import { RECORD_LINE_EXTRA, recordHead } from './index-log.js';
+import { lineParts } from './index-log.js';
 import { allocated, TMP_DIR } from './layout.js';
 import type { DiskTier, DiskWriteOptions } from './tier.js';
 
@@ -72,11 +72,10 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
     meta.bodySize = size;
     const integrity = 'sha256-' + hash.digest('base64');
     const time = Date.now();
-    const head = recordHead(meta, time);
-    const queued = tier.queue.adopt(tmpPath, integrity, size, head);
+    const queued = tier.queue.adopt(tmpPath, integrity, size, lineParts(meta, time));
     // The temp file becomes the blob (or is removed) in the writer: no longer a temp byte.
     void queued.then(uncount, uncount);
-    const stored = await tier.landings.land(meta, queued, time, head.length + RECORD_LINE_EXTRA, opts.wanted);
+    const stored = await tier.landings.land(meta, queued, time, opts.wanted);
     if (!stored) {
       const r = await queued;
       if (!r.ok) throw Object.assign(new Error(`disk tier: ${r.message}`), { code: r.code });

@@ -6,7 +6,7 @@
 import { opendir, rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { CONTENT_DIR, integrityOfPath, LEGACY_INDEX_DIR, TMP_DIR } from './layout.js';
+import { CONTENT_DIR, INDEX_V1_COMPACTING, integrityOfPath, LEGACY_INDEX_DIR, TMP_DIR } from './layout.js';
 
 /** Removes temp files and the legacy index. Runs before the tier writes anything. */
 export async function collectLeftovers(dir: string, logger: Logger): Promise<void> {
@@ -24,6 +24,8 @@ export async function collectLeftovers(dir: string, logger: Logger): Promise<voi
   await mkdir(join(dir, TMP_DIR), { recursive: true });
   // Why: cacache's index of an earlier Strata version is no longer read, and counts against nothing.
   await rm(join(dir, LEGACY_INDEX_DIR), { recursive: true, force: true });
+  // A compaction of index-v1.log a crash interrupted (index-v1.log itself is converted at load).
+  await rm(join(dir, INDEX_V1_COMPACTING), { force: true });
 }
 
 /**

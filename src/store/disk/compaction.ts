@@ -1,57 +1,85 @@
 // Index compaction: the index file is rewritten with one line per live record, in
-// LRU order, when dead lines (replaced, removed) outweigh live ones. In slices, on
-// the writer thread's queue: lines appended meanwhile go to both files, after the
-// snapshot lines built before them, so the later line still wins (writer-thread.ts).
+// LRU order, when dead lines (replaced, removed) outweigh live ones, and once after
+// an upgrade from index-v1.log (whose records it writes in this format). In slices,
+// on the writer thread's queue: a record's line is copied from the index by its
+// offset, or written from the metadata held in RAM; lines appended meanwhile go to
+// both files, after the snapshot lines built before them, so the later line still
+// wins (writer-thread.ts). The records take their new offsets when it ends (record-lines.ts).
 
-import { recordLine } from './index-log.js';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HEADER_LINE, recordLine } from './index-log.js';
+import { INDEX_V1_FILE } from './layout.js';
+import type { EntryMeta } from '../types.js';
+import type { DiskRecord } from './records.js';
+import type { CompactItem } from './write-ops.js';
 import type { DiskTier } from './tier.js';
 
-/**
- * Lines per slice of the snapshot, each slice followed by a turn of the event loop:
- * building a line serialises a record's metadata (~10 µs), and a compaction that
- * runs beside a purge or a storm must not hold requests back for long at a time.
- */
-const SLICE_LINES = 250;
+/** Lines per slice of the snapshot, each slice followed by a turn of the event loop. */
+const SLICE_LINES = 1000;
 /** Dead index bytes tolerated beyond the live ones before a rewrite: a sixteenth of the budget, at most 1 MiB. */
 export function compactionSlack(maxBytes: number): number {
   return Math.min(1024 * 1024, Math.floor(maxBytes / 16));
 }
 
 export function needsCompaction(tier: DiskTier): boolean {
-  return tier.indexBytes > 2 * tier.liveLineBytes + compactionSlack(tier.opts.maxBytes);
+  return tier.legacyBytes > 0 || tier.indexBytes > 2 * tier.liveLineBytes + compactionSlack(tier.opts.maxBytes);
 }
 
 export async function compactIndex(tier: DiskTier): Promise<void> {
   tier.compacting = true;
+  const { lines } = tier;
   try {
     const before = tier.indexBytes;
+    const legacy = tier.legacyBytes;
     const begun = await tier.queue.op({ t: 'compact-begin' });
     if (!begun.ok) throw new Error(begun.message);
+    lines.moves = new Map();
     // Lines appended from here on go to the new file too.
     const appendedAtBegin = tier.indexBytes;
-    let written = 0;
-    let slice: string[] = [];
+    let written = HEADER_LINE.length;
+    let items: CompactItem[] = [];
+    let recs: { rec: DiskRecord; meta: EntryMeta | undefined }[] = [];
     const send = async () => {
-      const text = slice.join('');
-      slice = [];
-      written += Buffer.byteLength(text);
-      const r = await tier.queue.op({ t: 'compact-chunk', text });
+      const sent = recs;
+      const r = await tier.queue.op({ t: 'compact-chunk', gen: lines.gen, items });
+      items = [];
+      recs = [];
       if (!r.ok) throw new Error(r.message);
+      const offs = r.offs!;
+      sent.forEach(({ rec, meta }, i) => lines.moves!.set(rec, { off: offs[i]!, bytes: offs[i + 1]! - offs[i]!, ...(meta ? { meta } : {}) }));
+      written += offs[offs.length - 1]! - offs[0]!;
     };
     for (const rec of tier.records.values()) {
       if (!tier.bans.alive(rec as Parameters<typeof tier.bans.alive>[0])) continue;
-      slice.push(recordLine(rec.integrity, rec.size, rec.meta, rec.time, rec));
-      if (slice.length >= SLICE_LINES) {
+      const held = rec.held;
+      if (held) items.push({ text: recordLine(held, rec.more?.time ?? Date.now(), rec) });
+      else items.push({ off: rec.lineOff, bytes: rec.lineBytes, ...(rec.segment !== undefined ? { at: { segment: rec.segment, off: rec.off! } } : {}) });
+      recs.push({ rec, meta: held });
+      if (items.length >= SLICE_LINES) {
+        // Queued in the turn the slice was built: no line of its records can land in between.
         await send();
         await new Promise((r) => setImmediate(r));
       }
     }
-    if (slice.length) await send();
-    const end = await tier.queue.op({ t: 'compact-end' });
-    if (!end.ok) throw new Error(end.message);
+    if (items.length) await send();
+    // The records take their new places in the same turn the result arrives: results
+    // after it are lines in the new file.
+    const ended = await tier.queue.op({ t: 'compact-end' }).then((end) => {
+      if (end.ok) lines.compacted();
+      else lines.moves = undefined;
+      return end;
+    });
+    if (!ended.ok) throw new Error(ended.message);
     tier.indexBytes = written + (tier.indexBytes - appendedAtBegin);
-    tier.opts.logger.info({ before, after: tier.indexBytes, records: tier.records.size }, 'disk tier: index compacted');
+    if (legacy) {
+      // The new file's first line makes index-v1.log obsolete (index-load.ts); removed now.
+      await rm(join(tier.opts.dir, INDEX_V1_FILE), { force: true });
+      tier.legacyBytes = 0;
+    }
+    tier.opts.logger.info({ before, after: tier.indexBytes, records: tier.records.size, ...(legacy ? { convertedFromV1: true } : {}) }, 'disk tier: index compacted');
   } finally {
+    lines.moves = undefined;
     tier.compacting = false;
   }
 }

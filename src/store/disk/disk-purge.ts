@@ -8,12 +8,11 @@
 import { PurgeBans, type Ban } from '../purge-bans.js';
 import type { PurgeJournal, PurgeRecord } from '../purge-journal.js';
 import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher } from '../purge-match.js';
-import type { PurgeOptions, PurgeSelector } from '../types.js';
-import { recordLine } from './index-log.js';
+import type { EntryMeta, ExpireFn, PurgeOptions, PurgeSelector } from '../types.js';
 import type { DiskRecord, DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
 
-type Checked = Required<DiskRecord>;
+type Checked = DiskRecord;
 
 export class DiskPurging {
   /** Journal ids of the bans not retired yet, by ban sequence number. */
@@ -29,12 +28,12 @@ export class DiskPurging {
       entries: () => tier.records.values() as Iterator<Checked>,
       byKey: (key) => tier.records.get(key) as Checked | undefined,
       remove: (rec) => {
-        if (tier.records.get(rec.meta.key) !== rec) return;
+        if (tier.records.get(rec.key) !== rec) return;
         tier.untrack(rec);
         this.purgedRecords.push(rec);
       },
       soften: (rec, atMs) => {
-        tier.setMeta(rec, tier.opts.expire!(rec.meta, atMs));
+        soften(rec, atMs, tier.opts.expire!, (meta) => tier.setMeta(rec, meta));
         this.softenedRecords.push(rec);
       },
       retired: (bans) => this.retireBans(bans),
@@ -45,20 +44,21 @@ export class DiskPurging {
    * At start: journal records apply to the index lines written before them (their
    * per-key work had not landed when the process stopped). `keep` tracks the rest.
    */
-  applyJournal(records: readonly PurgeRecord[], loaded: Iterable<DiskRecord>, keep: (rec: DiskRecord) => void): { dropped: DiskRecord[]; softened: DiskRecord[] } {
+  applyJournal(records: readonly PurgeRecord[], loaded: Iterable<DiskRecord>, timeOf: (rec: DiskRecord) => number, keep: (rec: DiskRecord) => void): { dropped: DiskRecord[]; softened: DiskRecord[] } {
     const purges = records.map((r) => ({ r, matches: selectorMatcher(r.selector) }));
     const dropped: DiskRecord[] = [];
     const softened: DiskRecord[] = [];
     const expire = this.tier.opts.expire;
     for (const rec of loaded) {
       let fate: 'keep' | 'drop' | 'soft' = 'keep';
+      const time = purges.length ? timeOf(rec) : 0;
       for (const { r, matches } of purges) {
-        if (rec.time > r.atMs || !matches(rec.meta)) continue;
+        if (time > r.atMs || !matches(rec.meta)) continue;
         if (r.softAtMs === undefined || !expire) {
           fate = 'drop';
           break;
         }
-        rec.meta = expire(rec.meta, r.softAtMs);
+        soften(rec, r.softAtMs, expire, (meta) => (rec.more!.meta = meta));
         fate = 'soft';
       }
       if (fate === 'drop') {
@@ -80,14 +80,8 @@ export class DiskPurging {
   settle(ids: number[], removed: DiskRecord[], softened: DiskRecord[]): Promise<void> {
     const { tier } = this;
     const work: Promise<OpResult | undefined>[] = [];
-    for (const rec of removed) work.push(tier.appendRemoval(rec.meta.key) ?? Promise.resolve(undefined));
-    const now = Date.now();
-    for (const rec of softened) {
-      if (tier.records.get(rec.meta.key) !== rec) continue;
-      const line = recordLine(rec.integrity, rec.size, rec.meta, now, rec);
-      tier.indexBytes += line.length;
-      work.push(tier.queue.line(line));
-    }
+    for (const rec of removed) work.push(tier.appendRemoval(rec.key) ?? Promise.resolve(undefined));
+    for (const rec of softened) work.push(this.writeSoftened(rec));
     const done = Promise.all(work).then(async (results) => {
       const failures = results.filter((r) => r && !r.ok).length;
       if (failures) {
@@ -99,6 +93,17 @@ export class DiskPurging {
       if (synced.ok) await this.journal.retire(ids);
     });
     return this.background(done.catch((err: unknown) => tier.opts.logger.warn({ err }, 'disk tier: purge journal compaction failed')));
+  }
+
+  /** A softened record's line: its metadata read (the soft purge applied) and written again. */
+  private async writeSoftened(rec: DiskRecord): Promise<OpResult | undefined> {
+    const { tier } = this;
+    if (tier.records.get(rec.key) !== rec) return undefined;
+    const meta = await tier.lines.read(rec).catch(() => undefined);
+    // Unreadable now (an I/O error): the journal keeps the purge for the next start.
+    if (!meta) return { ok: false, code: 'EINDEX', message: `index line of ${rec.key} unreadable` };
+    if (tier.records.get(rec.key) !== rec) return undefined;
+    return tier.lines.write(rec, meta);
   }
 
   private background<T>(p: Promise<T>): Promise<T> {
@@ -195,4 +200,19 @@ export class DiskPurging {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
     await this.journal.flush();
   }
+}
+
+/**
+ * A soft purge on one record: metadata held in RAM is expired at once (`set`); a
+ * compact record notes the instant, applied when its metadata is read (record-lines.ts).
+ */
+function soften(rec: DiskRecord, atMs: number, expire: ExpireFn, set: (meta: EntryMeta) => void): void {
+  const held = rec.held;
+  if (held) {
+    set(expire(held, atMs));
+    return;
+  }
+  // Two soft purges: the earlier instant is the stricter (expiredAt).
+  const softAt = Math.min(rec.more?.softAt ?? atMs, atMs);
+  rec.more = { ...rec.more, softAt };
 }

@@ -1,110 +1,98 @@
-// The disk tier's index on disk: one JSON line per record, appended in the order
-// the writes happened, the later line for a key winning. Three shapes:
-//   {"i":integrity,"s":size,["g":segment,"o":offset,]"k":key,"t":ms,"m":EntryMeta}   a body stored, or its metadata replaced
-//   {"k":key,"t":ms,"d":1}                                  the key removed
-// `t` is the wall clock when the line was queued: purge journal records (purge-journal.ts)
-// apply at start to the lines written before them. A torn last line (a crash mid-append)
-// is skipped. Compaction (tier) rewrites the file with one line per live record.
+// The disk tier's index on disk (index-v2.log): one JSON line per record, appended in
+// the order the writes happened, the later line for a key winning. Shapes:
+//   {"k":key,"t":ms,"s":size[,"g":segment,"o":offset][,"x":1][,"tg":[tags]],"m":meta,"i":integrity}
+//                                   a body stored, its metadata replaced, or its body moved
+//   {"k":key,"t":ms,"d":1}          the key removed
+//   {"h":2}                         first line of a compacted file: it holds every live record,
+//                                   so an older index-v1.log beside it is obsolete
+// `m` is the EntryMeta without what the line says already (key, size, integrity) and
+// without primaryKey and url when they follow from the key. Everything RAM keeps comes
+// before `"m":`, so a load parses only that head (the integrity, needed on a hit only, after it); "x":1 marks a record whose metadata
+// RAM keeps too (records.ts), "tg" the tags of one that does not. `t` is the wall clock
+// when the line was queued: purge journal records (purge-journal.ts) apply at start to
+// the lines written before them. A torn last line (a crash mid-append) is skipped.
+// Compaction (compaction.ts) rewrites the file with one line per live record.
+//
+// index-v1.log (the format before: the whole EntryMeta in RAM per record) is still
+// read at start (legacy-index.ts) and converted by the first compaction.
 
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { join } from 'node:path';
+import { urlOfKey } from '../../cache/key.js';
 import { ENTRY_FORMAT, type EntryMeta } from '../types.js';
-import { INDEX_FILE } from './layout.js';
+import { compactable } from './records.js';
+import type { SegmentLocation } from './write-ops.js';
 
-export interface LoadedRecord {
-  meta: EntryMeta;
-  integrity: string;
-  size: number;
-  /** Set for a body in a segment file (segments.ts): which, and where in it. */
-  segment?: number;
-  off?: number;
-  /** When the line was written (ms, wall clock). */
-  time: number;
-  /** Bytes of its line in the index. */
-  lineBytes: number;
+export const HEADER_LINE = '{"h":2}\n';
+
+/** Where a record line's metadata begins: the head before it is what a load parses. */
+export const META_MARK = ',"m":';
+
+/**
+ * The parts of a record line around what the writer thread adds (place and integrity):
+ * `head` + `[,"g":…,"o":…]` + `tail` + `,"i":…}`.
+ */
+export function lineParts(meta: EntryMeta, time: number): { head: string; tail: string } {
+  const { v: _v, key, bodySize, integrity: _i, primaryKey, url, ...rest } = meta;
+  const derived = primaryKey === key && url === urlOfKey(key);
+  const m = derived ? rest : { primaryKey, url, ...rest };
+  const flags = !compactable(meta) ? ',"x":1' : meta.tags.length ? `,"tg":${JSON.stringify(meta.tags)}` : '';
+  return { head: `{"k":${JSON.stringify(key)},"t":${time},"s":${bodySize}`, tail: `${flags}${META_MARK}${JSON.stringify(m)}` };
 }
 
-export interface LoadedIndex {
-  /** Live records, oldest write first. */
-  records: Map<string, LoadedRecord>;
-  /** Size of the index file. */
-  fileBytes: number;
-  /** Lines that could not be read or were of another format. */
-  skipped: number;
+export function assembleLine(head: string, integrity: string, at: SegmentLocation | undefined, tail: string): string {
+  const loc = at ? `,"g":${at.segment},"o":${at.off}` : '';
+  return `${head}${loc}${tail},"i":${JSON.stringify(integrity)}}\n`;
 }
 
-/** The head of a record line (everything but "i" and "s", which the writer adds). */
-export function recordHead(meta: EntryMeta, nowMs: number): string {
-  return JSON.stringify({ k: meta.key, t: nowMs, m: meta });
-}
-
-export function recordLine(integrity: string, size: number, meta: EntryMeta, nowMs: number, at?: { segment?: number; off?: number }): string {
-  const loc = at?.segment !== undefined ? `"g":${at.segment},"o":${at.off},` : '';
-  return `{"i":${JSON.stringify(integrity)},"s":${size},${loc}${recordHead(meta, nowMs).slice(1)}\n`;
+/** A whole record line (metadata held in RAM, integrity and size in it). */
+export function recordLine(meta: EntryMeta, time: number, at?: { segment?: number | undefined; off?: number | undefined }): string {
+  const { head, tail } = lineParts(meta, time);
+  return assembleLine(head, meta.integrity ?? '', at?.segment !== undefined ? { segment: at.segment, off: at.off! } : undefined, tail);
 }
 
 export function removalLine(key: string, nowMs: number): string {
   return `${JSON.stringify({ k: key, t: nowMs, d: 1 })}\n`;
 }
 
-/** Bytes a record line takes beyond its head (the "i" and "s" members the writer adds). */
-export const RECORD_LINE_EXTRA = 80;
-
-/** The index file's size now (0 when there is none). */
-export async function indexFileSize(dir: string): Promise<number> {
-  try {
-    return (await stat(join(dir, INDEX_FILE))).size;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return 0;
-  }
+/** The same line with its body at another place in the segment files (a relocation). */
+export function relocatedLine(line: string, at: SegmentLocation): string {
+  const g = line.indexOf(',"g":');
+  const o = line.indexOf(',"o":', g);
+  if (g < 0 || o < 0) throw Object.assign(new Error('index line has no segment place'), { code: 'EINDEX' });
+  let end = o + 5;
+  while (end < line.length && line.charCodeAt(end) >= 48 && line.charCodeAt(end) <= 57) end++;
+  return `${line.slice(0, g)},"g":${at.segment},"o":${at.off}${line.slice(end)}`;
 }
 
-/**
- * The records of the first `upTo` bytes of the index (its size when the tier opened:
- * what the writer appends later is this run's own). Reading yields to other work
- * between chunks, so a node can serve while it loads.
- */
-export async function loadIndex(dir: string, upTo: number): Promise<LoadedIndex> {
-  const records = new Map<string, LoadedRecord>();
-  let fileBytes = 0;
-  let skipped = 0;
-  if (upTo === 0) return { records, fileBytes, skipped };
-  const input = createReadStream(join(dir, INDEX_FILE), { encoding: 'utf8', highWaterMark: 1 << 20, end: upTo - 1 });
-  const missing = new Promise<boolean>((resolve) => {
-    input.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT'));
-    input.once('open', () => resolve(false));
-  });
-  if (await missing) return { records, fileBytes, skipped };
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    const lineBytes = Buffer.byteLength(line) + 1;
-    fileBytes += lineBytes;
-    if (line.length === 0) continue;
-    let rec: { i?: string; s?: number; g?: number; o?: number; k?: string; t?: number; m?: EntryMeta; d?: number };
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      skipped++;
-      continue;
-    }
-    if (typeof rec.k !== 'string') {
-      skipped++;
-      continue;
-    }
-    records.delete(rec.k);
-    if (rec.d) continue;
-    const meta = rec.m;
-    if (!meta || meta.v !== ENTRY_FORMAT || meta.key !== rec.k || typeof rec.i !== 'string' || typeof rec.s !== 'number') {
-      skipped++;
-      continue;
-    }
-    meta.bodySize = rec.s;
-    meta.integrity = rec.i;
-    meta.tags ??= [];
-    const at = typeof rec.g === 'number' && typeof rec.o === 'number' ? { segment: rec.g, off: rec.o } : {};
-    records.set(rec.k, { meta, integrity: rec.i, size: rec.s, ...at, time: rec.t ?? 0, lineBytes });
+/** What a record line's head says (everything before its metadata). */
+export interface LineHead {
+  k?: string;
+  t?: number;
+  s?: number;
+  i?: string;
+  g?: number;
+  o?: number;
+  x?: number;
+  tg?: string[];
+  d?: number;
+  h?: number;
+  m?: Record<string, unknown>;
+}
+
+/** The metadata of a whole record line read back (undefined: not a record line of `key`). */
+export function metaOfLine(line: string, key: string): EntryMeta | undefined {
+  let rec: LineHead;
+  try {
+    rec = JSON.parse(line) as LineHead;
+  } catch {
+    return undefined;
   }
-  return { records, fileBytes, skipped };
+  return metaOfParsed(rec, key);
+}
+
+export function metaOfParsed(rec: LineHead, key: string): EntryMeta | undefined {
+  if (rec.k !== key || !rec.m || typeof rec.i !== 'string' || typeof rec.s !== 'number') return undefined;
+  const m = rec.m as Partial<EntryMeta>;
+  const meta = { v: ENTRY_FORMAT, key, primaryKey: m.primaryKey ?? key, url: m.url ?? urlOfKey(key), ...m, bodySize: rec.s, integrity: rec.i } as EntryMeta;
+  meta.tags ??= [];
+  return meta;
 }

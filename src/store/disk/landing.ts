@@ -3,9 +3,13 @@
 // again meanwhile) — it lands nowhere and leaves no older record behind.
 
 import type { EntryMeta } from '../types.js';
-import { RECORD_LINE_EXTRA, recordHead } from './index-log.js';
+import { lineParts } from './index-log.js';
+import { DiskRecord } from './records.js';
 import type { DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
+
+/** Bytes of a record line beyond its head and tail (integrity, place), counted until the writer says. */
+const LINE_EXTRA = 90;
 
 export class Landings {
   /** Newest write queued per key (a sequence number), until it lands: an older write must not remove its key. */
@@ -28,22 +32,26 @@ export class Landings {
     }
     meta.bodySize = body.length;
     const time = Date.now();
-    const head = recordHead(meta, time);
-    return this.land(meta, tier.queue.put(body, head, inSegment), time, head.length + RECORD_LINE_EXTRA, wanted);
+    return this.land(meta, tier.queue.put(body, lineParts(meta, time), inSegment), time, wanted);
   }
 
-  land(meta: EntryMeta, queued: Promise<OpResult>, time: number, lineBytes: number, wanted = () => true): Promise<boolean> {
+  land(meta: EntryMeta, queued: Promise<OpResult>, time: number, wanted = () => true): Promise<boolean> {
     const { tier } = this;
     const seq = ++this.seq;
     this.newest.set(meta.key, seq);
-    tier.indexBytes += lineBytes;
+    const { head, tail } = lineParts(meta, time);
+    // Counted now (the budget covers what is queued), corrected when the writer says.
+    const estimate = head.length + tail.length + LINE_EXTRA;
+    tier.indexBytes += estimate;
     return queued.then((r) => {
       if (this.newest.get(meta.key) === seq) this.newest.delete(meta.key);
       if (!r.ok) {
-        tier.indexBytes -= lineBytes;
+        tier.indexBytes -= estimate;
         tier.warnAtMostEvery('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
         return false;
       }
+      const lineBytes = r.lineBytes ?? estimate;
+      tier.indexBytes += lineBytes - estimate;
       const integrity = r.integrity!;
       if (r.at) tier.segments.written(r.at, meta.bodySize);
       if (!wanted() || tier.isClosed) {
@@ -54,8 +62,12 @@ export class Landings {
         return false;
       }
       meta.integrity = integrity;
+      const rec = new DiskRecord(meta.key, meta.bodySize, r.at?.segment, r.at?.off, r.gen === tier.lines.gen ? r.lineOff ?? -1 : -1, lineBytes, { meta, time });
       // Hashed by the writer as it wrote the bytes.
-      tier.track({ meta, integrity, size: meta.bodySize, ...(r.at ?? {}), time, lineBytes, verified: true });
+      rec.verified = true;
+      tier.track(rec);
+      tier.lines.landed(rec, r, meta);
+      tier.lines.handOut(meta, rec);
       tier.evictOverBudget();
       return true;
     });

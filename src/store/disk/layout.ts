@@ -10,9 +10,13 @@
 import { join } from 'node:path';
 
 /** Strata's index of the disk tier: one record line per write (index-log.ts). */
-export const INDEX_FILE = 'index-v1.log';
+export const INDEX_FILE = 'index-v2.log';
 /** The index being rewritten by a compaction; renamed over INDEX_FILE when complete. */
-export const INDEX_COMPACTING = 'index-v1.log.compacting';
+export const INDEX_COMPACTING = 'index-v2.log.compacting';
+/** The index in the format before (whole metadata per record in RAM): read at start, converted by the first compaction. */
+export const INDEX_V1_FILE = 'index-v1.log';
+/** A compaction of the format before, interrupted: removed at start. */
+export const INDEX_V1_COMPACTING = 'index-v1.log.compacting';
 /** Partial bodies being written; whatever is here at start is a crash's leftover. */
 export const TMP_DIR = 'tmp';
 export const CONTENT_DIR = 'content-v2';

@@ -9,10 +9,10 @@
 
 import { performance } from 'node:perf_hooks';
 import type { PurgeRecord } from '../purge-journal.js';
-import { loadIndex } from './index-log.js';
+import { loadIndex } from './index-load.js';
 import { Segments } from './segments.js';
 import { sweepOrphans } from './collect.js';
-import type { DiskRecord, DiskTier } from './tier.js';
+import type { DiskTier } from './tier.js';
 
 /** What happened to the disk while the index was loading. */
 export class WhileLoading {
@@ -26,33 +26,42 @@ export class WhileLoading {
 export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRecord[], indexBytesAtStart: number, firstSegment: number, during: WhileLoading): Promise<void> {
   const { dir, logger } = tier.opts;
   const started = performance.now();
-  const index = await loadIndex(dir, indexBytesAtStart);
+  // Lines' times matter only to purges journalled before this start: those during the load are newer than every line.
+  const index = await loadIndex(dir, indexBytesAtStart, journalled.length > 0);
   if (index.skipped) logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
   const referenced = new Set<number>();
   for (const r of index.records.values()) if (r.segment !== undefined) referenced.add(r.segment);
   const sizes = await Segments.scan(dir, referenced, firstSegment, logger);
   for (const [segment, size] of sizes) tier.segments.known(segment, size);
   tier.indexBytes += index.fileBytes;
+  // index-v1.log loaded but found obsolete (index-load.ts) is removed: no longer counted.
+  if (!index.legacyBytes) tier.indexBytes -= tier.legacyBytes;
+  tier.legacyBytes = index.legacyBytes;
 
-  const loaded: DiskRecord[] = [];
-  for (const r of index.records.values()) {
+  const loaded = index.records;
+  for (const r of loaded.values()) {
     if (r.segment !== undefined && (sizes.get(r.segment) ?? -1) < r.off! + r.size) {
-      logger.warn({ key: r.meta.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
-      continue;
-    }
-    if (during.deletedKeys.has(r.meta.key)) continue;
-    if (during.deletedPrimaries.has(r.meta.primaryKey)) {
+      logger.warn({ key: r.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
+      loaded.delete(r.key);
+    } else if (during.deletedKeys.has(r.key)) loaded.delete(r.key);
+    else if (during.deletedPrimaries.has(r.primaryKey)) {
       // Invalidated while loading, before anyone could see it: removed for good.
-      void tier.appendRemoval(r.meta.key);
-      continue;
+      loaded.delete(r.key);
+      void tier.appendRemoval(r.key);
     }
-    loaded.push(r);
   }
   const purges = [...journalled, ...during.purges.map((p, i) => ({ id: -1 - i, ...p }))];
-  const { dropped, softened } = tier.purging.applyJournal(purges, loaded, (rec) => {
+  const times = index.times;
+  // Nothing written during the load (the usual start): the loaded map becomes the tier's.
+  const adopt = tier.records.size === 0;
+  const { dropped, softened } = tier.purging.applyJournal(purges, loaded.values(), (rec) => times?.get(rec.key) ?? 0, (rec) => {
     // A write of this run is newer than anything loaded.
-    if (!tier.records.has(rec.meta.key)) tier.track(rec);
+    if (!adopt && !tier.records.has(rec.key)) tier.track(rec);
   });
+  if (adopt) {
+    for (const rec of dropped) loaded.delete(rec.key);
+    tier.adopt(loaded);
+  }
   tier.finishLoading();
   logger.info(
     { items: tier.records.size, bytes: tier.usedBytes(), ms: Math.round(performance.now() - started), purgedAtStart: dropped.length, softPurgedAtStart: softened.length },

@@ -1,7 +1,19 @@
-// The disk tier's vocabulary: its options, what it keeps per entry, its figures.
+// The disk tier's vocabulary: its options, what it keeps per entry in RAM, its figures.
+//
+// A record is compact: the key, where the body is, where its index line is, and the
+// purge-ban stamp. The entry's full metadata stays in its index line on disk and is
+// read on a disk hit (record-lines.ts). A minority keeps its metadata in RAM (`more.meta`):
+// entries the synchronous look-up needs more of than the key (variants under Vary,
+// slices), blob-file bodies (their blob is named by the integrity), entries whose
+// primary key or URL cannot be derived from the key, and any record whose newest
+// metadata is still on its way to the index (pinned until its line lands).
 
 import type { Logger } from 'pino';
+import { urlOfKey } from '../../cache/key.js';
 import type { EntryMeta, ExpireFn, TierStats, WriteOptions } from '../types.js';
+import { TierIndex } from '../tier-index.js';
+import { UrlOrder } from '../url-order.js';
+import { VariantIndex } from '../variant-index.js';
 import type { WriteQueueStats } from './write-queue.js';
 
 export interface DiskTierOptions {
@@ -24,25 +36,107 @@ export interface DiskTierOptions {
   loadInBackground?: boolean;
 }
 
-export interface DiskRecord {
-  meta: EntryMeta;
+import type { Selectable } from '../purge-bans.js';
+
+/** What a minority of records keeps beyond the compact fields. */
+export interface RecordMore {
+  /** Metadata held in RAM: always for rich records, until its line lands for the others. */
+  meta?: EntryMeta;
+  /** When the line carrying `meta` was (or will be) written, ms: compaction writes it again with it. */
+  time?: number;
+  /** Purge tags of a compact record that has any. */
+  tags?: string[];
+  /** A soft purge instant not yet written to its line: applied to the metadata when it is read. */
+  softAt?: number;
+}
+
+const NO_TAGS: string[] = [];
+
+/** May an entry's metadata stay on disk only? Its primary key and URL follow from its key, and look-up needs no more than the key. */
+export function compactable(meta: EntryMeta): boolean {
+  return meta.varyNames.length === 0 && meta.slice === undefined && meta.key === meta.primaryKey && meta.url === urlOfKey(meta.key);
+}
+
+/** An entry's place in the disk tier's URL order: "GET " + its URL, which is its key when stored under its primary key. */
+function orderOf(meta: { key: string; url: string }): string {
+  const { key, url } = meta;
+  return key.length === url.length + 4 && key.startsWith('GET ') && key.endsWith(url) ? key : `GET ${url}`;
+}
+
+/**
+ * The disk tier's indexes, spare for millions of entries: an entry stored under its
+ * primary key is listed by `stored(primaryKey)` (no Set per URL), and the URL order
+ * sorts by "GET " + URL, the key itself for most entries (no URL string; url-order.ts).
+ */
+export function diskIndexes(stored: (primaryKey: string) => boolean): TierIndex {
+  return new TierIndex(new VariantIndex(stored), new UrlOrder({ mark: 'GET ', byKey: false }), orderOf);
+}
+
+export class DiskRecord {
   /** Newest purge ban this record was checked against (purge-bans.ts). */
-  bansChecked?: number;
-  integrity: string;
-  size: number;
-  /** Set for a small body in a segment file (segments.ts); absent for a blob file of its own. */
-  segment?: number;
-  off?: number;
+  bansChecked = 0;
   /**
    * Its bytes were hashed by this process (written by it, or read whole and checked).
    * Later reads are length-checked only; a restart forgets it, so a body is verified
    * again before any of it is served, ranges included (file-body.ts).
    */
-  verified?: boolean;
-  /** When its line was written (wall clock ms): purge journal records apply to older lines. */
-  time: number;
-  /** Bytes of its line in the index. */
-  lineBytes: number;
+  verified = false;
+
+  constructor(
+    readonly key: string,
+    public size: number,
+    /** Set for a small body in a segment file (segments.ts); undefined for a blob file of its own. */
+    public segment: number | undefined,
+    public off: number | undefined,
+    /** Where its newest landed index line starts in the index file (-1: none in this file; `more.meta` holds the metadata). */
+    public lineOff: number,
+    /** Bytes of that line. */
+    public lineBytes: number,
+    public more: RecordMore | undefined,
+  ) {}
+
+  /** The metadata held in RAM, if any. */
+  get held(): EntryMeta | undefined {
+    return this.more?.meta;
+  }
+
+  /** What purges select by (derived from the key unless held). */
+  get meta(): Selectable {
+    const held = this.more?.meta;
+    if (held) return held;
+    return { key: this.key, primaryKey: this.key, url: urlOfKey(this.key), tags: this.more?.tags ?? NO_TAGS };
+  }
+
+  get primaryKey(): string {
+    return this.more?.meta?.primaryKey ?? this.key;
+  }
+
+  get tags(): readonly string[] {
+    return this.more?.meta?.tags ?? this.more?.tags ?? NO_TAGS;
+  }
+
+  /** The blob's integrity (blob records always hold their metadata). */
+  get integrity(): string {
+    return this.more?.meta?.integrity ?? '';
+  }
+
+  /** Can its metadata leave RAM once its line is in the index? */
+  get compactable(): boolean {
+    const m = this.more?.meta;
+    return this.segment !== undefined && this.lineOff >= 0 && (m === undefined || compactable(m));
+  }
+
+  /** Hold `meta` in RAM (a line carrying it is on its way, or the record is rich). */
+  hold(meta: EntryMeta, time: number): void {
+    this.more = { meta, time };
+  }
+
+  /** Drop held metadata once its line is in the index, keeping what purges need (tags). */
+  release(): void {
+    if (!this.compactable) return;
+    const tags = this.tags;
+    this.more = tags.length ? { tags: tags as string[] } : undefined;
+  }
 }
 
 export interface DiskWriteOptions extends WriteOptions {
@@ -66,4 +160,3 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   /** The index is still loading (items and bytes cover what is loaded). */
   loading: boolean;
 }
-

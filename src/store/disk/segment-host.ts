@@ -1,7 +1,6 @@
 // The tier as the segment books see it (segments.ts): its records, and its writer
 // thread for copying bodies out of a sparse segment and removing empty ones.
 
-import { recordLine } from './index-log.js';
 import type { DiskRecord } from './records.js';
 import type { SegmentHost } from './segments.js';
 import type { DiskTier } from './tier.js';
@@ -14,14 +13,12 @@ export function segmentHost(tier: DiskTier): SegmentHost {
       const r = await tier.queue.op({ t: 'relocate', from, items });
       return r.ok ? r.moved : undefined;
     },
-    current: (rec) => tier.records.get((rec as DiskRecord).meta.key) === rec,
-    moved: (rec) => {
-      const r = rec as DiskRecord;
-      const line = recordLine(r.integrity, r.size, r.meta, r.time, r);
-      tier.indexBytes += line.length;
-      void tier.queue.line(line);
+    current: (rec) => tier.records.get((rec as DiskRecord).key) === rec,
+    moved: (rec) => tier.lines.relocated(rec as DiskRecord),
+    unlinkSegment: (segment) => {
+      tier.reads.segments.forget(segment);
+      void tier.queue.op({ t: 'unlink-segment', segment });
     },
-    unlinkSegment: (segment) => void tier.queue.op({ t: 'unlink-segment', segment }),
     logger: tier.opts.logger,
   };
 }

@@ -29,7 +29,7 @@ export interface SegmentRecord {
 
 export interface SegmentHost {
   /** Every record, for a relocation's scan (a Map's iterator: valid across turns). */
-  records(): IterableIterator<SegmentRecord & { meta: { key: string } }>;
+  records(): IterableIterator<SegmentRecord & { key: string }>;
   /** Copy bodies out of `from`; resolves with their new places (in order), or undefined on failure. */
   relocate(from: number, items: { off: number; size: number }[]): Promise<SegmentLocation[] | undefined>;
   /** Is this record still the tier's record for its key (not removed or replaced meanwhile)? */

@@ -1,10 +1,11 @@
-// Disk tier: records and budget. Small bodies are appended to segment files
-// (segments.ts), large ones are blobs in cacache's content layout (layout.ts), all
-// written by a writer thread through a bounded queue (write-queue.ts,
-// writer-thread.ts); the index is Strata's own log (index-log.ts), compacted in the
-// background (compaction.ts), loaded at start beside the requests (load.ts); reads
-// and what their failures mean are in reads.ts; start-up collects what a crash left
-// (collect.ts).
+// Disk tier: records and budget. RAM keeps a compact record per entry (records.ts);
+// the full metadata is in its index line, read on a disk hit (record-lines.ts). Small
+// bodies are appended to segment files (segments.ts), large ones are blobs in cacache's
+// content layout (layout.ts), all written by a writer thread through a bounded queue
+// (write-queue.ts, writer-thread.ts); the index is Strata's own log (index-log.ts),
+// compacted in the background (compaction.ts), loaded at start beside the requests
+// (load.ts); reads and their failures are in reads.ts; start-up collects what a crash
+// left (collect.ts).
 //
 // Invariants:
 // - An entry becomes visible only after its blob is in place whole and its record
@@ -22,18 +23,21 @@
 
 import { PurgeBans } from '../purge-bans.js';
 import { PurgeJournal } from '../purge-journal.js';
-import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry } from '../types.js';
-import { TierIndex } from '../tier-index.js';
+import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, VariantMeta } from '../types.js';
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
-import { compactIndex, compactionSlack, needsCompaction } from './compaction.js';
+import { compactIndex, needsCompaction } from './compaction.js';
+import { evictOverBudget } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
-import { indexFileSize, recordLine, removalLine } from './index-log.js';
-import { allocated } from './layout.js';
+import { removalLine } from './index-log.js';
+import { fileSize } from './index-load.js';
+import { BlobRefs } from './blob-refs.js';
+import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
-import type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
+import { diskIndexes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
+import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
 import { WriteQueue } from './write-queue.js';
@@ -41,27 +45,33 @@ import type { OpResult } from './write-ops.js';
 
 export type { DiskRecord, DiskTierOptions, DiskTierStats, DiskWriteOptions } from './records.js';
 
+const NO_NAMES: string[] = [];
+const NO_VALUES: Record<string, string> = {};
+
 /** At most one warning per interval for shed writes and I/O errors. */
 const WARN_INTERVAL_MS = 10_000;
 
 export class DiskTier implements Store, Purgeable {
   /** Map iteration order is the LRU order: oldest first. */
-  readonly records = new Map<string, DiskRecord>();
+  records = new Map<string, DiskRecord>();
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
-  private readonly refs = new Map<string, number>();
-  readonly indexes = new TierIndex();
+  readonly blobs = new BlobRefs();
+  readonly indexes = diskIndexes((primaryKey) => this.records.has(primaryKey));
   readonly queue: WriteQueue;
   readonly purging: DiskPurging;
   readonly landings = new Landings(this);
-  private blobBytes = 0;
-  /** The index file's size (lines appended since the last compaction included). */
+  /** The index files' size (lines appended since the last compaction included; index-v1.log until converted). */
   indexBytes = 0;
+  /** Bytes of an index-v1.log still to convert (compaction.ts). */
+  legacyBytes = 0;
+  /** Where each record's metadata is on disk. */
+  readonly lines = new RecordLines(this);
   /** Bytes of the live records' lines. */
   liveLineBytes = 0;
   /** Bytes of bodies being streamed to temp files. */
-  private tmpBytes = 0;
-  private readonly reads = new DiskReads(this);
+  tmpBytes = 0;
+  readonly reads = new DiskReads(this);
   private lastWarn = new Map<string, number>();
   compacting = false;
   readonly segments: Segments;
@@ -84,13 +94,14 @@ export class DiskTier implements Store, Purgeable {
       maxWrites: opts.writeQueueMaxWrites ?? 1024,
       maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
       logger: opts.logger,
+      gen: () => this.lines.gen,
     });
     this.purging = new DiskPurging(this, journal);
     this.smallBodyBytes = Segments.smallBodyLimit(opts.maxBytes);
     this.segments = new Segments(segmentHost(this), opts.maxBytes);
   }
 
-  get bans(): PurgeBans<Required<DiskRecord>> {
+  get bans(): PurgeBans<DiskRecord> {
     return this.purging.bans;
   }
 
@@ -103,9 +114,11 @@ export class DiskTier implements Store, Purgeable {
     const journal = await PurgeJournal.load(opts.dir);
     if (journal.skipped) opts.logger.warn({ skipped: journal.skipped }, 'disk tier: unreadable purge journal lines ignored (a purge interrupted before it was acknowledged)');
     // Both read before anything is written: what the writer adds from here on is this run's.
-    const indexBytes = await indexFileSize(opts.dir);
+    const indexBytes = await fileSize(opts.dir, INDEX_FILE);
+    const legacyBytes = await fileSize(opts.dir, INDEX_V1_FILE);
     const firstSegment = await Segments.nextNumber(opts.dir);
     const tier = new DiskTier(opts, journal.journal, firstSegment);
+    tier.indexBytes = legacyBytes;
     // Every segment on disk is closed: the writer opens a new one above them.
     tier.segments.writerStartsAt(firstSegment);
     tier.ready = loadIntoTier(tier, journal.records, indexBytes, firstSegment, tier.whileLoading!);
@@ -125,75 +138,65 @@ export class DiskTier implements Store, Purgeable {
 
   /** Does a blob-file record refer to this integrity? */
   refersTo(integrity: string): boolean {
-    return this.refs.has(integrity);
+    return this.blobs.has(integrity);
   }
 
   /** Bytes on disk the tier answers for. */
   usedBytes(): number {
-    return this.blobBytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
+    return this.blobs.bytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
   }
 
-  /** Bytes of what the live records need: their bodies and their index lines. */
-  private liveBytes(): number {
-    return this.blobBytes + this.segments.liveBytesNow + this.liveLineBytes;
-  }
-
-  /**
-   * What eviction holds under the budget: the index counted at the most compaction
-   * lets it grow to (twice its live lines, plus the slack), so the file's real size
-   * stays within the budget between compactions.
-   */
-  private committedBytes(): number {
-    return this.blobBytes + this.segments.committedBytes + 2 * this.liveLineBytes + compactionSlack(this.opts.maxBytes) + this.tmpBytes + this.queue.stats().bytesQueued;
-  }
 
   track(rec: DiskRecord): void {
     // The new reference is counted before the old record is dropped, so a body written
     // again under its key keeps its blob.
-    if (rec.segment !== undefined) this.segments.track(rec);
-    else {
-      const n = this.refs.get(rec.integrity) ?? 0;
-      this.refs.set(rec.integrity, n + 1);
-      if (n === 0) this.blobBytes += allocated(rec.size);
-    }
-    const old = this.records.get(rec.meta.key);
+    this.refer(rec);
+    const old = this.records.get(rec.key);
     if (old) this.untrack(old);
-    rec.bansChecked = this.bans.seq;
-    this.records.set(rec.meta.key, rec);
-    this.liveLineBytes += rec.lineBytes;
-    this.indexes.add(rec.meta);
+    this.records.set(rec.key, rec);
+    this.list(rec);
   }
 
-  /** Replace a tracked record's metadata, keeping the tag index in step. */
+  /** A load into an empty tier: its map of records becomes the tier's, in its order (no second map of a million records). */
+  adopt(records: Map<string, DiskRecord>): void {
+    for (const rec of records.values()) {
+      this.refer(rec);
+      this.list(rec);
+    }
+    this.records = records;
+  }
+
+  private refer(rec: DiskRecord): void {
+    if (rec.segment !== undefined) this.segments.track(rec);
+    else this.blobs.add(rec.integrity, rec.size);
+  }
+
+  private list(rec: DiskRecord): void {
+    rec.bansChecked = this.bans.seq;
+    this.liveLineBytes += rec.lineBytes;
+    // An entry under its primary key is found by records.get(primaryKey) (variants()): not listed.
+    this.indexes.add(rec.meta, rec.key !== rec.primaryKey);
+  }
+
+  /** Replace a record's metadata held in RAM (a soft purge), keeping the tag index in step. */
   setMeta(rec: DiskRecord, meta: EntryMeta): void {
     this.indexes.replaced(rec.meta, meta);
-    rec.meta = meta;
+    rec.hold(meta, rec.more?.time ?? Date.now());
   }
 
   /** Forget a record; its blob is removed when nothing else refers to it. */
   untrack(rec: DiskRecord): void {
-    if (this.records.get(rec.meta.key) !== rec) return;
-    this.records.delete(rec.meta.key);
+    if (this.records.get(rec.key) !== rec) return;
+    this.records.delete(rec.key);
     this.liveLineBytes -= rec.lineBytes;
-    this.indexes.remove(rec.meta);
+    this.indexes.remove(rec.meta, rec.key !== rec.primaryKey);
     if (rec.segment !== undefined) this.segments.untrack(rec);
-    else this.release(rec.integrity, rec.size);
-  }
-
-  private release(integrity: string, size: number): void {
-    const n = (this.refs.get(integrity) ?? 1) - 1;
-    if (n > 0) {
-      this.refs.set(integrity, n);
-      return;
-    }
-    this.refs.delete(integrity);
-    this.blobBytes -= allocated(size);
-    void this.unlinkBlob(integrity);
+    else if (this.blobs.drop(rec.integrity, rec.size)) void this.unlinkBlob(rec.integrity);
   }
 
   /** Remove a blob unless a record refers to it again by the time the removal is sent. */
   unlinkBlob(integrity: string): Promise<OpResult> {
-    return this.queue.unlink(integrity, () => !this.refs.has(integrity));
+    return this.queue.unlink(integrity, () => !this.blobs.has(integrity));
   }
 
   /** Append a removal line for `key` unless a newer write of it is still landing (its line supersedes). */
@@ -201,7 +204,7 @@ export class DiskTier implements Store, Purgeable {
     if (this.landings.pending(key) || this.records.has(key)) return undefined;
     this.whileLoading?.deletedKeys.add(key);
     const line = removalLine(key, Date.now());
-    this.indexBytes += line.length;
+    this.indexBytes += Buffer.byteLength(line);
     const appended = this.queue.line(line);
     // Why here and in update(): compaction was considered only after a body landed, so
     // a run of revalidations (update) and deletes grew the index without bound, past the budget.
@@ -209,14 +212,25 @@ export class DiskTier implements Store, Purgeable {
     return appended;
   }
 
-  /** The metadata currently stored under a key, without touching its recency. */
+  /** The metadata under a key when RAM holds it (records.ts), recency untouched; readMeta() reads any record's. */
   metaOf(key: string): EntryMeta | undefined {
-    return this.live(key)?.meta;
+    return this.live(key)?.held;
+  }
+
+  /** The metadata stored under a key (from its index line unless held), without touching its recency. */
+  async readMeta(key: string): Promise<EntryMeta | undefined> {
+    const rec = this.live(key);
+    return rec ? this.reads.meta(rec) : undefined;
+  }
+
+  /** Is `meta`, handed out by get() or stored by a write, still what the tier holds under its key? */
+  storedFrom(key: string, meta: EntryMeta): boolean {
+    return this.live(key) !== undefined && this.lines.storedFrom(key, meta);
   }
 
   /** The record under a key with pending purge bans applied. */
   live(key: string): DiskRecord | undefined {
-    const rec = this.records.get(key) as Required<DiskRecord> | undefined;
+    const rec = this.records.get(key);
     if (rec === undefined || rec.bansChecked === this.bans.seq) return rec;
     return this.bans.refresh(rec) ? rec : undefined;
   }
@@ -224,31 +238,14 @@ export class DiskTier implements Store, Purgeable {
   evictOverBudget(): void {
     // Until every record is loaded, the bytes are not all counted.
     if (this.whileLoading) return;
-    const inUse = this.opts.inUse;
-    // Each record is passed over at most once; if only in-use entries are left, they go too.
-    let skips = inUse ? this.records.size : 0;
-    const max = this.opts.maxBytes;
-    for (const rec of this.records.values()) {
-      // Past the committed bound, or past the budget on disk now when reclaiming (segment
-      // relocation, index compaction) lags behind a storm — then down to half the budget of
-      // live data at most: evicting in write order empties whole old segments, removed at once.
-      if (this.committedBytes() <= max && (this.usedBytes() <= max || this.liveBytes() <= max / 2)) break;
-      if (skips > 0 && inUse!(rec.meta.key)) {
-        skips--;
-        this.records.delete(rec.meta.key);
-        this.records.set(rec.meta.key, rec);
-        continue;
-      }
-      this.evictions++;
-      this.removeRecord(rec, 'evicted');
-    }
+    this.evictions += evictOverBudget(this);
     this.maybeCompact();
   }
 
   removeRecord(rec: DiskRecord, why: string): Promise<unknown> {
     this.untrack(rec);
-    this.opts.logger.debug({ key: rec.meta.key, why }, 'disk tier: entry removed');
-    return this.appendRemoval(rec.meta.key) ?? Promise.resolve();
+    this.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
+    return this.appendRemoval(rec.key) ?? Promise.resolve();
   }
 
   maybeCompact(): void {
@@ -266,13 +263,18 @@ export class DiskTier implements Store, Purgeable {
     // Touch: move to the young end of the LRU order.
     this.records.delete(key);
     this.records.set(key, rec);
-    return { meta: rec.meta, body: this.reads.body(rec) };
+    const meta = await this.reads.meta(rec);
+    if (!meta) return undefined;
+    this.lines.handOut(meta, rec);
+    return { meta, body: this.reads.body(rec, meta.integrity!) };
   }
 
-  /** Read a whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). */
-  async readVerified(key: string): Promise<Buffer | undefined> {
+  /** A whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). `meta`: from get(). */
+  async readVerified(key: string, meta?: EntryMeta): Promise<Buffer | undefined> {
     const rec = this.live(key);
-    return rec ? this.reads.whole(rec) : undefined;
+    if (!rec) return undefined;
+    const integrity = meta?.integrity ?? (await this.reads.meta(rec))?.integrity;
+    return integrity === undefined ? undefined : this.reads.whole(rec, integrity);
   }
 
   warnAtMostEvery(kind: string, fields: object, msg: string): void {
@@ -282,11 +284,12 @@ export class DiskTier implements Store, Purgeable {
     this.opts.logger.warn(fields, msg);
   }
 
-  variants(primaryKey: string): EntryMeta[] {
-    const out: EntryMeta[] = [];
+  variants(primaryKey: string): VariantMeta[] {
+    const out: VariantMeta[] = [];
     for (const k of this.indexes.variants.keys(primaryKey)) {
       const r = this.live(k);
-      if (r) out.push(r.meta);
+      // One without metadata in RAM is stored under its primary key: unvaried, no slice (records.ts).
+      if (r) out.push(r.held ?? { key: r.key, primaryKey: r.key, varyNames: NO_NAMES, varyValues: NO_VALUES, responseTimeMs: 0 });
     }
     return out;
   }
@@ -318,16 +321,16 @@ export class DiskTier implements Store, Purgeable {
   }
 
   async update(meta: EntryMeta): Promise<void> {
-    const rec = this.live(meta.key);
+    let rec = this.live(meta.key);
     if (!rec) return;
-    this.setMeta(rec, meta);
-    const now = Date.now();
-    const line = recordLine(rec.integrity, rec.size, meta, now, rec);
-    rec.time = now;
-    this.liveLineBytes += line.length - rec.lineBytes;
-    rec.lineBytes = line.length;
-    this.indexBytes += line.length;
-    const appended = this.queue.line(line);
+    // The body and its integrity stay; held in RAM until its line lands.
+    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity: rec.held?.integrity ?? meta.integrity };
+    if (stored.integrity === undefined) {
+      stored.integrity = (await this.reads.meta(rec))?.integrity;
+      if (stored.integrity === undefined || (rec = this.live(meta.key)) === undefined) return;
+    }
+    this.indexes.replaced(rec.meta, stored);
+    const appended = this.lines.write(rec, stored);
     this.maybeCompact();
     const r = await appended;
     if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
@@ -348,7 +351,6 @@ export class DiskTier implements Store, Purgeable {
   purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
     return this.purging.purge(selector, opts);
   }
-
 
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
@@ -393,6 +395,8 @@ export class DiskTier implements Store, Purgeable {
     await this.flush();
     this.closed = true;
     await this.queue.close();
+    await this.lines.close();
+    this.reads.segments.closeAll();
   }
 }
 

@@ -1,24 +1,41 @@
 // The messages between the disk tier and its writer thread (writer-thread.ts).
 
+/** A record line without what the writer adds ("i" and the place): `head` + those + `tail` (index-log.ts). */
+export interface LineParts {
+  head: string;
+  tail: string;
+}
+
 /**
- * Write a whole body and append its record line (`head`: the line without "i", "s" and
- * the location). `segment`: appended to the open segment file, else a blob file of its own.
+ * Write a whole body and append its record line. `segment`: appended to the open
+ * segment file, else a blob file of its own.
  */
-export interface PutOp { t: 'put'; seq: number; data: Uint8Array; head: string; segment: boolean }
+export interface PutOp { t: 'put'; seq: number; data: Uint8Array; line: LineParts; segment: boolean }
 /** Move a temp file the tier wrote and hashed itself into place as its blob, and append its record line. */
-export interface AdoptOp { t: 'adopt'; seq: number; tmp: string; integrity: string; size: number; head: string }
+export interface AdoptOp { t: 'adopt'; seq: number; tmp: string; integrity: string; size: number; line: LineParts }
+/**
+ * Append a record's line again with its body at another place (a relocation): the
+ * line is read back from the index, `gen` saying which file its offset is in.
+ */
+export interface RelineOp { t: 'reline'; gen: number; off: number; bytes: number; at: SegmentLocation }
 /** Append a record line (an update or a removal). */
 export interface LineOp { t: 'line'; text: string }
 /** Remove a blob no record refers to (skipped if a write of it ran since the tier's last count). */
 export interface UnlinkOp { t: 'unlink'; integrity: string }
 /** Compaction steps; `sync` makes every line so far durable (fsync); `close` syncs too. */
 export interface CompactOp { t: 'compact-begin' | 'compact-end' | 'sync' | 'close' }
-export interface CompactChunkOp { t: 'compact-chunk'; text: string }
+/**
+ * Lines of a compaction: written out (`text`), or copied from the index (`off`, `bytes` in
+ * file `gen`) with the body's place set to `at`. The result's `offs`: where each landed in
+ * the new file, and where the next line goes.
+ */
+export interface CompactChunkOp { t: 'compact-chunk'; gen: number; items: CompactItem[] }
+export type CompactItem = { text: string } | { off: number; bytes: number; at?: SegmentLocation };
 /** Copy bodies out of a segment into the open one (the source is removed later, once nothing refers to it). */
 export interface RelocateOp { t: 'relocate'; from: number; items: { off: number; size: number }[] }
 /** Remove a segment file no record refers to (never the open one). */
 export interface UnlinkSegmentOp { t: 'unlink-segment'; segment: number }
-export type Op = PutOp | AdoptOp | LineOp | UnlinkOp | CompactOp | CompactChunkOp | RelocateOp | UnlinkSegmentOp;
+export type Op = PutOp | AdoptOp | LineOp | RelineOp | UnlinkOp | CompactOp | CompactChunkOp | RelocateOp | UnlinkSegmentOp;
 
 /** Where a body lives in a segment file. */
 export interface SegmentLocation {
@@ -32,8 +49,16 @@ export interface Batch {
   ops: Op[];
 }
 
+/** Where a line landed: its offset in the index file of generation `gen` (and in the file being compacted, `newOff`). */
+export interface LineLanded {
+  lineOff?: number;
+  lineBytes?: number;
+  newOff?: number;
+  gen?: number;
+}
+
 export type OpResult =
-  | { ok: true; integrity?: string; skipped?: boolean; at?: SegmentLocation; moved?: SegmentLocation[] }
+  | ({ ok: true; integrity?: string; skipped?: boolean; at?: SegmentLocation; moved?: SegmentLocation[]; offs?: number[] } & LineLanded)
   | { ok: false; code: string; message: string };
 
 export interface Reply {

@@ -10,7 +10,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { Batch, Op, OpResult, Reply } from './write-ops.js';
+import type { Batch, LineParts, Op, OpResult, Reply } from './write-ops.js';
 
 export interface WriteQueueOptions {
   dir: string;
@@ -23,6 +23,8 @@ export interface WriteQueueOptions {
   firstSegment: number;
   /** Size past which the writer closes a segment file (Segments.segmentBytes). */
   segmentBytes: number;
+  /** The index file's generation the tier knows (a compaction's end starts the next): a new thread starts at it. */
+  gen: () => number;
 }
 
 export interface WriteQueueStats {
@@ -72,13 +74,13 @@ export class WriteQueue {
   }
 
   /** Queue a whole body the queue admitted (admits()); `segment`: append it to a segment file. */
-  put(data: Buffer, head: string, segment: boolean): Promise<OpResult> {
-    return this.enqueue({ t: 'put', seq: ++this.seq, data, head, segment }, data.length);
+  put(data: Buffer, line: LineParts, segment: boolean): Promise<OpResult> {
+    return this.enqueue({ t: 'put', seq: ++this.seq, data, line, segment }, data.length);
   }
 
   /** Queue the adoption of a temp file already written and hashed (its bytes are on disk: never shed). */
-  adopt(tmp: string, integrity: string, size: number, head: string): Promise<OpResult> {
-    return this.enqueue({ t: 'adopt', seq: ++this.seq, tmp, integrity, size, head }, 0);
+  adopt(tmp: string, integrity: string, size: number, line: LineParts): Promise<OpResult> {
+    return this.enqueue({ t: 'adopt', seq: ++this.seq, tmp, integrity, size, line }, 0);
   }
 
   line(text: string): Promise<OpResult> {
@@ -138,7 +140,7 @@ export class WriteQueue {
     // A new thread (after a crash) opens a segment of its own, above any the tier has heard of.
     const firstSegment = this.nextSegment;
     const w = new Worker(new URL('./writer-thread.js', import.meta.url), {
-      workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes },
+      workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes, gen: this.opts.gen() },
       // Why bounded: what the thread holds is one batch at a time, but under a storm its
       // heap grew by hundreds of MiB of collectable copies before V8 bothered to collect.
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },

@@ -16,17 +16,18 @@
 //   snapshot chunks built before it, so "the later line wins" still holds in the new file.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
+import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
 import type { Batch, Op, OpResult, Reply, SegmentLocation } from './write-ops.js';
 
 // Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
 // (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
 // under a small budget every body went to one open segment, which is never reclaimed:
 // its dead bytes grew without bound, past the budget.
-const { dir, firstSegment, segmentBytes } = workerData as { dir: string; firstSegment: number; segmentBytes: number };
+const { dir, firstSegment, segmentBytes, gen: firstGen } = workerData as { dir: string; firstSegment: number; segmentBytes: number; gen: number };
 const tmpDir = join(dir, TMP_DIR);
 mkdirSync(tmpDir, { recursive: true });
 mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
@@ -46,8 +47,15 @@ function openNextSegment(): number {
     }
   }
 }
-let index = openSync(join(dir, INDEX_FILE), 'a');
+// Read too: relocations and compactions copy lines back out of it.
+let index = openSync(join(dir, INDEX_FILE), 'a+');
+/** Bytes of the index file: where the next line lands (the tier reads lines back by offset). */
+let indexSize = fstatSync(index).size;
+/** The index file's generation: a compaction's end starts the next. The file before stays open for reads of offsets the tier took from it. */
+let gen = firstGen;
+let previous: number | undefined;
 let compacting: number | undefined;
+let compactingSize = 0;
 /** Digest → sequence number of the newest write of it the tier has not heard about yet. */
 const recent = new Map<string, number>();
 
@@ -107,9 +115,18 @@ function appendToSegment(data: Uint8Array): SegmentLocation {
   return at;
 }
 
-function recordLine(integrity: string, size: number, head: string, at?: SegmentLocation): string {
-  const loc = at ? `"g":${at.segment},"o":${at.off},` : '';
-  return `{"i":${JSON.stringify(integrity)},"s":${size},${loc}${head.slice(1)}\n`;
+/** `bytes` bytes at `off` of the index file of generation `g`. */
+function readIndex(g: number, off: number, bytes: number): Buffer {
+  const fd = g === gen ? index : g === gen - 1 ? previous : undefined;
+  if (fd === undefined) throw Object.assign(new Error(`index generation ${g} is gone`), { code: 'EINDEX' });
+  const buf = Buffer.allocUnsafe(bytes);
+  let got = 0;
+  while (got < bytes) {
+    const n = readSync(fd, buf, got, bytes - got, off + got);
+    if (n === 0) throw Object.assign(new Error('index shorter than a record line'), { code: 'EINDEX' });
+    got += n;
+  }
+  return buf;
 }
 
 /** Run one op; record lines go to `lines` (appended by the caller before any op that is not a line op). */
@@ -119,12 +136,12 @@ function run(op: Op, lines: string[]): OpResult {
       if (op.segment) {
         const integrity = 'sha256-' + createHash('sha256').update(op.data).digest('base64');
         const at = appendToSegment(op.data);
-        lines.push(recordLine(integrity, op.data.length, op.head, at));
+        lines.push(assembleLine(op.line.head, integrity, at, op.line.tail));
         return { ok: true, integrity, at };
       }
       const integrity = putBlob(op.data);
       recent.set(integrity, op.seq);
-      lines.push(recordLine(integrity, op.data.length, op.head));
+      lines.push(assembleLine(op.line.head, integrity, undefined, op.line.tail));
       return { ok: true, integrity };
     }
     case 'relocate': {
@@ -157,11 +174,14 @@ function run(op: Op, lines: string[]): OpResult {
     case 'adopt': {
       renameInto(op.tmp, blobPath(dir, op.integrity));
       recent.set(op.integrity, op.seq);
-      lines.push(recordLine(op.integrity, op.size, op.head));
+      lines.push(assembleLine(op.line.head, op.integrity, undefined, op.line.tail));
       return { ok: true, integrity: op.integrity };
     }
     case 'line':
       lines.push(op.text);
+      return { ok: true };
+    case 'reline':
+      lines.push(relocatedLine(readIndex(op.gen, op.off, op.bytes).toString(), op.at));
       return { ok: true };
     case 'unlink': {
       if (recent.has(op.integrity)) return { ok: true, skipped: true };
@@ -174,18 +194,39 @@ function run(op: Op, lines: string[]): OpResult {
     }
     case 'compact-begin':
       if (compacting !== undefined) closeSync(compacting);
-      compacting = openSync(join(dir, INDEX_COMPACTING), 'w');
+      compacting = openSync(join(dir, INDEX_COMPACTING), 'w+');
+      writeAll(compacting, HEADER_LINE);
+      compactingSize = HEADER_LINE.length;
       return { ok: true };
-    case 'compact-chunk':
+    case 'compact-chunk': {
       if (compacting === undefined) throw new Error('no compaction in progress');
-      writeAll(compacting, op.text);
-      return { ok: true };
+      const offs: number[] = [];
+      const parts: Uint8Array[] = [];
+      for (const item of op.items) {
+        let bytes: Buffer;
+        if ('text' in item) bytes = Buffer.from(item.text);
+        else {
+          bytes = readIndex(op.gen, item.off, item.bytes);
+          // The body's place as the tier knows it now: a relocation's own line may not have landed yet.
+          if (item.at) bytes = Buffer.from(relocatedLine(bytes.toString(), item.at));
+        }
+        offs.push(compactingSize);
+        compactingSize += bytes.length;
+        parts.push(bytes);
+      }
+      offs.push(compactingSize);
+      writeAll(compacting, Buffer.concat(parts));
+      return { ok: true, offs };
+    }
     case 'compact-end': {
       if (compacting === undefined) throw new Error('no compaction in progress');
       fsyncSync(compacting);
       renameSync(join(dir, INDEX_COMPACTING), join(dir, INDEX_FILE));
-      closeSync(index);
+      if (previous !== undefined) closeSync(previous);
+      previous = index;
       index = compacting;
+      indexSize = compactingSize;
+      gen++;
       compacting = undefined;
       const d = openSync(dir, 'r');
       try {
@@ -202,13 +243,25 @@ function run(op: Op, lines: string[]): OpResult {
   }
 }
 
-/** Append the batch's record lines so far: one write (two while compacting). */
-function flushLines(lines: string[]): void {
+/** Append the batch's record lines so far: one write (two while compacting); where each landed goes to its result. */
+function flushLines(lines: string[], landed: OpResult[]): void {
   if (lines.length === 0) return;
-  const text = lines.join('');
-  lines.length = 0;
+  const text = Buffer.from(lines.join(''));
   writeAll(index, text);
   if (compacting !== undefined) writeAll(compacting, text);
+  for (let i = 0; i < lines.length; i++) {
+    const r = landed[i]!;
+    const bytes = Buffer.byteLength(lines[i]!);
+    if (r.ok) {
+      r.lineOff = indexSize;
+      r.lineBytes = bytes;
+      r.gen = gen;
+      if (compacting !== undefined) r.newOff = compactingSize;
+    }
+    indexSize += bytes;
+    if (compacting !== undefined) compactingSize += bytes;
+  }
+  lines.length = 0;
 }
 
 parentPort!.on('message', (batch: Batch) => {
@@ -219,7 +272,7 @@ parentPort!.on('message', (batch: Batch) => {
   const pendingLine: number[] = [];
   const appendPending = () => {
     try {
-      flushLines(lines);
+      flushLines(lines, pendingLine.map((i) => results[i]!));
     } catch (err) {
       lines.length = 0;
       for (const i of pendingLine) results[i] = failure(err);
@@ -227,7 +280,7 @@ parentPort!.on('message', (batch: Batch) => {
     pendingLine.length = 0;
   };
   for (const op of batch.ops) {
-    const bearsLine = op.t === 'put' || op.t === 'adopt' || op.t === 'line';
+    const bearsLine = op.t === 'put' || op.t === 'adopt' || op.t === 'line' || op.t === 'reline';
     if (!bearsLine) appendPending();
     try {
       results.push(run(op, lines));

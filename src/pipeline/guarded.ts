@@ -1,0 +1,86 @@
+// The guard step of the request path: after receive, before key and look-up, so a
+// request the edge refuses is answered without touching the cache (a stored body
+// is never served to it) or the origin. A refusal is answered, counted and logged
+// (a filter deny with its rule's name); a pass shapes the request the later steps
+// see:
+//
+// - fields the guard sets for the origin (identity, claims) replace whatever the
+//   client sent under those names;
+// - under publicAfterAuth, the credential fields the edge checked move out of the
+//   cache's view (ctx.headers) into ctx.originOnly: the origin still gets them,
+//   but they no longer make the answer the client's own (RFC 9111 §3.5, decide's
+//   `alone`) nor split variants. Without it they stay, and the shared-cache rules
+//   for Authorization apply as written: an authorised request is answered from
+//   cache only by responses stored as shareable (public, s-maxage, must-revalidate).
+
+import type { GuardPass, GuardRefusal, GuardVerdict, Guard } from '../routing/guard/guard.js';
+import type { HeaderMap } from '../http/headers.js';
+import { clientScheme } from '../server/request-guard.js';
+import type { Answers } from './answer.js';
+import type { NodeEnv, RequestContext } from './context.js';
+
+type Step = () => void | Promise<void>;
+
+export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard) {
+  const { logger, stats } = env;
+
+  function refused(ctx: RequestContext, r: GuardRefusal): void {
+    const fields = { id: ctx.id, code: r.code, client: ctx.req.socket.remoteAddress, method: ctx.method, url: ctx.target.slice(0, 200) };
+    switch (r.code) {
+      case 'FILTER_DENIED':
+        stats.inc('filtered');
+        logger.warn({ ...fields, rule: r.rule }, r.message);
+        break;
+      case 'RATE_LIMITED':
+        stats.inc('rateLimited');
+        logger.info(fields, r.message);
+        break;
+      case 'AUTH_UNAVAILABLE':
+        stats.inc('authUnavailable');
+        logger.error(fields, r.message);
+        break;
+      default:
+        stats.inc('authRefused');
+        logger.info(fields, r.message);
+    }
+    answer.refused(ctx, r.status, r.code, r.message, r.headers);
+  }
+
+  function admitted(ctx: RequestContext, p: GuardPass, next: Step): void | Promise<void> {
+    const moved = guard.publicAfterAuth && p.checked.length > 0;
+    if (guard.strippedFields.size === 0 && p.add === undefined && !moved) return next();
+    const h: HeaderMap = { ...ctx.headers };
+    for (const f of guard.strippedFields) delete h[f];
+    if (p.add) Object.assign(h, p.add);
+    if (moved) {
+      const own: HeaderMap = {};
+      for (const f of p.checked) {
+        if (h[f] === undefined) continue;
+        own[f] = h[f];
+        delete h[f];
+      }
+      ctx.originOnly = own;
+    }
+    ctx.headers = h;
+    return next();
+  }
+
+  function settleVerdict(ctx: RequestContext, v: GuardVerdict, next: Step): void | Promise<void> {
+    if (v.pass) return admitted(ctx, v, next);
+    refused(ctx, v);
+  }
+
+  /** Run the guard, then `next` (the rest of the path) when it lets the request through. */
+  return function guarded(ctx: RequestContext, next: Step): void | Promise<void> {
+    const v = guard.check({
+      method: ctx.method,
+      target: ctx.target,
+      host: ctx.host,
+      scheme: clientScheme(ctx.req),
+      headers: ctx.headers,
+      clientAddress: ctx.req.socket.remoteAddress ?? '',
+    });
+    if (v instanceof Promise) return v.then((r) => settleVerdict(ctx, r, next));
+    return settleVerdict(ctx, v, next);
+  };
+}

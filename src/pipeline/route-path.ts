@@ -1,0 +1,142 @@
+// The request path of one route side, after routing: key (the route's key
+// options) → lookup → decide → deliver | on-miss | pass, against the side's
+// upstream pool, with the route's cache rules (TTL for responses without
+// freshness, stale windows, bypass). handle.ts builds one per route side (on its
+// first request) and hands it each request the router sent there.
+//
+// Invariant: a route with no key options and no canary keys exactly as a node
+// without sites: primaryKey(scheme, host, target), nothing added.
+
+import { decide, requestFacts } from '../cache/decide.js';
+import { isCacheableMethod, keySuffix, keyedTarget, primaryKey, PLAIN_KEY } from '../cache/key.js';
+import { chooseVariant, codingOnlyKey } from '../transform/select.js';
+import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
+import { cookieValue } from '../http/cookies.js';
+import { keySuffixed, type RouteSide } from '../routing/router.js';
+import type { StoredEntry } from '../store/types.js';
+import { createAnswers } from './answer.js';
+import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
+import { createFetcher } from './fetch-and-store.js';
+import { lookup, pick, type Choose, type Picked } from './lookup.js';
+import { createOnMiss } from './on-miss.js';
+import { createPass } from './pass.js';
+import { createSharedFetch } from './shared-fetch.js';
+import { createSlicer } from './slices.js';
+
+/** The environment of one route side: its pool, and the route's rules over the node's. */
+export function routeEnv(node: NodeEnv, to: RouteSide): PathEnv {
+  const c = to.route.cache;
+  const policy = c.defaultTtlS === undefined ? node.policy : { ...node.policy, defaultTtlS: c.defaultTtlS };
+  const grace = {
+    staleWhileRevalidateS: c.staleWhileRevalidateS ?? node.grace.staleWhileRevalidateS,
+    staleIfErrorS: c.staleIfErrorS ?? node.grace.staleIfErrorS,
+    staleIfDisconnectedS: c.staleIfDisconnectedS ?? node.grace.staleIfDisconnectedS,
+  };
+  return { ...node, origin: to.pool, policy, grace };
+}
+
+export function createRoutePath(node: NodeEnv, to: RouteSide): (ctx: RequestContext) => void | Promise<void> {
+  const env = routeEnv(node, to);
+  const { config, store, origin, logger, stats, clock, coalescer } = env;
+  const route = to.route;
+  const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
+  const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
+  // The cluster: objects another node owns come through it; copies kept where cluster.edgeCopies says.
+  const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
+  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster: env.cluster, edgeCopy });
+  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster: env.cluster, edgeCopy });
+  const answer = createAnswers(env);
+  const pass = createPass(env, answer);
+  const shared = createSharedFetch(env, answer, fetchAndStore);
+  const onMiss = createOnMiss(env, answer, shared, pass, slicer);
+  const compress = env.compress;
+  // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
+  const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
+  const sideApart = route.keyApart && to.side === 'canary' ? to.side : undefined;
+  const plainKey = route.key === PLAIN_KEY && sideApart === undefined;
+
+  /** The primary key: the route's key options applied, then its side, headers and cookies added. */
+  function keyOf(ctx: RequestContext): string {
+    const host = ctx.host || origin.host;
+    if (plainKey) return primaryKey('http', host, ctx.target);
+    const members: [string, string | undefined][] = [];
+    for (const h of route.key.headers) {
+      const v = normaliseVaryValue(h, ctx.headers[h]);
+      members.push([`h.${h}`, v === ABSENT ? undefined : v]);
+    }
+    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(ctx.headers['cookie'], c)]);
+    return primaryKey('http', host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
+  }
+
+  /**
+   * A URL with a single unvaried entry in memory is answered without a promise
+   * in sight (the hot path); everything else goes through the full look-up.
+   */
+  function handleCacheable(ctx: RequestContext): void | Promise<void> {
+    const key = keyOf(ctx);
+    ctx.key = key;
+    const hot = store.peek(key);
+    if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
+    if (compress) {
+      // A URL keyed by coding alone: the variant in the client's coding, straight from memory.
+      const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
+      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
+    }
+    // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
+    let picked: Picked | undefined;
+    try {
+      picked = pick(store, key, ctx.headers, choose);
+    } catch {
+      picked = undefined;
+    }
+    const inMemory = picked?.meta && store.peek(picked.meta.key);
+    if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
+    return lookup(store, key, ctx.headers, choose, picked).then(
+      (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
+      (err: unknown) => {
+        // A store failure degrades to a miss.
+        logger.warn({ id: ctx.id, err: (err as Error).message }, 'store lookup failed; treated as a miss');
+        return serve(ctx, key, undefined, 'uri-miss');
+      },
+    );
+  }
+
+  /** Decide once, then act on the Decision. */
+  function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss'): void | Promise<void> {
+    const d = decide({ request: requestFacts(ctx.headers), stored: found?.meta, miss, nowMs: clock.now(), grace: env.grace });
+    ctx.decision = d.kind;
+    switch (d.kind) {
+      case 'hit':
+        // An unread request body is discarded by Node when the response finishes, before
+        // the connection is reused (no smuggling through a body a hit never reads).
+        return answer.stored(ctx, found!, d.ageS, { result: 'hit', ttlS: d.ttlS });
+      case 'hit-stale':
+        return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'max-stale' });
+      case 'stale-while-revalidate':
+        shared.revalidateInBackground(ctx, key, found!);
+        return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' });
+      case 'refuse':
+        return answer.onlyIfCached(ctx);
+      case 'revalidate':
+      case 'fetch':
+        return onMiss(ctx, key, d, found);
+    }
+  }
+
+  /**
+   * PURGE (Varnish's and nginx's habit): handled by the purge module, never
+   * forwarded. The URL as the route keys it, with every version keyed after "#".
+   */
+  function handlePurge(ctx: RequestContext): Promise<void> {
+    const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'purge' });
+    const key = primaryKey('http', ctx.host || origin.host, keyedTarget(ctx.target, route.key));
+    return env.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via], keySuffixed(route));
+  }
+
+  return function run(ctx: RequestContext): void | Promise<void> {
+    if (ctx.method === 'PURGE') return handlePurge(ctx);
+    // A bypass route is a plain reverse proxy: nothing looked up, nothing stored.
+    if (route.cache.bypass) return pass(ctx, 'bypass', 'route-bypass');
+    return isCacheableMethod(ctx.method) ? handleCacheable(ctx) : pass(ctx, 'bypass');
+  };
+}

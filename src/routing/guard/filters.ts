@@ -1,0 +1,67 @@
+// Request filter rules, compiled once: first match wins. A rule matches when each
+// condition it names holds (methods: any; paths: any; headers: all; addresses:
+// any); a rule that names none matches every request, which is how "deny the
+// rest" is written after allow rules. Pure.
+
+import type { FilterRule } from '../../config/edge-kinds.js';
+import type { HeaderMap } from '../../http/headers.js';
+import { compilePath, compileRanges, compileValue, decodedPath } from '../../http/patterns.js';
+
+export type { FilterRule } from '../../config/edge-kinds.js';
+
+export interface FilterFacts {
+  method: string;
+  target: string;
+  headers: HeaderMap;
+  clientAddress: string;
+}
+
+type Test = (f: FilterFacts, path: string) => boolean;
+
+interface CompiledRule {
+  name: string;
+  action: 'deny' | 'allow';
+  tests: Test[];
+}
+
+function compile(rule: FilterRule): CompiledRule {
+  const tests: Test[] = [];
+  if (rule.methods.length) {
+    const methods = new Set(rule.methods);
+    tests.push((f) => methods.has(f.method));
+  }
+  if (rule.paths.length) {
+    const paths = rule.paths.map(compilePath);
+    tests.push((_f, p) => paths.some((m) => m(p)));
+  }
+  for (const [field, pattern] of Object.entries(rule.headers)) {
+    const m = compileValue(pattern);
+    tests.push((f) => m(f.headers[field]));
+  }
+  if (rule.addresses.length) {
+    const inRange = compileRanges(rule.addresses);
+    tests.push((f) => inRange(f.clientAddress));
+  }
+  return { name: rule.name, action: rule.action, tests };
+}
+
+export class RequestFilter {
+  private readonly rules: CompiledRule[];
+
+  constructor(rules: readonly FilterRule[]) {
+    this.rules = rules.map(compile);
+  }
+
+  get empty(): boolean {
+    return this.rules.length === 0;
+  }
+
+  /** The rule that denies the request, or undefined when it may go on (allowed, or no rule matched). */
+  deniedBy(f: FilterFacts): string | undefined {
+    const path = decodedPath(f.target);
+    for (const r of this.rules) {
+      if (r.tests.every((t) => t(f, path))) return r.action === 'deny' ? r.name : undefined;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,165 @@
+// Forward-auth (nginx auth_request style): before a request is served, the auth
+// service is asked with the client's credentials and a description of the
+// request. 2xx: allowed, with the identity fields it returned; 401/403: refused
+// (WWW-Authenticate passed on); 3xx: the client is sent where it says (a login
+// page). Anything else, or no answer in time: unavailable — the guard fails
+// closed.
+//
+// Decisions (allow and deny, never a failure) are remembered per credential for
+// a short TTL in a bounded LRU, keyed by a digest of the credentials so that the
+// memory held per entry does not grow with a client's cookie size. Concurrent
+// requests with the same credentials share one question.
+
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { HeaderMap } from '../../http/headers.js';
+import type { Clock } from '../../util/clock.js';
+
+export interface ForwardAuthRules {
+  url: string;
+  requestFields: readonly string[];
+  identityFields: readonly string[];
+  timeoutMs: number;
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+  cacheKey: 'credentials' | 'credentials-and-path';
+}
+
+export interface AuthQuestion {
+  method: string;
+  target: string;
+  host: string;
+  scheme: string;
+  headers: HeaderMap;
+  clientAddress: string;
+}
+
+export type AuthDecision =
+  | { kind: 'allow'; identity: HeaderMap }
+  | { kind: 'deny'; status: number; headers: string[] }
+  | { kind: 'unavailable'; reason: string };
+
+/** Fields of a refusal passed to the client: the challenge, and where a redirect goes. */
+const DENY_FIELDS = ['www-authenticate', 'location'];
+/** Answer bodies are discarded; past this much the connection is dropped rather than read. */
+const MAX_DISCARD_BYTES = 64 * 1024;
+
+interface Remembered {
+  decision: AuthDecision;
+  untilMs: number;
+}
+
+export class ForwardAuth {
+  private readonly agent: Agent;
+  private readonly remembered: LRUCache<string, Remembered> | undefined;
+  private readonly asking = new Map<string, Promise<AuthDecision>>();
+
+  constructor(
+    private readonly rules: ForwardAuthRules,
+    private readonly clock: Clock,
+  ) {
+    this.agent = new Agent({ connectTimeout: rules.timeoutMs, headersTimeout: rules.timeoutMs, bodyTimeout: rules.timeoutMs, keepAliveTimeout: 10_000 });
+    this.remembered = rules.cacheTtlMs > 0 ? new LRUCache({ max: rules.cacheMaxEntries }) : undefined;
+  }
+
+  /** The decision for this request: remembered, shared with a question in flight, or asked now. */
+  check(q: AuthQuestion): AuthDecision | Promise<AuthDecision> {
+    const key = this.keyOf(q);
+    const r = this.remembered?.get(key);
+    if (r) {
+      if (r.untilMs > this.clock.now()) return r.decision;
+      this.remembered!.delete(key);
+    }
+    let p = this.asking.get(key);
+    if (!p) {
+      p = this.ask(q).then((d) => {
+        this.asking.delete(key);
+        if (d.kind !== 'unavailable') this.remembered?.set(key, { decision: d, untilMs: this.clock.now() + this.rules.cacheTtlMs });
+        return d;
+      });
+      this.asking.set(key, p);
+    }
+    return p;
+  }
+
+  private keyOf(q: AuthQuestion): string {
+    const h = createHash('sha256');
+    h.update(q.host.toLowerCase());
+    for (const f of this.rules.requestFields) h.update(`\0${f}\0${q.headers[f] ?? '\u0001'}`);
+    if (this.rules.cacheKey === 'credentials-and-path') h.update(`\0${q.method}\0${q.target}`);
+    return h.digest('base64');
+  }
+
+  private async ask(q: AuthQuestion): Promise<AuthDecision> {
+    const headers: Record<string, string> = {};
+    for (const f of this.rules.requestFields) {
+      const v = q.headers[f];
+      if (v !== undefined) headers[f] = v;
+    }
+    Object.assign(headers, {
+      'x-original-method': q.method,
+      'x-original-uri': q.target,
+      'x-forwarded-method': q.method,
+      'x-forwarded-uri': q.target,
+      'x-forwarded-host': q.host,
+      'x-forwarded-proto': q.scheme,
+      'x-forwarded-for': q.clientAddress,
+    });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(this.rules.url, { method: 'GET', headers, dispatcher: this.agent, signal: AbortSignal.timeout(this.rules.timeoutMs) });
+    } catch (err) {
+      return { kind: 'unavailable', reason: `auth service ${this.rules.url} did not answer (${describe(err)})` };
+    }
+    const status = res.statusCode;
+    await discard(res.body);
+    if (status >= 200 && status < 300) {
+      const identity: HeaderMap = {};
+      for (const f of this.rules.identityFields) {
+        const v = res.headers[f];
+        if (v !== undefined) identity[f] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      return { kind: 'allow', identity };
+    }
+    if (status === 401 || status === 403 || (status >= 300 && status < 400 && res.headers['location'] !== undefined)) {
+      const pass: string[] = [];
+      for (const f of DENY_FIELDS) {
+        const v = res.headers[f];
+        if (v === undefined) continue;
+        for (const one of Array.isArray(v) ? v : [v]) pass.push(f, one);
+      }
+      return { kind: 'deny', status, headers: pass };
+    }
+    return { kind: 'unavailable', reason: `auth service ${this.rules.url} answered ${status} (expected 2xx, 401, 403 or a redirect)` };
+  }
+
+  get rememberedCount(): number {
+    return this.remembered?.size ?? 0;
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
+  return e.code ?? e.cause?.code ?? e.message ?? String(err);
+}
+
+async function discard(body: Dispatcher.ResponseData['body']): Promise<void> {
+  let n = 0;
+  try {
+    for await (const chunk of body) {
+      n += (chunk as Buffer).length;
+      if (n > MAX_DISCARD_BYTES) {
+        body.destroy();
+        return;
+      }
+    }
+  } catch {
+    // The decision is in the status line; a body cut short changes nothing.
+  }
+}

@@ -1,0 +1,199 @@
+// The edge guard: one GuardRules (config group `edge` today; a route's own rules
+// later) compiled into one per-request call, check(request) → pass | refusal,
+// run before the cache key and look-up, so nothing — a cache hit included — is
+// served to a request the rules refuse. Stages in order, cheapest first and the
+// auth service last, so filtered and over-rate clients never reach it:
+//
+//   filters (403) → rate limit (429) → forward-auth (401/403/3xx, 503) → JWT (401, 503)
+//
+// Also the response-field filter (hideResponseFields), which deliver applies to
+// hits and misses alike.
+//
+// Invariants: a pass names the request fields the origin must get from the edge
+// (identity, claims) and the credential fields the edge checked; the fields the
+// guard sets are always removed from the client's request first (strippedFields),
+// so a client can never supply its own identity. Synchronous unless an auth stage
+// has to wait (forward-auth not remembered, JWT not remembered).
+//
+// Per route (later): one Guard per GuardRules, built once (node.ts) and chosen
+// with the route; its state (rate buckets, remembered decisions and tokens) is
+// then per route. hiddenResponseFields is applied through deliver's hiddenFields,
+// whose per-entry header cache is keyed by stored metadata: routes with different
+// lists need their own DeliverOptions (or filterResponseFields on the way out).
+
+import type { EdgeConfig } from '../../config/types.js';
+import { StrataError, type ErrorCode } from '../../errors.js';
+import type { HeaderMap } from '../../http/headers.js';
+import type { Clock } from '../../util/clock.js';
+import { RequestFilter } from './filters.js';
+import { ForwardAuth } from './forward-auth.js';
+import { JwtCheck } from './jwt.js';
+import { GuardConfigError } from './config-error.js';
+import { RateLimiter } from './rate-limit.js';
+
+/** What a node (or, later, a route) enforces at the edge: the shape of config group `edge`. */
+export type GuardRules = EdgeConfig;
+
+export interface GuardRequest {
+  method: string;
+  /** Origin-form target, dot segments removed. */
+  target: string;
+  host: string;
+  scheme: string;
+  headers: HeaderMap;
+  clientAddress: string;
+}
+
+export interface GuardPass {
+  pass: true;
+  /** Request fields the origin gets from the edge (identity from forward-auth, claims). */
+  add: HeaderMap | undefined;
+  /** Credential fields the edge checked (kept out of the cache's view under publicAfterAuth). */
+  checked: readonly string[];
+}
+
+export interface GuardRefusal {
+  pass: false;
+  status: number;
+  code: ErrorCode;
+  message: string;
+  /** Raw field pairs for the answer (WWW-Authenticate, Retry-After, Location). */
+  headers: string[];
+  /** The filter rule that denied the request. */
+  rule?: string;
+}
+
+export type GuardVerdict = GuardPass | GuardRefusal;
+
+export interface GuardDeps {
+  clock: Clock;
+  /** Reads static JWT key files once, when the guard is built. */
+  readFile: (path: string) => string;
+}
+
+const PASS: GuardPass = { pass: true, add: undefined, checked: [] };
+
+/** Fields the guard must never set on a request: framing, routing and connection fields. */
+const UNSETTABLE_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'via', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+
+function checkSettable(key: string, fields: Iterable<string>): void {
+  for (const f of fields) {
+    if (UNSETTABLE_FIELDS.has(f)) throw new GuardConfigError(`${key}: ${JSON.stringify(f)} cannot be set from the edge (expected identity fields such as x-auth-user, not framing or forwarding fields)`);
+  }
+}
+
+/**
+ * The request fields that make an answer a client's own in the cache's eyes
+ * (RFC 9111 §3.5; Cookie by Strata's storing rules). Other fields the auth service
+ * is sent (an API key, Accept-Language) stay in the cache's view: a response that
+ * varies on them keeps its variants.
+ */
+const CREDENTIAL_FIELDS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** RFC 6750 §3: the challenge; a request without a token gets no error code (§3.1). */
+function bearerChallenge(error?: string, description?: string): string {
+  let v = 'Bearer realm="strata"';
+  if (error) v += `, error="${error}"`;
+  if (description) v += `, error_description="${description.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}"`;
+  return v;
+}
+
+/** A CORS preflight (Fetch standard §3.2.2): browsers send it without credentials. */
+function isPreflight(req: GuardRequest): boolean {
+  return req.method === 'OPTIONS' && req.headers['origin'] !== undefined && req.headers['access-control-request-method'] !== undefined;
+}
+
+function refusal(code: ErrorCode, message: string, headers: string[] = [], status?: number): GuardRefusal {
+  return { pass: false, status: status ?? new StrataError(code).status, code, message, headers };
+}
+
+export class Guard {
+  /** Whether any request stage is on; when not, the pipeline skips check() entirely. */
+  readonly active: boolean;
+  /** Request fields the guard sets for the origin: a client's own copies are removed. */
+  readonly strippedFields: ReadonlySet<string>;
+  /** Response fields never sent to clients. */
+  readonly hiddenResponseFields: ReadonlySet<string>;
+  readonly publicAfterAuth: boolean;
+  private readonly skipAuthPreflight: boolean;
+  private readonly filter: RequestFilter;
+  private readonly limiter: RateLimiter | undefined;
+  private readonly forwardAuth: ForwardAuth | undefined;
+  private readonly jwt: JwtCheck | undefined;
+  /** Credential fields (CREDENTIAL_FIELDS) the auth stages read. */
+  private readonly credentialFields: readonly string[];
+
+  constructor(rules: GuardRules, deps: GuardDeps) {
+    checkSettable('edge.forwardAuth.identityFields', rules.forwardAuth.identityFields);
+    checkSettable('edge.jwt.claimFields', Object.values(rules.jwt.claimFields));
+    if (rules.rateLimit.requestsPerS > 0 && rules.rateLimit.by === 'header' && rules.rateLimit.header === '') {
+      throw new GuardConfigError('edge.rateLimit.header: empty while edge.rateLimit.by is header (expected the request field naming the client, e.g. x-api-key)');
+    }
+    this.filter = new RequestFilter(rules.filters);
+    this.limiter = rules.rateLimit.requestsPerS > 0 ? new RateLimiter(rules.rateLimit, deps.clock) : undefined;
+    this.forwardAuth = rules.forwardAuth.url !== '' ? new ForwardAuth(rules.forwardAuth, deps.clock) : undefined;
+    this.jwt = rules.jwt.jwksUrl !== '' || rules.jwt.keyFiles.length > 0 ? new JwtCheck(rules.jwt, deps.clock, deps.readFile) : undefined;
+    this.active = !this.filter.empty || this.limiter !== undefined || this.forwardAuth !== undefined || this.jwt !== undefined;
+    this.strippedFields = new Set([...(this.forwardAuth ? rules.forwardAuth.identityFields : []), ...(this.jwt ? Object.values(rules.jwt.claimFields) : [])]);
+    this.hiddenResponseFields = new Set(rules.hideResponseFields);
+    this.publicAfterAuth = rules.publicAfterAuth;
+    this.skipAuthPreflight = rules.skipAuthPreflight;
+    const creds = new Set<string>(this.forwardAuth ? rules.forwardAuth.requestFields : []);
+    if (this.jwt) {
+      creds.add('authorization');
+      if (rules.jwt.cookie !== '') creds.add('cookie');
+    }
+    this.credentialFields = [...creds].filter((f) => CREDENTIAL_FIELDS.has(f));
+  }
+
+  /** The one per-request call: pass (with what to add for the origin) or the refusal to answer. */
+  check(req: GuardRequest): GuardVerdict | Promise<GuardVerdict> {
+    const rule = this.filter.empty ? undefined : this.filter.deniedBy(req);
+    if (rule !== undefined) return { ...refusal('FILTER_DENIED', `request denied by filter rule "${rule}"`), rule };
+    if (this.limiter) {
+      const r = this.limiter.take(this.limiter.clientKey(req.clientAddress, req.headers));
+      if (!r.ok) return refusal('RATE_LIMITED', `request rate limit exceeded; retry after ${r.retryAfterS} s`, ['retry-after', String(r.retryAfterS)]);
+    }
+    // PURGE carries the admin token in Authorization and is checked by the purge module.
+    if (req.method === 'PURGE' || (!this.forwardAuth && !this.jwt) || (this.skipAuthPreflight && isPreflight(req))) return PASS;
+    return this.authorise(req);
+  }
+
+  private async authorise(req: GuardRequest): Promise<GuardVerdict> {
+    let add: HeaderMap | undefined;
+    if (this.forwardAuth) {
+      const d = await this.forwardAuth.check(req);
+      if (d.kind === 'unavailable') return refusal('AUTH_UNAVAILABLE', d.reason);
+      if (d.kind === 'deny') {
+        const code: ErrorCode = d.status === 401 ? 'AUTH_REQUIRED' : d.status === 403 ? 'AUTH_FORBIDDEN' : 'AUTH_REDIRECT';
+        return refusal(code, `the auth service answered ${d.status}`, d.headers, d.status);
+      }
+      if (Object.keys(d.identity).length) add = d.identity;
+    }
+    if (this.jwt) {
+      const v = await this.jwt.verify(req.headers);
+      if (v.kind === 'missing') return refusal('AUTH_REQUIRED', 'a bearer token is required', ['www-authenticate', bearerChallenge()]);
+      if (v.kind === 'invalid') return refusal('TOKEN_INVALID', `bearer token refused: ${v.reason}`, ['www-authenticate', bearerChallenge('invalid_token', v.reason)]);
+      if (v.kind === 'unavailable') return refusal('AUTH_UNAVAILABLE', v.reason);
+      const claims = this.jwt.claimFields(v.claims);
+      if (Object.keys(claims).length) add = { ...add, ...claims };
+    }
+    return { pass: true, add, checked: this.credentialFields.filter((f) => req.headers[f] !== undefined) };
+  }
+
+  /** Response fields as clients may see them (hideResponseFields removed). */
+  filterResponseFields(headers: HeaderMap): HeaderMap {
+    const out: HeaderMap = {};
+    for (const name in headers) if (!this.hiddenResponseFields.has(name)) out[name] = headers[name]!;
+    return out;
+  }
+
+  /** What the guard holds, for /stats: remembered forward-auth decisions and verified tokens, rate buckets. */
+  figures(): { rememberedDecisions: number; rememberedTokens: number; rateBuckets: number } {
+    return { rememberedDecisions: this.forwardAuth?.rememberedCount ?? 0, rememberedTokens: this.jwt?.rememberedCount ?? 0, rateBuckets: this.limiter?.size ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.forwardAuth?.close();
+  }
+}

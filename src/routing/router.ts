@@ -1,0 +1,373 @@
+// Sites and routes of one node, as the pipeline asks for them once per request:
+// Host → site (sites.ts), path → route (longest prefix), then the side of a
+// canary (shifting.ts), whose pool answers. Also what the admin API changes live:
+// a route's canary weight, and drained upstreams (drain.ts).
+//
+// A node without `sites` is one implicit site answering every Host, with one
+// route "/" to origin.upstreams: exactly the node it was before sites existed.
+// Routes without an upstream of their own share that origin pool.
+//
+// Pools are built by an injected factory (node.ts constructs long-lived
+// components); the router owns their lifetime from then on (start, close).
+//
+// Reload: successor(next) is the router of a new configuration. A pool whose
+// settings did not change is carried over as it is (health, figures and
+// connections kept), a changed one is handed to its own successor when the pool
+// offers one, else built anew; retired() names the old pools the new router does
+// not use, to be closed once their requests finish. A canary weight changed live
+// survives a reload that leaves the route's configured percent as it was; a new
+// percent in the file wins.
+
+import { keyedTarget, PLAIN_KEY, type KeyOptions } from '../cache/key.js';
+import type { PoolSpec, RouteCacheSpec, RouteSpec, SiteSpec } from '../config/sites.js';
+import type { Config, OriginConfig } from '../config/types.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { HeaderMap } from '../http/headers.js';
+import type { OriginClient } from '../origin/client.js';
+import type { UpstreamFigures } from '../origin/pool.js';
+import { DrainSet, type DrainStatus } from './drain.js';
+import { byLongestPrefix, HostTable, routeFor } from './sites.js';
+import { chooseSide, type Side, type Split } from './shifting.js';
+
+/** What the router needs of a pool (src/origin/pool.ts's UpstreamPool). */
+export interface RoutePool extends OriginClient {
+  start(): void;
+  figures(): UpstreamFigures[];
+  anyAvailable(): boolean;
+  hasOpen(): boolean;
+  readonly counts: { retries: number; allDownRequests: number };
+  /** A pool for changed settings that keeps what it can of this one (health, figures); this one is then closed. */
+  successor?(cfg: OriginConfig): RoutePool;
+}
+
+/** Builds a pool for `cfg`; `label` names it in logs and /stats. */
+export type PoolFactory = (cfg: OriginConfig, label: string) => RoutePool;
+
+export interface RouteSide {
+  readonly route: Route;
+  readonly side: Side;
+  readonly pool: RoutePool;
+  /** "site/route", "site/route#canary" for the access line; undefined for the implicit route (no sites). */
+  readonly label: string | undefined;
+}
+
+export interface Route {
+  readonly site: string;
+  readonly name: string;
+  readonly path: string;
+  readonly cache: RouteCacheSpec;
+  readonly key: KeyOptions;
+  /** Opaque per-route rules for the edge guard (config `guard`); undefined when none. */
+  readonly guard: unknown;
+  readonly primary: RouteSide;
+  readonly canary: RouteSide | undefined;
+  /** The canary split; its percent changes live (admin API, reload). */
+  readonly split: Split | undefined;
+  /** The canary percent the configuration gave (a live change survives a reload that keeps it). */
+  readonly configuredPercent: number | undefined;
+  /** The sides never share cache entries (the side is part of the key). */
+  readonly keyApart: boolean;
+}
+
+/** Do some of the route's keys carry members after "#" (keyed headers or cookies, the canary side)? */
+export function keySuffixed(route: Route): boolean {
+  return route.key.headers.length > 0 || route.key.cookies.length > 0 || (route.keyApart && route.canary !== undefined);
+}
+
+export type Resolution =
+  | { kind: 'routed'; to: RouteSide; setCookie?: string }
+  | { kind: 'misdirected' }
+  | { kind: 'no-route'; site: string };
+
+interface Site {
+  name: string;
+  routes: Route[];
+}
+
+export const IMPLICIT_SITE = 'default';
+export const IMPLICIT_ROUTE = 'all';
+
+/** The route's pool settings: its own upstreams, balancer and checks over the node's origin settings. */
+export function poolConfig(origin: OriginConfig, spec: PoolSpec): OriginConfig {
+  return {
+    ...origin,
+    upstreams: spec.upstreams.map((u) => ({ ...u, maxConnections: u.maxConnections === 0 ? origin.maxConnections : u.maxConnections })),
+    balancer: spec.balancer ?? origin.balancer,
+    healthCheck: { ...origin.healthCheck, ...spec.healthCheck },
+  };
+}
+
+function keyOptions(c: RouteCacheSpec): KeyOptions {
+  if (c.ignoreQuery.length === 0 && !c.sortQuery && c.keyHeaders.length === 0 && c.keyCookies.length === 0) return PLAIN_KEY;
+  return { ignoreQuery: c.ignoreQuery, sortQuery: c.sortQuery, headers: c.keyHeaders, cookies: c.keyCookies };
+}
+
+const PLAIN_CACHE: RouteCacheSpec = { bypass: false, ignoreQuery: [], sortQuery: false, keyHeaders: [], keyCookies: [] };
+
+interface LabelledPool {
+  label: string;
+  cfg: OriginConfig;
+  pool: RoutePool;
+}
+
+/** One configuration's sites, routes and pools. Replaced whole on reload. */
+class Table {
+  readonly hosts: HostTable<Site>;
+  readonly routes = new Map<string, Route>();
+  readonly pools: LabelledPool[] = [];
+  /** No sites configured: one implicit site and route. */
+  private readonly implicit: boolean;
+  /** Without sites, every request's resolution: one object, no work per request. */
+  readonly only: Resolution | undefined;
+
+  constructor(config: Readonly<Config>, poolFor: PoolFactory) {
+    this.implicit = config.sites.length === 0;
+    const makePool = (cfg: OriginConfig, label: string): RoutePool => {
+      const pool = poolFor(cfg, label);
+      this.pools.push({ label, cfg, pool });
+      return pool;
+    };
+    let originPool: RoutePool | undefined;
+    const sharedOrigin = (): RoutePool => {
+      originPool ??= makePool(config.origin, 'origin');
+      return originPool;
+    };
+    const own = (spec: PoolSpec, label: string): RoutePool => makePool(poolConfig(config.origin, spec), label);
+    const specs: readonly SiteSpec[] = config.sites.length > 0
+      ? config.sites
+      : [{ name: IMPLICIT_SITE, hosts: [], default: true, routes: [{ name: IMPLICIT_ROUTE, path: '/', cache: PLAIN_CACHE }] }];
+    const sites = specs.map((s) => {
+      const routes = s.routes.map((r) => this.route(s.name, r, r.upstream ? own(r.upstream, `${s.name}/${r.name}`) : sharedOrigin(), own));
+      for (const r of routes) this.routes.set(`${s.name}/${r.name}`, r);
+      return { hosts: s.hosts, default: s.default, site: { name: s.name, routes: byLongestPrefix(routes) } };
+    });
+    this.hosts = new HostTable(sites);
+    if (this.implicit) this.only = { kind: 'routed', to: sites[0]!.site.routes[0]!.primary };
+  }
+
+  private route(site: string, spec: RouteSpec, pool: RoutePool, own: (spec: PoolSpec, label: string) => RoutePool): Route {
+    const c = spec.canary;
+    const r: { -readonly [K in keyof Route]: Route[K] } = {
+      site,
+      name: spec.name,
+      path: spec.path,
+      cache: spec.cache,
+      key: keyOptions(spec.cache),
+      guard: spec.guard,
+      primary: undefined as unknown as RouteSide,
+      canary: undefined,
+      split: c ? { percent: c.percent, by: c.by, name: c.name } : undefined,
+      configuredPercent: c?.percent,
+      keyApart: c?.keyApart ?? false,
+    };
+    const label = this.implicit ? undefined : `${site}/${spec.name}`;
+    r.primary = { route: r, side: 'primary', pool, label };
+    if (c) r.canary = { route: r, side: 'canary', pool: own(c.upstream, `${site}/${spec.name}#canary`), label: `${label}#canary` };
+    return r;
+  }
+}
+
+export interface RouterDeps {
+  makePool: PoolFactory;
+  /** Drained upstreams, which the pools the factory makes must consult. */
+  drains: DrainSet;
+  random?: () => number;
+}
+
+export class Router {
+  private readonly table: Table;
+  readonly drains: DrainSet;
+  private readonly random: () => number;
+  private retiredPools: RoutePool[] = [];
+
+  constructor(
+    config: Readonly<Config>,
+    private readonly deps: RouterDeps,
+    poolFor: PoolFactory = deps.makePool,
+  ) {
+    this.random = deps.random ?? Math.random;
+    this.drains = deps.drains;
+    this.table = new Table(config, poolFor);
+  }
+
+  /**
+   * The router for a reloaded configuration (see the header). Call start() on
+   * it, switch new requests to it, then close retired() once in-flight requests
+   * are done.
+   */
+  successor(next: Readonly<Config>): Router {
+    const before = new Map(this.table.pools.map((p) => [p.label, p]));
+    const kept = new Set<RoutePool>();
+    const poolFor: PoolFactory = (cfg, label) => {
+      const old = before.get(label);
+      if (old && isDeepStrictEqual(old.cfg, cfg)) {
+        kept.add(old.pool);
+        return old.pool;
+      }
+      return old?.pool.successor ? old.pool.successor(cfg) : this.deps.makePool(cfg, label);
+    };
+    const r = new Router(next, this.deps, poolFor);
+    r.fresh = new Set(r.table.pools.map((p) => p.pool).filter((p) => !kept.has(p)));
+    for (const [key, route] of r.table.routes) {
+      const old = this.table.routes.get(key);
+      if (route.split && old?.split && old.configuredPercent === route.configuredPercent) route.split.percent = old.split.percent;
+    }
+    r.retiredPools = this.table.pools.map((p) => p.pool).filter((p) => !kept.has(p));
+    return r;
+  }
+
+  /** Pools this router built itself (all of them, unless it is a successor): the ones start() starts. */
+  private fresh: Set<RoutePool> | undefined;
+
+  /** The previous router's pools this one does not use (after successor()). */
+  retired(): RoutePool[] {
+    return this.retiredPools;
+  }
+
+  /** The route side answering this request, or why none does. */
+  resolve(host: string, target: string, headers: HeaderMap, client: { readonly remoteAddress?: string | undefined }): Resolution {
+    if (this.table.only) return this.table.only;
+    const site = this.table.hosts.match(host);
+    if (site === undefined) return { kind: 'misdirected' };
+    const route = routeFor(site.routes, target);
+    if (route === undefined) return { kind: 'no-route', site: site.name };
+    if (route.canary === undefined || route.split === undefined) return { kind: 'routed', to: route.primary };
+    // The address is read only for a split by client (a socket getter otherwise spared).
+    const choice = chooseSide(route.split, headers, route.split.by === 'client' ? (client.remoteAddress ?? '') : '', this.random);
+    let to = choice.side === 'canary' ? route.canary : route.primary;
+    // A side whose every upstream is drained hands its traffic to the other side.
+    if (!to.pool.hasOpen()) {
+      const other = to === route.canary ? route.primary : route.canary;
+      if (other.pool.hasOpen()) to = other;
+    }
+    return choice.setCookie === undefined ? { kind: 'routed', to } : { kind: 'routed', to, setCookie: choice.setCookie };
+  }
+
+  /** How the route serving `host` and `target` keys it, for purges (undefined: no route, keys as given). */
+  purgeKey(host: string, target: string): { target: string; suffixed: boolean } | undefined {
+    const site = this.table.hosts.match(host);
+    const route = site && routeFor(site.routes, target);
+    if (!route || (route.key === PLAIN_KEY && !keySuffixed(route))) return undefined;
+    return { target: keyedTarget(target, route.key), suffixed: keySuffixed(route) };
+  }
+
+  route(site: string, name: string): Route | undefined {
+    return this.table.routes.get(`${site}/${name}`);
+  }
+
+  /** Set a route's canary share (0-100); the error names what is wrong. */
+  setCanaryPercent(site: string, name: string, percent: number): Route | string {
+    const r = this.route(site, name);
+    if (r === undefined) return `no route ${site}/${name}`;
+    if (r.split === undefined) return `route ${site}/${name} has no canary`;
+    r.split.percent = percent;
+    return r;
+  }
+
+  /** Every pool, each once. */
+  pools(): RoutePool[] {
+    return this.table.pools.map((p) => p.pool);
+  }
+
+  /** Every upstream of every pool now (an upstream in two pools appears twice). */
+  upstreams(): UpstreamFigures[] {
+    return this.table.pools.flatMap((p) => p.pool.figures());
+  }
+
+  /**
+   * One row per upstream URL for /metrics (label values must be unique): an
+   * upstream listed by several pools has its counts summed, and is available when
+   * some pool may choose it; its state is the first pool's.
+   */
+  upstreamFigures(): UpstreamFigures[] {
+    const byName = new Map<string, UpstreamFigures>();
+    for (const u of this.upstreams()) {
+      const seen = byName.get(u.name);
+      if (!seen) byName.set(u.name, { ...u });
+      else {
+        seen.inFlight += u.inFlight;
+        seen.requests += u.requests;
+        seen.failures += u.failures;
+        seen.available ||= u.available;
+        seen.ewmaMs = Math.max(seen.ewmaMs, u.ewmaMs);
+      }
+    }
+    return [...byName.values()];
+  }
+
+  drain(name: string): DrainStatus | undefined {
+    if (this.status(name) === undefined) return undefined;
+    this.drains.drain(name);
+    return this.status(name);
+  }
+
+  undrain(name: string): DrainStatus | undefined {
+    if (this.status(name) === undefined) return undefined;
+    this.drains.undrain(name);
+    return this.status(name);
+  }
+
+  status(name: string): DrainStatus | undefined {
+    return this.drains.status(name, this.upstreams());
+  }
+
+  anyAvailable(): boolean {
+    return this.table.pools.some((p) => p.pool.anyAvailable());
+  }
+
+  /** Start health checking on the pools this router built (a successor's carried-over pools run already). */
+  start(): void {
+    for (const p of this.table.pools) if (!this.fresh || this.fresh.has(p.pool)) p.pool.start();
+  }
+
+  close(graceful = true): Promise<void> {
+    return Promise.all(this.table.pools.map((p) => p.pool.close(graceful))).then(() => undefined);
+  }
+
+  /** Summed over the pools, for /metrics. */
+  get counts(): { retries: number; allDownRequests: number } {
+    let retries = 0;
+    let allDownRequests = 0;
+    for (const p of this.table.pools) {
+      retries += p.pool.counts.retries;
+      allDownRequests += p.pool.counts.allDownRequests;
+    }
+    return { retries, allDownRequests };
+  }
+
+  /**
+   * /stats `origin`: the one pool as before when there is one; else the same
+   * shape over every pool (each upstream row names its pool; the dashboard reads
+   * it unchanged), each pool's own stats under `pools`, and the drained upstreams.
+   */
+  stats(): unknown {
+    const pools = this.table.pools;
+    if (pools.length === 1) return pools[0]!.pool.stats();
+    const each = pools.map((p) => ({ label: p.label, stats: p.pool.stats() as { balancer?: string; upstreams?: Record<string, unknown>[] } }));
+    return {
+      balancer: [...new Set(each.map((p) => p.stats.balancer))].join(', '),
+      ...this.counts,
+      upstreams: each.flatMap((p) => (p.stats.upstreams ?? []).map((u) => ({ ...u, pool: p.label }))),
+      pools: Object.fromEntries(each.map((p) => [p.label, p.stats])),
+      drained: this.drains.names(),
+    };
+  }
+
+  /** GET /routes: each site's routes, pools and canary weights. */
+  describe(): unknown {
+    const sites: Record<string, unknown> = {};
+    for (const r of this.table.routes.values()) {
+      const site = (sites[r.site] ??= { routes: {} }) as { routes: Record<string, unknown> };
+      site.routes[r.name] = {
+        path: r.path,
+        upstream: r.primary.pool.name,
+        ...(r.canary && r.split
+          ? { canary: { upstream: r.canary.pool.name, percent: r.split.percent, by: r.split.by, ...(r.split.name ? { name: r.split.name } : {}), keyApart: r.keyApart } }
+          : {}),
+        cache: r.cache,
+        ...(r.guard === undefined ? {} : { guard: true }),
+      };
+    }
+    return { sites, drained: this.drains.names() };
+  }
+}

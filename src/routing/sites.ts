@@ -1,0 +1,66 @@
+// Choosing a site by Host: exact names first, then wildcards ("*.example.com"
+// matches any name ending in ".example.com", one label or more, never
+// "example.com" itself), the longest wildcard winning, then the default site if
+// one is configured. Unknown hosts find nothing: the pipeline answers 421
+// Misdirected Request (RFC 9110 §15.5.20). Pure; built once per configuration.
+
+/** The host part of a Host field value, lower-case, without port or trailing dot. */
+export function hostName(host: string): string {
+  let h = host.toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  if (colon > -1) h = h.slice(0, colon);
+  return h.endsWith('.') ? h.slice(0, -1) : h;
+}
+
+export class HostTable<S> {
+  private readonly exact = new Map<string, S>();
+  /** Suffixes (".example.com"), longest first. */
+  private readonly wildcards: { suffix: string; site: S }[] = [];
+  private readonly fallback: S | undefined;
+
+  constructor(sites: readonly { hosts: readonly string[]; default: boolean; site: S }[]) {
+    for (const s of sites) {
+      for (const h of s.hosts) {
+        if (h.startsWith('*.')) this.wildcards.push({ suffix: h.slice(1), site: s.site });
+        else this.exact.set(h, s.site);
+      }
+    }
+    this.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+    this.fallback = sites.find((s) => s.default)?.site;
+  }
+
+  /** The site serving Host `host` (as received, port allowed); undefined: none (421). */
+  match(host: string): S | undefined {
+    const name = hostName(host);
+    const found = this.exact.get(name);
+    if (found !== undefined) return found;
+    for (const w of this.wildcards) if (name.length > w.suffix.length && name.endsWith(w.suffix)) return w.site;
+    return this.fallback;
+  }
+}
+
+/**
+ * Does path prefix `prefix` cover request target `target`? A prefix ending in
+ * "/" covers what starts with it; any other covers itself and what continues
+ * with "/" or "?" after it ("/api" covers /api, /api/x, /api?q, not /apix).
+ */
+export function prefixCovers(prefix: string, target: string): boolean {
+  if (!target.startsWith(prefix)) return false;
+  if (prefix.endsWith('/') || target.length === prefix.length) return true;
+  const next = target.charCodeAt(prefix.length);
+  return next === 47 /* / */ || next === 63 /* ? */;
+}
+
+/** Routes of one site, longest prefix first: the first that covers a target wins. */
+export function byLongestPrefix<R extends { path: string }>(routes: readonly R[]): R[] {
+  return [...routes].sort((a, b) => b.path.length - a.path.length);
+}
+
+export function routeFor<R extends { path: string }>(sorted: readonly R[], target: string): R | undefined {
+  for (const r of sorted) if (prefixCovers(r.path, target)) return r;
+  return undefined;
+}

@@ -1,0 +1,128 @@
+// A request body read whole before the origin is asked (nginx's
+// proxy_request_buffering): a client trickling its body holds memory or a temp
+// file of its own, never one of the origin pool's connections.
+//
+// Bounds: up to `memoryBytes` in memory; past that the body is spooled to a temp
+// file in `dir`, unlinked as soon as it is opened (so a crash leaves nothing and no
+// other process can find it) and closed when its reader is done; past `maxBytes`
+// the request is refused (413) — at once when Content-Length says so. A client
+// that pauses longer than `idleTimeoutMs` between two pieces is refused (408).
+// Either refusal closes the connection: the rest of the body is never read.
+
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { StrataError } from '../errors.js';
+
+export interface RequestBodyLimits {
+  maxBytes: number;
+  memoryBytes: number;
+  /** Spool directory; "" for the OS temp dir. */
+  dir: string;
+  idleTimeoutMs: number;
+}
+
+/** A whole request body: call `take()` once; a stream taken must be read or destroyed (that closes its file). */
+export interface BufferedBody {
+  length: number;
+  /** Where the body waited: for logs and tests. */
+  where: 'memory' | 'file';
+  /** The bytes held in memory, or a stream of the spooled file (which closes it when read or destroyed). */
+  take(): Buffer | Readable;
+}
+
+/** A declared length over the limit: refused before a byte is read. */
+export function declaredTooLarge(req: IncomingMessage, maxBytes: number): StrataError | undefined {
+  const cl = req.headers['content-length'];
+  if (cl === undefined || !/^\d+$/.test(cl) || Number(cl) <= maxBytes) return undefined;
+  return new StrataError('PAYLOAD_TOO_LARGE', `request body is ${cl} bytes; the limit is ${maxBytes} (limits.maxRequestBodyBytes)`);
+}
+
+class Spool {
+  private constructor(
+    private readonly fh: FileHandle,
+    private written = 0,
+  ) {}
+
+  static async create(dir: string): Promise<Spool> {
+    const path = join(dir || tmpdir(), `strata-body-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const fh = await open(path, 'wx+', 0o600);
+    // Unlinked at once: the open handle keeps the bytes; nothing outlives the process.
+    await unlink(path).catch(() => undefined);
+    return new Spool(fh);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this.written);
+      off += bytesWritten;
+      this.written += bytesWritten;
+    }
+  }
+
+  stream(): Readable {
+    return this.fh.createReadStream({ start: 0, autoClose: true });
+  }
+
+  close(): Promise<void> {
+    return this.fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Read `req`'s body whole within `limits`. Resolves with the body, or with a
+ * StrataError (413, 408) for the caller to answer (and close the connection), or
+ * undefined when the client went away.
+ */
+export async function bufferRequestBody(req: IncomingMessage, limits: RequestBodyLimits): Promise<BufferedBody | StrataError | undefined> {
+  const refused = declaredTooLarge(req, limits.maxBytes);
+  if (refused) return refused;
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let spool: Spool | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      const next = await new Promise<IteratorResult<Buffer> | 'timeout'>((resolve, reject) => {
+        timer = setTimeout(() => resolve('timeout'), limits.idleTimeoutMs);
+        it.next().then(resolve, reject);
+      });
+      clearTimeout(timer);
+      if (next === 'timeout') {
+        await spool?.close();
+        return new StrataError('REQUEST_TIMEOUT', `request body paused for more than ${limits.idleTimeoutMs} ms (limits.requestBodyTimeoutMs)`);
+      }
+      if (next.done) break;
+      const chunk = next.value;
+      length += chunk.length;
+      if (length > limits.maxBytes) {
+        await spool?.close();
+        return new StrataError('PAYLOAD_TOO_LARGE', `request body exceeds ${limits.maxBytes} bytes (limits.maxRequestBodyBytes)`);
+      }
+      if (!spool && length > limits.memoryBytes) {
+        spool = await Spool.create(limits.dir);
+        for (const c of chunks) await spool.write(c);
+        chunks.length = 0;
+      }
+      if (spool) await spool.write(chunk);
+      else chunks.push(chunk);
+    }
+  } catch (err) {
+    clearTimeout(timer);
+    await spool?.close();
+    // The client went away (aborted) mid-body: nobody to answer.
+    if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') return undefined;
+    throw err;
+  }
+  if (spool) {
+    const s = spool;
+    return { length, where: 'file', take: () => s.stream() };
+  }
+  const whole = Buffer.concat(chunks, length);
+  return { length, where: 'memory', take: () => whole };
+}

@@ -1,0 +1,45 @@
+// Eviction: records leave in LRU order (the records Map's order, oldest first) until
+// what the tier holds fits its budget. Entries the memory tier is serving are passed
+// over once while anything else can go (DiskTierOptions.inUse).
+
+import { compactionSlack } from './compaction.js';
+import type { DiskTier } from './tier.js';
+
+/** Bytes of what the live records need: their bodies and their index lines. */
+function liveBytes(tier: DiskTier): number {
+  return tier.blobs.bytes + tier.segments.liveBytesNow + tier.liveLineBytes;
+}
+
+/**
+ * What eviction holds under the budget: the index counted at the most compaction
+ * lets it grow to (twice its live lines, plus the slack), so the file's real size
+ * stays within the budget between compactions.
+ */
+function committedBytes(tier: DiskTier): number {
+  return tier.blobs.bytes + tier.segments.committedBytes + 2 * tier.liveLineBytes + compactionSlack(tier.opts.maxBytes) + tier.tmpBytes + tier.queue.stats().bytesQueued;
+}
+
+/** Evict until the tier fits; how many records went. */
+export function evictOverBudget(tier: DiskTier): number {
+  const { records } = tier;
+  const inUse = tier.opts.inUse;
+  // Each record is passed over at most once; if only in-use entries are left, they go too.
+  let skips = inUse ? records.size : 0;
+  const max = tier.opts.maxBytes;
+  let evicted = 0;
+  for (const rec of records.values()) {
+    // Past the committed bound, or past the budget on disk now when reclaiming (segment
+    // relocation, index compaction) lags behind a storm — then down to half the budget of
+    // live data at most: evicting in write order empties whole old segments, removed at once.
+    if (committedBytes(tier) <= max && (tier.usedBytes() <= max || liveBytes(tier) <= max / 2)) break;
+    if (skips > 0 && inUse!(rec.key)) {
+      skips--;
+      records.delete(rec.key);
+      records.set(rec.key, rec);
+      continue;
+    }
+    evicted++;
+    void tier.removeRecord(rec, 'evicted');
+  }
+  return evicted;
+}

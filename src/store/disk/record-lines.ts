@@ -1,0 +1,175 @@
+// Where a disk record's metadata is: in its index line. A record remembers the line's
+// offset and length; a disk hit reads the line back (one pread of the page cache) and
+// parses it. Metadata not in the index yet (an update, a softened entry on its way to
+// its line) is held in RAM until its line lands, then dropped (records.ts).
+//
+// Offsets belong to one index file: a compaction writes a new one. The writer thread
+// says where every line landed (in the new file too, while a compaction runs); when a
+// compaction ends, the records take their places in the new file (`moves`) and the
+// generation advances; reads still under way finish on the old file, kept open.
+// Results arrive in write order, so the last place noted for a record is its newest line.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EntryMeta } from '../types.js';
+import { metaOfLine, recordLine } from './index-log.js';
+import { INDEX_FILE } from './layout.js';
+import type { DiskRecord } from './records.js';
+import type { DiskTier } from './tier.js';
+import type { OpResult } from './write-ops.js';
+
+/** A record's newest line in the file a compaction is writing. */
+export interface Moved {
+  off: number;
+  bytes: number;
+  /** The metadata the line carries, when it was written from RAM. */
+  meta?: EntryMeta;
+}
+
+interface Reader {
+  fh: Promise<FileHandle>;
+  users: number;
+  retired: boolean;
+}
+
+export class RecordLines {
+  /** The index file's generation the records' offsets refer to. */
+  gen = 0;
+  /** While a compaction runs: each record's newest line in the new file. */
+  moves: Map<DiskRecord, Moved> | undefined;
+  private reader: Reader | undefined;
+  /** Metadata handed out (a hit, a write) → the record and line it came from: has it changed since? */
+  private readonly handedOut = new WeakMap<EntryMeta, { rec: DiskRecord; lineOff: number; softAt: number | undefined }>();
+
+  constructor(private readonly tier: DiskTier) {}
+
+  /** A line for `rec` landed (`meta`: the metadata it carries, when held for it). */
+  landed(rec: DiskRecord, r: OpResult, meta?: EntryMeta): void {
+    const { tier } = this;
+    if (!r.ok || r.lineOff === undefined || r.lineBytes === undefined || tier.records.get(rec.key) !== rec) return;
+    // A writer thread restarted across a compaction's end: the place is unknown, the metadata stays held.
+    if (r.gen !== this.gen) return;
+    tier.liveLineBytes += r.lineBytes - rec.lineBytes;
+    rec.lineOff = r.lineOff;
+    rec.lineBytes = r.lineBytes;
+    if (this.moves && r.newOff !== undefined) this.moves.set(rec, { off: r.newOff, bytes: r.lineBytes, ...(meta ? { meta } : {}) });
+    if (meta !== undefined && rec.held === meta) rec.release();
+  }
+
+  /** Write `meta` as the record's newest line; held in RAM until it lands. */
+  write(rec: DiskRecord, meta: EntryMeta, time = Date.now()): Promise<OpResult> {
+    const { tier } = this;
+    rec.hold(meta, time);
+    const line = recordLine(meta, time, rec);
+    tier.indexBytes += Buffer.byteLength(line);
+    return tier.queue.line(line).then((r) => {
+      this.landed(rec, r, meta);
+      return r;
+    });
+  }
+
+  /** The record's body moved (a relocation): its line again, with the new place. */
+  relocated(rec: DiskRecord): void {
+    const { tier } = this;
+    const held = rec.held;
+    if (held || rec.lineOff < 0) {
+      if (held) void this.write(rec, held, rec.more?.time);
+      return;
+    }
+    tier.indexBytes += rec.lineBytes;
+    void tier.queue.op({ t: 'reline', gen: this.gen, off: rec.lineOff, bytes: rec.lineBytes, at: { segment: rec.segment!, off: rec.off! } }).then((r) => {
+      if (r.ok) return this.landed(rec, r);
+      // The line could not be copied: written from its metadata instead, read here.
+      void this.read(rec)
+        .then((meta) => (tier.records.get(rec.key) === rec && !rec.held ? this.write(rec, meta, rec.more?.time) : undefined))
+        .catch((err: unknown) => tier.opts.logger.warn({ key: rec.key, err: (err as Error).message }, "disk tier: a relocated body's index line could not be written; the entry is lost at the next start"));
+    });
+  }
+
+  /** The record's metadata: held, or read from its line (a soft purge not yet written applied). */
+  async read(rec: DiskRecord): Promise<EntryMeta> {
+    const held = rec.held;
+    if (held) return held;
+    const { lineOff, lineBytes } = rec;
+    const softAt = rec.more?.softAt;
+    const reader = this.take();
+    let meta: EntryMeta | undefined;
+    try {
+      const fh = await reader.fh;
+      const buf = Buffer.allocUnsafe(lineBytes);
+      const { bytesRead } = await fh.read(buf, 0, lineBytes, lineOff);
+      meta = metaOfLine(buf.toString('utf8', 0, bytesRead), rec.key);
+    } finally {
+      this.done(reader);
+    }
+    if (!meta) throw Object.assign(new Error(`index line of ${rec.key} unreadable`), { code: 'EINDEX' });
+    const expire = this.tier.opts.expire;
+    return softAt !== undefined && expire ? expire(meta, softAt) : meta;
+  }
+
+  /** Remember which record and line handed-out metadata came from. */
+  handOut(meta: EntryMeta, rec: DiskRecord): void {
+    this.handedOut.set(meta, { rec, lineOff: rec.lineOff, softAt: rec.more?.softAt });
+  }
+
+  /** Is `meta` (handed out by get() or a write) still what the tier stores under its key? */
+  storedFrom(key: string, meta: EntryMeta): boolean {
+    const rec = this.tier.records.get(key);
+    const from = this.handedOut.get(meta);
+    if (!rec || !from || from.rec !== rec) return false;
+    const held = rec.held;
+    if (held) return held === meta;
+    return from.lineOff === rec.lineOff && from.softAt === rec.more?.softAt;
+  }
+
+  /** A compaction ended: offsets now refer to the new file. */
+  compacted(): void {
+    const moves = this.moves;
+    this.moves = undefined;
+    this.gen++;
+    const old = this.reader;
+    this.reader = undefined;
+    if (old) this.retire(old);
+    // Opened now, after the rename: a lazy open later could race the next compaction's.
+    this.done(this.take());
+    const { tier } = this;
+    for (const [rec, m] of moves ?? []) {
+      if (tier.records.get(rec.key) !== rec) continue;
+      tier.liveLineBytes += m.bytes - rec.lineBytes;
+      rec.lineOff = m.off;
+      rec.lineBytes = m.bytes;
+      if (m.meta !== undefined && rec.held === m.meta) rec.release();
+    }
+  }
+
+  /** Close the reader (the tier is closing). */
+  async close(): Promise<void> {
+    const r = this.reader;
+    this.reader = undefined;
+    if (r) this.retire(r);
+  }
+
+  private take(): Reader {
+    if (!this.reader) {
+      const fh = open(join(this.tier.opts.dir, INDEX_FILE), 'r');
+      const r: Reader = { fh, users: 0, retired: false };
+      this.reader = r;
+      // A failed open (no index yet) is retried by the next read.
+      fh.catch(() => {
+        if (this.reader === r) this.reader = undefined;
+      });
+    }
+    this.reader.users++;
+    return this.reader;
+  }
+
+  private done(r: Reader): void {
+    r.users--;
+    if (r.retired && r.users === 0) void r.fh.then((fh) => fh.close()).catch(() => undefined);
+  }
+
+  private retire(r: Reader): void {
+    r.retired = true;
+    if (r.users === 0) void r.fh.then((fh) => fh.close()).catch(() => undefined);
+  }
+}

@@ -1,0 +1,188 @@
+// JWT checking over real sockets: a real JWKS server with keys generated here by
+// jose (no key is committed), a real origin and a real Strata node on a fake
+// clock. Bearer tokens are verified before the cache; claims reach the origin as
+// fields a client cannot forge; a JWKS that cannot be fetched fails closed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, exportSPKI, exportPKCS8, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { startHarness, type Harness } from '../fixtures/harness.js';
+import { edgeRules, type DeepPartial } from '../fixtures/edge.js';
+import type { EdgeConfig } from '../../src/config/types.js';
+
+interface Jwks {
+  url: string;
+  fetches: () => number;
+  close(): Promise<void>;
+}
+
+async function startJwks(keys: object[]): Promise<Jwks> {
+  let n = 0;
+  const server = http.createServer((_req, res) => {
+    n++;
+    const body = JSON.stringify({ keys });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`,
+    fetches: () => n,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+const signing = await generateKeyPair('ES256', { extractable: true });
+const stranger = await generateKeyPair('ES256', { extractable: true });
+const publicJwk = { ...(await exportJWK(signing.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+
+const ISS = 'https://login.example/';
+const AUD = 'api.example';
+
+/** A token signed now (by the node's clock), valid for an hour unless `claims` say otherwise. */
+async function token(h: Harness, claims: JWTPayload = {}, opts: { key?: CryptoKey; kid?: string; alg?: string } = {}): Promise<string> {
+  const now = Math.floor(h.clock.now() / 1000);
+  return new SignJWT({ iss: ISS, aud: AUD, sub: 'alice', iat: now, exp: now + 3600, org: { id: 'acme' }, ...claims })
+    .setProtectedHeader({ alg: opts.alg ?? 'ES256', kid: opts.kid ?? 'k1' })
+    .sign(opts.key ?? signing.privateKey);
+}
+
+const page = (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const body = `hello ${String(req.headers['x-user'] ?? 'nobody')}`;
+  res.writeHead(200, { 'cache-control': 'public, max-age=600', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+async function withJwt(jwt: DeepPartial<EdgeConfig['jwt']>, body: (h: Harness, jwks: Jwks) => Promise<void>): Promise<void> {
+  const jwks = await startJwks([publicJwk]);
+  const h = await startHarness(page, {
+    edge: edgeRules({ jwt: { jwksUrl: jwks.url, issuer: ISS, audience: [AUD], claimFields: { sub: 'x-user', 'org.id': 'x-org' }, ...jwt } }),
+  });
+  try {
+    await body(h, jwks);
+  } finally {
+    await h.close();
+    await jwks.close();
+  }
+}
+
+test('JWT: a valid bearer token passes; its claims reach the origin as fields a client cannot forge', async () => {
+  await withJwt({}, async (h, jwks) => {
+    const t = await token(h);
+    const r = await h.get('/hello', { authorization: `Bearer ${t}`, 'x-user': 'mallory', 'x-org': 'evil' });
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'hello alice');
+    const seen = h.origin.requests[0]!.headers;
+    assert.equal(seen['x-user'], 'alice');
+    assert.equal(seen['x-org'], 'acme', 'a dotted claim reads inside objects');
+    assert.equal(seen['authorization'], `Bearer ${t}`, 'the credential itself is forwarded');
+    await h.get('/hello2', { authorization: `Bearer ${await token(h, { sub: 'bob' })}` });
+    assert.equal(jwks.fetches(), 1, 'the JWKS is fetched once and kept');
+    // A verified token is remembered, but never past its expiry (+ the 30 s skew).
+    const short = await token(h, { exp: Math.floor(h.clock.now() / 1000) + 5 });
+    assert.equal((await h.get('/s1', { authorization: `Bearer ${short}` })).status, 200);
+    h.clock.advance(30_000);
+    assert.equal((await h.get('/s2', { authorization: `Bearer ${short}` })).status, 200, 'within the skew');
+    h.clock.advance(6_000);
+    const late = await h.get('/s3', { authorization: `Bearer ${short}` });
+    assert.equal(late.status, 401);
+    assert.match(late.headers['www-authenticate']!, /token expired/);
+  });
+});
+
+test('JWT: missing or bad tokens get 401 with a Bearer challenge (RFC 6750 §3), before the cache', async () => {
+  await withJwt({ clockSkewS: 30 }, async (h) => {
+    // Stored by an authorised request first: a refused one must not get these bytes.
+    assert.equal((await h.get('/doc', { authorization: `Bearer ${await token(h)}` })).status, 200);
+    await h.stored(1);
+
+    const missing = await h.get('/doc');
+    assert.equal(missing.status, 401);
+    assert.equal(missing.headers['www-authenticate'], 'Bearer realm="strata"', 'no error code without a token (§3.1)');
+    assert.match(missing.text, /^401 AUTH_REQUIRED/);
+
+    const now = Math.floor(h.clock.now() / 1000);
+    const bad: [string, string, RegExp][] = [
+      ['garbage', 'not.a.jwt', /malformed token/],
+      ['expired', await token(h, { exp: now - 60 }), /token expired/],
+      ['wrong issuer', await token(h, { iss: 'https://other.example/' }), /iss/],
+      ['wrong audience', await token(h, { aud: 'other' }), /aud/],
+      ['no exp', await token(h, { exp: undefined }), /exp/],
+      ['forged signature', await token(h, {}, { key: stranger.privateKey }), /signature verification failed/],
+      ['unknown key id', await token(h, {}, { kid: 'k9', key: stranger.privateKey }), /no key for this token/],
+      ['alg none', `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'x', exp: now + 60 })).toString('base64url')}.`, /.+/],
+    ];
+    for (const [what, t, why] of bad) {
+      const r = await h.get('/doc', { authorization: `Bearer ${t}` });
+      assert.equal(r.status, 401, what);
+      assert.match(r.headers['www-authenticate']!, /^Bearer realm="strata", error="invalid_token", error_description="/, what);
+      assert.match(r.headers['www-authenticate']!, why, what);
+      assert.match(r.text, /^401 TOKEN_INVALID/, what);
+      assert.doesNotMatch(r.text, /hello/, what);
+    }
+    // Expired, but within the clock skew: accepted; and from the shared cache (public).
+    const late = await h.get('/doc', { authorization: `Bearer ${await token(h, { exp: now - 10 })}` });
+    assert.equal(late.status, 200);
+    assert.match(late.headers['cache-status']!, /; hit/);
+    assert.equal(h.origin.count('/doc'), 1);
+  });
+});
+
+test('JWT: the token may come from a cookie; a JWKS that cannot be fetched fails closed (503)', async () => {
+  await withJwt({ cookie: 'session', jwksTimeoutMs: 500 }, async (h, jwks) => {
+    const t = await token(h);
+    const r = await h.get('/c', { cookie: `theme=dark; session=${t}` });
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'hello alice');
+  });
+  const jwks = await startJwks([publicJwk]);
+  const url = jwks.url;
+  await jwks.close();
+  const h = await startHarness(page, { edge: edgeRules({ jwt: { jwksUrl: url, jwksTimeoutMs: 500 } }) });
+  try {
+    const r = await h.get('/down', { authorization: `Bearer ${await token(h)}` });
+    assert.equal(r.status, 503);
+    assert.match(r.text, /^503 AUTH_UNAVAILABLE: JWKS .* unusable/);
+    assert.equal(h.origin.count(), 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('JWT: static keys from files (PEM public key, HS256 JWK); a private key file stops start-up', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-keys-'));
+  try {
+    const pem = join(dir, 'signing.pub.pem');
+    await writeFile(pem, await exportSPKI(signing.publicKey));
+    const secret = Buffer.from('an HS256 test secret of 32 bytes!');
+    const hs = join(dir, 'hs.json');
+    await writeFile(hs, JSON.stringify({ kty: 'oct', kid: 'hs1', k: secret.toString('base64url') }));
+    const h = await startHarness(page, { edge: edgeRules({ jwt: { keyFiles: [pem, hs], claimFields: { sub: 'x-user' } } }) });
+    try {
+      assert.equal((await h.get('/pem', { authorization: `Bearer ${await token(h, { sub: 'pat' }, { kid: 'any' })}` })).text, 'hello pat');
+      const now = Math.floor(h.clock.now() / 1000);
+      const hsToken = await new SignJWT({ sub: 'sam', exp: now + 60 }).setProtectedHeader({ alg: 'HS256', kid: 'hs1' }).sign(secret);
+      assert.equal((await h.get('/hs', { authorization: `Bearer ${hsToken}` })).text, 'hello sam');
+      const wrong = await new SignJWT({ sub: 'sam', exp: now + 60 }).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from('another secret of thirty-two byte'));
+      assert.equal((await h.get('/hs', { authorization: `Bearer ${wrong}` })).status, 401);
+    } finally {
+      await h.close();
+    }
+    const priv = join(dir, 'signing.key');
+    await writeFile(priv, await exportPKCS8(signing.privateKey));
+    await assert.rejects(
+      startHarness(page, { edge: edgeRules({ jwt: { keyFiles: [priv] } }) }),
+      (err: Error & { code?: string }) => err.code === 'CONFIG_INVALID' && /edge\.jwt\.keyFiles: .*signing\.key: is a private key/.test(err.message),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,211 @@
+// The edge guard's pure parts: path and value patterns, address ranges (IPv4,
+// IPv6, IPv4-mapped), the client a limit counts, filter rules (first match wins),
+// token buckets on a fake clock, the config kinds that refuse bad rules, and the
+// guard's synchronous stages and field stripping.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { filterRules, claimFields, jwsAlgorithms } from '../../src/config/edge-kinds.js';
+import { Problem } from '../../src/config/kinds.js';
+import { RequestFilter } from '../../src/routing/guard/filters.js';
+import { Guard, type GuardRefusal } from '../../src/routing/guard/guard.js';
+import { parseKeyFile } from '../../src/routing/guard/jwt.js';
+import { clientOf, compilePath, compileRanges, compileValue, decodedPath, PatternError } from '../../src/http/patterns.js';
+import { RateLimiter } from '../../src/routing/guard/rate-limit.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { edgeRules } from '../fixtures/edge.js';
+import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
+import { generateKeyPairSync } from 'node:crypto';
+
+test('path patterns: prefix, glob (* in a segment, ** across), regex and ~* ignoring case', () => {
+  const cases: [string, string, boolean][] = [
+    ['/admin/', '/admin/users', true],
+    ['/admin/', '/administrator', false],
+    ['/img/*.png', '/img/a.png', true],
+    ['/img/*.png', '/img/sub/a.png', false],
+    ['/img/**.png', '/img/sub/a.png', true],
+    ['/a/?', '/a/b', true],
+    ['/a/?', '/a/bc', false],
+    ['~ ^/api/v[0-9]+/internal', '/api/v2/internal/x', true],
+    ['~ ^/API', '/api', false],
+    ['~* ^/API', '/api', true],
+  ];
+  for (const [pattern, path, want] of cases) assert.equal(compilePath(pattern)(path), want, `${pattern} vs ${path}`);
+  assert.throws(() => compilePath('admin'), PatternError);
+  assert.throws(() => compilePath('~ ([a-'), PatternError);
+});
+
+test('paths are matched decoded and without the query: an encoded letter or slash does not slip past a rule', () => {
+  assert.equal(decodedPath('/%61dmin/x?y=1'), '/admin/x');
+  assert.equal(decodedPath('/admin%2Fsecret'), '/admin/secret');
+  assert.equal(decodedPath('/bad%zz%41'), '/bad%zzA');
+  const f = new RequestFilter([{ name: 'no-admin', action: 'deny', methods: [], paths: ['/admin/'], headers: {}, addresses: [] }]);
+  for (const target of ['/admin/x', '/%61dmin/x', '/admin%2Fx', '/admin/?q']) {
+    assert.equal(f.deniedBy({ method: 'GET', target, headers: {}, clientAddress: '1.2.3.4' }), 'no-admin', target);
+  }
+  assert.equal(f.deniedBy({ method: 'GET', target: '/public?p=/admin/', headers: {}, clientAddress: '1.2.3.4' }), undefined);
+});
+
+test('value patterns: exact, present (*), absent (!), regex', () => {
+  assert.equal(compileValue('curl/8')('curl/8'), true);
+  assert.equal(compileValue('curl/8')('curl/8.1'), false);
+  assert.equal(compileValue('*')(''), true);
+  assert.equal(compileValue('*')(undefined), false);
+  assert.equal(compileValue('!')(undefined), true);
+  assert.equal(compileValue('~* bot')('Googlebot/2.1'), true);
+  assert.equal(compileValue('~ bot')(undefined), false);
+});
+
+test('address ranges: IPv4, IPv6, single addresses, and IPv4-mapped IPv6 counted as IPv4', () => {
+  const inRange = compileRanges(['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
+  assert.equal(inRange('10.20.30.40'), true);
+  assert.equal(inRange('11.0.0.1'), false);
+  assert.equal(inRange('::ffff:10.1.1.1'), true);
+  assert.equal(inRange('2001:db8:ffff::1'), true);
+  assert.equal(inRange('2001:db9::1'), false);
+  assert.equal(inRange('192.0.2.7'), true);
+  assert.equal(inRange('192.0.2.8'), false);
+  assert.equal(inRange('not-an-address'), false);
+  assert.throws(() => compileRanges(['10.0.0.0/33']), PatternError);
+  assert.throws(() => compileRanges(['example.com/8']), PatternError);
+});
+
+test('a rate-limited client is its IPv4 address or its IPv6 /64', () => {
+  assert.equal(clientOf('203.0.113.9'), '203.0.113.9');
+  assert.equal(clientOf('::ffff:203.0.113.9'), '203.0.113.9');
+  assert.equal(clientOf('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(clientOf('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
+  assert.equal(clientOf('::1'), '0:0:0:0::/64');
+});
+
+test('filter rules: first match wins; allow skips later rules; a rule without conditions matches everything', () => {
+  const rules = filterRules().parse([
+    { name: 'office', action: 'allow', paths: ['/admin/'], addresses: ['10.0.0.0/8'] },
+    { name: 'admin', action: 'deny', paths: ['/admin/'] },
+    { name: 'scanners', action: 'deny', headers: { 'User-Agent': '~* (sqlmap|nikto)' } },
+    { name: 'writes', action: 'deny', methods: ['put', 'DELETE'] },
+  ]);
+  const f = new RequestFilter(rules);
+  const ask = (method: string, target: string, clientAddress: string, headers: Record<string, string> = {}) => f.deniedBy({ method, target, headers, clientAddress });
+  assert.equal(ask('GET', '/admin/x', '10.1.2.3'), undefined, 'allowed by office before admin');
+  assert.equal(ask('GET', '/admin/x', '8.8.8.8'), 'admin');
+  assert.equal(ask('GET', '/x', '8.8.8.8', { 'user-agent': 'sqlmap/1.7' }), 'scanners');
+  assert.equal(ask('PUT', '/x', '8.8.8.8'), 'writes');
+  assert.equal(ask('GET', '/x', '8.8.8.8'), undefined);
+  const denyRest = new RequestFilter(filterRules().parse('[{name: lan, action: allow, addresses: [192.168.0.0/16]}, {name: rest, action: deny}]'));
+  assert.equal(denyRest.deniedBy({ method: 'GET', target: '/', headers: {}, clientAddress: '192.168.1.1' }), undefined);
+  assert.equal(denyRest.deniedBy({ method: 'GET', target: '/', headers: {}, clientAddress: '1.1.1.1' }), 'rest');
+});
+
+test('bad filter rules stop start-up naming where they are wrong', () => {
+  const where = (raw: unknown): string => {
+    try {
+      filterRules().parse(raw);
+    } catch (err) {
+      assert.ok(err instanceof Problem);
+      return `${err.at}: ${err.message}`;
+    }
+    assert.fail('expected a Problem');
+  };
+  assert.match(where([{ name: 'a', action: 'block' }]), /^\[0\]\.action: "block" is not an action/);
+  assert.match(where([{ name: 'a', action: 'deny', paths: ['~ ([x'] }]), /^\[0\]\.paths: .*regular expression/);
+  assert.match(where([{ name: 'a', action: 'deny', addresses: ['10.0.0.0/40'] }]), /^\[0\]\.addresses: .*prefix length/);
+  assert.match(where([{ name: 'a', action: 'deny', colour: 'red' }]), /^\[0\]: unknown key "colour"/);
+  assert.match(where([{ name: 'a', action: 'deny' }, { name: 'a', action: 'allow' }]), /used twice/);
+  assert.deepEqual(claimFields().parse('sub=X-User, org.id=x-org'), { sub: 'x-user', 'org.id': 'x-org' });
+  assert.throws(() => claimFields().parse('sub=bad field'), Problem);
+  assert.throws(() => jwsAlgorithms().parse('none'), Problem);
+  assert.deepEqual(jwsAlgorithms().parse('RS256,EdDSA'), ['RS256', 'EdDSA']);
+});
+
+test('token bucket: a burst, then one request per 1/rate seconds, Retry-After rounded up; memory bounded by maxClients', () => {
+  const clock = new FakeClock();
+  const rl = new RateLimiter({ requestsPerS: 2, burst: 3, by: 'address', header: '', maxClients: 2 }, clock);
+  const a = rl.clientKey('192.0.2.1', {});
+  for (let i = 0; i < 3; i++) assert.deepEqual(rl.take(a), { ok: true });
+  const refused = rl.take(a);
+  assert.equal(refused.ok, false);
+  assert.equal(!refused.ok && refused.retryAfterS, 1);
+  clock.advance(499);
+  assert.equal(rl.take(a).ok, false, 'not yet a whole token');
+  clock.advance(1);
+  assert.equal(rl.take(a).ok, true, 'one token after 500 ms');
+  clock.advance(60_000);
+  for (let i = 0; i < 3; i++) assert.equal(rl.take(a).ok, true, 'refilled to the burst, not beyond');
+  assert.equal(rl.take(a).ok, false);
+  rl.take(rl.clientKey('192.0.2.2', {}));
+  rl.take(rl.clientKey('192.0.2.3', {}));
+  assert.equal(rl.size, 2, 'at most maxClients buckets');
+
+  const slow = new RateLimiter({ requestsPerS: 0.1, burst: 1, by: 'header', header: 'x-api-key', maxClients: 10 }, clock);
+  assert.equal(slow.take(slow.clientKey('192.0.2.1', { 'x-api-key': 'k1' })).ok, true);
+  const r = slow.take(slow.clientKey('192.0.2.9', { 'x-api-key': 'k1' }));
+  assert.equal(!r.ok && r.retryAfterS, 10, 'the key, not the address, is the client');
+  assert.equal(slow.take(slow.clientKey('192.0.2.1', {})).ok, true, 'no key: counted by address');
+});
+
+test('guard: filters before the rate limit; the fields it sets are listed for stripping; inactive when nothing is configured', () => {
+  const clock = new FakeClock();
+  const readFile = () => {
+    throw new Error('no files');
+  };
+  const idle = new Guard(edgeRules(), { clock, readFile });
+  assert.equal(idle.active, false);
+  assert.ok(idle.hiddenResponseFields.has('server') && idle.hiddenResponseFields.has('x-powered-by'));
+  assert.deepEqual(idle.filterResponseFields({ server: 'nginx/1.25', 'x-powered-by': 'PHP', 'content-type': 'text/html' }), { 'content-type': 'text/html' });
+
+  const g = new Guard(edgeRules({ filters: filterRules().parse([{ name: 'no-post', action: 'deny', methods: ['POST'] }]), rateLimit: { requestsPerS: 1, burst: 1 } }), { clock, readFile });
+  assert.equal(g.active, true);
+  const req = { method: 'GET', target: '/', host: 'h', scheme: 'http', headers: {}, clientAddress: '198.51.100.1' };
+  assert.deepEqual(g.check(req), { pass: true, add: undefined, checked: [] });
+  const post = g.check({ ...req, method: 'POST' }) as GuardRefusal;
+  assert.equal(post.code, 'FILTER_DENIED');
+  assert.equal(post.rule, 'no-post');
+  const limited = g.check(req) as GuardRefusal;
+  assert.equal(limited.status, 429);
+  assert.deepEqual(limited.headers, ['retry-after', '1']);
+
+  const withAuth = new Guard(edgeRules({ forwardAuth: { url: 'http://127.0.0.1:9/verify', identityFields: ['x-auth-user'] }, jwt: { keyFiles: [], jwksUrl: 'http://127.0.0.1:9/jwks', claimFields: { sub: 'x-user' } } }), { clock, readFile });
+  assert.deepEqual([...withAuth.strippedFields].sort(), ['x-auth-user', 'x-user']);
+  return withAuth.close();
+});
+
+test('JWT key files: private keys are refused; PEM public keys, certificates-less JWK and JWKS load', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  assert.equal(parseKeyFile('k.pem', pem)[0]!.kty, 'EC');
+  assert.throws(() => parseKeyFile('k.key', privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), /private key/);
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1' };
+  assert.equal(parseKeyFile('k.json', JSON.stringify({ keys: [jwk] }))[0]!.kid, 'k1');
+  assert.throws(() => parseKeyFile('k.json', JSON.stringify(privateKey.export({ format: 'jwk' }))), /private key/);
+  assert.equal(parseKeyFile('hs.json', JSON.stringify({ kty: 'oct', k: Buffer.from('0123456789abcdef0123456789abcdef').toString('base64url') }))[0]!.kty, 'oct');
+  assert.throws(() => parseKeyFile('x.txt', 'hello'), /neither PEM nor JSON/);
+});
+
+test('config/edge-guard.yaml loads, and its rules compile', () => {
+  const c = config({ argv: ['--config', 'edge-guard.yaml'], readFile: files({ 'edge-guard.yaml': repoFile('config/edge-guard.yaml') }) });
+  assert.equal(c.edge.filters.length, 5);
+  assert.equal(c.edge.forwardAuth.cacheTtlMs, 10_000);
+  assert.equal(c.edge.publicAfterAuth, true);
+  const f = new RequestFilter(c.edge.filters);
+  assert.equal(f.deniedBy({ method: 'GET', target: '/admin/x', headers: {}, clientAddress: '2001:db8:20::5' }), undefined);
+  assert.equal(f.deniedBy({ method: 'GET', target: '/admin/x', headers: {}, clientAddress: '2001:db8:21::5' }), 'admin-elsewhere');
+  assert.equal(f.deniedBy({ method: 'GET', target: '/site/.git/HEAD', headers: {}, clientAddress: '192.0.2.1' }), 'secret-files');
+});
+
+test('edge settings from flags: filter rules as YAML flow text, claim fields as pairs; bad ones name the flag', () => {
+  const c = config({
+    argv: ['--origin', ORIGIN, '--edge-filters', '[{name: no-admin, action: deny, paths: [/admin/]}]', '--edge-jwt-claim-fields', 'sub=x-user'],
+    env: { STRATA_EDGE_RATE_LIMIT_REQUESTS_PER_S: '0.5' },
+  });
+  assert.equal(c.edge.filters[0]!.name, 'no-admin');
+  assert.deepEqual(c.edge.jwt.claimFields, { sub: 'x-user' });
+  assert.equal(c.edge.rateLimit.requestsPerS, 0.5);
+  assert.match(rejection({ argv: ['--origin', ORIGIN, '--edge-filters', '[{name: x, action: deny, addresses: [10.0.0.0/99]}]'] }), /^--edge-filters\[0\]\.addresses: .*prefix length/);
+});
+
+test('the guard refuses to set framing or forwarding fields from an auth answer or a claim', () => {
+  const deps = { clock: new FakeClock(), readFile: () => '' };
+  assert.throws(() => new Guard(edgeRules({ forwardAuth: { url: 'http://127.0.0.1:9/', identityFields: ['content-length'] } }), deps), /edge\.forwardAuth\.identityFields: "content-length" cannot be set/);
+  assert.throws(() => new Guard(edgeRules({ jwt: { jwksUrl: 'http://127.0.0.1:9/', claimFields: { sub: 'host' } } }), deps), /edge\.jwt\.claimFields: "host"/);
+  assert.throws(() => new Guard(edgeRules({ rateLimit: { requestsPerS: 1, by: 'header' } }), deps), /edge\.rateLimit\.header: empty/);
+});
