@@ -51,12 +51,15 @@ export function sumFigures(objects: Record<string, unknown>[]): Record<string, u
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/;
 
-/** Prometheus text of every worker → the node's sums, then every worker's series labelled. */
+/**
+ * Prometheus text of every worker → each series summed (the node), followed by
+ * the same series of each worker with a `worker` label: a family's lines stay
+ * together under its HELP/TYPE (the text format wants them grouped).
+ */
 export function combineMetrics(texts: { name: string; text: string }[]): string {
   const order: string[] = [];
   const sums = new Map<string, number>();
-  const labelled: string[] = [];
-  const meta: string[] = [];
+  const perWorker = new Map<string, string[]>();
   const seenMeta = new Set<string>();
   for (const { name, text } of texts) {
     for (const line of text.split('\n')) {
@@ -64,7 +67,6 @@ export function combineMetrics(texts: { name: string; text: string }[]): string 
       if (line.startsWith('#')) {
         if (!seenMeta.has(line)) {
           seenMeta.add(line);
-          meta.push(line);
           order.push(line);
         }
         continue;
@@ -73,14 +75,17 @@ export function combineMetrics(texts: { name: string; text: string }[]): string 
       if (!m) continue;
       const series = m[1]! + (m[2] ?? '');
       const value = Number(m[3]);
-      if (!sums.has(series)) order.push(series);
+      if (!sums.has(series)) {
+        order.push(series);
+        perWorker.set(series, []);
+      }
       sums.set(series, (sums.get(series) ?? 0) + (Number.isFinite(value) ? value : 0));
       const labels = m[2] ? `{worker="${name}",${m[2].slice(1)}` : `{worker="${name}"}`;
-      labelled.push(`${m[1]}${labels} ${m[3]}`);
+      perWorker.get(series)!.push(`${m[1]}${labels} ${m[3]}`);
     }
   }
-  const lines = order.map((s) => (s.startsWith('#') ? s : `${s} ${sums.get(s)}`));
-  return [...lines, ...labelled, ''].join('\n');
+  const lines = order.flatMap((s) => (s.startsWith('#') ? [s] : [`${s} ${sums.get(s)}`, ...perWorker.get(s)!]));
+  return [...lines, ''].join('\n');
 }
 
 /** Worker 0's handler for the node's admin address: `inner` is its own admin handler. */
