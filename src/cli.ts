@@ -116,7 +116,6 @@ async function main(): Promise<number | undefined> {
     return report(err);
   }
   if (assigned !== undefined) {
-    await workers.whenLinked(() => node.cluster()?.peerFigures());
     process.send?.({ strata: 'started', listen: node.proxyAddress(), admin: node.adminAddress() });
   }
   return undefined; // running; the signal handlers decide the exit code

@@ -425,17 +425,12 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       try {
         // Replay-then-serve: purges this node missed (purge bus) before it listens.
         await cluster?.prepare();
-        if (deps.listenAfterLoad) {
-          // A restarted worker: its disk index, then the other workers reachable, then clients.
-          await store.disk.ready;
-          cluster?.start();
-          clusterStarted = true;
-          await whenLinked(() => cluster?.peerFigures());
-        }
-        await listen(proxy.server, config.listen, 'listen');
-        await listen(admin, config.admin.listen, 'admin.listen');
-        if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
         if (deps.links) {
+          // A worker: first what the other workers reach it on, then (restarted: once its disk
+          // index loaded) it waits to reach them, and only then takes clients (one fetch per node).
+          // Worker 0's admin.listen is the node's address, opened after the shared proxy listener:
+          // node:cluster shares a port-0 listener by the order of port-0 listens in each worker.
+          if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
           // No per-client connection cap: every link connection comes from 127.0.0.1.
           const link = createListener(handler, { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest });
           linkServers.push(link);
@@ -445,7 +440,17 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
             linkServers.push(adminLink);
             await listen(adminLink, deps.links.admin, 'worker admin link');
           }
+          if (deps.listenAfterLoad) await store.disk.ready;
+          cluster?.start();
+          clusterStarted = true;
+          if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered within 10 s: serving; keys they own are fetched from the origin meanwhile');
+          await listen(proxy.server, config.listen, 'listen');
+          if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
+        } else {
+          await listen(proxy.server, config.listen, 'listen');
+          await listen(admin, config.admin.listen, 'admin.listen');
         }
+        if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
         for (const s of linkServers) s.close();
         proxy.server.close();

@@ -41,4 +41,3 @@ export function asWorker(
 }
 
 
-export { whenLinked } from './linked.js';

@@ -51,6 +51,7 @@ export interface WorkerLinks {
 }
 
 const LOOPBACK = '127.0.0.1';
+const LINK_CHECK_MS = 250;
 
 /** `workers: 0` means one per core. */
 export function workerCount(config: Readonly<Config>, cores: number): number {
@@ -82,7 +83,14 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
       memoryMaxBytes: Math.max(1, Math.floor(config.cache.memoryMaxBytes / n)),
       diskMaxBytes: Math.max(1, Math.floor(config.cache.diskMaxBytes / n)),
     },
-    cluster: { ...config.cluster, peers, secret: a.secret, handoffMs: a.handoff ? config.cluster.handoffMs : 0 },
+    cluster: {
+      ...config.cluster,
+      peers,
+      secret: a.secret,
+      handoffMs: a.handoff ? config.cluster.handoffMs : 0,
+      // Loopback checks are cheap: workers find each other (and a restarted one) within a second.
+      healthCheckIntervalMs: Math.min(config.cluster.healthCheckIntervalMs, LINK_CHECK_MS),
+    },
   };
 }
 

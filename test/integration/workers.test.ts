@@ -118,7 +118,7 @@ test('2 workers: one killed under load loses only its in-flight requests, restar
   const dir = await mkdtemp(join(tmpdir(), 'strata-workers-kill-'));
   const file = join(dir, 'strata.yaml');
   await writeFile(file, 'logLevel: info\n');
-  const { s, base, pids } = await startWorkers(2, origin, dir, ['--config', file]);
+  const { s, base, admin, pids } = await startWorkers(2, origin, dir, ['--config', file]);
   try {
     const paths = Array.from({ length: 20 }, (_, i) => `/obj-${i}`);
     // Warm: each object served by both workers (an owner copy, and an edge copy on the other);
@@ -174,9 +174,65 @@ test('2 workers: one killed under load loses only its in-flight requests, restar
     await s.logged((l) => reloaded(l, 'w0'), 'w0 reloaded', { from: hup });
     await s.logged((l) => reloaded(l, 'w1'), 'w1 reloaded', { from: hup });
 
+    // POST /reload on the node's admin address: every worker, answered once all did.
+    const reload = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${admin}/reload`, { method: 'POST', agent: false, headers: { authorization: 'Bearer t' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(reload.status, 200, reload.body);
+    assert.deepEqual(Object.keys((JSON.parse(reload.body) as { workers: object }).workers), ['w0', 'w1']);
+
     await stopAll(s, [pids[0]!, restarted.pid as number]);
   } finally {
     if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    await origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('changing the worker count keeps the disk cache: 2 → 3 takes moved objects from their previous owner, 3 → 2 names the unused directory', async () => {
+  const origin = await versionedOrigin(0);
+  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-count-'));
+  const paths = Array.from({ length: 30 }, (_, i) => `/moved-${i}`);
+  // The key names the Host: the same one across starts (each start listens on a new port).
+  const SITE = { host: 'site.test' };
+  try {
+    const two = await startWorkers(2, origin, dir);
+    await Promise.all(paths.map((p) => get(two.base, p, 'GET', SITE)));
+    assert.equal(origin.requests.length, paths.length);
+    // Every owner copy written to disk (the node's /stats sums the workers' tiers).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const stats = JSON.parse((await get(two.admin, '/stats')).body) as { tiers: { disk: { items: number } } };
+      if (stats.tiers.disk.items === paths.length) break;
+      assert.ok(Date.now() < deadline, `disk items ${stats.tiers.disk.items}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await stopAll(two.s, two.pids);
+
+    const three = await startWorkers(3, origin, dir);
+    try {
+      await three.s.logged((l) => l.msg === 'worker count changed: objects whose owner worker moved are taken from their previous owner on their first miss (cluster.handoffMs), not from the origin', 'the change logged');
+      for (const w of ['w0', 'w1', 'w2']) await three.s.logged((l) => l.node === `n.${w}` && l.msg === 'disk tier: index loaded', `${w} loaded its index`);
+      const answers = await Promise.all(paths.flatMap((p) => [get(three.base, p, 'GET', SITE), get(three.base, p, 'GET', SITE)]));
+      assert.ok(answers.every((a) => a.status === 200 && a.body.endsWith(' v1')), answers.map((a) => `${a.body} ${a.cacheStatus}`).join('\n'));
+      assert.equal(origin.requests.length, paths.length, 'nothing fetched again from the origin');
+      assert.ok(answers.some((a) => servedBy(a) === 'w2'));
+      await stopAll(three.s, three.pids);
+    } finally {
+      if (three.s.child.exitCode === null) three.s.child.kill('SIGKILL');
+    }
+
+    const again = await startWorkers(2, origin, dir);
+    const warned = await again.s.logged((l) => typeof l.msg === 'string' && l.msg.startsWith('worker cache directories left by a start with more workers'), 'the unused directory named');
+    assert.deepEqual(warned.unused, ['w2']);
+    await stopAll(again.s, again.pids);
+  } finally {
     await origin.close();
     await rm(dir, { recursive: true, force: true });
   }
