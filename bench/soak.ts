@@ -173,7 +173,9 @@ function diskBytes(dir: string): number {
   let total = 0;
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    const st = lstatSync(p);
+    // The node renames and removes files while this walks (temp files, compaction).
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (st === undefined) continue;
     total += st.blocks * 512;
     if (st.isDirectory()) total += diskBytes(p);
   }

@@ -8,10 +8,11 @@
 // it began with. The store, the coalescer, the listeners and the metrics live
 // across generations and take their live settings through small reconfigure
 // steps. Other features register a ReloadHook (onReload) to take theirs. The
-// edge guard belongs to a generation but is carried over while edge.* is
-// unchanged (its rate buckets and remembered decisions survive the reload); a
-// changed one is built before anything is applied, so a bad key file refuses
-// the reload.
+// edge guards (node-wide and per route) belong to a generation but are carried
+// over while edge.* and sites are unchanged; otherwise the successor set keeps
+// every stage whose rules did not change (rate buckets and remembered decisions
+// survive the reload, routing/guard/guard-set.ts), and is built before anything
+// is applied, so a bad key file refuses the reload.
 
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -39,7 +40,7 @@ import { createRoutesAdmin } from './admin/routes.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
-import { Guard } from './routing/guard/guard.js';
+import { GuardSet } from './routing/guard/guard-set.js';
 import { GuardConfigError } from './routing/guard/config-error.js';
 import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
 import { Cluster, isClustered } from './cluster/cluster.js';
@@ -138,7 +139,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 interface Generation {
   config: Readonly<Config>;
   router: Router;
-  guard: Guard;
+  guards: GuardSet;
   proxy: Handler;
   admin: Handler;
 }
@@ -160,10 +161,11 @@ function listen(server: NetServer, addr: ListenAddress, what: string): Promise<v
   });
 }
 
-/** The edge guard for `cfg`; a rule it cannot be built from (a private key file...) is CONFIG_INVALID. */
-function buildGuard(cfg: Readonly<Config>, clock: Clock): Guard {
+/** The edge guards for `cfg` (keeping `previous`'s unchanged stages); a rule they cannot be built from (a private key file...) is CONFIG_INVALID. */
+function buildGuards(cfg: Readonly<Config>, clock: Clock, previous?: GuardSet): GuardSet {
+  const deps = { clock, readFile: (path: string) => readFileSync(path, 'utf8') };
   try {
-    return new Guard(cfg.edge, { clock, readFile: (path) => readFileSync(path, 'utf8') });
+    return previous ? previous.successor(cfg, deps) : new GuardSet(cfg, deps);
   } catch (err) {
     if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
     throw err;
@@ -218,15 +220,15 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     upstreamAvailable: current?.router.anyAvailable() === true,
   });
 
-  /** The handlers for `cfg` over `router`'s sites and pools and `guard`; the store and the coalescer are the node's. */
-  function build(cfg: Readonly<Config>, router: Router, guard: Guard): Generation {
+  /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */
+  function build(cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
     const tiered = store!;
     const flights = coalescer!;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
     const recompressor = node.recompressor;
-    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guard, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
+    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
       purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -260,10 +262,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       explain,
       topMisses,
       routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
-      edge: () => guard.figures(),
+      edge: () => guards.figures(),
       ...(cluster ? { cluster } : {}),
     });
-    return { config: cfg, router, guard, proxy: handler, admin: adminHandler };
+    return { config: cfg, router, guards, proxy: handler, admin: adminHandler };
   }
 
   /** One reload: load, check, then apply (node components, then hooks). */
@@ -288,10 +290,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    let guard = running.guard;
-    if (!isDeepStrictEqual(running.config.edge, next.edge)) {
+    let guards = running.guards;
+    if (!isDeepStrictEqual(running.config.edge, next.edge) || !isDeepStrictEqual(running.config.sites, next.sites)) {
       try {
-        guard = buildGuard(next, clock);
+        guards = buildGuards(next, clock, running.guards);
       } catch (err) {
         if (isStrataError(err) && err.source === 'config') throw refused(err.message);
         throw err;
@@ -306,10 +308,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
     proxy.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
-    current = build(next, router, guard);
-    if (guard !== running.guard) {
-      // Requests already past it keep going; its auth connections close once idle.
-      void running.guard.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard a reload replaced failed'));
+    current = build(next, router, guards);
+    if (guards !== running.guards) {
+      // Requests already past them keep going; the replaced auth stages' connections close once idle.
+      void guards.retire().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard stages a reload replaced failed'));
     }
     if (router !== running.router) {
       router.start();
@@ -366,7 +368,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
 
     async start() {
       // First: a guard that cannot be built stops start-up before anything is opened.
-      const guard = buildGuard(config, clock);
+      const guards = buildGuards(config, clock);
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
@@ -397,7 +399,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         const remote = new Purger({ token: '', store, clock, logger, stats });
         cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
       }
-      const gen = (current = build(config, router, guard));
+      const gen = (current = build(config, router, guards));
       registerNodeMetrics(registry, {
         stats,
         tiers: () => tiered.stats(),
@@ -455,7 +457,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         for (const s of linkServers) s.close();
         proxy.server.close();
         admin.close();
-        await guard.close();
+        await guards.close();
         redirect?.close();
         await cluster?.close();
         await router.close();
@@ -511,7 +513,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await cluster?.close();
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await Promise.all([current.router.close(!timedOut), ...[...retiring].map((pool) => pool.close(!timedOut))]);
-        await current.guard.close();
+        await current.guards.close();
         await node.recompressor?.close();
         await store.close();
         access.flush();

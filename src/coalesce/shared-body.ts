@@ -20,7 +20,7 @@
 // transfer is stopped.
 
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 /** The body was given up on purpose (e.g. to fetch it in slices): not a failure worth a warning. */
 export class AbandonedError extends Error {}
@@ -326,4 +326,41 @@ export class SharedBody {
       this.source.resume();
     }
   }
+}
+
+/**
+ * A shared body as a Readable from its first byte, or undefined once that is gone.
+ * Slices are read by a few streams in turn (the fill, the answers reading them),
+ * so a stream per consumer costs little here and keeps the reading code linear.
+ */
+export function readerOf(body: SharedBody, unsealed = false): Readable | undefined {
+  let more: (() => void) | undefined;
+  let detach: (() => void) | undefined;
+  const r = new Readable({
+    read() {
+      const m = more;
+      more = undefined;
+      m?.();
+    },
+    destroy(err, cb) {
+      detach?.();
+      cb(err);
+    },
+  });
+  detach = body.consume(
+    {
+      chunk: (chunk, next) => {
+        if (r.push(chunk)) return true;
+        more = next;
+        return false;
+      },
+      end: (last) => {
+        if (last) r.push(last);
+        r.push(null);
+      },
+      error: (err) => r.destroy(err),
+    },
+    unsealed,
+  );
+  return detach ? r : undefined;
 }

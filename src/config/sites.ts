@@ -13,7 +13,9 @@
 import { parse as parseYaml } from 'yaml';
 import { BALANCER_NAMES } from './schema/origin.js';
 import type { BalancerName } from './types.js';
-import { count, duration, fieldNames, isMapping, type Kind, oneOf, onOff, Problem, requestPath, seconds, show, statusRanges, type StatusRanges, upstreams, type UpstreamConfig } from './kinds.js';
+import { formatRouteGuard, parseRouteGuard, type RouteGuardSpec } from './route-guard.js';
+import { count, duration, fieldNames, isMapping, type Kind, oneOf, onOff, Problem, requestPath, seconds, show, statusRanges, type StatusRanges } from './kinds.js';
+import { upstreams, type UpstreamConfig } from './upstream-kinds.js';
 
 /** An upstream pool of a route: its upstreams, and what differs from the node's `origin` settings. */
 export interface PoolSpec {
@@ -60,8 +62,8 @@ export interface RouteSpec {
   upstream?: PoolSpec;
   canary?: CanarySpec;
   cache: RouteCacheSpec;
-  /** Opaque per-route rules for the edge guard (auth, limits, filters): kept, not read here. */
-  guard?: unknown;
+  /** The route's own edge-guard rules (./route-guard.ts): the kinds it names replace the node-wide `edge` ones. */
+  guard?: RouteGuardSpec;
 }
 
 export interface SiteSpec {
@@ -212,7 +214,7 @@ function route(routeName: string, raw: unknown): RouteSpec {
   const out: RouteSpec = { name: name(routeName), path, cache: at('.cache', () => routeCache(m['cache'])) };
   if (m['upstream'] !== undefined) out.upstream = at('.upstream', () => pool(m['upstream']));
   if (m['canary'] !== undefined) out.canary = at('.canary', () => canary(m['canary']));
-  if (m['guard'] !== undefined) out.guard = m['guard'];
+  if (m['guard'] !== undefined && m['guard'] !== null) out.guard = at('.guard', () => parseRouteGuard(m['guard']));
   return out;
 }
 
@@ -304,7 +306,7 @@ function formatSites(sites: SiteSpec[]): unknown {
               ...(r.upstream ? { upstream: formatPool(r.upstream) } : {}),
               ...(r.canary ? { canary: { ...r.canary, upstream: formatPool(r.canary.upstream) } } : {}),
               cache: { ...r.cache, ignoreQuery: r.cache.ignoreQuery[0] === '*' ? 'all' : [...r.cache.ignoreQuery] },
-              ...(r.guard === undefined ? {} : { guard: r.guard }),
+              ...(r.guard === undefined ? {} : { guard: formatRouteGuard(r.guard) }),
             },
           ]),
         ),

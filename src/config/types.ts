@@ -5,7 +5,7 @@
 import type { SchemaConfig } from './schema/index.js';
 
 export type { ListenAddress } from './units.js';
-export type { UpstreamConfig } from './kinds.js';
+export type { UpstreamConfig } from './upstream-kinds.js';
 
 export type Config = SchemaConfig;
 export type OriginConfig = Config['origin'];

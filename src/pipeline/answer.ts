@@ -20,7 +20,7 @@ import { deliverFor, settle, type NodeEnv, type RequestContext } from './context
 import type { FetchOutcome } from './fetch-and-store.js';
 import { resumeFromStore } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
-import { readerOf } from './slices.js';
+import { readerOf } from '../coalesce/shared-body.js';
 import { createVariants } from './variants.js';
 import { planFor, type Plan } from '../transform/select.js';
 import type { EntryMeta } from '../store/types.js';

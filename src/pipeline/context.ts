@@ -21,7 +21,7 @@ import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { countOutcome, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
-import type { Guard } from '../routing/guard/guard.js';
+import type { RouteGuards } from '../routing/guard/guard-set.js';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
@@ -58,8 +58,8 @@ export interface ProxyDeps {
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
-  /** The edge guard (filters, rate limits, auth) run before the cache; absent or inactive: none. */
-  guard?: Guard;
+  /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
+  guards?: RouteGuards;
 }
 
 /** What the request path asks of the cluster (src/cluster/cluster.ts). */
@@ -83,6 +83,8 @@ export interface NodeEnv extends ProxyDeps {
   /** This node's Via member. */
   via: string;
   deliver: DeliverOptions;
+  /** Response fields hidden whatever the guard (targeted and tag fields); a route's own hideResponseFields adds to these. */
+  baseHiddenFields: ReadonlySet<string>;
   /** For answers to peers: nothing hidden (targeted fields and tags travel to the edge copy). */
   peerDeliver: DeliverOptions;
   policy: StoragePolicyOptions;

@@ -38,6 +38,7 @@ import { Negotiator } from '../transform/negotiate.js';
 import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
 import { createGuardStep } from './guarded.js';
+import type { Guard } from '../routing/guard/guard.js';
 
 export type { ProxyDeps } from './context.js';
 
@@ -48,7 +49,8 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   const targeted = config.cache.targetedField.toLowerCase();
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
   if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
-  for (const f of deps.guard?.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
+  const baseHiddenFields: ReadonlySet<string> = new Set(hidden);
+  for (const f of deps.guards?.node.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
   const deliver: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
   const policy: StoragePolicyOptions = {
     targetedField: targeted,
@@ -69,7 +71,7 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
     : undefined;
   // Answers to peers hide nothing: targeted fields and tags travel to the edge copy.
   const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap() };
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -77,10 +79,25 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const { config, router, logger, stats, access, metrics } = env;
   // Strata's own answers before a route is known (bad input, 421).
   const answer = createAnswers(env);
-  // The edge guard, node-wide today (config group edge); a route's own rules (route.guard) can take its place.
-  const guarded = deps.guard?.active ? createGuardStep(env, answer, deps.guard) : undefined;
-  // One path per route side, built on its first request; a reload's new routes get new ones.
-  const paths = new WeakMap<RouteSide, (ctx: RequestContext) => void | Promise<void>>();
+  // The edge guard step per Guard: the node's (config group edge), or a route's own (route guard).
+  const guardSteps = new Map<Guard, ReturnType<typeof createGuardStep>>();
+  function guardStep(guard: Guard): ReturnType<typeof createGuardStep> {
+    let step = guardSteps.get(guard);
+    if (step === undefined) guardSteps.set(guard, (step = createGuardStep(env, answer, guard)));
+    return step;
+  }
+  type Run = (ctx: RequestContext) => void | Promise<void>;
+  // One path per route side (its key onwards) and its route's guard step, built on its first request; a reload's new routes get new ones.
+  const paths = new WeakMap<RouteSide, { path: Run; guarded: Run | undefined }>();
+
+  /** The route side's path, and the same behind its route's guard (the node's unless the route has rules of its own). */
+  function pathOf(to: RouteSide): { path: Run; guarded: Run | undefined } {
+    const guard = deps.guards?.forRoute(to.route);
+    const path = createRoutePath(env, to, guard);
+    if (!guard?.active) return { path, guarded: undefined };
+    const step = guardStep(guard);
+    return { path, guarded: (ctx) => step(ctx, () => path(ctx)) };
+  }
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
 
@@ -94,13 +111,12 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     ctx.route = r.to;
     let run = paths.get(r.to);
     if (run === undefined) {
-      run = createRoutePath(env, r.to);
+      run = pathOf(r.to);
       paths.set(r.to, run);
     }
     // The edge guard runs after routing and before the key and the look-up: a refused request never reaches the cache.
-    const path = run;
     // A peer's request was guarded on the node its client reached: not checked (nor counted) twice.
-    return guarded && ctx.peer === undefined ? guarded(ctx, () => path(ctx)) : path(ctx);
+    return run.guarded && ctx.peer === undefined ? run.guarded(ctx) : run.path(ctx);
   }
 
   /** The end of every request: bytes counted, its metrics recorded and the access line written. */

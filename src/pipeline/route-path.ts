@@ -14,6 +14,8 @@ import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
 import { cookieValue } from '../http/cookies.js';
 import { keySuffixed, type RouteSide } from '../routing/router.js';
 import type { StoredEntry } from '../store/types.js';
+import type { DeliverOptions } from '../deliver/respond.js';
+import type { Guard } from '../routing/guard/guard.js';
 import { createAnswers } from './answer.js';
 import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
 import { createFetcher } from './fetch-and-store.js';
@@ -24,7 +26,7 @@ import { createSharedFetch } from './shared-fetch.js';
 import { createSlicer } from './slices.js';
 
 /** The environment of one route side: its pool, and the route's rules over the node's. */
-export function routeEnv(node: NodeEnv, to: RouteSide): PathEnv {
+export function routeEnv(node: NodeEnv, to: RouteSide, guard?: Guard): PathEnv {
   const c = to.route.cache;
   const policy = c.defaultTtlS === undefined ? node.policy : { ...node.policy, defaultTtlS: c.defaultTtlS };
   const grace = {
@@ -32,11 +34,24 @@ export function routeEnv(node: NodeEnv, to: RouteSide): PathEnv {
     staleIfErrorS: c.staleIfErrorS ?? node.grace.staleIfErrorS,
     staleIfDisconnectedS: c.staleIfDisconnectedS ?? node.grace.staleIfDisconnectedS,
   };
-  return { ...node, origin: to.pool, policy, grace };
+  return { ...node, origin: to.pool, policy, grace, deliver: deliverOptions(node, guard) };
 }
 
-export function createRoutePath(node: NodeEnv, to: RouteSide): (ctx: RequestContext) => void | Promise<void> {
-  const env = routeEnv(node, to);
+/**
+ * The node's deliver options, or the route's own when its guard hides other
+ * response fields: deliver's header cache is keyed by stored entry, so a
+ * different hidden list needs a cache of its own.
+ */
+function deliverOptions(node: NodeEnv, guard: Guard | undefined): DeliverOptions {
+  if (guard === undefined || guard === node.guards?.node) return node.deliver;
+  const hidden = new Set(node.baseHiddenFields);
+  for (const f of guard.hiddenResponseFields) hidden.add(f);
+  if (hidden.size === node.deliver.hiddenFields.size && [...hidden].every((f) => node.deliver.hiddenFields.has(f))) return node.deliver;
+  return { ...node.deliver, hiddenFields: hidden, headerCache: new WeakMap() };
+}
+
+export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (ctx: RequestContext) => void | Promise<void> {
+  const env = routeEnv(node, to, guard);
   const { config, store, origin, logger, stats, clock, coalescer } = env;
   const route = to.route;
   const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };

@@ -23,7 +23,7 @@
 
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
-import { SharedBody } from '../coalesce/shared-body.js';
+import { readerOf, SharedBody } from '../coalesce/shared-body.js';
 import type { Coalescer } from '../coalesce/coalescer.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { urlOfKey } from '../cache/key.js';
@@ -115,43 +115,6 @@ function objectHeaders(meta: EntryMeta): HeaderMap {
   delete h['content-range'];
   h['content-length'] = String(meta.slice!.totalBytes);
   return h;
-}
-
-/**
- * A shared body as a Readable from its first byte, or undefined once that is gone.
- * Slices are read by a few streams in turn (the fill, the answers reading them),
- * so a stream per consumer costs little here and keeps the reading code linear.
- */
-export function readerOf(body: SharedBody, unsealed = false): Readable | undefined {
-  let more: (() => void) | undefined;
-  let detach: (() => void) | undefined;
-  const r = new Readable({
-    read() {
-      const m = more;
-      more = undefined;
-      m?.();
-    },
-    destroy(err, cb) {
-      detach?.();
-      cb(err);
-    },
-  });
-  detach = body.consume(
-    {
-      chunk: (chunk, next) => {
-        if (r.push(chunk)) return true;
-        more = next;
-        return false;
-      },
-      end: (last) => {
-        if (last) r.push(last);
-        r.push(null);
-      },
-      error: (err) => r.destroy(err),
-    },
-    unsealed,
-  );
-  return detach ? r : undefined;
 }
 
 class SliceChangedError extends Error {

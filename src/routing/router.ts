@@ -19,6 +19,7 @@
 // percent in the file wins.
 
 import { keyedTarget, PLAIN_KEY, type KeyOptions } from '../cache/key.js';
+import type { RouteGuardSpec } from '../config/route-guard.js';
 import type { PoolSpec, RouteCacheSpec, RouteSpec, SiteSpec } from '../config/sites.js';
 import type { Config, OriginConfig } from '../config/types.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -57,8 +58,8 @@ export interface Route {
   readonly path: string;
   readonly cache: RouteCacheSpec;
   readonly key: KeyOptions;
-  /** Opaque per-route rules for the edge guard (config `guard`); undefined when none. */
-  readonly guard: unknown;
+  /** The route's own edge-guard rules (config `guard`, over the node-wide `edge`); undefined when none. */
+  readonly guard: RouteGuardSpec | undefined;
   readonly primary: RouteSide;
   readonly canary: RouteSide | undefined;
   /** The canary split; its percent changes live (admin API, reload). */

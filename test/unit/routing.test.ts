@@ -136,7 +136,7 @@ sites:
         upstream: { upstreams: [http://10.0.0.5:9000], balancer: least-connections, healthCheck: { path: /healthz, intervalMs: 2s } }
         canary: { upstream: http://10.0.0.6:9000, percent: 5, by: cookie, name: strata-canary }
         cache: { ignoreQuery: [utm_source], sortQuery: true, keyHeaders: X-Device, keyCookies: [lang], defaultTtlS: 60, bypass: false }
-        guard: { anything: [1, 2] }
+        guard: { rateLimit: { requestsPerS: 5, burst: 10 }, filters: [{ name: ro, action: deny, methods: [PUT] }] }
       all:
         path: /
 `;
@@ -151,8 +151,10 @@ test('sites from YAML, JSON in a flag or env, and a sites file all load the same
   assert.deepEqual(api.upstream, { upstreams: [{ url: 'http://10.0.0.5:9000', weight: 1, maxConnections: 0 }], balancer: 'least-connections', healthCheck: { path: '/healthz', intervalMs: 2000 } });
   assert.deepEqual({ ...api.canary, upstream: undefined }, { upstream: undefined, percent: 5, by: 'cookie', name: 'strata-canary', keyApart: true });
   assert.deepEqual(api.cache, { bypass: false, ignoreQuery: ['utm_source'], sortQuery: true, keyHeaders: ['x-device'], keyCookies: ['lang'], defaultTtlS: 60 });
-  assert.deepEqual(api.guard, { anything: [1, 2] });
-  const json = JSON.stringify({ shop: { hosts: ['shop.example', '*.shop.example'], routes: { api: { path: '/api/', upstream: { upstreams: ['http://10.0.0.5:9000'], balancer: 'least-connections', healthCheck: { path: '/healthz', intervalMs: '2s' } }, canary: { upstream: 'http://10.0.0.6:9000', percent: 5, by: 'cookie', name: 'strata-canary' }, cache: { ignoreQuery: ['utm_source'], sortQuery: true, keyHeaders: 'X-Device', keyCookies: ['lang'], defaultTtlS: 60 }, guard: { anything: [1, 2] } }, all: { path: '/' } } } });
+  assert.equal(api.guard!.rateLimit!.requestsPerS, 5);
+  assert.equal(api.guard!.rateLimit!.burst, 10);
+  assert.equal(api.guard!.filters!.length, 1);
+  const json = JSON.stringify({ shop: { hosts: ['shop.example', '*.shop.example'], routes: { api: { path: '/api/', upstream: { upstreams: ['http://10.0.0.5:9000'], balancer: 'least-connections', healthCheck: { path: '/healthz', intervalMs: '2s' } }, canary: { upstream: 'http://10.0.0.6:9000', percent: 5, by: 'cookie', name: 'strata-canary' }, cache: { ignoreQuery: ['utm_source'], sortQuery: true, keyHeaders: 'X-Device', keyCookies: ['lang'], defaultTtlS: 60 }, guard: { rateLimit: { requestsPerS: 5, burst: 10 }, filters: [{ name: 'ro', action: 'deny', methods: ['PUT'] }] } }, all: { path: '/' } } } });
   assert.deepEqual(config({ argv: ['--origin', ORIGIN, `--sites=${json}`] }).sites, fromYaml.sites);
   assert.deepEqual(config({ argv: ['--origin', ORIGIN], env: { STRATA_SITES: json } }).sites, fromYaml.sites);
   const file = SITES_YAML.replace('sites:\n', '').replace(/^ {2}/gm, '');

@@ -1,6 +1,7 @@
 // Settings of the edge guard (src/routing/guard/): who may reach the cache and the
 // origin, and what of the origin the clients see. Applied to every request of the
-// node; the same shape (GuardRules) is what a route will carry of its own. See
+// node but those of a route with rules of its own (sites.….guard, the same shape,
+// parsed with these declarations by ../route-guard.ts). See
 // ./index.ts for how to add a setting. All live: a reload builds a new guard when
 // any of them changed (src/node.ts), before applying anything.
 

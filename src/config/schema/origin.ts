@@ -1,7 +1,8 @@
 // Settings of the way to the origin: the upstream pool, timeouts, balancing,
 // health and retries. See ./index.ts for how to add a setting.
 
-import { count, duration, fieldNames, oneOf, requestPath, statusRanges, upstreams as upstreamList } from '../kinds.js';
+import { count, duration, fieldNames, oneOf, requestPath, statusRanges } from '../kinds.js';
+import { upstreams as upstreamList } from '../upstream-kinds.js';
 import { setting } from '../setting.js';
 
 export const BALANCER_NAMES = ['round-robin', 'least-connections', 'p2c-ewma', 'consistent-hash'] as const;

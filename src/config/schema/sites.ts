@@ -25,12 +25,13 @@ export const sites = setting({
     '        upstream: { upstreams: [http://10.0.0.5:9000], balancer: least-connections }',
     '        canary: { upstream: http://10.0.0.6:9000, percent: 5, by: cookie, name: strata-canary }',
     '        cache: { ignoreQuery: [utm_source], sortQuery: true, defaultTtlS: 60 }',
+    '        guard: { rateLimit: { requestsPerS: 20 } }   # edge rules of its own (same keys as edge)',
     '      static:',
     '        path: /',
   ],
   help:
     'Several sites on one node, chosen by Host (exact or *.wildcard), then by the longest path prefix; each route names ' +
-    'its upstream pool, cache rules and canary. A flag or env value is the same structure as YAML or JSON text. ' +
+    'its upstream pool, cache rules, canary and guard (edge rules replacing the node-wide ones of the same kind). A flag or env value is the same structure as YAML or JSON text. ' +
     'Empty: the node serves one site from origin.upstreams, as without sites.',
 });
 

@@ -1,5 +1,5 @@
-// The edge guard: one GuardRules (config group `edge` today; a route's own rules
-// later) compiled into one per-request call, check(request) → pass | refusal,
+// The edge guard: one GuardRules (config group `edge`, or a route's own rules over it)
+// compiled into one per-request call, check(request) → pass | refusal,
 // run before the cache key and look-up, so nothing — a cache hit included — is
 // served to a request the rules refuse. Stages in order, cheapest first and the
 // auth service last, so filtered and over-rate clients never reach it:
@@ -15,11 +15,12 @@
 // so a client can never supply its own identity. Synchronous unless an auth stage
 // has to wait (forward-auth not remembered, JWT not remembered).
 //
-// Per route (later): one Guard per GuardRules, built once (node.ts) and chosen
-// with the route; its state (rate buckets, remembered decisions and tokens) is
-// then per route. hiddenResponseFields is applied through deliver's hiddenFields,
-// whose per-entry header cache is keyed by stored metadata: routes with different
-// lists need their own DeliverOptions (or filterResponseFields on the way out).
+// Per route: one Guard per rule set, assembled by GuardSet (./guard-set.ts), which
+// hands each Guard its stateful stages (rate buckets, remembered decisions and
+// tokens) through GuardDeps.reuse, so stages a route inherits from `edge` share
+// the node-wide state, and a reload keeps a stage whose rules did not change.
+// hiddenResponseFields is applied through deliver's hiddenFields; a route with
+// its own list gets its own DeliverOptions (pipeline/route-path.ts).
 
 import type { EdgeConfig } from '../../config/types.js';
 import { StrataError, type ErrorCode } from '../../errors.js';
@@ -31,7 +32,7 @@ import { JwtCheck } from './jwt.js';
 import { GuardConfigError } from './config-error.js';
 import { RateLimiter } from './rate-limit.js';
 
-/** What a node (or, later, a route) enforces at the edge: the shape of config group `edge`. */
+/** What a node (or a route) enforces at the edge: the shape of config group `edge`. */
 export type GuardRules = EdgeConfig;
 
 export interface GuardRequest {
@@ -69,7 +70,16 @@ export interface GuardDeps {
   clock: Clock;
   /** Reads static JWT key files once, when the guard is built. */
   readFile: (path: string) => string;
+  /** Where the rules were written, for errors ("edge", "sites.shop.routes.api.guard"); default "edge". */
+  keyPrefix?: string;
+  /**
+   * The stateful stage for `stage`'s rules: an existing one when the owner of
+   * these rules already has one for equal rules (GuardSet), else make(). Default: make().
+   */
+  reuse?: <T>(stage: StatefulStage, rules: unknown, make: () => T) => T;
 }
+
+export type StatefulStage = 'rateLimit' | 'forwardAuth' | 'jwt';
 
 const PASS: GuardPass = { pass: true, add: undefined, checked: [] };
 
@@ -107,6 +117,16 @@ function refusal(code: ErrorCode, message: string, headers: string[] = [], statu
   return { pass: false, status: status ?? new StrataError(code).status, code, message, headers };
 }
 
+/** The JWT stage; its key-file errors name the key where the rules were written. */
+function jwtCheck(rules: GuardRules['jwt'], deps: GuardDeps, at: string): JwtCheck {
+  try {
+    return new JwtCheck(rules, deps.clock, deps.readFile);
+  } catch (err) {
+    if (err instanceof GuardConfigError && at !== 'edge') throw new GuardConfigError(err.message.replace(/^edge\./, `${at}.`));
+    throw err;
+  }
+}
+
 export class Guard {
   /** Whether any request stage is on; when not, the pipeline skips check() entirely. */
   readonly active: boolean;
@@ -124,15 +144,17 @@ export class Guard {
   private readonly credentialFields: readonly string[];
 
   constructor(rules: GuardRules, deps: GuardDeps) {
-    checkSettable('edge.forwardAuth.identityFields', rules.forwardAuth.identityFields);
-    checkSettable('edge.jwt.claimFields', Object.values(rules.jwt.claimFields));
+    const at = deps.keyPrefix ?? 'edge';
+    const reuse = deps.reuse ?? (<T>(_stage: StatefulStage, _rules: unknown, make: () => T): T => make());
+    checkSettable(`${at}.forwardAuth.identityFields`, rules.forwardAuth.identityFields);
+    checkSettable(`${at}.jwt.claimFields`, Object.values(rules.jwt.claimFields));
     if (rules.rateLimit.requestsPerS > 0 && rules.rateLimit.by === 'header' && rules.rateLimit.header === '') {
-      throw new GuardConfigError('edge.rateLimit.header: empty while edge.rateLimit.by is header (expected the request field naming the client, e.g. x-api-key)');
+      throw new GuardConfigError(`${at}.rateLimit.header: empty while ${at}.rateLimit.by is header (expected the request field naming the client, e.g. x-api-key)`);
     }
     this.filter = new RequestFilter(rules.filters);
-    this.limiter = rules.rateLimit.requestsPerS > 0 ? new RateLimiter(rules.rateLimit, deps.clock) : undefined;
-    this.forwardAuth = rules.forwardAuth.url !== '' ? new ForwardAuth(rules.forwardAuth, deps.clock) : undefined;
-    this.jwt = rules.jwt.jwksUrl !== '' || rules.jwt.keyFiles.length > 0 ? new JwtCheck(rules.jwt, deps.clock, deps.readFile) : undefined;
+    this.limiter = rules.rateLimit.requestsPerS > 0 ? reuse('rateLimit', rules.rateLimit, () => new RateLimiter(rules.rateLimit, deps.clock)) : undefined;
+    this.forwardAuth = rules.forwardAuth.url !== '' ? reuse('forwardAuth', rules.forwardAuth, () => new ForwardAuth(rules.forwardAuth, deps.clock)) : undefined;
+    this.jwt = rules.jwt.jwksUrl !== '' || rules.jwt.keyFiles.length > 0 ? reuse('jwt', rules.jwt, () => jwtCheck(rules.jwt, deps, at)) : undefined;
     this.active = !this.filter.empty || this.limiter !== undefined || this.forwardAuth !== undefined || this.jwt !== undefined;
     this.strippedFields = new Set([...(this.forwardAuth ? rules.forwardAuth.identityFields : []), ...(this.jwt ? Object.values(rules.jwt.claimFields) : [])]);
     this.hiddenResponseFields = new Set(rules.hideResponseFields);

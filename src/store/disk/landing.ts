@@ -27,7 +27,7 @@ export class Landings {
   putWhole(meta: EntryMeta, body: Buffer, inSegment: boolean, wanted?: () => boolean): Promise<boolean> {
     const { tier } = this;
     if (!tier.queue.admits(body.length)) {
-      tier.warnAtMostEvery('shed', { writesShed: tier.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
+      tier.warnings.warn('shed', { writesShed: tier.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
       return Promise.resolve(false);
     }
     meta.bodySize = body.length;
@@ -47,7 +47,7 @@ export class Landings {
       if (this.newest.get(meta.key) === seq) this.newest.delete(meta.key);
       if (!r.ok) {
         tier.indexBytes -= estimate;
-        tier.warnAtMostEvery('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
+        tier.warnings.warn('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
         return false;
       }
       const lineBytes = r.lineBytes ?? estimate;

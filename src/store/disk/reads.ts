@@ -30,7 +30,7 @@ export class DiskReads {
     } catch (err) {
       this.ioErrors++;
       const e = err as NodeJS.ErrnoException;
-      this.tier.warnAtMostEvery('io', { key: rec.key, code: e.code, err: e.message, ioErrors: this.ioErrors }, 'disk tier: index line read failed; the entry is kept and the request answered from elsewhere');
+      this.tier.warnings.warn('io', { key: rec.key, code: e.code, err: e.message, ioErrors: this.ioErrors }, 'disk tier: index line read failed; the entry is kept and the request answered from elsewhere');
       return undefined;
     }
   }
@@ -71,7 +71,7 @@ export class DiskReads {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EINTEGRITY' && code !== 'ENOENT' && !(err instanceof IntegrityError)) {
       this.ioErrors++;
-      tier.warnAtMostEvery('io', { key: rec.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
+      tier.warnings.warn('io', { key: rec.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
       return;
     }
     if (tier.records.get(rec.key) !== rec) return;

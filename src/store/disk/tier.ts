@@ -21,6 +21,7 @@
 //   applied as a ban (purge-bans.ts); record lines follow in the background
 //   (disk-purge.ts).
 
+import { WarnLimiter } from '../../util/warn-limiter.js';
 import { PurgeBans } from '../purge-bans.js';
 import { PurgeJournal } from '../purge-journal.js';
 import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, VariantMeta } from '../types.js';
@@ -56,6 +57,8 @@ export class DiskTier implements Store, Purgeable {
   records = new Map<string, DiskRecord>();
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
+  /** Shed writes and I/O errors: at most one warning per kind per interval. */
+  readonly warnings: WarnLimiter;
   readonly blobs = new BlobRefs();
   readonly indexes = diskIndexes((primaryKey) => this.records.has(primaryKey));
   readonly queue: WriteQueue;
@@ -72,7 +75,6 @@ export class DiskTier implements Store, Purgeable {
   /** Bytes of bodies being streamed to temp files. */
   tmpBytes = 0;
   readonly reads = new DiskReads(this);
-  private lastWarn = new Map<string, number>();
   compacting = false;
   readonly segments: Segments;
   private readonly smallBodyBytes: number;
@@ -87,6 +89,7 @@ export class DiskTier implements Store, Purgeable {
   private readonly writers = new Set<Promise<unknown>>();
 
   private constructor(readonly opts: DiskTierOptions, journal: PurgeJournal, firstSegment: number) {
+    this.warnings = new WarnLimiter(opts.logger, WARN_INTERVAL_MS);
     this.queue = new WriteQueue({
       dir: opts.dir,
       firstSegment,
@@ -275,13 +278,6 @@ export class DiskTier implements Store, Purgeable {
     if (!rec) return undefined;
     const integrity = meta?.integrity ?? (await this.reads.meta(rec))?.integrity;
     return integrity === undefined ? undefined : this.reads.whole(rec, integrity);
-  }
-
-  warnAtMostEvery(kind: string, fields: object, msg: string): void {
-    const now = Date.now();
-    if (now - (this.lastWarn.get(kind) ?? 0) < WARN_INTERVAL_MS) return;
-    this.lastWarn.set(kind, now);
-    this.opts.logger.warn(fields, msg);
   }
 
   variants(primaryKey: string): VariantMeta[] {
