@@ -9,10 +9,11 @@
 // a stack trace is reserved for bugs.
 
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import type { Config } from './config/types.js';
 import { type Command, parseCommand } from './config/command.js';
 import { isStrataError } from './errors.js';
+import { ASSIGNMENT_ENV } from './workers/plan.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -37,7 +38,8 @@ function report(err: unknown): number {
   return EXIT_FAILURE;
 }
 
-function handleSignals(stop: () => Promise<void>, config: () => Readonly<Config>, reload: () => Promise<unknown>): void {
+/** `worker`: a worker of a primary, which decides when to stop (a terminal's Ctrl-C reaches it too). */
+function handleSignals(stop: () => Promise<void>, config: () => Readonly<Config>, reload: () => Promise<unknown>, worker = false): void {
   let stopping = false;
   const onSignal = (): void => {
     // A second Ctrl-C means "now": skip the graceful drain.
@@ -50,7 +52,11 @@ function handleSignals(stop: () => Promise<void>, config: () => Readonly<Config>
     );
   };
   process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  if (worker) {
+    process.on('SIGINT', () => undefined);
+    // The primary is gone (killed): nobody supervises this worker any more.
+    process.on('disconnect', onSignal);
+  } else process.on('SIGINT', onSignal);
   // The node logs what a reload applied, or why it refused it; the process keeps running either way.
   process.on('SIGHUP', () => void reload().catch(() => undefined));
 }
@@ -71,19 +77,46 @@ async function main(): Promise<number | undefined> {
     process.stdout.write(command.print);
     return EXIT_OK;
   }
-  const config = command.run;
-  const reloadConfig = command.reload;
-
+  let config = command.run;
+  let reloadConfig = command.reload;
   // Loaded only once the config is known good, so --help and config errors stay
   // fast and do not depend on the server modules loading.
+  const workers = await import('./workers/entry.js');
+  const assigned = process.env[ASSIGNMENT_ENV];
+  let links;
+  let listenAfterLoad = false;
+  if (assigned === undefined) {
+    let count: number;
+    try {
+      count = workers.processCount(config, availableParallelism());
+    } catch (err) {
+      return report(err);
+    }
+    if (count > 1) {
+      const primary = await workers.startPrimary(config, count);
+      const stop = (): void => primary.stop();
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGHUP', () => primary.reload());
+      process.exit(await primary.done);
+    }
+    await workers.singleProcessChecks(config);
+  } else {
+    const w = workers.asWorker(config, reloadConfig, assigned);
+    ({ config, reloadConfig, links, listenAfterLoad } = w);
+  }
+
   const { createNode } = await import('./node.js');
-  const node = createNode(config, { loadConfig: reloadConfig });
+  const node = createNode(config, { loadConfig: reloadConfig, listenAfterLoad, ...(links ? { links } : {}) });
   // Installed before start() so a signal during start-up still stops cleanly.
-  handleSignals(() => node.stop(), () => node.config(), () => node.reload());
+  handleSignals(() => node.stop(), () => node.config(), () => node.reload(), assigned !== undefined);
   try {
     await node.start();
   } catch (err) {
     return report(err);
+  }
+  if (assigned !== undefined) {
+    process.send?.({ strata: 'started', listen: node.proxyAddress(), admin: node.adminAddress() });
   }
   return undefined; // running; the signal handlers decide the exit code
 }

@@ -54,6 +54,9 @@ import type { PurgedListener } from './store/types.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Recompressor } from './transform/recompress.js';
 import { isDeepStrictEqual } from 'node:util';
+import type { WorkerLinks } from './workers/plan.js';
+import { nodeAdminView } from './workers/admin-view.js';
+import { whenLinked } from './workers/linked.js';
 
 export interface NodeDeps {
   clock?: Clock;
@@ -68,6 +71,10 @@ export interface NodeDeps {
   loadConfig?: () => Readonly<Config>;
   /** Look-up of cluster.dns's host name (default: the system resolver; tests pass their own). */
   resolvePeers?: (host: string) => Promise<string[]>;
+  /** A worker process's private loopback listeners (src/workers/plan.ts): same handlers, reached by the other workers. */
+  links?: WorkerLinks;
+  /** Listen only once the disk index loaded (a restarted worker: the other workers serve meanwhile, and what it stored is no miss). */
+  listenAfterLoad?: boolean;
 }
 
 /**
@@ -193,10 +200,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let proxy: ClientListener | undefined;
   let admin: Server | undefined;
   let redirect: Server | undefined;
+  // Worker links: the proxy and admin handlers again, on loopback, for the other workers of this node.
+  const linkServers: Server[] = [];
   let certificates: Certificates | undefined;
   let stopWatching = (): void => {};
   let cluster: Cluster | undefined;
   let stopping: Promise<void> | undefined;
+  let clusterStarted = false;
   let reloading: Promise<unknown> = Promise.resolve();
   let requestSeq = 0;
   const nextRequestId = (): number => ++requestSeq;
@@ -413,14 +423,39 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Every reload re-reads the certificate files (their names need a restart).
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
       reloadHooks.push(peersReloadStep(cluster));
-      admin = createAdminListener((req, res) => current!.admin(req, res));
+      const adminHandler: Handler = (req, res) => current!.admin(req, res);
+      admin = createAdminListener(deps.links?.node ? nodeAdminView(adminHandler, deps.links.node.workers, deps.links.node.id) : adminHandler);
       try {
         // Replay-then-serve: purges this node missed (purge bus) before it listens.
         await cluster?.prepare();
-        await listen(proxy.server, config.listen, 'listen');
-        await listen(admin, config.admin.listen, 'admin.listen');
+        if (deps.links) {
+          // A worker: first what the other workers reach it on, then (restarted: once its disk
+          // index loaded) it waits to reach them, and only then takes clients (one fetch per node).
+          // Worker 0's admin.listen is the node's address, opened after the shared proxy listener:
+          // node:cluster shares a port-0 listener by the order of port-0 listens in each worker.
+          if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
+          // No per-client connection cap: every link connection comes from 127.0.0.1.
+          const link = createListener(handler, { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest });
+          linkServers.push(link);
+          await listen(link, deps.links.proxy, 'worker proxy link');
+          if (deps.links.admin) {
+            const adminLink = createAdminListener(adminHandler);
+            linkServers.push(adminLink);
+            await listen(adminLink, deps.links.admin, 'worker admin link');
+          }
+          if (deps.listenAfterLoad) await store.disk.ready;
+          cluster?.start();
+          clusterStarted = true;
+          if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered within 10 s: serving; keys they own are fetched from the origin meanwhile');
+          await listen(proxy.server, config.listen, 'listen');
+          if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
+        } else {
+          await listen(proxy.server, config.listen, 'listen');
+          await listen(admin, config.admin.listen, 'admin.listen');
+        }
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
+        for (const s of linkServers) s.close();
         proxy.server.close();
         admin.close();
         await guards.close();
@@ -446,7 +481,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       gen.router.start();
-      cluster?.start();
+      if (!clusterStarted) cluster?.start();
       if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 
@@ -462,11 +497,16 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         admin.closeAllConnections();
         redirect?.close();
         redirect?.closeAllConnections();
+        for (const s of linkServers) {
+          s.close();
+          s.closeIdleConnections();
+        }
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {
           logger.warn({ graceMs }, 'in-flight requests cut at the end of the shutdown grace');
           proxy.closeAllConnections();
+          for (const s of linkServers) s.closeAllConnections();
           await closed;
         }
         // A reload in progress finishes first (it may be starting a pool).

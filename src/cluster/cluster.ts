@@ -184,6 +184,10 @@ export class Cluster implements ClusterPath {
     return this.fetcher.request(req, origin);
   }
 
+  forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+    return this.fetcher.forPeer(req, origin);
+  }
+
   /** Each peer for /metrics. */
   peerFigures(): { id: string; available: boolean; purgesOwed: number }[] {
     const owed = this.outbox?.pendingCounts() ?? {};

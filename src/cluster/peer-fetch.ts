@@ -66,6 +66,18 @@ export class PeerFetch {
     return origin.request(req);
   }
 
+  /**
+   * A peer's request (never sent on to another peer as such): the origin, except
+   * that an owner within its handoff window first asks the previous owner
+   * only-if-cached, as for its own clients (an only-if-cached request is answered
+   * from a cache alone, so this cannot loop).
+   */
+  async forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+    const order = this.deps.membership.order(req.key).filter((m) => m.self || !this.deps.hasPendingPurges(m.id!));
+    if (order[0]?.self !== true) return origin.request(req);
+    return this.asOwner(req, order.slice(1), origin);
+  }
+
   private async asOwner(req: OriginRequest & { key: string }, rest: Member[], origin: OriginClient): Promise<OriginResponse> {
     const previous = rest[0];
     const handoff = this.deps.handoffMs > 0 && this.deps.clock.now() - this.deps.membership.changedAtMs < this.deps.handoffMs;

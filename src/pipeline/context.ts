@@ -70,6 +70,8 @@ export interface ClusterPath {
   ownsNow(key: string): boolean;
   /** The object from its owner, the next node in ownership order, or the origin (cluster/peer-fetch.ts). */
   request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
+  /** A peer's request this node fetches: the origin, or (an owner within its handoff window) the previous owner only-if-cached first. */
+  forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
   /** Which tiers keep copies of objects another node owns. */
   readonly edgeCopies: 'memory' | 'memory-and-disk' | 'none';
 }

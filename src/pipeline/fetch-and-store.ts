@@ -122,7 +122,7 @@ export interface FetchDeps {
   /** Where each refusal to store is remembered for `GET /explain`. */
   notStored?: NotStoredLog;
   /** The cluster: the one place the miss path picks the owner peer instead of an upstream. */
-  cluster?: Pick<ClusterPath, 'request'>;
+  cluster?: Pick<ClusterPath, 'request' | 'forPeer'>;
   /** Which tiers keep a copy of what a peer answered (cluster.edgeCopies). */
   edgeCopy?: { tiers: ClusterPath['edgeCopies']; memoryMaxObjectBytes: number };
   /** The compression stage; absent when off. */
@@ -289,10 +289,12 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
 /**
  * The fetch step's one choice, for whole objects and slices alike: through the
  * cluster (the owner peer when the key is not ours: cluster/peer-fetch.ts), else
- * an upstream. A peer's request (viaCluster false) always goes to an upstream.
+ * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
+ * owner within its handoff window, to the previous owner only-if-cached first.
  */
 export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }): Promise<OriginResponse> {
-  return viaCluster && deps.cluster ? deps.cluster.request(req, deps.origin) : deps.origin.request(req);
+  if (!deps.cluster) return deps.origin.request(req);
+  return viaCluster ? deps.cluster.request(req, deps.origin) : deps.cluster.forPeer(req, deps.origin);
 }
 
 /** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */

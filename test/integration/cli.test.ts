@@ -111,7 +111,7 @@ test('SIGTERM: the node stops accepting, finishes, logs its stop and exits 0', a
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const originPort = (origin.address() as { port: number }).port;
   const dir = await mkdtemp(join(tmpdir(), 'strata-cli-'));
-  const child = spawn(process.execPath, [CLI, '--origin', `http://127.0.0.1:${originPort}`, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--cache-dir', dir], {
+  const child = spawn(process.execPath, [CLI, '--workers', '1', '--origin', `http://127.0.0.1:${originPort}`, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--cache-dir', dir], {
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -104,11 +104,13 @@ test('every flag has its STRATA_* env twin', () => {
     STRATA_STALE_IF_ERROR: '300',
     STRATA_BALANCER: 'consistent-hash',
     STRATA_HEALTH_CHECK_PATH: '/healthz',
+    STRATA_WORKERS: '4',
   };
   const c = config({ env });
   assert.deepEqual(c, {
     nodeId: 'edge-2',
     listen: { host: '::', port: 9090 },
+    workers: 4,
     tls: defaultConfig(HOST).tls,
     admin: { listen: { host: '127.0.0.1', port: 9091 }, token: 's3cret', hosts: ['admin.example'] },
     origin: {

@@ -29,6 +29,7 @@ import { edge } from './edge.js';
 import { origin } from './origin.js';
 import { sites, sitesFile } from './sites.js';
 import { tls } from './tls.js';
+import { workers } from './workers.js';
 
 export { BALANCER_NAMES, DROPPED_REQUEST_FIELDS } from './origin.js';
 export { EDGE_COPY_TIERS, type PeerSpec } from './cluster.js';
@@ -37,7 +38,7 @@ export { TLS_VERSIONS } from './tls.js';
 export { ORIGIN_IDENTIFYING_FIELDS } from './edge.js';
 
 // The order here is the order of --help and config/default.yaml.
-export const SCHEMA = { nodeId, listen, logLevel, tls, admin, origin, sites, sitesFile, cache, coalesce, slices, purge, compress, cluster, limits, edge } satisfies Schema;
+export const SCHEMA = { nodeId, listen, workers, logLevel, tls, admin, origin, sites, sitesFile, cache, coalesce, slices, purge, compress, cluster, limits, edge } satisfies Schema;
 
 export type SchemaConfig = ConfigOf<typeof SCHEMA>;
 

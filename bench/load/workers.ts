@@ -1,0 +1,203 @@
+// Workers scenario (issue 13): `strata --workers 2` against `--workers 1`, real
+// `strata` process trees (dist/src/cli.js) in front of one origin in this process.
+//
+//   npm run build && node dist/bench/load/workers.js           10 s per measurement
+//   node dist/bench/load/workers.js --quick                    2 s per measurement
+//
+// Figures, for 1 and 2 workers:
+// - hit 1 KiB: requests/s, and CPU time per request of every Strata process
+//   together (primary and workers: utime + stime from /proc/<pid>/stat);
+// - miss 16 KiB (every request a new URL): the same;
+//   target: CPU per request with 2 workers ≤ 1.1× that of 1 worker, each;
+// - herd: 500 clients on connections of their own ask one new object at once
+//   (origin answers after 200 ms), 5 objects: origin requests per object (target 1.00).
+// The load generator shares the machine (wrk, one thread, unpinned; Strata's
+// processes are not pinned either). Writes bench/results/workers-latest.json.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installCleanup, removeDir, track, trackDir } from './children.js';
+import { pickGenerator, type LoadResult } from './generator.js';
+
+const quick = process.argv.includes('--quick');
+const MEASURE_S = quick ? 2 : 10;
+const WARM_S = 1;
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+const HERD = 500;
+const HERD_OBJECTS = 5;
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const CLK_TCK = 100; // Linux USER_HZ
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** utime + stime (seconds) of `pid`, 0 when gone. */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** `pid` and its children (the workers of a primary). */
+function tree(pid: number): number[] {
+  const out = [pid];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+const treeCpu = (pids: number[]): number => pids.reduce((s, p) => s + cpuOf(p), 0);
+
+interface Strata {
+  base: string;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+async function startStrata(workers: number, originUrl: string): Promise<Strata> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const dir = trackDir(mkdtempSync(join(process.env['BENCH_CACHE_DIR'] ?? tmpdir(), `strata-bench-workers-${workers}-`)));
+  const child: ChildProcess = track(
+    spawn(process.execPath, [CLI, '--workers', String(workers), '--origin', originUrl, '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--cache-dir', dir, '--log-level', 'warn'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { PATH: process.env['PATH'] ?? '' },
+    }),
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  // Ready: the node's admin address answers, and with workers every worker answers /stats.
+  for (;;) {
+    if (Date.now() > deadline) throw new Error(`strata --workers ${workers} not ready in 20 s`);
+    try {
+      const stats = JSON.parse(await get(`http://127.0.0.1:${adminPort}/stats`)) as { workersAnswering?: number };
+      if (workers === 1 || stats.workersAnswering === workers) break;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    pids: tree(child.pid!),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      removeDir(dir);
+    },
+  };
+}
+
+function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+interface Figures {
+  rps: number;
+  cpuUsPerRequest: number;
+  errors: number;
+  requests: number;
+}
+
+async function measure(strata: Strata, run: () => Promise<LoadResult>): Promise<Figures> {
+  const before = treeCpu(strata.pids);
+  const r = await run();
+  const cpu = treeCpu(strata.pids) - before;
+  return { rps: Math.round(r.rps), cpuUsPerRequest: Math.round((cpu / Math.max(1, r.requests)) * 1e6 * 10) / 10, errors: r.errors + r.badStatus, requests: r.requests };
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const scratch = trackDir(mkdtempSync(join(tmpdir(), 'strata-bench-wrk-')));
+  const gen = pickGenerator({ scratchDir: scratch, cpu: undefined });
+  const small = Buffer.alloc(1024, 'h');
+  const medium = Buffer.alloc(16 * 1024, 'm');
+  const originCounts = new Map<string, number>();
+  const origin = http.createServer((req, res) => {
+    const url = req.url!;
+    originCounts.set(url, (originCounts.get(url) ?? 0) + 1);
+    const body = url.startsWith('/hit') ? small : medium;
+    const answer = () => {
+      res.writeHead(200, { 'content-length': body.length, 'cache-control': 'max-age=3600' });
+      res.end(body);
+    };
+    if (url.startsWith('/herd/')) setTimeout(answer, 200);
+    else answer();
+  });
+  origin.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+
+  const results: Record<string, unknown> = {};
+  for (const workers of [1, 2]) {
+    const strata = await startStrata(workers, originUrl);
+    try {
+      // Warm the hit object on every worker (fresh connections go round them), then measure.
+      for (let i = 0; i < 4 * workers; i++) await get(`${strata.base}/hit`);
+      await gen.run({ url: `${strata.base}/hit`, durationS: WARM_S, connections: CONNECTIONS });
+      const hit = await measure(strata, () => gen.run({ url: `${strata.base}/hit`, durationS: MEASURE_S, connections: CONNECTIONS }));
+      await gen.run({ url: `${strata.base}/miss`, durationS: WARM_S, connections: CONNECTIONS, uniquePrefix: `warm${workers}` });
+      const miss = await measure(strata, () => gen.run({ url: `${strata.base}/miss`, durationS: MEASURE_S, connections: CONNECTIONS, uniquePrefix: `w${workers}` }));
+      let herdFetches = 0;
+      for (let o = 0; o < HERD_OBJECTS; o++) {
+        const path = `/herd/${workers}/${o}`;
+        await Promise.all(Array.from({ length: HERD }, () => get(strata.base + path)));
+        herdFetches += originCounts.get(path) ?? 0;
+      }
+      results[`workers${workers}`] = { hit1KiB: hit, miss16KiB: miss, herdOriginRequestsPerObject: herdFetches / HERD_OBJECTS, processes: strata.pids.length };
+      process.stdout.write(`workers ${workers}: ${JSON.stringify(results[`workers${workers}`])}\n`);
+    } finally {
+      await strata.stop();
+    }
+  }
+  const one = results['workers1'] as { hit1KiB: Figures; miss16KiB: Figures };
+  const two = results['workers2'] as { hit1KiB: Figures; miss16KiB: Figures };
+  const ratios = {
+    cpuPerHit2vs1: Math.round((two.hit1KiB.cpuUsPerRequest / one.hit1KiB.cpuUsPerRequest) * 100) / 100,
+    cpuPerMiss2vs1: Math.round((two.miss16KiB.cpuUsPerRequest / one.miss16KiB.cpuUsPerRequest) * 100) / 100,
+    rpsHit2vs1: Math.round((two.hit1KiB.rps / one.hit1KiB.rps) * 100) / 100,
+    rpsMiss2vs1: Math.round((two.miss16KiB.rps / one.miss16KiB.rps) * 100) / 100,
+  };
+  process.stdout.write(`ratios: ${JSON.stringify(ratios)} (targets: CPU per request ≤ 1.1)\n`);
+  const out = { at: new Date().toISOString(), quick, cores: cpus().length, loadavg: readFileSync('/proc/loadavg', 'utf8').trim(), generator: gen.name, connections: CONNECTIONS, measureS: MEASURE_S, ...results, ratios };
+  const dir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'workers-latest.json'), JSON.stringify(out, null, 2) + '\n');
+  await new Promise<void>((r) => origin.close(() => r()));
+  removeDir(scratch);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench workers: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

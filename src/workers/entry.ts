@@ -1,0 +1,43 @@
+// What cli.ts does differently with workers: how many processes, the primary's
+// start, and a worker's Config (its assignment applied to every load, start-up
+// and reloads alike, so a reload compares like with like).
+
+import type { Config } from '../config/types.js';
+import { StrataError } from '../errors.js';
+import { isClustered } from '../cluster/cluster.js';
+import { createLogger } from '../observability/logger.js';
+import { workerConfig, workerCount, workerLinks, type WorkerAssignment, type WorkerLinks } from './plan.js';
+import { supervise, warnUnusedDirs, type Supervisor } from './primary.js';
+
+/**
+ * How many processes serve this node. A node in a cluster of nodes runs one
+ * (workers of clustered nodes are not supported yet: the workers' ownership
+ * would have to nest inside the nodes'); asking for more there is refused.
+ */
+export function processCount(config: Readonly<Config>, cores: number): number {
+  if (isClustered(config)) {
+    if (config.workers > 1) throw new StrataError('CONFIG_INVALID', `workers: ${config.workers} with cluster peers is not supported yet (expected 1, or 0 for one process per node in a cluster)`);
+    return 1;
+  }
+  return workerCount(config, cores);
+}
+
+export async function startPrimary(config: Readonly<Config>, count: number): Promise<Supervisor> {
+  const logger = createLogger(config.logLevel, config.nodeId);
+  return supervise(config, count, logger);
+}
+
+export async function singleProcessChecks(config: Readonly<Config>): Promise<void> {
+  await warnUnusedDirs(config.cache.dir, 1, createLogger(config.logLevel, config.nodeId));
+}
+
+export function asWorker(
+  config: Readonly<Config>,
+  reload: () => Readonly<Config>,
+  assigned: string,
+): { config: Readonly<Config>; reloadConfig: () => Readonly<Config>; links: WorkerLinks; listenAfterLoad: boolean } {
+  const a = JSON.parse(assigned) as WorkerAssignment;
+  return { config: workerConfig(config, a), reloadConfig: () => workerConfig(reload(), a), links: workerLinks(config, a), listenAfterLoad: a.restarted === true };
+}
+
+

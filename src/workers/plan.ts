@@ -1,0 +1,107 @@
+// One node, several worker processes: what each worker is (pure; no I/O).
+//
+// Design (CACHING.md, "Workers"): the workers of a node are a small cluster of
+// their own, built from the mini-CDN's machinery (src/cluster/). Each worker is
+// a member named `<nodeId>.w<i>`; rendezvous hashing over the workers names the
+// owner worker of each key; a worker that does not own a key fetches it through
+// the owner over a loopback link (HMAC proof with a per-node random secret, never
+// forwarded again) and keeps an edge copy in memory. So one origin fetch per
+// object per node, and an object one worker stored is a hit on every other.
+// Each worker owns its disk directory (single writer): worker 0 the cache dir
+// itself (so `--workers 1` → 2 keeps every object), worker i `<dir>/w<i>`.
+// The node's memory and disk budgets are split evenly among the workers.
+//
+// Every worker listens on the shared proxy address (node:cluster), on a private
+// loopback proxy link and a private admin link; worker 0 alone also answers the
+// node's admin address and speaks for every worker there (admin-view.ts).
+
+import { join } from 'node:path';
+import type { Config, ListenAddress } from '../config/types.js';
+import type { PeerSpec } from '../config/schema/index.js';
+import type { WorkerAdmin } from './admin-view.js';
+
+/** The environment variable carrying a worker's assignment (not STRATA_*: it is no setting). */
+export const ASSIGNMENT_ENV = 'STRATA0_WORKER_ASSIGNMENT';
+
+/** What the primary hands a worker (serialised into its environment). */
+export interface WorkerAssignment {
+  index: number;
+  count: number;
+  /** Per node, random at each start of the primary: authenticates worker links. */
+  secret: string;
+  /** Loopback ports per worker: its proxy link and its admin link. */
+  links: { proxyPort: number; adminPort: number }[];
+  /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
+  restarted?: boolean;
+  /**
+   * Ask the previous owner first on a miss (cluster.handoffMs): only after a restart
+   * or a change of the worker count, when owners have moved. Otherwise off: every
+   * owner's miss would first ask another worker that cannot hold it (a wasted hop).
+   */
+  handoff?: boolean;
+}
+
+/** The worker's private listeners, beside those of its Config. */
+export interface WorkerLinks {
+  proxy: ListenAddress;
+  /** Worker 0 only: its admin link (the others answer their link on admin.listen). */
+  admin?: ListenAddress;
+  /** Worker 0 only: it answers the node's admin address for every worker (admin-view.ts). */
+  node?: { id: string; workers: WorkerAdmin[] };
+}
+
+const LOOPBACK = '127.0.0.1';
+const LINK_CHECK_MS = 250;
+
+/** `workers: 0` means one per core. */
+export function workerCount(config: Readonly<Config>, cores: number): number {
+  return config.workers > 0 ? config.workers : Math.max(1, cores);
+}
+
+export function workerId(nodeId: string, index: number): string {
+  return `${nodeId}.w${index}`;
+}
+
+/** Worker i's disk directory: the cache dir itself for worker 0. */
+export function workerDir(dir: string, index: number): string {
+  return index === 0 ? dir : join(dir, `w${index}`);
+}
+
+/** Worker `a.index`'s Config: its name, directory, share of the budgets, admin link and peers (the other workers). */
+export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Config {
+  const n = a.count;
+  const peers: PeerSpec[] = a.links.map((l, i) => ({ id: workerId(config.nodeId, i), url: `http://${LOOPBACK}:${l.proxyPort}`, adminPort: l.adminPort }));
+  const own = a.links[a.index]!;
+  return {
+    ...config,
+    nodeId: workerId(config.nodeId, a.index),
+    workers: 1,
+    admin: { ...config.admin, listen: a.index === 0 ? config.admin.listen : { host: LOOPBACK, port: own.adminPort } },
+    cache: {
+      ...config.cache,
+      dir: workerDir(config.cache.dir, a.index),
+      memoryMaxBytes: Math.max(1, Math.floor(config.cache.memoryMaxBytes / n)),
+      diskMaxBytes: Math.max(1, Math.floor(config.cache.diskMaxBytes / n)),
+    },
+    cluster: {
+      ...config.cluster,
+      peers,
+      secret: a.secret,
+      handoffMs: a.handoff ? config.cluster.handoffMs : 0,
+      // Loopback checks are cheap: workers find each other (and a restarted one) within a second.
+      healthCheckIntervalMs: Math.min(config.cluster.healthCheckIntervalMs, LINK_CHECK_MS),
+    },
+  };
+}
+
+export function workerLinks(config: Readonly<Config>, a: WorkerAssignment): WorkerLinks {
+  const own = a.links[a.index]!;
+  if (a.index !== 0) return { proxy: { host: LOOPBACK, port: own.proxyPort } };
+  const workers = a.links.map((l, i) => ({ name: `w${i}`, url: `http://${LOOPBACK}:${l.adminPort}` }));
+  return { proxy: { host: LOOPBACK, port: own.proxyPort }, admin: { host: LOOPBACK, port: own.adminPort }, node: { id: config.nodeId, workers } };
+}
+
+/** Worker directories `<dir>/w<i>` a node of `count` workers does not use (left by a start with more workers). */
+export function unusedWorkerDirs(entries: string[], count: number): string[] {
+  return entries.filter((e) => /^w\d+$/.test(e) && Number(e.slice(1)) >= count && Number(e.slice(1)) > 0).sort();
+}

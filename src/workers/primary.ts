@@ -1,0 +1,190 @@
+// The primary process of a node with several workers: it only supervises. It
+// serves no request and holds no cache; node:cluster shares the listeners.
+//
+// - starts N workers, each with its assignment (plan.ts) in its environment;
+// - restarts a worker that dies, with back-off (doubling from 100 ms up to 30 s;
+//   a worker that ran a minute before dying starts from 100 ms again);
+// - SIGTERM/SIGINT: every worker gets SIGTERM and its shutdown grace; a worker
+//   still running at grace + backstop is killed; exit 0 when all stopped cleanly;
+// - SIGHUP: forwarded to every worker (each reloads; each logs what it applied).
+//
+// Worker links use loopback ports the primary reserves at start (bound to port 0
+// and released): a restarted worker takes the same ports back, so the other
+// workers' peer lists stay valid.
+
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { ASSIGNMENT_ENV, unusedWorkerDirs, type WorkerAssignment } from './plan.js';
+
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 30_000;
+const STABLE_AFTER_MS = 60_000;
+const STOP_BACKSTOP_MS = 5_000;
+
+/** Messages a worker sends its primary. */
+export type WorkerMessage = { strata: 'started'; listen: unknown; admin?: unknown };
+
+async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Ports for every worker's links, distinct (held open until all are known). */
+async function reservePorts(count: number): Promise<WorkerAssignment['links']> {
+  const links: WorkerAssignment['links'] = [];
+  const seen = new Set<number>();
+  while (links.length < count) {
+    const proxyPort = await freeLoopbackPort();
+    const adminPort = await freeLoopbackPort();
+    if (proxyPort === adminPort || seen.has(proxyPort) || seen.has(adminPort)) continue;
+    seen.add(proxyPort).add(adminPort);
+    links.push({ proxyPort, adminPort });
+  }
+  return links;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  startedAtMs: number;
+  backoffMs: number;
+  restarts: number;
+  started?: WorkerMessage;
+}
+
+export interface Supervisor {
+  /** Resolves with the exit code once every worker stopped (after stop()). */
+  readonly done: Promise<number>;
+  stop(): void;
+  reload(): void;
+}
+
+/** Start `count` workers of `config` and supervise them. */
+export async function supervise(config: Readonly<Config>, count: number, logger: Logger): Promise<Supervisor> {
+  await warnUnusedDirs(config.cache.dir, count, logger);
+  const countChanged = await recordCount(config.cache.dir, count, logger);
+  const secret = randomBytes(32).toString('hex');
+  const links = await reservePorts(count);
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
+  let stopping = false;
+  let failed = false;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let started = 0;
+
+  const fork = (slot: Slot): void => {
+    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, ...(slot.restarts > 0 ? { restarted: true } : {}), handoff: countChanged || slot.restarts > 0 };
+    const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
+    slot.worker = worker;
+    slot.startedAtMs = Date.now();
+    worker.on('message', (m: WorkerMessage) => {
+      if (m?.strata !== 'started') return;
+      slot.started = m;
+      // Worker 0 answers the node's admin address: its address is the node's.
+      if (slot.restarts === 0 && ++started === count) logger.info({ workers: count, pid: process.pid, pids: slots.map((s) => s.worker?.process.pid), listen: m.listen, admin: slots[0]!.started?.admin }, 'strata workers started');
+      else if (slot.restarts > 0) logger.info({ worker: slot.index, pid: worker.process.pid, restarts: slot.restarts }, 'worker restarted');
+    });
+    worker.on('exit', (code, signal) => {
+      slot.worker = undefined;
+      if (stopping) {
+        if (code !== 0) failed = true;
+        if (slots.every((s) => s.worker === undefined)) resolveDone(failed ? 1 : 0);
+        return;
+      }
+      // Exit code 2: the configuration or a listener is wrong; restarting would loop.
+      if (code === 2 && slot.restarts === 0 && started < count) {
+        logger.fatal({ worker: slot.index, code }, 'worker could not start; stopping the node');
+        failed = true;
+        stop();
+        if (slots.every((s) => s.worker === undefined)) resolveDone(2);
+        return;
+      }
+      if (Date.now() - slot.startedAtMs >= STABLE_AFTER_MS) slot.backoffMs = BACKOFF_MIN_MS;
+      const delay = slot.backoffMs;
+      slot.backoffMs = Math.min(BACKOFF_MAX_MS, slot.backoffMs * 2);
+      slot.restarts++;
+      logger.error({ worker: slot.index, pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died; restarting it');
+      setTimeout(() => {
+        if (!stopping) fork(slot);
+      }, delay);
+    });
+  };
+
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    const live = slots.filter((s) => s.worker);
+    logger.info({ workers: live.length }, 'strata workers stopping');
+    if (live.length === 0) resolveDone(failed ? 1 : 0);
+    for (const s of live) s.worker!.process.kill('SIGTERM');
+    setTimeout(() => {
+      for (const s of slots) if (s.worker) {
+        logger.warn({ worker: s.index }, 'worker still running past the shutdown grace: killed');
+        s.worker.process.kill('SIGKILL');
+      }
+    }, config.limits.shutdownGraceMs + STOP_BACKSTOP_MS).unref();
+  };
+
+  for (const slot of slots) fork(slot);
+  return {
+    done,
+    stop,
+    reload: () => {
+      for (const s of slots) s.worker?.process.kill('SIGHUP');
+    },
+  };
+}
+
+/** A start with fewer workers than before leaves directories unused: say so (they are kept, not deleted). */
+async function warnUnusedDirs(dir: string, count: number, logger: Logger): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  const unused = unusedWorkerDirs(entries, count);
+  if (unused.length > 0) {
+    logger.warn({ dir, unused, workers: count }, 'worker cache directories left by a start with more workers are not served (kept on disk: start with as many workers again, or delete them)');
+  }
+}
+
+export { warnUnusedDirs };
+
+const COUNT_FILE = 'workers.json';
+
+/**
+ * Remember the worker count in the cache dir; a different one than last time
+ * moves owners: said in the log, and the workers ask the previous owner first
+ * on a miss for cluster.handoffMs (no origin refetch for what moved).
+ */
+async function recordCount(dir: string, count: number, logger: Logger): Promise<boolean> {
+  let before: number | undefined;
+  try {
+    before = (JSON.parse(await readFile(join(dir, COUNT_FILE), 'utf8')) as { workers?: number }).workers;
+  } catch {
+    // No record: a directory a single process filled (count 1), or a new one.
+    before = (await readdir(dir).catch(() => [])).length > 0 ? 1 : undefined;
+  }
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, COUNT_FILE), JSON.stringify({ workers: count }) + '\n');
+  } catch (err) {
+    logger.warn({ dir, err: (err as Error).message }, 'could not record the worker count in the cache directory');
+  }
+  const changed = before !== undefined && before !== count;
+  if (changed) logger.warn({ from: before, to: count }, 'worker count changed: objects whose owner worker moved are taken from their previous owner on their first miss (cluster.handoffMs), not from the origin');
+  return changed;
+}

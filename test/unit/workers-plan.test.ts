@@ -1,0 +1,78 @@
+// The pure parts of worker processes (src/workers/): each worker's Config (name,
+// directory, share of the budgets, peers), which directories a smaller count
+// leaves unused, and how the node's admin view combines the workers' figures.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { testConfig } from '../fixtures/harness.js';
+import { unusedWorkerDirs, workerConfig, workerCount, workerLinks, type WorkerAssignment } from '../../src/workers/plan.js';
+import { combineMetrics, sumFigures } from '../../src/workers/admin-view.js';
+
+const assignment = (index: number, handoff = false): WorkerAssignment => ({
+  index,
+  count: 3,
+  secret: 's3cret',
+  links: [
+    { proxyPort: 40001, adminPort: 40002 },
+    { proxyPort: 40003, adminPort: 40004 },
+    { proxyPort: 40005, adminPort: 40006 },
+  ],
+  handoff,
+});
+
+test('workers: 0 means one per core, never less than one', () => {
+  const c = testConfig('http://o', '/c');
+  assert.equal(workerCount({ ...c, workers: 0 }, 16), 16);
+  assert.equal(workerCount({ ...c, workers: 0 }, 0), 1);
+  assert.equal(workerCount({ ...c, workers: 3 }, 16), 3);
+});
+
+test("a worker's config: its name, its own directory, a share of the budgets, the other workers as peers", () => {
+  const c = testConfig('http://o', '/c', { cache: { memoryMaxBytes: 300, diskMaxBytes: 3000 }, cluster: { handoffMs: 5000 } });
+  const w0 = workerConfig({ ...c, nodeId: 'edge' }, assignment(0));
+  const w2 = workerConfig({ ...c, nodeId: 'edge' }, assignment(2, true));
+  assert.equal(w0.nodeId, 'edge.w0');
+  assert.equal(w0.cache.dir, '/c', 'worker 0 keeps the directory a single process used');
+  assert.equal(w2.cache.dir, join('/c', 'w2'));
+  assert.equal(w2.cache.memoryMaxBytes, 100);
+  assert.equal(w2.cache.diskMaxBytes, 1000);
+  assert.deepEqual(w0.admin.listen, c.admin.listen, "worker 0 answers the node's admin address");
+  assert.deepEqual(w2.admin.listen, { host: '127.0.0.1', port: 40006 });
+  assert.deepEqual(w2.cluster.peers.map((p) => [p.id, p.url, p.adminPort]), [
+    ['edge.w0', 'http://127.0.0.1:40001', 40002],
+    ['edge.w1', 'http://127.0.0.1:40003', 40004],
+    ['edge.w2', 'http://127.0.0.1:40005', 40006],
+  ]);
+  assert.equal(w2.cluster.secret, 's3cret');
+  assert.equal(w0.cluster.handoffMs, 0, 'no handoff hop when owners have not moved');
+  assert.equal(w2.cluster.handoffMs, 5000);
+  assert.deepEqual(workerLinks(c, assignment(1)), { proxy: { host: '127.0.0.1', port: 40003 } });
+  assert.deepEqual(workerLinks(c, assignment(0)).admin, { host: '127.0.0.1', port: 40002 });
+});
+
+test('directories of workers beyond the count are named (never worker 0, which is the cache dir itself)', () => {
+  assert.deepEqual(unusedWorkerDirs(['w0', 'w1', 'w2', 'w10', 'content-v2', 'wx', 'tmp'], 2), ['w10', 'w2']);
+  assert.deepEqual(unusedWorkerDirs(['w1'], 1), ['w1']);
+});
+
+test('/stats of the node: numbers summed at every depth, the rest from the first worker', () => {
+  const sum = sumFigures([
+    { requests: 3, tiers: { memory: { items: 1, bytes: 10 } }, state: 'a' },
+    { requests: 4, tiers: { memory: { items: 2, bytes: 5 } }, state: 'b' },
+  ]);
+  assert.deepEqual(sum, { requests: 7, tiers: { memory: { items: 3, bytes: 15 } }, state: 'a' });
+});
+
+test('/metrics of the node: each series summed, then each worker labelled', () => {
+  const text = combineMetrics([
+    { name: 'w0', text: '# HELP strata_hits hits\n# TYPE strata_hits counter\nstrata_hits 2\nstrata_tier_bytes{tier="memory"} 10\n' },
+    { name: 'w1', text: '# HELP strata_hits hits\n# TYPE strata_hits counter\nstrata_hits 3\nstrata_tier_bytes{tier="memory"} 5\n' },
+  ]);
+  const lines = text.split('\n');
+  assert.equal(lines.filter((l) => l === '# HELP strata_hits hits').length, 1);
+  assert.ok(lines.includes('strata_hits 5'));
+  assert.ok(lines.includes('strata_tier_bytes{tier="memory"} 15'));
+  assert.ok(lines.includes('strata_hits{worker="w1"} 3'));
+  assert.ok(lines.includes('strata_tier_bytes{worker="w0",tier="memory"} 10'));
+});
