@@ -3,7 +3,7 @@
 //
 // Reload: a generation is what a configuration builds per reload — the proxy and
 // admin request handlers (with every option derived from the config) over an
-// upstream pool. Listeners dispatch each new request to the current generation;
+// upstream pool (generation.ts builds one; node-api.ts is the node's interface). Listeners dispatch each new request to the current generation;
 // a request keeps the generation it started in, so it finishes with the settings
 // it began with. The store, the coalescer, the listeners and the metrics live
 // across generations and take their live settings through small reconfigure
@@ -14,20 +14,16 @@
 // survive the reload, routing/guard/guard-set.ts), and is built before anything
 // is applied, so a bad key file refuses the reload.
 
-import { readFileSync } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
-import type { DestinationStream } from 'pino';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { createAdminHandler, createAdminListener, type Readiness } from './admin/admin.js';
-import { createExplainRoute } from './admin/explain.js';
-import { createReloadRoute } from './admin/reload.js';
+import { createAdminListener, type Readiness } from './admin/admin.js';
 import { flightMatcher, Purger } from './admin/purge.js';
 import { expiredAt } from './cache/soft-purge.js';
 import { configChanges, reloadedConfig, type ConfigChanges } from './config/reload.js';
-import type { Config, ListenAddress } from './config/types.js';
+import type { Config } from './config/types.js';
 import { isStrataError, StrataError } from './errors.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger } from './observability/logger.js';
 import { AccessLog } from './observability/access-log.js';
 import { registerNodeMetrics, RequestMetrics } from './observability/metrics.js';
 import { NotStoredLog } from './observability/not-stored.js';
@@ -36,13 +32,10 @@ import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
 import { DrainSet } from './routing/drain.js';
 import { Router, type PoolFactory, type RoutePool } from './routing/router.js';
-import { createRoutesAdmin } from './admin/routes.js';
-import { createProxyHandler } from './pipeline/handle.js';
 import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
-import { GuardConfigError } from './routing/guard/config-error.js';
-import { Certificates, certificatesReloadStep, type CertificateReport } from './server/certificates.js';
+import { Certificates, certificatesReloadStep } from './server/certificates.js';
 import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
 import { createListener, plainListener, type ClientListener } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
@@ -51,126 +44,16 @@ import { DiskTier } from './store/disk/tier.js';
 import { MemoryTier } from './store/memory.js';
 import { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
-import { systemClock, type Clock } from './util/clock.js';
+import { systemClock } from './util/clock.js';
 import { Recompressor } from './transform/recompress.js';
 import { isDeepStrictEqual } from 'node:util';
-import type { WorkerLinks } from './workers/plan.js';
+import { buildGeneration, buildGuards, type Generation, type Handler } from './generation.js';
+import type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
+import { listen } from './server/listen.js';
+
+export type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
 import { nodeAdminView } from './workers/admin-view.js';
 import { whenLinked } from './workers/linked.js';
-
-export interface NodeDeps {
-  clock?: Clock;
-  logger?: Logger;
-  /** Where logs go when no logger is given (tests pass a sink). */
-  logDestination?: DestinationStream;
-  /**
-   * Re-reads the configuration from the sources the node started with (file,
-   * flags, environment): what SIGHUP and POST /reload apply. Throws a
-   * CONFIG_INVALID StrataError for an invalid one. Absent: reload() needs a Config.
-   */
-  loadConfig?: () => Readonly<Config>;
-  /** Look-up of cluster.dns's host name (default: the system resolver; tests pass their own). */
-  resolvePeers?: (host: string) => Promise<string[]>;
-  /** A worker process's private loopback listeners (src/workers/plan.ts): same handlers, reached by the other workers. */
-  links?: WorkerLinks;
-  /** Listen only once the disk index loaded (a restarted worker: the other workers serve meanwhile, and what it stored is no miss). */
-  listenAfterLoad?: boolean;
-}
-
-/**
- * How a feature outside the node's own components takes its live settings on a
- * reload (cluster peers, TLS certificate files...). Every reload runs every hook,
- * changed settings or not: a certificate file may have changed under the same name.
- */
-export interface ReloadHook {
-  /** Named in the refusal when check() throws, and in logs. */
-  readonly name: string;
-  /** Refuse the new configuration by throwing (a file that does not parse...): nothing has been applied yet. */
-  check?(next: Readonly<Config>, running: Readonly<Config>): void | Promise<void>;
-  /** Take the new configuration. Runs after the node's own components took theirs; should not throw once check() passed. */
-  apply(next: Readonly<Config>, running: Readonly<Config>): void | Promise<void>;
-}
-
-export interface StrataNode {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /**
-   * Re-read the configuration (through NodeDeps.loadConfig, or take `next`, an
-   * already loaded one) and apply what can change live, without dropping a
-   * connection or a request. Answers the changes applied and those needing a
-   * restart; rejects with RELOAD_REFUSED (the running configuration unchanged)
-   * when the new one is invalid. Reloads run one at a time.
-   */
-  reload(next?: Readonly<Config>): Promise<ConfigChanges>;
-  /** Register a feature's reload step (see ReloadHook). */
-  onReload(hook: ReloadHook): void;
-  /** The configuration running now: the start-up one, then each reload's. */
-  config(): Readonly<Config>;
-  /** Bound addresses, after start(). */
-  proxyAddress(): AddressInfo;
-  adminAddress(): AddressInfo;
-  readonly stats: Stats;
-  /** The node's metrics (GET /metrics), read at scrape time. */
-  readonly registry: Registry;
-  /** The store, after start(). */
-  store(): TieredStore;
-  /** Resolves once the disk index has loaded (start() does not wait for it: CACHING.md, Start-up). */
-  ready(): Promise<void>;
-  readonly logger: Logger;
-  /** Be told of every purge, right after the store applied it and before it is answered. */
-  onPurged(hook: PurgedListener): void;
-  /** Background recompression (compress.recompress), after start(); tests wait on its figures. */
-  recompressor?: Recompressor;
-  /**
-   * Read the TLS certificate files again (every pair): new connections get the
-   * new ones; a pair that fails its checks is refused and the old one kept.
-   * Nothing to do without TLS.
-   */
-  reloadCertificates(): Promise<CertificateReport>;
-  /** The plain-HTTP redirect listener's address (tls.redirectListen), after start(). */
-  redirectAddress(): AddressInfo | undefined;
-  /** The cluster, after start() (undefined: not clustered). */
-  cluster(): Cluster | undefined;
-}
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** What one configuration builds: the request handlers and the sites, routes, pools and edge guard they use. */
-interface Generation {
-  config: Readonly<Config>;
-  router: Router;
-  guards: GuardSet;
-  proxy: Handler;
-  admin: Handler;
-}
-
-function listen(server: NetServer, addr: ListenAddress, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      const why = err.code === 'EADDRINUSE' ? 'is in use' : err.code === 'EACCES' ? 'is not permitted' : `failed (${err.code ?? err.message})`;
-      reject(new StrataError('LISTEN_FAILED', `${what}: ${addr.host}:${addr.port} ${why}`));
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(addr.port, addr.host);
-  });
-}
-
-/** The edge guards for `cfg` (keeping `previous`'s unchanged stages); a rule they cannot be built from (a private key file...) is CONFIG_INVALID. */
-function buildGuards(cfg: Readonly<Config>, clock: Clock, previous?: GuardSet): GuardSet {
-  const deps = { clock, readFile: (path: string) => readFileSync(path, 'utf8') };
-  try {
-    return previous ? previous.successor(cfg, deps) : new GuardSet(cfg, deps);
-  } catch (err) {
-    if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
-    throw err;
-  }
-}
 
 function refused(message: string): StrataError {
   return new StrataError('RELOAD_REFUSED', message);
@@ -221,52 +104,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   });
 
   /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */
-  function build(cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
-    const tiered = store!;
-    const flights = coalescer!;
-    const keyOf = (host: string, target: string) => router.purgeKey(host, target);
-    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
-    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
-    const recompressor = node.recompressor;
-    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
-    const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
-      purger.handleAdmin(req, res, peer).catch((err: unknown) => {
-        logger.error({ err }, 'admin purge failed');
-        res.destroy();
-      });
-    };
-    const explain = createExplainRoute({
-      token: cfg.admin.token,
-      clock,
-      originHost: router.pools()[0]?.host ?? '',
-      targetedField: cfg.cache.targetedField.toLowerCase(),
-      defaults: { staleWhileRevalidateS: cfg.cache.staleWhileRevalidateS, staleIfErrorS: cfg.cache.staleIfErrorS },
-      store: tiered,
-      notStored,
-      hitForPass: (key) => flights.passing(key),
-      keyOf,
-    });
-    const reload = createReloadRoute({ token: cfg.admin.token, reload: () => node.reload() });
-    const adminHandler = createAdminHandler({
-      nodeId: cfg.nodeId,
-      allowedHosts: cfg.admin.hosts,
-      stats,
-      store: tiered,
-      origin: router,
-      startedAtMs,
-      now: () => clock.now(),
-      registry,
-      readiness,
-      purge: adminPurge,
-      reload,
-      explain,
-      topMisses,
-      routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
-      edge: () => guards.figures(),
-      ...(cluster ? { cluster } : {}),
-    });
-    return { config: cfg, router, guards, proxy: handler, admin: adminHandler };
-  }
+  const build = (cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation =>
+    buildGeneration(
+      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, reload: () => node.reload() },
+      cfg,
+      router,
+      guards,
+    );
 
   /** One reload: load, check, then apply (node components, then hooks). */
   async function reloadOnce(given: Readonly<Config> | undefined): Promise<ConfigChanges> {

@@ -1,0 +1,121 @@
+// A generation: what one configuration builds — the proxy and admin request
+// handlers (every option derived from the config) over the router's sites and
+// pools and the edge guards — on top of what lives across reloads (store,
+// coalescer, cluster, metrics, logs). node.ts makes one at start and one per
+// reload; a request keeps the generation it arrived in.
+
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { createAdminHandler, type Readiness } from './admin/admin.js';
+import { createExplainRoute } from './admin/explain.js';
+import { createReloadRoute } from './admin/reload.js';
+import { Purger } from './admin/purge.js';
+import { createRoutesAdmin } from './admin/routes.js';
+import type { Cluster } from './cluster/cluster.js';
+import type { Coalescer } from './coalesce/coalescer.js';
+import type { ConfigChanges } from './config/reload.js';
+import type { Config } from './config/types.js';
+import { StrataError } from './errors.js';
+import type { AccessLog } from './observability/access-log.js';
+import type { Logger } from './observability/logger.js';
+import type { RequestMetrics } from './observability/metrics.js';
+import type { NotStoredLog } from './observability/not-stored.js';
+import type { Stats } from './observability/stats.js';
+import type { TopMisses } from './observability/top-misses.js';
+import type { FetchOutcome } from './pipeline/fetch-and-store.js';
+import { createProxyHandler } from './pipeline/handle.js';
+import { GuardConfigError } from './routing/guard/config-error.js';
+import { GuardSet } from './routing/guard/guard-set.js';
+import type { Router } from './routing/router.js';
+import type { TieredStore } from './store/tiered.js';
+import type { Recompressor } from './transform/recompress.js';
+import type { Clock } from './util/clock.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** What one configuration builds: the request handlers and the sites, routes, pools and edge guard they use. */
+export interface Generation {
+  config: Readonly<Config>;
+  router: Router;
+  guards: GuardSet;
+  proxy: Handler;
+  admin: Handler;
+}
+
+/** What every generation shares: the node's long-lived components. */
+export interface NodeShared {
+  store: TieredStore;
+  coalescer: Coalescer<FetchOutcome>;
+  cluster: Cluster | undefined;
+  clock: Clock;
+  logger: Logger;
+  stats: Stats;
+  registry: Registry;
+  requestMetrics: RequestMetrics;
+  access: AccessLog;
+  notStored: NotStoredLog;
+  topMisses: TopMisses;
+  nextRequestId: () => number;
+  readiness: () => Readiness;
+  startedAtMs: number;
+  recompressor: Recompressor | undefined;
+  /** POST /reload. */
+  reload: () => Promise<ConfigChanges>;
+}
+
+export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
+    const { store: tiered, coalescer: flights, cluster, clock, logger, stats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry } = shared;
+    const keyOf = (host: string, target: string) => router.purgeKey(host, target);
+    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
+    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
+    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
+    const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
+      purger.handleAdmin(req, res, peer).catch((err: unknown) => {
+        logger.error({ err }, 'admin purge failed');
+        res.destroy();
+      });
+    };
+    const explain = createExplainRoute({
+      token: cfg.admin.token,
+      clock,
+      originHost: router.pools()[0]?.host ?? '',
+      targetedField: cfg.cache.targetedField.toLowerCase(),
+      defaults: { staleWhileRevalidateS: cfg.cache.staleWhileRevalidateS, staleIfErrorS: cfg.cache.staleIfErrorS },
+      store: tiered,
+      notStored,
+      hitForPass: (key) => flights.passing(key),
+      keyOf,
+    });
+    const reload = createReloadRoute({ token: cfg.admin.token, reload: shared.reload });
+    const adminHandler = createAdminHandler({
+      nodeId: cfg.nodeId,
+      allowedHosts: cfg.admin.hosts,
+      stats,
+      store: tiered,
+      origin: router,
+      startedAtMs,
+      now: () => clock.now(),
+      registry,
+      readiness,
+      purge: adminPurge,
+      reload,
+      explain,
+      topMisses,
+      routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
+      edge: () => guards.figures(),
+      ...(cluster ? { cluster } : {}),
+    });
+    return { config: cfg, router, guards, proxy: handler, admin: adminHandler };
+  }
+
+/** The edge guards for `cfg` (keeping `previous`'s unchanged stages); a rule they cannot be built from (a private key file...) is CONFIG_INVALID. */
+export function buildGuards(cfg: Readonly<Config>, clock: Clock, previous?: GuardSet): GuardSet {
+  const deps = { clock, readFile: (path: string) => readFileSync(path, 'utf8') };
+  try {
+    return previous ? previous.successor(cfg, deps) : new GuardSet(cfg, deps);
+  } catch (err) {
+    if (err instanceof GuardConfigError) throw new StrataError('CONFIG_INVALID', err.message);
+    throw err;
+  }
+}
