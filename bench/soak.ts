@@ -57,7 +57,8 @@ function origin(req: IncomingMessage, res: ServerResponse): void {
     return void res.end(VIDEO);
   }
   if (url.startsWith('/pass/')) {
-    const size = url.includes('big') ? 8 * MiB : 256 * KiB;
+    // A stopped reader's answer must outgrow the loopback socket buffers (~10 MiB both ends) for the send timeout to matter.
+    const size = url.includes('big') ? 32 * MiB : 256 * KiB;
     res.writeHead(200, { 'cache-control': 'no-store', 'content-length': size });
     return void res.end(page(size));
   }
@@ -118,15 +119,18 @@ function slowClient(port: number, t: Tally, endAt: number): Promise<void> {
   const kind = rand(3);
   return new Promise<void>((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
+    let ours = false;
     const done = () => {
       clearInterval(tick);
       clearTimeout(cap);
+      ours = true;
       s.destroy();
       resolve();
     };
     s.on('error', done);
     s.on('close', () => {
-      if (kind === 1) t.slowCut++;
+      // Cut by the node, not closed here at the cap or the end of the run.
+      if (kind === 1 && !ours) t.slowCut++;
       done();
     });
     // Nothing outlives 90 s (the node's send timeout is 60 s), nor the run.
