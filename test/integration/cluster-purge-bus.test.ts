@@ -64,7 +64,8 @@ describe('cluster: purge bus (Redis Streams)', () => {
     for (const i of [0, 1, 2]) await get(i, p);
     await h.nodes[2]!.node!.store().flush();
     await h.stop(2);
-    await h.sees(0, ['node-b']);
+    // The node answering the purge (node-b) must know node-c is down, or it waits for it as a live node.
+    await Promise.all([h.sees(0, ['node-b']), h.sees(1, ['node-a'])]);
     const r = await h.purge(1, { urls: [p] });
     const a = JSON.parse(r.text) as { peers: Record<string, string>; via: string };
     assert.equal(a.via, 'bus');
