@@ -15,6 +15,7 @@ import { LRUCache } from 'lru-cache';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
+import type { GuardRequest } from './guard.js';
 
 export interface ForwardAuthRules {
   url: string;
@@ -26,14 +27,8 @@ export interface ForwardAuthRules {
   cacheKey: 'credentials' | 'credentials-and-path';
 }
 
-export interface AuthQuestion {
-  method: string;
-  target: string;
-  host: string;
-  scheme: string;
-  headers: HeaderMap;
-  clientAddress: string;
-}
+/** What the auth service is asked about: the request as the guard sees it. */
+export type AuthQuestion = GuardRequest;
 
 export type AuthDecision =
   | { kind: 'allow'; identity: HeaderMap }
