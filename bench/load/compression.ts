@@ -16,7 +16,7 @@ import http from 'node:http';
 import { scriptPath, startServer, type ServerChild } from './children.js';
 import { CORPUS_KINDS, CORPUS_SIZES, corpusBody, type CorpusKind } from './corpus.js';
 import type { Generator, LoadResult } from './generator.js';
-import { aggregate, LOAD_CPU, SERVER_CPU, slices, startStrata, statsJson, type LoadSettings } from './scenarios.js';
+import { aggregate, get, LOAD_CPU, SERVER_CPU, slices, startStrata, statsJson, type LoadSettings } from './scenarios.js';
 import { compressor, LEVELS, PRODUCIBLE, type Level } from '../../src/transform/codings.js';
 
 export interface CodingFigure {
@@ -96,18 +96,6 @@ export async function measureCodings(quick: boolean): Promise<CodingFigure[]> {
   return out;
 }
 
-function get(url: string, headers: Record<string, string> = {}, agent?: http.Agent): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: agent ?? false, timeout: 30_000, headers }, (res) => {
-      let bytes = 0;
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => reject(new Error(`GET ${url}: ${err.message}`)));
-  });
-}
 
 async function counters(strata: ServerChild): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -119,13 +107,13 @@ async function counters(strata: ServerChild): Promise<Record<string, number>> {
 async function primeBr(strata: ServerChild, path: string): Promise<number> {
   const url = `http://127.0.0.1:${strata.port}${path}`;
   const before = (await counters(strata))['recompressed'] ?? 0;
-  await get(url, ENCODE);
+  await get(url, ENCODE, undefined, 30_000);
   const deadline = Date.now() + 60_000;
   while (((await counters(strata))['recompressed'] ?? 0) <= before) {
     if (Date.now() > deadline) throw new Error(`${path}: no best-level recompression within 60 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const hit = await get(url, ENCODE);
+  const hit = await get(url, ENCODE, undefined, 30_000);
   if (hit.headers['content-encoding'] !== 'br' || !/; hit/.test(String(hit.headers['cache-status']))) {
     throw new Error(`${path}: not a stored br hit (${hit.headers['content-encoding']}, ${hit.headers['cache-status']})`);
   }
@@ -195,7 +183,7 @@ export async function runBurst(gen: Generator, s: LoadSettings): Promise<BurstRe
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     const client = async () => {
       while (!stop) {
-        const r = await get(`http://127.0.0.1:${strata.port}/json/1048576/burst-${++n}`, ENCODE, agent);
+        const r = await get(`http://127.0.0.1:${strata.port}/json/1048576/burst-${++n}`, ENCODE, agent, 30_000);
         burstBytes += r.bytes;
       }
     };

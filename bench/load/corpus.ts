@@ -3,6 +3,8 @@
 // files (repeated structure with varying names and numbers), so ratios are in
 // the range real sites see rather than those of a repeated string.
 
+import { seededRandom } from '../../test/fixtures/seeded-random.js';
+
 export type CorpusKind = 'html' | 'css' | 'js' | 'json';
 
 export const CORPUS_KINDS: readonly CorpusKind[] = ['html', 'css', 'js', 'json'];
@@ -14,17 +16,6 @@ export const CONTENT_TYPES: Record<CorpusKind, string> = {
   js: 'application/javascript; charset=utf-8',
   json: 'application/json',
 };
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const WORDS = 'cache edge origin node vary stale fresh purge slice range header body stream client server request response token layout grid panel button modal footer nav item list card image title price stock user order cart search filter sort page'.split(' ');
 
@@ -45,7 +36,7 @@ function pieceOf(kind: CorpusKind, r: () => number, i: number): string {
 
 /** A deterministic text body of exactly `bytes` bytes. */
 export function corpusBody(kind: CorpusKind, bytes: number): Buffer {
-  const r = rng(bytes ^ kind.length * 7919);
+  const r = seededRandom(bytes ^ kind.length * 7919);
   const parts: string[] = [];
   let len = 0;
   for (let i = 0; len < bytes; i++) {

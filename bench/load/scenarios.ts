@@ -152,9 +152,10 @@ export function describeFs(dir: string): string {
   }
 }
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
+/** GET `url` and count its body's bytes (a fresh connection unless an agent is given). */
+export function get(url: string, headers: Record<string, string> = {}, agent?: http.Agent, timeoutMs = 5000): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: 5000, headers }, (res) => {
+    const req = http.get(url, { agent: agent ?? false, timeout: timeoutMs, headers }, (res) => {
       let bytes = 0;
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
 import { LOAD_CPU, SERVER_CPU, writePatternFile, type LoadSettings } from './scenarios.js';
+import { seededRandom } from '../../test/fixtures/seeded-random.js';
 
 export interface SeekResult {
   scenario: string;
@@ -27,16 +28,10 @@ export interface SeekResult {
 
 export const SEEK_SCENARIOS = [{ name: 'seek 1 GiB', bodyBytes: 1024 ** 3, clients: 20, requestsPerClient: 40, rangeBytes: 1024 ** 2 }];
 
-/** mulberry32: a small PRNG in 32-bit integer arithmetic (exact in JS, unlike a float LCG). */
+/** Whole numbers in [0, n), seeded. */
 function seeded(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n | 0;
-  };
+  const r = seededRandom(seed);
+  return (n) => (r() * n) | 0;
 }
 
 function getJson(url: string): Promise<Record<string, unknown>> {

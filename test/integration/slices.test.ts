@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { startHarness, until, type Harness } from '../fixtures/harness.js';
+import { seededRandom } from '../fixtures/seeded-random.js';
 
 const KiB = 1024;
 const SLICE = 64 * KiB;
@@ -143,14 +144,8 @@ test('a full GET of a sliced object streams every slice in order, fetching each 
 test('twenty clients seeking random ranges in a cold object: the origin sends each slice at most once', async () => {
   const o = origin(content(2 * SIZE, 3));
   await withHarness(o, async (h) => {
-    // mulberry32, in exact 32-bit integer arithmetic.
-    let a = 7;
-    const rand = (n: number) => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(a ^ (a >>> 15), a | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-    };
+    const r = seededRandom(7);
+    const rand = (n: number) => Math.floor(r() * n);
     const clients = Array.from({ length: 20 }, async () => {
       for (let k = 0; k < 3; k++) {
         const start = rand(2 * SIZE - 200_000);

@@ -12,6 +12,7 @@ import {
   SmoothWeightedRoundRobin,
   type UpstreamView,
 } from '../../src/origin/balancer.js';
+import { seededRandom } from '../fixtures/seeded-random.js';
 
 interface Fake extends UpstreamView {
   inFlight: number;
@@ -37,18 +38,6 @@ function tally(n: number, f: (i: number) => UpstreamView): Record<string, number
     out[u.name] = (out[u.name] ?? 0) + 1;
   }
   return out;
-}
-
-/** Deterministic PRNG (mulberry32) so p2c tables do not flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test('round-robin: weights give exact shares, smoothly interleaved', () => {
@@ -89,7 +78,7 @@ test('least-connections: fewest in flight per weight wins; idle ties follow the 
 });
 
 test('p2c-ewma: the slow upstream loses nearly every draw, yet is still sampled', () => {
-  const p2c = new PowerOfTwoChoices(seeded(1));
+  const p2c = new PowerOfTwoChoices(seededRandom(1));
   const list = ups([['fast1', 1, 0, 2], ['fast2', 1, 0, 3], ['slow', 1, 0, 400]]);
   const t = tally(3000, () => p2c.pick(list));
   assert.equal(t['slow'] ?? 0, 0, 'with two distinct draws the slowest of three never wins');
@@ -100,14 +89,14 @@ test('p2c-ewma: the slow upstream loses nearly every draw, yet is still sampled'
 });
 
 test('p2c-ewma: in-flight requests raise the cost (a busy fast upstream yields)', () => {
-  const p2c = new PowerOfTwoChoices(seeded(2));
+  const p2c = new PowerOfTwoChoices(seededRandom(2));
   // (10+1)·(20+1) = 231 > (30+1)·(0+1) = 31
   const list = ups([['busy', 1, 20, 10], ['idle', 1, 0, 30]]);
   assert.equal(p2c.pick(list).name, 'idle');
 });
 
 test('p2c-ewma: weight is capacity — twice the weight carries twice the in-flight at equal cost', () => {
-  const p2c = new PowerOfTwoChoices(seeded(3));
+  const p2c = new PowerOfTwoChoices(seededRandom(3));
   // (10+1)·(1+1)/1 = 22 vs (10+1)·(3+1)/2 = 22: a tie, decided at random.
   const tied = ups([['a', 1, 1, 10], ['b', 2, 3, 10]]);
   const t = tally(2000, () => p2c.pick(tied));
@@ -165,7 +154,7 @@ test('consistent-hash: an upstream leaving moves only its own keys; returning br
 
 test('every algorithm only ever returns a candidate', () => {
   for (const name of ['round-robin', 'least-connections', 'p2c-ewma', 'consistent-hash'] as const) {
-    const b = createBalancer(name, seeded(9));
+    const b = createBalancer(name, seededRandom(9));
     const list = ups([['a', 1, 1, 5], ['b', 2, 0, 1], ['c', 1, 3, 50]]);
     for (let i = 0; i < 200; i++) {
       const subset = list.filter((_, j) => (i >> j) % 2 === 0 || j === i % 3);

@@ -6,17 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UrlOrder } from '../../src/store/url-order.js';
 import { pathOfUrl } from '../../src/store/purge-match.js';
+import { seededRandom } from '../fixtures/seeded-random.js';
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Authorities that are prefixes of one another and sort around each other's paths.
 const AUTHORITIES = ['http://h', 'http://h.x', 'http://h:8080', 'http://ha', 'http://h-'];
@@ -31,7 +23,7 @@ function urlFrom(rnd: () => number): string {
 }
 
 test('URL order: prefix runs match a brute-force count through thousands of insertions and removals', () => {
-  const rnd = random(42);
+  const rnd = seededRandom(42);
   const order = new UrlOrder();
   const stored = new Map<string, string>(); // key → url
   for (let step = 0; step < 20_000; step++) {
@@ -60,7 +52,7 @@ test('URL order: prefix runs match a brute-force count through thousands of inse
 });
 
 test('URL order: path prefixes become one run per authority stored; nested prefixes count once', () => {
-  const rnd = random(7);
+  const rnd = seededRandom(7);
   const order = new UrlOrder();
   const urls: string[] = [];
   for (let i = 0; i < 3000; i++) {
