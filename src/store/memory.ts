@@ -9,6 +9,7 @@ import { PurgeBans, type BanChecked } from './purge-bans.js';
 import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { TierIndex } from './tier-index.js';
+import { heapStringBytes } from './ram-estimate.js';
 
 export interface MemoryTierOptions {
   maxBytes: number;
@@ -22,12 +23,26 @@ export interface MemoryTierOptions {
 /** An entry as the tier holds it: stamped with the newest purge ban it was checked against. */
 type Held = StoredEntry & BanChecked;
 
-/** Fixed overhead per entry, so zero-byte bodies still count (PITFALLS lru-cache 1). */
-const ENTRY_OVERHEAD_BYTES = 512;
+/**
+ * RAM an entry costs besides its body bytes and its strings, measured on Node 20
+ * (test/unit/memory-accounting.test.ts): the lru-cache slot and the tier's maps and
+ * indexes (~230 bytes), the entry and body objects with the Buffer's two wrappers and
+ * its allocation header (~230), and the metadata object with its property array,
+ * fields, varyValues, arrays and heap numbers (~450). Also makes zero-byte bodies
+ * count (PITFALLS lru-cache 1).
+ */
+const ENTRY_OVERHEAD_BYTES = 1024;
+/** Per stored field: its slot in the headers object (the name and value are counted as strings). */
+const FIELD_BYTES = 16;
 
+/** What an entry's metadata costs in RAM (the memory tier counts it against its budget beside the body). */
 export function metaSizeEstimate(meta: EntryMeta): number {
-  let n = ENTRY_OVERHEAD_BYTES + meta.key.length + meta.url.length;
-  for (const k in meta.headers) n += k.length + meta.headers[k]!.length + 4;
+  let n = ENTRY_OVERHEAD_BYTES + heapStringBytes(meta.key) + heapStringBytes(meta.url) + heapStringBytes(meta.cacheControl);
+  if (meta.primaryKey !== meta.key) n += heapStringBytes(meta.primaryKey);
+  if (meta.integrity) n += heapStringBytes(meta.integrity);
+  for (const k in meta.headers) n += FIELD_BYTES + heapStringBytes(k) + heapStringBytes(meta.headers[k]!);
+  for (const t of meta.tags) n += 8 + heapStringBytes(t);
+  for (const k in meta.varyValues) n += FIELD_BYTES + heapStringBytes(k) + heapStringBytes(meta.varyValues[k]!);
   return n;
 }
 

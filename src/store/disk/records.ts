@@ -15,6 +15,7 @@ import { TierIndex } from '../tier-index.js';
 import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
 import type { WriteQueueStats } from './write-queue.js';
+import { heapStringBytes } from '../ram-estimate.js';
 
 export interface DiskTierOptions {
   dir: string;
@@ -51,6 +52,19 @@ export interface RecordMore {
 }
 
 const NO_TAGS: string[] = [];
+
+/**
+ * RAM a compact record costs besides its key's characters, measured on Node 20
+ * (test/unit/memory-accounting.test.ts): the DiskRecord object (96 bytes), its
+ * slot in the records Map (28-56 as its table fills and doubles) and its place in
+ * the URL order (~17), rounded up.
+ */
+export const RECORD_OVERHEAD_BYTES = 192;
+
+/** Estimated RAM of a compact record under this key (one with metadata in RAM costs that metadata more). */
+export function recordRamBytes(key: string): number {
+  return RECORD_OVERHEAD_BYTES + heapStringBytes(key);
+}
 
 /** May an entry's metadata stay on disk only? Its primary key and URL follow from its key, and look-up needs no more than the key. */
 export function compactable(meta: EntryMeta): boolean {
@@ -159,4 +173,10 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   indexBytes: number;
   /** The index is still loading (items and bytes cover what is loaded). */
   loading: boolean;
+  /**
+   * Estimated RAM of the records (recordRamBytes each; records holding metadata — variants,
+   * slices, blob files — cost it more). Not counted against any budget: bounded by the
+   * disk size (CACHING.md, Storage limits).
+   */
+  recordBytes: number;
 }

@@ -26,7 +26,8 @@ export class SegmentHandles {
     const h = this.take(segment);
     try {
       const fh = await h.fh;
-      const buf = Buffer.allocUnsafe(size);
+      // Not from Node's shared 8 KiB pool: a body promoted to memory would keep a whole pool slab alive.
+      const buf = Buffer.allocUnsafeSlow(size);
       let got = 0;
       while (got < size) {
         const { bytesRead } = await fh.read(buf, got, size - got, off + got);

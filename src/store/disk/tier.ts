@@ -37,7 +37,7 @@ import { BlobRefs } from './blob-refs.js';
 import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
-import { diskIndexes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
+import { diskIndexes, recordRamBytes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
 import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
@@ -72,6 +72,8 @@ export class DiskTier implements Store, Purgeable {
   readonly lines = new RecordLines(this);
   /** Bytes of the live records' lines. */
   liveLineBytes = 0;
+  /** Estimated RAM of the records (recordRamBytes). */
+  private recordBytes = 0;
   /** Bytes of bodies being streamed to temp files. */
   tmpBytes = 0;
   readonly reads = new DiskReads(this);
@@ -177,6 +179,7 @@ export class DiskTier implements Store, Purgeable {
   private list(rec: DiskRecord): void {
     rec.bansChecked = this.bans.seq;
     this.liveLineBytes += rec.lineBytes;
+    this.recordBytes += recordRamBytes(rec.key);
     // An entry under its primary key is found by records.get(primaryKey) (variants()): not listed.
     this.indexes.add(rec.meta, rec.key !== rec.primaryKey);
   }
@@ -192,6 +195,7 @@ export class DiskTier implements Store, Purgeable {
     if (this.records.get(rec.key) !== rec) return;
     this.records.delete(rec.key);
     this.liveLineBytes -= rec.lineBytes;
+    this.recordBytes -= recordRamBytes(rec.key);
     this.indexes.remove(rec.meta, rec.key !== rec.primaryKey);
     if (rec.segment !== undefined) this.segments.untrack(rec);
     else if (this.blobs.drop(rec.integrity, rec.size)) void this.unlinkBlob(rec.integrity);
@@ -369,7 +373,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, evictions: this.evictions, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, evictions: this.evictions, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined, recordBytes: this.recordBytes };
   }
 
   background(p: Promise<unknown>): void {

@@ -1,0 +1,154 @@
+// What the tiers count for what they hold in RAM (src/store/ram-estimate.ts,
+// memory.ts metaSizeEstimate, disk/records.ts recordRamBytes), held against the
+// heap V8 really gives them: an estimate that falls short lets a storm of small
+// entries grow the process past --memory-size (issue 15, storm target). Also: a
+// stored body owns its bytes (a view into a socket slab would pin the slab), and
+// the memory tier stays within its budget with eviction counted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { MemoryTier, metaSizeEstimate, ownedCopy } from '../../src/store/memory.js';
+import { DiskTier } from '../../src/store/disk/tier.js';
+import { RECORD_OVERHEAD_BYTES, recordRamBytes } from '../../src/store/disk/records.js';
+import { VariantIndex } from '../../src/store/variant-index.js';
+import { entryMeta } from '../fixtures/entry-meta.js';
+import { silent, withDir } from '../contract/disk-helpers.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Heap and ArrayBuffer bytes in use after full collections. */
+function used(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/** A string of its own, as a socket parse gives (not a shared literal). */
+const own = (s: string) => Buffer.from(s).toString('latin1');
+
+/** Metadata as a 2 KiB storm miss stores it: four origin fields, a digest, a ~60-byte URL. */
+function stormMeta(i: number, bodyBytes: number) {
+  const url = `http://127.0.0.1:35049/bench/storm/smiqx${i.toString(36)}/${i}`;
+  return entryMeta(`GET ${url}`, {
+    url,
+    headers: {
+      'content-type': own('application/octet-stream'),
+      'content-length': own(String(bodyBytes)),
+      'cache-control': own('max-age=60'),
+      date: own(new Date(1_796_000_000_000 + i * 1000).toUTCString()),
+    },
+    requestTimeMs: 1_796_000_000_000 + i + 0.5,
+    responseTimeMs: 1_796_000_000_001 + i + 0.5,
+    initialAgeS: 0.7,
+    cacheControl: own('max-age=60'),
+    bodySize: bodyBytes,
+    integrity: own(`sha256-${Buffer.alloc(32, i).toString('base64')}`),
+  });
+}
+
+async function fill(tier: MemoryTier, n: number, bodyBytes: number, from = 0): Promise<void> {
+  for (let i = from; i < from + n; i++) {
+    const w = tier.open(stormMeta(i, bodyBytes));
+    // A body that arrived as a slice of a larger socket read.
+    await w.write(Buffer.alloc(bodyBytes + 4096, i).subarray(100, 100 + bodyBytes));
+    await w.commit();
+  }
+}
+
+for (const bodyBytes of [16, 2048]) {
+  test(`the memory tier counts at least the RAM an entry of ${bodyBytes} B takes (body, metadata, its own structures)`, async () => {
+    const n = 4000;
+    const tier = new MemoryTier({ maxBytes: 2 ** 31, maxObjectBytes: 2 ** 20 });
+    const before = used();
+    await fill(tier, n, bodyBytes);
+    const real = (used() - before) / n;
+    const counted = tier.stats().bytes / n;
+    if (process.env['STORM_DEBUG']) console.log({ bodyBytes, real, counted });
+    assert.equal(tier.stats().items, n);
+    assert.ok(counted >= real, `counted ${counted.toFixed(0)} B per entry, but each takes ${real.toFixed(0)} B`);
+    // And not so far above it that the budget holds much less than it says.
+    assert.ok(counted <= real * 1.25 + 64, `counted ${counted.toFixed(0)} B per entry for ${real.toFixed(0)} B taken`);
+    await tier.close();
+  });
+}
+
+test('the memory tier stays within its budget under a storm of unique entries, evictions counted', async () => {
+  const maxBytes = 1 << 20;
+  const tier = new MemoryTier({ maxBytes, maxObjectBytes: 64 * 1024 });
+  await fill(tier, 2000, 2048);
+  const s = tier.stats();
+  assert.ok(s.bytes <= maxBytes, `${s.bytes} bytes held over the ${maxBytes} budget`);
+  const perEntry = 2048 + metaSizeEstimate(stormMeta(0, 2048));
+  // The budget is full to within one entry, and every entry beyond it was evicted.
+  assert.ok(s.bytes > maxBytes - perEntry * 1.1, `only ${s.bytes} of ${maxBytes} bytes used`);
+  assert.equal(s.items + s.evictions, 2000);
+  await tier.close();
+});
+
+test('a stored body owns its bytes: a view into a larger buffer does not keep that buffer', async () => {
+  const slab = Buffer.alloc(64 * 1024, 7);
+  const copy = ownedCopy([slab.subarray(1000, 2000), slab.subarray(5000, 6048)], 2048);
+  assert.equal(copy.length, 2048);
+  assert.equal(copy.byteOffset, 0);
+  assert.equal(copy.buffer.byteLength, 2048);
+  const tier = new MemoryTier({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  await fill(tier, 1, 2048);
+  const held = tier.peek(stormMeta(0, 2048).key)!.body.buffer!;
+  assert.equal(held.buffer.byteLength, 2048);
+  await tier.close();
+});
+
+test('the disk tier reports the RAM of its records, and a record takes no more than it says', async () => {
+  await withDir(async (dir) => {
+    const n = 20_000;
+    const disk = await DiskTier.open({ dir, maxBytes: 1 << 30, logger: silent });
+    const body = Buffer.alloc(64, 1);
+    // Warm up the writer thread and the tier's maps so their fixed cost is not counted per record.
+    for (let i = 0; i < 2000; i++) await disk.putWhole(stormMeta(1e6 + i, 64), body);
+    await disk.flush();
+    const before = used();
+    const ramBefore = disk.stats().recordBytes;
+    const keys: string[] = [];
+    for (let i = 0; i < n; i += 100) {
+      const batch = [];
+      for (let j = i; j < i + 100; j++) {
+        const meta = stormMeta(j, 64);
+        keys.push(meta.key);
+        batch.push(disk.putWhole(meta, body));
+      }
+      assert.deepEqual(new Set(await Promise.all(batch)), new Set([true]));
+    }
+    await disk.flush();
+    const real = (used() - before) / n;
+    const counted = (disk.stats().recordBytes - ramBefore) / n;
+    if (process.env['STORM_DEBUG']) console.log({ real, counted, held: [...disk.records.values()].filter((r) => r.more).length });
+    assert.equal(counted, keys.reduce((a, k) => a + recordRamBytes(k), 0) / n);
+    assert.ok(counted >= RECORD_OVERHEAD_BYTES);
+    assert.ok(counted >= real, `counted ${counted.toFixed(0)} B per record, but each takes ${real.toFixed(0)} B`);
+    await disk.close();
+  });
+});
+
+test('variant index: one variant is held as its key, a second makes a set, and back', () => {
+  const ix = new VariantIndex();
+  ix.add('p', 'p;a');
+  ix.add('p', 'p;a');
+  assert.deepEqual(ix.keys('p'), ['p;a']);
+  ix.add('p', 'p;b');
+  assert.deepEqual(ix.keys('p'), ['p;a', 'p;b']);
+  ix.remove('p', 'p;a');
+  assert.deepEqual(ix.keys('p'), ['p;b']);
+  ix.remove('p', 'p;x');
+  assert.deepEqual(ix.keys('p'), ['p;b']);
+  ix.remove('p', 'p;b');
+  assert.deepEqual(ix.keys('p'), []);
+  const disk = new VariantIndex((pk) => pk === 'q');
+  assert.deepEqual(disk.keys('q'), ['q']);
+  disk.add('q', 'q;gzip');
+  assert.deepEqual(disk.keys('q'), ['q', 'q;gzip']);
+  disk.add('q', 'q');
+  assert.deepEqual(disk.keys('q'), ['q;gzip', 'q']);
+});
