@@ -52,6 +52,7 @@ import type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
 import { listen } from './server/listen.js';
 
 export type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
+import { limitHeapGrowth } from './util/heap-growth.js';
 import { nodeAdminView } from './workers/admin-view.js';
 import { whenLinked } from './workers/linked.js';
 
@@ -215,6 +216,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const guards = buildGuards(config, clock);
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
+      // The process holds the tiers' budgets plus V8's slack: keep that slack proportionate (util/heap-growth.ts).
+      limitHeapGrowth(config.cache.heapGrowthPercent);
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
       const disk = await DiskTier.open({
         dir: config.cache.dir,

@@ -30,6 +30,13 @@ export const cache = {
     default: 64 * MiB,
     help: 'Body bytes waiting for the disk at once; beyond it a write is shed (see diskWriteQueueMaxWrites).',
   }),
+  heapGrowthPercent: setting({
+    kind: count({ min: 0, max: 400 }),
+    default: 30,
+    help:
+      "How far V8's heap may grow past its live data before a full collection, in percent (0: V8's own choice, up to 300). " +
+      'Bounds the process beside --memory-size under a storm of misses; lower costs more collections.',
+  }),
   maxStoredUrlBytes: setting({
     live: true,
     kind: size({ min: 1 }),
