@@ -24,12 +24,13 @@ export interface MemoryTierOptions {
 type Held = StoredEntry & BanChecked;
 
 /**
- * RAM an entry costs besides its body bytes and its strings, measured on Node 20
- * (test/unit/memory-accounting.test.ts): the lru-cache slot and the tier's maps and
- * indexes (~230 bytes), the entry and body objects with the Buffer's two wrappers and
- * its allocation header (~230), and the metadata object with its property array,
- * fields, varyValues, arrays and heap numbers (~450). Also makes zero-byte bodies
- * count (PITFALLS lru-cache 1).
+ * RAM an entry costs besides its body bytes and its strings, on Node 20: the
+ * lru-cache slot and the tier's maps and indexes, the entry and body objects, the
+ * Buffer's two wrappers (~190 bytes) and allocation header, the metadata object with
+ * its property array, headers and varyValues objects, arrays and heap numbers. A heap
+ * snapshot puts the whole at 1.1-1.5 KB for an entry with four stored fields, and
+ * test/unit/memory-accounting.test.ts fails when this estimate falls short of the heap
+ * measured. Also makes zero-byte bodies count (PITFALLS lru-cache 1).
  */
 const ENTRY_OVERHEAD_BYTES = 1024;
 /** Per stored field: its slot in the headers object (the name and value are counted as strings). */

@@ -66,7 +66,6 @@ for (const bodyBytes of [16, 2048]) {
     await fill(tier, n, bodyBytes);
     const real = (used() - before) / n;
     const counted = tier.stats().bytes / n;
-    if (process.env['STORM_DEBUG']) console.log({ bodyBytes, real, counted });
     assert.equal(tier.stats().items, n);
     assert.ok(counted >= real, `counted ${counted.toFixed(0)} B per entry, but each takes ${real.toFixed(0)} B`);
     // And not so far above it that the budget holds much less than it says.
@@ -124,7 +123,6 @@ test('the disk tier reports the RAM of its records, and a record takes no more t
     await disk.flush();
     const real = (used() - before) / n;
     const counted = (disk.stats().recordBytes - ramBefore) / n;
-    if (process.env['STORM_DEBUG']) console.log({ real, counted, held: [...disk.records.values()].filter((r) => r.more).length });
     assert.equal(counted, keys.reduce((a, k) => a + recordRamBytes(k), 0) / n);
     assert.ok(counted >= RECORD_OVERHEAD_BYTES);
     assert.ok(counted >= real, `counted ${counted.toFixed(0)} B per record, but each takes ${real.toFixed(0)} B`);
