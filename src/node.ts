@@ -52,7 +52,7 @@ import type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
 import { listen } from './server/listen.js';
 
 export type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
-import { limitHeapGrowth } from './util/heap-growth.js';
+import { HeapGrowth } from './util/heap-growth.js';
 import { nodeAdminView } from './workers/admin-view.js';
 import { whenLinked } from './workers/linked.js';
 
@@ -97,6 +97,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
   const reloadHooks: ReloadHook[] = [];
+  const heapGrowth = new HeapGrowth(config.cache.heapGrowthPercent);
 
   const readiness = (): Readiness => ({
     listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,
@@ -217,7 +218,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       // The process holds the tiers' budgets plus V8's slack: keep that slack proportionate (util/heap-growth.ts).
-      limitHeapGrowth(config.cache.heapGrowthPercent);
+      heapGrowth.start();
       const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
       const disk = await DiskTier.open({
         dir: config.cache.dir,
@@ -364,6 +365,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await current.guards.close();
         await node.recompressor?.close();
         await store.close();
+        heapGrowth.stop();
         access.flush();
         logger.info({ ...stats.counters }, 'strata node stopped');
         logger.flush?.();

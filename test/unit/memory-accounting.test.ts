@@ -3,7 +3,8 @@
 // heap V8 really gives them: an estimate that falls short lets a storm of small
 // entries grow the process past --memory-size (issue 15, storm target). Also: a
 // stored body owns its bytes (a view into a socket slab would pin the slab), and
-// the memory tier stays within its budget with eviction counted.
+// the memory tier stays within its budget with eviction counted; and the V8 heap
+// growth the node sets (util/heap-growth.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
@@ -12,6 +13,7 @@ import { MemoryTier, metaSizeEstimate, ownedCopy } from '../../src/store/memory.
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { RECORD_OVERHEAD_BYTES, recordRamBytes } from '../../src/store/disk/records.js';
 import { VariantIndex } from '../../src/store/variant-index.js';
+import { HeapGrowth, MIN_SLACK_BYTES, growthPercent } from '../../src/util/heap-growth.js';
 import { entryMeta } from '../fixtures/entry-meta.js';
 import { silent, withDir } from '../contract/disk-helpers.js';
 
@@ -149,4 +151,28 @@ test('variant index: one variant is held as its key, a second makes a set, and b
   assert.deepEqual(disk.keys('q'), ['q', 'q;gzip']);
   disk.add('q', 'q');
   assert.deepEqual(disk.keys('q'), ['q;gzip', 'q']);
+});
+
+test('heap growth: the configured percentage on a large heap, at least MIN_SLACK_BYTES of room on a small one', () => {
+  const MiB = 1024 * 1024;
+  assert.equal(growthPercent(30, 200 * MiB), 30);
+  // 100 MiB live: 30% would be 30 MiB, under the 32 MiB floor.
+  assert.equal(growthPercent(30, 100 * MiB), 32);
+  // A 16 MiB heap streaming a large body: 200%, not a full collection every 5 MiB.
+  assert.equal(growthPercent(30, 16 * MiB), 200);
+  assert.ok(growthPercent(30, 0) > 1000);
+  assert.equal(growthPercent(30, 16 * MiB) * 16 * MiB, MIN_SLACK_BYTES * 100);
+  const g = new HeapGrowth(30);
+  g.start();
+  try {
+    // The live heap of this test process is small: the floor decides (read at start; the heap moves a little since).
+    const now = growthPercent(30, v8.getHeapStatistics().used_heap_size);
+    assert.ok(g.current > 30 && Math.abs(g.current - now) <= now / 10, `${g.current}% set, ${now}% for the heap now`);
+  } finally {
+    g.stop();
+  }
+  const off = new HeapGrowth(0);
+  off.start();
+  assert.equal(off.current, 0);
+  off.stop();
 });
