@@ -7,7 +7,7 @@
 
 import { PurgeBans, type Ban } from '../purge-bans.js';
 import type { PurgeJournal, PurgeRecord } from '../purge-journal.js';
-import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher } from '../purge-match.js';
+import { anyMatch, countInSlices, countKeysInSlices, indexedCount, indexedKeyList, indexedKeys, needsScan, prefixRuns, selectorMatcher } from '../purge-match.js';
 import type { EntryMeta, ExpireFn, PurgeOptions, PurgeSelector } from '../types.js';
 import type { DiskRecord, DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
@@ -125,16 +125,22 @@ export class DiskPurging {
   /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
   countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
     const { tier } = this;
+    const alive = (k: string) => {
+      const rec = tier.records.get(k) as Checked | undefined;
+      return rec !== undefined && this.bans.alive(rec);
+    };
+    // With no ban pending every key the indexes name is a live record: their sizes are the count.
+    const sizes = this.bans.active === 0;
     const runs = prefixRuns(selector, tier.indexes.order);
     if (runs) {
-      if (this.bans.active === 0) return Promise.resolve(tier.indexes.order.countRuns(runs));
-      return countKeysInSlices(tier.indexes.order.keysIn(runs), (k) => {
-        const rec = tier.records.get(k) as Checked | undefined;
-        return rec !== undefined && this.bans.alive(rec);
-      }, inSlices);
+      if (sizes) return Promise.resolve(tier.indexes.order.countRuns(runs));
+      return countKeysInSlices(tier.indexes.order.keysIn(runs), alive, inSlices);
     }
-    const every = needsScan(selector) ? tier.records.values() : candidates(selector, tier.indexes, (k) => tier.records.get(k));
-    return countInSlices(selector, every, (rec) => this.bans.alive(rec as Checked), inSlices);
+    if (!needsScan(selector)) {
+      const n = sizes ? indexedCount(selector, tier.indexes) : undefined;
+      return n !== undefined ? Promise.resolve(n) : countKeysInSlices(indexedKeyList(selector, tier.indexes), alive, inSlices);
+    }
+    return countInSlices(selector, tier.records.values(), (rec) => this.bans.alive(rec as Checked), inSlices);
   }
 
   /**
