@@ -21,7 +21,7 @@ import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf
 import v8 from 'node:v8';
 
 /** The least growth allowed past the live heap, whatever the percentage. */
-export const MIN_SLACK_BYTES = 32 * 1024 * 1024;
+export const MIN_SLACK_BYTES = 16 * 1024 * 1024;
 
 /** The growth percentage for a live heap of `liveBytes` under a configured `percent`. */
 export function growthPercent(percent: number, liveBytes: number): number {
