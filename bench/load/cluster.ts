@@ -10,8 +10,10 @@
 //   object on random nodes (target 1.00);
 // - origin offload, Zipf(s = 1): the same over a Zipf-distributed request stream;
 //   and again on a fresh cluster whose third node is stopped halfway (target ≤ 1.01);
-// - hit through a non-owner (its edge copy in memory) vs a local hit on the owner:
-//   requests/s of each at BENCH_CONNECTIONS connections (target ≥ 0.95×);
+// - hit through a non-owner (its edge copy in memory, fetched through the owner) vs a
+//   local hit on the owner: requests/s of each at BENCH_CONNECTIONS connections, the
+//   sides alternated in five rounds (target ≥ 0.95×); and the hit on the owner's
+//   successor (the copy cluster.successorCopy left there), reported;
 // - first hit through the owner (its disk, then the hop; the edge keeps no copy
 //   because the body is above memory's per-object limit) vs a local disk hit: mean
 //   latency of each, sequential (reported).
@@ -239,27 +241,42 @@ async function meanMs(urls: string[]): Promise<number> {
 async function hits(): Promise<Record<string, number | string>> {
   const c = await startCluster();
   try {
-    const ownerOf = (p: string) => IDS.indexOf(rank(primaryKey('http', HOST, p), IDS.map((id) => ({ id })))[0]!.id);
-    // Memory hits: one small object, asked on its owner (local hit) and on a non-owner (edge copy).
+    const ranked = (p: string) => rank(primaryKey('http', HOST, p), IDS.map((id) => ({ id }))).map((m) => IDS.indexOf(m.id));
+    const ownerOf = (p: string) => ranked(p)[0]!;
+    // Memory hits: one small object, asked on its owner (local hit) and on the third node in
+    // its ownership order, whose edge copy came through the owner (the second, the owner's
+    // successor, got its copy from the origin when the owner fetched it: cluster.successorCopy).
     const p = '/obj/hot';
-    const owner = ownerOf(p);
-    const edge = (owner + 1) % 3;
+    const [owner, next, edge] = ranked(p) as [number, number, number];
     await get(c.urls[owner]! + p);
     await get(c.urls[edge]! + p);
     await rate(c.urls[owner]! + p, 1);
-    const local = await rate(c.urls[owner]! + p, HIT_S);
-    const viaEdge = await rate(c.urls[edge]! + p, HIT_S);
+    await rate(c.urls[edge]! + p, 1);
+    // Sides alternated in short rounds, so a neighbour's load or a GC phase falls on both.
+    const rounds = quick ? 2 : 5;
+    const locals: number[] = [];
+    const edges: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      locals.push(await rate(c.urls[owner]! + p, HIT_S / rounds));
+      edges.push(await rate(c.urls[edge]! + p, HIT_S / rounds));
+    }
+    const local = locals.reduce((a, b) => a + b, 0) / rounds;
+    const viaEdge = edges.reduce((a, b) => a + b, 0) / rounds;
+    const viaNext = await rate(c.urls[next]! + p, HIT_S / rounds);
     // Disk hits: large objects (disk only), each first asked on its owner, then measured
     // locally on the owner and through a non-owner (the owner's disk hit plus the hop).
     const large = Array.from({ length: quick ? 200 : 1000 }, (_, i) => `/large/${i}`);
     for (const l of large) await get(c.urls[ownerOf(l)]! + l);
     for (const n of c.nodes) await n!.store().flush();
     const localDisk = await meanMs(large.map((l) => c.urls[ownerOf(l)]! + l));
-    const throughOwner = await meanMs(large.map((l) => c.urls[(ownerOf(l) + 1) % 3]! + l));
+    // The successor keeps no copy of these (above memory's per-object limit): it asks the owner.
+    const throughOwner = await meanMs(large.map((l) => c.urls[ranked(l)[1]!]! + l));
     return {
       hitLocalRps: Math.round(local),
       hitViaEdgeCopyRps: Math.round(viaEdge),
       edgeCopyVsLocal: Number((viaEdge / local).toFixed(3)),
+      edgeCopyVsLocalEachRound: edges.map((e, i) => Number((e / locals[i]!).toFixed(3))).join(' '),
+      hitOnSuccessorCopyRps: Math.round(viaNext),
       diskHitLocalMeanMs: Number(localDisk.toFixed(3)),
       firstHitThroughOwnerMeanMs: Number(throughOwner.toFixed(3)),
       throughOwnerVsLocalDisk: Number((throughOwner / localDisk).toFixed(2)),
