@@ -85,6 +85,8 @@ async function startCluster(): Promise<Cluster> {
       // Large bench objects stay on disk only (and the edges keep no copy of them).
       '--memory-max-object', `${LARGE / 2}`,
       '--cluster-health-check-interval-ms', '200ms',
+      // BENCH_NODE_ARGS: more flags for every node (an A/B run, e.g. --no-cluster-successor-copy).
+      ...(process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
       ...IDS.flatMap((pid, j) => ['--peer', `${pid}=http://127.0.0.1:${ports[2 * j]}@${ports[2 * j + 1]}`]),
     ];
     return createNode(loadConfig({ argv, env: { STRATA_CLUSTER_SECRET: 'bench' }, readFile: () => '', hostname: id }));
@@ -198,8 +200,10 @@ async function offload(name: string, pick: () => number, requests: number, killH
     const work = Array.from({ length: requests }, () => ({ node: Math.floor(Math.random() * 3), path: `/obj/${pick()}` }));
     const distinct = new Set(work.map((w) => w.path)).size;
     const started = performance.now();
+    const cpu0 = process.cpuUsage();
     const f = await drive(c, work, killHalfway ? () => c.stop(2) : undefined);
     const s = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const perObject = c.originTotal() / distinct;
     for (const line of f.samples) process.stderr.write(`bench:cluster: ${name}: failed: ${line}\n`);
     return {
@@ -211,6 +215,8 @@ async function offload(name: string, pick: () => number, requests: number, killH
       clientFailures: f.failures,
       inFlightOnStoppedNode: f.inFlightOnDeadNode,
       seconds: Number(s.toFixed(1)),
+      // The whole process (clients, origin, three nodes): CPU per request, steadier than seconds on a shared machine.
+      cpuUsPerRequest: Math.round((cpu.user + cpu.system) / requests),
     };
   } finally {
     await c.close();
