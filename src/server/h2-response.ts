@@ -7,9 +7,12 @@
 //    Proxy-Connection, Transfer-Encoding, Upgrade, TE other than "trailers") are
 //    left out: node:http2 throws on them, and they mean nothing on a stream.
 //    Forwarded and stored fields are already without hop-by-hop fields; this
-//    catches Strata's own (an error answer's "connection: close").
+//    catches Strata's own (an error answer's "connection: close");
+//  - a write that meets backpressure is reported, so the listener's send timeout
+//    (./h2-send-timeout.ts) watches that stream — and only that one.
 
 import http2 from 'node:http2';
+import { SLICE_BYTES } from './h2-send-timeout.js';
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
@@ -47,6 +50,9 @@ export function h2Fields(headers: readonly unknown[] | Record<string, unknown>):
 }
 
 export class StrataHttp2Response extends http2.Http2ServerResponse {
+  /** Writes made so far: how the send timeout (h2-send-timeout.ts) tells a refilled queue from a stalled one. */
+  writes = 0;
+
   override writeHead(statusCode: number, a?: unknown, b?: unknown): this {
     const headers = typeof a === 'string' ? b : a;
     if (headers === undefined || headers === null) return super.writeHead(statusCode);
@@ -56,6 +62,43 @@ export class StrataHttp2Response extends http2.Http2ServerResponse {
   override setHeader(name: string, value: number | string | readonly string[]): void {
     if (allowed(name.toLowerCase(), value)) super.setHeader(name, value);
   }
+
+  /**
+   * As the compatibility layer's, but a write larger than SLICE_BYTES is queued
+   * in slices (the unit in which the send timeout sees a client's progress), and
+   * a write that meets backpressure is reported (backpressure()).
+   */
+  override write(chunk: string | Uint8Array, a?: BufferEncoding | WriteCallback, b?: WriteCallback): boolean {
+    this.writes++;
+    const encoding = typeof a === 'function' ? undefined : a;
+    const cb = typeof a === 'function' ? a : b;
+    const bytes = typeof chunk === 'string' ? (chunk.length > SLICE_BYTES ? Buffer.from(chunk, encoding) : undefined) : chunk;
+    let ok: boolean;
+    if (bytes === undefined || bytes.byteLength <= SLICE_BYTES) ok = super.write(chunk, encoding as BufferEncoding, cb);
+    else {
+      ok = true;
+      for (let at = 0; at < bytes.byteLength; at += SLICE_BYTES) {
+        const end = Math.min(at + SLICE_BYTES, bytes.byteLength);
+        ok = end === bytes.byteLength && cb ? super.write(bytes.subarray(at, end), cb) : super.write(bytes.subarray(at, end));
+      }
+    }
+    if (!ok) this.backpressure();
+    return ok;
+  }
+
+  /** A write met backpressure: the listener's subclass (http2ResponseClass) has it watched. */
+  protected backpressure(): void {}
+}
+
+type WriteCallback = (err: Error) => void;
+
+/** The response class for one listener: responses that meet backpressure are handed to `onBackpressure`. */
+export function http2ResponseClass(onBackpressure: (res: StrataHttp2Response) => void): typeof StrataHttp2Response {
+  return class extends StrataHttp2Response {
+    protected override backpressure(): void {
+      onBackpressure(this);
+    }
+  };
 }
 
 // An accessor, not a class field: the typings declare `destroyed` a property of Writable.
