@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { Certificates } from './certificates.js';
 import { ClientConnections } from './client-connections.js';
 import { http2ResponseClass } from './h2-response.js';
+import { Http2IdleSessions } from './h2-idle.js';
 import { Http2SendTimeout } from './h2-send-timeout.js';
 import { createListener, type ClientListener } from './listener.js';
 
@@ -72,8 +73,9 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     res.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' });
     res.end(body);
   }
-  const sessions = new Set<ServerHttp2Session>();
+  const sessions = new Http2IdleSessions(opts.tls.http2IdleTimeoutMs);
   h2.on('session', (session: ServerHttp2Session) => {
+    // Closed after tls.http2IdleTimeoutMs without a byte either way (not session.setTimeout: see ./h2-idle.ts).
     sessions.add(session);
     const firstStream = setTimeout(() => {
       opts.onBadRequest();
@@ -83,10 +85,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     session.once('stream', () => clearTimeout(firstStream));
     session.once('close', () => {
       clearTimeout(firstStream);
-      sessions.delete(session);
     });
-    // No frame either way for this long: the client is gone or parked; let the connection go.
-    session.setTimeout(opts.tls.http2IdleTimeoutMs, () => session.destroy());
   });
   h2.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'HTTP/2 connection error'));
 
@@ -107,6 +106,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   // Once the front has closed and its last connection is gone, stop the inner servers' timers.
   front.once('close', () => {
     sendTimeout.stop();
+    sessions.stop();
     h1.close();
     h2.close();
   });
@@ -145,11 +145,11 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     closeIdleConnections() {
       h1.closeIdleConnections();
       // GOAWAY: no new streams; the connection closes once its streams are done.
-      for (const s of sessions) s.close();
+      for (const s of sessions.all()) s.close();
     },
     closeAllConnections() {
       h1.closeAllConnections();
-      for (const s of sessions) s.destroy();
+      for (const s of [...sessions.all()]) s.destroy();
       // Connections still in their handshake, too.
       for (const s of raw) s.destroy();
     },

@@ -211,3 +211,35 @@ test('a client that stops reading its connection has the connection closed after
     relay.close();
   }
 });
+
+test('an HTTP/2 connection is closed after tls.http2IdleTimeoutMs without a byte either way, not while PINGs or requests move', T, async () => {
+  const IDLE_MS = 400;
+  const g = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60', 'content-length': '2' });
+      res.end('ok');
+    },
+    { tls: { certificates: [await makeLeaf(ca, 'idle', ['localhost'])], http2IdleTimeoutMs: IDLE_MS }, logLevel: 'info' },
+  );
+  const s = connect(g.node.proxyAddress().port);
+  try {
+    const gone = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    assert.deepEqual(await ask(s, { ':path': '/idle' }), { status: 200, text: 'ok' });
+    // Busy for three idle periods: a PING or a request every 100 ms.
+    const busyUntil = Date.now() + 3 * IDLE_MS;
+    let i = 0;
+    while (Date.now() < busyUntil) {
+      if (i++ % 2 === 0) await new Promise<void>((resolve) => s.ping(() => resolve()));
+      else assert.deepEqual(await ask(s, { ':path': '/idle' }), { status: 200, text: 'ok' });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(s.closed || s.destroyed, false, 'closed while busy');
+    }
+    const quietFrom = Date.now();
+    await gone;
+    const quietMs = Date.now() - quietFrom;
+    assert.ok(quietMs >= IDLE_MS * 0.9, `closed after ${quietMs} ms of quiet`);
+  } finally {
+    s.destroy();
+    await g.close();
+  }
+});
