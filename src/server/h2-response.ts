@@ -22,21 +22,24 @@ function allowed(n: string, value: unknown): boolean {
   return !CONNECTION_SPECIFIC.has(n);
 }
 
+/** Lengths of the connection-specific names (and TE): a name of another length needs no look. */
+const SUSPECT_LENGTHS = new Set([...CONNECTION_SPECIFIC, 'te'].map((n) => n.length));
+
 /**
- * writeHead's fields as one object for the compatibility layer, without
- * connection-specific fields; a repeated name (Set-Cookie) becomes an array.
- * Why an object, not the raw pairs the request path writes: Node 20's
- * Http2ServerResponse takes raw pairs by its slow path (each name removed, then
- * appended through setHeader, so validated three times): the object path costs
- * half as much, a measurable share of an HTTP/2 hit.
+ * writeHead's fields as one header object (for the stream's respond(), or the
+ * compatibility layer's object path — never its raw-pairs path, which removed,
+ * then appended through setHeader, so validated every field three times),
+ * without connection-specific fields; a repeated name (Set-Cookie) becomes an array.
  */
 export function h2Fields(headers: readonly unknown[] | Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (Array.isArray(headers)) {
     for (let i = 0; i < headers.length; i += 2) {
-      const name = String(headers[i]).toLowerCase();
+      let name = String(headers[i]);
       const value: unknown = headers[i + 1];
-      if (!allowed(name, value)) continue;
+      if (SUSPECT_LENGTHS.has(name.length) && !allowed(name.toLowerCase(), value)) continue;
+      // Stored and Strata's own names are lower case already; node:http2 wants them so.
+      if (hasUpper(name)) name = name.toLowerCase();
       const prev = out[name];
       if (prev === undefined) out[name] = value;
       else if (Array.isArray(prev)) prev.push(value);
@@ -49,17 +52,45 @@ export function h2Fields(headers: readonly unknown[] | Record<string, unknown>):
   return out;
 }
 
+function hasUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
+
 export class StrataHttp2Response extends http2.Http2ServerResponse {
   /** Writes made so far: how the send timeout (h2-send-timeout.ts) tells a refilled queue from a stalled one. */
   writes = 0;
+  /** Whether setHeader() was used: then writeHead merges through the compatibility layer. */
+  private fieldsSet = false;
 
+  /**
+   * The request path writes its answers as raw pairs in one writeHead: those go
+   * straight to the stream's respond() as one header object — the compatibility
+   * layer's writeHead validated and copied every field twice more, and asked for
+   * trailers on every answer (a setImmediate and an extra frame each; Strata
+   * sends no trailers, so addTrailers() is not supported). Everything else
+   * (fields set before, an object, no fields) takes the compatibility path.
+   */
   override writeHead(statusCode: number, a?: unknown, b?: unknown): this {
     const headers = typeof a === 'string' ? b : a;
     if (headers === undefined || headers === null) return super.writeHead(statusCode);
+    const stream = this.stream;
+    if (Array.isArray(headers) && !this.fieldsSet && !stream.headersSent && !stream.destroyed && !stream.closed) {
+      // The compatibility layer's state: statusCode (the setter checks the range) and writableEnded.
+      this.statusCode = statusCode;
+      const fields = h2Fields(headers) as http2.OutgoingHttpHeaders;
+      fields[':status'] = statusCode;
+      stream.respond(fields, { endStream: this.writableEnded, waitForTrailers: false });
+      return this;
+    }
     return super.writeHead(statusCode, h2Fields(headers as Record<string, unknown>) as http2.OutgoingHttpHeaders);
   }
 
   override setHeader(name: string, value: number | string | readonly string[]): void {
+    this.fieldsSet = true;
     if (allowed(name.toLowerCase(), value)) super.setHeader(name, value);
   }
 
