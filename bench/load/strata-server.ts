@@ -6,7 +6,7 @@
 // Production defaults (src/config/defaults.ts) except: loopback listeners on
 // ephemeral ports, the given origin and cache directory, node id "bench". The
 // access log is on (level info) and written the way the production logger writes
-// it (pino's asynchronous destination; access lines batched in 32 KiB / 100 ms) — into /dev/null, so its
+// it (pino's asynchronous destination; access lines batched in 256 KiB / 100 ms) — into /dev/null, so its
 // cost is measured but nothing piles up. Prints {"port":N,"admin":M} when
 // listening. With --purge-fill N, 2·N entries are first written straight into the
 // store (purge-fill.ts) and the ready line also carries fillMs. --memory-size and
