@@ -9,7 +9,10 @@
 //    Forwarded and stored fields are already without hop-by-hop fields; this
 //    catches Strata's own (an error answer's "connection: close");
 //  - a write that meets backpressure is reported, so the listener's send timeout
-//    (./h2-send-timeout.ts) watches that stream — and only that one.
+//    (./h2-send-timeout.ts) watches that stream — and only that one;
+//  - the request path's writeHead(status, raw pairs) goes to the stream's
+//    respond() in one step (the hit path's cost; see writeHead below). No
+//    trailers are offered: Strata sends none.
 
 import http2 from 'node:http2';
 import { SLICE_BYTES } from './h2-send-timeout.js';
