@@ -14,7 +14,9 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
@@ -55,6 +57,22 @@ async function reservePorts(count: number): Promise<WorkerAssignment['links']> {
   return links;
 }
 
+/** Short paths (a Unix socket path is limited to ~100 bytes), unique to this start of the primary. */
+function lockSocketPaths(count: number): string[] {
+  const tag = `strata-${process.pid}-${randomBytes(4).toString('hex')}`;
+  return Array.from({ length: count }, (_, i) => join(tmpdir(), `${tag}-w${i}.sock`));
+}
+
+function removeSockets(paths: string[]): void {
+  for (const p of paths) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // never created, or already removed
+    }
+  }
+}
+
 interface Slot {
   index: number;
   worker: Worker | undefined;
@@ -77,6 +95,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   const countChanged = await recordCount(config.cache.dir, count, logger);
   const secret = randomBytes(32).toString('hex');
   const links = await reservePorts(count);
+  const lockPaths = lockSocketPaths(count);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
   let stopping = false;
   let failed = false;
@@ -85,7 +104,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let started = 0;
 
   const fork = (slot: Slot): void => {
-    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, ...(slot.restarts > 0 ? { restarted: true } : {}), handoff: countChanged || slot.restarts > 0 };
+    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, ...(slot.restarts > 0 ? { restarted: true } : {}), handoff: countChanged || slot.restarts > 0 };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
     slot.startedAtMs = Date.now();
@@ -137,6 +156,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     }, config.limits.shutdownGraceMs + STOP_BACKSTOP_MS).unref();
   };
 
+  void done.then(() => removeSockets(lockPaths));
   for (const slot of slots) fork(slot);
   return {
     done,

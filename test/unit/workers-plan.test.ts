@@ -18,6 +18,7 @@ const assignment = (index: number, handoff = false): WorkerAssignment => ({
     { proxyPort: 40003, adminPort: 40004 },
     { proxyPort: 40005, adminPort: 40006 },
   ],
+  lockPaths: ['/tmp/l0', '/tmp/l1', '/tmp/l2'],
   handoff,
 });
 
@@ -47,7 +48,7 @@ test("a worker's config: its name, its own directory, a share of the budgets, th
   assert.equal(w2.cluster.secret, 's3cret');
   assert.equal(w0.cluster.handoffMs, 0, 'no handoff hop when owners have not moved');
   assert.equal(w2.cluster.handoffMs, 5000);
-  assert.deepEqual(workerLinks(c, assignment(1)), { proxy: { host: '127.0.0.1', port: 40003 } });
+  assert.deepEqual(workerLinks(c, assignment(1)), { proxy: { host: '127.0.0.1', port: 40003 }, locks: { index: 1, paths: ['/tmp/l0', '/tmp/l1', '/tmp/l2'] } });
   assert.deepEqual(workerLinks(c, assignment(0)).admin, { host: '127.0.0.1', port: 40002 });
 });
 
