@@ -103,7 +103,8 @@ export class PeerFetch {
    */
   async cachedAt(id: string, req: OriginRequest & { key: string }): Promise<OriginResponse | undefined> {
     const m = this.deps.membership.peer(id);
-    if (!m || !this.deps.membership.usable(m)) return undefined;
+    // One with purges queued for it may hold what was purged.
+    if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
     try {
       const res = await this.fromPeer(m, req, true);
       if (res.status !== 504) return res;

@@ -9,15 +9,22 @@
 //   reach it waits RETRY_MS;
 // - a worker whose link to an owner closes: the owner releases every lock it held
 //   ("stored nothing"), so its waiters fetch alone.
-// Frames written in one turn of the event loop leave in one write.
+// Frames written in one turn of the event loop leave in one write. A release
+// nobody waits for is not worth a write of its own: it leaves with the next
+// question on the link (or within RELEASE_DELAY_MS); until then the lock is still
+// held, so a worker asking meanwhile waits, and the owner tells the holder
+// (WANTED), which then releases at once. Measured: the owner's CPU per lock falls
+// from three frames' handling to two.
 
 import { unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { keyHash, LockTable, ownerOf, type Grant } from './lock-table.js';
-import { ACQUIRE, ANSWER, frame, FrameReader, grantArg, grantOf, HAVE, haveFrame, hashesOf, HELLO, RELEASE, type Frame } from './lock-wire.js';
+import { ACQUIRE, ANSWER, frame, FrameReader, grantArg, grantOf, HAVE, haveFrame, hashesOf, HELLO, RELEASE, WANTED, type Frame } from './lock-wire.js';
 
 const RETRY_MS = 250;
+/** A release nobody waits for leaves with the next question on its link, or after this. */
+const RELEASE_DELAY_MS = 20;
 
 export interface WorkerLocksOptions {
   index: number;
@@ -48,15 +55,20 @@ interface OwnerLink {
   waiting: Map<number, (g: Grant) => void>;
   /** Resolves once the owner told what it holds of this worker's keys (or the link closed). */
   synced: Promise<void>;
+  /** Releases not sent yet (nobody waited), by key. */
+  deferred: Map<string, Buffer>;
+  /** Locks this worker holds that someone waits for: released at once. */
+  wanted: Set<string>;
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class WorkerLocks {
-  private readonly table = new LockTable();
+  private readonly table = new LockTable(20, (holder, key) => this.askers.get(holder)?.out.send(frame(WANTED, 0, 0, key)));
   private readonly server: net.Server;
   private readonly links: (OwnerLink | undefined)[];
   private readonly downUntil: number[];
   /** The connection each other worker asks on (the latest one). */
-  private readonly askers = new Map<number, net.Socket>();
+  private readonly askers = new Map<number, { socket: net.Socket; out: Outbox }>();
   private nextId = 1;
   private unreachable = 0;
   private closed = false;
@@ -98,6 +110,7 @@ export class WorkerLocks {
     const link = this.link(owner);
     if (!link) return Promise.resolve({ kind: 'alone' });
     const id = this.nextId++ >>> 0;
+    this.sendReleases(link);
     return new Promise((resolve) => {
       link.waiting.set(id, resolve);
       link.out.send(frame(ACQUIRE, id, notAt === undefined ? 0 : 1 + notAt, key));
@@ -109,7 +122,21 @@ export class WorkerLocks {
     const hash = keyHash(key);
     const owner = ownerOf(hash, this.count);
     if (owner === this.opts.index) return this.table.release(key, hash, owner, stored);
-    this.links[owner]?.out.send(frame(RELEASE, 0, stored ? 1 : 0, key));
+    const link = this.links[owner];
+    if (!link) return;
+    link.deferred.set(key, frame(RELEASE, 0, stored ? 1 : 0, key));
+    if (link.wanted.delete(key)) this.sendReleases(link);
+    else link.timer ??= setTimeout(() => this.sendReleases(link), RELEASE_DELAY_MS).unref();
+  }
+
+  private sendReleases(link: OwnerLink): void {
+    if (link.timer) {
+      clearTimeout(link.timer);
+      link.timer = undefined;
+    }
+    if (link.deferred.size === 0) return;
+    for (const b of link.deferred.values()) link.out.send(b);
+    link.deferred.clear();
   }
 
   private link(owner: number): OwnerLink | undefined {
@@ -121,7 +148,7 @@ export class WorkerLocks {
     }
     const socket = net.connect(this.opts.paths[owner]!);
     let synced!: () => void;
-    const link: OwnerLink = { socket, out: new Outbox(socket), waiting: new Map(), synced: new Promise((r) => (synced = r)) };
+    const link: OwnerLink = { socket, out: new Outbox(socket), waiting: new Map(), synced: new Promise((r) => (synced = r)), deferred: new Map(), wanted: new Set(), timer: undefined };
     this.links[owner] = link;
     link.out.send(frame(HELLO, 0, this.opts.index));
     // Before any question on this link: an owner that restarted learns first what this worker holds.
@@ -131,6 +158,12 @@ export class WorkerLocks {
         // The other way round: what that worker holds of the keys this one owns.
         for (const h of hashesOf(f.payload)) this.table.record(h, owner);
         synced();
+        return;
+      }
+      if (f.type === WANTED) {
+        const key = f.payload.toString('utf8');
+        if (link.deferred.has(key)) this.sendReleases(link);
+        else link.wanted.add(key);
         return;
       }
       if (f.type !== ANSWER) return;
@@ -146,6 +179,7 @@ export class WorkerLocks {
       this.downUntil[owner] = Date.now() + RETRY_MS;
       for (const w of link.waiting.values()) w({ kind: 'alone' });
       link.waiting.clear();
+      if (link.timer) clearTimeout(link.timer);
       synced();
     });
     return link;
@@ -186,7 +220,7 @@ export class WorkerLocks {
     const reader = new FrameReader((f: Frame) => {
       if (f.type === HELLO) {
         from = f.arg;
-        this.askers.set(from, socket);
+        this.askers.set(from, { socket, out });
         // Always answered (even with nothing): the asker waits for it before serving (announce).
         this.tellHolding({ out }, from, undefined, true);
         return;
@@ -206,7 +240,7 @@ export class WorkerLocks {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       // Its locks go only with its latest connection (a restarted worker may already have a new one).
-      if (from >= 0 && this.askers.get(from) === socket) {
+      if (from >= 0 && this.askers.get(from)?.socket === socket) {
         this.askers.delete(from);
         this.table.dropHolder(from);
       }
@@ -220,7 +254,7 @@ export class WorkerLocks {
   async close(): Promise<void> {
     this.closed = true;
     for (const l of this.links) l?.socket.destroy();
-    for (const s of this.askers.values()) s.destroy();
+    for (const a of this.askers.values()) a.socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

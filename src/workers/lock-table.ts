@@ -47,8 +47,15 @@ export class LockTable {
   private readonly mask: number;
   private counts = { granted: 0, waited: 0, directed: 0, alone: 0 };
 
-  /** `slotsLog2`: the directory holds 2^slotsLog2 keys (8 bytes each). */
-  constructor(slotsLog2 = 20) {
+  /**
+   * `slotsLog2`: the directory holds 2^slotsLog2 keys (8 bytes each). `wanted`: a
+   * first waiter joined a lock `holder` holds (a holder may delay its releases
+   * until someone waits: lock-links.ts).
+   */
+  constructor(
+    slotsLog2 = 20,
+    private readonly wanted: (holder: number, key: string) => void = () => {},
+  ) {
     this.directory = new Uint32Array(2 << slotsLog2);
     this.mask = (1 << slotsLog2) - 1;
   }
@@ -65,7 +72,7 @@ export class LockTable {
         return;
       }
       this.counts.waited++;
-      h.waiters.push(answer);
+      if (h.waiters.push(answer) === 1) this.wanted(h.holder, key);
       return;
     }
     const at = this.storedAt(hash);

@@ -8,6 +8,7 @@
 //   ANSWER  id, arg = 0 go, 1 alone, 2 + w: at worker w
 //   RELEASE arg = 1 stored, 0 not; key
 //   HAVE    key hashes the sender holds (sent on connecting: its disk, loaded at start)
+//   WANTED  key: (owner → holder) someone waits for this lock: release it as soon as the fetch is over
 
 import type { Grant } from './lock-table.js';
 
@@ -16,6 +17,7 @@ export const ACQUIRE = 2;
 export const ANSWER = 3;
 export const RELEASE = 4;
 export const HAVE = 5;
+export const WANTED = 6;
 
 const HEAD = 10;
 

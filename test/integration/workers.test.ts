@@ -86,6 +86,22 @@ for (const workers of [2, 3]) {
       assert.ok(after.every((a) => a.body === '/herd v1' && /hit/.test(a.cacheStatus)), after.map((a) => a.cacheStatus).join('\n'));
       assert.equal(origin.count('/herd'), 1);
 
+      // A miss is fetched by the worker that received it (no hop to an owner); an object one
+      // worker stored is then a hit on each other one, taken from that worker, not the origin.
+      const first = await get(base, '/one');
+      const fetchedBy = servedBy(first);
+      const others = new Set<string>();
+      for (let i = 0; i < workers * 6 && others.size < workers - 1; i++) {
+        const a = await get(base, '/one');
+        assert.equal(a.body, '/one v1');
+        if (servedBy(a) !== fetchedBy) {
+          others.add(servedBy(a));
+          assert.match(a.cacheStatus, new RegExp(`n\\.${fetchedBy}; hit`), a.cacheStatus);
+        }
+      }
+      assert.equal(others.size, workers - 1, 'every other worker asked');
+      assert.equal(origin.count('/one'), 1);
+
       // A purge through any worker is applied on all before it answers.
       const purge = await get(base, '/herd', 'PURGE', { authorization: 'Bearer t' });
       assert.equal(purge.status, 200, purge.body);
@@ -96,11 +112,19 @@ for (const workers of [2, 3]) {
       assert.equal(origin.count('/herd'), 2);
 
       // The node's /stats sums the workers and lists each.
-      const stats = JSON.parse((await get(admin, '/stats')).body) as { requests: number; workerCount: number; workers: Record<string, { requests: number }> };
+      const stats = JSON.parse((await get(admin, '/stats')).body) as {
+        requests: number;
+        workerCount: number;
+        workers: Record<string, { requests: number; peers: { workerMisses: { missesFromOrigin: number; missesFromOtherWorkers: number } } }>;
+      };
+      const misses = Object.values(stats.workers).map((w) => w.peers.workerMisses);
+      // /herd twice (before and after the purge) and /one: each fetched once from the origin, by one worker.
+      assert.equal(misses.reduce((n, m) => n + m.missesFromOrigin, 0), 3, JSON.stringify(misses));
+      assert.ok(misses.reduce((n, m) => n + m.missesFromOtherWorkers, 0) >= 2 * (workers - 1), JSON.stringify(misses));
       assert.equal(stats.workerCount, workers);
       assert.equal(Object.keys(stats.workers).length, workers);
       assert.equal(stats.requests, Object.values(stats.workers).reduce((n, w) => n + w.requests, 0));
-      assert.ok(stats.requests >= 150 + workers * 6);
+      assert.ok(stats.requests >= 150 + workers * 6 + workers);
       const metrics = (await get(admin, '/metrics')).body;
       assert.match(metrics, /worker="w1"/);
 
