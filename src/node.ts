@@ -288,12 +288,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           // index loaded) it waits to reach them, and only then takes clients (one fetch per node).
           // Worker 0's admin.listen is the node's address, opened after the shared proxy listener:
           // node:cluster shares a port-0 listener by the order of port-0 listens in each worker.
+          // Its lock link before anything that tells the other workers it is up (/healthz).
+          await workerLocks?.listen();
           if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
           // No per-client connection cap: every link connection comes from 127.0.0.1.
           const link = createListener(handler, { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest });
           linkServers.push(link);
           await listen(link, deps.links.proxy, 'worker proxy link');
-          await workerLocks?.listen();
           if (deps.links.admin) {
             const adminLink = createAdminListener(adminHandler);
             linkServers.push(adminLink);
@@ -318,6 +319,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await guards.close();
         redirect?.close();
         await cluster?.close();
+        await workerLocks?.close();
         await router.close();
         await store.close();
         throw err;
