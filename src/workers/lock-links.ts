@@ -57,7 +57,9 @@ interface OwnerLink {
   synced: Promise<void>;
   /** Releases not sent yet (nobody waited), by key. */
   deferred: Map<string, Buffer>;
-  /** Locks this worker holds that someone waits for: released at once. */
+  /** Locks this worker holds from this owner (not released yet). */
+  held: Set<string>;
+  /** Of those, the ones someone waits for: released at once. */
   wanted: Set<string>;
   timer: NodeJS.Timeout | undefined;
 }
@@ -112,7 +114,10 @@ export class WorkerLocks {
     const id = this.nextId++ >>> 0;
     this.sendReleases(link);
     return new Promise((resolve) => {
-      link.waiting.set(id, resolve);
+      link.waiting.set(id, (g) => {
+        if (g.kind === 'go') link.held.add(key);
+        resolve(g);
+      });
       link.out.send(frame(ACQUIRE, id, notAt === undefined ? 0 : 1 + notAt, key));
     });
   }
@@ -123,7 +128,7 @@ export class WorkerLocks {
     const owner = ownerOf(hash, this.count);
     if (owner === this.opts.index) return this.table.release(key, hash, owner, stored);
     const link = this.links[owner];
-    if (!link) return;
+    if (!link || !link.held.delete(key)) return;
     link.deferred.set(key, frame(RELEASE, 0, stored ? 1 : 0, key));
     if (link.wanted.delete(key)) this.sendReleases(link);
     else link.timer ??= setTimeout(() => this.sendReleases(link), RELEASE_DELAY_MS).unref();
@@ -148,7 +153,7 @@ export class WorkerLocks {
     }
     const socket = net.connect(this.opts.paths[owner]!);
     let synced!: () => void;
-    const link: OwnerLink = { socket, out: new Outbox(socket), waiting: new Map(), synced: new Promise((r) => (synced = r)), deferred: new Map(), wanted: new Set(), timer: undefined };
+    const link: OwnerLink = { socket, out: new Outbox(socket), waiting: new Map(), synced: new Promise((r) => (synced = r)), deferred: new Map(), held: new Set(), wanted: new Set(), timer: undefined };
     this.links[owner] = link;
     link.out.send(frame(HELLO, 0, this.opts.index));
     // Before any question on this link: an owner that restarted learns first what this worker holds.
@@ -163,7 +168,7 @@ export class WorkerLocks {
       if (f.type === WANTED) {
         const key = f.payload.toString('utf8');
         if (link.deferred.has(key)) this.sendReleases(link);
-        else link.wanted.add(key);
+        else if (link.held.has(key)) link.wanted.add(key);
         return;
       }
       if (f.type !== ANSWER) return;
@@ -220,6 +225,8 @@ export class WorkerLocks {
     const reader = new FrameReader((f: Frame) => {
       if (f.type === HELLO) {
         from = f.arg;
+        // A new link from the same worker: the old one's locks are not coming back (a restart).
+        if (this.askers.has(from)) this.table.dropHolder(from);
         this.askers.set(from, { socket, out });
         // Always answered (even with nothing): the asker waits for it before serving (announce).
         this.tellHolding({ out }, from, undefined, true);

@@ -55,6 +55,21 @@ test('a lock taken over the link: the owner waits for it and is then sent to the
   }
 });
 
+test('a release nobody waited for is held back, yet a worker asking meanwhile is sent to the holder, never told to fetch', async () => {
+  const { w, close } = await pair();
+  try {
+    const keys = ownedBy(0, 20, '/r');
+    for (const k of keys) {
+      assert.deepEqual(await w[1]!.acquire(k), { kind: 'go' });
+      w[1]!.release(k, true);
+      // Worker 1's release leaves later (with its next question, or in 20 ms); worker 0 asks at once.
+      assert.deepEqual(await w[0]!.acquire(k), { kind: 'at', worker: 1 }, k);
+    }
+  } finally {
+    await close();
+  }
+});
+
 test('each worker tells the others what it holds of their keys: the directories are filled before serving', async () => {
   const held0 = ownedBy(1, 3, '/h');
   const held1 = ownedBy(0, 3, '/g');
