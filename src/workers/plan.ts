@@ -38,12 +38,6 @@ export interface WorkerAssignment {
   lockPaths: string[];
   /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
   restarted?: boolean;
-  /**
-   * Ask the previous owner first on a miss (cluster.handoffMs): only after a restart
-   * or a change of the worker count, when owners have moved. Otherwise off: every
-   * owner's miss would first ask another worker that cannot hold it (a wasted hop).
-   */
-  handoff?: boolean;
 }
 
 /** The worker's private listeners, beside those of its Config. */
@@ -94,7 +88,9 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
       ...config.cluster,
       peers,
       secret: a.secret,
-      handoffMs: a.handoff ? config.cluster.handoffMs : 0,
+      // No handoff between workers: a worker's miss asks the key's owner for its lock, and
+      // the owner's directory (filled from every worker's disk at start) names who holds it.
+      handoffMs: 0,
       // Loopback checks are cheap: workers find each other (and a restarted one) within a second.
       healthCheckIntervalMs: Math.min(config.cluster.healthCheckIntervalMs, LINK_CHECK_MS),
     },

@@ -219,7 +219,7 @@ test('2 workers: one killed under load loses only its in-flight requests, restar
   }
 });
 
-test('changing the worker count keeps the disk cache: 2 → 3 takes moved objects from their previous owner, 3 → 2 names the unused directory', async () => {
+test('changing the worker count keeps the disk cache: 2 → 3 finds stored objects through the owners\' directories, 3 → 2 names the unused directory', async () => {
   const origin = await versionedOrigin(0);
   const dir = await mkdtemp(join(tmpdir(), 'strata-workers-count-'));
   const paths = Array.from({ length: 30 }, (_, i) => `/moved-${i}`);
@@ -241,7 +241,7 @@ test('changing the worker count keeps the disk cache: 2 → 3 takes moved object
 
     const three = await startWorkers(3, origin, dir);
     try {
-      await three.s.logged((l) => l.msg === 'worker count changed: objects whose owner worker moved are taken from their previous owner on their first miss (cluster.handoffMs), not from the origin', 'the change logged');
+      await three.s.logged((l) => l.msg === 'worker count changed: every worker directory is kept and read; the owners learn at start which worker holds each stored object, so none is fetched again from the origin', 'the change logged');
       for (const w of ['w0', 'w1', 'w2']) await three.s.logged((l) => l.node === `n.${w}` && l.msg === 'disk tier: index loaded', `${w} loaded its index`);
       const answers = await Promise.all(paths.flatMap((p) => [get(three.base, p, 'GET', SITE), get(three.base, p, 'GET', SITE)]));
       assert.ok(answers.every((a) => a.status === 200 && a.body.endsWith(' v1')), answers.map((a) => `${a.body} ${a.cacheStatus}`).join('\n'));
