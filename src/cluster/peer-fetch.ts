@@ -125,6 +125,25 @@ export class PeerFetch {
     return origin.request(req);
   }
 
+  /**
+   * Peer `id`'s cache only (the workers of a node: workers/worker-fetch.ts): undefined
+   * when it does not hold the object (504), is not available, or fails before answering.
+   */
+  async cachedAt(id: string, req: OriginRequest & { key: string }): Promise<OriginResponse | undefined> {
+    const m = this.deps.membership.peer(id);
+    // One with purges queued for it may hold what was purged.
+    if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
+    try {
+      const res = await this.fromPeer(m, req, true);
+      if (res.status !== 504) return res;
+      res.body.resume();
+      return undefined;
+    } catch (err) {
+      if (!askNext(err)) throw originError(err, `peer ${m.id}`);
+      return undefined;
+    }
+  }
+
   /** One request to a peer's proxy listener, with proof; `onlyIfCached`: its cache only. */
   private async fromPeer(m: Member, req: OriginRequest & { key: string }, onlyIfCached: boolean): Promise<OriginResponse> {
     this.peerFetches++;
