@@ -31,12 +31,20 @@ export function metaSizeEstimate(meta: EntryMeta): number {
   return n;
 }
 
+/** Bytes a kept chunk's memory may hold beyond the body (the response head read with it). */
+const KEPT_SLACK_BYTES = 512;
+
 /**
  * The body in a buffer of its own. Chunks from a socket are views into larger
  * shared slabs (undici's read buffer, Node's 8 KiB pool): keeping one alive would
- * retain the whole slab while the tier counts only the body's bytes.
+ * retain the whole slab while the tier counts only the body's bytes. A body that
+ * arrived as one chunk whose memory is its own but for a few bytes (a socket read
+ * holding the response head and the whole body: the usual small miss) is kept as
+ * it is — no allocation, no copy; nothing writes into a chunk once read.
  */
 export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
+  const only = chunks.length === 1 ? chunks[0]! : undefined;
+  if (only && only.length === size && only.buffer.byteLength - size <= KEPT_SLACK_BYTES && !(only.buffer instanceof SharedArrayBuffer)) return only;
   const out = Buffer.allocUnsafeSlow(size);
   let offset = 0;
   for (const c of chunks) offset += c.copy(out, offset);

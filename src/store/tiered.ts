@@ -194,18 +194,23 @@ export class TieredStore implements CacheStore {
         // place, and memory is consulted first: the newer response would never be seen.
         if (!mem) await this.memory.delete(meta.key);
         const diskDone = (async () => {
+          // Landed: the disk's record for the key is this write's (landing.ts tracks it only
+          // while wanted(), i.e. not cancelled; a newer commit or a delete cancels this ticket).
+          let landed = false;
           if (disk) {
             try {
               await disk.commit();
+              landed = true;
             } catch (err) {
               if (err instanceof BodyLengthError) throw err;
               this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed');
               throw err;
             }
           } else if (held?.body.buffer && !ticket.cancelled && !opts.memoryOnly) {
-            await this.disk.putWhole(meta, held.body.buffer, { wanted });
+            landed = await this.disk.putWhole(meta, held.body.buffer, { wanted });
           }
-          if (!ticket.cancelled && ticket.meta && this.disk.storedFrom(meta.key, meta)) await this.disk.update(ticket.meta);
+          // Metadata updated while the body was landing: its line follows.
+          if (landed && !ticket.cancelled && ticket.meta && this.disk.has(meta.key)) await this.disk.update(ticket.meta);
           // Cancelled while the disk commit was under way: the disk tier landed nothing
           // (wanted() said no) and the canceller removed the memory entry.
           if (ticket.cancelled) throw new SupersededError(meta.key);
