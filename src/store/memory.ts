@@ -31,20 +31,32 @@ export function metaSizeEstimate(meta: EntryMeta): number {
   return n;
 }
 
-/** Bytes a kept chunk's memory may hold beyond the body (the response head read with it). */
+/** Bytes the kept chunks' memory may hold beyond the body, together (the response head read with it). */
 const KEPT_SLACK_BYTES = 512;
+/** Chunks a body may be kept in (more: joined into one buffer). */
+const KEPT_CHUNKS = 16;
 
 /**
- * The body in a buffer of its own. Chunks from a socket are views into larger
- * shared slabs (undici's read buffer, Node's 8 KiB pool): keeping one alive would
- * retain the whole slab while the tier counts only the body's bytes. A body that
- * arrived as one chunk whose memory is its own but for a few bytes (a socket read
- * holding the response head and the whole body: the usual small miss) is kept as
- * it is — no allocation, no copy; nothing writes into a chunk once read.
+ * The body as the tier keeps it: the chunks it arrived in when each one's memory is
+ * its own but for a few bytes — socket reads, one per chunk (the usual miss: one read
+ * holding the response head and a small body, or a few 64 KiB reads) — so no
+ * allocation and no copy; nothing writes into a chunk once read. Otherwise a buffer
+ * of its own: chunks that are views into larger shared slabs (Node's 8 KiB pool, a
+ * decoder's output) would retain the whole slab while the tier counts only the body.
  */
+export function keptBody(chunks: readonly Buffer[], size: number): Buffer | readonly Buffer[] {
+  if (chunks.length === 0 || chunks.length > KEPT_CHUNKS) return ownedCopy(chunks, size);
+  let slack = 0;
+  for (const c of chunks) {
+    if (c.buffer instanceof SharedArrayBuffer) return ownedCopy(chunks, size);
+    slack += c.buffer.byteLength - c.length;
+  }
+  if (slack > KEPT_SLACK_BYTES) return ownedCopy(chunks, size);
+  return chunks.length === 1 ? chunks[0]! : chunks.slice();
+}
+
+/** The body in a buffer of its own. */
 export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
-  const only = chunks.length === 1 ? chunks[0]! : undefined;
-  if (only && only.length === size && only.buffer.byteLength - size <= KEPT_SLACK_BYTES && !(only.buffer instanceof SharedArrayBuffer)) return only;
   const out = Buffer.allocUnsafeSlow(size);
   let offset = 0;
   for (const c of chunks) offset += c.copy(out, offset);
@@ -129,9 +141,10 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   /** Insert a complete entry (used for promotion from disk and by the writer). */
-  put(meta: EntryMeta, body: Buffer): boolean {
-    if (!this.admits(body.length)) return false;
-    const entry: Held = { meta, body: memoryBody(body), bansChecked: this.bans.seq };
+  put(meta: EntryMeta, body: Buffer | readonly Buffer[]): boolean {
+    const kept = memoryBody(body);
+    if (!this.admits(kept.size)) return false;
+    const entry: Held = { meta, body: kept, bansChecked: this.bans.seq };
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
@@ -170,7 +183,7 @@ export class MemoryTier implements Store, Purgeable {
           return;
         }
         meta.bodySize = size;
-        this.put(meta, ownedCopy(chunks, size));
+        this.put(meta, keptBody(chunks, size));
       },
       abort: () => {
         aborted = true;

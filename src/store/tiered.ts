@@ -206,8 +206,8 @@ export class TieredStore implements CacheStore {
               this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed');
               throw err;
             }
-          } else if (held?.body.buffer && !ticket.cancelled && !opts.memoryOnly) {
-            landed = await this.disk.putWhole(meta, held.body.buffer, { wanted });
+          } else if (held?.body.chunks && !ticket.cancelled && !opts.memoryOnly) {
+            landed = await this.disk.putWhole(meta, held.body.chunks, { wanted });
           }
           // Metadata updated while the body was landing: its line follows.
           if (landed && !ticket.cancelled && ticket.meta && this.disk.has(meta.key)) await this.disk.update(ticket.meta);

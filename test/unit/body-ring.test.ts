@@ -23,7 +23,8 @@ test('regions in use never overlap and keep their bytes, across wraps', () => {
     }
     const len = 1 + Math.floor(rnd() * 1500);
     const fill = step % 251;
-    const at = ring.put(new Uint8Array(len).fill(fill));
+    const half = len >> 1;
+    const at = ring.put([new Uint8Array(half).fill(fill), new Uint8Array(len - half).fill(fill)], len);
     if (at < 0) {
       refused++;
       continue;
@@ -40,11 +41,11 @@ test('regions in use never overlap and keep their bytes, across wraps', () => {
 
 test('a body larger than the ring, or empty, is refused; an emptied ring takes its whole size', () => {
   const ring = new BodyRing(1024);
-  assert.equal(ring.put(new Uint8Array(1025)), -1);
-  assert.equal(ring.put(new Uint8Array(0)), -1);
-  assert.equal(ring.put(new Uint8Array(600)), 0);
-  assert.equal(ring.put(new Uint8Array(600)), -1, 'no room for a second one');
+  assert.equal(ring.put([new Uint8Array(1025)], 1025), -1);
+  assert.equal(ring.put([], 0), -1);
+  assert.equal(ring.put([new Uint8Array(600)], 600), 0);
+  assert.equal(ring.put([new Uint8Array(600)], 600), -1, 'no room for a second one');
   ring.release();
   assert.equal(ring.inUse, 0);
-  assert.equal(ring.put(new Uint8Array(1024)), 0);
+  assert.equal(ring.put([new Uint8Array(1000), new Uint8Array(24)], 1024), 0);
 });

@@ -25,13 +25,16 @@ export class BodyRing {
     this.bytes = Buffer.from(this.memory);
   }
 
-  /** Copy `data` into a region of its own; its offset, or -1 when it does not fit now. */
-  put(data: Uint8Array): number {
-    const len = data.length;
+  /** Copy a body (its chunks, `len` bytes in all) into a region of its own; its offset, or -1 when it does not fit now. */
+  put(chunks: readonly Uint8Array[], len: number): number {
     if (len === 0 || len > this.size) return -1;
     const at = this.place(len);
     if (at < 0) return -1;
-    this.bytes.set(data, at);
+    let to = at;
+    for (const c of chunks) {
+      this.bytes.set(c, to);
+      to += c.length;
+    }
     this.regions.push(at);
     this.head = at + len;
     return at;

@@ -24,16 +24,16 @@ export class Landings {
   }
 
   /** Queue a whole body (admitted by the tier's budget), or shed it when the queue is full. */
-  putWhole(meta: EntryMeta, body: Buffer, inSegment: boolean, wanted?: () => boolean): Promise<boolean> {
+  putWhole(meta: EntryMeta, body: readonly Buffer[], size: number, inSegment: boolean, wanted?: () => boolean): Promise<boolean> {
     const { tier } = this;
-    if (!tier.queue.admits(body.length)) {
+    if (!tier.queue.admits(size)) {
       tier.warnings.warn('shed', { writesShed: tier.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
       return Promise.resolve(false);
     }
-    meta.bodySize = body.length;
+    meta.bodySize = size;
     const time = Date.now();
     const parts = lineParts(meta, time);
-    return this.land(meta, tier.queue.put(body, parts, inSegment), time, parts, wanted);
+    return this.land(meta, tier.queue.put(body, size, parts, inSegment), time, parts, wanted);
   }
 
   /** `parts`: the record line queued with the write (lineParts(meta, time)), for the budget's estimate. */

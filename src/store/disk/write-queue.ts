@@ -78,12 +78,15 @@ export class WriteQueue {
     return false;
   }
 
-  /** Queue a whole body the queue admitted (admits()); `segment`: append it to a segment file. */
-  put(data: Buffer, line: LineParts, segment: boolean): Promise<OpResult> {
+  /** Queue a whole body (its chunks, in order) the queue admitted (admits()); `segment`: append it to a segment file. */
+  put(body: readonly Buffer[], size: number, line: LineParts, segment: boolean): Promise<OpResult> {
     // Copied into the shared ring when it fits (released when its result comes back), else cloned into the message.
-    const ringAt = this.ring.put(data);
-    const op: PutOp = ringAt < 0 ? { t: 'put', seq: ++this.seq, data, bytes: data.length, line, segment } : { t: 'put', seq: ++this.seq, ringAt, bytes: data.length, line, segment };
-    return this.enqueue(op, data.length);
+    const ringAt = this.ring.put(body, size);
+    const op: PutOp =
+      ringAt < 0
+        ? { t: 'put', seq: ++this.seq, data: body.length === 1 ? body[0]! : Buffer.concat(body, size), bytes: size, line, segment }
+        : { t: 'put', seq: ++this.seq, ringAt, bytes: size, line, segment };
+    return this.enqueue(op, size);
   }
 
   /** Queue the adoption of a temp file already written and hashed (its bytes are on disk: never shed). */
