@@ -50,7 +50,8 @@ interface Ticket {
 
 export class TieredStore implements CacheStore {
   /** Writes in flight, by key. */
-  private readonly tickets = new Map<string, Set<Ticket>>();
+  /** An array, not a Set: almost always one write per key, and a miss storm opens thousands. */
+  private readonly tickets = new Map<string, Ticket[]>();
   /** Disk writes still landing after their commit() resolved (close() waits for them). */
   private readonly landed = new Set<Promise<unknown>>();
   private readonly purges = new PurgeLog();
@@ -104,16 +105,17 @@ export class TieredStore implements CacheStore {
   private issue(meta: EntryMeta): Ticket {
     const t: Ticket = { key: meta.key, primaryKey: meta.primaryKey, opened: meta, cancelled: false, committed: false };
     let set = this.tickets.get(t.key);
-    if (!set) this.tickets.set(t.key, (set = new Set()));
-    set.add(t);
+    if (!set) this.tickets.set(t.key, (set = []));
+    set.push(t);
     return t;
   }
 
   private retire(t: Ticket): void {
     const set = this.tickets.get(t.key);
     if (!set) return;
-    set.delete(t);
-    if (set.size === 0) this.tickets.delete(t.key);
+    const i = set.indexOf(t);
+    if (i >= 0) set.splice(i, 1);
+    if (set.length === 0) this.tickets.delete(t.key);
   }
 
   /** Cancel the key's writes in flight (only those already committed, when `committedOnly`). */
