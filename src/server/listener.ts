@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import { StrataError, type ErrorCode } from '../errors.js';
 import type { LimitsConfig } from '../config/types.js';
 import { ClientConnections } from './client-connections.js';
+import { SendStallSweep } from './send-stall.js';
 
 export interface ListenerOptions {
   limits: LimitsConfig;
@@ -142,20 +143,17 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const { logger } = opts;
   let limits = opts.limits;
 
-  /**
-   * nginx's send_timeout: the socket saw no progress for limits.sendTimeoutMs. With
-   * bytes waiting that the client does not take, it is cut — what its answer held
-   * (an origin connection, buffers) is released by the answer's close. With nothing
-   * waiting (the answer waits on the origin, whose own timeouts apply), it stays.
-   * Node's socket timer counts a write still making progress as activity.
-   */
-  function onSendTimeout(this: ServerResponse): void {
-    const socket = this.socket;
-    if (!socket || socket.writableLength === 0) return;
-    logger.info({ remote: socket.remoteAddress, waitingBytes: socket.writableLength, sendTimeoutMs: limits.sendTimeoutMs }, 'client took no bytes within the send timeout; connection cut');
-    opts.onSendTimeout?.();
-    this.destroy();
-  }
+  // nginx's send_timeout: a client that takes no bytes of its answer within
+  // limits.sendTimeoutMs is cut; what its answer held (an origin connection,
+  // buffers) is released by the answer's close.
+  const stalls = new SendStallSweep({
+    timeoutMs: () => limits.sendTimeoutMs,
+    onStall: (socket, waitingBytes) => {
+      logger.info({ remote: (socket as Socket).remoteAddress, waitingBytes, sendTimeoutMs: limits.sendTimeoutMs }, 'client took no bytes within the send timeout; connection cut');
+      opts.onSendTimeout?.();
+      socket.destroy();
+    },
+  });
 
   const conns = new WeakMap<Duplex, ConnState>();
   const stateOf = (socket: Duplex): ConnState => {
@@ -185,8 +183,6 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     (res as TrackedResponse)[CONN_STATE] = st;
     // on, not once: a response closes once, and once() wraps the listener per call.
     res.on('close', settleResponse);
-    res.setTimeout(limits.sendTimeoutMs);
-    res.on('timeout', onSendTimeout);
     handler(req, res);
   };
 
@@ -238,6 +234,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       shut(socket, tooMany);
       return;
     }
+    stalls.watch(socket);
     const st = stateOf(socket);
     st.firstRequestTimer = setTimeout(() => {
       st.firstRequestTimer = undefined;
