@@ -9,6 +9,7 @@ import { PurgeBans, type BanChecked } from './purge-bans.js';
 import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { TierIndex } from './tier-index.js';
+import { VariantIndex } from './variant-index.js';
 
 export interface MemoryTierOptions {
   maxBytes: number;
@@ -67,7 +68,11 @@ export class MemoryTier implements Store, Purgeable {
   private readonly lru: LRUCache<string, Held>;
   /** The same entries by key: purges scan it, and lru-cache's own iterators are several times slower. */
   private readonly held = new Map<string, Held>();
-  private readonly indexes = new TierIndex();
+  /**
+   * An entry stored under its primary key (no Vary: nearly every miss) is found by
+   * `held` itself, not listed in a Set of its own (VariantIndex `stored`, as on disk).
+   */
+  private readonly indexes = new TierIndex(new VariantIndex((primaryKey) => this.held.has(primaryKey)));
   /** Entries evicted to stay within maxBytes, since start. */
   private evictions = 0;
   readonly maxObjectBytes: number;
@@ -92,7 +97,7 @@ export class MemoryTier implements Store, Purgeable {
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
-          this.indexes.remove(e.meta);
+          this.indexes.remove(e.meta, e.meta.key !== e.meta.primaryKey);
           this.held.delete(key);
         } else this.indexes.tags.remove(e.meta.tags, key);
         if (reason === 'evict') {
@@ -148,7 +153,7 @@ export class MemoryTier implements Store, Purgeable {
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
-    this.indexes.add(meta);
+    this.indexes.add(meta, meta.key !== meta.primaryKey);
     this.held.set(meta.key, entry);
     return true;
   }
