@@ -98,16 +98,21 @@ export interface Scenario {
   byBytes?: boolean;
   /** The object is stored in slices (its origin advertises ranges) instead of whole on disk. */
   sliced?: boolean;
+  /** Hit scenarios: the body is kept out of the memory tier (its per-object limit set below it), so every hit reads it from disk. */
+  fromDisk?: boolean;
 }
 
 const MiB = 1024 * 1024;
 
 export const SCENARIOS: Scenario[] = [
-  { name: 'hit 1 KiB', bodyBytes: 1024, kind: 'hit', target: 0.7 },
+  // Targets: issue 15 (hits: 1 KiB ≥ 0.85, 1 MiB ≥ 1.0, 16 KiB from disk ≥ 0.6; misses ≥ 0.8 with p99 ≤ 2×).
+  { name: 'hit 1 KiB', bodyBytes: 1024, kind: 'hit', target: 0.85 },
   // Fresh for the priming and the warm-up's first second, stale for the rest: every
   // measured request is a stale-while-revalidate hit, with one revalidation held in flight.
-  { name: 'hit 1 KiB stale-while-revalidate', bodyBytes: 1024, kind: 'hit', target: 0.7, cacheControl: 'max-age=1, stale-while-revalidate=86400' },
-  { name: 'hit 1 MiB', bodyBytes: 1024 * 1024, kind: 'hit', target: 0.9 },
+  { name: 'hit 1 KiB stale-while-revalidate', bodyBytes: 1024, kind: 'hit', target: 0.85, cacheControl: 'max-age=1, stale-while-revalidate=86400' },
+  { name: 'hit 1 MiB', bodyBytes: 1024 * 1024, kind: 'hit', target: 1.0 },
+  // Issue 15: a small object on disk only, its file in the page cache (read whole and verified on every hit).
+  { name: 'hit 16 KiB from disk', bodyBytes: 16 * 1024, kind: 'hit', target: 0.6, fromDisk: true },
   // Every request a new URL, vs a bare pass-through proxy to the same origin.
   { name: 'miss 1 KiB', group: 'miss', bodyBytes: 1024, kind: 'miss', target: 0.8, p99Target: 2 },
   { name: 'miss 16 KiB', group: 'miss', bodyBytes: 16 * 1024, kind: 'miss', target: 0.8, p99Target: 2 },
@@ -381,7 +386,7 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
     // Strata's origin: parked beside the load generator; it answers only the priming request.
     const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0', ...(sc.cacheControl ? [sc.cacheControl] : [])], { cpu: LOAD_CPU });
     started.push(origin);
-    const { strata, cacheDir } = await startStrata(origin.port, s);
+    const { strata, cacheDir } = await startStrata(origin.port, s, sc.fromDisk ? { extraArgs: ['--memory-max-object', String(sc.bodyBytes - 1)] } : {});
     started.push(strata);
     dirs.push(cacheDir);
     const url = `http://127.0.0.1:${strata.port}${path}`;
@@ -400,6 +405,10 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
     // Every request after the priming one should have been a hit.
     if (c['misses'] !== 1 || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
       warnings.push(`strata: not all hits (misses ${c['misses']}, stale ${c['stale']}, bypass ${c['bypass']}, errors ${c['errors']})`);
+    }
+    if (sc.fromDisk) {
+      const memoryEntries = ((await statsJson(strata)) as { tiers?: { memory?: { items?: number } } }).tiers?.memory?.items;
+      if (memoryEntries !== 0) warnings.push(`strata: ${memoryEntries} entries in the memory tier (expected none: every hit from disk)`);
     }
     if (sc.cacheControl && (c['backgroundRevalidations'] ?? 0) !== 1) {
       warnings.push(`strata: ${c['backgroundRevalidations']} background revalidations (expected exactly 1, held by the origin)`);

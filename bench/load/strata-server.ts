@@ -1,12 +1,12 @@
 // One Strata node as a benchmark child process.
 //
 //   node dist/bench/load/strata-server.js --origin http://127.0.0.1:PORT --cache-dir DIR [--ephemeral]
-//        [--admin-token T] [--purge-fill N] [--memory-size 64MiB] [--disk-size 256MiB] [--tls-cert F --tls-key F]
+//        [--admin-token T] [--purge-fill N] [--memory-size 64MiB] [--disk-size 256MiB] [--memory-max-object N] [--tls-cert F --tls-key F]
 //
 // Production defaults (src/config/defaults.ts) except: loopback listeners on
 // ephemeral ports, the given origin and cache directory, node id "bench". The
 // access log is on (level info) and written the way the production logger writes
-// it (pino's asynchronous destination; access lines batched in 32 KiB / 100 ms) — into /dev/null, so its
+// it (pino's asynchronous destination; access lines batched in 256 KiB / 100 ms) — into /dev/null, so its
 // cost is measured but nothing piles up. Prints {"port":N,"admin":M} when
 // listening. With --purge-fill N, 2·N entries are first written straight into the
 // store (purge-fill.ts) and the ready line also carries fillMs. --memory-size and
@@ -32,6 +32,8 @@ const { values } = parseArgs({
     'purge-fill': { type: 'string', default: '0' },
     'memory-size': { type: 'string' },
     'disk-size': { type: 'string' },
+    /** cache.memoryMaxObjectBytes (the disk-hit scenario keeps its body out of memory). */
+    'memory-max-object': { type: 'string' },
     /** TLS on the proxy listener (the TLS scenarios, tls.ts): one certificate pair. */
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
@@ -55,6 +57,7 @@ const config: Config = {
     dir: values['cache-dir'],
     ...(values['memory-size'] ? { memoryMaxBytes: parseSize(values['memory-size']) } : {}),
     ...(values['disk-size'] ? { diskMaxBytes: parseSize(values['disk-size']) } : {}),
+    ...(values['memory-max-object'] ? { memoryMaxObjectBytes: parseSize(values['memory-max-object']) } : {}),
   },
   // The load generator is one address, as a load balancer in front of Strata would be: no per-client cap.
   limits: { ...base.limits, shutdownGraceMs: 1_000, maxConnectionsPerClient: 0 },

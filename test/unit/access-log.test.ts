@@ -36,3 +36,16 @@ test('nothing is written when the level is above info, and nothing before a flus
   batched.log.flush();
   assert.equal(batched.lines.length, 1);
 });
+
+test('lines are ASCII: characters beyond it are written as \\u escapes, and a line longer than a batch still goes out whole', () => {
+  const { lines, log } = capture();
+  const long = '/' + 'x'.repeat(100_000);
+  log.record({ ...base, url: '/é/\u{1F600}', host: 'hôst' });
+  log.record({ ...base, url: long });
+  log.flush();
+  const text = lines.join('');
+  assert.match(text, /^[\x00-\x7f]*$/, 'pure ASCII');
+  const parsed = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(parsed.map((p) => p.url), ['/é/\u{1F600}', long]);
+  assert.equal(parsed[0]!.host, 'hôst');
+});
