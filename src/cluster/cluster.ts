@@ -108,6 +108,7 @@ export class Cluster implements ClusterPath {
       logger: deps.logger,
       handoffMs: c.handoffMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
+      successorCopy: c.successorCopy,
     });
   }
 

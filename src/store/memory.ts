@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
 import { PurgeBans, type BanChecked } from './purge-bans.js';
-import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
+import { anyMatch, countInSlices, countKeysInSlices, indexedCount, indexedKeyList, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { TierIndex } from './tier-index.js';
 import { VariantIndex } from './variant-index.js';
@@ -213,19 +213,24 @@ export class MemoryTier implements Store, Purgeable {
    * too only once). Counted in slices that yield to other work when `inSlices`.
    */
   countMatching(selector: PurgeSelector, countIf?: (key: string) => boolean, inSlices = false): Promise<number> {
+    const alive = (k: string) => {
+      if (countIf && !countIf(k)) return false;
+      const e = this.held.get(k);
+      return e !== undefined && this.bans.alive(e);
+    };
+    // With no ban pending and nothing to exclude, every key the indexes name is counted: their sizes are the count.
+    const sizes = !countIf && this.bans.active === 0;
     const runs = prefixRuns(selector, this.indexes.order);
     if (runs) {
-      // With no ban pending every entry is alive: the runs' lengths are the count.
-      if (!countIf && this.bans.active === 0) return Promise.resolve(this.indexes.order.countRuns(runs));
-      return countKeysInSlices(this.indexes.order.keysIn(runs), (k) => {
-        if (countIf && !countIf(k)) return false;
-        const e = this.held.get(k);
-        return e !== undefined && this.bans.alive(e);
-      }, inSlices);
+      if (sizes) return Promise.resolve(this.indexes.order.countRuns(runs));
+      return countKeysInSlices(this.indexes.order.keysIn(runs), alive, inSlices);
+    }
+    if (!needsScan(selector)) {
+      const n = sizes ? indexedCount(selector, this.indexes) : undefined;
+      return n !== undefined ? Promise.resolve(n) : countKeysInSlices(indexedKeyList(selector, this.indexes), alive, inSlices);
     }
     // A scan reads the map's own iterator: a generator per entry would double its cost.
-    const every = needsScan(selector) ? this.held.values() : candidates(selector, this.indexes, (k) => this.held.get(k));
-    return countInSlices(selector, every, (e) => this.bans.alive(e) && (!countIf || countIf(e.meta.key)), inSlices);
+    return countInSlices(selector, this.held.values(), (e) => this.bans.alive(e) && (!countIf || countIf(e.meta.key)), inSlices);
   }
 
   /**

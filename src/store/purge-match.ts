@@ -102,15 +102,23 @@ export function* indexedKeys(sel: PurgeSelector, indexes: { variants: VariantInd
 }
 
 /**
- * The entries of one tier the indexes name for a selector that needs no scan
- * (callers scan every entry themselves when needsScan()). The caller still applies
- * the selector's matcher.
+ * The keys the indexes name for a selector that needs no scan, each once: the index's
+ * own set when one tag names them all (the usual tag purge: no generator, no set of
+ * keys seen). No matcher is needed over them: a tier adds, removes and re-tags an
+ * entry in its indexes in one call (tier-index.ts), so a key listed under a tag or a
+ * URL is an entry that carries it.
  */
-export function* candidates<T>(sel: PurgeSelector, indexes: { variants: VariantIndex; tags: TagIndex }, byKey: (key: string) => T | undefined): Generator<T> {
-  for (const key of indexedKeys(sel, indexes)) {
-    const e = byKey(key);
-    if (e !== undefined) yield e;
-  }
+export function indexedKeyList(sel: PurgeSelector, indexes: { variants: VariantIndex; tags: TagIndex }): Iterable<string> {
+  if (sel.primaryKeys.length === 0 && sel.tags.length === 1) return indexes.tags.keys(sel.tags[0]!);
+  return indexedKeys(sel, indexes);
+}
+
+/**
+ * How many keys the indexes name for the selector, without visiting them, when one
+ * tag names them all; undefined otherwise (count the keys of indexedKeyList()).
+ */
+export function indexedCount(sel: PurgeSelector, indexes: { tags: TagIndex }): number | undefined {
+  return sel.primaryKeys.length === 0 && sel.tags.length === 1 ? indexes.tags.count(sel.tags[0]!) : undefined;
 }
 
 /** Does the selector match any entry of `every`? Stops at the first (for scans). */
@@ -151,15 +159,20 @@ export async function countInSlices<T extends { readonly meta: Selectable }>(sel
   }
 }
 
-/** As countInSlices, over keys already known to match: those `counts` accepts. */
-export async function countKeysInSlices(keys: readonly string[], counts: (key: string) => boolean, inSlices = true): Promise<number> {
+/**
+ * As countInSlices, over keys already known to match (runs of the URL order, the keys
+ * the indexes name): those `counts` accepts. A Set's iterator stays valid while the
+ * tier changes between slices.
+ */
+export async function countKeysInSlices(keys: Iterable<string>, counts: (key: string) => boolean, inSlices = true): Promise<number> {
+  const it = keys[Symbol.iterator]();
   let n = 0;
-  let i = 0;
   for (;;) {
     const until = performance.now() + SLICE_MS;
-    for (;;) {
-      if (i === keys.length) return n;
-      if (counts(keys[i++]!)) n++;
+    for (let i = 1; ; i++) {
+      const next = it.next();
+      if (next.done) return n;
+      if (counts(next.value)) n++;
       if (inSlices && (i & 255) === 0 && performance.now() >= until) break;
     }
     await nextTurn();

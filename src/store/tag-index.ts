@@ -21,6 +21,11 @@ export class TagIndex {
     }
   }
 
+  /** Entries carrying the tag. */
+  count(tag: string): number {
+    return this.byTag.get(tag)?.size ?? 0;
+  }
+
   keys(tag: string): Iterable<string> {
     return this.byTag.get(tag) ?? [];
   }

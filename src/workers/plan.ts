@@ -88,6 +88,9 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
       peers,
       secret: a.secret,
       handoffMs: a.handoff ? config.cluster.handoffMs : 0,
+      // A worker that dies is restarted by the primary (handoff brings its keys back): a second
+      // copy of each object would halve the node's memory and add a hop to every miss.
+      successorCopy: false,
       // Loopback checks are cheap: workers find each other (and a restarted one) within a second.
       healthCheckIntervalMs: Math.min(config.cluster.healthCheckIntervalMs, LINK_CHECK_MS),
     },

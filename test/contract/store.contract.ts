@@ -393,6 +393,18 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    test('a one-tag purge counts each entry once, and not those an earlier purge took', async () => {
+      await withStore(big, async (s, t) => {
+        await purgeFixture(s);
+        assert.equal(await s.purge(selector({ tags: ['video'] })), 3);
+        assert.equal(await s.purge(selector({ tags: ['y2024'] })), 1, 'counted while the first ban may still be pending: only c is left');
+        assert.equal(await s.purge(selector({ tags: ['home'] })), 1);
+        await t.settle();
+        assert.deepEqual(await present(s), ['d']);
+        assert.equal(await s.purge(selector({ tags: ['video'] })), 0, 'the tag index forgot purged entries');
+      });
+    });
+
     test('a replaced entry is found by its new tags only', async () => {
       await withStore(big, async (s) => {
         await putEntry(s, makeMeta('r', { tags: ['old'] }), Buffer.from('one'));

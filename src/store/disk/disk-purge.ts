@@ -7,7 +7,7 @@
 
 import { PurgeBans, type Ban } from '../purge-bans.js';
 import type { PurgeJournal, PurgeRecord } from '../purge-journal.js';
-import { anyMatch, candidates, countInSlices, countKeysInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher } from '../purge-match.js';
+import { anyMatch, countInSlices, countKeysInSlices, indexedCount, indexedKeyList, indexedKeys, needsScan, nextTurn, prefixRuns, selectorMatcher, SLICE_MS } from '../purge-match.js';
 import type { EntryMeta, ExpireFn, PurgeOptions, PurgeSelector } from '../types.js';
 import type { DiskRecord, DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
@@ -79,10 +79,7 @@ export class DiskPurging {
    */
   settle(ids: number[], removed: DiskRecord[], softened: DiskRecord[]): Promise<void> {
     const { tier } = this;
-    const work: Promise<OpResult | undefined>[] = [];
-    for (const rec of removed) work.push(tier.appendRemoval(rec.key) ?? Promise.resolve(undefined));
-    for (const rec of softened) work.push(this.writeSoftened(rec));
-    const done = Promise.all(work).then(async (results) => {
+    const done = this.queueLines(removed, softened).then(async (results) => {
       const failures = results.filter((r) => r && !r.ok).length;
       if (failures) {
         tier.opts.logger.warn({ failures, journalled: ids }, 'disk tier: purge index writes failed; the journal keeps the purge and the next start applies it again');
@@ -93,6 +90,27 @@ export class DiskPurging {
       if (synced.ok) await this.journal.retire(ids);
     });
     return this.background(done.catch((err: unknown) => tier.opts.logger.warn({ err }, 'disk tier: purge journal compaction failed')));
+  }
+
+  /**
+   * The removal lines and softened lines, queued in slices of SLICE_MS: a purge of
+   * 100,000 entries built its removal lines in one go and held the event loop for
+   * 0.1–0.3 s, the hits waiting meanwhile (a key stored again between slices keeps
+   * its record: appendRemoval() skips it).
+   */
+  private async queueLines(removed: DiskRecord[], softened: DiskRecord[]): Promise<(OpResult | undefined)[]> {
+    const work: Promise<OpResult | undefined>[] = [];
+    let until = performance.now() + SLICE_MS;
+    const recs = removed.length ? removed.concat(softened) : softened;
+    for (let i = 0; i < recs.length; i++) {
+      const rec = recs[i]!;
+      work.push(i < removed.length ? (this.tier.appendRemoval(rec.key) ?? Promise.resolve(undefined)) : this.writeSoftened(rec));
+      if ((i & 255) === 255 && performance.now() >= until) {
+        await nextTurn();
+        until = performance.now() + SLICE_MS;
+      }
+    }
+    return Promise.all(work);
   }
 
   /** A softened record's line: its metadata read (the soft purge applied) and written again. */
@@ -125,16 +143,22 @@ export class DiskPurging {
   /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
   countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
     const { tier } = this;
+    const alive = (k: string) => {
+      const rec = tier.records.get(k) as Checked | undefined;
+      return rec !== undefined && this.bans.alive(rec);
+    };
+    // With no ban pending every key the indexes name is a live record: their sizes are the count.
+    const sizes = this.bans.active === 0;
     const runs = prefixRuns(selector, tier.indexes.order);
     if (runs) {
-      if (this.bans.active === 0) return Promise.resolve(tier.indexes.order.countRuns(runs));
-      return countKeysInSlices(tier.indexes.order.keysIn(runs), (k) => {
-        const rec = tier.records.get(k) as Checked | undefined;
-        return rec !== undefined && this.bans.alive(rec);
-      }, inSlices);
+      if (sizes) return Promise.resolve(tier.indexes.order.countRuns(runs));
+      return countKeysInSlices(tier.indexes.order.keysIn(runs), alive, inSlices);
     }
-    const every = needsScan(selector) ? tier.records.values() : candidates(selector, tier.indexes, (k) => tier.records.get(k));
-    return countInSlices(selector, every, (rec) => this.bans.alive(rec as Checked), inSlices);
+    if (!needsScan(selector)) {
+      const n = sizes ? indexedCount(selector, tier.indexes) : undefined;
+      return n !== undefined ? Promise.resolve(n) : countKeysInSlices(indexedKeyList(selector, tier.indexes), alive, inSlices);
+    }
+    return countInSlices(selector, tier.records.values(), (rec) => this.bans.alive(rec as Checked), inSlices);
   }
 
   /**
