@@ -9,6 +9,7 @@ import { PurgeBans, type BanChecked } from './purge-bans.js';
 import { anyMatch, countInSlices, countKeysInSlices, indexedCount, indexedKeyList, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { TierIndex } from './tier-index.js';
+import { VariantIndex } from './variant-index.js';
 
 export interface MemoryTierOptions {
   maxBytes: number;
@@ -31,11 +32,31 @@ export function metaSizeEstimate(meta: EntryMeta): number {
   return n;
 }
 
+/** Bytes the kept chunks' memory may hold beyond the body, together (the response head read with it). */
+const KEPT_SLACK_BYTES = 512;
+/** Chunks a body may be kept in (more: joined into one buffer). */
+const KEPT_CHUNKS = 16;
+
 /**
- * The body in a buffer of its own. Chunks from a socket are views into larger
- * shared slabs (undici's read buffer, Node's 8 KiB pool): keeping one alive would
- * retain the whole slab while the tier counts only the body's bytes.
+ * The body as the tier keeps it: the chunks it arrived in when each one's memory is
+ * its own but for a few bytes — socket reads, one per chunk (the usual miss: one read
+ * holding the response head and a small body, or a few 64 KiB reads) — so no
+ * allocation and no copy; nothing writes into a chunk once read. Otherwise a buffer
+ * of its own: chunks that are views into larger shared slabs (Node's 8 KiB pool, a
+ * decoder's output) would retain the whole slab while the tier counts only the body.
  */
+export function keptBody(chunks: readonly Buffer[], size: number): Buffer | readonly Buffer[] {
+  if (chunks.length === 0 || chunks.length > KEPT_CHUNKS) return ownedCopy(chunks, size);
+  let slack = 0;
+  for (const c of chunks) {
+    if (c.buffer instanceof SharedArrayBuffer) return ownedCopy(chunks, size);
+    slack += c.buffer.byteLength - c.length;
+  }
+  if (slack > KEPT_SLACK_BYTES) return ownedCopy(chunks, size);
+  return chunks.length === 1 ? chunks[0]! : chunks.slice();
+}
+
+/** The body in a buffer of its own. */
 export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
   const out = Buffer.allocUnsafeSlow(size);
   let offset = 0;
@@ -47,7 +68,11 @@ export class MemoryTier implements Store, Purgeable {
   private readonly lru: LRUCache<string, Held>;
   /** The same entries by key: purges scan it, and lru-cache's own iterators are several times slower. */
   private readonly held = new Map<string, Held>();
-  private readonly indexes = new TierIndex();
+  /**
+   * An entry stored under its primary key (no Vary: nearly every miss) is found by
+   * `held` itself, not listed in a Set of its own (VariantIndex `stored`, as on disk).
+   */
+  private readonly indexes = new TierIndex(new VariantIndex((primaryKey) => this.held.has(primaryKey)));
   /** Entries evicted to stay within maxBytes, since start. */
   private evictions = 0;
   readonly maxObjectBytes: number;
@@ -72,7 +97,7 @@ export class MemoryTier implements Store, Purgeable {
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
-          this.indexes.remove(e.meta);
+          this.indexes.remove(e.meta, e.meta.key !== e.meta.primaryKey);
           this.held.delete(key);
         } else this.indexes.tags.remove(e.meta.tags, key);
         if (reason === 'evict') {
@@ -121,13 +146,14 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   /** Insert a complete entry (used for promotion from disk and by the writer). */
-  put(meta: EntryMeta, body: Buffer): boolean {
-    if (!this.admits(body.length)) return false;
-    const entry: Held = { meta, body: memoryBody(body), bansChecked: this.bans.seq };
+  put(meta: EntryMeta, body: Buffer | readonly Buffer[]): boolean {
+    const kept = memoryBody(body);
+    if (!this.admits(kept.size)) return false;
+    const entry: Held = { meta, body: kept, bansChecked: this.bans.seq };
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
-    this.indexes.add(meta);
+    this.indexes.add(meta, meta.key !== meta.primaryKey);
     this.held.set(meta.key, entry);
     return true;
   }
@@ -162,7 +188,7 @@ export class MemoryTier implements Store, Purgeable {
           return;
         }
         meta.bodySize = size;
-        this.put(meta, ownedCopy(chunks, size));
+        this.put(meta, keptBody(chunks, size));
       },
       abort: () => {
         aborted = true;
