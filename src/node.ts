@@ -55,6 +55,8 @@ export type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
 import { HeapGrowth } from './util/heap-growth.js';
 import { nodeAdminView } from './workers/admin-view.js';
 import { whenLinked } from './workers/linked.js';
+import { diskPrimaryKeys, workerMisses } from './workers/worker-fetch.js';
+import type { WorkerLocks } from './workers/lock-links.js';
 
 function refused(message: string): StrataError {
   return new StrataError('RELOAD_REFUSED', message);
@@ -89,6 +91,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let certificates: Certificates | undefined;
   let stopWatching = (): void => {};
   let cluster: Cluster | undefined;
+  // With workers: the per-key lock links between them (workers/lock-links.ts).
+  let workerLocks: WorkerLocks | undefined;
   let stopping: Promise<void> | undefined;
   let clusterStarted = false;
   let reloading: Promise<unknown> = Promise.resolve();
@@ -245,7 +249,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (isClustered(config)) {
         // Purges other nodes accepted, read from the purge bus, are applied by a purger of their own.
         const remote = new Purger({ token: '', store, clock, logger, stats });
-        cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id) });
+        let diskLoaded = false;
+        void disk.ready.then(() => {
+          diskLoaded = true;
+          if (clusterStarted) void workerLocks?.announce();
+        });
+        const misses = deps.links ? workerMisses(deps.links.locks, config.cluster.peers.map((p) => p.id), logger, () => (diskLoaded ? diskPrimaryKeys(disk) : undefined)) : undefined;
+        workerLocks = misses?.locks;
+        cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id), ...(misses ? { workers: misses.workers } : {}) });
       }
       const gen = (current = build(config, router, guards));
       registerNodeMetrics(registry, {
@@ -281,6 +292,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           // index loaded) it waits to reach them, and only then takes clients (one fetch per node).
           // Worker 0's admin.listen is the node's address, opened after the shared proxy listener:
           // node:cluster shares a port-0 listener by the order of port-0 listens in each worker.
+          // Its lock link before anything that tells the other workers it is up (/healthz).
+          await workerLocks?.listen();
           if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
           // No per-client connection cap: every link connection comes from 127.0.0.1.
           const link = createListener(handler, { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest });
@@ -295,6 +308,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           cluster?.start();
           clusterStarted = true;
           if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered within 10 s: serving; keys they own are fetched from the origin meanwhile');
+          await workerLocks?.announce();
           await listen(proxy.server, config.listen, 'listen');
           if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
         } else {
@@ -309,6 +323,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await guards.close();
         redirect?.close();
         await cluster?.close();
+        await workerLocks?.close();
         await router.close();
         await store.close();
         throw err;
@@ -360,6 +375,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         // A reload in progress finishes first (it may be starting a pool).
         await reloading;
         await cluster?.close();
+        await workerLocks?.close();
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
         await Promise.all([current.router.close(!timedOut), ...[...retiring].map((pool) => pool.close(!timedOut))]);
         await current.guards.close();

@@ -7,8 +7,9 @@
 // Figures, for 1 and 2 workers:
 // - hit 1 KiB: requests/s, and CPU time per request of every Strata process
 //   together (primary and workers: utime + stime from /proc/<pid>/stat);
-// - miss 16 KiB (every request a new URL): the same;
-//   target: CPU per request with 2 workers ≤ 1.1× that of 1 worker, each;
+// - miss 16 KiB (every request a new URL): the same, both nodes alive at once and
+//   measured in bursts interleaved between them (the machine's other load falls on
+//   both alike); target: CPU per request with 2 workers ≤ 1.1× that of 1 worker, each;
 // - herd: 500 clients on connections of their own ask one new object at once
 //   (origin answers after 200 ms), 5 objects: origin requests per object (target 1.00).
 // The load generator shares the machine (wrk, one thread, unpinned; Strata's
@@ -29,6 +30,8 @@ const MEASURE_S = quick ? 2 : 10;
 const WARM_S = 1;
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const HERD = 500;
+/** The miss measurement, in bursts alternating between the two nodes. */
+const MISS_BURSTS = quick ? 2 : 6;
 const HERD_OBJECTS = 5;
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const CLK_TCK = 100; // Linux USER_HZ
@@ -136,6 +139,19 @@ async function measure(strata: Strata, run: () => Promise<LoadResult>): Promise<
   return { rps: Math.round(r.rps), cpuUsPerRequest: Math.round((cpu / Math.max(1, r.requests)) * 1e6 * 10) / 10, errors: r.errors + r.badStatus, requests: r.requests };
 }
 
+/** Bursts summed: CPU over all of them ÷ requests over all of them (and each burst's figure). */
+function combined(bursts: Figures[]): Figures & { bursts: number[] } {
+  const requests = bursts.reduce((n, f) => n + f.requests, 0);
+  const cpuUs = bursts.reduce((n, f) => n + f.cpuUsPerRequest * f.requests, 0);
+  return {
+    rps: Math.round(bursts.reduce((n, f) => n + f.rps, 0) / bursts.length),
+    cpuUsPerRequest: Math.round((cpuUs / Math.max(1, requests)) * 10) / 10,
+    errors: bursts.reduce((n, f) => n + f.errors, 0),
+    requests,
+    bursts: bursts.map((f) => f.cpuUsPerRequest),
+  };
+}
+
 async function main(): Promise<void> {
   installCleanup();
   const scratch = trackDir(mkdtempSync(join(tmpdir(), 'strata-bench-wrk-')));
@@ -159,26 +175,40 @@ async function main(): Promise<void> {
   const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
 
   const results: Record<string, unknown> = {};
-  for (const workers of [1, 2]) {
-    const strata = await startStrata(workers, originUrl);
-    try {
+  // Both nodes alive at once: the misses are measured in bursts interleaved between them,
+  // so that the load of whatever else runs on the machine falls on both alike.
+  const nodes = new Map<number, Strata>();
+  try {
+    for (const workers of [1, 2]) nodes.set(workers, await startStrata(workers, originUrl));
+    const hits = new Map<number, Figures>();
+    for (const [workers, strata] of nodes) {
       // Warm the hit object on every worker (fresh connections go round them), then measure.
       for (let i = 0; i < 4 * workers; i++) await get(`${strata.base}/hit`);
       await gen.run({ url: `${strata.base}/hit`, durationS: WARM_S, connections: CONNECTIONS });
-      const hit = await measure(strata, () => gen.run({ url: `${strata.base}/hit`, durationS: MEASURE_S, connections: CONNECTIONS }));
-      await gen.run({ url: `${strata.base}/miss`, durationS: WARM_S, connections: CONNECTIONS, uniquePrefix: `warm${workers}` });
-      const miss = await measure(strata, () => gen.run({ url: `${strata.base}/miss`, durationS: MEASURE_S, connections: CONNECTIONS, uniquePrefix: `w${workers}` }));
+      hits.set(workers, await measure(strata, () => gen.run({ url: `${strata.base}/hit`, durationS: MEASURE_S, connections: CONNECTIONS })));
+    }
+    // Each worker process warms on its own share of the misses: as many requests per process for both.
+    for (const [workers, strata] of nodes) await gen.run({ url: `${strata.base}/miss`, durationS: WARM_S * workers * 2, connections: CONNECTIONS, uniquePrefix: `warm${workers}` });
+    const misses = new Map<number, Figures[]>([...nodes.keys()].map((w) => [w, []]));
+    const burstS = Math.max(1, Math.round(MEASURE_S / MISS_BURSTS));
+    for (let b = 0; b < MISS_BURSTS; b++) {
+      for (const workers of b % 2 === 0 ? [1, 2] : [2, 1]) {
+        const strata = nodes.get(workers)!;
+        misses.get(workers)!.push(await measure(strata, () => gen.run({ url: `${strata.base}/miss`, durationS: burstS, connections: CONNECTIONS, uniquePrefix: `w${workers}b${b}` })));
+      }
+    }
+    for (const [workers, strata] of nodes) {
       let herdFetches = 0;
       for (let o = 0; o < HERD_OBJECTS; o++) {
         const path = `/herd/${workers}/${o}`;
         await Promise.all(Array.from({ length: HERD }, () => get(strata.base + path)));
         herdFetches += originCounts.get(path) ?? 0;
       }
-      results[`workers${workers}`] = { hit1KiB: hit, miss16KiB: miss, herdOriginRequestsPerObject: herdFetches / HERD_OBJECTS, processes: strata.pids.length };
+      results[`workers${workers}`] = { hit1KiB: hits.get(workers), miss16KiB: combined(misses.get(workers)!), herdOriginRequestsPerObject: herdFetches / HERD_OBJECTS, processes: strata.pids.length };
       process.stdout.write(`workers ${workers}: ${JSON.stringify(results[`workers${workers}`])}\n`);
-    } finally {
-      await strata.stop();
     }
+  } finally {
+    for (const strata of nodes.values()) await strata.stop();
   }
   const one = results['workers1'] as { hit1KiB: Figures; miss16KiB: Figures };
   const two = results['workers2'] as { hit1KiB: Figures; miss16KiB: Figures };

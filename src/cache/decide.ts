@@ -91,7 +91,7 @@ export function decide(input: DecideInput): Decision {
   const d = decideReuse(request.directives, stored, nowMs);
   if (d.reuse) return { kind: d.stale ? 'hit-stale' : 'hit', ageS: d.ageS, ttlS: d.ttlS };
   if (request.directives.onlyIfCached) return { kind: 'refuse' };
-  if (d.why === 'stale' && !stored.staleForbidden && -d.ttlS <= graceOf(stored.staleWhileRevalidateS, grace.staleWhileRevalidateS)) {
+  if (d.why === 'stale' && !stored.staleForbidden && withinStaleWindow(d.ttlS, graceOf(stored.staleWhileRevalidateS, grace.staleWhileRevalidateS))) {
     return { kind: 'stale-while-revalidate', ageS: d.ageS, ttlS: d.ttlS };
   }
   return {
@@ -123,9 +123,18 @@ export function staleOnFailure(request: RequestFacts, stored: EntryMeta, nowMs: 
   if (stored.staleForbidden) return undefined;
   const d = decideReuse(request.directives, stored, nowMs);
   if (d.reuse || d.why !== 'stale') return undefined;
-  if (-d.ttlS <= graceOf(stored.staleIfErrorS, grace.staleIfErrorS)) return 'stale-if-error';
-  if (failure === 'disconnected' && -d.ttlS <= grace.staleIfDisconnectedS) return 'stale-if-disconnected';
+  if (withinStaleWindow(d.ttlS, graceOf(stored.staleIfErrorS, grace.staleIfErrorS))) return 'stale-if-error';
+  if (failure === 'disconnected' && withinStaleWindow(d.ttlS, grace.staleIfDisconnectedS)) return 'stale-if-disconnected';
   return undefined;
+}
+
+/**
+ * Stale by no more than a window of `windowS` seconds (`ttlS` ≤ 0 once stale). A
+ * window of 0 allows nothing, not even an entry stale by exactly 0 s (its age
+ * equal to its lifetime: stale by RFC 9111 §4.2).
+ */
+function withinStaleWindow(ttlS: number, windowS: number): boolean {
+  return windowS > 0 && -ttlS <= windowS;
 }
 
 /** The response's own stale window when it names one, else the operator's default. */

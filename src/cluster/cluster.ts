@@ -19,6 +19,7 @@ import { PurgeBus } from './purge-bus.js';
 import type { WirePurge } from './purge-wire.js';
 import { checkPeer } from './peer-auth.js';
 import { PeerFetch } from './peer-fetch.js';
+import type { WorkerFetch } from '../workers/worker-fetch.js';
 
 export interface ClusterDeps {
   logger: Logger;
@@ -30,6 +31,12 @@ export interface ClusterDeps {
   timers?: Timers;
   /** Apply a purge another node accepted (read from the purge bus). */
   applyPurge?: (p: WirePurge) => Promise<unknown>;
+  /**
+   * The workers of one node (src/workers/): a miss is fetched by the worker that
+   * received it under a per-key lock, not through the key's owner; `peerId` names
+   * a worker's member id.
+   */
+  workers?: { fetch: WorkerFetch; peerId: (w: number) => string };
 }
 
 /** What a purge's answer says about the other nodes. */
@@ -108,6 +115,7 @@ export class Cluster implements ClusterPath {
       logger: deps.logger,
       handoffMs: c.handoffMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
+      successorCopy: c.successorCopy,
     });
   }
 
@@ -181,6 +189,8 @@ export class Cluster implements ClusterPath {
   }
 
   request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+    const w = this.deps.workers;
+    if (w) return w.fetch.request(req, origin, (i, r) => this.fetcher.cachedAt(w.peerId(i), r));
     return this.fetcher.request(req, origin);
   }
 
@@ -202,6 +212,7 @@ export class Cluster implements ClusterPath {
       members: this.membership.stats(),
       forgedPeerClaims: this.forged,
       ...this.fetcher.stats(),
+      ...(this.deps.workers ? { workerMisses: this.deps.workers.fetch.stats() } : {}),
       purgesOwed: this.outbox?.pendingCounts() ?? {},
       ...(this.bus ? { purgeBus: this.bus.stats() } : {}),
     };

@@ -49,6 +49,9 @@ export function bodyMatches(headers: Record<string, string | string[] | undefine
 
 export type PeerCheck = { peer: string } | { peer: undefined; forged: boolean };
 
+/** Every client request's answer (no peer fields): one object, not one per request. */
+const NO_CLAIM: PeerCheck = Object.freeze({ peer: undefined, forged: false });
+
 /**
  * The peer a request proves it comes from. When it claims one without a valid
  * proof, the peer fields are deleted from `headers` (the request goes on as a
@@ -58,7 +61,7 @@ export function checkPeer(secret: string, method: string, target: string, header
   const from = headers[PEER_FROM];
   const time = headers[PEER_TIME];
   const sig = headers[PEER_SIG];
-  if (from === undefined && time === undefined && sig === undefined) return { peer: undefined, forged: false };
+  if (from === undefined && time === undefined && sig === undefined) return NO_CLAIM;
   if (secret !== '' && from !== undefined && time !== undefined && sig !== undefined && /^\d{1,16}$/.test(time) && Math.abs(nowMs - Number(time)) <= MAX_SKEW_MS) {
     const want = mac(secret, method, target, time, from, headers[PEER_BODY] ?? '');
     const got = Buffer.from(sig, 'base64url');

@@ -7,11 +7,19 @@
 //   cluster.peerTimeoutMs) counts against its health and the next is asked; an
 //   answer, even a 5xx, is the answer (asking others would multiply a failing
 //   origin's load);
-// - when this node is the owner, the origin is asked, except within
-//   cluster.handoffMs of a change of the healthy set: then the previous owner (the
-//   next member in order) is asked first with only-if-cached, so a node that
-//   returns takes its objects back from whoever held them meanwhile, not from the
-//   origin;
+// - when this node is the owner of what its own client asked (cluster.successorCopy),
+//   the next member in order (the object's owner should this node die) is asked: it
+//   answers from its cache when it holds the object, else fetches the origin for us
+//   and keeps a copy where cluster.edgeCopies says. So an owner's death costs the
+//   origin nothing for what it held, and a node that returns takes its objects back
+//   from whoever held them meanwhile. That member answers itself (a peer's request);
+//   if it fails before answering, the origin is asked;
+// - otherwise the owner asks the origin, except within cluster.handoffMs of a change
+//   of the healthy set: then the previous owner (the next member in order) is asked
+//   first with only-if-cached (the same return without a successor copy);
+// - a peer's request for an object this node does not own (the owner fetching
+//   through us, or views that differ for a moment) is answered from the origin and
+//   kept as a copy of another node's object (cluster.edgeCopies);
 // - peers with purges still queued for them (outbox.ts) are skipped: they may
 //   hold what was purged;
 // - a request is sent to a peer with a proof (peer-auth.ts); the peer answers it
@@ -36,6 +44,8 @@ export interface PeerFetchDeps {
   handoffMs: number;
   /** A peer with purges queued for it is not asked. */
   hasPendingPurges: (peerId: string) => boolean;
+  /** The owner's own misses go through the next member in order (cluster.successorCopy). */
+  successorCopy: boolean;
 }
 
 /** Failed before any response: the next member may be asked. */
@@ -47,6 +57,7 @@ export class PeerFetch {
   private peerFetches = 0;
   private peerFailures = 0;
   private handoffHits = 0;
+  private successorFetches = 0;
 
   constructor(private readonly deps: PeerFetchDeps) {}
 
@@ -55,7 +66,7 @@ export class PeerFetch {
     const order = this.deps.membership.order(req.key).filter((m) => m.self || !this.deps.hasPendingPurges(m.id!));
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
-      if (m.self) return this.asOwner(req, order.slice(i + 1), origin);
+      if (m.self) return this.asOwner(req, order.slice(i + 1), origin, this.deps.successorCopy);
       try {
         return await this.fromPeer(m, req, false);
       } catch (err) {
@@ -74,12 +85,29 @@ export class PeerFetch {
    */
   async forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
     const order = this.deps.membership.order(req.key).filter((m) => m.self || !this.deps.hasPendingPurges(m.id!));
-    if (order[0]?.self !== true) return origin.request(req);
-    return this.asOwner(req, order.slice(1), origin);
+    const owner = order[0];
+    if (owner !== undefined && !owner.self) {
+      // Another node's object (its owner fetching through us): our copy is an edge copy.
+      return { ...(await origin.request(req)), peer: owner.id! };
+    }
+    return this.asOwner(req, order.slice(1), origin, false);
   }
 
-  private async asOwner(req: OriginRequest & { key: string }, rest: Member[], origin: OriginClient): Promise<OriginResponse> {
+  /** This node owns the object: through the next member (`throughNext`), else the origin, with the handoff rule. */
+  private async asOwner(req: OriginRequest & { key: string }, rest: Member[], origin: OriginClient, throughNext: boolean): Promise<OriginResponse> {
     const previous = rest[0];
+    if (previous && throughNext) {
+      try {
+        const res = await this.fromPeer(previous, req, false);
+        this.successorFetches++;
+        // This node owns it: stored here as the owner's copy (every tier); the next member keeps its own.
+        return { status: res.status, headers: res.headers, body: res.body, upstream: `peer ${previous.id} (next owner)` };
+      } catch (err) {
+        if (!askNext(err)) throw originError(err, `peer ${previous.id}`);
+        this.deps.logger.info({ peer: previous.id, err: failureReason(err), url: req.target }, 'next node in ownership order failed before answering; asking the origin');
+      }
+      return origin.request(req);
+    }
     const handoff = this.deps.handoffMs > 0 && this.deps.clock.now() - this.deps.membership.changedAtMs < this.deps.handoffMs;
     if (previous && handoff) {
       try {
@@ -95,6 +123,25 @@ export class PeerFetch {
       }
     }
     return origin.request(req);
+  }
+
+  /**
+   * Peer `id`'s cache only (the workers of a node: workers/worker-fetch.ts): undefined
+   * when it does not hold the object (504), is not available, or fails before answering.
+   */
+  async cachedAt(id: string, req: OriginRequest & { key: string }): Promise<OriginResponse | undefined> {
+    const m = this.deps.membership.peer(id);
+    // One with purges queued for it may hold what was purged.
+    if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
+    try {
+      const res = await this.fromPeer(m, req, true);
+      if (res.status !== 504) return res;
+      res.body.resume();
+      return undefined;
+    } catch (err) {
+      if (!askNext(err)) throw originError(err, `peer ${m.id}`);
+      return undefined;
+    }
   }
 
   /** One request to a peer's proxy listener, with proof; `onlyIfCached`: its cache only. */
@@ -116,7 +163,7 @@ export class PeerFetch {
     }
   }
 
-  stats(): { peerFetches: number; peerFailures: number; handoffHits: number } {
-    return { peerFetches: this.peerFetches, peerFailures: this.peerFailures, handoffHits: this.handoffHits };
+  stats(): { peerFetches: number; peerFailures: number; handoffHits: number; successorFetches: number } {
+    return { peerFetches: this.peerFetches, peerFailures: this.peerFailures, handoffHits: this.handoffHits, successorFetches: this.successorFetches };
   }
 }

@@ -36,11 +36,14 @@ export function fromUndici(headers: Record<string, string | string[] | undefined
   return fromIncoming(headers as IncomingHttpHeaders);
 }
 
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
 /** Field names listed in Connection, lower-cased (RFC 9110 §7.6.1). */
-export function connectionTokens(headers: HeaderMap): Set<string> {
+export function connectionTokens(headers: HeaderMap): ReadonlySet<string> {
   const c = headers['connection'];
+  // The usual value names no other field (keep-alive is hop-by-hop anyway): no set per response.
+  if (!c || c === 'keep-alive') return NO_TOKENS;
   const out = new Set<string>();
-  if (!c) return out;
   for (const t of c.split(',')) {
     const n = t.trim().toLowerCase();
     if (n) out.add(n);
@@ -53,7 +56,7 @@ export function withoutHopByHop(headers: HeaderMap): HeaderMap {
   const named = connectionTokens(headers);
   const out: HeaderMap = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || (named.size > 0 && named.has(name))) continue;
     out[name] = headers[name]!;
   }
   return out;

@@ -188,6 +188,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const purgeMark = store.purgeMark();
     const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, ...(req.onInterim ? { onInterim: req.onInterim } : {}) });
     const responseTimeMs = clock.now();
+    if (res.settled) finish = settleOnFinish(finish, res.settled);
 
     if (validating && res.status === 304) {
       res.body.resume();
@@ -205,6 +206,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'no-longer-storable' };
         }
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
+        res.settled?.(true);
         return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true };
       } finally {
         finish();
@@ -268,6 +270,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       logFields: { id: req.id, url: meta.url },
       notStored: 'response not stored',
       committed: async () => {
+        res.settled?.(true);
         stats.inc('stored');
         await dropOtherVaryShapes(meta);
         // A new body of the response: the variants made from (or sent for) the old one go.
@@ -284,6 +287,14 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
   }
+}
+
+/** `finish`, also telling `settled` (unless told before: stored) that nothing was stored. */
+function settleOnFinish(finish: () => void, settled: (stored: boolean) => void): () => void {
+  return () => {
+    settled(false);
+    finish();
+  };
 }
 
 /**

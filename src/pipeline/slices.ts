@@ -169,6 +169,7 @@ export function createSlicer(deps: SliceDeps) {
       if (!sliceable) {
         const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: -1 }, Promise.resolve());
         setImmediate(() => body.abandonIfUnread());
+        res.settled?.(false);
         finish();
         const reason = edgeTiers === 'none' ? 'edge-copy' : res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
         return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
@@ -194,10 +195,14 @@ export function createSlicer(deps: SliceDeps) {
         logFields: { id: req.id, url: meta.url, slice: index },
         notStored: 'slice not stored',
         committed: () => {
+          res.settled?.(true);
           stats.inc('stored');
           stats.inc('slicesStored');
         },
-        over: finish,
+        over: () => {
+          res.settled?.(false);
+          finish();
+        },
       });
       // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
       res.onDistrust?.(() => {

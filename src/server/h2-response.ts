@@ -7,43 +7,132 @@
 //    Proxy-Connection, Transfer-Encoding, Upgrade, TE other than "trailers") are
 //    left out: node:http2 throws on them, and they mean nothing on a stream.
 //    Forwarded and stored fields are already without hop-by-hop fields; this
-//    catches Strata's own (an error answer's "connection: close").
+//    catches Strata's own (an error answer's "connection: close");
+//  - a write that meets backpressure is reported, so the listener's send timeout
+//    (./h2-send-timeout.ts) watches that stream — and only that one;
+//  - the request path's writeHead(status, raw pairs) goes to the stream's
+//    respond() in one step (the hit path's cost; see writeHead below). No
+//    trailers are offered: Strata sends none.
 
 import http2 from 'node:http2';
+import { SLICE_BYTES } from './h2-send-timeout.js';
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
-function allowed(name: string, value: unknown): boolean {
-  const n = name.toLowerCase();
+/** `n`: the field name in lower case. */
+function allowed(n: string, value: unknown): boolean {
   if (n === 'te') return String(value).trim().toLowerCase() === 'trailers';
   return !CONNECTION_SPECIFIC.has(n);
 }
 
-/** Raw pairs (or a header object) without connection-specific fields; the same array when there is none. */
-export function withoutConnectionFields<T extends readonly unknown[] | Record<string, unknown>>(headers: T): T {
+/** Lengths of the connection-specific names (and TE): a name of another length needs no look. */
+const SUSPECT_LENGTHS = new Set([...CONNECTION_SPECIFIC, 'te'].map((n) => n.length));
+
+/**
+ * writeHead's fields as one header object (for the stream's respond(), or the
+ * compatibility layer's object path — never its raw-pairs path, which removed,
+ * then appended through setHeader, so validated every field three times),
+ * without connection-specific fields; a repeated name (Set-Cookie) becomes an array.
+ */
+export function h2Fields(headers: readonly unknown[] | Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
   if (Array.isArray(headers)) {
-    let out: unknown[] | undefined;
     for (let i = 0; i < headers.length; i += 2) {
-      if (allowed(String(headers[i]), headers[i + 1])) out?.push(headers[i], headers[i + 1]);
-      else out ??= headers.slice(0, i);
+      let name = String(headers[i]);
+      const value: unknown = headers[i + 1];
+      if (SUSPECT_LENGTHS.has(name.length) && !allowed(name.toLowerCase(), value)) continue;
+      // Stored and Strata's own names are lower case already; node:http2 wants them so.
+      if (hasUpper(name)) name = name.toLowerCase();
+      const prev = out[name];
+      if (prev === undefined) out[name] = value;
+      else if (Array.isArray(prev)) prev.push(value);
+      else out[name] = [prev, value];
     }
-    return (out ?? headers) as T;
+    return out;
   }
   const obj = headers as Record<string, unknown>;
-  if (Object.keys(obj).every((k) => allowed(k, obj[k]))) return headers;
-  return Object.fromEntries(Object.entries(obj).filter(([k, v]) => allowed(k, v))) as T;
+  for (const name in obj) if (allowed(name.toLowerCase(), obj[name])) out[name] = obj[name];
+  return out;
+}
+
+function hasUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
 }
 
 export class StrataHttp2Response extends http2.Http2ServerResponse {
+  /** Writes made so far: how the send timeout (h2-send-timeout.ts) tells a refilled queue from a stalled one. */
+  writes = 0;
+  /** Whether setHeader() was used: then writeHead merges through the compatibility layer. */
+  private fieldsSet = false;
+
+  /**
+   * The request path writes its answers as raw pairs in one writeHead: those go
+   * straight to the stream's respond() as one header object — the compatibility
+   * layer's writeHead validated and copied every field twice more, and asked for
+   * trailers on every answer (a setImmediate and an extra frame each; Strata
+   * sends no trailers, so addTrailers() is not supported). Everything else
+   * (fields set before, an object, no fields) takes the compatibility path.
+   */
   override writeHead(statusCode: number, a?: unknown, b?: unknown): this {
     const headers = typeof a === 'string' ? b : a;
-    if (headers === undefined) return super.writeHead(statusCode);
-    return super.writeHead(statusCode, withoutConnectionFields(headers as Record<string, string>));
+    if (headers === undefined || headers === null) return super.writeHead(statusCode);
+    const stream = this.stream;
+    if (Array.isArray(headers) && !this.fieldsSet && !stream.headersSent && !stream.destroyed && !stream.closed) {
+      // The compatibility layer's state: statusCode (the setter checks the range) and writableEnded.
+      this.statusCode = statusCode;
+      const fields = h2Fields(headers) as http2.OutgoingHttpHeaders;
+      fields[':status'] = statusCode;
+      stream.respond(fields, { endStream: this.writableEnded, waitForTrailers: false });
+      return this;
+    }
+    return super.writeHead(statusCode, h2Fields(headers as Record<string, unknown>) as http2.OutgoingHttpHeaders);
   }
 
   override setHeader(name: string, value: number | string | readonly string[]): void {
-    if (allowed(name, value)) super.setHeader(name, value);
+    this.fieldsSet = true;
+    if (allowed(name.toLowerCase(), value)) super.setHeader(name, value);
   }
+
+  /**
+   * As the compatibility layer's, but a write larger than SLICE_BYTES is queued
+   * in slices (the unit in which the send timeout sees a client's progress), and
+   * a write that meets backpressure is reported (backpressure()).
+   */
+  override write(chunk: string | Uint8Array, a?: BufferEncoding | WriteCallback, b?: WriteCallback): boolean {
+    this.writes++;
+    const encoding = typeof a === 'function' ? undefined : a;
+    const cb = typeof a === 'function' ? a : b;
+    const bytes = typeof chunk === 'string' ? (chunk.length > SLICE_BYTES ? Buffer.from(chunk, encoding) : undefined) : chunk;
+    let ok: boolean;
+    if (bytes === undefined || bytes.byteLength <= SLICE_BYTES) ok = super.write(chunk, encoding as BufferEncoding, cb);
+    else {
+      ok = true;
+      for (let at = 0; at < bytes.byteLength; at += SLICE_BYTES) {
+        const end = Math.min(at + SLICE_BYTES, bytes.byteLength);
+        ok = end === bytes.byteLength && cb ? super.write(bytes.subarray(at, end), cb) : super.write(bytes.subarray(at, end));
+      }
+    }
+    if (!ok) this.backpressure();
+    return ok;
+  }
+
+  /** A write met backpressure: the listener's subclass (http2ResponseClass) has it watched. */
+  protected backpressure(): void {}
+}
+
+type WriteCallback = (err: Error) => void;
+
+/** The response class for one listener: responses that meet backpressure are handed to `onBackpressure`. */
+export function http2ResponseClass(onBackpressure: (res: StrataHttp2Response) => void): typeof StrataHttp2Response {
+  return class extends StrataHttp2Response {
+    protected override backpressure(): void {
+      onBackpressure(this);
+    }
+  };
 }
 
 // An accessor, not a class field: the typings declare `destroyed` a property of Writable.

@@ -8,9 +8,11 @@
 //   - HTTP/2: a node:http2 server in compatibility mode, whose request and
 //     response objects the request path uses as it uses node:http's
 //     (./h2-response.ts makes up for the differences). Streams per connection are
-//     bounded, the header list is bounded by limits.maxHeaderBytes, a connection
-//     must open its first stream within the header timeout, and an idle one is
-//     closed.
+//     bounded; a header list over limits.maxHeaderBytes is answered 431 (as
+//     HTTP/1.1 is; twice that is reset unread); a connection must open its first
+//     stream within the header timeout, and an idle one is closed; a stream whose
+//     client takes none of its bytes for limits.sendTimeoutMs is reset
+//     (./h2-send-timeout.ts).
 // Neither inner server listens itself: they only receive connections from here.
 
 import http2, { type ServerHttp2Session } from 'node:http2';
@@ -21,7 +23,9 @@ import type { LimitsConfig, TlsConfig } from '../config/types.js';
 import type { Logger } from 'pino';
 import type { Certificates } from './certificates.js';
 import { ClientConnections } from './client-connections.js';
-import { StrataHttp2Response } from './h2-response.js';
+import { http2ResponseClass } from './h2-response.js';
+import { Http2IdleSessions } from './h2-idle.js';
+import { Http2SendTimeout } from './h2-send-timeout.js';
 import { createListener, type ClientListener } from './listener.js';
 
 export interface SecureListenerOptions {
@@ -30,7 +34,7 @@ export interface SecureListenerOptions {
   certificates: Certificates;
   logger: Logger;
   onBadRequest: () => void;
-  /** An HTTP/1.1 client cut by limits.sendTimeoutMs (listener.ts). */
+  /** A client cut by limits.sendTimeoutMs: an HTTP/1.1 connection (listener.ts), an HTTP/2 stream or connection (h2-send-timeout.ts). */
   onSendTimeout?: () => void;
 }
 
@@ -45,17 +49,33 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   // listening; this one never listens (connections are handed to it), so start it here.
   h1.emit('listening');
 
+  const sendTimeout = new Http2SendTimeout({ timeoutMs: () => limits.sendTimeoutMs, logger, ...(opts.onSendTimeout ? { onCut: opts.onSendTimeout } : {}) });
+  // The compatibility layer's request and response stand in for node:http's on
+  // every member the request path uses (the TLS tests run the same cases over both).
+  const h2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void => {
+    if (headerListBytes(req.rawHeaders) > limits.maxHeaderBytes) refuseHeaderList(res);
+    else handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  };
   const h2 = http2.createServer(
     {
-      settings: { maxConcurrentStreams: opts.tls.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
-      Http2ServerResponse: StrataHttp2Response,
+      settings: { maxConcurrentStreams: opts.tls.http2MaxConcurrentStreams, maxHeaderListSize: headerListCap(limits.maxHeaderBytes) },
+      Http2ServerResponse: http2ResponseClass((res) => sendTimeout.watch(res)),
     },
-    // The compatibility layer's request and response stand in for node:http's on
-    // every member the request path uses (the TLS tests run the same cases over both).
-    handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+    h2Handler,
   );
-  const sessions = new Set<ServerHttp2Session>();
+
+  /** 431, as HTTP/1.1 answers a header section over limits.maxHeaderBytes (listener.ts); the connection stays. */
+  function refuseHeaderList(res: http2.Http2ServerResponse): void {
+    const message = `request header section exceeds ${limits.maxHeaderBytes} bytes`;
+    opts.onBadRequest();
+    logger.warn({ code: 'HEADERS_TOO_LARGE', remote: res.stream.session?.socket?.remoteAddress, http: '2' }, message);
+    const body = `431 HEADERS_TOO_LARGE: ${message}\n`;
+    res.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' });
+    res.end(body);
+  }
+  const sessions = new Http2IdleSessions(opts.tls.http2IdleTimeoutMs);
   h2.on('session', (session: ServerHttp2Session) => {
+    // Closed after tls.http2IdleTimeoutMs without a byte either way (not session.setTimeout: see ./h2-idle.ts).
     sessions.add(session);
     const firstStream = setTimeout(() => {
       opts.onBadRequest();
@@ -65,10 +85,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     session.once('stream', () => clearTimeout(firstStream));
     session.once('close', () => {
       clearTimeout(firstStream);
-      sessions.delete(session);
     });
-    // No frame either way for this long: the client is gone or parked; let the connection go.
-    session.setTimeout(opts.tls.http2IdleTimeoutMs, () => session.destroy());
   });
   h2.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'HTTP/2 connection error'));
 
@@ -88,6 +105,8 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
 
   // Once the front has closed and its last connection is gone, stop the inner servers' timers.
   front.once('close', () => {
+    sendTimeout.stop();
+    sessions.stop();
     h1.close();
     h2.close();
   });
@@ -120,19 +139,41 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     setLimits(next) {
       limits = next;
       h1.setLimits(next);
-      h2.updateSettings({ maxHeaderListSize: next.maxHeaderBytes });
+      h2.updateSettings({ maxHeaderListSize: headerListCap(next.maxHeaderBytes) });
       // The TLS handshake timeout is fixed when the front is made: a change needs a restart.
     },
     closeIdleConnections() {
       h1.closeIdleConnections();
       // GOAWAY: no new streams; the connection closes once its streams are done.
-      for (const s of sessions) s.close();
+      for (const s of sessions.all()) s.close();
     },
     closeAllConnections() {
       h1.closeAllConnections();
-      for (const s of sessions) s.destroy();
+      for (const s of [...sessions.all()]) s.destroy();
       // Connections still in their handshake, too.
       for (const s of raw) s.destroy();
     },
   };
+}
+
+/**
+ * A header list's size as HTTP/2 counts it (RFC 9113 §6.5.2: name, value and 32
+ * octets per field, pseudo-header fields included), as node:http2 does against
+ * SETTINGS_MAX_HEADER_LIST_SIZE.
+ */
+export function headerListBytes(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 32;
+  return n;
+}
+
+/**
+ * What the HTTP/2 server accepts at all: node:http2 resets a stream whose header
+ * list exceeds SETTINGS_MAX_HEADER_LIST_SIZE before any handler sees it
+ * (RST_STREAM ENHANCE_YOUR_CALM), so the setting is twice limits.maxHeaderBytes:
+ * a list between the two gets the 431 the limit promises (RFC 9113 §10.5.1
+ * lets a server answer 431), one beyond it is reset unread.
+ */
+export function headerListCap(maxHeaderBytes: number): number {
+  return 2 * maxHeaderBytes;
 }

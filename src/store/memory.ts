@@ -10,6 +10,7 @@ import { anyMatch, countInSlices, countKeysInSlices, indexedCount, indexedKeyLis
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { TierIndex } from './tier-index.js';
 import { heapStringBytes } from './ram-estimate.js';
+import { VariantIndex } from './variant-index.js';
 
 export interface MemoryTierOptions {
   maxBytes: number;
@@ -20,8 +21,19 @@ export interface MemoryTierOptions {
   expire?: ExpireFn;
 }
 
-/** An entry as the tier holds it: stamped with the newest purge ban it was checked against. */
-type Held = StoredEntry & BanChecked;
+/**
+ * An entry as the tier holds it: stamped with the newest purge ban it was checked
+ * against, and with the bytes its body's memory takes (`retainedBytes`).
+ */
+type Held = StoredEntry & BanChecked & { bodyBytes: number };
+
+/** The memory a kept body holds: a chunk kept as it arrived holds its whole read (the response head too). */
+function retainedBytes(body: Buffer | readonly Buffer[]): number {
+  if (Buffer.isBuffer(body)) return body.buffer.byteLength;
+  let n = 0;
+  for (const c of body) n += c.buffer.byteLength;
+  return n;
+}
 
 /**
  * RAM an entry costs besides its body bytes and its strings, on Node 20: the
@@ -47,11 +59,31 @@ export function metaSizeEstimate(meta: EntryMeta): number {
   return n;
 }
 
+/** Bytes the kept chunks' memory may hold beyond the body, together (the response head read with it). */
+const KEPT_SLACK_BYTES = 512;
+/** Chunks a body may be kept in (more: joined into one buffer). */
+const KEPT_CHUNKS = 16;
+
 /**
- * The body in a buffer of its own. Chunks from a socket are views into larger
- * shared slabs (undici's read buffer, Node's 8 KiB pool): keeping one alive would
- * retain the whole slab while the tier counts only the body's bytes.
+ * The body as the tier keeps it: the chunks it arrived in when each one's memory is
+ * its own but for a few bytes — socket reads, one per chunk (the usual miss: one read
+ * holding the response head and a small body, or a few 64 KiB reads) — so no
+ * allocation and no copy; nothing writes into a chunk once read. Otherwise a buffer
+ * of its own: chunks that are views into larger shared slabs (Node's 8 KiB pool, a
+ * decoder's output) would retain the whole slab while the tier counts only the body.
  */
+export function keptBody(chunks: readonly Buffer[], size: number): Buffer | readonly Buffer[] {
+  if (chunks.length === 0 || chunks.length > KEPT_CHUNKS) return ownedCopy(chunks, size);
+  let slack = 0;
+  for (const c of chunks) {
+    if (c.buffer instanceof SharedArrayBuffer) return ownedCopy(chunks, size);
+    slack += c.buffer.byteLength - c.length;
+  }
+  if (slack > KEPT_SLACK_BYTES) return ownedCopy(chunks, size);
+  return chunks.length === 1 ? chunks[0]! : chunks.slice();
+}
+
+/** The body in a buffer of its own. */
 export function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
   const out = Buffer.allocUnsafeSlow(size);
   let offset = 0;
@@ -63,7 +95,11 @@ export class MemoryTier implements Store, Purgeable {
   private readonly lru: LRUCache<string, Held>;
   /** The same entries by key: purges scan it, and lru-cache's own iterators are several times slower. */
   private readonly held = new Map<string, Held>();
-  private readonly indexes = new TierIndex();
+  /**
+   * An entry stored under its primary key (no Vary: nearly every miss) is found by
+   * `held` itself, not listed in a Set of its own (VariantIndex `stored`, as on disk).
+   */
+  private readonly indexes = new TierIndex(new VariantIndex((primaryKey) => this.held.has(primaryKey)));
   /** Entries evicted to stay within maxBytes, since start. */
   private evictions = 0;
   readonly maxObjectBytes: number;
@@ -84,11 +120,11 @@ export class MemoryTier implements Store, Purgeable {
     this.maxBytes = opts.maxBytes;
     this.lru = new LRUCache<string, Held>({
       maxSize: Math.max(1, opts.maxBytes),
-      sizeCalculation: (e) => e.body.size + metaSizeEstimate(e.meta),
+      sizeCalculation: (e) => e.bodyBytes + metaSizeEstimate(e.meta),
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
-          this.indexes.remove(e.meta);
+          this.indexes.remove(e.meta, e.meta.key !== e.meta.primaryKey);
           this.held.delete(key);
         } else this.indexes.tags.remove(e.meta.tags, key);
         if (reason === 'evict') {
@@ -137,13 +173,14 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   /** Insert a complete entry (used for promotion from disk and by the writer). */
-  put(meta: EntryMeta, body: Buffer): boolean {
-    if (!this.admits(body.length)) return false;
-    const entry: Held = { meta, body: memoryBody(body), bansChecked: this.bans.seq };
+  put(meta: EntryMeta, body: Buffer | readonly Buffer[]): boolean {
+    const kept = memoryBody(body);
+    if (!this.admits(kept.size)) return false;
+    const entry: Held = { meta, body: kept, bansChecked: this.bans.seq, bodyBytes: Math.max(kept.size, retainedBytes(body)) };
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
-    this.indexes.add(meta);
+    this.indexes.add(meta, meta.key !== meta.primaryKey);
     this.held.set(meta.key, entry);
     return true;
   }
@@ -178,7 +215,7 @@ export class MemoryTier implements Store, Purgeable {
           return;
         }
         meta.bodySize = size;
-        this.put(meta, ownedCopy(chunks, size));
+        this.put(meta, keptBody(chunks, size));
       },
       abort: () => {
         aborted = true;

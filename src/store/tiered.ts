@@ -50,7 +50,8 @@ interface Ticket {
 
 export class TieredStore implements CacheStore {
   /** Writes in flight, by key. */
-  private readonly tickets = new Map<string, Set<Ticket>>();
+  /** An array, not a Set: almost always one write per key, and a miss storm opens thousands. */
+  private readonly tickets = new Map<string, Ticket[]>();
   /** Disk writes still landing after their commit() resolved (close() waits for them). */
   private readonly landed = new Set<Promise<unknown>>();
   private readonly purges = new PurgeLog();
@@ -104,16 +105,17 @@ export class TieredStore implements CacheStore {
   private issue(meta: EntryMeta): Ticket {
     const t: Ticket = { key: meta.key, primaryKey: meta.primaryKey, opened: meta, cancelled: false, committed: false };
     let set = this.tickets.get(t.key);
-    if (!set) this.tickets.set(t.key, (set = new Set()));
-    set.add(t);
+    if (!set) this.tickets.set(t.key, (set = []));
+    set.push(t);
     return t;
   }
 
   private retire(t: Ticket): void {
     const set = this.tickets.get(t.key);
     if (!set) return;
-    set.delete(t);
-    if (set.size === 0) this.tickets.delete(t.key);
+    const i = set.indexOf(t);
+    if (i >= 0) set.splice(i, 1);
+    if (set.length === 0) this.tickets.delete(t.key);
   }
 
   /** Cancel the key's writes in flight (only those already committed, when `committedOnly`). */
@@ -194,18 +196,23 @@ export class TieredStore implements CacheStore {
         // place, and memory is consulted first: the newer response would never be seen.
         if (!mem) await this.memory.delete(meta.key);
         const diskDone = (async () => {
+          // Landed: the disk's record for the key is this write's (landing.ts tracks it only
+          // while wanted(), i.e. not cancelled; a newer commit or a delete cancels this ticket).
+          let landed = false;
           if (disk) {
             try {
               await disk.commit();
+              landed = true;
             } catch (err) {
               if (err instanceof BodyLengthError) throw err;
               this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed');
               throw err;
             }
-          } else if (held?.body.buffer && !ticket.cancelled && !opts.memoryOnly) {
-            await this.disk.putWhole(meta, held.body.buffer, { wanted });
+          } else if (held?.body.chunks && !ticket.cancelled && !opts.memoryOnly) {
+            landed = await this.disk.putWhole(meta, held.body.chunks, { wanted });
           }
-          if (!ticket.cancelled && ticket.meta && this.disk.storedFrom(meta.key, meta)) await this.disk.update(ticket.meta);
+          // Metadata updated while the body was landing: its line follows.
+          if (landed && !ticket.cancelled && ticket.meta && this.disk.has(meta.key)) await this.disk.update(ticket.meta);
           // Cancelled while the disk commit was under way: the disk tier landed nothing
           // (wanted() said no) and the canceller removed the memory entry.
           if (ticket.cancelled) throw new SupersededError(meta.key);

@@ -42,8 +42,10 @@ export type ExpireFn = (meta: EntryMeta, atMs: number) => EntryMeta;
 
 export interface Body {
   readonly size: number;
-  /** The whole body, when the tier holds it in memory. */
+  /** The whole body, when the tier holds it in memory (joined into one Buffer on first use). */
   readonly buffer?: Buffer;
+  /** The body held in memory as it is kept (one Buffer, or the chunks it arrived in), without joining them. */
+  readonly chunks?: readonly Buffer[];
   /** Bytes [start, end] inclusive (defaults: the whole body). Errors if the stored bytes fail their check. */
   stream(start?: number, end?: number): Readable;
 }

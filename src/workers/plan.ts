@@ -2,11 +2,14 @@
 //
 // Design (CACHING.md, "Workers"): the workers of a node are a small cluster of
 // their own, built from the mini-CDN's machinery (src/cluster/). Each worker is
-// a member named `<nodeId>.w<i>`; rendezvous hashing over the workers names the
-// owner worker of each key; a worker that does not own a key fetches it through
-// the owner over a loopback link (HMAC proof with a per-node random secret, never
-// forwarded again) and keeps an edge copy in memory. So one origin fetch per
-// object per node, and an object one worker stored is a hit on every other.
+// a member named `<nodeId>.w<i>`. A miss is fetched from the origin by the worker
+// that received it, holding the key's lock from the key's owner worker (a few
+// bytes over a Unix-domain socket: lock-links.ts); the owner also remembers which
+// worker stored the key, and a miss elsewhere is then taken from that worker's
+// cache over a loopback link (HMAC proof with a per-node random secret, never
+// forwarded again) and kept as an edge copy in memory (worker-fetch.ts). So one
+// origin fetch per object per node, and an object one worker stored is a hit on
+// every other.
 // Each worker owns its disk directory (single writer): worker 0 the cache dir
 // itself (so `--workers 1` → 2 keeps every object), worker i `<dir>/w<i>`.
 // The node's memory and disk budgets are split evenly among the workers.
@@ -31,14 +34,10 @@ export interface WorkerAssignment {
   secret: string;
   /** Loopback ports per worker: its proxy link and its admin link. */
   links: { proxyPort: number; adminPort: number }[];
+  /** Unix-domain socket path per worker: its lock link (lock-links.ts). */
+  lockPaths: string[];
   /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
   restarted?: boolean;
-  /**
-   * Ask the previous owner first on a miss (cluster.handoffMs): only after a restart
-   * or a change of the worker count, when owners have moved. Otherwise off: every
-   * owner's miss would first ask another worker that cannot hold it (a wasted hop).
-   */
-  handoff?: boolean;
 }
 
 /** The worker's private listeners, beside those of its Config. */
@@ -48,6 +47,8 @@ export interface WorkerLinks {
   admin?: ListenAddress;
   /** Worker 0 only: it answers the node's admin address for every worker (admin-view.ts). */
   node?: { id: string; workers: WorkerAdmin[] };
+  /** Its lock link and the others' (every worker's socket path, by index). */
+  locks: { index: number; paths: string[] };
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -87,7 +88,12 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
       ...config.cluster,
       peers,
       secret: a.secret,
-      handoffMs: a.handoff ? config.cluster.handoffMs : 0,
+      // No handoff between workers: a worker's miss asks the key's owner for its lock, and
+      // the owner's directory (filled from every worker's disk at start) names who holds it.
+      handoffMs: 0,
+      // A worker that dies is restarted by the primary: a second copy of each object on the
+      // next worker would halve the node's memory and add a hop to every miss.
+      successorCopy: false,
       // Loopback checks are cheap: workers find each other (and a restarted one) within a second.
       healthCheckIntervalMs: Math.min(config.cluster.healthCheckIntervalMs, LINK_CHECK_MS),
     },
@@ -96,9 +102,10 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
 
 export function workerLinks(config: Readonly<Config>, a: WorkerAssignment): WorkerLinks {
   const own = a.links[a.index]!;
-  if (a.index !== 0) return { proxy: { host: LOOPBACK, port: own.proxyPort } };
+  const locks = { index: a.index, paths: a.lockPaths };
+  if (a.index !== 0) return { proxy: { host: LOOPBACK, port: own.proxyPort }, locks };
   const workers = a.links.map((l, i) => ({ name: `w${i}`, url: `http://${LOOPBACK}:${l.adminPort}` }));
-  return { proxy: { host: LOOPBACK, port: own.proxyPort }, admin: { host: LOOPBACK, port: own.adminPort }, node: { id: config.nodeId, workers } };
+  return { proxy: { host: LOOPBACK, port: own.proxyPort }, admin: { host: LOOPBACK, port: own.adminPort }, node: { id: config.nodeId, workers }, locks };
 }
 
 /** Worker directories `<dir>/w<i>` a node of `count` workers does not use (left by a start with more workers). */

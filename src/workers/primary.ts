@@ -14,7 +14,9 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
@@ -55,6 +57,22 @@ async function reservePorts(count: number): Promise<WorkerAssignment['links']> {
   return links;
 }
 
+/** Short paths (a Unix socket path is limited to ~100 bytes), unique to this start of the primary. */
+function lockSocketPaths(count: number): string[] {
+  const tag = `strata-${process.pid}-${randomBytes(4).toString('hex')}`;
+  return Array.from({ length: count }, (_, i) => join(tmpdir(), `${tag}-w${i}.sock`));
+}
+
+function removeSockets(paths: string[]): void {
+  for (const p of paths) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // never created, or already removed
+    }
+  }
+}
+
 interface Slot {
   index: number;
   worker: Worker | undefined;
@@ -74,9 +92,10 @@ export interface Supervisor {
 /** Start `count` workers of `config` and supervise them. */
 export async function supervise(config: Readonly<Config>, count: number, logger: Logger): Promise<Supervisor> {
   await warnUnusedDirs(config.cache.dir, count, logger);
-  const countChanged = await recordCount(config.cache.dir, count, logger);
+  await recordCount(config.cache.dir, count, logger);
   const secret = randomBytes(32).toString('hex');
   const links = await reservePorts(count);
+  const lockPaths = lockSocketPaths(count);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
   let stopping = false;
   let failed = false;
@@ -85,7 +104,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let started = 0;
 
   const fork = (slot: Slot): void => {
-    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, ...(slot.restarts > 0 ? { restarted: true } : {}), handoff: countChanged || slot.restarts > 0 };
+    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, ...(slot.restarts > 0 ? { restarted: true } : {}) };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
     slot.startedAtMs = Date.now();
@@ -137,6 +156,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     }, config.limits.shutdownGraceMs + STOP_BACKSTOP_MS).unref();
   };
 
+  void done.then(() => removeSockets(lockPaths));
   for (const slot of slots) fork(slot);
   return {
     done,
@@ -167,8 +187,8 @@ const COUNT_FILE = 'workers.json';
 
 /**
  * Remember the worker count in the cache dir; a different one than last time
- * moves owners: said in the log, and the workers ask the previous owner first
- * on a miss for cluster.handoffMs (no origin refetch for what moved).
+ * moves owners: said in the log (the owners' directories are filled from every
+ * worker's disk at start: lock-links.ts announce).
  */
 async function recordCount(dir: string, count: number, logger: Logger): Promise<boolean> {
   let before: number | undefined;
@@ -185,6 +205,6 @@ async function recordCount(dir: string, count: number, logger: Logger): Promise<
     logger.warn({ dir, err: (err as Error).message }, 'could not record the worker count in the cache directory');
   }
   const changed = before !== undefined && before !== count;
-  if (changed) logger.warn({ from: before, to: count }, 'worker count changed: objects whose owner worker moved are taken from their previous owner on their first miss (cluster.handoffMs), not from the origin');
+  if (changed) logger.warn({ from: before, to: count }, 'worker count changed: every worker directory is kept and read; the owners learn at start which worker holds each stored object, so none is fetched again from the origin');
   return changed;
 }

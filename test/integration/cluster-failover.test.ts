@@ -149,3 +149,48 @@ describe('cluster: a slow owner', () => {
     }
   });
 });
+
+describe('cluster: successor copies (cluster.successorCopy)', () => {
+  const handler: Parameters<typeof startCluster>[0] = (req, res) => {
+    const b = body(req.url!);
+    res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
+    res.end(b);
+  };
+
+  it("the owner dies: what it fetched for its own clients costs the origin nothing more, before and after detection", async () => {
+    const h = await startCluster(handler);
+    try {
+      await Promise.all([0, 1, 2].map((i) => h.sees(i, ids.filter((_, j) => j !== i))));
+      // Objects asked only of their owner (node-c): nobody else served them.
+      const ofC = Array.from({ length: 80 }, (_, i) => `/only-c/${i}`).filter((p) => ownerOf(p) === 'node-c');
+      assert.ok(ofC.length > 10);
+      for (const p of ofC) assert.equal((await h.get(2, p, { host: HOST })).status, 200);
+      await h.stop(2);
+      // At once (c not yet out of the set: its refused connections send each request on) and after detection.
+      for (const p of ofC) {
+        const r = await h.get(ofC.indexOf(p) % 2, p, { host: HOST });
+        assert.equal(r.status, 200);
+        assert.equal(r.text, body(p));
+      }
+      await Promise.all([h.sees(0, ['node-b']), h.sees(1, ['node-a'])]);
+      for (const p of ofC) assert.equal((await h.get((ofC.indexOf(p) + 1) % 2, p, { host: HOST })).text, body(p));
+      assert.deepEqual(ofC.filter((p) => h.origin.count(p) !== 1), [], 'each fetched from the origin once');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('off: the owner asks the origin itself, and nobody else holds a copy', async () => {
+    const h = await startCluster(handler, { cluster: { successorCopy: false } });
+    try {
+      await Promise.all([0, 1, 2].map((i) => h.sees(i, ids.filter((_, j) => j !== i))));
+      const p = Array.from({ length: 40 }, (_, i) => `/no-copy/${i}`).find((x) => ownerOf(x) === 'node-a')!;
+      const r = await h.get(0, p, { host: HOST });
+      assert.match(r.headers['cache-status']!, /^node-a; fwd=uri-miss; fwd-status=200; stored; ttl=\d+$/);
+      const key = primaryKey('http', HOST, p);
+      for (const i of [1, 2]) assert.equal(h.nodes[i]!.node!.store().memory.peek(key), undefined);
+    } finally {
+      await h.close();
+    }
+  });
+});

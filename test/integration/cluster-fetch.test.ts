@@ -24,6 +24,12 @@ function keyOf(path: string): string {
   return primaryKey('http', HOST, path);
 }
 
+/** The nodes' indexes in ownership order for `path`: the owner first. */
+function rankOf(h: ClusterHarness, path: string): [number, number, number] {
+  const order = rank(keyOf(path), h.nodes.map((n) => ({ id: n.id }))).map((m) => h.nodes.findIndex((n) => n.id === m.id));
+  return [order[0]!, order[1]!, order[2]!];
+}
+
 /** The index of the node that owns `path`. */
 function ownerOf(h: ClusterHarness, path: string): number {
   const owner = rank(keyOf(path), h.nodes.map((n) => ({ id: n.id })))[0]!.id;
@@ -83,27 +89,49 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     assert.deepEqual(extra, [], 'each object fetched from the origin exactly once');
   });
 
-  it("Cache-Status lists the owner's member before the edge's, and Age carries across the hop", async () => {
+  it("Cache-Status lists one member per hop, closest to the origin first, and Age carries across the hops", async () => {
     const path = '/chain';
-    const owner = ownerOf(h, path);
-    const edge = (owner + 1) % 3;
+    const [owner, next, third] = rankOf(h, path);
+    const id = (i: number) => h.nodes[i]!.id;
+    // The owner's own miss goes through the next node in ownership order (cluster.successorCopy).
     const first = await get(h, owner, path);
-    assert.match(first.headers['cache-status']!, /^node-\w; fwd=uri-miss; fwd-status=200; stored/);
+    assert.match(first.headers['cache-status']!, new RegExp(`^${id(next)}; fwd=uri-miss; fwd-status=200; stored; ttl=\\d+, ?${id(owner)}; fwd=uri-miss; fwd-status=200; stored`));
     h.clock.advance(7_000);
-    const viaEdge = await get(h, edge, path);
+    const viaEdge = await get(h, third, path);
     assert.equal(viaEdge.status, 200);
-    const [ownerMember, edgeMember, ...more] = viaEdge.headers['cache-status']!.split(/,\s*/);
+    const [nextMember, ownerMember, edgeMember, ...more] = viaEdge.headers['cache-status']!.split(/,\s*/);
     assert.equal(more.length, 0);
-    assert.match(ownerMember!, new RegExp(`^${h.nodes[owner]!.id}; hit; ttl=59[23]`));
-    assert.match(edgeMember!, new RegExp(`^${h.nodes[edge]!.id}; fwd=uri-miss; fwd-status=200; stored; ttl=59[23]`));
+    // Stored with the owner's copy: what the next node said when the owner fetched it.
+    assert.match(nextMember!, new RegExp(`^${id(next)}; fwd=uri-miss`));
+    assert.match(ownerMember!, new RegExp(`^${id(owner)}; hit; ttl=59[23]`));
+    assert.match(edgeMember!, new RegExp(`^${id(third)}; fwd=uri-miss; fwd-status=200; stored; ttl=59[23]`));
     assert.equal(viaEdge.headers['age'], '7');
     // The edge copy answers the next request by itself, its Age still counting from the origin.
     h.clock.advance(2_000);
-    const hit = await get(h, edge, path);
+    const hit = await get(h, third, path);
     assert.equal(hit.headers['age'], '9');
-    assert.match(hit.headers['cache-status']!, new RegExp(`${h.nodes[edge]!.id}; hit; ttl=59[01]$`));
+    assert.match(hit.headers['cache-status']!, new RegExp(`${id(third)}; hit; ttl=59[01]$`));
     assert.equal(h.origin.count(path), 1);
-    assert.match(hit.headers['via']!, new RegExp(`1.1 ${h.nodes[owner]!.id}, 1.1 ${h.nodes[edge]!.id}`));
+    assert.match(hit.headers['via']!, new RegExp(`1.1 ${id(next)}, 1.1 ${id(owner)}, 1.1 ${id(third)}`));
+  });
+
+  it("an owner's own miss leaves a copy on the next node in ownership order (memory only), one origin request", async () => {
+    const path = '/successor-copy';
+    const [owner, next, third] = rankOf(h, path);
+    const r = await get(h, owner, path);
+    assert.equal(r.status, 200);
+    assert.equal(h.origin.count(path), 1);
+    const key = keyOf(path);
+    const nextStore = h.nodes[next]!.node!.store();
+    await Promise.all([nextStore.flush(), h.nodes[owner]!.node!.store().flush()]);
+    assert.ok(nextStore.memory.peek(key), "the next node keeps a copy of the owner's object");
+    assert.equal(nextStore.disk.has(key), false, 'as an edge copy: memory only');
+    assert.ok(h.nodes[owner]!.node!.store().disk.has(key), 'the owner keeps its copy in both tiers');
+    assert.equal(h.nodes[third]!.node!.store().memory.peek(key), undefined, 'one copy besides the owner\'s');
+    // The next node answers its own clients from that copy.
+    const atNext = await get(h, next, path);
+    assert.match(atNext.headers['cache-status']!, new RegExp(`${h.nodes[next]!.id}; hit`));
+    assert.equal(h.origin.count(path), 1);
   });
 
   it('edge copies live in memory only (cluster.edgeCopies: memory); the owner keeps it on disk too', async () => {
@@ -134,7 +162,8 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     // A replayed (stale) proof is refused too.
     const old = peerProof(CLUSTER_SECRET, h.nodes[owner]!.id, 'GET', '/forged-old', Date.now() - 120_000);
     const r2 = await get(h, other, '/forged-old', old);
-    assert.equal(r2.headers['cache-status']!.split(',').length, ownerOf(h, '/forged-old') === other ? 1 : 2);
+    // Two caches either way: through the owner, or the owner itself through the next node in order.
+    assert.equal(r2.headers['cache-status']!.split(',').length, 2);
     assert.equal(h.origin.requests.find((q) => q.url === '/forged-old')!.headers['strata-peer'], undefined);
   });
 

@@ -30,6 +30,7 @@ interface Case {
 const cases: Case[] = [
   { name: '§4.2 fresh: hit', afterS: 10, want: 'hit', also: { ageS: 10, ttlS: 50 } },
   { name: '§4.2 stale, no grace: revalidate (fwd=stale)', afterS: 61, want: 'revalidate', also: { fwd: 'stale', why: 'stale', alone: false } },
+  { name: '§4.2 stale by exactly 0 s (age = lifetime), no grace: revalidate, not stale-while-revalidate', afterS: 60, want: 'revalidate', also: { fwd: 'stale', why: 'stale' } },
   { name: '§5.2.2.4 response no-cache: revalidate even when fresh (fwd=stale)', stored: { noCache: true }, afterS: 1, want: 'revalidate', also: { fwd: 'stale', why: 'no-cache' } },
   { name: '§5.2.1.4 request no-cache: revalidate (fwd=request)', request: { 'cache-control': 'no-cache' }, afterS: 1, want: 'revalidate', also: { fwd: 'request', why: 'request-no-cache' } },
   { name: '§5.4 Pragma: no-cache without Cache-Control: revalidate', request: { pragma: 'no-cache' }, afterS: 1, want: 'revalidate', also: { fwd: 'request' } },
@@ -89,6 +90,7 @@ describe('staleOnFailure: stale-if-error (RFC 5861 §4) and stale-if-disconnecte
     { name: 'disconnected, stale within the window: served', failure: 'disconnected', afterS: 600, grace: DISCONNECTED, want: 'stale-if-disconnected' },
     { name: 'disconnected, stale past the window: error', failure: 'disconnected', afterS: 60 + 3601, grace: DISCONNECTED, want: undefined },
     { name: 'disconnected, window 0: error', failure: 'disconnected', afterS: 600, want: undefined },
+    { name: 'stale by exactly 0 s with every window 0: error', failure: 'error', afterS: 60, want: undefined },
     { name: 'a 5xx is not disconnected: error', failure: 'error', afterS: 600, grace: DISCONNECTED, want: undefined },
     { name: 'a 5xx within stale-if-error: served as stale-if-error', failure: 'error', afterS: 600, stored: { staleIfErrorS: 3600 }, grace: DISCONNECTED, want: 'stale-if-error' },
     { name: 'disconnected within stale-if-error: named stale-if-error', failure: 'disconnected', afterS: 600, stored: { staleIfErrorS: 3600 }, grace: DISCONNECTED, want: 'stale-if-error' },

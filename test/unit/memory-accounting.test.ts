@@ -176,3 +176,15 @@ test('heap growth: the configured percentage on a large heap, at least MIN_SLACK
   assert.equal(off.current, 0);
   off.stop();
 });
+
+test('a body kept in the read it arrived in is counted at the size of that read, head included', async () => {
+  const tier = new MemoryTier({ maxBytes: 1 << 20, maxObjectBytes: 1 << 20 });
+  const meta = stormMeta(1, 2048);
+  // One socket read: a 300-byte response head, then the body (kept as is: little else in it).
+  const read = Buffer.allocUnsafeSlow(2348);
+  const w = tier.open(meta);
+  await w.write(read.subarray(300));
+  await w.commit();
+  assert.equal(tier.stats().bytes, 2348 + metaSizeEstimate(meta));
+  await tier.close();
+});

@@ -9,7 +9,7 @@ import { testConfig } from '../fixtures/harness.js';
 import { unusedWorkerDirs, workerConfig, workerCount, workerLinks, type WorkerAssignment } from '../../src/workers/plan.js';
 import { combineMetrics, sumFigures } from '../../src/workers/admin-view.js';
 
-const assignment = (index: number, handoff = false): WorkerAssignment => ({
+const assignment = (index: number): WorkerAssignment => ({
   index,
   count: 3,
   secret: 's3cret',
@@ -18,7 +18,7 @@ const assignment = (index: number, handoff = false): WorkerAssignment => ({
     { proxyPort: 40003, adminPort: 40004 },
     { proxyPort: 40005, adminPort: 40006 },
   ],
-  handoff,
+  lockPaths: ['/tmp/l0', '/tmp/l1', '/tmp/l2'],
 });
 
 test('workers: 0 means one per core, never less than one', () => {
@@ -31,7 +31,7 @@ test('workers: 0 means one per core, never less than one', () => {
 test("a worker's config: its name, its own directory, a share of the budgets, the other workers as peers", () => {
   const c = testConfig('http://o', '/c', { cache: { memoryMaxBytes: 300, diskMaxBytes: 3000 }, cluster: { handoffMs: 5000 } });
   const w0 = workerConfig({ ...c, nodeId: 'edge' }, assignment(0));
-  const w2 = workerConfig({ ...c, nodeId: 'edge' }, assignment(2, true));
+  const w2 = workerConfig({ ...c, nodeId: 'edge' }, assignment(2));
   assert.equal(w0.nodeId, 'edge.w0');
   assert.equal(w0.cache.dir, '/c', 'worker 0 keeps the directory a single process used');
   assert.equal(w2.cache.dir, join('/c', 'w2'));
@@ -45,9 +45,9 @@ test("a worker's config: its name, its own directory, a share of the budgets, th
     ['edge.w2', 'http://127.0.0.1:40005', 40006],
   ]);
   assert.equal(w2.cluster.secret, 's3cret');
-  assert.equal(w0.cluster.handoffMs, 0, 'no handoff hop when owners have not moved');
-  assert.equal(w2.cluster.handoffMs, 5000);
-  assert.deepEqual(workerLinks(c, assignment(1)), { proxy: { host: '127.0.0.1', port: 40003 } });
+  assert.equal(w0.cluster.handoffMs, 0, 'no handoff hop between workers: the lock directory names who holds a key');
+  assert.equal(w2.cluster.handoffMs, 0);
+  assert.deepEqual(workerLinks(c, assignment(1)), { proxy: { host: '127.0.0.1', port: 40003 }, locks: { index: 1, paths: ['/tmp/l0', '/tmp/l1', '/tmp/l2'] } });
   assert.deepEqual(workerLinks(c, assignment(0)).admin, { host: '127.0.0.1', port: 40002 });
 });
 

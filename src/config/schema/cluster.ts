@@ -2,7 +2,7 @@
 // secret that authenticates them, how objects are shared among them and how
 // purges reach all of them. See ./index.ts for how to add a setting.
 
-import { Problem, show, duration, oneOf, secret, type Kind } from '../kinds.js';
+import { Problem, show, duration, onOff, oneOf, secret, type Kind } from '../kinds.js';
 import { setting } from '../setting.js';
 
 export interface PeerSpec {
@@ -126,6 +126,13 @@ export const cluster = {
     kind: oneOf(EDGE_COPY_TIERS, 'a tier choice'),
     default: 'memory',
     help: 'Where a node keeps copies of objects another node owns: memory (hot objects served locally without multiplying disk use), memory-and-disk, or none.',
+  }),
+  successorCopy: setting({
+    kind: onOff(),
+    default: true,
+    help:
+      "An owner's misses for its own clients are fetched through the next node in ownership order, which keeps a copy (cluster.edgeCopies tiers): " +
+      'when the owner dies, that node (its objects\' new owner) already holds them and the origin is not asked again. Costs one more hop per cold miss.',
   }),
   peerConnectTimeoutMs: setting({ kind: duration({ min: 1 }), default: 1_000, help: 'Time to connect to a peer before trying the next node in ownership order.' }),
   peerTimeoutMs: setting({

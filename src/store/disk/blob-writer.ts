@@ -72,10 +72,11 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
     meta.bodySize = size;
     const integrity = 'sha256-' + hash.digest('base64');
     const time = Date.now();
-    const queued = tier.queue.adopt(tmpPath, integrity, size, lineParts(meta, time));
+    const parts = lineParts(meta, time);
+    const queued = tier.queue.adopt(tmpPath, integrity, size, parts);
     // The temp file becomes the blob (or is removed) in the writer: no longer a temp byte.
     void queued.then(uncount, uncount);
-    const stored = await tier.landings.land(meta, queued, time, opts.wanted);
+    const stored = await tier.landings.land(meta, queued, time, parts, opts.wanted);
     if (!stored) {
       const r = await queued;
       if (!r.ok) throw Object.assign(new Error(`disk tier: ${r.message}`), { code: r.code });

@@ -6,7 +6,7 @@ import type { EntryMeta } from '../types.js';
 import { lineParts } from './index-log.js';
 import { DiskRecord } from './records.js';
 import type { DiskTier } from './tier.js';
-import type { OpResult } from './write-ops.js';
+import type { LineParts, OpResult } from './write-ops.js';
 
 /** Bytes of a record line beyond its head and tail (integrity, place), counted until the writer says. */
 const LINE_EXTRA = 90;
@@ -24,22 +24,24 @@ export class Landings {
   }
 
   /** Queue a whole body (admitted by the tier's budget), or shed it when the queue is full. */
-  putWhole(meta: EntryMeta, body: Buffer, inSegment: boolean, wanted?: () => boolean): Promise<boolean> {
+  putWhole(meta: EntryMeta, body: readonly Buffer[], size: number, inSegment: boolean, wanted?: () => boolean): Promise<boolean> {
     const { tier } = this;
-    if (!tier.queue.admits(body.length)) {
+    if (!tier.queue.admits(size)) {
       tier.warnings.warn('shed', { writesShed: tier.queue.stats().writesShed }, 'disk tier: write queue full; writes shed (answers kept in memory only)');
       return Promise.resolve(false);
     }
-    meta.bodySize = body.length;
+    meta.bodySize = size;
     const time = Date.now();
-    return this.land(meta, tier.queue.put(body, lineParts(meta, time), inSegment), time, wanted);
+    const parts = lineParts(meta, time);
+    return this.land(meta, tier.queue.put(body, size, parts, inSegment), time, parts, wanted);
   }
 
-  land(meta: EntryMeta, queued: Promise<OpResult>, time: number, wanted = () => true): Promise<boolean> {
+  /** `parts`: the record line queued with the write (lineParts(meta, time)), for the budget's estimate. */
+  land(meta: EntryMeta, queued: Promise<OpResult>, time: number, parts: LineParts, wanted = () => true): Promise<boolean> {
     const { tier } = this;
     const seq = ++this.seq;
     this.newest.set(meta.key, seq);
-    const { head, tail } = lineParts(meta, time);
+    const { head, tail } = parts;
     // Counted now (the budget covers what is queued), corrected when the writer says.
     const estimate = head.length + tail.length + LINE_EXTRA;
     tier.indexBytes += estimate;
@@ -67,7 +69,6 @@ export class Landings {
       rec.verified = true;
       tier.track(rec);
       tier.lines.landed(rec, r, meta);
-      tier.lines.handOut(meta, rec);
       tier.evictOverBudget();
       return true;
     });

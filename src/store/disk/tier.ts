@@ -295,14 +295,17 @@ export class DiskTier implements Store, Purgeable {
   }
 
   /**
-   * Store a whole body (the memory tier's copy) without waiting on the request path.
+   * Store a whole body (the memory tier's copy: one buffer or its chunks) without waiting on the request path.
    * Resolves true once it is stored; false when it was shed (queue full), not wanted
    * any more, too large, or failed (logged and counted).
    */
-  putWhole(meta: EntryMeta, body: Buffer, opts: DiskWriteOptions = {}): Promise<boolean> {
+  putWhole(meta: EntryMeta, body: Buffer | readonly Buffer[], opts: DiskWriteOptions = {}): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
-    if (body.length > this.opts.maxBytes) return Promise.resolve(this.tooLarge(meta));
-    return this.landings.putWhole(meta, body, body.length <= this.smallBodyBytes, opts.wanted);
+    const parts = Buffer.isBuffer(body) ? [body] : body;
+    let size = 0;
+    for (const p of parts) size += p.length;
+    if (size > this.opts.maxBytes) return Promise.resolve(this.tooLarge(meta));
+    return this.landings.putWhole(meta, parts, size, size <= this.smallBodyBytes, opts.wanted);
   }
 
   /** A committed body over the budget: the older entry under its key must not stand in for it. */

@@ -8,9 +8,10 @@ export interface LineParts {
 
 /**
  * Write a whole body and append its record line. `segment`: appended to the open
- * segment file, else a blob file of its own.
+ * segment file, else a blob file of its own. The body is `data`, or, when the tier
+ * copied it into the shared ring (body-ring.ts), the `bytes` at `ringAt` there.
  */
-export interface PutOp { t: 'put'; seq: number; data: Uint8Array; line: LineParts; segment: boolean }
+export interface PutOp { t: 'put'; seq: number; data?: Uint8Array; ringAt?: number; bytes: number; line: LineParts; segment: boolean }
 /** Move a temp file the tier wrote and hashed itself into place as its blob, and append its record line. */
 export interface AdoptOp { t: 'adopt'; seq: number; tmp: string; integrity: string; size: number; line: LineParts }
 /**

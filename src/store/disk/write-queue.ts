@@ -10,7 +10,8 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { Batch, LineParts, Op, OpResult, Reply } from './write-ops.js';
+import { BodyRing } from './body-ring.js';
+import type { Batch, LineParts, Op, OpResult, PutOp, Reply } from './write-ops.js';
 
 export interface WriteQueueOptions {
   dir: string;
@@ -44,6 +45,8 @@ interface Pending {
 }
 
 const MAX_BATCHES_IN_FLIGHT = 2;
+/** The shared ring bodies travel in to the thread (body-ring.ts); within the queue's byte bound. */
+const RING_BYTES = 4 * 1024 * 1024;
 /** Ops per batch at most: a batch is one synchronous run in the thread. */
 const MAX_BATCH_OPS = 256;
 
@@ -61,9 +64,11 @@ export class WriteQueue {
   private scheduled = false;
   private nextSegment: number;
   private idleWaiters: (() => void)[] = [];
+  private readonly ring: BodyRing;
 
   constructor(private readonly opts: WriteQueueOptions) {
     this.nextSegment = opts.firstSegment;
+    this.ring = new BodyRing(Math.min(RING_BYTES, opts.maxBytes));
   }
 
   /** Is there room for a body of this size? When not, the write is counted as shed. */
@@ -73,9 +78,15 @@ export class WriteQueue {
     return false;
   }
 
-  /** Queue a whole body the queue admitted (admits()); `segment`: append it to a segment file. */
-  put(data: Buffer, line: LineParts, segment: boolean): Promise<OpResult> {
-    return this.enqueue({ t: 'put', seq: ++this.seq, data, line, segment }, data.length);
+  /** Queue a whole body (its chunks, in order) the queue admitted (admits()); `segment`: append it to a segment file. */
+  put(body: readonly Buffer[], size: number, line: LineParts, segment: boolean): Promise<OpResult> {
+    // Copied into the shared ring when it fits (released when its result comes back), else cloned into the message.
+    const ringAt = this.ring.put(body, size);
+    const op: PutOp =
+      ringAt < 0
+        ? { t: 'put', seq: ++this.seq, data: body.length === 1 ? body[0]! : Buffer.concat(body, size), bytes: size, line, segment }
+        : { t: 'put', seq: ++this.seq, ringAt, bytes: size, line, segment };
+    return this.enqueue(op, size);
   }
 
   /** Queue the adoption of a temp file already written and hashed (its bytes are on disk: never shed). */
@@ -140,7 +151,7 @@ export class WriteQueue {
     // A new thread (after a crash) opens a segment of its own, above any the tier has heard of.
     const firstSegment = this.nextSegment;
     const w = new Worker(new URL('./writer-thread.js', import.meta.url), {
-      workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes, gen: this.opts.gen() },
+      workerData: { dir: this.opts.dir, firstSegment, segmentBytes: this.opts.segmentBytes, gen: this.opts.gen(), ring: this.ring.memory },
       // Why bounded: what the thread holds is one batch at a time, but under a storm its
       // heap grew by hundreds of MiB of collectable copies before V8 bothered to collect.
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
@@ -195,6 +206,7 @@ export class WriteQueue {
       if (p.op.t === 'put') {
         this.writes--;
         this.bytes -= p.bodyBytes;
+        if (p.op.ringAt !== undefined) this.ring.release();
       }
     }
     p.done(r);

@@ -27,7 +27,9 @@ import type { Batch, Op, OpResult, Reply, SegmentLocation } from './write-ops.js
 // (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
 // under a small budget every body went to one open segment, which is never reclaimed:
 // its dead bytes grew without bound, past the budget.
-const { dir, firstSegment, segmentBytes, gen: firstGen } = workerData as { dir: string; firstSegment: number; segmentBytes: number; gen: number };
+const { dir, firstSegment, segmentBytes, gen: firstGen, ring: ringMemory } = workerData as { dir: string; firstSegment: number; segmentBytes: number; gen: number; ring: SharedArrayBuffer };
+/** Bodies the tier copied into shared memory (body-ring.ts): read in place, never copied. */
+const ring = new Uint8Array(ringMemory);
 const tmpDir = join(dir, TMP_DIR);
 mkdirSync(tmpDir, { recursive: true });
 mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
@@ -133,13 +135,14 @@ function readIndex(g: number, off: number, bytes: number): Buffer {
 function run(op: Op, lines: string[]): OpResult {
   switch (op.t) {
     case 'put': {
+      const data = op.data ?? ring.subarray(op.ringAt!, op.ringAt! + op.bytes);
       if (op.segment) {
-        const integrity = 'sha256-' + createHash('sha256').update(op.data).digest('base64');
-        const at = appendToSegment(op.data);
+        const integrity = 'sha256-' + createHash('sha256').update(data).digest('base64');
+        const at = appendToSegment(data);
         lines.push(assembleLine(op.line.head, integrity, at, op.line.tail));
         return { ok: true, integrity, at };
       }
-      const integrity = putBlob(op.data);
+      const integrity = putBlob(data);
       recent.set(integrity, op.seq);
       lines.push(assembleLine(op.line.head, integrity, undefined, op.line.tail));
       return { ok: true, integrity };

@@ -1,0 +1,85 @@
+// The frames workers exchange over their lock links (lock-links.ts): a tiny binary
+// protocol on a Unix-domain socket, no HTTP and no JSON, so a lock costs a few
+// bytes and no parse. Each frame: u32 length of the rest, u8 type, u32 id, u8 arg,
+// then the payload (a key in UTF-8, or u32 key hashes for HAVE).
+//
+//   HELLO   arg = the sender's worker index (first frame of a connection)
+//   ACQUIRE id, arg = 0, or 1 + the worker the directory named that did not have it; key
+//   ANSWER  id, arg = 0 go, 1 alone, 2 + w: at worker w
+//   RELEASE arg = 1 stored, 0 not; key
+//   HAVE    key hashes the sender holds (sent on connecting: its disk, loaded at start)
+//   WANTED  key: (owner → holder) someone waits for this lock: release it as soon as the fetch is over
+
+import type { Grant } from './lock-table.js';
+
+export const HELLO = 1;
+export const ACQUIRE = 2;
+export const ANSWER = 3;
+export const RELEASE = 4;
+export const HAVE = 5;
+export const WANTED = 6;
+
+const HEAD = 10;
+
+export function frame(type: number, id: number, arg: number, key = ''): Buffer {
+  const n = Buffer.byteLength(key);
+  const b = Buffer.allocUnsafe(HEAD + n);
+  b.writeUInt32LE(HEAD - 4 + n, 0);
+  b[4] = type;
+  b.writeUInt32LE(id, 5);
+  b[9] = arg;
+  if (n > 0) b.write(key, HEAD, 'utf8');
+  return b;
+}
+
+export function haveFrame(hashes: Uint32Array): Buffer {
+  const b = Buffer.allocUnsafe(HEAD + hashes.length * 4);
+  b.writeUInt32LE(HEAD - 4 + hashes.length * 4, 0);
+  b[4] = HAVE;
+  b.writeUInt32LE(0, 5);
+  b[9] = 0;
+  Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength).copy(b, HEAD);
+  return b;
+}
+
+export function grantArg(g: Grant): number {
+  return g.kind === 'go' ? 0 : g.kind === 'alone' ? 1 : 2 + g.worker;
+}
+
+export function grantOf(arg: number): Grant {
+  return arg === 0 ? { kind: 'go' } : arg === 1 ? { kind: 'alone' } : { kind: 'at', worker: arg - 2 };
+}
+
+export interface Frame {
+  type: number;
+  id: number;
+  arg: number;
+  payload: Buffer;
+}
+
+/** Splits a byte stream into frames. */
+export class FrameReader {
+  private pending: Buffer | undefined;
+
+  constructor(private readonly onFrame: (f: Frame) => void) {}
+
+  push(chunk: Buffer): void {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const len = buf.readUInt32LE(at);
+      if (buf.length - at - 4 < len) break;
+      const start = at + 4;
+      this.onFrame({ type: buf[start]!, id: buf.readUInt32LE(start + 1), arg: buf[start + 5]!, payload: buf.subarray(start + 6, start + len) });
+      at = start + len;
+    }
+    buf = buf.subarray(at);
+    this.pending = buf.length > 0 ? Buffer.from(buf) : undefined;
+  }
+}
+
+export function hashesOf(payload: Buffer): Uint32Array {
+  const out = new Uint32Array(payload.length >>> 2);
+  for (let i = 0; i < out.length; i++) out[i] = payload.readUInt32LE(i * 4);
+  return out;
+}

@@ -1,0 +1,111 @@
+// A worker's miss: the worker that received it fetches from the origin itself,
+// holding the key's lock (lock-links.ts), so the body crosses no second hop and
+// is stored once, by the worker that fetched it. Another worker asking for the
+// key meanwhile waits for the lock and is then sent to the worker that stored it
+// (a hit there, over the worker proxy link, kept as an edge copy); so a herd over
+// every worker still makes one origin request per object per node.
+//
+// Measured (bench/RESULTS.md, "Workers"): the previous design sent every miss on
+// a key another worker owned through that owner (an HTTP hop carrying the body,
+// and a second copy stored): 1.9× the CPU per miss of one worker. A lock costs a
+// few bytes each way on a Unix-domain socket.
+
+import type { Logger } from 'pino';
+import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
+import { WorkerLocks } from './lock-links.js';
+import { keyHash, type Grant } from './lock-table.js';
+
+/** When the pipeline never says how its store work ended (a sliced fetch), the lock goes this long after the body. */
+const SETTLE_FALLBACK_MS = 1_000;
+/** Directory answers followed before fetching without one (each a worker that turned out not to hold it). */
+const MAX_REDIRECTS = 2;
+
+export interface LockService {
+  acquire(key: string, notAt?: number): Promise<Grant>;
+  release(key: string, stored: boolean): void;
+  stats(): Record<string, number>;
+}
+
+/** Ask worker `w` for `req` from its cache only: undefined when it does not hold it or cannot be asked. */
+export type AskWorker = (w: number, req: OriginRequest & { key: string }) => Promise<OriginResponse | undefined>;
+
+export class WorkerFetch {
+  private fromWorkers = 0;
+  private fromOrigin = 0;
+
+  constructor(private readonly locks: LockService) {}
+
+  async request(req: OriginRequest & { key: string }, origin: OriginClient, ask: AskWorker): Promise<OriginResponse> {
+    let g = await this.locks.acquire(req.key);
+    for (let redirects = 0; ; redirects++) {
+      if (g.kind === 'go') return this.holding(req, origin);
+      if (g.kind === 'alone' || redirects >= MAX_REDIRECTS) {
+        this.fromOrigin++;
+        return origin.request(req);
+      }
+      const res = await ask(g.worker, req);
+      if (res) {
+        this.fromWorkers++;
+        return res;
+      }
+      g = await this.locks.acquire(req.key, g.worker);
+    }
+  }
+
+  /** From the origin, holding the lock until the pipeline says whether it stored the object. */
+  private async holding(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+    this.fromOrigin++;
+    let res: OriginResponse;
+    try {
+      res = await origin.request(req);
+    } catch (err) {
+      this.locks.release(req.key, false);
+      throw err;
+    }
+    let settled = false;
+    const settle = (stored: boolean): void => {
+      if (settled) return;
+      settled = true;
+      this.locks.release(req.key, stored);
+    };
+    res.settled = settle;
+    res.body.once('close', () => {
+      if (!settled) setTimeout(() => settle(false), SETTLE_FALLBACK_MS).unref();
+    });
+    return res;
+  }
+
+  stats(): Record<string, number> {
+    return { missesFromOrigin: this.fromOrigin, missesFromOtherWorkers: this.fromWorkers, ...this.locks.stats() };
+  }
+}
+
+/**
+ * A worker's miss path, built by node.ts: its lock link and the fetch using it.
+ * `holding`: this worker's disk keys (undefined while its index loads).
+ */
+export function workerMisses(
+  links: { index: number; paths: string[] },
+  peerIds: string[],
+  logger: Logger,
+  holding: () => Iterable<string> | undefined,
+): { locks: WorkerLocks; workers: { fetch: WorkerFetch; peerId: (w: number) => string } } {
+  const locks = new WorkerLocks({
+    index: links.index,
+    paths: links.paths,
+    logger,
+    holding: () => {
+      const keys = holding();
+      if (!keys) return undefined;
+      const out: number[] = [];
+      for (const k of keys) out.push(keyHash(k));
+      return Uint32Array.from(out);
+    },
+  });
+  return { locks, workers: { fetch: new WorkerFetch(locks), peerId: (w) => peerIds[w]! } };
+}
+
+/** The primary keys of what a disk tier holds. */
+export function* diskPrimaryKeys(disk: { records: Map<string, { primaryKey: string }> }): Iterable<string> {
+  for (const r of disk.records.values()) yield r.primaryKey;
+}
