@@ -4,58 +4,45 @@
 //
 // Why a sweep and not node:http2's session.setTimeout: that timer is refreshed on
 // every frame and stream write of the session, four to five times per request
-// (~0.3 µs each), which was a measurable share of an HTTP/2 hit. Here one timer
-// per listener looks at each session's byte counters (its socket's bytesRead and
-// bytesWritten, which HTTP/2 traffic moves, PINGs included) every quarter of the
-// timeout: nothing per request.
+// (~0.3 µs each), which was a measurable share of an HTTP/2 hit. Here one sweep
+// (./progress-sweep.ts) looks at each session's byte counters (its socket's
+// bytesRead and bytesWritten, which HTTP/2 traffic moves, PINGs included): nothing
+// per request.
 
 import type { ServerHttp2Session } from 'node:http2';
-
-interface Seen {
-  bytes: number;
-  since: number;
-}
+import { ProgressSweep } from './progress-sweep.js';
 
 export class Http2IdleSessions {
-  private readonly sessions = new Map<ServerHttp2Session, Seen>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly sweeper: ProgressSweep<ServerHttp2Session>;
 
-  constructor(
-    private readonly idleMs: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.timer = setInterval(() => this.sweep(), Math.min(5_000, Math.max(25, Math.floor(idleMs / 4))));
-    this.timer.unref();
+  constructor(idleMs: number, now: () => number = Date.now) {
+    this.sweeper = new ProgressSweep<ServerHttp2Session>({
+      timeoutMs: () => idleMs,
+      progress: bytesMoved,
+      onStalled: (session) => session.destroy(),
+      maxPeriodMs: 5_000,
+      now,
+    });
   }
 
   /** Watch `session` until it closes. */
   add(session: ServerHttp2Session): void {
-    this.sessions.set(session, { bytes: bytesMoved(session), since: this.now() });
-    session.once('close', () => this.sessions.delete(session));
+    this.sweeper.watch(session);
+    session.once('close', () => this.sweeper.forget(session));
   }
 
   /** Every session watched now. */
   all(): IterableIterator<ServerHttp2Session> {
-    return this.sessions.keys();
+    return this.sweeper.items();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.sweeper.stop();
   }
 
   /** Close the sessions whose byte counters have not moved for the idle timeout. */
   sweep(): void {
-    const now = this.now();
-    for (const [session, seen] of this.sessions) {
-      const bytes = bytesMoved(session);
-      if (bytes !== seen.bytes) {
-        seen.bytes = bytes;
-        seen.since = now;
-      } else if (now - seen.since >= this.idleMs) {
-        this.sessions.delete(session);
-        session.destroy();
-      }
-    }
+    this.sweeper.sweep();
   }
 }
 

@@ -7,8 +7,8 @@
 //
 // Costs nothing per request: a stream is watched only once a write to it met
 // backpressure (h2-response.ts calls watch()); answers that go out at once (a
-// small hit) are never seen here. One timer per listener sweeps the watched
-// streams every quarter of the timeout, and runs only while some are watched.
+// small hit) are never seen here. One sweep (./progress-sweep.ts) looks at the
+// watched streams.
 //
 // Progress is read from the stream's own queue (bufferSize: bytes written and not
 // yet taken by the client) and the count of writes to it: the same level and no
@@ -20,6 +20,7 @@
 
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import type { Logger } from 'pino';
+import { ProgressSweep } from './progress-sweep.js';
 
 /** Largest piece a write is queued in (the unit in which progress is seen). */
 export const SLICE_BYTES = 64 * 1024;
@@ -32,12 +33,6 @@ export interface WatchedResponse {
   on(event: 'close', listener: () => void): unknown;
 }
 
-interface Seen {
-  level: number;
-  writes: number;
-  since: number;
-}
-
 export interface SendTimeoutOptions {
   /** Read at each sweep: a reload may change it. */
   timeoutMs: () => number;
@@ -46,70 +41,54 @@ export interface SendTimeoutOptions {
   now?: () => number;
 }
 
+/**
+ * The progress figure of a watched stream: its queued bytes and its count of
+ * writes in one number (exact while the count stays below 2^21 — 128 GiB in
+ * 64 KiB slices); undefined once nothing is queued or the stream is gone.
+ */
+function streamProgress(res: WatchedResponse): number | undefined {
+  const level = res.stream.destroyed ? 0 : res.stream.bufferSize;
+  return level === 0 ? undefined : level + res.writes * 2 ** 32;
+}
+
 export class Http2SendTimeout {
-  private readonly watched = new Map<WatchedResponse, Seen>();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly now: () => number;
+  private readonly sweeper: ProgressSweep<WatchedResponse>;
   /** One listener for every watched response (no closure per response). */
   private readonly forget: (this: WatchedResponse) => void;
 
   constructor(private readonly opts: SendTimeoutOptions) {
-    this.now = opts.now ?? Date.now;
-    const watched = this.watched;
+    const sweeper = (this.sweeper = new ProgressSweep<WatchedResponse>({
+      timeoutMs: opts.timeoutMs,
+      progress: streamProgress,
+      onStalled: (res) => this.cut(res.stream, res.stream.bufferSize, opts.timeoutMs()),
+      maxPeriodMs: 5_000,
+      ...(opts.now ? { now: opts.now } : {}),
+    }));
     this.forget = function (this: WatchedResponse) {
-      watched.delete(this);
+      sweeper.forget(this);
     };
   }
 
   /** Watch `res` from its first write that met backpressure until it closes. */
   watch(res: WatchedResponse): void {
-    if (this.watched.has(res) || res.stream.destroyed) return;
+    if (res.stream.destroyed) return;
     // Queued pieces go to the stream one at a time, so the queue shrinks as the client takes each (see the header).
     (res.stream as { _writev?: unknown })._writev = null;
-    this.watched.set(res, { level: res.stream.bufferSize, writes: res.writes, since: this.now() });
-    res.on('close', this.forget);
-    this.timer ??= this.startSweeping();
+    if (this.sweeper.watch(res)) res.on('close', this.forget);
   }
 
   /** Streams watched now (tests, stats). */
   get size(): number {
-    return this.watched.size;
+    return this.sweeper.size;
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private startSweeping(): NodeJS.Timeout {
-    const period = Math.min(5_000, Math.max(50, Math.floor(this.opts.timeoutMs() / 4)));
-    const t = setInterval(() => this.sweep(), period);
-    t.unref();
-    return t;
+    this.sweeper.stop();
   }
 
   /** Look at every watched stream once; cut those that took nothing for the timeout. */
   sweep(): void {
-    const now = this.now();
-    const timeoutMs = this.opts.timeoutMs();
-    for (const [res, seen] of this.watched) {
-      const stream = res.stream;
-      if (stream.destroyed) {
-        this.watched.delete(res);
-        continue;
-      }
-      const level = stream.bufferSize;
-      if (level === 0 || level !== seen.level || res.writes !== seen.writes) {
-        seen.level = level;
-        seen.writes = res.writes;
-        seen.since = now;
-        continue;
-      }
-      if (now - seen.since < timeoutMs) continue;
-      this.watched.delete(res);
-      this.cut(stream, level, timeoutMs);
-    }
-    if (this.watched.size === 0) this.stop();
+    this.sweeper.sweep();
   }
 
   private cut(stream: ServerHttp2Stream, waitingBytes: number, timeoutMs: number): void {
