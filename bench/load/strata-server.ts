@@ -58,6 +58,8 @@ const config: Config = {
     ...(values['memory-size'] ? { memoryMaxBytes: parseSize(values['memory-size']) } : {}),
     ...(values['disk-size'] ? { diskMaxBytes: parseSize(values['disk-size']) } : {}),
     ...(values['memory-max-object'] ? { memoryMaxObjectBytes: parseSize(values['memory-max-object']) } : {}),
+    // BENCH_HEAP_GROWTH is for experiments (A/B of cache.heapGrowthPercent; 0 leaves V8 its own choice).
+    ...(process.env['BENCH_HEAP_GROWTH'] ? { heapGrowthPercent: Number(process.env['BENCH_HEAP_GROWTH']) } : {}),
   },
   // The load generator is one address, as a load balancer in front of Strata would be: no per-client cap.
   limits: { ...base.limits, shutdownGraceMs: 1_000, maxConnectionsPerClient: 0 },
