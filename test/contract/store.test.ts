@@ -454,9 +454,11 @@ describe('TieredStore only', () => {
     await withDir(async (dir) => {
       const data = randomBytes(10_000);
       const large = randomBytes(100_000);
+      const larger = randomBytes(300 * 1024);
       let t = await tiered(dir);
       await putEntry(t.store, makeMeta('small'), data);
       await putEntry(t.store, makeMeta('large'), large);
+      await putEntry(t.store, makeMeta('larger'), larger);
       assert.ok(t.memory.peek('small'), 'written through to memory');
       assert.equal(t.memory.peek('large'), undefined, 'too large for memory');
       assert.ok(t.disk.has('large'));
@@ -472,12 +474,16 @@ describe('TieredStore only', () => {
       assert.ok(hot?.body.buffer, 'promoted to memory');
       assert.ok(hot.body.buffer.equals(data));
       assert.ok(t.store.peek('small'));
-      // Too large: served from disk, not promoted.
+      // Too large for memory: not promoted; still small enough to be read whole, in one read (tiered.ts READ_WHOLE_BYTES).
       const l = await t.store.get('large');
       assert.ok(l);
-      assert.equal(l.body.buffer, undefined);
+      assert.ok(l.body.buffer?.equals(large), 'read whole');
       assert.ok((await collect(l.body.stream())).equals(large));
       assert.equal(t.memory.peek('large'), undefined);
+      // Larger than that: streamed from its file.
+      const xl = await t.store.get('larger');
+      assert.equal(xl?.body.buffer, undefined);
+      assert.ok(xl && (await collect(xl.body.stream())).equals(larger));
       await t.store.close();
     });
   });
