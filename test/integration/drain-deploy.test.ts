@@ -1,5 +1,5 @@
 // The deploy of README.md's "Zero-downtime deploys", done exactly as written:
-// scripts/deploy-drain.sh (curl against the admin API) drains one of two
+// config/deploy-drain.sh (curl against the admin API) drains one of two
 // upstreams while clients keep sending requests, waits until its in-flight
 // requests have finished, restarts it, waits until it answers, and puts it
 // back. Not one client request fails. Real origins, real node, real curl.
@@ -69,7 +69,7 @@ test('deploy-drain.sh under load: drain, wait for drained, restart, undrain, wit
     const held = Array.from({ length: 4 }, () => h.get('/hold'));
     await until(() => a.count('/hold') >= 1, 'a request held on upstream a');
 
-    const script = spawn('sh', ['scripts/deploy-drain.sh', a.url, '/', 'curl', '-fsS', '-X', 'POST', controlUrl], {
+    const script = spawn('sh', ['config/deploy-drain.sh', a.url, '/', 'curl', '-fsS', '-X', 'POST', controlUrl], {
       env: { ...process.env, STRATA_ADMIN: h.admin, STRATA_ADMIN_TOKEN: TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -9,8 +9,8 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config/load.js';
-import { createNode, type StrataNode } from '../src/node.js';
+import { loadConfig } from './config/load.js';
+import { createNode, type StrataNode } from './node.js';
 
 const base = Number(process.env['DEMO_PORT'] ?? 8090);
 const secret = 'demo-cluster-secret';

@@ -4,7 +4,7 @@
 # back. Requests keep flowing to the other upstreams of its pool throughout.
 #
 #   STRATA_ADMIN=http://127.0.0.1:8081 STRATA_ADMIN_TOKEN=... \
-#     scripts/deploy-drain.sh http://10.0.0.1:9000 /healthz systemctl restart app@1
+#     config/deploy-drain.sh http://10.0.0.1:9000 /healthz systemctl restart app@1
 #
 # $1: the upstream URL as configured; $2: a path the new process answers 2xx on
 # once it is up; the rest: the command that swaps or restarts it.
