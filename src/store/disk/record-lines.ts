@@ -86,6 +86,23 @@ export class RecordLines {
     });
   }
 
+  /** New metadata for a stored body (a 304's refresh, a soft purge): its body and integrity stay; held in RAM until its line lands. */
+  async update(meta: EntryMeta): Promise<void> {
+    const tier = this.tier;
+    let rec = tier.live(meta.key);
+    if (!rec) return;
+    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity: rec.held?.integrity ?? meta.integrity };
+    if (stored.integrity === undefined) {
+      stored.integrity = (await tier.reads.meta(rec))?.integrity;
+      if (stored.integrity === undefined || (rec = tier.live(meta.key)) === undefined) return;
+    }
+    tier.indexes.replaced(rec.meta, stored);
+    const appended = this.write(rec, stored);
+    tier.maybeCompact();
+    const r = await appended;
+    if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
+  }
+
   /** The record's metadata: held, or read from its line (a soft purge not yet written applied). */
   async read(rec: DiskRecord): Promise<EntryMeta> {
     const held = rec.held;

@@ -323,20 +323,8 @@ export class DiskTier implements Store, Purgeable {
     return this.closed;
   }
 
-  async update(meta: EntryMeta): Promise<void> {
-    let rec = this.live(meta.key);
-    if (!rec) return;
-    // The body and its integrity stay; held in RAM until its line lands.
-    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity: rec.held?.integrity ?? meta.integrity };
-    if (stored.integrity === undefined) {
-      stored.integrity = (await this.reads.meta(rec))?.integrity;
-      if (stored.integrity === undefined || (rec = this.live(meta.key)) === undefined) return;
-    }
-    this.indexes.replaced(rec.meta, stored);
-    const appended = this.lines.write(rec, stored);
-    this.maybeCompact();
-    const r = await appended;
-    if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
+  update(meta: EntryMeta): Promise<void> {
+    return this.lines.update(meta);
   }
 
   async deleteVariants(primaryKey: string): Promise<number> {
