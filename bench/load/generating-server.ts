@@ -6,9 +6,9 @@
 //
 // Listens on 127.0.0.1 (port 0 = ephemeral) and prints {"port":N} on stdout.
 
-import http, { type ServerResponse } from 'node:http';
+import http from 'node:http';
 import { serveUntilShutdown } from './child-life.js';
-import { drainOrClose } from '../../src/pipeline/send-body.js';
+import { generate } from '../../test/fixtures/large-body.js';
 
 const size = Number(process.argv[2]);
 if (!Number.isSafeInteger(size) || size < 0) {
@@ -16,8 +16,6 @@ if (!Number.isSafeInteger(size) || size < 0) {
   process.exit(2);
 }
 const port = Number(process.argv[3] ?? '0');
-const CHUNK = Buffer.alloc(2 ** 20, 'strata-bench ');
-
 
 const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
   res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(size), 'cache-control': 'no-store' });
@@ -25,15 +23,7 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
     res.end();
     return;
   }
-  void (async () => {
-    let left = size;
-    while (left > 0 && !res.destroyed) {
-      const n = Math.min(left, CHUNK.length);
-      left -= n;
-      if (!res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) await drainOrClose(res);
-    }
-    res.end();
-  })();
+  void generate(res, size);
 });
 
 serveUntilShutdown(server, port, { size });

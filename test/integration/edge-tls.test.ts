@@ -4,23 +4,19 @@
 // plain HTTP; the auth service is told the client used https.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { filterRules } from '../../src/config/edge-kinds.js';
-import { startHarness, type Harness, type Reply } from '../fixtures/harness.js';
+import { fetchReply, startHarness, type Harness, type Reply } from '../fixtures/harness.js';
 import { edgeRules, startAuthService, type AuthService } from '../fixtures/edge.js';
-import { makeCa, makeLeaf } from '../fixtures/tls.js';
+import { makeCa, makeLeaf, tlsAgents } from '../fixtures/tls.js';
 
 let h: Harness;
 let auth: AuthService;
 let h1: Agent;
 let h2: Agent;
 
-async function call(agent: Agent, path: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await request(`https://127.0.0.1:${h.node.proxyAddress().port}${path}`, { headers, dispatcher: agent });
-  const body = Buffer.from(await res.body.arrayBuffer());
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return { status: res.statusCode, headers: out, body, text: body.toString() };
+function call(agent: Agent, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return fetchReply(`https://127.0.0.1:${h.node.proxyAddress().port}${path}`, headers, 'GET', undefined, agent);
 }
 
 before(async () => {
@@ -41,8 +37,7 @@ before(async () => {
       edge: edgeRules({ forwardAuth: { url: auth.url, identityFields: ['x-auth-user'] }, filters: filterRules().parse([{ name: 'no-env', action: 'deny', paths: ['/**.env'] }]) }),
     } as Parameters<typeof startHarness>[1],
   );
-  h1 = new Agent({ connect: { ca: ca.pem, servername: 'localhost' } });
-  h2 = new Agent({ connect: { ca: ca.pem, servername: 'localhost' }, allowH2: true });
+  ({ h1, h2 } = tlsAgents(ca));
 });
 
 after(async () => {

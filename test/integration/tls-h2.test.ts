@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import { promisify } from 'node:util';
-import { Agent, request } from 'undici';
-import { startHarness, type Harness, type Reply } from '../fixtures/harness.js';
-import { makeCa, makeLeaf, type TestCa } from '../fixtures/tls.js';
+import type { Agent } from 'undici';
+import { fetchReply, startHarness, type Harness, type Reply } from '../fixtures/harness.js';
+import { makeCa, makeLeaf, tlsAgents, type TestCa } from '../fixtures/tls.js';
 
 const run = promisify(execFile);
 const T = { timeout: 30_000 };
@@ -21,13 +21,8 @@ let h1: Agent;
 let h2: Agent;
 const body = 'hello over tls\n'.repeat(10);
 
-async function call(agent: Agent, path: string, headers: Record<string, string> = {}, method = 'GET', reqBody?: string): Promise<Reply> {
-  const port = h.node.proxyAddress().port;
-  const res = await request(`https://127.0.0.1:${port}${path}`, { method: method as 'GET', headers, dispatcher: agent, ...(reqBody === undefined ? {} : { body: reqBody }) });
-  const buf = Buffer.from(await res.body.arrayBuffer());
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return { status: res.statusCode, headers: out, body: buf, text: buf.toString() };
+function call(agent: Agent, path: string, headers: Record<string, string> = {}, method = 'GET', reqBody?: string): Promise<Reply> {
+  return fetchReply(`https://127.0.0.1:${h.node.proxyAddress().port}${path}`, headers, method, reqBody, agent);
 }
 
 before(async () => {
@@ -46,8 +41,7 @@ before(async () => {
     },
     { tls: { certificates: [site] }, logLevel: 'info' },
   );
-  h1 = new Agent({ connect: { ca: ca.pem, servername: 'localhost' } });
-  h2 = new Agent({ connect: { ca: ca.pem, servername: 'localhost' }, allowH2: true });
+  ({ h1, h2 } = tlsAgents(ca));
 });
 
 after(async () => {
