@@ -3,24 +3,39 @@
 // entry (and every entry sharing the damaged blob); any other error (EMFILE, EIO…)
 // is the system's: counted, logged at most every interval, and the entry stays.
 
-import { readFile } from 'node:fs/promises';
 import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
 import type { Body, EntryMeta } from '../types.js';
 import { blobPath, segmentPath } from './layout.js';
 import type { DiskRecord } from './records.js';
-import { SegmentHandles } from './segment-handles.js';
+import { ReadHandles } from './read-handles.js';
 import type { DiskTier } from './tier.js';
+
+/** Segment files held open: 64 MiB each, so a few cover the hot set. */
+const SEGMENT_HANDLES = 32;
+/** Blob files held open for whole reads (disk-only bodies up to the read-whole size, tiered.ts): one descriptor each. */
+const BLOB_HANDLES = 256;
 
 export class DiskReads {
   ioErrors = 0;
   corrupt = 0;
-  private handles: SegmentHandles | undefined;
+  private segmentFiles: ReadHandles<number> | undefined;
+  private blobFiles: ReadHandles<string> | undefined;
 
   constructor(private readonly tier: DiskTier) {}
 
   /** Segment files held open for reads (made on first use: the tier's options are set after its fields). */
-  get segments(): SegmentHandles {
-    return (this.handles ??= new SegmentHandles(this.tier.opts.dir));
+  get segments(): ReadHandles<number> {
+    return (this.segmentFiles ??= new ReadHandles((segment) => segmentPath(this.tier.opts.dir, segment), SEGMENT_HANDLES));
+  }
+
+  /** Blob files held open for whole reads, by integrity. */
+  get blobs(): ReadHandles<string> {
+    return (this.blobFiles ??= new ReadHandles((integrity) => blobPath(this.tier.opts.dir, integrity), BLOB_HANDLES));
+  }
+
+  closeAll(): void {
+    this.segmentFiles?.closeAll();
+    this.blobFiles?.closeAll();
   }
 
   /** The record's metadata (read from its index line unless held); undefined when it cannot be read (an I/O error: kept). */
@@ -47,7 +62,7 @@ export class DiskReads {
   async whole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
     let data: Buffer;
     try {
-      data = rec.segment !== undefined ? await this.segments.read(rec.segment, rec.off!, rec.size) : await readFile(this.pathOf(rec, integrity));
+      data = rec.segment !== undefined ? await this.segments.read(rec.segment, rec.off!, rec.size) : await this.blobs.read(integrity, 0, rec.size + 1);
     } catch (err) {
       this.failed(rec, err as Error);
       return undefined;
@@ -74,6 +89,8 @@ export class DiskReads {
       tier.warnings.warn('io', { key: rec.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
       return;
     }
+    // Damaged or gone: the next read opens whatever is at the path then.
+    if (rec.segment === undefined) this.blobFiles?.forget(rec.integrity);
     if (tier.records.get(rec.key) !== rec) return;
     this.corrupt++;
     tier.opts.logger.error({ key: rec.key, err: err.message }, 'disk tier: corrupted or missing blob removed; treated as a miss');

@@ -203,6 +203,8 @@ export class DiskTier implements Store, Purgeable {
 
   /** Remove a blob unless a record refers to it again by the time the removal is sent. */
   unlinkBlob(integrity: string): Promise<OpResult> {
+    // Its descriptor, if held for reads, is closed: no removed file kept alive, and a blob written again is opened anew.
+    this.reads.blobs.forget(integrity);
     return this.queue.unlink(integrity, () => !this.blobs.has(integrity));
   }
 
@@ -387,7 +389,7 @@ export class DiskTier implements Store, Purgeable {
     this.closed = true;
     await this.queue.close();
     await this.lines.close();
-    this.reads.segments.closeAll();
+    this.reads.closeAll();
   }
 }
 
