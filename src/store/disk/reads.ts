@@ -20,6 +20,8 @@ export class DiskReads {
   corrupt = 0;
   private segmentFiles: ReadHandles<number> | undefined;
   private blobFiles: ReadHandles<string> | undefined;
+  /** Whole reads in flight, by record (as many as requests waiting on the disk at once). */
+  private readonly reading = new Map<DiskRecord, Promise<Buffer | undefined>>();
 
   constructor(private readonly tier: DiskTier) {}
 
@@ -59,7 +61,24 @@ export class DiskReads {
     });
   }
 
-  async whole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
+  /**
+   * A whole small body, verified unless this process verified it already; undefined
+   * when it cannot be (corrupt: removed; I/O error: kept). Concurrent reads of the same
+   * record share one read (why: a hot body kept out of memory was read once per
+   * request, and each read is a trip through libuv's pool, ~7 context switches). Keyed
+   * by the record, so a body written again (a new record) never joins an older read.
+   */
+  whole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
+    let p = this.reading.get(rec);
+    if (p) return p;
+    p = this.readWhole(rec, integrity);
+    this.reading.set(rec, p);
+    const done = () => this.reading.delete(rec);
+    p.then(done, done);
+    return p;
+  }
+
+  private async readWhole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
     let data: Buffer;
     try {
       data = rec.segment !== undefined ? await this.segments.read(rec.segment, rec.off!, rec.size) : await this.blobs.read(integrity, 0, rec.size + 1);

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { EntryMeta } from '../types.js';
 import { metaOfLine, recordLine } from './index-log.js';
 import { INDEX_FILE } from './layout.js';
+import { MetaCache } from './meta-cache.js';
 import type { DiskRecord } from './records.js';
 import type { DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
@@ -40,6 +41,8 @@ export class RecordLines {
   private reader: Reader | undefined;
   /** Metadata handed out (a hit, a write) → the record and line it came from: has it changed since? */
   private readonly handedOut = new WeakMap<EntryMeta, { rec: DiskRecord; lineOff: number; softAt: number | undefined }>();
+  /** Parsed metadata of hot records whose metadata is on disk only (bounded; meta-cache.ts). */
+  readonly cached = new MetaCache();
 
   constructor(private readonly tier: DiskTier) {}
 
@@ -107,6 +110,9 @@ export class RecordLines {
   async read(rec: DiskRecord): Promise<EntryMeta> {
     const held = rec.held;
     if (held) return held;
+    const gen = this.gen;
+    const hot = this.cached.get(rec, gen);
+    if (hot) return hot;
     const { lineOff, lineBytes } = rec;
     const softAt = rec.more?.softAt;
     const reader = this.take();
@@ -121,7 +127,9 @@ export class RecordLines {
     }
     if (!meta) throw Object.assign(new Error(`index line of ${rec.key} unreadable`), { code: 'EINDEX' });
     const expire = this.tier.opts.expire;
-    return softAt !== undefined && expire ? expire(meta, softAt) : meta;
+    const out = softAt !== undefined && expire ? expire(meta, softAt) : meta;
+    this.cached.set({ rec, gen, lineOff, softAt }, out, lineBytes);
+    return out;
   }
 
   /** Remember which record and line handed-out metadata came from. */
@@ -161,6 +169,7 @@ export class RecordLines {
 
   /** Close the reader (the tier is closing). */
   async close(): Promise<void> {
+    this.cached.clear();
     const r = this.reader;
     this.reader = undefined;
     if (r) this.retire(r);

@@ -197,6 +197,7 @@ export class DiskTier implements Store, Purgeable {
     this.liveLineBytes -= rec.lineBytes;
     this.recordBytes -= recordRamBytes(rec.key);
     this.indexes.remove(rec.meta, rec.key !== rec.primaryKey);
+    this.lines.cached.drop(rec.key);
     if (rec.segment !== undefined) this.segments.untrack(rec);
     else if (this.blobs.drop(rec.integrity, rec.size)) void this.unlinkBlob(rec.integrity);
   }
