@@ -56,6 +56,9 @@ export class Landings {
       tier.indexBytes += lineBytes - estimate;
       const integrity = r.integrity!;
       if (r.at) tier.segments.written(r.at, meta.bodySize);
+      // A blob file moved into place (a new file at its path): a descriptor held for reads
+      // of the file before must not stand in for the bytes this write hashed.
+      else tier.reads.blobs.forget(integrity);
       if (!wanted() || tier.isClosed) {
         const old = tier.records.get(meta.key);
         if (old && !this.newest.has(meta.key)) tier.untrack(old);

@@ -1,0 +1,178 @@
+// What a disk hit keeps between hits (issue 15, "hit 16 KiB from disk"): parsed
+// metadata of hot compact records (meta-cache.ts), open blob and segment files
+// (read-handles.ts), and one shared read for concurrent whole reads of a record
+// (reads.ts). None of them may serve what the tier no longer holds: an update, a soft
+// or hard purge, a delete, a new body, a compaction or a damaged body each end what
+// was kept. On real files and the real writer thread.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { urlOfKey } from '../../src/cache/key.js';
+import { compactIndex } from '../../src/store/disk/compaction.js';
+import { blobPath, INDEX_FILE, segmentPath } from '../../src/store/disk/layout.js';
+import { MetaCache } from '../../src/store/disk/meta-cache.js';
+import { DiskRecord } from '../../src/store/disk/records.js';
+import { DiskTier } from '../../src/store/disk/tier.js';
+import type { EntryMeta } from '../../src/store/types.js';
+import { makeMeta, putEntry, readBody, selector, testExpire } from './store.contract.js';
+import { flipByte, silent, withDir } from './disk-helpers.js';
+import { join } from 'node:path';
+
+/** Bodies above maxBytes/64 (256 KiB here) get a blob file; smaller ones go to a segment. */
+const maxBytes = 16 * 1024 * 1024;
+const open = (dir: string) => DiskTier.open({ dir, maxBytes, logger: silent, expire: testExpire });
+
+/** Metadata as the pipeline stores it (key = primary key = "GET " + URL): its record is compact. */
+function urlMeta(path: string, opts: Partial<EntryMeta> = {}): EntryMeta {
+  const key = `GET http://media.example/${path}`;
+  return makeMeta(key, { primaryKey: key, url: urlOfKey(key), headers: { 'content-type': 'video/mp2t', etag: `"${path}"` }, tags: [], ...opts });
+}
+
+async function hit(disk: DiskTier, key: string): Promise<{ meta: EntryMeta; body: Buffer } | undefined> {
+  const e = await disk.get(key);
+  if (!e) return undefined;
+  const whole = await disk.readVerified(key, e.meta);
+  return { meta: e.meta, body: whole ?? (await readBody(e.body)) };
+}
+
+describe('disk hit: metadata of hot compact records is cached', () => {
+  test('a hot record is served without its line; update, soft purge, purge, delete, a new body and a compaction each end the cached metadata', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const keys: string[] = [];
+      for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) {
+        const meta = urlMeta(`${name}.ts`);
+        keys.push(meta.key);
+        assert.ok(await disk.putWhole(meta, randomBytes(2000)));
+      }
+      await disk.flush();
+      const [a, b, c, d, e, f] = keys as [string, string, string, string, string, string];
+      for (const k of keys) assert.equal(disk.records.get(k)?.held, undefined, 'compact: metadata on disk only');
+
+      // Cached: a's line damaged behind the tier's back is not read again.
+      const first = (await hit(disk, a))!;
+      const rec = disk.records.get(a)!;
+      await flipByte(join(dir, INDEX_FILE), rec.lineOff + 2);
+      const ioErrors = disk.stats().ioErrors;
+      const again = (await hit(disk, a))!;
+      assert.equal(again.meta, first.meta, 'the same parsed metadata, no read of the line');
+      assert.equal(disk.stats().ioErrors, ioErrors);
+
+      // A 304's refresh: the new metadata, while its line lands and after.
+      const update = disk.update({ ...first.meta, headers: { ...first.meta.headers, etag: '"2"' } });
+      assert.equal((await hit(disk, a))?.meta.headers['etag'], '"2"', 'held while its line lands');
+      await update;
+      await disk.flush();
+      assert.equal(disk.records.get(a)?.held, undefined, 'compact again');
+      assert.equal((await hit(disk, a))?.meta.headers['etag'], '"2"', 'read from the new line, not the cached one');
+
+      for (const k of [b, c, d, e, f]) assert.ok(await hit(disk, k));
+      const cachedBefore = disk.lines.cached.size;
+      assert.ok(cachedBefore >= 6);
+
+      assert.equal(await disk.purge(selector({ primaryKeys: [b] }), { softAtMs: 42 }), 1);
+      assert.equal((await hit(disk, b))?.meta.cacheControl, 'soft-purged-at=42', 'soft purge: stale at once');
+      assert.equal((await hit(disk, b))?.meta.cacheControl, 'soft-purged-at=42', 'and on the next hit');
+
+      assert.equal(await disk.purge(selector({ primaryKeys: [c] })), 1);
+      assert.equal(await disk.get(c), undefined, 'purged');
+      assert.ok(await disk.delete(d));
+      assert.equal(await disk.get(d), undefined, 'deleted');
+      assert.equal(disk.lines.cached.size, cachedBefore - 2, "a removed record's cached metadata is dropped");
+
+      const newer = randomBytes(1500);
+      assert.ok(await disk.putWhole(urlMeta('e.ts', { headers: { etag: '"new"' } }), newer));
+      await disk.flush();
+      const e2 = await hit(disk, e);
+      assert.equal(e2?.meta.headers['etag'], '"new"', 'a new body: its own metadata');
+      assert.ok(e2?.body.equals(newer));
+
+      const fBefore = (await hit(disk, f))!;
+      await compactIndex(disk);
+      const fAfter = (await hit(disk, f))!;
+      assert.notEqual(fAfter.meta, fBefore.meta, 'read again from the compacted index');
+      assert.deepEqual(fAfter.meta, fBefore.meta);
+      assert.ok(fAfter.body.equals(fBefore.body));
+      await disk.close();
+    });
+  });
+
+  test('bounded by entries and by estimated bytes, least recently used dropped first', () => {
+    const rec = (i: number, lineBytes = 100) => new DiskRecord(`k${i}`, 10, 0, 0, i * 1000, lineBytes, undefined);
+    const recs = Array.from({ length: 5 }, (_, i) => rec(i));
+    const byCount = new MetaCache(3, 1 << 20);
+    for (const r of recs) byCount.set({ rec: r, gen: 0, lineOff: r.lineOff, softAt: undefined }, makeMeta(r.key), r.lineBytes);
+    assert.equal(byCount.size, 3);
+    assert.equal(byCount.get(recs[0]!, 0), undefined, 'oldest dropped');
+    assert.ok(byCount.get(recs[4]!, 0));
+    assert.equal(byCount.get(recs[4]!, 1), undefined, 'another index file: not used (and dropped)');
+    assert.equal(byCount.size, 2);
+
+    const byBytes = new MetaCache(100, 5000);
+    for (const r of [rec(0, 1000), rec(1, 1000), rec(2, 1000)]) byBytes.set({ rec: r, gen: 0, lineOff: r.lineOff, softAt: undefined }, makeMeta(r.key), r.lineBytes);
+    assert.equal(byBytes.size, 2, 'two estimates of ~2.3 KB fit in 5,000 bytes');
+    const huge = rec(9, 10_000);
+    byBytes.set({ rec: huge, gen: 0, lineOff: huge.lineOff, softAt: undefined }, makeMeta(huge.key), huge.lineBytes);
+    assert.equal(byBytes.get(huge, 0), undefined, 'one larger than the whole bound is not kept');
+    assert.equal(byBytes.size, 2);
+  });
+});
+
+describe('disk hit: verified once, read through held files, concurrent reads shared', () => {
+  test('after a restart a damaged segment body is caught by the read concurrent hits share: counted once, removed, never returned', async () => {
+    await withDir(async (dir) => {
+      let disk = await open(dir);
+      const meta = urlMeta('seg.ts');
+      const body = randomBytes(16 * 1024);
+      assert.ok(await disk.putWhole(meta, body));
+      const other = urlMeta('other.ts');
+      const otherBody = randomBytes(16 * 1024);
+      assert.ok(await disk.putWhole(other, otherBody));
+      await disk.flush();
+      const rec = disk.records.get(meta.key)!;
+      await disk.close();
+      await flipByte(segmentPath(dir, rec.segment!), rec.off! + 100);
+
+      disk = await open(dir);
+      const got = await Promise.all([1, 2, 3].map(() => disk.readVerified(meta.key)));
+      assert.deepEqual(got, [undefined, undefined, undefined]);
+      assert.equal(disk.stats().corrupt, 1, 'one read, one removal');
+      assert.equal(disk.holds(meta.key), false);
+      const ok = await Promise.all([1, 2, 3].map(() => disk.readVerified(other.key)));
+      for (const b of ok) assert.ok(b?.equals(otherBody), 'the intact neighbour reads back');
+      assert.equal(ok[0], ok[1], 'concurrent reads shared one buffer');
+      await disk.close();
+    });
+  });
+
+  test('a blob held open for reads is let go when the blob is written again, deleted or found damaged', async () => {
+    await withDir(async (dir) => {
+      let disk = await open(dir);
+      const body = randomBytes(300_000);
+      await putEntry(disk, makeMeta('one'), body);
+      await disk.flush();
+      const integrity = disk.records.get('one')!.integrity;
+      await disk.close();
+
+      disk = await open(dir);
+      assert.ok((await disk.readVerified('one'))?.equals(body), 'verified after the restart');
+      assert.equal(disk.reads.blobs.size, 1, 'its file held open');
+      // Damage the file held open, then write the same body again: the writer moves a new
+      // file to the path, and reads must use it, not the damaged one held before.
+      await flipByte(blobPath(dir, integrity), 1000);
+      await putEntry(disk, makeMeta('two'), body);
+      await disk.flush();
+      assert.equal(disk.reads.blobs.size, 0, 'the old file let go');
+      assert.ok((await disk.readVerified('two'))?.equals(body), 'the new file read');
+      assert.ok((await disk.readVerified('one'))?.equals(body), 'for the older key too');
+
+      assert.ok(await disk.delete('one'));
+      assert.equal(disk.reads.blobs.size, 1, 'still referred to by "two"');
+      assert.ok(await disk.delete('two'));
+      assert.equal(disk.reads.blobs.size, 0, 'the blob removed: its file let go');
+      await disk.flush();
+      await disk.close();
+    });
+  });
+});
