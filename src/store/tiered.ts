@@ -50,10 +50,11 @@ interface Ticket {
 
 
 /**
- * A disk-only body up to this size is read whole (one read on a held segment file,
- * verified) even when the memory tier does not take it: streaming it cost a file
- * open, a read stream and a pipeline per hit (about 0.1x a bare server for 16 KiB
- * bodies kept out of memory by cache.memoryMaxObjectBytes, bench "hit 16 KiB from disk").
+ * A disk-only body up to this size is read whole (one read on a file held open,
+ * shared by concurrent hits, verified once per process: disk/reads.ts) even when the
+ * memory tier does not take it: streaming it cost a file open, a read stream and a
+ * pipeline per hit (about 0.1x a bare server for 16 KiB bodies kept out of memory by
+ * cache.memoryMaxObjectBytes, bench "hit 16 KiB from disk").
  */
 const READ_WHOLE_BYTES = 256 * 1024;
 export class TieredStore implements CacheStore {
