@@ -13,14 +13,6 @@ import { fetchReply, startOrigin, testConfig, until, type OriginHandler, type Te
 
 export const TOKEN = 'reload-token';
 
-/** Answers its own name, uncacheable, so every request reaches an upstream. */
-export function named(name: string): OriginHandler {
-  return (_req, res) => {
-    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': name.length });
-    res.end(name);
-  };
-}
-
 export interface Reloadable {
   node: StrataNode;
   clock: FakeClock;

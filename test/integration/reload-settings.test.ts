@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { Client } from 'undici';
 import { loadConfig } from '../../src/config/load.js';
 import { FakeClock } from '../../src/util/clock.js';
-import { fetchReply, until, type OriginHandler, type Reply } from '../fixtures/harness.js';
-import { named, startReloadable, steadyLoad, TOKEN } from './reload-node.js';
+import { answersName, fetchReply, until, type OriginHandler, type Reply } from '../fixtures/harness.js';
+import { startReloadable, steadyLoad, TOKEN } from './reload-node.js';
 
 test('cache rules reloaded: a stale window applies to entries already stored; their freshness stays what it was when stored', async () => {
   let failing = false;
@@ -66,7 +66,7 @@ test('cache rules reloaded: a stale window applies to entries already stored; th
 });
 
 test('a limit reloaded under load: a longer URL than the new limits.maxUrlBytes is refused from then on', async () => {
-  const r = await startReloadable([named('A')]);
+  const r = await startReloadable([answersName('A')]);
   const long = `/${'x'.repeat(300)}`;
   const load = steadyLoad(r.base, ['/l1', '/l2']);
   try {
@@ -98,7 +98,7 @@ test('a limit reloaded under load: a longer URL than the new limits.maxUrlBytes 
 });
 
 test('log level reloaded: warn turns the access lines off, info turns them on again', async () => {
-  const r = await startReloadable([named('A')], { logLevel: 'info' });
+  const r = await startReloadable([answersName('A')], { logLevel: 'info' });
   const accessFor = (url: string) => r.logs.filter((l) => l.msg === 'access' && l.url === url);
   const load = steadyLoad(r.base, ['/g1']);
   try {
@@ -122,7 +122,7 @@ test('log level reloaded: warn turns the access lines off, info turns them on ag
 });
 
 test('an invalid configuration is refused with its one-line error; the old one keeps serving', async () => {
-  const r = await startReloadable([named('A')], { logLevel: 'error' });
+  const r = await startReloadable([answersName('A')], { logLevel: 'error' });
   const load = steadyLoad(r.base, ['/i1', '/i2']);
   try {
     await load.more(20);
@@ -147,7 +147,7 @@ test('an invalid configuration is refused with its one-line error; the old one k
 });
 
 test('restart-only changes are named with running and configured values and not applied; live ones beside them are', async () => {
-  const r = await startReloadable([named('A')]);
+  const r = await startReloadable([answersName('A')]);
   try {
     const port = r.node.proxyAddress().port;
     r.next.listen = { host: '127.0.0.1', port: port + 1 };
@@ -175,7 +175,7 @@ test('restart-only changes are named with running and configured values and not 
 });
 
 test('POST /reload needs the admin token; nothing changed answers "unchanged"; GET is 405', async () => {
-  const r = await startReloadable([named('A')]);
+  const r = await startReloadable([answersName('A')]);
   try {
     const url = `http://127.0.0.1:${r.node.adminAddress().port}/reload`;
     assert.equal((await fetchReply(url, {}, 'POST')).status, 401);
@@ -194,7 +194,7 @@ test('POST /reload needs the admin token; nothing changed answers "unchanged"; G
 });
 
 test('reload hooks: a hook refusing in check() refuses the reload and nothing is applied; apply() gets the new config', async () => {
-  const r = await startReloadable([named('A')]);
+  const r = await startReloadable([answersName('A')]);
   try {
     const applied: number[] = [];
     let refuse = true;

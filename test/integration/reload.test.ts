@@ -9,17 +9,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'undici';
-import { fetchReply, until, type OriginHandler, type TestOrigin } from '../fixtures/harness.js';
-import { named, startReloadable, eventually, steadyLoad } from './reload-node.js';
+import { answersName, fetchReply, until, type OriginHandler, type TestOrigin } from '../fixtures/harness.js';
+import { startReloadable, eventually, steadyLoad } from './reload-node.js';
 
 test('upstreams swapped from origin A to origin B under load: no request fails, in-flight ones finish on A, then A gets nothing', async () => {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   const a: OriginHandler = (req, res) => {
-    if (req.url === '/slow') return void released.then(() => named('A-slow')(req, res, Buffer.alloc(0)));
-    named('A')(req, res, Buffer.alloc(0));
+    if (req.url === '/slow') return void released.then(() => answersName('A-slow')(req, res, Buffer.alloc(0)));
+    answersName('A')(req, res, Buffer.alloc(0));
   };
-  const r = await startReloadable([a, named('B')]);
+  const r = await startReloadable([a, answersName('B')]);
   // Start on A alone; B is configured only by the reload.
   const [A, B] = r.origins as [TestOrigin, TestOrigin];
   r.next.origin.upstreams = [r.next.origin.upstreams[0]!];
@@ -71,7 +71,7 @@ test('upstreams swapped from origin A to origin B under load: no request fails, 
 });
 
 test('weights reloaded under load: the new shares apply; an upstream in both keeps its pool, figures and health', async () => {
-  const r = await startReloadable([named('A'), named('B')], { origin: { balancer: 'round-robin' } });
+  const r = await startReloadable([answersName('A'), answersName('B')], { origin: { balancer: 'round-robin' } });
   const [A, B] = r.origins as [TestOrigin, TestOrigin];
   const load = steadyLoad(r.base, ['/w1', '/w2']);
   try {
@@ -101,7 +101,7 @@ test('weights reloaded under load: the new shares apply; an upstream in both kee
 });
 
 test('balancer changed under load: consistent-hash sends each path to one upstream from the reload on', async () => {
-  const r = await startReloadable([named('A'), named('B')], { origin: { balancer: 'round-robin' } });
+  const r = await startReloadable([answersName('A'), answersName('B')], { origin: { balancer: 'round-robin' } });
   const load = steadyLoad(r.base, ['/b1', '/b2', '/b3']);
   try {
     await load.more(30);
@@ -128,9 +128,9 @@ test('health checks turned on by a reload take a failing upstream out under load
       res.writeHead(503, { 'content-length': 0 });
       return void res.end();
     }
-    named('B')(req, res, Buffer.alloc(0));
+    answersName('B')(req, res, Buffer.alloc(0));
   };
-  const r = await startReloadable([named('A'), sick]);
+  const r = await startReloadable([answersName('A'), sick]);
   const [A, B] = r.origins as [TestOrigin, TestOrigin];
   const load = steadyLoad(r.base, ['/h1', '/h2']);
   try {
