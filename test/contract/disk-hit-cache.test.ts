@@ -17,7 +17,9 @@ import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, putEntry, readBody, selector, testExpire } from './store.contract.js';
 import { flipByte, silent, withDir } from './disk-helpers.js';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ReadHandles } from '../../src/store/disk/read-handles.js';
 
 /** Bodies above maxBytes/64 (256 KiB here) get a blob file; smaller ones go to a segment. */
 const maxBytes = 16 * 1024 * 1024;
@@ -173,6 +175,40 @@ describe('disk hit: verified once, read through held files, concurrent reads sha
       assert.equal(disk.reads.blobs.size, 0, 'the blob removed: its file let go');
       await disk.flush();
       await disk.close();
+    });
+  });
+
+  test('a blob grown behind the tier\'s back fails its length check through the held file: removed, counted', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const body = randomBytes(300_000);
+      await putEntry(disk, makeMeta('long'), body);
+      await disk.flush();
+      assert.ok((await disk.readVerified('long'))?.equals(body));
+      await appendFile(blobPath(dir, disk.records.get('long')!.integrity), Buffer.from('x'));
+      assert.equal(await disk.readVerified('long'), undefined);
+      assert.equal(disk.stats().corrupt, 1);
+      assert.equal(disk.holds('long'), false);
+      assert.equal(disk.reads.blobs.size, 0);
+      await disk.close();
+    });
+  });
+
+  test('held files are bounded: the least recently used is closed, every read returns its own file\'s bytes', async () => {
+    await withDir(async (dir) => {
+      const files = ['f0', 'f1', 'f2'].map((n) => join(dir, n));
+      const bodies = files.map(() => randomBytes(4096));
+      for (let i = 0; i < files.length; i++) await writeFile(files[i]!, bodies[i]!);
+      const handles = new ReadHandles<number>((i) => files[i]!, 2);
+      for (const i of [0, 1, 2, 0, 2, 1]) {
+        const got = await handles.read(i, 100, 1000);
+        assert.ok(got.equals(bodies[i]!.subarray(100, 1100)), `file ${i}`);
+        assert.ok(handles.size <= 2);
+      }
+      const tail = await handles.read(1, 4000, 1000);
+      assert.equal(tail.length, 96, 'fewer bytes at the end of the file');
+      handles.closeAll();
+      assert.equal(handles.size, 0);
     });
   });
 });

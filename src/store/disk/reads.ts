@@ -81,6 +81,7 @@ export class DiskReads {
   private async readWhole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
     let data: Buffer;
     try {
+      // A blob file is asked for one byte more than its body: one grown behind the tier's back fails the length check.
       data = rec.segment !== undefined ? await this.segments.read(rec.segment, rec.off!, rec.size) : await this.blobs.read(integrity, 0, rec.size + 1);
     } catch (err) {
       this.failed(rec, err as Error);
