@@ -1,7 +1,7 @@
 // The load generator: wrk (pinned to its own CPU) when installed, else autocannon
 // in this process. Both are driven the same way: keep-alive, one thread, N
-// connections, a fixed duration, either one fixed URL or a new URL per request
-// (a counter in the path, for misses).
+// connections, a fixed duration, either one fixed URL, a new URL per request
+// (a counter in the path, for misses) or one of N URLs at random.
 
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -16,6 +16,8 @@ export interface LoadOptions {
   connections: number;
   /** When set, every request goes to `${url}/${uniquePrefix}/${counter}` (never repeated). */
   uniquePrefix?: string;
+  /** When set, every request goes to `${url}/${k}` for a random k in 1..spreadPaths (the same sequence on both sides). */
+  spreadPaths?: number;
   /** When set, every request asks for one random aligned range `chunkBytes` long of a `totalBytes` body. */
   randomRange?: { chunkBytes: number; totalBytes: number };
   /** Per-request timeout (default 5 s). */
@@ -79,6 +81,17 @@ end
 ${DONE_LUA}`;
 }
 
+function spreadLua(path: string, n: number): string {
+  // A fixed seed: both sides of a scenario ask for the same sequence of paths.
+  return `
+local prefix = ${JSON.stringify(path)}
+math.randomseed(7)
+request = function()
+  return wrk.format("GET", prefix .. math.random(1, ${n}))
+end
+${DONE_LUA}`;
+}
+
 function rangeLua(chunkBytes: number, totalBytes: number): string {
   // A fixed seed: both sides of a scenario ask for the same sequence of ranges.
   return `
@@ -105,6 +118,11 @@ function wrkGenerator(scratchDir: string, cpu: number | undefined): Generator {
         const u = new URL(o.url);
         script = join(scratchDir, `unique-${++scripts}.lua`);
         writeFileSync(script, uniqueLua(`${u.pathname.replace(/\/$/, '')}/${o.uniquePrefix}/`));
+        url = u.origin + '/';
+      } else if (o.spreadPaths !== undefined) {
+        const u = new URL(o.url);
+        script = join(scratchDir, `spread-${++scripts}.lua`);
+        writeFileSync(script, spreadLua(`${u.pathname.replace(/\/$/, '')}/`, o.spreadPaths));
         url = u.origin + '/';
       } else if (o.randomRange) {
         script = join(scratchDir, `range-${++scripts}.lua`);
@@ -244,6 +262,18 @@ function autocannonGenerator(): Generator {
                     const { chunkBytes, totalBytes } = o.randomRange!;
                     const k = Math.floor(Math.random() * Math.floor(totalBytes / chunkBytes));
                     req.headers = { ...req.headers, range: `bytes=${k * chunkBytes}-${(k + 1) * chunkBytes - 1}` };
+                    return req;
+                  },
+                },
+              ],
+            }
+          : {}),
+        ...(o.spreadPaths !== undefined
+          ? {
+              requests: [
+                {
+                  setupRequest: (req) => {
+                    req.path = `${u.pathname.replace(/\/$/, '')}/${1 + Math.floor(Math.random() * o.spreadPaths!)}`;
                     return req;
                   },
                 },
