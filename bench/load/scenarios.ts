@@ -202,14 +202,14 @@ async function counters(strata: ServerChild): Promise<Record<string, number>> {
 }
 
 /** One request to prime the cache, then the next must be a hit (the fill commits just after the first answer ends). */
-export async function primeAndCheckHit(url: string, bodyBytes: number): Promise<void> {
-  const first = await get(url);
+export async function primeAndCheckHit(url: string, bodyBytes: number, headers: Record<string, string> = {}): Promise<void> {
+  const first = await get(url, headers);
   if (first.status !== 200 || first.bytes !== bodyBytes) {
     throw new Error(`priming ${url}: expected 200 with ${bodyBytes} bytes, got ${first.status} with ${first.bytes} bytes`);
   }
   let last = '';
   for (let attempt = 0; attempt < 20; attempt++) {
-    const r = await get(url);
+    const r = await get(url, headers);
     last = String(r.headers['cache-status'] ?? '(no cache-status)');
     if (r.status === 200 && r.bytes === bodyBytes && last.includes('; hit')) return;
     await new Promise((res) => setTimeout(res, 100));
@@ -254,6 +254,7 @@ interface SideSpec {
   connections?: number;
   randomRange?: { chunkBytes: number; totalBytes: number };
   spreadPaths?: number;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -269,6 +270,7 @@ async function measurePair(gen: Generator, a: SideSpec, b: SideSpec, s: LoadSett
       uniquePrefix: side.unique ? `${side.label}-${runId}-${phase}` : undefined,
       randomRange: side.randomRange,
       spreadPaths: side.spreadPaths,
+      headers: side.headers,
       // A whole 256 MiB body takes seconds per connection on one pinned core.
       timeoutS: side.connections !== undefined ? 30 : undefined,
     });
@@ -303,20 +305,63 @@ function checkSide(label: string, side: Side, warnings: string[], byBytes = fals
 export async function startStrata(
   originPort: number,
   s: LoadSettings,
-  opts: { parentDir?: string; extraArgs?: string[] } = {},
+  opts: { parentDir?: string; extraArgs?: string[]; cacheDir?: string; keep?: boolean } = {},
 ): Promise<{ strata: ServerChild; cacheDir: string }> {
-  const cacheDir = trackDir(mkdtempSync(join(opts.parentDir ?? tmpdir(), 'strata-bench-cache-')));
+  const cacheDir = opts.cacheDir ?? trackDir(mkdtempSync(join(opts.parentDir ?? tmpdir(), 'strata-bench-cache-')));
   try {
-    const args = ['--origin', `http://127.0.0.1:${originPort}`, '--cache-dir', cacheDir, '--ephemeral', ...(opts.extraArgs ?? [])];
+    // keep: the directory outlives this node (a restart on it follows); the runner still removes it at the end.
+    const args = ['--origin', `http://127.0.0.1:${originPort}`, '--cache-dir', cacheDir, ...(opts.keep ? [] : ['--ephemeral']), ...(opts.extraArgs ?? [])];
     const strata = await startServer('strata', scriptPath('strata-server.js'), args, {
       cpu: SERVER_CPU,
       nodeArgs: s.strataNodeArgs,
     });
     return { strata, cacheDir };
   } catch (err) {
-    removeDir(cacheDir);
+    if (!opts.cacheDir) removeDir(cacheDir);
     throw err;
   }
+}
+
+/** The Host of every request of a disk-hit scenario: the cache key names it, and the node restarts on another port. */
+const SAME_HOST = { host: 'strata.bench' };
+
+/** Wait (bounded) until the disk tier holds `n` entries (and, after a restart, has loaded its index). */
+async function diskHolds(strata: ServerChild, n: number, loaded: boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const disk = ((await statsJson(strata)) as { tiers?: { disk?: { items?: number; loading?: boolean } } }).tiers?.disk;
+    if ((disk?.items ?? 0) >= n && (!loaded || disk?.loading === false)) return;
+    if (Date.now() > deadline) throw new Error(`ABORT: the disk tier holds ${disk?.items} of ${n} entries after 60 s (loading: ${disk?.loading})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A node whose disk holds `paths` (primed through memory, so small bodies sit in
+ * segment files as they do after memory evicts them), restarted with its memory
+ * tier refusing them: every hit reads its body from disk.
+ */
+async function diskOnlyStrata(originPort: number, s: LoadSettings, url: (port: number) => string[], bodyBytes: number, started: ServerChild[], dirs: string[]): Promise<ServerChild> {
+  const first = await startStrata(originPort, s, { keep: true });
+  dirs.push(first.cacheDir);
+  const n = url(0).length;
+  try {
+    for (const u of url(first.strata.port)) await primeAndCheckHit(u, bodyBytes, SAME_HOST);
+    await diskHolds(first.strata, n, false);
+  } finally {
+    await first.strata.stop();
+  }
+  const { strata } = await startStrata(originPort, s, { cacheDir: first.cacheDir, extraArgs: ['--memory-max-object', String(bodyBytes - 1)] });
+  started.push(strata);
+  // Entries not loaded yet would be misses: wait for the index load to finish.
+  await diskHolds(strata, n, true);
+  for (const u of url(strata.port)) {
+    const r = await get(u, SAME_HOST);
+    if (r.status !== 200 || r.bytes !== bodyBytes || !String(r.headers['cache-status']).includes('; hit')) {
+      throw new Error(`ABORT: ${u} after the restart: ${r.status}, ${r.bytes} bytes, cache-status "${String(r.headers['cache-status'])}" (expected a hit from disk)`);
+    }
+  }
+  return strata;
 }
 
 const DRAIN_LIMIT_MS = 60_000;
@@ -392,9 +437,17 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
     // Strata's origin: parked beside the load generator; it answers only the priming request.
     const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0', ...(sc.cacheControl ? [sc.cacheControl] : [])], { cpu: LOAD_CPU });
     started.push(origin);
-    const { strata, cacheDir } = await startStrata(origin.port, s, sc.fromDisk ? { extraArgs: ['--memory-max-object', String(sc.bodyBytes - 1)] } : {});
-    started.push(strata);
-    dirs.push(cacheDir);
+    const spread = sc.spreadPaths;
+    const urls = (port: number) => (spread === undefined ? [`http://127.0.0.1:${port}${path}`] : Array.from({ length: spread }, (_, k) => `http://127.0.0.1:${port}${path}/${k + 1}`));
+    let strata: ServerChild;
+    if (sc.fromDisk) strata = await diskOnlyStrata(origin.port, s, urls, sc.bodyBytes, started, dirs);
+    else {
+      const fresh = await startStrata(origin.port, s);
+      strata = fresh.strata;
+      started.push(strata);
+      dirs.push(fresh.cacheDir);
+      for (const u of urls(strata.port)) await primeAndCheckHit(u, sc.bodyBytes);
+    }
     const url = `http://127.0.0.1:${strata.port}${path}`;
     // The baseline, alone on the server CPU whenever it is measured: a bare server with the same bytes.
     const bare = await startServer('bare', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: SERVER_CPU });
@@ -403,16 +456,13 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
     const check = await get(bareUrl);
     if (check.status !== 200 || check.bytes !== sc.bodyBytes) throw new Error(`baseline server answered ${check.status} with ${check.bytes} bytes`);
 
-    const primed = sc.spreadPaths ?? 1;
-    if (sc.spreadPaths === undefined) await primeAndCheckHit(url, sc.bodyBytes);
-    else for (let k = 1; k <= sc.spreadPaths; k++) await primeAndCheckHit(`${url}/${k}`, sc.bodyBytes);
-    log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU}, ${url}${sc.spreadPaths ? `/1..${sc.spreadPaths}` : ''} (primed: cache-status has "; hit")`);
+    log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU}, ${url}${spread ? `/1..${spread}` : ''} (primed: cache-status has "; hit"${sc.fromDisk ? ', from disk after a restart' : ''})`);
     log(`  bare node:http: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}`);
-    const spread = sc.spreadPaths;
-    const [st, bs] = await measurePair(gen, { label: 'strata', url, unique: false, spreadPaths: spread }, { label: 'bare', url: bareUrl, unique: false, spreadPaths: spread }, s, runId);
+    const headers = sc.fromDisk ? SAME_HOST : undefined;
+    const [st, bs] = await measurePair(gen, { label: 'strata', url, unique: false, spreadPaths: spread, headers }, { label: 'bare', url: bareUrl, unique: false, spreadPaths: spread, headers }, s, runId);
     const c = await counters(strata);
     // Every request after the priming ones should have been a hit.
-    if (c['misses'] !== primed || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
+    if (c['misses'] !== (sc.fromDisk ? 0 : (spread ?? 1)) || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
       warnings.push(`strata: not all hits (misses ${c['misses']}, stale ${c['stale']}, bypass ${c['bypass']}, errors ${c['errors']})`);
     }
     if (sc.fromDisk) {
