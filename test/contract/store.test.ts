@@ -9,27 +9,33 @@ import { pino } from 'pino';
 import { MemoryTier } from '../../src/store/memory.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { TieredStore } from '../../src/store/tiered.js';
-import { makeMeta, putEntry, readBody, storeContract, testExpire } from './store.contract.js';
+import { makeMeta, putEntry, readBody, storeContract, testExpire, type StoreFactory } from './store.contract.js';
+import { purgeContract } from './store-purge.contract.js';
 
 const logger = pino({ level: 'silent' });
 
-storeContract('MemoryTier', async (_dir, { maxBytes, maxObjectBytes }) => {
+const memoryTier: StoreFactory = async (_dir, { maxBytes, maxObjectBytes }) => {
   const store = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes, expire: testExpire });
   return { store, settle: () => store.flush(), dispose: () => store.close() };
-});
+};
 
-storeContract('DiskTier', async (dir, { maxBytes }) => {
+const diskTier: StoreFactory = async (dir, { maxBytes }) => {
   const store = await DiskTier.open({ dir, maxBytes, logger, expire: testExpire });
   return { store, settle: () => store.flush(), dispose: () => store.close() };
-});
+};
 
-storeContract('TieredStore', async (dir, { maxBytes, maxObjectBytes }) => {
+const tieredStore: StoreFactory = async (dir, { maxBytes, maxObjectBytes }) => {
   const memory = new MemoryTier({ maxBytes, maxObjectBytes: maxObjectBytes ?? maxBytes, expire: testExpire });
   // Wired as src/node.ts wires it: the disk LRU passes over what memory is serving.
   const disk = await DiskTier.open({ dir, maxBytes, logger, inUse: (k) => memory.has(k), expire: testExpire });
   const store = new TieredStore(memory, disk, logger);
   return { store, settle: () => store.flush(), dispose: () => store.close() };
-});
+};
+
+for (const [name, factory] of [['MemoryTier', memoryTier], ['DiskTier', diskTier], ['TieredStore', tieredStore]] as const) {
+  storeContract(name, factory);
+  purgeContract(name, factory);
+}
 
 describe('MemoryTier only', () => {
   test('a body above maxObjectBytes is not stored and evicts nothing', async () => {
