@@ -16,7 +16,8 @@ import http from 'node:http';
 import { scriptPath, startServer, type ServerChild } from './children.js';
 import { CORPUS_KINDS, CORPUS_SIZES, corpusBody, type CorpusKind } from './corpus.js';
 import type { Generator, LoadResult } from './generator.js';
-import { aggregate, get, LOAD_CPU, SERVER_CPU, slices, startStrata, statsJson, type LoadSettings } from './scenarios.js';
+import { LOAD_CPU, SERVER_CPU, startStrata, type LoadSettings } from './measure.js';
+import { aggregate, get, slices, statsJson } from './measure.js';
 import { compressor, LEVELS, PRODUCIBLE, type Level } from '../../src/transform/codings.js';
 
 export interface CodingFigure {

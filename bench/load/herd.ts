@@ -9,8 +9,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
-import type { LoadSettings } from './scenarios.js';
-import { startStrata } from './scenarios.js';
+import type { LoadSettings } from './measure.js';
+import { startStrata } from './measure.js';
 import { removeDir } from './children.js';
 
 export interface HerdResult {

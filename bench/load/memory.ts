@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
-import { LOAD_CPU, SERVER_CPU, type LoadSettings } from './scenarios.js';
+import { LOAD_CPU, SERVER_CPU, type LoadSettings } from './measure.js';
 
 export interface MemoryResult {
   scenario: string;

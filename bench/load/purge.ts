@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
 import { BENCH_TAG, PREFIX_GROUP } from './purge-fill.js';
-import { LOAD_CPU, SERVER_CPU, primeAndCheckHit } from './scenarios.js';
+import { LOAD_CPU, SERVER_CPU } from './measure.js';
+import { primeAndCheckHit } from './measure.js';
 
 const TOKEN = 'bench-purge-token';
 /** Hit loops in flight at once (keep-alive connections). */

@@ -8,7 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
-import { LOAD_CPU, SERVER_CPU, writePatternFile, type LoadSettings } from './scenarios.js';
+import { LOAD_CPU, SERVER_CPU, type LoadSettings } from './measure.js';
+import { writePatternFile } from './disk-scenario.js';
 import { seededRandom } from '../../test/fixtures/seeded-random.js';
 
 export interface SeekResult {

@@ -11,7 +11,8 @@ import { scriptPath, startServer, removeDir, type ServerChild } from './children
 import type { Generator, LoadResult } from './generator.js';
 import { parseSize } from './child-life.js';
 import { procKiB } from './memory.js';
-import { LOAD_CPU, SERVER_CPU, cacheParent, describeFs, startStrata, statsJson, type LoadSettings } from './scenarios.js';
+import { LOAD_CPU, SERVER_CPU, cacheParent, startStrata, type LoadSettings } from './measure.js';
+import { describeFs, statsJson } from './measure.js';
 
 export interface StormSample {
   /** Seconds since the load started. */

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { hasCommand, installCleanup, pinned, removeDir, scriptPath, startServer, trackDir } from './children.js';
-import { LOAD_CPU, SERVER_CPU } from './scenarios.js';
+import { LOAD_CPU, SERVER_CPU } from './measure.js';
 
 const run = promisify(execFile);
 const quick = process.argv.includes('--quick');
