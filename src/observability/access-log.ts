@@ -45,6 +45,20 @@ function asciiJson(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * `ms` (already rounded to hundredths) as JSON.stringify writes it ("0.05", "1.5",
+ * "2"), from integers: a small integer's text is cached by V8, a fraction's is not.
+ */
+function hundredths(ms: number): string {
+  const h = Math.round(ms * 100);
+  if (!(h >= 0 && h <= 0x3fffffff)) return String(ms);
+  const whole = (h / 100) | 0;
+  const frac = h - whole * 100;
+  if (frac === 0) return String(whole);
+  if (frac % 10 === 0) return `${whole}.${frac / 10}`;
+  return frac < 10 ? `${whole}.0${frac}` : `${whole}.${frac}`;
+}
+
 interface Sink {
   write(chunk: string): unknown;
 }
@@ -70,27 +84,41 @@ export class AccessLog {
     this.enabled = this.logger.isLevelEnabled('info');
   }
 
-  private lastHost = '';
-  private lastHostJson = '""';
+  /** The line's opening up to the id, for the millisecond it was made in. */
+  private headMs = -1;
+  private head = '';
 
-  /** Most lines name the same host as the one before: its JSON form is kept. */
-  private hostJson(host: string): string {
-    this.lastHost = host;
-    this.lastHostJson = str(host);
-    return this.lastHostJson;
+  /**
+   * The fields from method to route as JSON, and what they were made from: most
+   * lines repeat the line before's (the same URL answered the same way), so
+   * those are compared, not escaped and joined again.
+   */
+  private mid = '';
+  private midOf: AccessRecord | undefined;
+
+  private middle(r: AccessRecord): string {
+    const m = this.midOf;
+    if (m !== undefined && m.url === r.url && m.status === r.status && m.bytes === r.bytes && m.cache === r.cache && m.method === r.method && m.host === r.host && m.upstream === r.upstream && m.route === r.route) {
+      return this.mid;
+    }
+    let mid = `,"method":${str(r.method)},"url":${str(r.url)},"host":${str(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
+    if (r.upstream !== undefined) mid += `,"upstream":${str(r.upstream)}`;
+    if (r.route !== undefined) mid += `,"route":${str(r.route)}`;
+    this.midOf = r;
+    this.mid = mid;
+    return mid;
   }
 
   record(r: AccessRecord): void {
     if (!this.enabled) return;
-    let line =
-      `{"level":30,"time":${this.now()}${this.prefix}${r.id},"method":${str(r.method)},"url":${str(r.url)}` +
-      `,"host":${r.host === this.lastHost ? this.lastHostJson : this.hostJson(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
-    if (r.upstream !== undefined) line += `,"upstream":${str(r.upstream)}`;
-    if (r.route !== undefined) line += `,"route":${str(r.route)}`;
-    line += `,"ms":${r.ms}`;
+    const now = this.now();
+    if (now !== this.headMs) {
+      this.headMs = now;
+      this.head = `{"level":30,"time":${now}${this.prefix}`;
+    }
+    let line = this.head + r.id + this.middle(r) + ',"ms":' + hundredths(r.ms);
     if (r.http !== undefined) line += `,"http":"${r.http}"`;
-    if (r.aborted) line += ',"aborted":true';
-    line += '}\n';
+    line += r.aborted ? ',"aborted":true}\n' : '}\n';
     if (this.pending + line.length > this.batch.length) this.flush();
     // A line longer than the whole buffer (a URL near the limit) goes out on its own.
     if (line.length > this.batch.length) this.sink.write(line);
