@@ -31,8 +31,8 @@ export interface AccessRecord {
   route?: string | undefined;
   ms: number;
   aborted: boolean;
-  /** Set for HTTP/2 requests ("2"); absent for HTTP/1.x. */
-  http?: string;
+  /** Set for HTTP/2 requests ("2"); undefined for HTTP/1.x. */
+  http?: string | undefined;
 }
 
 const BATCH_BYTES = 256 * 1024;
