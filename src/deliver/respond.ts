@@ -2,7 +2,11 @@
 // the fields of forwarded responses, one 304 rule and Strata's own errors. Adds
 // Age, Cache-Status and Via. (pipeline/answer.ts streams forwarded bodies.)
 // The stored part of a hit's header block is built once per stored metadata
-// object and reused, so a hit does little more than a bare server's answer.
+// object and reused, so a hit does little more than a bare server's answer: a
+// whole-body answer's field list is kept whole with its per-answer values (Age,
+// Cache-Status, Content-Length) written into it in place before writeHead, which
+// reads the list and keeps nothing of it (node:http builds its head string from it;
+// node:http2's compatibility path, ../server/h2-response.ts, copies it).
 
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -22,9 +26,22 @@ export interface DeliverOptions {
    * Stored fields as writeHead pairs, built once per stored metadata object (a 304
    * refresh makes a new object). Kept with the options it depends on, not in a global.
    */
-  headerCache: WeakMap<EntryMeta, string[]>;
+  headerCache: WeakMap<EntryMeta, StoredHead>;
   /** This node's Via member, e.g. "1.1 edge-1". */
   via: string;
+}
+
+/** The fields every answer from one stored metadata object starts with, built on its first answer. */
+export interface StoredHead {
+  /** Stored fields as raw pairs plus Via (and Accept-Ranges on a 200). */
+  base: string[];
+  /**
+   * A whole-body answer's fields: `base`, then Age, Cache-Status and (not on a 204)
+   * Content-Length, whose values are written in place for each answer.
+   */
+  whole: string[];
+  /** The body size whose Content-Length value `whole` holds (-1: none yet). */
+  wholeSize: number;
 }
 
 export interface StoredAnswer {
@@ -38,8 +55,12 @@ export interface StoredAnswer {
  * only Age and Cache-Status.
  */
 export function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
-  let raw = opts.headerCache.get(meta);
-  if (raw) return raw;
+  return storedHead(meta, opts).base;
+}
+
+function storedHead(meta: EntryMeta, opts: DeliverOptions): StoredHead {
+  let head = opts.headerCache.get(meta);
+  if (head) return head;
   const visible: HeaderMap = {};
   // Coding-keyed entries and made variants: Vary and ETag as clients see them (transform/variant-meta.ts).
   const stored = presentedHeaders(meta);
@@ -47,11 +68,28 @@ export function baseHeaders(meta: EntryMeta, opts: DeliverOptions): string[] {
     if (opts.hiddenFields.has(name) || name === 'content-length' || name === 'via' || name === 'accept-ranges') continue;
     visible[name] = stored[name]!;
   }
-  raw = toRawPairs(visible);
+  const raw = toRawPairs(visible);
   raw.push('via', viaValue(meta.headers['via'], opts.via));
   if (meta.status === 200) raw.push('accept-ranges', 'bytes');
-  opts.headerCache.set(meta, raw);
-  return raw;
+  const whole = raw.concat('age', '', 'cache-status', '');
+  if (meta.status !== 204) whole.push('content-length', '');
+  head = { base: raw, whole, wholeSize: -1 };
+  opts.headerCache.set(meta, head);
+  return head;
+}
+
+/** `head.whole` with this answer's values in it, for writeHead (which keeps nothing of it). */
+function wholeFields(head: StoredHead, age: string, cacheStatus: string, size: number): string[] {
+  const f = head.whole;
+  const at = head.base.length;
+  f[at + 1] = age;
+  f[at + 3] = cacheStatus;
+  // RFC 9110 §8.6: no Content-Length on 204 (no slot for it then).
+  if (head.wholeSize !== size && f.length > at + 4) {
+    f[at + 5] = String(size);
+    head.wholeSize = size;
+  }
+  return f;
 }
 
 function viaValue(existing: string | undefined, mine: string): string {
@@ -111,12 +149,7 @@ export function deliverStored(
     return deliverNotModified(res, meta, ageS, cacheStatus, opts);
   }
 
-  const raw = baseHeaders(meta, opts).slice();
-  raw.push('age', age, 'cache-status', cacheStatus);
-
-  let status = meta.status;
-  let start = 0;
-  let end = body.size - 1;
+  const head = storedHead(meta, opts);
   // RFC 9110 §14.2: range handling is defined for GET only; a HEAD gets the full headers.
   if (cacheable && req.method === 'GET' && req.headers['range'] !== undefined && ifRangeAllows(req.headers['if-range'], shown['etag'], shown['last-modified'])) {
     const r = parseRanges(req.headers['range'], body.size);
@@ -126,18 +159,22 @@ export function deliverStored(
       res.end(msg);
       return { status: 416, bodyBytes: 0 };
     }
-    if (r.kind === 'satisfiable' && r.ranges.length > 1) return deliverMultipart(res, raw, meta, body, r.ranges);
     if (r.kind === 'satisfiable') {
-      status = 206;
-      start = r.ranges[0]!.start;
-      end = r.ranges[0]!.end;
-      raw.push('content-range', `bytes ${start}-${end}/${body.size}`);
+      const raw = head.base.concat('age', age, 'cache-status', cacheStatus);
+      if (r.ranges.length > 1) return deliverMultipart(res, raw, meta, body, r.ranges);
+      const { start, end } = r.ranges[0]!;
+      raw.push('content-range', `bytes ${start}-${end}/${body.size}`, 'content-length', String(end - start + 1));
+      res.writeHead(206, raw);
+      return sendBytes(req, res, body, 206, start, end);
     }
   }
+  res.writeHead(meta.status, wholeFields(head, age, cacheStatus, body.size));
+  return sendBytes(req, res, body, meta.status, 0, body.size - 1);
+}
+
+/** The body bytes from `start` to `end` (inclusive) after the head: none for HEAD, 204 or an empty range. */
+function sendBytes(req: { method: string }, res: ServerResponse, body: Body, status: number, start: number, end: number): StoredAnswer | Promise<StoredAnswer> {
   const length = body.size === 0 ? 0 : end - start + 1;
-  // RFC 9110 §8.6: no Content-Length on 204 (or 1xx/304).
-  if (status !== 204) raw.push('content-length', String(length));
-  res.writeHead(status, raw);
   if (req.method === 'HEAD' || length === 0 || status === 204) {
     res.end();
     return { status, bodyBytes: 0 };

@@ -137,7 +137,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       route: ctx.route?.label,
       ms: Math.round(ms * 100) / 100,
       aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
-      ...(ctx.req.httpVersionMajor === 2 ? { http: '2' } : {}),
+      // Not a spread of a conditional object: one record shape, made without copying properties.
+      http: ctx.req.httpVersionMajor === 2 ? '2' : undefined,
     });
   }
 

@@ -70,10 +70,20 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   const sideApart = route.keyApart && to.side === 'canary' ? to.side : undefined;
   const plainKey = route.key === PLAIN_KEY && sideApart === undefined;
 
+  // The key's scheme and authority for the Host most recently seen: a route's requests nearly all name the same one.
+  let lastHost = '';
+  let lastPrefix = '';
+
   /** The primary key: the route's key options applied, then its side, headers and cookies added. */
   function keyOf(ctx: RequestContext): string {
     const host = ctx.host || origin.host;
-    if (plainKey) return primaryKey('http', host, ctx.target);
+    if (plainKey) {
+      if (host !== lastHost) {
+        lastPrefix = primaryKey('http', host, '');
+        lastHost = host;
+      }
+      return lastPrefix + ctx.target;
+    }
     const members: [string, string | undefined][] = [];
     for (const h of route.key.headers) {
       const v = normaliseVaryValue(h, ctx.headers[h]);

@@ -122,20 +122,6 @@ interface ConnState {
   firstRequestTimer?: NodeJS.Timeout;
 }
 
-const CONN_STATE = Symbol('strata.connState');
-type TrackedResponse = ServerResponse & { [CONN_STATE]?: ConnState };
-
-function settleResponse(this: TrackedResponse): void {
-  const st = this[CONN_STATE];
-  if (!st) return;
-  st.pending--;
-  if (st.pending <= st.waitFor && st.afterPending) {
-    const next = st.afterPending;
-    st.afterPending = undefined;
-    next();
-  }
-}
-
 /** The proxy listener; a reload hands it new limits (they apply to connections accepted from then on). */
 export type ProxyListener = http.Server & { setLimits(limits: LimitsConfig): void };
 
@@ -165,6 +151,24 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     return st;
   };
 
+  /**
+   * A response closed (finished, or its connection died): one fewer owed on its
+   * connection. One function for every response, finding the state by the
+   * request's socket: no closure per request, and no property added to the
+   * response (a response of another shape than node:http's own makes its
+   * internals' property accesses polymorphic).
+   */
+  function settleResponse(this: ServerResponse): void {
+    const st = conns.get(this.req.socket);
+    if (!st) return;
+    st.pending--;
+    if (st.pending <= st.waitFor && st.afterPending) {
+      const next = st.afterPending;
+      st.afterPending = undefined;
+      next();
+    }
+  }
+
   // Count the responses still owed on each connection, so a refusal of a later
   // (pipelined) message can wait for them: see refuse() below.
   const tracked = (req: IncomingMessage, res: ServerResponse): void => {
@@ -178,10 +182,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     st.pending++;
     st.last = req;
     // 'close' follows 'finish' on every response, and also fires when the connection
-    // dies. One shared listener function (the state rides on the response): no
-    // closure per request on the hit path.
-    (res as TrackedResponse)[CONN_STATE] = st;
-    // on, not once: a response closes once, and once() wraps the listener per call.
+    // dies. On, not once: a response closes once, and once() wraps the listener per call.
     res.on('close', settleResponse);
     handler(req, res);
   };
