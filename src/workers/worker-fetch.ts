@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import { WorkerLocks } from './lock-links.js';
-import { keyHash, type Grant } from './lock-table.js';
+import { keyHash, type Grant } from './directory.js';
 
 /** When the pipeline never says how its store work ended (a sliced fetch), the lock goes this long after the body. */
 const SETTLE_FALLBACK_MS = 1_000;
