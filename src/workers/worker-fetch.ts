@@ -85,7 +85,7 @@ export class WorkerFetch {
 }
 
 /**
- * A worker's miss path, built by node.ts: its lock link and the fetch using it.
+ * A worker's miss path, built by node.ts: its locks and links, and the fetch using them.
  * `holding`: this worker's disk keys (undefined while its index loads).
  */
 export function workerMisses(
