@@ -36,6 +36,7 @@ import type { ClusterPath } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
 import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
+import { SharedMeta } from './shared-meta.js';
 
 /**
  * What one origin fetch produced, decided before any client reads it; each client
@@ -137,6 +138,7 @@ export interface FetchWork {
 
 export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork {
   const { store, origin, clock, logger, stats, policy } = deps;
+  const shared = new SharedMeta();
 
   async function deleteKeys(keys: string[]): Promise<void> {
     await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));
@@ -263,6 +265,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     });
     if (coded) meta.byCoding = true;
     if (coded?.decoding) meta.transform = coded.decoding;
+    shared.share(meta);
     const body = startFill(source, store.open(meta, { purgeMark, ...(edgeTiers === 'memory' ? { memoryOnly: true } : {}) }), {
       windowBytes: deps.windowBytes,
       expectedLength: announced,

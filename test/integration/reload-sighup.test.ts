@@ -13,24 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { fetchReply, startOrigin, type OriginHandler } from '../fixtures/harness.js';
+import { answersName, fetchReply, startOrigin } from '../fixtures/harness.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-
-function named(name: string): OriginHandler {
-  return (_req, res) => {
-    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': name.length });
-    res.end(name);
-  };
-}
 
 function yaml(originUrl: string, dir: string, listen = '127.0.0.1:0'): string {
   return [`listen: ${listen}`, 'logLevel: info', 'admin:', '  listen: 127.0.0.1:0', 'origin:', `  url: ${originUrl}`, 'cache:', `  dir: ${join(dir, 'cache')}`, ''].join('\n');
 }
 
 test('SIGHUP re-reads the YAML file: new upstream live, restart-only change logged, invalid file refused while serving', async () => {
-  const a = await startOrigin(named('A'));
-  const b = await startOrigin(named('B'));
+  const a = await startOrigin(answersName('A'));
+  const b = await startOrigin(answersName('B'));
   const dir = await mkdtemp(join(tmpdir(), 'strata-sighup-'));
   const file = join(dir, 'strata.yaml');
   await writeFile(file, yaml(a.url, dir));

@@ -1,54 +1,17 @@
 // Several upstreams serving one site: an upstream going down and coming back,
-// every upstream down, a slow upstream, weights, retries (and when not to
-// retry), start-up with an unreachable upstream, and /stats. Real node:http
-// origins on 127.0.0.1; waits are on logged transitions, never on sleeps.
+// every upstream down, a slow upstream, resets, start-up with an unreachable
+// upstream, probation, /stats and the Host sent. Balancers, weights and retries:
+// upstream-balancing.test.ts. Real node:http origins on 127.0.0.1; waits are on
+// logged transitions, never on sleeps.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { fetchReply, startPoolHarness, type OriginHandler, type PoolHarness } from '../fixtures/harness.js';
-
-/** Answers its own name, uncacheable, so every request reaches an upstream. */
-function named(name: string): OriginHandler {
-  return (_req, res) => {
-    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': name.length });
-    res.end(name);
-  };
-}
-
-async function spread(h: PoolHarness, n: number, path = (i: number) => `/p${i}`): Promise<{ by: Record<string, number>; statuses: number[] }> {
-  const by: Record<string, number> = {};
-  const statuses: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = await h.get(path(i));
-    statuses.push(r.status);
-    if (r.status === 200) by[r.text] = (by[r.text] ?? 0) + 1;
-  }
-  return { by, statuses };
-}
-
-interface UpstreamStats {
-  name: string;
-  state: string;
-  available: boolean;
-  inFlight: number;
-  ewmaMs: number;
-  requests: number;
-  failures: number;
-  ejections: number;
-  weight: number;
-  lastTransition?: { to: string; reason: string };
-}
-
-async function originStats(h: PoolHarness): Promise<{ balancer: string; retries: number; allDownRequests: number; upstreams: UpstreamStats[] }> {
-  const r = await fetchReply(h.admin + '/stats');
-  return (JSON.parse(r.text) as { origin: Awaited<ReturnType<typeof originStats>> }).origin;
-}
-
-const msgFor = (h: PoolHarness, i: number, msg: string) => (l: Record<string, unknown>) => l['upstream'] === h.origins[i]!.url && l['msg'] === msg;
+import { answersName, startPoolHarness, type OriginHandler } from '../fixtures/harness.js';
+import { spread, originStats, msgFor } from './upstream-pool-node.js';
 
 test('one of three upstreams goes down and comes back: no client error, traffic returns after recovery', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], {
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: answersName('b') }, { handler: answersName('c') }], {
     logLevel: 'info',
     origin: {
       balancer: 'round-robin',
@@ -86,7 +49,7 @@ test('one of three upstreams goes down and comes back: no client error, traffic 
 });
 
 test('every upstream down and nothing stored: 502 naming the cause, and they are tried anyway', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], {
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: answersName('b') }, { handler: answersName('c') }], {
     logLevel: 'info',
     origin: { passiveHealth: { maxFails: 1, ejectMs: 60_000, maxEjectMs: 60_000 } },
   });
@@ -122,8 +85,8 @@ test('every upstream down and nothing stored: 502 naming the cause, and they are
 });
 
 test('a slow upstream: p2c-ewma sends it almost nothing', async () => {
-  const slow: OriginHandler = (req, res) => setTimeout(() => named('slow')(req, res, Buffer.alloc(0)), 300);
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: slow }, { handler: named('c') }], { origin: { balancer: 'p2c-ewma' } });
+  const slow: OriginHandler = (req, res) => setTimeout(() => answersName('slow')(req, res, Buffer.alloc(0)), 300);
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: slow }, { handler: answersName('c') }], { origin: { balancer: 'p2c-ewma' } });
   try {
     const { by, statuses } = await spread(h, 60);
     assert.deepEqual(statuses, Array(60).fill(200));
@@ -137,7 +100,7 @@ test('a slow upstream: p2c-ewma sends it almost nothing', async () => {
 });
 
 test('an upstream past the headers timeout: 504s count against it until it is ejected, then none', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: () => undefined }, { handler: named('c') }], {
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: () => undefined }, { handler: answersName('c') }], {
     logLevel: 'info',
     origin: { balancer: 'round-robin', headersTimeoutMs: 300, passiveHealth: { maxFails: 2, ejectMs: 60_000, maxEjectMs: 60_000 } },
   });
@@ -155,135 +118,6 @@ test('an upstream past the headers timeout: 504s count against it until it is ej
   }
 });
 
-test('weights are honoured: round-robin 1:2:3 over 120 requests', async () => {
-  const h = await startPoolHarness(
-    [{ handler: named('a'), weight: 1 }, { handler: named('b'), weight: 2 }, { handler: named('c'), weight: 3 }],
-    { origin: { balancer: 'round-robin' } },
-  );
-  try {
-    const { by } = await spread(h, 120);
-    for (const [name, want] of [['a', 20], ['b', 40], ['c', 60]] as const) assert.ok(Math.abs(by[name]! - want) <= 2, JSON.stringify(by));
-  } finally {
-    await h.close();
-  }
-});
-
-test('least-connections honours weights when idle and avoids the upstream holding requests', async () => {
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  const holding: OriginHandler = (req, res) => {
-    if (req.url!.startsWith('/hold')) return void held.then(() => named('a')(req, res, Buffer.alloc(0)));
-    named('a')(req, res, Buffer.alloc(0));
-  };
-  const h = await startPoolHarness([{ handler: holding }, { handler: named('b') }], { origin: { balancer: 'least-connections' } });
-  try {
-    assert.deepEqual((await spread(h, 20)).by, { a: 10, b: 10 });
-    // Park two requests (distinct URLs, so they are not coalesced); idle ties
-    // alternate, so one lands on a and stays in flight there.
-    const parked = [h.get('/hold1'), h.get('/hold2')];
-    const holds = () => h.origins.reduce((n, o) => n + o.count('/hold1') + o.count('/hold2'), 0);
-    const deadline = Date.now() + 5000;
-    while (holds() < 2) {
-      if (Date.now() > deadline) throw new Error('the parked requests never reached an upstream');
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    assert.equal(h.origins[0]!.count('/hold1') + h.origins[0]!.count('/hold2'), 1, 'one parked on a');
-    const during = await spread(h, 10);
-    assert.deepEqual(during.by, { b: 10 }, 'a has one in flight, b none: b wins every time');
-    release();
-    await Promise.all(parked);
-  } finally {
-    await h.close();
-  }
-});
-
-test('consistent-hash: each object has a home upstream', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], { origin: { balancer: 'consistent-hash' } });
-  try {
-    const homes = new Set<string>();
-    for (let i = 0; i < 30; i++) {
-      const path = `/obj${i}`;
-      const first = (await h.get(path)).text;
-      homes.add(first);
-      for (let k = 0; k < 3; k++) assert.equal((await h.get(path)).text, first, path);
-    }
-    assert.equal(homes.size, 3, 'thirty objects are spread over all three');
-  } finally {
-    await h.close();
-  }
-});
-
-test('retries: idempotent requests without a body go to another upstream; others are not replayed', async () => {
-  // The dead upstream has a large weight so round-robin picks it first.
-  const h = await startPoolHarness([{ handler: named('dead'), weight: 100 }, { handler: named('b'), weight: 1 }], {
-    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
-  });
-  try {
-    await h.origins[0]!.close();
-    const put = await h.get('/r', { 'content-type': 'text/plain' }, 'PUT', 'body');
-    assert.equal(put.status, 502, 'a request body cannot be replayed');
-    const post = await h.get('/r', {}, 'POST');
-    assert.equal(post.status, 502, 'POST is not idempotent');
-    for (const method of ['GET', 'HEAD', 'DELETE', 'OPTIONS']) {
-      const r = await h.get('/r', {}, method);
-      assert.equal(r.status, 200, method);
-    }
-    assert.equal((await originStats(h)).retries, 4);
-    assert.equal(h.origins[1]!.count('/r'), 4);
-  } finally {
-    await h.close();
-  }
-});
-
-test('retries are bounded by retries.count', async () => {
-  const h = await startPoolHarness(
-    [{ handler: named('d1'), weight: 100 }, { handler: named('d2'), weight: 100 }, { handler: named('ok'), weight: 1 }],
-    { origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 1, budgetMs: 10_000 } } },
-  );
-  try {
-    await h.origins[0]!.close();
-    await h.origins[1]!.close();
-    const r = await h.get('/bounded');
-    assert.equal(r.status, 502);
-    assert.match(r.text, /2 upstreams tried/);
-    assert.equal(h.origins[2]!.count(), 0);
-  } finally {
-    await h.close();
-  }
-});
-
-test('retries are bounded by retries.budgetMs: a zero budget allows none', async () => {
-  const h = await startPoolHarness([{ handler: named('dead'), weight: 100 }, { handler: named('ok'), weight: 1 }], {
-    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 2, budgetMs: 0 } },
-  });
-  try {
-    await h.origins[0]!.close();
-    const r = await h.get('/budget');
-    assert.equal(r.status, 502);
-    assert.doesNotMatch(r.text, /upstreams tried/);
-    assert.equal(h.origins[1]!.count(), 0);
-  } finally {
-    await h.close();
-  }
-});
-
-test('p2c-ewma: an upstream failing fast with 503 is not mistaken for the fastest', async () => {
-  const failing: OriginHandler = (_req, res) => {
-    res.writeHead(503, { 'cache-control': 'no-store', 'content-length': '4' });
-    res.end('fail');
-  };
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: failing }, { handler: named('c') }], {
-    origin: { balancer: 'p2c-ewma', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
-  });
-  try {
-    const { statuses } = await spread(h, 60);
-    // Without ejection, only the latency penalty keeps traffic away from it.
-    assert.ok(statuses.filter((s) => s === 503).length <= 3, JSON.stringify(statuses));
-  } finally {
-    await h.close();
-  }
-});
-
 test('a reset before any response byte is retried; a death mid-body is not (bytes reached the client)', async () => {
   let resets = 0;
   const flaky: OriginHandler = (req, res) => {
@@ -295,7 +129,7 @@ test('a reset before any response byte is retried; a death mid-body is not (byte
     res.write(Buffer.alloc(1000, 1));
     setImmediate(() => res.socket?.destroy());
   };
-  const h = await startPoolHarness([{ handler: flaky, weight: 100 }, { handler: named('b'), weight: 1 }], {
+  const h = await startPoolHarness([{ handler: flaky, weight: 100 }, { handler: answersName('b'), weight: 1 }], {
     origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
   });
   try {
@@ -314,7 +148,7 @@ test('a reset before any response byte is retried; a death mid-body is not (byte
 });
 
 test('an upstream unreachable at start is logged and out of rotation; the node starts', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }], { logLevel: 'info', origin: { balancer: 'round-robin' } });
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: answersName('b') }], { logLevel: 'info', origin: { balancer: 'round-robin' } });
   try {
     // The harness started the node while both listened; play the start again with b down.
     await h.origins[1]!.close();
@@ -331,7 +165,7 @@ test('an upstream unreachable at start is logged and out of rotation; the node s
 });
 
 test('with active checks, an upstream down at start fails its first probe and is unhealthy at once', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }], {
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: answersName('b') }], {
     logLevel: 'info',
     origin: {
       balancer: 'round-robin',
@@ -350,7 +184,7 @@ test('with active checks, an upstream down at start fails its first probe and is
 });
 
 test('passive only: an ejected upstream is back on probation after ejectMs, a success recovers it, traffic returns', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }, { handler: named('c') }], {
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: answersName('b') }, { handler: answersName('c') }], {
     logLevel: 'info',
     origin: { balancer: 'round-robin', passiveHealth: { maxFails: 1, ejectMs: 30_000, maxEjectMs: 120_000 } },
   });
@@ -383,7 +217,7 @@ test('passive only: an ejected upstream is back on probation after ejectMs, a su
 });
 
 test('/stats shows every upstream with state, in-flight, EWMA, requests and failures', async () => {
-  const h = await startPoolHarness([{ handler: named('a'), weight: 2 }, { handler: named('b') }], { origin: { balancer: 'round-robin' } });
+  const h = await startPoolHarness([{ handler: answersName('a'), weight: 2 }, { handler: answersName('b') }], { origin: { balancer: 'round-robin' } });
   try {
     await spread(h, 3);
     const s = await originStats(h);
@@ -402,7 +236,7 @@ test('/stats shows every upstream with state, in-flight, EWMA, requests and fail
 });
 
 test('Host sent to every upstream is the site host (the first upstream), the client Host in X-Forwarded-Host', async () => {
-  const h = await startPoolHarness([{ handler: named('a') }, { handler: named('b') }], { origin: { balancer: 'round-robin' } });
+  const h = await startPoolHarness([{ handler: answersName('a') }, { handler: answersName('b') }], { origin: { balancer: 'round-robin' } });
   try {
     await h.get('/h1', { host: 'www.example' });
     await h.get('/h2', { host: 'www.example' });

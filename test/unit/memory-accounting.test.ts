@@ -154,11 +154,15 @@ test('variant index: one variant is held as its key, a second makes a set, and b
   assert.deepEqual(disk.keys('q'), ['q;gzip', 'q']);
 });
 
-test('heap growth: the configured percentage on a large heap, V8 left to itself on a small one', () => {
+test('heap growth: the configured percentage on a large heap, at least its slack at 80 MiB on a mid-sized one, V8 left to itself on a small one', () => {
   const MiB = 1024 * 1024;
   assert.equal(LEFT_ALONE_BELOW_BYTES, 32 * MiB);
   assert.equal(growthPercent(30, 200 * MiB), 30);
-  assert.equal(growthPercent(30, 40 * MiB), 30);
+  assert.equal(growthPercent(30, 80 * MiB), 30);
+  // Between 32 and 80 MiB: the slack in bytes stays what 30% of 80 MiB is (24 MiB), not fewer.
+  assert.equal(growthPercent(30, 40 * MiB), 60);
+  assert.equal(growthPercent(30, 64 * MiB), 38);
+  assert.equal(growthPercent(0, 64 * MiB), 0);
   // A 16 MiB heap streaming large bodies: V8's own choice (0), not a full collection every 5 MiB.
   assert.equal(growthPercent(30, 16 * MiB), 0);
   assert.equal(growthPercent(30, 0), 0);
