@@ -91,7 +91,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let certificates: Certificates | undefined;
   let stopWatching = (): void => {};
   let cluster: Cluster | undefined;
-  // With workers: the per-key lock links between them (workers/lock-links.ts).
+  // With workers: the per-key locks and the links between them (workers/lock-links.ts).
   let workerLocks: WorkerLocks | undefined;
   let stopping: Promise<void> | undefined;
   let clusterStarted = false;

@@ -152,12 +152,12 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   }
 
   /** A response that is not stored: clients stream it; if none takes it in its first turn, the transfer stops. */
-  function passing(key: string, res: OriginResponse, reason: NotStoredReason, announced: number, finish: () => void, safeToShare: boolean): FetchOutcome {
+  function passing(key: string, res: OriginResponse, reason: NotStoredReason, announced: number, finish: (stored: boolean) => void, safeToShare: boolean): FetchOutcome {
     deps.notStored?.record(key, { reason, status: res.status, atMs: clock.now() });
     const requestsOwn = REQUEST_SPECIFIC_REASONS.has(reason);
     const body = new SharedBody(res.body, { windowBytes: deps.passWindowBytes, expectedLength: announced }, Promise.resolve());
     setImmediate(() => body.abandonIfUnread());
-    finish();
+    finish(false);
     return {
       kind: 'passing',
       upstream: res.upstream,
@@ -173,30 +173,30 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   }
 
   return function fetchAndStore(req: FetchRequest): FetchWork {
-    let finish!: () => void;
-    const done = new Promise<void>((r) => (finish = r));
-    const outcome = run(req, req.stored, finish).catch((err: unknown): FetchOutcome => {
-      finish();
+    let finish!: (stored: boolean) => void;
+    const done = new Promise<boolean>((r) => (finish = r));
+    const outcome = run(req, req.stored, finish, done).catch((err: unknown): FetchOutcome => {
+      finish(false);
       return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
     });
     return { outcome, done };
   };
 
-  async function run(req: FetchRequest, stored: StoredEntry | undefined, finish: () => void): Promise<FetchOutcome> {
+  async function run(req: FetchRequest, stored: StoredEntry | undefined, finish: (stored: boolean) => void, done: Promise<boolean>): Promise<FetchOutcome> {
     const validating = stored !== undefined && canValidate(stored.meta);
     const headers = validating ? { ...req.originHeaders, ...validatorHeaders(stored.meta) } : req.originHeaders;
     const requestTimeMs = clock.now();
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
     const purgeMark = store.purgeMark();
-    const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, ...(req.onInterim ? { onInterim: req.onInterim } : {}) });
+    const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, ...(req.onInterim ? { onInterim: req.onInterim } : {}) }, done);
     const responseTimeMs = clock.now();
-    if (res.settled) finish = settleOnFinish(finish, res.settled);
 
     if (validating && res.status === 304) {
       res.body.resume();
       // A 304 for another representation: fetch the whole response instead.
-      if (!notModifiedMatches(stored.meta, res.headers)) return run(req, undefined, finish);
+      if (!notModifiedMatches(stored.meta, res.headers)) return run(req, undefined, finish, done);
       stats.inc('revalidated');
+      let refreshed = false;
       try {
         // A request's no-store forbids storing anything from this exchange.
         if (requestDirectives(req.requestHeaders).cc.has('no-store')) {
@@ -208,10 +208,10 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'no-longer-storable' };
         }
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
-        res.settled?.(true);
+        refreshed = true;
         return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true };
       } finally {
-        finish();
+        finish(refreshed);
       }
     }
 
@@ -233,7 +233,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     if (req.maySlice && worthSlicing(res.status, res.headers, deps.sliceThresholdBytes)) {
       // Stopped before anything of it is read: the object is fetched again in slices.
       res.body.destroy();
-      finish();
+      finish(false);
       return { kind: 'sliceable', upstream: res.upstream };
     }
 
@@ -273,7 +273,6 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       logFields: { id: req.id, url: meta.url },
       notStored: 'response not stored',
       committed: async () => {
-        res.settled?.(true);
         stats.inc('stored');
         await dropOtherVaryShapes(meta);
         // A new body of the response: the variants made from (or sent for) the old one go.
@@ -292,23 +291,18 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   }
 }
 
-/** `finish`, also telling `settled` (unless told before: stored) that nothing was stored. */
-function settleOnFinish(finish: () => void, settled: (stored: boolean) => void): () => void {
-  return () => {
-    settled(false);
-    finish();
-  };
-}
-
 /**
  * The fetch step's one choice, for whole objects and slices alike: through the
  * cluster (the owner peer when the key is not ours: cluster/peer-fetch.ts), else
  * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
  * owner within its handoff window, to the previous owner only-if-cached first.
  */
-export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }): Promise<OriginResponse> {
+export async function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }, storeDone: Promise<boolean>): Promise<OriginResponse> {
   if (!deps.cluster) return deps.origin.request(req);
-  return viaCluster ? deps.cluster.request(req, deps.origin) : deps.cluster.forPeer(req, deps.origin);
+  const res = await (viaCluster ? deps.cluster.request(req, deps.origin) : deps.cluster.forPeer(req, deps.origin));
+  // The one place a lock held for this fetch (workers/worker-fetch.ts) is told how the store work ended, exactly once.
+  if (res.settled) void storeDone.then(res.settled);
+  return res;
 }
 
 /** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */

@@ -24,8 +24,8 @@ export interface FillOptions {
   notStored: string;
   /** After the commit (counters, tidying); a rejection counts as a failed fill. */
   committed: () => unknown;
-  /** Called once the store work is over, whatever its result. */
-  over: () => void;
+  /** Called once the store work is over, whatever its result: `stored` when the entry was committed. */
+  over: (stored: boolean) => void;
 }
 
 /** Start filling `writer` from `source`; returns the shared body clients read. */
@@ -33,15 +33,15 @@ export function startFill(source: Readable, writer: BodyWriter, opts: FillOption
   let sealed!: () => void;
   const seal = new Promise<void>((r) => (sealed = r));
   const body = new SharedBody(source, { windowBytes: opts.windowBytes, expectedLength: opts.expectedLength }, seal);
-  const settle = () => {
+  const settle = (stored: boolean) => {
     sealed();
-    opts.over();
+    opts.over(stored);
   };
   const failFill = (err: Error) => {
     writer.abort(err);
     // A body given up on purpose is not worth a warning.
     opts.logger[err instanceof AbandonedError ? 'debug' : 'warn']({ ...opts.logFields, err: err.message }, opts.notStored);
-    settle();
+    settle(false);
   };
   const stop = body.consume(
     {
@@ -56,7 +56,7 @@ export function startFill(source: Readable, writer: BodyWriter, opts: FillOption
         (last ? writer.write(last) : Promise.resolve())
           .then(() => writer.commit())
           .then(() => opts.committed())
-          .then(settle, failFill);
+          .then(() => settle(true), failFill);
       },
       error: failFill,
     },

@@ -140,15 +140,15 @@ export function createSlicer(deps: SliceDeps) {
 
   /** One origin range request for slice `index`, stored when it is a slice of a sliceable object. */
   function fetchSlice(req: SliceRequest, index: number): FetchWork {
-    let finish!: () => void;
-    const done = new Promise<void>((r) => (finish = r));
+    let finish!: (stored: boolean) => void;
+    const done = new Promise<boolean>((r) => (finish = r));
     const outcome = (async (): Promise<FetchOutcome> => {
       const { start } = sliceSpan(index, sliceBytes, Infinity);
       const headers = { ...req.originHeaders, range: `bytes=${start}-${start + sliceBytes - 1}` };
       const requestTimeMs = clock.now();
       // Taken before the fetch: a purge while it is in flight keeps this slice out of the store.
       const purgeMark = store.purgeMark();
-      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key });
+      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key }, done);
       const responseTimeMs = clock.now();
       const cr = parseContentRange(res.headers['content-range']);
       const expected = cr && sliceSpan(index, sliceBytes, cr.total);
@@ -169,8 +169,7 @@ export function createSlicer(deps: SliceDeps) {
       if (!sliceable) {
         const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: -1 }, Promise.resolve());
         setImmediate(() => body.abandonIfUnread());
-        res.settled?.(false);
-        finish();
+        finish(false);
         const reason = edgeTiers === 'none' ? 'edge-copy' : res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
         return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
       }
@@ -195,14 +194,10 @@ export function createSlicer(deps: SliceDeps) {
         logFields: { id: req.id, url: meta.url, slice: index },
         notStored: 'slice not stored',
         committed: () => {
-          res.settled?.(true);
           stats.inc('stored');
           stats.inc('slicesStored');
         },
-        over: () => {
-          res.settled?.(false);
-          finish();
-        },
+        over: finish,
       });
       // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
       res.onDistrust?.(() => {
@@ -211,7 +206,7 @@ export function createSlicer(deps: SliceDeps) {
       });
       return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark };
     })().catch((err: unknown): FetchOutcome => {
-      finish();
+      finish(false);
       return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
     });
     return { outcome, done };

@@ -1,39 +1,44 @@
-// The lock links between the workers of a node: each worker listens on a Unix-domain
-// socket of its own (lock-wire.ts frames) and answers for the locks of the keys it
-// owns (lock-table.ts); it asks the other owners over one connection each, opened
-// on first use. A key this worker owns is locked in process, with no I/O.
+// A worker's part in "one origin fetch per object per node": the key's lock
+// (key-lock.ts: a socket bound under the key's name, no message to anyone when
+// nobody waits) and the node's directory of which worker stored what
+// (directory.ts), kept by every worker from the others' notices.
+//
+// The links: each worker listens on a Unix-domain socket of its own and sends
+// every other worker, over one connection each (opened on first use), lock-wire.ts
+// frames: on linking, the key hashes it holds on disk (each side tells the other,
+// so a worker that (re)started has a full directory before it serves); then, in
+// batches every NOTICE_MS, the hashes of what it stored since. A notice in a batch
+// costs the receiver one wake-up per batch, not one per object.
 //
 // Failure rules (each one "a second origin fetch, never a wrong answer or a hang"):
-// - an owner that cannot be reached, or whose link closes while requests wait:
-//   those requests are told `alone` (fetch without a lock); the next attempt to
-//   reach it waits RETRY_MS;
-// - a worker whose link to an owner closes: the owner releases every lock it held
-//   ("stored nothing"), so its waiters fetch alone.
-// Frames written in one turn of the event loop leave in one write. A release
-// nobody waits for is not worth a write of its own: it leaves with the next
-// question on the link (or within RELEASE_DELAY_MS); until then the lock is still
-// held, so a worker asking meanwhile waits, and the owner tells the holder
-// (WANTED), which then releases at once. Two writes per lock instead of three; on
-// the 2-core VM the cost of a lock is mostly the wake-up of an idle peer (~35 µs of
-// the owner's CPU per lock when idle, either way), which a busy peer does not pay.
+// a notice that does not arrive (link down) leaves the directory without the key:
+// a miss there fetches it (under the lock) instead of taking it from the holder;
+// a link that cannot be made is tried again after RETRY_MS.
 
 import { unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { StrataError } from '../errors.js';
-import { keyHash, LockTable, ownerOf, type Grant } from './lock-table.js';
-import { ACQUIRE, ANSWER, frame, FrameReader, grantArg, grantOf, HAVE, haveFrame, hashesOf, HELLO, RELEASE, WANTED, type Frame } from './lock-wire.js';
+import { Directory, keyHash, type Grant } from './directory.js';
+import { KeyLocks } from './key-lock.js';
+import { frame, FrameReader, grantArg, HAVE, haveFrame, hashesOf, HELLO, type Frame } from './lock-wire.js';
 
 const RETRY_MS = 250;
-/** A release nobody waits for leaves with the next question on its link, or after this. */
-const RELEASE_DELAY_MS = 20;
+/** What a worker stored leaves for the others' directories in batches, this often. */
+const NOTICE_MS = 10;
+/** A batch this large leaves at once (and bounds the locks lingering meanwhile). */
+const NOTICE_BATCH_MAX = 512;
+/** Lock attempts whose holder let go meanwhile, before fetching without the lock. */
+const MAX_RETRIES = 3;
 
 export interface WorkerLocksOptions {
   index: number;
   /** Every worker's socket path, by index. */
   paths: string[];
   logger: Logger;
-  /** Key hashes this worker holds on disk (undefined while its index loads), for the owners' directories. */
+  /** Key hashes this worker holds on disk (undefined while its index loads), for the others' directories. */
   holding?: () => Uint32Array | undefined;
 }
 
@@ -51,29 +56,23 @@ class Outbox {
   }
 }
 
-interface OwnerLink {
+interface PeerLink {
   socket: net.Socket;
   out: Outbox;
-  waiting: Map<number, (g: Grant) => void>;
-  /** Resolves once the owner told what it holds of this worker's keys (or the link closed). */
+  /** Resolves once the peer told what it holds (or the link closed). */
   synced: Promise<void>;
-  /** Releases not sent yet (nobody waited), by key. */
-  deferred: Map<string, Buffer>;
-  /** Locks this worker holds from this owner (not released yet). */
-  held: Set<string>;
-  /** Of those, the ones someone waits for: released at once. */
-  wanted: Set<string>;
-  timer: NodeJS.Timeout | undefined;
 }
 
 export class WorkerLocks {
-  private readonly table = new LockTable(20, (holder, key) => this.askers.get(holder)?.out.send(frame(WANTED, 0, 0, key)));
+  private readonly directory = new Directory(20);
+  private readonly keys: KeyLocks;
   private readonly server: net.Server;
-  private readonly links: (OwnerLink | undefined)[];
+  private readonly links: (PeerLink | undefined)[];
   private readonly downUntil: number[];
-  /** The connection each other worker asks on (the latest one). */
-  private readonly askers = new Map<number, { socket: net.Socket; out: Outbox }>();
-  private nextId = 1;
+  private readonly peers = new Set<net.Socket>();
+  private notices: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private counts = { directed: 0, alone: 0 };
   private unreachable = 0;
   private closed = false;
 
@@ -81,6 +80,9 @@ export class WorkerLocks {
     this.links = opts.paths.map(() => undefined);
     this.downUntil = opts.paths.map(() => 0);
     this.server = net.createServer((s) => this.serve(s));
+    // The workers of one start of the node share lock names: made from their link paths (unique per start).
+    const namespace = createHash('sha1').update(opts.paths.join('\n')).digest('hex').slice(0, 20);
+    this.keys = new KeyLocks(namespace, dirname(opts.paths[0]!));
   }
 
   get count(): number {
@@ -105,115 +107,110 @@ export class WorkerLocks {
     });
   }
 
-  /** The lock for primary key `key` (see lock-table.ts); `notAt`: the worker named before did not have it. */
-  acquire(key: string, notAt?: number): Promise<Grant> {
+  /** The lock for primary key `key` (see key-lock.ts); `notAt`: the worker named before did not have it. */
+  async acquire(key: string, notAt?: number): Promise<Grant> {
     const hash = keyHash(key);
-    const owner = ownerOf(hash, this.count);
-    if (owner === this.opts.index) {
-      return new Promise((resolve) => this.table.acquire(key, hash, owner, notAt, resolve));
+    if (notAt !== undefined) this.directory.forget(hash, notAt);
+    if (this.keys.holds(key)) {
+      // Its own fetch is in flight (a second flight of this worker, e.g. a background fill).
+      this.counts.alone++;
+      return { kind: 'alone' };
     }
-    const link = this.link(owner);
-    if (!link) return Promise.resolve({ kind: 'alone' });
-    const id = this.nextId++ >>> 0;
-    this.sendReleases(link);
-    return new Promise((resolve) => {
-      link.waiting.set(id, (g) => {
-        if (g.kind === 'go') link.held.add(key);
-        resolve(g);
-      });
-      link.out.send(frame(ACQUIRE, id, notAt === undefined ? 0 : 1 + notAt, key));
-    });
+    for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
+      const at = this.directory.storedAt(hash);
+      if (at !== undefined && at !== this.opts.index) {
+        this.counts.directed++;
+        return { kind: 'at', worker: at };
+      }
+      const taken = await this.keys.take(key, hash);
+      if (taken === 'retry') continue;
+      if (taken.kind === 'at') {
+        if (taken.worker === this.opts.index) break;
+        this.directory.record(hash, taken.worker);
+      }
+      return taken;
+    }
+    this.counts.alone++;
+    return { kind: 'alone' };
   }
 
   /** The fetch that `go` allowed is over: `stored` when the object is now in this worker's cache. */
   release(key: string, stored: boolean): void {
+    const answer = grantArg(stored ? { kind: 'at', worker: this.opts.index } : { kind: 'alone' });
+    if (!this.keys.release(key, answer, stored) || !stored) return;
     const hash = keyHash(key);
-    const owner = ownerOf(hash, this.count);
-    if (owner === this.opts.index) return this.table.release(key, hash, owner, stored);
-    const link = this.links[owner];
-    if (!link || !link.held.delete(key)) return;
-    link.deferred.set(key, frame(RELEASE, 0, stored ? 1 : 0, key));
-    if (link.wanted.delete(key)) this.sendReleases(link);
-    else link.timer ??= setTimeout(() => this.sendReleases(link), RELEASE_DELAY_MS).unref();
+    this.directory.record(hash, this.opts.index);
+    this.notices.push(hash);
+    if (this.notices.length >= NOTICE_BATCH_MAX) this.sendNotices();
+    else this.timer ??= setTimeout(() => this.sendNotices(), NOTICE_MS).unref();
   }
 
-  private sendReleases(link: OwnerLink): void {
-    if (link.timer) {
-      clearTimeout(link.timer);
-      link.timer = undefined;
+  /** What this worker stored since the last batch, to every other worker; the locks of the batch before stop lingering. */
+  private sendNotices(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.notices.length > 0) {
+      const f = haveFrame(Uint32Array.from(this.notices));
+      this.notices = [];
+      for (let w = 0; w < this.count; w++) if (w !== this.opts.index) this.link(w)?.out.send(f);
     }
-    if (link.deferred.size === 0) return;
-    for (const b of link.deferred.values()) link.out.send(b);
-    link.deferred.clear();
+    this.keys.sweep();
+    if (this.keys.lingeringCount > 0 && !this.closed) this.timer = setTimeout(() => this.sendNotices(), NOTICE_MS).unref();
   }
 
-  private link(owner: number): OwnerLink | undefined {
-    const have = this.links[owner];
+  private link(peer: number): PeerLink | undefined {
+    const have = this.links[peer];
     if (have) return have;
-    if (this.closed || Date.now() < this.downUntil[owner]!) {
+    if (this.closed || Date.now() < this.downUntil[peer]!) {
       this.unreachable++;
       return undefined;
     }
-    const socket = net.connect(this.opts.paths[owner]!);
+    const socket = net.connect(this.opts.paths[peer]!);
     let synced!: () => void;
-    const link: OwnerLink = { socket, out: new Outbox(socket), waiting: new Map(), synced: new Promise((r) => (synced = r)), deferred: new Map(), held: new Set(), wanted: new Set(), timer: undefined };
-    this.links[owner] = link;
+    const link: PeerLink = { socket, out: new Outbox(socket), synced: new Promise((r) => (synced = r)) };
+    this.links[peer] = link;
     link.out.send(frame(HELLO, 0, this.opts.index));
-    // Before any question on this link: an owner that restarted learns first what this worker holds.
-    this.tellHolding(link, owner);
+    // Before anything else on this link: a peer that restarted learns first what this worker holds.
+    this.tellHolding(link.out);
     const reader = new FrameReader((f) => {
-      if (f.type === HAVE) {
-        // The other way round: what that worker holds of the keys this one owns.
-        for (const h of hashesOf(f.payload)) this.table.record(h, owner);
-        synced();
-        return;
-      }
-      if (f.type === WANTED) {
-        const key = f.payload.toString('utf8');
-        if (link.deferred.has(key)) this.sendReleases(link);
-        else if (link.held.has(key)) link.wanted.add(key);
-        return;
-      }
-      if (f.type !== ANSWER) return;
-      const w = link.waiting.get(f.id);
-      if (!w) return;
-      link.waiting.delete(f.id);
-      w(grantOf(f.arg));
+      if (f.type !== HAVE) return;
+      // The other way round: what that worker holds.
+      this.record(f.payload, peer);
+      synced();
     });
     socket.on('data', (c: Buffer) => reader.push(c));
-    socket.on('error', (err) => this.opts.logger.debug({ owner, err: err.message }, 'worker lock link failed'));
+    socket.on('error', (err) => this.opts.logger.debug({ peer, err: err.message }, 'worker link failed'));
     socket.on('close', () => {
-      if (this.links[owner] === link) this.links[owner] = undefined;
-      this.downUntil[owner] = Date.now() + RETRY_MS;
-      for (const w of link.waiting.values()) w({ kind: 'alone' });
-      link.waiting.clear();
-      if (link.timer) clearTimeout(link.timer);
+      if (this.links[peer] === link) this.links[peer] = undefined;
+      this.downUntil[peer] = Date.now() + RETRY_MS;
       synced();
     });
     return link;
   }
 
-  /** What this worker holds on disk, for the owners' directories (after a restart they know nothing). */
-  private tellHolding(link: { out: Outbox }, owner: number, all = this.opts.holding?.(), always = false): void {
-    const mine = all ? all.filter((h) => ownerOf(h, this.count) === owner) : new Uint32Array(0);
-    if (mine.length > 0 || always) link.out.send(haveFrame(mine));
+  private record(payload: Buffer, worker: number): void {
+    for (const h of hashesOf(payload)) this.directory.record(h, worker);
+  }
+
+  /** What this worker holds on disk, for the others' directories (after a restart they know nothing). */
+  private tellHolding(out: Outbox, always = false): void {
+    const mine = this.opts.holding?.() ?? new Uint32Array(0);
+    if (mine.length > 0 || always) out.send(haveFrame(mine));
   }
 
   /**
-   * Links to every other worker, each side telling the other what it holds of the
-   * other's keys (its disk; nothing while its index loads): the directories of a
-   * worker that (re)started are filled before it serves. Called once the workers
-   * reach each other, and again once this worker's disk index loaded. Resolves
-   * when every other worker answered, or after `maxMs`.
+   * Links to every other worker, each side telling the other what it holds (its
+   * disk; nothing while its index loads): the directory of a worker that
+   * (re)started is filled before it serves. Called once the workers reach each
+   * other, and again once this worker's disk index loaded. Resolves when every
+   * other worker answered, or after `maxMs`.
    */
   async announce(maxMs = 2_000): Promise<void> {
-    const all = this.opts.holding?.();
-    if (all) for (const h of all) if (ownerOf(h, this.count) === this.opts.index) this.table.record(h, this.opts.index);
     const waits: Promise<void>[] = [];
-    this.links.forEach((l, owner) => {
-      if (owner === this.opts.index) return;
-      if (l) this.tellHolding(l, owner, all);
-      const link = l ?? this.link(owner);
+    this.links.forEach((l, peer) => {
+      if (peer === this.opts.index) return;
+      if (l) this.tellHolding(l.out);
+      const link = l ?? this.link(peer);
       if (link) waits.push(link.synced);
     });
     let timer: NodeJS.Timeout | undefined;
@@ -221,50 +218,34 @@ export class WorkerLocks {
     clearTimeout(timer);
   }
 
-  /** Another worker's connection: its questions, answered from the table. */
+  /** Another worker's connection: what it holds and what it stores, into the directory. */
   private serve(socket: net.Socket): void {
     let from = -1;
+    this.peers.add(socket);
     const out = new Outbox(socket);
     const reader = new FrameReader((f: Frame) => {
       if (f.type === HELLO) {
         from = f.arg;
-        // A new link from the same worker: the old one's locks are not coming back (a restart).
-        if (this.askers.has(from)) this.table.dropHolder(from);
-        this.askers.set(from, { socket, out });
         // Always answered (even with nothing): the asker waits for it before serving (announce).
-        this.tellHolding({ out }, from, undefined, true);
-        return;
-      }
-      if (from < 0) return;
-      if (f.type === ACQUIRE) {
-        const key = f.payload.toString('utf8');
-        this.table.acquire(key, keyHash(key), from, f.arg === 0 ? undefined : f.arg - 1, (g) => out.send(frame(ANSWER, f.id, grantArg(g))));
-      } else if (f.type === RELEASE) {
-        const key = f.payload.toString('utf8');
-        this.table.release(key, keyHash(key), from, f.arg === 1);
-      } else if (f.type === HAVE) {
-        for (const h of hashesOf(f.payload)) this.table.record(h, from);
-      }
+        this.tellHolding(out, true);
+      } else if (f.type === HAVE && from >= 0) this.record(f.payload, from);
     });
     socket.on('data', (c: Buffer) => reader.push(c));
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      // Its locks go only with its latest connection (a restarted worker may already have a new one).
-      if (from >= 0 && this.askers.get(from)?.socket === socket) {
-        this.askers.delete(from);
-        this.table.dropHolder(from);
-      }
-    });
+    socket.on('close', () => this.peers.delete(socket));
   }
 
-  stats(): Record<string, number> {
-    return { ...this.table.stats(), ownerUnreachable: this.unreachable };
+  stats(): { granted: number; waited: number; directed: number; alone: number; locksHeld: number; locksLingering: number; linkUnreachable: number } {
+    const k = this.keys.counts;
+    return { granted: k.granted, waited: k.waited, directed: this.counts.directed, alone: this.counts.alone + k.failed, locksHeld: this.keys.heldCount, locksLingering: this.keys.lingeringCount, linkUnreachable: this.unreachable };
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.keys.close();
     for (const l of this.links) l?.socket.destroy();
-    for (const a of this.askers.values()) a.socket.destroy();
+    for (const s of this.peers) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

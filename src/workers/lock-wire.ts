@@ -1,34 +1,26 @@
-// The frames workers exchange over their lock links (lock-links.ts): a tiny binary
-// protocol on a Unix-domain socket, no HTTP and no JSON, so a lock costs a few
-// bytes and no parse. Each frame: u32 length of the rest, u8 type, u32 id, u8 arg,
-// then the payload (a key in UTF-8, or u32 key hashes for HAVE).
+// The frames workers exchange over their links (lock-links.ts): a tiny binary
+// protocol on a Unix-domain socket, no HTTP and no JSON. Each frame: u32 length
+// of the rest, u8 type, u32 id, u8 arg, then the payload (u32 key hashes for HAVE).
 //
 //   HELLO   arg = the sender's worker index (first frame of a connection)
-//   ACQUIRE id, arg = 0, or 1 + the worker the directory named that did not have it; key
-//   ANSWER  id, arg = 0 go, 1 alone, 2 + w: at worker w
-//   RELEASE arg = 1 stored, 0 not; key
-//   HAVE    key hashes the sender holds (sent on connecting: its disk, loaded at start)
-//   WANTED  key: (owner → holder) someone waits for this lock: release it as soon as the fetch is over
+//   HAVE    key hashes the sender holds (on linking: its disk, loaded at start;
+//           then, in batches, what it stored since)
+//
+// A key's lock (key-lock.ts) answers its waiters with grantArg() as a u16.
 
-import type { Grant } from './lock-table.js';
+import type { Grant } from './directory.js';
 
 export const HELLO = 1;
-export const ACQUIRE = 2;
-export const ANSWER = 3;
-export const RELEASE = 4;
 export const HAVE = 5;
-export const WANTED = 6;
 
 const HEAD = 10;
 
-export function frame(type: number, id: number, arg: number, key = ''): Buffer {
-  const n = Buffer.byteLength(key);
-  const b = Buffer.allocUnsafe(HEAD + n);
-  b.writeUInt32LE(HEAD - 4 + n, 0);
+export function frame(type: number, id: number, arg: number): Buffer {
+  const b = Buffer.allocUnsafe(HEAD);
+  b.writeUInt32LE(HEAD - 4, 0);
   b[4] = type;
   b.writeUInt32LE(id, 5);
   b[9] = arg;
-  if (n > 0) b.write(key, HEAD, 'utf8');
   return b;
 }
 
@@ -42,6 +34,7 @@ export function haveFrame(hashes: Uint32Array): Buffer {
   return b;
 }
 
+/** A grant as a number: 0 go, 1 alone, 2 + w at worker w. */
 export function grantArg(g: Grant): number {
   return g.kind === 'go' ? 0 : g.kind === 'alone' ? 1 : 2 + g.worker;
 }

@@ -3,9 +3,9 @@
 // Design (CACHING.md, "Workers"): the workers of a node are a small cluster of
 // their own, built from the mini-CDN's machinery (src/cluster/). Each worker is
 // a member named `<nodeId>.w<i>`. A miss is fetched from the origin by the worker
-// that received it, holding the key's lock from the key's owner worker (a few
-// bytes over a Unix-domain socket: lock-links.ts); the owner also remembers which
-// worker stored the key, and a miss elsewhere is then taken from that worker's
+// that received it, holding the key's lock (a Unix-domain socket bound under the
+// key's name: key-lock.ts); every worker's directory knows which worker stored
+// the key (lock-links.ts), and a miss elsewhere is then taken from that worker's
 // cache over a loopback link (HMAC proof with a per-node random secret, never
 // forwarded again) and kept as an edge copy in memory (worker-fetch.ts). So one
 // origin fetch per object per node, and an object one worker stored is a hit on
@@ -34,7 +34,7 @@ export interface WorkerAssignment {
   secret: string;
   /** Loopback ports per worker: its proxy link and its admin link. */
   links: { proxyPort: number; adminPort: number }[];
-  /** Unix-domain socket path per worker: its lock link (lock-links.ts). */
+  /** Unix-domain socket path per worker: its link for directory notices (lock-links.ts); they also name the node's locks. */
   lockPaths: string[];
   /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
   restarted?: boolean;
@@ -47,7 +47,7 @@ export interface WorkerLinks {
   admin?: ListenAddress;
   /** Worker 0 only: it answers the node's admin address for every worker (admin-view.ts). */
   node?: { id: string; workers: WorkerAdmin[] };
-  /** Its lock link and the others' (every worker's socket path, by index). */
+  /** Its link and the others' (every worker's socket path, by index). */
   locks: { index: number; paths: string[] };
 }
 
@@ -88,8 +88,8 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
       ...config.cluster,
       peers,
       secret: a.secret,
-      // No handoff between workers: a worker's miss asks the key's owner for its lock, and
-      // the owner's directory (filled from every worker's disk at start) names who holds it.
+      // No handoff between workers: a worker's miss takes the key's lock, and the node's
+      // directory (filled from every worker's disk at start) names who holds it.
       handoffMs: 0,
       // A worker that dies is restarted by the primary: a second copy of each object on the
       // next worker would halve the node's memory and add a hop to every miss.

@@ -186,9 +186,9 @@ export { warnUnusedDirs };
 const COUNT_FILE = 'workers.json';
 
 /**
- * Remember the worker count in the cache dir; a different one than last time
- * moves owners: said in the log (the owners' directories are filled from every
- * worker's disk at start: lock-links.ts announce).
+ * Remember the worker count in the cache dir; a different one than last time is
+ * said in the log (every worker's directory is filled from every worker's disk
+ * at start: lock-links.ts announce).
  */
 async function recordCount(dir: string, count: number, logger: Logger): Promise<boolean> {
   let before: number | undefined;
@@ -205,6 +205,6 @@ async function recordCount(dir: string, count: number, logger: Logger): Promise<
     logger.warn({ dir, err: (err as Error).message }, 'could not record the worker count in the cache directory');
   }
   const changed = before !== undefined && before !== count;
-  if (changed) logger.warn({ from: before, to: count }, 'worker count changed: every worker directory is kept and read; the owners learn at start which worker holds each stored object, so none is fetched again from the origin');
+  if (changed) logger.warn({ from: before, to: count }, 'worker count changed: every worker directory is kept and read; every worker learns at start which worker holds each stored object, so none is fetched again from the origin');
   return changed;
 }

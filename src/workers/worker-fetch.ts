@@ -1,22 +1,22 @@
 // A worker's miss: the worker that received it fetches from the origin itself,
-// holding the key's lock (lock-links.ts), so the body crosses no second hop and
+// holding the key's lock (key-lock.ts), so the body crosses no second hop and
 // is stored once, by the worker that fetched it. Another worker asking for the
 // key meanwhile waits for the lock and is then sent to the worker that stored it
 // (a hit there, over the worker proxy link, kept as an edge copy); so a herd over
-// every worker still makes one origin request per object per node.
+// every worker still makes one origin request per object per node. A key the
+// node's directory says another worker stored is taken from that worker's cache.
 //
-// Measured (bench/RESULTS.md, "Workers"): the previous design sent every miss on
-// a key another worker owned through that owner (an HTTP hop carrying the body,
-// and a second copy stored): 1.9× the CPU per miss of one worker. A lock costs a
-// few bytes each way on a Unix-domain socket.
+// Measured (bench/RESULTS.md, "Workers"): sending every miss on a key another
+// worker owned through that owner (an HTTP hop carrying the body, a second copy
+// stored) cost 1.9× the CPU per miss of one worker; asking the owner for a lock
+// over a socket, 1.15×; a lock that is a socket bound under the key's name wakes
+// no other worker when nobody waits.
 
 import type { Logger } from 'pino';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import { WorkerLocks } from './lock-links.js';
-import { keyHash, type Grant } from './lock-table.js';
+import { keyHash, type Grant } from './directory.js';
 
-/** When the pipeline never says how its store work ended (a sliced fetch), the lock goes this long after the body. */
-const SETTLE_FALLBACK_MS = 1_000;
 /** Directory answers followed before fetching without one (each a worker that turned out not to hold it). */
 const MAX_REDIRECTS = 2;
 
@@ -32,6 +32,8 @@ export type AskWorker = (w: number, req: OriginRequest & { key: string }) => Pro
 export class WorkerFetch {
   private fromWorkers = 0;
   private fromOrigin = 0;
+  /** Times a lock this worker took was told its fetch is over (duplicates included: /stats shows it equals `granted`). */
+  private told = 0;
 
   constructor(private readonly locks: LockService) {}
 
@@ -52,36 +54,38 @@ export class WorkerFetch {
     }
   }
 
-  /** From the origin, holding the lock until the pipeline says whether it stored the object. */
+  /**
+   * From the origin, holding the lock until the pipeline says, once, whether it
+   * stored the object (`settled`, told when the store work is over whatever its
+   * outcome: pipeline/fetch-and-store.ts fetchFrom).
+   */
   private async holding(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
     this.fromOrigin++;
     let res: OriginResponse;
     try {
       res = await origin.request(req);
     } catch (err) {
+      this.told++;
       this.locks.release(req.key, false);
       throw err;
     }
     let settled = false;
-    const settle = (stored: boolean): void => {
+    res.settled = (stored: boolean): void => {
+      this.told++;
       if (settled) return;
       settled = true;
       this.locks.release(req.key, stored);
     };
-    res.settled = settle;
-    res.body.once('close', () => {
-      if (!settled) setTimeout(() => settle(false), SETTLE_FALLBACK_MS).unref();
-    });
     return res;
   }
 
   stats(): Record<string, number> {
-    return { missesFromOrigin: this.fromOrigin, missesFromOtherWorkers: this.fromWorkers, ...this.locks.stats() };
+    return { missesFromOrigin: this.fromOrigin, missesFromOtherWorkers: this.fromWorkers, lockReleases: this.told, ...this.locks.stats() };
   }
 }
 
 /**
- * A worker's miss path, built by node.ts: its lock link and the fetch using it.
+ * A worker's miss path, built by node.ts: its locks and links, and the fetch using them.
  * `holding`: this worker's disk keys (undefined while its index loads).
  */
 export function workerMisses(

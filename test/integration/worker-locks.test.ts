@@ -1,7 +1,8 @@
-// The lock links between workers (src/workers/lock-links.ts) over real Unix-domain
-// sockets, two workers in this process: a lock taken over the link, a waiter sent
-// to the worker that stored the key, directories filled from what each holds,
-// and every failure turning into "fetch alone", never a hang.
+// The workers' per-key locks and directory (src/workers/lock-links.ts,
+// key-lock.ts) over real Unix-domain sockets, two or three workers in this
+// process: a lock taken by one worker makes the others wait, a waiter is sent to
+// the worker that stored the key, directories are filled from what each holds and
+// from what each stores, and every failure turns into "fetch alone", never a hang.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,21 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { WorkerLocks } from '../../src/workers/lock-links.js';
-import { keyHash, ownerOf } from '../../src/workers/lock-table.js';
+import { keyHash } from '../../src/workers/directory.js';
 
 const logger = pino({ level: 'silent' });
 
-/** Keys whose owner is worker `w` of 2. */
-function ownedBy(w: number, n: number, prefix: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) if (ownerOf(keyHash(`${prefix}${i}`), 2) === w) out.push(`${prefix}${i}`);
-  return out;
-}
-
-async function pair(holding: (string[] | undefined)[] = [undefined, undefined]): Promise<{ w: WorkerLocks[]; close: () => Promise<void> }> {
+async function workers(n: number, holding: (string[] | undefined)[] = []): Promise<{ w: WorkerLocks[]; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-locks-'));
-  const paths = [join(dir, 'w0.sock'), join(dir, 'w1.sock')];
-  const w = [0, 1].map((index) => new WorkerLocks({ index, paths, logger, holding: () => (holding[index] ? Uint32Array.from(holding[index]!.map(keyHash)) : undefined) }));
+  const paths = Array.from({ length: n }, (_, i) => join(dir, `w${i}.sock`));
+  const w = paths.map((_, index) => new WorkerLocks({ index, paths, logger, holding: () => (holding[index] ? Uint32Array.from(holding[index]!.map(keyHash)) : undefined) }));
   for (const l of w) await l.listen();
   return {
     w,
@@ -35,45 +29,89 @@ async function pair(holding: (string[] | undefined)[] = [undefined, undefined]):
   };
 }
 
-test('a lock taken over the link: the owner waits for it and is then sent to the worker that stored the key', async () => {
-  const { w, close } = await pair();
+/** Resolves once `cond` holds, polled on each timer turn; fails past `ms`. */
+async function until(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Whether `p` is settled after the event loop turned a few times (the lock is answered by sockets). */
+async function settledSoon(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(() => (done = true));
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  return done;
+}
+
+test('one worker takes a key\'s lock; the others wait and are then sent to it once it stored the object', async () => {
+  const { w, close } = await workers(3);
   try {
-    const [key] = ownedBy(0, 1, '/a');
-    assert.deepEqual(await w[1]!.acquire(key!), { kind: 'go' });
-    const waiting = w[0]!.acquire(key!);
-    let told = false;
-    void waiting.then(() => (told = true));
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(told, false, 'waits while worker 1 fetches');
-    w[1]!.release(key!, true);
-    assert.deepEqual(await waiting, { kind: 'at', worker: 1 });
-    // Worker 1 asking again (it lost its copy) fetches; worker 0 is sent to worker 1.
-    assert.deepEqual(await w[0]!.acquire(key!), { kind: 'at', worker: 1 });
-    assert.equal(w[0]!.stats().directed, 1);
+    assert.deepEqual(await w[1]!.acquire('/a'), { kind: 'go' });
+    const waiting = [w[0]!.acquire('/a'), w[2]!.acquire('/a')];
+    assert.equal(await settledSoon(Promise.race(waiting)), false, 'they wait while worker 1 fetches');
+    // The holder's own second flight fetches alone (as before: no wait on itself).
+    assert.deepEqual(await w[1]!.acquire('/a'), { kind: 'alone' });
+    w[1]!.release('/a', true);
+    assert.deepEqual(await Promise.all(waiting), [{ kind: 'at', worker: 1 }, { kind: 'at', worker: 1 }]);
+    assert.equal(w[0]!.stats().waited, 1);
+    // Worker 1 missing it again (it lost its copy) takes the lock again; a release is told once.
+    assert.deepEqual(await w[1]!.acquire('/a'), { kind: 'go' });
+    w[1]!.release('/a', true);
+    w[1]!.release('/a', false);
+    assert.equal(w[1]!.stats().locksHeld, 0);
   } finally {
     await close();
   }
 });
 
-test('a release nobody waited for is held back, yet a worker asking meanwhile is sent to the holder, never told to fetch', async () => {
-  const { w, close } = await pair();
+test('a fetch that stored nothing lets its waiters fetch alone, and the lock is free at once', async () => {
+  const { w, close } = await workers(2);
   try {
-    const keys = ownedBy(0, 20, '/r');
+    assert.deepEqual(await w[0]!.acquire('/p'), { kind: 'go' });
+    const waiting = w[1]!.acquire('/p');
+    assert.equal(await settledSoon(waiting), false);
+    w[0]!.release('/p', false);
+    assert.deepEqual(await waiting, { kind: 'alone' });
+    assert.deepEqual(await w[1]!.acquire('/p'), { kind: 'go' }, 'nobody holds it any more');
+    w[1]!.release('/p', false);
+  } finally {
+    await close();
+  }
+});
+
+test('a stored key: a worker asking right after the release is sent to the holder (the lock lingers), then its directory knows', async () => {
+  const { w, close } = await workers(2);
+  try {
+    await w[0]!.announce();
+    const keys = Array.from({ length: 20 }, (_, i) => `/r${i}`);
     for (const k of keys) {
       assert.deepEqual(await w[1]!.acquire(k), { kind: 'go' });
       w[1]!.release(k, true);
-      // Worker 1's release leaves later (with its next question, or in 20 ms); worker 0 asks at once.
+      // Before the batch of notices left: the lingering lock answers.
       assert.deepEqual(await w[0]!.acquire(k), { kind: 'at', worker: 1 }, k);
     }
+    // The notices arrive and the locks stop lingering: the directory answers, with no lock at all.
+    await until(() => w[1]!.stats().locksLingering === 0, 'the locks to stop lingering');
+    const directed = w[0]!.stats().directed;
+    const granted = w[0]!.stats().granted;
+    for (const k of keys) assert.deepEqual(await w[0]!.acquire(k), { kind: 'at', worker: 1 }, k);
+    assert.equal(w[0]!.stats().directed, directed + keys.length);
+    assert.equal(w[0]!.stats().granted, granted);
+    // A worker named that did not have it (evicted, purged) is forgotten: the asker fetches.
+    assert.deepEqual(await w[0]!.acquire(keys[0]!, 1), { kind: 'go' });
+    w[0]!.release(keys[0]!, false);
   } finally {
     await close();
   }
 });
 
-test('each worker tells the others what it holds of their keys: the directories are filled before serving', async () => {
-  const held0 = ownedBy(1, 3, '/h');
-  const held1 = ownedBy(0, 3, '/g');
-  const { w, close } = await pair([held0, held1]);
+test('each worker tells the others what it holds: the directories are filled before serving', async () => {
+  const held0 = ['/h0', '/h1', '/h2'];
+  const held1 = ['/g0', '/g1', '/g2'];
+  const { w, close } = await workers(2, [held0, held1]);
   try {
     // Worker 1 (re)starts: it links to worker 0, telling what it holds and learning what worker 0 holds.
     await w[1]!.announce();
@@ -84,25 +122,31 @@ test('each worker tells the others what it holds of their keys: the directories 
   }
 });
 
-test('a holder whose link closes frees its waiters (fetch alone); an owner that is gone answers alone at once', async () => {
-  const { w, close } = await pair();
+test('a holder that goes away frees its waiters (fetch alone); its lock is free again', async () => {
+  const { w, close } = await workers(2);
   try {
-    const [key, other] = ownedBy(0, 2, '/c');
-    assert.deepEqual(await w[1]!.acquire(key!), { kind: 'go' });
-    const waiting = w[0]!.acquire(key!);
+    assert.deepEqual(await w[1]!.acquire('/c'), { kind: 'go' });
+    const waiting = w[0]!.acquire('/c');
+    assert.equal(await settledSoon(waiting), false);
     await w[1]!.close();
     assert.deepEqual(await waiting, { kind: 'alone' });
-    // Worker 0 gone: worker 1's questions are answered "alone" (its link fails), not left waiting.
-    const { w: w2, close: close2 } = await pair();
-    try {
-      const [k] = ownedBy(0, 1, '/d');
-      await w2[0]!.close();
-      assert.deepEqual(await w2[1]!.acquire(k!), { kind: 'alone' });
-      assert.deepEqual(await w2[1]!.acquire(other!), { kind: 'alone' });
-    } finally {
-      await close2();
-    }
+    assert.deepEqual(await w[0]!.acquire('/c'), { kind: 'go' });
+    w[0]!.release('/c', true);
   } finally {
     await close();
+  }
+});
+
+test('two starts of a node do not share locks', async () => {
+  const a = await workers(2);
+  const b = await workers(2);
+  try {
+    assert.deepEqual(await a.w[0]!.acquire('/same'), { kind: 'go' });
+    assert.deepEqual(await b.w[0]!.acquire('/same'), { kind: 'go' });
+    a.w[0]!.release('/same', false);
+    b.w[0]!.release('/same', false);
+  } finally {
+    await a.close();
+    await b.close();
   }
 });

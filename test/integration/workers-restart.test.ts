@@ -116,7 +116,7 @@ test('changing the worker count keeps the disk cache: 2 → 3 finds stored objec
 
     const three = await startWorkers(3, origin, dir);
     try {
-      await three.s.logged((l) => l.msg === 'worker count changed: every worker directory is kept and read; the owners learn at start which worker holds each stored object, so none is fetched again from the origin', 'the change logged');
+      await three.s.logged((l) => l.msg === 'worker count changed: every worker directory is kept and read; every worker learns at start which worker holds each stored object, so none is fetched again from the origin', 'the change logged');
       for (const w of ['w0', 'w1', 'w2']) await three.s.logged((l) => l.node === `n.${w}` && l.msg === 'disk tier: index loaded', `${w} loaded its index`);
       const answers = await Promise.all(paths.flatMap((p) => [get(three.base, p, 'GET', SITE), get(three.base, p, 'GET', SITE)]));
       assert.ok(answers.every((a) => a.status === 200 && a.body.endsWith(' v1')), answers.map((a) => `${a.body} ${a.cacheStatus}`).join('\n'));
