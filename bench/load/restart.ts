@@ -54,10 +54,23 @@ async function start(dir: string): Promise<{ child: ServerChild; listenMs: numbe
   const t0 = performance.now();
   // The origin is unreachable on purpose: the first request is answered from cache (a
   // loaded entry) or with Strata's own 502; either way the node is serving.
-  const child = await startServer('strata', scriptPath('strata-server.js'), ['--origin', 'http://127.0.0.1:9', '--cache-dir', dir], { timeoutMs: 120_000 });
+  const child = await startServer('strata', scriptPath('strata-server.js'), ['--origin', 'http://127.0.0.1:9', '--cache-dir', dir], { timeoutMs: 120_000, nodeArgs: ['--expose-gc'] });
   const listenMs = performance.now() - t0;
   await status(child.port, '/');
   return { child, listenMs, firstAnswerMs: performance.now() - t0 };
+}
+
+/** VmRSS once a full collection has run (strata-server.ts: SIGUSR2) and RSS stopped falling (bounded). */
+async function rssAfterGc(pid: number): Promise<number> {
+  process.kill(pid, 'SIGUSR2');
+  let last = procKiB(pid, 'VmRSS');
+  for (let i = 0; i < 20; i++) {
+    await new Promise((res) => setTimeout(res, 250));
+    const now = procKiB(pid, 'VmRSS');
+    if (now >= last - 64) return now;
+    last = now;
+  }
+  return last;
 }
 
 async function loaded(child: ServerChild, deadlineMs: number): Promise<number> {
@@ -79,15 +92,13 @@ try {
   const buildS = (performance.now() - t) / 1000;
   const e = await start(empty);
   await loaded(e.child, 10_000);
-  const rssEmptyKiB = procKiB(e.child.pid, 'VmRSS');
+  const rssEmptyKiB = await rssAfterGc(e.child.pid);
   await e.child.stop();
   const r = await start(dir);
   const loadMs = await loaded(r.child, 600_000);
   const s = await getJson(r.child.info['admin'] as number, '/stats');
   const items = ((s['tiers'] as Record<string, Record<string, unknown>>)['disk']!['items']) as number;
-  // Let the load's garbage go before reading RSS.
-  await new Promise((res) => setTimeout(res, 2000));
-  const rssKiB = procKiB(r.child.pid, 'VmRSS');
+  const rssKiB = await rssAfterGc(r.child.pid);
   await r.child.stop();
   const perEntry = ((rssKiB - rssEmptyKiB) * 1024) / items;
   const out = {
