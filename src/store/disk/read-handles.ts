@@ -21,9 +21,14 @@ export class ReadHandles<K> {
   /** Map order is recency: least recently used first. */
   private readonly held = new Map<K, Held>();
 
+  /**
+   * `readFd`: reads `len` bytes at `off` of an open descriptor (reads.ts gives the
+   * reader thread's, read-thread.ts); without it, preads through libuv's pool.
+   */
   constructor(
     private readonly pathOf: (name: K) => string,
     private readonly max: number,
+    private readonly readFd: (fd: number, off: number, len: number) => Promise<Buffer> = poolRead,
   ) {}
 
   /** Handles held now (for tests and /stats). */
@@ -36,15 +41,7 @@ export class ReadHandles<K> {
     const h = this.take(name);
     try {
       const fh = await h.fh;
-      // Not from Node's shared 8 KiB pool: a body promoted to memory would keep a whole pool slab alive.
-      const buf = Buffer.allocUnsafeSlow(size);
-      let got = 0;
-      while (got < buf.length) {
-        const bytesRead = await readAt(fh.fd, buf, got, off + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === buf.length ? buf : buf.subarray(0, got);
+      return await this.readFd(fh.fd, off, size);
     } catch (err) {
       // Whatever the file became (replaced, a directory, gone), the next read opens it again.
       if (this.held.get(name) === h) this.forget(name);
@@ -92,6 +89,19 @@ export class ReadHandles<K> {
     h.retired = true;
     if (h.users === 0) close(h);
   }
+}
+
+/** `len` bytes at `off` of `fd` through libuv's pool (fewer at the file's end). */
+async function poolRead(fd: number, off: number, len: number): Promise<Buffer> {
+  // Not from Node's shared 8 KiB pool: a body promoted to memory would keep a whole pool slab alive.
+  const buf = Buffer.allocUnsafeSlow(len);
+  let got = 0;
+  while (got < buf.length) {
+    const bytesRead = await readAt(fd, buf, got, off + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === buf.length ? buf : buf.subarray(0, got);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Body, EntryMeta } from '../types.js';
 import { blobPath, segmentPath } from './layout.js';
 import type { DiskRecord } from './records.js';
 import { ReadHandles } from './read-handles.js';
+import { ReadThread } from './read-thread.js';
 import type { DiskTier } from './tier.js';
 
 /** Segment files held open: 64 MiB each, so a few cover the hot set. */
@@ -22,22 +23,26 @@ export class DiskReads {
   private blobFiles: ReadHandles<string> | undefined;
   /** Whole reads in flight, by record (as many as requests waiting on the disk at once). */
   private readonly reading = new Map<DiskRecord, Promise<Buffer | undefined>>();
+  /** Whole reads go to a reader thread in batches (read-thread.ts), not one pool trip each. */
+  private readonly thread = new ReadThread();
+  private readonly readFd = (fd: number, off: number, len: number) => this.thread.read(fd, off, len);
 
   constructor(private readonly tier: DiskTier) {}
 
   /** Segment files held open for reads (made on first use: the tier's options are set after its fields). */
   get segments(): ReadHandles<number> {
-    return (this.segmentFiles ??= new ReadHandles((segment) => segmentPath(this.tier.opts.dir, segment), SEGMENT_HANDLES));
+    return (this.segmentFiles ??= new ReadHandles((segment) => segmentPath(this.tier.opts.dir, segment), SEGMENT_HANDLES, this.readFd));
   }
 
   /** Blob files held open for whole reads, by integrity. */
   get blobs(): ReadHandles<string> {
-    return (this.blobFiles ??= new ReadHandles((integrity) => blobPath(this.tier.opts.dir, integrity), BLOB_HANDLES));
+    return (this.blobFiles ??= new ReadHandles((integrity) => blobPath(this.tier.opts.dir, integrity), BLOB_HANDLES, this.readFd));
   }
 
   closeAll(): void {
     this.segmentFiles?.closeAll();
     this.blobFiles?.closeAll();
+    void this.thread.close();
   }
 
   /** The record's metadata (read from its index line unless held); undefined when it cannot be read (an I/O error: kept). */
