@@ -79,11 +79,13 @@ export class TieredStore implements CacheStore {
   async get(key: string): Promise<StoredEntry | undefined> {
     const hot = this.memory.peek(key);
     if (hot) return hot;
-    const cold = await this.disk.get(key);
+    const size = this.disk.live(key)?.size;
+    if (size === undefined) return this.landing(key);
+    const admitted = this.memory.admits(size);
+    if (!admitted && size > READ_WHOLE_BYTES) return (await this.disk.get(key)) ?? this.landing(key);
+    const cold = await this.disk.reads.hitWhole(key, admitted);
     if (!cold) return this.landing(key);
-    const admitted = this.memory.admits(cold.meta.bodySize);
-    if (!admitted && cold.meta.bodySize > READ_WHOLE_BYTES) return cold;
-    const data = await this.disk.readVerified(key, cold.meta);
+    const data = cold.data;
     if (!data) return undefined;
     // Kept out of memory (its per-object limit), but small: answered from one read, not a file stream per hit.
     if (!admitted) return { meta: cold.meta, body: memoryBody(data) };

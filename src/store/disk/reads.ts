@@ -57,6 +57,21 @@ export class DiskReads {
     }
   }
 
+  /**
+   * A disk hit read whole (tiered.ts, bodies up to its read-whole size): the metadata,
+   * without a promise when RAM has it, and the bytes (undefined when they cannot be
+   * read: corrupt, removed; I/O error, kept). Why beside get(): no file body is made,
+   * and `handOut` (only a promotion asks storedFrom() later) adds no WeakMap entry per hit.
+   */
+  async hitWhole(key: string, handOut: boolean): Promise<{ meta: EntryMeta; data: Buffer | undefined } | undefined> {
+    const rec = this.tier.hit(key);
+    if (!rec) return undefined;
+    const meta = this.tier.lines.peek(rec) ?? (await this.meta(rec));
+    if (!meta) return undefined;
+    if (handOut) this.tier.lines.handOut(meta, rec);
+    return { meta, data: meta.integrity === undefined ? undefined : await this.whole(rec, meta.integrity) };
+  }
+
   body(rec: DiskRecord, integrity: string): Body {
     return fileBody(this.pathOf(rec, integrity), rec.size, integrity, {
       offset: rec.off ?? 0,

@@ -108,11 +108,9 @@ export class RecordLines {
 
   /** The record's metadata: held, or read from its line (a soft purge not yet written applied). */
   async read(rec: DiskRecord): Promise<EntryMeta> {
-    const held = rec.held;
-    if (held) return held;
+    const known = this.peek(rec);
+    if (known) return known;
     const gen = this.gen;
-    const hot = this.cached.get(rec, gen);
-    if (hot) return hot;
     const { lineOff, lineBytes } = rec;
     const softAt = rec.more?.softAt;
     const reader = this.take();
@@ -130,6 +128,11 @@ export class RecordLines {
     const out = softAt !== undefined && expire ? expire(meta, softAt) : meta;
     this.cached.set({ rec, gen, lineOff, softAt }, out, lineBytes);
     return out;
+  }
+
+  /** The record's metadata when RAM has it (held, or cached and still its newest line's), without a read. */
+  peek(rec: DiskRecord): EntryMeta | undefined {
+    return rec.held ?? this.cached.get(rec, this.gen);
   }
 
   /** Remember which record and line handed-out metadata came from. */

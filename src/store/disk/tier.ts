@@ -151,7 +151,6 @@ export class DiskTier implements Store, Purgeable {
     return this.blobs.bytes + this.segments.bytes + this.indexBytes + this.tmpBytes + this.queue.stats().bytesQueued;
   }
 
-
   track(rec: DiskRecord): void {
     // The new reference is counted before the old record is dropped, so a body written
     // again under its key keeps its blob.
@@ -245,6 +244,13 @@ export class DiskTier implements Store, Purgeable {
     return this.bans.refresh(rec) ? rec : undefined;
   }
 
+  /** The live record under a key, moved to the young end of the LRU order (a hit). */
+  hit(key: string): DiskRecord | undefined {
+    const rec = this.live(key);
+    if (rec) this.records.delete(key), this.records.set(key, rec);
+    return rec;
+  }
+
   evictOverBudget(): void {
     // Until every record is loaded, the bytes are not all counted.
     if (this.whileLoading) return;
@@ -268,11 +274,8 @@ export class DiskTier implements Store, Purgeable {
   }
 
   async get(key: string): Promise<StoredEntry | undefined> {
-    const rec = this.live(key);
+    const rec = this.hit(key);
     if (!rec) return undefined;
-    // Touch: move to the young end of the LRU order.
-    this.records.delete(key);
-    this.records.set(key, rec);
     const meta = await this.reads.meta(rec);
     if (!meta) return undefined;
     this.lines.handOut(meta, rec);
