@@ -128,7 +128,10 @@ function wrkGenerator(scratchDir: string, cpu: number | undefined): Generator {
         script = join(scratchDir, `range-${++scripts}.lua`);
         writeFileSync(script, rangeLua(o.randomRange.chunkBytes, o.randomRange.totalBytes));
       }
-      const fields = Object.entries(o.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+      // Why "Host" spelled so: wrk.format() adds its own Host unless headers["Host"] is set, and
+      // "-H host: x" set headers["host"], so every request carried two Host fields and was
+      // answered 400 (the disk-hit rows measured 400s on both sides until this).
+      const fields = Object.entries(o.headers ?? {}).flatMap(([k, v]) => ['-H', `${k.toLowerCase() === 'host' ? 'Host' : k}: ${v}`]);
       const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '--timeout', `${o.timeoutS ?? 5}s`, ...fields, '-s', script, url];
       const [cmd, cmdArgs] = pinned(cpu, 'wrk', args);
       const out = await capture(cmd, cmdArgs);
