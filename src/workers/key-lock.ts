@@ -26,7 +26,7 @@
 //   the start's link paths (unique per start); the primary removes it at exit.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Grant } from './directory.js';
 import { grantOf, RETRY_ARG } from './lock-wire.js';
@@ -57,9 +57,12 @@ export function lockDirFor(paths: string[]): string {
   const tag = createHash('sha1').update(paths.join('\n')).digest('hex').slice(0, 20);
   let base = dirname(paths[0]!);
   try {
-    if (process.platform === 'linux' && statSync('/dev/shm').isDirectory()) base = '/dev/shm';
+    if (process.platform === 'linux' && statSync('/dev/shm').isDirectory()) {
+      accessSync('/dev/shm', constants.W_OK);
+      base = '/dev/shm';
+    }
   } catch {
-    // no /dev/shm: next to the link sockets
+    // no (writable) /dev/shm: next to the link sockets
   }
   return join(base, `strata-locks-${tag}`);
 }
