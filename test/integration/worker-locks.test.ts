@@ -184,3 +184,18 @@ test('a lock left by a process that died is taken over; the primary clears a dea
   }
   assert.equal(existsSync(lockDir), false);
 });
+
+test('a lock link naming a live worker that does not hold it: the holder answers "look again", and the asker ends up fetching alone', async () => {
+  const { w, lockDir, close } = await workers(2);
+  try {
+    // Worker 1 takes and lets go of '/gone', but its link is put back (as if read just before the release).
+    assert.deepEqual(await w[1]!.acquire('/gone'), { kind: 'go' });
+    const [name] = readdirSync(lockDir);
+    w[1]!.release('/gone', false);
+    symlinkSync(`1.${process.pid}`, join(lockDir, name!));
+    assert.deepEqual(await w[0]!.acquire('/gone'), { kind: 'alone' });
+    assert.equal(w[0]!.stats().waited, 0, 'no answer was a grant');
+  } finally {
+    await close();
+  }
+});
