@@ -1,41 +1,49 @@
-// The per-key lock of a node's workers: a Unix-domain socket bound under a name
-// made from the key (Linux: in the abstract namespace, nothing on disk). A bind
-// is atomic across processes: the worker whose bind succeeds fetches the key; a
-// worker whose bind fails (EADDRINUSE) connects to that socket and waits for its
-// answer (lock-wire.ts grantArg, u16): "stored at w" or "stored nothing" (then it
-// fetches alone, as a single process's collapsed followers do when the answer was
-// not theirs to share).
+// The per-key lock of a node's workers: a symbolic link made under a name from
+// the key, in a directory of this start of the node (Linux: /dev/shm, a tmpfs:
+// nothing reaches a disk). Making a symlink is atomic across processes: the
+// worker whose symlink() succeeds fetches the key; a worker whose symlink() fails
+// (EEXIST) reads the link — it names the holder, `<worker index>.<pid>` — and
+// asks the holder over their existing link (lock-wire.ts WAIT) to answer when it
+// lets go: "stored at w", "stored nothing" (then it fetches alone, as a single
+// process's collapsed followers do when the answer was not theirs to share), or
+// "I do not hold it": look again.
 //
-// Why not ask an owner worker: a question and its answer between two processes
-// cost ~135 µs of CPU on the 2-core VM (mostly waking an idle peer, twice) for
-// every miss on a key another worker owned; a bind, listen and close cost ~15 µs
-// in the worker itself and wake nobody when nobody waits, which is the common miss.
+// Why a symlink: one system call to take and one to let go, both synchronous and
+// in this worker only, no handle, no callback, nobody woken when nobody waits
+// (the common miss). The bound socket before it (socket, bind, listen, close, a
+// libuv handle and its JS objects per miss) cost ~30-50 µs of CPU per miss; a
+// question to an owner worker before that, ~135 µs (waking an idle peer, twice).
 //
-// - A holder that dies: the kernel closes its socket; its waiters see the link
-//   close with no answer and fetch alone. Nothing is left behind (abstract names).
-// - A lock whose object was stored lingers bound a little (until the notice that
-//   it is stored has left for the other workers' directories: lock-links.ts),
+// - A holder that dies: its links to the others close, so its waiters fetch
+//   alone; the primary removes the dead worker's lock links before it restarts
+//   it (clearLocksOf), and a waiter that finds a link naming a process that is
+//   gone removes it and looks again (a crash between the two).
+// - A lock whose object was stored lingers a little (until the notice that it is
+//   stored has left for the other workers' directories: lock-links.ts),
 //   answering "stored here" at once: a worker that misses the key meanwhile is
 //   sent to the holder instead of fetching it again.
-// - A worker's second fetch of a key it holds the lock of (a background fill)
-//   is told "alone" by the caller (holds()), as before.
+// - Two starts of the node never share locks: the directory's name is made from
+//   the start's link paths (unique per start); the primary removes it at exit.
 
-import { unlink } from 'node:fs';
-import net from 'node:net';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Grant } from './directory.js';
-import { grantOf } from './lock-wire.js';
+import { grantOf, RETRY_ARG } from './lock-wire.js';
 
 interface Lock {
-  server: net.Server;
-  /** Connected waiters, answered at release. */
-  waiters: net.Socket[];
+  path: string;
+  /** Replies owed to waiting workers, sent at release. */
+  waiters: ((arg: number) => void)[];
   /** What waiters are told (grantArg), once released. */
   answer: number | undefined;
 }
 
 /** Answer of take(): a grant, or "the holder let go meanwhile: look again" (directory first). */
 export type Taken = Grant | 'retry';
+
+/** Sends a WAIT for lock `name` with `id` to worker `w`; false when there is no link to it. */
+export type AskHolder = (worker: number, id: number, name: string) => boolean;
 
 /** Another hash of the key than keyHash (djb2 with xor): the lock's name carries both (64 bits). */
 function otherHash(key: string): number {
@@ -44,29 +52,75 @@ function otherHash(key: string): number {
   return h >>> 0;
 }
 
-function u16(n: number): Buffer {
-  const b = Buffer.allocUnsafe(2);
-  b.writeUInt16LE(n, 0);
-  return b;
+/** The lock directory of the node start whose workers link on `paths` (a tmpfs where there is one). */
+export function lockDirFor(paths: string[]): string {
+  const tag = createHash('sha1').update(paths.join('\n')).digest('hex').slice(0, 20);
+  let base = dirname(paths[0]!);
+  try {
+    if (process.platform === 'linux' && statSync('/dev/shm').isDirectory()) {
+      accessSync('/dev/shm', constants.W_OK);
+      base = '/dev/shm';
+    }
+  } catch {
+    // no (writable) /dev/shm: next to the link sockets
+  }
+  return join(base, `strata-locks-${tag}`);
+}
+
+/** Removes the lock links a dead worker left (the primary, before restarting it). */
+export function clearLocksOf(dir: string, index: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `${index}.`;
+  for (const n of names) {
+    try {
+      if (readlinkSync(join(dir, n)).startsWith(prefix)) unlinkSync(join(dir, n));
+    } catch {
+      // let go meanwhile
+    }
+  }
+}
+
+export function removeLockDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export class KeyLocks {
   private readonly held = new Map<string, Lock>();
+  /** Held and lingering locks by name (what a WAIT names). */
+  private readonly byName = new Map<string, Lock>();
   private readonly lingering = new Map<string, Lock>();
-  /** Lingering locks by age: closed at the second sweep after their release. */
+  /** Lingering locks by age: let go at the second sweep after their release. */
   private fresh: [string, Lock][] = [];
   private old: [string, Lock][] = [];
-  private readonly abstract = process.platform === 'linux';
+  /** This worker's waits on other workers' locks, by wait id. */
+  private readonly waits = new Map<number, { worker: number; resolve: (t: Taken) => void }>();
+  private nextWait = 0;
+  private readonly me: string;
   readonly counts = { granted: 0, waited: 0, failed: 0 };
 
-  /**
-   * `namespace`: unique to this start of the node (its workers share it);
-   * `dir`: where lock sockets are made where there is no abstract namespace.
-   */
+  /** `dir`: lockDirFor() of this start; `index`: this worker's; `ask`: sends a WAIT over the link to a holder. */
   constructor(
-    private readonly namespace: string,
     private readonly dir: string,
-  ) {}
+    private readonly index: number,
+    private readonly ask: AskHolder,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.me = `${index}.${process.pid}`;
+  }
 
   /** This worker holds `key`'s lock (fetching it now). */
   holds(key: string): boolean {
@@ -81,13 +135,8 @@ export class KeyLocks {
     return this.lingering.size;
   }
 
-  private nameOf(key: string, hash: number): string {
-    const name = `strata-${this.namespace}-${hash.toString(36)}-${otherHash(key).toString(36)}`;
-    return this.abstract ? `\0${name}` : join(this.dir, `${name}.sock`);
-  }
-
   /** The key's lock: `go` (held now), the holder's answer once it let go, or `retry`. */
-  take(key: string, hash: number): Promise<Taken> {
+  take(key: string, hash: number): Taken | Promise<Taken> {
     const lingering = this.lingering.get(key);
     if (lingering) {
       // Stored here a moment ago and missed again (evicted, purged): the lock is still ours.
@@ -95,71 +144,98 @@ export class KeyLocks {
       lingering.answer = undefined;
       this.held.set(key, lingering);
       this.counts.granted++;
-      return Promise.resolve({ kind: 'go' });
+      return { kind: 'go' };
     }
-    const name = this.nameOf(key, hash);
+    const name = `${hash.toString(36)}-${otherHash(key).toString(36)}`;
+    const path = join(this.dir, name);
+    try {
+      symlinkSync(this.me, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return this.wait(name, path);
+      this.counts.failed++;
+      return { kind: 'alone' };
+    }
+    const lock: Lock = { path, waiters: [], answer: undefined };
+    this.held.set(key, lock);
+    this.byName.set(name, lock);
+    this.counts.granted++;
+    return { kind: 'go' };
+  }
+
+  /** Another worker holds the lock: ask it to answer when it lets go. */
+  private wait(name: string, path: string): Taken | Promise<Taken> {
+    let holder: string;
+    try {
+      holder = readlinkSync(path);
+    } catch {
+      return 'retry'; // let go between the symlink and the read
+    }
+    const dot = holder.indexOf('.');
+    const worker = Number(holder.slice(0, dot));
+    const pid = Number(holder.slice(dot + 1));
+    if (!alive(pid)) {
+      // Left by a worker that died (its primary clears them before restarting it; this is the moment between).
+      try {
+        unlinkSync(path);
+      } catch {
+        // another waiter removed it
+      }
+      return 'retry';
+    }
+    if (worker === this.index) {
+      this.counts.failed++; // this worker's own lock under another key (64-bit names colliding): no wait on itself
+      return { kind: 'alone' };
+    }
     return new Promise((resolve) => {
-      const lock: Lock = { server: net.createServer((s) => this.waiter(lock, s)), waiters: [], answer: undefined };
-      this.held.set(key, lock);
-      lock.server.once('error', (err: NodeJS.ErrnoException) => {
-        if (this.held.get(key) === lock) this.held.delete(key);
-        if (err.code === 'EADDRINUSE') return resolve(this.wait(name));
-        this.counts.failed++;
-        resolve({ kind: 'alone' });
-      });
-      // exclusive: bound by this worker itself, not shared through the cluster's primary.
-      lock.server.listen({ path: name, exclusive: true }, () => {
-        lock.server.on('error', () => {
-          // an accept that failed: that waiter sees its link close and fetches alone
-        });
-        this.counts.granted++;
-        resolve({ kind: 'go' });
-      });
+      const id = (this.nextWait = (this.nextWait + 1) >>> 0);
+      this.waits.set(id, { worker, resolve });
+      if (this.ask(worker, id, name)) return;
+      this.waits.delete(id);
+      this.counts.failed++;
+      resolve({ kind: 'alone' });
     });
   }
 
-  /** Another worker holds the lock: wait for its answer on its socket. */
-  private wait(name: string): Promise<Taken> {
-    return new Promise((resolve) => {
-      const s = net.connect({ path: name });
-      let answer: number | undefined;
-      let failed: string | undefined;
-      let got = Buffer.alloc(0);
-      s.on('data', (b: Buffer) => {
-        got = Buffer.concat([got, b]);
-        if (got.length < 2) return;
-        answer = got.readUInt16LE(0);
-        s.destroy();
-      });
-      s.on('error', (err: NodeJS.ErrnoException) => (failed = err.code ?? 'error'));
-      s.once('close', () => {
-        if (answer !== undefined) {
-          this.counts.waited++;
-          return resolve(grantOf(answer));
-        }
-        // Let go between the bind and the connect (or, on disk, left by a worker that died): look again.
-        if (failed === 'ECONNREFUSED' || failed === 'ENOENT') {
-          if (!this.abstract && failed === 'ECONNREFUSED') return unlink(name, () => resolve('retry'));
-          return resolve('retry');
-        }
-        // The holder went away without answering (it died): fetch without the lock.
-        this.counts.failed++;
-        resolve({ kind: 'alone' });
-      });
-    });
+  /** A holder's ANSWER to this worker's wait `id`. */
+  answered(id: number, arg: number): void {
+    const w = this.waits.get(id);
+    if (!w) return;
+    this.waits.delete(id);
+    if (arg === RETRY_ARG) return w.resolve('retry');
+    this.counts.waited++;
+    w.resolve(grantOf(arg));
   }
 
-  private waiter(lock: Lock, s: net.Socket): void {
-    s.on('error', () => {
-      // a waiter that went away
-    });
-    if (lock.answer !== undefined) s.end(u16(lock.answer));
-    else lock.waiters.push(s);
+  /** The link to `worker` closed: whatever it held, its waiters here fetch alone. */
+  peerGone(worker: number): void {
+    for (const [id, w] of this.waits) {
+      if (w.worker !== worker) continue;
+      this.waits.delete(id);
+      this.counts.failed++;
+      w.resolve({ kind: 'alone' });
+    }
+  }
+
+  /** Another worker's WAIT for lock `name`: `reply` now (let go, or not held) or at release. */
+  waitFor(name: string, reply: (arg: number) => void): void {
+    const lock = this.byName.get(name);
+    if (!lock) reply(RETRY_ARG);
+    else if (lock.answer !== undefined) reply(lock.answer);
+    else lock.waiters.push(reply);
+  }
+
+  private letGo(name: string, lock: Lock): void {
+    if (this.byName.get(name) === lock) this.byName.delete(name);
+    try {
+      unlinkSync(lock.path);
+    } catch {
+      // removed already (the directory went away at shutdown)
+    }
   }
 
   /**
    * The fetch `take` allowed is over: its waiters are told `answer`; with `linger`
-   * (stored), the lock stays bound until the second sweep from now, answering at once.
+   * (stored), the lock stays until the second sweep from now, answering at once.
    * False when this worker did not hold the lock.
    */
   release(key: string, answer: number, linger: boolean): boolean {
@@ -167,10 +243,10 @@ export class KeyLocks {
     if (!lock) return false;
     this.held.delete(key);
     lock.answer = answer;
-    for (const s of lock.waiters) s.end(u16(answer));
+    for (const reply of lock.waiters) reply(answer);
     lock.waiters = [];
     if (!linger) {
-      lock.server.close();
+      this.letGo(nameOfPath(lock.path), lock);
       return true;
     }
     this.lingering.set(key, lock);
@@ -178,25 +254,28 @@ export class KeyLocks {
     return true;
   }
 
-  /** Closes the locks that lingered since the sweep before this one. */
+  /** Lets go of the locks that lingered since the sweep before this one. */
   sweep(): void {
     for (const [key, lock] of this.old) {
       if (this.lingering.get(key) !== lock) continue;
       this.lingering.delete(key);
-      lock.server.close();
+      this.letGo(nameOfPath(lock.path), lock);
     }
     this.old = this.fresh;
     this.fresh = [];
   }
 
   close(): void {
-    for (const lock of [...this.held.values(), ...this.lingering.values()]) {
-      for (const s of lock.waiters) s.destroy();
-      lock.server.close();
-    }
+    for (const lock of [...this.held.values(), ...this.lingering.values()]) this.letGo(nameOfPath(lock.path), lock);
+    for (const w of this.waits.values()) w.resolve({ kind: 'alone' });
+    this.waits.clear();
     this.held.clear();
     this.lingering.clear();
     this.fresh = [];
     this.old = [];
   }
+}
+
+function nameOfPath(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }

@@ -1,6 +1,6 @@
 // A worker's part in "one origin fetch per object per node": the key's lock
-// (key-lock.ts: a socket bound under the key's name, no message to anyone when
-// nobody waits) and the node's directory of which worker stored what
+// (key-lock.ts: a symlink made under the key's name, no message to anyone when
+// nobody waits; a waiter asks the holder over the link below) and the node's directory of which worker stored what
 // (directory.ts), kept by every worker from the others' notices.
 //
 // The links: each worker listens on a Unix-domain socket of its own and sends
@@ -16,14 +16,12 @@
 // a link that cannot be made is tried again after RETRY_MS.
 
 import { unlinkSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { StrataError } from '../errors.js';
 import { Directory, keyHash, type Grant } from './directory.js';
-import { KeyLocks } from './key-lock.js';
-import { frame, FrameReader, grantArg, HAVE, haveFrame, hashesOf, HELLO, type Frame } from './lock-wire.js';
+import { KeyLocks, lockDirFor } from './key-lock.js';
+import { ANSWER, answerFrame, frame, FrameReader, grantArg, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, type Frame } from './lock-wire.js';
 
 const RETRY_MS = 250;
 /** What a worker stored leaves for the others' directories in batches, this often. */
@@ -80,9 +78,12 @@ export class WorkerLocks {
     this.links = opts.paths.map(() => undefined);
     this.downUntil = opts.paths.map(() => 0);
     this.server = net.createServer((s) => this.serve(s));
-    // The workers of one start of the node share lock names: made from their link paths (unique per start).
-    const namespace = createHash('sha1').update(opts.paths.join('\n')).digest('hex').slice(0, 20);
-    this.keys = new KeyLocks(namespace, dirname(opts.paths[0]!));
+    // The workers of one start of the node share a lock directory: named from their link paths (unique per start).
+    this.keys = new KeyLocks(lockDirFor(opts.paths), opts.index, (w, id, name) => {
+      const link = this.link(w);
+      link?.out.send(payloadFrame(WAIT, id, Buffer.from(name, 'latin1')));
+      return link !== undefined;
+    });
   }
 
   get count(): number {
@@ -173,6 +174,7 @@ export class WorkerLocks {
     // Before anything else on this link: a peer that restarted learns first what this worker holds.
     this.tellHolding(link.out);
     const reader = new FrameReader((f) => {
+      if (f.type === ANSWER) return this.keys.answered(f.id, f.payload.readUInt16LE(0));
       if (f.type !== HAVE) return;
       // The other way round: what that worker holds.
       this.record(f.payload, peer);
@@ -183,6 +185,7 @@ export class WorkerLocks {
     socket.on('close', () => {
       if (this.links[peer] === link) this.links[peer] = undefined;
       this.downUntil[peer] = Date.now() + RETRY_MS;
+      this.keys.peerGone(peer);
       synced();
     });
     return link;
@@ -229,6 +232,7 @@ export class WorkerLocks {
         // Always answered (even with nothing): the asker waits for it before serving (announce).
         this.tellHolding(out, true);
       } else if (f.type === HAVE && from >= 0) this.record(f.payload, from);
+      else if (f.type === WAIT) this.keys.waitFor(f.payload.toString('latin1'), (arg) => out.send(answerFrame(f.id, arg)));
     });
     socket.on('data', (c: Buffer) => reader.push(c));
     socket.on('error', () => socket.destroy());

@@ -5,13 +5,19 @@
 //   HELLO   arg = the sender's worker index (first frame of a connection)
 //   HAVE    key hashes the sender holds (on linking: its disk, loaded at start;
 //           then, in batches, what it stored since)
-//
-// A key's lock (key-lock.ts) answers its waiters with grantArg() as a u16.
+//   WAIT    id = the asker's wait id, payload = a key lock's name (key-lock.ts):
+//           "answer me when you let go of it"
+//   ANSWER  id = that wait id, payload = u16 grantArg(), or RETRY_ARG: "I do not
+//           hold it (any more): look again"
 
 import type { Grant } from './directory.js';
 
 export const HELLO = 1;
 export const HAVE = 5;
+export const WAIT = 6;
+export const ANSWER = 7;
+/** An ANSWER's "I do not hold that lock": never a grantArg (workers ≤ 256). */
+export const RETRY_ARG = 0xffff;
 
 const HEAD = 10;
 
@@ -31,6 +37,27 @@ export function haveFrame(hashes: Uint32Array): Buffer {
   b.writeUInt32LE(0, 5);
   b[9] = 0;
   Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength).copy(b, HEAD);
+  return b;
+}
+
+/** A frame carrying `payload` after the head. */
+export function payloadFrame(type: number, id: number, payload: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(HEAD + payload.length);
+  b.writeUInt32LE(HEAD - 4 + payload.length, 0);
+  b[4] = type;
+  b.writeUInt32LE(id, 5);
+  b[9] = 0;
+  payload.copy(b, HEAD);
+  return b;
+}
+
+export function answerFrame(id: number, arg: number): Buffer {
+  const b = Buffer.allocUnsafe(HEAD + 2);
+  b.writeUInt32LE(HEAD - 4 + 2, 0);
+  b[4] = ANSWER;
+  b.writeUInt32LE(id, 5);
+  b[9] = 0;
+  b.writeUInt16LE(arg, HEAD);
   return b;
 }
 

@@ -3,8 +3,8 @@
 // Design (CACHING.md, "Workers"): the workers of a node are a small cluster of
 // their own, built from the mini-CDN's machinery (src/cluster/). Each worker is
 // a member named `<nodeId>.w<i>`. A miss is fetched from the origin by the worker
-// that received it, holding the key's lock (a Unix-domain socket bound under the
-// key's name: key-lock.ts); every worker's directory knows which worker stored
+// that received it, holding the key's lock (a symlink made under the key's
+// name: key-lock.ts); every worker's directory knows which worker stored
 // the key (lock-links.ts), and a miss elsewhere is then taken from that worker's
 // cache over a loopback link (HMAC proof with a per-node random secret, never
 // forwarded again) and kept as an edge copy in memory (worker-fetch.ts). So one

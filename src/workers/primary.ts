@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { clearLocksOf, lockDirFor, removeLockDir } from './key-lock.js';
 import { ASSIGNMENT_ENV, unusedWorkerDirs, type WorkerAssignment } from './plan.js';
 
 
@@ -96,6 +97,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   const secret = randomBytes(32).toString('hex');
   const links = await reservePorts(count);
   const lockPaths = lockSocketPaths(count);
+  const lockDir = lockDirFor(lockPaths);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
   let stopping = false;
   let failed = false;
@@ -130,6 +132,8 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
         if (slots.every((s) => s.worker === undefined)) resolveDone(2);
         return;
       }
+      // The key locks it held: free for the others now (its waiters already fetch alone: their link closed).
+      clearLocksOf(lockDir, slot.index);
       if (Date.now() - slot.startedAtMs >= STABLE_AFTER_MS) slot.backoffMs = BACKOFF_MIN_MS;
       const delay = slot.backoffMs;
       slot.backoffMs = Math.min(BACKOFF_MAX_MS, slot.backoffMs * 2);
@@ -156,7 +160,10 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     }, config.limits.shutdownGraceMs + STOP_BACKSTOP_MS).unref();
   };
 
-  void done.then(() => removeSockets(lockPaths));
+  void done.then(() => {
+    removeSockets(lockPaths);
+    removeLockDir(lockDir);
+  });
   for (const slot of slots) fork(slot);
   return {
     done,

@@ -6,24 +6,29 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { WorkerLocks } from '../../src/workers/lock-links.js';
 import { keyHash } from '../../src/workers/directory.js';
+import { clearLocksOf, lockDirFor, removeLockDir } from '../../src/workers/key-lock.js';
 
 const logger = pino({ level: 'silent' });
 
-async function workers(n: number, holding: (string[] | undefined)[] = []): Promise<{ w: WorkerLocks[]; close: () => Promise<void> }> {
+async function workers(n: number, holding: (string[] | undefined)[] = []): Promise<{ w: WorkerLocks[]; lockDir: string; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-locks-'));
   const paths = Array.from({ length: n }, (_, i) => join(dir, `w${i}.sock`));
   const w = paths.map((_, index) => new WorkerLocks({ index, paths, logger, holding: () => (holding[index] ? Uint32Array.from(holding[index]!.map(keyHash)) : undefined) }));
   for (const l of w) await l.listen();
+  const lockDir = lockDirFor(paths);
   return {
     w,
+    lockDir,
     close: async () => {
       for (const l of w) await l.close();
+      removeLockDir(lockDir);
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -148,5 +153,49 @@ test('two starts of a node do not share locks', async () => {
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test('a lock left by a process that died is taken over; the primary clears a dead worker\'s locks; nothing is left after close', async () => {
+  const { w, lockDir, close } = await workers(2);
+  try {
+    // A dead process's lock (a pid that cannot be running: above pid_max), as a crashed worker 1 leaves it.
+    assert.deepEqual(await w[1]!.acquire('/dead'), { kind: 'go' });
+    const [name] = readdirSync(lockDir);
+    unlinkSync(join(lockDir, name!));
+    symlinkSync('1.4194305', join(lockDir, name!));
+    assert.deepEqual(await w[0]!.acquire('/dead'), { kind: 'go' }, 'the stale link is removed and the lock taken');
+    assert.equal(readlinkSync(join(lockDir, name!)), `0.${process.pid}`);
+    w[0]!.release('/dead', false);
+    // clearLocksOf removes only the dead worker's links.
+    assert.deepEqual(await w[0]!.acquire('/x0'), { kind: 'go' });
+    assert.deepEqual(await w[1]!.acquire('/x1'), { kind: 'go' });
+    assert.equal(readdirSync(lockDir).length, 2);
+    clearLocksOf(lockDir, 1);
+    assert.deepEqual(readdirSync(lockDir).map((n) => readlinkSync(join(lockDir, n))), [`0.${process.pid}`]);
+    w[0]!.release('/x0', false);
+    w[1]!.release('/x1', false);
+    w[1]!.release('/dead', false); // its link was replaced above: letting go finds nothing to remove
+    await w[0]!.close();
+    await w[1]!.close();
+    assert.deepEqual(readdirSync(lockDir), [], 'every lock let go');
+  } finally {
+    await close();
+  }
+  assert.equal(existsSync(lockDir), false);
+});
+
+test('a lock link naming a live worker that does not hold it: the holder answers "look again", and the asker ends up fetching alone', async () => {
+  const { w, lockDir, close } = await workers(2);
+  try {
+    // Worker 1 takes and lets go of '/gone', but its link is put back (as if read just before the release).
+    assert.deepEqual(await w[1]!.acquire('/gone'), { kind: 'go' });
+    const [name] = readdirSync(lockDir);
+    w[1]!.release('/gone', false);
+    symlinkSync(`1.${process.pid}`, join(lockDir, name!));
+    assert.deepEqual(await w[0]!.acquire('/gone'), { kind: 'alone' });
+    assert.equal(w[0]!.stats().waited, 0, 'no answer was a grant');
+  } finally {
+    await close();
   }
 });
