@@ -77,6 +77,27 @@ describe('TieredStore only', () => {
     });
   });
 
+  test('a small disk-only hit (kept out of memory) is read whole through the reader thread: concurrent hits, LRU touch, a delete between hits', async () => {
+    await withDir(async (dir) => {
+      const bodies = Array.from({ length: 20 }, () => randomBytes(16 * 1024));
+      let t = await tiered(dir);
+      for (let i = 0; i < bodies.length; i++) await putEntry(t.store, makeMeta(`d${i}`), bodies[i]!);
+      await t.store.close();
+      // Memory refuses 16 KiB bodies: every hit reads from disk.
+      t = await tiered(dir, 16 * 1024 - 1);
+      const hits = await Promise.all(Array.from({ length: 200 }, (_, k) => t.store.get(`d${k % bodies.length}`)));
+      hits.forEach((e, k) => assert.ok(e?.body.buffer?.equals(bodies[k % bodies.length]!), `hit ${k}`));
+      assert.equal(t.memory.peek('d0'), undefined, 'not promoted');
+      // The hit moved its record to the young end of the disk's LRU order.
+      await t.store.get('d3');
+      assert.equal([...t.disk.records.keys()].at(-1), 'd3');
+      // Deleted between hits: never served again (its metadata cached for hits or not).
+      assert.equal(await t.store.delete('d3'), true);
+      assert.equal(await t.store.get('d3'), undefined);
+      await t.store.close();
+    });
+  });
+
   test('a corrupted small disk entry is a miss, not promoted', async () => {
     await withDir(async (dir) => {
       let t = await tiered(dir);
