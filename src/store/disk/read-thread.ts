@@ -9,6 +9,7 @@
 // I/O errors (EREADER: the entries stay), and the next read starts a new thread.
 
 import { Worker } from 'node:worker_threads';
+import { perTurn } from '../../util/per-turn.js';
 
 /** What the tier sends: [fd, offset, length] triples, flat. */
 export interface ReadBatch {
@@ -37,7 +38,8 @@ export class ReadThread {
   private waiting: Pending[] = [];
   /** Batches sent, oldest first: the thread answers them in order. */
   private inFlight: Pending[][] = [];
-  private scheduled = false;
+  /** Every read queued in this turn goes in one message, the next turn. */
+  private readonly schedule = perTurn(() => this.send());
   private closed = false;
 
   /** `len` bytes at `off` of the open descriptor `fd` (fewer at the file's end). */
@@ -63,16 +65,6 @@ export class ReadThread {
     // The thread stops before its reads fail: their descriptors are closed only then.
     const stopped = w ? w.terminate() : Promise.resolve();
     return stopped.finally(() => this.fail(new Error('disk reader closed')));
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // Why a turn later: every read asked for in this turn goes in one message.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.send();
-    });
   }
 
   private send(): void {

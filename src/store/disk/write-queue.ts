@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { BodyRing } from './body-ring.js';
 import type { Batch, LineParts, Op, OpResult, PutOp, Reply } from './write-ops.js';
+import { perTurn } from '../../util/per-turn.js';
 
 export interface WriteQueueOptions {
   dir: string;
@@ -61,7 +62,8 @@ export class WriteQueue {
   private writes = 0;
   private bytes = 0;
   private shed = 0;
-  private scheduled = false;
+  /** Every write queued in this turn goes in one message, the next turn. */
+  private readonly schedule = perTurn(() => this.send());
   private nextSegment: number;
   private idleWaiters: (() => void)[] = [];
   private readonly ring: BodyRing;
@@ -133,16 +135,6 @@ export class WriteQueue {
     return new Promise<OpResult>((done) => {
       this.queued.push({ op, still, bodyBytes, done });
       this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // Why a turn later: every write queued in this turn goes in one batch.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.send();
     });
   }
 
