@@ -70,7 +70,6 @@ interface Sink {
 export class AccessLog {
   /** Pending lines, joined (V8 joins strings without copying; the one copy is made at the write). */
   private pending = '';
-  private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private enabled: boolean;
   private readonly sink: Sink;
@@ -124,8 +123,7 @@ export class AccessLog {
     line += r.aborted ? ',"aborted":true}\n' : '}\n';
     this.pending += line;
     if (this.pending.length >= BATCH_BYTES) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
+    else if (this.timer === undefined) {
       this.timer = setTimeout(this.flush, BATCH_DELAY_MS);
       this.timer.unref();
     }
@@ -135,7 +133,6 @@ export class AccessLog {
   readonly flush = (): void => {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.scheduled = false;
     if (this.pending === '') return;
     const out = this.pending;
     this.pending = '';
