@@ -6,7 +6,7 @@
 // alone, and serving it unchecked sent damaged bytes as a clean 206. Reads of verified
 // bytes are length-checked and touch only the requested bytes.
 
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import type { Body } from './types.js';
@@ -18,9 +18,12 @@ export class IntegrityError extends Error {
   readonly code = 'EINTEGRITY';
 }
 
-/** sha256-<base64> of a buffer, in cacache's SRI form. */
-export function sha256Integrity(data: Buffer): string {
-  return 'sha256-' + createHash('sha256').update(data).digest('base64');
+/**
+ * sha256-<base64> of a body, in cacache's SRI form. The one-shot `hash()` (Node >=
+ * 20.12), not createHash: no Hash object with a native handle per body to finalise.
+ */
+export function sha256Integrity(data: Uint8Array): string {
+  return 'sha256-' + hash('sha256', data, 'base64');
 }
 
 function emptyStream(): Readable {
@@ -59,7 +62,7 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
       if (checks.trusted || !integrity.startsWith('sha256-')) return rangeChecked(read(start, end), end - start + 1, onCorrupt);
       if (!whole) return verifiedThenRange(read(0, size - 1), size, integrity, checks, () => rangeChecked(read(start, end), end - start + 1, onCorrupt));
       const file = read(start, end);
-      const hash = createHash('sha256');
+      const hasher = createHash('sha256');
       const expected = integrity.slice('sha256-'.length);
       let seen = 0;
       // Why: the last chunk is held back until the digest is checked. Passing every
@@ -70,13 +73,13 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
       const check = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           seen += chunk.length;
-          hash.update(chunk);
+          hasher.update(chunk);
           const out = held;
           held = chunk;
           cb(null, out);
         },
         flush(cb) {
-          const actual = hash.digest('base64');
+          const actual = hasher.digest('base64');
           if (seen !== size || actual !== expected) {
             held = undefined;
             const err = new IntegrityError(`stored body failed its integrity check (${seen}/${size} bytes)`);
@@ -105,18 +108,18 @@ function verifiedThenRange(whole: Readable, size: number, integrity: string, che
   const expected = integrity.slice('sha256-'.length);
   return Readable.from(
     (async function* () {
-      const hash = createHash('sha256');
+      const hasher = createHash('sha256');
       let seen = 0;
       try {
         for await (const chunk of whole) {
           seen += (chunk as Buffer).length;
-          hash.update(chunk as Buffer);
+          hasher.update(chunk as Buffer);
         }
       } catch (err) {
         checks.onCorrupt(err as Error);
         throw err;
       }
-      if (seen !== size || hash.digest('base64') !== expected) {
+      if (seen !== size || hasher.digest('base64') !== expected) {
         const err = new IntegrityError(`stored body failed its integrity check (${seen}/${size} bytes)`);
         checks.onCorrupt(err);
         throw err;

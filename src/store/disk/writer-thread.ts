@@ -15,13 +15,14 @@
 // - While a compaction runs, every appended line goes to the new index too, after the
 //   snapshot chunks built before it, so "the later line wins" still holds in the new file.
 
-import { hash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
 import type { Batch, Op, OpResult, Reply, SegmentLocation } from './write-ops.js';
+import { sha256Integrity } from '../file-body.js';
 
 // Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
 // (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
@@ -77,17 +78,9 @@ function renameInto(from: string, to: string): void {
   }
 }
 
-/**
- * A body's integrity. Why the one-shot `hash()` (Node >= 20.12), not createHash: no
- * Hash object with a native handle per body for the thread's collector to finalise.
- */
-function integrityOf(data: Uint8Array): string {
-  return 'sha256-' + hash('sha256', data, 'base64');
-}
-
 /** Write `data` to a temp file and move it into place as its blob; its integrity. */
 function putBlob(data: Uint8Array): string {
-  const integrity = integrityOf(data);
+  const integrity = sha256Integrity(data);
   const tmp = join(tmpDir, `w-${randomUUID()}`);
   const fd = openSync(tmp, 'w');
   try {
@@ -145,7 +138,7 @@ function run(op: Op, lines: string[]): OpResult {
     case 'put': {
       const data = op.data ?? ring.subarray(op.ringAt!, op.ringAt! + op.bytes);
       if (op.segment) {
-        const integrity = integrityOf(data);
+        const integrity = sha256Integrity(data);
         const at = appendToSegment(data);
         lines.push(assembleLine(op.line.head, integrity, at, op.line.tail));
         return { ok: true, integrity, at };
