@@ -211,16 +211,11 @@ function freshnessLifetime(
   }
   const lastModified = parseHttpDate(headers['last-modified']);
   if (!Number.isNaN(lastModified)) policyHeaders['last-modified'] = formatHttpDate(lastModified);
-  // Only the directives that bear on the lifetime reach the library, re-serialised
-  // from Strata's parse: its own parser splits quoted arguments on commas
-  // (PITFALLS 5), and proxy-revalidate would zero maxAge() (PITFALLS 1).
-  const forLibrary: string[] = [];
-  for (const d of ['s-maxage', 'max-age']) {
-    const n = deltaSeconds(cc, d);
-    if (n !== undefined) forLibrary.push(`${d}=${n}`);
-  }
-  if (cc.has('public')) forLibrary.push('public');
-  policyHeaders['cache-control'] = forLibrary.join(', ');
+  // Only the directives that bear on the (heuristic) lifetime reach the library, not
+  // the response's own field: its parser splits quoted arguments on commas (PITFALLS 5),
+  // and proxy-revalidate would zero maxAge() (PITFALLS 1). No max-age or s-maxage is
+  // left to pass here (those returned above).
+  policyHeaders['cache-control'] = cc.has('public') ? 'public' : '';
   const status = LIBRARY_STATUSES.has(input.status) ? input.status : 200;
   const policy = new CachePolicy(
     { url: '/', method: 'GET', headers: {} },
