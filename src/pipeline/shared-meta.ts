@@ -11,8 +11,7 @@
 
 import type { EntryMeta } from '../store/types.js';
 
-const NO_NAMES = Object.freeze([]) as unknown as string[];
-const NO_TAGS = Object.freeze([]) as unknown as string[];
+const NO_ITEMS = Object.freeze([]) as unknown as string[];
 const NO_VALUES = Object.freeze({}) as Record<string, string>;
 
 /** Values longer than this are seldom repeated (ETags, long URLs): not worth a look-up. */
@@ -25,8 +24,8 @@ export class SharedMeta {
 
   /** Make `meta` (not yet stored anywhere) use the shared lists and strings. */
   share(meta: EntryMeta): void {
-    if (meta.varyNames.length === 0) meta.varyNames = NO_NAMES;
-    if (meta.tags.length === 0) meta.tags = NO_TAGS;
+    if (meta.varyNames.length === 0) meta.varyNames = NO_ITEMS;
+    if (meta.tags.length === 0) meta.tags = NO_ITEMS;
     if (isEmpty(meta.varyValues)) meta.varyValues = NO_VALUES;
     const h = meta.headers;
     for (const name in h) h[name] = this.value(h[name]!);
