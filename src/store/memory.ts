@@ -124,7 +124,7 @@ export class MemoryTier implements Store, Purgeable {
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
-          this.indexes.remove(e.meta, e.meta.key !== e.meta.primaryKey);
+          this.indexes.remove(e.meta);
           this.held.delete(key);
         } else this.indexes.tags.remove(e.meta.tags, key);
         if (reason === 'evict') {
@@ -180,7 +180,7 @@ export class MemoryTier implements Store, Purgeable {
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
-    this.indexes.add(meta, meta.key !== meta.primaryKey);
+    this.indexes.add(meta);
     this.held.set(meta.key, entry);
     return true;
   }

@@ -25,17 +25,17 @@ export class TierIndex {
   readonly tags = new TagIndex();
 
   /**
-   * `variants` false: the entry is not listed under its primary key (the disk tier finds
-   * an entry stored under its primary key itself, and spares the list).
+   * An entry stored under its primary key itself is not listed under it (a look-up
+   * finds it by that key; the list is spared): only variants are.
    */
-  add(meta: Indexed, variants = true): void {
-    if (variants) this.variants.add(meta.primaryKey, meta.key);
+  add(meta: Indexed): void {
+    if (meta.key !== meta.primaryKey) this.variants.add(meta.primaryKey, meta.key);
     this.order.add(this.orderOf(meta), meta.key);
     this.tags.add(meta.tags, meta.key);
   }
 
-  remove(meta: Indexed, variants = true): void {
-    if (variants) this.variants.remove(meta.primaryKey, meta.key);
+  remove(meta: Indexed): void {
+    if (meta.key !== meta.primaryKey) this.variants.remove(meta.primaryKey, meta.key);
     this.order.remove(meta.key, this.orderOf(meta));
     this.tags.remove(meta.tags, meta.key);
   }

@@ -180,7 +180,7 @@ export class DiskTier implements Store, Purgeable {
     this.liveLineBytes += rec.lineBytes;
     this.recordBytes += recordRamBytes(rec.key);
     // An entry under its primary key is found by records.get(primaryKey) (variants()): not listed.
-    this.indexes.add(rec.meta, rec.key !== rec.primaryKey);
+    this.indexes.add(rec.meta);
   }
 
   /** Replace a record's metadata held in RAM (a soft purge), keeping the tag index in step. */
@@ -195,7 +195,7 @@ export class DiskTier implements Store, Purgeable {
     this.records.delete(rec.key);
     this.liveLineBytes -= rec.lineBytes;
     this.recordBytes -= recordRamBytes(rec.key);
-    this.indexes.remove(rec.meta, rec.key !== rec.primaryKey);
+    this.indexes.remove(rec.meta);
     this.lines.cached.drop(rec.key);
     if (rec.segment !== undefined) this.segments.untrack(rec);
     else if (this.blobs.drop(rec.integrity, rec.size)) void this.unlinkBlob(rec.integrity);
