@@ -19,7 +19,7 @@ import { PurgeBus } from './purge-bus.js';
 import type { WirePurge } from './purge-wire.js';
 import { checkPeer } from './peer-auth.js';
 import { PeerFetch } from './peer-fetch.js';
-import type { WorkerFetch } from '../workers/worker-fetch.js';
+import type { AskWorker, WorkerFetch } from '../workers/worker-fetch.js';
 
 export interface ClusterDeps {
   logger: Logger;
@@ -188,11 +188,13 @@ export class Cluster implements ClusterPath {
     return this.membership.ownsNow(key);
   }
 
-  request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
-    const w = this.deps.workers;
-    if (w) return w.fetch.request(req, origin, (i, r) => this.fetcher.cachedAt(w.peerId(i), r));
+  request(req: OriginRequest & { key: string }, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
+    if (this.deps.workers) return this.deps.workers.fetch.request(req, origin, this.askWorker, storeDone);
     return this.fetcher.request(req, origin);
   }
+
+  /** Worker `w`'s cached copy (one function for every miss, not a closure each). */
+  private readonly askWorker: AskWorker = (w, req) => this.fetcher.cachedAt(this.deps.workers!.peerId(w), req);
 
   forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
     return this.fetcher.forPeer(req, origin);

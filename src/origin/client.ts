@@ -36,12 +36,6 @@ export interface OriginResponse {
    * response ended: this response may itself have been such bytes (origin/connection-trust.ts).
    */
   onDistrust?: (cb: () => void) => void;
-  /**
-   * Set by whoever wants to know how the store work on this response ended (a
-   * worker holding the key's lock: workers/worker-fetch.ts); called once, `stored`
-   * when the response (or its 304's refresh) is now in the cache.
-   */
-  settled?: (stored: boolean) => void;
 }
 
 export interface OriginClient {

@@ -68,8 +68,12 @@ export interface ClusterPath {
   verify(method: string, target: string, headers: HeaderMap): string | undefined;
   /** Is this node the owner of the primary key now? */
   ownsNow(key: string): boolean;
-  /** The object from its owner, the next node in ownership order, or the origin (cluster/peer-fetch.ts). */
-  request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
+  /**
+   * The object from its owner, the next node in ownership order, or the origin
+   * (cluster/peer-fetch.ts). `storeDone`: resolves, once, with whether what the
+   * response brought was stored (a worker holding the key's lock waits for it).
+   */
+  request(req: OriginRequest & { key: string }, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse>;
   /** A peer's request this node fetches: the origin, or (an owner within its handoff window) the previous owner only-if-cached first. */
   forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
   /** Which tiers keep copies of objects another node owns. */

@@ -297,12 +297,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
  * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
  * owner within its handoff window, to the previous owner only-if-cached first.
  */
-export async function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }, storeDone: Promise<boolean>): Promise<OriginResponse> {
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }, storeDone: Promise<boolean>): Promise<OriginResponse> {
   if (!deps.cluster) return deps.origin.request(req);
-  const res = await (viaCluster ? deps.cluster.request(req, deps.origin) : deps.cluster.forPeer(req, deps.origin));
-  // The one place a lock held for this fetch (workers/worker-fetch.ts) is told how the store work ended, exactly once.
-  if (res.settled) void storeDone.then(res.settled);
-  return res;
+  return viaCluster ? deps.cluster.request(req, deps.origin, storeDone) : deps.cluster.forPeer(req, deps.origin);
 }
 
 /** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */

@@ -33,15 +33,15 @@ export type AskWorker = (w: number, req: OriginRequest & { key: string }) => Pro
 export class WorkerFetch {
   private fromWorkers = 0;
   private fromOrigin = 0;
-  /** Times a lock this worker took was told its fetch is over (duplicates included: /stats shows it equals `granted`). */
+  /** Locks this worker took and let go (/stats: equals `granted` once nothing is in flight). */
   private told = 0;
 
   constructor(private readonly locks: LockService) {}
 
-  async request(req: OriginRequest & { key: string }, origin: OriginClient, ask: AskWorker): Promise<OriginResponse> {
+  async request(req: OriginRequest & { key: string }, origin: OriginClient, ask: AskWorker, storeDone: Promise<boolean>): Promise<OriginResponse> {
     let g = await this.locks.acquire(req.key);
     for (let redirects = 0; ; redirects++) {
-      if (g.kind === 'go') return this.holding(req, origin);
+      if (g.kind === 'go') return this.holding(req, origin, storeDone);
       if (g.kind === 'alone' || redirects >= MAX_REDIRECTS) {
         this.fromOrigin++;
         return origin.request(req);
@@ -56,28 +56,25 @@ export class WorkerFetch {
   }
 
   /**
-   * From the origin, holding the lock until the pipeline says, once, whether it
-   * stored the object (`settled`, told when the store work is over whatever its
-   * outcome: pipeline/fetch-and-store.ts fetchFrom).
+   * From the origin, holding the lock until the store work on what it brought is
+   * over, whatever its outcome (`storeDone`, resolved once by the pipeline's fill).
    */
-  private async holding(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+  private async holding(req: OriginRequest & { key: string }, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
     this.fromOrigin++;
     let res: OriginResponse;
     try {
       res = await origin.request(req);
     } catch (err) {
-      this.told++;
-      this.locks.release(req.key, false);
+      this.release(req.key, false);
       throw err;
     }
-    let settled = false;
-    res.settled = (stored: boolean): void => {
-      this.told++;
-      if (settled) return;
-      settled = true;
-      this.locks.release(req.key, stored);
-    };
+    void storeDone.then((stored) => this.release(req.key, stored));
     return res;
+  }
+
+  private release(key: string, stored: boolean): void {
+    this.told++;
+    this.locks.release(key, stored);
   }
 
   stats(): Record<string, number> {
