@@ -67,17 +67,19 @@ export class ReadThread {
     return stopped.finally(() => this.fail(new Error('disk reader closed')));
   }
 
+  /** As many batches as may be out at once, each of at most MAX_BATCH reads, oldest reads first. */
   private send(): void {
-    if (this.inFlight.length >= MAX_IN_FLIGHT || this.waiting.length === 0 || this.closed) return;
-    const batch = this.waiting.length <= MAX_BATCH ? this.waiting : this.waiting.slice(0, MAX_BATCH);
-    this.waiting = batch === this.waiting ? [] : this.waiting.slice(MAX_BATCH);
-    const reads: number[] = [];
-    for (const p of batch) reads.push(p.fd, p.off, p.len);
-    this.inFlight.push(batch);
-    const w = this.thread();
-    if (this.inFlight.length === 1) w.ref();
-    const msg: ReadBatch = { reads };
-    w.postMessage(msg);
+    while (this.inFlight.length < MAX_IN_FLIGHT && this.waiting.length > 0 && !this.closed) {
+      const batch = this.waiting.length <= MAX_BATCH ? this.waiting : this.waiting.splice(0, MAX_BATCH);
+      if (batch === this.waiting) this.waiting = [];
+      const reads: number[] = [];
+      for (const p of batch) reads.push(p.fd, p.off, p.len);
+      this.inFlight.push(batch);
+      const w = this.thread();
+      if (this.inFlight.length === 1) w.ref();
+      const msg: ReadBatch = { reads };
+      w.postMessage(msg);
+    }
   }
 
   private thread(): Worker {
