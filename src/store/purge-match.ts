@@ -109,8 +109,13 @@ export function* indexedKeys(sel: PurgeSelector, indexes: { variants: VariantInd
  * URL is an entry that carries it.
  */
 export function indexedKeyList(sel: PurgeSelector, indexes: { variants: VariantIndex; tags: TagIndex }): Iterable<string> {
-  if (sel.primaryKeys.length === 0 && sel.tags.length === 1) return indexes.tags.keys(sel.tags[0]!);
-  return indexedKeys(sel, indexes);
+  const tag = onlyTag(sel);
+  return tag === undefined ? indexedKeys(sel, indexes) : indexes.tags.keys(tag);
+}
+
+/** The selector's one tag when one tag names everything it selects from the indexes (no primary keys). */
+function onlyTag(sel: PurgeSelector): string | undefined {
+  return sel.primaryKeys.length === 0 && sel.tags.length === 1 ? sel.tags[0] : undefined;
 }
 
 /**
@@ -118,7 +123,8 @@ export function indexedKeyList(sel: PurgeSelector, indexes: { variants: VariantI
  * tag names them all; undefined otherwise (count the keys of indexedKeyList()).
  */
 export function indexedCount(sel: PurgeSelector, indexes: { tags: TagIndex }): number | undefined {
-  return sel.primaryKeys.length === 0 && sel.tags.length === 1 ? indexes.tags.count(sel.tags[0]!) : undefined;
+  const tag = onlyTag(sel);
+  return tag === undefined ? undefined : indexes.tags.count(tag);
 }
 
 /** Does the selector match any entry of `every`? Stops at the first (for scans). */
