@@ -5,7 +5,7 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import type { EntryMeta } from '../entry.js';
-import { decidedFields } from './entry.js';
+import { newEntryMeta } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
 
 /** Conditional fields to send when validating `meta` (RFC 9111 §4.3.1). */
@@ -77,13 +77,23 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
     opts,
   );
   if (!verdict.store) return undefined;
-  return {
-    ...meta,
-    ...decidedFields(verdict.decision),
-    varyNames: meta.varyNames,
+  // Built by the one builder (entry.ts), then what the decision does not give kept from the entry.
+  const merged = newEntryMeta(verdict.decision, {
+    key: meta.key,
+    primaryKey: meta.primaryKey,
+    url: meta.url,
+    status: meta.status,
+    varyValues: meta.varyValues,
     requestTimeMs: input.requestTimeMs,
     responseTimeMs: input.responseTimeMs,
-    // The age restarts from the 304 itself (PITFALLS http-cache-semantics 4).
-    initialAgeS: correctedInitialAge({ responseHeaders: input.responseHeaders, requestTimeMs: input.requestTimeMs, responseTimeMs: input.responseTimeMs }),
-  };
+    bodySize: meta.bodySize,
+    slice: meta.slice,
+  });
+  merged.varyNames = meta.varyNames;
+  // The age restarts from the 304 itself (PITFALLS http-cache-semantics 4).
+  merged.initialAgeS = correctedInitialAge({ responseHeaders: input.responseHeaders, requestTimeMs: input.requestTimeMs, responseTimeMs: input.responseTimeMs });
+  merged.integrity = meta.integrity;
+  if (meta.transform !== undefined) merged.transform = meta.transform;
+  if (meta.byCoding !== undefined) merged.byCoding = meta.byCoding;
+  return merged;
 }

@@ -9,6 +9,8 @@ export const TAG_FIELDS: readonly string[] = ['surrogate-key', 'cache-tag'];
 
 /** Tags named by a Surrogate-Key and/or Cache-Tag field, de-duplicated, in order. */
 export function tagsOf(headers: HeaderMap): string[] {
+  // Nearly every response carries neither: no Set, no split.
+  if (headers['surrogate-key'] === undefined && headers['cache-tag'] === undefined) return [];
   const out = new Set<string>();
   // Node joins repeated fields with ", ", so a comma separates Surrogate-Keys too.
   for (const t of (headers['surrogate-key'] ?? '').split(/[ \t,]+/)) if (t !== '') out.add(t);

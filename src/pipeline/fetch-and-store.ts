@@ -128,6 +128,8 @@ export interface FetchDeps {
   edgeCopy?: { tiers: ClusterPath['edgeCopies']; memoryMaxObjectBytes: number };
   /** The compression stage; absent when off. */
   compress?: CompressEnv;
+  /** Values and empty lists shared between stored entries (shared-meta.ts); one table per route path. */
+  sharedMeta?: SharedMeta;
 }
 
 export interface FetchWork {
@@ -138,7 +140,7 @@ export interface FetchWork {
 
 export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork {
   const { store, origin, clock, logger, stats, policy } = deps;
-  const shared = new SharedMeta();
+  const shared = deps.sharedMeta ?? new SharedMeta();
 
   async function deleteKeys(keys: string[]): Promise<void> {
     await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));
@@ -207,6 +209,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           await deleteKeys([stored.meta.key]);
           return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'no-longer-storable' };
         }
+        shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
         return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true };

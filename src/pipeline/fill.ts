@@ -43,13 +43,15 @@ export function startFill(source: Readable, writer: BodyWriter, opts: FillOption
     opts.logger[err instanceof AbandonedError ? 'debug' : 'warn']({ ...opts.logFields, err: err.message }, opts.notStored);
     settle(false);
   };
+  // One handler for every chunk's write, not a closure per chunk.
+  const writeFailed = (err: Error) => {
+    stop?.();
+    failFill(err);
+  };
   const stop = body.consume(
     {
       chunk: (chunk, more) => {
-        writer.write(chunk).then(more, (err: Error) => {
-          stop?.();
-          failFill(err);
-        });
+        writer.write(chunk).then(more, writeFailed);
         return false;
       },
       end: (last) => {

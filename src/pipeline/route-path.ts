@@ -19,6 +19,7 @@ import type { Guard } from '../routing/guard/guard.js';
 import { createAnswers } from './answer.js';
 import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
 import { createFetcher } from './fetch-and-store.js';
+import { SharedMeta } from './shared-meta.js';
 import { lookup, pick, type Choose, type Picked } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
@@ -54,7 +55,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   const env = routeEnv(node, to, guard);
   const { config, store, origin, logger, stats, clock, coalescer } = env;
   const route = to.route;
-  const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes };
+  const common = { store, origin, clock, logger, stats, policy: env.policy, windowBytes: config.coalesce.windowBytes, sharedMeta: new SharedMeta() };
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
   // The cluster: objects another node owns come through it; copies kept where cluster.edgeCopies says.
   const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;

@@ -26,6 +26,7 @@ import { Readable } from 'node:stream';
 import { readerOf, SharedBody } from '../coalesce/shared-body.js';
 import type { Coalescer } from '../coalesce/coalescer.js';
 import { newEntryMeta } from '../cache/entry.js';
+import { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
 import { currentAge, decideReuse, requestDirectives } from '../cache/reuse.js';
 import { objectValidator } from '../cache/slicing.js';
@@ -56,6 +57,8 @@ export interface SliceDeps {
   /** The cluster: slices of an object another node owns come through the owner (fetch-and-store.ts fetchFrom). */
   cluster?: FetchDeps['cluster'];
   edgeCopy?: FetchDeps['edgeCopy'];
+  /** Values and empty lists shared between stored entries (the fetcher's own, so both share one table). */
+  sharedMeta?: SharedMeta;
 }
 
 export interface SliceRequest {
@@ -123,6 +126,7 @@ class SliceChangedError extends Error {
 
 export function createSlicer(deps: SliceDeps) {
   const { store, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
+  const sharedMeta = deps.sharedMeta ?? new SharedMeta();
 
   /** Slice metadata stored for this object (any version). */
   function storedSlices(primaryKey: string): EntryMeta[] {
@@ -174,19 +178,18 @@ export function createSlicer(deps: SliceDeps) {
         return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
       }
       const d = verdict.decision;
-      const meta: EntryMeta = {
-        ...newEntryMeta(d, {
-          key: sliceKey(req.key, sliceBytes, index),
-          primaryKey: req.key,
-          url: urlOfKey(req.key),
-          status: 206,
-          varyValues: {},
-          requestTimeMs,
-          responseTimeMs,
-          bodySize: cr!.end - cr!.start + 1,
-        }),
+      const meta: EntryMeta = newEntryMeta(d, {
+        key: sliceKey(req.key, sliceBytes, index),
+        primaryKey: req.key,
+        url: urlOfKey(req.key),
+        status: 206,
+        varyValues: {},
+        requestTimeMs,
+        responseTimeMs,
+        bodySize: cr!.end - cr!.start + 1,
         slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
-      };
+      });
+      sharedMeta.share(meta);
       const body = startFill(res.body, store.open(meta, { purgeMark, ...(edgeTiers === 'memory' ? { memoryOnly: true } : {}) }), {
         windowBytes: deps.windowBytes,
         expectedLength: meta.bodySize,

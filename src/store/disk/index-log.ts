@@ -31,9 +31,31 @@ export const META_MARK = ',"m":';
  * `head` + `[,"g":…,"o":…]` + `tail` + `,"i":…}`.
  */
 export function lineParts(meta: EntryMeta, time: number): { head: string; tail: string } {
-  const { v: _v, key, bodySize, integrity: _i, primaryKey, url, ...rest } = meta;
+  const { key, bodySize, primaryKey, url } = meta;
   const derived = primaryKey === key && url === urlOfKey(key);
-  const m = derived ? rest : { primaryKey, url, ...rest };
+  // A literal, not a rest spread: the spread copied the fields one by one through the
+  // runtime on every stored miss. Undefined fields are left out by JSON.stringify.
+  const m = {
+    primaryKey: derived ? undefined : primaryKey,
+    url: derived ? undefined : url,
+    status: meta.status,
+    headers: meta.headers,
+    varyNames: meta.varyNames,
+    varyValues: meta.varyValues,
+    requestTimeMs: meta.requestTimeMs,
+    responseTimeMs: meta.responseTimeMs,
+    initialAgeS: meta.initialAgeS,
+    freshnessLifetimeS: meta.freshnessLifetimeS,
+    cacheControl: meta.cacheControl,
+    noCache: meta.noCache,
+    staleForbidden: meta.staleForbidden,
+    staleWhileRevalidateS: meta.staleWhileRevalidateS,
+    staleIfErrorS: meta.staleIfErrorS,
+    tags: meta.tags,
+    slice: meta.slice,
+    transform: meta.transform,
+    byCoding: meta.byCoding,
+  } satisfies { [K in keyof Omit<EntryMeta, 'v' | 'key' | 'bodySize' | 'integrity'>]-?: unknown };
   const flags = !compactable(meta) ? ',"x":1' : meta.tags.length ? `,"tg":${JSON.stringify(meta.tags)}` : '';
   return { head: `{"k":${JSON.stringify(key)},"t":${time},"s":${bodySize}`, tail: `${flags}${META_MARK}${JSON.stringify(m)}` };
 }

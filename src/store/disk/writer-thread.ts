@@ -16,12 +16,12 @@
 //   snapshot chunks built before it, so "the later line wins" still holds in the new file.
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
-import type { Batch, Op, OpResult, Reply, SegmentLocation } from './write-ops.js';
+import type { Batch, Op, OpResult, PutOp, Reply, SegmentLocation } from './write-ops.js';
 import { sha256Integrity } from '../file-body.js';
 
 // Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
@@ -104,18 +104,56 @@ function putBlob(data: Uint8Array): string {
   return integrity;
 }
 
-/** Append a body to the open segment; a new one is opened once it is full. */
+/**
+ * Bodies placed in the open segment but not written yet, from `unwrittenFrom` on: a
+ * batch's bodies go to the file in one writev (writeUnwritten), not one write each.
+ * Why it is safe to answer for them only after that: every result of a batch is sent
+ * at its end, after the bodies and then their record lines are written.
+ */
+const unwritten: Uint8Array[] = [];
+let unwrittenFrom = 0;
+
+/** Place a body at the end of the open segment (written by writeUnwritten); a new segment is opened once it is full. */
 function appendToSegment(data: Uint8Array): SegmentLocation {
   if (segmentSize > 0 && segmentSize + data.length > segmentBytes) {
+    writeUnwritten();
     closeSync(segmentFd);
     segmentFd = openNextSegment();
     segmentSize = 0;
   }
+  if (unwritten.length === 0) unwrittenFrom = segmentSize;
+  unwritten.push(data);
   const at = { segment, off: segmentSize };
-  let off = 0;
-  while (off < data.length) off += writeSync(segmentFd, data, off, data.length - off, segmentSize + off);
   segmentSize += data.length;
   return at;
+}
+
+/** Write the bodies placed since the last call; on failure their place is free again (and the error is thrown). */
+function writeUnwritten(): void {
+  if (unwritten.length === 0) return;
+  const total = segmentSize - unwrittenFrom;
+  try {
+    let done = 0;
+    while (done < total) done += writevSync(segmentFd, done === 0 ? unwritten : rest(unwritten, done), unwrittenFrom + done);
+  } catch (err) {
+    segmentSize = unwrittenFrom;
+    throw err;
+  } finally {
+    unwritten.length = 0;
+  }
+}
+
+/** The buffers past the first `skip` bytes (after a short writev). */
+function rest(bufs: readonly Uint8Array[], skip: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of bufs) {
+    if (skip >= b.length) skip -= b.length;
+    else {
+      out.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+  }
+  return out;
 }
 
 /** `bytes` bytes at `off` of the index file of generation `g`. */
@@ -161,6 +199,7 @@ function run(op: Op, lines: string[]): OpResult {
           }
           return appendToSegment(buf);
         });
+        writeUnwritten();
         return { ok: true, moved };
       } finally {
         closeSync(from);
@@ -276,6 +315,18 @@ parentPort!.on('message', (batch: Batch) => {
   const pendingLine: number[] = [];
   const appendPending = () => {
     try {
+      writeUnwritten();
+    } catch (err) {
+      // The bodies of this batch's segment puts since the last append are not on disk: those puts fail, their lines go.
+      const keep = pendingLine.map((i) => !(isSegmentPut(batch.ops[i]!)));
+      for (let j = pendingLine.length - 1; j >= 0; j--) {
+        if (keep[j]) continue;
+        results[pendingLine[j]!] = failure(err);
+        lines.splice(j, 1);
+        pendingLine.splice(j, 1);
+      }
+    }
+    try {
       flushLines(lines, pendingLine.map((i) => results[i]!));
     } catch (err) {
       lines.length = 0;
@@ -285,7 +336,8 @@ parentPort!.on('message', (batch: Batch) => {
   };
   for (const op of batch.ops) {
     const bearsLine = op.t === 'put' || op.t === 'adopt' || op.t === 'line' || op.t === 'reline';
-    if (!bearsLine) appendPending();
+    // Bodies go to a segment in the order they were placed: a full segment is written out before the next opens.
+    if (!bearsLine || (isSegmentPut(op) && segmentSize > 0 && segmentSize + op.bytes > segmentBytes)) appendPending();
     try {
       results.push(run(op, lines));
       if (bearsLine) pendingLine.push(results.length - 1);
@@ -297,6 +349,10 @@ parentPort!.on('message', (batch: Batch) => {
   const reply: Reply = { results };
   parentPort!.postMessage(reply);
 });
+
+function isSegmentPut(op: Op): op is PutOp {
+  return op.t === 'put' && op.segment;
+}
 
 function failure(err: unknown): OpResult {
   const e = err as NodeJS.ErrnoException;
