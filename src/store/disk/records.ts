@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { urlOfKey } from '../../cache/key.js';
 import type { EntryMeta, ExpireFn, TierStats, WriteOptions } from '../types.js';
-import { TierIndex } from '../tier-index.js';
+import { keyOrder, TierIndex } from '../tier-index.js';
 import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
 import type { WriteQueueStats } from './write-queue.js';
@@ -71,19 +71,13 @@ export function compactable(meta: EntryMeta): boolean {
   return meta.varyNames.length === 0 && meta.slice === undefined && meta.key === meta.primaryKey && meta.url === urlOfKey(meta.key);
 }
 
-/** An entry's place in the disk tier's URL order: "GET " + its URL, which is its key when stored under its primary key. */
-function orderOf(meta: { key: string; url: string }): string {
-  const { key, url } = meta;
-  return key.length === url.length + 4 && key.startsWith('GET ') && key.endsWith(url) ? key : `GET ${url}`;
-}
-
 /**
  * The disk tier's indexes, spare for millions of entries: an entry stored under its
  * primary key is listed by `stored(primaryKey)` (no Set per URL), and the URL order
  * sorts by "GET " + URL, the key itself for most entries (no URL string; url-order.ts).
  */
 export function diskIndexes(stored: (primaryKey: string) => boolean): TierIndex {
-  return new TierIndex(new VariantIndex(stored), new UrlOrder({ mark: 'GET ', byKey: false }), orderOf);
+  return new TierIndex(new VariantIndex(stored), new UrlOrder({ mark: 'GET ', byKey: false }), keyOrder);
 }
 
 export class DiskRecord {
