@@ -25,11 +25,24 @@ function utc(year: number, month: number, day: number, h: number, m: number, s: 
   return new Date(t).getUTCDate() === day ? t : NaN;
 }
 
+/**
+ * The last IMF-fixdate parsed and its time: a miss parses its Date field twice, and the
+ * responses of one second share it. A memo of a pure function (the other two formats,
+ * whose reading depends on the current year, are not kept).
+ */
+let lastValue = '';
+let lastResult = NaN;
+
 export function parseHttpDate(value: string | undefined): number {
   if (!value) return NaN;
+  if (value === lastValue) return lastResult;
   const v = value.trim();
   let m = IMF_FIXDATE.exec(v);
-  if (m) return utc(Number(m[3]), month(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (m) {
+    lastResult = utc(Number(m[3]), month(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+    lastValue = value;
+    return lastResult;
+  }
   m = RFC850.exec(v);
   if (m) {
     // RFC 9110 §5.6.7: a two-digit year more than 50 years in the future is in the past century.

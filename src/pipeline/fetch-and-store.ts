@@ -190,7 +190,11 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const requestTimeMs = clock.now();
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
     const purgeMark = store.purgeMark();
-    const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, ...(req.onInterim ? { onInterim: req.onInterim } : {}) }, done);
+    // Literals, not spreads of optional parts: a spread is a runtime copy on every miss.
+    const originReq: OriginRequest & { key: string } = req.onInterim
+      ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
+      : { method: 'GET', target: req.target, headers, key: req.key };
+    const res = await fetchFrom(deps, req.viaCluster, originReq, done);
     const responseTimeMs = clock.now();
 
     if (validating && res.status === 304) {
@@ -248,7 +252,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       stats.inc('decoded');
       announced = -1;
     }
-    const varyValues = { ...selectingValues(d.varyNames, req.requestHeaders), ...coded?.varyValues };
+    const selected = selectingValues(d.varyNames, req.requestHeaders);
+    const varyValues = coded?.varyValues ? { ...selected, ...coded.varyValues } : selected;
     const key = variantKey(req.key, d.varyNames, varyValues);
     const variants = store.variants(req.key);
     const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
@@ -269,7 +274,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     if (coded) meta.byCoding = true;
     if (coded?.decoding) meta.transform = coded.decoding;
     shared.share(meta);
-    const body = startFill(source, store.open(meta, { purgeMark, ...(edgeTiers === 'memory' ? { memoryOnly: true } : {}) }), {
+    const body = startFill(source, store.open(meta, edgeTiers === 'memory' ? { purgeMark, memoryOnly: true } : { purgeMark }), {
       windowBytes: deps.windowBytes,
       expectedLength: announced,
       logger,

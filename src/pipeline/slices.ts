@@ -190,7 +190,7 @@ export function createSlicer(deps: SliceDeps) {
         slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
       });
       sharedMeta.share(meta);
-      const body = startFill(res.body, store.open(meta, { purgeMark, ...(edgeTiers === 'memory' ? { memoryOnly: true } : {}) }), {
+      const body = startFill(res.body, store.open(meta, edgeTiers === 'memory' ? { purgeMark, memoryOnly: true } : { purgeMark }), {
         windowBytes: deps.windowBytes,
         expectedLength: meta.bodySize,
         logger,
