@@ -257,6 +257,20 @@ describe('mergeNotModified (RFC 9111 §4.3.4 freshening, §3.2 updating stored h
     assert.deepEqual(r.varyValues, { 'accept-encoding': 'gzip' });
   });
 
+  test('the refreshed entry keeps what the decision does not give: integrity, slice, transform, coding key', () => {
+    const slice = { index: 2, bytes: 1024, totalBytes: 4096, validator: '"v1"' };
+    const transform = { coding: 'br', level: 'best' as const, sourceBytes: 9 };
+    const m = meta({ integrity: 'sha256-abc', slice, transform, byCoding: true });
+    const r = merge({ date: httpDate(RES_AT), etag: '"v1"' }, {}, m);
+    assert.ok(r);
+    assert.equal(r.integrity, 'sha256-abc');
+    assert.deepEqual(r.slice, slice);
+    assert.deepEqual(r.transform, transform);
+    assert.equal(r.byCoding, true);
+    // Every field of the entry is there (a new EntryMeta field must be carried by the one builder too).
+    for (const k of Object.keys(m)) assert.ok(k in r, k);
+  });
+
   test('§5.2.2.5 a 304 that now says no-store: no longer storable', () => {
     assert.equal(merge({ date: httpDate(RES_AT), etag: '"v1"', 'cache-control': 'no-store' }), undefined);
   });

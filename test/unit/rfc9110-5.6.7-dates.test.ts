@@ -21,3 +21,15 @@ describe('parseHttpDate', () => {
   const refused = ['2099', '1994-11-06T08:49:37Z', 'Sun, 06 Nov 1994 08:49:37 UTC', 'Sun, 06 Nov 1994 08:49:37 +0000', 'Sun, 31 Feb 1994 08:49:37 GMT', 'Xyz, 06 Nov 1994 08:49:37 GMT', 'Sun, 06 Nox 1994 08:49:37 GMT'];
   for (const value of refused) test(`not an HTTP-date: ${value}`, () => assert.ok(Number.isNaN(parseHttpDate(value))));
 });
+
+test('a value parsed again gives the same time; the one remembered never answers for another value', () => {
+  const a = 'Sun, 06 Nov 1994 08:49:37 GMT';
+  const b = 'Sun, 06 Nov 1994 08:49:38 GMT';
+  assert.equal(parseHttpDate(a), T);
+  assert.equal(parseHttpDate(a), T);
+  assert.equal(parseHttpDate(b), T + 1000);
+  assert.ok(Number.isNaN(parseHttpDate('Sun, 31 Feb 1994 08:49:37 GMT')));
+  assert.equal(parseHttpDate(a), T);
+  assert.equal(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT'), T);
+  assert.equal(parseHttpDate(b), T + 1000);
+});
