@@ -29,13 +29,13 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Grant } from './directory.js';
-import { grantOf, RETRY_ARG } from './lock-wire.js';
+import { answerOf, RETRY_ARG } from './lock-wire.js';
 
 interface Lock {
   path: string;
   /** Replies owed to waiting workers, sent at release. */
   waiters: ((arg: number) => void)[];
-  /** What waiters are told (grantArg), once released. */
+  /** What waiters are told (answerArg), once released. */
   answer: number | undefined;
 }
 
@@ -203,7 +203,7 @@ export class KeyLocks {
     this.waits.delete(id);
     if (arg === RETRY_ARG) return w.resolve('retry');
     this.counts.waited++;
-    w.resolve(grantOf(arg));
+    w.resolve(answerOf(arg));
   }
 
   /** The link to `worker` closed: whatever it held, its waiters here fetch alone. */

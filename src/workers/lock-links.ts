@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import { StrataError } from '../errors.js';
 import { Directory, keyHash, type Grant } from './directory.js';
 import { KeyLocks, lockDirFor } from './key-lock.js';
-import { ANSWER, answerFrame, frame, FrameReader, grantArg, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, type Frame } from './lock-wire.js';
+import { ANSWER, answerFrame, frame, FrameReader, answerArg, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, type Frame } from './lock-wire.js';
 
 const RETRY_MS = 250;
 /** What a worker stored leaves for the others' directories in batches, this often. */
@@ -137,7 +137,7 @@ export class WorkerLocks {
 
   /** The fetch that `go` allowed is over: `stored` when the object is now in this worker's cache. */
   release(key: string, stored: boolean): void {
-    const answer = grantArg(stored ? { kind: 'at', worker: this.opts.index } : { kind: 'alone' });
+    const answer = answerArg(stored ? { kind: 'at', worker: this.opts.index } : { kind: 'alone' });
     if (!this.keys.release(key, answer, stored) || !stored) return;
     const hash = keyHash(key);
     this.directory.record(hash, this.opts.index);

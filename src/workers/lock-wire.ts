@@ -7,16 +7,17 @@
 //           then, in batches, what it stored since)
 //   WAIT    id = the asker's wait id, payload = a key lock's name (key-lock.ts):
 //           "answer me when you let go of it"
-//   ANSWER  id = that wait id, payload = u16 grantArg(), or RETRY_ARG: "I do not
+//   ANSWER  id = that wait id, payload = u16 answerArg() (what the holder's fetch
+//           came to: stored at w, or stored nothing), or RETRY_ARG: "I do not
 //           hold it (any more): look again"
 
-import type { Grant } from './directory.js';
+import type { Answer } from './directory.js';
 
 export const HELLO = 1;
 export const HAVE = 5;
 export const WAIT = 6;
 export const ANSWER = 7;
-/** An ANSWER's "I do not hold that lock": never a grantArg (workers ≤ 256). */
+/** An ANSWER's "I do not hold that lock": never an answerArg (workers ≤ 256). */
 export const RETRY_ARG = 0xffff;
 
 const HEAD = 10;
@@ -61,13 +62,13 @@ export function answerFrame(id: number, arg: number): Buffer {
   return b;
 }
 
-/** A grant as a number: 0 go, 1 alone, 2 + w at worker w. */
-export function grantArg(g: Grant): number {
-  return g.kind === 'go' ? 0 : g.kind === 'alone' ? 1 : 2 + g.worker;
+/** A holder's answer as a number: 0 alone, 1 + w at worker w. */
+export function answerArg(a: Answer): number {
+  return a.kind === 'alone' ? 0 : 1 + a.worker;
 }
 
-export function grantOf(arg: number): Grant {
-  return arg === 0 ? { kind: 'go' } : arg === 1 ? { kind: 'alone' } : { kind: 'at', worker: arg - 2 };
+export function answerOf(arg: number): Answer {
+  return arg === 0 ? { kind: 'alone' } : { kind: 'at', worker: arg - 1 };
 }
 
 export interface Frame {
