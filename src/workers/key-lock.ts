@@ -22,12 +22,12 @@
 //   stored has left for the other workers' directories: lock-links.ts),
 //   answering "stored here" at once: a worker that misses the key meanwhile is
 //   sent to the holder instead of fetching it again.
-// - Two starts of the node never share locks: the directory's name is made from
-//   the start's link paths (unique per start); the primary removes it at exit.
+// - Two starts of the node never share locks: the primary names the directory
+//   once, from the tag unique to its start that also names the link sockets, hands
+//   it to every worker, and removes it at exit.
 
-import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Grant } from './directory.js';
 import { answerOf, RETRY_ARG } from './lock-wire.js';
 
@@ -52,10 +52,13 @@ function otherHash(key: string): number {
   return h >>> 0;
 }
 
-/** The lock directory of the node start whose workers link on `paths` (a tmpfs where there is one). */
-export function lockDirFor(paths: string[]): string {
-  const tag = createHash('sha1').update(paths.join('\n')).digest('hex').slice(0, 20);
-  let base = dirname(paths[0]!);
+/**
+ * The lock directory of one start of the node, `tag` naming that start: in a tmpfs
+ * where there is one, else in `fallback` (beside the link sockets). The primary
+ * names it once and hands it to every worker (plan.ts WorkerAssignment.lockDir).
+ */
+export function lockDirFor(tag: string, fallback: string): string {
+  let base = fallback;
   try {
     if (process.platform === 'linux' && statSync('/dev/shm').isDirectory()) {
       accessSync('/dev/shm', constants.W_OK);
@@ -64,7 +67,7 @@ export function lockDirFor(paths: string[]): string {
   } catch {
     // no (writable) /dev/shm: next to the link sockets
   }
-  return join(base, `strata-locks-${tag}`);
+  return join(base, `${tag}-locks`);
 }
 
 /** Removes the lock links a dead worker left (the primary, before restarting it). */
@@ -112,7 +115,7 @@ export class KeyLocks {
   private readonly me: string;
   readonly counts = { granted: 0, waited: 0, failed: 0 };
 
-  /** `dir`: lockDirFor() of this start; `index`: this worker's; `ask`: sends a WAIT over the link to a holder. */
+  /** `dir`: this start's lockDirFor(); `index`: this worker's; `ask`: sends a WAIT over the link to a holder. */
   constructor(
     private readonly dir: string,
     private readonly index: number,

@@ -20,7 +20,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { StrataError } from '../errors.js';
 import { Directory, keyHash, type Grant } from './directory.js';
-import { KeyLocks, lockDirFor } from './key-lock.js';
+import { KeyLocks } from './key-lock.js';
 import { ANSWER, answerFrame, frame, FrameReader, answerArg, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, type Frame } from './lock-wire.js';
 
 const RETRY_MS = 250;
@@ -35,6 +35,8 @@ export interface WorkerLocksOptions {
   index: number;
   /** Every worker's socket path, by index. */
   paths: string[];
+  /** The node's lock directory for this start (named by the primary: key-lock.ts lockDirFor). */
+  lockDir: string;
   logger: Logger;
   /** Key hashes this worker holds on disk (undefined while its index loads), for the others' directories. */
   holding?: () => Uint32Array | undefined;
@@ -78,8 +80,7 @@ export class WorkerLocks {
     this.links = opts.paths.map(() => undefined);
     this.downUntil = opts.paths.map(() => 0);
     this.server = net.createServer((s) => this.serve(s));
-    // The workers of one start of the node share a lock directory: named from their link paths (unique per start).
-    this.keys = new KeyLocks(lockDirFor(opts.paths), opts.index, (w, id, name) => {
+    this.keys = new KeyLocks(opts.lockDir, opts.index, (w, id, name) => {
       const link = this.link(w);
       link?.out.send(payloadFrame(WAIT, id, Buffer.from(name, 'latin1')));
       return link !== undefined;

@@ -87,7 +87,7 @@ export class WorkerFetch {
  * `holding`: this worker's disk keys (undefined while its index loads).
  */
 export function workerMisses(
-  links: { index: number; paths: string[] },
+  links: { index: number; paths: string[]; dir: string },
   peerIds: string[],
   logger: Logger,
   holding: () => Iterable<string> | undefined,
@@ -95,6 +95,7 @@ export function workerMisses(
   const locks = new WorkerLocks({
     index: links.index,
     paths: links.paths,
+    lockDir: links.dir,
     logger,
     holding: () => {
       const keys = holding();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pino from 'pino';
 import { WorkerLocks } from '../../src/workers/lock-links.js';
 import { keyHash } from '../../src/workers/directory.js';
@@ -20,9 +20,9 @@ const logger = pino({ level: 'silent' });
 async function workers(n: number, holding: (string[] | undefined)[] = []): Promise<{ w: WorkerLocks[]; lockDir: string; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-locks-'));
   const paths = Array.from({ length: n }, (_, i) => join(dir, `w${i}.sock`));
-  const w = paths.map((_, index) => new WorkerLocks({ index, paths, logger, holding: () => (holding[index] ? Uint32Array.from(holding[index]!.map(keyHash)) : undefined) }));
+  const lockDir = lockDirFor(basename(dir), dir);
+  const w = paths.map((_, index) => new WorkerLocks({ index, paths, lockDir, logger, holding: () => (holding[index] ? Uint32Array.from(holding[index]!.map(keyHash)) : undefined) }));
   for (const l of w) await l.listen();
-  const lockDir = lockDirFor(paths);
   return {
     w,
     lockDir,
