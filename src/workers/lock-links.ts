@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import { StrataError } from '../errors.js';
 import { Directory, keyHash, type Grant } from './directory.js';
 import { KeyLocks } from './key-lock.js';
-import { ANSWER, answerFrame, frame, FrameReader, answerArg, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, type Frame } from './lock-wire.js';
+import { ANSWER, answerFrame, frame, FrameReader, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, type Frame } from './lock-wire.js';
 
 const RETRY_MS = 250;
 /** What a worker stored leaves for the others' directories in batches, this often. */
@@ -138,8 +138,7 @@ export class WorkerLocks {
 
   /** The fetch that `go` allowed is over: `stored` when the object is now in this worker's cache. */
   release(key: string, stored: boolean): void {
-    const answer = answerArg(stored ? { kind: 'at', worker: this.opts.index } : { kind: 'alone' });
-    if (!this.keys.release(key, answer, stored) || !stored) return;
+    if (!this.keys.release(key, stored) || !stored) return;
     const hash = keyHash(key);
     this.directory.record(hash, this.opts.index);
     this.notices.push(hash);

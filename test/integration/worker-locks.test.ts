@@ -13,7 +13,8 @@ import { basename, join } from 'node:path';
 import pino from 'pino';
 import { WorkerLocks } from '../../src/workers/lock-links.js';
 import { keyHash } from '../../src/workers/directory.js';
-import { clearLocksOf, lockDirFor, removeLockDir } from '../../src/workers/key-lock.js';
+import { answerArg } from '../../src/workers/lock-wire.js';
+import { clearLocksOf, KeyLocks, lockDirFor, removeLockDir } from '../../src/workers/key-lock.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -197,5 +198,33 @@ test('a lock link naming a live worker that does not hold it: the holder answers
     assert.equal(w[0]!.stats().waited, 0, 'no answer was a grant');
   } finally {
     await close();
+  }
+});
+
+test('a lingering lock taken again and stored again lingers for two sweeps from its last release; held and lingering are counted apart', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-locks-'));
+  const locks = new KeyLocks(join(dir, 'locks'), 0, () => false);
+  try {
+    assert.deepEqual(locks.take('/l', keyHash('/l')), { kind: 'go' });
+    assert.deepEqual([locks.heldCount, locks.lingeringCount], [1, 0]);
+    assert.equal(locks.release('/l', true), true);
+    assert.deepEqual([locks.heldCount, locks.lingeringCount, locks.holds('/l')], [0, 1, false]);
+    locks.sweep();
+    // Missed again while it lingers: held again, then stored again.
+    assert.deepEqual(locks.take('/l', keyHash('/l')), { kind: 'go' });
+    assert.deepEqual([locks.heldCount, locks.lingeringCount, locks.holds('/l')], [1, 0, true]);
+    assert.equal(locks.release('/l', true), true);
+    assert.equal(locks.release('/l', false), false, 'a release is told once');
+    locks.sweep();
+    assert.equal(locks.lingeringCount, 1, 'one sweep since its last release: it still lingers');
+    const answers: number[] = [];
+    locks.waitFor(readdirSync(join(dir, 'locks'))[0]!, (arg) => answers.push(arg));
+    assert.deepEqual(answers, [answerArg({ kind: 'at', worker: 0 })], 'a lingering lock answers "stored here" at once');
+    locks.sweep();
+    assert.deepEqual([locks.heldCount, locks.lingeringCount], [0, 0]);
+    assert.deepEqual(readdirSync(join(dir, 'locks')), []);
+  } finally {
+    locks.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
