@@ -2,9 +2,12 @@
 // protocol on a Unix-domain socket, no HTTP and no JSON. Each frame: u32 length
 // of the rest, u8 type, u32 id, u8 arg, then the payload (u32 key hashes for HAVE).
 //
-//   HELLO   arg = the sender's worker index (first frame of a connection)
-//   HAVE    key hashes the sender holds (on linking: its disk, loaded at start;
-//           then, in batches, what it stored since)
+//   HELLO   arg = the sender's worker index (first frame of a connection);
+//           id = ASK_HOLDING when the sender lacks the receiver's list: "tell me
+//           what you hold" (answered with a HAVE, empty while that list loads)
+//   HAVE    key hashes the sender holds; arg = WHOLE_LIST for everything on its
+//           disk (its list, sent once to each worker that lacks it), 0 for what it
+//           stored since the last batch (or an empty answer while its list loads)
 //   WAIT    id = the asker's wait id, payload = a key lock's name (key-lock.ts):
 //           "answer me when you let go of it"
 //   ANSWER  id = that wait id, payload = u16 answerArg() (what the holder's fetch
@@ -17,6 +20,10 @@ export const HELLO = 1;
 export const HAVE = 5;
 export const WAIT = 6;
 export const ANSWER = 7;
+/** HELLO's id: the sender lacks the receiver's list. */
+export const ASK_HOLDING = 1;
+/** HAVE's arg: the hashes are everything the sender holds on disk. */
+export const WHOLE_LIST = 1;
 /** An ANSWER's "I do not hold that lock": never an answerArg (workers ≤ 256). */
 export const RETRY_ARG = 0xffff;
 
@@ -31,12 +38,13 @@ export function frame(type: number, id: number, arg: number): Buffer {
   return b;
 }
 
-export function haveFrame(hashes: Uint32Array): Buffer {
+/** `arg`: WHOLE_LIST for everything the sender holds, 0 for a batch of notices. */
+export function haveFrame(hashes: Uint32Array, arg = 0): Buffer {
   const b = Buffer.allocUnsafe(HEAD + hashes.length * 4);
   b.writeUInt32LE(HEAD - 4 + hashes.length * 4, 0);
   b[4] = HAVE;
   b.writeUInt32LE(0, 5);
-  b[9] = 0;
+  b[9] = arg;
   Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength).copy(b, HEAD);
   return b;
 }
