@@ -1,9 +1,10 @@
-// The pure parts of the workers' locks (src/workers/directory.ts, lock-wire.ts):
+// The pure parts of the workers' locks (src/workers/directory.ts, lock-wire.ts, worker-fetch.ts lock keys):
 // the directory of which worker stored a key, and the frames the links carry.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Directory, keyHash, type Answer } from '../../src/workers/directory.js';
+import { diskPrimaryKeys, lockKeyOf } from '../../src/workers/worker-fetch.js';
 import { ANSWER, answerArg, answerFrame, answerOf, frame, FrameReader, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, RETRY_ARG, WAIT, type Frame } from '../../src/workers/lock-wire.js';
 
 test('the directory names the worker that stored a key; a worker named that did not have it is forgotten for it', () => {
@@ -50,4 +51,18 @@ test('a holder\'s answer survives the wire, and none is taken for "look again"',
     assert.deepEqual(answerOf(answerArg(a)), a);
     assert.notEqual(answerArg(a), RETRY_ARG);
   }
+});
+
+test('a slice fetch\'s lock is its range of the object; the disk\'s list names each stored slice by the same lock key', () => {
+  const key = 'GET http://o/big';
+  assert.equal(lockKeyOf(key, undefined), key);
+  // The range pipeline/slices.ts asks the origin for slice 2 of 64 KiB slices.
+  const slice2 = lockKeyOf(key, `bytes=${2 * 65536}-${3 * 65536 - 1}`);
+  assert.notEqual(slice2, key);
+  assert.notEqual(slice2, lockKeyOf(key, `bytes=${3 * 65536}-${4 * 65536 - 1}`));
+  const records = new Map<string, { primaryKey: string; held?: { slice?: { index: number; bytes: number } } }>([
+    ['GET http://o/small', { primaryKey: 'GET http://o/small' }],
+    [`${key} slice 65536 2`, { primaryKey: key, held: { slice: { index: 2, bytes: 65536 } } }],
+  ]);
+  assert.deepEqual([...diskPrimaryKeys({ records })], ['GET http://o/small', key, slice2]);
 });
