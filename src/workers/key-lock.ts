@@ -40,6 +40,9 @@ interface Lock {
   waiters: ((arg: number) => void)[];
 }
 
+/** What a released lock's waiters are told when its fetch stored nothing. */
+const ALONE_ARG = answerArg({ kind: 'alone' });
+
 /** Answer of take(): a grant, or "the holder let go meanwhile: look again" (directory first). */
 export type Taken = Grant | 'retry';
 
@@ -256,7 +259,7 @@ export class KeyLocks {
   release(key: string, stored: boolean): boolean {
     const lock = this.byKey.get(key);
     if (!lock || this.lingers(lock)) return false;
-    const answer = stored ? this.storedHere : answerArg({ kind: 'alone' });
+    const answer = stored ? this.storedHere : ALONE_ARG;
     for (const reply of lock.waiters) reply(answer);
     lock.waiters = [];
     if (stored) this.fresh.add(lock);
