@@ -79,7 +79,7 @@ export class TieredStore implements CacheStore {
   find(key: string): StoredEntry | undefined | Promise<StoredEntry | undefined> {
     const hot = this.memory.peek(key);
     if (hot) return hot;
-    const cold = this.disk.find(key, this.promotes);
+    const cold = this.disk.reads.find(key, this.promotes);
     if (cold === undefined) return this.landing(key);
     return cold instanceof Promise ? cold.then((c) => this.promoted(key, c)) : this.promoted(key, cold);
   }

@@ -132,7 +132,7 @@ describe('disk hit: metadata handed out for a promotion', () => {
       await compactIndex(disk);
       const rec = disk.records.get(meta.key)!;
       const offBefore = rec.lineOff;
-      const first = (await disk.find(meta.key, () => true))!.meta;
+      const first = (await disk.reads.find(meta.key, () => true))!.meta;
       assert.ok(disk.storedFrom(meta.key, first), 'handed out by a hit that keeps the body');
       await disk.update({ ...first, headers: { ...first.headers, etag: '"2"' } });
       await disk.flush();
@@ -140,7 +140,7 @@ describe('disk hit: metadata handed out for a promotion', () => {
       // The only live line: first in the new index file, at the offset the old one had.
       assert.equal(rec.lineOff, offBefore, 'the same offset, in another file');
       assert.equal(disk.storedFrom(meta.key, first), false, 'older metadata is not what the tier stores: no stale promotion');
-      const now = (await disk.find(meta.key, () => true))!.meta;
+      const now = (await disk.reads.find(meta.key, () => true))!.meta;
       assert.equal(now.headers['etag'], '"2"');
       assert.ok(disk.storedFrom(meta.key, now));
       await disk.close();

@@ -20,6 +20,12 @@ const SEGMENT_HANDLES = 32;
 const BLOB_HANDLES = 256;
 const keepsNothing = () => false;
 
+/** How a hit's body is given: read whole and kept by the caller, read whole into a lent buffer, or streamed from its file. */
+const KEEP = 0;
+const LEND = 1;
+const STREAM = 2;
+type How = typeof KEEP | typeof LEND | typeof STREAM;
+
 /**
  * A body up to this size is read whole on a hit (one read on a file held open, shared
  * by concurrent hits, verified once per process) even when the memory tier does not
@@ -73,21 +79,21 @@ export class DiskReads {
   }
 
   /**
-   * A hit: one look-up, one result. Bodies up to READ_WHOLE_BYTES, and any the caller
-   * keeps (`keeps(size)`: a promotion to memory), are read whole; larger ones stream
-   * from their file. Synchronous when the metadata is in RAM (held, or in the meta
-   * cache) and the body can be read at once (reads.ts wholeNow); a promise otherwise.
-   * A whole body the caller does not keep is in a lent buffer (Body.release); a kept
-   * one's metadata is handed out (storedFrom()).
+   * A hit: one look-up, one result. A body the caller keeps (`keeps(size)`: a promotion
+   * to memory) is read whole into a buffer of its own, and its metadata handed out
+   * (storedFrom()); one up to `wholeUpTo` bytes is read whole into a lent buffer
+   * (Body.release); larger ones stream from their file. Synchronous when the metadata
+   * is in RAM (held, or in the meta cache) and the body needs no wait (wholeNow); a
+   * promise otherwise.
    */
-  find(key: string, keeps: (size: number) => boolean = keepsNothing): StoredEntry | undefined | Promise<StoredEntry | undefined> {
+  find(key: string, keeps: (size: number) => boolean = keepsNothing, wholeUpTo = READ_WHOLE_BYTES): StoredEntry | undefined | Promise<StoredEntry | undefined> {
     const rec = this.tier.hit(key);
     if (!rec) return undefined;
-    const keep = keeps(rec.size);
+    const how = keeps(rec.size) ? KEEP : rec.size <= wholeUpTo ? LEND : STREAM;
     // Where the metadata came from, for storedFrom(): taken before anything is read.
-    const stamp = keep ? this.tier.lines.stamp(rec) : undefined;
+    const stamp = how === KEEP ? this.tier.lines.stamp(rec) : undefined;
     const meta = this.tier.lines.peek(rec);
-    return (meta && this.foundNow(rec, meta, keep, stamp)) ?? this.findLater(rec, stamp, keep, meta);
+    return (meta && this.foundNow(rec, meta, how, stamp)) ?? this.findLater(rec, how, stamp, meta);
   }
 
   /**
@@ -101,27 +107,27 @@ export class DiskReads {
     if (rec === undefined || !rec.verified) return undefined;
     const meta = tier.lines.peek(rec);
     if (meta === undefined || meta.varyNames.length !== 0 || meta.slice !== undefined) return undefined;
-    const keep = keeps(rec.size);
-    const found = this.foundNow(rec, meta, keep, keep ? tier.lines.stamp(rec) : undefined);
+    const how = keeps(rec.size) ? KEEP : rec.size <= READ_WHOLE_BYTES ? LEND : STREAM;
+    const found = this.foundNow(rec, meta, how, how === KEEP ? tier.lines.stamp(rec) : undefined);
     if (found) tier.hit(key);
     return found;
   }
 
   /** The entry when its metadata is known and its body needs no wait (streamed, or read whole at once); else undefined. */
-  private foundNow(rec: DiskRecord, meta: EntryMeta, keep: boolean, stamp: LineStamp | undefined): StoredEntry | undefined {
+  private foundNow(rec: DiskRecord, meta: EntryMeta, how: How, stamp: LineStamp | undefined): StoredEntry | undefined {
     if (meta.integrity === undefined) return undefined;
-    if (!keep && rec.size > READ_WHOLE_BYTES) return { meta, body: this.body(rec, meta.integrity) };
-    const body = this.wholeNow(rec, !keep);
+    if (how === STREAM) return { meta, body: this.body(rec, meta.integrity) };
+    const body = this.wholeNow(rec, how === LEND);
     if (body === undefined) return undefined;
     if (stamp) this.tier.lines.handOut(meta, stamp);
     return { meta, body };
   }
 
-  /** find() when the metadata or the body needs a read first. */
-  private async findLater(rec: DiskRecord, stamp: LineStamp | undefined, keep: boolean, known?: EntryMeta): Promise<StoredEntry | undefined> {
+  /** find() when the metadata or the body needs a read first (a whole read: shared by concurrent hits, not lent). */
+  private async findLater(rec: DiskRecord, how: How, stamp: LineStamp | undefined, known?: EntryMeta): Promise<StoredEntry | undefined> {
     const meta = known ?? (await this.meta(rec));
     if (meta?.integrity === undefined) return undefined;
-    if (!keep && rec.size > READ_WHOLE_BYTES) return { meta, body: this.body(rec, meta.integrity) };
+    if (how === STREAM) return { meta, body: this.body(rec, meta.integrity) };
     const data = await this.whole(rec, meta.integrity);
     if (data === undefined) return undefined;
     if (stamp) this.tier.lines.handOut(meta, stamp);

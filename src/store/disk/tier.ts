@@ -273,18 +273,13 @@ export class DiskTier implements Store, Purgeable {
     return undefined;
   }
 
-  /** find(), with the metadata handed out (storedFrom()). */
+  /** The Store contract's look-up: the body streamed from its file (reads.find() is the hit path's), the metadata handed out (storedFrom()). */
   async get(key: string): Promise<StoredEntry | undefined> {
     const rec = this.live(key);
     const stamp = rec && this.lines.stamp(rec);
-    const found = await this.find(key);
+    const found = await this.reads.find(key, undefined, -1);
     if (found && stamp) this.lines.handOut(found.meta, stamp);
     return found;
-  }
-
-  /** A hit: one look-up, one result, synchronous when it can be (reads.ts find()); `keeps(size)`: a promotion to memory. */
-  find(key: string, keeps?: (size: number) => boolean): StoredEntry | undefined | Promise<StoredEntry | undefined> {
-    return this.reads.find(key, keeps);
   }
 
   /** A whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). `meta`: from get(). */
