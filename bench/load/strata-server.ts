@@ -6,7 +6,7 @@
 // Production defaults (src/config/defaults.ts) except: loopback listeners on
 // ephemeral ports, the given origin and cache directory, node id "bench". The
 // access log is on (level info) and written the way the production logger writes
-// it (pino's asynchronous destination; access lines batched in 256 KiB / 100 ms) — into /dev/null, so its
+// it (the node's byte destination; access lines batched in 256 KiB / 100 ms) — into /dev/null, so its
 // cost is measured but nothing piles up. Prints {"port":N,"admin":M} when
 // listening. With --purge-fill N, 2·N entries are first written straight into the
 // store (purge-fill.ts) and the ready line also carries fillMs. --memory-size and
@@ -15,9 +15,9 @@
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { defaultConfig } from '../../src/config/defaults.js';
 import type { Config } from '../../src/config/types.js';
+import { byteLogDestination } from '../../src/observability/log-destination.js';
 import { createNode } from '../../src/node.js';
 import { onShutdown, parseSize } from './child-life.js';
 import { fillForPurge } from './purge-fill.js';
@@ -67,7 +67,7 @@ const config: Config = {
   logLevel: (process.env['BENCH_LOG_LEVEL'] || 'info') as Config['logLevel'],
 };
 
-const logDestination = pino.destination({ dest: process.env['BENCH_LOG_FILE'] || '/dev/null', sync: false, minLength: 4096 });
+const logDestination = byteLogDestination(process.env['BENCH_LOG_FILE'] || '/dev/null');
 const node = createNode(config, { logDestination });
 await node.start();
 const fill = Number(values['purge-fill']);

@@ -4,18 +4,19 @@
 // pending or 100 ms after the first pending line, whichever comes first: going
 // through pino's generic serialiser and one write per request cost about a third
 // of a cache hit's CPU (bench/RESULTS.md), and a quiet node still logs promptly.
-// Pending lines are one joined string (V8 joins without copying; the destination
-// makes the one copy at the write): copying each line into a byte buffer as it
-// was made, then the buffer back into a string for the destination, cost about
-// 0.2 µs more per line. A line repeats the fields of the line before when they
-// are the same (one URL answered the same way), so those are not escaped and
-// joined again. Every line is ASCII (strings are JSON-escaped down to \u
-// escapes), so its length is its byte count. Batches are
-// large because each asynchronous write costs tens of µs of the event loop's
-// time (a hand-off to libuv's pool) whatever its size: at 32 KiB that was about
-// 0.7 µs of every 1 KiB hit (a profile of the bench's hit scenario).
+// Each line is copied into the batch's byte buffer as it is made, while its parts
+// are still in the CPU's cache, and the node's destination takes the buffer as it
+// is (log-destination.ts). Pending lines kept as one joined string instead cost
+// about 2 µs of every 1 KiB hit: the 256 KiB string was flattened, measured and
+// encoded twice on its way out, each a fresh large allocation faulted in anew.
+// A line repeats the fields of the line before when they are the same (one URL
+// answered the same way), so those are not escaped and joined again. Every line
+// is ASCII (strings are JSON-escaped down to \u escapes), so its length is its
+// byte count. Batches are large because each asynchronous write costs tens of µs
+// of the event loop's time (a hand-off to libuv's pool) whatever its size.
 
 import pino, { type Logger } from 'pino';
+import { takesBytes } from './log-destination.js';
 
 export interface AccessRecord {
   /** The node's request number since start. */
@@ -67,9 +68,13 @@ interface Sink {
   write(chunk: string): unknown;
 }
 
+/** A batch flushed while less than this full is copied out, and its buffer kept for the next. */
+const KEEP_BELOW = BATCH_BYTES / 4;
+
 export class AccessLog {
-  /** Pending lines, joined (V8 joins strings without copying; the one copy is made at the write). */
-  private pending = '';
+  /** The batch being filled (allocated when a line arrives and none is), and its used length. */
+  private batch: Buffer | undefined;
+  private used = 0;
   private timer: NodeJS.Timeout | undefined;
   private enabled: boolean;
   private readonly sink: Sink;
@@ -121,9 +126,24 @@ export class AccessLog {
     let line = this.head + r.id + this.middle(r) + ',"ms":' + hundredths(r.ms);
     if (r.http !== undefined) line += `,"http":"${r.http}"`;
     line += r.aborted ? ',"aborted":true}\n' : '}\n';
-    this.pending += line;
-    if (this.pending.length >= BATCH_BYTES) this.flush();
-    else if (this.timer === undefined) {
+    this.append(line);
+  }
+
+  private append(line: string): void {
+    // A line longer than a whole batch (a very long URL) goes out alone.
+    if (line.length > BATCH_BYTES) {
+      this.flush();
+      this.send(Buffer.from(line, 'latin1'));
+      return;
+    }
+    let batch = this.batch;
+    if (batch !== undefined && this.used + line.length > batch.length) {
+      this.flush();
+      batch = this.batch;
+    }
+    if (batch === undefined) batch = this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.used += batch.write(line, this.used, 'latin1');
+    if (this.timer === undefined) {
       this.timer = setTimeout(this.flush, BATCH_DELAY_MS);
       this.timer.unref();
     }
@@ -133,9 +153,24 @@ export class AccessLog {
   readonly flush = (): void => {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending === '') return;
-    const out = this.pending;
-    this.pending = '';
-    this.sink.write(out);
+    const batch = this.batch;
+    if (batch === undefined || this.used === 0) return;
+    let out: Buffer;
+    if (this.used < KEEP_BELOW) {
+      // A quiet node's batch: copied out, so its buffer serves the next one.
+      out = Buffer.from(batch.subarray(0, this.used));
+    } else {
+      // The destination keeps the buffer until it is written: the next line starts a new one.
+      out = batch.subarray(0, this.used);
+      this.batch = undefined;
+    }
+    this.used = 0;
+    this.send(out);
   };
+
+  private send(bytes: Buffer): void {
+    const sink = this.sink;
+    if (takesBytes(sink)) sink.writeBytes(bytes);
+    else sink.write(bytes.toString('latin1'));
+  }
 }

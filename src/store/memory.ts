@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import { memoryBody } from './memory-body.js';
 import { PurgeBans, type BanChecked } from './purge-bans.js';
-import { anyMatch, countInSlices, countKeysInSlices, indexedCount, indexedKeyList, indexedKeys, needsScan, prefixRuns } from './purge-match.js';
+import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from './purge-match.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
 import { TierIndex } from './tier-index.js';
 import { heapStringBytes } from './ram-estimate.js';
@@ -113,6 +113,8 @@ export class MemoryTier implements Store, Purgeable {
     },
     soften: (e, atMs) => this.setMeta(e, this.expire!(e.meta, atMs)),
   });
+  /** What counting a purge's matches reads (purge-match.ts countMatching). */
+  private readonly counted: CountedTier<Held> = { indexes: this.indexes, bans: this.bans, byKey: (key) => this.held.get(key), entries: () => this.held.values() };
 
   constructor(opts: MemoryTierOptions) {
     this.expire = opts.expire;
@@ -234,30 +236,9 @@ export class MemoryTier implements Store, Purgeable {
     e.meta = meta;
   }
 
-  /**
-   * Entries the selector matches that no earlier purge has taken; only those
-   * `countIf` accepts are counted (the tiered store counts an entry the disk holds
-   * too only once). Counted in slices that yield to other work when `inSlices`.
-   */
+  /** purge-match.ts countMatching over this tier; `countIf`: only the keys it accepts. */
   countMatching(selector: PurgeSelector, countIf?: (key: string) => boolean, inSlices = false): Promise<number> {
-    const alive = (k: string) => {
-      if (countIf && !countIf(k)) return false;
-      const e = this.held.get(k);
-      return e !== undefined && this.bans.alive(e);
-    };
-    // With no ban pending and nothing to exclude, every key the indexes name is counted: their sizes are the count.
-    const sizes = !countIf && this.bans.active === 0;
-    const runs = prefixRuns(selector, this.indexes.order);
-    if (runs) {
-      if (sizes) return Promise.resolve(this.indexes.order.countRuns(runs));
-      return countKeysInSlices(this.indexes.order.keysIn(runs), alive, inSlices);
-    }
-    if (!needsScan(selector)) {
-      const n = sizes ? indexedCount(selector, this.indexes) : undefined;
-      return n !== undefined ? Promise.resolve(n) : countKeysInSlices(indexedKeyList(selector, this.indexes), alive, inSlices);
-    }
-    // A scan reads the map's own iterator: a generator per entry would double its cost.
-    return countInSlices(selector, this.held.values(), (e) => this.bans.alive(e) && (!countIf || countIf(e.meta.key)), inSlices);
+    return countMatching(selector, this.counted, countIf, inSlices);
   }
 
   /**

@@ -146,43 +146,72 @@ export function nextTurn(): Promise<void> {
 }
 
 /**
- * Count the entries of `every` the selector matches and `counts` accepts; when
- * `inSlices`, yield to other work every SLICE_MS, so a purge over a large tier
- * does not stall the requests served meanwhile.
+ * Visits every item; when `inSlices`, yields to other work every SLICE_MS (looked at
+ * every 256 items), so a pass over a large tier does not stall the requests served
+ * meanwhile. A Map's or Set's iterator stays valid while the tier changes between slices.
  */
-export async function countInSlices<T extends { readonly meta: Selectable }>(sel: PurgeSelector, every: Iterator<T>, counts: (entry: T) => boolean, inSlices = true): Promise<number> {
-  const matches = selectorMatcher(sel);
-  let n = 0;
+export async function eachInSlices<T>(items: Iterable<T>, visit: (item: T, index: number) => void, inSlices = true): Promise<void> {
+  const it = items[Symbol.iterator]();
+  let i = 0;
   for (;;) {
     const until = performance.now() + SLICE_MS;
-    for (let i = 1; ; i++) {
-      const next = every.next();
-      if (next.done) return n;
-      if (matches(next.value.meta) && counts(next.value)) n++;
+    for (;;) {
+      const next = it.next();
+      if (next.done) return;
+      visit(next.value, i++);
       if (inSlices && (i & 255) === 0 && performance.now() >= until) break;
     }
     await nextTurn();
   }
 }
 
+/** What counting a purge's matches reads of a tier (memory.ts, disk/disk-purge.ts). */
+export interface CountedTier<T extends { readonly meta: Selectable }> {
+  indexes: { order: UrlOrder; variants: VariantIndex; tags: TagIndex };
+  /** Its purge bans: whether an entry is still alive, and how many bans are pending. */
+  bans: { alive(entry: T): boolean; readonly active: number };
+  byKey(key: string): T | undefined;
+  /** Every entry (a scan reads the tier's own iterator: a generator per entry would double its cost). */
+  entries(): Iterable<T>;
+}
+
 /**
- * As countInSlices, over keys already known to match (runs of the URL order, the keys
- * the indexes name): those `counts` accepts. A Set's iterator stays valid while the
- * tier changes between slices.
+ * Entries of `tier` the selector matches that no earlier purge has taken; only those
+ * `countIf` accepts are counted (the tiered store counts an entry both tiers hold
+ * once). Counted in slices that yield to other work when `inSlices`.
  */
-export async function countKeysInSlices(keys: Iterable<string>, counts: (key: string) => boolean, inSlices = true): Promise<number> {
-  const it = keys[Symbol.iterator]();
-  let n = 0;
-  for (;;) {
-    const until = performance.now() + SLICE_MS;
-    for (let i = 1; ; i++) {
-      const next = it.next();
-      if (next.done) return n;
-      if (counts(next.value)) n++;
-      if (inSlices && (i & 255) === 0 && performance.now() >= until) break;
-    }
-    await nextTurn();
+export function countMatching<T extends { readonly meta: Selectable }>(sel: PurgeSelector, tier: CountedTier<T>, countIf?: (key: string) => boolean, inSlices = false): Promise<number> {
+  const { indexes, bans } = tier;
+  const alive = (k: string) => {
+    if (countIf && !countIf(k)) return false;
+    const e = tier.byKey(k);
+    return e !== undefined && bans.alive(e);
+  };
+  // With no ban pending and nothing to exclude, every key the indexes name is counted: their sizes are the count.
+  const sizes = !countIf && bans.active === 0;
+  const runs = prefixRuns(sel, indexes.order);
+  if (runs) {
+    if (sizes) return Promise.resolve(indexes.order.countRuns(runs));
+    return countKeys(indexes.order.keysIn(runs), alive, inSlices);
   }
+  if (!needsScan(sel)) {
+    const n = sizes ? indexedCount(sel, indexes) : undefined;
+    return n !== undefined ? Promise.resolve(n) : countKeys(indexedKeyList(sel, indexes), alive, inSlices);
+  }
+  const matches = selectorMatcher(sel);
+  let n = 0;
+  return eachInSlices(tier.entries(), (e) => {
+    if (matches(e.meta) && bans.alive(e) && (!countIf || countIf(e.meta.key))) n++;
+  }, inSlices).then(() => n);
+}
+
+/** Of keys already known to match (runs of the URL order, the keys the indexes name): those `counts` accepts. */
+async function countKeys(keys: Iterable<string>, counts: (key: string) => boolean, inSlices: boolean): Promise<number> {
+  let n = 0;
+  await eachInSlices(keys, (k) => {
+    if (counts(k)) n++;
+  }, inSlices);
+  return n;
 }
 
 /** A selector that matches nothing, to build on. */

@@ -9,7 +9,10 @@
 // or purged at w since, only make w answer "not cached": the asker then forgets
 // w for the key and fetches it itself (under the key's lock: key-lock.ts).
 
-export type Grant = { kind: 'go' } | { kind: 'alone' } | { kind: 'at'; worker: number };
+/** What a waiter is told once the holder let go of a key's lock: fetch alone, or take it from worker w. */
+export type Answer = { kind: 'alone' } | { kind: 'at'; worker: number };
+/** A lock request's outcome: `go` (this worker holds the lock and fetches), or an answer. */
+export type Grant = { kind: 'go' } | Answer;
 
 /** FNV-1a over the key's UTF-16 code units: cheap, and every worker computes the same. */
 export function keyHash(key: string): number {

@@ -22,22 +22,26 @@
 //   stored has left for the other workers' directories: lock-links.ts),
 //   answering "stored here" at once: a worker that misses the key meanwhile is
 //   sent to the holder instead of fetching it again.
-// - Two starts of the node never share locks: the directory's name is made from
-//   the start's link paths (unique per start); the primary removes it at exit.
+// - Two starts of the node never share locks: the primary names the directory
+//   once, from the tag unique to its start that also names the link sockets, hands
+//   it to every worker, and removes it at exit.
 
-import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Grant } from './directory.js';
-import { grantOf, RETRY_ARG } from './lock-wire.js';
+import { answerArg, answerOf, RETRY_ARG } from './lock-wire.js';
 
+/** A lock this worker holds (its fetch in flight) or lets linger (stored: answering at once). */
 interface Lock {
-  path: string;
+  key: string;
+  /** Its link's name in the lock directory (what a WAIT names). */
+  name: string;
   /** Replies owed to waiting workers, sent at release. */
   waiters: ((arg: number) => void)[];
-  /** What waiters are told (grantArg), once released. */
-  answer: number | undefined;
 }
+
+/** What a released lock's waiters are told when its fetch stored nothing. */
+const ALONE_ARG = answerArg({ kind: 'alone' });
 
 /** Answer of take(): a grant, or "the holder let go meanwhile: look again" (directory first). */
 export type Taken = Grant | 'retry';
@@ -52,10 +56,13 @@ function otherHash(key: string): number {
   return h >>> 0;
 }
 
-/** The lock directory of the node start whose workers link on `paths` (a tmpfs where there is one). */
-export function lockDirFor(paths: string[]): string {
-  const tag = createHash('sha1').update(paths.join('\n')).digest('hex').slice(0, 20);
-  let base = dirname(paths[0]!);
+/**
+ * The lock directory of one start of the node, `tag` naming that start: in a tmpfs
+ * where there is one, else in `fallback` (beside the link sockets). The primary
+ * names it once and hands it to every worker (plan.ts WorkerAssignment.lockDir).
+ */
+export function lockDirFor(tag: string, fallback: string): string {
+  let base = fallback;
   try {
     if (process.platform === 'linux' && statSync('/dev/shm').isDirectory()) {
       accessSync('/dev/shm', constants.W_OK);
@@ -64,7 +71,7 @@ export function lockDirFor(paths: string[]): string {
   } catch {
     // no (writable) /dev/shm: next to the link sockets
   }
-  return join(base, `strata-locks-${tag}`);
+  return join(base, `${tag}-locks`);
 }
 
 /** Removes the lock links a dead worker left (the primary, before restarting it). */
@@ -99,20 +106,24 @@ function alive(pid: number): boolean {
 }
 
 export class KeyLocks {
-  private readonly held = new Map<string, Lock>();
-  /** Held and lingering locks by name (what a WAIT names). */
+  /**
+   * This worker's locks, held and lingering, by key and by name (a WAIT names one);
+   * a lock is lingering while it is in `fresh` or `old`, else held.
+   */
+  private readonly byKey = new Map<string, Lock>();
   private readonly byName = new Map<string, Lock>();
-  private readonly lingering = new Map<string, Lock>();
   /** Lingering locks by age: let go at the second sweep after their release. */
-  private fresh: [string, Lock][] = [];
-  private old: [string, Lock][] = [];
+  private fresh = new Set<Lock>();
+  private old = new Set<Lock>();
   /** This worker's waits on other workers' locks, by wait id. */
   private readonly waits = new Map<number, { worker: number; resolve: (t: Taken) => void }>();
   private nextWait = 0;
   private readonly me: string;
+  /** What a lingering lock answers: stored here. */
+  private readonly storedHere: number;
   readonly counts = { granted: 0, waited: 0, failed: 0 };
 
-  /** `dir`: lockDirFor() of this start; `index`: this worker's; `ask`: sends a WAIT over the link to a holder. */
+  /** `dir`: this start's lockDirFor(); `index`: this worker's; `ask`: sends a WAIT over the link to a holder. */
   constructor(
     private readonly dir: string,
     private readonly index: number,
@@ -120,29 +131,35 @@ export class KeyLocks {
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.me = `${index}.${process.pid}`;
+    this.storedHere = answerArg({ kind: 'at', worker: index });
+  }
+
+  private lingers(lock: Lock): boolean {
+    return this.fresh.has(lock) || this.old.has(lock);
   }
 
   /** This worker holds `key`'s lock (fetching it now). */
   holds(key: string): boolean {
-    return this.held.has(key);
+    const lock = this.byKey.get(key);
+    return lock !== undefined && !this.lingers(lock);
   }
 
   get heldCount(): number {
-    return this.held.size;
+    return this.byKey.size - this.lingeringCount;
   }
 
   get lingeringCount(): number {
-    return this.lingering.size;
+    return this.fresh.size + this.old.size;
   }
 
   /** The key's lock: `go` (held now), the holder's answer once it let go, or `retry`. */
   take(key: string, hash: number): Taken | Promise<Taken> {
-    const lingering = this.lingering.get(key);
-    if (lingering) {
-      // Stored here a moment ago and missed again (evicted, purged): the lock is still ours.
-      this.lingering.delete(key);
-      lingering.answer = undefined;
-      this.held.set(key, lingering);
+    const mine = this.byKey.get(key);
+    if (mine) {
+      // Lingering (acquire() never asks for a lock it holds): stored here a moment ago and
+      // missed again (evicted, purged): the lock is still ours, held again.
+      this.fresh.delete(mine);
+      this.old.delete(mine);
       this.counts.granted++;
       return { kind: 'go' };
     }
@@ -155,8 +172,8 @@ export class KeyLocks {
       this.counts.failed++;
       return { kind: 'alone' };
     }
-    const lock: Lock = { path, waiters: [], answer: undefined };
-    this.held.set(key, lock);
+    const lock: Lock = { key, name, waiters: [] };
+    this.byKey.set(key, lock);
     this.byName.set(name, lock);
     this.counts.granted++;
     return { kind: 'go' };
@@ -203,7 +220,7 @@ export class KeyLocks {
     this.waits.delete(id);
     if (arg === RETRY_ARG) return w.resolve('retry');
     this.counts.waited++;
-    w.resolve(grantOf(arg));
+    w.resolve(answerOf(arg));
   }
 
   /** The link to `worker` closed: whatever it held, its waiters here fetch alone. */
@@ -216,66 +233,52 @@ export class KeyLocks {
     }
   }
 
-  /** Another worker's WAIT for lock `name`: `reply` now (let go, or not held) or at release. */
+  /** Another worker's WAIT for lock `name`: `reply` now (lingering: stored here; not held: look again) or at release. */
   waitFor(name: string, reply: (arg: number) => void): void {
     const lock = this.byName.get(name);
     if (!lock) reply(RETRY_ARG);
-    else if (lock.answer !== undefined) reply(lock.answer);
+    else if (this.lingers(lock)) reply(this.storedHere);
     else lock.waiters.push(reply);
   }
 
-  private letGo(name: string, lock: Lock): void {
-    if (this.byName.get(name) === lock) this.byName.delete(name);
+  private letGo(lock: Lock): void {
+    this.byKey.delete(lock.key);
+    this.byName.delete(lock.name);
     try {
-      unlinkSync(lock.path);
+      unlinkSync(join(this.dir, lock.name));
     } catch {
       // removed already (the directory went away at shutdown)
     }
   }
 
   /**
-   * The fetch `take` allowed is over: its waiters are told `answer`; with `linger`
-   * (stored), the lock stays until the second sweep from now, answering at once.
-   * False when this worker did not hold the lock.
+   * The fetch `take` allowed is over. Its waiters are told "stored here" or "fetch
+   * alone"; a stored key's lock lingers until the second sweep from now, answering
+   * at once, and any other is let go. False when this worker did not hold the lock.
    */
-  release(key: string, answer: number, linger: boolean): boolean {
-    const lock = this.held.get(key);
-    if (!lock) return false;
-    this.held.delete(key);
-    lock.answer = answer;
+  release(key: string, stored: boolean): boolean {
+    const lock = this.byKey.get(key);
+    if (!lock || this.lingers(lock)) return false;
+    const answer = stored ? this.storedHere : ALONE_ARG;
     for (const reply of lock.waiters) reply(answer);
     lock.waiters = [];
-    if (!linger) {
-      this.letGo(nameOfPath(lock.path), lock);
-      return true;
-    }
-    this.lingering.set(key, lock);
-    this.fresh.push([key, lock]);
+    if (stored) this.fresh.add(lock);
+    else this.letGo(lock);
     return true;
   }
 
   /** Lets go of the locks that lingered since the sweep before this one. */
   sweep(): void {
-    for (const [key, lock] of this.old) {
-      if (this.lingering.get(key) !== lock) continue;
-      this.lingering.delete(key);
-      this.letGo(nameOfPath(lock.path), lock);
-    }
+    for (const lock of this.old) this.letGo(lock);
     this.old = this.fresh;
-    this.fresh = [];
+    this.fresh = new Set();
   }
 
   close(): void {
-    for (const lock of [...this.held.values(), ...this.lingering.values()]) this.letGo(nameOfPath(lock.path), lock);
+    for (const lock of [...this.byKey.values()]) this.letGo(lock);
     for (const w of this.waits.values()) w.resolve({ kind: 'alone' });
     this.waits.clear();
-    this.held.clear();
-    this.lingering.clear();
-    this.fresh = [];
-    this.old = [];
+    this.fresh.clear();
+    this.old.clear();
   }
-}
-
-function nameOfPath(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
 }

@@ -5,10 +5,17 @@
 //
 // The links: each worker listens on a Unix-domain socket of its own and sends
 // every other worker, over one connection each (opened on first use), lock-wire.ts
-// frames: on linking, the key hashes it holds on disk (each side tells the other,
-// so a worker that (re)started has a full directory before it serves); then, in
-// batches every NOTICE_MS, the hashes of what it stored since. A notice in a batch
-// costs the receiver one wake-up per batch, not one per object.
+// frames: in batches every NOTICE_MS, the hashes of what it stored since. A
+// notice in a batch costs the receiver one wake-up per batch, not one per object.
+//
+// Each worker's list (the key hashes it holds on disk) reaches each other worker
+// once, when that worker lacks it: a worker that (re)starts asks every other for
+// its list as it links (HELLO with ASK_HOLDING; answered on that connection), so
+// its directory is full before it serves; a worker's reconnection to one it has the
+// list of asks for nothing; one whose list was still loading when asked sends it
+// once it loaded; and a worker that (re)started is asked by each other worker only
+// if that one never got its list (the others kept what they learnt of its disk:
+// what it stored was noticed, and its disk kept it).
 //
 // Failure rules (each one "a second origin fetch, never a wrong answer or a hang"):
 // a notice that does not arrive (link down) leaves the directory without the key:
@@ -20,8 +27,8 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { StrataError } from '../errors.js';
 import { Directory, keyHash, type Grant } from './directory.js';
-import { KeyLocks, lockDirFor } from './key-lock.js';
-import { ANSWER, answerFrame, frame, FrameReader, grantArg, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, type Frame } from './lock-wire.js';
+import { KeyLocks } from './key-lock.js';
+import { ANSWER, answerFrame, ASK_HOLDING, frame, FrameReader, HAVE, haveFrame, hashesOf, HELLO, payloadFrame, WAIT, WHOLE_LIST, type Frame } from './lock-wire.js';
 
 const RETRY_MS = 250;
 /** What a worker stored leaves for the others' directories in batches, this often. */
@@ -35,6 +42,8 @@ export interface WorkerLocksOptions {
   index: number;
   /** Every worker's socket path, by index. */
   paths: string[];
+  /** The node's lock directory for this start (named by the primary: key-lock.ts lockDirFor). */
+  lockDir: string;
   logger: Logger;
   /** Key hashes this worker holds on disk (undefined while its index loads), for the others' directories. */
   holding?: () => Uint32Array | undefined;
@@ -57,7 +66,7 @@ class Outbox {
 interface PeerLink {
   socket: net.Socket;
   out: Outbox;
-  /** Resolves once the peer told what it holds (or the link closed). */
+  /** Resolves once the peer answered the ask for its list (or at once when not asked, or when the link closed). */
   synced: Promise<void>;
 }
 
@@ -68,6 +77,12 @@ export class WorkerLocks {
   private readonly links: (PeerLink | undefined)[];
   private readonly downUntil: number[];
   private readonly peers = new Set<net.Socket>();
+  /** By worker: its whole list reached this worker's directory (since this worker started). */
+  private readonly listed: boolean[];
+  /** Workers that asked for this worker's list while it loaded: sent it once it loaded (announce). */
+  private readonly owed = new Set<number>();
+  /** Lists of what this worker holds sent to other workers (/stats: once per worker that lacked it). */
+  private listsSent = 0;
   private notices: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private counts = { directed: 0, alone: 0 };
@@ -77,9 +92,9 @@ export class WorkerLocks {
   constructor(private readonly opts: WorkerLocksOptions) {
     this.links = opts.paths.map(() => undefined);
     this.downUntil = opts.paths.map(() => 0);
+    this.listed = opts.paths.map((_, i) => i === opts.index);
     this.server = net.createServer((s) => this.serve(s));
-    // The workers of one start of the node share a lock directory: named from their link paths (unique per start).
-    this.keys = new KeyLocks(lockDirFor(opts.paths), opts.index, (w, id, name) => {
+    this.keys = new KeyLocks(opts.lockDir, opts.index, (w, id, name) => {
       const link = this.link(w);
       link?.out.send(payloadFrame(WAIT, id, Buffer.from(name, 'latin1')));
       return link !== undefined;
@@ -137,8 +152,7 @@ export class WorkerLocks {
 
   /** The fetch that `go` allowed is over: `stored` when the object is now in this worker's cache. */
   release(key: string, stored: boolean): void {
-    const answer = grantArg(stored ? { kind: 'at', worker: this.opts.index } : { kind: 'alone' });
-    if (!this.keys.release(key, answer, stored) || !stored) return;
+    if (!this.keys.release(key, stored) || !stored) return;
     const hash = keyHash(key);
     this.directory.record(hash, this.opts.index);
     this.notices.push(hash);
@@ -170,14 +184,14 @@ export class WorkerLocks {
     let synced!: () => void;
     const link: PeerLink = { socket, out: new Outbox(socket), synced: new Promise((r) => (synced = r)) };
     this.links[peer] = link;
-    link.out.send(frame(HELLO, 0, this.opts.index));
-    // Before anything else on this link: a peer that restarted learns first what this worker holds.
-    this.tellHolding(link.out);
+    const ask = !this.listed[peer];
+    link.out.send(frame(HELLO, ask ? ASK_HOLDING : 0, this.opts.index));
+    if (!ask) synced();
     const reader = new FrameReader((f) => {
       if (f.type === ANSWER) return this.keys.answered(f.id, f.payload.readUInt16LE(0));
       if (f.type !== HAVE) return;
-      // The other way round: what that worker holds.
-      this.record(f.payload, peer);
+      // The answer to the ask: what that worker holds (nothing yet while its list loads: it sends it later).
+      this.record(f, peer);
       synced();
     });
     socket.on('data', (c: Buffer) => reader.push(c));
@@ -191,30 +205,49 @@ export class WorkerLocks {
     return link;
   }
 
-  private record(payload: Buffer, worker: number): void {
-    for (const h of hashesOf(payload)) this.directory.record(h, worker);
+  private record(f: Frame, worker: number): void {
+    for (const h of hashesOf(f.payload)) this.directory.record(h, worker);
+    if (f.arg === WHOLE_LIST) this.listed[worker] = true;
   }
 
-  /** What this worker holds on disk, for the others' directories (after a restart they know nothing). */
-  private tellHolding(out: Outbox, always = false): void {
-    const mine = this.opts.holding?.() ?? new Uint32Array(0);
-    if (mine.length > 0 || always) out.send(haveFrame(mine));
+  /** This worker's list (its disk), or undefined while its index loads. */
+  private listFrame(): Buffer | undefined {
+    const mine = this.opts.holding?.();
+    return mine && haveFrame(mine, WHOLE_LIST);
+  }
+
+  /** `worker` asked for this worker's list: it now, or (loading) an empty answer now and the list once loaded. */
+  private answerAsk(worker: number, out: Outbox): void {
+    const list = this.listFrame();
+    if (list) {
+      this.owed.delete(worker);
+      this.listsSent++;
+      out.send(list);
+      return;
+    }
+    this.owed.add(worker);
+    out.send(haveFrame(new Uint32Array(0)));
   }
 
   /**
-   * Links to every other worker, each side telling the other what it holds (its
-   * disk; nothing while its index loads): the directory of a worker that
-   * (re)started is filled before it serves. Called once the workers reach each
-   * other, and again once this worker's disk index loaded. Resolves when every
-   * other worker answered, or after `maxMs`.
+   * Links to every other worker, asking those whose list this worker lacks for it
+   * (the directory of a worker that (re)started is filled before it serves), and
+   * sends its own list to those that asked while it loaded. Called once the workers
+   * reach each other, and again once this worker's disk index loaded. Resolves when
+   * every worker asked answered, or after `maxMs`.
    */
   async announce(maxMs = 2_000): Promise<void> {
     const waits: Promise<void>[] = [];
+    const list = this.owed.size > 0 ? this.listFrame() : undefined;
     this.links.forEach((l, peer) => {
       if (peer === this.opts.index) return;
-      if (l) this.tellHolding(l.out);
       const link = l ?? this.link(peer);
-      if (link) waits.push(link.synced);
+      if (!link) return;
+      if (list && this.owed.delete(peer)) {
+        this.listsSent++;
+        link.out.send(list);
+      }
+      waits.push(link.synced);
     });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(waits), new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
@@ -229,9 +262,11 @@ export class WorkerLocks {
     const reader = new FrameReader((f: Frame) => {
       if (f.type === HELLO) {
         from = f.arg;
-        // Always answered (even with nothing): the asker waits for it before serving (announce).
-        this.tellHolding(out, true);
-      } else if (f.type === HAVE && from >= 0) this.record(f.payload, from);
+        // Answered even with nothing (its list loading): the asker waits for it before serving (announce).
+        if (f.id === ASK_HOLDING) this.answerAsk(from, out);
+        // A worker that (re)started, whose list this one never got (it died before its index loaded): ask it now.
+        if (!this.listed[from]) this.link(from);
+      } else if (f.type === HAVE && from >= 0) this.record(f, from);
       else if (f.type === WAIT) this.keys.waitFor(f.payload.toString('latin1'), (arg) => out.send(answerFrame(f.id, arg)));
     });
     socket.on('data', (c: Buffer) => reader.push(c));
@@ -239,9 +274,9 @@ export class WorkerLocks {
     socket.on('close', () => this.peers.delete(socket));
   }
 
-  stats(): { granted: number; waited: number; directed: number; alone: number; locksHeld: number; locksLingering: number; linkUnreachable: number } {
+  stats(): { granted: number; waited: number; directed: number; alone: number; locksHeld: number; locksLingering: number; linkUnreachable: number; listsSent: number } {
     const k = this.keys.counts;
-    return { granted: k.granted, waited: k.waited, directed: this.counts.directed, alone: this.counts.alone + k.failed, locksHeld: this.keys.heldCount, locksLingering: this.keys.lingeringCount, linkUnreachable: this.unreachable };
+    return { granted: k.granted, waited: k.waited, directed: this.counts.directed, alone: this.counts.alone + k.failed, locksHeld: this.keys.heldCount, locksLingering: this.keys.lingeringCount, linkUnreachable: this.unreachable, listsSent: this.listsSent };
   }
 
   async close(): Promise<void> {

@@ -2,21 +2,29 @@
 // protocol on a Unix-domain socket, no HTTP and no JSON. Each frame: u32 length
 // of the rest, u8 type, u32 id, u8 arg, then the payload (u32 key hashes for HAVE).
 //
-//   HELLO   arg = the sender's worker index (first frame of a connection)
-//   HAVE    key hashes the sender holds (on linking: its disk, loaded at start;
-//           then, in batches, what it stored since)
+//   HELLO   arg = the sender's worker index (first frame of a connection);
+//           id = ASK_HOLDING when the sender lacks the receiver's list: "tell me
+//           what you hold" (answered with a HAVE, empty while that list loads)
+//   HAVE    key hashes the sender holds; arg = WHOLE_LIST for everything on its
+//           disk (its list, sent once to each worker that lacks it), 0 for what it
+//           stored since the last batch (or an empty answer while its list loads)
 //   WAIT    id = the asker's wait id, payload = a key lock's name (key-lock.ts):
 //           "answer me when you let go of it"
-//   ANSWER  id = that wait id, payload = u16 grantArg(), or RETRY_ARG: "I do not
+//   ANSWER  id = that wait id, payload = u16 answerArg() (what the holder's fetch
+//           came to: stored at w, or stored nothing), or RETRY_ARG: "I do not
 //           hold it (any more): look again"
 
-import type { Grant } from './directory.js';
+import type { Answer } from './directory.js';
 
 export const HELLO = 1;
 export const HAVE = 5;
 export const WAIT = 6;
 export const ANSWER = 7;
-/** An ANSWER's "I do not hold that lock": never a grantArg (workers ≤ 256). */
+/** HELLO's id: the sender lacks the receiver's list. */
+export const ASK_HOLDING = 1;
+/** HAVE's arg: the hashes are everything the sender holds on disk. */
+export const WHOLE_LIST = 1;
+/** An ANSWER's "I do not hold that lock": never an answerArg (workers ≤ 256). */
 export const RETRY_ARG = 0xffff;
 
 const HEAD = 10;
@@ -30,12 +38,13 @@ export function frame(type: number, id: number, arg: number): Buffer {
   return b;
 }
 
-export function haveFrame(hashes: Uint32Array): Buffer {
+/** `arg`: WHOLE_LIST for everything the sender holds, 0 for a batch of notices. */
+export function haveFrame(hashes: Uint32Array, arg = 0): Buffer {
   const b = Buffer.allocUnsafe(HEAD + hashes.length * 4);
   b.writeUInt32LE(HEAD - 4 + hashes.length * 4, 0);
   b[4] = HAVE;
   b.writeUInt32LE(0, 5);
-  b[9] = 0;
+  b[9] = arg;
   Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength).copy(b, HEAD);
   return b;
 }
@@ -61,13 +70,13 @@ export function answerFrame(id: number, arg: number): Buffer {
   return b;
 }
 
-/** A grant as a number: 0 go, 1 alone, 2 + w at worker w. */
-export function grantArg(g: Grant): number {
-  return g.kind === 'go' ? 0 : g.kind === 'alone' ? 1 : 2 + g.worker;
+/** A holder's answer as a number: 0 alone, 1 + w at worker w. */
+export function answerArg(a: Answer): number {
+  return a.kind === 'alone' ? 0 : 1 + a.worker;
 }
 
-export function grantOf(arg: number): Grant {
-  return arg === 0 ? { kind: 'go' } : arg === 1 ? { kind: 'alone' } : { kind: 'at', worker: arg - 2 };
+export function answerOf(arg: number): Answer {
+  return arg === 0 ? { kind: 'alone' } : { kind: 'at', worker: arg - 1 };
 }
 
 export interface Frame {

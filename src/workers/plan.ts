@@ -34,8 +34,10 @@ export interface WorkerAssignment {
   secret: string;
   /** Loopback ports per worker: its proxy link and its admin link. */
   links: { proxyPort: number; adminPort: number }[];
-  /** Unix-domain socket path per worker: its link for directory notices (lock-links.ts); they also name the node's locks. */
+  /** Unix-domain socket path per worker: its link for directory notices and lock waits (lock-links.ts). */
   lockPaths: string[];
+  /** The directory of the node's key locks (key-lock.ts), named by the primary for this start. */
+  lockDir: string;
   /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
   restarted?: boolean;
 }
@@ -47,8 +49,8 @@ export interface WorkerLinks {
   admin?: ListenAddress;
   /** Worker 0 only: it answers the node's admin address for every worker (admin-view.ts). */
   node?: { id: string; workers: WorkerAdmin[] };
-  /** Its link and the others' (every worker's socket path, by index). */
-  locks: { index: number; paths: string[] };
+  /** Its link and the others' (every worker's socket path, by index), and the node's lock directory. */
+  locks: { index: number; paths: string[]; dir: string };
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -102,7 +104,7 @@ export function workerConfig(config: Readonly<Config>, a: WorkerAssignment): Con
 
 export function workerLinks(config: Readonly<Config>, a: WorkerAssignment): WorkerLinks {
   const own = a.links[a.index]!;
-  const locks = { index: a.index, paths: a.lockPaths };
+  const locks = { index: a.index, paths: a.lockPaths, dir: a.lockDir };
   if (a.index !== 0) return { proxy: { host: LOOPBACK, port: own.proxyPort }, locks };
   const workers = a.links.map((l, i) => ({ name: `w${i}`, url: `http://${LOOPBACK}:${l.adminPort}` }));
   return { proxy: { host: LOOPBACK, port: own.proxyPort }, admin: { host: LOOPBACK, port: own.adminPort }, node: { id: config.nodeId, workers }, locks };

@@ -58,10 +58,13 @@ async function reservePorts(count: number): Promise<WorkerAssignment['links']> {
   return links;
 }
 
-/** Short paths (a Unix socket path is limited to ~100 bytes), unique to this start of the primary. */
-function lockSocketPaths(count: number): string[] {
+/**
+ * The workers' link sockets (short paths: a Unix socket path is limited to ~100
+ * bytes) and the key locks' directory, named once from a tag unique to this start of the primary.
+ */
+function startFiles(count: number): { lockPaths: string[]; lockDir: string } {
   const tag = `strata-${process.pid}-${randomBytes(4).toString('hex')}`;
-  return Array.from({ length: count }, (_, i) => join(tmpdir(), `${tag}-w${i}.sock`));
+  return { lockPaths: Array.from({ length: count }, (_, i) => join(tmpdir(), `${tag}-w${i}.sock`)), lockDir: lockDirFor(tag, tmpdir()) };
 }
 
 function removeSockets(paths: string[]): void {
@@ -96,8 +99,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   await recordCount(config.cache.dir, count, logger);
   const secret = randomBytes(32).toString('hex');
   const links = await reservePorts(count);
-  const lockPaths = lockSocketPaths(count);
-  const lockDir = lockDirFor(lockPaths);
+  const { lockPaths, lockDir } = startFiles(count);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
   let stopping = false;
   let failed = false;
@@ -106,7 +108,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let started = 0;
 
   const fork = (slot: Slot): void => {
-    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, ...(slot.restarts > 0 ? { restarted: true } : {}) };
+    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, lockDir, ...(slot.restarts > 0 ? { restarted: true } : {}) };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
     slot.startedAtMs = Date.now();

@@ -12,6 +12,11 @@
 // over a socket, 1.15×; a lock that is a symlink made under the key's name (a
 // socket bound under it before: ~30-50 µs more per miss) wakes no other worker
 // when nobody waits.
+//
+// A lock names what its fetch brings: the object, or one range of it (a slice:
+// pipeline/slices.ts; a whole object's fill never carries a Range), so two workers
+// filling different slices of one object do not wait on each other, and the
+// directory names the worker that stored each slice.
 
 import type { Logger } from 'pino';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
@@ -20,6 +25,16 @@ import { keyHash, type Grant } from './directory.js';
 
 /** Directory answers followed before fetching without one (each a worker that turned out not to hold it). */
 const MAX_REDIRECTS = 2;
+
+/** What a fetch's lock and the directory name: primary key `key`, or the `range` of it a slice fetch asks for. */
+export function lockKeyOf(key: string, range: string | undefined): string {
+  return range === undefined ? key : `${key} ${range}`;
+}
+
+/** The range a slice fetch asks for (pipeline/slices.ts fetchSlice sends exactly this). */
+function sliceRange(index: number, bytes: number): string {
+  return `bytes=${index * bytes}-${(index + 1) * bytes - 1}`;
+}
 
 export interface LockService {
   acquire(key: string, notAt?: number): Promise<Grant>;
@@ -39,9 +54,10 @@ export class WorkerFetch {
   constructor(private readonly locks: LockService) {}
 
   async request(req: OriginRequest & { key: string }, origin: OriginClient, ask: AskWorker, storeDone: Promise<boolean>): Promise<OriginResponse> {
-    let g = await this.locks.acquire(req.key);
+    const lockKey = lockKeyOf(req.key, req.headers['range']);
+    let g = await this.locks.acquire(lockKey);
     for (let redirects = 0; ; redirects++) {
-      if (g.kind === 'go') return this.holding(req, origin, storeDone);
+      if (g.kind === 'go') return this.holding(req, lockKey, origin, storeDone);
       if (g.kind === 'alone' || redirects >= MAX_REDIRECTS) {
         this.fromOrigin++;
         return origin.request(req);
@@ -51,7 +67,7 @@ export class WorkerFetch {
         this.fromWorkers++;
         return res;
       }
-      g = await this.locks.acquire(req.key, g.worker);
+      g = await this.locks.acquire(lockKey, g.worker);
     }
   }
 
@@ -59,16 +75,16 @@ export class WorkerFetch {
    * From the origin, holding the lock until the store work on what it brought is
    * over, whatever its outcome (`storeDone`, resolved once by the pipeline's fill).
    */
-  private async holding(req: OriginRequest & { key: string }, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
+  private async holding(req: OriginRequest & { key: string }, lockKey: string, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
     this.fromOrigin++;
     let res: OriginResponse;
     try {
       res = await origin.request(req);
     } catch (err) {
-      this.release(req.key, false);
+      this.release(lockKey, false);
       throw err;
     }
-    void storeDone.then((stored) => this.release(req.key, stored));
+    void storeDone.then((stored) => this.release(lockKey, stored));
     return res;
   }
 
@@ -87,7 +103,7 @@ export class WorkerFetch {
  * `holding`: this worker's disk keys (undefined while its index loads).
  */
 export function workerMisses(
-  links: { index: number; paths: string[] },
+  links: { index: number; paths: string[]; dir: string },
   peerIds: string[],
   logger: Logger,
   holding: () => Iterable<string> | undefined,
@@ -95,6 +111,7 @@ export function workerMisses(
   const locks = new WorkerLocks({
     index: links.index,
     paths: links.paths,
+    lockDir: links.dir,
     logger,
     holding: () => {
       const keys = holding();
@@ -107,7 +124,14 @@ export function workerMisses(
   return { locks, workers: { fetch: new WorkerFetch(locks), peerId: (w) => peerIds[w]! } };
 }
 
-/** The primary keys of what a disk tier holds. */
-export function* diskPrimaryKeys(disk: { records: Map<string, { primaryKey: string }> }): Iterable<string> {
-  for (const r of disk.records.values()) yield r.primaryKey;
+/**
+ * What a disk tier holds, as the directory names it: every entry's primary key,
+ * and each slice's lock key too (a slice's metadata is always held in RAM).
+ */
+export function* diskPrimaryKeys(disk: { records: Map<string, { primaryKey: string; held?: { slice?: { index: number; bytes: number } | undefined } | undefined }> }): Iterable<string> {
+  for (const r of disk.records.values()) {
+    yield r.primaryKey;
+    const slice = r.held?.slice;
+    if (slice) yield lockKeyOf(r.primaryKey, sliceRange(slice.index, slice.bytes));
+  }
 }

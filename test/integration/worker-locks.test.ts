@@ -9,22 +9,24 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pino from 'pino';
 import { WorkerLocks } from '../../src/workers/lock-links.js';
 import { keyHash } from '../../src/workers/directory.js';
-import { clearLocksOf, lockDirFor, removeLockDir } from '../../src/workers/key-lock.js';
+import { answerArg } from '../../src/workers/lock-wire.js';
+import { clearLocksOf, KeyLocks, lockDirFor, removeLockDir } from '../../src/workers/key-lock.js';
 
 const logger = pino({ level: 'silent' });
 
-async function workers(n: number, holding: (string[] | undefined)[] = []): Promise<{ w: WorkerLocks[]; lockDir: string; close: () => Promise<void> }> {
+async function workers(n: number, holding: (string[] | undefined)[] = []): Promise<{ w: WorkerLocks[]; paths: string[]; lockDir: string; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-locks-'));
   const paths = Array.from({ length: n }, (_, i) => join(dir, `w${i}.sock`));
-  const w = paths.map((_, index) => new WorkerLocks({ index, paths, logger, holding: () => (holding[index] ? Uint32Array.from(holding[index]!.map(keyHash)) : undefined) }));
+  const lockDir = lockDirFor(basename(dir), dir);
+  const w = paths.map((_, index) => new WorkerLocks({ index, paths, lockDir, logger, holding: () => (holding[index] ? Uint32Array.from(holding[index]!.map(keyHash)) : undefined) }));
   for (const l of w) await l.listen();
-  const lockDir = lockDirFor(paths);
   return {
     w,
+    paths,
     lockDir,
     close: async () => {
       for (const l of w) await l.close();
@@ -113,15 +115,65 @@ test('a stored key: a worker asking right after the release is sent to the holde
   }
 });
 
-test('each worker tells the others what it holds: the directories are filled before serving', async () => {
-  const held0 = ['/h0', '/h1', '/h2'];
-  const held1 = ['/g0', '/g1', '/g2'];
-  const { w, close } = await workers(2, [held0, held1]);
+test('each worker\'s list of what it holds reaches every other worker once: at start, after a restart, after its index loaded', async () => {
+  const held = [['/h0', '/h1'], ['/g0', '/g1'], ['/f0', '/f1']];
+  const { w, paths, lockDir, close } = await workers(3, held);
+  let w1b: WorkerLocks | undefined;
   try {
-    // Worker 1 (re)starts: it links to worker 0, telling what it holds and learning what worker 0 holds.
+    // All three start: each asks the others for their lists as it links; nobody pushes its own unasked.
+    await Promise.all(w.map((l) => l.announce()));
+    for (const [i, l] of w.entries()) for (const [j, keys] of held.entries()) if (i !== j) for (const k of keys) assert.deepEqual(await l.acquire(k), { kind: 'at', worker: j }, `${i}: ${k}`);
+    assert.deepEqual(w.map((l) => l.stats().listsSent), [2, 2, 2], 'one list to each other worker');
+    // Worker 1 restarts (same disk): it asks for every list again; the others kept what they learnt of its disk.
+    await w[1]!.close();
+    w1b = new WorkerLocks({ index: 1, paths, lockDir, logger, holding: () => Uint32Array.from(held[1]!.map(keyHash)) });
+    await w1b.listen();
+    await w1b.announce();
+    for (const [j, keys] of held.entries()) if (j !== 1) for (const k of keys) assert.deepEqual(await w1b.acquire(k), { kind: 'at', worker: j }, k);
+    for (const k of held[1]!) assert.deepEqual(await w[0]!.acquire(k), { kind: 'at', worker: 1 }, k);
+    assert.deepEqual([w[0]!.stats().listsSent, w1b.stats().listsSent, w[2]!.stats().listsSent], [3, 0, 3], 'the restarted worker got each list once and sent none');
+    // Worker 0 links to it again (a notice, once its retry delay after the close passed): it asks for nothing, so nothing is sent back.
+    const deadline = Date.now() + 5_000;
+    for (let i = 0; ; i++) {
+      const k = `/after-restart-${i}`;
+      assert.deepEqual(await w[0]!.acquire(k), { kind: 'go' });
+      w[0]!.release(k, true);
+      await until(() => w[0]!.stats().locksLingering === 0, 'the notice to leave');
+      const g = await w1b.acquire(k);
+      if (g.kind === 'at') break;
+      w1b.release(k, false);
+      assert.ok(Date.now() < deadline, 'worker 0 linked to the restarted worker again');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(w1b.stats().listsSent, 0);
+  } finally {
+    await w1b?.close();
+    await close();
+  }
+});
+
+test('a worker asked for its list while its index loads answers "nothing yet", then sends the list once, when loaded', async () => {
+  const holding: (string[] | undefined)[] = [['/e0'], undefined];
+  const { w, close } = await workers(2, holding);
+  try {
+    await Promise.all(w.map((l) => l.announce()));
+    assert.deepEqual(await w[1]!.acquire('/e0'), { kind: 'at', worker: 0 });
+    assert.equal(w[1]!.stats().listsSent, 0, 'nothing to send while loading');
+    holding[1] = ['/d0', '/d1'];
     await w[1]!.announce();
-    for (const k of held0) assert.deepEqual(await w[1]!.acquire(k), { kind: 'at', worker: 0 }, k);
-    for (const k of held1) assert.deepEqual(await w[0]!.acquire(k), { kind: 'at', worker: 1 }, k);
+    assert.equal(w[1]!.stats().listsSent, 1);
+    for (const k of holding[1]) {
+      // The list travels on its own: asked until it arrived ("go" meanwhile, let go at once).
+      for (;;) {
+        const g = await w[0]!.acquire(k);
+        if (g.kind === 'at') break;
+        assert.equal(g.kind, 'go');
+        w[0]!.release(k, false);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await w[1]!.announce();
+    assert.equal(w[1]!.stats().listsSent, 1, 'sent once');
   } finally {
     await close();
   }
@@ -197,5 +249,33 @@ test('a lock link naming a live worker that does not hold it: the holder answers
     assert.equal(w[0]!.stats().waited, 0, 'no answer was a grant');
   } finally {
     await close();
+  }
+});
+
+test('a lingering lock taken again and stored again lingers for two sweeps from its last release; held and lingering are counted apart', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-locks-'));
+  const locks = new KeyLocks(join(dir, 'locks'), 0, () => false);
+  try {
+    assert.deepEqual(locks.take('/l', keyHash('/l')), { kind: 'go' });
+    assert.deepEqual([locks.heldCount, locks.lingeringCount], [1, 0]);
+    assert.equal(locks.release('/l', true), true);
+    assert.deepEqual([locks.heldCount, locks.lingeringCount, locks.holds('/l')], [0, 1, false]);
+    locks.sweep();
+    // Missed again while it lingers: held again, then stored again.
+    assert.deepEqual(locks.take('/l', keyHash('/l')), { kind: 'go' });
+    assert.deepEqual([locks.heldCount, locks.lingeringCount, locks.holds('/l')], [1, 0, true]);
+    assert.equal(locks.release('/l', true), true);
+    assert.equal(locks.release('/l', false), false, 'a release is told once');
+    locks.sweep();
+    assert.equal(locks.lingeringCount, 1, 'one sweep since its last release: it still lingers');
+    const answers: number[] = [];
+    locks.waitFor(readdirSync(join(dir, 'locks'))[0]!, (arg) => answers.push(arg));
+    assert.deepEqual(answers, [answerArg({ kind: 'at', worker: 0 })], 'a lingering lock answers "stored here" at once');
+    locks.sweep();
+    assert.deepEqual([locks.heldCount, locks.lingeringCount], [0, 0]);
+    assert.deepEqual(readdirSync(join(dir, 'locks')), []);
+  } finally {
+    locks.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });

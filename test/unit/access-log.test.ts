@@ -2,7 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AccessLog } from '../../src/observability/access-log.js';
+import { byteLogDestination } from '../../src/observability/log-destination.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 function capture(level = 'info') {
   const lines: string[] = [];
@@ -48,4 +53,34 @@ test('lines are ASCII: characters beyond it are written as \\u escapes, and a li
   const parsed = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(parsed.map((p) => p.url), ['/é/\u{1F600}', long]);
   assert.equal(parsed[0]!.host, 'hôst');
+});
+
+test("the node's byte destination: pino's lines and access batches reach the file whole and in order, non-ASCII intact", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-log-'));
+  try {
+    const file = join(dir, 'node.log');
+    const dest = byteLogDestination(file);
+    const logger = createLogger('info', 'edge-1', dest);
+    const log = new AccessLog(logger, 'edge-1', () => 42);
+    logger.info({ city: 'Zürich' }, 'first');
+    log.record({ ...base, url: '/a' });
+    log.flush();
+    logger.warn('second ✓');
+    // Enough lines for several full batches, then one longer than a batch.
+    for (let i = 0; i < 3000; i++) log.record({ ...base, id: i, url: `/many/${i}/${'p'.repeat(100)}` });
+    log.record({ ...base, url: '/' + 'y'.repeat(300_000) });
+    log.record({ ...base, url: '/last' });
+    log.flush();
+    await new Promise<void>((resolve, reject) => dest.flush((err) => (err ? reject(err) : resolve())));
+    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 3 + 3000 + 2);
+    assert.equal(lines[0]!.city, 'Zürich');
+    assert.equal(lines[1]!.url, '/a');
+    assert.equal(lines[2]!.msg, 'second ✓');
+    assert.deepEqual(lines.slice(3, 3003).map((l) => l.id), Array.from({ length: 3000 }, (_, i) => i));
+    assert.equal((lines[3003]!.url as string).length, 300_001);
+    assert.equal(lines[3004]!.url, '/last');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

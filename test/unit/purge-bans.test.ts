@@ -1,12 +1,14 @@
 // Purge bans (src/store/purge-bans.ts) and selector matching (purge-match.ts): an
 // entry is checked against newer bans when read, entries stored after a ban are
 // not, the walk applies bans to entries nobody reads and retires them, and the
-// bounded purge log (purge-log.ts) errs towards "purged".
+// bounded purge log (purge-log.ts) errs towards "purged"; counting a purge's
+// matches, shared by both tiers, in slices that yield.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PurgeBans, type BanChecked } from '../../src/store/purge-bans.js';
 import { PurgeLog } from '../../src/store/purge-log.js';
-import { emptySelector, pathOfUrl, selectorMatcher } from '../../src/store/purge-match.js';
+import { countMatching, eachInSlices, emptySelector, pathOfUrl, selectorMatcher, type CountedTier } from '../../src/store/purge-match.js';
+import { TierIndex } from '../../src/store/tier-index.js';
 import type { PurgeSelector } from '../../src/store/types.js';
 import { entryMeta } from '../fixtures/entry-meta.js';
 
@@ -93,4 +95,49 @@ test('purge log: bounded by the items of the selectors it keeps, not only by the
   assert.equal(log.purgedSince(m0, meta('http://h/q')), true);
   assert.equal(log.purgedSince(m1, meta('http://h/q')), false);
   assert.equal(log.purgedSince(m1, meta('http://h/p/9')), true);
+});
+
+test('counting a purge\'s matches (countMatching, both tiers): index sizes with no ban pending, live keys with one, a scan, and countIf', async () => {
+  const entries = new Map<string, { meta: ReturnType<typeof meta>; dead?: boolean }>();
+  const indexes = new TierIndex();
+  for (const [url, tags] of [['http://h/a/1', ['t']], ['http://h/a/2', ['t']], ['http://h/b/1', []]] as const) {
+    const m = meta(url, [...tags]);
+    entries.set(m.key, { meta: m });
+    indexes.add(m);
+  }
+  let active = 0;
+  const tier: CountedTier<{ meta: ReturnType<typeof meta>; dead?: boolean }> = {
+    indexes,
+    bans: { alive: (e) => !e.dead, get active() { return active; } },
+    byKey: (k) => entries.get(k),
+    entries: () => entries.values(),
+  };
+  const selectors = [sel({ tags: ['t'] }), sel({ urlPrefixes: ['http://h/a/'] }), sel({ paths: ['/a/1', '/b/1'] }), sel({ all: true })];
+  assert.deepEqual(await Promise.all(selectors.map((s) => countMatching(s, tier))), [2, 2, 2, 3]);
+  // A ban pending that took /a/1: the sizes no longer count, the live keys do.
+  entries.get('GET http://h/a/1')!.dead = true;
+  active = 1;
+  assert.deepEqual(await Promise.all(selectors.map((s) => countMatching(s, tier, undefined, true))), [1, 1, 1, 2]);
+  // countIf: only the keys it accepts (the tiered store's "not on disk too").
+  const notB = (k: string) => !k.includes('/b/');
+  active = 0;
+  assert.deepEqual(await Promise.all(selectors.map((s) => countMatching(s, tier, notB))), [1, 1, 0, 1]);
+});
+
+test('a pass in slices visits every item in order and yields to other work; without slices it does not', async () => {
+  const items = Array.from({ length: 20_000 }, (_, i) => i);
+  for (const inSlices of [true, false]) {
+    let yielded = false;
+    setImmediate(() => (yielded = true));
+    const seen: number[] = [];
+    await eachInSlices(items, (item, index) => {
+      assert.equal(item, index);
+      seen.push(item);
+      const until = performance.now() + 0.002;
+      while (performance.now() < until); // ~40 ms in all: several slices of SLICE_MS
+    }, inSlices);
+    assert.equal(seen.length, items.length);
+    assert.equal(yielded, inSlices, inSlices ? 'other work ran between slices' : 'one go');
+    await new Promise((r) => setImmediate(r));
+  }
 });

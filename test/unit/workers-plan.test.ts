@@ -19,6 +19,7 @@ const assignment = (index: number): WorkerAssignment => ({
     { proxyPort: 40005, adminPort: 40006 },
   ],
   lockPaths: ['/tmp/l0', '/tmp/l1', '/tmp/l2'],
+  lockDir: '/tmp/locks',
 });
 
 test('workers: 0 means one per core, never less than one', () => {
@@ -47,7 +48,7 @@ test("a worker's config: its name, its own directory, a share of the budgets, th
   assert.equal(w2.cluster.secret, 's3cret');
   assert.equal(w0.cluster.handoffMs, 0, 'no handoff hop between workers: the lock directory names who holds a key');
   assert.equal(w2.cluster.handoffMs, 0);
-  assert.deepEqual(workerLinks(c, assignment(1)), { proxy: { host: '127.0.0.1', port: 40003 }, locks: { index: 1, paths: ['/tmp/l0', '/tmp/l1', '/tmp/l2'] } });
+  assert.deepEqual(workerLinks(c, assignment(1)), { proxy: { host: '127.0.0.1', port: 40003 }, locks: { index: 1, paths: ['/tmp/l0', '/tmp/l1', '/tmp/l2'], dir: '/tmp/locks' } });
   assert.deepEqual(workerLinks(c, assignment(0)).admin, { host: '127.0.0.1', port: 40002 });
 });
 

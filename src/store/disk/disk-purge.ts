@@ -7,7 +7,7 @@
 
 import { PurgeBans, type Ban } from '../purge-bans.js';
 import type { PurgeJournal, PurgeRecord } from '../purge-journal.js';
-import { anyMatch, countInSlices, countKeysInSlices, indexedCount, indexedKeyList, indexedKeys, needsScan, nextTurn, prefixRuns, selectorMatcher, SLICE_MS } from '../purge-match.js';
+import { anyMatch, countMatching, eachInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher, type CountedTier } from '../purge-match.js';
 import type { EntryMeta, ExpireFn, PurgeOptions, PurgeSelector } from '../types.js';
 import type { DiskRecord, DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
@@ -22,6 +22,8 @@ export class DiskPurging {
   private softenedRecords: DiskRecord[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   readonly bans: PurgeBans<Checked>;
+  /** What counting a purge's matches reads (purge-match.ts countMatching). */
+  private readonly counted: CountedTier<Checked>;
 
   constructor(private readonly tier: DiskTier, private readonly journal: PurgeJournal) {
     this.bans = new PurgeBans<Checked>({
@@ -38,6 +40,7 @@ export class DiskPurging {
       },
       retired: (bans) => this.retireBans(bans),
     });
+    this.counted = { indexes: tier.indexes, bans: this.bans, byKey: (key) => tier.records.get(key) as Checked | undefined, entries: () => tier.records.values() as Iterable<Checked> };
   }
 
   /**
@@ -100,16 +103,10 @@ export class DiskPurging {
    */
   private async queueLines(removed: DiskRecord[], softened: DiskRecord[]): Promise<(OpResult | undefined)[]> {
     const work: Promise<OpResult | undefined>[] = [];
-    let until = performance.now() + SLICE_MS;
     const recs = removed.length ? removed.concat(softened) : softened;
-    for (let i = 0; i < recs.length; i++) {
-      const rec = recs[i]!;
+    await eachInSlices(recs, (rec, i) => {
       work.push(i < removed.length ? (this.tier.appendRemoval(rec.key) ?? Promise.resolve(undefined)) : this.writeSoftened(rec));
-      if ((i & 255) === 255 && performance.now() >= until) {
-        await nextTurn();
-        until = performance.now() + SLICE_MS;
-      }
-    }
+    });
     return Promise.all(work);
   }
 
@@ -140,25 +137,9 @@ export class DiskPurging {
     return n;
   }
 
-  /** As MemoryTier.countMatching: entries the selector matches that no earlier purge has taken. */
+  /** purge-match.ts countMatching over this tier. */
   countMatching(selector: PurgeSelector, inSlices = false): Promise<number> {
-    const { tier } = this;
-    const alive = (k: string) => {
-      const rec = tier.records.get(k) as Checked | undefined;
-      return rec !== undefined && this.bans.alive(rec);
-    };
-    // With no ban pending every key the indexes name is a live record: their sizes are the count.
-    const sizes = this.bans.active === 0;
-    const runs = prefixRuns(selector, tier.indexes.order);
-    if (runs) {
-      if (sizes) return Promise.resolve(tier.indexes.order.countRuns(runs));
-      return countKeysInSlices(tier.indexes.order.keysIn(runs), alive, inSlices);
-    }
-    if (!needsScan(selector)) {
-      const n = sizes ? indexedCount(selector, tier.indexes) : undefined;
-      return n !== undefined ? Promise.resolve(n) : countKeysInSlices(indexedKeyList(selector, tier.indexes), alive, inSlices);
-    }
-    return countInSlices(selector, tier.records.values(), (rec) => this.bans.alive(rec as Checked), inSlices);
+    return countMatching(selector, this.counted, undefined, inSlices);
   }
 
   /**
