@@ -108,15 +108,16 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
       if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
     }
     // A disk entry that varies on nothing, metadata in RAM and body read at once: no choice among variants to make.
-    const unvaried = store.findUnvaried?.(key);
-    if (unvaried) return serve(ctx, key, unvaried, 'uri-miss');
     // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
+    let unvaried: StoredEntry | undefined;
     let picked: Picked | undefined;
     try {
-      picked = pick(store, key, ctx.headers, choose);
+      unvaried = store.findUnvaried?.(key);
+      if (!unvaried) picked = pick(store, key, ctx.headers, choose);
     } catch {
       picked = undefined;
     }
+    if (unvaried) return serve(ctx, key, unvaried, 'uri-miss');
     const inMemory = picked?.meta && store.peek(picked.meta.key);
     if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
     // A store failure degrades to a miss.
