@@ -3,6 +3,7 @@
 // several variants match, the most recent wins (RFC 9111 §4.1). With compression
 // on, the choice is transform/select.ts's (Accept-Encoding by negotiated coding).
 
+import { ServerResponse } from 'node:http';
 import type { HeaderMap } from '../http/headers.js';
 import { varyMatches } from '../cache/vary.js';
 import type { Store, StoredEntry, VariantMeta } from '../store/types.js';
@@ -42,10 +43,36 @@ export function pick(store: Store, primaryKey: string, req: HeaderMap, choose: C
   return { meta: c.meta };
 }
 
-/** `picked`: the choice already made for this request (pick()), not made twice. */
-export async function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?: Choose, picked?: Picked): Promise<Lookup> {
+const URI_MISS: Lookup = { found: undefined, miss: 'uri-miss' };
+
+function looked(entry: StoredEntry | undefined): Lookup {
+  return entry ? { found: entry } : URI_MISS;
+}
+
+/**
+ * `picked`: the choice already made for this request (pick()), not made twice.
+ * Synchronous when the store answers at once (Store.find: a disk hit whose metadata is
+ * in RAM), a promise otherwise; a store failure throws or rejects.
+ */
+export function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?: Choose, picked?: Picked): Lookup | Promise<Lookup> {
   const p = picked ?? pick(store, primaryKey, req, choose);
   if (!p.meta) return { found: undefined, miss: p.miss };
-  const entry = store.peek(p.meta.key) ?? (await store.get(p.meta.key));
-  return entry ? { found: entry } : { found: undefined, miss: 'uri-miss' };
+  const key = p.meta.key;
+  const entry = store.peek(key) ?? (store.find ? store.find(key) : store.get(key));
+  return entry instanceof Promise ? entry.then(looked) : looked(entry);
+}
+
+/**
+ * A hit answered from `entry` by this request alone: a body in a lent buffer
+ * (Body.release, a disk hit read whole) is lent again once node:http says the answer
+ * finished — its last write completed, so the socket needs none of its bytes. Only
+ * when the answer was written at once from the buffer (`answered` not a promise: a
+ * variant made from the body may outlive the answer) and only over HTTP/1.1 (an h2
+ * response says 'finish' when its stream closes, possibly before the session wrote
+ * the bytes). Otherwise nothing: the buffer is simply not reused.
+ */
+export function lendAgainWhenSent(res: ServerResponse, entry: StoredEntry, answered: void | Promise<void>): void | Promise<void> {
+  const release = entry.body.release;
+  if (release !== undefined && answered === undefined && res instanceof ServerResponse) res.once('finish', () => release.call(entry.body));
+  return answered;
 }

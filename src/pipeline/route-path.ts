@@ -20,7 +20,7 @@ import { createAnswers } from './answer.js';
 import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
 import { createFetcher } from './fetch-and-store.js';
 import { SharedMeta } from './shared-meta.js';
-import { lookup, pick, type Choose, type Picked } from './lookup.js';
+import { lendAgainWhenSent, lookup, pick, type Choose, type Lookup, type Picked } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
 import { createSharedFetch } from './shared-fetch.js';
@@ -108,23 +108,33 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
       const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
       if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
     }
+    // A disk entry that varies on nothing, metadata in RAM and body read at once: no choice among variants to make.
     // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
+    let unvaried: StoredEntry | undefined;
     let picked: Picked | undefined;
     try {
-      picked = pick(store, key, ctx.headers, choose);
+      unvaried = store.findUnvaried?.(key);
+      if (!unvaried) picked = pick(store, key, ctx.headers, choose);
     } catch {
       picked = undefined;
     }
+    if (unvaried) return serve(ctx, key, unvaried, 'uri-miss');
     const inMemory = picked?.meta && store.peek(picked.meta.key);
     if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
-    return lookup(store, key, ctx.headers, choose, picked).then(
-      (l) => serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss),
-      (err: unknown) => {
-        // A store failure degrades to a miss.
-        logger.warn({ id: ctx.id, err: (err as Error).message }, 'store lookup failed; treated as a miss');
-        return serve(ctx, key, undefined, 'uri-miss');
-      },
-    );
+    // A store failure degrades to a miss.
+    const failed = (err: unknown) => {
+      logger.warn({ id: ctx.id, err: (err as Error).message }, 'store lookup failed; treated as a miss');
+      return serve(ctx, key, undefined, 'uri-miss');
+    };
+    let l: Lookup | Promise<Lookup>;
+    try {
+      l = lookup(store, key, ctx.headers, choose, picked);
+    } catch (err) {
+      return failed(err);
+    }
+    // A disk hit with its metadata in RAM is answered without a promise too.
+    if (!(l instanceof Promise)) return serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss);
+    return l.then((f) => serve(ctx, key, f.found, f.found ? 'uri-miss' : f.miss), failed);
   }
 
   /** Decide once, then act on the Decision. */
@@ -135,9 +145,10 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
       case 'hit':
         // An unread request body is discarded by Node when the response finishes, before
         // the connection is reused (no smuggling through a body a hit never reads).
-        return answer.stored(ctx, found!, d.ageS, { result: 'hit', ttlS: d.ttlS });
+        // A body in a lent buffer (a disk hit) is this answer's alone: lent again once sent.
+        return lendAgainWhenSent(ctx.res, found!, answer.stored(ctx, found!, d.ageS, { result: 'hit', ttlS: d.ttlS }));
       case 'hit-stale':
-        return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'max-stale' });
+        return lendAgainWhenSent(ctx.res, found!, answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'max-stale' }));
       case 'stale-while-revalidate':
         shared.revalidateInBackground(ctx, key, found!);
         return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' });

@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import type { DiskTier } from './disk/tier.js';
 import type { DiskTierStats } from './disk/records.js';
 import type { MemoryTier } from './memory.js';
-import { memoryBody } from './memory-body.js';
 import { PurgeLog } from './purge-log.js';
 import { selectorMatcher } from './purge-match.js';
 import {
@@ -49,14 +48,6 @@ interface Ticket {
 }
 
 
-/**
- * A disk-only body up to this size is read whole (one read on a file held open,
- * shared by concurrent hits, verified once per process: disk/reads.ts) even when the
- * memory tier does not take it: streaming it cost a file open, a read stream and a
- * pipeline per hit (about 0.1x a bare server for 16 KiB bodies kept out of memory by
- * cache.memoryMaxObjectBytes, bench "hit 16 KiB from disk").
- */
-const READ_WHOLE_BYTES = 256 * 1024;
 export class TieredStore implements CacheStore {
   /** Writes in flight, by key. */
   /** An array, not a Set: almost always one write per key, and a miss storm opens thousands. */
@@ -76,27 +67,51 @@ export class TieredStore implements CacheStore {
     return this.memory.peek(key);
   }
 
-  async get(key: string): Promise<StoredEntry | undefined> {
+  get(key: string): Promise<StoredEntry | undefined> {
+    return Promise.resolve(this.find(key));
+  }
+
+  /**
+   * Memory, then one look-up on disk (synchronous when the disk answers at once,
+   * disk/reads.ts find()). A body memory takes is read whole and promoted; a small one
+   * it does not take is read whole too (disk/reads.ts READ_WHOLE_BYTES), in a lent buffer.
+   */
+  find(key: string): StoredEntry | undefined | Promise<StoredEntry | undefined> {
     const hot = this.memory.peek(key);
     if (hot) return hot;
-    const size = this.disk.live(key)?.size;
-    if (size === undefined) return this.landing(key);
-    const admitted = this.memory.admits(size);
-    if (!admitted && size > READ_WHOLE_BYTES) return (await this.disk.get(key)) ?? this.landing(key);
-    const cold = await this.disk.reads.hitWhole(key, admitted);
-    if (!cold) return this.landing(key);
-    const data = cold.data;
-    if (!data) return undefined;
-    // Kept out of memory (its per-object limit), but small: answered from one read, not a file stream per hit.
-    if (!admitted) return { meta: cold.meta, body: memoryBody(data) };
-    // Why: the read took I/O time. A newer entry written to memory meanwhile must not be
-    // overwritten with these older bytes, and an entry deleted (purged) or replaced on
-    // disk meanwhile must not be brought back into memory by this promotion.
+    const cold = this.disk.reads.find(key, this.promotes);
+    if (cold === undefined) return this.landing(key);
+    return cold instanceof Promise ? cold.then((c) => this.promoted(key, c)) : this.promoted(key, cold);
+  }
+
+  /**
+   * The entry under `key` when it is at hand (memory's, or a disk hit read at once) and
+   * varies on nothing: it answers every request for its URL. Undefined otherwise, with
+   * nothing read (find() and the choice among variants decide).
+   */
+  findUnvaried(key: string): StoredEntry | undefined {
+    const hot = this.memory.peek(key);
+    if (hot) return hot.meta.varyNames.length === 0 && hot.meta.slice === undefined ? hot : undefined;
+    const cold = this.disk.reads.findUnvariedNow(key, this.promotes);
+    return cold && this.promoted(key, cold);
+  }
+
+  private readonly promotes = (size: number) => this.memory.admits(size);
+
+  /** A disk hit: promoted to memory when memory takes it and nothing changed meanwhile. */
+  private promoted(key: string, cold: StoredEntry | undefined): StoredEntry | undefined {
+    if (cold === undefined) return this.landing(key);
+    const data = cold.body.buffer;
+    // A lent buffer is never kept (a reload may have raised memory's limit since the read began).
+    if (data === undefined || cold.body.release !== undefined || !this.memory.admits(cold.body.size)) return cold;
+    // Why: the read may have taken I/O time. A newer entry written to memory meanwhile must
+    // not be overwritten with these older bytes, and an entry deleted (purged) or replaced
+    // on disk meanwhile must not be brought back into memory by this promotion.
     const newer = this.memory.peek(key);
     if (newer) return newer;
-    if (!this.disk.storedFrom(key, cold.meta)) return { meta: cold.meta, body: memoryBody(data) };
+    if (!this.disk.storedFrom(key, cold.meta)) return cold;
     this.memory.put(cold.meta, data);
-    return this.memory.peek(key) ?? { meta: cold.meta, body: memoryBody(data) };
+    return this.memory.peek(key) ?? cold;
   }
 
   variants(primaryKey: string): VariantMeta[] {

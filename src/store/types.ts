@@ -48,6 +48,12 @@ export interface Body {
   readonly chunks?: readonly Buffer[];
   /** Bytes [start, end] inclusive (defaults: the whole body). Errors if the stored bytes fail their check. */
   stream(start?: number, end?: number): Readable;
+  /**
+   * Present on a body in a lent buffer (a disk hit read whole, disk/read-buffers.ts):
+   * called once no byte of it can be read any more (the one answer that sent it has
+   * finished), the buffer is lent again. Never called: it is simply not reused.
+   */
+  release?(): void;
 }
 
 export interface StoredEntry {
@@ -81,6 +87,13 @@ export interface Store {
   /** Synchronous look-up when the tier can answer without I/O; undefined otherwise. */
   peek(key: string): StoredEntry | undefined;
   get(key: string): Promise<StoredEntry | undefined>;
+  /**
+   * get() without a promise when the tier answers at once (a disk hit whose metadata
+   * is in RAM and whose body is read on the event loop); a promise otherwise.
+   */
+  find?(key: string): StoredEntry | undefined | Promise<StoredEntry | undefined>;
+  /** The entry under `key` when it is at hand without waiting and varies on nothing (it answers every request for its URL); undefined otherwise. */
+  findUnvaried?(key: string): StoredEntry | undefined;
   /** What Vary selection needs of every stored variant under a primary key (get() gives the whole metadata). */
   variants(primaryKey: string): VariantMeta[];
   open(meta: EntryMeta, opts?: WriteOptions): BodyWriter;

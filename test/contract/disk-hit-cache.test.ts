@@ -121,6 +121,33 @@ describe('disk hit: metadata of hot compact records is cached', () => {
   });
 });
 
+describe('disk hit: metadata handed out for a promotion', () => {
+  test('after an update and a compaction, metadata handed out before is not current, even when its record\'s new line sits at the old offset', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const meta = urlMeta('gen.ts');
+      assert.ok(await disk.putWhole(meta, randomBytes(3000)));
+      await disk.flush();
+      // Compacted once: its line is the first of a compacted file, as it will be after the next.
+      await compactIndex(disk);
+      const rec = disk.records.get(meta.key)!;
+      const offBefore = rec.lineOff;
+      const first = (await disk.reads.find(meta.key, () => true))!.meta;
+      assert.ok(disk.storedFrom(meta.key, first), 'handed out by a hit that keeps the body');
+      await disk.update({ ...first, headers: { ...first.headers, etag: '"2"' } });
+      await disk.flush();
+      await compactIndex(disk);
+      // The only live line: first in the new index file, at the offset the old one had.
+      assert.equal(rec.lineOff, offBefore, 'the same offset, in another file');
+      assert.equal(disk.storedFrom(meta.key, first), false, 'older metadata is not what the tier stores: no stale promotion');
+      const now = (await disk.reads.find(meta.key, () => true))!.meta;
+      assert.equal(now.headers['etag'], '"2"');
+      assert.ok(disk.storedFrom(meta.key, now));
+      await disk.close();
+    });
+  });
+});
+
 describe('disk hit: verified once, read through held files, concurrent reads shared', () => {
   test('after a restart a damaged segment body is caught by the read concurrent hits share: counted once, removed, never returned', async () => {
     await withDir(async (dir) => {

@@ -14,12 +14,26 @@
 import type { EntryMeta } from '../types.js';
 import type { DiskRecord } from './records.js';
 
-/** Where the cached metadata came from: a record, its line's place then, and its soft-purge instant then. */
+/**
+ * Where metadata came from: a record, its line's place then (index generation and
+ * offset), and its soft-purge instant then. The cache below and the metadata the tier
+ * hands out (record-lines.ts, storedFrom) are both judged by it.
+ */
 export interface LineStamp {
   rec: DiskRecord;
   gen: number;
   lineOff: number;
   softAt: number | undefined;
+}
+
+/** The stamp of `rec` as it stands now, in index generation `gen`. */
+export function stampOf(rec: DiskRecord, gen: number): LineStamp {
+  return { rec, gen, lineOff: rec.lineOff, softAt: rec.more?.softAt };
+}
+
+/** Does metadata stamped `s` still describe `rec`: the same record, line (generation and offset) and soft-purge instant? */
+export function stillCurrent(s: LineStamp, rec: DiskRecord, gen: number): boolean {
+  return s.rec === rec && s.gen === gen && s.lineOff === rec.lineOff && s.softAt === rec.more?.softAt;
 }
 
 interface Cached extends LineStamp {
@@ -55,7 +69,7 @@ export class MetaCache {
   get(rec: DiskRecord, gen: number): EntryMeta | undefined {
     const c = this.byKey.get(rec.key);
     if (c === undefined) return undefined;
-    if (c.rec !== rec || c.gen !== gen || c.lineOff !== rec.lineOff || c.softAt !== rec.more?.softAt) {
+    if (!stillCurrent(c, rec, gen)) {
       this.drop(rec.key);
       return undefined;
     }
@@ -69,7 +83,7 @@ export class MetaCache {
     const bytes = estimate(lineBytes);
     if (bytes > this.maxBytes) return;
     this.drop(stamp.rec.key);
-    this.byKey.set(stamp.rec.key, { ...stamp, meta, bytes });
+    this.byKey.set(stamp.rec.key, { rec: stamp.rec, gen: stamp.gen, lineOff: stamp.lineOff, softAt: stamp.softAt, meta, bytes });
     this.bytes += bytes;
     while (this.byKey.size > this.maxEntries || this.bytes > this.maxBytes) {
       const oldest = this.byKey.keys().next().value as string;

@@ -8,11 +8,13 @@
 // path names its content, so a handle held for a name reads the bytes that name was
 // written with (verification, reads.ts, decides whether they are still intact).
 
-import { read } from 'node:fs';
+import { read, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 interface Held {
   fh: Promise<FileHandle>;
+  /** The descriptor once open: a read on the event loop needs it without a promise. */
+  fd?: number;
   users: number;
   retired: boolean;
 }
@@ -52,6 +54,26 @@ export class ReadHandles<K> {
     }
   }
 
+  /**
+   * Up to `len` bytes at `off` of the file named `name` into `into`, read now on the
+   * calling thread (a synchronous pread); the count read, or undefined when no open
+   * handle is held for it yet (read() opens one). Errors are thrown as they are.
+   */
+  readNow(name: K, off: number, into: Buffer, len: number): number | undefined {
+    const h = this.held.get(name);
+    if (h === undefined || h.fd === undefined) return undefined;
+    // Most recently used: moved to the end (without take(): nothing to count, the read ends here).
+    this.held.delete(name);
+    this.held.set(name, h);
+    let got = 0;
+    while (got < len) {
+      const n = readSync(h.fd, into, got, len - got, off + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got;
+  }
+
   /** The file is being removed (or was found damaged): its handle closes once its reads are done. */
   forget(name: K): void {
     const h = this.held.get(name);
@@ -70,9 +92,12 @@ export class ReadHandles<K> {
     else {
       const opened: Held = { fh: open(this.pathOf(name), 'r'), users: 0, retired: false };
       // A failed open (a missing file: reads.ts decides what it means) is not kept.
-      opened.fh.catch(() => {
-        if (this.held.get(name) === opened) this.held.delete(name);
-      });
+      opened.fh.then(
+        (fh) => (opened.fd = fh.fd),
+        () => {
+          if (this.held.get(name) === opened) this.held.delete(name);
+        },
+      );
       h = opened;
     }
     this.held.set(name, h);

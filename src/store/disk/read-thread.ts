@@ -1,4 +1,6 @@
-// Reads of whole small bodies sent to a reader thread (reader-thread.ts) in batches:
+// Reads of whole small bodies sent to a reader thread (reader-thread.ts) in batches
+// (those not read at once on the event loop, reads.ts wholeNow: a first read after a
+// start, metadata not in RAM, a file not open yet):
 // every read asked for in one turn of the event loop goes in one message, and a few
 // batches may be out at once, so under load a message each way carries many reads. Why: through libuv's pool each 16 KiB disk hit woke a
 // pool thread and then the loop, ~3.7 context switches per hit on the core the

@@ -4,17 +4,36 @@
 // is the system's: counted, logged at most every interval, and the entry stays.
 
 import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
-import type { Body, EntryMeta } from '../types.js';
+import type { Body, EntryMeta, StoredEntry } from '../types.js';
+import type { LineStamp } from './meta-cache.js';
 import { blobPath, segmentPath } from './layout.js';
 import type { DiskRecord } from './records.js';
+import { memoryBody } from '../memory-body.js';
+import { LentBody, ReadBuffers } from './read-buffers.js';
 import { ReadHandles } from './read-handles.js';
 import { ReadThread } from './read-thread.js';
 import type { DiskTier } from './tier.js';
 
 /** Segment files held open: 64 MiB each, so a few cover the hot set. */
 const SEGMENT_HANDLES = 32;
-/** Blob files held open for whole reads (disk-only bodies up to the read-whole size, tiered.ts): one descriptor each. */
+/** Blob files held open for whole reads (bodies up to READ_WHOLE_BYTES): one descriptor each. */
 const BLOB_HANDLES = 256;
+const keepsNothing = () => false;
+
+/** How a hit's body is given: read whole and kept by the caller, read whole into a lent buffer, or streamed from its file. */
+const KEEP = 0;
+const LEND = 1;
+const STREAM = 2;
+type How = typeof KEEP | typeof LEND | typeof STREAM;
+
+/**
+ * A body up to this size is read whole on a hit (one read on a file held open, shared
+ * by concurrent hits, verified once per process) even when the memory tier does not
+ * take it: streaming it cost a file open, a read stream and a pipeline per hit (about
+ * 0.1x a bare server for 16 KiB bodies kept out of memory by
+ * cache.memoryMaxObjectBytes, bench "hit 16 KiB from disk").
+ */
+export const READ_WHOLE_BYTES = 256 * 1024;
 
 export class DiskReads {
   ioErrors = 0;
@@ -26,6 +45,8 @@ export class DiskReads {
   /** Whole reads go to a reader thread in batches (read-thread.ts), not one pool trip each. */
   private readonly thread = new ReadThread();
   private readonly readFd = (fd: number, off: number, len: number) => this.thread.read(fd, off, len);
+  /** Buffers lent to answers of whole reads made on the event loop (wholeNow). */
+  readonly lent = new ReadBuffers();
 
   constructor(private readonly tier: DiskTier) {}
 
@@ -58,18 +79,91 @@ export class DiskReads {
   }
 
   /**
-   * A disk hit read whole (tiered.ts, bodies up to its read-whole size): the metadata,
-   * without a promise when RAM has it, and the bytes (undefined when they cannot be
-   * read: corrupt, removed; I/O error, kept). Why beside get(): no file body is made,
-   * and `handOut` (only a promotion asks storedFrom() later) adds no WeakMap entry per hit.
+   * A hit: one look-up, one result. A body the caller keeps (`keeps(size)`: a promotion
+   * to memory) is read whole into a buffer of its own, and its metadata handed out
+   * (storedFrom()); one up to `wholeUpTo` bytes is read whole into a lent buffer
+   * (Body.release); larger ones stream from their file. Synchronous when the metadata
+   * is in RAM (held, or in the meta cache) and the body needs no wait (wholeNow); a
+   * promise otherwise.
    */
-  async hitWhole(key: string, handOut: boolean): Promise<{ meta: EntryMeta; data: Buffer | undefined } | undefined> {
+  find(key: string, keeps: (size: number) => boolean = keepsNothing, wholeUpTo = READ_WHOLE_BYTES): StoredEntry | undefined | Promise<StoredEntry | undefined> {
     const rec = this.tier.hit(key);
     if (!rec) return undefined;
-    const meta = this.tier.lines.peek(rec) ?? (await this.meta(rec));
-    if (!meta) return undefined;
-    if (handOut) this.tier.lines.handOut(meta, rec);
-    return { meta, data: meta.integrity === undefined ? undefined : await this.whole(rec, meta.integrity) };
+    const how = keeps(rec.size) ? KEEP : rec.size <= wholeUpTo ? LEND : STREAM;
+    // Where the metadata came from, for storedFrom(): taken before anything is read.
+    const stamp = how === KEEP ? this.tier.lines.stamp(rec) : undefined;
+    const meta = this.tier.lines.peek(rec);
+    return (meta && this.foundNow(rec, meta, how, stamp)) ?? this.findLater(rec, how, stamp, meta);
+  }
+
+  /**
+   * find() when its answer is at hand and varies on nothing (not a slice either): then it
+   * answers every request for its URL, and the caller needs no choice among variants.
+   * Undefined otherwise, with nothing read and the record's recency untouched.
+   */
+  findUnvariedNow(key: string, keeps: (size: number) => boolean): StoredEntry | undefined {
+    const { tier } = this;
+    const rec = tier.live(key);
+    if (rec === undefined || !rec.verified) return undefined;
+    const meta = tier.lines.peek(rec);
+    if (meta === undefined || meta.varyNames.length !== 0 || meta.slice !== undefined) return undefined;
+    const how = keeps(rec.size) ? KEEP : rec.size <= READ_WHOLE_BYTES ? LEND : STREAM;
+    const found = this.foundNow(rec, meta, how, how === KEEP ? tier.lines.stamp(rec) : undefined);
+    if (found) tier.hit(key);
+    return found;
+  }
+
+  /** The entry when its metadata is known and its body needs no wait (streamed, or read whole at once); else undefined. */
+  private foundNow(rec: DiskRecord, meta: EntryMeta, how: How, stamp: LineStamp | undefined): StoredEntry | undefined {
+    if (meta.integrity === undefined) return undefined;
+    if (how === STREAM) return { meta, body: this.body(rec, meta.integrity) };
+    const body = this.wholeNow(rec, how === LEND);
+    if (body === undefined) return undefined;
+    if (stamp) this.tier.lines.handOut(meta, stamp);
+    return { meta, body };
+  }
+
+  /** find() when the metadata or the body needs a read first (a whole read: shared by concurrent hits, not lent). */
+  private async findLater(rec: DiskRecord, how: How, stamp: LineStamp | undefined, known?: EntryMeta): Promise<StoredEntry | undefined> {
+    const meta = known ?? (await this.meta(rec));
+    if (meta?.integrity === undefined) return undefined;
+    if (how === STREAM) return { meta, body: this.body(rec, meta.integrity) };
+    const data = await this.whole(rec, meta.integrity);
+    if (data === undefined) return undefined;
+    if (stamp) this.tier.lines.handOut(meta, stamp);
+    return { meta, body: memoryBody(data) };
+  }
+
+  /**
+   * The record's body read whole at once, on the event loop (one pread of a file held
+   * open), when that is cheap: this process verified its bytes (read them whole or
+   * wrote them, so its pages were in the page cache lately) and its file is open.
+   * Why not the reader thread: a message each way, the thread woken and the loop woken
+   * again cost more than the read (bench "hit 16 KiB from disk"); as nginx reads a hot
+   * file, a page evicted since costs one blocking read. `lend`: in a lent buffer
+   * (the caller releases it, read-buffers.ts); else a buffer of its own (kept, e.g.
+   * promoted to memory). Undefined when not read now: not verified, no handle open yet,
+   * or anything unexpected (an error, a short read) — the usual read then decides
+   * what it means.
+   */
+  wholeNow(rec: DiskRecord, lend: boolean): Body | undefined {
+    if (!rec.verified) return undefined;
+    const blob = rec.segment === undefined;
+    // A blob file is asked for one byte more than its body (as readWhole()).
+    const len = blob ? rec.size + 1 : rec.size;
+    const buf = lend ? this.lent.take(len) : Buffer.allocUnsafeSlow(len);
+    let got: number | undefined;
+    try {
+      got = blob ? this.blobs.readNow(rec.integrity, 0, buf, len) : this.segments.readNow(rec.segment!, rec.off!, buf, len);
+    } catch {
+      got = undefined;
+    }
+    if (got !== rec.size) {
+      if (lend) this.lent.give(buf);
+      return undefined;
+    }
+    if (lend) return new LentBody(this.lent, buf, rec.size);
+    return memoryBody(buf.length === rec.size ? buf : buf.subarray(0, rec.size));
   }
 
   body(rec: DiskRecord, integrity: string): Body {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { EntryMeta } from '../types.js';
 import { metaOfLine, recordLine } from './index-log.js';
 import { INDEX_FILE } from './layout.js';
-import { MetaCache } from './meta-cache.js';
+import { MetaCache, stampOf, stillCurrent, type LineStamp } from './meta-cache.js';
 import type { DiskRecord } from './records.js';
 import type { DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';
@@ -40,7 +40,7 @@ export class RecordLines {
   moves: Map<DiskRecord, Moved> | undefined;
   private reader: Reader | undefined;
   /** Metadata handed out (a hit, a write) → the record and line it came from: has it changed since? */
-  private readonly handedOut = new WeakMap<EntryMeta, { rec: DiskRecord; lineOff: number; softAt: number | undefined }>();
+  private readonly handedOut = new WeakMap<EntryMeta, LineStamp>();
   /** Parsed metadata of hot records whose metadata is on disk only (bounded; meta-cache.ts). */
   readonly cached = new MetaCache();
 
@@ -110,9 +110,9 @@ export class RecordLines {
   async read(rec: DiskRecord): Promise<EntryMeta> {
     const known = this.peek(rec);
     if (known) return known;
-    const gen = this.gen;
+    // Taken before the read: what changes meanwhile makes the result out of date, not current.
+    const stamp = stampOf(rec, this.gen);
     const { lineOff, lineBytes } = rec;
-    const softAt = rec.more?.softAt;
     const reader = this.take();
     let meta: EntryMeta | undefined;
     try {
@@ -125,8 +125,8 @@ export class RecordLines {
     }
     if (!meta) throw Object.assign(new Error(`index line of ${rec.key} unreadable`), { code: 'EINDEX' });
     const expire = this.tier.opts.expire;
-    const out = softAt !== undefined && expire ? expire(meta, softAt) : meta;
-    this.cached.set({ rec, gen, lineOff, softAt }, out, lineBytes);
+    const out = stamp.softAt !== undefined && expire ? expire(meta, stamp.softAt) : meta;
+    this.cached.set(stamp, out, lineBytes);
     return out;
   }
 
@@ -135,9 +135,14 @@ export class RecordLines {
     return rec.held ?? this.cached.get(rec, this.gen);
   }
 
-  /** Remember which record and line handed-out metadata came from. */
-  handOut(meta: EntryMeta, rec: DiskRecord): void {
-    this.handedOut.set(meta, { rec, lineOff: rec.lineOff, softAt: rec.more?.softAt });
+  /** The record's place now: take it before reading its metadata, hand it out with what was read (handOut). */
+  stamp(rec: DiskRecord): LineStamp {
+    return stampOf(rec, this.gen);
+  }
+
+  /** Remember which record and line handed-out metadata came from (`stamp`: taken when the metadata was known current). */
+  handOut(meta: EntryMeta, stamp: LineStamp): void {
+    this.handedOut.set(meta, stamp);
   }
 
   /** Is `meta` (handed out by get() or a write) still what the tier stores under its key? */
@@ -147,7 +152,8 @@ export class RecordLines {
     if (!rec || !from || from.rec !== rec) return false;
     const held = rec.held;
     if (held) return held === meta;
-    return from.lineOff === rec.lineOff && from.softAt === rec.more?.softAt;
+    // The generation too: after a compaction, the same offset in the new file is another line.
+    return stillCurrent(from, rec, this.gen);
   }
 
   /** A compaction ended: offsets now refer to the new file. */

@@ -273,13 +273,13 @@ export class DiskTier implements Store, Purgeable {
     return undefined;
   }
 
+  /** The Store contract's look-up: the body streamed from its file (reads.find() is the hit path's), the metadata handed out (storedFrom()). */
   async get(key: string): Promise<StoredEntry | undefined> {
-    const rec = this.hit(key);
-    if (!rec) return undefined;
-    const meta = await this.reads.meta(rec);
-    if (!meta) return undefined;
-    this.lines.handOut(meta, rec);
-    return { meta, body: this.reads.body(rec, meta.integrity!) };
+    const rec = this.live(key);
+    const stamp = rec && this.lines.stamp(rec);
+    const found = await this.reads.find(key, undefined, -1);
+    if (found && stamp) this.lines.handOut(found.meta, stamp);
+    return found;
   }
 
   /** A whole small body, verified; undefined when it cannot be (corrupt: removed; I/O error: kept). `meta`: from get(). */
