@@ -79,8 +79,8 @@ export class WorkerLocks {
   private readonly peers = new Set<net.Socket>();
   /** By worker: its whole list reached this worker's directory (since this worker started). */
   private readonly listed: boolean[];
-  /** Workers that asked for this worker's list while it loaded: sent it once it loaded (announce). */
-  private readonly owed = new Set<number>();
+  /** Workers that asked for this worker's list while it loaded, and the connection each asked on: sent it there once it loaded (announce). */
+  private readonly owed = new Map<number, Outbox>();
   /** Lists of what this worker holds sent to other workers (/stats: once per worker that lacked it). */
   private listsSent = 0;
   private notices: number[] = [];
@@ -225,7 +225,8 @@ export class WorkerLocks {
       out.send(list);
       return;
     }
-    this.owed.add(worker);
+    // Owed on the asker's own connection: if that closes, the asker links again and asks again.
+    this.owed.set(worker, out);
     out.send(haveFrame(new Uint32Array(0)));
   }
 
@@ -237,17 +238,17 @@ export class WorkerLocks {
    * every worker asked answered, or after `maxMs`.
    */
   async announce(maxMs = 2_000): Promise<void> {
-    const waits: Promise<void>[] = [];
     const list = this.owed.size > 0 ? this.listFrame() : undefined;
+    if (list) {
+      for (const out of this.owed.values()) out.send(list);
+      this.listsSent += this.owed.size;
+      this.owed.clear();
+    }
+    const waits: Promise<void>[] = [];
     this.links.forEach((l, peer) => {
       if (peer === this.opts.index) return;
       const link = l ?? this.link(peer);
-      if (!link) return;
-      if (list && this.owed.delete(peer)) {
-        this.listsSent++;
-        link.out.send(list);
-      }
-      waits.push(link.synced);
+      if (link) waits.push(link.synced);
     });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(waits), new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
