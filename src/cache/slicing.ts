@@ -32,6 +32,11 @@ export function worthSlicing(status: number, headers: HeaderMap, thresholdBytes:
   );
 }
 
+/** The Range an origin request for slice `index` carries (the last slice's too: the origin trims it). */
+export function sliceRange(index: number, sliceBytes: number): string {
+  return `bytes=${index * sliceBytes}-${(index + 1) * sliceBytes - 1}`;
+}
+
 /** Entry key of slice `index` (a space never occurs in a primary key's URL). */
 export function sliceKey(primaryKey: string, bytes: number, index: number): string {
   return `${primaryKey} slice ${bytes} ${index}`;

@@ -29,7 +29,7 @@ import { newEntryMeta } from '../cache/entry.js';
 import { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
 import { currentAge, decideReuse, requestDirectives } from '../cache/reuse.js';
-import { objectValidator, sliceKey, slicesCover } from '../cache/slicing.js';
+import { objectValidator, sliceKey, sliceRange, slicesCover } from '../cache/slicing.js';
 import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -145,8 +145,7 @@ export function createSlicer(deps: SliceDeps) {
     let finish!: (stored: boolean) => void;
     const done = new Promise<boolean>((r) => (finish = r));
     const outcome = (async (): Promise<FetchOutcome> => {
-      const { start } = sliceSpan(index, sliceBytes, Infinity);
-      const headers = { ...req.originHeaders, range: `bytes=${start}-${start + sliceBytes - 1}` };
+      const headers = { ...req.originHeaders, range: sliceRange(index, sliceBytes) };
       const requestTimeMs = clock.now();
       // Taken before the fetch: a purge while it is in flight keeps this slice out of the store.
       const purgeMark = store.purgeMark();

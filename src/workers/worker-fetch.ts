@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import { WorkerLocks } from './lock-links.js';
 import { keyHash, type Grant } from './directory.js';
+import { sliceRange } from '../cache/slicing.js';
 
 /** Directory answers followed before fetching without one (each a worker that turned out not to hold it). */
 const MAX_REDIRECTS = 2;
@@ -31,10 +32,6 @@ export function lockKeyOf(key: string, range: string | undefined): string {
   return range === undefined ? key : `${key} ${range}`;
 }
 
-/** The range a slice fetch asks for (pipeline/slices.ts fetchSlice sends exactly this). */
-function sliceRange(index: number, bytes: number): string {
-  return `bytes=${index * bytes}-${(index + 1) * bytes - 1}`;
-}
 
 export interface LockService {
   acquire(key: string, notAt?: number): Promise<Grant>;

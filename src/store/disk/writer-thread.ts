@@ -113,9 +113,14 @@ function putBlob(data: Uint8Array): string {
 const unwritten: Uint8Array[] = [];
 let unwrittenFrom = 0;
 
+/** Whether a body of `bytes` opens a new segment: the open one has bodies and would pass its size. */
+function rollsOver(bytes: number): boolean {
+  return segmentSize > 0 && segmentSize + bytes > segmentBytes;
+}
+
 /** Place a body at the end of the open segment (written by writeUnwritten); a new segment is opened once it is full. */
 function appendToSegment(data: Uint8Array): SegmentLocation {
-  if (segmentSize > 0 && segmentSize + data.length > segmentBytes) {
+  if (rollsOver(data.length)) {
     writeUnwritten();
     closeSync(segmentFd);
     segmentFd = openNextSegment();
@@ -337,7 +342,7 @@ parentPort!.on('message', (batch: Batch) => {
   for (const op of batch.ops) {
     const bearsLine = op.t === 'put' || op.t === 'adopt' || op.t === 'line' || op.t === 'reline';
     // Bodies go to a segment in the order they were placed: a full segment is written out before the next opens.
-    if (!bearsLine || (isSegmentPut(op) && segmentSize > 0 && segmentSize + op.bytes > segmentBytes)) appendPending();
+    if (!bearsLine || (isSegmentPut(op) && rollsOver(op.bytes))) appendPending();
     try {
       results.push(run(op, lines));
       if (bearsLine) pendingLine.push(results.length - 1);
