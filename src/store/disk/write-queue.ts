@@ -53,8 +53,13 @@ const MAX_BATCH_OPS = 256;
 
 export class WriteQueue {
   private worker: Worker | undefined;
-  /** Ops not sent yet: queued[head..] (why not shift(): a purge queues 100,000 lines, and shift() is O(n)). */
-  private queued: Pending[] = [];
+  /**
+   * Ops not sent yet: queued[head..] (why not shift(): a purge queues 100,000 lines, and shift() is O(n)).
+   * A slot is emptied as its op is sent: the array keeps up to a thousand sent slots between
+   * trims, and an op held there (its record line, its body, its promise) would outlive its
+   * write and be promoted to the old generation on every miss.
+   */
+  private queued: (Pending | undefined)[] = [];
   private head = 0;
   private readonly inFlight: Pending[][] = [];
   private seq = 0;
@@ -161,7 +166,8 @@ export class WriteQueue {
     while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.waiting() > 0) {
       const batch: Pending[] = [];
       while (batch.length < MAX_BATCH_OPS && this.waiting() > 0) {
-        const p = this.queued[this.head++]!;
+        const p = this.queued[this.head]!;
+        this.queued[this.head++] = undefined;
         if (p.still && !p.still()) {
           p.done({ ok: true, skipped: true });
           continue;
