@@ -51,6 +51,18 @@ const RING_BYTES = 4 * 1024 * 1024;
 /** Ops per batch at most: a batch is one synchronous run in the thread. */
 const MAX_BATCH_OPS = 256;
 
+/** An op's line once sent (it stays readable, and empty). */
+const SENT_LINE: LineParts = { head: '', tail: '' };
+
+/** Drop the payload of an op already posted to the thread. */
+function forget(op: Op): void {
+  if (op.t === 'put') {
+    op.data = undefined;
+    op.line = SENT_LINE;
+  } else if (op.t === 'line') op.text = '';
+  else if (op.t === 'adopt') op.line = SENT_LINE;
+}
+
 export class WriteQueue {
   private worker: Worker | undefined;
   /**
@@ -181,6 +193,10 @@ export class WriteQueue {
       // Held open only while it has work: an idle tier never keeps the process alive.
       if (this.inFlight.length === 1) w.ref();
       w.postMessage(msg);
+      // The message is a copy: what the thread needs of an op (its body, its line) is
+      // dropped here, not when the reply comes back, so that it dies young (settle()
+      // reads only an op's kind, sequence number and ring place).
+      for (const p of batch) forget(p.op);
     }
     this.checkIdle();
   }
