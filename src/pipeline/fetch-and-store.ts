@@ -289,7 +289,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       over: finish,
     });
     // Its connection then carried bytes nobody asked for: this response may be such bytes (origin/connection-trust.ts).
-    res.onDistrust?.(whenDistrusted(deps, { id: req.id, url: meta.url, upstream: res.upstream }, meta.key, body.sealedAt));
+    res.onDistrust?.(whenDistrusted(deps, meta.key, body.sealedAt, { id: req.id, url: meta.url, upstream: res.upstream }));
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
   }
@@ -321,14 +321,18 @@ export function edgeTiersOf(deps: Pick<FetchDeps, 'edgeCopy'>, res: OriginRespon
  */
 export function whenDistrusted(
   deps: Pick<FetchDeps, 'stats' | 'logger' | 'store'>,
-  logFields: Record<string, unknown> | undefined,
   key: string,
   sealedAt: Promise<void>,
+  logged?: { id: number; url: string; upstream: string },
 ): () => void {
   const { stats, logger, store } = deps;
+  // Scalars only: the log line's object is made if it is ever needed.
+  const id = logged?.id;
+  const url = logged?.url;
+  const upstream = logged?.upstream;
   return () => {
     stats.inc('distrusted');
-    if (logFields) logger.warn(logFields, 'origin connection sent an unsolicited response; the response stored from it is removed');
+    if (url !== undefined) logger.warn({ id, url, upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
     void sealedAt.then(() => store.delete(key).catch(() => false));
   };
 }

@@ -203,7 +203,7 @@ export function createSlicer(deps: SliceDeps) {
         over: finish,
       });
       // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
-      res.onDistrust?.(whenDistrusted({ stats, logger, store }, undefined, meta.key, body.sealedAt));
+      res.onDistrust?.(whenDistrusted({ stats, logger, store }, meta.key, body.sealedAt));
       return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark };
     })().catch((err: unknown): FetchOutcome => {
       finish(false);
