@@ -1,14 +1,14 @@
 // The node's log destination: one ordered byte stream (a file descriptor or
 // path) for pino's lines and the access log's batches.
 //
-// Why not pino's own destination: it takes strings, and a 256 KiB batch of
-// access lines written as a string was flattened, measured, encoded to bytes
-// for the write and encoded again after it (sonic-boom's release step), each a
-// fresh large allocation whose pages the kernel faulted in anew: about 2 µs of
-// every 1 KiB hit (bench/RESULTS.md). Here the access log fills byte buffers
-// and hands them over as they are; pino's rare lines are encoded once each.
-// The same sonic-boom does the writing (ordering, partial writes, EAGAIN, a
-// synchronous flush at exit), in its byte mode.
+// Why not pino's own destination: it takes strings, and the access log makes
+// bytes (access-log.ts writes each line straight into a batch buffer). A string
+// destination would need the batch turned back into a string, then encoded to
+// bytes for the write and once more after it (sonic-boom's release step), each
+// a fresh 256 KiB allocation. Here the batch is handed over as it is and pino's
+// rare lines are encoded once each. The same sonic-boom does the writing
+// (ordering, partial writes, EAGAIN, a synchronous flush at exit), in its byte
+// mode.
 
 import pino from 'pino';
 

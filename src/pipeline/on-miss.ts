@@ -29,16 +29,20 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
   /** Remembered like hit-for-pass, so a small or unrangeable object costs no probe per request. */
   const noSlicesKey = (key: string) => `${key} slices`;
 
-  /** The object as slices, or "unsliced" (nothing written) when Strata does not slice it. */
-  async function fromSlices(ctx: RequestContext, key: string, fwd: FwdReason): Promise<SliceResult> {
+  /**
+   * The object as slices, or "unsliced" (nothing written) when Strata does not slice it.
+   * `cachedOnly`: an only-if-cached request, answered from stored slices or 504.
+   */
+  async function fromSlices(ctx: RequestContext, key: string, fwd: FwdReason, cachedOnly = false): Promise<SliceResult> {
     const range = ctx.headers['range'] !== undefined;
     if (coalescer.passing(noSlicesKey(key))) return 'unsliced';
     // The whole object is being fetched and stored already: no second copy in slices.
     if (range && coalescer.has(key) && !slicer.knows(key)) return 'unsliced';
     const viaCluster = env.cluster !== undefined && ctx.peer === undefined;
-    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(env, ctx)), viaCluster }, firstRequestedByte(ctx.headers['range']));
+    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(env, ctx)), viaCluster, cachedOnly }, firstRequestedByte(ctx.headers['range']));
     if (o.kind === 'failed') {
-      answer.error(ctx, o.error, fwd);
+      if (cachedOnly) answer.onlyIfCached(ctx);
+      else answer.error(ctx, o.error, fwd);
       return 'answered';
     }
     if (o.kind === 'unsliceable') {
@@ -80,7 +84,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
   }
 
   /** Serve a cacheable request that needs the origin: a miss (`found` undefined) or a stored entry to validate. */
-  return async function onMiss(ctx: RequestContext, key: string, d: Extract<Decision, { kind: 'fetch' | 'revalidate' }>, found: StoredEntry | undefined): Promise<void> {
+  async function onMiss(ctx: RequestContext, key: string, d: Extract<Decision, { kind: 'fetch' | 'revalidate' }>, found: StoredEntry | undefined): Promise<void> {
     const range = ctx.headers['range'] !== undefined;
     if (!found && (range || slicer.knows(key))) {
       if ((await fromSlices(ctx, key, d.fwd)) === 'answered') return;
@@ -89,7 +93,17 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
       return whole(ctx, key, d.fwd, found, d.alone, false);
     }
     return whole(ctx, key, d.fwd, found, d.alone, !found && !coalescer.passing(noSlicesKey(key)));
-  };
+  }
+
+  /**
+   * An only-if-cached request for an object stored in slices (a worker asking the
+   * worker that stored a slice, or any client): answered from the slices, or 504.
+   */
+  async function fromStoredSlices(ctx: RequestContext, key: string): Promise<void> {
+    if ((await fromSlices(ctx, key, 'uri-miss', true)) === 'unsliced') answer.onlyIfCached(ctx);
+  }
+
+  return Object.assign(onMiss, { fromStoredSlices });
 }
 
 export type OnMiss = ReturnType<typeof createOnMiss>;

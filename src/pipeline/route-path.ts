@@ -153,6 +153,8 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
         shared.revalidateInBackground(ctx, key, found!);
         return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' });
       case 'refuse':
+        // The object stored in slices: no whole entry, but every slice asked for may be here.
+        if (!found && slicer.holds(key, ctx.headers['range'])) return onMiss.fromStoredSlices(ctx, key);
         return answer.onlyIfCached(ctx);
       case 'revalidate':
       case 'fetch':

@@ -33,7 +33,7 @@ import { objectValidator } from '../cache/slicing.js';
 import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
-import { parseContentRange } from '../http/range.js';
+import { parseContentRange, parseRanges } from '../http/range.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
@@ -71,6 +71,8 @@ export interface SliceRequest {
   originHeaders: HeaderMap;
   /** Through the cluster (false: a peer's request, answered from the origin). */
   viaCluster?: boolean;
+  /** only-if-cached (RFC 9111 §5.2.1.7): stored slices only; a missing one fails, never fetched. */
+  cachedOnly?: boolean;
 }
 
 export type SlicedObject =
@@ -262,6 +264,7 @@ export function createSlicer(deps: SliceDeps) {
   async function slice(req: SliceRequest, index: number, validator: string | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
     const stored = await storedSlice(req, index, validator);
     if (stored) return { meta: stored.meta, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
+    if (req.cachedOnly) return { outcome: { kind: 'failed', error: new StrataError('ONLY_IF_CACHED_MISS') } };
     let o = await fetchShared(req, index);
     if (o.kind !== 'storing') return { outcome: o };
     let reader = readerOf(o.body);
@@ -330,6 +333,25 @@ export function createSlicer(deps: SliceDeps) {
     /** Whether slices of this object are stored (any request for it is then answered from slices). */
     knows(primaryKey: string): boolean {
       return storedSlices(primaryKey).length > 0;
+    },
+
+    /**
+     * Whether every slice a request needs is stored (`range`: its Range field; the
+     * whole object without one): an only-if-cached request is answered from them,
+     * with no origin request. Whether each is still fresh is checked as it is read.
+     */
+    holds(primaryKey: string, range: string | undefined): boolean {
+      const stored = storedSlices(primaryKey);
+      const total = stored[0]?.slice?.totalBytes;
+      if (total === undefined) return false;
+      const keys = new Set(stored.map((m) => m.key));
+      const r = range === undefined ? undefined : parseRanges(range, total);
+      // An unsatisfiable range is answered (416) from the first slice's length.
+      const spans = r?.kind === 'satisfiable' ? r.ranges : r?.kind === 'unsatisfiable' ? [{ start: 0, end: 0 }] : [{ start: 0, end: total - 1 }];
+      for (const { start, end } of spans) {
+        for (let i = Math.floor(start / sliceBytes); i <= Math.floor(end / sliceBytes); i++) if (!keys.has(sliceKey(primaryKey, sliceBytes, i))) return false;
+      }
+      return true;
     },
 
     /**

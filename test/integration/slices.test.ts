@@ -349,3 +349,22 @@ test('a full GET of a cold large object whose origin offers ranges is stored in 
     assert.doesNotMatch(r.headers['cache-status']!, /slices/);
   });
 });
+
+test('only-if-cached on a sliced object: answered from stored slices when every slice asked for is here, else 504; the origin is never asked', async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    await h.get('/oic', { range: sliceRange(4) });
+    await h.stored(1);
+    const asked = o.ranges.length;
+    const cached = await h.get('/oic', { range: 'bytes=270000-270099', 'cache-control': 'only-if-cached' });
+    assert.equal(cached.status, 206);
+    assert.ok(cached.body.equals(o.body.subarray(270000, 270100)));
+    assert.match(cached.headers['cache-status']!, /; hit;.*detail=slices/);
+    // Slice 5 is not stored: the whole range is refused, not half answered.
+    const spanning = await h.get('/oic', { range: `bytes=${4 * SLICE}-${5 * SLICE + 10}`, 'cache-control': 'only-if-cached' });
+    assert.equal(spanning.status, 504);
+    assert.equal((await h.get('/oic', { 'cache-control': 'only-if-cached' })).status, 504);
+    assert.equal((await h.get('/never-seen', { range: sliceRange(0), 'cache-control': 'only-if-cached' })).status, 504);
+    assert.equal(o.ranges.length, asked, 'no origin request for any only-if-cached request');
+  });
+});

@@ -84,3 +84,20 @@ test("the node's byte destination: pino's lines and access batches reach the fil
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('numbers are written as JSON.stringify writes them: ids and ms, whole, tenths, hundredths and odd values', () => {
+  const { lines, log } = capture();
+  const cases: Array<[number, number]> = [
+    [0, 0], [1, 0.05], [9, 0.1], [10, 1.5], [99, 2], [100, 10.25], [12345, 123.4], [2 ** 31 + 7, 0.01], [Number.MAX_SAFE_INTEGER, 99999.99], [3, 1e21], [4, -1],
+  ];
+  for (const [id, ms] of cases) log.record({ ...base, id, url: '/n', ms });
+  log.flush();
+  const raw = lines.join('').trim().split('\n');
+  assert.equal(raw.length, cases.length);
+  raw.forEach((line, i) => {
+    const [id, ms] = cases[i]!;
+    assert.ok(line.includes(`"id":${JSON.stringify(id)},`), line);
+    assert.ok(line.includes(`"ms":${JSON.stringify(ms)}}`), line);
+    assert.deepEqual(JSON.parse(line).ms, ms);
+  });
+});
