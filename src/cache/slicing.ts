@@ -3,6 +3,9 @@
 // version together. Pure; the slicing itself is pipeline/slices.ts.
 
 import type { HeaderMap } from '../http/headers.js';
+import { ifRangeAllows, parseRanges } from '../http/range.js';
+import type { EntryMeta } from '../entry.js';
+import { decideReuse, requestDirectives } from './reuse.js';
 
 /** What ties the slices of one version together: a strong ETag, else Last-Modified. */
 export function objectValidator(headers: HeaderMap): string | undefined {
@@ -27,4 +30,37 @@ export function worthSlicing(status: number, headers: HeaderMap, thresholdBytes:
     objectValidator(headers) !== undefined &&
     headers['vary'] === undefined
   );
+}
+
+/** Entry key of slice `index` (a space never occurs in a primary key's URL). */
+export function sliceKey(primaryKey: string, bytes: number, index: number): string {
+  return `${primaryKey} slice ${bytes} ${index}`;
+}
+
+/**
+ * Whether the stored slices `stored` (metadata of an object's slices, any order)
+ * hold everything an answer to `requestHeaders` sends, each fresh for it and all
+ * of one version. What it sends: its Range when one applies (If-Range allowing),
+ * else the whole object; an unsatisfiable range needs only the first slice (the
+ * 416 states the length).
+ */
+export function slicesCover(stored: readonly EntryMeta[], primaryKey: string, sliceBytes: number, requestHeaders: HeaderMap, nowMs: number): boolean {
+  const any = stored[0];
+  if (any?.slice === undefined) return false;
+  const total = any.slice.totalBytes;
+  const range = requestHeaders['range'];
+  const r = range !== undefined && ifRangeAllows(requestHeaders['if-range'], any.headers['etag'], any.headers['last-modified']) ? parseRanges(range, total) : undefined;
+  const spans = r?.kind === 'satisfiable' ? r.ranges : r?.kind === 'unsatisfiable' ? [{ start: 0, end: 0 }] : [{ start: 0, end: total - 1 }];
+  const byKey = new Map(stored.map((m) => [m.key, m]));
+  const directives = requestDirectives(requestHeaders);
+  let validator: string | undefined;
+  for (const { start, end } of spans) {
+    for (let i = Math.floor(start / sliceBytes); i <= Math.floor(end / sliceBytes); i++) {
+      const m = byKey.get(sliceKey(primaryKey, sliceBytes, i));
+      if (m?.slice === undefined || m.slice.totalBytes !== total || !decideReuse(directives, m, nowMs).reuse) return false;
+      validator ??= m.slice.validator;
+      if (m.slice.validator !== validator) return false;
+    }
+  }
+  return true;
 }

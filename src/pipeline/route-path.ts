@@ -154,7 +154,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
         return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' });
       case 'refuse':
         // The object stored in slices: no whole entry, but every slice asked for may be here.
-        if (!found && slicer.holds(key, ctx.headers['range'])) return onMiss.fromStoredSlices(ctx, key);
+        if (!found && slicer.holds(key, ctx.headers)) return onMiss.fromStoredSlices(ctx, key);
         return answer.onlyIfCached(ctx);
       case 'revalidate':
       case 'fetch':

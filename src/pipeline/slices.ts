@@ -29,11 +29,11 @@ import { newEntryMeta } from '../cache/entry.js';
 import { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
 import { currentAge, decideReuse, requestDirectives } from '../cache/reuse.js';
-import { objectValidator } from '../cache/slicing.js';
+import { objectValidator, sliceKey, slicesCover } from '../cache/slicing.js';
 import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
-import { parseContentRange, parseRanges } from '../http/range.js';
+import { parseContentRange } from '../http/range.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
@@ -41,7 +41,7 @@ import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
 import { edgeTiersOf, fetchFrom, whenDistrusted, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
 
-export { objectValidator } from '../cache/slicing.js';
+export { objectValidator, sliceKey } from '../cache/slicing.js';
 
 export interface SliceDeps {
   store: Store & Purgeable;
@@ -109,10 +109,6 @@ function sliceSpan(index: number, bytes: number, total: number): { start: number
   return { start, end: Math.min(start + bytes, total) - 1 };
 }
 
-/** Entry key of slice `index` (a space never occurs in a primary key's URL). */
-export function sliceKey(primaryKey: string, bytes: number, index: number): string {
-  return `${primaryKey} slice ${bytes} ${index}`;
-}
 
 /** The object's response fields, as a whole 200 would carry them. */
 function objectHeaders(meta: EntryMeta): HeaderMap {
@@ -336,22 +332,16 @@ export function createSlicer(deps: SliceDeps) {
     },
 
     /**
-     * Whether every slice a request needs is stored (`range`: its Range field; the
-     * whole object without one): an only-if-cached request is answered from them,
-     * with no origin request. Whether each is still fresh is checked as it is read.
+     * Whether every slice a request needs is stored, fresh for it and of one version
+     * (cache/slicing.ts): an only-if-cached request is then answered from them, with
+     * no origin request and nothing cut short. A store failure: not held.
      */
-    holds(primaryKey: string, range: string | undefined): boolean {
-      const stored = storedSlices(primaryKey);
-      const total = stored[0]?.slice?.totalBytes;
-      if (total === undefined) return false;
-      const keys = new Set(stored.map((m) => m.key));
-      const r = range === undefined ? undefined : parseRanges(range, total);
-      // An unsatisfiable range is answered (416) from the first slice's length.
-      const spans = r?.kind === 'satisfiable' ? r.ranges : r?.kind === 'unsatisfiable' ? [{ start: 0, end: 0 }] : [{ start: 0, end: total - 1 }];
-      for (const { start, end } of spans) {
-        for (let i = Math.floor(start / sliceBytes); i <= Math.floor(end / sliceBytes); i++) if (!keys.has(sliceKey(primaryKey, sliceBytes, i))) return false;
+    holds(primaryKey: string, requestHeaders: HeaderMap): boolean {
+      try {
+        return slicesCover(storedSlices(primaryKey), primaryKey, sliceBytes, requestHeaders, clock.now());
+      } catch {
+        return false;
       }
-      return true;
     },
 
     /**

@@ -67,8 +67,9 @@ export class TieredStore implements CacheStore {
     return this.memory.peek(key);
   }
 
-  get(key: string): Promise<StoredEntry | undefined> {
-    return Promise.resolve(this.find(key));
+  // Async: a store failure in find() rejects, as the contract's callers expect, never throws.
+  async get(key: string): Promise<StoredEntry | undefined> {
+    return this.find(key);
   }
 
   /**

@@ -20,6 +20,7 @@ import { flipByte, silent, withDir } from './disk-helpers.js';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ReadHandles } from '../../src/store/disk/read-handles.js';
+import { READ_WHOLE_BYTES } from '../../src/store/disk/reads.js';
 
 /** Bodies above maxBytes/64 (256 KiB here) get a blob file; smaller ones go to a segment. */
 const maxBytes = 16 * 1024 * 1024;
@@ -143,6 +144,30 @@ describe('disk hit: metadata handed out for a promotion', () => {
       const now = (await disk.reads.find(meta.key, () => true))!.meta;
       assert.equal(now.headers['etag'], '"2"');
       assert.ok(disk.storedFrom(meta.key, now));
+      await disk.close();
+    });
+  });
+});
+
+describe('disk hit: what is read on the event loop', () => {
+  test('a verified body in an open file is read at once when small; one memory keeps above READ_WHOLE_BYTES goes to the reader thread (a promise), whatever memory admits', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const small = urlMeta('small.ts');
+      const big = urlMeta('big.ts');
+      const smallBody = randomBytes(2000);
+      const bigBody = randomBytes(READ_WHOLE_BYTES + 4096);
+      assert.ok(await disk.putWhole(small, smallBody));
+      assert.ok(await disk.putWhole(big, bigBody));
+      await disk.flush();
+      // First reads verify the bodies and keep their files open.
+      for (const m of [small, big]) assert.ok(await disk.reads.find(m.key, () => true));
+      const s = disk.reads.find(small.key, () => true);
+      assert.ok(s !== undefined && !(s instanceof Promise), 'small: at once');
+      assert.ok(s.body.buffer!.equals(smallBody));
+      const b = disk.reads.find(big.key, () => true);
+      assert.ok(b instanceof Promise, 'large: not read on the event loop');
+      assert.ok((await b)!.body.buffer!.equals(bigBody));
       await disk.close();
     });
   });

@@ -368,3 +368,23 @@ test('only-if-cached on a sliced object: answered from stored slices when every 
     assert.equal(o.ranges.length, asked, 'no origin request for any only-if-cached request');
   });
 });
+
+test('only-if-cached on a sliced object with a stale slice, or a failing If-Range over missing slices: 504 before anything is sent, not a cut answer', async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    await h.get('/oic2', { range: sliceRange(1) });
+    await h.stored(1);
+    h.clock.advance(601_000);
+    await h.get('/oic2', { range: sliceRange(0) });
+    await h.stored(2);
+    // Slice 0 fresh, slice 1 stale (max-age=600): a range over both is refused whole.
+    const stale = await h.get('/oic2', { range: `bytes=0-${2 * SLICE - 1}`, 'cache-control': 'only-if-cached' });
+    assert.equal(stale.status, 504);
+    // If-Range that does not match turns a one-slice range into the whole object: refused whole.
+    const ifRange = await h.get('/oic2', { range: sliceRange(0), 'if-range': '"other"', 'cache-control': 'only-if-cached' });
+    assert.equal(ifRange.status, 504);
+    const fresh = await h.get('/oic2', { range: sliceRange(0), 'cache-control': 'only-if-cached' });
+    assert.equal(fresh.status, 206);
+    assert.equal(o.ranges.length, 2, 'no origin request for any only-if-cached request');
+  });
+});

@@ -26,6 +26,11 @@ const LEND = 1;
 const STREAM = 2;
 type How = typeof KEEP | typeof LEND | typeof STREAM;
 
+/** Keep (a promotion to memory: a buffer of its own), lend (read whole into a pooled buffer) or stream. */
+function howToRead(size: number, keeps: (size: number) => boolean, wholeUpTo: number): How {
+  return keeps(size) ? KEEP : size <= wholeUpTo ? LEND : STREAM;
+}
+
 /**
  * A body up to this size is read whole on a hit (one read on a file held open, shared
  * by concurrent hits, verified once per process) even when the memory tier does not
@@ -89,7 +94,7 @@ export class DiskReads {
   find(key: string, keeps: (size: number) => boolean = keepsNothing, wholeUpTo = READ_WHOLE_BYTES): StoredEntry | undefined | Promise<StoredEntry | undefined> {
     const rec = this.tier.hit(key);
     if (!rec) return undefined;
-    const how = keeps(rec.size) ? KEEP : rec.size <= wholeUpTo ? LEND : STREAM;
+    const how = howToRead(rec.size, keeps, wholeUpTo);
     // Where the metadata came from, for storedFrom(): taken before anything is read.
     const stamp = how === KEEP ? this.tier.lines.stamp(rec) : undefined;
     const meta = this.tier.lines.peek(rec);
@@ -107,7 +112,7 @@ export class DiskReads {
     if (rec === undefined || !rec.verified) return undefined;
     const meta = tier.lines.peek(rec);
     if (meta === undefined || meta.varyNames.length !== 0 || meta.slice !== undefined) return undefined;
-    const how = keeps(rec.size) ? KEEP : rec.size <= READ_WHOLE_BYTES ? LEND : STREAM;
+    const how = howToRead(rec.size, keeps, READ_WHOLE_BYTES);
     const found = this.foundNow(rec, meta, how, how === KEEP ? tier.lines.stamp(rec) : undefined);
     if (found) tier.hit(key);
     return found;
@@ -117,6 +122,9 @@ export class DiskReads {
   private foundNow(rec: DiskRecord, meta: EntryMeta, how: How, stamp: LineStamp | undefined): StoredEntry | undefined {
     if (meta.integrity === undefined) return undefined;
     if (how === STREAM) return { meta, body: this.body(rec, meta.integrity) };
+    // A larger body memory keeps (a promotion: up to cache.memoryMaxObjectBytes) is read
+    // by the reader thread: a read of megabytes would hold the event loop.
+    if (rec.size > READ_WHOLE_BYTES) return undefined;
     const body = this.wholeNow(rec, how === LEND);
     if (body === undefined) return undefined;
     if (stamp) this.tier.lines.handOut(meta, stamp);
