@@ -226,8 +226,8 @@ export class TieredStore implements CacheStore {
         // place, and memory is consulted first: the newer response would never be seen.
         if (!mem) await this.memory.delete(meta.key);
         // Why methods, not closures here: the disk write lands after the writer thread's
-        // reply, and a closure made in open() would keep all of it (both writers, their
-        // chunks, the fill's state) that long, promoted to the old generation on every miss.
+        // reply, and a closure made in open() would keep all of open()'s scope (both
+        // writers and what they hold) that long, promoted to the old generation on every miss.
         const diskDone = this.landOnDisk(ticket, meta, disk, held && !opts.memoryOnly ? held.body.chunks : undefined, wanted);
         this.whileLanding(diskDone, meta.key, held !== undefined);
         // Once in memory the entry is visible: the disk write finishes in the
