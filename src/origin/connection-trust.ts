@@ -68,11 +68,14 @@ export class ConnectionTrust {
   ended(tracked: Tracked): void {
     const c = tracked.client;
     if (!c) return;
-    tracked.endedAtMs = this.now();
-    const list = (this.recent.get(c) ?? []).filter((t) => tracked.endedAtMs! - t.endedAtMs! <= SUSPECT_WINDOW_MS);
+    const at = (tracked.endedAtMs = this.now());
+    // One list per connection, changed in place (oldest first): a new list per response was
+    // garbage that lived as long as the connection's next few responses, long enough to be promoted.
+    let list = this.recent.get(c);
+    if (!list) this.recent.set(c, (list = []));
+    while (list.length > 0 && at - list[0]!.endedAtMs! > SUSPECT_WINDOW_MS) list.shift();
     list.push(tracked);
     if (list.length > MAX_REMEMBERED) list.shift();
-    this.recent.set(c, list);
   }
 
   /** The Pool's 'disconnect': when the cause is unsolicited bytes, the connection's recent responses are distrusted. */

@@ -289,11 +289,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       over: finish,
     });
     // Its connection then carried bytes nobody asked for: this response may be such bytes (origin/connection-trust.ts).
-    res.onDistrust?.(() => {
-      stats.inc('distrusted');
-      logger.warn({ id: req.id, url: meta.url, upstream: res.upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
-      void body.sealedAt.then(() => store.delete(meta.key).catch(() => false));
-    });
+    res.onDistrust?.(whenDistrusted(deps, meta.key, body.sealedAt, { id: req.id, url: meta.url, upstream: res.upstream }));
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
   }
@@ -313,6 +309,32 @@ export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluste
 /** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */
 export function edgeTiersOf(deps: Pick<FetchDeps, 'edgeCopy'>, res: OriginResponse): ClusterPath['edgeCopies'] | undefined {
   return res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
+}
+
+/**
+ * What to do when the response stored under `key` turns out to be bytes nobody asked for.
+ * Built outside the fetch, from scalars and the seal alone: the connection's tracker keeps
+ * the callback for seconds after the response ended (origin/connection-trust.ts), and a
+ * closure made inside run() would keep the whole fetch — request, response, shared body,
+ * the client's request context — alive that long, promoted to the old generation on
+ * every miss.
+ */
+export function whenDistrusted(
+  deps: Pick<FetchDeps, 'stats' | 'logger' | 'store'>,
+  key: string,
+  sealedAt: Promise<void>,
+  logged?: { id: number; url: string; upstream: string },
+): () => void {
+  const { stats, logger, store } = deps;
+  // Scalars only: the log line's object is made if it is ever needed.
+  const id = logged?.id;
+  const url = logged?.url;
+  const upstream = logged?.upstream;
+  return () => {
+    stats.inc('distrusted');
+    if (url !== undefined) logger.warn({ id, url, upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
+    void sealedAt.then(() => store.delete(key).catch(() => false));
+  };
 }
 
 /** The request carries credentials (Cookie, Authorization): an answer to it may be made for this client alone. */

@@ -39,7 +39,7 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
-import { edgeTiersOf, fetchFrom, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
+import { edgeTiersOf, fetchFrom, whenDistrusted, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
 
 export { objectValidator, sliceKey } from '../cache/slicing.js';
 
@@ -200,10 +200,7 @@ export function createSlicer(deps: SliceDeps) {
         over: finish,
       });
       // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
-      res.onDistrust?.(() => {
-        stats.inc('distrusted');
-        void body.sealedAt.then(() => store.delete(meta.key).catch(() => false));
-      });
+      res.onDistrust?.(whenDistrusted({ stats, logger, store }, meta.key, body.sealedAt));
       return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark };
     })().catch((err: unknown): FetchOutcome => {
       finish(false);

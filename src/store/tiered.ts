@@ -165,7 +165,7 @@ export class TieredStore implements CacheStore {
     const ticket = this.issue(meta);
     // The fetch began before a purge that covers this response: it never becomes visible.
     if (opts.purgeMark !== undefined && this.purges.purgedSince(opts.purgeMark, meta)) ticket.cancelled = true;
-    const wanted = () => !ticket.cancelled;
+    const wanted = wantedWhile(ticket);
     // Why two paths: a body memory holds is handed to the disk tier whole once committed
     // (its write is queued, and shed when the queue is full: the request path never
     // waits for the disk); a body too large for memory streams to disk as it arrives.
@@ -225,37 +225,14 @@ export class TieredStore implements CacheStore {
         // Why: a body not admitted to memory leaves memory's older entry for the key in
         // place, and memory is consulted first: the newer response would never be seen.
         if (!mem) await this.memory.delete(meta.key);
-        const diskDone = (async () => {
-          // Landed: the disk's record for the key is this write's (landing.ts tracks it only
-          // while wanted(), i.e. not cancelled; a newer commit or a delete cancels this ticket).
-          let landed = false;
-          if (disk) {
-            try {
-              await disk.commit();
-              landed = true;
-            } catch (err) {
-              if (err instanceof BodyLengthError) throw err;
-              this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed');
-              throw err;
-            }
-          } else if (held?.body.chunks && !ticket.cancelled && !opts.memoryOnly) {
-            landed = await this.disk.putWhole(meta, held.body.chunks, { wanted });
-          }
-          // Metadata updated while the body was landing: its line follows.
-          if (landed && !ticket.cancelled && ticket.meta && this.disk.has(meta.key)) await this.disk.update(ticket.meta);
-          // Cancelled while the disk commit was under way: the disk tier landed nothing
-          // (wanted() said no) and the canceller removed the memory entry.
-          if (ticket.cancelled) throw new SupersededError(meta.key);
-        })().finally(() => this.retire(ticket));
-        this.landed.add(diskDone);
-        const drop = () => this.landed.delete(diskDone);
-        diskDone.then(drop, drop);
+        // Why methods, not closures here: the disk write lands after the writer thread's
+        // reply, and a closure made in open() would keep all of open()'s scope (both
+        // writers and what they hold) that long, promoted to the old generation on every miss.
+        const diskDone = this.landOnDisk(ticket, meta, disk, held && !opts.memoryOnly ? held.body.chunks : undefined, wanted);
+        this.whileLanding(diskDone, meta.key, held !== undefined);
         // Once in memory the entry is visible: the disk write finishes in the
         // background (close() waits for it). Disk-only entries are visible after it.
-        if (held) {
-          diskDone.catch((err: unknown) => this.logger.debug({ err: (err as Error).message, key: meta.key }, 'disk commit did not land'));
-          return;
-        }
+        if (held) return;
         await diskDone;
       },
       abort: (reason) => {
@@ -265,6 +242,44 @@ export class TieredStore implements CacheStore {
         this.retire(ticket);
       },
     };
+  }
+
+  /**
+   * The disk side of a commit: the streamed body's commit, or the memory body queued whole;
+   * then metadata updated meanwhile. Landed: the disk's record for the key is this write's
+   * (landing.ts tracks it only while wanted(), i.e. not cancelled; a newer commit or a
+   * delete cancels this ticket). Holds only its arguments until the writer thread replies.
+   */
+  private async landOnDisk(ticket: Ticket, meta: EntryMeta, disk: BodyWriter | undefined, chunks: readonly Buffer[] | undefined, wanted: () => boolean): Promise<void> {
+    try {
+      let landed = false;
+      if (disk) {
+        try {
+          await disk.commit();
+          landed = true;
+        } catch (err) {
+          if (!(err instanceof BodyLengthError)) this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier write failed');
+          throw err;
+        }
+      } else if (chunks && !ticket.cancelled) {
+        landed = await this.disk.putWhole(meta, chunks, { wanted });
+      }
+      // Metadata updated while the body was landing: its line follows.
+      if (landed && !ticket.cancelled && ticket.meta && this.disk.has(meta.key)) await this.disk.update(ticket.meta);
+      // Cancelled while the disk commit was under way: the disk tier landed nothing
+      // (wanted() said no) and the canceller removed the memory entry.
+      if (ticket.cancelled) throw new SupersededError(meta.key);
+    } finally {
+      this.retire(ticket);
+    }
+  }
+
+  /** A disk write landing: close() waits for it; when memory holds the entry, its failure is only logged. */
+  private whileLanding(diskDone: Promise<void>, key: string, inMemory: boolean): void {
+    this.landed.add(diskDone);
+    const drop = () => this.landed.delete(diskDone);
+    diskDone.then(drop, drop);
+    if (inMemory) diskDone.catch((err: unknown) => this.logger.debug({ err: (err as Error).message, key }, 'disk commit did not land'));
   }
 
   async update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {
@@ -343,4 +358,9 @@ export class TieredStore implements CacheStore {
     await this.disk.close();
     await this.memory.close();
   }
+}
+
+/** A write's wanted(): its ticket not cancelled. Made here, not in open(), so it holds the ticket alone. */
+function wantedWhile(ticket: Ticket): () => boolean {
+  return () => !ticket.cancelled;
 }

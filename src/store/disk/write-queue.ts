@@ -51,10 +51,27 @@ const RING_BYTES = 4 * 1024 * 1024;
 /** Ops per batch at most: a batch is one synchronous run in the thread. */
 const MAX_BATCH_OPS = 256;
 
+/** An op's line once sent (it stays readable, and empty). */
+const SENT_LINE: LineParts = { head: '', tail: '' };
+
+/** Drop the payload of an op already posted to the thread. */
+function forget(op: Op): void {
+  if (op.t === 'put') {
+    op.data = undefined;
+    op.line = SENT_LINE;
+  } else if (op.t === 'line') op.text = '';
+  else if (op.t === 'adopt') op.line = SENT_LINE;
+}
+
 export class WriteQueue {
   private worker: Worker | undefined;
-  /** Ops not sent yet: queued[head..] (why not shift(): a purge queues 100,000 lines, and shift() is O(n)). */
-  private queued: Pending[] = [];
+  /**
+   * Ops not sent yet: queued[head..] (why not shift(): a purge queues 100,000 lines, and shift() is O(n)).
+   * A slot is emptied as its op is sent: the array keeps up to a thousand sent slots between
+   * trims, and an op held there (its record line, its body, its promise) would outlive its
+   * write and be promoted to the old generation on every miss.
+   */
+  private queued: (Pending | undefined)[] = [];
   private head = 0;
   private readonly inFlight: Pending[][] = [];
   private seq = 0;
@@ -161,7 +178,8 @@ export class WriteQueue {
     while (this.inFlight.length < MAX_BATCHES_IN_FLIGHT && this.waiting() > 0) {
       const batch: Pending[] = [];
       while (batch.length < MAX_BATCH_OPS && this.waiting() > 0) {
-        const p = this.queued[this.head++]!;
+        const p = this.queued[this.head]!;
+        this.queued[this.head++] = undefined;
         if (p.still && !p.still()) {
           p.done({ ok: true, skipped: true });
           continue;
@@ -175,6 +193,10 @@ export class WriteQueue {
       // Held open only while it has work: an idle tier never keeps the process alive.
       if (this.inFlight.length === 1) w.ref();
       w.postMessage(msg);
+      // The message is a copy: what the thread needs of an op (its body, its line) is
+      // dropped here, not when the reply comes back, so that it dies young (settle()
+      // reads only an op's kind, sequence number and ring place).
+      for (const p of batch) forget(p.op);
     }
     this.checkIdle();
   }
