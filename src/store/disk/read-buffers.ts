@@ -56,20 +56,42 @@ export class ReadBuffers {
 }
 
 /**
+ * One lent buffer and the answers reading it: hits of one record in one turn of
+ * the event loop share one read (reads.ts). Back to the pool when the last lets go.
+ */
+export class Lease {
+  private refs = 1;
+
+  constructor(
+    private readonly pool: ReadBuffers,
+    readonly whole: Buffer,
+  ) {}
+
+  /** One more answer reads the buffer (each calls release() once). */
+  share(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (--this.refs === 0) this.pool.give(this.whole);
+  }
+}
+
+/**
  * A body in a lent buffer: `buffer` is valid until release(). A class, not a
  * closure: one object per hit.
  */
 export class LentBody implements Body {
   readonly buffer: Buffer;
-  private whole: Buffer | undefined;
+  private lease: Lease | undefined;
 
   constructor(
-    private readonly pool: ReadBuffers,
-    whole: Buffer,
+    lease: Lease,
     readonly size: number,
   ) {
-    this.whole = whole;
-    this.buffer = whole.length === size ? whole : whole.subarray(0, size);
+    this.lease = lease;
+    this.buffer = lease.whole.length === size ? lease.whole : lease.whole.subarray(0, size);
   }
 
   get chunks(): readonly Buffer[] {
@@ -80,11 +102,11 @@ export class LentBody implements Body {
     return Readable.from([this.buffer.subarray(start, end + 1)], { objectMode: false });
   }
 
-  /** No byte of the body is needed any more: its buffer may be lent again. */
+  /** No byte of the body is needed any more by this answer: once no answer needs it, its buffer may be lent again. */
   release(): void {
-    const w = this.whole;
-    if (w === undefined) return;
-    this.whole = undefined;
-    this.pool.give(w);
+    const l = this.lease;
+    if (l === undefined) return;
+    this.lease = undefined;
+    l.release();
   }
 }

@@ -9,7 +9,8 @@ import type { LineStamp } from './meta-cache.js';
 import { blobPath, segmentPath } from './layout.js';
 import type { DiskRecord } from './records.js';
 import { memoryBody } from '../memory-body.js';
-import { LentBody, ReadBuffers } from './read-buffers.js';
+import { Lease, LentBody, ReadBuffers } from './read-buffers.js';
+import { perTurn } from '../../util/per-turn.js';
 import { ReadHandles } from './read-handles.js';
 import { ReadThread } from './read-thread.js';
 import type { DiskTier } from './tier.js';
@@ -52,6 +53,16 @@ export class DiskReads {
   private readonly readFd = (fd: number, off: number, len: number) => this.thread.read(fd, off, len);
   /** Buffers lent to answers of whole reads made on the event loop (wholeNow). */
   readonly lent = new ReadBuffers();
+  /**
+   * Lent reads made in this turn of the event loop, by record: another hit of the
+   * record in the same turn shares the read (one hot URL: many hits per turn).
+   * Forgotten at the end of the turn, so what a later turn reads is read again.
+   */
+  private readonly readThisTurn = new Map<DiskRecord, { lease: Lease; integrity: string; size: number; segment: number | undefined; off: number | undefined }>();
+  private readonly forgetTurn = perTurn(() => {
+    for (const read of this.readThisTurn.values()) read.lease.release();
+    this.readThisTurn.clear();
+  });
 
   constructor(private readonly tier: DiskTier) {}
 
@@ -156,6 +167,11 @@ export class DiskReads {
    */
   wholeNow(rec: DiskRecord, lend: boolean): Body | undefined {
     if (!rec.verified) return undefined;
+    if (lend) {
+      const same = this.readThisTurn.get(rec);
+      // The record's body as read earlier in this turn (the same bytes: same digest, place and size).
+      if (same && same.integrity === rec.integrity && same.size === rec.size && same.segment === rec.segment && same.off === rec.off) return new LentBody(same.lease.share(), rec.size);
+    }
     const blob = rec.segment === undefined;
     // A blob file is asked for one byte more than its body (as readWhole()).
     const len = blob ? rec.size + 1 : rec.size;
@@ -170,8 +186,12 @@ export class DiskReads {
       if (lend) this.lent.give(buf);
       return undefined;
     }
-    if (lend) return new LentBody(this.lent, buf, rec.size);
-    return memoryBody(buf.length === rec.size ? buf : buf.subarray(0, rec.size));
+    if (!lend) return memoryBody(buf.length === rec.size ? buf : buf.subarray(0, rec.size));
+    const lease = new Lease(this.lent, buf);
+    // Shared by later hits of this turn; the turn's own reference is let go when it ends.
+    this.readThisTurn.set(rec, { lease: lease.share(), integrity: rec.integrity, size: rec.size, segment: rec.segment, off: rec.off });
+    this.forgetTurn();
+    return new LentBody(lease, rec.size);
   }
 
   body(rec: DiskRecord, integrity: string): Body {
