@@ -32,10 +32,10 @@ export const chooseByVary: Choose = (variants, req) => {
   return best ? { meta: best, whole } : { whole };
 };
 
-export type Picked = { meta: VariantMeta } | { meta: undefined; miss: 'uri-miss' | 'vary-miss' };
+type Picked = { meta: VariantMeta } | { meta: undefined; miss: 'uri-miss' | 'vary-miss' };
 
 /** The variant's metadata, chosen without I/O, or why there is none. */
-export function pick(store: Store, primaryKey: string, req: HeaderMap, choose: Choose = chooseByVary): Picked {
+function pick(store: Store, primaryKey: string, req: HeaderMap, choose: Choose = chooseByVary): Picked {
   const variants = store.variants(primaryKey);
   if (variants.length === 0) return { meta: undefined, miss: 'uri-miss' };
   const c = choose(variants, req);
@@ -50,15 +50,16 @@ function looked(entry: StoredEntry | undefined): Lookup {
 }
 
 /**
- * `picked`: the choice already made for this request (pick()), not made twice.
- * Synchronous when the store answers at once (Store.find: a disk hit whose metadata is
- * in RAM), a promise otherwise; a store failure throws or rejects.
+ * The variant chosen (pick()), then its entry. Synchronous when the store answers at once
+ * (memory, or Store.find: a disk hit whose metadata is in RAM), a promise otherwise; a
+ * store failure throws or rejects.
  */
-export function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?: Choose, picked?: Picked): Lookup | Promise<Lookup> {
-  const p = picked ?? pick(store, primaryKey, req, choose);
+export function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?: Choose): Lookup | Promise<Lookup> {
+  const p = pick(store, primaryKey, req, choose);
   if (!p.meta) return { found: undefined, miss: p.miss };
   const key = p.meta.key;
-  const entry = store.peek(key) ?? (store.find ? store.find(key) : store.get(key));
+  // find() is get() without a promise when it can: memory first, as peek().
+  const entry = store.find ? store.find(key) : (store.peek(key) ?? store.get(key));
   return entry instanceof Promise ? entry.then(looked) : looked(entry);
 }
 

@@ -20,7 +20,7 @@ import { createAnswers } from './answer.js';
 import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
 import { createFetcher } from './fetch-and-store.js';
 import { SharedMeta } from './shared-meta.js';
-import { lendAgainWhenSent, lookup, pick, type Choose, type Lookup, type Picked } from './lookup.js';
+import { lendAgainWhenSent, lookup, type Choose, type Lookup } from './lookup.js';
 import { createOnMiss } from './on-miss.js';
 import { createPass } from './pass.js';
 import { createSharedFetch } from './shared-fetch.js';
@@ -109,18 +109,13 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
       if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
     }
     // A disk entry that varies on nothing, metadata in RAM and body read at once: no choice among variants to make.
-    // A variant held in memory is answered without a promise too (a store failure: the look-up below degrades it).
     let unvaried: StoredEntry | undefined;
-    let picked: Picked | undefined;
     try {
       unvaried = store.findUnvaried?.(key);
-      if (!unvaried) picked = pick(store, key, ctx.headers, choose);
     } catch {
-      picked = undefined;
+      unvaried = undefined; // the look-up below meets the same failure and degrades it
     }
     if (unvaried) return serve(ctx, key, unvaried, 'uri-miss');
-    const inMemory = picked?.meta && store.peek(picked.meta.key);
-    if (inMemory) return serve(ctx, key, inMemory, 'uri-miss');
     // A store failure degrades to a miss.
     const failed = (err: unknown) => {
       logger.warn({ id: ctx.id, err: (err as Error).message }, 'store lookup failed; treated as a miss');
@@ -128,11 +123,11 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     };
     let l: Lookup | Promise<Lookup>;
     try {
-      l = lookup(store, key, ctx.headers, choose, picked);
+      l = lookup(store, key, ctx.headers, choose);
     } catch (err) {
       return failed(err);
     }
-    // A disk hit with its metadata in RAM is answered without a promise too.
+    // A variant in memory, or a disk hit with its metadata in RAM, is answered without a promise too.
     if (!(l instanceof Promise)) return serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss);
     return l.then((f) => serve(ctx, key, f.found, f.found ? 'uri-miss' : f.miss), failed);
   }
