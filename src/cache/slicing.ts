@@ -58,13 +58,12 @@ export function slicesCover(stored: readonly EntryMeta[], primaryKey: string, sl
   const spans = r?.kind === 'satisfiable' ? r.ranges : r?.kind === 'unsatisfiable' ? [{ start: 0, end: 0 }] : [{ start: 0, end: total - 1 }];
   const byKey = new Map(stored.map((m) => [m.key, m]));
   const directives = requestDirectives(requestHeaders);
-  let validator: string | undefined;
+  // One version throughout: the one If-Range was judged against.
+  const validator = any.slice.validator;
   for (const { start, end } of spans) {
     for (let i = Math.floor(start / sliceBytes); i <= Math.floor(end / sliceBytes); i++) {
       const m = byKey.get(sliceKey(primaryKey, sliceBytes, i));
-      if (m?.slice === undefined || m.slice.totalBytes !== total || !decideReuse(directives, m, nowMs).reuse) return false;
-      validator ??= m.slice.validator;
-      if (m.slice.validator !== validator) return false;
+      if (m?.slice === undefined || m.slice.totalBytes !== total || m.slice.validator !== validator || !decideReuse(directives, m, nowMs).reuse) return false;
     }
   }
   return true;

@@ -272,7 +272,11 @@ export class WorkerLocks {
     });
     socket.on('data', (c: Buffer) => reader.push(c));
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.peers.delete(socket));
+    socket.on('close', () => {
+      this.peers.delete(socket);
+      // A list owed on this connection: the asker links again and asks again.
+      if (from >= 0 && this.owed.get(from) === out) this.owed.delete(from);
+    });
   }
 
   stats(): { granted: number; waited: number; directed: number; alone: number; locksHeld: number; locksLingering: number; linkUnreachable: number; listsSent: number } {

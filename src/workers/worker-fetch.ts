@@ -32,7 +32,6 @@ export function lockKeyOf(key: string, range: string | undefined): string {
   return range === undefined ? key : `${key} ${range}`;
 }
 
-
 export interface LockService {
   acquire(key: string, notAt?: number): Promise<Grant>;
   release(key: string, stored: boolean): void;

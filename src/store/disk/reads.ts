@@ -58,9 +58,9 @@ export class DiskReads {
    * record in the same turn shares the read (one hot URL: many hits per turn).
    * Forgotten at the end of the turn, so what a later turn reads is read again.
    */
-  private readonly readThisTurn = new Map<DiskRecord, { lease: Lease; integrity: string; size: number; segment: number | undefined; off: number | undefined }>();
+  private readonly readThisTurn = new Map<DiskRecord, Lease>();
   private readonly forgetTurn = perTurn(() => {
-    for (const read of this.readThisTurn.values()) read.lease.release();
+    for (const lease of this.readThisTurn.values()) lease.release();
     this.readThisTurn.clear();
   });
 
@@ -168,9 +168,10 @@ export class DiskReads {
   wholeNow(rec: DiskRecord, lend: boolean): Body | undefined {
     if (!rec.verified) return undefined;
     if (lend) {
+      // The record's body as read earlier in this turn: a new body is a new record, and a
+      // relocation moves the same bytes.
       const same = this.readThisTurn.get(rec);
-      // The record's body as read earlier in this turn (the same bytes: same digest, place and size).
-      if (same && same.integrity === rec.integrity && same.size === rec.size && same.segment === rec.segment && same.off === rec.off) return new LentBody(same.lease.share(), rec.size);
+      if (same) return new LentBody(same.share(), rec.size);
     }
     const blob = rec.segment === undefined;
     // A blob file is asked for one byte more than its body (as readWhole()).
@@ -189,7 +190,7 @@ export class DiskReads {
     if (!lend) return memoryBody(buf.length === rec.size ? buf : buf.subarray(0, rec.size));
     const lease = new Lease(this.lent, buf);
     // Shared by later hits of this turn; the turn's own reference is let go when it ends.
-    this.readThisTurn.set(rec, { lease: lease.share(), integrity: rec.integrity, size: rec.size, segment: rec.segment, off: rec.off });
+    this.readThisTurn.set(rec, lease.share());
     this.forgetTurn();
     return new LentBody(lease, rec.size);
   }
