@@ -74,6 +74,10 @@ export function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?
  */
 export function lendAgainWhenSent(res: ServerResponse, entry: StoredEntry, answered: void | Promise<void>): void | Promise<void> {
   const release = entry.body.release;
-  if (release !== undefined && answered === undefined && res instanceof ServerResponse) res.once('finish', () => release.call(entry.body));
+  if (release === undefined || answered !== undefined || !(res instanceof ServerResponse)) return answered;
+  // Written whole already (end() handed every byte to the socket, which wrote them at
+  // once: the usual case for a small body): lent again now, no listener per answer.
+  if (res.writableFinished) release.call(entry.body);
+  else res.once('finish', () => release.call(entry.body));
   return answered;
 }

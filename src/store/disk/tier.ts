@@ -247,8 +247,14 @@ export class DiskTier implements Store, Purgeable {
   /** The live record under a key, moved to the young end of the LRU order (a hit). */
   hit(key: string): DiskRecord | undefined {
     const rec = this.live(key);
-    if (rec) this.records.delete(key), this.records.set(key, rec);
+    if (rec) this.touch(rec);
     return rec;
+  }
+
+  /** A hit on a live record found by live(): to the young end of the LRU order. */
+  touch(rec: DiskRecord): void {
+    this.records.delete(rec.key);
+    this.records.set(rec.key, rec);
   }
 
   evictOverBudget(): void {
