@@ -139,6 +139,37 @@ describe('disk hit: metadata of hot compact records is cached', () => {
   });
 });
 
+describe('disk hit: LRU order', () => {
+  test('a hit moves its record to the young end, also right after a write or a removal changed which record is youngest', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const key = (n: string) => urlMeta(`${n}.ts`).key;
+      const put = async (n: string) => {
+        assert.ok(await disk.putWhole(urlMeta(`${n}.ts`), randomBytes(1000)));
+        await disk.flush();
+      };
+      const order = () => [...disk.records.keys()].map((k) => /\/(\w)\.ts$/.exec(k)![1]).join('');
+      for (const n of ['a', 'b', 'c']) await put(n);
+      assert.equal(order(), 'abc');
+      disk.hit(key('a'));
+      assert.equal(order(), 'bca');
+      disk.hit(key('a'));
+      assert.equal(order(), 'bca', 'already the youngest: nothing moves');
+      await put('d');
+      disk.hit(key('a'));
+      assert.equal(order(), 'bcda', 'a write made d the youngest: the hit moves a again');
+      assert.equal(await disk.delete(key('a')), true);
+      disk.hit(key('d'));
+      assert.equal(order(), 'bcd');
+      disk.hit(key('b'));
+      assert.equal(order(), 'cdb');
+      assert.ok(await disk.get(key('c')), 'get() is a hit too');
+      assert.equal(order(), 'dbc');
+      await disk.close();
+    });
+  });
+});
+
 describe('disk hit: metadata handed out for a promotion', () => {
   test('after an update and a compaction, metadata handed out before is not current, even when its record\'s new line sits at the old offset', async () => {
     await withDir(async (dir) => {
