@@ -23,6 +23,14 @@ import pino from 'pino';
 export const BATCH_BYTES = 256 * 1024;
 /** Free batch buffers kept for reuse; more in flight (a slow disk) are let go once written. */
 const POOL_MAX = 4;
+/**
+ * Batches lent and not reported written, at most. Past it the output is stalled
+ * (a blocked pipe) or gone (pino turns writes into no-ops after EPIPE, and no
+ * write is reported again): batches are copied out and their buffers kept.
+ */
+const LENT_MAX = 16;
+/** A batch less full than this is copied out (a quiet node's): lending it would pin 256 KiB for a few lines. */
+const COPY_BELOW = BATCH_BYTES / 4;
 
 /** A destination that takes whole lines as bytes besides pino's strings. */
 export interface ByteLogDestination {
@@ -43,7 +51,8 @@ export function takesBytes(sink: object): sink is ByteLogDestination {
   return typeof (sink as Partial<ByteLogDestination>).writeBatch === 'function';
 }
 
-interface Boom {
+/** What of sonic-boom the destination uses (its byte mode). */
+export interface ByteWriter {
   write(b: Buffer): boolean;
   flush(cb?: (err?: Error) => void): void;
   flushSync(): void;
@@ -55,7 +64,11 @@ export function byteLogDestination(dest: number | string): ByteLogDestination {
   // pino.destination registers the flush at process exit; contentMode 'buffer' makes it take Buffers.
   // minLength 1 writes every line at once as 0 does, and makes flush(cb) wait until all is written
   // (with 0, sonic-boom calls it back at once).
-  const boom = pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer' }) as unknown as Boom;
+  return lendingDestination(pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer' }) as unknown as ByteWriter);
+}
+
+/** Batch buffers lent over `boom`, which writes bytes in order and reports each write's length. */
+export function lendingDestination(boom: ByteWriter): ByteLogDestination {
   // sonic-boom writes in the order it was given bytes and reports each write's length, so a
   // batch is written once the running total reaches its end. (A synchronous flush reports
   // nothing: the total lags from then on, which only returns buffers later, never early.)
@@ -79,9 +92,10 @@ export function byteLogDestination(dest: number | string): ByteLogDestination {
     writeBytes: give,
     batchBuffer: () => free.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES),
     writeBatch: (batch, length) => {
-      if (length === 0) {
+      if (length < COPY_BELOW || lent.length >= LENT_MAX) {
+        const ok = length === 0 || give(Buffer.from(batch.subarray(0, length)));
         if (free.length < POOL_MAX) free.push(batch);
-        return true;
+        return ok;
       }
       const ok = give(batch.subarray(0, length));
       lent.push({ end: given, batch });

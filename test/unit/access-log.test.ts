@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessLog } from '../../src/observability/access-log.js';
-import { byteLogDestination } from '../../src/observability/log-destination.js';
+import { byteLogDestination, lendingDestination } from '../../src/observability/log-destination.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 function capture(level = 'info') {
@@ -90,21 +90,47 @@ test("the node's byte destination lends a batch buffer again only once its bytes
   try {
     const file = join(dir, 'node.log');
     const dest = byteLogDestination(file);
+    // Full enough to be lent, not copied out (a quiet node's small batches are).
+    const line = `{"pad":"${'p'.repeat(100)}"}\n`;
+    const fill = (b: Buffer, lines: number): number => {
+      for (let i = 0; i < lines; i++) b.write(line, i * line.length, 'latin1');
+      return lines * line.length;
+    };
     const first = dest.batchBuffer();
-    const n = first.write('{"a":1}\n', 0, 'latin1');
-    dest.writeBatch(first, n);
+    dest.writeBatch(first, fill(first, 1000));
     // Not written yet: the next batch must be another buffer, or the first's bytes could change under the write.
     const second = dest.batchBuffer();
     assert.notEqual(second.buffer, first.buffer);
-    second.write('{"b":2}\n', 0, 'latin1');
-    dest.writeBatch(second, n);
+    dest.writeBatch(second, fill(second, 1000));
     await new Promise<void>((resolve, reject) => dest.flush((err) => (err ? reject(err) : resolve())));
     const again = [dest.batchBuffer(), dest.batchBuffer()].map((b) => b.buffer);
     assert.ok(again.includes(first.buffer) && again.includes(second.buffer), 'both written buffers are lent again');
-    assert.equal(await readFile(file, 'utf8'), '{"a":1}\n{"b":2}\n');
+    assert.equal(await readFile(file, 'utf8'), line.repeat(2000));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a destination whose writes are never reported (a stalled or broken pipe) holds a bounded number of batch buffers', () => {
+  const taken: Buffer[] = [];
+  // Bytes accepted, no write ever reported: pino's no-op after EPIPE, or a pipe nobody reads.
+  const dest = lendingDestination({ write: (b) => (taken.push(b), true), flush: () => {}, flushSync: () => {}, on: () => {} });
+  const buffers = new Set<ArrayBufferLike>();
+  for (let i = 0; i < 500; i++) {
+    const b = dest.batchBuffer();
+    buffers.add(b.buffer);
+    b.fill(0x61, 0, 100_000);
+    dest.writeBatch(b, 100_000);
+  }
+  assert.ok(buffers.size <= 20, `${buffers.size} batch buffers for 500 batches`);
+  // Past the bound the batches are copied out: the bytes handed over are still each batch's own.
+  assert.equal(taken.length, 500);
+  assert.ok(taken.every((t) => t.length === 100_000 && t[0] === 0x61 && t[99_999] === 0x61));
+  // A quiet node's small batch is copied out, its buffer lent again at once.
+  const quiet = lendingDestination({ write: () => true, flush: () => {}, flushSync: () => {}, on: () => {} });
+  const q = quiet.batchBuffer();
+  quiet.writeBatch(q, 300);
+  assert.equal(quiet.batchBuffer().buffer, q.buffer);
 });
 
 test('numbers are written as JSON.stringify writes them: ids and ms, whole, tenths, hundredths and odd values', () => {
