@@ -47,7 +47,7 @@ interface Pending {
 
 const MAX_BATCHES_IN_FLIGHT = 2;
 /** The shared ring bodies travel in to the thread (body-ring.ts); within the queue's byte bound. */
-const RING_BYTES = 4 * 1024 * 1024;
+const RING_BYTES = 16 * 1024 * 1024;
 /** Ops per batch at most: a batch is one synchronous run in the thread. */
 const MAX_BATCH_OPS = 256;
 
