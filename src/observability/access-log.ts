@@ -17,7 +17,7 @@
 // of the event loop's time (a hand-off to libuv's pool) whatever its size.
 
 import pino, { type Logger } from 'pino';
-import { takesBytes } from './log-destination.js';
+import { BATCH_BYTES, takesBytes, type ByteLogDestination } from './log-destination.js';
 
 export interface AccessRecord {
   /** The node's request number since start. */
@@ -37,7 +37,6 @@ export interface AccessRecord {
   http?: string | undefined;
 }
 
-const BATCH_BYTES = 256 * 1024;
 const BATCH_DELAY_MS = 100;
 
 /** JSON string literal in ASCII; the request line's characters rarely need escaping. */
@@ -99,21 +98,21 @@ interface Sink {
   write(chunk: string): unknown;
 }
 
-/** A batch flushed while less than this full is copied out, and its buffer kept for the next. */
-const KEEP_BELOW = BATCH_BYTES / 4;
-
 export class AccessLog {
-  /** The batch being filled (allocated when a line arrives and none is), and its used length. */
+  /** The batch being filled (taken when a line arrives and none is), and its used length. */
   private batch: Buffer | undefined;
   private used = 0;
   private timer: NodeJS.Timeout | undefined;
   private enabled: boolean;
   private readonly sink: Sink;
+  /** The node's destination lends batch buffers and takes them back written; a string sink gets copies. */
+  private readonly bytes: ByteLogDestination | undefined;
   private readonly prefix: string;
 
   constructor(private readonly logger: Logger, nodeId: string, private readonly now: () => number = Date.now) {
     this.enabled = logger.isLevelEnabled('info');
     this.sink = (logger as unknown as Record<symbol, Sink>)[pino.symbols.streamSym]!;
+    this.bytes = takesBytes(this.sink) ? this.sink : undefined;
     this.prefix = `,"node":${asciiJson(nodeId)},"msg":"access","id":`;
   }
 
@@ -159,7 +158,9 @@ export class AccessLog {
     if (room > BATCH_BYTES) {
       this.flush();
       const alone = Buffer.allocUnsafe(room);
-      this.send(alone.subarray(0, this.writeLine(alone, 0, r, mid)));
+      const bytes = alone.subarray(0, this.writeLine(alone, 0, r, mid));
+      if (this.bytes !== undefined) this.bytes.writeBytes(bytes);
+      else this.sink.write(bytes.toString('latin1'));
       return;
     }
     let batch = this.batch;
@@ -167,7 +168,7 @@ export class AccessLog {
       this.flush();
       batch = this.batch;
     }
-    if (batch === undefined) batch = this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    if (batch === undefined) batch = this.batch = this.bytes?.batchBuffer() ?? Buffer.allocUnsafe(BATCH_BYTES);
     this.used = this.writeLine(batch, this.used, r, mid);
     if (this.timer === undefined) {
       this.timer = setTimeout(this.flush, BATCH_DELAY_MS);
@@ -198,23 +199,16 @@ export class AccessLog {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.batch;
-    if (batch === undefined || this.used === 0) return;
-    let out: Buffer;
-    if (this.used < KEEP_BELOW) {
-      // A quiet node's batch: copied out, so its buffer serves the next one.
-      out = Buffer.from(batch.subarray(0, this.used));
-    } else {
-      // The destination keeps the buffer until it is written: the next line starts a new one.
-      out = batch.subarray(0, this.used);
-      this.batch = undefined;
-    }
+    const used = this.used;
+    if (batch === undefined || used === 0) return;
     this.used = 0;
-    this.send(out);
+    if (this.bytes === undefined) {
+      // A string is a copy: the buffer serves the next batch.
+      this.sink.write(batch.toString('latin1', 0, used));
+      return;
+    }
+    // Lent until written: the next line takes another (the destination's pool).
+    this.batch = undefined;
+    this.bytes.writeBatch(batch, used);
   };
-
-  private send(bytes: Buffer): void {
-    const sink = this.sink;
-    if (takesBytes(sink)) sink.writeBytes(bytes);
-    else sink.write(bytes.toString('latin1'));
-  }
 }

@@ -85,6 +85,28 @@ test("the node's byte destination: pino's lines and access batches reach the fil
   }
 });
 
+test("the node's byte destination lends a batch buffer again only once its bytes are written", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-log-'));
+  try {
+    const file = join(dir, 'node.log');
+    const dest = byteLogDestination(file);
+    const first = dest.batchBuffer();
+    const n = first.write('{"a":1}\n', 0, 'latin1');
+    dest.writeBatch(first, n);
+    // Not written yet: the next batch must be another buffer, or the first's bytes could change under the write.
+    const second = dest.batchBuffer();
+    assert.notEqual(second.buffer, first.buffer);
+    second.write('{"b":2}\n', 0, 'latin1');
+    dest.writeBatch(second, n);
+    await new Promise<void>((resolve, reject) => dest.flush((err) => (err ? reject(err) : resolve())));
+    const again = [dest.batchBuffer(), dest.batchBuffer()].map((b) => b.buffer);
+    assert.ok(again.includes(first.buffer) && again.includes(second.buffer), 'both written buffers are lent again');
+    assert.equal(await readFile(file, 'utf8'), '{"a":1}\n{"b":2}\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('numbers are written as JSON.stringify writes them: ids and ms, whole, tenths, hundredths and odd values', () => {
   const { lines, log } = capture();
   const cases: Array<[number, number]> = [
