@@ -65,8 +65,9 @@ export function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?
 
 /**
  * A hit answered from `entry` by this request alone: a body in a lent buffer
- * (Body.release, a disk hit read whole) is lent again once node:http says the answer
- * finished — its last write completed, so the socket needs none of its bytes. Only
+ * (Body.release, a disk hit read whole) is lent again once the socket needs none of
+ * its bytes — at once when end() wrote them all, else when node:http says the answer
+ * finished (its last write completed). Only
  * when the answer was written at once from the buffer (`answered` not a promise: a
  * variant made from the body may outlive the answer) and only over HTTP/1.1 (an h2
  * response says 'finish' when its stream closes, possibly before the session wrote
@@ -74,6 +75,10 @@ export function lookup(store: Store, primaryKey: string, req: HeaderMap, choose?
  */
 export function lendAgainWhenSent(res: ServerResponse, entry: StoredEntry, answered: void | Promise<void>): void | Promise<void> {
   const release = entry.body.release;
-  if (release !== undefined && answered === undefined && res instanceof ServerResponse) res.once('finish', () => release.call(entry.body));
+  if (release === undefined || answered !== undefined || !(res instanceof ServerResponse)) return answered;
+  // Written whole already (end() handed every byte to the socket, which wrote them at
+  // once: the usual case for a small body): lent again now, no listener per answer.
+  if (res.writableFinished) release.call(entry.body);
+  else res.once('finish', () => release.call(entry.body));
   return answered;
 }

@@ -101,7 +101,7 @@ describe('disk hit: metadata of hot compact records is cached', () => {
     });
   });
 
-  test('bounded by entries and by estimated bytes, least recently used dropped first', () => {
+  test('bounded by entries and by estimated bytes, the oldest not hit since its last chance dropped first', () => {
     const rec = (i: number, lineBytes = 100) => new DiskRecord(`k${i}`, 10, 0, 0, i * 1000, lineBytes, undefined);
     const recs = Array.from({ length: 5 }, (_, i) => rec(i));
     const byCount = new MetaCache(3, 1 << 20);
@@ -119,6 +119,54 @@ describe('disk hit: metadata of hot compact records is cached', () => {
     byBytes.set({ rec: huge, gen: 0, lineOff: huge.lineOff, softAt: undefined }, makeMeta(huge.key), huge.lineBytes);
     assert.equal(byBytes.get(huge, 0), undefined, 'one larger than the whole bound is not kept');
     assert.equal(byBytes.size, 2);
+  });
+
+  test('second chance: an entry hit since the last eviction round outlives older and younger ones that were not', () => {
+    const rec = (i: number) => new DiskRecord(`k${i}`, 10, 0, 0, i * 1000, 100, undefined);
+    const [a, b, c, d, e, f] = Array.from({ length: 6 }, (_, i) => rec(i));
+    const cache = new MetaCache(3, 1 << 20);
+    const put = (r: DiskRecord) => cache.set({ rec: r, gen: 0, lineOff: r.lineOff, softAt: undefined }, makeMeta(r.key), r.lineBytes);
+    for (const r of [a!, b!, c!, d!]) put(r);
+    assert.equal(cache.get(a!, 0), undefined, 'nothing hit: the oldest goes');
+    assert.ok(cache.get(b!, 0), 'b hit');
+    put(e!);
+    assert.ok(cache.get(b!, 0), 'b, the oldest but hit, was kept');
+    assert.equal(cache.get(c!, 0), undefined, 'c, the oldest not hit, went instead');
+    put(f!);
+    assert.equal(cache.size, 3);
+    assert.ok(cache.get(b!, 0), 'hit again: kept again');
+    assert.equal(cache.get(d!, 0), undefined);
+  });
+});
+
+describe('disk hit: LRU order', () => {
+  test('a hit moves its record to the young end, also right after a write or a removal changed which record is youngest', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const key = (n: string) => urlMeta(`${n}.ts`).key;
+      const put = async (n: string) => {
+        assert.ok(await disk.putWhole(urlMeta(`${n}.ts`), randomBytes(1000)));
+        await disk.flush();
+      };
+      const order = () => [...disk.records.keys()].map((k) => /\/(\w)\.ts$/.exec(k)![1]).join('');
+      for (const n of ['a', 'b', 'c']) await put(n);
+      assert.equal(order(), 'abc');
+      disk.hit(key('a'));
+      assert.equal(order(), 'bca');
+      disk.hit(key('a'));
+      assert.equal(order(), 'bca', 'already the youngest: nothing moves');
+      await put('d');
+      disk.hit(key('a'));
+      assert.equal(order(), 'bcda', 'a write made d the youngest: the hit moves a again');
+      assert.equal(await disk.delete(key('a')), true);
+      disk.hit(key('d'));
+      assert.equal(order(), 'bcd');
+      disk.hit(key('b'));
+      assert.equal(order(), 'cdb');
+      assert.ok(await disk.get(key('c')), 'get() is a hit too');
+      assert.equal(order(), 'dbc');
+      await disk.close();
+    });
   });
 });
 

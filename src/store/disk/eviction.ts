@@ -34,8 +34,7 @@ export function evictOverBudget(tier: DiskTier): number {
     if (committedBytes(tier) <= max && (tier.usedBytes() <= max || liveBytes(tier) <= max / 2)) break;
     if (skips > 0 && inUse!(rec.key)) {
       skips--;
-      records.delete(rec.key);
-      records.set(rec.key, rec);
+      tier.touch(rec);
       continue;
     }
     evicted++;

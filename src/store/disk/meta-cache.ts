@@ -1,8 +1,13 @@
 // Parsed metadata of hot compact records, so a disk hit on one does not read and parse
 // its index line again (one trip through libuv's pool and a JSON.parse per hit). A
 // record's RAM stays compact (records.ts): this cache is bounded on its own, by
-// entries and by an estimate of their bytes, least recently used dropped first (as
-// nginx's open_file_cache is bounded by max=).
+// entries and by an estimate of their bytes (as nginx's open_file_cache is bounded by
+// max=). What goes when it is full is chosen by second chance (CLOCK): a hit only
+// marks its entry used; the oldest unmarked entry goes, a marked one is moved to the
+// young end and unmarked. Why not exact LRU: moving an entry to the Map's end on every
+// hit was a delete and an insert per disk hit, and the tombstones they leave make V8
+// rebuild the Map's table over and over (old-space garbage: major GCs on bench "hit
+// 16 KiB from disk").
 //
 // An entry is used only while it still describes the record: the same record object
 // (a body written again is a new record), the same line in the same index file (an
@@ -39,6 +44,8 @@ export function stillCurrent(s: LineStamp, rec: DiskRecord, gen: number): boolea
 interface Cached extends LineStamp {
   meta: EntryMeta;
   bytes: number;
+  /** Read or hit since it was inserted or last passed over by eviction (second chance). */
+  used: boolean;
 }
 
 /** Entries at most (nginx's open_file_cache is often set to max=1000). */
@@ -52,7 +59,7 @@ function estimate(lineBytes: number): number {
 }
 
 export class MetaCache {
-  /** Map order is recency: least recently used first. */
+  /** Map order is insertion (or last second chance) order: oldest first. */
   private readonly byKey = new Map<string, Cached>();
   private bytes = 0;
 
@@ -73,8 +80,7 @@ export class MetaCache {
       this.drop(rec.key);
       return undefined;
     }
-    this.byKey.delete(rec.key);
-    this.byKey.set(rec.key, c);
+    c.used = true;
     return c.meta;
   }
 
@@ -83,11 +89,24 @@ export class MetaCache {
     const bytes = estimate(lineBytes);
     if (bytes > this.maxBytes) return;
     this.drop(stamp.rec.key);
-    this.byKey.set(stamp.rec.key, { rec: stamp.rec, gen: stamp.gen, lineOff: stamp.lineOff, softAt: stamp.softAt, meta, bytes });
+    this.byKey.set(stamp.rec.key, { rec: stamp.rec, gen: stamp.gen, lineOff: stamp.lineOff, softAt: stamp.softAt, meta, bytes, used: true });
     this.bytes += bytes;
+    this.evict();
+  }
+
+  /** Over a bound: the oldest entry not hit since its last chance goes; hit ones get another chance at the young end. */
+  private evict(): void {
+    // Each entry is passed over at most once per call: after a full round, every one is unmarked.
+    let chances = this.byKey.size;
     while (this.byKey.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.byKey.keys().next().value as string;
-      this.drop(oldest);
+      const [key, oldest] = this.byKey.entries().next().value as [string, Cached];
+      if (oldest.used && chances-- > 0) {
+        oldest.used = false;
+        this.byKey.delete(key);
+        this.byKey.set(key, oldest);
+        continue;
+      }
+      this.drop(key);
     }
   }
 

@@ -4,8 +4,8 @@
 // thread on bench "hit 16 KiB from disk").
 //
 // Invariants: a buffer goes back to the pool only through its lease's release(),
-// which the caller makes once no byte of it can be read any more (the answer that
-// sent it has finished: the socket's write completed); a lease never released is
+// which the caller makes once no byte of it can be read any more (the socket's write
+// of the answer that sent it completed, at once or later); a lease never released is
 // an ordinary buffer the collector reclaims, never reused. Released at most once.
 // Bounded: what is free beyond FREE_BYTES is dropped.
 

@@ -22,6 +22,8 @@ interface Held {
 export class ReadHandles<K> {
   /** Map order is recency: least recently used first. */
   private readonly held = new Map<K, Held>();
+  /** The name last moved to the end of `held` (a read of it again moves nothing: one hot file, many reads). */
+  private youngest: K | undefined;
 
   /**
    * `readFd`: reads `len` bytes at `off` of an open descriptor (reads.ts gives the
@@ -63,8 +65,11 @@ export class ReadHandles<K> {
     const h = this.held.get(name);
     if (h === undefined || h.fd === undefined) return undefined;
     // Most recently used: moved to the end (without take(): nothing to count, the read ends here).
-    this.held.delete(name);
-    this.held.set(name, h);
+    if (this.youngest !== name) {
+      this.held.delete(name);
+      this.held.set(name, h);
+      this.youngest = name;
+    }
     let got = 0;
     while (got < len) {
       const n = readSync(h.fd, into, got, len - got, off + got);
@@ -101,6 +106,7 @@ export class ReadHandles<K> {
       h = opened;
     }
     this.held.set(name, h);
+    this.youngest = name;
     while (this.held.size > this.max) {
       const [oldest, o] = this.held.entries().next().value as [K, Held];
       this.held.delete(oldest);

@@ -126,7 +126,7 @@ export class DiskReads {
     if (meta === undefined || meta.varyNames.length !== 0 || meta.slice !== undefined) return undefined;
     const how = howToRead(rec.size, keeps, READ_WHOLE_BYTES);
     const found = this.foundNow(rec, meta, how, how === KEEP ? tier.lines.stamp(rec) : undefined);
-    if (found) tier.hit(key);
+    if (found) tier.touch(rec);
     return found;
   }
 

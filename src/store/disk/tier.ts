@@ -1,11 +1,8 @@
-// Disk tier: records and budget. RAM keeps a compact record per entry (records.ts);
-// the full metadata is in its index line, read on a disk hit (record-lines.ts). Small
-// bodies are appended to segment files (segments.ts), large ones are blobs in cacache's
-// content layout (layout.ts), all written by a writer thread through a bounded queue
-// (write-queue.ts, writer-thread.ts); the index is Strata's own log (index-log.ts),
-// compacted in the background (compaction.ts), loaded at start beside the requests
-// (load.ts); reads and their failures are in reads.ts; start-up collects what a crash
-// left (collect.ts).
+// Disk tier: records and budget. RAM keeps a compact record per entry (records.ts), the
+// full metadata in its index line (record-lines.ts). Small bodies go to segment files
+// (segments.ts), large ones are blobs (layout.ts), written by a writer thread through a
+// bounded queue (write-queue.ts); the index is Strata's own log (index-log.ts), compacted
+// (compaction.ts), loaded beside the requests (load.ts); reads in reads.ts; crash leftovers collect.ts.
 //
 // Invariants:
 // - An entry becomes visible only after its blob is in place whole and its record
@@ -55,6 +52,8 @@ const WARN_INTERVAL_MS = 10_000;
 export class DiskTier implements Store, Purgeable {
   /** Map iteration order is the LRU order: oldest first. */
   records = new Map<string, DiskRecord>();
+  /** The record last put at the young end of `records` (track, touch), while it is still there. */
+  private youngest: DiskRecord | undefined;
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
   /** Shed writes and I/O errors: at most one warning per kind per interval. */
@@ -110,10 +109,7 @@ export class DiskTier implements Store, Purgeable {
     return this.purging.bans;
   }
 
-  /**
-   * Open the tier. Its index loads before this resolves, or, with loadInBackground,
-   * beside the requests served meanwhile (load.ts; `ready` resolves when it is done).
-   */
+  /** Open the tier: its index loaded, or with loadInBackground loading beside the requests (load.ts; `ready` resolves when done). */
   static async open(opts: DiskTierOptions): Promise<DiskTier> {
     await collectLeftovers(opts.dir, opts.logger);
     const journal = await PurgeJournal.load(opts.dir);
@@ -158,6 +154,7 @@ export class DiskTier implements Store, Purgeable {
     const old = this.records.get(rec.key);
     if (old) this.untrack(old);
     this.records.set(rec.key, rec);
+    this.youngest = rec;
     this.list(rec);
   }
 
@@ -168,6 +165,7 @@ export class DiskTier implements Store, Purgeable {
       this.list(rec);
     }
     this.records = records;
+    this.youngest = undefined;
   }
 
   private refer(rec: DiskRecord): void {
@@ -193,6 +191,7 @@ export class DiskTier implements Store, Purgeable {
   untrack(rec: DiskRecord): void {
     if (this.records.get(rec.key) !== rec) return;
     this.records.delete(rec.key);
+    if (this.youngest === rec) this.youngest = undefined;
     this.liveLineBytes -= rec.lineBytes;
     this.recordBytes -= recordRamBytes(rec.key);
     this.indexes.remove(rec.meta);
@@ -247,8 +246,15 @@ export class DiskTier implements Store, Purgeable {
   /** The live record under a key, moved to the young end of the LRU order (a hit). */
   hit(key: string): DiskRecord | undefined {
     const rec = this.live(key);
-    if (rec) this.records.delete(key), this.records.set(key, rec);
-    return rec;
+    return rec && (this.touch(rec), rec);
+  }
+
+  /** A live record to the young end of the LRU order; already there, nothing moved (a Map delete+insert per hit of one hot record rebuilt its table every few hits). */
+  touch(rec: DiskRecord): void {
+    if (rec === this.youngest) return;
+    this.records.delete(rec.key);
+    this.records.set(rec.key, rec);
+    this.youngest = rec;
   }
 
   evictOverBudget(): void {
