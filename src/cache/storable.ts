@@ -169,13 +169,15 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
 
 /** The response fields worth keeping: hop-by-hop fields, Set-Cookie, Age and fields named by private="..." are dropped. */
 function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
-  const out = withoutHopByHop(res);
-  delete out['set-cookie'];
   // Age is recomputed on every answer (RFC 9111 §5.1); Date is kept as the origin's.
-  delete out['age'];
+  const out = withoutHopByHop(res, notStoredField);
   const priv = cc.get('private');
   if (typeof priv === 'string') for (const f of splitList(priv)) delete out[f.toLowerCase()];
   return out;
+}
+
+function notStoredField(name: string): boolean {
+  return name === 'set-cookie' || name === 'age';
 }
 
 /** RFC 9111 §4.2.1 computed by http-cache-semantics on a normalised copy of the response. */

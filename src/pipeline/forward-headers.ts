@@ -7,7 +7,7 @@
 
 import { PEER_FIELDS } from '../cluster/peer-auth.js';
 import { DROPPED_REQUEST_FIELDS } from '../config/schema/index.js';
-import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { connectionTokens, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 
 export interface ForwardContext {
   clientAddress: string;
@@ -28,16 +28,15 @@ export const DEFAULT_DROPPED_FIELDS: ReadonlySet<string> = new Set(DROPPED_REQUE
  * client could use to steer the origin without being part of the cache key
  * (Forwarded; the X-Forwarded-* fields are overwritten below for the same reason).
  */
-const NOT_FORWARDED = ['expect', 'host', 'content-length', 'forwarded', ...PEER_FIELDS];
+const NOT_FORWARDED: ReadonlySet<string> = new Set(['expect', 'host', 'content-length', 'forwarded', ...PEER_FIELDS]);
 
 export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMap {
-  const h = withoutHopByHop(client);
+  const dropped = ctx.droppedFields ?? DEFAULT_DROPPED_FIELDS;
   // HTTP/2 pseudo-header fields (:method, :path, :authority, :scheme) describe the client's stream, not the origin request.
-  for (const name in h) if (name.charCodeAt(0) === 58 /* ':' */) delete h[name];
-  const contentLength = h['content-length'];
-  for (const f of NOT_FORWARDED) delete h[f];
-  for (const f of ctx.droppedFields ?? DEFAULT_DROPPED_FIELDS) delete h[f];
-  if (contentLength !== undefined) h['content-length'] = contentLength;
+  const h = withoutHopByHop(client, (name) => name.charCodeAt(0) === 58 /* ':' */ || NOT_FORWARDED.has(name) || dropped.has(name));
+  // Kept (after the client's other fields) unless Connection names it.
+  const contentLength = client['content-length'];
+  if (contentLength !== undefined && !connectionTokens(client).has('content-length')) h['content-length'] = contentLength;
   h['host'] = ctx.originHost;
   const xff = h['x-forwarded-for'];
   h['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientAddress}` : ctx.clientAddress;
@@ -52,9 +51,10 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
 
 /** Client conditionals and ranges are Strata's to answer when it fills the cache. */
 export function forFill(h: HeaderMap): HeaderMap {
-  delete h['if-none-match'];
-  delete h['if-modified-since'];
-  delete h['if-range'];
-  delete h['range'];
+  // Deleted only when present: a delete is a runtime call even for a field the object lacks.
+  if (h['if-none-match'] !== undefined) delete h['if-none-match'];
+  if (h['if-modified-since'] !== undefined) delete h['if-modified-since'];
+  if (h['if-range'] !== undefined) delete h['if-range'];
+  if (h['range'] !== undefined) delete h['range'];
   return h;
 }

@@ -3,7 +3,8 @@
 // entry (and every entry sharing the damaged blob); any other error (EMFILE, EIO…)
 // is the system's: counted, logged at most every interval, and the entry stays.
 
-import { fileBody, IntegrityError, sha256Integrity } from '../file-body.js';
+import { fileBody, IntegrityError } from '../file-body.js';
+import { integrityMatches } from '../integrity.js';
 import type { Body, EntryMeta, StoredEntry } from '../types.js';
 import type { LineStamp } from './meta-cache.js';
 import { blobPath, segmentPath } from './layout.js';
@@ -230,7 +231,7 @@ export class DiskReads {
       this.failed(rec, err as Error);
       return undefined;
     }
-    if (data.length !== rec.size || (!rec.verified && sha256Integrity(data) !== integrity)) {
+    if (data.length !== rec.size || (!rec.verified && !integrityMatches(data, integrity))) {
       this.failed(rec, new IntegrityError('integrity mismatch'));
       return undefined;
     }

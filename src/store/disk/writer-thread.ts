@@ -22,7 +22,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
 import type { Batch, Op, OpResult, PutOp, Reply, SegmentLocation } from './write-ops.js';
-import { sha256Integrity } from '../file-body.js';
+import { checksumIntegrity, sha256Integrity } from '../integrity.js';
 
 // Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
 // (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
@@ -181,7 +181,8 @@ function run(op: Op, lines: string[]): OpResult {
     case 'put': {
       const data = op.data ?? ring.subarray(op.ringAt!, op.ringAt! + op.bytes);
       if (op.segment) {
-        const integrity = sha256Integrity(data);
+        // Stored by place, not by content: a checksum catches damage (integrity.ts).
+        const integrity = checksumIntegrity(data);
         const at = appendToSegment(data);
         lines.push(assembleLine(op.line.head, integrity, at, op.line.tail));
         return { ok: true, integrity, at };
