@@ -15,6 +15,25 @@ function v1Line(integrity: string, size: number, meta: EntryMeta, time: number, 
   return `{"i":${JSON.stringify(integrity)},"s":${size},"g":${at.segment},"o":${at.off},${JSON.stringify({ k: meta.key, t: time, m: meta }).slice(1)}\n`;
 }
 
+/** Metadata of a plain stored 200 answer of `bodyBytes` (fresh for `maxAgeS`), as a bench writes it straight into a tier. */
+export function plainMeta(url: string, headers: Record<string, string>, maxAgeS: number, bodyBytes: number, nowMs: number): EntryMeta {
+  const key = `GET ${url}`;
+  return newEntryMeta(
+    {
+      headers: { ...headers, 'cache-control': `max-age=${maxAgeS}` },
+      cacheControl: `max-age=${maxAgeS}`,
+      freshnessLifetimeS: maxAgeS,
+      initialAgeS: 0,
+      varyNames: [],
+      noCache: false,
+      staleForbidden: false,
+      staleWhileRevalidateS: 0,
+      staleIfErrorS: 0,
+    },
+    { key, primaryKey: key, url, status: 200, varyValues: {}, requestTimeMs: nowMs, responseTimeMs: nowMs, bodySize: bodyBytes },
+  );
+}
+
 /** Write a cache directory of `entries` small segment entries (`v1`: index-v1.log, the format before issue 15). */
 export function buildCacheDir(dir: string, entries: number, bodyBytes: number, v1: boolean): void {
   mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
@@ -28,21 +47,7 @@ export function buildCacheDir(dir: string, entries: number, bodyBytes: number, v
   for (let i = 0; i < entries; i++) {
     // ~60 bytes: a typical media URL.
     const url = `http://media.example.com/v/${(i * 2654435761) % 99991}/seg-${String(i).padStart(8, '0')}.ts`;
-    const key = `GET ${url}`;
-    const meta = newEntryMeta(
-      {
-        headers: { 'content-type': 'video/mp2t', 'cache-control': 'max-age=86400', etag: `"${i.toString(36)}"`, 'last-modified': 'Mon, 30 Nov 2026 08:00:00 GMT', date: 'Mon, 30 Nov 2026 08:00:00 GMT' },
-        cacheControl: 'max-age=86400',
-        freshnessLifetimeS: 86_400,
-        initialAgeS: 0,
-        varyNames: [],
-        noCache: false,
-        staleForbidden: false,
-        staleWhileRevalidateS: 0,
-        staleIfErrorS: 0,
-      },
-      { key, primaryKey: key, url, status: 200, varyValues: {}, requestTimeMs: now, responseTimeMs: now, bodySize: bodyBytes },
-    );
+    const meta = plainMeta(url, { 'content-type': 'video/mp2t', etag: `"${i.toString(36)}"`, 'last-modified': 'Mon, 30 Nov 2026 08:00:00 GMT', date: 'Mon, 30 Nov 2026 08:00:00 GMT' }, 86_400, bodyBytes, now);
     meta.integrity = integrity;
     const at = { segment: 0, off: i * bodyBytes };
     lines.push(v1 ? v1Line(integrity, bodyBytes, meta, now, at) : recordLine(meta, now, at));

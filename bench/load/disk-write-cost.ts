@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { newEntryMeta } from '../../src/cache/entry.js';
+import { plainMeta } from './cache-dir.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
 
@@ -24,21 +24,7 @@ const given = process.argv[4];
 const dir = given ?? mkdtempSync(join(tmpdir(), 'strata-write-cost-'));
 
 function meta(i: number): EntryMeta {
-  const key = `GET http://bench.example/write-cost/${i}`;
-  return newEntryMeta(
-    {
-      headers: { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=3600', 'content-length': String(size) },
-      cacheControl: 'max-age=3600',
-      freshnessLifetimeS: 3600,
-      initialAgeS: 0,
-      varyNames: [],
-      noCache: false,
-      staleForbidden: false,
-      staleWhileRevalidateS: 0,
-      staleIfErrorS: 0,
-    },
-    { key, primaryKey: key, url: key.slice(4), status: 200, varyValues: {}, requestTimeMs: Date.now(), responseTimeMs: Date.now(), bodySize: size },
-  );
+  return plainMeta(`http://bench.example/write-cost/${i}`, { 'content-type': 'application/octet-stream', 'content-length': String(size) }, 3600, size, Date.now());
 }
 
 /** CPU time (µs) of each thread of this process. */
