@@ -37,6 +37,12 @@ export function sliceRange(index: number, sliceBytes: number): string {
   return `bytes=${index * sliceBytes}-${(index + 1) * sliceBytes - 1}`;
 }
 
+/** Bytes of slice `index` within an object of `total` bytes (the last one is shorter). */
+export function sliceSpan(index: number, bytes: number, total: number): { start: number; end: number } {
+  const start = index * bytes;
+  return { start, end: Math.min(start + bytes, total) - 1 };
+}
+
 /** Entry key of slice `index` (a space never occurs in a primary key's URL). */
 export function sliceKey(primaryKey: string, bytes: number, index: number): string {
   return `${primaryKey} slice ${bytes} ${index}`;

@@ -29,7 +29,7 @@ import { newEntryMeta } from '../cache/entry.js';
 import { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
 import { currentAge, decideReuse, requestDirectives } from '../cache/reuse.js';
-import { objectValidator, sliceKey, sliceRange, slicesCover } from '../cache/slicing.js';
+import { objectValidator, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
 import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -103,11 +103,6 @@ function whyNot(o: FetchOutcome): string {
   return o.kind === 'storing' ? `status-${o.status}` : o.kind;
 }
 
-/** Bytes of one slice (its index within the object). */
-function sliceSpan(index: number, bytes: number, total: number): { start: number; end: number } {
-  const start = index * bytes;
-  return { start, end: Math.min(start + bytes, total) - 1 };
-}
 
 
 /** The object's response fields, as a whole 200 would carry them. */
