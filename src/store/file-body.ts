@@ -53,9 +53,15 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
       const base = checks.offset ?? 0;
       const read = (from: number, to: number) => createReadStream(path, { start: base + from, end: base + to, highWaterMark: READ_BYTES });
       const whole = start === 0 && end === size - 1;
-      // An integrity of a kind Strata does not know cannot be checked: length-checked only, as a trusted read.
-      const hasher = checks.trusted ? undefined : integrityCheck(integrity);
-      if (!hasher) return rangeChecked(read(start, end), end - start + 1, onCorrupt);
+      if (checks.trusted) return rangeChecked(read(start, end), end - start + 1, onCorrupt);
+      const hasher = integrityCheck(integrity);
+      if (!hasher) {
+        // An integrity of a kind Strata does not know (a damaged line, an empty one) cannot vouch
+        // for the bytes: corrupt, as a whole read of it is judged (reads.ts), never served unchecked.
+        const err = new IntegrityError(`stored body has an integrity of an unknown kind (${JSON.stringify(integrity.slice(0, 12))})`);
+        onCorrupt(err);
+        return new Readable({ read() { this.destroy(err); } });
+      }
       if (!whole) return verifiedThenRange(read(0, size - 1), size, hasher, checks, () => rangeChecked(read(start, end), end - start + 1, onCorrupt));
       const file = read(start, end);
       let seen = 0;

@@ -36,3 +36,39 @@ test('integrity: a kind Strata does not know has no check and never matches', ()
   assert.equal(integrityMatches(body, 'sha512-AAAA'), false);
   assert.equal(integrityMatches(body, ''), false);
 });
+
+test('a stored body whose integrity is of an unknown kind is corrupt on a range or streamed read too, never served unchecked', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileBody, IntegrityError } = await import('../../src/store/file-body.js');
+  const dir = await mkdtemp(join(tmpdir(), 'strata-integrity-'));
+  try {
+    const body = randomBytes(10_000);
+    const path = join(dir, 'body');
+    await writeFile(path, body);
+    const read = async (integrity: string): Promise<{ bytes?: Buffer; err?: unknown; corrupt: number }> => {
+      let corrupt = 0;
+      const b = fileBody(path, body.length, integrity, { trusted: false, onVerified: () => {}, onCorrupt: () => corrupt++ });
+      const chunks: Buffer[] = [];
+      try {
+        for await (const c of b.stream(2, 5)) chunks.push(c as Buffer);
+        return { bytes: Buffer.concat(chunks), corrupt };
+      } catch (err) {
+        return { err, corrupt };
+      }
+    };
+    // A known kind: verified whole, then the range.
+    const ok = await read(checksumIntegrity(body));
+    assert.deepEqual(ok.bytes, body.subarray(2, 6));
+    assert.equal(ok.corrupt, 0);
+    // A damaged kind and an empty one: an error, the entry reported corrupt, no bytes.
+    for (const integrity of ['crc3x-00000000', '']) {
+      const r = await read(integrity);
+      assert.ok(r.err instanceof IntegrityError, `${JSON.stringify(integrity)}: ${String(r.err)}`);
+      assert.equal(r.corrupt, 1);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

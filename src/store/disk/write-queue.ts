@@ -171,7 +171,10 @@ export class WriteQueue {
       // heap grew by hundreds of MiB of collectable copies before V8 bothered to collect.
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
     });
-    w.on('message', (reply: Reply) => this.onReply(reply));
+    // A late reply of a thread already replaced would be paired with the new thread's batch.
+    w.on('message', (reply: Reply) => {
+      if (this.worker === w) this.onReply(reply);
+    });
     w.on('error', (err) => this.onCrash(w, err));
     w.on('exit', (code) => {
       if (this.worker === w) this.onCrash(w, new Error(`disk writer thread exited (${code})`));
