@@ -244,6 +244,9 @@ async function main(): Promise<void> {
       if (rr.length > 1) {
         console.log(`  ${r.scenario}: per-slice ratios ${rr.map((x) => x.toFixed(2)).join(' ')}; best slice ÷ best slice ${r.bestSliceRatio.toFixed(2)}`);
       }
+      if (r.cpuRatio !== undefined) {
+        console.log(`  ${r.scenario}: CPU per request (all threads) strata ${r.strata.cpuUsPerRequest!.toFixed(1)} µs, baseline ${r.bare.cpuUsPerRequest!.toFixed(1)} µs: ratio by CPU ${r.cpuRatio.toFixed(2)}`);
+      }
       const f = r.strata.fills;
       if (f) {
         console.log(

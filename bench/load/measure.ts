@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDir, scriptPath, startServer, trackDir, type ServerChild } from './children.js';
@@ -30,6 +30,25 @@ export interface Side {
   result: LoadResult;
   warmup: LoadResult | undefined;
   rounds: LoadResult[];
+  /**
+   * The server's CPU time (all threads, its settle step included) per request over the
+   * measured slices, µs; when its pid was given. Steadier than requests per second on
+   * this VM, whose kernel send path changes speed from one run to the next (RESULTS.md).
+   */
+  cpuUsPerRequest?: number;
+}
+
+const CLK_TCK = 100; // Linux USER_HZ: the unit of /proc/<pid>/stat's times
+
+/** utime + stime (seconds) of `pid`, all its threads; 0 when gone (or no /proc). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
 }
 
 export interface FillStats {
@@ -189,6 +208,8 @@ export interface SideSpec {
   randomRange?: { chunkBytes: number; totalBytes: number };
   spreadPaths?: number;
   headers?: Record<string, string>;
+  /** The server's process: its CPU time per request is measured over the slices. */
+  pid?: number;
 }
 
 /**
@@ -219,13 +240,21 @@ export async function measurePair(gen: Generator, a: SideSpec, b: SideSpec, s: L
   }
   onMeasureStart?.();
   const lens = slices(s.durationS, s.rounds);
+  const cpuS = [0, 0];
   for (let r = 0; r < lens.length; r++) {
     for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+      const pid = sides[i]!.pid;
+      const before = pid === undefined ? 0 : cpuSecondsOf(pid);
       rounds[i]!.push(await one(sides[i]!, lens[r]!, `r${r}`));
       await sides[i]!.settle?.();
+      if (pid !== undefined) cpuS[i]! += cpuSecondsOf(pid) - before;
     }
   }
-  return [0, 1].map((i) => ({ result: aggregate(rounds[i]!), warmup: warm[i], rounds: rounds[i]! })) as [Side, Side];
+  return [0, 1].map((i) => {
+    const result = aggregate(rounds[i]!);
+    const cpu = sides[i]!.pid !== undefined && result.requests > 0 && cpuS[i]! > 0 ? { cpuUsPerRequest: (cpuS[i]! * 1e6) / result.requests } : {};
+    return { result, warmup: warm[i], rounds: rounds[i]!, ...cpu };
+  }) as [Side, Side];
 }
 
 export function checkSide(label: string, side: Side, warnings: string[], byBytes = false): void {

@@ -84,8 +84,8 @@ export async function missScenario(sc: Scenario, gen: Generator, s: LoadSettings
   log(`  bare proxy (node:http + undici Pool): pid ${proxy.pid} on CPU ${SERVER_CPU} → the same origin, ${bareUrl}/<run>/<n>`);
   const fills = fillTracker(strata, warnings);
   await fills.settle();
-  const strataSpec: SideSpec = { label: 'strata', url, unique: true, settle: () => fills.settle() };
-  const [st, bs] = await measurePair(gen, strataSpec, { label: 'bare', url: bareUrl, unique: true }, s, runId, () => fills.startMeasuring());
+  const strataSpec: SideSpec = { label: 'strata', url, unique: true, settle: () => fills.settle(), pid: strata.pid };
+  const [st, bs] = await measurePair(gen, strataSpec, { label: 'bare', url: bareUrl, unique: true, pid: proxy.pid }, s, runId, () => fills.startMeasuring());
   const c = await counters(strata);
   if ((c['hits'] ?? 0) > 0) warnings.push(`strata: ${c['hits']} hits in the miss scenario (URLs repeated?)`);
   return {

@@ -38,6 +38,8 @@ export interface ScenarioResult {
   roundRatios: number[];
   /** Best Strata slice ÷ best baseline slice: interference only ever lowers a slice, so this is the least disturbed comparison. */
   bestSliceRatio: number;
+  /** The baseline's CPU per request ÷ Strata's (both pinned to one core): the ratio as the servers' own cost sees it. */
+  cpuRatio?: number;
   /** Minimum ratio aimed for, if any. */
   target?: number;
   pass?: boolean;
@@ -207,7 +209,7 @@ export async function runScenario(sc: Scenario, gen: Generator, s: LoadSettings)
     log(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU}, ${url}${spread ? `/1..${spread}` : ''} (primed: cache-status has "; hit"${sc.fromDisk ? ', from disk after a restart' : ''})`);
     log(`  bare node:http: pid ${bare.pid} on CPU ${SERVER_CPU}, ${bareUrl}`);
     const headers = sc.fromDisk ? SAME_HOST : undefined;
-    const [st, bs] = await measurePair(gen, { label: 'strata', url, unique: false, spreadPaths: spread, headers }, { label: 'bare', url: bareUrl, unique: false, spreadPaths: spread, headers }, s, runId);
+    const [st, bs] = await measurePair(gen, { label: 'strata', url, unique: false, spreadPaths: spread, headers, pid: strata.pid }, { label: 'bare', url: bareUrl, unique: false, spreadPaths: spread, headers, pid: bare.pid }, s, runId);
     const c = await counters(strata);
     // Every request after the priming ones should have been a hit.
     if (c['misses'] !== (sc.fromDisk ? 0 : (spread ?? 1)) || (c['stale'] ?? 0) > 0 || (c['bypass'] ?? 0) > 0 || (c['errors'] ?? 0) > 0) {
@@ -244,6 +246,7 @@ function finish(sc: Scenario, strataSide: ScenarioResult['strata'], bareSide: Si
     ...(sc.byBytes ? { ratioOf: 'bytes/s' as const } : {}),
     roundRatios: strataSide.rounds.map((r, i) => rate(r) / rate(bareSide.rounds[i]!)),
     bestSliceRatio: Math.max(...strataSide.rounds.map(rate)) / Math.max(...bareSide.rounds.map(rate)),
+    ...(!sc.byBytes && strataSide.cpuUsPerRequest && bareSide.cpuUsPerRequest ? { cpuRatio: bareSide.cpuUsPerRequest / strataSide.cpuUsPerRequest } : {}),
     ...(sc.target !== undefined ? { target: sc.target, pass: ratio >= sc.target } : {}),
     p99Ratio,
     ...(sc.p99Target !== undefined ? { p99Target: sc.p99Target, p99Pass: p99Ratio <= sc.p99Target } : {}),

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installCleanup, removeDir, track, trackDir } from './children.js';
 import { pickGenerator, type LoadResult } from './generator.js';
+import { cpuSecondsOf } from './measure.js';
 
 const quick = process.argv.includes('--quick');
 const MEASURE_S = quick ? 2 : 10;
@@ -41,7 +42,6 @@ const HERD = 500;
 const BURSTS = quick ? 2 : 8;
 const HERD_OBJECTS = 5;
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-const CLK_TCK = 100; // Linux USER_HZ
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -49,17 +49,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-/** utime + stime (seconds) of `pid`, 0 when gone. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
 }
 
 /** `pid` and its children (the workers of a primary). */
@@ -78,7 +67,7 @@ function tree(pid: number): number[] {
   return out;
 }
 
-const treeCpu = (pids: number[]): number => pids.reduce((s, p) => s + cpuOf(p), 0);
+const treeCpu = (pids: number[]): number => pids.reduce((s, p) => s + cpuSecondsOf(p), 0);
 
 interface Strata {
   base: string;
