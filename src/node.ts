@@ -101,7 +101,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
   const reloadHooks: ReloadHook[] = [];
-  const heapGrowth = new HeapGrowth(config.cache.heapGrowthPercent);
+  const heapGrowth = new HeapGrowth(config.cache.heapGrowthPercent, config.cache.memoryMaxBytes);
 
   const readiness = (): Readiness => ({
     listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,

@@ -166,6 +166,13 @@ test('heap growth: the configured percentage on a large heap, at least its slack
   // A 16 MiB heap streaming large bodies: V8's own choice (0), not a full collection every 5 MiB.
   assert.equal(growthPercent(30, 16 * MiB), 0);
   assert.equal(growthPercent(30, 0), 0);
+  // At least a fifth of the memory budget as slack: 256 MiB gives 51.2 MiB, so a 40 MiB heap may grow 128%.
+  assert.equal(growthPercent(30, 40 * MiB, (256 * MiB) / 5), 128);
+  // A 64 MiB budget (12.8 MiB) stays under what the rule above gives; a large heap keeps its 30%.
+  assert.equal(growthPercent(30, 40 * MiB, (64 * MiB) / 5), 60);
+  assert.equal(growthPercent(30, 200 * MiB, (256 * MiB) / 5), 30);
+  // Still V8's own choice below 32 MiB, whatever the budget.
+  assert.equal(growthPercent(30, 16 * MiB, (256 * MiB) / 5), 0);
   const g = new HeapGrowth(30);
   g.start();
   try {
