@@ -124,7 +124,7 @@ export function workerMisses(
  * What a disk tier holds, as the directory names it: every entry's primary key,
  * and each slice's lock key too (a slice's metadata is always held in RAM).
  */
-export function* diskPrimaryKeys(disk: { records: Map<string, { primaryKey: string; held?: { slice?: { index: number; bytes: number } | undefined } | undefined }> }): Iterable<string> {
+export function* diskPrimaryKeys(disk: { records: { values(): Iterable<{ primaryKey: string; held?: { slice?: { index: number; bytes: number } | undefined } | undefined }> } }): Iterable<string> {
   for (const r of disk.records.values()) {
     yield r.primaryKey;
     const slice = r.held?.slice;

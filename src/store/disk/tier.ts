@@ -1,4 +1,4 @@
-// Disk tier: records and budget. RAM keeps a compact record per entry (records.ts), the
+// Disk tier: records and budget. RAM keeps a compact record per entry (records.ts, in LRU order: record-order.ts), the
 // full metadata in its index line (record-lines.ts). Small bodies go to segment files
 // (segments.ts), large ones are blobs (layout.ts), written by a writer thread through a
 // bounded queue (write-queue.ts); the index is Strata's own log (index-log.ts), compacted
@@ -34,6 +34,7 @@ import { BlobRefs } from './blob-refs.js';
 import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
+import { RecordOrder } from './record-order.js';
 import { diskIndexes, recordRamBytes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
 import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
@@ -51,9 +52,7 @@ const WARN_INTERVAL_MS = 10_000;
 
 export class DiskTier implements Store, Purgeable {
   /** Map iteration order is the LRU order: oldest first. */
-  records = new Map<string, DiskRecord>();
-  /** The record last put at the young end of `records` (track, touch), while it is still there. */
-  private youngest: DiskRecord | undefined;
+  readonly records = new RecordOrder();
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
   /** Shed writes and I/O errors: at most one warning per kind per interval. */
@@ -153,8 +152,7 @@ export class DiskTier implements Store, Purgeable {
     this.refer(rec);
     const old = this.records.get(rec.key);
     if (old) this.untrack(old);
-    this.records.set(rec.key, rec);
-    this.youngest = rec;
+    this.records.add(rec);
     this.list(rec);
   }
 
@@ -164,8 +162,7 @@ export class DiskTier implements Store, Purgeable {
       this.refer(rec);
       this.list(rec);
     }
-    this.records = records;
-    this.youngest = undefined;
+    this.records.replaceAll(records);
   }
 
   private refer(rec: DiskRecord): void {
@@ -190,8 +187,7 @@ export class DiskTier implements Store, Purgeable {
   /** Forget a record; its blob is removed when nothing else refers to it. */
   untrack(rec: DiskRecord): void {
     if (this.records.get(rec.key) !== rec) return;
-    this.records.delete(rec.key);
-    if (this.youngest === rec) this.youngest = undefined;
+    this.records.remove(rec);
     this.liveLineBytes -= rec.lineBytes;
     this.recordBytes -= recordRamBytes(rec.key);
     this.indexes.remove(rec.meta);
@@ -249,12 +245,9 @@ export class DiskTier implements Store, Purgeable {
     return rec && (this.touch(rec), rec);
   }
 
-  /** A live record to the young end of the LRU order; already there, nothing moved (a Map delete+insert per hit of one hot record rebuilt its table every few hits). */
+  /** A live record to the young end of the LRU order (record-order.ts). */
   touch(rec: DiskRecord): void {
-    if (rec === this.youngest) return;
-    this.records.delete(rec.key);
-    this.records.set(rec.key, rec);
-    this.youngest = rec;
+    this.records.touch(rec);
   }
 
   evictOverBudget(): void {
