@@ -5,7 +5,7 @@
 import type { HeaderMap } from '../http/headers.js';
 import { ifRangeAllows, parseRanges } from '../http/range.js';
 import type { EntryMeta } from '../entry.js';
-import { decideReuse, requestDirectives } from './reuse.js';
+import { decideReuse, requestDirectives, type RequestDirectives } from './reuse.js';
 
 /** What ties the slices of one version together: a strong ETag, else Last-Modified. */
 export function objectValidator(headers: HeaderMap): string | undefined {
@@ -48,6 +48,13 @@ export function sliceKey(primaryKey: string, bytes: number, index: number): stri
   return `${primaryKey} slice ${bytes} ${index}`;
 }
 
+/** A stored slice usable for a request: a slice, of version `validator` when one is named, and reusable now. */
+export function reusableSlice(m: EntryMeta | undefined, validator: string | undefined, directives: RequestDirectives, nowMs: number): boolean {
+  if (m?.slice === undefined) return false;
+  if (validator !== undefined && m.slice.validator !== validator) return false;
+  return decideReuse(directives, m, nowMs).reuse;
+}
+
 /**
  * Whether the stored slices `stored` (metadata of an object's slices, any order)
  * hold everything an answer to `requestHeaders` sends, each fresh for it and all
@@ -69,7 +76,7 @@ export function slicesCover(stored: readonly EntryMeta[], primaryKey: string, sl
   for (const { start, end } of spans) {
     for (let i = Math.floor(start / sliceBytes); i <= Math.floor(end / sliceBytes); i++) {
       const m = byKey.get(sliceKey(primaryKey, sliceBytes, i));
-      if (m?.slice === undefined || m.slice.totalBytes !== total || m.slice.validator !== validator || !decideReuse(directives, m, nowMs).reuse) return false;
+      if (!reusableSlice(m, validator, directives, nowMs) || m!.slice!.totalBytes !== total) return false;
     }
   }
   return true;

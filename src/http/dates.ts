@@ -26,8 +26,8 @@ function utc(year: number, month: number, day: number, h: number, m: number, s: 
 }
 
 /**
- * The last IMF-fixdate parsed and its time: a miss parses its Date field twice, and the
- * responses of one second share it. A memo of a pure function (the other two formats,
+ * The last IMF-fixdate parsed and its time: the responses of one second share it (and a
+ * heuristic lifetime reads Date once more). A memo of a pure function (the other two formats,
  * whose reading depends on the current year, are not kept).
  */
 let lastValue = '';

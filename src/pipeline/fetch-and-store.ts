@@ -36,7 +36,7 @@ import type { ClusterPath } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
 import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
-import { SharedMeta } from './shared-meta.js';
+import type { SharedMeta } from './shared-meta.js';
 
 /**
  * What one origin fetch produced, decided before any client reads it; each client
@@ -129,7 +129,7 @@ export interface FetchDeps {
   /** The compression stage; absent when off. */
   compress?: CompressEnv;
   /** Values and empty lists shared between stored entries (shared-meta.ts); one table per route path. */
-  sharedMeta?: SharedMeta;
+  sharedMeta: SharedMeta;
 }
 
 export interface FetchWork {
@@ -140,7 +140,7 @@ export interface FetchWork {
 
 export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork {
   const { store, origin, clock, logger, stats, policy } = deps;
-  const shared = deps.sharedMeta ?? new SharedMeta();
+  const shared = deps.sharedMeta;
 
   async function deleteKeys(keys: string[]): Promise<void> {
     await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));

@@ -26,10 +26,10 @@ import { Readable } from 'node:stream';
 import { readerOf, SharedBody } from '../coalesce/shared-body.js';
 import type { Coalescer } from '../coalesce/coalescer.js';
 import { newEntryMeta } from '../cache/entry.js';
-import { SharedMeta } from './shared-meta.js';
+import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
-import { currentAge, decideReuse, requestDirectives } from '../cache/reuse.js';
-import { objectValidator, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
+import { currentAge, requestDirectives } from '../cache/reuse.js';
+import { objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
 import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -41,7 +41,6 @@ import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
 import { edgeTiersOf, fetchFrom, whenDistrusted, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
 
-export { objectValidator, sliceKey } from '../cache/slicing.js';
 
 export interface SliceDeps {
   store: Store & Purgeable;
@@ -58,7 +57,7 @@ export interface SliceDeps {
   cluster?: FetchDeps['cluster'];
   edgeCopy?: FetchDeps['edgeCopy'];
   /** Values and empty lists shared between stored entries (the fetcher's own, so both share one table). */
-  sharedMeta?: SharedMeta;
+  sharedMeta: SharedMeta;
 }
 
 export interface SliceRequest {
@@ -119,7 +118,7 @@ class SliceChangedError extends Error {
 
 export function createSlicer(deps: SliceDeps) {
   const { store, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
-  const sharedMeta = deps.sharedMeta ?? new SharedMeta();
+  const sharedMeta = deps.sharedMeta;
 
   /** Slice metadata stored for this object (any version). */
   function storedSlices(primaryKey: string): EntryMeta[] {
@@ -219,9 +218,7 @@ export function createSlicer(deps: SliceDeps) {
   async function storedSlice(req: SliceRequest, index: number, validator: string | undefined): Promise<StoredEntry | undefined> {
     const key = sliceKey(req.key, sliceBytes, index);
     const e = store.peek(key) ?? (await store.get(key).catch(() => undefined));
-    if (!e?.meta.slice) return undefined;
-    if (validator !== undefined && e.meta.slice.validator !== validator) return undefined;
-    return decideReuse(requestDirectives(req.requestHeaders), e.meta, clock.now()).reuse ? e : undefined;
+    return e && reusableSlice(e.meta, validator, requestDirectives(req.requestHeaders), clock.now()) ? e : undefined;
   }
 
   /** Bytes [from, to] of one shared slice body (relative to the slice), read as they arrive. */

@@ -11,8 +11,6 @@ import { Readable, Transform } from 'node:stream';
 import { integrityCheck, type IntegrityCheck } from './integrity.js';
 import type { Body } from './types.js';
 
-export { sha256Integrity } from './integrity.js';
-
 /** Bytes per read (at most; a shorter range reads only itself). */
 const READ_BYTES = 256 * 1024;
 

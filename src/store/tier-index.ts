@@ -32,7 +32,6 @@ export class TierIndex {
   constructor(
     readonly variants = new VariantIndex(),
     readonly order = new UrlOrder({ mark: 'GET ' }),
-    private readonly orderOf: (meta: Indexed) => string = keyOrder,
   ) {}
 
   readonly tags = new TagIndex();
@@ -43,13 +42,13 @@ export class TierIndex {
    */
   add(meta: Indexed): void {
     if (meta.key !== meta.primaryKey) this.variants.add(meta.primaryKey, meta.key);
-    this.order.add(this.orderOf(meta), meta.key);
+    this.order.add(keyOrder(meta), meta.key);
     this.tags.add(meta.tags, meta.key);
   }
 
   remove(meta: Indexed): void {
     if (meta.key !== meta.primaryKey) this.variants.remove(meta.primaryKey, meta.key);
-    this.order.remove(meta.key, this.orderOf(meta));
+    this.order.remove(meta.key, keyOrder(meta));
     this.tags.remove(meta.tags, meta.key);
   }
 
@@ -57,8 +56,8 @@ export class TierIndex {
   replaced(old: Indexed, meta: Indexed): void {
     this.tags.remove(old.tags, old.key);
     if (meta.url !== old.url) {
-      this.order.remove(old.key, this.orderOf(old));
-      this.order.add(this.orderOf(meta), meta.key);
+      this.order.remove(old.key, keyOrder(old));
+      this.order.add(keyOrder(meta), meta.key);
     }
     this.tags.add(meta.tags, meta.key);
   }

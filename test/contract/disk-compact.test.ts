@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { urlOfKey } from '../../src/cache/key.js';
 import { INDEX_FILE, INDEX_V1_FILE, SEGMENT_DIR, segmentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
-import { sha256Integrity } from '../../src/store/file-body.js';
+import { sha256Integrity } from '../../src/store/integrity.js';
 import { checksumIntegrity } from '../../src/store/integrity.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, readBody, selector, testExpire } from './store.contract.js';

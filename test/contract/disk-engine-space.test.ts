@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import cacache from 'cacache';
 import { blobPath, INDEX_FILE, segmentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
-import { sha256Integrity } from '../../src/store/file-body.js';
+import { sha256Integrity } from '../../src/store/integrity.js';
 import { MemoryTier } from '../../src/store/memory.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import type { EntryMeta } from '../../src/store/types.js';

@@ -1,7 +1,7 @@
 // What ties the slices of one object version together (src/pipeline/slices.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { objectValidator, sliceKey } from '../../src/pipeline/slices.js';
+import { objectValidator, sliceKey } from '../../src/cache/slicing.js';
 
 const LM = 'Tue, 01 Sep 2026 10:00:00 GMT';
 

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { urlOfKey } from '../../cache/key.js';
 import type { EntryMeta, ExpireFn, TierStats, WriteOptions } from '../types.js';
-import { keyOrder, TierIndex } from '../tier-index.js';
+import { TierIndex } from '../tier-index.js';
 import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
 import type { WriteQueueStats } from './write-queue.js';
@@ -77,7 +77,7 @@ export function compactable(meta: EntryMeta): boolean {
  * sorts by "GET " + URL, the key itself for most entries (no URL string; url-order.ts).
  */
 export function diskIndexes(stored: (primaryKey: string) => boolean): TierIndex {
-  return new TierIndex(new VariantIndex(stored), new UrlOrder({ mark: 'GET ', byKey: false }), keyOrder);
+  return new TierIndex(new VariantIndex(stored), new UrlOrder({ mark: 'GET ', byKey: false }));
 }
 
 export class DiskRecord {
