@@ -83,7 +83,10 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const guardSteps = new Map<Guard, ReturnType<typeof createGuardStep>>();
   function guardStep(guard: Guard): ReturnType<typeof createGuardStep> {
     let step = guardSteps.get(guard);
-    if (step === undefined) guardSteps.set(guard, (step = createGuardStep(env, answer, guard, deps.guards?.strippedFields ?? guard.strippedFields)));
+    if (step === undefined) {
+      const stripped = new Set([...guard.strippedFields, ...(deps.guards?.strippedFields ?? [])]);
+      guardSteps.set(guard, (step = createGuardStep(env, answer, guard, stripped)));
+    }
     return step;
   }
   type Run = (ctx: RequestContext) => void | Promise<void>;
