@@ -22,8 +22,11 @@
 //   kept as a copy of another node's object (cluster.edgeCopies);
 // - peers with purges still queued for them (outbox.ts) are skipped: they may
 //   hold what was purged;
-// - a request is sent to a peer with a proof (peer-auth.ts); the peer answers it
-//   itself and never forwards it to another peer (pipeline/shared-fetch.ts).
+// - a request is sent to a peer with a proof (peer-auth.ts) over every field sent;
+//   the peer answers it itself and never forwards it to another peer
+//   (pipeline/shared-fetch.ts);
+// - on a route with a canary, the side this node's client was given travels with
+//   it (PEER_SIDE): the peer answers from that side, never choosing one itself.
 
 import type { Logger } from 'pino';
 import { errors as undiciErrors, request } from 'undici';
