@@ -221,6 +221,8 @@ export class Cluster implements ClusterPath {
       members: this.membership.stats(),
       forgedPeerClaims: this.forged,
       replayedPeerProofs: this.replayed,
+      // Signatures remembered to refuse replays: this node's peer requests over the last minute or so.
+      peerProofsRemembered: this.seen.size(),
       ...this.fetcher.stats(),
       ...(this.deps.workers ? { workerMisses: this.deps.workers.fetch.stats() } : {}),
       purgesOwed: this.outbox?.pendingCounts() ?? {},

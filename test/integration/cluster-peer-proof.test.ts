@@ -35,7 +35,7 @@ describe('cluster: peer proofs against a tap on the wire (two real nodes)', () =
   let h: ClusterHarness;
   let tap: PeerTap;
   const portOf = (i: number) => Number(new URL(h.nodes[i]!.base).port);
-  const statsOf = (i: number) => h.nodes[i]!.node!.cluster()!.stats() as { forgedPeerClaims: number; replayedPeerProofs: number };
+  const statsOf = (i: number) => h.nodes[i]!.node!.cluster()!.stats() as { forgedPeerClaims: number; replayedPeerProofs: number; peerProofsRemembered: number };
   const get = (path: string, headers: Record<string, string> = {}) => fetchReply(h.nodes[A]!.base + path, { host: HOST, ...headers });
   /** The head node-a sent node-b for `path`, as captured. */
   const captured = (path: string) => tap.heads.find((hd) => hd.startsWith(`GET ${path} `))!;
@@ -74,6 +74,7 @@ describe('cluster: peer proofs against a tap on the wire (two real nodes)', () =
     const signed = /\r\nstrata-peer-signed: ([^\r]*)/.exec(head)![1]!.split(',');
     for (const f of ['accept-language', 'via', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']) assert.ok(signed.includes(f), `${f} signed: ${signed.join(',')}`);
     assert.equal(statsOf(B).forgedPeerClaims, 0);
+    assert.ok(statsOf(B).peerProofsRemembered >= 1, 'its proof is remembered: accepted once');
   });
 
   it('a captured peer request sent again is refused: a client request, which the guard refuses', async () => {
