@@ -123,11 +123,23 @@ export function clientOf(address: string): string {
   return g ? `${g.slice(0, 4).map((n) => n.toString(16)).join(':')}::/64` : address;
 }
 
-/** The path of an origin-form target, percent-decoded, without its query. */
+/**
+ * The path of an origin-form target as rules and routes match it: percent-decoded,
+ * backslashes read as slashes (some origins do) and each run of slashes merged
+ * into one (origins commonly treat `//admin/` as `/admin/`; nginx's
+ * merge_slashes), without its query. Matching anything less
+ * decoded than what the origin resolves lets `/%61dmin/` or `//admin/` past a
+ * rule or route about `/admin/`.
+ */
 export function decodedPath(target: string): string {
   const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  if (!path.includes('%')) return path;
+  let path = q < 0 ? target : target.slice(0, q);
+  if (path.includes('%')) path = percentDecoded(path);
+  if (path.includes('\\')) path = path.replace(/\\/g, '/');
+  return path.includes('//') ? path.replace(/\/{2,}/g, '/') : path;
+}
+
+function percentDecoded(path: string): string {
   try {
     return decodeURIComponent(path);
   } catch {

@@ -104,7 +104,9 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
       const v = normaliseVaryValue(h, ctx.headers[h]);
       members.push([`h.${h}`, v === ABSENT ? undefined : v]);
     }
-    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(ctx.headers['cookie'], c)]);
+    // The cookies as the client sent them, even when publicAfterAuth took Cookie out of the cache's view.
+    const cookies = ctx.originOnly?.['cookie'] ?? ctx.headers['cookie'];
+    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(cookies, c)]);
     return primaryKey('http', host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
   }
 

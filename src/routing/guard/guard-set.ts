@@ -35,6 +35,13 @@ interface Stage {
 /** What the pipeline asks: the Guard for a route (the node's when it has none of its own). */
 export interface RouteGuards {
   readonly node: Guard;
+  /**
+   * Every field any guard of this configuration sets for the origin (identity,
+   * claims): removed from every client request, whatever its route, so a client
+   * cannot hand an origin that several routes share its own identity through a
+   * route that checks nothing.
+   */
+  readonly strippedFields: ReadonlySet<string>;
   forRoute(route: { readonly site: string; readonly name: string }): Guard;
 }
 
@@ -42,6 +49,7 @@ export type GuardSetDeps = Pick<GuardDeps, 'clock' | 'readFile'>;
 
 export class GuardSet implements RouteGuards {
   readonly node: Guard;
+  readonly strippedFields: ReadonlySet<string>;
   private readonly routes = new Map<string, Guard>();
   private readonly stages: Stage[] = [];
   private retiredStages: Stage[] = [];
@@ -69,6 +77,7 @@ export class GuardSet implements RouteGuards {
       throw err;
     }
     this.retiredStages = before.filter((s) => !taken.has(s));
+    this.strippedFields = new Set([this.node, ...this.routes.values()].flatMap((g) => [...g.strippedFields]));
   }
 
   private routeGuards(config: Readonly<Config>, deps: GuardSetDeps, reuseFor: (owners: (stage: StatefulStage) => string) => GuardDeps['reuse']): void {

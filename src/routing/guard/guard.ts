@@ -173,7 +173,7 @@ export class Guard {
     const rule = this.filter.empty ? undefined : this.filter.deniedBy(req);
     if (rule !== undefined) return { ...refusal('FILTER_DENIED', `request denied by filter rule "${rule}"`), rule };
     if (this.limiter) {
-      const r = this.limiter.take(this.limiter.clientKey(req.clientAddress, req.headers));
+      const r = this.limiter.takeFor(req.clientAddress, req.headers);
       if (!r.ok) return refusal('RATE_LIMITED', `request rate limit exceeded; retry after ${r.retryAfterS} s`, ['retry-after', String(r.retryAfterS)]);
     }
     // PURGE carries the admin token in Authorization and is checked by the purge module.
