@@ -87,6 +87,8 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     assert.deepEqual(failures, []);
     const extra = paths.filter((p) => h.origin.count(p) !== 1).map((p) => `${p}: ${h.origin.count(p)}`);
     assert.deepEqual(extra, [], 'each object fetched from the origin exactly once');
+    // Every peer request was proven and accepted once: none refused as forged or replayed.
+    for (const n of h.nodes) assert.equal((n.node!.cluster()!.stats() as { forgedPeerClaims: number }).forgedPeerClaims, 0, n.id);
   });
 
   it("Cache-Status lists one member per hop, closest to the origin first, and Age carries across the hops", async () => {
