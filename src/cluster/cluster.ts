@@ -180,7 +180,7 @@ export class Cluster implements ClusterPath {
   }
 
   verify(method: string, target: string, headers: HeaderMap): string | undefined {
-    const r = checkPeer(this.config.cluster.secret, method, target, headers, this.authNow(), this.seen);
+    const r = checkPeer(this.config.cluster.secret, this.config.nodeId, method, target, headers, this.authNow(), this.seen);
     if (r.peer === undefined && r.forged) {
       this.forged++;
       if (r.why === 'replayed') {

@@ -120,7 +120,7 @@ export class PurgeFanOut {
     try {
       const res = await request(`${m.adminUrl}/purge`, {
         method: 'POST',
-        headers: { ...fields, ...peerProof(this.deps.secret, this.deps.nodeId, 'POST', '/purge', this.deps.authNow(), fields, body) },
+        headers: { ...fields, ...peerProof(this.deps.secret, this.deps.nodeId, peer, 'POST', '/purge', this.deps.authNow(), fields, body) },
         body,
         dispatcher: m.agent,
       });

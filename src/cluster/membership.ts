@@ -155,7 +155,7 @@ export class Membership {
     const fields = { host: new URL(m.adminUrl).host };
     const res = await request(`${m.adminUrl}/healthz`, {
       method: 'GET',
-      headers: { ...fields, ...peerProof(this.cfg.secret, this.deps.nodeId, 'GET', '/healthz', this.deps.authNow(), fields) },
+      headers: { ...fields, ...peerProof(this.cfg.secret, this.deps.nodeId, m.id ?? '', 'GET', '/healthz', this.deps.authNow(), fields) },
       dispatcher: m.agent,
       headersTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),
       bodyTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),

@@ -32,13 +32,21 @@ export const PEER_BODY = 'strata-peer-body';
 export const PEER_SIGNED = 'strata-peer-signed';
 /** The canary side the sender's client was given: the owner answers from that side (pipeline/handle.ts). */
 export const PEER_SIDE = 'strata-peer-side';
-export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_SIDE] as const;
+/** The node id the proof was made for: accepted by that node alone (absent only on a health probe). */
+export const PEER_TO = 'strata-peer-to';
+export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_SIDE, PEER_TO] as const;
 
 /** The proof's own fields: parts of the MAC by place, never listed in PEER_SIGNED. */
-const PROOF_OWN: ReadonlySet<string> = new Set([PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, 'host']);
+const PROOF_OWN: ReadonlySet<string> = new Set([PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_TO, 'host']);
 
-/** Message framing, set by the HTTP client under the proof (the body itself is bound by PEER_BODY): kept unsigned. */
-const FRAMING: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+/**
+ * Message framing, set by the HTTP client under the proof (the body itself is bound
+ * by PEER_BODY): kept unsigned. Not Connection: it can name fields to drop.
+ */
+const FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding']);
+
+/** A signature as peerProof writes it: the canonical base64url of 32 bytes (any other spelling is refused). */
+const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /** How far a peer's clock (and the network) may be from ours. */
 export const MAX_SKEW_MS = 30_000;
@@ -50,6 +58,8 @@ interface Signed {
   time: string;
   nonce: string;
   from: string;
+  /** The receiving node's id ('' for a health probe, which may go to a node not yet known by id). */
+  to: string;
   body: string;
   /** The listed fields' names (PEER_SIGNED's value) and a reader of their values. */
   names: readonly string[];
@@ -58,7 +68,7 @@ interface Signed {
 
 /** Undefined when a listed field is absent: no proof then. */
 function mac(secret: string, s: Signed): Buffer | undefined {
-  const h = createHmac('sha256', secret).update(`strata-peer-2\n${s.method}\n${s.target}\n${s.host}\n${s.time}\n${s.nonce}\n${s.from}\n${s.body}\n`);
+  const h = createHmac('sha256', secret).update(`strata-peer-3\n${s.method}\n${s.target}\n${s.host}\n${s.time}\n${s.nonce}\n${s.from}\n${s.to}\n${s.body}\n`);
   for (const name of s.names) {
     const v = s.value(name);
     if (v === undefined) return undefined;
@@ -77,13 +87,14 @@ export function bodyDigest(body: string | Buffer): string {
  * `fields`: every field the request carries (Host included; lower-case names),
  * each signed; with `body`: bound to it too.
  */
-export function peerProof(secret: string, from: string, method: string, target: string, nowMs: number, fields: HeaderMap, body?: string | Buffer): Record<string, string> {
+export function peerProof(secret: string, from: string, to: string, method: string, target: string, nowMs: number, fields: HeaderMap, body?: string | Buffer): Record<string, string> {
   const time = String(Math.floor(nowMs));
   const nonce = randomBytes(12).toString('base64url');
   const digest = body === undefined ? '' : bodyDigest(body);
   const names = Object.keys(fields).filter((n) => !PROOF_OWN.has(n));
-  const sig = mac(secret, { method, target, host: fields['host'] ?? '', time, nonce, from, body: digest, names, value: (n) => fields[n] })!;
+  const sig = mac(secret, { method, target, host: fields['host'] ?? '', time, nonce, from, to, body: digest, names, value: (n) => fields[n] })!;
   const out: Record<string, string> = { [PEER_FROM]: from, [PEER_TIME]: time, [PEER_NONCE]: nonce, [PEER_SIG]: sig.toString('base64url'), [PEER_SIGNED]: names.join(',') };
+  if (to !== '') out[PEER_TO] = to;
   if (body !== undefined) out[PEER_BODY] = digest;
   return out;
 }
@@ -108,7 +119,7 @@ const NO_CLAIM: PeerCheck = Object.freeze({ peer: undefined, forged: false });
  * it claims one without a valid proof, the peer fields are deleted from `headers`
  * (the request goes on as a client's) and `forged` is true.
  */
-export function checkPeer(secret: string, method: string, target: string, headers: HeaderMap, nowMs: number, seen: SeenProofs): PeerCheck {
+export function checkPeer(secret: string, self: string, method: string, target: string, headers: HeaderMap, nowMs: number, seen: SeenProofs): PeerCheck {
   const from = headers[PEER_FROM];
   const time = headers[PEER_TIME];
   const sig = headers[PEER_SIG];
@@ -116,9 +127,12 @@ export function checkPeer(secret: string, method: string, target: string, header
   const nonce = headers[PEER_NONCE];
   const listed = headers[PEER_SIGNED];
   let why: 'invalid' | 'replayed' = 'invalid';
-  if (secret !== '' && from !== undefined && time !== undefined && sig !== undefined && nonce !== undefined && listed !== undefined && /^\d{1,16}$/.test(time) && Math.abs(nowMs - Number(time)) <= MAX_SKEW_MS) {
+  // Made for this node (a health probe, which only reads /healthz, may be made for whoever answers).
+  const to = headers[PEER_TO] ?? '';
+  const forMe = to === self || (to === '' && method === 'GET' && target === '/healthz');
+  if (secret !== '' && forMe && from !== undefined && time !== undefined && sig !== undefined && SIGNATURE.test(sig) && nonce !== undefined && listed !== undefined && /^\d{1,16}$/.test(time) && Math.abs(nowMs - Number(time)) <= MAX_SKEW_MS) {
     const names = listed === '' ? [] : listed.split(',');
-    const want = names.some((n) => PROOF_OWN.has(n)) ? undefined : mac(secret, { method, target, host: headers['host'] ?? '', time, nonce, from, body: headers[PEER_BODY] ?? '', names, value: (n) => headers[n] });
+    const want = names.some((n) => PROOF_OWN.has(n)) ? undefined : mac(secret, { method, target, host: headers['host'] ?? '', time, nonce, from, to, body: headers[PEER_BODY] ?? '', names, value: (n) => headers[n] });
     const got = Buffer.from(sig, 'base64url');
     if (want !== undefined && got.length === want.length && timingSafeEqual(got, want)) {
       if (seen.firstUse(sig, Number(time), nowMs)) {
@@ -134,7 +148,7 @@ export function checkPeer(secret: string, method: string, target: string, header
 
 /** Peer fields other than the three every proof has: rare, so looked at only when those are absent. */
 function claimsOtherwise(headers: HeaderMap): boolean {
-  return headers[PEER_NONCE] !== undefined || headers[PEER_BODY] !== undefined || headers[PEER_SIGNED] !== undefined || headers[PEER_SIDE] !== undefined;
+  return headers[PEER_NONCE] !== undefined || headers[PEER_BODY] !== undefined || headers[PEER_SIGNED] !== undefined || headers[PEER_SIDE] !== undefined || headers[PEER_TO] !== undefined;
 }
 
 /** A proven request keeps what its proof covers (and its framing): anything added on the way is dropped. */

@@ -160,7 +160,7 @@ export class PeerFetch {
     // The owner answers from the side this node's client was given, not one it would choose itself.
     if (req.side !== undefined) headers[PEER_SIDE] = req.side;
     // Every field sent is signed (the Host too): a captured request cannot be sent again, nor changed.
-    Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, req.method, req.target, this.deps.authNow(), headers));
+    Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers));
     try {
       const res = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, ...(req.signal ? { signal: req.signal } : {}) });
       m.health.recordSuccess();

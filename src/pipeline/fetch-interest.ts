@@ -35,6 +35,8 @@ export function fetchInterest(onCancel: () => void): Interest {
         onCancel();
         cancel.abort();
       };
+      // Gone already (reset while the guard or a look-up ran): 'close' will not come again.
+      if (res.destroyed) return gone();
       res.once('close', gone);
       watched.push({ res, gone });
     },

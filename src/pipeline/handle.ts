@@ -98,7 +98,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   function guardStep(guard: Guard): ReturnType<typeof createGuardStep> {
     let step = guardSteps.get(guard);
     if (step === undefined) {
-      const stripped = new Set([...guard.strippedFields, ...(deps.guards?.strippedFields ?? [])]);
+      // Another guard's identity fields, unless this route's own auth reads them from its clients; its own, always.
+      const others = [...(deps.guards?.strippedFields ?? [])].filter((f) => !guard.readFields.has(f));
+      const stripped = new Set([...guard.strippedFields, ...others]);
       guardSteps.set(guard, (step = createGuardStep(env, answer, guard, stripped)));
     }
     return step;

@@ -42,6 +42,11 @@ export function createPass(env: PathEnv, answer: Answers) {
     const payload = body?.take() ?? null;
     // A client that goes away (an HTTP/2 reset, a closed connection) cancels its origin request:
     // a reset stream must not leave a request queued or held at the origin (HTTP/2 rapid reset).
+    // Gone already (reset while its body was read): no origin request at all; a spooled body's file closed.
+    if (ctx.res.destroyed) {
+      if (payload && !Buffer.isBuffer(payload)) payload.destroy();
+      return;
+    }
     const cancel = new AbortController();
     const gone = (): void => cancel.abort();
     ctx.res.once('close', gone);

@@ -85,6 +85,36 @@ test("an identity field a route's auth sets cannot be sent by a client on a rout
   }
 });
 
+test("an identity field one route sets is still stripped elsewhere when another route's auth reads it from its clients, but kept there", async () => {
+  const auth = await startAuthService((req, res) => {
+    res.writeHead(200, { 'x-user': `checked-${String(req.headers['x-user'] ?? 'none')}`, 'content-length': '0' });
+    res.end();
+  });
+  const seen = (req: IncomingMessage, res: ServerResponse): void => {
+    const body = `${req.url} x-user=${String(req.headers['x-user'])}`;
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const h = await startSites({ shop: seen }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        public: { path: '/public/', upstream: u['shop'] },
+        app: { path: '/app/', upstream: u['shop'], guard: { forwardAuth: { url: auth.url, identityFields: ['x-user'] } } },
+        svc: { path: '/svc/', upstream: u['shop'], guard: { forwardAuth: { url: auth.url, requestFields: ['authorization', 'x-user'] } } },
+      },
+    },
+  }));
+  try {
+    assert.equal((await h.get('/public/a', { ...HOST, 'x-user': 'admin' })).text, '/public/a x-user=undefined', 'stripped on a route that checks nothing');
+    assert.equal((await h.get('/app/a', { ...HOST, 'x-user': 'admin' })).text, '/app/a x-user=checked-none', "set from the auth answer on the route that sets it");
+    assert.equal((await h.get('/svc/a', { ...HOST, 'x-user': 'k1' })).text, '/svc/a x-user=k1', 'kept on the route whose auth reads it');
+  } finally {
+    await h.close();
+    await auth.close();
+  }
+});
+
 test('remembered auth decisions: never for a request without credentials, and by default per path (an auth service that decides by path)', async () => {
   // Authelia-style: anyone may read /public/, only "Bearer admin" /admin/, any good token /user/.
   const auth = await startAuthService((req, res) => {

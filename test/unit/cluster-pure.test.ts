@@ -41,9 +41,9 @@ const SIGNED: HeaderMap = { host: 'site.test', accept: 'text/html', 'x-forwarded
 
 test('peer proof: valid within the skew, refused when stale, tampered or keyed differently; a refused claim loses its fields', () => {
   const now = 1_800_000_000_000;
-  const proof = peerProof('s3cret', 'node-a', 'GET', '/x?y=1', now, SIGNED);
+  const proof = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/x?y=1', now, SIGNED);
   const fresh = () => new SeenProofs(MAX_SKEW_MS);
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now + MAX_SKEW_MS, fresh()), { peer: 'node-a' });
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now + MAX_SKEW_MS, fresh()), { peer: 'node-a' });
   const cases: [string, string, string, HeaderMap, number][] = [
     ['stale', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now + MAX_SKEW_MS + 1],
     ['other target', 'GET', '/x?y=2', { ...SIGNED, ...proof }, now],
@@ -58,35 +58,41 @@ test('peer proof: valid within the skew, refused when stale, tampered or keyed d
     ['the proof lists its own field', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-signed': 'strata-peer-sig' }, now],
     ['no signature', 'GET', '/x?y=1', { 'strata-peer': 'node-a' }, now],
     ['only a side', 'GET', '/x?y=1', { 'strata-peer-side': 'canary' }, now],
+    ['made for another node', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-to': 'node-c' }, now],
+    ['made for no node (only a health probe may be)', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-to': undefined! }, now],
+    ['the signature with padding', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': proof['strata-peer-sig'] + '=' }, now],
+    ['the signature with a dot', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': proof['strata-peer-sig'] + '.' }, now],
+    ['the signature in base64 rather than base64url', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': Buffer.from(proof['strata-peer-sig']!, 'base64url').toString('base64') }, now],
+    ['the signature with its last unused bits set', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': proof['strata-peer-sig']!.slice(0, 42) + String.fromCharCode(proof['strata-peer-sig']!.charCodeAt(42) + 1) }, now],
   ];
   for (const [what, method, target, headers, at] of cases) {
     for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k];
-    assert.deepEqual(checkPeer('s3cret', method, target, headers, at, fresh()), { peer: undefined, forged: true, why: 'invalid' }, what);
+    assert.deepEqual(checkPeer('s3cret', 'node-b', method, target, headers, at, fresh()), { peer: undefined, forged: true, why: 'invalid' }, what);
     for (const f of PEER_FIELDS) assert.equal(headers[f], undefined, `${what}: ${f} removed`);
   }
-  assert.deepEqual(checkPeer('other', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now, fresh()), { peer: undefined, forged: true, why: 'invalid' });
-  assert.deepEqual(checkPeer('', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now, fresh()), { peer: undefined, forged: true, why: 'invalid' }, 'no secret: no peer');
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/x', { ...SIGNED }, now, fresh()), { peer: undefined, forged: false });
+  assert.deepEqual(checkPeer('other', 'node-b', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now, fresh()), { peer: undefined, forged: true, why: 'invalid' });
+  assert.deepEqual(checkPeer('', 'node-b', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now, fresh()), { peer: undefined, forged: true, why: 'invalid' }, 'no secret: no peer');
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', { ...SIGNED }, now, fresh()), { peer: undefined, forged: false });
 });
 
 test('peer proof: accepted once (a replay is refused until its time is out of the window); fields it does not cover are dropped', () => {
   const now = 1_800_000_000_000;
   const seen = new SeenProofs(MAX_SKEW_MS);
-  const proof = peerProof('s3cret', 'node-a', 'GET', '/x', now, { ...SIGNED, 'strata-peer-side': 'canary' });
+  const proof = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/x', now, { ...SIGNED, 'strata-peer-side': 'canary' });
   const sent: HeaderMap = { ...SIGNED, 'strata-peer-side': 'canary', ...proof, connection: 'keep-alive', cookie: 'added=1', 'x-forwarded-host': 'evil.test' };
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/x', sent, now + 5, seen), { peer: 'node-a' });
-  assert.deepEqual(sent, { ...SIGNED, 'strata-peer-side': 'canary', ...proof, connection: 'keep-alive' }, 'unsigned fields dropped, framing and the proof kept');
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', sent, now + 5, seen), { peer: 'node-a' });
+  assert.deepEqual(sent, { ...SIGNED, 'strata-peer-side': 'canary', ...proof }, 'unsigned fields dropped (Connection too: it can name fields to drop), the proof kept');
   const again: HeaderMap = { ...SIGNED, ...proof, 'strata-peer-side': 'canary' };
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/x', again, now + 10, seen), { peer: undefined, forged: true, why: 'replayed' });
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', again, now + 10, seen), { peer: undefined, forged: true, why: 'replayed' });
   assert.equal(again['strata-peer-side'], undefined, 'a replay loses its peer fields');
   // A new proof of the same request, at the same millisecond: another nonce, accepted.
-  const retry = peerProof('s3cret', 'node-a', 'GET', '/x', now, SIGNED);
+  const retry = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/x', now, SIGNED);
   assert.notEqual(retry['strata-peer-sig'], proof['strata-peer-sig']);
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/x', { ...SIGNED, ...retry }, now + 10, seen), { peer: 'node-a' });
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', { ...SIGNED, ...retry }, now + 10, seen), { peer: 'node-a' });
   assert.equal(seen.size(), 2);
   // Once out of the window a proof is refused as stale, and forgotten.
-  const later = peerProof('s3cret', 'node-a', 'GET', '/y', now + 2 * MAX_SKEW_MS, SIGNED);
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/y', { ...SIGNED, ...later }, now + 2 * MAX_SKEW_MS, seen), { peer: 'node-a' });
+  const later = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/y', now + 2 * MAX_SKEW_MS, SIGNED);
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/y', { ...SIGNED, ...later }, now + 2 * MAX_SKEW_MS, seen), { peer: 'node-a' });
   assert.equal(seen.size(), 1, 'signatures whose time left the window are forgotten');
 });
 
@@ -103,14 +109,14 @@ test('peer proof with a body: bound to its digest; another body or digest is ref
   const now = 1_800_000_000_000;
   const body = Buffer.from('{"id":"a:1"}');
   const fields: HeaderMap = { host: '127.0.0.1:9001', 'content-type': 'application/json' };
-  const proof = peerProof('s3cret', 'node-a', 'POST', '/purge', now, fields, body);
+  const proof = peerProof('s3cret', 'node-a', 'node-b', 'POST', '/purge', now, fields, body);
   const headers: HeaderMap = { ...fields, ...proof, 'content-length': String(body.length) };
-  assert.deepEqual(checkPeer('s3cret', 'POST', '/purge', headers, now, new SeenProofs(MAX_SKEW_MS)), { peer: 'node-a' });
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'POST', '/purge', headers, now, new SeenProofs(MAX_SKEW_MS)), { peer: 'node-a' });
   assert.equal(headers['content-length'], String(body.length), 'framing kept');
   assert.ok(bodyMatches(headers, body));
   assert.ok(!bodyMatches(headers, Buffer.from('{"all":true}')), 'a captured proof does not carry another body');
-  const swapped: HeaderMap = { ...fields, ...proof, 'strata-peer-body': peerProof('s3cret', 'node-a', 'POST', '/purge', now, fields, 'x')['strata-peer-body']! };
-  assert.deepEqual(checkPeer('s3cret', 'POST', '/purge', swapped, now, new SeenProofs(MAX_SKEW_MS)), { peer: undefined, forged: true, why: 'invalid' }, 'the digest is part of the MAC');
+  const swapped: HeaderMap = { ...fields, ...proof, 'strata-peer-body': peerProof('s3cret', 'node-a', 'node-b', 'POST', '/purge', now, fields, 'x')['strata-peer-body']! };
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'POST', '/purge', swapped, now, new SeenProofs(MAX_SKEW_MS)), { peer: undefined, forged: true, why: 'invalid' }, 'the digest is part of the MAC');
 });
 
 test('wire purge: strict shape', () => {

@@ -39,10 +39,11 @@ export interface RouteGuards {
    * Every field any guard of this configuration sets for the origin (identity,
    * claims): removed from every client request, whatever its route, so a client
    * cannot hand an origin that several routes share its own identity through a
-   * route that checks nothing. Not the fields some guard reads as credentials
+   * route that checks nothing. Not Authorization, Cookie, Proxy-Authorization
    * (Authorization as an identity field, set from a session cookie by the auth
    * service, is still the client's own elsewhere): a guard that sets one of
-   * those strips it on its own routes.
+   * those strips it on its own routes; and a guard that reads one of these fields
+   * from clients (forward-auth's requestFields) keeps it on its routes.
    */
   readonly strippedFields: ReadonlySet<string>;
   forRoute(route: { readonly site: string; readonly name: string }): Guard;
@@ -81,8 +82,7 @@ export class GuardSet implements RouteGuards {
     }
     this.retiredStages = before.filter((s) => !taken.has(s));
     const guards = [this.node, ...this.routes.values()];
-    const read = new Set([...CREDENTIAL_FIELDS, ...guards.flatMap((g) => [...g.readFields])]);
-    this.strippedFields = new Set(guards.flatMap((g) => [...g.strippedFields]).filter((f) => !read.has(f)));
+    this.strippedFields = new Set(guards.flatMap((g) => [...g.strippedFields]).filter((f) => !CREDENTIAL_FIELDS.has(f)));
   }
 
   private routeGuards(config: Readonly<Config>, deps: GuardSetDeps, reuseFor: (owners: (stage: StatefulStage) => string) => GuardDeps['reuse']): void {
