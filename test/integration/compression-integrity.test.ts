@@ -121,3 +121,35 @@ test('a stored gzip body that no longer decodes within the limit is deleted when
     await h.close();
   }
 });
+
+test('If-Range never matches a variant Strata made: a date that matches answers the whole variant, not a range', async () => {
+  const lm = 'Tue, 01 Sep 2026 10:00:00 GMT';
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', 'last-modified': lm, etag: '"t"', 'content-length': BODY.length });
+    res.end(BODY);
+  });
+  try {
+    const br = await h.get('/ir', { 'accept-encoding': 'br' });
+    await h.stored(2);
+    const hit = await h.get('/ir', { 'accept-encoding': 'br' });
+    assert.match(hit.headers['cache-status']!, /; hit/);
+    // Without If-Range, a range of the stored br variant is answered (the encoded bytes).
+    let r = await h.get('/ir', { 'accept-encoding': 'br', range: 'bytes=0-9' });
+    assert.equal(r.status, 206);
+    // With the date: the bytes may have been swapped for the best level since: the whole variant.
+    r = await h.get('/ir', { 'accept-encoding': 'br', range: 'bytes=10-', 'if-range': lm });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-range'], undefined);
+    assert.equal(zlib.brotliDecompressSync(r.body).toString(), BODY);
+    r = await h.get('/ir', { 'accept-encoding': 'br', range: 'bytes=10-', 'if-range': br.headers['etag']! });
+    assert.equal(r.status, 200, 'nor its own weak ETag');
+    // The origin's identity body keeps its validators: the date matches there.
+    r = await h.get('/ir', { range: 'bytes=10-19', 'if-range': lm });
+    assert.equal(r.status, 206);
+    assert.equal(r.text, BODY.slice(10, 20));
+    r = await h.get('/ir', { range: 'bytes=10-19', 'if-range': '"t"' });
+    assert.equal(r.status, 206);
+  } finally {
+    await h.close();
+  }
+});
