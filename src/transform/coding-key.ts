@@ -14,7 +14,7 @@ import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
 import { ACCEPT_ENCODING, codingKeyed, contentCoding, type CompressRules } from './rules.js';
 import { isCodingKeyed } from './select.js';
-import { presentedHeaders } from './variant-meta.js';
+import { presentedHeaders, withoutDigests } from './variant-meta.js';
 
 export interface CodingKeyed {
   /** The storage decision with Accept-Encoding among its Vary names (and the fields of a decoded body). */
@@ -46,7 +46,7 @@ export function keyByCoding(res: { status: number; headers: HeaderMap; body: Rea
   let decoding: CodingKeyed['decoding'];
   if (transformable && coding !== IDENTITY && !env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding)) {
     body = decoded(res.body, coding, env.maxDecodedBytes);
-    headers = { ...d.headers };
+    headers = withoutDigests({ ...d.headers });
     delete headers['content-encoding'];
     delete headers['content-length'];
     decoding = { coding: IDENTITY, level: 'decoded', sourceBytes: -1 };
@@ -64,6 +64,7 @@ export function keyByCoding(res: { status: number; headers: HeaderMap; body: Rea
       const shown = presentedHeaders(meta);
       const h: HeaderMap = { ...res.headers, vary: shown['vary']! };
       if (decoding) {
+        withoutDigests(h);
         delete h['content-encoding'];
         delete h['content-length'];
         if (shown['etag'] !== undefined) h['etag'] = shown['etag'];

@@ -153,3 +153,65 @@ test('If-Range never matches a variant Strata made: a date that matches answers 
     await h.close();
   }
 });
+
+const DIGESTS = {
+  'content-digest': 'sha-256=:AAAA:',
+  'repr-digest': 'sha-256=:BBBB:',
+  digest: 'SHA-256=CCCC',
+  'content-md5': 'Q2hlY2sgSW50ZWdyaXR5IQ==',
+  'x-goog-hash': 'crc32c=n03x6A==,md5=Ojk9c3dhfxgoKVVHYwFbHQ==',
+};
+
+function digestsOf(headers: Record<string, string>): string[] {
+  return Object.keys(DIGESTS).filter((f) => headers[f] !== undefined);
+}
+
+test("digests of the origin's bytes are not carried onto variants Strata makes (encoded or decoded), and kept on the origin's bytes", async () => {
+  const gz = zlib.gzipSync(BODY);
+  const h = await startHarness((req, res) => {
+    const coded = req.url!.startsWith('/dg-gz');
+    const b = coded ? gz : Buffer.from(BODY);
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"d"', 'content-length': b.length, ...(coded ? { 'content-encoding': 'gzip' } : {}), ...DIGESTS });
+    res.end(b);
+  });
+  const all = Object.keys(DIGESTS);
+  try {
+    // Encoded from the identity body: on the miss (made while streaming), and on the hit of the stored variant.
+    let r = await h.get('/dg', { 'accept-encoding': 'br' });
+    assert.equal(r.headers['content-encoding'], 'br');
+    assert.deepEqual(digestsOf(r.headers), [], 'encoded on the miss');
+    await h.stored(2);
+    r = await h.get('/dg', { 'accept-encoding': 'br' });
+    assert.match(r.headers['cache-status']!, /; hit/);
+    assert.deepEqual(digestsOf(r.headers), [], 'stored encoded variant');
+    r = await h.get('/dg', { 'accept-encoding': 'gzip' });
+    assert.match(r.headers['cache-status']!, /detail=compress-gzip/);
+    assert.deepEqual(digestsOf(r.headers), [], 'encoded from the stored body');
+    r = await h.get('/dg');
+    assert.deepEqual(digestsOf(r.headers), all, 'the identity body keeps them');
+
+    // Decoded from an origin's gzip: on the miss, and on the hit.
+    r = await h.get('/dg-gz');
+    assert.equal(r.text, BODY);
+    assert.deepEqual(digestsOf(r.headers), [], 'decoded on the miss');
+    await h.stored(4);
+    r = await h.get('/dg-gz');
+    assert.match(r.headers['cache-status']!, /; hit/);
+    assert.deepEqual(digestsOf(r.headers), [], 'stored decoded variant');
+    r = await h.get('/dg-gz', { 'accept-encoding': 'gzip' });
+    assert.match(r.headers['cache-status']!, /detail=compress-gzip/);
+    assert.deepEqual(digestsOf(r.headers), [], 'gzip made from the decoded body');
+
+    // The origin's gzip bytes stored as they came keep them; decoded from the stored copy, they go.
+    r = await h.get('/dg-gz2', { 'accept-encoding': 'gzip' });
+    assert.deepEqual(r.body, gz);
+    assert.deepEqual(digestsOf(r.headers), all, "the origin's gzip bytes keep them");
+    await h.stored(6);
+    r = await h.get('/dg-gz2');
+    assert.match(r.headers['cache-status']!, /; hit; .*detail=decode-gzip/);
+    assert.equal(r.text, BODY);
+    assert.deepEqual(digestsOf(r.headers), [], 'decoded from the stored gzip');
+  } finally {
+    await h.close();
+  }
+});
