@@ -215,3 +215,41 @@ test("digests of the origin's bytes are not carried onto variants Strata makes (
     await h.close();
   }
 });
+
+test('slices are fetched in identity: an origin that encodes 206 answers for gzip clients never has them spliced into an identity answer', async () => {
+  const text = page(300_000);
+  const gzText = zlib.gzipSync(text);
+  const seen: string[] = [];
+  const h = await startHarness(
+    (req, res) => {
+      const gzip = /gzip/.test(String(req.headers['accept-encoding'] ?? ''));
+      const bytes = gzip ? gzText : Buffer.from(text);
+      const coding = gzip ? { 'content-encoding': 'gzip' } : {};
+      const base = { 'content-type': 'text/plain', 'cache-control': 'max-age=600', etag: '"s"', 'accept-ranges': 'bytes', ...coding };
+      const range = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+      if (range) {
+        seen.push(String(req.headers['accept-encoding']));
+        const s = Number(range[1]);
+        const e = Math.min(Number(range[2]), bytes.length - 1);
+        res.writeHead(206, { ...base, 'content-range': `bytes ${s}-${e}/${bytes.length}`, 'content-length': e - s + 1 });
+        return res.end(bytes.subarray(s, e + 1));
+      }
+      res.writeHead(200, { ...base, 'content-length': bytes.length });
+      res.end(bytes);
+    },
+    { slices: { thresholdBytes: 100_000, sliceBytes: 64 * 1024 } },
+  );
+  try {
+    const first = await h.get('/sl', { 'accept-encoding': 'gzip', range: 'bytes=1000-1999' });
+    assert.equal(first.status, 206);
+    assert.equal(first.text, text.slice(1000, 2000));
+    assert.ok(seen.length > 0, 'fetched in slices');
+    assert.deepEqual([...new Set(seen)], ['identity'], 'every slice fetch asks for identity');
+    const plain = await h.get('/sl');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.text, text);
+    assert.match(plain.headers['cache-status']!, /detail=slices/);
+  } finally {
+    await h.close();
+  }
+});
