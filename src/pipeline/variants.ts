@@ -98,6 +98,12 @@ export function createVariants(env: NodeEnv) {
         deliverNotModified(ctx.res, meta, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
         return undefined;
       }
+      if (ctx.method === 'HEAD') {
+        // The fields the GET would get (RFC 9110 §9.3.2: Content-Encoding, the variant's ETag, Vary); nothing made.
+        ctx.res.writeHead(200, baseHeaders(meta, deliverFor(env, ctx)).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome)));
+        ctx.res.end();
+        return undefined;
+      }
       let made = inflight.get(meta.key);
       if (!made || !made.body.available) made = start(meta, src, plan);
       if (!made) return 'alone';

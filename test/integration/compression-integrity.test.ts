@@ -253,3 +253,40 @@ test('slices are fetched in identity: an origin that encodes 206 answers for gzi
     await h.close();
   }
 });
+
+test('HEAD carries the fields of its GET when the GET is answered from a coded variant; nothing is made for it', async () => {
+  const gz = zlib.gzipSync(BODY);
+  const h = await startHarness((req, res) => {
+    const coded = req.url === '/hd-gz';
+    const b = coded ? gz : Buffer.from(BODY);
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"h"', 'content-length': b.length, ...(coded ? { 'content-encoding': 'gzip' } : {}) });
+    res.end(b);
+  });
+  const fields = (r: { headers: Record<string, string> }) => [r.headers['content-encoding'], r.headers['etag'], r.headers['vary']];
+  try {
+    await h.get('/hd');
+    await h.stored(1);
+    // br not stored yet: the GET would make it; the HEAD says what the GET would say.
+    const made = h.node.stats.counters.compressed;
+    const head = await h.get('/hd', { 'accept-encoding': 'br' }, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.deepEqual(fields(head), ['br', 'W/"h-br"', 'Accept-Encoding']);
+    assert.equal(head.body.length, 0);
+    assert.equal(h.node.stats.counters.compressed, made, 'HEAD makes nothing');
+    const get = await h.get('/hd', { 'accept-encoding': 'br' });
+    assert.deepEqual(fields(get), fields(head));
+    // Decoded for a client without gzip: the HEAD drops Content-Encoding and carries the decoded variant's ETag.
+    await h.get('/hd-gz', { 'accept-encoding': 'gzip' });
+    await h.stored(3);
+    const decodedHead = await h.get('/hd-gz', {}, 'HEAD');
+    assert.deepEqual(fields(decodedHead), [undefined, 'W/"h-identity"', 'Accept-Encoding']);
+    assert.equal(decodedHead.headers['content-length'], undefined);
+    const decodedGet = await h.get('/hd-gz');
+    assert.deepEqual(fields(decodedGet), fields(decodedHead));
+    assert.equal(decodedGet.text, BODY);
+    // The identity client's HEAD keeps the origin's ETag.
+    assert.deepEqual(fields(await h.get('/hd', {}, 'HEAD')), [undefined, '"h"', 'Accept-Encoding']);
+  } finally {
+    await h.close();
+  }
+});
