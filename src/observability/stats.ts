@@ -31,6 +31,7 @@ export const COUNTERS = {
   compressed: 'compressed variants made (fast level) from an identity body, stored or arriving; committed ones are also counted in stored',
   decoded: "identity variants decoded from an origin's coding for clients that do not accept it",
   recompressed: 'compressed variants recompressed at the best level in the background and swapped in',
+  badCoding: "origin bodies in a content coding that did not decode (corrupt, or past compress.maxDecodedBytes): not stored; a stored one found so is deleted",
   recompressSkipped: 'background recompressions not done: queue full, or the variant or its source changed or went away',
   sendTimeouts: 'client connections cut because the client took no bytes of its answer within limits.sendTimeoutMs',
   distrusted: 'stored responses removed because their origin connection then sent bytes nobody asked for (a late or unsolicited response)',

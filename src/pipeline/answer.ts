@@ -23,6 +23,7 @@ import { sendBody } from './send-body.js';
 import { readerOf } from '../coalesce/shared-body.js';
 import { createVariants } from './variants.js';
 import { planFor, type Plan } from '../transform/select.js';
+import { isBadCoding } from '../transform/codings.js';
 import type { EntryMeta } from '../store/types.js';
 
 /** A fetch outcome that carries a response body clients can share. */
@@ -113,7 +114,8 @@ export function createAnswers(env: NodeEnv) {
         ctx.bytes += (await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent)).sent;
         return undefined;
       }
-      if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
+      // A body that did not decode is logged once, by its fill.
+      if (r.error && !(storing && isBadCoding(r.error))) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
       return undefined;
     },
 

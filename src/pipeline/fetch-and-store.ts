@@ -36,6 +36,7 @@ import type { ClusterPath } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
 import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
+import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
 
 /**
@@ -258,6 +259,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       stats.inc('decoded');
       announced = -1;
     }
+    if (coded?.body) coded.body.once('error', (err) => isBadCoding(err) && stats.inc('badCoding'));
     const selected = selectingValues(d.varyNames, req.requestHeaders);
     const varyValues = coded?.varyValues ? { ...selected, ...coded.varyValues } : selected;
     const key = variantKey(req.key, d.varyNames, varyValues);

@@ -25,7 +25,7 @@ import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
 import { ttlOf, type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
-import { forFill } from './forward-headers.js';
+import { forFill, identityFromOrigin } from './forward-headers.js';
 import { fetchInterest, type Interest } from './fetch-interest.js';
 import type { Flight } from '../coalesce/coalescer.js';
 
@@ -44,7 +44,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       key,
       requestHeaders: ctx.headers,
       vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly),
-      originHeaders: identityFromOrigin(env, forFill(originHeaders(env, ctx))),
+      // With compression on, Strata makes every coding from one identity body.
+      originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), env.compress !== undefined),
       target: ctx.target,
       stored: found,
       keepStaleOnError: staleIfError(ctx, found),
@@ -189,13 +190,3 @@ function failureOf(err: StrataError): OriginFailure {
   return err.code === 'ORIGIN_UNREACHABLE' || err.code === 'ORIGIN_TIMEOUT' ? 'disconnected' : 'error';
 }
 
-
-/**
- * With compression on, a fill asks the origin for identity: Strata makes every
- * coding from it, and one origin body serves every Accept-Encoding (an origin that
- * sends a coding anyway is stored in it, or decoded: transform/coding-key.ts).
- */
-function identityFromOrigin(env: PathEnv, h: HeaderMap): HeaderMap {
-  if (env.compress) h[ACCEPT_ENCODING] = 'identity';
-  return h;
-}
