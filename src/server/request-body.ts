@@ -8,6 +8,11 @@
 // the request is refused (413) — at once when Content-Length says so. A client
 // that pauses longer than `idleTimeoutMs` between two pieces is refused (408).
 // Either refusal closes the connection: the rest of the body is never read.
+//
+// A body the client abandoned is never forwarded: node:http2's compatibility
+// layer ends a request normally (no error) when its stream is reset mid-body, so
+// after the last byte the stream's state is checked too, and a body shorter than
+// its declared Content-Length counts as abandoned whatever the protocol said.
 
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -119,10 +124,36 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
     if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') return undefined;
     throw err;
   }
+  if (await clientWentAway(req, length)) {
+    await spool?.close();
+    return undefined;
+  }
   if (spool) {
     const s = spool;
     return { length, where: 'file', take: () => s.stream() };
   }
   const whole = Buffer.concat(chunks, length);
   return { length, where: 'memory', take: () => whole };
+}
+
+/**
+ * True when the body that just ended was not sent whole: the request was aborted
+ * (HTTP/1.1 connection cut, HTTP/2 stream reset), or fewer bytes came than
+ * Content-Length declared.
+ *
+ * node:http2 ends the body of a stream reset mid-way as if it were complete: the
+ * end of the readable side is delivered first, and the reset (rstCode, 'aborted',
+ * the stream destroyed) only after it, within the same read of the socket. So for
+ * HTTP/2 the state is looked at once that read is over (setImmediate runs after
+ * the I/O callbacks of this loop turn). A reset that arrives later, after a body
+ * the client did finish, is the response's business, not the body's.
+ */
+export async function clientWentAway(req: IncomingMessage, length: number): Promise<boolean> {
+  const cl = req.headers['content-length'];
+  if (cl !== undefined && /^\d+$/.test(cl) && Number(cl) !== length) return true;
+  const stream = (req as { stream?: { rstCode: number; destroyed: boolean; closed: boolean } }).stream;
+  if (stream) await new Promise<void>((resolve) => setImmediate(resolve));
+  if (req.aborted) return true;
+  // rstCode other than NO_ERROR (0): reset; closed or destroyed before any response: gone.
+  return stream !== undefined && (stream.rstCode !== 0 || stream.destroyed || stream.closed);
 }
