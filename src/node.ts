@@ -14,6 +14,7 @@
 // survive the reload, routing/guard/guard-set.ts), and is built before anything
 // is applied, so a bad key file refuses the reload.
 
+import { RequestBodyBudget } from './server/request-body-budget.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
@@ -101,6 +102,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
   const reloadHooks: ReloadHook[] = [];
+  // Read at each reservation: a reload's budgets apply at once.
+  const requestBodies = new RequestBodyBudget(() => (current?.config ?? config).limits);
   const heapGrowth = new HeapGrowth(config.cache.heapGrowthPercent, config.cache.memoryMaxBytes);
 
   const readiness = (): Readiness => ({
@@ -112,7 +115,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */
   const build = (cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation =>
     buildGeneration(
-      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, reload: () => node.reload() },
+      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, reload: () => node.reload() },
       cfg,
       router,
       guards,

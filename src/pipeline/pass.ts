@@ -30,9 +30,12 @@ export function createPass(env: PathEnv, answer: Answers) {
     // The whole body first, then an origin connection: a slow client holds only its own buffer.
     let body: BufferedBody | undefined;
     if (hasBody) {
-      const b = await bufferRequestBody(ctx.req, bodyLimits);
+      const b = await bufferRequestBody(ctx.req, bodyLimits, env.requestBodies);
       if (b === undefined) return void ctx.res.destroy();
-      if (b instanceof Error) return answer.error(ctx, b, 'bypass', true);
+      if (b instanceof Error) {
+        if (b.code === 'REQUEST_BODY_BUFFERS_FULL') env.logger.warn({ code: b.code, target: ctx.target }, b.message);
+        return answer.error(ctx, b, 'bypass', true);
+      }
       body = b;
     }
     const headers = originHeaders(env, ctx);
@@ -47,6 +50,9 @@ export function createPass(env: PathEnv, answer: Answers) {
       // A spooled body's file is closed with its stream, read or not.
       if (payload && !Buffer.isBuffer(payload)) payload.destroy();
       return answer.error(ctx, err as StrataError, fwd);
+    } finally {
+      // The origin has answered (or failed): the body's bytes leave the node's budget.
+      body?.release();
     }
     ctx.upstream = res.upstream;
     await invalidate(ctx, res);
