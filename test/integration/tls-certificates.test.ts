@@ -8,7 +8,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -16,7 +16,7 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { StrataError } from '../../src/errors.js';
 import { fixed, startHarness, until, type Harness } from '../fixtures/harness.js';
-import { fingerprintOf, handshake, makeCa, makeLeaf, type LeafFiles, type TestCa } from '../fixtures/tls.js';
+import { fingerprintOf, handshake, makeCa, makeIntermediate, makeLeaf, type LeafFiles, type TestCa } from '../fixtures/tls.js';
 
 const run = promisify(execFile);
 const T = { timeout: 30_000 };
@@ -130,6 +130,34 @@ test("the node's reload (SIGHUP, POST /reload) re-reads the certificate files", 
     assert.equal((await handshake(port, ca.pem, 'n.test')).fingerprint, renewed);
   });
 });
+
+test('a reload takes a certificate file whose leaf and key stay but whose chain changes (leaf only → leaf + intermediate)', T, async () => {
+  const intermediate = await makeIntermediate(ca, 'chain-int');
+  const files = await makeLeaf(intermediate, 'chained', ['c.test']);
+  const leafOnly = await readFile(files.cert, 'utf8');
+  await withNode({ tls: { certificates: [files] } }, async (h, port) => {
+    // Without the intermediate, a client trusting only the root cannot build the chain.
+    assert.deepEqual(await verified(port, 'c.test'), { authorized: false, error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    // The deploy tool completes the file: same leaf, same key, the intermediate appended.
+    const tmp = `${files.cert}.tmp`;
+    await writeFile(tmp, leafOnly + intermediate.pem);
+    await rename(tmp, files.cert);
+    assert.deepEqual(await h.node.reloadCertificates(), { reloaded: [files.cert], refused: [] });
+    assert.deepEqual(await verified(port, 'c.test'), { authorized: true, error: null });
+  });
+});
+
+/** Whether a client trusting only the test root accepts the chain the node presents for `servername`. */
+function verified(port: number, servername: string): Promise<{ authorized: boolean; error: string | null }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.pem, servername, rejectUnauthorized: false }, () => {
+      const out = { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : null };
+      socket.end();
+      resolve(out);
+    });
+    socket.once('error', reject);
+  });
+}
 
 test('start-up is refused when a certificate file is not a certificate', T, async () => {
   const bogus = { cert: siteA.key, key: siteA.key };
