@@ -245,3 +245,33 @@ test('an HTTP/2 connection is closed after tls.http2IdleTimeoutMs without a byte
     await g.close();
   }
 });
+
+test('HTTP/2 takes as many header fields as HTTP/1.1 (130 cookie fields pass); past 2000 a 431, counted and logged, not a silent reset', T, async () => {
+  const g = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'content-length': '2' });
+      res.end('ok');
+    },
+    { tls: { certificates: [await makeLeaf(ca, 'fields', ['localhost'])] }, limits: { maxHeaderBytes: 256 * 1024 }, logLevel: 'info' },
+  );
+  const s = connect(g.node.proxyAddress().port);
+  try {
+    const crumbs = (n: number) => Array.from({ length: n }, (_, i) => `c${i}=v`);
+    // node:http2 sends each element of an array as a field of its own (RFC 9113 §8.2.3 cookie crumbs).
+    assert.deepEqual(await ask(s, { ':path': '/cookies', cookie: crumbs(130) }), { status: 200, text: 'ok' });
+    const seen = g.origin.requests.find((r) => r.url === '/cookies');
+    assert.equal(String(seen?.headers.cookie).split('; ').length, 130);
+
+    const before = g.node.stats.counters.badRequests;
+    const over = await ask(s, { ':path': '/too-many-fields', cookie: crumbs(2001) });
+    assert.ok('status' in over, `reset instead of 431: ${JSON.stringify(over)}`);
+    assert.equal(over.status, 431);
+    assert.match(over.text, /2001 header fields; at most 2000 are accepted/);
+    assert.equal(g.origin.count('/too-many-fields'), 0);
+    assert.equal(g.node.stats.counters.badRequests, before + 1);
+    await g.logged((l) => l['code'] === 'HEADERS_TOO_LARGE' && l['http'] === '2');
+  } finally {
+    s.close();
+    await g.close();
+  }
+});
