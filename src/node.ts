@@ -38,7 +38,7 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { Certificates, certificatesReloadStep } from './server/certificates.js';
 import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
-import { createListener, plainListener, type ClientListener } from './server/listener.js';
+import { createListener, plainListener, type ClientListener, type ProxyListener } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
 import { DiskTier } from './store/disk/tier.js';
@@ -86,7 +86,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const makePool: PoolFactory = (cfg, label) => new UpstreamPool(cfg, { logger: label === 'origin' ? logger : logger.child({ pool: label }), clock, isDrained: drains.isDrained });
   let proxy: ClientListener | undefined;
   let admin: Server | undefined;
-  let redirect: Server | undefined;
+  let redirect: ProxyListener | undefined;
   // Worker links: the proxy and admin handlers again, on loopback, for the other workers of this node.
   const linkServers: Server[] = [];
   let certificates: Certificates | undefined;
@@ -160,6 +160,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     access.levelChanged();
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
     proxy.setLimits(next.limits);
+    redirect?.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
     current = build(next, router, guards);
     if (guards !== running.guards) {
@@ -280,7 +281,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest, onSendTimeout }));
       if (certificates && config.tls.redirectListen) {
         const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
-        redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
+        redirect = createListener(createRedirectHandler(() => (current?.config ?? config).limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
       }
       // Every reload re-reads the certificate files (their names need a restart).
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));

@@ -186,7 +186,14 @@ test('the redirect listener answers 308 to the same path and query over HTTPS on
     assert.deepEqual(await plainGet(rport, '/a/b?c=1', 'Example.test:8080'), { status: 308, location: `https://example.test:${port}/a/b?c=1` });
     assert.deepEqual(await plainGet(rport, '/x/../y', '[::1]:80'), { status: 308, location: `https://[::1]:${port}/y` });
     assert.equal((await plainGet(rport, '/x', 'bad host!')).status, 400);
+    // A malformed Host never makes a broken Location (it once gave "https://:PORT/x").
+    for (const host of ['[::1', 'a.test:80:90', '[::1]junk', ':80']) assert.deepEqual(await plainGet(rport, '/x', host), { status: 400, location: undefined }, host);
     assert.equal(h.origin.count(), 0);
+    // A reload's limits reach the redirect listener too.
+    const long = `/${'p'.repeat(300)}`;
+    assert.equal((await plainGet(rport, long, 'site.test')).status, 308);
+    await h.node.reload({ ...h.config, limits: { ...h.config.limits, maxUrlBytes: 100 } });
+    assert.equal((await plainGet(rport, long, 'site.test')).status, 414);
   });
   await withNode({ tls: { certificates: [siteA], redirectListen: { host: '127.0.0.1', port: 0 }, redirectPort: 443 } }, async (h) => {
     assert.deepEqual(await plainGet(h.node.redirectAddress()!.port, '/p', 'site.test'), { status: 308, location: 'https://site.test/p' });
