@@ -277,7 +277,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const onBadRequest = () => stats.inc('badRequests');
       const onSendTimeout = () => stats.inc('sendTimeouts');
       proxy = certificates
-        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout })
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout, onProtocolError: () => stats.inc('protocolErrors') })
         : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest, onSendTimeout }));
       if (certificates && config.tls.redirectListen) {
         const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;

@@ -37,6 +37,8 @@ export interface SecureListenerOptions {
   onBadRequest: () => void;
   /** A client cut by limits.sendTimeoutMs: an HTTP/1.1 connection (listener.ts), an HTTP/2 stream or connection (h2-send-timeout.ts). */
   onSendTimeout?: () => void;
+  /** A TLS handshake that failed or timed out, an HTTP/2 session error (counter protocolErrors). */
+  onProtocolError?: () => void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -93,7 +95,10 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
       clearTimeout(firstStream);
     });
   });
-  h2.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'HTTP/2 connection error'));
+  h2.on('sessionError', (err: NodeJS.ErrnoException, session: ServerHttp2Session) => {
+    opts.onProtocolError?.();
+    logger.warn({ code: err.code, err: err.message, remote: session?.socket?.remoteAddress }, 'HTTP/2 connection error: the connection is closed');
+  });
 
   const perClient = new ClientConnections(() => limits.maxConnectionsPerClient);
   const raw = new Set<Socket>();
@@ -133,7 +138,9 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     (socket.alpnProtocol === 'h2' ? h2 : h1).emit('connection', socket);
   });
   front.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    logger.debug({ code: err.code, err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    opts.onProtocolError?.();
+    // info, not warn: scanners and load balancer probes make these all day.
+    logger.info({ code: err.code, err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
     socket.destroy();
   });
 
