@@ -38,7 +38,7 @@ export type NotStoredReason =
  * response from being stored but say nothing against an entry already stored for
  * other clients (RFC 9111 §5.2.1.5, §3.5), which must not be dropped because of them.
  */
-export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic', 'varies-on-credential', 'too-many-variants', 'edge-copy']);
+export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic', 'too-many-variants', 'edge-copy']);
 
 export interface StoragePolicyOptions {
   /** Node-specific targeted field, lower-case (RFC 9213 §2.1). */

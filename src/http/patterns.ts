@@ -125,7 +125,8 @@ export function clientOf(address: string): string {
 
 /**
  * The path of an origin-form target as rules and routes match it: percent-decoded,
- * backslashes read as slashes (some origins do) and each run of slashes merged
+ * backslashes read as slashes (some origins do), path parameters (`;…` up to
+ * the next slash) dropped, and each run of slashes merged
  * into one (origins commonly treat `//admin/` as `/admin/`; nginx's
  * merge_slashes), without its query. Matching anything less
  * decoded than what the origin resolves lets `/%61dmin/` or `//admin/` past a
@@ -136,6 +137,8 @@ export function decodedPath(target: string): string {
   let path = q < 0 ? target : target.slice(0, q);
   if (path.includes('%')) path = percentDecoded(path);
   if (path.includes('\\')) path = path.replace(/\\/g, '/');
+  // Path parameters (`/account;jsessionid=1/x`: Tomcat and Jetty read /account/x).
+  if (path.includes(';')) path = path.replace(/;[^/]*/g, '');
   return path.includes('//') ? path.replace(/\/{2,}/g, '/') : path;
 }
 
@@ -143,7 +146,8 @@ function percentDecoded(path: string): string {
   try {
     return decodeURIComponent(path);
   } catch {
-    // A malformed escape: decode what can be decoded, keep the rest as written.
-    return path.replace(/%[0-9a-f]{2}/gi, (e) => String.fromCharCode(parseInt(e.slice(1), 16)));
+    // A malformed escape (`%FF`, `%zz`): the bytes as UTF-8, what is not UTF-8 a
+    // replacement character, so the rest of the path reads as it would without it.
+    return Buffer.from(path.replace(/%([0-9a-f]{2})/gi, (_e, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
   }
 }

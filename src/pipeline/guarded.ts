@@ -33,8 +33,8 @@ export function withoutFields(headers: HeaderMap, fields: ReadonlySet<string>): 
 }
 
 /**
- * `stripped`: every field any guard of the configuration sets (RouteGuards.strippedFields),
- * not only this guard's: a route's identity field must not come from a client on another.
+ * `stripped`: this guard's own fields and every field any guard of the configuration
+ * sets (RouteGuards.strippedFields): a route's identity field must not come from a client on another.
  */
 export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard, stripped: ReadonlySet<string>) {
   const { logger, stats } = env;

@@ -38,8 +38,11 @@ test('paths are matched decoded and without the query: an encoded letter or slas
   assert.equal(decodedPath('/%61dmin/x?y=1'), '/admin/x');
   assert.equal(decodedPath('/admin%2Fsecret'), '/admin/secret');
   assert.equal(decodedPath('/bad%zz%41'), '/bad%zzA');
+  assert.equal(decodedPath('/caf%C3%A9/%FF'), '/café/\ufffd', 'a malformed escape spoils only itself: the rest reads as UTF-8');
+  assert.equal(decodedPath('//admin\\x'), '/admin/x', 'backslashes and doubled slashes as origins read them');
+  assert.equal(decodedPath('/account;jsessionid=1/secret;v=2'), '/account/secret', 'path parameters dropped');
   const f = new RequestFilter([{ name: 'no-admin', action: 'deny', methods: [], paths: ['/admin/'], headers: {}, addresses: [] }]);
-  for (const target of ['/admin/x', '/%61dmin/x', '/admin%2Fx', '/admin/?q']) {
+  for (const target of ['/admin/x', '/%61dmin/x', '/admin%2Fx', '/admin/?q', '//admin/x', '/admin;p=1/x']) {
     assert.equal(f.deniedBy({ method: 'GET', target, headers: {}, clientAddress: '1.2.3.4' }), 'no-admin', target);
   }
   assert.equal(f.deniedBy({ method: 'GET', target: '/public?p=/admin/', headers: {}, clientAddress: '1.2.3.4' }), undefined);

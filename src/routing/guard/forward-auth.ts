@@ -10,9 +10,9 @@
 // scheme, client address, the credential fields and, by default, the method and
 // path — so that one client's answer is never another's and the memory held per
 // entry does not grow with a client's cookie size. Concurrent requests with the
-// same key share one question. A request without credentials is never
-// remembered (every anonymous client would share one answer), nor is a redirect
-// unless the path is in the key.
+// same key share one question. Under cacheKey credentials (no path in the key) a
+// request without credentials is never remembered (every anonymous client would
+// share one answer), nor is a redirect.
 
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -41,6 +41,8 @@ export type AuthDecision =
 
 /** Fields of a refusal passed to the client: the challenge, and where a redirect goes. */
 const DENY_FIELDS = ['www-authenticate', 'location'];
+/** Connections to the auth service at most. */
+const MAX_CONNECTIONS = 128;
 /** Answer bodies are discarded; past this much the connection is dropped rather than read. */
 const MAX_DISCARD_BYTES = 64 * 1024;
 
@@ -58,17 +60,20 @@ export class ForwardAuth {
     private readonly rules: ForwardAuthRules,
     private readonly clock: Clock,
   ) {
-    this.agent = new Agent({ connectTimeout: rules.timeoutMs, headersTimeout: rules.timeoutMs, bodyTimeout: rules.timeoutMs, keepAliveTimeout: 10_000 });
+    // Connections bounded: a flood of questions queues (each within timeoutMs) rather than opening a socket each.
+    this.agent = new Agent({ connections: MAX_CONNECTIONS, connectTimeout: rules.timeoutMs, headersTimeout: rules.timeoutMs, bodyTimeout: rules.timeoutMs, keepAliveTimeout: 10_000 });
     this.remembered = rules.cacheTtlMs > 0 ? new LRUCache({ max: rules.cacheMaxEntries }) : undefined;
   }
 
   /**
    * The decision for this request: remembered, shared with a question in flight, or
    * asked now. A request carrying none of the fields the service is sent has no
-   * credential to remember a decision by: asked alone, every time.
+   * credential to remember a decision by: under cacheKey credentials (one decision
+   * for every path) it is asked alone, every time; keyed by path, its key names its
+   * address and path, so it is remembered like any other.
    */
   check(q: AuthQuestion): AuthDecision | Promise<AuthDecision> {
-    if (!this.rules.requestFields.some((f) => q.headers[f] !== undefined)) return this.ask(q);
+    if (this.rules.cacheKey === 'credentials' && !this.rules.requestFields.some((f) => q.headers[f] !== undefined)) return this.ask(q);
     const key = this.keyOf(q);
     const r = this.remembered?.get(key);
     if (r) {

@@ -98,7 +98,7 @@ function checkSettable(key: string, fields: Iterable<string>): void {
  * is sent (an API key, Accept-Language) stay in the cache's view: a response that
  * varies on them keeps its variants.
  */
-const CREDENTIAL_FIELDS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+export const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
 /** RFC 6750 §3: the challenge; a request without a token gets no error code (§3.1). */
 function bearerChallenge(error?: string, description?: string): string {
@@ -142,6 +142,8 @@ export class Guard {
   private readonly jwt: JwtCheck | undefined;
   /** Credential fields (CREDENTIAL_FIELDS) the auth stages read. */
   private readonly credentialFields: readonly string[];
+  /** Every request field the auth stages read from the client (forward-auth's requestFields, JWT's). */
+  readonly readFields: ReadonlySet<string>;
 
   constructor(rules: GuardRules, deps: GuardDeps) {
     const at = deps.keyPrefix ?? 'edge';
@@ -166,6 +168,7 @@ export class Guard {
       if (rules.jwt.cookie !== '') creds.add('cookie');
     }
     this.credentialFields = [...creds].filter((f) => CREDENTIAL_FIELDS.has(f));
+    this.readFields = creds;
   }
 
   /** The one per-request call: pass (with what to add for the origin) or the refusal to answer. */
