@@ -33,6 +33,7 @@ export const COUNTERS = {
   recompressed: 'compressed variants recompressed at the best level in the background and swapped in',
   badCoding: "origin bodies in a content coding that did not decode (corrupt, or past compress.maxDecodedBytes): not stored; a stored one found so is deleted",
   recompressSkipped: 'background recompressions not done: queue full, or the variant or its source changed or went away',
+  protocolErrors: 'TLS connections whose handshake failed or timed out, and HTTP/2 connections ended by a session error Node reports',
   sendTimeouts: 'client connections cut because the client took no bytes of its answer within limits.sendTimeoutMs',
   distrusted: 'stored responses removed because their origin connection then sent bytes nobody asked for (a late or unsolicited response)',
   purges: 'purge requests carried out (POST /purge and PURGE)',

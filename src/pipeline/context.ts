@@ -7,6 +7,7 @@
 // its answer is written; Cache-Status is formatted from the outcome it records
 // and the outcome counters are counted from it there (observability/stats.ts).
 
+import type { RequestBodyBudget } from '../server/request-body-budget.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -60,6 +61,8 @@ export interface ProxyDeps {
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
   /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
   guards?: RouteGuards;
+  /** The node-wide bounds on request bodies held in memory and spooled (server/request-body-budget.ts). */
+  requestBodies: RequestBodyBudget;
 }
 
 /**

@@ -30,9 +30,12 @@ export function createPass(env: PathEnv, answer: Answers) {
     // The whole body first, then an origin connection: a slow client holds only its own buffer.
     let body: BufferedBody | undefined;
     if (hasBody) {
-      const b = await bufferRequestBody(ctx.req, bodyLimits);
+      const b = await bufferRequestBody(ctx.req, bodyLimits, env.requestBodies);
       if (b === undefined) return void ctx.res.destroy();
-      if (b instanceof Error) return answer.error(ctx, b, 'bypass', true);
+      if (b instanceof Error) {
+        if (b.code === 'REQUEST_BODY_BUFFERS_FULL') env.logger.warn({ code: b.code, target: ctx.target }, b.message);
+        return answer.error(ctx, b, 'bypass', true);
+      }
       body = b;
     }
     const headers = originHeaders(env, ctx);
@@ -60,6 +63,8 @@ export function createPass(env: PathEnv, answer: Answers) {
       return answer.error(ctx, err as StrataError, fwd);
     } finally {
       ctx.res.off('close', gone);
+      // The origin has answered (or failed, or been cancelled): the body's bytes leave the node's budget.
+      body?.release();
     }
     ctx.upstream = res.upstream;
     await invalidate(ctx, res);
