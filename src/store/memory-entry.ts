@@ -3,9 +3,10 @@
 // mark every object they hold. Kept as given, an entry was ~15 objects (its record,
 // the metadata object, the headers object and each stored value, the directives and
 // integrity strings, three heap numbers for its times, a body object); packed, it is
-// this record (which is its own body too), one string holding the stored fields,
-// integrity and directives, and the body's Buffer. Every number is a small integer
-// (a Smi: no heap number): times in ms split in two, seconds tagged as whole or milli.
+// this record (which is its own body too), one string holding the stored fields and
+// directives, and the body's Buffer. Every number is a small integer (a Smi: no heap
+// number): times in ms split in two, seconds tagged as whole or milli, a CRC-32
+// integrity (the disk tier's for small bodies) in two halves.
 //
 // The metadata is rebuilt on the first look-up that hands the entry out (a hit), then
 // kept: an entry that is hit costs what it did before, one that is not stays compact.
@@ -38,6 +39,10 @@ const CC_IS_FIELD = 4;
 const REPLACED = 8;
 /** The metadata had no `integrity` field at all (not even undefined). */
 const NO_INTEGRITY_FIELD = 16;
+/** The integrity is a CRC-32 (store/integrity.ts checksumIntegrity), held as two 16-bit halves. */
+const CRC32 = 32;
+const CRC32_FORM = /^crc32-[0-9a-f]{8}$/;
+const CRC32_PREFIX = 'crc32-';
 
 /** Below V8's Smi limit with pointer compression too (2^30), so a field never holds a heap number. */
 const SMI_LIMIT = 2 ** 30;
@@ -48,6 +53,13 @@ const NOT_PACKED = -1;
 
 /** Tags of an untagged entry: one shared array for all of them (only read: the indexes iterate it). */
 const NO_TAGS: string[] = Object.freeze([]) as unknown as string[];
+/** What a packed entry's VariantMeta varies on: nothing (shared, frozen: Vary selection only reads them). */
+const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
+const NO_VALUES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, '0');
+}
 
 /**
  * Seconds as a Smi: whole seconds as 2·s, a fraction with whole milliseconds (an age:
@@ -103,9 +115,29 @@ function isEmpty(o: object): boolean {
   return true;
 }
 
+/** Would the metadata come back the same from a PackedEntry (and is its body size the body's)? */
+function packable(meta: EntryMeta, size: number): boolean {
+  if (meta.v !== ENTRY_FORMAT || packedFields(meta) === 0 || meta.varyNames.length !== 0 || !isEmpty(meta.varyValues)) return false;
+  const { requestTimeMs: req, responseTimeMs: res } = meta;
+  if (!Number.isSafeInteger(req) || req < 0 || !Number.isSafeInteger(res) || !smallInt(res - req)) return false;
+  if (!smallInt(meta.status) || meta.bodySize !== size) return false;
+  if (seconds(meta.initialAgeS) === NOT_PACKED || seconds(meta.freshnessLifetimeS) === NOT_PACKED) return false;
+  if (seconds(meta.staleWhileRevalidateS) === NOT_PACKED || seconds(meta.staleIfErrorS) === NOT_PACKED) return false;
+  if (meta.integrity !== undefined && typeof meta.integrity !== 'string') return false;
+  return typeof meta.noCache === 'boolean' && typeof meta.staleForbidden === 'boolean' && typeof meta.cacheControl === 'string';
+}
+
+/** The tier's record of an entry: packed when its metadata packs, whole otherwise. */
+export function heldEntry(meta: EntryMeta, body: Buffer | readonly Buffer[], countedBytes: number, bansChecked: number): HeldEntry {
+  let size = 0;
+  if (Buffer.isBuffer(body)) size = body.length;
+  else for (const b of body) size += b.length;
+  return packable(meta, size) ? new PackedEntry(meta, body, countedBytes, bansChecked) : new HeldEntry(meta, body, countedBytes, bansChecked, meta);
+}
+
 /**
- * An entry the memory tier holds: its body (MemoryBody), what purges and indexes read
- * (Selectable), the ban stamp, and its metadata packed — or whole, in `entry`.
+ * An entry the memory tier holds with its metadata whole (as given): its body
+ * (MemoryBody), what purges and indexes read (Selectable), the ban stamp.
  */
 export class HeldEntry extends MemoryBody implements BanChecked, Selectable {
   key: string;
@@ -115,22 +147,11 @@ export class HeldEntry extends MemoryBody implements BanChecked, Selectable {
   bansChecked: number;
   /** What the tier counts for the entry against its budget (memory.ts put). */
   readonly countedBytes: number;
-  /** The entry handed out: built on the first look-up of a packed entry, given at once otherwise. */
-  private entry: StoredEntry | undefined;
-  private status = 0;
-  private flags = 0;
-  private timeHi = 0;
-  private timeLo = 0;
-  private responseDelayMs = 0;
-  private initialAge = 0;
-  private freshness = 0;
-  private swr = 0;
-  private sie = 0;
-  private strings = '';
-  /** Set by the disk tier on the opened metadata when its write lands (tiered.ts): integrityLanded(). */
-  private integrity: string | undefined = undefined;
+  /** The entry handed out: given at once when whole; built on the first look-up when packed. */
+  protected entry: StoredEntry | undefined;
+  protected flags = 0;
 
-  constructor(meta: EntryMeta, body: Buffer | readonly Buffer[], countedBytes: number, bansChecked: number) {
+  constructor(meta: EntryMeta, body: Buffer | readonly Buffer[], countedBytes: number, bansChecked: number, whole: EntryMeta | undefined) {
     super(body);
     this.key = meta.key;
     this.primaryKey = meta.primaryKey;
@@ -138,7 +159,7 @@ export class HeldEntry extends MemoryBody implements BanChecked, Selectable {
     this.tags = meta.tags;
     this.countedBytes = countedBytes;
     this.bansChecked = bansChecked;
-    if (!this.pack(meta)) this.entry = { meta, body: this };
+    this.entry = whole && { meta: whole, body: this };
   }
 
   /** What purge selection and the indexes read: the record itself. */
@@ -151,28 +172,22 @@ export class HeldEntry extends MemoryBody implements BanChecked, Selectable {
     return this.entry === undefined;
   }
 
-  /** The entry as the Store contract gives it; the metadata rebuilt once when packed. */
+  /** The entry as the Store contract gives it. */
   stored(): StoredEntry {
-    return (this.entry ??= { meta: this.unpack(), body: this });
+    return this.entry!;
   }
 
   /**
    * The disk write of the metadata this entry was stored with landed and recorded the
-   * body's integrity on it: what holding that metadata object would have shown.
+   * body's integrity on it: what holding that metadata object shows.
    */
   integrityLanded(integrity: string | undefined): void {
-    if ((this.flags & REPLACED) !== 0) return;
-    if (this.entry) this.entry.meta.integrity = integrity;
-    else {
-      this.integrity = integrity;
-      this.flags &= ~NO_INTEGRITY_FIELD;
-    }
+    if ((this.flags & REPLACED) === 0) this.stored().meta.integrity = integrity;
   }
 
-  /** What Vary selection reads (VariantMeta), without unpacking: a packed entry varies on nothing. */
+  /** What Vary selection reads (VariantMeta). */
   variant(): VariantMeta {
-    if (this.entry) return this.entry.meta;
-    return { key: this.key, primaryKey: this.primaryKey, varyNames: [], varyValues: {}, responseTimeMs: this.timeHi * TIME_SPLIT + this.timeLo + this.responseDelayMs };
+    return this.stored().meta;
   }
 
   /** New metadata for the same body (a 304's merge, a soft purge): kept whole, in the same entry object. */
@@ -185,44 +200,86 @@ export class HeldEntry extends MemoryBody implements BanChecked, Selectable {
     if (this.entry) this.entry.meta = meta;
     else this.entry = { meta, body: this };
   }
+}
 
+/**
+ * An entry whose metadata is packed until a look-up hands it out (made for metadata
+ * that packable() accepts; one whose stored fields will not go into one string is held whole).
+ */
+class PackedEntry extends HeldEntry {
+  private status = 0;
+  private timeHi = 0;
+  private timeLo = 0;
+  private responseDelayMs = 0;
+  private initialAge = 0;
+  private freshness = 0;
+  private swr = 0;
+  private sie = 0;
+  private strings = '';
+  /** Set by the disk tier on the opened metadata when its write lands (tiered.ts): integrityLanded(). */
+  private integrity: string | undefined = undefined;
+  private crcHi = 0;
+  private crcLo = 0;
+
+  constructor(meta: EntryMeta, body: Buffer | readonly Buffer[], countedBytes: number, bansChecked: number) {
+    super(meta, body, countedBytes, bansChecked, undefined);
+    if (!this.pack(meta)) this.entry = { meta, body: this };
+  }
+
+  override stored(): StoredEntry {
+    return (this.entry ??= { meta: this.unpack(), body: this });
+  }
+
+  override integrityLanded(integrity: string | undefined): void {
+    if (this.entry) return super.integrityLanded(integrity);
+    if ((this.flags & REPLACED) !== 0) return;
+    this.flags &= ~NO_INTEGRITY_FIELD;
+    this.holdIntegrity(integrity);
+  }
+
+  /** A packed entry varies on nothing: its VariantMeta is made without unpacking it. */
+  override variant(): VariantMeta {
+    if (this.entry) return this.entry.meta;
+    return { key: this.key, primaryKey: this.primaryKey, varyNames: NO_NAMES, varyValues: NO_VALUES, responseTimeMs: this.timeHi * TIME_SPLIT + this.timeLo + this.responseDelayMs };
+  }
+
+  /** A CRC-32 as two Smis (no string per entry), any other integrity as given. */
+  private holdIntegrity(integrity: string | undefined): void {
+    if (integrity !== undefined && CRC32_FORM.test(integrity)) {
+      const v = parseInt(integrity.slice(CRC32_PREFIX.length), 16);
+      this.crcHi = (v >>> 16) | 0;
+      this.crcLo = (v & 0xffff) | 0;
+      this.integrity = undefined;
+      this.flags |= CRC32;
+    } else {
+      this.integrity = integrity;
+      this.flags &= ~CRC32;
+    }
+  }
+
+  /** packable(meta) said yes; false when a stored field cannot go into the one string. */
   private pack(meta: EntryMeta): boolean {
-    const fields = packedFields(meta);
-    if (meta.v !== ENTRY_FORMAT || fields === 0 || meta.varyNames.length !== 0 || !isEmpty(meta.varyValues)) return false;
-    const { requestTimeMs: req, responseTimeMs: res } = meta;
-    if (!Number.isSafeInteger(req) || req < 0 || !Number.isSafeInteger(res) || !smallInt(res - req)) return false;
-    if (!smallInt(meta.status) || !smallInt(meta.bodySize)) return false;
-    const initialAge = seconds(meta.initialAgeS);
-    const freshness = seconds(meta.freshnessLifetimeS);
-    const swr = seconds(meta.staleWhileRevalidateS);
-    const sie = seconds(meta.staleIfErrorS);
-    if (initialAge === NOT_PACKED || freshness === NOT_PACKED || swr === NOT_PACKED || sie === NOT_PACKED) return false;
-    if (meta.integrity !== undefined && typeof meta.integrity !== 'string') return false;
-    if (typeof meta.noCache !== 'boolean' || typeof meta.staleForbidden !== 'boolean' || typeof meta.cacheControl !== 'string') return false;
     const ccIsField = meta.headers['cache-control'] === meta.cacheControl;
     const strings = block(meta, ccIsField);
     if (strings === undefined) return false;
+    const req = meta.requestTimeMs;
     this.strings = strings;
-    this.integrity = meta.integrity;
     // `| 0`: a number computed from heap numbers is a heap number even when whole; a
     // field once given one holds every value boxed from then on, in every entry.
     this.status = meta.status | 0;
-    this.flags = (meta.noCache ? NO_CACHE : 0) | (meta.staleForbidden ? STALE_FORBIDDEN : 0) | (ccIsField ? CC_IS_FIELD : 0) | (fields === 2 ? NO_INTEGRITY_FIELD : 0);
+    this.flags = (meta.noCache ? NO_CACHE : 0) | (meta.staleForbidden ? STALE_FORBIDDEN : 0) | (ccIsField ? CC_IS_FIELD : 0) | ('integrity' in meta ? 0 : NO_INTEGRITY_FIELD);
+    this.holdIntegrity(meta.integrity);
     const hi = Math.floor(req / TIME_SPLIT);
     this.timeHi = hi | 0;
     this.timeLo = (req - hi * TIME_SPLIT) | 0;
-    this.responseDelayMs = (res - req) | 0;
-    this.initialAge = initialAge | 0;
-    this.freshness = freshness | 0;
-    this.swr = swr | 0;
-    this.sie = sie | 0;
-    this.bodySizeGiven = meta.bodySize | 0;
+    this.responseDelayMs = (meta.responseTimeMs - req) | 0;
+    this.initialAge = seconds(meta.initialAgeS) | 0;
+    this.freshness = seconds(meta.freshnessLifetimeS) | 0;
+    this.swr = seconds(meta.staleWhileRevalidateS) | 0;
+    this.sie = seconds(meta.staleIfErrorS) | 0;
     if (meta.tags.length === 0) this.tags = NO_TAGS;
     return true;
   }
-
-  /** bodySize as the metadata gave it (-1 is possible in principle: kept as given). */
-  private bodySizeGiven = 0;
 
   private unpack(): EntryMeta {
     const parts = this.strings.split(SEP);
@@ -248,8 +305,8 @@ export class HeldEntry extends MemoryBody implements BanChecked, Selectable {
       staleForbidden: (f & STALE_FORBIDDEN) !== 0,
       staleWhileRevalidateS: unseconds(this.swr),
       staleIfErrorS: unseconds(this.sie),
-      bodySize: this.bodySizeGiven,
-      integrity: this.integrity,
+      bodySize: this.size,
+      integrity: (f & CRC32) !== 0 ? CRC32_PREFIX + hex4(this.crcHi) + hex4(this.crcLo) : this.integrity,
       tags: this.tags === NO_TAGS ? [] : this.tags,
     };
     if ((f & NO_INTEGRITY_FIELD) === 0) return meta;

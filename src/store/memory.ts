@@ -4,7 +4,7 @@
 // decide (PITFALLS lru-cache 3, 6); entries leave by LRU or by delete.
 
 import { LRUCache } from 'lru-cache';
-import { HeldEntry } from './memory-entry.js';
+import { heldEntry, type HeldEntry } from './memory-entry.js';
 import { PurgeBans } from './purge-bans.js';
 import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from './purge-match.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta } from './types.js';
@@ -192,7 +192,7 @@ export class MemoryTier implements Store, Purgeable {
   /** Insert a complete entry (used for promotion from disk and by the writer). */
   put(meta: EntryMeta, body: Buffer | readonly Buffer[]): boolean {
     // What the tier counts: the memory the body's chunks hold (at least its size), and the metadata's estimate.
-    const entry = new HeldEntry(meta, body, retainedBytes(body) + metaSizeEstimate(meta), this.bans.seq);
+    const entry = heldEntry(meta, body, retainedBytes(body) + metaSizeEstimate(meta), this.bans.seq);
     if (!this.admits(entry.size)) return false;
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
@@ -203,42 +203,7 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   open(meta: EntryMeta): BodyWriter {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Why two flags: an explicit abort stores nothing and leaves any older entry alone,
-    // but a body that outgrew the per-object limit is a newer response this tier cannot
-    // keep, so the older entry under the key must not go on standing in for it.
-    let aborted = false;
-    let tooLarge = false;
-    return {
-      write: async (chunk) => {
-        if (aborted) return;
-        size += chunk.length;
-        if (tooLarge) return;
-        if (!this.admits(size)) {
-          tooLarge = true;
-          chunks.length = 0;
-          return;
-        }
-        chunks.push(chunk);
-      },
-      commit: async () => {
-        if (aborted) return;
-        if (meta.bodySize >= 0 && size !== meta.bodySize) {
-          throw new BodyLengthError('memory tier', size, meta.bodySize);
-        }
-        if (tooLarge) {
-          this.lru.delete(meta.key);
-          return;
-        }
-        meta.bodySize = size;
-        this.put(meta, keptBody(chunks, size));
-      },
-      abort: () => {
-        aborted = true;
-        chunks.length = 0;
-      },
-    };
+    return new MemoryWriter(this, meta);
   }
 
   async update(meta: EntryMeta): Promise<void> {
@@ -310,5 +275,55 @@ export class MemoryTier implements Store, Purgeable {
 
   async close(): Promise<void> {
     this.lru.clear();
+  }
+}
+
+/**
+ * A body being written to the memory tier. A class, not closures over open()'s scope:
+ * one object per miss instead of a context, three functions and a record.
+ */
+class MemoryWriter implements BodyWriter {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  // Why two flags: an explicit abort stores nothing and leaves any older entry alone,
+  // but a body that outgrew the per-object limit is a newer response this tier cannot
+  // keep, so the older entry under the key must not go on standing in for it.
+  private aborted = false;
+  private tooLarge = false;
+
+  constructor(
+    private readonly tier: MemoryTier,
+    private readonly meta: EntryMeta,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.aborted) return;
+    this.size += chunk.length;
+    if (this.tooLarge) return;
+    if (!this.tier.admits(this.size)) {
+      this.tooLarge = true;
+      this.chunks.length = 0;
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  async commit(): Promise<void> {
+    if (this.aborted) return;
+    const { meta, size } = this;
+    if (meta.bodySize >= 0 && size !== meta.bodySize) {
+      throw new BodyLengthError('memory tier', size, meta.bodySize);
+    }
+    if (this.tooLarge) {
+      void this.tier.delete(meta.key);
+      return;
+    }
+    meta.bodySize = size;
+    this.tier.put(meta, keptBody(this.chunks, size));
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.chunks.length = 0;
   }
 }

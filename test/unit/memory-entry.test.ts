@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ENTRY_FORMAT, isWhole, type EntryMeta } from '../../src/entry.js';
-import { HeldEntry } from '../../src/store/memory-entry.js';
+import { heldEntry, type HeldEntry } from '../../src/store/memory-entry.js';
 import { MemoryTier } from '../../src/store/memory.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { TieredStore } from '../../src/store/tiered.js';
@@ -43,7 +43,8 @@ function fillMeta(path: string, over: Partial<EntryMeta> = {}): EntryMeta {
 }
 
 function held(meta: EntryMeta): HeldEntry {
-  return new HeldEntry(meta, Buffer.alloc(meta.bodySize < 0 ? 0 : meta.bodySize, 7), 2048, 0);
+  // A body of the size the metadata says, up to 4 KiB (past that: a body of another size, which does not pack).
+  return heldEntry(meta, Buffer.alloc(Math.max(0, Math.min(meta.bodySize, 4096)), 7), 2048, 0);
 }
 
 /** What the entry hands out equals what it was given, field for field (undefined fields too). */
@@ -69,6 +70,10 @@ test('a fill\'s metadata is packed and comes back field for field', () => {
   assertRoundTrip(fillMeta('/e', { freshnessLifetimeS: 31_536_000, initialAgeS: 86_400.001, staleIfErrorS: 2 ** 28, status: 599, bodySize: 0 }), true);
   assertRoundTrip(fillMeta('/f', { requestTimeMs: 0, responseTimeMs: 0, initialAgeS: 0 }), true);
   assertRoundTrip(fillMeta('/g', { requestTimeMs: Number.MAX_SAFE_INTEGER - 5, responseTimeMs: Number.MAX_SAFE_INTEGER }), true);
+  // Integrity: a CRC-32 is held as a number and comes back as the same string; any other as given.
+  for (const integrity of ['crc32-0000000a', 'crc32-ffffffff', 'crc32-80000000', 'CRC32-ABCDEF01', 'crc32-123', 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=']) {
+    assertRoundTrip(fillMeta('/crc', { integrity }), true);
+  }
   // Without the integrity field at all (not even undefined): it stays absent.
   const { integrity: _i, ...noField } = fillMeta('/h');
   assertRoundTrip(noField as EntryMeta, true);
@@ -86,6 +91,7 @@ test('metadata that would not come back the same is kept whole', () => {
   whole({ responseTimeMs: 1_796_045_987_717 + 2 ** 31 });
   whole({ requestTimeMs: -1, responseTimeMs: 0 });
   whole({ bodySize: 2 ** 31 });
+  assertRoundTrip({ ...fillMeta('/w'), bodySize: -1 }, false); // not the body's size
   whole({ varyNames: ['accept-encoding'], varyValues: { 'accept-encoding': 'gzip' } });
   whole({ headers: { 'x-odd': 'a\nb' } });
   whole({ cacheControl: 'max-age=1\n' });
@@ -131,6 +137,12 @@ test('integrity landing after the entry was stored shows in its metadata, packed
   const absent = held(noField as EntryMeta);
   absent.integrityLanded('crc32-00000002');
   assert.equal(absent.stored().meta.integrity, 'crc32-00000002');
+  const sha = held(fillMeta('/i2s'));
+  sha.integrityLanded('sha256-abc');
+  assert.equal(sha.stored().meta.integrity, 'sha256-abc');
+  const again = held(fillMeta('/i2c', { integrity: 'sha256-abc' }));
+  again.integrityLanded('crc32-0badf00d');
+  assert.equal(again.stored().meta.integrity, 'crc32-0badf00d');
   const handedOut = held(fillMeta('/i3'));
   const m = handedOut.stored().meta;
   handedOut.integrityLanded('crc32-00000003');
