@@ -138,8 +138,10 @@ export function createAnswers(env: NodeEnv) {
       if (res.headersSent || res.destroyed || v < 1 || (v === 1 && req.httpVersionMinor < 1)) return;
       if (status === 102) return void (typeof res.writeProcessing === 'function' && v === 1 ? res.writeProcessing() : undefined);
       if (status !== 103) return;
+      // Hidden fields (Server, X-Powered-By, …) are hidden here too: a hint is an answer's first bytes.
+      const hidden = deliverFor(env, ctx).hiddenFields;
       const hints: Record<string, string> = {};
-      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length') hints[name] = value;
+      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length' && !hidden.has(name)) hints[name] = value;
       // Node writes a 103 only with a Link field, and refuses a malformed one.
       if (hints['link'] === undefined) return;
       try {

@@ -91,6 +91,8 @@ export interface FetchRequest {
   key: string;
   /** The triggering client's request fields (storing rules, Vary). */
   requestHeaders: HeaderMap;
+  /** Credential fields the edge checked and took out of requestHeaders (edge.publicAfterAuth). */
+  vouched?: readonly string[] | undefined;
   /** Fields to send to the origin (validators are added here). */
   originHeaders: HeaderMap;
   target: string;
@@ -223,12 +225,13 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     }
 
     const assessed: StorageVerdict = assessStorage(
-      { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
+      { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, vouched: req.vouched, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
       policy,
     );
     const verdict: StorageVerdict = res.status >= 500 && req.keepStaleOnError ? { store: false, reason: 'status' } : assessed;
-    // Safe for collapsed followers: a response a shared cache could store, or one to a request without credentials.
-    const safeToShare = assessed.store || !carriesCredentials(req.requestHeaders);
+    // Safe for collapsed followers: a response a shared cache could store, or one to a request without
+    // credentials (checked ones the edge took out of view included: a private answer stays its client's).
+    const safeToShare = assessed.store || (!carriesCredentials(req.requestHeaders) && req.vouched === undefined);
     const cl = res.headers['content-length'];
     let announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {

@@ -37,7 +37,7 @@ import { PRODUCIBLE } from '../transform/codings.js';
 import { Negotiator } from '../transform/negotiate.js';
 import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
-import { createGuardStep } from './guarded.js';
+import { createGuardStep, withoutFields } from './guarded.js';
 import type { Guard } from '../routing/guard/guard.js';
 
 export type { ProxyDeps } from './context.js';
@@ -83,7 +83,10 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const guardSteps = new Map<Guard, ReturnType<typeof createGuardStep>>();
   function guardStep(guard: Guard): ReturnType<typeof createGuardStep> {
     let step = guardSteps.get(guard);
-    if (step === undefined) guardSteps.set(guard, (step = createGuardStep(env, answer, guard)));
+    if (step === undefined) {
+      const stripped = new Set([...guard.strippedFields, ...(deps.guards?.strippedFields ?? [])]);
+      guardSteps.set(guard, (step = createGuardStep(env, answer, guard, stripped)));
+    }
     return step;
   }
   type Run = (ctx: RequestContext) => void | Promise<void>;
@@ -94,9 +97,20 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   function pathOf(to: RouteSide): { path: Run; guarded: Run | undefined } {
     const guard = deps.guards?.forRoute(to.route);
     const path = createRoutePath(env, to, guard);
-    if (!guard?.active) return { path, guarded: undefined };
-    const step = guardStep(guard);
-    return { path, guarded: (ctx) => step(ctx, () => path(ctx)) };
+    if (guard?.active) {
+      const step = guardStep(guard);
+      return { path, guarded: (ctx) => step(ctx, () => path(ctx)) };
+    }
+    // No checks here, but fields another route's guard vouches for are still the edge's alone.
+    const stripped = deps.guards?.strippedFields;
+    if (stripped === undefined || stripped.size === 0) return { path, guarded: undefined };
+    return {
+      path,
+      guarded: (ctx) => {
+        ctx.headers = withoutFields(ctx.headers, stripped);
+        return path(ctx);
+      },
+    };
   }
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);

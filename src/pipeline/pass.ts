@@ -40,13 +40,21 @@ export function createPass(env: PathEnv, answer: Answers) {
     // A chunked body is sent with its length now that it is known.
     if (body) headers['content-length'] = String(body.length);
     const payload = body?.take() ?? null;
+    // A client that goes away (an HTTP/2 reset, a closed connection) cancels its origin request:
+    // a reset stream must not leave a request queued or held at the origin (HTTP/2 rapid reset).
+    const cancel = new AbortController();
+    const gone = (): void => cancel.abort();
+    ctx.res.once('close', gone);
     let res: OriginResponse;
     try {
-      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, onInterim: (status, h) => answer.interim(ctx, status, h) });
+      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, signal: cancel.signal, onInterim: (status, h) => answer.interim(ctx, status, h) });
     } catch (err) {
       // A spooled body's file is closed with its stream, read or not.
       if (payload && !Buffer.isBuffer(payload)) payload.destroy();
+      if (cancel.signal.aborted) return;
       return answer.error(ctx, err as StrataError, fwd);
+    } finally {
+      ctx.res.off('close', gone);
     }
     ctx.upstream = res.upstream;
     await invalidate(ctx, res);

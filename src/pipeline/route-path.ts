@@ -7,6 +7,7 @@
 // Invariant: a route with no key options and no canary keys exactly as a node
 // without sites: primaryKey(scheme, host, target), nothing added.
 
+import type { HeaderMap } from '../http/headers.js';
 import { decide, requestFacts } from '../cache/decide.js';
 import { isCacheableMethod, keySuffix, keyedTarget, primaryKey, PLAIN_KEY } from '../cache/key.js';
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
@@ -87,10 +88,13 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     }
     const members: [string, string | undefined][] = [];
     for (const h of route.key.headers) {
-      const v = normaliseVaryValue(h, ctx.headers[h]);
+      // As the client sent it, even when publicAfterAuth took the field out of the cache's view.
+      const v = normaliseVaryValue(h, ctx.originOnly?.[h] ?? ctx.headers[h]);
       members.push([`h.${h}`, v === ABSENT ? undefined : v]);
     }
-    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(ctx.headers['cookie'], c)]);
+    // The cookies as the client sent them, even when publicAfterAuth took Cookie out of the cache's view.
+    const cookies = ctx.originOnly?.['cookie'] ?? ctx.headers['cookie'];
+    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(cookies, c)]);
     return primaryKey('http', host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
   }
 
@@ -134,6 +138,11 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
 
   /** Decide once, then act on the Decision. */
   function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss'): void | Promise<void> {
+    // A variant selected by a credential the edge took out of view (publicAfterAuth) is not this client's.
+    if (found !== undefined && ctx.originOnly !== undefined && variesOnAny(found.meta.varyNames, ctx.originOnly)) {
+      found = undefined;
+      miss = 'vary-miss';
+    }
     const d = decide({ request: requestFacts(ctx.headers), stored: found?.meta, miss, nowMs: clock.now(), grace: env.grace });
     ctx.decision = d.kind;
     switch (d.kind) {
@@ -173,4 +182,9 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     if (route.cache.bypass) return pass(ctx, 'bypass', 'route-bypass');
     return isCacheableMethod(ctx.method) ? handleCacheable(ctx) : pass(ctx, 'bypass');
   };
+}
+
+function variesOnAny(varyNames: readonly string[], fields: HeaderMap): boolean {
+  for (const n of varyNames) if (fields[n] !== undefined) return true;
+  return false;
 }

@@ -38,6 +38,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       id: ctx.id,
       key,
       requestHeaders: ctx.headers,
+      vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly),
       originHeaders: identityFromOrigin(env, forFill(originHeaders(env, ctx))),
       target: ctx.target,
       stored: found,

@@ -84,7 +84,7 @@ export const limits = {
     kind: count(),
     // Browsers open about 6 connections per host; 256 leaves room for many users behind one NAT.
     default: 256,
-    help: 'Open connections one client address may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
+    help: 'Open connections one client address (an IPv6 client by its /64) may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
   }),
   shutdownGraceMs: setting({ live: true, kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
   // Slow clients must not hold origin connections (nginx's proxy_request_buffering,
