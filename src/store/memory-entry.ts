@@ -10,9 +10,10 @@
 //
 // The metadata is rebuilt on the first look-up that hands the entry out (a hit), then
 // kept: an entry that is hit costs what it did before, one that is not stays compact.
-// Only metadata that round-trips exactly is packed (newEntryMeta's field order, no
-// Vary, no slice or transform, plain string fields, numbers that encode losslessly);
-// any other is kept whole, as before. Purge matching and the tier's indexes read the
+// Only metadata that round-trips exactly is packed (newEntryMeta's fields, no Vary,
+// no slice or transform, plain string fields, numbers that encode losslessly, its
+// bodySize the body's); any other is kept whole (HeldEntry), as before. Unpacked,
+// the fields come in newEntryMeta's order (nothing reads metadata by field order). Purge matching and the tier's indexes read the
 // record itself (Selectable: key, primaryKey, url, tags), so they rebuild nothing.
 
 import { ENTRY_FORMAT } from '../entry.js';
