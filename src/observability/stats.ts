@@ -21,6 +21,7 @@ export const COUNTERS = {
   badRequests: 'requests refused as malformed or hostile (400, 403, 414, 431, 501)',
   bytesServed: 'body bytes sent to clients',
   collapsed: 'requests that joined an origin fetch already in flight for the same key (no origin request of their own)',
+  fetchesCancelled: 'origin fetches cancelled because every client waiting on them went away before the origin answered (an HTTP/2 reset, a closed connection)',
   staleWhileRevalidate: 'stale responses served at once while one background revalidation ran',
   staleIfError: 'stale responses served because the origin failed',
   backgroundRevalidations: 'background revalidations started (stale-while-revalidate)',

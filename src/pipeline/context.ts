@@ -62,6 +62,12 @@ export interface ProxyDeps {
   guards?: RouteGuards;
 }
 
+/**
+ * A fetch through the cluster: by primary key; `side`, on a route with a canary,
+ * the side this node's client was given (a peer asked answers from that side).
+ */
+export type ClusterRequest = OriginRequest & { key: string; side?: 'primary' | 'canary' };
+
 /** What the request path asks of the cluster (src/cluster/cluster.ts). */
 export interface ClusterPath {
   /** The peer a request proves it comes from; a claim without proof has its peer fields removed (undefined). */
@@ -73,9 +79,9 @@ export interface ClusterPath {
    * (cluster/peer-fetch.ts). `storeDone`: resolves, once, with whether what the
    * response brought was stored (a worker holding the key's lock waits for it).
    */
-  request(req: OriginRequest & { key: string }, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse>;
+  request(req: ClusterRequest, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse>;
   /** A peer's request this node fetches: the origin, or (an owner within its handoff window) the previous owner only-if-cached first. */
-  forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
+  forPeer(req: ClusterRequest, origin: OriginClient): Promise<OriginResponse>;
   /** Which tiers keep copies of objects another node owns. */
   readonly edgeCopies: 'memory' | 'memory-and-disk' | 'none';
 }

@@ -106,6 +106,8 @@ export interface FetchRequest {
   viaCluster?: boolean;
   /** Interim (1xx) responses, for the client that leads the fetch (never stored). */
   onInterim?: (status: number, headers: HeaderMap) => void;
+  /** Cancels the fetch before the origin answers (every waiting client gone: pipeline/fetch-interest.ts). */
+  signal?: AbortSignal;
 }
 
 export interface FetchDeps {
@@ -196,6 +198,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const originReq: OriginRequest & { key: string } = req.onInterim
       ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
       : { method: 'GET', target: req.target, headers, key: req.key };
+    if (req.signal) originReq.signal = req.signal;
     const res = await fetchFrom(deps, req.viaCluster, originReq, done);
     const responseTimeMs = clock.now();
 

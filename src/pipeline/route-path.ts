@@ -18,7 +18,8 @@ import type { StoredEntry } from '../store/types.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import type { Guard } from '../routing/guard/guard.js';
 import { createAnswers } from './answer.js';
-import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
+import { settle, type ClusterPath, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
+import type { Side } from '../routing/shifting.js';
 import { createFetcher } from './fetch-and-store.js';
 import { SharedMeta } from './shared-meta.js';
 import { lendAgainWhenSent, lookup, type Choose, type Lookup } from './lookup.js';
@@ -52,6 +53,18 @@ function deliverOptions(node: NodeEnv, guard: Guard | undefined): DeliverOptions
   return { ...node.deliver, hiddenFields: hidden, headerCache: new WeakMap() };
 }
 
+/**
+ * The cluster as one side of a route with a canary sees it: every fetch names the
+ * side, so the node asked (the owner, the next in order, a worker) answers from
+ * this side's pool under this side's key instead of choosing a side itself.
+ */
+function sided(cluster: ClusterPath, side: Side): Pick<ClusterPath, 'request' | 'forPeer'> {
+  return {
+    request: (req, origin, storeDone) => cluster.request({ ...req, side }, origin, storeDone),
+    forPeer: (req, origin) => cluster.forPeer({ ...req, side }, origin),
+  };
+}
+
 export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (ctx: RequestContext) => void | Promise<void> {
   const env = routeEnv(node, to, guard);
   const { config, store, origin, logger, stats, clock, coalescer } = env;
@@ -60,8 +73,9 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
   // The cluster: objects another node owns come through it; copies kept where cluster.edgeCopies says.
   const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
-  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster: env.cluster, edgeCopy });
-  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster: env.cluster, edgeCopy });
+  const cluster = env.cluster && route.canary !== undefined ? sided(env.cluster, to.side) : env.cluster;
+  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster, edgeCopy });
+  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster, edgeCopy });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);
