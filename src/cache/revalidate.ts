@@ -7,6 +7,7 @@ import type { HeaderMap } from '../http/headers.js';
 import type { EntryMeta } from '../entry.js';
 import { newEntryMeta } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
+import { withoutDigests } from '../transform/variant-meta.js';
 
 /** Conditional fields to send when validating `meta` (RFC 9111 §4.3.1). */
 export function validatorHeaders(meta: EntryMeta): HeaderMap {
@@ -62,6 +63,8 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
     if (BODY_FIELDS.has(name)) continue;
     headers[name] = input.responseHeaders[name]!;
   }
+  // A variant Strata made keeps none of the digests of the origin's bytes (transform/variant-meta.ts).
+  if (meta.transform !== undefined) withoutDigests(headers);
   const verdict = assessStorage(
     {
       method: 'GET',

@@ -48,6 +48,7 @@ export function createPass(env: PathEnv, answer: Answers) {
     // Gone already (reset while its body was read): no origin request at all; a spooled body's file closed.
     if (ctx.res.destroyed) {
       if (payload && !Buffer.isBuffer(payload)) payload.destroy();
+      body?.release();
       return;
     }
     const cancel = new AbortController();

@@ -54,19 +54,83 @@ export function compressor(coding: string, level: Level, sizeHint = -1): Transfo
 }
 
 /** A decoding stream for an origin's `coding`. */
-function decoder(coding: string): Transform {
+function zlibDecoder(coding: string, first: Buffer): Transform {
   switch (coding) {
     case 'gzip':
     case 'x-gzip':
       return zlib.createGunzip();
     case 'deflate':
-      return zlib.createInflate();
+      // HTTP's deflate is zlib-wrapped (RFC 9110 §8.4.1.2), but raw deflate is common:
+      // a zlib header is CM 8 with a check making the first two bytes a multiple of 31.
+      return first.length >= 2 && (first[0]! & 0x0f) === 8 && ((first[0]! << 8) | first[1]!) % 31 === 0 ? zlib.createInflate() : zlib.createInflateRaw();
     case 'br':
       return zlib.createBrotliDecompress();
     case 'zstd':
       if (zstd) return zstd.createZstdDecompress();
   }
   throw new Error(`no decoder for ${coding}`);
+}
+
+/**
+ * A decoder made on the body's first bytes: an empty body decodes to nothing (zlib
+ * would call it truncated), and deflate is told zlib-wrapped or raw by its header.
+ */
+class LazyDecoder extends Transform {
+  private inner: Transform | undefined;
+  private head: Buffer | undefined;
+  constructor(private readonly coding: string) {
+    super();
+    if (!SUPPORTED.has(coding) && !(coding === 'zstd' && zstd)) throw new Error(`no decoder for ${coding}`);
+  }
+  private begin(first: Buffer): Transform {
+    const d = zlibDecoder(this.coding, first);
+    d.on('data', (out: Buffer) => {
+      if (!this.push(out)) d.pause();
+    });
+    d.on('error', (err: Error) => this.destroy(err));
+    this.inner = d;
+    return d;
+  }
+  override _read(size: number): void {
+    this.inner?.resume();
+    super._read(size);
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (chunk.length === 0) return cb();
+    let d = this.inner;
+    if (d === undefined) {
+      // Two bytes tell deflate's framing: a one-byte first chunk waits for the next.
+      if (this.coding === 'deflate' && (this.head?.length ?? 0) + chunk.length < 2) {
+        this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+        return cb();
+      }
+      if (this.head) chunk = Buffer.concat([this.head, chunk]);
+      this.head = undefined;
+      d = this.begin(chunk);
+    }
+    if (d.write(chunk)) cb();
+    else d.once('drain', () => cb());
+  }
+  override _flush(cb: TransformCallback): void {
+    let d = this.inner;
+    if (d === undefined) {
+      if (!this.head) return cb();
+      d = this.begin(this.head);
+      d.write(this.head);
+    }
+    d.once('end', () => cb());
+    d.end();
+  }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.inner?.destroy();
+    cb(err);
+  }
+}
+
+const SUPPORTED = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
+
+function decoder(coding: string): Transform {
+  return new LazyDecoder(coding);
 }
 
 /** Counts bytes through and fails once they exceed `limit` (a zip bomb is cut, never stored). */
