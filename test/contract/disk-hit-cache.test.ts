@@ -17,7 +17,9 @@ import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, putEntry, readBody, selector, testExpire } from './store.contract.js';
 import { flipByte, silent, withDir } from './disk-helpers.js';
+import fs from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { ReadHandles } from '../../src/store/disk/read-handles.js';
 import { READ_WHOLE_BYTES } from '../../src/store/disk/reads.js';
@@ -309,6 +311,31 @@ describe('disk hit: verified once, read through held files, concurrent reads sha
       assert.equal(tail.length, 96, 'fewer bytes at the end of the file');
       handles.closeAll();
       assert.equal(handles.size, 0);
+    });
+  });
+
+  test('a read on the event loop is one pread: a blob asked for a byte more than its body comes back whole, and short', async () => {
+    await withDir(async (dir) => {
+      const file = join(dir, 'blob');
+      const body = randomBytes(4096);
+      await writeFile(file, body);
+      const handles = new ReadHandles<number>(() => file, 2);
+      assert.equal(handles.readNow(0, 0, Buffer.alloc(1), 1), undefined, 'no handle held yet');
+      await handles.read(0, 0, 1); // opens the file and holds it
+      const real = fs.readSync;
+      let preads = 0;
+      fs.readSync = ((...args: Parameters<typeof real>) => (preads++, real(...args))) as typeof real;
+      syncBuiltinESMExports();
+      try {
+        const into = Buffer.alloc(8192);
+        assert.equal(handles.readNow(0, 0, into, body.length + 1), body.length, 'the end of the file: fewer bytes than asked');
+        assert.ok(into.subarray(0, body.length).equals(body));
+        assert.equal(preads, 1, 'no second pread to find the end');
+      } finally {
+        fs.readSync = real;
+        syncBuiltinESMExports();
+      }
+      handles.closeAll();
     });
   });
 });
