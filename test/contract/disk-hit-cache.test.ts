@@ -221,6 +221,41 @@ describe('disk hit: what is read on the event loop', () => {
       await disk.close();
     });
   });
+
+  test('hits of one record in one turn share one read; a read of another record or a new turn reads again; every buffer goes back', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const [a, b] = [urlMeta('a.ts'), urlMeta('b.ts')];
+      const [bodyA, bodyB] = [randomBytes(2000), randomBytes(2000)];
+      assert.ok(await disk.putWhole(a, bodyA));
+      assert.ok(await disk.putWhole(b, bodyB));
+      await disk.flush();
+      for (const m of [a, b]) (await disk.reads.find(m.key))!.body.release?.(); // verified, metadata cached
+      await new Promise((r) => setImmediate(r));
+      const held = disk.reads.lent.held;
+      const now = (key: string) => {
+        const e = disk.reads.find(key);
+        assert.ok(e !== undefined && !(e instanceof Promise), 'read at once');
+        return e.body;
+      };
+      const a1 = now(a.key);
+      const a2 = now(a.key);
+      assert.equal(a2.buffer!.buffer, a1.buffer!.buffer, 'the same turn, the same record: one read');
+      const b1 = now(b.key);
+      const a3 = now(a.key);
+      assert.notEqual(a3.buffer!.buffer, a1.buffer!.buffer, 'another record read between: read again');
+      for (const [body, want] of [[a1, bodyA], [a2, bodyA], [b1, bodyB], [a3, bodyA]] as const) assert.ok(body.buffer!.equals(want));
+      for (const body of [a1, a2, b1, a3]) body.release!();
+      await new Promise((r) => setImmediate(r));
+      assert.equal(disk.reads.lent.held - held, 3 * 4096, "three reads' buffers back once the turn let go of the last");
+      const before = disk.reads.lent.held;
+      const a4 = now(a.key);
+      assert.ok(a4.buffer!.equals(bodyA));
+      assert.equal(before - disk.reads.lent.held, 4096, 'a new turn reads again (into a buffer of its own)');
+      a4.release!();
+      await disk.close();
+    });
+  });
 });
 
 describe('disk hit: verified once, read through held files, concurrent reads shared', () => {
