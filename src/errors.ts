@@ -31,6 +31,7 @@ export const ERROR_CATALOG = {
   RELOAD_DISABLED: { status: 403, source: 'config', retryable: false, summary: 'POST /reload is off: no admin token is configured (admin.token); SIGHUP still reloads' },
   RELOAD_REFUSED: { status: 422, source: 'config', retryable: false, summary: 'the re-read configuration is invalid; the running one stays' },
   PURGE_BAD_REQUEST: { status: 400, source: 'client', retryable: false, summary: 'purge request body is not valid JSON of the expected shape' },
+  REQUEST_BODY_BUFFERS_FULL: { status: 503, source: 'internal', retryable: true, summary: "the node's request body buffers are full (limits.requestBodySpoolBudgetBytes); retry later" },
   PAYLOAD_TOO_LARGE: { status: 413, source: 'client', retryable: false, summary: 'request body exceeds the limit (limits.maxRequestBodyBytes; purge: 1 MiB)' },
   ADMIN_HOST_REFUSED: { status: 421, source: 'client', retryable: false, summary: 'the admin API answers only localhost, IP addresses and admin.hosts (DNS rebinding defence)' },
   NOT_FOUND: { status: 404, source: 'client', retryable: false, summary: 'no such admin resource' },

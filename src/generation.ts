@@ -4,6 +4,7 @@
 // coalescer, cluster, metrics, logs). node.ts makes one at start and one per
 // reload; a request keeps the generation it arrived in.
 
+import type { RequestBodyBudget } from './server/request-body-budget.js';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
@@ -60,16 +61,18 @@ export interface NodeShared {
   readiness: () => Readiness;
   startedAtMs: number;
   recompressor: Recompressor | undefined;
+  /** Request bodies held by the node (limits.requestBody*BudgetBytes). */
+  requestBodies: RequestBodyBudget;
   /** POST /reload. */
   reload: () => Promise<ConfigChanges>;
 }
 
 export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
-    const { store: tiered, coalescer: flights, cluster, clock, logger, stats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry } = shared;
+    const { store: tiered, coalescer: flights, cluster, clock, logger, stats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies } = shared;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
-    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
+    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
       purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -104,6 +107,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       topMisses,
       routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
       edge: () => guards.figures(),
+      requestBodies: () => requestBodies.figures(),
       ...(cluster ? { cluster } : {}),
     });
     return { config: cfg, router, guards, proxy: handler, admin: adminHandler };

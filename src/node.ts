@@ -14,6 +14,7 @@
 // survive the reload, routing/guard/guard-set.ts), and is built before anything
 // is applied, so a bad key file refuses the reload.
 
+import { RequestBodyBudget } from './server/request-body-budget.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
@@ -37,7 +38,7 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { Certificates, certificatesReloadStep } from './server/certificates.js';
 import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
-import { createListener, plainListener, type ClientListener } from './server/listener.js';
+import { createListener, plainListener, type ClientListener, type ProxyListener } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
 import { DiskTier } from './store/disk/tier.js';
@@ -85,7 +86,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const makePool: PoolFactory = (cfg, label) => new UpstreamPool(cfg, { logger: label === 'origin' ? logger : logger.child({ pool: label }), clock, isDrained: drains.isDrained });
   let proxy: ClientListener | undefined;
   let admin: Server | undefined;
-  let redirect: Server | undefined;
+  let redirect: ProxyListener | undefined;
   // Worker links: the proxy and admin handlers again, on loopback, for the other workers of this node.
   const linkServers: Server[] = [];
   let certificates: Certificates | undefined;
@@ -101,6 +102,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
   const reloadHooks: ReloadHook[] = [];
+  // Read at each reservation: a reload's budgets apply at once.
+  const requestBodies = new RequestBodyBudget(() => (current?.config ?? config).limits);
   const heapGrowth = new HeapGrowth(config.cache.heapGrowthPercent, config.cache.memoryMaxBytes);
 
   const readiness = (): Readiness => ({
@@ -112,7 +115,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */
   const build = (cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation =>
     buildGeneration(
-      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, reload: () => node.reload() },
+      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, reload: () => node.reload() },
       cfg,
       router,
       guards,
@@ -157,6 +160,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     access.levelChanged();
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
     proxy.setLimits(next.limits);
+    redirect?.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
     current = build(next, router, guards);
     if (guards !== running.guards) {
@@ -273,11 +277,11 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const onBadRequest = () => stats.inc('badRequests');
       const onSendTimeout = () => stats.inc('sendTimeouts');
       proxy = certificates
-        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout })
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout, onProtocolError: () => stats.inc('protocolErrors') })
         : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest, onSendTimeout }));
       if (certificates && config.tls.redirectListen) {
         const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
-        redirect = createListener(createRedirectHandler(config.limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
+        redirect = createListener(createRedirectHandler(() => (current?.config ?? config).limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
       }
       // Every reload re-reads the certificate files (their names need a restart).
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));

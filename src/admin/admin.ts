@@ -4,6 +4,7 @@
 // Kept apart from the proxy listener so operators can firewall it separately;
 // every resource is behind the same Host check.
 
+import type { RequestBodyFigures } from '../server/request-body-budget.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { StrataError } from '../errors.js';
 import { COUNTERS, type Stats } from '../observability/stats.js';
@@ -44,6 +45,8 @@ export interface AdminDeps {
   routes?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
   /** What the edge guard holds (`edge` in /stats: remembered decisions and tokens, rate buckets). */
   edge?: () => Record<string, number>;
+  /** Request bodies held node-wide (`requestBodies` in /stats: bytes in memory and spooled, against their budgets). */
+  requestBodies?: () => RequestBodyFigures;
 }
 
 /** Can the node serve? Every check must hold for /readyz to answer 200. */
@@ -128,6 +131,7 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
           edge: deps.edge?.() ?? {},
+          requestBodies: deps.requestBodies?.() ?? {},
           peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });

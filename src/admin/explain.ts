@@ -27,7 +27,8 @@ export interface ExplainDeps {
   defaults: { staleWhileRevalidateS: number; staleIfErrorS: number };
   store: {
     variants(primaryKey: string): VariantMeta[];
-    memory: { has(key: string): boolean };
+    /** metaOf: the whole metadata of a memory entry that keeps it packed (store/memory-entry.ts). */
+    memory: { has(key: string): boolean; metaOf(key: string): EntryMeta | undefined };
     /** readMeta: the whole metadata of a disk entry that keeps it on disk only. */
     disk: { has(key: string): boolean; stats(): { loading: boolean }; readMeta(key: string): Promise<EntryMeta | undefined> };
   };
@@ -76,7 +77,7 @@ export function createExplainRoute(deps: ExplainDeps): (req: IncomingMessage, re
     const { store } = deps;
     const variants: { meta: EntryMeta; tier: Tier }[] = [];
     for (const v of store.variants(asked.key)) {
-      const meta = 'headers' in v ? (v as EntryMeta) : await store.disk.readMeta(v.key);
+      const meta = 'headers' in v ? (v as EntryMeta) : (store.memory.metaOf(v.key) ?? (await store.disk.readMeta(v.key)));
       if (!meta) continue;
       const m = store.memory.has(meta.key);
       const d = store.disk.has(meta.key);

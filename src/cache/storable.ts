@@ -26,6 +26,8 @@ export type NotStoredReason =
   | 'set-cookie'
   | 'vary-star'
   | 'cookie-heuristic'
+  /** The response varies on a credential the edge checked and moved out of the cache's view (edge.publicAfterAuth). */
+  | 'varies-on-credential'
   | 'not-reusable'
   /** A peer's object this node keeps no copy of (cluster.edgeCopies). */
   | 'edge-copy'
@@ -62,6 +64,12 @@ export interface StorageInput {
   method: string;
   url: string;
   requestHeaders: HeaderMap;
+  /**
+   * Credential fields the edge checked and took out of `requestHeaders`
+   * (edge.publicAfterAuth): they no longer make the answer private, but a response
+   * that varies on one is that credential's alone, and is not stored.
+   */
+  vouched?: readonly string[] | undefined;
   status: number;
   responseHeaders: HeaderMap;
   requestTimeMs: number;
@@ -130,6 +138,7 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
   if (input.responseHeaders['set-cookie'] !== undefined && !opts.storeSetCookie) return { store: false, reason: 'set-cookie' };
   const names = varyNames(input.responseHeaders['vary']);
   if (names[0] === '*') return { store: false, reason: 'vary-star' };
+  if (input.vouched !== undefined && input.vouched.some((f) => names.includes(f))) return { store: false, reason: 'varies-on-credential' };
 
   const headers = storedHeaders(input.responseHeaders, cc);
   const explicit = cc.has('s-maxage') || cc.has('max-age') || (!targeted && headers['expires'] !== undefined);

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderMap } from '../http/headers.js';
-import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
+import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { Timers } from '../origin/health.js';
 import type { ClusterPath } from '../pipeline/context.js';
 import type { Clock } from '../util/clock.js';
@@ -17,8 +17,9 @@ import { Membership } from './membership.js';
 import { PurgeOutbox } from './outbox.js';
 import { PurgeBus } from './purge-bus.js';
 import type { WirePurge } from './purge-wire.js';
-import { checkPeer } from './peer-auth.js';
-import { PeerFetch } from './peer-fetch.js';
+import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
+import { PeerFetch, type PeerRequest } from './peer-fetch.js';
+import { SeenProofs } from './seen-proofs.js';
 import type { AskWorker, WorkerFetch } from '../workers/worker-fetch.js';
 
 export interface ClusterDeps {
@@ -74,6 +75,9 @@ export class Cluster implements ClusterPath {
   private readonly fetcher: PeerFetch;
   private readonly authNow: () => number;
   private forged = 0;
+  private replayed = 0;
+  /** Proofs accepted within the skew window: each is accepted once (a captured peer request sent again is a client's). */
+  private readonly seen = new SeenProofs(MAX_SKEW_MS);
   private outbox: PurgeOutbox | undefined;
   private fanOut: PurgeFanOut | undefined;
   private readonly bus: PurgeBus | undefined;
@@ -176,10 +180,13 @@ export class Cluster implements ClusterPath {
   }
 
   verify(method: string, target: string, headers: HeaderMap): string | undefined {
-    const r = checkPeer(this.config.cluster.secret, method, target, headers, this.authNow());
+    const r = checkPeer(this.config.cluster.secret, this.config.nodeId, method, target, headers, this.authNow(), this.seen);
     if (r.peer === undefined && r.forged) {
       this.forged++;
-      this.deps.logger.warn({ method, url: target.slice(0, 200) }, 'request claims to come from a peer without a valid proof; peer fields removed, served as a client request');
+      if (r.why === 'replayed') {
+        this.replayed++;
+        this.deps.logger.warn({ method, url: target.slice(0, 200) }, 'peer proof already used (a replayed request); peer fields removed, served as a client request');
+      } else this.deps.logger.warn({ method, url: target.slice(0, 200) }, 'request claims to come from a peer without a valid proof; peer fields removed, served as a client request');
     }
     return r.peer;
   }
@@ -188,7 +195,7 @@ export class Cluster implements ClusterPath {
     return this.membership.ownsNow(key);
   }
 
-  request(req: OriginRequest & { key: string }, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
+  request(req: PeerRequest, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
     if (this.deps.workers) return this.deps.workers.fetch.request(req, origin, this.askWorker, storeDone);
     return this.fetcher.request(req, origin);
   }
@@ -196,7 +203,7 @@ export class Cluster implements ClusterPath {
   /** Worker `w`'s cached copy (one function for every miss, not a closure each). */
   private readonly askWorker: AskWorker = (w, req) => this.fetcher.cachedAt(this.deps.workers!.peerId(w), req);
 
-  forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+  forPeer(req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
     return this.fetcher.forPeer(req, origin);
   }
 
@@ -213,6 +220,9 @@ export class Cluster implements ClusterPath {
       node: this.config.nodeId,
       members: this.membership.stats(),
       forgedPeerClaims: this.forged,
+      replayedPeerProofs: this.replayed,
+      // Signatures remembered to refuse replays: this node's peer requests over the last minute or so.
+      peerProofsRemembered: this.seen.size(),
       ...this.fetcher.stats(),
       ...(this.deps.workers ? { workerMisses: this.deps.workers.fetch.stats() } : {}),
       purgesOwed: this.outbox?.pendingCounts() ?? {},

@@ -115,10 +115,12 @@ export class PurgeFanOut {
     const m = this.deps.membership.peer(peer);
     if (!m?.agent) return { ok: false, why: 'peer unknown' };
     const body = JSON.stringify(purge);
+    // Each delivery (a retry too) is a new proof: a proof is accepted once.
+    const fields = { host: new URL(m.adminUrl).host, 'content-type': 'application/json' };
     try {
       const res = await request(`${m.adminUrl}/purge`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...peerProof(this.deps.secret, this.deps.nodeId, 'POST', '/purge', this.deps.authNow(), body) },
+        headers: { ...fields, ...peerProof(this.deps.secret, this.deps.nodeId, peer, 'POST', '/purge', this.deps.authNow(), fields, body) },
         body,
         dispatcher: m.agent,
       });

@@ -151,10 +151,11 @@ export class Membership {
 
   private async probe(m: Member): Promise<ProbeOutcome> {
     if (this.closed || !m.agent) return { ok: false, detail: 'closed' };
-    const proof = peerProof(this.cfg.secret, this.deps.nodeId, 'GET', '/healthz', this.deps.authNow());
+    // The Host named and signed: a proof is bound to the node it was made for.
+    const fields = { host: new URL(m.adminUrl).host };
     const res = await request(`${m.adminUrl}/healthz`, {
       method: 'GET',
-      headers: proof,
+      headers: { ...fields, ...peerProof(this.cfg.secret, this.deps.nodeId, m.id ?? '', 'GET', '/healthz', this.deps.authNow(), fields) },
       dispatcher: m.agent,
       headersTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),
       bodyTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),

@@ -1,39 +1,100 @@
 // Proof that a request comes from a peer of this cluster: an HMAC-SHA256, keyed by
 // the shared secret (cluster.secret), over the method, the request target, the
-// sender's wall-clock time, its node id and, for a request with a body, the body's
-// SHA-256 (PEER_BODY, checked against the body by whoever reads it: bodyMatches).
-// A proof older or newer than MAX_SKEW_MS is refused, so a captured request cannot
-// be replayed later on, nor its proof reused for another body.
+// Host, the sender's wall-clock time, a nonce, its node id, for a request with a
+// body the body's SHA-256 (PEER_BODY, checked against the body by whoever reads
+// it: bodyMatches), and every other request field the sender sets, names and
+// values in order (their names listed in PEER_SIGNED). Peers speak plain HTTP, so
+// the proof covers everything the receiver takes from the request:
+// - a proof is refused outside MAX_SKEW_MS of now, and accepted once within it
+//   (SeenProofs): a captured request cannot be sent again, later or at once;
+// - another Host, or a changed signed field, breaks the MAC;
+// - fields the proof does not cover are removed from a proven request (framing
+//   aside), so nothing added to a captured request reaches the owner's cache
+//   look-up, its origin request or its answer;
+// - the fields a peer alone may set (PEER_SIDE: the canary side its client was
+//   given) are in PEER_FIELDS, signed like any other.
+// A retry by a peer is a new request with a new proof (time and nonce).
 //
 // Invariant: a request that claims to come from a peer (any of PEER_FIELDS) without
 // a valid proof is an ordinary client request, and those fields are removed before
 // anything else reads the request (they never reach the origin or a peer).
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { HeaderMap } from '../http/headers.js';
+import type { SeenProofs } from './seen-proofs.js';
 
 export const PEER_FROM = 'strata-peer';
 export const PEER_TIME = 'strata-peer-time';
+export const PEER_NONCE = 'strata-peer-nonce';
 export const PEER_SIG = 'strata-peer-sig';
 export const PEER_BODY = 'strata-peer-body';
-export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_SIG, PEER_BODY] as const;
+/** The names of the fields the proof covers besides Host, in the order signed, comma-separated. */
+export const PEER_SIGNED = 'strata-peer-signed';
+/** The canary side the sender's client was given: the owner answers from that side (pipeline/handle.ts). */
+export const PEER_SIDE = 'strata-peer-side';
+/** The node id the proof was made for: accepted by that node alone (absent only on a health probe). */
+export const PEER_TO = 'strata-peer-to';
+export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_SIDE, PEER_TO] as const;
+
+/** The proof's own fields: parts of the MAC by place, never listed in PEER_SIGNED. */
+const PROOF_OWN: ReadonlySet<string> = new Set([PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_TO, 'host']);
+
+/**
+ * Message framing, set by the HTTP client under the proof (the body itself is bound
+ * by PEER_BODY): kept unsigned. Not Connection: it can name fields to drop.
+ */
+const FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding']);
+
+/** A signature as peerProof writes it: the canonical base64url of 32 bytes (any other spelling is refused). */
+const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /** How far a peer's clock (and the network) may be from ours. */
 export const MAX_SKEW_MS = 30_000;
 
-function mac(secret: string, method: string, target: string, time: string, from: string, body: string): Buffer {
-  return createHmac('sha256', secret).update(`${method}\n${target}\n${time}\n${from}\n${body}`).digest();
+interface Signed {
+  method: string;
+  target: string;
+  host: string;
+  time: string;
+  nonce: string;
+  from: string;
+  /** The receiving node's id ('' for a health probe, which may go to a node not yet known by id). */
+  to: string;
+  body: string;
+  /** The listed fields' names (PEER_SIGNED's value) and a reader of their values. */
+  names: readonly string[];
+  value: (name: string) => string | undefined;
+}
+
+/** Undefined when a listed field is absent: no proof then. */
+function mac(secret: string, s: Signed): Buffer | undefined {
+  const h = createHmac('sha256', secret).update(`strata-peer-3\n${s.method}\n${s.target}\n${s.host}\n${s.time}\n${s.nonce}\n${s.from}\n${s.to}\n${s.body}\n`);
+  for (const name of s.names) {
+    const v = s.value(name);
+    if (v === undefined) return undefined;
+    // Field values never hold a line break (HTTP forbids it); leading and trailing blanks are not part of a value (RFC 9110 §5.5).
+    h.update(`${name}\n${v.trim()}\n`);
+  }
+  return h.digest();
 }
 
 export function bodyDigest(body: string | Buffer): string {
   return createHash('sha256').update(body).digest('base64url');
 }
 
-/** The fields that prove this request comes from node `from` (with `body`: bound to it too). */
-export function peerProof(secret: string, from: string, method: string, target: string, nowMs: number, body?: string | Buffer): Record<string, string> {
+/**
+ * The fields that prove this request comes from node `from`, to send beside
+ * `fields`: every field the request carries (Host included; lower-case names),
+ * each signed; with `body`: bound to it too.
+ */
+export function peerProof(secret: string, from: string, to: string, method: string, target: string, nowMs: number, fields: HeaderMap, body?: string | Buffer): Record<string, string> {
   const time = String(Math.floor(nowMs));
+  const nonce = randomBytes(12).toString('base64url');
   const digest = body === undefined ? '' : bodyDigest(body);
-  const out: Record<string, string> = { [PEER_FROM]: from, [PEER_TIME]: time, [PEER_SIG]: mac(secret, method, target, time, from, digest).toString('base64url') };
+  const names = Object.keys(fields).filter((n) => !PROOF_OWN.has(n));
+  const sig = mac(secret, { method, target, host: fields['host'] ?? '', time, nonce, from, to, body: digest, names, value: (n) => fields[n] })!;
+  const out: Record<string, string> = { [PEER_FROM]: from, [PEER_TIME]: time, [PEER_NONCE]: nonce, [PEER_SIG]: sig.toString('base64url'), [PEER_SIGNED]: names.join(',') };
+  if (to !== '') out[PEER_TO] = to;
   if (body !== undefined) out[PEER_BODY] = digest;
   return out;
 }
@@ -47,26 +108,55 @@ export function bodyMatches(headers: Record<string, string | string[] | undefine
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export type PeerCheck = { peer: string } | { peer: undefined; forged: boolean };
+export type PeerCheck = { peer: string } | { peer: undefined; forged: false } | { peer: undefined; forged: true; why: 'invalid' | 'replayed' };
 
 /** Every client request's answer (no peer fields): one object, not one per request. */
 const NO_CLAIM: PeerCheck = Object.freeze({ peer: undefined, forged: false });
 
 /**
- * The peer a request proves it comes from. When it claims one without a valid
- * proof, the peer fields are deleted from `headers` (the request goes on as a
- * client's) and `forged` is true.
+ * The peer a request proves it comes from, its proof then remembered in `seen`
+ * (accepted once) and every field it does not cover removed from `headers`. When
+ * it claims one without a valid proof, the peer fields are deleted from `headers`
+ * (the request goes on as a client's) and `forged` is true.
  */
-export function checkPeer(secret: string, method: string, target: string, headers: HeaderMap, nowMs: number): PeerCheck {
+export function checkPeer(secret: string, self: string, method: string, target: string, headers: HeaderMap, nowMs: number, seen: SeenProofs): PeerCheck {
   const from = headers[PEER_FROM];
   const time = headers[PEER_TIME];
   const sig = headers[PEER_SIG];
-  if (from === undefined && time === undefined && sig === undefined) return NO_CLAIM;
-  if (secret !== '' && from !== undefined && time !== undefined && sig !== undefined && /^\d{1,16}$/.test(time) && Math.abs(nowMs - Number(time)) <= MAX_SKEW_MS) {
-    const want = mac(secret, method, target, time, from, headers[PEER_BODY] ?? '');
+  if (from === undefined && time === undefined && sig === undefined && !claimsOtherwise(headers)) return NO_CLAIM;
+  const nonce = headers[PEER_NONCE];
+  const listed = headers[PEER_SIGNED];
+  let why: 'invalid' | 'replayed' = 'invalid';
+  // Made for this node (a health probe, which only reads /healthz, may be made for whoever answers).
+  const to = headers[PEER_TO] ?? '';
+  const forMe = to === self || (to === '' && method === 'GET' && target === '/healthz');
+  if (secret !== '' && forMe && from !== undefined && time !== undefined && sig !== undefined && SIGNATURE.test(sig) && nonce !== undefined && listed !== undefined && /^\d{1,16}$/.test(time) && Math.abs(nowMs - Number(time)) <= MAX_SKEW_MS) {
+    const names = listed === '' ? [] : listed.split(',');
+    const want = names.some((n) => PROOF_OWN.has(n)) ? undefined : mac(secret, { method, target, host: headers['host'] ?? '', time, nonce, from, to, body: headers[PEER_BODY] ?? '', names, value: (n) => headers[n] });
     const got = Buffer.from(sig, 'base64url');
-    if (got.length === want.length && timingSafeEqual(got, want)) return { peer: from };
+    if (want !== undefined && got.length === want.length && timingSafeEqual(got, want)) {
+      if (seen.firstUse(sig, Number(time), nowMs)) {
+        keepOnly(headers, names);
+        return { peer: from };
+      }
+      why = 'replayed';
+    }
   }
   for (const f of PEER_FIELDS) delete headers[f];
-  return { peer: undefined, forged: true };
+  return { peer: undefined, forged: true, why };
+}
+
+/** Peer fields other than the three every proof has: rare, so looked at only when those are absent. */
+function claimsOtherwise(headers: HeaderMap): boolean {
+  return headers[PEER_NONCE] !== undefined || headers[PEER_BODY] !== undefined || headers[PEER_SIGNED] !== undefined || headers[PEER_SIDE] !== undefined || headers[PEER_TO] !== undefined;
+}
+
+/** A proven request keeps what its proof covers (and its framing): anything added on the way is dropped. */
+function keepOnly(headers: HeaderMap, names: readonly string[]): void {
+  for (const name of Object.keys(headers)) {
+    if (PROOF_OWN.has(name) || FRAMING.has(name) || names.includes(name)) continue;
+    // HTTP/2 pseudo-fields describe the stream, not the request's fields.
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    delete headers[name];
+  }
 }

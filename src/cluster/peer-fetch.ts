@@ -22,8 +22,11 @@
 //   kept as a copy of another node's object (cluster.edgeCopies);
 // - peers with purges still queued for them (outbox.ts) are skipped: they may
 //   hold what was purged;
-// - a request is sent to a peer with a proof (peer-auth.ts); the peer answers it
-//   itself and never forwards it to another peer (pipeline/shared-fetch.ts).
+// - a request is sent to a peer with a proof (peer-auth.ts) over every field sent;
+//   the peer answers it itself and never forwards it to another peer
+//   (pipeline/shared-fetch.ts);
+// - on a route with a canary, the side this node's client was given travels with
+//   it (PEER_SIDE): the peer answers from that side, never choosing one itself.
 
 import type { Logger } from 'pino';
 import { errors as undiciErrors, request } from 'undici';
@@ -32,7 +35,10 @@ import { fromUndici } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import type { Clock } from '../util/clock.js';
 import type { Member, Membership } from './membership.js';
-import { peerProof } from './peer-auth.js';
+import { PEER_SIDE, peerProof } from './peer-auth.js';
+
+/** A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven). */
+export type PeerRequest = OriginRequest & { key: string; side?: string };
 
 export interface PeerFetchDeps {
   membership: Membership;
@@ -62,7 +68,7 @@ export class PeerFetch {
   constructor(private readonly deps: PeerFetchDeps) {}
 
   /** An object by its primary key `req.key`: from its owner, the next in order, or the origin. */
-  async request(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+  async request(req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
     const order = this.deps.membership.order(req.key).filter((m) => m.self || !this.deps.hasPendingPurges(m.id!));
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
@@ -83,7 +89,7 @@ export class PeerFetch {
    * only-if-cached, as for its own clients (an only-if-cached request is answered
    * from a cache alone, so this cannot loop).
    */
-  async forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse> {
+  async forPeer(req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
     const order = this.deps.membership.order(req.key).filter((m) => m.self || !this.deps.hasPendingPurges(m.id!));
     const owner = order[0];
     if (owner !== undefined && !owner.self) {
@@ -94,7 +100,7 @@ export class PeerFetch {
   }
 
   /** This node owns the object: through the next member (`throughNext`), else the origin, with the handoff rule. */
-  private async asOwner(req: OriginRequest & { key: string }, rest: Member[], origin: OriginClient, throughNext: boolean): Promise<OriginResponse> {
+  private async asOwner(req: PeerRequest, rest: Member[], origin: OriginClient, throughNext: boolean): Promise<OriginResponse> {
     const previous = rest[0];
     if (previous && throughNext) {
       try {
@@ -129,7 +135,7 @@ export class PeerFetch {
    * Peer `id`'s cache only (the workers of a node: workers/worker-fetch.ts): undefined
    * when it does not hold the object (504), is not available, or fails before answering.
    */
-  async cachedAt(id: string, req: OriginRequest & { key: string }): Promise<OriginResponse | undefined> {
+  async cachedAt(id: string, req: PeerRequest): Promise<OriginResponse | undefined> {
     const m = this.deps.membership.peer(id);
     // One with purges queued for it may hold what was purged.
     if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
@@ -145,13 +151,16 @@ export class PeerFetch {
   }
 
   /** One request to a peer's proxy listener, with proof; `onlyIfCached`: its cache only. */
-  private async fromPeer(m: Member, req: OriginRequest & { key: string }, onlyIfCached: boolean): Promise<OriginResponse> {
+  private async fromPeer(m: Member, req: PeerRequest, onlyIfCached: boolean): Promise<OriginResponse> {
     this.peerFetches++;
     const headers: Record<string, string> = { ...req.headers };
     // The owner computes the same primary key from the same Host.
     headers['host'] = new URL(urlOfKey(req.key)).host;
     if (onlyIfCached) headers['cache-control'] = headers['cache-control'] ? `${headers['cache-control']}, only-if-cached` : 'only-if-cached';
-    Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, req.method, req.target, this.deps.authNow()));
+    // The owner answers from the side this node's client was given, not one it would choose itself.
+    if (req.side !== undefined) headers[PEER_SIDE] = req.side;
+    // Every field sent is signed (the Host too): a captured request cannot be sent again, nor changed.
+    Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers));
     try {
       const res = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, ...(req.signal ? { signal: req.signal } : {}) });
       m.health.recordSuccess();

@@ -72,6 +72,11 @@ export class Coalescer<T> {
     return flight;
   }
 
+  /** Unlist `flight` (if still listed): later requests start a fetch of their own. */
+  unlist(flight: Flight<T>): void {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+  }
+
   /** Requests for `key` should not wait for one another for a while. */
   markPass(key: string): void {
     if (this.hitForPassMs <= 0) return;

@@ -10,6 +10,7 @@
 // one site; at most one site is the default; route paths are unique in a site;
 // a canary's `name` is set when it splits by cookie or header.
 
+import { decodedPath } from '../http/patterns.js';
 import { parse as parseYaml } from 'yaml';
 import { BALANCER_NAMES } from './schema/origin.js';
 import type { BalancerName } from './types.js';
@@ -211,6 +212,7 @@ function route(routeName: string, raw: unknown): RouteSpec {
   onlyKeys(m, ROUTE_KEYS);
   const path = m['path'] === undefined ? '/' : at('.path', () => requestPath().parse(m['path']));
   if (path === '') throw new Problem('"" is not a path prefix (expected a path starting with /, e.g. /api/)', '.path');
+  if (path.includes('?')) throw new Problem(`${JSON.stringify(path)} is not a path prefix: routes are chosen by path, never by query (expected no "?")`, '.path');
   const out: RouteSpec = { name: name(routeName), path, cache: at('.cache', () => routeCache(m['cache'])) };
   if (m['upstream'] !== undefined) out.upstream = at('.upstream', () => pool(m['upstream']));
   if (m['canary'] !== undefined) out.canary = at('.canary', () => canary(m['canary']));
@@ -240,9 +242,11 @@ function site(siteName: string, raw: unknown): SiteSpec {
   if (routes.length === 0) throw new Problem('no routes (expected at least one, e.g. routes: { all: { path: / } })', '.routes');
   const paths = new Map<string, string>();
   for (const r of routes) {
-    const other = paths.get(r.path);
-    if (other !== undefined) throw new Problem(`path ${JSON.stringify(r.path)} is also route ${other}'s (expected each path prefix once per site)`, `.routes.${r.name}.path`);
-    paths.set(r.path, r.name);
+    // Compared as requests are routed (decoded, slashes merged): "/a%2Fb/" and "/a/b/" are one prefix.
+    const as = decodedPath(r.path);
+    const other = paths.get(as);
+    if (other !== undefined) throw new Problem(`path ${JSON.stringify(r.path)} is also route ${other}'s once decoded (expected each path prefix once per site)`, `.routes.${r.name}.path`);
+    paths.set(as, r.name);
   }
   return { name: name(siteName), hosts, default: isDefault, routes };
 }

@@ -151,7 +151,7 @@ export function deliverStored(
 
   const head = storedHead(meta, opts);
   // RFC 9110 §14.2: range handling is defined for GET only; a HEAD gets the full headers.
-  if (cacheable && req.method === 'GET' && req.headers['range'] !== undefined && ifRangeAllows(req.headers['if-range'], shown['etag'], shown['last-modified'])) {
+  if (cacheable && req.method === 'GET' && req.headers['range'] !== undefined && rangeApplies(req.headers['if-range'], meta, shown)) {
     const r = parseRanges(req.headers['range'], body.size);
     if (r.kind === 'unsatisfiable') {
       const msg = 'requested range not satisfiable\n';
@@ -170,6 +170,17 @@ export function deliverStored(
   }
   res.writeHead(meta.status, wholeFields(head, age, cacheStatus, body.size));
   return sendBytes(req, res, body, meta.status, 0, body.size - 1);
+}
+
+/**
+ * If-Range against a stored entry. A variant Strata made (meta.transform) has no
+ * strong validator of its own: its bytes change when the background
+ * recompression swaps fast for best under the same Last-Modified, so If-Range
+ * never matches it (its ETag is weak; its date is weak for it, RFC 9110
+ * §8.8.2.2): a resumed download gets the whole variant, never spliced bytes.
+ */
+function rangeApplies(ifRange: string | undefined, meta: EntryMeta, shown: HeaderMap): boolean {
+  return ifRange === undefined || (meta.transform === undefined && ifRangeAllows(ifRange, shown['etag'], shown['last-modified']));
 }
 
 /** The body bytes from `start` to `end` (inclusive) after the head: none for HEAD, 204 or an empty range. */

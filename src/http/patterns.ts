@@ -123,15 +123,31 @@ export function clientOf(address: string): string {
   return g ? `${g.slice(0, 4).map((n) => n.toString(16)).join(':')}::/64` : address;
 }
 
-/** The path of an origin-form target, percent-decoded, without its query. */
+/**
+ * The path of an origin-form target as rules and routes match it: percent-decoded,
+ * backslashes read as slashes (some origins do), path parameters (`;…` up to
+ * the next slash) dropped, and each run of slashes merged
+ * into one (origins commonly treat `//admin/` as `/admin/`; nginx's
+ * merge_slashes), without its query. Matching anything less
+ * decoded than what the origin resolves lets `/%61dmin/` or `//admin/` past a
+ * rule or route about `/admin/`.
+ */
 export function decodedPath(target: string): string {
   const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  if (!path.includes('%')) return path;
+  let path = q < 0 ? target : target.slice(0, q);
+  if (path.includes('%')) path = percentDecoded(path);
+  if (path.includes('\\')) path = path.replace(/\\/g, '/');
+  // Path parameters (`/account;jsessionid=1/x`: Tomcat and Jetty read /account/x).
+  if (path.includes(';')) path = path.replace(/;[^/]*/g, '');
+  return path.includes('//') ? path.replace(/\/{2,}/g, '/') : path;
+}
+
+function percentDecoded(path: string): string {
   try {
     return decodeURIComponent(path);
   } catch {
-    // A malformed escape: decode what can be decoded, keep the rest as written.
-    return path.replace(/%[0-9a-f]{2}/gi, (e) => String.fromCharCode(parseInt(e.slice(1), 16)));
+    // A malformed escape (`%FF`, `%zz`): the bytes as UTF-8, what is not UTF-8 a
+    // replacement character, so the rest of the path reads as it would without it.
+    return Buffer.from(path.replace(/%([0-9a-f]{2})/gi, (_e, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
   }
 }

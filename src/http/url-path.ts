@@ -8,7 +8,8 @@
 // §6.2.2.2), and origins decode it before resolving segments. A target that climbs
 // above the root, or hides a dot segment behind an encoded slash or a backslash
 // (`..%2f`, `..\`, which many origins treat as separators), is refused rather than
-// guessed at: no browser sends either.
+// guessed at: no browser sends either. So is a dot segment followed by a path
+// parameter (`/..;/x`), which origins that drop parameters resolve.
 
 export type NormalisedTarget = { ok: true; target: string } | { ok: false; reason: string };
 
@@ -43,6 +44,12 @@ export function removeDotSegments(target: string): NormalisedTarget {
       out.pop();
       if (last) out.push('');
       continue;
+    }
+    // `..;x` is `..` to an origin that drops path parameters (Tomcat, Jetty), and to the
+    // path routes and rules match (http/patterns.ts decodedPath): refused, as hidden separators are.
+    const semi = seg.indexOf(';');
+    if (semi >= 0 && (DOT.test(seg.slice(0, semi)) || DOT_DOT.test(seg.slice(0, semi)))) {
+      return { ok: false, reason: 'request path hides a dot segment behind a path parameter (";")' };
     }
     if (hidden && seg.split(/%2f|%5c|\\/i).some((part) => DOT.test(part) || DOT_DOT.test(part))) {
       return { ok: false, reason: 'request path hides a dot segment behind an encoded slash or a backslash' };

@@ -23,6 +23,7 @@ import { sendBody } from './send-body.js';
 import { readerOf } from '../coalesce/shared-body.js';
 import { createVariants } from './variants.js';
 import { planFor, type Plan } from '../transform/select.js';
+import { isBadCoding } from '../transform/codings.js';
 import type { EntryMeta } from '../store/types.js';
 
 /** A fetch outcome that carries a response body clients can share. */
@@ -113,7 +114,8 @@ export function createAnswers(env: NodeEnv) {
         ctx.bytes += (await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent)).sent;
         return undefined;
       }
-      if (r.error) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
+      // A body that did not decode is logged once, by its fill.
+      if (r.error && !(storing && isBadCoding(r.error))) logger.warn({ id: ctx.id, err: r.error.message, url: ctx.target }, 'origin body failed mid-transfer; nothing stored, client connection cut');
       return undefined;
     },
 
@@ -138,8 +140,10 @@ export function createAnswers(env: NodeEnv) {
       if (res.headersSent || res.destroyed || v < 1 || (v === 1 && req.httpVersionMinor < 1)) return;
       if (status === 102) return void (typeof res.writeProcessing === 'function' && v === 1 ? res.writeProcessing() : undefined);
       if (status !== 103) return;
+      // Hidden fields (Server, X-Powered-By, …) are hidden here too: a hint is an answer's first bytes.
+      const hidden = deliverFor(env, ctx).hiddenFields;
       const hints: Record<string, string> = {};
-      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length') hints[name] = value;
+      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length' && !hidden.has(name)) hints[name] = value;
       // Node writes a 103 only with a Link field, and refuses a malformed one.
       if (hints['link'] === undefined) return;
       try {

@@ -7,6 +7,7 @@
 // its answer is written; Cache-Status is formatted from the outcome it records
 // and the outcome counters are counted from it there (observability/stats.ts).
 
+import type { RequestBodyBudget } from '../server/request-body-budget.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -60,7 +61,15 @@ export interface ProxyDeps {
   purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
   /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
   guards?: RouteGuards;
+  /** The node-wide bounds on request bodies held in memory and spooled (server/request-body-budget.ts). */
+  requestBodies: RequestBodyBudget;
 }
+
+/**
+ * A fetch through the cluster: by primary key; `side`, on a route with a canary,
+ * the side this node's client was given (a peer asked answers from that side).
+ */
+export type ClusterRequest = OriginRequest & { key: string; side?: 'primary' | 'canary' };
 
 /** What the request path asks of the cluster (src/cluster/cluster.ts). */
 export interface ClusterPath {
@@ -73,9 +82,9 @@ export interface ClusterPath {
    * (cluster/peer-fetch.ts). `storeDone`: resolves, once, with whether what the
    * response brought was stored (a worker holding the key's lock waits for it).
    */
-  request(req: OriginRequest & { key: string }, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse>;
+  request(req: ClusterRequest, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse>;
   /** A peer's request this node fetches: the origin, or (an owner within its handoff window) the previous owner only-if-cached first. */
-  forPeer(req: OriginRequest & { key: string }, origin: OriginClient): Promise<OriginResponse>;
+  forPeer(req: ClusterRequest, origin: OriginClient): Promise<OriginResponse>;
   /** Which tiers keep copies of objects another node owns. */
   readonly edgeCopies: 'memory' | 'memory-and-disk' | 'none';
 }

@@ -36,6 +36,7 @@ import type { ClusterPath } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
 import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
+import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
 
 /**
@@ -91,6 +92,8 @@ export interface FetchRequest {
   key: string;
   /** The triggering client's request fields (storing rules, Vary). */
   requestHeaders: HeaderMap;
+  /** Credential fields the edge checked and took out of requestHeaders (edge.publicAfterAuth). */
+  vouched?: readonly string[] | undefined;
   /** Fields to send to the origin (validators are added here). */
   originHeaders: HeaderMap;
   target: string;
@@ -104,6 +107,8 @@ export interface FetchRequest {
   viaCluster?: boolean;
   /** Interim (1xx) responses, for the client that leads the fetch (never stored). */
   onInterim?: (status: number, headers: HeaderMap) => void;
+  /** Cancels the fetch before the origin answers (every waiting client gone: pipeline/fetch-interest.ts). */
+  signal?: AbortSignal;
 }
 
 export interface FetchDeps {
@@ -194,6 +199,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const originReq: OriginRequest & { key: string } = req.onInterim
       ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
       : { method: 'GET', target: req.target, headers, key: req.key };
+    if (req.signal) originReq.signal = req.signal;
     const res = await fetchFrom(deps, req.viaCluster, originReq, done);
     const responseTimeMs = clock.now();
 
@@ -223,12 +229,13 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     }
 
     const assessed: StorageVerdict = assessStorage(
-      { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
+      { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, vouched: req.vouched, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
       policy,
     );
     const verdict: StorageVerdict = res.status >= 500 && req.keepStaleOnError ? { store: false, reason: 'status' } : assessed;
-    // Safe for collapsed followers: a response a shared cache could store, or one to a request without credentials.
-    const safeToShare = assessed.store || !carriesCredentials(req.requestHeaders);
+    // Safe for collapsed followers: a response a shared cache could store, or one to a request without
+    // credentials (checked ones the edge took out of view included: a private answer stays its client's).
+    const safeToShare = assessed.store || (!carriesCredentials(req.requestHeaders) && req.vouched === undefined);
     const cl = res.headers['content-length'];
     let announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
@@ -252,6 +259,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       stats.inc('decoded');
       announced = -1;
     }
+    if (coded?.body) coded.body.once('error', (err) => isBadCoding(err) && stats.inc('badCoding'));
     const selected = selectingValues(d.varyNames, req.requestHeaders);
     const varyValues = coded?.varyValues ? { ...selected, ...coded.varyValues } : selected;
     const key = variantKey(req.key, d.varyNames, varyValues);

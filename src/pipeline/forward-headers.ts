@@ -58,3 +58,16 @@ export function forFill(h: HeaderMap): HeaderMap {
   if (h['range'] !== undefined) delete h['range'];
   return h;
 }
+
+/**
+ * Ask the origin for identity (when `ask`; `h` as it is otherwise). A fill with
+ * compression on does: Strata makes every coding from one body, and one origin
+ * body serves every Accept-Encoding (an origin that sends a coding anyway is
+ * stored in it, or decoded: transform/coding-key.ts). A slice fetch always does:
+ * slices are not keyed by coding, so a slice in a coding would be spliced into
+ * every client's answer, whatever it accepts.
+ */
+export function identityFromOrigin(h: HeaderMap, ask: boolean): HeaderMap {
+  if (ask) h['accept-encoding'] = 'identity';
+  return h;
+}

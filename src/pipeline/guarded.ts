@@ -21,7 +21,22 @@ import type { NodeEnv, RequestContext } from './context.js';
 
 type Step = () => void | Promise<void>;
 
-export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard) {
+/** `headers` without `fields` (a copy when one is there; `headers` itself when none is). */
+export function withoutFields(headers: HeaderMap, fields: ReadonlySet<string>): HeaderMap {
+  let h: HeaderMap | undefined;
+  for (const f of fields) {
+    if (headers[f] === undefined) continue;
+    h ??= { ...headers };
+    delete h[f];
+  }
+  return h ?? headers;
+}
+
+/**
+ * `stripped`: this guard's own fields and every field any guard of the configuration
+ * sets (RouteGuards.strippedFields): a route's identity field must not come from a client on another.
+ */
+export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard, stripped: ReadonlySet<string>) {
   const { logger, stats } = env;
 
   function refused(ctx: RequestContext, r: GuardRefusal): void {
@@ -48,9 +63,10 @@ export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard) {
 
   function admitted(ctx: RequestContext, p: GuardPass, next: Step): void | Promise<void> {
     const moved = guard.publicAfterAuth && p.checked.length > 0;
-    if (guard.strippedFields.size === 0 && p.add === undefined && !moved) return next();
-    const h: HeaderMap = { ...ctx.headers };
-    for (const f of guard.strippedFields) delete h[f];
+    if (stripped.size === 0 && p.add === undefined && !moved) return next();
+    let h = withoutFields(ctx.headers, stripped);
+    // Changed below: never the request's own map.
+    if (h === ctx.headers) h = { ...h };
     if (p.add) Object.assign(h, p.add);
     if (moved) {
       const own: HeaderMap = {};

@@ -19,7 +19,8 @@
 // Invariants: each request's outcome is settled exactly once (context.ts), and
 // Cache-Status, the access line and the outcome counters come from it. A memory
 // hit of an unvaried entry is answered synchronously, without a promise. The
-// router is asked once per request; everything after uses the route side it named.
+// router is asked once per request; everything after uses the route side it named
+// (for a peer's request, the side the peer names).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraceWindows } from '../cache/decide.js';
@@ -37,7 +38,8 @@ import { PRODUCIBLE } from '../transform/codings.js';
 import { Negotiator } from '../transform/negotiate.js';
 import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
-import { createGuardStep } from './guarded.js';
+import { createGuardStep, withoutFields } from './guarded.js';
+import { PEER_SIDE } from '../cluster/peer-auth.js';
 import type { Guard } from '../routing/guard/guard.js';
 
 export type { ProxyDeps } from './context.js';
@@ -74,6 +76,18 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
+/**
+ * A peer's request names the canary side its client was given (proven: PEER_SIDE):
+ * answered from that side's pool under that side's key, whatever this node would
+ * choose (a draw, the peer's address, a cookie the forwarded request lacks). No
+ * side named (a route without a canary there): the router's choice.
+ */
+function peerSide(to: RouteSide, side: string | undefined): RouteSide {
+  if (side === 'canary') return to.route.canary ?? to;
+  if (side === 'primary') return to.route.primary;
+  return to;
+}
+
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const env = nodeEnv(deps);
   const { config, router, logger, stats, access, metrics } = env;
@@ -83,7 +97,12 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const guardSteps = new Map<Guard, ReturnType<typeof createGuardStep>>();
   function guardStep(guard: Guard): ReturnType<typeof createGuardStep> {
     let step = guardSteps.get(guard);
-    if (step === undefined) guardSteps.set(guard, (step = createGuardStep(env, answer, guard)));
+    if (step === undefined) {
+      // Another guard's identity fields, unless this route's own auth reads them from its clients; its own, always.
+      const others = [...(deps.guards?.strippedFields ?? [])].filter((f) => !guard.readFields.has(f));
+      const stripped = new Set([...guard.strippedFields, ...others]);
+      guardSteps.set(guard, (step = createGuardStep(env, answer, guard, stripped)));
+    }
     return step;
   }
   type Run = (ctx: RequestContext) => void | Promise<void>;
@@ -94,9 +113,20 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   function pathOf(to: RouteSide): { path: Run; guarded: Run | undefined } {
     const guard = deps.guards?.forRoute(to.route);
     const path = createRoutePath(env, to, guard);
-    if (!guard?.active) return { path, guarded: undefined };
-    const step = guardStep(guard);
-    return { path, guarded: (ctx) => step(ctx, () => path(ctx)) };
+    if (guard?.active) {
+      const step = guardStep(guard);
+      return { path, guarded: (ctx) => step(ctx, () => path(ctx)) };
+    }
+    // No checks here, but fields another route's guard vouches for are still the edge's alone.
+    const stripped = deps.guards?.strippedFields;
+    if (stripped === undefined || stripped.size === 0) return { path, guarded: undefined };
+    return {
+      path,
+      guarded: (ctx) => {
+        ctx.headers = withoutFields(ctx.headers, stripped);
+        return path(ctx);
+      },
+    };
   }
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
@@ -106,13 +136,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     const r = router.resolve(ctx.host, ctx.target, ctx.headers, ctx.req.socket);
     if (r.kind === 'misdirected') return answer.error(ctx, new StrataError('MISDIRECTED_REQUEST', `no site of this node serves Host ${JSON.stringify(ctx.host.slice(0, 200))}`));
     if (r.kind === 'no-route') return answer.error(ctx, new StrataError('NO_ROUTE', `site ${r.site} has no route for ${ctx.target.slice(0, 200)}`));
-    // A new sticky id for a canary split by cookie: kept out of anything stored, sent with this answer only.
-    if (r.setCookie !== undefined) addSetCookie(ctx.res, r.setCookie);
-    ctx.route = r.to;
-    let run = paths.get(r.to);
+    let to = r.to;
+    if (ctx.peer === undefined) {
+      // A new sticky id for a canary split by cookie: kept out of anything stored, sent with this answer only.
+      if (r.setCookie !== undefined) addSetCookie(ctx.res, r.setCookie);
+    } else to = peerSide(to, ctx.headers[PEER_SIDE]);
+    ctx.route = to;
+    let run = paths.get(to);
     if (run === undefined) {
-      run = pathOf(r.to);
-      paths.set(r.to, run);
+      run = pathOf(to);
+      paths.set(to, run);
     }
     // The edge guard runs after routing and before the key and the look-up: a refused request never reaches the cache.
     // A peer's request was guarded on the node its client reached: not checked (nor counted) twice.

@@ -14,7 +14,7 @@ import type { StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
 import type { SharedFetch } from './shared-fetch.js';
-import { forFill } from './forward-headers.js';
+import { forFill, identityFromOrigin } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
 
@@ -39,7 +39,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
     // The whole object is being fetched and stored already: no second copy in slices.
     if (range && coalescer.has(key) && !slicer.knows(key)) return 'unsliced';
     const viaCluster = env.cluster !== undefined && ctx.peer === undefined;
-    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, originHeaders: forFill(originHeaders(env, ctx)), viaCluster, cachedOnly }, firstRequestedByte(ctx.headers['range']));
+    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly), originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), true), viaCluster, cachedOnly }, firstRequestedByte(ctx.headers['range']));
     if (o.kind === 'failed') {
       if (cachedOnly) answer.onlyIfCached(ctx);
       else answer.error(ctx, o.error, fwd);

@@ -30,9 +30,12 @@ export function createPass(env: PathEnv, answer: Answers) {
     // The whole body first, then an origin connection: a slow client holds only its own buffer.
     let body: BufferedBody | undefined;
     if (hasBody) {
-      const b = await bufferRequestBody(ctx.req, bodyLimits);
+      const b = await bufferRequestBody(ctx.req, bodyLimits, env.requestBodies);
       if (b === undefined) return void ctx.res.destroy();
-      if (b instanceof Error) return answer.error(ctx, b, 'bypass', true);
+      if (b instanceof Error) {
+        if (b.code === 'REQUEST_BODY_BUFFERS_FULL') env.logger.warn({ code: b.code, target: ctx.target }, b.message);
+        return answer.error(ctx, b, 'bypass', true);
+      }
       body = b;
     }
     const headers = originHeaders(env, ctx);
@@ -40,13 +43,28 @@ export function createPass(env: PathEnv, answer: Answers) {
     // A chunked body is sent with its length now that it is known.
     if (body) headers['content-length'] = String(body.length);
     const payload = body?.take() ?? null;
+    // A client that goes away (an HTTP/2 reset, a closed connection) cancels its origin request:
+    // a reset stream must not leave a request queued or held at the origin (HTTP/2 rapid reset).
+    // Gone already (reset while its body was read): no origin request at all; a spooled body's file closed.
+    if (ctx.res.destroyed) {
+      if (payload && !Buffer.isBuffer(payload)) payload.destroy();
+      return;
+    }
+    const cancel = new AbortController();
+    const gone = (): void => cancel.abort();
+    ctx.res.once('close', gone);
     let res: OriginResponse;
     try {
-      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, onInterim: (status, h) => answer.interim(ctx, status, h) });
+      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, signal: cancel.signal, onInterim: (status, h) => answer.interim(ctx, status, h) });
     } catch (err) {
       // A spooled body's file is closed with its stream, read or not.
       if (payload && !Buffer.isBuffer(payload)) payload.destroy();
+      if (cancel.signal.aborted) return;
       return answer.error(ctx, err as StrataError, fwd);
+    } finally {
+      ctx.res.off('close', gone);
+      // The origin has answered (or failed, or been cancelled): the body's bytes leave the node's budget.
+      body?.release();
     }
     ctx.upstream = res.upstream;
     await invalidate(ctx, res);

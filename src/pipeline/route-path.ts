@@ -7,6 +7,7 @@
 // Invariant: a route with no key options and no canary keys exactly as a node
 // without sites: primaryKey(scheme, host, target), nothing added.
 
+import type { HeaderMap } from '../http/headers.js';
 import { decide, requestFacts } from '../cache/decide.js';
 import { isCacheableMethod, keySuffix, keyedTarget, primaryKey, PLAIN_KEY } from '../cache/key.js';
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
@@ -17,7 +18,8 @@ import type { StoredEntry } from '../store/types.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import type { Guard } from '../routing/guard/guard.js';
 import { createAnswers } from './answer.js';
-import { settle, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
+import { settle, type ClusterPath, type NodeEnv, type PathEnv, type RequestContext } from './context.js';
+import type { Side } from '../routing/shifting.js';
 import { createFetcher } from './fetch-and-store.js';
 import { SharedMeta } from './shared-meta.js';
 import { lendAgainWhenSent, lookup, type Choose, type Lookup } from './lookup.js';
@@ -51,6 +53,18 @@ function deliverOptions(node: NodeEnv, guard: Guard | undefined): DeliverOptions
   return { ...node.deliver, hiddenFields: hidden, headerCache: new WeakMap() };
 }
 
+/**
+ * The cluster as one side of a route with a canary sees it: every fetch names the
+ * side, so the node asked (the owner, the next in order, a worker) answers from
+ * this side's pool under this side's key instead of choosing a side itself.
+ */
+function sided(cluster: ClusterPath, side: Side): Pick<ClusterPath, 'request' | 'forPeer'> {
+  return {
+    request: (req, origin, storeDone) => cluster.request({ ...req, side }, origin, storeDone),
+    forPeer: (req, origin) => cluster.forPeer({ ...req, side }, origin),
+  };
+}
+
 export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (ctx: RequestContext) => void | Promise<void> {
   const env = routeEnv(node, to, guard);
   const { config, store, origin, logger, stats, clock, coalescer } = env;
@@ -59,8 +73,9 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   const bounds = { maxUrlBytes: config.cache.maxStoredUrlBytes, maxHeaderBytes: config.cache.maxStoredHeaderBytes, maxVariants: config.cache.maxVariants };
   // The cluster: objects another node owns come through it; copies kept where cluster.edgeCopies says.
   const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
-  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster: env.cluster, edgeCopy });
-  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster: env.cluster, edgeCopy });
+  const cluster = env.cluster && route.canary !== undefined ? sided(env.cluster, to.side) : env.cluster;
+  const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster, edgeCopy });
+  const slicer = createSlicer({ ...common, coalescer, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster, edgeCopy });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);
@@ -87,10 +102,13 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     }
     const members: [string, string | undefined][] = [];
     for (const h of route.key.headers) {
-      const v = normaliseVaryValue(h, ctx.headers[h]);
+      // As the client sent it, even when publicAfterAuth took the field out of the cache's view.
+      const v = normaliseVaryValue(h, ctx.originOnly?.[h] ?? ctx.headers[h]);
       members.push([`h.${h}`, v === ABSENT ? undefined : v]);
     }
-    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(ctx.headers['cookie'], c)]);
+    // The cookies as the client sent them, even when publicAfterAuth took Cookie out of the cache's view.
+    const cookies = ctx.originOnly?.['cookie'] ?? ctx.headers['cookie'];
+    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(cookies, c)]);
     return primaryKey('http', host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
   }
 
@@ -134,6 +152,11 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
 
   /** Decide once, then act on the Decision. */
   function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss'): void | Promise<void> {
+    // A variant selected by a credential the edge took out of view (publicAfterAuth) is not this client's.
+    if (found !== undefined && ctx.originOnly !== undefined && variesOnAny(found.meta.varyNames, ctx.originOnly)) {
+      found = undefined;
+      miss = 'vary-miss';
+    }
     const d = decide({ request: requestFacts(ctx.headers), stored: found?.meta, miss, nowMs: clock.now(), grace: env.grace });
     ctx.decision = d.kind;
     switch (d.kind) {
@@ -173,4 +196,9 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     if (route.cache.bypass) return pass(ctx, 'bypass', 'route-bypass');
     return isCacheableMethod(ctx.method) ? handleCacheable(ctx) : pass(ctx, 'bypass');
   };
+}
+
+function variesOnAny(varyNames: readonly string[], fields: HeaderMap): boolean {
+  for (const n of varyNames) if (fields[n] !== undefined) return true;
+  return false;
 }

@@ -25,7 +25,9 @@ import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
 import { ttlOf, type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
-import { forFill } from './forward-headers.js';
+import { forFill, identityFromOrigin } from './forward-headers.js';
+import { fetchInterest, type Interest } from './fetch-interest.js';
+import type { Flight } from '../coalesce/coalescer.js';
 
 /** What a client does after a fetch outcome: answered, or fetch again alone. */
 export type FillAnswer = 'answered' | 'alone';
@@ -33,12 +35,17 @@ export type FillAnswer = 'answered' | 'alone';
 export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: (req: FetchRequest) => FetchWork) {
   const { coalescer, clock, stats, logger } = env;
 
+  /** Interest in the flights this node leads for clients, while they wait for the origin's answer. */
+  const interests = new WeakMap<Flight<FetchOutcome>, Interest>();
+
   function fetchRequest(ctx: RequestContext, key: string, found: StoredEntry | undefined, maySlice: boolean): FetchRequest {
     return {
       id: ctx.id,
       key,
       requestHeaders: ctx.headers,
-      originHeaders: identityFromOrigin(env, forFill(originHeaders(env, ctx))),
+      vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly),
+      // With compression on, Strata makes every coding from one identity body.
+      originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), env.compress !== undefined),
       target: ctx.target,
       stored: found,
       keepStaleOnError: staleIfError(ctx, found),
@@ -102,18 +109,39 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       const joined = alone ? undefined : coalescer.join(key, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.ownsNow(key));
       if (joined) {
         stats.inc('collapsed');
+        interests.get(joined)?.watch(ctx.res);
         return { outcome: await joined.outcome, collapsed: true };
       }
       const request = fetchRequest(ctx, key, found, opts.maySlice);
+      let flight: Flight<FetchOutcome> | undefined;
+      // The last waiting client to leave before the origin answers cancels the fetch (./fetch-interest.ts).
+      const interest = fetchInterest(() => {
+        stats.inc('fetchesCancelled');
+        if (flight) coalescer.unlist(flight);
+      });
+      request.signal = interest.signal;
       const work = () => fetchAndStore(request);
+      interest.watch(ctx.res);
+      let outcome: Promise<FetchOutcome>;
       // Joined by peers only when it goes to the origin (see above).
-      if (ctx.peer !== undefined && coalescer.has(key)) return { outcome: await work().outcome, collapsed: false };
-      return { outcome: await (alone ? work().outcome : coalescer.lead(key, work, request.viaCluster ? 'cluster' : 'origin').outcome), collapsed: false };
+      if (alone || (ctx.peer !== undefined && coalescer.has(key))) outcome = work().outcome;
+      else {
+        flight = coalescer.lead(key, work, request.viaCluster ? 'cluster' : 'origin');
+        interests.set(flight, interest);
+        outcome = flight.outcome;
+      }
+      try {
+        return { outcome: await outcome, collapsed: false };
+      } finally {
+        interest.settle();
+      }
     },
 
     /** Answer one client from a fetch's outcome ("sliceable" is the caller's to route). */
     async answer(ctx: RequestContext, key: string, fwd: FwdReason, found: StoredEntry | undefined, o: Exclude<FetchOutcome, { kind: 'sliceable' }>, collapsed: boolean): Promise<FillAnswer> {
       const joined = collapsed ? { collapsed: true } : {};
+      // Gone before the origin answered (the fetch may have been cancelled for it): nobody to answer, nothing to log.
+      if (o.kind === 'failed' && ctx.res.destroyed) return 'answered';
       if (o.kind === 'failed') {
         const why = staleOnFailureOf(ctx, found, failureOf(o.error));
         if (why) await answerStaleOnError(ctx, found!, fwd, why);
@@ -162,13 +190,3 @@ function failureOf(err: StrataError): OriginFailure {
   return err.code === 'ORIGIN_UNREACHABLE' || err.code === 'ORIGIN_TIMEOUT' ? 'disconnected' : 'error';
 }
 
-
-/**
- * With compression on, a fill asks the origin for identity: Strata makes every
- * coding from it, and one origin body serves every Accept-Encoding (an origin that
- * sends a coding anyway is stored in it, or decoded: transform/coding-key.ts).
- */
-function identityFromOrigin(env: PathEnv, h: HeaderMap): HeaderMap {
-  if (env.compress) h[ACCEPT_ENCODING] = 'identity';
-  return h;
-}

@@ -66,6 +66,8 @@ export interface SliceRequest {
   key: string;
   target: string;
   requestHeaders: HeaderMap;
+  /** Credential fields the edge checked and took out of requestHeaders (edge.publicAfterAuth). */
+  vouched?: readonly string[] | undefined;
   /** Fields for the origin, without the client's Range and conditionals. */
   originHeaders: HeaderMap;
   /** Through the cluster (false: a peer's request, answered from the origin). */
@@ -156,7 +158,7 @@ export function createSlicer(deps: SliceDeps) {
       delete whole['content-length'];
       const verdict =
         res.status === 206 && cr && validator
-          ? assessStorage({ method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, status: 200, responseHeaders: whole, requestTimeMs, responseTimeMs }, policy)
+          ? assessStorage({ method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, vouched: req.vouched, status: 200, responseHeaders: whole, requestTimeMs, responseTimeMs }, policy)
           : undefined;
       const edgeTiers = edgeTiersOf(deps, res);
       const sliceable =

@@ -8,7 +8,8 @@
 //
 // Invariants: a made body is stored only when whole (fill.ts); a source or a
 // coding that fails (corrupt, past the decoding limit) cuts the client's
-// connection and stores nothing; a purge since the source was fetched keeps the
+// connection and stores nothing, and a stored source that fails to decode is
+// deleted (it would fail every client without its coding); a purge since the source was fetched keeps the
 // variant out of the store (the write carries the source's purge mark).
 
 import type { Readable } from 'node:stream';
@@ -18,7 +19,7 @@ import { isNotModified } from '../http/conditionals.js';
 import type { SharedBody } from '../coalesce/shared-body.js';
 import type { EntryMeta } from '../store/types.js';
 import { isWhole } from '../entry.js';
-import { compressor, decoded, through } from '../transform/codings.js';
+import { compressor, decoded, isBadCoding, through } from '../transform/codings.js';
 import { sameSource, type Plan } from '../transform/select.js';
 import { derivedMeta, presentedHeaders } from '../transform/variant-meta.js';
 import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
@@ -43,12 +44,21 @@ export function createVariants(env: NodeEnv) {
   const { store, logger, stats } = env;
   const inflight = new Map<string, Made>();
 
+  /** A stored body in a coding that does not decode (corrupt, or past the limit) would cut every client without it: it goes. */
+  async function dropUndecodable(source: EntryMeta): Promise<void> {
+    const now = store.variants(source.primaryKey).find((m) => m.key === source.key);
+    if (!now || !isWhole(now) || !sameSource(source, now, -1)) return;
+    stats.inc('badCoding');
+    await store.delete(source.key).catch(() => false);
+  }
+
   function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
     const input = src.read();
     if (!input) return undefined;
     const maxDecoded = env.compress!.maxDecodedBytes;
     const out = plan.op === 'encode' ? through(input, compressor(plan.coding, 'fast', src.bytes)) : decoded(input, plan.from, maxDecoded);
     stats.inc(plan.op === 'encode' ? 'compressed' : 'decoded');
+    if (plan.op === 'decode') out.once('error', (err) => isBadCoding(err) && void dropUndecodable(src.meta));
     const purgeMark = src.purgeMark ?? store.purgeMark();
     const made: Made = { meta, body: undefined as unknown as SharedBody };
     made.body = startFill(out, store.open(meta, { purgeMark }), {
@@ -88,6 +98,12 @@ export function createVariants(env: NodeEnv) {
         deliverNotModified(ctx.res, meta, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
         return undefined;
       }
+      if (ctx.method === 'HEAD') {
+        // The fields the GET would get (RFC 9110 §9.3.2: Content-Encoding, the variant's ETag, Vary); nothing made.
+        ctx.res.writeHead(200, baseHeaders(meta, deliverFor(env, ctx)).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome)));
+        ctx.res.end();
+        return undefined;
+      }
       let made = inflight.get(meta.key);
       if (!made || !made.body.available) made = start(meta, src, plan);
       if (!made) return 'alone';
@@ -103,7 +119,8 @@ export function createVariants(env: NodeEnv) {
       const r = await sending;
       ctx.bytes = r.sent;
       if (r.lagged) ctx.bytes += (await resumeFromStore(store, made.meta, made.body.sealedAt, ctx.res, r.sent)).sent;
-      else if (r.error) logger.warn({ id: ctx.id, url: ctx.target, err: r.error.message }, 'variant failed mid-transfer; nothing stored, client connection cut');
+      // A source that did not decode is logged once, by the fill of the variant.
+      else if (r.error && !isBadCoding(r.error)) logger.warn({ id: ctx.id, url: ctx.target, err: r.error.message }, 'variant failed mid-transfer; nothing stored, client connection cut');
       return undefined;
     },
   };

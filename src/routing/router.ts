@@ -28,6 +28,7 @@ import type { OriginClient } from '../origin/client.js';
 import type { UpstreamFigures } from '../origin/pool.js';
 import { DrainSet, type DrainStatus } from './drain.js';
 import { byLongestPrefix, HostTable, routeFor } from './sites.js';
+import { decodedPath } from '../http/patterns.js';
 import { chooseSide, type Side, type Split } from './shifting.js';
 
 /** What the router needs of a pool (src/origin/pool.ts's UpstreamPool). */
@@ -151,7 +152,8 @@ class Table {
     const r: { -readonly [K in keyof Route]: Route[K] } = {
       site,
       name: spec.name,
-      path: spec.path,
+      // Compared with requests' decoded paths (resolve()), so decoded the same way.
+      path: decodedPath(spec.path),
       cache: spec.cache,
       key: keyOptions(spec.cache),
       guard: spec.guard,
@@ -230,7 +232,8 @@ export class Router {
     if (this.table.only) return this.table.only;
     const site = this.table.hosts.match(host);
     if (site === undefined) return { kind: 'misdirected' };
-    const route = routeFor(site.routes, target);
+    // Routes are chosen on the path as the origin resolves it (decoded, slashes merged): `/%61ccount/` is `/account/`'s.
+    const route = routeFor(site.routes, decodedPath(target));
     if (route === undefined) return { kind: 'no-route', site: site.name };
     if (route.canary === undefined || route.split === undefined) return { kind: 'routed', to: route.primary };
     // The address is read only for a split by client (a socket getter otherwise spared).
@@ -247,7 +250,7 @@ export class Router {
   /** How the route serving `host` and `target` keys it, for purges (undefined: no route, keys as given). */
   purgeKey(host: string, target: string): { target: string; suffixed: boolean } | undefined {
     const site = this.table.hosts.match(host);
-    const route = site && routeFor(site.routes, target);
+    const route = site && routeFor(site.routes, decodedPath(target));
     if (!route || (route.key === PLAIN_KEY && !keySuffixed(route))) return undefined;
     return { target: keyedTarget(target, route.key), suffixed: keySuffixed(route) };
   }

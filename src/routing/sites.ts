@@ -44,15 +44,15 @@ export class HostTable<S> {
 }
 
 /**
- * Does path prefix `prefix` cover request target `target`? A prefix ending in
- * "/" covers what starts with it; any other covers itself and what continues
- * with "/" or "?" after it ("/api" covers /api, /api/x, /api?q, not /apix).
+ * Does path prefix `prefix` cover request path `path` (decoded, without its query:
+ * http/patterns.ts decodedPath)? A prefix ending in "/" covers what starts with
+ * it; any other covers itself and what continues with "/" after it ("/api" covers
+ * /api and /api/x, not /apix, nor /api?x, which can only be a decoded %3F).
  */
-export function prefixCovers(prefix: string, target: string): boolean {
-  if (!target.startsWith(prefix)) return false;
-  if (prefix.endsWith('/') || target.length === prefix.length) return true;
-  const next = target.charCodeAt(prefix.length);
-  return next === 47 /* / */ || next === 63 /* ? */;
+export function prefixCovers(prefix: string, path: string): boolean {
+  if (!path.startsWith(prefix)) return false;
+  if (prefix.endsWith('/') || path.length === prefix.length) return true;
+  return path.charCodeAt(prefix.length) === 47 /* / */;
 }
 
 /** Routes of one site, longest prefix first: the first that covers a target wins. */

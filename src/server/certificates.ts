@@ -6,7 +6,8 @@
 //
 // Reload without a restart: refresh() re-reads a pair whose files changed (size,
 // mtime or inode, so an atomic rename or a symlink swap counts) or every pair
-// when forced (the node's reload). A new pair that fails any check is refused
+// when forced (the node's reload), and takes it when the certificate file's bytes
+// (chain included) or the key differ from the pair in use. A new pair that fails any check is refused
 // with a warning and the pair's old context keeps serving; connections already
 // open keep the certificate they were handshaken with. Invariant: a context in
 // use was always built from a cert and key that matched.
@@ -163,7 +164,8 @@ export class Certificates {
       slot.seen = seen;
       try {
         const next = await loadPair(slot.pair, this.minVersion);
-        if (next.fingerprint === slot.current.fingerprint && next.key.equals(slot.current.key)) continue;
+        // The whole file, not only the leaf: a chain completed or changed (leaf + a new intermediate) is news too.
+        if (next.cert.equals(slot.current.cert) && next.key.equals(slot.current.key)) continue;
         slot.current = next;
         report.reloaded.push(slot.pair.cert);
         this.logger.info({ cert: slot.pair.cert, names: next.names, validTo: next.validTo }, 'TLS certificate reloaded: new connections get it');

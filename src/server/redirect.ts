@@ -2,22 +2,27 @@
 // 308 Permanent Redirect (RFC 9110 §15.4.9: method and body kept) to the same
 // path and query over HTTPS, on the host the client named and the TLS
 // listener's port. Requests are checked by the same guard as the proxy's
-// (request-guard.ts); nothing reaches the cache or the origin.
+// (request-guard.ts), and the Host must be a well-formed host name or IP literal
+// with an optional port (400 otherwise: a malformed one would make a broken
+// Location); nothing reaches the cache or the origin.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LimitsConfig } from '../config/types.js';
 import { StrataError } from '../errors.js';
 import { checkRequest } from './request-guard.js';
 
-/** The host name of a Host value ("a.example:80" → "a.example", "[::1]:80" → "[::1]"). */
-function hostName(host: string): string {
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return colon < 0 ? host : host.slice(0, colon);
+// A DNS name or IPv4 address, or a bracketed IPv6 literal; then an optional port.
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(?::\d{0,5})?$/;
+
+/** The host name of a Host value ("a.example:80" → "a.example", "[::1]:80" → "[::1]"); undefined when malformed ("[::1", "a b"). */
+export function hostName(host: string): string | undefined {
+  return HOST.exec(host)?.[1];
 }
 
-export function httpsLocation(host: string, target: string, port: number): string {
-  return `https://${hostName(host).toLowerCase()}${port === 443 ? '' : `:${port}`}${target}`;
+/** The HTTPS URL for `target` on `host`'s name; undefined when the Host is malformed. */
+export function httpsLocation(host: string, target: string, port: number): string | undefined {
+  const name = hostName(host);
+  return name === undefined ? undefined : `https://${name.toLowerCase()}${port === 443 ? '' : `:${port}`}${target}`;
 }
 
 function answer(res: ServerResponse, status: number, fields: string[], text: string): void {
@@ -25,17 +30,25 @@ function answer(res: ServerResponse, status: number, fields: string[], text: str
   res.end(text);
 }
 
-/** `port()`: where HTTPS clients reach the node (known only once the TLS listener is bound). */
-export function createRedirectHandler(limits: LimitsConfig, port: () => number, onBadRequest: () => void): (req: IncomingMessage, res: ServerResponse) => void {
+/** Where to send the client, or why not: no Host, or a malformed one. */
+function redirectTarget(host: string, target: string, port: number): string | StrataError {
+  if (host === '') return new StrataError('MISSING_HOST', 'no Host to redirect to: send Host, or use https:// directly');
+  return httpsLocation(host, target, port) ?? new StrataError('BAD_REQUEST', `malformed Host ${JSON.stringify(host.slice(0, 100))}: expected a host name or IP literal with an optional port`);
+}
+
+/**
+ * `limits()`: the current limits (a reload's apply at once); `port()`: where HTTPS
+ * clients reach the node (known only once the TLS listener is bound).
+ */
+export function createRedirectHandler(limits: () => LimitsConfig, port: () => number, onBadRequest: () => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    let accepted = checkRequest(req, limits);
-    if (!(accepted instanceof StrataError) && accepted.host === '') accepted = new StrataError('MISSING_HOST', 'no Host to redirect to: send Host, or use https:// directly');
-    if (accepted instanceof StrataError) {
+    const accepted = checkRequest(req, limits());
+    const target = accepted instanceof StrataError ? accepted : redirectTarget(accepted.host, accepted.target, port());
+    if (target instanceof StrataError) {
       onBadRequest();
-      answer(res, accepted.status, ['cache-control', 'no-store'], `${accepted.status} ${accepted.code}: ${accepted.message}\n`);
+      answer(res, target.status, ['cache-control', 'no-store'], `${target.status} ${target.code}: ${target.message}\n`);
       return;
     }
-    const location = httpsLocation(accepted.host, accepted.target, port());
-    answer(res, 308, ['location', location], `Moved to ${location}\n`);
+    answer(res, 308, ['location', target], `Moved to ${target}\n`);
   };
 }

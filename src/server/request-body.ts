@@ -8,6 +8,17 @@
 // the request is refused (413) — at once when Content-Length says so. A client
 // that pauses longer than `idleTimeoutMs` between two pieces is refused (408).
 // Either refusal closes the connection: the rest of the body is never read.
+//
+// Node-wide, every byte held counts against a RequestBodyBudget
+// (./request-body-budget.ts) from its arrival until the holder calls release()
+// (the origin has answered, or failed): a body that would take the memory budget
+// past its bound is spooled instead, one that would take the spool budget past
+// its bound is refused (503 REQUEST_BODY_BUFFERS_FULL, connection closed).
+//
+// A body the client abandoned is never forwarded: node:http2's compatibility
+// layer ends a request normally (no error) when its stream is reset mid-body, so
+// after the last byte the stream's state is checked too, and a body shorter than
+// its declared Content-Length counts as abandoned whatever the protocol said.
 
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -16,6 +27,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../errors.js';
+import type { RequestBodyBudget } from './request-body-budget.js';
 
 export interface RequestBodyLimits {
   maxBytes: number;
@@ -25,13 +37,18 @@ export interface RequestBodyLimits {
   idleTimeoutMs: number;
 }
 
-/** A whole request body: call `take()` once; a stream taken must be read or destroyed (that closes its file). */
+/**
+ * A whole request body: call `take()` once; a stream taken must be read or
+ * destroyed (that closes its file). `release()` once the body is no longer needed
+ * (the origin answered or failed): it gives its bytes back to the node's budget.
+ */
 export interface BufferedBody {
   length: number;
   /** Where the body waited: for logs and tests. */
   where: 'memory' | 'file';
   /** The bytes held in memory, or a stream of the spooled file (which closes it when read or destroyed). */
   take(): Buffer | Readable;
+  release(): void;
 }
 
 /** A declared length over the limit: refused before a byte is read. */
@@ -42,26 +59,39 @@ export function declaredTooLarge(req: IncomingMessage, maxBytes: number): Strata
 }
 
 class Spool {
+  private written = 0;
+  private reserved = 0;
+
   private constructor(
     private readonly fh: FileHandle,
-    private written = 0,
+    private readonly budget: RequestBodyBudget,
   ) {}
 
-  static async create(dir: string): Promise<Spool> {
+  static async create(dir: string, budget: RequestBodyBudget): Promise<Spool> {
     const path = join(dir || tmpdir(), `strata-body-${process.pid}-${randomBytes(6).toString('hex')}`);
     const fh = await open(path, 'wx+', 0o600);
     // Unlinked at once: the open handle keeps the bytes; nothing outlives the process.
     await unlink(path).catch(() => undefined);
-    return new Spool(fh);
+    return new Spool(fh, budget);
   }
 
-  async write(chunk: Buffer): Promise<void> {
+  /** Append `chunk`; false (nothing written) when the node's spool budget cannot take it. */
+  async write(chunk: Buffer): Promise<boolean> {
+    if (!this.budget.reserveSpool(chunk.length)) return false;
+    this.reserved += chunk.length;
     let off = 0;
     while (off < chunk.length) {
       const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this.written);
       off += bytesWritten;
       this.written += bytesWritten;
     }
+    return true;
+  }
+
+  /** Give the spooled bytes back to the node's budget (once). */
+  release(): void {
+    this.budget.releaseSpool(this.reserved);
+    this.reserved = 0;
   }
 
   stream(): Readable {
@@ -69,22 +99,30 @@ class Spool {
   }
 
   close(): Promise<void> {
+    this.release();
     return this.fh.close().catch(() => undefined);
   }
 }
 
 /**
- * Read `req`'s body whole within `limits`. Resolves with the body, or with a
- * StrataError (413, 408) for the caller to answer (and close the connection), or
- * undefined when the client went away.
+ * Read `req`'s body whole within `limits` and the node's `budget`. Resolves with
+ * the body, or with a StrataError (413, 408, 503) for the caller to answer (and
+ * close the connection), or undefined when the client went away.
  */
-export async function bufferRequestBody(req: IncomingMessage, limits: RequestBodyLimits): Promise<BufferedBody | StrataError | undefined> {
+export async function bufferRequestBody(req: IncomingMessage, limits: RequestBodyLimits, budget: RequestBodyBudget): Promise<BufferedBody | StrataError | undefined> {
   const refused = declaredTooLarge(req, limits.maxBytes);
   if (refused) return refused;
   const chunks: Buffer[] = [];
   let length = 0;
+  // Bytes of `chunks` reserved in the node's memory budget.
+  let inMemory = 0;
   let spool: Spool | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const giveBack = async (): Promise<void> => {
+    budget.releaseMemory(inMemory);
+    inMemory = 0;
+    await spool?.close();
+  };
   const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     for (;;) {
@@ -94,35 +132,86 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
       });
       clearTimeout(timer);
       if (next === 'timeout') {
-        await spool?.close();
+        await giveBack();
         return new StrataError('REQUEST_TIMEOUT', `request body paused for more than ${limits.idleTimeoutMs} ms (limits.requestBodyTimeoutMs)`);
       }
       if (next.done) break;
       const chunk = next.value;
       length += chunk.length;
       if (length > limits.maxBytes) {
-        await spool?.close();
+        await giveBack();
         return new StrataError('PAYLOAD_TOO_LARGE', `request body exceeds ${limits.maxBytes} bytes (limits.maxRequestBodyBytes)`);
       }
-      if (!spool && length > limits.memoryBytes) {
-        spool = await Spool.create(limits.dir);
-        for (const c of chunks) await spool.write(c);
-        chunks.length = 0;
+      if (!spool) {
+        const fitsRequest = length <= limits.memoryBytes;
+        if (fitsRequest && budget.reserveMemory(chunk.length)) {
+          inMemory += chunk.length;
+          chunks.push(chunk);
+          continue;
+        }
+        if (fitsRequest) budget.noteSpooledForBudget();
+        spool = await Spool.create(limits.dir, budget);
+        budget.releaseMemory(inMemory);
+        inMemory = 0;
+        chunks.push(chunk);
+        for (const c of chunks.splice(0)) if (!(await spool.write(c))) return await spoolFull();
+        continue;
       }
-      if (spool) await spool.write(chunk);
-      else chunks.push(chunk);
+      if (!(await spool.write(chunk))) return await spoolFull();
     }
   } catch (err) {
     clearTimeout(timer);
-    await spool?.close();
+    await giveBack();
     // The client went away (aborted) mid-body: nobody to answer.
     if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') return undefined;
     throw err;
   }
+  if (await clientWentAway(req, length)) {
+    await giveBack();
+    return undefined;
+  }
   if (spool) {
     const s = spool;
-    return { length, where: 'file', take: () => s.stream() };
+    return { length, where: 'file', take: () => s.stream(), release: () => s.release() };
   }
   const whole = Buffer.concat(chunks, length);
-  return { length, where: 'memory', take: () => whole };
+  let held = inMemory;
+  return {
+    length,
+    where: 'memory',
+    take: () => whole,
+    release: () => {
+      budget.releaseMemory(held);
+      held = 0;
+    },
+  };
+
+  async function spoolFull(): Promise<StrataError> {
+    await giveBack();
+    budget.noteRefused();
+    const b = budget.figures();
+    return new StrataError('REQUEST_BODY_BUFFERS_FULL', `request bodies spooled by this node hold ${b.spoolBytes} of ${b.spoolBudgetBytes} bytes (limits.requestBodySpoolBudgetBytes); retry later`);
+  }
+}
+
+/**
+ * True when the body that just ended was not sent whole: the request was aborted
+ * (HTTP/1.1 connection cut, HTTP/2 stream reset), or fewer bytes came than
+ * Content-Length declared.
+ *
+ * node:http2 ends the body of a stream reset mid-way as if it were complete: the
+ * end of the readable side is delivered first, and the reset (rstCode, 'aborted',
+ * the stream destroyed) only after it, within the same read of the socket. So for
+ * HTTP/2 the state is looked at once that read is over (setImmediate runs after
+ * the I/O callbacks of this loop turn). A reset that arrives later, after a body
+ * the client did finish, is the response's business, not the body's.
+ */
+export async function clientWentAway(req: IncomingMessage, length: number): Promise<boolean> {
+  const cl = req.headers['content-length'];
+  if (cl !== undefined && /^\d+$/.test(cl) && Number(cl) !== length) return true;
+  const stream = (req as { stream?: { rstCode: number; destroyed: boolean; closed: boolean } }).stream;
+  if (stream) await new Promise<void>((resolve) => setImmediate(resolve));
+  if (req.aborted) return true;
+  // rstCode other than NO_ERROR (0): reset; closed or destroyed before any response: gone.
+  return stream !== undefined && (stream.rstCode !== 0 || stream.destroyed || stream.closed);
 }

@@ -9,7 +9,8 @@
 //     response objects the request path uses as it uses node:http's
 //     (./h2-response.ts makes up for the differences). Streams per connection are
 //     bounded; a header list over limits.maxHeaderBytes is answered 431 (as
-//     HTTP/1.1 is; twice that is reset unread); a connection must open its first
+//     HTTP/1.1 is; twice that is reset unread), and so are more than 2000 fields
+//     (node:http's count; node:http2's own default of 128 is lifted); a connection must open its first
 //     stream within the header timeout, and an idle one is closed; a stream whose
 //     client takes none of its bytes for limits.sendTimeoutMs is reset
 //     (./h2-send-timeout.ts).
@@ -36,6 +37,8 @@ export interface SecureListenerOptions {
   onBadRequest: () => void;
   /** A client cut by limits.sendTimeoutMs: an HTTP/1.1 connection (listener.ts), an HTTP/2 stream or connection (h2-send-timeout.ts). */
   onSendTimeout?: () => void;
+  /** A TLS handshake that failed or timed out, an HTTP/2 session error (counter protocolErrors). */
+  onProtocolError?: () => void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -53,20 +56,25 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   // The compatibility layer's request and response stand in for node:http's on
   // every member the request path uses (the TLS tests run the same cases over both).
   const h2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void => {
-    if (headerListBytes(req.rawHeaders) > limits.maxHeaderBytes) refuseHeaderList(res);
+    if (headerListBytes(req.rawHeaders) > limits.maxHeaderBytes) refuseHeaderList(res, `request header section exceeds ${limits.maxHeaderBytes} bytes`);
+    else if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS && headerFieldCount(req.rawHeaders) > MAX_HEADER_FIELDS) {
+      refuseHeaderList(res, `request has ${headerFieldCount(req.rawHeaders)} header fields; at most ${MAX_HEADER_FIELDS} are accepted`);
+    }
     else handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   };
   const h2 = http2.createServer(
     {
       settings: { maxConcurrentStreams: opts.tls.http2MaxConcurrentStreams, maxHeaderListSize: headerListCap(limits.maxHeaderBytes) },
+      // node:http2 resets a stream past 128 fields by default, unseen and uncounted:
+      // let the size cap be the only silent bound, and refuse by count in h2Handler.
+      maxHeaderListPairs: headerPairsCap(limits.maxHeaderBytes),
       Http2ServerResponse: http2ResponseClass((res) => sendTimeout.watch(res)),
     },
     h2Handler,
   );
 
   /** 431, as HTTP/1.1 answers a header section over limits.maxHeaderBytes (listener.ts); the connection stays. */
-  function refuseHeaderList(res: http2.Http2ServerResponse): void {
-    const message = `request header section exceeds ${limits.maxHeaderBytes} bytes`;
+  function refuseHeaderList(res: http2.Http2ServerResponse, message: string): void {
     opts.onBadRequest();
     logger.warn({ code: 'HEADERS_TOO_LARGE', remote: res.stream.session?.socket?.remoteAddress, http: '2' }, message);
     const body = `431 HEADERS_TOO_LARGE: ${message}\n`;
@@ -87,7 +95,10 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
       clearTimeout(firstStream);
     });
   });
-  h2.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'HTTP/2 connection error'));
+  h2.on('sessionError', (err: NodeJS.ErrnoException, session: ServerHttp2Session) => {
+    opts.onProtocolError?.();
+    logger.warn({ code: err.code, err: err.message, remote: session?.socket?.remoteAddress }, 'HTTP/2 connection error: the connection is closed');
+  });
 
   const perClient = new ClientConnections(() => limits.maxConnectionsPerClient);
   const raw = new Set<Socket>();
@@ -127,7 +138,9 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     (socket.alpnProtocol === 'h2' ? h2 : h1).emit('connection', socket);
   });
   front.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    logger.debug({ code: err.code, err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    opts.onProtocolError?.();
+    // info, not warn: scanners and load balancer probes make these all day.
+    logger.info({ code: err.code, err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
     socket.destroy();
   });
 
@@ -140,7 +153,8 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
       limits = next;
       h1.setLimits(next);
       h2.updateSettings({ maxHeaderListSize: headerListCap(next.maxHeaderBytes) });
-      // The TLS handshake timeout is fixed when the front is made: a change needs a restart.
+      // The TLS handshake timeout is fixed when the front is made, and so is
+      // maxHeaderListPairs (headerPairsCap of the limits at start): a change needs a restart.
     },
     closeIdleConnections() {
       h1.closeIdleConnections();
@@ -176,4 +190,23 @@ export function headerListBytes(raw: readonly string[]): number {
  */
 export function headerListCap(maxHeaderBytes: number): number {
   return 2 * maxHeaderBytes;
+}
+
+/** Header fields a request may carry: node:http's default maxHeadersCount, which the HTTP/1.1 listener keeps. */
+export const MAX_HEADER_FIELDS = 2000;
+
+/** Header fields as HTTP/1.1 counts them: pseudo-header fields (":path"...) left out. */
+export function headerFieldCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (!raw[i]!.startsWith(':')) n++;
+  return n;
+}
+
+/**
+ * node:http2's maxHeaderListPairs: above anything the size cap lets through (each
+ * field counts at least 32 octets) and above MAX_HEADER_FIELDS, so a stream is
+ * never reset for its field count before the handler can answer and count it.
+ */
+export function headerPairsCap(maxHeaderBytes: number): number {
+  return Math.max(MAX_HEADER_FIELDS, Math.ceil(headerListCap(maxHeaderBytes) / 32)) + 1;
 }

@@ -8,7 +8,8 @@
 import { Readable } from 'node:stream';
 import type { Body } from './types.js';
 
-class MemoryBody implements Body {
+/** Exported to be extended: the memory tier's entry record is its own body (memory-entry.ts), one object fewer per entry. */
+export class MemoryBody implements Body {
   readonly size: number;
   private whole: Buffer | undefined;
   private parts: readonly Buffer[] | undefined;

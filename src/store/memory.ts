@@ -4,10 +4,10 @@
 // decide (PITFALLS lru-cache 3, 6); entries leave by LRU or by delete.
 
 import { LRUCache } from 'lru-cache';
-import { memoryBody } from './memory-body.js';
-import { PurgeBans, type BanChecked } from './purge-bans.js';
+import { heldEntry, type HeldEntry } from './memory-entry.js';
+import { PurgeBans } from './purge-bans.js';
 import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from './purge-match.js';
-import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats } from './types.js';
+import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta } from './types.js';
 import { TierIndex } from './tier-index.js';
 import { heapStringBytes } from './ram-estimate.js';
 import { VariantIndex } from './variant-index.js';
@@ -22,10 +22,11 @@ export interface MemoryTierOptions {
 }
 
 /**
- * An entry as the tier holds it: stamped with the newest purge ban it was checked
- * against, and with the bytes its body's memory takes (`retainedBytes`).
+ * An entry as the tier holds it (memory-entry.ts): stamped with the newest purge ban it
+ * was checked against, with the bytes its body's memory takes (`retainedBytes`), its
+ * metadata packed until a look-up hands it out.
  */
-type Held = StoredEntry & BanChecked & { bodyBytes: number };
+type Held = HeldEntry;
 
 /** The memory a kept body holds: a chunk kept as it arrived holds its whole read (the response head too). */
 function retainedBytes(body: Buffer | readonly Buffer[]): number {
@@ -111,7 +112,7 @@ export class MemoryTier implements Store, Purgeable {
     remove: (e) => {
       if (this.lru.peek(e.meta.key) === e) this.lru.delete(e.meta.key);
     },
-    soften: (e, atMs) => this.setMeta(e, this.expire!(e.meta, atMs)),
+    soften: (e, atMs) => this.setMeta(e, this.expire!(e.stored().meta, atMs)),
   });
   /** What counting a purge's matches reads (purge-match.ts countMatching). */
   private readonly counted: CountedTier<Held> = { indexes: this.indexes, bans: this.bans, byKey: (key) => this.held.get(key), entries: () => this.held.values() };
@@ -122,7 +123,7 @@ export class MemoryTier implements Store, Purgeable {
     this.maxBytes = opts.maxBytes;
     this.lru = new LRUCache<string, Held>({
       maxSize: Math.max(1, opts.maxBytes),
-      sizeCalculation: (e) => e.bodyBytes + metaSizeEstimate(e.meta),
+      sizeCalculation: (e) => e.countedBytes,
       dispose: (e, key, reason) => {
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
@@ -131,7 +132,7 @@ export class MemoryTier implements Store, Purgeable {
         } else this.indexes.tags.remove(e.meta.tags, key);
         if (reason === 'evict') {
           this.evictions++;
-          opts.onEvict?.(e.meta);
+          opts.onEvict?.(e.stored().meta);
         }
       },
     });
@@ -140,8 +141,16 @@ export class MemoryTier implements Store, Purgeable {
   peek(key: string): StoredEntry | undefined {
     const e = this.lru.get(key);
     // One comparison on the hit path; purge bans newer than the entry are applied first.
-    if (e === undefined || e.bansChecked === this.bans.seq) return e;
-    return this.bans.refresh(e) ? e : undefined;
+    if (e === undefined || (e.bansChecked !== this.bans.seq && !this.bans.refresh(e))) return undefined;
+    return e.stored();
+  }
+
+  /**
+   * The body of the entry under `key`, without handing the entry out (its metadata stays
+   * packed) or touching recency: what a commit passes on to the disk tier.
+   */
+  heldBody(key: string): HeldEntry | undefined {
+    return this.live(key);
   }
 
   /** The entry under a key with pending purge bans applied, without touching recency. */
@@ -160,13 +169,19 @@ export class MemoryTier implements Store, Purgeable {
     return this.peek(key);
   }
 
-  variants(primaryKey: string): EntryMeta[] {
-    const out: EntryMeta[] = [];
+  /** Whole metadata, except for an entry not yet handed out (packed: unvaried), which stays packed. */
+  variants(primaryKey: string): VariantMeta[] {
+    const out: VariantMeta[] = [];
     for (const k of this.indexes.variants.keys(primaryKey)) {
       const e = this.live(k);
-      if (e) out.push(e.meta);
+      if (e) out.push(e.variant());
     }
     return out;
+  }
+
+  /** The whole metadata under `key`, without touching recency (explain). */
+  metaOf(key: string): EntryMeta | undefined {
+    return this.live(key)?.stored().meta;
   }
 
   /** Would a body of this size be admitted? */
@@ -176,9 +191,9 @@ export class MemoryTier implements Store, Purgeable {
 
   /** Insert a complete entry (used for promotion from disk and by the writer). */
   put(meta: EntryMeta, body: Buffer | readonly Buffer[]): boolean {
-    const kept = memoryBody(body);
-    if (!this.admits(kept.size)) return false;
-    const entry: Held = { meta, body: kept, bansChecked: this.bans.seq, bodyBytes: Math.max(kept.size, retainedBytes(body)) };
+    // What the tier counts: the memory the body's chunks hold (at least its size), and the metadata's estimate.
+    const entry = heldEntry(meta, body, retainedBytes(body) + metaSizeEstimate(meta), this.bans.seq);
+    if (!this.admits(entry.size)) return false;
     // An oversize set() would delete the existing value (PITFALLS lru-cache 2); admits() prevents that.
     this.lru.set(meta.key, entry);
     if (!this.lru.has(meta.key)) return false;
@@ -188,42 +203,7 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   open(meta: EntryMeta): BodyWriter {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Why two flags: an explicit abort stores nothing and leaves any older entry alone,
-    // but a body that outgrew the per-object limit is a newer response this tier cannot
-    // keep, so the older entry under the key must not go on standing in for it.
-    let aborted = false;
-    let tooLarge = false;
-    return {
-      write: async (chunk) => {
-        if (aborted) return;
-        size += chunk.length;
-        if (tooLarge) return;
-        if (!this.admits(size)) {
-          tooLarge = true;
-          chunks.length = 0;
-          return;
-        }
-        chunks.push(chunk);
-      },
-      commit: async () => {
-        if (aborted) return;
-        if (meta.bodySize >= 0 && size !== meta.bodySize) {
-          throw new BodyLengthError('memory tier', size, meta.bodySize);
-        }
-        if (tooLarge) {
-          this.lru.delete(meta.key);
-          return;
-        }
-        meta.bodySize = size;
-        this.put(meta, keptBody(chunks, size));
-      },
-      abort: () => {
-        aborted = true;
-        chunks.length = 0;
-      },
-    };
+    return new MemoryWriter(this, meta);
   }
 
   async update(meta: EntryMeta): Promise<void> {
@@ -232,8 +212,8 @@ export class MemoryTier implements Store, Purgeable {
   }
 
   private setMeta(e: Held, meta: EntryMeta): void {
-    this.indexes.replaced(e.meta, meta);
-    e.meta = meta;
+    this.indexes.replaced({ key: e.key, primaryKey: e.primaryKey, url: e.url, tags: e.tags }, meta);
+    e.replace(meta);
   }
 
   /** purge-match.ts countMatching over this tier; `countIf`: only the keys it accepts. */
@@ -295,5 +275,55 @@ export class MemoryTier implements Store, Purgeable {
 
   async close(): Promise<void> {
     this.lru.clear();
+  }
+}
+
+/**
+ * A body being written to the memory tier. A class, not closures over open()'s scope:
+ * one object per miss instead of a context, three functions and a record.
+ */
+class MemoryWriter implements BodyWriter {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  // Why two flags: an explicit abort stores nothing and leaves any older entry alone,
+  // but a body that outgrew the per-object limit is a newer response this tier cannot
+  // keep, so the older entry under the key must not go on standing in for it.
+  private aborted = false;
+  private tooLarge = false;
+
+  constructor(
+    private readonly tier: MemoryTier,
+    private readonly meta: EntryMeta,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.aborted) return;
+    this.size += chunk.length;
+    if (this.tooLarge) return;
+    if (!this.tier.admits(this.size)) {
+      this.tooLarge = true;
+      this.chunks.length = 0;
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  async commit(): Promise<void> {
+    if (this.aborted) return;
+    const { meta, size } = this;
+    if (meta.bodySize >= 0 && size !== meta.bodySize) {
+      throw new BodyLengthError('memory tier', size, meta.bodySize);
+    }
+    if (this.tooLarge) {
+      void this.tier.delete(meta.key);
+      return;
+    }
+    meta.bodySize = size;
+    this.tier.put(meta, keptBody(this.chunks, size));
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.chunks.length = 0;
   }
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { DiskTier } from './disk/tier.js';
 import type { DiskTierStats } from './disk/records.js';
 import type { MemoryTier } from './memory.js';
+import type { HeldEntry } from './memory-entry.js';
 import { PurgeLog } from './purge-log.js';
 import { selectorMatcher } from './purge-match.js';
 import {
@@ -44,7 +45,7 @@ interface Ticket {
    * disk tier lists it, and in that gap it must still be found (a miss there sent
    * the same slice of a large object to the origin again and again).
    */
-  landing?: StoredEntry;
+  landing?: HeldEntry;
 }
 
 
@@ -127,7 +128,7 @@ export class TieredStore implements CacheStore {
   /** The committed entry for `key` whose disk write has not landed yet (a newer commit cancels older ones). */
   private landing(key: string): StoredEntry | undefined {
     for (const t of this.tickets.get(key) ?? []) {
-      if (t.committed && !t.cancelled && t.landing) return { meta: t.meta ?? t.landing.meta, body: t.landing.body };
+      if (t.committed && !t.cancelled && t.landing) return { meta: t.meta ?? t.opened, body: t.landing };
     }
     return undefined;
   }
@@ -220,7 +221,8 @@ export class TieredStore implements CacheStore {
         // This body is now the newest for the key: older disk writes still landing must not.
         this.cancel(meta.key, true);
         ticket.committed = true;
-        const held = mem ? this.memory.peek(meta.key) : undefined;
+        // Its body only: handing the entry out would unpack its metadata (memory-entry.ts).
+        const held = mem ? this.memory.heldBody(meta.key) : undefined;
         ticket.landing = held;
         // Why: a body not admitted to memory leaves memory's older entry for the key in
         // place, and memory is consulted first: the newer response would never be seen.
@@ -228,7 +230,7 @@ export class TieredStore implements CacheStore {
         // Why methods, not closures here: the disk write lands after the writer thread's
         // reply, and a closure made in open() would keep all of open()'s scope (both
         // writers and what they hold) that long, promoted to the old generation on every miss.
-        const diskDone = this.landOnDisk(ticket, meta, disk, held && !opts.memoryOnly ? held.body.chunks : undefined, wanted);
+        const diskDone = this.landOnDisk(ticket, meta, disk, held && !opts.memoryOnly ? held.chunks : undefined, wanted);
         this.whileLanding(diskDone, meta.key, held !== undefined);
         // Once in memory the entry is visible: the disk write finishes in the
         // background (close() waits for it). Disk-only entries are visible after it.
@@ -263,6 +265,8 @@ export class TieredStore implements CacheStore {
         }
       } else if (chunks && !ticket.cancelled) {
         landed = await this.disk.putWhole(meta, chunks, { wanted });
+        // The disk tier recorded the body's integrity on `meta`; memory holds it packed.
+        if (landed) ticket.landing?.integrityLanded(meta.integrity);
       }
       // Metadata updated while the body was landing: its line follows.
       if (landed && !ticket.cancelled && ticket.meta && this.disk.has(meta.key)) await this.disk.update(ticket.meta);

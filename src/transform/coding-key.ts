@@ -1,26 +1,27 @@
 // How an origin response is stored when compression is on: keyed by the coding
 // of its bytes (Accept-Encoding in its Vary names, the coding as the value), and
 // decoded first when it arrives in a coding the requesting client does not
-// accept (the decoded variant is what is stored: a corrupt or oversized body
-// then fails the fill and nothing is stored).
+// accept (the decoded variant is what is stored). A body stored in its coding is
+// decoded alongside as it passes (output counted and dropped). Either way a
+// corrupt or oversized body fails the fill: nothing is stored, clients are cut.
 
 import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
 import type { EntryMeta, VariantMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
-import { decoded } from './codings.js';
+import { checkedDecoding, decoded } from './codings.js';
 import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
 import { ACCEPT_ENCODING, codingKeyed, contentCoding, type CompressRules } from './rules.js';
 import { isCodingKeyed } from './select.js';
-import { presentedHeaders } from './variant-meta.js';
+import { presentedHeaders, withoutDigests } from './variant-meta.js';
 
 export interface CodingKeyed {
   /** The storage decision with Accept-Encoding among its Vary names (and the fields of a decoded body). */
   decision: StorageDecision;
   /** Goes into EntryMeta.varyValues, with EntryMeta.byCoding set. */
   varyValues: Record<string, string>;
-  /** The body to store: decoded when `decoding` is set. */
+  /** The body to store: decoded when `decoding` is set; else, in a coding, checked to decode as it passes. */
   body?: Readable;
   decoding?: NonNullable<EntryMeta['transform']>;
   /** Fields for the clients of the body as it is stored. */
@@ -45,11 +46,14 @@ export function keyByCoding(res: { status: number; headers: HeaderMap; body: Rea
   let decoding: CodingKeyed['decoding'];
   if (transformable && coding !== IDENTITY && !env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding)) {
     body = decoded(res.body, coding, env.maxDecodedBytes);
-    headers = { ...d.headers };
+    headers = withoutDigests({ ...d.headers });
     delete headers['content-encoding'];
     delete headers['content-length'];
     decoding = { coding: IDENTITY, level: 'decoded', sourceBytes: -1 };
     coding = IDENTITY;
+  } else if (transformable && coding !== IDENTITY) {
+    // Stored as it came, and later decoded for clients without the coding: it must decode, within the limit.
+    body = checkedDecoding(res.body, coding, env.maxDecodedBytes);
   }
   return {
     decision: { ...d, varyNames, headers },
@@ -60,6 +64,7 @@ export function keyByCoding(res: { status: number; headers: HeaderMap; body: Rea
       const shown = presentedHeaders(meta);
       const h: HeaderMap = { ...res.headers, vary: shown['vary']! };
       if (decoding) {
+        withoutDigests(h);
         delete h['content-encoding'];
         delete h['content-length'];
         if (shown['etag'] !== undefined) h['etag'] = shown['etag'];

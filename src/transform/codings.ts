@@ -102,6 +102,66 @@ export function decoded(source: NodeJS.ReadableStream & { destroy(err?: Error): 
   return through(through(source, d), limit);
 }
 
+/** A decoding failure of an origin's body (corrupt, or past compress.maxDecodedBytes), as opposed to a transport one. */
+export function isBadCoding(err: unknown): boolean {
+  return err instanceof StrataError && (err.code === 'ORIGIN_BAD_ENCODING' || err.code === 'DECODED_TOO_LARGE');
+}
+
+/**
+ * The bytes of an origin body in `coding` passed on as they are, and decoded
+ * alongside (zlib's asynchronous stream: off the event loop) with the output
+ * counted and dropped. The end is held until the decoder has ended: a corrupt
+ * body, or one that decodes past `limit`, errors instead (ORIGIN_BAD_ENCODING,
+ * DECODED_TOO_LARGE), so a fill of it stores nothing and its clients are cut.
+ */
+class DecodeCheck extends Transform {
+  private readonly d: Transform;
+  private total = 0;
+  private failed?: Error;
+  private flushed?: TransformCallback;
+  constructor(coding: string, limit: number) {
+    super();
+    this.d = decoder(coding);
+    this.d.on('data', (out: Buffer) => {
+      this.total += out.length;
+      if (this.total > limit) this.fail(new StrataError('DECODED_TOO_LARGE', `the origin's ${coding} body decodes to more than ${limit} bytes (compress.maxDecodedBytes); cut, not stored`));
+    });
+    this.d.on('error', (err: Error) => this.fail(new StrataError('ORIGIN_BAD_ENCODING', `the origin's ${coding} body is corrupt (${err.message}); cut, not stored`)));
+    this.d.on('end', () => {
+      const cb = this.flushed;
+      this.flushed = undefined;
+      cb?.();
+    });
+  }
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.d.destroy();
+    this.destroy(err);
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.failed) return cb(this.failed);
+    this.push(chunk);
+    // Paced by the decoder: the check never holds more than zlib's buffers of the body.
+    if (this.d.write(chunk)) cb();
+    else this.d.once('drain', () => cb());
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.failed) return cb(this.failed);
+    this.flushed = cb;
+    this.d.end();
+  }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.d.destroy();
+    cb(err);
+  }
+}
+
+/** `source` as it is, checked to decode from `coding` within `maxBytes` (DecodeCheck). */
+export function checkedDecoding(source: NodeJS.ReadableStream & { destroy(err?: Error): void }, coding: string, maxBytes: number): Transform {
+  return through(source, new DecodeCheck(coding, maxBytes));
+}
+
 /** `source` run through `t`; an error on either side destroys both and surfaces on the result. */
 export function through(source: NodeJS.ReadableStream & { destroy(err?: Error): void }, t: Transform): Transform {
   source.on('error', (err: Error) => t.destroy(err));

@@ -43,8 +43,8 @@ export function codingOf(meta: Pick<EntryMeta, 'varyValues'>): string {
  * client that does not accept its coding. `bodySize`: -1 while not known.
  */
 export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: Acceptance, rules: CompressRules): Plan {
-  // HEAD reads no body: nothing is made for it (it is answered from what is stored).
-  if (method !== 'GET' || !isCodingKeyed(meta)) return undefined;
+  // HEAD gets the plan of its GET: the same fields (RFC 9110 §9.3.2), though nothing is made for it.
+  if ((method !== 'GET' && method !== 'HEAD') || !isCodingKeyed(meta)) return undefined;
   const have = codingOf(meta);
   if (have === acc.chosen) return undefined;
   if (have === IDENTITY) {

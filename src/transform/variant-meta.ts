@@ -17,6 +17,20 @@ import { ACCEPT_ENCODING } from './rules.js';
 import type { Plan } from './select.js';
 import { isCodingKeyed } from './select.js';
 
+/**
+ * Fields that are digests of the bytes as the origin sent them (RFC 9530
+ * Content-Digest and Repr-Digest, RFC 3230 Digest, Content-MD5, Google Cloud
+ * Storage's x-goog-hash): wrong for any other coding of them, so a client's
+ * integrity check would fail. Never carried onto a variant Strata makes.
+ */
+const DIGEST_FIELDS = ['content-digest', 'repr-digest', 'digest', 'content-md5', 'x-goog-hash'] as const;
+
+/** `h` without the digests of the origin's bytes (in place; returns it). */
+export function withoutDigests(h: HeaderMap): HeaderMap {
+  for (const f of DIGEST_FIELDS) if (h[f] !== undefined) delete h[f];
+  return h;
+}
+
 /** The client-facing ETag of a variant made in `coding` from a body tagged `etag`. */
 export function variantEtag(etag: string, coding: string): string {
   const opaque = etag.trim().startsWith('W/') ? etag.trim().slice(2) : etag.trim();
@@ -27,7 +41,7 @@ export function variantEtag(etag: string, coding: string): string {
 /** Metadata of the variant `plan` makes from `source` (its body size is set at commit). */
 export function derivedMeta(source: EntryMeta, plan: NonNullable<Plan>, level: Level, sourceBytes: number): EntryMeta {
   const coding = plan.op === 'encode' ? plan.coding : IDENTITY;
-  const headers: HeaderMap = { ...source.headers };
+  const headers: HeaderMap = withoutDigests({ ...source.headers });
   delete headers['content-length'];
   if (coding === IDENTITY) delete headers['content-encoding'];
   else headers['content-encoding'] = coding;
@@ -57,7 +71,11 @@ export function presentedHeaders(meta: EntryMeta): HeaderMap {
   h = { ...meta.headers };
   const vary = h['vary'];
   if (isCodingKeyed(meta) && !(vary && /(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(vary))) h['vary'] = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding';
-  if (meta.transform && h['etag'] !== undefined) h['etag'] = variantEtag(h['etag'], meta.transform.coding);
+  if (meta.transform) {
+    if (h['etag'] !== undefined) h['etag'] = variantEtag(h['etag'], meta.transform.coding);
+    // Entries stored before their digests were dropped at the making.
+    withoutDigests(h);
+  }
   presented.set(meta, h);
   return h;
 }

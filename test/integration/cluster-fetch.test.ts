@@ -87,6 +87,8 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     assert.deepEqual(failures, []);
     const extra = paths.filter((p) => h.origin.count(p) !== 1).map((p) => `${p}: ${h.origin.count(p)}`);
     assert.deepEqual(extra, [], 'each object fetched from the origin exactly once');
+    // Every peer request was proven and accepted once: none refused as forged or replayed.
+    for (const n of h.nodes) assert.equal((n.node!.cluster()!.stats() as { forgedPeerClaims: number }).forgedPeerClaims, 0, n.id);
   });
 
   it("Cache-Status lists one member per hop, closest to the origin first, and Age carries across the hops", async () => {
@@ -160,7 +162,7 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     // Served as a client's: it went through the owner, so both hold it.
     assert.match(r.headers['cache-status']!, new RegExp(`^${h.nodes[owner]!.id}; fwd=uri-miss`));
     // A replayed (stale) proof is refused too.
-    const old = peerProof(CLUSTER_SECRET, h.nodes[owner]!.id, 'GET', '/forged-old', Date.now() - 120_000);
+    const old = peerProof(CLUSTER_SECRET, h.nodes[owner]!.id, h.nodes[other]!.id, 'GET', '/forged-old', Date.now() - 120_000, { host: HOST });
     const r2 = await get(h, other, '/forged-old', old);
     // Two caches either way: through the owner, or the owner itself through the next node in order.
     assert.equal(r2.headers['cache-status']!.split(',').length, 2);
@@ -171,7 +173,7 @@ describe('cluster: ownership and peer fetch (three real nodes)', () => {
     const path = '/peer-only';
     const owner = ownerOf(h, path);
     const notOwner = (owner + 1) % 3;
-    const proof = peerProof(CLUSTER_SECRET, h.nodes[owner]!.id, 'GET', path, Date.now());
+    const proof = peerProof(CLUSTER_SECRET, h.nodes[owner]!.id, h.nodes[notOwner]!.id, 'GET', path, Date.now(), { host: HOST });
     const r = await get(h, notOwner, path, proof);
     assert.equal(r.status, 200);
     assert.equal(r.headers['cache-status']!.split(',').length, 1, 'one hop: the node asked went to the origin itself');

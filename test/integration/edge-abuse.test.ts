@@ -83,14 +83,17 @@ test('rate limit: the burst, then 429 with Retry-After, cache hits included; the
   }
 });
 
-test('rate limit by header: each key has its own bucket; without the header the address is the client', async () => {
-  const h = await startHarness(origin, { edge: edgeRules({ rateLimit: { requestsPerS: 1, burst: 1, by: 'header', header: 'x-api-key' } }) });
+test('rate limit by header: each key has its own bucket; without the header the address is the client; a new key first costs its address a token', async () => {
+  const h = await startHarness(origin, { edge: edgeRules({ rateLimit: { requestsPerS: 1, burst: 2, by: 'header', header: 'x-api-key' } }) });
   try {
+    // The harness's clock is fake: no bucket refills during the test.
+    assert.equal((await h.get('/k', { 'x-api-key': 'team-a' })).status, 200, 'new key: one of the address\'s two tokens, one of its own');
     assert.equal((await h.get('/k', { 'x-api-key': 'team-a' })).status, 200);
-    assert.equal((await h.get('/k', { 'x-api-key': 'team-a' })).status, 429);
-    assert.equal((await h.get('/k', { 'x-api-key': 'team-b' })).status, 200);
-    assert.equal((await h.get('/k')).status, 200);
-    assert.equal((await h.get('/k')).status, 429);
+    assert.equal((await h.get('/k', { 'x-api-key': 'team-a' })).status, 429, 'its own bucket is empty');
+    assert.equal((await h.get('/k', { 'x-api-key': 'team-b' })).status, 200, 'another key has its own bucket (and pays the address its last token)');
+    assert.equal((await h.get('/k')).status, 429, 'without the header: the address, now empty');
+    assert.equal((await h.get('/k', { 'x-api-key': 'invented-1' })).status, 429, 'a key never seen is refused once its address is empty');
+    assert.equal((await h.get('/k', { 'x-api-key': 'team-b' })).status, 200, 'a known key still has its own bucket');
   } finally {
     await h.close();
   }

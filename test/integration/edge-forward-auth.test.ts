@@ -155,8 +155,8 @@ test('forward-auth: identity fields from the auth answer reach the origin; a cli
   }
 });
 
-test('forward-auth: decisions are remembered per credential for cacheTtlMs, allow and deny alike', async () => {
-  await withAuth(publicPage, () => ({ forwardAuth: { cacheTtlMs: 5_000 } }), async (h, auth) => {
+test('forward-auth: decisions are remembered per credential for cacheTtlMs, allow and deny alike (cacheKey credentials)', async () => {
+  await withAuth(publicPage, () => ({ forwardAuth: { cacheTtlMs: 5_000, cacheKey: 'credentials' } }), async (h, auth) => {
     for (let i = 0; i < 3; i++) assert.equal((await h.get(`/r${i}`, { authorization: 'Bearer good-dan' })).status, 200);
     for (let i = 0; i < 3; i++) assert.equal((await h.get(`/r${i}`, { authorization: 'Bearer nope' })).status, 401);
     assert.equal(auth.asked.length, 2, 'one question per credential');

@@ -63,7 +63,7 @@ test('forward-auth on one route: the public route never asks the auth service; t
     const stillRefused = await h.get('/account/orders', HOST);
     assert.equal(stillRefused.status, 401);
     assert.doesNotMatch(stillRefused.text, /page/);
-    // Decisions are remembered per credential (forwardAuth.cacheTtlMs): once without, once with.
+    // Decisions are remembered per credential, address and path (forwardAuth.cacheTtlMs): once without, once with.
     assert.equal(auth.asked.length, 2);
     for (const asked of auth.asked) assert.match(String(asked['x-original-uri']), /^\/account\//, 'the auth service was asked for the protected route only');
     // The node-wide hidden fields still apply on both routes.

@@ -8,7 +8,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -16,7 +16,7 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { StrataError } from '../../src/errors.js';
 import { fixed, startHarness, until, type Harness } from '../fixtures/harness.js';
-import { fingerprintOf, handshake, makeCa, makeLeaf, type LeafFiles, type TestCa } from '../fixtures/tls.js';
+import { fingerprintOf, handshake, makeCa, makeIntermediate, makeLeaf, type LeafFiles, type TestCa } from '../fixtures/tls.js';
 
 const run = promisify(execFile);
 const T = { timeout: 30_000 };
@@ -131,6 +131,34 @@ test("the node's reload (SIGHUP, POST /reload) re-reads the certificate files", 
   });
 });
 
+test('a reload takes a certificate file whose leaf and key stay but whose chain changes (leaf only → leaf + intermediate)', T, async () => {
+  const intermediate = await makeIntermediate(ca, 'chain-int');
+  const files = await makeLeaf(intermediate, 'chained', ['c.test']);
+  const leafOnly = await readFile(files.cert, 'utf8');
+  await withNode({ tls: { certificates: [files] } }, async (h, port) => {
+    // Without the intermediate, a client trusting only the root cannot build the chain.
+    assert.deepEqual(await verified(port, 'c.test'), { authorized: false, error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    // The deploy tool completes the file: same leaf, same key, the intermediate appended.
+    const tmp = `${files.cert}.tmp`;
+    await writeFile(tmp, leafOnly + intermediate.pem);
+    await rename(tmp, files.cert);
+    assert.deepEqual(await h.node.reloadCertificates(), { reloaded: [files.cert], refused: [] });
+    assert.deepEqual(await verified(port, 'c.test'), { authorized: true, error: null });
+  });
+});
+
+/** Whether a client trusting only the test root accepts the chain the node presents for `servername`. */
+function verified(port: number, servername: string): Promise<{ authorized: boolean; error: string | null }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.pem, servername, rejectUnauthorized: false }, () => {
+      const out = { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : null };
+      socket.end();
+      resolve(out);
+    });
+    socket.once('error', reject);
+  });
+}
+
 test('start-up is refused when a certificate file is not a certificate', T, async () => {
   const bogus = { cert: siteA.key, key: siteA.key };
   await assert.rejects(startHarness(ORIGIN, { tls: { certificates: [bogus] } }), (err: unknown) => {
@@ -158,7 +186,14 @@ test('the redirect listener answers 308 to the same path and query over HTTPS on
     assert.deepEqual(await plainGet(rport, '/a/b?c=1', 'Example.test:8080'), { status: 308, location: `https://example.test:${port}/a/b?c=1` });
     assert.deepEqual(await plainGet(rport, '/x/../y', '[::1]:80'), { status: 308, location: `https://[::1]:${port}/y` });
     assert.equal((await plainGet(rport, '/x', 'bad host!')).status, 400);
+    // A malformed Host never makes a broken Location (it once gave "https://:PORT/x").
+    for (const host of ['[::1', 'a.test:80:90', '[::1]junk', ':80']) assert.deepEqual(await plainGet(rport, '/x', host), { status: 400, location: undefined }, host);
     assert.equal(h.origin.count(), 0);
+    // A reload's limits reach the redirect listener too.
+    const long = `/${'p'.repeat(300)}`;
+    assert.equal((await plainGet(rport, long, 'site.test')).status, 308);
+    await h.node.reload({ ...h.config, limits: { ...h.config.limits, maxUrlBytes: 100 } });
+    assert.equal((await plainGet(rport, long, 'site.test')).status, 414);
   });
   await withNode({ tls: { certificates: [siteA], redirectListen: { host: '127.0.0.1', port: 0 }, redirectPort: 443 } }, async (h) => {
     assert.deepEqual(await plainGet(h.node.redirectAddress()!.port, '/p', 'site.test'), { status: 308, location: 'https://site.test/p' });

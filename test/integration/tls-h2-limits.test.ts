@@ -212,7 +212,7 @@ test('a client that stops reading its connection has the connection closed after
   }
 });
 
-test('an HTTP/2 connection is closed after tls.http2IdleTimeoutMs without a byte either way, not while PINGs or requests move', T, async () => {
+test('an HTTP/2 connection is closed after tls.http2IdleTimeoutMs without a new stream, PINGs or not; requests keep it open', T, async () => {
   const IDLE_MS = 400;
   const g = await startHarness(
     (_req, res) => {
@@ -223,25 +223,68 @@ test('an HTTP/2 connection is closed after tls.http2IdleTimeoutMs without a byte
   );
   const s = connect(g.node.proxyAddress().port);
   try {
-    const gone = new Promise<void>((resolve) => s.once('close', () => resolve()));
-    assert.deepEqual(await ask(s, { ':path': '/idle' }), { status: 200, text: 'ok' });
-    // Busy for three idle periods: a PING or a request every 100 ms.
+    let gone = false;
+    const closedAt = new Promise<number>((resolve) =>
+      s.once('close', () => {
+        gone = true;
+        resolve(Date.now());
+      }),
+    );
+    // Busy for three idle periods: a request every 100 ms.
     const busyUntil = Date.now() + 3 * IDLE_MS;
-    let i = 0;
     // Quiet is counted from the last answer received, not from the end of the pause after it.
     let quietFrom = Date.now();
     while (Date.now() < busyUntil) {
-      if (i++ % 2 === 0) await new Promise<void>((resolve) => s.ping(() => resolve()));
-      else assert.deepEqual(await ask(s, { ':path': '/idle' }), { status: 200, text: 'ok' });
+      assert.deepEqual(await ask(s, { ':path': '/idle' }), { status: 200, text: 'ok' });
       quietFrom = Date.now();
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(s.closed || s.destroyed, false, 'closed while busy');
     }
-    await gone;
-    const quietMs = Date.now() - quietFrom;
+    // Then only PINGs, every 100 ms (nginx's idle timeout: they are not activity).
+    let pings = 0;
+    while (!gone && Date.now() - quietFrom < 20 * IDLE_MS) {
+      await new Promise<void>((resolve) => {
+        if (!s.ping(() => resolve())) resolve();
+      }).catch(() => undefined);
+      pings++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(gone, 'PINGs kept a stream-less connection open');
+    const quietMs = (await closedAt) - quietFrom;
     assert.ok(quietMs >= IDLE_MS * 0.9, `closed after ${quietMs} ms of quiet`);
+    assert.ok(pings >= 3, `only ${pings} PINGs sent: the test proves nothing`);
   } finally {
     s.destroy();
+    await g.close();
+  }
+});
+
+test('HTTP/2 takes as many header fields as HTTP/1.1 (130 cookie fields pass); past 2000 a 431, counted and logged, not a silent reset', T, async () => {
+  const g = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'content-length': '2' });
+      res.end('ok');
+    },
+    { tls: { certificates: [await makeLeaf(ca, 'fields', ['localhost'])] }, limits: { maxHeaderBytes: 256 * 1024 }, logLevel: 'info' },
+  );
+  const s = connect(g.node.proxyAddress().port);
+  try {
+    const crumbs = (n: number) => Array.from({ length: n }, (_, i) => `c${i}=v`);
+    // node:http2 sends each element of an array as a field of its own (RFC 9113 §8.2.3 cookie crumbs).
+    assert.deepEqual(await ask(s, { ':path': '/cookies', cookie: crumbs(130) }), { status: 200, text: 'ok' });
+    const seen = g.origin.requests.find((r) => r.url === '/cookies');
+    assert.equal(String(seen?.headers.cookie).split('; ').length, 130);
+
+    const before = g.node.stats.counters.badRequests;
+    const over = await ask(s, { ':path': '/too-many-fields', cookie: crumbs(2001) });
+    assert.ok('status' in over, `reset instead of 431: ${JSON.stringify(over)}`);
+    assert.equal(over.status, 431);
+    assert.match(over.text, /2001 header fields; at most 2000 are accepted/);
+    assert.equal(g.origin.count('/too-many-fields'), 0);
+    assert.equal(g.node.stats.counters.badRequests, before + 1);
+    await g.logged((l) => l['code'] === 'HEADERS_TOO_LARGE' && l['http'] === '2');
+  } finally {
+    s.close();
     await g.close();
   }
 });

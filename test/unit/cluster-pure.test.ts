@@ -1,11 +1,13 @@
 // The cluster's pure pieces: rendezvous ranking (stable, balanced, minimal
-// movement), peer proofs (HMAC over method, target, time and sender; bounded
-// skew; forged claims stripped) and the wire form of a purge.
+// movement), peer proofs (HMAC over method, target, Host, time, nonce, sender
+// and the fields sent; bounded skew; accepted once; forged claims stripped) and
+// the wire form of a purge.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rank } from '../../src/cluster/ownership.js';
-import { bodyMatches, checkPeer, MAX_SKEW_MS, peerProof } from '../../src/cluster/peer-auth.js';
+import { bodyMatches, checkPeer, MAX_SKEW_MS, PEER_FIELDS, peerProof } from '../../src/cluster/peer-auth.js';
+import { SeenProofs } from '../../src/cluster/seen-proofs.js';
 import { parseWirePurge } from '../../src/cluster/purge-wire.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 
@@ -35,36 +37,86 @@ test('rendezvous: keys spread evenly; removing a member moves only its own keys,
   }
 });
 
+const SIGNED: HeaderMap = { host: 'site.test', accept: 'text/html', 'x-forwarded-for': '10.0.0.1', via: '1.1 node-a' };
+
 test('peer proof: valid within the skew, refused when stale, tampered or keyed differently; a refused claim loses its fields', () => {
   const now = 1_800_000_000_000;
-  const proof = peerProof('s3cret', 'node-a', 'GET', '/x?y=1', now);
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/x?y=1', { ...proof }, now + MAX_SKEW_MS), { peer: 'node-a' });
+  const proof = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/x?y=1', now, SIGNED);
+  const fresh = () => new SeenProofs(MAX_SKEW_MS);
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now + MAX_SKEW_MS, fresh()), { peer: 'node-a' });
   const cases: [string, string, string, HeaderMap, number][] = [
-    ['stale', 'GET', '/x?y=1', { ...proof }, now + MAX_SKEW_MS + 1],
-    ['other target', 'GET', '/x?y=2', { ...proof }, now],
-    ['other method', 'POST', '/x?y=1', { ...proof }, now],
-    ['other sender', 'GET', '/x?y=1', { ...proof, 'strata-peer': 'node-b' }, now],
+    ['stale', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now + MAX_SKEW_MS + 1],
+    ['other target', 'GET', '/x?y=2', { ...SIGNED, ...proof }, now],
+    ['other method', 'POST', '/x?y=1', { ...SIGNED, ...proof }, now],
+    ['other sender', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer': 'node-b' }, now],
+    ['other Host', 'GET', '/x?y=1', { ...SIGNED, ...proof, host: 'admin.test' }, now],
+    ['no Host', 'GET', '/x?y=1', { ...SIGNED, ...proof, host: undefined! }, now],
+    ['a signed field changed', 'GET', '/x?y=1', { ...SIGNED, ...proof, accept: 'application/json' }, now],
+    ['a signed field removed', 'GET', '/x?y=1', { ...SIGNED, ...proof, via: undefined! }, now],
+    ['a field dropped from the list', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-signed': 'accept,x-forwarded-for' }, now],
+    ['another nonce', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-nonce': 'AAAAAAAAAAAAAAAA' }, now],
+    ['the proof lists its own field', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-signed': 'strata-peer-sig' }, now],
     ['no signature', 'GET', '/x?y=1', { 'strata-peer': 'node-a' }, now],
+    ['only a side', 'GET', '/x?y=1', { 'strata-peer-side': 'canary' }, now],
+    ['made for another node', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-to': 'node-c' }, now],
+    ['made for no node (only a health probe may be)', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-to': undefined! }, now],
+    ['the signature with padding', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': proof['strata-peer-sig'] + '=' }, now],
+    ['the signature with a dot', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': proof['strata-peer-sig'] + '.' }, now],
+    ['the signature in base64 rather than base64url', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': Buffer.from(proof['strata-peer-sig']!, 'base64url').toString('base64') }, now],
+    ['the signature with its last unused bits set', 'GET', '/x?y=1', { ...SIGNED, ...proof, 'strata-peer-sig': proof['strata-peer-sig']!.slice(0, 42) + String.fromCharCode(proof['strata-peer-sig']!.charCodeAt(42) + 1) }, now],
   ];
   for (const [what, method, target, headers, at] of cases) {
-    assert.deepEqual(checkPeer('s3cret', method, target, headers, at), { peer: undefined, forged: true }, what);
-    assert.equal(headers['strata-peer'], undefined, `${what}: fields removed`);
+    for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k];
+    assert.deepEqual(checkPeer('s3cret', 'node-b', method, target, headers, at, fresh()), { peer: undefined, forged: true, why: 'invalid' }, what);
+    for (const f of PEER_FIELDS) assert.equal(headers[f], undefined, `${what}: ${f} removed`);
   }
-  assert.deepEqual(checkPeer('other', 'GET', '/x?y=1', { ...proof }, now), { peer: undefined, forged: true });
-  assert.deepEqual(checkPeer('', 'GET', '/x?y=1', { ...proof }, now), { peer: undefined, forged: true }, 'no secret: no peer');
-  assert.deepEqual(checkPeer('s3cret', 'GET', '/x', {}, now), { peer: undefined, forged: false });
+  assert.deepEqual(checkPeer('other', 'node-b', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now, fresh()), { peer: undefined, forged: true, why: 'invalid' });
+  assert.deepEqual(checkPeer('', 'node-b', 'GET', '/x?y=1', { ...SIGNED, ...proof }, now, fresh()), { peer: undefined, forged: true, why: 'invalid' }, 'no secret: no peer');
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', { ...SIGNED }, now, fresh()), { peer: undefined, forged: false });
+});
+
+test('peer proof: accepted once (a replay is refused until its time is out of the window); fields it does not cover are dropped', () => {
+  const now = 1_800_000_000_000;
+  const seen = new SeenProofs(MAX_SKEW_MS);
+  const proof = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/x', now, { ...SIGNED, 'strata-peer-side': 'canary' });
+  const sent: HeaderMap = { ...SIGNED, 'strata-peer-side': 'canary', ...proof, connection: 'keep-alive', cookie: 'added=1', 'x-forwarded-host': 'evil.test' };
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', sent, now + 5, seen), { peer: 'node-a' });
+  assert.deepEqual(sent, { ...SIGNED, 'strata-peer-side': 'canary', ...proof }, 'unsigned fields dropped (Connection too: it can name fields to drop), the proof kept');
+  const again: HeaderMap = { ...SIGNED, ...proof, 'strata-peer-side': 'canary' };
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', again, now + 10, seen), { peer: undefined, forged: true, why: 'replayed' });
+  assert.equal(again['strata-peer-side'], undefined, 'a replay loses its peer fields');
+  // A new proof of the same request, at the same millisecond: another nonce, accepted.
+  const retry = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/x', now, SIGNED);
+  assert.notEqual(retry['strata-peer-sig'], proof['strata-peer-sig']);
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/x', { ...SIGNED, ...retry }, now + 10, seen), { peer: 'node-a' });
+  assert.equal(seen.size(), 2);
+  // Once out of the window a proof is refused as stale, and forgotten.
+  const later = peerProof('s3cret', 'node-a', 'node-b', 'GET', '/y', now + 2 * MAX_SKEW_MS, SIGNED);
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'GET', '/y', { ...SIGNED, ...later }, now + 2 * MAX_SKEW_MS, seen), { peer: 'node-a' });
+  assert.equal(seen.size(), 1, 'signatures whose time left the window are forgotten');
+});
+
+test('seen proofs: kept exactly while their time can still be accepted', () => {
+  const seen = new SeenProofs(1000, 100);
+  assert.ok(seen.firstUse('a', 5_050, 5_000));
+  assert.ok(!seen.firstUse('a', 5_050, 6_000), 'time + window: still acceptable, still refused');
+  assert.ok(!seen.firstUse('a', 5_050, 6_099));
+  assert.ok(seen.firstUse('b', 7_000, 7_100));
+  assert.equal(seen.size(), 1, 'bucket 5000-5099 dropped once now - window passed its end');
 });
 
 test('peer proof with a body: bound to its digest; another body or digest is refused', () => {
   const now = 1_800_000_000_000;
   const body = Buffer.from('{"id":"a:1"}');
-  const proof = peerProof('s3cret', 'node-a', 'POST', '/purge', now, body);
-  const headers: HeaderMap = { ...proof };
-  assert.deepEqual(checkPeer('s3cret', 'POST', '/purge', headers, now), { peer: 'node-a' });
+  const fields: HeaderMap = { host: '127.0.0.1:9001', 'content-type': 'application/json' };
+  const proof = peerProof('s3cret', 'node-a', 'node-b', 'POST', '/purge', now, fields, body);
+  const headers: HeaderMap = { ...fields, ...proof, 'content-length': String(body.length) };
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'POST', '/purge', headers, now, new SeenProofs(MAX_SKEW_MS)), { peer: 'node-a' });
+  assert.equal(headers['content-length'], String(body.length), 'framing kept');
   assert.ok(bodyMatches(headers, body));
   assert.ok(!bodyMatches(headers, Buffer.from('{"all":true}')), 'a captured proof does not carry another body');
-  const swapped: HeaderMap = { ...proof, 'strata-peer-body': peerProof('s3cret', 'node-a', 'POST', '/purge', now, 'x')['strata-peer-body']! };
-  assert.deepEqual(checkPeer('s3cret', 'POST', '/purge', swapped, now), { peer: undefined, forged: true }, 'the digest is part of the MAC');
+  const swapped: HeaderMap = { ...fields, ...proof, 'strata-peer-body': peerProof('s3cret', 'node-a', 'node-b', 'POST', '/purge', now, fields, 'x')['strata-peer-body']! };
+  assert.deepEqual(checkPeer('s3cret', 'node-b', 'POST', '/purge', swapped, now, new SeenProofs(MAX_SKEW_MS)), { peer: undefined, forged: true, why: 'invalid' }, 'the digest is part of the MAC');
 });
 
 test('wire purge: strict shape', () => {

@@ -38,8 +38,11 @@ test('paths are matched decoded and without the query: an encoded letter or slas
   assert.equal(decodedPath('/%61dmin/x?y=1'), '/admin/x');
   assert.equal(decodedPath('/admin%2Fsecret'), '/admin/secret');
   assert.equal(decodedPath('/bad%zz%41'), '/bad%zzA');
+  assert.equal(decodedPath('/caf%C3%A9/%FF'), '/café/\ufffd', 'a malformed escape spoils only itself: the rest reads as UTF-8');
+  assert.equal(decodedPath('//admin\\x'), '/admin/x', 'backslashes and doubled slashes as origins read them');
+  assert.equal(decodedPath('/account;jsessionid=1/secret;v=2'), '/account/secret', 'path parameters dropped');
   const f = new RequestFilter([{ name: 'no-admin', action: 'deny', methods: [], paths: ['/admin/'], headers: {}, addresses: [] }]);
-  for (const target of ['/admin/x', '/%61dmin/x', '/admin%2Fx', '/admin/?q']) {
+  for (const target of ['/admin/x', '/%61dmin/x', '/admin%2Fx', '/admin/?q', '//admin/x', '/admin;p=1/x']) {
     assert.equal(f.deniedBy({ method: 'GET', target, headers: {}, clientAddress: '1.2.3.4' }), 'no-admin', target);
   }
   assert.equal(f.deniedBy({ method: 'GET', target: '/public?p=/admin/', headers: {}, clientAddress: '1.2.3.4' }), undefined);
@@ -120,27 +123,45 @@ test('bad filter rules stop start-up naming where they are wrong', () => {
 test('token bucket: a burst, then one request per 1/rate seconds, Retry-After rounded up; memory bounded by maxClients', () => {
   const clock = new FakeClock();
   const rl = new RateLimiter({ requestsPerS: 2, burst: 3, by: 'address', header: '', maxClients: 2 }, clock);
-  const a = rl.clientKey('192.0.2.1', {});
-  for (let i = 0; i < 3; i++) assert.deepEqual(rl.take(a), { ok: true });
-  const refused = rl.take(a);
+  const a = (): ReturnType<RateLimiter['takeFor']> => rl.takeFor('192.0.2.1', {});
+  for (let i = 0; i < 3; i++) assert.deepEqual(a(), { ok: true });
+  const refused = a();
   assert.equal(refused.ok, false);
   assert.equal(!refused.ok && refused.retryAfterS, 1);
   clock.advance(499);
-  assert.equal(rl.take(a).ok, false, 'not yet a whole token');
+  assert.equal(a().ok, false, 'not yet a whole token');
   clock.advance(1);
-  assert.equal(rl.take(a).ok, true, 'one token after 500 ms');
+  assert.equal(a().ok, true, 'one token after 500 ms');
   clock.advance(60_000);
-  for (let i = 0; i < 3; i++) assert.equal(rl.take(a).ok, true, 'refilled to the burst, not beyond');
-  assert.equal(rl.take(a).ok, false);
-  rl.take(rl.clientKey('192.0.2.2', {}));
-  rl.take(rl.clientKey('192.0.2.3', {}));
+  for (let i = 0; i < 3; i++) assert.equal(a().ok, true, 'refilled to the burst, not beyond');
+  assert.equal(a().ok, false);
+  rl.takeFor('192.0.2.2', {});
+  rl.takeFor('192.0.2.3', {});
   assert.equal(rl.size, 2, 'at most maxClients buckets');
 
   const slow = new RateLimiter({ requestsPerS: 0.1, burst: 1, by: 'header', header: 'x-api-key', maxClients: 10 }, clock);
-  assert.equal(slow.take(slow.clientKey('192.0.2.1', { 'x-api-key': 'k1' })).ok, true);
-  const r = slow.take(slow.clientKey('192.0.2.9', { 'x-api-key': 'k1' }));
+  assert.equal(slow.takeFor('192.0.2.1', { 'x-api-key': 'k1' }).ok, true);
+  const r = slow.takeFor('192.0.2.9', { 'x-api-key': 'k1' });
   assert.equal(!r.ok && r.retryAfterS, 10, 'the key, not the address, is the client');
-  assert.equal(slow.take(slow.clientKey('192.0.2.1', {})).ok, true, 'no key: counted by address');
+  assert.equal(slow.takeFor('192.0.2.2', {}).ok, true, 'no key: counted by address');
+  assert.equal(slow.takeFor('192.0.2.2', {}).ok, false);
+});
+
+test('token bucket by header: a value not seen before costs its address a token, so inventing values is limited at the address rate', () => {
+  const clock = new FakeClock();
+  const rl = new RateLimiter({ requestsPerS: 1, burst: 2, by: 'header', header: 'x-api-key', maxClients: 1000 }, clock);
+  // One address inventing a key per request: two new keys (its burst), then refused.
+  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }).ok, true);
+  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r2' }).ok, true);
+  const third = rl.takeFor('192.0.2.1', { 'x-api-key': 'r3' });
+  assert.equal(third.ok, false, 'a third invented key is refused');
+  assert.equal(!third.ok && third.client, 'a:192.0.2.1', 'refused by its address');
+  // A known key behind the same (now empty) address still has its own bucket.
+  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }).ok, true, 'a known key pays only its own bucket');
+  // Many clients behind one address with stable keys: each pays the address once, then only its own bucket.
+  clock.advance(10_000);
+  for (let i = 0; i < 2; i++) assert.equal(rl.takeFor('198.51.100.7', { 'x-api-key': `k${i}` }).ok, true);
+  for (let round = 0; round < 2; round++) for (let i = 0; i < 2; i++) assert.equal(rl.takeFor('198.51.100.7', { 'x-api-key': `k${i}` }).ok, round === 0, `key k${i}, round ${round}`);
 });
 
 test('guard: filters before the rate limit; the fields it sets are listed for stripping; inactive when nothing is configured', () => {

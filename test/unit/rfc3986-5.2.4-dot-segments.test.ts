@@ -32,6 +32,9 @@ describe('removeDotSegments: targets refused', () => {
     { name: 'a dot segment behind an encoded slash', target: '/..%2fprivate/key', reason: /encoded slash or a backslash/ },
     { name: 'a dot segment behind an encoded backslash', target: '/a/%2e%2e%5Cprivate', reason: /encoded slash or a backslash/ },
     { name: 'a dot segment behind a backslash', target: '/a/..\\private', reason: /encoded slash or a backslash/ },
+    { name: 'a dot segment before a path parameter', target: '/public/..;/account/secret', reason: /path parameter/ },
+    { name: 'an encoded dot segment before a path parameter', target: '/public/%2e%2e;x/account/', reason: /path parameter/ },
+    { name: 'a single dot before a path parameter', target: '/a/.;x/b', reason: /path parameter/ },
   ];
   for (const c of cases) {
     test(c.name, () => {

@@ -12,6 +12,7 @@ import { canaryPercentOf } from '../../src/admin/routes.js';
 import { DrainSet, upstreamName } from '../../src/routing/drain.js';
 import { bucketOf, chooseSide } from '../../src/routing/shifting.js';
 import { byLongestPrefix, HostTable, prefixCovers, routeFor } from '../../src/routing/sites.js';
+import { decodedPath } from '../../src/http/patterns.js';
 import { StrataError } from '../../src/errors.js';
 import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
 
@@ -41,7 +42,7 @@ test('Host table: exact beats wildcard, the longest wildcard wins, the default c
 test('path prefixes: segment boundaries, longest first', () => {
   assert.equal(prefixCovers('/api', '/api'), true);
   assert.equal(prefixCovers('/api', '/api/x'), true);
-  assert.equal(prefixCovers('/api', '/api?x=1'), true);
+  assert.equal(prefixCovers('/api', '/api?x=1'), false, 'a path has no query: a ? in it was %3F');
   assert.equal(prefixCovers('/api', '/apix'), false);
   assert.equal(prefixCovers('/api/', '/api'), false);
   assert.equal(prefixCovers('/', '/anything'), true);
@@ -50,6 +51,9 @@ test('path prefixes: segment boundaries, longest first', () => {
   assert.equal(routeFor(sorted, '/a/c')!.path, '/a');
   assert.equal(routeFor(sorted, '/z')!.path, '/');
   assert.equal(routeFor([{ path: '/a/' }], '/z'), undefined);
+  // Requests are routed on their decoded path: %3F is part of a name, never a query boundary.
+  assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/api' }]), decodedPath('/api%3Fsecret'))!.path, '/');
+  assert.equal(routeFor(sorted, decodedPath('/%61/b/c?q=1'))!.path, '/a/b/');
 });
 
 test('the key a route makes: query parameters ignored or sorted; members after "#"', () => {

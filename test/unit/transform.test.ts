@@ -74,10 +74,11 @@ test('variant choice: the chosen coding, else identity, else an accepted coding,
   assert.equal(chooseVariant([newId, freshBr], {}, n.acceptance('br')).meta, freshBr);
 });
 
-test('plan per client: encode identity, decode a coding the client lacks, nothing for HEAD', () => {
+test('plan per client: encode identity, decode a coding the client lacks; HEAD plans as its GET (its fields), other methods nothing', () => {
   const id = keyed('identity');
   assert.deepEqual(planFor(id, 5000, 'GET', n.acceptance('br'), rules), { op: 'encode', coding: 'br' });
-  assert.equal(planFor(id, 5000, 'HEAD', n.acceptance('br'), rules), undefined);
+  assert.deepEqual(planFor(id, 5000, 'HEAD', n.acceptance('br'), rules), { op: 'encode', coding: 'br' });
+  assert.equal(planFor(id, 5000, 'OPTIONS', n.acceptance('br'), rules), undefined);
   assert.equal(planFor(id, 100, 'GET', n.acceptance('br'), rules), undefined, 'small');
   assert.equal(planFor(id, 5000, 'GET', n.acceptance(undefined), rules), undefined);
   const gz = keyed('gzip');

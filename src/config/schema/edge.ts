@@ -65,7 +65,7 @@ export const edge = {
       live: true,
       kind: oneOf(['address', 'header'] as const, 'a client key'),
       default: 'address',
-      help: 'What a client is: its address (an IPv6 client by its /64) or the value of rateLimit.header (its address when the request lacks it).',
+      help: 'What a client is: its address (an IPv6 client by its /64) or the value of rateLimit.header (its address when the request lacks it; a value not seen before first costs its address a token, so inventing values is no way around the limit).',
     }),
     header: setting({ live: true, kind: fieldName('X-Api-Key'), default: '', defaultText: 'none', help: 'The request field naming the client when rateLimit.by is header.' }),
     maxClients: setting({
@@ -113,10 +113,11 @@ export const edge = {
     cacheKey: setting({
       live: true,
       kind: oneOf(['credentials', 'credentials-and-path'] as const, 'a decision key'),
-      default: 'credentials',
+      default: 'credentials-and-path',
       help:
-        'What a remembered decision is reused for: the same credentials and Host on any path, or only on the same method and path ' +
-        '(for an auth service whose answer depends on the path).',
+        'What a remembered decision is reused for: the same credentials, Host, scheme and client address on the same method and path ' +
+        '(credentials-and-path), or on any path (credentials: only for an auth service whose answer depends on who asks, never on what). ' +
+        'Requests without credentials are never remembered.',
     }),
   },
   jwt: {

@@ -84,7 +84,7 @@ export const limits = {
     kind: count(),
     // Browsers open about 6 connections per host; 256 leaves room for many users behind one NAT.
     default: 256,
-    help: 'Open connections one client address may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
+    help: 'Open connections one client address (an IPv6 client by its /64) may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
   }),
   shutdownGraceMs: setting({ live: true, kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown.' }),
   // Slow clients must not hold origin connections (nginx's proxy_request_buffering,
@@ -102,6 +102,21 @@ export const limits = {
     kind: size({ min: 0 }),
     default: 1024 * 1024,
     help: 'Request bodies up to this size are buffered in memory; larger ones (up to maxRequestBodyBytes) in an unlinked temp file in requestBodyDir.',
+  }),
+  // Per request the limits above; for the whole node (each worker process) these
+  // two, so many clients each sending a body at once (HTTP/2: up to
+  // tls.http2MaxConcurrentStreams each) cannot pin more than this.
+  requestBodyMemoryBudgetBytes: setting({
+    live: true,
+    kind: size({ min: 0 }),
+    default: 64 * 1024 * 1024,
+    help: 'Request body bytes held in memory by the whole node (per worker process) at once; a body that would go past it is spooled to requestBodyDir instead. 0: every body is spooled.',
+  }),
+  requestBodySpoolBudgetBytes: setting({
+    live: true,
+    kind: size({ min: 0 }),
+    default: 1024 * 1024 * 1024,
+    help: 'Request body bytes spooled to requestBodyDir by the whole node (per worker process) at once; a body that would go past it is refused 503 REQUEST_BODY_BUFFERS_FULL. 0: nothing is spooled.',
   }),
   requestBodyDir: setting({
     live: true,

@@ -34,7 +34,7 @@ export const tls = {
     help: 'How often the certificate files are checked for changes (size, mtime, inode); 0: only on reload.',
   }),
   http2MaxConcurrentStreams: setting({ kind: count({ min: 1 }), default: 100, help: 'Requests one HTTP/2 connection may have in flight at once.' }),
-  http2IdleTimeoutMs: setting({ kind: duration({ min: 1 }), default: 75_000, help: 'An HTTP/2 connection with no frame in either direction for this long is closed.' }),
+  http2IdleTimeoutMs: setting({ kind: duration({ min: 1 }), default: 75_000, help: 'An HTTP/2 connection idle this long is closed: with no stream open, only a new stream counts as activity (not PING, SETTINGS or WINDOW_UPDATE); with streams open, any byte either way.' }),
   redirectListen: setting({
     kind: optionalHostPort(),
     default: null,

@@ -5,10 +5,14 @@
 // page). Anything else, or no answer in time: unavailable — the guard fails
 // closed.
 //
-// Decisions (allow and deny, never a failure) are remembered per credential for
-// a short TTL in a bounded LRU, keyed by a digest of the credentials so that the
-// memory held per entry does not grow with a client's cookie size. Concurrent
-// requests with the same credentials share one question.
+// Decisions (allow and deny, never a failure) are remembered for a short TTL in a
+// bounded LRU, keyed by a digest of what the service is asked with — Host,
+// scheme, client address, the credential fields and, by default, the method and
+// path — so that one client's answer is never another's and the memory held per
+// entry does not grow with a client's cookie size. Concurrent requests with the
+// same key share one question. Under cacheKey credentials (no path in the key) a
+// request without credentials is never remembered (every anonymous client would
+// share one answer), nor is a redirect.
 
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -37,6 +41,8 @@ export type AuthDecision =
 
 /** Fields of a refusal passed to the client: the challenge, and where a redirect goes. */
 const DENY_FIELDS = ['www-authenticate', 'location'];
+/** Connections to the auth service at most. */
+const MAX_CONNECTIONS = 128;
 /** Answer bodies are discarded; past this much the connection is dropped rather than read. */
 const MAX_DISCARD_BYTES = 64 * 1024;
 
@@ -54,12 +60,20 @@ export class ForwardAuth {
     private readonly rules: ForwardAuthRules,
     private readonly clock: Clock,
   ) {
-    this.agent = new Agent({ connectTimeout: rules.timeoutMs, headersTimeout: rules.timeoutMs, bodyTimeout: rules.timeoutMs, keepAliveTimeout: 10_000 });
+    // Connections bounded: a flood of questions queues (each within timeoutMs) rather than opening a socket each.
+    this.agent = new Agent({ connections: MAX_CONNECTIONS, connectTimeout: rules.timeoutMs, headersTimeout: rules.timeoutMs, bodyTimeout: rules.timeoutMs, keepAliveTimeout: 10_000 });
     this.remembered = rules.cacheTtlMs > 0 ? new LRUCache({ max: rules.cacheMaxEntries }) : undefined;
   }
 
-  /** The decision for this request: remembered, shared with a question in flight, or asked now. */
+  /**
+   * The decision for this request: remembered, shared with a question in flight, or
+   * asked now. A request carrying none of the fields the service is sent has no
+   * credential to remember a decision by: under cacheKey credentials (one decision
+   * for every path) it is asked alone, every time; keyed by path, its key names its
+   * address and path, so it is remembered like any other.
+   */
   check(q: AuthQuestion): AuthDecision | Promise<AuthDecision> {
+    if (this.rules.cacheKey === 'credentials' && !this.rules.requestFields.some((f) => q.headers[f] !== undefined)) return this.ask(q);
     const key = this.keyOf(q);
     const r = this.remembered?.get(key);
     if (r) {
@@ -70,7 +84,7 @@ export class ForwardAuth {
     if (!p) {
       p = this.ask(q).then((d) => {
         this.asking.delete(key);
-        if (d.kind !== 'unavailable') this.remembered?.set(key, { decision: d, untilMs: this.clock.now() + this.rules.cacheTtlMs });
+        if (this.mayRemember(d)) this.remembered?.set(key, { decision: d, untilMs: this.clock.now() + this.rules.cacheTtlMs });
         return d;
       });
       this.asking.set(key, p);
@@ -78,9 +92,16 @@ export class ForwardAuth {
     return p;
   }
 
+  /** Never a failure; a redirect only when keyed by path (its Location often names the page asked for). */
+  private mayRemember(d: AuthDecision): boolean {
+    if (d.kind === 'unavailable') return false;
+    return d.kind === 'allow' || d.status === 401 || d.status === 403 || this.rules.cacheKey === 'credentials-and-path';
+  }
+
+  /** Everything the service is sent that the rules let its answer depend on (the method and path only when keyed by path). */
   private keyOf(q: AuthQuestion): string {
     const h = createHash('sha256');
-    h.update(q.host.toLowerCase());
+    h.update(`${q.host.toLowerCase()}\0${q.scheme}\0${q.clientAddress}`);
     for (const f of this.rules.requestFields) h.update(`\0${f}\0${q.headers[f] ?? '\u0001'}`);
     if (this.rules.cacheKey === 'credentials-and-path') h.update(`\0${q.method}\0${q.target}`);
     return h.digest('base64');

@@ -19,7 +19,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { effectiveRules, type RouteGuardSpec } from '../../config/route-guard.js';
 import type { Config } from '../../config/types.js';
 import type { ForwardAuth } from './forward-auth.js';
-import { Guard, type GuardDeps, type StatefulStage } from './guard.js';
+import { CREDENTIAL_FIELDS, Guard, type GuardDeps, type StatefulStage } from './guard.js';
 import type { JwtCheck } from './jwt.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -35,6 +35,17 @@ interface Stage {
 /** What the pipeline asks: the Guard for a route (the node's when it has none of its own). */
 export interface RouteGuards {
   readonly node: Guard;
+  /**
+   * Every field any guard of this configuration sets for the origin (identity,
+   * claims): removed from every client request, whatever its route, so a client
+   * cannot hand an origin that several routes share its own identity through a
+   * route that checks nothing. Not Authorization, Cookie, Proxy-Authorization
+   * (Authorization as an identity field, set from a session cookie by the auth
+   * service, is still the client's own elsewhere): a guard that sets one of
+   * those strips it on its own routes; and a guard that reads one of these fields
+   * from clients (forward-auth's requestFields) keeps it on its routes.
+   */
+  readonly strippedFields: ReadonlySet<string>;
   forRoute(route: { readonly site: string; readonly name: string }): Guard;
 }
 
@@ -42,6 +53,7 @@ export type GuardSetDeps = Pick<GuardDeps, 'clock' | 'readFile'>;
 
 export class GuardSet implements RouteGuards {
   readonly node: Guard;
+  readonly strippedFields: ReadonlySet<string>;
   private readonly routes = new Map<string, Guard>();
   private readonly stages: Stage[] = [];
   private retiredStages: Stage[] = [];
@@ -69,6 +81,8 @@ export class GuardSet implements RouteGuards {
       throw err;
     }
     this.retiredStages = before.filter((s) => !taken.has(s));
+    const guards = [this.node, ...this.routes.values()];
+    this.strippedFields = new Set(guards.flatMap((g) => [...g.strippedFields]).filter((f) => !CREDENTIAL_FIELDS.has(f)));
   }
 
   private routeGuards(config: Readonly<Config>, deps: GuardSetDeps, reuseFor: (owners: (stage: StatefulStage) => string) => GuardDeps['reuse']): void {

@@ -98,7 +98,7 @@ function checkSettable(key: string, fields: Iterable<string>): void {
  * is sent (an API key, Accept-Language) stay in the cache's view: a response that
  * varies on them keeps its variants.
  */
-const CREDENTIAL_FIELDS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+export const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
 /** RFC 6750 §3: the challenge; a request without a token gets no error code (§3.1). */
 function bearerChallenge(error?: string, description?: string): string {
@@ -142,6 +142,8 @@ export class Guard {
   private readonly jwt: JwtCheck | undefined;
   /** Credential fields (CREDENTIAL_FIELDS) the auth stages read. */
   private readonly credentialFields: readonly string[];
+  /** Every request field the auth stages read from the client (forward-auth's requestFields, JWT's). */
+  readonly readFields: ReadonlySet<string>;
 
   constructor(rules: GuardRules, deps: GuardDeps) {
     const at = deps.keyPrefix ?? 'edge';
@@ -166,6 +168,7 @@ export class Guard {
       if (rules.jwt.cookie !== '') creds.add('cookie');
     }
     this.credentialFields = [...creds].filter((f) => CREDENTIAL_FIELDS.has(f));
+    this.readFields = creds;
   }
 
   /** The one per-request call: pass (with what to add for the origin) or the refusal to answer. */
@@ -173,7 +176,7 @@ export class Guard {
     const rule = this.filter.empty ? undefined : this.filter.deniedBy(req);
     if (rule !== undefined) return { ...refusal('FILTER_DENIED', `request denied by filter rule "${rule}"`), rule };
     if (this.limiter) {
-      const r = this.limiter.take(this.limiter.clientKey(req.clientAddress, req.headers));
+      const r = this.limiter.takeFor(req.clientAddress, req.headers);
       if (!r.ok) return refusal('RATE_LIMITED', `request rate limit exceeded; retry after ${r.retryAfterS} s`, ['retry-after', String(r.retryAfterS)]);
     }
     // PURGE carries the admin token in Authorization and is checked by the purge module.

@@ -1,5 +1,6 @@
 // Per-client request rates: one token bucket per client (its address, an IPv6
-// client by its /64, or the value of a request field), refilled continuously at
+// client by its /64, or the value of a request field — whose every new value
+// first costs its address a token), refilled continuously at
 // the configured rate up to the burst size. Memory is bounded: buckets live in an
 // LRU of maxClients; a forgotten client comes back with a full bucket, which only
 // ever errs towards letting a request through.
@@ -39,18 +40,29 @@ export class RateLimiter {
     this.perMs = rules.requestsPerS / 1000;
   }
 
-  /** Which client a request counts against. */
-  clientKey(clientAddress: string, headers: HeaderMap): string {
-    if (this.rules.by === 'header' && this.rules.header !== '') {
-      const v = headers[this.rules.header];
-      // Without the field the client is its address: omitting it is no way around the limit.
-      if (v !== undefined && v !== '') return `h:${v}`;
+  /**
+   * Take one token for the request's client, or say how long until one is there.
+   * By header, the field's value names the client, but nothing has verified it
+   * yet (the limit runs before auth): a value not seen before first costs its
+   * address a token, so inventing values is limited at the address's rate, while
+   * a known value (many clients behind one address) pays only its own bucket.
+   */
+  takeFor(clientAddress: string, headers: HeaderMap): RateVerdict {
+    const address = `a:${clientOf(clientAddress)}`;
+    if (this.rules.by !== 'header' || this.rules.header === '') return this.take(address);
+    const v = headers[this.rules.header];
+    // Without the field the client is its address: omitting it is no way around the limit.
+    if (v === undefined || v === '') return this.take(address);
+    const client = `h:${v}`;
+    if (!this.buckets.has(client)) {
+      const paid = this.take(address);
+      if (!paid.ok) return paid;
     }
-    return `a:${clientOf(clientAddress)}`;
+    return this.take(client);
   }
 
-  /** Take one token for the client, or say how long until one is there. */
-  take(client: string): RateVerdict {
+  /** Take one token from `client`'s bucket (a new client starts full). */
+  private take(client: string): RateVerdict {
     const now = this.clock.now();
     const { burst } = this.rules;
     let b = this.buckets.get(client);
