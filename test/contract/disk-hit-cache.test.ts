@@ -17,7 +17,9 @@ import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, putEntry, readBody, selector, testExpire } from './store.contract.js';
 import { flipByte, silent, withDir } from './disk-helpers.js';
+import fs from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { ReadHandles } from '../../src/store/disk/read-handles.js';
 import { READ_WHOLE_BYTES } from '../../src/store/disk/reads.js';
@@ -219,6 +221,41 @@ describe('disk hit: what is read on the event loop', () => {
       await disk.close();
     });
   });
+
+  test('hits of one record in one turn share one read; a read of another record or a new turn reads again; every buffer goes back', async () => {
+    await withDir(async (dir) => {
+      const disk = await open(dir);
+      const [a, b] = [urlMeta('a.ts'), urlMeta('b.ts')];
+      const [bodyA, bodyB] = [randomBytes(2000), randomBytes(2000)];
+      assert.ok(await disk.putWhole(a, bodyA));
+      assert.ok(await disk.putWhole(b, bodyB));
+      await disk.flush();
+      for (const m of [a, b]) (await disk.reads.find(m.key))!.body.release?.(); // verified, metadata cached
+      await new Promise((r) => setImmediate(r));
+      const held = disk.reads.lent.held;
+      const now = (key: string) => {
+        const e = disk.reads.find(key);
+        assert.ok(e !== undefined && !(e instanceof Promise), 'read at once');
+        return e.body;
+      };
+      const a1 = now(a.key);
+      const a2 = now(a.key);
+      assert.equal(a2.buffer!.buffer, a1.buffer!.buffer, 'the same turn, the same record: one read');
+      const b1 = now(b.key);
+      const a3 = now(a.key);
+      assert.notEqual(a3.buffer!.buffer, a1.buffer!.buffer, 'another record read between: read again');
+      for (const [body, want] of [[a1, bodyA], [a2, bodyA], [b1, bodyB], [a3, bodyA]] as const) assert.ok(body.buffer!.equals(want));
+      for (const body of [a1, a2, b1, a3]) body.release!();
+      await new Promise((r) => setImmediate(r));
+      assert.equal(disk.reads.lent.held - held, 3 * 4096, "three reads' buffers back once the turn let go of the last");
+      const before = disk.reads.lent.held;
+      const a4 = now(a.key);
+      assert.ok(a4.buffer!.equals(bodyA));
+      assert.equal(before - disk.reads.lent.held, 4096, 'a new turn reads again (into a buffer of its own)');
+      a4.release!();
+      await disk.close();
+    });
+  });
 });
 
 describe('disk hit: verified once, read through held files, concurrent reads shared', () => {
@@ -309,6 +346,31 @@ describe('disk hit: verified once, read through held files, concurrent reads sha
       assert.equal(tail.length, 96, 'fewer bytes at the end of the file');
       handles.closeAll();
       assert.equal(handles.size, 0);
+    });
+  });
+
+  test('a read on the event loop is one pread: a blob asked for a byte more than its body comes back whole, and short', async () => {
+    await withDir(async (dir) => {
+      const file = join(dir, 'blob');
+      const body = randomBytes(4096);
+      await writeFile(file, body);
+      const handles = new ReadHandles<number>(() => file, 2);
+      assert.equal(handles.readNow(0, 0, Buffer.alloc(1), 1), undefined, 'no handle held yet');
+      await handles.read(0, 0, 1); // opens the file and holds it
+      const real = fs.readSync;
+      let preads = 0;
+      fs.readSync = ((...args: Parameters<typeof real>) => (preads++, real(...args))) as typeof real;
+      syncBuiltinESMExports();
+      try {
+        const into = Buffer.alloc(8192);
+        assert.equal(handles.readNow(0, 0, into, body.length + 1), body.length, 'the end of the file: fewer bytes than asked');
+        assert.ok(into.subarray(0, body.length).equals(body));
+        assert.equal(preads, 1, 'no second pread to find the end');
+      } finally {
+        fs.readSync = real;
+        syncBuiltinESMExports();
+      }
+      handles.closeAll();
     });
   });
 });

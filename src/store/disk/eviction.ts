@@ -34,7 +34,7 @@ export function evictOverBudget(tier: DiskTier): number {
     if (committedBytes(tier) <= max && (tier.usedBytes() <= max || liveBytes(tier) <= max / 2)) break;
     if (skips > 0 && inUse!(rec.key)) {
       skips--;
-      tier.touch(rec);
+      records.renew(rec);
       continue;
     }
     evicted++;

@@ -58,8 +58,11 @@ export class ReadHandles<K> {
 
   /**
    * Up to `len` bytes at `off` of the file named `name` into `into`, read now on the
-   * calling thread (a synchronous pread); the count read, or undefined when no open
-   * handle is held for it yet (read() opens one). Errors are thrown as they are.
+   * calling thread by one synchronous pread; the count read, or undefined when no open
+   * handle is held for it yet (read() opens one). Errors are thrown as they are. One
+   * pread, not a loop until `len` or the end: a regular file's pread returns fewer
+   * bytes than asked only at its end, so a whole blob asked for one byte more than its
+   * body (reads.ts) is known complete without a second pread that returns 0.
    */
   readNow(name: K, off: number, into: Buffer, len: number): number | undefined {
     const h = this.held.get(name);
@@ -70,13 +73,7 @@ export class ReadHandles<K> {
       this.held.set(name, h);
       this.youngest = name;
     }
-    let got = 0;
-    while (got < len) {
-      const n = readSync(h.fd, into, got, len - got, off + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got;
+    return readSync(h.fd, into, 0, len, off);
   }
 
   /** The file is being removed (or was found damaged): its handle closes once its reads are done. */

@@ -80,15 +80,39 @@ export function diskIndexes(stored: (primaryKey: string) => boolean): TierIndex 
   return new TierIndex(new VariantIndex(stored), new UrlOrder({ mark: 'GET ', byKey: false }));
 }
 
+/** The largest hitSeq: with the verified bit, `bits` stays a small integer (under 2^30) on every V8 build. */
+export const MAX_HIT_SEQ = 2 ** 29 - 1;
+
 export class DiskRecord {
   /** Newest purge ban this record was checked against (purge-bans.ts). */
   bansChecked = 0;
+  /**
+   * `verified` (bit 0) and `hitSeq` (the bits above) in one small integer: a field
+   * more would cost every record 8 bytes (RECORD_OVERHEAD_BYTES).
+   */
+  private bits = 0;
+
   /**
    * Its bytes were hashed by this process (written by it, or read whole and checked).
    * Later reads are length-checked only; a restart forgets it, so a body is verified
    * again before any of it is served, ranges included (file-body.ts).
    */
-  verified = false;
+  get verified(): boolean {
+    return (this.bits & 1) === 1;
+  }
+
+  set verified(v: boolean) {
+    this.bits = v ? this.bits | 1 : this.bits & ~1;
+  }
+
+  /** Its latest hit's number since the LRU order was last brought up to date (record-order.ts); 0: none since. */
+  get hitSeq(): number {
+    return this.bits >>> 1;
+  }
+
+  set hitSeq(n: number) {
+    this.bits = (n << 1) | (this.bits & 1);
+  }
 
   constructor(
     readonly key: string,
