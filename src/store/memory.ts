@@ -15,8 +15,6 @@ import { VariantIndex } from './variant-index.js';
 export interface MemoryTierOptions {
   maxBytes: number;
   maxObjectBytes: number;
-  /** Called when an entry leaves by eviction (not by delete/replace). */
-  onEvict?: (meta: EntryMeta) => void;
   /** How a soft purge makes an entry stale (cache policy, given by the composition root). */
   expire?: ExpireFn;
 }
@@ -130,10 +128,7 @@ export class MemoryTier implements Store, Purgeable {
           this.indexes.remove(e.meta);
           this.held.delete(key);
         } else this.indexes.tags.remove(e.meta.tags, key);
-        if (reason === 'evict') {
-          this.evictions++;
-          opts.onEvict?.(e.stored().meta);
-        }
+        if (reason === 'evict') this.evictions++;
       },
     });
   }
