@@ -129,7 +129,8 @@ export function checkPeer(secret: string, self: string, method: string, target: 
   let why: 'invalid' | 'replayed' = 'invalid';
   // Made for this node (a health probe, which only reads /healthz, may be made for whoever answers).
   const to = headers[PEER_TO] ?? '';
-  const forMe = to === self || (to === '' && method === 'GET' && target === '/healthz');
+  // A probe's receiver id may be stale (a peer restarted under another id): the sender reports that itself.
+  const forMe = to === self || (method === 'GET' && target === '/healthz');
   if (secret !== '' && forMe && from !== undefined && time !== undefined && sig !== undefined && SIGNATURE.test(sig) && nonce !== undefined && listed !== undefined && /^\d{1,16}$/.test(time) && Math.abs(nowMs - Number(time)) <= MAX_SKEW_MS) {
     const names = listed === '' ? [] : listed.split(',');
     const want = names.some((n) => PROOF_OWN.has(n)) ? undefined : mac(secret, { method, target, host: headers['host'] ?? '', time, nonce, from, to, body: headers[PEER_BODY] ?? '', names, value: (n) => headers[n] });

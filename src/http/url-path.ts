@@ -17,6 +17,9 @@ const DOT = /^(?:\.|%2e)$/i;
 const DOT_DOT = /^(?:\.|%2e){2}$/i;
 /** A segment that starts with a dot (plain or encoded): the only ones that can be dot segments. */
 const MAY_HAVE_DOT_SEGMENT = /(?:^|\/)(?:\.|%2e)/i;
+/** Where a segment's path parameters begin, the semicolon plain or encoded. */
+const PARAMETER = /;|%3b/i;
+const isDotSegment = (s: string): boolean => DOT.test(s) || DOT_DOT.test(s);
 /** Separators some origins honour inside a segment. */
 const HIDDEN_SEPARATOR = /%2f|%5c|\\/i;
 
@@ -47,11 +50,12 @@ export function removeDotSegments(target: string): NormalisedTarget {
     }
     // `..;x` is `..` to an origin that drops path parameters (Tomcat, Jetty), and to the
     // path routes and rules match (http/patterns.ts decodedPath): refused, as hidden separators are.
-    const semi = seg.indexOf(';');
-    if (semi >= 0 && (DOT.test(seg.slice(0, semi)) || DOT_DOT.test(seg.slice(0, semi)))) {
+    // The semicolon may be encoded (%3B), and the segment may hide separators too.
+    const parts = hidden ? seg.split(/%2f|%5c|\\/i) : [seg];
+    if (parts.some((part) => isDotSegment(part.split(PARAMETER)[0]!) && PARAMETER.test(part))) {
       return { ok: false, reason: 'request path hides a dot segment behind a path parameter (";")' };
     }
-    if (hidden && seg.split(/%2f|%5c|\\/i).some((part) => DOT.test(part) || DOT_DOT.test(part))) {
+    if (hidden && parts.some(isDotSegment)) {
       return { ok: false, reason: 'request path hides a dot segment behind an encoded slash or a backslash' };
     }
     out.push(seg);

@@ -14,7 +14,7 @@
 // fetches once more on its own, uncollapsed.
 
 import { requestFacts, staleIfErrorAllows, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
-import type { StrataError } from '../errors.js';
+import { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { currentAge } from '../cache/reuse.js';
 import { selectingValues, variantKey, varyMatches } from '../cache/vary.js';
@@ -112,6 +112,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
         interests.get(joined)?.watch(ctx.res);
         return { outcome: await joined.outcome, collapsed: true };
       }
+      // Gone already (reset while the guard or the look-up ran): no fetch, and none listed for others to join.
+      if (ctx.res.destroyed) return { outcome: { kind: 'failed', error: new StrataError('CLIENT_GONE', 'the client went away before its fetch began') }, collapsed: false };
       const request = fetchRequest(ctx, key, found, opts.maySlice);
       let flight: Flight<FetchOutcome> | undefined;
       // The last waiting client to leave before the origin answers cancels the fetch (./fetch-interest.ts).

@@ -35,6 +35,9 @@ describe('removeDotSegments: targets refused', () => {
     { name: 'a dot segment before a path parameter', target: '/public/..;/account/secret', reason: /path parameter/ },
     { name: 'an encoded dot segment before a path parameter', target: '/public/%2e%2e;x/account/', reason: /path parameter/ },
     { name: 'a single dot before a path parameter', target: '/a/.;x/b', reason: /path parameter/ },
+    { name: 'a dot segment before an encoded semicolon', target: '/public/..%3b/account/', reason: /path parameter/ },
+    { name: 'encoded dots before an encoded semicolon', target: '/public/%2e%2e%3Bx/account/', reason: /path parameter/ },
+    { name: 'a dot segment with a parameter behind an encoded slash', target: '/public/a%2f..;/account/', reason: /path parameter/ },
   ];
   for (const c of cases) {
     test(c.name, () => {
