@@ -1,5 +1,6 @@
-// Who still waits for an origin fetch's first answer. A fetch a client started is
-// cancelled when every client waiting on it has gone (an HTTP/2 reset, a closed
+// Who still waits for an origin fetch's first answer (a miss's, shared-fetch.ts, or a
+// pass-through's, pass.ts). A fetch a client started is cancelled when every client
+// waiting on it has gone (an HTTP/2 reset, a closed
 // connection) before the origin answered: a reset stream must not leave an
 // origin request queued or held (HTTP/2 rapid reset, CVE-2023-44487, at the
 // application's level), and the flight is unlisted first so that a request
@@ -19,7 +20,7 @@ export interface Interest {
   settle(): void;
 }
 
-export function fetchInterest(onCancel: () => void): Interest {
+export function fetchInterest(onCancel: () => void = () => undefined): Interest {
   const cancel = new AbortController();
   let waiting = 0;
   let settled = false;

@@ -11,6 +11,7 @@ import { requestHasBody } from '../server/request-guard.js';
 import type { OriginResponse } from '../origin/client.js';
 import { bufferRequestBody, type BufferedBody } from '../server/request-body.js';
 import type { Answers } from './answer.js';
+import { fetchInterest } from './fetch-interest.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
 
 export function createPass(env: PathEnv, answer: Answers) {
@@ -43,27 +44,24 @@ export function createPass(env: PathEnv, answer: Answers) {
     // A chunked body is sent with its length now that it is known.
     if (body) headers['content-length'] = String(body.length);
     const payload = body?.take() ?? null;
-    // A client that goes away (an HTTP/2 reset, a closed connection) cancels its origin request:
-    // a reset stream must not leave a request queued or held at the origin (HTTP/2 rapid reset).
-    // Gone already (reset while its body was read): no origin request at all; a spooled body's file closed.
-    if (ctx.res.destroyed) {
+    // A client that goes away (an HTTP/2 reset, a closed connection) cancels its origin request
+    // (./fetch-interest.ts); gone already (reset while its body was read): no origin request at all.
+    const interest = fetchInterest();
+    interest.watch(ctx.res);
+    // A spooled body's file is closed with its stream, read or not.
+    const closeSpool = (): void => {
       if (payload && !Buffer.isBuffer(payload)) payload.destroy();
-      body?.release();
-      return;
-    }
-    const cancel = new AbortController();
-    const gone = (): void => cancel.abort();
-    ctx.res.once('close', gone);
+    };
     let res: OriginResponse;
     try {
-      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, signal: cancel.signal, onInterim: (status, h) => answer.interim(ctx, status, h) });
+      if (interest.signal.aborted) return closeSpool();
+      res = await origin.request({ method: ctx.method, target: ctx.target, headers, body: payload, signal: interest.signal, onInterim: (status, h) => answer.interim(ctx, status, h) });
     } catch (err) {
-      // A spooled body's file is closed with its stream, read or not.
-      if (payload && !Buffer.isBuffer(payload)) payload.destroy();
-      if (cancel.signal.aborted) return;
+      closeSpool();
+      if (interest.signal.aborted) return;
       return answer.error(ctx, err as StrataError, fwd);
     } finally {
-      ctx.res.off('close', gone);
+      interest.settle();
       // The origin has answered (or failed, or been cancelled): the body's bytes leave the node's budget.
       body?.release();
     }
