@@ -129,7 +129,8 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     // A disk entry that varies on nothing, metadata in RAM and body read at once: no choice among variants to make.
     let unvaried: StoredEntry | undefined;
     try {
-      unvaried = store.findUnvaried?.(key);
+      // Memory was asked above: a varied memory entry goes to the look-up.
+      unvaried = hot === undefined ? store.findUnvaried?.(key) : undefined;
     } catch {
       unvaried = undefined; // the look-up below meets the same failure and degrades it
     }

@@ -87,13 +87,12 @@ export class TieredStore implements CacheStore {
   }
 
   /**
-   * The entry under `key` when it is at hand (memory's, or a disk hit read at once) and
-   * varies on nothing: it answers every request for its URL. Undefined otherwise, with
-   * nothing read (find() and the choice among variants decide).
+   * After a memory miss (the caller's peek()): the disk's entry under `key` when it is
+   * at hand (a disk hit read at once) and varies on nothing: it answers every request
+   * for its URL. Undefined otherwise, with nothing read (find() and the choice among
+   * variants decide).
    */
   findUnvaried(key: string): StoredEntry | undefined {
-    const hot = this.memory.peek(key);
-    if (hot) return hot.meta.varyNames.length === 0 && hot.meta.slice === undefined ? hot : undefined;
     const cold = this.disk.reads.findUnvariedNow(key, this.promotes);
     return cold && this.promoted(key, cold);
   }

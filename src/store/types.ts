@@ -92,7 +92,10 @@ export interface Store {
    * is in RAM and whose body is read on the event loop); a promise otherwise.
    */
   find?(key: string): StoredEntry | undefined | Promise<StoredEntry | undefined>;
-  /** The entry under `key` when it is at hand without waiting and varies on nothing (it answers every request for its URL); undefined otherwise. */
+  /**
+   * After a memory miss (peek() found nothing): the entry under `key` when it is at hand
+   * without waiting and varies on nothing (it answers every request for its URL); undefined otherwise.
+   */
   findUnvaried?(key: string): StoredEntry | undefined;
   /** What Vary selection needs of every stored variant under a primary key (get() gives the whole metadata). */
   variants(primaryKey: string): VariantMeta[];
