@@ -5,41 +5,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { ENTRY_FORMAT, isWhole, type EntryMeta } from '../../src/entry.js';
+import { isWhole, type EntryMeta } from '../../src/entry.js';
 import { heldEntry, type HeldEntry } from '../../src/store/memory-entry.js';
 import { MemoryTier } from '../../src/store/memory.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import { withDir } from '../contract/disk-helpers.js';
 import { putEntry, selector } from '../contract/store.contract.js';
+import { entryMeta } from '../fixtures/entry-meta.js';
 
-/** Metadata as cache/entry.ts newEntryMeta builds it for a fill (same fields, same order). */
+/** Metadata as cache/entry.ts newEntryMeta builds it for a fill (its fields, an integrity not yet known). */
 function fillMeta(path: string, over: Partial<EntryMeta> = {}): EntryMeta {
-  const url = `http://127.0.0.1:8080${path}`;
   const requestTimeMs = 1_796_045_987_717;
-  return {
-    v: ENTRY_FORMAT,
-    key: `GET ${url}`,
-    primaryKey: `GET ${url}`,
-    url,
-    status: 200,
+  return entryMeta(`GET http://127.0.0.1:8080${path}`, {
     headers: { 'content-type': 'application/octet-stream', 'content-length': '1024', 'cache-control': 'max-age=60', date: 'Mon, 30 Nov 2026 23:13:17 GMT', etag: '"a1"' },
-    varyNames: [],
-    varyValues: {},
     requestTimeMs,
     responseTimeMs: requestTimeMs + 3,
     initialAgeS: 0.717,
-    freshnessLifetimeS: 60,
-    cacheControl: 'max-age=60',
-    noCache: false,
-    staleForbidden: false,
-    staleWhileRevalidateS: 0,
-    staleIfErrorS: 0,
     bodySize: 1024,
     integrity: undefined,
-    tags: [],
     ...over,
-  };
+  });
 }
 
 function held(meta: EntryMeta): HeldEntry {
