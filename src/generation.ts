@@ -14,7 +14,7 @@ import { createReloadRoute } from './admin/reload.js';
 import { Purger } from './admin/purge.js';
 import { createRoutesAdmin } from './admin/routes.js';
 import type { Cluster } from './cluster/cluster.js';
-import type { Coalescer } from './coalesce/coalescer.js';
+import type { MissFlights } from './pipeline/context.js';
 import type { ConfigChanges } from './config/reload.js';
 import type { Config } from './config/types.js';
 import { StrataError } from './errors.js';
@@ -24,7 +24,6 @@ import type { RequestMetrics } from './observability/metrics.js';
 import type { NotStoredLog } from './observability/not-stored.js';
 import type { Stats } from './observability/stats.js';
 import type { TopMisses } from './observability/top-misses.js';
-import type { FetchOutcome } from './pipeline/fetch-and-store.js';
 import { createProxyHandler } from './pipeline/handle.js';
 import { GuardConfigError } from './routing/guard/config-error.js';
 import { GuardSet } from './routing/guard/guard-set.js';
@@ -47,7 +46,7 @@ export interface Generation {
 /** What every generation shares: the node's long-lived components. */
 export interface NodeShared {
   store: TieredStore;
-  coalescer: Coalescer<FetchOutcome>;
+  coalescer: MissFlights;
   cluster: Cluster | undefined;
   clock: Clock;
   logger: Logger;

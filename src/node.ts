@@ -33,7 +33,7 @@ import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
 import { DrainSet } from './routing/drain.js';
 import { Router, type PoolFactory, type RoutePool } from './routing/router.js';
-import type { FetchOutcome } from './pipeline/fetch-and-store.js';
+import type { MissFlights } from './pipeline/context.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { Certificates, certificatesReloadStep } from './server/certificates.js';
@@ -76,7 +76,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const topMisses = new TopMisses(1000);
   const startedAtMs = clock.now();
   let store: TieredStore | undefined;
-  let coalescer: Coalescer<FetchOutcome> | undefined;
+  let coalescer: MissFlights | undefined;
   let current: Generation | undefined;
   // Pools a reload replaced, finishing the requests they have in flight.
   const retiring = new Set<RoutePool>();
@@ -242,7 +242,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       store = new TieredStore(memory, disk, logger);
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
       const router = new Router(config, { makePool, drains });
-      const flights = new Coalescer<FetchOutcome>(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
+      const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       coalescer = flights;
       // A request after a purge must not join a fetch that began before it.
       store.onPurged((selector) => void flights.forget(flightMatcher(selector)));

@@ -10,10 +10,19 @@
 //
 // What a flight produces, and how a follower uses it, is the pipeline's business:
 // this module only keeps the books.
+//
+// Why the table holds a listing, emptied when the flight is unlisted, and not the
+// flight: a long-lived Map that is written and deleted on every miss is rehashed
+// into new backing tables, and an obsolete table left in the old generation still
+// points at what it held. The scavenger keeps whatever such a dead table points at
+// until the next full collection, so a flight listed there — its outcome, the
+// response, the shared body, the clients' requests — was promoted to the old
+// generation on almost every miss (7.8 KB a miss, a third of a miss's CPU in GC;
+// bench/RESULTS.md). An emptied listing keeps 32 bytes alive instead.
 
 import type { Clock } from '../util/clock.js';
 
-export interface Flight<T> {
+export interface Flight<T, W = unknown> {
   readonly key: string;
   /** The fetch's result, shared by the leader and every follower. */
   readonly outcome: Promise<T>;
@@ -21,6 +30,13 @@ export interface Flight<T> {
   followers: number;
   /** Where the flight fetches from, as its leader chose (the pipeline's business: a peer request joins only some). */
   readonly route?: string;
+  /** Who waits on the flight, as its leader keeps them (the pipeline's business): on the flight, not in a table beside it (see above). */
+  waiting?: W;
+}
+
+/** A flight's place in the table: emptied when it is unlisted (see above). */
+interface Listing<T, W> {
+  flight: Flight<T, W> | undefined;
 }
 
 export interface FlightWork<T> {
@@ -29,8 +45,8 @@ export interface FlightWork<T> {
   done: Promise<unknown>;
 }
 
-export class Coalescer<T> {
-  private readonly flights = new Map<string, Flight<T>>();
+export class Coalescer<T, W = unknown> {
+  private readonly flights = new Map<string, Listing<T, W>>();
   /** Hit-for-pass: key → until (ms), oldest mark first (bounded: maxPassKeys). */
   private readonly passUntil = new Map<string, number>();
 
@@ -48,8 +64,8 @@ export class Coalescer<T> {
   }
 
   /** The flight in progress for `key`, counting the caller as a follower. */
-  join(key: string, accept?: (f: Flight<T>) => boolean): Flight<T> | undefined {
-    const f = this.flights.get(key);
+  join(key: string, accept?: (f: Flight<T, W>) => boolean): Flight<T, W> | undefined {
+    const f = this.flights.get(key)?.flight;
     if (!f || (accept && !accept(f))) return undefined;
     f.followers++;
     return f;
@@ -61,20 +77,24 @@ export class Coalescer<T> {
   }
 
   /** Start and list a flight for `key`. */
-  lead(key: string, start: () => FlightWork<T>, route?: string): Flight<T> {
+  lead(key: string, start: () => FlightWork<T>, route?: string): Flight<T, W> {
     const work = start();
-    const flight: Flight<T> = { key, outcome: work.outcome, followers: 0, ...(route === undefined ? {} : { route }) };
-    this.flights.set(key, flight);
-    const unlist = () => {
-      if (this.flights.get(key) === flight) this.flights.delete(key);
-    };
+    const flight: Flight<T, W> = { key, outcome: work.outcome, followers: 0, ...(route === undefined ? {} : { route }) };
+    // A flight listed already (one a peer's request would not join) is replaced: it finishes for its clients.
+    const prior = this.flights.get(key);
+    if (prior) prior.flight = undefined;
+    this.flights.set(key, { flight });
+    const unlist = () => this.unlist(flight);
     work.done.then(unlist, unlist);
     return flight;
   }
 
   /** Unlist `flight` (if still listed): later requests start a fetch of their own. */
-  unlist(flight: Flight<T>): void {
-    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+  unlist(flight: Flight<T, W>): void {
+    const listing = this.flights.get(flight.key);
+    if (listing?.flight !== flight) return;
+    listing.flight = undefined;
+    this.flights.delete(flight.key);
   }
 
   /** Requests for `key` should not wait for one another for a while. */
@@ -117,8 +137,9 @@ export class Coalescer<T> {
    */
   forget(match: (key: string) => boolean): number {
     let n = 0;
-    for (const key of [...this.flights.keys()]) {
+    for (const [key, listing] of [...this.flights]) {
       if (match(key)) {
+        listing.flight = undefined;
         this.flights.delete(key);
         n++;
       }

@@ -28,12 +28,16 @@ import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { FetchOutcome } from './fetch-and-store.js';
+import type { Interest } from './fetch-interest.js';
 import { clientScheme } from '../server/request-guard.js';
 import { forwardHeaders } from './forward-headers.js';
 import type { Negotiator } from '../transform/negotiate.js';
 import type { Recompressor } from '../transform/recompress.js';
 import type { CompressRules } from '../transform/rules.js';
 
+
+/** The node's flights: one fetch per key in flight, each with the clients waiting on it (fetch-interest.ts). */
+export type MissFlights = Coalescer<FetchOutcome, Interest>;
 export interface ProxyDeps {
   config: Readonly<Config>;
   access: AccessLog;
@@ -46,7 +50,7 @@ export interface ProxyDeps {
   metrics: RequestMetrics;
   clock: Clock;
   /** Origin fetches in flight, shared by the requests for one key. */
-  coalescer: Coalescer<FetchOutcome>;
+  coalescer: MissFlights;
   /** Refusals to store, remembered per URL for `GET /explain` (absent: not remembered). */
   notStored?: NotStoredLog;
   /** Primary keys that missed, for the dashboard's top missed URLs (absent: not tracked). */

@@ -35,9 +35,6 @@ export type FillAnswer = 'answered' | 'alone';
 export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: (req: FetchRequest) => FetchWork) {
   const { coalescer, clock, stats, logger } = env;
 
-  /** Interest in the flights this node leads for clients, while they wait for the origin's answer. */
-  const interests = new WeakMap<Flight<FetchOutcome>, Interest>();
-
   function fetchRequest(ctx: RequestContext, key: string, found: StoredEntry | undefined, maySlice: boolean): FetchRequest {
     return {
       id: ctx.id,
@@ -109,13 +106,13 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       const joined = alone ? undefined : coalescer.join(key, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.ownsNow(key));
       if (joined) {
         stats.inc('collapsed');
-        interests.get(joined)?.watch(ctx.res);
+        joined.waiting?.watch(ctx.res);
         return { outcome: await joined.outcome, collapsed: true };
       }
       // Gone already (reset while the guard or the look-up ran): no fetch, and none listed for others to join.
       if (ctx.res.destroyed) return { outcome: { kind: 'failed', error: new StrataError('CLIENT_GONE', 'the client went away before its fetch began') }, collapsed: false };
       const request = fetchRequest(ctx, key, found, opts.maySlice);
-      let flight: Flight<FetchOutcome> | undefined;
+      let flight: Flight<FetchOutcome, Interest> | undefined;
       // The last waiting client to leave before the origin answers cancels the fetch (./fetch-interest.ts).
       const interest = fetchInterest(() => {
         stats.inc('fetchesCancelled');
@@ -129,7 +126,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       if (alone || (ctx.peer !== undefined && coalescer.has(key))) outcome = work().outcome;
       else {
         flight = coalescer.lead(key, work, request.viaCluster ? 'cluster' : 'origin');
-        interests.set(flight, interest);
+        flight.waiting = interest;
         outcome = flight.outcome;
       }
       try {

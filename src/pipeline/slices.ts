@@ -24,7 +24,7 @@
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
 import { readerOf, SharedBody } from '../coalesce/shared-body.js';
-import type { Coalescer } from '../coalesce/coalescer.js';
+import type { MissFlights } from './context.js';
 import { newEntryMeta } from '../cache/entry.js';
 import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
@@ -45,7 +45,7 @@ import { edgeTiersOf, fetchFrom, whenDistrusted, type FetchDeps, type FetchOutco
 export interface SliceDeps {
   store: Store & Purgeable;
   origin: OriginClient;
-  coalescer: Coalescer<FetchOutcome>;
+  coalescer: MissFlights;
   clock: Clock;
   logger: Logger;
   stats: Stats;

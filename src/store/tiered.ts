@@ -53,8 +53,13 @@ export class TieredStore implements CacheStore {
   /** Writes in flight, by key. */
   /** An array, not a Set: almost always one write per key, and a miss storm opens thousands. */
   private readonly tickets = new Map<string, Ticket[]>();
-  /** Disk writes still landing after their commit() resolved (close() waits for them). */
-  private readonly landed = new Set<Promise<unknown>>();
+  /**
+   * Disk writes still landing after their commit() resolved, counted (flush() waits for
+   * them). Why a count and not a Set of them: a long-lived table written and emptied on
+   * every miss made the miss path's garbage outlive young collections (coalesce/coalescer.ts).
+   */
+  private landingCount = 0;
+  private landedWaiters: (() => void)[] = [];
   private readonly purges = new PurgeLog();
   private readonly purgedListeners: PurgedListener[] = [];
 
@@ -279,8 +284,13 @@ export class TieredStore implements CacheStore {
 
   /** A disk write landing: close() waits for it; when memory holds the entry, its failure is only logged. */
   private whileLanding(diskDone: Promise<void>, key: string, inMemory: boolean): void {
-    this.landed.add(diskDone);
-    const drop = () => this.landed.delete(diskDone);
+    this.landingCount++;
+    const drop = () => {
+      if (--this.landingCount > 0) return;
+      const waiters = this.landedWaiters;
+      this.landedWaiters = [];
+      for (const w of waiters) w();
+    };
     diskDone.then(drop, drop);
     if (inMemory) diskDone.catch((err: unknown) => this.logger.debug({ err: (err as Error).message, key }, 'disk commit did not land'));
   }
@@ -352,7 +362,7 @@ export class TieredStore implements CacheStore {
   /** Resolves when every disk write still landing, and the disk tier's own work, is done. */
   async flush(): Promise<void> {
     await this.memory.flush();
-    while (this.landed.size) await Promise.allSettled([...this.landed]);
+    while (this.landingCount > 0) await new Promise<void>((r) => this.landedWaiters.push(r));
     await this.disk.flush();
   }
 
