@@ -69,7 +69,8 @@ export interface NodeShared {
 export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
     const { store: tiered, coalescer: flights, cluster, clock, logger, stats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies } = shared;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
-    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
+    const pathKeysOf = (target: string) => router.purgePathTargets(target);
+    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
     const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
