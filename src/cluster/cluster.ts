@@ -76,6 +76,8 @@ export class Cluster implements ClusterPath {
   private readonly authNow: () => number;
   private forged = 0;
   private replayed = 0;
+  /** Purge bus entries skipped because their signature failed. */
+  private forgedBusEntries = 0;
   /** Proofs accepted within the skew window: each is accepted once (a captured peer request sent again is a client's). */
   private readonly seen = new SeenProofs(MAX_SKEW_MS);
   private outbox: PurgeOutbox | undefined;
@@ -108,6 +110,11 @@ export class Cluster implements ClusterPath {
         nodeId: config.nodeId,
         logger: deps.logger,
         apply: (p) => (deps.applyPurge ? deps.applyPurge(p) : Promise.resolve()),
+        secret: c.secret,
+        onForged: (id, from) => {
+          this.forgedBusEntries++;
+          deps.logger.warn({ entry: id, claims: from }, 'purge bus entry without a valid signature (not written by a node sharing cluster.secret): skipped');
+        },
       });
     }
     this.fetcher = new PeerFetch({
@@ -226,7 +233,7 @@ export class Cluster implements ClusterPath {
       ...this.fetcher.stats(),
       ...(this.deps.workers ? { workerMisses: this.deps.workers.fetch.stats() } : {}),
       purgesOwed: this.outbox?.pendingCounts() ?? {},
-      ...(this.bus ? { purgeBus: this.bus.stats() } : {}),
+      ...(this.bus ? { purgeBus: this.bus.stats(), forgedBusEntries: this.forgedBusEntries } : {}),
     };
   }
 
