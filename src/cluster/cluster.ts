@@ -13,7 +13,7 @@ import type { ClusterPath } from '../pipeline/context.js';
 import type { Clock } from '../util/clock.js';
 import type { PurgeSelector } from '../store/types.js';
 import { PurgeFanOut } from './fan-out.js';
-import { Membership } from './membership.js';
+import { addressKey, Membership } from './membership.js';
 import { PurgeOutbox } from './outbox.js';
 import { PurgeBus } from './purge-bus.js';
 import type { WirePurge } from './purge-wire.js';
@@ -102,7 +102,9 @@ export class Cluster implements ClusterPath {
       ...(deps.resolve ? { resolve: deps.resolve } : {}),
       ...(deps.timers ? { timers: deps.timers } : {}),
       onAvailable: (id) => this.fanOut?.kick(id),
-      onForgotten: (id) => void this.outbox?.drop(id),
+      onForgotten: (key) => void this.outbox?.drop(key),
+      // Sync: the fan-out kicked when the peer is found next sees what it is owed.
+      onIdentified: (url, id) => void this.outbox?.reassign(addressKey(url), id),
     });
     if (c.purgeBus !== '') {
       this.bus = new PurgeBus({
