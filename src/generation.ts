@@ -8,7 +8,7 @@ import type { RequestBodyBudget } from './server/request-body-budget.js';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { createAdminHandler, type Readiness } from './admin/admin.js';
+import { createAdminHandler, type AdminHandler, type Readiness } from './admin/admin.js';
 import { createExplainRoute } from './admin/explain.js';
 import { createReloadRoute } from './admin/reload.js';
 import { Purger } from './admin/purge.js';
@@ -40,7 +40,7 @@ export interface Generation {
   router: Router;
   guards: GuardSet;
   proxy: Handler;
-  admin: Handler;
+  admin: AdminHandler;
 }
 
 /** What every generation shares: the node's long-lived components. */
@@ -93,6 +93,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     const reload = createReloadRoute({ token: cfg.admin.token, reload: shared.reload });
     const adminHandler = createAdminHandler({
       nodeId: cfg.nodeId,
+      logger,
       allowedHosts: cfg.admin.hosts,
       stats,
       store: tiered,

@@ -299,16 +299,25 @@ export class Purger {
 
   /** Apply a purge another node accepted (from the purge bus); resolves with the entries affected. */
   async applyRemote(selector: PurgeSelector, softAtMs: number | undefined, from: string, id: string): Promise<number> {
-    const purged = await this.deps.store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
+    const purged = await this.deps.store.purge(selector, this.softHere(softAtMs));
     this.deps.stats.inc('purged', purged);
     this.deps.logger.info({ purge: { by: `peer ${from}`, via: 'bus', id, purged } }, 'purge from a peer');
     return purged;
   }
 
+  /**
+   * A soft purge another node accepted, as this node applies it: at the sender's instant,
+   * or this node's now if that is earlier. Why: a sender whose clock runs ahead named an
+   * instant still to come here, and the entries would stay fresh until this clock reached it.
+   */
+  private softHere(softAtMs: number | undefined): { softAtMs?: number } {
+    return softAtMs === undefined ? {} : { softAtMs: Math.min(softAtMs, this.deps.clock.now()) };
+  }
+
   private async apply(res: ServerResponse, selector: PurgeSelector, softAtMs: number | undefined, what: { by: string; via: string; id: string }): Promise<void> {
     let purged: number;
     try {
-      purged = await this.deps.store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
+      purged = await this.deps.store.purge(selector, this.softHere(softAtMs));
     } catch (err) {
       this.deps.logger.error({ purge: what, err }, 'peer purge failed; the sender keeps it queued');
       return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`));

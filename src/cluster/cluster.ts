@@ -16,6 +16,7 @@ import { PurgeFanOut } from './fan-out.js';
 import { addressKey, Membership } from './membership.js';
 import { PurgeOutbox } from './outbox.js';
 import { PurgeBus } from './purge-bus.js';
+import { withoutPassword } from '../config/kinds.js';
 import type { WirePurge } from './purge-wire.js';
 import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
 import { PeerFetch, type PeerRequest } from './peer-fetch.js';
@@ -176,7 +177,7 @@ export class Cluster implements ClusterPath {
         at = await this.bus.publish(purge);
       } catch (err) {
         const why = (err as Error).message;
-        this.deps.logger.warn({ purgeBus: this.config.cluster.purgeBus, err: why }, 'purge bus unreachable: purge sent by fan-out instead');
+        this.deps.logger.warn({ purgeBus: withoutPassword(this.config.cluster.purgeBus), err: why }, 'purge bus unreachable: purge sent by fan-out instead');
         return { peers: await this.fanOut.distribute(purge), via: `fan-out (purge bus unreachable: ${why})` };
       }
       const peers = this.membership.peers();

@@ -21,6 +21,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { busEntrySignature, busEntrySigned } from './peer-auth.js';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
+import { withoutPassword } from '../config/kinds.js';
 
 export const STREAM_KEY = 'strata:purges';
 export const POSITIONS_KEY = 'strata:purge-positions';
@@ -79,7 +80,7 @@ export class PurgeBus {
     this.reader = new Redis(deps.url, OPTIONS);
     for (const c of [this.cmd, this.reader]) {
       c.on('error', (err: Error) => {
-        if (this.lastError !== err.message) deps.logger.warn({ purgeBus: deps.url, err: err.message }, 'purge bus (Redis) error');
+        if (this.lastError !== err.message) deps.logger.warn({ purgeBus: withoutPassword(deps.url), err: err.message }, 'purge bus (Redis) error');
         this.lastError = err.message;
       });
       c.on('ready', () => (this.lastError = undefined));
@@ -114,10 +115,10 @@ export class PurgeBus {
     }
     this.loop = this.readLoop();
     if (caughtUp) {
-      this.deps.logger.info({ purgeBus: this.deps.url, replayed: this.replayed, position: this.position }, 'purge bus: caught up');
+      this.deps.logger.info({ purgeBus: withoutPassword(this.deps.url), replayed: this.replayed, position: this.position }, 'purge bus: caught up');
       return 'replayed';
     }
-    this.deps.logger.warn({ purgeBus: this.deps.url, err: this.lastError ?? why }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
+    this.deps.logger.warn({ purgeBus: withoutPassword(this.deps.url), err: this.lastError ?? why }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
     return 'unreachable';
   }
 
@@ -209,7 +210,7 @@ export class PurgeBus {
   }
 
   stats(): Record<string, unknown> {
-    return { url: this.deps.url, position: this.position ?? null, replayed: this.replayed, reachable: this.cmd.status === 'ready', ...(this.lastError ? { lastError: this.lastError } : {}) };
+    return { url: withoutPassword(this.deps.url), position: this.position ?? null, replayed: this.replayed, reachable: this.cmd.status === 'ready', ...(this.lastError ? { lastError: this.lastError } : {}) };
   }
 
   async close(): Promise<void> {
