@@ -176,6 +176,15 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
   };
 }
 
+/**
+ * The fields of a response that one client's fetch may hand to another (a request
+ * collapsed onto it): what a hit on it would carry — no Set-Cookie, no field that
+ * private="..." names (RFC 9111 §5.2.2.7), no hop-by-hop field, no Age.
+ */
+export function sharedFields(res: HeaderMap, targetedField: string): HeaderMap {
+  return storedHeaders(res, parseCacheControl(effectiveDirectives(res, targetedField).value));
+}
+
 /** The response fields worth keeping: hop-by-hop fields, Set-Cookie, Age and fields named by private="..." are dropped. */
 function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
   // Age is recomputed on every answer (RFC 9111 §5.1); Date is kept as the origin's.

@@ -42,10 +42,12 @@ export function parseCacheControl(value: string | undefined): Directives {
     }
     if (name) {
       const prev = out.get(name);
-      // The unqualified form of private / no-cache is the stricter one and wins;
-      // other repeated directives with different values are invalid ('').
+      // The unqualified form of private / no-cache is the stricter one and wins; their
+      // field lists add up (private="a", private="b" names both: none of them may be
+      // shared); other repeated directives with different values are invalid ('').
       if (prev === undefined || prev === arg) out.set(name, arg);
       else if (prev === true || arg === true) out.set(name, true);
+      else if (name === 'private' || name === 'no-cache') out.set(name, `${prev}, ${arg}`);
       else out.set(name, '');
     }
     i = j + 1;

@@ -24,6 +24,7 @@ import { readerOf } from '../coalesce/shared-body.js';
 import { createVariants } from './variants.js';
 import { planFor, type Plan } from '../transform/select.js';
 import { isBadCoding } from '../transform/codings.js';
+import { sharedFields } from '../cache/storable.js';
 import type { EntryMeta } from '../store/types.js';
 
 /** A fetch outcome that carries a response body clients can share. */
@@ -36,17 +37,20 @@ export function createAnswers(env: NodeEnv) {
    * outcome (a herd of followers would otherwise rebuild the same list each);
    * Cache-Status is added per client.
    */
-  const sharedHeads = new WeakMap<SharedResponse, string[]>();
-  const peerHeads = new WeakMap<SharedResponse, string[]>();
+  const sharedHeads = new WeakMap<SharedResponse, (string[] | undefined)[]>();
 
-  function sharedHead(o: SharedResponse, ctx: RequestContext): string[] {
-    const heads = ctx.peer === undefined ? sharedHeads : peerHeads;
-    let base = heads.get(o);
+  /** `collapsed`: the client joined another's fetch, and gets only what a hit would carry (no Set-Cookie, no private="..." field). */
+  function sharedHead(o: SharedResponse, ctx: RequestContext, collapsed: boolean): string[] {
+    // One list per kind of client: a client or a peer, the fetch's leader or a follower.
+    let heads = sharedHeads.get(o);
+    if (!heads) sharedHeads.set(o, (heads = []));
+    const kind = (ctx.peer === undefined ? 0 : 1) + (collapsed ? 2 : 0);
+    let base = heads[kind];
     if (!base) {
-      base = originFields(o.headers, deliverFor(env, ctx));
+      base = originFields(collapsed ? sharedFields(o.headers, env.config.cache.targetedField.toLowerCase()) : o.headers, deliverFor(env, ctx));
       // A stored 200 is answered with ranges from now on, so its first answer says so too.
       if (o.kind === 'storing' && o.status === 200) base = advertiseRanges(base);
-      heads.set(o, base);
+      heads[kind] = base;
     }
     return base;
   }
@@ -101,7 +105,7 @@ export function createAnswers(env: NodeEnv) {
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
       const head = ctx.method === 'HEAD';
       if (!head && !o.body.available) return 'alone';
-      ctx.res.writeHead(o.status, sharedHead(o, ctx).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(o.status, sharedHead(o, ctx, outcome.collapsed === true).concat('cache-status', settle(env, ctx, outcome)));
       if (head) {
         ctx.res.end();
         return undefined;

@@ -305,3 +305,32 @@ test('issue 14 #4: an unstorable error page for a request with credentials is no
     await h.close();
   }
 });
+
+test("a follower gets what a hit would carry: not the leader's Set-Cookie, nor the fields private=\"...\" names", async () => {
+  const held = heldOrigin();
+  const h = await startHarness(held.handler, { cache: { storeSetCookie: true } });
+  try {
+    const read = (r: Awaited<ReturnType<typeof request>>) => r.body.text().then((body) => ({ headers: r.headers, body }));
+    const leader = request(h.base + '/me', { headers: { cookie: 'who=alice' } }).then(read);
+    await h.until(() => held.waiting.length === 1, 'the origin request');
+    const follower = request(h.base + '/me', { headers: { cookie: 'who=bob' } }).then(read);
+    await collapsed(h, 1);
+    held.waiting[0]!.writeHead(200, { 'cache-control': 'max-age=60, private="x-user"', 'set-cookie': 'sess=alice', 'x-user': 'alice', 'x-shared': 'yes', 'content-length': 4 });
+    held.waiting[0]!.end('page');
+    const [a, b] = await Promise.all([leader, follower]);
+    assert.equal(a.headers['set-cookie'], 'sess=alice', 'the leader gets its own answer whole');
+    assert.equal(a.headers['x-user'], 'alice');
+    assert.equal(b.body, 'page');
+    assert.match(String(b.headers['cache-status']), /collapsed/);
+    assert.equal(b.headers['set-cookie'], undefined, "another client's cookie is never passed on");
+    assert.equal(b.headers['x-user'], undefined, 'a field private="..." names is not shared');
+    assert.equal(b.headers['x-shared'], 'yes');
+    const hit = await request(h.base + '/me').then(read);
+    assert.match(String(hit.headers['cache-status']), /hit/);
+    assert.equal(hit.headers['set-cookie'], undefined);
+    assert.equal(hit.headers['x-user'], undefined);
+    assert.equal(h.origin.count('/me'), 1);
+  } finally {
+    await h.close();
+  }
+});

@@ -51,6 +51,12 @@ const parseCases: { name: string; value: string | undefined; want: Entries }[] =
     want: [['s-maxage', ''], ['public', true]],
   },
   { name: '§5.2 a repeated boolean directive stays boolean', value: 'no-cache, no-cache', want: [['no-cache', true]] },
+  {
+    name: '§5.2.2.7 repeated qualified private directives name every field listed (two Cache-Control lines)',
+    value: 'private="x-user", max-age=60, private="x-session"',
+    want: [['private', 'x-user, x-session'], ['max-age', '60']],
+  },
+  { name: '§5.2.2.4 repeated qualified no-cache directives name every field listed', value: 'no-cache="a", no-cache="b"', want: [['no-cache', 'a, b']] },
 ];
 
 describe('parseCacheControl', () => {
