@@ -6,6 +6,7 @@
 // fetch names "sliceable" → slices, else whole without slicing. No step calls back
 // into the one before it.
 
+import { REQUEST_SPECIFIC_REASONS, type NotStoredReason } from '../cache/storable.js';
 import type { Decision } from '../cache/decide.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { StrataError } from '../errors.js';
@@ -46,7 +47,8 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
       return 'answered';
     }
     if (o.kind === 'unsliceable') {
-      if (o.why !== 'unsatisfiable' || !range) coalescer.markPass(noSlicesKey(key));
+      // A refusal that is this request's own (its no-store, its credentials) says nothing of the object.
+      if ((o.why !== 'unsatisfiable' || !range) && !REQUEST_SPECIFIC_REASONS.has(o.why as NotStoredReason)) coalescer.markPass(noSlicesKey(key));
       // A small object asked for by range: stored whole alongside, so the next request is a hit.
       if (o.why === 'small' && range) shared.fillInBackground(ctx, key);
       return 'unsliced';

@@ -388,3 +388,22 @@ test('only-if-cached on a sliced object with a stale slice, or a failing If-Rang
     assert.equal(o.ranges.length, 2, 'no origin request for any only-if-cached request');
   });
 });
+
+test("a range request whose answer may not be stored for it alone (no-store, credentials) leaves slicing on for everyone else", async () => {
+  const o = origin();
+  await withHarness(o, async (h) => {
+    const own = await request(h.base + '/v.mp4', { headers: { range: 'bytes=0-0', 'cache-control': 'no-store' } });
+    assert.equal(own.statusCode, 206);
+    await own.body.arrayBuffer();
+    const auth = await request(h.base + '/v.mp4', { headers: { range: 'bytes=0-0', authorization: 'Bearer x' } });
+    await auth.body.arrayBuffer();
+    // Another client's range: answered from slices, stored, then a hit.
+    const r = await request(h.base + '/v.mp4', { headers: { range: sliceRange(3) } });
+    assert.equal(r.statusCode, 206);
+    assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(o.body.subarray(3 * SLICE, 4 * SLICE)));
+    assert.doesNotMatch(String(r.headers['cache-status']), /detail=range/, String(r.headers['cache-status']));
+    const again = await request(h.base + '/v.mp4', { headers: { range: sliceRange(3) } });
+    await again.body.arrayBuffer();
+    assert.match(String(again.headers['cache-status']), /hit/, String(again.headers['cache-status']));
+  });
+});
