@@ -40,6 +40,9 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   if (url.length > limits.maxUrlBytes) {
     return new StrataError('URI_TOO_LONG', `request target is ${url.length} bytes; the limit is ${limits.maxUrlBytes}`);
   }
+  // RFC 9112 §3.2: a request target has no fragment. One would reach the key as it is, where
+  // Strata's own "#" suffixes (keyed fields, canary sides) begin (cache/key.ts).
+  if (url.includes('#')) return new StrataError('BAD_REQUEST', 'request target holds a fragment ("#"); send the path and query only');
   const method = req.method ?? '';
   if (REFUSED_METHODS.has(method)) {
     return method === 'CONNECT'

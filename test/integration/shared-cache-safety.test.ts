@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { startHarness, fixed } from '../fixtures/harness.js';
 
@@ -23,6 +24,22 @@ test('X-Forwarded-Host / -Proto / Forwarded from a client never reach the origin
     assert.equal(seen['forwarded'], undefined);
     const other = await h.get('/xfh', { host });
     assert.doesNotMatch(other.text, /evil/);
+    // Spellings of the Host the key folds together reach the origin as the key has them:
+    // the first one's answer (stored for all of them) names the site the others asked for.
+    for (const [i, spelling] of ['SITE.Example.', 'site.example:80'].entries()) {
+      await h.get(`/xfh-${i}`, { host: spelling });
+      assert.equal(h.origin.requests.at(-1)!.headers['x-forwarded-host'], 'site.example', spelling);
+      assert.match((await h.get(`/xfh-${i}`, { host })).text, /\/\/site\.example\/app\.js/);
+    }
+    // A fragment in the target is refused: the key's own "#" suffixes begin there.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = connect(Number(new URL(h.base).port), '127.0.0.1', () => s.end('GET /page#side=canary HTTP/1.1\r\nHost: site.example\r\n\r\n'));
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString()));
+      s.on('end', () => resolve(got));
+      s.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
   } finally {
     await h.close();
   }
