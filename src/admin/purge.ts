@@ -16,7 +16,7 @@ import { removeDotSegments } from '../http/url-path.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { primaryKey, urlOfKey } from '../cache/key.js';
+import { KEY_SCHEME, primaryKey, urlOfKey } from '../cache/key.js';
 import { tagsOf } from '../cache/tags.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -28,9 +28,6 @@ import { parseWirePurge } from '../cluster/purge-wire.js';
 import { bodyMatches } from '../cluster/peer-auth.js';
 
 export const PURGE_BODY_MAX_BYTES = 2 ** 20;
-
-/** The scheme of Strata's cache keys: the node listens on plain HTTP (see pipeline/handle.ts). */
-const KEY_SCHEME = 'http';
 
 /** The JSON body of `POST /purge`, validated. */
 export interface PurgeRequest {

@@ -6,10 +6,20 @@ import { normaliseAuthority, primaryKey } from './key.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
-/** Primary keys to invalidate after this exchange; empty for safe methods or error statuses. */
-export function invalidatedKeys(method: string, status: number, scheme: string, host: string, target: string, res: HeaderMap): string[] {
+/** A URI an exchange invalidates: its Host (authority) and origin-form target. */
+export interface InvalidatedTarget {
+  host: string;
+  target: string;
+}
+
+/**
+ * What to invalidate after this exchange (the target first); empty for safe methods or
+ * error statuses. `scheme` is the client's: it decides which Location and Content-Location
+ * URIs share the target's origin (over TLS, an absolute https: URI does).
+ */
+export function invalidatedTargets(method: string, status: number, scheme: string, host: string, target: string, res: HeaderMap): InvalidatedTarget[] {
   if (SAFE.has(method) || status < 200 || status >= 400) return [];
-  const keys = [primaryKey(scheme, host, target)];
+  const out: InvalidatedTarget[] = [{ host, target }];
   const base = `${scheme}://${host}${target}`;
   for (const field of ['location', 'content-location']) {
     const v = res[field];
@@ -21,7 +31,12 @@ export function invalidatedKeys(method: string, status: number, scheme: string, 
       continue;
     }
     if (u.protocol !== `${scheme}:` || normaliseAuthority(scheme, u.host) !== normaliseAuthority(scheme, host)) continue;
-    keys.push(primaryKey(scheme, u.host, u.pathname + u.search));
+    out.push({ host: u.host, target: u.pathname + u.search });
   }
-  return keys;
+  return out;
+}
+
+/** Primary keys (under `scheme`) of what this exchange invalidates. */
+export function invalidatedKeys(method: string, status: number, scheme: string, host: string, target: string, res: HeaderMap): string[] {
+  return invalidatedTargets(method, status, scheme, host, target, res).map((t) => primaryKey(scheme, t.host, t.target));
 }

@@ -9,6 +9,9 @@ export function isCacheableMethod(method: string): boolean {
 
 const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
 
+/** The scheme of every primary key, whatever the listener speaks (CACHING.md, The cache key). */
+export const KEY_SCHEME = 'http';
+
 /** Lower-case host, default port removed, trailing dot removed. */
 export function normaliseAuthority(scheme: string, host: string): string {
   let h = host.toLowerCase();

@@ -3,7 +3,10 @@
 // invalidates what it names (RFC 9111 §4.4). An OPTIONS with Max-Forwards: 0 is
 // answered here; a higher Max-Forwards is decremented (RFC 9110 §7.6.2).
 
-import { invalidatedKeys } from '../cache/invalidation.js';
+import { invalidatedTargets } from '../cache/invalidation.js';
+import { KEY_SCHEME, primaryKey, urlOfKey } from '../cache/key.js';
+import { emptySelector } from '../store/purge-match.js';
+import { clientScheme } from '../server/request-guard.js';
 import type { FwdReason } from '../cache/outcome.js';
 import type { StrataError } from '../errors.js';
 import { maxForwards } from '../http/max-forwards.js';
@@ -19,9 +22,22 @@ export function createPass(env: PathEnv, answer: Answers) {
   const { limits } = env.config;
   const bodyLimits = { maxBytes: limits.maxRequestBodyBytes, memoryBytes: limits.requestBodyMemoryBytes, dir: limits.requestBodyDir, idleTimeoutMs: limits.requestBodyTimeoutMs };
 
+  /**
+   * RFC 9111 §4.4, as routes key what they store: a route that keys by query options, fields
+   * or canary side stored the URI under other keys than the plain one, removed as a purge
+   * of that URL would remove them (every keyed version, every variant).
+   */
   async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
-    const keys = invalidatedKeys(ctx.method, res.status, 'http', ctx.host || origin.host, ctx.target, res.headers);
-    for (const pk of keys) stats.inc('invalidations', await store.deleteVariants(pk).catch(() => 0));
+    for (const t of invalidatedTargets(ctx.method, res.status, clientScheme(ctx.req), ctx.host || origin.host, ctx.target, res.headers)) {
+      const keyed = env.router.purgeKey(t.host, t.target);
+      const key = primaryKey(KEY_SCHEME, t.host, keyed?.target ?? t.target);
+      if (!keyed) {
+        stats.inc('invalidations', await store.deleteVariants(key).catch(() => 0));
+        continue;
+      }
+      const selector = { ...emptySelector(), primaryKeys: [key], urlPrefixes: keyed.suffixed ? [urlOfKey(key) + '#'] : [] };
+      stats.inc('invalidations', await store.purge(selector).catch(() => 0));
+    }
   }
 
   return async function pass(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {

@@ -9,7 +9,7 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import { decide, requestFacts } from '../cache/decide.js';
-import { isCacheableMethod, keySuffix, keyedTarget, primaryKey, PLAIN_KEY } from '../cache/key.js';
+import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAIN_KEY } from '../cache/key.js';
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
 import { cookieValue } from '../http/cookies.js';
@@ -95,7 +95,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     const host = ctx.host || origin.host;
     if (plainKey) {
       if (host !== lastHost) {
-        lastPrefix = primaryKey('http', host, '');
+        lastPrefix = primaryKey(KEY_SCHEME, host, '');
         lastHost = host;
       }
       return lastPrefix + ctx.target;
@@ -109,7 +109,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     // The cookies as the client sent them, even when publicAfterAuth took Cookie out of the cache's view.
     const cookies = ctx.originOnly?.['cookie'] ?? ctx.headers['cookie'];
     for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(cookies, c)]);
-    return primaryKey('http', host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
+    return primaryKey(KEY_SCHEME, host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
   }
 
   /**
@@ -187,7 +187,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
    */
   function handlePurge(ctx: RequestContext): Promise<void> {
     const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'purge' });
-    const key = primaryKey('http', ctx.host || origin.host, keyedTarget(ctx.target, route.key));
+    const key = primaryKey(KEY_SCHEME, ctx.host || origin.host, keyedTarget(ctx.target, route.key));
     return env.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via], keySuffixed(route));
   }
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { named, startSites } from '../fixtures/sites.js';
-import { fetchReply, startHarness } from '../fixtures/harness.js';
+import { fetchReply, startHarness, type OriginHandler } from '../fixtures/harness.js';
 
 test('Host (exact, wildcard) then the longest path prefix choose the route; its own origin answers', async () => {
   const h = await startSites({ shop: named('shop', 'no-store'), api: named('api', 'no-store'), apiV2: named('api-v2', 'no-store'), blog: named('blog', 'no-store') }, (u) => ({
@@ -226,6 +226,35 @@ test('a purge of a URL reaches every version its route keyed (query options, hea
     const p = await h.get('/p?a=1&b=2', { host: 'shop.example', authorization: 'Bearer tok' }, 'PURGE');
     assert.equal(p.status, 200, p.text);
     assert.match((await get({ 'x-device': 'mobile' })).headers['cache-status']!, /fwd=uri-miss/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('an unsafe method invalidates every version its route keyed of the target and of a same-origin Location (RFC 9111 §4.4)', async () => {
+  const origin: OriginHandler = (req, res) => {
+    const body = `s ${req.url}`;
+    if (req.method === 'POST') res.writeHead(201, { location: '/basket?b=2&a=1', 'content-length': Buffer.byteLength(body) });
+    else res.writeHead(200, { 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const h = await startSites({ s: origin }, (u) => ({
+    shop: { hosts: ['shop.example'], routes: { all: { path: '/', upstream: u['s'], cache: { ignoreQuery: ['utm_source'], sortQuery: true, keyHeaders: ['x-device'] } } } },
+  }));
+  try {
+    const get = (path: string, headers: Record<string, string> = {}) => h.get(path, { host: 'shop.example', ...headers });
+    for (const path of ['/p?b=2&a=1', '/basket?a=1&b=2']) {
+      await get(path);
+      await get(path, { 'x-device': 'mobile' });
+    }
+    await h.stored(4);
+    assert.match((await get('/p?a=1&b=2', { 'x-device': 'mobile' })).headers['cache-status']!, /^test-node; hit/);
+    const post = await h.get('/p?utm_source=x&a=1&b=2', { host: 'shop.example' }, 'POST');
+    assert.equal(post.status, 201);
+    for (const path of ['/p?a=1&b=2', '/basket?b=2&a=1']) {
+      assert.match((await get(path)).headers['cache-status']!, /fwd=uri-miss/, path);
+      assert.match((await get(path, { 'x-device': 'mobile' })).headers['cache-status']!, /fwd=uri-miss/, `${path} (mobile)`);
+    }
   } finally {
     await h.close();
   }

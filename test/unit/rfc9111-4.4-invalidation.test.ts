@@ -2,7 +2,7 @@
 // src/cache/invalidation.ts. Pure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { invalidatedKeys } from '../../src/cache/invalidation.js';
+import { invalidatedKeys, invalidatedTargets } from '../../src/cache/invalidation.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 
 interface Case {
@@ -86,4 +86,10 @@ describe('invalidatedKeys', () => {
       assert.deepEqual(got, c.want);
     });
   }
+});
+
+test('§4.4 over TLS, an absolute https: Location is same-origin; its key is the http key every target has', () => {
+  const got = invalidatedTargets('POST', 201, 'https', 'localhost', '/cart', { location: 'https://localhost/basket' });
+  assert.deepEqual(got, [{ host: 'localhost', target: '/cart' }, { host: 'localhost', target: '/basket' }]);
+  assert.deepEqual(invalidatedTargets('POST', 201, 'http', 'localhost', '/cart', { location: 'https://localhost/basket' }), [{ host: 'localhost', target: '/cart' }]);
 });
