@@ -203,9 +203,14 @@ export class DiskTier implements Store, Purgeable {
     return this.queue.unlink(integrity, () => !this.blobs.has(integrity));
   }
 
-  /** Append a removal line for `key` unless a newer write of it is still landing (its line supersedes). */
+  /**
+   * Append a removal line for `key`; undefined when a record is under the key (its line
+   * supersedes). A newer write still landing decides (landing.ts settled()): its line
+   * supersedes, or its failure writes the removal — whose result this is.
+   */
   appendRemoval(key: string): Promise<OpResult> | undefined {
-    if (this.landings.pending(key) || this.records.has(key)) return undefined;
+    if (this.landings.pending(key)) return this.landings.settled(key);
+    if (this.records.has(key)) return undefined;
     this.whileLoading?.deletedKeys.add(key);
     const line = removalLine(key, Date.now());
     this.indexBytes += Buffer.byteLength(line);
@@ -257,10 +262,11 @@ export class DiskTier implements Store, Purgeable {
     this.maybeCompact();
   }
 
-  removeRecord(rec: DiskRecord, why: string): Promise<unknown> {
+  /** Forget a record and append its removal line; the line's result (a failure is the caller's to report). */
+  removeRecord(rec: DiskRecord, why: string): Promise<OpResult> {
     this.untrack(rec);
     this.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
-    return this.appendRemoval(rec.key) ?? Promise.resolve();
+    return this.appendRemoval(rec.key) ?? Promise.resolve({ ok: true });
   }
 
   maybeCompact(): void {
@@ -315,8 +321,7 @@ export class DiskTier implements Store, Purgeable {
 
   /** A committed body over the budget: the older entry under its key must not stand in for it. */
   tooLarge(meta: EntryMeta): false {
-    const old = this.records.get(meta.key);
-    if (old) void this.removeRecord(old, 'replaced by a body over the disk budget');
+    void this.landings.dropOlder(meta.key, 'replaced by a body over the disk budget', false);
     return false;
   }
 
@@ -348,15 +353,14 @@ export class DiskTier implements Store, Purgeable {
     return this.purging.purge(selector, opts);
   }
 
+  /** Rejects (the error's code the writer's) when the removal line could not be written: the entry would come back after a restart. */
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
-    if (!rec) {
-      // Perhaps not loaded yet: its removal is written now and applied when it loads.
-      if (this.whileLoading) await this.appendRemoval(key);
-      return false;
-    }
-    await this.removeRecord(rec, 'deleted');
-    return true;
+    // Perhaps not loaded yet: its removal is written now and applied when it loads.
+    const removal = rec ? this.removeRecord(rec, 'deleted') : this.whileLoading ? this.appendRemoval(key) : undefined;
+    const r = await removal;
+    if (r && !r.ok) throw Object.assign(new Error(`disk tier: the removal of ${key} could not be written: ${r.message}`), { code: r.code });
+    return rec !== undefined;
   }
 
   has(key: string): boolean {
