@@ -83,7 +83,7 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
       throw new BodyLengthError('disk tier', size, expected);
     }
     if (tooLarge) {
-      tier.tooLarge(meta);
+      tier.landings.tooLarge(meta);
       return;
     }
     if (shed) {

@@ -12,8 +12,9 @@
 //   write of the same bytes (write-queue's guarded removal).
 // - Everything the tier writes counts against maxBytes: blobs (whole blocks), the
 //   index file, bodies being written, bodies queued.
-// - Only an integrity failure (digest, length) or a missing blob removes an entry;
-//   any other read error (EMFILE, EIO…) is counted and logged, and the entry stays.
+// - Only an integrity failure (digest, length), a missing blob, or a newer body of its
+//   key that did not land (landing.ts dropOlder) removes an entry; any other read
+//   error (EMFILE, EIO…) is counted and logged, and the entry stays.
 // - A purge is durable once its journal record is fsynced (purge-journal.ts), and is
 //   applied as a ban (purge-bans.ts); record lines follow in the background
 //   (disk-purge.ts).
@@ -72,7 +73,7 @@ export class DiskTier implements Store, Purgeable {
   liveLineBytes = 0;
   /** Estimated RAM of the records (recordRamBytes). */
   private recordBytes = 0;
-  /** Bytes of bodies being streamed to temp files. */
+  /** Bytes of bodies being streamed to temp files: announced or written, whichever is more (blob-writer.ts). */
   tmpBytes = 0;
   readonly reads = new DiskReads(this);
   compacting = false;
@@ -262,7 +263,7 @@ export class DiskTier implements Store, Purgeable {
     this.maybeCompact();
   }
 
-  /** Forget a record and append its removal line; the line's result (a failure is the caller's to report). */
+  /** Forget a record and append its removal line: the line's result (the caller reports a failure). */
   removeRecord(rec: DiskRecord, why: string): Promise<OpResult> {
     this.untrack(rec);
     this.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
@@ -277,7 +278,6 @@ export class DiskTier implements Store, Purgeable {
   peek(): StoredEntry | undefined {
     return undefined;
   }
-
   /** The Store contract's look-up: the body streamed from its file (reads.find() is the hit path's), the metadata handed out (storedFrom()). */
   async get(key: string): Promise<StoredEntry | undefined> {
     const rec = this.live(key);
@@ -315,14 +315,8 @@ export class DiskTier implements Store, Purgeable {
     const parts = Buffer.isBuffer(body) ? [body] : body;
     let size = 0;
     for (const p of parts) size += p.length;
-    if (size > this.opts.maxBytes) return Promise.resolve(this.tooLarge(meta));
+    if (size > this.opts.maxBytes) return Promise.resolve(this.landings.tooLarge(meta));
     return this.landings.putWhole(meta, parts, size, size <= this.smallBodyBytes, opts.wanted);
-  }
-
-  /** A committed body over the budget: the older entry under its key must not stand in for it. */
-  tooLarge(meta: EntryMeta): false {
-    void this.landings.dropOlder(meta.key, 'replaced by a body over the disk budget', false);
-    return false;
   }
 
   open(meta: EntryMeta, opts: DiskWriteOptions = {}): BodyWriter {
@@ -356,8 +350,8 @@ export class DiskTier implements Store, Purgeable {
   /** Rejects (the error's code the writer's) when the removal line could not be written: the entry would come back after a restart. */
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
-    // Perhaps not loaded yet: its removal is written now and applied when it loads.
-    const removal = rec ? this.removeRecord(rec, 'deleted') : this.whileLoading ? this.appendRemoval(key) : undefined;
+    // No record: perhaps not loaded yet; its removal is written now and applied when it loads.
+    const removal = rec ? this.removeRecord(rec, 'deleted') : this.whileLoading && this.appendRemoval(key);
     const r = await removal;
     if (r && !r.ok) throw Object.assign(new Error(`disk tier: the removal of ${key} could not be written: ${r.message}`), { code: r.code });
     return rec !== undefined;
