@@ -85,8 +85,9 @@ export function isWhole(m: VariantMeta): m is EntryMeta {
 export interface PurgeSelector {
   /** Primary keys: every variant of each. */
   primaryKeys: string[];
-  /** Origin-form targets (path + query), exactly, under any authority. */
+  /** Origin-form targets (path + query), exactly, under any authority, with or without the members a key carries after "#". */
   paths: string[];
+  /** A prefix ending at its only "#" takes that URL's keyed versions (matched by a set look-up, however many). */
   urlPrefixes: string[];
   pathPrefixes: string[];
   tags: string[];

@@ -8,7 +8,7 @@ import type { RequestBodyBudget } from './server/request-body-budget.js';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { createAdminHandler, type Readiness } from './admin/admin.js';
+import { createAdminHandler, type AdminHandler, type Readiness } from './admin/admin.js';
 import { createExplainRoute } from './admin/explain.js';
 import { createReloadRoute } from './admin/reload.js';
 import { Purger } from './admin/purge.js';
@@ -40,7 +40,7 @@ export interface Generation {
   router: Router;
   guards: GuardSet;
   proxy: Handler;
-  admin: Handler;
+  admin: AdminHandler;
 }
 
 /** What every generation shares: the node's long-lived components. */
@@ -69,7 +69,8 @@ export interface NodeShared {
 export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
     const { store: tiered, coalescer: flights, cluster, clock, logger, stats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies } = shared;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
-    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, ...(cluster ? { cluster } : {}) });
+    const pathKeysOf = (target: string) => router.purgePathTargets(target);
+    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
     const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
@@ -92,6 +93,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     const reload = createReloadRoute({ token: cfg.admin.token, reload: shared.reload });
     const adminHandler = createAdminHandler({
       nodeId: cfg.nodeId,
+      logger,
       allowedHosts: cfg.admin.hosts,
       stats,
       store: tiered,

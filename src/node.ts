@@ -287,7 +287,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
       reloadHooks.push(peersReloadStep(cluster));
       const adminHandler: Handler = (req, res) => current!.admin(req, res);
-      admin = createAdminListener(deps.links?.node ? nodeAdminView(adminHandler, deps.links.node.workers, deps.links.node.id) : adminHandler);
+      admin = createAdminListener(deps.links?.node ? nodeAdminView(adminHandler, (req, res) => current!.admin.refused(req, res), deps.links.node.workers, deps.links.node.id) : adminHandler);
       try {
         // Replay-then-serve: purges this node missed (purge bus) before it listens.
         await cluster?.prepare();

@@ -6,6 +6,8 @@
 
 import type { RequestBodyFigures } from '../server/request-body-budget.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ClientConnections } from '../server/client-connections.js';
 import { StrataError } from '../errors.js';
 import { COUNTERS, type Stats } from '../observability/stats.js';
 import type { CacheStore } from '../store/types.js';
@@ -17,9 +19,12 @@ import type { TopMisses } from '../observability/top-misses.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { HeaderMap } from '../http/headers.js';
+import type { Logger } from '../observability/logger.js';
 
 export interface AdminDeps {
   nodeId: string;
+  /** Where a failed admin request is reported. */
+  logger: Logger;
   stats: Stats;
   store: CacheStore;
   origin: Pick<OriginClient, 'stats'>;
@@ -85,15 +90,42 @@ function dashboard(res: ServerResponse, head: boolean): void {
   res.end(head ? undefined : DASHBOARD_BYTES);
 }
 
-export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+/** The admin API's handler, and its gate alone (the workers' node view answers some paths itself: workers/admin-view.ts). */
+export type AdminHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /** Answers the request and returns true when it may not use the admin API (Host check); false otherwise. */
+  refused(req: IncomingMessage, res: ServerResponse): boolean;
+};
+
+export function createAdminHandler(deps: AdminDeps): AdminHandler {
+  const gate = (req: IncomingMessage, res: ServerResponse): { peer: string | undefined } | undefined => {
     // A peer proves itself with the cluster secret, so it may name the node by any Host
     // (the Host check is a defence against browsers, which cannot make that proof).
     const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap);
     if (peer === undefined && !isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
-      return json(res, err.status, { error: err.code, message: err.message });
+      json(res, err.status, { error: err.code, message: err.message });
+      return undefined;
     }
+    return { peer };
+  };
+  const answer = adminAnswer(deps);
+  // Why: an exception thrown while answering (a bug, malformed input no step foresaw) must
+  // cost that request, never the process — the admin port may be reachable from the network.
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      const passed = gate(req, res);
+      if (passed) answer(req, res, passed.peer);
+    } catch (err) {
+      deps.logger.error({ err: (err as Error).message, url: req.url }, 'admin request failed');
+      if (!res.headersSent) json(res, 500, { error: 'INTERNAL', message: 'the admin request failed; see the node log' });
+      else res.destroy();
+    }
+  };
+  return Object.assign(handler, { refused: (req: IncomingMessage, res: ServerResponse) => gate(req, res) === undefined });
+}
+
+function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerResponse, peer: string | undefined) => void {
+  return (req, res, peer) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/purge') {
       if (req.method === 'POST') return deps.purge(req, res, peer);
@@ -141,6 +173,20 @@ export function createAdminHandler(deps: AdminDeps): (req: IncomingMessage, res:
   };
 }
 
-export function createAdminListener(handler: (req: IncomingMessage, res: ServerResponse) => void): http.Server {
-  return http.createServer({ maxHeaderSize: 16384 }, handler);
+/** A connection to the admin API that moves no byte for this long is closed (the dashboard polls every few seconds). */
+const ADMIN_IDLE_MS = 60_000;
+/** Admin connections one client address may hold: the admin port may face the network (a cluster's peers). */
+const ADMIN_CONNECTIONS_PER_CLIENT = 32;
+
+export function createAdminListener(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: { idleMs?: number; perClient?: number } = {}): http.Server {
+  // Why both: a connection that never sends a byte is not covered by Node's header timeout, and
+  // every open one costs a file descriptor the proxy listener and the disk tier share.
+  const idleMs = opts.idleMs ?? ADMIN_IDLE_MS;
+  const perClient = new ClientConnections(() => opts.perClient ?? ADMIN_CONNECTIONS_PER_CLIENT);
+  const server = http.createServer({ maxHeaderSize: 16384, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, handler);
+  server.on('connection', (socket: Socket) => {
+    if (perClient.admit(socket)) return void socket.destroy();
+    socket.setTimeout(idleMs, () => socket.destroy());
+  });
+  return server;
 }

@@ -116,25 +116,34 @@ function placeOf(s: string, where: string): { host?: string; target: string } | 
 }
 
 /**
- * The store selector for a purge request. An absolute URL names one primary key
- * (every variant); a path names that path under every host the node has stored it
- * for: the node serves one site, so every Host it was asked by names that site.
- */
-/**
  * How a route keys a URL (src/routing/): the target as its key options make it
  * (query parameters ignored or sorted), and whether some of its keys carry members
  * after "#" (keyed headers or cookies, a canary side). Absent: targets as given.
  */
 export type PurgeKeyOf = (host: string, target: string) => { target: string; suffixed: boolean } | undefined;
 
-export function selectorFor(req: PurgeRequest, keyOf?: PurgeKeyOf): PurgeSelector | StrataError {
+/**
+ * The targets a path names as the routes of every site key it (query parameters
+ * ignored or sorted): the path as given first. Absent: the path as given.
+ */
+export type PurgePathKeysOf = (target: string) => string[];
+
+/**
+ * The store selector for a purge request. An absolute URL names one primary key
+ * (every variant), keyed as its route keys it; a path names that path under every
+ * host the node has stored it for, as every site's route for it keys it, with every
+ * version keyed after "#".
+ */
+export function selectorFor(req: PurgeRequest, keyOf?: PurgeKeyOf, pathKeysOf?: PurgePathKeysOf): PurgeSelector | StrataError {
   const sel = emptySelector();
   sel.all = req.all;
   sel.tags = [...req.tags];
   for (let i = 0; i < req.urls.length; i++) {
     const p = placeOf(req.urls[i]!, `urls[${i}]`);
     if (p instanceof StrataError) return p;
-    if (p.host === undefined) sel.paths.push(p.target);
+    // Under every Host, so as every site keys it; the store matches a path with or
+    // without what a key carries after "#" (every keyed version of it).
+    if (p.host === undefined) sel.paths.push(...(pathKeysOf?.(p.target) ?? [p.target]));
     else {
       const k = keyOf?.(p.host, p.target);
       const key = primaryKey(KEY_SCHEME, p.host, k?.target ?? p.target);
@@ -212,6 +221,8 @@ export interface PurgerDeps {
   stats: Stats;
   /** How routes key a URL, so a purge of it reaches what they stored (absent: URLs as given). */
   keyOf?: PurgeKeyOf;
+  /** How every site's routes key a path, so a purge by path reaches what they stored (absent: paths as given). */
+  pathKeysOf?: PurgePathKeysOf;
 }
 
 /** What the log line and the answer say was asked for. */
@@ -242,7 +253,7 @@ export class Purger {
     if (body instanceof StrataError) return answerError(res, body, [], true);
     const parsed = parsePurgeBody(body.toString('utf8'));
     if (parsed instanceof StrataError) return answerError(res, parsed);
-    const selector = selectorFor(parsed, this.deps.keyOf);
+    const selector = selectorFor(parsed, this.deps.keyOf, this.deps.pathKeysOf);
     if (selector instanceof StrataError) return answerError(res, selector);
     const asked: Asked = { by, via: 'POST /purge', soft: parsed.soft };
     if (parsed.urls.length) asked.urls = parsed.urls;
@@ -288,16 +299,25 @@ export class Purger {
 
   /** Apply a purge another node accepted (from the purge bus); resolves with the entries affected. */
   async applyRemote(selector: PurgeSelector, softAtMs: number | undefined, from: string, id: string): Promise<number> {
-    const purged = await this.deps.store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
+    const purged = await this.deps.store.purge(selector, this.softHere(softAtMs));
     this.deps.stats.inc('purged', purged);
     this.deps.logger.info({ purge: { by: `peer ${from}`, via: 'bus', id, purged } }, 'purge from a peer');
     return purged;
   }
 
+  /**
+   * A soft purge another node accepted, as this node applies it: at the sender's instant,
+   * or this node's now if that is earlier. Why: a sender whose clock runs ahead named an
+   * instant still to come here, and the entries would stay fresh until this clock reached it.
+   */
+  private softHere(softAtMs: number | undefined): { softAtMs?: number } {
+    return softAtMs === undefined ? {} : { softAtMs: Math.min(softAtMs, this.deps.clock.now()) };
+  }
+
   private async apply(res: ServerResponse, selector: PurgeSelector, softAtMs: number | undefined, what: { by: string; via: string; id: string }): Promise<void> {
     let purged: number;
     try {
-      purged = await this.deps.store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
+      purged = await this.deps.store.purge(selector, this.softHere(softAtMs));
     } catch (err) {
       this.deps.logger.error({ purge: what, err }, 'peer purge failed; the sender keeps it queued');
       return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`));

@@ -25,6 +25,15 @@ export interface RoutesAdminDeps {
   logger: Logger;
 }
 
+/** A path segment percent-decoded, or undefined when its escapes are malformed (`%zz`). */
+function decodedSegment(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
+}
+
 function bad(message: string): StrataError {
   return new StrataError('ROUTES_BAD_REQUEST', message);
 }
@@ -73,8 +82,12 @@ export function createRoutesAdmin(deps: RoutesAdminDeps): (req: IncomingMessage,
     return false;
   }
 
-  async function weights(req: IncomingMessage, res: ServerResponse, site: string, route: string): Promise<void> {
+  /** `site` and `route` as they appear in the path (percent-encoded); decoded only once the caller is authorised. */
+  async function weights(req: IncomingMessage, res: ServerResponse, sitePart: string, routePart: string): Promise<void> {
     if (!authorised(req, res)) return;
+    const site = decodedSegment(sitePart);
+    const route = decodedSegment(routePart);
+    if (site === undefined || route === undefined) return answerError(res, bad(`a malformed percent-escape in the path; encode the site and route names with encodeURIComponent`));
     const doc = await jsonBody(req, res);
     if (doc === undefined) return;
     const percent = canaryPercentOf(doc);
@@ -117,7 +130,7 @@ export function createRoutesAdmin(deps: RoutesAdminDeps): (req: IncomingMessage,
     const reading = method === 'GET' || method === 'HEAD';
     if (path === '/routes' && reading) return json(res, 200, router.describe());
     const w = /^\/routes\/([^/]+)\/([^/]+)\/weights$/.exec(path);
-    if (w && method === 'POST') return void weights(req, res, decodeURIComponent(w[1]!), decodeURIComponent(w[2]!)).catch(failed(res));
+    if (w && method === 'POST') return void weights(req, res, w[1]!, w[2]!).catch(failed(res));
     if (path === '/upstreams/drain' && method === 'POST') return void drain(req, res, true).catch(failed(res));
     if (path === '/upstreams/drain' && reading) return status(req, res);
     if (path === '/upstreams/undrain' && method === 'POST') return void drain(req, res, false).catch(failed(res));

@@ -13,9 +13,10 @@ import type { ClusterPath } from '../pipeline/context.js';
 import type { Clock } from '../util/clock.js';
 import type { PurgeSelector } from '../store/types.js';
 import { PurgeFanOut } from './fan-out.js';
-import { Membership } from './membership.js';
+import { addressKey, Membership } from './membership.js';
 import { PurgeOutbox } from './outbox.js';
 import { PurgeBus } from './purge-bus.js';
+import { withoutPassword } from '../config/kinds.js';
 import type { WirePurge } from './purge-wire.js';
 import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
 import { PeerFetch, type PeerRequest } from './peer-fetch.js';
@@ -76,6 +77,8 @@ export class Cluster implements ClusterPath {
   private readonly authNow: () => number;
   private forged = 0;
   private replayed = 0;
+  /** Purge bus entries skipped because their signature failed. */
+  private forgedBusEntries = 0;
   /** Proofs accepted within the skew window: each is accepted once (a captured peer request sent again is a client's). */
   private readonly seen = new SeenProofs(MAX_SKEW_MS);
   private outbox: PurgeOutbox | undefined;
@@ -100,7 +103,9 @@ export class Cluster implements ClusterPath {
       ...(deps.resolve ? { resolve: deps.resolve } : {}),
       ...(deps.timers ? { timers: deps.timers } : {}),
       onAvailable: (id) => this.fanOut?.kick(id),
-      onForgotten: (id) => void this.outbox?.drop(id),
+      onForgotten: (key) => void this.outbox?.drop(key),
+      // Sync: the fan-out kicked when the peer is found next sees what it is owed.
+      onIdentified: (url, id) => void this.outbox?.reassign(addressKey(url), id),
     });
     if (c.purgeBus !== '') {
       this.bus = new PurgeBus({
@@ -108,6 +113,11 @@ export class Cluster implements ClusterPath {
         nodeId: config.nodeId,
         logger: deps.logger,
         apply: (p) => (deps.applyPurge ? deps.applyPurge(p) : Promise.resolve()),
+        secret: c.secret,
+        onForged: (id, from) => {
+          this.forgedBusEntries++;
+          deps.logger.warn({ entry: id, claims: from }, 'purge bus entry without a valid signature (not written by a node sharing cluster.secret): skipped');
+        },
       });
     }
     this.fetcher = new PeerFetch({
@@ -167,7 +177,7 @@ export class Cluster implements ClusterPath {
         at = await this.bus.publish(purge);
       } catch (err) {
         const why = (err as Error).message;
-        this.deps.logger.warn({ purgeBus: this.config.cluster.purgeBus, err: why }, 'purge bus unreachable: purge sent by fan-out instead');
+        this.deps.logger.warn({ purgeBus: withoutPassword(this.config.cluster.purgeBus), err: why }, 'purge bus unreachable: purge sent by fan-out instead');
         return { peers: await this.fanOut.distribute(purge), via: `fan-out (purge bus unreachable: ${why})` };
       }
       const peers = this.membership.peers();
@@ -226,7 +236,7 @@ export class Cluster implements ClusterPath {
       ...this.fetcher.stats(),
       ...(this.deps.workers ? { workerMisses: this.deps.workers.fetch.stats() } : {}),
       purgesOwed: this.outbox?.pendingCounts() ?? {},
-      ...(this.bus ? { purgeBus: this.bus.stats() } : {}),
+      ...(this.bus ? { purgeBus: this.bus.stats(), forgedBusEntries: this.forgedBusEntries } : {}),
     };
   }
 

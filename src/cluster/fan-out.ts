@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { request } from 'undici';
 import type { Timers } from '../origin/health.js';
 import { realTimers } from '../origin/health.js';
-import type { Membership } from './membership.js';
+import { addressKey, isAddressKey, type Membership } from './membership.js';
 import type { PurgeOutbox } from './outbox.js';
 import { peerProof } from './peer-auth.js';
 import type { WirePurge } from './purge-wire.js';
@@ -42,12 +42,19 @@ export class PurgeFanOut {
     return this.deps.timers ?? realTimers;
   }
 
-  /** Queue `purge` for every known peer and deliver it; each peer's state once acknowledged or the wait is over. */
+  /**
+   * Queue `purge` for every known peer and deliver it; each peer's state once
+   * acknowledged or the wait is over. A DNS-found address that has not said its id
+   * yet (down since this node started) is owed it under its address, handed to its
+   * id once it answers (membership.ts addressKey).
+   */
   async distribute(purge: WirePurge): Promise<Record<string, string>> {
     const { membership, outbox, ackTimeoutMs } = this.deps;
     const peers = membership.peers();
-    await outbox.add(purge, peers.map((m) => m.id!));
+    const unknown = membership.unidentified().map((m) => addressKey(m.url));
+    await outbox.add(purge, [...peers.map((m) => m.id!), ...unknown]);
     const results: Record<string, string> = {};
+    for (const key of unknown) results[key] = 'pending: this address has not said its node id yet (its /healthz has not answered); queued, delivered once it does';
     await Promise.all(
       peers.map(async (m) => {
         const id = m.id!;
@@ -73,7 +80,8 @@ export class PurgeFanOut {
 
   /** A peer is back: deliver what it is owed now. */
   kick(peer: string): void {
-    if (this.deps.outbox.hasPending(peer)) void this.drain(peer);
+    // An address not yet identified is delivered to once it says its id (outbox reassign).
+    if (!isAddressKey(peer) && this.deps.outbox.hasPending(peer)) void this.drain(peer);
   }
 
   /** Deliver everything owed to `peer`, oldest first; the first failure schedules a retry. */

@@ -63,12 +63,34 @@ export interface MembershipDeps {
   timers?: Timers;
   /** A member became available (health moved to healthy, or it was found). */
   onAvailable?: (id: string) => void;
-  /** A member left the set for good (no longer listed by DNS for FORGET_AFTER_MS). */
-  onForgotten?: (id: string) => void;
+  /**
+   * A member left the set for good (its id no longer configured, or no longer listed
+   * by DNS for FORGET_AFTER_MS): nothing more is owed to `key`, its node id, or
+   * addressKey(url) for an address that never said who it is. Not called when only
+   * a member's address changed: what is owed to its id stays owed.
+   */
+  onForgotten?: (key: string) => void;
+  /**
+   * A DNS-found address said who it is: `id`, or undefined when it is this node.
+   * What was owed to addressKey(url) until then is owed to that id now.
+   */
+  onIdentified?: (url: string, id: string | undefined) => void;
 }
 
 /** A DNS-found member that stays unlisted this long is forgotten (its queued purges dropped). */
 export const FORGET_AFTER_MS = 3_600_000;
+
+/**
+ * Who a purge is owed to while a DNS-found address has not said its node id (a
+ * peer down when this node started): the address, until probe() learns the id.
+ */
+export function addressKey(url: string): string {
+  return `address ${url}`;
+}
+
+export function isAddressKey(key: string): boolean {
+  return key.startsWith('address ');
+}
 
 async function lookupAll(host: string): Promise<string[]> {
   return (await lookup(host, { all: true })).map((a) => a.address);
@@ -174,11 +196,20 @@ export class Membership {
         // Our own address in the DNS answer: not a peer.
         m.self = true;
         m.checker?.stop();
+        this.deps.onIdentified?.(m.url, undefined);
         return { ok: false, detail: 'this node' };
       }
-      if ([...this.members.values()].some((o) => o !== m && o.id === node && !o.self)) return { ok: false, detail: `node id ${node} already known at another address` };
+      const before = [...this.members.entries()].find(([, o]) => o !== m && o.id === node && !o.self);
+      if (before) {
+        const [oldUrl, old] = before;
+        // The node moved (DNS no longer lists its old address): the new address replaces
+        // it, and what is owed to its id stays owed. Both listed: which one is it? Neither yet.
+        if (old.source !== 'dns' || old.unlistedSinceMs === 0) return { ok: false, detail: `node id ${node} already known at another address` };
+        this.forget(oldUrl, old, `moved to ${m.url}`, true);
+      }
       m.id = node;
       this.deps.logger.info({ peer: node, url: m.url }, 'peer found by DNS');
+      this.deps.onIdentified?.(m.url, node);
     } else if (node !== m.id) {
       return { ok: false, detail: `answers as ${node}, expected ${m.id}` };
     }
@@ -211,7 +242,8 @@ export class Membership {
       for (const [url, m] of this.members) {
         if (m.source !== 'dns' || listed.has(url)) continue;
         if (m.unlistedSinceMs === 0) m.unlistedSinceMs = now;
-        else if (now - m.unlistedSinceMs >= FORGET_AFTER_MS) this.forget(url, m);
+        // Owed purges go with it unless its id is still a member at another address.
+        else if (now - m.unlistedSinceMs >= FORGET_AFTER_MS) this.forget(url, m, undefined, [...this.members.values()].some((o) => o !== m && m.id !== undefined && o.id === m.id));
       }
     } catch (err) {
       this.deps.logger.warn({ dns: this.cfg.dns, err: (err as Error).message }, 'cluster DNS look-up failed; keeping the members known');
@@ -225,14 +257,19 @@ export class Membership {
    * A reload's peer list (cluster.peers): peers new to it are probed before they get
    * traffic, as at start; listed peers keep their health and connections; a peer no
    * longer listed (or listed under another name or admin port) is forgotten, with the
-   * purges still owed to it. Members found by DNS are left to the DNS loop.
+   * purges still owed to it unless its id is still listed (at another address or admin
+   * port: it moved, and is owed them there). Members found by DNS are left to the DNS loop.
    */
   setPeers(peers: readonly PeerSpec[]): void {
     const wanted = new Map(peers.filter((p) => p.id !== this.deps.nodeId).map((p) => [p.url, p]));
+    const ids = new Set(peers.map((p) => p.id));
     for (const [url, m] of this.members) {
       if (m.source !== 'static') continue;
       const p = wanted.get(url);
-      if (p === undefined || p.id !== m.id || adminOf(p.url, p.adminPort ?? this.cfg.peerAdminPort) !== m.adminUrl) this.forget(url, m, 'no longer listed in cluster.peers');
+      if (p === undefined || p.id !== m.id || adminOf(p.url, p.adminPort ?? this.cfg.peerAdminPort) !== m.adminUrl) {
+        const moved = m.id !== undefined && ids.has(m.id);
+        this.forget(url, m, moved ? 'listed at another address in cluster.peers' : 'no longer listed in cluster.peers', moved);
+      }
     }
     for (const [url, p] of wanted) {
       if (this.members.has(url)) continue;
@@ -241,19 +278,28 @@ export class Membership {
     }
   }
 
-  private forget(url: string, m: Member, why = 'no longer listed by DNS'): void {
+  /** Drop a member; `keepOwed`: its id is still a member elsewhere, so what it is owed stays owed. */
+  private forget(url: string, m: Member, why = 'no longer listed by DNS', keepOwed = false): void {
     this.members.delete(url);
     m.checker?.stop();
     void m.agent?.close();
-    if (m.id !== undefined && !m.self) {
-      this.deps.logger.info({ peer: m.id, why }, `peer ${why}; forgotten`);
-      this.deps.onForgotten?.(m.id);
+    if (m.self) return;
+    if (m.id === undefined) {
+      this.deps.onForgotten?.(addressKey(url));
+      return;
     }
+    this.deps.logger.info({ peer: m.id, url, why, purgesKept: keepOwed }, `peer ${why}; forgotten at ${url}`);
+    if (!keepOwed) this.deps.onForgotten?.(m.id);
   }
 
   /** Peers with a known id (not this node), whatever their health. */
   peers(): Member[] {
     return [...this.members.values()].filter((m) => m.id !== undefined && !m.self);
+  }
+
+  /** DNS-found addresses still listed that have not said who they are (no /healthz answer yet). */
+  unidentified(): Member[] {
+    return [...this.members.values()].filter((m) => m.id === undefined && !m.self && m.unlistedSinceMs === 0);
   }
 
   /** The peer named `id`, if known. */

@@ -109,6 +109,23 @@ export class PurgeOutbox {
     if (changed) await this.save();
   }
 
+  /**
+   * What is owed to `from` is owed to `to` now (an address that said its node id:
+   * membership.ts addressKey); the change is made at once, written in the background
+   * of the returned promise. `to` undefined: owed to no one (the address was this node).
+   */
+  reassign(from: string, to: string | undefined): Promise<void> {
+    let changed = false;
+    for (const [id, r] of this.records) {
+      if (!r.pending.includes(from)) continue;
+      changed = true;
+      r.pending = r.pending.filter((p) => p !== from);
+      if (to !== undefined && !r.pending.includes(to)) r.pending.push(to);
+      if (r.pending.length === 0) this.records.delete(id);
+    }
+    return changed ? this.save() : Promise.resolve();
+  }
+
   /** Purges owed to `peer`, oldest first. */
   owed(peer: string): WirePurge[] {
     return [...this.records.values()].filter((r) => r.pending.includes(peer)).map((r) => r.purge);

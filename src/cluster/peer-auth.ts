@@ -99,6 +99,25 @@ export function peerProof(secret: string, from: string, to: string, method: stri
   return out;
 }
 
+/**
+ * The signature of a purge bus entry (purge-bus.ts): the proof's MAC, keyed by the
+ * shared secret, over the entry's text and the node that wrote it, as method
+ * "XADD" to the stream `stream` (no request is ever that, so no peer request's
+ * proof is a bus entry's). No time or nonce: a node replays entries long after
+ * they were written.
+ */
+export function busEntrySignature(secret: string, stream: string, from: string, text: string): string {
+  return mac(secret, { method: 'XADD', target: stream, host: '', time: '0', nonce: '', from, to: '', body: bodyDigest(text), names: [], value: () => undefined })!.toString('base64url');
+}
+
+/** Was the bus entry `text` signed with the shared secret by `from`? Constant time in the signature. */
+export function busEntrySigned(secret: string, stream: string, from: string, text: string, sig: string | undefined): boolean {
+  if (secret === '' || sig === undefined || !SIGNATURE.test(sig)) return false;
+  const want = Buffer.from(busEntrySignature(secret, stream, from, text));
+  const got = Buffer.from(sig);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
 /** The body a proven peer request carried is the one its proof names. */
 export function bodyMatches(headers: Record<string, string | string[] | undefined>, body: Buffer): boolean {
   const named = headers[PEER_BODY];

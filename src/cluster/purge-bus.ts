@@ -11,10 +11,17 @@
 // publish() fails fast (no offline queue), and the caller falls back to fan-out.
 // A position older than the stream's oldest entry (trimmed while the node was
 // away) means purges were lost for it: it purges everything, the one safe answer.
+//
+// Entries are signed with cluster.secret (peer-auth.ts busEntrySignature), as
+// fan-out bodies are: whoever can write to Redis but lacks the secret cannot purge
+// (an entry whose signature fails is skipped and reported through onForged). So
+// every node on one bus must share cluster.secret; a bus without a secret is refused.
 
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { busEntrySignature, busEntrySigned } from './peer-auth.js';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
+import { withoutPassword } from '../config/kinds.js';
 
 export const STREAM_KEY = 'strata:purges';
 export const POSITIONS_KEY = 'strata:purge-positions';
@@ -29,6 +36,10 @@ export interface PurgeBusDeps {
   logger: Logger;
   /** Apply a purge another node accepted. */
   apply: (p: WirePurge) => Promise<unknown>;
+  /** cluster.secret: entries are signed with it and accepted only when its signature holds. */
+  secret: string;
+  /** An entry whose signature failed was skipped (`from`: the node it claims). */
+  onForged: (id: string, from: string) => void;
 }
 
 /** Compare two stream ids ("ms-seq"). */
@@ -47,6 +58,12 @@ const OPTIONS = {
   retryStrategy: (times: number) => Math.min(times * 200, 2_000),
 };
 
+/** The value of field `name` of a stream entry (names and values alternate). */
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
 export class PurgeBus {
   private readonly cmd: Redis;
   private readonly reader: Redis;
@@ -57,11 +74,13 @@ export class PurgeBus {
   lastError: string | undefined;
 
   constructor(private readonly deps: PurgeBusDeps) {
+    // Unsigned entries would let anyone who can write to Redis purge every node.
+    if (deps.secret === '') throw new Error('the purge bus needs cluster.secret: its entries are signed with it');
     this.cmd = new Redis(deps.url, OPTIONS);
     this.reader = new Redis(deps.url, OPTIONS);
     for (const c of [this.cmd, this.reader]) {
       c.on('error', (err: Error) => {
-        if (this.lastError !== err.message) deps.logger.warn({ purgeBus: deps.url, err: err.message }, 'purge bus (Redis) error');
+        if (this.lastError !== err.message) deps.logger.warn({ purgeBus: withoutPassword(deps.url), err: err.message }, 'purge bus (Redis) error');
         this.lastError = err.message;
       });
       c.on('ready', () => (this.lastError = undefined));
@@ -96,10 +115,10 @@ export class PurgeBus {
     }
     this.loop = this.readLoop();
     if (caughtUp) {
-      this.deps.logger.info({ purgeBus: this.deps.url, replayed: this.replayed, position: this.position }, 'purge bus: caught up');
+      this.deps.logger.info({ purgeBus: withoutPassword(this.deps.url), replayed: this.replayed, position: this.position }, 'purge bus: caught up');
       return 'replayed';
     }
-    this.deps.logger.warn({ purgeBus: this.deps.url, err: this.lastError ?? why }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
+    this.deps.logger.warn({ purgeBus: withoutPassword(this.deps.url), err: this.lastError ?? why }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
     return 'unreachable';
   }
 
@@ -130,9 +149,10 @@ export class PurgeBus {
     const res = (await (this.reader.xread as (...a: unknown[]) => Promise<[string, [string, string[]][]][] | null>)(...args, 'STREAMS', STREAM_KEY, this.position!)) ?? [];
     const entries = res[0]?.[1] ?? [];
     for (const [id, fields] of entries) {
-      const at = fields.indexOf('purge');
-      const p = at >= 0 ? parseWirePurge(fields[at + 1] ?? '') : 'no purge field';
+      const text = field(fields, 'purge');
+      const p = text !== undefined ? parseWirePurge(text) : 'no purge field';
       if (typeof p === 'string') this.deps.logger.warn({ id, problem: p }, 'purge bus: unreadable entry skipped');
+      else if (p.from !== this.deps.nodeId && !busEntrySigned(this.deps.secret, STREAM_KEY, p.from, text!, field(fields, 'sig'))) this.deps.onForged(id, p.from);
       else if (p.from !== this.deps.nodeId) {
         await this.deps.apply(p);
         this.replayed++;
@@ -160,7 +180,9 @@ export class PurgeBus {
 
   /** Append a purge; resolves with its stream id (rejects fast when Redis is away). */
   async publish(p: WirePurge): Promise<string> {
-    const id = await this.cmd.xadd(STREAM_KEY, 'MAXLEN', '~', STREAM_MAX_LEN, '*', 'purge', JSON.stringify(p));
+    const text = JSON.stringify(p);
+    const sig = busEntrySignature(this.deps.secret, STREAM_KEY, p.from, text);
+    const id = await this.cmd.xadd(STREAM_KEY, 'MAXLEN', '~', STREAM_MAX_LEN, '*', 'purge', text, 'sig', sig);
     if (id === null) throw new Error('XADD returned no id');
     return id;
   }
@@ -188,7 +210,7 @@ export class PurgeBus {
   }
 
   stats(): Record<string, unknown> {
-    return { url: this.deps.url, position: this.position ?? null, replayed: this.replayed, reachable: this.cmd.status === 'ready', ...(this.lastError ? { lastError: this.lastError } : {}) };
+    return { url: withoutPassword(this.deps.url), position: this.position ?? null, replayed: this.replayed, reachable: this.cmd.status === 'ready', ...(this.lastError ? { lastError: this.lastError } : {}) };
   }
 
   async close(): Promise<void> {

@@ -46,6 +46,18 @@ export class Problem extends Error {
   }
 }
 
+/** A URL with its password replaced by `***` (for logs, /stats and configuration dumps); other strings as they are. */
+export function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 export function show(raw: unknown): string {
   if (raw === null || raw === undefined) return 'an empty value';
   if (typeof raw === 'string') return JSON.stringify(raw);

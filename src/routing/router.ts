@@ -117,6 +117,8 @@ class Table {
   readonly hosts: HostTable<Site>;
   readonly routes = new Map<string, Route>();
   readonly pools: LabelledPool[] = [];
+  /** Every site, for what concerns them all (a purge by path). */
+  readonly sites: Site[];
   /** No sites configured: one implicit site and route. */
   private readonly implicit: boolean;
   /** Without sites, every request's resolution: one object, no work per request. */
@@ -144,6 +146,7 @@ class Table {
       return { hosts: s.hosts, default: s.default, site: { name: s.name, routes: byLongestPrefix(routes) } };
     });
     this.hosts = new HostTable(sites);
+    this.sites = sites.map((s) => s.site);
     if (this.implicit) this.only = { kind: 'routed', to: sites[0]!.site.routes[0]!.primary };
   }
 
@@ -253,6 +256,23 @@ export class Router {
     const route = site && routeFor(site.routes, decodedPath(target));
     if (!route || (route.key === PLAIN_KEY && !keySuffixed(route))) return undefined;
     return { target: keyedTarget(target, route.key), suffixed: keySuffixed(route) };
+  }
+
+  /**
+   * The targets a purge by path (no host: every Host) must name: the path as given
+   * and as each site's route for it keys it (query parameters ignored or sorted),
+   * each once. A site whose route keeps the target as given adds nothing.
+   */
+  purgePathTargets(target: string): string[] {
+    const out = [target];
+    const path = decodedPath(target);
+    for (const site of this.table.sites) {
+      const route = routeFor(site.routes, path);
+      if (!route || route.key === PLAIN_KEY) continue;
+      const keyed = keyedTarget(target, route.key);
+      if (!out.includes(keyed)) out.push(keyed);
+    }
+    return out;
   }
 
   route(site: string, name: string): Route | undefined {

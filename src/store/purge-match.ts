@@ -56,20 +56,38 @@ export function selectorMatcher(sel: PurgeSelector): (meta: Pick<EntryMeta, 'pri
       return false;
     });
   }
-  const { urlPrefixes, pathPrefixes } = sel;
+  // A URL prefix ending at "#" names every keyed version of one URL (admin/purge.ts):
+  // looked up by the URL's part up to its "#", not tested one prefix at a time.
+  const keyedBases = new Set<string>();
+  const urlPrefixes: string[] = [];
+  for (const p of sel.urlPrefixes) {
+    if (p.indexOf('#') === p.length - 1) keyedBases.add(p);
+    else urlPrefixes.push(p);
+  }
+  const { pathPrefixes } = sel;
+  if (keyedBases.size) {
+    checks.push((m) => {
+      const hash = m.url.indexOf('#');
+      return hash >= 0 && keyedBases.has(m.url.slice(0, hash + 1));
+    });
+  }
   if (urlPrefixes.length) {
     checks.push((m) => {
       for (let i = 0; i < urlPrefixes.length; i++) if (m.url.startsWith(urlPrefixes[i]!)) return true;
       return false;
     });
   }
+  // A path names every version of it: what a route keyed after "#" is matched without that part.
   const paths = new Set(sel.paths);
   if (paths.size || pathPrefixes.length) {
     checks.push((m) => {
       const url = m.url;
       const at = pathStart(url);
       for (let i = 0; i < pathPrefixes.length; i++) if (url.startsWith(pathPrefixes[i]!, at)) return true;
-      return paths.size > 0 && paths.has(at === url.length ? '/' : url.slice(at));
+      if (paths.size === 0) return false;
+      const hash = url.indexOf('#', at);
+      const end = hash < 0 ? url.length : hash;
+      return paths.has(at === end ? '/' : url.slice(at, end));
     });
   }
   if (checks.length === 0) return () => false;

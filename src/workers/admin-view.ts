@@ -88,8 +88,12 @@ export function combineMetrics(texts: { name: string; text: string }[]): string 
   return [...lines, ''].join('\n');
 }
 
-/** Worker 0's handler for the node's admin address: `inner` is its own admin handler. */
-export function nodeAdminView(inner: Handler, workers: WorkerAdmin[], nodeId: string): Handler {
+/**
+ * Worker 0's handler for the node's admin address: `inner` is its own admin handler;
+ * `refused` its gate (the Host check), run before the paths answered here — asked only
+ * for those, since a peer's proof is accepted once.
+ */
+export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, res: ServerResponse) => boolean, workers: WorkerAdmin[], nodeId: string): Handler {
   const all = async (method: 'GET' | 'POST', path: string, authorization: string | undefined) =>
     Promise.all(
       workers.map(async (w) => {
@@ -103,6 +107,8 @@ export function nodeAdminView(inner: Handler, workers: WorkerAdmin[], nodeId: st
   const fail = (res: ServerResponse, err: unknown) => json(res, 500, { error: 'INTERNAL', message: (err as Error).message });
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const here = (path === '/stats' || path === '/metrics') ? req.method === 'GET' : path === '/reload' && req.method === 'POST';
+    if (here && refused(req, res)) return void req.resume();
     if (path === '/stats' && req.method === 'GET') {
       all('GET', '/stats', undefined).then((answers) => {
         const per: Record<string, unknown> = {};

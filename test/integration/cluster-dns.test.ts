@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createNode, type StrataNode } from '../../src/node.js';
 import { FakeClock } from '../../src/util/clock.js';
@@ -69,6 +70,99 @@ describe('cluster: membership from DNS', () => {
       await Promise.all(nodes.map((n) => n.stop()));
       await origin.close();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    }
+  });
+});
+
+describe('cluster: DNS peers that move or are not known yet keep the purges owed to them', () => {
+  const TOKEN = 'dns-admin-token';
+  async function setUp() {
+    const addresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+    const proxyPort = await portFreeOn(addresses);
+    const adminPort = await portFreeOn(addresses);
+    const dns = { listed: [] as string[] };
+    const resolve = async (host: string) => (host === 'strata.test' ? dns.listed : []);
+    const clock = new FakeClock(Date.now());
+    const origin = await startOrigin(fixed('dns object', { 'cache-control': 'max-age=60' }), clock);
+    const dirs: string[] = [];
+    const nodes: StrataNode[] = [];
+    const logs = new Map<StrataNode, Record<string, unknown>[]>();
+    const start = async (id: string, addr: string) => {
+      const dir = await mkdtemp(join(tmpdir(), 'strata-dns-'));
+      dirs.push(dir);
+      const config = testConfig(origin.url, dir);
+      config.nodeId = id;
+      config.listen = { host: addr, port: proxyPort };
+      config.admin = { ...config.admin, listen: { host: addr, port: adminPort }, token: TOKEN };
+      config.cluster = { ...config.cluster, dns: `strata.test:${proxyPort}`, dnsIntervalMs: 100, peerAdminPort: adminPort, secret: CLUSTER_SECRET, healthCheckIntervalMs: 100, peerConnectTimeoutMs: 500, purgeAckTimeoutMs: 500 };
+      config.logLevel = 'info';
+      const lines: Record<string, unknown>[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+          cb();
+        },
+      }) as Writable & { write(s: string): boolean };
+      const node = createNode(config, { clock, resolvePeers: resolve, logDestination: sink });
+      logs.set(node, lines);
+      await node.start();
+      nodes.push(node);
+      return node;
+    };
+    const purge = (addr: string, body: unknown) => fetchReply(`http://${addr}:${adminPort}/purge`, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify(body));
+    const owed = (n: StrataNode) => n.cluster()!.stats()['purgesOwed'] as Record<string, number>;
+    const close = async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await origin.close();
+      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    };
+    /** Node `n` applied a purge `from` sent it. */
+    const appliedFrom = (n: StrataNode, from: string) => logs.get(n)!.some((l) => l['msg'] === 'purge from a peer' && (l['purge'] as { by?: string }).by === `peer ${from}`);
+    return { addresses, proxyPort, dns, start, purge, owed, close, appliedFrom };
+  }
+
+  it('a peer back at a new address with the same node id replaces its old unlisted address and gets what it was owed', async () => {
+    const t = await setUp();
+    try {
+      t.dns.listed = ['127.0.0.1', '127.0.0.2'];
+      const a = await t.start('dns-0', '127.0.0.1');
+      const b = await t.start('dns-1', '127.0.0.2');
+      const usable = () => a.cluster()!.membership.peers().filter((p) => a.cluster()!.membership.usable(p)).map((p) => p.id).join(',');
+      await until(() => usable() === 'dns-1', 'dns-0 to find dns-1');
+      await b.stop();
+      await until(() => usable() === '', 'dns-1 to be seen down');
+      const r = await t.purge('127.0.0.1', { urls: ['/moved'] });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(t.owed(a), { 'dns-1': 1 });
+      // dns-1 comes back at another address; DNS lists that one instead.
+      const moved = await t.start('dns-1', '127.0.0.3');
+      t.dns.listed = ['127.0.0.1', '127.0.0.3'];
+      await until(() => usable() === 'dns-1' && a.cluster()!.membership.peer('dns-1')!.url === `http://127.0.0.3:${t.proxyPort}`, 'dns-1 to be known at its new address');
+      await until(() => Object.keys(t.owed(a)).length === 0, 'the purge owed to dns-1 to be delivered at its new address');
+      await until(() => t.appliedFrom(moved, 'dns-0'), 'dns-1 to apply it');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('an address listed but not answering when a purge comes is owed it until it says its node id', async () => {
+    const t = await setUp();
+    try {
+      t.dns.listed = ['127.0.0.1', '127.0.0.2'];
+      const a = await t.start('dns-0', '127.0.0.1');
+      // Our own address found to be us: only 127.0.0.2 is left unidentified.
+      await until(() => a.cluster()!.membership.unidentified().length === 1, 'dns-0 to recognise its own address');
+      const r = await t.purge('127.0.0.1', { urls: ['/early'] });
+      assert.equal(r.status, 200, r.text);
+      const key = `address http://127.0.0.2:${t.proxyPort}`;
+      assert.match((JSON.parse(r.text) as { peers: Record<string, string> }).peers[key] ?? '', /^pending: this address has not said its node id/);
+      assert.deepEqual(t.owed(a), { [key]: 1 });
+      const b = await t.start('dns-1', '127.0.0.2');
+      await until(() => Object.keys(t.owed(a)).length === 0, 'the purge to be handed to dns-1 and delivered');
+      await until(() => t.appliedFrom(b, 'dns-0'), 'dns-1 to apply it');
+      assert.equal(a.cluster()!.membership.peer('dns-1')?.url, `http://127.0.0.2:${t.proxyPort}`);
+    } finally {
+      await t.close();
     }
   });
 });

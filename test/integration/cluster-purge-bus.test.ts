@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
+import { busEntrySignature } from '../../src/cluster/peer-auth.js';
 import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -118,7 +119,17 @@ describe('cluster: purge bus down at start', () => {
       const pub = new Redis(`redis://127.0.0.1:${port}`);
       const bus = () => node.cluster()!.stats()['purgeBus'] as { position: string | null };
       await until(() => bus().position !== null, 'the reader to connect');
-      await pub.xadd('strata:purges', '*', 'purge', JSON.stringify({ id: 'other:1', from: 'other', selector: { primaryKeys: [], paths: ['/bus-later'], urlPrefixes: [], pathPrefixes: [], tags: [], all: false } }));
+      // Whoever can write to Redis without cluster.secret cannot purge: unsigned, or signed with another secret.
+      const all = JSON.stringify({ id: 'intruder:1', from: 'other', selector: { primaryKeys: [], paths: [], urlPrefixes: [], pathPrefixes: [], tags: [], all: true } });
+      await pub.xadd('strata:purges', '*', 'purge', all);
+      await pub.xadd('strata:purges', '*', 'purge', all, 'sig', busEntrySignature('not-k', 'strata:purges', 'other', all));
+      // Signed for another sender than the one it names.
+      await pub.xadd('strata:purges', '*', 'purge', all, 'sig', busEntrySignature('k', 'strata:purges', 'node-x', all));
+      await until(() => node.cluster()!.stats()['forgedBusEntries'] === 3, 'the forged entries to be read and counted');
+      assert.equal((node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed, 0);
+      assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), 'a forged purge purged nothing');
+      const text = JSON.stringify({ id: 'other:1', from: 'other', selector: { primaryKeys: [], paths: ['/bus-later'], urlPrefixes: [], pathPrefixes: [], tags: [], all: false } });
+      await pub.xadd('strata:purges', '*', 'purge', text, 'sig', busEntrySignature('k', 'strata:purges', 'other', text));
       await until(() => (node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed === 1, 'the purge to be applied');
       assert.equal(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), undefined);
       pub.disconnect();

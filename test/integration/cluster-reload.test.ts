@@ -6,6 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import { until } from '../fixtures/harness.js';
+import { freePort } from '../fixtures/ports.js';
 
 describe('cluster: peers reloaded live', () => {
   let h: ClusterHarness;
@@ -47,5 +49,28 @@ describe('cluster: peers reloaded live', () => {
       return true;
     });
     await h.sees(0, ['node-b', 'node-c']);
+  });
+
+  it('a peer listed at a new address keeps the purges owed to it, and gets them there', async () => {
+    const a = h.nodes[0]!;
+    const c = h.nodes[2]!;
+    await h.stop(2);
+    await h.sees(0, ['node-b']);
+    const r = await h.purge(0, { urls: ['http://site.test/moved'] });
+    assert.equal(r.status, 200, r.body.toString());
+    const owed = () => (a.node!.cluster()!.stats()['purgesOwed'] as Record<string, number>)['node-c'] ?? 0;
+    assert.equal(owed(), 1);
+    // node-c comes back on other ports; node-a's list says so (same id, new address).
+    const [port, adminPort] = [await freePort(), await freePort()];
+    c.config.listen = { ...c.config.listen, port };
+    c.config.admin = { ...c.config.admin, listen: { ...c.config.admin.listen, port: adminPort } };
+    c.config.logLevel = 'info';
+    await h.start(2);
+    const moved = structuredClone(a.config);
+    moved.cluster.peers = moved.cluster.peers.map((p) => (p.id === 'node-c' ? { ...p, url: `http://127.0.0.1:${port}`, adminPort } : p));
+    await a.node!.reload(moved);
+    await h.sees(0, ['node-b', 'node-c']);
+    await until(() => owed() === 0, 'the purge owed to node-c to be delivered');
+    await until(() => c.logs.some((l) => l['msg'] === 'purge from a peer' && (l['purge'] as { by?: string }).by === 'peer node-a'), 'node-c to apply the purge node-a owed it');
   });
 });

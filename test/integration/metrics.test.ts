@@ -3,7 +3,7 @@
 // following the disk index and the only upstream's health.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { createAdminHandler, createAdminListener, type AdminDeps, type Readiness } from '../../src/admin/admin.js';
 import { Stats } from '../../src/observability/stats.js';
@@ -217,6 +217,40 @@ test('/readyz names every check that fails (the disk index still loading, no ups
     r = await fetchReply(url);
     assert.equal(r.status, 200);
     assert.equal(r.headers['cache-control'], 'no-store');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('the admin listener closes a connection that sends nothing, and caps the connections of one client', async () => {
+  const deps = { nodeId: 'n1', allowedHosts: [], stats: new Stats(), registry: new Registry(), readiness: () => ({ listening: true, diskLoaded: true, upstreamAvailable: true }), startedAtMs: 0, now: () => 0, purge: () => undefined };
+  const server = createAdminListener(createAdminHandler(deps as unknown as AdminDeps), { idleMs: 1_000, perClient: 3 });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const open = () =>
+    new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+    });
+  const closed = (s: Socket, withinMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`still open after ${withinMs} ms`)), withinMs);
+      s.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      s.resume();
+    });
+  try {
+    const silent = await open();
+    await closed(silent, 5_000);
+    const held = await Promise.all([open(), open(), open()]);
+    for (const s of held) s.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const fourth = await open();
+    await closed(fourth, 2_000);
+    assert.equal(held.filter((s) => !s.destroyed).length, 3, 'the three admitted stay open while they talk');
+    for (const s of held) s.destroy();
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));

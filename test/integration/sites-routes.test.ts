@@ -230,3 +230,37 @@ test('a purge of a URL reaches every version its route keyed (query options, hea
     await h.close();
   }
 });
+
+test('a purge by path reaches what every site keyed for it: each version after "#", the query as each route keys it, on every Host', async () => {
+  const h = await startSites({ s: named('s', 'max-age=300') }, (u) => ({
+    shop: { hosts: ['shop.example'], routes: { all: { path: '/', upstream: u['s'], cache: { keyHeaders: ['x-device'], keyCookies: ['lang'] } } } },
+    blog: { hosts: ['blog.example'], routes: { all: { path: '/', upstream: u['s'], cache: { ignoreQuery: ['utm'], sortQuery: true } } } },
+  }), { overrides: { admin: { token: 'tok' } } });
+  try {
+    const shop = (headers: Record<string, string> = {}) => h.get('/a', { host: 'shop.example', ...headers });
+    const blog = () => h.get('/b?utm=1&x=2', { host: 'blog.example' });
+    await shop();
+    await shop({ cookie: 'lang=en' });
+    await shop({ 'x-device': 'mobile' });
+    await blog();
+    await h.stored(4);
+    assert.match((await shop({ cookie: 'lang=en' })).headers['cache-status']!, /^test-node; hit/);
+    assert.match((await blog()).headers['cache-status']!, /^test-node; hit/);
+    const purge = (urls: string[]) => fetchReply(h.admin + '/purge', { authorization: 'Bearer tok', 'content-type': 'application/json' }, 'POST', JSON.stringify({ urls }));
+    // Stored under "/b?x=2" (utm ignored): the path as sent names it through the route's key options.
+    const r = await purge(['/a', '/b?utm=1&x=2']);
+    assert.equal(r.status, 200, r.text);
+    assert.equal((JSON.parse(r.text) as { purged: number }).purged, 4, r.text);
+    assert.match((await shop()).headers['cache-status']!, /fwd=uri-miss/);
+    assert.match((await shop({ cookie: 'lang=en' })).headers['cache-status']!, /fwd=uri-miss/);
+    assert.match((await shop({ 'x-device': 'mobile' })).headers['cache-status']!, /fwd=uri-miss/);
+    assert.match((await blog()).headers['cache-status']!, /fwd=uri-miss/);
+    await h.stored(8);
+    // The absolute form still names one site's URL alone.
+    const one = await purge(['http://shop.example/a']);
+    assert.equal((JSON.parse(one.text) as { purged: number }).purged, 3, one.text);
+    assert.match((await blog()).headers['cache-status']!, /^test-node; hit/);
+  } finally {
+    await h.close();
+  }
+});

@@ -107,6 +107,13 @@ test('weights through the admin API: token required, shape checked, the change a
     assert.equal(err.message, 'field "canary" must be a number from 0 to 100, not 120');
     const missing = await fetchReply(h.admin + '/routes/shop/nope/weights', { authorization: `Bearer ${TOKEN}` }, 'POST', '{"canary": 5}');
     assert.equal(missing.status, 404);
+    // A malformed escape in the path: refused without a token, 400 with one — the node keeps running.
+    const anonymous = await fetchReply(h.admin + '/routes/%zz/all/weights', {}, 'POST', '{"canary": 5}');
+    assert.equal(anonymous.status, 401);
+    const malformed = await fetchReply(h.admin + '/routes/%zz/all/weights', { authorization: `Bearer ${TOKEN}` }, 'POST', '{"canary": 5}');
+    assert.equal(malformed.status, 400);
+    assert.match(malformed.text, /malformed percent-escape/);
+    assert.equal((await fetchReply(h.admin + '/healthz')).status, 200);
     assert.deepEqual(await sides(h, 50), { stable: 50, next: 0 }, 'refused changes changed nothing');
     assert.equal((await setWeights(h, { canary: 100 })).status, 200);
     assert.deepEqual(await sides(h, 50), { stable: 0, next: 50 });

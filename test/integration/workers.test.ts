@@ -71,6 +71,9 @@ for (const workers of [2, 3]) {
       assert.ok(stats.requests >= 150 + workers * 6 + workers);
       const metrics = (await get(admin, '/metrics')).body;
       assert.match(metrics, /worker="w1"/);
+      // The paths the node view answers itself pass the same Host check as the rest (DNS rebinding).
+      for (const path of ['/stats', '/metrics']) assert.equal((await get(admin, path, 'GET', { host: 'evil.example:8081' })).status, 421, path);
+      assert.equal((await get(admin, '/reload', 'POST', { host: 'evil.example:8081', authorization: 'Bearer t' })).status, 421);
 
       await stopAll(s, pids);
     } finally {

@@ -40,3 +40,21 @@ test('outbox: durable until acknowledged; drop and ack empty it; unreadable reco
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('outbox: what is owed to an address goes to the node id it turns out to have, once; to no one if it is this node', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    const { outbox } = await PurgeOutbox.load(dir);
+    await outbox.add(purge('p1'), ['b', 'address http://10.0.0.2:8080']);
+    await outbox.add(purge('p2'), ['address http://10.0.0.2:8080', 'address http://10.0.0.1:8080']);
+    const moved = outbox.reassign('address http://10.0.0.2:8080', 'b');
+    // At once, before it is written: a delivery started right after sees it.
+    assert.deepEqual(outbox.owed('b').map((p) => p.id), ['p1', 'p2']);
+    await moved;
+    await outbox.reassign('address http://10.0.0.1:8080', undefined);
+    assert.deepEqual(outbox.pendingCounts(), { b: 2 });
+    assert.deepEqual((await PurgeOutbox.load(dir)).outbox.pendingCounts(), { b: 2 }, 'durable');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

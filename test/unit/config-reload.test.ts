@@ -42,6 +42,13 @@ test('the admin token is never shown, only that it changed', () => {
   assert.ok(!JSON.stringify(c).includes('s3cret'));
 });
 
+test('a purge bus URL is shown without its password', () => {
+  const c = configChanges(config({ argv: base }), config({ argv: [...base, '--purge-bus', 'redis://:hunter2@10.0.0.9:6379/0'] }));
+  assert.equal(c.restartRequired.length + c.applied.length, 1, JSON.stringify(c));
+  assert.ok(!JSON.stringify(c).includes('hunter2'), JSON.stringify(c));
+  assert.match(JSON.stringify(c), /redis:\/\/:\*\*\*@10\.0\.0\.9:6379\/0/);
+});
+
 test('the reloaded config takes live settings and keeps restart-only ones running; it is frozen', () => {
   const running = config({ argv: base });
   const loaded = config({ argv: [...base, '--listen', '127.0.0.1:9999', '--cache-dir', '/elsewhere', '--stale-if-error', '60'] });

@@ -32,6 +32,34 @@ test('selector matching: keys, tags, URL prefixes, paths and path prefixes on an
   assert.equal(selectorMatcher(emptySelector())(a), false);
 });
 
+test('selector matching of keyed versions: a URL prefix ending at "#" takes that URL\'s versions alone; a path takes its versions on any host', () => {
+  const keyed = meta('http://shop.example/a#lang=en');
+  const longer = meta('http://shop.example/ab#lang=en');
+  const plain = meta('http://shop.example/a');
+  const other = meta('http://shop.example/b?x=2#side=canary');
+  // Many URLs at once, as a purge of 20k keyed URLs sends them: a set, not a list walked per entry.
+  const prefixes = Array.from({ length: 1000 }, (_, i) => `http://shop.example/u${i}#`);
+  const m = selectorMatcher(sel({ urlPrefixes: [...prefixes, 'http://shop.example/a#'] }));
+  assert.equal(m(keyed), true);
+  assert.equal(m(longer), false, '"/a#" does not take "/ab#…"');
+  assert.equal(m(plain), false, 'the unkeyed URL is its primary key\'s, not the prefix\'s');
+  assert.equal(m(meta('http://shop.example/u999#lang=de')), true);
+  assert.equal(m(other), false);
+  // Mixed with ordinary URL prefixes, each still applies.
+  const mixed = selectorMatcher(sel({ urlPrefixes: ['http://shop.example/b', 'http://shop.example/a#'] }));
+  assert.equal(mixed(other), true);
+  assert.equal(mixed(keyed), true);
+  assert.equal(mixed(longer), false);
+  // A path: every version under it, on any host; the query still exact.
+  const path = selectorMatcher(sel({ paths: ['/a', '/b?x=2'] }));
+  assert.equal(path(keyed), true);
+  assert.equal(path(plain), true);
+  assert.equal(path(meta('http://blog.example/a#side=canary')), true);
+  assert.equal(path(longer), false);
+  assert.equal(path(other), true);
+  assert.equal(path(meta('http://shop.example/b?x=2&y=1#lang=en')), false, 'the query is part of the path');
+});
+
 test('bans: checked on read, not applied to newer entries, applied by the walk, then retired', async () => {
   const entries = new Map<string, BanChecked>();
   const removed: string[] = [];

@@ -2,7 +2,7 @@
 // secret that authenticates them, how objects are shared among them and how
 // purges reach all of them. See ./index.ts for how to add a setting.
 
-import { Problem, show, duration, onOff, oneOf, secret, type Kind } from '../kinds.js';
+import { Problem, show, duration, onOff, oneOf, secret, withoutPassword, type Kind } from '../kinds.js';
 import { setting } from '../setting.js';
 
 export interface PeerSpec {
@@ -68,12 +68,13 @@ function redisUrl(): Kind<string> {
       try {
         u = new URL(raw);
       } catch {
-        throw new Problem(`${show(raw)} is not a Redis URL (expected ${expected})`);
+        throw new Problem(`${show(withoutPassword(raw))} is not a Redis URL (expected ${expected})`);
       }
-      if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') throw new Problem(`${show(raw)} is not a Redis URL (expected ${expected})`);
+      if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') throw new Problem(`${show(withoutPassword(raw))} is not a Redis URL (expected ${expected})`);
       return raw;
     },
-    format: (s) => s,
+    // Shown (reload answers, configuration dumps) without its password.
+    format: withoutPassword,
   };
 }
 
