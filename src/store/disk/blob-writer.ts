@@ -3,6 +3,12 @@
 // arrives, then handed to the writer thread, which moves it into place as its blob
 // and appends its record line. Smaller bodies held in memory skip this: the tier
 // takes them whole (DiskTier.putWhole).
+//
+// Temp files count against the budget from the start: a body of announced size
+// reserves it at open, one of unknown size as it grows. What would take the temp
+// files past what eviction can free (the budget less the index's slack and the
+// queue) is shed, counted like a shed whole body: six concurrent 1 MiB bodies against
+// a 4 MiB budget made the first landing evict the whole tier, itself included.
 
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -11,6 +17,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { BodyLengthError, type BodyWriter, type EntryMeta } from '../types.js';
+import { compactionSlack } from './compaction.js';
 import { lineParts } from './index-log.js';
 import { allocated, TMP_DIR } from './layout.js';
 import type { DiskTier, DiskWriteOptions } from './tier.js';
@@ -30,13 +37,20 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
   // older one is dropped rather than left to stand in for it (also after a restart).
   let aborted = tier.isClosed;
   let tooLarge = expected > maxBytes;
+  /** Refused for the temp files' budget: nothing is written; the older entry under the key goes at commit. */
+  let shed = false;
+  const announced = expected > 0 ? allocated(expected) : 0;
   let settle!: () => void;
   tier.background(new Promise<void>((r) => (settle = r)));
 
-  const count = () => {
-    const now = file ? allocated(size) : 0;
-    onTmpBytes(now - counted);
-    counted = now;
+  /** Hold `bytes` of temp space for this body (what it announced, or has written if more); false when over the room. */
+  const reserve = (bytes: number): boolean => {
+    if (bytes <= counted) return true;
+    const room = maxBytes - compactionSlack(maxBytes) - tier.queue.stats().bytesQueued;
+    if (tier.tmpBytes + bytes - counted > room) return false;
+    onTmpBytes(bytes - counted);
+    counted = bytes;
+    return true;
   };
   const uncount = () => {
     onTmpBytes(-counted);
@@ -54,6 +68,13 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
     file?.destroy();
     void rm(tmpPath, { force: true }).catch(() => undefined);
   };
+  const shedIt = () => {
+    shed = true;
+    discard();
+    tier.queue.countShed();
+    tier.warnings.warn('shed', { writesShed: tier.queue.stats().writesShed, tmpBytes: tier.tmpBytes }, 'disk tier: temp files at the budget; streamed writes shed (answers still served)');
+  };
+  if (!aborted && !tooLarge && !reserve(announced)) shedIt();
 
   const commit = async (): Promise<void> => {
     if (aborted) return;
@@ -62,13 +83,21 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
       throw new BodyLengthError('disk tier', size, expected);
     }
     if (tooLarge) {
-      tier.tooLarge(meta);
+      tier.landings.tooLarge(meta);
+      return;
+    }
+    if (shed) {
+      void tier.landings.dropOlder(meta.key, 'its newer body was shed', false);
       return;
     }
     file ??= openFile();
     file.end();
-    await finished(file);
-    if (fileError) throw fileError;
+    await finished(file).catch((err: Error) => (fileError ??= err));
+    if (fileError) {
+      // A whole body that could not be written: the older one must not stand in for it.
+      void tier.landings.dropOlder(meta.key, 'its newer body could not be written', true);
+      throw fileError;
+    }
     meta.bodySize = size;
     const integrity = 'sha256-' + hash.digest('base64');
     const time = Date.now();
@@ -87,18 +116,16 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
     write: async (chunk) => {
       if (aborted) return;
       size += chunk.length;
-      if (tooLarge) return;
+      if (tooLarge || shed) return;
       if (size > maxBytes) {
         tooLarge = true;
         discard();
         return;
       }
+      if (!reserve(Math.max(allocated(size), announced))) return shedIt();
       file ??= openFile();
       if (fileError) throw fileError;
       hash.update(chunk);
-      // Counted, but nothing is evicted for it until it is committed: a body that turns out
-      // larger than the budget must not have emptied the tier on its way.
-      count();
       if (!file.write(chunk)) await once(file, 'drain');
     },
     commit: async () => {

@@ -26,6 +26,9 @@ export function evictOverBudget(tier: DiskTier): number {
   // Each record is passed over at most once; if only in-use entries are left, they go too.
   let skips = inUse ? records.size : 0;
   const max = tier.opts.maxBytes;
+  // Bytes no eviction frees (temp files, queued writes, the index's slack): when they alone
+  // fill the budget, evicting would empty the tier, new entries included, for nothing.
+  if (compactionSlack(max) + tier.tmpBytes + tier.queue.stats().bytesQueued >= max) return 0;
   let evicted = 0;
   for (const rec of records.values()) {
     // Past the committed bound, or past the budget on disk now when reclaiming (segment

@@ -89,21 +89,37 @@ export class RecordLines {
     });
   }
 
-  /** New metadata for a stored body (a 304's refresh, a soft purge): its body and integrity stay; held in RAM until its line lands. */
+  /**
+   * New metadata for a stored body (a 304's refresh, a soft purge): its body and integrity
+   * stay; held in RAM until its line lands. Refused (nothing written) when the metadata is
+   * not of the record's body — another size or integrity, or a newer body of the key still
+   * landing (its landing applies it, tiered.ts): a 304 of a newer body whose disk write
+   * failed gave the older body that body's ETag and freshness, also after a restart.
+   */
   async update(meta: EntryMeta): Promise<void> {
     const tier = this.tier;
-    let rec = tier.live(meta.key);
-    if (!rec) return;
-    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity: rec.held?.integrity ?? meta.integrity };
-    if (stored.integrity === undefined) {
-      stored.integrity = (await tier.reads.meta(rec))?.integrity;
-      if (stored.integrity === undefined || (rec = tier.live(meta.key)) === undefined) return;
+    const rec = tier.live(meta.key);
+    if (!rec || tier.landings.pending(meta.key)) return;
+    if (meta.bodySize >= 0 && meta.bodySize !== rec.size) return this.refused(meta, 'size');
+    // Known without a read when held or cached (a hit just read it): then held at once, before any await.
+    let integrity = this.peek(rec)?.integrity;
+    if (integrity === undefined) {
+      integrity = (await tier.reads.meta(rec))?.integrity;
+      // Another record meanwhile: checked against it instead.
+      if (tier.live(meta.key) !== rec) return this.update(meta);
+      if (integrity === undefined) return;
     }
+    if (meta.integrity !== undefined && meta.integrity !== integrity) return this.refused(meta, 'integrity');
+    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity };
     tier.indexes.replaced(rec.meta, stored);
     const appended = this.write(rec, stored);
     tier.maybeCompact();
     const r = await appended;
     if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
+  }
+
+  private refused(meta: EntryMeta, what: string): void {
+    this.tier.opts.logger.debug({ key: meta.key, differs: what }, 'disk tier: metadata of another body not written over the stored one');
   }
 
   /** The record's metadata: held, or read from its line (a soft purge not yet written applied). */

@@ -12,8 +12,9 @@
 //   write of the same bytes (write-queue's guarded removal).
 // - Everything the tier writes counts against maxBytes: blobs (whole blocks), the
 //   index file, bodies being written, bodies queued.
-// - Only an integrity failure (digest, length) or a missing blob removes an entry;
-//   any other read error (EMFILE, EIO…) is counted and logged, and the entry stays.
+// - Only an integrity failure (digest, length), a missing blob, or a newer body of its
+//   key that did not land (landing.ts dropOlder) removes an entry; any other read
+//   error (EMFILE, EIO…) is counted and logged, and the entry stays.
 // - A purge is durable once its journal record is fsynced (purge-journal.ts), and is
 //   applied as a ban (purge-bans.ts); record lines follow in the background
 //   (disk-purge.ts).
@@ -72,7 +73,7 @@ export class DiskTier implements Store, Purgeable {
   liveLineBytes = 0;
   /** Estimated RAM of the records (recordRamBytes). */
   private recordBytes = 0;
-  /** Bytes of bodies being streamed to temp files. */
+  /** Bytes of bodies being streamed to temp files: announced or written, whichever is more (blob-writer.ts). */
   tmpBytes = 0;
   readonly reads = new DiskReads(this);
   compacting = false;
@@ -203,9 +204,14 @@ export class DiskTier implements Store, Purgeable {
     return this.queue.unlink(integrity, () => !this.blobs.has(integrity));
   }
 
-  /** Append a removal line for `key` unless a newer write of it is still landing (its line supersedes). */
+  /**
+   * Append a removal line for `key`; undefined when a record is under the key (its line
+   * supersedes). A newer write still landing decides (landing.ts settled()): its line
+   * supersedes, or its failure writes the removal — whose result this is.
+   */
   appendRemoval(key: string): Promise<OpResult> | undefined {
-    if (this.landings.pending(key) || this.records.has(key)) return undefined;
+    if (this.landings.pending(key)) return this.landings.settled(key);
+    if (this.records.has(key)) return undefined;
     this.whileLoading?.deletedKeys.add(key);
     const line = removalLine(key, Date.now());
     this.indexBytes += Buffer.byteLength(line);
@@ -257,10 +263,11 @@ export class DiskTier implements Store, Purgeable {
     this.maybeCompact();
   }
 
-  removeRecord(rec: DiskRecord, why: string): Promise<unknown> {
+  /** Forget a record and append its removal line: the line's result (the caller reports a failure). */
+  removeRecord(rec: DiskRecord, why: string): Promise<OpResult> {
     this.untrack(rec);
     this.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
-    return this.appendRemoval(rec.key) ?? Promise.resolve();
+    return this.appendRemoval(rec.key) ?? Promise.resolve({ ok: true });
   }
 
   maybeCompact(): void {
@@ -271,7 +278,6 @@ export class DiskTier implements Store, Purgeable {
   peek(): StoredEntry | undefined {
     return undefined;
   }
-
   /** The Store contract's look-up: the body streamed from its file (reads.find() is the hit path's), the metadata handed out (storedFrom()). */
   async get(key: string): Promise<StoredEntry | undefined> {
     const rec = this.live(key);
@@ -309,15 +315,8 @@ export class DiskTier implements Store, Purgeable {
     const parts = Buffer.isBuffer(body) ? [body] : body;
     let size = 0;
     for (const p of parts) size += p.length;
-    if (size > this.opts.maxBytes) return Promise.resolve(this.tooLarge(meta));
+    if (size > this.opts.maxBytes) return Promise.resolve(this.landings.tooLarge(meta));
     return this.landings.putWhole(meta, parts, size, size <= this.smallBodyBytes, opts.wanted);
-  }
-
-  /** A committed body over the budget: the older entry under its key must not stand in for it. */
-  tooLarge(meta: EntryMeta): false {
-    const old = this.records.get(meta.key);
-    if (old) void this.removeRecord(old, 'replaced by a body over the disk budget');
-    return false;
   }
 
   open(meta: EntryMeta, opts: DiskWriteOptions = {}): BodyWriter {
@@ -348,15 +347,14 @@ export class DiskTier implements Store, Purgeable {
     return this.purging.purge(selector, opts);
   }
 
+  /** Rejects (the error's code the writer's) when the removal line could not be written: the entry would come back after a restart. */
   async delete(key: string): Promise<boolean> {
     const rec = this.records.get(key);
-    if (!rec) {
-      // Perhaps not loaded yet: its removal is written now and applied when it loads.
-      if (this.whileLoading) await this.appendRemoval(key);
-      return false;
-    }
-    await this.removeRecord(rec, 'deleted');
-    return true;
+    // No record: perhaps not loaded yet; its removal is written now and applied when it loads.
+    const removal = rec ? this.removeRecord(rec, 'deleted') : this.whileLoading && this.appendRemoval(key);
+    const r = await removal;
+    if (r && !r.ok) throw Object.assign(new Error(`disk tier: the removal of ${key} could not be written: ${r.message}`), { code: r.code });
+    return rec !== undefined;
   }
 
   has(key: string): boolean {

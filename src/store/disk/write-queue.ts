@@ -103,6 +103,11 @@ export class WriteQueue {
     return false;
   }
 
+  /** A write refused elsewhere for want of room (a streamed body over the temp files' budget): counted as shed. */
+  countShed(): void {
+    this.shed++;
+  }
+
   /** Queue a whole body (its chunks, in order) the queue admitted (admits()); `segment`: append it to a segment file. */
   put(body: readonly Buffer[], size: number, line: LineParts, segment: boolean): Promise<OpResult> {
     // Copied into the shared ring when it fits (released when its result comes back), else cloned into the message.

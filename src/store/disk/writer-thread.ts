@@ -16,11 +16,12 @@
 //   snapshot chunks built before it, so "the later line wins" still holds in the new file.
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
+import { appendToAll, closeQuietly, cutTornTail, resyncAfterFragment, writeAt, type AppendTarget } from './index-append.js';
 import type { Batch, Op, OpResult, PutOp, Reply, SegmentLocation } from './write-ops.js';
 import { checksumIntegrity, sha256Integrity } from '../integrity.js';
 
@@ -36,6 +37,11 @@ mkdirSync(tmpDir, { recursive: true });
 mkdirSync(join(dir, SEGMENT_DIR), { recursive: true });
 /** The segment bodies are appended to: always a new file per thread, never one a crash may have torn. */
 let segment = firstSegment - 1;
+/**
+ * The open segment's descriptor, -1 when none is (its successor's open failed). Why -1 at
+ * once on close: a closed number kept was closed and written again later, by then a file
+ * the main thread had opened (another key's bytes landed in a streamed body's temp file).
+ */
 let segmentFd = openNextSegment();
 let segmentSize = 0;
 
@@ -52,8 +58,8 @@ function openNextSegment(): number {
 }
 // Read too: relocations and compactions copy lines back out of it.
 let index = openSync(join(dir, INDEX_FILE), 'a+');
-/** Bytes of the index file: where the next line lands (the tier reads lines back by offset). */
-let indexSize = fstatSync(index).size;
+/** Bytes of the index file: where the next line lands (the tier reads lines back by offset). A line torn by a crash is cut off first (index-append.ts). */
+let indexSize = cutTornTail(index);
 /** The index file's generation: a compaction's end starts the next. The file before stays open for reads of offsets the tier took from it. */
 let gen = firstGen;
 let previous: number | undefined;
@@ -62,10 +68,11 @@ let compactingSize = 0;
 /** Digest → sequence number of the newest write of it the tier has not heard about yet. */
 const recent = new Map<string, number>();
 
-function writeAll(fd: number, data: Uint8Array | string): void {
-  const buf = typeof data === 'string' ? Buffer.from(data) : data;
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+/** The segment bodies go to, opened when none is (the first body after a full one, or after a failed open). */
+function openSegmentIfNone(): void {
+  if (segmentFd >= 0) return;
+  segmentFd = openNextSegment();
+  segmentSize = 0;
 }
 
 function renameInto(from: string, to: string): void {
@@ -84,7 +91,7 @@ function putBlob(data: Uint8Array): string {
   const tmp = join(tmpDir, `w-${randomUUID()}`);
   const fd = openSync(tmp, 'w');
   try {
-    writeAll(fd, data);
+    writeAt(fd, data, 0);
   } catch (err) {
     closeSync(fd);
     unlinkSync(tmp);
@@ -120,12 +127,14 @@ function rollsOver(bytes: number): boolean {
 
 /** Place a body at the end of the open segment (written by writeUnwritten); a new segment is opened once it is full. */
 function appendToSegment(data: Uint8Array): SegmentLocation {
-  if (rollsOver(data.length)) {
+  if (segmentFd >= 0 && rollsOver(data.length)) {
     writeUnwritten();
-    closeSync(segmentFd);
-    segmentFd = openNextSegment();
+    const full = segmentFd;
+    segmentFd = -1;
     segmentSize = 0;
+    closeSync(full);
   }
+  openSegmentIfNone();
   if (unwritten.length === 0) unwrittenFrom = segmentSize;
   unwritten.push(data);
   const at = { segment, off: segmentSize };
@@ -212,7 +221,7 @@ function run(op: Op, lines: string[]): OpResult {
       }
     }
     case 'unlink-segment': {
-      if (op.segment === segment) return { ok: true, skipped: true };
+      if (op.segment === segment && segmentFd >= 0) return { ok: true, skipped: true };
       try {
         unlinkSync(segmentPath(dir, op.segment));
       } catch (err) {
@@ -244,7 +253,7 @@ function run(op: Op, lines: string[]): OpResult {
     case 'compact-begin':
       if (compacting !== undefined) closeSync(compacting);
       compacting = openSync(join(dir, INDEX_COMPACTING), 'w+');
-      writeAll(compacting, HEADER_LINE);
+      writeAt(compacting, HEADER_LINE, 0);
       compactingSize = HEADER_LINE.length;
       return { ok: true };
     case 'compact-chunk': {
@@ -264,7 +273,8 @@ function run(op: Op, lines: string[]): OpResult {
         parts.push(bytes);
       }
       offs.push(compactingSize);
-      writeAll(compacting, Buffer.concat(parts));
+      // At its offset: a failed line append may have cut the file back behind the descriptor's position.
+      writeAt(compacting, Buffer.concat(parts), offs[0]!);
       return { ok: true, offs };
     }
     case 'compact-end': {
@@ -296,8 +306,14 @@ function run(op: Op, lines: string[]): OpResult {
 function flushLines(lines: string[], landed: OpResult[]): void {
   if (lines.length === 0) return;
   const text = Buffer.from(lines.join(''));
-  writeAll(index, text);
-  if (compacting !== undefined) writeAll(compacting, text);
+  const targets: AppendTarget[] = [{ fd: index, size: indexSize }];
+  if (compacting !== undefined) targets.push({ fd: compacting, size: compactingSize });
+  try {
+    appendToAll(targets, text);
+  } catch (err) {
+    afterFailedAppend((err as { uncut?: AppendTarget[] }).uncut ?? []);
+    throw err;
+  }
   for (let i = 0; i < lines.length; i++) {
     const r = landed[i]!;
     const bytes = Buffer.byteLength(lines[i]!);
@@ -355,6 +371,25 @@ parentPort!.on('message', (batch: Batch) => {
   const reply: Reply = { results };
   parentPort!.postMessage(reply);
 });
+
+/**
+ * Files a failed append could not cut back (appendToAll): the index's size is taken from
+ * the file, a compaction under way is abandoned (the tier retries it later).
+ */
+function afterFailedAppend(uncut: readonly AppendTarget[]): void {
+  for (const t of uncut) {
+    if (t.fd === index) indexSize = resyncAfterFragment(index);
+    else if (t.fd === compacting) {
+      closeQuietly(compacting);
+      compacting = undefined;
+      try {
+        unlinkSync(join(dir, INDEX_COMPACTING));
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+}
 
 function isSegmentPut(op: Op): op is PutOp {
   return op.t === 'put' && op.segment;
