@@ -66,6 +66,25 @@ export function withoutHopByHop(headers: HeaderMap, alsoDrop?: (name: string) =>
   return out;
 }
 
+/**
+ * The request as every later step sees it (cache key, Vary, storing rules, the origin):
+ * without the fields its Connection field names (RFC 9110 §7.6.1), the same map when it
+ * names none. Why at receive: those fields never reach the origin, so a key or a variant
+ * that read them would store an answer made without them under a key that says they were
+ * there (`Connection: accept-language` made the origin's default page the stored "fr" variant).
+ */
+export function withoutConnectionNamed(headers: HeaderMap): HeaderMap {
+  const c = headers['connection'];
+  if (c === undefined || c === 'keep-alive' || c === 'close') return headers;
+  const named = connectionTokens(headers);
+  let any = false;
+  for (const n of named) if (n !== 'connection' && headers[n] !== undefined) any = true;
+  if (!any) return headers;
+  const out: HeaderMap = {};
+  for (const name in headers) if (name === 'connection' || !named.has(name)) out[name] = headers[name]!;
+  return out;
+}
+
 /** Split a comma-separated list field into trimmed, non-empty members. */
 export function splitList(value: string | undefined): string[] {
   if (!value) return [];

@@ -29,6 +29,13 @@ export function withoutFields(headers: HeaderMap, fields: ReadonlySet<string>): 
     h ??= { ...headers };
     delete h[f];
   }
+  // The same field spelt with "_" for "-" (X_Auth_Request_User): CGI, WSGI and Rack
+  // servers read both as one variable, so a client's own copy would pass as the guard's.
+  for (const name in headers) {
+    if (name.indexOf('_') < 0 || !fields.has(name.replaceAll('_', '-'))) continue;
+    h ??= { ...headers };
+    delete h[name];
+  }
   return h ?? headers;
 }
 

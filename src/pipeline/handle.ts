@@ -29,7 +29,7 @@ import type { StoragePolicyOptions } from '../cache/storable.js';
 import { TAG_FIELDS } from '../cache/tags.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
-import type { HeaderMap } from '../http/headers.js';
+import { withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
 import { checkRequest } from '../server/request-guard.js';
 import type { RouteSide } from '../routing/router.js';
 import { createAnswers } from './answer.js';
@@ -203,6 +203,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     ctx.target = accepted.target;
     ctx.host = accepted.host;
+    ctx.headers = withoutConnectionNamed(ctx.headers);
     if (env.cluster) {
       // Before anything reads the request: a claim to be a peer without proof loses its peer fields.
       const peer = env.cluster.verify(ctx.method, req.url ?? '/', ctx.headers);

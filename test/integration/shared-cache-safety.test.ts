@@ -242,3 +242,28 @@ test('origin.droppedRequestFields replaces the list: a named field is removed, a
     await h.close();
   }
 });
+
+test('fields a client names in Connection are gone for the cache as for the origin: no variant stored for what the origin never saw', async () => {
+  const h = await startHarness((req, res) => {
+    const lang = String(req.headers['accept-language'] ?? 'default');
+    res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': Buffer.byteLength(lang) });
+    res.end(lang);
+  });
+  try {
+    const port = Number(new URL(h.base).port);
+    // Raw bytes: a client library would refuse this Connection field.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => s.write('GET /page HTTP/1.1\r\nHost: site.example\r\nAccept-Language: fr\r\nConnection: close, accept-language\r\n\r\n'));
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString()));
+      s.on('close', () => resolve(got));
+      s.on('error', reject);
+    });
+    assert.match(raw, /\r\n\r\ndefault$/, 'the origin did not see the field');
+    const fr = await h.get('/page', { host: 'site.example', 'accept-language': 'fr' });
+    assert.equal(fr.text, 'fr', 'the French variant is not the page made without the field');
+    assert.match(fr.headers['cache-status']!, /fwd=(uri-miss|vary-miss)/);
+  } finally {
+    await h.close();
+  }
+});
