@@ -195,7 +195,7 @@ test("cache.storeCookieHeuristic restores RFC 9111 §4.2.2: the Cookie request's
   }
 });
 
-test('override fields (X-Original-URL, X-Rewrite-URL, X-Host, X-HTTP-Method-Override, X-Forwarded-Scheme/-Port/-Server) never reach the origin', async () => {
+test('override fields (X-Original-URL/-URI, X-Rewrite-URL, X-Host, X-HTTP-Method-Override, X-Forwarded-Scheme/-Port/-Server/-Prefix/-Ssl) and client-address claims (X-Real-IP, True-Client-IP) never reach the origin', async () => {
   const overrides: Record<string, string> = {
     'x-original-url': '/admin',
     'x-rewrite-url': '/admin',
@@ -206,6 +206,15 @@ test('override fields (X-Original-URL, X-Rewrite-URL, X-Host, X-HTTP-Method-Over
     'x-forwarded-scheme': 'nothttp',
     'x-forwarded-port': '1337',
     'x-forwarded-server': 'evil.example',
+    'x-original-uri': '/admin',
+    'x-forwarded-uri': '/admin',
+    'x-forwarded-prefix': '/evil',
+    'x-forwarded-ssl': 'on',
+    'front-end-https': 'on',
+    'x-real-ip': '10.0.0.1',
+    'true-client-ip': '10.0.0.1',
+    'x-client-ip': '10.0.0.1',
+    'x-cluster-client-ip': '10.0.0.1',
   };
   const h = await startHarness((req, res) => {
     const body = `${String(req.headers['x-original-url'] ?? '')}${String(req.headers['x-host'] ?? '')}${String(req.headers['x-forwarded-port'] ?? '')}`;

@@ -10,13 +10,19 @@ export const BALANCER_NAMES = ['round-robin', 'least-connections', 'p2c-ewma', '
 /**
  * URL, host, scheme, port and method overrides honoured by IIS / Symfony / Zend
  * (X-Original-URL, X-Rewrite-URL), Rails and Rack (X-Forwarded-Scheme, -Port,
- * -Server, X-Host) and many API frameworks (method overrides). They are not part
- * of the cache key, so one client's value would change the answer stored for
- * everyone: removed from requests to the origin (../../pipeline/forward-headers.ts).
+ * -Server, -Ssl, X-Host, Front-End-Https), Spring and Symfony (X-Forwarded-Prefix),
+ * and many API frameworks (method overrides). They are not part of the cache key, so
+ * one client's value would change the answer stored for everyone; and client-address
+ * fields an origin may trust (X-Real-IP, True-Client-IP, ...) would let a client name
+ * its own address (Strata appends the real one to X-Forwarded-For). Removed from
+ * requests to the origin (../../pipeline/forward-headers.ts).
  */
 export const DROPPED_REQUEST_FIELDS = [
   'x-original-url',
+  'x-original-uri',
   'x-rewrite-url',
+  'x-forwarded-uri',
+  'x-forwarded-prefix',
   'x-host',
   'x-http-method-override',
   'x-http-method',
@@ -24,6 +30,12 @@ export const DROPPED_REQUEST_FIELDS = [
   'x-forwarded-scheme',
   'x-forwarded-port',
   'x-forwarded-server',
+  'x-forwarded-ssl',
+  'front-end-https',
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
 ] as const;
 
 export const origin = {
