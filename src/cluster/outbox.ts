@@ -24,8 +24,13 @@ export interface OutboxRecord {
 
 export class PurgeOutbox {
   private readonly records = new Map<string, OutboxRecord>();
-  private chain: Promise<unknown> = Promise.resolve();
+  /** The last write started (settled: never rejects). */
+  private inFlight: Promise<unknown> = Promise.resolve();
+  /** The write that will start after it, shared by every change made meanwhile. */
+  private next: Promise<void> | undefined;
   private seq = 0;
+  /** Rewrites of the file so far. */
+  writes = 0;
 
   private constructor(private readonly path: string) {}
 
@@ -64,9 +69,19 @@ export class PurgeOutbox {
     return `${nodeId}:${Date.now().toString(36)}-${++this.seq}`;
   }
 
+  /**
+   * Write the outbox as it is once the write in flight (if any) is done. Calls
+   * made before that next write starts share it (group commit): a burst of purges,
+   * or a peer's backlog acknowledged one by one, costs one rewrite per fsync, not
+   * one per record.
+   */
   private save(): Promise<void> {
-    const run = async () => {
+    if (this.next !== undefined) return this.next;
+    const next = this.inFlight.then(async () => {
+      // Changes from here on need another write.
+      this.next = undefined;
       const records = [...this.records.values()];
+      this.writes++;
       if (records.length === 0) {
         await rm(this.path, { force: true });
         return;
@@ -75,9 +90,9 @@ export class PurgeOutbox {
       await writeSynced(tmp, JSON.stringify({ seq: this.seq, records }));
       await rename(tmp, this.path);
       await syncDir(dirname(this.path));
-    };
-    const next = this.chain.then(run, run);
-    this.chain = next.catch(() => undefined);
+    });
+    this.next = next;
+    this.inFlight = next.catch(() => undefined);
     return next;
   }
 
@@ -88,7 +103,10 @@ export class PurgeOutbox {
     await this.save();
   }
 
-  /** `peer` applied purge `id`. */
+  /**
+   * `peer` applied purge `id`: at once in memory; the promise is its write. An
+   * acknowledgement lost in a crash only sends that purge again (purges are idempotent).
+   */
   async ack(id: string, peer: string): Promise<void> {
     const r = this.records.get(id);
     if (!r || !r.pending.includes(peer)) return;
@@ -144,6 +162,6 @@ export class PurgeOutbox {
   }
 
   flush(): Promise<unknown> {
-    return this.chain;
+    return this.inFlight;
   }
 }

@@ -58,3 +58,23 @@ test('outbox: what is owed to an address goes to the node id it turns out to hav
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('outbox: a burst of purges and a backlog acknowledged one by one are written together, not once per record', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    const { outbox } = await PurgeOutbox.load(dir);
+    const n = 500;
+    await Promise.all(Array.from({ length: n }, (_, i) => outbox.add(purge(`p${i}`), ['b', 'c'])));
+    assert.ok(outbox.writes <= 3, `${n} concurrent adds took ${outbox.writes} writes`);
+    assert.equal((await PurgeOutbox.load(dir)).outbox.owed('b').length, n, 'every one of them is durable');
+    const before = outbox.writes;
+    // As a drain does: each acknowledged at once, the next sent without waiting for the write.
+    for (const p of outbox.owed('b')) void outbox.ack(p.id, 'b');
+    assert.equal(outbox.hasPending('b'), false, 'acknowledged in memory at once');
+    await outbox.flush();
+    assert.ok(outbox.writes - before <= 2, `a backlog of ${n} acknowledgements took ${outbox.writes - before} writes`);
+    assert.deepEqual((await PurgeOutbox.load(dir)).outbox.pendingCounts(), { c: n });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
