@@ -114,9 +114,10 @@ export class Cluster implements ClusterPath {
         logger: deps.logger,
         apply: (p) => (deps.applyPurge ? deps.applyPurge(p) : Promise.resolve()),
         secret: c.secret,
-        onForged: (id, from) => {
+        onForged: (id, from, why) => {
           this.forgedBusEntries++;
-          deps.logger.warn({ entry: id, claims: from }, 'purge bus entry without a valid signature (not written by a node sharing cluster.secret): skipped');
+          if (why === 'invalid') deps.logger.warn({ entry: id, claims: from }, 'purge bus entry without a valid signature (not written by a node sharing cluster.secret): skipped');
+          else deps.logger.warn({ entry: id, claims: from }, 'purge bus entry is a copy of one written earlier (replayed by whoever can write to Redis): skipped');
         },
       });
     }

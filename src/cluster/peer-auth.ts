@@ -106,14 +106,14 @@ export function peerProof(secret: string, from: string, to: string, method: stri
  * proof is a bus entry's). No time or nonce: a node replays entries long after
  * they were written.
  */
-export function busEntrySignature(secret: string, stream: string, from: string, text: string): string {
-  return mac(secret, { method: 'XADD', target: stream, host: '', time: '0', nonce: '', from, to: '', body: bodyDigest(text), names: [], value: () => undefined })!.toString('base64url');
+export function busEntrySignature(secret: string, stream: string, from: string, atMs: string, text: string): string {
+  return mac(secret, { method: 'XADD', target: stream, host: '', time: atMs, nonce: '', from, to: '', body: bodyDigest(text), names: [], value: () => undefined })!.toString('base64url');
 }
 
-/** Was the bus entry `text` signed with the shared secret by `from`? Constant time in the signature. */
-export function busEntrySigned(secret: string, stream: string, from: string, text: string, sig: string | undefined): boolean {
-  if (secret === '' || sig === undefined || !SIGNATURE.test(sig)) return false;
-  const want = Buffer.from(busEntrySignature(secret, stream, from, text));
+/** Was the bus entry `text`, stamped `atMs`, signed with the shared secret by `from`? Constant time in the signature. */
+export function busEntrySigned(secret: string, stream: string, from: string, atMs: string, text: string, sig: string | undefined): boolean {
+  if (secret === '' || sig === undefined || !SIGNATURE.test(sig) || !/^\d{1,16}$/.test(atMs)) return false;
+  const want = Buffer.from(busEntrySignature(secret, stream, from, atMs, text));
   const got = Buffer.from(sig);
   return got.length === want.length && timingSafeEqual(got, want);
 }

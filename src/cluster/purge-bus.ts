@@ -16,10 +16,16 @@
 // fan-out bodies are: whoever can write to Redis but lacks the secret cannot purge
 // (an entry whose signature fails is skipped and reported through onForged). So
 // every node on one bus must share cluster.secret; a bus without a secret is refused.
+// An entry also signs the time its node wrote it: a copy of a genuine entry
+// appended again later (a replay, by whoever can write to Redis) is refused
+// because its stream id's time is too far from its signed time, and a copy
+// appended at once because its signature was already seen. The comparison is in
+// the stream's own time, so a node catching up hours later judges alike.
 
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { busEntrySignature, busEntrySigned } from './peer-auth.js';
+import { busEntrySignature, busEntrySigned, MAX_SKEW_MS } from './peer-auth.js';
+import { SeenProofs } from './seen-proofs.js';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
 import { withoutPassword } from '../config/kinds.js';
 
@@ -38,8 +44,8 @@ export interface PurgeBusDeps {
   apply: (p: WirePurge) => Promise<unknown>;
   /** cluster.secret: entries are signed with it and accepted only when its signature holds. */
   secret: string;
-  /** An entry whose signature failed was skipped (`from`: the node it claims). */
-  onForged: (id: string, from: string) => void;
+  /** An entry was skipped (`from`: the node it claims): its signature failed, or it is a copy of one already read. */
+  onForged: (id: string, from: string, why: 'invalid' | 'replayed') => void;
 }
 
 /** Compare two stream ids ("ms-seq"). */
@@ -71,6 +77,8 @@ export class PurgeBus {
   private closed = false;
   private loop: Promise<void> | undefined;
   private replayed = 0;
+  /** Signatures of entries applied within MAX_SKEW_MS of stream time: a copy appended meanwhile is applied once. */
+  private readonly seen = new SeenProofs(MAX_SKEW_MS);
   lastError: string | undefined;
 
   constructor(private readonly deps: PurgeBusDeps) {
@@ -152,15 +160,28 @@ export class PurgeBus {
       const text = field(fields, 'purge');
       const p = text !== undefined ? parseWirePurge(text) : 'no purge field';
       if (typeof p === 'string') this.deps.logger.warn({ id, problem: p }, 'purge bus: unreadable entry skipped');
-      else if (p.from !== this.deps.nodeId && !busEntrySigned(this.deps.secret, STREAM_KEY, p.from, text!, field(fields, 'sig'))) this.deps.onForged(id, p.from);
       else if (p.from !== this.deps.nodeId) {
-        await this.deps.apply(p);
-        this.replayed++;
+        const verdict = this.check(id, p.from, text!, fields);
+        if (verdict !== 'ok') this.deps.onForged(id, p.from, verdict);
+        else {
+          await this.deps.apply(p);
+          this.replayed++;
+        }
       }
       this.position = id;
       await this.cmd.hset(POSITIONS_KEY, this.deps.nodeId, id);
     }
     return entries.length;
+  }
+
+  /** Signed by a node sharing the secret, appended when it signed it, and not seen before. */
+  private check(id: string, from: string, text: string, fields: string[]): 'ok' | 'invalid' | 'replayed' {
+    const at = field(fields, 'at') ?? '';
+    const sig = field(fields, 'sig');
+    if (!busEntrySigned(this.deps.secret, STREAM_KEY, from, at, text, sig)) return 'invalid';
+    const streamMs = Number(id.split('-')[0]);
+    if (Math.abs(streamMs - Number(at)) > MAX_SKEW_MS) return 'replayed';
+    return this.seen.firstUse(sig!, Number(at), streamMs) ? 'ok' : 'replayed';
   }
 
   private async readLoop(): Promise<void> {
@@ -181,8 +202,9 @@ export class PurgeBus {
   /** Append a purge; resolves with its stream id (rejects fast when Redis is away). */
   async publish(p: WirePurge): Promise<string> {
     const text = JSON.stringify(p);
-    const sig = busEntrySignature(this.deps.secret, STREAM_KEY, p.from, text);
-    const id = await this.cmd.xadd(STREAM_KEY, 'MAXLEN', '~', STREAM_MAX_LEN, '*', 'purge', text, 'sig', sig);
+    const at = String(Date.now());
+    const sig = busEntrySignature(this.deps.secret, STREAM_KEY, p.from, at, text);
+    const id = await this.cmd.xadd(STREAM_KEY, 'MAXLEN', '~', STREAM_MAX_LEN, '*', 'purge', text, 'at', at, 'sig', sig);
     if (id === null) throw new Error('XADD returned no id');
     return id;
   }

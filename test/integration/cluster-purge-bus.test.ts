@@ -121,17 +121,35 @@ describe('cluster: purge bus down at start', () => {
       await until(() => bus().position !== null, 'the reader to connect');
       // Whoever can write to Redis without cluster.secret cannot purge: unsigned, or signed with another secret.
       const all = JSON.stringify({ id: 'intruder:1', from: 'other', selector: { primaryKeys: [], paths: [], urlPrefixes: [], pathPrefixes: [], tags: [], all: true } });
+      const now = String(Date.now());
       await pub.xadd('strata:purges', '*', 'purge', all);
-      await pub.xadd('strata:purges', '*', 'purge', all, 'sig', busEntrySignature('not-k', 'strata:purges', 'other', all));
+      await pub.xadd('strata:purges', '*', 'purge', all, 'at', now, 'sig', busEntrySignature('not-k', 'strata:purges', 'other', now, all));
       // Signed for another sender than the one it names.
-      await pub.xadd('strata:purges', '*', 'purge', all, 'sig', busEntrySignature('k', 'strata:purges', 'node-x', all));
-      await until(() => node.cluster()!.stats()['forgedBusEntries'] === 3, 'the forged entries to be read and counted');
+      await pub.xadd('strata:purges', '*', 'purge', all, 'at', now, 'sig', busEntrySignature('k', 'strata:purges', 'node-x', now, all));
+      // Signed for another time than the one it carries.
+      await pub.xadd('strata:purges', '*', 'purge', all, 'at', String(Date.now() - 1), 'sig', busEntrySignature('k', 'strata:purges', 'other', now, all));
+      await until(() => node.cluster()!.stats()['forgedBusEntries'] === 4, 'the forged entries to be read and counted');
       assert.equal((node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed, 0);
       assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), 'a forged purge purged nothing');
+      // A genuine entry written long ago and appended again now (a replay) purges nothing either.
+      const old = JSON.stringify({ id: 'other:0', from: 'other', selector: { primaryKeys: [], paths: [], urlPrefixes: [], pathPrefixes: [], tags: [], all: true } });
+      const then = String(Date.now() - 10 * 60_000);
+      await pub.xadd('strata:purges', '*', 'purge', old, 'at', then, 'sig', busEntrySignature('k', 'strata:purges', 'other', then, old));
+      await until(() => node.cluster()!.stats()['forgedBusEntries'] === 5, 'the replayed entry to be read and counted');
+      assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), 'a replayed purge purged nothing');
       const text = JSON.stringify({ id: 'other:1', from: 'other', selector: { primaryKeys: [], paths: ['/bus-later'], urlPrefixes: [], pathPrefixes: [], tags: [], all: false } });
-      await pub.xadd('strata:purges', '*', 'purge', text, 'sig', busEntrySignature('k', 'strata:purges', 'other', text));
+      const at = String(Date.now());
+      const sig = busEntrySignature('k', 'strata:purges', 'other', at, text);
+      await pub.xadd('strata:purges', '*', 'purge', text, 'at', at, 'sig', sig);
       await until(() => (node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed === 1, 'the purge to be applied');
       assert.equal(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), undefined);
+      // The same entry appended again at once: applied once only (the page, stored again, stays).
+      assert.equal((await fetchReply(url)).status, 200);
+      assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')));
+      await pub.xadd('strata:purges', '*', 'purge', text, 'at', at, 'sig', sig);
+      await until(() => node.cluster()!.stats()['forgedBusEntries'] === 6, 'the copied entry to be read and counted');
+      assert.equal((node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed, 1);
+      assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), 'a copy of an applied purge purged nothing');
       pub.disconnect();
     } finally {
       await node.stop();
