@@ -12,11 +12,13 @@ import type { HeaderMap } from '../http/headers.js';
 const SECRET_FIELDS = new Set(['cookie', 'authorization', 'proxy-authorization']);
 
 /**
- * List fields whose members are case-insensitive tokens and whose order carries
- * no meaning once weights are given; Strata sorts and lower-cases them so
- * "en-US, fr" and "fr,en-us" select one variant.
+ * List fields whose members are case-insensitive tokens: lower-cased and their
+ * white space removed, so "en-US, fr" and "en-us,fr" select one variant. Their
+ * order is kept: members of equal weight ("en-US, fr", no q) are ties an origin
+ * commonly breaks by order (Django, Rails, most language negotiators), so
+ * "fr, en-US" may well be answered in French and must not be served the English page.
  */
-const UNORDERED_LIST_FIELDS = new Set(['accept', 'accept-encoding', 'accept-language', 'accept-charset']);
+const CASELESS_LIST_FIELDS = new Set(['accept', 'accept-encoding', 'accept-language', 'accept-charset']);
 
 /** Varied field names of a response, lower-cased; ['*'] when it varies on everything. */
 export function varyNames(vary: string | undefined): string[] {
@@ -38,13 +40,13 @@ export const ABSENT = '\u0000';
 export function normaliseVaryValue(name: string, value: string | undefined): string {
   if (value === undefined) return ABSENT;
   if (SECRET_FIELDS.has(name)) return 'sha256:' + createHash('sha256').update(value.trim()).digest('base64');
-  if (UNORDERED_LIST_FIELDS.has(name)) {
+  if (CASELESS_LIST_FIELDS.has(name)) {
     const members: string[] = [];
     for (const m of value.split(',')) {
       const t = m.replace(/\s+/g, '').toLowerCase();
       if (t) members.push(t);
     }
-    return members.sort().join(',');
+    return members.join(',');
   }
   // Other fields: only white space is normalised (RFC 9111 §4.1 allows
   // removing white space and combining lines; nothing more is safe in general).
