@@ -52,14 +52,18 @@ export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: 
     return { op: 'encode', coding: acc.chosen };
   }
   if (acc.accepts(have)) return undefined;
-  // Decoding is a transformation too (RFC 9110 §7.7): not for no-transform, nor for other statuses.
-  return DECODABLE.has(have) && meta.status === 200 && !noTransform(meta.headers) ? { op: 'decode', from: have } : undefined;
+  return mayDecode(meta, have) ? { op: 'decode', from: have } : undefined;
+}
+
+/** Decoding is a transformation too (RFC 9110 §7.7): not for no-transform, nor for other statuses. */
+function mayDecode(meta: EntryMeta, have: string): boolean {
+  return DECODABLE.has(have) && meta.status === 200 && !noTransform(meta.headers);
 }
 
 /**
  * The stored variant for a request: one in the chosen coding, else the identity
  * body (to encode or to send as it is), else one in a coding the client accepts,
- * else one to decode. Entries not keyed by coding match as they always did. The
+ * else one it may be decoded from. Entries not keyed by coding match as they always did. The
  * most recent wins within each rank (RFC 9111 §4.1). Slices are never variants.
  */
 export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, acc: Acceptance): { meta?: VariantMeta; whole: boolean } {
@@ -85,7 +89,8 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
     if (!keyed) r = 4;
     else {
       const have = codingOf(m);
-      r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : DECODABLE.has(have) ? 3 : -1;
+      // A coded body the client does not accept and that may not be decoded for it answers nothing: a miss.
+      r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : isWhole(m) && mayDecode(m, have) ? 3 : -1;
       if (r < 0) continue;
     }
     const cur = ranks[r];

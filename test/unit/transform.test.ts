@@ -66,6 +66,11 @@ test('variant choice: the chosen coding, else identity, else an accepted coding,
   assert.equal(chooseVariant([br, gz], {}, n.acceptance(undefined)).meta, br, 'nothing acceptable: one to decode');
   assert.equal(chooseVariant([gz], {}, n.acceptance('gzip;q=0.1, br')).meta, gz, 'an accepted coding');
   assert.equal(chooseVariant([keyed('compress')], {}, n.acceptance('gzip')).meta, undefined, 'never a coding neither accepted nor decodable');
+  // Keyed only because the origin varied on Accept-Encoding: never decoded, so never chosen for a client without its coding.
+  const gzNoTransform = keyed('gzip', { headers: { 'content-type': 'text/css', 'content-encoding': 'gzip', 'cache-control': 'no-transform' } });
+  assert.equal(chooseVariant([gzNoTransform], {}, n.acceptance('identity')).meta, undefined, 'no-transform: not decoded, so a miss');
+  assert.equal(chooseVariant([gzNoTransform], {}, n.acceptance('gzip')).meta, gzNoTransform, 'served to a client that accepts it');
+  assert.equal(chooseVariant([keyed('gzip', { status: 404 })], {}, n.acceptance('gzip;q=0')).meta, undefined, 'a 404 is not decoded either');
   // A variant made from an older body is outdated once a newer one is stored.
   const newId = { ...keyed('identity'), responseTimeMs: id.responseTimeMs + 1000, headers: { 'content-type': 'text/css', etag: '"f"' } };
   const oldBr = { ...br, transform: { coding: 'br', level: 'fast' as const, sourceBytes: 5000 } };
