@@ -238,3 +238,30 @@ test('forward-auth: an origin that varies on the identity field keeps one varian
     assert.equal(h.origin.count('/dash'), 2);
   });
 });
+
+test('rate limit by header behind forward-auth: a key is a client of its own only once the auth passed it; invented keys spend their address', async () => {
+  await withAuth(
+    publicPage,
+    () => ({ rateLimit: { requestsPerS: 1, burst: 3, by: 'header', header: 'authorization' } }),
+    async (h) => {
+      // The harness's clock is fake: no bucket refills during the test. Invented credentials: refused by the auth, paid by the address.
+      for (let i = 0; i < 3; i++) assert.equal((await h.get('/rl', { authorization: `Bearer invented-${i}` })).status, 401, `invented ${i}`);
+      const over = await h.get('/rl', { authorization: 'Bearer invented-3' });
+      assert.equal(over.status, 429, 'a fourth invented key is over the address\'s limit, not given a bucket of its own');
+      assert.equal(over.headers['retry-after'], '1');
+      assert.equal((await h.get('/rl', { authorization: 'Bearer good-alice' })).status, 429, 'a new key, even a good one, is paid by the exhausted address');
+    },
+  );
+  await withAuth(
+    publicPage,
+    () => ({ rateLimit: { requestsPerS: 1, burst: 3, by: 'header', header: 'authorization' } }),
+    async (h) => {
+      // One address, two accepted keys: the first request of each is the address's, then each has its own bucket.
+      assert.equal((await h.get('/rl', { authorization: 'Bearer good-alice' })).status, 200);
+      assert.equal((await h.get('/rl', { authorization: 'Bearer good-bob' })).status, 200);
+      for (let i = 0; i < 2; i++) assert.equal((await h.get('/rl', { authorization: 'Bearer good-alice' })).status, 200, `alice ${i}`);
+      assert.equal((await h.get('/rl', { authorization: 'Bearer good-alice' })).status, 429, 'alice\'s own bucket is empty');
+      assert.equal((await h.get('/rl', { authorization: 'Bearer good-bob' })).status, 200, 'bob has his own');
+    },
+  );
+});

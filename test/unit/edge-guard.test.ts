@@ -123,7 +123,7 @@ test('bad filter rules stop start-up naming where they are wrong', () => {
 test('token bucket: a burst, then one request per 1/rate seconds, Retry-After rounded up; memory bounded by maxClients', () => {
   const clock = new FakeClock();
   const rl = new RateLimiter({ requestsPerS: 2, burst: 3, by: 'address', header: '', maxClients: 2 }, clock);
-  const a = (): ReturnType<RateLimiter['takeFor']> => rl.takeFor('192.0.2.1', {});
+  const a = (): ReturnType<RateLimiter['takeFor']> => rl.takeFor('192.0.2.1', {}, true);
   for (let i = 0; i < 3; i++) assert.deepEqual(a(), { ok: true });
   const refused = a();
   assert.equal(refused.ok, false);
@@ -135,33 +135,50 @@ test('token bucket: a burst, then one request per 1/rate seconds, Retry-After ro
   clock.advance(60_000);
   for (let i = 0; i < 3; i++) assert.equal(a().ok, true, 'refilled to the burst, not beyond');
   assert.equal(a().ok, false);
-  rl.takeFor('192.0.2.2', {});
-  rl.takeFor('192.0.2.3', {});
+  rl.takeFor('192.0.2.2', {}, true);
+  rl.takeFor('192.0.2.3', {}, true);
   assert.equal(rl.size, 2, 'at most maxClients buckets');
 
   const slow = new RateLimiter({ requestsPerS: 0.1, burst: 1, by: 'header', header: 'x-api-key', maxClients: 10 }, clock);
-  assert.equal(slow.takeFor('192.0.2.1', { 'x-api-key': 'k1' }).ok, true);
-  const r = slow.takeFor('192.0.2.9', { 'x-api-key': 'k1' });
+  assert.equal(slow.takeFor('192.0.2.1', { 'x-api-key': 'k1' }, true).ok, true);
+  const r = slow.takeFor('192.0.2.9', { 'x-api-key': 'k1' }, true);
   assert.equal(!r.ok && r.retryAfterS, 10, 'the key, not the address, is the client');
-  assert.equal(slow.takeFor('192.0.2.2', {}).ok, true, 'no key: counted by address');
-  assert.equal(slow.takeFor('192.0.2.2', {}).ok, false);
+  assert.equal(slow.takeFor('192.0.2.2', {}, true).ok, true, 'no key: counted by address');
+  assert.equal(slow.takeFor('192.0.2.2', {}, true).ok, false);
 });
 
-test('token bucket by header: a value not seen before costs its address a token, so inventing values is limited at the address rate', () => {
+test('token bucket by header, behind auth: a value is a client only once the auth passed it; inventing values only spends the address', () => {
+  const clock = new FakeClock();
+  const rl = new RateLimiter({ requestsPerS: 10, burst: 50, by: 'header', header: 'x-api-key', maxClients: 100_000 }, clock);
+  // One address inventing a key per request (the auth refuses each): its own burst, then refused, whatever it invents.
+  let passed = 0;
+  for (let i = 0; i < 1000; i++) if (rl.takeFor('192.0.2.1', { 'x-api-key': `invented-${i}` }, false).ok) passed++;
+  assert.equal(passed, 50, 'the address burst, not a burst per invented value');
+  clock.advance(1000);
+  passed = 0;
+  for (let i = 0; i < 1000; i++) if (rl.takeFor('192.0.2.1', { 'x-api-key': `again-${i}` }, false).ok) passed++;
+  assert.equal(passed, 10, 'then the address rate');
+  // Many clients behind one address with keys the auth accepted: each has its own bucket.
+  for (let i = 0; i < 3; i++) rl.vouch({ 'x-api-key': `k${i}` });
+  for (let i = 0; i < 3; i++) for (let n = 0; n < 49; n++) assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': `k${i}` }, false).ok, true, `key k${i}, request ${n}`);
+  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'k0' }, false).ok, false, 'a vouched key has its own limit');
+});
+
+test('token bucket by header, no auth (the field is believed as sent): a new value costs its address a token; the value is kept as a digest', () => {
   const clock = new FakeClock();
   const rl = new RateLimiter({ requestsPerS: 1, burst: 2, by: 'header', header: 'x-api-key', maxClients: 1000 }, clock);
-  // One address inventing a key per request: two new keys (its burst), then refused.
-  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }).ok, true);
-  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r2' }).ok, true);
-  const third = rl.takeFor('192.0.2.1', { 'x-api-key': 'r3' });
-  assert.equal(third.ok, false, 'a third invented key is refused');
+  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }, true).ok, true);
+  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r2' }, true).ok, true);
+  const third = rl.takeFor('192.0.2.1', { 'x-api-key': 'r3' }, true);
+  assert.equal(third.ok, false, 'a third new key is refused');
   assert.equal(!third.ok && third.client, 'a:192.0.2.1', 'refused by its address');
-  // A known key behind the same (now empty) address still has its own bucket.
-  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }).ok, true, 'a known key pays only its own bucket');
-  // Many clients behind one address with stable keys: each pays the address once, then only its own bucket.
-  clock.advance(10_000);
-  for (let i = 0; i < 2; i++) assert.equal(rl.takeFor('198.51.100.7', { 'x-api-key': `k${i}` }).ok, true);
-  for (let round = 0; round < 2; round++) for (let i = 0; i < 2; i++) assert.equal(rl.takeFor('198.51.100.7', { 'x-api-key': `k${i}` }).ok, round === 0, `key k${i}, round ${round}`);
+  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }, true).ok, true, 'a known key pays only its own bucket');
+  const long = 'x'.repeat(16_000);
+  assert.equal(rl.takeFor('198.51.100.7', { 'x-api-key': long }, true).ok, true);
+  const r = new RateLimiter({ requestsPerS: 0.001, burst: 1, by: 'header', header: 'x-api-key', maxClients: 1000 }, clock);
+  r.takeFor('198.51.100.8', { 'x-api-key': long }, true);
+  const refused = r.takeFor('198.51.100.9', { 'x-api-key': long }, true);
+  assert.ok(!refused.ok && refused.client.length < 64, 'a 16 KB value is kept as a short digest');
 });
 
 test('guard: filters before the rate limit; the fields it sets are listed for stripping; inactive when nothing is configured', () => {

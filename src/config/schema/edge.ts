@@ -65,14 +65,14 @@ export const edge = {
       live: true,
       kind: oneOf(['address', 'header'] as const, 'a client key'),
       default: 'address',
-      help: 'What a client is: its address (an IPv6 client by its /64) or the value of rateLimit.header (its address when the request lacks it; a value not seen before first costs its address a token, so inventing values is no way around the limit).',
+      help: 'What a client is: its address (an IPv6 client by its /64) or the value of rateLimit.header. A value counts as a client of its own once the route\'s auth (forwardAuth, jwt) passed a request bearing it; until then, and when the request lacks the field, its address pays, so inventing values is no way around the limit. On a route without auth the value is believed as sent (for a field a proxy in front of Strata sets; a new value costs its address one token).',
     }),
     header: setting({ live: true, kind: fieldName('X-Api-Key'), default: '', defaultText: 'none', help: 'The request field naming the client when rateLimit.by is header.' }),
     maxClients: setting({
       live: true,
       kind: count({ min: 1 }),
       default: 100_000,
-      help: 'Clients whose buckets are remembered (least recently seen forgotten first, ~150 bytes each); a forgotten client starts with a full bucket.',
+      help: 'Clients whose buckets are remembered (least recently seen forgotten first, ~150 bytes each: a field value is kept as its digest); a forgotten client starts with a full bucket.',
     }),
   },
   forwardAuth: {

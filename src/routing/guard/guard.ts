@@ -176,7 +176,7 @@ export class Guard {
     const rule = this.filter.empty ? undefined : this.filter.deniedBy(req);
     if (rule !== undefined) return { ...refusal('FILTER_DENIED', `request denied by filter rule "${rule}"`), rule };
     if (this.limiter) {
-      const r = this.limiter.takeFor(req.clientAddress, req.headers);
+      const r = this.limiter.takeFor(req.clientAddress, req.headers, !this.forwardAuth && !this.jwt);
       if (!r.ok) return refusal('RATE_LIMITED', `request rate limit exceeded; retry after ${r.retryAfterS} s`, ['retry-after', String(r.retryAfterS)]);
     }
     // PURGE carries the admin token in Authorization and is checked by the purge module.
@@ -203,6 +203,8 @@ export class Guard {
       const claims = this.jwt.claimFields(v.claims);
       if (Object.keys(claims).length) add = { ...add, ...claims };
     }
+    // Passed: the rate limit may believe this request's client field from now on.
+    this.limiter?.vouch(req.headers);
     return { pass: true, add, checked: this.credentialFields.filter((f) => req.headers[f] !== undefined) };
   }
 

@@ -1,13 +1,19 @@
 // Per-client request rates: one token bucket per client (its address, an IPv6
-// client by its /64, or the value of a request field — whose every new value
-// first costs its address a token), refilled continuously at
+// client by its /64, or the value of a request field), refilled continuously at
 // the configured rate up to the burst size. Memory is bounded: buckets live in an
 // LRU of maxClients; a forgotten client comes back with a full bucket, which only
 // ever errs towards letting a request through.
 //
+// By field value, a value is only believed once something vouched for it: on a
+// route with an auth stage, a request bearing it that the auth passed; until then
+// (and whenever it is refused) its address pays. Else anyone could invent a value
+// per request and get a bucket each. On a route without auth the field is taken
+// as sent (a proxy in front sets it): a new value then costs its address a token.
+//
 // Connection counts per client address are the listener's (limits.maxConnectionsPerClient,
 // src/server/listener.ts): they are counted at accept, before any request exists.
 
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
@@ -42,23 +48,32 @@ export class RateLimiter {
 
   /**
    * Take one token for the request's client, or say how long until one is there.
-   * By header, the field's value names the client, but nothing has verified it
-   * yet (the limit runs before auth): a value not seen before first costs its
-   * address a token, so inventing values is limited at the address's rate, while
-   * a known value (many clients behind one address) pays only its own bucket.
+   * By field value: a value already vouched for pays its own bucket (many clients
+   * behind one address each have theirs); any other pays its address's. `trusted`:
+   * no auth stage will vouch, the value is believed as sent.
    */
-  takeFor(clientAddress: string, headers: HeaderMap): RateVerdict {
+  takeFor(clientAddress: string, headers: HeaderMap, trusted: boolean): RateVerdict {
     const address = `a:${clientOf(clientAddress)}`;
-    if (this.rules.by !== 'header' || this.rules.header === '') return this.take(address);
-    const v = headers[this.rules.header];
+    const client = this.valueKey(headers);
     // Without the field the client is its address: omitting it is no way around the limit.
-    if (v === undefined || v === '') return this.take(address);
-    const client = `h:${v}`;
-    if (!this.buckets.has(client)) {
-      const paid = this.take(address);
-      if (!paid.ok) return paid;
-    }
-    return this.take(client);
+    if (client === undefined) return this.take(address);
+    if (this.buckets.has(client)) return this.take(client);
+    const paid = this.take(address);
+    if (paid.ok && trusted) this.take(client);
+    return paid;
+  }
+
+  /** The auth stages passed a request: its field value names a client from now on. */
+  vouch(headers: HeaderMap): void {
+    const client = this.valueKey(headers);
+    if (client !== undefined && !this.buckets.has(client)) this.buckets.set(client, { tokens: this.rules.burst - 1, atMs: this.clock.now() });
+  }
+
+  /** The bucket key of the request's field value (by header), a digest: a value may be a whole header section long. */
+  private valueKey(headers: HeaderMap): string | undefined {
+    if (this.rules.by !== 'header' || this.rules.header === '') return undefined;
+    const v = headers[this.rules.header];
+    return v === undefined || v === '' ? undefined : `h:${createHash('sha256').update(v).digest('base64url')}`;
   }
 
   /** Take one token from `client`'s bucket (a new client starts full). */
