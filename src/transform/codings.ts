@@ -226,10 +226,13 @@ export function checkedDecoding(source: NodeJS.ReadableStream & { destroy(err?: 
   return through(source, new DecodeCheck(coding, maxBytes));
 }
 
-/** `source` run through `t`; an error on either side destroys both and surfaces on the result. */
+/** `source` run through `t`; an error on either side destroys both and surfaces on the result; `t` closed closes `source`. */
 export function through(source: NodeJS.ReadableStream & { destroy(err?: Error): void }, t: Transform): Transform {
   source.on('error', (err: Error) => t.destroy(err));
-  t.on('error', () => source.destroy());
+  // However `t` ends (an error, or destroyed by the stage after it, as a decode past
+  // its limit is), the source goes too: unpiped and left open it would hold the
+  // origin's connection until its body timeout. Destroying an ended source is a no-op.
+  t.on('close', () => source.destroy());
   // A source closed before its end (an origin cut mid-body) must not look like a clean end.
   source.on('close', () => {
     if (!(source as unknown as { readableEnded?: boolean }).readableEnded) t.destroy(new Error('source closed before its end'));

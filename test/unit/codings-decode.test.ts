@@ -42,3 +42,25 @@ test('decoding: empty bodies, zlib and raw deflate, brotli, one-byte chunks are 
     }
   }
 });
+
+test('decoding: a body cut for decoding past the limit (a zip bomb) releases the origin stream it reads', async () => {
+  const bomb = zlib.gzipSync(Buffer.alloc(4_000_000));
+  // An origin body that never ends by itself: only a destroy releases it (and its connection).
+  let sent = false;
+  const source = new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(bomb);
+      }
+    },
+  });
+  const d = await drain(decoded(source, 'gzip', 100_000));
+  assert.deepEqual(d, { code: 'DECODED_TOO_LARGE' });
+  await new Promise<void>((resolve, reject) => {
+    if (source.destroyed) return resolve();
+    const t = setTimeout(() => reject(new Error('the origin stream was left open')), 5_000);
+    source.once('close', () => (clearTimeout(t), resolve()));
+  });
+  assert.equal(source.destroyed, true);
+});
