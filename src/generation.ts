@@ -102,6 +102,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       now: () => clock.now(),
       registry,
       readiness,
+      upstreamAvailable: () => router.anyAvailable(),
       purge: adminPurge,
       reload,
       explain,

@@ -109,7 +109,6 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const readiness = (): Readiness => ({
     listening: proxy?.server.listening === true && admin?.listening === true && stopping === undefined,
     diskLoaded: store !== undefined && !store.stats().disk.loading,
-    upstreamAvailable: current?.router.anyAvailable() === true,
   });
 
   /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */

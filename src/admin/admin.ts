@@ -36,6 +36,8 @@ export interface AdminDeps {
   registry: Registry;
   /** What /readyz checks, each true when ready. */
   readiness: () => Readiness;
+  /** Some upstream may be chosen now: reported by /readyz, never a reason to answer 503 (see Readiness). */
+  upstreamAvailable: () => boolean;
   /** `POST /purge`; `peer`: the node the request proved it comes from. */
   purge: (req: IncomingMessage, res: ServerResponse, peer?: string) => void;
   /** `POST /reload` (admin/reload.ts). */
@@ -54,14 +56,21 @@ export interface AdminDeps {
   requestBodies?: () => RequestBodyFigures;
 }
 
-/** Can the node serve? Every check must hold for /readyz to answer 200. */
+/**
+ * Can the node serve? Every check must hold for /readyz to answer 200.
+ * Upstream health is deliberately not one of them (as with nginx and Varnish,
+ * whose readiness never follows backend health): a node whose upstreams are
+ * ejected or failing probes still serves what it holds (stale-if-error,
+ * staleIfDisconnectedS) and still tries them, and the nodes of a CDN share
+ * their origin, so an origin outage would take every node out of the load
+ * balancer at once. Passive ejection can also be provoked by clients. The
+ * balancer's view is reported beside the checks for the operator.
+ */
 export interface Readiness {
   /** The proxy and admin listeners are bound (and not closing). */
   listening: boolean;
   /** The disk index has loaded (until then, what is on disk answers as misses). */
   diskLoaded: boolean;
-  /** At least one upstream may be chosen by the balancer. */
-  upstreamAvailable: boolean;
 }
 
 function metrics(res: ServerResponse, registry: Registry): void {
@@ -147,8 +156,9 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
       case '/readyz': {
         const checks = deps.readiness();
         const notReady = (Object.keys(checks) as (keyof Readiness)[]).filter((k) => !checks[k]);
-        if (notReady.length === 0) return json(res, 200, { status: 'ready', node: deps.nodeId, checks });
-        return json(res, 503, { status: 'not ready', node: deps.nodeId, notReady, checks });
+        const upstreamAvailable = deps.upstreamAvailable();
+        if (notReady.length === 0) return json(res, 200, { status: 'ready', node: deps.nodeId, checks, upstreamAvailable });
+        return json(res, 503, { status: 'not ready', node: deps.nodeId, notReady, checks, upstreamAvailable });
       }
       case '/metrics':
         return metrics(res, deps.registry);

@@ -1,8 +1,9 @@
 // Health of one upstream: a small state machine fed by two kinds of evidence.
 //
 //   passive — the outcome of real requests: a connect error, a timeout, a reset
-//             or a 5xx is a failure; `maxFails` in a row eject the upstream for
-//             `ejectMs`, doubling (up to `maxEjectMs`) each time it fails again
+//             or a 502/503/504 is a failure (a 500/501 is the application's
+//             answer about one URL: upstream.ts); `maxFails` in a row eject the
+//             upstream for `ejectMs`, doubling (up to `maxEjectMs`) each time it fails again
 //             right after coming back ("probation"); one success while on
 //             probation makes it healthy and resets the back-off.
 //   active  — probes of a configured path: `unhealthyThreshold` failed probes in

@@ -1,9 +1,14 @@
 // One upstream: its undici Pool, the requests it has in flight, a peak-EWMA of
 // its latency, and its health (health.ts). `send` is the only way traffic
 // reaches it, so every request feeds the passive health check: a transport
-// failure or a 5xx counts against it, any other answer for it. A 5xx is still
-// returned to the caller (it is an answer, and the cache may have rules for it);
-// only the health verdict treats it as a failure.
+// failure or a 502/503/504 counts against it, any other answer for it. Those are
+// still returned to the caller (an answer, and the cache may have rules for it);
+// only the health verdict treats them as failures.
+// Why not every 5xx (nginx's default proxy_next_upstream / max_fails view): a
+// 500 or 501 is the application answering about that URL, not the server being
+// unwell, and any client can ask for such a URL: counting it let a dozen anonymous
+// GETs of one broken page eject every upstream. 502/503/504 are the statuses a
+// server (or the gateway in front of it) sends when it cannot serve at all.
 //
 // In flight means until the response body is finished or abandoned, not just
 // until headers: a long download is load on the upstream.
@@ -44,6 +49,9 @@ const FAILURE_PENALTY_MS = 1_000;
 
 // Errors that say the upstream broke the body, not that our side gave up on it.
 const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+/** Answers that say the upstream cannot serve (bad gateway, unavailable, gateway timeout): passive failures. */
+export const UNHEALTHY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 
 export class Upstream implements UpstreamView {
   readonly name: string;
@@ -171,7 +179,7 @@ export class Upstream implements UpstreamView {
       throw err;
     }
     const ms = this.deps.now() - started;
-    if (res.statusCode >= 500) {
+    if (UNHEALTHY_STATUSES.has(res.statusCode)) {
       this.observe(Math.max(ms, FAILURE_PENALTY_MS));
       this.fail(`status ${res.statusCode}`);
     } else {

@@ -16,6 +16,7 @@
 // their handshake itself.
 // A reload hands the listener new limits (setLimits): they apply to connections
 // accepted from then on; the listener itself, and its connections, stay.
+// Pipelined requests are handled a few at a time per connection (./pipelining.ts).
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
@@ -25,6 +26,7 @@ import { StrataError, type ErrorCode } from '../errors.js';
 import type { LimitsConfig } from '../config/types.js';
 import { ClientConnections } from './client-connections.js';
 import { SendStallSweep } from './send-stall.js';
+import { PipelineWindow } from './pipelining.js';
 
 export interface ListenerOptions {
   limits: LimitsConfig;
@@ -120,6 +122,8 @@ interface ConnState {
   shut: boolean;
   /** Closes the connection unless its first request arrives in time. */
   firstRequestTimer?: NodeJS.Timeout;
+  /** Its requests in progress, bounded. */
+  window: PipelineWindow;
 }
 
 /** The proxy listener; a reload hands it new limits (they apply to connections accepted from then on). */
@@ -145,8 +149,15 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
     if (!st) {
-      st = { pending: 0, refused: false, waitFor: 0, shut: false };
+      st = { pending: 0, refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler) };
       conns.set(socket, st);
+      const window = st.window;
+      socket.once('close', () => {
+        const { dropped, abandoned } = window.closed();
+        if (dropped + abandoned > 0) {
+          logger.info({ remote: (socket as Socket).remoteAddress, abandoned, dropped }, 'client closed its connection with pipelined requests unanswered; their work is cancelled');
+        }
+      });
     }
     return st;
   };
@@ -161,6 +172,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   function settleResponse(this: ServerResponse): void {
     const st = conns.get(this.req.socket);
     if (!st) return;
+    st.window.settled(this);
     st.pending--;
     if (st.pending <= st.waitFor && st.afterPending) {
       const next = st.afterPending;
@@ -184,7 +196,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // 'close' follows 'finish' on every response, and also fires when the connection
     // dies. On, not once: a response closes once, and once() wraps the listener per call.
     res.on('close', settleResponse);
-    handler(req, res);
+    st.window.admit(req, res);
   };
 
   /**

@@ -1,6 +1,6 @@
 // GET /metrics (Prometheus text) and GET /readyz on the admin listener of a real
 // node: names, types, help and values after scripted traffic; readiness
-// following the disk index and the only upstream's health.
+// following the listeners and the disk index, never the upstreams' health.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -52,9 +52,9 @@ async function scrapeUntil(h: Harness, cond: (s: Scrape) => boolean, what: strin
   }
 }
 
-async function readyz(h: Harness): Promise<{ status: number; body: { status: string; notReady?: string[]; checks: Record<string, boolean> } }> {
+async function readyz(h: Harness): Promise<{ status: number; body: { status: string; notReady?: string[]; checks: Record<string, boolean>; upstreamAvailable: boolean } }> {
   const r = await fetchReply(h.admin + '/readyz');
-  return { status: r.status, body: JSON.parse(r.text) as { status: string; notReady?: string[]; checks: Record<string, boolean> } };
+  return { status: r.status, body: JSON.parse(r.text) as { status: string; notReady?: string[]; checks: Record<string, boolean>; upstreamAvailable: boolean } };
 }
 
 async function readyzUntil(h: Harness, status: number, what: string): Promise<Awaited<ReturnType<typeof readyz>>> {
@@ -174,46 +174,52 @@ test('/metrics is behind the same Host check as /stats', async () => {
   }
 });
 
-test('/readyz: 200 once the disk index is loaded and the upstream is healthy; 503 naming the upstream while it is down; /healthz stays 200', async () => {
+test('/readyz: 200 once the disk index is loaded, and still 200 while the only upstream is down (reported, not a check); /healthz stays 200', async () => {
   const h = await startHarness(site, {
     origin: { healthCheck: { path: '/health', intervalMs: 20, timeoutMs: 500, healthyThreshold: 1, unhealthyThreshold: 1, expectStatuses: [[200, 299]] } },
   });
   try {
     await h.node.ready();
     const ready = await readyzUntil(h, 200, 'ready');
-    assert.deepEqual(ready.body.checks, { listening: true, diskLoaded: true, upstreamAvailable: true });
+    assert.deepEqual(ready.body.checks, { listening: true, diskLoaded: true });
+    assert.equal(ready.body.upstreamAvailable, true);
 
     await h.origin.close();
-    const down = await readyzUntil(h, 503, 'not ready while the only upstream is down');
-    assert.equal(down.body.status, 'not ready');
-    assert.deepEqual(down.body.notReady, ['upstreamAvailable']);
-    assert.equal((await fetchReply(h.admin + '/healthz')).status, 200, 'liveness is unaffected');
-    const s = await scrape(h);
+    const s = await scrapeUntil(h, (x) => x.samples.get(`strata_upstream_available{upstream="${h.origin.url}"}`) === 0, 'the upstream unavailable');
     assert.equal(s.samples.get(`strata_upstream_state{upstream="${h.origin.url}",state="unhealthy"}`), 1);
-    assert.equal(s.samples.get(`strata_upstream_available{upstream="${h.origin.url}"}`), 0);
+    // A node whose origin is down still serves what it holds: taking it (and every
+    // node sharing that origin) out of the load balancer would turn an origin outage
+    // into a total one. nginx and Varnish have no readiness that follows backends.
+    const down = await readyz(h);
+    assert.equal(down.status, 200);
+    assert.deepEqual(down.body.checks, { listening: true, diskLoaded: true });
+    assert.equal(down.body.upstreamAvailable, false);
+    assert.equal((await fetchReply(h.admin + '/healthz')).status, 200, 'liveness is unaffected');
 
     await h.origin.reopen();
-    await readyzUntil(h, 200, 'ready again once the upstream is back');
+    await scrapeUntil(h, (x) => x.samples.get(`strata_upstream_available{upstream="${h.origin.url}"}`) === 1, 'the upstream available again');
+    const back = await readyz(h);
+    assert.deepEqual({ status: back.status, upstreamAvailable: back.body.upstreamAvailable }, { status: 200, upstreamAvailable: true });
   } finally {
     await h.close();
   }
 });
 
-test('/readyz names every check that fails (the disk index still loading, no upstream) and never answers 200 with one failing', async () => {
-  let checks: Readiness = { listening: true, diskLoaded: false, upstreamAvailable: true };
-  const deps = { nodeId: 'n1', allowedHosts: [], stats: new Stats(), registry: new Registry(), readiness: () => checks, startedAtMs: 0, now: () => 0, purge: () => undefined };
+test('/readyz names every check that fails (listeners, the disk index still loading) and never answers 200 with one failing', async () => {
+  let checks: Readiness = { listening: true, diskLoaded: false };
+  const deps = { nodeId: 'n1', allowedHosts: [], stats: new Stats(), registry: new Registry(), readiness: () => checks, upstreamAvailable: () => true, startedAtMs: 0, now: () => 0, purge: () => undefined };
   const server = createAdminListener(createAdminHandler(deps as unknown as AdminDeps));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
     let r = await fetchReply(url);
     assert.equal(r.status, 503);
-    assert.deepEqual(JSON.parse(r.text), { status: 'not ready', node: 'n1', notReady: ['diskLoaded'], checks });
-    checks = { listening: false, diskLoaded: false, upstreamAvailable: false };
+    assert.deepEqual(JSON.parse(r.text), { status: 'not ready', node: 'n1', notReady: ['diskLoaded'], checks, upstreamAvailable: true });
+    checks = { listening: false, diskLoaded: false };
     r = await fetchReply(url);
     assert.equal(r.status, 503);
-    assert.deepEqual((JSON.parse(r.text) as { notReady: string[] }).notReady, ['listening', 'diskLoaded', 'upstreamAvailable']);
-    checks = { listening: true, diskLoaded: true, upstreamAvailable: true };
+    assert.deepEqual((JSON.parse(r.text) as { notReady: string[] }).notReady, ['listening', 'diskLoaded']);
+    checks = { listening: true, diskLoaded: true };
     r = await fetchReply(url);
     assert.equal(r.status, 200);
     assert.equal(r.headers['cache-control'], 'no-store');
@@ -224,7 +230,7 @@ test('/readyz names every check that fails (the disk index still loading, no ups
 });
 
 test('the admin listener closes a connection that sends nothing, and caps the connections of one client', async () => {
-  const deps = { nodeId: 'n1', allowedHosts: [], stats: new Stats(), registry: new Registry(), readiness: () => ({ listening: true, diskLoaded: true, upstreamAvailable: true }), startedAtMs: 0, now: () => 0, purge: () => undefined };
+  const deps = { nodeId: 'n1', allowedHosts: [], stats: new Stats(), registry: new Registry(), readiness: () => ({ listening: true, diskLoaded: true }), upstreamAvailable: () => true, startedAtMs: 0, now: () => 0, purge: () => undefined };
   const server = createAdminListener(createAdminHandler(deps as unknown as AdminDeps), { idleMs: 1_000, perClient: 3 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;

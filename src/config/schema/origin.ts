@@ -111,7 +111,7 @@ export const origin = {
       live: true,
       kind: count(),
       default: 5,
-      help: 'Failures in a row of real requests (connect errors, timeouts, resets, 5xx) that eject an upstream; 0 turns ejection off.',
+      help: 'Failures in a row of real requests (connect errors, timeouts, resets, 502/503/504; not 500/501, the application answering about one URL) that eject an upstream; 0 turns ejection off.',
     }),
     ejectMs: setting({ live: true, kind: duration({ min: 1 }), default: 10_000, help: 'First ejection; doubled for each further one while the upstream keeps failing.' }),
     maxEjectMs: setting({ live: true, kind: duration({ min: 1 }), default: 300_000, help: 'Longest ejection.' }),
