@@ -63,8 +63,16 @@ export function createAnswers(env: NodeEnv) {
     return c && planFor(meta, bytes, ctx.method, c.negotiator.acceptance(ctx.headers['accept-encoding']), c.rules);
   }
 
-  /** Strata's own error answer; `fwd` says how far the request had gone. */
+  /**
+   * Strata's own error answer; `fwd` says how far the request had gone. An origin-side
+   * failure's details (upstream, address, cause) go to this log line and the access
+   * line's upstream; the client's body says only what kind of failure it was.
+   */
   function error(ctx: RequestContext, err: StrataError, fwd: FwdReason = 'bypass', close = false): void {
+    if (err.source === 'origin') {
+      if (err.upstream !== undefined) ctx.upstream ??= err.upstream;
+      logger.warn({ id: ctx.id, code: err.code, upstream: err.upstream, url: ctx.target.slice(0, 200) }, err.message);
+    }
     deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
   }
 
