@@ -180,7 +180,7 @@ export function deliverStored(
  * §8.8.2.2): a resumed download gets the whole variant, never spliced bytes.
  */
 function rangeApplies(ifRange: string | undefined, meta: EntryMeta, shown: HeaderMap): boolean {
-  return ifRange === undefined || (meta.transform === undefined && ifRangeAllows(ifRange, shown['etag'], shown['last-modified']));
+  return ifRange === undefined || (meta.transform === undefined && ifRangeAllows(ifRange, shown['etag'], shown['last-modified'], shown['date']));
 }
 
 /** The body bytes from `start` to `end` (inclusive) after the head: none for HEAD, 204 or an empty range. */
