@@ -10,9 +10,10 @@
 import { currentAge } from '../cache/reuse.js';
 import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
+import { earlyHintFields } from '../deliver/early-hints.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
-import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import type { HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
@@ -152,12 +153,10 @@ export function createAnswers(env: NodeEnv) {
       if (res.headersSent || res.destroyed || v < 1 || (v === 1 && req.httpVersionMinor < 1)) return;
       if (status === 102) return void (typeof res.writeProcessing === 'function' && v === 1 ? res.writeProcessing() : undefined);
       if (status !== 103) return;
-      // Hidden fields (Server, X-Powered-By, …) are hidden here too: a hint is an answer's first bytes.
-      const hidden = deliverFor(env, ctx).hiddenFields;
-      const hints: Record<string, string> = {};
-      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length' && !hidden.has(name)) hints[name] = value;
-      // Node writes a 103 only with a Link field, and refuses a malformed one.
-      if (hints['link'] === undefined) return;
+      // Hidden fields (Server, X-Powered-By, …) are hidden here too: a hint is an answer's first bytes;
+      // malformed ones are dropped (deliver/early-hints.ts: Node writes them unchecked).
+      const hints = earlyHintFields(headers, deliverFor(env, ctx).hiddenFields);
+      if (hints === undefined) return;
       try {
         res.writeEarlyHints(hints);
       } catch (err) {
