@@ -164,10 +164,14 @@ export function createAnswers(env: NodeEnv) {
       }
     },
 
-    /** The edge guard's refusal (403, 429, 401, 3xx, 503): Strata's error form plus the fields it names. */
+    /**
+     * The edge guard's refusal (403, 429, 401, 3xx, 503): Strata's error form plus the fields it names.
+     * An unavailable auth service or JWKS is told as the catalog says, without its URL or cause
+     * (the guard logged those): as for an origin, its address is not the client's to learn.
+     */
     refused(ctx: RequestContext, status: number, code: ErrorCode, message: string, fields: string[]): void {
       const cacheStatus = settle(env, ctx, { result: 'error', fwd: 'bypass', detail: code.toLowerCase() });
-      const body = `${status} ${code}: ${message}\n`;
+      const body = `${status} ${code}: ${new StrataError(code, message).clientMessage}\n`;
       ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
       ctx.res.end(body);
     },
