@@ -9,8 +9,14 @@ export interface ErrorSpec {
   status: number;
   source: ErrorSource;
   retryable: boolean;
-  /** One line for the client body / docs. */
+  /** One line for the docs (and the client body of an origin-side error that has no `client` text). */
   summary: string;
+  /**
+   * What a client is told of an origin-side failure. Details (the upstream's name
+   * and address, the transport's error code) are for the operator's log only: an
+   * internal address in an answer maps the network behind the proxy for anyone.
+   */
+  client?: string;
 }
 
 export const ERROR_CATALOG = {
@@ -38,7 +44,7 @@ export const ERROR_CATALOG = {
   NOT_FOUND: { status: 404, source: 'client', retryable: false, summary: 'no such admin resource' },
   MISDIRECTED_REQUEST: { status: 421, source: 'client', retryable: false, summary: 'no site of this node serves the requested Host' },
   NO_ROUTE: { status: 404, source: 'client', retryable: false, summary: 'no route of the site covers the request path' },
-  UPSTREAMS_DRAINED: { status: 503, source: 'origin', retryable: true, summary: 'every upstream of the route is drained (deploy in progress)' },
+  UPSTREAMS_DRAINED: { status: 503, source: 'origin', retryable: true, summary: 'every upstream of the route is drained (deploy in progress)', client: 'service unavailable: the origin is not taking requests right now' },
   ROUTES_BAD_REQUEST: { status: 400, source: 'client', retryable: false, summary: 'routing admin request is not valid JSON of the expected shape' },
   FILTER_DENIED: { status: 403, source: 'client', retryable: false, summary: 'denied by a request filter rule (edge.filters); the message names the rule' },
   RATE_LIMITED: { status: 429, source: 'client', retryable: true, summary: 'this client exceeded its request rate (edge.rateLimit); retry after the Retry-After seconds' },
@@ -47,11 +53,11 @@ export const ERROR_CATALOG = {
   AUTH_FORBIDDEN: { status: 403, source: 'client', retryable: false, summary: 'the auth service refused these credentials for this request (403)' },
   AUTH_REDIRECT: { status: 302, source: 'client', retryable: false, summary: 'the auth service redirected the client (to a login page); its status and Location are passed on' },
   AUTH_UNAVAILABLE: { status: 503, source: 'origin', retryable: true, summary: 'the auth service or JWKS did not answer usably; the edge fails closed' },
-  ORIGIN_UNREACHABLE: { status: 502, source: 'origin', retryable: true, summary: 'origin is unreachable (connection refused, reset or DNS failure)' },
-  ORIGIN_BAD_RESPONSE: { status: 502, source: 'origin', retryable: false, summary: 'origin sent an invalid response' },
+  ORIGIN_UNREACHABLE: { status: 502, source: 'origin', retryable: true, summary: 'origin is unreachable (connection refused, reset or DNS failure)', client: 'bad gateway: the origin could not be reached' },
+  ORIGIN_BAD_RESPONSE: { status: 502, source: 'origin', retryable: false, summary: 'origin sent an invalid response', client: 'bad gateway: the origin sent an invalid response' },
   ORIGIN_BAD_ENCODING: { status: 502, source: 'origin', retryable: false, summary: "the origin's compressed body is corrupt; cut, not stored" },
   DECODED_TOO_LARGE: { status: 502, source: 'origin', retryable: false, summary: "the origin's compressed body decodes past compress.maxDecodedBytes; cut, not stored" },
-  ORIGIN_TIMEOUT: { status: 504, source: 'origin', retryable: true, summary: 'origin did not answer in time' },
+  ORIGIN_TIMEOUT: { status: 504, source: 'origin', retryable: true, summary: 'origin did not answer in time', client: 'gateway timeout: the origin did not answer in time' },
   STORE_FAILED: { status: 500, source: 'store', retryable: true, summary: 'cache storage failed' },
   INTERNAL: { status: 500, source: 'internal', retryable: false, summary: 'internal error' },
   CONFIG_INVALID: { status: 0, source: 'config', retryable: false, summary: 'invalid configuration value' },
@@ -66,6 +72,8 @@ export class StrataError extends Error {
   readonly status: number;
   readonly source: ErrorSource;
   readonly retryable: boolean;
+  /** The upstream (or `peer <id>`) that failed, for the log and the access line; never sent to a client. */
+  upstream?: string;
 
   constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
     const spec: ErrorSpec = ERROR_CATALOG[code];
@@ -75,6 +83,16 @@ export class StrataError extends Error {
     this.status = spec.status;
     this.source = spec.source;
     this.retryable = spec.retryable;
+  }
+
+  /**
+   * The text a client's error body carries: the operator's message for client- and
+   * config-side errors (they describe the client's own request), a fixed line for
+   * origin-side ones (their message names upstreams, addresses and causes).
+   */
+  get clientMessage(): string {
+    const spec: ErrorSpec = ERROR_CATALOG[this.code];
+    return spec.source === 'origin' ? spec.client ?? spec.summary : this.message;
   }
 }
 

@@ -11,6 +11,7 @@
 import type { HeaderMap } from '../http/headers.js';
 import type { EntryMeta } from '../entry.js';
 import { decideReuse, requestDirectives, type RequestDirectives, type ReuseDecision } from './reuse.js';
+import { staleWindow } from './stale-window.js';
 
 /** Why no stored response was chosen (Cache-Status fwd, RFC 9211 §2.2). */
 export type MissReason = 'uri-miss' | 'vary-miss';
@@ -91,7 +92,7 @@ export function decide(input: DecideInput): Decision {
   const d = decideReuse(request.directives, stored, nowMs);
   if (d.reuse) return { kind: d.stale ? 'hit-stale' : 'hit', ageS: d.ageS, ttlS: d.ttlS };
   if (request.directives.onlyIfCached) return { kind: 'refuse' };
-  if (d.why === 'stale' && !stored.staleForbidden && withinStaleWindow(d.ttlS, graceOf(stored.staleWhileRevalidateS, grace.staleWhileRevalidateS))) {
+  if (d.why === 'stale' && !stored.staleForbidden && withinStaleWindow(d.ttlS, staleWindow(stored, 'stale-while-revalidate', grace.staleWhileRevalidateS).seconds)) {
     return { kind: 'stale-while-revalidate', ageS: d.ageS, ttlS: d.ttlS };
   }
   return {
@@ -123,7 +124,7 @@ export function staleOnFailure(request: RequestFacts, stored: EntryMeta, nowMs: 
   if (stored.staleForbidden) return undefined;
   const d = decideReuse(request.directives, stored, nowMs);
   if (d.reuse || d.why !== 'stale') return undefined;
-  if (withinStaleWindow(d.ttlS, graceOf(stored.staleIfErrorS, grace.staleIfErrorS))) return 'stale-if-error';
+  if (withinStaleWindow(d.ttlS, staleWindow(stored, 'stale-if-error', grace.staleIfErrorS).seconds)) return 'stale-if-error';
   if (failure === 'disconnected' && withinStaleWindow(d.ttlS, grace.staleIfDisconnectedS)) return 'stale-if-disconnected';
   return undefined;
 }
@@ -135,9 +136,4 @@ export function staleOnFailure(request: RequestFacts, stored: EntryMeta, nowMs: 
  */
 function withinStaleWindow(ttlS: number, windowS: number): boolean {
   return windowS > 0 && -ttlS <= windowS;
-}
-
-/** The response's own stale window when it names one, else the operator's default. */
-function graceOf(fromResponseS: number, defaultS: number): number {
-  return fromResponseS > 0 ? fromResponseS : defaultS;
 }

@@ -14,6 +14,7 @@ import { deltaSeconds, parseCacheControl } from '../http/cache-control.js';
 import { parseHttpDate } from '../http/dates.js';
 import type { NotStoredRecord } from '../observability/not-stored.js';
 import { currentAge } from './reuse.js';
+import { staleWindow } from './stale-window.js';
 import { effectiveDirectives, type NotStoredReason } from './storable.js';
 import { ABSENT } from './vary.js';
 
@@ -124,14 +125,10 @@ function staleForbiddenBy(meta: EntryMeta): string[] {
   return by.length ? by : [`status ${meta.status} (not one Strata knows: reused while fresh only)`];
 }
 
-function window(fromResponseS: number, defaultS: number): { seconds: number; from: 'response' | 'default' } {
-  return fromResponseS > 0 ? { seconds: fromResponseS, from: 'response' } : { seconds: defaultS, from: 'default' };
-}
-
 function explainVariant(meta: EntryMeta, tier: Tier, input: ExplainInput): ExplainedVariant {
   const ageS = currentAge(meta, input.nowMs);
   const ttlS = meta.freshnessLifetimeS - ageS;
-  const swr = window(meta.staleWhileRevalidateS, input.defaults.staleWhileRevalidateS);
+  const swr = staleWindow(meta, 'stale-while-revalidate', input.defaults.staleWhileRevalidateS);
   const fresh = !meta.noCache && ttlS > 0;
   const state: VariantState = meta.noCache ? 'no-cache' : fresh ? 'fresh' : !meta.staleForbidden && -ttlS <= swr.seconds ? 'stale-while-revalidate' : 'stale';
   const values: Record<string, string | null> = {};
@@ -150,7 +147,7 @@ function explainVariant(meta: EntryMeta, tier: Tier, input: ExplainInput): Expla
     fresh,
     storedAt: iso(meta.responseTimeMs),
     staleWhileRevalidate: swr,
-    staleIfError: window(meta.staleIfErrorS, input.defaults.staleIfErrorS),
+    staleIfError: staleWindow(meta, 'stale-if-error', input.defaults.staleIfErrorS),
     staleForbidden: meta.staleForbidden,
     staleForbiddenBy: staleForbiddenBy(meta),
     noCache: meta.noCache,

@@ -4,6 +4,7 @@
 // describe the stored body; the age restarts from the 304.
 
 import type { HeaderMap } from '../http/headers.js';
+import { parseCacheControl } from '../http/cache-control.js';
 import type { EntryMeta } from '../entry.js';
 import { newEntryMeta } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
@@ -99,4 +100,18 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
   if (meta.transform !== undefined) merged.transform = meta.transform;
   if (meta.byCoding !== undefined) merged.byCoding = meta.byCoding;
   return merged;
+}
+
+/**
+ * RFC 9111 §3.5: a 304 answering a request that carried Authorization is a
+ * response to that request, and may refresh the shared entry (be stored, and then
+ * reused for others) only when the refreshed response says public, must-revalidate
+ * or s-maxage. `merged` undefined: the refreshed response is not storable at all.
+ * Without Authorization the response's own directives decide alone (mergeNotModified).
+ */
+export function mayRefreshShared(requestHeaders: HeaderMap, merged: EntryMeta | undefined): boolean {
+  if (requestHeaders['authorization'] === undefined) return true;
+  if (merged === undefined) return false;
+  const cc = parseCacheControl(merged.cacheControl);
+  return cc.has('public') || cc.has('must-revalidate') || cc.has('s-maxage');
 }

@@ -67,7 +67,7 @@ export function slicesCover(stored: readonly EntryMeta[], primaryKey: string, sl
   if (any?.slice === undefined) return false;
   const total = any.slice.totalBytes;
   const range = requestHeaders['range'];
-  const r = range !== undefined && ifRangeAllows(requestHeaders['if-range'], any.headers['etag'], any.headers['last-modified']) ? parseRanges(range, total) : undefined;
+  const r = range !== undefined && ifRangeAllows(requestHeaders['if-range'], any.headers['etag'], any.headers['last-modified'], any.headers['date']) ? parseRanges(range, total) : undefined;
   const spans = r?.kind === 'satisfiable' ? r.ranges : r?.kind === 'unsatisfiable' ? [{ start: 0, end: 0 }] : [{ start: 0, end: total - 1 }];
   const byKey = new Map(stored.map((m) => [m.key, m]));
   const directives = requestDirectives(requestHeaders);

@@ -180,7 +180,7 @@ export function deliverStored(
  * §8.8.2.2): a resumed download gets the whole variant, never spliced bytes.
  */
 function rangeApplies(ifRange: string | undefined, meta: EntryMeta, shown: HeaderMap): boolean {
-  return ifRange === undefined || (meta.transform === undefined && ifRangeAllows(ifRange, shown['etag'], shown['last-modified']));
+  return ifRange === undefined || (meta.transform === undefined && ifRangeAllows(ifRange, shown['etag'], shown['last-modified'], shown['date']));
 }
 
 /** The body bytes from `start` to `end` (inclusive) after the head: none for HEAD, 204 or an empty range. */
@@ -233,13 +233,13 @@ export function advertiseRanges(raw: string[]): string[] {
   return out;
 }
 
-/** Strata's own error answer: a short plain-text body saying what happened. */
+/** Strata's own error answer: a short plain-text body saying what happened (never which upstream, nor where). */
 export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = `${err.status} ${err.code}: ${err.message}\n`;
+  const body = `${err.status} ${err.code}: ${err.clientMessage}\n`;
   const raw = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', via, 'cache-control', 'no-store'];
   if (closeConnection) raw.push('connection', 'close');
   res.writeHead(err.status, raw);

@@ -113,11 +113,21 @@ export function parseContentRange(value: string | undefined): { start: number; e
   return r.start <= r.end && r.end < r.total && Number.isSafeInteger(r.total) ? r : undefined;
 }
 
-/** If-Range (RFC 9110 §13.1.5): a strong ETag match or an exact Last-Modified date. */
-export function ifRangeAllows(ifRange: string | undefined, etag: string | undefined, lastModified: string | undefined): boolean {
+/**
+ * If-Range (RFC 9110 §13.1.5): a strong ETag match, or a date that is exactly the
+ * stored Last-Modified when that Last-Modified is strong. `date` is the stored
+ * response's Date: by §8.8.2.2 a Last-Modified is a strong validator only when it
+ * is at least one second before Date (the resource could have changed twice
+ * within the second it names otherwise). Without a Date it is weak, and a weak
+ * date never allows the range: the whole representation is sent.
+ */
+export function ifRangeAllows(ifRange: string | undefined, etag: string | undefined, lastModified: string | undefined, date: string | undefined): boolean {
   if (ifRange === undefined) return true;
   const v = ifRange.trim();
   if (v.startsWith('"') || v.startsWith('W/')) return etag !== undefined && !v.startsWith('W/') && !etag.startsWith('W/') && v === etag.trim();
-  const date = parseHttpDate(v);
-  return lastModified !== undefined && !Number.isNaN(date) && date === parseHttpDate(lastModified);
+  const asked = parseHttpDate(v);
+  const modified = parseHttpDate(lastModified);
+  if (Number.isNaN(asked) || Number.isNaN(modified) || asked !== modified) return false;
+  const dated = parseHttpDate(date);
+  return !Number.isNaN(dated) && dated - modified >= 1000;
 }

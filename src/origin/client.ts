@@ -50,9 +50,18 @@ export interface OriginClient {
   stats(): unknown;
 }
 
-/** Map a transport failure to a StrataError naming the origin and the cause. */
+/**
+ * Map a transport failure to a StrataError naming the origin and the cause. The
+ * message is for the operator's log; a client sees only `clientMessage`.
+ */
 export function originError(err: unknown, origin: string): StrataError {
   if (err instanceof StrataError) return err;
+  const e = transportError(err, origin);
+  e.upstream = origin;
+  return e;
+}
+
+function transportError(err: unknown, origin: string): StrataError {
   const code = (err as { code?: string }).code ?? '';
   const cause = (err as Error).message ?? String(err);
   if (

@@ -10,9 +10,10 @@
 import { currentAge } from '../cache/reuse.js';
 import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
+import { earlyHintFields } from '../deliver/early-hints.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
-import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import type { HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
@@ -63,8 +64,16 @@ export function createAnswers(env: NodeEnv) {
     return c && planFor(meta, bytes, ctx.method, c.negotiator.acceptance(ctx.headers['accept-encoding']), c.rules);
   }
 
-  /** Strata's own error answer; `fwd` says how far the request had gone. */
+  /**
+   * Strata's own error answer; `fwd` says how far the request had gone. An origin-side
+   * failure's details (upstream, address, cause) go to this log line and the access
+   * line's upstream; the client's body says only what kind of failure it was.
+   */
   function error(ctx: RequestContext, err: StrataError, fwd: FwdReason = 'bypass', close = false): void {
+    if (err.source === 'origin') {
+      if (err.upstream !== undefined) ctx.upstream ??= err.upstream;
+      logger.warn({ id: ctx.id, code: err.code, upstream: err.upstream, url: ctx.target.slice(0, 200) }, err.message);
+    }
     deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
   }
 
@@ -144,12 +153,10 @@ export function createAnswers(env: NodeEnv) {
       if (res.headersSent || res.destroyed || v < 1 || (v === 1 && req.httpVersionMinor < 1)) return;
       if (status === 102) return void (typeof res.writeProcessing === 'function' && v === 1 ? res.writeProcessing() : undefined);
       if (status !== 103) return;
-      // Hidden fields (Server, X-Powered-By, …) are hidden here too: a hint is an answer's first bytes.
-      const hidden = deliverFor(env, ctx).hiddenFields;
-      const hints: Record<string, string> = {};
-      for (const [name, value] of Object.entries(withoutHopByHop(headers))) if (name !== 'content-length' && !hidden.has(name)) hints[name] = value;
-      // Node writes a 103 only with a Link field, and refuses a malformed one.
-      if (hints['link'] === undefined) return;
+      // Hidden fields (Server, X-Powered-By, …) are hidden here too: a hint is an answer's first bytes;
+      // malformed ones are dropped (deliver/early-hints.ts: Node writes them unchecked).
+      const hints = earlyHintFields(headers, deliverFor(env, ctx).hiddenFields);
+      if (hints === undefined) return;
       try {
         res.writeEarlyHints(hints);
       } catch (err) {
@@ -157,10 +164,14 @@ export function createAnswers(env: NodeEnv) {
       }
     },
 
-    /** The edge guard's refusal (403, 429, 401, 3xx, 503): Strata's error form plus the fields it names. */
+    /**
+     * The edge guard's refusal (403, 429, 401, 3xx, 503): Strata's error form plus the fields it names.
+     * An unavailable auth service or JWKS is told as the catalog says, without its URL or cause
+     * (the guard logged those): as for an origin, its address is not the client's to learn.
+     */
     refused(ctx: RequestContext, status: number, code: ErrorCode, message: string, fields: string[]): void {
       const cacheStatus = settle(env, ctx, { result: 'error', fwd: 'bypass', detail: code.toLowerCase() });
-      const body = `${status} ${code}: ${message}\n`;
+      const body = `${status} ${code}: ${new StrataError(code, message).clientMessage}\n`;
       ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
       ctx.res.end(body);
     },

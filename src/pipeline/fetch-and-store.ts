@@ -20,7 +20,7 @@ import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
-import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
+import { canValidate, mayRefreshShared, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
 import { worthSlicing } from '../cache/slicing.js';
@@ -54,6 +54,8 @@ export type FetchOutcome =
       entry: StoredEntry;
       refreshed: boolean;
       detail?: string;
+      /** The 304 answered this request's credentials only (RFC 9111 §3.5): no collapsed client may use it. */
+      own?: boolean;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
   | {
@@ -215,6 +217,12 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'request-no-store' };
         }
         const merged = mergeNotModified({ meta: stored.meta, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policy);
+        // RFC 9111 §3.5: a 304 to a request with Authorization, unless public, must-revalidate or
+        // s-maxage allow it, answers that client alone (the stored body is the one it validated)
+        // and leaves the shared entry as it was: neither refreshed for others nor removed.
+        if (!mayRefreshShared(req.requestHeaders, merged)) {
+          return { kind: 'validated', upstream: res.upstream, entry: merged ? { meta: merged, body: stored.body } : stored, refreshed: false, detail: 'authorization', own: true };
+        }
         if (!merged) {
           await deleteKeys([stored.meta.key]);
           return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'no-longer-storable' };

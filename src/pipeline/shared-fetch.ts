@@ -149,7 +149,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       }
       if (o.kind === 'validated') {
         const meta = o.entry.meta;
-        if (collapsed && !sameVariant(ctx, meta)) return 'alone';
+        if (collapsed && (o.own === true || !sameVariant(ctx, meta))) return 'alone';
         ctx.upstream = o.upstream;
         const now = clock.now();
         const outcome = { result: 'revalidated' as const, fwd, fwdStatus: 304, ...joined, ...(o.refreshed ? { stored: true, ttlS: ttlOf(meta, now) } : {}), ...(o.detail ? { detail: o.detail } : {}) };

@@ -87,7 +87,7 @@ const REFUSED_LINGER_MS = 2_000;
 /** Write a minimal error answer on a raw socket and close it. */
 export function rejectRaw(socket: Duplex, err: StrataError): void {
   if (socket.writable) {
-    const body = `${err.status} ${err.code}: ${err.message}\n`;
+    const body = `${err.status} ${err.code}: ${err.clientMessage}\n`;
     socket.end(
       `HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? 'Error'}\r\n` +
         `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +

@@ -146,11 +146,13 @@ test('JWT: the token may come from a cookie; a JWKS that cannot be fetched fails
   const jwks = await startJwks([publicJwk]);
   const url = jwks.url;
   await jwks.close();
-  const h = await startHarness(page, { edge: edgeRules({ jwt: { jwksUrl: url, jwksTimeoutMs: 500 } }) });
+  const h = await startHarness(page, { logLevel: 'warn', edge: edgeRules({ jwt: { jwksUrl: url, jwksTimeoutMs: 500 } }) } as Parameters<typeof startHarness>[1]);
   try {
     const r = await h.get('/down', { authorization: `Bearer ${await token(h)}` });
     assert.equal(r.status, 503);
-    assert.match(r.text, /^503 AUTH_UNAVAILABLE: JWKS .* unusable/);
+    assert.match(r.text, /^503 AUTH_UNAVAILABLE: /);
+    assert.ok(!r.text.includes(url), 'the JWKS URL is logged, not sent to the client');
+    await h.logged((l) => l['code'] === 'AUTH_UNAVAILABLE' && /^JWKS .* unusable/.test(String(l['msg'])));
     assert.equal(h.origin.count(), 0);
   } finally {
     await h.close();

@@ -255,3 +255,30 @@ test('issue 14 #17 stale-if-disconnected: never for must-revalidate, and never f
     await h.node.stop();
   }
 });
+
+test('RFC 5861: an explicit stale-if-error=0 / stale-while-revalidate=0 means no window, whatever the operator default', async () => {
+  let status = 200;
+  const h = await startHarness(
+    (req, res) => {
+      const cc = req.url === '/zero' ? 'max-age=10, stale-if-error=0, stale-while-revalidate=0' : 'max-age=10';
+      fixed(status === 200 ? 'good' : 'broken', { 'cache-control': cc }, status)(req, res, Buffer.alloc(0));
+    },
+    { cache: { staleIfErrorS: 3600, staleWhileRevalidateS: 3600 } },
+  );
+  try {
+    await h.get('/zero');
+    await h.get('/default');
+    h.clock.advance(60_000);
+    // Within the default stale-while-revalidate: only the entry that names none is served stale at once.
+    const swrDefault = await h.get('/default');
+    assert.match(swrDefault.headers['cache-status']!, /detail=stale-while-revalidate/);
+    status = 503;
+    const zero = await h.get('/zero');
+    assert.equal(zero.status, 503, 'stale-while-revalidate=0 and stale-if-error=0: the origin answer, not the stale entry');
+    assert.equal(zero.text, 'broken');
+    assert.doesNotMatch(zero.headers['cache-status']!, /stale-(if-error|while-revalidate)/);
+    assert.equal(h.origin.count('/zero'), 2);
+  } finally {
+    await h.close();
+  }
+});

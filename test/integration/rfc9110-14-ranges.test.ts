@@ -146,6 +146,33 @@ test('If-Range: a strong ETag or the exact Last-Modified date allows the range; 
   }
 });
 
+test('If-Range with a date: the range applies only when the stored Last-Modified is strong (at least 1 s before Date)', async () => {
+  const body = pattern(1000);
+  const cases: [string, Record<string, string>, number][] = [
+    ['Last-Modified an hour before Date', { date: 'Tue, 01 Sep 2026 11:00:00 GMT' }, 206],
+    ['Last-Modified equal to Date', { date: LM }, 200],
+    ['Last-Modified after Date', { date: 'Tue, 01 Sep 2026 09:59:59 GMT' }, 200],
+  ];
+  const h = await startHarness((req, res) => {
+    const c = cases[Number(req.url!.slice('/irdate-'.length))]!;
+    // Dates in the past: a lifetime long enough that the entry is still fresh (answered from the store).
+    res.writeHead(200, { ...HEADERS, 'cache-control': 'max-age=315360000', ...c[1], 'content-length': String(body.length) });
+    res.end(body);
+  });
+  try {
+    for (const [i, [name, , want]] of cases.entries()) {
+      await h.get(`/irdate-${i}`);
+      const r = await h.get(`/irdate-${i}`, { range: 'bytes=0-9', 'if-range': LM });
+      assert.match(r.headers['cache-status']!, /; hit/, name);
+      assert.equal(r.status, want, name);
+      if (want === 200) assert.ok(r.body.equals(body), `${name}: the whole representation`);
+      else assert.ok(r.body.equals(body.subarray(0, 10)), name);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
 test('Range is ignored on HEAD (RFC 9110 §14.2: defined for GET only)', async () => {
   const h = await startHarness(fixed(pattern(1000), HEADERS));
   try {

@@ -68,6 +68,59 @@ test('a request-specific refusal (no-store, Authorization) does not evict the sh
   }
 });
 
+/** An origin whose 304 to a request with Authorization carries `onAuth304` and marks itself in X-Validated. */
+function authValidating(stored: Record<string, string>, onAuth304: Record<string, string>) {
+  return startHarness((req, res) => {
+    if (req.headers['if-none-match'] === '"e"') {
+      res.writeHead(304, { etag: '"e"', 'x-validated': req.headers.authorization ? 'with-auth' : 'plain', ...(req.headers.authorization ? onAuth304 : {}) });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { etag: '"e"', 'content-length': '4', ...stored });
+    res.end('body');
+  });
+}
+
+test('RFC 9111 §3.5: a 304 to a request with Authorization does not refresh the shared entry unless public/must-revalidate/s-maxage allow it', async () => {
+  const h = await authValidating({ 'cache-control': 'max-age=60' }, { 'cache-control': 'max-age=600' });
+  try {
+    await h.get('/auth-304');
+    const own = await h.get('/auth-304', { 'cache-control': 'no-cache', authorization: 'Bearer someone' });
+    assert.equal(own.status, 200);
+    assert.equal(own.text, 'body', 'the client that validated gets the body it validated');
+    assert.equal(own.headers['x-validated'], 'with-auth');
+    assert.match(own.headers['cache-status']!, /fwd=request; fwd-status=304; detail=authorization/);
+    assert.equal(h.origin.count('/auth-304'), 2);
+    const plain = await h.get('/auth-304');
+    assert.match(plain.headers['cache-status']!, /; hit/, 'the shared entry is still stored');
+    assert.equal(plain.headers['x-validated'], undefined, 'and was not refreshed by the authorised 304');
+    assert.equal(plain.headers['cache-control'], 'max-age=60');
+  } finally {
+    await h.close();
+  }
+});
+
+test('RFC 9111 §3.5: a 304 to a request with Authorization refreshes the shared entry when the response says public, must-revalidate or s-maxage', async () => {
+  for (const [name, stored, on304] of [
+    ['stored public', { 'cache-control': 'public, max-age=60' }, {}],
+    ['s-maxage in the 304', { 'cache-control': 'max-age=60' }, { 'cache-control': 's-maxage=600' }],
+    ['must-revalidate in the 304', { 'cache-control': 'max-age=60' }, { 'cache-control': 'max-age=600, must-revalidate' }],
+  ] as const) {
+    const h = await authValidating(stored, on304);
+    try {
+      await h.get('/auth-304-ok');
+      const own = await h.get('/auth-304-ok', { 'cache-control': 'no-cache', authorization: 'Bearer someone' });
+      assert.equal(own.text, 'body', name);
+      assert.match(own.headers['cache-status']!, /fwd-status=304; stored/, name);
+      const plain = await h.get('/auth-304-ok');
+      assert.match(plain.headers['cache-status']!, /; hit/, name);
+      assert.equal(plain.headers['x-validated'], 'with-auth', `${name}: the refreshed entry carries the 304's fields`);
+    } finally {
+      await h.close();
+    }
+  }
+});
+
 test('HEAD of an uncacheable endless response: headers come at once and the origin transfer stops', async () => {
   let originClosed!: () => void;
   const closed = new Promise<void>((r) => (originClosed = r));

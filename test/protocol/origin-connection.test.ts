@@ -161,3 +161,23 @@ test('103 Early Hints from the origin reach the client before the final response
     await n.close();
   }
 });
+
+test('a 103 field the origin sends that would break the client head (repeated Set-Cookie: joined with LF) is dropped; Link passes', T, async () => {
+  const n = await rawOriginNode((sock, path) => {
+    sock.write('HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nx-fine: yes\r\n\r\n');
+    setTimeout(() => sock.write(ok(`final ${path}`)), 20);
+  });
+  try {
+    const text = await rawRead(n.proxyPort, 'GET /bad-hints HTTP/1.1\r\nHost: site.example\r\n\r\n', (t) => t.endsWith('final /bad-hints'));
+    const hints = text.indexOf('HTTP/1.1 103 Early Hints\r\n');
+    const final = text.indexOf('HTTP/1.1 200 OK\r\n');
+    assert.ok(hints !== -1 && hints < final, `no 103 before the final response in ${JSON.stringify(text)}`);
+    const head = text.slice(hints, final);
+    assert.match(head, /link: <\/a\.css>; rel=preload\r\n/i);
+    assert.match(head, /x-fine: yes\r\n/);
+    assert.doesNotMatch(head, /set-cookie|b=2/i, 'the joined Set-Cookie value is not written');
+    assert.doesNotMatch(head.replaceAll('\r\n', ''), /[\r\n]/, 'no bare CR or LF inside the 103 head');
+  } finally {
+    await n.close();
+  }
+});

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { entryMeta } from '../fixtures/entry-meta.js';
 import { isNotModified, noneMatchHits, NOT_MODIFIED_FIELDS } from '../../src/http/conditionals.js';
 import type { HeaderMap } from '../../src/http/headers.js';
-import { canValidate, mergeNotModified, notModifiedMatches, validatorHeaders } from '../../src/cache/revalidate.js';
+import { canValidate, mayRefreshShared, mergeNotModified, notModifiedMatches, validatorHeaders } from '../../src/cache/revalidate.js';
 import type { StoragePolicyOptions } from '../../src/cache/storable.js';
 import type { EntryMeta } from '../../src/store/types.js';
 
@@ -304,4 +304,20 @@ describe('mergeNotModified (RFC 9111 §4.3.4 freshening, §3.2 updating stored h
     assert.equal(r.freshnessLifetimeS, 900);
     assert.equal(r.cacheControl, 'max-age=900');
   });
+});
+
+describe('mayRefreshShared (RFC 9111 §3.5: a 304 to a request with Authorization)', () => {
+  const AUTH = { authorization: 'Bearer x' };
+  const cases: { name: string; req: HeaderMap; cc: string | undefined; want: boolean }[] = [
+    { name: 'no Authorization: the response decides alone', req: {}, cc: 'max-age=60', want: true },
+    { name: 'Authorization, plain max-age: not for others', req: AUTH, cc: 'max-age=60', want: false },
+    { name: 'Authorization, public', req: AUTH, cc: 'public, max-age=60', want: true },
+    { name: 'Authorization, must-revalidate', req: AUTH, cc: 'max-age=60, must-revalidate', want: true },
+    { name: 'Authorization, s-maxage', req: AUTH, cc: 's-maxage=60', want: true },
+    { name: 'Authorization, proxy-revalidate is not a permission', req: AUTH, cc: 'max-age=60, proxy-revalidate', want: false },
+    { name: 'Authorization, refreshed response not storable', req: AUTH, cc: undefined, want: false },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.equal(mayRefreshShared(c.req, c.cc === undefined ? undefined : meta({ cacheControl: c.cc })), c.want));
+  }
 });

@@ -64,21 +64,29 @@ describe('parseRanges', () => {
   }
 });
 
-describe('ifRangeAllows (RFC 9110 §13.1.5)', () => {
+describe('ifRangeAllows (RFC 9110 §13.1.5; strong dates §8.8.2.2)', () => {
   const LM = 'Mon, 15 Jan 2024 12:00:00 GMT';
-  const cases: { name: string; ifRange: string | undefined; etag: string | undefined; lm: string | undefined; want: boolean }[] = [
+  /** The stored response's Date, an hour after Last-Modified: the date is strong. */
+  const DATE = 'Mon, 15 Jan 2024 13:00:00 GMT';
+  const cases: { name: string; ifRange: string | undefined; etag: string | undefined; lm: string | undefined; date?: string | undefined; want: boolean }[] = [
     { name: '§13.1.5 no If-Range: the range applies', ifRange: undefined, etag: '"a"', lm: LM, want: true },
     { name: '§13.1.5 strong ETag match: the range applies', ifRange: '"a"', etag: '"a"', lm: LM, want: true },
+    { name: '§13.1.5 strong ETag match needs no Date', ifRange: '"a"', etag: '"a"', lm: LM, date: undefined, want: true },
     { name: '§13.1.5 ETag mismatch: full response', ifRange: '"b"', etag: '"a"', lm: LM, want: false },
     { name: '§13.1.5 weak validator in If-Range never matches (strong comparison)', ifRange: 'W/"a"', etag: 'W/"a"', lm: LM, want: false },
     { name: '§13.1.5 strong If-Range vs weak stored ETag: full response', ifRange: '"a"', etag: 'W/"a"', lm: LM, want: false },
     { name: '§13.1.5 entity-tag but no stored ETag: full response', ifRange: '"a"', etag: undefined, lm: LM, want: false },
-    { name: '§13.1.5 date equal to Last-Modified: the range applies', ifRange: LM, etag: '"a"', lm: LM, want: true },
-    { name: '§13.1.5 date differs from Last-Modified: full response', ifRange: 'Mon, 15 Jan 2024 12:00:01 GMT', etag: '"a"', lm: LM, want: false },
+    { name: '§13.1.5 date equal to a strong Last-Modified: the range applies', ifRange: LM, etag: '"a"', lm: LM, want: true },
+    { name: '§8.8.2.2 Last-Modified exactly 1 s before Date is strong', ifRange: LM, etag: '"a"', lm: LM, date: 'Mon, 15 Jan 2024 12:00:01 GMT', want: true },
+    { name: '§8.8.2.2 Last-Modified equal to Date is weak: full response', ifRange: LM, etag: '"a"', lm: LM, date: LM, want: false },
+    { name: '§8.8.2.2 Last-Modified after Date is weak: full response', ifRange: LM, etag: '"a"', lm: LM, date: 'Mon, 15 Jan 2024 11:59:59 GMT', want: false },
+    { name: '§8.8.2.2 no stored Date: the date cannot be shown strong, full response', ifRange: LM, etag: '"a"', lm: LM, date: undefined, want: false },
+    { name: '§8.8.2.2 an unparsable stored Date: full response', ifRange: LM, etag: '"a"', lm: LM, date: 'soon', want: false },
+    { name: '§13.1.5 date one second later than Last-Modified: full response (exact match only)', ifRange: 'Mon, 15 Jan 2024 12:00:01 GMT', etag: '"a"', lm: LM, want: false },
+    { name: '§13.1.5 date one second earlier than Last-Modified: full response (exact match only)', ifRange: 'Mon, 15 Jan 2024 11:59:59 GMT', etag: '"a"', lm: LM, want: false },
     { name: '§13.1.5 date but no stored Last-Modified: full response', ifRange: LM, etag: '"a"', lm: undefined, want: false },
     { name: '§13.1.5 invalid date: full response', ifRange: 'yesterday', etag: '"a"', lm: 'yesterday', want: false },
     {
-      // SUSPECTED BUG: dates are compared with Date.parse, which accepts "2024" as 2024-01-01T00:00Z.
       // RFC 9110 §13.1.5: the condition is true only "If the HTTP-date validator provided exactly
       // matches the Last-Modified field value"; "2024" is not an HTTP-date (§5.6.7).
       name: '§13.1.5 a non-HTTP-date ("2024") never matches Last-Modified',
@@ -89,7 +97,7 @@ describe('ifRangeAllows (RFC 9110 §13.1.5)', () => {
     },
   ];
   for (const c of cases) {
-    test(c.name, () => assert.equal(ifRangeAllows(c.ifRange, c.etag, c.lm), c.want));
+    test(c.name, () => assert.equal(ifRangeAllows(c.ifRange, c.etag, c.lm, 'date' in c ? c.date : DATE), c.want));
   }
 });
 
