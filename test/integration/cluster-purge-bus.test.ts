@@ -127,7 +127,7 @@ describe('cluster: purge bus down at start', () => {
       // Signed for another sender than the one it names.
       await pub.xadd('strata:purges', '*', 'purge', all, 'at', now, 'sig', busEntrySignature('k', 'strata:purges', 'node-x', now, all));
       // Signed for another time than the one it carries.
-      await pub.xadd('strata:purges', '*', 'purge', all, 'at', String(Date.now() - 1), 'sig', busEntrySignature('k', 'strata:purges', 'other', now, all));
+      await pub.xadd('strata:purges', '*', 'purge', all, 'at', String(Number(now) - 5_000), 'sig', busEntrySignature('k', 'strata:purges', 'other', now, all));
       await until(() => node.cluster()!.stats()['forgedBusEntries'] === 4, 'the forged entries to be read and counted');
       assert.equal((node.cluster()!.stats()['purgeBus'] as { replayed: number }).replayed, 0);
       assert.ok(await node.store().get(primaryKey('http', `127.0.0.1:${node.proxyAddress().port}`, '/bus-later')), 'a forged purge purged nothing');
