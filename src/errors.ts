@@ -88,11 +88,12 @@ export class StrataError extends Error {
   /**
    * The text a client's error body carries: the operator's message for client- and
    * config-side errors (they describe the client's own request), a fixed line for
-   * origin-side ones (their message names upstreams, addresses and causes).
+   * origin-, store- and internal ones (their message names upstreams, addresses,
+   * files and causes: the log's, not the client's).
    */
   get clientMessage(): string {
     const spec: ErrorSpec = ERROR_CATALOG[this.code];
-    return spec.source === 'origin' ? spec.client ?? spec.summary : this.message;
+    return spec.source === 'client' || spec.source === 'config' ? this.message : spec.client ?? spec.summary;
   }
 }
 

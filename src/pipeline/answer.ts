@@ -69,10 +69,13 @@ export function createAnswers(env: NodeEnv) {
    * failure's details (upstream, address, cause) go to this log line and the access
    * line's upstream; the client's body says only what kind of failure it was.
    */
-  function error(ctx: RequestContext, err: StrataError, fwd: FwdReason = 'bypass', close = false): void {
+  function error(ctx: RequestContext, err: StrataError, fwd: FwdReason = 'bypass', close = false, logged = false): void {
     if (err.source === 'origin') {
       if (err.upstream !== undefined) ctx.upstream ??= err.upstream;
       logger.warn({ id: ctx.id, code: err.code, upstream: err.upstream, url: ctx.target.slice(0, 200) }, err.message);
+    } else if (!logged && (err.source === 'store' || err.source === 'internal')) {
+      // The client is told only the catalog's line (clientMessage): the cause is here.
+      logger.error({ id: ctx.id, code: err.code, url: ctx.target.slice(0, 200) }, err.message);
     }
     deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
   }
@@ -192,7 +195,7 @@ export function createAnswers(env: NodeEnv) {
     failed(ctx: RequestContext, err: unknown): void {
       logger.error({ id: ctx.id, err }, 'request failed');
       if (ctx.outcome) ctx.res.destroy();
-      else error(ctx, err instanceof StrataError ? err : new StrataError('INTERNAL'));
+      else error(ctx, err instanceof StrataError ? err : new StrataError('INTERNAL'), 'bypass', false, true);
     },
   };
 }

@@ -20,3 +20,13 @@ test('every error code is documented in CACHING.md with its status', () => {
 test('CACHING.md documents no code the catalog lacks', () => {
   for (const code of rows.keys()) assert.ok(code in ERROR_CATALOG, `${code} is documented but not in src/errors.ts`);
 });
+
+test('a client is told the operator\'s message only for its own request (client, config); origin, store and internal errors get the catalog\'s line', async () => {
+  const { StrataError } = await import('../../src/errors.js');
+  assert.equal(new StrataError('BAD_REQUEST', 'request target has a fragment').clientMessage, 'request target has a fragment');
+  for (const code of ['INTERNAL', 'STORE_FAILED', 'ORIGIN_UNREACHABLE'] as const) {
+    const e = new StrataError(code, "ENOENT: no such file or directory, open '/var/cache/strata/content-v2/sha256/ab' via 10.0.0.7:8080");
+    assert.doesNotMatch(e.clientMessage, /ENOENT|\/var\/cache|10\.0\.0\.7/, code);
+    assert.ok(e.clientMessage.length > 0, code);
+  }
+});
