@@ -13,6 +13,7 @@ import { availableParallelism, hostname } from 'node:os';
 import type { Config } from './config/types.js';
 import { type Command, parseCommand } from './config/command.js';
 import { isStrataError } from './errors.js';
+import { checkCertificates } from './server/certificates.js';
 import { ASSIGNMENT_ENV } from './workers/plan.js';
 
 const EXIT_OK = 0;
@@ -74,6 +75,15 @@ async function main(): Promise<number | undefined> {
     return report(err);
   }
   if ('print' in command) {
+    if (command.checked) {
+      // As start-up would: the certificate files read and each key matched to its certificate.
+      try {
+        const { tls } = command.checked;
+        await checkCertificates(tls.certificates, tls.minVersion);
+      } catch (err) {
+        return report(err);
+      }
+    }
     process.stdout.write(command.print);
     return EXIT_OK;
   }

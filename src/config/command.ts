@@ -9,7 +9,8 @@ import { defaultsYaml, effectiveYaml, helpText } from './render.js';
 import type { Config } from './types.js';
 
 /** `reload`: loads the configuration again from the same flags, environment and file (SIGHUP, POST /reload). */
-export type Command = { run: Readonly<Config>; reload: () => Readonly<Config> } | { print: string };
+/** `checked`: the configuration check-config printed, whose files (TLS certificates) the caller still reads. */
+export type Command = { run: Readonly<Config>; reload: () => Readonly<Config> } | { print: string; checked?: Readonly<Config> };
 
 const COMMANDS = 'run, check-config or config-docs';
 
@@ -25,7 +26,8 @@ export function parseCommand(opts: Omit<LoadOptions, 'file'>): Command {
     case 'check-config': {
       const [file, ...flags] = rest;
       if (file === undefined || file.startsWith('-')) throw configError('check-config: missing FILE (expected strata check-config FILE [flags])');
-      return { print: effectiveYaml(loadConfig({ ...opts, argv: flags, file })) };
+      const checked = loadConfig({ ...opts, argv: flags, file });
+      return { print: effectiveYaml(checked), checked };
     }
     case 'config-docs':
       if (rest.length > 0) throw configError(`config-docs: unexpected argument ${JSON.stringify(rest[0])} (expected none)`);

@@ -86,6 +86,20 @@ async function loadPair(pair: CertificatePair, minVersion: TlsConfig['minVersion
   return { names: namesOf(x509), context, cert, key, fingerprint: x509.fingerprint256, validTo: x509.validTo };
 }
 
+/** A pair read and checked, or TLS_CERTIFICATE_INVALID naming the file and why. */
+async function checkedPair(pair: CertificatePair, minVersion: TlsConfig['minVersion']): Promise<LoadedPair> {
+  try {
+    return await loadPair(pair, minVersion);
+  } catch (err) {
+    throw new StrataError('TLS_CERTIFICATE_INVALID', `tls.certificates: ${(err as Error).message}`);
+  }
+}
+
+/** What start-up checks of the certificates, without a node (`strata check-config`). */
+export async function checkCertificates(pairs: readonly CertificatePair[], minVersion: TlsConfig['minVersion']): Promise<void> {
+  for (const pair of pairs) await checkedPair(pair, minVersion);
+}
+
 /** Does certificate name `pattern` (maybe "*.example.com") cover host `name`? RFC 6125 §6.4.3: the wildcard is one whole label. */
 function covers(pattern: string, name: string): boolean {
   if (pattern === name) return true;
@@ -106,16 +120,7 @@ export class Certificates {
 
   /** Read every pair; any failure refuses start-up (TLS_CERTIFICATE_INVALID) naming the file and why. */
   static async load(pairs: readonly CertificatePair[], minVersion: TlsConfig['minVersion'], logger: Logger): Promise<Certificates> {
-    const slots = await Promise.all(
-      pairs.map(async (pair) => {
-        const seen = await filesSignature(pair);
-        try {
-          return { pair, current: await loadPair(pair, minVersion), seen };
-        } catch (err) {
-          throw new StrataError('TLS_CERTIFICATE_INVALID', `tls.certificates: ${(err as Error).message}`);
-        }
-      }),
-    );
+    const slots = await Promise.all(pairs.map(async (pair) => ({ pair, seen: await filesSignature(pair), current: await checkedPair(pair, minVersion) })));
     const certs = new Certificates(slots, minVersion, logger);
     for (const s of slots) logger.info({ cert: s.pair.cert, names: s.current.names, validTo: s.current.validTo }, 'TLS certificate loaded');
     return certs;

@@ -133,3 +133,18 @@ test('SIGTERM: the node stops accepting, finishes, logs its stop and exits 0', a
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('check-config reads the TLS certificate files as start-up would: a missing file or a key of another certificate exits 2', async () => {
+  const { makeCa, makeLeaf } = await import('../fixtures/tls.js');
+  const ca = await makeCa();
+  try {
+    const a = await makeLeaf(ca, 'a', ['a.example']);
+    const b = await makeLeaf(ca, 'b', ['b.example']);
+    const yaml = (cert: string, key: string) => `origin:\n  url: http://127.0.0.1:9000\ntls:\n  certificates:\n    - cert: ${cert}\n      key: ${key}\n`;
+    withConfigFile(yaml(a.cert, a.key), (file) => assert.equal(run(['check-config', file]).status, 0));
+    withConfigFile(yaml('/nonexistent/strata.crt', a.key), (file) => assertOneLineFailure(run(['check-config', file]), 'strata: tls.certificates: ENOENT'));
+    withConfigFile(yaml(a.cert, b.key), (file) => assertOneLineFailure(run(['check-config', file]), `strata: tls.certificates: ${b.key} does not go with ${a.cert}`));
+  } finally {
+    rmSync(ca.dir, { recursive: true, force: true });
+  }
+});
