@@ -7,7 +7,7 @@ import { COUNTERS, type CounterName } from '../../src/observability/stats.js';
 import { counterMetricName } from '../../src/observability/metrics.js';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-const row = readme.split('\n').find((l) => l.startsWith('| `strata_<counter>_total`')) ?? '';
+const row = readme.split('\n').find((l) => l.trimStart().startsWith('| `strata_<counter>_total`')) ?? '';
 
 test('README lists every /stats counter in the metrics table', () => {
   assert.notEqual(row, '', 'the strata_<counter>_total row');
