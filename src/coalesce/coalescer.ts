@@ -130,6 +130,16 @@ export class Coalescer<T, W = unknown> {
     return false;
   }
 
+  /** forget() for one key, without a scan: an unsafe method's invalidation of its URI (RFC 9111 §4.4). */
+  forgetKey(key: string): void {
+    const listing = this.flights.get(key);
+    if (listing !== undefined) {
+      listing.flight = undefined;
+      this.flights.delete(key);
+    }
+    this.passUntil.delete(key);
+  }
+
   /**
    * Unlist the flights whose key matches, so later requests start a fetch of their
    * own (a purge must not let a request join a fetch begun before it). The

@@ -49,11 +49,20 @@ export function createAnswers(env: NodeEnv) {
     let base = heads[kind];
     if (!base) {
       base = originFields(collapsed ? sharedFields(o.headers, env.config.cache.targetedField.toLowerCase()) : o.headers, deliverFor(env, ctx));
-      // A stored 200 is answered with ranges from now on, so its first answer says so too.
-      if (o.kind === 'storing' && o.status === 200) base = advertiseRanges(base);
+      if (o.kind === 'storing') {
+        // Its Age is each client's own (ageField), as a hit's is: not the origin's as it came.
+        base = withoutField(base, 'age');
+        // A stored 200 is answered with ranges from now on, so its first answer says so too.
+        if (o.status === 200) base = advertiseRanges(base);
+      }
       heads[kind] = base;
     }
     return base;
+  }
+
+  /** The Age of a response being stored, for a client answered now (RFC 9111 §5.1, §4.2.3): the leader and every follower alike. */
+  function ageField(o: SharedResponse): string[] {
+    return o.kind === 'storing' ? ['age', String(Math.max(0, Math.floor(currentAge(o.stored, env.clock.now()))))] : [];
   }
 
   const variants = createVariants(env);
@@ -117,7 +126,7 @@ export function createAnswers(env: NodeEnv) {
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
       const head = ctx.method === 'HEAD';
       if (!head && !o.body.available) return 'alone';
-      ctx.res.writeHead(o.status, sharedHead(o, ctx, outcome.collapsed === true).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(o.status, sharedHead(o, ctx, outcome.collapsed === true).concat(ageField(o), 'cache-status', settle(env, ctx, outcome)));
       if (head) {
         ctx.res.end();
         return undefined;
@@ -201,3 +210,11 @@ export function createAnswers(env: NodeEnv) {
 }
 
 export type Answers = ReturnType<typeof createAnswers>;
+
+/** Raw name/value pairs without the field `name` (lower-case). */
+function withoutField(raw: string[], name: string): string[] {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i] === name) return raw.filter((_, j) => j !== i && j !== i + 1);
+  }
+  return raw;
+}

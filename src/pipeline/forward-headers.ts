@@ -49,11 +49,18 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
   return h;
 }
 
-/** Client conditionals and ranges are Strata's to answer when it fills the cache. */
+/**
+ * Client conditionals and ranges are Strata's to answer when it fills the cache.
+ * If-Match and If-Unmodified-Since are not applicable to a cache (RFC 9111 §4.3.2):
+ * a hit ignores them, and so does a fill, or one client's precondition would decide
+ * what is stored for everyone (a 412 kept, or the URL marked hit-for-pass).
+ */
 export function forFill(h: HeaderMap): HeaderMap {
   // Deleted only when present: a delete is a runtime call even for a field the object lacks.
   if (h['if-none-match'] !== undefined) delete h['if-none-match'];
   if (h['if-modified-since'] !== undefined) delete h['if-modified-since'];
+  if (h['if-match'] !== undefined) delete h['if-match'];
+  if (h['if-unmodified-since'] !== undefined) delete h['if-unmodified-since'];
   if (h['if-range'] !== undefined) delete h['if-range'];
   if (h['range'] !== undefined) delete h['range'];
   return h;

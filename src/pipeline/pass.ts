@@ -32,6 +32,8 @@ export function createPass(env: PathEnv, answer: Answers) {
       const keyed = env.router.purgeKey(t.host, t.target);
       const key = primaryKey(KEY_SCHEME, t.host, keyed?.target ?? t.target);
       if (!keyed) {
+        // A request after this answer must not join a fetch begun before the change (read your writes).
+        env.coalescer.forgetKey(key);
         stats.inc('invalidations', await store.deleteVariants(key).catch(() => 0));
         continue;
       }

@@ -11,6 +11,12 @@ import type { EntryMeta, PurgeSelector } from './types.js';
 /** Purges remembered, and their selectors' items (URLs, prefixes, tags) in all: a fetch spanning more is not stored. */
 const KEPT = 256;
 const KEPT_ITEMS = 200_000;
+/**
+ * Invalidations remembered (one primary key each, an unsafe method's RFC 9111 §4.4):
+ * a site taking 1,000 writes a second keeps 10 s of them, so fetches up to that long
+ * are judged by key, not all refused.
+ */
+const KEPT_INVALIDATIONS = 10_000;
 
 function itemsOf(s: PurgeSelector): number {
   return 1 + s.primaryKeys.length + s.paths.length + s.urlPrefixes.length + s.pathPrefixes.length + s.tags.length;
@@ -20,6 +26,11 @@ export class PurgeLog {
   private seq = 0;
   private readonly recent: { seq: number; items: number; matches: (meta: EntryMeta) => boolean }[] = [];
   private items = 0;
+  /** The newest purge no longer kept: a mark before it may have been purged. */
+  private forgottenUpTo = 0;
+  /** Primary keys invalidated, with the sequence number of the latest, oldest first. */
+  private readonly invalidated = new Map<string, number>();
+  private invalidationsForgottenUpTo = 0;
 
   get mark(): number {
     return this.seq;
@@ -30,14 +41,30 @@ export class PurgeLog {
     this.recent.push({ seq: ++this.seq, items, matches: selectorMatcher(selector) });
     this.items += items;
     // Each matcher holds its selector's sets: bounded, so that many large purges cannot pile up.
-    while (this.recent.length > 1 && (this.recent.length > KEPT || this.items > KEPT_ITEMS)) this.items -= this.recent.shift()!.items;
+    while (this.recent.length > 1 && (this.recent.length > KEPT || this.items > KEPT_ITEMS)) {
+      const gone = this.recent.shift()!;
+      this.items -= gone.items;
+      this.forgottenUpTo = gone.seq;
+    }
   }
 
-  /** Has a purge after `mark` matched this entry? When the log no longer reaches back that far: yes. */
+  /** Every variant of `primaryKey` was removed (not a purge: nothing journalled); fetches begun before must not store it. */
+  invalidate(primaryKey: string): void {
+    this.invalidated.delete(primaryKey);
+    this.invalidated.set(primaryKey, ++this.seq);
+    if (this.invalidated.size > KEPT_INVALIDATIONS) {
+      const [oldest, seq] = this.invalidated.entries().next().value!;
+      this.invalidated.delete(oldest);
+      this.invalidationsForgottenUpTo = seq;
+    }
+  }
+
+  /** Has a purge or invalidation after `mark` matched this entry? When the log no longer reaches back that far: yes. */
   purgedSince(mark: number, meta: EntryMeta): boolean {
     if (mark >= this.seq) return false;
-    if (this.recent.length === 0 || this.recent[0]!.seq > mark + 1) return true;
+    if (mark < this.forgottenUpTo || mark < this.invalidationsForgottenUpTo) return true;
     for (let i = this.recent.length - 1; i >= 0 && this.recent[i]!.seq > mark; i--) if (this.recent[i]!.matches(meta)) return true;
-    return false;
+    const at = this.invalidated.get(meta.primaryKey);
+    return at !== undefined && at > mark;
   }
 }

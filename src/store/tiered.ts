@@ -305,6 +305,8 @@ export class TieredStore implements CacheStore {
   }
 
   async deleteVariants(primaryKey: string): Promise<number> {
+    // Fetches begun before this and not yet writing: refused when they open (purgeMark).
+    this.purges.invalidate(primaryKey);
     // Writes in flight under this primary key, whatever variant they will be: a purge is rare,
     // so scanning the writes in flight is cheaper than a second index kept on every open.
     for (const set of this.tickets.values()) for (const t of set) if (t.primaryKey === primaryKey) t.cancelled = true;

@@ -169,3 +169,18 @@ test('a pass in slices visits every item in order and yields to other work; with
     await new Promise((r) => setImmediate(r));
   }
 });
+
+test('purge log: an invalidation refuses fetches of its key begun before it, not others, and 10,000 of them are judged by key', () => {
+  const log = new PurgeLog();
+  const m0 = log.mark;
+  const a = meta('http://h/a');
+  log.invalidate(a.primaryKey);
+  assert.equal(log.purgedSince(m0, a), true, 'begun before the invalidation');
+  assert.equal(log.purgedSince(m0, meta('http://h/b')), false, 'another key');
+  assert.equal(log.purgedSince(log.mark, a), false, 'begun after it');
+  const m1 = log.mark;
+  for (let i = 0; i < 9_999; i++) log.invalidate(meta(`http://h/w${i}`).primaryKey);
+  assert.equal(log.purgedSince(m1, meta('http://h/b')), false, '9,999 writes to other keys since: still judged by key');
+  for (let i = 0; i < 300; i++) log.invalidate(meta(`http://h/y${i}`).primaryKey);
+  assert.equal(log.purgedSince(m1, meta('http://h/b')), true, 'beyond what is kept: refused (one refetch)');
+});
