@@ -12,10 +12,9 @@
 import type { EntryMeta } from '../entry.js';
 import { deltaSeconds, parseCacheControl } from '../http/cache-control.js';
 import { parseHttpDate } from '../http/dates.js';
-import type { NotStoredRecord } from '../observability/not-stored.js';
 import { currentAge } from './reuse.js';
 import { staleWindow } from './stale-window.js';
-import { effectiveDirectives, type NotStoredReason } from './storable.js';
+import { effectiveDirectives, type NotStoredReason, type NotStoredRecord } from './storable.js';
 import { ABSENT } from './vary.js';
 
 export type Tier = 'memory' | 'disk' | 'both';

@@ -3,12 +3,11 @@
 // (§4.3.4) — header fields from the 304 replace stored ones, except those that
 // describe the stored body; the age restarts from the 304.
 
-import type { HeaderMap } from '../http/headers.js';
 import { parseCacheControl } from '../http/cache-control.js';
 import type { EntryMeta } from '../entry.js';
 import { newEntryMeta } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
-import { withoutDigests } from '../transform/variant-meta.js';
+import { withoutDigests, type HeaderMap } from '../http/headers.js';
 
 /** Conditional fields to send when validating `meta` (RFC 9111 §4.3.1). */
 export function validatorHeaders(meta: EntryMeta): HeaderMap {

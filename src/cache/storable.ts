@@ -40,6 +40,13 @@ export type NotStoredReason =
  */
 export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic', 'too-many-variants', 'edge-copy']);
 
+/** One refusal to store: why, the origin's status, and when (ms since epoch); what `GET /explain` reports (observability/not-stored.ts keeps them). */
+export interface NotStoredRecord {
+  reason: NotStoredReason;
+  status: number;
+  atMs: number;
+}
+
 export interface StoragePolicyOptions {
   /** Node-specific targeted field, lower-case (RFC 9213 §2.1). */
   targetedField: string;

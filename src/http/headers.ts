@@ -108,3 +108,17 @@ export function toRawPairs(headers: HeaderMap, into: string[] = []): string[] {
   }
   return into;
 }
+
+/**
+ * Fields that are digests of the bytes as the origin sent them (RFC 9530
+ * Content-Digest and Repr-Digest, RFC 3230 Digest, Content-MD5, Google Cloud
+ * Storage's x-goog-hash): wrong for any other coding of them, so a client's
+ * integrity check would fail. Never carried onto a variant Strata makes.
+ */
+const DIGEST_FIELDS = ['content-digest', 'repr-digest', 'digest', 'content-md5', 'x-goog-hash'] as const;
+
+/** `h` without the digests of the origin's bytes (in place; returns it). */
+export function withoutDigests(h: HeaderMap): HeaderMap {
+  for (const f of DIGEST_FIELDS) if (h[f] !== undefined) delete h[f];
+  return h;
+}

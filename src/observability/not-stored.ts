@@ -4,14 +4,9 @@
 // `maxUrls` keys (the least recently refused goes first), so a crawler of
 // uncacheable URLs cannot grow it without limit. Never consulted on the request path.
 
-import type { NotStoredReason } from '../cache/storable.js';
+import type { NotStoredRecord } from '../cache/storable.js';
 
-/** One refusal: why, the origin's status, and when (ms since epoch). */
-export interface NotStoredRecord {
-  reason: NotStoredReason;
-  status: number;
-  atMs: number;
-}
+export type { NotStoredRecord } from '../cache/storable.js';
 
 export class NotStoredLog {
   /** Primary key → last refusal, least recent first (Map order). */

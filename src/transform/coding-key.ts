@@ -8,13 +8,13 @@
 import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
 import type { EntryMeta, VariantMeta } from '../entry.js';
-import type { HeaderMap } from '../http/headers.js';
+import { withoutDigests, type HeaderMap } from '../http/headers.js';
 import { checkedDecoding, decoded } from './codings.js';
 import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
 import { ACCEPT_ENCODING, codingKeyed, contentCoding, type CompressRules } from './rules.js';
 import { isCodingKeyed } from './select.js';
-import { presentedHeaders, withoutDigests } from './variant-meta.js';
+import { presentedHeaders } from './variant-meta.js';
 
 export interface CodingKeyed {
   /** The storage decision with Accept-Encoding among its Vary names (and the fields of a decoded body). */

@@ -10,26 +10,12 @@
 
 import { variantKey } from '../cache/vary.js';
 import type { EntryMeta } from '../entry.js';
-import type { HeaderMap } from '../http/headers.js';
+import { withoutDigests, type HeaderMap } from '../http/headers.js';
 import type { Level } from './codings.js';
 import { IDENTITY } from './negotiate.js';
 import { ACCEPT_ENCODING } from './rules.js';
 import type { Plan } from './select.js';
 import { isCodingKeyed } from './select.js';
-
-/**
- * Fields that are digests of the bytes as the origin sent them (RFC 9530
- * Content-Digest and Repr-Digest, RFC 3230 Digest, Content-MD5, Google Cloud
- * Storage's x-goog-hash): wrong for any other coding of them, so a client's
- * integrity check would fail. Never carried onto a variant Strata makes.
- */
-const DIGEST_FIELDS = ['content-digest', 'repr-digest', 'digest', 'content-md5', 'x-goog-hash'] as const;
-
-/** `h` without the digests of the origin's bytes (in place; returns it). */
-export function withoutDigests(h: HeaderMap): HeaderMap {
-  for (const f of DIGEST_FIELDS) if (h[f] !== undefined) delete h[f];
-  return h;
-}
 
 /** The client-facing ETag of a variant made in `coding` from a body tagged `etag`. */
 export function variantEtag(etag: string, coding: string): string {
