@@ -15,15 +15,15 @@
 // - While a compaction runs, every appended line goes to the new index too, after the
 //   snapshot chunks built before it, so "the later line wins" still holds in the new file.
 
-import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
 import { appendToAll, closeQuietly, cutTornTail, resyncAfterFragment, writeAt, type AppendTarget } from './index-append.js';
 import type { Batch, Op, OpResult, PutOp, Reply, SegmentLocation } from './write-ops.js';
-import { checksumIntegrity, sha256Integrity } from '../integrity.js';
+import { checksumIntegrity } from '../integrity.js';
+import { putBlob, renameInto, rest } from './writer-files.js';
 
 // Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
 // (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
@@ -75,42 +75,6 @@ function openSegmentIfNone(): void {
   segmentSize = 0;
 }
 
-function renameInto(from: string, to: string): void {
-  try {
-    renameSync(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dirname(to), { recursive: true });
-    renameSync(from, to);
-  }
-}
-
-/** Write `data` to a temp file and move it into place as its blob; its integrity. */
-function putBlob(data: Uint8Array): string {
-  const integrity = sha256Integrity(data);
-  const tmp = join(tmpDir, `w-${randomUUID()}`);
-  const fd = openSync(tmp, 'w');
-  try {
-    writeAt(fd, data, 0);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameInto(tmp, blobPath(dir, integrity));
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw err;
-  }
-  return integrity;
-}
-
 /**
  * Bodies placed in the open segment but not written yet, from `unwrittenFrom` on: a
  * batch's bodies go to the file in one writev (writeUnwritten), not one write each.
@@ -157,19 +121,6 @@ function writeUnwritten(): void {
   }
 }
 
-/** The buffers past the first `skip` bytes (after a short writev). */
-function rest(bufs: readonly Uint8Array[], skip: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const b of bufs) {
-    if (skip >= b.length) skip -= b.length;
-    else {
-      out.push(skip > 0 ? b.subarray(skip) : b);
-      skip = 0;
-    }
-  }
-  return out;
-}
-
 /** `bytes` bytes at `off` of the index file of generation `g`. */
 function readIndex(g: number, off: number, bytes: number): Buffer {
   const fd = g === gen ? index : g === gen - 1 ? previous : undefined;
@@ -196,7 +147,7 @@ function run(op: Op, lines: string[]): OpResult {
         lines.push(assembleLine(op.line.head, integrity, at, op.line.tail));
         return { ok: true, integrity, at };
       }
-      const integrity = putBlob(data);
+      const integrity = putBlob(dir, tmpDir, data);
       recent.set(integrity, op.seq);
       lines.push(assembleLine(op.line.head, integrity, undefined, op.line.tail));
       return { ok: true, integrity };
