@@ -230,21 +230,43 @@ function run(op: Op, lines: string[]): OpResult {
     }
     case 'compact-end': {
       if (compacting === undefined) throw new Error('no compaction in progress');
-      fsyncSync(compacting);
-      renameSync(join(dir, INDEX_COMPACTING), join(dir, INDEX_FILE));
-      if (previous !== undefined) closeSync(previous);
+      // The directory is opened before the rename: once the new file is in place the writer
+      // is on the next generation, and the tier must hear ok. An open failing after it
+      // (EMFILE) answered a failure, and the tier stayed a generation behind the writer for
+      // good (records' offsets read from the wrong file, later compactions failing or copying
+      // wrong lines). A failure before it abandons the compaction: the tier retries later.
+      let d: number;
+      try {
+        fsyncSync(compacting);
+        d = openSync(dir, 'r');
+      } catch (err) {
+        abandonCompaction();
+        throw err;
+      }
+      let unsynced: string | undefined;
+      try {
+        renameSync(join(dir, INDEX_COMPACTING), join(dir, INDEX_FILE));
+      } catch (err) {
+        closeQuietly(d);
+        abandonCompaction();
+        throw err;
+      }
+      if (previous !== undefined) closeQuietly(previous);
       previous = index;
       index = compacting;
       indexSize = compactingSize;
       gen++;
       compacting = undefined;
-      const d = openSync(dir, 'r');
       try {
         fsyncSync(d);
+      } catch (err) {
+        // The new file is whole (synced above) and in use: a crash that loses the rename brings
+        // back the old index, whole up to here (lines went to both files while compacting).
+        unsynced = (err as Error).message;
       } finally {
-        closeSync(d);
+        closeQuietly(d);
       }
-      return { ok: true };
+      return { ok: true, gen, ...(unsynced !== undefined ? { warning: `index directory not synced: ${unsynced}` } : {}) };
     }
     case 'sync':
     case 'close':
@@ -330,15 +352,19 @@ parentPort!.on('message', (batch: Batch) => {
 function afterFailedAppend(uncut: readonly AppendTarget[]): void {
   for (const t of uncut) {
     if (t.fd === index) indexSize = resyncAfterFragment(index);
-    else if (t.fd === compacting) {
-      closeQuietly(compacting);
-      compacting = undefined;
-      try {
-        unlinkSync(join(dir, INDEX_COMPACTING));
-      } catch {
-        /* gone already */
-      }
-    }
+    else if (t.fd === compacting) abandonCompaction();
+  }
+}
+
+/** Drop the compaction under way: its file goes, lines go to the index alone again. */
+function abandonCompaction(): void {
+  if (compacting === undefined) return;
+  closeQuietly(compacting);
+  compacting = undefined;
+  try {
+    unlinkSync(join(dir, INDEX_COMPACTING));
+  } catch {
+    /* gone already */
   }
 }
 
