@@ -91,6 +91,29 @@ describe('disk engine: a newer body that does not land', () => {
     });
   });
 
+  test('an older write that fails while a newer one of the key is landing: the newer one stays, also after a restart', async () => {
+    await withDir(async (dir) => {
+      let disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      await writeFile(join(dir, 'content-v2'), 'not a directory');
+      // v1 needs a blob file (fails), v2 goes to a segment (lands): queued together, v1 first.
+      const v2 = randomBytes(2000);
+      const w1 = disk.putWhole(version(1, 300_000), randomBytes(300_000));
+      const w2 = disk.putWhole(version(2, v2.length), v2);
+      assert.equal(await w1, false, 'v1 failed');
+      assert.equal(await w2, true, 'v2 landed');
+      await disk.flush();
+      assert.ok(disk.has(KEY), 'v2 is held');
+      assert.equal((await disk.readMeta(KEY))?.headers['etag'], '"v2"');
+      assert.ok((await disk.readVerified(KEY))?.equals(v2));
+      await disk.close();
+      await rm(join(dir, 'content-v2'));
+      disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      assert.equal((await disk.readMeta(KEY))?.headers['etag'], '"v2"', 'v2 after a restart (no removal line written for it)');
+      assert.ok((await disk.readVerified(KEY))?.equals(v2));
+      await disk.close();
+    });
+  });
+
   test("update() refuses metadata of another body: the stored record's line stays its own", async () => {
     await withDir(async (dir) => {
       let disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
