@@ -5,14 +5,11 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { urlOfKey } from '../../src/cache/key.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
-import { freshDir, makeMeta, readBody, removeDir } from './store.contract.js';
-import { silent, withDir } from './disk-helpers.js';
+import { makeMeta, readBody } from './store.contract.js';
+import { runLimited, silent, withDir } from './disk-helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -71,30 +68,12 @@ interface ChildOut {
   etags: Record<string, string | null>;
 }
 
-async function runChild(dir: string, metas: EntryMeta[]): Promise<ChildOut> {
-  const scriptDir = await freshDir('strata-child-');
-  try {
-    const script = join(scriptDir, 'compact.mjs');
-    await writeFile(script, CHILD);
-    // A low limit of its own: the child can take every descriptor in a moment.
-    const child = spawn('sh', ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, script, dir, JSON.stringify(metas)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    assert.equal(code, 0, `child failed: ${err}`);
-    return JSON.parse(out) as ChildOut;
-  } finally {
-    await removeDir(scriptDir);
-  }
-}
-
 describe('disk tier: a compaction whose end fails', () => {
   test('EMFILE at the end: the compaction fails whole, records landing next know their lines, later compactions copy the right lines; all entries (and none deleted) after a restart', async () => {
     await withDir(async (dir) => {
       const metas = Array.from({ length: 10 }, (_, i) => urlMeta(i));
-      const out = await runChild(dir, metas);
+      // A low limit of its own: the child can take every descriptor in a moment.
+      const out = JSON.parse(await runLimited(CHILD, 'ulimit -n 256', [dir, JSON.stringify(metas)])) as ChildOut;
       assert.match(out.first, /EMFILE/, 'the injected failure hit the end of the first compaction');
       assert.ok(out.after.lineOff >= 0, 'a record landing after it has its line in the file the tier reads');
       assert.equal(out.after.held, false, 'its metadata is not held in RAM');

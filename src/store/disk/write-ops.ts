@@ -64,7 +64,17 @@ export interface LineLanded {
 
 export type OpResult =
   | ({ ok: true; integrity?: string; skipped?: boolean; at?: SegmentLocation; moved?: SegmentLocation[]; offs?: number[]; warning?: string } & LineLanded)
-  | { ok: false; code: string; message: string };
+  | {
+      ok: false;
+      code: string;
+      message: string;
+      /**
+       * What of the body is on disk although the write failed (its record line could not be
+       * appended): the blob moved into place (`integrity`), or the segment place (`at`).
+       */
+      integrity?: string;
+      at?: SegmentLocation;
+    };
 
 export interface Reply {
   results: OpResult[];

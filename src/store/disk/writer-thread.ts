@@ -325,7 +325,8 @@ parentPort!.on('message', (batch: Batch) => {
       flushLines(lines, pendingLine.map((i) => results[i]!));
     } catch (err) {
       lines.length = 0;
-      for (const i of pendingLine) results[i] = failure(err);
+      // Their bodies are on disk with no line: the tier removes the blobs nothing refers to and counts the segment bytes as dead.
+      for (const i of pendingLine) results[i] = failure(err, results[i]);
     }
     pendingLine.length = 0;
   };
@@ -372,7 +373,11 @@ function isSegmentPut(op: Op): op is PutOp {
   return op.t === 'put' && op.segment;
 }
 
-function failure(err: unknown): OpResult {
+/** A failed op's result; `done`: its result before it failed, whose body in place is named for the tier. */
+function failure(err: unknown, done?: OpResult): OpResult {
   const e = err as NodeJS.ErrnoException;
-  return { ok: false, code: e.code ?? 'EWRITE', message: e.message };
+  const r: Extract<OpResult, { ok: false }> = { ok: false, code: e.code ?? 'EWRITE', message: e.message };
+  if (done?.ok && done.at) r.at = done.at;
+  else if (done?.ok && done.integrity !== undefined) r.integrity = done.integrity;
+  return r;
 }
