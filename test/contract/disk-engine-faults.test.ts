@@ -16,7 +16,7 @@ import { DiskTier } from '../../src/store/disk/tier.js';
 import { MemoryTier } from '../../src/store/memory.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import { collect, freshDir, makeMeta, putEntry, readBody, removeDir } from './store.contract.js';
-import { blobFiles, capturingLogger, flipByte, namesIn, outcome, silent, waitFor, withDir } from './disk-helpers.js';
+import { blobFiles, capturingLogger, flipByte, namesIn, outcome, runLimited, silent, waitFor, withDir } from './disk-helpers.js';
 
 const MiB = 1024 * 1024;
 /** Bodies above maxBytes/64 (256 KiB here) get a blob file; smaller ones go to a segment. */
@@ -255,6 +255,89 @@ describe('disk engine: a body damaged while the node was down, read by range', (
       assert.ok(disk.holds('intact'));
       await disk.flush();
       assert.deepEqual(await blobFiles(dir), [], 'the damaged blob file is gone');
+      await disk.close();
+    });
+  });
+});
+
+/**
+ * Run under `ulimit -f` (the file size limit): stores a 20 KB blob ('shared'), fills the
+ * index with entries until their lines no longer fit (the writes whose line failed put
+ * their 100-byte bodies in a segment), then writes blobs whose lines cannot fit: a new
+ * body, the shared body again under another key, and a streamed one. Prints what is left.
+ */
+const FULL_INDEX_CHILD = `
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DiskTier } from ${JSON.stringify(new URL('../../src/store/disk/tier.js', import.meta.url).href)};
+import { makeMeta } from ${JSON.stringify(new URL('./store.contract.js', import.meta.url).href)};
+const noop = () => {};
+const logger = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop };
+const [dir] = process.argv.slice(2);
+const tier = await DiskTier.open({ dir, maxBytes: ${MiB}, logger });
+const padded = (key, pad, more = {}) => makeMeta(key, { headers: pad ? { 'x-pad': 'p'.repeat(pad) } : {}, ...more });
+const shared = Buffer.alloc(20_000, 's');
+if (!(await tier.putWhole(padded('shared', 0), shared))) throw new Error('shared not stored');
+let n = 0;
+let segmentFailures = 0;
+// Lines ever shorter, until not even the shortest fits: a blob's (longer) line cannot either.
+for (const pad of [4000, 1000, 250, 60, 0]) {
+  for (;;) {
+    if (++n > 5000) throw new Error('the index never filled');
+    if (!(await tier.putWhole(padded('f' + String(n).padStart(5, '0'), pad), Buffer.alloc(100, 'f')))) break;
+  }
+  segmentFailures++;
+}
+const blobStored = await tier.putWhole(padded('b00001', 60), Buffer.alloc(20_000, 'u'));
+const sharedAgainStored = await tier.putWhole(padded('b00002', 60), shared);
+const w = tier.open(padded('b00003', 60, { bodySize: 20_000 }));
+await w.write(Buffer.alloc(20_000, 'a'));
+const streamed = await w.commit().then(() => 'committed', (err) => err.code);
+await tier.flush();
+const sizes = (sub) => {
+  const out = [];
+  for (const e of readdirSync(join(dir, sub), { recursive: true, withFileTypes: true })) if (e.isFile()) out.push(statSync(join(e.parentPath ?? e.path, e.name)).size);
+  return out;
+};
+const st = tier.stats();
+process.stdout.write(JSON.stringify({
+  segmentFailures, blobStored, sharedAgainStored, streamed,
+  blobSizes: sizes('content-v2'), tmp: sizes('tmp').length,
+  segmentBytesBooked: tier.segments.bytes, segmentBytesOnDisk: sizes('segments').reduce((a, b) => a + b, 0), deadBytes: st.deadBytes,
+  sharedReads: (await tier.readVerified('shared'))?.equals(shared) ?? false,
+}));
+await tier.close();
+`;
+
+describe('disk engine: bodies whose index line cannot be written', () => {
+  test('index at its size limit (EFBIG): a blob whose line failed is removed unless a record shares it, a segment body whose line failed is counted as dead bytes', async () => {
+    await withDir(async (dir) => {
+      // 128 blocks: 64 KiB (sh counts 512-byte blocks) or 128 KiB; blobs (20 KB) and segments (64 KiB at most) fit under it, the index does not.
+      const out = JSON.parse(await runLimited(FULL_INDEX_CHILD, 'ulimit -f 128', [dir])) as {
+        segmentFailures: number;
+        blobStored: boolean;
+        sharedAgainStored: boolean;
+        streamed: string;
+        blobSizes: number[];
+        tmp: number;
+        segmentBytesBooked: number;
+        segmentBytesOnDisk: number;
+        deadBytes: number;
+        sharedReads: boolean;
+      };
+      assert.equal(out.blobStored, false, 'the blob whose line failed is not stored');
+      assert.equal(out.sharedAgainStored, false);
+      assert.equal(out.streamed, 'EFBIG', 'the streamed write fails with the index');
+      assert.deepEqual(out.blobSizes, [20_000], "only the shared record's blob is left: the others' blobs were removed");
+      assert.equal(out.sharedReads, true, 'the blob a record still refers to stays');
+      assert.equal(out.tmp, 0, 'no temp file left');
+      assert.equal(out.segmentBytesBooked, out.segmentBytesOnDisk, 'every byte in segment files is counted against the budget');
+      assert.ok(out.deadBytes >= out.segmentFailures * 100, `segment bodies with no line are dead bytes (${out.deadBytes})`);
+
+      // After a restart only what has a line is there.
+      const disk = await DiskTier.open({ dir, maxBytes: MiB, logger: silent });
+      for (const key of ['b00001', 'b00002', 'b00003']) assert.equal(disk.has(key), false, key);
+      assert.ok((await disk.readVerified('shared'))?.equals(Buffer.alloc(20_000, 's')));
       await disk.close();
     });
   });

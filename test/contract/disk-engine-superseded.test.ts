@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { MemoryTier } from '../../src/store/memory.js';
@@ -91,6 +91,29 @@ describe('disk engine: a newer body that does not land', () => {
     });
   });
 
+  test('an older write that fails while a newer one of the key is landing: the newer one stays, also after a restart', async () => {
+    await withDir(async (dir) => {
+      let disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      await writeFile(join(dir, 'content-v2'), 'not a directory');
+      // v1 needs a blob file (fails), v2 goes to a segment (lands): queued together, v1 first.
+      const v2 = randomBytes(2000);
+      const w1 = disk.putWhole(version(1, 300_000), randomBytes(300_000));
+      const w2 = disk.putWhole(version(2, v2.length), v2);
+      assert.equal(await w1, false, 'v1 failed');
+      assert.equal(await w2, true, 'v2 landed');
+      await disk.flush();
+      assert.ok(disk.has(KEY), 'v2 is held');
+      assert.equal((await disk.readMeta(KEY))?.headers['etag'], '"v2"');
+      assert.ok((await disk.readVerified(KEY))?.equals(v2));
+      await disk.close();
+      await rm(join(dir, 'content-v2'));
+      disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      assert.equal((await disk.readMeta(KEY))?.headers['etag'], '"v2"', 'v2 after a restart (no removal line written for it)');
+      assert.ok((await disk.readVerified(KEY))?.equals(v2));
+      await disk.close();
+    });
+  });
+
   test("update() refuses metadata of another body: the stored record's line stays its own", async () => {
     await withDir(async (dir) => {
       let disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
@@ -139,7 +162,45 @@ describe('disk engine: a newer body that does not land', () => {
   });
 });
 
+/** Bytes of every file under `dir`. */
+async function bytesUnder(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) n += (await stat(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))).size;
+  }
+  return n;
+}
+
 describe('disk engine: temp files of streamed bodies', () => {
+  test('a streamed body beside a nearly full tier: least recently used entries are evicted as it reserves room, the disk stays within the budget while it streams, nothing is shed', async () => {
+    for (const announced of [true, false]) {
+      await withDir(async (dir) => {
+        const maxBytes = 4 * MiB;
+        const disk = await DiskTier.open({ dir, maxBytes, logger: silent });
+        // 3.4 MB stored in blob files of their own (above maxBytes/64).
+        for (let i = 0; i < 12; i++) assert.ok(await disk.putWhole(makeMeta(`b${i}`), randomBytes(280_000)));
+        await disk.flush();
+        const body = randomBytes(3 * MiB);
+        const w = disk.open(makeMeta('big', announced ? { bodySize: body.length } : {}));
+        for (let k = 0; k < 48; k++) {
+          await w.write(body.subarray(k * 64 * KiB, (k + 1) * 64 * KiB));
+          assert.ok(disk.usedBytes() <= maxBytes, `announced=${announced}: within the budget while streaming (${disk.usedBytes()} after ${k + 1} chunks)`);
+        }
+        await disk.queue.idle();
+        assert.ok((await bytesUnder(dir)) <= maxBytes, `announced=${announced}: the files on disk within the budget while streaming`);
+        assert.equal(disk.stats().writesShed, 0, 'nothing shed: eviction made the room');
+        assert.equal(disk.has('b0'), false, 'the least recently used entry went');
+        assert.ok(disk.has('b11'), 'the most recent one stays');
+        await w.commit();
+        await disk.flush();
+        assert.ok((await readBody((await disk.get('big'))!.body)).equals(body), 'the streamed body landed whole');
+        assert.ok(disk.usedBytes() <= maxBytes);
+        assert.ok((await bytesUnder(dir)) <= maxBytes, 'the files on disk within the budget after');
+        await disk.close();
+      });
+    }
+  });
+
   test('concurrent large streamed writes against a small budget: shed beyond it, the disk stays within it, committed entries are not all evicted', async () => {
     await withDir(async (dir) => {
       const maxBytes = 4 * MiB;

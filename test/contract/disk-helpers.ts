@@ -1,8 +1,9 @@
 // Helpers for the disk engine suites (disk-engine-*.test.ts): real directories,
 // captured logs, waiting on a condition with a deadline, a stream's outcome.
 
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -100,5 +101,29 @@ export async function flipByte(path: string, at: number): Promise<void> {
     await fh.write(b, 0, 1, at);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Run an ES module `script` in a child node process under shell limits (`ulimit` commands,
+ * e.g. 'ulimit -n 256'), with `args`; its stdout. Rejects when it exits other than 0.
+ * Why a child: a limit low enough to hit at will (descriptors, file size) is the
+ * process's own, and would hit the test runner too.
+ */
+export async function runLimited(script: string, limits: string, args: string[]): Promise<string> {
+  const scriptDir = await freshDir('strata-child-');
+  try {
+    const path = join(scriptDir, 'child.mjs');
+    await writeFile(path, script);
+    const child = spawn('sh', ['-c', `${limits} && exec "$0" "$@"`, process.execPath, path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    if (code !== 0) throw new Error(`child exited ${code}: ${err}`);
+    return out;
+  } finally {
+    await removeDir(scriptDir);
   }
 }

@@ -5,10 +5,14 @@
 // takes them whole (DiskTier.putWhole).
 //
 // Temp files count against the budget from the start: a body of announced size
-// reserves it at open, one of unknown size as it grows. What would take the temp
-// files past what eviction can free (the budget less the index's slack and the
-// queue) is shed, counted like a shed whole body: six concurrent 1 MiB bodies against
-// a 4 MiB budget made the first landing evict the whole tier, itself included.
+// reserves it at open, one of unknown size as it grows, and least recently used
+// entries are evicted as it does to make room (accounting only: their files are
+// removed by the writer thread, nothing here waits on the disk). Room was measured
+// against the queue alone, so a 3 MiB body streamed beside 3.4 MB stored took a 4 MiB
+// tier to 6.5 MB until it landed. What eviction cannot free (temp files, the queue,
+// the index's slack, past the budget) is shed, counted like a shed whole body: six
+// concurrent 1 MiB bodies against a 4 MiB budget made the first landing evict the
+// whole tier, itself included.
 
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -43,13 +47,17 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
   let settle!: () => void;
   tier.background(new Promise<void>((r) => (settle = r)));
 
-  /** Hold `bytes` of temp space for this body (what it announced, or has written if more); false when over the room. */
+  /**
+   * Hold `bytes` of temp space for this body (what it announced, or has written if more),
+   * evicting to make room; false when the bytes eviction cannot free would pass the budget.
+   */
   const reserve = (bytes: number): boolean => {
     if (bytes <= counted) return true;
-    const room = maxBytes - compactionSlack(maxBytes) - tier.queue.stats().bytesQueued;
-    if (tier.tmpBytes + bytes - counted > room) return false;
+    const unfreeable = compactionSlack(maxBytes) + tier.queue.stats().bytesQueued + tier.tmpBytes + bytes - counted;
+    if (unfreeable >= maxBytes) return false;
     onTmpBytes(bytes - counted);
     counted = bytes;
+    tier.evictOverBudget();
     return true;
   };
   const uncount = () => {

@@ -66,11 +66,12 @@ export async function compactIndex(tier: DiskTier): Promise<void> {
     // The records take their new places in the same turn the result arrives: results
     // after it are lines in the new file.
     const ended = await tier.queue.op({ t: 'compact-end' }).then((end) => {
-      if (end.ok) lines.compacted();
+      if (end.ok) lines.compacted(end.gen);
       else lines.moves = undefined;
       return end;
     });
     if (!ended.ok) throw new Error(ended.message);
+    if (ended.warning) tier.opts.logger.warn({ err: ended.warning }, 'disk tier: index compacted, but the directory could not be synced; a crash before the next sync may bring back the previous index, without the lines written since');
     tier.indexBytes = written + (tier.indexBytes - appendedAtBegin);
     if (legacy) {
       // The new file's first line makes index-v1.log obsolete (index-load.ts); removed now.

@@ -132,7 +132,15 @@ export class Landings {
     if (!r.ok) {
       tier.indexBytes -= estimate;
       tier.warnings.warn('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
-      settle(this.dropOlder(meta.key, 'its newer body failed to land', true));
+      // A body on disk without its line (the append failed): its segment bytes are dead
+      // bytes to reclaim, its blob goes unless a record refers to it. Left uncounted until
+      // the next start's sweep, they took the disk past the budget.
+      if (r.at) tier.segments.written(r.at, meta.bodySize);
+      else if (r.integrity !== undefined && !tier.refersTo(r.integrity)) void tier.unlinkBlob(r.integrity);
+      // A write of the key still pending is newer than this one (results come in queue
+      // order): it decides what stays, and must not be voided — dropOlder() voided it, and
+      // a newer body that landed fine was dropped and its removal written.
+      settle(this.newest.has(meta.key) ? this.settled(meta.key) : this.dropOlder(meta.key, 'its newer body failed to land', true));
       return false;
     }
     const lineBytes = r.lineBytes ?? estimate;

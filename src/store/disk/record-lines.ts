@@ -172,11 +172,11 @@ export class RecordLines {
     return stillCurrent(from, rec, this.gen);
   }
 
-  /** A compaction ended: offsets now refer to the new file. */
-  compacted(): void {
+  /** A compaction ended: offsets now refer to the new file, of the writer's generation `gen` (the next one when not said). */
+  compacted(gen = this.gen + 1): void {
     const moves = this.moves;
     this.moves = undefined;
-    this.gen++;
+    this.gen = gen;
     const old = this.reader;
     this.reader = undefined;
     if (old) this.retire(old);

@@ -23,7 +23,11 @@ export interface RelineOp { t: 'reline'; gen: number; off: number; bytes: number
 export interface LineOp { t: 'line'; text: string }
 /** Remove a blob no record refers to (skipped if a write of it ran since the tier's last count). */
 export interface UnlinkOp { t: 'unlink'; integrity: string }
-/** Compaction steps; `sync` makes every line so far durable (fsync); `close` syncs too. */
+/**
+ * Compaction steps; `sync` makes every line so far durable (fsync); `close` syncs too.
+ * `compact-end` answers ok once the new file is in place (`gen`: the writer's generation
+ * now), with a `warning` for what failed after that (the directory's fsync).
+ */
 export interface CompactOp { t: 'compact-begin' | 'compact-end' | 'sync' | 'close' }
 /**
  * Lines of a compaction: written out (`text`), or copied from the index (`off`, `bytes` in
@@ -59,8 +63,18 @@ export interface LineLanded {
 }
 
 export type OpResult =
-  | ({ ok: true; integrity?: string; skipped?: boolean; at?: SegmentLocation; moved?: SegmentLocation[]; offs?: number[] } & LineLanded)
-  | { ok: false; code: string; message: string };
+  | ({ ok: true; integrity?: string; skipped?: boolean; at?: SegmentLocation; moved?: SegmentLocation[]; offs?: number[]; warning?: string } & LineLanded)
+  | {
+      ok: false;
+      code: string;
+      message: string;
+      /**
+       * What of the body is on disk although the write failed (its record line could not be
+       * appended): the blob moved into place (`integrity`), or the segment place (`at`).
+       */
+      integrity?: string;
+      at?: SegmentLocation;
+    };
 
 export interface Reply {
   results: OpResult[];

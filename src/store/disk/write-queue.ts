@@ -227,7 +227,7 @@ export class WriteQueue {
   }
 
   private settle(p: Pending, r: OpResult): void {
-    if (r.ok && r.at) this.nextSegment = Math.max(this.nextSegment, r.at.segment + 1);
+    if (r.at) this.nextSegment = Math.max(this.nextSegment, r.at.segment + 1);
     if (r.ok && r.moved) for (const at of r.moved) this.nextSegment = Math.max(this.nextSegment, at.segment + 1);
     if (p.op.t === 'put' || p.op.t === 'adopt') {
       this.acked = Math.max(this.acked, p.op.seq);
@@ -246,7 +246,8 @@ export class WriteQueue {
     this.worker = undefined;
     this.opts.logger.error({ err: err.message }, 'disk tier: writer thread failed; its writes in flight are lost, a new one starts');
     const lost = this.inFlight.splice(0);
-    for (const batch of lost) for (const p of batch) this.settle(p, { ok: false, code: 'EWRITER', message: err.message });
+    // An adopted temp file may have become its blob before the thread died: named, so the tier can remove it.
+    for (const batch of lost) for (const p of batch) this.settle(p, { ok: false, code: 'EWRITER', message: err.message, ...(p.op.t === 'adopt' ? { integrity: p.op.integrity } : {}) });
     this.send();
   }
 

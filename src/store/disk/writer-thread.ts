@@ -15,15 +15,15 @@
 // - While a compaction runs, every appended line goes to the new index too, after the
 //   snapshot chunks built before it, so "the later line wins" still holds in the new file.
 
-import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
 import { appendToAll, closeQuietly, cutTornTail, resyncAfterFragment, writeAt, type AppendTarget } from './index-append.js';
 import type { Batch, Op, OpResult, PutOp, Reply, SegmentLocation } from './write-ops.js';
-import { checksumIntegrity, sha256Integrity } from '../integrity.js';
+import { checksumIntegrity } from '../integrity.js';
+import { putBlob, renameInto, rest } from './writer-files.js';
 
 // Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
 // (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
@@ -75,42 +75,6 @@ function openSegmentIfNone(): void {
   segmentSize = 0;
 }
 
-function renameInto(from: string, to: string): void {
-  try {
-    renameSync(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dirname(to), { recursive: true });
-    renameSync(from, to);
-  }
-}
-
-/** Write `data` to a temp file and move it into place as its blob; its integrity. */
-function putBlob(data: Uint8Array): string {
-  const integrity = sha256Integrity(data);
-  const tmp = join(tmpDir, `w-${randomUUID()}`);
-  const fd = openSync(tmp, 'w');
-  try {
-    writeAt(fd, data, 0);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameInto(tmp, blobPath(dir, integrity));
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw err;
-  }
-  return integrity;
-}
-
 /**
  * Bodies placed in the open segment but not written yet, from `unwrittenFrom` on: a
  * batch's bodies go to the file in one writev (writeUnwritten), not one write each.
@@ -157,19 +121,6 @@ function writeUnwritten(): void {
   }
 }
 
-/** The buffers past the first `skip` bytes (after a short writev). */
-function rest(bufs: readonly Uint8Array[], skip: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const b of bufs) {
-    if (skip >= b.length) skip -= b.length;
-    else {
-      out.push(skip > 0 ? b.subarray(skip) : b);
-      skip = 0;
-    }
-  }
-  return out;
-}
-
 /** `bytes` bytes at `off` of the index file of generation `g`. */
 function readIndex(g: number, off: number, bytes: number): Buffer {
   const fd = g === gen ? index : g === gen - 1 ? previous : undefined;
@@ -196,7 +147,7 @@ function run(op: Op, lines: string[]): OpResult {
         lines.push(assembleLine(op.line.head, integrity, at, op.line.tail));
         return { ok: true, integrity, at };
       }
-      const integrity = putBlob(data);
+      const integrity = putBlob(dir, tmpDir, data);
       recent.set(integrity, op.seq);
       lines.push(assembleLine(op.line.head, integrity, undefined, op.line.tail));
       return { ok: true, integrity };
@@ -279,21 +230,43 @@ function run(op: Op, lines: string[]): OpResult {
     }
     case 'compact-end': {
       if (compacting === undefined) throw new Error('no compaction in progress');
-      fsyncSync(compacting);
-      renameSync(join(dir, INDEX_COMPACTING), join(dir, INDEX_FILE));
-      if (previous !== undefined) closeSync(previous);
+      // The directory is opened before the rename: once the new file is in place the writer
+      // is on the next generation, and the tier must hear ok. An open failing after it
+      // (EMFILE) answered a failure, and the tier stayed a generation behind the writer for
+      // good (records' offsets read from the wrong file, later compactions failing or copying
+      // wrong lines). A failure before it abandons the compaction: the tier retries later.
+      let d: number;
+      try {
+        fsyncSync(compacting);
+        d = openSync(dir, 'r');
+      } catch (err) {
+        abandonCompaction();
+        throw err;
+      }
+      let unsynced: string | undefined;
+      try {
+        renameSync(join(dir, INDEX_COMPACTING), join(dir, INDEX_FILE));
+      } catch (err) {
+        closeQuietly(d);
+        abandonCompaction();
+        throw err;
+      }
+      if (previous !== undefined) closeQuietly(previous);
       previous = index;
       index = compacting;
       indexSize = compactingSize;
       gen++;
       compacting = undefined;
-      const d = openSync(dir, 'r');
       try {
         fsyncSync(d);
+      } catch (err) {
+        // The new file is whole (synced above) and in use: a crash that loses the rename brings
+        // back the old index, whole up to here (lines went to both files while compacting).
+        unsynced = (err as Error).message;
       } finally {
-        closeSync(d);
+        closeQuietly(d);
       }
-      return { ok: true };
+      return { ok: true, gen, ...(unsynced !== undefined ? { warning: `index directory not synced: ${unsynced}` } : {}) };
     }
     case 'sync':
     case 'close':
@@ -352,7 +325,8 @@ parentPort!.on('message', (batch: Batch) => {
       flushLines(lines, pendingLine.map((i) => results[i]!));
     } catch (err) {
       lines.length = 0;
-      for (const i of pendingLine) results[i] = failure(err);
+      // Their bodies are on disk with no line: the tier removes the blobs nothing refers to and counts the segment bytes as dead.
+      for (const i of pendingLine) results[i] = failure(err, results[i]);
     }
     pendingLine.length = 0;
   };
@@ -379,15 +353,19 @@ parentPort!.on('message', (batch: Batch) => {
 function afterFailedAppend(uncut: readonly AppendTarget[]): void {
   for (const t of uncut) {
     if (t.fd === index) indexSize = resyncAfterFragment(index);
-    else if (t.fd === compacting) {
-      closeQuietly(compacting);
-      compacting = undefined;
-      try {
-        unlinkSync(join(dir, INDEX_COMPACTING));
-      } catch {
-        /* gone already */
-      }
-    }
+    else if (t.fd === compacting) abandonCompaction();
+  }
+}
+
+/** Drop the compaction under way: its file goes, lines go to the index alone again. */
+function abandonCompaction(): void {
+  if (compacting === undefined) return;
+  closeQuietly(compacting);
+  compacting = undefined;
+  try {
+    unlinkSync(join(dir, INDEX_COMPACTING));
+  } catch {
+    /* gone already */
   }
 }
 
@@ -395,7 +373,11 @@ function isSegmentPut(op: Op): op is PutOp {
   return op.t === 'put' && op.segment;
 }
 
-function failure(err: unknown): OpResult {
+/** A failed op's result; `done`: its result before it failed, whose body in place is named for the tier. */
+function failure(err: unknown, done?: OpResult): OpResult {
   const e = err as NodeJS.ErrnoException;
-  return { ok: false, code: e.code ?? 'EWRITE', message: e.message };
+  const r: Extract<OpResult, { ok: false }> = { ok: false, code: e.code ?? 'EWRITE', message: e.message };
+  if (done?.ok && done.at) r.at = done.at;
+  else if (done?.ok && done.integrity !== undefined) r.integrity = done.integrity;
+  return r;
 }
