@@ -42,7 +42,7 @@ import { createListener, plainListener, type ClientListener, type ProxyListener 
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
 import { DiskTier } from './store/disk/tier.js';
-import { MemoryTier } from './store/memory.js';
+import { MemoryTier } from './store/memory/memory.js';
 import { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
 import { systemClock } from './util/clock.js';

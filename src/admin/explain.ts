@@ -27,7 +27,7 @@ export interface ExplainDeps {
   defaults: { staleWhileRevalidateS: number; staleIfErrorS: number };
   store: {
     variants(primaryKey: string): VariantMeta[];
-    /** metaOf: the whole metadata of a memory entry that keeps it packed (store/memory-entry.ts). */
+    /** metaOf: the whole metadata of a memory entry that keeps it packed (store/memory/memory-entry.ts). */
     memory: { has(key: string): boolean; metaOf(key: string): EntryMeta | undefined };
     /** readMeta: the whole metadata of a disk entry that keeps it on disk only. */
     disk: { has(key: string): boolean; stats(): { loading: boolean }; readMeta(key: string): Promise<EntryMeta | undefined> };

@@ -21,7 +21,7 @@ import { tagsOf } from '../cache/tags.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { Stats } from '../observability/stats.js';
-import { emptySelector, selectorMatcher } from '../store/purge-match.js';
+import { emptySelector, selectorMatcher } from '../store/purge/purge-match.js';
 import type { Purgeable, PurgeSelector } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseWirePurge } from '../cluster/purge-wire.js';

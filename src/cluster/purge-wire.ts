@@ -2,7 +2,7 @@
 // store selector itself, so every node purges exactly what the accepting node
 // did, and the soft-purge instant. Parsing is strict: a peer's body is still input.
 
-import { emptySelector } from '../store/purge-match.js';
+import { emptySelector } from '../store/purge/purge-match.js';
 import type { PurgeSelector } from '../store/types.js';
 
 export interface WirePurge {

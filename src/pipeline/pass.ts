@@ -5,7 +5,7 @@
 
 import { invalidatedTargets } from '../cache/invalidation.js';
 import { KEY_SCHEME, primaryKey, urlOfKey } from '../cache/key.js';
-import { emptySelector } from '../store/purge-match.js';
+import { emptySelector } from '../store/purge/purge-match.js';
 import { clientScheme } from '../server/request-guard.js';
 import type { FwdReason } from '../cache/outcome.js';
 import type { StrataError } from '../errors.js';

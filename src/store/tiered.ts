@@ -6,10 +6,10 @@
 import type { Logger } from 'pino';
 import type { DiskTier } from './disk/tier.js';
 import type { DiskTierStats } from './disk/records.js';
-import type { MemoryTier } from './memory.js';
-import type { HeldEntry } from './memory-entry.js';
-import { PurgeLog } from './purge-log.js';
-import { selectorMatcher } from './purge-match.js';
+import type { MemoryTier } from './memory/memory.js';
+import type { HeldEntry } from './memory/memory-entry.js';
+import { PurgeLog } from './purge/purge-log.js';
+import { selectorMatcher } from './purge/purge-match.js';
 import {
   BodyLengthError,
   SupersededError,

@@ -13,7 +13,7 @@
 // is the key itself for most of its entries, so an entry costs no URL string; `mark`
 // is that constant before every URL, added to the prefixes asked for.
 
-import { pathStart } from './purge-match.js';
+import { pathStart } from './purge/purge-match.js';
 
 const BLOCK = 64;
 

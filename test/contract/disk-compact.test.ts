@@ -149,7 +149,7 @@ describe('disk tier: compact records', () => {
       await disk.flush();
       await disk.close();
       // What a purge leaves before its per-key work lands: its journal record only.
-      const { PurgeJournal } = await import('../../src/store/purge-journal.js');
+      const { PurgeJournal } = await import('../../src/store/purge/purge-journal.js');
       const journal = await PurgeJournal.load(dir);
       await journal.journal.append({ atMs: Date.now() + 1, selector: selector({ primaryKeys: [meta.key] }), softAtMs: 7 });
       await journal.journal.flush();

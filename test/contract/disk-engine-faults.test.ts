@@ -13,7 +13,7 @@ import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blobPath, segmentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
-import { MemoryTier } from '../../src/store/memory.js';
+import { MemoryTier } from '../../src/store/memory/memory.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import { collect, freshDir, makeMeta, putEntry, readBody, removeDir } from './store.contract.js';
 import { blobFiles, capturingLogger, flipByte, namesIn, outcome, runLimited, silent, waitFor, withDir } from './disk-helpers.js';

@@ -13,7 +13,7 @@ import cacache from 'cacache';
 import { blobPath, INDEX_FILE, segmentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { sha256Integrity } from '../../src/store/integrity.js';
-import { MemoryTier } from '../../src/store/memory.js';
+import { MemoryTier } from '../../src/store/memory/memory.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, putEntry, readBody } from './store.contract.js';

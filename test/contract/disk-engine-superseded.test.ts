@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskTier } from '../../src/store/disk/tier.js';
-import { MemoryTier } from '../../src/store/memory.js';
+import { MemoryTier } from '../../src/store/memory/memory.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, putEntry, readBody, selector } from './store.contract.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { allocated, blobPath as contentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
-import { PurgeJournal, JOURNAL_FILE } from '../../src/store/purge-journal.js';
+import { PurgeJournal, JOURNAL_FILE } from '../../src/store/purge/purge-journal.js';
 import { blobFiles, waitFor, withDir } from './disk-helpers.js';
 import { collect, makeMeta, putEntry, selector, testExpire } from './store.contract.js';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { emptySelector } from '../../src/store/purge-match.js';
+import { emptySelector } from '../../src/store/purge/purge-match.js';
 import { BodyLengthError, type Body, type EntryMeta, type ExpireFn, type Purgeable, type PurgeSelector, type Store, type TierStats } from '../../src/store/types.js';
 
 /** Every tier is a Store and Purgeable: the suite covers both contracts. */

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { MemoryTier } from '../../src/store/memory.js';
+import { MemoryTier } from '../../src/store/memory/memory.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import { makeMeta, putEntry, readBody, storeContract, testExpire, type StoreFactory } from './store.contract.js';

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import { pino } from 'pino';
 import { segmentPath } from '../../src/store/disk/layout.js';
-import { MemoryTier } from '../../src/store/memory.js';
+import { MemoryTier } from '../../src/store/memory/memory.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import { SupersededError } from '../../src/store/types.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { OUTBOX_FILE, PurgeOutbox } from '../../src/cluster/outbox.js';
-import { emptySelector } from '../../src/store/purge-match.js';
+import { emptySelector } from '../../src/store/purge/purge-match.js';
 
 const purge = (id: string) => ({ id, from: 'a', selector: { ...emptySelector(), paths: [`/${id}`] } });
 

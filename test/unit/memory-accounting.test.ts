@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { MemoryTier, metaSizeEstimate, ownedCopy } from '../../src/store/memory.js';
+import { MemoryTier, metaSizeEstimate, ownedCopy } from '../../src/store/memory/memory.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { RECORD_OVERHEAD_BYTES, recordRamBytes } from '../../src/store/disk/records.js';
 import { VariantIndex } from '../../src/store/variant-index.js';

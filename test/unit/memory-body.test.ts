@@ -4,8 +4,8 @@
 // any byte range exactly as the joined body would, and joins once when asked for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keptBody } from '../../src/store/memory.js';
-import { memoryBody } from '../../src/store/memory-body.js';
+import { keptBody } from '../../src/store/memory/memory.js';
+import { memoryBody } from '../../src/store/memory/memory-body.js';
 
 /** A chunk in memory of its own, like a socket read. */
 function own(text: string): Buffer {

@@ -5,9 +5,9 @@
 // matches, shared by both tiers, in slices that yield.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PurgeBans, type BanChecked } from '../../src/store/purge-bans.js';
-import { PurgeLog } from '../../src/store/purge-log.js';
-import { countMatching, eachInSlices, emptySelector, pathOfUrl, selectorMatcher, type CountedTier } from '../../src/store/purge-match.js';
+import { PurgeBans, type BanChecked } from '../../src/store/purge/purge-bans.js';
+import { PurgeLog } from '../../src/store/purge/purge-log.js';
+import { countMatching, eachInSlices, emptySelector, pathOfUrl, selectorMatcher, type CountedTier } from '../../src/store/purge/purge-match.js';
 import { TierIndex } from '../../src/store/tier-index.js';
 import type { PurgeSelector } from '../../src/store/types.js';
 import { entryMeta } from '../fixtures/entry-meta.js';

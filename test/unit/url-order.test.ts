@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UrlOrder } from '../../src/store/url-order.js';
-import { pathOfUrl } from '../../src/store/purge-match.js';
+import { pathOfUrl } from '../../src/store/purge/purge-match.js';
 import { seededRandom } from '../fixtures/seeded-random.js';
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */

@@ -5,9 +5,9 @@
 // journal records are retired; after a crash, the next start applies them again to
 // every index line written before them (applyJournal).
 
-import { PurgeBans, type Ban } from '../purge-bans.js';
-import type { PurgeJournal, PurgeRecord } from '../purge-journal.js';
-import { anyMatch, countMatching, eachInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher, type CountedTier } from '../purge-match.js';
+import { PurgeBans, type Ban } from '../purge/purge-bans.js';
+import type { PurgeJournal, PurgeRecord } from '../purge/purge-journal.js';
+import { anyMatch, countMatching, eachInSlices, indexedKeys, needsScan, prefixRuns, selectorMatcher, type CountedTier } from '../purge/purge-match.js';
 import type { EntryMeta, ExpireFn, PurgeOptions, PurgeSelector } from '../types.js';
 import type { DiskRecord, DiskTier } from './tier.js';
 import type { OpResult } from './write-ops.js';

@@ -8,7 +8,7 @@
 // of the load, since all of them need every record.
 
 import { performance } from 'node:perf_hooks';
-import type { PurgeRecord } from '../purge-journal.js';
+import type { PurgeRecord } from '../purge/purge-journal.js';
 import { loadIndex } from './index-load.js';
 import { Segments } from './segments.js';
 import { sweepOrphans } from './collect.js';

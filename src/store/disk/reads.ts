@@ -9,7 +9,7 @@ import type { Body, EntryMeta, StoredEntry } from '../types.js';
 import type { LineStamp } from './meta-cache.js';
 import { blobPath, segmentPath } from './layout.js';
 import type { DiskRecord } from './records.js';
-import { memoryBody } from '../memory-body.js';
+import { memoryBody } from '../memory/memory-body.js';
 import { Lease, LentBody, ReadBuffers } from './read-buffers.js';
 import { perTurn } from '../../util/per-turn.js';
 import { ReadHandles } from './read-handles.js';

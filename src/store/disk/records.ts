@@ -37,7 +37,7 @@ export interface DiskTierOptions {
   loadInBackground?: boolean;
 }
 
-import type { Selectable } from '../purge-bans.js';
+import type { Selectable } from '../purge/purge-bans.js';
 
 /** What a minority of records keeps beyond the compact fields. */
 export interface RecordMore {

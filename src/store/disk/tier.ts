@@ -20,8 +20,8 @@
 //   (disk-purge.ts).
 
 import { WarnLimiter } from '../../util/warn-limiter.js';
-import { PurgeBans } from '../purge-bans.js';
-import { PurgeJournal } from '../purge-journal.js';
+import { PurgeBans } from '../purge/purge-bans.js';
+import { PurgeJournal } from '../purge/purge-journal.js';
 import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, VariantMeta } from '../types.js';
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';

@@ -12,7 +12,7 @@
 // sequence number and are never checked against it.
 
 import { nextTurn, selectorMatcher, SLICE_MS } from './purge-match.js';
-import type { EntryMeta, PurgeSelector } from './types.js';
+import type { EntryMeta, PurgeSelector } from '../types.js';
 
 /** What purge selection reads of an entry. */
 export type Selectable = Pick<EntryMeta, 'key' | 'primaryKey' | 'url' | 'tags'>;

@@ -3,13 +3,13 @@
 // (url-order.ts); paths, `all` and selectors mixing prefixes with anything else
 // need one pass over the tier's entries, never one per selector part.
 
-import type { EntryMeta, PurgeSelector } from './types.js';
+import type { EntryMeta, PurgeSelector } from '../types.js';
 
 /** What purge selection reads of an entry. */
 type Selectable = Pick<EntryMeta, 'key' | 'primaryKey' | 'url' | 'tags'>;
-import type { TagIndex } from './tag-index.js';
-import type { UrlOrder } from './url-order.js';
-import type { VariantIndex } from './variant-index.js';
+import type { TagIndex } from '../tag-index.js';
+import type { UrlOrder } from '../url-order.js';
+import type { VariantIndex } from '../variant-index.js';
 
 /** Index where the path of an absolute URL starts ("http://h:1/a?b" → 9); the length when it has none. */
 export function pathStart(url: string): number {

@@ -16,11 +16,11 @@
 // the fields come in newEntryMeta's order (nothing reads metadata by field order). Purge matching and the tier's indexes read the
 // record itself (Selectable: key, primaryKey, url, tags), so they rebuild nothing.
 
-import { ENTRY_FORMAT } from '../entry.js';
-import type { HeaderMap } from '../http/headers.js';
+import { ENTRY_FORMAT } from '../../entry.js';
+import type { HeaderMap } from '../../http/headers.js';
 import { MemoryBody } from './memory-body.js';
-import type { BanChecked, Selectable } from './purge-bans.js';
-import type { EntryMeta, StoredEntry, VariantMeta } from './types.js';
+import type { BanChecked, Selectable } from '../purge/purge-bans.js';
+import type { EntryMeta, StoredEntry, VariantMeta } from '../types.js';
 
 /**
  * The fields of metadata that is packed: those of cache/entry.ts newEntryMeta (without

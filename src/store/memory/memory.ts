@@ -5,12 +5,12 @@
 
 import { LRUCache } from 'lru-cache';
 import { heldEntry, type HeldEntry } from './memory-entry.js';
-import { PurgeBans } from './purge-bans.js';
-import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from './purge-match.js';
-import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta } from './types.js';
-import { TierIndex } from './tier-index.js';
-import { heapStringBytes } from './ram-estimate.js';
-import { VariantIndex } from './variant-index.js';
+import { PurgeBans } from '../purge/purge-bans.js';
+import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from '../purge/purge-match.js';
+import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta } from '../types.js';
+import { TierIndex } from '../tier-index.js';
+import { heapStringBytes } from '../ram-estimate.js';
+import { VariantIndex } from '../variant-index.js';
 
 export interface MemoryTierOptions {
   maxBytes: number;

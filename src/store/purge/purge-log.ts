@@ -6,7 +6,7 @@
 // costs at most one refetch.
 
 import { selectorMatcher } from './purge-match.js';
-import type { EntryMeta, PurgeSelector } from './types.js';
+import type { EntryMeta, PurgeSelector } from '../types.js';
 
 /** Purges remembered, and their selectors' items (URLs, prefixes, tags) in all: a fetch spanning more is not stored. */
 const KEPT = 256;

@@ -14,8 +14,8 @@
 
 import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { PurgeSelector } from './types.js';
-import { syncDir, writeSynced } from '../util/durable-file.js';
+import type { PurgeSelector } from '../types.js';
+import { syncDir, writeSynced } from '../../util/durable-file.js';
 
 export interface PurgeRecord {
   id: number;

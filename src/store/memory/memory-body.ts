@@ -6,7 +6,7 @@
 // A class, not an object literal with a method: no closure per stored entry.
 
 import { Readable } from 'node:stream';
-import type { Body } from './types.js';
+import type { Body } from '../types.js';
 
 /** Exported to be extended: the memory tier's entry record is its own body (memory-entry.ts), one object fewer per entry. */
 export class MemoryBody implements Body {
