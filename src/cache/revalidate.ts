@@ -7,7 +7,8 @@ import { parseCacheControl } from '../http/cache-control.js';
 import type { EntryMeta } from '../entry.js';
 import { newEntryMeta } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
-import { withoutDigests, type HeaderMap } from '../http/headers.js';
+import { withoutDigests, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { formatHttpDate } from '../http/dates.js';
 
 /** Conditional fields to send when validating `meta` (RFC 9111 §4.3.1). */
 export function validatorHeaders(meta: EntryMeta): HeaderMap {
@@ -53,18 +54,30 @@ export interface NotModifiedInput {
 }
 
 /**
- * The stored metadata refreshed by a 304, or undefined when the merged response
- * may no longer be stored (e.g. the 304 now says no-store).
+ * The stored fields updated by a 304 (RFC 9111 §4.3.4): all but those describing the
+ * stored body. A 304 without Date is dated when it arrived (RFC 9110 §6.6.1), so the
+ * Date goes with the Age that restarts from it.
  */
-export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOptions): EntryMeta | undefined {
+function notModifiedFields(input: NotModifiedInput): HeaderMap {
   const { meta } = input;
   const headers: HeaderMap = { ...meta.headers };
   for (const name in input.responseHeaders) {
     if (BODY_FIELDS.has(name)) continue;
     headers[name] = input.responseHeaders[name]!;
   }
+  if (input.responseHeaders['date'] === undefined) headers['date'] = formatHttpDate(input.responseTimeMs);
   // A variant Strata made keeps none of the digests of the origin's bytes (transform/variant-meta.ts).
   if (meta.transform !== undefined) withoutDigests(headers);
+  return headers;
+}
+
+/**
+ * The stored metadata refreshed by a 304, or undefined when the merged response
+ * may no longer be stored (e.g. the 304 now says no-store).
+ */
+export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOptions): EntryMeta | undefined {
+  const { meta } = input;
+  const headers = notModifiedFields(input);
   const verdict = assessStorage(
     {
       method: 'GET',
@@ -94,11 +107,31 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
   });
   merged.varyNames = meta.varyNames;
   // The age restarts from the 304 itself (PITFALLS http-cache-semantics 4).
-  merged.initialAgeS = correctedInitialAge({ responseHeaders: input.responseHeaders, requestTimeMs: input.requestTimeMs, responseTimeMs: input.responseTimeMs });
+  merged.initialAgeS = correctedInitialAge(input);
   merged.integrity = meta.integrity;
   if (meta.transform !== undefined) merged.transform = meta.transform;
   if (meta.byCoding !== undefined) merged.byCoding = meta.byCoding;
   return merged;
+}
+
+/**
+ * The answer a 304 makes of the stored response for the client whose request it
+ * answered when it may not refresh the stored entry (the 304 now says no-store or
+ * private, carries Set-Cookie, or the request said no-store): the 304's fields and
+ * age, the stored body, nothing stored. Its Set-Cookie and private fields are that
+ * client's, so it is never handed to a collapsed client.
+ */
+export function notModifiedAnswer(input: NotModifiedInput): EntryMeta {
+  const headers = withoutHopByHop(notModifiedFields(input), (name) => name === 'age');
+  const cacheControl = headers['cache-control'];
+  return {
+    ...input.meta,
+    headers,
+    ...(cacheControl !== undefined ? { cacheControl } : {}),
+    requestTimeMs: input.requestTimeMs,
+    responseTimeMs: input.responseTimeMs,
+    initialAgeS: correctedInitialAge(input),
+  };
 }
 
 /**

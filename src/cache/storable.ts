@@ -148,6 +148,8 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
   if (input.vouched !== undefined && input.vouched.some((f) => names.includes(f))) return { store: false, reason: 'varies-on-credential' };
 
   const headers = storedHeaders(input.responseHeaders, cc);
+  // RFC 9110 §6.6.1: a response stored without Date is dated when it arrived (hits, If-Modified-Since and caches below read it).
+  if (headers['date'] === undefined) headers['date'] = formatHttpDate(input.responseTimeMs);
   const explicit = cc.has('s-maxage') || cc.has('max-age') || (!targeted && headers['expires'] !== undefined);
   const heuristicAllowed = understood && (HEURISTIC.has(status) || cc.has('public'));
   if (!explicit && !heuristicAllowed) return { store: false, reason: 'status' };

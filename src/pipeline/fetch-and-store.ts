@@ -20,7 +20,7 @@ import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
-import { canValidate, mayRefreshShared, mergeNotModified, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
+import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
 import { worthSlicing } from '../cache/slicing.js';
@@ -212,20 +212,27 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       stats.inc('revalidated');
       let refreshed = false;
       try {
+        const exchange = { meta: stored.meta, responseHeaders: res.headers, requestTimeMs, responseTimeMs };
+        const merged = mergeNotModified(exchange, policy);
+        // Not refreshed, the client still gets the 304's fields (its no-store, Set-Cookie, Date)
+        // and age, never the old entry's; a response no longer storable is its client's alone.
+        const unshared = (detail: string, own: boolean): FetchOutcome => ({
+          kind: 'validated',
+          upstream: res.upstream,
+          entry: { meta: merged ?? notModifiedAnswer(exchange), body: stored.body },
+          refreshed: false,
+          detail,
+          ...(own || merged === undefined ? { own: true } : {}),
+        });
         // A request's no-store forbids storing anything from this exchange.
-        if (requestDirectives(req.requestHeaders).cc.has('no-store')) {
-          return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'request-no-store' };
-        }
-        const merged = mergeNotModified({ meta: stored.meta, responseHeaders: res.headers, requestTimeMs, responseTimeMs }, policy);
+        if (requestDirectives(req.requestHeaders).cc.has('no-store')) return unshared('request-no-store', false);
         // RFC 9111 §3.5: a 304 to a request with Authorization, unless public, must-revalidate or
         // s-maxage allow it, answers that client alone (the stored body is the one it validated)
         // and leaves the shared entry as it was: neither refreshed for others nor removed.
-        if (!mayRefreshShared(req.requestHeaders, merged)) {
-          return { kind: 'validated', upstream: res.upstream, entry: merged ? { meta: merged, body: stored.body } : stored, refreshed: false, detail: 'authorization', own: true };
-        }
+        if (!mayRefreshShared(req.requestHeaders, merged)) return unshared('authorization', true);
         if (!merged) {
           await deleteKeys([stored.meta.key]);
-          return { kind: 'validated', upstream: res.upstream, entry: stored, refreshed: false, detail: 'no-longer-storable' };
+          return unshared('no-longer-storable', true);
         }
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));

@@ -158,3 +158,62 @@ test('§5.1: two Age fields — the first one counts, so an entry older than its
     await h.close();
   }
 });
+
+test('§4.3.4: a 304 that may not refresh the entry still answers its client with the 304\'s fields and age, never the old entry\'s', async () => {
+  let n = 0;
+  // The 304 says no-store, then (second object) carries a Set-Cookie: neither may be stored.
+  const h = await startHarness((req, res) => {
+    n++;
+    const later = req.headers['if-none-match'] !== undefined;
+    const path = req.url ?? '';
+    if (!later) {
+      res.writeHead(200, { 'cache-control': 'max-age=10', etag: '"a"', 'content-length': '2', date: new Date(h.clock.now()).toUTCString() });
+      res.end('v1');
+      return;
+    }
+    res.writeHead(304, path.startsWith('/nostore') ? { 'cache-control': 'no-store', etag: '"a"' } : { 'cache-control': 'max-age=300', etag: '"a"', 'set-cookie': 'sid=new' });
+    res.end();
+  });
+  try {
+    for (const path of ['/nostore', '/cookie']) {
+      await h.get(path);
+      await h.stored(path === '/nostore' ? 1 : 2);
+      h.clock.advance(20_000);
+      const r = await h.get(path);
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 'v1', 'the stored body the 304 validated');
+      assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=304; detail=no-longer-storable/);
+      assert.equal(Number(r.headers['age']), 0, 'the age restarts from the 304, not the old entry\'s 20 s');
+      if (path === '/nostore') assert.equal(r.headers['cache-control'], 'no-store', 'the 304\'s no-store reaches the client');
+      else assert.equal(r.headers['set-cookie'], 'sid=new', 'the 304\'s Set-Cookie reaches the client that caused it');
+      assert.ok(Math.abs(Date.parse(r.headers['date']!) - h.clock.now()) < 2_000, `Date is the 304's arrival, got ${r.headers['date']}`);
+    }
+    assert.equal(n, 4);
+  } finally {
+    await h.close();
+  }
+});
+
+test('RFC 9110 §6.6.1: a response stored without Date is dated when it arrived; hits keep that Date and If-Modified-Since can match it', async () => {
+  const h = await startHarness((_req, res) => {
+    // The harness's origin stamps a Date of its own: this one sends none.
+    res.sendDate = false;
+    res.removeHeader('date');
+    res.writeHead(200, { 'cache-control': 'max-age=100', 'content-length': '2' });
+    res.end('v1');
+  });
+  try {
+    const first = await h.get('/dateless');
+    await h.stored(1);
+    const arrived = Date.parse(first.headers['date']!);
+    h.clock.advance(30_000);
+    const hit = await h.get('/dateless');
+    assert.match(hit.headers['cache-status']!, /; hit/);
+    assert.equal(hit.headers['date'], first.headers['date'], 'a hit carries the recorded Date, not the time of the hit');
+    assert.equal(Number(hit.headers['age']), 30);
+    const cond = await h.get('/dateless', { 'if-modified-since': new Date(arrived + 1_000).toUTCString() });
+    assert.equal(cond.status, 304, 'not modified since a time after the recorded Date (RFC 9111 §4.3.2)');
+  } finally {
+    await h.close();
+  }
+});
