@@ -80,6 +80,8 @@ async function main(): Promise<number | undefined> {
       try {
         const { tls } = command.checked;
         await checkCertificates(tls.certificates, tls.minVersion);
+        // And the process count, whose refusals (workers with cluster peers) start-up makes too.
+        (await import('./workers/entry.js')).processCount(command.checked, availableParallelism());
       } catch (err) {
         return report(err);
       }

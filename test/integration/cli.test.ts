@@ -91,6 +91,8 @@ test('check-config with a bad value: exit 2, one line naming file, key, value an
   withConfigFile('origin:\n  url: http://127.0.0.1:9000\n', (file) => {
     assertOneLineFailure(run(['check-config', file], { STRATA_ORIGIN_RETRIES_COUNT: 'many' }), 'strata: STRATA_ORIGIN_RETRIES_COUNT: "many" is not a whole number');
     assertOneLineFailure(run(['check-config', file, '--cache-bogus=1']), 'strata: --cache-bogus: unknown flag');
+    // Refused at start-up, so refused by the check too.
+    assertOneLineFailure(run(['check-config', file, '--workers', '4', '--peer', 'b=http://127.0.0.1:9001', '--cluster-secret', 'x'.repeat(32)]), 'strata: workers: 4 with cluster peers is not supported yet');
   });
   assertOneLineFailure(run(['check-config']), 'strata: check-config: missing FILE');
   assertOneLineFailure(run(['check-config', '/nonexistent/strata.yaml']), 'strata: config file /nonexistent/strata.yaml: cannot read (');
