@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
+import { request as undiciRequest } from 'undici';
 import { startHarness } from '../fixtures/harness.js';
 
 test('If-Match and If-Unmodified-Since never reach the origin on a fill: one client\'s precondition decides nothing stored for everyone', async () => {
@@ -45,8 +46,10 @@ test('a response being stored: the leader and a collapsed follower each get the 
     held.push(res);
   });
   try {
-    const leader = h.get('/aged');
-    await h.until(() => held.length === 1, 'the origin to answer the leader');
+    // The leader's head is read as it arrives: its Age is fixed when Strata writes it, before the clock moves.
+    const leaderHead = undiciRequest(`${h.base}/aged`);
+    const leaderRes = await leaderHead;
+    const leader = leaderRes.body.text().then((text) => ({ text, headers: leaderRes.headers as Record<string, string> }));
     // The follower joins 20 s later (fake clock), while the body is still arriving.
     h.clock.advance(20_000);
     const follower = h.get('/aged');
