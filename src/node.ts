@@ -5,9 +5,11 @@
 // admin request handlers (with every option derived from the config) over an
 // upstream pool (generation.ts builds one; node-api.ts is the node's interface). Listeners dispatch each new request to the current generation;
 // a request keeps the generation it started in, so it finishes with the settings
-// it began with. The store, the coalescer, the listeners and the metrics live
-// across generations and take their live settings through small reconfigure
-// steps. Other features register a ReloadHook (onReload) to take theirs. The
+// it began with: the upstream pools a reload retired are closed only once the
+// older generations' requests (and the background fetches they started) are over,
+// or limits.shutdownGraceMs after the reload at the latest (routing/retiring.ts).
+// The store, the coalescer, the listeners and the metrics live across
+// generations and take their live settings through small reconfigure steps. Other features register a ReloadHook (onReload) to take theirs. The
 // edge guards (node-wide and per route) belong to a generation but are carried
 // over while edge.* and sites are unchanged; otherwise the successor set keeps
 // every stage whose rules did not change (rate buckets and remembered decisions
@@ -32,7 +34,8 @@ import { Stats } from './observability/stats.js';
 import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
 import { DrainSet } from './routing/drain.js';
-import { Router, type PoolFactory, type RoutePool } from './routing/router.js';
+import { RetiringPools } from './routing/retiring.js';
+import { Router, type PoolFactory } from './routing/router.js';
 import type { MissFlights } from './pipeline/context.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
@@ -78,8 +81,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let store: TieredStore | undefined;
   let coalescer: MissFlights | undefined;
   let current: Generation | undefined;
-  // Pools a reload replaced, finishing the requests they have in flight.
-  const retiring = new Set<RoutePool>();
+  // Pools a reload replaced, finishing the requests routed to them before it.
+  const retiring = new RetiringPools(logger);
   // Upstreams an operator drains (admin API): never chosen by any pool, across reloads.
   const drains = new DrainSet();
   // Every route's pool, and the node's origin pool, are made here (routing/router.ts asks).
@@ -166,16 +169,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Requests already past them keep going; the replaced auth stages' connections close once idle.
       void guards.retire().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard stages a reload replaced failed'));
     }
-    if (router !== running.router) {
-      router.start();
-      for (const old of router.retired()) {
-        retiring.add(old);
-        void old
-          .close(true)
-          .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the upstream pool a reload replaced failed'))
-          .finally(() => retiring.delete(old));
-      }
-    }
+    if (router !== running.router) router.start();
+    // A request routed before now may reach its pool much later (routing/retiring.ts).
+    retiring.reloaded(running.work, router !== running.router ? router.retired() : [], next.limits.shutdownGraceMs);
     for (const hook of reloadHooks) await hook.apply(next, running.config);
     return changes;
   }
@@ -380,7 +376,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await cluster?.close();
         await workerLocks?.close();
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
-        await Promise.all([current.router.close(!timedOut), ...[...retiring].map((pool) => pool.close(!timedOut))]);
+        await Promise.all([current.router.close(!timedOut), retiring.close(!timedOut)]);
         await current.guards.close();
         await node.recompressor?.close();
         await store.close();

@@ -38,8 +38,10 @@ export interface RoutePool extends OriginClient {
   anyAvailable(): boolean;
   hasOpen(): boolean;
   readonly counts: { retries: number; allDownRequests: number };
-  /** A pool for changed settings that keeps what it can of this one (health, figures); this one is then closed. */
+  /** A pool for changed settings that keeps what it can of this one (health, figures); this one is then retired. */
   successor?(cfg: OriginConfig): RoutePool;
+  /** Replaced by a reload: stop what only a current pool does (health checks); requests routed here are still served until close(). */
+  retire?(): void;
 }
 
 /** Builds a pool for `cfg`; `label` names it in logs and /stats. */
