@@ -236,7 +236,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       store = new TieredStore(memory, disk, logger);
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
-      const router = new Router(config, { makePool, drains });
+      const router = new Router(config, { makePool, drains, retiring: () => retiring.list() });
       const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       coalescer = flights;
       // A request after a purge must not join a fetch that began before it.

@@ -68,6 +68,10 @@ const TRANSITION_MESSAGES: Record<Transition['to'], string> = {
   unhealthy: 'upstream unhealthy',
 };
 
+function figuresOf(u: Upstream): UpstreamFigures {
+  return { name: u.name, state: u.health.state(), available: u.health.available(), inFlight: u.inFlight, ewmaMs: u.ewma, requests: u.requests, failures: u.failures };
+}
+
 export class UpstreamPool implements OriginClient {
   readonly host: string;
   readonly name: string;
@@ -252,15 +256,12 @@ export class UpstreamPool implements OriginClient {
 
   /** Each upstream's state and load now (read at scrape time by /metrics). */
   figures(): UpstreamFigures[] {
-    return this.upstreams.map((u) => ({
-      name: u.name,
-      state: u.health.state(),
-      available: u.health.available(),
-      inFlight: u.inFlight,
-      ewmaMs: u.ewma,
-      requests: u.requests,
-      failures: u.failures,
-    }));
+    return this.upstreams.map(figuresOf);
+  }
+
+  /** The figures of the upstreams this pool closes itself (not handed to a successor): what a retired pool still carries. */
+  ownFigures(): UpstreamFigures[] {
+    return [...this.owned].map(figuresOf);
   }
 
   /** Can some upstream be chosen now (/readyz)? */

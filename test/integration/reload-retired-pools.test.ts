@@ -11,7 +11,7 @@ import { sitesKind } from '../../src/config/sites.js';
 import type { Config } from '../../src/config/types.js';
 import { startAuthService, type AuthService } from '../fixtures/edge.js';
 import { fetchReply, fixed, until } from '../fixtures/harness.js';
-import { startReloadable, type Reloadable } from './reload-node.js';
+import { eventually, startReloadable, TOKEN, type Reloadable } from './reload-node.js';
 
 /** An auth service that holds every question until the test lets it answer 200. */
 async function heldAuth(): Promise<AuthService & { release(): void }> {
@@ -106,5 +106,31 @@ test('past the deadline the retired pool is closed: a request reaching it later 
   } finally {
     await r.close();
     await auth.close();
+  }
+});
+
+test('drain: a transfer on a pool a reload replaced keeps the upstream "draining" until it ends', async () => {
+  let finish: (() => void) | undefined;
+  const slow = (_req: unknown, res: ServerResponse) => {
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': 10 });
+    res.write('hello');
+    finish = () => res.end('world');
+  };
+  const r = await startReloadable([slow], { limits: { shutdownGraceMs: 60_000 } });
+  try {
+    const admin = `http://127.0.0.1:${r.node.adminAddress().port}`;
+    const up = r.origins[0]!.url;
+    const inFlight = fetchReply(r.base + '/x');
+    await until(() => finish !== undefined, 'the origin answering');
+    r.next.origin = { ...r.next.origin, connectTimeoutMs: 3000 };
+    assert.equal((await r.reload()).status, 200);
+    const drain = await fetchReply(`${admin}/upstreams/drain`, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ upstream: up }));
+    assert.equal(drain.status, 200, drain.text);
+    assert.deepEqual(JSON.parse(drain.text), { upstream: up, state: 'draining', inFlight: 1, pools: 2 });
+    finish!();
+    assert.equal((await inFlight).text, 'helloworld');
+    await eventually(async () => (JSON.parse((await fetchReply(`${admin}/upstreams/drain?upstream=${encodeURIComponent(up)}`)).text) as { state: string }).state === 'drained', 'drained once the transfer ended');
+  } finally {
+    await r.close();
   }
 });
