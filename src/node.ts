@@ -10,11 +10,11 @@
 // or limits.shutdownGraceMs after the reload at the latest (routing/retiring.ts).
 // The store, the coalescer, the listeners and the metrics live across
 // generations and take their live settings through small reconfigure steps. Other features register a ReloadHook (onReload) to take theirs. The
-// edge guards (node-wide and per route) belong to a generation but are carried
-// over while edge.* and sites are unchanged; otherwise the successor set keeps
-// every stage whose rules did not change (rate buckets and remembered decisions
-// survive the reload, routing/guard/guard-set.ts), and is built before anything
-// is applied, so a bad key file refuses the reload.
+// edge guards (node-wide and per route) belong to a generation: each reload builds
+// a successor set that re-reads the JWT key files and keeps every stage whose rules
+// and key contents did not change (rate buckets and remembered decisions survive
+// the reload, routing/guard/guard-set.ts); it is built before anything is applied,
+// so a bad key file refuses the reload.
 
 import { RequestBodyBudget } from './server/request-body-budget.js';
 import type { Server } from 'node:http';
@@ -145,14 +145,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    let guards = running.guards;
-    if (!isDeepStrictEqual(running.config.edge, next.edge) || !isDeepStrictEqual(running.config.sites, next.sites)) {
-      try {
-        guards = buildGuards(next, clock, running.guards);
-      } catch (err) {
-        if (isStrataError(err) && err.source === 'config') throw refused(err.message);
-        throw err;
-      }
+    // Rebuilt on every reload, since key files are read again (a withdrawn JWT key must stop verifying);
+    // every stage whose rules and key contents are unchanged is kept, with its state.
+    let guards: GuardSet;
+    try {
+      guards = buildGuards(next, clock, running.guards);
+    } catch (err) {
+      if (isStrataError(err) && err.source === 'config') throw refused(err.message);
+      throw err;
     }
     // From here on nothing refuses: each component takes its settings.
     // Sites and pools: unchanged ones carried over, changed ones succeeded (routing/router.ts).

@@ -133,7 +133,7 @@ export const edge = {
       kind: words('FILES', 'keys/signing.pub.pem'),
       default: [],
       defaultText: 'none',
-      help: 'Static verification keys: PEM public keys or certificates, JWK or JWKS JSON files (an "oct" JWK for HS256). Private keys are refused.',
+      help: 'Static verification keys: PEM public keys or certificates, JWK or JWKS JSON files (an "oct" JWK for HS256). Private keys are refused. Read again on every reload (a key withdrawn from its file stops verifying).',
     }),
     issuer: setting({ live: true, kind: text('ISSUER'), default: '', defaultText: 'any', help: 'Required iss claim; empty: not checked.' }),
     audience: setting({ live: true, kind: words('AUDIENCES', 'api.example'), default: [], defaultText: 'any', help: 'Accepted aud values (one must match); empty: not checked.' }),
