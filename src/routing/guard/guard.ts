@@ -164,6 +164,13 @@ export class Guard {
   private readonly credentialFields: readonly string[];
   /** Every request field the auth stages read from the client (forward-auth's requestFields, JWT's). */
   readonly readFields: ReadonlySet<string>;
+  /**
+   * Who judges the rate limit's field (by header), so that a request the auth passed
+   * vouches for its value: forward-auth when it sends the field to the auth service,
+   * JWT when the field is Authorization and carried the token. Otherwise the value is
+   * never believed (a token holder could invent one per request) and the address pays.
+   */
+  private readonly fieldJudgedBy: { forwardAuth: boolean; bearer: boolean };
 
   constructor(rules: GuardRules, deps: GuardDeps) {
     const at = deps.keyPrefix ?? 'edge';
@@ -192,6 +199,11 @@ export class Guard {
     }
     this.credentialFields = [...creds].filter((f) => CREDENTIAL_FIELDS.has(f));
     this.readFields = creds;
+    const field = this.limiter && rules.rateLimit.by === 'header' ? rules.rateLimit.header : '';
+    this.fieldJudgedBy = {
+      forwardAuth: field !== '' && this.forwardAuth !== undefined && rules.forwardAuth.requestFields.includes(field),
+      bearer: field === 'authorization' && this.jwt !== undefined,
+    };
   }
 
   /** The one per-request call: pass (with what to add for the origin) or the refusal to answer. */
@@ -226,8 +238,8 @@ export class Guard {
       const claims = this.jwt.claimFields(v.claims);
       if (Object.keys(claims).length) add = { ...add, ...claims };
     }
-    // Passed: the rate limit may believe this request's client field from now on.
-    this.limiter?.vouch(req.headers);
+    // Passed: the rate limit may believe this request's client field from now on, if an auth stage judged its value.
+    if (this.fieldJudgedBy.forwardAuth || (this.fieldJudgedBy.bearer && this.jwt!.bearerOf(req.headers) !== undefined)) this.limiter?.vouch(req.headers);
     return { pass: true, add, checked: this.credentialFields.filter((f) => req.headers[f] !== undefined) };
   }
 
