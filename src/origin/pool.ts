@@ -185,7 +185,7 @@ export class UpstreamPool implements OriginClient {
     const key = req.key ?? req.target;
     const deadline = this.now() + this.cfg.retries.budgetMs;
     const tried = new Set<Upstream>();
-    const open = this.open();
+    let open = this.open();
     if (open.length === 0) throw new StrataError('UPSTREAMS_DRAINED', `every upstream of ${this.name} is drained`);
     for (;;) {
       const u = this.choose(open, key, tried);
@@ -195,12 +195,14 @@ export class UpstreamPool implements OriginClient {
         const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
         return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name, onDistrust: res.onDistrust };
       } catch (err) {
+        // Asked again: an upstream drained while this request was on its way is not retried on.
+        if (this.deps.isDrained) open = this.open();
         const retry =
           replayable &&
           failedBeforeResponse(err) &&
           !req.signal?.aborted &&
           tried.size <= this.cfg.retries.count &&
-          tried.size < open.length &&
+          open.some((o) => !tried.has(o)) &&
           this.now() < deadline;
         if (!retry) {
           const e = originError(err, u.name);
