@@ -31,6 +31,7 @@ import type { Router } from './routing/router.js';
 import type { TieredStore } from './store/tiered.js';
 import type { Recompressor } from './transform/recompress.js';
 import type { Clock } from './util/clock.js';
+import { InFlight } from './util/in-flight.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -41,6 +42,8 @@ export interface Generation {
   guards: GuardSet;
   proxy: Handler;
   admin: AdminHandler;
+  /** Its proxy requests still running (and background fetches they started): what a reload waits for before closing the pools it retired. */
+  work: InFlight;
 }
 
 /** What every generation shares: the node's long-lived components. */
@@ -72,7 +75,8 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     const pathKeysOf = (target: string) => router.purgePathTargets(target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
-    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
+    const work = new InFlight();
+    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
       purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -112,7 +116,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       requestBodies: () => requestBodies.figures(),
       ...(cluster ? { cluster } : {}),
     });
-    return { config: cfg, router, guards, proxy: handler, admin: adminHandler };
+    return { config: cfg, router, guards, proxy: handler, admin: adminHandler, work };
   }
 
 /** The edge guards for `cfg` (keeping `previous`'s unchanged stages); a rule they cannot be built from (a private key file...) is CONFIG_INVALID. */

@@ -5,14 +5,16 @@
 // admin request handlers (with every option derived from the config) over an
 // upstream pool (generation.ts builds one; node-api.ts is the node's interface). Listeners dispatch each new request to the current generation;
 // a request keeps the generation it started in, so it finishes with the settings
-// it began with. The store, the coalescer, the listeners and the metrics live
-// across generations and take their live settings through small reconfigure
-// steps. Other features register a ReloadHook (onReload) to take theirs. The
-// edge guards (node-wide and per route) belong to a generation but are carried
-// over while edge.* and sites are unchanged; otherwise the successor set keeps
-// every stage whose rules did not change (rate buckets and remembered decisions
-// survive the reload, routing/guard/guard-set.ts), and is built before anything
-// is applied, so a bad key file refuses the reload.
+// it began with: the upstream pools a reload retired are closed only once the
+// older generations' requests (and the background fetches they started) are over,
+// or limits.shutdownGraceMs after the reload at the latest (routing/retiring.ts).
+// The store, the coalescer, the listeners and the metrics live across
+// generations and take their live settings through small reconfigure steps. Other features register a ReloadHook (onReload) to take theirs. The
+// edge guards (node-wide and per route) belong to a generation: each reload builds
+// a successor set that re-reads the JWT key files and keeps every stage whose rules
+// and key contents did not change (rate buckets and remembered decisions survive
+// the reload, routing/guard/guard-set.ts); it is built before anything is applied,
+// so a bad key file refuses the reload.
 
 import { RequestBodyBudget } from './server/request-body-budget.js';
 import type { Server } from 'node:http';
@@ -32,7 +34,8 @@ import { Stats } from './observability/stats.js';
 import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
 import { DrainSet } from './routing/drain.js';
-import { Router, type PoolFactory, type RoutePool } from './routing/router.js';
+import { RetiringPools } from './routing/retiring.js';
+import { Router, type PoolFactory } from './routing/router.js';
 import type { MissFlights } from './pipeline/context.js';
 import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
@@ -78,8 +81,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let store: TieredStore | undefined;
   let coalescer: MissFlights | undefined;
   let current: Generation | undefined;
-  // Pools a reload replaced, finishing the requests they have in flight.
-  const retiring = new Set<RoutePool>();
+  // Pools a reload replaced, finishing the requests routed to them before it.
+  const retiring = new RetiringPools(logger);
   // Upstreams an operator drains (admin API): never chosen by any pool, across reloads.
   const drains = new DrainSet();
   // Every route's pool, and the node's origin pool, are made here (routing/router.ts asks).
@@ -142,14 +145,14 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         throw refused(`${hook.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    let guards = running.guards;
-    if (!isDeepStrictEqual(running.config.edge, next.edge) || !isDeepStrictEqual(running.config.sites, next.sites)) {
-      try {
-        guards = buildGuards(next, clock, running.guards);
-      } catch (err) {
-        if (isStrataError(err) && err.source === 'config') throw refused(err.message);
-        throw err;
-      }
+    // Rebuilt on every reload, since key files are read again (a withdrawn JWT key must stop verifying);
+    // every stage whose rules and key contents are unchanged is kept, with its state.
+    let guards: GuardSet;
+    try {
+      guards = buildGuards(next, clock, running.guards);
+    } catch (err) {
+      if (isStrataError(err) && err.source === 'config') throw refused(err.message);
+      throw err;
     }
     // From here on nothing refuses: each component takes its settings.
     // Sites and pools: unchanged ones carried over, changed ones succeeded (routing/router.ts).
@@ -166,16 +169,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Requests already past them keep going; the replaced auth stages' connections close once idle.
       void guards.retire().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard stages a reload replaced failed'));
     }
-    if (router !== running.router) {
-      router.start();
-      for (const old of router.retired()) {
-        retiring.add(old);
-        void old
-          .close(true)
-          .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the upstream pool a reload replaced failed'))
-          .finally(() => retiring.delete(old));
-      }
-    }
+    if (router !== running.router) router.start();
+    // A request routed before now may reach its pool much later (routing/retiring.ts).
+    retiring.reloaded(running.work, router !== running.router ? router.retired() : [], next.limits.shutdownGraceMs);
     for (const hook of reloadHooks) await hook.apply(next, running.config);
     return changes;
   }
@@ -240,7 +236,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       store = new TieredStore(memory, disk, logger);
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
-      const router = new Router(config, { makePool, drains });
+      const router = new Router(config, { makePool, drains, retiring: () => retiring.list() });
       const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       coalescer = flights;
       // A request after a purge must not join a fetch that began before it.
@@ -380,7 +376,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await cluster?.close();
         await workerLocks?.close();
         // Past the grace, origin transfers still running (fills nobody waits for) are aborted.
-        await Promise.all([current.router.close(!timedOut), ...[...retiring].map((pool) => pool.close(!timedOut))]);
+        await Promise.all([current.router.close(!timedOut), retiring.close(!timedOut)]);
         await current.guards.close();
         await node.recompressor?.close();
         await store.close();

@@ -17,6 +17,11 @@
 // (src/routing/drain.ts) is the exception: the operator took it out on purpose,
 // so it is never chosen, not even for a retry; a pool whose every upstream is
 // drained answers UPSTREAMS_DRAINED (503).
+//
+// Reload: a pool a reload replaced is retired (no health checks) and keeps
+// serving the requests routed to it before the reload, however late they reach
+// it (node.ts closes it once they are over). Once closed, a request that still
+// arrives (a cluster fallback, one past the deadline) goes to its successor.
 
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
@@ -63,6 +68,10 @@ const TRANSITION_MESSAGES: Record<Transition['to'], string> = {
   unhealthy: 'upstream unhealthy',
 };
 
+function figuresOf(u: Upstream): UpstreamFigures {
+  return { name: u.name, state: u.health.state(), available: u.health.available(), inFlight: u.inFlight, ewmaMs: u.ewma, requests: u.requests, failures: u.failures };
+}
+
 export class UpstreamPool implements OriginClient {
   readonly host: string;
   readonly name: string;
@@ -78,7 +87,12 @@ export class UpstreamPool implements OriginClient {
   private retries = 0;
   private allDownRequests = 0;
   private allDown = false;
+  /** Replaced by a reload: its requests avoid upstreams already closed. */
+  private retired = false;
   private closed = false;
+  private ending: Promise<void> | undefined;
+  /** The pool that replaced this one on a reload (successor()): takes what reaches this one once closed. */
+  private next: UpstreamPool | undefined;
 
   /** `predecessor`: the pool this one replaces on a reload (see successor()). */
   constructor(
@@ -122,12 +136,15 @@ export class UpstreamPool implements OriginClient {
    * The pool for a reloaded origin configuration. An upstream listed in both keeps
    * its undici pool (connections), its health state and its figures, and takes the
    * new weight and thresholds; one whose pool settings changed (maxConnections,
-   * timeouts) gets a new undici pool but keeps its health and figures. Requests in
-   * flight stay on this pool; call close() on it after starting the successor: it
-   * closes only what it did not hand over, letting its requests finish.
+   * timeouts) gets a new undici pool but keeps its health and figures. Requests
+   * routed here before the reload stay on this pool; retire() it after starting the
+   * successor, and close() it once they are over: it closes only what it did not
+   * hand over, letting its requests finish.
    */
   successor(cfg: OriginConfig): UpstreamPool {
-    return new UpstreamPool(cfg, this.deps, this);
+    const next = new UpstreamPool(cfg, this.deps, this);
+    this.next = next;
+    return next;
   }
 
   private byUrl(url: string): Upstream | undefined {
@@ -163,11 +180,12 @@ export class UpstreamPool implements OriginClient {
   }
 
   async request(req: OriginRequest): Promise<OriginResponse> {
+    if (this.closed && this.next) return this.next.request(req);
     const replayable = IDEMPOTENT.has(req.method) && (req.body === undefined || req.body === null);
     const key = req.key ?? req.target;
     const deadline = this.now() + this.cfg.retries.budgetMs;
     const tried = new Set<Upstream>();
-    const open = this.open();
+    let open = this.open();
     if (open.length === 0) throw new StrataError('UPSTREAMS_DRAINED', `every upstream of ${this.name} is drained`);
     for (;;) {
       const u = this.choose(open, key, tried);
@@ -177,12 +195,14 @@ export class UpstreamPool implements OriginClient {
         const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
         return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name, onDistrust: res.onDistrust };
       } catch (err) {
+        // Asked again: an upstream drained while this request was on its way is not retried on.
+        if (this.deps.isDrained) open = this.open();
         const retry =
           replayable &&
           failedBeforeResponse(err) &&
           !req.signal?.aborted &&
           tried.size <= this.cfg.retries.count &&
-          tried.size < open.length &&
+          open.some((o) => !tried.has(o)) &&
           this.now() < deadline;
         if (!retry) {
           const e = originError(err, u.name);
@@ -208,8 +228,8 @@ export class UpstreamPool implements OriginClient {
 
   private choose(open: readonly Upstream[], key: string, tried: ReadonlySet<Upstream>): Upstream {
     let untried = tried.size === 0 ? open : open.filter((u) => !tried.has(u));
-    // A pool a reload replaced still serves its requests in flight: their retries avoid upstreams already closed.
-    if (this.closed) {
+    // A pool a reload replaced still serves its requests in flight: they avoid upstreams already closed.
+    if (this.retired) {
       const notClosing = untried.filter((u) => !u.closing);
       if (notClosing.length > 0) untried = notClosing;
     }
@@ -238,15 +258,12 @@ export class UpstreamPool implements OriginClient {
 
   /** Each upstream's state and load now (read at scrape time by /metrics). */
   figures(): UpstreamFigures[] {
-    return this.upstreams.map((u) => ({
-      name: u.name,
-      state: u.health.state(),
-      available: u.health.available(),
-      inFlight: u.inFlight,
-      ewmaMs: u.ewma,
-      requests: u.requests,
-      failures: u.failures,
-    }));
+    return this.upstreams.map(figuresOf);
+  }
+
+  /** The figures of the upstreams this pool closes itself (not handed to a successor): what a retired pool still carries. */
+  ownFigures(): UpstreamFigures[] {
+    return [...this.owned].map(figuresOf);
   }
 
   /** Can some upstream be chosen now (/readyz)? */
@@ -273,9 +290,18 @@ export class UpstreamPool implements OriginClient {
     };
   }
 
-  async close(graceful = true): Promise<void> {
-    this.closed = true;
+  /** Replaced by a reload: no more health checks (the successor checks what it kept); requests still served. */
+  retire(): void {
+    this.retired = true;
     this.checker?.stop();
-    await Promise.all([...[...this.owned].map((u) => u.close(graceful)), this.probeAgent?.destroy()]);
+  }
+
+  /** Graceful: requests already sent finish, later ones go to the successor. A second call returns the first's promise, unless it aborts what is left. */
+  close(graceful = true): Promise<void> {
+    this.retire();
+    this.closed = true;
+    if (graceful && this.ending) return this.ending;
+    this.ending = Promise.all([...[...this.owned].map((u) => u.close(graceful)), this.probeAgent?.destroy()]).then(() => undefined);
+    return this.ending;
   }
 }

@@ -246,9 +246,13 @@ export class Upstream implements UpstreamView {
 
   /** Set once close() was called: its pool takes no new request. */
   closing = false;
+  private ended: Promise<void> | undefined;
 
+  /** Graceful: requests sent finish first. Idempotent; a destroy after a graceful close aborts what is left. */
   close(graceful: boolean): Promise<void> {
     this.closing = true;
-    return graceful ? this.pool.close() : this.pool.destroy();
+    if (graceful && this.ended) return this.ended;
+    this.ended = graceful ? this.pool.close() : this.pool.destroy();
+    return this.ended;
   }
 }

@@ -27,6 +27,7 @@ import type { OriginClient, OriginRequest, OriginResponse } from '../origin/clie
 import type { RouteSide, Router } from '../routing/router.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
+import type { InFlight } from '../util/in-flight.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import type { Interest } from './fetch-interest.js';
 import { clientScheme } from '../server/request-guard.js';
@@ -68,6 +69,11 @@ export interface ProxyDeps {
   guards?: RouteGuards;
   /** The node-wide bounds on request bodies held in memory and spooled (server/request-body-budget.ts). */
   requestBodies: RequestBodyBudget;
+  /**
+   * This handler's requests still running, and the background fetches they started
+   * (absent: not counted): a reload closes the pools it retired once they are over.
+   */
+  work?: InFlight;
 }
 
 /**

@@ -175,6 +175,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     });
   }
 
+  /** finished() once the response closes; until then the request counts as this handler's work (a reload waits for it). */
+  function finishedOnClose(ctx: RequestContext): void {
+    const work = deps.work;
+    work?.begin();
+    ctx.res.once('close', () => {
+      finished(ctx);
+      work?.end();
+    });
+  }
+
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     stats.counters.requests++;
     const ctx: RequestContext = {
@@ -195,7 +205,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     };
     const accepted = checkRequest(req, config.limits);
     if (accepted instanceof StrataError) {
-      res.once('close', () => finished(ctx));
+      finishedOnClose(ctx);
       stats.inc('badRequests');
       logger.warn({ id: ctx.id, code: accepted.code, method: ctx.method, url: ctx.target.slice(0, 200) }, accepted.message);
       answer.error(ctx, accepted, 'bypass', accepted.code === 'AMBIGUOUS_LENGTH');
@@ -217,10 +227,10 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
         finished(ctx);
         return;
       }
-      res.once('close', () => finished(ctx));
+      finishedOnClose(ctx);
       if (work) work.catch((err: unknown) => answer.failed(ctx, err));
     } catch (err) {
-      res.once('close', () => finished(ctx));
+      finishedOnClose(ctx);
       answer.failed(ctx, err);
     }
   };

@@ -81,6 +81,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       if (coalescer.has(key)) return;
       stats.inc('backgroundRevalidations');
       const flight = coalescer.lead(key, () => fetchAndStore(fetchRequest(ctx, key, found, false)));
+      // Outlives its request: the pool it was routed to stays open until its origin answered.
+      env.work?.hold(flight.outcome);
       void flight.outcome.then((o) => {
         if (o.kind === 'failed') logger.warn({ id: ctx.id, url: found.meta.url, err: o.error.message }, 'background revalidation failed; the stale entry is kept');
       });
@@ -90,6 +92,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
     fillInBackground(ctx: RequestContext, key: string): void {
       if (coalescer.has(key)) return;
       const flight = coalescer.lead(key, () => fetchAndStore(fetchRequest(ctx, key, undefined, false)));
+      env.work?.hold(flight.outcome);
       void flight.outcome.then((o) => {
         if (o.kind === 'failed') logger.warn({ id: ctx.id, url: ctx.target, err: o.error.message }, 'background fill failed');
       });

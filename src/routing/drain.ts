@@ -6,7 +6,9 @@
 // Upstreams are named by URL (origin + path prefix, as in /stats), across every
 // route's pools: an operator restarting the process behind a URL wants it out of
 // all of them. In-flight counts come from the pools themselves (a request is in
-// flight until its response body is finished or abandoned).
+// flight until its response body is finished or abandoned), those a reload
+// replaced included until they are closed: a transfer that began before the
+// reload is still load on the upstream.
 
 /** One upstream as the pools report it. */
 export interface UpstreamLoad {
@@ -21,7 +23,7 @@ export interface DrainStatus {
   state: DrainState;
   /** Requests in flight on this upstream, over every pool that lists it. */
   inFlight: number;
-  /** How many pools list this upstream. */
+  /** How many pools list this upstream (a pool a reload replaced counts until it is closed). */
   pools: number;
 }
 

@@ -38,8 +38,12 @@ export interface RoutePool extends OriginClient {
   anyAvailable(): boolean;
   hasOpen(): boolean;
   readonly counts: { retries: number; allDownRequests: number };
-  /** A pool for changed settings that keeps what it can of this one (health, figures); this one is then closed. */
+  /** A pool for changed settings that keeps what it can of this one (health, figures); this one is then retired. */
   successor?(cfg: OriginConfig): RoutePool;
+  /** Replaced by a reload: stop what only a current pool does (health checks); requests routed here are still served until close(). */
+  retire?(): void;
+  /** The upstreams it closes itself (not handed to a successor): once retired, what it still carries. */
+  ownFigures?(): UpstreamFigures[];
 }
 
 /** Builds a pool for `cfg`; `label` names it in logs and /stats. */
@@ -177,6 +181,8 @@ export interface RouterDeps {
   makePool: PoolFactory;
   /** Drained upstreams, which the pools the factory makes must consult. */
   drains: DrainSet;
+  /** Pools reloads replaced that are not closed yet (routing/retiring.ts): a drain waits for their requests too. */
+  retiring?: () => readonly RoutePool[];
   random?: () => number;
 }
 
@@ -331,8 +337,12 @@ export class Router {
     return this.status(name);
   }
 
+  /** Over this router's pools and those reloads retired that still carry requests (an upstream they share with a newer pool counted once). */
   status(name: string): DrainStatus | undefined {
-    return this.drains.status(name, this.upstreams());
+    const retiring = this.deps.retiring?.() ?? [];
+    const loads = this.upstreams();
+    for (const p of retiring) if (p.ownFigures) loads.push(...p.ownFigures());
+    return this.drains.status(name, loads);
   }
 
   anyAvailable(): boolean {

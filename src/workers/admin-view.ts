@@ -8,11 +8,19 @@
 // - GET /metrics: every series summed over the workers (the node), then each
 //   worker's series again with a `worker` label (aggregate with {worker=""} or
 //   by worker, never both);
-// - POST /reload: sent to every worker (same credentials); answers once all did.
+// - POST /reload: sent to every worker (same credentials); answers once all did;
+// - routing changes (POST /upstreams/drain, /upstreams/undrain,
+//   /routes/SITE/ROUTE/weights): sent to every worker (same credentials and body),
+//   since each worker routes its own clients; answered once all did;
+// - GET /upstreams/drain: asked of every worker: in-flight requests summed,
+//   "drained" only when every worker says so (a worker that does not answer
+//   makes the answer an error, never "drained").
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
-import { json } from '../admin/purge.js';
+import { answerError, json, readBody } from '../admin/purge.js';
+import type { DrainState, DrainStatus } from '../routing/drain.js';
+import { StrataError } from '../errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -24,15 +32,71 @@ export interface WorkerAdmin {
 }
 
 const ASK_TIMEOUT_MS = 5_000;
+/** As admin/routes.ts reads them. */
+const ROUTING_BODY_MAX_BYTES = 64 * 1024;
+const WEIGHTS_PATH = /^\/routes\/[^/]+\/[^/]+\/weights$/;
 
-async function ask(w: WorkerAdmin, method: 'GET' | 'POST', path: string, authorization: string | undefined): Promise<{ status: number; text: string }> {
+interface WorkerAnswer {
+  name: string;
+  status: number;
+  text: string;
+}
+
+async function ask(w: WorkerAdmin, method: 'GET' | 'POST', path: string, authorization: string | undefined, body?: Buffer): Promise<{ status: number; text: string }> {
   const res = await request(w.url + path, {
     method,
-    headers: { host: '127.0.0.1', ...(authorization ? { authorization } : {}) },
+    headers: { host: '127.0.0.1', ...(authorization ? { authorization } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body } : {}),
     headersTimeout: ASK_TIMEOUT_MS,
     bodyTimeout: ASK_TIMEOUT_MS,
   });
   return { status: res.statusCode, text: await res.body.text() };
+}
+
+/** Each worker's answer as JSON (its status added when it is not 200), by worker name. */
+function perWorker(answers: readonly WorkerAnswer[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const a of answers) {
+    try {
+      const o = JSON.parse(a.text) as Record<string, unknown>;
+      out[a.name] = a.status === 200 ? o : { status: a.status, ...o };
+    } catch {
+      out[a.name] = { status: a.status };
+    }
+  }
+  return out;
+}
+
+/**
+ * One answer for a routing change or a drain status asked of every worker: a
+ * worker's refusal (or silence) is the answer, with every worker's beside it;
+ * else `merge` of their bodies.
+ */
+export function combineRouting(answers: readonly WorkerAnswer[], merge: (bodies: Record<string, unknown>[]) => Record<string, unknown>): { status: number; body: Record<string, unknown> } {
+  const workers = perWorker(answers);
+  const failed = answers.find((a) => a.status !== 200);
+  if (failed) {
+    const { status: _s, ...own } = workers[failed.name] as Record<string, unknown>;
+    return { status: failed.status, body: { ...own, workers } };
+  }
+  try {
+    return { status: 200, body: { ...merge(answers.map((a) => JSON.parse(a.text) as Record<string, unknown>)), workers } };
+  } catch (err) {
+    return { status: 502, body: { error: 'WORKER_UNREADABLE', message: `a worker's answer could not be read (${(err as Error).message})`, workers } };
+  }
+}
+
+/**
+ * The node's drain status from its workers': in-flight requests summed; drained
+ * only when every worker is; serving when some worker still sends it new requests.
+ */
+export function mergeDrain(bodies: Record<string, unknown>[]): Record<string, unknown> {
+  const each = bodies as unknown as DrainStatus[];
+  const first = each[0];
+  if (first === undefined) throw new Error('no worker answered');
+  const states = new Set<DrainState>(each.map((s) => s.state));
+  const state: DrainState = states.has('serving') ? 'serving' : states.size === 1 && states.has('drained') ? 'drained' : 'draining';
+  return { upstream: first.upstream, state, inFlight: each.reduce((n, s) => n + s.inFlight, 0), pools: first.pools };
 }
 
 /** Sum numbers found at the same place in every object (nested objects too); other values from the first. */
@@ -94,21 +158,43 @@ export function combineMetrics(texts: { name: string; text: string }[]): string 
  * for those, since a peer's proof is accepted once.
  */
 export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, res: ServerResponse) => boolean, workers: WorkerAdmin[], nodeId: string): Handler {
-  const all = async (method: 'GET' | 'POST', path: string, authorization: string | undefined) =>
+  const all = async (method: 'GET' | 'POST', path: string, authorization: string | undefined, body?: Buffer): Promise<WorkerAnswer[]> =>
     Promise.all(
       workers.map(async (w) => {
         try {
-          return { name: w.name, ...(await ask(w, method, path, authorization)) };
+          return { name: w.name, ...(await ask(w, method, path, authorization, body)) };
         } catch (err) {
           return { name: w.name, status: 502, text: JSON.stringify({ error: 'WORKER_UNREACHABLE', message: `worker ${w.name}: ${(err as Error).message}` }) };
         }
       }),
     );
   const fail = (res: ServerResponse, err: unknown) => json(res, 500, { error: 'INTERNAL', message: (err as Error).message });
+  /** A routing change, with its body, on every worker. */
+  const routingChange = async (req: IncomingMessage, res: ServerResponse, path: string, merge: (bodies: Record<string, unknown>[]) => Record<string, unknown>): Promise<void> => {
+    const body = await readBody(req, ROUTING_BODY_MAX_BYTES);
+    if (body === undefined) return;
+    if (body instanceof StrataError) return answerError(res, body, [], true);
+    const { status, body: out } = combineRouting(await all('POST', path, req.headers.authorization, body), merge);
+    json(res, status, out);
+  };
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const here = (path === '/stats' || path === '/metrics') ? req.method === 'GET' : path === '/reload' && req.method === 'POST';
+    const path = (req.url ?? '/').split('?')[0]!;
+    const drainPath = path === '/upstreams/drain' || path === '/upstreams/undrain';
+    const routing = req.method === 'POST' ? drainPath || WEIGHTS_PATH.test(path) : req.method === 'GET' && path === '/upstreams/drain';
+    const here = routing || ((path === '/stats' || path === '/metrics') ? req.method === 'GET' : path === '/reload' && req.method === 'POST');
     if (here && refused(req, res)) return void req.resume();
+    if (routing && req.method === 'GET') {
+      all('GET', req.url ?? path, undefined).then((answers) => {
+        const { status, body } = combineRouting(answers, mergeDrain);
+        json(res, status, body);
+      }, (err: unknown) => fail(res, err));
+      return;
+    }
+    if (routing) {
+      // Every worker answers alike (same configuration): the first one's answer stands for them.
+      routingChange(req, res, path, drainPath ? mergeDrain : (bodies) => bodies[0]!).catch((err: unknown) => fail(res, err));
+      return;
+    }
     if (path === '/stats' && req.method === 'GET') {
       all('GET', '/stats', undefined).then((answers) => {
         const per: Record<string, unknown> = {};

@@ -268,4 +268,14 @@ test('rate limit by header behind forward-auth: a key is a client of its own onl
       assert.equal((await h.get('/rl', { authorization: 'Bearer good-bob' })).status, 200, 'bob has his own');
     },
   );
+  await withAuth(
+    publicPage,
+    () => ({ rateLimit: { requestsPerS: 1, burst: 3, by: 'header', header: 'x-client-id' } }),
+    async (h) => {
+      // A field the auth service is not sent (requestFields: authorization, cookie): a good credential vouches nothing for it.
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push((await h.get('/rl', { authorization: 'Bearer good-alice', 'x-client-id': `made-up-${Math.floor(i / 3)}` })).status);
+      assert.deepEqual(statuses, [200, 200, 200, ...Array(9).fill(429)], 'invented values beside an accepted credential: the address pays');
+    },
+  );
 });

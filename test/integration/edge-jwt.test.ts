@@ -10,9 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, exportSPKI, exportPKCS8, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { startHarness, type Harness } from '../fixtures/harness.js';
+import { fetchReply, startHarness, type Harness } from '../fixtures/harness.js';
 import { edgeRules, type DeepPartial } from '../fixtures/edge.js';
 import type { EdgeConfig } from '../../src/config/types.js';
+import { startReloadable } from './reload-node.js';
 
 interface Jwks {
   url: string;
@@ -185,6 +186,36 @@ test('JWT: static keys from files (PEM public key, HS256 JWK); a private key fil
       (err: Error & { code?: string }) => err.code === 'CONFIG_INVALID' && /edge\.jwt\.keyFiles: .*signing\.key: is a private key/.test(err.message),
     );
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('JWT: a reload reads the key files again; a key withdrawn from its file no longer verifies, even when no setting changed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-keys-'));
+  const pem = join(dir, 'signing.pub.pem');
+  await writeFile(pem, await exportSPKI(signing.publicKey));
+  const r = await startReloadable([page], { edge: edgeRules({ jwt: { keyFiles: [pem], claimFields: { sub: 'x-user' } } }) });
+  try {
+    const now = Math.floor(r.clock.now() / 1000);
+    const sign = (key: CryptoKey) => new SignJWT({ sub: 'pat', exp: now + 3600 }).setProtectedHeader({ alg: 'ES256' }).sign(key);
+    const old = `Bearer ${await sign(signing.privateKey)}`;
+    const rotated = `Bearer ${await sign(stranger.privateKey)}`;
+    const get = async (authorization: string) => (await fetchReply(r.base + '/k', { authorization })).status;
+    assert.equal(await get(old), 200);
+    assert.equal(await get(rotated), 401);
+    // The key rotated in its file: the old key withdrawn, nothing in the configuration changed.
+    await writeFile(pem, await exportSPKI(stranger.publicKey));
+    assert.equal((await r.reload()).status, 200);
+    assert.equal(await get(old), 401, 'a token signed by the withdrawn key (verified and remembered before) is refused');
+    assert.equal(await get(rotated), 200);
+    // A key file that cannot be used refuses the reload; the keys read last stay.
+    await writeFile(pem, await exportPKCS8(signing.privateKey));
+    const refused = await r.reload();
+    assert.equal(refused.status, 422);
+    assert.match(String(refused.body.message), /signing\.pub\.pem: is a private key/);
+    assert.equal(await get(rotated), 200);
+  } finally {
+    await r.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { answersName, startPoolHarness, type OriginHandler } from '../fixtures/harness.js';
+import { answersName, fetchReply, startPoolHarness, type OriginHandler } from '../fixtures/harness.js';
 import { spread, originStats, msgFor } from './upstream-pool-node.js';
 
 test('one of three upstreams goes down and comes back: no client error, traffic returns after recovery', async () => {
@@ -246,6 +246,28 @@ test('Host sent to every upstream is the site host (the first upstream), the cli
     const seen = h.origins.flatMap((o) => o.requests.map((r) => [r.headers.host, r.headers['x-forwarded-host']]));
     const site = new URL(h.origins[0]!.url).host;
     assert.deepEqual(seen, [[site, 'www.example'], [site, 'www.example']]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('an upstream drained while a request is on its way is not retried on', async () => {
+  let held: import('node:net').Socket | undefined;
+  const holding: OriginHandler = (req) => void (held = req.socket);
+  const h = await startPoolHarness([{ handler: holding, weight: 100 }, { handler: answersName('b'), weight: 1 }], {
+    admin: { listen: { host: '127.0.0.1', port: 0 }, token: 't', hosts: [] },
+    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
+  });
+  try {
+    const pending = h.get('/held');
+    await h.until(() => held !== undefined, 'the request at the first upstream');
+    const drain = await fetchReply(`${h.admin}/upstreams/drain`, { authorization: 'Bearer t', 'content-type': 'application/json' }, 'POST', JSON.stringify({ upstream: h.origins[1]!.url }));
+    assert.equal(drain.status, 200, drain.text);
+    // A reset before any response byte: retried only on an upstream not drained, and there is none.
+    held!.destroy();
+    const r = await pending;
+    assert.equal(r.status, 502, r.text);
+    assert.equal(h.origins[1]!.count(), 0, 'the drained upstream got no retry');
   } finally {
     await h.close();
   }

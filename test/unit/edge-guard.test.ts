@@ -10,11 +10,12 @@ import { RequestFilter } from '../../src/routing/guard/filters.js';
 import { Guard, type GuardRefusal } from '../../src/routing/guard/guard.js';
 import { parseKeyFile } from '../../src/routing/guard/jwt.js';
 import { clientOf, compilePath, compileRanges, compileValue, decodedPath, PatternError } from '../../src/http/patterns.js';
-import { RateLimiter } from '../../src/routing/guard/rate-limit.js';
+import { clientValue, RateLimiter } from '../../src/routing/guard/rate-limit.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { edgeRules } from '../fixtures/edge.js';
 import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
 import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 
 test('path patterns: prefix, glob (* in a segment, ** across), regex and ~* ignoring case', () => {
   const cases: [string, string, boolean][] = [
@@ -246,4 +247,45 @@ test('the guard refuses to set framing or forwarding fields from an auth answer 
   assert.throws(() => new Guard(edgeRules({ forwardAuth: { url: 'http://127.0.0.1:9/', identityFields: ['content-length'] } }), deps), /edge\.forwardAuth\.identityFields: "content-length" cannot be set/);
   assert.throws(() => new Guard(edgeRules({ jwt: { jwksUrl: 'http://127.0.0.1:9/', claimFields: { sub: 'host' } } }), deps), /edge\.jwt\.claimFields: "host"/);
   assert.throws(() => new Guard(edgeRules({ rateLimit: { requestsPerS: 1, by: 'header' } }), deps), /edge\.rateLimit\.header: empty/);
+});
+
+test('rate limit by header behind JWT: only Authorization (the token) is vouched for; a field the JWT never reads is paid by the address', async () => {
+  const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = a.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const clock = new FakeClock(Date.now());
+  const deps = { clock, readFile: () => pem };
+  const sign = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: 'ES256' }).setExpirationTime('1h').sign(a.privateKey);
+  const jwt = { keyFiles: ['/k.pem'] };
+  const ask = async (g: Guard, headers: Record<string, string>) => (await g.check({ method: 'GET', target: '/', host: 'h', scheme: 'http', headers, clientAddress: '192.0.2.1' })).pass;
+  const token = await sign('u');
+
+  // x-client-id: the token holder invents values, each used five times; the address pays for every request.
+  const byClientId = new Guard(edgeRules({ jwt, rateLimit: { requestsPerS: 1, burst: 5, by: 'header', header: 'x-client-id' } }), deps);
+  let passed = 0;
+  for (let i = 0; i < 200; i++) if (await ask(byClientId, { authorization: `Bearer ${token}`, 'x-client-id': `v${Math.floor(i / 5)}` })) passed++;
+  assert.equal(passed, 5, 'the address burst, however many values are invented');
+
+  // Authorization: one token is one client however it is written; another token is another client.
+  const byToken = new Guard(edgeRules({ jwt, rateLimit: { requestsPerS: 1, burst: 5, by: 'header', header: 'authorization' } }), deps);
+  const spellings = (t: string) => [`Bearer ${t}`, `bearer ${t}`, `BEARER  ${t}`, `Bearer \t${t}`, `bEaReR ${t}`];
+  passed = 0;
+  for (let i = 0; i < 40; i++) if (await ask(byToken, { authorization: spellings(token)[i % 5]! })) passed++;
+  assert.equal(passed, 5, 'one bucket for every spelling of one token');
+  const other = await sign('v');
+  passed = 0;
+  for (let i = 0; i < 40; i++) if (await ask(byToken, { authorization: `Bearer ${other}` })) passed++;
+  assert.equal(passed, 5, 'another token behind the same address has its own bucket (its first request paid by the address)');
+
+  // A token carried by the cookie vouches for nothing in Authorization.
+  const cookieJwt = new Guard(edgeRules({ jwt: { ...jwt, cookie: 'session' }, rateLimit: { requestsPerS: 1, burst: 3, by: 'header', header: 'authorization' } }), deps);
+  passed = 0;
+  for (let i = 0; i < 50; i++) if (await ask(cookieJwt, { cookie: `session=${token}`, authorization: `Basic invented-${Math.floor(i / 3)}` })) passed++;
+  assert.equal(passed, 3, 'invented Authorization values beside a cookie token: the address pays');
+});
+
+test('a rate-limit field value as a client: blanks collapsed; Authorization scheme in any case, padding optional', () => {
+  assert.equal(clientValue('x-api-key', '  key   one '), 'key one');
+  assert.equal(clientValue('x-api-key', 'Key'), 'Key', 'case kept outside Authorization');
+  assert.equal(clientValue('authorization', 'BEARER \t abc.def=='), 'bearer abc.def');
+  assert.equal(clientValue('authorization', 'Basic dXNlcjpwYXNz'), 'basic dXNlcjpwYXNz');
 });

@@ -5,6 +5,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { effectiveRules, parseRouteGuard } from '../../src/config/route-guard.js';
 import { sitesKind } from '../../src/config/sites.js';
 import type { Config } from '../../src/config/types.js';
@@ -96,4 +98,28 @@ test('GuardSet: one Guard per route with rules; inherited stages are the node-wi
 test('GuardSet: a rule a route guard cannot be built from names the route key', () => {
   const c = withSites({ shop: { hosts: ['s.example'], routes: { api: { path: '/', guard: { forwardAuth: { url: 'http://127.0.0.1:1/v', identityFields: ['host'] } } } } } });
   assert.throws(() => new GuardSet(c, deps), (err: unknown) => err instanceof GuardConfigError && /^sites\.shop\.routes\.api\.guard\.forwardAuth\.identityFields: "host" cannot be set/.test(err.message));
+});
+
+test('GuardSet: a JWT stage is kept while its key files read the same, and rebuilt when their contents changed', async () => {
+  const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = (k: typeof a) => k.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const files = new Map([['/keys/jwt.pem', pem(a)]]);
+  const keyDeps = { clock: new FakeClock(Date.now()), readFile: (path: string) => files.get(path) ?? '' };
+  const c = withSites({ shop: { hosts: ['s.example'], routes: { all: { path: '/' }, api: { path: '/api/', guard: { filters: [{ name: 'x', action: 'deny', paths: ['/api/x'] }] } } } } }, {
+    jwt: { ...defaultConfig('n').edge.jwt, keyFiles: ['/keys/jwt.pem'] },
+  });
+  const token = await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'ES256' }).setExpirationTime('1h').sign(a.privateKey);
+  const passes = async (set: GuardSet) => (await set.node.check({ method: 'GET', target: '/', host: 's.example', scheme: 'http', headers: { authorization: `Bearer ${token}` }, clientAddress: '192.0.2.1' })).pass;
+  const set = new GuardSet(c, keyDeps);
+  assert.equal(await passes(set), true);
+  assert.equal(set.figures().rememberedTokens, 1);
+  const same = set.successor(structuredClone(c), keyDeps);
+  assert.equal(same.figures().rememberedTokens, 1, 'same contents: the stage (and its remembered tokens) kept');
+  files.set('/keys/jwt.pem', pem(b));
+  const rotated = same.successor(structuredClone(c), keyDeps);
+  assert.equal(rotated.figures().rememberedTokens, 0, 'new contents: a new stage');
+  assert.equal(await passes(rotated), false, 'the withdrawn key no longer verifies');
+  const api = await rotated.forRoute({ site: 'shop', name: 'api' }).check({ method: 'GET', target: '/api/', host: 's.example', scheme: 'http', headers: { authorization: `Bearer ${token}` }, clientAddress: '192.0.2.1' });
+  assert.equal(api.pass, false, 'nor on a route inheriting the stage');
 });

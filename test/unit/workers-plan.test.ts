@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { testConfig } from '../fixtures/harness.js';
 import { unusedWorkerDirs, workerConfig, workerCount, workerLinks, type WorkerAssignment } from '../../src/workers/plan.js';
-import { combineMetrics, sumFigures } from '../../src/workers/admin-view.js';
+import { combineMetrics, combineRouting, mergeDrain, sumFigures } from '../../src/workers/admin-view.js';
 
 const assignment = (index: number): WorkerAssignment => ({
   index,
@@ -76,4 +76,26 @@ test('/metrics of the node: each series summed, then each worker labelled', () =
   assert.ok(lines.includes('strata_tier_bytes{tier="memory"} 15'));
   assert.ok(lines.includes('strata_hits{worker="w1"} 3'));
   assert.ok(lines.includes('strata_tier_bytes{worker="w0",tier="memory"} 10'));
+});
+
+test('drain status of the node: in-flight summed, drained only when every worker is, serving while one still sends', () => {
+  const u = 'http://10.0.0.1:9000';
+  const w = (name: string, state: string, inFlight: number) => ({ name, status: 200, text: JSON.stringify({ upstream: u, state, inFlight, pools: 1 }) });
+  const node = (...answers: ReturnType<typeof w>[]) => combineRouting(answers, mergeDrain);
+  assert.deepEqual(node(w('w0', 'drained', 0), w('w1', 'drained', 0)).body, {
+    upstream: u,
+    state: 'drained',
+    inFlight: 0,
+    pools: 1,
+    workers: { w0: { upstream: u, state: 'drained', inFlight: 0, pools: 1 }, w1: { upstream: u, state: 'drained', inFlight: 0, pools: 1 } },
+  });
+  const draining = node(w('w0', 'drained', 0), w('w1', 'draining', 3));
+  assert.equal(draining.body.state, 'draining');
+  assert.equal(draining.body.inFlight, 3);
+  assert.equal(node(w('w0', 'draining', 1), w('w1', 'serving', 2)).body.state, 'serving');
+  // A worker that did not answer: its error is the answer, never "drained".
+  const silent = node(w('w0', 'drained', 0), { name: 'w1', status: 502, text: JSON.stringify({ error: 'WORKER_UNREACHABLE', message: 'worker w1: ECONNREFUSED' }) });
+  assert.equal(silent.status, 502);
+  assert.equal(silent.body.error, 'WORKER_UNREACHABLE');
+  assert.equal(silent.body.state, undefined);
 });

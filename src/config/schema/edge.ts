@@ -65,7 +65,7 @@ export const edge = {
       live: true,
       kind: oneOf(['address', 'header'] as const, 'a client key'),
       default: 'address',
-      help: 'What a client is: its address (an IPv6 client by its /64) or the value of rateLimit.header. A value counts as a client of its own once the route\'s auth (forwardAuth, jwt) passed a request bearing it; until then, and when the request lacks the field, its address pays, so inventing values is no way around the limit. On a route without auth the value is believed as sent (for a field a proxy in front of Strata sets; a new value costs its address one token).',
+      help: 'What a client is: its address (an IPv6 client by its /64) or the value of rateLimit.header. On a route with auth, a value counts as a client of its own once the auth passed a request bearing it, and only if the auth judges that field: one of forwardAuth.requestFields (sent to the auth service), or Authorization carrying the jwt bearer token. Until then, when the request lacks the field, and always for a field the route\'s auth does not judge, its address pays, so inventing values is no way around the limit. On a route without auth the value is believed as sent (for a field a proxy in front of Strata sets; a new value costs its address one token).',
     }),
     header: setting({ live: true, kind: fieldName('X-Api-Key'), default: '', defaultText: 'none', help: 'The request field naming the client when rateLimit.by is header.' }),
     maxClients: setting({
@@ -133,7 +133,7 @@ export const edge = {
       kind: words('FILES', 'keys/signing.pub.pem'),
       default: [],
       defaultText: 'none',
-      help: 'Static verification keys: PEM public keys or certificates, JWK or JWKS JSON files (an "oct" JWK for HS256). Private keys are refused.',
+      help: 'Static verification keys: PEM public keys or certificates, JWK or JWKS JSON files (an "oct" JWK for HS256). Private keys are refused. Read again on every reload (a key withdrawn from its file stops verifying).',
     }),
     issuer: setting({ live: true, kind: text('ISSUER'), default: '', defaultText: 'any', help: 'Required iss claim; empty: not checked.' }),
     audience: setting({ live: true, kind: words('AUDIENCES', 'api.example'), default: [], defaultText: 'any', help: 'Accepted aud values (one must match); empty: not checked.' }),

@@ -13,7 +13,9 @@
 // Reload: successor(next) builds the new Guards (cheap: filters compiled, sets)
 // but hands them the previous stages whose owner and rules are unchanged, so a
 // reload that changes one route's guard keeps every other route's state, and the
-// node's. retire() closes the stages nobody uses any more.
+// node's. A JWT stage's rules include a digest of its key files' contents, read
+// again on every build: a key added to or withdrawn from a file takes effect on
+// the next reload. retire() closes the stages nobody uses any more.
 
 import { isDeepStrictEqual } from 'node:util';
 import { effectiveRules, type RouteGuardSpec } from '../../config/route-guard.js';
@@ -62,6 +64,8 @@ export class GuardSet implements RouteGuards {
   constructor(config: Readonly<Config>, deps: GuardSetDeps, previous?: GuardSet) {
     const before = previous?.stages ?? [];
     const taken = new Set<Stage>();
+    // Each key file read once per build: every guard naming it sees the same contents.
+    deps = { ...deps, readFile: readOnce(deps.readFile) };
     const reuseFor = (owners: (stage: StatefulStage) => string): GuardDeps['reuse'] => <T>(stage: StatefulStage, rules: unknown, make: () => T): T => {
       const owner = owners(stage);
       const mine = this.stages.find((s) => s.owner === owner && s.stage === stage && isDeepStrictEqual(s.rules, rules));
@@ -133,6 +137,23 @@ export class GuardSet implements RouteGuards {
   async close(): Promise<void> {
     await closeStages(this.stages);
   }
+}
+
+function readOnce(readFile: (path: string) => string): (path: string) => string {
+  const read = new Map<string, { text: string } | { err: unknown }>();
+  return (path) => {
+    let r = read.get(path);
+    if (r === undefined) {
+      try {
+        r = { text: readFile(path) };
+      } catch (err) {
+        r = { err };
+      }
+      read.set(path, r);
+    }
+    if ('err' in r) throw r.err;
+    return r.text;
+  };
 }
 
 async function closeStages(stages: readonly Stage[]): Promise<void> {

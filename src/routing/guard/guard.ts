@@ -22,6 +22,7 @@
 // hiddenResponseFields is applied through deliver's hiddenFields; a route with
 // its own list gets its own DeliverOptions (pipeline/route-path.ts).
 
+import { createHash } from 'node:crypto';
 import type { EdgeConfig } from '../../config/types.js';
 import { StrataError, type ErrorCode } from '../../errors.js';
 import type { HeaderMap } from '../../http/headers.js';
@@ -68,7 +69,7 @@ export type GuardVerdict = GuardPass | GuardRefusal;
 
 export interface GuardDeps {
   clock: Clock;
-  /** Reads static JWT key files once, when the guard is built. */
+  /** Reads static JWT key files, when the guard is built (GuardSet reads each once per build). */
   readFile: (path: string) => string;
   /** Where the rules were written, for errors ("edge", "sites.shop.routes.api.guard"); default "edge". */
   keyPrefix?: string;
@@ -117,6 +118,25 @@ function refusal(code: ErrorCode, message: string, headers: string[] = [], statu
   return { pass: false, status: status ?? new StrataError(code).status, code, message, headers };
 }
 
+/**
+ * What the JWT stage's keys are now: a digest of every key file's contents (or of
+ * why it cannot be read). Part of the stage's identity, so a reload that finds a
+ * key withdrawn from its file builds a new stage instead of keeping the old keys.
+ */
+function keyFilesDigest(files: readonly string[], readFile: (path: string) => string): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFile(f);
+    } catch (err) {
+      text = `\0unreadable: ${(err as Error).message}`;
+    }
+    h.update(f).update('\0').update(text).update('\0');
+  }
+  return h.digest('base64url');
+}
+
 /** The JWT stage; its key-file errors name the key where the rules were written. */
 function jwtCheck(rules: GuardRules['jwt'], deps: GuardDeps, at: string): JwtCheck {
   try {
@@ -144,6 +164,13 @@ export class Guard {
   private readonly credentialFields: readonly string[];
   /** Every request field the auth stages read from the client (forward-auth's requestFields, JWT's). */
   readonly readFields: ReadonlySet<string>;
+  /**
+   * Who judges the rate limit's field (by header), so that a request the auth passed
+   * vouches for its value: forward-auth when it sends the field to the auth service,
+   * JWT when the field is Authorization and carried the token. Otherwise the value is
+   * never believed (a token holder could invent one per request) and the address pays.
+   */
+  private readonly fieldJudgedBy: { forwardAuth: boolean; bearer: boolean };
 
   constructor(rules: GuardRules, deps: GuardDeps) {
     const at = deps.keyPrefix ?? 'edge';
@@ -156,7 +183,10 @@ export class Guard {
     this.filter = new RequestFilter(rules.filters);
     this.limiter = rules.rateLimit.requestsPerS > 0 ? reuse('rateLimit', rules.rateLimit, () => new RateLimiter(rules.rateLimit, deps.clock)) : undefined;
     this.forwardAuth = rules.forwardAuth.url !== '' ? reuse('forwardAuth', rules.forwardAuth, () => new ForwardAuth(rules.forwardAuth, deps.clock)) : undefined;
-    this.jwt = rules.jwt.jwksUrl !== '' || rules.jwt.keyFiles.length > 0 ? reuse('jwt', rules.jwt, () => jwtCheck(rules.jwt, deps, at)) : undefined;
+    this.jwt =
+      rules.jwt.jwksUrl !== '' || rules.jwt.keyFiles.length > 0
+        ? reuse('jwt', { ...rules.jwt, keyFilesDigest: keyFilesDigest(rules.jwt.keyFiles, deps.readFile) }, () => jwtCheck(rules.jwt, deps, at))
+        : undefined;
     this.active = !this.filter.empty || this.limiter !== undefined || this.forwardAuth !== undefined || this.jwt !== undefined;
     this.strippedFields = new Set([...(this.forwardAuth ? rules.forwardAuth.identityFields : []), ...(this.jwt ? Object.values(rules.jwt.claimFields) : [])]);
     this.hiddenResponseFields = new Set(rules.hideResponseFields);
@@ -169,6 +199,11 @@ export class Guard {
     }
     this.credentialFields = [...creds].filter((f) => CREDENTIAL_FIELDS.has(f));
     this.readFields = creds;
+    const field = this.limiter && rules.rateLimit.by === 'header' ? rules.rateLimit.header : '';
+    this.fieldJudgedBy = {
+      forwardAuth: field !== '' && this.forwardAuth !== undefined && rules.forwardAuth.requestFields.includes(field),
+      bearer: field === 'authorization' && this.jwt !== undefined,
+    };
   }
 
   /** The one per-request call: pass (with what to add for the origin) or the refusal to answer. */
@@ -203,8 +238,8 @@ export class Guard {
       const claims = this.jwt.claimFields(v.claims);
       if (Object.keys(claims).length) add = { ...add, ...claims };
     }
-    // Passed: the rate limit may believe this request's client field from now on.
-    this.limiter?.vouch(req.headers);
+    // Passed: the rate limit may believe this request's client field from now on, if an auth stage judged its value.
+    if (this.fieldJudgedBy.forwardAuth || (this.fieldJudgedBy.bearer && this.jwt!.bearerOf(req.headers) !== undefined)) this.limiter?.vouch(req.headers);
     return { pass: true, add, checked: this.credentialFields.filter((f) => req.headers[f] !== undefined) };
   }
 

@@ -154,10 +154,15 @@ export class JwtCheck {
         : createRemoteJWKSet(new URL(rules.jwksUrl), { timeoutDuration: rules.jwksTimeoutMs, cacheMaxAge: rules.jwksCacheS * 1000 });
   }
 
+  /** The bearer token in Authorization (RFC 6750 §2.1), if that is where the request carries one. */
+  bearerOf(headers: HeaderMap): string | undefined {
+    return /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i.exec(headers['authorization'] ?? '')?.[1];
+  }
+
   /** The bearer token of a request: Authorization: Bearer, else the configured cookie. */
   tokenOf(headers: HeaderMap): string | undefined {
-    const m = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i.exec(headers['authorization'] ?? '');
-    if (m) return m[1];
+    const bearer = this.bearerOf(headers);
+    if (bearer !== undefined) return bearer;
     if (this.rules.cookie === '' || headers['cookie'] === undefined) return undefined;
     for (const part of headers['cookie'].split(';')) {
       const eq = part.indexOf('=');

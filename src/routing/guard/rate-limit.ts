@@ -5,10 +5,15 @@
 // ever errs towards letting a request through.
 //
 // By field value, a value is only believed once something vouched for it: on a
-// route with an auth stage, a request bearing it that the auth passed; until then
-// (and whenever it is refused) its address pays. Else anyone could invent a value
-// per request and get a bucket each. On a route without auth the field is taken
-// as sent (a proxy in front sets it): a new value then costs its address a token.
+// route with an auth stage, a request bearing it that the auth passed, and only
+// when that auth judged the field itself (guard.ts: forward-auth sends it to the
+// auth service, or JWT read its token from Authorization); until then (and
+// whenever it is refused, or the auth never reads the field) its address pays.
+// Else anyone, a token holder included, could invent a value per request and get
+// a bucket each. On a route without auth the field is taken as sent (a proxy in
+// front sets it): a new value then costs its address a token. Values are compared
+// normalised (runs of blanks as one; Authorization's scheme in any case, token
+// padding optional), so one credential written several ways is one client.
 //
 // Connection counts per client address are the listener's (limits.maxConnectionsPerClient,
 // src/server/listener.ts): they are counted at accept, before any request exists.
@@ -33,6 +38,17 @@ interface Bucket {
 }
 
 export type RateVerdict = { ok: true } | { ok: false; retryAfterS: number; client: string };
+
+/**
+ * A field value as the client it names: runs of blanks as one; in Authorization the
+ * scheme is case-insensitive (RFC 9110 §11.1) and a token68's trailing "=" optional.
+ */
+export function clientValue(field: string, value: string): string {
+  const v = value.trim().replace(/[ \t]+/g, ' ');
+  if (field !== 'authorization') return v;
+  const sp = v.indexOf(' ');
+  return sp < 0 ? v.toLowerCase() : `${v.slice(0, sp).toLowerCase()} ${v.slice(sp + 1).replace(/=+$/, '')}`;
+}
 
 export class RateLimiter {
   private readonly buckets: LRUCache<string, Bucket>;
@@ -73,7 +89,7 @@ export class RateLimiter {
   private valueKey(headers: HeaderMap): string | undefined {
     if (this.rules.by !== 'header' || this.rules.header === '') return undefined;
     const v = headers[this.rules.header];
-    return v === undefined || v === '' ? undefined : `h:${createHash('sha256').update(v).digest('base64url')}`;
+    return v === undefined || v === '' ? undefined : `h:${createHash('sha256').update(clientValue(this.rules.header, v)).digest('base64url')}`;
   }
 
   /** Take one token from `client`'s bucket (a new client starts full). */
