@@ -11,7 +11,7 @@ import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { Timers } from '../origin/health.js';
 import type { ClusterPath } from '../pipeline/context.js';
 import type { Clock } from '../util/clock.js';
-import type { PurgeSelector } from '../store/types.js';
+import type { PurgedListener, PurgeSelector } from '../store/types.js';
 import { PurgeFanOut } from './fan-out.js';
 import { addressKey, Membership } from './membership.js';
 import { PurgeOutbox } from './outbox.js';
@@ -20,6 +20,7 @@ import { withoutPassword } from '../config/kinds.js';
 import type { WirePurge } from './purge-wire.js';
 import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
 import { PeerFetch, type PeerRequest } from './peer-fetch.js';
+import { PurgeTimes } from './purge-times.js';
 import { SeenProofs } from './seen-proofs.js';
 import type { AskWorker, WorkerFetch } from '../workers/worker-fetch.js';
 
@@ -39,6 +40,8 @@ export interface ClusterDeps {
    * a worker's member id.
    */
   workers?: { fetch: WorkerFetch; peerId: (w: number) => string };
+  /** The store whose purges copies from peers are checked against (purge-times.ts). */
+  purges?: { onPurged(listener: PurgedListener): void };
 }
 
 /** What a purge's answer says about the other nodes. */
@@ -84,6 +87,8 @@ export class Cluster implements ClusterPath {
   private outbox: PurgeOutbox | undefined;
   private fanOut: PurgeFanOut | undefined;
   private readonly bus: PurgeBus | undefined;
+  /** When this node applied its recent purges: copies from peers are checked against them. */
+  private purgeTimes: PurgeTimes | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -131,6 +136,8 @@ export class Cluster implements ClusterPath {
       handoffMs: c.handoffMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
       successorCopy: c.successorCopy,
+      // Before prepare() loaded the record nothing is served, and nothing asked of a peer.
+      purgedSince: (copy, sinceMs) => this.purgeTimes?.coveredSince(copy, sinceMs) ?? false,
     });
   }
 
@@ -140,6 +147,10 @@ export class Cluster implements ClusterPath {
    */
   async prepare(): Promise<void> {
     const c = this.config.cluster;
+    // First: every purge applied from here on (the bus replay below included) is recorded.
+    const times = await PurgeTimes.load(this.config.cache.dir, this.deps.clock.now(), this.deps.logger);
+    this.purgeTimes = times;
+    this.deps.purges?.onPurged((selector) => times.record(selector, this.deps.clock.now()));
     const { outbox, skipped } = await PurgeOutbox.load(this.config.cache.dir);
     if (skipped) this.deps.logger.warn({ skipped }, 'purge outbox: unreadable records skipped');
     this.outbox = outbox;
@@ -245,6 +256,7 @@ export class Cluster implements ClusterPath {
     this.fanOut?.close();
     await this.bus?.close();
     await this.outbox?.flush();
+    await this.purgeTimes?.close();
     await this.membership.close();
   }
 }
