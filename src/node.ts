@@ -310,7 +310,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           if (deps.listenAfterLoad) await store.disk.ready;
           cluster?.start();
           clusterStarted = true;
-          if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered within 10 s: serving; keys they own are fetched from the origin meanwhile');
+          if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered, or delivered the purges it owes this one, within 10 s: serving; keys they own are fetched from the origin meanwhile');
           await workerLocks?.announce();
           await listen(proxy.server, config.listen, 'listen');
           if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');

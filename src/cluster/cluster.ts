@@ -4,6 +4,7 @@
 // carries purges to every node (purge-distribution.ts: fan-out with a durable
 // outbox, or the Redis purge bus).
 
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -89,6 +90,8 @@ export class Cluster implements ClusterPath {
   private readonly bus: PurgeBus | undefined;
   /** When this node applied its recent purges: copies from peers are checked against them. */
   private purgeTimes: PurgeTimes | undefined;
+  /** This process's start, named in /healthz. */
+  private readonly boot = randomBytes(8).toString('hex');
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -229,10 +232,26 @@ export class Cluster implements ClusterPath {
     return this.fetcher.forPeer(req, origin);
   }
 
-  /** Each peer for /metrics. */
-  peerFigures(): { id: string; available: boolean; purgesOwed: number }[] {
+  /**
+   * Each peer for /metrics, and for a worker's start (workers/linked.ts): `purgesOwed`,
+   * what this node owes it; `owesUs`, what it said it owes this node.
+   */
+  peerFigures(): { id: string; available: boolean; purgesOwed: number; owesUs: number | undefined }[] {
     const owed = this.outbox?.pendingCounts() ?? {};
-    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0 }));
+    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0, owesUs: m.owesUs }));
+  }
+
+  /**
+   * What /healthz adds for the cluster: this process's start (a peer that sees it change
+   * knows this node restarted) and, to a peer asking (`peer`, proven), how many purges
+   * this node still owes it. A peer that asks is up: what it is owed goes now (a
+   * restarted worker waits for it before it serves: workers/linked.ts).
+   */
+  health(peer: string | undefined): { boot: string; owed?: number } {
+    if (peer === undefined || !this.outbox) return { boot: this.boot };
+    const owed = this.outbox.pendingCounts()[peer] ?? 0;
+    if (owed > 0) this.fanOut?.kick(peer);
+    return { boot: this.boot, owed };
   }
 
   /** /stats `peers`. */
