@@ -10,7 +10,7 @@ import type { Config } from '../config/types.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { Timers } from '../origin/health.js';
-import type { ClusterPath } from '../pipeline/context.js';
+import type { ClusterPath, FillProgress } from '../pipeline/context.js';
 import type { Clock } from '../util/clock.js';
 import type { PurgedListener, PurgeSelector } from '../store/types.js';
 import { PurgeFanOut } from './fan-out.js';
@@ -216,17 +216,17 @@ export class Cluster implements ClusterPath {
     return r.peer;
   }
 
-  ownsNow(key: string): boolean {
-    return this.membership.ownsNow(key);
+  peerMayJoin(key: string): boolean {
+    return this.deps.workers !== undefined || this.membership.ownsNow(key);
   }
 
-  request(req: PeerRequest, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
-    if (this.deps.workers) return this.deps.workers.fetch.request(req, origin, this.askWorker, storeDone);
+  request(req: PeerRequest, origin: OriginClient, fill: FillProgress): Promise<OriginResponse> {
+    if (this.deps.workers) return this.deps.workers.fetch.request(req, origin, this.askWorker, fill);
     return this.fetcher.request(req, origin);
   }
 
-  /** Worker `w`'s cached copy (one function for every miss, not a closure each). */
-  private readonly askWorker: AskWorker = (w, req) => this.fetcher.cachedAt(this.deps.workers!.peerId(w), req);
+  /** Worker `w`'s cached copy, or its fetch in flight joined (one function for every miss, not a closure each). */
+  private readonly askWorker: AskWorker = (w, req, join) => this.fetcher.fromWorker(this.deps.workers!.peerId(w), req, join);
 
   forPeer(req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
     return this.fetcher.forPeer(req, origin);

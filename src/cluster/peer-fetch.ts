@@ -186,16 +186,18 @@ export class PeerFetch {
   }
 
   /**
-   * Peer `id`'s cache only (the workers of a node: workers/worker-fetch.ts): undefined
-   * when it does not hold the object (504), is not available, or fails before answering.
-   * A copy that may predate a purge applied here is revalidated by that peer (no-cache).
+   * Another worker of this node (workers/worker-fetch.ts): its cache only, or (`join`)
+   * its fetch in flight for the object, joined by its request path (the bytes stream
+   * as they arrive). Undefined when it does not hold the object (504), is not
+   * available, or fails before answering. A copy that may predate a purge applied
+   * here is revalidated by that worker (no-cache).
    */
-  async cachedAt(id: string, req: PeerRequest): Promise<OriginResponse | undefined> {
+  async fromWorker(id: string, req: PeerRequest, join: boolean): Promise<OriginResponse | undefined> {
     const m = this.deps.membership.peer(id);
     // One with purges queued for it may hold what was purged.
     if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
     try {
-      const res = await this.unpurged(m, req, 'only-if-cached');
+      const res = await this.unpurged(m, req, join ? 'normal' : 'only-if-cached');
       if (res === undefined || res.status !== 504) return res;
       res.body.resume();
       return undefined;
