@@ -249,7 +249,7 @@ export class Cluster implements ClusterPath {
    */
   health(peer: string | undefined): { boot: string; owed?: number } {
     if (peer === undefined || !this.outbox) return { boot: this.boot };
-    const owed = this.outbox.pendingCounts()[peer] ?? 0;
+    const owed = this.outbox.owedCount(peer);
     if (owed > 0) this.fanOut?.kick(peer);
     return { boot: this.boot, owed };
   }
