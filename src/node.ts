@@ -255,7 +255,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         });
         const misses = deps.links ? workerMisses(deps.links.locks, config.cluster.peers.map((p) => p.id), logger, () => (diskLoaded ? diskPrimaryKeys(disk) : undefined)) : undefined;
         workerLocks = misses?.locks;
-        cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id), ...(misses ? { workers: misses.workers } : {}) });
+        cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id), purges: store, ...(misses ? { workers: misses.workers } : {}) });
       }
       const gen = (current = build(config, router, guards));
       registerNodeMetrics(registry, {
@@ -306,7 +306,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           if (deps.listenAfterLoad) await store.disk.ready;
           cluster?.start();
           clusterStarted = true;
-          if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered within 10 s: serving; keys they own are fetched from the origin meanwhile');
+          if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered, or delivered the purges it owes this one, within 10 s: serving; keys they own are fetched from the origin meanwhile');
           await workerLocks?.announce();
           await listen(proxy.server, config.listen, 'listen');
           if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');

@@ -47,7 +47,7 @@ export interface AdminDeps {
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
   topMisses?: TopMisses;
   /** The cluster (absent: not clustered): peers' requests and /stats `peers`. */
-  cluster?: Pick<Cluster, 'verify' | 'stats'>;
+  cluster?: Pick<Cluster, 'verify' | 'stats' | 'health'>;
   /** /routes and /upstreams/*: sites, canary weights, drains (admin/routes.ts; absent: 404). */
   routes?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
   /** What the edge guard holds (`edge` in /stats: remembered decisions and tokens, rate buckets). */
@@ -152,7 +152,8 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
       case '/':
         return dashboard(res, req.method === 'HEAD');
       case '/healthz':
-        return json(res, 200, { status: 'ok', node: deps.nodeId });
+        // In a cluster: this process's start, and to a peer what this node owes it (cluster.ts health).
+        return json(res, 200, { status: 'ok', node: deps.nodeId, ...deps.cluster?.health(peer) });
       case '/readyz': {
         const checks = deps.readiness();
         const notReady = (Object.keys(checks) as (keyof Readiness)[]).filter((k) => !checks[k]);

@@ -4,14 +4,15 @@
 // carries purges to every node (purge-distribution.ts: fan-out with a durable
 // outbox, or the Redis purge bus).
 
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { OriginClient, OriginResponse } from '../origin/client.js';
 import type { Timers } from '../origin/health.js';
-import type { ClusterPath } from '../pipeline/context.js';
+import type { ClusterPath, FillProgress } from '../pipeline/context.js';
 import type { Clock } from '../util/clock.js';
-import type { PurgeSelector } from '../store/types.js';
+import type { PurgedListener, PurgeSelector } from '../store/types.js';
 import { PurgeFanOut } from './fan-out.js';
 import { addressKey, Membership } from './membership.js';
 import { PurgeOutbox } from './outbox.js';
@@ -20,6 +21,7 @@ import { withoutPassword } from '../config/kinds.js';
 import type { WirePurge } from './purge-wire.js';
 import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
 import { PeerFetch, type PeerRequest } from './peer-fetch.js';
+import { PurgeTimes } from './purge-times.js';
 import { SeenProofs } from './seen-proofs.js';
 import type { AskWorker, WorkerFetch } from '../workers/worker-fetch.js';
 
@@ -39,6 +41,8 @@ export interface ClusterDeps {
    * a worker's member id.
    */
   workers?: { fetch: WorkerFetch; peerId: (w: number) => string };
+  /** The store whose purges copies from peers are checked against (purge-times.ts). */
+  purges?: { onPurged(listener: PurgedListener): void };
 }
 
 /** What a purge's answer says about the other nodes. */
@@ -84,6 +88,10 @@ export class Cluster implements ClusterPath {
   private outbox: PurgeOutbox | undefined;
   private fanOut: PurgeFanOut | undefined;
   private readonly bus: PurgeBus | undefined;
+  /** When this node applied its recent purges: copies from peers are checked against them. */
+  private purgeTimes: PurgeTimes | undefined;
+  /** This process's start, named in /healthz. */
+  private readonly boot = randomBytes(8).toString('hex');
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -131,6 +139,8 @@ export class Cluster implements ClusterPath {
       handoffMs: c.handoffMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
       successorCopy: c.successorCopy,
+      // Before prepare() loaded the record nothing is served, and nothing asked of a peer.
+      purgedSince: (copy, sinceMs) => this.purgeTimes?.coveredSince(copy, sinceMs) ?? false,
     });
   }
 
@@ -140,6 +150,10 @@ export class Cluster implements ClusterPath {
    */
   async prepare(): Promise<void> {
     const c = this.config.cluster;
+    // First: every purge applied from here on (the bus replay below included) is recorded.
+    const times = await PurgeTimes.load(this.config.cache.dir, this.deps.clock.now(), this.deps.logger);
+    this.purgeTimes = times;
+    this.deps.purges?.onPurged((selector) => times.record(selector, this.deps.clock.now()));
     const { outbox, skipped } = await PurgeOutbox.load(this.config.cache.dir);
     if (skipped) this.deps.logger.warn({ skipped }, 'purge outbox: unreadable records skipped');
     this.outbox = outbox;
@@ -202,26 +216,42 @@ export class Cluster implements ClusterPath {
     return r.peer;
   }
 
-  ownsNow(key: string): boolean {
-    return this.membership.ownsNow(key);
+  peerMayJoin(key: string): boolean {
+    return this.deps.workers !== undefined || this.membership.ownsNow(key);
   }
 
-  request(req: PeerRequest, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
-    if (this.deps.workers) return this.deps.workers.fetch.request(req, origin, this.askWorker, storeDone);
+  request(req: PeerRequest, origin: OriginClient, fill: FillProgress): Promise<OriginResponse> {
+    if (this.deps.workers) return this.deps.workers.fetch.request(req, origin, this.askWorker, fill);
     return this.fetcher.request(req, origin);
   }
 
-  /** Worker `w`'s cached copy (one function for every miss, not a closure each). */
-  private readonly askWorker: AskWorker = (w, req) => this.fetcher.cachedAt(this.deps.workers!.peerId(w), req);
+  /** Worker `w`'s cached copy, or its fetch in flight joined (one function for every miss, not a closure each). */
+  private readonly askWorker: AskWorker = (w, req, join) => this.fetcher.fromWorker(this.deps.workers!.peerId(w), req, join);
 
   forPeer(req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
     return this.fetcher.forPeer(req, origin);
   }
 
-  /** Each peer for /metrics. */
-  peerFigures(): { id: string; available: boolean; purgesOwed: number }[] {
+  /**
+   * Each peer for /metrics, and for a worker's start (workers/linked.ts): `purgesOwed`,
+   * what this node owes it; `owesUs`, what it said it owes this node.
+   */
+  peerFigures(): { id: string; available: boolean; purgesOwed: number; owesUs: number | undefined }[] {
     const owed = this.outbox?.pendingCounts() ?? {};
-    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0 }));
+    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0, owesUs: m.owesUs }));
+  }
+
+  /**
+   * What /healthz adds for the cluster: this process's start (a peer that sees it change
+   * knows this node restarted) and, to a peer asking (`peer`, proven), how many purges
+   * this node still owes it. A peer that asks is up: what it is owed goes now (a
+   * restarted worker waits for it before it serves: workers/linked.ts).
+   */
+  health(peer: string | undefined): { boot: string; owed?: number } {
+    if (peer === undefined || !this.outbox) return { boot: this.boot };
+    const owed = this.outbox.owedCount(peer);
+    if (owed > 0) this.fanOut?.kick(peer);
+    return { boot: this.boot, owed };
   }
 
   /** /stats `peers`. */
@@ -245,6 +275,7 @@ export class Cluster implements ClusterPath {
     this.fanOut?.close();
     await this.bus?.close();
     await this.outbox?.flush();
+    await this.purgeTimes?.close();
     await this.membership.close();
   }
 }

@@ -65,7 +65,7 @@ export class PurgeFanOut {
         }
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ackTimeoutMs)));
-        const delivered = this.drain(id).then(() => (outbox.owed(id).some((p) => p.id === purge.id) ? 'failed' : 'acked'));
+        const delivered = this.drain(id).then(() => (outbox.owes(id, purge.id) ? 'failed' : 'acked'));
         const r = await Promise.race([delivered, late]);
         clearTimeout(timer);
         if (r === 'acked') results[id] = 'acked';
@@ -135,8 +135,8 @@ export class PurgeFanOut {
       const text = await res.body.text();
       if (res.statusCode !== 200) return { ok: false, why: `answered ${res.statusCode} ${text.slice(0, 200).trim()}` };
       // Not awaited: the next purge of a backlog goes out while this acknowledgement is
-      // written with the others. A lost one only repeats an idempotent purge after a
-      // restart, and the next change rewrites the whole file anyway.
+      // written with the others (one append). A lost one only repeats an idempotent
+      // purge after a restart.
       this.deps.outbox.ack(purge.id, peer).catch(() => undefined);
       return { ok: true };
     } catch (err) {

@@ -45,6 +45,10 @@ export interface Member {
   unlistedSinceMs: number;
   /** Its admin /healthz has answered once: until then it is not asked (a node still starting). */
   answered: boolean;
+  /** The process start its /healthz last named (a new one: it restarted). */
+  boot: string | undefined;
+  /** Purges it said (its last /healthz answer) it still owes this node; undefined: it did not say. */
+  owesUs: number | undefined;
 }
 
 export interface MembershipDeps {
@@ -61,7 +65,11 @@ export interface MembershipDeps {
   /** DNS look-up of cluster.dns's host (tests inject one). */
   resolve?: (host: string) => Promise<string[]>;
   timers?: Timers;
-  /** A member became available (health moved to healthy, or it was found). */
+  /**
+   * A member became available (health moved to healthy, or it was found), or it
+   * restarted (its /healthz names another process start: a restart quicker than its
+   * health checks notice leaves it "healthy" throughout).
+   */
   onAvailable?: (id: string) => void;
   /**
    * A member left the set for good (its id no longer configured, or no longer listed
@@ -142,6 +150,8 @@ export class Membership {
       checker: undefined,
       unlistedSinceMs: 0,
       answered: false,
+      boot: undefined,
+      owesUs: undefined,
       health: undefined as unknown as UpstreamHealth,
     };
     m.health = new UpstreamHealth(this.deps.passive, this.deps.thresholds, this.deps.clock, (t) => {
@@ -184,12 +194,13 @@ export class Membership {
     });
     const text = await res.body.text();
     if (res.statusCode !== 200) return { ok: false, detail: `status ${res.statusCode}` };
-    let node: unknown;
+    let doc: { node?: unknown; boot?: unknown; owed?: unknown };
     try {
-      node = (JSON.parse(text) as { node?: unknown }).node;
+      doc = JSON.parse(text) as typeof doc;
     } catch {
       return { ok: false, detail: 'healthz answer is not JSON' };
     }
+    const node = doc.node;
     if (typeof node !== 'string') return { ok: false, detail: 'healthz answer names no node' };
     if (m.id === undefined) {
       if (node === this.deps.nodeId) {
@@ -213,8 +224,16 @@ export class Membership {
     } else if (node !== m.id) {
       return { ok: false, detail: `answers as ${node}, expected ${m.id}` };
     }
+    m.owesUs = typeof doc.owed === 'number' ? doc.owed : undefined;
+    const boot = typeof doc.boot === 'string' ? doc.boot : undefined;
+    const restarted = m.boot !== undefined && boot !== m.boot;
+    m.boot = boot;
     if (!m.answered) {
       m.answered = true;
+      this.deps.onAvailable?.(node);
+    } else if (restarted) {
+      // What it is owed goes now, not when a back-off timer fires: it may already be serving.
+      this.deps.logger.info({ peer: node }, 'peer restarted');
       this.deps.onAvailable?.(node);
     }
     return { ok: true, detail: 'status 200' };

@@ -1,20 +1,38 @@
 // The fan-out's durable outbox: every purge this node accepted, with the peers
-// that have not acknowledged it yet. Kept beside the disk tier's purge journal
-// (same directory, same discipline: written to a temporary file, fsynced, renamed
-// over the old one, directory synced), so a purge queued for a peer that is down
-// survives this node's restart and reaches the peer when it returns.
+// that have not acknowledged it yet. Kept beside the disk tier's purge journal,
+// so a purge queued for a peer that is down survives this node's restart and
+// reaches the peer when it returns.
 //
-// Invariants: add() resolves only once the record is on disk; the file on disk is
-// always whole (the previous version or the new one); a record leaves the outbox
-// once no peer is pending for it; a peer dropped from the set is dropped from
-// every record.
+// On disk: a snapshot (purge-outbox.json: the records, written to a temporary
+// file, fsynced, renamed over the old one, directory synced) and a log of the
+// changes since (purge-outbox.log: one JSON line per change, appended and fsynced;
+// changes made meanwhile share one append: a burst of purges, or a backlog
+// acknowledged one by one). A purge costs one appended line, not a rewrite of
+// everything owed; the snapshot is rewritten (and the log emptied) once the log has
+// grown past twice what is owed. Each snapshot has a generation, and the log opens
+// with the generation it follows: a log left by a crash between a snapshot's
+// rename and the log's removal is not replayed over the snapshot that includes it.
+// A torn last line (a crash mid-append) was never acknowledged to anyone: skipped.
+//
+// Bounded: what is owed is indexed by peer, and a peer owed more than
+// MAX_OWED_PER_PEER purges (a peer listed statically that stays down) is owed one
+// purge of everything instead: what it held is gone when it returns, which is
+// what so many purges would have come to, and the outbox no longer grows with it.
+//
+// Invariants: add() resolves only once the record is on disk; a record leaves
+// the outbox once no peer is pending for it; a peer dropped from the set is
+// dropped from every record; deliveries read owed() oldest first.
 
 import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { emptySelector } from '../store/purge/purge-match.js';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
 import { syncDir, writeSynced } from '../util/durable-file.js';
 
 export const OUTBOX_FILE = 'purge-outbox.json';
+export const OUTBOX_LOG = 'purge-outbox.log';
+/** Purges owed to one peer before they become one purge of everything. */
+export const MAX_OWED_PER_PEER = 1_000;
 
 export interface OutboxRecord {
   purge: WirePurge;
@@ -22,29 +40,57 @@ export interface OutboxRecord {
   pending: string[];
 }
 
+interface Held {
+  purge: WirePurge;
+  pending: Set<string>;
+  /** Order of acceptance (ids from other nodes' restarts or reassigned addresses do not sort). */
+  order: number;
+}
+
+/** One change, as a log line. */
+type Change =
+  | { op: 'gen'; gen: number }
+  | { op: 'add'; purge: WirePurge; pending: string[]; seq: number }
+  | { op: 'ack'; id: string; peer: string }
+  | { op: 'drop'; peer: string }
+  | { op: 'reassign'; from: string; to?: string }
+  | { op: 'collapse'; peer: string; purge: WirePurge; seq: number };
+
 export class PurgeOutbox {
-  private readonly records = new Map<string, OutboxRecord>();
+  private readonly records = new Map<string, Held>();
+  /** Peer → the ids owed to it. */
+  private readonly byPeer = new Map<string, Set<string>>();
+  private order = 0;
+  private seq = 0;
+  /** The snapshot's generation: the log replays over the snapshot of its generation only. */
+  private gen = 0;
+  /**
+   * By peer, the purge of everything it is owed instead of others, and their ids (in
+   * memory only: for the answer of a purge collapsed so, owes()).
+   */
+  private readonly replaced = new Map<string, { all: string; ids: Set<string> }>();
+  /** Lines in the log since the snapshot. */
+  private logLines = 0;
+  private queued: string[] = [];
   /** The last write started (settled: never rejects). */
   private inFlight: Promise<unknown> = Promise.resolve();
   /** The write that will start after it, shared by every change made meanwhile. */
   private next: Promise<void> | undefined;
-  private seq = 0;
-  /** Rewrites of the file so far. */
+  /** Writes to disk so far (appends and rewrites). */
   writes = 0;
 
   private constructor(private readonly path: string) {}
 
-  /** The outbox in `dir` (empty when there is none). Records that do not parse are skipped (counted). */
+  private get logPath(): string {
+    return join(dirname(this.path), OUTBOX_LOG);
+  }
+
+  /** The outbox in `dir` (empty when there is none). Records and lines that do not parse are skipped (counted). */
   static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number }> {
     const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE));
-    let text = '';
-    try {
-      text = await readFile(outbox.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
     let skipped = 0;
-    type Doc = { seq?: unknown; records?: { purge: unknown; pending: unknown }[] };
+    const text = await readIfThere(outbox.path);
+    type Doc = { seq?: unknown; gen?: unknown; records?: { purge: unknown; pending: unknown }[] };
     let doc: Doc = { seq: 0, records: [] };
     try {
       if (text !== '') doc = JSON.parse(text) as Doc;
@@ -53,15 +99,52 @@ export class PurgeOutbox {
       skipped = 1;
     }
     outbox.seq = typeof doc.seq === 'number' ? doc.seq : 0;
+    outbox.gen = typeof doc.gen === 'number' ? doc.gen : 0;
     for (const r of Array.isArray(doc.records) ? doc.records : []) {
       const p = parseWirePurge(JSON.stringify(r.purge));
       if (typeof p === 'string' || !Array.isArray(r.pending) || !r.pending.every((x) => typeof x === 'string')) {
         skipped++;
         continue;
       }
-      outbox.records.set(p.id, { purge: p, pending: r.pending as string[] });
+      outbox.hold(p, r.pending as string[]);
+    }
+    const lines = (await readIfThere(outbox.logPath)).split('\n').filter((l) => l !== '');
+    // A log of another generation was already folded into the snapshot (see the header).
+    if (lines.length > 0 && lines[0] === JSON.stringify({ op: 'gen', gen: outbox.gen })) {
+      outbox.logLines = lines.length;
+      for (const line of lines.slice(1)) if (!outbox.replay(line)) skipped++;
     }
     return { outbox, skipped };
+  }
+
+  /** Apply one log line; false when it does not parse. */
+  private replay(line: string): boolean {
+    let c: Change;
+    try {
+      c = JSON.parse(line) as Change;
+    } catch {
+      return false;
+    }
+    const str = (v: unknown): v is string => typeof v === 'string';
+    const purgeOf = (v: unknown) => {
+      const p = parseWirePurge(JSON.stringify(v));
+      return typeof p === 'string' ? undefined : p;
+    };
+    if (c.op === 'add' || c.op === 'collapse') {
+      const p = purgeOf(c.purge);
+      if (!p) return false;
+      if (typeof c.seq === 'number') this.seq = Math.max(this.seq, c.seq);
+      if (c.op === 'collapse') {
+        if (!str(c.peer)) return false;
+        this.dropPeer(c.peer);
+        this.hold(p, [c.peer]);
+      } else if (Array.isArray(c.pending) && c.pending.every(str)) this.hold(p, c.pending);
+      else return false;
+    } else if (c.op === 'ack' && str(c.id) && str(c.peer)) this.unowe(c.id, c.peer);
+    else if (c.op === 'drop' && str(c.peer)) this.dropPeer(c.peer);
+    else if (c.op === 'reassign' && str(c.from) && (c.to === undefined || str(c.to))) this.move(c.from, c.to);
+    else return false;
+    return true;
   }
 
   /** A new purge id for this node (survives restarts). */
@@ -69,37 +152,13 @@ export class PurgeOutbox {
     return `${nodeId}:${Date.now().toString(36)}-${++this.seq}`;
   }
 
-  /**
-   * Write the outbox as it is once the write in flight (if any) is done. Calls
-   * made before that next write starts share it (group commit): a burst of purges,
-   * or a peer's backlog acknowledged one by one, costs one rewrite per fsync, not
-   * one per record.
-   */
-  private save(): Promise<void> {
-    if (this.next !== undefined) return this.next;
-    const next = this.inFlight.then(async () => {
-      // Changes from here on need another write.
-      this.next = undefined;
-      const records = [...this.records.values()];
-      this.writes++;
-      if (records.length === 0) {
-        await rm(this.path, { force: true });
-        return;
-      }
-      const tmp = `${this.path}.tmp`;
-      await writeSynced(tmp, JSON.stringify({ seq: this.seq, records }));
-      await rename(tmp, this.path);
-      await syncDir(dirname(this.path));
-    });
-    this.next = next;
-    this.inFlight = next.catch(() => undefined);
-    return next;
-  }
-
   /** Queue `purge` for `peers`; resolves once it is on disk. */
   async add(purge: WirePurge, peers: string[]): Promise<void> {
     if (peers.length === 0) return;
-    this.records.set(purge.id, { purge, pending: [...peers] });
+    this.hold(purge, peers);
+    this.log({ op: 'add', purge, pending: peers, seq: this.seq });
+    // A peer owed too much is owed everything instead (bounded; see the header).
+    for (const peer of peers) if ((this.byPeer.get(peer)?.size ?? 0) > MAX_OWED_PER_PEER) this.collapse(peer, purge.from);
     await this.save();
   }
 
@@ -108,23 +167,16 @@ export class PurgeOutbox {
    * acknowledgement lost in a crash only sends that purge again (purges are idempotent).
    */
   async ack(id: string, peer: string): Promise<void> {
-    const r = this.records.get(id);
-    if (!r || !r.pending.includes(peer)) return;
-    r.pending = r.pending.filter((p) => p !== peer);
-    if (r.pending.length === 0) this.records.delete(id);
+    if (!this.unowe(id, peer)) return;
+    this.log({ op: 'ack', id, peer });
     await this.save();
   }
 
   /** `peer` left the set: nothing more is owed to it. */
   async drop(peer: string): Promise<void> {
-    let changed = false;
-    for (const [id, r] of this.records) {
-      if (!r.pending.includes(peer)) continue;
-      changed = true;
-      r.pending = r.pending.filter((p) => p !== peer);
-      if (r.pending.length === 0) this.records.delete(id);
-    }
-    if (changed) await this.save();
+    if (!this.dropPeer(peer)) return;
+    this.log({ op: 'drop', peer });
+    await this.save();
   }
 
   /**
@@ -133,35 +185,162 @@ export class PurgeOutbox {
    * of the returned promise. `to` undefined: owed to no one (the address was this node).
    */
   reassign(from: string, to: string | undefined): Promise<void> {
-    let changed = false;
-    for (const [id, r] of this.records) {
-      if (!r.pending.includes(from)) continue;
-      changed = true;
-      r.pending = r.pending.filter((p) => p !== from);
-      if (to !== undefined && !r.pending.includes(to)) r.pending.push(to);
-      if (r.pending.length === 0) this.records.delete(id);
-    }
-    return changed ? this.save() : Promise.resolve();
+    if (!this.move(from, to)) return Promise.resolve();
+    this.log(to === undefined ? { op: 'reassign', from } : { op: 'reassign', from, to });
+    return this.save();
   }
 
   /** Purges owed to `peer`, oldest first. */
   owed(peer: string): WirePurge[] {
-    return [...this.records.values()].filter((r) => r.pending.includes(peer)).map((r) => r.purge);
+    const ids = this.byPeer.get(peer);
+    if (!ids) return [];
+    return [...ids].map((id) => this.records.get(id)!).sort((a, b) => a.order - b.order).map((r) => r.purge);
+  }
+
+  /** Is `peer` still owed purge `id` (itself, or the purge of everything it became)? */
+  owes(peer: string, id: string): boolean {
+    const ids = this.byPeer.get(peer);
+    if (!ids) return false;
+    if (ids.has(id)) return true;
+    const r = this.replaced.get(peer);
+    return r !== undefined && r.ids.has(id) && ids.has(r.all);
   }
 
   hasPending(peer: string): boolean {
-    for (const r of this.records.values()) if (r.pending.includes(peer)) return true;
-    return false;
+    return this.byPeer.has(peer);
+  }
+
+  /** How many purges are owed to `peer`. */
+  owedCount(peer: string): number {
+    return this.byPeer.get(peer)?.size ?? 0;
   }
 
   /** Peers owed something, and how many purges each. */
   pendingCounts(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.records.values()) for (const p of r.pending) out[p] = (out[p] ?? 0) + 1;
+    for (const [peer, ids] of this.byPeer) out[peer] = ids.size;
     return out;
   }
 
   flush(): Promise<unknown> {
     return this.inFlight;
+  }
+
+  private hold(purge: WirePurge, peers: readonly string[]): void {
+    const had = this.records.get(purge.id);
+    const r: Held = had ?? { purge, pending: new Set(), order: ++this.order };
+    this.records.set(purge.id, r);
+    for (const p of peers) {
+      r.pending.add(p);
+      this.owedTo(p).add(purge.id);
+    }
+  }
+
+  private owedTo(peer: string): Set<string> {
+    let ids = this.byPeer.get(peer);
+    if (!ids) this.byPeer.set(peer, (ids = new Set()));
+    return ids;
+  }
+
+  /** `peer` no longer owed `id`; false when it was not. */
+  private unowe(id: string, peer: string): boolean {
+    const r = this.records.get(id);
+    if (!r || !r.pending.delete(peer)) return false;
+    if (r.pending.size === 0) this.records.delete(id);
+    const ids = this.byPeer.get(peer)!;
+    ids.delete(id);
+    if (ids.size === 0) this.byPeer.delete(peer);
+    if (this.replaced.get(peer)?.all === id) this.replaced.delete(peer);
+    return true;
+  }
+
+  private dropPeer(peer: string): boolean {
+    const ids = this.byPeer.get(peer);
+    if (!ids) return false;
+    for (const id of [...ids]) this.unowe(id, peer);
+    return true;
+  }
+
+  private move(from: string, to: string | undefined): boolean {
+    const ids = this.byPeer.get(from);
+    if (!ids) return false;
+    for (const id of [...ids]) {
+      const r = this.records.get(id)!;
+      this.unowe(id, from);
+      if (to !== undefined) this.hold(r.purge, [to]);
+    }
+    return true;
+  }
+
+  /** Everything owed to `peer` becomes one purge of everything, accepted now (by `from`). */
+  private collapse(peer: string, from: string): void {
+    const purge: WirePurge = { id: this.nextId(from), from, selector: { ...emptySelector(), all: true } };
+    const ids = new Set(this.byPeer.get(peer));
+    const before = this.replaced.get(peer);
+    if (before) for (const id of before.ids) ids.add(id);
+    this.dropPeer(peer);
+    this.hold(purge, [peer]);
+    this.replaced.set(peer, { all: purge.id, ids });
+    this.log({ op: 'collapse', peer, purge, seq: this.seq });
+  }
+
+  private log(c: Change): void {
+    this.queued.push(JSON.stringify(c) + '\n');
+  }
+
+  /**
+   * Write what changed once the write in flight (if any) is done. Calls made before
+   * that next write starts share it (group commit).
+   */
+  private save(): Promise<void> {
+    if (this.next !== undefined) return this.next;
+    const next = this.inFlight.then(async () => {
+      // Changes from here on need another write.
+      this.next = undefined;
+      const lines = this.queued;
+      this.queued = [];
+      this.writes++;
+      if (this.records.size === 0) {
+        // The snapshot first: a log left alone (a crash between) is of another generation, or says it all.
+        await rm(this.path, { force: true });
+        await rm(this.logPath, { force: true });
+        this.gen = 0;
+        this.logLines = 0;
+        return;
+      }
+      let owed = 0;
+      for (const ids of this.byPeer.values()) owed += ids.size;
+      if (this.logLines + lines.length > 2 * owed + 1_000) return this.rewrite();
+      // A new log opens with the generation of the snapshot it follows.
+      if (this.logLines === 0) lines.unshift(JSON.stringify({ op: 'gen', gen: this.gen }) + '\n');
+      await writeSynced(this.logPath, lines.join(''), 'a');
+      if (this.logLines === 0) await syncDir(dirname(this.logPath));
+      this.logLines += lines.length;
+    });
+    this.next = next;
+    this.inFlight = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The snapshot as memory holds it; then the log goes (replaying it again would only repeat what the snapshot says). */
+  private async rewrite(): Promise<void> {
+    const records: OutboxRecord[] = [...this.records.values()].sort((a, b) => a.order - b.order).map((r) => ({ purge: r.purge, pending: [...r.pending] }));
+    const tmp = `${this.path}.tmp`;
+    const gen = this.gen + 1;
+    await writeSynced(tmp, JSON.stringify({ seq: this.seq, gen, records }));
+    await rename(tmp, this.path);
+    await syncDir(dirname(this.path));
+    this.gen = gen;
+    await rm(this.logPath, { force: true });
+    this.logLines = 0;
+  }
+}
+
+async function readIfThere(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return '';
   }
 }

@@ -22,6 +22,10 @@
 //   kept as a copy of another node's object (cluster.edgeCopies);
 // - peers with purges still queued for them (outbox.ts) are skipped: they may
 //   hold what was purged;
+// - an answer whose content may have left the origin before a purge this node
+//   applied that matches it (purge-times.ts: the peer has not applied that purge
+//   yet) is not taken: the peer is asked once more with no-cache (it revalidates
+//   with the origin), and if that answer is no newer, this node asks the origin;
 // - a request is sent to a peer with a proof (peer-auth.ts) over every field sent;
 //   the peer answers it itself and never forwards it to another peer
 //   (pipeline/shared-fetch.ts);
@@ -31,11 +35,13 @@
 import type { Logger } from 'pino';
 import { errors as undiciErrors, request } from 'undici';
 import { urlOfKey } from '../cache/key.js';
-import { fromUndici } from '../http/headers.js';
+import { tagsOf } from '../cache/tags.js';
+import { fromUndici, PEER_AGE, type HeaderMap } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import type { Clock } from '../util/clock.js';
 import type { Member, Membership } from './membership.js';
 import { PEER_SIDE, peerProof } from './peer-auth.js';
+import type { CopyFacts } from './purge-times.js';
 
 /** A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven). */
 export type PeerRequest = OriginRequest & { key: string; side?: string };
@@ -52,6 +58,45 @@ export interface PeerFetchDeps {
   hasPendingPurges: (peerId: string) => boolean;
   /** The owner's own misses go through the next member in order (cluster.successorCopy). */
   successorCopy: boolean;
+  /** Has a purge applied here after `sinceMs` (this node's clock) matched such a copy (purge-times.ts)? */
+  purgedSince?: (copy: CopyFacts, sinceMs: number) => boolean;
+}
+
+/** How a request asks a peer: normally, from its cache only, or revalidated with the origin. */
+type Asking = 'normal' | 'only-if-cached' | 'no-cache';
+
+/** A peer's answer not taken: its content may predate a purge this node applied. */
+const PREDATES = Symbol('predates a purge');
+
+/**
+ * Clock readings are whole milliseconds, on both nodes: a content's real departure
+ * from the origin may be this much earlier than its age says.
+ */
+const READING_SLACK_MS = 2;
+
+/** The largest member of a list of numbers (a field sent twice is joined with ", "); undefined when none. */
+function largest(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  let out: number | undefined;
+  for (const v of value.split(',')) {
+    const t = v.trim();
+    if (/^\d+$/.test(t)) out = Math.max(out ?? 0, Number(t));
+  }
+  return out;
+}
+
+/**
+ * The earliest instant, on this node's clock, at which the content of a peer's answer
+ * may have left the origin: the instant this node asked, less the answer's age (it was
+ * measured on the peer's clock, after this node asked: a duration, so the two clocks
+ * need not agree). Undefined when the answer says no age: fetched for this request.
+ */
+export function leftOriginAfter(headers: HeaderMap, askedAtMs: number): number | undefined {
+  const precise = largest(headers[PEER_AGE]);
+  if (precise !== undefined) return askedAtMs - precise - READING_SLACK_MS;
+  // Whole seconds, rounded down by whoever wrote it.
+  const age = largest(headers['age']);
+  return age === undefined ? undefined : askedAtMs - (age + 1) * 1000 - READING_SLACK_MS;
 }
 
 /** Failed before any response: the next member may be asked. */
@@ -64,6 +109,8 @@ export class PeerFetch {
   private peerFailures = 0;
   private handoffHits = 0;
   private successorFetches = 0;
+  /** Peer answers not taken because they may predate a purge applied here. */
+  private predatingAnswers = 0;
 
   constructor(private readonly deps: PeerFetchDeps) {}
 
@@ -73,12 +120,16 @@ export class PeerFetch {
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
       if (m.self) return this.asOwner(req, order.slice(i + 1), origin, this.deps.successorCopy);
+      let res: OriginResponse | undefined;
       try {
-        return await this.fromPeer(m, req, false);
+        res = await this.unpurged(m, req, 'normal');
       } catch (err) {
         if (!askNext(err)) throw originError(err, `peer ${m.id}`);
         this.deps.logger.info({ peer: m.id, err: failureReason(err), url: req.target }, 'peer failed before answering; asking the next node in ownership order');
+        continue;
       }
+      // Refused twice (it may predate a purge): the next member may hold the same copy, the origin does not.
+      return res ?? origin.request(req);
     }
     return origin.request(req);
   }
@@ -104,10 +155,12 @@ export class PeerFetch {
     const previous = rest[0];
     if (previous && throughNext) {
       try {
-        const res = await this.fromPeer(previous, req, false);
-        this.successorFetches++;
-        // This node owns it: stored here as the owner's copy (every tier); the next member keeps its own.
-        return { status: res.status, headers: res.headers, body: res.body, upstream: `peer ${previous.id} (next owner)` };
+        const res = await this.unpurged(previous, req, 'normal');
+        if (res) {
+          this.successorFetches++;
+          // This node owns it: stored here as the owner's copy (every tier); the next member keeps its own.
+          return { status: res.status, headers: res.headers, body: res.body, upstream: `peer ${previous.id} (next owner)` };
+        }
       } catch (err) {
         if (!askNext(err)) throw originError(err, `peer ${previous.id}`);
         this.deps.logger.info({ peer: previous.id, err: failureReason(err), url: req.target }, 'next node in ownership order failed before answering; asking the origin');
@@ -117,13 +170,14 @@ export class PeerFetch {
     const handoff = this.deps.handoffMs > 0 && this.deps.clock.now() - this.deps.membership.changedAtMs < this.deps.handoffMs;
     if (previous && handoff) {
       try {
-        const res = await this.fromPeer(previous, req, true);
-        if (res.status !== 504) {
+        const res = await this.fromPeer(previous, req, 'only-if-cached');
+        // What it holds may predate a purge applied here: this owner asks the origin, as without it.
+        if (res !== PREDATES && res.status !== 504) {
           this.handoffHits++;
           // This node owns it: what the previous owner held is stored here as the owner's copy, not an edge copy.
           return { status: res.status, headers: res.headers, body: res.body, upstream: `handoff from peer ${previous.id}` };
         }
-        res.body.resume();
+        if (res !== PREDATES) res.body.resume();
       } catch (err) {
         if (!askNext(err)) throw originError(err, `peer ${previous.id}`);
       }
@@ -132,16 +186,19 @@ export class PeerFetch {
   }
 
   /**
-   * Peer `id`'s cache only (the workers of a node: workers/worker-fetch.ts): undefined
-   * when it does not hold the object (504), is not available, or fails before answering.
+   * Another worker of this node (workers/worker-fetch.ts): its cache only, or (`join`)
+   * its fetch in flight for the object, joined by its request path (the bytes stream
+   * as they arrive). Undefined when it does not hold the object (504), is not
+   * available, or fails before answering. A copy that may predate a purge applied
+   * here is revalidated by that worker (no-cache).
    */
-  async cachedAt(id: string, req: PeerRequest): Promise<OriginResponse | undefined> {
+  async fromWorker(id: string, req: PeerRequest, join: boolean): Promise<OriginResponse | undefined> {
     const m = this.deps.membership.peer(id);
     // One with purges queued for it may hold what was purged.
     if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
     try {
-      const res = await this.fromPeer(m, req, true);
-      if (res.status !== 504) return res;
+      const res = await this.unpurged(m, req, join ? 'normal' : 'only-if-cached');
+      if (res === undefined || res.status !== 504) return res;
       res.body.resume();
       return undefined;
     } catch (err) {
@@ -150,29 +207,57 @@ export class PeerFetch {
     }
   }
 
-  /** One request to a peer's proxy listener, with proof; `onlyIfCached`: its cache only. */
-  private async fromPeer(m: Member, req: PeerRequest, onlyIfCached: boolean): Promise<OriginResponse> {
+  /**
+   * Peer `m`'s answer, unless its content may have left the origin before a purge
+   * this node applied that matches it (the peer has not applied it yet): then `m` is
+   * asked once more with no-cache, so it revalidates with the origin. Undefined when
+   * that answer may predate the purge too (e.g. it joined a fetch begun before it).
+   */
+  private async unpurged(m: Member, req: PeerRequest, asking: Asking): Promise<OriginResponse | undefined> {
+    const first = await this.fromPeer(m, req, asking);
+    if (first !== PREDATES) return first;
+    const again = await this.fromPeer(m, req, 'no-cache');
+    if (again !== PREDATES) return again;
+    this.deps.logger.info({ peer: m.id, url: req.target }, "peer's copy may predate a purge applied here, even revalidated; asking the origin");
+    return undefined;
+  }
+
+  /** One request to a peer's proxy listener, with proof; PREDATES: an answer this node does not take. */
+  private async fromPeer(m: Member, req: PeerRequest, asking: Asking): Promise<OriginResponse | typeof PREDATES> {
     this.peerFetches++;
     const headers: Record<string, string> = { ...req.headers };
     // The owner computes the same primary key from the same Host.
     headers['host'] = new URL(urlOfKey(req.key)).host;
-    if (onlyIfCached) headers['cache-control'] = headers['cache-control'] ? `${headers['cache-control']}, only-if-cached` : 'only-if-cached';
+    if (asking !== 'normal') headers['cache-control'] = headers['cache-control'] ? `${headers['cache-control']}, ${asking}` : asking;
     // The owner answers from the side this node's client was given, not one it would choose itself.
     if (req.side !== undefined) headers[PEER_SIDE] = req.side;
     // Every field sent is signed (the Host too): a captured request cannot be sent again, nor changed.
     Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers));
+    const askedAtMs = this.deps.clock.now();
+    let res: OriginResponse;
     try {
-      const res = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, ...(req.signal ? { signal: req.signal } : {}) });
+      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, ...(req.signal ? { signal: req.signal } : {}) });
       m.health.recordSuccess();
-      return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: `peer ${m.id}`, peer: m.id! };
+      res = { status: r.statusCode, headers: fromUndici(r.headers), body: r.body, upstream: `peer ${m.id}`, peer: m.id! };
     } catch (err) {
       this.peerFailures++;
       if (askNext(err)) m.health.recordFailure(failureReason(err));
       throw err;
     }
+    const since = leftOriginAfter(res.headers, askedAtMs);
+    // Kept with the copy (hidden from clients): its answers to peers count from there (deliver/respond.ts).
+    if (since === undefined) delete res.headers[PEER_AGE];
+    else res.headers[PEER_AGE] = String(askedAtMs - since);
+    if (since !== undefined && this.deps.purgedSince?.({ primaryKey: req.key, url: urlOfKey(req.key), tags: tagsOf(res.headers) }, since)) {
+      this.predatingAnswers++;
+      // Not read: the connection goes (undici reports its own abort as an error, expected here).
+      res.body.on('error', () => undefined).destroy();
+      return PREDATES;
+    }
+    return res;
   }
 
-  stats(): { peerFetches: number; peerFailures: number; handoffHits: number; successorFetches: number } {
-    return { peerFetches: this.peerFetches, peerFailures: this.peerFailures, handoffHits: this.handoffHits, successorFetches: this.successorFetches };
+  stats(): { peerFetches: number; peerFailures: number; handoffHits: number; successorFetches: number; peerAnswersPredatingPurges: number } {
+    return { peerFetches: this.peerFetches, peerFailures: this.peerFailures, handoffHits: this.handoffHits, successorFetches: this.successorFetches, peerAnswersPredatingPurges: this.predatingAnswers };
   }
 }

@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrataError } from '../errors.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
-import { toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { PEER_AGE, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { ifRangeAllows, parseRanges, type ByteRange } from '../http/range.js';
 import type { Body, EntryMeta, StoredEntry } from '../store/types.js';
 import { presentedHeaders } from '../transform/variant-meta.js';
@@ -29,6 +29,8 @@ export interface DeliverOptions {
   headerCache: WeakMap<EntryMeta, StoredHead>;
   /** This node's Via member, e.g. "1.1 edge-1". */
   via: string;
+  /** Answers to a peer: the Age to the millisecond too (PEER_AGE). */
+  peerAge?: boolean;
 }
 
 /** The fields every answer from one stored metadata object starts with, built on its first answer. */
@@ -42,6 +44,32 @@ export interface StoredHead {
   whole: string[];
   /** The body size whose Content-Length value `whole` holds (-1: none yet). */
   wholeSize: number;
+  /** Where in `whole` the value of PEER_AGE goes (answers to peers), else -1. */
+  peerAgeAt: number;
+}
+
+/**
+ * Age in whole seconds (RFC 9111 §5.1) and, to a peer (opts.peerAge), PEER_AGE.
+ * `ageS`: currentAge(meta, now).
+ */
+export function ageFields(meta: EntryMeta, ageS: number, opts: DeliverOptions): string[] {
+  const age = String(Math.max(0, Math.floor(ageS)));
+  return opts.peerAge ? ['age', age, PEER_AGE, peerAgeValue(meta, ageS)] : ['age', age];
+}
+
+/**
+ * Milliseconds since the cluster took this content from the origin: since this node
+ * asked for it (requestTimeMs), plus what it had already spent in the cluster when it
+ * came from a peer (that peer's PEER_AGE, kept with the copy). Not the RFC age: that
+ * one counts from the origin's Date (whole seconds) and the origin's own Age, and a
+ * purge only asks that the cluster go to the origin again. `now` is derived from
+ * `ageS` (currentAge: initialAgeS + now - responseTimeMs), so both fields tell one
+ * instant; rounded up, so the asking node never thinks it younger than it is.
+ */
+function peerAgeValue(meta: EntryMeta, ageS: number): string {
+  const nowMs = meta.responseTimeMs + (ageS - meta.initialAgeS) * 1000;
+  const inCluster = Number(meta.headers[PEER_AGE] ?? 0);
+  return String(Math.max(0, Math.ceil(nowMs - meta.requestTimeMs + (Number.isFinite(inCluster) ? inCluster : 0))));
 }
 
 export interface StoredAnswer {
@@ -65,7 +93,8 @@ function storedHead(meta: EntryMeta, opts: DeliverOptions): StoredHead {
   // Coding-keyed entries and made variants: Vary and ETag as clients see them (transform/variant-meta.ts).
   const stored = presentedHeaders(meta);
   for (const name in stored) {
-    if (opts.hiddenFields.has(name) || name === 'content-length' || name === 'via' || name === 'accept-ranges') continue;
+    // PEER_AGE kept with a copy from a peer: an answer to a peer writes its own (ageFields).
+    if (opts.hiddenFields.has(name) || name === 'content-length' || name === 'via' || name === 'accept-ranges' || name === PEER_AGE) continue;
     visible[name] = stored[name]!;
   }
   const raw = toRawPairs(visible);
@@ -73,22 +102,28 @@ function storedHead(meta: EntryMeta, opts: DeliverOptions): StoredHead {
   if (meta.status === 200) raw.push('accept-ranges', 'bytes');
   const whole = raw.concat('age', '', 'cache-status', '');
   if (meta.status !== 204) whole.push('content-length', '');
-  head = { base: raw, whole, wholeSize: -1 };
+  let peerAgeAt = -1;
+  if (opts.peerAge) {
+    whole.push(PEER_AGE, '');
+    peerAgeAt = whole.length - 1;
+  }
+  head = { base: raw, whole, wholeSize: -1, peerAgeAt };
   opts.headerCache.set(meta, head);
   return head;
 }
 
 /** `head.whole` with this answer's values in it, for writeHead (which keeps nothing of it). */
-function wholeFields(head: StoredHead, age: string, cacheStatus: string, size: number): string[] {
+function wholeFields(head: StoredHead, meta: EntryMeta, ageS: number, cacheStatus: string, size: number): string[] {
   const f = head.whole;
   const at = head.base.length;
-  f[at + 1] = age;
+  f[at + 1] = String(Math.max(0, Math.floor(ageS)));
   f[at + 3] = cacheStatus;
   // RFC 9110 §8.6: no Content-Length on 204 (no slot for it then).
-  if (head.wholeSize !== size && f.length > at + 4) {
+  if (head.wholeSize !== size && f[at + 4] === 'content-length') {
     f[at + 5] = String(size);
     head.wholeSize = size;
   }
+  if (head.peerAgeAt >= 0) f[head.peerAgeAt] = peerAgeValue(meta, ageS);
   return f;
 }
 
@@ -108,7 +143,7 @@ export function deliverNotModified(res: ServerResponse, meta: EntryMeta, ageS: n
     const v = stored[f];
     if (v !== undefined && !opts.hiddenFields.has(f)) raw.push(f, v);
   }
-  raw.push('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via));
+  raw.push(...ageFields(meta, ageS, opts), 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via));
   res.writeHead(304, raw);
   res.end();
   return { status: 304, bodyBytes: 0 };
@@ -142,7 +177,6 @@ export function deliverStored(
 ): StoredAnswer | Promise<StoredAnswer> {
   const { meta, body } = entry;
   const shown = presentedHeaders(meta);
-  const age = String(Math.max(0, Math.floor(ageS)));
   const cacheable = meta.status === 200;
 
   if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, shown)) {
@@ -160,7 +194,7 @@ export function deliverStored(
       return { status: 416, bodyBytes: 0 };
     }
     if (r.kind === 'satisfiable') {
-      const raw = head.base.concat('age', age, 'cache-status', cacheStatus);
+      const raw = head.base.concat(ageFields(meta, ageS, opts), 'cache-status', cacheStatus);
       if (r.ranges.length > 1) return deliverMultipart(res, raw, meta, body, r.ranges);
       const { start, end } = r.ranges[0]!;
       raw.push('content-range', `bytes ${start}-${end}/${body.size}`, 'content-length', String(end - start + 1));
@@ -168,7 +202,7 @@ export function deliverStored(
       return sendBytes(req, res, body, 206, start, end);
     }
   }
-  res.writeHead(meta.status, wholeFields(head, age, cacheStatus, body.size));
+  res.writeHead(meta.status, wholeFields(head, meta, ageS, cacheStatus, body.size));
   return sendBytes(req, res, body, meta.status, 0, body.size - 1);
 }
 

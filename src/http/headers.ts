@@ -7,6 +7,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 /** Lower-case names; every value a single string (list fields joined per RFC 9110 §5.3). */
 export type HeaderMap = Record<string, string>;
 
+/**
+ * On an answer to a peer only: its Age to the millisecond (RFC 9111 §5.1's Age is
+ * whole seconds). The asking node checks the copy against the purges it applied
+ * since the content left the origin (cluster/purge-times.ts), and removes the field.
+ */
+export const PEER_AGE = 'strata-peer-age-ms';
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',

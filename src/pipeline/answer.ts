@@ -9,11 +9,11 @@
 
 import { currentAge } from '../cache/reuse.js';
 import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
-import { advertiseRanges, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
+import { advertiseRanges, ageFields, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
 import { earlyHintFields } from '../deliver/early-hints.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
-import type { HeaderMap } from '../http/headers.js';
+import { PEER_AGE, type HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
@@ -50,8 +50,9 @@ export function createAnswers(env: NodeEnv) {
     if (!base) {
       base = originFields(collapsed ? sharedFields(o.headers, env.config.cache.targetedField.toLowerCase()) : o.headers, deliverFor(env, ctx));
       if (o.kind === 'storing') {
-        // Its Age is each client's own (ageField), as a hit's is: not the origin's as it came.
-        base = withoutField(base, 'age');
+        // Its Age is each client's own (ageField), as a hit's is: not the origin's as it came
+        // (nor the age a peer's copy came with: PEER_AGE, written anew to a peer).
+        base = withoutField(withoutField(base, 'age'), PEER_AGE);
         // A stored 200 is answered with ranges from now on, so its first answer says so too.
         if (o.status === 200) base = advertiseRanges(base);
       }
@@ -61,8 +62,8 @@ export function createAnswers(env: NodeEnv) {
   }
 
   /** The Age of a response being stored, for a client answered now (RFC 9111 §5.1, §4.2.3): the leader and every follower alike. */
-  function ageField(o: SharedResponse): string[] {
-    return o.kind === 'storing' ? ['age', String(Math.max(0, Math.floor(currentAge(o.stored, env.clock.now()))))] : [];
+  function ageField(o: SharedResponse, ctx: RequestContext): string[] {
+    return o.kind === 'storing' ? ageFields(o.stored, currentAge(o.stored, env.clock.now()), deliverFor(env, ctx)) : [];
   }
 
   const variants = createVariants(env);
@@ -126,7 +127,7 @@ export function createAnswers(env: NodeEnv) {
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
       const head = ctx.method === 'HEAD';
       if (!head && !o.body.available) return 'alone';
-      ctx.res.writeHead(o.status, sharedHead(o, ctx, outcome.collapsed === true).concat(ageField(o), 'cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(o.status, sharedHead(o, ctx, outcome.collapsed === true).concat(ageField(o, ctx), 'cache-status', settle(env, ctx, outcome)));
       if (head) {
         ctx.res.end();
         return undefined;

@@ -82,18 +82,34 @@ export interface ProxyDeps {
  */
 export type ClusterRequest = OriginRequest & { key: string; side?: 'primary' | 'canary' };
 
+/**
+ * What a fetch's response came to, told once each (a worker holding the key's lock
+ * follows it: workers/worker-fetch.ts). `streaming`: once the response is known,
+ * whether it is being stored by a fill whose body streams to whoever joins the
+ * fetch's flight; `stored`: once the store work is over, whether it was stored.
+ */
+export interface FillProgress {
+  streaming: Promise<boolean>;
+  stored: Promise<boolean>;
+}
+
 /** What the request path asks of the cluster (src/cluster/cluster.ts). */
 export interface ClusterPath {
   /** The peer a request proves it comes from; a claim without proof has its peer fields removed (undefined). */
   verify(method: string, target: string, headers: HeaderMap): string | undefined;
-  /** Is this node the owner of the primary key now? */
-  ownsNow(key: string): boolean;
+  /**
+   * May a peer's request join this node's fetch in flight for the primary key, one
+   * that goes through the cluster? Only when that fetch cannot come back to the
+   * peer (no loop): between nodes, when this node owns the key (it fetches from the
+   * origin); between workers, always (a worker's fetch goes to the origin or to
+   * another worker's cache, never waiting on a worker's flight).
+   */
+  peerMayJoin(key: string): boolean;
   /**
    * The object from its owner, the next node in ownership order, or the origin
-   * (cluster/peer-fetch.ts). `storeDone`: resolves, once, with whether what the
-   * response brought was stored (a worker holding the key's lock waits for it).
+   * (cluster/peer-fetch.ts); `fill`: what the response came to.
    */
-  request(req: ClusterRequest, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse>;
+  request(req: ClusterRequest, origin: OriginClient, fill: FillProgress): Promise<OriginResponse>;
   /** A peer's request this node fetches: the origin, or (an owner within its handoff window) the previous owner only-if-cached first. */
   forPeer(req: ClusterRequest, origin: OriginClient): Promise<OriginResponse>;
   /** Which tiers keep copies of objects another node owns. */

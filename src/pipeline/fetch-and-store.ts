@@ -32,7 +32,7 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
-import type { ClusterPath } from './context.js';
+import type { ClusterPath, FillProgress } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
 import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
@@ -184,14 +184,18 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   return function fetchAndStore(req: FetchRequest): FetchWork {
     let finish!: (stored: boolean) => void;
     const done = new Promise<boolean>((r) => (finish = r));
-    const outcome = run(req, req.stored, finish, done).catch((err: unknown): FetchOutcome => {
+    let known!: (streaming: boolean) => void;
+    const fill: FillProgress = { stored: done, streaming: new Promise<boolean>((r) => (known = r)) };
+    const outcome = run(req, req.stored, finish, fill).catch((err: unknown): FetchOutcome => {
       finish(false);
       return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
     });
+    // The outcome is decided once the response is in: a storing one has its fill streaming already.
+    void outcome.then((o) => known(o.kind === 'storing'));
     return { outcome, done };
   };
 
-  async function run(req: FetchRequest, stored: StoredEntry | undefined, finish: (stored: boolean) => void, done: Promise<boolean>): Promise<FetchOutcome> {
+  async function run(req: FetchRequest, stored: StoredEntry | undefined, finish: (stored: boolean) => void, fill: FillProgress): Promise<FetchOutcome> {
     const validating = stored !== undefined && canValidate(stored.meta);
     const headers = validating ? { ...req.originHeaders, ...validatorHeaders(stored.meta) } : req.originHeaders;
     const requestTimeMs = clock.now();
@@ -202,13 +206,13 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
       : { method: 'GET', target: req.target, headers, key: req.key };
     if (req.signal) originReq.signal = req.signal;
-    const res = await fetchFrom(deps, req.viaCluster, originReq, done);
+    const res = await fetchFrom(deps, req.viaCluster, originReq, fill);
     const responseTimeMs = clock.now();
 
     if (validating && res.status === 304) {
       res.body.resume();
       // A 304 for another representation: fetch the whole response instead.
-      if (!notModifiedMatches(stored.meta, res.headers)) return run(req, undefined, finish, done);
+      if (!notModifiedMatches(stored.meta, res.headers)) return run(req, undefined, finish, fill);
       stats.inc('revalidated');
       let refreshed = false;
       try {
@@ -324,9 +328,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
  * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
  * owner within its handoff window, to the previous owner only-if-cached first.
  */
-export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }, storeDone: Promise<boolean>): Promise<OriginResponse> {
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }, fill: FillProgress): Promise<OriginResponse> {
   if (!deps.cluster) return deps.origin.request(req);
-  return viaCluster ? deps.cluster.request(req, deps.origin, storeDone) : deps.cluster.forPeer(req, deps.origin);
+  return viaCluster ? deps.cluster.request(req, deps.origin, fill) : deps.cluster.forPeer(req, deps.origin);
 }
 
 /** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */

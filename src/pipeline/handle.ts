@@ -29,7 +29,7 @@ import type { StoragePolicyOptions } from '../cache/storable.js';
 import { TAG_FIELDS } from '../cache/tags.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
-import { withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
+import { PEER_AGE, withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
 import { checkRequest } from '../server/request-guard.js';
 import type { RouteSide } from '../routing/router.js';
 import { createAnswers } from './answer.js';
@@ -51,6 +51,8 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   const targeted = config.cache.targetedField.toLowerCase();
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
   if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
+  // Kept with a copy from a peer (cluster/peer-fetch.ts): between peers only.
+  hidden.add(PEER_AGE);
   const baseHiddenFields: ReadonlySet<string> = new Set(hidden);
   for (const f of deps.guards?.node.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
   const deliver: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
@@ -72,7 +74,8 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
     ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
     : undefined;
   // Answers to peers hide nothing: targeted fields and tags travel to the edge copy.
-  const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap() };
+  // And their Age to the millisecond: the asking node checks the copy against its purges (cluster/purge-times.ts).
+  const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap(), peerAge: true };
   return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 

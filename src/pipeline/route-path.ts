@@ -60,7 +60,7 @@ function deliverOptions(node: NodeEnv, guard: Guard | undefined): DeliverOptions
  */
 function sided(cluster: ClusterPath, side: Side): Pick<ClusterPath, 'request' | 'forPeer'> {
   return {
-    request: (req, origin, storeDone) => cluster.request({ ...req, side }, origin, storeDone),
+    request: (req, origin, fill) => cluster.request({ ...req, side }, origin, fill),
     forPeer: (req, origin) => cluster.forPeer({ ...req, side }, origin),
   };
 }

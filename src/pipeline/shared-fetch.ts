@@ -104,9 +104,9 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
      */
     async fetch(ctx: RequestContext, key: string, found: StoredEntry | undefined, opts: { alone: boolean; maySlice: boolean }): Promise<{ outcome: FetchOutcome; collapsed: boolean }> {
       const alone = opts.alone || coalescer.passing(key);
-      // A peer's request joins only a flight that goes to the origin: one bound for a
-      // peer (this node does not own the key) could come back here (no loops).
-      const joined = alone ? undefined : coalescer.join(key, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.ownsNow(key));
+      // A peer's request joins only a flight that cannot come back to it (no loops): one
+      // that goes to the origin (context.ts peerMayJoin).
+      const joined = alone ? undefined : coalescer.join(key, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.peerMayJoin(key));
       if (joined) {
         stats.inc('collapsed');
         joined.waiting?.watch(ctx.res);

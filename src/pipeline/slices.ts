@@ -41,6 +41,9 @@ import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
 import { edgeTiersOf, fetchFrom, whenDistrusted, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
 
+/** A slice fill is never joined by another worker's request (FillProgress.streaming). */
+const NOT_JOINED: Promise<boolean> = Promise.resolve(false);
+
 
 export interface SliceDeps {
   store: Store & Purgeable;
@@ -145,7 +148,8 @@ export function createSlicer(deps: SliceDeps) {
       const requestTimeMs = clock.now();
       // Taken before the fetch: a purge while it is in flight keeps this slice out of the store.
       const purgeMark = store.purgeMark();
-      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key }, done);
+      // A slice's waiters on other workers wait for it stored (they ask with a Range: a slice fill is not joined).
+      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key }, { stored: done, streaming: NOT_JOINED });
       const responseTimeMs = clock.now();
       const cr = parseContentRange(res.headers['content-range']);
       const expected = cr && sliceSpan(index, sliceBytes, cr.total);

@@ -14,7 +14,7 @@
 
 import type { Readable } from 'node:stream';
 import type { CacheOutcome } from '../cache/outcome.js';
-import { baseHeaders, deliverNotModified } from '../deliver/respond.js';
+import { ageFields, baseHeaders, deliverNotModified } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
 import type { SharedBody } from '../coalesce/shared-body.js';
 import type { EntryMeta } from '../store/types.js';
@@ -100,7 +100,7 @@ export function createVariants(env: NodeEnv) {
       }
       if (ctx.method === 'HEAD') {
         // The fields the GET would get (RFC 9110 §9.3.2: Content-Encoding, the variant's ETag, Vary); nothing made.
-        ctx.res.writeHead(200, baseHeaders(meta, deliverFor(env, ctx)).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome)));
+        ctx.res.writeHead(200, baseHeaders(meta, deliverFor(env, ctx)).concat(ageFields(meta, ageS, deliverFor(env, ctx)), 'cache-status', settle(env, ctx, outcome)));
         ctx.res.end();
         return undefined;
       }
@@ -109,7 +109,7 @@ export function createVariants(env: NodeEnv) {
       if (!made) return 'alone';
       // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
       outcome.detail ??= plan.op === 'encode' ? `compress-${plan.coding}` : `decode-${plan.from}`;
-      const raw = baseHeaders(made.meta, deliverFor(env, ctx)).concat('age', String(Math.max(0, Math.floor(ageS))), 'cache-status', settle(env, ctx, outcome));
+      const raw = baseHeaders(made.meta, deliverFor(env, ctx)).concat(ageFields(made.meta, ageS, deliverFor(env, ctx)), 'cache-status', settle(env, ctx, outcome));
       ctx.res.writeHead(200, raw);
       const sending = made.body.sendTo(ctx.res, true);
       if (!sending) {

@@ -333,7 +333,11 @@ export class TieredStore implements CacheStore {
     // Memory's walk starts once the journal append is done (PurgeBans.add: walkAfter).
     let appended!: () => void;
     this.memory.ban(selector, opts, new Promise<void>((r) => (appended = r)));
-    for (const listener of this.purgedListeners) listener(selector, opts.softAtMs !== undefined);
+    const recorded: Promise<unknown>[] = [];
+    for (const listener of this.purgedListeners) {
+      const r = listener(selector, opts.softAtMs !== undefined);
+      if (r instanceof Promise) recorded.push(r);
+    }
     opts.onApply?.();
     for (const set of this.tickets.values()) {
       for (const t of set) {
@@ -348,6 +352,7 @@ export class TieredStore implements CacheStore {
     const durable = this.disk.purging.ban(selector, opts);
     void durable.then(appended, appended);
     await durable;
+    if (recorded.length) await Promise.all(recorded);
     return memoryOnly + onDisk;
   }
 

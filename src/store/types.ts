@@ -108,8 +108,12 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Called in the synchronous step in which a purge takes effect (before it is acknowledged). */
-export type PurgedListener = (selector: PurgeSelector, soft: boolean) => void;
+/**
+ * Called in the synchronous step in which a purge takes effect (before it is
+ * acknowledged). A promise returned is awaited before the purge resolves (a record
+ * that must be durable with it: cluster/purge-times.ts); it must not reject.
+ */
+export type PurgedListener = (selector: PurgeSelector, soft: boolean) => unknown;
 
 /** Removing by selection: invalidation and purges, and keeping fetches begun before them out. */
 export interface Purgeable {

@@ -9,8 +9,12 @@
 // or purged at w since, only make w answer "not cached": the asker then forgets
 // w for the key and fetches it itself (under the key's lock: key-lock.ts).
 
-/** What a waiter is told once the holder let go of a key's lock: fetch alone, or take it from worker w. */
-export type Answer = { kind: 'alone' } | { kind: 'at'; worker: number };
+/**
+ * What a waiter is told by a key's holder: fetch alone, take it from worker w's
+ * cache (stored), or join worker w's fetch (`fetching`: its response is being
+ * stored, and its bytes stream to whoever joins its flight as they arrive).
+ */
+export type Answer = { kind: 'alone' } | { kind: 'at'; worker: number } | { kind: 'fetching'; worker: number };
 /** A lock request's outcome: `go` (this worker holds the lock and fetches), or an answer. */
 export type Grant = { kind: 'go' } | Answer;
 

@@ -18,6 +18,10 @@
 //   alone; the primary removes the dead worker's lock links before it restarts
 //   it (clearLocksOf), and a waiter that finds a link naming a process that is
 //   gone removes it and looks again (a crash between the two).
+// - Waiters do not wait for the whole body: once the holder has the response and
+//   is storing it (headers in, the fill streaming), they are told "fetching at w"
+//   and ask w for it; w's request path joins its own flight, so the bytes reach
+//   them as they arrive from the origin (a waiter asking later is told so at once).
 // - A lock whose object was stored lingers a little (until the notice that it is
 //   stored has left for the other workers' directories: lock-links.ts),
 //   answering "stored here" at once: a worker that misses the key meanwhile is
@@ -36,8 +40,10 @@ interface Lock {
   key: string;
   /** Its link's name in the lock directory (what a WAIT names). */
   name: string;
-  /** Replies owed to waiting workers, sent at release. */
+  /** Replies owed to waiting workers, sent at release (or once the holder's fill streams). */
   waiters: ((arg: number) => void)[];
+  /** Held, and its fill streams: a waiter is told "fetching here" at once. */
+  streaming: boolean;
 }
 
 /** What a released lock's waiters are told when its fetch stored nothing. */
@@ -121,6 +127,8 @@ export class KeyLocks {
   private readonly me: string;
   /** What a lingering lock answers: stored here. */
   private readonly storedHere: number;
+  /** What a held lock whose fill streams answers: join the fetch here. */
+  private readonly fetchingHere: number;
   readonly counts = { granted: 0, waited: 0, failed: 0 };
 
   /** `dir`: this start's lockDirFor(); `index`: this worker's; `ask`: sends a WAIT over the link to a holder. */
@@ -132,6 +140,7 @@ export class KeyLocks {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.me = `${index}.${process.pid}`;
     this.storedHere = answerArg({ kind: 'at', worker: index });
+    this.fetchingHere = answerArg({ kind: 'fetching', worker: index });
   }
 
   private lingers(lock: Lock): boolean {
@@ -160,6 +169,7 @@ export class KeyLocks {
       // missed again (evicted, purged): the lock is still ours, held again.
       this.fresh.delete(mine);
       this.old.delete(mine);
+      mine.streaming = false;
       this.counts.granted++;
       return { kind: 'go' };
     }
@@ -172,7 +182,7 @@ export class KeyLocks {
       this.counts.failed++;
       return { kind: 'alone' };
     }
-    const lock: Lock = { key, name, waiters: [] };
+    const lock: Lock = { key, name, waiters: [], streaming: false };
     this.byKey.set(key, lock);
     this.byName.set(name, lock);
     this.counts.granted++;
@@ -238,7 +248,22 @@ export class KeyLocks {
     const lock = this.byName.get(name);
     if (!lock) reply(RETRY_ARG);
     else if (this.lingers(lock)) reply(this.storedHere);
+    else if (lock.streaming) reply(this.fetchingHere);
     else lock.waiters.push(reply);
+  }
+
+  /**
+   * The fetch `take` allowed has its response and is storing it (the fill streams):
+   * its waiters, and any from now on, are told to join it here. False when this
+   * worker does not hold the lock (let go already).
+   */
+  streams(key: string): boolean {
+    const lock = this.byKey.get(key);
+    if (!lock || this.lingers(lock)) return false;
+    lock.streaming = true;
+    for (const reply of lock.waiters) reply(this.fetchingHere);
+    lock.waiters = [];
+    return true;
   }
 
   private letGo(lock: Lock): void {
@@ -262,6 +287,7 @@ export class KeyLocks {
     const answer = stored ? this.storedHere : ALONE_ARG;
     for (const reply of lock.waiters) reply(answer);
     lock.waiters = [];
+    lock.streaming = false;
     if (stored) this.fresh.add(lock);
     else this.letGo(lock);
     return true;

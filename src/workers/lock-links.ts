@@ -150,6 +150,11 @@ export class WorkerLocks {
     return { kind: 'alone' };
   }
 
+  /** The fetch that `go` allowed is storing its response and streams it: its waiters join it (key-lock.ts). */
+  streams(key: string): void {
+    this.keys.streams(key);
+  }
+
   /** The fetch that `go` allowed is over: `stored` when the object is now in this worker's cache. */
   release(key: string, stored: boolean): void {
     if (!this.keys.release(key, stored) || !stored) return;

@@ -11,8 +11,9 @@
 //   WAIT    id = the asker's wait id, payload = a key lock's name (key-lock.ts):
 //           "answer me when you let go of it"
 //   ANSWER  id = that wait id, payload = u16 answerArg() (what the holder's fetch
-//           came to: stored at w, or stored nothing), or RETRY_ARG: "I do not
-//           hold it (any more): look again"
+//           came to: stored at w, stored nothing, or being stored at w and
+//           streaming: join it), or RETRY_ARG: "I do not hold it (any more): look
+//           again"
 
 import type { Answer } from './directory.js';
 
@@ -70,13 +71,17 @@ export function answerFrame(id: number, arg: number): Buffer {
   return b;
 }
 
-/** A holder's answer as a number: 0 alone, 1 + w at worker w. */
+/** Where "fetching at w" starts (w < 256): above every "at w". */
+const FETCHING = 0x200;
+
+/** A holder's answer as a number: 0 alone, 1 + w at worker w, FETCHING + w fetching at worker w. */
 export function answerArg(a: Answer): number {
-  return a.kind === 'alone' ? 0 : 1 + a.worker;
+  return a.kind === 'alone' ? 0 : a.kind === 'at' ? 1 + a.worker : FETCHING + a.worker;
 }
 
 export function answerOf(arg: number): Answer {
-  return arg === 0 ? { kind: 'alone' } : { kind: 'at', worker: arg - 1 };
+  if (arg === 0) return { kind: 'alone' };
+  return arg >= FETCHING ? { kind: 'fetching', worker: arg - FETCHING } : { kind: 'at', worker: arg - 1 };
 }
 
 export interface Frame {

@@ -1,10 +1,13 @@
 // A worker's miss: the worker that received it fetches from the origin itself,
 // holding the key's lock (key-lock.ts), so the body crosses no second hop and
 // is stored once, by the worker that fetched it. Another worker asking for the
-// key meanwhile waits for the lock and is then sent to the worker that stored it
-// (a hit there, over the worker proxy link, kept as an edge copy); so a herd over
-// every worker still makes one origin request per object per node. A key the
-// node's directory says another worker stored is taken from that worker's cache.
+// key meanwhile waits for the lock only until the holder has the response and is
+// storing it, then asks the holder, whose request path joins its own flight: the
+// bytes reach it as they arrive from the origin, not once the whole body is stored
+// (a response not stored: it fetches alone once the holder knows). Kept as an edge
+// copy; so a herd over every worker still makes one origin request per object per
+// node. A key the node's directory says another worker stored is taken from that
+// worker's cache.
 //
 // Measured (bench/RESULTS.md, "Workers"): sending every miss on a key another
 // worker owned through that owner (an HTTP hop carrying the body, a second copy
@@ -20,6 +23,7 @@
 
 import type { Logger } from 'pino';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
+import type { FillProgress } from '../pipeline/context.js';
 import { WorkerLocks } from './lock-links.js';
 import { keyHash, type Grant } from './directory.js';
 import { sliceRange } from '../cache/slicing.js';
@@ -34,32 +38,40 @@ export function lockKeyOf(key: string, range: string | undefined): string {
 
 export interface LockService {
   acquire(key: string, notAt?: number): Promise<Grant>;
+  /** The holder's fetch is storing its response, streaming: its waiters may join it. */
+  streams(key: string): void;
   release(key: string, stored: boolean): void;
   stats(): Record<string, number>;
 }
 
-/** Ask worker `w` for `req` from its cache only: undefined when it does not hold it or cannot be asked. */
-export type AskWorker = (w: number, req: OriginRequest & { key: string }) => Promise<OriginResponse | undefined>;
+/**
+ * Ask worker `w` for `req`: from its cache only, or (`join`) joining its fetch in
+ * flight; undefined when it does not hold it or cannot be asked.
+ */
+export type AskWorker = (w: number, req: OriginRequest & { key: string }, join: boolean) => Promise<OriginResponse | undefined>;
 
 export class WorkerFetch {
   private fromWorkers = 0;
   private fromOrigin = 0;
   /** Locks this worker took and let go (/stats: equals `granted` once nothing is in flight). */
   private told = 0;
+  /** Of the misses from other workers: those that joined the holder's fetch as it streamed. */
+  private joined = 0;
 
   constructor(private readonly locks: LockService) {}
 
-  async request(req: OriginRequest & { key: string }, origin: OriginClient, ask: AskWorker, storeDone: Promise<boolean>): Promise<OriginResponse> {
+  async request(req: OriginRequest & { key: string }, origin: OriginClient, ask: AskWorker, fill: FillProgress): Promise<OriginResponse> {
     const lockKey = lockKeyOf(req.key, req.headers['range']);
     let g = await this.locks.acquire(lockKey);
     for (let redirects = 0; ; redirects++) {
-      if (g.kind === 'go') return this.holding(req, lockKey, origin, storeDone);
+      if (g.kind === 'go') return this.holding(req, lockKey, origin, fill);
       if (g.kind === 'alone' || redirects >= MAX_REDIRECTS) {
         this.fromOrigin++;
         return origin.request(req);
       }
-      const res = await ask(g.worker, req);
+      const res = await ask(g.worker, req, g.kind === 'fetching');
       if (res) {
+        if (g.kind === 'fetching') this.joined++;
         this.fromWorkers++;
         return res;
       }
@@ -69,9 +81,10 @@ export class WorkerFetch {
 
   /**
    * From the origin, holding the lock until the store work on what it brought is
-   * over, whatever its outcome (`storeDone`, resolved once by the pipeline's fill).
+   * over, whatever its outcome (`fill.stored`, resolved once by the pipeline's fill);
+   * its waiters are let in as soon as the fill streams (`fill.streaming`).
    */
-  private async holding(req: OriginRequest & { key: string }, lockKey: string, origin: OriginClient, storeDone: Promise<boolean>): Promise<OriginResponse> {
+  private async holding(req: OriginRequest & { key: string }, lockKey: string, origin: OriginClient, fill: FillProgress): Promise<OriginResponse> {
     this.fromOrigin++;
     let res: OriginResponse;
     try {
@@ -80,7 +93,8 @@ export class WorkerFetch {
       this.release(lockKey, false);
       throw err;
     }
-    void storeDone.then((stored) => this.release(lockKey, stored));
+    void fill.streaming.then((streaming) => streaming && this.locks.streams(lockKey));
+    void fill.stored.then((stored) => this.release(lockKey, stored));
     return res;
   }
 
@@ -90,7 +104,7 @@ export class WorkerFetch {
   }
 
   stats(): Record<string, number> {
-    return { missesFromOrigin: this.fromOrigin, missesFromOtherWorkers: this.fromWorkers, lockReleases: this.told, ...this.locks.stats() };
+    return { missesFromOrigin: this.fromOrigin, missesFromOtherWorkers: this.fromWorkers, missesJoiningAnotherWorker: this.joined, lockReleases: this.told, ...this.locks.stats() };
   }
 }
 

@@ -74,6 +74,26 @@ test('one worker takes a key\'s lock; the others wait and are then sent to it on
   }
 });
 
+test('once the holder streams a storing fill, its waiters are told to join it, and a worker asking later is told so at once', async () => {
+  const { w, close } = await workers(3);
+  try {
+    assert.deepEqual(await w[1]!.acquire('/s'), { kind: 'go' });
+    const waiting = w[0]!.acquire('/s');
+    assert.equal(await settledSoon(waiting), false, 'it waits while worker 1 has no response yet');
+    w[1]!.streams('/s');
+    assert.deepEqual(await waiting, { kind: 'fetching', worker: 1 });
+    assert.deepEqual(await w[2]!.acquire('/s'), { kind: 'fetching', worker: 1 });
+    assert.equal(w[1]!.stats().locksHeld, 1, 'held until the fill is over');
+    w[1]!.release('/s', true);
+    assert.deepEqual(await w[2]!.acquire('/s'), { kind: 'at', worker: 1 }, 'stored: lingering, "stored here"');
+    // A streaming signal after the release (the fill ended first) changes nothing.
+    w[1]!.streams('/s');
+    assert.deepEqual(await w[0]!.acquire('/s'), { kind: 'at', worker: 1 });
+  } finally {
+    await close();
+  }
+});
+
 test('a fetch that stored nothing lets its waiters fetch alone, and the lock is free at once', async () => {
   const { w, close } = await workers(2);
   try {

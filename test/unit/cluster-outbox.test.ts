@@ -1,13 +1,14 @@
 // The fan-out outbox on disk: a queued purge survives a restart until every peer
-// acknowledged it; a dropped peer is owed nothing; the file goes when it is empty.
+// acknowledged it; a dropped peer is owed nothing; the files go when it is empty;
+// a purge is one appended line; a peer's backlog is bounded.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { OUTBOX_FILE, PurgeOutbox } from '../../src/cluster/outbox.js';
+import { MAX_OWED_PER_PEER, OUTBOX_FILE, OUTBOX_LOG, PurgeOutbox } from '../../src/cluster/outbox.js';
 import { emptySelector } from '../../src/store/purge/purge-match.js';
 
 const purge = (id: string) => ({ id, from: 'a', selector: { ...emptySelector(), paths: [`/${id}`] } });
@@ -74,6 +75,67 @@ test('outbox: a burst of purges and a backlog acknowledged one by one are writte
     await outbox.flush();
     assert.ok(outbox.writes - before <= 2, `a backlog of ${n} acknowledgements took ${outbox.writes - before} writes`);
     assert.deepEqual((await PurgeOutbox.load(dir)).outbox.pendingCounts(), { c: n });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbox: a purge appends one line, the snapshot is rewritten only once the log doubled what is owed; a torn last line and a log older than the snapshot are not replayed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    const { outbox } = await PurgeOutbox.load(dir);
+    for (let i = 0; i < 5; i++) await outbox.add(purge(`p${i}`), ['b']);
+    const log = join(dir, OUTBOX_LOG);
+    const lines = async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean).length;
+    assert.equal(existsSync(join(dir, OUTBOX_FILE)), false, 'no snapshot yet: every change is a line');
+    assert.equal(await lines(), 1 + 5, 'the generation line, then one line per purge');
+    await outbox.ack('p0', 'b');
+    assert.equal(await lines(), 7);
+    // Many changes: the snapshot is rewritten, the log starts again.
+    for (let i = 5; i < 1_200; i++) {
+      await outbox.add(purge(`p${i}`), ['b']);
+      await outbox.ack(`p${i}`, 'b');
+    }
+    assert.ok(existsSync(join(dir, OUTBOX_FILE)), 'a snapshot');
+    assert.ok((await lines()) < 1_100, `the log was emptied at the rewrite (${await lines()} lines)`);
+    assert.deepEqual(outbox.owed('b').map((p) => p.id), ['p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual((await PurgeOutbox.load(dir)).outbox.owed('b').map((p) => p.id), ['p1', 'p2', 'p3', 'p4'], 'snapshot and log together');
+    // A torn last line (a crash mid-append): skipped, the rest stands.
+    await appendFile(log, '{"op":"add","purge":{"id":"p9');
+    const torn = await PurgeOutbox.load(dir);
+    assert.equal(torn.skipped, 1);
+    assert.deepEqual(torn.outbox.owed('b').map((p) => p.id), ['p1', 'p2', 'p3', 'p4']);
+    // A log of the generation before the snapshot (a crash between the rename and its removal): not replayed.
+    await writeFile(log, `${JSON.stringify({ op: 'gen', gen: 0 })}\n${JSON.stringify({ op: 'drop', peer: 'b' })}\n`);
+    assert.deepEqual((await PurgeOutbox.load(dir)).outbox.owed('b').map((p) => p.id), ['p1', 'p2', 'p3', 'p4']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbox: a peer owed more than MAX_OWED_PER_PEER purges is owed one purge of everything instead (bounded), durably', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    const { outbox } = await PurgeOutbox.load(dir);
+    const n = MAX_OWED_PER_PEER + 1;
+    // Every other purge is owed to 'up' too: it stays under the cap.
+    await Promise.all(Array.from({ length: n }, (_, i) => outbox.add(purge(`p${i}`), i % 2 === 0 ? ['down', 'up'] : ['down'])));
+    const up = Math.ceil(n / 2);
+    assert.equal(outbox.owedCount('up'), up, 'a peer under the cap keeps each purge');
+    assert.equal(outbox.owedCount('down'), 1);
+    const [all] = outbox.owed('down');
+    assert.equal(all!.selector.all, true);
+    assert.equal(all!.from, 'a');
+    assert.equal(outbox.owes('down', 'p0'), true, 'what it became is still owed: the purge answer says pending');
+    // More purges: queued after it, collapsed again past the cap.
+    await outbox.add(purge('late'), ['down']);
+    assert.deepEqual(outbox.owed('down').map((p) => p.id), [all!.id, 'late']);
+    const again = (await PurgeOutbox.load(dir)).outbox;
+    assert.deepEqual(again.owed('down').map((p) => p.id), [all!.id, 'late'], 'durable');
+    assert.equal(again.owedCount('up'), up);
+    await outbox.ack(all!.id, 'down');
+    assert.equal(outbox.owes('down', 'p0'), false);
+    assert.equal(outbox.owes('down', 'late'), true);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

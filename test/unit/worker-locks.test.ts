@@ -47,7 +47,7 @@ test('frames survive any split of the byte stream', () => {
 });
 
 test('a holder\'s answer survives the wire, and none is taken for "look again"', () => {
-  for (const a of [{ kind: 'alone' }, { kind: 'at', worker: 0 }, { kind: 'at', worker: 255 }] as Answer[]) {
+  for (const a of [{ kind: 'alone' }, { kind: 'at', worker: 0 }, { kind: 'at', worker: 255 }, { kind: 'fetching', worker: 0 }, { kind: 'fetching', worker: 255 }] as Answer[]) {
     assert.deepEqual(answerOf(answerArg(a)), a);
     assert.notEqual(answerArg(a), RETRY_ARG);
   }
