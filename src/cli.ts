@@ -97,6 +97,7 @@ async function main(): Promise<number | undefined> {
   const assigned = process.env[ASSIGNMENT_ENV];
   let links;
   let listenAfterLoad = false;
+  let routing;
   if (assigned === undefined) {
     let count: number;
     try {
@@ -116,10 +117,12 @@ async function main(): Promise<number | undefined> {
   } else {
     const w = workers.asWorker(config, reloadConfig, assigned);
     ({ config, reloadConfig, links, listenAfterLoad } = w);
+    // The primary keeps the admin API's routing changes for a worker it restarts.
+    routing = { initial: w.routing, changed: (overrides: unknown) => process.send?.({ strata: 'routing', overrides }) };
   }
 
   const { createNode } = await import('./node.js');
-  const node = createNode(config, { loadConfig: reloadConfig, listenAfterLoad, ...(links ? { links } : {}) });
+  const node = createNode(config, { loadConfig: reloadConfig, listenAfterLoad, ...(links ? { links } : {}), ...(routing ? { routing } : {}) });
   // Installed before start() so a signal during start-up still stops cleanly.
   handleSignals(() => node.stop(), () => node.config(), () => node.reload(), assigned !== undefined);
   try {

@@ -67,6 +67,8 @@ export interface NodeShared {
   requestBodies: RequestBodyBudget;
   /** POST /reload. */
   reload: () => Promise<ConfigChanges>;
+  /** After an admin routing change (drain, undrain, canary weight) over `router`. */
+  routingChanged: ((router: Router) => void) | undefined;
 }
 
 export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
@@ -111,7 +113,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       reload,
       explain,
       topMisses,
-      routes: createRoutesAdmin({ token: cfg.admin.token, router, logger }),
+      routes: createRoutesAdmin({ token: cfg.admin.token, router, logger, ...(shared.routingChanged ? { changed: () => shared.routingChanged!(router) } : {}) }),
       edge: () => guards.figures(),
       requestBodies: () => requestBodies.figures(),
       ...(cluster ? { cluster } : {}),

@@ -16,6 +16,8 @@ import type { Recompressor } from './transform/recompress.js';
 import type { Clock } from './util/clock.js';
 import type { WorkerLinks } from './workers/plan.js';
 
+import type { RoutingOverrides } from './routing/overrides.js';
+
 export interface NodeDeps {
   clock?: Clock;
   logger?: Logger;
@@ -33,6 +35,11 @@ export interface NodeDeps {
   links?: WorkerLinks;
   /** Listen only once the disk index loaded (a restarted worker: the other workers serve meanwhile, and what it stored is no miss). */
   listenAfterLoad?: boolean;
+  /**
+   * Workers: the admin API's routing changes the primary kept (`initial`, taken
+   * before the node listens) and where each new change goes (`changed`).
+   */
+  routing?: { initial: RoutingOverrides | undefined; changed: (o: RoutingOverrides) => void };
 }
 
 /**

@@ -35,6 +35,7 @@ import { TopMisses } from './observability/top-misses.js';
 import { UpstreamPool } from './origin/pool.js';
 import { DrainSet } from './routing/drain.js';
 import { RetiringPools } from './routing/retiring.js';
+import { applyRoutingOverrides, routingOverrides } from './routing/overrides.js';
 import { Router, type PoolFactory } from './routing/router.js';
 import type { MissFlights } from './pipeline/context.js';
 import { Coalescer } from './coalesce/coalescer.js';
@@ -117,7 +118,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */
   const build = (cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation =>
     buildGeneration(
-      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, reload: () => node.reload() },
+      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, reload: () => node.reload(), routingChanged: deps.routing ? (r) => deps.routing!.changed(routingOverrides(r)) : undefined },
       cfg,
       router,
       guards,
@@ -237,6 +238,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       store = new TieredStore(memory, disk, logger);
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
       const router = new Router(config, { makePool, drains, retiring: () => retiring.list() });
+      if (deps.routing?.initial) applyRoutingOverrides(router, deps.routing.initial);
       const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       coalescer = flights;
       // A request after a purge must not join a fetch that began before it.

@@ -23,6 +23,8 @@ export interface RoutesAdminDeps {
   token: string;
   router: Router;
   logger: Logger;
+  /** Called after each change made here (workers: the primary keeps them for a worker it restarts). */
+  changed?: () => void;
 }
 
 /** A path segment percent-decoded, or undefined when its escapes are malformed (`%zz`). */
@@ -95,6 +97,7 @@ export function createRoutesAdmin(deps: RoutesAdminDeps): (req: IncomingMessage,
     const r = router.setCanaryPercent(site, route, percent);
     if (typeof r === 'string') return json(res, 404, { error: 'NOT_FOUND', message: r });
     logger.info({ routing: { by: req.socket.remoteAddress, site, route, canaryPercent: percent } }, 'canary weight changed');
+    deps.changed?.();
     json(res, 200, { site, route, primary: 100 - percent, canary: percent });
   }
 
@@ -108,6 +111,7 @@ export function createRoutesAdmin(deps: RoutesAdminDeps): (req: IncomingMessage,
     const status = on ? router.drain(name) : router.undrain(name);
     if (status === undefined) return json(res, 404, { error: 'NOT_FOUND', message: `no pool lists upstream ${name}` });
     logger.info({ routing: { by: req.socket.remoteAddress, upstream: name, state: status.state, inFlight: status.inFlight } }, on ? 'upstream draining' : 'upstream back in rotation');
+    deps.changed?.();
     json(res, 200, status);
   }
 

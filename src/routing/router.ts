@@ -285,6 +285,11 @@ export class Router {
     return this.table.routes.get(`${site}/${name}`);
   }
 
+  /** Every route of every site. */
+  routes(): Iterable<Route> {
+    return this.table.routes.values();
+  }
+
   /** Set a route's canary share (0-100); the error names what is wrong. */
   setCanaryPercent(site: string, name: string, percent: number): Route | string {
     const r = this.route(site, name);

@@ -8,6 +8,7 @@ import { isClustered } from '../cluster/cluster.js';
 import { createLogger } from '../observability/logger.js';
 import { workerConfig, workerCount, workerLinks, type WorkerAssignment, type WorkerLinks } from './plan.js';
 import { supervise, warnUnusedDirs, type Supervisor } from './primary.js';
+import type { RoutingOverrides } from '../routing/overrides.js';
 
 /**
  * How many processes serve this node. A node in a cluster of nodes runs one
@@ -35,9 +36,9 @@ export function asWorker(
   config: Readonly<Config>,
   reload: () => Readonly<Config>,
   assigned: string,
-): { config: Readonly<Config>; reloadConfig: () => Readonly<Config>; links: WorkerLinks; listenAfterLoad: boolean } {
+): { config: Readonly<Config>; reloadConfig: () => Readonly<Config>; links: WorkerLinks; listenAfterLoad: boolean; routing: RoutingOverrides | undefined } {
   const a = JSON.parse(assigned) as WorkerAssignment;
-  return { config: workerConfig(config, a), reloadConfig: () => workerConfig(reload(), a), links: workerLinks(config, a), listenAfterLoad: a.restarted === true };
+  return { config: workerConfig(config, a), reloadConfig: () => workerConfig(reload(), a), links: workerLinks(config, a), listenAfterLoad: a.restarted === true, routing: a.routing };
 }
 
 

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { Config, ListenAddress } from '../config/types.js';
 import type { PeerSpec } from '../config/schema/index.js';
 import type { WorkerAdmin } from './admin-view.js';
+import type { RoutingOverrides } from '../routing/overrides.js';
 
 /** The environment variable carrying a worker's assignment (not STRATA_*: it is no setting). */
 export const ASSIGNMENT_ENV = 'STRATA0_WORKER_ASSIGNMENT';
@@ -40,6 +41,8 @@ export interface WorkerAssignment {
   lockDir: string;
   /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
   restarted?: boolean;
+  /** The admin API's routing changes so far (drains, canary weights): a restarted worker takes them. */
+  routing?: RoutingOverrides;
 }
 
 /** The worker's private listeners, beside those of its Config. */

@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { clearLocksOf, lockDirFor, removeLockDir } from './key-lock.js';
 import { ASSIGNMENT_ENV, unusedWorkerDirs, type WorkerAssignment } from './plan.js';
+import type { RoutingOverrides } from '../routing/overrides.js';
 
 
 const BACKOFF_MIN_MS = 100;
@@ -31,7 +32,8 @@ const STABLE_AFTER_MS = 60_000;
 const STOP_BACKSTOP_MS = 5_000;
 
 /** Messages a worker sends its primary. */
-export type WorkerMessage = { strata: 'started'; listen: unknown; admin?: unknown };
+export type StartedMessage = { strata: 'started'; listen: unknown; admin?: unknown };
+export type WorkerMessage = StartedMessage | { strata: 'routing'; overrides: RoutingOverrides };
 
 async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
@@ -83,7 +85,7 @@ interface Slot {
   startedAtMs: number;
   backoffMs: number;
   restarts: number;
-  started?: WorkerMessage;
+  started?: StartedMessage;
 }
 
 export interface Supervisor {
@@ -106,13 +108,17 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let started = 0;
+  /** The admin API's routing changes (drains, canary weights), for a worker started after them. */
+  let routing: RoutingOverrides | undefined;
 
   const fork = (slot: Slot): void => {
-    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, lockDir, ...(slot.restarts > 0 ? { restarted: true } : {}) };
+    const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, lockDir, ...(slot.restarts > 0 ? { restarted: true } : {}), ...(routing ? { routing } : {}) };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
     slot.startedAtMs = Date.now();
     worker.on('message', (m: WorkerMessage) => {
+      // Every worker sends the same record after an admin change (they all apply it): the last one stands.
+      if (m?.strata === 'routing') routing = m.overrides;
       if (m?.strata !== 'started') return;
       slot.started = m;
       // Worker 0 answers the node's admin address: its address is the node's.

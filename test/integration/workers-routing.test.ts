@@ -61,3 +61,52 @@ test('2 workers: a canary weight, a drain and an undrain through the admin addre
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('2 workers: a worker restarted after a crash takes the admin API\'s drains and canary weights before it serves', async () => {
+  const main = await startOrigin(named('main', 'no-store'));
+  const primary = await startOrigin(named('primary', 'no-store'));
+  const canaryX = await startOrigin(named('canaryX', 'no-store'));
+  const canaryY = await startOrigin(named('canaryY', 'no-store'));
+  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-routing-restart-'));
+  // Route x: the file gives its canary 0 % (the API raises it); route y: 100 % (the API drains its canary).
+  const sites = JSON.stringify({
+    s: {
+      hosts: ['s.example'],
+      default: true,
+      routes: {
+        x: { path: '/x/', upstream: primary.url, canary: { upstream: canaryX.url, percent: 0, by: 'random' } },
+        y: { path: '/y/', upstream: primary.url, canary: { upstream: canaryY.url, percent: 100, by: 'random' } },
+      },
+    },
+  });
+  const { s, base, admin, pids } = await startWorkers(2, main, dir, ['--sites', sites]);
+  const auth = { authorization: 'Bearer t', 'content-type': 'application/json' };
+  const round = async (prefix: string) => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => get(base, `${prefix}${i}`)));
+    const origins = new Map<string, number>();
+    for (const a of answers) {
+      const who = a.status === 200 ? a.body.split(' ')[0]! : String(a.status);
+      origins.set(who, (origins.get(who) ?? 0) + 1);
+    }
+    return { origins: Object.fromEntries(origins), workers: new Set(answers.map(servedBy)) };
+  };
+  let restartedPid: number | undefined;
+  try {
+    assert.equal((await fetchReply(`${admin}/routes/s/x/weights`, auth, 'POST', JSON.stringify({ canary: 100 }))).status, 200);
+    assert.equal((await fetchReply(`${admin}/upstreams/drain`, auth, 'POST', JSON.stringify({ upstream: canaryY.url }))).status, 200);
+    const from = s.lines.length;
+    process.kill(pids[1]!, 'SIGKILL');
+    const restarted = await s.logged((l) => l.msg === 'worker restarted' && l.worker === 1, 'worker 1 restarted', { from });
+    restartedPid = restarted.pid as number;
+    const x = await round('/x/');
+    assert.ok(x.workers.has('w1'), `the restarted worker answered some (${[...x.workers].join(', ')})`);
+    assert.deepEqual(x.origins, { canaryX: 20 }, 'the canary weight set through the API holds on the restarted worker');
+    const y = await round('/y/');
+    assert.ok(y.workers.has('w1'), `the restarted worker answered some (${[...y.workers].join(', ')})`);
+    assert.deepEqual(y.origins, { primary: 20 }, 'the drained canary stays drained on the restarted worker');
+  } finally {
+    await stopAll(s, [pids[0]!, restartedPid ?? pids[1]!]);
+    await Promise.all([main.close(), primary.close(), canaryX.close(), canaryY.close()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
