@@ -23,11 +23,11 @@
 // the outbox once no peer is pending for it; a peer dropped from the set is
 // dropped from every record; deliveries read owed() oldest first.
 
-import { readFile, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { emptySelector } from '../store/purge/purge-match.js';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
-import { syncDir, writeSynced } from '../util/durable-file.js';
+import { readIfThere, syncDir, writeSynced } from '../util/durable-file.js';
 
 export const OUTBOX_FILE = 'purge-outbox.json';
 export const OUTBOX_LOG = 'purge-outbox.log';
@@ -89,7 +89,7 @@ export class PurgeOutbox {
   static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number }> {
     const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE));
     let skipped = 0;
-    const text = await readIfThere(outbox.path);
+    const text = (await readIfThere(outbox.path)) ?? '';
     type Doc = { seq?: unknown; gen?: unknown; records?: { purge: unknown; pending: unknown }[] };
     let doc: Doc = { seq: 0, records: [] };
     try {
@@ -108,7 +108,7 @@ export class PurgeOutbox {
       }
       outbox.hold(p, r.pending as string[]);
     }
-    const lines = (await readIfThere(outbox.logPath)).split('\n').filter((l) => l !== '');
+    const lines = ((await readIfThere(outbox.logPath)) ?? '').split('\n').filter((l) => l !== '');
     // A log of another generation was already folded into the snapshot (see the header).
     if (lines.length > 0 && lines[0] === JSON.stringify({ op: 'gen', gen: outbox.gen })) {
       outbox.logLines = lines.length;
@@ -333,14 +333,5 @@ export class PurgeOutbox {
     this.gen = gen;
     await rm(this.logPath, { force: true });
     this.logLines = 0;
-  }
-}
-
-async function readIfThere(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return '';
   }
 }

@@ -21,12 +21,12 @@
 // once it has grown to twice what is kept. An unreadable line (a crash mid-append)
 // moves the horizon to the start: a purge of unknown time may be behind it.
 
-import { readFile, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { emptySelector, selectorMatcher } from '../store/purge/purge-match.js';
 import type { EntryMeta, PurgeSelector } from '../store/types.js';
-import { syncDir, writeSynced } from '../util/durable-file.js';
+import { readIfThere, syncDir, writeSynced } from '../util/durable-file.js';
 
 export const PURGE_TIMES_FILE = 'purge-times.jsonl';
 
@@ -97,13 +97,9 @@ export class PurgeTimes {
   /** The record in `dir` (empty when there is none); `nowMs`: the horizon when a line cannot be read. */
   static async load(dir: string, nowMs: number, logger: Logger): Promise<PurgeTimes> {
     const t = new PurgeTimes(join(dir, PURGE_TIMES_FILE), logger);
-    let text = '';
-    try {
-      text = await readFile(t.path, 'utf8');
-      t.exists = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const found = await readIfThere(t.path);
+    t.exists = found !== undefined;
+    const text = found ?? '';
     let unreadable = 0;
     for (const line of text.split('\n')) {
       if (line === '') continue;

@@ -2,7 +2,7 @@
 // bytes are fsynced before the promise resolves, and a rename or a new file is
 // durable only once its directory is synced too.
 
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 
 export async function writeSynced(path: string, text: string, flags: 'a' | 'w' = 'w'): Promise<void> {
   const fh = await open(path, flags);
@@ -21,5 +21,15 @@ export async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** The file's text, or undefined when there is no such file (any other failure throws). */
+export async function readIfThere(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return undefined;
   }
 }

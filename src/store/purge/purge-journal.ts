@@ -12,10 +12,10 @@
 // previous one. A torn last line (a crash mid-append) is ignored: that purge was
 // never acknowledged.
 
-import { readFile, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PurgeSelector } from '../types.js';
-import { syncDir, writeSynced } from '../../util/durable-file.js';
+import { readIfThere, syncDir, writeSynced } from '../../util/durable-file.js';
 
 export interface PurgeRecord {
   id: number;
@@ -40,13 +40,9 @@ export class PurgeJournal {
   /** Read the journal in `dir`; records in the order they were written. Unreadable lines are skipped (counted). */
   static async load(dir: string): Promise<{ journal: PurgeJournal; records: PurgeRecord[]; skipped: number }> {
     const journal = new PurgeJournal(join(dir, JOURNAL_FILE));
-    let text = '';
-    try {
-      text = await readFile(journal.path, 'utf8');
-      journal.exists = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const found = await readIfThere(journal.path);
+    journal.exists = found !== undefined;
+    const text = found ?? '';
     const records: PurgeRecord[] = [];
     let skipped = 0;
     for (const line of text.split('\n')) {
