@@ -33,6 +33,8 @@ export const OUTBOX_FILE = 'purge-outbox.json';
 export const OUTBOX_LOG = 'purge-outbox.log';
 /** Purges owed to one peer before they become one purge of everything. */
 export const MAX_OWED_PER_PEER = 1_000;
+/** Ids a peer's purges of everything stand for, remembered for owes() (two collapses' worth). */
+const REPLACED_IDS_KEPT = 2 * MAX_OWED_PER_PEER + 2;
 
 export interface OutboxRecord {
   purge: WirePurge;
@@ -110,10 +112,19 @@ export class PurgeOutbox {
     }
     const lines = ((await readIfThere(outbox.logPath)) ?? '').split('\n').filter((l) => l !== '');
     // A log of another generation was already folded into the snapshot (see the header).
+    let clean = true;
     if (lines.length > 0 && lines[0] === JSON.stringify({ op: 'gen', gen: outbox.gen })) {
       outbox.logLines = lines.length;
-      for (const line of lines.slice(1)) if (!outbox.replay(line)) skipped++;
-    }
+      for (const line of lines.slice(1)) {
+        if (outbox.replay(line)) continue;
+        skipped++;
+        clean = false;
+      }
+    } else if (lines.length > 0) clean = false;
+    // A log skipped (of another generation) or with a line that does not parse (torn) must not be
+    // appended to: later lines would follow an old header or be glued to the torn one, and be lost
+    // at the next start. What memory holds now is written as the next snapshot, and the log goes.
+    if (!clean) await outbox.rewrite();
     return { outbox, skipped };
   }
 
@@ -275,9 +286,14 @@ export class PurgeOutbox {
   /** Everything owed to `peer` becomes one purge of everything, accepted now (by `from`). */
   private collapse(peer: string, from: string): void {
     const purge: WirePurge = { id: this.nextId(from), from, selector: { ...emptySelector(), all: true } };
-    const ids = new Set(this.byPeer.get(peer));
-    const before = this.replaced.get(peer);
-    if (before) for (const id of before.ids) ids.add(id);
+    // Oldest first, and only the most recent REPLACED_IDS_KEPT: a purge's answer asks owes() within
+    // its ack timeout, and a peer down for good must not grow this with every purge.
+    const ids = new Set(this.replaced.get(peer)?.ids);
+    for (const id of this.byPeer.get(peer) ?? []) ids.add(id);
+    for (const id of ids) {
+      if (ids.size <= REPLACED_IDS_KEPT) break;
+      ids.delete(id);
+    }
     this.dropPeer(peer);
     this.hold(purge, [peer]);
     this.replaced.set(peer, { all: purge.id, ids });

@@ -119,6 +119,13 @@ export class PurgeTimes {
     if (unreadable > 0) {
       t.forget(nowMs);
       logger.warn({ file: t.path, unreadable }, 'purge times: unreadable lines (a crash while one was written); copies from peers older than this start are revalidated once');
+      // Rewritten now: a line appended after a torn one would be glued to it, and every later
+      // start would find the file unreadable again and move the horizon up to its own start.
+      try {
+        await t.rewrite();
+      } catch (err) {
+        logger.warn({ file: t.path, err: (err as Error).message }, 'purge times: rewrite after unreadable lines failed');
+      }
     }
     return t;
   }

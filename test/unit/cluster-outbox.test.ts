@@ -140,3 +140,39 @@ test('outbox: a peer owed more than MAX_OWED_PER_PEER purges is owed one purge o
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('outbox: a log skipped at load (older generation) or holding a torn line is not appended to: purges added after the restart survive the next one', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    // A crash between a snapshot's rename (gen 1, holding p1) and the removal of the log of gen 0.
+    await writeFile(join(dir, OUTBOX_FILE), JSON.stringify({ seq: 1, gen: 1, records: [{ purge: purge('p1'), pending: ['b'] }] }));
+    await writeFile(join(dir, OUTBOX_LOG), JSON.stringify({ op: 'gen', gen: 0 }) + '\n' + JSON.stringify({ op: 'add', purge: purge('p1'), pending: ['b'], seq: 1 }) + '\n');
+    let { outbox } = await PurgeOutbox.load(dir);
+    await outbox.add(purge('p2'), ['b']);
+    ({ outbox } = await PurgeOutbox.load(dir));
+    assert.deepEqual(outbox.owed('b').map((p) => p.id), ['p1', 'p2'], 'p2 was acknowledged as on disk');
+    // A crash mid-append: the torn line must not swallow the next change.
+    await appendFile(join(dir, OUTBOX_LOG), '{"op":"add","purge":{"id":"p9","fr');
+    ({ outbox } = await PurgeOutbox.load(dir));
+    await outbox.add(purge('p3'), ['b']);
+    ({ outbox } = await PurgeOutbox.load(dir));
+    assert.deepEqual(outbox.owed('b').map((p) => p.id), ['p1', 'p2', 'p3']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbox: the ids a peer\'s purge of everything stands for are bounded: a peer down for good does not grow memory with every purge', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    const { outbox } = await PurgeOutbox.load(dir);
+    for (let i = 0; i < 5 * MAX_OWED_PER_PEER; i++) await outbox.add(purge(`q${i}`), ['b']);
+    const last = `q${5 * MAX_OWED_PER_PEER - 1}`;
+    assert.equal(outbox.owes('b', last), true, 'the newest purge is owed (itself or within a purge of everything)');
+    assert.equal(outbox.owes('b', 'q0'), false, 'the oldest ids, three collapses back, are no longer remembered');
+    const replaced = (outbox as unknown as { replaced: Map<string, { ids: Set<string> }> }).replaced.get('b');
+    assert.ok(replaced === undefined || replaced.ids.size <= 2 * MAX_OWED_PER_PEER + 2, `${replaced?.ids.size} ids remembered`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -51,7 +51,13 @@ test('purge times: a copy is covered by a matching purge applied after it left t
     assert.equal(torn.horizon, 10_000);
     assert.equal(torn.coveredSince(copy('/b'), 9_999), true);
     assert.equal(torn.coveredSince(copy('/b'), 10_000), false);
+    // The torn line is gone from the file: a purge recorded now is not glued to it, and the next start keeps the horizon.
+    await torn.record({ ...emptySelector(), primaryKeys: ['k3'] }, 11_000);
     await torn.close();
+    const after = await PurgeTimes.load(dir, 20_000, logger);
+    assert.equal(after.horizon, 10_000, 'the horizon stays the torn start, not every later start');
+    assert.equal(after.coveredSince({ primaryKey: 'k3', url: 'http://x/k3', tags: [] }, 10_500), true, 'the purge recorded after the torn line is remembered');
+    await after.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
