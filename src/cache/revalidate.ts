@@ -7,7 +7,7 @@ import { parseCacheControl } from '../http/cache-control.js';
 import type { EntryMeta } from '../entry.js';
 import { newEntryMeta } from './entry.js';
 import { assessStorage, correctedInitialAge, type StoragePolicyOptions } from './storable.js';
-import { withoutDigests, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { PEER_AGE, withoutDigests, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { formatHttpDate } from '../http/dates.js';
 
 /** Conditional fields to send when validating `meta` (RFC 9111 §4.3.1). */
@@ -66,6 +66,9 @@ function notModifiedFields(input: NotModifiedInput): HeaderMap {
     headers[name] = input.responseHeaders[name]!;
   }
   if (input.responseHeaders['date'] === undefined) headers['date'] = formatHttpDate(input.responseTimeMs);
+  // The time a peer's copy had spent in the cluster: a 304 from the origin restarts it (the copy's
+  // age now counts from this validation, requestTimeMs); a peer's 304 brings its own.
+  if (input.responseHeaders[PEER_AGE] === undefined && headers[PEER_AGE] !== undefined) delete headers[PEER_AGE];
   // A variant Strata made keeps none of the digests of the origin's bytes (transform/variant-meta.ts).
   if (meta.transform !== undefined) withoutDigests(headers);
   return headers;

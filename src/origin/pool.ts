@@ -31,7 +31,7 @@ import { createBalancer, type Balancer } from './balancer.js';
 import { failedBeforeResponse, originError, type OriginClient, type OriginRequest, type OriginResponse } from './client.js';
 import { ActiveHealthChecker, realTimers, type ActiveThresholds, type HealthState, type Timers, type Transition } from './health.js';
 import { StrataError } from '../errors.js';
-import { fromUndici } from '../http/headers.js';
+import { fromUndici, PEER_AGE } from '../http/headers.js';
 import { Upstream } from './upstream.js';
 
 export interface PoolDeps {
@@ -193,7 +193,11 @@ export class UpstreamPool implements OriginClient {
       try {
         const onInfo = req.onInterim && (({ statusCode, headers }: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInterim!(statusCode, fromUndici(headers)));
         const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
-        return { status: res.statusCode, headers: fromUndici(res.headers), body: res.body, upstream: u.name, onDistrust: res.onDistrust };
+        const headers = fromUndici(res.headers);
+        // Only a peer's answer may carry it (cluster/peer-fetch.ts checks it there): an origin's would be
+        // stored with the copy and offered to peers as the time the cluster has held it.
+        if (headers[PEER_AGE] !== undefined) delete headers[PEER_AGE];
+        return { status: res.statusCode, headers, body: res.body, upstream: u.name, onDistrust: res.onDistrust };
       } catch (err) {
         // Asked again: an upstream drained while this request was on its way is not retried on.
         if (this.deps.isDrained) open = this.open();

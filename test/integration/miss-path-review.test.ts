@@ -98,3 +98,19 @@ test('an unsafe method invalidates a fetch already in flight: a GET after the PO
     await h.close();
   }
 });
+
+test('an origin cannot set the time a copy spent in the cluster: strata-peer-age-ms from the origin is not stored', async () => {
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=300', 'content-length': '2', 'strata-peer-age-ms': '-86400000' });
+    res.end('ok');
+  });
+  try {
+    assert.equal((await h.get('/aged-by-origin')).status, 200);
+    await h.stored(1);
+    const stored = h.node.store().peek(`GET http://${new URL(h.base).host}/aged-by-origin`);
+    assert.ok(stored, 'stored under its key');
+    assert.equal(stored.meta.headers['strata-peer-age-ms'], undefined);
+  } finally {
+    await h.close();
+  }
+});

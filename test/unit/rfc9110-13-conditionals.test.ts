@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { entryMeta } from '../fixtures/entry-meta.js';
 import { isNotModified, noneMatchHits, NOT_MODIFIED_FIELDS } from '../../src/http/conditionals.js';
-import type { HeaderMap } from '../../src/http/headers.js';
+import { PEER_AGE, type HeaderMap } from '../../src/http/headers.js';
 import { canValidate, mayRefreshShared, mergeNotModified, notModifiedMatches, validatorHeaders } from '../../src/cache/revalidate.js';
 import type { StoragePolicyOptions } from '../../src/cache/storable.js';
 import type { EntryMeta } from '../../src/store/types.js';
@@ -195,6 +195,14 @@ describe('mergeNotModified (RFC 9111 §4.3.4 freshening, §3.2 updating stored h
   const RES_AT = T0 + 121_000;
   const merge = (res: HeaderMap, opts: Partial<StoragePolicyOptions> = {}, m: EntryMeta = meta()) =>
     mergeNotModified({ meta: m, responseHeaders: res, requestTimeMs: REQ_AT, responseTimeMs: RES_AT }, { ...OPTS, ...opts });
+
+  test('a 304 from the origin restarts the time a peer\'s copy spent in the cluster; a peer\'s 304 brings its own', () => {
+    const copy = meta({ headers: { ...meta().headers, [PEER_AGE]: '86400000' } });
+    const fromOrigin = merge({ date: httpDate(RES_AT), etag: '"v1"', 'cache-control': 'max-age=300' }, {}, copy);
+    assert.equal(fromOrigin?.headers[PEER_AGE], undefined);
+    const fromPeer = merge({ date: httpDate(RES_AT), etag: '"v1"', 'cache-control': 'max-age=300', [PEER_AGE]: '1500' }, {}, copy);
+    assert.equal(fromPeer?.headers[PEER_AGE], '1500');
+  });
 
   test('PITFALLS 4 / §3.2: fields new in the 304 are added, present ones replaced, others kept', () => {
     const r = merge({ date: httpDate(RES_AT), etag: '"v1"', 'cache-control': 'max-age=300', 'x-new': 'added' });
