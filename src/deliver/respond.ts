@@ -74,7 +74,19 @@ function peerAgeValue(meta: EntryMeta, ageS: number): string {
 
 export interface StoredAnswer {
   status: number;
+  /** Body bytes handed to the client (a stream cut mid-way: those written before the cut). */
   bodyBytes: number;
+}
+
+/**
+ * The request a stored entry answers, and where the body bytes written to it are
+ * counted as they are written (the request context): the access line is written at
+ * the response's close, which for a streamed body can come before its promise settles.
+ */
+export interface StoredRequest {
+  method: string;
+  headers: HeaderMap;
+  bytes: number;
 }
 
 /**
@@ -168,7 +180,7 @@ export function originFields(headers: HeaderMap, opts: DeliverOptions): string[]
  * or slices): a body that fails mid-stream cuts the connection.
  */
 export function deliverStored(
-  req: { method: string; headers: HeaderMap },
+  req: StoredRequest,
   res: ServerResponse,
   entry: StoredEntry,
   ageS: number,
@@ -195,7 +207,7 @@ export function deliverStored(
     }
     if (r.kind === 'satisfiable') {
       const raw = head.base.concat(ageFields(meta, ageS, opts), 'cache-status', cacheStatus);
-      if (r.ranges.length > 1) return deliverMultipart(res, raw, meta, body, r.ranges);
+      if (r.ranges.length > 1) return deliverMultipart(req, res, raw, meta, body, r.ranges);
       const { start, end } = r.ranges[0]!;
       raw.push('content-range', `bytes ${start}-${end}/${body.size}`, 'content-length', String(end - start + 1));
       res.writeHead(206, raw);
@@ -218,7 +230,7 @@ function rangeApplies(ifRange: string | undefined, meta: EntryMeta, shown: Heade
 }
 
 /** The body bytes from `start` to `end` (inclusive) after the head: none for HEAD, 204 or an empty range. */
-function sendBytes(req: { method: string }, res: ServerResponse, body: Body, status: number, start: number, end: number): StoredAnswer | Promise<StoredAnswer> {
+function sendBytes(req: StoredRequest, res: ServerResponse, body: Body, status: number, start: number, end: number): StoredAnswer | Promise<StoredAnswer> {
   const length = body.size === 0 ? 0 : end - start + 1;
   if (req.method === 'HEAD' || length === 0 || status === 204) {
     res.end();
@@ -226,13 +238,14 @@ function sendBytes(req: { method: string }, res: ServerResponse, body: Body, sta
   }
   if (body.buffer) {
     res.end(start === 0 && end === body.size - 1 ? body.buffer : body.buffer.subarray(start, end + 1));
+    req.bytes += length;
     return { status, bodyBytes: length };
   }
-  return streamOut(body.stream(start, end), res, status, length);
+  return streamOut(body.stream(start, end), res, status, req);
 }
 
 /** Several ranges (RFC 9110 §14.6): one multipart/byteranges answer, parts in ascending order. */
-function deliverMultipart(res: ServerResponse, raw: string[], meta: EntryMeta, body: Body, ranges: ByteRange[]): StoredAnswer | Promise<StoredAnswer> {
+function deliverMultipart(req: StoredRequest, res: ServerResponse, raw: string[], meta: EntryMeta, body: Body, ranges: ByteRange[]): StoredAnswer | Promise<StoredAnswer> {
   const plan = planMultipart(ranges, body.size, meta.headers['content-type']);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) if (raw[i] !== 'content-type') out.push(raw[i]!, raw[i + 1]!);
@@ -240,18 +253,29 @@ function deliverMultipart(res: ServerResponse, raw: string[], meta: EntryMeta, b
   res.writeHead(206, out);
   if (body.buffer) {
     res.end(multipartBuffer(plan, body.buffer));
+    req.bytes += plan.length;
     return { status: 206, bodyBytes: plan.length };
   }
-  return streamOut(multipartStream(plan, body), res, 206, plan.length);
+  return streamOut(multipartStream(plan, body), res, 206, req);
 }
 
-function streamOut(source: Readable, res: ServerResponse, status: number, length: number): Promise<StoredAnswer> {
+/**
+ * A streamed body (disk, slices), its bytes counted into `tally` as they are
+ * handed to the client: a body that fails mid-stream (integrity, I/O, a slice the
+ * origin cut) is counted as what was written, never as its announced length.
+ */
+function streamOut(source: Readable, res: ServerResponse, status: number, tally: { bytes: number }): Promise<StoredAnswer> {
+  const before = tally.bytes;
+  // Attached before pipeline pipes it (in the same turn): every chunk is counted as pipe writes it.
+  source.on('data', (chunk: Buffer) => {
+    tally.bytes += chunk.length;
+  });
   return pipeline(source, res).then(
-    () => ({ status, bodyBytes: length }),
+    () => ({ status, bodyBytes: tally.bytes - before }),
     () => {
-      // A stored body that fails mid-stream (integrity, I/O) must not look complete.
+      // A stored body that fails mid-stream must not look complete: the connection is cut.
       res.destroy();
-      return { status, bodyBytes: length };
+      return { status, bodyBytes: tally.bytes - before };
     },
   );
 }

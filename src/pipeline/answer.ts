@@ -98,13 +98,9 @@ export function createAnswers(env: NodeEnv) {
         const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream() };
         return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
       }
+      // ctx.bytes is counted by deliverStored as it writes (a streamed body's close can come before its promise settles).
       const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
-      if (r instanceof Promise) {
-        return r.then((a) => {
-          ctx.bytes = a.bodyBytes;
-        });
-      }
-      ctx.bytes = r.bodyBytes;
+      if (r instanceof Promise) return r.then(() => undefined);
     },
 
     /**
@@ -133,11 +129,11 @@ export function createAnswers(env: NodeEnv) {
         return undefined;
       }
       const storing = o.kind === 'storing';
-      const r = await o.body.sendTo(ctx.res, storing)!;
-      ctx.bytes = r.sent;
+      // ctx.bytes counts what is written as it is written: the access line may be written before this settles.
+      const r = await o.body.sendTo(ctx.res, storing, ctx)!;
       // Too slow to keep pace with the shared body: continued from the stored copy.
       if (r.lagged && storing) {
-        ctx.bytes += (await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent)).sent;
+        await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent, ctx);
         return undefined;
       }
       // A body that did not decode is logged once, by its fill.
@@ -148,7 +144,7 @@ export function createAnswers(env: NodeEnv) {
     /** A response passed through as it is. */
     async passed(ctx: RequestContext, res: OriginResponse, outcome: CacheOutcome): Promise<void> {
       ctx.res.writeHead(res.status, originFields(res.headers, deliverFor(env, ctx)).concat('cache-status', settle(env, ctx, outcome)));
-      ctx.bytes = (await sendBody(res.body, ctx.res)).sent;
+      await sendBody(res.body, ctx.res, ctx);
     },
 
     error,

@@ -165,6 +165,11 @@ export interface RequestContext {
   upstream?: string;
   /** The route side the router chose (absent before routing, and for Strata's own early answers). */
   route?: RouteSide;
+  /**
+   * Body bytes handed to the client so far: counted by the writer as it writes
+   * (streamed answers chunk by chunk), so the access line written at the
+   * response's close has them whatever the order of close and the writer's promise.
+   */
   bytes: number;
   /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
   originOnly?: HeaderMap;

@@ -1,0 +1,123 @@
+// Issue 15: a request's outcome is recorded once, and Cache-Status, the access
+// line (result and bytes), /stats and /metrics all derive from it. Each test runs
+// one scenario over real sockets and checks that every observer tells the same
+// story (test/fixtures/agreement.ts), then what that scenario's story is.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fixed, startHarness } from '../fixtures/harness.js';
+import { assertAgree, metricOutcomes, observe, rawGet, received } from '../fixtures/agreement.js';
+
+const KiB = 1024;
+const SLICE = 64 * KiB;
+const SIZE = 1024 * KiB;
+const SLICES = { logLevel: 'info', slices: { thresholdBytes: 256 * KiB, sliceBytes: SLICE } } as const;
+/** The access log is written at info. */
+const LOGGED = { logLevel: 'info' } as const;
+
+function content(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + (i >> 10)) & 0xff;
+  return b;
+}
+
+/** An origin of one large object answering ranges; `dieOn`: a Range it answers with half its bytes, then dies. */
+function rangedOrigin(body: Buffer, opts: { dieOn?: string; ranges?: string[] } = {}) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    opts.ranges?.push(req.headers.range ?? '');
+    const headers = { 'content-type': 'video/mp4', etag: '"v1"', 'cache-control': 'max-age=600', 'accept-ranges': 'bytes' };
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (!m) {
+      res.writeHead(200, { ...headers, 'content-length': body.length });
+      return void res.end(body);
+    }
+    const start = Number(m[1]);
+    const end = Math.min(m[2] ? Number(m[2]) : body.length - 1, body.length - 1);
+    res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': end - start + 1 });
+    if (req.headers.range === opts.dieOn) {
+      res.write(body.subarray(start, start + (end - start + 1) / 2));
+      return void setImmediate(() => res.destroy());
+    }
+    res.end(body.subarray(start, end + 1));
+  };
+}
+
+test('a disk-only hit, whole and by range: the access line, /stats and /metrics count the bytes the client got', async () => {
+  const big = content(300 * KiB);
+  const h = await startHarness(fixed(big, { 'cache-control': 'max-age=600' }), { ...LOGGED, cache: { memoryMaxObjectBytes: 1024 } });
+  try {
+    await h.get('/disk');
+    await h.stored(1);
+    const whole = await observe(h, 1, () => h.get('/disk'));
+    assert.ok(whole.reply.body.equals(big));
+    assertAgree(whole, 1, received(whole.reply));
+    assert.equal(whole.lines[0]!.bytes, big.length);
+    assert.deepEqual(metricOutcomes(whole), ['hit 2xx']);
+    assert.equal(whole.stats['hits'], 1);
+
+    const ranged = await observe(h, 1, () => h.get('/disk', { range: 'bytes=1000-1999' }));
+    assert.equal(ranged.reply.status, 206);
+    assertAgree(ranged, 1, received(ranged.reply));
+    assert.equal(ranged.lines[0]!.bytes, 1000);
+  } finally {
+    await h.close();
+  }
+});
+
+test('passed through (hit-for-pass, a no-store request): the access line counts the streamed body', async () => {
+  const body = Buffer.alloc(900, 97);
+  const h = await startHarness((req, res) => {
+    res.writeHead(200, { 'content-length': body.length, 'cache-control': req.url!.startsWith('/private') ? 'private' : 'max-age=600' });
+    res.end(body);
+  }, LOGGED);
+  try {
+    for (const name of ['first', 'hit-for-pass']) {
+      const o = await observe(h, 1, () => h.get('/private'));
+      assertAgree(o, 1, received(o.reply));
+      assert.equal(o.lines[0]!.bytes, body.length, name);
+      assert.equal(o.lines[0]!.cache, 'bypass', name);
+    }
+    const noStore = await observe(h, 1, () => h.get('/public', { 'cache-control': 'no-store' }));
+    assertAgree(noStore, 1, received(noStore.reply));
+    assert.equal(noStore.lines[0]!.bytes, body.length);
+  } finally {
+    await h.close();
+  }
+});
+
+test('slice answers (a range miss, a whole object from stored slices): the access line counts the bytes sent', async () => {
+  const body = content(SIZE);
+  const h = await startHarness(rangedOrigin(body), SLICES);
+  try {
+    const miss = await observe(h, 1, () => h.get('/obj', { range: 'bytes=0-999' }));
+    assert.equal(miss.reply.status, 206);
+    assertAgree(miss, 1, received(miss.reply));
+    assert.equal(miss.lines[0]!.bytes, 1000);
+    assert.equal(miss.lines[0]!.cache, 'miss');
+
+    await h.get('/obj');
+    const whole = await observe(h, 1, () => h.get('/obj'));
+    assert.ok(whole.reply.body.equals(body));
+    assertAgree(whole, 1, received(whole.reply));
+    assert.equal(whole.lines[0]!.bytes, SIZE);
+    assert.deepEqual(metricOutcomes(whole), ['hit 2xx']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a body cut mid-stream (the origin dies in a later slice): the access line says aborted and counts only the bytes sent', async () => {
+  const body = content(SIZE);
+  const dieOn = `bytes=${2 * SLICE}-${3 * SLICE - 1}`;
+  const h = await startHarness(rangedOrigin(body, { dieOn }), SLICES);
+  try {
+    const o = await observe(h, 1, () => rawGet(h, '/obj'));
+    assert.equal(o.reply.cut, true, 'the client connection was cut');
+    assert.ok(o.reply.bytes < SIZE);
+    assertAgree(o, 1, o.reply);
+    assert.equal(o.lines[0]!.aborted, true);
+    assert.equal(o.lines[0]!.bytes, 2 * SLICE + SLICE / 2);
+  } finally {
+    await h.close();
+  }
+});
