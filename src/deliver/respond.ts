@@ -173,6 +173,15 @@ export function originFields(headers: HeaderMap, opts: DeliverOptions): string[]
   return toRawPairs(h);
 }
 
+/** Whether deliverStored answers this request from `meta` with a 304 (no body read): the client's conditional matches it. */
+export function answeredNotModified(reqHeaders: HeaderMap, meta: EntryMeta): boolean {
+  return (
+    (meta.status === 200 || meta.status === 203 || meta.status === 204) &&
+    (reqHeaders['if-none-match'] !== undefined || reqHeaders['if-modified-since'] !== undefined) &&
+    isNotModified(reqHeaders, presentedHeaders(meta))
+  );
+}
+
 /**
  * Answer from a stored entry. Handles the client's conditional request (304),
  * HEAD, byte ranges (206, multipart/byteranges, 416) and the full body.
@@ -188,12 +197,9 @@ export function deliverStored(
   opts: DeliverOptions,
 ): StoredAnswer | Promise<StoredAnswer> {
   const { meta, body } = entry;
+  if (answeredNotModified(req.headers, meta)) return deliverNotModified(res, meta, ageS, cacheStatus, opts);
   const shown = presentedHeaders(meta);
   const cacheable = meta.status === 200;
-
-  if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, shown)) {
-    return deliverNotModified(res, meta, ageS, cacheStatus, opts);
-  }
 
   const head = storedHead(meta, opts);
   // RFC 9110 §14.2: range handling is defined for GET only; a HEAD gets the full headers.

@@ -85,7 +85,7 @@ export type SlicedObject =
       /** The object as one stored 200: metadata of its first needed slice, a body reading slices. */
       entry: StoredEntry;
       ageS: number;
-      /** The first needed slice was fresh in the cache (no origin request so far). */
+      /** The first needed slice was fresh in the cache (no origin request so far; later ones may still need one: holds()). */
       fromCache: boolean;
       upstream?: string;
       /** Call once the answer is over. */

@@ -121,3 +121,44 @@ test('a body cut mid-stream (the origin dies in a later slice): the access line 
     await h.close();
   }
 });
+
+test('a slice answer partly fetched from the origin is a miss everywhere (Cache-Status, access line, /stats, /metrics); wholly from stored slices, a hit', async () => {
+  const body = content(SIZE);
+  const ranges: string[] = [];
+  const h = await startHarness(rangedOrigin(body, { ranges }), SLICES);
+  try {
+    await h.get('/obj', { range: 'bytes=0-999' });
+    await h.stored(1);
+    // The first slice it needs is stored, the second is not.
+    const across = await observe(h, 1, () => h.get('/obj', { range: `bytes=${SLICE - 100}-${SLICE + 99}` }));
+    assert.ok(across.reply.body.equals(body.subarray(SLICE - 100, SLICE + 100)));
+    assertAgree(across, 1, received(across.reply));
+    assert.match(across.reply.headers['cache-status']!, /^test-node; fwd=uri-miss; fwd-status=206; stored; ttl=\d+; detail=slices$/);
+    assert.equal(across.lines[0]!.cache, 'miss');
+    assert.deepEqual(metricOutcomes(across), ['miss 2xx']);
+    assert.equal(across.stats['misses'], 1);
+    assert.equal(across.stats['hits'], undefined);
+    assert.equal(ranges.at(-1), `bytes=${SLICE}-${2 * SLICE - 1}`, 'the second slice came from the origin');
+
+    // The whole object: two slices stored, the rest from the origin.
+    const whole = await observe(h, 1, () => h.get('/obj'), () => h.stored(SIZE / SLICE));
+    assert.ok(whole.reply.body.equals(body));
+    assertAgree(whole, 1, received(whole.reply));
+    assert.match(whole.reply.headers['cache-status']!, /; fwd=uri-miss; fwd-status=206; stored;/);
+    assert.equal(whole.lines[0]!.cache, 'miss');
+    assert.deepEqual(metricOutcomes(whole), ['miss 2xx']);
+    assert.deepEqual([whole.stats['misses'], whole.stats['hits'], whole.stats['slicesStored']], [1, undefined, SIZE / SLICE - 2]);
+
+    // Every slice stored now: a hit, and the origin is not asked.
+    const asked = ranges.length;
+    const hit = await observe(h, 1, () => h.get('/obj'));
+    assertAgree(hit, 1, received(hit.reply));
+    assert.match(hit.reply.headers['cache-status']!, /^test-node; hit; ttl=\d+; detail=slices$/);
+    assert.equal(hit.lines[0]!.cache, 'hit');
+    assert.deepEqual(metricOutcomes(hit), ['hit 2xx']);
+    assert.equal(hit.stats['hits'], 1);
+    assert.equal(ranges.length, asked);
+  } finally {
+    await h.close();
+  }
+});
