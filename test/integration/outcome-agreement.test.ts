@@ -162,3 +162,29 @@ test('a slice answer partly fetched from the origin is a miss everywhere (Cache-
     await h.close();
   }
 });
+
+test('only-if-cached answered from stored slices is a hit in /metrics too; refused (504), a miss everywhere', async () => {
+  const body = content(SIZE);
+  const ranges: string[] = [];
+  const h = await startHarness(rangedOrigin(body, { ranges }), SLICES);
+  try {
+    await h.get('/obj');
+    await h.stored(SIZE / SLICE);
+    const asked = ranges.length;
+    const o = await observe(h, 1, () => h.get('/obj', { 'cache-control': 'only-if-cached' }));
+    assert.ok(o.reply.body.equals(body));
+    assertAgree(o, 1, received(o.reply));
+    assert.match(o.reply.headers['cache-status']!, /^test-node; hit; ttl=\d+; detail=slices$/);
+    assert.equal(o.lines[0]!.cache, 'hit');
+    assert.equal(o.stats['hits'], 1);
+    assert.deepEqual(metricOutcomes(o), ['hit 2xx']);
+    assert.equal(ranges.length, asked, 'the origin was not asked');
+
+    const refused = await observe(h, 1, () => h.get('/cold', { 'cache-control': 'only-if-cached' }));
+    assert.equal(refused.reply.status, 504);
+    assert.equal(refused.lines[0]!.cache, 'only-if-cached');
+    assert.deepEqual(metricOutcomes(refused), ['miss 5xx']);
+  } finally {
+    await h.close();
+  }
+});
