@@ -61,7 +61,8 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
     // other (HEAD, 304) or every other one it reads is stored and fresh (slicer.holds). One
     // evicted between this check and its read is fetched under the hit already announced.
     const hit = o.fromCache && (ctx.method === 'HEAD' || answeredNotModified(ctx.headers, o.entry.meta) || slicer.holds(key, ctx.headers));
-    const outcome = hit ? { result: 'hit' as const, ttlS, detail: 'slices' } : { result: 'miss' as const, fwd, fwdStatus: 206, stored: true, ttlS, detail: 'slices' };
+    // Collapsed: the slice fetched for its head was another request's fetch (later slices are not known yet).
+    const outcome = hit ? { result: 'hit' as const, ttlS, detail: 'slices' } : { result: 'miss' as const, fwd, fwdStatus: 206, stored: true, ...(o.collapsed ? { collapsed: true } : {}), ttlS, detail: 'slices' };
     try {
       await answer.stored(ctx, o.entry, o.ageS, outcome);
     } finally {

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { until } from '../fixtures/harness.js';
 import { fixed, startHarness } from '../fixtures/harness.js';
 import { assertAgree, metricOutcomes, observe, rawGet, received } from '../fixtures/agreement.js';
 
@@ -184,6 +185,69 @@ test('only-if-cached answered from stored slices is a hit in /metrics too; refus
     assert.equal(refused.reply.status, 504);
     assert.equal(refused.lines[0]!.cache, 'only-if-cached');
     assert.deepEqual(metricOutcomes(refused), ['miss 5xx']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('collapsed is counted from the outcome: once per follower answered from the fetch, never for a follower of another Vary variant that fetched alone', async () => {
+  const waiting: ServerResponse[] = [];
+  const h = await startHarness((_req, res) => void waiting.push(res), LOGGED);
+  try {
+    const herd = await observe(h, 3, async () => {
+      const replies = [h.get('/shared'), h.get('/shared'), h.get('/shared')];
+      await h.until(() => h.node.stats.counters.joined === 2, 'two followers joined');
+      waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 5 }).end('hello');
+      return Promise.all(replies);
+    });
+    assertAgree(herd, 3);
+    assert.equal(herd.reply.filter((r) => /; collapsed/.test(r.headers['cache-status']!)).length, 2);
+    assert.equal(herd.stats['collapsed'], 2);
+    assert.equal(herd.stats['joined'], 2);
+    assert.deepEqual(metricOutcomes(herd), ['miss 2xx', 'miss 2xx', 'miss 2xx']);
+
+    const vary = await observe(h, 2, async () => {
+      const en = h.get('/v', { 'accept-language': 'en' });
+      await until(() => waiting.length === 1, 'the first request at the origin');
+      const fr = h.get('/v', { 'accept-language': 'fr' });
+      await h.until(() => h.node.stats.counters.joined === 3, 'the follower joined');
+      waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': 5 }).end('hello');
+      await until(() => waiting.length === 1, 'the follower at the origin, alone');
+      waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': 7 }).end('bonjour');
+      return Promise.all([en, fr]);
+    });
+    assertAgree(vary, 2);
+    assert.deepEqual(vary.reply.map((r) => r.text), ['hello', 'bonjour']);
+    for (const r of vary.reply) assert.doesNotMatch(r.headers['cache-status']!, /collapsed/);
+    assert.equal(vary.stats['collapsed'], undefined, 'the follower that fetched alone is not collapsed');
+    assert.equal(vary.stats['joined'], 1);
+    assert.equal(vary.stats['misses'], 2);
+    assert.deepEqual(vary.lines.map((l) => l.bytes).sort(), [5, 7]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('concurrent range misses on one slice: collapsed once, for the request whose slice was joined, as its Cache-Status says', async () => {
+  const body = content(SIZE);
+  const answer = rangedOrigin(body);
+  // Each origin request held until released: the second client finds the first's slice fetch in flight.
+  const held: (() => void)[] = [];
+  const h = await startHarness((req, res) => void held.push(() => answer(req, res)), SLICES);
+  try {
+    const o = await observe(h, 2, async () => {
+      const first = h.get('/obj', { range: 'bytes=0-99' });
+      await until(() => held.length === 1, 'the slice fetch at the origin');
+      const second = h.get('/obj', { range: 'bytes=100-199' });
+      await h.until(() => h.node.stats.counters.joined === 1, 'the second request joined it');
+      held.shift()!();
+      return Promise.all([first, second]);
+    });
+    assertAgree(o, 2);
+    assert.deepEqual(o.reply.map((r) => /; collapsed/.test(r.headers['cache-status']!)), [false, true]);
+    assert.equal(o.stats['collapsed'], 1);
+    assert.equal(o.stats['joined'], 1);
+    assert.deepEqual(o.reply.map((r) => r.body.equals(body.subarray(r === o.reply[0] ? 0 : 100, r === o.reply[0] ? 100 : 200))), [true, true]);
   } finally {
     await h.close();
   }
