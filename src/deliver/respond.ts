@@ -209,7 +209,8 @@ export function deliverStored(
       const msg = 'requested range not satisfiable\n';
       res.writeHead(416, ['content-range', `bytes */${body.size}`, 'content-type', 'text/plain', 'content-length', String(msg.length), 'accept-ranges', 'bytes', 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via)]);
       res.end(msg);
-      return { status: 416, bodyBytes: 0 };
+      req.bytes += msg.length;
+      return { status: 416, bodyBytes: msg.length };
     }
     if (r.kind === 'satisfiable') {
       const raw = head.base.concat(ageFields(meta, ageS, opts), 'cache-status', cacheStatus);
@@ -297,15 +298,21 @@ export function advertiseRanges(raw: string[]): string[] {
   return out;
 }
 
-/** Strata's own error answer: a short plain-text body saying what happened (never which upstream, nor where). */
-export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false): void {
+/**
+ * Strata's own error answer: a short plain-text body saying what happened (never which
+ * upstream, nor where). Returns the body bytes written (0: the head was out already,
+ * the connection is cut instead), for the access line and bytesServed.
+ */
+export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false): number {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = `${err.status} ${err.code}: ${err.clientMessage}\n`;
-  const raw = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', via, 'cache-control', 'no-store'];
+  const length = Buffer.byteLength(body);
+  const raw = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(length), 'cache-status', cacheStatus, 'via', via, 'cache-control', 'no-store'];
   if (closeConnection) raw.push('connection', 'close');
   res.writeHead(err.status, raw);
   res.end(body);
+  return length;
 }

@@ -87,7 +87,7 @@ export function createAnswers(env: NodeEnv) {
       // The client is told only the catalog's line (clientMessage): the cause is here.
       logger.error({ id: ctx.id, code: err.code, url: ctx.target.slice(0, 200) }, err.message);
     }
-    deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
+    ctx.bytes += deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
   }
 
   return {
@@ -183,6 +183,7 @@ export function createAnswers(env: NodeEnv) {
       const body = `${status} ${code}: ${new StrataError(code, message).clientMessage}\n`;
       ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
       ctx.res.end(body);
+      ctx.bytes += Buffer.byteLength(body);
     },
 
     /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */
@@ -194,7 +195,7 @@ export function createAnswers(env: NodeEnv) {
 
     /** only-if-cached and nothing usable stored (RFC 9111 §5.2.1.7): 504, the origin untouched. */
     onlyIfCached(ctx: RequestContext): void {
-      deliverError(ctx.res, new StrataError('ONLY_IF_CACHED_MISS'), settle(env, ctx, { result: 'only-if-cached', fwd: 'miss', detail: 'only-if-cached' }), env.via);
+      ctx.bytes += deliverError(ctx.res, new StrataError('ONLY_IF_CACHED_MISS'), settle(env, ctx, { result: 'only-if-cached', fwd: 'miss', detail: 'only-if-cached' }), env.via);
     },
 
     /** The catch-all for an unexpected failure: an error answer if none was settled, else the connection cut. */

@@ -64,7 +64,8 @@ export interface ProxyDeps {
   /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
-  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
+  /** PURGE on the main listener; `tally`: where its answer's body bytes are counted (the request context). */
+  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => Promise<void>;
   /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
   guards?: RouteGuards;
   /** The node-wide bounds on request bodies held in memory and spooled (server/request-body-budget.ts). */

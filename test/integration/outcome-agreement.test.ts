@@ -185,6 +185,7 @@ test('only-if-cached answered from stored slices is a hit in /metrics too; refus
     assert.equal(refused.reply.status, 504);
     assert.equal(refused.lines[0]!.cache, 'only-if-cached');
     assert.deepEqual(metricOutcomes(refused), ['miss 5xx']);
+    assertAgree(refused, 1, received(refused.reply));
   } finally {
     await h.close();
   }
@@ -248,6 +249,33 @@ test('concurrent range misses on one slice: collapsed once, for the request whos
     assert.equal(o.stats['collapsed'], 1);
     assert.equal(o.stats['joined'], 1);
     assert.deepEqual(o.reply.map((r) => r.body.equals(body.subarray(r === o.reply[0] ? 0 : 100, r === o.reply[0] ? 100 : 200))), [true, true]);
+  } finally {
+    await h.close();
+  }
+});
+
+test("Strata's own bodies (416 from a stored entry, 414, 502, PURGE and its refusal) are counted as the bytes written", async () => {
+  const h = await startHarness(fixed('hello world', { 'cache-control': 'max-age=600' }), { ...LOGGED, admin: { token: 'agree-token' } });
+  try {
+    await h.get('/r');
+    await h.stored(1);
+    const cases: [string, () => ReturnType<typeof h.get>, number][] = [
+      ['416 from a stored entry', () => h.get('/r', { range: 'bytes=999-' }), 416],
+      ['414', () => h.get('/x' + 'a'.repeat(9000)), 414],
+      ['PURGE', () => h.get('/r', { authorization: 'Bearer agree-token' }, 'PURGE'), 200],
+      ['PURGE refused', () => h.get('/r', {}, 'PURGE'), 401],
+    ];
+    for (const [name, run, status] of cases) {
+      const o = await observe(h, 1, run);
+      assert.equal(o.reply.status, status, name);
+      assert.ok(o.reply.body.length > 0, name);
+      assertAgree(o, 1, received(o.reply));
+    }
+    await h.origin.close();
+    const down = await observe(h, 1, () => h.get('/gone'));
+    assert.equal(down.reply.status, 502);
+    assertAgree(down, 1, received(down.reply));
+    assert.equal(down.lines[0]!.cache, 'error');
   } finally {
     await h.close();
   }
