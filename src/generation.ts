@@ -76,7 +76,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const pathKeysOf = (target: string) => router.purgePathTargets(target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, ...(cluster ? { cluster } : {}) });
-    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => purger.handleMethod(req, res, key, extra, suffixed);
+    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => purger.handleMethod(req, res, key, extra, suffixed, tally);
     const work = new InFlight();
     const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {

@@ -263,12 +263,13 @@ export class Purger {
   /**
    * `PURGE <target>` on the main listener: the URL's primary key (every variant), or
    * the tags its Surrogate-Key / Cache-Tag request fields name. `extra`: fields the
-   * main listener adds to every answer (Cache-Status, Via).
+   * main listener adds to every answer (Cache-Status, Via). `tally`: the request's
+   * body byte count (its access line and bytesServed count this answer's body).
    */
-  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false): Promise<void> {
+  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false, tally?: { bytes: number }): Promise<void> {
     const by = req.socket.remoteAddress ?? '';
     const denied = this.authorise(req, by, 'PURGE');
-    if (denied) return answerError(res, denied, extra);
+    if (denied) return answerError(res, denied, extra, false, tally);
     const tags = tagsOf(req.headers as HeaderMap);
     const selector = emptySelector();
     const asked: Asked = { by, via: 'PURGE', soft: false };
@@ -279,7 +280,7 @@ export class Purger {
       if (suffixed) selector.urlPrefixes.push(urlOfKey(key) + '#');
       asked.urls = [urlOfKey(key)];
     }
-    await this.run(res, selector, asked, extra);
+    await this.run(res, selector, asked, extra, tally);
   }
 
   /** A purge another node accepted: applied here, answered, never passed on. */
@@ -330,7 +331,7 @@ export class Purger {
     return denied;
   }
 
-  private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[]): Promise<void> {
+  private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[], tally?: { bytes: number }): Promise<void> {
     const { store, clock, logger, stats } = this.deps;
     const started = performance.now();
     const softAtMs = asked.soft ? clock.now() : undefined;
@@ -342,7 +343,7 @@ export class Purger {
       purged = await store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
     } catch (err) {
       logger.error({ purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
-      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra);
+      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra, false, tally);
     }
     const ms = Math.round((performance.now() - started) * 100) / 100;
     stats.inc('purges');
@@ -354,7 +355,7 @@ export class Purger {
     if (asked.tags) answer['tags'] = asked.tags.length;
     if (asked.all) answer['all'] = true;
     answer['ms'] = ms;
-    json(res, 200, answer, extra);
+    json(res, 200, answer, extra, false, tally);
   }
 }
 
@@ -370,22 +371,27 @@ function loggable(asked: Asked): Record<string, unknown> {
   return out;
 }
 
-/** A JSON answer of the admin API (never cached). */
-export function json(res: ServerResponse, status: number, body: unknown, extra: string[] = [], close = false): void {
+/**
+ * A JSON answer of the admin API (never cached). `tally`: where an answer on the main
+ * listener (PURGE) counts its body bytes, for the access line and bytesServed.
+ */
+export function json(res: ServerResponse, status: number, body: unknown, extra: string[] = [], close = false, tally?: { bytes: number }): void {
   const text = JSON.stringify(body) + '\n';
-  const raw = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store', ...extra];
+  const length = Buffer.byteLength(text);
+  const raw = ['content-type', 'application/json', 'content-length', String(length), 'cache-control', 'no-store', ...extra];
   if (close) raw.push('connection', 'close');
   res.writeHead(status, raw);
   res.end(text);
+  if (tally) tally.bytes += length;
 }
 
 /**
  * A refusal as JSON naming the code. `close`: the body was not read (a refusal before
  * it, or one too large), so the connection cannot be reused.
  */
-export function answerError(res: ServerResponse, err: StrataError, extra: string[] = [], close = false): void {
+export function answerError(res: ServerResponse, err: StrataError, extra: string[] = [], close = false, tally?: { bytes: number }): void {
   if (res.headersSent) return void res.destroy();
   const fields = [...extra];
   if (err.code === 'UNAUTHORIZED') fields.push('www-authenticate', 'Bearer realm="strata"');
-  json(res, err.status, { error: err.code, message: err.message }, fields, close);
+  json(res, err.status, { error: err.code, message: err.message }, fields, close, tally);
 }

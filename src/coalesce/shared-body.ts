@@ -135,9 +135,9 @@ export class SharedBody {
    * Stream the body to a client with backpressure. Resolves when the body was
    * sent whole, the client went away, or the origin failed (the client's
    * connection is then cut, never ended cleanly). Undefined when the start of the
-   * body is no longer available.
+   * body is no longer available. `tally` counts the bytes as they are written.
    */
-  sendTo(res: ServerResponse, canResume = false): Promise<SendResult> | undefined {
+  sendTo(res: ServerResponse, canResume: boolean, tally: { bytes: number }): Promise<SendResult> | undefined {
     if (res.destroyed) return Promise.resolve({ sent: 0, complete: false });
     let sent = 0;
     let settle!: (r: SendResult) => void;
@@ -146,6 +146,8 @@ export class SharedBody {
     const detach = this.consume({
       chunk: (chunk, more) => {
         sent += chunk.length;
+        // Counted as written, not when the promise settles: the access line may be written first.
+        tally.bytes += chunk.length;
         if (res.write(chunk)) return true;
         waiting = more;
         res.once('drain', more);
@@ -163,7 +165,10 @@ export class SharedBody {
         : {}),
       end: (last) => {
         res.off('close', onClose);
-        if (last) sent += last.length;
+        if (last) {
+          sent += last.length;
+          tally.bytes += last.length;
+        }
         res.end(last);
         settle({ sent, complete: true });
       },

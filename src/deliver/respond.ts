@@ -74,7 +74,19 @@ function peerAgeValue(meta: EntryMeta, ageS: number): string {
 
 export interface StoredAnswer {
   status: number;
+  /** Body bytes handed to the client (a stream cut mid-way: those written before the cut). */
   bodyBytes: number;
+}
+
+/**
+ * The request a stored entry answers, and where the body bytes written to it are
+ * counted as they are written (the request context): the access line is written at
+ * the response's close, which for a streamed body can come before its promise settles.
+ */
+export interface StoredRequest {
+  method: string;
+  headers: HeaderMap;
+  bytes: number;
 }
 
 /**
@@ -161,6 +173,15 @@ export function originFields(headers: HeaderMap, opts: DeliverOptions): string[]
   return toRawPairs(h);
 }
 
+/** Whether deliverStored answers this request from `meta` with a 304 (no body read): the client's conditional matches it. */
+export function answeredNotModified(reqHeaders: HeaderMap, meta: EntryMeta): boolean {
+  return (
+    (meta.status === 200 || meta.status === 203 || meta.status === 204) &&
+    (reqHeaders['if-none-match'] !== undefined || reqHeaders['if-modified-since'] !== undefined) &&
+    isNotModified(reqHeaders, presentedHeaders(meta))
+  );
+}
+
 /**
  * Answer from a stored entry. Handles the client's conditional request (304),
  * HEAD, byte ranges (206, multipart/byteranges, 416) and the full body.
@@ -168,7 +189,7 @@ export function originFields(headers: HeaderMap, opts: DeliverOptions): string[]
  * or slices): a body that fails mid-stream cuts the connection.
  */
 export function deliverStored(
-  req: { method: string; headers: HeaderMap },
+  req: StoredRequest,
   res: ServerResponse,
   entry: StoredEntry,
   ageS: number,
@@ -176,12 +197,9 @@ export function deliverStored(
   opts: DeliverOptions,
 ): StoredAnswer | Promise<StoredAnswer> {
   const { meta, body } = entry;
+  if (answeredNotModified(req.headers, meta)) return deliverNotModified(res, meta, ageS, cacheStatus, opts);
   const shown = presentedHeaders(meta);
   const cacheable = meta.status === 200;
-
-  if ((meta.status === 200 || meta.status === 203 || meta.status === 204) && (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isNotModified(req.headers, shown)) {
-    return deliverNotModified(res, meta, ageS, cacheStatus, opts);
-  }
 
   const head = storedHead(meta, opts);
   // RFC 9110 §14.2: range handling is defined for GET only; a HEAD gets the full headers.
@@ -191,11 +209,12 @@ export function deliverStored(
       const msg = 'requested range not satisfiable\n';
       res.writeHead(416, ['content-range', `bytes */${body.size}`, 'content-type', 'text/plain', 'content-length', String(msg.length), 'accept-ranges', 'bytes', 'cache-status', cacheStatus, 'via', viaValue(meta.headers['via'], opts.via)]);
       res.end(msg);
-      return { status: 416, bodyBytes: 0 };
+      req.bytes += msg.length;
+      return { status: 416, bodyBytes: msg.length };
     }
     if (r.kind === 'satisfiable') {
       const raw = head.base.concat(ageFields(meta, ageS, opts), 'cache-status', cacheStatus);
-      if (r.ranges.length > 1) return deliverMultipart(res, raw, meta, body, r.ranges);
+      if (r.ranges.length > 1) return deliverMultipart(req, res, raw, meta, body, r.ranges);
       const { start, end } = r.ranges[0]!;
       raw.push('content-range', `bytes ${start}-${end}/${body.size}`, 'content-length', String(end - start + 1));
       res.writeHead(206, raw);
@@ -218,7 +237,7 @@ function rangeApplies(ifRange: string | undefined, meta: EntryMeta, shown: Heade
 }
 
 /** The body bytes from `start` to `end` (inclusive) after the head: none for HEAD, 204 or an empty range. */
-function sendBytes(req: { method: string }, res: ServerResponse, body: Body, status: number, start: number, end: number): StoredAnswer | Promise<StoredAnswer> {
+function sendBytes(req: StoredRequest, res: ServerResponse, body: Body, status: number, start: number, end: number): StoredAnswer | Promise<StoredAnswer> {
   const length = body.size === 0 ? 0 : end - start + 1;
   if (req.method === 'HEAD' || length === 0 || status === 204) {
     res.end();
@@ -226,13 +245,14 @@ function sendBytes(req: { method: string }, res: ServerResponse, body: Body, sta
   }
   if (body.buffer) {
     res.end(start === 0 && end === body.size - 1 ? body.buffer : body.buffer.subarray(start, end + 1));
+    req.bytes += length;
     return { status, bodyBytes: length };
   }
-  return streamOut(body.stream(start, end), res, status, length);
+  return streamOut(body.stream(start, end), res, status, req);
 }
 
 /** Several ranges (RFC 9110 §14.6): one multipart/byteranges answer, parts in ascending order. */
-function deliverMultipart(res: ServerResponse, raw: string[], meta: EntryMeta, body: Body, ranges: ByteRange[]): StoredAnswer | Promise<StoredAnswer> {
+function deliverMultipart(req: StoredRequest, res: ServerResponse, raw: string[], meta: EntryMeta, body: Body, ranges: ByteRange[]): StoredAnswer | Promise<StoredAnswer> {
   const plan = planMultipart(ranges, body.size, meta.headers['content-type']);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) if (raw[i] !== 'content-type') out.push(raw[i]!, raw[i + 1]!);
@@ -240,18 +260,29 @@ function deliverMultipart(res: ServerResponse, raw: string[], meta: EntryMeta, b
   res.writeHead(206, out);
   if (body.buffer) {
     res.end(multipartBuffer(plan, body.buffer));
+    req.bytes += plan.length;
     return { status: 206, bodyBytes: plan.length };
   }
-  return streamOut(multipartStream(plan, body), res, 206, plan.length);
+  return streamOut(multipartStream(plan, body), res, 206, req);
 }
 
-function streamOut(source: Readable, res: ServerResponse, status: number, length: number): Promise<StoredAnswer> {
+/**
+ * A streamed body (disk, slices), its bytes counted into `tally` as they are
+ * handed to the client: a body that fails mid-stream (integrity, I/O, a slice the
+ * origin cut) is counted as what was written, never as its announced length.
+ */
+function streamOut(source: Readable, res: ServerResponse, status: number, tally: { bytes: number }): Promise<StoredAnswer> {
+  const before = tally.bytes;
+  // Attached before pipeline pipes it (in the same turn): every chunk is counted as pipe writes it.
+  source.on('data', (chunk: Buffer) => {
+    tally.bytes += chunk.length;
+  });
   return pipeline(source, res).then(
-    () => ({ status, bodyBytes: length }),
+    () => ({ status, bodyBytes: tally.bytes - before }),
     () => {
-      // A stored body that fails mid-stream (integrity, I/O) must not look complete.
+      // A stored body that fails mid-stream must not look complete: the connection is cut.
       res.destroy();
-      return { status, bodyBytes: length };
+      return { status, bodyBytes: tally.bytes - before };
     },
   );
 }
@@ -267,15 +298,21 @@ export function advertiseRanges(raw: string[]): string[] {
   return out;
 }
 
-/** Strata's own error answer: a short plain-text body saying what happened (never which upstream, nor where). */
-export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false): void {
+/**
+ * Strata's own error answer: a short plain-text body saying what happened (never which
+ * upstream, nor where). Returns the body bytes written (0: the head was out already,
+ * the connection is cut instead), for the access line and bytesServed.
+ */
+export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false): number {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = `${err.status} ${err.code}: ${err.clientMessage}\n`;
-  const raw = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', via, 'cache-control', 'no-store'];
+  const length = Buffer.byteLength(body);
+  const raw = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(length), 'cache-status', cacheStatus, 'via', via, 'cache-control', 'no-store'];
   if (closeConnection) raw.push('connection', 'close');
   res.writeHead(err.status, raw);
   res.end(body);
+  return length;
 }

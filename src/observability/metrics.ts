@@ -34,7 +34,7 @@ const DURATION_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
  * The metrics outcome of a request, from the decision it was served by: a
  * request that made no cache decision (an uncacheable method, bad input, a
  * client gone before its answer was chosen) is a pass; a miss answered from
- * stored slices is a hit.
+ * stored slices is a hit, and so is an only-if-cached request answered from them.
  */
 export function metricOutcome(o: CacheOutcome | undefined): MetricOutcome {
   switch (o?.decision) {
@@ -46,10 +46,11 @@ export function metricOutcome(o: CacheOutcome | undefined): MetricOutcome {
     case 'stale-while-revalidate':
     case 'revalidate':
       return 'stale';
+    // Answered from stored slices (a miss of the whole object, or only-if-cached): a hit, as
+    // /stats and the access line say; only-if-cached refused (504): a miss.
     case 'fetch':
-      return o.result === 'hit' ? 'hit' : 'miss';
     case 'refuse':
-      return 'miss';
+      return o.result === 'hit' ? 'hit' : 'miss';
   }
 }
 

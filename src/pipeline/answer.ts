@@ -87,7 +87,7 @@ export function createAnswers(env: NodeEnv) {
       // The client is told only the catalog's line (clientMessage): the cause is here.
       logger.error({ id: ctx.id, code: err.code, url: ctx.target.slice(0, 200) }, err.message);
     }
-    deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
+    ctx.bytes += deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
   }
 
   return {
@@ -98,13 +98,9 @@ export function createAnswers(env: NodeEnv) {
         const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream() };
         return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
       }
+      // ctx.bytes is counted by deliverStored as it writes (a streamed body's close can come before its promise settles).
       const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
-      if (r instanceof Promise) {
-        return r.then((a) => {
-          ctx.bytes = a.bodyBytes;
-        });
-      }
-      ctx.bytes = r.bodyBytes;
+      if (r instanceof Promise) return r.then(() => undefined);
     },
 
     /**
@@ -133,11 +129,11 @@ export function createAnswers(env: NodeEnv) {
         return undefined;
       }
       const storing = o.kind === 'storing';
-      const r = await o.body.sendTo(ctx.res, storing)!;
-      ctx.bytes = r.sent;
+      // ctx.bytes counts what is written as it is written: the access line may be written before this settles.
+      const r = await o.body.sendTo(ctx.res, storing, ctx)!;
       // Too slow to keep pace with the shared body: continued from the stored copy.
       if (r.lagged && storing) {
-        ctx.bytes += (await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent)).sent;
+        await resumeFromStore(store, o.stored, o.body.sealedAt, ctx.res, r.sent, ctx);
         return undefined;
       }
       // A body that did not decode is logged once, by its fill.
@@ -148,7 +144,7 @@ export function createAnswers(env: NodeEnv) {
     /** A response passed through as it is. */
     async passed(ctx: RequestContext, res: OriginResponse, outcome: CacheOutcome): Promise<void> {
       ctx.res.writeHead(res.status, originFields(res.headers, deliverFor(env, ctx)).concat('cache-status', settle(env, ctx, outcome)));
-      ctx.bytes = (await sendBody(res.body, ctx.res)).sent;
+      await sendBody(res.body, ctx.res, ctx);
     },
 
     error,
@@ -187,6 +183,7 @@ export function createAnswers(env: NodeEnv) {
       const body = `${status} ${code}: ${new StrataError(code, message).clientMessage}\n`;
       ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
       ctx.res.end(body);
+      ctx.bytes += Buffer.byteLength(body);
     },
 
     /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */
@@ -198,7 +195,7 @@ export function createAnswers(env: NodeEnv) {
 
     /** only-if-cached and nothing usable stored (RFC 9111 §5.2.1.7): 504, the origin untouched. */
     onlyIfCached(ctx: RequestContext): void {
-      deliverError(ctx.res, new StrataError('ONLY_IF_CACHED_MISS'), settle(env, ctx, { result: 'only-if-cached', fwd: 'miss', detail: 'only-if-cached' }), env.via);
+      ctx.bytes += deliverError(ctx.res, new StrataError('ONLY_IF_CACHED_MISS'), settle(env, ctx, { result: 'only-if-cached', fwd: 'miss', detail: 'only-if-cached' }), env.via);
     },
 
     /** The catch-all for an unexpected failure: an error answer if none was settled, else the connection cut. */

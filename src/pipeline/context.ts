@@ -64,7 +64,8 @@ export interface ProxyDeps {
   /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
   nextRequestId?: () => number;
   /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
-  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean) => Promise<void>;
+  /** PURGE on the main listener; `tally`: where its answer's body bytes are counted (the request context). */
+  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => Promise<void>;
   /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
   guards?: RouteGuards;
   /** The node-wide bounds on request bodies held in memory and spooled (server/request-body-budget.ts). */
@@ -165,6 +166,11 @@ export interface RequestContext {
   upstream?: string;
   /** The route side the router chose (absent before routing, and for Strata's own early answers). */
   route?: RouteSide;
+  /**
+   * Body bytes handed to the client so far: counted by the writer as it writes
+   * (streamed answers chunk by chunk), so the access line written at the
+   * response's close has them whatever the order of close and the writer's promise.
+   */
   bytes: number;
   /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
   originOnly?: HeaderMap;

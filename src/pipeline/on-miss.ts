@@ -10,6 +10,7 @@ import { REQUEST_SPECIFIC_REASONS, type NotStoredReason } from '../cache/storabl
 import type { Decision } from '../cache/decide.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { StrataError } from '../errors.js';
+import { answeredNotModified } from '../deliver/respond.js';
 import { firstRequestedByte } from '../http/range.js';
 import type { StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
@@ -55,8 +56,13 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
     }
     if (o.upstream) ctx.upstream = o.upstream;
     const ttlS = o.entry.meta.freshnessLifetimeS - o.ageS;
-    // Slices fresh in the cache answer without the origin: a hit, though the whole object missed.
-    const outcome = o.fromCache ? { result: 'hit' as const, ttlS, detail: 'slices' } : { result: 'miss' as const, fwd, fwdStatus: 206, stored: true, ttlS, detail: 'slices' };
+    // A hit only when no slice the answer reads comes from the origin, judged before the head
+    // goes out (Cache-Status is in it): the first slice was in the cache, and the answer reads no
+    // other (HEAD, 304) or every other one it reads is stored and fresh (slicer.holds). One
+    // evicted between this check and its read is fetched under the hit already announced.
+    const hit = o.fromCache && (ctx.method === 'HEAD' || answeredNotModified(ctx.headers, o.entry.meta) || slicer.holds(key, ctx.headers));
+    // Collapsed: the slice fetched for its head was another request's fetch (later slices are not known yet).
+    const outcome = hit ? { result: 'hit' as const, ttlS, detail: 'slices' } : { result: 'miss' as const, fwd, fwdStatus: 206, stored: true, ...(o.collapsed ? { collapsed: true } : {}), ttlS, detail: 'slices' };
     try {
       await answer.stored(ctx, o.entry, o.ageS, outcome);
     } finally {

@@ -6,8 +6,8 @@
 // client's connection is cut: it never receives bytes of another response.
 
 import type { ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { EntryMeta, Store } from '../store/types.js';
+import { sendBody, type ByteTally } from './send-body.js';
 
 function sameResponse(a: EntryMeta, b: EntryMeta): boolean {
   if (a === b) return true;
@@ -23,8 +23,8 @@ function sameResponse(a: EntryMeta, b: EntryMeta): boolean {
   );
 }
 
-/** Send bytes [offset, end) of the stored copy of `stored` once `sealed` resolves; resolves with the bytes sent. */
-export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: Promise<void>, res: ServerResponse, offset: number): Promise<{ sent: number; complete: boolean }> {
+/** Send bytes [offset, end) of the stored copy of `stored` once `sealed` resolves; resolves with the bytes sent (counted into `tally` as written). */
+export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: Promise<void>, res: ServerResponse, offset: number, tally: ByteTally): Promise<{ sent: number; complete: boolean }> {
   await sealed;
   if (res.destroyed) return { sent: 0, complete: false };
   const entry = store.peek(stored.key) ?? (await store.get(stored.key).catch(() => undefined));
@@ -37,12 +37,7 @@ export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: P
     res.end();
     return { sent: 0, complete: true };
   }
-  try {
-    await pipeline(entry.body.stream(offset, entry.body.size - 1), res);
-    return { sent: left, complete: true };
-  } catch {
-    // A stored body failing mid-stream must not look complete.
-    res.destroy();
-    return { sent: 0, complete: false };
-  }
+  // A stored body failing mid-stream cuts the connection (sendBody): it must not look complete.
+  const r = await sendBody(entry.body.stream(offset, entry.body.size - 1), res, tally);
+  return { sent: r.sent, complete: r.complete };
 }

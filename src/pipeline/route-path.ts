@@ -188,7 +188,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   function handlePurge(ctx: RequestContext): Promise<void> {
     const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'purge' });
     const key = primaryKey(KEY_SCHEME, ctx.host || origin.host, keyedTarget(ctx.target, route.key));
-    return env.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via], keySuffixed(route));
+    return env.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via], keySuffixed(route), ctx);
   }
 
   return function run(ctx: RequestContext): void | Promise<void> {

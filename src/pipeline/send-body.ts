@@ -7,6 +7,15 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 
+/**
+ * Where a streamed answer counts the body bytes it hands to the client, as it
+ * hands them: the access line is written when the response closes, which can be
+ * before the stream's promise settles (the request context is one).
+ */
+export interface ByteTally {
+  bytes: number;
+}
+
 export interface SendResult {
   /** Bytes written to the client. */
   sent: number;
@@ -28,7 +37,7 @@ export function drainOrClose(res: ServerResponse): Promise<void> {
   });
 }
 
-export async function sendBody(source: Readable, res: ServerResponse): Promise<SendResult> {
+export async function sendBody(source: Readable, res: ServerResponse, tally: ByteTally): Promise<SendResult> {
   let sent = 0;
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -37,6 +46,7 @@ export async function sendBody(source: Readable, res: ServerResponse): Promise<S
         return { sent, complete: false };
       }
       sent += chunk.length;
+      tally.bytes += chunk.length;
       if (!res.write(chunk) && !res.destroyed) await drainOrClose(res);
       if (res.destroyed) {
         // Nobody needs the rest here.

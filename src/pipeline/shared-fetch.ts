@@ -107,8 +107,9 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       // A peer's request joins only a flight that cannot come back to it (no loops): one
       // that goes to the origin (context.ts peerMayJoin).
       const joined = alone ? undefined : coalescer.join(key, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.peerMayJoin(key));
+      // Counted as collapsed only if answered from it (its outcome says so): a client that cannot use it fetches alone.
       if (joined) {
-        stats.inc('collapsed');
+        stats.inc('joined');
         joined.waiting?.watch(ctx.res);
         return { outcome: await joined.outcome, collapsed: true };
       }

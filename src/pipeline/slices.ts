@@ -85,8 +85,10 @@ export type SlicedObject =
       /** The object as one stored 200: metadata of its first needed slice, a body reading slices. */
       entry: StoredEntry;
       ageS: number;
-      /** The first needed slice was fresh in the cache (no origin request so far). */
+      /** The first needed slice was fresh in the cache (no origin request so far; later ones may still need one: holds()). */
       fromCache: boolean;
+      /** The first needed slice came from another request's fetch, joined in flight (RFC 9211 collapsed). */
+      collapsed: boolean;
       upstream?: string;
       /** Call once the answer is over. */
       release: () => void;
@@ -209,15 +211,15 @@ export function createSlicer(deps: SliceDeps) {
     return { outcome, done };
   }
 
-  /** Slice `index` from the origin, sharing a fetch already in flight for it. */
-  async function fetchShared(req: SliceRequest, index: number): Promise<FetchOutcome> {
+  /** Slice `index` from the origin, sharing a fetch already in flight for it (`joined`). */
+  async function fetchShared(req: SliceRequest, index: number): Promise<{ outcome: FetchOutcome; joined: boolean }> {
     const key = sliceKey(req.key, sliceBytes, index);
     const joined = coalescer.join(key);
     if (joined) {
-      stats.inc('collapsed');
-      return joined.outcome;
+      stats.inc('joined');
+      return { outcome: await joined.outcome, joined: true };
     }
-    return coalescer.lead(key, () => fetchSlice(req, index)).outcome;
+    return { outcome: await coalescer.lead(key, () => fetchSlice(req, index)).outcome, joined: false };
   }
 
   /** A fresh stored slice, if there is one. */
@@ -249,6 +251,8 @@ export function createSlicer(deps: SliceDeps) {
     read: (from: number, to: number) => AsyncIterable<Buffer>;
     /** Set when the slice comes from the origin (not the cache). */
     upstream?: string;
+    /** The slice came from another request's fetch, joined in flight. */
+    joined?: boolean;
     /** Stop holding the shared body if this source is never read. */
     release: () => void;
   }
@@ -258,17 +262,18 @@ export function createSlicer(deps: SliceDeps) {
     const stored = await storedSlice(req, index, validator);
     if (stored) return { meta: stored.meta, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
     if (req.cachedOnly) return { outcome: { kind: 'failed', error: new StrataError('ONLY_IF_CACHED_MISS') } };
-    let o = await fetchShared(req, index);
+    let { outcome: o, joined } = await fetchShared(req, index);
     if (o.kind !== 'storing') return { outcome: o };
     let reader = readerOf(o.body);
     if (!reader) {
+      joined = false;
       // Joined too late to read the shared body from its start: fetch this slice alone.
       o = await fetchSlice(req, index).outcome;
       if (o.kind !== 'storing') return { outcome: o };
       reader = readerOf(o.body)!;
     }
     const r = reader;
-    return { meta: o.stored, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, release: () => r.destroy() };
+    return { meta: o.stored, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, joined, release: () => r.destroy() };
   }
 
   /** The object's body: slices read in order as a range is streamed. */
@@ -369,6 +374,7 @@ export function createSlicer(deps: SliceDeps) {
         entry: { meta: objectMeta, body: slicedBody(req, { index, source: s }) },
         ageS: currentAge(meta, clock.now()),
         fromCache,
+        collapsed: s.joined === true,
         ...(s.upstream ? { upstream: s.upstream } : {}),
         // An answer that never read its first slice (HEAD, 304, 416, a suffix range)
         // must not hold that slice's shared body.

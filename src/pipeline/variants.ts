@@ -111,14 +111,13 @@ export function createVariants(env: NodeEnv) {
       outcome.detail ??= plan.op === 'encode' ? `compress-${plan.coding}` : `decode-${plan.from}`;
       const raw = baseHeaders(made.meta, deliverFor(env, ctx)).concat(ageFields(made.meta, ageS, deliverFor(env, ctx)), 'cache-status', settle(env, ctx, outcome));
       ctx.res.writeHead(200, raw);
-      const sending = made.body.sendTo(ctx.res, true);
+      const sending = made.body.sendTo(ctx.res, true, ctx);
       if (!sending) {
         ctx.res.destroy();
         return undefined;
       }
       const r = await sending;
-      ctx.bytes = r.sent;
-      if (r.lagged) ctx.bytes += (await resumeFromStore(store, made.meta, made.body.sealedAt, ctx.res, r.sent)).sent;
+      if (r.lagged) await resumeFromStore(store, made.meta, made.body.sealedAt, ctx.res, r.sent, ctx);
       // A source that did not decode is logged once, by the fill of the variant.
       else if (r.error && !isBadCoding(r.error)) logger.warn({ id: ctx.id, url: ctx.target, err: r.error.message }, 'variant failed mid-transfer; nothing stored, client connection cut');
       return undefined;

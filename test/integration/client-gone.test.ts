@@ -76,7 +76,7 @@ test('a miss: cancelled only when the last waiting client has gone; a later requ
     const first = leavingClient(h, '/slow');
     await o.arrived(1);
     const second = leavingClient(h, '/slow');
-    await h.until(() => h.node.stats.counters.collapsed === 1, 'the second client joined the fetch');
+    await h.until(() => h.node.stats.counters.joined === 1, 'the second client joined the fetch');
     first.leave();
     await first.answered;
     // One client still waits: the fetch goes on.

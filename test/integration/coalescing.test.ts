@@ -19,8 +19,9 @@ function heldOrigin() {
   };
 }
 
-async function collapsed(h: Harness, n: number): Promise<void> {
-  await h.until(() => h.node.stats.counters.collapsed >= n, `${n} collapsed requests`);
+async function joinedBy(h: Harness, n: number): Promise<void> {
+  // Joined now; counted as collapsed only once answered from the fetch (their outcome).
+  await h.until(() => h.node.stats.counters.joined >= n, `${n} requests joined`);
 }
 
 test('1,000 concurrent clients for one cold key: one origin request, 1,000 identical bodies', async () => {
@@ -37,7 +38,7 @@ test('1,000 concurrent clients for one cold key: one origin request, 1,000 ident
       })),
     );
     // Every request has reached the node and is waiting on the one fetch.
-    await collapsed(h, 999);
+    await joinedBy(h, 999);
     assert.equal(h.origin.count('/herd'), 1);
     held.waiting[0]!.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': body.length });
     held.waiting[0]!.end(body);
@@ -46,6 +47,7 @@ test('1,000 concurrent clients for one cold key: one origin request, 1,000 ident
     assert.equal(h.origin.count('/herd'), 1);
     assert.equal(all.filter((r) => /fwd=uri-miss; fwd-status=200; stored; collapsed/.test(r.cacheStatus)).length, 999);
     assert.equal(all.filter((r) => !r.cacheStatus.includes('collapsed')).length, 1, 'the leader is not marked collapsed');
+    assert.equal(h.node.stats.counters.collapsed, 999, 'counted from the outcomes: as many as Cache-Status says');
   } finally {
     await agent.close();
     await h.close();
@@ -59,7 +61,7 @@ test("followers receive the first bytes before the origin has finished the body"
     const leader = request(h.base + '/live');
     await h.until(() => held.waiting.length === 1, 'the origin request');
     const follower = request(h.base + '/live');
-    await collapsed(h, 1);
+    await joinedBy(h, 1);
     const origin = held.waiting[0]!;
     origin.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 10 });
     origin.write('first');
@@ -92,7 +94,7 @@ test('the origin dies mid-body: no follower gets a body that looks complete, not
         () => 'error',
       ).catch(() => 'error'),
     );
-    await collapsed(h, 5);
+    await joinedBy(h, 5);
     const origin = held.waiting[0]!;
     origin.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 100_000 });
     origin.write(Buffer.alloc(20_000, 1));
@@ -114,7 +116,7 @@ test('a response that cannot be shared sends the followers to the origin; the ke
   const h = await startHarness(held.handler);
   try {
     const first = Array.from({ length: 4 }, () => h.get('/private'));
-    await collapsed(h, 3);
+    await joinedBy(h, 3);
     held.waiting.shift()!.writeHead(200, { 'cache-control': 'private', 'content-length': 6 }).end('leader');
     // The three followers each ask the origin themselves.
     await h.until(() => held.waiting.length === 3, 'the followers at the origin');
@@ -130,14 +132,15 @@ test('a response that cannot be shared sends the followers to the origin; the ke
     await h.until(() => held.waiting.length === 2, 'the second request at the origin, not queued');
     for (const res of held.waiting.splice(0)) res.writeHead(200, { 'cache-control': 'private', 'content-length': 2 }).end('ok');
     assert.deepEqual([(await a).text, (await b).text], ['ok', 'ok']);
-    assert.equal(h.node.stats.counters.collapsed, 3);
+    // They joined, then fetched alone: not collapsed (issue 15: the counter follows the outcome).
+    assert.deepEqual([h.node.stats.counters.joined, h.node.stats.counters.collapsed], [3, 0]);
 
     // Past the hit-for-pass window, requests collapse again.
     h.clock.advance(121_000);
     const c = h.get('/private');
     await h.until(() => held.waiting.length === 1, 'the request at the origin');
     const d = h.get('/private');
-    await collapsed(h, 4);
+    await joinedBy(h, 4);
     held.waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 6 }).end('shared');
     assert.deepEqual([(await c).text, (await d).text], ['shared', 'shared']);
   } finally {
@@ -152,7 +155,7 @@ test('a follower whose Vary values differ fetches its own variant', async () => 
     const en = h.get('/v', { 'accept-language': 'en' });
     await h.until(() => held.waiting.length === 1, 'the first request at the origin');
     const fr = h.get('/v', { 'accept-language': 'fr' });
-    await collapsed(h, 1);
+    await joinedBy(h, 1);
     held.waiting.shift()!.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': 5 }).end('hello');
     await h.until(() => held.waiting.length === 1, 'the follower at the origin');
     const req = h.origin.requests.at(-1)!;
@@ -172,7 +175,7 @@ test('revalidations of one stale entry are coalesced into one conditional reques
       version++;
       // Answer only when every client is waiting on this revalidation.
       const answer = () => res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=10' }).end();
-      h.until(() => h.node.stats.counters.collapsed >= 49, '49 collapsed revalidations').then(answer, answer);
+      h.until(() => h.node.stats.counters.joined >= 49, '49 revalidations joined').then(answer, answer);
       return;
     }
     res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=10', 'content-length': 4 }).end('body');
@@ -199,7 +202,7 @@ test("the leader's client leaves: the fetch goes on for the follower and the fil
     const leader = request(h.base + '/leave', { signal: ac.signal });
     await h.until(() => held.waiting.length === 1, 'the origin request');
     const follower = h.get('/leave');
-    await collapsed(h, 1);
+    await joinedBy(h, 1);
     const origin = held.waiting[0]!;
     origin.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': 8 });
     origin.write('half');
@@ -243,7 +246,7 @@ test('an origin error is shared with the followers rather than multiplied', asyn
   const h = await startHarness(held.handler);
   try {
     const replies = Array.from({ length: 5 }, () => h.get('/err'));
-    await collapsed(h, 4);
+    await joinedBy(h, 4);
     held.waiting.shift()!.writeHead(503, { 'content-length': 4 }).end('down');
     const all = await Promise.all(replies);
     assert.deepEqual(all.map((r) => r.status), [503, 503, 503, 503, 503]);
@@ -264,7 +267,7 @@ test('requests carrying Authorization or no-store are never collapsed', async ()
     await h.until(() => held.waiting.length === 3, 'each request at the origin');
     for (const res of held.waiting.splice(0)) res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 2 }).end('ok');
     await Promise.all([a, b, c]);
-    assert.equal(h.node.stats.counters.collapsed, 0);
+    assert.deepEqual([h.node.stats.counters.joined, h.node.stats.counters.collapsed], [0, 0]);
   } finally {
     await h.close();
   }
@@ -283,7 +286,7 @@ test('issue 14 #4: an unstorable error page for a request with credentials is no
     const alice = h.get('/err-cookie', { cookie: 's=alice' });
     await h.until(() => waiting.length === 1, "alice's request at the origin");
     const bob = h.get('/err-cookie', { cookie: 's=bob' });
-    await collapsed(h, 1);
+    await joinedBy(h, 1);
     errorPage(waiting.shift()!);
     // Bob's request goes to the origin itself rather than taking alice's page.
     await h.until(() => waiting.length === 1, "bob's own request at the origin");
@@ -296,7 +299,7 @@ test('issue 14 #4: an unstorable error page for a request with credentials is no
 
     // Without credentials, the error is still shared: one origin request.
     const plain = Array.from({ length: 3 }, () => h.get('/err-plain'));
-    await collapsed(h, 3);
+    await joinedBy(h, 3);
     errorPage(waiting.shift()!);
     const all = await Promise.all(plain);
     assert.deepEqual(all.map((r) => r.text), ['error page for ', 'error page for ', 'error page for ']);
@@ -314,7 +317,7 @@ test("a follower gets what a hit would carry: not the leader's Set-Cookie, nor t
     const leader = request(h.base + '/me', { headers: { cookie: 'who=alice' } }).then(read);
     await h.until(() => held.waiting.length === 1, 'the origin request');
     const follower = request(h.base + '/me', { headers: { cookie: 'who=bob' } }).then(read);
-    await collapsed(h, 1);
+    await joinedBy(h, 1);
     held.waiting[0]!.writeHead(200, { 'cache-control': 'max-age=60, private="x-user"', 'set-cookie': 'sess=alice', 'x-user': 'alice', 'x-shared': 'yes', 'content-length': 4 });
     held.waiting[0]!.end('page');
     const [a, b] = await Promise.all([leader, follower]);

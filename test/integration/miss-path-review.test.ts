@@ -53,7 +53,7 @@ test('a response being stored: the leader and a collapsed follower each get the 
     // The follower joins 20 s later (fake clock), while the body is still arriving.
     h.clock.advance(20_000);
     const follower = h.get('/aged');
-    await h.until(() => h.node.stats.counters.collapsed === 1, 'the follower to join');
+    await h.until(() => h.node.stats.counters.joined === 1, 'the follower to join');
     held[0]!.end('cd');
     const [l, f] = await Promise.all([leader, follower]);
     assert.equal(l.text, 'abcd');

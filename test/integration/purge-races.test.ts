@@ -128,7 +128,7 @@ test('a request after a purge does not join a fetch that began before it; that f
     };
     try {
       const early = [h.get('/c', site), h.get('/c', site)];
-      await h.until(() => waiting.length === 1 && h.node.stats.counters.collapsed >= 1, 'a fetch with a follower on it');
+      await h.until(() => waiting.length === 1 && h.node.stats.counters.joined >= 1, 'a fetch with a follower on it');
       assert.equal((await purge(h, body)).status, 200);
       const late = h.get('/c', site);
       await h.until(() => waiting.length === 2, 'a fetch of its own for the request after the purge');

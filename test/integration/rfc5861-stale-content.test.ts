@@ -181,7 +181,7 @@ test('collapsed followers of a failing fetch each get the stale entry', async ()
     h.origin.setHandler((_req, res) => {
       // Fail once every client is collapsed onto this fetch.
       const fail = () => res.writeHead(500, { 'content-length': 0 }).end();
-      h.until(() => h.node.stats.counters.collapsed >= 4, 'four followers').then(fail, fail);
+      h.until(() => h.node.stats.counters.joined >= 4, 'four followers').then(fail, fail);
     });
     h.clock.advance(20_000);
     const replies = await Promise.all(Array.from({ length: 5 }, () => h.get('/cf')));

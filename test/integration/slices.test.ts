@@ -158,7 +158,7 @@ test('twenty clients seeking random ranges in a cold object: the origin sends ea
     await Promise.all(clients);
     assert.equal(new Set(o.ranges).size, o.ranges.length, `a slice was fetched twice: ${o.ranges.join(' ')}`);
     assert.ok(o.sent <= 2 * SIZE, `origin sent ${o.sent} bytes for a ${2 * SIZE}-byte object`);
-    assert.ok(h.node.stats.counters.collapsed > 0, 'concurrent requests for one slice shared its fetch');
+    assert.ok(h.node.stats.counters.joined > 0, 'concurrent requests for one slice shared its fetch');
   });
 });
 

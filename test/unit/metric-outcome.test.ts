@@ -17,6 +17,7 @@ const cases: { name: string; o: CacheOutcome | undefined; want: MetricOutcome }[
   { name: 'a miss whose origin failed', o: { result: 'error', decision: 'fetch', fwd: 'uri-miss' }, want: 'miss' },
   { name: 'a miss answered from stored slices', o: { result: 'hit', decision: 'fetch', detail: 'slices' }, want: 'hit' },
   { name: 'only-if-cached refused', o: { result: 'only-if-cached', decision: 'refuse', fwd: 'miss' }, want: 'miss' },
+  { name: 'only-if-cached answered from stored slices', o: { result: 'hit', decision: 'refuse', detail: 'slices' }, want: 'hit' },
   { name: 'an uncacheable method', o: { result: 'bypass', fwd: 'bypass' }, want: 'pass' },
   { name: 'bad input', o: { result: 'error', fwd: 'bypass', detail: 'uri_too_long' }, want: 'pass' },
   { name: 'client gone before an answer was chosen', o: undefined, want: 'pass' },
