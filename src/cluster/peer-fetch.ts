@@ -72,7 +72,7 @@ const PREDATES = Symbol('predates a purge');
  * Clock readings are whole milliseconds, on both nodes: a content's real departure
  * from the origin may be this much earlier than its age says.
  */
-const READING_SLACK_MS = 2;
+export const READING_SLACK_MS = 2;
 
 /** The largest member of a list of numbers (a field sent twice is joined with ", "); undefined when none. */
 function largest(value: string | undefined): number | undefined {

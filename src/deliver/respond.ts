@@ -31,6 +31,8 @@ export interface DeliverOptions {
   via: string;
   /** Answers to a peer: the Age to the millisecond too (PEER_AGE). */
   peerAge?: boolean;
+  /** Answers to a peer: when its request arrived (this node's clock), the instant PEER_AGE is told as of. */
+  peerAskedAtMs?: number;
 }
 
 /** The fields every answer from one stored metadata object starts with, built on its first answer. */
@@ -54,7 +56,7 @@ export interface StoredHead {
  */
 export function ageFields(meta: EntryMeta, ageS: number, opts: DeliverOptions): string[] {
   const age = String(Math.max(0, Math.floor(ageS)));
-  return opts.peerAge ? ['age', age, PEER_AGE, peerAgeValue(meta, ageS)] : ['age', age];
+  return opts.peerAge ? ['age', age, PEER_AGE, peerAgeValue(meta, ageS, opts.peerAskedAtMs)] : ['age', age];
 }
 
 /**
@@ -62,14 +64,19 @@ export function ageFields(meta: EntryMeta, ageS: number, opts: DeliverOptions): 
  * asked for it (requestTimeMs), plus what it had already spent in the cluster when it
  * came from a peer (that peer's PEER_AGE, kept with the copy). Not the RFC age: that
  * one counts from the origin's Date (whole seconds) and the origin's own Age, and a
- * purge only asks that the cluster go to the origin again. `now` is derived from
- * `ageS` (currentAge: initialAgeS + now - responseTimeMs), so both fields tell one
- * instant; rounded up, so the asking node never thinks it younger than it is.
+ * purge only asks that the cluster go to the origin again. Told as of when the peer's
+ * request arrived (`askedAtMs`), not when the answer is written: the asker subtracts it
+ * from when it asked, which came before the arrival, so its estimate stays no later
+ * than the real departure; measured at the answer instead, a fill the request joined
+ * while the origin was still sending looked older by the origin's whole latency, and
+ * was refused after any purge applied just before it began. `now` is derived from
+ * `ageS` (currentAge: initialAgeS + now - responseTimeMs); rounded up.
  */
-function peerAgeValue(meta: EntryMeta, ageS: number): string {
+function peerAgeValue(meta: EntryMeta, ageS: number, askedAtMs: number | undefined): string {
   const nowMs = meta.responseTimeMs + (ageS - meta.initialAgeS) * 1000;
+  const at = askedAtMs !== undefined && askedAtMs < nowMs ? askedAtMs : nowMs;
   const inCluster = Number(meta.headers[PEER_AGE] ?? 0);
-  return String(Math.max(0, Math.ceil(nowMs - meta.requestTimeMs + (Number.isFinite(inCluster) ? inCluster : 0))));
+  return String(Math.max(0, Math.ceil(at - meta.requestTimeMs + (Number.isFinite(inCluster) ? inCluster : 0))));
 }
 
 export interface StoredAnswer {
@@ -125,7 +132,7 @@ function storedHead(meta: EntryMeta, opts: DeliverOptions): StoredHead {
 }
 
 /** `head.whole` with this answer's values in it, for writeHead (which keeps nothing of it). */
-function wholeFields(head: StoredHead, meta: EntryMeta, ageS: number, cacheStatus: string, size: number): string[] {
+function wholeFields(head: StoredHead, meta: EntryMeta, ageS: number, cacheStatus: string, size: number, askedAtMs: number | undefined): string[] {
   const f = head.whole;
   const at = head.base.length;
   f[at + 1] = String(Math.max(0, Math.floor(ageS)));
@@ -135,7 +142,7 @@ function wholeFields(head: StoredHead, meta: EntryMeta, ageS: number, cacheStatu
     f[at + 5] = String(size);
     head.wholeSize = size;
   }
-  if (head.peerAgeAt >= 0) f[head.peerAgeAt] = peerAgeValue(meta, ageS);
+  if (head.peerAgeAt >= 0) f[head.peerAgeAt] = peerAgeValue(meta, ageS, askedAtMs);
   return f;
 }
 
@@ -221,7 +228,7 @@ export function deliverStored(
       return sendBytes(req, res, body, 206, start, end);
     }
   }
-  res.writeHead(meta.status, wholeFields(head, meta, ageS, cacheStatus, body.size));
+  res.writeHead(meta.status, wholeFields(head, meta, ageS, cacheStatus, body.size, opts.peerAskedAtMs));
   return sendBytes(req, res, body, meta.status, 0, body.size - 1);
 }
 

@@ -180,7 +180,9 @@ export interface RequestContext {
 
 /** The deliver options for this request's answers. */
 export function deliverFor(env: NodeEnv, ctx: RequestContext): DeliverOptions {
-  return ctx.peer === undefined ? env.deliver : env.peerDeliver;
+  if (ctx.peer === undefined) return env.deliver;
+  // A peer is told its copy's age as of when its request arrived (deliver/respond.ts peerAgeValue).
+  return { ...env.peerDeliver, peerAskedAtMs: env.clock.now() - (performance.now() - ctx.startMs) };
 }
 
 /**

@@ -14,6 +14,9 @@ import { leftOriginAfter } from '../../src/cluster/peer-fetch.js';
 import { KEPT_BROAD, KEPT_KEYS, PURGE_TIMES_FILE, PurgeTimes } from '../../src/cluster/purge-times.js';
 import { PEER_AGE } from '../../src/http/headers.js';
 import { emptySelector } from '../../src/store/purge/purge-match.js';
+import { ageFields } from '../../src/deliver/respond.js';
+import { currentAge } from '../../src/cache/reuse.js';
+import { entryMeta } from '../fixtures/entry-meta.js';
 
 const logger = pino({ level: 'silent' });
 const copy = (path: string, tags: string[] = []) => ({ primaryKey: `http://h${path}`, url: `http://h${path}`, tags });
@@ -102,4 +105,15 @@ test('a peer answer: its content left the origin no earlier than when it was ask
   assert.equal(leftOriginAfter({ age: '3' }, 10_000), 10_000 - 4_000 - 2, 'Age is rounded down');
   assert.equal(leftOriginAfter({}, 10_000), undefined, 'no age: fetched for this request');
   assert.equal(leftOriginAfter({ [PEER_AGE]: 'soon' }, 10_000), undefined);
+});
+
+test('a peer is told its copy\'s age as of when its request arrived: a fill it joined while the origin was still sending does not look older by the origin\'s latency', () => {
+  // Fetched at 1,000 (requestTimeMs); the head came at 1,300; the peer's request arrived at 1,005 and is answered at 1,310.
+  const meta = entryMeta('GET http://h/slow', { requestTimeMs: 1_000, responseTimeMs: 1_300, initialAgeS: 0.3 });
+  const ageS = currentAge(meta, 1_310);
+  const opts = { hiddenFields: new Set<string>(), headerCache: new WeakMap(), via: '1.1 n', peerAge: true };
+  assert.deepEqual(ageFields(meta, ageS, { ...opts, peerAskedAtMs: 1_005 }), ['age', '0', PEER_AGE, '5']);
+  assert.deepEqual(ageFields(meta, ageS, opts), ['age', '0', PEER_AGE, '310'], 'without the arrival: as of the answer');
+  // The asker, who asked at 1,004 by its clock, puts the departure no later than the fetch began.
+  assert.ok(leftOriginAfter({ [PEER_AGE]: '5' }, 1_004)! <= 1_000);
 });
