@@ -33,17 +33,27 @@ function withForwardAuth(edge: Config['edge'], url: string): Config['edge'] {
   return { ...edge, forwardAuth: { ...edge.forwardAuth, url, cacheTtlMs: 0 } };
 }
 
-test('a request waiting on forward-auth across a reload that gives its upstream a new pool is answered; the old pool closes once it is over', async () => {
+/**
+ * A node whose requests wait on a held forward-auth service, one request /x waiting on it,
+ * then a reload that gives the upstream a new pool (new settings): the old pool is retired
+ * while /x, routed to it, still waits.
+ */
+async function waitingAcrossReload(shutdownGraceMs: number) {
   const auth = await heldAuth();
-  const r = await startReloadable([fixed('hello', { 'cache-control': 'no-store' })], { logLevel: 'info', limits: { shutdownGraceMs: 60_000 } });
+  const r = await startReloadable([fixed('hello', { 'cache-control': 'no-store' })], { logLevel: 'info', limits: { shutdownGraceMs } });
+  r.next.edge = withForwardAuth(r.next.edge, auth.url);
+  assert.equal((await r.reload()).status, 200);
+  const inFlight = fetchReply(r.base + '/x');
+  await until(() => auth.asked.length === 1, 'the auth service asked');
+  // New pool settings: the upstream gets a new undici pool; the old one is retired.
+  r.next.origin = { ...r.next.origin, connectTimeoutMs: 3000 };
+  assert.equal((await r.reload()).status, 200);
+  return { auth, r, inFlight };
+}
+
+test('a request waiting on forward-auth across a reload that gives its upstream a new pool is answered; the old pool closes once it is over', async () => {
+  const { auth, r, inFlight } = await waitingAcrossReload(60_000);
   try {
-    r.next.edge = withForwardAuth(r.next.edge, auth.url);
-    assert.equal((await r.reload()).status, 200);
-    const inFlight = fetchReply(r.base + '/x');
-    await until(() => auth.asked.length === 1, 'the auth service asked');
-    // New pool settings: the upstream gets a new undici pool; the old one is retired.
-    r.next.origin = { ...r.next.origin, connectTimeoutMs: 3000 };
-    assert.equal((await r.reload()).status, 200);
     assert.equal(closedLine(r).length, 0, 'the retired pool stays open while a request routed to it waits');
     auth.release();
     const res = await inFlight;
@@ -88,15 +98,8 @@ test('a route removed by a reload while its request waits on forward-auth: answe
 });
 
 test('past the deadline the retired pool is closed: a request reaching it later goes to its successor', async () => {
-  const auth = await heldAuth();
-  const r = await startReloadable([fixed('hello', { 'cache-control': 'no-store' })], { logLevel: 'info', limits: { shutdownGraceMs: 100 } });
+  const { auth, r, inFlight } = await waitingAcrossReload(100);
   try {
-    r.next.edge = withForwardAuth(r.next.edge, auth.url);
-    assert.equal((await r.reload()).status, 200);
-    const inFlight = fetchReply(r.base + '/x');
-    await until(() => auth.asked.length === 1, 'the auth service asked');
-    r.next.origin = { ...r.next.origin, connectTimeoutMs: 3000 };
-    assert.equal((await r.reload()).status, 200);
     await until(() => closedLine(r).length === 1, 'the retired pool closed at the deadline');
     assert.equal(closedLine(r)[0]!.after, 'deadline');
     auth.release();
