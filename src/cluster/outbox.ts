@@ -73,6 +73,8 @@ export class PurgeOutbox {
   private readonly replaced = new Map<string, { all: string; ids: Set<string> }>();
   /** Lines in the log since the snapshot. */
   private logLines = 0;
+  /** The log on disk may not be appended to (skipped or torn at load) until a snapshot replaces it. */
+  private mustRewrite = false;
   private queued: string[] = [];
   /** The last write started (settled: never rejects). */
   private inFlight: Promise<unknown> = Promise.resolve();
@@ -88,7 +90,7 @@ export class PurgeOutbox {
   }
 
   /** The outbox in `dir` (empty when there is none). Records and lines that do not parse are skipped (counted). */
-  static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number }> {
+  static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number; rewriteFailed?: string }> {
     const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE));
     let skipped = 0;
     const text = (await readIfThere(outbox.path)) ?? '';
@@ -124,7 +126,15 @@ export class PurgeOutbox {
     // A log skipped (of another generation) or with a line that does not parse (torn) must not be
     // appended to: later lines would follow an old header or be glued to the torn one, and be lost
     // at the next start. What memory holds now is written as the next snapshot, and the log goes.
-    if (!clean) await outbox.rewrite();
+    if (!clean) {
+      // A disk still full must not keep the node from starting: the next save rewrites instead (save()).
+      outbox.mustRewrite = true;
+      const failed = await outbox.rewrite().then(
+        () => undefined,
+        (err: unknown) => (err as Error).message,
+      );
+      if (failed !== undefined) return { outbox, skipped, rewriteFailed: failed };
+    }
     return { outbox, skipped };
   }
 
@@ -326,7 +336,7 @@ export class PurgeOutbox {
       }
       let owed = 0;
       for (const ids of this.byPeer.values()) owed += ids.size;
-      if (this.logLines + lines.length > 2 * owed + 1_000) return this.rewrite();
+      if (this.mustRewrite || this.logLines + lines.length > 2 * owed + 1_000) return this.rewrite();
       // A new log opens with the generation of the snapshot it follows.
       if (this.logLines === 0) lines.unshift(JSON.stringify({ op: 'gen', gen: this.gen }) + '\n');
       await writeSynced(this.logPath, lines.join(''), 'a');
@@ -349,5 +359,6 @@ export class PurgeOutbox {
     this.gen = gen;
     await rm(this.logPath, { force: true });
     this.logLines = 0;
+    this.mustRewrite = false;
   }
 }

@@ -321,5 +321,6 @@ export function deliverError(res: ServerResponse, err: StrataError, cacheStatus:
   if (closeConnection) raw.push('connection', 'close');
   res.writeHead(err.status, raw);
   res.end(body);
-  return length;
+  // A HEAD answer's body is dropped by Node: none was sent.
+  return res.req?.method === 'HEAD' ? 0 : length;
 }

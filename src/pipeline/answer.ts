@@ -183,7 +183,7 @@ export function createAnswers(env: NodeEnv) {
       const body = `${status} ${code}: ${new StrataError(code, message).clientMessage}\n`;
       ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
       ctx.res.end(body);
-      ctx.bytes += Buffer.byteLength(body);
+      if (ctx.method !== 'HEAD') ctx.bytes += Buffer.byteLength(body);
     },
 
     /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */

@@ -254,7 +254,7 @@ test('concurrent range misses on one slice: collapsed once, for the request whos
   }
 });
 
-test("Strata's own bodies (416 from a stored entry, 414, 502, PURGE and its refusal) are counted as the bytes written", async () => {
+test("Strata's own bodies (416 from a stored entry, 414, 502, PURGE and its refusal) are counted as the bytes written, none for HEAD", async () => {
   const h = await startHarness(fixed('hello world', { 'cache-control': 'max-age=600' }), { ...LOGGED, admin: { token: 'agree-token' } });
   try {
     await h.get('/r');
@@ -276,6 +276,16 @@ test("Strata's own bodies (416 from a stored entry, 414, 502, PURGE and its refu
     assert.equal(down.reply.status, 502);
     assertAgree(down, 1, received(down.reply));
     assert.equal(down.lines[0]!.cache, 'error');
+    // HEAD: Node drops the error body, so nothing is counted.
+    for (const [name, run, status] of [
+      ['HEAD 502', () => h.get('/gone-head', {}, 'HEAD'), 502],
+      ['HEAD only-if-cached 504', () => h.get('/cold-head', { 'cache-control': 'only-if-cached' }, 'HEAD'), 504],
+    ] as [string, () => ReturnType<typeof h.get>, number][]) {
+      const o = await observe(h, 1, run);
+      assert.equal(o.reply.status, status, name);
+      assert.equal(o.reply.body.length, 0, name);
+      assertAgree(o, 1, received(o.reply));
+    }
   } finally {
     await h.close();
   }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -172,6 +172,26 @@ test('outbox: the ids a peer\'s purge of everything stands for are bounded: a pe
     assert.equal(outbox.owes('b', 'q0'), false, 'the oldest ids, three collapses back, are no longer remembered');
     const replaced = (outbox as unknown as { replaced: Map<string, { ids: Set<string> }> }).replaced.get('b');
     assert.ok(replaced === undefined || replaced.ids.size <= 2 * MAX_OWED_PER_PEER + 2, `${replaced?.ids.size} ids remembered`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbox: a rewrite that fails at load (a disk still full) does not stop the start; the next save rewrites instead of appending', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+  try {
+    let { outbox } = await PurgeOutbox.load(dir);
+    await outbox.add(purge('p1'), ['b']);
+    await appendFile(join(dir, OUTBOX_LOG), '{"op":"add","purge":{"id":"p9","fr');
+    // The snapshot's temporary file cannot be written (a directory stands in its place).
+    await mkdir(join(dir, `${OUTBOX_FILE}.tmp`));
+    const loaded = await PurgeOutbox.load(dir);
+    assert.match(loaded.rewriteFailed ?? '', /EISDIR|directory/i);
+    assert.deepEqual(loaded.outbox.owed('b').map((p) => p.id), ['p1']);
+    await rm(join(dir, `${OUTBOX_FILE}.tmp`), { recursive: true });
+    await loaded.outbox.add(purge('p2'), ['b']);
+    ({ outbox } = await PurgeOutbox.load(dir));
+    assert.deepEqual(outbox.owed('b').map((p) => p.id), ['p1', 'p2'], 'p2 was not glued to the torn line');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
