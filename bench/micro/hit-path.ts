@@ -15,7 +15,8 @@ import { createBalancer, type UpstreamView } from '../../src/origin/balancer.js'
 import { emptySelector, selectorMatcher } from '../../src/store/purge/purge-match.js';
 import { sitesKind } from '../../src/config/sites.js';
 import type { Config } from '../../src/config/types.js';
-import { Router, type RoutePool } from '../../src/routing/router.js';
+import { Router } from '../../src/routing/router.js';
+import type { RoutePool } from '../../src/routing/route-table.js';
 import { DrainSet } from '../../src/routing/drain.js';
 import { Negotiator } from '../../src/transform/negotiate.js';
 import { chooseVariant, planFor } from '../../src/transform/select.js';

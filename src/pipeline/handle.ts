@@ -31,7 +31,7 @@ import type { DeliverOptions } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
 import { PEER_AGE, withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
 import { checkRequest } from '../server/request-guard.js';
-import type { RouteSide } from '../routing/router.js';
+import type { RouteSide } from '../routing/route-table.js';
 import { createAnswers } from './answer.js';
 import type { CompressEnv, NodeEnv, ProxyDeps, RequestContext } from './context.js';
 import { PRODUCIBLE } from '../transform/codings.js';

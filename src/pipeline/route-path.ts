@@ -13,7 +13,7 @@ import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAI
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
 import { cookieValue } from '../http/cookies.js';
-import { keySuffixed, type RouteSide } from '../routing/router.js';
+import { keySuffixed, type RouteSide } from '../routing/route-table.js';
 import type { StoredEntry } from '../store/types.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import type { Guard } from '../routing/guard/guard.js';

@@ -11,7 +11,7 @@
 
 import type { Logger } from 'pino';
 import type { InFlight } from '../util/in-flight.js';
-import type { RoutePool } from './router.js';
+import type { RoutePool } from './route-table.js';
 
 export class RetiringPools {
   private readonly pools = new Set<RoutePool>();
