@@ -154,9 +154,8 @@ export class Cluster implements ClusterPath {
     const times = await PurgeTimes.load(this.config.cache.dir, this.deps.clock.now(), this.deps.logger);
     this.purgeTimes = times;
     this.deps.purges?.onPurged((selector) => times.record(selector, this.deps.clock.now()));
-    const { outbox, skipped, rewriteFailed } = await PurgeOutbox.load(this.config.cache.dir);
+    const { outbox, skipped } = await PurgeOutbox.load(this.config.cache.dir);
     if (skipped) this.deps.logger.warn({ skipped }, 'purge outbox: unreadable records skipped');
-    if (rewriteFailed) this.deps.logger.warn({ err: rewriteFailed }, 'purge outbox: could not rewrite it after an unreadable or stale log; the next purge tries again');
     this.outbox = outbox;
     // With a static list only, a peer no longer listed is gone for good: nothing is owed to it.
     if (c.dns === '') for (const id of Object.keys(outbox.pendingCounts())) if (!c.peers.some((p) => p.id === id)) await outbox.drop(id);

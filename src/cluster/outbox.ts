@@ -90,7 +90,7 @@ export class PurgeOutbox {
   }
 
   /** The outbox in `dir` (empty when there is none). Records and lines that do not parse are skipped (counted). */
-  static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number; rewriteFailed?: string }> {
+  static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number }> {
     const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE));
     let skipped = 0;
     const text = (await readIfThere(outbox.path)) ?? '';
@@ -125,16 +125,10 @@ export class PurgeOutbox {
     } else if (lines.length > 0) clean = false;
     // A log skipped (of another generation) or with a line that does not parse (torn) must not be
     // appended to: later lines would follow an old header or be glued to the torn one, and be lost
-    // at the next start. What memory holds now is written as the next snapshot, and the log goes.
-    if (!clean) {
-      // A disk still full must not keep the node from starting: the next save rewrites instead (save()).
-      outbox.mustRewrite = true;
-      const failed = await outbox.rewrite().then(
-        () => undefined,
-        (err: unknown) => (err as Error).message,
-      );
-      if (failed !== undefined) return { outbox, skipped, rewriteFailed: failed };
-    }
+    // at the next start. The next save writes what memory holds as a snapshot instead (save(): the
+    // log goes); until then nothing is written, and a restart rebuilds the same state from the same
+    // files. Nothing is written at load: a disk still full does not keep the node from starting.
+    if (!clean) outbox.mustRewrite = true;
     return { outbox, skipped };
   }
 
