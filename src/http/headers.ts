@@ -82,7 +82,10 @@ export function withoutHopByHop(headers: HeaderMap, alsoDrop?: (name: string) =>
  */
 export function withoutConnectionNamed(headers: HeaderMap): HeaderMap {
   const c = headers['connection'];
-  if (c === undefined || c === 'keep-alive' || c === 'close') return headers;
+  if (c === undefined) return headers;
+  // The usual values, in any case (`Keep-Alive` from HTTP/1.0 clients): nothing named, nothing built.
+  const v = c.length <= 10 ? c.toLowerCase() : c;
+  if (v === 'keep-alive' || v === 'close') return headers;
   const named = connectionTokens(headers);
   let any = false;
   for (const n of named) if (n !== 'connection' && headers[n] !== undefined) any = true;

@@ -48,7 +48,7 @@ export function createAnswers(env: NodeEnv) {
     const kind = (ctx.peer === undefined ? 0 : 1) + (collapsed ? 2 : 0);
     let base = heads[kind];
     if (!base) {
-      base = originFields(collapsed ? sharedFields(o.headers, env.config.cache.targetedField.toLowerCase()) : o.headers, deliverFor(env, ctx));
+      base = originFields(collapsed ? sharedFields(o.headers, env.policy.targetedField) : o.headers, deliverFor(env, ctx));
       if (o.kind === 'storing') {
         // Its Age is each client's own (ageField), as a hit's is: not the origin's as it came
         // (nor the age a peer's copy came with: PEER_AGE, written anew to a peer).

@@ -33,7 +33,7 @@ import type { FetchOutcome } from './fetch-and-store.js';
 import type { Interest } from './fetch-interest.js';
 import { clientScheme } from '../server/request-guard.js';
 import { forwardHeaders } from './forward-headers.js';
-import { normaliseAuthority } from '../cache/key.js';
+import { KEY_SCHEME, normaliseAuthority } from '../cache/key.js';
 import type { Negotiator } from '../transform/negotiate.js';
 import type { Recompressor } from '../transform/recompress.js';
 import type { CompressRules } from '../transform/rules.js';
@@ -206,7 +206,7 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
     // The authority as the cache key has it (lower case, no default port, no trailing dot):
     // an origin that builds URLs from X-Forwarded-Host must build them from what the key
     // says, or `Host: LOCALHOST.` or `:80` over TLS would store its own URLs for everyone.
-    clientHost: ctx.host && normaliseAuthority('http', ctx.host),
+    clientHost: ctx.host && normaliseAuthority(KEY_SCHEME, ctx.host),
     clientProto: clientScheme(ctx.req),
     originHost: env.origin.host,
     via: env.via,

@@ -7,7 +7,7 @@
 
 import { PEER_FIELDS } from '../cluster/peer-auth.js';
 import { DROPPED_REQUEST_FIELDS } from '../config/schema/index.js';
-import { connectionTokens, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
 
 export interface ForwardContext {
   clientAddress: string;
@@ -34,9 +34,9 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
   const dropped = ctx.droppedFields ?? DEFAULT_DROPPED_FIELDS;
   // HTTP/2 pseudo-header fields (:method, :path, :authority, :scheme) describe the client's stream, not the origin request.
   const h = withoutHopByHop(client, (name) => name.charCodeAt(0) === 58 /* ':' */ || NOT_FORWARDED.has(name) || dropped.has(name));
-  // Kept (after the client's other fields) unless Connection names it.
+  // Kept, after the client's other fields (one Connection names is gone already: handle.ts, withoutConnectionNamed).
   const contentLength = client['content-length'];
-  if (contentLength !== undefined && !connectionTokens(client).has('content-length')) h['content-length'] = contentLength;
+  if (contentLength !== undefined) h['content-length'] = contentLength;
   h['host'] = ctx.originHost;
   const xff = h['x-forwarded-for'];
   h['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientAddress}` : ctx.clientAddress;
