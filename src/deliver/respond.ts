@@ -112,8 +112,7 @@ function storedHead(meta: EntryMeta, opts: DeliverOptions): StoredHead {
   // Coding-keyed entries and made variants: Vary and ETag as clients see them (transform/variant-meta.ts).
   const stored = presentedHeaders(meta);
   for (const name in stored) {
-    // PEER_AGE kept with a copy from a peer: an answer to a peer writes its own (ageFields).
-    if (opts.hiddenFields.has(name) || name === 'content-length' || name === 'via' || name === 'accept-ranges' || name === PEER_AGE) continue;
+    if (opts.hiddenFields.has(name) || name === 'content-length' || name === 'via' || name === 'accept-ranges') continue;
     visible[name] = stored[name]!;
   }
   const raw = toRawPairs(visible);

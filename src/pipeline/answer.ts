@@ -13,7 +13,7 @@ import { advertiseRanges, ageFields, deliverError, deliverNotModified, deliverSt
 import { earlyHintFields } from '../deliver/early-hints.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
-import { PEER_AGE, type HeaderMap } from '../http/headers.js';
+import type { HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
@@ -51,8 +51,8 @@ export function createAnswers(env: NodeEnv) {
       base = originFields(collapsed ? sharedFields(o.headers, env.policy.targetedField) : o.headers, deliverFor(env, ctx));
       if (o.kind === 'storing') {
         // Its Age is each client's own (ageField), as a hit's is: not the origin's as it came
-        // (nor the age a peer's copy came with: PEER_AGE, written anew to a peer).
-        base = withoutField(withoutField(base, 'age'), PEER_AGE);
+        // (the age a peer's copy came with, PEER_AGE, is a hidden field: written anew to a peer).
+        base = withoutField(base, 'age');
         // A stored 200 is answered with ranges from now on, so its first answer says so too.
         if (o.status === 200) base = advertiseRanges(base);
       }

@@ -177,13 +177,15 @@ export interface RequestContext {
   originOnly?: HeaderMap;
   /** The peer this request proved it comes from (cluster): answered here, never sent to another peer. */
   peer?: string;
+  /** A peer's request: its deliver options (deliverFor), made once. */
+  peerDeliver?: DeliverOptions;
 }
 
 /** The deliver options for this request's answers. */
 export function deliverFor(env: NodeEnv, ctx: RequestContext): DeliverOptions {
   if (ctx.peer === undefined) return env.deliver;
   // A peer is told its copy's age as of when its request arrived (deliver/respond.ts peerAgeValue).
-  return { ...env.peerDeliver, peerAskedAtMs: env.clock.now() - (performance.now() - ctx.startMs) };
+  return (ctx.peerDeliver ??= { ...env.peerDeliver, peerAskedAtMs: env.clock.now() - (performance.now() - ctx.startMs) });
 }
 
 /**

@@ -74,8 +74,9 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
     ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
     : undefined;
   // Answers to peers hide nothing: targeted fields and tags travel to the edge copy.
-  // And their Age to the millisecond: the asking node checks the copy against its purges (cluster/purge-times.ts).
-  const peerDeliver: DeliverOptions = { hiddenFields: new Set(), via, headerCache: new WeakMap(), peerAge: true };
+  // And their Age to the millisecond, written anew for each answer (a copy's own PEER_AGE is hidden like any field):
+  // the asking node checks the copy against its purges (cluster/purge-times.ts).
+  const peerDeliver: DeliverOptions = { hiddenFields: new Set([PEER_AGE]), via, headerCache: new WeakMap(), peerAge: true };
   return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
 }
 
