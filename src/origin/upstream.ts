@@ -51,7 +51,7 @@ const FAILURE_PENALTY_MS = 1_000;
 const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
 /** Answers that say the upstream cannot serve (bad gateway, unavailable, gateway timeout): passive failures. */
-export const UNHEALTHY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
+const UNHEALTHY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 
 export class Upstream implements UpstreamView {
   readonly name: string;

@@ -158,3 +158,31 @@ export class RouteTable {
     return r;
   }
 }
+
+/** A canary weight set live (through the admin API), with the file's percent it overrode. */
+export interface LiveCanaryWeight {
+  site: string;
+  route: string;
+  configuredPercent: number | undefined;
+  percent: number;
+}
+
+/** The canary weights of `routes` that differ from the file's. */
+export function liveCanaryWeights(routes: Iterable<Route>): LiveCanaryWeight[] {
+  const out: LiveCanaryWeight[] = [];
+  for (const r of routes) {
+    if (r.split !== undefined && r.split.percent !== r.configuredPercent) out.push({ site: r.site, route: r.name, configuredPercent: r.configuredPercent, percent: r.split.percent });
+  }
+  return out;
+}
+
+/**
+ * Carry live weights onto a table's routes (a reload, a restarted worker): each only
+ * while the file still gives the percent it overrode; a changed file wins (README).
+ */
+export function applyCanaryWeights(table: RouteTable, weights: readonly LiveCanaryWeight[]): void {
+  for (const w of weights) {
+    const r = table.routes.get(`${w.site}/${w.route}`);
+    if (r?.split !== undefined && r.configuredPercent === w.configuredPercent) r.split.percent = w.percent;
+  }
+}

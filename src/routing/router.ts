@@ -28,7 +28,7 @@ import { DrainSet, type DrainStatus } from './drain.js';
 import { routeFor } from './sites.js';
 import { decodedPath } from '../http/patterns.js';
 import { chooseSide } from './shifting.js';
-import { keySuffixed, RouteTable, type PoolFactory, type Resolution, type Route, type RoutePool } from './route-table.js';
+import { applyCanaryWeights, keySuffixed, liveCanaryWeights, RouteTable, type PoolFactory, type Resolution, type LiveCanaryWeight, type Route, type RoutePool } from './route-table.js';
 
 export interface RouterDeps {
   makePool: PoolFactory;
@@ -73,10 +73,7 @@ export class Router {
     };
     const r = new Router(next, this.deps, poolFor);
     r.fresh = new Set(r.table.pools.map((p) => p.pool).filter((p) => !kept.has(p)));
-    for (const [key, route] of r.table.routes) {
-      const old = this.table.routes.get(key);
-      if (route.split && old?.split && old.configuredPercent === route.configuredPercent) route.split.percent = old.split.percent;
-    }
+    applyCanaryWeights(r.table, liveCanaryWeights(this.table.routes.values()));
     r.retiredPools = this.table.pools.map((p) => p.pool).filter((p) => !kept.has(p));
     return r;
   }
@@ -136,6 +133,11 @@ export class Router {
 
   route(site: string, name: string): Route | undefined {
     return this.table.routes.get(`${site}/${name}`);
+  }
+
+  /** Take canary weights set live elsewhere (a restarted worker: routing/overrides.ts), as a reload would. */
+  takeCanaryWeights(weights: readonly LiveCanaryWeight[]): void {
+    applyCanaryWeights(this.table, weights);
   }
 
   /** Every route of every site. */
