@@ -23,11 +23,11 @@
 // the outbox once no peer is pending for it; a peer dropped from the set is
 // dropped from every record; deliveries read owed() oldest first.
 
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { emptySelector } from '../store/purge/purge-match.js';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
-import { readIfThere, syncDir, writeSynced } from '../util/durable-file.js';
+import { readIfThere, replaceSynced, syncDir, writeSynced } from '../util/durable-file.js';
 
 export const OUTBOX_FILE = 'purge-outbox.json';
 export const OUTBOX_LOG = 'purge-outbox.log';
@@ -345,11 +345,8 @@ export class PurgeOutbox {
   /** The snapshot as memory holds it; then the log goes (replaying it again would only repeat what the snapshot says). */
   private async rewrite(): Promise<void> {
     const records: OutboxRecord[] = [...this.records.values()].sort((a, b) => a.order - b.order).map((r) => ({ purge: r.purge, pending: [...r.pending] }));
-    const tmp = `${this.path}.tmp`;
     const gen = this.gen + 1;
-    await writeSynced(tmp, JSON.stringify({ seq: this.seq, gen, records }));
-    await rename(tmp, this.path);
-    await syncDir(dirname(this.path));
+    await replaceSynced(this.path, JSON.stringify({ seq: this.seq, gen, records }));
     this.gen = gen;
     await rm(this.logPath, { force: true });
     this.logLines = 0;

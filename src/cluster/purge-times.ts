@@ -21,12 +21,11 @@
 // once it has grown to twice what is kept. An unreadable line (a crash mid-append)
 // moves the horizon to the start: a purge of unknown time may be behind it.
 
-import { rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { emptySelector, selectorMatcher } from '../store/purge/purge-match.js';
 import type { EntryMeta, PurgeSelector } from '../store/types.js';
-import { readIfThere, syncDir, writeSynced } from '../util/durable-file.js';
+import { readIfThere, replaceSynced, syncDir, writeSynced } from '../util/durable-file.js';
 
 export const PURGE_TIMES_FILE = 'purge-times.jsonl';
 
@@ -234,10 +233,7 @@ export class PurgeTimes {
       }
       if (i < keyed.length) out.push(JSON.stringify({ at, sel: { primaryKeys: [keyed[i]![0]] } }));
     }
-    const tmp = `${this.path}.tmp`;
-    await writeSynced(tmp, out.map((l) => l + '\n').join(''), 'w');
-    await rename(tmp, this.path);
-    await syncDir(dirname(this.path));
+    await replaceSynced(this.path, out.map((l) => l + '\n').join(''));
     this.lines = out.length;
   }
 

@@ -2,7 +2,8 @@
 // bytes are fsynced before the promise resolves, and a rename or a new file is
 // durable only once its directory is synced too.
 
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export async function writeSynced(path: string, text: string, flags: 'a' | 'w' = 'w'): Promise<void> {
   const fh = await open(path, flags);
@@ -22,6 +23,17 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Replace the file at `path` with `text` so that a crash leaves either the old file
+ * or the new one, whole: written to `<path>.tmp`, fsynced, renamed over, directory synced.
+ */
+export async function replaceSynced(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeSynced(tmp, text, 'w');
+  await rename(tmp, path);
+  await syncDir(dirname(path));
 }
 
 /** The file's text, or undefined when there is no such file (any other failure throws). */

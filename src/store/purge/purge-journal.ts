@@ -12,10 +12,10 @@
 // previous one. A torn last line (a crash mid-append) is ignored: that purge was
 // never acknowledged.
 
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PurgeSelector } from '../types.js';
-import { readIfThere, syncDir, writeSynced } from '../../util/durable-file.js';
+import { readIfThere, replaceSynced, syncDir, writeSynced } from '../../util/durable-file.js';
 
 export interface PurgeRecord {
   id: number;
@@ -89,10 +89,7 @@ export class PurgeJournal {
         this.exists = false;
         return;
       }
-      const tmp = `${this.path}.tmp`;
-      await writeSynced(tmp, [...this.live.values()].map((r) => JSON.stringify(r) + '\n').join(''), 'w');
-      await rename(tmp, this.path);
-      await syncDir(dirname(this.path));
+      await replaceSynced(this.path, [...this.live.values()].map((r) => JSON.stringify(r) + '\n').join(''));
       this.exists = true;
     });
   }
