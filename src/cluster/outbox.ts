@@ -24,10 +24,11 @@
 // dropped from every record; deliveries read owed() oldest first.
 
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { emptySelector } from '../store/purge/purge-match.js';
 import { parseWirePurge, type WirePurge } from './purge-wire.js';
-import { readIfThere, replaceSynced, syncDir, writeSynced } from '../util/durable-file.js';
+import { AppendLog } from '../util/append-log.js';
+import { readIfThere, replaceSynced } from '../util/durable-file.js';
 
 export const OUTBOX_FILE = 'purge-outbox.json';
 export const OUTBOX_LOG = 'purge-outbox.log';
@@ -71,27 +72,21 @@ export class PurgeOutbox {
    * memory only: for the answer of a purge collapsed so, owes()).
    */
   private readonly replaced = new Map<string, { all: string; ids: Set<string> }>();
-  /** Lines in the log since the snapshot. */
-  private logLines = 0;
   /** The log on disk may not be appended to (skipped or torn at load) until a snapshot replaces it. */
   private mustRewrite = false;
-  private queued: string[] = [];
-  /** The last write started (settled: never rejects). */
-  private inFlight: Promise<unknown> = Promise.resolve();
-  /** The write that will start after it, shared by every change made meanwhile. */
-  private next: Promise<void> | undefined;
   /** Writes to disk so far (appends and rewrites). */
   writes = 0;
 
-  private constructor(private readonly path: string) {}
-
-  private get logPath(): string {
-    return join(dirname(this.path), OUTBOX_LOG);
-  }
+  private constructor(
+    private readonly path: string,
+    /** The changes since the snapshot (every write goes through its commit: one at a time, changes made meanwhile share one). */
+    private readonly log: AppendLog,
+  ) {}
 
   /** The outbox in `dir` (empty when there is none). Records and lines that do not parse are skipped (counted). */
   static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number }> {
-    const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE));
+    const { log, lines } = await AppendLog.open(join(dir, OUTBOX_LOG));
+    const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE), log);
     let skipped = 0;
     const text = (await readIfThere(outbox.path)) ?? '';
     type Doc = { seq?: unknown; gen?: unknown; records?: { purge: unknown; pending: unknown }[] };
@@ -112,11 +107,9 @@ export class PurgeOutbox {
       }
       outbox.hold(p, r.pending as string[]);
     }
-    const lines = ((await readIfThere(outbox.logPath)) ?? '').split('\n').filter((l) => l !== '');
     // A log of another generation was already folded into the snapshot (see the header).
     let clean = true;
     if (lines.length > 0 && lines[0] === JSON.stringify({ op: 'gen', gen: outbox.gen })) {
-      outbox.logLines = lines.length;
       for (const line of lines.slice(1)) {
         if (outbox.replay(line)) continue;
         skipped++;
@@ -171,7 +164,7 @@ export class PurgeOutbox {
   async add(purge: WirePurge, peers: string[]): Promise<void> {
     if (peers.length === 0) return;
     this.hold(purge, peers);
-    this.log({ op: 'add', purge, pending: peers, seq: this.seq });
+    this.logChange({ op: 'add', purge, pending: peers, seq: this.seq });
     // A peer owed too much is owed everything instead (bounded; see the header).
     for (const peer of peers) if ((this.byPeer.get(peer)?.size ?? 0) > MAX_OWED_PER_PEER) this.collapse(peer, purge.from);
     await this.save();
@@ -183,14 +176,14 @@ export class PurgeOutbox {
    */
   async ack(id: string, peer: string): Promise<void> {
     if (!this.unowe(id, peer)) return;
-    this.log({ op: 'ack', id, peer });
+    this.logChange({ op: 'ack', id, peer });
     await this.save();
   }
 
   /** `peer` left the set: nothing more is owed to it. */
   async drop(peer: string): Promise<void> {
     if (!this.dropPeer(peer)) return;
-    this.log({ op: 'drop', peer });
+    this.logChange({ op: 'drop', peer });
     await this.save();
   }
 
@@ -201,7 +194,7 @@ export class PurgeOutbox {
    */
   reassign(from: string, to: string | undefined): Promise<void> {
     if (!this.move(from, to)) return Promise.resolve();
-    this.log(to === undefined ? { op: 'reassign', from } : { op: 'reassign', from, to });
+    this.logChange(to === undefined ? { op: 'reassign', from } : { op: 'reassign', from, to });
     return this.save();
   }
 
@@ -238,7 +231,7 @@ export class PurgeOutbox {
   }
 
   flush(): Promise<unknown> {
-    return this.inFlight;
+    return this.log.settled();
   }
 
   private hold(purge: WirePurge, peers: readonly string[]): void {
@@ -301,11 +294,11 @@ export class PurgeOutbox {
     this.dropPeer(peer);
     this.hold(purge, [peer]);
     this.replaced.set(peer, { all: purge.id, ids });
-    this.log({ op: 'collapse', peer, purge, seq: this.seq });
+    this.logChange({ op: 'collapse', peer, purge, seq: this.seq });
   }
 
-  private log(c: Change): void {
-    this.queued.push(JSON.stringify(c) + '\n');
+  private logChange(c: Change): void {
+    this.log.push(JSON.stringify(c));
   }
 
   /**
@@ -313,33 +306,22 @@ export class PurgeOutbox {
    * that next write starts share it (group commit).
    */
   private save(): Promise<void> {
-    if (this.next !== undefined) return this.next;
-    const next = this.inFlight.then(async () => {
-      // Changes from here on need another write.
-      this.next = undefined;
-      const lines = this.queued;
-      this.queued = [];
+    return this.log.commit(async (lines) => {
       this.writes++;
       if (this.records.size === 0) {
         // The snapshot first: a log left alone (a crash between) is of another generation, or says it all.
         await rm(this.path, { force: true });
-        await rm(this.logPath, { force: true });
+        await this.log.remove();
         this.gen = 0;
-        this.logLines = 0;
         return;
       }
       let owed = 0;
       for (const ids of this.byPeer.values()) owed += ids.size;
-      if (this.mustRewrite || this.logLines + lines.length > 2 * owed + 1_000) return this.rewrite();
+      if (this.mustRewrite || this.log.lines + lines.length > 2 * owed + 1_000) return this.rewrite();
       // A new log opens with the generation of the snapshot it follows.
-      if (this.logLines === 0) lines.unshift(JSON.stringify({ op: 'gen', gen: this.gen }) + '\n');
-      await writeSynced(this.logPath, lines.join(''), 'a');
-      if (this.logLines === 0) await syncDir(dirname(this.logPath));
-      this.logLines += lines.length;
+      if (this.log.lines === 0) lines.unshift(JSON.stringify({ op: 'gen', gen: this.gen }) + '\n');
+      await this.log.append(lines);
     });
-    this.next = next;
-    this.inFlight = next.catch(() => undefined);
-    return next;
   }
 
   /** The snapshot as memory holds it; then the log goes (replaying it again would only repeat what the snapshot says). */
@@ -348,8 +330,7 @@ export class PurgeOutbox {
     const gen = this.gen + 1;
     await replaceSynced(this.path, JSON.stringify({ seq: this.seq, gen, records }));
     this.gen = gen;
-    await rm(this.logPath, { force: true });
-    this.logLines = 0;
+    await this.log.remove();
     this.mustRewrite = false;
   }
 }

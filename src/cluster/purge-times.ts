@@ -21,11 +21,11 @@
 // once it has grown to twice what is kept. An unreadable line (a crash mid-append)
 // moves the horizon to the start: a purge of unknown time may be behind it.
 
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { emptySelector, selectorMatcher } from '../store/purge/purge-match.js';
 import type { EntryMeta, PurgeSelector } from '../store/types.js';
-import { readIfThere, replaceSynced, syncDir, writeSynced } from '../util/durable-file.js';
+import { AppendLog } from '../util/append-log.js';
 
 export const PURGE_TIMES_FILE = 'purge-times.jsonl';
 
@@ -81,28 +81,22 @@ export class PurgeTimes {
   private horizonMs = Number.NEGATIVE_INFINITY;
   /** The newest instant recorded: instants only move forward (a clock stepping back stays safe). */
   private lastMs = Number.NEGATIVE_INFINITY;
-  /** Lines in the file (its rewrite is due at twice what is kept). */
-  private lines = 0;
-  private queued: string[] = [];
-  private next: Promise<void> | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
-  private exists = false;
-
   private constructor(
-    private readonly path: string,
+    /** The file (its rewrite is due once its lines are twice what is kept). */
+    private readonly log: AppendLog,
     private readonly logger: Logger,
   ) {}
 
+  private get path(): string {
+    return this.log.path;
+  }
+
   /** The record in `dir` (empty when there is none); `nowMs`: the horizon when a line cannot be read. */
   static async load(dir: string, nowMs: number, logger: Logger): Promise<PurgeTimes> {
-    const t = new PurgeTimes(join(dir, PURGE_TIMES_FILE), logger);
-    const found = await readIfThere(t.path);
-    t.exists = found !== undefined;
-    const text = found ?? '';
+    const { log, lines } = await AppendLog.open(join(dir, PURGE_TIMES_FILE));
+    const t = new PurgeTimes(log, logger);
     let unreadable = 0;
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      t.lines++;
+    for (const line of lines) {
       let doc: Record<string, unknown> | undefined;
       try {
         doc = JSON.parse(line) as Record<string, unknown>;
@@ -141,7 +135,7 @@ export class PurgeTimes {
   /** A purge applied now (`atMs`): remembered at once; resolves once its line is on disk (never rejects). */
   record(selector: PurgeSelector, atMs: number): Promise<void> {
     const at = this.remember(selector, atMs);
-    this.queued.push(JSON.stringify({ at, sel: selector }) + '\n');
+    this.log.push(JSON.stringify({ at, sel: selector }));
     return this.flush();
   }
 
@@ -195,27 +189,14 @@ export class PurgeTimes {
    * the purge itself stands (its journal is the store's).
    */
   private flush(): Promise<void> {
-    if (this.next) return this.next;
-    const next = this.chain.then(async () => {
-      this.next = undefined;
-      const text = this.queued.join('');
-      const count = this.queued.length;
-      this.queued = [];
+    return this.log.commit(async (batch) => {
       try {
-        await writeSynced(this.path, text, 'a');
-        if (!this.exists) {
-          await syncDir(dirname(this.path));
-          this.exists = true;
-        }
-        this.lines += count;
-        if (this.lines > 2 * (this.keys.size + this.broad.length) + 1_024) await this.rewrite();
+        await this.log.append(batch);
+        if (this.log.lines > 2 * (this.keys.size + this.broad.length) + 1_024) await this.rewrite();
       } catch (err) {
         this.logger.warn({ file: this.path, err: (err as Error).message }, 'purge times: write failed; a restart may forget when these purges were applied');
       }
     });
-    this.next = next;
-    this.chain = next;
-    return next;
   }
 
   /** The file as the memory holds it: the horizon, then every key and broad purge, oldest first. */
@@ -233,12 +214,11 @@ export class PurgeTimes {
       }
       if (i < keyed.length) out.push(JSON.stringify({ at, sel: { primaryKeys: [keyed[i]![0]] } }));
     }
-    await replaceSynced(this.path, out.map((l) => l + '\n').join(''));
-    this.lines = out.length;
+    await this.log.replace(out);
   }
 
   /** Resolves once every line recorded so far is written. */
   async close(): Promise<void> {
-    await this.chain;
+    await this.log.settled();
   }
 }
