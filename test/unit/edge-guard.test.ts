@@ -14,7 +14,8 @@ import { clientValue, RateLimiter } from '../../src/routing/guard/rate-limit.js'
 import { FakeClock } from '../../src/util/clock.js';
 import { edgeRules } from '../fixtures/edge.js';
 import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
-import { generateKeyPairSync } from 'node:crypto';
+import nodeCrypto, { generateKeyPairSync } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { SignJWT } from 'jose';
 
 test('path patterns: prefix, glob (* in a segment, ** across), regex and ~* ignoring case', () => {
@@ -124,7 +125,7 @@ test('bad filter rules stop start-up naming where they are wrong', () => {
 test('token bucket: a burst, then one request per 1/rate seconds, Retry-After rounded up; memory bounded by maxClients', () => {
   const clock = new FakeClock();
   const rl = new RateLimiter({ requestsPerS: 2, burst: 3, by: 'address', header: '', maxClients: 2 }, clock);
-  const a = (): ReturnType<RateLimiter['takeFor']> => rl.takeFor('192.0.2.1', {}, true);
+  const a = (): ReturnType<RateLimiter['takeFor']> => rl.takeFor('192.0.2.1', rl.clientKey({}), true);
   for (let i = 0; i < 3; i++) assert.deepEqual(a(), { ok: true });
   const refused = a();
   assert.equal(refused.ok, false);
@@ -136,16 +137,16 @@ test('token bucket: a burst, then one request per 1/rate seconds, Retry-After ro
   clock.advance(60_000);
   for (let i = 0; i < 3; i++) assert.equal(a().ok, true, 'refilled to the burst, not beyond');
   assert.equal(a().ok, false);
-  rl.takeFor('192.0.2.2', {}, true);
-  rl.takeFor('192.0.2.3', {}, true);
+  rl.takeFor('192.0.2.2', rl.clientKey({}), true);
+  rl.takeFor('192.0.2.3', rl.clientKey({}), true);
   assert.equal(rl.size, 2, 'at most maxClients buckets');
 
   const slow = new RateLimiter({ requestsPerS: 0.1, burst: 1, by: 'header', header: 'x-api-key', maxClients: 10 }, clock);
-  assert.equal(slow.takeFor('192.0.2.1', { 'x-api-key': 'k1' }, true).ok, true);
-  const r = slow.takeFor('192.0.2.9', { 'x-api-key': 'k1' }, true);
+  assert.equal(slow.takeFor('192.0.2.1', slow.clientKey({ 'x-api-key': 'k1' }), true).ok, true);
+  const r = slow.takeFor('192.0.2.9', slow.clientKey({ 'x-api-key': 'k1' }), true);
   assert.equal(!r.ok && r.retryAfterS, 10, 'the key, not the address, is the client');
-  assert.equal(slow.takeFor('192.0.2.2', {}, true).ok, true, 'no key: counted by address');
-  assert.equal(slow.takeFor('192.0.2.2', {}, true).ok, false);
+  assert.equal(slow.takeFor('192.0.2.2', slow.clientKey({}), true).ok, true, 'no key: counted by address');
+  assert.equal(slow.takeFor('192.0.2.2', slow.clientKey({}), true).ok, false);
 });
 
 test('token bucket by header, behind auth: a value is a client only once the auth passed it; inventing values only spends the address', () => {
@@ -153,32 +154,32 @@ test('token bucket by header, behind auth: a value is a client only once the aut
   const rl = new RateLimiter({ requestsPerS: 10, burst: 50, by: 'header', header: 'x-api-key', maxClients: 100_000 }, clock);
   // One address inventing a key per request (the auth refuses each): its own burst, then refused, whatever it invents.
   let passed = 0;
-  for (let i = 0; i < 1000; i++) if (rl.takeFor('192.0.2.1', { 'x-api-key': `invented-${i}` }, false).ok) passed++;
+  for (let i = 0; i < 1000; i++) if (rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': `invented-${i}` }), false).ok) passed++;
   assert.equal(passed, 50, 'the address burst, not a burst per invented value');
   clock.advance(1000);
   passed = 0;
-  for (let i = 0; i < 1000; i++) if (rl.takeFor('192.0.2.1', { 'x-api-key': `again-${i}` }, false).ok) passed++;
+  for (let i = 0; i < 1000; i++) if (rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': `again-${i}` }), false).ok) passed++;
   assert.equal(passed, 10, 'then the address rate');
   // Many clients behind one address with keys the auth accepted: each has its own bucket.
-  for (let i = 0; i < 3; i++) rl.vouch({ 'x-api-key': `k${i}` });
-  for (let i = 0; i < 3; i++) for (let n = 0; n < 49; n++) assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': `k${i}` }, false).ok, true, `key k${i}, request ${n}`);
-  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'k0' }, false).ok, false, 'a vouched key has its own limit');
+  for (let i = 0; i < 3; i++) rl.vouch(rl.clientKey({ 'x-api-key': `k${i}` }));
+  for (let i = 0; i < 3; i++) for (let n = 0; n < 49; n++) assert.equal(rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': `k${i}` }), false).ok, true, `key k${i}, request ${n}`);
+  assert.equal(rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': 'k0' }), false).ok, false, 'a vouched key has its own limit');
 });
 
 test('token bucket by header, no auth (the field is believed as sent): a new value costs its address a token; the value is kept as a digest', () => {
   const clock = new FakeClock();
   const rl = new RateLimiter({ requestsPerS: 1, burst: 2, by: 'header', header: 'x-api-key', maxClients: 1000 }, clock);
-  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }, true).ok, true);
-  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r2' }, true).ok, true);
-  const third = rl.takeFor('192.0.2.1', { 'x-api-key': 'r3' }, true);
+  assert.equal(rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': 'r1' }), true).ok, true);
+  assert.equal(rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': 'r2' }), true).ok, true);
+  const third = rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': 'r3' }), true);
   assert.equal(third.ok, false, 'a third new key is refused');
   assert.equal(!third.ok && third.client, 'a:192.0.2.1', 'refused by its address');
-  assert.equal(rl.takeFor('192.0.2.1', { 'x-api-key': 'r1' }, true).ok, true, 'a known key pays only its own bucket');
+  assert.equal(rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': 'r1' }), true).ok, true, 'a known key pays only its own bucket');
   const long = 'x'.repeat(16_000);
-  assert.equal(rl.takeFor('198.51.100.7', { 'x-api-key': long }, true).ok, true);
+  assert.equal(rl.takeFor('198.51.100.7', rl.clientKey({ 'x-api-key': long }), true).ok, true);
   const r = new RateLimiter({ requestsPerS: 0.001, burst: 1, by: 'header', header: 'x-api-key', maxClients: 1000 }, clock);
-  r.takeFor('198.51.100.8', { 'x-api-key': long }, true);
-  const refused = r.takeFor('198.51.100.9', { 'x-api-key': long }, true);
+  r.takeFor('198.51.100.8', r.clientKey({ 'x-api-key': long }), true);
+  const refused = r.takeFor('198.51.100.9', r.clientKey({ 'x-api-key': long }), true);
   assert.ok(!refused.ok && refused.client.length < 64, 'a 16 KB value is kept as a short digest');
 });
 
@@ -288,4 +289,34 @@ test('a rate-limit field value as a client: blanks collapsed; Authorization sche
   assert.equal(clientValue('x-api-key', 'Key'), 'Key', 'case kept outside Authorization');
   assert.equal(clientValue('authorization', 'BEARER \t abc.def=='), 'bearer abc.def');
   assert.equal(clientValue('authorization', 'Basic dXNlcjpwYXNz'), 'basic dXNlcjpwYXNz');
+});
+
+test('rate limit by header behind JWT: a request the auth passes digests its field value once (the bucket key is taken and vouched for by one digest)', async () => {
+  const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = a.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const deps = { clock: new FakeClock(Date.now()), readFile: () => pem };
+  const token = await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'ES256' }).setExpirationTime('1h').sign(a.privateKey);
+  const g = new Guard(edgeRules({ jwt: { keyFiles: ['/k.pem'] }, rateLimit: { requestsPerS: 1, burst: 5, by: 'header', header: 'authorization' } }), deps);
+  // Count the SHA-256 digests fed the field's value as the limiter keys it (rate-limit.ts imports createHash from node:crypto).
+  const keyed = clientValue('authorization', `Bearer ${token}`);
+  let digests = 0;
+  const original = nodeCrypto.createHash;
+  nodeCrypto.createHash = ((algorithm: string, options?: object) => {
+    const h = original(algorithm, options as never);
+    const update = h.update.bind(h);
+    h.update = ((data: string) => {
+      if (algorithm === 'sha256' && data === keyed) digests++;
+      return update(data);
+    }) as typeof h.update;
+    return h;
+  }) as typeof nodeCrypto.createHash;
+  syncBuiltinESMExports();
+  try {
+    const v = await g.check({ method: 'GET', target: '/', host: 'h', scheme: 'http', headers: { authorization: `Bearer ${token}` }, clientAddress: '192.0.2.1' });
+    assert.equal(v.pass, true);
+  } finally {
+    nodeCrypto.createHash = original;
+    syncBuiltinESMExports();
+  }
+  assert.equal(digests, 1, 'taken from and vouched for with one digest');
 });

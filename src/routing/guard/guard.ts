@@ -210,16 +210,19 @@ export class Guard {
   check(req: GuardRequest): GuardVerdict | Promise<GuardVerdict> {
     const rule = this.filter.empty ? undefined : this.filter.deniedBy(req);
     if (rule !== undefined) return { ...refusal('FILTER_DENIED', `request denied by filter rule "${rule}"`), rule };
+    // The field's digest once per request: the rate limit takes by it here and the auth vouches for it below.
+    const rateClient = this.limiter?.clientKey(req.headers);
     if (this.limiter) {
-      const r = this.limiter.takeFor(req.clientAddress, req.headers, !this.forwardAuth && !this.jwt);
+      const r = this.limiter.takeFor(req.clientAddress, rateClient, !this.forwardAuth && !this.jwt);
       if (!r.ok) return refusal('RATE_LIMITED', `request rate limit exceeded; retry after ${r.retryAfterS} s`, ['retry-after', String(r.retryAfterS)]);
     }
     // PURGE carries the admin token in Authorization and is checked by the purge module.
     if (req.method === 'PURGE' || (!this.forwardAuth && !this.jwt) || (this.skipAuthPreflight && isPreflight(req))) return PASS;
-    return this.authorise(req);
+    return this.authorise(req, rateClient);
   }
 
-  private async authorise(req: GuardRequest): Promise<GuardVerdict> {
+  /** `rateClient`: the rate limit's key for the request's field value (RateLimiter.clientKey). */
+  private async authorise(req: GuardRequest, rateClient: string | undefined): Promise<GuardVerdict> {
     let add: HeaderMap | undefined;
     if (this.forwardAuth) {
       const d = await this.forwardAuth.check(req);
@@ -239,7 +242,7 @@ export class Guard {
       if (Object.keys(claims).length) add = { ...add, ...claims };
     }
     // Passed: the rate limit may believe this request's client field from now on, if an auth stage judged its value.
-    if (this.fieldJudgedBy.forwardAuth || (this.fieldJudgedBy.bearer && this.jwt!.bearerOf(req.headers) !== undefined)) this.limiter?.vouch(req.headers);
+    if (this.fieldJudgedBy.forwardAuth || (this.fieldJudgedBy.bearer && this.jwt!.bearerOf(req.headers) !== undefined)) this.limiter?.vouch(rateClient);
     return { pass: true, add, checked: this.credentialFields.filter((f) => req.headers[f] !== undefined) };
   }
 

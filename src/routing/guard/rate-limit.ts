@@ -63,14 +63,24 @@ export class RateLimiter {
   }
 
   /**
-   * Take one token for the request's client, or say how long until one is there.
-   * By field value: a value already vouched for pays its own bucket (many clients
-   * behind one address each have theirs); any other pays its address's. `trusted`:
-   * no auth stage will vouch, the value is believed as sent.
+   * The bucket key of the request's field value (by header), a digest: a value may be
+   * a whole header section long. Undefined when there is none (or the limit is by
+   * address). Computed once per request and given to takeFor and vouch.
    */
-  takeFor(clientAddress: string, headers: HeaderMap, trusted: boolean): RateVerdict {
+  clientKey(headers: HeaderMap): string | undefined {
+    if (this.rules.by !== 'header' || this.rules.header === '') return undefined;
+    const v = headers[this.rules.header];
+    return v === undefined || v === '' ? undefined : `h:${createHash('sha256').update(clientValue(this.rules.header, v)).digest('base64url')}`;
+  }
+
+  /**
+   * Take one token for the request's client, or say how long until one is there.
+   * By field value (`client`: clientKey()): a value already vouched for pays its own
+   * bucket (many clients behind one address each have theirs); any other pays its
+   * address's. `trusted`: no auth stage will vouch, the value is believed as sent.
+   */
+  takeFor(clientAddress: string, client: string | undefined, trusted: boolean): RateVerdict {
     const address = `a:${clientOf(clientAddress)}`;
-    const client = this.valueKey(headers);
     // Without the field the client is its address: omitting it is no way around the limit.
     if (client === undefined) return this.take(address);
     if (this.buckets.has(client)) return this.take(client);
@@ -79,17 +89,9 @@ export class RateLimiter {
     return paid;
   }
 
-  /** The auth stages passed a request: its field value names a client from now on. */
-  vouch(headers: HeaderMap): void {
-    const client = this.valueKey(headers);
+  /** The auth stages passed a request: its field value (`client`: clientKey()) names a client from now on. */
+  vouch(client: string | undefined): void {
     if (client !== undefined && !this.buckets.has(client)) this.buckets.set(client, { tokens: this.rules.burst - 1, atMs: this.clock.now() });
-  }
-
-  /** The bucket key of the request's field value (by header), a digest: a value may be a whole header section long. */
-  private valueKey(headers: HeaderMap): string | undefined {
-    if (this.rules.by !== 'header' || this.rules.header === '') return undefined;
-    const v = headers[this.rules.header];
-    return v === undefined || v === '' ? undefined : `h:${createHash('sha256').update(clientValue(this.rules.header, v)).digest('base64url')}`;
   }
 
   /** Take one token from `client`'s bucket (a new client starts full). */
