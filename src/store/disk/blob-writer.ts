@@ -21,7 +21,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { BodyLengthError, type BodyWriter, type EntryMeta } from '../types.js';
-import { compactionSlack } from './compaction.js';
+import { unfreeableBytes } from './eviction.js';
 import { lineParts } from './index-log.js';
 import { allocated, TMP_DIR } from './layout.js';
 import type { DiskTier, DiskWriteOptions } from './tier.js';
@@ -53,8 +53,7 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
    */
   const reserve = (bytes: number): boolean => {
     if (bytes <= counted) return true;
-    const unfreeable = compactionSlack(maxBytes) + tier.queue.stats().bytesQueued + tier.tmpBytes + bytes - counted;
-    if (unfreeable >= maxBytes) return false;
+    if (unfreeableBytes(tier) + bytes - counted >= maxBytes) return false;
     onTmpBytes(bytes - counted);
     counted = bytes;
     tier.evictOverBudget();

@@ -11,12 +11,21 @@ function liveBytes(tier: DiskTier): number {
 }
 
 /**
+ * Bytes no eviction frees: temp files of bodies still streaming, writes queued for the
+ * writer thread, and the index's compaction slack. A streamed body is shed when these
+ * would fill the budget (blob-writer.ts); eviction does nothing when they already do.
+ */
+export function unfreeableBytes(tier: DiskTier): number {
+  return compactionSlack(tier.opts.maxBytes) + tier.tmpBytes + tier.queue.stats().bytesQueued;
+}
+
+/**
  * What eviction holds under the budget: the index counted at the most compaction
  * lets it grow to (twice its live lines, plus the slack), so the file's real size
  * stays within the budget between compactions.
  */
 function committedBytes(tier: DiskTier): number {
-  return tier.blobs.bytes + tier.segments.committedBytes + 2 * tier.liveLineBytes + compactionSlack(tier.opts.maxBytes) + tier.tmpBytes + tier.queue.stats().bytesQueued;
+  return tier.blobs.bytes + tier.segments.committedBytes + 2 * tier.liveLineBytes + unfreeableBytes(tier);
 }
 
 /** Evict until the tier fits; how many records went. */
@@ -26,9 +35,9 @@ export function evictOverBudget(tier: DiskTier): number {
   // Each record is passed over at most once; if only in-use entries are left, they go too.
   let skips = inUse ? records.size : 0;
   const max = tier.opts.maxBytes;
-  // Bytes no eviction frees (temp files, queued writes, the index's slack): when they alone
-  // fill the budget, evicting would empty the tier, new entries included, for nothing.
-  if (compactionSlack(max) + tier.tmpBytes + tier.queue.stats().bytesQueued >= max) return 0;
+  // When what no eviction frees fills the budget alone, evicting would empty the tier, new
+  // entries included, for nothing.
+  if (unfreeableBytes(tier) >= max) return 0;
   let evicted = 0;
   for (const rec of records.values()) {
     // Past the committed bound, or past the budget on disk now when reclaiming (segment
