@@ -108,21 +108,20 @@ export function rejectRaw(socket: Duplex, err: StrataError): void {
 }
 
 /**
- * Per connection: responses not yet finished, the latest request, and whether the
- * connection has already been refused.
+ * Per connection: its requests (the window counts the responses still owed), the
+ * latest request, and whether the connection has already been refused.
  */
 interface ConnState {
-  pending: number;
   last?: IncomingMessage;
   refused: boolean;
-  /** Run once `pending` falls to `waitFor`. */
+  /** Run once the responses owed (window.owed) fall to `waitFor`. */
   afterPending?: () => void;
   waitFor: number;
   /** Refused as a whole (too many connections, first request too slow): no request on it is handled. */
   shut: boolean;
   /** Closes the connection unless its first request arrives in time. */
   firstRequestTimer?: NodeJS.Timeout;
-  /** Its requests in progress, bounded. */
+  /** Its requests in progress, bounded, and the count of responses owed. */
   window: PipelineWindow;
 }
 
@@ -149,7 +148,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
     if (!st) {
-      st = { pending: 0, refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler) };
+      st = { refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler) };
       conns.set(socket, st);
       const window = st.window;
       socket.once('close', () => {
@@ -173,16 +172,15 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const st = conns.get(this.req.socket);
     if (!st) return;
     st.window.settled(this);
-    st.pending--;
-    if (st.pending <= st.waitFor && st.afterPending) {
+    if (st.window.owed <= st.waitFor && st.afterPending) {
       const next = st.afterPending;
       st.afterPending = undefined;
       next();
     }
   }
 
-  // Count the responses still owed on each connection, so a refusal of a later
-  // (pipelined) message can wait for them: see refuse() below.
+  // Every request goes through its connection's window, which counts the responses still
+  // owed, so a refusal of a later (pipelined) message can wait for them: see refuse() below.
   const tracked = (req: IncomingMessage, res: ServerResponse): void => {
     const st = stateOf(req.socket);
     if (st.firstRequestTimer !== undefined) {
@@ -191,7 +189,6 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     }
     // Already answered at the connection level; the socket closes after its linger.
     if (st.shut) return;
-    st.pending++;
     st.last = req;
     // 'close' follows 'finish' on every response, and also fires when the connection
     // dies. On, not once: a response closes once, and once() wraps the listener per call.
@@ -216,7 +213,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     st.refused = true;
     // Broken bytes inside a body still being read: that request is the bad one,
     // so only the answers owed before it are waited for.
-    const brokenBody = st.last !== undefined && !st.last.complete && st.pending > 0;
+    const brokenBody = st.last !== undefined && !st.last.complete && st.window.owed > 0;
     const answer = () => {
       const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
       // Its answer already complete (a hit written at once): it reaches the client, then the connection closes.
@@ -225,7 +222,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       else rejectRaw(socket, err);
     };
     st.waitFor = brokenBody ? 1 : 0;
-    if (st.pending <= st.waitFor) answer();
+    if (st.window.owed <= st.waitFor) answer();
     else st.afterPending = answer;
   };
 

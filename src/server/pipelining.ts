@@ -50,8 +50,11 @@ type ServedSocket = Duplex & { _paused?: boolean; parser?: { resume(): void } | 
 
 export class PipelineWindow {
   private running = 0;
-  /** Parsed, not started, in order. */
-  private waiting: { req: IncomingMessage; res: ServerResponse }[] = [];
+  /**
+   * Parsed, not started, in order (a Map keeps insertion order). Keyed by response: a
+   * settle finds out in one lookup whether its response was waiting or running.
+   */
+  private readonly waiting = new Map<ServerResponse, IncomingMessage>();
   /** Started while an earlier answer held the socket: node:http will not close them if the client goes. */
   private offSocket: Set<ServerResponse> | undefined;
   private gone = false;
@@ -63,15 +66,23 @@ export class PipelineWindow {
     private readonly handler: (req: IncomingMessage, res: ServerResponse) => void,
   ) {}
 
+  /**
+   * Responses admitted and not yet settled (in progress or waiting): what the
+   * connection still owes, in order, before anything else may be written on it.
+   */
+  get owed(): number {
+    return this.running + this.waiting.size;
+  }
+
   /** A request parsed on the connection: handled now, or once the window has room. */
   admit(req: IncomingMessage, res: ServerResponse): void {
-    if (this.running < MAX_IN_PROGRESS && this.waiting.length === 0) {
+    if (this.running < MAX_IN_PROGRESS && this.waiting.size === 0) {
       this.start(req, res);
       return;
     }
-    this.waiting.push({ req, res });
+    this.waiting.set(res, req);
     const s = this.socket as ServedSocket;
-    if (this.waiting.length > MAX_WAITING && s._paused !== true) {
+    if (this.waiting.size > MAX_WAITING && s._paused !== true) {
       this.paused = true;
       s._paused = true;
       s.pause();
@@ -80,21 +91,17 @@ export class PipelineWindow {
 
   /** `res` closed: one fewer in progress, and the next waiting ones start. */
   settled(res: ServerResponse): void {
-    if (this.waiting.length > 0) {
-      const i = this.waiting.findIndex((w) => w.res === res);
-      if (i >= 0) {
-        this.waiting.splice(i, 1);
-        return;
-      }
-    }
+    // Closed before it started (its connection died): it held no slot.
+    if (this.waiting.delete(res)) return;
     this.running--;
     this.offSocket?.delete(res);
     if (this.gone) return;
-    while (this.running < MAX_IN_PROGRESS && this.waiting.length > 0) {
-      const w = this.waiting.shift()!;
-      this.start(w.req, w.res);
+    for (const [next, req] of this.waiting) {
+      if (this.running >= MAX_IN_PROGRESS) break;
+      this.waiting.delete(next);
+      this.start(req, next);
     }
-    if (this.waiting.length <= MAX_WAITING / 2) this.resumeReading();
+    if (this.waiting.size <= MAX_WAITING / 2) this.resumeReading();
   }
 
   /**
@@ -104,8 +111,8 @@ export class PipelineWindow {
    */
   closed(): { dropped: number; abandoned: number } {
     this.gone = true;
-    const dropped = this.waiting.length;
-    this.waiting = [];
+    const dropped = this.waiting.size;
+    this.waiting.clear();
     let abandoned = 0;
     if (this.offSocket) {
       for (const res of [...this.offSocket]) {
