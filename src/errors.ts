@@ -85,16 +85,21 @@ export class StrataError extends Error {
     this.retryable = spec.retryable;
   }
 
-  /**
-   * The text a client's error body carries: the operator's message for client- and
-   * config-side errors (they describe the client's own request), a fixed line for
-   * origin-, store- and internal ones (their message names upstreams, addresses,
-   * files and causes: the log's, not the client's).
-   */
+  /** The text a client's error body carries (clientMessageOf). */
   get clientMessage(): string {
-    const spec: ErrorSpec = ERROR_CATALOG[this.code];
-    return spec.source === 'client' || spec.source === 'config' ? this.message : spec.client ?? spec.summary;
+    return clientMessageOf(this.code, this.message);
   }
+}
+
+/**
+ * The text a client's error body carries for `code`: the operator's `message` for
+ * client- and config-side errors (they describe the client's own request), the
+ * catalog's fixed line for origin-, store- and internal ones (their message names
+ * upstreams, addresses, files and causes: the log's, not the client's).
+ */
+export function clientMessageOf(code: ErrorCode, message: string): string {
+  const spec: ErrorSpec = ERROR_CATALOG[code];
+  return spec.source === 'client' || spec.source === 'config' ? message : spec.client ?? spec.summary;
 }
 
 export function isStrataError(err: unknown): err is StrataError {

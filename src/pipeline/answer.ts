@@ -11,7 +11,7 @@ import { currentAge } from '../cache/reuse.js';
 import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, ageFields, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
 import { earlyHintFields } from '../deliver/early-hints.js';
-import { StrataError, type ErrorCode } from '../errors.js';
+import { clientMessageOf, StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
 import type { HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
@@ -180,7 +180,7 @@ export function createAnswers(env: NodeEnv) {
      */
     refused(ctx: RequestContext, status: number, code: ErrorCode, message: string, fields: string[]): void {
       const cacheStatus = settle(env, ctx, { result: 'error', fwd: 'bypass', detail: code.toLowerCase() });
-      const body = `${status} ${code}: ${new StrataError(code, message).clientMessage}\n`;
+      const body = `${status} ${code}: ${clientMessageOf(code, message)}\n`;
       ctx.res.writeHead(status, [...fields, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus, 'via', env.via, 'cache-control', 'no-store']);
       ctx.res.end(body);
       if (ctx.method !== 'HEAD') ctx.bytes += Buffer.byteLength(body);

@@ -30,3 +30,13 @@ test('a client is told the operator\'s message only for its own request (client,
     assert.ok(e.clientMessage.length > 0, code);
   }
 });
+
+test('a refusal\'s client text comes from the catalog rule without an error object: the operator\'s message for a client-side code, the catalog line for an origin-side one', async () => {
+  const { clientMessageOf, StrataError } = await import('../../src/errors.js');
+  assert.equal(clientMessageOf('RATE_LIMITED', 'request rate limit exceeded; retry after 3 s'), 'request rate limit exceeded; retry after 3 s');
+  const cause = 'auth service http://10.0.0.7:9000/verify answered 500';
+  assert.equal(clientMessageOf('AUTH_UNAVAILABLE', cause), ERROR_CATALOG.AUTH_UNAVAILABLE.summary);
+  for (const code of Object.keys(ERROR_CATALOG) as (keyof typeof ERROR_CATALOG)[]) {
+    assert.equal(clientMessageOf(code, cause), new StrataError(code, cause).clientMessage, `${code}: one rule for both`);
+  }
+});
