@@ -4,8 +4,7 @@
 // answered here; a higher Max-Forwards is decremented (RFC 9110 §7.6.2).
 
 import { invalidatedTargets } from '../cache/invalidation.js';
-import { KEY_SCHEME, primaryKey, urlOfKey } from '../cache/key.js';
-import { emptySelector } from '../store/purge/purge-match.js';
+import { KEY_SCHEME, primaryKey } from '../cache/key.js';
 import { clientScheme } from '../server/request-guard.js';
 import type { FwdReason } from '../cache/outcome.js';
 import type { StrataError } from '../errors.js';
@@ -21,24 +20,19 @@ export function createPass(env: PathEnv, answer: Answers) {
   const { origin, store, stats } = env;
   const { limits } = env.config;
   const bodyLimits = { maxBytes: limits.maxRequestBodyBytes, memoryBytes: limits.requestBodyMemoryBytes, dir: limits.requestBodyDir, idleTimeoutMs: limits.requestBodyTimeoutMs };
+  const keyedTarget = (host: string, target: string) => env.router.purgeKey(host, target)?.target;
 
   /**
-   * RFC 9111 §4.4, as routes key what they store: a route that keys by query options, fields
-   * or canary side stored the URI under other keys than the plain one, removed as a purge
-   * of that URL would remove them (every keyed version, every variant).
+   * RFC 9111 §4.4: each URI the answer invalidates, keyed as its route keys it (query
+   * options), loses everything stored for it (every variant, every version its route keyed
+   * after "#": fields, canary side) in one store step that also keeps fills in flight from
+   * storing or being joined after this answer (TieredStore.invalidate). Local and cheap
+   * enough to wait for: not a purge (no journal fsync, no purge listeners, no peers told).
    */
   async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
     for (const t of invalidatedTargets(ctx.method, res.status, clientScheme(ctx.req), ctx.host || origin.host, ctx.target, res.headers)) {
-      const keyed = env.router.purgeKey(t.host, t.target);
-      const key = primaryKey(KEY_SCHEME, t.host, keyed?.target ?? t.target);
-      if (!keyed) {
-        // A request after this answer must not join a fetch begun before the change (read your writes).
-        env.coalescer.forgetKey(key);
-        stats.inc('invalidations', await store.deleteVariants(key).catch(() => 0));
-        continue;
-      }
-      const selector = { ...emptySelector(), primaryKeys: [key], urlPrefixes: keyed.suffixed ? [urlOfKey(key) + '#'] : [] };
-      stats.inc('invalidations', await store.purge(selector).catch(() => 0));
+      const key = primaryKey(KEY_SCHEME, t.host, keyedTarget(t.host, t.target) ?? t.target);
+      stats.inc('invalidations', await store.invalidate(key).catch(() => 0));
     }
   }
 
