@@ -3,8 +3,7 @@
 // invalidates what it names (RFC 9111 §4.4). An OPTIONS with Max-Forwards: 0 is
 // answered here; a higher Max-Forwards is decremented (RFC 9110 §7.6.2).
 
-import { invalidatedTargets } from '../cache/invalidation.js';
-import { KEY_SCHEME, primaryKey } from '../cache/key.js';
+import { invalidatedKeys } from '../cache/invalidation.js';
 import { clientScheme } from '../server/request-guard.js';
 import type { FwdReason } from '../cache/outcome.js';
 import type { StrataError } from '../errors.js';
@@ -30,10 +29,8 @@ export function createPass(env: PathEnv, answer: Answers) {
    * enough to wait for: not a purge (no journal fsync, no purge listeners, no peers told).
    */
   async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
-    for (const t of invalidatedTargets(ctx.method, res.status, clientScheme(ctx.req), ctx.host || origin.host, ctx.target, res.headers)) {
-      const key = primaryKey(KEY_SCHEME, t.host, keyedTarget(t.host, t.target) ?? t.target);
-      stats.inc('invalidations', await store.invalidate(key).catch(() => 0));
-    }
+    const keys = invalidatedKeys(ctx.method, res.status, clientScheme(ctx.req), ctx.host || origin.host, ctx.target, res.headers, keyedTarget);
+    for (const key of keys) stats.inc('invalidations', await store.invalidate(key).catch(() => 0));
   }
 
   return async function pass(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {
