@@ -242,8 +242,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (deps.routing?.initial) applyRoutingOverrides(router, deps.routing.initial);
       const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
       coalescer = flights;
-      // A request after a purge must not join a fetch that began before it.
+      // A request after a purge or an invalidation must not join a fetch that began before it.
       store.onPurged((selector) => void flights.forget(flightMatcher(selector)));
+      store.onInvalidated((primaryKey) => flights.forgetUri(primaryKey));
       for (const hook of purgeHooks) store.onPurged(hook);
       const tiered = store;
       // One background recompression queue for the node, whatever reloads do to the handlers.

@@ -2,7 +2,7 @@
 // URI, and the Location and Content-Location URIs when they share its origin.
 
 import type { HeaderMap } from '../http/headers.js';
-import { normaliseAuthority, primaryKey } from './key.js';
+import { KEY_SCHEME, normaliseAuthority, primaryKey } from './key.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
@@ -36,7 +36,11 @@ export function invalidatedTargets(method: string, status: number, scheme: strin
   return out;
 }
 
-/** Primary keys (under `scheme`) of what this exchange invalidates. */
-export function invalidatedKeys(method: string, status: number, scheme: string, host: string, target: string, res: HeaderMap): string[] {
-  return invalidatedTargets(method, status, scheme, host, target, res).map((t) => primaryKey(scheme, t.host, t.target));
+/**
+ * Primary keys of what this exchange invalidates, the target's first. Keys name the
+ * KEY_SCHEME whatever the client's `scheme` (cache/key.ts); `keyedTarget` gives a target
+ * as its route keys it (query parameters ignored or sorted; undefined: as given).
+ */
+export function invalidatedKeys(method: string, status: number, scheme: string, host: string, target: string, res: HeaderMap, keyedTarget?: (host: string, target: string) => string | undefined): string[] {
+  return invalidatedTargets(method, status, scheme, host, target, res).map((t) => primaryKey(KEY_SCHEME, t.host, keyedTarget?.(t.host, t.target) ?? t.target));
 }

@@ -49,6 +49,8 @@ export class Coalescer<T, W = unknown> {
   private readonly flights = new Map<string, Listing<T, W>>();
   /** Hit-for-pass: key → until (ms), oldest mark first (bounded: maxPassKeys). */
   private readonly passUntil = new Map<string, number>();
+  /** Flights listed under a key a route keyed after "#": while none is, forgetUri() needs no scan. */
+  private keyedFlights = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -83,6 +85,7 @@ export class Coalescer<T, W = unknown> {
     // A flight listed already (one a peer's request would not join) is replaced: it finishes for its clients.
     const prior = this.flights.get(key);
     if (prior) prior.flight = undefined;
+    else if (isKeyed(key)) this.keyedFlights++;
     this.flights.set(key, { flight });
     const unlist = () => this.unlist(flight);
     work.done.then(unlist, unlist);
@@ -91,10 +94,16 @@ export class Coalescer<T, W = unknown> {
 
   /** Unlist `flight` (if still listed): later requests start a fetch of their own. */
   unlist(flight: Flight<T, W>): void {
-    const listing = this.flights.get(flight.key);
-    if (listing?.flight !== flight) return;
+    if (this.flights.get(flight.key)?.flight === flight) this.unlistKey(flight.key);
+  }
+
+  /** Whatever flight is listed under `key` goes (its clients keep it). */
+  private unlistKey(key: string): void {
+    const listing = this.flights.get(key);
+    if (listing === undefined) return;
     listing.flight = undefined;
-    this.flights.delete(flight.key);
+    this.flights.delete(key);
+    if (isKeyed(key)) this.keyedFlights--;
   }
 
   /** Requests for `key` should not wait for one another for a while. */
@@ -130,14 +139,20 @@ export class Coalescer<T, W = unknown> {
     return false;
   }
 
-  /** forget() for one key, without a scan: an unsafe method's invalidation of its URI (RFC 9111 §4.4). */
-  forgetKey(key: string): void {
-    const listing = this.flights.get(key);
-    if (listing !== undefined) {
-      listing.flight = undefined;
-      this.flights.delete(key);
-    }
-    this.passUntil.delete(key);
+  /**
+   * forget() for one URI, an unsafe method's invalidation (RFC 9111 §4.4, told by the
+   * store: TieredStore.invalidate): the flight under its primary key, found without a
+   * scan, and those of its keyed versions (`primaryKey#…`, cache/key.ts keySuffix), which
+   * need one, made only while such a flight is listed. Hit-for-pass marks of the key go
+   * too (its answers may be shareable now); a keyed version's stay: a mark sends requests
+   * to the origin, never to an older answer.
+   */
+  forgetUri(primaryKey: string): void {
+    this.unlistKey(primaryKey);
+    this.passUntil.delete(primaryKey);
+    if (this.keyedFlights === 0) return;
+    const keyed = primaryKey + '#';
+    for (const key of [...this.flights.keys()]) if (key.startsWith(keyed)) this.unlistKey(key);
   }
 
   /**
@@ -147,14 +162,18 @@ export class Coalescer<T, W = unknown> {
    */
   forget(match: (key: string) => boolean): number {
     let n = 0;
-    for (const [key, listing] of [...this.flights]) {
+    for (const key of [...this.flights.keys()]) {
       if (match(key)) {
-        listing.flight = undefined;
-        this.flights.delete(key);
+        this.unlistKey(key);
         n++;
       }
     }
     for (const key of [...this.passUntil.keys()]) if (match(key)) this.passUntil.delete(key);
     return n;
   }
+}
+
+/** A key a route keyed after "#" (cache/key.ts keySuffix: no request target contains one). */
+function isKeyed(key: string): boolean {
+  return key.includes('#');
 }

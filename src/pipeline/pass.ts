@@ -3,9 +3,7 @@
 // invalidates what it names (RFC 9111 §4.4). An OPTIONS with Max-Forwards: 0 is
 // answered here; a higher Max-Forwards is decremented (RFC 9110 §7.6.2).
 
-import { invalidatedTargets } from '../cache/invalidation.js';
-import { KEY_SCHEME, primaryKey, urlOfKey } from '../cache/key.js';
-import { emptySelector } from '../store/purge/purge-match.js';
+import { invalidatedKeys } from '../cache/invalidation.js';
 import { clientScheme } from '../server/request-guard.js';
 import type { FwdReason } from '../cache/outcome.js';
 import type { StrataError } from '../errors.js';
@@ -21,25 +19,18 @@ export function createPass(env: PathEnv, answer: Answers) {
   const { origin, store, stats } = env;
   const { limits } = env.config;
   const bodyLimits = { maxBytes: limits.maxRequestBodyBytes, memoryBytes: limits.requestBodyMemoryBytes, dir: limits.requestBodyDir, idleTimeoutMs: limits.requestBodyTimeoutMs };
+  const keyedTarget = (host: string, target: string) => env.router.purgeKey(host, target)?.target;
 
   /**
-   * RFC 9111 §4.4, as routes key what they store: a route that keys by query options, fields
-   * or canary side stored the URI under other keys than the plain one, removed as a purge
-   * of that URL would remove them (every keyed version, every variant).
+   * RFC 9111 §4.4: each URI the answer invalidates, keyed as its route keys it (query
+   * options), loses everything stored for it (every variant, every version its route keyed
+   * after "#": fields, canary side) in one store step that also keeps fills in flight from
+   * storing or being joined after this answer (TieredStore.invalidate). Local and cheap
+   * enough to wait for: not a purge (no journal fsync, no purge listeners, no peers told).
    */
   async function invalidate(ctx: RequestContext, res: OriginResponse): Promise<void> {
-    for (const t of invalidatedTargets(ctx.method, res.status, clientScheme(ctx.req), ctx.host || origin.host, ctx.target, res.headers)) {
-      const keyed = env.router.purgeKey(t.host, t.target);
-      const key = primaryKey(KEY_SCHEME, t.host, keyed?.target ?? t.target);
-      if (!keyed) {
-        // A request after this answer must not join a fetch begun before the change (read your writes).
-        env.coalescer.forgetKey(key);
-        stats.inc('invalidations', await store.deleteVariants(key).catch(() => 0));
-        continue;
-      }
-      const selector = { ...emptySelector(), primaryKeys: [key], urlPrefixes: keyed.suffixed ? [urlOfKey(key) + '#'] : [] };
-      stats.inc('invalidations', await store.purge(selector).catch(() => 0));
-    }
+    const keys = invalidatedKeys(ctx.method, res.status, clientScheme(ctx.req), ctx.host || origin.host, ctx.target, res.headers, keyedTarget);
+    for (const key of keys) stats.inc('invalidations', await store.invalidate(key).catch(() => 0));
   }
 
   return async function pass(ctx: RequestContext, fwd: FwdReason, detail?: string): Promise<void> {

@@ -1,7 +1,7 @@
 // The indexes a tier keeps beside its entries, as one structure both tiers share:
 // variants by primary key (Vary selection, invalidation), keys by purge tag, and
-// entries in URL order (prefix purges as runs). An entry is added, removed and
-// re-tagged here in one call, so the three cannot drift apart.
+// entries in URL order (prefix purges as runs, a URI's keyed versions). An entry is
+// added, removed and re-tagged here in one call, so the three cannot drift apart.
 
 import type { EntryMeta } from '../entry.js';
 
@@ -50,6 +50,18 @@ export class TierIndex {
     if (meta.key !== meta.primaryKey) this.variants.remove(meta.primaryKey, meta.key);
     this.order.remove(meta.key, keyOrder(meta));
     this.tags.remove(meta.tags, meta.key);
+  }
+
+  /**
+   * Every key stored for one URI (an invalidation, RFC 9111 §4.4): the variants of its
+   * primary key, and every version a route keyed after "#" (cache/key.ts keySuffix) with
+   * theirs. Those sort as one run of the URL order, "GET " + URL + "#": a binary search,
+   * not a pass over the tier. Copied: the caller removes them.
+   */
+  uriKeys(primaryKey: string): string[] {
+    const keys = [...this.variants.keys(primaryKey)];
+    for (const k of this.order.keysIn([primaryKey + '#'])) keys.push(k);
+    return keys;
   }
 
   /** The entry's metadata is replaced (after a 304, a soft purge): its tags and URL may differ. */

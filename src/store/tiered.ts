@@ -19,6 +19,7 @@ import {
   type PurgeOptions,
   type PurgeSelector,
   type CacheStore,
+  type InvalidatedListener,
   type PurgedListener,
   type StoredEntry,
   type TierStats,
@@ -27,7 +28,7 @@ import {
 
 /**
  * One write in flight, from open() until its disk write has landed (or failed).
- * A delete of its key, a deleteVariants of its primary key, or — once it has
+ * A delete of its key, an invalidate() of its URI, a purge covering it, or — once it has
  * committed — a newer commit of the same key cancels it: a cancelled write never
  * becomes visible, and its disk tier lands nothing (DiskWriteOptions.wanted).
  */
@@ -62,6 +63,7 @@ export class TieredStore implements CacheStore {
   private landedWaiters: (() => void)[] = [];
   private readonly purges = new PurgeLog();
   private readonly purgedListeners: PurgedListener[] = [];
+  private readonly invalidatedListeners: InvalidatedListener[] = [];
 
   constructor(
     readonly memory: MemoryTier,
@@ -164,6 +166,10 @@ export class TieredStore implements CacheStore {
 
   onPurged(listener: PurgedListener): void {
     this.purgedListeners.push(listener);
+  }
+
+  onInvalidated(listener: InvalidatedListener): void {
+    this.invalidatedListeners.push(listener);
   }
 
   open(meta: EntryMeta, opts: WriteOptions = {}): BodyWriter {
@@ -304,14 +310,22 @@ export class TieredStore implements CacheStore {
     })]);
   }
 
-  async deleteVariants(primaryKey: string): Promise<number> {
-    // Fetches begun before this and not yet writing: refused when they open (purgeMark).
+  /**
+   * An unsafe method's invalidation (RFC 9111 §4.4), cheap enough for its answer to wait for.
+   * In one synchronous step: the URI in the purge log (fetches begun before it are refused
+   * when they open), its writes in flight cancelled (a scan of the misses in progress, spared
+   * an index kept on every open), the invalidated listeners told (the coalescer). Then every
+   * key either tier holds for it is deleted. Not a purge: no journal, no purge listeners.
+   */
+  async invalidate(primaryKey: string): Promise<number> {
     this.purges.invalidate(primaryKey);
-    // Writes in flight under this primary key, whatever variant they will be: a purge is rare,
-    // so scanning the writes in flight is cheaper than a second index kept on every open.
-    for (const set of this.tickets.values()) for (const t of set) if (t.primaryKey === primaryKey) t.cancelled = true;
-    const keys = this.variants(primaryKey).map((m) => m.key);
-    const removed = await Promise.all(keys.map((k) => this.delete(k)));
+    const keyed = primaryKey + '#';
+    for (const set of this.tickets.values()) for (const t of set) if (t.primaryKey === primaryKey || t.primaryKey.startsWith(keyed)) t.cancelled = true;
+    for (const listener of this.invalidatedListeners) listener(primaryKey);
+    this.disk.invalidateUnloaded(primaryKey);
+    const keys = new Set(this.memory.uriKeys(primaryKey));
+    for (const k of this.disk.uriKeys(primaryKey)) keys.add(k);
+    const removed = await Promise.all([...keys].map((k) => this.delete(k)));
     return removed.filter(Boolean).length;
   }
 

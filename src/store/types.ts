@@ -115,6 +115,13 @@ export interface Store {
  */
 export type PurgedListener = (selector: PurgeSelector, soft: boolean) => unknown;
 
+/**
+ * Called in the synchronous step in which an invalidation (Purgeable.invalidate) takes
+ * effect, before any of it is removed: state kept outside the store (fetches in flight)
+ * is dropped at the same instant.
+ */
+export type InvalidatedListener = (primaryKey: string) => void;
+
 /** Removing by selection: invalidation and purges, and keeping fetches begun before them out. */
 export interface Purgeable {
   /**
@@ -124,15 +131,18 @@ export interface Purgeable {
    */
   purgeMark(): number;
   /**
-   * Remove every variant under a primary key. A write under that primary key that
-   * was opened before this call never becomes visible (its commit rejects with
-   * SupersededError), so an in-flight fill cannot bring removed content back.
-   * Resolves with the number of entries removed.
+   * Remove everything stored for one URI (an unsafe method's invalidation, RFC 9111
+   * §4.4): every variant under its primary key and every version a route keyed after
+   * "#" (keys `primaryKey#…`, cache/key.ts keySuffix), with their variants. A write
+   * under any of them opened before this call never becomes visible (its commit rejects
+   * with SupersededError), so an in-flight fill cannot bring removed content back.
+   * Not a purge: nothing is journalled and purge listeners are not told; each removal
+   * is written as a delete() writes it. Resolves with the number of entries removed.
    */
-  deleteVariants(primaryKey: string): Promise<number>;
+  invalidate(primaryKey: string): Promise<number>;
   /**
    * Remove (hard) or expire (soft) every entry the selector matches. As with
-   * deleteVariants, matching writes opened before this call never become visible.
+   * invalidate, matching writes opened before this call never become visible.
    * Once it resolves, the effect is durable in tiers that persist. Resolves with the
    * number of entries affected.
    */
@@ -143,6 +153,8 @@ export interface Purgeable {
 export interface CacheStore extends Store, Purgeable {
   /** Be told of every purge in the synchronous step in which it takes effect. */
   onPurged(listener: PurgedListener): void;
+  /** Be told of every invalidation in the synchronous step in which it takes effect. */
+  onInvalidated(listener: InvalidatedListener): void;
 }
 
 /** A body whose length differs from the one announced: never stored. */
@@ -153,7 +165,7 @@ export class BodyLengthError extends Error {
   }
 }
 
-/** A write that lost to a deleteVariants() issued while it was in flight. */
+/** A write cancelled while in flight: by a delete, an invalidate() or a purge covering it, or a newer commit of its key. */
 export class SupersededError extends Error {
   readonly code = 'ESUPERSEDED';
   constructor(key: string) {

@@ -35,7 +35,7 @@ test('a tier opened with loadInBackground answers before its index is loaded; wr
     const newer = randomBytes(64);
     await putEntry(disk, makeMeta('k1', { url: 'http://h.example/p/1' }), newer);
     await disk.delete('k2');
-    await disk.deleteVariants('k3');
+    await disk.invalidate('k3');
     await disk.purge(selector({ tags: ['odd'] }));
     await disk.ready;
     assert.equal(disk.stats().loading, false);
@@ -55,6 +55,34 @@ test('a tier opened with loadInBackground answers before its index is loaded; wr
     assert.ok((await collect((await again.get('k1'))!.body.stream())).equals(newer));
     assert.ok((await again.get('k6'))!);
     assert.equal(again.stats().items, N / 2);
+    await again.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test('a URI invalidated while the index loads loses its keyed versions ("#…") and their variants as they load, for good', async () => {
+  const dir = await freshDir();
+  try {
+    const url = 'http://h.example/q';
+    const keys = [`GET ${url}`, `GET ${url}#side=canary`, `GET ${url}#x-device=mobile\naccept-encoding=br\n`];
+    const kept = `GET ${url}2#side=canary`;
+    const disk = await DiskTier.open({ dir, maxBytes: 1 << 30, logger, expire: testExpire });
+    for (const k of [...keys, kept]) {
+      const primaryKey = k.split('\n')[0]!;
+      await putEntry(disk, makeMeta(k, { primaryKey, url: primaryKey.slice(4) }), randomBytes(64));
+    }
+    await disk.close();
+    const loading = await DiskTier.open({ dir, maxBytes: 1 << 30, logger, expire: testExpire, loadInBackground: true });
+    assert.equal(loading.stats().loading, true);
+    await loading.invalidate(`GET ${url}`);
+    await loading.ready;
+    for (const k of keys) assert.equal(await loading.get(k), undefined, `${JSON.stringify(k)} invalidated while loading`);
+    assert.ok(await loading.get(kept), 'another URI with the same start is kept');
+    await loading.close();
+    const again = await DiskTier.open({ dir, maxBytes: 1 << 30, logger, expire: testExpire });
+    for (const k of keys) assert.equal(await again.get(k), undefined, `${JSON.stringify(k)}: the removal is durable`);
+    assert.equal(again.stats().items, 1);
     await again.close();
   } finally {
     await removeDir(dir);

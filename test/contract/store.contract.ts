@@ -229,11 +229,42 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(await s.get('page#br'), undefined);
         assert.ok(await s.get('page#gzip'));
 
-        assert.equal(await s.deleteVariants('page'), 2);
+        assert.equal(await s.invalidate('page'), 2);
         await t.settle();
         assert.deepEqual(s.variants('page'), []);
         assert.equal(await s.get('page#gzip'), undefined);
         assert.deepEqual(s.variants('other').map((m) => m.key), ['other#x']);
+      });
+    });
+
+    test('invalidate removes everything stored for a URI: every variant, every version keyed after "#" with its variants; nothing of its neighbours', async () => {
+      await withStore(big, async (s, t) => {
+        const body = Buffer.from('uri body');
+        const url = 'http://site.example/p';
+        const put = (key: string, primaryKey: string, u: string, coding?: string) =>
+          putEntry(s, makeMeta(key, { primaryKey, url: u, ...(coding ? { varyNames: ['accept-encoding'], varyValues: { 'accept-encoding': coding } } : {}) }), body);
+        const mine: string[] = [];
+        // The plain key's variants, and two keyed versions (a keyed field, a canary side), one with variants.
+        for (const c of ['gzip', 'br']) mine.push(`GET ${url}\naccept-encoding=${c}\n`);
+        for (const [i, c] of ['gzip', 'br'].entries()) await put(mine[i]!, `GET ${url}`, url, c);
+        const keyed = `GET ${url}#x-device=mobile`;
+        for (const c of ['gzip', 'br']) {
+          mine.push(`${keyed}\naccept-encoding=${c}\n`);
+          await put(mine[mine.length - 1]!, keyed, `${url}#x-device=mobile`, c);
+        }
+        mine.push(`GET ${url}#side=canary`);
+        await put(mine[mine.length - 1]!, `GET ${url}#side=canary`, `${url}#side=canary`);
+        // Neighbours in URL order: a longer path, a query, a path below.
+        const others = [`GET ${url}2`, `GET ${url}?q=1`, `GET ${url}/sub`, `GET ${url}2#x-device=mobile`];
+        for (const k of others) await put(k, k, k.slice(4));
+        await t.settle();
+        assert.equal(await s.invalidate(`GET ${url}`), mine.length);
+        await t.settle();
+        for (const k of mine) assert.equal(await s.get(k), undefined, JSON.stringify(k));
+        assert.deepEqual(s.variants(`GET ${url}`), []);
+        assert.deepEqual(s.variants(keyed), []);
+        for (const k of others) assert.ok(await s.get(k), `${k} kept`);
+        assert.equal(await s.invalidate(`GET ${url}`), 0, 'nothing left');
       });
     });
 

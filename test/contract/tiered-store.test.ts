@@ -173,7 +173,7 @@ describe('TieredStore only', () => {
         await putEntry(t.store, makeMeta(`del${i}`), data, 64 * 1024);
         await t.store.delete(`del${i}`);
         await putEntry(t.store, makeMeta(`pv${i}#a`, { primaryKey: `pv${i}` }), data, 64 * 1024);
-        assert.equal(await t.store.deleteVariants(`pv${i}`), 1);
+        assert.equal(await t.store.invalidate(`pv${i}`), 1);
       }
       await t.store.flush();
       for (let i = 0; i < 5; i++) {

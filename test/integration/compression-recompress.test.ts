@@ -83,7 +83,7 @@ test('a purge after the job was queued, or a variant that changed, keeps the res
     assert.equal(stats.counters.recompressSkipped, 2);
     // Purged while queued: nothing comes back.
     r.enqueue(br!, identity.key);
-    await store.deleteVariants(key);
+    await store.invalidate(key);
     await until(() => r.pending === 0, 'queue drained');
     assert.equal(stats.counters.recompressed, 0);
     assert.deepEqual(store.variants(key), []);

@@ -1,5 +1,5 @@
 // Coalescer bookkeeping: flights listed until their work is done, hit-for-pass
-// expiry on the injected clock, forget() for purges.
+// expiry on the injected clock, forget() for purges, forgetUri() for invalidations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Coalescer } from '../../src/coalesce/coalescer.js';
@@ -40,6 +40,27 @@ test('forget() unlists matching flights and passes; the flight itself still comp
   assert.equal(c.passing('GET http://a/x'), false);
   assert.ok(c.has('GET http://a/y'));
   assert.equal(await f.outcome, 'x');
+});
+
+test('forgetUri() unlists the URI\'s flight and those of its keyed versions ("#…"), nothing else; the key\'s pass mark goes', async () => {
+  const c = new Coalescer<string>(new FakeClock(), 1000);
+  const lead = (k: string) => c.lead(k, () => ({ outcome: Promise.resolve(k), done: new Promise(() => {}) }));
+  const gone = ['GET http://a/x', 'GET http://a/x#x-device=mobile', 'GET http://a/x#side=canary'];
+  const kept = ['GET http://a/xy', 'GET http://a/xy#side=canary', 'GET http://a/x?q=1'];
+  const flights = [...gone, ...kept].map(lead);
+  c.markPass('GET http://a/x');
+  c.forgetUri('GET http://a/x');
+  for (const k of gone) assert.equal(c.has(k), false, k);
+  for (const k of kept) assert.equal(c.has(k), true, k);
+  assert.equal(c.passing('GET http://a/x'), false);
+  assert.equal(await flights[1]!.outcome, gone[1], 'an unlisted flight still completes for its clients');
+  // Replaced, unlisted and forgotten flights keep the count of keyed ones right: none listed, none found.
+  c.forgetUri('GET http://a/xy');
+  lead('GET http://a/z#side=canary');
+  lead('GET http://a/z#side=canary');
+  c.forgetUri('GET http://a/z');
+  assert.equal(c.has('GET http://a/z#side=canary'), false);
+  assert.equal(c.flightCount, 1, 'only the query URI is left');
 });
 
 test('hit-for-pass is bounded: past maxPassKeys the oldest mark is forgotten, a re-marked key is young again', () => {

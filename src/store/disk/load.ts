@@ -2,8 +2,8 @@
 // once and this runs beside it: a request for an entry not loaded yet is a miss (its
 // fetch stores a newer entry, which the loaded one never replaces). What happens to
 // the disk meanwhile is remembered and applied to the loaded records when they are
-// merged: keys deleted (their removal lines are written at once), primary keys
-// invalidated, purges (as journal records: they apply to every line older than them).
+// merged: keys deleted (their removal lines are written at once), URIs invalidated
+// (every variant and keyed version), purges (as journal records: they apply to every line older than them).
 // Eviction, compaction, the orphan sweep and the retirement of purges wait for the end
 // of the load, since all of them need every record.
 
@@ -17,7 +17,8 @@ import type { DiskTier } from './tier.js';
 /** What happened to the disk while the index was loading. */
 export class WhileLoading {
   readonly deletedKeys = new Set<string>();
-  readonly deletedPrimaries = new Set<string>();
+  /** Primary keys invalidated: their variants and keyed versions (cache/key.ts keySuffix). */
+  readonly invalidated = new Set<string>();
   readonly purges: Omit<PurgeRecord, 'id'>[] = [];
   /** Work that needs every record (bans' retirement), run once the load is over. */
   readonly after: (() => void)[] = [];
@@ -44,7 +45,7 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
       logger.warn({ key: r.key, segment: r.segment }, "disk tier: record beyond its segment file's end dropped");
       loaded.delete(r.key);
     } else if (during.deletedKeys.has(r.key)) loaded.delete(r.key);
-    else if (during.deletedPrimaries.has(r.primaryKey)) {
+    else if (during.invalidated.size > 0 && invalidatedWhileLoading(during.invalidated, r.primaryKey)) {
       // Invalidated while loading, before anyone could see it: removed for good.
       loaded.delete(r.key);
       void tier.appendRemoval(r.key);
@@ -74,4 +75,11 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
   // flush() resolved with orphans still there, and a sweep still walking after close()
   // queued removals that started a new writer thread on a closed tier.
   tier.background(sweepOrphans(dir, (integrity) => tier.refersTo(integrity), (integrity) => tier.unlinkBlob(integrity), logger, () => tier.closing));
+}
+
+/** Was the URI of a record under `primaryKey` invalidated: its own, or the one it is a keyed version of ("#…")? */
+function invalidatedWhileLoading(invalidated: ReadonlySet<string>, primaryKey: string): boolean {
+  if (invalidated.has(primaryKey)) return true;
+  const hash = primaryKey.indexOf('#');
+  return hash >= 0 && invalidated.has(primaryKey.slice(0, hash));
 }

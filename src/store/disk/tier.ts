@@ -331,12 +331,22 @@ export class DiskTier implements Store, Purgeable {
     return this.lines.update(meta);
   }
 
-  async deleteVariants(primaryKey: string): Promise<number> {
-    // Variants not loaded yet are removed as they load.
-    this.whileLoading?.deletedPrimaries.add(primaryKey);
+  /** Each removal line is written (not fsynced) before this resolves, as delete()'s is. */
+  async invalidate(primaryKey: string): Promise<number> {
+    this.invalidateUnloaded(primaryKey);
     let n = 0;
-    for (const k of this.indexes.variants.keys(primaryKey)) if (await this.delete(k)) n++;
+    for (const k of this.uriKeys(primaryKey)) if (await this.delete(k)) n++;
     return n;
+  }
+
+  /** While the index loads: what of the URI has not loaded yet is removed as it loads. */
+  invalidateUnloaded(primaryKey: string): void {
+    this.whileLoading?.invalidated.add(primaryKey);
+  }
+
+  /** Every key this tier holds for the URI of `primaryKey` (tier-index.ts). */
+  uriKeys(primaryKey: string): string[] {
+    return this.indexes.uriKeys(primaryKey);
   }
 
   purgeMark(): number {

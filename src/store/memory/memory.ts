@@ -255,10 +255,15 @@ export class MemoryTier implements Store, Purgeable {
     return 0;
   }
 
-  async deleteVariants(primaryKey: string): Promise<number> {
+  async invalidate(primaryKey: string): Promise<number> {
     let n = 0;
-    for (const k of this.indexes.variants.keys(primaryKey)) if (await this.delete(k)) n++;
+    for (const k of this.uriKeys(primaryKey)) if (await this.delete(k)) n++;
     return n;
+  }
+
+  /** Every key this tier holds for the URI of `primaryKey` (tier-index.ts uriKeys). */
+  uriKeys(primaryKey: string): string[] {
+    return this.indexes.uriKeys(primaryKey);
   }
 
   async delete(key: string): Promise<boolean> {

@@ -48,7 +48,10 @@ export class PurgeLog {
     }
   }
 
-  /** Every variant of `primaryKey` was removed (not a purge: nothing journalled); fetches begun before must not store it. */
+  /**
+   * Everything stored for the URI of `primaryKey` was removed, its keyed versions too (not a
+   * purge: nothing journalled); fetches begun before must not store any of it.
+   */
   invalidate(primaryKey: string): void {
     this.invalidated.delete(primaryKey);
     this.invalidated.set(primaryKey, ++this.seq);
@@ -64,7 +67,13 @@ export class PurgeLog {
     if (mark >= this.seq) return false;
     if (mark < this.forgottenUpTo || mark < this.invalidationsForgottenUpTo) return true;
     for (let i = this.recent.length - 1; i >= 0 && this.recent[i]!.seq > mark; i--) if (this.recent[i]!.matches(meta)) return true;
+    if (this.invalidated.size === 0) return false;
     const at = this.invalidated.get(meta.primaryKey);
-    return at !== undefined && at > mark;
+    if (at !== undefined && at > mark) return true;
+    // A version a route keyed after "#" (cache/key.ts keySuffix) is one of its URI's.
+    const hash = meta.primaryKey.indexOf('#');
+    if (hash < 0) return false;
+    const uri = this.invalidated.get(meta.primaryKey.slice(0, hash));
+    return uri !== undefined && uri > mark;
   }
 }
