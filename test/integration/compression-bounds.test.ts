@@ -1,0 +1,93 @@
+// The compression stage against the limits on what is stored (issue 11, review):
+// an origin's coded body over a bound (cache.maxVariants) is passed on whole — and
+// decoded for a client without its coding — rather than stalled behind a decoder
+// nobody reads.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { request as undiciRequest } from 'undici';
+import { startHarness, type Harness, type Reply } from '../fixtures/harness.js';
+
+/** Text of `n` bytes that compresses only moderately (its gzip is hundreds of KiB for a MB). */
+function noisyPage(n: number): string {
+  let s = '';
+  for (let i = 0; s.length < n; i++) s += `<div class="row r${i % 17}"><span>item ${i} ${Math.sin(i)}</span></div>\n`;
+  return s.slice(0, n);
+}
+
+/** One request read whole, or a failure naming how far it got once `ms` have passed (a stalled body). */
+async function getWithin(h: Harness, path: string, headers: Record<string, string>, ms: number): Promise<Reply> {
+  const signal = AbortSignal.timeout(ms);
+  let got = 0;
+  const res = await undiciRequest(h.base + path, { headers, signal });
+  const chunks: Buffer[] = [];
+  try {
+    for await (const c of res.body) {
+      got += (c as Buffer).length;
+      chunks.push(c as Buffer);
+    }
+  } catch (err) {
+    throw new Error(`${path} stalled: ${got} bytes after ${ms} ms (${(err as Error).message})`);
+  }
+  const body = Buffer.concat(chunks);
+  const h2: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h2[k] = Array.isArray(v) ? v.join(', ') : v;
+  return { status: res.statusCode, headers: h2, body, text: body.toString() };
+}
+
+test("an origin's gzip body over cache.maxVariants is passed on whole, and decoded for a client without gzip", async () => {
+  const BODY = noisyPage(1_000_000);
+  const gz = zlib.gzipSync(BODY);
+  assert.ok(gz.length > 2 * 64 * 1024, 'larger than the buffers a stalled pipe fills');
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', vary: 'Origin', 'content-encoding': 'gzip', 'content-length': gz.length });
+    res.end(gz);
+  }, { cache: { maxVariants: 1 } });
+  try {
+    const first = await getWithin(h, '/big', { origin: 'https://a.example', 'accept-encoding': 'gzip' }, 20_000);
+    assert.deepEqual(first.body, gz);
+    await h.stored(1);
+
+    const over = await getWithin(h, '/big', { origin: 'https://b.example', 'accept-encoding': 'gzip' }, 20_000);
+    assert.match(over.headers['cache-status']!, /fwd=vary-miss; fwd-status=200; detail=too-many-variants$/);
+    assert.equal(over.headers['content-encoding'], 'gzip');
+    assert.deepEqual(over.body, gz, 'the whole origin body, not a stall after the first pipe buffers');
+
+    const plain = await getWithin(h, '/big', { origin: 'https://b.example' }, 20_000);
+    assert.match(plain.headers['cache-status']!, /detail=too-many-variants$/);
+    assert.equal(plain.headers['content-encoding'], undefined, 'a client without gzip never gets gzip bytes');
+    assert.equal(plain.headers['content-length'], undefined);
+    assert.equal(plain.headers['etag'], 'W/"v1-identity"', 'the ETag of the decoded bytes, as a stored decoded variant has');
+    assert.equal(plain.headers['vary'], 'Origin, Accept-Encoding');
+    assert.equal(plain.text, BODY);
+    assert.equal(h.origin.count('/big'), 3);
+    const key = `GET http://${new URL(h.base).host}/big`;
+    assert.deepEqual(h.node.store().variants(key).map((m) => m.varyValues['origin']), ['https://a.example'], 'nothing over the bound stored');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a gzip body the cache may not store (private) is decoded for a client without gzip, passed as it came to one with it', async () => {
+  const BODY = noisyPage(50_000);
+  const gz = zlib.gzipSync(BODY);
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'private, max-age=600', etag: '"p1"', 'content-encoding': 'gzip', 'content-length': gz.length });
+    res.end(gz);
+  });
+  try {
+    const plain = await getWithin(h, '/private', {}, 20_000);
+    assert.match(plain.headers['cache-status']!, /fwd=uri-miss; fwd-status=200; detail=private$/);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.headers['etag'], 'W/"p1-identity"');
+    assert.equal(plain.text, BODY);
+    const coded = await getWithin(h, '/private', { 'accept-encoding': 'gzip' }, 20_000);
+    assert.equal(coded.headers['content-encoding'], 'gzip');
+    assert.equal(coded.headers['etag'], '"p1"');
+    assert.deepEqual(coded.body, gz);
+    assert.equal(h.origin.requests[1]!.headers['accept-encoding'], 'identity', 'asked for identity, got gzip anyway');
+  } finally {
+    await h.close();
+  }
+});
