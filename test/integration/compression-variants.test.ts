@@ -1,0 +1,68 @@
+// Which coded variant answers, and what is made and stored from it (issue 11,
+// review): a variant made from a decoded body is selected on later hits; a client
+// joining another coding's revalidation never stores a made copy over the origin's
+// body; x-gzip is gzip; a purge during a hit's look-up keeps its made variant out.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { startHarness, type Harness } from '../fixtures/harness.js';
+
+/** A text body of `n` bytes that compresses like real markup. */
+function page(n: number): string {
+  let s = '';
+  for (let i = 0; s.length < n; i++) s += `<div class="row r${i % 17}"><span>item ${i}</span></div>\n`;
+  return s.slice(0, n);
+}
+
+const BODY = page(20_000);
+const GZ = zlib.gzipSync(BODY);
+
+function variantsOf(h: Harness, path: string) {
+  return h.node.store().variants(`GET http://${new URL(h.base).host}${path}`);
+}
+
+test('a br variant made from a decoded body is the one later br requests get: compressed once, not on every hit', async () => {
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', vary: 'Origin' };
+    if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304, fields).end();
+    res.writeHead(200, { ...fields, 'content-encoding': 'gzip', 'content-length': GZ.length });
+    res.end(GZ);
+  });
+  try {
+    const o = { origin: 'https://a.example' };
+    await h.get('/d', { ...o, 'accept-encoding': 'gzip' });
+    await h.stored(1);
+    const plain = await h.get('/d', o);
+    assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+; detail=decode-gzip$/);
+    await h.stored(2);
+    const first = await h.get('/d', { ...o, 'accept-encoding': 'br' });
+    assert.match(first.headers['cache-status']!, /detail=compress-br$/);
+    await h.stored(3);
+    const made = h.node.stats.counters.compressed;
+    for (let i = 0; i < 3; i++) {
+      const r = await h.get('/d', { ...o, 'accept-encoding': 'br' });
+      assert.match(r.headers['cache-status']!, /; hit; ttl=\d+$/, 'the stored br variant, sent as it is');
+      assert.equal(r.headers['content-encoding'], 'br');
+      assert.equal(zlib.brotliDecompressSync(r.body).toString(), BODY);
+    }
+    assert.equal(h.node.stats.counters.compressed, made, 'no compression on a hit');
+    assert.equal(variantsOf(h, '/d').length, 3);
+    assert.equal(h.origin.count('/d'), 1);
+
+    // A 304 refreshes the gzip source: its time is now newer than the copy decoded from it. The br
+    // variant is still judged by the decoded body it was made from, and still answers.
+    h.clock.advance(700_000);
+    for (const ae of ['gzip', 'br']) {
+      const r = await h.get('/d', { ...o, 'accept-encoding': ae });
+      assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; ttl=\d+$/, ae);
+    }
+    const after = await h.get('/d', { ...o, 'accept-encoding': 'br' });
+    assert.match(after.headers['cache-status']!, /; hit; ttl=\d+$/);
+    assert.equal(zlib.brotliDecompressSync(after.body).toString(), BODY);
+    assert.equal(h.node.stats.counters.compressed, made);
+    assert.equal(h.origin.count('/d'), 3);
+  } finally {
+    await h.close();
+  }
+});
