@@ -66,3 +66,42 @@ test('a br variant made from a decoded body is the one later br requests get: co
     await h.close();
   }
 });
+
+test("an identity client joining a br client's revalidation gets the origin's identity body; no decoded copy is stored over it", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let held = 0;
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=10', etag: '"v1"' };
+    if (req.headers['if-none-match'] !== '"v1"') return void res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+    held++;
+    void released.then(() => res.writeHead(304, fields).end());
+  });
+  try {
+    await h.get('/r');
+    await h.stored(1);
+    assert.match((await h.get('/r', { 'accept-encoding': 'br' })).headers['cache-status']!, /detail=compress-br$/);
+    await h.stored(2);
+    h.clock.advance(20_000);
+    const leader = h.get('/r', { 'accept-encoding': 'br' });
+    await h.until(() => held === 1, 'the br revalidation at the origin');
+    const joined = h.node.stats.counters.joined;
+    const follower = h.get('/r');
+    await h.until(() => h.node.stats.counters.joined > joined, 'the identity client joined the revalidation');
+    release();
+    const [a, b] = await Promise.all([leader, follower]);
+    assert.match(a.headers['cache-status']!, /fwd=stale; fwd-status=304; stored/);
+    assert.equal(a.headers['etag'], 'W/"v1-br"');
+    assert.equal(b.headers['content-encoding'], undefined);
+    assert.equal(b.headers['etag'], '"v1"', "the origin's identity body, not a copy decoded from br");
+    assert.equal(b.text, BODY);
+
+    const cond = await h.get('/r', { 'if-none-match': '"v1"' });
+    assert.equal(cond.status, 304, "If-None-Match with the origin's ETag still matches the identity variant");
+    const identity = variantsOf(h, '/r').find((m) => m.varyValues['accept-encoding'] === 'identity');
+    assert.equal(identity?.transform, undefined, "the identity entry is still the origin's");
+  } finally {
+    release();
+    await h.close();
+  }
+});
