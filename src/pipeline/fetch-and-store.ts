@@ -39,7 +39,7 @@ import type { Clock } from '../util/clock.js';
 import type { ClusterPath, FillProgress } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
-import { decodedForClient, keyByCoding, siblingCodings } from '../transform/coding-key.js';
+import { decodedForClient, displaceable, keyByCoding, siblingCodings } from '../transform/coding-key.js';
 import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
 
@@ -292,7 +292,10 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const varyValues = coded?.varyValues ? { ...selected, ...coded.varyValues } : selected;
     const key = variantKey(req.key, d.varyNames, varyValues);
     const variants = store.variants(req.key);
-    const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
+    let over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
+    // Variants Strata encoded are made again at will, the origin's body is not: it takes their place (removed at its commit).
+    const displaced = over === 'too-many-variants' ? displaceable(variants, variants.length + 1 - deps.bounds.maxVariants) : [];
+    if (displaced.length) over = undefined;
     if (over) return passing(req, res, over, announced, finish, safeToShare);
     // A decoded body's length is known at its end only.
     if (coded?.decoding) announced = -1;
@@ -323,6 +326,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       notStored: 'response not stored',
       committed: async () => {
         stats.inc('stored');
+        if (displaced.length) await deleteKeys(displaced);
         await dropOtherVaryShapes(meta);
         // A new body of the response: the variants made from (or sent for) the old one go.
         if (coded) await deleteKeys(siblingCodings(store.variants(meta.primaryKey), meta));

@@ -119,3 +119,18 @@ export function siblingCodings(variants: readonly VariantMeta[], meta: EntryMeta
     .filter((m) => m.key !== meta.key && !m.slice && isCodingKeyed(m) && m.responseTimeMs <= meta.responseTimeMs && others.every((n) => m.varyValues[n] === meta.varyValues[n]))
     .map((m) => m.key);
 }
+
+/**
+ * Keys of `needed` variants Strata encoded (from a stored identity body, so made again at will)
+ * that an origin's body over cache.maxVariants may take the place of, oldest first; none when
+ * fewer than `needed` are there (the origin's body is then not stored). Decoded copies are not
+ * among them: one decoded as it was fetched is the only copy of its response.
+ */
+export function displaceable(variants: readonly VariantMeta[], needed: number): string[] {
+  const made = variants.filter((m) => !m.slice && m.transform !== undefined && m.transform.level !== 'decoded');
+  if (needed <= 0 || made.length < needed) return [];
+  return made
+    .sort((a, b) => a.responseTimeMs - b.responseTimeMs)
+    .slice(0, needed)
+    .map((m) => m.key);
+}

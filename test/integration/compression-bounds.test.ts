@@ -91,3 +91,43 @@ test('a gzip body the cache may not store (private) is decoded for a client with
     await h.close();
   }
 });
+
+test('cache.maxVariants bounds made variants too: one over it is served, not stored; an origin body takes a made variant\'s place', async () => {
+  const BODY = noisyPage(20_000);
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', vary: 'Origin', 'content-length': BODY.length });
+    res.end(BODY);
+  }, { cache: { maxVariants: 2 } });
+  const key = () => `GET http://${new URL(h.base).host}/mv`;
+  const stored = () => h.node.store().variants(key()).map((m) => `${m.varyValues['origin']} ${m.varyValues['accept-encoding']}`).sort();
+  const a = { origin: 'https://a.example' };
+  const b = { origin: 'https://b.example' };
+  try {
+    await h.get('/mv', a);
+    await h.stored(1);
+    assert.match((await h.get('/mv', { ...a, 'accept-encoding': 'br' })).headers['cache-status']!, /; hit; ttl=\d+; detail=compress-br$/);
+    await h.stored(2);
+
+    const gz = await h.get('/mv', { ...a, 'accept-encoding': 'gzip' });
+    assert.match(gz.headers['cache-status']!, /; hit; ttl=\d+; detail=too-many-variants$/, 'made for the client, not stored');
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(zlib.gunzipSync(gz.body).toString(), BODY);
+    assert.deepEqual(stored(), ['https://a.example br', 'https://a.example identity']);
+
+    // Another Origin: the origin's body is stored in the place of the br variant (made again at will).
+    const other = await h.get('/mv', b);
+    assert.match(other.headers['cache-status']!, /fwd=vary-miss; fwd-status=200; stored; ttl=\d+$/);
+    await h.until(() => stored().join() === 'https://a.example identity,https://b.example identity', 'the br variant displaced');
+    assert.match((await h.get('/mv', b)).headers['cache-status']!, /; hit; ttl=\d+$/);
+
+    const br = await h.get('/mv', { ...a, 'accept-encoding': 'br' });
+    assert.match(br.headers['cache-status']!, /; hit; ttl=\d+; detail=too-many-variants$/);
+    assert.equal(zlib.brotliDecompressSync(br.body).toString(), BODY);
+    // Nothing made left to displace: a third Origin is over the bound.
+    assert.match((await h.get('/mv', { origin: 'https://c.example' })).headers['cache-status']!, /detail=too-many-variants$/);
+    assert.deepEqual(stored(), ['https://a.example identity', 'https://b.example identity']);
+    assert.equal(h.origin.count('/mv'), 3);
+  } finally {
+    await h.close();
+  }
+});
