@@ -5,7 +5,8 @@
 // clients asking for the same variant meanwhile read the same fill; later ones
 // hit the stored copy. An encoded variant is then queued for recompression at
 // the best level (transform/recompress.ts). A variant over cache.maxVariants (made
-// ones count like the origin's) is made for its client and streamed, not stored.
+// ones count like the origin's), or made for a request with no-store, is made for
+// its client and streamed, not stored.
 //
 // Invariants: a made body is stored only when whole (fill.ts); a source or a
 // coding that fails (corrupt, past the decoding limit) cuts the client's
@@ -19,6 +20,7 @@ import { ageFields, baseHeaders, deliverNotModified } from '../deliver/respond.j
 import { isNotModified } from '../http/conditionals.js';
 import { SharedBody } from '../coalesce/shared-body.js';
 import { overBound, type EntryBounds, type OverBound } from '../cache/entry-bounds.js';
+import { requestDirectives } from '../cache/reuse.js';
 import type { EntryMeta } from '../store/types.js';
 import { isWhole } from '../entry.js';
 import { compressor, decoded, isBadCoding, through } from '../transform/codings.js';
@@ -131,12 +133,15 @@ export function createVariants(env: NodeEnv) {
         ctx.res.end();
         return undefined;
       }
-      let made = inflight.get(meta.key);
+      // RFC 9111 §5.2.1.5: the request's no-store forbids storing any response to it, a variant made for it
+      // included; nor does it join a variant being stored for others.
+      const noStore = requestDirectives(ctx.headers).cc.has('no-store');
+      let made = noStore ? undefined : inflight.get(meta.key);
       if (!made || !made.body.available) {
         // Over a bound (the URL's variants): made for this client, not stored, and said so as the origin's would be.
-        const over = notStored(meta);
+        const over = noStore ? undefined : notStored(meta);
         if (over) outcome.detail ??= over;
-        made = over ? streamOnly(meta, src, plan) : start(meta, src, plan);
+        made = noStore || over ? streamOnly(meta, src, plan) : start(meta, src, plan);
       }
       if (!made) return 'alone';
       // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.

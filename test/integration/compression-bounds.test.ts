@@ -131,3 +131,31 @@ test('cache.maxVariants bounds made variants too: one over it is served, not sto
     await h.close();
   }
 });
+
+test('a request with Cache-Control: no-store gets its coding made on a hit, and nothing made for it is stored (RFC 9111 §5.2.1.5)', async () => {
+  const BODY = noisyPage(20_000);
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', 'content-length': BODY.length });
+    res.end(BODY);
+  });
+  const codings = () => h.node.store().variants(`GET http://${new URL(h.base).host}/ns`).map((m) => m.varyValues['accept-encoding']).sort();
+  try {
+    await h.get('/ns');
+    await h.stored(1);
+    for (const ae of ['gzip', 'br']) {
+      const r = await h.get('/ns', { 'cache-control': 'no-store', 'accept-encoding': ae });
+      assert.match(r.headers['cache-status']!, new RegExp(`; hit; ttl=\\d+; detail=compress-${ae}$`));
+      assert.equal(r.headers['content-encoding'], ae);
+      assert.equal((ae === 'gzip' ? zlib.gunzipSync(r.body) : zlib.brotliDecompressSync(r.body)).toString(), BODY);
+      // A made variant that is stored is committed before its client gets the end of it: none is.
+      assert.deepEqual(codings(), ['identity'], `nothing stored for the no-store ${ae} request`);
+    }
+    const stored = h.node.stats.counters.stored;
+    const later = await h.get('/ns', { 'accept-encoding': 'gzip' });
+    assert.match(later.headers['cache-status']!, /detail=compress-gzip$/, 'made again: nothing was kept');
+    assert.equal(h.node.stats.counters.stored, stored + 1);
+    assert.deepEqual(codings(), ['gzip', 'identity']);
+  } finally {
+    await h.close();
+  }
+});
