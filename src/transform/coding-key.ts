@@ -73,7 +73,7 @@ export function keyByCoding(res: { status: number; headers: HeaderMap }, d: Stor
   const coding = undo ? IDENTITY : sent;
   return {
     decision: { ...d, varyNames, headers: undo ? decodedFields(d.headers) : d.headers },
-    varyValues: { [ACCEPT_ENCODING]: coding === 'x-gzip' ? 'gzip' : coding },
+    varyValues: { [ACCEPT_ENCODING]: coding },
     ...(decoding ? { decoding } : {}),
     storedBody(source) {
       if (undo) return decoded(source, undo, env.maxDecodedBytes);

@@ -105,3 +105,28 @@ test("an identity client joining a br client's revalidation gets the origin's id
     await h.close();
   }
 });
+
+test("an origin's x-gzip is gzip: a gzip client gets the origin's bytes, stored as the gzip variant, decoded for others", async () => {
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', 'content-encoding': 'x-gzip', 'content-length': GZ.length });
+    res.end(GZ);
+  });
+  try {
+    const first = await h.get('/x', { 'accept-encoding': 'gzip' });
+    assert.match(first.headers['cache-status']!, /fwd=uri-miss; fwd-status=200; stored; ttl=\d+$/);
+    assert.equal(first.headers['etag'], '"v1"');
+    assert.deepEqual(first.body, GZ, "the origin's bytes as they came, not decoded");
+    assert.equal(h.node.stats.counters.decoded, 0);
+    await h.stored(1);
+    assert.deepEqual(variantsOf(h, '/x').map((m) => [m.varyValues['accept-encoding'], m.transform]), [['gzip', undefined]]);
+    const hit = await h.get('/x', { 'accept-encoding': 'gzip, br' });
+    assert.match(hit.headers['cache-status']!, /; hit; ttl=\d+$/);
+    assert.deepEqual(hit.body, GZ);
+    const plain = await h.get('/x');
+    assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+; detail=decode-gzip$/);
+    assert.equal(plain.text, BODY);
+    assert.equal(h.origin.count('/x'), 1);
+  } finally {
+    await h.close();
+  }
+});
