@@ -60,6 +60,8 @@ export type FetchOutcome =
       detail?: string;
       /** The 304 answered this request's credentials only (RFC 9111 §3.5): no collapsed client may use it. */
       own?: boolean;
+      /** Taken when the fetch began: a variant made from `entry` (pipeline/variants.ts) carries it too. */
+      purgeMark: number;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
   | {
@@ -239,6 +241,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           entry: { meta: merged ?? notModifiedAnswer(exchange), body: stored.body },
           refreshed: false,
           detail,
+          purgeMark,
           ...(own || merged === undefined ? { own: true } : {}),
         });
         // A request's no-store forbids storing anything from this exchange.
@@ -254,7 +257,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
-        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true };
+        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark };
       } finally {
         finish(refreshed);
       }

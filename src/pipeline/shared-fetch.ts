@@ -170,7 +170,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
         ctx.upstream = o.upstream;
         const now = clock.now();
         const outcome = { result: 'revalidated' as const, fwd, fwdStatus: 304, ...joined, ...(o.refreshed ? { stored: true, ttlS: ttlOf(meta, now) } : {}), ...(o.detail ? { detail: o.detail } : {}) };
-        await answer.stored(ctx, o.entry, currentAge(meta, now), outcome);
+        await answer.stored(ctx, o.entry, currentAge(meta, now), outcome, o.purgeMark);
         return 'answered';
       }
       const why = o.status >= 500 ? staleOnFailureOf(ctx, found, 'error') : undefined;

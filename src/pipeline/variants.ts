@@ -11,8 +11,8 @@
 // Invariants: a made body is stored only when whole (fill.ts); a source or a
 // coding that fails (corrupt, past the decoding limit) cuts the client's
 // connection and stores nothing, and a stored source that fails to decode is
-// deleted (it would fail every client without its coding); a purge since the source was fetched keeps the
-// variant out of the store (the write carries the source's purge mark).
+// deleted (it would fail every client without its coding); a purge since the source was fetched, looked
+// up (a disk read) or validated keeps the variant out of the store (the write carries the mark taken before).
 
 import type { Readable } from 'node:stream';
 import type { CacheOutcome } from '../cache/outcome.js';
@@ -42,8 +42,11 @@ export interface VariantSource {
   meta: EntryMeta;
   bytes: number;
   read: () => Readable | undefined;
-  /** The purge mark of the fetch that brought the source (stored sources: now). */
-  purgeMark?: number;
+  /**
+   * The purge mark taken before the source was fetched, looked up or validated: a purge since
+   * keeps the variant out of the store. Absent: now (a source looked up without awaiting anything).
+   */
+  purgeMark?: number | undefined;
 }
 
 export function createVariants(env: NodeEnv) {

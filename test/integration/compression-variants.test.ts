@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { startHarness, type Harness } from '../fixtures/harness.js';
+import { fetchReply, startHarness, type Harness } from '../fixtures/harness.js';
 
 /** A text body of `n` bytes that compresses like real markup. */
 function page(n: number): string {
@@ -126,6 +126,83 @@ test("an origin's x-gzip is gzip: a gzip client gets the origin's bytes, stored 
     assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+; detail=decode-gzip$/);
     assert.equal(plain.text, BODY);
     assert.equal(h.origin.count('/x'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a soft purge while a hit is being looked up keeps the variant made for it out of the store', async () => {
+  const token = 'variants-token';
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"' };
+    if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304, fields).end();
+    res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+  }, { admin: { token }, cache: { memoryMaxObjectBytes: 1024 }, logLevel: 'warn' });
+  try {
+    await h.get('/sp');
+    await h.stored(1);
+    await h.node.store().flush();
+    assert.equal(h.node.store().stats()['memory']!.items, 0, 'the identity body on disk only: a look-up reads it');
+    // The hook: the disk look-up of the stored body resolves only after a soft purge of the URL,
+    // as a read that takes its time would.
+    const store = h.node.store();
+    const find = store.find.bind(store);
+    let armed = true;
+    store.find = (key: string) => {
+      const found = find(key);
+      if (!armed) return found;
+      armed = false;
+      return (async () => {
+        const entry = await found;
+        const r = await fetchReply(h.admin + '/purge', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ urls: [h.base + '/sp'], soft: true }));
+        assert.equal(r.status, 200, r.text);
+        return entry;
+      })();
+    };
+    const during = await h.get('/sp', { 'accept-encoding': 'br' });
+    assert.equal(armed, false, 'the hook ran');
+    assert.match(during.headers['cache-status']!, /; hit; ttl=\d+; detail=compress-br$/, 'answered from the entry as it was looked up');
+    assert.equal(zlib.brotliDecompressSync(during.body).toString(), BODY);
+    // A stored variant is committed before its client gets its end.
+    assert.deepEqual(variantsOf(h, '/sp').map((m) => m.varyValues['accept-encoding']), ['identity'], 'the variant made from the purged entry did not land');
+    await h.logged((l) => l['msg'] === 'variant not stored' && /invalidated while being written/.test(String(l['err'])));
+
+    const after = await h.get('/sp', { 'accept-encoding': 'br' });
+    assert.match(after.headers['cache-status']!, /fwd=stale; fwd-status=304/, 'stale after the purge: revalidated, not a fresh-looking made variant');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a soft purge while a revalidation is being stored keeps the variant made from the revalidated entry out of the store', async () => {
+  const token = 'variants-token';
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"' };
+    if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304, fields).end();
+    res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+  }, { admin: { token }, logLevel: 'warn' });
+  try {
+    await h.get('/rv');
+    await h.stored(1);
+    h.clock.advance(700_000);
+    // The hook: the 304's metadata update resolves only after a soft purge of the URL.
+    const store = h.node.store();
+    const update = store.update.bind(store);
+    let armed = true;
+    store.update = async (meta, opts) => {
+      await update(meta, opts);
+      if (!armed) return;
+      armed = false;
+      const r = await fetchReply(h.admin + '/purge', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ urls: [h.base + '/rv'], soft: true }));
+      assert.equal(r.status, 200, r.text);
+    };
+    const during = await h.get('/rv', { 'accept-encoding': 'br' });
+    assert.equal(armed, false, 'the hook ran');
+    assert.match(during.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; ttl=\d+; detail=compress-br$/);
+    assert.equal(zlib.brotliDecompressSync(during.body).toString(), BODY);
+    assert.deepEqual(variantsOf(h, '/rv').map((m) => m.varyValues['accept-encoding']), ['identity'], 'the variant made from the revalidated entry did not land');
+    const after = await h.get('/rv', { 'accept-encoding': 'br' });
+    assert.match(after.headers['cache-status']!, /fwd=stale; fwd-status=304/, 'stale after the purge');
   } finally {
     await h.close();
   }
