@@ -91,11 +91,15 @@ export function createAnswers(env: NodeEnv) {
   }
 
   return {
-    /** Synchronous for bodies held in memory (the common hit), a promise when streamed. */
-    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome): void | Promise<void> {
+    /**
+     * Synchronous for bodies held in memory (the common hit), a promise when streamed.
+     * `purgeMark`: taken before `entry` was looked up or validated (a variant made from it
+     * is kept out of the store by a purge since); absent: now, when nothing was awaited since.
+     */
+    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number): void | Promise<void> {
       const plan = planOf(ctx, entry.meta, entry.body.size);
       if (plan) {
-        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream() };
+        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark };
         return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
       }
       // ctx.bytes is counted by deliverStored as it writes (a streamed body's close can come before its promise settles).

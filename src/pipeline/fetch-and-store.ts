@@ -11,6 +11,10 @@
 //   the body, the origin transfer is stopped. Its collapsed followers may share it
 //   only when it is an origin error that is safe to share: storable, or answering
 //   a request without Cookie or Authorization.
+// - With compression, a 200 in a coding the client does not accept (the fetch asked
+//   for identity; the origin sent it anyway) is decoded for it, stored or not. The
+//   variant key and the bounds are decided from the fields before anything reads
+//   the body: a response passed on is read by its clients alone.
 // - A transport failure is "failed"; each client decides (stale-if-error or error).
 // - A large storable 200 that could be stored in slices, when the request allows
 //   it, is "sliceable": stopped before anyone reads it.
@@ -35,7 +39,7 @@ import type { Clock } from '../util/clock.js';
 import type { ClusterPath, FillProgress } from './context.js';
 import { startFill } from './fill.js';
 import type { CompressEnv } from './context.js';
-import { keyByCoding, siblingCodings } from '../transform/coding-key.js';
+import { decodedForClient, displaceable, keyByCoding, siblingCodings } from '../transform/coding-key.js';
 import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
 
@@ -56,6 +60,8 @@ export type FetchOutcome =
       detail?: string;
       /** The 304 answered this request's credentials only (RFC 9111 §3.5): no collapsed client may use it. */
       own?: boolean;
+      /** Taken when the fetch began: a variant made from `entry` (pipeline/variants.ts) carries it too. */
+      purgeMark: number;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
   | {
@@ -160,18 +166,27 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     if (stale.length) await deleteKeys(stale.map((m) => m.key));
   }
 
-  /** A response that is not stored: clients stream it; if none takes it in its first turn, the transfer stops. */
-  function passing(key: string, res: OriginResponse, reason: NotStoredReason, announced: number, finish: (stored: boolean) => void, safeToShare: boolean): FetchOutcome {
-    deps.notStored?.record(key, { reason, status: res.status, atMs: clock.now() });
+  /**
+   * A response that is not stored: clients stream it; if none takes it in its first turn, the transfer stops.
+   * Nothing has read its body yet. A coding the request does not accept (the fetch asked the origin for
+   * identity) is decoded for it, as a stored one would be.
+   */
+  function passing(req: FetchRequest, res: OriginResponse, reason: NotStoredReason, announced: number, finish: (stored: boolean) => void, safeToShare: boolean): FetchOutcome {
+    deps.notStored?.record(req.key, { reason, status: res.status, atMs: clock.now() });
     const requestsOwn = REQUEST_SPECIFIC_REASONS.has(reason);
-    const body = new SharedBody(res.body, { windowBytes: deps.passWindowBytes, expectedLength: announced }, Promise.resolve());
+    const plain = deps.compress ? decodedForClient(res, req.requestHeaders, deps.compress) : undefined;
+    if (plain) {
+      stats.inc('decoded');
+      plain.body.once('error', (err) => isBadCoding(err) && stats.inc('badCoding'));
+    }
+    const body = new SharedBody(plain?.body ?? res.body, { windowBytes: deps.passWindowBytes, expectedLength: plain ? -1 : announced }, Promise.resolve());
     setImmediate(() => body.abandonIfUnread());
     finish(false);
     return {
       kind: 'passing',
       upstream: res.upstream,
       status: res.status,
-      headers: res.headers,
+      headers: plain?.headers ?? res.headers,
       body,
       reason,
       // An origin error is the same for everyone waiting: shared, not multiplied;
@@ -226,6 +241,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           entry: { meta: merged ?? notModifiedAnswer(exchange), body: stored.body },
           refreshed: false,
           detail,
+          purgeMark,
           ...(own || merged === undefined ? { own: true } : {}),
         });
         // A request's no-store forbids storing anything from this exchange.
@@ -241,7 +257,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
-        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true };
+        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark };
       } finally {
         finish(refreshed);
       }
@@ -260,7 +276,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     if (!verdict.store) {
       // The new response replaces the stored one unless the refusal is this request's own.
       if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
-      return passing(req.key, res, verdict.reason, announced, finish, safeToShare);
+      return passing(req, res, verdict.reason, announced, finish, safeToShare);
     }
 
     if (req.maySlice && worthSlicing(res.status, res.headers, deps.sliceThresholdBytes)) {
@@ -271,23 +287,27 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     }
 
     // With compression: keyed by the coding of the stored bytes, decoded first when the client cannot take it.
+    // Decided from the fields alone: nothing reads the body until it is known to be stored, so a response
+    // over a bound below is passed on from the origin's body itself (one reader, never a stalled second one).
     const coded = deps.compress ? keyByCoding(res, verdict.decision, req.requestHeaders, deps.compress) : undefined;
     const d = coded?.decision ?? verdict.decision;
-    const source = coded?.body ?? res.body;
-    if (coded?.decoding) {
-      stats.inc('decoded');
-      announced = -1;
-    }
-    if (coded?.body) coded.body.once('error', (err) => isBadCoding(err) && stats.inc('badCoding'));
     const selected = selectingValues(d.varyNames, req.requestHeaders);
     const varyValues = coded?.varyValues ? { ...selected, ...coded.varyValues } : selected;
     const key = variantKey(req.key, d.varyNames, varyValues);
     const variants = store.variants(req.key);
-    const over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
-    if (over) return passing(req.key, res, over, announced, finish, safeToShare);
+    let over = overBound({ url: req.key, headers: d.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === key) }, deps.bounds);
+    // Variants Strata encoded are made again at will, the origin's body is not: it takes their place (removed at its commit).
+    const displaced = over === 'too-many-variants' ? displaceable(variants, variants.length + 1 - deps.bounds.maxVariants) : [];
+    if (displaced.length) over = undefined;
+    if (over) return passing(req, res, over, announced, finish, safeToShare);
+    // A decoded body's length is known at its end only.
+    if (coded?.decoding) announced = -1;
     // A copy of an object another node owns: kept where cluster.edgeCopies says.
     const edgeTiers = edgeTiersOf(deps, res);
-    if (edgeTiers === 'none' || (edgeTiers === 'memory' && announced > deps.edgeCopy!.memoryMaxObjectBytes)) return passing(req.key, res, 'edge-copy', announced, finish, safeToShare);
+    if (edgeTiers === 'none' || (edgeTiers === 'memory' && announced > deps.edgeCopy!.memoryMaxObjectBytes)) return passing(req, res, 'edge-copy', announced, finish, safeToShare);
+    const source = coded ? coded.storedBody(res.body) : res.body;
+    if (coded?.decoding) stats.inc('decoded');
+    if (source !== res.body) source.once('error', (err) => isBadCoding(err) && stats.inc('badCoding'));
     const meta = newEntryMeta(d, {
       key,
       primaryKey: req.key,
@@ -309,6 +329,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       notStored: 'response not stored',
       committed: async () => {
         stats.inc('stored');
+        if (displaced.length) await deleteKeys(displaced);
         await dropOtherVaryShapes(meta);
         // A new body of the response: the variants made from (or sent for) the old one go.
         if (coded) await deleteKeys(siblingCodings(store.variants(meta.primaryKey), meta));

@@ -141,6 +141,9 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
       return serve(ctx, key, undefined, 'uri-miss');
     };
     let l: Lookup | Promise<Lookup>;
+    // Taken before a look-up that may await a disk read: a purge meanwhile keeps a variant made
+    // from the entry found (its metadata as it was read) out of the store.
+    const purgeMark = store.purgeMark();
     try {
       l = lookup(store, key, ctx.headers, choose);
     } catch (err) {
@@ -148,11 +151,11 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     }
     // A variant in memory, or a disk hit with its metadata in RAM, is answered without a promise too.
     if (!(l instanceof Promise)) return serve(ctx, key, l.found, l.found ? 'uri-miss' : l.miss);
-    return l.then((f) => serve(ctx, key, f.found, f.found ? 'uri-miss' : f.miss), failed);
+    return l.then((f) => serve(ctx, key, f.found, f.found ? 'uri-miss' : f.miss, purgeMark), failed);
   }
 
-  /** Decide once, then act on the Decision. */
-  function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss'): void | Promise<void> {
+  /** Decide once, then act on the Decision. `purgeMark`: taken before an awaited look-up (answer.stored). */
+  function serve(ctx: RequestContext, key: string, found: StoredEntry | undefined, miss: 'uri-miss' | 'vary-miss', purgeMark?: number): void | Promise<void> {
     // A variant selected by a credential the edge took out of view (publicAfterAuth) is not this client's.
     if (found !== undefined && ctx.originOnly !== undefined && variesOnAny(found.meta.varyNames, ctx.originOnly)) {
       found = undefined;
@@ -165,12 +168,12 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
         // An unread request body is discarded by Node when the response finishes, before
         // the connection is reused (no smuggling through a body a hit never reads).
         // A body in a lent buffer (a disk hit) is this answer's alone: lent again once sent.
-        return lendAgainWhenSent(ctx.res, found!, answer.stored(ctx, found!, d.ageS, { result: 'hit', ttlS: d.ttlS }));
+        return lendAgainWhenSent(ctx.res, found!, answer.stored(ctx, found!, d.ageS, { result: 'hit', ttlS: d.ttlS }, purgeMark));
       case 'hit-stale':
-        return lendAgainWhenSent(ctx.res, found!, answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'max-stale' }));
+        return lendAgainWhenSent(ctx.res, found!, answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'max-stale' }, purgeMark));
       case 'stale-while-revalidate':
         shared.revalidateInBackground(ctx, key, found!);
-        return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' });
+        return answer.stored(ctx, found!, d.ageS, { result: 'stale-hit', ttlS: d.ttlS, detail: 'stale-while-revalidate' }, purgeMark);
       case 'refuse':
         // The object stored in slices: no whole entry, but every slice asked for may be here.
         if (!found && slicer.holds(key, ctx.headers)) return onMiss.fromStoredSlices(ctx, key);

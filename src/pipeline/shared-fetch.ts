@@ -20,7 +20,7 @@ import { currentAge } from '../cache/reuse.js';
 import { selectingValues, variantKey, varyMatches } from '../cache/vary.js';
 import type { HeaderMap } from '../http/headers.js';
 import { ACCEPT_ENCODING } from '../transform/rules.js';
-import { isCodingKeyed } from '../transform/select.js';
+import { isCodingKeyed, planFor } from '../transform/select.js';
 import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
@@ -68,6 +68,19 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
     // Keyed by coding: any client of the same other Vary values; its coding is made for it (pipeline/variants.ts).
     if (isCodingKeyed(meta)) return varyMatches(meta.varyNames, meta.varyValues, ctx.headers, new Map(), ACCEPT_ENCODING);
     return meta.varyNames.length === 0 || variantKey(meta.primaryKey, meta.varyNames, selectingValues(meta.varyNames, ctx.headers)) === meta.key;
+  }
+
+  /**
+   * Whether this client may be answered from an entry validated for the fetch's request. Keyed by
+   * coding: only when it takes the entry's bytes as they are. A variant made for it would be stored
+   * under its own coding's key, over that coding's entry (a copy decoded from a made br over the
+   * origin's identity body); it revalidates its own variant instead.
+   */
+  function mayUseValidated(ctx: RequestContext, entry: StoredEntry): boolean {
+    const meta = entry.meta;
+    if (!sameVariant(ctx, meta)) return false;
+    const c = env.compress;
+    return !isCodingKeyed(meta) || !c || planFor(meta, entry.body.size, ctx.method, c.negotiator.acceptance(ctx.headers[ACCEPT_ENCODING]), c.rules) === undefined;
   }
 
   function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, why: StaleOnFailure, fwdStatus?: number): void | Promise<void> {
@@ -153,11 +166,11 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       }
       if (o.kind === 'validated') {
         const meta = o.entry.meta;
-        if (collapsed && (o.own === true || !sameVariant(ctx, meta))) return 'alone';
+        if (collapsed && (o.own === true || !mayUseValidated(ctx, o.entry))) return 'alone';
         ctx.upstream = o.upstream;
         const now = clock.now();
         const outcome = { result: 'revalidated' as const, fwd, fwdStatus: 304, ...joined, ...(o.refreshed ? { stored: true, ttlS: ttlOf(meta, now) } : {}), ...(o.detail ? { detail: o.detail } : {}) };
-        await answer.stored(ctx, o.entry, currentAge(meta, now), outcome);
+        await answer.stored(ctx, o.entry, currentAge(meta, now), outcome, o.purgeMark);
         return 'answered';
       }
       const why = o.status >= 500 ? staleOnFailureOf(ctx, found, 'error') : undefined;

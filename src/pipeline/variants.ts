@@ -4,19 +4,23 @@
 // (fast level, shared body like any origin fill, stored beside the source);
 // clients asking for the same variant meanwhile read the same fill; later ones
 // hit the stored copy. An encoded variant is then queued for recompression at
-// the best level (transform/recompress.ts).
+// the best level (transform/recompress.ts). A variant over cache.maxVariants (made
+// ones count like the origin's), or made for a request with no-store, is made for
+// its client and streamed, not stored.
 //
 // Invariants: a made body is stored only when whole (fill.ts); a source or a
 // coding that fails (corrupt, past the decoding limit) cuts the client's
 // connection and stores nothing, and a stored source that fails to decode is
-// deleted (it would fail every client without its coding); a purge since the source was fetched keeps the
-// variant out of the store (the write carries the source's purge mark).
+// deleted (it would fail every client without its coding); a purge since the source was fetched, looked
+// up (a disk read) or validated keeps the variant out of the store (the write carries the mark taken before).
 
 import type { Readable } from 'node:stream';
 import type { CacheOutcome } from '../cache/outcome.js';
 import { ageFields, baseHeaders, deliverNotModified } from '../deliver/respond.js';
 import { isNotModified } from '../http/conditionals.js';
-import type { SharedBody } from '../coalesce/shared-body.js';
+import { SharedBody } from '../coalesce/shared-body.js';
+import { overBound, type EntryBounds, type OverBound } from '../cache/entry-bounds.js';
+import { requestDirectives } from '../cache/reuse.js';
 import type { EntryMeta } from '../store/types.js';
 import { isWhole } from '../entry.js';
 import { compressor, decoded, isBadCoding, through } from '../transform/codings.js';
@@ -29,6 +33,8 @@ import { resumeFromStore } from './resume-from-store.js';
 interface Made {
   meta: EntryMeta;
   body: SharedBody;
+  /** Being stored (a late client may continue from the stored copy); false: streamed for one client. */
+  stored: boolean;
 }
 
 /** Where a variant is made from: the source's metadata, its size (-1: not known yet), a reader of its bytes. */
@@ -36,13 +42,19 @@ export interface VariantSource {
   meta: EntryMeta;
   bytes: number;
   read: () => Readable | undefined;
-  /** The purge mark of the fetch that brought the source (stored sources: now). */
-  purgeMark?: number;
+  /**
+   * The purge mark taken before the source was fetched, looked up or validated: a purge since
+   * keeps the variant out of the store. Absent: now (a source looked up without awaiting anything).
+   */
+  purgeMark?: number | undefined;
 }
 
 export function createVariants(env: NodeEnv) {
   const { store, logger, stats } = env;
   const inflight = new Map<string, Made>();
+  // Made variants count against cache.maxVariants like the origin's (cache/entry-bounds.ts).
+  const c = env.config.cache;
+  const bounds: EntryBounds = { maxUrlBytes: c.maxStoredUrlBytes, maxHeaderBytes: c.maxStoredHeaderBytes, maxVariants: c.maxVariants };
 
   /** A stored body in a coding that does not decode (corrupt, or past the limit) would cut every client without it: it goes. */
   async function dropUndecodable(source: EntryMeta): Promise<void> {
@@ -52,15 +64,35 @@ export function createVariants(env: NodeEnv) {
     await store.delete(source.key).catch(() => false);
   }
 
-  function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
+  /** The variant's bytes, made from the source as it is read; undefined when the source's start is gone. */
+  function make(src: VariantSource, plan: NonNullable<Plan>): Readable | undefined {
     const input = src.read();
     if (!input) return undefined;
     const maxDecoded = env.compress!.maxDecodedBytes;
     const out = plan.op === 'encode' ? through(input, compressor(plan.coding, 'fast', src.bytes)) : decoded(input, plan.from, maxDecoded);
     stats.inc(plan.op === 'encode' ? 'compressed' : 'decoded');
     if (plan.op === 'decode') out.once('error', (err) => isBadCoding(err) && void dropUndecodable(src.meta));
+    return out;
+  }
+
+  /** Why the variant is made for this client alone and not stored; undefined: it is stored. */
+  function notStored(meta: EntryMeta): OverBound | undefined {
+    const variants = store.variants(meta.primaryKey);
+    return overBound({ url: meta.primaryKey, headers: meta.headers, variantsStored: variants.length, replacesVariant: variants.some((m) => m.key === meta.key) }, bounds);
+  }
+
+  /** A variant made for one client and not stored: streamed, paced by that client. */
+  function streamOnly(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
+    const out = make(src, plan);
+    if (!out) return undefined;
+    return { meta, body: new SharedBody(out, { windowBytes: env.config.coalesce.windowBytes, expectedLength: -1 }, Promise.resolve()), stored: false };
+  }
+
+  function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
+    const out = make(src, plan);
+    if (!out) return undefined;
     const purgeMark = src.purgeMark ?? store.purgeMark();
-    const made: Made = { meta, body: undefined as unknown as SharedBody };
+    const made: Made = { meta, body: undefined as unknown as SharedBody, stored: true };
     made.body = startFill(out, store.open(meta, { purgeMark }), {
       windowBytes: env.config.coalesce.windowBytes,
       expectedLength: -1,
@@ -104,14 +136,22 @@ export function createVariants(env: NodeEnv) {
         ctx.res.end();
         return undefined;
       }
-      let made = inflight.get(meta.key);
-      if (!made || !made.body.available) made = start(meta, src, plan);
+      // RFC 9111 §5.2.1.5: the request's no-store forbids storing any response to it, a variant made for it
+      // included; nor does it join a variant being stored for others.
+      const noStore = requestDirectives(ctx.headers).cc.has('no-store');
+      let made = noStore ? undefined : inflight.get(meta.key);
+      if (!made || !made.body.available) {
+        // Over a bound (the URL's variants): made for this client, not stored, and said so as the origin's would be.
+        const over = noStore ? undefined : notStored(meta);
+        if (over) outcome.detail ??= over;
+        made = noStore || over ? streamOnly(meta, src, plan) : start(meta, src, plan);
+      }
       if (!made) return 'alone';
       // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
       outcome.detail ??= plan.op === 'encode' ? `compress-${plan.coding}` : `decode-${plan.from}`;
       const raw = baseHeaders(made.meta, deliverFor(env, ctx)).concat(ageFields(made.meta, ageS, deliverFor(env, ctx)), 'cache-status', settle(env, ctx, outcome));
       ctx.res.writeHead(200, raw);
-      const sending = made.body.sendTo(ctx.res, true, ctx);
+      const sending = made.body.sendTo(ctx.res, made.stored, ctx);
       if (!sending) {
         ctx.res.destroy();
         return undefined;

@@ -4,6 +4,11 @@
 // accept (the decoded variant is what is stored). A body stored in its coding is
 // decoded alongside as it passes (output counted and dropped). Either way a
 // corrupt or oversized body fails the fill: nothing is stored, clients are cut.
+//
+// The key is decided from the response's fields alone, before anything reads its
+// body: a response that then turns out not to be stored (over a bound) is passed
+// on from the origin's body itself, decoded for a client without its coding
+// (decodedForClient), never from a second reader of a body already piped away.
 
 import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
@@ -14,16 +19,20 @@ import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
 import { ACCEPT_ENCODING, codingKeyed, contentCoding, type CompressRules } from './rules.js';
 import { isCodingKeyed } from './select.js';
-import { presentedHeaders } from './variant-meta.js';
+import { presentedHeaders, variantEtag } from './variant-meta.js';
 
 export interface CodingKeyed {
   /** The storage decision with Accept-Encoding among its Vary names (and the fields of a decoded body). */
   decision: StorageDecision;
   /** Goes into EntryMeta.varyValues, with EntryMeta.byCoding set. */
   varyValues: Record<string, string>;
-  /** The body to store: decoded when `decoding` is set; else, in a coding, checked to decode as it passes. */
-  body?: Readable;
   decoding?: NonNullable<EntryMeta['transform']>;
+  /**
+   * The body to store, read from the origin's `source`: decoded when `decoding` is set;
+   * in a coding, checked to decode as it passes; else `source` itself. Called only once
+   * the response is to be stored: the result is then the body's one reader.
+   */
+  storedBody(source: Readable): Readable;
   /** Fields for the clients of the body as it is stored. */
   clientHeaders(meta: EntryMeta): HeaderMap;
 }
@@ -34,32 +43,44 @@ interface Env {
   maxDecodedBytes: number;
 }
 
-/** Undefined when the response is not keyed by coding (stored as before). */
-export function keyByCoding(res: { status: number; headers: HeaderMap; body: Readable }, d: StorageDecision, requestHeaders: HeaderMap, env: Env): CodingKeyed | undefined {
+/** The coding of a response Strata may decode for a client whose Accept-Encoding does not take it; undefined when none. */
+function codingToUndo(res: { status: number; headers: HeaderMap }, requestHeaders: HeaderMap, env: Env): string | undefined {
+  if (!codingKeyed(res.status, res.headers, env.rules)) return undefined;
+  const coding = contentCoding(res.headers);
+  return coding !== IDENTITY && !env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding) ? coding : undefined;
+}
+
+/** `headers` of a coded body as they describe its decoded bytes (a copy). */
+function decodedFields(headers: HeaderMap): HeaderMap {
+  const h = withoutDigests({ ...headers });
+  delete h['content-encoding'];
+  delete h['content-length'];
+  return h;
+}
+
+/**
+ * Reads nothing of the body. Undefined when the response is not keyed by coding
+ * (stored as before).
+ */
+export function keyByCoding(res: { status: number; headers: HeaderMap }, d: StorageDecision, requestHeaders: HeaderMap, env: Env): CodingKeyed | undefined {
   // Compressible or decodable; or varied on Accept-Encoding by the origin (then only keyed, never transformed).
   const transformable = codingKeyed(res.status, d.headers, env.rules);
   if (!transformable && !d.varyNames.includes(ACCEPT_ENCODING)) return undefined;
   const varyNames = d.varyNames.includes(ACCEPT_ENCODING) ? d.varyNames : [...d.varyNames, ACCEPT_ENCODING].sort();
-  let coding = contentCoding(d.headers);
-  let headers = d.headers;
-  let body: Readable | undefined;
-  let decoding: CodingKeyed['decoding'];
-  if (transformable && coding !== IDENTITY && !env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding)) {
-    body = decoded(res.body, coding, env.maxDecodedBytes);
-    headers = withoutDigests({ ...d.headers });
-    delete headers['content-encoding'];
-    delete headers['content-length'];
-    decoding = { coding: IDENTITY, level: 'decoded', sourceBytes: -1 };
-    coding = IDENTITY;
-  } else if (transformable && coding !== IDENTITY) {
-    // Stored as it came, and later decoded for clients without the coding: it must decode, within the limit.
-    body = checkedDecoding(res.body, coding, env.maxDecodedBytes);
-  }
+  const sent = contentCoding(d.headers);
+  const undo = transformable ? codingToUndo({ status: res.status, headers: d.headers }, requestHeaders, env) : undefined;
+  const decoding: CodingKeyed['decoding'] = undo ? { coding: IDENTITY, level: 'decoded', sourceBytes: -1 } : undefined;
+  const coding = undo ? IDENTITY : sent;
   return {
-    decision: { ...d, varyNames, headers },
-    varyValues: { [ACCEPT_ENCODING]: coding === 'x-gzip' ? 'gzip' : coding },
-    ...(body ? { body } : {}),
+    decision: { ...d, varyNames, headers: undo ? decodedFields(d.headers) : d.headers },
+    varyValues: { [ACCEPT_ENCODING]: coding },
     ...(decoding ? { decoding } : {}),
+    storedBody(source) {
+      if (undo) return decoded(source, undo, env.maxDecodedBytes);
+      // Stored as it came, and later decoded for clients without the coding: it must decode, within the limit.
+      if (transformable && coding !== IDENTITY) return checkedDecoding(source, coding, env.maxDecodedBytes);
+      return source;
+    },
     clientHeaders(meta) {
       const shown = presentedHeaders(meta);
       const h: HeaderMap = { ...res.headers, vary: shown['vary']! };
@@ -74,10 +95,42 @@ export function keyByCoding(res: { status: number; headers: HeaderMap; body: Rea
   };
 }
 
+/**
+ * A response passed on without being stored, for a client that does not accept
+ * the coding the origin sent anyway (the fetch asked it for identity): decoded as
+ * the stored variant would have been, with that variant's fields (ETag
+ * W/"...-identity", Vary: Accept-Encoding). Undefined: passed on as it came.
+ */
+export function decodedForClient(res: { status: number; headers: HeaderMap; body: Readable }, requestHeaders: HeaderMap, env: Env): { headers: HeaderMap; body: Readable } | undefined {
+  const undo = codingToUndo(res, requestHeaders, env);
+  if (undo === undefined) return undefined;
+  const headers = decodedFields(res.headers);
+  const etag = headers['etag'];
+  if (etag !== undefined) headers['etag'] = variantEtag(etag, IDENTITY);
+  const vary = headers['vary'];
+  if (!(vary && /(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(vary))) headers['vary'] = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding';
+  return { headers, body: decoded(res.body, undo, env.maxDecodedBytes) };
+}
+
 /** Keys of the other codings of the same response (same other Vary values) as `meta`: superseded by its new body. */
 export function siblingCodings(variants: readonly VariantMeta[], meta: EntryMeta): string[] {
   const others = meta.varyNames.filter((n) => n !== ACCEPT_ENCODING);
   return variants
     .filter((m) => m.key !== meta.key && !m.slice && isCodingKeyed(m) && m.responseTimeMs <= meta.responseTimeMs && others.every((n) => m.varyValues[n] === meta.varyValues[n]))
+    .map((m) => m.key);
+}
+
+/**
+ * Keys of `needed` variants Strata encoded (from a stored identity body, so made again at will)
+ * that an origin's body over cache.maxVariants may take the place of, oldest first; none when
+ * fewer than `needed` are there (the origin's body is then not stored). Decoded copies are not
+ * among them: one decoded as it was fetched is the only copy of its response.
+ */
+export function displaceable(variants: readonly VariantMeta[], needed: number): string[] {
+  const made = variants.filter((m) => !m.slice && m.transform !== undefined && m.transform.level !== 'decoded');
+  if (needed <= 0 || made.length < needed) return [];
+  return made
+    .sort((a, b) => a.responseTimeMs - b.responseTimeMs)
+    .slice(0, needed)
     .map((m) => m.key);
 }

@@ -44,10 +44,13 @@ export function noTransform(headers: HeaderMap): boolean {
   return cc !== undefined && /(?:^|,)\s*no-transform\s*(?:,|$)/i.test(cc);
 }
 
-/** The body's content coding, lower-case; identity when absent. */
+/**
+ * The body's content coding, lower-case; identity when absent. x-gzip is gzip (RFC 9110
+ * §8.4.1.3), as in Accept-Encoding (negotiate.ts): one name for what is keyed and accepted.
+ */
 export function contentCoding(headers: HeaderMap): string {
   const ce = headers['content-encoding']?.trim().toLowerCase();
-  return ce ? ce : 'identity';
+  return ce ? (ce === 'x-gzip' ? 'gzip' : ce) : 'identity';
 }
 
 /**

@@ -82,9 +82,12 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
     matching.push(m);
     if (keyed && isWhole(m) && (!m.transform || m.transform.level === 'decoded') && (!newest || m.responseTimeMs > newest.responseTimeMs)) newest = m;
   }
+  // An encoded variant is made from an identity body: its source size is judged against the identity
+  // form of the newest body (that body, or a copy decoded from it), never against a coded body's size.
+  const identity = newest && identityFormOf(newest, matching);
   for (const m of matching) {
     const keyed = isCodingKeyed(m);
-    if (newest && m !== newest && m.transform && m.transform.level !== 'decoded' && isWhole(m) && !madeFrom(m, newest)) continue;
+    if (newest && m !== newest && m.transform && m.transform.level !== 'decoded' && isWhole(m) && !madeFrom(m, newest, identity)) continue;
     let r: number;
     if (!keyed) r = 4;
     else {
@@ -100,8 +103,34 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
   return { whole };
 }
 
-/** Whether made variant `m` was made from the body `source` holds (same validators; same size when known). */
-function madeFrom(m: EntryMeta, source: EntryMeta): boolean {
-  const sizeKnown = m.transform!.sourceBytes >= 0 && source.bodySize >= 0;
-  return m.headers['etag'] === source.headers['etag'] && m.headers['last-modified'] === source.headers['last-modified'] && (!sizeKnown || m.transform!.sourceBytes === source.bodySize);
+/**
+ * Whether made variant `m` was made from the body `newest` holds: the same validators, and, when
+ * the sizes are known, the size of the identity body it is made from (`identity`: that body in
+ * identity, undefined when none is stored: judged by validators alone).
+ */
+function madeFrom(m: EntryMeta, newest: EntryMeta, identity: EntryMeta | undefined): boolean {
+  if (!sameValidators(m, newest)) return false;
+  const sizeKnown = identity !== undefined && m.transform!.sourceBytes >= 0 && identity.bodySize >= 0;
+  return !sizeKnown || m.transform!.sourceBytes === identity.bodySize;
+}
+
+function sameValidators(a: EntryMeta, b: EntryMeta): boolean {
+  return a.headers['etag'] === b.headers['etag'] && a.headers['last-modified'] === b.headers['last-modified'];
+}
+
+/**
+ * The body `newest` holds, in identity: `newest` itself, or the most recent identity copy decoded
+ * from it (its validators, and the coded size it was decoded from when known). Decoded copies keep
+ * their source's time while a 304 may refresh the source's: matched by content, not by time.
+ */
+function identityFormOf(newest: EntryMeta, matching: readonly VariantMeta[]): EntryMeta | undefined {
+  if (codingOf(newest) === IDENTITY) return newest;
+  let best: EntryMeta | undefined;
+  for (const m of matching) {
+    if (!isWhole(m) || codingOf(m) !== IDENTITY || m.transform?.level !== 'decoded' || !sameValidators(m, newest)) continue;
+    const from = m.transform.sourceBytes;
+    if (from >= 0 && newest.bodySize >= 0 && from !== newest.bodySize) continue;
+    if (!best || m.responseTimeMs > best.responseTimeMs) best = m;
+  }
+  return best;
 }

@@ -1,0 +1,209 @@
+// Which coded variant answers, and what is made and stored from it (issue 11,
+// review): a variant made from a decoded body is selected on later hits; a client
+// joining another coding's revalidation never stores a made copy over the origin's
+// body; x-gzip is gzip; a purge during a hit's look-up keeps its made variant out.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { fetchReply, startHarness, type Harness } from '../fixtures/harness.js';
+
+/** A text body of `n` bytes that compresses like real markup. */
+function page(n: number): string {
+  let s = '';
+  for (let i = 0; s.length < n; i++) s += `<div class="row r${i % 17}"><span>item ${i}</span></div>\n`;
+  return s.slice(0, n);
+}
+
+const BODY = page(20_000);
+const GZ = zlib.gzipSync(BODY);
+
+function variantsOf(h: Harness, path: string) {
+  return h.node.store().variants(`GET http://${new URL(h.base).host}${path}`);
+}
+
+test('a br variant made from a decoded body is the one later br requests get: compressed once, not on every hit', async () => {
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', vary: 'Origin' };
+    if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304, fields).end();
+    res.writeHead(200, { ...fields, 'content-encoding': 'gzip', 'content-length': GZ.length });
+    res.end(GZ);
+  });
+  try {
+    const o = { origin: 'https://a.example' };
+    await h.get('/d', { ...o, 'accept-encoding': 'gzip' });
+    await h.stored(1);
+    const plain = await h.get('/d', o);
+    assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+; detail=decode-gzip$/);
+    await h.stored(2);
+    const first = await h.get('/d', { ...o, 'accept-encoding': 'br' });
+    assert.match(first.headers['cache-status']!, /detail=compress-br$/);
+    await h.stored(3);
+    const made = h.node.stats.counters.compressed;
+    for (let i = 0; i < 3; i++) {
+      const r = await h.get('/d', { ...o, 'accept-encoding': 'br' });
+      assert.match(r.headers['cache-status']!, /; hit; ttl=\d+$/, 'the stored br variant, sent as it is');
+      assert.equal(r.headers['content-encoding'], 'br');
+      assert.equal(zlib.brotliDecompressSync(r.body).toString(), BODY);
+    }
+    assert.equal(h.node.stats.counters.compressed, made, 'no compression on a hit');
+    assert.equal(variantsOf(h, '/d').length, 3);
+    assert.equal(h.origin.count('/d'), 1);
+
+    // A 304 refreshes the gzip source: its time is now newer than the copy decoded from it. The br
+    // variant is still judged by the decoded body it was made from, and still answers.
+    h.clock.advance(700_000);
+    for (const ae of ['gzip', 'br']) {
+      const r = await h.get('/d', { ...o, 'accept-encoding': ae });
+      assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; ttl=\d+$/, ae);
+    }
+    const after = await h.get('/d', { ...o, 'accept-encoding': 'br' });
+    assert.match(after.headers['cache-status']!, /; hit; ttl=\d+$/);
+    assert.equal(zlib.brotliDecompressSync(after.body).toString(), BODY);
+    assert.equal(h.node.stats.counters.compressed, made);
+    assert.equal(h.origin.count('/d'), 3);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an identity client joining a br client's revalidation gets the origin's identity body; no decoded copy is stored over it", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let held = 0;
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=10', etag: '"v1"' };
+    if (req.headers['if-none-match'] !== '"v1"') return void res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+    held++;
+    void released.then(() => res.writeHead(304, fields).end());
+  });
+  try {
+    await h.get('/r');
+    await h.stored(1);
+    assert.match((await h.get('/r', { 'accept-encoding': 'br' })).headers['cache-status']!, /detail=compress-br$/);
+    await h.stored(2);
+    h.clock.advance(20_000);
+    const leader = h.get('/r', { 'accept-encoding': 'br' });
+    await h.until(() => held === 1, 'the br revalidation at the origin');
+    const joined = h.node.stats.counters.joined;
+    const follower = h.get('/r');
+    await h.until(() => h.node.stats.counters.joined > joined, 'the identity client joined the revalidation');
+    release();
+    const [a, b] = await Promise.all([leader, follower]);
+    assert.match(a.headers['cache-status']!, /fwd=stale; fwd-status=304; stored/);
+    assert.equal(a.headers['etag'], 'W/"v1-br"');
+    assert.equal(b.headers['content-encoding'], undefined);
+    assert.equal(b.headers['etag'], '"v1"', "the origin's identity body, not a copy decoded from br");
+    assert.equal(b.text, BODY);
+
+    const cond = await h.get('/r', { 'if-none-match': '"v1"' });
+    assert.equal(cond.status, 304, "If-None-Match with the origin's ETag still matches the identity variant");
+    const identity = variantsOf(h, '/r').find((m) => m.varyValues['accept-encoding'] === 'identity');
+    assert.equal(identity?.transform, undefined, "the identity entry is still the origin's");
+  } finally {
+    release();
+    await h.close();
+  }
+});
+
+test("an origin's x-gzip is gzip: a gzip client gets the origin's bytes, stored as the gzip variant, decoded for others", async () => {
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', 'content-encoding': 'x-gzip', 'content-length': GZ.length });
+    res.end(GZ);
+  });
+  try {
+    const first = await h.get('/x', { 'accept-encoding': 'gzip' });
+    assert.match(first.headers['cache-status']!, /fwd=uri-miss; fwd-status=200; stored; ttl=\d+$/);
+    assert.equal(first.headers['etag'], '"v1"');
+    assert.deepEqual(first.body, GZ, "the origin's bytes as they came, not decoded");
+    assert.equal(h.node.stats.counters.decoded, 0);
+    await h.stored(1);
+    assert.deepEqual(variantsOf(h, '/x').map((m) => [m.varyValues['accept-encoding'], m.transform]), [['gzip', undefined]]);
+    const hit = await h.get('/x', { 'accept-encoding': 'gzip, br' });
+    assert.match(hit.headers['cache-status']!, /; hit; ttl=\d+$/);
+    assert.deepEqual(hit.body, GZ);
+    const plain = await h.get('/x');
+    assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+; detail=decode-gzip$/);
+    assert.equal(plain.text, BODY);
+    assert.equal(h.origin.count('/x'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a soft purge while a hit is being looked up keeps the variant made for it out of the store', async () => {
+  const token = 'variants-token';
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"' };
+    if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304, fields).end();
+    res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+  }, { admin: { token }, cache: { memoryMaxObjectBytes: 1024 }, logLevel: 'warn' });
+  try {
+    await h.get('/sp');
+    await h.stored(1);
+    await h.node.store().flush();
+    assert.equal(h.node.store().stats()['memory']!.items, 0, 'the identity body on disk only: a look-up reads it');
+    // The hook: the disk look-up of the stored body resolves only after a soft purge of the URL,
+    // as a read that takes its time would.
+    const store = h.node.store();
+    const find = store.find.bind(store);
+    let armed = true;
+    store.find = (key: string) => {
+      const found = find(key);
+      if (!armed) return found;
+      armed = false;
+      return (async () => {
+        const entry = await found;
+        const r = await fetchReply(h.admin + '/purge', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ urls: [h.base + '/sp'], soft: true }));
+        assert.equal(r.status, 200, r.text);
+        return entry;
+      })();
+    };
+    const during = await h.get('/sp', { 'accept-encoding': 'br' });
+    assert.equal(armed, false, 'the hook ran');
+    assert.match(during.headers['cache-status']!, /; hit; ttl=\d+; detail=compress-br$/, 'answered from the entry as it was looked up');
+    assert.equal(zlib.brotliDecompressSync(during.body).toString(), BODY);
+    // A stored variant is committed before its client gets its end.
+    assert.deepEqual(variantsOf(h, '/sp').map((m) => m.varyValues['accept-encoding']), ['identity'], 'the variant made from the purged entry did not land');
+    await h.logged((l) => l['msg'] === 'variant not stored' && /invalidated while being written/.test(String(l['err'])));
+
+    const after = await h.get('/sp', { 'accept-encoding': 'br' });
+    assert.match(after.headers['cache-status']!, /fwd=stale; fwd-status=304/, 'stale after the purge: revalidated, not a fresh-looking made variant');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a soft purge while a revalidation is being stored keeps the variant made from the revalidated entry out of the store', async () => {
+  const token = 'variants-token';
+  const h = await startHarness((req, res) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"' };
+    if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304, fields).end();
+    res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+  }, { admin: { token }, logLevel: 'warn' });
+  try {
+    await h.get('/rv');
+    await h.stored(1);
+    h.clock.advance(700_000);
+    // The hook: the 304's metadata update resolves only after a soft purge of the URL.
+    const store = h.node.store();
+    const update = store.update.bind(store);
+    let armed = true;
+    store.update = async (meta, opts) => {
+      await update(meta, opts);
+      if (!armed) return;
+      armed = false;
+      const r = await fetchReply(h.admin + '/purge', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ urls: [h.base + '/rv'], soft: true }));
+      assert.equal(r.status, 200, r.text);
+    };
+    const during = await h.get('/rv', { 'accept-encoding': 'br' });
+    assert.equal(armed, false, 'the hook ran');
+    assert.match(during.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; ttl=\d+; detail=compress-br$/);
+    assert.equal(zlib.brotliDecompressSync(during.body).toString(), BODY);
+    assert.deepEqual(variantsOf(h, '/rv').map((m) => m.varyValues['accept-encoding']), ['identity'], 'the variant made from the revalidated entry did not land');
+    const after = await h.get('/rv', { 'accept-encoding': 'br' });
+    assert.match(after.headers['cache-status']!, /fwd=stale; fwd-status=304/, 'stale after the purge');
+  } finally {
+    await h.close();
+  }
+});
