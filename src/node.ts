@@ -60,7 +60,6 @@ import { listen } from './server/listen.js';
 export type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
 import { HeapGrowth } from './util/heap-growth.js';
 import { nodeAdminView } from './workers/admin-view.js';
-import { whenLinked } from './workers/linked.js';
 import { diskPrimaryKeys, workerMisses } from './workers/worker-fetch.js';
 import type { WorkerLocks } from './workers/lock-links.js';
 
@@ -295,7 +294,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           // index loaded) it waits to reach them, and only then takes clients (one fetch per node).
           // Worker 0's admin.listen is the node's address, opened after the shared proxy listener:
           // node:cluster shares a port-0 listener by the order of port-0 listens in each worker.
-          // Its lock link before anything that tells the other workers it is up (/healthz).
+          // Its lock link before anything that tells the other workers it is up (/healthz). They
+          // fetch over its proxy link, opened with its admin link: never `starting` for them.
+          cluster?.serving();
           await workerLocks?.listen();
           if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
           // No per-client connection cap: every link connection comes from 127.0.0.1.
@@ -308,15 +309,21 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
             await listen(adminLink, deps.links.admin, 'worker admin link');
           }
           if (deps.listenAfterLoad) await store.disk.ready;
-          cluster?.start();
-          clusterStarted = true;
-          if (!(await whenLinked(() => cluster?.peerFigures()))) logger.warn('not every other worker answered, or delivered the purges it owes this one, within 10 s: serving; keys they own are fetched from the origin meanwhile');
+          clusterStarted = cluster !== undefined;
+          // A worker that does not answer is being started by the primary, not down: it is waited for.
+          await cluster?.startAndWait({ downSettles: false });
           await workerLocks?.announce();
           await listen(proxy.server, config.listen, 'listen');
           if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
         } else {
-          await listen(proxy.server, config.listen, 'listen');
+          // Peers probe /healthz and deliver purges on the admin listener: it opens first, and
+          // clients are taken once the peers delivered what they accepted while this node was
+          // down (a peer whose probe fails is not waited for: cluster/start-wait.ts).
           await listen(admin, config.admin.listen, 'admin.listen');
+          clusterStarted = cluster !== undefined;
+          await cluster?.startAndWait({ downSettles: true });
+          await listen(proxy.server, config.listen, 'listen');
+          cluster?.serving();
         }
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
@@ -347,7 +354,6 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         'strata node started',
       );
       gen.router.start();
-      if (!clusterStarted) cluster?.start();
       if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },
 

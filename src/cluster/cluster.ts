@@ -23,6 +23,7 @@ import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
 import { PeerFetch, type PeerRequest } from './peer-fetch.js';
 import { PurgeTimes } from './purge-times.js';
 import { SeenProofs } from './seen-proofs.js';
+import { startWaitMs, waitForPeers } from './start-wait.js';
 import type { AskWorker, WorkerFetch } from '../workers/worker-fetch.js';
 
 export interface ClusterDeps {
@@ -92,6 +93,8 @@ export class Cluster implements ClusterPath {
   private purgeTimes: PurgeTimes | undefined;
   /** This process's start, named in /healthz. */
   private readonly boot = randomBytes(8).toString('hex');
+  /** The listener peers fetch from is open (serving()): until then /healthz says `starting`. */
+  private takesPeers = false;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -179,6 +182,16 @@ export class Cluster implements ClusterPath {
   }
 
   /**
+   * start(), then the wait before the node takes clients: until every peer said it owes
+   * this node no purge (or, `downSettles`, its probe failed), bounded (start-wait.ts).
+   */
+  async startAndWait(opts: { downSettles: boolean }): Promise<void> {
+    this.start();
+    const maxMs = startWaitMs(this.config.cluster.healthCheckIntervalMs);
+    await waitForPeers(() => this.membership.startView(), this.deps.logger, { maxMs, downSettles: opts.downSettles });
+  }
+
+  /**
    * Carry a purge this node accepted to every other node (before it is applied
    * here: a fill from a peer that began before the peer purged is then superseded
    * by the local purge).
@@ -232,26 +245,29 @@ export class Cluster implements ClusterPath {
     return this.fetcher.forPeer(req, origin);
   }
 
-  /**
-   * Each peer for /metrics, and for a worker's start (workers/linked.ts): `purgesOwed`,
-   * what this node owes it; `owesUs`, what it said it owes this node.
-   */
-  peerFigures(): { id: string; available: boolean; purgesOwed: number; owesUs: number | undefined }[] {
+  /** Each peer for /metrics: `purgesOwed`, what this node owes it. */
+  peerFigures(): { id: string; available: boolean; purgesOwed: number }[] {
     const owed = this.outbox?.pendingCounts() ?? {};
-    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0, owesUs: m.owesUs }));
+    return this.membership.peers().map((m) => ({ id: m.id!, available: this.membership.usable(m), purgesOwed: owed[m.id!] ?? 0 }));
+  }
+
+  /** The listener peers fetch objects from is open: peers may ask this node from now on (/healthz no longer says `starting`). */
+  serving(): void {
+    this.takesPeers = true;
   }
 
   /**
    * What /healthz adds for the cluster: this process's start (a peer that sees it change
-   * knows this node restarted) and, to a peer asking (`peer`, proven), how many purges
-   * this node still owes it. A peer that asks is up: what it is owed goes now (a
-   * restarted worker waits for it before it serves: workers/linked.ts).
+   * knows this node restarted), `starting` until serving(), and, to a peer asking
+   * (`peer`, proven), how many purges this node still owes it. A peer that asks is up:
+   * what it is owed goes now (a restarted node waits for it before it serves: start-wait.ts).
    */
-  health(peer: string | undefined): { boot: string; owed?: number } {
-    if (peer === undefined || !this.outbox) return { boot: this.boot };
+  health(peer: string | undefined): { boot: string; starting?: true; owed?: number } {
+    const base = { boot: this.boot, ...(this.takesPeers ? {} : { starting: true as const }) };
+    if (peer === undefined || !this.outbox) return base;
     const owed = this.outbox.owedCount(peer);
     if (owed > 0) this.fanOut?.kick(peer);
-    return { boot: this.boot, owed };
+    return { ...base, owed };
   }
 
   /** /stats `peers`. */

@@ -58,7 +58,8 @@ export class PurgeFanOut {
     await Promise.all(
       peers.map(async (m) => {
         const id = m.id!;
-        if (!membership.usable(m)) {
+        // A peer still starting is delivered to: it waits for what it is owed before it serves.
+        if (!membership.reachable(m)) {
           results[id] = `pending: peer is ${m.health.state()}; queued, delivered when it is back`;
           this.schedule(id);
           return;

@@ -10,8 +10,11 @@
 // admin /healthz every cluster.healthCheckIntervalMs, each with its own
 // ActiveHealthChecker so members can come and go.
 //
-// A member is asked for objects only once its /healthz has answered (a node still
-// starting is not sent traffic).
+// A member is asked for objects only once its /healthz has answered, and not while
+// that answer says `starting` (its admin listener is open but the listener peers
+// fetch from is not yet: a node waiting for its peers' purges, start-wait.ts).
+// Purges are delivered to it meanwhile (reachable()). For a start's wait, each
+// member's last probe is kept: not probed yet, answered, or failed (startView()).
 //
 // Invariant: every node that sees the same healthy set ranks a key's members in
 // the same order (ownership.ts); `changedAtMs` moves whenever the set this node
@@ -27,6 +30,7 @@ import { ActiveHealthChecker, realTimers, UpstreamHealth, type ActiveThresholds,
 import type { Clock } from '../util/clock.js';
 import { rank } from './ownership.js';
 import { peerProof } from './peer-auth.js';
+import type { PeerAtStart } from './start-wait.js';
 
 export interface Member {
   /** Node id; undefined for a DNS-found address that has not answered yet. */
@@ -49,6 +53,10 @@ export interface Member {
   boot: string | undefined;
   /** Purges it said (its last /healthz answer) it still owes this node; undefined: it did not say. */
   owesUs: number | undefined;
+  /** Its last /healthz answer said it does not take peers' requests yet (start-wait.ts). */
+  starting: boolean;
+  /** Its last probe: undefined before the first one ends. */
+  lastProbe: 'answered' | 'failed' | undefined;
 }
 
 export interface MembershipDeps {
@@ -118,6 +126,8 @@ export class Membership {
   private readonly members = new Map<string, Member>();
   private readonly selfMember: Member;
   private dnsTimer: unknown;
+  /** cluster.dns has been looked up once (answered or failed): the members it lists are known. */
+  private dnsLooked = false;
   private closed = false;
   private signature = '';
   /** When the set of available members last changed (handoff window). */
@@ -152,6 +162,8 @@ export class Membership {
       answered: false,
       boot: undefined,
       owesUs: undefined,
+      starting: false,
+      lastProbe: undefined,
       health: undefined as unknown as UpstreamHealth,
     };
     m.health = new UpstreamHealth(this.deps.passive, this.deps.thresholds, this.deps.clock, (t) => {
@@ -177,7 +189,12 @@ export class Membership {
       keepAliveTimeout: 4_000,
       connections: 128,
     });
-    m.checker = new ActiveHealthChecker([{ health: m.health, probe: () => this.probe(m) }], this.cfg.healthCheckIntervalMs, this.deps.timers ?? realTimers);
+    const probe = async (): Promise<ProbeOutcome> => {
+      const r = await this.probe(m).catch((err: unknown): ProbeOutcome => ({ ok: false, detail: (err as Error).message }));
+      m.lastProbe = r.ok ? 'answered' : 'failed';
+      return r;
+    };
+    m.checker = new ActiveHealthChecker([{ health: m.health, probe }], this.cfg.healthCheckIntervalMs, this.deps.timers ?? realTimers);
     m.checker.start();
   }
 
@@ -194,7 +211,7 @@ export class Membership {
     });
     const text = await res.body.text();
     if (res.statusCode !== 200) return { ok: false, detail: `status ${res.statusCode}` };
-    let doc: { node?: unknown; boot?: unknown; owed?: unknown };
+    let doc: { node?: unknown; boot?: unknown; owed?: unknown; starting?: unknown };
     try {
       doc = JSON.parse(text) as typeof doc;
     } catch {
@@ -225,6 +242,7 @@ export class Membership {
       return { ok: false, detail: `answers as ${node}, expected ${m.id}` };
     }
     m.owesUs = typeof doc.owed === 'number' ? doc.owed : undefined;
+    m.starting = doc.starting === true;
     const boot = typeof doc.boot === 'string' ? doc.boot : undefined;
     const restarted = m.boot !== undefined && boot !== m.boot;
     m.boot = boot;
@@ -267,6 +285,7 @@ export class Membership {
     } catch (err) {
       this.deps.logger.warn({ dns: this.cfg.dns, err: (err as Error).message }, 'cluster DNS look-up failed; keeping the members known');
     }
+    this.dnsLooked = true;
     if (this.closed) return;
     const t = this.deps.timers ?? realTimers;
     this.dnsTimer = t.setTimeout(() => void this.resolveLoop(), this.cfg.dnsIntervalMs);
@@ -326,9 +345,26 @@ export class Membership {
     return this.peers().find((m) => m.id === id);
   }
 
-  /** May `m` be asked now (listed, healthy or on probation)? */
+  /** May a purge be delivered to `m` now (it answered, listed, healthy or on probation; starting or not)? */
+  reachable(m: Member): boolean {
+    return m.id !== undefined && !m.self && m.answered && m.unlistedSinceMs === 0 && m.health.available();
+  }
+
+  /** May `m` be asked for objects now (reachable, and not starting)? */
   usable(m: Member): boolean {
-    return m.self || (m.id !== undefined && m.answered && m.unlistedSinceMs === 0 && m.health.available());
+    return m.self || (this.reachable(m) && !m.starting);
+  }
+
+  /**
+   * Every other member as a start waits on it: the listed peers, DNS-found addresses
+   * that have not said their id included; undefined while cluster.dns has not been
+   * looked up yet (who the members are is not known).
+   */
+  startView(): PeerAtStart[] | undefined {
+    if (this.cfg.dns !== '' && !this.dnsLooked) return undefined;
+    return [...this.members.values()]
+      .filter((m) => !m.self && m.unlistedSinceMs === 0)
+      .map((m) => ({ name: m.id ?? m.url, answered: m.lastProbe === 'answered' && this.reachable(m), owesUs: m.owesUs, unreachable: m.lastProbe === 'failed' }));
   }
 
   /** This node and every peer that may be asked now. */
