@@ -6,7 +6,9 @@
 // hit the stored copy. An encoded variant is then queued for recompression at
 // the best level (transform/recompress.ts). A variant over cache.maxVariants (made
 // ones count like the origin's), or made for a request with no-store, is made for
-// its client and streamed, not stored.
+// its client and streamed, not stored. Made from a shared origin body, a variant's
+// reader is shed when it falls behind and continues from the stored source
+// (resume-from-store.ts): neither a slow client nor a gone one paces the fill.
 //
 // Invariants: a made body is stored only when whole (fill.ts); a source or a
 // coding that fails (corrupt, past the decoding limit) cuts the client's
@@ -152,6 +154,9 @@ export function createVariants(env: NodeEnv) {
       const raw = baseHeaders(made.meta, deliverFor(env, ctx)).concat(ageFields(made.meta, ageS, deliverFor(env, ctx)), 'cache-status', settle(env, ctx, outcome));
       ctx.res.writeHead(200, raw);
       const sending = made.body.sendTo(ctx.res, made.stored, ctx);
+      // Made for this client alone, and it is gone already (sendTo attached nothing): unread, it
+      // would hold its source for good (a shared body's window, the fill with it; a stored file).
+      if (!made.stored) made.body.abandonIfUnread();
       if (!sending) {
         ctx.res.destroy();
         return undefined;
