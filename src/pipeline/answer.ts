@@ -94,11 +94,12 @@ export function createAnswers(env: NodeEnv) {
      * Synchronous for bodies held in memory (the common hit), a promise when streamed.
      * `purgeMark`: taken before `entry` was looked up or validated (a variant made from it
      * is kept out of the store by a purge since); absent: now, when nothing was awaited since.
+     * `storeMade` false: a variant made from it is streamed to this client, never stored.
      */
-    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number): void | Promise<void> {
+    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number, storeMade = true): void | Promise<void> {
       const plan = planOf(ctx, entry.meta, entry.body.size);
       if (plan) {
-        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark };
+        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark, ...(storeMade ? {} : { storable: false }) };
         return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
       }
       // ctx.bytes is counted by deliverStored as it writes (a streamed body's close can come before its promise settles).

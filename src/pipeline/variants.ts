@@ -49,6 +49,8 @@ export interface VariantSource {
    * keeps the variant out of the store. Absent: now (a source looked up without awaiting anything).
    */
   purgeMark?: number | undefined;
+  /** false: a variant made from it is made for its client and streamed, never stored nor joined. */
+  storable?: boolean;
 }
 
 export function createVariants(env: NodeEnv) {
@@ -140,13 +142,13 @@ export function createVariants(env: NodeEnv) {
       }
       // RFC 9111 §5.2.1.5: the request's no-store forbids storing any response to it, a variant made for it
       // included; nor does it join a variant being stored for others.
-      const noStore = requestDirectives(ctx.headers).cc.has('no-store');
-      let made = noStore ? undefined : inflight.get(meta.key);
+      const alone = src.storable === false || requestDirectives(ctx.headers).cc.has('no-store');
+      let made = alone ? undefined : inflight.get(meta.key);
       if (!made || !made.body.available) {
         // Over a bound (the URL's variants): made for this client, not stored, and said so as the origin's would be.
-        const over = noStore ? undefined : notStored(meta);
+        const over = alone ? undefined : notStored(meta);
         if (over) outcome.detail ??= over;
-        made = noStore || over ? streamOnly(meta, src, plan) : start(meta, src, plan);
+        made = alone || over ? streamOnly(meta, src, plan) : start(meta, src, plan);
       }
       if (!made) return 'alone';
       // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
