@@ -2,7 +2,8 @@
 // in the client's coding, or an origin's coding decoded for a client that does
 // not accept it. Made once per variant: the first client's request starts a fill
 // (fast level, shared body like any origin fill, stored beside the source);
-// clients asking for the same variant meanwhile read the same fill; later ones
+// clients asking for the same variant of the same source body meanwhile read the
+// same fill (a client of a newer body makes its own); later ones
 // hit the stored copy. An encoded variant is then queued for recompression at
 // the best level (transform/recompress.ts). A variant over cache.maxVariants (made
 // ones count like the origin's), or made for a request with no-store, is made for
@@ -53,8 +54,18 @@ export interface VariantSource {
   storable?: boolean;
 }
 
+/**
+ * A variant being made, as later clients may join it: its store key and the body it is made
+ * from (key, times, validators). A client of another body — a newer one, or one stored after
+ * an invalidation — never joins a fill of the old one (it would get the old bytes).
+ */
+function fillKey(meta: EntryMeta, source: EntryMeta): string {
+  return `${meta.key}\n${source.key}\n${source.requestTimeMs} ${source.responseTimeMs}\n${source.headers['etag'] ?? ''}\n${source.headers['last-modified'] ?? ''}`;
+}
+
 export function createVariants(env: NodeEnv) {
   const { store, logger, stats } = env;
+  /** Variants being made and stored, by fillKey(). */
   const inflight = new Map<string, Made>();
   // Made variants count against cache.maxVariants like the origin's (cache/entry-bounds.ts).
   const c = env.config.cache;
@@ -95,6 +106,7 @@ export function createVariants(env: NodeEnv) {
   function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
     const out = make(src, plan);
     if (!out) return undefined;
+    const key = fillKey(meta, src.meta);
     const purgeMark = src.purgeMark ?? store.purgeMark();
     const made: Made = { meta, body: undefined as unknown as SharedBody, stored: true };
     made.body = startFill(out, store.open(meta, { purgeMark }), {
@@ -114,10 +126,10 @@ export function createVariants(env: NodeEnv) {
         if (plan.op === 'encode') env.recompressor?.enqueue(meta, src.meta.key);
       },
       over: () => {
-        if (inflight.get(meta.key) === made) inflight.delete(meta.key);
+        if (inflight.get(key) === made) inflight.delete(key);
       },
     });
-    inflight.set(meta.key, made);
+    inflight.set(key, made);
     return made;
   }
 
@@ -143,7 +155,7 @@ export function createVariants(env: NodeEnv) {
       // RFC 9111 §5.2.1.5: the request's no-store forbids storing any response to it, a variant made for it
       // included; nor does it join a variant being stored for others.
       const alone = src.storable === false || requestDirectives(ctx.headers).cc.has('no-store');
-      let made = alone ? undefined : inflight.get(meta.key);
+      let made = alone ? undefined : inflight.get(fillKey(meta, src.meta));
       if (!made || !made.body.available) {
         // Over a bound (the URL's variants): made for this client, not stored, and said so as the origin's would be.
         const over = alone ? undefined : notStored(meta);
