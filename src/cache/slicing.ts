@@ -43,9 +43,12 @@ export function sliceSpan(index: number, bytes: number, total: number): { start:
   return { start, end: Math.min(start + bytes, total) - 1 };
 }
 
-/** Entry key of slice `index` (a space never occurs in a primary key's URL). */
+/** Between a primary key and the rest of one of its slices' keys (a space never occurs in a primary key's URL). */
+export const SLICE_KEY_MARK = ' slice ';
+
+/** Entry key of slice `index`; also the key of its fetch's flight (coalesce/coalescer.ts). */
 export function sliceKey(primaryKey: string, bytes: number, index: number): string {
-  return `${primaryKey} slice ${bytes} ${index}`;
+  return `${primaryKey}${SLICE_KEY_MARK}${bytes} ${index}`;
 }
 
 /** A stored slice usable for a request: a slice, of version `validator` when one is named, and reusable now. */

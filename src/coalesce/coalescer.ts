@@ -20,6 +20,7 @@
 // generation on almost every miss (7.8 KB a miss, a third of a miss's CPU in GC;
 // bench/RESULTS.md). An emptied listing keeps 32 bytes alive instead.
 
+import { SLICE_KEY_MARK } from '../cache/slicing.js';
 import type { Clock } from '../util/clock.js';
 
 export interface Flight<T, W = unknown> {
@@ -49,8 +50,8 @@ export class Coalescer<T, W = unknown> {
   private readonly flights = new Map<string, Listing<T, W>>();
   /** Hit-for-pass: key → until (ms), oldest mark first (bounded: maxPassKeys). */
   private readonly passUntil = new Map<string, number>();
-  /** Flights listed under a key a route keyed after "#": while none is, forgetUri() needs no scan. */
-  private keyedFlights = 0;
+  /** Flights listed under a key longer than its URI's (keyed after "#", a slice's): while none is, forgetUri() needs no scan. */
+  private derivedFlights = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -85,7 +86,7 @@ export class Coalescer<T, W = unknown> {
     // A flight listed already (one a peer's request would not join) is replaced: it finishes for its clients.
     const prior = this.flights.get(key);
     if (prior) prior.flight = undefined;
-    else if (isKeyed(key)) this.keyedFlights++;
+    else if (isDerived(key)) this.derivedFlights++;
     this.flights.set(key, { flight });
     const unlist = () => this.unlist(flight);
     work.done.then(unlist, unlist);
@@ -103,7 +104,7 @@ export class Coalescer<T, W = unknown> {
     if (listing === undefined) return;
     listing.flight = undefined;
     this.flights.delete(key);
-    if (isKeyed(key)) this.keyedFlights--;
+    if (isDerived(key)) this.derivedFlights--;
   }
 
   /** Requests for `key` should not wait for one another for a while. */
@@ -142,17 +143,19 @@ export class Coalescer<T, W = unknown> {
   /**
    * forget() for one URI, an unsafe method's invalidation (RFC 9111 §4.4, told by the
    * store: TieredStore.invalidate): the flight under its primary key, found without a
-   * scan, and those of its keyed versions (`primaryKey#…`, cache/key.ts keySuffix), which
-   * need one, made only while such a flight is listed. Hit-for-pass marks of the key go
-   * too (its answers may be shareable now); a keyed version's stay: a mark sends requests
+   * scan, and those of its keyed versions (`primaryKey#…`, cache/key.ts keySuffix) and of
+   * its slices (`primaryKey slice …`, cache/slicing.ts sliceKey; a keyed version's too),
+   * which need one, made only while such a flight is listed. Hit-for-pass marks of the key
+   * go too (its answers may be shareable now); a keyed version's stay: a mark sends requests
    * to the origin, never to an older answer.
    */
   forgetUri(primaryKey: string): void {
     this.unlistKey(primaryKey);
     this.passUntil.delete(primaryKey);
-    if (this.keyedFlights === 0) return;
+    if (this.derivedFlights === 0) return;
     const keyed = primaryKey + '#';
-    for (const key of [...this.flights.keys()]) if (key.startsWith(keyed)) this.unlistKey(key);
+    const sliced = primaryKey + SLICE_KEY_MARK;
+    for (const key of [...this.flights.keys()]) if (key.startsWith(keyed) || key.startsWith(sliced)) this.unlistKey(key);
   }
 
   /**
@@ -173,7 +176,7 @@ export class Coalescer<T, W = unknown> {
   }
 }
 
-/** A key a route keyed after "#" (cache/key.ts keySuffix: no request target contains one). */
-function isKeyed(key: string): boolean {
-  return key.includes('#');
+/** A key a route keyed after "#" (cache/key.ts keySuffix: no request target contains one), or a slice's. */
+function isDerived(key: string): boolean {
+  return key.includes('#') || key.includes(SLICE_KEY_MARK);
 }

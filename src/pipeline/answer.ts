@@ -19,9 +19,8 @@ import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
 import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
-import { resumeFromStore } from './resume-from-store.js';
+import { resumeFromStore, resumingReader } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
-import { readerOf } from '../coalesce/shared-body.js';
 import { createVariants } from './variants.js';
 import { planFor, type Plan } from '../transform/select.js';
 import { isBadCoding } from '../transform/codings.js';
@@ -95,11 +94,12 @@ export function createAnswers(env: NodeEnv) {
      * Synchronous for bodies held in memory (the common hit), a promise when streamed.
      * `purgeMark`: taken before `entry` was looked up or validated (a variant made from it
      * is kept out of the store by a purge since); absent: now, when nothing was awaited since.
+     * `storeMade` false: a variant made from it is streamed to this client, never stored.
      */
-    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number): void | Promise<void> {
+    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number, storeMade = true): void | Promise<void> {
       const plan = planOf(ctx, entry.meta, entry.body.size);
       if (plan) {
-        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark };
+        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark, ...(storeMade ? {} : { storable: false }) };
         return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
       }
       // ctx.bytes is counted by deliverStored as it writes (a streamed body's close can come before its promise settles).
@@ -116,7 +116,8 @@ export function createAnswers(env: NodeEnv) {
       // A variant made for this client answers its conditional request by the variant's own ETag.
       const plan = o.kind === 'storing' ? planOf(ctx, o.stored, o.stored.bodySize) : undefined;
       if (plan && o.kind === 'storing') {
-        const src = { meta: o.stored, bytes: o.stored.bodySize, read: () => readerOf(o.body), purgeMark: o.purgeMark };
+        // Read as a client of a stored response is: shed when it falls behind, continued from the stored copy.
+        const src = { meta: o.stored, bytes: o.stored.bodySize, read: () => resumingReader(store, o.body, o.stored), purgeMark: o.purgeMark };
         return variants.answer(ctx, src, plan, currentAge(o.stored, env.clock.now()), outcome);
       }
       // The client's own conditional request is answered here; the full body still fills the cache.

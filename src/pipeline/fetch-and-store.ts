@@ -24,7 +24,7 @@ import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
-import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, validatorHeaders } from '../cache/revalidate.js';
+import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
 import { worthSlicing } from '../cache/slicing.js';
@@ -62,6 +62,8 @@ export type FetchOutcome =
       own?: boolean;
       /** Taken when the fetch began: a variant made from `entry` (pipeline/variants.ts) carries it too. */
       purgeMark: number;
+      /** The 304 and its times: it validates every stored response with the same strong validator (RFC 9111 §4.3.4). */
+      notModified: Omit<NotModifiedInput, 'meta'>;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
   | {
@@ -231,7 +233,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       stats.inc('revalidated');
       let refreshed = false;
       try {
-        const exchange = { meta: stored.meta, responseHeaders: res.headers, requestTimeMs, responseTimeMs };
+        const notModified = { responseHeaders: res.headers, requestTimeMs, responseTimeMs };
+        const exchange = { meta: stored.meta, ...notModified };
         const merged = mergeNotModified(exchange, policy);
         // Not refreshed, the client still gets the 304's fields (its no-store, Set-Cookie, Date)
         // and age, never the old entry's; a response no longer storable is its client's alone.
@@ -242,6 +245,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           refreshed: false,
           detail,
           purgeMark,
+          notModified,
           ...(own || merged === undefined ? { own: true } : {}),
         });
         // A request's no-store forbids storing anything from this exchange.
@@ -257,7 +261,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
-        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark };
+        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified };
       } finally {
         finish(refreshed);
       }

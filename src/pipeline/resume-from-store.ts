@@ -4,9 +4,13 @@
 // the store (a disk body reads only them). If the entry is not there as the same
 // response — the fill failed, or a newer response replaced it meanwhile — the
 // client's connection is cut: it never receives bytes of another response.
+// A variant made from a shared body (pipeline/variants.ts) reads it the same way:
+// its reader is shed like such a client and continues from the stored source.
 
 import type { ServerResponse } from 'node:http';
-import type { EntryMeta, Store } from '../store/types.js';
+import { Readable } from 'node:stream';
+import type { SharedBody } from '../coalesce/shared-body.js';
+import type { EntryMeta, Store, StoredEntry } from '../store/types.js';
 import { sendBody, type ByteTally } from './send-body.js';
 
 function sameResponse(a: EntryMeta, b: EntryMeta): boolean {
@@ -27,8 +31,8 @@ function sameResponse(a: EntryMeta, b: EntryMeta): boolean {
 export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: Promise<void>, res: ServerResponse, offset: number, tally: ByteTally): Promise<{ sent: number; complete: boolean }> {
   await sealed;
   if (res.destroyed) return { sent: 0, complete: false };
-  const entry = store.peek(stored.key) ?? (await store.get(stored.key).catch(() => undefined));
-  if (!entry || !sameResponse(entry.meta, stored) || offset > entry.body.size) {
+  const entry = await storedCopy(store, stored, offset);
+  if (!entry) {
     res.destroy();
     return { sent: 0, complete: false };
   }
@@ -40,4 +44,74 @@ export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: P
   // A stored body failing mid-stream cuts the connection (sendBody): it must not look complete.
   const r = await sendBody(entry.body.stream(offset, entry.body.size - 1), res, tally);
   return { sent: r.sent, complete: r.complete };
+}
+
+/** The stored copy of `stored`, when it is that response and holds at least `offset` bytes. */
+async function storedCopy(store: Store, stored: EntryMeta, offset: number): Promise<StoredEntry | undefined> {
+  const entry = store.peek(stored.key) ?? (await store.get(stored.key).catch(() => undefined));
+  return entry && sameResponse(entry.meta, stored) && offset <= entry.body.size ? entry : undefined;
+}
+
+/**
+ * `body` (being stored as `stored`) as a Readable from its first byte that never paces it:
+ * when it is the slowest consumer of a full window it is shed, and continues once `body`
+ * is sealed from the stored copy, at the byte it had reached. Not stored as that
+ * response: it fails (its reader's client is cut, as resumeFromStore cuts one).
+ * Undefined when the start of `body` is gone. Destroying it detaches it wherever it reads.
+ */
+export function resumingReader(store: Store, body: SharedBody, stored: EntryMeta): Readable | undefined {
+  let more: (() => void) | undefined;
+  let detach: (() => void) | undefined;
+  /** The stored copy's stream, once shed. */
+  let rest: Readable | undefined;
+  let pushed = 0;
+  const r = new Readable({
+    read() {
+      if (rest) return void rest.resume();
+      const m = more;
+      more = undefined;
+      m?.();
+    },
+    destroy(err, cb) {
+      detach?.();
+      rest?.destroy();
+      cb(err);
+    },
+  });
+  const push = (chunk: Buffer): boolean => {
+    pushed += chunk.length;
+    return r.push(chunk);
+  };
+  const continueFromStore = async (): Promise<void> => {
+    await body.sealedAt;
+    if (r.destroyed) return;
+    const entry = await storedCopy(store, stored, pushed);
+    if (r.destroyed) return;
+    if (!entry) return void r.destroy(new Error('fell behind the shared body, and its stored copy is not there as the same response'));
+    if (pushed === entry.body.size) return void r.push(null);
+    const s = entry.body.stream(pushed, entry.body.size - 1);
+    rest = s;
+    s.on('data', (chunk: Buffer) => {
+      if (!r.push(chunk)) s.pause();
+    });
+    s.once('end', () => r.push(null));
+    s.once('error', (err) => r.destroy(err));
+  };
+  detach = body.consume({
+    chunk: (chunk, next) => {
+      if (push(chunk)) return true;
+      more = next;
+      return false;
+    },
+    end: (last) => {
+      if (last) push(last);
+      r.push(null);
+    },
+    error: (err) => r.destroy(err),
+    lagging: () => {
+      more = undefined;
+      void continueFromStore();
+    },
+  });
+  return detach ? r : undefined;
 }

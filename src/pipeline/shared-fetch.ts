@@ -17,6 +17,7 @@ import { requestFacts, staleIfErrorAllows, staleOnFailure, type OriginFailure, t
 import { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { currentAge } from '../cache/reuse.js';
+import { mergeNotModified, notModifiedMatches } from '../cache/revalidate.js';
 import { selectingValues, variantKey, varyMatches } from '../cache/vary.js';
 import type { HeaderMap } from '../http/headers.js';
 import { ACCEPT_ENCODING } from '../transform/rules.js';
@@ -31,6 +32,8 @@ import type { Flight } from '../coalesce/coalescer.js';
 
 /** What a client does after a fetch outcome: answered, or fetch again alone. */
 export type FillAnswer = 'answered' | 'alone';
+
+type Validated = Extract<FetchOutcome, { kind: 'validated' }>;
 
 export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: (req: FetchRequest) => FetchWork) {
   const { coalescer, clock, stats, logger } = env;
@@ -71,16 +74,42 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
   }
 
   /**
-   * Whether this client may be answered from an entry validated for the fetch's request. Keyed by
-   * coding: only when it takes the entry's bytes as they are. A variant made for it would be stored
-   * under its own coding's key, over that coding's entry (a copy decoded from a made br over the
-   * origin's identity body); it revalidates its own variant instead.
+   * What a collapsed client is answered with after a 304 validated the fetch's entry, and whether a
+   * variant made for it from that entry may be stored. Keyed by coding, any client of the same other
+   * Vary values may use it (as a hit would, its coding made for it), except that a copy decoded from
+   * a variant Strata encoded must not be stored: under the client's coding's key it would take the
+   * place of the origin's own body (identity decoded from a made br, with a weak ETag of its own).
+   * Such a client gets its own stored variant when the 304 validates it too (RFC 9111 §4.3.4: the
+   * same strong validator, the same response in another coding), refreshed as the validated one was;
+   * else the validated entry decoded for it alone, not stored. Either way, no fetch of its own.
    */
-  function mayUseValidated(ctx: RequestContext, entry: StoredEntry): boolean {
-    const meta = entry.meta;
-    if (!sameVariant(ctx, meta)) return false;
+  async function validatedFor(ctx: RequestContext, o: Validated, found: StoredEntry | undefined): Promise<{ entry: StoredEntry; storeMade: boolean }> {
+    const entry = o.entry;
     const c = env.compress;
-    return !isCodingKeyed(meta) || !c || planFor(meta, entry.body.size, ctx.method, c.negotiator.acceptance(ctx.headers[ACCEPT_ENCODING]), c.rules) === undefined;
+    const plan = c && isCodingKeyed(entry.meta) ? planFor(entry.meta, entry.body.size, ctx.method, c.negotiator.acceptance(ctx.headers[ACCEPT_ENCODING]), c.rules) : undefined;
+    const encodedByStrata = entry.meta.transform !== undefined && entry.meta.transform.level !== 'decoded';
+    if (plan?.op !== 'decode' || !encodedByStrata) return { entry, storeMade: true };
+    const own = found && found.meta.key !== entry.meta.key && validatedToo(found.meta, entry.meta, o.notModified.responseHeaders);
+    const merged = own ? mergeNotModified({ meta: found.meta, ...o.notModified }, env.policy) : undefined;
+    if (!own || !merged) return { entry, storeMade: false };
+    // Refreshed in the store once per 304, however many clients it answers. A 304 that refreshed
+    // nothing (a no-store request's) stores nothing here either, a variant made from it included.
+    if (!o.refreshed) return { entry: { meta: merged, body: found.body }, storeMade: false };
+    await refreshOnce(o, merged);
+    return { entry: { meta: merged, body: found.body }, storeMade: true };
+  }
+
+  /** Sibling variants refreshed by a 304, by the outcome that carried it. */
+  const siblingsRefreshed = new WeakMap<Validated, Map<string, Promise<void>>>();
+  function refreshOnce(o: Validated, merged: EntryMeta): Promise<void> {
+    let done = siblingsRefreshed.get(o);
+    if (!done) siblingsRefreshed.set(o, (done = new Map()));
+    let p = done.get(merged.key);
+    if (!p) {
+      p = env.store.update(merged, { purgeMark: o.purgeMark }).catch((err: unknown) => logger.warn({ url: merged.url, err: (err as Error).message }, 'metadata update failed'));
+      done.set(merged.key, p);
+    }
+    return p;
   }
 
   function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, why: StaleOnFailure, fwdStatus?: number): void | Promise<void> {
@@ -165,12 +194,13 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
         return 'answered';
       }
       if (o.kind === 'validated') {
-        const meta = o.entry.meta;
-        if (collapsed && (o.own === true || !mayUseValidated(ctx, o.entry))) return 'alone';
+        if (collapsed && (o.own === true || !sameVariant(ctx, o.entry.meta))) return 'alone';
+        const use = collapsed ? await validatedFor(ctx, o, found) : { entry: o.entry, storeMade: true };
+        const meta = use.entry.meta;
         ctx.upstream = o.upstream;
         const now = clock.now();
         const outcome = { result: 'revalidated' as const, fwd, fwdStatus: 304, ...joined, ...(o.refreshed ? { stored: true, ttlS: ttlOf(meta, now) } : {}), ...(o.detail ? { detail: o.detail } : {}) };
-        await answer.stored(ctx, o.entry, currentAge(meta, now), outcome, o.purgeMark);
+        await answer.stored(ctx, use.entry, currentAge(meta, now), outcome, o.purgeMark, use.storeMade);
         return 'answered';
       }
       const why = o.status >= 500 ? staleOnFailureOf(ctx, found, 'error') : undefined;
@@ -204,5 +234,14 @@ export type SharedFetch = ReturnType<typeof createSharedFetch>;
  */
 function failureOf(err: StrataError): OriginFailure {
   return err.code === 'ORIGIN_UNREACHABLE' || err.code === 'ORIGIN_TIMEOUT' ? 'disconnected' : 'error';
+}
+
+/**
+ * Whether a 304 to the request that validated `validated` validates `other` too (RFC 9111 §4.3.4):
+ * both stored with the same strong ETag (the one the request sent), and the 304 names no other.
+ */
+function validatedToo(other: EntryMeta, validated: EntryMeta, notModified: HeaderMap): boolean {
+  const tag = other.headers['etag'];
+  return tag !== undefined && !tag.trim().startsWith('W/') && tag === validated.headers['etag'] && notModifiedMatches(other, notModified);
 }
 

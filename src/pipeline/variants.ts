@@ -2,11 +2,14 @@
 // in the client's coding, or an origin's coding decoded for a client that does
 // not accept it. Made once per variant: the first client's request starts a fill
 // (fast level, shared body like any origin fill, stored beside the source);
-// clients asking for the same variant meanwhile read the same fill; later ones
+// clients asking for the same variant of the same source body meanwhile read the
+// same fill (a client of a newer body makes its own); later ones
 // hit the stored copy. An encoded variant is then queued for recompression at
 // the best level (transform/recompress.ts). A variant over cache.maxVariants (made
 // ones count like the origin's), or made for a request with no-store, is made for
-// its client and streamed, not stored.
+// its client and streamed, not stored. Made from a shared origin body, a variant's
+// reader is shed when it falls behind and continues from the stored source
+// (resume-from-store.ts): neither a slow client nor a gone one paces the fill.
 //
 // Invariants: a made body is stored only when whole (fill.ts); a source or a
 // coding that fails (corrupt, past the decoding limit) cuts the client's
@@ -47,10 +50,22 @@ export interface VariantSource {
    * keeps the variant out of the store. Absent: now (a source looked up without awaiting anything).
    */
   purgeMark?: number | undefined;
+  /** false: a variant made from it is made for its client and streamed, never stored nor joined. */
+  storable?: boolean;
+}
+
+/**
+ * A variant being made, as later clients may join it: its store key and the body it is made
+ * from (key, times, validators). A client of another body — a newer one, or one stored after
+ * an invalidation — never joins a fill of the old one (it would get the old bytes).
+ */
+function fillKey(meta: EntryMeta, source: EntryMeta): string {
+  return `${meta.key}\n${source.key}\n${source.requestTimeMs} ${source.responseTimeMs}\n${source.headers['etag'] ?? ''}\n${source.headers['last-modified'] ?? ''}`;
 }
 
 export function createVariants(env: NodeEnv) {
   const { store, logger, stats } = env;
+  /** Variants being made and stored, by fillKey(). */
   const inflight = new Map<string, Made>();
   // Made variants count against cache.maxVariants like the origin's (cache/entry-bounds.ts).
   const c = env.config.cache;
@@ -91,6 +106,7 @@ export function createVariants(env: NodeEnv) {
   function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
     const out = make(src, plan);
     if (!out) return undefined;
+    const key = fillKey(meta, src.meta);
     const purgeMark = src.purgeMark ?? store.purgeMark();
     const made: Made = { meta, body: undefined as unknown as SharedBody, stored: true };
     made.body = startFill(out, store.open(meta, { purgeMark }), {
@@ -110,10 +126,10 @@ export function createVariants(env: NodeEnv) {
         if (plan.op === 'encode') env.recompressor?.enqueue(meta, src.meta.key);
       },
       over: () => {
-        if (inflight.get(meta.key) === made) inflight.delete(meta.key);
+        if (inflight.get(key) === made) inflight.delete(key);
       },
     });
-    inflight.set(meta.key, made);
+    inflight.set(key, made);
     return made;
   }
 
@@ -138,13 +154,13 @@ export function createVariants(env: NodeEnv) {
       }
       // RFC 9111 §5.2.1.5: the request's no-store forbids storing any response to it, a variant made for it
       // included; nor does it join a variant being stored for others.
-      const noStore = requestDirectives(ctx.headers).cc.has('no-store');
-      let made = noStore ? undefined : inflight.get(meta.key);
+      const alone = src.storable === false || requestDirectives(ctx.headers).cc.has('no-store');
+      let made = alone ? undefined : inflight.get(fillKey(meta, src.meta));
       if (!made || !made.body.available) {
         // Over a bound (the URL's variants): made for this client, not stored, and said so as the origin's would be.
-        const over = noStore ? undefined : notStored(meta);
+        const over = alone ? undefined : notStored(meta);
         if (over) outcome.detail ??= over;
-        made = noStore || over ? streamOnly(meta, src, plan) : start(meta, src, plan);
+        made = alone || over ? streamOnly(meta, src, plan) : start(meta, src, plan);
       }
       if (!made) return 'alone';
       // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
@@ -152,6 +168,9 @@ export function createVariants(env: NodeEnv) {
       const raw = baseHeaders(made.meta, deliverFor(env, ctx)).concat(ageFields(made.meta, ageS, deliverFor(env, ctx)), 'cache-status', settle(env, ctx, outcome));
       ctx.res.writeHead(200, raw);
       const sending = made.body.sendTo(ctx.res, made.stored, ctx);
+      // Made for this client alone, and it is gone already (sendTo attached nothing): unread, it
+      // would hold its source for good (a shared body's window, the fill with it; a stored file).
+      if (!made.stored) made.body.abandonIfUnread();
       if (!sending) {
         ctx.res.destroy();
         return undefined;

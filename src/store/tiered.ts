@@ -320,10 +320,19 @@ export class TieredStore implements CacheStore {
   async invalidate(primaryKey: string): Promise<number> {
     this.purges.invalidate(primaryKey);
     const keyed = primaryKey + '#';
-    for (const set of this.tickets.values()) for (const t of set) if (t.primaryKey === primaryKey || t.primaryKey.startsWith(keyed)) t.cancelled = true;
+    // A committed write still landing (its key in neither tier's index yet, perhaps) is deleted too: the disk's
+    // delete waits for the landing, so its removal is written before the answer (it survives a process crash).
+    const keys = new Set<string>();
+    for (const set of this.tickets.values()) {
+      for (const t of set) {
+        if (t.primaryKey !== primaryKey && !t.primaryKey.startsWith(keyed)) continue;
+        t.cancelled = true;
+        if (t.committed) keys.add(t.key);
+      }
+    }
     for (const listener of this.invalidatedListeners) listener(primaryKey);
     this.disk.invalidateUnloaded(primaryKey);
-    const keys = new Set(this.memory.uriKeys(primaryKey));
+    for (const k of this.memory.uriKeys(primaryKey)) keys.add(k);
     for (const k of this.disk.uriKeys(primaryKey)) keys.add(k);
     const removed = await Promise.all([...keys].map((k) => this.delete(k)));
     return removed.filter(Boolean).length;

@@ -1,7 +1,8 @@
 // Which coded variant answers, and what is made and stored from it (issue 11,
 // review): a variant made from a decoded body is selected on later hits; a client
 // joining another coding's revalidation never stores a made copy over the origin's
-// body; x-gzip is gzip; a purge during a hit's look-up keeps its made variant out.
+// body, and costs the origin no 304 of its own; x-gzip is gzip; a purge during a
+// hit's look-up keeps its made variant out.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -204,6 +205,85 @@ test('a soft purge while a revalidation is being stored keeps the variant made f
     const after = await h.get('/rv', { 'accept-encoding': 'br' });
     assert.match(after.headers['cache-status']!, /fwd=stale; fwd-status=304/, 'stale after the purge');
   } finally {
+    await h.close();
+  }
+});
+
+/** An origin answering `etag` with BODY, and a conditional request for it with a 304 held until `release()`. */
+function heldRevalidation(etag: string) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const state = { held: 0 };
+  const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=10', etag };
+    if (req.headers['if-none-match'] !== etag) return void res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+    state.held++;
+    void released.then(() => res.writeHead(304, fields).end());
+  };
+  return { handler, state, release: () => release() };
+}
+
+test('a herd in another coding joining one revalidation of a made variant costs the origin one 304: each client gets its coding made from its own variant, refreshed by it (RFC 9111 §4.3.4)', async () => {
+  const o = heldRevalidation('"v1"');
+  const h = await startHarness(o.handler);
+  try {
+    await h.get('/herd');
+    await h.stored(1);
+    assert.match((await h.get('/herd', { 'accept-encoding': 'br' })).headers['cache-status']!, /detail=compress-br$/);
+    await h.stored(2);
+    h.clock.advance(20_000);
+    const leader = h.get('/herd', { 'accept-encoding': 'br' });
+    await h.until(() => o.state.held === 1, 'the br revalidation at the origin');
+    const joined = h.node.stats.counters.joined;
+    const followers = Array.from({ length: 6 }, () => h.get('/herd', { 'accept-encoding': 'gzip' }));
+    await h.until(() => h.node.stats.counters.joined === joined + 6, 'the gzip clients joined the revalidation');
+    o.release();
+    const [l, ...f] = await Promise.all([leader, ...followers]);
+    assert.equal(o.state.held, 1, 'one revalidation at the origin for the whole herd');
+    assert.equal(h.origin.count('/herd'), 2);
+    assert.equal(l.headers['etag'], 'W/"v1-br"');
+    for (const r of f) {
+      assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; collapsed; ttl=\d+; detail=compress-gzip$/);
+      assert.equal(r.headers['content-encoding'], 'gzip');
+      assert.equal(zlib.gunzipSync(r.body).toString(), BODY);
+    }
+    // The same 304 refreshed the identity variant the gzip one was made from: a hit now, still the origin's.
+    const plain = await h.get('/herd');
+    assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+$/);
+    assert.equal(plain.headers['etag'], '"v1"');
+    assert.equal(plain.text, BODY);
+    assert.equal(h.origin.count('/herd'), 2);
+  } finally {
+    o.release();
+    await h.close();
+  }
+});
+
+test('a client joining a revalidation of a made variant whose own variant the 304 does not select (a weak ETag) gets it decoded for it alone: no 304 of its own, nothing stored over the origin body', async () => {
+  const o = heldRevalidation('W/"w1"');
+  const h = await startHarness(o.handler);
+  try {
+    await h.get('/weak');
+    await h.stored(1);
+    assert.match((await h.get('/weak', { 'accept-encoding': 'br' })).headers['cache-status']!, /detail=compress-br$/);
+    await h.stored(2);
+    h.clock.advance(20_000);
+    const leader = h.get('/weak', { 'accept-encoding': 'br' });
+    await h.until(() => o.state.held === 1, 'the br revalidation at the origin');
+    const joined = h.node.stats.counters.joined;
+    const follower = h.get('/weak');
+    await h.until(() => h.node.stats.counters.joined === joined + 1, 'the identity client joined the revalidation');
+    o.release();
+    const [, b] = await Promise.all([leader, follower]);
+    assert.equal(o.state.held, 1, 'no revalidation of its own');
+    assert.match(b.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; collapsed; ttl=\d+; detail=decode-br$/);
+    assert.equal(b.headers['content-encoding'], undefined);
+    assert.equal(b.text, BODY);
+    const identity = variantsOf(h, '/weak').filter((m) => m.varyValues['accept-encoding'] === 'identity');
+    assert.equal(identity.length, 1);
+    assert.equal(identity[0]!.transform, undefined, "the identity entry is still the origin's: the decoded copy was not stored");
+  } finally {
+    o.release();
     await h.close();
   }
 });

@@ -357,12 +357,19 @@ export class DiskTier implements Store, Purgeable {
     return this.purging.purge(selector, opts);
   }
 
-  /** Rejects (the error's code the writer's) when the removal line could not be written: the entry would come back after a restart. */
+  /**
+   * Resolves once the removal line is written (not fsynced): it survives a crash of the process.
+   * Rejects (the error's code the writer's) when it could not be written: the entry would come back after a restart.
+   */
   async delete(key: string): Promise<boolean> {
+    // No record yet, but a write of the key landing (its record line may be on disk already): it
+    // decides first — a write no longer wanted (its store cancelled it) writes the removal as it
+    // lands (landing.ts), whose result this is — then a record it left is removed below.
+    const landing = !this.records.has(key) && this.landings.pending(key) ? await this.landings.settled(key) : undefined;
     const rec = this.records.get(key);
     // No record: perhaps not loaded yet; its removal is written now and applied when it loads.
     const removal = rec ? this.removeRecord(rec, 'deleted') : this.whileLoading && this.appendRemoval(key);
-    const r = await removal;
+    const r = (await removal) || landing;
     if (r && !r.ok) throw Object.assign(new Error(`disk tier: the removal of ${key} could not be written: ${r.message}`), { code: r.code });
     return rec !== undefined;
   }
