@@ -6,30 +6,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { allocated, blobPath as contentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { PurgeJournal, JOURNAL_FILE } from '../../src/store/purge/purge-journal.js';
 import { blobFiles, waitFor, withDir } from './disk-helpers.js';
+import { openFilesUnder } from '../fixtures/stalls.js';
 import { collect, makeMeta, putEntry, selector, testExpire } from './store.contract.js';
 
 const logger = pino({ level: 'silent' });
-
-/** Open file descriptors of this process that point into `dir` (Linux only). */
-function openFilesUnder(dir: string): number | undefined {
-  if (!existsSync('/proc/self/fd')) return undefined;
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return n;
-}
 
 describe('DiskTier only', () => {
   test('restart: entries, metadata and bytes are back; deleted entries stay deleted', async () => {

@@ -6,35 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { request as undiciRequest } from 'undici';
 import { startHarness, type Harness, type Reply } from '../fixtures/harness.js';
-
-/** Text of `n` bytes that compresses only moderately (its gzip is hundreds of KiB for a MB). */
-function noisyPage(n: number): string {
-  let s = '';
-  for (let i = 0; s.length < n; i++) s += `<div class="row r${i % 17}"><span>item ${i} ${Math.sin(i)}</span></div>\n`;
-  return s.slice(0, n);
-}
-
-/** One request read whole, or a failure naming how far it got once `ms` have passed (a stalled body). */
-async function getWithin(h: Harness, path: string, headers: Record<string, string>, ms: number): Promise<Reply> {
-  const signal = AbortSignal.timeout(ms);
-  let got = 0;
-  const res = await undiciRequest(h.base + path, { headers, signal });
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of res.body) {
-      got += (c as Buffer).length;
-      chunks.push(c as Buffer);
-    }
-  } catch (err) {
-    throw new Error(`${path} stalled: ${got} bytes after ${ms} ms (${(err as Error).message})`);
-  }
-  const body = Buffer.concat(chunks);
-  const h2: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h2[k] = Array.isArray(v) ? v.join(', ') : v;
-  return { status: res.statusCode, headers: h2, body, text: body.toString() };
-}
+import { getWithin, noisyPage } from '../fixtures/stalls.js';
 
 test("an origin's gzip body over cache.maxVariants is passed on whole, and decoded for a client without gzip", async () => {
   const BODY = noisyPage(1_000_000);

@@ -7,42 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http, { type IncomingMessage } from 'node:http';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import zlib from 'node:zlib';
-import { request as undiciRequest } from 'undici';
 import { startHarness, type Harness, type Reply } from '../fixtures/harness.js';
-
-/** Text of `n` bytes that compresses only moderately (its gzip is about a third of it). */
-function noisyPage(n: number): string {
-  const parts: string[] = [];
-  let len = 0;
-  for (let i = 0; len < n; i++) {
-    const s = `<div class="row r${i % 17}"><span>item ${i} ${Math.sin(i)}</span></div>\n`;
-    parts.push(s);
-    len += s.length;
-  }
-  return parts.join('').slice(0, n);
-}
-
-/** One request read whole, or a failure naming how far it got once `ms` have passed (a stalled body). */
-async function getWithin(h: Harness, path: string, headers: Record<string, string>, ms: number): Promise<Reply> {
-  const signal = AbortSignal.timeout(ms);
-  let got = 0;
-  const res = await undiciRequest(h.base + path, { headers, signal });
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of res.body) {
-      got += (c as Buffer).length;
-      chunks.push(c as Buffer);
-    }
-  } catch (err) {
-    throw new Error(`${path} stalled: ${got} bytes after ${ms} ms (${(err as Error).message})`);
-  }
-  const body = Buffer.concat(chunks);
-  const fields: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) fields[k] = Array.isArray(v) ? v.join(', ') : v;
-  return { status: res.statusCode, headers: fields, body, text: body.toString() };
-}
+import { getWithin, noisyPage, openFilesUnder } from '../fixtures/stalls.js';
 
 /** A request on its own connection; its answer, unread, once it comes. */
 function rawClient(h: Harness, path: string, headers: Record<string, string>): { req: http.ClientRequest; answered: Promise<IncomingMessage | undefined> } {
@@ -55,20 +22,6 @@ function rawClient(h: Harness, path: string, headers: Record<string, string>): {
     req.once('close', () => resolve(undefined));
   });
   return { req, answered };
-}
-
-/** Open file descriptors of this process that point into `dir`; undefined where /proc/self/fd is not (Linux only). */
-function openFilesUnder(dir: string): number | undefined {
-  if (!existsSync('/proc/self/fd')) return undefined;
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return n;
 }
 
 const A = noisyPage(20_000);
