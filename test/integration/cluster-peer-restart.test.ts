@@ -19,6 +19,20 @@ import { systemClock } from '../../src/util/clock.js';
 import { testConfig, until } from '../fixtures/harness.js';
 import { freePort } from '../fixtures/ports.js';
 
+/** A member list's dependencies for these tests: quick thresholds, a silent log. */
+function testDeps(config: ReturnType<typeof testConfig>, more: Partial<MembershipDeps> = {}): MembershipDeps {
+  return {
+    nodeId: 'me',
+    logger: pino({ level: 'silent' }),
+    clock: systemClock,
+    authNow: Date.now,
+    passive: config.origin.passiveHealth,
+    thresholds: { healthyThreshold: 1, unhealthyThreshold: 2 },
+    bodyTimeoutMs: 1000,
+    ...more,
+  };
+}
+
 test('membership: a peer answering with another boot is available again at once; what it says it owes is kept', async () => {
   let answer = { status: 'ok', node: 'peer-x', boot: 'first', owed: 3 };
   let probes = 0;
@@ -34,16 +48,7 @@ test('membership: a peer answering with another boot is available again at once;
   const config = testConfig('http://127.0.0.1:1', dir);
   const cluster = { ...config.cluster, secret: 's', healthCheckIntervalMs: 20, peers: [{ id: 'peer-x', url: `http://127.0.0.1:${port}`, adminPort: port }] };
   const available: string[] = [];
-  const m = new Membership(cluster, {
-    nodeId: 'me',
-    logger: pino({ level: 'silent' }),
-    clock: systemClock,
-    authNow: Date.now,
-    passive: config.origin.passiveHealth,
-    thresholds: { healthyThreshold: 1, unhealthyThreshold: 2 },
-    bodyTimeoutMs: 1000,
-    onAvailable: (id) => available.push(id),
-  });
+  const m = new Membership(cluster, testDeps(config, { onAvailable: (id) => available.push(id) }));
   try {
     m.start();
     await until(() => available.length === 1, 'the peer to answer');
@@ -80,15 +85,7 @@ test('membership: a peer answering `starting` is sent purges but not asked for o
     { id: 'peer-x', url: `http://127.0.0.1:${port}`, adminPort: port },
     { id: 'peer-down', url: `http://127.0.0.1:${closed}`, adminPort: closed },
   ];
-  const deps: MembershipDeps = {
-    nodeId: 'me',
-    logger: pino({ level: 'silent' }),
-    clock: systemClock,
-    authNow: Date.now,
-    passive: config.origin.passiveHealth,
-    thresholds: { healthyThreshold: 1, unhealthyThreshold: 2 },
-    bodyTimeoutMs: 1000,
-  };
+  const deps = testDeps(config);
   const m = new Membership({ ...config.cluster, secret: 's', healthCheckIntervalMs: 20, peers }, deps);
   try {
     const view = () => Object.fromEntries((m.startView() ?? []).map((p) => [p.name, p]));
@@ -122,7 +119,7 @@ test('membership: with cluster.dns, who the members are is not known until the f
   const looked = new Promise<string[]>((r) => (answer = r));
   const m = new Membership(
     { ...config.cluster, secret: 's', healthCheckIntervalMs: 20, dns: 'peers.test:1', peers: [] },
-    { nodeId: 'me', logger: pino({ level: 'silent' }), clock: systemClock, authNow: Date.now, passive: config.origin.passiveHealth, thresholds: { healthyThreshold: 1, unhealthyThreshold: 2 }, bodyTimeoutMs: 1000, resolve: () => looked },
+    testDeps(config, { resolve: () => looked }),
   );
   try {
     m.start();
