@@ -312,6 +312,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           clusterStarted = cluster !== undefined;
           // A worker that does not answer is being started by the primary, not down: it is waited for.
           await cluster?.startAndWait({ downSettles: false });
+          // Stopped while it waited: stop() closes what was opened, and nothing more opens.
+          if (stopping) return;
           await workerLocks?.announce();
           await listen(proxy.server, config.listen, 'listen');
           if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
@@ -322,6 +324,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           await listen(admin, config.admin.listen, 'admin.listen');
           clusterStarted = cluster !== undefined;
           await cluster?.startAndWait({ downSettles: true });
+          if (stopping) return;
           await listen(proxy.server, config.listen, 'listen');
           cluster?.serving();
         }

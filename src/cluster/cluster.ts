@@ -91,6 +91,7 @@ export class Cluster implements ClusterPath {
   private readonly bus: PurgeBus | undefined;
   /** When this node applied its recent purges: copies from peers are checked against them. */
   private purgeTimes: PurgeTimes | undefined;
+  private readonly closing = new AbortController();
   /** This process's start, named in /healthz. */
   private readonly boot = randomBytes(8).toString('hex');
   /** The listener peers fetch from is open (serving()): until then /healthz says `starting`. */
@@ -188,7 +189,7 @@ export class Cluster implements ClusterPath {
   async startAndWait(opts: { downSettles: boolean }): Promise<void> {
     this.start();
     const maxMs = startWaitMs(this.config.cluster.healthCheckIntervalMs);
-    await waitForPeers(() => this.membership.startView(), this.deps.logger, { maxMs, downSettles: opts.downSettles });
+    await waitForPeers(() => this.membership.startView(), this.deps.logger, { maxMs, downSettles: opts.downSettles, signal: this.closing.signal });
   }
 
   /**
@@ -265,8 +266,16 @@ export class Cluster implements ClusterPath {
   health(peer: string | undefined): { boot: string; starting?: true; owed?: number } {
     const base = { boot: this.boot, ...(this.takesPeers ? {} : { starting: true as const }) };
     if (peer === undefined || !this.outbox) return base;
-    const owed = this.outbox.owedCount(peer);
+    let owed = this.outbox.owedCount(peer);
     if (owed > 0) this.fanOut?.kick(peer);
+    if (this.membership.peer(peer) === undefined) {
+      // An id no member has: it may be an address found by DNS that has not said who it
+      // is (down when this node started), owed purges under that address. Counted as its
+      // (a restarted node waits for them: start-wait.ts), and those addresses probed now:
+      // their answers name their ids, and what was owed to each goes to it.
+      for (const m of this.membership.unidentified()) owed += this.outbox.owedCount(addressKey(m.url));
+      this.membership.probeUnidentified();
+    }
     return { ...base, owed };
   }
 
@@ -288,6 +297,8 @@ export class Cluster implements ClusterPath {
   }
 
   async close(): Promise<void> {
+    // A start still waiting for its peers stops waiting (the node is stopping).
+    this.closing.abort();
     this.fanOut?.close();
     await this.bus?.close();
     await this.outbox?.flush();

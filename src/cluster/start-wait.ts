@@ -61,6 +61,13 @@ export function holdsStart(p: PeerAtStart, downSettles: boolean): boolean {
   return !(downSettles && p.unreachable);
 }
 
+export interface WaitOptions {
+  maxMs: number;
+  downSettles: boolean;
+  /** Aborted: the wait ends at its next look (the node is stopping). */
+  signal?: AbortSignal;
+}
+
 export interface StartWait {
   /** Peers still holding the start at the deadline (["cluster.dns"]: its look-up had not ended). */
   late: string[];
@@ -73,9 +80,11 @@ export interface StartWait {
  * other member as the health checks last saw it; undefined while who they are is
  * not known yet (cluster.dns not looked up).
  */
-export async function whenSettled(view: () => PeerAtStart[] | undefined, opts: { maxMs: number; downSettles: boolean }): Promise<StartWait> {
+export async function whenSettled(view: () => PeerAtStart[] | undefined, opts: WaitOptions): Promise<StartWait> {
   const deadline = Date.now() + opts.maxMs;
   for (;;) {
+    // Given up (the node is stopping): nothing to report, nothing to wait for.
+    if (opts.signal?.aborted) return { late: [], unreachable: [] };
     const peers = view();
     const holding = peers?.filter((p) => holdsStart(p, opts.downSettles));
     const done = holding !== undefined && holding.length === 0;
@@ -90,7 +99,7 @@ export async function whenSettled(view: () => PeerAtStart[] | undefined, opts: {
 }
 
 /** The wait, with the start-up log naming the peers it did not hear from (each a warning: the node may serve purged content). */
-export async function waitForPeers(view: () => PeerAtStart[] | undefined, logger: Logger, opts: { maxMs: number; downSettles: boolean }): Promise<void> {
+export async function waitForPeers(view: () => PeerAtStart[] | undefined, logger: Logger, opts: WaitOptions): Promise<void> {
   const { late, unreachable } = await whenSettled(view, opts);
   if (late.length > 0) {
     logger.warn(

@@ -12,7 +12,12 @@ import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { START_WAIT_MIN_MS } from '../../src/cluster/start-wait.js';
 import { startCluster, type ClusterHarness, type ClusterNode } from '../fixtures/cluster.js';
-import { fetchReply, until, type Reply } from '../fixtures/harness.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNode } from '../../src/node.js';
+import { fetchReply, fixed, startOrigin, testConfig, until, type Reply } from '../fixtures/harness.js';
+import { freePort } from '../fixtures/ports.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b'];
@@ -159,6 +164,40 @@ describe('cluster: a restarted node serves only once its peers delivered what th
       assert.equal((await fetchReply(h.nodes[1]!.base + '/up', { host: HOST })).text, 'ok');
     } finally {
       await h.close();
+    }
+  });
+
+  it('a node stopped while it waits for its peers never opens its proxy port', async () => {
+    const origin = await startOrigin(fixed('x', { 'cache-control': 'max-age=60' }));
+    // A peer that always says it still owes this node a purge: the start waits until its bound.
+    let probed!: () => void;
+    const firstProbe = new Promise<void>((r) => (probed = r));
+    const peer = http.createServer((_req, res) => {
+      probed();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'ok', node: 'node-b', boot: 'b1', owed: 1 }));
+    });
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    const dir = await mkdtemp(join(tmpdir(), 'strata-stop-wait-'));
+    const proxyPort = await freePort();
+    try {
+      const config = testConfig(origin.url, dir);
+      config.nodeId = 'node-a';
+      config.listen = { host: '127.0.0.1', port: proxyPort };
+      config.cluster = { ...config.cluster, secret: 's', healthCheckIntervalMs: 100, peers: [{ id: 'node-b', url: 'http://127.0.0.1:1', adminPort: (peer.address() as AddressInfo).port }] };
+      const node = createNode(config);
+      const t0 = Date.now();
+      const started = node.start();
+      await firstProbe;
+      await node.stop();
+      await started;
+      const tookMs = Date.now() - t0;
+      assert.ok(tookMs < START_WAIT_MIN_MS / 2, `start() ended ${tookMs} ms after it began (the wait's bound is ${START_WAIT_MIN_MS} ms)`);
+      assert.equal(await accepts(proxyPort), false, 'the proxy port of a stopped node is closed');
+    } finally {
+      peer.close();
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
