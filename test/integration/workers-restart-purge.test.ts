@@ -1,5 +1,5 @@
 // A worker that was down while a purge was accepted gets it before it takes
-// clients again (workers/linked.ts, cluster.ts health): it asks every other
+// clients again (cluster/start-wait.ts, cluster.ts health): it asks every other
 // worker, over their links, for what they owe it, and each delivers at once. Its
 // disk still holds the purged object until then, and a restart quicker than the
 // health checks notice leaves it "healthy" to the others, so the purge would
