@@ -10,6 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import type { Config } from './config/types.js';
 import { type Command, parseCommand } from './config/command.js';
 import { isStrataError } from './errors.js';
@@ -130,8 +131,10 @@ async function main(): Promise<number | undefined> {
   } catch (err) {
     return report(err);
   }
-  if (assigned !== undefined) {
-    process.send?.({ strata: 'started', listen: node.proxyAddress(), admin: node.adminAddress() });
+  // Not listening: stopped (a signal) while it started; the signal handler decides the exit.
+  const listening = node.proxyAddress() as AddressInfo | null;
+  if (assigned !== undefined && listening !== null) {
+    process.send?.({ strata: 'started', listen: listening, admin: node.adminAddress() });
   }
   return undefined; // running; the signal handlers decide the exit code
 }

@@ -312,8 +312,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           clusterStarted = cluster !== undefined;
           // A worker that does not answer is being started by the primary, not down: it is waited for.
           await cluster?.startAndWait({ downSettles: false });
-          // Stopped while it waited: stop() closes what was opened, and nothing more opens.
-          if (stopping) return;
+          // Stopped while it waited: stop() closes what was opened, nothing more opens, and
+          // start() returns once the stop is over (its caller sees a stopped node, not listening).
+          if (stopping) return await stopping;
           await workerLocks?.announce();
           await listen(proxy.server, config.listen, 'listen');
           if (deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
@@ -324,7 +325,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           await listen(admin, config.admin.listen, 'admin.listen');
           clusterStarted = cluster !== undefined;
           await cluster?.startAndWait({ downSettles: true });
-          if (stopping) return;
+          if (stopping) return await stopping;
           await listen(proxy.server, config.listen, 'listen');
           cluster?.serving();
         }

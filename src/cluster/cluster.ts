@@ -266,16 +266,8 @@ export class Cluster implements ClusterPath {
   health(peer: string | undefined): { boot: string; starting?: true; owed?: number } {
     const base = { boot: this.boot, ...(this.takesPeers ? {} : { starting: true as const }) };
     if (peer === undefined || !this.outbox) return base;
-    let owed = this.outbox.owedCount(peer);
+    const owed = this.outbox.owedCount(peer);
     if (owed > 0) this.fanOut?.kick(peer);
-    if (this.membership.peer(peer) === undefined) {
-      // An id no member has: it may be an address found by DNS that has not said who it
-      // is (down when this node started), owed purges under that address. Counted as its
-      // (a restarted node waits for them: start-wait.ts), and those addresses probed now:
-      // their answers name their ids, and what was owed to each goes to it.
-      for (const m of this.membership.unidentified()) owed += this.outbox.owedCount(addressKey(m.url));
-      this.membership.probeUnidentified();
-    }
     return { ...base, owed };
   }
 

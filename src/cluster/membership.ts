@@ -340,11 +340,6 @@ export class Membership {
     return [...this.members.values()].filter((m) => m.id === undefined && !m.self && m.unlistedSinceMs === 0);
   }
 
-  /** Probe the addresses that have not said who they are now, not at their next health check. */
-  probeUnidentified(): void {
-    for (const m of this.unidentified()) m.checker?.probeNow();
-  }
-
   /** The peer named `id`, if known. */
   peer(id: string): Member | undefined {
     return this.peers().find((m) => m.id === id);

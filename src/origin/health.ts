@@ -198,8 +198,6 @@ export const realTimers: Timers = {
  */
 export class ActiveHealthChecker {
   private readonly handles = new Map<ProbeTarget, unknown>();
-  /** Targets whose probe is out now (probeNow() does not start a second). */
-  private readonly probing = new Set<ProbeTarget>();
   private stopped = false;
 
   constructor(
@@ -218,23 +216,9 @@ export class ActiveHealthChecker {
     this.handles.clear();
   }
 
-  /** Probe every target now rather than at its next tick (one whose probe is out is left to it). */
-  probeNow(): void {
-    if (this.stopped) return;
-    for (const t of this.targets) {
-      if (this.probing.has(t)) continue;
-      const h = this.handles.get(t);
-      if (h !== undefined) this.timers.clearTimeout(h);
-      this.handles.delete(t);
-      void this.run(t);
-    }
-  }
-
   private async run(t: ProbeTarget): Promise<void> {
     if (this.stopped) return;
-    this.probing.add(t);
     const r = await t.probe().catch((err: unknown): ProbeOutcome => ({ ok: false, detail: (err as Error).message }));
-    this.probing.delete(t);
     if (this.stopped) return;
     t.health.probeResult(r.ok, r.detail);
     this.handles.set(t, this.timers.setTimeout(() => void this.run(t), this.intervalMs));
