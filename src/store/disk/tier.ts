@@ -2,7 +2,7 @@
 // full metadata in its index line (record-lines.ts). Small bodies go to segment files
 // (segments.ts), large ones are blobs (layout.ts), written by a writer thread through a
 // bounded queue (write-queue.ts); the index is Strata's own log (index-log.ts), compacted
-// (compaction.ts), loaded beside the requests (load.ts); reads in reads.ts; crash leftovers collect.ts.
+// (compaction.ts), loaded beside the requests (load.ts); reads in reads.ts; deletes disk-remove.ts; crash leftovers collect.ts.
 //
 // Invariants:
 // - An entry becomes visible only after its blob is in place whole and its record
@@ -29,6 +29,7 @@ import { loadIntoTier, WhileLoading } from './load.js';
 import { compactIndex, needsCompaction } from './compaction.js';
 import { evictOverBudget } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
+import { deleteFromDisk, invalidateOnDisk } from './disk-remove.js';
 import { removalLine } from './index-log.js';
 import { fileSize } from './index-load.js';
 import { BlobRefs } from './blob-refs.js';
@@ -331,12 +332,9 @@ export class DiskTier implements Store, Purgeable {
     return this.lines.update(meta);
   }
 
-  /** Each removal line is written (not fsynced) before this resolves, as delete()'s is. */
-  async invalidate(primaryKey: string): Promise<number> {
-    this.invalidateUnloaded(primaryKey);
-    let n = 0;
-    for (const k of this.uriKeys(primaryKey)) if (await this.delete(k)) n++;
-    return n;
+  /** Each removal line is written (not fsynced) before this resolves (disk-remove.ts). */
+  invalidate(primaryKey: string): Promise<number> {
+    return invalidateOnDisk(this, primaryKey);
   }
 
   /** While the index loads: what of the URI has not loaded yet is removed as it loads. */
@@ -357,21 +355,9 @@ export class DiskTier implements Store, Purgeable {
     return this.purging.purge(selector, opts);
   }
 
-  /**
-   * Resolves once the removal line is written (not fsynced): it survives a crash of the process.
-   * Rejects (the error's code the writer's) when it could not be written: the entry would come back after a restart.
-   */
-  async delete(key: string): Promise<boolean> {
-    // No record yet, but a write of the key landing (its record line may be on disk already): it
-    // decides first — a write no longer wanted (its store cancelled it) writes the removal as it
-    // lands (landing.ts), whose result this is — then a record it left is removed below.
-    const landing = !this.records.has(key) && this.landings.pending(key) ? await this.landings.settled(key) : undefined;
-    const rec = this.records.get(key);
-    // No record: perhaps not loaded yet; its removal is written now and applied when it loads.
-    const removal = rec ? this.removeRecord(rec, 'deleted') : this.whileLoading && this.appendRemoval(key);
-    const r = (await removal) || landing;
-    if (r && !r.ok) throw Object.assign(new Error(`disk tier: the removal of ${key} could not be written: ${r.message}`), { code: r.code });
-    return rec !== undefined;
+  /** Resolves once the removal line is written (not fsynced): disk-remove.ts. */
+  delete(key: string): Promise<boolean> {
+    return deleteFromDisk(this, key);
   }
 
   has(key: string): boolean {
