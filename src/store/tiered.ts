@@ -7,9 +7,9 @@ import type { Logger } from 'pino';
 import type { DiskTier } from './disk/tier.js';
 import type { DiskTierStats } from './disk/records.js';
 import type { MemoryTier } from './memory/memory.js';
-import type { HeldEntry } from './memory/memory-entry.js';
 import { PurgeLog } from './purge/purge-log.js';
 import { selectorMatcher } from './purge/purge-match.js';
+import { wantedWhile, WriteTickets, type Ticket } from './write-tickets.js';
 import {
   BodyLengthError,
   SupersededError,
@@ -26,34 +26,12 @@ import {
   type WriteOptions,
 } from './types.js';
 
-/**
- * One write in flight, from open() until its disk write has landed (or failed).
- * A delete of its key, an invalidate() of its URI, a purge covering it, or — once it has
- * committed — a newer commit of the same key cancels it: a cancelled write never
- * becomes visible, and its disk tier lands nothing (DiskWriteOptions.wanted).
- */
-interface Ticket {
-  readonly key: string;
-  readonly primaryKey: string;
-  /** The metadata the write was opened with (a purge matches it by URL and tags). */
-  readonly opened: EntryMeta;
-  cancelled: boolean;
-  committed: boolean;
-  /** Metadata given to update() while the disk write was landing. */
-  meta?: EntryMeta;
-  /**
-   * The committed entry while its disk write lands: memory may evict it before the
-   * disk tier lists it, and in that gap it must still be found (a miss there sent
-   * the same slice of a large object to the origin again and again).
-   */
-  landing?: HeldEntry;
-}
 
 
 export class TieredStore implements CacheStore {
   /** Writes in flight, by key. */
   /** An array, not a Set: almost always one write per key, and a miss storm opens thousands. */
-  private readonly tickets = new Map<string, Ticket[]>();
+  private readonly tickets = new WriteTickets();
   /**
    * Disk writes still landing after their commit() resolved, counted (flush() waits for
    * them). Why a count and not a Set of them: a long-lived table written and emptied on
@@ -89,7 +67,7 @@ export class TieredStore implements CacheStore {
     const hot = this.memory.peek(key);
     if (hot) return hot;
     const cold = this.disk.reads.find(key, this.promotes);
-    if (cold === undefined) return this.landing(key);
+    if (cold === undefined) return this.tickets.landing(key);
     return cold instanceof Promise ? cold.then((c) => this.promoted(key, c)) : this.promoted(key, cold);
   }
 
@@ -108,7 +86,7 @@ export class TieredStore implements CacheStore {
 
   /** A disk hit: promoted to memory when memory takes it and nothing changed meanwhile. */
   private promoted(key: string, cold: StoredEntry | undefined): StoredEntry | undefined {
-    if (cold === undefined) return this.landing(key);
+    if (cold === undefined) return this.tickets.landing(key);
     const data = cold.body.buffer;
     // A lent buffer is never kept (a reload may have raised memory's limit since the read began).
     if (data === undefined || cold.body.release !== undefined || !this.memory.admits(cold.body.size)) return cold;
@@ -132,34 +110,6 @@ export class TieredStore implements CacheStore {
   }
 
   /** The committed entry for `key` whose disk write has not landed yet (a newer commit cancels older ones). */
-  private landing(key: string): StoredEntry | undefined {
-    for (const t of this.tickets.get(key) ?? []) {
-      if (t.committed && !t.cancelled && t.landing) return { meta: t.meta ?? t.opened, body: t.landing };
-    }
-    return undefined;
-  }
-
-  private issue(meta: EntryMeta): Ticket {
-    const t: Ticket = { key: meta.key, primaryKey: meta.primaryKey, opened: meta, cancelled: false, committed: false };
-    let set = this.tickets.get(t.key);
-    if (!set) this.tickets.set(t.key, (set = []));
-    set.push(t);
-    return t;
-  }
-
-  private retire(t: Ticket): void {
-    const set = this.tickets.get(t.key);
-    if (!set) return;
-    const i = set.indexOf(t);
-    if (i >= 0) set.splice(i, 1);
-    if (set.length === 0) this.tickets.delete(t.key);
-  }
-
-  /** Cancel the key's writes in flight (only those already committed, when `committedOnly`). */
-  private cancel(key: string, committedOnly = false): void {
-    for (const t of this.tickets.get(key) ?? []) if (!committedOnly || t.committed) t.cancelled = true;
-  }
-
   purgeMark(): number {
     return this.purges.mark;
   }
@@ -173,7 +123,7 @@ export class TieredStore implements CacheStore {
   }
 
   open(meta: EntryMeta, opts: WriteOptions = {}): BodyWriter {
-    const ticket = this.issue(meta);
+    const ticket = this.tickets.issue(meta);
     // The fetch began before a purge that covers this response: it never becomes visible.
     if (opts.purgeMark !== undefined && this.purges.purgedSince(opts.purgeMark, meta)) ticket.cancelled = true;
     const wanted = wantedWhile(ticket);
@@ -218,18 +168,18 @@ export class TieredStore implements CacheStore {
         if (ticket.cancelled) {
           mem?.abort();
           disk?.abort();
-          this.retire(ticket);
+          this.tickets.retire(ticket);
           throw new SupersededError(meta.key);
         }
         try {
           await mem?.commit();
         } catch (err) {
           // A length mismatch: nothing is stored anywhere.
-          this.retire(ticket);
+          this.tickets.retire(ticket);
           throw err;
         }
         // This body is now the newest for the key: older disk writes still landing must not.
-        this.cancel(meta.key, true);
+        this.tickets.cancel(meta.key, true);
         ticket.committed = true;
         // Its body only: handing the entry out would unpack its metadata (memory-entry.ts).
         const held = mem ? this.memory.heldBody(meta.key) : undefined;
@@ -251,7 +201,7 @@ export class TieredStore implements CacheStore {
         early = [];
         mem?.abort(reason);
         disk?.abort(reason);
-        this.retire(ticket);
+        this.tickets.retire(ticket);
       },
     };
   }
@@ -284,7 +234,7 @@ export class TieredStore implements CacheStore {
       // (wanted() said no) and the canceller removed the memory entry.
       if (ticket.cancelled) throw new SupersededError(meta.key);
     } finally {
-      this.retire(ticket);
+      this.tickets.retire(ticket);
     }
   }
 
@@ -304,7 +254,7 @@ export class TieredStore implements CacheStore {
   async update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {
     // A validation that began before a purge covering the entry must not make it fresh again.
     if (opts.purgeMark !== undefined && this.purges.purgedSince(opts.purgeMark, meta)) return;
-    for (const t of this.tickets.get(meta.key) ?? []) if (t.committed) t.meta = meta;
+    this.tickets.updated(meta);
     await Promise.all([this.memory.update(meta), this.disk.update(meta).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier metadata update failed');
     })]);
@@ -319,17 +269,9 @@ export class TieredStore implements CacheStore {
    */
   async invalidate(primaryKey: string): Promise<number> {
     this.purges.invalidate(primaryKey);
-    const keyed = primaryKey + '#';
     // A committed write still landing (its key in neither tier's index yet, perhaps) is deleted too: the disk's
     // delete waits for the landing, so its removal is written before the answer (it survives a process crash).
-    const keys = new Set<string>();
-    for (const set of this.tickets.values()) {
-      for (const t of set) {
-        if (t.primaryKey !== primaryKey && !t.primaryKey.startsWith(keyed)) continue;
-        t.cancelled = true;
-        if (t.committed) keys.add(t.key);
-      }
-    }
+    const keys = new Set<string>(this.tickets.cancelUri(primaryKey));
     for (const listener of this.invalidatedListeners) listener(primaryKey);
     this.disk.invalidateUnloaded(primaryKey);
     for (const k of this.memory.uriKeys(primaryKey)) keys.add(k);
@@ -362,15 +304,13 @@ export class TieredStore implements CacheStore {
       if (r instanceof Promise) recorded.push(r);
     }
     opts.onApply?.();
-    for (const set of this.tickets.values()) {
-      for (const t of set) {
-        if (!matches(t.opened)) continue;
-        // Soft, and already in memory: the disk write still lands, then takes the
-        // softened metadata, as after an update(). Anything else never becomes visible.
-        const softened = opts.softAtMs !== undefined && t.committed ? this.memory.peek(t.key)?.meta : undefined;
-        if (softened) t.meta = softened;
-        else t.cancelled = true;
-      }
+    for (const t of this.tickets.all()) {
+      if (!matches(t.opened)) continue;
+      // Soft, and already in memory: the disk write still lands, then takes the
+      // softened metadata, as after an update(). Anything else never becomes visible.
+      const softened = opts.softAtMs !== undefined && t.committed ? this.memory.peek(t.key)?.meta : undefined;
+      if (softened) t.meta = softened;
+      else t.cancelled = true;
     }
     const durable = this.disk.purging.ban(selector, opts);
     void durable.then(appended, appended);
@@ -380,7 +320,7 @@ export class TieredStore implements CacheStore {
   }
 
   async delete(key: string): Promise<boolean> {
-    this.cancel(key);
+    this.tickets.cancel(key);
     const [a, b] = await Promise.all([this.memory.delete(key), this.disk.delete(key)]);
     return a || b;
   }
@@ -401,9 +341,4 @@ export class TieredStore implements CacheStore {
     await this.disk.close();
     await this.memory.close();
   }
-}
-
-/** A write's wanted(): its ticket not cancelled. Made here, not in open(), so it holds the ticket alone. */
-function wantedWhile(ticket: Ticket): () => boolean {
-  return () => !ticket.cancelled;
 }
