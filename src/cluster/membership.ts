@@ -27,6 +27,7 @@ import { Agent, request } from 'undici';
 import type { ClusterConfig, PassiveHealthConfig } from '../config/types.js';
 import type { PeerSpec } from '../config/schema/index.js';
 import { ActiveHealthChecker, realTimers, UpstreamHealth, type ActiveThresholds, type HealthSnapshot, type ProbeOutcome, type Timers } from '../origin/health.js';
+import { readHealthz } from './healthz-answer.js';
 import type { Clock } from '../util/clock.js';
 import { rank } from './ownership.js';
 import { peerProof } from './peer-auth.js';
@@ -209,16 +210,9 @@ export class Membership {
       headersTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),
       bodyTimeout: Math.max(1000, this.cfg.peerConnectTimeoutMs),
     });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) return { ok: false, detail: `status ${res.statusCode}` };
-    let doc: { node?: unknown; boot?: unknown; owed?: unknown; starting?: unknown };
-    try {
-      doc = JSON.parse(text) as typeof doc;
-    } catch {
-      return { ok: false, detail: 'healthz answer is not JSON' };
-    }
-    const node = doc.node;
-    if (typeof node !== 'string') return { ok: false, detail: 'healthz answer names no node' };
+    const answer = readHealthz(res.statusCode, await res.body.text());
+    if (!answer.ok) return answer;
+    const node = answer.node;
     if (m.id === undefined) {
       if (node === this.deps.nodeId) {
         // Our own address in the DNS answer: not a peer.
@@ -241,11 +235,10 @@ export class Membership {
     } else if (node !== m.id) {
       return { ok: false, detail: `answers as ${node}, expected ${m.id}` };
     }
-    m.owesUs = typeof doc.owed === 'number' ? doc.owed : undefined;
-    m.starting = doc.starting === true;
-    const boot = typeof doc.boot === 'string' ? doc.boot : undefined;
-    const restarted = m.boot !== undefined && boot !== m.boot;
-    m.boot = boot;
+    m.owesUs = answer.owed;
+    m.starting = answer.starting;
+    const restarted = m.boot !== undefined && answer.boot !== m.boot;
+    m.boot = answer.boot;
     if (!m.answered) {
       m.answered = true;
       this.deps.onAvailable?.(node);
