@@ -46,9 +46,8 @@ import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
 import { createListener, plainListener, type ClientListener, type ProxyListener } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
-import { DiskTier } from './store/disk/tier.js';
-import { MemoryTier } from './store/memory/memory.js';
-import { TieredStore } from './store/tiered.js';
+import { openTiers } from './store/open-tiers.js';
+import type { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
 import { systemClock } from './util/clock.js';
 import { Recompressor } from './transform/recompress.js';
@@ -223,19 +222,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       // The process holds the tiers' budgets plus V8's slack: keep that slack proportionate (util/heap-growth.ts).
       heapGrowth.start();
-      const memory = new MemoryTier({ maxBytes: config.cache.memoryMaxBytes, maxObjectBytes: config.cache.memoryMaxObjectBytes, expire: expiredAt });
-      const disk = await DiskTier.open({
-        dir: config.cache.dir,
-        maxBytes: config.cache.diskMaxBytes,
-        logger,
-        inUse: (key) => memory.has(key),
-        expire: expiredAt,
-        writeQueueMaxWrites: config.cache.diskWriteQueueMaxWrites,
-        writeQueueMaxBytes: config.cache.diskWriteQueueMaxBytes,
-        // Serve at once; a request for an entry not loaded yet is a miss (CACHING.md, Start-up).
-        loadInBackground: true,
-      });
-      store = new TieredStore(memory, disk, logger);
+      const tiers = await openTiers(config.cache, expiredAt, logger);
+      const disk = tiers.disk;
+      store = tiers.store;
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
       const router = new Router(config, { makePool, drains, retiring: () => retiring.list() });
       if (deps.routing?.initial) applyRoutingOverrides(router, deps.routing.initial);
