@@ -97,3 +97,14 @@ export function keySuffix(side: string | undefined, members: readonly (readonly 
   }
   return `#${s}`;
 }
+
+/** The URI a primary key is a version of: itself, or the part before a route's "#…" (keySuffix). */
+export function uriOfKey(primaryKey: string): string {
+  const hash = primaryKey.indexOf('#');
+  return hash < 0 ? primaryKey : primaryKey.slice(0, hash);
+}
+
+/** Is `key` the URI `primaryKey` itself or a version a route keyed after "#" (keySuffix)? */
+export function isOfUri(key: string, primaryKey: string): boolean {
+  return key === primaryKey || (key.length > primaryKey.length && key.charCodeAt(primaryKey.length) === 35 /* # */ && key.startsWith(primaryKey));
+}

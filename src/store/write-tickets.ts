@@ -5,6 +5,7 @@
 // visible, and its disk tier lands nothing (DiskWriteOptions.wanted).
 
 import type { HeldEntry } from './memory/memory-entry.js';
+import { isOfUri } from '../cache/key.js';
 import type { EntryMeta, StoredEntry } from './types.js';
 
 export interface Ticket {
@@ -63,10 +64,9 @@ export class WriteTickets {
 
   /** Cancel every write of the URI (its variants and keyed versions `url#…`); the keys of those committed. */
   cancelUri(primaryKey: string): string[] {
-    const keyed = primaryKey + '#';
     const committed: string[] = [];
     for (const t of this.all()) {
-      if (t.primaryKey !== primaryKey && !t.primaryKey.startsWith(keyed)) continue;
+      if (!isOfUri(t.primaryKey, primaryKey)) continue;
       t.cancelled = true;
       if (t.committed) committed.push(t.key);
     }

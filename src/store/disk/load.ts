@@ -13,6 +13,7 @@ import { loadIndex } from './index-load.js';
 import { Segments } from './segments.js';
 import { sweepOrphans } from './collect.js';
 import type { DiskTier } from './tier.js';
+import { uriOfKey } from '../../cache/key.js';
 
 /** What happened to the disk while the index was loading. */
 export class WhileLoading {
@@ -79,7 +80,5 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
 
 /** Was the URI of a record under `primaryKey` invalidated: its own, or the one it is a keyed version of ("#…")? */
 function invalidatedWhileLoading(invalidated: ReadonlySet<string>, primaryKey: string): boolean {
-  if (invalidated.has(primaryKey)) return true;
-  const hash = primaryKey.indexOf('#');
-  return hash >= 0 && invalidated.has(primaryKey.slice(0, hash));
+  return invalidated.has(primaryKey) || invalidated.has(uriOfKey(primaryKey));
 }

@@ -6,6 +6,7 @@
 // costs at most one refetch.
 
 import { selectorMatcher } from './purge-match.js';
+import { uriOfKey } from '../../cache/key.js';
 import type { EntryMeta, PurgeSelector } from '../types.js';
 
 /** Purges remembered, and their selectors' items (URLs, prefixes, tags) in all: a fetch spanning more is not stored. */
@@ -71,9 +72,9 @@ export class PurgeLog {
     const at = this.invalidated.get(meta.primaryKey);
     if (at !== undefined && at > mark) return true;
     // A version a route keyed after "#" (cache/key.ts keySuffix) is one of its URI's.
-    const hash = meta.primaryKey.indexOf('#');
-    if (hash < 0) return false;
-    const uri = this.invalidated.get(meta.primaryKey.slice(0, hash));
-    return uri !== undefined && uri > mark;
+    const uri = uriOfKey(meta.primaryKey);
+    if (uri === meta.primaryKey) return false;
+    const uriAt = this.invalidated.get(uri);
+    return uriAt !== undefined && uriAt > mark;
   }
 }
