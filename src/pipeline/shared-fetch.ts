@@ -29,6 +29,7 @@ import { ttlOf, type FetchOutcome, type FetchRequest, type FetchWork } from './f
 import { forFill, identityFromOrigin } from './forward-headers.js';
 import { fetchInterest, type Interest } from './fetch-interest.js';
 import type { Flight } from '../coalesce/coalescer.js';
+import { madeByStrata } from '../transform/codings.js';
 
 /** What a client does after a fetch outcome: answered, or fetch again alone. */
 export type FillAnswer = 'answered' | 'alone';
@@ -87,7 +88,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
     const entry = o.entry;
     const c = env.compress;
     const plan = c && isCodingKeyed(entry.meta) ? planFor(entry.meta, entry.body.size, ctx.method, c.negotiator.acceptance(ctx.headers[ACCEPT_ENCODING]), c.rules) : undefined;
-    const encodedByStrata = entry.meta.transform !== undefined && entry.meta.transform.level !== 'decoded';
+    const encodedByStrata = madeByStrata(entry.meta);
     if (plan?.op !== 'decode' || !encodedByStrata) return { entry, storeMade: true };
     const own = found && found.meta.key !== entry.meta.key && validatedToo(found.meta, entry.meta, o.notModified.responseHeaders);
     const merged = own ? mergeNotModified({ meta: found.meta, ...o.notModified }, env.policy) : undefined;

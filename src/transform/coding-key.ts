@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
 import type { EntryMeta, VariantMeta } from '../entry.js';
 import { withoutDigests, type HeaderMap } from '../http/headers.js';
-import { checkedDecoding, decoded } from './codings.js';
+import { checkedDecoding, decoded, madeByStrata } from './codings.js';
 import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
 import { ACCEPT_ENCODING, codingKeyed, contentCoding, type CompressRules } from './rules.js';
@@ -127,7 +127,7 @@ export function siblingCodings(variants: readonly VariantMeta[], meta: EntryMeta
  * among them: one decoded as it was fetched is the only copy of its response.
  */
 export function displaceable(variants: readonly VariantMeta[], needed: number): string[] {
-  const made = variants.filter((m) => !m.slice && m.transform !== undefined && m.transform.level !== 'decoded');
+  const made = variants.filter((m) => !m.slice && madeByStrata(m));
   if (needed <= 0 || made.length < needed) return [];
   return made
     .sort((a, b) => a.responseTimeMs - b.responseTimeMs)

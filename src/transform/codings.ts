@@ -239,3 +239,8 @@ export function through(source: NodeJS.ReadableStream & { destroy(err?: Error): 
   });
   return source.pipe(t);
 }
+
+/** Was this variant's body encoded by Strata (compressed from a stored body), not sent so by the origin nor decoded? */
+export function madeByStrata(meta: { transform?: { level: string } | undefined }): boolean {
+  return meta.transform !== undefined && meta.transform.level !== 'decoded';
+}

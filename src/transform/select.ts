@@ -9,7 +9,7 @@
 import { variantKey, varyMatches } from '../cache/vary.js';
 import { isWhole, type EntryMeta, type VariantMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
-import { DECODABLE } from './codings.js';
+import { DECODABLE, madeByStrata } from './codings.js';
 import { IDENTITY, type Acceptance } from './negotiate.js';
 import { ACCEPT_ENCODING, noTransform, whyNotCompressed, type CompressRules } from './rules.js';
 
@@ -87,7 +87,7 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
   const identity = newest && identityFormOf(newest, matching);
   for (const m of matching) {
     const keyed = isCodingKeyed(m);
-    if (newest && m !== newest && m.transform && m.transform.level !== 'decoded' && isWhole(m) && !madeFrom(m, newest, identity)) continue;
+    if (newest && m !== newest && madeByStrata(m) && isWhole(m) && !madeFrom(m, newest, identity)) continue;
     let r: number;
     if (!keyed) r = 4;
     else {
