@@ -17,15 +17,13 @@ import type { HeaderMap } from '../http/headers.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
-import { deliverFor, settle, type NodeEnv, type RequestContext } from './context.js';
+import { deliverFor, planOf, settle, type NodeEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import { resumeFromStore, resumingReader } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
 import { createVariants } from './variants.js';
-import { planFor, type Plan } from '../transform/select.js';
 import { isBadCoding } from '../transform/codings.js';
 import { sharedFields } from '../cache/storable.js';
-import type { EntryMeta } from '../store/types.js';
 
 /** A fetch outcome that carries a response body clients can share. */
 export type SharedResponse = Extract<FetchOutcome, { kind: 'storing' | 'passing' }>;
@@ -67,12 +65,6 @@ export function createAnswers(env: NodeEnv) {
 
   const variants = createVariants(env);
 
-  /** What the client needs made from `meta` (transform/select.ts); undefined: its bytes as they are. */
-  function planOf(ctx: RequestContext, meta: EntryMeta, bytes: number): Plan {
-    const c = env.compress;
-    return c && planFor(meta, bytes, ctx.method, c.negotiator.acceptance(ctx.headers['accept-encoding']), c.rules);
-  }
-
   /**
    * Strata's own error answer; `fwd` says how far the request had gone. An origin-side
    * failure's details (upstream, address, cause) go to this log line and the access
@@ -97,7 +89,7 @@ export function createAnswers(env: NodeEnv) {
      * `storeMade` false: a variant made from it is streamed to this client, never stored.
      */
     stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number, storeMade = true): void | Promise<void> {
-      const plan = planOf(ctx, entry.meta, entry.body.size);
+      const plan = planOf(env, ctx, entry.meta, entry.body.size);
       if (plan) {
         const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark, ...(storeMade ? {} : { storable: false }) };
         return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
@@ -114,7 +106,7 @@ export function createAnswers(env: NodeEnv) {
      */
     async shared(ctx: RequestContext, o: SharedResponse, outcome: CacheOutcome): Promise<'alone' | undefined> {
       // A variant made for this client answers its conditional request by the variant's own ETag.
-      const plan = o.kind === 'storing' ? planOf(ctx, o.stored, o.stored.bodySize) : undefined;
+      const plan = o.kind === 'storing' ? planOf(env, ctx, o.stored, o.stored.bodySize) : undefined;
       if (plan && o.kind === 'storing') {
         // Read as a client of a stored response is: shed when it falls behind, continued from the stored copy.
         const src = { meta: o.stored, bytes: o.stored.bodySize, read: () => resumingReader(store, o.body, o.stored), purgeMark: o.purgeMark };

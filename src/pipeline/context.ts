@@ -37,6 +37,8 @@ import { KEY_SCHEME, normaliseAuthority } from '../cache/key.js';
 import type { Negotiator } from '../transform/negotiate.js';
 import type { Recompressor } from '../transform/recompress.js';
 import type { CompressRules } from '../transform/rules.js';
+import { planFor, type Plan } from '../transform/select.js';
+import type { EntryMeta } from '../entry.js';
 
 
 /** The node's flights: one fetch per key in flight, each with the clients waiting on it (fetch-interest.ts). */
@@ -215,4 +217,10 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
     droppedFields: env.droppedFields,
   });
   return ctx.originOnly ? Object.assign(h, ctx.originOnly) : h;
+}
+
+/** What the client needs made from `meta` of `bytes` (transform/select.ts); undefined: its bytes as they are. */
+export function planOf(env: Pick<NodeEnv, 'compress'>, ctx: RequestContext, meta: EntryMeta, bytes: number): Plan {
+  const c = env.compress;
+  return c && planFor(meta, bytes, ctx.method, c.negotiator.acceptance(ctx.headers['accept-encoding']), c.rules);
 }

@@ -21,10 +21,10 @@ import { mergeNotModified, notModifiedMatches } from '../cache/revalidate.js';
 import { selectingValues, variantKey, varyMatches } from '../cache/vary.js';
 import type { HeaderMap } from '../http/headers.js';
 import { ACCEPT_ENCODING } from '../transform/rules.js';
-import { isCodingKeyed, planFor } from '../transform/select.js';
+import { isCodingKeyed } from '../transform/select.js';
 import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
-import { originHeaders, type PathEnv, type RequestContext } from './context.js';
+import { originHeaders, planOf, type PathEnv, type RequestContext } from './context.js';
 import { ttlOf, type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
 import { forFill, identityFromOrigin } from './forward-headers.js';
 import { fetchInterest, type Interest } from './fetch-interest.js';
@@ -86,8 +86,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
    */
   async function validatedFor(ctx: RequestContext, o: Validated, found: StoredEntry | undefined): Promise<{ entry: StoredEntry; storeMade: boolean }> {
     const entry = o.entry;
-    const c = env.compress;
-    const plan = c && isCodingKeyed(entry.meta) ? planFor(entry.meta, entry.body.size, ctx.method, c.negotiator.acceptance(ctx.headers[ACCEPT_ENCODING]), c.rules) : undefined;
+    const plan = isCodingKeyed(entry.meta) ? planOf(env, ctx, entry.meta, entry.body.size) : undefined;
     const encodedByStrata = madeByStrata(entry.meta);
     if (plan?.op !== 'decode' || !encodedByStrata) return { entry, storeMade: true };
     const own = found && found.meta.key !== entry.meta.key && validatedToo(found.meta, entry.meta, o.notModified.responseHeaders);
