@@ -103,10 +103,10 @@ export function createVariants(env: NodeEnv) {
     return { meta, body: new SharedBody(out, { windowBytes: env.config.coalesce.windowBytes, expectedLength: -1 }, Promise.resolve()), stored: false };
   }
 
-  function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>): Made | undefined {
+  /** A variant made and stored, listed under `key` (fillKey) while it is made, for later clients to join. */
+  function start(meta: EntryMeta, src: VariantSource, plan: NonNullable<Plan>, key: string): Made | undefined {
     const out = make(src, plan);
     if (!out) return undefined;
-    const key = fillKey(meta, src.meta);
     const purgeMark = src.purgeMark ?? store.purgeMark();
     const made: Made = { meta, body: undefined as unknown as SharedBody, stored: true };
     made.body = startFill(out, store.open(meta, { purgeMark }), {
@@ -155,12 +155,13 @@ export function createVariants(env: NodeEnv) {
       // RFC 9111 §5.2.1.5: the request's no-store forbids storing any response to it, a variant made for it
       // included; nor does it join a variant being stored for others.
       const alone = src.storable === false || requestDirectives(ctx.headers).cc.has('no-store');
-      let made = alone ? undefined : inflight.get(fillKey(meta, src.meta));
+      const key = alone ? undefined : fillKey(meta, src.meta);
+      let made = key === undefined ? undefined : inflight.get(key);
       if (!made || !made.body.available) {
         // Over a bound (the URL's variants): made for this client, not stored, and said so as the origin's would be.
-        const over = alone ? undefined : notStored(meta);
+        const over = key === undefined ? undefined : notStored(meta);
         if (over) outcome.detail ??= over;
-        made = alone || over ? streamOnly(meta, src, plan) : start(meta, src, plan);
+        made = key === undefined || over ? streamOnly(meta, src, plan) : start(meta, src, plan, key);
       }
       if (!made) return 'alone';
       // Cache-Status says this answer was made for the client (it cost CPU), unless it already says why it was served.
