@@ -26,7 +26,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { emptySelector } from '../store/purge/purge-match.js';
-import { parseWirePurge, type WirePurge } from './purge-wire.js';
+import { wirePurgeOf, type WirePurge } from './purge-wire.js';
 import { AppendLog } from '../util/append-log.js';
 import { readIfThere, replaceSynced } from '../util/durable-file.js';
 
@@ -100,7 +100,7 @@ export class PurgeOutbox {
     outbox.seq = typeof doc.seq === 'number' ? doc.seq : 0;
     outbox.gen = typeof doc.gen === 'number' ? doc.gen : 0;
     for (const r of Array.isArray(doc.records) ? doc.records : []) {
-      const p = parseWirePurge(JSON.stringify(r.purge));
+      const p = wirePurgeOf(r.purge);
       if (typeof p === 'string' || !Array.isArray(r.pending) || !r.pending.every((x) => typeof x === 'string')) {
         skipped++;
         continue;
@@ -135,7 +135,7 @@ export class PurgeOutbox {
     }
     const str = (v: unknown): v is string => typeof v === 'string';
     const purgeOf = (v: unknown) => {
-      const p = parseWirePurge(JSON.stringify(v));
+      const p = wirePurgeOf(v);
       return typeof p === 'string' ? undefined : p;
     };
     if (c.op === 'add' || c.op === 'collapse') {

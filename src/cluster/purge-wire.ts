@@ -25,6 +25,11 @@ export function parseWirePurge(text: string): WirePurge | string {
   } catch (err) {
     return `not JSON (${(err as Error).message})`;
   }
+  return wirePurgeOf(doc);
+}
+
+/** A WirePurge from an untrusted value already parsed (a line of a file), or a message saying what is wrong. */
+export function wirePurgeOf(doc: unknown): WirePurge | string {
   if (doc === null || typeof doc !== 'object') return 'not an object';
   const d = doc as Record<string, unknown>;
   if (typeof d['id'] !== 'string' || typeof d['from'] !== 'string') return 'id and from must be strings';
