@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import type { StrataError } from '../errors.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
 import { PEER_AGE, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { dropsContentLength } from '../http/no-content.js';
 import { ifRangeAllows, parseRanges, type ByteRange } from '../http/range.js';
 import type { Body, EntryMeta, StoredEntry } from '../store/types.js';
 import { presentedHeaders } from '../transform/variant-meta.js';
@@ -170,11 +171,16 @@ export function deliverNotModified(res: ServerResponse, meta: EntryMeta, ageS: n
 /**
  * Fields for the client from an origin response (answers passed through or shared
  * while stored): hop-by-hop and hidden fields removed, Via added. Cache-Status is
- * the caller's to add.
+ * the caller's to add. A 204 or 304 goes without Content-Length, as Strata's own 304
+ * does (http/no-content.ts): a 204 must not carry one (RFC 9110 §8.6), and on a 304
+ * it only repeats the representation's length, which no cache takes from a 304
+ * (RFC 9111 §3.2), while clients that check it against the bytes (undici, so Node's
+ * fetch) fail the answer.
  */
-export function originFields(headers: HeaderMap, opts: DeliverOptions): string[] {
+export function originFields(headers: HeaderMap, opts: DeliverOptions, status: number): string[] {
   const h = withoutHopByHop(headers);
   for (const f of opts.hiddenFields) delete h[f];
+  if (dropsContentLength(status)) delete h['content-length'];
   h['via'] = viaValue(h['via'], opts.via);
   return toRawPairs(h);
 }

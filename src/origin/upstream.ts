@@ -12,10 +12,19 @@
 //
 // In flight means until the response body is finished or abandoned, not just
 // until headers: a long download is load on the upstream.
+//
+// A response with no content by definition (HEAD, 1xx, 204, 304: http/no-content.ts)
+// is handed on with an empty body. undici 7 checks Content-Length against the bytes
+// read for every method but HEAD, 204 and 304 included, so a 304 carrying the
+// representation's `Content-Length: 5` (RFC 9110 §8.6 allows it) fails its body with
+// UND_ERR_RES_CONTENT_LENGTH_MISMATCH after a complete answer: that error is neither
+// the client's concern nor a failure of the upstream.
 
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { Pool, request as undiciRequest, type Dispatcher } from 'undici';
 import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../config/types.js';
+import { hasNoContent } from '../http/no-content.js';
 import type { Clock } from '../util/clock.js';
 import type { UpstreamView } from './balancer.js';
 import { failureReason } from './client.js';
@@ -26,6 +35,14 @@ export interface UpstreamTimeouts {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
+}
+
+/** An upstream's answer: its status and fields as undici gives them, and the body to read. */
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: Dispatcher.ResponseData['headers'];
+  body: Readable;
+  onDistrust: (cb: () => void) => void;
 }
 
 export interface UpstreamDeps {
@@ -161,7 +178,7 @@ export class Upstream implements UpstreamView {
     body: Dispatcher.RequestOptions['body'],
     signal?: AbortSignal,
     onInfo?: Dispatcher.RequestOptions['onInfo'],
-  ): Promise<Dispatcher.ResponseData & { onDistrust: (cb: () => void) => void }> {
+  ): Promise<UpstreamResponse> {
     const started = this.deps.now();
     this.requests++;
     this.inFlight++;
@@ -186,6 +203,7 @@ export class Upstream implements UpstreamView {
       this.observe(ms);
       this.health.recordSuccess();
     }
+    const noContent = hasNoContent(method, res.statusCode);
     let done = false;
     const finish = (): void => {
       if (done) return;
@@ -195,10 +213,16 @@ export class Upstream implements UpstreamView {
     res.body.once('close', finish);
     res.body.once('end', () => this.trust.ended(tracked));
     res.body.once('error', (err: Error & { code?: string }) => {
-      if (err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`);
+      // Without content the answer was whole with its headers: a Content-Length mismatch then (see the top) is no failure.
+      if (!noContent && err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`);
       finish();
     });
-    return Object.assign(res, { onDistrust: (cb: () => void) => void tracked.callbacks.push(cb) });
+    const onDistrust = (cb: () => void): void => void tracked.callbacks.push(cb);
+    if (!noContent) return { statusCode: res.statusCode, headers: res.headers, body: res.body, onDistrust };
+    // Read to its end (or its error) here, whoever reads the empty body handed on, so the
+    // connection goes back to the pool (or is dropped by undici) and inFlight comes down.
+    res.body.resume();
+    return { statusCode: res.statusCode, headers: res.headers, body: emptyBody(), onDistrust };
   }
 
   private fail(reason: string): void {
@@ -255,4 +279,13 @@ export class Upstream implements UpstreamView {
     this.ended = graceful ? this.pool.close() : this.pool.destroy();
     return this.ended;
   }
+}
+
+/** A body with no bytes: what a response without content (HEAD, 204, 304) hands on. */
+function emptyBody(): Readable {
+  return new Readable({
+    read() {
+      this.push(null);
+    },
+  });
 }

@@ -45,7 +45,7 @@ export function createAnswers(env: NodeEnv) {
     const kind = (ctx.peer === undefined ? 0 : 1) + (collapsed ? 2 : 0);
     let base = heads[kind];
     if (!base) {
-      base = originFields(collapsed ? sharedFields(o.headers, env.policy.targetedField) : o.headers, deliverFor(env, ctx));
+      base = originFields(collapsed ? sharedFields(o.headers, env.policy.targetedField) : o.headers, deliverFor(env, ctx), o.status);
       if (o.kind === 'storing') {
         // Its Age is each client's own (ageField), as a hit's is: not the origin's as it came
         // (the age a peer's copy came with, PEER_AGE, is a hidden field: written anew to a peer).
@@ -140,7 +140,7 @@ export function createAnswers(env: NodeEnv) {
 
     /** A response passed through as it is. */
     async passed(ctx: RequestContext, res: OriginResponse, outcome: CacheOutcome): Promise<void> {
-      ctx.res.writeHead(res.status, originFields(res.headers, deliverFor(env, ctx)).concat('cache-status', settle(env, ctx, outcome)));
+      ctx.res.writeHead(res.status, originFields(res.headers, deliverFor(env, ctx), res.status).concat('cache-status', settle(env, ctx, outcome)));
       await sendBody(res.body, ctx.res, ctx);
     },
 

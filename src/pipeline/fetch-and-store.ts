@@ -31,6 +31,7 @@ import { worthSlicing } from '../cache/slicing.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
+import { hasNoContent } from '../http/no-content.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
@@ -276,7 +277,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     // credentials (checked ones the edge took out of view included: a private answer stays its client's).
     const safeToShare = assessed.store || (!carriesCredentials(req.requestHeaders) && req.vouched === undefined);
     const cl = res.headers['content-length'];
-    let announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
+    // A 304 (unasked for) or 204 has no content whatever its Content-Length says (http/no-content.ts).
+    let announced = hasNoContent('GET', res.status) ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
       // The new response replaces the stored one unless the refusal is this request's own.
       if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);

@@ -212,7 +212,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       finishedOnClose(ctx);
       stats.inc('badRequests');
       logger.warn({ id: ctx.id, code: accepted.code, method: ctx.method, url: ctx.target.slice(0, 200) }, accepted.message);
-      answer.error(ctx, accepted, 'bypass', accepted.code === 'AMBIGUOUS_LENGTH');
+      // A body framed in a way Strata refused is not read: the connection goes with it.
+      answer.error(ctx, accepted, 'bypass', accepted.code === 'AMBIGUOUS_LENGTH' || accepted.code === 'TRANSFER_CODING_NOT_IMPLEMENTED');
       return;
     }
     ctx.target = accepted.target;

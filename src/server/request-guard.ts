@@ -69,6 +69,10 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   if (te !== undefined && te.split(',').at(-1)!.trim().toLowerCase() !== 'chunked') {
     return new StrataError('AMBIGUOUS_LENGTH', 'request Transfer-Encoding does not end with chunked');
   }
+  // RFC 9112 §6.1: a coding before chunked (`gzip, chunked`) is one Strata does not
+  // undo: Node removes the chunking only, and the still-coded bytes would reach the
+  // origin as the plain body (Transfer-Encoding is hop-by-hop). 501, as §6.1 asks.
+  if (te !== undefined && te.includes(',')) return transferCodingRefused(te);
   if (url.startsWith('/')) {
     if (!hostHeader) {
       if (req.httpVersionMinor >= 1) return new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header');
@@ -99,6 +103,16 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
     return { target: u.pathname + u.search, host: u.host };
   }
   return new StrataError('BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form for this host');
+}
+
+function transferCodingRefused(te: string): StrataError {
+  const before = te.split(',').slice(0, -1).map((c) => c.trim().toLowerCase());
+  // Chunked twice (§6.1: a sender MUST NOT) or empty list elements: malformed framing, not an unknown coding.
+  if (before.some((c) => c === 'chunked' || c === '')) return new StrataError('AMBIGUOUS_LENGTH', `request Transfer-Encoding ${JSON.stringify(te.slice(0, 100))} is malformed; send "chunked" alone`);
+  return new StrataError(
+    'TRANSFER_CODING_NOT_IMPLEMENTED',
+    `request Transfer-Encoding ${JSON.stringify(te.slice(0, 100))} is refused: Strata decodes only chunked; send the body without ${before.join(', ').slice(0, 100)}, chunked alone or with a Content-Length`,
+  );
 }
 
 /** Count Host fields without materialising headersDistinct on every request. */

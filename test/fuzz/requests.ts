@@ -141,7 +141,7 @@ export function requestBytes(c: FuzzCase): Buffer {
 }
 
 /** Strata's own 5xx answers to what a client asked for. */
-const CLIENT_ASKED_5XX = /^(501 METHOD_NOT_IMPLEMENTED|504 ONLY_IF_CACHED_MISS):/;
+const CLIENT_ASKED_5XX = /^(501 METHOD_NOT_IMPLEMENTED|501 TRANSFER_CODING_NOT_IMPLEMENTED|504 ONLY_IF_CACHED_MISS):/;
 
 /** The body without its content coding (compressed variants are the same representation). */
 function decoded(body: Buffer, coding: string | undefined): Buffer {

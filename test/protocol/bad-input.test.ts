@@ -7,6 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { BAD_400, CACHED_BODY, T, assertStillServing, expectRefused, withPrimedNode } from './bad-input-node.js';
 import { rawExchange } from './raw.js';
 
@@ -157,6 +158,44 @@ for (const te of ['gzip', ' >^N.2%']) {
       await expectRefused(n, `GET /cached HTTP/1.1\r\nHost: ${n.host}\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`, { ...BAD_400, body: /^400 AMBIGUOUS_LENGTH/, closed: true });
     }));
 }
+
+// RFC 9112 §6.1: Node undoes only the chunking, so `gzip, chunked` reached the origin
+// as the still-gzipped bytes with a Content-Length, as if they were the plain body.
+for (const te of ['gzip, chunked', 'GZIP ,Chunked', 'deflate,chunked', 'x-custom, chunked']) {
+  test(`a request Transfer-Encoding ${JSON.stringify(te)} (a coding before chunked) → 501 TRANSFER_CODING_NOT_IMPLEMENTED, closed; nothing reaches the origin`, T, () =>
+    withPrimedNode(async (n) => {
+      const gzipped = gzipSync('hello');
+      const chunk = Buffer.concat([Buffer.from(`${gzipped.length.toString(16)}\r\n`), gzipped, Buffer.from('\r\n0\r\n\r\n')]);
+      const r = await expectRefused(n, Buffer.concat([Buffer.from(`POST /p HTTP/1.1\r\nHost: ${n.host}\r\nTransfer-Encoding: ${te}\r\n\r\n`), chunk]), {
+        status: 501,
+        reason: /Not Implemented$/,
+        body: /^501 TRANSFER_CODING_NOT_IMPLEMENTED: request Transfer-Encoding .* is refused: Strata decodes only chunked/,
+        closed: true,
+        code: 'TRANSFER_CODING_NOT_IMPLEMENTED',
+      });
+      assert.match(r.responses[0]!.headers['cache-status']!, /detail=transfer_coding_not_implemented/);
+      assert.equal(n.h.origin.count('/p'), 0);
+    }));
+}
+
+for (const te of ['chunked, chunked', ', chunked']) {
+  test(`a request Transfer-Encoding ${JSON.stringify(te)} (chunked twice, an empty element) → 400 AMBIGUOUS_LENGTH, closed`, T, () =>
+    withPrimedNode(async (n) => {
+      await expectRefused(n, `POST /p HTTP/1.1\r\nHost: ${n.host}\r\nTransfer-Encoding: ${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, { ...BAD_400, body: /^400 AMBIGUOUS_LENGTH/, closed: true });
+      assert.equal(n.h.origin.count('/p'), 0);
+    }));
+}
+
+test('Transfer-Encoding "chunked" alone, in any case and with spaces around it, is accepted: the body reaches the origin', T, () =>
+  withPrimedNode(async (n) => {
+    for (const te of ['chunked', 'Chunked ', '  CHUNKED']) {
+      const before = n.h.origin.count('/p');
+      const r = await rawExchange(n.port, `POST /p HTTP/1.1\r\nHost: ${n.host}\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+      assert.equal(r.responses[0]?.status, 200, `${JSON.stringify(te)}: ${r.raw.toString('latin1').slice(0, 300)}`);
+      assert.equal(n.h.origin.count('/p'), before + 1, te);
+    }
+    assert.equal(n.h.node.stats.counters.badRequests, 0);
+  }));
 
 test('two different Content-Length values → 400, closed', T, () =>
   withPrimedNode(async (n) => {
