@@ -18,7 +18,8 @@
 // its address there, as an unknown one does (else a route without auth would
 // mint buckets that skip the auth route's limit). Values are compared
 // normalised (runs of blanks as one; Authorization's scheme in any case, token
-// padding optional), so one credential written several ways is one client.
+// padding optional, a JWT's signature in one spelling), so one credential written
+// several ways is one client.
 //
 // Connection counts per client address are the listener's (limits.maxConnectionsPerClient,
 // src/server/listener.ts): they are counted at accept, before any request exists.
@@ -28,6 +29,7 @@ import { LRUCache } from 'lru-cache';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
 import { clientOf } from '../../http/patterns.js';
+import { canonicalJws } from './jws-form.js';
 
 export interface RateLimitRules {
   requestsPerS: number;
@@ -48,13 +50,18 @@ export type RateVerdict = { ok: true } | { ok: false; retryAfterS: number; clien
 
 /**
  * A field value as the client it names: runs of blanks as one; in Authorization the
- * scheme is case-insensitive (RFC 9110 §11.1) and a token68's trailing "=" optional.
+ * scheme is case-insensitive (RFC 9110 §11.1) and a token68's trailing "=" optional,
+ * and a bearer token that is a signed JWT is written in its one canonical spelling
+ * (jws-form.ts), or each of its equivalent signatures would be a client.
  */
 export function clientValue(field: string, value: string): string {
   const v = value.trim().replace(/[ \t]+/g, ' ');
   if (field !== 'authorization') return v;
   const sp = v.indexOf(' ');
-  return sp < 0 ? v.toLowerCase() : `${v.slice(0, sp).toLowerCase()} ${v.slice(sp + 1).replace(/=+$/, '')}`;
+  if (sp < 0) return v.toLowerCase();
+  const scheme = v.slice(0, sp).toLowerCase();
+  const credential = v.slice(sp + 1).replace(/=+$/, '');
+  return `${scheme} ${scheme === 'bearer' ? canonicalJws(credential) : credential}`;
 }
 
 export class RateLimiter {
