@@ -2,26 +2,19 @@
 // 308 Permanent Redirect (RFC 9110 §15.4.9: method and body kept) to the same
 // path and query over HTTPS, on the host the client named and the TLS
 // listener's port. Requests are checked by the same guard as the proxy's
-// (request-guard.ts), and the Host must be a well-formed host name or IP literal
-// with an optional port (400 otherwise: a malformed one would make a broken
+// (request-guard.ts), which refuses a Host that is not a host name or IP literal
+// with an optional port (http/host.ts: 400; a malformed one would make a broken
 // Location); nothing reaches the cache or the origin.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LimitsConfig } from '../config/types.js';
 import { StrataError } from '../errors.js';
+import { hostPartOf, malformedHostMessage } from '../http/host.js';
 import { checkRequest } from './request-guard.js';
-
-// A DNS name or IPv4 address, or a bracketed IPv6 literal; then an optional port.
-const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(?::\d{0,5})?$/;
-
-/** The host name of a Host value ("a.example:80" → "a.example", "[::1]:80" → "[::1]"); undefined when malformed ("[::1", "a b"). */
-export function hostName(host: string): string | undefined {
-  return HOST.exec(host)?.[1];
-}
 
 /** The HTTPS URL for `target` on `host`'s name; undefined when the Host is malformed. */
 export function httpsLocation(host: string, target: string, port: number): string | undefined {
-  const name = hostName(host);
+  const name = hostPartOf(host);
   return name === undefined ? undefined : `https://${name.toLowerCase()}${port === 443 ? '' : `:${port}`}${target}`;
 }
 
@@ -33,7 +26,7 @@ function answer(res: ServerResponse, status: number, fields: string[], text: str
 /** Where to send the client, or why not: no Host, or a malformed one. */
 function redirectTarget(host: string, target: string, port: number): string | StrataError {
   if (host === '') return new StrataError('MISSING_HOST', 'no Host to redirect to: send Host, or use https:// directly');
-  return httpsLocation(host, target, port) ?? new StrataError('BAD_REQUEST', `malformed Host ${JSON.stringify(host.slice(0, 100))}: expected a host name or IP literal with an optional port`);
+  return httpsLocation(host, target, port) ?? new StrataError('BAD_REQUEST', malformedHostMessage('Host', host));
 }
 
 /**

@@ -6,6 +6,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { StrataError } from '../errors.js';
+import { hostPartOf, malformedHostMessage } from '../http/host.js';
 import { removeDotSegments } from '../http/url-path.js';
 
 export interface GuardLimits {
@@ -50,6 +51,7 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
       : new StrataError('METHOD_NOT_IMPLEMENTED', `${method} is not supported by this proxy`);
   }
   let hostHeader = req.headers.host;
+  let hostField: 'Host' | ':authority' = 'Host';
   // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; one Host only.
   if (hostCount(req.rawHeaders) > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
   if (req.httpVersionMajor === 2) {
@@ -58,6 +60,7 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
     if (typeof authority === 'string' && authority !== '') {
       if (hostHeader !== undefined && hostHeader.toLowerCase() !== authority.toLowerCase()) return new StrataError('BAD_REQUEST', ':authority and Host disagree');
       hostHeader = authority;
+      hostField = ':authority';
     }
   }
   const te = req.headers['transfer-encoding'];
@@ -73,12 +76,15 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // undo: Node removes the chunking only, and the still-coded bytes would reach the
   // origin as the plain body (Transfer-Encoding is hop-by-hop). 501, as §6.1 asks.
   if (te !== undefined && te.includes(',')) return transferCodingRefused(te);
+  // After the length checks, whose refusals also close the connection. The host
+  // chooses the site (and so its auth) and becomes X-Forwarded-Host: only a name or
+  // IP literal, the same rule as the redirect listener's (http/host.ts).
+  if (hostHeader && hostPartOf(hostHeader) === undefined) return new StrataError('BAD_REQUEST', malformedHostMessage(hostField, hostHeader));
   if (url.startsWith('/')) {
     if (!hostHeader) {
       if (req.httpVersionMinor >= 1) return new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header');
       return { target: url, host: '' };
     }
-    if (!/^[A-Za-z0-9.\-_~%!$&'()*+,;=:[\]]+$/.test(hostHeader)) return new StrataError('BAD_REQUEST', 'malformed Host header');
     return { target: url, host: hostHeader };
   }
   if (/^https?:\/\//i.test(url)) {

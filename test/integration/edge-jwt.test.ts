@@ -14,6 +14,7 @@ import { fetchReply, startHarness, type Harness } from '../fixtures/harness.js';
 import { edgeRules, type DeepPartial } from '../fixtures/edge.js';
 import type { EdgeConfig } from '../../src/config/types.js';
 import { startReloadable } from './reload-node.js';
+import { lastCharSpellings, otherEcdsaSignature, P256_ORDER } from '../fixtures/jws-spellings.js';
 
 interface Jwks {
   url: string;
@@ -217,5 +218,29 @@ test('JWT: a reload reads the key files again; a key withdrawn from its file no 
   } finally {
     await r.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('JWT with a rate limit by authorization: one token is one client and one remembered token, however its signature is spelled (issue 12, review)', async () => {
+  const jwks = await startJwks([publicJwk]);
+  const h = await startHarness(page, {
+    edge: edgeRules({ jwt: { jwksUrl: jwks.url, issuer: ISS, audience: [AUD] }, rateLimit: { requestsPerS: 1, burst: 3, by: 'header', header: 'authorization' } }),
+  });
+  try {
+    const t = await token(h);
+    // 16 spellings of the last character, for each of the two signatures (r, s) and (r, n − s): 32 that verify.
+    const spellings = [t, otherEcdsaSignature(t, P256_ORDER, 32), ...lastCharSpellings(t), ...lastCharSpellings(otherEcdsaSignature(t, P256_ORDER, 32))].filter((v, i, all) => all.indexOf(v) === i);
+    assert.equal(spellings.length, 32);
+    // The harness's clock is fake: no bucket refills. Three rounds over every spelling.
+    const statuses: number[] = [];
+    for (let round = 0; round < 3; round++) for (const s of spellings) statuses.push((await h.get(`/r${round}`, { authorization: `Bearer ${s}` })).status);
+    assert.deepEqual(statuses.slice(0, 3), [200, 200, 200], 'the first three requests, three spellings, all verify');
+    assert.deepEqual([...new Set(statuses.slice(3))], [429], "then the token's burst is spent, whatever the spelling");
+    const stats = JSON.parse((await fetchReply(h.admin + '/stats')).text) as { edge: { rememberedTokens: number; rateBuckets: number } };
+    assert.equal(stats.edge.rememberedTokens, 1, 'one remembered token');
+    assert.equal(stats.edge.rateBuckets, 2, "the address's bucket and the token's");
+  } finally {
+    await h.close();
+    await jwks.close();
   }
 });

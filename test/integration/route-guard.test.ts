@@ -187,3 +187,39 @@ test('node-wide forward-auth switched off on one route (forwardAuth: off); a rou
     await auth.close();
   }
 });
+
+test('a shared edge.rateLimit by header: values a route without auth takes as sent do not pass the limit of a route with auth (issue 12, review)', async () => {
+  // The auth service refuses every key: whatever reaches it got past the rate limit.
+  const auth = await startAuthService((_req, res) => {
+    res.writeHead(401, { 'content-length': '0' });
+    res.end();
+  });
+  const h = await startSites(
+    { shop: page },
+    (u) => ({
+      shop: {
+        hosts: ['shop.example'],
+        routes: {
+          open: { path: '/', upstream: u['shop'] },
+          api: { path: '/api/', upstream: u['shop'], guard: { forwardAuth: { url: auth.url, requestFields: ['x-api-key'] } } },
+        },
+      },
+    }),
+    { overrides: { logLevel: 'warn', edge: { rateLimit: { ...edgeRules().rateLimit, requestsPerS: 1, burst: 10, by: 'header', header: 'x-api-key' } } } },
+  );
+  try {
+    // The harness's clock is fake: no bucket refills. Ten invented keys through the route without auth:
+    // each costs the address a token and is believed from then on, there.
+    for (let i = 0; i < 10; i++) assert.equal((await h.get(`/page/${i}`, { ...HOST, 'x-api-key': `minted-${i}` })).status, 200);
+    // On the auth route those keys are no clients of their own: the address pays, and it has nothing left.
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) for (let n = 0; n < 9; n++) statuses.push((await h.get(`/api/orders/${n}`, { ...HOST, 'x-api-key': `minted-${i}` })).status);
+    assert.deepEqual([...new Set(statuses)], [429], 'every request on the auth route is over the limit');
+    assert.equal(auth.asked.length, 0, 'the auth service is never asked for a key it never approved');
+    // On the route without auth the same keys still have their own buckets (nine tokens left each).
+    assert.equal((await h.get('/page/again', { ...HOST, 'x-api-key': 'minted-0' })).status, 200);
+  } finally {
+    await h.close();
+    await auth.close();
+  }
+});

@@ -166,6 +166,23 @@ test('token bucket by header, behind auth: a value is a client only once the aut
   assert.equal(rl.takeFor('192.0.2.1', rl.clientKey({ 'x-api-key': 'k0' }), false).ok, false, 'a vouched key has its own limit');
 });
 
+test('token bucket by header, one limiter for routes with and without auth: a bucket taken as sent is not used behind auth until the auth approves its value', () => {
+  const clock = new FakeClock();
+  const rl = new RateLimiter({ requestsPerS: 1, burst: 5, by: 'header', header: 'x-api-key', maxClients: 100 }, clock);
+  const key = rl.clientKey({ 'x-api-key': 'k' });
+  assert.equal(rl.takeFor('192.0.2.1', key, true).ok, true, 'taken as sent: the address pays, the value gets a bucket (4 left)');
+  // Behind auth the value is unknown: its address pays until the address is spent.
+  for (let i = 0; i < 5; i++) assert.equal(rl.takeFor('192.0.2.2', key, false).ok, true);
+  const refused = rl.takeFor('192.0.2.2', key, false);
+  assert.equal(!refused.ok && refused.client, 'a:192.0.2.2', 'refused by its address, its as-sent bucket untouched');
+  // Approved: the bucket it had is now its own behind auth too, and pays for the approved request (3 left).
+  rl.vouch(key);
+  for (let i = 0; i < 3; i++) assert.equal(rl.takeFor('192.0.2.3', key, false).ok, true, `approved, request ${i}`);
+  const spent = rl.takeFor('192.0.2.3', key, false);
+  assert.equal(!spent.ok && spent.client, key, 'refused by its own bucket');
+  assert.equal(rl.takeFor('192.0.2.3', key, true).ok, false, 'one bucket for the value on both kinds of route');
+});
+
 test('token bucket by header, no auth (the field is believed as sent): a new value costs its address a token; the value is kept as a digest', () => {
   const clock = new FakeClock();
   const rl = new RateLimiter({ requestsPerS: 1, burst: 2, by: 'header', header: 'x-api-key', maxClients: 1000 }, clock);

@@ -8,10 +8,11 @@
 // reason for error_description, RFC 6750 §3.1), unavailable (the JWKS could not
 // be fetched: the guard fails closed), or the verified claims.
 //
-// A verified token is remembered (by its SHA-256, in a bounded LRU) until it
-// expires or for REMEMBER_MS at most, so a client's every request does not pay a
-// signature check (~0.1-0.2 ms for ES256/RS256): its expiry is still checked
-// against the clock on every use. Refusals are not remembered.
+// A verified token is remembered (by the SHA-256 of its canonical spelling,
+// jws-form.ts: the spellings of one signature are one entry, in a bounded LRU)
+// until it expires or for REMEMBER_MS at most, so a client's every request does
+// not pay a signature check (~0.1-0.2 ms for ES256/RS256): its expiry is still
+// checked against the clock on every use. Refusals are not remembered.
 
 import { createHash, createPublicKey, createSecretKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -19,6 +20,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK, type JW
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
 import { GuardConfigError } from './config-error.js';
+import { canonicalJws } from './jws-form.js';
 
 export interface JwtRules {
   jwksUrl: string;
@@ -174,7 +176,7 @@ export class JwtCheck {
   async verify(headers: HeaderMap): Promise<TokenVerdict> {
     const token = this.tokenOf(headers);
     if (token === undefined) return { kind: 'missing' };
-    const digest = createHash('sha256').update(token).digest('base64');
+    const digest = createHash('sha256').update(canonicalJws(token)).digest('base64');
     const known = this.verified.get(digest);
     const now = this.clock.now();
     if (known && now < known.untilMs) return { kind: 'valid', claims: known.claims };

@@ -11,9 +11,15 @@
 // whenever it is refused, or the auth never reads the field) its address pays.
 // Else anyone, a token holder included, could invent a value per request and get
 // a bucket each. On a route without auth the field is taken as sent (a proxy in
-// front sets it): a new value then costs its address a token. Values are compared
+// front sets it): a new value then costs its address a token. One limiter may
+// serve both kinds of route (an inherited edge.rateLimit), so each bucket says
+// which it is: taken as sent, or approved by an auth stage. A route with auth
+// uses approved buckets only; a value that has only a taken-as-sent bucket pays
+// its address there, as an unknown one does (else a route without auth would
+// mint buckets that skip the auth route's limit). Values are compared
 // normalised (runs of blanks as one; Authorization's scheme in any case, token
-// padding optional), so one credential written several ways is one client.
+// padding optional, a JWT's signature in one spelling), so one credential written
+// several ways is one client.
 //
 // Connection counts per client address are the listener's (limits.maxConnectionsPerClient,
 // src/server/listener.ts): they are counted at accept, before any request exists.
@@ -23,6 +29,7 @@ import { LRUCache } from 'lru-cache';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
 import { clientOf } from '../../http/patterns.js';
+import { canonicalJws } from './jws-form.js';
 
 export interface RateLimitRules {
   requestsPerS: number;
@@ -35,19 +42,26 @@ export interface RateLimitRules {
 interface Bucket {
   tokens: number;
   atMs: number;
+  /** Made or vouched for by an auth stage (vouch); false: a value taken as sent, on a route without auth. */
+  approved: boolean;
 }
 
 export type RateVerdict = { ok: true } | { ok: false; retryAfterS: number; client: string };
 
 /**
  * A field value as the client it names: runs of blanks as one; in Authorization the
- * scheme is case-insensitive (RFC 9110 §11.1) and a token68's trailing "=" optional.
+ * scheme is case-insensitive (RFC 9110 §11.1) and a token68's trailing "=" optional,
+ * and a bearer token that is a signed JWT is written in its one canonical spelling
+ * (jws-form.ts), or each of its equivalent signatures would be a client.
  */
 export function clientValue(field: string, value: string): string {
   const v = value.trim().replace(/[ \t]+/g, ' ');
   if (field !== 'authorization') return v;
   const sp = v.indexOf(' ');
-  return sp < 0 ? v.toLowerCase() : `${v.slice(0, sp).toLowerCase()} ${v.slice(sp + 1).replace(/=+$/, '')}`;
+  if (sp < 0) return v.toLowerCase();
+  const scheme = v.slice(0, sp).toLowerCase();
+  const credential = v.slice(sp + 1).replace(/=+$/, '');
+  return `${scheme} ${scheme === 'bearer' ? canonicalJws(credential) : credential}`;
 }
 
 export class RateLimiter {
@@ -75,39 +89,55 @@ export class RateLimiter {
 
   /**
    * Take one token for the request's client, or say how long until one is there.
-   * By field value (`client`: clientKey()): a value already vouched for pays its own
-   * bucket (many clients behind one address each have theirs); any other pays its
-   * address's. `trusted`: no auth stage will vouch, the value is believed as sent.
+   * By field value (`client`: clientKey()): a value with a bucket this route may use
+   * pays its own bucket (many clients behind one address each have theirs); any
+   * other pays its address's. `trusted`: the route has no auth stage, the value is
+   * believed as sent and any bucket of it will do; otherwise only an approved one.
    */
   takeFor(clientAddress: string, client: string | undefined, trusted: boolean): RateVerdict {
     const address = `a:${clientOf(clientAddress)}`;
     // Without the field the client is its address: omitting it is no way around the limit.
     if (client === undefined) return this.take(address);
-    if (this.buckets.has(client)) return this.take(client);
+    const own = this.buckets.get(client);
+    if (own !== undefined && (trusted || own.approved)) return this.spend(client, own);
     const paid = this.take(address);
     if (paid.ok && trusted) this.take(client);
     return paid;
   }
 
-  /** The auth stages passed a request: its field value (`client`: clientKey()) names a client from now on. */
+  /**
+   * The auth stages passed a request: its field value (`client`: clientKey()) names a
+   * client from now on. Its request was paid by the address: a new bucket starts one
+   * token short, and a bucket the value had as sent (from a route without auth)
+   * becomes approved and pays for it too, keeping what it had spent.
+   */
   vouch(client: string | undefined): void {
-    if (client !== undefined && !this.buckets.has(client)) this.buckets.set(client, { tokens: this.rules.burst - 1, atMs: this.clock.now() });
+    if (client === undefined) return;
+    const b = this.buckets.get(client);
+    if (b === undefined) this.buckets.set(client, { tokens: this.rules.burst - 1, atMs: this.clock.now(), approved: true });
+    else if (!b.approved) {
+      b.approved = true;
+      this.spend(client, b);
+    }
   }
 
-  /** Take one token from `client`'s bucket (a new client starts full). */
+  /** Take one token from `client`'s bucket (a new client starts full, taken as sent). */
   private take(client: string): RateVerdict {
-    const now = this.clock.now();
-    const { burst } = this.rules;
     let b = this.buckets.get(client);
-    if (!b) {
-      b = { tokens: burst, atMs: now };
+    if (b === undefined) {
+      b = { tokens: this.rules.burst, atMs: this.clock.now(), approved: false };
       this.buckets.set(client, b);
-    } else {
-      // A clock stepping back refills nothing (and never drains).
-      const elapsed = Math.max(0, now - b.atMs);
-      b.tokens = Math.min(burst, b.tokens + elapsed * this.perMs);
-      b.atMs = now;
     }
+    return this.spend(client, b);
+  }
+
+  /** Refill `b` (the bucket of `client`) for the time passed, then take one token from it. */
+  private spend(client: string, b: Bucket): RateVerdict {
+    const now = this.clock.now();
+    // A clock stepping back refills nothing (and never drains).
+    const elapsed = Math.max(0, now - b.atMs);
+    b.tokens = Math.min(this.rules.burst, b.tokens + elapsed * this.perMs);
+    b.atMs = now;
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return { ok: true };
