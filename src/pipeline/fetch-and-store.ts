@@ -109,7 +109,7 @@ export interface FetchRequest {
   target: string;
   /** The stored entry this fetch may validate or replace, if any. */
   stored?: StoredEntry;
-  /** `stored` may answer if the origin fails (stale-if-error): an error response must not replace it. */
+  /** Stale-if-error may serve `stored`, now or once stale, judged from the entry alone: an error response must not replace it. */
   keepStaleOnError?: boolean;
   /** A large storable 200 may be answered "sliceable" instead of being stored whole. */
   maySlice?: boolean;

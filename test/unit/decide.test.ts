@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { entryMeta } from '../fixtures/entry-meta.js';
-import { decide, requestFacts, staleIfErrorAllows, staleOnFailure, type DecisionKind, type OriginFailure, type StaleOnFailure, type GraceWindows, type MissReason } from '../../src/cache/decide.js';
+import { decide, requestFacts, staleIfErrorAllows, staleIfErrorCovers, staleOnFailure, type DecisionKind, type OriginFailure, type StaleOnFailure, type GraceWindows, type MissReason } from '../../src/cache/decide.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { FakeClock } from '../../src/util/clock.js';
@@ -98,6 +98,21 @@ test('RFC 5861 §4 staleIfErrorAllows is judged at the time of the failure', () 
   assert.equal(staleIfErrorAllows(req, { ...meta, staleForbidden: true }, clock.now() - 30 * S, NO_GRACE), false, 'not when the response forbids stale use');
   assert.equal(staleIfErrorAllows(req, meta, clock.now(), { ...NO_GRACE, staleIfErrorS: 3600 }), false, 'the response window wins over the default');
   assert.equal(staleIfErrorAllows(req, { ...meta, staleIfErrorS: 0 }, clock.now(), { ...NO_GRACE, staleIfErrorS: 3600 }), true);
+});
+
+test('RFC 5861 §4 staleIfErrorCovers judges the entry alone: fresh or within its window, never when stale use is forbidden', () => {
+  const clock = new FakeClock();
+  const meta = entryMeta('GET http://a/x', { responseTimeMs: clock.now(), staleIfErrorS: 30 });
+  clock.advance(10 * S);
+  assert.equal(staleIfErrorCovers(meta, clock.now(), NO_GRACE), true, 'fresh: served once stale');
+  clock.advance(80 * S);
+  assert.equal(staleIfErrorCovers(meta, clock.now(), NO_GRACE), true, 'stale by 30 s');
+  assert.equal(staleIfErrorCovers({ ...meta, staleForbidden: true }, clock.now(), NO_GRACE), false);
+  assert.equal(staleIfErrorCovers({ ...meta, noCache: true }, clock.now(), NO_GRACE), false);
+  assert.equal(staleIfErrorCovers({ ...meta, staleIfErrorS: 0 }, clock.now(), NO_GRACE), false, 'no window');
+  assert.equal(staleIfErrorCovers({ ...meta, staleIfErrorS: 0 }, clock.now(), { ...NO_GRACE, staleIfErrorS: 60 }), true, 'the operator default');
+  clock.advance(1 * S);
+  assert.equal(staleIfErrorCovers(meta, clock.now(), NO_GRACE), false, 'past the window');
 });
 
 describe('staleOnFailure: stale-if-error (RFC 5861 §4) and stale-if-disconnected (RFC 9111 §4.2.4)', () => {
