@@ -64,6 +64,12 @@ export type FetchOutcome =
       purgeMark: number;
       /** The 304 and its times: it validates every stored response with the same strong validator (RFC 9111 §4.3.4). */
       notModified: Omit<NotModifiedInput, 'meta'>;
+      /**
+       * Refreshed, but the 304 carried fields the stored entry drops (Set-Cookie with
+       * cache.storeSetCookie, fields private="..." names): the fetch's own client is
+       * answered with them, as the 304 was its answer. Never a collapsed client's.
+       */
+      leaderMeta?: EntryMeta;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
   | {
@@ -261,7 +267,15 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
-        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified };
+        const validated: FetchOutcome = { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified };
+        const answered = notModifiedAnswer(exchange).headers;
+        for (const name in answered) {
+          if (merged.headers[name] !== undefined) continue;
+          // Freshness and age as refreshed; the fields as the 304 gave them.
+          validated.leaderMeta = { ...merged, headers: answered };
+          break;
+        }
+        return validated;
       } finally {
         finish(refreshed);
       }

@@ -191,7 +191,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       }
       if (o.kind === 'validated') {
         if (collapsed && (o.own === true || !sameVariant(ctx, o.entry.meta))) return 'alone';
-        const use = collapsed ? await validatedFor(ctx, o, found) : { entry: o.entry, storeMade: true };
+        // The leader gets the 304's own fields (its Set-Cookie) where storing dropped some: nothing made from them is stored.
+        const use = collapsed ? await validatedFor(ctx, o, found) : o.leaderMeta ? { entry: { meta: o.leaderMeta, body: o.entry.body }, storeMade: false } : { entry: o.entry, storeMade: true };
         const meta = use.entry.meta;
         ctx.upstream = o.upstream;
         const now = clock.now();
