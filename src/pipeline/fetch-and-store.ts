@@ -7,7 +7,8 @@
 // - A storable response is written to the tiers by the fill (fill.ts), which reads
 //   the shared body like any client; the body's end reaches clients after the commit.
 // - A response that is not storable replaces nothing stored unless the refusal is
-//   the response's own (not this request's); nobody fills, and if no client takes
+//   the response's own (not this request's) and its status below 500 and not one
+//   that can be a client's own (cache/storable.ts CLIENTS_OWN_STATUSES); nobody fills, and if no client takes
 //   the body, the origin transfer is stopped. Its collapsed followers may share it
 //   only when it is an origin error that is safe to share: storable, or answering
 //   a request without Cookie or Authorization.
@@ -25,7 +26,7 @@ import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
-import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
+import { assessStorage, CLIENTS_OWN_STATUSES, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
 import { worthSlicing } from '../cache/slicing.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
@@ -292,8 +293,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const cl = res.headers['content-length'];
     let announced = res.status === 204 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
-      // The new response replaces the stored one unless the refusal is this request's own.
-      if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
+      // The new response replaces the stored one unless the refusal, or the status, can be this request's own.
+      if (stored && res.status < 500 && !CLIENTS_OWN_STATUSES.has(res.status) && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
       return passing(req, res, verdict.reason, announced, finish, safeToShare);
     }
 
