@@ -25,7 +25,7 @@ import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
-import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
+import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, ownNotModifiedAnswer, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
 import { assessStorage, CLIENTS_OWN_STATUSES, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
 import { worthSlicing } from '../cache/slicing.js';
@@ -65,11 +65,7 @@ export type FetchOutcome =
       purgeMark: number;
       /** The 304 and its times: it validates every stored response with the same strong validator (RFC 9111 §4.3.4). */
       notModified: Omit<NotModifiedInput, 'meta'>;
-      /**
-       * Refreshed, but the 304 carried fields the stored entry drops (Set-Cookie with
-       * cache.storeSetCookie, fields private="..." names): the fetch's own client is
-       * answered with them, as the 304 was its answer. Never a collapsed client's.
-       */
+      /** Refreshed, but storing dropped some of the 304's fields (its Set-Cookie): the fetch's own client's answer, never a follower's. */
       leaderMeta?: EntryMeta;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
@@ -268,15 +264,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
-        const validated: FetchOutcome = { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified };
-        const answered = notModifiedAnswer(exchange).headers;
-        for (const name in answered) {
-          if (merged.headers[name] !== undefined) continue;
-          // Freshness and age as refreshed; the fields as the 304 gave them.
-          validated.leaderMeta = { ...merged, headers: answered };
-          break;
-        }
-        return validated;
+        const leaderMeta = ownNotModifiedAnswer(exchange, merged);
+        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified, ...(leaderMeta ? { leaderMeta } : {}) };
       } finally {
         finish(refreshed);
       }
