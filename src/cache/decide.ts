@@ -10,7 +10,7 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import type { EntryMeta } from '../entry.js';
-import { decideReuse, requestDirectives, type RequestDirectives, type ReuseDecision } from './reuse.js';
+import { currentAge, decideReuse, requestDirectives, type RequestDirectives, type ReuseDecision } from './reuse.js';
 import { staleWindow } from './stale-window.js';
 
 /** Why no stored response was chosen (Cache-Status fwd, RFC 9211 §2.2). */
@@ -106,6 +106,18 @@ export function decide(input: DecideInput): Decision {
 /** RFC 5861 §4: may `stored` answer, now, because the origin failed? */
 export function staleIfErrorAllows(request: RequestFacts, stored: EntryMeta, nowMs: number, grace: GraceWindows): boolean {
   return staleOnFailure(request, stored, nowMs, grace, 'error') !== undefined;
+}
+
+/**
+ * May stale-if-error serve `stored` to a client that allows it — now, or once it is
+ * stale (a fresh entry included)? Judged from the entry alone: an error response must
+ * not replace what stale-if-error could still serve to others (RFC 5861 §4), whatever
+ * the directives of the request that brought the error (a reload's no-cache or max-age=0).
+ */
+export function staleIfErrorCovers(stored: EntryMeta, nowMs: number, grace: GraceWindows): boolean {
+  if (stored.staleForbidden || stored.noCache) return false;
+  const ttlS = stored.freshnessLifetimeS - currentAge(stored, nowMs);
+  return withinStaleWindow(Math.min(ttlS, 0), staleWindow(stored, 'stale-if-error', grace.staleIfErrorS).seconds);
 }
 
 /**

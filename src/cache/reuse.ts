@@ -52,6 +52,9 @@ export function decideReuse(req: RequestDirectives, meta: EntryMeta, nowMs: numb
   const minFresh = deltaSeconds(req.cc, 'min-fresh');
   if (minFresh !== undefined && ttlS < minFresh) return { reuse: false, why: 'request-min-fresh', ageS, ttlS };
   if (ttlS > 0) return { reuse: true, stale: false, ageS, ttlS };
+  // RFC 9111 §5.2.1.1: a client that names max-age without max-stale does not want a stale
+  // response, however young: no stale window (stale-while-revalidate, stale-if-error) applies.
+  if (maxAge !== undefined && !req.cc.has('max-stale')) return { reuse: false, why: 'request-max-age', ageS, ttlS };
   // RFC 9111 §5.2.1.2 max-stale, gated: never for entries that forbid stale
   // use (PITFALLS http-cache-semantics 2, 3).
   if (req.cc.has('max-stale') && !meta.staleForbidden) {

@@ -138,6 +138,18 @@ export function notModifiedAnswer(input: NotModifiedInput): EntryMeta {
 }
 
 /**
+ * The answer for the client whose request a refreshing 304 answered, when storing
+ * dropped fields of it (Set-Cookie with cache.storeSetCookie, fields private="..."
+ * names): the refreshed freshness and age, the 304's fields. Undefined when the
+ * stored fields are the whole answer. That client's alone, like notModifiedAnswer.
+ */
+export function ownNotModifiedAnswer(input: NotModifiedInput, merged: EntryMeta): EntryMeta | undefined {
+  const answered = notModifiedAnswer(input).headers;
+  for (const name in answered) if (merged.headers[name] === undefined) return { ...merged, headers: answered };
+  return undefined;
+}
+
+/**
  * RFC 9111 §3.5: a 304 answering a request that carried Authorization is a
  * response to that request, and may refresh the shared entry (be stored, and then
  * reused for others) only when the refreshed response says public, must-revalidate

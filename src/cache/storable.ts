@@ -40,6 +40,14 @@ export type NotStoredReason =
  */
 export const REQUEST_SPECIFIC_REASONS: ReadonlySet<NotStoredReason> = new Set(['request-no-store', 'authorization', 'cookie-heuristic', 'too-many-variants', 'edge-copy']);
 
+/**
+ * Final statuses that can be one client's own answer (its credentials, its proxy
+ * credentials, its slow request, its rate): a non-storable one replaces nothing
+ * stored for others. Any other non-storable answer below 500 removes the stored
+ * response it answered for (a 5xx is an origin failure: stale-if-error's to judge).
+ */
+export const CLIENTS_OWN_STATUSES: ReadonlySet<number> = new Set([401, 403, 407, 408, 429]);
+
 /** One refusal to store: why, the origin's status, and when (ms since epoch); what `GET /explain` reports (observability/not-stored.ts keeps them). */
 export interface NotStoredRecord {
   reason: NotStoredReason;

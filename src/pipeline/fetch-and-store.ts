@@ -7,7 +7,8 @@
 // - A storable response is written to the tiers by the fill (fill.ts), which reads
 //   the shared body like any client; the body's end reaches clients after the commit.
 // - A response that is not storable replaces nothing stored unless the refusal is
-//   the response's own (not this request's); nobody fills, and if no client takes
+//   the response's own (not this request's) and its status below 500 and not one
+//   that can be a client's own (cache/storable.ts CLIENTS_OWN_STATUSES); nobody fills, and if no client takes
 //   the body, the origin transfer is stopped. Its collapsed followers may share it
 //   only when it is an origin error that is safe to share: storable, or answering
 //   a request without Cookie or Authorization.
@@ -24,8 +25,8 @@ import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
-import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
-import { assessStorage, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
+import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, ownNotModifiedAnswer, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
+import { assessStorage, CLIENTS_OWN_STATUSES, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
 import { worthSlicing } from '../cache/slicing.js';
 import { selectingValues, variantKey } from '../cache/vary.js';
@@ -65,6 +66,8 @@ export type FetchOutcome =
       purgeMark: number;
       /** The 304 and its times: it validates every stored response with the same strong validator (RFC 9111 §4.3.4). */
       notModified: Omit<NotModifiedInput, 'meta'>;
+      /** Refreshed, but storing dropped some of the 304's fields (its Set-Cookie): the fetch's own client's answer, never a follower's. */
+      leaderMeta?: EntryMeta;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
   | {
@@ -110,7 +113,7 @@ export interface FetchRequest {
   target: string;
   /** The stored entry this fetch may validate or replace, if any. */
   stored?: StoredEntry;
-  /** `stored` may answer if the origin fails (stale-if-error): an error response must not replace it. */
+  /** Stale-if-error may serve `stored`, now or once stale, judged from the entry alone: an error response must not replace it. */
   keepStaleOnError?: boolean;
   /** A large storable 200 may be answered "sliceable" instead of being stored whole. */
   maySlice?: boolean;
@@ -262,7 +265,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
-        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified };
+        const leaderMeta = ownNotModifiedAnswer(exchange, merged);
+        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified, ...(leaderMeta ? { leaderMeta } : {}) };
       } finally {
         finish(refreshed);
       }
@@ -280,8 +284,8 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     // A 304 (unasked for) or 204 has no content whatever its Content-Length says (http/no-content.ts).
     let announced = hasNoContent('GET', res.status) ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     if (!verdict.store) {
-      // The new response replaces the stored one unless the refusal is this request's own.
-      if (stored && res.status >= 200 && res.status < 400 && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
+      // The new response replaces the stored one unless the refusal, or the status, can be this request's own.
+      if (stored && res.status < 500 && !CLIENTS_OWN_STATUSES.has(res.status) && !REQUEST_SPECIFIC_REASONS.has(verdict.reason)) await deleteKeys([stored.meta.key]);
       return passing(req, res, verdict.reason, announced, finish, safeToShare);
     }
 

@@ -13,7 +13,7 @@
 // start) is told "alone" before anything is written or settled for it, and then
 // fetches once more on its own, uncollapsed.
 
-import { requestFacts, staleIfErrorAllows, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
+import { requestFacts, staleIfErrorCovers, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
 import { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { currentAge } from '../cache/reuse.js';
@@ -49,17 +49,13 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), env.compress !== undefined),
       target: ctx.target,
       stored: found,
-      keepStaleOnError: staleIfError(ctx, found),
+      // The entry's own facts, not this client's directives: a reload's error must not replace what others may still get.
+      keepStaleOnError: found !== undefined && staleIfErrorCovers(found.meta, clock.now(), env.grace),
       maySlice,
       // A peer's request is answered here, from the origin: never sent on to another peer.
       viaCluster: env.cluster !== undefined && ctx.peer === undefined,
       onInterim: (status, headers) => answer.interim(ctx, status, headers),
     };
-  }
-
-  /** RFC 5861 §4: may `found` answer, now, because the origin failed? */
-  function staleIfError(ctx: RequestContext, found: StoredEntry | undefined): boolean {
-    return found !== undefined && staleIfErrorAllows(requestFacts(ctx.headers), found.meta, clock.now(), env.grace);
   }
 
   /** Why `found` may answer, now, because the origin failed this way (cache/decide.ts). */
@@ -195,7 +191,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       }
       if (o.kind === 'validated') {
         if (collapsed && (o.own === true || !sameVariant(ctx, o.entry.meta))) return 'alone';
-        const use = collapsed ? await validatedFor(ctx, o, found) : { entry: o.entry, storeMade: true };
+        // The leader gets the 304's own fields (its Set-Cookie) where storing dropped some: nothing made from them is stored.
+        const use = collapsed ? await validatedFor(ctx, o, found) : o.leaderMeta ? { entry: { meta: o.leaderMeta, body: o.entry.body }, storeMade: false } : { entry: o.entry, storeMade: true };
         const meta = use.entry.meta;
         ctx.upstream = o.upstream;
         const now = clock.now();

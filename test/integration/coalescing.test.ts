@@ -309,6 +309,42 @@ test('issue 14 #4: an unstorable error page for a request with credentials is no
   }
 });
 
+test("RFC 9111 §4.3.4 a 304's Set-Cookie reaches the client whose request caused it (storeSetCookie), never a follower nor a later hit", async () => {
+  const waiting: ServerResponse[] = [];
+  const h = await startHarness(
+    (req, res) => {
+      if (req.headers['if-none-match'] === undefined) return fixed('page', { etag: '"a"', 'cache-control': 'max-age=10', 'set-cookie': 'sid=first' })(req, res, Buffer.alloc(0));
+      waiting.push(res);
+    },
+    { cache: { storeSetCookie: true } },
+  );
+  try {
+    assert.equal((await h.get('/sc304')).headers['set-cookie'], 'sid=first');
+    await h.stored(1);
+    h.clock.advance(20_000);
+    const leader = h.get('/sc304');
+    await h.until(() => waiting.length === 1, 'the revalidation');
+    const follower = h.get('/sc304');
+    await joinedBy(h, 1);
+    waiting[0]!.writeHead(304, { etag: '"a"', 'cache-control': 'max-age=10', 'set-cookie': 'sid=new', 'x-extra': 'yes' }).end();
+    const [a, b] = await Promise.all([leader, follower]);
+    assert.equal(`${a.status} ${a.text}`, '200 page');
+    assert.match(a.headers['cache-status']!, /fwd=stale; fwd-status=304; stored/);
+    assert.equal(a.headers['set-cookie'], 'sid=new', "the 304's Set-Cookie is its client's answer");
+    assert.equal(`${b.status} ${b.text}`, '200 page');
+    assert.match(b.headers['cache-status']!, /collapsed/);
+    assert.equal(b.headers['set-cookie'], undefined, "another client's cookie is never passed on");
+    assert.equal(b.headers['x-extra'], 'yes', 'the refreshed fields are shared');
+    const hit = await h.get('/sc304');
+    assert.match(hit.headers['cache-status']!, /; hit/);
+    assert.equal(hit.headers['set-cookie'], undefined, 'the stored entry holds no Set-Cookie');
+    assert.equal(hit.headers['x-extra'], 'yes');
+    assert.equal(h.origin.count('/sc304'), 2);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a follower gets what a hit would carry: not the leader's Set-Cookie, nor the fields private=\"...\" names", async () => {
   const held = heldOrigin();
   const h = await startHarness(held.handler, { cache: { storeSetCookie: true } });

@@ -138,6 +138,39 @@ test('stale-if-error: an origin 5xx → the stale entry, naming the status', asy
   }
 });
 
+test('RFC 5861 §4 a reload (no-cache, max-age=0) that meets an origin error gets it, but the error replaces nothing stale-if-error can serve', async () => {
+  let down = false;
+  const h = await startHarness((req, res) => {
+    if (!down) return fixed('good', { etag: '"g"', 'cache-control': 'max-age=10, stale-if-error=3600' })(req, res, Buffer.alloc(0));
+    // A storable error: stored over the entry unless the entry is kept for stale-if-error.
+    fixed('down', { 'cache-control': 'max-age=30' }, 503)(req, res, Buffer.alloc(0));
+  });
+  try {
+    await h.get('/reload');
+    await h.get('/fresh-reload');
+    await h.stored(2);
+    down = true;
+    // Fresh: stale-if-error will serve it once stale, so a reload's error does not take its place.
+    h.clock.advance(5_000);
+    const freshReload = await h.get('/fresh-reload', { 'cache-control': 'no-cache' });
+    assert.equal(`${freshReload.status} ${freshReload.text}`, '503 down', 'the reload asked the origin, and gets its answer');
+    const freshAfter = await h.get('/fresh-reload');
+    assert.equal(`${freshAfter.status} ${freshAfter.text}`, '200 good', 'the fresh entry still answers plain clients');
+    assert.match(freshAfter.headers['cache-status']!, /; hit; ttl=/);
+    h.clock.advance(15_000);
+    for (const cc of ['no-cache', 'max-age=0']) {
+      const reload = await h.get('/reload', { 'cache-control': cc });
+      assert.equal(`${reload.status} ${reload.text}`, '503 down', `${cc}: its own directives forbid stale`);
+      assert.doesNotMatch(reload.headers['cache-status']!, /stored/, `${cc}: the error is not stored`);
+      const plain = await h.get('/reload');
+      assert.equal(`${plain.status} ${plain.text}`, '200 good', `after a ${cc} reload, a plain client still gets the entry`);
+      assert.match(plain.headers['cache-status']!, /fwd=stale; fwd-status=503; ttl=-1[01]; detail=stale-if-error/);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
 test('stale-if-error is refused by must-revalidate, by a request max-age, and when no window applies', async () => {
   const h = await startHarness(
     (req, res) => {

@@ -66,6 +66,36 @@ test('§4.3.3: a 200 to a validation replaces the stored entry', async () => {
   }
 });
 
+test('§4.3.3: a non-storable 4xx to a validation removes the stored entry, unless the status can be one client\'s own (429)', async () => {
+  const status: Record<string, number> = {};
+  const h = await startHarness((req, res) => {
+    const path = req.url ?? '';
+    if (req.headers['if-none-match'] === undefined && status[path] === undefined) {
+      res.writeHead(200, { etag: '"a"', 'cache-control': 'max-age=10', 'content-length': 2 }).end('v1');
+      return;
+    }
+    res.writeHead(status[path]!, { 'cache-control': 'no-store', 'content-length': 4 }).end('nope');
+  });
+  try {
+    await h.get('/gone');
+    await h.get('/busy');
+    await h.stored(2);
+    status['/gone'] = 404;
+    status['/busy'] = 429;
+    h.clock.advance(20_000);
+    for (const path of ['/gone', '/busy']) {
+      const r = await h.get(path);
+      assert.equal(r.status, status[path]);
+      assert.match(r.headers['cache-status']!, /fwd=stale/, `${path}: the stale entry was validated`);
+    }
+    // Nothing stored any more: a miss. A 429 can be one client's own: the entry stays for others, validated again.
+    assert.match((await h.get('/gone')).headers['cache-status']!, /fwd=uri-miss; fwd-status=404/);
+    assert.match((await h.get('/busy')).headers['cache-status']!, /fwd=stale; fwd-status=429/);
+  } finally {
+    await h.close();
+  }
+});
+
 test('§4.2.1: s-maxage beats max-age in a shared cache, and Expires counts when no max-age', async () => {
   const h = await startHarness((req, res) => {
     const headers: Record<string, string> =

@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { entryMeta } from '../fixtures/entry-meta.js';
-import { decide, requestFacts, staleIfErrorAllows, staleOnFailure, type DecisionKind, type OriginFailure, type StaleOnFailure, type GraceWindows, type MissReason } from '../../src/cache/decide.js';
+import { decide, requestFacts, staleIfErrorAllows, staleIfErrorCovers, staleOnFailure, type DecisionKind, type OriginFailure, type StaleOnFailure, type GraceWindows, type MissReason } from '../../src/cache/decide.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { FakeClock } from '../../src/util/clock.js';
@@ -53,6 +53,16 @@ const cases: Case[] = [
   },
   { name: 'RFC 5861 §3 not for a response that forbids stale use', stored: { staleWhileRevalidateS: 30, staleForbidden: true }, afterS: 80, want: 'revalidate' },
   { name: 'RFC 5861 §3 not when the client asked for validation', request: { 'cache-control': 'no-cache' }, stored: { staleWhileRevalidateS: 30 }, afterS: 80, want: 'revalidate' },
+  {
+    name: '§5.2.1.1 request max-age at or above the age of a stale entry: no stale-while-revalidate (the client wants fresh)',
+    request: { 'cache-control': 'max-age=600' },
+    stored: { staleWhileRevalidateS: 300 },
+    afterS: 80,
+    want: 'revalidate',
+    also: { why: 'request-max-age', fwd: 'request' },
+  },
+  { name: '§5.2.1.1 request max-age with max-stale: the max-stale window decides', request: { 'cache-control': 'max-age=600, max-stale=30' }, afterS: 80, want: 'hit-stale' },
+  { name: '§5.2.1.1 request max-age at or above the age of a fresh entry: hit', request: { 'cache-control': 'max-age=600' }, afterS: 10, want: 'hit' },
   { name: 'RFC 5861 §4 within stale-if-error the entry is still validated first', stored: { staleIfErrorS: 60 }, afterS: 80, want: 'revalidate' },
   { name: '§5.2.1.7 only-if-cached with a fresh entry: hit', request: { 'cache-control': 'only-if-cached' }, afterS: 1, want: 'hit' },
   { name: '§5.2.1.7 only-if-cached with a stale entry: refuse', request: { 'cache-control': 'only-if-cached' }, afterS: 80, want: 'refuse' },
@@ -90,6 +100,21 @@ test('RFC 5861 §4 staleIfErrorAllows is judged at the time of the failure', () 
   assert.equal(staleIfErrorAllows(req, { ...meta, staleIfErrorS: 0 }, clock.now(), { ...NO_GRACE, staleIfErrorS: 3600 }), true);
 });
 
+test('RFC 5861 §4 staleIfErrorCovers judges the entry alone: fresh or within its window, never when stale use is forbidden', () => {
+  const clock = new FakeClock();
+  const meta = entryMeta('GET http://a/x', { responseTimeMs: clock.now(), staleIfErrorS: 30 });
+  clock.advance(10 * S);
+  assert.equal(staleIfErrorCovers(meta, clock.now(), NO_GRACE), true, 'fresh: served once stale');
+  clock.advance(80 * S);
+  assert.equal(staleIfErrorCovers(meta, clock.now(), NO_GRACE), true, 'stale by 30 s');
+  assert.equal(staleIfErrorCovers({ ...meta, staleForbidden: true }, clock.now(), NO_GRACE), false);
+  assert.equal(staleIfErrorCovers({ ...meta, noCache: true }, clock.now(), NO_GRACE), false);
+  assert.equal(staleIfErrorCovers({ ...meta, staleIfErrorS: 0 }, clock.now(), NO_GRACE), false, 'no window');
+  assert.equal(staleIfErrorCovers({ ...meta, staleIfErrorS: 0 }, clock.now(), { ...NO_GRACE, staleIfErrorS: 60 }), true, 'the operator default');
+  clock.advance(1 * S);
+  assert.equal(staleIfErrorCovers(meta, clock.now(), NO_GRACE), false, 'past the window');
+});
+
 describe('staleOnFailure: stale-if-error (RFC 5861 §4) and stale-if-disconnected (RFC 9111 §4.2.4)', () => {
   // Entries stored at T with a 60 s lifetime; `afterS` seconds later the origin fails.
   const DISCONNECTED: GraceWindows = { ...NO_GRACE, staleIfDisconnectedS: 3600 };
@@ -122,6 +147,8 @@ describe('staleOnFailure: stale-if-error (RFC 5861 §4) and stale-if-disconnecte
     { name: '§4.2.4 must-revalidate / proxy-revalidate / s-maxage forbid it', failure: 'disconnected', afterS: 600, stored: { staleForbidden: true }, grace: DISCONNECTED, want: undefined },
     { name: '§4.2.4 no-cache forbids it', failure: 'disconnected', afterS: 600, stored: { noCache: true }, grace: DISCONNECTED, want: undefined },
     { name: 'the client asking for validation (no-cache) forbids it', failure: 'disconnected', afterS: 600, request: { 'cache-control': 'no-cache' }, grace: DISCONNECTED, want: undefined },
+    { name: '§5.2.1.1 a request max-age at or above the age forbids stale-if-error', failure: 'error', afterS: 100, request: { 'cache-control': 'max-age=600' }, stored: { staleIfErrorS: 300 }, want: undefined },
+    { name: '§5.2.1.1 a request max-age at or above the age forbids stale-if-disconnected', failure: 'disconnected', afterS: 100, request: { 'cache-control': 'max-age=600' }, grace: DISCONNECTED, want: undefined },
     { name: 'a fresh entry is not served by this rule', failure: 'disconnected', afterS: 10, grace: DISCONNECTED, want: undefined },
   ];
   for (const c of cases) {
