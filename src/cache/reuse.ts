@@ -37,6 +37,11 @@ export function currentAge(meta: EntryMeta, nowMs: number): number {
   return meta.initialAgeS + Math.max(0, nowMs - meta.responseTimeMs) / 1000;
 }
 
+/** Seconds of freshness left for a just-stored entry (Cache-Status ttl). */
+export function ttlOf(meta: EntryMeta, nowMs: number): number {
+  return meta.freshnessLifetimeS - currentAge(meta, nowMs);
+}
+
 export function decideReuse(req: RequestDirectives, meta: EntryMeta, nowMs: number): ReuseDecision {
   const ageS = currentAge(meta, nowMs);
   const ttlS = meta.freshnessLifetimeS - ageS;

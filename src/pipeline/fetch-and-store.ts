@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import { SharedBody } from '../coalesce/shared-body.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
-import { currentAge, requestDirectives } from '../cache/reuse.js';
+import { requestDirectives } from '../cache/reuse.js';
 import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, ownNotModifiedAnswer, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
 import { assessStorage, CLIENTS_OWN_STATUSES, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
 import { urlOfKey } from '../cache/key.js';
@@ -38,9 +38,8 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
 import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
-import type { ClusterPath, FillProgress } from './context.js';
+import type { ClusterPath, CompressEnv, FillProgress } from './context.js';
 import { startFill } from './fill.js';
-import type { CompressEnv } from './context.js';
 import { decodedForClient, displaceable, keyByCoding, siblingCodings } from '../transform/coding-key.js';
 import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
@@ -398,9 +397,4 @@ export function whenDistrusted(
 /** The request carries credentials (Cookie, Authorization): an answer to it may be made for this client alone. */
 function carriesCredentials(headers: HeaderMap): boolean {
   return headers['cookie'] !== undefined || headers['authorization'] !== undefined;
-}
-
-/** Seconds of freshness left for a just-stored entry (Cache-Status ttl). */
-export function ttlOf(meta: EntryMeta, nowMs: number): number {
-  return meta.freshnessLifetimeS - currentAge(meta, nowMs);
 }

@@ -16,7 +16,7 @@
 import { requestFacts, staleIfErrorCovers, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
 import { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
-import { currentAge } from '../cache/reuse.js';
+import { currentAge, ttlOf } from '../cache/reuse.js';
 import { mergeNotModified, notModifiedMatches } from '../cache/revalidate.js';
 import { selectingValues, variantKey, varyMatches } from '../cache/vary.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -25,7 +25,7 @@ import { isCodingKeyed } from '../transform/select.js';
 import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, planOf, type PathEnv, type RequestContext } from './context.js';
-import { ttlOf, type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
+import { type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
 import { forFill, identityFromOrigin } from './forward-headers.js';
 import { fetchInterest, type Interest } from './fetch-interest.js';
 import type { Flight } from '../coalesce/coalescer.js';
