@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
-import { blobPath, INDEX_FILE, segmentPath } from '../../src/store/disk/layout.js';
+import { blobPath, INDEX_COMPACTING, INDEX_FILE, INDEX_V1_COMPACTING, segmentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { sha256Integrity } from '../../src/store/integrity.js';
 import { MemoryTier } from '../../src/store/memory/memory.js';
@@ -236,7 +236,7 @@ describe('disk engine: index compaction', () => {
 });
 
 describe('disk engine: start-up collection', () => {
-  test('a temp file, cacache index-v5/, an orphan blob and an unreferenced segment are removed; referenced blobs and segments stay', async () => {
+  test('a temp file, cacache index-v5/, an interrupted compaction\'s file, an orphan blob and an unreferenced segment are removed; referenced blobs and segments stay', async () => {
     await withDir(async (dir) => {
       let disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
       const blob = randomBytes(400_000);
@@ -255,11 +255,16 @@ describe('disk engine: start-up collection', () => {
       await mkdir(dirname(orphan), { recursive: true });
       await writeFile(orphan, orphanBytes);
       await writeFile(segmentPath(dir, seg + 7), randomBytes(9000));
+      // A crash in the middle of a compaction: the partial rewrite of the index stays behind.
+      await writeFile(join(dir, INDEX_COMPACTING), 'partial rewrite\n'.repeat(1000));
+      await writeFile(join(dir, INDEX_V1_COMPACTING), 'partial rewrite\n');
 
       disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
       await disk.flush();
       assert.deepEqual(await namesIn(dir, 'tmp'), [], 'temp file removed');
       assert.equal(existsSync(join(dir, 'index-v5')), false, 'legacy index removed');
+      assert.equal(existsSync(join(dir, INDEX_COMPACTING)), false, 'an interrupted compaction\'s file removed');
+      assert.equal(existsSync(join(dir, INDEX_V1_COMPACTING)), false, 'an interrupted v1 compaction\'s file removed');
       assert.equal((await namesIn(dir, 'segments')).includes(`seg-${seg + 7}`), false, 'unreferenced segment removed');
       assert.ok((await namesIn(dir, 'segments')).includes(`seg-${seg}`), 'referenced segment kept');
       assert.equal(existsSync(orphan), false, 'orphan blob removed once flush() resolves');
