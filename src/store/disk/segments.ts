@@ -146,6 +146,17 @@ export class Segments {
     }
   }
 
+  /**
+   * At start, once every loaded record is tracked: reclaim the closed segments left
+   * without live bodies, relocate the mostly dead ones. Why: records the load dropped
+   * (by a purge journalled before a crash, a key deleted while loading) were never
+   * tracked, so no untrack() ever checked their segments; after a crash right after a
+   * purge of everything, every segment stayed on disk as dead bytes for the whole run.
+   */
+  checkClosed(): void {
+    for (const segment of [...this.books.keys()]) this.check(segment);
+  }
+
   track(rec: SegmentRecord): void {
     if (rec.segment === undefined) return;
     this.bookOf(rec.segment).live += rec.size;
