@@ -1,9 +1,11 @@
 // Index compaction racing what the tier does meanwhile, on real files and the real
 // writer thread: hits that move records in the LRU order, lines appended while the
-// compaction starts.
+// compaction starts, and a purge whose background walk has not reached a record yet
+// when the compaction passes it and a relocation later moves its body.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { urlOfKey } from '../../src/cache/key.js';
@@ -11,8 +13,10 @@ import { compactIndex } from '../../src/store/disk/compaction.js';
 import { INDEX_FILE } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
-import { makeMeta } from './store.contract.js';
-import { silent, waitFor, withDir } from './disk-helpers.js';
+import { makeMeta, selector } from './store.contract.js';
+import { capturingLogger, namesIn, silent, waitFor, withDir } from './disk-helpers.js';
+
+const KiB = 1024;
 
 /** Metadata as the pipeline stores it (key = primary key = "GET " + URL): compact records, copied by offset when compacted. */
 function urlMeta(name: string): EntryMeta {
@@ -91,6 +95,60 @@ describe('disk tier: compaction racing the tier', () => {
       await Promise.all([compaction, ...deletes]);
       await quiet(disk);
       assert.equal(disk.stats().indexBytes, await size(), 'the index size counted is the file\'s');
+      await disk.close();
+    });
+  });
+
+  test('a record a purge has not reached yet is not relocated with an offset into the old index: after a restart every entry reads back its own body, the purged one stays purged', async () => {
+    await withDir(async (dir) => {
+      const cap = capturingLogger();
+      // 1 MiB budget: 64 KiB segments, 16 bodies of 4000 bytes each.
+      const open = () => DiskTier.open({ dir, maxBytes: 1024 * KiB, logger: cap.logger });
+      let disk = await open();
+      const bodies = new Map<string, Buffer>();
+      for (let i = 0; i < 64; i++) {
+        const m = urlMeta(`s/${i}`);
+        const b = randomBytes(4000);
+        bodies.set(m.key, b);
+        assert.ok(await disk.putWhole(m, b));
+      }
+      await quiet(disk);
+      const bySegment = new Map<number, string[]>();
+      for (const [k, r] of disk.records) bySegment.set(r.segment!, [...(bySegment.get(r.segment!) ?? []), k]);
+      const segment = [...bySegment.keys()].sort((a, b) => a - b)[1]!;
+      const inSegment = bySegment.get(segment)!;
+      const banned = inSegment[0]!;
+      // A hard purge of one key whose background walk waits (as it waits on the journal's
+      // append in purge()): until released, the record is in RAM, purged but not removed.
+      let release!: () => void;
+      const walkAfter = new Promise<void>((r) => (release = r));
+      disk.bans.add(selector({ primaryKeys: [banned] }), undefined, undefined, walkAfter);
+      try {
+        await compactIndex(disk);
+        // Its segment made mostly dead: its live bodies (the purged one's too, unless
+        // the purge applies) are copied out and the segment removed.
+        for (const k of inSegment.slice(1, 12)) {
+          assert.ok(await disk.delete(k));
+          bodies.delete(k);
+        }
+        await waitFor(`seg-${segment} relocated and removed`, async () => {
+          await disk.queue.idle();
+          return !(await namesIn(dir, 'segments')).includes(`seg-${segment}`);
+        });
+      } finally {
+        release();
+      }
+      bodies.delete(banned);
+      await disk.flush();
+      assert.equal(disk.has(banned), false);
+      await disk.close();
+
+      disk = await open();
+      assert.equal(cap.has('warn', /unreadable index lines/), false, 'no fragment line in the index');
+      assert.equal(disk.has(banned), false, 'the purged key stays purged');
+      assert.deepEqual([...disk.records.keys()].sort(), [...bodies.keys()].sort(), 'every live entry back, no deleted one');
+      for (const [k, b] of bodies) assert.ok((await disk.readVerified(k))?.equals(b), `${k} reads back its own body`);
+      assert.equal(disk.stats().corrupt, 0);
       await disk.close();
     });
   });

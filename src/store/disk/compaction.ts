@@ -59,8 +59,10 @@ export async function compactIndex(tier: DiskTier): Promise<void> {
     };
     for (const rec of snapshot) {
       // Removed or replaced since the snapshot: no line (a newer record's goes to both
-      // files as it lands).
-      if (tier.records.get(rec.key) !== rec || !tier.bans.alive(rec)) continue;
+      // files as it lands). A purge not applied to it yet is applied now (live()), so the
+      // record leaves RAM: one skipped here but kept would keep its offset into the old
+      // file, and a relocation of its body then copied whatever the new file holds there.
+      if (tier.live(rec.key) !== rec) continue;
       const held = rec.held;
       if (held) items.push({ text: recordLine(held, rec.more?.time ?? Date.now(), rec) });
       else items.push({ off: rec.lineOff, bytes: rec.lineBytes, ...(rec.segment !== undefined ? { at: { segment: rec.segment, off: rec.off! } } : {}) });
