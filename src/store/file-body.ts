@@ -7,12 +7,18 @@
 // bytes are length-checked and touch only the requested bytes.
 
 import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { integrityCheck, type IntegrityCheck } from './integrity.js';
 import type { Body } from './types.js';
 
 /** Bytes per read (at most; a shorter range reads only itself). */
 const READ_BYTES = 256 * 1024;
+/**
+ * Opens of a body that moved, each time found gone (its old file removed) before it
+ * opened: a relocation moves a body once in a long while, so a few tries are plenty.
+ */
+export const MOVED_READ_TRIES = 3;
 
 export class IntegrityError extends Error {
   readonly code = 'EINTEGRITY';
@@ -26,6 +32,12 @@ function emptyStream(): Readable {
   });
 }
 
+/** Where a body's bytes are: its file and where in it they start. */
+export interface BodyPlace {
+  path: string;
+  offset: number;
+}
+
 export interface FileBodyChecks {
   /** Where the body starts in the file (segment files hold many bodies). */
   offset?: number;
@@ -35,6 +47,12 @@ export interface FileBodyChecks {
   onVerified: () => void;
   /** The bytes failed a check (or could not be read). */
   onCorrupt: (err: Error) => void;
+  /**
+   * For a body that may move before a read opens its file (a segment body relocated,
+   * its old segment then removed): its place now. Looked up as each read opens the
+   * file, and again when the file is gone by then but the body is elsewhere.
+   */
+  placeNow?: () => BodyPlace;
 }
 
 export function fileBody(path: string, size: number, integrity: string, checks: FileBodyChecks): Body {
@@ -49,7 +67,8 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
       // reads and event-loop turns (1 MiB ranges went ~360 → ~620 MiB/s in the disk
       // bench); larger reads gained little more and cost memory per client.
       const base = checks.offset ?? 0;
-      const read = (from: number, to: number) => createReadStream(path, { start: base + from, end: base + to, highWaterMark: READ_BYTES });
+      const { placeNow } = checks;
+      const read = (from: number, to: number): Readable => (placeNow ? placedRead(placeNow, from, to) : createReadStream(path, { start: base + from, end: base + to, highWaterMark: READ_BYTES }));
       const whole = start === 0 && end === size - 1;
       if (checks.trusted) return rangeChecked(read(start, end), end - start + 1, onCorrupt);
       const hasher = integrityCheck(integrity);
@@ -98,6 +117,38 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
       return file.pipe(check);
     },
   };
+}
+
+/**
+ * Bytes `from`..`to` (inclusive) of a body that may move: its place taken when the file
+ * is opened, not when the body was found. Why: a hit hands out a body and its client
+ * reads it later (a range of an unverified body opens the file a second time); a
+ * relocation meanwhile moved the bytes and removed the old segment, and the read's
+ * ENOENT removed a healthy entry as corrupt. A file gone with the body still at that
+ * place fails the read as before (the entry is damaged: reads.ts).
+ */
+function placedRead(placeNow: () => BodyPlace, from: number, to: number): Readable {
+  return Readable.from(
+    (async function* () {
+      let at = placeNow();
+      for (let tries = 1; ; tries++) {
+        let fh: FileHandle;
+        try {
+          fh = await open(at.path, 'r');
+        } catch (err) {
+          const now = placeNow();
+          const moved = now.path !== at.path || now.offset !== at.offset;
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !moved || tries >= MOVED_READ_TRIES) throw err;
+          at = now;
+          continue;
+        }
+        // Once open, the bytes stay readable through the descriptor even if the file is removed.
+        yield* fh.createReadStream({ start: at.offset + from, end: at.offset + to, highWaterMark: READ_BYTES });
+        return;
+      }
+    })(),
+    { objectMode: false, highWaterMark: READ_BYTES },
+  );
 }
 
 /** Read the whole body and check its digest; then (and only then) stream the range. */

@@ -10,13 +10,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
-import { blobPath, INDEX_FILE, segmentPath } from '../../src/store/disk/layout.js';
+import { blobPath, INDEX_COMPACTING, INDEX_FILE, INDEX_V1_COMPACTING, segmentPath } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { sha256Integrity } from '../../src/store/integrity.js';
 import { MemoryTier } from '../../src/store/memory/memory.js';
 import { TieredStore } from '../../src/store/tiered.js';
 import type { EntryMeta } from '../../src/store/types.js';
-import { makeMeta, putEntry, readBody } from './store.contract.js';
+import { JOURNAL_FILE } from '../../src/store/purge/purge-journal.js';
+import { makeMeta, putEntry, readBody, selector } from './store.contract.js';
 import { blobFiles, fileSize, namesIn, silent, waitFor, withDir } from './disk-helpers.js';
 
 const KiB = 1024;
@@ -159,6 +160,74 @@ describe('disk engine: segment files are reclaimed', () => {
   });
 });
 
+describe('disk engine: segments a start-up load leaves dead', () => {
+  test('a purge journalled before a crash: the segments of the entries it drops at start are reclaimed in that run, mostly dead ones relocated; survivors intact across restarts', async () => {
+    await withDir(async (dir) => {
+      // 64 KiB segments of 16 bodies of 4000 bytes.
+      const open = () => DiskTier.open({ dir, maxBytes: MiB, logger: silent });
+      let disk = await open();
+      const bodies = new Map<string, Buffer>();
+      for (let i = 0; i < 64; i++) {
+        const body = randomBytes(4000);
+        const key = `s${i}`;
+        bodies.set(key, body);
+        assert.ok(await disk.putWhole(makeMeta(key), body), `${key} stored`);
+      }
+      await disk.flush();
+      const bySegment = new Map<number, string[]>();
+      for (const [k, r] of disk.records) bySegment.set(r.segment!, [...(bySegment.get(r.segment!) ?? []), k]);
+      const segs = [...bySegment.keys()].sort((a, b) => a - b);
+      assert.ok(segs.length >= 4, `several segments (${segs.length})`);
+      // Two bodies of the first segment survive the purge: it is left mostly dead.
+      const keep = bySegment.get(segs[0]!)!.slice(0, 2);
+      await disk.close();
+      // The purge was acknowledged (its journal line fsynced), then the process died
+      // before any removal line was written: the state a crash right after it leaves.
+      const purged = [...bodies.keys()].filter((k) => !keep.includes(k));
+      await writeFile(join(dir, JOURNAL_FILE), `${JSON.stringify({ id: 1, atMs: Date.now(), selector: selector({ primaryKeys: purged }) })}\n`);
+
+      disk = await open();
+      assert.equal(disk.stats().items, keep.length, 'the purge applied at start');
+      await waitFor('the segments the purge emptied removed, the first one relocated', async () => {
+        await disk.flush();
+        const names = await namesIn(dir, 'segments');
+        return !segs.some((s) => names.includes(`seg-${s}`));
+      });
+      assert.ok(disk.stats().deadBytes < 16 * 4000, `dead bytes reclaimed (${disk.stats().deadBytes})`);
+      for (const k of keep) assert.ok((await disk.readVerified(k))!.equals(bodies.get(k)!), `${k} intact`);
+      await disk.close();
+
+      disk = await open();
+      assert.deepEqual([...disk.records.keys()].sort(), [...keep].sort());
+      for (const k of keep) assert.ok((await disk.readVerified(k))!.equals(bodies.get(k)!), `${k} intact after a restart`);
+      await disk.close();
+    });
+  });
+
+  test('the same with a purge of everything: every segment of the last run is removed at start and nothing counts as dead', async () => {
+    await withDir(async (dir) => {
+      const open = () => DiskTier.open({ dir, maxBytes: MiB, logger: silent });
+      let disk = await open();
+      for (let i = 0; i < 64; i++) assert.ok(await disk.putWhole(makeMeta(`s${i}`), randomBytes(4000)));
+      await disk.close();
+      const before = await namesIn(dir, 'segments');
+      assert.ok(before.length >= 4, `several segments (${before.length})`);
+      await writeFile(join(dir, JOURNAL_FILE), `${JSON.stringify({ id: 1, atMs: Date.now(), selector: selector({ all: true }) })}\n`);
+
+      disk = await open();
+      assert.equal(disk.stats().items, 0);
+      // (The writer's new segment, opened at start, is not one of them.)
+      await waitFor('every segment of the last run removed', async () => {
+        await disk.flush();
+        const names = await namesIn(dir, 'segments');
+        return !before.some((n) => names.includes(n));
+      });
+      assert.equal(disk.stats().deadBytes, 0);
+      await disk.close();
+    });
+  });
+});
+
 describe('disk engine: a long churn of small bodies', () => {
   test('dead segment bytes stay bounded and the bytes on disk stay within the budget (records removed while their segment is relocated do not keep the new one alive)', async () => {
     await withDir(async (dir) => {
@@ -236,7 +305,7 @@ describe('disk engine: index compaction', () => {
 });
 
 describe('disk engine: start-up collection', () => {
-  test('a temp file, cacache index-v5/, an orphan blob and an unreferenced segment are removed; referenced blobs and segments stay', async () => {
+  test('a temp file, cacache index-v5/, an interrupted compaction\'s file, an orphan blob and an unreferenced segment are removed; referenced blobs and segments stay', async () => {
     await withDir(async (dir) => {
       let disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
       const blob = randomBytes(400_000);
@@ -255,11 +324,16 @@ describe('disk engine: start-up collection', () => {
       await mkdir(dirname(orphan), { recursive: true });
       await writeFile(orphan, orphanBytes);
       await writeFile(segmentPath(dir, seg + 7), randomBytes(9000));
+      // A crash in the middle of a compaction: the partial rewrite of the index stays behind.
+      await writeFile(join(dir, INDEX_COMPACTING), 'partial rewrite\n'.repeat(1000));
+      await writeFile(join(dir, INDEX_V1_COMPACTING), 'partial rewrite\n');
 
       disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
       await disk.flush();
       assert.deepEqual(await namesIn(dir, 'tmp'), [], 'temp file removed');
       assert.equal(existsSync(join(dir, 'index-v5')), false, 'legacy index removed');
+      assert.equal(existsSync(join(dir, INDEX_COMPACTING)), false, 'an interrupted compaction\'s file removed');
+      assert.equal(existsSync(join(dir, INDEX_V1_COMPACTING)), false, 'an interrupted v1 compaction\'s file removed');
       assert.equal((await namesIn(dir, 'segments')).includes(`seg-${seg + 7}`), false, 'unreferenced segment removed');
       assert.ok((await namesIn(dir, 'segments')).includes(`seg-${seg}`), 'referenced segment kept');
       assert.equal(existsSync(orphan), false, 'orphan blob removed once flush() resolves');

@@ -1,12 +1,12 @@
 // What a crash or an older version left in the disk tier's directory, collected:
-// temp files (partial bodies) at start, before any write begins; cacache's own index
-// from before Strata kept its own; and, in the background, blobs no record refers to
-// (a body written whole whose record line never followed).
+// temp files (partial bodies) and interrupted index compactions at start, before any
+// write begins; cacache's own index from before Strata kept its own; and, in the
+// background, blobs no record refers to (a body written whole whose record line never followed).
 
 import { opendir, rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { CONTENT_DIR, INDEX_V1_COMPACTING, integrityOfPath, LEGACY_INDEX_DIR, TMP_DIR } from './layout.js';
+import { CONTENT_DIR, INDEX_COMPACTING, INDEX_V1_COMPACTING, integrityOfPath, LEGACY_INDEX_DIR, TMP_DIR } from './layout.js';
 
 /** Removes temp files and the legacy index. Runs before the tier writes anything. */
 export async function collectLeftovers(dir: string, logger: Logger): Promise<void> {
@@ -24,7 +24,9 @@ export async function collectLeftovers(dir: string, logger: Logger): Promise<voi
   await mkdir(join(dir, TMP_DIR), { recursive: true });
   // Why: cacache's index of an earlier Strata version is no longer read, and counts against nothing.
   await rm(join(dir, LEGACY_INDEX_DIR), { recursive: true, force: true });
-  // A compaction of index-v1.log a crash interrupted (index-v1.log itself is converted at load).
+  // Compactions a crash interrupted: the index they were rewriting is still whole, and
+  // their partial files counted against no budget (index-v1.log itself is converted at load).
+  await rm(join(dir, INDEX_COMPACTING), { force: true });
   await rm(join(dir, INDEX_V1_COMPACTING), { force: true });
 }
 

@@ -32,11 +32,18 @@ export async function compactIndex(tier: DiskTier): Promise<void> {
   try {
     const before = tier.indexBytes;
     const legacy = tier.legacyBytes;
+    // Lines queued from here on go to the new file too: counted from before compact-begin
+    // is queued, not after its answer (the lines queued while it waited were left out, and
+    // the index counted short of its file).
+    const appendedAtBegin = tier.indexBytes;
     const begun = await tier.queue.op({ t: 'compact-begin' });
     if (!begun.ok) throw new Error(begun.message);
     lines.moves = new Map();
-    // Lines appended from here on go to the new file too.
-    const appendedAtBegin = tier.indexBytes;
+    // The records as they are now, each visited once. Why not the map's iterator across
+    // the slices: a hit moves its record to the map's end, so records hit meanwhile were
+    // visited (and written) again — under steady hits the compaction never ended and its
+    // file grew past the budget.
+    const snapshot = [...tier.records.values()];
     let written = HEADER_LINE.length;
     let items: CompactItem[] = [];
     let recs: { rec: DiskRecord; meta: EntryMeta | undefined }[] = [];
@@ -50,8 +57,12 @@ export async function compactIndex(tier: DiskTier): Promise<void> {
       sent.forEach(({ rec, meta }, i) => lines.moves!.set(rec, { off: offs[i]!, bytes: offs[i + 1]! - offs[i]!, ...(meta ? { meta } : {}) }));
       written += offs[offs.length - 1]! - offs[0]!;
     };
-    for (const rec of tier.records.values()) {
-      if (!tier.bans.alive(rec as Parameters<typeof tier.bans.alive>[0])) continue;
+    for (const rec of snapshot) {
+      // Removed or replaced since the snapshot: no line (a newer record's goes to both
+      // files as it lands). A purge not applied to it yet is applied now (live()), so the
+      // record leaves RAM: one skipped here but kept would keep its offset into the old
+      // file, and a relocation of its body then copied whatever the new file holds there.
+      if (tier.live(rec.key) !== rec) continue;
       const held = rec.held;
       if (held) items.push({ text: recordLine(held, rec.more?.time ?? Date.now(), rec) });
       else items.push({ off: rec.lineOff, bytes: rec.lineBytes, ...(rec.segment !== undefined ? { at: { segment: rec.segment, off: rec.off! } } : {}) });

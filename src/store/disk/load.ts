@@ -65,6 +65,8 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
     tier.adopt(loaded);
   }
   tier.finishLoading();
+  // What the load dropped left its segments' bytes dead: reclaimed now, not never.
+  tier.segments.checkClosed();
   logger.info(
     { items: tier.records.size, bytes: tier.usedBytes(), ms: Math.round(performance.now() - started), purgedAtStart: dropped.length, softPurgedAtStart: softened.length },
     'disk tier: index loaded',

@@ -1,9 +1,11 @@
 // Reading bodies from the disk tier, and what a failed read means. Only the data's
 // fault — a digest or length that does not match, a body file gone — removes an
 // entry (and every entry sharing the damaged blob); any other error (EMFILE, EIO…)
-// is the system's: counted, logged at most every interval, and the entry stays.
+// is the system's: counted, logged at most every interval, and the entry stays. A
+// segment body moved by a relocation after its read began, its old segment removed,
+// is read again at its new place: the file gone there is not the data's fault.
 
-import { fileBody, IntegrityError } from '../file-body.js';
+import { fileBody, IntegrityError, MOVED_READ_TRIES } from '../file-body.js';
 import { integrityMatches } from '../integrity.js';
 import type { Body, EntryMeta, StoredEntry } from '../types.js';
 import type { LineStamp } from './meta-cache.js';
@@ -207,11 +209,20 @@ export class DiskReads {
   }
 
   body(rec: DiskRecord, integrity: string): Body {
-    return fileBody(this.pathOf(rec, integrity), rec.size, integrity, {
-      offset: rec.off ?? 0,
-      trusted: rec.verified === true,
-      onVerified: () => (rec.verified = true),
-      onCorrupt: (err) => this.failed(rec, err),
+    const { dir } = this.tier.opts;
+    const checks = { trusted: rec.verified === true, onVerified: () => (rec.verified = true) };
+    if (rec.segment === undefined) return fileBody(blobPath(dir, integrity), rec.size, integrity, { ...checks, onCorrupt: (err) => this.failed(rec, err) });
+    // Where its reads looked last (each looks where the body is as it opens the file): a
+    // failure there says something about the body only if it is still there (failed()).
+    let at = placeOf(rec);
+    return fileBody(segmentPath(dir, at.segment), rec.size, integrity, {
+      ...checks,
+      offset: at.off,
+      onCorrupt: (err) => this.failed(rec, err, at),
+      placeNow: () => {
+        at = placeOf(rec);
+        return { path: segmentPath(dir, at.segment), offset: at.off };
+      },
     });
   }
 
@@ -233,13 +244,18 @@ export class DiskReads {
   }
 
   private async readWhole(rec: DiskRecord, integrity: string): Promise<Buffer | undefined> {
-    let data: Buffer;
-    try {
-      // A blob file is asked for one byte more than its body: one grown behind the tier's back fails the length check.
-      data = rec.segment !== undefined ? await this.segments.read(rec.segment, rec.off!, rec.size) : await this.blobs.read(integrity, 0, rec.size + 1);
-    } catch (err) {
-      this.failed(rec, err as Error);
-      return undefined;
+    let data: Buffer | undefined;
+    for (let tries = 1; data === undefined; tries++) {
+      const at = rec.segment !== undefined ? placeOf(rec) : undefined;
+      try {
+        // A blob file is asked for one byte more than its body: one grown behind the tier's back fails the length check.
+        data = at ? await this.segments.read(at.segment, at.off, rec.size) : await this.blobs.read(integrity, 0, rec.size + 1);
+      } catch (err) {
+        // Moved meanwhile (a relocation) and its old segment removed: read where it is now.
+        if (at && movedFrom(rec, at) && (err as NodeJS.ErrnoException).code === 'ENOENT' && tries < MOVED_READ_TRIES) continue;
+        this.failed(rec, err as Error, at);
+        return undefined;
+      }
     }
     if (data.length !== rec.size || (!rec.verified && !integrityMatches(data, integrity))) {
       this.failed(rec, new IntegrityError('integrity mismatch'));
@@ -249,18 +265,23 @@ export class DiskReads {
     return data;
   }
 
-  private pathOf(rec: DiskRecord, integrity: string): string {
-    const { dir } = this.tier.opts;
-    return rec.segment !== undefined ? segmentPath(dir, rec.segment) : blobPath(dir, integrity);
-  }
-
-  /** A read failed: the data's fault (digest, length, missing file) removes the entry; anything else is the system's. */
-  private failed(rec: DiskRecord, err: Error): void {
+  /**
+   * A read failed: the data's fault (digest, length, missing file) removes the entry;
+   * anything else is the system's. `at`: the segment place the read looked at.
+   */
+  private failed(rec: DiskRecord, err: Error, at?: SegmentPlace): void {
     const { tier } = this;
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EINTEGRITY' && code !== 'ENOENT' && !(err instanceof IntegrityError)) {
       this.ioErrors++;
       tier.warnings.warn('io', { key: rec.key, code, err: err.message, ioErrors: this.ioErrors }, 'disk tier: read failed (I/O error); the entry is kept and the request answered from elsewhere');
+      return;
+    }
+    // The segment gone, but the body is no longer there (relocated, its old segment
+    // removed): nothing is wrong with it. Why: removing it here removed the record at
+    // its new place, a healthy entry lost as corrupt.
+    if (code === 'ENOENT' && at !== undefined && movedFrom(rec, at)) {
+      tier.opts.logger.debug({ key: rec.key, segment: at.segment }, 'disk tier: a body moved while its read began; the entry is kept');
       return;
     }
     // Damaged or gone: the next read opens whatever is at the path then.
@@ -275,4 +296,19 @@ export class DiskReads {
     // Every record sharing the blob shares its bad bytes.
     for (const other of [...tier.records.values()]) if (other.integrity === rec.integrity && other.segment === undefined) void tier.removeRecord(other, 'corrupt');
   }
+}
+
+/** A segment body's place: its segment and offset. */
+interface SegmentPlace {
+  segment: number;
+  off: number;
+}
+
+function placeOf(rec: DiskRecord): SegmentPlace {
+  return { segment: rec.segment!, off: rec.off! };
+}
+
+/** Has the body left `at` (a relocation)? */
+function movedFrom(rec: DiskRecord, at: SegmentPlace): boolean {
+  return rec.segment !== at.segment || rec.off !== at.off;
 }

@@ -8,12 +8,15 @@ import type { DiskTier } from './tier.js';
 /** What the segment books need of the tier: its records, and the writer for copies and removals. */
 export function segmentHost(tier: DiskTier): SegmentHost {
   return {
-    records: () => tier.records.values(),
+    records: () => unpurged(tier),
     relocate: async (from, items) => {
       const r = await tier.queue.op({ t: 'relocate', from, items });
       return r.ok ? r.moved : undefined;
     },
-    current: (rec) => tier.records.get((rec as DiskRecord).key) === rec,
+    // A purge not applied to the record yet is applied now (live()): a purged record is
+    // never moved, as compaction never writes its line (compaction.ts) — moved, it was
+    // given a line copied from an offset that referred to the index before the compaction.
+    current: (rec) => tier.live((rec as DiskRecord).key) === rec,
     moved: (rec) => tier.lines.relocated(rec as DiskRecord),
     unlinkSegment: (segment) => {
       tier.reads.segments.forget(segment);
@@ -21,4 +24,9 @@ export function segmentHost(tier: DiskTier): SegmentHost {
     },
     logger: tier.opts.logger,
   };
+}
+
+/** The records a purge not applied yet leaves alive (nothing changed: the scan runs across turns). */
+function* unpurged(tier: DiskTier): IterableIterator<DiskRecord> {
+  for (const rec of tier.records.values()) if (tier.bans.alive(rec)) yield rec;
 }

@@ -28,11 +28,11 @@ export interface SegmentRecord {
 }
 
 export interface SegmentHost {
-  /** Every record, for a relocation's scan (a Map's iterator: valid across turns). */
+  /** Every record a purge leaves, for a relocation's scan (over a Map's iterator: valid across turns). */
   records(): IterableIterator<SegmentRecord & { key: string }>;
   /** Copy bodies out of `from`; resolves with their new places (in order), or undefined on failure. */
   relocate(from: number, items: { off: number; size: number }[]): Promise<SegmentLocation[] | undefined>;
-  /** Is this record still the tier's record for its key (not removed or replaced meanwhile)? */
+  /** Is this record still the tier's record for its key (not removed, replaced or purged meanwhile)? */
   current(rec: SegmentRecord): boolean;
   /** Point a record at its new place (and write its index line). */
   moved(rec: SegmentRecord, to: SegmentLocation): void;
@@ -144,6 +144,17 @@ export class Segments {
       this.open = at.segment;
       if (closed >= 0) this.check(closed);
     }
+  }
+
+  /**
+   * At start, once every loaded record is tracked: reclaim the closed segments left
+   * without live bodies, relocate the mostly dead ones. Why: records the load dropped
+   * (by a purge journalled before a crash, a key deleted while loading) were never
+   * tracked, so no untrack() ever checked their segments; after a crash right after a
+   * purge of everything, every segment stayed on disk as dead bytes for the whole run.
+   */
+  checkClosed(): void {
+    for (const segment of [...this.books.keys()]) this.check(segment);
   }
 
   track(rec: SegmentRecord): void {
