@@ -90,9 +90,10 @@ interface Bounds {
   max?: number;
 }
 
-function bounded(raw: unknown, value: number, { min, max }: Bounds, unit: string): number {
-  if (min !== undefined && value < min) throw new Problem(`${show(raw)} is too small (expected at least ${min}${unit})`);
-  if (max !== undefined && value > max) throw new Problem(`${show(raw)} is too large (expected at most ${max}${unit})`);
+/** `value` within its bounds, else a Problem stating the bound as `shown` writes it ("1ms", "64 bytes"). */
+function bounded(raw: unknown, value: number, { min, max }: Bounds, shown: (n: number) => string): number {
+  if (min !== undefined && value < min) throw new Problem(`${show(raw)} is too small (expected at least ${shown(min)})`);
+  if (max !== undefined && value > max) throw new Problem(`${show(raw)} is too large (expected at most ${shown(max)})`);
   return value;
 }
 
@@ -115,19 +116,45 @@ function withUnits(raw: unknown, parser: (v: string | number) => number, what: s
 export function size(bounds: Bounds = {}): Kind<number> {
   return {
     arg: 'SIZE',
-    parse: (raw) => bounded(raw, withUnits(raw, parseSize, 'a size', SIZE_EXPECTED), bounds, ' bytes'),
+    parse: (raw) => bounded(raw, withUnits(raw, parseSize, 'a size', SIZE_EXPECTED), bounds, (n) => `${n} bytes`),
     format: formatSize,
     ...rangeOf(bounds, formatSize),
   };
 }
 
-/** Milliseconds; "30s", "500ms" or a bare number of milliseconds. */
-export function duration(bounds: Bounds = {}): Kind<number> {
+/**
+ * The longest wait a Node timer (setTimeout, setInterval, AbortSignal.timeout) takes:
+ * given more, Node warns (TimeoutOverflowWarning) and fires after 1 ms instead, so a
+ * 600h header timeout would answer every connection 408 at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The `max` of a duration that is only ever added to or compared with a clock
+ * reading, never handed to a timer: it may be as long as parseDuration reads.
+ * Declare it with a comment saying where the value is used.
+ */
+export const CLOCK_ONLY_MS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Milliseconds; "30s", "500ms" or a bare number of milliseconds. At most
+ * MAX_TIMER_MS unless the setting declares its own `max` (CLOCK_ONLY_MS for one
+ * that never reaches a timer).
+ */
+export function duration({ min, max = MAX_TIMER_MS }: Bounds = {}): Kind<number> {
+  const bounds = { min, max };
   return {
     arg: 'DURATION',
-    parse: (raw) => bounded(raw, withUnits(raw, parseDuration, 'a duration', DURATION_EXPECTED), bounds, 'ms'),
+    parse: (raw) => {
+      const ms = withUnits(raw, parseDuration, 'a duration', DURATION_EXPECTED);
+      if (ms > max && max === MAX_TIMER_MS) {
+        throw new Problem(`${show(raw)} (${ms}ms) is too long (expected at most ${MAX_TIMER_MS}ms, about 24.8 days: the longest wait a Node timer takes)`);
+      }
+      return bounded(raw, ms, bounds, formatDuration);
+    },
     format: formatDuration,
-    ...rangeOf(bounds, formatDuration),
+    // CLOCK_ONLY_MS is no bound an operator meets (parseDuration refuses larger numbers).
+    ...rangeOf(max === CLOCK_ONLY_MS ? { min } : bounds, formatDuration),
   };
 }
 
@@ -138,7 +165,7 @@ function wholeNumber(arg: string, { min = 0, max }: Bounds): Kind<number> {
     parse: (raw) => {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n)) throw notA(raw, 'a whole number', `an integer >= ${min}`);
-      return bounded(raw, n, bounds, '');
+      return bounded(raw, n, bounds, String);
     },
     format: (n) => n,
     ...rangeOf(bounds, (n) => n),

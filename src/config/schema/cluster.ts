@@ -2,7 +2,7 @@
 // secret that authenticates them, how objects are shared among them and how
 // purges reach all of them. See ./index.ts for how to add a setting.
 
-import { Problem, show, duration, onOff, oneOf, secret, withoutPassword, type Kind } from '../kinds.js';
+import { CLOCK_ONLY_MS, Problem, show, duration, onOff, oneOf, secret, withoutPassword, type Kind } from '../kinds.js';
 import { setting } from '../setting.js';
 
 export interface PeerSpec {
@@ -143,7 +143,8 @@ export const cluster = {
   }),
   healthCheckIntervalMs: setting({ kind: duration({ min: 50 }), default: 2_000, help: "How often each peer's admin /healthz is probed (the node id it answers is its identity)." }),
   handoffMs: setting({
-    kind: duration(),
+    // Only compared with the time since the healthy set changed (cluster/peer-fetch.ts), never a timer.
+    kind: duration({ max: CLOCK_ONLY_MS }),
     default: 300_000,
     help: 'After the healthy set changes, an owner that misses first asks the previous owner (only-if-cached), so a returning node takes its objects back without an origin storm. 0: off.',
   }),

@@ -86,7 +86,9 @@ export const limits = {
     default: 256,
     help: 'Open connections one client address (an IPv6 client by its /64) may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
   }),
-  shutdownGraceMs: setting({ live: true, kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown. Also how long, at most, the upstream pools a reload replaced wait for the requests routed to them before it (then they close; later ones go to the new pool).' }),
+  // A timer: cli.ts and workers/primary.ts arm one for this plus a few seconds of backstop,
+  // so the bound sits below MAX_TIMER_MS (2^31-1 ms, 596.5h) with room for it.
+  shutdownGraceMs: setting({ live: true, kind: duration({ max: 596 * 3_600_000 }), default: 10_000, help: 'In-flight requests get this long to finish on shutdown. Also how long, at most, the upstream pools a reload replaced wait for the requests routed to them before it (then they close; later ones go to the new pool).' }),
   // Slow clients must not hold origin connections (nginx's proxy_request_buffering,
   // proxy_buffering and send_timeout): a request body is read whole before the
   // origin request, a passed-through response is buffered only this much per
