@@ -46,16 +46,38 @@ export class Problem extends Error {
   }
 }
 
-/** A URL with its password replaced by `***` (for logs, /stats and configuration dumps); other strings as they are. */
+/**
+ * A URL with its password replaced by `***` (for logs, /stats, configuration dumps
+ * and errors); other strings as they are. Textual, not through WHATWG URL, so the
+ * rest reads as the operator wrote it and a URL too broken to parse (one an error
+ * quotes) or a list of them is covered too. The userinfo ends at the authority's
+ * last `@`, as WHATWG reads it; hiding a `//a:b@` seen in a query is harmless.
+ */
 export function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
+  return url.replace(/\/\/([^/?#\\]*)@/g, (whole, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return colon < 0 || colon === userinfo.length - 1 ? whole : `//${userinfo.slice(0, colon + 1)}***@`;
+  });
+}
+
+/** A URL-valued raw value as errors quote it: without its password. */
+export function showUrl(raw: unknown): string {
+  return show(typeof raw === 'string' ? withoutPassword(raw) : raw);
+}
+
+/**
+ * A kind whose values are URLs, which may carry a password in their userinfo. The
+ * one place that decides how every URL setting is shown: format (reload answers and
+ * their log line, check-config output, docs) and the errors of `parse` (given
+ * `shown`, the value as it may be quoted) never show the password. An output with
+ * `***` read back sets a different password: check-config says so in its output.
+ */
+export function urlKind(arg: string, parse: (raw: unknown, shown: string) => string): Kind<string> {
+  return {
+    arg,
+    parse: (raw) => parse(raw, showUrl(raw)),
+    format: withoutPassword,
+  };
 }
 
 export function show(raw: unknown): string {
