@@ -6,7 +6,8 @@
 // any of them changed (src/node.ts), before applying anything.
 
 import { claimFields, cookieName, fieldName, filterRules, jwsAlgorithms, rate, serviceUrl, text, words } from '../edge-kinds.js';
-import { CLOCK_ONLY_MS, count, duration, fieldNames, oneOf, onOff, seconds } from '../kinds.js';
+import { CLOCK_ONLY_MS, count, duration, oneOf, onOff, seconds } from '../kinds.js';
+import { fieldNames } from '../list-kinds.js';
 import { setting } from '../setting.js';
 
 /** Response fields that name the origin's software; removed by default (edge.hideResponseFields). */

@@ -1,7 +1,8 @@
 // Settings of the node itself: its name, its listeners, its limits on client
 // input, its logs. See ./index.ts for how to add a setting.
 
-import { count, directory, duration, hostNames, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
+import { count, directory, duration, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
+import { hostNames } from '../list-kinds.js';
 import { setting } from '../setting.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

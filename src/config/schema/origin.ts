@@ -1,7 +1,8 @@
 // Settings of the way to the origin: the upstream pool, timeouts, balancing,
 // health and retries. See ./index.ts for how to add a setting.
 
-import { CLOCK_ONLY_MS, count, duration, fieldNames, oneOf, requestPath, statusRanges } from '../kinds.js';
+import { CLOCK_ONLY_MS, count, duration, oneOf, requestPath } from '../kinds.js';
+import { fieldNames, statusRanges } from '../list-kinds.js';
 import { upstreams as upstreamList } from '../upstream-kinds.js';
 import { setting } from '../setting.js';
 
