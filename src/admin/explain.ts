@@ -6,17 +6,18 @@
 //
 // The URL: absolute (`http://host/path?q`) is keyed by its host and port; a path
 // (`/path?q`) by the origin's host, as a request without Host is. The scheme does
-// not count: the node keys every request as http.
+// not count: the node keys every request as http. The target is taken as written,
+// as a request's is (url-place.ts, shared with POST /purge).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { explain, type Tier } from '../cache/explain.js';
-import { primaryKey } from '../cache/key.js';
+import { KEY_SCHEME, primaryKey } from '../cache/key.js';
 import { StrataError } from '../errors.js';
-import { removeDotSegments } from '../http/url-path.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
 import type { EntryMeta, VariantMeta } from '../entry.js';
 import type { Clock } from '../util/clock.js';
 import { checkBearer, json } from './purge.js';
+import { placeOf } from './url-place.js';
 
 export interface ExplainDeps {
   token: string;
@@ -41,18 +42,13 @@ export interface ExplainDeps {
 /** The primary key a URL (absolute or a path) is stored under, or a refusal. */
 export function explainTarget(raw: string | null, originHost: string, keyOf?: ExplainDeps['keyOf']): { url: string; key: string; hostRule: string } | StrataError {
   if (raw === null || raw === '') return new StrataError('BAD_REQUEST', 'explain needs ?url=<absolute URL or /path>, e.g. /explain?url=http://example.com/a');
-  let u: URL;
-  try {
-    u = raw.startsWith('/') ? new URL(`http://${originHost}${raw}`) : new URL(raw);
-  } catch {
-    return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)} is neither an absolute http(s) URL nor a path starting with /`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)}: only http and https URLs are cached`);
-  // The same normalisation as a request's target (server/request-guard.ts).
-  const path = removeDotSegments(u.pathname + u.search);
-  if (!path.ok) return new StrataError('BAD_REQUEST', `url ${JSON.stringify(raw)}: ${path.reason}`);
+  // The host and target exactly as a request is keyed, and as POST /purge reads them
+  // (url-place.ts): no re-encoding, so `?q="x"` finds what `GET /search?q="x"` stored.
+  const place = placeOf(raw);
+  if (!place.ok) return new StrataError('BAD_REQUEST', `url ${place.problem}`);
+  const host = place.host ?? originHost;
   // The route's key options (ignored, sorted query parameters) as a request would have them.
-  const key = primaryKey('http', u.host, keyOf?.(u.host, path.target)?.target ?? path.target);
+  const key = primaryKey(KEY_SCHEME, host, keyOf?.(host, place.target)?.target ?? place.target);
   return {
     url: key.slice(4),
     key,

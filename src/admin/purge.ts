@@ -12,7 +12,6 @@
 // Invariant: nothing is purged unless the token matched, and 200 is answered only
 // once the store has made the purge durable.
 
-import { removeDotSegments } from '../http/url-path.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -26,6 +25,7 @@ import type { Purgeable, PurgeSelector } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseWirePurge } from '../cluster/purge-wire.js';
 import { bodyMatches } from '../cluster/peer-auth.js';
+import { placeOf } from './url-place.js';
 
 export const PURGE_BODY_MAX_BYTES = 2 ** 20;
 
@@ -87,31 +87,6 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
 }
 
-const ABSOLUTE = /^https?:\/\/([^/?#]+)([^#]*)/i;
-
-/**
- * Host (absent for a site-relative path) and origin-form target of a URL given to a
- * purge, its dot segments removed as a request's are before it becomes a key (why:
- * `/a/./b` must purge what `/a/./b` requests stored, under `/a/b`).
- */
-function placeOf(s: string, where: string): { host?: string; target: string } | StrataError {
-  let host: string | undefined;
-  let target: string;
-  if (s.startsWith('/')) target = s.split('#', 1)[0]!;
-  else {
-    const m = ABSOLUTE.exec(s);
-    if (!m) return bad(`${where}: ${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"`);
-    const rest = m[2]!;
-    host = m[1]!;
-    // Keys use the http scheme even behind TLS (CACHING.md): an https URL's default port goes, as a request's does.
-    if (/^https:/i.test(s) && host.endsWith(':443')) host = host.slice(0, -4);
-    target = rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest;
-  }
-  const normal = removeDotSegments(target);
-  if (!normal.ok) return bad(`${where}: ${JSON.stringify(s.slice(0, 200))}: ${normal.reason}`);
-  return host === undefined ? { target: normal.target } : { host, target: normal.target };
-}
-
 /**
  * How a route keys a URL (src/routing/): the target as its key options make it
  * (query parameters ignored or sorted), and whether some of its keys carry members
@@ -136,8 +111,8 @@ export function selectorFor(req: PurgeRequest, keyOf?: PurgeKeyOf, pathKeysOf?: 
   sel.all = req.all;
   sel.tags = [...req.tags];
   for (let i = 0; i < req.urls.length; i++) {
-    const p = placeOf(req.urls[i]!, `urls[${i}]`);
-    if (p instanceof StrataError) return p;
+    const p = placeOf(req.urls[i]!);
+    if (!p.ok) return bad(`urls[${i}]: ${p.problem}`);
     // Under every Host, so as every site keys it; the store matches a path with or
     // without what a key carries after "#" (every keyed version of it).
     if (p.host === undefined) sel.paths.push(...(pathKeysOf?.(p.target) ?? [p.target]));
@@ -150,8 +125,8 @@ export function selectorFor(req: PurgeRequest, keyOf?: PurgeKeyOf, pathKeysOf?: 
     }
   }
   for (let i = 0; i < req.prefixes.length; i++) {
-    const p = placeOf(req.prefixes[i]!, `prefixes[${i}]`);
-    if (p instanceof StrataError) return p;
+    const p = placeOf(req.prefixes[i]!);
+    if (!p.ok) return bad(`prefixes[${i}]: ${p.problem}`);
     if (p.host === undefined) sel.pathPrefixes.push(p.target);
     else sel.urlPrefixes.push(urlOfKey(primaryKey(KEY_SCHEME, p.host, p.target)));
   }

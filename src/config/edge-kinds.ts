@@ -7,7 +7,7 @@
 
 import { parse as parseYaml } from 'yaml';
 import { compilePath, compileValue, parseCidr, PatternError } from '../http/patterns.js';
-import { isMapping, type Kind, Problem, show } from './kinds.js';
+import { isMapping, type Kind, Problem, show, urlKind } from './kinds.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -50,25 +50,21 @@ export function rate(): Kind<number> {
   };
 }
 
-/** An http: or https: URL (query allowed), or "" for off. */
+/** An http: or https: URL (query allowed), or "" for off; shown without its password (kinds.ts, urlKind). */
 export function serviceUrl(example: string): Kind<string> {
   const expected = `an http:// or https:// URL, e.g. ${example}, or "" for off`;
-  return {
-    arg: 'URL',
-    parse: (raw) => {
-      if (raw === '' || raw === null) return '';
-      if (typeof raw !== 'string') throw notA(raw, 'a URL', expected);
-      let u: URL;
-      try {
-        u = new URL(raw.trim());
-      } catch {
-        throw notA(raw, 'a URL', expected);
-      }
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw notA(raw, 'an http(s) URL', expected);
-      return u.href;
-    },
-    format: (s) => s,
-  };
+  return urlKind('URL', (raw, shown) => {
+    if (raw === '' || raw === null) return '';
+    if (typeof raw !== 'string') throw notA(raw, 'a URL', expected);
+    let u: URL;
+    try {
+      u = new URL(raw.trim());
+    } catch {
+      throw new Problem(`${shown} is not a URL (expected ${expected})`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Problem(`${shown} is not an http(s) URL (expected ${expected})`);
+    return u.href;
+  });
 }
 
 /** One line of text ("" allowed). */

@@ -4,6 +4,7 @@
 // `check-config` output). Bounds are parameters of the kind, so they live in
 // the setting's declaration. A bad value throws Problem, whose message says the
 // value and what was expected; load.ts prefixes the key as the operator wrote it.
+// Lists of names, codings, media types and statuses are in ./list-kinds.ts.
 
 import {
   DURATION_EXPECTED,
@@ -46,16 +47,38 @@ export class Problem extends Error {
   }
 }
 
-/** A URL with its password replaced by `***` (for logs, /stats and configuration dumps); other strings as they are. */
+/**
+ * A URL with its password replaced by `***` (for logs, /stats, configuration dumps
+ * and errors); other strings as they are. Textual, not through WHATWG URL, so the
+ * rest reads as the operator wrote it and a URL too broken to parse (one an error
+ * quotes) or a list of them is covered too. The userinfo ends at the authority's
+ * last `@`, as WHATWG reads it; hiding a `//a:b@` seen in a query is harmless.
+ */
 export function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
+  return url.replace(/\/\/([^/?#\\]*)@/g, (whole, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return colon < 0 || colon === userinfo.length - 1 ? whole : `//${userinfo.slice(0, colon + 1)}***@`;
+  });
+}
+
+/** A URL-valued raw value as errors quote it: without its password. */
+export function showUrl(raw: unknown): string {
+  return show(typeof raw === 'string' ? withoutPassword(raw) : raw);
+}
+
+/**
+ * A kind whose values are URLs, which may carry a password in their userinfo. The
+ * one place that decides how every URL setting is shown: format (reload answers and
+ * their log line, check-config output, docs) and the errors of `parse` (given
+ * `shown`, the value as it may be quoted) never show the password. An output with
+ * `***` read back sets a different password: check-config says so in its output.
+ */
+export function urlKind(arg: string, parse: (raw: unknown, shown: string) => string): Kind<string> {
+  return {
+    arg,
+    parse: (raw) => parse(raw, showUrl(raw)),
+    format: withoutPassword,
+  };
 }
 
 export function show(raw: unknown): string {
@@ -90,9 +113,10 @@ interface Bounds {
   max?: number;
 }
 
-function bounded(raw: unknown, value: number, { min, max }: Bounds, unit: string): number {
-  if (min !== undefined && value < min) throw new Problem(`${show(raw)} is too small (expected at least ${min}${unit})`);
-  if (max !== undefined && value > max) throw new Problem(`${show(raw)} is too large (expected at most ${max}${unit})`);
+/** `value` within its bounds, else a Problem stating the bound as `shown` writes it ("1ms", "64 bytes"). */
+function bounded(raw: unknown, value: number, { min, max }: Bounds, shown: (n: number) => string): number {
+  if (min !== undefined && value < min) throw new Problem(`${show(raw)} is too small (expected at least ${shown(min)})`);
+  if (max !== undefined && value > max) throw new Problem(`${show(raw)} is too large (expected at most ${shown(max)})`);
   return value;
 }
 
@@ -115,19 +139,45 @@ function withUnits(raw: unknown, parser: (v: string | number) => number, what: s
 export function size(bounds: Bounds = {}): Kind<number> {
   return {
     arg: 'SIZE',
-    parse: (raw) => bounded(raw, withUnits(raw, parseSize, 'a size', SIZE_EXPECTED), bounds, ' bytes'),
+    parse: (raw) => bounded(raw, withUnits(raw, parseSize, 'a size', SIZE_EXPECTED), bounds, (n) => `${n} bytes`),
     format: formatSize,
     ...rangeOf(bounds, formatSize),
   };
 }
 
-/** Milliseconds; "30s", "500ms" or a bare number of milliseconds. */
-export function duration(bounds: Bounds = {}): Kind<number> {
+/**
+ * The longest wait a Node timer (setTimeout, setInterval, AbortSignal.timeout) takes:
+ * given more, Node warns (TimeoutOverflowWarning) and fires after 1 ms instead, so a
+ * 600h header timeout would answer every connection 408 at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The `max` of a duration that is only ever added to or compared with a clock
+ * reading, never handed to a timer: it may be as long as parseDuration reads.
+ * Declare it with a comment saying where the value is used.
+ */
+export const CLOCK_ONLY_MS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Milliseconds; "30s", "500ms" or a bare number of milliseconds. At most
+ * MAX_TIMER_MS unless the setting declares its own `max` (CLOCK_ONLY_MS for one
+ * that never reaches a timer).
+ */
+export function duration({ min, max = MAX_TIMER_MS }: Bounds = {}): Kind<number> {
+  const bounds = { min, max };
   return {
     arg: 'DURATION',
-    parse: (raw) => bounded(raw, withUnits(raw, parseDuration, 'a duration', DURATION_EXPECTED), bounds, 'ms'),
+    parse: (raw) => {
+      const ms = withUnits(raw, parseDuration, 'a duration', DURATION_EXPECTED);
+      if (ms > max && max === MAX_TIMER_MS) {
+        throw new Problem(`${show(raw)} (${ms}ms) is too long (expected at most ${MAX_TIMER_MS}ms, about 24.8 days: the longest wait a Node timer takes)`);
+      }
+      return bounded(raw, ms, bounds, formatDuration);
+    },
     format: formatDuration,
-    ...rangeOf(bounds, formatDuration),
+    // CLOCK_ONLY_MS is no bound an operator meets (parseDuration refuses larger numbers).
+    ...rangeOf(max === CLOCK_ONLY_MS ? { min } : bounds, formatDuration),
   };
 }
 
@@ -138,7 +188,7 @@ function wholeNumber(arg: string, { min = 0, max }: Bounds): Kind<number> {
     parse: (raw) => {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n)) throw notA(raw, 'a whole number', `an integer >= ${min}`);
-      return bounded(raw, n, bounds, '');
+      return bounded(raw, n, bounds, String);
     },
     format: (n) => n,
     ...rangeOf(bounds, (n) => n),
@@ -201,7 +251,7 @@ export function oneOf<const T extends string>(names: readonly T[], what: string)
 
 // RFC 9110 §5.6.2 tchar: field names and the node id (used in Via / Cache-Status)
 // must be tokens or they would corrupt the header they appear in.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** An HTTP token (RFC 9110 §5.6.2). */
 export function httpToken(what: string, example: string): Kind<string> {
@@ -278,112 +328,4 @@ export function hostPort({ defaultHost = '0.0.0.0' }: { defaultHost?: string } =
     }
   };
   return { arg: 'HOST:PORT', parse, format: formatHostPort };
-}
-
-// ---------------------------------------------------------------- lists
-
-/** "a, b" from a flag or env, or a YAML list; empty entries of a string are skipped, so "" is []. */
-function listItems(raw: unknown): unknown[] | undefined {
-  if (Array.isArray(raw)) return raw;
-  return typeof raw === 'string' ? raw.split(',').filter((s) => s.trim() !== '') : undefined;
-}
-
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
-/** DNS names, comma-separated or a YAML list, lower-cased without a trailing dot ([] for none). */
-export function hostNames(): Kind<string[]> {
-  const expected = 'DNS names, comma-separated or a YAML list, e.g. admin.internal';
-  return {
-    arg: 'NAMES',
-    parse: (raw) => {
-      const items = listItems(raw);
-      if (items === undefined) throw notA(raw, 'a list of host names', expected);
-      return items.map((item) => {
-        const name = typeof item === 'string' ? item.trim().toLowerCase().replace(/\.$/, '') : '';
-        if (!HOST_NAME.test(name)) throw notA(item, 'a host name', expected);
-        return name;
-      });
-    },
-    format: (names) => [...names],
-  };
-}
-
-/** HTTP field names (RFC 9110 §5.1), comma-separated or a YAML list, lower-cased ([] for none). */
-export function fieldNames(example: string): Kind<string[]> {
-  const expected = `HTTP field names, comma-separated or a YAML list, e.g. ${example}`;
-  return {
-    arg: 'FIELDS',
-    parse: (raw) => {
-      const items = listItems(raw);
-      if (items === undefined) throw notA(raw, 'a list of field names', expected);
-      return items.map((item) => {
-        const name = typeof item === 'string' ? item.trim().toLowerCase() : '';
-        if (!TOKEN.test(name)) throw notA(item, 'a field name', expected);
-        return name;
-      });
-    },
-    format: (names) => [...names],
-  };
-}
-
-/** Content codings (names from a fixed set), comma-separated or a YAML list, lower-cased, in the order given ([] for none). */
-export function codingNames(allowed: readonly string[], what: string): Kind<string[]> {
-  const expected = `${what}, comma-separated or a YAML list, from ${allowed.join(', ')}`;
-  return {
-    arg: 'CODINGS',
-    parse: (raw) => {
-      const items = listItems(raw);
-      if (items === undefined) throw notA(raw, `a list of ${what}`, expected);
-      const out: string[] = [];
-      for (const item of items) {
-        const name = typeof item === 'string' ? item.trim().toLowerCase() : '';
-        if (!allowed.includes(name)) throw notA(item, `one of ${what}`, expected);
-        if (!out.includes(name)) out.push(name);
-      }
-      return out;
-    },
-    format: (names) => [...names],
-  };
-}
-
-const MEDIA_PATTERN = /^(?:[a-z0-9][a-z0-9!#$&^_.+-]*\/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*)|\+[a-z0-9][a-z0-9.-]*)$/;
-
-/** Media types ("application/json"), type wildcards ("text/*") or structured suffixes ("+json"), comma-separated or a YAML list. */
-export function mediaTypePatterns(): Kind<string[]> {
-  const expected = 'media types, type/* or +suffix, comma-separated or a YAML list, e.g. text/*, application/json, +xml';
-  return {
-    arg: 'TYPES',
-    parse: (raw) => {
-      const items = listItems(raw);
-      if (items === undefined) throw notA(raw, 'a list of media types', expected);
-      return items.map((item) => {
-        const t = typeof item === 'string' ? item.trim().toLowerCase() : '';
-        if (!MEDIA_PATTERN.test(t)) throw notA(item, 'a media type pattern', expected);
-        return t;
-      });
-    },
-    format: (types) => [...types],
-  };
-}
-
-export type StatusRanges = (readonly [number, number])[];
-
-/** "200-399, 418" or a YAML list of codes and ranges → inclusive ranges. */
-export function statusRanges(): Kind<StatusRanges> {
-  const expected = 'status codes or ranges, e.g. 200-399, 418';
-  return {
-    arg: 'STATUSES',
-    parse: (raw) => {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' || typeof raw === 'number' ? String(raw).split(',') : undefined;
-      if (items === undefined || items.length === 0) throw notA(raw, 'a list of statuses', expected);
-      return items.map((item) => {
-        const m = /^\s*([1-5]\d\d)\s*(?:-\s*([1-5]\d\d)\s*)?$/.exec(String(item));
-        const lo = Number(m?.[1]);
-        const hi = m?.[2] === undefined ? lo : Number(m[2]);
-        if (!m || hi < lo) throw notA(raw, 'a list of statuses', expected);
-        return [lo, hi] as const;
-      });
-    },
-    format: (ranges) => ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(', '),
-  };
 }

@@ -124,7 +124,11 @@ export function defaultsYaml(): string {
 
 const HIDDEN = '(set, not shown)';
 
-/** A loaded config as YAML the loader accepts again (secrets aside, which are not shown). */
+/**
+ * A loaded config as YAML the loader accepts again, secrets and URL passwords aside:
+ * a secret is not shown and a URL setting's password is `***` (its kind's format,
+ * kinds.ts urlKind), so those two must be put back by hand.
+ */
 export function effectiveYaml(config: Readonly<Config>): string {
   const walk = (schema: Schema, values: Record<string, unknown>): Record<string, unknown> =>
     Object.fromEntries(

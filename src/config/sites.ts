@@ -15,7 +15,8 @@ import { parse as parseYaml } from 'yaml';
 import { BALANCER_NAMES } from './schema/origin.js';
 import type { BalancerName } from './types.js';
 import { formatRouteGuard, parseRouteGuard, type RouteGuardSpec } from './route-guard.js';
-import { count, duration, fieldNames, isMapping, type Kind, oneOf, onOff, Problem, requestPath, seconds, show, statusRanges, type StatusRanges } from './kinds.js';
+import { count, duration, isMapping, type Kind, oneOf, onOff, Problem, requestPath, seconds, show } from './kinds.js';
+import { fieldNames, statusRanges, type StatusRanges } from './list-kinds.js';
 import { upstreams, type UpstreamConfig } from './upstream-kinds.js';
 
 /** An upstream pool of a route: its upstreams, and what differs from the node's `origin` settings. */

@@ -2,7 +2,7 @@
 // and an own pool size), checked and put in canonical form. See ./kinds.ts for
 // what a kind is.
 
-import { count, isMapping, type Kind, notA, Problem, show, within } from './kinds.js';
+import { count, isMapping, type Kind, notA, Problem, showUrl, within } from './kinds.js';
 
 export interface UpstreamConfig {
   /** Base URL, e.g. http://10.0.0.1:9000 (path prefix allowed), canonical: no trailing "/". */
@@ -19,19 +19,20 @@ export const INHERIT_POOL_SIZE = 0;
 const URL_EXPECTED = 'an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000';
 const UPSTREAMS_EXPECTED = 'a URL, or a list of URLs or of mappings with url, weight and maxConnections';
 
+// Errors quote the value through showUrl: a URL with credentials is refused without echoing its password.
 function originUrl(raw: unknown): string {
-  if (typeof raw !== 'string') throw notA(raw, 'a URL', URL_EXPECTED);
+  if (typeof raw !== 'string') throw new Problem(`${showUrl(raw)} is not a URL (expected ${URL_EXPECTED})`);
   let u: URL;
   try {
     u = new URL(raw.trim());
   } catch {
-    throw notA(raw, 'a URL', URL_EXPECTED);
+    throw new Problem(`${showUrl(raw)} is not a URL (expected ${URL_EXPECTED})`);
   }
-  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') throw notA(raw, 'an origin URL', URL_EXPECTED);
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') throw new Problem(`${showUrl(raw)} is not an origin URL (expected ${URL_EXPECTED})`);
   // Userinfo would not be sent as credentials and would leak into logs; a query
   // or fragment on a base URL has no sensible way to combine with request targets.
-  if (u.username !== '' || u.password !== '') throw new Problem(`${show(raw)} contains credentials (expected ${URL_EXPECTED})`);
-  if (u.search !== '' || u.hash !== '') throw new Problem(`${show(raw)} has a query or fragment (expected ${URL_EXPECTED})`);
+  if (u.username !== '' || u.password !== '') throw new Problem(`${showUrl(raw)} contains credentials (expected ${URL_EXPECTED})`);
+  if (u.search !== '' || u.hash !== '') throw new Problem(`${showUrl(raw)} has a query or fragment (expected ${URL_EXPECTED})`);
   // Canonical form never ends in "/", so base + request path joins without "//".
   return u.origin + u.pathname.replace(/\/+$/, '');
 }

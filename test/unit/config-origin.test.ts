@@ -14,7 +14,10 @@ test('origin URL is canonicalised without a trailing slash', () => {
 test('bad origin URLs are rejected with the key and value', () => {
   for (const bad of ['ftp://example.com', 'not a url', 'http://', 'file:///etc/passwd', 'example.com:80', 'http://user:pw@example.com', 'http://example.com/?q=1', 'http://example.com/#x', '']) {
     const msg = rejection({ argv: [`--origin=${bad}`] });
-    assert.ok(msg.startsWith(`--origin: ${JSON.stringify(bad)} `), msg);
+    // A password is never echoed, not even in the error refusing it.
+    const shown = bad.replace(':pw@', ':***@');
+    assert.ok(msg.startsWith(`--origin: ${JSON.stringify(shown)} `), msg);
+    assert.ok(!msg.includes(':pw@'), msg);
     assert.match(msg, /expected an http:\/\/ or https:\/\/ URL with a host/);
   }
 });

@@ -3,6 +3,7 @@
 // node runs afterwards keeps every restart-only setting's running value.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { withoutPassword } from '../../src/config/kinds.js';
 import { configChanges, reloadedConfig } from '../../src/config/reload.js';
 import { ENTRIES } from '../../src/config/schema/index.js';
 import { config, ORIGIN } from '../fixtures/config-load.js';
@@ -66,4 +67,12 @@ test('listen addresses, the cache directory and the tier sizes need a restart; u
   const restart = new Set(ENTRIES.filter((e) => !e.setting.live).map((e) => e.path));
   for (const k of ['listen', 'admin.listen', 'cache.dir', 'cache.memoryMaxBytes', 'cache.diskMaxBytes', 'nodeId']) assert.ok(restart.has(k), k);
   for (const k of ['origin.upstreams', 'origin.balancer', 'origin.healthCheck.path', 'cache.staleIfErrorS', 'limits.maxUrlBytes', 'logLevel', 'admin.token']) assert.ok(!restart.has(k), k);
+});
+
+test('a password in a URL setting is shown as ***, even in a URL WHATWG cannot read', () => {
+  const c = configChanges(config({ argv: base }), config({ argv: [...base, '--edge-forward-auth-url', 'http://svc:hunter2@auth.local/check'] }));
+  assert.deepEqual(c.applied, [{ key: 'edge.forwardAuth.url', from: '', to: 'http://svc:***@auth.local/check' }]);
+  assert.equal(withoutPassword('https://idp:hunter2@bad host/jwks'), 'https://idp:***@bad host/jwks');
+  assert.equal(withoutPassword('edge-2=http://u:hunter2@10.0.0.2:8080'), 'edge-2=http://u:***@10.0.0.2:8080');
+  assert.equal(withoutPassword('http://user@host/x'), 'http://user@host/x');
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { explain, type ExplainInput } from '../../src/cache/explain.js';
 import { explainTarget } from '../../src/admin/explain.js';
+import { parsePurgeBody, selectorFor, type PurgeRequest } from '../../src/admin/purge.js';
 import { StrataError } from '../../src/errors.js';
 import { formatHttpDate } from '../../src/http/dates.js';
 import type { EntryMeta } from '../../src/store/types.js';
@@ -172,6 +173,21 @@ test('explain target: an absolute URL keys by its host and port, a path by the o
     assert.ok(r instanceof StrataError, String(bad));
     assert.equal(r.status, 400);
   }
+});
+
+test('explain and purge key a URL alike, on its target as written (no percent-encoding added)', () => {
+  const urls = ['http://site.example/search?q="x"', "http://site.example/it's?a='b'", 'http://site.example/a{b}|c^d', 'http://site.example/a`b',
+    'http://EXAMPLE.com:80/x?y=<z>', 'https://site.example:443/a\\b', 'http://site.example/\u00e4', 'http://site.example/a%7e', 'http://site.example/a/./b#frag'];
+  for (const url of urls) {
+    const e = explainTarget(url, 'origin.example');
+    assert.ok(!(e instanceof StrataError), url);
+    const sel = selectorFor(parsePurgeBody(JSON.stringify({ urls: [url] })) as PurgeRequest);
+    assert.ok(!(sel instanceof StrataError), url);
+    assert.deepEqual(sel.primaryKeys, [e.key], url);
+  }
+  const raw = explainTarget('http://site.example/search?q="x"', 'origin.example');
+  assert.ok(!(raw instanceof StrataError));
+  assert.equal(raw.key, 'GET http://site.example/search?q="x"');
 });
 
 test('the not-stored log keeps the last refusal per URL, at most maxUrls of them, the least recently refused going first', () => {

@@ -2,7 +2,7 @@
 // secret that authenticates them, how objects are shared among them and how
 // purges reach all of them. See ./index.ts for how to add a setting.
 
-import { Problem, show, duration, onOff, oneOf, secret, withoutPassword, type Kind } from '../kinds.js';
+import { CLOCK_ONLY_MS, Problem, show, duration, onOff, oneOf, secret, showUrl, urlKind, type Kind } from '../kinds.js';
 import { setting } from '../setting.js';
 
 export interface PeerSpec {
@@ -20,12 +20,12 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PEER_EXPECTED = 'NAME=http://HOST:PORT[@ADMIN_PORT], e.g. edge-2=http://10.0.0.2:8080@8081';
 
 function peerSpec(raw: unknown): PeerSpec {
-  if (typeof raw !== 'string') throw new Problem(`${show(raw)} is not a peer (expected ${PEER_EXPECTED})`);
+  if (typeof raw !== 'string') throw new Problem(`${showUrl(raw)} is not a peer (expected ${PEER_EXPECTED})`);
   const m = /^\s*([^=\s]+)=(https?:\/\/[^\s@/]+?)(?::(\d+))?(?:@(\d+))?\/?\s*$/i.exec(raw);
-  if (!m || !TOKEN.test(m[1]!)) throw new Problem(`${show(raw)} is not a peer (expected ${PEER_EXPECTED})`);
+  if (!m || !TOKEN.test(m[1]!)) throw new Problem(`${showUrl(raw)} is not a peer (expected ${PEER_EXPECTED})`);
   const port = m[3] === undefined ? undefined : Number(m[3]);
   const adminPort = m[4] === undefined ? undefined : Number(m[4]);
-  for (const p of [port, adminPort]) if (p !== undefined && (p < 1 || p > 65535)) throw new Problem(`${show(raw)} has a port out of range (expected 1-65535)`);
+  for (const p of [port, adminPort]) if (p !== undefined && (p < 1 || p > 65535)) throw new Problem(`${showUrl(raw)} has a port out of range (expected 1-65535)`);
   return { id: m[1]!, url: m[2]!.toLowerCase() + (port === undefined ? '' : `:${port}`), adminPort };
 }
 
@@ -56,26 +56,21 @@ function dnsName(): Kind<string> {
   };
 }
 
-/** `redis://HOST:PORT[/DB]` or "" for none. */
+/** `redis://HOST:PORT[/DB]` or "" for none; shown without its password (kinds.ts, urlKind). */
 function redisUrl(): Kind<string> {
   const expected = 'redis://HOST:PORT, or "" for none (purges fan out over the peers\' admin APIs)';
-  return {
-    arg: 'REDIS_URL',
-    parse: (raw) => {
-      if (typeof raw !== 'string') throw new Problem(`${show(raw)} is not a Redis URL (expected ${expected})`);
-      if (raw === '') return raw;
-      let u: URL;
-      try {
-        u = new URL(raw);
-      } catch {
-        throw new Problem(`${show(withoutPassword(raw))} is not a Redis URL (expected ${expected})`);
-      }
-      if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') throw new Problem(`${show(withoutPassword(raw))} is not a Redis URL (expected ${expected})`);
-      return raw;
-    },
-    // Shown (reload answers, configuration dumps) without its password.
-    format: withoutPassword,
-  };
+  return urlKind('REDIS_URL', (raw, shown) => {
+    if (typeof raw !== 'string') throw new Problem(`${shown} is not a Redis URL (expected ${expected})`);
+    if (raw === '') return raw;
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new Problem(`${shown} is not a Redis URL (expected ${expected})`);
+    }
+    if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') throw new Problem(`${shown} is not a Redis URL (expected ${expected})`);
+    return raw;
+  });
 }
 
 function port(): Kind<number> {
@@ -143,7 +138,8 @@ export const cluster = {
   }),
   healthCheckIntervalMs: setting({ kind: duration({ min: 50 }), default: 2_000, help: "How often each peer's admin /healthz is probed (the node id it answers is its identity)." }),
   handoffMs: setting({
-    kind: duration(),
+    // Only compared with the time since the healthy set changed (cluster/peer-fetch.ts), never a timer.
+    kind: duration({ max: CLOCK_ONLY_MS }),
     default: 300_000,
     help: 'After the healthy set changes, an owner that misses first asks the previous owner (only-if-cached), so a returning node takes its objects back without an origin storm. 0: off.',
   }),

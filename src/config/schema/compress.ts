@@ -5,7 +5,8 @@
 // recompress and recompressQueueMax need a restart (and enabling compression by a
 // reload leaves made variants at their fast level until then).
 
-import { count, mediaTypePatterns, codingNames, onOff, size } from '../kinds.js';
+import { count, onOff, size } from '../kinds.js';
+import { mediaTypePatterns, codingNames } from '../list-kinds.js';
 import { setting } from '../setting.js';
 import { MiB } from '../units.js';
 

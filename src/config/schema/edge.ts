@@ -6,7 +6,8 @@
 // any of them changed (src/node.ts), before applying anything.
 
 import { claimFields, cookieName, fieldName, filterRules, jwsAlgorithms, rate, serviceUrl, text, words } from '../edge-kinds.js';
-import { count, duration, fieldNames, oneOf, onOff, seconds } from '../kinds.js';
+import { CLOCK_ONLY_MS, count, duration, oneOf, onOff, seconds } from '../kinds.js';
+import { fieldNames } from '../list-kinds.js';
 import { setting } from '../setting.js';
 
 /** Response fields that name the origin's software; removed by default (edge.hideResponseFields). */
@@ -105,7 +106,8 @@ export const edge = {
     timeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 2_000, help: 'Time the auth service has to answer (beyond: 503 AUTH_UNAVAILABLE).' }),
     cacheTtlMs: setting({
       live: true,
-      kind: duration(),
+      // Only added to the clock (routing/guard/forward-auth.ts), never a timer.
+      kind: duration({ max: CLOCK_ONLY_MS }),
       default: 5_000,
       help: 'How long an answer (allow or deny) is reused for the same credentials; 0: ask for every request. Failures are never reused.',
     }),

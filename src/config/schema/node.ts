@@ -1,7 +1,8 @@
 // Settings of the node itself: its name, its listeners, its limits on client
 // input, its logs. See ./index.ts for how to add a setting.
 
-import { count, directory, duration, hostNames, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
+import { count, directory, duration, hostPort, httpToken, oneOf, secret, size } from '../kinds.js';
+import { hostNames } from '../list-kinds.js';
 import { setting } from '../setting.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -86,7 +87,9 @@ export const limits = {
     default: 256,
     help: 'Open connections one client address (an IPv6 client by its /64) may hold on the proxy listener; more are answered 429 and closed. 0: no cap.',
   }),
-  shutdownGraceMs: setting({ live: true, kind: duration(), default: 10_000, help: 'In-flight requests get this long to finish on shutdown. Also how long, at most, the upstream pools a reload replaced wait for the requests routed to them before it (then they close; later ones go to the new pool).' }),
+  // A timer: cli.ts and workers/primary.ts arm one for this plus a few seconds of backstop,
+  // so the bound sits below MAX_TIMER_MS (2^31-1 ms, 596.5h) with room for it.
+  shutdownGraceMs: setting({ live: true, kind: duration({ max: 596 * 3_600_000 }), default: 10_000, help: 'In-flight requests get this long to finish on shutdown. Also how long, at most, the upstream pools a reload replaced wait for the requests routed to them before it (then they close; later ones go to the new pool).' }),
   // Slow clients must not hold origin connections (nginx's proxy_request_buffering,
   // proxy_buffering and send_timeout): a request body is read whole before the
   // origin request, a passed-through response is buffered only this much per

@@ -1,7 +1,8 @@
 // Settings of the way to the origin: the upstream pool, timeouts, balancing,
 // health and retries. See ./index.ts for how to add a setting.
 
-import { count, duration, fieldNames, oneOf, requestPath, statusRanges } from '../kinds.js';
+import { CLOCK_ONLY_MS, count, duration, oneOf, requestPath } from '../kinds.js';
+import { fieldNames, statusRanges } from '../list-kinds.js';
 import { upstreams as upstreamList } from '../upstream-kinds.js';
 import { setting } from '../setting.js';
 
@@ -113,8 +114,9 @@ export const origin = {
       default: 5,
       help: 'Failures in a row of real requests (connect errors, timeouts, resets, 502/503/504; not 500/501, the application answering about one URL) that eject an upstream; 0 turns ejection off.',
     }),
-    ejectMs: setting({ live: true, kind: duration({ min: 1 }), default: 10_000, help: 'First ejection; doubled for each further one while the upstream keeps failing.' }),
-    maxEjectMs: setting({ live: true, kind: duration({ min: 1 }), default: 300_000, help: 'Longest ejection.' }),
+    // Ejections end when a clock reading passes them (origin/health.ts), never by a timer.
+    ejectMs: setting({ live: true, kind: duration({ min: 1, max: CLOCK_ONLY_MS }), default: 10_000, help: 'First ejection; doubled for each further one while the upstream keeps failing.' }),
+    maxEjectMs: setting({ live: true, kind: duration({ min: 1, max: CLOCK_ONLY_MS }), default: 300_000, help: 'Longest ejection.' }),
   },
   retries: {
     count: setting({
@@ -125,6 +127,7 @@ export const origin = {
         'Retries, each on an upstream not yet tried, of a request that failed before any response byte ' +
         '(connect error, reset) when it is idempotent and has no body.',
     }),
-    budgetMs: setting({ live: true, kind: duration(), default: 10_000, help: 'No retry starts later than this after the first attempt.' }),
+    // A deadline compared with the clock before each retry (origin/pool.ts), never a timer.
+    budgetMs: setting({ live: true, kind: duration({ max: CLOCK_ONLY_MS }), default: 10_000, help: 'No retry starts later than this after the first attempt.' }),
   },
 };
