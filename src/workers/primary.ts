@@ -8,9 +8,9 @@
 //   still running at grace + backstop is killed; exit 0 when all stopped cleanly;
 // - SIGHUP: forwarded to every worker (each reloads; each logs what it applied).
 //
-// Worker links use loopback ports the primary reserves at start (bound to port 0
-// and released): a restarted worker takes the same ports back, so the other
-// workers' peer lists stay valid.
+// Worker links use loopback ports the primary reserves at start, below the kernel's
+// ephemeral range (link-ports.ts): a restarted worker takes the same ports back, so
+// the other workers' peer lists stay valid.
 
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
@@ -18,9 +18,9 @@ import { unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { ephemeralRange, reserveLinkPorts } from './link-ports.js';
 import { clearLocksOf, lockDirFor, removeLockDir } from './key-lock.js';
 import { ASSIGNMENT_ENV, unusedWorkerDirs, type WorkerAssignment } from './plan.js';
 import type { RoutingOverrides } from '../routing/overrides.js';
@@ -34,31 +34,6 @@ const STOP_BACKSTOP_MS = 5_000;
 /** Messages a worker sends its primary. */
 export type StartedMessage = { strata: 'started'; listen: unknown; admin?: unknown };
 export type WorkerMessage = StartedMessage | { strata: 'routing'; overrides: RoutingOverrides };
-
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Ports for every worker's links, distinct (held open until all are known). */
-async function reservePorts(count: number): Promise<WorkerAssignment['links']> {
-  const links: WorkerAssignment['links'] = [];
-  const seen = new Set<number>();
-  while (links.length < count) {
-    const proxyPort = await freeLoopbackPort();
-    const adminPort = await freeLoopbackPort();
-    if (proxyPort === adminPort || seen.has(proxyPort) || seen.has(adminPort)) continue;
-    seen.add(proxyPort).add(adminPort);
-    links.push({ proxyPort, adminPort });
-  }
-  return links;
-}
 
 /**
  * The workers' link sockets (short paths: a Unix socket path is limited to ~100
@@ -100,7 +75,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   await warnUnusedDirs(config.cache.dir, count, logger);
   await recordCount(config.cache.dir, count, logger);
   const secret = randomBytes(32).toString('hex');
-  const links = await reservePorts(count);
+  const links = await reserveLinkPorts(count, { ephemeral: await ephemeralRange() });
   const { lockPaths, lockDir } = startFiles(count);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
   let stopping = false;
