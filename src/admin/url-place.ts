@@ -7,12 +7,10 @@
 // no request ever made for targets with `"`, `'`, `<`, `>`, `{`, `}`, backtick,
 // `\` or non-ASCII. Purge and explain both call placeOf, so they cannot disagree.
 
-import { removeDotSegments } from '../http/url-path.js';
+import { absoluteParts, removeDotSegments } from '../http/url-path.js';
 
 /** Host (absent for a path) and origin-form target; or why the text is no URL to look up. */
 export type UrlPlace = { ok: true; host?: string; target: string } | { ok: false; problem: string };
-
-const ABSOLUTE = /^https?:\/\/([^/?#]+)([^#]*)/i;
 
 /**
  * `http(s)://host[:port]/target` or `/target` (a fragment dropped), its dot segments
@@ -24,13 +22,12 @@ export function placeOf(s: string): UrlPlace {
   let target: string;
   if (s.startsWith('/')) target = s.split('#', 1)[0]!;
   else {
-    const m = ABSOLUTE.exec(s);
-    if (!m) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"` };
-    const rest = m[2]!;
-    host = m[1]!;
+    const parts = absoluteParts(s);
+    if (!parts) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"` };
+    host = parts.authority;
     // Keys use the http scheme even behind TLS (CACHING.md): an https URL's default port goes, as a request's does.
     if (/^https:/i.test(s) && host.endsWith(':443')) host = host.slice(0, -4);
-    target = rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest;
+    target = parts.target;
   }
   const normal = removeDotSegments(target);
   if (!normal.ok) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))}: ${normal.reason}` };

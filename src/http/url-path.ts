@@ -62,3 +62,17 @@ export function removeDotSegments(target: string): NormalisedTarget {
   }
   return { ok: true, target: `/${out.join('/')}${query}` };
 }
+
+const ABSOLUTE = /^https?:\/\/([^/?#]+)([^#]*)/i;
+
+/**
+ * An absolute http(s) URL's authority and its origin-form target as written: the
+ * characters kept (requests are keyed on the raw target; WHATWG URL would turn `"`
+ * into `%22` and `\` into `/`), an empty path made `/`, a fragment dropped.
+ */
+export function absoluteParts(url: string): { authority: string; target: string } | undefined {
+  const m = ABSOLUTE.exec(url);
+  if (!m) return undefined;
+  const rest = m[2]!;
+  return { authority: m[1]!, target: rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest };
+}

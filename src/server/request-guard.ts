@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { StrataError } from '../errors.js';
 import { hostPartOf, malformedHostMessage } from '../http/host.js';
-import { removeDotSegments } from '../http/url-path.js';
+import { absoluteParts, removeDotSegments } from '../http/url-path.js';
 
 export interface GuardLimits {
   maxUrlBytes: number;
@@ -106,7 +106,8 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
     if (!hostHeader || authority !== normaliseHostPort(hostHeader, u.protocol) || !localNames(req).some((n) => normaliseHostPort(n, u.protocol) === authority)) {
       return new StrataError('NOT_A_FORWARD_PROXY', `absolute-form request for ${u.host} refused: Strata is a reverse proxy, not an open proxy`);
     }
-    return { target: u.pathname + u.search, host: u.host };
+    // The target as written, not WHATWG's re-encoding of it: keyed as the same request in origin-form is.
+    return { target: absoluteParts(url)?.target ?? u.pathname + u.search, host: u.host };
   }
   return new StrataError('BAD_REQUEST', 'request target must be origin-form (/path) or absolute-form for this host');
 }

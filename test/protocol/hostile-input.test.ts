@@ -58,6 +58,17 @@ test('absolute-form naming this node (authority case-insensitive) fills the cach
     assert.equal(n.h.node.stats.counters.badRequests, 0);
   }));
 
+test('absolute-form naming this node keys the target as written: the same entry as its origin-form request ("), not a re-encoded one', T, () =>
+  withPrimedNode(async (n) => {
+    const target = '/search?q="x"';
+    const first = await rawExchange(n.port, `GET ${target} HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`);
+    assert.equal(first.responses[0]!.status, 200);
+    const r = await rawExchange(n.port, `GET http://${n.host}${target} HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`);
+    assert.equal(r.responses[0]!.status, 200);
+    assert.match(r.responses[0]!.headers['cache-status']!, /^test-node; hit/, 'stored by the origin-form request, found by the absolute-form one');
+    assert.equal(n.h.origin.count(target), 1);
+  }));
+
 test('absolute-form naming this node as localhost is accepted', T, () =>
   withPrimedNode(async (n) => {
     const r = await rawExchange(n.port, `GET http://localhost:${n.port}/cached HTTP/1.1\r\nHost: localhost:${n.port}\r\n\r\n`);

@@ -20,6 +20,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
 import type { GuardRequest } from './guard.js';
+import { withoutPassword } from '../../config/kinds.js';
 
 export interface ForwardAuthRules {
   url: string;
@@ -126,7 +127,7 @@ export class ForwardAuth {
     try {
       res = await request(this.rules.url, { method: 'GET', headers, dispatcher: this.agent, signal: AbortSignal.timeout(this.rules.timeoutMs) });
     } catch (err) {
-      return { kind: 'unavailable', reason: `auth service ${this.rules.url} did not answer (${describe(err)})` };
+      return { kind: 'unavailable', reason: `auth service ${withoutPassword(this.rules.url)} did not answer (${describe(err)})` };
     }
     const status = res.statusCode;
     await discard(res.body);
@@ -147,7 +148,7 @@ export class ForwardAuth {
       }
       return { kind: 'deny', status, headers: pass };
     }
-    return { kind: 'unavailable', reason: `auth service ${this.rules.url} answered ${status} (expected 2xx, 401, 403 or a redirect)` };
+    return { kind: 'unavailable', reason: `auth service ${withoutPassword(this.rules.url)} answered ${status} (expected 2xx, 401, 403 or a redirect)` };
   }
 
   get rememberedCount(): number {

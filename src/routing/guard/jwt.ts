@@ -21,6 +21,7 @@ import type { HeaderMap } from '../../http/headers.js';
 import type { Clock } from '../../util/clock.js';
 import { GuardConfigError } from './config-error.js';
 import { canonicalJws } from './jws-form.js';
+import { withoutPassword } from '../../config/kinds.js';
 
 export interface JwtRules {
   jwksUrl: string;
@@ -226,7 +227,7 @@ export class JwtCheck {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== undefined && TOKEN_FAULTS.has(code)) return { kind: 'invalid', reason: reasonOf(err) };
-      return { kind: 'unavailable', reason: `JWKS ${this.rules.jwksUrl} unusable (${(err as Error).message})` };
+      return { kind: 'unavailable', reason: `JWKS ${withoutPassword(this.rules.jwksUrl)} unusable (${(err as Error).message})` };
     }
   }
 
