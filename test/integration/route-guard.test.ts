@@ -155,11 +155,16 @@ test("a reload that changes one route's guard keeps the other route's rate-limit
   }
 });
 
-test('node-wide forward-auth switched off on one route (forwardAuth: off); a route with its own hideResponseFields', async () => {
-  const auth = await startAuthService((_req, res) => {
+/** An auth service that refuses every request (401): whatever reaches it got past the stages before. */
+function startRefusingAuth(): ReturnType<typeof startAuthService> {
+  return startAuthService((_req, res) => {
     res.writeHead(401, { 'content-length': '0' });
     res.end();
   });
+}
+
+test('node-wide forward-auth switched off on one route (forwardAuth: off); a route with its own hideResponseFields', async () => {
+  const auth = await startRefusingAuth();
   const h = await startSites(
     { shop: page },
     (u) => ({
@@ -190,10 +195,7 @@ test('node-wide forward-auth switched off on one route (forwardAuth: off); a rou
 
 test('a shared edge.rateLimit by header: values a route without auth takes as sent do not pass the limit of a route with auth (issue 12, review)', async () => {
   // The auth service refuses every key: whatever reaches it got past the rate limit.
-  const auth = await startAuthService((_req, res) => {
-    res.writeHead(401, { 'content-length': '0' });
-    res.end();
-  });
+  const auth = await startRefusingAuth();
   const h = await startSites(
     { shop: page },
     (u) => ({
