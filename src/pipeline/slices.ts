@@ -30,7 +30,7 @@ import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
-import { assessStorage, type StoragePolicyOptions } from '../cache/storable.js';
+import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import { parseContentRange } from '../http/range.js';
@@ -118,6 +118,9 @@ function objectHeaders(meta: EntryMeta): HeaderMap {
   h['content-length'] = String(meta.slice!.totalBytes);
   return h;
 }
+
+/** One version of the object: its validator and its complete length (a grown object may keep its ETag). */
+type SliceVersion = Pick<NonNullable<EntryMeta['slice']>, 'validator' | 'totalBytes'>;
 
 class SliceChangedError extends Error {
   readonly code = 'ESLICECHANGED';
@@ -247,7 +250,9 @@ export function createSlicer(deps: SliceDeps) {
   }
 
   interface SliceSource {
-    meta: EntryMeta;
+    /** The stored slice's metadata; none for a slice read for this request alone (ownSlice). */
+    meta?: EntryMeta;
+    version: SliceVersion;
     read: (from: number, to: number) => AsyncIterable<Buffer>;
     /** Set when the slice comes from the origin (not the cache). */
     upstream?: string;
@@ -257,28 +262,53 @@ export function createSlicer(deps: SliceDeps) {
     release: () => void;
   }
 
-  /** Slice `index` as a readable source, from the cache or the origin. */
-  async function slice(req: SliceRequest, index: number, validator: string | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
-    const stored = await storedSlice(req, index, validator);
-    if (stored) return { meta: stored.meta, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
+  /**
+   * Slice `index` as a readable source, from the cache or the origin. `version`: the
+   * object the answer is built on (none for its first slice), which a slice this
+   * request alone may not store can still be read from (ownSlice).
+   */
+  async function slice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
+    const stored = await storedSlice(req, index, version?.validator);
+    if (stored) return { meta: stored.meta, version: stored.meta.slice!, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
     if (req.cachedOnly) return { outcome: { kind: 'failed', error: new StrataError('ONLY_IF_CACHED_MISS') } };
     let { outcome: o, joined } = await fetchShared(req, index);
-    if (o.kind !== 'storing') return { outcome: o };
-    let reader = readerOf(o.body);
-    if (!reader) {
+    let reader = o.kind === 'storing' ? readerOf(o.body) : undefined;
+    // Joined too late to read the shared body from its start, or joined a fetch whose
+    // answer was another request's own (its no-store, its credentials): fetch this slice alone.
+    if (joined && (o.kind === 'storing' ? !reader : o.kind === 'passing' && REQUEST_SPECIFIC_REASONS.has(o.reason))) {
       joined = false;
-      // Joined too late to read the shared body from its start: fetch this slice alone.
       o = await fetchSlice(req, index).outcome;
-      if (o.kind !== 'storing') return { outcome: o };
-      reader = readerOf(o.body)!;
+      reader = o.kind === 'storing' ? readerOf(o.body) : undefined;
     }
+    if (o.kind === 'passing' && version) return ownSlice(o, index, version) ?? { outcome: o };
+    if (o.kind !== 'storing' || !reader) return { outcome: o };
     const r = reader;
-    return { meta: o.stored, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, joined, release: () => r.destroy() };
+    return { meta: o.stored, version: o.stored.slice!, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, joined, release: () => r.destroy() };
+  }
+
+  /**
+   * A slice this request alone may not store (REQUEST_SPECIFIC_REASONS: its no-store,
+   * its credentials, a Cookie under heuristic freshness) says nothing about the object:
+   * read for this answer only when it is exactly slice `index` of the answer's version
+   * (its Content-Range, validator and length), never stored, nothing dropped for it.
+   * Undefined when it is anything else (the caller cuts the answer).
+   */
+  function ownSlice(o: Extract<FetchOutcome, { kind: 'passing' }>, index: number, version: SliceVersion): SliceSource | undefined {
+    if (!REQUEST_SPECIFIC_REASONS.has(o.reason) || o.status !== 206 || o.headers['vary'] !== undefined) return undefined;
+    const cr = parseContentRange(o.headers['content-range']);
+    if (!cr || cr.total !== version.totalBytes || objectValidator(o.headers) !== version.validator) return undefined;
+    const span = sliceSpan(index, sliceBytes, cr.total);
+    if (cr.start !== span.start || cr.end !== span.end) return undefined;
+    // Read in the turn the outcome arrived: an unread passing body is abandoned after it.
+    const r = readerOf(o.body);
+    if (!r) return undefined;
+    return { version, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, release: () => r.destroy() };
   }
 
   /** The object's body: slices read in order as a range is streamed. */
   function slicedBody(req: SliceRequest, first: { index: number; source: SliceSource }): Body {
-    const { totalBytes, validator } = first.source.meta.slice!;
+    const version = first.source.version;
+    const { totalBytes, validator } = version;
     let firstUnused: SliceSource | undefined = first.source;
     return {
       size: totalBytes,
@@ -293,17 +323,19 @@ export function createSlicer(deps: SliceDeps) {
                 src = firstUnused;
                 firstUnused = undefined;
               } else {
-                const s = await (ahead ?? slice(req, i, validator));
+                const s = await (ahead ?? slice(req, i, version));
                 ahead = undefined;
-                if (!('meta' in s)) {
+                if ('outcome' in s) {
                   // The origin answered, but not with a slice of this object (it shrank, lost
                   // range support, now refuses storing): no stored slice of it is usable any more.
-                  if (s.outcome.kind === 'storing' || s.outcome.kind === 'passing') await dropVersion(req.key, undefined);
+                  // A refusal that is this request's own (ownSlice would not read it) proves nothing of the object.
+                  const o = s.outcome;
+                  if (o.kind === 'storing' || (o.kind === 'passing' && !REQUEST_SPECIFIC_REASONS.has(o.reason))) await dropVersion(req.key, undefined);
                   throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
                 }
                 src = s;
               }
-              const m = src.meta.slice!;
+              const m = src.version;
               if (m.validator !== validator || m.totalBytes !== totalBytes) {
                 // The origin's object changed under this answer: never stitch two versions.
                 logger.warn({ id: req.id, url: urlOfKey(req.key), slice: i, was: validator, now: m.validator }, 'object changed between slices; answer cut, outdated slices dropped');
@@ -313,13 +345,13 @@ export function createSlicer(deps: SliceDeps) {
               // One slice ahead: the next origin request (its round trip, its slow start)
               // overlaps this slice's delivery, at the cost of at most one slice more in
               // memory per answer.
-              if (i < last && !(i + 1 === first.index && firstUnused)) ahead = slice(req, i + 1, validator);
+              if (i < last && !(i + 1 === first.index && firstUnused)) ahead = slice(req, i + 1, version);
               const span = sliceSpan(i, sliceBytes, totalBytes);
               yield* src.read(Math.max(start, span.start) - span.start, Math.min(end, span.end) - span.start);
             }
           } finally {
             // An answer that ends early lets go of the slice fetched ahead (its fill goes on).
-            if (ahead) void ahead.then((s) => ('meta' in s ? s.release() : undefined), () => undefined);
+            if (ahead) void ahead.then((s) => ('outcome' in s ? undefined : s.release()), () => undefined);
           }
         }
         return Readable.from(bytes(), { objectMode: false });
@@ -355,7 +387,7 @@ export function createSlicer(deps: SliceDeps) {
       // Past the end of a known object: the first slice still carries the length for a 416.
       const index = known && firstByte >= known.totalBytes ? 0 : Math.floor(firstByte / sliceBytes);
       const s = await slice(req, index, undefined);
-      if (!('meta' in s)) {
+      if ('outcome' in s) {
         const o = s.outcome;
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
         // A range beyond the end says nothing about whether the object can be sliced.
@@ -364,6 +396,8 @@ export function createSlicer(deps: SliceDeps) {
         return { kind: 'unsliceable', why: total !== undefined && total <= thresholdBytes ? 'small' : whyNot(o) };
       }
       const meta = s.meta;
+      // Read without a version to read against, a slice is always a stored one (ownSlice needs one).
+      if (!meta) return { kind: 'failed', error: new StrataError('INTERNAL', 'first slice of an answer has no stored metadata') };
       const fromCache = s.upstream === undefined;
       // A newer version fetched: slices stored for another version are outdated.
       if (storedSlices(req.key).some((m) => m.slice!.validator !== meta.slice!.validator)) await dropVersion(req.key, meta.slice!.validator);
