@@ -122,6 +122,10 @@ function objectHeaders(meta: EntryMeta): HeaderMap {
 /** One version of the object: its validator and its complete length (a grown object may keep its ETag). */
 type SliceVersion = Pick<NonNullable<EntryMeta['slice']>, 'validator' | 'totalBytes'>;
 
+function sameVersion(a: SliceVersion, b: SliceVersion): boolean {
+  return a.validator === b.validator && a.totalBytes === b.totalBytes;
+}
+
 class SliceChangedError extends Error {
   readonly code = 'ESLICECHANGED';
 }
@@ -136,9 +140,9 @@ export function createSlicer(deps: SliceDeps) {
     return store.variants(primaryKey).filter((m): m is EntryMeta => m.slice !== undefined && m.slice.bytes === sliceBytes && 'headers' in m);
   }
 
-  /** Remove every slice of the object not of `validator` (all of them when undefined). */
-  async function dropVersion(primaryKey: string, keep: string | undefined): Promise<void> {
-    const stale = storedSlices(primaryKey).filter((m) => m.slice!.validator !== keep);
+  /** Remove every slice of the object not of version `keep` (all of them when undefined). */
+  async function dropVersion(primaryKey: string, keep: SliceVersion | undefined): Promise<void> {
+    const stale = storedSlices(primaryKey).filter((m) => !keep || !sameVersion(m.slice!, keep));
     if (stale.length === 0) return;
     stats.inc('sliceVersionDrops');
     await Promise.all(stale.map((m) => store.delete(m.key).catch(() => false)));
@@ -225,11 +229,13 @@ export function createSlicer(deps: SliceDeps) {
     return { outcome: await coalescer.lead(key, () => fetchSlice(req, index)).outcome, joined: false };
   }
 
-  /** A fresh stored slice, if there is one. */
-  async function storedSlice(req: SliceRequest, index: number, validator: string | undefined): Promise<StoredEntry | undefined> {
+  /** A fresh stored slice, of `version` when one is given, if there is one. */
+  async function storedSlice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<StoredEntry | undefined> {
     const key = sliceKey(req.key, sliceBytes, index);
     const e = store.peek(key) ?? (await store.get(key).catch(() => undefined));
-    return e && reusableSlice(e.meta, validator, requestDirectives(req.requestHeaders), clock.now()) ? e : undefined;
+    // One of another length is of another version even under the same validator: fetched again, not stitched.
+    if (version && e?.meta.slice && e.meta.slice.totalBytes !== version.totalBytes) return undefined;
+    return e && reusableSlice(e.meta, version?.validator, requestDirectives(req.requestHeaders), clock.now()) ? e : undefined;
   }
 
   /** Bytes [from, to] of one shared slice body (relative to the slice), read as they arrive. */
@@ -268,7 +274,7 @@ export function createSlicer(deps: SliceDeps) {
    * request alone may not store can still be read from (ownSlice).
    */
   async function slice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
-    const stored = await storedSlice(req, index, version?.validator);
+    const stored = await storedSlice(req, index, version);
     if (stored) return { meta: stored.meta, version: stored.meta.slice!, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
     if (req.cachedOnly) return { outcome: { kind: 'failed', error: new StrataError('ONLY_IF_CACHED_MISS') } };
     let { outcome: o, joined } = await fetchShared(req, index);
@@ -336,10 +342,11 @@ export function createSlicer(deps: SliceDeps) {
                 src = s;
               }
               const m = src.version;
-              if (m.validator !== validator || m.totalBytes !== totalBytes) {
+              if (!sameVersion(m, version)) {
                 // The origin's object changed under this answer: never stitch two versions.
-                logger.warn({ id: req.id, url: urlOfKey(req.key), slice: i, was: validator, now: m.validator }, 'object changed between slices; answer cut, outdated slices dropped');
-                await dropVersion(req.key, m.validator);
+                // The slice that differs was just fetched (storedSlice reads only this version): it is the newer one.
+                logger.warn({ id: req.id, url: urlOfKey(req.key), slice: i, was: validator, now: m.validator, wasBytes: totalBytes, nowBytes: m.totalBytes }, 'object changed between slices; answer cut, outdated slices dropped');
+                await dropVersion(req.key, m);
                 throw new SliceChangedError(`slice ${i} belongs to another version of the object`);
               }
               // One slice ahead: the next origin request (its round trip, its slow start)
@@ -400,7 +407,7 @@ export function createSlicer(deps: SliceDeps) {
       if (!meta) return { kind: 'failed', error: new StrataError('INTERNAL', 'first slice of an answer has no stored metadata') };
       const fromCache = s.upstream === undefined;
       // A newer version fetched: slices stored for another version are outdated.
-      if (storedSlices(req.key).some((m) => m.slice!.validator !== meta.slice!.validator)) await dropVersion(req.key, meta.slice!.validator);
+      if (storedSlices(req.key).some((m) => !sameVersion(m.slice!, meta.slice!))) await dropVersion(req.key, meta.slice!);
       const objectMeta: EntryMeta = { ...meta, key: req.key, status: 200, headers: objectHeaders(meta), bodySize: meta.slice!.totalBytes };
       delete objectMeta.integrity;
       return {
