@@ -111,10 +111,15 @@ function whyNot(o: FetchOutcome): string {
 
 
 
-/** The object's response fields, as a whole 200 would carry them. */
+/**
+ * The object's response fields, as a whole 200 would carry them. The first slice's
+ * digests of its own bytes (Content-Digest, RFC 9530; the obsolete Content-MD5 and
+ * Digest) would be wrong on the whole object and on any other range: dropped.
+ * Repr-Digest covers the whole representation and stays.
+ */
 function objectHeaders(meta: EntryMeta): HeaderMap {
   const h: HeaderMap = { ...meta.headers };
-  delete h['content-range'];
+  for (const name of ['content-range', 'content-digest', 'content-md5', 'digest']) delete h[name];
   h['content-length'] = String(meta.slice!.totalBytes);
   return h;
 }
