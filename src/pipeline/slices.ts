@@ -39,6 +39,7 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
+import { objectHeaders, sameVersion, SliceChangedError, trimmed, whyNot, type SliceVersion } from './slice-parts.js';
 import { edgeTiersOf, fetchFrom, whenDistrusted, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
 
 /** A slice fill is never joined by another worker's request (FillProgress.streaming). */
@@ -101,39 +102,6 @@ export type SlicedObject =
   | { kind: 'unsliceable'; why: string }
   | { kind: 'failed'; error: StrataError };
 
-/** Why a slice fetch gave no slice, for logs and Cache-Status. */
-function whyNot(o: FetchOutcome): string {
-  if (o.kind === 'failed') return o.error.code.toLowerCase();
-  if (o.kind === 'validated') return 'validated';
-  if (o.kind === 'passing') return o.reason;
-  return o.kind === 'storing' ? `status-${o.status}` : o.kind;
-}
-
-
-
-/**
- * The object's response fields, as a whole 200 would carry them. The first slice's
- * digests of its own bytes (Content-Digest, RFC 9530; the obsolete Content-MD5 and
- * Digest) would be wrong on the whole object and on any other range: dropped.
- * Repr-Digest covers the whole representation and stays.
- */
-function objectHeaders(meta: EntryMeta): HeaderMap {
-  const h: HeaderMap = { ...meta.headers };
-  for (const name of ['content-range', 'content-digest', 'content-md5', 'digest']) delete h[name];
-  h['content-length'] = String(meta.slice!.totalBytes);
-  return h;
-}
-
-/** One version of the object: its validator and its complete length (a grown object may keep its ETag). */
-type SliceVersion = Pick<NonNullable<EntryMeta['slice']>, 'validator' | 'totalBytes'>;
-
-function sameVersion(a: SliceVersion, b: SliceVersion): boolean {
-  return a.validator === b.validator && a.totalBytes === b.totalBytes;
-}
-
-class SliceChangedError extends Error {
-  readonly code = 'ESLICECHANGED';
-}
 
 export function createSlicer(deps: SliceDeps) {
   const { store, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
@@ -243,22 +211,6 @@ export function createSlicer(deps: SliceDeps) {
     return e && reusableSlice(e.meta, version?.validator, requestDirectives(req.requestHeaders), clock.now()) ? e : undefined;
   }
 
-  /** Bytes [from, to] of one shared slice body (relative to the slice), read as they arrive. */
-  async function* trimmed(reader: Readable, from: number, to: number): AsyncGenerator<Buffer> {
-    let at = 0;
-    try {
-      for await (const chunk of reader as AsyncIterable<Buffer>) {
-        const next = at + chunk.length;
-        if (next > from) yield chunk.subarray(Math.max(0, from - at), Math.min(chunk.length, to - at + 1));
-        at = next;
-        if (at > to) return;
-      }
-      if (at <= to) throw new SliceChangedError(`slice ended after ${at} bytes, ${to + 1} expected`);
-    } finally {
-      // Leaving early detaches this reader only: the slice's cache fill goes on.
-      reader.destroy();
-    }
-  }
 
   interface SliceSource {
     /** The stored slice's metadata; none for a slice read for this request alone (ownSlice). */
