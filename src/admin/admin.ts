@@ -109,7 +109,7 @@ export function createAdminHandler(deps: AdminDeps): AdminHandler {
   const gate = (req: IncomingMessage, res: ServerResponse): { peer: string | undefined } | undefined => {
     // A peer proves itself with the cluster secret, so it may name the node by any Host
     // (the Host check is a defence against browsers, which cannot make that proof).
-    const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap);
+    const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap, 'admin');
     if (peer === undefined && !isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
       json(res, err.status, { error: err.code, message: err.message });

@@ -218,8 +218,9 @@ export class Cluster implements ClusterPath {
     return { peers: await this.fanOut.distribute(purge), via: 'fan-out' };
   }
 
-  verify(method: string, target: string, headers: HeaderMap): string | undefined {
-    const r = checkPeer(this.config.cluster.secret, this.config.nodeId, method, target, headers, this.authNow(), this.seen);
+  /** `listener` 'admin': a health probe made for another id is a peer's too (checkPeer probeAnyId). */
+  verify(method: string, target: string, headers: HeaderMap, listener: 'proxy' | 'admin' = 'proxy'): string | undefined {
+    const r = checkPeer(this.config.cluster.secret, this.config.nodeId, method, target, headers, this.authNow(), this.seen, listener === 'admin');
     if (r.peer === undefined && r.forged) {
       this.forged++;
       if (r.why === 'replayed') {

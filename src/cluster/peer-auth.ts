@@ -32,7 +32,10 @@ export const PEER_BODY = 'strata-peer-body';
 export const PEER_SIGNED = 'strata-peer-signed';
 /** The canary side the sender's client was given: the owner answers from that side (pipeline/handle.ts). */
 export const PEER_SIDE = 'strata-peer-side';
-/** The node id the proof was made for: accepted by that node alone (absent only on a health probe). */
+/**
+ * The node id the proof was made for: accepted by that node alone. The one
+ * exception is a health probe on the admin listener (checkPeer `probeAnyId`).
+ */
 export const PEER_TO = 'strata-peer-to';
 export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_SIDE, PEER_TO] as const;
 
@@ -137,8 +140,19 @@ const NO_CLAIM: PeerCheck = Object.freeze({ peer: undefined, forged: false });
  * (accepted once) and every field it does not cover removed from `headers`. When
  * it claims one without a valid proof, the peer fields are deleted from `headers`
  * (the request goes on as a client's) and `forged` is true.
+ *
+ * `probeAnyId` (the admin listener alone): a GET /healthz proof made for another
+ * id, or none, is accepted too. A member probe names the id it last knew (none
+ * for an address DNS listed that has not answered yet, or an old one when the
+ * node restarted under another id): the answer names the id, and the prober
+ * reports the mismatch itself (membership.ts probe). Each node remembers its own
+ * proofs, so such a proof captured on its way to one node is accepted once by
+ * every other node within MAX_SKEW_MS: only where that yields nothing but the
+ * health answer and a delivery of owed purges to the peer's configured address.
+ * Never on the proxy listener: there a peer skips the edge guard and sees
+ * peer-only fields.
  */
-export function checkPeer(secret: string, self: string, method: string, target: string, headers: HeaderMap, nowMs: number, seen: SeenProofs): PeerCheck {
+export function checkPeer(secret: string, self: string, method: string, target: string, headers: HeaderMap, nowMs: number, seen: SeenProofs, probeAnyId = false): PeerCheck {
   const from = headers[PEER_FROM];
   const time = headers[PEER_TIME];
   const sig = headers[PEER_SIG];
@@ -146,10 +160,9 @@ export function checkPeer(secret: string, self: string, method: string, target: 
   const nonce = headers[PEER_NONCE];
   const listed = headers[PEER_SIGNED];
   let why: 'invalid' | 'replayed' = 'invalid';
-  // Made for this node (a health probe, which only reads /healthz, may be made for whoever answers).
+  // Made for this node; on the admin listener, a health probe made for whoever answers.
   const to = headers[PEER_TO] ?? '';
-  // A probe's receiver id may be stale (a peer restarted under another id): the sender reports that itself.
-  const forMe = to === self || (method === 'GET' && target === '/healthz');
+  const forMe = to === self || (probeAnyId && method === 'GET' && target === '/healthz');
   if (secret !== '' && forMe && from !== undefined && time !== undefined && sig !== undefined && SIGNATURE.test(sig) && nonce !== undefined && listed !== undefined && /^\d{1,16}$/.test(time) && Math.abs(nowMs - Number(time)) <= MAX_SKEW_MS) {
     const names = listed === '' ? [] : listed.split(',');
     const want = names.some((n) => PROOF_OWN.has(n)) ? undefined : mac(secret, { method, target, host: headers['host'] ?? '', time, nonce, from, to, body: headers[PEER_BODY] ?? '', names, value: (n) => headers[n] });

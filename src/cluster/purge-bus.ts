@@ -21,6 +21,12 @@
 // because its stream id's time is too far from its signed time, and a copy
 // appended at once because its signature was already seen. The comparison is in
 // the stream's own time, so a node catching up hours later judges alike.
+//
+// Invariant: a node is reported `acked` for a purge only when it applied it. A
+// genuine entry can be refused too (its writer's clock more than MAX_SKEW_MS from
+// Redis's, or another cluster.secret): the reader still moves past it (one bad
+// entry must not stop every later purge), but first records the refusal under
+// REFUSED_KEY, and acks() reports that node `pending` with the reason.
 
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -33,6 +39,11 @@ export const STREAM_KEY = 'strata:purges';
 export const POSITIONS_KEY = 'strata:purge-positions';
 /** The stream is trimmed to about this many purges. */
 export const STREAM_MAX_LEN = 100_000;
+/** Per entry id, a hash of the nodes that refused it and why (read by acks()); kept this long. */
+export const REFUSED_KEY = 'strata:purge-refused:';
+const REFUSED_TTL_S = 3_600;
+/** A refusal for clock skew is logged at error level at most this often. */
+const SKEW_LOG_INTERVAL_MS = 60_000;
 const READ_BLOCK_MS = 1_000;
 const ACK_POLL_MS = 20;
 
@@ -79,6 +90,7 @@ export class PurgeBus {
   private replayed = 0;
   /** Signatures of entries applied within MAX_SKEW_MS of stream time: a copy appended meanwhile is applied once. */
   private readonly seen = new SeenProofs(MAX_SKEW_MS);
+  private lastSkewLogMs = -Infinity;
   lastError: string | undefined;
 
   constructor(private readonly deps: PurgeBusDeps) {
@@ -162,8 +174,10 @@ export class PurgeBus {
       if (typeof p === 'string') this.deps.logger.warn({ id, problem: p }, 'purge bus: unreadable entry skipped');
       else if (p.from !== this.deps.nodeId) {
         const verdict = this.check(id, p.from, text!, fields);
-        if (verdict !== 'ok') this.deps.onForged(id, p.from, verdict);
-        else {
+        if (verdict !== 'ok') {
+          if (verdict !== 'replayed') await this.refuse(id, p.from, verdict, fields);
+          this.deps.onForged(id, p.from, verdict === 'invalid' ? 'invalid' : 'replayed');
+        } else {
           await this.deps.apply(p);
           this.replayed++;
         }
@@ -174,14 +188,35 @@ export class PurgeBus {
     return entries.length;
   }
 
-  /** Signed by a node sharing the secret, appended when it signed it, and not seen before. */
-  private check(id: string, from: string, text: string, fields: string[]): 'ok' | 'invalid' | 'replayed' {
+  /**
+   * Signed by a node sharing the secret, appended when it signed it, and not seen
+   * before. 'skew': the stream time is too far from the signed time, a late copy
+   * or a writer whose clock is off (not told apart: both are refused).
+   */
+  private check(id: string, from: string, text: string, fields: string[]): 'ok' | 'invalid' | 'skew' | 'replayed' {
     const at = field(fields, 'at') ?? '';
     const sig = field(fields, 'sig');
     if (!busEntrySigned(this.deps.secret, STREAM_KEY, from, at, text, sig)) return 'invalid';
     const streamMs = Number(id.split('-')[0]);
-    if (Math.abs(streamMs - Number(at)) > MAX_SKEW_MS) return 'replayed';
+    if (Math.abs(streamMs - Number(at)) > MAX_SKEW_MS) return 'skew';
     return this.seen.firstUse(sig!, Number(at), streamMs) ? 'ok' : 'replayed';
+  }
+
+  /** Record that this node did not apply entry `id` (before its position passes it: acks() then says pending, not acked). */
+  private async refuse(id: string, from: string, why: 'invalid' | 'skew', fields: string[]): Promise<void> {
+    let reason = `pending: signature failed (entry not signed with this node's cluster.secret by ${from}); not applied`;
+    if (why === 'skew') {
+      const offsetMs = Number(id.split('-')[0]) - Number(field(fields, 'at'));
+      reason = `pending: clock skew: written by ${from} ${offsetMs} ms from Redis's time (more than ${MAX_SKEW_MS} allowed); not applied: check the clocks of ${from} and Redis`;
+      const now = Date.now();
+      if (now - this.lastSkewLogMs >= SKEW_LOG_INTERVAL_MS) {
+        this.lastSkewLogMs = now;
+        this.deps.logger.error({ entry: id, from, offsetMs, maxSkewMs: MAX_SKEW_MS }, 'purge bus entry refused for clock skew (its writer\'s clock or Redis\'s is off, or it is a late copy): NOT applied on this node, reported pending');
+      }
+    }
+    const key = REFUSED_KEY + id;
+    await this.cmd.hset(key, this.deps.nodeId, reason);
+    await this.cmd.expire(key, REFUSED_TTL_S);
   }
 
   private async readLoop(): Promise<void> {
@@ -216,14 +251,11 @@ export class PurgeBus {
     let waiting = [...peers];
     while (waiting.length > 0) {
       const positions = await this.cmd.hmget(POSITIONS_KEY, ...waiting).catch(() => waiting.map(() => null));
-      waiting = waiting.filter((peer, i) => {
-        const pos = positions[i];
-        if (pos && compareIds(pos, id) >= 0) {
-          out[peer] = 'acked';
-          return false;
-        }
-        return true;
-      });
+      const passed = waiting.filter((_, i) => positions[i] && compareIds(positions[i]!, id) >= 0);
+      // A node that passed the entry without applying it recorded why first (refuse()).
+      const refused = passed.length === 0 ? [] : await this.cmd.hmget(REFUSED_KEY + id, ...passed).catch(() => passed.map(() => 'pending: its refusal record could not be read (Redis error)'));
+      passed.forEach((peer, i) => (out[peer] = refused[i] ?? 'acked'));
+      waiting = waiting.filter((peer) => !passed.includes(peer));
       if (waiting.length === 0 || Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, ACK_POLL_MS));
     }
