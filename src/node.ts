@@ -223,6 +223,12 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // The process holds the tiers' budgets plus V8's slack: keep that slack proportionate (util/heap-growth.ts).
       heapGrowth.start();
       const tiers = await openTiers(config.cache, expiredAt, logger);
+      // Stopped while the tiers opened (stop() found nothing to close): nothing more opens.
+      if (stopping) {
+        await tiers.store.close();
+        heapGrowth.stop();
+        return;
+      }
       const disk = tiers.disk;
       store = tiers.store;
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.

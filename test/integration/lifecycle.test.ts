@@ -4,7 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { request } from 'undici';
-import { startHarness, until } from '../fixtures/harness.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNode } from '../../src/node.js';
+import { fetchReply, fixed, startHarness, startOrigin, testConfig, until } from '../fixtures/harness.js';
 
 test('stop() waits for an in-flight request, then the stored entry is there after a restart', async () => {
   let finish!: () => void;
@@ -74,5 +78,38 @@ test('a port in use is a LISTEN_FAILED start-up error naming the address', async
     });
   } finally {
     blocker.close();
+  }
+});
+
+test('stop() while start() is still opening the tiers: start() opens no listener, and the cache directory opens again', async () => {
+  const origin = await startOrigin(fixed('x', { 'cache-control': 'max-age=60' }));
+  const dir = await mkdtemp(join(tmpdir(), 'strata-stop-early-'));
+  try {
+    const node = createNode(testConfig(origin.url, dir));
+    const started = node.start();
+    // Before the tiers opened: stop() finds nothing open yet.
+    await node.stop();
+    await started;
+    const addressOf = (f: () => unknown) => {
+      try {
+        return f() ?? null;
+      } catch {
+        return null;
+      }
+    };
+    assert.equal(addressOf(() => node.proxyAddress()), null, 'no proxy listener after a stop');
+    assert.equal(addressOf(() => node.adminAddress()), null, 'no admin listener after a stop');
+    // The tiers it opened are closed: the same directory serves another node.
+    const again = createNode(testConfig(origin.url, dir));
+    await again.start();
+    try {
+      const r = await fetchReply(`http://127.0.0.1:${again.proxyAddress().port}/a`);
+      assert.equal(r.status, 200);
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    await origin.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
