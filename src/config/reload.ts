@@ -18,7 +18,11 @@ export interface SettingChange {
   key: string;
   from: unknown;
   to: unknown;
+  /** Set when the two values are shown alike: the change is in what is not shown (a URL's password). */
+  hidden?: string;
 }
+
+const HIDDEN_CHANGE = 'changed in a part not shown (a password)';
 
 export interface ConfigChanges {
   /** Changes the running node takes now. */
@@ -46,7 +50,9 @@ export function configChanges(running: Readonly<Config>, loaded: Readonly<Config
     const from = valueAt(running, e.path);
     const to = valueAt(loaded, e.path);
     if (isDeepStrictEqual(from, to)) continue;
-    (e.setting.live ? changes.applied : changes.restartRequired).push({ key: e.path, from: shown(e, from), to: shown(e, to) });
+    const change: SettingChange = { key: e.path, from: shown(e, from), to: shown(e, to) };
+    if (isDeepStrictEqual(change.from, change.to)) change.hidden = HIDDEN_CHANGE;
+    (e.setting.live ? changes.applied : changes.restartRequired).push(change);
   }
   return changes;
 }

@@ -76,3 +76,12 @@ test('a password in a URL setting is shown as ***, even in a URL WHATWG cannot r
   assert.equal(withoutPassword('edge-2=http://u:hunter2@10.0.0.2:8080'), 'edge-2=http://u:***@10.0.0.2:8080');
   assert.equal(withoutPassword('http://user@host/x'), 'http://user@host/x');
 });
+
+test('a change of a URL\'s password alone is named as one, though both values are shown alike', () => {
+  const before = config({ argv: [...base, '--edge-forward-auth-url', 'http://svc:old@auth.local/check'] });
+  const after = config({ argv: [...base, '--edge-forward-auth-url', 'http://svc:new@auth.local/check'] });
+  assert.deepEqual(configChanges(before, after).applied, [
+    { key: 'edge.forwardAuth.url', from: 'http://svc:***@auth.local/check', to: 'http://svc:***@auth.local/check', hidden: 'changed in a part not shown (a password)' },
+  ]);
+  assert.deepEqual(configChanges(before, before).applied, []);
+});
