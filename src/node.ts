@@ -47,6 +47,7 @@ import { createListener, plainListener, type ClientListener, type ProxyListener 
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
 import { openTiers } from './store/open-tiers.js';
+import { unusedDirsOf } from './workers/unused-dirs.js';
 import type { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
 import { systemClock } from './util/clock.js';
@@ -222,7 +223,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       // The process holds the tiers' budgets plus V8's slack: keep that slack proportionate (util/heap-growth.ts).
       heapGrowth.start();
-      const tiers = await openTiers(config.cache, expiredAt, logger);
+      // Worker directories a start with more workers left: this process keeps them purged when it serves the root.
+      const tiers = await openTiers(config.cache, expiredAt, logger, await unusedDirsOf(config.cache.dir, deps.links ? config.cluster.peers.length : 1));
       // Stopped while the tiers opened (stop() found nothing to close): nothing more opens.
       if (stopping) {
         await tiers.store.close();

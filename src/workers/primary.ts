@@ -17,12 +17,13 @@ import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { ephemeralRange, reserveLinkPorts } from './link-ports.js';
 import { clearLocksOf, lockDirFor, removeLockDir } from './key-lock.js';
-import { ASSIGNMENT_ENV, unusedWorkerDirs, type WorkerAssignment } from './plan.js';
+import { ASSIGNMENT_ENV, type WorkerAssignment } from './plan.js';
+import { unusedDirsOf } from './unused-dirs.js';
 import type { RoutingOverrides } from '../routing/overrides.js';
 
 
@@ -159,15 +160,12 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
 
 /** A start with fewer workers than before leaves directories unused: say so (they are kept, not deleted). */
 async function warnUnusedDirs(dir: string, count: number, logger: Logger): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir(dir);
-  } catch {
-    return;
-  }
-  const unused = unusedWorkerDirs(entries, count);
+  const unused = (await unusedDirsOf(dir, count)).map((d) => basename(d));
   if (unused.length > 0) {
-    logger.warn({ dir, unused, workers: count }, 'worker cache directories left by a start with more workers are not served (kept on disk: start with as many workers again, or delete them)');
+    logger.warn(
+      { dir, unused, workers: count },
+      'worker cache directories left by a start with more workers are not served (kept on disk, and every purge is journalled into them: start with as many workers again, or delete them)',
+    );
   }
 }
 

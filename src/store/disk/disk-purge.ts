@@ -153,27 +153,30 @@ export class DiskPurging {
     // Wall clock, as index lines are stamped with it: every line written before this
     // instant is matched again at start if the background work did not land.
     const atMs = Date.now();
+    const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
+    // Worker directories nobody serves get every purge, whatever this tier holds (unserved-journals.ts).
+    const elsewhere = tier.opts.unserved?.append(record);
+    const unmatched = () => (elsewhere ? this.background(elsewhere) : Promise.resolve());
     const indexes = tier.indexes;
     let keys: (() => Iterable<string>) | undefined;
     const runs = prefixRuns(selector, tier.indexes.order);
     // While loading, a purge is journalled even if nothing loaded matches: unloaded records may.
     const nothing = () => (tier.loading ? false : true);
     if (runs) {
-      if (tier.indexes.order.countRuns(runs) === 0 && nothing()) return Promise.resolve();
+      if (tier.indexes.order.countRuns(runs) === 0 && nothing()) return unmatched();
       keys = () => tier.indexes.order.keysIn(runs);
     } else if (needsScan(selector)) {
-      if (!anyMatch(selector, tier.records.values()) && nothing()) return Promise.resolve();
+      if (!anyMatch(selector, tier.records.values()) && nothing()) return unmatched();
     } else {
-      if (indexedKeys(selector, indexes).next().done && nothing()) return Promise.resolve();
+      if (indexedKeys(selector, indexes).next().done && nothing()) return unmatched();
       keys = () => indexedKeys(selector, indexes);
     }
-    const record: Omit<PurgeRecord, 'id'> = softAt === undefined ? { atMs, selector } : { atMs, selector, softAtMs: softAt };
     // Records not loaded yet take it when they load (load.ts).
     tier.loading?.purges.push(record);
     const appended = this.journal.append(record).then((r) => r.id);
     const ban = this.bans.add(selector, softAt, keys, appended);
     this.journalled.set(ban.seq, appended);
-    return this.background(appended).then(() => undefined);
+    return this.background(Promise.all([appended, elsewhere])).then(() => undefined);
   }
 
   /** A walk applied these bans everywhere: write their index lines, then retire their journal records. */

@@ -16,6 +16,7 @@ import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
 import type { WriteQueueStats } from './write-queue.js';
 import { heapStringBytes } from '../ram-estimate.js';
+import type { UnservedJournals } from '../purge/unserved-journals.js';
 
 export interface DiskTierOptions {
   dir: string;
@@ -35,6 +36,8 @@ export interface DiskTierOptions {
   writeQueueMaxBytes?: number;
   /** Serve at once and load the index beside the requests (load.ts). */
   loadInBackground?: boolean;
+  /** Cache directories nobody serves now: every purge is journalled into them too (purge/unserved-journals.ts). */
+  unserved?: UnservedJournals;
 }
 
 import type { Selectable } from '../purge/purge-bans.js';
