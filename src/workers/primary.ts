@@ -96,10 +96,13 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
       // Every worker sends the same record after an admin change (they all apply it): the last one stands.
       if (m?.strata === 'routing') routing = m.overrides;
       if (m?.strata !== 'started') return;
+      // A worker that died before it ever started counts as starting now, not as restarted:
+      // else the node's start (its listen address) was never logged.
+      const first = slot.started === undefined;
       slot.started = m;
       // Worker 0 answers the node's admin address: its address is the node's.
-      if (slot.restarts === 0 && ++started === count) logger.info({ workers: count, pid: process.pid, pids: slots.map((s) => s.worker?.process.pid), listen: m.listen, admin: slots[0]!.started?.admin }, 'strata workers started');
-      else if (slot.restarts > 0) logger.info({ worker: slot.index, pid: worker.process.pid, restarts: slot.restarts }, 'worker restarted');
+      if (first && ++started === count) logger.info({ workers: count, pid: process.pid, pids: slots.map((s) => s.worker?.process.pid), listen: m.listen, admin: slots[0]!.started?.admin }, 'strata workers started');
+      else if (!first) logger.info({ worker: slot.index, pid: worker.process.pid, restarts: slot.restarts }, 'worker restarted');
     });
     worker.on('exit', (code, signal) => {
       slot.worker = undefined;

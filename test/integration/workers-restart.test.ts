@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, type LogLine } from '../fixtures/spawned.js';
+import { alive, spawnStrata, type LogLine } from '../fixtures/spawned.js';
 import { get, servedBy, startWorkers, stopAll, versionedOrigin } from '../fixtures/workers.js';
 
 test('2 workers: one killed under load loses only its in-flight requests, restarts, and serves its disk directory again; SIGHUP reloads all', async () => {
@@ -134,6 +134,39 @@ test('changing the worker count keeps the disk cache: 2 → 3 finds stored objec
     assert.deepEqual(warned.unused, ['w2']);
     await stopAll(again.s, again.pids);
   } finally {
+    await origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a worker killed before it ever started is restarted, and the node still logs its start with every worker', async () => {
+  const origin = await versionedOrigin(0);
+  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-early-death-'));
+  const s = spawnStrata(['--workers', '2', '--node-id', 'n', '--origin', origin.url, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--cache-dir', join(dir, 'cache')], { STRATA_ADMIN_TOKEN: 't' });
+  try {
+    // The first worker process found (a child of the primary) dies before it reports it started.
+    const children = async (): Promise<number[]> => {
+      const text = await readFile(`/proc/${s.child.pid}/task/${s.child.pid}/children`, 'utf8').catch(() => '');
+      return text.split(' ').filter(Boolean).map(Number);
+    };
+    let victim: number | undefined;
+    const deadline = Date.now() + 10_000;
+    while (victim === undefined) {
+      assert.ok(Date.now() < deadline, 'no worker process appeared');
+      victim = (await children())[0];
+      if (victim === undefined) await new Promise((r) => setImmediate(r));
+    }
+    process.kill(victim, 'SIGKILL');
+    const started = await s.logged((l) => l.msg === 'strata workers started', 'the node started with both workers');
+    const pids = started.pids as number[];
+    assert.equal(pids.length, 2);
+    assert.ok(!pids.includes(victim), 'the killed worker was replaced');
+    assert.equal(s.lines.some((l) => l.msg === 'worker restarted'), false, 'never counted as a restart of a started worker');
+    const a = await get(`http://127.0.0.1:${(started.listen as { port: number }).port}`, '/early');
+    assert.equal(a.status, 200);
+    await stopAll(s, pids);
+  } finally {
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
     await origin.close();
     await rm(dir, { recursive: true, force: true });
   }
