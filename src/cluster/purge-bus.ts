@@ -179,6 +179,9 @@ export class PurgeBus {
           this.deps.onForged(id, p.from, verdict === 'invalid' ? 'invalid' : 'replayed');
         } else {
           await this.deps.apply(p);
+          // Seen only once applied: an entry whose apply failed is read again (the position did
+          // not pass it) and must not be taken then for a copy of itself, skipped and acked.
+          this.seen.add(field(fields, 'sig')!, Number(field(fields, 'at')));
           this.replayed++;
         }
       }
@@ -189,9 +192,10 @@ export class PurgeBus {
   }
 
   /**
-   * Signed by a node sharing the secret, appended when it signed it, and not seen
-   * before. 'skew': the stream time is too far from the signed time, a late copy
-   * or a writer whose clock is off (not told apart: both are refused).
+   * Signed by a node sharing the secret, appended when it signed it, and not applied
+   * before (readOnce records it once applied). 'skew': the stream time is too far from
+   * the signed time, a late copy or a writer whose clock is off (not told apart: both
+   * are refused).
    */
   private check(id: string, from: string, text: string, fields: string[]): 'ok' | 'invalid' | 'skew' | 'replayed' {
     const at = field(fields, 'at') ?? '';
@@ -199,7 +203,7 @@ export class PurgeBus {
     if (!busEntrySigned(this.deps.secret, STREAM_KEY, from, at, text, sig)) return 'invalid';
     const streamMs = Number(id.split('-')[0]);
     if (Math.abs(streamMs - Number(at)) > MAX_SKEW_MS) return 'skew';
-    return this.seen.firstUse(sig!, Number(at), streamMs) ? 'ok' : 'replayed';
+    return this.seen.has(sig!, Number(at), streamMs) ? 'replayed' : 'ok';
   }
 
   /** Record that this node did not apply entry `id` (before its position passes it: acks() then says pending, not acked). */
