@@ -13,6 +13,8 @@
 // with the generation it follows: a log left by a crash between a snapshot's
 // rename and the log's removal is not replayed over the snapshot that includes it.
 // A torn last line (a crash mid-append) was never acknowledged to anyone: skipped.
+// A failed append is cut back (util/durable-file.ts appendSynced), and the next save
+// writes a snapshot rather than append after what may still be torn.
 //
 // Bounded: what is owed is indexed by peer, and a peer owed more than
 // MAX_OWED_PER_PEER purges (a peer listed statically that stays down) is owed one
@@ -28,7 +30,7 @@ import { join } from 'node:path';
 import { emptySelector } from '../store/purge/purge-match.js';
 import { wirePurgeOf, type WirePurge } from './purge-wire.js';
 import { AppendLog } from '../util/append-log.js';
-import { readIfThere, replaceSynced } from '../util/durable-file.js';
+import { openForAppend, readIfThere, replaceSynced, type OpenForAppend } from '../util/durable-file.js';
 
 export const OUTBOX_FILE = 'purge-outbox.json';
 export const OUTBOX_LOG = 'purge-outbox.log';
@@ -72,7 +74,7 @@ export class PurgeOutbox {
    * memory only: for the answer of a purge collapsed so, owes()).
    */
   private readonly replaced = new Map<string, { all: string; ids: Set<string> }>();
-  /** The log on disk may not be appended to (skipped or torn at load) until a snapshot replaces it. */
+  /** The log on disk may not be appended to (skipped or torn at load, or a write failed) until a snapshot replaces it. */
   private mustRewrite = false;
   /** Writes to disk so far (appends and rewrites). */
   writes = 0;
@@ -83,9 +85,12 @@ export class PurgeOutbox {
     private readonly log: AppendLog,
   ) {}
 
-  /** The outbox in `dir` (empty when there is none). Records and lines that do not parse are skipped (counted). */
-  static async load(dir: string): Promise<{ outbox: PurgeOutbox; skipped: number }> {
-    const { log, lines } = await AppendLog.open(join(dir, OUTBOX_LOG));
+  /**
+   * The outbox in `dir` (empty when there is none). Records and lines that do not parse are
+   * skipped (counted). `openFile`: how the log is opened to append to it.
+   */
+  static async load(dir: string, openFile: OpenForAppend = openForAppend): Promise<{ outbox: PurgeOutbox; skipped: number }> {
+    const { log, lines } = await AppendLog.open(join(dir, OUTBOX_LOG), openFile);
     const outbox = new PurgeOutbox(join(dir, OUTBOX_FILE), log);
     let skipped = 0;
     const text = (await readIfThere(outbox.path)) ?? '';
@@ -308,20 +313,34 @@ export class PurgeOutbox {
   private save(): Promise<void> {
     return this.log.commit(async (lines) => {
       this.writes++;
-      if (this.records.size === 0) {
-        // The snapshot first: a log left alone (a crash between) is of another generation, or says it all.
-        await rm(this.path, { force: true });
-        await this.log.remove();
-        this.gen = 0;
-        return;
+      try {
+        await this.write(lines);
+      } catch (err) {
+        // The lines of a failed write are not on disk (cut back, or torn if even that failed),
+        // yet memory holds their changes: the next save writes memory as a snapshot, never
+        // appending after them (a line glued to torn bytes would be lost at the next start).
+        this.mustRewrite = true;
+        throw err;
       }
-      let owed = 0;
-      for (const ids of this.byPeer.values()) owed += ids.size;
-      if (this.mustRewrite || this.log.lines + lines.length > 2 * owed + 1_000) return this.rewrite();
-      // A new log opens with the generation of the snapshot it follows.
-      if (this.log.lines === 0) lines.unshift(JSON.stringify({ op: 'gen', gen: this.gen }) + '\n');
-      await this.log.append(lines);
     });
+  }
+
+  /** The snapshot and log go when nothing is owed; else one append, or a snapshot when due. */
+  private async write(lines: string[]): Promise<void> {
+    if (this.records.size === 0) {
+      // The snapshot first: a log left alone (a crash between) is of another generation, or says it all.
+      await rm(this.path, { force: true });
+      await this.log.remove();
+      this.gen = 0;
+      this.mustRewrite = false;
+      return;
+    }
+    let owed = 0;
+    for (const ids of this.byPeer.values()) owed += ids.size;
+    if (this.mustRewrite || this.log.lines + lines.length > 2 * owed + 1_000) return this.rewrite();
+    // A new log opens with the generation of the snapshot it follows.
+    if (this.log.lines === 0) lines.unshift(JSON.stringify({ op: 'gen', gen: this.gen }) + '\n');
+    await this.log.append(lines);
   }
 
   /** The snapshot as memory holds it; then the log goes (replaying it again would only repeat what the snapshot says). */

@@ -4,7 +4,10 @@
 // purges before it were applied. A node that was down replays what it missed
 // BEFORE it serves again (node.ts awaits catchUp() before it listens: decided
 // replay-then-serve, because serving first would hand out purged content for as
-// long as the replay takes; purges are cheap to apply, so the wait is short).
+// long as the replay takes; purges are cheap to apply, so the wait is short). The
+// wait is bounded all the same: a Redis that does not answer, or stalls mid-replay
+// (no step of it ends within the wait), lets the node serve; the read loop replays
+// the rest once it answers.
 //
 // The accepting node's answer waits, at most cluster.purgeAckTimeoutMs, until the
 // live peers' positions reach the purge. Redis unreachable never stops serving:
@@ -75,6 +78,13 @@ const OPTIONS = {
   retryStrategy: (times: number) => Math.min(times * 200, 2_000),
 };
 
+/** `p`, or a rejection with `message` (code ESTALLED) once `ms` have passed; `p` itself runs on. */
+function withinMs<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ESTALLED' })), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** The value of field `name` of a stream entry (names and values alternate). */
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
@@ -108,37 +118,47 @@ export class PurgeBus {
   }
 
   /**
-   * Replay what this node missed, waiting at most `timeoutMs` (Redis unreachable:
-   * serve anyway; the reader replays once it connects). Then keep reading.
+   * Replay what this node missed before it serves. Waits at most `timeoutMs` for Redis
+   * to answer, then for the whole replay as long as each step of it (the position read,
+   * a batch of up to 100 entries read and applied) ends within `timeoutMs`: a Redis that
+   * stalls (or an apply that hangs) ends the wait, and the node serves. Unreachable or
+   * stalled, the read loop replays once Redis answers. Then it keeps reading.
    */
   async catchUp(timeoutMs: number): Promise<'replayed' | 'unreachable'> {
     // Connecting is left to ioredis (it retries); this waits for it, bounded.
     this.cmd.connect().catch(() => undefined);
     this.reader.connect().catch(() => undefined);
     const deadline = Date.now() + timeoutMs;
+    const ready = () => this.cmd.status === 'ready' && this.reader.status === 'ready';
+    while (!this.closed && !ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     let why = `no answer within ${timeoutMs}ms`;
     let caughtUp = false;
-    while (!this.closed && !caughtUp && Date.now() < deadline) {
-      if (this.cmd.status !== 'ready' || this.reader.status !== 'ready') {
-        await new Promise((r) => setTimeout(r, 20));
-        continue;
-      }
+    // The step still running when the wait ended: the read loop starts once it settles,
+    // so one reader at a time moves the position (and applies each entry once).
+    let step: Promise<unknown> = Promise.resolve();
+    const bounded = <T>(p: Promise<T>): Promise<T> => {
+      step = p;
+      return withinMs(p, timeoutMs, `purge bus replay: no progress within ${timeoutMs}ms (Redis stalled, or applying a purge did)`);
+    };
+    if (!this.closed && ready()) {
       try {
-        await this.loadPosition();
-        // Once connected, the replay runs to its end: that is the point of waiting.
-        while (!this.closed && (await this.readOnce(false)) > 0);
+        await bounded(this.loadPosition());
+        while (!this.closed && (await bounded(this.readOnce(false))) > 0);
         caughtUp = true;
       } catch (err) {
         why = (err as Error).message;
-        break;
       }
     }
-    this.loop = this.readLoop();
+    const settled = step.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.loop = settled.then(() => this.readLoop());
     if (caughtUp) {
       this.deps.logger.info({ purgeBus: withoutPassword(this.deps.url), replayed: this.replayed, position: this.position }, 'purge bus: caught up');
       return 'replayed';
     }
-    this.deps.logger.warn({ purgeBus: withoutPassword(this.deps.url), err: this.lastError ?? why }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
+    this.deps.logger.warn({ purgeBus: withoutPassword(this.deps.url), err: this.lastError ?? why, replayed: this.replayed }, 'purge bus unreachable at start: serving; missed purges are replayed once it answers');
     return 'unreachable';
   }
 
@@ -179,6 +199,9 @@ export class PurgeBus {
           this.deps.onForged(id, p.from, verdict === 'invalid' ? 'invalid' : 'replayed');
         } else {
           await this.deps.apply(p);
+          // Seen only once applied: an entry whose apply failed is read again (the position did
+          // not pass it) and must not be taken then for a copy of itself, skipped and acked.
+          this.seen.add(field(fields, 'sig')!, Number(field(fields, 'at')));
           this.replayed++;
         }
       }
@@ -189,9 +212,10 @@ export class PurgeBus {
   }
 
   /**
-   * Signed by a node sharing the secret, appended when it signed it, and not seen
-   * before. 'skew': the stream time is too far from the signed time, a late copy
-   * or a writer whose clock is off (not told apart: both are refused).
+   * Signed by a node sharing the secret, appended when it signed it, and not applied
+   * before (readOnce records it once applied). 'skew': the stream time is too far from
+   * the signed time, a late copy or a writer whose clock is off (not told apart: both
+   * are refused).
    */
   private check(id: string, from: string, text: string, fields: string[]): 'ok' | 'invalid' | 'skew' | 'replayed' {
     const at = field(fields, 'at') ?? '';
@@ -199,7 +223,7 @@ export class PurgeBus {
     if (!busEntrySigned(this.deps.secret, STREAM_KEY, from, at, text, sig)) return 'invalid';
     const streamMs = Number(id.split('-')[0]);
     if (Math.abs(streamMs - Number(at)) > MAX_SKEW_MS) return 'skew';
-    return this.seen.firstUse(sig!, Number(at), streamMs) ? 'ok' : 'replayed';
+    return this.seen.has(sig!, Number(at), streamMs) ? 'replayed' : 'ok';
   }
 
   /** Record that this node did not apply entry `id` (before its position passes it: acks() then says pending, not acked). */

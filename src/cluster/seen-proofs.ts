@@ -20,13 +20,23 @@ export class SeenProofs {
 
   /** True the first time signature `sig` (of a proof made at `timeMs`) is offered; false for a replay. */
   firstUse(sig: string, timeMs: number, nowMs: number): boolean {
+    if (this.has(sig, timeMs, nowMs)) return false;
+    this.add(sig, timeMs);
+    return true;
+  }
+
+  /** Was `sig` (of a proof made at `timeMs`) recorded? Nothing is recorded by asking. */
+  has(sig: string, timeMs: number, nowMs: number): boolean {
     this.forgetBefore(nowMs - this.windowMs);
+    return this.buckets.get(Math.floor(timeMs / this.bucketMs))?.has(sig) ?? false;
+  }
+
+  /** Record `sig`: offered again within the window, it is a replay. */
+  add(sig: string, timeMs: number): void {
     const b = Math.floor(timeMs / this.bucketMs);
     let set = this.buckets.get(b);
     if (set === undefined) this.buckets.set(b, (set = new Set()));
-    else if (set.has(sig)) return false;
     set.add(sig);
-    return true;
   }
 
   /** Signatures remembered (for /stats). */

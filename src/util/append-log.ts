@@ -12,7 +12,7 @@
 
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readIfThere, replaceSynced, syncDir, writeSynced } from './durable-file.js';
+import { appendSynced, openForAppend, readIfThere, replaceSynced, syncDir, type OpenForAppend } from './durable-file.js';
 
 export class AppendLog {
   private queued: string[] = [];
@@ -27,13 +27,14 @@ export class AppendLog {
     public lines: number,
     /** Is the file in its directory durably? (An append that creates it syncs the directory.) */
     private exists: boolean,
+    private readonly openFile: OpenForAppend,
   ) {}
 
-  /** The log at `path` and its lines (empty ones dropped; none when there is no file). */
-  static async open(path: string): Promise<{ log: AppendLog; lines: string[] }> {
+  /** The log at `path` and its lines (empty ones dropped; none when there is no file). `openFile`: how appends open it. */
+  static async open(path: string, openFile: OpenForAppend = openForAppend): Promise<{ log: AppendLog; lines: string[] }> {
     const text = await readIfThere(path);
     const lines = (text ?? '').split('\n').filter((l) => l !== '');
-    return { log: new AppendLog(path, lines.length, text !== undefined), lines };
+    return { log: new AppendLog(path, lines.length, text !== undefined, openFile), lines };
   }
 
   /** Queue one line (without its newline) for the next commit. */
@@ -60,10 +61,13 @@ export class AppendLog {
     return next;
   }
 
-  /** Append `batch` (lines ending in a newline), fsynced. */
+  /**
+   * Append `batch` (lines ending in a newline), fsynced. A failed append is cut back
+   * (appendSynced); should that fail too, a torn line stays: the owner replaces the file.
+   */
   async append(batch: readonly string[]): Promise<void> {
     if (batch.length === 0) return;
-    await writeSynced(this.path, batch.join(''), 'a');
+    await appendSynced(this.path, batch.join(''), this.openFile);
     if (!this.exists) {
       await syncDir(dirname(this.path));
       this.exists = true;

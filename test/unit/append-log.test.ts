@@ -1,7 +1,8 @@
 // The append log under purge-times.jsonl and purge-outbox.log (util/append-log.ts):
 // lines queued while a write is in flight share the next write; the line count
 // follows appends, replacements and removal; a failed write rejects its callers
-// and the next write still runs; a file written before (by hand here) is read back.
+// and the next write still runs (a write that failed part-way is cut back first); a
+// file written before (by hand here) is read back.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { AppendLog } from '../../src/util/append-log.js';
+import { failingAppends } from '../fixtures/failing-appends.js';
 
 test('append log: a burst shares one write; lines are counted; replace and remove reset the file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'strata-append-log-'));
@@ -69,6 +71,27 @@ test('append log: a failed write rejects the commits that shared it; the next on
     await log.commit((batch) => log.append(batch));
     await log.settled();
     assert.equal(await readFile(join(dir, 'y.jsonl'), 'utf8'), 'two\n', 'the failed batch is the caller\'s to keep');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('append log: an append that fails part-way (disk full) leaves the file as it was; the next append reads back whole', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-append-log-'));
+  try {
+    const path = join(dir, 'z.jsonl');
+    await writeFile(path, '{"a":1}\n');
+    const plan = { fail: 1 };
+    const { log } = await AppendLog.open(path, failingAppends(plan));
+    log.push('{"a":2}');
+    await assert.rejects(log.commit((batch) => log.append(batch)), /ENOSPC/);
+    assert.equal(await readFile(path, 'utf8'), '{"a":1}\n', 'the bytes of the failed append are cut off');
+    assert.equal(log.lines, 1);
+    log.push('{"a":3}');
+    await log.commit((batch) => log.append(batch));
+    const reopened = await AppendLog.open(path);
+    assert.deepEqual(reopened.lines, ['{"a":1}', '{"a":3}'], 'the line after the failure is its own, not glued to a torn one');
+    assert.equal(reopened.log.lines, log.lines);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 // The fan-out outbox on disk: a queued purge survives a restart until every peer
 // acknowledged it; a dropped peer is owed nothing; the files go when it is empty;
-// a purge is one appended line; a peer's backlog is bounded.
+// a purge is one appended line; a peer's backlog is bounded; a failed append swallows
+// nothing appended after it.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { MAX_OWED_PER_PEER, OUTBOX_FILE, OUTBOX_LOG, PurgeOutbox } from '../../src/cluster/outbox.js';
 import { emptySelector } from '../../src/store/purge/purge-match.js';
+import { failingAppends } from '../fixtures/failing-appends.js';
 
 const purge = (id: string) => ({ id, from: 'a', selector: { ...emptySelector(), paths: [`/${id}`] } });
 
@@ -197,5 +199,29 @@ test('outbox: a stale or torn log is not written at load (a disk still full does
     assert.deepEqual(outbox.owed('b').map((p) => p.id), ['p1', 'p0', 'p2'], 'p2 was not glued to the torn line');
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbox: a purge whose append failed part-way (disk full) does not swallow the next one, whose add() resolved: both are there after a restart', async () => {
+  for (const cutFails of [false, true]) {
+    const dir = await mkdtemp(join(tmpdir(), 'strata-outbox-'));
+    try {
+      const plan = { fail: 0, cutFails };
+      let { outbox } = await PurgeOutbox.load(dir, failingAppends(plan));
+      await outbox.add(purge('p0'), ['b']);
+      plan.fail = 1;
+      await assert.rejects(outbox.add(purge('p1'), ['b']), /ENOSPC/);
+      // Space freed: the next purge is acknowledged as on disk.
+      await outbox.add(purge('p2'), ['b']);
+      const again = await PurgeOutbox.load(dir);
+      assert.equal(again.skipped, 0, `nothing torn is left to skip (cutting back ${cutFails ? 'failed' : 'worked'})`);
+      // p1, whose write failed, stayed owed in memory and was written with the next save.
+      assert.deepEqual(again.outbox.owed('b').map((p) => p.id), ['p0', 'p1', 'p2']);
+      ({ outbox } = again);
+      await outbox.add(purge('p3'), ['b']);
+      assert.deepEqual((await PurgeOutbox.load(dir)).outbox.owed('b').map((p) => p.id), ['p0', 'p1', 'p2', 'p3']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 });

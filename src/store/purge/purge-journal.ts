@@ -9,13 +9,15 @@
 //
 // Invariants: appends and rewrites are serialised; a rewrite goes to a temporary
 // file renamed over the journal, so the journal on disk is always whole or the
-// previous one. A torn last line (a crash mid-append) is ignored: that purge was
-// never acknowledged.
+// previous one. A torn last line (a crash mid-append, or a failed append that could
+// not be cut back) is ignored: that purge was never acknowledged. Nothing is ever
+// appended after one: the next record rewrites the journal whole instead (a line
+// glued to torn bytes would be lost, though its purge was acknowledged).
 
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PurgeSelector } from '../types.js';
-import { readIfThere, replaceSynced, syncDir, writeSynced } from '../../util/durable-file.js';
+import { appendSynced, openForAppend, readIfThere, replaceSynced, syncDir, type OpenForAppend } from '../../util/durable-file.js';
 
 export interface PurgeRecord {
   id: number;
@@ -34,12 +36,20 @@ export class PurgeJournal {
   private nextId = 1;
   private chain: Promise<unknown> = Promise.resolve();
   private exists = false;
+  /** The file may end in torn bytes (read so at load, or an append failed): the next append rewrites it whole. */
+  private mustRewrite = false;
 
-  private constructor(private readonly path: string) {}
+  private constructor(
+    private readonly path: string,
+    private readonly openFile: OpenForAppend,
+  ) {}
 
-  /** Read the journal in `dir`; records in the order they were written. Unreadable lines are skipped (counted). */
-  static async load(dir: string): Promise<{ journal: PurgeJournal; records: PurgeRecord[]; skipped: number }> {
-    const journal = new PurgeJournal(join(dir, JOURNAL_FILE));
+  /**
+   * Read the journal in `dir`; records in the order they were written. Unreadable lines are
+   * skipped (counted). `openFile`: how the journal is opened to append to it.
+   */
+  static async load(dir: string, openFile: OpenForAppend = openForAppend): Promise<{ journal: PurgeJournal; records: PurgeRecord[]; skipped: number }> {
+    const journal = new PurgeJournal(join(dir, JOURNAL_FILE), openFile);
     const found = await readIfThere(journal.path);
     journal.exists = found !== undefined;
     const text = found ?? '';
@@ -57,6 +67,7 @@ export class PurgeJournal {
         skipped++;
       }
     }
+    journal.mustRewrite = skipped > 0;
     return { journal, records, skipped };
   }
 
@@ -70,7 +81,13 @@ export class PurgeJournal {
   append(rec: Omit<PurgeRecord, 'id'>): Promise<PurgeRecord> {
     const full: PurgeRecord = { id: this.nextId++, ...rec };
     return this.serial(async () => {
-      await writeSynced(this.path, JSON.stringify(full) + '\n', 'a');
+      try {
+        if (this.mustRewrite) await this.rewrite([...this.live.values(), full]);
+        else await appendSynced(this.path, JSON.stringify(full) + '\n', this.openFile);
+      } catch (err) {
+        this.mustRewrite = true;
+        throw err;
+      }
       this.live.set(full.id, full);
       if (!this.exists) {
         await syncDir(dirname(this.path));
@@ -85,13 +102,20 @@ export class PurgeJournal {
     return this.serial(async () => {
       for (const id of ids) this.live.delete(id);
       if (this.live.size === 0) {
-        if (this.exists) await rm(this.path, { force: true });
+        if (this.exists || this.mustRewrite) await rm(this.path, { force: true });
         this.exists = false;
+        this.mustRewrite = false;
         return;
       }
-      await replaceSynced(this.path, [...this.live.values()].map((r) => JSON.stringify(r) + '\n').join(''));
-      this.exists = true;
+      await this.rewrite([...this.live.values()]);
     });
+  }
+
+  /** The journal becomes `records`, whole (replaceSynced): nothing torn is left in it. */
+  private async rewrite(records: readonly PurgeRecord[]): Promise<void> {
+    await replaceSynced(this.path, records.map((r) => JSON.stringify(r) + '\n').join(''));
+    this.exists = true;
+    this.mustRewrite = false;
   }
 
   /** Records not yet retired. */
