@@ -1,7 +1,8 @@
 // The node's admin address with several workers: worker 0 answers it and speaks
 // for every worker. What is per worker is asked of each worker over its admin
 // link (loopback) and combined here; everything else is worker 0's own answer
-// (a purge reaches every worker through the purge fan-out before it answers).
+// (a purge is carried to every worker by the purge fan-out; its answer waits up to
+// cluster.purgeAckTimeoutMs for each and names any still pending).
 //
 // - GET /stats: the node as a whole (node-figures.ts: what adds up summed, a
 //   client request counted once) plus `workers`, each worker's own /stats;
