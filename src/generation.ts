@@ -41,6 +41,8 @@ export interface Generation {
   router: Router;
   guards: GuardSet;
   proxy: Handler;
+  /** The same request path for the worker link (other workers of this node), counted in `linkStats`. */
+  link: Handler;
   admin: AdminHandler;
   /** Its proxy requests still running (and background fetches they started): what a reload waits for before closing the pools it retired. */
   work: InFlight;
@@ -54,6 +56,8 @@ export interface NodeShared {
   clock: Clock;
   logger: Logger;
   stats: Stats;
+  /** With workers: the worker link's requests, counted apart (pipeline/handle.ts); absent: no link. */
+  linkStats: Stats | undefined;
   registry: Registry;
   requestMetrics: RequestMetrics;
   access: AccessLog;
@@ -72,13 +76,13 @@ export interface NodeShared {
 }
 
 export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
-    const { store: tiered, coalescer: flights, cluster, clock, logger, stats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies } = shared;
+    const { store: tiered, coalescer: flights, cluster, clock, logger, stats, linkStats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies } = shared;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const pathKeysOf = (target: string) => router.purgePathTargets(target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => purger.handleMethod(req, res, key, extra, suffixed, tally);
     const work = new InFlight();
-    const handler = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
+    const handlers = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, ...(linkStats ? { linkStats } : {}), metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
       purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');
@@ -102,6 +106,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       logger,
       allowedHosts: cfg.admin.hosts,
       stats,
+      ...(linkStats ? { linkStats } : {}),
       store: tiered,
       origin: router,
       startedAtMs,
@@ -118,7 +123,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       requestBodies: () => requestBodies.figures(),
       ...(cluster ? { cluster } : {}),
     });
-    return { config: cfg, router, guards, proxy: handler, admin: adminHandler, work };
+    return { config: cfg, router, guards, proxy: handlers.client, link: handlers.link, admin: adminHandler, work };
   }
 
 /** The edge guards for `cfg` (keeping `previous`'s unchanged stages); a rule they cannot be built from (a private key file...) is CONFIG_INVALID. */

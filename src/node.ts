@@ -71,6 +71,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination);
   const stats = new Stats();
+  // With workers: requests from the other workers (the worker link), counted apart from the clients'.
+  const linkStats = deps.links ? new Stats() : undefined;
   const registry = new Registry();
   const requestMetrics = new RequestMetrics(registry);
   const access = new AccessLog(logger, config.nodeId);
@@ -118,7 +120,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */
   const build = (cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation =>
     buildGeneration(
-      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, reload: () => node.reload(), routingChanged: deps.routing ? (r) => deps.routing!.changed(routingOverrides(r)) : undefined },
+      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, linkStats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, reload: () => node.reload(), routingChanged: deps.routing ? (r) => deps.routing!.changed(routingOverrides(r)) : undefined },
       cfg,
       router,
       guards,
@@ -260,6 +262,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       const gen = (current = build(config, router, guards));
       registerNodeMetrics(registry, {
         stats,
+        ...(linkStats ? { linkStats } : {}),
         tiers: () => tiered.stats(),
         upstreams: () => current!.router.upstreamFigures(),
         originCounts: () => current!.router.counts,
@@ -297,7 +300,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           await workerLocks?.listen();
           if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
           // No per-client connection cap: every link connection comes from 127.0.0.1.
-          const link = createListener(handler, { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest });
+          // Its requests are another worker's misses: counted apart (linkStats), not as the node's requests.
+          const link = createListener((req, res) => current!.link(req, res), { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest: () => linkStats!.inc('badRequests') });
           linkServers.push(link);
           await listen(link, deps.links.proxy, 'worker proxy link');
           if (deps.links.admin) {

@@ -9,7 +9,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ClientConnections } from '../server/client-connections.js';
 import { StrataError } from '../errors.js';
-import { COUNTERS, type Stats } from '../observability/stats.js';
+import { COUNTERS, linkFigures, type Stats } from '../observability/stats.js';
 import type { CacheStore } from '../store/types.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Registry } from 'prom-client';
@@ -26,6 +26,8 @@ export interface AdminDeps {
   /** Where a failed admin request is reported. */
   logger: Logger;
   stats: Stats;
+  /** With workers: requests from the other workers, counted apart (`workerLink` in /stats; absent: no worker link). */
+  linkStats?: Stats;
   store: CacheStore;
   origin: Pick<OriginClient, 'stats'>;
   startedAtMs: number;
@@ -170,6 +172,7 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
           node: deps.nodeId,
           uptimeS: Math.round((deps.now() - deps.startedAtMs) / 1000),
           ...deps.stats.counters,
+          ...(deps.linkStats ? { workerLink: linkFigures(deps.linkStats) } : {}),
           tiers: deps.store.stats(),
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],

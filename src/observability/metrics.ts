@@ -18,7 +18,7 @@ import type { HealthState } from '../origin/health.js';
 import type { UpstreamFigures } from '../origin/pool.js';
 import type { DiskTierStats } from '../store/disk/records.js';
 import type { TierStats } from '../store/types.js';
-import { COUNTERS, type CounterName, type Stats } from './stats.js';
+import { COUNTERS, LINK_COUNTERS, type CounterName, type Stats } from './stats.js';
 
 /** What a request came to, for metrics: the four of the duration histogram. */
 export const METRIC_OUTCOMES = ['hit', 'miss', 'stale', 'pass'] as const;
@@ -129,6 +129,8 @@ export class RequestMetrics {
 
 export interface MetricSources {
   stats: Stats;
+  /** With workers: requests from the other workers of this node (worker link), counted apart. */
+  linkStats?: Stats;
   tiers: () => { memory: TierStats; disk: DiskTierStats };
   upstreams: () => UpstreamFigures[];
   originCounts: () => { retries: number; allDownRequests: number };
@@ -188,6 +190,12 @@ export function counterMetricName(name: CounterName): string {
 export function registerNodeMetrics(registry: Registry, src: MetricSources): void {
   for (const name of Object.keys(COUNTERS) as CounterName[]) {
     counter(registry, counterMetricName(name), COUNTERS[name], [], () => src.stats.counters[name]);
+  }
+  const link = src.linkStats;
+  if (link) {
+    for (const name of LINK_COUNTERS) {
+      counter(registry, counterMetricName(name).replace(/^strata_/, 'strata_worker_link_'), `of the requests from another worker of this node (worker link), not counted above: ${COUNTERS[name]}`, [], () => link.counters[name]);
+    }
   }
 
   const tiers = (pick: (t: TierStats) => number) => () => {

@@ -12,7 +12,7 @@ import type { CacheOutcome } from '../cache/outcome.js';
 export const COUNTERS = {
   requests: 'requests received on the proxy listener',
   hits: 'answered from cache without contacting the origin',
-  misses: 'no usable stored response; fetched from the origin',
+  misses: 'no usable stored response; fetched from the origin, or from another cache that held it (the owner peer of a cluster, another worker of this node): Cache-Status fwd=uri-miss either way',
   stale: 'stored response was stale or needed validation; revalidated with the origin',
   revalidated: 'validations answered 304 by the origin (stored body reused)',
   bypass: 'not a cacheable request or response; passed through',
@@ -48,6 +48,19 @@ export const COUNTERS = {
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;
+
+/**
+ * With workers, what is counted apart for requests arriving on the worker link
+ * (another worker of this node asking for what this one holds): so the node's
+ * requests, outcomes and bytes count each client request once, where its
+ * connection arrived. /stats `workerLink`, /metrics strata_worker_link_*.
+ */
+export const LINK_COUNTERS = ['requests', 'hits', 'misses', 'stale', 'bypass', 'errors', 'collapsed', 'staleWhileRevalidate', 'staleIfError', 'badRequests', 'bytesServed'] as const satisfies readonly CounterName[];
+
+/** The worker link's figures (LINK_COUNTERS) from its Stats. */
+export function linkFigures(stats: Stats): Record<(typeof LINK_COUNTERS)[number], number> {
+  return Object.fromEntries(LINK_COUNTERS.map((k) => [k, stats.counters[k]])) as Record<(typeof LINK_COUNTERS)[number], number>;
+}
 
 export class Stats {
   readonly counters: Record<CounterName, number>;

@@ -51,6 +51,11 @@ export interface ProxyDeps {
   router: Router;
   logger: Logger;
   stats: Stats;
+  /**
+   * Where requests from the worker link (another worker of this node) are counted:
+   * received, outcomes, bytes (absent: with the rest, in `stats`).
+   */
+  linkStats?: Stats;
   /** Requests by outcome and status class, and their durations: recorded once, when a request is over. */
   metrics: RequestMetrics;
   clock: Clock;
@@ -175,6 +180,8 @@ export interface RequestContext {
    * response's close has them whatever the order of close and the writer's promise.
    */
   bytes: number;
+  /** Where this request's arrival, outcome and bytes are counted: the node's stats, or the worker link's. */
+  counts: Stats;
   /** Request fields for the origin only, kept out of the cache's view (edge-checked credentials under edge.publicAfterAuth). */
   originOnly?: HeaderMap;
   /** The peer this request proved it comes from (cluster): answered here, never sent to another peer. */
@@ -198,8 +205,8 @@ export function settle(env: NodeEnv, ctx: RequestContext, o: CacheOutcome): stri
   if (ctx.outcome) throw new Error(`outcome of request ${ctx.id} settled twice (${ctx.outcome.result}, then ${o.result})`);
   if (ctx.decision !== undefined) o.decision = ctx.decision;
   ctx.outcome = o;
-  countOutcome(env.stats, o);
-  if (o.result === 'miss' && ctx.key !== undefined) env.topMisses?.record(ctx.key);
+  countOutcome(ctx.counts, o);
+  if (o.result === 'miss' && ctx.key !== undefined && ctx.counts === env.stats) env.topMisses?.record(ctx.key);
   return formatCacheStatus(env.nodeName, o);
 }
 

@@ -41,6 +41,7 @@ import { addSetCookie } from './sticky-cookie.js';
 import { createGuardStep, withoutFields } from './guarded.js';
 import { PEER_SIDE } from '../cluster/peer-auth.js';
 import type { Guard } from '../routing/guard/guard.js';
+import type { Stats } from '../observability/stats.js';
 
 export type { ProxyDeps } from './context.js';
 
@@ -92,9 +93,19 @@ function peerSide(to: RouteSide, side: string | undefined): RouteSide {
   return to;
 }
 
-export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The request path, entered from a client's connection (`client`) or from the
+ * worker link (`link`: another worker of this node asking for what this one holds).
+ * A link request is counted in `linkStats`, never in the node's requests, outcomes,
+ * bytes or request metrics: the client's request is counted once, by the worker its
+ * connection reached (workers/admin-view.ts adds the workers up).
+ */
+export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Handler } {
   const env = nodeEnv(deps);
   const { config, router, logger, stats, access, metrics } = env;
+  const linkStats = deps.linkStats ?? stats;
   // Strata's own answers before a route is known (bad input, 421).
   const answer = createAnswers(env);
   // The edge guard step per Guard: the node's (config group edge), or a route's own (route guard).
@@ -158,9 +169,9 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
 
   /** The end of every request: bytes counted, its metrics recorded and the access line written. */
   function finished(ctx: RequestContext): void {
-    stats.counters.bytesServed += ctx.bytes;
+    ctx.counts.counters.bytesServed += ctx.bytes;
     const ms = performance.now() - ctx.startMs;
-    metrics.finished(ctx.outcome, ctx.res.statusCode, ms / 1000);
+    if (ctx.counts === stats) metrics.finished(ctx.outcome, ctx.res.statusCode, ms / 1000);
     access.record({
       id: ctx.id,
       method: ctx.method,
@@ -189,8 +200,8 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     });
   }
 
-  return function handle(req: IncomingMessage, res: ServerResponse): void {
-    stats.counters.requests++;
+  function handle(req: IncomingMessage, res: ServerResponse, counts: Stats): void {
+    counts.counters.requests++;
     const ctx: RequestContext = {
       id: nextId(),
       req,
@@ -206,11 +217,12 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       decision: undefined,
       key: undefined,
       bytes: 0,
+      counts,
     };
     const accepted = checkRequest(req, config.limits);
     if (accepted instanceof StrataError) {
       finishedOnClose(ctx);
-      stats.inc('badRequests');
+      counts.inc('badRequests');
       logger.warn({ id: ctx.id, code: accepted.code, method: ctx.method, url: ctx.target.slice(0, 200) }, accepted.message);
       // A body framed in a way Strata refused is not read: the connection goes with it.
       answer.error(ctx, accepted, 'bypass', accepted.code === 'AMBIGUOUS_LENGTH' || accepted.code === 'TRANSFER_CODING_NOT_IMPLEMENTED');
@@ -238,5 +250,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       finishedOnClose(ctx);
       answer.failed(ctx, err);
     }
-  };
+  }
+
+  return { client: (req, res) => handle(req, res, stats), link: (req, res) => handle(req, res, linkStats) };
 }

@@ -1,13 +1,15 @@
 // The node's admin address with several workers: worker 0 answers it and speaks
 // for every worker. What is per worker is asked of each worker over its admin
 // link (loopback) and combined here; everything else is worker 0's own answer
-// (a purge reaches every worker through the purge fan-out before it answers).
+// (a purge is carried to every worker by the purge fan-out; its answer waits up to
+// cluster.purgeAckTimeoutMs for each and names any still pending).
 //
-// - GET /stats: the node as a whole (every counter and tier figure summed over
-//   the workers) plus `workers`, each worker's own /stats;
-// - GET /metrics: every series summed over the workers (the node), then each
-//   worker's series again with a `worker` label (aggregate with {worker=""} or
-//   by worker, never both);
+// - GET /stats: the node as a whole (node-figures.ts: what adds up summed, a
+//   client request counted once) plus `workers`, each worker's own /stats;
+// - GET /metrics: every series of the node (node-figures.ts: counters, histograms
+//   and additive gauges summed; other gauges the largest, a start time the
+//   smallest), then each worker's series again with a `worker` label (aggregate
+//   with {worker=""} or by worker, never both);
 // - POST /reload: sent to every worker (same credentials); answers once all did;
 // - routing changes (POST /upstreams/drain, /upstreams/undrain,
 //   /routes/SITE/ROUTE/weights): sent to every worker (same credentials and body),
@@ -21,6 +23,7 @@ import { request } from 'undici';
 import { answerError, json, readBody } from '../admin/purge.js';
 import type { DrainState, DrainStatus } from '../routing/drain.js';
 import { StrataError } from '../errors.js';
+import { combineMetrics, combineStats } from './node-figures.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -99,59 +102,6 @@ export function mergeDrain(bodies: Record<string, unknown>[]): Record<string, un
   return { upstream: first.upstream, state, inFlight: each.reduce((n, s) => n + s.inFlight, 0), pools: first.pools };
 }
 
-/** Sum numbers found at the same place in every object (nested objects too); other values from the first. */
-export function sumFigures(objects: Record<string, unknown>[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const o of objects) {
-    for (const [k, v] of Object.entries(o)) {
-      const have = out[k];
-      if (typeof v === 'number') out[k] = (typeof have === 'number' ? have : 0) + v;
-      else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = sumFigures([...(have && typeof have === 'object' && !Array.isArray(have) ? [have as Record<string, unknown>] : []), v as Record<string, unknown>]);
-      else if (!(k in out)) out[k] = v;
-    }
-  }
-  return out;
-}
-
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/;
-
-/**
- * Prometheus text of every worker → each series summed (the node), followed by
- * the same series of each worker with a `worker` label: a family's lines stay
- * together under its HELP/TYPE (the text format wants them grouped).
- */
-export function combineMetrics(texts: { name: string; text: string }[]): string {
-  const order: string[] = [];
-  const sums = new Map<string, number>();
-  const perWorker = new Map<string, string[]>();
-  const seenMeta = new Set<string>();
-  for (const { name, text } of texts) {
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      if (line.startsWith('#')) {
-        if (!seenMeta.has(line)) {
-          seenMeta.add(line);
-          order.push(line);
-        }
-        continue;
-      }
-      const m = SAMPLE.exec(line);
-      if (!m) continue;
-      const series = m[1]! + (m[2] ?? '');
-      const value = Number(m[3]);
-      if (!sums.has(series)) {
-        order.push(series);
-        perWorker.set(series, []);
-      }
-      sums.set(series, (sums.get(series) ?? 0) + (Number.isFinite(value) ? value : 0));
-      const labels = m[2] ? `{worker="${name}",${m[2].slice(1)}` : `{worker="${name}"}`;
-      perWorker.get(series)!.push(`${m[1]}${labels} ${m[3]}`);
-    }
-  }
-  const lines = order.flatMap((s) => (s.startsWith('#') ? [s] : [`${s} ${sums.get(s)}`, ...perWorker.get(s)!]));
-  return [...lines, ''].join('\n');
-}
-
 /**
  * Worker 0's handler for the node's admin address: `inner` is its own admin handler;
  * `refused` its gate (the Host check), run before the paths answered here — asked only
@@ -208,9 +158,8 @@ export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, re
             per[a.name] = { error: 'UNREADABLE', status: a.status };
           }
         }
-        const { descriptions, topMisses, peers, origin, ...counters } = (figures[0] ?? {}) as Record<string, unknown>;
-        const summed = sumFigures(figures.map(({ descriptions: _d, topMisses: _t, peers: _p, origin: _o, node: _n, ...c }) => c));
-        json(res, 200, { ...counters, ...summed, node: nodeId, workerCount: workers.length, workersAnswering: figures.length, origin, topMisses, workers: per, descriptions });
+        const { descriptions, ...node } = combineStats(figures);
+        json(res, 200, { node: nodeId, workerCount: workers.length, workersAnswering: figures.length, ...node, workers: per, descriptions });
       }, (err: unknown) => fail(res, err));
       return;
     }

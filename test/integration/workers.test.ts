@@ -1,7 +1,7 @@
 // Worker processes (issue 13): a real `strata --workers N` process tree behaves
 // as one cache. Two and three workers: a herd is one origin fetch; a miss is
 // fetched by the worker that received it; an object one worker stored is a hit
-// on another; a purge is applied on every worker before it is answered; /stats
+// on another; a purge is acknowledged by every live worker before it is answered (none stalled here); /stats
 // sums the workers; SIGTERM stops them all cleanly. Restarts, reloads and
 // changes of the worker count: workers-restart.test.ts.
 

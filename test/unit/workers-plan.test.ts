@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { testConfig } from '../fixtures/harness.js';
 import { unusedWorkerDirs, workerConfig, workerCount, workerLinks, type WorkerAssignment } from '../../src/workers/plan.js';
-import { combineMetrics, combineRouting, mergeDrain, sumFigures } from '../../src/workers/admin-view.js';
+import { combineRouting, mergeDrain } from '../../src/workers/admin-view.js';
+import { combineMetrics, combineStats, sumFigures } from '../../src/workers/node-figures.js';
 
 const assignment = (index: number): WorkerAssignment => ({
   index,
@@ -76,6 +77,61 @@ test('/metrics of the node: each series summed, then each worker labelled', () =
   assert.ok(lines.includes('strata_tier_bytes{tier="memory"} 15'));
   assert.ok(lines.includes('strata_hits{worker="w1"} 3'));
   assert.ok(lines.includes('strata_tier_bytes{worker="w0",tier="memory"} 10'));
+});
+
+test('/metrics of the node: counters, histograms and additive gauges summed; other gauges never (start time the oldest, the rest the largest)', () => {
+  const worker = (start: number, available: number, lag: number, bucket: number) =>
+    [
+      '# TYPE process_start_time_seconds gauge',
+      `process_start_time_seconds ${start}`,
+      '# TYPE strata_upstream_available gauge',
+      `strata_upstream_available{upstream="u"} ${available}`,
+      '# TYPE nodejs_version_info gauge',
+      'nodejs_version_info{version="v20.0.0"} 1',
+      '# TYPE nodejs_eventloop_lag_p99_seconds gauge',
+      `nodejs_eventloop_lag_p99_seconds ${lag}`,
+      '# TYPE strata_upstream_in_flight gauge',
+      'strata_upstream_in_flight{upstream="u"} 2',
+      '# TYPE strata_request_duration_seconds histogram',
+      `strata_request_duration_seconds_bucket{le="0.1",outcome="hit"} ${bucket}`,
+      `strata_request_duration_seconds_count{outcome="hit"} ${bucket}`,
+      '',
+    ].join('\n');
+  const lines = combineMetrics([
+    { name: 'w0', text: worker(1000, 1, 0.02, 3) },
+    { name: 'w1', text: worker(1200, 0, 0.05, 4) },
+  ]).split('\n');
+  assert.ok(lines.includes('process_start_time_seconds 1000'));
+  assert.ok(lines.includes('strata_upstream_available{upstream="u"} 1'));
+  assert.ok(lines.includes('nodejs_version_info{version="v20.0.0"} 1'));
+  assert.ok(lines.includes('nodejs_eventloop_lag_p99_seconds 0.05'));
+  assert.ok(lines.includes('strata_upstream_in_flight{upstream="u"} 4'));
+  assert.ok(lines.includes('strata_request_duration_seconds_bucket{le="0.1",outcome="hit"} 7'));
+  assert.ok(lines.includes('strata_request_duration_seconds_count{outcome="hit"} 7'));
+  assert.ok(lines.includes('process_start_time_seconds{worker="w1"} 1200'));
+});
+
+test('/stats of the node: uptime the oldest worker\'s, upstreams summed by name in every pool, the miss paths summed', () => {
+  const row = (name: string, requests: number, ewmaMs: number, available: boolean) => ({ name, requests, failures: 1, inFlight: 1, ewmaMs, available, state: available ? 'healthy' : 'ejected', weight: 1 });
+  const w = (uptimeS: number, a: number, b: number) => ({
+    uptimeS,
+    requests: 2,
+    tiers: { disk: { items: 1, loading: uptimeS < 5 } },
+    origin: { retries: 1, upstreams: [row('a', a, 10 * a, a > 1), row('b', b, 5, true)], pools: { api: { retries: 1, upstreams: [row('a', a, 10 * a, a > 1)] } } },
+    peers: { workerMisses: { missesFromOrigin: 1, missesFromOtherWorkers: a } },
+    topMisses: [uptimeS],
+  });
+  const node = combineStats([w(4, 1, 3), w(9, 2, 5)]);
+  assert.equal(node.uptimeS, 9);
+  assert.equal(node.requests, 4);
+  assert.deepEqual(node.tiers, { disk: { items: 2, loading: true } });
+  const origin = node.origin as { retries: number; upstreams: Record<string, unknown>[]; pools: { api: { upstreams: Record<string, unknown>[] } } };
+  assert.equal(origin.retries, 2);
+  assert.deepEqual(origin.upstreams[0], { name: 'a', requests: 3, failures: 2, inFlight: 2, ewmaMs: 20, available: true, state: 'ejected', weight: 1 });
+  assert.equal(origin.upstreams[1]!.requests, 8);
+  assert.equal(origin.pools.api.upstreams[0]!.requests, 3);
+  assert.deepEqual(node.workerMisses, { missesFromOrigin: 2, missesFromOtherWorkers: 3 });
+  assert.deepEqual(node.topMisses, [4]);
 });
 
 test('drain status of the node: in-flight summed, drained only when every worker is, serving while one still sends', () => {
