@@ -19,7 +19,7 @@ import { PurgeOutbox } from './outbox.js';
 import { PurgeBus } from './purge-bus.js';
 import { withoutPassword } from '../config/kinds.js';
 import type { WirePurge } from './purge-wire.js';
-import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
+import { checkPeer, MAX_SKEW_MS, PEER_ERROR, PEER_ERROR_SIG, PEER_REPORTED_ERRORS, PEER_SIG, peerErrorSignature } from './peer-auth.js';
 import { PeerFetch, type PeerRequest } from './peer-fetch.js';
 import { PurgeTimes } from './purge-times.js';
 import { SeenProofs } from './seen-proofs.js';
@@ -229,6 +229,12 @@ export class Cluster implements ClusterPath {
       } else this.deps.logger.warn({ method, url: target.slice(0, 200) }, 'request claims to come from a peer without a valid proof; peer fields removed, served as a client request');
     }
     return r.peer;
+  }
+
+  errorFields(headers: HeaderMap, code: string): string[] {
+    const sig = headers[PEER_SIG];
+    if (sig === undefined || !PEER_REPORTED_ERRORS.has(code)) return [];
+    return [PEER_ERROR, code, PEER_ERROR_SIG, peerErrorSignature(this.config.cluster.secret, sig, code)];
   }
 
   peerMayJoin(key: string): boolean {

@@ -22,6 +22,12 @@
 //   kept as a copy of another node's object (cluster.edgeCopies);
 // - peers with purges still queued for them (outbox.ts) are skipped: they may
 //   hold what was purged;
+// - a peer whose own origin fetch failed (it answers Strata's own 502/504, signed
+//   as such: peer-auth.ts PEER_ERROR) has not answered: its failure is this node's,
+//   of the same kind (ORIGIN_UNREACHABLE stays a disconnection), so this node's own
+//   stale rules decide (stale-if-error, stale-if-disconnected), for an owner asking
+//   its successor as for any node asking the owner. Nobody else is asked: the origin
+//   was, and failed;
 // - an answer whose content may have left the origin before a purge this node
 //   applied that matches it (purge-times.ts: the peer has not applied that purge
 //   yet) is not taken: the peer is asked once more with no-cache (it revalidates
@@ -38,9 +44,10 @@ import { urlOfKey } from '../cache/key.js';
 import { tagsOf } from '../cache/tags.js';
 import { fromUndici, PEER_AGE, type HeaderMap } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
+import { StrataError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Member, Membership } from './membership.js';
-import { PEER_SIDE, peerProof } from './peer-auth.js';
+import { PEER_ERROR, PEER_ERROR_SIG, PEER_SIDE, PEER_SIG, peerErrorOf, peerProof } from './peer-auth.js';
 import type { CopyFacts } from './purge-times.js';
 
 /** A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven). */
@@ -232,7 +239,8 @@ export class PeerFetch {
     // The owner answers from the side this node's client was given, not one it would choose itself.
     if (req.side !== undefined) headers[PEER_SIDE] = req.side;
     // Every field sent is signed (the Host too): a captured request cannot be sent again, nor changed.
-    Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers));
+    const proof = peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers);
+    Object.assign(headers, proof);
     const askedAtMs = this.deps.clock.now();
     let res: OriginResponse;
     try {
@@ -243,6 +251,19 @@ export class PeerFetch {
       this.peerFailures++;
       if (askNext(err)) m.health.recordFailure(failureReason(err));
       throw err;
+    }
+    if (res.headers[PEER_ERROR] !== undefined) {
+      const code = res.status >= 500 ? peerErrorOf(this.deps.secret, proof[PEER_SIG]!, res.headers) : undefined;
+      if (code !== undefined) {
+        // Its origin fetch failed: this node's fetch failed the same way (its stale rules decide).
+        res.body.resume();
+        const err = new StrataError(code as ErrorCode, `peer ${m.id} could not fetch from the origin (${code}) for ${req.target.slice(0, 200)}`);
+        err.upstream = `peer ${m.id}`;
+        throw err;
+      }
+      // Not signed for this request: an ordinary answer (not kept with a copy).
+      delete res.headers[PEER_ERROR];
+      delete res.headers[PEER_ERROR_SIG];
     }
     const since = leftOriginAfter(res.headers, askedAtMs);
     // Kept with the copy (hidden from clients): its answers to peers count from there (deliver/respond.ts).
