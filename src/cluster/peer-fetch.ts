@@ -28,6 +28,8 @@
 //   stale rules decide (stale-if-error, stale-if-disconnected), for an owner asking
 //   its successor as for any node asking the owner. Nobody else is asked: the origin
 //   was, and failed;
+// - a peer's answer's Cache-Status and Via are cut after this node's own last member
+//   (hop-chain.ts): stored or passed on, they never name this node twice;
 // - an answer whose content may have left the origin before a purge this node
 //   applied that matches it (purge-times.ts: the peer has not applied that purge
 //   yet) is not taken: the peer is asked once more with no-cache (it revalidates
@@ -42,6 +44,8 @@ import type { Logger } from 'pino';
 import { errors as undiciErrors, request } from 'undici';
 import { urlOfKey } from '../cache/key.js';
 import { tagsOf } from '../cache/tags.js';
+import { cacheStatusName } from '../cache/outcome.js';
+import { cutAtSelf } from './hop-chain.js';
 import { fromUndici, PEER_AGE, type HeaderMap } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import { StrataError, type ErrorCode } from '../errors.js';
@@ -265,6 +269,8 @@ export class PeerFetch {
       delete res.headers[PEER_ERROR];
       delete res.headers[PEER_ERROR_SIG];
     }
+    // A copy that has passed through this node before: its chains start again from here (hop-chain.ts).
+    cutAtSelf(res.headers, cacheStatusName(this.deps.nodeId), this.deps.nodeId);
     const since = leftOriginAfter(res.headers, askedAtMs);
     // Kept with the copy (hidden from clients): its answers to peers count from there (deliver/respond.ts).
     if (since === undefined) delete res.headers[PEER_AGE];

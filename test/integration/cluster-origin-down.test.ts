@@ -59,3 +59,36 @@ describe('cluster: the origin down', () => {
     void successor;
   });
 });
+
+describe('cluster: stale copies served between peers while the origin is down', () => {
+  let h: ClusterHarness;
+  before(async () => {
+    h = await startCluster((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=10, stale-if-error=86400', 'content-length': 4 });
+      res.end('body');
+    });
+    await Promise.all([0, 1, 2].map((i) => h.sees(i, h.nodes.filter((_, j) => j !== i).map((n) => n.id))));
+  });
+  after(() => h.close());
+
+  it('requests alternating between owner and successor keep Cache-Status and Via bounded (each node at most once)', async () => {
+    const p = '/down/ping-pong';
+    const [owner, successor] = rankOf(h, p) as [number, number, number];
+    // The owner's miss goes through its successor: both keep a copy.
+    assert.equal((await get(h, owner, p)).status, 200);
+    h.clock.advance(20_000);
+    h.origin.setHandler(resets);
+    for (let k = 0; k < 30; k++) {
+      const at = k % 2 ? successor : owner;
+      const r = await get(h, at, p);
+      assert.equal(r.status, 200, `request ${k}: ${r.status}`);
+      const names = r.headers['cache-status']!.split(',').map((m) => m.split(';')[0]!.trim());
+      const vias = r.headers['via']!.split(',').map((m) => m.trim());
+      // At most: the other node's member, then this node's.
+      assert.ok(names.length <= 2 && new Set(names).size === names.length, `request ${k} at ${h.nodes[at]!.id}: Cache-Status ${r.headers['cache-status']}`);
+      assert.ok(vias.length <= 2 && new Set(vias).size === vias.length, `request ${k}: Via ${r.headers['via']}`);
+      assert.equal(names.at(-1), h.nodes[at]!.id);
+      h.clock.advance(1000);
+    }
+  });
+});

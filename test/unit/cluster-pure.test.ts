@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { rank } from '../../src/cluster/ownership.js';
 import { bodyMatches, checkPeer, MAX_SKEW_MS, PEER_ERROR, PEER_ERROR_SIG, PEER_FIELDS, peerErrorOf, peerErrorSignature, peerProof } from '../../src/cluster/peer-auth.js';
 import { SeenProofs } from '../../src/cluster/seen-proofs.js';
+import { cutAtSelf } from '../../src/cluster/hop-chain.js';
 import { parseWirePurge } from '../../src/cluster/purge-wire.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 
@@ -139,4 +140,22 @@ test("a peer's report of its failed origin fetch is taken only when signed for t
   assert.equal(peerErrorOf('s', mine, { [PEER_ERROR]: 'ORIGIN_UNREACHABLE' }), undefined);
   // Not an origin failure: never reported as one.
   assert.equal(peerErrorOf('s', mine, report('INTERNAL', peerErrorSignature('s', mine, 'INTERNAL'))), undefined);
+});
+
+test("a peer's answer's Cache-Status and Via are cut after this node's own last member", () => {
+  const h: HeaderMap = {
+    'cache-status': 'origin-cache; hit, node-a; fwd=uri-miss; stored, "n,b"; hit, node-a; hit, node-b; fwd=stale; detail=stale-if-error',
+    via: '1.1 origin-cache, 1.1 node-a, 1.1 node-b (Strata, v1), 1.1 node-a, 1.1 node-b',
+  };
+  cutAtSelf(h, 'node-a', 'node-a');
+  assert.equal(h['cache-status'], 'node-b; fwd=stale; detail=stale-if-error');
+  assert.equal(h['via'], '1.1 node-b');
+  // Never through this node: kept whole (a quoted name holding a comma included).
+  const other: HeaderMap = { 'cache-status': '"n,b"; hit, node-b; hit', via: '1.1 node-b' };
+  cutAtSelf(other, 'node-a', 'node-a');
+  assert.deepEqual(other, { 'cache-status': '"n,b"; hit, node-b; hit', via: '1.1 node-b' });
+  // This node last: nothing after it, the fields go.
+  const mine: HeaderMap = { 'cache-status': 'node-b; hit, node-a; hit', via: '1.1 node-a' };
+  cutAtSelf(mine, 'node-a', 'node-a');
+  assert.deepEqual(mine, {});
 });
