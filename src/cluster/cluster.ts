@@ -42,6 +42,8 @@ export interface ClusterDeps {
    * a worker's member id.
    */
   workers?: { fetch: WorkerFetch; peerId: (w: number) => string };
+  /** This node's limits.maxHeaderBytes now (reloads apply): a request that would not fit a peer's with the hop's fields is not sent to one. */
+  maxHeaderBytes?: () => number;
   /** The store whose purges copies from peers are checked against (purge-times.ts). */
   purges?: { onPurged(listener: PurgedListener): void };
 }
@@ -143,6 +145,7 @@ export class Cluster implements ClusterPath {
       handoffMs: c.handoffMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
       successorCopy: c.successorCopy,
+      ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),
       // Before prepare() loaded the record nothing is served, and nothing asked of a peer.
       purgedSince: (copy, sinceMs) => this.purgeTimes?.coveredSince(copy, sinceMs) ?? false,
     });

@@ -30,6 +30,9 @@
 //   was, and failed;
 // - a peer's answer's Cache-Status and Via are cut after this node's own last member
 //   (hop-chain.ts): stored or passed on, they never name this node twice;
+// - a request whose header section would not fit the peer's limit once the hop's
+//   fields are added (hop-size.ts) is not sent to a peer (its 431 would be final): this
+//   node asks the origin itself, as for a peer that failed before answering;
 // - an answer whose content may have left the origin before a purge this node
 //   applied that matches it (purge-times.ts: the peer has not applied that purge
 //   yet) is not taken: the peer is asked once more with no-cache (it revalidates
@@ -46,6 +49,7 @@ import { urlOfKey } from '../cache/key.js';
 import { tagsOf } from '../cache/tags.js';
 import { cacheStatusName } from '../cache/outcome.js';
 import { cutAtSelf } from './hop-chain.js';
+import { peerHeadBytes } from './hop-size.js';
 import { fromUndici, PEER_AGE, type HeaderMap } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import { StrataError, type ErrorCode } from '../errors.js';
@@ -69,6 +73,8 @@ export interface PeerFetchDeps {
   hasPendingPurges: (peerId: string) => boolean;
   /** The owner's own misses go through the next member in order (cluster.successorCopy). */
   successorCopy: boolean;
+  /** Peers' limit on a request's header section (limits.maxHeaderBytes, the same on every node); read per request (reloads). */
+  maxHeaderBytes?: () => number;
   /** Has a purge applied here after `sinceMs` (this node's clock) matched such a copy (purge-times.ts)? */
   purgedSince?: (copy: CopyFacts, sinceMs: number) => boolean;
 }
@@ -131,6 +137,7 @@ export class PeerFetch {
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
       if (m.self) return this.asOwner(req, order.slice(i + 1), origin, this.deps.successorCopy);
+      if (!this.fits(m, req)) return origin.request(req);
       let res: OriginResponse | undefined;
       try {
         res = await this.unpurged(m, req, 'normal');
@@ -164,7 +171,7 @@ export class PeerFetch {
   /** This node owns the object: through the next member (`throughNext`), else the origin, with the handoff rule. */
   private async asOwner(req: PeerRequest, rest: Member[], origin: OriginClient, throughNext: boolean): Promise<OriginResponse> {
     const previous = rest[0];
-    if (previous && throughNext) {
+    if (previous && throughNext && this.fits(previous, req)) {
       try {
         const res = await this.unpurged(previous, req, 'normal');
         if (res) {
@@ -179,7 +186,7 @@ export class PeerFetch {
       return origin.request(req);
     }
     const handoff = this.deps.handoffMs > 0 && this.deps.clock.now() - this.deps.membership.changedAtMs < this.deps.handoffMs;
-    if (previous && handoff) {
+    if (previous && handoff && this.fits(previous, req)) {
       try {
         const res = await this.fromPeer(previous, req, 'only-if-cached');
         // What it holds may predate a purge applied here: this owner asks the origin, as without it.
@@ -206,7 +213,7 @@ export class PeerFetch {
   async fromWorker(id: string, req: PeerRequest, join: boolean): Promise<OriginResponse | undefined> {
     const m = this.deps.membership.peer(id);
     // One with purges queued for it may hold what was purged.
-    if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
+    if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id) || !this.fits(m, req)) return undefined;
     try {
       const res = await this.unpurged(m, req, join ? 'normal' : 'only-if-cached');
       if (res === undefined || res.status !== 504) return res;
@@ -216,6 +223,16 @@ export class PeerFetch {
       if (!askNext(err)) throw originError(err, `peer ${m.id}`);
       return undefined;
     }
+  }
+
+  /** Would `req`, with the hop's fields, fit peer `m`'s header limit? Logged when not. */
+  private fits(m: Member, req: PeerRequest): boolean {
+    const limit = this.deps.maxHeaderBytes?.();
+    if (limit === undefined) return true;
+    const bytes = peerHeadBytes(req.method, req.target, req.headers, this.deps.nodeId, m.id ?? '', new URL(urlOfKey(req.key)).host);
+    if (bytes <= limit) return true;
+    this.deps.logger.info({ peer: m.id, bytes, limit, url: req.target.slice(0, 200) }, "request's header section would not fit the peer's limit with the hop's fields; not asking the peer");
+    return false;
   }
 
   /**
