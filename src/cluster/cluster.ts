@@ -19,7 +19,7 @@ import { PurgeOutbox } from './outbox.js';
 import { PurgeBus } from './purge-bus.js';
 import { withoutPassword } from '../config/kinds.js';
 import type { WirePurge } from './purge-wire.js';
-import { checkPeer, MAX_SKEW_MS } from './peer-auth.js';
+import { checkPeer, MAX_SKEW_MS, PEER_ERROR, PEER_ERROR_SIG, PEER_REPORTED_ERRORS, PEER_SIG, peerErrorSignature } from './peer-auth.js';
 import { PeerFetch, type PeerRequest } from './peer-fetch.js';
 import { PurgeTimes } from './purge-times.js';
 import { SeenProofs } from './seen-proofs.js';
@@ -42,6 +42,8 @@ export interface ClusterDeps {
    * a worker's member id.
    */
   workers?: { fetch: WorkerFetch; peerId: (w: number) => string };
+  /** This node's limits.maxHeaderBytes now (reloads apply): a request that would not fit a peer's with the hop's fields is not sent to one. */
+  maxHeaderBytes?: () => number;
   /** The store whose purges copies from peers are checked against (purge-times.ts). */
   purges?: { onPurged(listener: PurgedListener): void };
 }
@@ -143,6 +145,7 @@ export class Cluster implements ClusterPath {
       handoffMs: c.handoffMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
       successorCopy: c.successorCopy,
+      ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),
       // Before prepare() loaded the record nothing is served, and nothing asked of a peer.
       purgedSince: (copy, sinceMs) => this.purgeTimes?.coveredSince(copy, sinceMs) ?? false,
     });
@@ -229,6 +232,12 @@ export class Cluster implements ClusterPath {
       } else this.deps.logger.warn({ method, url: target.slice(0, 200) }, 'request claims to come from a peer without a valid proof; peer fields removed, served as a client request');
     }
     return r.peer;
+  }
+
+  errorFields(headers: HeaderMap, code: string): string[] {
+    const sig = headers[PEER_SIG];
+    if (sig === undefined || !PEER_REPORTED_ERRORS.has(code)) return [];
+    return [PEER_ERROR, code, PEER_ERROR_SIG, peerErrorSignature(this.config.cluster.secret, sig, code)];
   }
 
   peerMayJoin(key: string): boolean {

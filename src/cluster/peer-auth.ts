@@ -15,6 +15,12 @@
 //   given) are in PEER_FIELDS, signed like any other.
 // A retry by a peer is a new request with a new proof (time and nonce).
 //
+// A peer's own error answer to a proven request, when its origin fetch failed
+// (PEER_REPORTED_ERRORS), names the error's code in PEER_ERROR with a MAC over that
+// code and the request's signature (PEER_ERROR_SIG): the asker takes it as a failure
+// of the same kind (cluster/peer-fetch.ts) and its own stale rules decide. An
+// origin's 502 passed through carries no valid one, whatever fields it set.
+//
 // Invariant: a request that claims to come from a peer (any of PEER_FIELDS) without
 // a valid proof is an ordinary client request, and those fields are removed before
 // anything else reads the request (they never reach the origin or a peer).
@@ -37,6 +43,15 @@ export const PEER_SIDE = 'strata-peer-side';
  * exception is a health probe on the admin listener (checkPeer `probeAnyId`).
  */
 export const PEER_TO = 'strata-peer-to';
+/** On a peer's error answer: the code of its own failed origin fetch (signed by PEER_ERROR_SIG). */
+export const PEER_ERROR = 'strata-peer-error';
+export const PEER_ERROR_SIG = 'strata-peer-error-sig';
+/**
+ * The failures of a peer's origin fetch it reports as such (Strata's own 502/504):
+ * no response came, or none that was HTTP. Anything else a peer answers (an origin's
+ * 5xx included) is an answer.
+ */
+export const PEER_REPORTED_ERRORS: ReadonlySet<string> = new Set(['ORIGIN_UNREACHABLE', 'ORIGIN_TIMEOUT', 'ORIGIN_BAD_RESPONSE']);
 export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_SIDE, PEER_TO] as const;
 
 /** The proof's own fields: parts of the MAC by place, never listed in PEER_SIGNED. */
@@ -100,6 +115,25 @@ export function peerProof(secret: string, from: string, to: string, method: stri
   if (to !== '') out[PEER_TO] = to;
   if (body !== undefined) out[PEER_BODY] = digest;
   return out;
+}
+
+/** The MAC binding an error code to the proven request it answers (its PEER_SIG): made by the answering peer. */
+export function peerErrorSignature(secret: string, requestSig: string, code: string): string {
+  return createHmac('sha256', secret).update(`strata-peer-error-1\n${requestSig}\n${code}\n`).digest('base64url');
+}
+
+/**
+ * The error code a peer's answer reports for its failed origin fetch, when it is one
+ * of PEER_REPORTED_ERRORS and signed for the request this node sent (`requestSig`);
+ * else undefined. Constant time in the signature.
+ */
+export function peerErrorOf(secret: string, requestSig: string, headers: HeaderMap): string | undefined {
+  const code = headers[PEER_ERROR];
+  const sig = headers[PEER_ERROR_SIG];
+  if (secret === '' || code === undefined || sig === undefined || !PEER_REPORTED_ERRORS.has(code) || !SIGNATURE.test(sig)) return undefined;
+  const want = Buffer.from(peerErrorSignature(secret, requestSig, code));
+  const got = Buffer.from(sig);
+  return got.length === want.length && timingSafeEqual(got, want) ? code : undefined;
 }
 
 /**

@@ -22,6 +22,17 @@
 //   kept as a copy of another node's object (cluster.edgeCopies);
 // - peers with purges still queued for them (outbox.ts) are skipped: they may
 //   hold what was purged;
+// - a peer whose own origin fetch failed (it answers Strata's own 502/504, signed
+//   as such: peer-auth.ts PEER_ERROR) has not answered: its failure is this node's,
+//   of the same kind (ORIGIN_UNREACHABLE stays a disconnection), so this node's own
+//   stale rules decide (stale-if-error, stale-if-disconnected), for an owner asking
+//   its successor as for any node asking the owner. Nobody else is asked: the origin
+//   was, and failed;
+// - a peer's answer's Cache-Status and Via are cut after this node's own last member
+//   (hop-chain.ts): stored or passed on, they never name this node twice;
+// - a request whose header section would not fit the peer's limit once the hop's
+//   fields are added (hop-size.ts) is not sent to a peer (its 431 would be final): this
+//   node asks the origin itself, as for a peer that failed before answering;
 // - an answer whose content may have left the origin before a purge this node
 //   applied that matches it (purge-times.ts: the peer has not applied that purge
 //   yet) is not taken: the peer is asked once more with no-cache (it revalidates
@@ -36,11 +47,15 @@ import type { Logger } from 'pino';
 import { errors as undiciErrors, request } from 'undici';
 import { urlOfKey } from '../cache/key.js';
 import { tagsOf } from '../cache/tags.js';
+import { cacheStatusName } from '../cache/outcome.js';
+import { cutAtSelf } from './hop-chain.js';
+import { peerHeadBytes } from './hop-size.js';
 import { fromUndici, PEER_AGE, type HeaderMap } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
+import { StrataError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Member, Membership } from './membership.js';
-import { PEER_SIDE, peerProof } from './peer-auth.js';
+import { PEER_ERROR, PEER_ERROR_SIG, PEER_SIDE, PEER_SIG, peerErrorOf, peerProof } from './peer-auth.js';
 import type { CopyFacts } from './purge-times.js';
 
 /** A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven). */
@@ -58,6 +73,8 @@ export interface PeerFetchDeps {
   hasPendingPurges: (peerId: string) => boolean;
   /** The owner's own misses go through the next member in order (cluster.successorCopy). */
   successorCopy: boolean;
+  /** Peers' limit on a request's header section (limits.maxHeaderBytes, the same on every node); read per request (reloads). */
+  maxHeaderBytes?: () => number;
   /** Has a purge applied here after `sinceMs` (this node's clock) matched such a copy (purge-times.ts)? */
   purgedSince?: (copy: CopyFacts, sinceMs: number) => boolean;
 }
@@ -120,6 +137,7 @@ export class PeerFetch {
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
       if (m.self) return this.asOwner(req, order.slice(i + 1), origin, this.deps.successorCopy);
+      if (!this.fits(m, req)) return origin.request(req);
       let res: OriginResponse | undefined;
       try {
         res = await this.unpurged(m, req, 'normal');
@@ -153,7 +171,7 @@ export class PeerFetch {
   /** This node owns the object: through the next member (`throughNext`), else the origin, with the handoff rule. */
   private async asOwner(req: PeerRequest, rest: Member[], origin: OriginClient, throughNext: boolean): Promise<OriginResponse> {
     const previous = rest[0];
-    if (previous && throughNext) {
+    if (previous && throughNext && this.fits(previous, req)) {
       try {
         const res = await this.unpurged(previous, req, 'normal');
         if (res) {
@@ -168,7 +186,7 @@ export class PeerFetch {
       return origin.request(req);
     }
     const handoff = this.deps.handoffMs > 0 && this.deps.clock.now() - this.deps.membership.changedAtMs < this.deps.handoffMs;
-    if (previous && handoff) {
+    if (previous && handoff && this.fits(previous, req)) {
       try {
         const res = await this.fromPeer(previous, req, 'only-if-cached');
         // What it holds may predate a purge applied here: this owner asks the origin, as without it.
@@ -195,7 +213,7 @@ export class PeerFetch {
   async fromWorker(id: string, req: PeerRequest, join: boolean): Promise<OriginResponse | undefined> {
     const m = this.deps.membership.peer(id);
     // One with purges queued for it may hold what was purged.
-    if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id)) return undefined;
+    if (!m || !this.deps.membership.usable(m) || this.deps.hasPendingPurges(id) || !this.fits(m, req)) return undefined;
     try {
       const res = await this.unpurged(m, req, join ? 'normal' : 'only-if-cached');
       if (res === undefined || res.status !== 504) return res;
@@ -205,6 +223,16 @@ export class PeerFetch {
       if (!askNext(err)) throw originError(err, `peer ${m.id}`);
       return undefined;
     }
+  }
+
+  /** Would `req`, with the hop's fields, fit peer `m`'s header limit? Logged when not. */
+  private fits(m: Member, req: PeerRequest): boolean {
+    const limit = this.deps.maxHeaderBytes?.();
+    if (limit === undefined) return true;
+    const bytes = peerHeadBytes(req.method, req.target, req.headers, this.deps.nodeId, m.id ?? '', new URL(urlOfKey(req.key)).host);
+    if (bytes <= limit) return true;
+    this.deps.logger.info({ peer: m.id, bytes, limit, url: req.target.slice(0, 200) }, "request's header section would not fit the peer's limit with the hop's fields; not asking the peer");
+    return false;
   }
 
   /**
@@ -232,7 +260,8 @@ export class PeerFetch {
     // The owner answers from the side this node's client was given, not one it would choose itself.
     if (req.side !== undefined) headers[PEER_SIDE] = req.side;
     // Every field sent is signed (the Host too): a captured request cannot be sent again, nor changed.
-    Object.assign(headers, peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers));
+    const proof = peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers);
+    Object.assign(headers, proof);
     const askedAtMs = this.deps.clock.now();
     let res: OriginResponse;
     try {
@@ -244,6 +273,21 @@ export class PeerFetch {
       if (askNext(err)) m.health.recordFailure(failureReason(err));
       throw err;
     }
+    if (res.headers[PEER_ERROR] !== undefined) {
+      const code = res.status >= 500 ? peerErrorOf(this.deps.secret, proof[PEER_SIG]!, res.headers) : undefined;
+      if (code !== undefined) {
+        // Its origin fetch failed: this node's fetch failed the same way (its stale rules decide).
+        res.body.resume();
+        const err = new StrataError(code as ErrorCode, `peer ${m.id} could not fetch from the origin (${code}) for ${req.target.slice(0, 200)}`);
+        err.upstream = `peer ${m.id}`;
+        throw err;
+      }
+      // Not signed for this request: an ordinary answer (not kept with a copy).
+      delete res.headers[PEER_ERROR];
+      delete res.headers[PEER_ERROR_SIG];
+    }
+    // A copy that has passed through this node before: its chains start again from here (hop-chain.ts).
+    cutAtSelf(res.headers, cacheStatusName(this.deps.nodeId), this.deps.nodeId);
     const since = leftOriginAfter(res.headers, askedAtMs);
     // Kept with the copy (hidden from clients): its answers to peers count from there (deliver/respond.ts).
     if (since === undefined) delete res.headers[PEER_AGE];

@@ -313,9 +313,10 @@ export function advertiseRanges(raw: string[]): string[] {
 /**
  * Strata's own error answer: a short plain-text body saying what happened (never which
  * upstream, nor where). Returns the body bytes written (0: the head was out already,
- * the connection is cut instead), for the access line and bytesServed.
+ * the connection is cut instead), for the access line and bytesServed. `extra`: raw
+ * field pairs added (to a peer: cluster/peer-auth.ts PEER_ERROR).
  */
-export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false): number {
+export function deliverError(res: ServerResponse, err: StrataError, cacheStatus: string, via: string, closeConnection = false, extra?: string[]): number {
   if (res.headersSent) {
     res.destroy();
     return 0;
@@ -324,6 +325,7 @@ export function deliverError(res: ServerResponse, err: StrataError, cacheStatus:
   const length = Buffer.byteLength(body);
   const raw = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(length), 'cache-status', cacheStatus, 'via', via, 'cache-control', 'no-store'];
   if (closeConnection) raw.push('connection', 'close');
+  if (extra) raw.push(...extra);
   res.writeHead(err.status, raw);
   res.end(body);
   // A HEAD answer's body is dropped by Node: none was sent.

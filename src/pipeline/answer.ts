@@ -78,7 +78,9 @@ export function createAnswers(env: NodeEnv) {
       // The client is told only the catalog's line (clientMessage): the cause is here.
       logger.error({ id: ctx.id, code: err.code, url: ctx.target.slice(0, 200) }, err.message);
     }
-    ctx.bytes += deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close);
+    // To a peer: whether its origin fetch failed, signed, so the peer's own stale rules decide (cluster/peer-fetch.ts).
+    const peerFields = ctx.peer !== undefined && err.source === 'origin' && env.cluster ? env.cluster.errorFields(ctx.headers, err.code) : undefined;
+    ctx.bytes += deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close, peerFields);
   }
 
   return {

@@ -107,6 +107,12 @@ export interface ClusterPath {
   /** The peer a request proves it comes from; a claim without proof has its peer fields removed (undefined). */
   verify(method: string, target: string, headers: HeaderMap): string | undefined;
   /**
+   * The fields of this node's error answer to a proven peer request (`headers`, as
+   * verified) saying its origin fetch failed with `code` (cluster/peer-auth.ts
+   * PEER_ERROR): the asker's own stale rules then decide. None for other codes.
+   */
+  errorFields(headers: HeaderMap, code: string): string[];
+  /**
    * May a peer's request join this node's fetch in flight for the primary key, one
    * that goes through the cluster? Only when that fetch cannot come back to the
    * peer (no loop): between nodes, when this node owns the key (it fetches from the

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rank } from '../../src/cluster/ownership.js';
-import { bodyMatches, checkPeer, MAX_SKEW_MS, PEER_FIELDS, peerProof } from '../../src/cluster/peer-auth.js';
+import { bodyMatches, checkPeer, MAX_SKEW_MS, PEER_ERROR, PEER_ERROR_SIG, PEER_FIELDS, peerErrorOf, peerErrorSignature, peerProof } from '../../src/cluster/peer-auth.js';
 import { SeenProofs } from '../../src/cluster/seen-proofs.js';
+import { cutAtSelf } from '../../src/cluster/hop-chain.js';
 import { parseWirePurge } from '../../src/cluster/purge-wire.js';
 import type { HeaderMap } from '../../src/http/headers.js';
 
@@ -125,4 +126,36 @@ test('wire purge: strict shape', () => {
   assert.match(String(parseWirePurge('{')), /^not JSON/);
   assert.equal(parseWirePurge(JSON.stringify({ ...ok, selector: { ...ok.selector, paths: [1] } })), 'selector.paths must be a list of strings');
   assert.equal(parseWirePurge(JSON.stringify({ ...ok, selector: { ...ok.selector, all: 'yes' } })), 'selector.all must be true or false');
+});
+
+test("a peer's report of its failed origin fetch is taken only when signed for the request sent, and only for origin failures", () => {
+  const mine = 'sig-of-the-request-sent';
+  const report = (code: string, sig: string): HeaderMap => ({ [PEER_ERROR]: code, [PEER_ERROR_SIG]: sig });
+  assert.equal(peerErrorOf('s', mine, report('ORIGIN_UNREACHABLE', peerErrorSignature('s', mine, 'ORIGIN_UNREACHABLE'))), 'ORIGIN_UNREACHABLE');
+  assert.equal(peerErrorOf('s', mine, report('ORIGIN_TIMEOUT', peerErrorSignature('s', mine, 'ORIGIN_TIMEOUT'))), 'ORIGIN_TIMEOUT');
+  // Another request's report, another secret, another code under the signature, or no signature (an origin's fields).
+  assert.equal(peerErrorOf('s', mine, report('ORIGIN_UNREACHABLE', peerErrorSignature('s', 'another', 'ORIGIN_UNREACHABLE'))), undefined);
+  assert.equal(peerErrorOf('s', mine, report('ORIGIN_UNREACHABLE', peerErrorSignature('t', mine, 'ORIGIN_UNREACHABLE'))), undefined);
+  assert.equal(peerErrorOf('s', mine, report('ORIGIN_TIMEOUT', peerErrorSignature('s', mine, 'ORIGIN_UNREACHABLE'))), undefined);
+  assert.equal(peerErrorOf('s', mine, { [PEER_ERROR]: 'ORIGIN_UNREACHABLE' }), undefined);
+  // Not an origin failure: never reported as one.
+  assert.equal(peerErrorOf('s', mine, report('INTERNAL', peerErrorSignature('s', mine, 'INTERNAL'))), undefined);
+});
+
+test("a peer's answer's Cache-Status and Via are cut after this node's own last member", () => {
+  const h: HeaderMap = {
+    'cache-status': 'origin-cache; hit, node-a; fwd=uri-miss; stored, "n,b"; hit, node-a; hit, node-b; fwd=stale; detail=stale-if-error',
+    via: '1.1 origin-cache, 1.1 node-a, 1.1 node-b (Strata, v1), 1.1 node-a, 1.1 node-b',
+  };
+  cutAtSelf(h, 'node-a', 'node-a');
+  assert.equal(h['cache-status'], 'node-b; fwd=stale; detail=stale-if-error');
+  assert.equal(h['via'], '1.1 node-b');
+  // Never through this node: kept whole (a quoted name holding a comma included).
+  const other: HeaderMap = { 'cache-status': '"n,b"; hit, node-b; hit', via: '1.1 node-b' };
+  cutAtSelf(other, 'node-a', 'node-a');
+  assert.deepEqual(other, { 'cache-status': '"n,b"; hit, node-b; hit', via: '1.1 node-b' });
+  // This node last: nothing after it, the fields go.
+  const mine: HeaderMap = { 'cache-status': 'node-b; hit, node-a; hit', via: '1.1 node-a' };
+  cutAtSelf(mine, 'node-a', 'node-a');
+  assert.deepEqual(mine, {});
 });
