@@ -22,10 +22,13 @@
 //   is storing it (headers in, the fill streaming), they are told "fetching at w"
 //   and ask w for it; w's request path joins its own flight, so the bytes reach
 //   them as they arrive from the origin (a waiter asking later is told so at once).
-// - A lock whose object was stored lingers a little (until the notice that it is
-//   stored has left for the other workers' directories: lock-links.ts),
-//   answering "stored here" at once: a worker that misses the key meanwhile is
-//   sent to the holder instead of fetching it again.
+// - A lock whose object was stored lingers a while, answering "stored here" at
+//   once: a worker that misses the key before the notice that it is stored reached
+//   its directory (lock-links.ts) is sent to the holder instead of fetching it
+//   again. A while, not until the notice left: a busy worker reads its links late
+//   (tens of ms under load), and a lock let go 10-20 ms after its notice left cost
+//   that worker a second origin fetch. LINGER_MS bounds the locks held this way by
+//   what a worker stores in that time.
 // - Two starts of the node never share locks: the primary names the directory
 //   once, from the tag unique to its start that also names the link sockets, hands
 //   it to every worker, and removes it at exit.
@@ -44,7 +47,12 @@ interface Lock {
   waiters: ((arg: number) => void)[];
   /** Held, and its fill streams: a waiter is told "fetching here" at once. */
   streaming: boolean;
+  /** Lingering: the set of released locks it is in (`fresh`, which then ages whole). */
+  lingering?: Set<Lock>;
 }
+
+/** How long a stored key's lock goes on answering "stored here" after its notice left, at least. */
+export const LINGER_MS = 500;
 
 /** What a released lock's waiters are told when its fetch stored nothing. */
 const ALONE_ARG = answerArg({ kind: 'alone' });
@@ -114,13 +122,15 @@ function alive(pid: number): boolean {
 export class KeyLocks {
   /**
    * This worker's locks, held and lingering, by key and by name (a WAIT names one);
-   * a lock is lingering while it is in `fresh` or `old`, else held.
+   * a lock is lingering while it is in `fresh` or one of `aged`, else held.
    */
   private readonly byKey = new Map<string, Lock>();
   private readonly byName = new Map<string, Lock>();
-  /** Lingering locks by age: let go at the second sweep after their release. */
+  /** Lingering locks released since the last sweep. */
   private fresh = new Set<Lock>();
-  private old = new Set<Lock>();
+  /** Lingering locks by the sweep that aged them (oldest first): let go LINGER_MS after it. */
+  private aged: { atMs: number; locks: Set<Lock> }[] = [];
+  private agedCount = 0;
   /** This worker's waits on other workers' locks, by wait id. */
   private readonly waits = new Map<number, { worker: number; resolve: (t: Taken) => void }>();
   private nextWait = 0;
@@ -144,7 +154,7 @@ export class KeyLocks {
   }
 
   private lingers(lock: Lock): boolean {
-    return this.fresh.has(lock) || this.old.has(lock);
+    return lock.lingering !== undefined;
   }
 
   /** This worker holds `key`'s lock (fetching it now). */
@@ -158,7 +168,7 @@ export class KeyLocks {
   }
 
   get lingeringCount(): number {
-    return this.fresh.size + this.old.size;
+    return this.fresh.size + this.agedCount;
   }
 
   /** The key's lock: `go` (held now), the holder's answer once it let go, or `retry`. */
@@ -167,8 +177,11 @@ export class KeyLocks {
     if (mine) {
       // Lingering (acquire() never asks for a lock it holds): stored here a moment ago and
       // missed again (evicted, purged): the lock is still ours, held again.
-      this.fresh.delete(mine);
-      this.old.delete(mine);
+      if (mine.lingering) {
+        mine.lingering.delete(mine);
+        if (mine.lingering !== this.fresh) this.agedCount--;
+        mine.lingering = undefined;
+      }
       mine.streaming = false;
       this.counts.granted++;
       return { kind: 'go' };
@@ -278,8 +291,8 @@ export class KeyLocks {
 
   /**
    * The fetch `take` allowed is over. Its waiters are told "stored here" or "fetch
-   * alone"; a stored key's lock lingers until the second sweep from now, answering
-   * at once, and any other is let go. False when this worker did not hold the lock.
+   * alone"; a stored key's lock lingers (at least LINGER_MS after the next sweep),
+   * answering at once, and any other is let go. False when this worker did not hold the lock.
    */
   release(key: string, stored: boolean): boolean {
     const lock = this.byKey.get(key);
@@ -288,16 +301,26 @@ export class KeyLocks {
     for (const reply of lock.waiters) reply(answer);
     lock.waiters = [];
     lock.streaming = false;
-    if (stored) this.fresh.add(lock);
+    if (stored) {
+      this.fresh.add(lock);
+      lock.lingering = this.fresh;
+    }
     else this.letGo(lock);
     return true;
   }
 
-  /** Lets go of the locks that lingered since the sweep before this one. */
-  sweep(): void {
-    for (const lock of this.old) this.letGo(lock);
-    this.old = this.fresh;
-    this.fresh = new Set();
+  /** The notices of the locks released since the last sweep left (lock-links.ts): they age from now; those aged LINGER_MS ago go. */
+  sweep(nowMs = Date.now()): void {
+    if (this.fresh.size > 0) {
+      this.aged.push({ atMs: nowMs, locks: this.fresh });
+      this.agedCount += this.fresh.size;
+      this.fresh = new Set();
+    }
+    while (this.aged.length > 0 && nowMs - this.aged[0]!.atMs >= LINGER_MS) {
+      const g = this.aged.shift()!;
+      this.agedCount -= g.locks.size;
+      for (const lock of g.locks) this.letGo(lock);
+    }
   }
 
   close(): void {
@@ -305,6 +328,7 @@ export class KeyLocks {
     for (const w of this.waits.values()) w.resolve({ kind: 'alone' });
     this.waits.clear();
     this.fresh.clear();
-    this.old.clear();
+    this.aged = [];
+    this.agedCount = 0;
   }
 }

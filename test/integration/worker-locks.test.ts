@@ -14,7 +14,7 @@ import pino from 'pino';
 import { WorkerLocks } from '../../src/workers/lock-links.js';
 import { keyHash } from '../../src/workers/directory.js';
 import { answerArg } from '../../src/workers/lock-wire.js';
-import { clearLocksOf, KeyLocks, lockDirFor, removeLockDir } from '../../src/workers/key-lock.js';
+import { clearLocksOf, KeyLocks, LINGER_MS, lockDirFor, removeLockDir } from '../../src/workers/key-lock.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -272,7 +272,7 @@ test('a lock link naming a live worker that does not hold it: the holder answers
   }
 });
 
-test('a lingering lock taken again and stored again lingers for two sweeps from its last release; held and lingering are counted apart', async () => {
+test('a lingering lock taken again and stored again lingers LINGER_MS from the sweep after its last release; held and lingering are counted apart', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'strata-locks-'));
   const locks = new KeyLocks(join(dir, 'locks'), 0, () => false);
   try {
@@ -280,18 +280,19 @@ test('a lingering lock taken again and stored again lingers for two sweeps from 
     assert.deepEqual([locks.heldCount, locks.lingeringCount], [1, 0]);
     assert.equal(locks.release('/l', true), true);
     assert.deepEqual([locks.heldCount, locks.lingeringCount, locks.holds('/l')], [0, 1, false]);
-    locks.sweep();
+    locks.sweep(1_000);
     // Missed again while it lingers: held again, then stored again.
     assert.deepEqual(locks.take('/l', keyHash('/l')), { kind: 'go' });
     assert.deepEqual([locks.heldCount, locks.lingeringCount, locks.holds('/l')], [1, 0, true]);
     assert.equal(locks.release('/l', true), true);
     assert.equal(locks.release('/l', false), false, 'a release is told once');
-    locks.sweep();
-    assert.equal(locks.lingeringCount, 1, 'one sweep since its last release: it still lingers');
+    locks.sweep(1_010);
+    locks.sweep(1_000 + LINGER_MS);
+    assert.equal(locks.lingeringCount, 1, 'LINGER_MS not passed since the sweep after its last release: it still lingers');
     const answers: number[] = [];
     locks.waitFor(readdirSync(join(dir, 'locks'))[0]!, (arg) => answers.push(arg));
     assert.deepEqual(answers, [answerArg({ kind: 'at', worker: 0 })], 'a lingering lock answers "stored here" at once');
-    locks.sweep();
+    locks.sweep(1_010 + LINGER_MS);
     assert.deepEqual([locks.heldCount, locks.lingeringCount], [0, 0]);
     assert.deepEqual(readdirSync(join(dir, 'locks')), []);
   } finally {
