@@ -22,7 +22,7 @@ export interface SettingChange {
   hidden?: string;
 }
 
-const HIDDEN_CHANGE = 'changed in a part not shown (a password)';
+const HIDDEN_CHANGE = 'changed in a part not shown (a secret, a password)';
 
 export interface ConfigChanges {
   /** Changes the running node takes now. */

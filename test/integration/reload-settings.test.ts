@@ -185,7 +185,7 @@ test('POST /reload needs the admin token; nothing changed answers "unchanged"; G
     assert.deepEqual(answer.body, { status: 'unchanged', applied: [], restartRequired: [] });
     // A new token applies at once: the old one no longer works.
     r.next.admin.token = 'rotated';
-    assert.deepEqual((await r.reload()).body.applied, [{ key: 'admin.token', from: '(secret)', to: '(secret)' }]);
+    assert.deepEqual((await r.reload()).body.applied, [{ key: 'admin.token', from: '(secret)', to: '(secret)', hidden: 'changed in a part not shown (a secret, a password)' }]);
     assert.equal((await fetchReply(url, { authorization: `Bearer ${TOKEN}` }, 'POST')).status, 401);
     assert.equal((await fetchReply(url, { authorization: 'Bearer rotated' }, 'POST')).status, 200);
   } finally {

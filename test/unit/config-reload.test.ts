@@ -81,7 +81,7 @@ test('a change of a URL\'s password alone is named as one, though both values ar
   const before = config({ argv: [...base, '--edge-forward-auth-url', 'http://svc:old@auth.local/check'] });
   const after = config({ argv: [...base, '--edge-forward-auth-url', 'http://svc:new@auth.local/check'] });
   assert.deepEqual(configChanges(before, after).applied, [
-    { key: 'edge.forwardAuth.url', from: 'http://svc:***@auth.local/check', to: 'http://svc:***@auth.local/check', hidden: 'changed in a part not shown (a password)' },
+    { key: 'edge.forwardAuth.url', from: 'http://svc:***@auth.local/check', to: 'http://svc:***@auth.local/check', hidden: 'changed in a part not shown (a secret, a password)' },
   ]);
   assert.deepEqual(configChanges(before, before).applied, []);
 });
