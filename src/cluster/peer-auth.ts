@@ -12,7 +12,8 @@
 //   aside), so nothing added to a captured request reaches the owner's cache
 //   look-up, its origin request or its answer;
 // - the fields a peer alone may set (PEER_SIDE: the canary side its client was
-//   given) are in PEER_FIELDS, signed like any other.
+//   given; PEER_VOUCHED: the credentials its edge guard checked) are in PEER_FIELDS,
+//   signed like any other.
 // A retry by a peer is a new request with a new proof (time and nonce).
 //
 // A peer's own error answer to a proven request, when its origin fetch failed
@@ -39,6 +40,11 @@ export const PEER_SIGNED = 'strata-peer-signed';
 /** The canary side the sender's client was given: the owner answers from that side (pipeline/handle.ts). */
 export const PEER_SIDE = 'strata-peer-side';
 /**
+ * Request fields the sender's edge guard checked under edge.publicAfterAuth (comma-separated
+ * names): the owner keeps them for the origin only, as the guard did (pipeline/guarded.ts).
+ */
+export const PEER_VOUCHED = 'strata-peer-vouched';
+/**
  * The node id the proof was made for: accepted by that node alone. The one
  * exception is a health probe on the admin listener (checkPeer `probeAnyId`).
  */
@@ -52,7 +58,7 @@ export const PEER_ERROR_SIG = 'strata-peer-error-sig';
  * 5xx included) is an answer.
  */
 export const PEER_REPORTED_ERRORS: ReadonlySet<string> = new Set(['ORIGIN_UNREACHABLE', 'ORIGIN_TIMEOUT', 'ORIGIN_BAD_RESPONSE']);
-export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_SIDE, PEER_TO] as const;
+export const PEER_FIELDS = [PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_SIDE, PEER_TO, PEER_VOUCHED] as const;
 
 /** The proof's own fields: parts of the MAC by place, never listed in PEER_SIGNED. */
 const PROOF_OWN: ReadonlySet<string> = new Set([PEER_FROM, PEER_TIME, PEER_NONCE, PEER_SIG, PEER_BODY, PEER_SIGNED, PEER_TO, 'host']);
@@ -215,7 +221,7 @@ export function checkPeer(secret: string, self: string, method: string, target: 
 
 /** Peer fields other than the three every proof has: rare, so looked at only when those are absent. */
 function claimsOtherwise(headers: HeaderMap): boolean {
-  return headers[PEER_NONCE] !== undefined || headers[PEER_BODY] !== undefined || headers[PEER_SIGNED] !== undefined || headers[PEER_SIDE] !== undefined || headers[PEER_TO] !== undefined;
+  return headers[PEER_NONCE] !== undefined || headers[PEER_BODY] !== undefined || headers[PEER_SIGNED] !== undefined || headers[PEER_SIDE] !== undefined || headers[PEER_TO] !== undefined || headers[PEER_VOUCHED] !== undefined;
 }
 
 /** A proven request keeps what its proof covers (and its framing): anything added on the way is dropped. */

@@ -55,11 +55,14 @@ import { failedBeforeResponse, failureReason, originError, type OriginClient, ty
 import { StrataError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Member, Membership } from './membership.js';
-import { PEER_ERROR, PEER_ERROR_SIG, PEER_SIDE, PEER_SIG, peerErrorOf, peerProof } from './peer-auth.js';
+import { PEER_ERROR, PEER_ERROR_SIG, PEER_SIDE, PEER_SIG, PEER_VOUCHED, peerErrorOf, peerProof } from './peer-auth.js';
 import type { CopyFacts } from './purge-times.js';
 
-/** A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven). */
-export type PeerRequest = OriginRequest & { key: string; side?: string };
+/**
+ * A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven);
+ * `vouched`: request fields the edge's guard checked under edge.publicAfterAuth (sent to the owner, proven: PEER_VOUCHED).
+ */
+export type PeerRequest = OriginRequest & { key: string; side?: string; vouched?: readonly string[] | undefined };
 
 export interface PeerFetchDeps {
   membership: Membership;
@@ -259,6 +262,8 @@ export class PeerFetch {
     if (asking !== 'normal') headers['cache-control'] = headers['cache-control'] ? `${headers['cache-control']}, ${asking}` : asking;
     // The owner answers from the side this node's client was given, not one it would choose itself.
     if (req.side !== undefined) headers[PEER_SIDE] = req.side;
+    // Credentials the edge checked are the origin's alone at the owner too: they do not make the answer this client's.
+    if (req.vouched !== undefined && req.vouched.length > 0) headers[PEER_VOUCHED] = req.vouched.join(',');
     // Every field sent is signed (the Host too): a captured request cannot be sent again, nor changed.
     const proof = peerProof(this.deps.secret, this.deps.nodeId, m.id ?? '', req.method, req.target, this.deps.authNow(), headers);
     Object.assign(headers, proof);

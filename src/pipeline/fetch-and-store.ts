@@ -222,10 +222,11 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
     const purgeMark = store.purgeMark();
     // Literals, not spreads of optional parts: a spread is a runtime copy on every miss.
-    const originReq: OriginRequest & { key: string } = req.onInterim
+    const originReq: OriginRequest & { key: string; vouched?: readonly string[] } = req.onInterim
       ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
       : { method: 'GET', target: req.target, headers, key: req.key };
     if (req.signal) originReq.signal = req.signal;
+    if (req.vouched) originReq.vouched = req.vouched;
     const res = await fetchFrom(deps, req.viaCluster, originReq, fill);
     const responseTimeMs = clock.now();
 
@@ -358,7 +359,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
  * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
  * owner within its handoff window, to the previous owner only-if-cached first.
  */
-export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string }, fill: FillProgress): Promise<OriginResponse> {
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string; vouched?: readonly string[] | undefined }, fill: FillProgress): Promise<OriginResponse> {
   if (!deps.cluster) return deps.origin.request(req);
   return viaCluster ? deps.cluster.request(req, deps.origin, fill) : deps.cluster.forPeer(req, deps.origin);
 }

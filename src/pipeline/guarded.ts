@@ -15,11 +15,37 @@
 
 import type { GuardPass, GuardRefusal, GuardVerdict, Guard } from '../routing/guard/guard.js';
 import type { HeaderMap } from '../http/headers.js';
+import { PEER_VOUCHED } from '../cluster/peer-auth.js';
 import { clientScheme } from '../server/request-guard.js';
 import type { Answers } from './answer.js';
 import type { NodeEnv, RequestContext } from './context.js';
 
 type Step = () => void | Promise<void>;
+
+/** `fields` taken out of `h` (changed in place): the origin's alone (ctx.originOnly). */
+function movedOut(h: HeaderMap, fields: Iterable<string>): HeaderMap {
+  const own: HeaderMap = {};
+  for (const f of fields) {
+    if (h[f] === undefined) continue;
+    own[f] = h[f];
+    delete h[f];
+  }
+  return own;
+}
+
+/**
+ * A proven peer's request (not guarded here: its edge did): the fields its edge's guard
+ * checked under publicAfterAuth (PEER_VOUCHED) are the origin's alone here too, so the
+ * owner shares and stores the answer as the edge would.
+ */
+export function vouchedByPeer(ctx: RequestContext): void {
+  const listed = ctx.headers[PEER_VOUCHED];
+  if (listed === undefined) return;
+  const h = { ...ctx.headers };
+  delete h[PEER_VOUCHED];
+  ctx.originOnly = movedOut(h, listed.split(','));
+  ctx.headers = h;
+}
 
 /** `headers` without `fields` (a copy when one is there; `headers` itself when none is). */
 export function withoutFields(headers: HeaderMap, fields: ReadonlySet<string>): HeaderMap {
@@ -75,15 +101,7 @@ export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard, str
     // Changed below: never the request's own map.
     if (h === ctx.headers) h = { ...h };
     if (p.add) Object.assign(h, p.add);
-    if (moved) {
-      const own: HeaderMap = {};
-      for (const f of p.checked) {
-        if (h[f] === undefined) continue;
-        own[f] = h[f];
-        delete h[f];
-      }
-      ctx.originOnly = own;
-    }
+    if (moved) ctx.originOnly = movedOut(h, p.checked);
     ctx.headers = h;
     return next();
   }

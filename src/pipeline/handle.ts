@@ -38,7 +38,7 @@ import { PRODUCIBLE } from '../transform/codings.js';
 import { Negotiator } from '../transform/negotiate.js';
 import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
-import { createGuardStep, withoutFields } from './guarded.js';
+import { createGuardStep, vouchedByPeer, withoutFields } from './guarded.js';
 import { PEER_SIDE } from '../cluster/peer-auth.js';
 import type { Guard } from '../routing/guard/guard.js';
 import type { Stats } from '../observability/stats.js';
@@ -234,7 +234,10 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
     if (env.cluster) {
       // Before anything reads the request: a claim to be a peer without proof loses its peer fields.
       const peer = env.cluster.verify(ctx.method, req.url ?? '/', ctx.headers);
-      if (peer !== undefined && ctx.method !== 'PURGE') ctx.peer = peer;
+      if (peer !== undefined && ctx.method !== 'PURGE') {
+        ctx.peer = peer;
+        vouchedByPeer(ctx);
+      }
     }
     try {
       const work = routed(ctx);

@@ -131,7 +131,7 @@ export function createSlicer(deps: SliceDeps) {
       // Taken before the fetch: a purge while it is in flight keeps this slice out of the store.
       const purgeMark = store.purgeMark();
       // A slice's waiters on other workers wait for it stored (they ask with a Range: a slice fill is not joined).
-      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key }, { stored: done, streaming: NOT_JOINED });
+      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, vouched: req.vouched }, { stored: done, streaming: NOT_JOINED });
       const responseTimeMs = clock.now();
       const cr = parseContentRange(res.headers['content-range']);
       const expected = cr && sliceSpan(index, sliceBytes, cr.total);
