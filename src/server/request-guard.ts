@@ -152,6 +152,22 @@ function localNames(req: IncomingMessage): string[] {
   return hosts.map((h) => `${h}:${port}`);
 }
 
+/**
+ * RFC 9113 §8.3.1: a gateway to HTTP/1.1 builds Host from :authority. An HTTP/2
+ * request's :authority is written into its field map as `host` (in place: the
+ * request's own map, which ctx.headers is), once, at receive and after
+ * checkRequest accepted it, so every later step that reads fields (edge filters,
+ * rate limits by a field, a route's keyed fields, Vary) sees over HTTP/2 what it
+ * sees over HTTP/1.1. Without it, a filter on `host` let HTTP/2 requests through
+ * and `Vary: host` made an HTTP/2 request a variant of its own. The origin is
+ * still sent its own Host (pipeline/forward-headers.ts).
+ */
+export function authorityAsHost(req: IncomingMessage): void {
+  if (req.httpVersionMajor !== 2) return;
+  const authority = req.headers[':authority'];
+  if (typeof authority === 'string' && authority !== '' && req.headers.host !== authority) req.headers.host = authority;
+}
+
 /** Does the request carry a body? HTTP/1.1 says so with framing fields; HTTP/2 by not ending the stream with its headers. */
 export function requestHasBody(req: IncomingMessage): boolean {
   const stream = (req as { stream?: { endAfterHeaders?: boolean } }).stream;
