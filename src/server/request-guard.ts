@@ -5,6 +5,7 @@
 // questions whose answer depends on the protocol, so the request path need not.
 
 import type { IncomingMessage } from 'node:http';
+import { normaliseAuthority } from '../cache/key.js';
 import { StrataError } from '../errors.js';
 import { hostPartOf, malformedHostMessage } from '../http/host.js';
 import { absoluteParts, removeDotSegments } from '../http/url-path.js';
@@ -55,10 +56,12 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; one Host only.
   if (hostCount(req.rawHeaders) > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
   if (req.httpVersionMajor === 2) {
-    // RFC 9113 §8.3.1: :authority names the target; a Host beside it must agree.
+    // RFC 9113 §8.3.1: :authority names the target; a Host beside it must not name another
+    // entity. Compared as the cache key compares hosts (case, the scheme's default port, a
+    // trailing dot): "localhost:443" and "localhost." over TLS are "localhost".
     const authority = req.headers[':authority'];
     if (typeof authority === 'string' && authority !== '') {
-      if (hostHeader !== undefined && hostHeader.toLowerCase() !== authority.toLowerCase()) return new StrataError('BAD_REQUEST', ':authority and Host disagree');
+      if (hostHeader !== undefined && !sameAuthority(hostHeader, authority, clientScheme(req))) return new StrataError('BAD_REQUEST', ':authority and Host disagree');
       hostHeader = authority;
       hostField = ':authority';
     }
@@ -120,6 +123,10 @@ function transferCodingRefused(te: string): StrataError {
     'TRANSFER_CODING_NOT_IMPLEMENTED',
     `request Transfer-Encoding ${JSON.stringify(te.slice(0, 100))} is refused: Strata decodes only chunked; send the body without ${before.join(', ').slice(0, 100)}, chunked alone or with a Content-Length`,
   );
+}
+
+function sameAuthority(a: string, b: string, scheme: string): boolean {
+  return a.toLowerCase() === b.toLowerCase() || normaliseAuthority(scheme, a) === normaliseAuthority(scheme, b);
 }
 
 /** Count Host fields without materialising headersDistinct on every request. */

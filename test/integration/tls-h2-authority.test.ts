@@ -5,7 +5,10 @@
 //    the same request over HTTP/1.1 (it let it through: the field map had no host);
 //  - an origin answering Vary: host has one variant for one host, whichever
 //    protocol asked (HTTP/2 made a second fetch and variant);
-//  - the origin is still asked with its own Host, told the client's in X-Forwarded-Host.
+//  - the origin is still asked with its own Host, told the client's in X-Forwarded-Host;
+//  - a Host beside :authority that names the same authority in another spelling
+//    (the https default port, a trailing dot, case) is accepted; one naming
+//    another host is still refused with 400.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -112,4 +115,18 @@ test('Vary: host — the same host over HTTP/1.1 and HTTP/2 is one variant, one 
     assert.equal(r.headers['x-forwarded-host'], authority);
   }
   assert.deepEqual(asked.map((r) => r.url), ['/vary-host', '/vary-host-2']);
+});
+
+test('HTTP/2: a Host naming the :authority in another spelling is accepted; another host is refused', T, async () => {
+  // The https default port, a trailing dot, upper case: the same authority (RFC 3986 §6.2.3).
+  for (const [authority, host] of [['localhost:443', 'localhost'], ['localhost.', 'localhost'], ['LOCALHOST', 'localhost:443']] as const) {
+    const r = await h2('/same-authority', { ':authority': authority, host });
+    assert.equal(r.status, 200, `:authority ${authority} + Host ${host}: ${r.status} ${r.text}`);
+  }
+  // RFC 9113 §8.3.1: a Host naming another entity.
+  for (const [authority, host] of [['localhost', 'evil.example'], ['localhost:8443', 'localhost']] as const) {
+    const r = await h2('/same-authority', { ':authority': authority, host });
+    assert.equal(r.status, 400, `:authority ${authority} + Host ${host}`);
+    assert.match(r.text, /:authority and Host disagree/);
+  }
 });
