@@ -7,7 +7,10 @@
 // other process can find it) and closed when its reader is done; past `maxBytes`
 // the request is refused (413) — at once when Content-Length says so. A client
 // that pauses longer than `idleTimeoutMs` between two pieces is refused (408).
-// Either refusal closes the connection: the rest of the body is never read.
+// A refusal stops reading the body (stopReading) and is answered as closing the
+// exchange: on HTTP/1.1 the connection is closed after the answer; on HTTP/2 the
+// stream is reset with NO_ERROR after it (./h2-response.ts), so neither a
+// connection nor a stream slot stays taken by a body nobody will read.
 //
 // Node-wide, every byte held counts against a RequestBodyBudget
 // (./request-body-budget.ts) from its arrival until the holder calls release()
@@ -123,7 +126,9 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
     inMemory = 0;
     await spool?.close();
   };
-  const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  // Not destroyed on return(): that would cut the connection (HTTP/1.1) or reset the
+  // stream (HTTP/2) before the refusal could be written.
+  const it = req.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   try {
     for (;;) {
       const next = await new Promise<IteratorResult<Buffer> | 'timeout'>((resolve, reject) => {
@@ -132,6 +137,7 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
       });
       clearTimeout(timer);
       if (next === 'timeout') {
+        stopReading(req, it);
         await giveBack();
         return new StrataError('REQUEST_TIMEOUT', `request body paused for more than ${limits.idleTimeoutMs} ms (limits.requestBodyTimeoutMs)`);
       }
@@ -139,6 +145,7 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
       const chunk = next.value;
       length += chunk.length;
       if (length > limits.maxBytes) {
+        stopReading(req, it);
         await giveBack();
         return new StrataError('PAYLOAD_TOO_LARGE', `request body exceeds ${limits.maxBytes} bytes (limits.maxRequestBodyBytes)`);
       }
@@ -187,11 +194,29 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
   };
 
   async function spoolFull(): Promise<StrataError> {
+    stopReading(req, it);
     await giveBack();
     budget.noteRefused();
     const b = budget.figures();
     return new StrataError('REQUEST_BODY_BUFFERS_FULL', `request bodies spooled by this node hold ${b.spoolBytes} of ${b.spoolBudgetBytes} bytes (limits.requestBodySpoolBudgetBytes); retry later`);
   }
+}
+
+/**
+ * A refused body is read no further. The iterator lets go of the request (at
+ * once, or — when a read is pending, as after a pause — once that read ends).
+ * HTTP/2: the request stays unread, so flow control holds the client to its
+ * window until the stream is reset after the answer. HTTP/1.1: what still comes
+ * is read and dropped, so a client still sending is not blocked from reading the
+ * answer before the connection closes (./listener.ts lingers for it).
+ */
+function stopReading(req: IncomingMessage, it: AsyncIterator<Buffer>): void {
+  const done = it.return?.();
+  if (req.httpVersionMajor === 2 || done === undefined) return;
+  done.then(
+    () => req.resume(),
+    () => undefined,
+  );
 }
 
 /**
