@@ -54,6 +54,20 @@ export interface BufferedBody {
   release(): void;
 }
 
+/**
+ * RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` is asked for its
+ * body (100 Continue) only now that it is about to be read. The listeners hand
+ * such requests to the handler without writing 100 ('checkContinue'), so an
+ * answer decided from the header fields alone — a refusal (a Content-Length over
+ * the limit, the edge guard's), a cache hit — never asks for a body it will not
+ * read. An HTTP/1.0 request's expectation is ignored (§10.1.1), as Node does.
+ */
+export function continueIfExpected(req: IncomingMessage, res: { headersSent: boolean; writeContinue(): void }): void {
+  const expect = req.headers.expect;
+  if (expect === undefined || res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+  if (/(?:^|\W)100-continue(?:$|\W)/i.test(expect)) res.writeContinue();
+}
+
 /** A declared length over the limit: refused before a byte is read. */
 export function declaredTooLarge(req: IncomingMessage, maxBytes: number): StrataError | undefined {
   const cl = req.headers['content-length'];
@@ -110,11 +124,14 @@ class Spool {
 /**
  * Read `req`'s body whole within `limits` and the node's `budget`. Resolves with
  * the body, or with a StrataError (413, 408, 503) for the caller to answer (and
- * close the connection), or undefined when the client went away.
+ * close the connection), or undefined when the client went away. `askForBody`
+ * runs once, right before the first read (continueIfExpected): not for a body
+ * refused by its declared length.
  */
-export async function bufferRequestBody(req: IncomingMessage, limits: RequestBodyLimits, budget: RequestBodyBudget): Promise<BufferedBody | StrataError | undefined> {
+export async function bufferRequestBody(req: IncomingMessage, limits: RequestBodyLimits, budget: RequestBodyBudget, askForBody?: () => void): Promise<BufferedBody | StrataError | undefined> {
   const refused = declaredTooLarge(req, limits.maxBytes);
   if (refused) return refused;
+  askForBody?.();
   const chunks: Buffer[] = [];
   let length = 0;
   // Bytes of `chunks` reserved in the node's memory budget.
