@@ -30,7 +30,7 @@ import { TAG_FIELDS } from '../cache/tags.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
 import { PEER_AGE, withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
-import { checkRequest } from '../server/request-guard.js';
+import { authorityAsHost, checkRequest } from '../server/request-guard.js';
 import type { RouteSide } from '../routing/route-table.js';
 import { createAnswers } from './answer.js';
 import type { CompressEnv, NodeEnv, ProxyDeps, RequestContext } from './context.js';
@@ -230,6 +230,8 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
     }
     ctx.target = accepted.target;
     ctx.host = accepted.host;
+    // HTTP/2: :authority as the host field (RFC 9113 §8.3.1), in req.headers, which ctx.headers still is.
+    authorityAsHost(req);
     ctx.headers = withoutConnectionNamed(ctx.headers);
     if (env.cluster) {
       // Before anything reads the request: a claim to be a peer without proof loses its peer fields.

@@ -10,7 +10,7 @@ import type { StrataError } from '../errors.js';
 import { maxForwards } from '../http/max-forwards.js';
 import { requestHasBody } from '../server/request-guard.js';
 import type { OriginResponse } from '../origin/client.js';
-import { bufferRequestBody, type BufferedBody } from '../server/request-body.js';
+import { bufferRequestBody, continueIfExpected, type BufferedBody } from '../server/request-body.js';
 import type { Answers } from './answer.js';
 import { fetchInterest } from './fetch-interest.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
@@ -40,7 +40,8 @@ export function createPass(env: PathEnv, answer: Answers) {
     // The whole body first, then an origin connection: a slow client holds only its own buffer.
     let body: BufferedBody | undefined;
     if (hasBody) {
-      const b = await bufferRequestBody(ctx.req, bodyLimits, env.requestBodies);
+      // Expect: 100-continue is answered only now, when the body is read (RFC 9110 §10.1.1).
+      const b = await bufferRequestBody(ctx.req, bodyLimits, env.requestBodies, () => continueIfExpected(ctx.req, ctx.res));
       if (b === undefined) return void ctx.res.destroy();
       if (b instanceof Error) {
         if (b.code === 'REQUEST_BODY_BUFFERS_FULL') env.logger.warn({ code: b.code, target: ctx.target }, b.message);

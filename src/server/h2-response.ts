@@ -8,6 +8,13 @@
 //    left out: node:http2 throws on them, and they mean nothing on a stream.
 //    Forwarded and stored fields are already without hop-by-hop fields; this
 //    catches Strata's own (an error answer's "connection: close");
+//  - an answer that asks to close its connection (a refused request body: 408,
+//    413, 503) closes its stream instead, once the answer is out: RST_STREAM
+//    NO_ERROR (RFC 9113 §8.1: a server may ask the client to stop sending after
+//    a complete response). Without it the stream stayed half-closed while the
+//    client went on sending: its DATA frames buffered, its slot in
+//    http2MaxConcurrentStreams taken, and the idle sweep (./h2-idle.ts) left the
+//    connection alone because a stream was open;
 //  - a write that meets backpressure is reported, so the listener's send timeout
 //    (./h2-send-timeout.ts) watches that stream — and only that one;
 //  - the request path's writeHead(status, raw pairs) goes to the stream's
@@ -25,6 +32,15 @@ function allowed(n: string, value: unknown): boolean {
   return !CONNECTION_SPECIFIC.has(n);
 }
 
+/** Told by h2Fields that the fields asked to close the connection ("connection: close"). */
+export interface CloseAsked {
+  closeAsked(): void;
+}
+
+function asksClose(n: string, value: unknown): boolean {
+  return n === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(String(value));
+}
+
 /** Lengths of the connection-specific names (and TE): a name of another length needs no look. */
 const SUSPECT_LENGTHS = new Set([...CONNECTION_SPECIFIC, 'te'].map((n) => n.length));
 
@@ -34,13 +50,16 @@ const SUSPECT_LENGTHS = new Set([...CONNECTION_SPECIFIC, 'te'].map((n) => n.leng
  * then appended through setHeader, so validated every field three times),
  * without connection-specific fields; a repeated name (Set-Cookie) becomes an array.
  */
-export function h2Fields(headers: readonly unknown[] | Record<string, unknown>): Record<string, unknown> {
+export function h2Fields(headers: readonly unknown[] | Record<string, unknown>, told?: CloseAsked): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (Array.isArray(headers)) {
     for (let i = 0; i < headers.length; i += 2) {
       let name = String(headers[i]);
       const value: unknown = headers[i + 1];
-      if (SUSPECT_LENGTHS.has(name.length) && !allowed(name.toLowerCase(), value)) continue;
+      if (SUSPECT_LENGTHS.has(name.length) && !allowed(name.toLowerCase(), value)) {
+        if (told && asksClose(name.toLowerCase(), value)) told.closeAsked();
+        continue;
+      }
       // Stored and Strata's own names are lower case already; node:http2 wants them so.
       if (hasUpper(name)) name = name.toLowerCase();
       const prev = out[name];
@@ -51,7 +70,11 @@ export function h2Fields(headers: readonly unknown[] | Record<string, unknown>):
     return out;
   }
   const obj = headers as Record<string, unknown>;
-  for (const name in obj) if (allowed(name.toLowerCase(), obj[name])) out[name] = obj[name];
+  for (const name in obj) {
+    const n = name.toLowerCase();
+    if (allowed(n, obj[name])) out[name] = obj[name];
+    else if (told && asksClose(n, obj[name])) told.closeAsked();
+  }
   return out;
 }
 
@@ -63,11 +86,13 @@ function hasUpper(s: string): boolean {
   return false;
 }
 
-export class StrataHttp2Response extends http2.Http2ServerResponse {
+export class StrataHttp2Response extends http2.Http2ServerResponse implements CloseAsked {
   /** Writes made so far: how the send timeout (h2-send-timeout.ts) tells a refilled queue from a stalled one. */
   writes = 0;
   /** Whether setHeader() was used: then writeHead merges through the compatibility layer. */
   private fieldsSet = false;
+  /** The answer asked to close the connection: its stream is closed once the answer is out (closeAsked). */
+  private closing = false;
 
   /**
    * The request path writes its answers as raw pairs in one writeHead: those go
@@ -84,17 +109,36 @@ export class StrataHttp2Response extends http2.Http2ServerResponse {
     if (Array.isArray(headers) && !this.fieldsSet && !stream.headersSent && !stream.destroyed && !stream.closed) {
       // The compatibility layer's state: statusCode (the setter checks the range) and writableEnded.
       this.statusCode = statusCode;
-      const fields = h2Fields(headers) as http2.OutgoingHttpHeaders;
+      const fields = h2Fields(headers, this) as http2.OutgoingHttpHeaders;
       fields[':status'] = statusCode;
       stream.respond(fields, { endStream: this.writableEnded, waitForTrailers: false });
       return this;
     }
-    return super.writeHead(statusCode, h2Fields(headers as Record<string, unknown>) as http2.OutgoingHttpHeaders);
+    return super.writeHead(statusCode, h2Fields(headers as Record<string, unknown>, this) as http2.OutgoingHttpHeaders);
   }
 
   override setHeader(name: string, value: number | string | readonly string[]): void {
     this.fieldsSet = true;
-    if (allowed(name.toLowerCase(), value)) super.setHeader(name, value);
+    const n = name.toLowerCase();
+    if (allowed(n, value)) super.setHeader(name, value);
+    else if (asksClose(n, value)) this.closeAsked();
+  }
+
+  /**
+   * "connection: close" on HTTP/2: the stream is closed with RST_STREAM NO_ERROR
+   * once the answer is out (the stream's 'finish': its last DATA frame handed to
+   * the session, so the reset never cuts it short). Nothing more of the request
+   * is read; a stream whose client already ended its side is closed anyway.
+   */
+  closeAsked(): void {
+    const stream = this.stream;
+    if (this.closing || stream.closed || stream.destroyed) return;
+    this.closing = true;
+    const close = (): void => {
+      if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    };
+    if (stream.writableFinished) close();
+    else stream.once('finish', close);
   }
 
   /**

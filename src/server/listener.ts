@@ -17,6 +17,13 @@
 // A reload hands the listener new limits (setLimits): they apply to connections
 // accepted from then on; the listener itself, and its connections, stay.
 // Pipelined requests are handled a few at a time per connection (./pipelining.ts).
+// Expect: 100-continue requests reach the handler without a 100 written: it asks
+// for the body when it reads it (request-body.ts, continueIfExpected). An answer
+// that closes the connection while its request's body is still arriving (a 413,
+// a 408, a hit for a client that was never asked for its body) lingers: the
+// connection is half-closed and the rest read and dropped until the client
+// closes or REFUSED_LINGER_MS pass — closed at once, the unread input made the
+// kernel reset the connection, which could wipe the answer before it was read.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
@@ -99,12 +106,44 @@ export function rejectRaw(socket: Duplex, err: StrataError): void {
     // once: closing with unread input makes the kernel send RST, which can wipe
     // the answer before the client reads it.
     socket.resume();
-    const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
-    linger.unref();
-    socket.once('close', () => clearTimeout(linger));
+    destroyAfterLinger(socket);
   } else {
     socket.destroy();
   }
+}
+
+/** Destroy `socket` after REFUSED_LINGER_MS unless it closes first (the client closed its side too). */
+function destroyAfterLinger(socket: Duplex): void {
+  const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
+}
+
+/**
+ * A response that closed its connection (Node's "_last": Connection: close, or
+ * Node's own choice for an Expect: 100-continue request never asked for its
+ * body) while its request's body was still arriving. Node ends the socket and
+ * destroys it once the answer is written (destroySoon); unread input then makes
+ * the kernel reset the connection, and the reset can reach the client before it
+ * has read the answer.
+ */
+function closedWithBodyArriving(res: ServerResponse, socket: Duplex): boolean {
+  return (res as { _last?: boolean })._last === true && res.writableFinished && !res.req.complete && !socket.destroyed;
+}
+
+/**
+ * Keep such a connection half-closed instead: the answer and FIN are out
+ * (socket.end() was called), the rest of the body is read and dropped (the
+ * request flows with no reader), and the socket is destroyed when the client
+ * closes or after REFUSED_LINGER_MS. Nothing else on it is handled.
+ */
+function lingerAfterAnswer(res: ServerResponse, socket: Duplex, st: ConnState): void {
+  st.shut = true;
+  // Node's destroySoon() waits for the end to be written with once('finish', destroy): not now.
+  socket.removeListener('finish', socket.destroy);
+  if (socket.writable) socket.end();
+  res.req.resume();
+  destroyAfterLinger(socket);
 }
 
 /**
@@ -169,8 +208,10 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
    * internals' property accesses polymorphic).
    */
   function settleResponse(this: ServerResponse): void {
-    const st = conns.get(this.req.socket);
+    const socket = this.req.socket;
+    const st = conns.get(socket);
     if (!st) return;
+    if (closedWithBodyArriving(this, socket)) lingerAfterAnswer(this, socket, st);
     st.window.settled(this);
     if (st.window.owed <= st.waitFor && st.afterPending) {
       const next = st.afterPending;
@@ -269,6 +310,8 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     tracked,
   );
   server.on('connection', onConnection);
+  // Expect: 100-continue: no 100 written here; the handler writes it when it reads the body.
+  server.on('checkContinue', tracked);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

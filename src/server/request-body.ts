@@ -7,7 +7,10 @@
 // other process can find it) and closed when its reader is done; past `maxBytes`
 // the request is refused (413) — at once when Content-Length says so. A client
 // that pauses longer than `idleTimeoutMs` between two pieces is refused (408).
-// Either refusal closes the connection: the rest of the body is never read.
+// A refusal stops reading the body (stopReading) and is answered as closing the
+// exchange: on HTTP/1.1 the connection is closed after the answer; on HTTP/2 the
+// stream is reset with NO_ERROR after it (./h2-response.ts), so neither a
+// connection nor a stream slot stays taken by a body nobody will read.
 //
 // Node-wide, every byte held counts against a RequestBodyBudget
 // (./request-body-budget.ts) from its arrival until the holder calls release()
@@ -49,6 +52,20 @@ export interface BufferedBody {
   /** The bytes held in memory, or a stream of the spooled file (which closes it when read or destroyed). */
   take(): Buffer | Readable;
   release(): void;
+}
+
+/**
+ * RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` is asked for its
+ * body (100 Continue) only now that it is about to be read. The listeners hand
+ * such requests to the handler without writing 100 ('checkContinue'), so an
+ * answer decided from the header fields alone — a refusal (a Content-Length over
+ * the limit, the edge guard's), a cache hit — never asks for a body it will not
+ * read. An HTTP/1.0 request's expectation is ignored (§10.1.1), as Node does.
+ */
+export function continueIfExpected(req: IncomingMessage, res: { headersSent: boolean; writeContinue(): void }): void {
+  const expect = req.headers.expect;
+  if (expect === undefined || res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+  if (/(?:^|\W)100-continue(?:$|\W)/i.test(expect)) res.writeContinue();
 }
 
 /** A declared length over the limit: refused before a byte is read. */
@@ -107,11 +124,14 @@ class Spool {
 /**
  * Read `req`'s body whole within `limits` and the node's `budget`. Resolves with
  * the body, or with a StrataError (413, 408, 503) for the caller to answer (and
- * close the connection), or undefined when the client went away.
+ * close the connection), or undefined when the client went away. `askForBody`
+ * runs once, right before the first read (continueIfExpected): not for a body
+ * refused by its declared length.
  */
-export async function bufferRequestBody(req: IncomingMessage, limits: RequestBodyLimits, budget: RequestBodyBudget): Promise<BufferedBody | StrataError | undefined> {
+export async function bufferRequestBody(req: IncomingMessage, limits: RequestBodyLimits, budget: RequestBodyBudget, askForBody?: () => void): Promise<BufferedBody | StrataError | undefined> {
   const refused = declaredTooLarge(req, limits.maxBytes);
   if (refused) return refused;
+  askForBody?.();
   const chunks: Buffer[] = [];
   let length = 0;
   // Bytes of `chunks` reserved in the node's memory budget.
@@ -123,7 +143,9 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
     inMemory = 0;
     await spool?.close();
   };
-  const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  // Not destroyed on return(): that would cut the connection (HTTP/1.1) or reset the
+  // stream (HTTP/2) before the refusal could be written.
+  const it = req.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   try {
     for (;;) {
       const next = await new Promise<IteratorResult<Buffer> | 'timeout'>((resolve, reject) => {
@@ -132,6 +154,7 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
       });
       clearTimeout(timer);
       if (next === 'timeout') {
+        stopReading(req, it);
         await giveBack();
         return new StrataError('REQUEST_TIMEOUT', `request body paused for more than ${limits.idleTimeoutMs} ms (limits.requestBodyTimeoutMs)`);
       }
@@ -139,6 +162,7 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
       const chunk = next.value;
       length += chunk.length;
       if (length > limits.maxBytes) {
+        stopReading(req, it);
         await giveBack();
         return new StrataError('PAYLOAD_TOO_LARGE', `request body exceeds ${limits.maxBytes} bytes (limits.maxRequestBodyBytes)`);
       }
@@ -187,11 +211,29 @@ export async function bufferRequestBody(req: IncomingMessage, limits: RequestBod
   };
 
   async function spoolFull(): Promise<StrataError> {
+    stopReading(req, it);
     await giveBack();
     budget.noteRefused();
     const b = budget.figures();
     return new StrataError('REQUEST_BODY_BUFFERS_FULL', `request bodies spooled by this node hold ${b.spoolBytes} of ${b.spoolBudgetBytes} bytes (limits.requestBodySpoolBudgetBytes); retry later`);
   }
+}
+
+/**
+ * A refused body is read no further. The iterator lets go of the request (at
+ * once, or — when a read is pending, as after a pause — once that read ends).
+ * HTTP/2: the request stays unread, so flow control holds the client to its
+ * window until the stream is reset after the answer. HTTP/1.1: what still comes
+ * is read and dropped, so a client still sending is not blocked from reading the
+ * answer before the connection closes (./listener.ts lingers for it).
+ */
+function stopReading(req: IncomingMessage, it: AsyncIterator<Buffer>): void {
+  const done = it.return?.();
+  if (req.httpVersionMajor === 2 || done === undefined) return;
+  done.then(
+    () => req.resume(),
+    () => undefined,
+  );
 }
 
 /**

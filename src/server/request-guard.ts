@@ -5,6 +5,7 @@
 // questions whose answer depends on the protocol, so the request path need not.
 
 import type { IncomingMessage } from 'node:http';
+import { normaliseAuthority } from '../cache/key.js';
 import { StrataError } from '../errors.js';
 import { hostPartOf, malformedHostMessage } from '../http/host.js';
 import { absoluteParts, removeDotSegments } from '../http/url-path.js';
@@ -55,10 +56,12 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; one Host only.
   if (hostCount(req.rawHeaders) > 1) return new StrataError('BAD_REQUEST', 'more than one Host header');
   if (req.httpVersionMajor === 2) {
-    // RFC 9113 §8.3.1: :authority names the target; a Host beside it must agree.
+    // RFC 9113 §8.3.1: :authority names the target; a Host beside it must not name another
+    // entity. Compared as the cache key compares hosts (case, the scheme's default port, a
+    // trailing dot): "localhost:443" and "localhost." over TLS are "localhost".
     const authority = req.headers[':authority'];
     if (typeof authority === 'string' && authority !== '') {
-      if (hostHeader !== undefined && hostHeader.toLowerCase() !== authority.toLowerCase()) return new StrataError('BAD_REQUEST', ':authority and Host disagree');
+      if (hostHeader !== undefined && !sameAuthority(hostHeader, authority, clientScheme(req))) return new StrataError('BAD_REQUEST', ':authority and Host disagree');
       hostHeader = authority;
       hostField = ':authority';
     }
@@ -122,6 +125,10 @@ function transferCodingRefused(te: string): StrataError {
   );
 }
 
+function sameAuthority(a: string, b: string, scheme: string): boolean {
+  return a.toLowerCase() === b.toLowerCase() || normaliseAuthority(scheme, a) === normaliseAuthority(scheme, b);
+}
+
 /** Count Host fields without materialising headersDistinct on every request. */
 function hostCount(raw: string[]): number {
   let n = 0;
@@ -150,6 +157,22 @@ function localNames(req: IncomingMessage): string[] {
   const hosts = [addr.includes(':') ? `[${addr}]` : addr];
   if (addr === '::1' || addr.startsWith('127.')) hosts.push('localhost');
   return hosts.map((h) => `${h}:${port}`);
+}
+
+/**
+ * RFC 9113 §8.3.1: a gateway to HTTP/1.1 builds Host from :authority. An HTTP/2
+ * request's :authority is written into its field map as `host` (in place: the
+ * request's own map, which ctx.headers is), once, at receive and after
+ * checkRequest accepted it, so every later step that reads fields (edge filters,
+ * rate limits by a field, a route's keyed fields, Vary) sees over HTTP/2 what it
+ * sees over HTTP/1.1. Without it, a filter on `host` let HTTP/2 requests through
+ * and `Vary: host` made an HTTP/2 request a variant of its own. The origin is
+ * still sent its own Host (pipeline/forward-headers.ts).
+ */
+export function authorityAsHost(req: IncomingMessage): void {
+  if (req.httpVersionMajor !== 2) return;
+  const authority = req.headers[':authority'];
+  if (typeof authority === 'string' && authority !== '' && req.headers.host !== authority) req.headers.host = authority;
 }
 
 /** Does the request carry a body? HTTP/1.1 says so with framing fields; HTTP/2 by not ending the stream with its headers. */

@@ -72,6 +72,8 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     },
     h2Handler,
   );
+  // Expect: 100-continue: the handler writes 100 when it reads the body (request-body.ts, continueIfExpected), not node:http2 up front.
+  h2.on('checkContinue', h2Handler);
 
   /** 431, as HTTP/1.1 answers a header section over limits.maxHeaderBytes (listener.ts); the connection stays. */
   function refuseHeaderList(res: http2.Http2ServerResponse, message: string): void {
