@@ -26,6 +26,22 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/** Is `name` (lower case) a hop-by-hop field of RFC 9110 §7.6.1? */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
+/**
+ * The field `name` (lower case) is to CGI, WSGI and Rack servers, which read "-" and
+ * "_" as one (both X-Forwarded-Host and X_Forwarded_Host become HTTP_X_FORWARDED_HOST):
+ * "_" read as "-". `name` itself when it has no "_". A rule that removes or sets a
+ * field for the origin must apply to every name with its spelling here, or a client
+ * sends its own copy under the other spelling.
+ */
+export function cgiSpelling(name: string): string {
+  return name.indexOf('_') < 0 ? name : name.replaceAll('_', '-');
+}
+
 /** Normalise Node's incoming headers (already lower-cased) into a HeaderMap. */
 export function fromIncoming(headers: IncomingHttpHeaders): HeaderMap {
   const out: HeaderMap = {};

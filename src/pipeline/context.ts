@@ -146,6 +146,8 @@ export interface NodeEnv extends ProxyDeps {
   grace: GraceWindows;
   /** Request fields never sent to the origin (origin.droppedRequestFields). */
   droppedFields: ReadonlySet<string>;
+  /** Send fields whose name has "_" (origin.forwardUnderscoreFields); never the "_" spellings of those Strata removes or sets. */
+  forwardUnderscoreFields: boolean;
   /** The compression stage (compress.*); absent when it is off. */
   compress?: CompressEnv;
 }
@@ -228,6 +230,7 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
     originHost: env.origin.host,
     via: env.via,
     droppedFields: env.droppedFields,
+    forwardUnderscoreFields: env.forwardUnderscoreFields,
   });
   return ctx.originOnly ? Object.assign(h, ctx.originOnly) : h;
 }

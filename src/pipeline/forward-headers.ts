@@ -3,11 +3,14 @@
 // X-Forwarded-For / -Proto / -Host and Via added. Fields some origin frameworks
 // obey to rewrite the URL, host, scheme, port or method are removed: they are not
 // part of the cache key, so one client's value would change the answer stored for
-// everyone.
+// everyone. CGI, WSGI and Rack origins read "_" in a field name as "-"
+// (X_Forwarded_Host is their HTTP_X_FORWARDED_HOST): names with "_" are dropped
+// (origin.forwardUnderscoreFields off, as nginx), and when the operator forwards
+// them, the "_" spellings of every field removed or set here still are.
 
 import { PEER_FIELDS } from '../cluster/peer-auth.js';
 import { DROPPED_REQUEST_FIELDS } from '../config/schema/index.js';
-import { withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { cgiSpelling, isHopByHop, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 
 export interface ForwardContext {
   clientAddress: string;
@@ -18,6 +21,8 @@ export interface ForwardContext {
   via: string;
   /** Lower-case request fields never sent to the origin (origin.droppedRequestFields); DEFAULT_DROPPED_FIELDS when absent. */
   droppedFields?: ReadonlySet<string>;
+  /** Send fields whose name has "_" (origin.forwardUnderscoreFields); off when absent. */
+  forwardUnderscoreFields?: boolean;
 }
 
 /** The default of origin.droppedRequestFields: URL, host, scheme, port and method overrides (see the schema). */
@@ -30,10 +35,20 @@ export const DEFAULT_DROPPED_FIELDS: ReadonlySet<string> = new Set(DROPPED_REQUE
  */
 const NOT_FORWARDED: ReadonlySet<string> = new Set(['expect', 'host', 'content-length', 'forwarded', ...PEER_FIELDS]);
 
+/** Set below to Strata's own values, whatever the client sent (host and content-length are in NOT_FORWARDED). */
+const SET_HERE: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via']);
+
 export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMap {
   const dropped = ctx.droppedFields ?? DEFAULT_DROPPED_FIELDS;
+  const forwardUnderscore = ctx.forwardUnderscoreFields === true;
   // HTTP/2 pseudo-header fields (:method, :path, :authority, :scheme) describe the client's stream, not the origin request.
-  const h = withoutHopByHop(client, (name) => name.charCodeAt(0) === 58 /* ':' */ || NOT_FORWARDED.has(name) || dropped.has(name));
+  const removed = (name: string) => name.charCodeAt(0) === 58 /* ':' */ || NOT_FORWARDED.has(name) || dropped.has(name);
+  const h = withoutHopByHop(
+    client,
+    (name) =>
+      removed(name) ||
+      (name.indexOf('_') >= 0 && (!forwardUnderscore || removed(cgiSpelling(name)) || isHopByHop(cgiSpelling(name)) || SET_HERE.has(cgiSpelling(name)))),
+  );
   // Kept, after the client's other fields (one Connection names is gone already: handle.ts, withoutConnectionNamed).
   const contentLength = client['content-length'];
   if (contentLength !== undefined) h['content-length'] = contentLength;

@@ -14,7 +14,7 @@
 //   cache only by responses stored as shareable (public, s-maxage, must-revalidate).
 
 import type { GuardPass, GuardRefusal, GuardVerdict, Guard } from '../routing/guard/guard.js';
-import type { HeaderMap } from '../http/headers.js';
+import { cgiSpelling, type HeaderMap } from '../http/headers.js';
 import { PEER_VOUCHED } from '../cluster/peer-auth.js';
 import { clientScheme } from '../server/request-guard.js';
 import type { Answers } from './answer.js';
@@ -56,9 +56,10 @@ export function withoutFields(headers: HeaderMap, fields: ReadonlySet<string>): 
     delete h[f];
   }
   // The same field spelt with "_" for "-" (X_Auth_Request_User): CGI, WSGI and Rack
-  // servers read both as one variable, so a client's own copy would pass as the guard's.
+  // servers read both as one variable, so a client's own copy would pass as the guard's
+  // (the rule forward-headers.ts applies to the fields it removes or sets).
   for (const name in headers) {
-    if (name.indexOf('_') < 0 || !fields.has(name.replaceAll('_', '-'))) continue;
+    if (name.indexOf('_') < 0 || !fields.has(cgiSpelling(name))) continue;
     h ??= { ...headers };
     delete h[name];
   }

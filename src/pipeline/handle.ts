@@ -78,7 +78,7 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   // And their Age to the millisecond, written anew for each answer (a copy's own PEER_AGE is hidden like any field):
   // the asking node checks the copy against its purges (cluster/purge-times.ts).
   const peerDeliver: DeliverOptions = { hiddenFields: new Set([PEER_AGE]), via, headerCache: new WeakMap(), peerAge: true };
-  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, ...(compress ? { compress } : {}) };
+  return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, forwardUnderscoreFields: config.origin.forwardUnderscoreFields, ...(compress ? { compress } : {}) };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Settings of the way to the origin: the upstream pool, timeouts, balancing,
 // health and retries. See ./index.ts for how to add a setting.
 
-import { CLOCK_ONLY_MS, count, duration, oneOf, requestPath } from '../kinds.js';
+import { CLOCK_ONLY_MS, count, duration, onOff, oneOf, requestPath } from '../kinds.js';
 import { fieldNames, statusRanges } from '../list-kinds.js';
 import { upstreams as upstreamList } from '../upstream-kinds.js';
 import { setting } from '../setting.js';
@@ -79,6 +79,17 @@ export const origin = {
       "Client request fields never sent to the origin: by default the URL, host, scheme, port and method overrides " +
       'some origin frameworks obey (not part of the cache key, so one client could change the answer stored for everyone). ' +
       'Replaces the list; [] forwards them all.',
+  }),
+  forwardUnderscoreFields: setting({
+    live: true,
+    kind: onOff(),
+    // Off, as nginx (underscores_in_headers off): CGI, WSGI and Rack origins read
+    // X_Forwarded_Host as X-Forwarded-Host, so a "_" name can stand in for any field
+    // Strata removes, sets, keys by or varies on (CACHING.md, What reaches the origin).
+    default: false,
+    help:
+      'Send request fields whose name contains "_" to the origin. Off (as nginx): they are dropped, since CGI, WSGI and Rack origins read ' +
+      'X_Forwarded_Host as X-Forwarded-Host. On: forwarded, except the "_" spellings of fields Strata removes or sets.',
   }),
   balancer: setting({
     live: true,
