@@ -57,9 +57,22 @@ export function changesTarget(o: KeyOptions): boolean {
 }
 
 /**
+ * Does a query parameter (as sent) hold a ";", plain or percent-encoded? Rack 2,
+ * Python's older parse_qs, Bottle and others split the query on ";" as well as "&"
+ * (and some decode before splitting), so `utm_source=x;callback=y` is two parameters to
+ * them: removing or moving it as one would hide `callback` from the key.
+ */
+function holdsSemicolon(param: string): boolean {
+  return param.indexOf(';') >= 0 || /%3b/i.test(param);
+}
+
+/**
  * The target as the key sees it: listed query parameters removed (by name, as
  * sent: no decoding), the rest sorted by name when asked (a stable sort, so
  * repeated names keep their order). A query left empty is dropped with its "?".
+ * A parameter holding a ";" (holdsSemicolon) is never removed, and a query with
+ * one is not sorted: origins that split on ";" read parameters in it the key
+ * would otherwise drop or reorder.
  */
 export function keyedTarget(target: string, o: KeyOptions): string {
   const q = target.indexOf('?');
@@ -71,10 +84,10 @@ export function keyedTarget(target: string, o: KeyOptions): string {
     const ignored = new Set(o.ignoreQuery);
     params = params.filter((p) => {
       const eq = p.indexOf('=');
-      return !ignored.has(eq < 0 ? p : p.slice(0, eq));
+      return !ignored.has(eq < 0 ? p : p.slice(0, eq)) || holdsSemicolon(p);
     });
   }
-  if (o.sortQuery) {
+  if (o.sortQuery && !params.some(holdsSemicolon)) {
     const name = (p: string) => (p.indexOf('=') < 0 ? p : p.slice(0, p.indexOf('=')));
     params = params.map((p, i) => ({ p, i })).sort((a, b) => (name(a.p) < name(b.p) ? -1 : name(a.p) > name(b.p) ? 1 : a.i - b.i)).map((x) => x.p);
   }

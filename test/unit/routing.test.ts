@@ -63,6 +63,10 @@ test('the key a route makes: query parameters ignored or sorted; members after "
   assert.equal(keyedTarget('/p?b&a', o), '/p?a&b');
   assert.equal(keyedTarget('/p?x=1', { ...PLAIN_KEY, ignoreQuery: ['*'] }), '/p');
   assert.equal(keyedTarget('/p?b=1&a=2', PLAIN_KEY), '/p?b=1&a=2');
+  // Origins that split on ";" read two parameters in `utm_source=x;callback=y`: it stays, and such a query keeps its order.
+  assert.equal(keyedTarget('/p?utm_source=x;callback=y', o), '/p?utm_source=x;callback=y');
+  assert.equal(keyedTarget('/p?utm_source=x%3bcallback=y&b=1', o), '/p?utm_source=x%3bcallback=y&b=1');
+  assert.equal(keyedTarget('/p?utm_source=x&b=1;a=2&a=1', o), '/p?b=1;a=2&a=1');
   assert.equal(keySuffix(undefined, []), '');
   assert.equal(keySuffix('canary', [['h.x-device', 'a b'], ['c.lang', undefined]]), '#side=canary&h.x-device=a%20b&c.lang');
 });

@@ -1,0 +1,60 @@
+// A route's key options must read the request no less than the origin does: a
+// parameter or cookie the key leaves out, merges or reads differently is one a
+// client can use to fill the entry other clients share. The origins here read
+// as common frameworks do (Rack 2 / parse_qs: ";" separates parameters; Django:
+// the last cookie of a name wins; PHP: quotes are part of the value).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import type { OriginHandler } from '../fixtures/harness.js';
+import { startSites } from '../fixtures/sites.js';
+
+/** Rack 2: the query split on "&" and ";", the last of a name wins. */
+const rackQuery: OriginHandler = (req, res) => {
+  const q: Record<string, string> = {};
+  for (const p of new URL(req.url!, 'http://x').search.slice(1).split(/[&;]/)) {
+    if (!p) continue;
+    const [k = '', v = ''] = p.split('=');
+    q[decodeURIComponent(k)] = decodeURIComponent(v);
+  }
+  const body = `callback=${q['callback'] ?? 'none'} a=${q['a'] ?? 'none'}`;
+  res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'max-age=300' });
+  res.end(body);
+};
+
+test('ignoreQuery and sortQuery never drop or move a parameter an origin splitting on ";" reads', async () => {
+  const h = await startSites({ app: rackQuery }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        all: { path: '/', upstream: u['app'], cache: { ignoreQuery: ['utm_source'] } },
+        sorted: { path: '/sorted/', upstream: u['app'], cache: { ignoreQuery: ['utm_source'], sortQuery: true } },
+      },
+    },
+  }));
+  const get = (path: string) => h.get(path, { host: 'shop.example' });
+  try {
+    for (const [i, attack] of ['utm_source=x;callback=alert(1)', 'utm_source=x%3Bcallback=alert(1)', 'utm_source=x%3bcallback=alert(1)'].entries()) {
+      const path = `/jsonp-${i}`;
+      await get(`${path}?${attack}`);
+      await h.stored(i + 1);
+      const victim = await get(path);
+      assert.doesNotMatch(victim.text, /alert/, `${attack}: not stored under ${path}`);
+      assert.match(victim.text, /callback=none/);
+    }
+    // Still ignored when it holds no ";".
+    await get('/plain?utm_source=x');
+    await h.stored(4);
+    assert.match((await get('/plain')).headers['cache-status']!, /; hit/);
+    // b=1;a=2 is b and a to the origin: sorted by "b" it would key `?b=1;a=2&a=1` (a=1 last) as `?a=1&b=1;a=2` (a=2 last).
+    assert.equal((await get('/sorted/p?b=1;a=2&a=1')).text, 'callback=none a=1');
+    await h.stored(5);
+    assert.equal((await get('/sorted/p?a=1&b=1;a=2')).text, 'callback=none a=2');
+    // Sorting still applies to a query without ";".
+    await get('/sorted/q?b=1&a=2');
+    await h.stored(7);
+    assert.match((await get('/sorted/q?a=2&b=1')).headers['cache-status']!, /; hit/);
+  } finally {
+    await h.close();
+  }
+});
