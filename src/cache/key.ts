@@ -98,7 +98,8 @@ export function keyedTarget(target: string, o: KeyOptions): string {
  * The members a route adds to a primary key, after "#" (which no request target
  * contains, so a keyed URL never collides with a plain one): the canary side when
  * sides are kept apart, then each keyed header and cookie (absent ones as a bare
- * name). Values are percent-encoded; `values` gives them already read from the
+ * name; a cookie sent more than once as one member per occurrence, so it never
+ * keys like a single one: values are encoded, a member's "&" cannot be in one). Values are percent-encoded; `values` gives them already read from the
  * request. '' when there are none.
  */
 export function keySuffix(side: string | undefined, members: readonly (readonly [string, string | undefined])[]): string {

@@ -12,7 +12,7 @@ import { decide, requestFacts } from '../cache/decide.js';
 import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAIN_KEY } from '../cache/key.js';
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
-import { cookieValue } from '../http/cookies.js';
+import { cookieValues } from '../http/cookies.js';
 import { keySuffixed, type RouteSide } from '../routing/route-table.js';
 import type { StoredEntry } from '../store/types.js';
 import type { DeliverOptions } from '../deliver/respond.js';
@@ -107,8 +107,14 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
       members.push([`h.${h}`, v === ABSENT ? undefined : v]);
     }
     // The cookies as the client sent them, even when publicAfterAuth took Cookie out of the cache's view.
+    // Each occurrence, quotes kept (http/cookies.ts): `lang=en; lang=fr` and `lang="fr"` are their own
+    // entries, since an origin may read the last one or keep the quotes; a repeat never keys like one.
     const cookies = ctx.originOnly?.['cookie'] ?? ctx.headers['cookie'];
-    for (const c of route.key.cookies) members.push([`c.${c}`, cookieValue(cookies, c)]);
+    for (const c of route.key.cookies) {
+      const values = cookieValues(cookies, c);
+      if (values.length === 0) members.push([`c.${c}`, undefined]);
+      for (const v of values) members.push([`c.${c}`, v]);
+    }
     return primaryKey(KEY_SCHEME, host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
   }
 

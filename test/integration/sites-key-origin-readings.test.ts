@@ -58,3 +58,55 @@ test('ignoreQuery and sortQuery never drop or move a parameter an origin splitti
     await h.close();
   }
 });
+
+/** The lang cookie as Django reads it (the last of a name wins) or as PHP does (the first, quotes kept). */
+function langPage(reader: 'django' | 'php'): OriginHandler {
+  return (req, res) => {
+    const found: string[] = [];
+    for (const c of (req.headers.cookie ?? '').split(';')) {
+      const i = c.indexOf('=');
+      if (i > 0 && c.slice(0, i).trim() === 'lang') found.push(reader === 'django' ? c.slice(i + 1).trim() : c.slice(i + 1));
+    }
+    const lang = reader === 'django' ? found.at(-1) : found[0];
+    const body = `<html lang="${lang ?? 'default'}" device="${String(req.headers['x-device'] ?? 'none')}">`;
+    res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'max-age=300' });
+    res.end(body);
+  };
+}
+
+test('keyCookies key every occurrence of a cookie, quotes kept; a repeated keyHeaders field keys as the origin receives it', async () => {
+  const h = await startSites({ django: langPage('django'), php: langPage('php') }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        django: { path: '/django/', upstream: u['django'], cache: { keyCookies: ['lang'], keyHeaders: ['x-device'] } },
+        php: { path: '/php/', upstream: u['php'], cache: { keyCookies: ['lang'] } },
+      },
+    },
+  }));
+  const get = (path: string, headers: Record<string, string> = {}) => h.get(path, { host: 'shop.example', ...headers });
+  try {
+    // Django reads fr; keyed as lang=en, every later lang=en client would get the French page.
+    assert.equal((await get('/django/home', { cookie: 'lang=en; lang=fr' })).text, '<html lang="fr" device="none">');
+    await h.stored(1);
+    const en = await get('/django/home', { cookie: 'lang=en' });
+    assert.match(en.headers['cache-status']!, /fwd=uri-miss/, 'a repeated cookie is its own entry');
+    assert.equal(en.text, '<html lang="en" device="none">');
+    await h.stored(2);
+    assert.match((await get('/django/home', { cookie: 'lang=en; lang=fr' })).headers['cache-status']!, /; hit/, 'the same repeat shares its entry');
+    // PHP keeps the quotes: lang="fr" is not lang=fr.
+    assert.equal((await get('/php/home', { cookie: 'lang="fr"' })).text, '<html lang=""fr"" device="none">');
+    await h.stored(3);
+    assert.equal((await get('/php/home', { cookie: 'lang=fr' })).text, '<html lang="fr" device="none">');
+    await h.stored(4);
+    // Two X-Device fields reach the origin joined, as the key reads them: never the entry of one.
+    const twice = await request(`${h.base}/django/dev`, { headers: ['host', 'shop.example', 'x-device', 'mobile', 'x-device', 'desktop'] });
+    assert.equal(await twice.body.text(), '<html lang="default" device="mobile, desktop">');
+    await h.stored(5);
+    const once = await get('/django/dev', { 'x-device': 'mobile' });
+    assert.match(once.headers['cache-status']!, /fwd=uri-miss/);
+    assert.equal(once.text, '<html lang="default" device="mobile">');
+  } finally {
+    await h.close();
+  }
+});

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keySuffix, keyedTarget, PLAIN_KEY } from '../../src/cache/key.js';
 import { assessStorage } from '../../src/cache/storable.js';
-import { cookieValue } from '../../src/http/cookies.js';
+import { cookieValue, cookieValues } from '../../src/http/cookies.js';
 import { canaryPercentOf } from '../../src/admin/routes.js';
 import { DrainSet, upstreamName } from '../../src/routing/drain.js';
 import { bucketOf, chooseSide } from '../../src/routing/shifting.js';
@@ -71,7 +71,9 @@ test('the key a route makes: query parameters ignored or sorted; members after "
   assert.equal(keySuffix('canary', [['h.x-device', 'a b'], ['c.lang', undefined]]), '#side=canary&h.x-device=a%20b&c.lang');
 });
 
-test('cookieValue reads one cookie; the first of a name wins', () => {
+test('cookieValue reads one cookie; the first of a name wins. cookieValues gives each occurrence as sent', () => {
+  assert.deepEqual(cookieValues('a=1; lang=fr; lang="de"', 'lang'), ['fr', '"de"']);
+  assert.deepEqual(cookieValues('a=1', 'lang'), []);
   assert.equal(cookieValue('a=1; lang=fr; lang=de', 'lang'), 'fr');
   assert.equal(cookieValue('a=1;lang="en"', 'lang'), 'en');
   assert.equal(cookieValue('xlang=1', 'lang'), undefined);
