@@ -100,6 +100,18 @@ test('JWT: a valid bearer token passes; its claims reach the origin as fields a 
   });
 });
 
+test('JWT: a claim holding a lone UTF-16 surrogate reaches the origin as U+FFFD (percent-encoded), not a 500', async () => {
+  await withJwt({}, async (h) => {
+    // JSON allows "\ud800" alone; encodeURIComponent throws on it (URIError).
+    const lone = await h.get('/lone', { authorization: `Bearer ${await token(h, { sub: 'a\ud800b', org: { id: '\udc00' } })}` });
+    assert.equal(lone.status, 200);
+    assert.equal(lone.text, 'hello a%EF%BF%BDb');
+    assert.equal(h.origin.requests.at(-1)!.headers['x-org'], '%EF%BF%BD');
+    // A pair is a character like any other.
+    assert.equal((await h.get('/pair', { authorization: `Bearer ${await token(h, { sub: 'a\ud83d\ude00' })}` })).text, 'hello a%F0%9F%98%80');
+  });
+});
+
 test('JWT: missing or bad tokens get 401 with a Bearer challenge (RFC 6750 §3), before the cache', async () => {
   await withJwt({ clockSkewS: 30 }, async (h) => {
     // Stored by an authorised request first: a refused one must not get these bytes.

@@ -248,10 +248,18 @@ export class JwtCheck {
   }
 }
 
-/** A claim as a field value: no control characters; non-ASCII percent-encoded (fields are ASCII on the wire). */
+/** A UTF-16 surrogate without its pair: JSON (and so a claim) may hold one; UTF-8 cannot. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A claim as a field value: no control characters; non-ASCII percent-encoded as
+ * UTF-8 (fields are ASCII on the wire), a lone surrogate as U+FFFD first
+ * (String.prototype.toWellFormed's rule): encodeURIComponent throws URIError on
+ * one, and a signed token must not make its request fail.
+ */
 function fieldValue(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[^\x20-\x7e]+/g, (m) => encodeURIComponent(m));
+  return s.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[^\x20-\x7e]+/g, (m) => encodeURIComponent(m.replace(LONE_SURROGATE, '\ufffd')));
 }
 
 function reasonOf(err: unknown): string {
