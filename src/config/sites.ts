@@ -10,7 +10,7 @@
 // one site; at most one site is the default; route paths are unique in a site;
 // a canary's `name` is set when it splits by cookie or header.
 
-import { decodedPath } from '../http/patterns.js';
+import { routedPath } from '../http/patterns.js';
 import { parse as parseYaml } from 'yaml';
 import { BALANCER_NAMES } from './schema/origin.js';
 import type { BalancerName } from './types.js';
@@ -74,6 +74,12 @@ export interface SiteSpec {
   hosts: string[];
   /** Requests for a Host no site names land here (instead of 421). */
   default: boolean;
+  /**
+   * Route prefixes and edge-filter paths are matched ignoring case (against the
+   * lower-cased decoded path), as Express, IIS and ASP.NET resolve paths; the key and
+   * the target sent upstream keep the case sent. Default true (CACHING.md).
+   */
+  caseInsensitivePaths: boolean;
   routes: RouteSpec[];
 }
 
@@ -221,12 +227,15 @@ function route(routeName: string, raw: unknown): RouteSpec {
   return out;
 }
 
-const SITE_KEYS = ['hosts', 'default', 'routes'] as const;
+const SITE_KEYS = ['hosts', 'default', 'caseInsensitivePaths', 'routes'] as const;
 
 function site(siteName: string, raw: unknown): SiteSpec {
   const m = mapping(raw, `keys ${SITE_KEYS.join(', ')}`);
   onlyKeys(m, SITE_KEYS);
   const isDefault = m['default'] === undefined ? false : at('.default', () => onOff().parse(m['default']));
+  // On unless turned off: an origin that resolves /Account/ as /account/ (Express's default,
+  // IIS, ASP.NET) would otherwise get /Account/x through the / route, past /account/'s guard.
+  const caseInsensitivePaths = m['caseInsensitivePaths'] === undefined ? true : at('.caseInsensitivePaths', () => onOff().parse(m['caseInsensitivePaths']));
   const hostsRaw = m['hosts'] ?? [];
   const hostItems = Array.isArray(hostsRaw) ? hostsRaw : typeof hostsRaw === 'string' ? hostsRaw.split(',').filter((s) => s.trim() !== '') : undefined;
   if (hostItems === undefined) throw new Problem(`${show(hostsRaw)} is not a list of hosts (expected e.g. [shop.example.com, "*.shop.example.com"])`, '.hosts');
@@ -243,13 +252,14 @@ function site(siteName: string, raw: unknown): SiteSpec {
   if (routes.length === 0) throw new Problem('no routes (expected at least one, e.g. routes: { all: { path: / } })', '.routes');
   const paths = new Map<string, string>();
   for (const r of routes) {
-    // Compared as requests are routed (decoded, slashes merged): "/a%2Fb/" and "/a/b/" are one prefix.
-    const as = decodedPath(r.path);
+    // Compared as requests are routed (decoded, slashes merged, case folded when the site
+    // says so): "/a%2Fb/" and "/a/b/" are one prefix, and so are "/A/" and "/a/" then.
+    const as = routedPath(r.path, caseInsensitivePaths);
     const other = paths.get(as);
     if (other !== undefined) throw new Problem(`path ${JSON.stringify(r.path)} is also route ${other}'s once decoded (expected each path prefix once per site)`, `.routes.${r.name}.path`);
     paths.set(as, r.name);
   }
-  return { name: name(siteName), hosts, default: isDefault, routes };
+  return { name: name(siteName), hosts, default: isDefault, caseInsensitivePaths, routes };
 }
 
 /** The sites: a YAML mapping, or a YAML/JSON string of one (flag, env); "" or {} for none. */
@@ -303,6 +313,7 @@ function formatSites(sites: SiteSpec[]): unknown {
       {
         hosts: [...s.hosts],
         ...(s.default ? { default: true } : {}),
+        ...(s.caseInsensitivePaths ? {} : { caseInsensitivePaths: false }),
         routes: Object.fromEntries(
           s.routes.map((r) => [
             r.name,

@@ -10,6 +10,9 @@
 //   "~ ^/api/v\d+/"       regular expression (JavaScript); "~* …" ignores case
 // Paths are matched after percent-decoding (so `/%61dmin` and `/admin%2Fx` meet a
 // rule about `/admin/`: origins decode before routing) and without the query.
+// Under a site's caseInsensitivePaths (the default) they are matched ignoring case:
+// the path is lower-cased (routedPath), prefixes and globs once when compiled, and
+// a regular expression is matched as with "~*".
 
 import { BlockList, isIP } from 'node:net';
 
@@ -19,11 +22,11 @@ export type ValueMatcher = (value: string | undefined) => boolean;
 /** Thrown for a pattern or range that cannot be used; the message says what was expected. */
 export class PatternError extends Error {}
 
-function regexOf(pattern: string): RegExp | undefined {
+function regexOf(pattern: string, foldCase = false): RegExp | undefined {
   const m = /^~(\*)?\s+(.*)$/s.exec(pattern);
   if (!m) return undefined;
   try {
-    return new RegExp(m[2]!, m[1] ? 'i' : '');
+    return new RegExp(m[2]!, m[1] || foldCase ? 'i' : '');
   } catch (err) {
     throw new PatternError(`${JSON.stringify(pattern)} is not a valid regular expression (${(err as Error).message})`);
   }
@@ -43,15 +46,20 @@ function globToRegex(glob: string): RegExp {
   return new RegExp(re + '$');
 }
 
-export function compilePath(pattern: string): PathMatcher {
-  const re = regexOf(pattern);
+/**
+ * `foldCase`: the matcher is given paths lower-cased (routedPath(target, true)) and
+ * matches them ignoring the pattern's case.
+ */
+export function compilePath(pattern: string, foldCase = false): PathMatcher {
+  const re = regexOf(pattern, foldCase);
   if (re) return (p) => re.test(p);
   if (!pattern.startsWith('/')) throw new PatternError(`${JSON.stringify(pattern)} is not a path pattern (expected /prefix, a glob like /img/*.png, or "~ regex")`);
-  if (/[*?]/.test(pattern)) {
-    const g = globToRegex(pattern);
+  const as = foldCase ? pattern.toLowerCase() : pattern;
+  if (/[*?]/.test(as)) {
+    const g = globToRegex(as);
     return (p) => g.test(p);
   }
-  return (p) => p.startsWith(pattern);
+  return (p) => p.startsWith(as);
 }
 
 /**
@@ -140,6 +148,12 @@ export function decodedPath(target: string): string {
   // Path parameters (`/account;jsessionid=1/x`: Tomcat and Jetty read /account/x).
   if (path.includes(';')) path = path.replace(/;[^/]*/g, '');
   return path.includes('//') ? path.replace(/\/{2,}/g, '/') : path;
+}
+
+/** decodedPath, lower-cased when `foldCase` (a site's caseInsensitivePaths): what routes and filters match. */
+export function routedPath(target: string, foldCase: boolean): string {
+  const p = decodedPath(target);
+  return foldCase ? p.toLowerCase() : p;
 }
 
 function percentDecoded(path: string): string {

@@ -7,7 +7,7 @@ import { PLAIN_KEY, type KeyOptions } from '../cache/key.js';
 import type { RouteGuardSpec } from '../config/route-guard.js';
 import type { PoolSpec, RouteCacheSpec, RouteSpec, SiteSpec } from '../config/sites.js';
 import type { Config, OriginConfig } from '../config/types.js';
-import { decodedPath } from '../http/patterns.js';
+import { routedPath } from '../http/patterns.js';
 import type { OriginClient } from '../origin/client.js';
 import type { UpstreamFigures } from '../origin/pool.js';
 import { byLongestPrefix, HostTable } from './sites.js';
@@ -42,7 +42,10 @@ export interface RouteSide {
 export interface Route {
   readonly site: string;
   readonly name: string;
+  /** The prefix as requests' paths are compared with it (routedPath: decoded, lower-cased under caseInsensitivePaths). */
   readonly path: string;
+  /** Its site's caseInsensitivePaths: route prefixes and edge-filter paths matched ignoring case. */
+  readonly caseInsensitivePaths: boolean;
   readonly cache: RouteCacheSpec;
   readonly key: KeyOptions;
   /** The route's own edge-guard rules (config `guard`, over the node-wide `edge`); undefined when none. */
@@ -69,6 +72,8 @@ export type Resolution =
 
 export interface Site {
   name: string;
+  /** Paths are compared lower-cased (config caseInsensitivePaths). */
+  caseInsensitivePaths: boolean;
   routes: Route[];
 }
 
@@ -125,24 +130,26 @@ export class RouteTable {
     const own = (spec: PoolSpec, label: string): RoutePool => makePool(poolConfig(config.origin, spec), label);
     const specs: readonly SiteSpec[] = config.sites.length > 0
       ? config.sites
-      : [{ name: IMPLICIT_SITE, hosts: [], default: true, routes: [{ name: IMPLICIT_ROUTE, path: '/', cache: PLAIN_CACHE }] }];
+      : [{ name: IMPLICIT_SITE, hosts: [], default: true, caseInsensitivePaths: true, routes: [{ name: IMPLICIT_ROUTE, path: '/', cache: PLAIN_CACHE }] }];
     const sites = specs.map((s) => {
-      const routes = s.routes.map((r) => this.route(s.name, r, r.upstream ? own(r.upstream, `${s.name}/${r.name}`) : sharedOrigin(), own));
+      const routes = s.routes.map((r) => this.route(s, r, r.upstream ? own(r.upstream, `${s.name}/${r.name}`) : sharedOrigin(), own));
       for (const r of routes) this.routes.set(`${s.name}/${r.name}`, r);
-      return { hosts: s.hosts, default: s.default, site: { name: s.name, routes: byLongestPrefix(routes) } };
+      return { hosts: s.hosts, default: s.default, site: { name: s.name, caseInsensitivePaths: s.caseInsensitivePaths, routes: byLongestPrefix(routes) } };
     });
     this.hosts = new HostTable(sites);
     this.sites = sites.map((s) => s.site);
     if (this.implicit) this.only = { kind: 'routed', to: sites[0]!.site.routes[0]!.primary };
   }
 
-  private route(site: string, spec: RouteSpec, pool: RoutePool, own: (spec: PoolSpec, label: string) => RoutePool): Route {
+  private route(siteSpec: SiteSpec, spec: RouteSpec, pool: RoutePool, own: (spec: PoolSpec, label: string) => RoutePool): Route {
     const c = spec.canary;
+    const site = siteSpec.name;
     const r: { -readonly [K in keyof Route]: Route[K] } = {
       site,
       name: spec.name,
-      // Compared with requests' decoded paths (resolve()), so decoded the same way.
-      path: decodedPath(spec.path),
+      // Compared with requests' routed paths (resolve()), so decoded (and lower-cased) the same way, once here.
+      path: routedPath(spec.path, siteSpec.caseInsensitivePaths),
+      caseInsensitivePaths: siteSpec.caseInsensitivePaths,
       cache: spec.cache,
       key: keyOptions(spec.cache),
       guard: spec.guard,

@@ -26,7 +26,7 @@ import type { HeaderMap } from '../http/headers.js';
 import type { UpstreamFigures } from '../origin/pool.js';
 import { DrainSet, type DrainStatus } from './drain.js';
 import { routeFor } from './sites.js';
-import { decodedPath } from '../http/patterns.js';
+import { routedPath } from '../http/patterns.js';
 import { chooseSide } from './shifting.js';
 import { applyCanaryWeights, keySuffixed, liveCanaryWeights, RouteTable, type PoolFactory, type Resolution, type LiveCanaryWeight, type Route, type RoutePool } from './route-table.js';
 
@@ -91,8 +91,9 @@ export class Router {
     if (this.table.only) return this.table.only;
     const site = this.table.hosts.match(host);
     if (site === undefined) return { kind: 'misdirected' };
-    // Routes are chosen on the path as the origin resolves it (decoded, slashes merged): `/%61ccount/` is `/account/`'s.
-    const route = routeFor(site.routes, decodedPath(target));
+    // Routes are chosen on the path as the origin resolves it (decoded, slashes merged, case
+    // folded unless the site says otherwise): `/%61ccount/` and `/Account/` are `/account/`'s.
+    const route = routeFor(site.routes, routedPath(target, site.caseInsensitivePaths));
     if (route === undefined) return { kind: 'no-route', site: site.name };
     if (route.canary === undefined || route.split === undefined) return { kind: 'routed', to: route.primary };
     // The address is read only for a split by client (a socket getter otherwise spared).
@@ -109,7 +110,7 @@ export class Router {
   /** How the route serving `host` and `target` keys it, for purges (undefined: no route, keys as given). */
   purgeKey(host: string, target: string): { target: string; suffixed: boolean } | undefined {
     const site = this.table.hosts.match(host);
-    const route = site && routeFor(site.routes, decodedPath(target));
+    const route = site && routeFor(site.routes, routedPath(target, site.caseInsensitivePaths));
     if (!route || (route.key === PLAIN_KEY && !keySuffixed(route))) return undefined;
     return { target: keyedTarget(target, route.key), suffixed: keySuffixed(route) };
   }
@@ -121,9 +122,8 @@ export class Router {
    */
   purgePathTargets(target: string): string[] {
     const out = [target];
-    const path = decodedPath(target);
     for (const site of this.table.sites) {
-      const route = routeFor(site.routes, path);
+      const route = routeFor(site.routes, routedPath(target, site.caseInsensitivePaths));
       if (!route || route.key === PLAIN_KEY) continue;
       const keyed = keyedTarget(target, route.key);
       if (!out.includes(keyed)) out.push(keyed);

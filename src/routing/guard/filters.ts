@@ -5,7 +5,7 @@
 
 import type { FilterRule } from '../../config/edge-kinds.js';
 import type { HeaderMap } from '../../http/headers.js';
-import { compilePath, compileRanges, compileValue, decodedPath } from '../../http/patterns.js';
+import { compilePath, compileRanges, compileValue, routedPath } from '../../http/patterns.js';
 
 export type { FilterRule } from '../../config/edge-kinds.js';
 
@@ -14,9 +14,12 @@ export interface FilterFacts {
   target: string;
   headers: HeaderMap;
   clientAddress: string;
+  /** The route's site matches paths ignoring case (caseInsensitivePaths); absent: as written. */
+  caseInsensitivePaths?: boolean;
 }
 
-type Test = (f: FilterFacts, path: string) => boolean;
+/** `path`: routedPath of the target (lower-cased when `folded`). */
+type Test = (f: FilterFacts, path: string, folded: boolean) => boolean;
 
 interface CompiledRule {
   name: string;
@@ -31,8 +34,10 @@ function compile(rule: FilterRule): CompiledRule {
     tests.push((f) => methods.has(f.method));
   }
   if (rule.paths.length) {
-    const paths = rule.paths.map(compilePath);
-    tests.push((_f, p) => paths.some((m) => m(p)));
+    const paths = rule.paths.map((p) => compilePath(p));
+    // The same rules for sites that match paths ignoring case: built once, not per request.
+    const folded = rule.paths.map((p) => compilePath(p, true));
+    tests.push((_f, p, fold) => (fold ? folded : paths).some((m) => m(p)));
   }
   for (const [field, pattern] of Object.entries(rule.headers)) {
     const m = compileValue(pattern);
@@ -58,9 +63,10 @@ export class RequestFilter {
 
   /** The rule that denies the request, or undefined when it may go on (allowed, or no rule matched). */
   deniedBy(f: FilterFacts): string | undefined {
-    const path = decodedPath(f.target);
+    const fold = f.caseInsensitivePaths === true;
+    const path = routedPath(f.target, fold);
     for (const r of this.rules) {
-      if (r.tests.every((t) => t(f, path))) return r.action === 'deny' ? r.name : undefined;
+      if (r.tests.every((t) => t(f, path, fold))) return r.action === 'deny' ? r.name : undefined;
     }
     return undefined;
   }

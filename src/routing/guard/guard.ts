@@ -44,6 +44,8 @@ export interface GuardRequest {
   scheme: string;
   headers: HeaderMap;
   clientAddress: string;
+  /** The route's site matches paths ignoring case (caseInsensitivePaths): filters do too. Absent: as written. */
+  caseInsensitivePaths?: boolean;
 }
 
 export interface GuardPass {
