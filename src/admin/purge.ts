@@ -246,6 +246,14 @@ export class Purger {
     const denied = this.authorise(req, by, 'PURGE');
     if (denied) return answerError(res, denied, extra, false, tally);
     const tags = tagsOf(req.headers as HeaderMap);
+    // A tag field that names no tag ("", " ", ",") is a mistake (an empty variable in a
+    // script), not a request for the URL: purging the URL instead would answer 200 for
+    // a purge nobody asked for and leave the tagged content in place.
+    if (tags.length === 0 && (req.headers['surrogate-key'] !== undefined || req.headers['cache-tag'] !== undefined)) {
+      const refused = bad('Surrogate-Key/Cache-Tag names no tag');
+      this.deps.logger.warn({ purge: { by, via: 'PURGE', refused: refused.code } }, `purge refused: ${refused.message}`);
+      return answerError(res, refused, extra, false, tally);
+    }
     const selector = emptySelector();
     const asked: Asked = { by, via: 'PURGE', soft: false };
     if (tags.length) asked.tags = selector.tags = tags;

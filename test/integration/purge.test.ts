@@ -188,3 +188,21 @@ test('tag fields are not passed to clients unless purge.passTagHeaders is on', a
     }
   }
 });
+
+test('PURGE with a Surrogate-Key or Cache-Tag field that names no tag is refused (400), not taken as a purge of the URL', async () => {
+  const h = await startHarness(taggedOrigin, withToken);
+  const auth = { ...site, authorization: `Bearer ${TOKEN}` };
+  try {
+    await warm(h, ['/p/1']);
+    for (const [field, value] of [['surrogate-key', ''], ['surrogate-key', ' '], ['cache-tag', ','], ['cache-tag', ', ,']] as [string, string][]) {
+      const r = await h.get('/p/1', { ...auth, [field]: value }, 'PURGE');
+      assert.equal(r.status, 400, `${field}: ${JSON.stringify(value)}`);
+      assert.equal(json(r)['error'], 'PURGE_BAD_REQUEST');
+      assert.equal(json(r)['message'], 'Surrogate-Key/Cache-Tag names no tag');
+    }
+    assert.equal(await isHit(h, '/p/1'), true, 'the URL was not purged');
+    assert.equal(h.node.stats.counters.purges, 0);
+  } finally {
+    await h.close();
+  }
+});
