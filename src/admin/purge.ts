@@ -72,12 +72,30 @@ export function parsePurgeBody(text: string): PurgeRequest | StrataError {
       const v: unknown = value[i];
       if (typeof v !== 'string' || v === '') return bad(`${name}[${i}] must be a non-empty string, not ${describe(v)}`);
     }
+    if (name === 'tags') {
+      for (let i = 0; i < value.length; i++) {
+        const problem = tagProblem(value[i] as string);
+        if (problem) return bad(`tags[${i}]: ${JSON.stringify((value[i] as string).slice(0, 200))} ${problem}, so it can match no entry`);
+      }
+    }
     out[name as 'urls' | 'prefixes' | 'tags'] = value as string[];
   }
   if (!out.all && out.urls.length + out.prefixes.length + out.tags.length === 0) {
     return bad('nothing to purge: give "urls", "prefixes", "tags" or "all": true');
   }
   return out;
+}
+
+/**
+ * Why `tag` is none an origin's field could give (cache/tags.ts: Surrogate-Key splits
+ * at spaces and commas, Cache-Tag at commas, each tag trimmed), or undefined. A space
+ * inside a tag is possible (`Cache-Tag: a b` tags "a b"); at either end, never.
+ */
+function tagProblem(tag: string): string | undefined {
+  if (tag.includes(',')) return 'holds a comma (Surrogate-Key and Cache-Tag split tags at commas: give each tag apart)';
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(tag)) return 'holds a control character';
+  if (/^[ \t]|[ \t]$/.test(tag)) return 'starts or ends with whitespace (tags are trimmed)';
+  return undefined;
 }
 
 function describe(v: unknown): string {
