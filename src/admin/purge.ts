@@ -213,6 +213,14 @@ export interface PurgerDeps {
   keyOf?: PurgeKeyOf;
   /** How every site's routes key a path, so a purge by path reaches what they stored (absent: paths as given). */
   pathKeysOf?: PurgePathKeysOf;
+  /** An id for an admin request whose failure is logged (the proxy's request ids; absent: none). */
+  nextRequestId?: () => number;
+}
+
+/** A PURGE's request on the main listener: its body byte count, and its id (the access line's). */
+export interface PurgeTally {
+  bytes: number;
+  id?: number;
 }
 
 /** What the log line and the answer say was asked for. */
@@ -259,7 +267,7 @@ export class Purger {
    * main listener adds to every answer (Cache-Status, Via). `tally`: the request's
    * body byte count (its access line and bytesServed count this answer's body).
    */
-  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false, tally?: { bytes: number }): Promise<void> {
+  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false, tally?: PurgeTally): Promise<void> {
     const by = req.socket.remoteAddress ?? '';
     const denied = this.authorise(req, by, 'PURGE');
     if (denied) return answerError(res, denied, extra, false, tally);
@@ -319,7 +327,7 @@ export class Purger {
       purged = await this.deps.store.purge(selector, this.softHere(softAtMs));
     } catch (err) {
       this.deps.logger.error({ purge: what, err }, 'peer purge failed; the sender keeps it queued');
-      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`));
+      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`, { cause: err }));
     }
     this.deps.stats.inc('purged', purged);
     this.deps.logger.info({ purge: { ...what, purged } }, 'purge from a peer');
@@ -332,7 +340,7 @@ export class Purger {
     return denied;
   }
 
-  private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[], tally?: { bytes: number }): Promise<void> {
+  private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[], tally?: PurgeTally): Promise<void> {
     const { store, clock, logger, stats } = this.deps;
     const started = performance.now();
     const softAtMs = asked.soft ? clock.now() : undefined;
@@ -343,8 +351,13 @@ export class Purger {
     try {
       purged = await store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
     } catch (err) {
-      logger.error({ purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
-      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra, false, tally);
+      // The cause (a file path, an errno) goes to the log with the request's id; the
+      // answer carries the catalog's line and that id, to find the line by.
+      const id = tally?.id ?? this.deps.nextRequestId?.();
+      logger.error({ ...(id === undefined ? {} : { id }), purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
+      const failed = new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`, { cause: err });
+      if (res.headersSent) return void res.destroy();
+      return json(res, failed.status, { error: failed.code, message: failed.clientMessage, ...(id === undefined ? {} : { id }) }, extra, false, tally);
     }
     const ms = Math.round((performance.now() - started) * 100) / 100;
     stats.inc('purges');
@@ -394,5 +407,7 @@ export function answerError(res: ServerResponse, err: StrataError, extra: string
   if (res.headersSent) return void res.destroy();
   const fields = [...extra];
   if (err.code === 'UNAUTHORIZED') fields.push('www-authenticate', 'Bearer realm="strata"');
-  json(res, err.status, { error: err.code, message: err.message }, fields, close, tally);
+  // A store or internal failure answers the catalog's line (errors.ts clientMessageOf): its
+  // message names cache paths and causes, which belong in the log line, not the answer.
+  json(res, err.status, { error: err.code, message: err.clientMessage }, fields, close, tally);
 }
