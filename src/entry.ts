@@ -40,6 +40,15 @@ export interface EntryMeta {
   bodySize: number;
   /** Subresource-integrity string of the body, when the tier computed one. */
   integrity?: string;
+  /**
+   * Set by a soft purge (cache/soft-purge.ts): the earliest purge instant, ms since
+   * epoch. Such an entry is never reused under a client's max-stale (only the
+   * response's stale-while-revalidate / stale-if-error windows, counted from the
+   * purge, may serve it): a purge means "not without the origin". Absent in
+   * metadata stored before this field existed (read as "not purged"); a 304's
+   * merge makes new metadata without it.
+   */
+  softPurgedAtMs?: number;
   /** Purge tags the origin gave the response (Surrogate-Key / Cache-Tag), de-duplicated. */
   tags: string[];
   /**

@@ -79,7 +79,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     const { store: tiered, coalescer: flights, cluster, clock, logger, stats, linkStats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies } = shared;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const pathKeysOf = (target: string) => router.purgePathTargets(target);
-    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, ...(cluster ? { cluster } : {}) });
+    const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, nextRequestId, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => purger.handleMethod(req, res, key, extra, suffixed, tally);
     const work = new InFlight();
     const handlers = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, ...(linkStats ? { linkStats } : {}), metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });

@@ -140,16 +140,16 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/purge') {
       if (req.method === 'POST') return deps.purge(req, res, peer);
-      res.setHeader('allow', 'POST');
-      return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/purge answers POST' });
+      return methodNotAllowed(res, path, 'POST');
     }
     if (path === '/reload') {
       if (req.method === 'POST') return deps.reload(req, res);
-      res.setHeader('allow', 'POST');
-      return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: '/reload answers POST' });
+      return methodNotAllowed(res, path, 'POST');
     }
     if (deps.routes && (path === '/routes' || path.startsWith('/routes/') || path.startsWith('/upstreams/'))) return deps.routes(req, res, path);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'admin endpoints answer GET' });
+    // An unknown path is 404 whatever the method (RFC 9110 §15.5.5): a 405 would claim the resource exists.
+    if (!READ_ONLY.has(path)) return notFound(res, path);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, path, 'GET, HEAD');
     switch (path) {
       case '/':
         return dashboard(res, req.method === 'HEAD');
@@ -181,10 +181,20 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
           peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });
-      default:
-        return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path}; try / (dashboard), /healthz, /readyz, /stats, /metrics, /explain?url=, POST /purge or POST /reload` });
     }
   };
+}
+
+/** The admin resources that answer GET and HEAD only. */
+const READ_ONLY = new Set(['/', '/healthz', '/readyz', '/metrics', '/explain', '/stats']);
+
+function notFound(res: ServerResponse, path: string): void {
+  json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path.slice(0, 200)}; try / (dashboard), /healthz, /readyz, /stats, /metrics, /explain?url=, POST /purge or POST /reload` });
+}
+
+/** 405 with the Allow field the status requires (RFC 9110 §15.5.6), naming the methods `path` answers. */
+export function methodNotAllowed(res: ServerResponse, path: string, allow: string): void {
+  json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: `${path.slice(0, 200)} answers ${allow}` }, ['allow', allow]);
 }
 
 /** A connection to the admin API that moves no byte for this long is closed (the dashboard polls every few seconds). */

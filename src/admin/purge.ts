@@ -29,63 +29,8 @@ import { placeOf } from './url-place.js';
 
 export const PURGE_BODY_MAX_BYTES = 2 ** 20;
 
-/** The JSON body of `POST /purge`, validated. */
-export interface PurgeRequest {
-  urls: string[];
-  prefixes: string[];
-  tags: string[];
-  all: boolean;
-  soft: boolean;
-}
-
-/** Told of every purge right after the store applied it, before its answer. */
-
-const FIELDS = { urls: 'list', prefixes: 'list', tags: 'list', all: 'boolean', soft: 'boolean' } as const;
-const FIELD_NAMES = Object.keys(FIELDS).join(', ');
-
-function bad(message: string): StrataError {
-  return new StrataError('PURGE_BAD_REQUEST', message);
-}
-
-/** Parse and check a `POST /purge` body. */
-export function parsePurgeBody(text: string): PurgeRequest | StrataError {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return bad(`body is not valid JSON (${(err as Error).message}); expected e.g. {"urls": ["/path"]}`);
-  }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return bad('body must be a JSON object, e.g. {"urls": ["/path"]}');
-  const out: PurgeRequest = { urls: [], prefixes: [], tags: [], all: false, soft: false };
-  for (const [name, value] of Object.entries(doc)) {
-    // Own fields only: "constructor", "toString" or "__proto__" would otherwise be
-    // found on Object.prototype and accepted ("__proto__" even set out's prototype).
-    const kind = Object.hasOwn(FIELDS, name) ? FIELDS[name as keyof typeof FIELDS] : undefined;
-    if (kind === undefined) return bad(`unknown field ${JSON.stringify(name)} (expected ${FIELD_NAMES})`);
-    if (kind === 'boolean') {
-      if (typeof value !== 'boolean') return bad(`field "${name}" must be true or false, not ${describe(value)}`);
-      out[name as 'all' | 'soft'] = value;
-      continue;
-    }
-    if (!Array.isArray(value)) return bad(`field "${name}" must be an array of strings, not ${describe(value)}`);
-    for (let i = 0; i < value.length; i++) {
-      const v: unknown = value[i];
-      if (typeof v !== 'string' || v === '') return bad(`${name}[${i}] must be a non-empty string, not ${describe(v)}`);
-    }
-    out[name as 'urls' | 'prefixes' | 'tags'] = value as string[];
-  }
-  if (!out.all && out.urls.length + out.prefixes.length + out.tags.length === 0) {
-    return bad('nothing to purge: give "urls", "prefixes", "tags" or "all": true');
-  }
-  return out;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return v === '' ? 'an empty string' : 'a string';
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
-}
+export { parsePurgeBody, bad, type PurgeRequest } from './purge-body.js';
+import { bad, parsePurgeBody, type PurgeRequest } from './purge-body.js';
 
 /**
  * How a route keys a URL (src/routing/): the target as its key options make it
@@ -195,6 +140,14 @@ export interface PurgerDeps {
   keyOf?: PurgeKeyOf;
   /** How every site's routes key a path, so a purge by path reaches what they stored (absent: paths as given). */
   pathKeysOf?: PurgePathKeysOf;
+  /** An id for an admin request whose failure is logged (the proxy's request ids; absent: none). */
+  nextRequestId?: () => number;
+}
+
+/** A PURGE's request on the main listener: its body byte count, and its id (the access line's). */
+export interface PurgeTally {
+  bytes: number;
+  id?: number;
 }
 
 /** What the log line and the answer say was asked for. */
@@ -241,11 +194,19 @@ export class Purger {
    * main listener adds to every answer (Cache-Status, Via). `tally`: the request's
    * body byte count (its access line and bytesServed count this answer's body).
    */
-  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false, tally?: { bytes: number }): Promise<void> {
+  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false, tally?: PurgeTally): Promise<void> {
     const by = req.socket.remoteAddress ?? '';
     const denied = this.authorise(req, by, 'PURGE');
     if (denied) return answerError(res, denied, extra, false, tally);
     const tags = tagsOf(req.headers as HeaderMap);
+    // A tag field that names no tag ("", " ", ",") is a mistake (an empty variable in a
+    // script), not a request for the URL: purging the URL instead would answer 200 for
+    // a purge nobody asked for and leave the tagged content in place.
+    if (tags.length === 0 && (req.headers['surrogate-key'] !== undefined || req.headers['cache-tag'] !== undefined)) {
+      const refused = bad('Surrogate-Key/Cache-Tag names no tag');
+      this.deps.logger.warn({ purge: { by, via: 'PURGE', refused: refused.code } }, `purge refused: ${refused.message}`);
+      return answerError(res, refused, extra, false, tally);
+    }
     const selector = emptySelector();
     const asked: Asked = { by, via: 'PURGE', soft: false };
     if (tags.length) asked.tags = selector.tags = tags;
@@ -293,7 +254,7 @@ export class Purger {
       purged = await this.deps.store.purge(selector, this.softHere(softAtMs));
     } catch (err) {
       this.deps.logger.error({ purge: what, err }, 'peer purge failed; the sender keeps it queued');
-      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`));
+      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`, { cause: err }));
     }
     this.deps.stats.inc('purged', purged);
     this.deps.logger.info({ purge: { ...what, purged } }, 'purge from a peer');
@@ -306,7 +267,7 @@ export class Purger {
     return denied;
   }
 
-  private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[], tally?: { bytes: number }): Promise<void> {
+  private async run(res: ServerResponse, selector: PurgeSelector, asked: Asked, extra: string[], tally?: PurgeTally): Promise<void> {
     const { store, clock, logger, stats } = this.deps;
     const started = performance.now();
     const softAtMs = asked.soft ? clock.now() : undefined;
@@ -314,17 +275,26 @@ export class Purger {
     // superseded by the purge here (tiered store purge marks).
     const cluster = this.deps.cluster ? await this.deps.cluster.distribute(selector, softAtMs) : undefined;
     let purged: number;
+    // Set when the disk index was still loading: `purged` is then a lower bound.
+    let diskLoading = false;
+    const partial = () => (diskLoading = true);
     try {
-      purged = await store.purge(selector, softAtMs === undefined ? {} : { softAtMs });
+      purged = await store.purge(selector, softAtMs === undefined ? { onPartialCount: partial } : { softAtMs, onPartialCount: partial });
     } catch (err) {
-      logger.error({ purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
-      return answerError(res, new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`), extra, false, tally);
+      // The cause (a file path, an errno) goes to the log with the request's id; the
+      // answer carries the catalog's line and that id, to find the line by.
+      const id = tally?.id ?? this.deps.nextRequestId?.();
+      logger.error({ ...(id === undefined ? {} : { id }), purge: loggable(asked), err }, 'purge failed; it may be only partly applied and is not durable: retry it');
+      const failed = new StrataError('STORE_FAILED', `purge failed: ${(err as Error).message}`, { cause: err });
+      if (res.headersSent) return void res.destroy();
+      return json(res, failed.status, { error: failed.code, message: failed.clientMessage, ...(id === undefined ? {} : { id }) }, extra, false, tally);
     }
     const ms = Math.round((performance.now() - started) * 100) / 100;
     stats.inc('purges');
     stats.inc('purged', purged);
-    logger.info({ purge: { ...loggable(asked), purged, ms, ...(cluster ? { peers: cluster.peers, via: cluster.via } : {}) } }, 'purge');
-    const answer: Record<string, unknown> = { purged, ...(cluster ? { peers: cluster.peers, via: cluster.via } : {}), soft: asked.soft };
+    const loading = diskLoading ? { diskLoading: true } : {};
+    logger.info({ purge: { ...loggable(asked), purged, ...loading, ms, ...(cluster ? { peers: cluster.peers, via: cluster.via } : {}) } }, diskLoading ? 'purge (disk index still loading: purged counts only the entries loaded so far)' : 'purge');
+    const answer: Record<string, unknown> = { purged, ...loading, ...(cluster ? { peers: cluster.peers, via: cluster.via } : {}), soft: asked.soft };
     if (asked.urls) answer['urls'] = asked.urls.length;
     if (asked.prefixes) answer['prefixes'] = asked.prefixes.length;
     if (asked.tags) answer['tags'] = asked.tags.length;
@@ -368,5 +338,7 @@ export function answerError(res: ServerResponse, err: StrataError, extra: string
   if (res.headersSent) return void res.destroy();
   const fields = [...extra];
   if (err.code === 'UNAUTHORIZED') fields.push('www-authenticate', 'Bearer realm="strata"');
-  json(res, err.status, { error: err.code, message: err.message }, fields, close, tally);
+  // A store or internal failure answers the catalog's line (errors.ts clientMessageOf): its
+  // message names cache paths and causes, which belong in the log line, not the answer.
+  json(res, err.status, { error: err.code, message: err.clientMessage }, fields, close, tally);
 }

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigChanges } from '../config/reload.js';
 import { isStrataError, StrataError } from '../errors.js';
-import { checkBearer, json } from './purge.js';
+import { answerError, checkBearer, json } from './purge.js';
 
 export interface ReloadRouteDeps {
   token: string;
@@ -21,7 +21,8 @@ export function createReloadRoute(deps: ReloadRouteDeps): (req: IncomingMessage,
     // The body means nothing; read it off so the connection can be reused.
     req.resume();
     const denied = checkBearer(req.headers.authorization, deps.token, 'reload');
-    if (denied) return json(res, denied.status, { error: denied.code, message: denied.message });
+    // The shared refusal: a 401 carries WWW-Authenticate (RFC 9110 §11.6.1), as /purge's does.
+    if (denied) return answerError(res, denied);
     deps.reload().then(
       (changes) => json(res, 200, { status: changes.applied.length + changes.restartRequired.length === 0 ? 'unchanged' : 'reloaded', ...changes }),
       (err: unknown) => {

@@ -73,6 +73,14 @@ export function canaryPercentOf(doc: Record<string, unknown>): number | StrataEr
   return (100 * c) / (p + c);
 }
 
+/** The methods a routing resource answers (the Allow field of a 405), or undefined: no such resource (404). */
+function allowedMethods(path: string): string | undefined {
+  if (path === '/routes') return 'GET, HEAD';
+  if (path === '/upstreams/drain') return 'GET, HEAD, POST';
+  if (path === '/upstreams/undrain' || /^\/routes\/[^/]+\/[^/]+\/weights$/.test(path)) return 'POST';
+  return undefined;
+}
+
 export function createRoutesAdmin(deps: RoutesAdminDeps): (req: IncomingMessage, res: ServerResponse, path: string) => void {
   const { router, logger } = deps;
 
@@ -138,6 +146,8 @@ export function createRoutesAdmin(deps: RoutesAdminDeps): (req: IncomingMessage,
     if (path === '/upstreams/drain' && method === 'POST') return void drain(req, res, true).catch(failed(res));
     if (path === '/upstreams/drain' && reading) return status(req, res);
     if (path === '/upstreams/undrain' && method === 'POST') return void drain(req, res, false).catch(failed(res));
-    json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: `${method} ${path}: see GET /routes, POST /routes/<site>/<route>/weights, POST|GET /upstreams/drain, POST /upstreams/undrain` });
+    const allow = allowedMethods(path);
+    if (allow === undefined) return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path.slice(0, 200)}: see GET /routes, POST /routes/<site>/<route>/weights, POST|GET /upstreams/drain, POST /upstreams/undrain` });
+    json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: `${method} ${path.slice(0, 200)}: it answers ${allow}` }, ['allow', allow]);
   };
 }

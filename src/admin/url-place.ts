@@ -6,6 +6,8 @@
 // not `%22`; re-encoding through WHATWG URL (as /explain once did) looks up a key
 // no request ever made for targets with `"`, `'`, `<`, `>`, `{`, `}`, backtick,
 // `\` or non-ASCII. Purge and explain both call placeOf, so they cannot disagree.
+// What no key can hold is refused with its reason (a space or control character,
+// userinfo), rather than looked up and found nowhere (`purged: 0`).
 
 import { absoluteParts, removeDotSegments } from '../http/url-path.js';
 
@@ -23,13 +25,32 @@ export function placeOf(s: string): UrlPlace {
   if (s.startsWith('/')) target = s.split('#', 1)[0]!;
   else {
     const parts = absoluteParts(s);
-    if (!parts) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"` };
+    if (!parts) return { ok: false, problem: `${JSON.stringify(withoutUserinfo(s).slice(0, 200))} is neither an absolute http(s) URL nor a path starting with "/"` };
+    // Userinfo is never part of a key (a request's Host has none): "u:p@h" would look up
+    // host "u:p@h". The text is not echoed: it carries a password.
+    if (parts.authority.includes('@')) return { ok: false, problem: 'the URL carries userinfo (user:password@), which no cache key has; name the host alone (the URL is not repeated here: it holds a password)' };
     host = parts.authority;
     // Keys use the http scheme even behind TLS (CACHING.md): an https URL's default port goes, as a request's does.
     if (/^https:/i.test(s) && host.endsWith(':443')) host = host.slice(0, -4);
     target = parts.target;
   }
+  // A request target never holds a space or a control character (the listener refuses
+  // them: a key has "/a%20b", never "/a b"), so such a text could never match anything.
+  const bad = UNKEYABLE.exec(host === undefined ? target : host + target);
+  if (bad) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))} holds ${describeChar(bad[0])}, which no stored URL has (percent-encode it, e.g. %20 for a space)` };
   const normal = removeDotSegments(target);
   if (!normal.ok) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))}: ${normal.reason}` };
   return host === undefined ? { ok: true, target: normal.target } : { ok: true, host, target: normal.target };
+}
+
+/** Characters no request target or Host has: controls, space and DEL. */
+const UNKEYABLE = /[\x00-\x20\x7f]/;
+
+function describeChar(c: string): string {
+  return c === ' ' ? 'a space' : `a control character (U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')})`;
+}
+
+/** The text as it may be echoed: a "scheme://user:password@" part masked. */
+function withoutUserinfo(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1***@');
 }

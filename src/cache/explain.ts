@@ -174,8 +174,16 @@ function sourceWords(f: ExplainedVariant['freshness'], lifetimeS: number): strin
   }
 }
 
+/** "slice 0, bytes 0–65535 of 1048576": the part of the object a slice entry holds. */
+function sliceWords(slice: NonNullable<ExplainedVariant['slice']>): string {
+  const first = slice.index * slice.bytes;
+  const last = Math.min(first + slice.bytes, slice.totalBytes) - 1;
+  return `slice ${slice.index}, bytes ${first}–${last} of ${slice.totalBytes}`;
+}
+
 function variantSentences(v: ExplainedVariant, many: boolean): string[] {
-  const name = many ? `The variant for ${Object.entries(v.vary.values).map(([k, x]) => `${k}=${x ?? '(absent)'}`).join(', ')}` : 'The stored response';
+  // A slice is a part of one object, not a variant (it varies on nothing): named by its bytes.
+  const name = v.slice ? `The ${sliceWords(v.slice)}` : many ? `The variant for ${Object.entries(v.vary.values).map(([k, x]) => `${k}=${x ?? '(absent)'}`).join(', ')}` : 'The stored response';
   const out = [`${name} (status ${v.status}) is held ${TIER_WORDS[v.tier]}, stored at ${v.storedAt}.`];
   out.push(sourceWords(v.freshness, v.lifetimeS));
   const ttl = Math.round(v.ttlS);
@@ -200,9 +208,14 @@ export function explain(input: ExplainInput): Explanation {
   const why: string[] = [];
   if (variants.length === 0) why.push(`Not cached: nothing is stored under ${input.primaryKey}.`);
   else {
+    // Slices of an object are counted apart from its variants (they are parts, not alternatives).
+    const slices = variants.filter((v) => v.slice);
+    const whole = variants.filter((v) => !v.slice);
+    const count = (n: number, noun: string) => `${n} ${noun}${n > 1 ? 's' : ''}`;
+    const parts = [whole.length ? count(whole.length, 'variant') : '', slices.length ? count(slices.length, 'slice') : ''].filter(Boolean);
     const fresh = variants.filter((v) => v.fresh).length;
-    why.push(`Cached: ${variants.length} variant${variants.length > 1 ? 's' : ''} stored under ${input.primaryKey}, ${fresh} fresh now.`);
-    for (const v of variants) why.push(...variantSentences(v, variants.length > 1 || v.vary.names.length > 0));
+    why.push(`Cached: ${parts.join(' and ')} stored under ${input.primaryKey}, ${fresh} fresh now.`);
+    for (const v of variants) why.push(...variantSentences(v, whole.length > 1 || v.vary.names.length > 0));
   }
   if (lastNotStored) {
     why.push(`The last response not stored (status ${lastNotStored.status}, ${Math.round(lastNotStored.agoS)} s ago) was refused: ${lastNotStored.reason} — ${lastNotStored.meaning}.`);

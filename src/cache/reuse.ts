@@ -61,8 +61,10 @@ export function decideReuse(req: RequestDirectives, meta: EntryMeta, nowMs: numb
   // response, however young: no stale window (stale-while-revalidate, stale-if-error) applies.
   if (maxAge !== undefined && !req.cc.has('max-stale')) return { reuse: false, why: 'request-max-age', ageS, ttlS };
   // RFC 9111 §5.2.1.2 max-stale, gated: never for entries that forbid stale
-  // use (PITFALLS http-cache-semantics 2, 3).
-  if (req.cc.has('max-stale') && !meta.staleForbidden) {
+  // use (PITFALLS http-cache-semantics 2, 3), nor for one a soft purge made stale
+  // (an operator's purge is not the origin's permission to serve stale; Varnish's
+  // grace and Fastly's soft purge do not honour a client's max-stale either).
+  if (req.cc.has('max-stale') && !meta.staleForbidden && meta.softPurgedAtMs === undefined) {
     const v = req.cc.get('max-stale');
     const limit = v === true ? Infinity : deltaSeconds(req.cc, 'max-stale');
     if (limit !== undefined && -ttlS <= limit) return { reuse: true, stale: true, ageS, ttlS };

@@ -3,6 +3,10 @@
 // the next use revalidates with the origin, and the stale-while-revalidate and
 // stale-if-error windows (RFC 5861) count from the purge. Pure; the store applies
 // it to every matching entry and again at start from its purge journal.
+//
+// The entry is also stamped (softPurgedAtMs) so that a client's max-stale cannot
+// answer from it (reuse.ts): shortening the lifetime alone left it servable to any
+// request with `Cache-Control: max-stale`, with no origin contact at all.
 
 import type { EntryMeta } from '../entry.js';
 import { currentAge } from './reuse.js';
@@ -10,6 +14,9 @@ import { currentAge } from './reuse.js';
 export function expiredAt(meta: EntryMeta, atMs: number): EntryMeta {
   // Whole seconds, rounded down: the entry is stale from the purge instant (ttl ≤ 0).
   const ageS = Math.floor(currentAge(meta, atMs));
-  if (meta.freshnessLifetimeS <= ageS) return meta;
-  return { ...meta, freshnessLifetimeS: ageS };
+  // Two soft purges: the earlier instant is the stricter.
+  const softPurgedAtMs = meta.softPurgedAtMs === undefined ? atMs : Math.min(meta.softPurgedAtMs, atMs);
+  const freshnessLifetimeS = Math.min(meta.freshnessLifetimeS, ageS);
+  if (freshnessLifetimeS === meta.freshnessLifetimeS && softPurgedAtMs === meta.softPurgedAtMs) return meta;
+  return { ...meta, freshnessLifetimeS, softPurgedAtMs };
 }

@@ -289,8 +289,13 @@ export class TieredStore implements CacheStore {
     // Counted first, a scan in slices so that a large prefix purge does not stall the
     // requests served meanwhile. Each entry once: the disk's count, plus what memory
     // holds alone (its disk write failed or has not landed yet).
+    // While the disk index loads, what has not loaded yet is purged as it loads (the ban
+    // covers it) but cannot be counted: the caller is told its count is a lower bound.
+    let partial = this.disk.loading !== undefined;
     const memoryOnly = await this.memory.countMatching(selector, (k) => !this.disk.holds(k), true);
     const onDisk = await this.disk.purging.countMatching(selector, true);
+    partial ||= this.disk.loading !== undefined;
+    if (partial) opts.onPartialCount?.();
     // From here to the journal append, one synchronous step: whatever was stored while
     // counting is covered too, and no look-up falls between the tiers.
     const matches = selectorMatcher(selector);

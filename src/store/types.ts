@@ -22,6 +22,11 @@ export interface PurgeOptions {
    * kept outside the store (fetches in flight) is dropped at the same instant.
    */
   onApply?: () => void;
+  /**
+   * Called when the count the purge resolves with is a lower bound: a tier's index was
+   * still loading, so entries not loaded yet are purged as they load, uncounted.
+   */
+  onPartialCount?: () => void;
 }
 
 export interface WriteOptions {

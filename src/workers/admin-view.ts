@@ -10,7 +10,9 @@
 //   and additive gauges summed; other gauges the largest, a start time the
 //   smallest), then each worker's series again with a `worker` label (aggregate
 //   with {worker=""} or by worker, never both);
-// - POST /reload: sent to every worker (same credentials); answers once all did;
+// - POST /reload: sent to every worker (same credentials); answers once all did
+//   (a refusal: the first refusing worker's status, error and message on top, with
+//   its WWW-Authenticate, every worker's answer under `workers`);
 // - routing changes (POST /upstreams/drain, /upstreams/undrain,
 //   /routes/SITE/ROUTE/weights): sent to every worker (same credentials and body),
 //   since each worker routes its own clients; answered once all did;
@@ -43,9 +45,11 @@ interface WorkerAnswer {
   name: string;
   status: number;
   text: string;
+  /** The worker's WWW-Authenticate (on a 401), passed on with its refusal. */
+  wwwAuthenticate?: string;
 }
 
-async function ask(w: WorkerAdmin, method: 'GET' | 'POST', path: string, authorization: string | undefined, body?: Buffer): Promise<{ status: number; text: string }> {
+async function ask(w: WorkerAdmin, method: 'GET' | 'POST', path: string, authorization: string | undefined, body?: Buffer): Promise<Omit<WorkerAnswer, 'name'>> {
   const res = await request(w.url + path, {
     method,
     headers: { host: '127.0.0.1', ...(authorization ? { authorization } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -53,7 +57,14 @@ async function ask(w: WorkerAdmin, method: 'GET' | 'POST', path: string, authori
     headersTimeout: ASK_TIMEOUT_MS,
     bodyTimeout: ASK_TIMEOUT_MS,
   });
-  return { status: res.statusCode, text: await res.body.text() };
+  const challenge = res.headers['www-authenticate'];
+  const text = await res.body.text();
+  return { status: res.statusCode, text, ...(typeof challenge === 'string' ? { wwwAuthenticate: challenge } : {}) };
+}
+
+/** The fields a combined answer passes on from the worker whose refusal it is (WWW-Authenticate on a 401). */
+function passedFields(failed: WorkerAnswer | undefined): string[] {
+  return failed?.wwwAuthenticate !== undefined ? ['www-authenticate', failed.wwwAuthenticate] : [];
 }
 
 /** Each worker's answer as JSON (its status added when it is not 200), by worker name. */
@@ -75,18 +86,41 @@ function perWorker(answers: readonly WorkerAnswer[]): Record<string, unknown> {
  * worker's refusal (or silence) is the answer, with every worker's beside it;
  * else `merge` of their bodies.
  */
-export function combineRouting(answers: readonly WorkerAnswer[], merge: (bodies: Record<string, unknown>[]) => Record<string, unknown>): { status: number; body: Record<string, unknown> } {
+export function combineRouting(answers: readonly WorkerAnswer[], merge: (bodies: Record<string, unknown>[]) => Record<string, unknown>): { status: number; body: Record<string, unknown>; fields: string[] } {
   const workers = perWorker(answers);
   const failed = answers.find((a) => a.status !== 200);
-  if (failed) {
-    const { status: _s, ...own } = workers[failed.name] as Record<string, unknown>;
-    return { status: failed.status, body: { ...own, workers } };
-  }
+  if (failed) return { status: failed.status, body: { ...refusalOf(failed, workers), workers }, fields: passedFields(failed) };
   try {
-    return { status: 200, body: { ...merge(answers.map((a) => JSON.parse(a.text) as Record<string, unknown>)), workers } };
+    return { status: 200, body: { ...merge(answers.map((a) => JSON.parse(a.text) as Record<string, unknown>)), workers }, fields: [] };
   } catch (err) {
-    return { status: 502, body: { error: 'WORKER_UNREADABLE', message: `a worker's answer could not be read (${(err as Error).message})`, workers } };
+    return { status: 502, body: { error: 'WORKER_UNREADABLE', message: `a worker's answer could not be read (${(err as Error).message})`, workers }, fields: [] };
   }
+}
+
+/** The refusing worker's own answer without its status (its error and message), for the top level of the node's. */
+function refusalOf(failed: WorkerAnswer, workers: Record<string, unknown>): Record<string, unknown> {
+  const { status: _s, ...own } = workers[failed.name] as Record<string, unknown>;
+  if (own['error'] === undefined) return { error: 'WORKER_UNREADABLE', message: `worker ${failed.name} answered ${failed.status} without a readable body`, ...own };
+  return own;
+}
+
+/**
+ * `POST /reload` on every worker, as one answer: every worker's (with its status) under
+ * `workers`; when some worker refused or failed, the first one's status, error and
+ * message at the top level (with its WWW-Authenticate), as a routing change's are.
+ */
+export function combineReload(answers: readonly WorkerAnswer[]): { status: number; body: Record<string, unknown>; fields: string[] } {
+  const workers: Record<string, unknown> = {};
+  for (const a of answers) {
+    try {
+      workers[a.name] = { status: a.status, ...(JSON.parse(a.text) as Record<string, unknown>) };
+    } catch {
+      workers[a.name] = { status: a.status };
+    }
+  }
+  const failed = answers.find((a) => a.status < 200 || a.status > 299);
+  if (!failed) return { status: Math.max(...answers.map((a) => a.status)), body: { workers }, fields: [] };
+  return { status: failed.status, body: { ...refusalOf(failed, workers), workers }, fields: passedFields(failed) };
 }
 
 /**
@@ -124,8 +158,8 @@ export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, re
     const body = await readBody(req, ROUTING_BODY_MAX_BYTES);
     if (body === undefined) return;
     if (body instanceof StrataError) return answerError(res, body, [], true);
-    const { status, body: out } = combineRouting(await all('POST', path, req.headers.authorization, body), merge);
-    json(res, status, out);
+    const { status, body: out, fields } = combineRouting(await all('POST', path, req.headers.authorization, body), merge);
+    json(res, status, out, fields);
   };
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -135,8 +169,8 @@ export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, re
     if (here && refused(req, res)) return void req.resume();
     if (routing && req.method === 'GET') {
       all('GET', req.url ?? path, undefined).then((answers) => {
-        const { status, body } = combineRouting(answers, mergeDrain);
-        json(res, status, body);
+        const { status, body, fields } = combineRouting(answers, mergeDrain);
+        json(res, status, body, fields);
       }, (err: unknown) => fail(res, err));
       return;
     }
@@ -173,15 +207,8 @@ export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, re
     }
     if (path === '/reload' && req.method === 'POST') {
       all('POST', '/reload', req.headers.authorization).then((answers) => {
-        const workersOut: Record<string, unknown> = {};
-        for (const a of answers) {
-          try {
-            workersOut[a.name] = { status: a.status, ...(JSON.parse(a.text) as Record<string, unknown>) };
-          } catch {
-            workersOut[a.name] = { status: a.status };
-          }
-        }
-        json(res, Math.max(...answers.map((a) => a.status)), { workers: workersOut });
+        const { status, body, fields } = combineReload(answers);
+        json(res, status, body, fields);
       }, (err: unknown) => fail(res, err));
       req.resume();
       return;

@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { startHarness } from '../fixtures/harness.js';
 import type { PurgeSelector } from '../../src/store/types.js';
-import { withToken, site, purge, json, taggedOrigin, warm, isHit } from './purge-node.js';
+import { TOKEN, withToken, site, purge, json, taggedOrigin, warm, isHit } from './purge-node.js';
 
 test('a purge during a fill in flight: the fill does not land, the next request fetches anew', async () => {
   let release!: () => void;
@@ -235,14 +235,26 @@ test('a purge the store cannot make durable answers 500 STORE_FAILED, is logged,
   const h = await startHarness(taggedOrigin, { ...withToken, logLevel: 'error' });
   const journal = join(h.cacheDir, 'purge-journal.jsonl');
   try {
-    await warm(h, ['/p/1']);
+    await warm(h, ['/p/1', '/p/2']);
     await h.node.store().flush();
     // A directory where the journal file goes: the append fails.
     await mkdir(journal);
     const r = await purge(h, { tags: ['product-1'] });
     assert.equal(r.status, 500);
     assert.equal(json(r)['error'], 'STORE_FAILED');
-    await h.logged((l) => /purge failed/.test(String(l['msg'])));
+    // The catalog's line, never the filesystem error with the cache path (CACHING.md, Errors).
+    assert.equal(json(r)['message'], 'cache storage failed');
+    assert.ok(!r.text.includes(h.cacheDir), r.text);
+    const id = json(r)['id'];
+    assert.equal(typeof id, 'number', 'the answer names the id of its log line');
+    const [line] = await h.logged((l) => /purge failed/.test(String(l['msg'])) && l['id'] === id);
+    assert.match(JSON.stringify(line), /purge-journal/, 'the cause is in the log line');
+    // PURGE on the main listener: likewise, its log line carrying the request's id.
+    const m = await h.get('/p/2', { ...site, authorization: `Bearer ${TOKEN}` }, 'PURGE');
+    assert.equal(m.status, 500, m.text);
+    assert.equal(json(m)['message'], 'cache storage failed');
+    assert.ok(!m.text.includes(h.cacheDir), m.text);
+    await h.logged((l) => /purge failed/.test(String(l['msg'])) && l['id'] === json(m)['id']);
     assert.equal(h.node.stats.counters.purges, 0);
     await rmdir(journal);
     const again = await purge(h, { tags: ['catalog'] });

@@ -188,3 +188,55 @@ test('tag fields are not passed to clients unless purge.passTagHeaders is on', a
     }
   }
 });
+
+test('PURGE with a Surrogate-Key or Cache-Tag field that names no tag is refused (400), not taken as a purge of the URL', async () => {
+  const h = await startHarness(taggedOrigin, withToken);
+  const auth = { ...site, authorization: `Bearer ${TOKEN}` };
+  try {
+    await warm(h, ['/p/1']);
+    for (const [field, value] of [['surrogate-key', ''], ['surrogate-key', ' '], ['cache-tag', ','], ['cache-tag', ', ,']] as [string, string][]) {
+      const r = await h.get('/p/1', { ...auth, [field]: value }, 'PURGE');
+      assert.equal(r.status, 400, `${field}: ${JSON.stringify(value)}`);
+      assert.equal(json(r)['error'], 'PURGE_BAD_REQUEST');
+      assert.equal(json(r)['message'], 'Surrogate-Key/Cache-Tag names no tag');
+    }
+    assert.equal(await isHit(h, '/p/1'), true, 'the URL was not purged');
+    assert.equal(h.node.stats.counters.purges, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('selectors no entry can match are refused with 400 naming the problem: tags with commas or edge whitespace, URLs with a space or control character, URLs with userinfo (never echoed)', async () => {
+  const h = await startHarness(taggedOrigin, { ...withToken, logLevel: 'info' });
+  try {
+    await warm(h, ['/p/1', '/a%20b']);
+    const bad: [unknown, RegExp][] = [
+      [{ tags: ['product-1,catalog'] }, /tags\[0\]: .*comma/],
+      [{ tags: ['catalog', ' product-1'] }, /tags\[1\]: .*whitespace/],
+      [{ tags: ['product-1 '] }, /tags\[0\]: .*whitespace/],
+      [{ tags: ['a\nb'] }, /tags\[0\]: .*control character/],
+      [{ urls: ['/a b'] }, /urls\[0\]: .*a space/],
+      [{ urls: ['http://site.example/a b'] }, /urls\[0\]: .*a space/],
+      [{ urls: ['/p/1\t'] }, /urls\[0\]: .*control character/],
+      [{ prefixes: ['/p/ x'] }, /prefixes\[0\]: .*a space/],
+      [{ urls: ['http://admin:hunter2pw@site.example/p/1'] }, /urls\[0\]: .*userinfo/],
+      [{ prefixes: ['https://admin:hunter2pw@site.example/'] }, /prefixes\[0\]: .*userinfo/],
+    ];
+    for (const [body, why] of bad) {
+      const r = await purge(h, body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(json(r)['error'], 'PURGE_BAD_REQUEST');
+      assert.match(String(json(r)['message']), why);
+      assert.doesNotMatch(r.text, /hunter2pw/, 'the password is not echoed');
+    }
+    assert.equal(h.node.stats.counters.purges, 0);
+    assert.ok(!h.logs.some((l) => JSON.stringify(l).includes('hunter2pw')), 'nor logged');
+    assert.equal(await isHit(h, '/p/1'), true);
+    // What a key can hold still purges: the encoded form of the space, a space inside a Cache-Tag.
+    assert.equal(json(await purge(h, { urls: ['/a%20b'] }))['purged'], 1);
+    assert.equal((await purge(h, { tags: ['a b'] })).status, 200);
+  } finally {
+    await h.close();
+  }
+});

@@ -178,8 +178,11 @@ test('POST /reload needs the admin token; nothing changed answers "unchanged"; G
   const r = await startReloadable([answersName('A')]);
   try {
     const url = `http://127.0.0.1:${r.node.adminAddress().port}/reload`;
-    assert.equal((await fetchReply(url, {}, 'POST')).status, 401);
-    assert.equal((await fetchReply(url, { authorization: 'Bearer wrong' }, 'POST')).status, 401);
+    for (const refused of [await fetchReply(url, {}, 'POST'), await fetchReply(url, { authorization: 'Bearer wrong' }, 'POST')]) {
+      assert.equal(refused.status, 401);
+      assert.match(refused.headers['www-authenticate'] ?? '', /^Bearer/, 'a 401 names its scheme (RFC 9110 §11.6.1)');
+      assert.equal(JSON.parse(refused.text).error, 'UNAUTHORIZED');
+    }
     assert.equal((await fetchReply(url, { authorization: `Bearer ${TOKEN}` })).status, 405);
     const answer = await r.reload();
     assert.deepEqual(answer.body, { status: 'unchanged', applied: [], restartRequired: [] });

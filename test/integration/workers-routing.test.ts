@@ -50,6 +50,15 @@ test('2 workers: a canary weight, a drain and an undrain through the admin addre
 
     const refused = await fetchReply(`${admin}/upstreams/undrain`, { ...auth, authorization: 'Bearer wrong' }, 'POST', JSON.stringify({ upstream: canary.url }));
     assert.equal(refused.status, 401, refused.text);
+    assert.match(refused.headers['www-authenticate'] ?? '', /^Bearer/, 'the refusal names its scheme, as one worker alone does');
+    assert.equal(JSON.parse(refused.text).error, 'UNAUTHORIZED');
+    // /reload with a wrong token: the node's answer is the refusal (error and message on top), not only per worker.
+    const reload = await fetchReply(`${admin}/reload`, { authorization: 'Bearer wrong' }, 'POST');
+    assert.equal(reload.status, 401, reload.text);
+    assert.match(reload.headers['www-authenticate'] ?? '', /^Bearer/);
+    assert.equal(JSON.parse(reload.text).error, 'UNAUTHORIZED');
+    assert.equal(typeof JSON.parse(reload.text).message, 'string');
+    assert.deepEqual(Object.keys(JSON.parse(reload.text).workers as object).sort(), ['w0', 'w1']);
     const undrain = await fetchReply(`${admin}/upstreams/undrain`, auth, 'POST', JSON.stringify({ upstream: canary.url }));
     assert.equal(undrain.status, 200, undrain.text);
     assert.equal(JSON.parse(undrain.text).state, 'serving');

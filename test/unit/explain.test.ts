@@ -201,3 +201,16 @@ test('the not-stored log keeps the last refusal per URL, at most maxUrls of them
   assert.equal(log.get('a')!.reason, 'set-cookie');
   assert.equal(log.get('c')!.status, 418);
 });
+
+test('explain: the slices of an object are named by their bytes and counted apart from variants (not as variants with an empty Vary)', () => {
+  const slice = (index: number) => stored(600, { 'cache-control': 'max-age=600' }, { slice: { index, bytes: 65536, totalBytes: 1048576, validator: '"v1"' } });
+  const e = explain(input([slice(0), slice(15)]));
+  assert.equal(e.why[0], `Cached: 2 slices stored under ${KEY}, 2 fresh now.`);
+  const words = e.why.join(' ');
+  assert.match(words, /The slice 0, bytes 0–65535 of 1048576 \(status 200\)/);
+  assert.match(words, /The slice 15, bytes 983040–1048575 of 1048576 \(status 200\)/);
+  assert.doesNotMatch(words, /variant/);
+  const mixed = explain(input([stored(600, { 'cache-control': 'max-age=600' }), slice(1)]));
+  assert.equal(mixed.why[0], `Cached: 1 variant and 1 slice stored under ${KEY}, 2 fresh now.`);
+  assert.match(mixed.why.join(' '), /The stored response \(status 200\).*The slice 1, bytes 65536–131071 of 1048576/);
+});

@@ -108,9 +108,15 @@ test('soft purge: the entry is stale from the purge instant and its stale window
   assert.equal(d.reuse, false);
   assert.equal(d.reuse === false && d.why, 'stale');
   assert.ok(d.ttlS <= 0 && d.ttlS > -1);
-  // An entry already stale is left as it was; a second soft purge changes nothing.
+  // A client's max-stale does not reach a soft-purged entry (CACHING.md, Purging: guarantees).
+  const maxStale = requestDirectives({ 'cache-control': 'max-stale' });
+  assert.equal(decideReuse(maxStale, meta, purgeAt + 3600_000).reuse, true, 'unpurged: max-stale serves it');
+  assert.equal(decideReuse(maxStale, soft, purgeAt + 3600_000).reuse, false, 'soft-purged: revalidated');
+  assert.equal(soft.softPurgedAtMs, purgeAt);
+  // An entry already stale keeps its lifetime but is stamped too; a second soft purge changes nothing.
   const stale = entryMeta('GET http://h/b', { responseTimeMs: t0, freshnessLifetimeS: 10 });
-  assert.equal(expiredAt(stale, purgeAt), stale);
+  assert.deepEqual(expiredAt(stale, purgeAt), { ...stale, softPurgedAtMs: purgeAt });
+  assert.equal(decideReuse(maxStale, expiredAt(stale, purgeAt), purgeAt).reuse, false);
   assert.deepEqual(expiredAt(soft, purgeAt + 50_000), soft);
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { testConfig } from '../fixtures/harness.js';
 import { unusedWorkerDirs, workerConfig, workerCount, workerLinks, type WorkerAssignment } from '../../src/workers/plan.js';
-import { combineRouting, mergeDrain } from '../../src/workers/admin-view.js';
+import { combineReload, combineRouting, mergeDrain } from '../../src/workers/admin-view.js';
 import { combineMetrics, combineStats, sumFigures } from '../../src/workers/node-figures.js';
 
 const assignment = (index: number): WorkerAssignment => ({
@@ -154,4 +154,23 @@ test('drain status of the node: in-flight summed, drained only when every worker
   assert.equal(silent.status, 502);
   assert.equal(silent.body.error, 'WORKER_UNREACHABLE');
   assert.equal(silent.body.state, undefined);
+});
+
+test('reload and routing refusals of the node: the first refusing worker\'s status, error and message on top, its WWW-Authenticate passed on', () => {
+  const ok = { name: 'w0', status: 200, text: JSON.stringify({ status: 'unchanged', applied: [], restartRequired: [] }) };
+  const refused = { name: 'w1', status: 401, text: JSON.stringify({ error: 'UNAUTHORIZED', message: 'wrong admin token' }), wwwAuthenticate: 'Bearer realm="strata"' };
+  const r = combineReload([ok, refused]);
+  assert.equal(r.status, 401);
+  assert.equal(r.body.error, 'UNAUTHORIZED');
+  assert.equal(r.body.message, 'wrong admin token');
+  assert.deepEqual(r.fields, ['www-authenticate', 'Bearer realm="strata"']);
+  assert.deepEqual(Object.keys(r.body.workers as object), ['w0', 'w1']);
+  const fine = combineReload([ok, { ...ok, name: 'w1' }]);
+  assert.equal(fine.status, 200);
+  assert.equal(fine.body.error, undefined);
+  assert.deepEqual(fine.fields, []);
+  const routing = combineRouting([ok, refused], (b) => b[0]!);
+  assert.equal(routing.status, 401);
+  assert.equal(routing.body.error, 'UNAUTHORIZED');
+  assert.deepEqual(routing.fields, ['www-authenticate', 'Bearer realm="strata"']);
 });

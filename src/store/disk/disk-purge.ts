@@ -130,7 +130,10 @@ export class DiskPurging {
 
   /** The purge becomes a ban at once; resolves once its journal record is durable. */
   async purge(selector: PurgeSelector, opts: PurgeOptions = {}): Promise<number> {
+    const loadingBefore = this.tier.loading !== undefined;
     const n = await this.countMatching(selector);
+    // Records not loaded yet are purged as they load, uncounted (PurgeOptions.onPartialCount).
+    if (loadingBefore || this.tier.loading !== undefined) opts.onPartialCount?.();
     const durable = this.ban(selector, opts);
     opts.onApply?.();
     await durable;

@@ -11,6 +11,9 @@
 // RAM keeps too (records.ts), "tg" the tags of one that does not. `t` is the wall clock
 // when the line was queued: purge journal records (purge-journal.ts) apply at start to
 // the lines written before them. A torn last line (a crash mid-append) is skipped.
+// `m.softPurgedAtMs` is on the lines of soft-purged entries only; a line written
+// before it existed has none and reads as an entry no soft purge touched (the
+// journal's soft purge, if still pending, stamps it again at load).
 // Compaction (compaction.ts) rewrites the file with one line per live record.
 //
 // index-v1.log (the format before: the whole EntryMeta in RAM per record) is still
@@ -51,6 +54,7 @@ export function lineParts(meta: EntryMeta, time: number): { head: string; tail: 
     staleForbidden: meta.staleForbidden,
     staleWhileRevalidateS: meta.staleWhileRevalidateS,
     staleIfErrorS: meta.staleIfErrorS,
+    softPurgedAtMs: meta.softPurgedAtMs,
     tags: meta.tags,
     slice: meta.slice,
     transform: meta.transform,
