@@ -173,13 +173,15 @@ export class PurgeBus {
       await this.cmd.hset(POSITIONS_KEY, this.deps.nodeId, this.position);
       return;
     }
-    this.position = saved;
     const first = oldest[0]?.[0];
     if (first !== undefined && saved !== '0-0' && compareIds(first, saved) > 0) {
       // Trimmed past our position: purges were lost for this node.
       this.deps.logger.warn({ position: saved, oldest: first }, 'purge bus trimmed past this node\'s position: purging everything');
       await this.deps.apply({ id: `${this.deps.nodeId}:trimmed`, from: this.deps.nodeId, selector: { primaryKeys: [], paths: [], urlPrefixes: [], pathPrefixes: [], tags: [], all: true } });
     }
+    // Only once the purge standing for the lost ones is applied: if it fails, the next
+    // attempt loads the position again and applies it again, never reads past the gap.
+    this.position = saved;
   }
 
   /** Read and apply one batch after the position; resolves with how many entries were read. */

@@ -6,8 +6,9 @@
 
 import { strict as assert } from 'node:assert';
 import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { PurgeBus } from '../../src/cluster/purge-bus.js';
+import { PurgeBus, STREAM_KEY } from '../../src/cluster/purge-bus.js';
 import type { WirePurge } from '../../src/cluster/purge-wire.js';
 import { until } from '../fixtures/harness.js';
 import { startRedis, type TestRedis } from '../fixtures/redis.js';
@@ -79,5 +80,28 @@ describe('purge bus: reading on after a failure', () => {
     redis.resume();
     await until(() => c.stats()['position'] === ids[2], 'the replay to finish in the background');
     assert.deepEqual(applied, ['a2:1', 'a2:2', 'a2:3'], 'each once: one reader moved the position');
+  });
+
+  it('a stream trimmed past a node\'s position: the purge of everything standing for the lost entries is applied even when its first apply fails', async () => {
+    const a = bus('a3', async () => undefined);
+    await a.catchUp(10_000);
+    const first = bus('d', async () => undefined);
+    await first.catchUp(10_000);
+    await first.close();
+    // While d is down: entries past its position, then the stream trimmed to the last one.
+    for (const n of [1, 2, 3]) await a.publish({ ...purge(`a3:${n}`), from: 'a3' });
+    const redisClient = new Redis(redis.url, { lazyConnect: true });
+    await redisClient.connect();
+    await redisClient.xtrim(STREAM_KEY, 'MAXLEN', 1);
+    await redisClient.quit();
+    const applied: WirePurge[] = [];
+    let failures = 0;
+    const d = bus('d', async (p) => {
+      if (p.selector.all && failures++ === 0) throw new Error('store busy');
+      applied.push(p);
+    });
+    assert.equal(await d.catchUp(2_000), 'unreachable');
+    await until(() => applied.some((p) => p.selector.all), 'the purge of everything applied by the read loop');
+    assert.equal(failures, 2);
   });
 });

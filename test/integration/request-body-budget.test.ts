@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http2, { type ClientHttp2Session } from 'node:http2';
 import type { ServerResponse } from 'node:http';
 import { fetchReply, startHarness, type Harness } from '../fixtures/harness.js';
-import { makeCa, makeLeaf, type TestCa } from '../fixtures/tls.js';
+import { h2Answer, makeCa, makeLeaf, type TestCa } from '../fixtures/tls.js';
 
 const T = { timeout: 30_000 };
 const KiB = 1024;
@@ -62,16 +62,10 @@ async function figures(): Promise<BodyFigures> {
 
 /** POST `bytes` on a new stream; resolves with the status and body once answered. */
 function post(s: ClientHttp2Session, path: string, bytes: number): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = s.request({ ':method': 'POST', ':path': path });
-    let status = 0;
-    const chunks: Buffer[] = [];
-    req.on('response', (hd) => (status = Number(hd[':status'])));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }));
-    req.on('error', reject);
-    req.end(Buffer.alloc(bytes, 'b'));
-  });
+  const req = s.request({ ':method': 'POST', ':path': path });
+  const answered = h2Answer(req);
+  req.end(Buffer.alloc(bytes, 'b'));
+  return answered;
 }
 
 test('concurrent HTTP/2 bodies past the memory budget are spooled, past the spool budget refused 503; all given back once answered', T, async () => {

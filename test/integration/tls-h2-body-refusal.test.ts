@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { startHarness, type Harness } from '../fixtures/harness.js';
-import { makeCa, makeLeaf, type TestCa } from '../fixtures/tls.js';
+import { h2Answer, makeCa, makeLeaf, type TestCa } from '../fixtures/tls.js';
 
 const T = { timeout: 30_000 };
 const MAX_BODY = 4096;
@@ -51,17 +51,7 @@ async function within<V>(p: Promise<V>, ms: number, what: string): Promise<V> {
   }
 }
 
-/** The answer's status and body, once its last byte arrived. */
-function answer(req: ClientHttp2Stream): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    const chunks: Buffer[] = [];
-    req.on('response', (hd) => (status = Number(hd[':status'])));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }));
-    req.on('error', reject);
-  });
-}
+const answer = h2Answer;
 
 /** The stream's RST code once it closes. */
 function closed(req: ClientHttp2Stream): Promise<number> {

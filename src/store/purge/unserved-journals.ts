@@ -17,7 +17,7 @@ const MAX_RECORDS = 1_000;
 
 interface Unserved {
   journal: Promise<PurgeJournal>;
-  /** A record purging everything is there: later purges add nothing. */
+  /** This process appended a record purging everything: later purges add nothing. */
   everything: boolean;
 }
 
@@ -27,10 +27,9 @@ export class UnservedJournals {
   constructor(dirs: readonly string[]) {
     this.dirs = dirs.map((dir) => {
       const u: Unserved = { everything: false, journal: Promise.resolve(undefined as unknown as PurgeJournal) };
-      u.journal = PurgeJournal.load(dir).then(({ journal, records }) => {
-        u.everything ||= records.some(purgesEverything);
-        return journal;
-      });
+      // A purge-everything record already there is not trusted: one left by the worker that
+      // served the directory (acknowledged, never retired) may predate what it stored after.
+      u.journal = PurgeJournal.load(dir).then(({ journal }) => journal);
       // Its failure is each append's (the purge answers with it), never an unhandled rejection.
       u.journal.catch(() => undefined);
       return u;
