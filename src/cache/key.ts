@@ -15,13 +15,16 @@ export const KEY_SCHEME = 'http';
 /** Lower-case host, default port removed, trailing dot removed. */
 export function normaliseAuthority(scheme: string, host: string): string {
   let h = host.toLowerCase();
+  let port = '';
   const colon = h.lastIndexOf(':');
   if (colon > -1 && h.indexOf(']', colon) === -1) {
-    const port = h.slice(colon + 1);
-    if (port === '' || port === DEFAULT_PORT[scheme]) h = h.slice(0, colon);
+    port = h.slice(colon + 1);
+    h = h.slice(0, colon);
+    if (port === DEFAULT_PORT[scheme]) port = '';
   }
+  // The root's dot is the host's, before any port: "localhost.:8443" is "localhost:8443".
   if (h.endsWith('.')) h = h.slice(0, -1);
-  return h;
+  return port === '' ? h : `${h}:${port}`;
 }
 
 /**

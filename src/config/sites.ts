@@ -235,7 +235,7 @@ function site(siteName: string, raw: unknown): SiteSpec {
   const isDefault = m['default'] === undefined ? false : at('.default', () => onOff().parse(m['default']));
   // On unless turned off: an origin that resolves /Account/ as /account/ (Express's default,
   // IIS, ASP.NET) would otherwise get /Account/x through the / route, past /account/'s guard.
-  const caseInsensitivePaths = m['caseInsensitivePaths'] === undefined ? true : at('.caseInsensitivePaths', () => onOff().parse(m['caseInsensitivePaths']));
+  const caseInsensitivePaths = m['caseInsensitivePaths'] === undefined ? false : at('.caseInsensitivePaths', () => onOff().parse(m['caseInsensitivePaths']));
   const hostsRaw = m['hosts'] ?? [];
   const hostItems = Array.isArray(hostsRaw) ? hostsRaw : typeof hostsRaw === 'string' ? hostsRaw.split(',').filter((s) => s.trim() !== '') : undefined;
   if (hostItems === undefined) throw new Problem(`${show(hostsRaw)} is not a list of hosts (expected e.g. [shop.example.com, "*.shop.example.com"])`, '.hosts');
@@ -256,7 +256,10 @@ function site(siteName: string, raw: unknown): SiteSpec {
     // says so): "/a%2Fb/" and "/a/b/" are one prefix, and so are "/A/" and "/a/" then.
     const as = routedPath(r.path, caseInsensitivePaths);
     const other = paths.get(as);
-    if (other !== undefined) throw new Problem(`path ${JSON.stringify(r.path)} is also route ${other}'s once decoded (expected each path prefix once per site)`, `.routes.${r.name}.path`);
+    if (other !== undefined) {
+      const how = caseInsensitivePaths ? 'once decoded and lower-cased (the site sets caseInsensitivePaths)' : 'once decoded';
+      throw new Problem(`path ${JSON.stringify(r.path)} is also route ${other}'s ${how} (expected each path prefix once per site)`, `.routes.${r.name}.path`);
+    }
     paths.set(as, r.name);
   }
   return { name: name(siteName), hosts, default: isDefault, caseInsensitivePaths, routes };
@@ -313,7 +316,7 @@ function formatSites(sites: SiteSpec[]): unknown {
       {
         hosts: [...s.hosts],
         ...(s.default ? { default: true } : {}),
-        ...(s.caseInsensitivePaths ? {} : { caseInsensitivePaths: false }),
+        ...(s.caseInsensitivePaths ? { caseInsensitivePaths: true } : {}),
         routes: Object.fromEntries(
           s.routes.map((r) => [
             r.name,

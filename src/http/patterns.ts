@@ -10,7 +10,7 @@
 //   "~ ^/api/v\d+/"       regular expression (JavaScript); "~* …" ignores case
 // Paths are matched after percent-decoding (so `/%61dmin` and `/admin%2Fx` meet a
 // rule about `/admin/`: origins decode before routing) and without the query.
-// Under a site's caseInsensitivePaths (the default) they are matched ignoring case:
+// Under a site's caseInsensitivePaths (off by default) they are matched ignoring case:
 // the path is lower-cased (routedPath), prefixes and globs once when compiled, and
 // a regular expression is matched as with "~*".
 

@@ -122,7 +122,7 @@ export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard, str
       headers: ctx.headers,
       clientAddress: ctx.req.socket.remoteAddress ?? '',
       // The route's site's: a filter about /admin/ meets /Admin/ where routes do (CACHING.md).
-      caseInsensitivePaths: ctx.route?.route.caseInsensitivePaths ?? true,
+      caseInsensitivePaths: ctx.route?.route.caseInsensitivePaths ?? false,
     });
     if (v instanceof Promise) return v.then((r) => settleVerdict(ctx, r, next));
     return settleVerdict(ctx, v, next);

@@ -130,7 +130,7 @@ export class RouteTable {
     const own = (spec: PoolSpec, label: string): RoutePool => makePool(poolConfig(config.origin, spec), label);
     const specs: readonly SiteSpec[] = config.sites.length > 0
       ? config.sites
-      : [{ name: IMPLICIT_SITE, hosts: [], default: true, caseInsensitivePaths: true, routes: [{ name: IMPLICIT_ROUTE, path: '/', cache: PLAIN_CACHE }] }];
+      : [{ name: IMPLICIT_SITE, hosts: [], default: true, caseInsensitivePaths: false, routes: [{ name: IMPLICIT_ROUTE, path: '/', cache: PLAIN_CACHE }] }];
     const sites = specs.map((s) => {
       const routes = s.routes.map((r) => this.route(s, r, r.upstream ? own(r.upstream, `${s.name}/${r.name}`) : sharedOrigin(), own));
       for (const r of routes) this.routes.set(`${s.name}/${r.name}`, r);

@@ -34,6 +34,7 @@ import type { LimitsConfig } from '../config/types.js';
 import { ClientConnections } from './client-connections.js';
 import { SendStallSweep } from './send-stall.js';
 import { PipelineWindow } from './pipelining.js';
+import { continueIfBodiless } from './request-body.js';
 
 export interface ListenerOptions {
   limits: LimitsConfig;
@@ -310,8 +311,11 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     tracked,
   );
   server.on('connection', onConnection);
-  // Expect: 100-continue: no 100 written here; the handler writes it when it reads the body.
-  server.on('checkContinue', tracked);
+  // Expect: 100-continue: no 100 written here for a body; the handler writes it when it reads the body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    continueIfBodiless(req, res);
+    tracked(req, res);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

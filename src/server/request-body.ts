@@ -24,7 +24,7 @@
 // its declared Content-Length counts as abandoned whatever the protocol said.
 
 import { open, unlink, type FileHandle } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -66,6 +66,17 @@ export function continueIfExpected(req: IncomingMessage, res: { headersSent: boo
   const expect = req.headers.expect;
   if (expect === undefined || res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
   if (/(?:^|\W)100-continue(?:$|\W)/i.test(expect)) res.writeContinue();
+}
+
+/**
+ * Expect: 100-continue on an HTTP/1.1 request whose framing says it has no content (no
+ * Transfer-Encoding, no Content-Length or 0): nothing to wait for, so 100 is written at
+ * once. Left unwritten, node:http answers with Connection: close (it cannot tell whether
+ * a body follows), so a GET carrying Expect cost its keep-alive connection.
+ */
+export function continueIfBodiless(req: IncomingMessage, res: ServerResponse): void {
+  const cl = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0')) res.writeContinue();
 }
 
 /** A declared length over the limit: refused before a byte is read. */

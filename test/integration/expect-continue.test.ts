@@ -104,6 +104,22 @@ test('HTTP/1.1: a cache hit for a GET with Expect: 100-continue is answered with
   assert.equal(plain.origin.count('/expect-hit'), 1);
 });
 
+test('HTTP/1.1: a request with Expect and no content keeps its keep-alive connection (100 at once: nothing to wait for)', T, async () => {
+  const first = await rawClient();
+  first.socket.write('GET /expect-bodiless HTTP/1.1\r\nhost: localhost\r\n\r\n');
+  await first.until(/\r\n\r\nhit$/, 'miss');
+  first.socket.destroy();
+  await plain.stored(2);
+  const c = await rawClient();
+  // Two on one connection: a GET with Expect and no framing, then one with Content-Length: 0.
+  c.socket.write('GET /expect-bodiless HTTP/1.1\r\nhost: localhost\r\nexpect: 100-continue\r\n\r\n');
+  c.socket.write('GET /expect-bodiless HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\nexpect: 100-continue\r\n\r\n');
+  const text = await c.until(/(\r\n\r\nhit[^]*){2}$/, 'both answers');
+  assert.equal((text.match(/HTTP\/1\.1 200 /g) ?? []).length, 2);
+  assert.doesNotMatch(text, /connection: close/i);
+  c.socket.destroy();
+});
+
 test('HTTP/1.1: a body Strata reads is asked for with 100 Continue, then forwarded', T, async () => {
   const c = await rawClient();
   c.socket.write('POST /expect-pass HTTP/1.1\r\nhost: localhost\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n');

@@ -1,9 +1,10 @@
-// Route prefixes and edge-filter paths are matched ignoring case unless a site
-// says otherwise (caseInsensitivePaths, default true): Express (by default), IIS and
-// ASP.NET serve /Account/x as /account/x, so a case-sensitive match would send
-// /Account/profile through the site's "/" route, past /account/'s forward-auth,
-// and store the answer for everyone. The key and the target sent upstream keep the
-// case the client sent.
+// Route prefixes and edge-filter paths are matched as written (case counts, as in
+// nginx) unless a site sets caseInsensitivePaths: Express (by default), IIS and
+// ASP.NET serve /Account/x as /account/x, so there a case-sensitive match would send
+// /Account/profile through the site's "/" route, past /account/'s forward-auth, and
+// store the answer for everyone; on an origin that tells the cases apart, folding
+// would send /STATIC/x to an open /static/ route instead of the guarded "/" one.
+// The key and the target sent upstream keep the case the client sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OriginHandler } from '../fixtures/harness.js';
@@ -48,8 +49,8 @@ async function withAccountSite(caseInsensitivePaths: boolean | undefined, body: 
   }
 }
 
-test('by default a route prefix and a route filter meet the path in any case; the key and the upstream target keep the case sent', async () => {
-  await withAccountSite(undefined, async (get, seen) => {
+test('caseInsensitivePaths: a route prefix and a route filter meet the path in any case; the key and the upstream target keep the case sent', async () => {
+  await withAccountSite(true, async (get, seen) => {
     for (const path of ['/account/profile', '/Account/profile', '/ACCOUNT/profile', '/%41ccount/profile']) {
       const r = await get(path);
       assert.equal(r.status, 401, `${path}: the /Account/ route's forward-auth refuses`);
@@ -63,8 +64,8 @@ test('by default a route prefix and a route filter meet the path in any case; th
   });
 });
 
-test('caseInsensitivePaths: false matches as written (for origins that tell /Account/ from /account/)', async () => {
-  await withAccountSite(false, async (get) => {
+test('by default (and with caseInsensitivePaths: false) paths match as written, for origins that tell /Account/ from /account/', async () => {
+  for (const setting of [undefined, false]) await withAccountSite(setting, async (get) => {
     assert.equal((await get('/Account/profile')).status, 401);
     assert.equal((await get('/account/profile')).text, 'account /account/profile for nobody', 'another path to this site: the / route');
     assert.equal((await get('/ops/Secrets/x')).status, 200);
@@ -72,12 +73,20 @@ test('caseInsensitivePaths: false matches as written (for origins that tell /Acc
   });
 });
 
-test('without sites, node-wide edge filters meet the path in any case too', async () => {
-  const h = await startHarness(express, { edge: edgeRules({ filters: [{ name: 'no-admin', action: 'deny', methods: [], paths: ['/admin/'], headers: {}, addresses: [] }] }) });
+test('without sites, node-wide edge filters match as written: an allow-list admits no other spelling', async () => {
+  const h = await startHarness(express, {
+    edge: edgeRules({
+      filters: [
+        { name: 'no-admin', action: 'deny', methods: [], paths: ['/admin/'], headers: {}, addresses: [] },
+        { name: 'public-ok', action: 'allow', methods: [], paths: ['/public/'], headers: {}, addresses: [] },
+        { name: 'rest', action: 'deny', methods: [], paths: [], headers: {}, addresses: [] },
+      ],
+    }),
+  });
   try {
-    assert.equal((await h.get('/Admin/x')).status, 403);
     assert.equal((await h.get('/admin/x')).status, 403);
     assert.equal((await h.get('/public/Admin/x')).status, 200);
+    assert.equal((await h.get('/PUBLIC/x')).status, 403, 'not the allowed spelling');
   } finally {
     await h.close();
   }

@@ -26,6 +26,7 @@ describe('normaliseAuthority (RFC 9110 §4.2.3)', () => {
     { name: '§4.2.3 empty port is the default', scheme: 'http', host: 'example.com:', want: 'example.com' },
     { name: 'DNS root dot removed', scheme: 'http', host: 'example.com.', want: 'example.com' },
     { name: 'DNS root dot removed after the default port', scheme: 'http', host: 'Example.com.:80', want: 'example.com' },
+    { name: 'DNS root dot removed before another port', scheme: 'http', host: 'localhost.:8443', want: 'localhost:8443' },
     { name: '§4.2.3 IPv6 literal without port kept whole', scheme: 'http', host: '[::1]', want: '[::1]' },
     { name: '§4.2.3 IPv6 literal with the default port', scheme: 'http', host: '[::1]:80', want: '[::1]' },
     { name: '§4.2.3 IPv6 literal with another port', scheme: 'http', host: '[::1]:8080', want: '[::1]:8080' },

@@ -182,9 +182,9 @@ test('sites: each mistake is one line naming the key path, the value and what wa
   assert.match(bad('sites:\n  shop:\n    hosts: [a.example]\n    routes:\n      all: { path: /, cache: { ttl: 5 } }\n'), /^config file c\.yaml: sites\.shop\.routes\.all\.cache: unknown key "ttl" \(expected bypass, ignoreQuery, .*\)$/);
   assert.match(bad('sites:\n  a: { hosts: [x.example], routes: { all: {} } }\n  b: { hosts: [x.example], routes: { all: {} } }\n'), /sites\.b\.hosts\[0\]: "x\.example" is also a host of site a \(expected each host in one site\)/);
   assert.match(bad('sites:\n  a: { hosts: [x.example], routes: { r1: { path: /a }, r2: { path: /a } } }\n'), /sites\.a\.routes\.r2\.path: path "\/a" is also route r1's/);
-  // Routes match paths in any case by default: /A and /a are one prefix, unless the site says otherwise.
-  assert.match(bad('sites:\n  a: { hosts: [x.example], routes: { r1: { path: /a }, r2: { path: /A } } }\n'), /sites\.a\.routes\.r2\.path: path "\/A" is also route r1's/);
-  assert.equal(config({ argv: ['--origin', ORIGIN, '--sites', '{"a": {"hosts": ["x.example"], "caseInsensitivePaths": false, "routes": {"r1": {"path": "/a"}, "r2": {"path": "/A"}}}}'] }).sites[0]!.routes.length, 2);
+  // Case counts by default (as in nginx): /A and /a are two prefixes; under caseInsensitivePaths they are one, and the message says why.
+  assert.equal(config({ argv: ['--origin', ORIGIN, '--sites', '{"a": {"hosts": ["x.example"], "routes": {"r1": {"path": "/a"}, "r2": {"path": "/A"}}}}'] }).sites[0]!.routes.length, 2);
+  assert.match(bad('sites:\n  a: { hosts: [x.example], caseInsensitivePaths: true, routes: { r1: { path: /a }, r2: { path: /A } } }\n'), /sites\.a\.routes\.r2\.path: path "\/A" is also route r1's once decoded and lower-cased \(the site sets caseInsensitivePaths\)/);
   assert.match(bad('sites:\n  a: { hosts: [x.example], caseInsensitivePaths: maybe, routes: { r: {} } }\n'), /sites\.a\.caseInsensitivePaths: /);
   assert.match(bad('sites:\n  a: { hosts: [x.example], routes: { r: { canary: { upstream: http://x:1, by: cookie } } } }\n'), /sites\.a\.routes\.r\.canary: missing name \(expected the cookie/);
   assert.match(rejection({ argv: ['--origin', ORIGIN, '--sites', '{nope'] }), /^--sites: is not valid YAML or JSON/);
@@ -201,7 +201,7 @@ test('config/multi-site.yaml loads', () => {
   assert.equal(api.canary!.percent, 5);
   assert.equal(api.upstream!.balancer, 'least-connections');
   assert.equal(c.sites[1]!.default, true);
-  assert.deepEqual(c.sites.map((s) => s.caseInsensitivePaths), [true, true], 'on unless a site turns it off');
+  assert.deepEqual(c.sites.map((s) => s.caseInsensitivePaths), [true, false], 'off unless a site turns it on (shop does: its origin routes ignoring case)');
 });
 
 test('router successor (reload): unchanged pools carried over, changed ones replaced, live weights kept unless the file changed them', async () => {

@@ -19,7 +19,7 @@ export const sites = setting({
     '  shop:',
     '    hosts: [shop.example.com, "*.shop.example.com"]',
     '    default: true               # a Host no site names lands here (else 421)',
-    '    caseInsensitivePaths: true  # the default: /Account/x is /account/\'s route (as Express, IIS, ASP.NET)',
+    '    caseInsensitivePaths: true  # default false; true for an origin routing ignoring case (Express, IIS, ASP.NET)',
     '    routes:',
     '      api:',
     '        path: /api/             # longest matching prefix wins',
@@ -31,7 +31,7 @@ export const sites = setting({
     '        path: /',
   ],
   help:
-    'Several sites on one node, chosen by Host (exact or *.wildcard), then by the longest path prefix (in any case unless the site sets caseInsensitivePaths: false); each route names ' +
+    'Several sites on one node, chosen by Host (exact or *.wildcard), then by the longest path prefix (case counts unless the site sets caseInsensitivePaths: true); each route names ' +
     'its upstream pool, cache rules, canary and guard (edge rules replacing the node-wide ones of the same kind). A flag or env value is the same structure as YAML or JSON text. ' +
     'Empty: the node serves one site from origin.upstreams, as without sites.',
 });
