@@ -68,11 +68,16 @@ function flagLayer(argv: readonly string[]): { values: Layer; configFile?: strin
   const values: Layer = new Map();
   const fieldValues: FieldValues = new Map();
   let configFile: string | undefined;
+  let previous: (typeof tokens)[number] | undefined;
   for (const token of tokens) {
     if (token.kind !== 'option') {
       const arg = argv[token.index] ?? '';
+      // "--store-set-cookie false": a switch never takes the next word (it could be an argument), only =value.
+      const sw = previous?.kind === 'option' && !previous.inlineValue && BY_FLAG.get(previous.name)?.setting.kind.isSwitch === true ? previous.rawName : undefined;
+      if (sw !== undefined) throw configError(`unexpected argument ${JSON.stringify(arg)} after the switch ${sw} (expected ${sw}=${arg}, or ${sw} alone for true and --no-${sw.slice(2)} for false)`);
       throw configError(`unexpected argument ${JSON.stringify(arg)} (expected --flag or --flag=value; see --help)`);
     }
+    previous = token;
     const label = token.rawName;
     const fieldOf = FIELD_FLAGS.get(token.name);
     if (fieldOf !== undefined) {
