@@ -3,13 +3,15 @@
 # last request has finished, swap or restart it, wait until it answers, put it
 # back. Requests keep flowing to the other upstreams of its pool throughout.
 #
-#   STRATA_ADMIN=http://127.0.0.1:8081 STRATA_ADMIN_TOKEN=... \
+#   ADMIN_URL=http://127.0.0.1:8081 STRATA_ADMIN_TOKEN=... \
 #     config/deploy-drain.sh http://10.0.0.1:9000 /healthz systemctl restart app@1
 #
+# ADMIN_URL is deliberately outside STRATA_*: that namespace is the node's, and a
+# node started where an unknown STRATA_* name is exported refuses to start.
 # $1: the upstream URL as configured; $2: a path the new process answers 2xx on
 # once it is up; the rest: the command that swaps or restarts it.
 set -eu
-ADMIN=${STRATA_ADMIN:-http://127.0.0.1:8081}
+ADMIN=${ADMIN_URL:-http://127.0.0.1:8081}
 AUTH="Authorization: Bearer ${STRATA_ADMIN_TOKEN:?set STRATA_ADMIN_TOKEN}"
 UPSTREAM=$1
 HEALTH=$2

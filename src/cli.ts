@@ -106,15 +106,19 @@ async function main(): Promise<number | undefined> {
     } catch (err) {
       return report(err);
     }
-    if (count > 1) {
-      const primary = await workers.startPrimary(config, count);
-      const stop = (): void => primary.stop();
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-      process.on('SIGHUP', () => primary.reload());
-      process.exit(await primary.done);
+    try {
+      if (count > 1) {
+        const primary = await workers.startPrimary(config, count);
+        const stop = (): void => primary.stop();
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        process.on('SIGHUP', () => primary.reload());
+        process.exit(await primary.done);
+      }
+      await workers.singleProcessChecks(config);
+    } catch (err) {
+      return report(err);
     }
-    await workers.singleProcessChecks(config);
   } else {
     const w = workers.asWorker(config, reloadConfig, assigned);
     ({ config, reloadConfig, links, listenAfterLoad } = w);

@@ -26,6 +26,9 @@ export function parseCommand(opts: Omit<LoadOptions, 'file'>): Command {
     case 'check-config': {
       const [file, ...flags] = rest;
       if (file === undefined || file.startsWith('-')) throw configError('check-config: missing FILE (expected strata check-config FILE [flags])');
+      // FILE replaces --config: a --config beside it would be ignored without a word.
+      const other = flags.find((a) => a === '--config' || a.startsWith('--config='));
+      if (other !== undefined) throw configError(`check-config: ${other} given with FILE ${file} (expected one config file: strata check-config FILE [flags])`);
       const checked = loadConfig({ ...opts, argv: flags, file });
       return { print: effectiveYaml(checked), checked };
     }

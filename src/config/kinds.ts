@@ -93,6 +93,19 @@ export function notA(raw: unknown, what: string, expected: string): Problem {
   return new Problem(`${show(raw)} is not ${what} (expected ${expected})`);
 }
 
+/**
+ * A YAML value where text is expected: an unquoted 123, 20240101 or true is read by
+ * YAML as a number or a boolean, and "123 is not a node id (expected letters,
+ * digits...)" would contradict itself. Said as what happened, with the quoting that
+ * fixes it; a secret's value is not repeated. Flags and env values are always text.
+ */
+export function textOf(raw: unknown, { secret = false }: { secret?: boolean } = {}): unknown {
+  if (typeof raw !== 'number' && typeof raw !== 'boolean') return raw;
+  const what = typeof raw === 'number' ? 'number' : 'boolean';
+  if (secret) throw new Problem(`YAML read this value as a ${what} (expected text: quote it)`);
+  throw new Problem(`YAML read this as the ${what} ${String(raw)}; quote it: "${String(raw)}"`);
+}
+
 export function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -258,6 +271,7 @@ export function httpToken(what: string, example: string): Kind<string> {
   return {
     arg: 'NAME',
     parse: (raw) => {
+      textOf(raw);
       if (typeof raw !== 'string' || !TOKEN.test(raw)) throw notA(raw, what, `letters, digits and -._ only, e.g. ${example}`);
       return raw;
     },
@@ -271,6 +285,7 @@ export function directory({ allowEmpty = false }: { allowEmpty?: boolean } = {})
     arg: 'DIR',
     parse: (raw) => {
       if (allowEmpty && raw === '') return '';
+      textOf(raw);
       if (typeof raw !== 'string' || raw.trim() === '') throw notA(raw, 'a directory path', 'a non-empty path, e.g. storage/cache');
       return raw;
     },
@@ -298,6 +313,7 @@ export function secret(): Kind<string> {
     arg: 'TOKEN',
     secret: true,
     parse: (raw) => {
+      textOf(raw, { secret: true });
       if (typeof raw !== 'string' || !/^[\x21-\x7e]*$/.test(raw)) {
         throw new Problem('value is not a valid token (expected visible ASCII characters, no spaces)');
       }

@@ -6,6 +6,7 @@
 // path), the value, and what was expected. Side effects (argv, env, file reads)
 // are injected; this module does no I/O.
 
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { StrataError } from '../errors.js';
@@ -67,11 +68,16 @@ function flagLayer(argv: readonly string[]): { values: Layer; configFile?: strin
   const values: Layer = new Map();
   const fieldValues: FieldValues = new Map();
   let configFile: string | undefined;
+  let previous: (typeof tokens)[number] | undefined;
   for (const token of tokens) {
     if (token.kind !== 'option') {
       const arg = argv[token.index] ?? '';
+      // "--store-set-cookie false": a switch never takes the next word (it could be an argument), only =value.
+      const sw = previous?.kind === 'option' && !previous.inlineValue && BY_FLAG.get(previous.name)?.setting.kind.isSwitch === true ? previous.rawName : undefined;
+      if (sw !== undefined) throw configError(`unexpected argument ${JSON.stringify(arg)} after the switch ${sw} (expected ${sw}=${arg}, or ${sw} alone for true and --no-${sw.slice(2)} for false)`);
       throw configError(`unexpected argument ${JSON.stringify(arg)} (expected --flag or --flag=value; see --help)`);
     }
+    previous = token;
     const label = token.rawName;
     const fieldOf = FIELD_FLAGS.get(token.name);
     if (fieldOf !== undefined) {
@@ -286,19 +292,27 @@ function routeWithoutPool(config: Config): string | undefined {
   return undefined;
 }
 
-/** `sitesFile`: the sites mapping read from a file of its own. */
-function sitesFromFile(config: Config, readFile: LoadOptions['readFile']): void {
-  const file = config.sitesFile;
-  if (file === '') return;
-  if (config.sites.length > 0) throw configError(`sitesFile: "${file}" is set together with sites (expected one of them)`);
+/**
+ * `sitesFile`: the sites mapping read from a file of its own. A relative path the
+ * config file gives is read from the config file's directory (as nginx's include
+ * reads from a fixed prefix): the node may be started from any directory. One from
+ * a flag or the environment is relative to the working directory, as any path on a
+ * command line. Errors name the path as read, made absolute.
+ */
+function sitesFromFile(config: Config, readFile: LoadOptions['readFile'], configFile: string | undefined): void {
+  const given = config.sitesFile;
+  if (given === '') return;
+  if (config.sites.length > 0) throw configError(`sitesFile: "${given}" is set together with sites (expected one of them)`);
+  const file = configFile === undefined || isAbsolute(given) ? given : join(dirname(configFile), given);
+  config.sitesFile = file;
   let text: string;
   try {
     text = readFile(file);
   } catch (err) {
-    throw configError(`sitesFile: ${file}: cannot read (${err instanceof Error ? firstLine(err.message) : String(err)})`);
+    throw configError(`sitesFile: ${resolve(file)}: cannot read (${err instanceof Error ? firstLine(err.message) : String(err)})`);
   }
   const entry = ENTRIES.find((e) => e.path === 'sites')!;
-  config.sites = parseAt(`sites file ${file}: sites`, entry.setting, text) as Config['sites'];
+  config.sites = parseAt(`sites file ${resolve(file)}: sites`, entry.setting, text) as Config['sites'];
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {
@@ -320,7 +334,9 @@ export function loadConfig(opts: LoadOptions): Readonly<Config> {
   for (const layer of [yaml, env, flags.values]) {
     for (const [path, value] of layer) setPath(config, path, value);
   }
-  sitesFromFile(config, opts.readFile);
+  // The config file's directory is the base of a sitesFile only when the file set it.
+  const sitesFileFromYaml = yaml.has('sitesFile') && !env.has('sitesFile') && !flags.values.has('sitesFile');
+  sitesFromFile(config, opts.readFile, sitesFileFromYaml ? file : undefined);
   const poolSize = config.origin.maxConnections;
   config.origin.upstreams = config.origin.upstreams.map((u) => ({ ...u, maxConnections: u.maxConnections === INHERIT_POOL_SIZE ? poolSize : u.maxConnections }));
   checkWhole(config);

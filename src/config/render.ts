@@ -65,7 +65,9 @@ export function helpText(): string {
     '  strata config-docs                print every setting with its default, as config/default.yaml',
     '',
     'Every setting is a flag, a STRATA_* environment variable and a YAML key.',
-    'Precedence: flags > environment > config file > defaults. Both --flag value and --flag=value work.',
+    'Precedence: flags > environment > config file > defaults. A flag with a value takes --flag value or --flag=value;',
+    'a switch (listed without one, e.g. --store-set-cookie) alone means true, and takes a value only as',
+    '--store-set-cookie=false (or --no-store-set-cookie): a word after a switch is never read as its value.',
     'SIZE: 512KB, 256MiB, 10GiB (a bare number is bytes). DURATION: 500ms, 30s, 2m, 1h (a bare number is ms).',
     'SIGHUP or POST /reload re-reads these sources and applies every setting live, except those marked "needs a restart".',
     '',
@@ -122,21 +124,38 @@ export function defaultsYaml(): string {
   return [...DOCS_HEADER, '', ...walk(SCHEMA, '', ''), ''].join('\n');
 }
 
-const HIDDEN = '(set, not shown)';
-
 /**
- * A loaded config as YAML the loader accepts again, secrets and URL passwords aside:
- * a secret is not shown and a URL setting's password is `***` (its kind's format,
- * kinds.ts urlKind), so those two must be put back by hand.
+ * A loaded config as YAML the loader accepts again (`strata check-config`), URL
+ * passwords aside: a URL setting's password is `***` (its kind's format, kinds.ts
+ * urlKind) and must be put back by hand. Two values are printed as comments, so
+ * the text still loads:
+ * - a secret that is set (`# token: set, not shown (...)`): a placeholder in its
+ *   place would be read back as the secret, and refused (not a token);
+ * - sitesFile: its sites are printed as `sites`, and a file may not set both.
  */
 export function effectiveYaml(config: Readonly<Config>): string {
-  const walk = (schema: Schema, values: Record<string, unknown>): Record<string, unknown> =>
+  const byPath = new Map(ENTRIES.map((e) => [e.path, e]));
+  // Stand-ins whose lines become comments once the text is made: no value of a setting has this shape.
+  const comments = new Map<string, string>();
+  const commentOut = (text: string): string => {
+    const mark = `strata-comment-${comments.size}`;
+    comments.set(mark, text);
+    return mark;
+  };
+  const walk = (schema: Schema, values: Record<string, unknown>, prefix: string): Record<string, unknown> =>
     Object.fromEntries(
       Object.entries(schema).map(([key, node]) => {
+        const path = prefix === '' ? key : `${prefix}.${key}`;
         const value = values[key];
-        if (!isSetting(node)) return [key, walk(node, value as Record<string, unknown>)];
-        return [key, node.kind.secret && value !== '' ? HIDDEN : node.kind.format(value)];
+        if (!isSetting(node)) return [key, walk(node, value as Record<string, unknown>, path)];
+        if (node.kind.secret && value !== '') {
+          const e = byPath.get(path)!;
+          return [key, commentOut(`${key}: set, not shown (--${e.flag}, ${e.env} or the config file's value)`)];
+        }
+        if (path === 'sitesFile' && value !== '') return [key, commentOut(`${key}: ${String(value)} (its sites are printed as sites)`)];
+        return [key, node.kind.format(value)];
       }),
     );
-  return stringify(walk(SCHEMA, config as unknown as Record<string, unknown>), { lineWidth: 0 });
+  const text = stringify(walk(SCHEMA, config as unknown as Record<string, unknown>, ''), { lineWidth: 0 });
+  return text.replace(/^( *)[\w-]+: (strata-comment-\d+)$/gm, (_line, indent: string, mark: string) => `${indent}# ${comments.get(mark)!}`);
 }

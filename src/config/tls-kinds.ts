@@ -2,7 +2,7 @@
 // listen address that may be off. Like ./kinds.ts they only parse what was
 // written; the files are read when the node starts (server/certificates.ts).
 
-import { hostPort, isMapping, notA, Problem, within, type Kind } from './kinds.js';
+import { hostPort, isMapping, notA, Problem, textOf, within, type Kind } from './kinds.js';
 import type { ListenAddress } from './units.js';
 
 export interface CertificatePair {
@@ -15,6 +15,7 @@ export interface CertificatePair {
 const PAIR_EXPECTED = 'a list of mappings with cert and key file paths, e.g. [{ cert: site.crt, key: site.key }]';
 
 function filePath(raw: unknown, what: string): string {
+  textOf(raw);
   if (typeof raw !== 'string' || raw.trim() === '') throw notA(raw, what, 'a non-empty file path');
   return raw.trim();
 }

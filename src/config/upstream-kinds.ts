@@ -63,6 +63,11 @@ export function upstreams(): Kind<UpstreamConfig[]> {
       if (items.length === 0 || isMapping(raw)) throw notA(raw, 'a list of upstreams', UPSTREAMS_EXPECTED);
       return items.map((item, i) => within(items.length > 1 || Array.isArray(raw) ? `[${i}]` : '', () => upstream(item)));
     },
-    format: (list) => list.map((u) => (u.weight === 1 && u.maxConnections === INHERIT_POOL_SIZE ? u.url : { ...u })),
+    // INHERIT_POOL_SIZE is no pool size (at least 1 is): left out, as the operator did.
+    format: (list) =>
+      list.map((u) => {
+        if (u.weight === 1 && u.maxConnections === INHERIT_POOL_SIZE) return u.url;
+        return u.maxConnections === INHERIT_POOL_SIZE ? { url: u.url, weight: u.weight } : { ...u };
+      }),
   };
 }

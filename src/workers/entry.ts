@@ -2,6 +2,8 @@
 // start, and a worker's Config (its assignment applied to every load, start-up
 // and reloads alike, so a reload compares like with like).
 
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Config } from '../config/types.js';
 import { StrataError } from '../errors.js';
 import { isClustered } from '../cluster/cluster.js';
@@ -23,12 +25,40 @@ export function processCount(config: Readonly<Config>, cores: number): number {
   return workerCount(config, cores);
 }
 
+/**
+ * cache.dir can be created and written, checked before anything starts: else the
+ * disk tier fails deep inside start-up (a stack trace), and with workers every
+ * worker dies and is restarted forever. An operator's mistake: one line naming
+ * the key, the path and the cause.
+ */
+export async function checkCacheDir(dir: string): Promise<void> {
+  const refuse = (what: string, err: unknown): StrataError => {
+    const cause = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return new StrataError('CONFIG_INVALID', `cache.dir: ${resolve(dir)}: ${what} (${cause})`);
+  };
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw refuse('cannot create', err);
+  }
+  const probe = join(dir, `.strata-write-check-${process.pid}`);
+  try {
+    await writeFile(probe, '');
+  } catch (err) {
+    throw refuse('cannot write', err);
+  }
+  await rm(probe, { force: true });
+}
+
+/** Before any worker is forked: a refusal here is the node's, not each worker's in a restart loop. */
 export async function startPrimary(config: Readonly<Config>, count: number): Promise<Supervisor> {
+  await checkCacheDir(config.cache.dir);
   const logger = createLogger(config.logLevel, config.nodeId);
   return supervise(config, count, logger);
 }
 
 export async function singleProcessChecks(config: Readonly<Config>): Promise<void> {
+  await checkCacheDir(config.cache.dir);
   await warnUnusedDirs(config.cache.dir, 1, createLogger(config.logLevel, config.nodeId));
 }
 

@@ -81,6 +81,9 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
   let stopping = false;
   let failed = false;
+  /** A worker refused to start (exit 2: configuration or listener): the node exits 2 too, as a single process would. */
+  let startRefused = false;
+  const exitCode = (): number => (startRefused ? 2 : failed ? 1 : 0);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let started = 0;
@@ -108,15 +111,15 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
       slot.worker = undefined;
       if (stopping) {
         if (code !== 0) failed = true;
-        if (slots.every((s) => s.worker === undefined)) resolveDone(failed ? 1 : 0);
+        if (slots.every((s) => s.worker === undefined)) resolveDone(exitCode());
         return;
       }
       // Exit code 2: the configuration or a listener is wrong; restarting would loop.
       if (code === 2 && slot.restarts === 0 && started < count) {
         logger.fatal({ worker: slot.index, code }, 'worker could not start; stopping the node');
-        failed = true;
+        startRefused = true;
         stop();
-        if (slots.every((s) => s.worker === undefined)) resolveDone(2);
+        if (slots.every((s) => s.worker === undefined)) resolveDone(exitCode());
         return;
       }
       // The key locks it held: free for the others now (its waiters already fetch alone: their link closed).
@@ -137,7 +140,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     stopping = true;
     const live = slots.filter((s) => s.worker);
     logger.info({ workers: live.length }, 'strata workers stopping');
-    if (live.length === 0) resolveDone(failed ? 1 : 0);
+    if (live.length === 0) resolveDone(exitCode());
     for (const s of live) s.worker!.process.kill('SIGTERM');
     setTimeout(() => {
       for (const s of slots) if (s.worker) {

@@ -1,14 +1,14 @@
 // The admin dashboard (GET /) in a real browser (Debian's chromium, driven by
 // playwright-core, which downloads nothing): the page loads only from the admin
 // origin, polls /stats and shows the node's figures as traffic arrives.
-// Set STRATA_DASHBOARD_SCREENSHOT=<file.png> to also write a screenshot.
+// Set DASHBOARD_SCREENSHOT=<file.png> to also write a screenshot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { startHarness, fetchReply, type Harness } from '../fixtures/harness.js';
 
-const CHROMIUM = process.env.STRATA_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 interface StatsBody {
@@ -66,7 +66,7 @@ test('GET / on the admin listener: the dashboard page, behind the Host check', a
 });
 
 test('the dashboard in chromium follows /stats: hits, misses, requests, rates, upstreams, top misses', async () => {
-  assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: install it (Debian: apt-get install -y chromium; .ci/run does) or set STRATA_CHROMIUM`);
+  assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: install it (Debian: apt-get install -y chromium; .ci/run does) or set CHROMIUM_BIN`);
   const h = await startHarness((req, res) => {
     const body = `body of ${req.url}`.repeat(50);
     res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': Buffer.byteLength(body) });
@@ -117,14 +117,14 @@ test('the dashboard in chromium follows /stats: hits, misses, requests, rates, u
     assert.equal((await figures(page, 'peers'))[0], 'not clustered');
     assert.equal((await figures(page, 'disk-loading'))[0], 'loaded');
 
-    if (process.env.STRATA_DASHBOARD_SCREENSHOT) {
+    if (process.env.DASHBOARD_SCREENSHOT) {
       // A little more traffic so the sparklines have a shape.
       for (let i = 0; i < 30; i++) {
         const n = 10 + Math.round(30 * Math.abs(Math.sin(i / 4)));
         await Promise.all(Array.from({ length: n }, (_, j) => h.get(`/page-${(i * 7 + j) % 40}`)));
         await eventually('a poll', async () => ((await figures(page, 'requests'))[0] === String((await stats(h)).requests) ? true : undefined));
       }
-      await page.screenshot({ path: process.env.STRATA_DASHBOARD_SCREENSHOT, fullPage: true });
+      await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
     }
 
     assert.deepEqual(errors, []);

@@ -70,7 +70,7 @@ test('deploy-drain.sh under load: drain, wait for drained, restart, undrain, wit
     await until(() => a.count('/hold') >= 1, 'a request held on upstream a');
 
     const script = spawn('sh', ['config/deploy-drain.sh', a.url, '/', 'curl', '-fsS', '-X', 'POST', controlUrl], {
-      env: { ...process.env, STRATA_ADMIN: h.admin, STRATA_ADMIN_TOKEN: TOKEN },
+      env: { ...process.env, ADMIN_URL: h.admin, STRATA_ADMIN_TOKEN: TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -4,6 +4,7 @@
 // as a YAML/JSON string in a flag or STRATA_SITES, or as a file of its own.
 // See ./index.ts for how to add a setting.
 
+import { notA, textOf } from '../kinds.js';
 import { setting } from '../setting.js';
 import { type SiteSpec, sitesKind } from '../sites.js';
 
@@ -37,11 +38,23 @@ export const sites = setting({
 });
 
 export const sitesFile = setting({
-  kind: { arg: 'FILE', parse: (raw: unknown) => (raw === null || raw === undefined ? '' : String(raw).trim()), format: (s: string) => s },
+  kind: {
+    arg: 'FILE',
+    parse: (raw: unknown) => {
+      if (raw === null || raw === undefined) return '';
+      // One path: a YAML list [a, b] was read as "a,b".
+      textOf(raw);
+      if (typeof raw !== 'string') throw notA(raw, 'a file path', 'one file path, e.g. sites.yaml');
+      return raw.trim();
+    },
+    format: (s: string) => s,
+  },
   default: '',
   // A reload re-reads the file (config/load.ts), whose sites then apply as above.
   live: true,
   flag: 'sites-file',
   defaultText: 'none',
-  help: 'A YAML file holding the sites mapping alone (the value of `sites`), e.g. kept apart for a deploy tool; not together with sites.',
+  help:
+    'A YAML file holding the sites mapping alone (the value of `sites`), e.g. kept apart for a deploy tool; not together with sites. ' +
+    "A relative path in the config file is read from the config file's directory; from a flag or the environment, from the working directory.",
 });
