@@ -48,6 +48,8 @@ const REFUSED_TTL_S = 3_600;
 /** A refusal for clock skew is logged at error level at most this often. */
 const SKEW_LOG_INTERVAL_MS = 60_000;
 const READ_BLOCK_MS = 1_000;
+/** How long a command to Redis may take before it fails (a blocking read: this beyond its block). */
+const COMMAND_TIMEOUT_MS = 2_000;
 const ACK_POLL_MS = 20;
 
 export interface PurgeBusDeps {
@@ -106,8 +108,10 @@ export class PurgeBus {
   constructor(private readonly deps: PurgeBusDeps) {
     // Unsigned entries would let anyone who can write to Redis purge every node.
     if (deps.secret === '') throw new Error('the purge bus needs cluster.secret: its entries are signed with it');
-    this.cmd = new Redis(deps.url, OPTIONS);
-    this.reader = new Redis(deps.url, OPTIONS);
+    // A Redis that stalls (paused, swapping, a network black hole) fails a command instead of
+    // holding it for good: a purge's publish falls back to fan-out, the read loop tries again.
+    this.cmd = new Redis(deps.url, { ...OPTIONS, commandTimeout: COMMAND_TIMEOUT_MS });
+    this.reader = new Redis(deps.url, { ...OPTIONS, commandTimeout: READ_BLOCK_MS + COMMAND_TIMEOUT_MS });
     for (const c of [this.cmd, this.reader]) {
       c.on('error', (err: Error) => {
         if (this.lastError !== err.message) deps.logger.warn({ purgeBus: withoutPassword(deps.url), err: err.message }, 'purge bus (Redis) error');

@@ -82,6 +82,20 @@ describe('purge bus: reading on after a failure', () => {
     assert.deepEqual(applied, ['a2:1', 'a2:2', 'a2:3'], 'each once: one reader moved the position');
   });
 
+  it('a Redis that stalls after start-up fails a publish within its command timeout (the purge then goes by fan-out), and works again once it answers', async () => {
+    const a = bus('a4', async () => undefined);
+    await a.catchUp(10_000);
+    redis.pause();
+    try {
+      const started = Date.now();
+      await assert.rejects(within(a.publish({ ...purge('a4:1'), from: 'a4' }), 10_000, 'publish did not settle'), /timed out/i);
+      assert.ok(Date.now() - started < 6_000, `failed after ${Date.now() - started}ms`);
+    } finally {
+      redis.resume();
+    }
+    assert.match(await a.publish({ ...purge('a4:2'), from: 'a4' }), /^\d+-\d+$/);
+  });
+
   it('a stream trimmed past a node\'s position: the purge of everything standing for the lost entries is applied even when its first apply fails', async () => {
     const a = bus('a3', async () => undefined);
     await a.catchUp(10_000);
