@@ -109,6 +109,9 @@ test('JWT: a claim holding a lone UTF-16 surrogate reaches the origin as U+FFFD 
     assert.equal(h.origin.requests.at(-1)!.headers['x-org'], '%EF%BF%BD');
     // A pair is a character like any other.
     assert.equal((await h.get('/pair', { authorization: `Bearer ${await token(h, { sub: 'a\ud83d\ude00' })}` })).text, 'hello a%F0%9F%98%80');
+    // "%" is encoded too: a claim spelling another claim's encoding does not reach the origin as that claim.
+    assert.equal((await h.get('/e', { authorization: `Bearer ${await token(h, { sub: '\u00e9' })}` })).text, 'hello %C3%A9');
+    assert.equal((await h.get('/pct', { authorization: `Bearer ${await token(h, { sub: '%C3%A9 100%' })}` })).text, 'hello %25C3%25A9 100%25');
   });
 });
 

@@ -253,13 +253,14 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /**
  * A claim as a field value: no control characters; non-ASCII percent-encoded as
- * UTF-8 (fields are ASCII on the wire), a lone surrogate as U+FFFD first
- * (String.prototype.toWellFormed's rule): encodeURIComponent throws URIError on
- * one, and a signed token must not make its request fail.
+ * UTF-8 (fields are ASCII on the wire), and "%" itself as %25, so the value decodes
+ * to the claim and no other (a claim "%C3%A9" is not "é"); a lone surrogate as
+ * U+FFFD first (String.prototype.toWellFormed's rule): encodeURIComponent throws
+ * URIError on one, and a signed token must not make its request fail.
  */
 function fieldValue(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[^\x20-\x7e]+/g, (m) => encodeURIComponent(m.replace(LONE_SURROGATE, '\ufffd')));
+  return s.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[^\x20-\x24\x26-\x7e]+/g, (m) => encodeURIComponent(m.replace(LONE_SURROGATE, '\ufffd')));
 }
 
 function reasonOf(err: unknown): string {
