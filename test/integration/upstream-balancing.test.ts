@@ -53,13 +53,14 @@ test('consistent-hash: each object has a home upstream', async () => {
   const h = await startPoolHarness([{ handler: answersName('a') }, { handler: answersName('b') }, { handler: answersName('c') }], { origin: { balancer: 'consistent-hash' } });
   try {
     const homes = new Set<string>();
-    for (let i = 0; i < 30; i++) {
+    // Sixty: with thirty, one upstream owned none in about 2 of 10,000 draws of the test's ports (it happened once in a full run).
+    for (let i = 0; i < 60; i++) {
       const path = `/obj${i}`;
       const first = (await h.get(path)).text;
       homes.add(first);
       for (let k = 0; k < 3; k++) assert.equal((await h.get(path)).text, first, path);
     }
-    assert.equal(homes.size, 3, 'thirty objects are spread over all three');
+    assert.equal(homes.size, 3, 'sixty objects are spread over all three');
   } finally {
     await h.close();
   }
