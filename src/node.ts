@@ -47,6 +47,7 @@ import { createListener, plainListener, type ClientListener, type ProxyListener 
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
 import { openTiers } from './store/open-tiers.js';
+import { startedFields } from './observability/started.js';
 import { unusedDirsOf } from './workers/unused-dirs.js';
 import type { TieredStore } from './store/tiered.js';
 import type { PurgedListener } from './store/types.js';
@@ -343,21 +344,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         await store.close();
         throw err;
       }
-      logger.info(
-        {
-          listen: node.proxyAddress(),
-          tls: certificates ? (config.tls.http2 ? 'h2, http/1.1' : 'http/1.1') : 'off',
-          redirect: node.redirectAddress(),
-          admin: node.adminAddress(),
-          origin: router.pools().map((p) => p.name).join('; '),
-          sites: config.sites.length === 0 ? 'none (one site: origin.upstreams)' : config.sites.map((site) => site.name).join(', '),
-          balancer: config.origin.balancer,
-          cacheDir: config.cache.dir,
-          tiers: store.stats(),
-          purge: config.admin.token === '' ? 'off: no admin token' : 'on',
-        },
-        'strata node started',
-      );
+      logger.info(startedFields(config, node, router.pools(), store.stats(), certificates !== undefined), 'strata node started');
       gen.router.start();
       if (certificates) stopWatching = certificates.watch(config.tls.certCheckIntervalMs);
     },

@@ -40,6 +40,7 @@ import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js
 import type { Clock } from '../util/clock.js';
 import type { ClusterPath, CompressEnv, FillProgress } from './context.js';
 import { startFill } from './fill.js';
+import { edgeTiersOf, fetchFrom, whenDistrusted } from './fetch-source.js';
 import { decodedForClient, displaceable, keyByCoding, siblingCodings } from '../transform/coding-key.js';
 import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
@@ -351,48 +352,6 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
     return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
   }
-}
-
-/**
- * The fetch step's one choice, for whole objects and slices alike: through the
- * cluster (the owner peer when the key is not ours: cluster/peer-fetch.ts), else
- * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
- * owner within its handoff window, to the previous owner only-if-cached first.
- */
-export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string; vouched?: readonly string[] | undefined }, fill: FillProgress): Promise<OriginResponse> {
-  if (!deps.cluster) return deps.origin.request(req);
-  return viaCluster ? deps.cluster.request(req, deps.origin, fill) : deps.cluster.forPeer(req, deps.origin);
-}
-
-/** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */
-export function edgeTiersOf(deps: Pick<FetchDeps, 'edgeCopy'>, res: OriginResponse): ClusterPath['edgeCopies'] | undefined {
-  return res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
-}
-
-/**
- * What to do when the response stored under `key` turns out to be bytes nobody asked for.
- * Built outside the fetch, from scalars and the seal alone: the connection's tracker keeps
- * the callback for seconds after the response ended (origin/connection-trust.ts), and a
- * closure made inside run() would keep the whole fetch — request, response, shared body,
- * the client's request context — alive that long, promoted to the old generation on
- * every miss.
- */
-export function whenDistrusted(
-  deps: Pick<FetchDeps, 'stats' | 'logger' | 'store'>,
-  key: string,
-  sealedAt: Promise<void>,
-  logged?: { id: number; url: string; upstream: string },
-): () => void {
-  const { stats, logger, store } = deps;
-  // Scalars only: the log line's object is made if it is ever needed.
-  const id = logged?.id;
-  const url = logged?.url;
-  const upstream = logged?.upstream;
-  return () => {
-    stats.inc('distrusted');
-    if (url !== undefined) logger.warn({ id, url, upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
-    void sealedAt.then(() => store.delete(key).catch(() => false));
-  };
 }
 
 /** The request carries credentials (Cookie, Authorization): an answer to it may be made for this client alone. */

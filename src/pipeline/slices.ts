@@ -40,7 +40,8 @@ import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/ty
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
 import { objectHeaders, sameVersion, SliceChangedError, trimmed, whyNot, type SliceVersion } from './slice-parts.js';
-import { edgeTiersOf, fetchFrom, whenDistrusted, type FetchDeps, type FetchOutcome, type FetchWork } from './fetch-and-store.js';
+import type { FetchDeps, FetchOutcome, FetchWork } from './fetch-and-store.js';
+import { edgeTiersOf, fetchFrom, whenDistrusted } from './fetch-source.js';
 
 /** A slice fill is never joined by another worker's request (FillProgress.streaming). */
 const NOT_JOINED: Promise<boolean> = Promise.resolve(false);

@@ -1,0 +1,50 @@
+// Where a fetch goes and what becomes of its answer, for whole objects
+// (fetch-and-store.ts) and slices (slices.ts) alike: the cluster or an upstream,
+// which tiers keep a peer's copy, and what a response found to be unsolicited
+// bytes does to the entry stored from it.
+
+import type { OriginRequest, OriginResponse } from '../origin/client.js';
+import type { ClusterPath, FillProgress } from './context.js';
+import type { FetchDeps } from './fetch-and-store.js';
+
+/**
+ * The fetch step's one choice, for whole objects and slices alike: through the
+ * cluster (the owner peer when the key is not ours: cluster/peer-fetch.ts), else
+ * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
+ * owner within its handoff window, to the previous owner only-if-cached first.
+ */
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string; vouched?: readonly string[] | undefined }, fill: FillProgress): Promise<OriginResponse> {
+  if (!deps.cluster) return deps.origin.request(req);
+  return viaCluster ? deps.cluster.request(req, deps.origin, fill) : deps.cluster.forPeer(req, deps.origin);
+}
+
+/** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */
+export function edgeTiersOf(deps: Pick<FetchDeps, 'edgeCopy'>, res: OriginResponse): ClusterPath['edgeCopies'] | undefined {
+  return res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
+}
+
+/**
+ * What to do when the response stored under `key` turns out to be bytes nobody asked for.
+ * Built outside the fetch, from scalars and the seal alone: the connection's tracker keeps
+ * the callback for seconds after the response ended (origin/connection-trust.ts), and a
+ * closure made inside run() would keep the whole fetch — request, response, shared body,
+ * the client's request context — alive that long, promoted to the old generation on
+ * every miss.
+ */
+export function whenDistrusted(
+  deps: Pick<FetchDeps, 'stats' | 'logger' | 'store'>,
+  key: string,
+  sealedAt: Promise<void>,
+  logged?: { id: number; url: string; upstream: string },
+): () => void {
+  const { stats, logger, store } = deps;
+  // Scalars only: the log line's object is made if it is ever needed.
+  const id = logged?.id;
+  const url = logged?.url;
+  const upstream = logged?.upstream;
+  return () => {
+    stats.inc('distrusted');
+    if (url !== undefined) logger.warn({ id, url, upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
+    void sealedAt.then(() => store.delete(key).catch(() => false));
+  };
+}
