@@ -15,16 +15,15 @@ export const KEY_SCHEME = 'http';
 /** Lower-case host, default port removed, trailing dot removed. */
 export function normaliseAuthority(scheme: string, host: string): string {
   let h = host.toLowerCase();
-  let port = '';
   const colon = h.lastIndexOf(':');
   if (colon > -1 && h.indexOf(']', colon) === -1) {
-    port = h.slice(colon + 1);
-    h = h.slice(0, colon);
-    if (port === DEFAULT_PORT[scheme]) port = '';
+    const port = h.slice(colon + 1);
+    if (port === '' || port === DEFAULT_PORT[scheme]) h = h.slice(0, colon);
+    // The root's dot is the host's, before the port: "localhost.:8443" is "localhost:8443".
+    else if (h.charCodeAt(colon - 1) === 46 /* . */) h = h.slice(0, colon - 1) + h.slice(colon);
   }
-  // The root's dot is the host's, before any port: "localhost.:8443" is "localhost:8443".
   if (h.endsWith('.')) h = h.slice(0, -1);
-  return port === '' ? h : `${h}:${port}`;
+  return h;
 }
 
 /**

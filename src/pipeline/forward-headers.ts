@@ -43,12 +43,14 @@ export function forwardHeaders(client: HeaderMap, ctx: ForwardContext): HeaderMa
   const forwardUnderscore = ctx.forwardUnderscoreFields === true;
   // HTTP/2 pseudo-header fields (:method, :path, :authority, :scheme) describe the client's stream, not the origin request.
   const removed = (name: string) => name.charCodeAt(0) === 58 /* ':' */ || NOT_FORWARDED.has(name) || dropped.has(name);
-  const h = withoutHopByHop(
-    client,
-    (name) =>
-      removed(name) ||
-      (name.indexOf('_') >= 0 && (!forwardUnderscore || removed(cgiSpelling(name)) || isHopByHop(cgiSpelling(name)) || SET_HERE.has(cgiSpelling(name)))),
-  );
+  const h = withoutHopByHop(client, (name) => {
+    if (removed(name)) return true;
+    if (name.indexOf('_') < 0) return false;
+    if (!forwardUnderscore) return true;
+    // Forwarded "_" names still never stand in for a field removed or set here.
+    const dashed = cgiSpelling(name);
+    return removed(dashed) || isHopByHop(dashed) || SET_HERE.has(dashed);
+  });
   // Kept, after the client's other fields (one Connection names is gone already: handle.ts, withoutConnectionNamed).
   const contentLength = client['content-length'];
   if (contentLength !== undefined) h['content-length'] = contentLength;

@@ -92,7 +92,7 @@ export class Router {
     const site = this.table.hosts.match(host);
     if (site === undefined) return { kind: 'misdirected' };
     // Routes are chosen on the path as the origin resolves it (decoded, slashes merged, case
-    // folded unless the site says otherwise): `/%61ccount/` and `/Account/` are `/account/`'s.
+    // folded where the site says its origin ignores case): `/%61ccount/` is `/account/`'s.
     const route = routeFor(site.routes, routedPath(target, site.caseInsensitivePaths));
     if (route === undefined) return { kind: 'no-route', site: site.name };
     if (route.canary === undefined || route.split === undefined) return { kind: 'routed', to: route.primary };
