@@ -48,8 +48,9 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
       return 'answered';
     }
     if (o.kind === 'unsliceable') {
-      // A refusal that is this request's own (its no-store, its credentials) says nothing of the object.
-      if ((o.why !== 'unsatisfiable' || !range) && !REQUEST_SPECIFIC_REASONS.has(o.why as NotStoredReason)) coalescer.markPass(noSlicesKey(key));
+      // A refusal that is this request's own (its no-store, its credentials) says nothing of the object,
+      // nor does an origin error: remembered, one 5xx would send every request for a sliced object to the origin.
+      if ((o.why !== 'unsatisfiable' || !range) && o.why !== 'origin-error' && !REQUEST_SPECIFIC_REASONS.has(o.why as NotStoredReason)) coalescer.markPass(noSlicesKey(key));
       // A small object asked for by range: stored whole alongside, so the next request is a hit.
       if (o.why === 'small' && range) shared.fillInBackground(ctx, key);
       return 'unsliced';

@@ -3,6 +3,7 @@
 // slice, and a slice body trimmed to the bytes an answer reads.
 
 import type { Readable } from 'node:stream';
+import { REQUEST_SPECIFIC_REASONS } from '../cache/storable.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { EntryMeta } from '../store/types.js';
 import type { FetchOutcome } from './fetch-and-store.js';
@@ -13,6 +14,16 @@ export function whyNot(o: FetchOutcome): string {
   if (o.kind === 'validated') return 'validated';
   if (o.kind === 'passing') return o.reason;
   return o.kind === 'storing' ? `status-${o.status}` : o.kind;
+}
+
+/**
+ * Whether a slice fetch's outcome says something about the object (it changed, lost
+ * range support, refuses storing): the origin failing (no answer, a 5xx) says nothing
+ * of it, nor does a refusal that is this request's own.
+ */
+export function newsOfObject(o: FetchOutcome): boolean {
+  if (o.kind === 'storing') return true;
+  return o.kind === 'passing' && o.status < 500 && !REQUEST_SPECIFIC_REASONS.has(o.reason);
 }
 
 /**

@@ -39,7 +39,7 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
-import { objectHeaders, sameVersion, SliceChangedError, trimmed, whyNot, type SliceVersion } from './slice-parts.js';
+import { newsOfObject, objectHeaders, sameVersion, SliceChangedError, trimmed, whyNot, type SliceVersion } from './slice-parts.js';
 import type { FetchDeps, FetchOutcome, FetchWork } from './fetch-and-store.js';
 import { edgeTiersOf, fetchFrom, whenDistrusted } from './fetch-source.js';
 
@@ -97,7 +97,8 @@ export type SlicedObject =
     }
   /**
    * Not an object Strata slices: `small` (a whole entry suits it), `unsatisfiable`
-   * (the range is beyond the end: nothing learnt), or a reason it cannot be sliced
+   * (the range is beyond the end: nothing learnt), `origin-error` (a 5xx: nothing
+   * learnt either, the request is passed on), or a reason it cannot be sliced
    * (no range support, no validator, not storable, Vary).
    */
   | { kind: 'unsliceable'; why: string }
@@ -292,9 +293,8 @@ export function createSlicer(deps: SliceDeps) {
                 if ('outcome' in s) {
                   // The origin answered, but not with a slice of this object (it shrank, lost
                   // range support, now refuses storing): no stored slice of it is usable any more.
-                  // A refusal that is this request's own (ownSlice would not read it) proves nothing of the object.
-                  const o = s.outcome;
-                  if (o.kind === 'storing' || (o.kind === 'passing' && !REQUEST_SPECIFIC_REASONS.has(o.reason))) await dropVersion(req.key, undefined);
+                  // Its failure (a 5xx) or a refusal that is this request's own proves nothing of the object.
+                  if (newsOfObject(s.outcome)) await dropVersion(req.key, undefined);
                   throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
                 }
                 src = s;
@@ -355,8 +355,9 @@ export function createSlicer(deps: SliceDeps) {
       if ('outcome' in s) {
         const o = s.outcome;
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
-        // A range beyond the end says nothing about whether the object can be sliced.
+        // A range beyond the end says nothing about whether the object can be sliced, nor does an origin error.
         if (o.kind === 'passing' && o.status === 416) return { kind: 'unsliceable', why: 'unsatisfiable' };
+        if (o.kind === 'passing' && o.status >= 500) return { kind: 'unsliceable', why: 'origin-error' };
         const total = o.kind === 'passing' && o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : undefined;
         return { kind: 'unsliceable', why: total !== undefined && total <= thresholdBytes ? 'small' : whyNot(o) };
       }

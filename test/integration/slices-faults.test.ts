@@ -1,0 +1,112 @@
+// Slices (src/pipeline/slices.ts) under origin faults, over real sockets: what an
+// origin's failure on one slice may and may not change about the object.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startHarness, type Harness } from '../fixtures/harness.js';
+
+const KiB = 1024;
+const SLICE = 64 * KiB;
+// Not a multiple of the slice size: the last slice is short.
+const SIZE = 1024 * KiB + 1000;
+const SLICES = { slices: { thresholdBytes: 256 * KiB, sliceBytes: SLICE } };
+
+interface OriginState {
+  body: Buffer;
+  /** Range header of every request, in order ('' for none). */
+  ranges: string[];
+  /** Answers a request itself when it returns true (a fault). */
+  fault?: (range: string, res: ServerResponse) => boolean;
+}
+
+function content(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + (i >> 10)) & 0xff;
+  return b;
+}
+
+function rangedOrigin(state: OriginState) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const range = req.headers.range ?? '';
+    state.ranges.push(range);
+    if (state.fault?.(range, res)) return;
+    const size = state.body.length;
+    const headers = { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', etag: '"v1"', 'cache-control': 'max-age=600' };
+    const m = /^bytes=(\d+)-(\d*)$/.exec(range);
+    if (!m) {
+      res.writeHead(200, { ...headers, 'content-length': size });
+      res.end(state.body);
+      return;
+    }
+    const start = Number(m[1]);
+    if (start >= size) {
+      res.writeHead(416, { 'content-range': `bytes */${size}` });
+      res.end();
+      return;
+    }
+    const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+    res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
+    res.end(state.body.subarray(start, end + 1));
+  };
+}
+
+async function withHarness(state: OriginState, fn: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await startHarness(rangedOrigin(state), SLICES);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+const at = (i: number) => i * SLICE;
+
+/** A 503 for every request whose range starts in slice `index`, while `down()`. */
+function unavailableFor(index: number, down: () => boolean) {
+  return (range: string, res: ServerResponse): boolean => {
+    if (!down() || !range.startsWith(`bytes=${at(index)}-`)) return false;
+    res.writeHead(503, { 'content-type': 'text/plain', 'content-length': 4 });
+    res.end('down');
+    return true;
+  };
+}
+
+test('a 5xx for the first slice an answer needs is passed on, and slicing stays on: the stored slices answer the next request', async () => {
+  const o: OriginState = { body: content(SIZE), ranges: [] };
+  await withHarness(o, async (h) => {
+    await h.get('/a', { range: `bytes=0-${at(4) - 1}` });
+    await h.stored(4);
+    let down = true;
+    o.fault = unavailableFor(5, () => down);
+    const failed = await h.get('/a', { range: `bytes=${at(5)}-${at(5) + 9}` });
+    assert.equal(failed.status, 503, "the origin's error, not bytes");
+    down = false;
+    const next = await h.get('/a', { range: 'bytes=100-199' });
+    assert.equal(next.status, 206);
+    assert.ok(next.body.equals(o.body.subarray(100, 200)));
+    assert.match(next.headers['cache-status']!, /; hit;.*detail=slices/, `answered from the stored slices: ${next.headers['cache-status']}`);
+    const last = await h.get('/a', { range: `bytes=${SIZE - 2000}-` });
+    assert.equal(last.status, 206);
+    assert.equal(last.headers['content-range'], `bytes ${SIZE - 2000}-${SIZE - 1}/${SIZE}`);
+    assert.ok(last.body.equals(o.body.subarray(SIZE - 2000)), 'sliced again after the error: the short last slice too');
+    assert.match(last.headers['cache-status']!, /detail=slices/);
+  });
+});
+
+test('a 5xx for a slice in the middle of an answer cuts that answer but drops no stored slice', async () => {
+  const o: OriginState = { body: content(SIZE), ranges: [] };
+  await withHarness(o, async (h) => {
+    await h.get('/b', { range: `bytes=0-${at(4) - 1}` });
+    await h.stored(4);
+    let down = true;
+    o.fault = unavailableFor(5, () => down);
+    await assert.rejects(h.get('/b', { range: `bytes=0-${at(7)}` }), 'cut: the origin failed mid-answer');
+    down = false;
+    assert.equal(h.node.stats.counters.sliceVersionDrops, 0, 'an origin error is no news of the object');
+    const fetched = o.ranges.length;
+    const next = await h.get('/b', { range: `bytes=0-${at(4) - 1}` });
+    assert.ok(next.body.equals(o.body.subarray(0, at(4))));
+    assert.match(next.headers['cache-status']!, /; hit;.*detail=slices/, `slices 0-3 still stored: ${next.headers['cache-status']}`);
+    assert.equal(o.ranges.length, fetched, 'no origin request');
+  });
+});
