@@ -3,16 +3,21 @@
 // version together. Pure; the slicing itself is pipeline/slices.ts.
 
 import type { HeaderMap } from '../http/headers.js';
-import { ifRangeAllows, parseRanges } from '../http/range.js';
+import { ifRangeAllows, parseRanges, strongLastModified } from '../http/range.js';
 import type { EntryMeta } from '../entry.js';
 import { decideReuse, requestDirectives, type RequestDirectives } from './reuse.js';
 
-/** What ties the slices of one version together: a strong ETag, else Last-Modified. */
+/**
+ * What ties the slices of one version together (RFC 9111 §3.4: ranges are combined
+ * only under one strong validator): a strong ETag, else a Last-Modified that is
+ * strong (a second or more before Date: an object rewritten within the second its
+ * Last-Modified names would otherwise be stitched from two versions).
+ */
 export function objectValidator(headers: HeaderMap): string | undefined {
   const etag = headers['etag']?.trim();
   if (etag && etag.startsWith('"')) return etag;
   const lm = headers['last-modified']?.trim();
-  return lm ? `lm:${lm}` : undefined;
+  return lm && strongLastModified(lm, headers['date']) ? `lm:${lm}` : undefined;
 }
 
 /**

@@ -126,8 +126,16 @@ export function ifRangeAllows(ifRange: string | undefined, etag: string | undefi
   const v = ifRange.trim();
   if (v.startsWith('"') || v.startsWith('W/')) return etag !== undefined && !v.startsWith('W/') && !etag.startsWith('W/') && v === etag.trim();
   const asked = parseHttpDate(v);
+  return !Number.isNaN(asked) && asked === parseHttpDate(lastModified) && strongLastModified(lastModified, date);
+}
+
+/**
+ * Whether a stored response's Last-Modified is a strong validator (RFC 9110
+ * §8.8.2.2): its Date at least one second later. Within the second it names, the
+ * resource could have changed again under the same date; without a Date, unknown.
+ */
+export function strongLastModified(lastModified: string | undefined, date: string | undefined): boolean {
   const modified = parseHttpDate(lastModified);
-  if (Number.isNaN(asked) || Number.isNaN(modified) || asked !== modified) return false;
   const dated = parseHttpDate(date);
-  return !Number.isNaN(dated) && dated - modified >= 1000;
+  return !Number.isNaN(modified) && !Number.isNaN(dated) && dated - modified >= 1000;
 }

@@ -158,3 +158,22 @@ test("the object does not carry its first slice's digests: Content-Digest, Conte
     }
   });
 });
+
+test('a Last-Modified within a second of its Date is weak (RFC 9110 §8.8.2.2) and ties no slices: an object rewritten within that second is never stitched', async () => {
+  const o = origin({});
+  await withHarness(o, async (h) => {
+    // The origin's Date comes from the node's fake clock, which does not move: every answer is within the second of Last-Modified.
+    o.fields = { 'last-modified': new Date(h.clock.now()).toUTCString(), 'cache-control': 'max-age=600' };
+    const v1 = o.body;
+    const first = await h.get('/w', { range: 'bytes=0-0' });
+    assert.equal(first.status, 206);
+    await h.stored(h.node.stats.counters.stored);
+    // Rewritten in the same second, same length: the same Last-Modified, other bytes.
+    o.body = content(SIZE, 2);
+    const r = await h.get('/w', { range: `bytes=0-${2 * SLICE - 1}` });
+    assert.equal(r.status, 206);
+    const one = [v1, o.body].some((v) => r.body.equals(v.subarray(0, 2 * SLICE)));
+    assert.ok(one, 'every byte from one version');
+    assert.doesNotMatch(r.headers['cache-status']!, /detail=slices/, 'not sliced on a weak validator');
+  });
+});

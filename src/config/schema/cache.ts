@@ -151,7 +151,7 @@ export const slices = {
     flag: 'slice-threshold',
     help:
       'A range request that misses on an object larger than this (whose origin answers ranges with a strong ETag ' +
-      'or a Last-Modified) makes Strata fetch and store the object in slices, each its own entry.',
+      'or a Last-Modified at least a second before its Date) makes Strata fetch and store the object in slices, each its own entry.',
   }),
   // nginx's slice module is usually run with 1–4 MiB slices.
   sliceBytes: setting({ live: true, kind: size({ min: 65_536 }), default: 4 * MiB, flag: 'slice-size', help: 'Size of one slice (one origin range request, one entry).' }),
