@@ -3,6 +3,8 @@
 // which tiers keep a peer's copy, and what a response found to be unsolicited
 // bytes does to the entry stored from it.
 
+import type { OriginFailure } from '../cache/decide.js';
+import type { StrataError } from '../errors.js';
 import type { OriginRequest, OriginResponse } from '../origin/client.js';
 import type { ClusterPath, FillProgress } from './context.js';
 import type { FetchDeps } from './fetch-and-store.js';
@@ -47,4 +49,13 @@ export function whenDistrusted(
     if (url !== undefined) logger.warn({ id, url, upstream }, 'origin connection sent an unsolicited response; the response stored from it is removed');
     void sealedAt.then(() => store.delete(key).catch(() => false));
   };
+}
+
+/**
+ * A fetch that got no response at all — the origin refused or reset the
+ * connection, or did not answer in time — is "disconnected"; a response that is
+ * not HTTP, or a failure of Strata's own, is not.
+ */
+export function failureOf(err: StrataError): OriginFailure {
+  return err.code === 'ORIGIN_UNREACHABLE' || err.code === 'ORIGIN_TIMEOUT' ? 'disconnected' : 'error';
 }

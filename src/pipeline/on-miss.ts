@@ -63,7 +63,11 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
     // evicted between this check and its read is fetched under the hit already announced.
     const hit = o.fromCache && (ctx.method === 'HEAD' || answeredNotModified(ctx.headers, o.entry.meta) || slicer.holds(key, ctx.headers));
     // Collapsed: the slice fetched for its head was another request's fetch (later slices are not known yet).
-    const outcome = hit ? { result: 'hit' as const, ttlS, detail: 'slices' } : { result: 'miss' as const, fwd, fwdStatus: 206, stored: true, ...(o.collapsed ? { collapsed: true } : {}), ttlS, detail: 'slices' };
+    const outcome = o.stale
+      ? { result: 'stale-hit' as const, fwd: 'stale' as const, ttlS, detail: o.stale }
+      : hit
+        ? { result: 'hit' as const, ttlS, detail: 'slices' }
+        : { result: 'miss' as const, fwd, fwdStatus: 206, stored: true, ...(o.collapsed ? { collapsed: true } : {}), ttlS, detail: 'slices' };
     try {
       await answer.stored(ctx, o.entry, o.ageS, outcome);
     } finally {

@@ -27,6 +27,7 @@ import type { Answers } from './answer.js';
 import { originHeaders, planOf, type PathEnv, type RequestContext } from './context.js';
 import { type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
 import { forFill, identityFromOrigin } from './forward-headers.js';
+import { failureOf } from './fetch-source.js';
 import { fetchInterest, type Interest } from './fetch-interest.js';
 import type { Flight } from '../coalesce/coalescer.js';
 import { madeByStrata } from '../transform/codings.js';
@@ -223,15 +224,6 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
 }
 
 export type SharedFetch = ReturnType<typeof createSharedFetch>;
-
-/**
- * A fetch that got no response at all — the origin refused or reset the
- * connection, or did not answer in time — is "disconnected"; a response that is
- * not HTTP, or a failure of Strata's own, is not.
- */
-function failureOf(err: StrataError): OriginFailure {
-  return err.code === 'ORIGIN_UNREACHABLE' || err.code === 'ORIGIN_TIMEOUT' ? 'disconnected' : 'error';
-}
 
 /**
  * Whether a 304 to the request that validated `validated` validates `other` too (RFC 9111 §4.3.4):

@@ -1,10 +1,15 @@
 // Pieces of slicing (pipeline/slices.ts) that hold no state: what a version of an
 // object is, the object's fields built from a slice's, why a slice fetch gave no
-// slice, and a slice body trimmed to the bytes an answer reads.
+// slice, a slice read for one request alone, and a slice body trimmed to the bytes
+// an answer reads.
 
 import type { Readable } from 'node:stream';
+import type { StaleOnFailure } from '../cache/decide.js';
+import { objectValidator, sliceSpan } from '../cache/slicing.js';
 import { REQUEST_SPECIFIC_REASONS } from '../cache/storable.js';
+import { readerOf } from '../coalesce/shared-body.js';
 import type { HeaderMap } from '../http/headers.js';
+import { parseContentRange } from '../http/range.js';
 import type { EntryMeta } from '../store/types.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 
@@ -44,6 +49,41 @@ export type SliceVersion = Pick<NonNullable<EntryMeta['slice']>, 'validator' | '
 
 export function sameVersion(a: SliceVersion, b: SliceVersion): boolean {
   return a.validator === b.validator && a.totalBytes === b.totalBytes;
+}
+
+/** A slice an answer reads: stored, fetched for the object, or this request's own. */
+export interface SliceSource {
+  /** The stored slice's metadata; none for a slice read for this request alone (ownSlice). */
+  meta?: EntryMeta;
+  version: SliceVersion;
+  read: (from: number, to: number) => AsyncIterable<Buffer>;
+  /** Set when the slice comes from the origin (not the cache). */
+  upstream?: string;
+  /** The slice came from another request's fetch, joined in flight. */
+  joined?: boolean;
+  /** Stop holding the shared body if this source is never read. */
+  release: () => void;
+  /** A stale stored slice, read because the origin failed. */
+  stale?: StaleOnFailure;
+}
+
+/**
+ * A slice this request alone may not store (REQUEST_SPECIFIC_REASONS: its no-store,
+ * its credentials, a Cookie under heuristic freshness) says nothing about the object:
+ * read for this answer only when it is exactly slice `index` of the answer's version
+ * (its Content-Range, validator and length), never stored, nothing dropped for it.
+ * Undefined when it is anything else (the caller cuts the answer).
+ */
+export function ownSlice(o: Extract<FetchOutcome, { kind: 'passing' }>, index: number, sliceBytes: number, version: SliceVersion): SliceSource | undefined {
+  if (!REQUEST_SPECIFIC_REASONS.has(o.reason) || o.status !== 206 || o.headers['vary'] !== undefined) return undefined;
+  const cr = parseContentRange(o.headers['content-range']);
+  if (!cr || cr.total !== version.totalBytes || objectValidator(o.headers) !== version.validator) return undefined;
+  const span = sliceSpan(index, sliceBytes, cr.total);
+  if (cr.start !== span.start || cr.end !== span.end) return undefined;
+  // Read in the turn the outcome arrived: an unread passing body is abandoned after it.
+  const r = readerOf(o.body);
+  if (!r) return undefined;
+  return { version, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, release: () => r.destroy() };
 }
 
 export class SliceChangedError extends Error {

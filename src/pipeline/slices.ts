@@ -15,6 +15,9 @@
 // by a 206 holding all of it: that 206 is stored too, as a one-slice object
 // (storing partial content, RFC 9111 §3.3, §3.4).
 //
+// A stale slice whose fetch fails (no answer, a 5xx) answers as a stale whole entry
+// would (stale-if-error, stale-if-disconnected): slicing makes an object no less available.
+//
 // Versions are never stitched: every slice records the object's validator (strong
 // ETag, else Last-Modified) and complete length. A slice whose validator or length
 // differs from the first one the answer was built on fails the body (the deliverer
@@ -28,6 +31,7 @@ import type { MissFlights } from './context.js';
 import { newEntryMeta } from '../cache/entry.js';
 import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
+import { requestFacts, staleOnFailure, type GraceWindows, type StaleOnFailure } from '../cache/decide.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
@@ -39,9 +43,9 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
-import { newsOfObject, objectHeaders, sameVersion, SliceChangedError, trimmed, whyNot, type SliceVersion } from './slice-parts.js';
+import { newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SliceSource, type SliceVersion } from './slice-parts.js';
 import type { FetchDeps, FetchOutcome, FetchWork } from './fetch-and-store.js';
-import { edgeTiersOf, fetchFrom, whenDistrusted } from './fetch-source.js';
+import { edgeTiersOf, failureOf, fetchFrom, whenDistrusted } from './fetch-source.js';
 
 /** A slice fill is never joined by another worker's request (FillProgress.streaming). */
 const NOT_JOINED: Promise<boolean> = Promise.resolve(false);
@@ -63,6 +67,8 @@ export interface SliceDeps {
   edgeCopy?: FetchDeps['edgeCopy'];
   /** Values and empty lists shared between stored entries (the fetcher's own, so both share one table). */
   sharedMeta: SharedMeta;
+  /** The route's stale windows: a stale slice answers an origin failure as a stale whole entry would. */
+  grace: GraceWindows;
 }
 
 export interface SliceRequest {
@@ -91,6 +97,8 @@ export type SlicedObject =
       fromCache: boolean;
       /** The first needed slice came from another request's fetch, joined in flight (RFC 9211 collapsed). */
       collapsed: boolean;
+      /** The first needed slice is a stale one the origin's failure let answer. */
+      stale?: StaleOnFailure;
       upstream?: string;
       /** Call once the answer is over. */
       release: () => void;
@@ -204,28 +212,35 @@ export function createSlicer(deps: SliceDeps) {
     return { outcome: await coalescer.lead(key, () => fetchSlice(req, index)).outcome, joined: false };
   }
 
-  /** A fresh stored slice, of `version` when one is given, if there is one. */
-  async function storedSlice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<StoredEntry | undefined> {
+  /** The stored slice `index`, of `version` when one is given (one of another length is another version even under the same validator). */
+  async function storedOf(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<StoredEntry | undefined> {
     const key = sliceKey(req.key, sliceBytes, index);
     const e = store.peek(key) ?? (await store.get(key).catch(() => undefined));
-    // One of another length is of another version even under the same validator: fetched again, not stitched.
-    if (version && e?.meta.slice && e.meta.slice.totalBytes !== version.totalBytes) return undefined;
-    return e && reusableSlice(e.meta, version?.validator, requestDirectives(req.requestHeaders), clock.now()) ? e : undefined;
+    return e?.meta.slice && (!version || sameVersion(e.meta.slice, version)) ? e : undefined;
   }
 
-
-  interface SliceSource {
-    /** The stored slice's metadata; none for a slice read for this request alone (ownSlice). */
-    meta?: EntryMeta;
-    version: SliceVersion;
-    read: (from: number, to: number) => AsyncIterable<Buffer>;
-    /** Set when the slice comes from the origin (not the cache). */
-    upstream?: string;
-    /** The slice came from another request's fetch, joined in flight. */
-    joined?: boolean;
-    /** Stop holding the shared body if this source is never read. */
-    release: () => void;
+  /** A fresh stored slice, of `version` when one is given, if there is one. */
+  async function storedSlice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<StoredEntry | undefined> {
+    const e = await storedOf(req, index, version);
+    return e && reusableSlice(e.meta, undefined, requestDirectives(req.requestHeaders), clock.now()) ? e : undefined;
   }
+
+  /**
+   * A stale stored slice that may answer for the origin's failure `o` (no answer, or a
+   * 5xx), under the rules a stale whole entry answers by (stale-if-error, the route's
+   * stale-if-disconnected window): a sliced object is no less available than a whole one.
+   */
+  async function staleSlice(req: SliceRequest, index: number, version: SliceVersion | undefined, o: FetchOutcome): Promise<SliceSource | undefined> {
+    if (o.kind !== 'failed' && (o.kind !== 'passing' || o.status < 500)) return undefined;
+    const e = await storedOf(req, index, version);
+    const stale = e && staleOnFailure(requestFacts(req.requestHeaders), e.meta, clock.now(), deps.grace, o.kind === 'failed' ? failureOf(o.error) : 'error');
+    return stale ? { ...storedSource(e), stale } : undefined;
+  }
+
+  function storedSource(e: StoredEntry): SliceSource {
+    return { meta: e.meta, version: e.meta.slice!, read: (from, to) => e.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
+  }
+
 
   /**
    * Slice `index` as a readable source, from the cache or the origin. `version`: the
@@ -234,7 +249,7 @@ export function createSlicer(deps: SliceDeps) {
    */
   async function slice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
     const stored = await storedSlice(req, index, version);
-    if (stored) return { meta: stored.meta, version: stored.meta.slice!, read: (from, to) => stored.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
+    if (stored) return storedSource(stored);
     if (req.cachedOnly) return { outcome: { kind: 'failed', error: new StrataError('ONLY_IF_CACHED_MISS') } };
     let { outcome: o, joined } = await fetchShared(req, index);
     let reader = o.kind === 'storing' ? readerOf(o.body) : undefined;
@@ -245,29 +260,10 @@ export function createSlicer(deps: SliceDeps) {
       o = await fetchSlice(req, index).outcome;
       reader = o.kind === 'storing' ? readerOf(o.body) : undefined;
     }
-    if (o.kind === 'passing' && version) return ownSlice(o, index, version) ?? { outcome: o };
-    if (o.kind !== 'storing' || !reader) return { outcome: o };
+    if (o.kind === 'passing' && version) return ownSlice(o, index, sliceBytes, version) ?? (await staleSlice(req, index, version, o)) ?? { outcome: o };
+    if (o.kind !== 'storing' || !reader) return (await staleSlice(req, index, version, o)) ?? { outcome: o };
     const r = reader;
     return { meta: o.stored, version: o.stored.slice!, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, joined, release: () => r.destroy() };
-  }
-
-  /**
-   * A slice this request alone may not store (REQUEST_SPECIFIC_REASONS: its no-store,
-   * its credentials, a Cookie under heuristic freshness) says nothing about the object:
-   * read for this answer only when it is exactly slice `index` of the answer's version
-   * (its Content-Range, validator and length), never stored, nothing dropped for it.
-   * Undefined when it is anything else (the caller cuts the answer).
-   */
-  function ownSlice(o: Extract<FetchOutcome, { kind: 'passing' }>, index: number, version: SliceVersion): SliceSource | undefined {
-    if (!REQUEST_SPECIFIC_REASONS.has(o.reason) || o.status !== 206 || o.headers['vary'] !== undefined) return undefined;
-    const cr = parseContentRange(o.headers['content-range']);
-    if (!cr || cr.total !== version.totalBytes || objectValidator(o.headers) !== version.validator) return undefined;
-    const span = sliceSpan(index, sliceBytes, cr.total);
-    if (cr.start !== span.start || cr.end !== span.end) return undefined;
-    // Read in the turn the outcome arrived: an unread passing body is abandoned after it.
-    const r = readerOf(o.body);
-    if (!r) return undefined;
-    return { version, read: (from, to) => trimmed(r, from, to), upstream: o.upstream, release: () => r.destroy() };
   }
 
   /** The object's body: slices read in order as a range is streamed. */
@@ -375,6 +371,7 @@ export function createSlicer(deps: SliceDeps) {
         ageS: currentAge(meta, clock.now()),
         fromCache,
         collapsed: s.joined === true,
+        ...(s.stale ? { stale: s.stale } : {}),
         ...(s.upstream ? { upstream: s.upstream } : {}),
         // An answer that never read its first slice (HEAD, 304, 416, a suffix range)
         // must not hold that slice's shared body.

@@ -50,8 +50,8 @@ function rangedOrigin(state: OriginState) {
   };
 }
 
-async function withHarness(state: OriginState, fn: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await startHarness(rangedOrigin(state), SLICES);
+async function withHarness(state: OriginState, fn: (h: Harness) => Promise<void>, overrides = {}): Promise<void> {
+  const h = await startHarness(rangedOrigin(state), { ...SLICES, ...overrides });
   try {
     await fn(h);
   } finally {
@@ -109,4 +109,25 @@ test('a 5xx for a slice in the middle of an answer cuts that answer but drops no
     assert.match(next.headers['cache-status']!, /; hit;.*detail=slices/, `slices 0-3 still stored: ${next.headers['cache-status']}`);
     assert.equal(o.ranges.length, fetched, 'no origin request');
   });
+});
+
+test('an origin that cannot be reached: stale stored slices answer as a whole stale entry would (stale-if-disconnected), and only those', async () => {
+  const o: OriginState = { body: content(SIZE), ranges: [] };
+  await withHarness(o, async (h) => {
+    await h.get('/c', { range: `bytes=0-${at(4) - 1}` });
+    await h.stored(4);
+    h.clock.advance(700_000);
+    await h.origin.close();
+    const r = await h.get('/c', { range: `bytes=100-${at(3) + 99}` });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(o.body.subarray(100, at(3) + 100)), 'every byte, from the stale slices');
+    assert.match(r.headers['cache-status']!, /; fwd=stale; ttl=-\d+; detail=stale-if-disconnected/, r.headers['cache-status']);
+    // Slice 5 was never stored: nothing to fall back on.
+    const missing = await h.get('/c', { range: `bytes=${at(5)}-${at(5) + 9}` });
+    assert.ok(missing.status >= 500, `an error for what was never stored: ${missing.status}`);
+    // Beyond the window: the error, as for a whole entry.
+    h.clock.advance(3_600_000);
+    const late = await h.get('/c', { range: 'bytes=0-9' });
+    assert.ok(late.status >= 500, `stale beyond cache.staleIfDisconnectedS: ${late.status}`);
+  }, { cache: { staleIfDisconnectedS: 3600 } });
 });
