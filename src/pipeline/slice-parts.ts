@@ -1,7 +1,7 @@
-// Pieces of slicing (pipeline/slices.ts) that hold no state: what a version of an
-// object is, the object's fields built from a slice's, why a slice fetch gave no
-// slice, a slice read for one request alone, and a slice body trimmed to the bytes
-// an answer reads.
+// Pieces of slicing (pipeline/slices.ts) that hold no state: what opening an object
+// finds, what a version of an object is, the object's fields built from a slice's,
+// why a slice fetch gave no slice, a slice read for one request alone, and a slice
+// body trimmed to the bytes an answer reads.
 
 import type { Readable } from 'node:stream';
 import type { StaleOnFailure } from '../cache/decide.js';
@@ -10,8 +10,35 @@ import { REQUEST_SPECIFIC_REASONS } from '../cache/storable.js';
 import { readerOf } from '../coalesce/shared-body.js';
 import type { HeaderMap } from '../http/headers.js';
 import { parseContentRange } from '../http/range.js';
-import type { EntryMeta } from '../store/types.js';
+import type { StrataError } from '../errors.js';
+import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { FetchOutcome } from './fetch-and-store.js';
+
+/** What the slicer's open() finds (pipeline/slices.ts). */
+export type SlicedObject =
+  | {
+      kind: 'object';
+      /** The object as one stored 200: metadata of its first needed slice, a body reading slices. */
+      entry: StoredEntry;
+      ageS: number;
+      /** The first needed slice was fresh in the cache (no origin request so far; later ones may still need one: holds()). */
+      fromCache: boolean;
+      /** The first needed slice came from another request's fetch, joined in flight (RFC 9211 collapsed). */
+      collapsed: boolean;
+      /** The first needed slice is a stale one the origin's failure let answer. */
+      stale?: StaleOnFailure;
+      upstream?: string;
+      /** Call once the answer is over. */
+      release: () => void;
+    }
+  /**
+   * Not an object Strata slices: `small` (a whole entry suits it), `unsatisfiable`
+   * (the range is beyond the end: nothing learnt), `origin-error` (a 5xx: nothing
+   * learnt either, the request is passed on), or a reason it cannot be sliced
+   * (no range support, no validator, not storable, Vary).
+   */
+  | { kind: 'unsliceable'; why: string }
+  | { kind: 'failed'; error: StrataError };
 
 /** Why a slice fetch gave no slice, for logs and Cache-Status. */
 export function whyNot(o: FetchOutcome): string {

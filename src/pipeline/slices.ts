@@ -15,8 +15,8 @@
 // by a 206 holding all of it: that 206 is stored too, as a one-slice object
 // (storing partial content, RFC 9111 §3.3, §3.4).
 //
-// A stale slice whose fetch fails (no answer, a 5xx) answers as a stale whole entry
-// would (stale-if-error, stale-if-disconnected): slicing makes an object no less available.
+// A stale slice whose fetch fails answers as a stale whole entry would; a stored one
+// found damaged before a byte of it went out is fetched again in its place.
 //
 // Versions are never stitched: every slice records the object's validator (strong
 // ETag, else Last-Modified) and complete length. A slice whose validator or length
@@ -31,7 +31,7 @@ import type { MissFlights } from './context.js';
 import { newEntryMeta } from '../cache/entry.js';
 import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
-import { requestFacts, staleOnFailure, type GraceWindows, type StaleOnFailure } from '../cache/decide.js';
+import { requestFacts, staleOnFailure, type GraceWindows } from '../cache/decide.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
@@ -43,13 +43,12 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
-import { newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SliceSource, type SliceVersion } from './slice-parts.js';
+import { newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SlicedObject, type SliceSource, type SliceVersion } from './slice-parts.js';
 import type { FetchDeps, FetchOutcome, FetchWork } from './fetch-and-store.js';
 import { edgeTiersOf, failureOf, fetchFrom, whenDistrusted } from './fetch-source.js';
 
 /** A slice fill is never joined by another worker's request (FillProgress.streaming). */
 const NOT_JOINED: Promise<boolean> = Promise.resolve(false);
-
 
 export interface SliceDeps {
   store: Store & Purgeable;
@@ -86,32 +85,6 @@ export interface SliceRequest {
   /** only-if-cached (RFC 9111 §5.2.1.7): stored slices only; a missing one fails, never fetched. */
   cachedOnly?: boolean;
 }
-
-export type SlicedObject =
-  | {
-      kind: 'object';
-      /** The object as one stored 200: metadata of its first needed slice, a body reading slices. */
-      entry: StoredEntry;
-      ageS: number;
-      /** The first needed slice was fresh in the cache (no origin request so far; later ones may still need one: holds()). */
-      fromCache: boolean;
-      /** The first needed slice came from another request's fetch, joined in flight (RFC 9211 collapsed). */
-      collapsed: boolean;
-      /** The first needed slice is a stale one the origin's failure let answer. */
-      stale?: StaleOnFailure;
-      upstream?: string;
-      /** Call once the answer is over. */
-      release: () => void;
-    }
-  /**
-   * Not an object Strata slices: `small` (a whole entry suits it), `unsatisfiable`
-   * (the range is beyond the end: nothing learnt), `origin-error` (a 5xx: nothing
-   * learnt either, the request is passed on), or a reason it cannot be sliced
-   * (no range support, no validator, not storable, Vary).
-   */
-  | { kind: 'unsliceable'; why: string }
-  | { kind: 'failed'; error: StrataError };
-
 
 export function createSlicer(deps: SliceDeps) {
   const { store, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
@@ -234,13 +207,36 @@ export function createSlicer(deps: SliceDeps) {
     if (o.kind !== 'failed' && (o.kind !== 'passing' || o.status < 500)) return undefined;
     const e = await storedOf(req, index, version);
     const stale = e && staleOnFailure(requestFacts(req.requestHeaders), e.meta, clock.now(), deps.grace, o.kind === 'failed' ? failureOf(o.error) : 'error');
-    return stale ? { ...storedSource(e), stale } : undefined;
+    return stale ? { ...storedSource(req, index, e), stale } : undefined;
   }
 
-  function storedSource(e: StoredEntry): SliceSource {
-    return { meta: e.meta, version: e.meta.slice!, read: (from, to) => e.body.stream(from, to) as AsyncIterable<Buffer>, release: () => {} };
+  function storedSource(req: SliceRequest, index: number, e: StoredEntry): SliceSource {
+    const version = e.meta.slice!;
+    return { meta: e.meta, version, read: (from, to) => storedOrFetched(req, index, version, e.body.stream(from, to), from, to), release: () => {} };
   }
 
+  /**
+   * A stored slice's bytes. One found damaged before its first byte went out (the disk
+   * checks a body whole on its first read, and removes it) is fetched again in its
+   * place: the answer goes on, never with a damaged byte, where it was cut.
+   */
+  async function* storedOrFetched(req: SliceRequest, index: number, version: SliceVersion, stored: Readable, from: number, to: number): AsyncGenerator<Buffer> {
+    let sent = false;
+    try {
+      for await (const chunk of stored as AsyncIterable<Buffer>) {
+        sent = true;
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      if (sent || (err as NodeJS.ErrnoException).code !== 'EINTEGRITY') throw err;
+    }
+    const s = await slice(req, index, version);
+    if ('outcome' in s) throw new SliceChangedError(`slice ${index} was damaged on disk and could not be fetched again (${whyNot(s.outcome)})`);
+    if (sameVersion(s.version, version)) return yield* s.read(from, to);
+    s.release();
+    throw new SliceChangedError(`slice ${index} was damaged on disk and the origin now has another version`);
+  }
 
   /**
    * Slice `index` as a readable source, from the cache or the origin. `version`: the
@@ -249,7 +245,7 @@ export function createSlicer(deps: SliceDeps) {
    */
   async function slice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
     const stored = await storedSlice(req, index, version);
-    if (stored) return storedSource(stored);
+    if (stored) return storedSource(req, index, stored);
     if (req.cachedOnly) return { outcome: { kind: 'failed', error: new StrataError('ONLY_IF_CACHED_MISS') } };
     let { outcome: o, joined } = await fetchShared(req, index);
     let reader = o.kind === 'storing' ? readerOf(o.body) : undefined;

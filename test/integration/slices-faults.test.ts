@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startHarness, type Harness } from '../fixtures/harness.js';
 
 const KiB = 1024;
@@ -130,4 +132,47 @@ test('an origin that cannot be reached: stale stored slices answer as a whole st
     const late = await h.get('/c', { range: 'bytes=0-9' });
     assert.ok(late.status >= 500, `stale beyond cache.staleIfDisconnectedS: ${late.status}`);
   }, { cache: { staleIfDisconnectedS: 3600 } });
+});
+
+/** Every file under `dir`. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) out.push(...(e.isDirectory() ? await filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+  return out;
+}
+
+test('a stored slice found damaged on disk before a byte of it is sent (a part of it read after a restart) is fetched again in its place: the answer is whole, not cut', async () => {
+  const big = 512 * KiB;
+  // Slices that differ from each other (each its own blob on disk), larger than a disk hit reads whole: they stream.
+  const body = Buffer.from(Array.from({ length: 8 * big }, (_, i) => (i * 7 + Math.floor(i / 3000)) & 0xff));
+  const o: OriginState = { body, ranges: [] };
+  const host = { host: 'media.example' };
+  await withHarness(
+    o,
+    async (h) => {
+      await h.get('/k', { ...host, range: 'bytes=0-0' });
+      await h.stored(1);
+      await h.get('/k', host);
+      await h.stored(8);
+      // After a restart a body is checked whole on its first read.
+      await h.restart();
+      const slice2 = body.subarray(2 * big, 3 * big);
+      let damaged = 0;
+      for (const f of await filesUnder(h.cacheDir)) {
+        const b = await readFile(f);
+        if (!b.equals(slice2)) continue;
+        b[100] = b[100]! ^ 0xff;
+        await writeFile(f, b);
+        damaged++;
+      }
+      assert.equal(damaged, 1, 'slice 2 is one blob on disk');
+      const fetched = o.ranges.length;
+      // Part of slice 2: the disk checks it whole before the first byte of the part goes out.
+      const r = await h.get('/k', { ...host, range: `bytes=${big + 10}-${2 * big + 1000}` });
+      assert.equal(r.status, 206);
+      assert.ok(r.body.equals(body.subarray(big + 10, 2 * big + 1001)), 'every byte, none of them damaged');
+      assert.deepEqual(o.ranges.slice(fetched), [`bytes=${2 * big}-${3 * big - 1}`], 'slice 2 alone fetched again');
+    },
+    { cache: { memoryMaxObjectBytes: 1024 }, slices: { thresholdBytes: 256 * KiB, sliceBytes: big } },
+  );
 });
