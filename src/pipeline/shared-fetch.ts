@@ -13,7 +13,7 @@
 // start) is told "alone" before anything is written or settled for it, and then
 // fetches once more on its own, uncollapsed.
 
-import { requestFacts, staleIfErrorCovers, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
+import { isOriginError, requestFacts, staleIfErrorCovers, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
 import { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { currentAge, ttlOf } from '../cache/reuse.js';
@@ -200,7 +200,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
         await answer.stored(ctx, use.entry, currentAge(meta, now), outcome, o.purgeMark, use.storeMade);
         return 'answered';
       }
-      const why = o.status >= 500 ? staleOnFailureOf(ctx, found, 'error') : undefined;
+      const why = isOriginError(o.status) ? staleOnFailureOf(ctx, found, 'error') : undefined;
       if (why) {
         ctx.upstream = o.upstream;
         await answerStaleOnError(ctx, found!, fwd, why, o.status);

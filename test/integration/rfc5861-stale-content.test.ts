@@ -315,3 +315,35 @@ test('RFC 5861: an explicit stale-if-error=0 / stale-while-revalidate=0 means no
     await h.close();
   }
 });
+
+test('RFC 5861 §4: stale-if-error answers a 500, 502, 503 or 504 only; a 501 or 505 is the origin\'s answer, and a storable 501 replaces the entry', async () => {
+  const status: Record<string, number> = {};
+  const h = await startHarness((req, res) => {
+    const s = status[req.url!] ?? 200;
+    fixed(s === 200 ? 'good' : `error ${s}`, { etag: `"${s}"`, 'cache-control': 'max-age=10, stale-if-error=600' }, s)(req, res, Buffer.alloc(0));
+  });
+  const paths = ['/500', '/502', '/503', '/504', '/501', '/505'];
+  try {
+    for (const p of paths) await h.get(p);
+    await h.stored(paths.length);
+    for (const p of paths) status[p] = Number(p.slice(1));
+    h.clock.advance(20_000);
+    for (const p of ['/500', '/502', '/503', '/504']) {
+      const r = await h.get(p);
+      assert.equal(r.text, 'good', `${p}: an error of RFC 5861 §4`);
+      assert.match(r.headers['cache-status']!, new RegExp(`fwd-status=${p.slice(1)}; ttl=-1[01]; detail=stale-if-error`));
+    }
+    for (const p of ['/501', '/505']) {
+      const r = await h.get(p);
+      assert.equal(r.status, Number(p.slice(1)), `${p} is passed on`);
+      assert.equal(r.text, `error ${p.slice(1)}`);
+      assert.doesNotMatch(r.headers['cache-status']!, /stale-if-error/);
+    }
+    // The 501 (explicitly fresh, heuristically cacheable status) took the entry's place.
+    const again = await h.get('/501');
+    assert.equal(again.status, 501);
+    assert.match(again.headers['cache-status']!, /; hit/);
+  } finally {
+    await h.close();
+  }
+});
