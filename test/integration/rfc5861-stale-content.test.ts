@@ -347,3 +347,29 @@ test('RFC 5861 §4: stale-if-error answers a 500, 502, 503 or 504 only; a 501 or
     await h.close();
   }
 });
+
+test('RFC 5861: a response with no lifetime and no validator but a stale window of its own is stored, and served within it', async () => {
+  const h = await startHarness((req, res) => {
+    const cc = req.url === '/swr0' ? 'max-age=0, stale-while-revalidate=60' : req.url === '/sie0' ? 'max-age=0, stale-if-error=600' : 'max-age=0, must-revalidate, stale-while-revalidate=60';
+    fixed(`v${h.origin.count(req.url)}`, { 'cache-control': cc })(req, res, Buffer.alloc(0));
+  });
+  try {
+    for (const p of ['/swr0', '/sie0', '/mr0']) await h.get(p);
+    await h.stored(2);
+    h.clock.advance(5_000);
+    const swr = await h.get('/swr0');
+    assert.equal(swr.text, 'v1', 'the stored response, stale');
+    assert.match(swr.headers['cache-status']!, /; hit; ttl=-[56]; detail=stale-while-revalidate/);
+    await h.stored(3);
+    assert.equal((await h.get('/swr0')).text, 'v2', 'refreshed in the background');
+    // Not usable without the origin, and must-revalidate allows no window: not stored.
+    assert.match((await h.get('/mr0')).headers['cache-status']!, /fwd=uri-miss; fwd-status=200; detail=not-reusable/);
+    await h.origin.close();
+    const sie = await h.get('/sie0');
+    assert.equal(sie.status, 200);
+    assert.equal(sie.text, 'v1');
+    assert.match(sie.headers['cache-status']!, /detail=stale-if-error/);
+  } finally {
+    await h.close();
+  }
+});
