@@ -47,10 +47,19 @@ export function noTransform(headers: HeaderMap): boolean {
 /**
  * The body's content coding, lower-case; identity when absent. x-gzip is gzip (RFC 9110
  * §8.4.1.3), as in Accept-Encoding (negotiate.ts): one name for what is keyed and accepted.
+ * Identity members are dropped: they change no byte, and "gzip, identity" left whole was
+ * no coding Strata knows, so its gzip bytes went to clients without gzip. Several codings
+ * applied in turn stay a list (nothing Strata decodes, so never keyed by coding).
  */
 export function contentCoding(headers: HeaderMap): string {
-  const ce = headers['content-encoding']?.trim().toLowerCase();
-  return ce ? (ce === 'x-gzip' ? 'gzip' : ce) : 'identity';
+  const ce = headers['content-encoding'];
+  if (!ce) return 'identity';
+  const codings: string[] = [];
+  for (const member of ce.split(',')) {
+    const c = member.trim().toLowerCase();
+    if (c !== '' && c !== 'identity') codings.push(c === 'x-gzip' ? 'gzip' : c);
+  }
+  return codings.length === 0 ? 'identity' : codings.join(', ');
 }
 
 /**

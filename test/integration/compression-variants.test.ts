@@ -132,6 +132,29 @@ test("an origin's x-gzip is gzip: a gzip client gets the origin's bytes, stored 
   }
 });
 
+test("an origin's Content-Encoding listing identity beside gzip ('gzip, identity', any case) is gzip: decoded for a client without gzip, never sent to it as gzip", async () => {
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', 'content-encoding': 'GZIP, Identity', 'content-length': GZ.length });
+    res.end(GZ);
+  });
+  try {
+    const first = await h.get('/gi', { 'accept-encoding': 'gzip' });
+    assert.deepEqual(first.body, GZ, "the origin's bytes to a gzip client");
+    assert.equal(first.headers['vary'], 'Accept-Encoding');
+    await h.stored(1);
+    assert.deepEqual(variantsOf(h, '/gi').map((m) => m.varyValues['accept-encoding']), ['gzip']);
+    const plain = await h.get('/gi');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.text, BODY);
+    assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+; detail=decode-gzip$/);
+    const br = await h.get('/gi', { 'accept-encoding': 'br' });
+    assert.equal(zlib.brotliDecompressSync(br.body).toString(), BODY);
+    assert.equal(h.origin.count('/gi'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
 test('a soft purge while a hit is being looked up keeps the variant made for it out of the store', async () => {
   const token = 'variants-token';
   const h = await startHarness((req, res) => {
