@@ -75,6 +75,15 @@ export function codingKeyed(status: number, headers: HeaderMap, rules: CompressR
   return typeMatches(mediaType(headers['content-type']), rules.types);
 }
 
+/**
+ * Whether Strata may decode a body in `coding` (RFC 9110 §7.7: decoding is a transformation
+ * too): a 200 without no-transform, in a coding it can decode. Unlike keying, whatever the
+ * Vary: a response never stored (Vary: *) is decoded for its client all the same.
+ */
+export function mayDecode(status: number, headers: HeaderMap, coding: string): boolean {
+  return status === 200 && DECODABLE.has(coding) && !noTransform(headers);
+}
+
 /** Why a body of `bodySize` bytes (-1: not known yet) is not compressed; undefined when it may be. */
 export function whyNotCompressed(status: number, headers: HeaderMap, bodySize: number, rules: CompressRules, slice = false): NotCompressed | undefined {
   if (slice) return 'slice';
