@@ -155,6 +155,40 @@ test("an origin's Content-Encoding listing identity beside gzip ('gzip, identity
   }
 });
 
+test('a 304 that adds no-transform never refreshes a variant Strata made: the body is fetched whole, and no client gets transformed bytes under no-transform (RFC 9110 §7.7)', async () => {
+  let cc = 'max-age=1';
+  const h = await startHarness((req, res) => {
+    if (req.headers['if-none-match'] === '"v1"') {
+      res.writeHead(304, { 'cache-control': cc, etag: '"v1"' });
+      return res.end();
+    }
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': cc, etag: '"v1"', 'content-length': Buffer.byteLength(BODY) });
+    res.end(BODY);
+  });
+  try {
+    const made = await h.get('/nt', { 'accept-encoding': 'br' });
+    assert.equal(made.headers['content-encoding'], 'br');
+    await h.stored(2);
+    h.clock.advance(5000);
+    cc = 'max-age=600, no-transform';
+    for (const when of ['revalidated', 'hit']) {
+      const r = await h.get('/nt', { 'accept-encoding': 'br' });
+      assert.equal(r.headers['cache-control'], 'max-age=600, no-transform', when);
+      assert.equal(r.headers['content-encoding'], undefined, `${when}: no transformed body under no-transform`);
+      assert.equal(r.headers['etag'], '"v1"', when);
+      assert.equal(r.text, BODY, when);
+    }
+    assert.deepEqual(
+      variantsOf(h, '/nt').map((m) => [m.varyValues['accept-encoding'], m.transform]),
+      [[undefined, undefined]],
+      'the made variants are gone: the origin body alone, no longer keyed by coding',
+    );
+    assert.equal(h.origin.count('/nt'), 3, 'the first fill, the 304, the whole body');
+  } finally {
+    await h.close();
+  }
+});
+
 test('a soft purge while a hit is being looked up keeps the variant made for it out of the store', async () => {
   const token = 'variants-token';
   const h = await startHarness((req, res) => {
