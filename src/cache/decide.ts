@@ -33,8 +33,8 @@ export interface GraceWindows {
 
 /**
  * How the origin failed: "disconnected" — no response at all (connection refused
- * or reset, no answer in time); "error" — it answered, with a 5xx or a response
- * that is not HTTP.
+ * or reset, no answer in time); "error" — it answered, with a status of
+ * isOriginError or a response that is not HTTP.
  */
 export type OriginFailure = 'disconnected' | 'error';
 
@@ -101,6 +101,16 @@ export function decide(input: DecideInput): Decision {
     why: d.why,
     alone: answersAlone(request),
   };
+}
+
+/**
+ * RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or
+ * 504". Other 5xx statuses (501 Not Implemented, 505, 507...) are the origin's
+ * answer about the request, not a failure to answer it: passed on, stored by their
+ * own rules, never a reason to serve stale.
+ */
+export function isOriginError(status: number): boolean {
+  return status === 500 || status === 502 || status === 503 || status === 504;
 }
 
 /** RFC 5861 §4: may `stored` answer, now, because the origin failed? */

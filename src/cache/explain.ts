@@ -90,7 +90,7 @@ export const NOT_STORED_MEANING: Record<NotStoredReason, string> = {
   'vary-star': 'the response said Vary: *',
   'cookie-heuristic': 'the request carried Cookie and the response had no explicit freshness, public or Vary: Cookie',
   'varies-on-credential': 'the response varied on a credential the edge had checked (edge.publicAfterAuth): it is that credential holder\'s alone',
-  'not-reusable': 'the response had neither freshness nor a validator, so it could never be reused',
+  'not-reusable': 'the response had neither freshness, nor a validator, nor a stale window of its own, so it could never be reused',
   'url-too-long': 'the URL is longer than cache.maxStoredUrlBytes',
   'headers-too-large': 'the response fields exceed cache.maxStoredHeaderBytes',
   'too-many-variants': 'the URL already has cache.maxVariants variants stored',

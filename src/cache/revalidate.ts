@@ -27,8 +27,13 @@ export function canValidate(meta: EntryMeta): boolean {
 /** Fields of a 304 that must not overwrite those of the stored body. */
 const BODY_FIELDS = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'content-type']);
 
-/** Does the 304 refer to the stored response? (RFC 9111 §4.3.4, selection by validator) */
+/**
+ * Does the 304 refer to the stored response? (RFC 9111 §4.3.4, selection by validator.) Not
+ * when the stored body is one Strata transformed (encoded or decoded) and the 304 now says
+ * no-transform: refreshed, it would be sent under that directive (RFC 9110 §7.7).
+ */
 export function notModifiedMatches(meta: EntryMeta, res: HeaderMap): boolean {
+  if (meta.transform !== undefined && parseCacheControl(res['cache-control']).has('no-transform')) return false;
   const newTag = res['etag'];
   const oldTag = meta.headers['etag'];
   if (newTag !== undefined) {

@@ -173,8 +173,16 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
 
   const lifetime = freshnessLifetime(input, headers, cc, targeted, explicit, opts);
   const hasValidator = headers['etag'] !== undefined || headers['last-modified'] !== undefined;
-  // PITFALLS http-cache-semantics 9: a response with no freshness and no validator can never be reused.
-  if (lifetime <= 0 && !hasValidator) return { store: false, reason: 'not-reusable' };
+  const noCache = cc.has('no-cache');
+  // An unknown status is reused while fresh, never stale (its meaning on reuse is unknown).
+  const staleForbidden = !understood || cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage');
+  const staleWhileRevalidateS = deltaSeconds(cc, 'stale-while-revalidate') ?? 0;
+  const staleIfErrorS = deltaSeconds(cc, 'stale-if-error') ?? 0;
+  // PITFALLS http-cache-semantics 9: a response with no freshness and no validator can never be
+  // reused — unless it names a stale window of its own that it may be served in (RFC 5861:
+  // `max-age=0, stale-while-revalidate=60` answers for a minute while it is fetched again).
+  const ownStaleWindow = !noCache && !staleForbidden && (staleWhileRevalidateS > 0 || staleIfErrorS > 0);
+  if (lifetime <= 0 && !hasValidator && !ownStaleWindow) return { store: false, reason: 'not-reusable' };
 
   return {
     store: true,
@@ -184,11 +192,10 @@ export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): 
       freshnessLifetimeS: lifetime,
       initialAgeS: correctedInitialAge(input),
       varyNames: names,
-      noCache: cc.has('no-cache'),
-      // An unknown status is reused while fresh, never stale (its meaning on reuse is unknown).
-      staleForbidden: !understood || cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage'),
-      staleWhileRevalidateS: deltaSeconds(cc, 'stale-while-revalidate') ?? 0,
-      staleIfErrorS: deltaSeconds(cc, 'stale-if-error') ?? 0,
+      noCache,
+      staleForbidden,
+      staleWhileRevalidateS,
+      staleIfErrorS,
     },
   };
 }

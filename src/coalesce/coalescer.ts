@@ -144,9 +144,9 @@ export class Coalescer<T, W = unknown> {
    * forget() for one URI, an unsafe method's invalidation (RFC 9111 §4.4, told by the
    * store: TieredStore.invalidate): the flight under its primary key, found without a
    * scan, and those of its keyed versions (`primaryKey#…`, cache/key.ts keySuffix) and of
-   * its slices (`primaryKey slice …`, cache/slicing.ts sliceKey; a keyed version's too),
-   * which need one, made only while such a flight is listed. Hit-for-pass marks of the key
-   * go too (its answers may be shareable now); a keyed version's stay: a mark sends requests
+   * its slices (`primaryKey slice …`, cache/slicing.ts sliceKey; a keyed version's too) and
+   * its refetches (`primaryKey\n…`, pipeline/shared-fetch.ts refetchFlight), which need
+   * one, made only while such a flight is listed. Hit-for-pass marks of the key go too (its answers may be shareable now); a keyed version's stay: a mark sends requests
    * to the origin, never to an older answer.
    */
   forgetUri(primaryKey: string): void {
@@ -155,7 +155,8 @@ export class Coalescer<T, W = unknown> {
     if (this.derivedFlights === 0) return;
     const keyed = primaryKey + '#';
     const sliced = primaryKey + SLICE_KEY_MARK;
-    for (const key of [...this.flights.keys()]) if (key.startsWith(keyed) || key.startsWith(sliced)) this.unlistKey(key);
+    const refetch = primaryKey + '\n';
+    for (const key of [...this.flights.keys()]) if (key.startsWith(keyed) || key.startsWith(sliced) || key.startsWith(refetch)) this.unlistKey(key);
   }
 
   /**
@@ -166,7 +167,7 @@ export class Coalescer<T, W = unknown> {
   forget(match: (key: string) => boolean): number {
     let n = 0;
     for (const key of [...this.flights.keys()]) {
-      if (match(key)) {
+      if (match(baseKey(key))) {
         this.unlistKey(key);
         n++;
       }
@@ -176,7 +177,16 @@ export class Coalescer<T, W = unknown> {
   }
 }
 
-/** A key a route keyed after "#" (cache/key.ts keySuffix: no request target contains one), or a slice's. */
+/**
+ * A key a route keyed after "#" (cache/key.ts keySuffix: no request target contains one), a
+ * slice's, or a refetch's (after "\n": pipeline/shared-fetch.ts refetchFlight).
+ */
 function isDerived(key: string): boolean {
-  return key.includes('#') || key.includes(SLICE_KEY_MARK);
+  return key.includes('#') || key.includes(SLICE_KEY_MARK) || key.includes('\n');
+}
+
+/** The key a refetch's flight was derived from (before its "\n"): what a purge's selector names. */
+function baseKey(key: string): string {
+  const nl = key.indexOf('\n');
+  return nl < 0 ? key : key.slice(0, nl);
 }

@@ -22,6 +22,7 @@
 
 import type { Logger } from 'pino';
 import { SharedBody } from '../coalesce/shared-body.js';
+import { isOriginError } from '../cache/decide.js';
 import { newEntryMeta } from '../cache/entry.js';
 import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { requestDirectives } from '../cache/reuse.js';
@@ -277,7 +278,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       { method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, vouched: req.vouched, status: res.status, responseHeaders: res.headers, requestTimeMs, responseTimeMs },
       policy,
     );
-    const verdict: StorageVerdict = res.status >= 500 && req.keepStaleOnError ? { store: false, reason: 'status' } : assessed;
+    const verdict: StorageVerdict = isOriginError(res.status) && req.keepStaleOnError ? { store: false, reason: 'status' } : assessed;
     // Safe for collapsed followers: a response a shared cache could store, or one to a request without
     // credentials (checked ones the edge took out of view included: a private answer stays its client's).
     const safeToShare = assessed.store || (!carriesCredentials(req.requestHeaders) && req.vouched === undefined);

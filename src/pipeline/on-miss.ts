@@ -15,7 +15,7 @@ import { firstRequestedByte } from '../http/range.js';
 import type { StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
-import type { SharedFetch } from './shared-fetch.js';
+import { refetchFlight, type SharedFetch } from './shared-fetch.js';
 import { forFill, identityFromOrigin } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
@@ -49,7 +49,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
     }
     if (o.kind === 'unsliceable') {
       // A refusal that is this request's own (its no-store, its credentials) says nothing of the object,
-      // nor does an origin error: remembered, one 5xx would send every request for a sliced object to the origin.
+      // nor does an origin error: remembered, one 503 would send every request for a sliced object to the origin.
       if ((o.why !== 'unsatisfiable' || !range) && o.why !== 'origin-error' && !REQUEST_SPECIFIC_REASONS.has(o.why as NotStoredReason)) coalescer.markPass(noSlicesKey(key));
       // A small object asked for by range: stored whole alongside, so the next request is a hit.
       if (o.why === 'small' && range) shared.fillInBackground(ctx, key);
@@ -85,14 +85,18 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
       if ((await fromSlices(ctx, key, fwd)) === 'answered') return;
       f = await shared.fetch(ctx, key, found, { alone, maySlice: false });
     }
+    let refetched = false;
     for (let fetches = 0; ; fetches++) {
       const o = f.outcome;
       // "sliceable" for a request that does not slice (a flight another request led): its own fetch, whole.
       const r = o.kind === 'sliceable' ? 'alone' : await shared.answer(ctx, key, fwd, found, o, f.collapsed);
       if (r === 'answered') return;
       if (fetches === MAX_ALONE_FETCHES) return answer.error(ctx, new StrataError('ORIGIN_BAD_RESPONSE', 'origin response body failed before it could be sent'), fwd);
-      // A client that cannot use the shared answer fetches its own, uncollapsed.
-      f = await shared.fetch(ctx, key, found, { alone: true, maySlice: false });
+      // A client that cannot use the shared answer fetches its own: once shared with the others of
+      // its variant (shared-fetch.ts refetchFlight), then uncollapsed.
+      const flightKey = f.collapsed && !refetched ? refetchFlight(ctx, key, o) : undefined;
+      refetched = true;
+      f = await shared.fetch(ctx, key, found, flightKey === undefined ? { alone: true, maySlice: false } : { alone: false, maySlice: false, flightKey });
     }
   }
 

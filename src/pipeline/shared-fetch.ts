@@ -11,9 +11,10 @@
 // Invariant: a client that cannot use the shared answer (another variant, a
 // response that is not its to share, a body it joined too late to read from its
 // start) is told "alone" before anything is written or settled for it, and then
-// fetches once more on its own, uncollapsed.
+// fetches once more: shared with the others of its variant when the answer was a
+// stored one (refetchFlight), else on its own, uncollapsed.
 
-import { requestFacts, staleIfErrorCovers, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
+import { isOriginError, requestFacts, staleIfErrorCovers, staleOnFailure, type OriginFailure, type StaleOnFailure } from '../cache/decide.js';
 import { StrataError } from '../errors.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { currentAge, ttlOf } from '../cache/reuse.js';
@@ -141,11 +142,13 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
      * The fetch for this request: the one in flight for the key when the request
      * may share it, else a new one (listed for others to join unless `alone`).
      */
-    async fetch(ctx: RequestContext, key: string, found: StoredEntry | undefined, opts: { alone: boolean; maySlice: boolean }): Promise<{ outcome: FetchOutcome; collapsed: boolean }> {
+    async fetch(ctx: RequestContext, key: string, found: StoredEntry | undefined, opts: { alone: boolean; maySlice: boolean; flightKey?: string }): Promise<{ outcome: FetchOutcome; collapsed: boolean }> {
       const alone = opts.alone || coalescer.passing(key);
+      // Listed under the key, or under a refetch's own flight (refetchFlight).
+      const flightKey = opts.flightKey ?? key;
       // A peer's request joins only a flight that cannot come back to it (no loops): one
       // that goes to the origin (context.ts peerMayJoin).
-      const joined = alone ? undefined : coalescer.join(key, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.peerMayJoin(key));
+      const joined = alone ? undefined : coalescer.join(flightKey, ctx.peer === undefined ? undefined : (f) => f.route !== 'cluster' || env.cluster!.peerMayJoin(key));
       // Counted as collapsed only if answered from it (its outcome says so): a client that cannot use it fetches alone.
       if (joined) {
         stats.inc('joined');
@@ -166,9 +169,9 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       interest.watch(ctx.res);
       let outcome: Promise<FetchOutcome>;
       // Joined by peers only when it goes to the origin (see above).
-      if (alone || (ctx.peer !== undefined && coalescer.has(key))) outcome = work().outcome;
+      if (alone || (ctx.peer !== undefined && coalescer.has(flightKey))) outcome = work().outcome;
       else {
-        flight = coalescer.lead(key, work, request.viaCluster ? 'cluster' : 'origin');
+        flight = coalescer.lead(flightKey, work, request.viaCluster ? 'cluster' : 'origin');
         flight.waiting = interest;
         outcome = flight.outcome;
       }
@@ -201,7 +204,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
         await answer.stored(ctx, use.entry, currentAge(meta, now), outcome, o.purgeMark, use.storeMade);
         return 'answered';
       }
-      const why = o.status >= 500 ? staleOnFailureOf(ctx, found, 'error') : undefined;
+      const why = isOriginError(o.status) ? staleOnFailureOf(ctx, found, 'error') : undefined;
       if (why) {
         ctx.upstream = o.upstream;
         await answerStaleOnError(ctx, found!, fwd, why, o.status);
@@ -224,6 +227,23 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
 }
 
 export type SharedFetch = ReturnType<typeof createSharedFetch>;
+
+/**
+ * Where a client that joined a fetch and could not use its answer fetches again (FillAnswer
+ * "alone"): when that answer was a stored or validated response, on a flight of its own for
+ * the client's variant (its values of the answer's Vary fields), so the others of that variant
+ * share its fetch — another variant than the leader's, or a body being stored whose start was
+ * released before they could read it — instead of each going to the origin. Never the flight it
+ * came from (a "\n" no request target holds; coalescer.ts lists it as derived from the URI's
+ * key). Undefined when the answer was not the client's to share (passing, or a 304 that answered
+ * its request's credentials): it fetches alone.
+ */
+export function refetchFlight(ctx: RequestContext, key: string, o: FetchOutcome): string | undefined {
+  const meta = o.kind === 'storing' ? o.stored : o.kind === 'validated' && o.own !== true ? o.entry.meta : undefined;
+  if (meta === undefined) return undefined;
+  const names = meta.varyNames;
+  return names.length === 0 ? `${key}\n` : variantKey(key, names, selectingValues(names, ctx.headers));
+}
 
 /**
  * Whether a 304 to the request that validated `validated` validates `other` too (RFC 9111 §4.3.4):

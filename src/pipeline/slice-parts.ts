@@ -4,7 +4,7 @@
 // body trimmed to the bytes an answer reads.
 
 import type { Readable } from 'node:stream';
-import type { StaleOnFailure } from '../cache/decide.js';
+import { isOriginError, type StaleOnFailure } from '../cache/decide.js';
 import { objectValidator, sliceSpan } from '../cache/slicing.js';
 import { REQUEST_SPECIFIC_REASONS } from '../cache/storable.js';
 import { readerOf } from '../coalesce/shared-body.js';
@@ -33,8 +33,8 @@ export type SlicedObject =
     }
   /**
    * Not an object Strata slices: `small` (a whole entry suits it), `unsatisfiable`
-   * (the range is beyond the end: nothing learnt), `origin-error` (a 5xx: nothing
-   * learnt either, the request is passed on), or a reason it cannot be sliced
+   * (the range is beyond the end: nothing learnt), `origin-error` (isOriginError:
+   * nothing learnt either, the request is passed on), or a reason it cannot be sliced
    * (no range support, no validator, not storable, Vary).
    */
   | { kind: 'unsliceable'; why: string }
@@ -50,12 +50,12 @@ export function whyNot(o: FetchOutcome): string {
 
 /**
  * Whether a slice fetch's outcome says something about the object (it changed, lost
- * range support, refuses storing): the origin failing (no answer, a 5xx) says nothing
- * of it, nor does a refusal that is this request's own.
+ * range support, refuses storing): the origin failing (no answer; a 500, 502, 503 or
+ * 504: isOriginError) says nothing of it, nor does a refusal that is this request's own.
  */
 export function newsOfObject(o: FetchOutcome): boolean {
   if (o.kind === 'storing') return true;
-  return o.kind === 'passing' && o.status < 500 && !REQUEST_SPECIFIC_REASONS.has(o.reason);
+  return o.kind === 'passing' && !isOriginError(o.status) && !REQUEST_SPECIFIC_REASONS.has(o.reason);
 }
 
 /**

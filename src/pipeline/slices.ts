@@ -31,7 +31,7 @@ import type { MissFlights } from './context.js';
 import { newEntryMeta } from '../cache/entry.js';
 import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
-import { requestFacts, staleOnFailure, type GraceWindows } from '../cache/decide.js';
+import { isOriginError, requestFacts, staleOnFailure, type GraceWindows } from '../cache/decide.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
 import { objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
@@ -200,11 +200,11 @@ export function createSlicer(deps: SliceDeps) {
 
   /**
    * A stale stored slice that may answer for the origin's failure `o` (no answer, or a
-   * 5xx), under the rules a stale whole entry answers by (stale-if-error, the route's
+   * 500/502/503/504), under the rules a stale whole entry answers by (stale-if-error, the route's
    * stale-if-disconnected window): a sliced object is no less available than a whole one.
    */
   async function staleSlice(req: SliceRequest, index: number, version: SliceVersion | undefined, o: FetchOutcome): Promise<SliceSource | undefined> {
-    if (o.kind !== 'failed' && (o.kind !== 'passing' || o.status < 500)) return undefined;
+    if (o.kind !== 'failed' && (o.kind !== 'passing' || !isOriginError(o.status))) return undefined;
     const e = await storedOf(req, index, version);
     const stale = e && staleOnFailure(requestFacts(req.requestHeaders), e.meta, clock.now(), deps.grace, o.kind === 'failed' ? failureOf(o.error) : 'error');
     return stale ? { ...storedSource(req, index, e), stale } : undefined;
@@ -285,7 +285,7 @@ export function createSlicer(deps: SliceDeps) {
                 if ('outcome' in s) {
                   // The origin answered, but not with a slice of this object (it shrank, lost
                   // range support, now refuses storing): no stored slice of it is usable any more.
-                  // Its failure (a 5xx) or a refusal that is this request's own proves nothing of the object.
+                  // Its failure (isOriginError) or a refusal that is this request's own proves nothing of the object.
                   if (newsOfObject(s.outcome)) await dropVersion(req.key, undefined);
                   throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
                 }
@@ -349,7 +349,7 @@ export function createSlicer(deps: SliceDeps) {
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
         // A range beyond the end says nothing about whether the object can be sliced, nor does an origin error.
         if (o.kind === 'passing' && o.status === 416) return { kind: 'unsliceable', why: 'unsatisfiable' };
-        if (o.kind === 'passing' && o.status >= 500) return { kind: 'unsliceable', why: 'origin-error' };
+        if (o.kind === 'passing' && isOriginError(o.status)) return { kind: 'unsliceable', why: 'origin-error' };
         const total = o.kind === 'passing' && o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : undefined;
         return { kind: 'unsliceable', why: total !== undefined && total <= thresholdBytes ? 'small' : whyNot(o) };
       }

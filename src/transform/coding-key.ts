@@ -17,7 +17,7 @@ import { withoutDigests, type HeaderMap } from '../http/headers.js';
 import { checkedDecoding, decoded, madeByStrata } from './codings.js';
 import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
-import { ACCEPT_ENCODING, codingKeyed, contentCoding, type CompressRules } from './rules.js';
+import { ACCEPT_ENCODING, codingKeyed, contentCoding, mayDecode, type CompressRules } from './rules.js';
 import { isCodingKeyed } from './select.js';
 import { presentedHeaders, variantEtag } from './variant-meta.js';
 
@@ -45,9 +45,9 @@ interface Env {
 
 /** The coding of a response Strata may decode for a client whose Accept-Encoding does not take it; undefined when none. */
 function codingToUndo(res: { status: number; headers: HeaderMap }, requestHeaders: HeaderMap, env: Env): string | undefined {
-  if (!codingKeyed(res.status, res.headers, env.rules)) return undefined;
   const coding = contentCoding(res.headers);
-  return coding !== IDENTITY && !env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding) ? coding : undefined;
+  if (coding === IDENTITY || !mayDecode(res.status, res.headers, coding)) return undefined;
+  return env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding) ? undefined : coding;
 }
 
 /** `headers` of a coded body as they describe its decoded bytes (a copy). */
@@ -108,7 +108,8 @@ export function decodedForClient(res: { status: number; headers: HeaderMap; body
   const etag = headers['etag'];
   if (etag !== undefined) headers['etag'] = variantEtag(etag, IDENTITY);
   const vary = headers['vary'];
-  if (!(vary && /(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(vary))) headers['vary'] = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding';
+  // Vary: * says it already (every field may matter), and stays alone (RFC 9110 §12.5.5).
+  if (!(vary && /(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(vary))) headers['vary'] = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding';
   return { headers, body: decoded(res.body, undo, env.maxDecodedBytes) };
 }
 

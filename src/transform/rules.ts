@@ -47,10 +47,19 @@ export function noTransform(headers: HeaderMap): boolean {
 /**
  * The body's content coding, lower-case; identity when absent. x-gzip is gzip (RFC 9110
  * §8.4.1.3), as in Accept-Encoding (negotiate.ts): one name for what is keyed and accepted.
+ * Identity members are dropped: they change no byte, and "gzip, identity" left whole was
+ * no coding Strata knows, so its gzip bytes went to clients without gzip. Several codings
+ * applied in turn stay a list (nothing Strata decodes, so never keyed by coding).
  */
 export function contentCoding(headers: HeaderMap): string {
-  const ce = headers['content-encoding']?.trim().toLowerCase();
-  return ce ? (ce === 'x-gzip' ? 'gzip' : ce) : 'identity';
+  const ce = headers['content-encoding'];
+  if (!ce) return 'identity';
+  const codings: string[] = [];
+  for (const member of ce.split(',')) {
+    const c = member.trim().toLowerCase();
+    if (c !== '' && c !== 'identity') codings.push(c === 'x-gzip' ? 'gzip' : c);
+  }
+  return codings.length === 0 ? 'identity' : codings.join(', ');
 }
 
 /**
@@ -64,6 +73,15 @@ export function codingKeyed(status: number, headers: HeaderMap, rules: CompressR
   const coding = contentCoding(headers);
   if (coding !== 'identity') return DECODABLE.has(coding);
   return typeMatches(mediaType(headers['content-type']), rules.types);
+}
+
+/**
+ * Whether Strata may decode a body in `coding` (RFC 9110 §7.7: decoding is a transformation
+ * too): a 200 without no-transform, in a coding it can decode. Unlike keying, whatever the
+ * Vary: a response never stored (Vary: *) is decoded for its client all the same.
+ */
+export function mayDecode(status: number, headers: HeaderMap, coding: string): boolean {
+  return status === 200 && DECODABLE.has(coding) && !noTransform(headers);
 }
 
 /** Why a body of `bodySize` bytes (-1: not known yet) is not compressed; undefined when it may be. */

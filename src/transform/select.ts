@@ -9,9 +9,9 @@
 import { variantKey, varyMatches } from '../cache/vary.js';
 import { isWhole, type EntryMeta, type VariantMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
-import { DECODABLE, madeByStrata } from './codings.js';
+import { madeByStrata } from './codings.js';
 import { IDENTITY, type Acceptance } from './negotiate.js';
-import { ACCEPT_ENCODING, noTransform, whyNotCompressed, type CompressRules } from './rules.js';
+import { ACCEPT_ENCODING, mayDecode, whyNotCompressed, type CompressRules } from './rules.js';
 
 /** What to make from a stored (or arriving) entry for one client: nothing, an encoded variant, or a decoded one. */
 export type Plan = { op: 'encode'; coding: string } | { op: 'decode'; from: string } | undefined;
@@ -52,12 +52,7 @@ export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: 
     return { op: 'encode', coding: acc.chosen };
   }
   if (acc.accepts(have)) return undefined;
-  return mayDecode(meta, have) ? { op: 'decode', from: have } : undefined;
-}
-
-/** Decoding is a transformation too (RFC 9110 §7.7): not for no-transform, nor for other statuses. */
-function mayDecode(meta: EntryMeta, have: string): boolean {
-  return DECODABLE.has(have) && meta.status === 200 && !noTransform(meta.headers);
+  return mayDecode(meta.status, meta.headers, have) ? { op: 'decode', from: have } : undefined;
 }
 
 /**
@@ -93,7 +88,7 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
     else {
       const have = codingOf(m);
       // A coded body the client does not accept and that may not be decoded for it answers nothing: a miss.
-      r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : isWhole(m) && mayDecode(m, have) ? 3 : -1;
+      r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : isWhole(m) && mayDecode(m.status, m.headers, have) ? 3 : -1;
       if (r < 0) continue;
     }
     const cur = ranks[r];

@@ -65,6 +65,29 @@ test('a gzip body the cache may not store (private) is decoded for a client with
   }
 });
 
+test('a gzip body with Vary: * (never stored) is decoded for a client without gzip all the same; its Vary stays *', async () => {
+  const BODY = noisyPage(50_000);
+  const gz = zlib.gzipSync(BODY);
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"s1"', vary: '*', 'content-encoding': 'gzip', 'content-length': gz.length });
+    res.end(gz);
+  });
+  try {
+    const plain = await getWithin(h, '/star', { 'accept-encoding': 'br' }, 20_000);
+    assert.match(plain.headers['cache-status']!, /fwd=uri-miss; fwd-status=200; detail=vary-star$/);
+    assert.equal(plain.headers['content-encoding'], undefined, 'Strata asked the origin for identity: a client without gzip never gets gzip bytes');
+    assert.equal(plain.headers['etag'], 'W/"s1-identity"');
+    assert.equal(plain.headers['vary'], '*', 'Vary: * already says every field may matter');
+    assert.equal(plain.text, BODY);
+    const coded = await getWithin(h, '/star', { 'accept-encoding': 'gzip' }, 20_000);
+    assert.equal(coded.headers['content-encoding'], 'gzip');
+    assert.deepEqual(coded.body, gz);
+    assert.equal(h.origin.count('/star'), 2);
+  } finally {
+    await h.close();
+  }
+});
+
 test('cache.maxVariants bounds made variants too: one over it is served, not stored; an origin body takes a made variant\'s place', async () => {
   const BODY = noisyPage(20_000);
   const h = await startHarness((_req, res) => {

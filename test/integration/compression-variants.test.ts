@@ -132,6 +132,63 @@ test("an origin's x-gzip is gzip: a gzip client gets the origin's bytes, stored 
   }
 });
 
+test("an origin's Content-Encoding listing identity beside gzip ('gzip, identity', any case) is gzip: decoded for a client without gzip, never sent to it as gzip", async () => {
+  const h = await startHarness((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=600', etag: '"v1"', 'content-encoding': 'GZIP, Identity', 'content-length': GZ.length });
+    res.end(GZ);
+  });
+  try {
+    const first = await h.get('/gi', { 'accept-encoding': 'gzip' });
+    assert.deepEqual(first.body, GZ, "the origin's bytes to a gzip client");
+    assert.equal(first.headers['vary'], 'Accept-Encoding');
+    await h.stored(1);
+    assert.deepEqual(variantsOf(h, '/gi').map((m) => m.varyValues['accept-encoding']), ['gzip']);
+    const plain = await h.get('/gi');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.text, BODY);
+    assert.match(plain.headers['cache-status']!, /; hit; ttl=\d+; detail=decode-gzip$/);
+    const br = await h.get('/gi', { 'accept-encoding': 'br' });
+    assert.equal(zlib.brotliDecompressSync(br.body).toString(), BODY);
+    assert.equal(h.origin.count('/gi'), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a 304 that adds no-transform never refreshes a variant Strata made: the body is fetched whole, and no client gets transformed bytes under no-transform (RFC 9110 §7.7)', async () => {
+  let cc = 'max-age=1';
+  const h = await startHarness((req, res) => {
+    if (req.headers['if-none-match'] === '"v1"') {
+      res.writeHead(304, { 'cache-control': cc, etag: '"v1"' });
+      return res.end();
+    }
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': cc, etag: '"v1"', 'content-length': Buffer.byteLength(BODY) });
+    res.end(BODY);
+  });
+  try {
+    const made = await h.get('/nt', { 'accept-encoding': 'br' });
+    assert.equal(made.headers['content-encoding'], 'br');
+    await h.stored(2);
+    h.clock.advance(5000);
+    cc = 'max-age=600, no-transform';
+    for (const when of ['revalidated', 'hit']) {
+      const r = await h.get('/nt', { 'accept-encoding': 'br' });
+      assert.equal(r.headers['cache-control'], 'max-age=600, no-transform', when);
+      assert.equal(r.headers['content-encoding'], undefined, `${when}: no transformed body under no-transform`);
+      assert.equal(r.headers['etag'], '"v1"', when);
+      assert.equal(r.text, BODY, when);
+    }
+    assert.deepEqual(
+      variantsOf(h, '/nt').map((m) => [m.varyValues['accept-encoding'], m.transform]),
+      [[undefined, undefined]],
+      'the made variants are gone: the origin body alone, no longer keyed by coding',
+    );
+    assert.equal(h.origin.count('/nt'), 3, 'the first fill, the 304, the whole body');
+  } finally {
+    await h.close();
+  }
+});
+
 test('a soft purge while a hit is being looked up keeps the variant made for it out of the store', async () => {
   const token = 'variants-token';
   const h = await startHarness((req, res) => {

@@ -315,3 +315,61 @@ test('RFC 5861: an explicit stale-if-error=0 / stale-while-revalidate=0 means no
     await h.close();
   }
 });
+
+test('RFC 5861 §4: stale-if-error answers a 500, 502, 503 or 504 only; a 501 or 505 is the origin\'s answer, and a storable 501 replaces the entry', async () => {
+  const status: Record<string, number> = {};
+  const h = await startHarness((req, res) => {
+    const s = status[req.url!] ?? 200;
+    fixed(s === 200 ? 'good' : `error ${s}`, { etag: `"${s}"`, 'cache-control': 'max-age=10, stale-if-error=600' }, s)(req, res, Buffer.alloc(0));
+  });
+  const paths = ['/500', '/502', '/503', '/504', '/501', '/505'];
+  try {
+    for (const p of paths) await h.get(p);
+    await h.stored(paths.length);
+    for (const p of paths) status[p] = Number(p.slice(1));
+    h.clock.advance(20_000);
+    for (const p of ['/500', '/502', '/503', '/504']) {
+      const r = await h.get(p);
+      assert.equal(r.text, 'good', `${p}: an error of RFC 5861 §4`);
+      assert.match(r.headers['cache-status']!, new RegExp(`fwd-status=${p.slice(1)}; ttl=-1[01]; detail=stale-if-error`));
+    }
+    for (const p of ['/501', '/505']) {
+      const r = await h.get(p);
+      assert.equal(r.status, Number(p.slice(1)), `${p} is passed on`);
+      assert.equal(r.text, `error ${p.slice(1)}`);
+      assert.doesNotMatch(r.headers['cache-status']!, /stale-if-error/);
+    }
+    // The 501 (explicitly fresh, heuristically cacheable status) took the entry's place.
+    const again = await h.get('/501');
+    assert.equal(again.status, 501);
+    assert.match(again.headers['cache-status']!, /; hit/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('RFC 5861: a response with no lifetime and no validator but a stale window of its own is stored, and served within it', async () => {
+  const h = await startHarness((req, res) => {
+    const cc = req.url === '/swr0' ? 'max-age=0, stale-while-revalidate=60' : req.url === '/sie0' ? 'max-age=0, stale-if-error=600' : 'max-age=0, must-revalidate, stale-while-revalidate=60';
+    fixed(`v${h.origin.count(req.url)}`, { 'cache-control': cc })(req, res, Buffer.alloc(0));
+  });
+  try {
+    for (const p of ['/swr0', '/sie0', '/mr0']) await h.get(p);
+    await h.stored(2);
+    h.clock.advance(5_000);
+    const swr = await h.get('/swr0');
+    assert.equal(swr.text, 'v1', 'the stored response, stale');
+    assert.match(swr.headers['cache-status']!, /; hit; ttl=-[56]; detail=stale-while-revalidate/);
+    await h.stored(3);
+    assert.equal((await h.get('/swr0')).text, 'v2', 'refreshed in the background');
+    // Not usable without the origin, and must-revalidate allows no window: not stored.
+    assert.match((await h.get('/mr0')).headers['cache-status']!, /fwd=uri-miss; fwd-status=200; detail=not-reusable/);
+    await h.origin.close();
+    const sie = await h.get('/sie0');
+    assert.equal(sie.status, 200);
+    assert.equal(sie.text, 'v1');
+    assert.match(sie.headers['cache-status']!, /detail=stale-if-error/);
+  } finally {
+    await h.close();
+  }
+});

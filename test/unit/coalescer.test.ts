@@ -73,3 +73,17 @@ test('hit-for-pass is bounded: past maxPassKeys the oldest mark is forgotten, a 
   assert.equal(c.passing('b'), false);
   for (const k of ['a', 'c', 'd']) assert.equal(c.passing(k), true, k);
 });
+
+test("a refetch's flight (\"key\\n…\", pipeline/shared-fetch.ts refetchFlight) goes with its URI's purge and invalidation", () => {
+  const c = new Coalescer<string>(new FakeClock(), 1000);
+  const lead = (k: string) => c.lead(k, () => ({ outcome: Promise.resolve(k), done: new Promise(() => {}) }));
+  lead('GET http://a/x\naccept-language=fr\n');
+  lead('GET http://a/y\n');
+  lead('GET http://a/xy\n');
+  // A purge's selector names the URI's key: the refetch's flight is matched by it.
+  assert.equal(c.forget((k) => k === 'GET http://a/x'), 1);
+  assert.equal(c.has('GET http://a/x\naccept-language=fr\n'), false);
+  c.forgetUri('GET http://a/y');
+  assert.equal(c.has('GET http://a/y\n'), false);
+  assert.equal(c.has('GET http://a/xy\n'), true, 'another URI\'s refetch stays');
+});

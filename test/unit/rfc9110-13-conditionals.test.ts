@@ -188,6 +188,13 @@ describe('notModifiedMatches (RFC 9111 §4.3.4 selecting the stored response)', 
   for (const c of cases) {
     test(c.name, () => assert.equal(notModifiedMatches(meta({ headers: c.stored }), c.res), c.want));
   }
+  test('RFC 9110 §7.7: a 304 saying no-transform does not refresh a body Strata transformed; the origin body it does', () => {
+    const res = { etag: '"v1"', 'cache-control': 'max-age=60, No-Transform' };
+    assert.equal(notModifiedMatches(meta({ headers: { etag: '"v1"' } }), res), true);
+    assert.equal(notModifiedMatches(meta({ headers: { etag: '"v1"' }, transform: { coding: 'br', level: 'best', sourceBytes: 10 } }), res), false);
+    assert.equal(notModifiedMatches(meta({ headers: { etag: '"v1"' }, transform: { coding: 'identity', level: 'decoded', sourceBytes: 10 } }), res), false);
+    assert.equal(notModifiedMatches(meta({ headers: { etag: '"v1"' }, transform: { coding: 'br', level: 'fast', sourceBytes: 10 } }), { etag: '"v1"' }), true);
+  });
 });
 
 describe('mergeNotModified (RFC 9111 §4.3.4 freshening, §3.2 updating stored header fields)', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { COMPRESSIBLE_TYPES } from '../../src/config/schema/compress.js';
 import type { EntryMeta } from '../../src/entry.js';
 import { Negotiator } from '../../src/transform/negotiate.js';
-import { codingKeyed, typeMatches, whyNotCompressed } from '../../src/transform/rules.js';
+import { codingKeyed, contentCoding, typeMatches, whyNotCompressed } from '../../src/transform/rules.js';
 import { chooseVariant, planFor } from '../../src/transform/select.js';
 import { derivedMeta, presentedHeaders, variantEtag } from '../../src/transform/variant-meta.js';
 import { entryMeta as metaFor } from '../fixtures/entry-meta.js';
@@ -49,6 +49,20 @@ test('keyed by coding: compressible 200s and decodable codings; not no-transform
   assert.equal(codingKeyed(200, { 'content-type': 'text/css', 'cache-control': 'no-transform' }, rules), false);
   assert.equal(codingKeyed(200, { 'content-type': 'text/css', vary: '*' }, rules), false);
   assert.equal(codingKeyed(404, { 'content-type': 'text/css' }, rules), false);
+});
+
+test("an origin's Content-Encoding: case folded, x-gzip is gzip, identity members dropped (RFC 9110 §8.4.1)", () => {
+  assert.equal(contentCoding({}), 'identity');
+  assert.equal(contentCoding({ 'content-encoding': ' GZip ' }), 'gzip');
+  assert.equal(contentCoding({ 'content-encoding': 'x-gzip' }), 'gzip');
+  assert.equal(contentCoding({ 'content-encoding': 'gzip, identity' }), 'gzip');
+  assert.equal(contentCoding({ 'content-encoding': 'identity,br' }), 'br');
+  assert.equal(contentCoding({ 'content-encoding': 'Identity' }), 'identity');
+  assert.equal(contentCoding({ 'content-encoding': 'identity, ,' }), 'identity');
+  // Two codings applied in turn are neither one: nothing Strata decodes, never keyed as one of them.
+  assert.equal(contentCoding({ 'content-encoding': 'gzip, br' }), 'gzip, br');
+  assert.equal(codingKeyed(200, { 'content-type': 'text/css', 'content-encoding': 'gzip, br' }, rules), false);
+  assert.equal(codingKeyed(200, { 'content-type': 'text/css', 'content-encoding': 'gzip, identity' }, rules), true);
 });
 
 function keyed(coding: string, extra: Partial<EntryMeta> = {}): EntryMeta {

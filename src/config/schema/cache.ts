@@ -104,7 +104,7 @@ export const cache = {
     flag: 'stale-if-error',
     help:
       'Window for responses without stale-if-error (RFC 5861 §4): a stale entry is served when the origin fails ' +
-      '(connect error, timeout, 5xx). 0: only when the origin allows.',
+      '(connect error, timeout, a 500, 502, 503 or 504). 0: only when the origin allows.',
   }),
   staleIfDisconnectedS: setting({
     live: true,
