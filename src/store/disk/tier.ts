@@ -26,7 +26,7 @@ import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Sto
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
-import { compactIndex, needsCompaction } from './compaction.js';
+import { compactInBackground, needsCompaction } from './compaction.js';
 import { evictOverBudget } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
 import { deleteFromDisk, invalidateOnDisk } from './disk-remove.js';
@@ -80,6 +80,7 @@ export class DiskTier implements Store, Purgeable {
   tmpBytes = 0;
   readonly reads = new DiskReads(this);
   compacting = false;
+  compactRetryAt = 0; // ms: none begins before, after one failed (compaction.ts)
   readonly segments: Segments;
   private readonly smallBodyBytes: number;
   private closed = false;
@@ -93,8 +94,7 @@ export class DiskTier implements Store, Purgeable {
   private readonly writers = new Set<Promise<unknown>>();
 
   private constructor(readonly opts: DiskTierOptions, journal: PurgeJournal, firstSegment: number) {
-    this.warnings = new WarnLimiter(opts.logger, WARN_INTERVAL_MS);
-    this.writeFailures = new WriteFailures(this.warnings);
+    this.writeFailures = new WriteFailures((this.warnings = new WarnLimiter(opts.logger, WARN_INTERVAL_MS)));
     this.queue = new WriteQueue({
       dir: opts.dir,
       firstSegment,
@@ -274,7 +274,7 @@ export class DiskTier implements Store, Purgeable {
 
   maybeCompact(): void {
     if (this.compacting || this.closed || this.whileLoading || !needsCompaction(this)) return;
-    this.background(compactIndex(this).catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'disk tier: index compaction failed; retried later')));
+    this.background(compactInBackground(this));
   }
 
   peek(): StoredEntry | undefined {

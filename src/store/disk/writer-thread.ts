@@ -338,6 +338,10 @@ parentPort!.on('message', (batch: Batch) => {
       results.push(run(op, lines));
       if (bearsLine) pendingLine.push(results.length - 1);
     } catch (err) {
+      // A compaction that failed before its end is given up here: the tier starts a new one
+      // later. Kept, its file held what it had written (on a full disk), counted nowhere, and
+      // every line appended after went to it too until the next compaction began, if one did.
+      if (op.t === 'compact-begin' || op.t === 'compact-chunk') abandonCompaction();
       results.push(failure(err));
     }
   }
