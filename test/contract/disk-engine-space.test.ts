@@ -384,3 +384,33 @@ describe('disk engine: directories of removed blobs', () => {
     });
   });
 });
+
+describe('disk engine: a write queue bound above the disk budget', () => {
+  test('a storm of whole bodies not awaited (the queue may hold more bytes than the disk budget): what lands is evicted to fit, the files on disk stay within the budget', async () => {
+    await withDir(async (dir) => {
+      const maxBytes = MiB;
+      // The queue's default bounds (1024 writes, 64 MiB): far above a 1 MiB disk.
+      const disk = await DiskTier.open({ dir, maxBytes, logger: silent });
+      const puts: Promise<boolean>[] = [];
+      for (let i = 0; i < 400; i++) puts.push(disk.putWhole(makeMeta(`s${i}`), randomBytes(i % 2 ? 40_000 : 5000)));
+      // Files and directories come and go as the writer works: one gone meanwhile counts nothing.
+      const filesBytes = async (path = dir): Promise<number> => {
+        let bytes = 0;
+        for (const e of await readdir(path, { withFileTypes: true }).catch(() => [])) {
+          const child = join(path, e.name);
+          bytes += e.isDirectory() ? await filesBytes(child) : await fileSize(child).catch(() => 0);
+        }
+        return bytes;
+      };
+      // Half of them landed (results come in queue order), the rest still queued: the storm is under way.
+      await Promise.all(puts.slice(0, 200));
+      const midStorm = await filesBytes();
+      await Promise.all(puts);
+      await disk.flush();
+      assert.ok(midStorm <= maxBytes, `mid-storm: ${midStorm} bytes in files within ${maxBytes}`);
+      assert.ok(disk.stats().bytes <= maxBytes, `counted ${disk.stats().bytes} within ${maxBytes}`);
+      assert.ok((await filesBytes()) <= maxBytes, 'after the storm');
+      await disk.close();
+    });
+  });
+});

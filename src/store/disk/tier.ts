@@ -27,7 +27,7 @@ import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
 import { compactInBackground, needsCompaction } from './compaction.js';
-import { evictOverBudget } from './eviction.js';
+import { evictOverBudget, queueMaxBytes } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
 import { deleteFromDisk, invalidateOnDisk } from './disk-remove.js';
 import { removalLine } from './index-log.js';
@@ -100,7 +100,7 @@ export class DiskTier implements Store, Purgeable {
       firstSegment,
       segmentBytes: Segments.segmentBytes(opts.maxBytes),
       maxWrites: opts.writeQueueMaxWrites ?? 1024,
-      maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
+      maxBytes: queueMaxBytes(opts.maxBytes, opts.writeQueueMaxBytes ?? 64 * 1024 * 1024),
       logger: opts.logger,
       gen: () => this.lines.gen,
     });
