@@ -1,15 +1,22 @@
 // Index compaction under faults, on real files and the real writer thread: a
 // compaction whose end fails leaves the writer and the tier on the same index file, so
 // records keep their lines, later compactions copy the right ones, and nothing is lost
-// or comes back after a restart.
+// or comes back after a restart; one that fails before its end is abandoned by the
+// writer, and one that keeps failing (a full disk) is not retried on every line.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { urlOfKey } from '../../src/cache/key.js';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compactIndex } from '../../src/store/disk/compaction.js';
+import { HEADER_LINE } from '../../src/store/disk/index-log.js';
+import { INDEX_COMPACTING, INDEX_FILE } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, readBody } from './store.contract.js';
-import { runLimited, silent, withDir } from './disk-helpers.js';
+import { capturingLogger, runLimited, silent, withDir } from './disk-helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -93,6 +100,56 @@ describe('disk tier: a compaction whose end fails', () => {
           assert.equal(e?.meta.headers['etag'], `"v${i}"`, `${m.key}: its own metadata after a restart`);
           assert.ok((await readBody(e.body)).equals(bodyOf(i)), `${m.key}: its body`);
         }
+      } finally {
+        await disk.close();
+      }
+    });
+  });
+});
+
+describe('disk tier: a compaction that fails before its end (a disk full mid-compaction)', () => {
+  test('a snapshot chunk fails: the writer abandons the compaction (its file removed, later lines go to the index alone), and the tier compacts again once it can', async () => {
+    await withDir(async (dir) => {
+      const disk = await DiskTier.open({ dir, maxBytes: 16 * MiB, logger: silent });
+      try {
+        for (let i = 0; i < 4; i++) assert.ok(await disk.putWhole(urlMeta(i), bodyOf(i)));
+        // The lines the chunk copies by offset are gone from the file: its read fails, as a write of it would on a full disk.
+        const index = join(dir, INDEX_FILE);
+        const whole = await readFile(index);
+        await truncate(index, HEADER_LINE.length);
+        await assert.rejects(compactIndex(disk), /shorter than a record line/);
+        assert.equal(existsSync(join(dir, INDEX_COMPACTING)), false, 'the abandoned compaction file is removed');
+        await writeFile(index, whole);
+        assert.ok(await disk.putWhole(urlMeta(4), bodyOf(4)));
+        await disk.flush();
+        assert.equal(existsSync(join(dir, INDEX_COMPACTING)), false, 'later lines are not written to an abandoned compaction');
+        await compactIndex(disk);
+        for (let i = 0; i < 5; i++) assert.equal((await disk.get(urlMeta(i).key))?.meta.headers['etag'], `"v${i}"`);
+      } finally {
+        await disk.close();
+      }
+    });
+  });
+
+  test('compaction failing on every try: retried at most once per interval, not on every line, and warned about once', async () => {
+    await withDir(async (dir) => {
+      const cap = capturingLogger();
+      // A small budget: its compaction slack (maxBytes/16) is passed after a few dozen rewrites of one key.
+      const disk = await DiskTier.open({ dir, maxBytes: 256 * 1024, logger: cap.logger });
+      try {
+        // The compaction's file cannot be created (as on a full disk).
+        await mkdir(join(dir, INDEX_COMPACTING));
+        let begun = 0;
+        const op = disk.queue.op.bind(disk.queue);
+        disk.queue.op = (o) => {
+          if (o.t === 'compact-begin') begun++;
+          return op(o);
+        };
+        for (let i = 0; i < 300; i++) assert.ok(await disk.putWhole(urlMeta(1), bodyOf(i % 20)));
+        await disk.flush();
+        assert.ok(disk.stats().indexBytes > 32 * 1024, 'the index needed compacting');
+        assert.equal(begun, 1, 'one try, then none until the interval has passed');
+        assert.equal(cap.lines.filter((l) => /compaction failed/.test(l.msg)).length, 1, 'one warning');
       } finally {
         await disk.close();
       }

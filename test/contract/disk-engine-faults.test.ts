@@ -112,6 +112,27 @@ describe('disk engine: a disk that cannot be written', () => {
     });
   });
 
+  test('writer thread unable to start under a storm of writes: not restarted for every batch (one failure logged), the writes fail at once meanwhile, and a thread starts again once the disk is back', async () => {
+    await withDir(async (dir) => {
+      const cap = capturingLogger();
+      const disk = await DiskTier.open({ dir, maxBytes, logger: cap.logger });
+      await rm(join(dir, 'tmp'), { recursive: true, force: true });
+      await writeFile(join(dir, 'tmp'), 'not a directory');
+      await writeFile(join(dir, 'segments'), 'not a directory');
+      const crashes = () => cap.lines.filter((l) => /writer thread failed/.test(l.msg)).length;
+      // Forty batches, each in a turn of its own (the queue sends one batch per turn).
+      for (let i = 0; i < 40; i++) assert.equal(await disk.putWhole(makeMeta(`k${i}`), randomBytes(2000)), false);
+      assert.equal(crashes(), 1, 'one thread failed; no new thread for every batch');
+      assert.ok(disk.stats().writeErrors >= 40, 'each failed write counted');
+      await rm(join(dir, 'tmp'));
+      await rm(join(dir, 'segments'));
+      const body = randomBytes(2000);
+      await waitFor('a write landing again', async () => (await disk.putWhole(makeMeta('back'), body)) || (await new Promise((r) => setTimeout(r, 50)), false));
+      assert.ok((await disk.readVerified('back'))!.equals(body));
+      await disk.close();
+    });
+  });
+
   test('blob writes failing one by one (content-v2/ is a plain file): the thread keeps writing segments, the blob body stays in memory, no temp file left', async () => {
     await withDir(async (dir) => {
       const cap = capturingLogger();

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import cacache from 'cacache';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, INDEX_V1_COMPACTING, segmentPath } from '../../src/store/disk/layout.js';
@@ -362,6 +362,54 @@ describe('disk engine: blobs stay in cacache\'s content layout', () => {
         for await (const c of cacache.get.stream.byDigest(dir, integrity)) parts.push(c);
         assert.ok(Buffer.concat(parts).equals(b), `${k}: same bytes through cacache's stream`);
       }
+      await disk.close();
+    });
+  });
+});
+
+describe('disk engine: directories of removed blobs', () => {
+  test('blobs written and removed (deleted, evicted): the directories their paths made go with them, the disk holds what the budget counts', async () => {
+    await withDir(async (dir) => {
+      // A small budget: blobs from 16 KiB (maxBytes/64), most evicted as more land.
+      const disk = await DiskTier.open({ dir, maxBytes: MiB, logger: silent });
+      for (let i = 0; i < 120; i++) await disk.putWhole(makeMeta(`b${i}`), randomBytes(40_000));
+      for (const key of [...disk.records.keys()].slice(0, 5)) await disk.delete(key);
+      await disk.flush();
+      const blobs = await blobFiles(dir);
+      assert.equal(blobs.length, disk.records.size);
+      const dirs = (await readdir(join(dir, 'content-v2'), { recursive: true, withFileTypes: true })).filter((e) => e.isDirectory()).length;
+      // content-v2/sha256, and for each blob its xx/ and xx/yy/ at most.
+      assert.ok(dirs <= 1 + 2 * blobs.length, `${dirs} directories for ${blobs.length} blobs`);
+      await disk.close();
+    });
+  });
+});
+
+describe('disk engine: a write queue bound above the disk budget', () => {
+  test('a storm of whole bodies not awaited (the queue may hold more bytes than the disk budget): what lands is evicted to fit, the files on disk stay within the budget', async () => {
+    await withDir(async (dir) => {
+      const maxBytes = MiB;
+      // The queue's default bounds (1024 writes, 64 MiB): far above a 1 MiB disk.
+      const disk = await DiskTier.open({ dir, maxBytes, logger: silent });
+      const puts: Promise<boolean>[] = [];
+      for (let i = 0; i < 400; i++) puts.push(disk.putWhole(makeMeta(`s${i}`), randomBytes(i % 2 ? 40_000 : 5000)));
+      // Files and directories come and go as the writer works: one gone meanwhile counts nothing.
+      const filesBytes = async (path = dir): Promise<number> => {
+        let bytes = 0;
+        for (const e of await readdir(path, { withFileTypes: true }).catch(() => [])) {
+          const child = join(path, e.name);
+          bytes += e.isDirectory() ? await filesBytes(child) : await fileSize(child).catch(() => 0);
+        }
+        return bytes;
+      };
+      // Half of them landed (results come in queue order), the rest still queued: the storm is under way.
+      await Promise.all(puts.slice(0, 200));
+      const midStorm = await filesBytes();
+      await Promise.all(puts);
+      await disk.flush();
+      assert.ok(midStorm <= maxBytes, `mid-storm: ${midStorm} bytes in files within ${maxBytes}`);
+      assert.ok(disk.stats().bytes <= maxBytes, `counted ${disk.stats().bytes} within ${maxBytes}`);
+      assert.ok((await filesBytes()) <= maxBytes, 'after the storm');
       await disk.close();
     });
   });

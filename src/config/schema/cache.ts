@@ -28,7 +28,7 @@ export const cache = {
   diskWriteQueueMaxBytes: setting({
     kind: size({ min: 1 }),
     default: 64 * MiB,
-    help: 'Body bytes waiting for the disk at once; beyond it a write is shed (see diskWriteQueueMaxWrites).',
+    help: 'Body bytes waiting for the disk at once, at most half of diskMaxBytes; beyond it a write is shed (see diskWriteQueueMaxWrites).',
   }),
   heapGrowthPercent: setting({
     kind: count({ min: 0, max: 400 }),

@@ -67,6 +67,7 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
     const f = createWriteStream(tmpPath, { flags: 'wx' });
     f.on('error', (err) => {
       fileError = err;
+      tier.writeFailures.failed(err, { key: meta.key }, 'disk tier: a streamed body could not be written to its temp file; the answer is served, not stored on disk');
     });
     return f;
   };

@@ -22,8 +22,23 @@ export function compactionSlack(maxBytes: number): number {
   return Math.min(1024 * 1024, Math.floor(maxBytes / 16));
 }
 
+/**
+ * After a failed compaction, none is begun for this long. Why: the tier asks after every
+ * line it appends, and on a full disk each try failed at once — 261 compactions begun (and
+ * as many warnings) for 300 writes, each rewriting part of the index on a disk with no room.
+ */
+export const COMPACT_RETRY_MS = 10_000;
+
 export function needsCompaction(tier: DiskTier): boolean {
+  if (Date.now() < tier.compactRetryAt) return false;
   return tier.legacyBytes > 0 || tier.indexBytes > 2 * tier.liveLineBytes + compactionSlack(tier.opts.maxBytes);
+}
+
+/** A compaction the tier started by itself: a failure is warned about at most once per interval. */
+export function compactInBackground(tier: DiskTier): Promise<void> {
+  return compactIndex(tier).catch((err: unknown) => {
+    tier.warnings.warn('compact', { err: (err as Error).message }, `disk tier: index compaction failed; retried in ${COMPACT_RETRY_MS / 1000} s at the earliest`);
+  });
 }
 
 export async function compactIndex(tier: DiskTier): Promise<void> {
@@ -90,6 +105,10 @@ export async function compactIndex(tier: DiskTier): Promise<void> {
       tier.legacyBytes = 0;
     }
     tier.opts.logger.info({ before, after: tier.indexBytes, records: tier.records.size, ...(legacy ? { convertedFromV1: true } : {}) }, 'disk tier: index compacted');
+  } catch (err) {
+    // Set before `compacting` is cleared: a line landing in between began the next try at once.
+    tier.compactRetryAt = Date.now() + COMPACT_RETRY_MS;
+    throw err;
   } finally {
     lines.moves = undefined;
     tier.compacting = false;

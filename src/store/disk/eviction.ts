@@ -5,6 +5,17 @@
 import { compactionSlack } from './compaction.js';
 import type { DiskTier } from './tier.js';
 
+/**
+ * The write queue's byte bound: the one asked for, at most half the disk budget. Why: queued
+ * bytes are unfreeable, and eviction stops while they fill the budget — a 64 MiB queue
+ * before a 1 MiB tier let 7.6 MB of landed bodies pile up on disk during a storm (they
+ * were evicted only once the queue had drained). A body over half the budget held in
+ * memory is shed rather than queued.
+ */
+export function queueMaxBytes(diskMaxBytes: number, asked: number): number {
+  return Math.min(asked, Math.floor(diskMaxBytes / 2));
+}
+
 /** Bytes of what the live records need: their bodies and their index lines. */
 function liveBytes(tier: DiskTier): number {
   return tier.blobs.bytes + tier.segments.liveBytesNow + tier.liveLineBytes;

@@ -131,7 +131,7 @@ export class Landings {
     }
     if (!r.ok) {
       tier.indexBytes -= estimate;
-      tier.warnings.warn('write', { key: meta.key, code: r.code, err: r.message }, 'disk tier write failed; the entry is kept in memory only');
+      tier.writeFailures.failed(r, { key: meta.key }, 'disk tier write failed; the entry is kept in memory only');
       // A body on disk without its line (the append failed): its segment bytes are dead
       // bytes to reclaim, its blob goes unless a record refers to it. Left uncounted until
       // the next start's sweep, they took the disk past the budget.

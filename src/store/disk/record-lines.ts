@@ -63,10 +63,27 @@ export class RecordLines {
   write(rec: DiskRecord, meta: EntryMeta, time = Date.now()): Promise<OpResult> {
     const { tier } = this;
     rec.hold(meta, time);
-    const line = recordLine(meta, time, rec);
-    tier.indexBytes += Buffer.byteLength(line);
-    return tier.queue.line(line).then((r) => {
+    return this.append(recordLine(meta, time, rec), { key: rec.key }).then((r) => {
       this.landed(rec, r, meta);
+      return r;
+    });
+  }
+
+  /**
+   * Append a line to the index, counted in the budget from now. Uncounted when it fails
+   * (the writer cut the file back: none of it is there) — counted for good, each failed
+   * removal line of a full disk added to the index's bytes, until eviction removed
+   * entries for bytes that were not on disk. The failure is counted as a write error.
+   */
+  append(line: string, fields: object): Promise<OpResult> {
+    const { tier } = this;
+    const bytes = Buffer.byteLength(line);
+    tier.indexBytes += bytes;
+    return tier.queue.line(line).then((r) => {
+      if (!r.ok) {
+        tier.indexBytes -= bytes;
+        tier.writeFailures.failed(r, fields, 'disk tier: index line write failed (I/O error); nothing stored is removed for it');
+      }
       return r;
     });
   }
@@ -82,6 +99,7 @@ export class RecordLines {
     tier.indexBytes += rec.lineBytes;
     void tier.queue.op({ t: 'reline', gen: this.gen, off: rec.lineOff, bytes: rec.lineBytes, at: { segment: rec.segment!, off: rec.off! } }).then((r) => {
       if (r.ok) return this.landed(rec, r);
+      tier.indexBytes -= rec.lineBytes;
       // The line could not be copied: written from its metadata instead, read here.
       void this.read(rec)
         .then((meta) => (tier.records.get(rec.key) === rec && !rec.held ? this.write(rec, meta, rec.more?.time) : undefined))

@@ -186,6 +186,8 @@ export interface DiskWriteOptions extends WriteOptions {
 export interface DiskTierStats extends TierStats, WriteQueueStats {
   /** Read errors that were not the data's fault (EMFILE, EIO…), since start. */
   ioErrors: number;
+  /** Writes the disk refused (ENOSPC, EIO…: bodies, index lines, temp files), since start; the answers were served. */
+  writeErrors: number;
   /** Entries removed because their blob failed its check or was missing, since start. */
   corrupt: number;
   /** Bytes of segment files no record refers to any more, until reclaimed (included in bytes). */

@@ -26,8 +26,8 @@ import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Sto
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
-import { compactIndex, needsCompaction } from './compaction.js';
-import { evictOverBudget } from './eviction.js';
+import { compactInBackground, needsCompaction } from './compaction.js';
+import { evictOverBudget, queueMaxBytes } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
 import { deleteFromDisk, invalidateOnDisk } from './disk-remove.js';
 import { removalLine } from './index-log.js';
@@ -41,6 +41,7 @@ import { diskIndexes, recordRamBytes, type DiskRecord, type DiskTierOptions, typ
 import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
+import { WriteFailures } from './write-failures.js';
 import { WriteQueue } from './write-queue.js';
 import type { OpResult } from './write-ops.js';
 
@@ -59,6 +60,7 @@ export class DiskTier implements Store, Purgeable {
   private evictions = 0;
   /** Shed writes and I/O errors: at most one warning per kind per interval. */
   readonly warnings: WarnLimiter;
+  readonly writeFailures: WriteFailures;
   readonly blobs = new BlobRefs();
   readonly indexes = diskIndexes((primaryKey) => this.records.has(primaryKey));
   readonly queue: WriteQueue;
@@ -78,6 +80,7 @@ export class DiskTier implements Store, Purgeable {
   tmpBytes = 0;
   readonly reads = new DiskReads(this);
   compacting = false;
+  compactRetryAt = 0; // ms: none begins before, after one failed (compaction.ts)
   readonly segments: Segments;
   private readonly smallBodyBytes: number;
   private closed = false;
@@ -91,13 +94,13 @@ export class DiskTier implements Store, Purgeable {
   private readonly writers = new Set<Promise<unknown>>();
 
   private constructor(readonly opts: DiskTierOptions, journal: PurgeJournal, firstSegment: number) {
-    this.warnings = new WarnLimiter(opts.logger, WARN_INTERVAL_MS);
+    this.writeFailures = new WriteFailures((this.warnings = new WarnLimiter(opts.logger, WARN_INTERVAL_MS)));
     this.queue = new WriteQueue({
       dir: opts.dir,
       firstSegment,
       segmentBytes: Segments.segmentBytes(opts.maxBytes),
       maxWrites: opts.writeQueueMaxWrites ?? 1024,
-      maxBytes: opts.writeQueueMaxBytes ?? 64 * 1024 * 1024,
+      maxBytes: queueMaxBytes(opts.maxBytes, opts.writeQueueMaxBytes ?? 64 * 1024 * 1024),
       logger: opts.logger,
       gen: () => this.lines.gen,
     });
@@ -214,9 +217,7 @@ export class DiskTier implements Store, Purgeable {
     if (this.landings.pending(key)) return this.landings.settled(key);
     if (this.records.has(key)) return undefined;
     this.whileLoading?.deletedKeys.add(key);
-    const line = removalLine(key, Date.now());
-    this.indexBytes += Buffer.byteLength(line);
-    const appended = this.queue.line(line);
+    const appended = this.lines.append(removalLine(key, Date.now()), { key });
     // Why here and in update(): compaction was considered only after a body landed, so
     // a run of revalidations (update) and deletes grew the index without bound, past the budget.
     this.maybeCompact();
@@ -273,7 +274,7 @@ export class DiskTier implements Store, Purgeable {
 
   maybeCompact(): void {
     if (this.compacting || this.closed || this.whileLoading || !needsCompaction(this)) return;
-    this.background(compactIndex(this).catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'disk tier: index compaction failed; retried later')));
+    this.background(compactInBackground(this));
   }
 
   peek(): StoredEntry | undefined {
@@ -370,7 +371,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, evictions: this.evictions, ...this.queue.stats(), ioErrors: this.reads.ioErrors, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined, recordBytes: this.recordBytes };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, evictions: this.evictions, ...this.queue.stats(), ioErrors: this.reads.ioErrors, writeErrors: this.writeFailures.count, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined, recordBytes: this.recordBytes };
   }
 
   background(p: Promise<unknown>): void {

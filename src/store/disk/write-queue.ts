@@ -56,6 +56,15 @@ const MAX_BATCHES_IN_FLIGHT = 2;
 const RING_BYTES = 16 * 1024 * 1024;
 /** Ops per batch at most: a batch is one synchronous run in the thread. */
 const MAX_BATCH_OPS = 256;
+/**
+ * After a thread died before answering a batch (it cannot start: its directories replaced,
+ * a read-only disk), none starts for this long; batches fail at once meanwhile. Why: a new
+ * thread was started (and failed, and logged an error) for every batch — a thread per turn
+ * of the event loop under a storm of misses.
+ */
+const START_AGAIN_AFTER_MS = 1000;
+/** A thread that keeps failing to start is logged about at most this often. */
+const START_FAILURE_LOG_MS = 10_000;
 
 /** An op's line once sent (it stays readable, and empty). */
 const SENT_LINE: LineParts = { head: '', tail: '' };
@@ -90,6 +99,12 @@ export class WriteQueue {
   private nextSegment: number;
   private idleWaiters: (() => void)[] = [];
   private readonly ring: BodyRing;
+  /** The current thread has answered a batch (it started). */
+  private answered = false;
+  /** No thread starts before this time (ms): the last one failed to start. */
+  private startAgainAt = 0;
+  private startFailure = '';
+  private startFailureLoggedAt = 0;
 
   constructor(private readonly opts: WriteQueueOptions) {
     this.nextSegment = opts.firstSegment;
@@ -178,13 +193,16 @@ export class WriteQueue {
     });
     // A late reply of a thread already replaced would be paired with the new thread's batch.
     w.on('message', (reply: Reply) => {
-      if (this.worker === w) this.onReply(reply);
+      if (this.worker !== w) return;
+      this.answered = true;
+      this.onReply(reply);
     });
     w.on('error', (err) => this.onCrash(w, err));
     w.on('exit', (code) => {
       if (this.worker === w) this.onCrash(w, new Error(`disk writer thread exited (${code})`));
     });
     this.worker = w;
+    this.answered = false;
     return w;
   }
 
@@ -201,6 +219,11 @@ export class WriteQueue {
         batch.push(p);
       }
       if (batch.length === 0) break;
+      if (!this.worker && Date.now() < this.startAgainAt) {
+        const message = `disk writer thread cannot start (${this.startFailure}); tried again within ${START_AGAIN_AFTER_MS} ms`;
+        for (const p of batch) this.settle(p, { ok: false, code: 'EWRITER', message, ...(p.op.t === 'adopt' ? { integrity: p.op.integrity } : {}) });
+        continue;
+      }
       this.inFlight.push(batch);
       const msg: Batch = { acked: this.acked, ops: batch.map((p) => p.op) };
       const w = this.thread();
@@ -244,7 +267,16 @@ export class WriteQueue {
   private onCrash(w: Worker, err: Error): void {
     if (this.worker !== w) return;
     this.worker = undefined;
-    this.opts.logger.error({ err: err.message }, 'disk tier: writer thread failed; its writes in flight are lost, a new one starts');
+    if (this.answered) this.opts.logger.error({ err: err.message }, 'disk tier: writer thread failed; its writes in flight are lost, a new one starts');
+    else {
+      const now = Date.now();
+      this.startAgainAt = now + START_AGAIN_AFTER_MS;
+      this.startFailure = err.message;
+      if (now - this.startFailureLoggedAt >= START_FAILURE_LOG_MS) {
+        this.startFailureLoggedAt = now;
+        this.opts.logger.error({ err: err.message }, `disk tier: writer thread failed before it answered; its writes fail, a new one starts in ${START_AGAIN_AFTER_MS} ms at the earliest`);
+      }
+    }
     const lost = this.inFlight.splice(0);
     // An adopted temp file may have become its blob before the thread died: named, so the tier can remove it.
     for (const batch of lost) for (const p of batch) this.settle(p, { ok: false, code: 'EWRITER', message: err.message, ...(p.op.t === 'adopt' ? { integrity: p.op.integrity } : {}) });

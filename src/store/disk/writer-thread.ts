@@ -23,7 +23,7 @@ import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
 import { appendToAll, closeQuietly, cutTornTail, resyncAfterFragment, writeAt, type AppendTarget } from './index-append.js';
 import type { Batch, Op, OpResult, PutOp, Reply, SegmentLocation } from './write-ops.js';
 import { checksumIntegrity } from '../integrity.js';
-import { putBlob, renameInto, rest } from './writer-files.js';
+import { putBlob, removeBlob, renameInto, rest } from './writer-files.js';
 
 // Why segmentBytes is passed in: the thread closed segments at the fixed 64 MiB
 // (SEGMENT_BYTES) while the tier's books assume maxBytes/16 (Segments.segmentBytes), so
@@ -194,11 +194,7 @@ function run(op: Op, lines: string[]): OpResult {
       return { ok: true };
     case 'unlink': {
       if (recent.has(op.integrity)) return { ok: true, skipped: true };
-      try {
-        unlinkSync(blobPath(dir, op.integrity));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+      removeBlob(blobPath(dir, op.integrity));
       return { ok: true };
     }
     case 'compact-begin':
@@ -338,6 +334,10 @@ parentPort!.on('message', (batch: Batch) => {
       results.push(run(op, lines));
       if (bearsLine) pendingLine.push(results.length - 1);
     } catch (err) {
+      // A compaction that failed before its end is given up here: the tier starts a new one
+      // later. Kept, its file held what it had written (on a full disk), counted nowhere, and
+      // every line appended after went to it too until the next compaction began, if one did.
+      if (op.t === 'compact-begin' || op.t === 'compact-chunk') abandonCompaction();
       results.push(failure(err));
     }
   }
