@@ -197,9 +197,9 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   /** The index is still loading (items and bytes cover what is loaded). */
   loading: boolean;
   /**
-   * Estimated RAM of the records (recordRamBytes each; records holding metadata — variants,
-   * slices, blob files — cost it more). Not counted against any budget: bounded by the
-   * disk size (CACHING.md, Storage limits).
+   * Estimated RAM of the records (recordRamBytes each). Records holding metadata — variants,
+   * slices, blob files — cost that metadata more, not counted here. Not counted against any
+   * budget: bounded by the disk size (CACHING.md, Storage limits).
    */
   recordBytes: number;
 }
