@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHarness, type Harness } from '../fixtures/harness.js';
+import { answerUnsatisfiable, servedRange } from '../fixtures/origin-range.js';
 
 const KiB = 1024;
 const SLICE = 64 * KiB;
@@ -34,19 +35,14 @@ function rangedOrigin(state: OriginState) {
     if (state.fault?.(range, res)) return;
     const size = state.body.length;
     const headers = { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', etag: '"v1"', 'cache-control': 'max-age=600' };
-    const m = /^bytes=(\d+)-(\d*)$/.exec(range);
-    if (!m) {
+    const r = servedRange(range, size);
+    if (r === undefined) {
       res.writeHead(200, { ...headers, 'content-length': size });
       res.end(state.body);
       return;
     }
-    const start = Number(m[1]);
-    if (start >= size) {
-      res.writeHead(416, { 'content-range': `bytes */${size}` });
-      res.end();
-      return;
-    }
-    const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+    if (r === 'unsatisfiable') return answerUnsatisfiable(res, size);
+    const { start, end } = r;
     res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
     res.end(state.body.subarray(start, end + 1));
   };

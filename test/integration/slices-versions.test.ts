@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startHarness, until, type Harness } from '../fixtures/harness.js';
+import { answerUnsatisfiable, servedRange } from '../fixtures/origin-range.js';
 
 const KiB = 1024;
 const SLICE = 64 * KiB;
@@ -36,19 +37,14 @@ function rangedOrigin(state: OriginState) {
     const body = state.body;
     state.ranges.push(req.headers.range ?? '');
     const headers = { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', ...state.fields };
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    if (!m) {
+    const r = servedRange(req.headers.range, size);
+    if (r === undefined) {
       res.writeHead(200, { ...headers, 'content-length': size });
       res.end(body);
       return;
     }
-    const start = Number(m[1]);
-    if (start >= size) {
-      res.writeHead(416, { 'content-range': `bytes */${size}` });
-      res.end();
-      return;
-    }
-    const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+    if (r === 'unsatisfiable') return answerUnsatisfiable(res, size);
+    const { start, end } = r;
     const digests = state.digests ? { 'content-digest': `sha-256=:part-${start}-${end}:`, 'content-md5': `part-${start}`, digest: `SHA-256=part-${start}`, 'repr-digest': 'sha-256=:whole:' } : {};
     const send = () => {
       res.writeHead(206, { ...headers, ...digests, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { startHarness, until, type Harness } from '../fixtures/harness.js';
 import { seededRandom } from '../fixtures/seeded-random.js';
+import { answerUnsatisfiable, servedRange } from '../fixtures/origin-range.js';
 
 const KiB = 1024;
 const SLICE = 64 * KiB;
@@ -36,15 +37,10 @@ function rangedOrigin(state: OriginState) {
     const size = state.body.length;
     state.ranges.push(req.headers.range ?? '');
     const headers = { 'content-type': 'video/mp4', ...(state.etag ? { etag: state.etag } : {}), 'cache-control': 'max-age=600' };
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    if (m && state.supportsRanges) {
-      const start = Number(m[1]);
-      if (start >= size) {
-        res.writeHead(416, { 'content-range': `bytes */${size}` });
-        res.end();
-        return;
-      }
-      const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+    const r = state.supportsRanges ? servedRange(req.headers.range, size) : undefined;
+    if (r !== undefined) {
+      if (r === 'unsatisfiable') return answerUnsatisfiable(res, size);
+      const { start, end } = r;
       res.writeHead(206, { ...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
       if (req.headers.range === state.dieOn) {
         res.write(state.body.subarray(start, start + (end - start + 1) / 2));
