@@ -133,6 +133,41 @@ test('the disk tier reports the RAM of its records, and a record takes no more t
   });
 });
 
+for (const extra of [0, 2000]) {
+test(`the disk tier counts the metadata its varied records keep in RAM (${extra} B more header), and such a record takes no more than it says`, async () => {
+  await withDir(async (dir) => {
+    const n = 4000;
+    const disk = await DiskTier.open({ dir, maxBytes: 1 << 30, logger: silent });
+    const body = Buffer.alloc(64, 1);
+    /** A variant under Vary: its metadata stays in RAM (records.ts), with a header section of ~2 KB. */
+    const varied = (i: number) => {
+      const m = stormMeta(i, 64);
+      const key = `${m.key}#lang=${i % 7}`;
+      return { ...m, key, primaryKey: m.key, varyNames: ['accept-language'], varyValues: { 'accept-language': own(`l${i % 7}`) }, headers: { ...m.headers, 'x-trace': own('t'.repeat(extra) + i) } };
+    };
+    for (let i = 0; i < 500; i++) await disk.putWhole(varied(1e6 + i), body);
+    await disk.flush();
+    const before = used();
+    const ramBefore = disk.stats().recordBytes;
+    for (let i = 0; i < n; i += 100) {
+      const batch = [];
+      for (let j = i; j < i + 100; j++) batch.push(disk.putWhole(varied(j), body));
+      assert.deepEqual(new Set(await Promise.all(batch)), new Set([true]));
+    }
+    await disk.flush();
+    const real = (used() - before) / n;
+    const counted = (disk.stats().recordBytes - ramBefore) / n;
+    assert.ok(counted >= real * 0.98, `counted ${counted.toFixed(0)} B per varied record, but each takes ${real.toFixed(0)} B`);
+    assert.ok(counted <= real * 1.25 + 64, `counted ${counted.toFixed(0)} B per varied record for ${real.toFixed(0)} B taken`);
+    // Removed, they are no longer counted.
+    const afterFill = disk.stats().recordBytes;
+    for (let i = 0; i < n; i++) await disk.delete(varied(i).key);
+    assert.ok(Math.abs(disk.stats().recordBytes - ramBefore) < 1, `${disk.stats().recordBytes} B counted after removing what took ${afterFill - ramBefore} B`);
+    await disk.close();
+  });
+});
+}
+
 test('variant index: one variant is held as its key, a second makes a set, and back', () => {
   const ix = new VariantIndex();
   ix.add('p', 'p;a');

@@ -63,6 +63,7 @@ export class RecordLines {
   write(rec: DiskRecord, meta: EntryMeta, time = Date.now()): Promise<OpResult> {
     const { tier } = this;
     rec.hold(meta, time);
+    if (tier.records.get(rec.key) === rec) tier.ram.update(rec);
     return this.append(recordLine(meta, time, rec), { key: rec.key }).then((r) => {
       this.landed(rec, r, meta);
       return r;

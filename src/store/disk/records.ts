@@ -197,8 +197,8 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   /** The index is still loading (items and bytes cover what is loaded). */
   loading: boolean;
   /**
-   * Estimated RAM of the records (recordRamBytes each). Records holding metadata — variants,
-   * slices, blob files — cost that metadata more, not counted here. Not counted against any
+   * Estimated RAM of the records (recordRamBytes each), and of the metadata records of
+   * variants, slices and blob files keep (record-ram.ts). Not counted against any
    * budget: bounded by the disk size (CACHING.md, Storage limits).
    */
   recordBytes: number;

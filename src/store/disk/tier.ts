@@ -37,7 +37,8 @@ import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
 import { RecordOrder } from './record-order.js';
-import { diskIndexes, recordRamBytes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
+import { RecordRam } from './record-ram.js';
+import { diskIndexes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
 import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
@@ -74,8 +75,8 @@ export class DiskTier implements Store, Purgeable {
   readonly lines = new RecordLines(this);
   /** Bytes of the live records' lines. */
   liveLineBytes = 0;
-  /** Estimated RAM of the records (recordRamBytes). */
-  private recordBytes = 0;
+  /** Estimated RAM of the records, metadata they keep included (record-ram.ts). */
+  readonly ram = new RecordRam();
   /** Bytes of bodies being streamed to temp files: announced or written, whichever is more (blob-writer.ts). */
   tmpBytes = 0;
   readonly reads = new DiskReads(this);
@@ -178,7 +179,7 @@ export class DiskTier implements Store, Purgeable {
   private list(rec: DiskRecord): void {
     rec.bansChecked = this.bans.seq;
     this.liveLineBytes += rec.lineBytes;
-    this.recordBytes += recordRamBytes(rec.key);
+    this.ram.add(rec);
     // An entry under its primary key is found by records.get(primaryKey) (variants()): not listed.
     this.indexes.add(rec.meta);
   }
@@ -187,6 +188,7 @@ export class DiskTier implements Store, Purgeable {
   setMeta(rec: DiskRecord, meta: EntryMeta): void {
     this.indexes.replaced(rec.meta, meta);
     rec.hold(meta, rec.more?.time ?? Date.now());
+    this.ram.update(rec);
   }
 
   /** Forget a record; its blob is removed when nothing else refers to it. */
@@ -194,7 +196,7 @@ export class DiskTier implements Store, Purgeable {
     if (this.records.get(rec.key) !== rec) return;
     this.records.remove(rec);
     this.liveLineBytes -= rec.lineBytes;
-    this.recordBytes -= recordRamBytes(rec.key);
+    this.ram.remove(rec);
     this.indexes.remove(rec.meta);
     this.lines.cached.drop(rec.key);
     if (rec.segment !== undefined) this.segments.untrack(rec);
@@ -371,7 +373,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   stats(): DiskTierStats {
-    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, evictions: this.evictions, ...this.queue.stats(), ioErrors: this.reads.ioErrors, writeErrors: this.writeFailures.count, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined, recordBytes: this.recordBytes };
+    return { items: this.records.size, bytes: this.usedBytes(), maxBytes: this.opts.maxBytes, evictions: this.evictions, ...this.queue.stats(), ioErrors: this.reads.ioErrors, writeErrors: this.writeFailures.count, corrupt: this.reads.corrupt, deadBytes: this.segments.deadBytes, indexBytes: this.indexBytes, loading: this.whileLoading !== undefined, recordBytes: this.ram.bytes };
   }
 
   background(p: Promise<unknown>): void {

@@ -9,7 +9,7 @@ import { PurgeBans } from '../purge/purge-bans.js';
 import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from '../purge/purge-match.js';
 import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta } from '../types.js';
 import { TierIndex } from '../tier-index.js';
-import { heapStringBytes } from '../ram-estimate.js';
+import { metaStringsBytes } from '../ram-estimate.js';
 import { VariantIndex } from '../variant-index.js';
 
 export interface MemoryTierOptions {
@@ -45,18 +45,10 @@ function retainedBytes(body: Buffer | readonly Buffer[]): number {
  * 1,645 measured). Also makes zero-byte bodies count (PITFALLS lru-cache 1).
  */
 const ENTRY_OVERHEAD_BYTES = 1088;
-/** Per stored field: its slot in the headers object (the name and value are counted as strings). */
-const FIELD_BYTES = 16;
 
 /** What an entry's metadata costs in RAM (the memory tier counts it against its budget beside the body). */
 export function metaSizeEstimate(meta: EntryMeta): number {
-  let n = ENTRY_OVERHEAD_BYTES + heapStringBytes(meta.key) + heapStringBytes(meta.url) + heapStringBytes(meta.cacheControl);
-  if (meta.primaryKey !== meta.key) n += heapStringBytes(meta.primaryKey);
-  if (meta.integrity) n += heapStringBytes(meta.integrity);
-  for (const k in meta.headers) n += FIELD_BYTES + heapStringBytes(k) + heapStringBytes(meta.headers[k]!);
-  for (const t of meta.tags) n += 8 + heapStringBytes(t);
-  for (const k in meta.varyValues) n += FIELD_BYTES + heapStringBytes(k) + heapStringBytes(meta.varyValues[k]!);
-  return n;
+  return ENTRY_OVERHEAD_BYTES + metaStringsBytes(meta);
 }
 
 /** Bytes the kept chunks' memory may hold beyond the body, together (the response head read with it). */
