@@ -143,6 +143,7 @@ export class Cluster implements ClusterPath {
       clock: deps.clock,
       logger: deps.logger,
       handoffMs: c.handoffMs,
+      peerTimeoutMs: c.peerTimeoutMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
       successorCopy: c.successorCopy,
       ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),
