@@ -108,6 +108,7 @@ export class Cluster implements ClusterPath {
     this.edgeCopies = c.edgeCopies;
     this.membership = new Membership(c, {
       nodeId: config.nodeId,
+      boot: this.boot,
       logger: deps.logger,
       clock: deps.clock,
       authNow: this.authNow,
@@ -143,6 +144,7 @@ export class Cluster implements ClusterPath {
       clock: deps.clock,
       logger: deps.logger,
       handoffMs: c.handoffMs,
+      peerTimeoutMs: c.peerTimeoutMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
       successorCopy: c.successorCopy,
       ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),
@@ -286,7 +288,8 @@ export class Cluster implements ClusterPath {
     return {
       clustered: true,
       node: this.config.nodeId,
-      members: this.membership.stats(),
+      // One with purges queued for it is not asked for objects either (peer-fetch.ts): it may hold what was purged.
+      members: this.membership.stats().map((m) => (m.available && m.id !== null && this.outbox?.hasPending(m.id) ? { ...m, out: 'purges queued for it: not asked for objects until they are delivered' } : m)),
       forgedPeerClaims: this.forged,
       replayedPeerProofs: this.replayed,
       // Signatures remembered to refuse replays: this node's peer requests over the last minute or so.

@@ -3,7 +3,8 @@
 // every A/AAAA record a node, re-resolved on an interval). This node (its node id)
 // is always a member. A member's identity is its node id: a DNS-found address
 // becomes a member once its admin /healthz has answered with its id (the address
-// that answers our own id is us, and is left out).
+// that answers our own id with our process start is us, and is left out; with
+// another start it is a second node given our id: refused, warned, shown in /stats).
 //
 // Health is the upstreams' machinery (origin/health.ts): passive evidence from
 // peer fetches (recordFailure / recordSuccess) and active probes of the peer's
@@ -20,18 +21,20 @@
 // the same order (ownership.ts); `changedAtMs` moves whenever the set this node
 // sees changes (handoff, peer-fetch.ts).
 
-import { lookup } from 'node:dns/promises';
-import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import type { ClusterConfig, PassiveHealthConfig } from '../config/types.js';
 import type { PeerSpec } from '../config/schema/index.js';
-import { ActiveHealthChecker, realTimers, UpstreamHealth, type ActiveThresholds, type HealthSnapshot, type ProbeOutcome, type Timers } from '../origin/health.js';
+import { ActiveHealthChecker, realTimers, UpstreamHealth, type ActiveThresholds, type ProbeOutcome, type Timers } from '../origin/health.js';
 import { readHealthz } from './healthz-answer.js';
+import { addressKey, adminOf, base, lookupAll } from './member-address.js';
 import type { Clock } from '../util/clock.js';
+import { memberReport, type MemberReport } from './member-report.js';
 import { rank } from './ownership.js';
 import { peerProof } from './peer-auth.js';
 import type { PeerAtStart } from './start-wait.js';
+
+export { addressKey, isAddressKey } from './member-address.js';
 
 export interface Member {
   /** Node id; undefined for a DNS-found address that has not answered yet. */
@@ -58,10 +61,16 @@ export interface Member {
   starting: boolean;
   /** Its last probe: undefined before the first one ends. */
   lastProbe: 'answered' | 'failed' | undefined;
+  /** Why its last probe failed (shown in /stats); undefined once one answered. */
+  probeFailure: string | undefined;
+  /** The identity conflict last logged for it (warned once, not every probe). */
+  conflict: string | undefined;
 }
 
 export interface MembershipDeps {
   nodeId: string;
+  /** This process's start as its /healthz names it: our id answered with another start is a second node sharing the id. */
+  boot?: string;
   logger: Logger;
   /** Health state times (ejections). */
   clock: Clock;
@@ -96,32 +105,6 @@ export interface MembershipDeps {
 
 /** A DNS-found member that stays unlisted this long is forgotten (its queued purges dropped). */
 export const FORGET_AFTER_MS = 3_600_000;
-
-/**
- * Who a purge is owed to while a DNS-found address has not said its node id (a
- * peer down when this node started): the address, until probe() learns the id.
- */
-export function addressKey(url: string): string {
-  return `address ${url}`;
-}
-
-export function isAddressKey(key: string): boolean {
-  return key.startsWith('address ');
-}
-
-async function lookupAll(host: string): Promise<string[]> {
-  return (await lookup(host, { all: true })).map((a) => a.address);
-}
-
-function base(address: string, port: number): string {
-  return `http://${isIPv6(address) ? `[${address}]` : address}:${port}`;
-}
-
-function adminOf(url: string, adminPort: number): string {
-  const u = new URL(url);
-  u.port = String(adminPort);
-  return u.origin;
-}
 
 export class Membership {
   private readonly members = new Map<string, Member>();
@@ -165,6 +148,8 @@ export class Membership {
       owesUs: undefined,
       starting: false,
       lastProbe: undefined,
+      probeFailure: undefined,
+      conflict: undefined,
       health: undefined as unknown as UpstreamHealth,
     };
     m.health = new UpstreamHealth(this.deps.passive, this.deps.thresholds, this.deps.clock, (t) => {
@@ -193,6 +178,8 @@ export class Membership {
     const probe = async (): Promise<ProbeOutcome> => {
       const r = await this.probe(m).catch((err: unknown): ProbeOutcome => ({ ok: false, detail: (err as Error).message }));
       m.lastProbe = r.ok ? 'answered' : 'failed';
+      m.probeFailure = r.ok ? undefined : r.detail;
+      if (r.ok) m.conflict = undefined;
       return r;
     };
     m.checker = new ActiveHealthChecker([{ health: m.health, probe }], this.cfg.healthCheckIntervalMs, this.deps.timers ?? realTimers);
@@ -214,6 +201,10 @@ export class Membership {
     if (!answer.ok) return answer;
     const node = answer.node;
     if (m.id === undefined) {
+      // Our id from another process: two nodes were given one id, and each would take the other for itself.
+      if (node === this.deps.nodeId && answer.boot !== undefined && this.deps.boot !== undefined && answer.boot !== this.deps.boot) {
+        return this.conflicting(m, `answers with this node's own id ${node} from another process: two nodes share the node id (give each its own --node-id); not asked`);
+      }
       if (node === this.deps.nodeId) {
         // Our own address in the DNS answer: not a peer.
         m.self = true;
@@ -226,14 +217,14 @@ export class Membership {
         const [oldUrl, old] = before;
         // The node moved (DNS no longer lists its old address): the new address replaces
         // it, and what is owed to its id stays owed. Both listed: which one is it? Neither yet.
-        if (old.source !== 'dns' || old.unlistedSinceMs === 0) return { ok: false, detail: `node id ${node} already known at another address` };
+        if (old.source !== 'dns' || old.unlistedSinceMs === 0) return this.conflicting(m, `node id ${node} already known at another address (${old.url}): two nodes may share the id; not asked`);
         this.forget(oldUrl, old, `moved to ${m.url}`, true);
       }
       m.id = node;
       this.deps.logger.info({ peer: node, url: m.url }, 'peer found by DNS');
       this.deps.onIdentified?.(m.url, node);
     } else if (node !== m.id) {
-      return { ok: false, detail: `answers as ${node}, expected ${m.id}` };
+      return this.conflicting(m, `answers as ${node}, expected ${m.id}`);
     }
     m.owesUs = answer.owed;
     m.starting = answer.starting;
@@ -248,6 +239,13 @@ export class Membership {
       this.deps.onAvailable?.(node);
     }
     return { ok: true, detail: 'status 200' };
+  }
+
+  /** A probe refused for who the address says it is: warned once per conflict (the health transition logs only the first failure). */
+  private conflicting(m: Member, detail: string): ProbeOutcome {
+    if (m.conflict !== detail) this.deps.logger.warn({ peer: m.id ?? m.url, url: m.url, why: detail }, `peer ${m.url} ${detail}`);
+    m.conflict = detail;
+    return { ok: false, detail };
   }
 
   private async resolveLoop(): Promise<void> {
@@ -382,8 +380,9 @@ export class Membership {
     return this.order(key)[0]!.self;
   }
 
-  stats(): { id: string; url: string; source: Member['source']; available: boolean; listed: boolean; health: HealthSnapshot }[] {
-    return this.peers().map((m) => ({ id: m.id!, url: m.url, source: m.source, available: this.usable(m), listed: m.unlistedSinceMs === 0, health: m.health.snapshot() }));
+  /** /stats `members`: every peer, and every DNS-listed address not identified yet, with why it is not asked. */
+  stats(): MemberReport[] {
+    return [...this.peers(), ...this.unidentified()].map((m) => memberReport(m, this.usable(m)));
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,8 @@
 //
 // Rules (each one a reason):
 // - a member that fails before answering (connect error, reset, no headers within
-//   cluster.peerTimeoutMs) counts against its health and the next is asked; an
+//   cluster.peerTimeoutMs of the request, however long it queued for one of the
+//   peer's sockets) counts against its health and the next is asked; an
 //   answer, even a 5xx, is the answer (asking others would multiply a failing
 //   origin's load);
 // - when this node is the owner of what its own client asked (cluster.successorCopy),
@@ -72,6 +73,8 @@ export interface PeerFetchDeps {
   clock: Clock;
   logger: Logger;
   handoffMs: number;
+  /** cluster.peerTimeoutMs: a peer's time to send its answer's headers, counted from the request (queued or not). */
+  peerTimeoutMs: number;
   /** A peer with purges queued for it is not asked. */
   hasPendingPurges: (peerId: string) => boolean;
   /** The owner's own misses go through the next member in order (cluster.successorCopy). */
@@ -269,8 +272,13 @@ export class PeerFetch {
     Object.assign(headers, proof);
     const askedAtMs = this.deps.clock.now();
     let res: OriginResponse;
+    // The peer's time to answer counts from now, not from when a socket of its pool takes the
+    // request: behind a stalled peer's busy sockets a queued request would wait round after round.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new undiciErrors.HeadersTimeoutError(`peer ${m.id} sent no headers within cluster.peerTimeoutMs (${this.deps.peerTimeoutMs} ms)`)), this.deps.peerTimeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal;
     try {
-      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, ...(req.signal ? { signal: req.signal } : {}) });
+      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal }).finally(() => clearTimeout(timer));
       m.health.recordSuccess();
       res = { status: r.statusCode, headers: fromUndici(r.headers), body: r.body, upstream: `peer ${m.id}`, peer: m.id! };
     } catch (err) {

@@ -270,9 +270,14 @@ function checkWhole(config: Config): void {
     throw configError('cluster.secret: missing (expected --cluster-secret or STRATA_CLUSTER_SECRET: peers authenticate each other with it)');
   }
   const ids = new Set<string>();
+  // A peer is known by its URL (cluster/membership.ts): a second name for one would replace the first.
+  const urls = new Map<string, string>();
   for (const p of config.cluster.peers) {
     if (ids.has(p.id)) throw configError(`cluster.peers: "${p.id}" is listed twice (expected each node id once)`);
+    const named = urls.get(p.url);
+    if (named !== undefined) throw configError(`cluster.peers: ${p.url} is listed twice (as ${named} and ${p.id}); expected each node's URL once, under its node id`);
     ids.add(p.id);
+    urls.set(p.url, p.id);
   }
   if (overlaps(config.listen, config.admin.listen)) {
     throw configError(`admin.listen: "${formatHostPort(config.admin.listen)}" overlaps listen "${formatHostPort(config.listen)}" (expected a different port)`);

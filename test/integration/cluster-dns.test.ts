@@ -74,53 +74,54 @@ describe('cluster: membership from DNS', () => {
   });
 });
 
-describe('cluster: DNS peers that move or are not known yet keep the purges owed to them', () => {
-  const TOKEN = 'dns-admin-token';
-  async function setUp() {
-    const addresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
-    const proxyPort = await portFreeOn(addresses);
-    const adminPort = await portFreeOn(addresses);
-    const dns = { listed: [] as string[] };
-    const resolve = async (host: string) => (host === 'strata.test' ? dns.listed : []);
-    const clock = new FakeClock(Date.now());
-    const origin = await startOrigin(fixed('dns object', { 'cache-control': 'max-age=60' }), clock);
-    const dirs: string[] = [];
-    const nodes: StrataNode[] = [];
-    const logs = new Map<StrataNode, Record<string, unknown>[]>();
-    const start = async (id: string, addr: string) => {
-      const dir = await mkdtemp(join(tmpdir(), 'strata-dns-'));
-      dirs.push(dir);
-      const config = testConfig(origin.url, dir);
-      config.nodeId = id;
-      config.listen = { host: addr, port: proxyPort };
-      config.admin = { ...config.admin, listen: { host: addr, port: adminPort }, token: TOKEN };
-      config.cluster = { ...config.cluster, dns: `strata.test:${proxyPort}`, dnsIntervalMs: 100, peerAdminPort: adminPort, secret: CLUSTER_SECRET, healthCheckIntervalMs: 100, peerConnectTimeoutMs: 500, purgeAckTimeoutMs: 500 };
-      config.logLevel = 'info';
-      const lines: Record<string, unknown>[] = [];
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-          cb();
-        },
-      }) as Writable & { write(s: string): boolean };
-      const node = createNode(config, { clock, resolvePeers: resolve, logDestination: sink });
-      logs.set(node, lines);
-      await node.start();
-      nodes.push(node);
-      return node;
-    };
-    const purge = (addr: string, body: unknown) => fetchReply(`http://${addr}:${adminPort}/purge`, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify(body));
-    const owed = (n: StrataNode) => n.cluster()!.stats()['purgesOwed'] as Record<string, number>;
-    const close = async () => {
-      await Promise.all(nodes.map((n) => n.stop()));
-      await origin.close();
-      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-    };
-    /** Node `n` applied a purge `from` sent it. */
-    const appliedFrom = (n: StrataNode, from: string) => logs.get(n)!.some((l) => l['msg'] === 'purge from a peer' && (l['purge'] as { by?: string }).by === `peer ${from}`);
-    return { addresses, proxyPort, dns, start, purge, owed, close, appliedFrom };
-  }
+const TOKEN = 'dns-admin-token';
+/** Nodes started one by one on loopback addresses sharing the proxy and admin ports, found through strata.test. */
+async function setUp() {
+  const addresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+  const proxyPort = await portFreeOn(addresses);
+  const adminPort = await portFreeOn(addresses);
+  const dns = { listed: [] as string[] };
+  const resolve = async (host: string) => (host === 'strata.test' ? dns.listed : []);
+  const clock = new FakeClock(Date.now());
+  const origin = await startOrigin(fixed('dns object', { 'cache-control': 'max-age=60' }), clock);
+  const dirs: string[] = [];
+  const nodes: StrataNode[] = [];
+  const logs = new Map<StrataNode, Record<string, unknown>[]>();
+  const start = async (id: string, addr: string) => {
+    const dir = await mkdtemp(join(tmpdir(), 'strata-dns-'));
+    dirs.push(dir);
+    const config = testConfig(origin.url, dir);
+    config.nodeId = id;
+    config.listen = { host: addr, port: proxyPort };
+    config.admin = { ...config.admin, listen: { host: addr, port: adminPort }, token: TOKEN };
+    config.cluster = { ...config.cluster, dns: `strata.test:${proxyPort}`, dnsIntervalMs: 100, peerAdminPort: adminPort, secret: CLUSTER_SECRET, healthCheckIntervalMs: 100, peerConnectTimeoutMs: 500, purgeAckTimeoutMs: 500 };
+    config.logLevel = 'info';
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    }) as Writable & { write(s: string): boolean };
+    const node = createNode(config, { clock, resolvePeers: resolve, logDestination: sink });
+    logs.set(node, lines);
+    await node.start();
+    nodes.push(node);
+    return node;
+  };
+  const purge = (addr: string, body: unknown) => fetchReply(`http://${addr}:${adminPort}/purge`, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify(body));
+  const owed = (n: StrataNode) => n.cluster()!.stats()['purgesOwed'] as Record<string, number>;
+  const close = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await origin.close();
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  };
+  /** Node `n` applied a purge `from` sent it. */
+  const appliedFrom = (n: StrataNode, from: string) => logs.get(n)!.some((l) => l['msg'] === 'purge from a peer' && (l['purge'] as { by?: string }).by === `peer ${from}`);
+  return { addresses, proxyPort, adminPort, dns, start, purge, owed, close, appliedFrom, logs };
+}
 
+describe('cluster: DNS peers that move or are not known yet keep the purges owed to them', () => {
   it('a peer back at a new address with the same node id replaces its old unlisted address and gets what it was owed', async () => {
     const t = await setUp();
     try {
@@ -161,6 +162,36 @@ describe('cluster: DNS peers that move or are not known yet keep the purges owed
       await until(() => Object.keys(t.owed(a)).length === 0, 'the purge to be handed to dns-1 and delivered');
       await until(() => t.appliedFrom(b, 'dns-0'), 'dns-1 to apply it');
       assert.equal(a.cluster()!.membership.peer('dns-1')?.url, `http://127.0.0.2:${t.proxyPort}`);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('cluster: two nodes that share a node id (DNS)', () => {
+  it('an address answering this node\'s own id from another process is not taken for this node: each says so in its log and /stats, and a third node shows the address it does not ask', async () => {
+    const t = await setUp();
+    try {
+      t.dns.listed = [...t.addresses];
+      const [a, b, twin] = [await t.start('dns-0', '127.0.0.1'), await t.start('dns-1', '127.0.0.2'), await t.start('dns-0', '127.0.0.3')];
+      type Shown = { id: string | null; url: string; available: boolean; out?: string };
+      const members = async (addr: string) => (JSON.parse((await fetchReply(`http://${addr}:${t.adminPort}/stats`, { authorization: `Bearer ${TOKEN}` })).text) as { peers: { members: Shown[] } }).peers.members;
+      const at = (addr: string) => `http://${addr}:${t.proxyPort}`;
+      const sharing = (n: StrataNode) => t.logs.get(n)!.some((l) => l['level'] === 40 && /share/.test(String(l['msg'])));
+      await until(() => sharing(a) && sharing(twin), 'both nodes named dns-0 to warn that another answers with their id');
+      for (const [addr, other] of [['127.0.0.1', '127.0.0.3'], ['127.0.0.3', '127.0.0.1']] as const) {
+        const shown = (await members(addr)).find((m) => m.url === at(other));
+        assert.ok(shown, `${addr}'s /stats shows the other dns-0 (${other})`);
+        assert.equal(shown.available, false);
+        assert.match(shown.out ?? '', /dns-0.*another process/);
+      }
+      // The third node asks one of the two and shows the other, and why it does not ask it.
+      const seen = b.cluster()!.membership;
+      await until(() => seen.stats().some((m) => m.id === 'dns-0' && m.available) && seen.stats().some((m) => /already known/.test(m.out ?? '')), 'dns-1 to ask one dns-0 and refuse the other');
+      const third = await members('127.0.0.2');
+      const other = third.find((m) => (m.url === at('127.0.0.1') || m.url === at('127.0.0.3')) && !m.available);
+      assert.ok(other, JSON.stringify(third));
+      assert.match(other.out ?? '', /already known at another address/);
     } finally {
       await t.close();
     }

@@ -1,0 +1,86 @@
+// A peer that stops answering with its sockets open (a process paused by SIGSTOP,
+// a host whose kernel still accepts connections): until the health checks count
+// it out, each request sent to it waits cluster.peerTimeoutMs and is then asked
+// of the next node. The wait is the bound for every request, however many are in
+// flight at once (a peer's connection pool holds a bounded number of sockets; the
+// rest queue behind them and must not wait one peerTimeoutMs per round).
+
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Agent } from 'undici';
+import { primaryKey } from '../../src/cache/key.js';
+import { rank } from '../../src/cluster/ownership.js';
+import { createNode } from '../../src/node.js';
+import { CLUSTER_SECRET } from '../fixtures/cluster.js';
+import { fetchReply, startOrigin, testConfig, until } from '../fixtures/harness.js';
+
+const HOST = 'site.test';
+const body = (path: string) => `body of ${path}`;
+const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), [{ id: 'node-a' }, { id: 'node-z' }])[0]!.id;
+
+test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeoutMs at most before the next node is asked', async () => {
+  // A peer whose admin listener answers its health checks as node-z and whose proxy listener never answers.
+  const held: http.ServerResponse[] = [];
+  const admin = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: 'ok', node: 'node-z' }));
+  });
+  const proxy = http.createServer((_req, res) => void held.push(res));
+  await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  const port = (s: http.Server) => (s.address() as AddressInfo).port;
+  const dir = await mkdtemp(join(tmpdir(), 'strata-stalled-'));
+  const origin = await startOrigin((req, res) => {
+    const b = body(req.url!);
+    res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
+    res.end(b);
+  });
+  // Long enough that a round of it outweighs the time 300 requests take on a busy machine.
+  const peerTimeoutMs = 3000;
+  const config = testConfig(origin.url, dir);
+  config.nodeId = 'node-a';
+  config.cluster = {
+    ...config.cluster,
+    secret: CLUSTER_SECRET,
+    healthCheckIntervalMs: 100,
+    peerTimeoutMs,
+    handoffMs: 0,
+    successorCopy: false,
+    peers: [{ id: 'node-z', url: `http://127.0.0.1:${port(proxy)}`, adminPort: port(admin) }],
+  };
+  const node = createNode(config);
+  await node.start();
+  const clients = new Agent({ connections: 1024 });
+  try {
+    const m = node.cluster()!.membership;
+    await until(() => m.peers().every((p) => m.usable(p)), 'node-z to answer its health check');
+    const paths: string[] = [];
+    for (let i = 0; paths.length < 300; i++) if (ownerOf(`/stalled/${i}`) === 'node-z') paths.push(`/stalled/${i}`);
+    const base = `http://127.0.0.1:${node.proxyAddress().port}`;
+    const took = await Promise.all(
+      paths.map(async (p) => {
+        const started = performance.now();
+        const r = await fetchReply(base + p, { host: HOST }, 'GET', undefined, clients);
+        assert.equal(r.status, 200);
+        assert.equal(r.text, body(p));
+        return performance.now() - started;
+      }),
+    );
+    assert.ok(held.length >= 1, 'the stalled owner was asked');
+    // One peer timeout and time to spare for 300 requests on a shared machine; not one timeout per
+    // round of the pool's sockets (the second round alone ends 2 * peerTimeoutMs after the request).
+    const slow = took.filter((ms) => ms >= 2 * peerTimeoutMs).length;
+    assert.equal(slow, 0, `${slow} of ${took.length} requests waited ${2 * peerTimeoutMs} ms or more (slowest ${Math.round(Math.max(...took))} ms)`);
+  } finally {
+    for (const r of held) r.destroy();
+    await node.stop();
+    await clients.close();
+    await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
+    await origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
