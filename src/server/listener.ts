@@ -165,6 +165,22 @@ interface ConnState {
   window: PipelineWindow;
 }
 
+/**
+ * Must the connection close after this request's answer? An Upgrade request
+ * (Upgrade + Connection: upgrade, as llhttp reads them): Strata upgrades nothing
+ * (RFC 9110 §7.8 lets it answer as usual), but node:http's parser reads no byte
+ * after such a message when no 'upgrade' listener takes the socket, so an answer
+ * saying keep-alive left the client's next request unanswered until the keep-alive
+ * timeout. An HTTP/1.0 request with Transfer-Encoding: its framing is faulty and the
+ * connection closes after it (RFC 9112 §6.1), since an HTTP/1.0 hop before Strata
+ * may not have read the chunks as its body.
+ */
+function lastOnConnection(req: IncomingMessage): boolean {
+  const h = req.headers;
+  if (h.upgrade !== undefined && h.connection !== undefined && /(?:^|,)\s*upgrade\s*(?:,|$)/i.test(h.connection)) return true;
+  return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && h['transfer-encoding'] !== undefined;
+}
+
 /** The proxy listener; a reload hands it new limits (they apply to connections accepted from then on). */
 export type ProxyListener = http.Server & { setLimits(limits: LimitsConfig): void };
 
@@ -232,6 +248,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // Already answered at the connection level; the socket closes after its linger.
     if (st.shut) return;
     st.last = req;
+    if (lastOnConnection(req)) res.shouldKeepAlive = false;
     // 'close' follows 'finish' on every response, and also fires when the connection
     // dies. On, not once: a response closes once, and once() wraps the listener per call.
     res.on('close', settleResponse);

@@ -181,6 +181,33 @@ test('a GET with a body whose bytes arrive after the cached answer: the next req
     assert.equal(n.h.origin.count(), 1);
   }));
 
+// node:http reads nothing more on a connection after a request it parsed as an
+// Upgrade (Upgrade + Connection: upgrade) with no 'upgrade' listener: the answer
+// said keep-alive, so the client's next request on the connection was dropped
+// unanswered until the keep-alive timeout cut it (5 s). An HTTP/1.0 message with
+// Transfer-Encoding has faulty framing (RFC 9112 §6.1: close after processing it:
+// an HTTP/1.0 hop before Strata may not have read the chunks as its body), yet the
+// connection served on.
+const PARSER_STOPS: [string, (host: string) => string][] = [
+  ['Upgrade: websocket', (host) => `GET /cached HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`],
+  ['Upgrade: h2c', (host) => `GET /cached HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`],
+  ['an HTTP/1.0 keep-alive request with Transfer-Encoding', (host) => `POST /posted HTTP/1.0\r\nHost: ${host}\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`],
+];
+for (const [what, request] of PARSER_STOPS) {
+  test(`${what}: answered as a plain request with Connection: close, and the connection closed at once (nothing after it would be read)`, T, () =>
+    withPrimedNode(async (n) => {
+      const next = `GET /cached?next HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`;
+      const r = await rawExchange(n.port, request(n.host) + next, { responses: 1, waitClose: true, closeWaitMs: 1500 });
+      assert.equal(r.responses.length, 1, JSON.stringify(r.raw.toString('latin1')));
+      const res = r.responses[0]!;
+      assert.equal(res.status, 200);
+      assert.equal(res.text, CACHED_BODY);
+      assert.equal(res.headers['connection'], 'close', 'the answer tells the client the connection ends here');
+      assert.ok(r.closed, 'closed after the answer, not left open until the keep-alive timeout');
+      await assertStillServing(n);
+    }));
+}
+
 test('a bad request after a good one on the same connection: the good one is answered, the bad one refused and the connection closed', T, () =>
   withPrimedNode(async (n) => {
     const r = await rawExchange(n.port, `GET /cached HTTP/1.1\r\nHost: ${n.host}\r\n\r\nG@T / HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`, { responses: 2, waitClose: true });
