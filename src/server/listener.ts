@@ -333,6 +333,9 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     continueIfBodiless(req, res);
     tracked(req, res);
   });
+  // Any other Expect: left to node:http, it was a bare 417 with an empty body, neither
+  // logged nor counted. The request path refuses it like any bad input (request-guard.ts).
+  server.on('checkExpectation', tracked);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

@@ -66,6 +66,11 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
       hostField = ':authority';
     }
   }
+  // RFC 9110 §10.1.1: 100-continue is the only expectation defined; any other is refused with 417.
+  const expect = req.headers.expect;
+  if (expect !== undefined && expect.trim().toLowerCase() !== '100-continue') {
+    return new StrataError('EXPECTATION_FAILED', `request Expect ${JSON.stringify(expect.slice(0, 100))} is refused: only 100-continue is met; send the request without it`);
+  }
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && req.headers['content-length'] !== undefined) {
     return new StrataError('AMBIGUOUS_LENGTH', 'request has both Content-Length and Transfer-Encoding');

@@ -118,6 +118,21 @@ test('two identical Host fields are still two → 400', T, () =>
     await expectRefused(n, `GET /cached HTTP/1.1\r\nHost: ${n.host}\r\nHost: ${n.host}\r\n\r\n`, { ...BAD_400, body: /more than one Host header/, code: 'BAD_REQUEST' });
   }));
 
+// --- Expect -----------------------------------------------------------------
+
+// Node answered an expectation other than 100-continue itself: a bare 417 with an
+// empty body, not logged, not counted, no Cache-Control: no-store.
+test('an Expect other than 100-continue (RFC 9110 §10.1.1) → 417 naming the expectation, logged and counted, closed; nothing reaches the origin', T, () =>
+  withPrimedNode(async (n) => {
+    await expectRefused(n, `POST /cached HTTP/1.1\r\nHost: ${n.host}\r\nExpect: 100-continuex\r\nContent-Length: 3\r\n\r\n`, {
+      status: 417,
+      reason: /Expectation Failed$/,
+      body: /^417 EXPECTATION_FAILED: .*"100-continuex".*only 100-continue/,
+      closed: true,
+      code: 'EXPECTATION_FAILED',
+    });
+  }));
+
 // --- message framing (smuggling) --------------------------------------------
 
 test('Content-Length with Transfer-Encoding (RFC 9112 §6.3) → 400, closed; the smuggled request never reaches the origin', T, () =>
