@@ -237,6 +237,12 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
     // HTTP/2: :authority as the host field (RFC 9113 §8.3.1), in req.headers, which ctx.headers still is.
     authorityAsHost(req);
     ctx.headers = withoutConnectionNamed(ctx.headers);
+    if (ctx.target === '*') {
+      // OPTIONS * (RFC 9110 §9.3.7): this server's options, which are Strata's, not an origin's.
+      finishedOnClose(ctx);
+      answer.options(ctx, 'options-asterisk');
+      return;
+    }
     if (env.cluster) {
       // Before anything reads the request: a claim to be a peer without proof loses its peer fields.
       const peer = env.cluster.verify(ctx.method, req.url ?? '/', ctx.headers);

@@ -88,6 +88,13 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // chooses the site (and so its auth) and becomes X-Forwarded-Host: only a name or
   // IP literal, the same rule as the redirect listener's (http/host.ts).
   if (hostHeader && hostPartOf(hostHeader) === undefined) return new StrataError('BAD_REQUEST', malformedHostMessage(hostField, hostHeader));
+  // Asterisk-form (RFC 9112 §3.2.4): "OPTIONS *" asks about the server itself (RFC 9110 §9.3.7);
+  // the request path answers it (pipeline/answer.ts options). No other method has a use for it.
+  if (url === '*') {
+    if (method !== 'OPTIONS') return new StrataError('BAD_REQUEST', `request target "*" is for OPTIONS only, not ${method}`);
+    if (!hostHeader && req.httpVersionMinor >= 1 && req.httpVersionMajor === 1) return new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header');
+    return { target: url, host: hostHeader ?? '' };
+  }
   if (url.startsWith('/')) {
     if (!hostHeader) {
       if (req.httpVersionMinor >= 1) return new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header');

@@ -119,6 +119,28 @@ test('TRACE → 501 naming the method, origin never contacted', T, () =>
     });
   }));
 
+// RFC 9110 §9.3.7: "OPTIONS *" asks about the server itself, not a resource. It was
+// refused as a malformed target (400, "must be origin-form").
+test('OPTIONS * is answered by Strata itself (200, Allow), the origin not asked; the connection serves on', T, () =>
+  withPrimedNode(async (n) => {
+    const r = await rawExchange(n.port, `OPTIONS * HTTP/1.1\r\nHost: ${n.host}\r\n\r\nGET /cached HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`, { responses: 2 });
+    assert.equal(r.responses.length, 2, JSON.stringify(r.raw.toString('latin1')));
+    const [options, next] = r.responses as [(typeof r.responses)[0], (typeof r.responses)[0]];
+    assert.equal(options.status, 200);
+    assert.match(options.headers['allow'] ?? '', /\bGET\b.*\bOPTIONS\b/);
+    assert.doesNotMatch(options.headers['allow'] ?? '', /TRACE|CONNECT/);
+    assert.match(options.headers['cache-status'] ?? '', /fwd=bypass/);
+    assert.equal(next.status, 200);
+    assert.equal(next.text, CACHED_BODY);
+    assert.equal(n.h.node.stats.counters.badRequests, 0);
+    assert.equal(n.h.origin.count(), 1);
+  }));
+
+test('the asterisk target with any method but OPTIONS → 400 naming it', T, () =>
+  withPrimedNode(async (n) => {
+    await expectRefused(n, `GET * HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`, { status: 400, reason: /Bad Request$/, body: /^400 BAD_REQUEST: request target "\*" is for OPTIONS only/, code: 'BAD_REQUEST' });
+  }));
+
 // --- bodies on keep-alive connections ----------------------------------------
 
 test('a GET with a body answered from cache, then a pipelined request on the same connection: both answered, no smuggling', T, () =>
