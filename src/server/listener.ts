@@ -33,6 +33,7 @@ import { StrataError, type ErrorCode } from '../errors.js';
 import type { LimitsConfig } from '../config/types.js';
 import { ClientConnections } from './client-connections.js';
 import { SendStallSweep } from './send-stall.js';
+import { KeepAliveIdleSweep } from './keep-alive-idle.js';
 import { PipelineWindow } from './pipelining.js';
 import { continueIfBodiless } from './request-body.js';
 
@@ -88,6 +89,9 @@ function parserErrorCode(code: string | undefined): ErrorCode {
       return 'BAD_REQUEST';
   }
 }
+
+/** node:http's keep-alive timeout: an idle kept-alive connection is closed after it. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 /** How long a refused connection may stay half-open, waiting for the client to close. */
 const REFUSED_LINGER_MS = 2_000;
@@ -163,6 +167,8 @@ interface ConnState {
   firstRequestTimer?: NodeJS.Timeout;
   /** Its requests in progress, bounded, and the count of responses owed. */
   window: PipelineWindow;
+  /** Requests received on it: the keep-alive idle sweep's progress figure. */
+  requests: number;
 }
 
 /**
@@ -204,7 +210,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
     if (!st) {
-      st = { refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler) };
+      st = { refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler), requests: 0 };
       conns.set(socket, st);
       const window = st.window;
       socket.once('close', () => {
@@ -247,6 +253,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     }
     // Already answered at the connection level; the socket closes after its linger.
     if (st.shut) return;
+    st.requests++;
     st.last = req;
     if (lastOnConnection(req)) res.shouldKeepAlive = false;
     // 'close' follows 'finish' on every response, and also fires when the connection
@@ -296,6 +303,16 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     rejectRaw(socket, err);
   };
 
+  // A kept-alive connection owing nothing that brings no request (only empty lines, say): 408 and closed.
+  const idle = new KeepAliveIdleSweep({
+    timeoutMs: () => KEEP_ALIVE_TIMEOUT_MS + limits.requestHeadersTimeoutMs,
+    requestsWhileIdle: (socket) => {
+      const st = conns.get(socket);
+      return st === undefined || st.refused || st.window.owed > 0 ? undefined : st.requests;
+    },
+    onIdle: (socket) => shut(socket as Socket, new StrataError('REQUEST_TIMEOUT', `no request within ${KEEP_ALIVE_TIMEOUT_MS + limits.requestHeadersTimeoutMs} ms of the last answer (keep-alive timeout + limits.requestHeadersTimeoutMs)`)),
+  });
+
   const perClient = new ClientConnections(() => (opts.behindTls ? 0 : limits.maxConnectionsPerClient));
   const onConnection = (socket: Socket): void => {
     const tooMany = perClient.admit(socket);
@@ -304,6 +321,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       return;
     }
     stalls.watch(socket);
+    idle.watch(socket);
     const st = stateOf(socket);
     st.firstRequestTimer = setTimeout(() => {
       st.firstRequestTimer = undefined;
@@ -320,7 +338,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       // timeout then answered slowloris connections after 30 s.
       connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.requestHeadersTimeoutMs / 4))),
       requestTimeout: 0,
-      keepAliveTimeout: 5_000,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       requireHostHeader: false,
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
