@@ -9,7 +9,9 @@
 // request must also be complete within the header timeout counted from accept, by
 // a timer of our own (Node 20.20 counts a silent connection from accept on its
 // tick, but PITFALLS records versions that never time it out); and one client
-// address may hold at most limits.maxConnectionsPerClient connections. A client
+// address may hold at most limits.maxConnectionsPerClient connections. A kept-alive
+// connection that brings no request is closed even when it sends empty lines
+// (./keep-alive-idle.ts). A client
 // that stops taking its answer is cut after limits.sendTimeoutMs.
 // With TLS on, the same server takes the decrypted HTTP/1.1 connections from the
 // TLS front (./secure-listener.ts), which counts them per address and bounds
