@@ -106,3 +106,27 @@ test('a kept-alive connection fed only empty lines is answered 408 and closed on
     assert.equal(h.node.stats.counters.badRequests, 1);
   });
 });
+
+// A body nothing reads any more (its request answered from cache) was drained by
+// node:http for as long as it came: a chunked body of one byte a second held the
+// connection for ever (limits.requestBodyTimeoutMs counts pauses, and there were none).
+test('a request answered from cache whose chunked body never ends: closed once keep-alive plus header timeout have passed', T, async () => {
+  await withNode({ requestHeadersTimeoutMs: HEADERS_TIMEOUT_MS }, async (h, port) => {
+    assert.equal((await rawExchange(port, 'GET /hit HTTP/1.1\r\nHost: site.example\r\n\r\n')).responses[0]?.status, 200);
+    await h.stored(1);
+    const started = Date.now();
+    const r = await rawExchange(port, 'GET /hit HTTP/1.1\r\nHost: site.example\r\nTransfer-Encoding: chunked\r\n\r\n', {
+      responses: 1,
+      pieces: Array.from({ length: 60 }, () => '1\r\nx\r\n'),
+      pieceGapMs: 200,
+      timeoutMs: 15_000,
+      waitClose: true,
+      closeWaitMs: 14_000,
+    });
+    const ms = Date.now() - started;
+    assert.match(r.responses[0]?.headers['cache-status'] ?? '', /; hit/);
+    assert.equal(r.closed, true, 'the connection is closed');
+    assert.ok(ms < 8_000, `closed after ${ms} ms`);
+    assert.equal(h.origin.count('/hit'), 1);
+  });
+});
