@@ -38,6 +38,11 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
 }
 
 function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {
+  // node:http's parser takes "HTTP/2.0" in a request line; HTTP/2 has no request line (RFC 9113),
+  // and every later step would read such a request as an HTTP/2 stream's. Only node:http2 makes those.
+  if (req.httpVersionMajor !== 1 && (req as { stream?: unknown }).stream === undefined) {
+    return new StrataError('BAD_REQUEST', `request line names HTTP/${req.httpVersion}; this connection speaks HTTP/1.x (HTTP/2 is offered over TLS only)`);
+  }
   const url = req.url ?? '';
   if (url.length > limits.maxUrlBytes) {
     return new StrataError('URI_TOO_LONG', `request target is ${url.length} bytes; the limit is ${limits.maxUrlBytes}`);

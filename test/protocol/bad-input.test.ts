@@ -101,6 +101,13 @@ test('one 20 KiB header field → 431, closed', T, () =>
     });
   }));
 
+// node:http's parser takes "HTTP/2.0" in a request line: the request was served as
+// an HTTP/2 one (httpVersionMajor 2) on an HTTP/1.1 connection.
+test('a request line naming HTTP/2.0 on an HTTP/1.1 connection → 400 naming the version, closed; the origin is not asked', T, () =>
+  withPrimedNode(async (n) => {
+    await expectRefused(n, `GET /cached HTTP/2.0\r\nHost: ${n.host}\r\n\r\n`, { ...BAD_400, body: /^400 BAD_REQUEST: request line names HTTP\/2\.0/, closed: true, code: 'BAD_REQUEST' });
+  }));
+
 // --- Host -------------------------------------------------------------------
 
 test('HTTP/1.1 without Host (RFC 9112 §3.2) → 400 naming the missing Host', T, () =>
