@@ -123,8 +123,13 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
     // arrived on (plus localhost on loopback); clients of a reverse proxy send
     // origin-form anyway, so nothing legitimate depends on other authorities.
     const authority = normaliseHostPort(u.host, u.protocol);
-    if (!hostHeader || authority !== normaliseHostPort(hostHeader, u.protocol) || !localNames(req).some((n) => normaliseHostPort(n, u.protocol) === authority)) {
+    if (!localNames(req).some((n) => normaliseHostPort(n, u.protocol) === authority)) {
       return new StrataError('NOT_A_FORWARD_PROXY', `absolute-form request for ${u.host} refused: Strata is a reverse proxy, not an open proxy`);
+    }
+    // RFC 9112 §3.2.2 has the target win over Host; Strata refuses the disagreement instead (CACHING.md).
+    if (!hostHeader || authority !== normaliseHostPort(hostHeader, u.protocol)) {
+      const host = hostHeader ? `Host says ${JSON.stringify(hostHeader.slice(0, 100))}` : 'no Host was sent';
+      return new StrataError('NOT_A_FORWARD_PROXY', `absolute-form target names this node (${u.host}) but ${host}: send the same authority in both, or origin-form`);
     }
     // The target as written, not WHATWG's re-encoding of it: keyed as the same request in origin-form is.
     return { target: absoluteParts(url)?.target ?? u.pathname + u.search, host: u.host };

@@ -76,9 +76,16 @@ test('absolute-form naming this node as localhost is accepted', T, () =>
     assert.equal(n.h.node.stats.counters.badRequests, 0);
   }));
 
-test('absolute-form naming this node with a Host that differs → 403', T, () =>
+// The message said "absolute-form request for <this node> refused: … not an open proxy",
+// naming the node's own address as the foreign one; it now names the disagreement.
+test('absolute-form naming this node with a Host that differs → 403 naming both', T, () =>
   withPrimedNode(async (n) => {
-    await expectRefused(n, `GET http://${n.host}/cached HTTP/1.1\r\nHost: evil.example\r\n\r\n`, { status: 403, reason: /Forbidden$/, body: /^403 NOT_A_FORWARD_PROXY/, code: 'NOT_A_FORWARD_PROXY' });
+    await expectRefused(n, `GET http://${n.host}/cached HTTP/1.1\r\nHost: evil.example\r\n\r\n`, {
+      status: 403,
+      reason: /Forbidden$/,
+      body: /^403 NOT_A_FORWARD_PROXY: absolute-form target names this node \(127\.0\.0\.1:\d+\) but Host says "evil\.example"/,
+      code: 'NOT_A_FORWARD_PROXY',
+    });
   }));
 
 test('absolute-form for the node address on another port → 403', T, () =>
