@@ -29,6 +29,7 @@ export const ERROR_CATALOG = {
   HEADERS_TOO_LARGE: { status: 431, source: 'client', retryable: false, summary: 'request header section exceeds the limit' },
   NOT_A_FORWARD_PROXY: { status: 403, source: 'client', retryable: false, summary: 'Strata is a reverse proxy; absolute-form requests for other hosts are refused' },
   METHOD_NOT_IMPLEMENTED: { status: 501, source: 'client', retryable: false, summary: 'method not supported by this proxy' },
+  EXPECTATION_FAILED: { status: 417, source: 'client', retryable: false, summary: 'request Expect other than 100-continue: Strata meets no other expectation' },
   TRANSFER_CODING_NOT_IMPLEMENTED: { status: 501, source: 'client', retryable: false, summary: 'request Transfer-Encoding other than chunked alone (e.g. gzip, chunked): Strata decodes only chunked' },
   CLIENT_GONE: { status: 499, source: 'client', retryable: false, summary: 'the client went away before its origin fetch began (nothing is sent; nginx logs such requests as 499)' },
   ONLY_IF_CACHED_MISS: { status: 504, source: 'client', retryable: false, summary: 'only-if-cached: no stored response to satisfy the request' },

@@ -185,9 +185,9 @@ export function createAnswers(env: NodeEnv) {
       if (ctx.method !== 'HEAD') ctx.bytes += Buffer.byteLength(body);
     },
 
-    /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7): Strata answers for itself. */
-    options(ctx: RequestContext): void {
-      const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'max-forwards' });
+    /** OPTIONS with Max-Forwards: 0 (RFC 9110 §7.6.2, §9.3.7), or OPTIONS *: Strata answers for itself. */
+    options(ctx: RequestContext, detail: 'max-forwards' | 'options-asterisk' = 'max-forwards'): void {
+      const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail });
       ctx.res.writeHead(200, ['allow', ALLOWED_METHODS, 'content-length', '0', 'cache-status', cacheStatus, 'via', env.via]);
       ctx.res.end();
     },

@@ -95,6 +95,9 @@ function peerSide(to: RouteSide, side: string | undefined): RouteSide {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Receive refusals after which the connection's framing is not trusted: closed with the answer. */
+const CLOSING_REFUSALS: ReadonlySet<string> = new Set(['AMBIGUOUS_LENGTH', 'TRANSFER_CODING_NOT_IMPLEMENTED', 'EXPECTATION_FAILED']);
+
 /**
  * The request path, entered from a client's connection (`client`) or from the
  * worker link (`link`: another worker of this node asking for what this one holds).
@@ -224,8 +227,9 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
       finishedOnClose(ctx);
       counts.inc('badRequests');
       logger.warn({ id: ctx.id, code: accepted.code, method: ctx.method, url: ctx.target.slice(0, 200) }, accepted.message);
-      // A body framed in a way Strata refused is not read: the connection goes with it.
-      answer.error(ctx, accepted, 'bypass', accepted.code === 'AMBIGUOUS_LENGTH' || accepted.code === 'TRANSFER_CODING_NOT_IMPLEMENTED');
+      // A body framed in a way Strata refused is not read, nor one the client may still be
+      // holding back for an expectation refused: the connection goes with it.
+      answer.error(ctx, accepted, 'bypass', CLOSING_REFUSALS.has(accepted.code));
       return;
     }
     ctx.target = accepted.target;
@@ -233,6 +237,12 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
     // HTTP/2: :authority as the host field (RFC 9113 §8.3.1), in req.headers, which ctx.headers still is.
     authorityAsHost(req);
     ctx.headers = withoutConnectionNamed(ctx.headers);
+    if (ctx.target === '*') {
+      // OPTIONS * (RFC 9110 §9.3.7): this server's options, which are Strata's, not an origin's.
+      finishedOnClose(ctx);
+      answer.options(ctx, 'options-asterisk');
+      return;
+    }
     if (env.cluster) {
       // Before anything reads the request: a claim to be a peer without proof loses its peer fields.
       const peer = env.cluster.verify(ctx.method, req.url ?? '/', ctx.headers);

@@ -9,7 +9,9 @@
 // request must also be complete within the header timeout counted from accept, by
 // a timer of our own (Node 20.20 counts a silent connection from accept on its
 // tick, but PITFALLS records versions that never time it out); and one client
-// address may hold at most limits.maxConnectionsPerClient connections. A client
+// address may hold at most limits.maxConnectionsPerClient connections. A kept-alive
+// connection that brings no request is closed even when it sends empty lines
+// (./keep-alive-idle.ts). A client
 // that stops taking its answer is cut after limits.sendTimeoutMs.
 // With TLS on, the same server takes the decrypted HTTP/1.1 connections from the
 // TLS front (./secure-listener.ts), which counts them per address and bounds
@@ -33,6 +35,7 @@ import { StrataError, type ErrorCode } from '../errors.js';
 import type { LimitsConfig } from '../config/types.js';
 import { ClientConnections } from './client-connections.js';
 import { SendStallSweep } from './send-stall.js';
+import { KeepAliveIdleSweep } from './keep-alive-idle.js';
 import { PipelineWindow } from './pipelining.js';
 import { continueIfBodiless } from './request-body.js';
 
@@ -88,6 +91,9 @@ function parserErrorCode(code: string | undefined): ErrorCode {
       return 'BAD_REQUEST';
   }
 }
+
+/** node:http's keep-alive timeout: an idle kept-alive connection is closed after it. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 /** How long a refused connection may stay half-open, waiting for the client to close. */
 const REFUSED_LINGER_MS = 2_000;
@@ -163,6 +169,24 @@ interface ConnState {
   firstRequestTimer?: NodeJS.Timeout;
   /** Its requests in progress, bounded, and the count of responses owed. */
   window: PipelineWindow;
+  /** Requests received on it: the keep-alive idle sweep's progress figure. */
+  requests: number;
+}
+
+/**
+ * Must the connection close after this request's answer? An Upgrade request
+ * (Upgrade + Connection: upgrade, as llhttp reads them): Strata upgrades nothing
+ * (RFC 9110 §7.8 lets it answer as usual), but node:http's parser reads no byte
+ * after such a message when no 'upgrade' listener takes the socket, so an answer
+ * saying keep-alive left the client's next request unanswered until the keep-alive
+ * timeout. An HTTP/1.0 request with Transfer-Encoding: its framing is faulty and the
+ * connection closes after it (RFC 9112 §6.1), since an HTTP/1.0 hop before Strata
+ * may not have read the chunks as its body.
+ */
+function lastOnConnection(req: IncomingMessage): boolean {
+  const h = req.headers;
+  if (h.upgrade !== undefined && h.connection !== undefined && /(?:^|,)\s*upgrade\s*(?:,|$)/i.test(h.connection)) return true;
+  return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && h['transfer-encoding'] !== undefined;
 }
 
 /** The proxy listener; a reload hands it new limits (they apply to connections accepted from then on). */
@@ -188,7 +212,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
     if (!st) {
-      st = { refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler) };
+      st = { refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler), requests: 0 };
       conns.set(socket, st);
       const window = st.window;
       socket.once('close', () => {
@@ -231,7 +255,9 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     }
     // Already answered at the connection level; the socket closes after its linger.
     if (st.shut) return;
+    st.requests++;
     st.last = req;
+    if (lastOnConnection(req)) res.shouldKeepAlive = false;
     // 'close' follows 'finish' on every response, and also fires when the connection
     // dies. On, not once: a response closes once, and once() wraps the listener per call.
     res.on('close', settleResponse);
@@ -279,6 +305,16 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     rejectRaw(socket, err);
   };
 
+  // A kept-alive connection owing nothing that brings no request (only empty lines, say): 408 and closed.
+  const idle = new KeepAliveIdleSweep({
+    timeoutMs: () => KEEP_ALIVE_TIMEOUT_MS + limits.requestHeadersTimeoutMs,
+    requestsWhileIdle: (socket) => {
+      const st = conns.get(socket);
+      return st === undefined || st.refused || st.window.owed > 0 ? undefined : st.requests;
+    },
+    onIdle: (socket) => shut(socket as Socket, new StrataError('REQUEST_TIMEOUT', `no request within ${KEEP_ALIVE_TIMEOUT_MS + limits.requestHeadersTimeoutMs} ms of the last answer (keep-alive timeout + limits.requestHeadersTimeoutMs)`)),
+  });
+
   const perClient = new ClientConnections(() => (opts.behindTls ? 0 : limits.maxConnectionsPerClient));
   const onConnection = (socket: Socket): void => {
     const tooMany = perClient.admit(socket);
@@ -287,6 +323,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       return;
     }
     stalls.watch(socket);
+    idle.watch(socket);
     const st = stateOf(socket);
     st.firstRequestTimer = setTimeout(() => {
       st.firstRequestTimer = undefined;
@@ -303,7 +340,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       // timeout then answered slowloris connections after 30 s.
       connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.requestHeadersTimeoutMs / 4))),
       requestTimeout: 0,
-      keepAliveTimeout: 5_000,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       requireHostHeader: false,
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
@@ -316,6 +353,9 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     continueIfBodiless(req, res);
     tracked(req, res);
   });
+  // Any other Expect: left to node:http, it was a bare 417 with an empty body, neither
+  // logged nor counted. The request path refuses it like any bad input (request-guard.ts).
+  server.on('checkExpectation', tracked);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

@@ -38,6 +38,11 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
 }
 
 function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {
+  // node:http's parser takes "HTTP/2.0" in a request line; HTTP/2 has no request line (RFC 9113),
+  // and every later step would read such a request as an HTTP/2 stream's. Only node:http2 makes those.
+  if (req.httpVersionMajor !== 1 && (req as { stream?: unknown }).stream === undefined) {
+    return new StrataError('BAD_REQUEST', `request line names HTTP/${req.httpVersion}; this connection speaks HTTP/1.x (HTTP/2 is offered over TLS only)`);
+  }
   const url = req.url ?? '';
   if (url.length > limits.maxUrlBytes) {
     return new StrataError('URI_TOO_LONG', `request target is ${url.length} bytes; the limit is ${limits.maxUrlBytes}`);
@@ -66,6 +71,11 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
       hostField = ':authority';
     }
   }
+  // RFC 9110 §10.1.1: 100-continue is the only expectation defined; any other is refused with 417.
+  const expect = req.headers.expect;
+  if (expect !== undefined && expect.trim().toLowerCase() !== '100-continue') {
+    return new StrataError('EXPECTATION_FAILED', `request Expect ${JSON.stringify(expect.slice(0, 100))} is refused: only 100-continue is met; send the request without it`);
+  }
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && req.headers['content-length'] !== undefined) {
     return new StrataError('AMBIGUOUS_LENGTH', 'request has both Content-Length and Transfer-Encoding');
@@ -83,6 +93,13 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // chooses the site (and so its auth) and becomes X-Forwarded-Host: only a name or
   // IP literal, the same rule as the redirect listener's (http/host.ts).
   if (hostHeader && hostPartOf(hostHeader) === undefined) return new StrataError('BAD_REQUEST', malformedHostMessage(hostField, hostHeader));
+  // Asterisk-form (RFC 9112 §3.2.4): "OPTIONS *" asks about the server itself (RFC 9110 §9.3.7);
+  // the request path answers it (pipeline/answer.ts options). No other method has a use for it.
+  if (url === '*') {
+    if (method !== 'OPTIONS') return new StrataError('BAD_REQUEST', `request target "*" is for OPTIONS only, not ${method}`);
+    if (!hostHeader && req.httpVersionMinor >= 1 && req.httpVersionMajor === 1) return new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header');
+    return { target: url, host: hostHeader ?? '' };
+  }
   if (url.startsWith('/')) {
     if (!hostHeader) {
       if (req.httpVersionMinor >= 1) return new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header');
@@ -106,8 +123,13 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
     // arrived on (plus localhost on loopback); clients of a reverse proxy send
     // origin-form anyway, so nothing legitimate depends on other authorities.
     const authority = normaliseHostPort(u.host, u.protocol);
-    if (!hostHeader || authority !== normaliseHostPort(hostHeader, u.protocol) || !localNames(req).some((n) => normaliseHostPort(n, u.protocol) === authority)) {
+    if (!localNames(req).some((n) => normaliseHostPort(n, u.protocol) === authority)) {
       return new StrataError('NOT_A_FORWARD_PROXY', `absolute-form request for ${u.host} refused: Strata is a reverse proxy, not an open proxy`);
+    }
+    // RFC 9112 §3.2.2 has the target win over Host; Strata refuses the disagreement instead (CACHING.md).
+    if (!hostHeader || authority !== normaliseHostPort(hostHeader, u.protocol)) {
+      const host = hostHeader ? `Host says ${JSON.stringify(hostHeader.slice(0, 100))}` : 'no Host was sent';
+      return new StrataError('NOT_A_FORWARD_PROXY', `absolute-form target names this node (${u.host}) but ${host}: send the same authority in both, or origin-form`);
     }
     // The target as written, not WHATWG's re-encoding of it: keyed as the same request in origin-form is.
     return { target: absoluteParts(url)?.target ?? u.pathname + u.search, host: u.host };

@@ -101,6 +101,13 @@ test('one 20 KiB header field → 431, closed', T, () =>
     });
   }));
 
+// node:http's parser takes "HTTP/2.0" in a request line: the request was served as
+// an HTTP/2 one (httpVersionMajor 2) on an HTTP/1.1 connection.
+test('a request line naming HTTP/2.0 on an HTTP/1.1 connection → 400 naming the version, closed; the origin is not asked', T, () =>
+  withPrimedNode(async (n) => {
+    await expectRefused(n, `GET /cached HTTP/2.0\r\nHost: ${n.host}\r\n\r\n`, { ...BAD_400, body: /^400 BAD_REQUEST: request line names HTTP\/2\.0/, closed: true, code: 'BAD_REQUEST' });
+  }));
+
 // --- Host -------------------------------------------------------------------
 
 test('HTTP/1.1 without Host (RFC 9112 §3.2) → 400 naming the missing Host', T, () =>
@@ -116,6 +123,21 @@ test('two Host fields (RFC 9112 §3.2) → 400 naming the duplicate', T, () =>
 test('two identical Host fields are still two → 400', T, () =>
   withPrimedNode(async (n) => {
     await expectRefused(n, `GET /cached HTTP/1.1\r\nHost: ${n.host}\r\nHost: ${n.host}\r\n\r\n`, { ...BAD_400, body: /more than one Host header/, code: 'BAD_REQUEST' });
+  }));
+
+// --- Expect -----------------------------------------------------------------
+
+// Node answered an expectation other than 100-continue itself: a bare 417 with an
+// empty body, not logged, not counted, no Cache-Control: no-store.
+test('an Expect other than 100-continue (RFC 9110 §10.1.1) → 417 naming the expectation, logged and counted, closed; nothing reaches the origin', T, () =>
+  withPrimedNode(async (n) => {
+    await expectRefused(n, `POST /cached HTTP/1.1\r\nHost: ${n.host}\r\nExpect: 100-continuex\r\nContent-Length: 3\r\n\r\n`, {
+      status: 417,
+      reason: /Expectation Failed$/,
+      body: /^417 EXPECTATION_FAILED: .*"100-continuex".*only 100-continue/,
+      closed: true,
+      code: 'EXPECTATION_FAILED',
+    });
   }));
 
 // --- message framing (smuggling) --------------------------------------------

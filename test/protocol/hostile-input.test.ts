@@ -76,9 +76,16 @@ test('absolute-form naming this node as localhost is accepted', T, () =>
     assert.equal(n.h.node.stats.counters.badRequests, 0);
   }));
 
-test('absolute-form naming this node with a Host that differs → 403', T, () =>
+// The message said "absolute-form request for <this node> refused: … not an open proxy",
+// naming the node's own address as the foreign one; it now names the disagreement.
+test('absolute-form naming this node with a Host that differs → 403 naming both', T, () =>
   withPrimedNode(async (n) => {
-    await expectRefused(n, `GET http://${n.host}/cached HTTP/1.1\r\nHost: evil.example\r\n\r\n`, { status: 403, reason: /Forbidden$/, body: /^403 NOT_A_FORWARD_PROXY/, code: 'NOT_A_FORWARD_PROXY' });
+    await expectRefused(n, `GET http://${n.host}/cached HTTP/1.1\r\nHost: evil.example\r\n\r\n`, {
+      status: 403,
+      reason: /Forbidden$/,
+      body: /^403 NOT_A_FORWARD_PROXY: absolute-form target names this node \(127\.0\.0\.1:\d+\) but Host says "evil\.example"/,
+      code: 'NOT_A_FORWARD_PROXY',
+    });
   }));
 
 test('absolute-form for the node address on another port → 403', T, () =>
@@ -117,6 +124,28 @@ test('TRACE → 501 naming the method, origin never contacted', T, () =>
       body: /^501 METHOD_NOT_IMPLEMENTED: TRACE is not supported/,
       code: 'METHOD_NOT_IMPLEMENTED',
     });
+  }));
+
+// RFC 9110 §9.3.7: "OPTIONS *" asks about the server itself, not a resource. It was
+// refused as a malformed target (400, "must be origin-form").
+test('OPTIONS * is answered by Strata itself (200, Allow), the origin not asked; the connection serves on', T, () =>
+  withPrimedNode(async (n) => {
+    const r = await rawExchange(n.port, `OPTIONS * HTTP/1.1\r\nHost: ${n.host}\r\n\r\nGET /cached HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`, { responses: 2 });
+    assert.equal(r.responses.length, 2, JSON.stringify(r.raw.toString('latin1')));
+    const [options, next] = r.responses as [(typeof r.responses)[0], (typeof r.responses)[0]];
+    assert.equal(options.status, 200);
+    assert.match(options.headers['allow'] ?? '', /\bGET\b.*\bOPTIONS\b/);
+    assert.doesNotMatch(options.headers['allow'] ?? '', /TRACE|CONNECT/);
+    assert.match(options.headers['cache-status'] ?? '', /fwd=bypass/);
+    assert.equal(next.status, 200);
+    assert.equal(next.text, CACHED_BODY);
+    assert.equal(n.h.node.stats.counters.badRequests, 0);
+    assert.equal(n.h.origin.count(), 1);
+  }));
+
+test('the asterisk target with any method but OPTIONS → 400 naming it', T, () =>
+  withPrimedNode(async (n) => {
+    await expectRefused(n, `GET * HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`, { status: 400, reason: /Bad Request$/, body: /^400 BAD_REQUEST: request target "\*" is for OPTIONS only/, code: 'BAD_REQUEST' });
   }));
 
 // --- bodies on keep-alive connections ----------------------------------------
@@ -180,6 +209,33 @@ test('a GET with a body whose bytes arrive after the cached answer: the next req
     assert.equal(n.h.origin.count('/smuggled'), 0);
     assert.equal(n.h.origin.count(), 1);
   }));
+
+// node:http reads nothing more on a connection after a request it parsed as an
+// Upgrade (Upgrade + Connection: upgrade) with no 'upgrade' listener: the answer
+// said keep-alive, so the client's next request on the connection was dropped
+// unanswered until the keep-alive timeout cut it (5 s). An HTTP/1.0 message with
+// Transfer-Encoding has faulty framing (RFC 9112 §6.1: close after processing it:
+// an HTTP/1.0 hop before Strata may not have read the chunks as its body), yet the
+// connection served on.
+const PARSER_STOPS: [string, (host: string) => string][] = [
+  ['Upgrade: websocket', (host) => `GET /cached HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`],
+  ['Upgrade: h2c', (host) => `GET /cached HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`],
+  ['an HTTP/1.0 keep-alive request with Transfer-Encoding', (host) => `POST /posted HTTP/1.0\r\nHost: ${host}\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`],
+];
+for (const [what, request] of PARSER_STOPS) {
+  test(`${what}: answered as a plain request with Connection: close, and the connection closed at once (nothing after it would be read)`, T, () =>
+    withPrimedNode(async (n) => {
+      const next = `GET /cached?next HTTP/1.1\r\nHost: ${n.host}\r\n\r\n`;
+      const r = await rawExchange(n.port, request(n.host) + next, { responses: 1, waitClose: true, closeWaitMs: 1500 });
+      assert.equal(r.responses.length, 1, JSON.stringify(r.raw.toString('latin1')));
+      const res = r.responses[0]!;
+      assert.equal(res.status, 200);
+      assert.equal(res.text, CACHED_BODY);
+      assert.equal(res.headers['connection'], 'close', 'the answer tells the client the connection ends here');
+      assert.ok(r.closed, 'closed after the answer, not left open until the keep-alive timeout');
+      await assertStillServing(n);
+    }));
+}
 
 test('a bad request after a good one on the same connection: the good one is answered, the bad one refused and the connection closed', T, () =>
   withPrimedNode(async (n) => {

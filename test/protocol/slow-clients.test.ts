@@ -80,3 +80,53 @@ test('a client address over limits.maxConnectionsPerClient is answered 429 and c
     }
   });
 });
+
+// Empty lines before a request line are allowed (RFC 9112 §2.2), so node:http's
+// parser takes them without starting a message: the header timeout never began,
+// and each byte renewed the keep-alive timer. Two bytes a second held a kept-alive
+// connection open for ever.
+test('a kept-alive connection fed only empty lines is answered 408 and closed once keep-alive plus header timeout have passed', T, async () => {
+  await withNode({ requestHeadersTimeoutMs: HEADERS_TIMEOUT_MS }, async (h, port) => {
+    const started = Date.now();
+    const r = await rawExchange(port, 'GET /first HTTP/1.1\r\nHost: site.example\r\n\r\n', {
+      responses: 1,
+      pieces: Array.from({ length: 60 }, () => '\r\n'),
+      pieceGapMs: 200,
+      timeoutMs: 15_000,
+      waitClose: true,
+      closeWaitMs: 14_000,
+    });
+    const ms = Date.now() - started;
+    assert.equal(r.responses[0]?.status, 200);
+    assert.equal(r.closed, true, 'the connection is closed');
+    assert.equal(r.responses[1]?.status, 408, JSON.stringify(r.raw.toString('latin1')));
+    assert.match(r.responses[1]!.text, /^408 REQUEST_TIMEOUT: no request within \d+ ms of the last answer/);
+    // Node's keep-alive timeout (5 s) + the header timeout, plus one sweep; the dribble would last 12 s.
+    assert.ok(ms < 8_000, `closed after ${ms} ms`);
+    assert.equal(h.node.stats.counters.badRequests, 1);
+  });
+});
+
+// A body nothing reads any more (its request answered from cache) was drained by
+// node:http for as long as it came: a chunked body of one byte a second held the
+// connection for ever (limits.requestBodyTimeoutMs counts pauses, and there were none).
+test('a request answered from cache whose chunked body never ends: closed once keep-alive plus header timeout have passed', T, async () => {
+  await withNode({ requestHeadersTimeoutMs: HEADERS_TIMEOUT_MS }, async (h, port) => {
+    assert.equal((await rawExchange(port, 'GET /hit HTTP/1.1\r\nHost: site.example\r\n\r\n')).responses[0]?.status, 200);
+    await h.stored(1);
+    const started = Date.now();
+    const r = await rawExchange(port, 'GET /hit HTTP/1.1\r\nHost: site.example\r\nTransfer-Encoding: chunked\r\n\r\n', {
+      responses: 1,
+      pieces: Array.from({ length: 60 }, () => '1\r\nx\r\n'),
+      pieceGapMs: 200,
+      timeoutMs: 15_000,
+      waitClose: true,
+      closeWaitMs: 14_000,
+    });
+    const ms = Date.now() - started;
+    assert.match(r.responses[0]?.headers['cache-status'] ?? '', /; hit/);
+    assert.equal(r.closed, true, 'the connection is closed');
+    assert.ok(ms < 8_000, `closed after ${ms} ms`);
+    assert.equal(h.origin.count('/hit'), 1);
+  });
+});

@@ -78,7 +78,7 @@ export const limits = {
     default: 30_000,
     help:
       "Time a client has to send its request headers (408 beyond); a new connection's first request counts from accept, " +
-      'so a connection that sends nothing is closed.',
+      'so a connection that sends nothing is closed; so is a kept-alive one that brings no request within 5 s (keep-alive) plus this of its last answer.',
   }),
   maxConnectionsPerClient: setting({
     live: true,
