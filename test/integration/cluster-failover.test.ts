@@ -9,13 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNode } from '../../src/node.js';
-import { CLUSTER_SECRET } from '../fixtures/cluster.js';
+import { CLUSTER_SECRET, startStalledPeer } from '../fixtures/cluster.js';
 import { fetchReply, startOrigin, testConfig, until } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
@@ -98,15 +96,7 @@ describe('cluster: the owner dies mid-traffic and returns', () => {
 
 describe('cluster: a slow owner', () => {
   it('an owner that sends no headers within cluster.peerTimeoutMs is skipped for the next node, then counts against its health', async () => {
-    // A fake peer: its admin listener answers health checks as node-z, its proxy listener never answers.
-    const held: http.ServerResponse[] = [];
-    const admin = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'ok', node: 'node-z' }));
-    });
-    const proxy = http.createServer((_req, res) => void held.push(res));
-    await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
-    const port = (s: http.Server) => (s.address() as AddressInfo).port;
+    const stalled = await startStalledPeer('node-z');
     const dir = await mkdtemp(join(tmpdir(), 'strata-slow-'));
     const origin = await startOrigin((req, res) => {
       const b = body(req.url!);
@@ -121,7 +111,7 @@ describe('cluster: a slow owner', () => {
       healthCheckIntervalMs: 100,
       peerTimeoutMs: 300,
       handoffMs: 0,
-      peers: [{ id: 'node-z', url: `http://127.0.0.1:${port(proxy)}`, adminPort: port(admin) }],
+      peers: [stalled.peer],
     };
     const node = createNode(config);
     await node.start();
@@ -138,12 +128,11 @@ describe('cluster: a slow owner', () => {
         assert.ok(performance.now() - started < 3000, 'answered soon after the peer timeout');
         assert.equal(r.headers['cache-status']!.split(',').length, 1, 'fetched by this node itself from the origin');
       }
-      assert.ok(held.length >= 1, 'the slow owner was asked first');
+      assert.ok(stalled.held.length >= 1, 'the slow owner was asked first');
       assert.ok(m.peer('node-z')!.health.snapshot().consecutiveFailures >= 1 || m.peer('node-z')!.health.snapshot().ejections >= 1, 'timeouts count against its health');
     } finally {
-      for (const r of held) r.destroy();
       await node.stop();
-      await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
+      await stalled.close();
       await origin.close();
       await rm(dir, { recursive: true, force: true });
     }

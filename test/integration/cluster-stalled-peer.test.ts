@@ -7,8 +7,6 @@
 
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,7 +14,7 @@ import { Agent } from 'undici';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { createNode } from '../../src/node.js';
-import { CLUSTER_SECRET } from '../fixtures/cluster.js';
+import { CLUSTER_SECRET, startStalledPeer } from '../fixtures/cluster.js';
 import { fetchReply, startOrigin, testConfig, until } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
@@ -24,15 +22,7 @@ const body = (path: string) => `body of ${path}`;
 const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), [{ id: 'node-a' }, { id: 'node-z' }])[0]!.id;
 
 test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeoutMs at most before the next node is asked', async () => {
-  // A peer whose admin listener answers its health checks as node-z and whose proxy listener never answers.
-  const held: http.ServerResponse[] = [];
-  const admin = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'ok', node: 'node-z' }));
-  });
-  const proxy = http.createServer((_req, res) => void held.push(res));
-  await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
-  const port = (s: http.Server) => (s.address() as AddressInfo).port;
+  const stalled = await startStalledPeer('node-z');
   const dir = await mkdtemp(join(tmpdir(), 'strata-stalled-'));
   const origin = await startOrigin((req, res) => {
     const b = body(req.url!);
@@ -50,7 +40,7 @@ test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeo
     peerTimeoutMs,
     handoffMs: 0,
     successorCopy: false,
-    peers: [{ id: 'node-z', url: `http://127.0.0.1:${port(proxy)}`, adminPort: port(admin) }],
+    peers: [stalled.peer],
   };
   const node = createNode(config);
   await node.start();
@@ -70,16 +60,15 @@ test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeo
         return performance.now() - started;
       }),
     );
-    assert.ok(held.length >= 1, 'the stalled owner was asked');
+    assert.ok(stalled.held.length >= 1, 'the stalled owner was asked');
     // One peer timeout and time to spare for 300 requests on a shared machine; not one timeout per
     // round of the pool's sockets (the second round alone ends 2 * peerTimeoutMs after the request).
     const slow = took.filter((ms) => ms >= 2 * peerTimeoutMs).length;
     assert.equal(slow, 0, `${slow} of ${took.length} requests waited ${2 * peerTimeoutMs} ms or more (slowest ${Math.round(Math.max(...took))} ms)`);
   } finally {
-    for (const r of held) r.destroy();
     await node.stop();
     await clients.close();
-    await Promise.all([admin, proxy].map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
+    await stalled.close();
     await origin.close();
     await rm(dir, { recursive: true, force: true });
   }
