@@ -10,7 +10,9 @@
 //     (./h2-response.ts makes up for the differences). Streams per connection are
 //     bounded; a header list over limits.maxHeaderBytes is answered 431 (as
 //     HTTP/1.1 is; twice that is reset unread), and so are more than 2000 fields
-//     (node:http's count; node:http2's own default of 128 is lifted); a connection must open its first
+//     (node:http's count; node:http2's own default of 128 is lifted); streams reset
+//     by the client faster than a budget close the connection (rapid reset,
+//     ./h2-reset-guard.ts); a connection must open its first
 //     stream within the header timeout, and an idle one is closed; a stream whose
 //     client takes none of its bytes for limits.sendTimeoutMs is reset
 //     (./h2-send-timeout.ts).
@@ -26,6 +28,7 @@ import type { Certificates } from './certificates.js';
 import { ClientConnections } from './client-connections.js';
 import { http2ResponseClass } from './h2-response.js';
 import { Http2IdleSessions } from './h2-idle.js';
+import { Http2ResetGuard } from './h2-reset-guard.js';
 import { Http2SendTimeout } from './h2-send-timeout.js';
 import { createListener, type ClientListener } from './listener.js';
 
@@ -84,7 +87,15 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     res.end(body);
   }
   const sessions = new Http2IdleSessions(opts.tls.http2IdleTimeoutMs);
+  const resets = new Http2ResetGuard({
+    maxConcurrentStreams: () => opts.tls.http2MaxConcurrentStreams,
+    onTripped: (session, n) => {
+      opts.onProtocolError?.();
+      logger.warn({ code: 'HTTP2_RAPID_RESET', remote: session.socket?.remoteAddress, resets: n }, `HTTP/2 client reset ${n} streams faster than the node allows (twice tls.http2MaxConcurrentStreams at once, that many a second after); GOAWAY ENHANCE_YOUR_CALM, connection closed`);
+    },
+  });
   h2.on('session', (session: ServerHttp2Session) => {
+    resets.watch(session);
     // Closed after tls.http2IdleTimeoutMs without a byte either way (not session.setTimeout: see ./h2-idle.ts).
     sessions.add(session);
     const firstStream = setTimeout(() => {
