@@ -191,3 +191,38 @@ test('HTTP/2: a Content-Length over the limit with Expect: 100-continue gets 413
     s.close();
   }
 });
+
+test('HTTP/2: a cache hit for a GET with Expect: 100-continue whose body never ends is answered and its stream closed', T, async () => {
+  const path = '/h2-expect-hit';
+  const s = http2.connect(`https://localhost:${secure.node.proxyAddress().port}`, { ca: ca.pem, servername: 'localhost' });
+  s.on('error', () => {});
+  try {
+    const warm = s.request({ ':path': path });
+    warm.resume();
+    await new Promise<void>((resolve, reject) => warm.on('end', resolve).on('error', reject));
+    await secure.stored(1);
+    const req = s.request({ ':method': 'GET', ':path': path, 'content-length': '1000', expect: '100-continue' }, { endStream: false });
+    req.on('error', () => {});
+    let continued = false;
+    req.on('continue', () => {
+      continued = true;
+      req.write('x'); // and never the rest
+    });
+    let status = 0;
+    let cacheStatus = '';
+    const chunks: Buffer[] = [];
+    req.on('response', (hd) => {
+      status = Number(hd[':status']);
+      cacheStatus = String(hd['cache-status'] ?? '');
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise<void>((resolve) => req.once('close', () => resolve()));
+    assert.equal(status, 200);
+    assert.equal(Buffer.concat(chunks).toString(), 'hit');
+    assert.match(cacheStatus, /test-node; hit/);
+    assert.equal(continued, false, 'the body of a GET answered from cache was asked for');
+    assert.equal(secure.origin.count(path), 1);
+  } finally {
+    s.close();
+  }
+});
