@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startHarness, type Harness } from '../fixtures/harness.js';
+import { withHarness, type Harness } from '../fixtures/harness.js';
 import { answerUnsatisfiable, servedRange } from '../fixtures/origin-range.js';
 
 const KiB = 1024;
@@ -48,13 +48,8 @@ function rangedOrigin(state: OriginState) {
   };
 }
 
-async function withHarness(state: OriginState, fn: (h: Harness) => Promise<void>, overrides = {}): Promise<void> {
-  const h = await startHarness(rangedOrigin(state), { ...SLICES, ...overrides });
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
+function withSlices(state: OriginState, fn: (h: Harness) => Promise<void>, overrides = {}): Promise<void> {
+  return withHarness(rangedOrigin(state), { ...SLICES, ...overrides }, fn);
 }
 
 const at = (i: number) => i * SLICE;
@@ -71,7 +66,7 @@ function unavailableFor(index: number, down: () => boolean) {
 
 test('a 5xx for the first slice an answer needs is passed on, and slicing stays on: the stored slices answer the next request', async () => {
   const o: OriginState = { body: content(SIZE), ranges: [] };
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/a', { range: `bytes=0-${at(4) - 1}` });
     await h.stored(4);
     let down = true;
@@ -93,7 +88,7 @@ test('a 5xx for the first slice an answer needs is passed on, and slicing stays 
 
 test('a 5xx for a slice in the middle of an answer cuts that answer but drops no stored slice', async () => {
   const o: OriginState = { body: content(SIZE), ranges: [] };
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/b', { range: `bytes=0-${at(4) - 1}` });
     await h.stored(4);
     let down = true;
@@ -111,7 +106,7 @@ test('a 5xx for a slice in the middle of an answer cuts that answer but drops no
 
 test('an origin that cannot be reached: stale stored slices answer as a whole stale entry would (stale-if-disconnected), and only those', async () => {
   const o: OriginState = { body: content(SIZE), ranges: [] };
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/c', { range: `bytes=0-${at(4) - 1}` });
     await h.stored(4);
     h.clock.advance(700_000);
@@ -143,7 +138,7 @@ test('a stored slice found damaged on disk before a byte of it is sent (a part o
   const body = Buffer.from(Array.from({ length: 8 * big }, (_, i) => (i * 7 + Math.floor(i / 3000)) & 0xff));
   const o: OriginState = { body, ranges: [] };
   const host = { host: 'media.example' };
-  await withHarness(
+  await withSlices(
     o,
     async (h) => {
       await h.get('/k', { ...host, range: 'bytes=0-0' });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startHarness, until, type Harness } from '../fixtures/harness.js';
+import { withHarness, until, type Harness } from '../fixtures/harness.js';
 import { answerUnsatisfiable, servedRange } from '../fixtures/origin-range.js';
 
 const KiB = 1024;
@@ -65,13 +65,8 @@ function origin(fields: Record<string, string> = { etag: '"v1"', 'cache-control'
 
 const sliceRange = (i: number) => `bytes=${i * SLICE}-${(i + 1) * SLICE - 1}`;
 
-async function withHarness(state: OriginState, fn: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await startHarness(rangedOrigin(state), SLICES);
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
+function withSlices(state: OriginState, fn: (h: Harness) => Promise<void>): Promise<void> {
+  return withHarness(rangedOrigin(state), SLICES, fn);
 }
 
 test("a range request that may not store its slices (no-store, Authorization, Cookie under heuristic freshness) gets them whole; nothing stored is dropped", async () => {
@@ -82,7 +77,7 @@ test("a range request that may not store its slices (no-store, Authorization, Co
   ];
   for (const [name, own, fields] of cases) {
     const o = origin(fields);
-    await withHarness(o, async (h) => {
+    await withSlices(o, async (h) => {
       await h.get('/v', { range: 'bytes=0-0' });
       await h.stored(1);
       // Slice 0 is stored; slices 1..3 are fetched for this request alone.
@@ -99,7 +94,7 @@ test("a range request that may not store its slices (no-store, Authorization, Co
 
 test("a request that joined another request's fetch of a slice it may not store fetches that slice itself, and stores it", async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/j', { range: 'bytes=0-0' });
     await h.stored(1);
     o.holdRange = sliceRange(1);
@@ -123,7 +118,7 @@ test("a request that joined another request's fetch of a slice it may not store 
 
 test('an object that grows under the same ETag: one answer is cut, the slices of the old length are dropped, and the next answer is whole', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/g', { range: 'bytes=0-0' });
     await h.stored(1);
     o.body = content(SIZE + 512 * KiB, 3);
@@ -141,7 +136,7 @@ test('an object that grows under the same ETag: one answer is cut, the slices of
 test("the object does not carry its first slice's digests: Content-Digest, Content-MD5 and Digest go, Repr-Digest stays", async () => {
   const o = origin();
   o.digests = true;
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/d', { range: 'bytes=0-0' });
     await h.stored(1);
     for (const headers of [{} as Record<string, string>, { range: 'bytes=100000-100009' }]) {
@@ -157,7 +152,7 @@ test("the object does not carry its first slice's digests: Content-Digest, Conte
 
 test('a Last-Modified within a second of its Date is weak (RFC 9110 §8.8.2.2) and ties no slices: an object rewritten within that second is never stitched', async () => {
   const o = origin({});
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     // The origin's Date comes from the node's fake clock, which does not move: every answer is within the second of Last-Modified.
     o.fields = { 'last-modified': new Date(h.clock.now()).toUTCString(), 'cache-control': 'max-age=600' };
     const v1 = o.body;

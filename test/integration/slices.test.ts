@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
-import { startHarness, until, type Harness } from '../fixtures/harness.js';
+import { withHarness, startHarness, until, type Harness } from '../fixtures/harness.js';
 import { seededRandom } from '../fixtures/seeded-random.js';
 import { answerUnsatisfiable, servedRange } from '../fixtures/origin-range.js';
 
@@ -63,18 +63,13 @@ function origin(body = content(SIZE, 1), etag = '"v1"'): OriginState {
 
 const sliceRange = (i: number) => `bytes=${i * SLICE}-${(i + 1) * SLICE - 1}`;
 
-async function withHarness(state: OriginState, fn: (h: Harness) => Promise<void>, overrides = {}): Promise<void> {
-  const h = await startHarness(rangedOrigin(state), { ...SLICES, ...overrides });
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
+function withSlices(state: OriginState, fn: (h: Harness) => Promise<void>, overrides = {}): Promise<void> {
+  return withHarness(rangedOrigin(state), { ...SLICES, ...overrides }, fn);
 }
 
 test('a range request on a cold large object fetches only the slices it needs; the next is a hit', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     const r = await h.get('/movie.mp4', { range: 'bytes=300000-300099' });
     assert.equal(r.status, 206);
     assert.equal(r.headers['content-range'], `bytes 300000-300099/${SIZE}`);
@@ -101,7 +96,7 @@ test('a range request on a cold large object fetches only the slices it needs; t
 
 test('a full GET of a sliced object streams every slice in order, fetching each once; ranges, several ranges and HEAD follow from the slices', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/m', { range: 'bytes=0-0' });
     // The one-byte answer ends before its slice is committed; a full GET sliced from then on.
     await h.stored(1);
@@ -139,7 +134,7 @@ test('a full GET of a sliced object streams every slice in order, fetching each 
 
 test('twenty clients seeking random ranges in a cold object: the origin sends each slice at most once', async () => {
   const o = origin(content(2 * SIZE, 3));
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     const r = seededRandom(7);
     const rand = (n: number) => Math.floor(r() * n);
     const clients = Array.from({ length: 20 }, async () => {
@@ -160,7 +155,7 @@ test('twenty clients seeking random ranges in a cold object: the origin sends ea
 
 test('the origin’s validator changes between slices: the answer is cut, never stitched; the outdated slices are dropped and the next answer is all one version', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/v', { range: 'bytes=0-99' });
     await h.stored(1);
     const v2 = content(SIZE, 2);
@@ -180,7 +175,7 @@ test('the origin’s validator changes between slices: the answer is cut, never 
 
 test('an object that stops being sliceable mid-answer (now small) cuts the answer, drops every slice, and is then fetched whole', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/shrink', { range: 'bytes=0-99' });
     await h.stored(1);
     const small = content(100 * KiB, 5);
@@ -196,7 +191,7 @@ test('an object that stops being sliceable mid-answer (now small) cuts the answe
 
 test('slices survive a restart: a full GET after it is answered from disk without the origin', async () => {
   const o = origin();
-  await withHarness(
+  await withSlices(
     o,
     async (h) => {
       // A fixed Host: the node's port changes across the restart and Host is part of the key.
@@ -221,7 +216,7 @@ test('slices survive a restart: a full GET after it is answered from disk withou
 
 test('objects Strata does not slice are passed through: a small one is stored whole alongside, others are remembered and not probed again', async () => {
   const small = origin(content(100 * KiB, 4));
-  await withHarness(small, async (h) => {
+  await withSlices(small, async (h) => {
     const r = await h.get('/small', { range: 'bytes=10-19' });
     assert.equal(r.status, 206);
     assert.ok(r.body.equals(small.body.subarray(10, 20)));
@@ -235,27 +230,27 @@ test('objects Strata does not slice are passed through: a small one is stored wh
     assert.equal(small.ranges.length, 3);
   });
   const beyond = origin();
-  await withHarness(beyond, async (h) => {
+  await withSlices(beyond, async (h) => {
     const r = await h.get('/beyond', { range: `bytes=${SIZE + 10}-` });
     assert.equal(r.status, 416, 'the origin’s own 416, passed through');
     const next = await h.get('/beyond', { range: 'bytes=0-9' });
     assert.match(next.headers['cache-status']!, /detail=slices/, 'a range beyond the end does not stop slicing the object');
   });
   const noValidator = origin(content(SIZE, 9), '');
-  await withHarness(noValidator, async (h) => {
+  await withSlices(noValidator, async (h) => {
     await h.get('/nv', { range: 'bytes=10-19' });
     await h.get('/nv', { range: 'bytes=20-29' });
     assert.deepEqual(noValidator.ranges, ['bytes=0-65535', 'bytes=10-19', 'bytes=20-29'], 'remembered: no second probe');
   });
   const weak = origin(content(SIZE, 6), 'W/"w1"');
-  await withHarness(weak, async (h) => {
+  await withSlices(weak, async (h) => {
     const r = await h.get('/weak', { range: 'bytes=10-19' });
     assert.equal(r.status, 206);
     assert.match(r.headers['cache-status']!, /detail=range/, 'a weak ETag alone cannot tie slices together');
   });
   const plain = origin();
   plain.supportsRanges = false;
-  await withHarness(plain, async (h) => {
+  await withSlices(plain, async (h) => {
     const r = await h.get('/plain', { range: 'bytes=10-19' });
     assert.equal(r.status, 200, 'the origin’s own answer to a range it ignores');
     assert.ok(r.body.equals(plain.body));
@@ -265,7 +260,7 @@ test('objects Strata does not slice are passed through: a small one is stored wh
 test('an origin dying mid-slice cuts the client, stores nothing of that slice, and the next request refetches it', async () => {
   const o = origin();
   o.dieOn = sliceRange(2);
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await assert.rejects(h.get('/die', { range: `bytes=${2 * SLICE}-${2 * SLICE + 40_000}` }));
     o.dieOn = undefined;
     const r = await h.get('/die', { range: `bytes=${2 * SLICE}-${2 * SLICE + 40_000}` });
@@ -277,7 +272,7 @@ test('an origin dying mid-slice cuts the client, stores nothing of that slice, a
 
 test('a client leaving a sliced full GET early: the slice in flight is still stored, the rest of the object is not fetched', async () => {
   const o = origin(content(4 * SIZE, 8));
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/leave', { range: 'bytes=0-0' });
     await h.stored(1);
     const res = await request(h.base + '/leave');
@@ -320,7 +315,7 @@ test('a range request while the whole object is being fetched for a full GET is 
 
 test('a full GET of a cold large object whose origin offers ranges is stored in slices, not whole; clients collapsed onto it too', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     const [a, b] = await Promise.all([h.get('/dl'), h.get('/dl')]);
     for (const r of [a, b]) {
       assert.equal(r.status, 200);
@@ -338,7 +333,7 @@ test('a full GET of a cold large object whose origin offers ranges is stored in 
   });
   // Without Accept-Ranges on its 200, a large object is stored whole as before.
   const plain = origin();
-  await withHarness(plain, async (h) => {
+  await withSlices(plain, async (h) => {
     plain.supportsRanges = false;
     const r = await h.get('/whole');
     assert.ok(r.body.equals(plain.body));
@@ -348,7 +343,7 @@ test('a full GET of a cold large object whose origin offers ranges is stored in 
 
 test('only-if-cached on a sliced object: answered from stored slices when every slice asked for is here, else 504; the origin is never asked', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/oic', { range: sliceRange(4) });
     await h.stored(1);
     const asked = o.ranges.length;
@@ -367,7 +362,7 @@ test('only-if-cached on a sliced object: answered from stored slices when every 
 
 test('only-if-cached on a sliced object with a stale slice, or a failing If-Range over missing slices: 504 before anything is sent, not a cut answer', async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     await h.get('/oic2', { range: sliceRange(1) });
     await h.stored(1);
     h.clock.advance(601_000);
@@ -387,7 +382,7 @@ test('only-if-cached on a sliced object with a stale slice, or a failing If-Rang
 
 test("a range request whose answer may not be stored for it alone (no-store, credentials) leaves slicing on for everyone else", async () => {
   const o = origin();
-  await withHarness(o, async (h) => {
+  await withSlices(o, async (h) => {
     const own = await request(h.base + '/v.mp4', { headers: { range: 'bytes=0-0', 'cache-control': 'no-store' } });
     assert.equal(own.statusCode, 206);
     await own.body.arrayBuffer();
