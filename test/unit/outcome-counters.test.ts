@@ -24,6 +24,8 @@ const cases: { name: string; o: CacheOutcome; want: Partial<Record<CounterName, 
   { name: 'an uncacheable method passed through', o: { result: 'bypass', fwd: 'bypass' }, want: { bypass: 1 } },
   { name: 'PURGE (counted by the purge module)', o: { result: 'bypass', fwd: 'bypass', detail: 'purge' }, want: {} },
   { name: 'bad input', o: { result: 'error', fwd: 'bypass', detail: 'uri_too_long' }, want: { errors: 1 } },
+  { name: 'a client gone before a cache decision: no outcome counter', o: { result: 'gone' }, want: {} },
+  { name: 'a client gone while its miss was fetched: a miss, never collapsed', o: { result: 'gone', decision: 'fetch' }, want: { misses: 1 } },
 ];
 
 for (const c of cases) {
