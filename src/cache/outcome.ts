@@ -8,8 +8,13 @@ import type { DecisionKind } from './decide.js';
 export type FwdReason = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'bypass' | 'miss';
 
 export interface CacheOutcome {
-  /** Short name for logs and stats: hit, stale-hit, miss, revalidated, bypass, error... */
-  result: 'hit' | 'stale-hit' | 'miss' | 'revalidated' | 'refreshed' | 'bypass' | 'error' | 'only-if-cached';
+  /**
+   * Short name for logs and stats: hit, stale-hit, miss, revalidated, bypass, error...
+   * `gone`: the client went away before its answer was chosen (nothing was written to
+   * it, no Cache-Status): recorded when its response closes, so the request still has
+   * one outcome (CLIENT_GONE_STATUS on its access line and in /metrics).
+   */
+  result: 'hit' | 'stale-hit' | 'miss' | 'revalidated' | 'refreshed' | 'bypass' | 'error' | 'only-if-cached' | 'gone';
   /** The cache decision that led here (cache/decide.ts); absent when none was made (not a cacheable request). */
   decision?: DecisionKind;
   fwd?: FwdReason;
@@ -20,6 +25,13 @@ export interface CacheOutcome {
   ttlS?: number;
   detail?: string;
 }
+
+/**
+ * The status the access line and /metrics give a request whose client went away
+ * before any status line was written to it (outcome `gone`): nginx's "client closed
+ * request", which operators already filter on. Never sent: there is no one to send it to.
+ */
+export const CLIENT_GONE_STATUS = 499;
 
 /** RFC 9211 §2 field value for this node. */
 export function formatCacheStatus(nodeId: string, o: CacheOutcome): string {

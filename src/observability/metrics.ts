@@ -33,8 +33,10 @@ const DURATION_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 /**
  * The metrics outcome of a request, from the decision it was served by: a
  * request that made no cache decision (an uncacheable method, bad input, a
- * client gone before its answer was chosen) is a pass; a miss answered from
- * stored slices is a hit, and so is an only-if-cached request answered from them.
+ * client gone before one was made) is a pass; a client gone after it is counted
+ * by it (a miss whose client left before the origin answered is a miss, as /stats
+ * says); a miss answered from stored slices is a hit, and so is an only-if-cached
+ * request answered from them.
  */
 export function metricOutcome(o: CacheOutcome | undefined): MetricOutcome {
   switch (o?.decision) {

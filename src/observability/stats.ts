@@ -12,7 +12,7 @@ import type { CacheOutcome } from '../cache/outcome.js';
 export const COUNTERS = {
   requests: 'requests received on the proxy listener',
   hits: 'answered from cache without contacting the origin',
-  misses: 'no usable stored response; fetched from the origin, or from another cache that held it (the owner peer of a cluster, another worker of this node): Cache-Status fwd=uri-miss either way',
+  misses: 'no usable stored response; fetched from the origin, or from another cache that held it (the owner peer of a cluster, another worker of this node): Cache-Status fwd=uri-miss either way; or, for only-if-cached, refused 504 without asking (fwd=miss)',
   stale: 'stored response was stale or needed validation; revalidated with the origin',
   revalidated: 'validations answered 304 by the origin (stored body reused)',
   bypass: 'not a cacheable request or response; passed through',
@@ -97,6 +97,8 @@ export function countOutcome(stats: Stats, o: CacheOutcome): void {
   }
   // Once per request answered from another's fetch (a sliced answer: its first slice fetched was joined).
   if (o.collapsed) c.collapsed++;
-  if (o.decision === 'fetch' && o.result !== 'hit') c.misses++;
+  // only-if-cached with nothing usable stored (504, decision refuse) is a miss the origin was not asked for:
+  // a miss here as in /metrics (metricOutcome), which must count the same requests.
+  if ((o.decision === 'fetch' || o.decision === 'refuse') && o.result !== 'hit') c.misses++;
   else if (o.decision === 'revalidate') c.stale++;
 }

@@ -6,6 +6,8 @@
 // Invariant: settle() runs at most once per request, before the first byte of
 // its answer is written; Cache-Status is formatted from the outcome it records
 // and the outcome counters are counted from it there (observability/stats.ts).
+// A request whose response closes with nothing settled (its client went away
+// first) is settled `gone` then, and an answer chosen after that records nothing.
 
 import type { RequestBodyBudget } from '../server/request-body-budget.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -210,7 +212,12 @@ export function deliverFor(env: NodeEnv, ctx: RequestContext): DeliverOptions {
  * value the answer carries. `o` is a fresh object owned by the request.
  */
 export function settle(env: NodeEnv, ctx: RequestContext, o: CacheOutcome): string {
-  if (ctx.outcome) throw new Error(`outcome of request ${ctx.id} settled twice (${ctx.outcome.result}, then ${o.result})`);
+  if (ctx.outcome) {
+    // Its client went away before this answer was chosen (a follower whose fetch answered
+    // later): the request is over and recorded as gone; what is written now reaches no one.
+    if (ctx.outcome.result === 'gone') return formatCacheStatus(env.nodeName, o);
+    throw new Error(`outcome of request ${ctx.id} settled twice (${ctx.outcome.result}, then ${o.result})`);
+  }
   if (ctx.decision !== undefined) o.decision = ctx.decision;
   ctx.outcome = o;
   countOutcome(ctx.counts, o);

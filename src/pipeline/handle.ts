@@ -24,7 +24,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraceWindows } from '../cache/decide.js';
-import { cacheStatusName } from '../cache/outcome.js';
+import { CLIENT_GONE_STATUS, cacheStatusName } from '../cache/outcome.js';
 import type { StoragePolicyOptions } from '../cache/storable.js';
 import { TAG_FIELDS } from '../cache/tags.js';
 import type { DeliverOptions } from '../deliver/respond.js';
@@ -33,7 +33,7 @@ import { PEER_AGE, withoutConnectionNamed, type HeaderMap } from '../http/header
 import { authorityAsHost, checkRequest } from '../server/request-guard.js';
 import type { RouteSide } from '../routing/route-table.js';
 import { createAnswers } from './answer.js';
-import type { CompressEnv, NodeEnv, ProxyDeps, RequestContext } from './context.js';
+import { settle, type CompressEnv, type NodeEnv, type ProxyDeps, type RequestContext } from './context.js';
 import { PRODUCIBLE } from '../transform/codings.js';
 import { Negotiator } from '../transform/negotiate.js';
 import { createRoutePath } from './route-path.js';
@@ -174,16 +174,20 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
   function finished(ctx: RequestContext): void {
     ctx.counts.counters.bytesServed += ctx.bytes;
     const ms = performance.now() - ctx.startMs;
-    if (ctx.counts === stats) metrics.finished(ctx.outcome, ctx.res.statusCode, ms / 1000);
+    // Closed before an answer was chosen: the client went away, and that is the request's one outcome.
+    if (ctx.outcome === undefined) settle(env, ctx, { result: 'gone' });
+    const outcome = ctx.outcome!;
+    // No status line was written: res.statusCode would say 200, which nobody was sent.
+    const status = outcome.result === 'gone' ? CLIENT_GONE_STATUS : ctx.res.statusCode;
+    if (ctx.counts === stats) metrics.finished(outcome, status, ms / 1000);
     access.record({
       id: ctx.id,
       method: ctx.method,
       url: ctx.target,
       host: ctx.host,
-      status: ctx.res.statusCode,
+      status,
       bytes: ctx.bytes,
-      // A client that went away before its answer was chosen.
-      cache: ctx.outcome?.result ?? 'bypass',
+      cache: outcome.result,
       upstream: ctx.upstream,
       route: ctx.route?.label,
       ms: Math.round(ms * 100) / 100,

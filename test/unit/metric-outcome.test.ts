@@ -20,7 +20,9 @@ const cases: { name: string; o: CacheOutcome | undefined; want: MetricOutcome }[
   { name: 'only-if-cached answered from stored slices', o: { result: 'hit', decision: 'refuse', detail: 'slices' }, want: 'hit' },
   { name: 'an uncacheable method', o: { result: 'bypass', fwd: 'bypass' }, want: 'pass' },
   { name: 'bad input', o: { result: 'error', fwd: 'bypass', detail: 'uri_too_long' }, want: 'pass' },
-  { name: 'client gone before an answer was chosen', o: undefined, want: 'pass' },
+  { name: 'client gone before a cache decision', o: { result: 'gone' }, want: 'pass' },
+  { name: 'client gone while its miss was fetched', o: { result: 'gone', decision: 'fetch' }, want: 'miss' },
+  { name: 'no outcome', o: undefined, want: 'pass' },
 ];
 
 for (const c of cases) test(c.name, () => assert.equal(metricOutcome(c.o), c.want));

@@ -19,11 +19,13 @@ const cases: { name: string; o: CacheOutcome; want: Partial<Record<CounterName, 
   { name: 'a miss whose origin failed', o: { result: 'error', decision: 'fetch', fwd: 'uri-miss' }, want: { misses: 1, errors: 1 } },
   { name: 'a validation answered 304', o: { result: 'revalidated', decision: 'revalidate', fwd: 'stale', fwdStatus: 304 }, want: { stale: 1 } },
   { name: 'a stale entry replaced', o: { result: 'refreshed', decision: 'revalidate', fwd: 'stale', stored: true }, want: { stale: 1 } },
-  { name: 'only-if-cached refused', o: { result: 'only-if-cached', decision: 'refuse', fwd: 'miss' }, want: {} },
+  { name: 'only-if-cached refused: a miss, as /metrics labels it', o: { result: 'only-if-cached', decision: 'refuse', fwd: 'miss' }, want: { misses: 1 } },
   { name: 'only-if-cached answered from stored slices: a hit', o: { result: 'hit', decision: 'refuse', detail: 'slices' }, want: { hits: 1 } },
   { name: 'an uncacheable method passed through', o: { result: 'bypass', fwd: 'bypass' }, want: { bypass: 1 } },
   { name: 'PURGE (counted by the purge module)', o: { result: 'bypass', fwd: 'bypass', detail: 'purge' }, want: {} },
   { name: 'bad input', o: { result: 'error', fwd: 'bypass', detail: 'uri_too_long' }, want: { errors: 1 } },
+  { name: 'a client gone before a cache decision: no outcome counter', o: { result: 'gone' }, want: {} },
+  { name: 'a client gone while its miss was fetched: a miss, never collapsed', o: { result: 'gone', decision: 'fetch' }, want: { misses: 1 } },
 ];
 
 for (const c of cases) {
