@@ -2,6 +2,7 @@
 // response's metadata is, its format version, and what a purge selects. Plain JSON
 // throughout: metadata is written to the disk index, selectors to the purge journal.
 
+import { hasNoTransform } from './http/cache-control.js';
 import type { HeaderMap } from './http/headers.js';
 
 /** Format version of stored metadata; a record of another version is a miss. */
@@ -73,17 +74,79 @@ export interface EntryMeta {
 
 /**
  * What Vary selection reads of a stored variant (RFC 9111 §4.1): a tier may answer
- * with no more than this for entries whose full metadata it keeps on disk.
+ * with no more than this for an unvaried entry whose full metadata it keeps on disk.
  */
 export type VariantMeta = Pick<EntryMeta, 'key' | 'primaryKey' | 'varyNames' | 'varyValues' | 'responseTimeMs' | 'slice' | 'byCoding' | 'transform'>;
 
 /**
- * Did the tier give the variant's whole metadata? Every tier does for varied entries,
- * slices and entries keyed by coding (store/disk/records.ts keeps theirs in RAM);
- * only an unvaried disk entry may come as VariantMeta alone.
+ * What coding selection (transform/select.ts) reads of a variant beyond VariantMeta: its
+ * status and size, the validators a made variant is judged by against its source, and
+ * whether it may be decoded (no-transform, RFC 9110 §7.7). The disk tier holds this in
+ * RAM for a varied entry instead of its whole metadata (store/disk/records.ts), and
+ * reads the rest from the entry's index line on a hit. Made by summaryOf(); a chooser
+ * reads these fields through the accessors below, which give the same answers from a
+ * whole EntryMeta, so a choice never depends on which tier answered.
+ */
+export interface VariantSummary extends VariantMeta {
+  status: number;
+  bodySize: number;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  noTransform: boolean;
+}
+
+/** A variant whose selection fields are known: whole metadata, or its summary. */
+export type Summarized = EntryMeta | VariantSummary;
+
+/**
+ * Did the tier give the variant's whole metadata? The memory tier does for every varied
+ * entry; the disk tier for slices and blob-file bodies, and for a varied entry only while
+ * its index line is on its way (else its VariantSummary); an unvaried disk entry may come
+ * as VariantMeta alone. A caller that needs more than selection reads the entry (get()).
  */
 export function isWhole(m: VariantMeta): m is EntryMeta {
   return 'headers' in m;
+}
+
+/** Are the variant's selection fields known (whole, or a VariantSummary)? Only a bare unvaried disk entry's are not. */
+export function isSummarized(m: VariantMeta): m is Summarized {
+  return 'status' in m;
+}
+
+export function etagOf(m: Summarized): string | undefined {
+  return 'headers' in m ? m.headers['etag'] : m.etag;
+}
+
+export function lastModifiedOf(m: Summarized): string | undefined {
+  return 'headers' in m ? m.headers['last-modified'] : m.lastModified;
+}
+
+/** Cache-Control: no-transform (RFC 9110 §7.7) on the stored response. */
+export function noTransformOf(m: Summarized): boolean {
+  return 'headers' in m ? hasNoTransform(m.headers['cache-control']) : m.noTransform;
+}
+
+/**
+ * The summary of whole metadata (`primaryKey`: the string to hold for it, e.g. one shared
+ * with the key). Every field read through the accessors above, so a chooser answers alike
+ * from either (test/unit/variant-summary.test.ts checks it on generated variant sets).
+ */
+export function summaryOf(meta: EntryMeta, primaryKey = meta.primaryKey): VariantSummary {
+  return {
+    key: meta.key,
+    primaryKey,
+    varyNames: meta.varyNames,
+    varyValues: meta.varyValues,
+    responseTimeMs: meta.responseTimeMs,
+    slice: meta.slice,
+    byCoding: meta.byCoding,
+    transform: meta.transform,
+    status: meta.status,
+    bodySize: meta.bodySize,
+    etag: etagOf(meta),
+    lastModified: lastModifiedOf(meta),
+    noTransform: noTransformOf(meta),
+  };
 }
 
 /**

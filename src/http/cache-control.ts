@@ -55,6 +55,11 @@ export function parseCacheControl(value: string | undefined): Directives {
   return out;
 }
 
+/** Does a Cache-Control value carry no-transform (RFC 9110 §7.7)? A look for the one directive, no parse. */
+export function hasNoTransform(cc: string | undefined): boolean {
+  return cc !== undefined && /(?:^|,)\s*no-transform\s*(?:,|$)/i.test(cc);
+}
+
 /** A delta-seconds argument (RFC 9111 §1.2.2), or undefined when absent or invalid. */
 export function deltaSeconds(d: Directives, name: string): number | undefined {
   const v = d.get(name);

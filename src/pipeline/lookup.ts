@@ -14,8 +14,8 @@ export type Lookup =
 
 /**
  * The variant for a request among a URL's stored variants; `whole`: some entry is not a
- * slice. Variants may carry no more than VariantMeta (a disk entry keeping its
- * metadata on disk): get() gives the whole metadata.
+ * slice. Variants may carry no more than VariantMeta, or a VariantSummary (a disk entry
+ * keeping its metadata on disk, entry.ts): get() gives the whole metadata.
  */
 export type Choose = (variants: readonly VariantMeta[], req: HeaderMap) => { meta?: VariantMeta; whole: boolean };
 

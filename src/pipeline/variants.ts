@@ -25,7 +25,7 @@ import { SharedBody } from '../coalesce/shared-body.js';
 import { overBound, type EntryBounds, type OverBound } from '../cache/entry-bounds.js';
 import { requestDirectives } from '../cache/reuse.js';
 import type { EntryMeta } from '../store/types.js';
-import { isWhole } from '../entry.js';
+import { isSummarized } from '../entry.js';
 import { compressor, decoded, isBadCoding, through } from '../transform/codings.js';
 import { sameSource, type Plan } from '../transform/select.js';
 import { derivedMeta, presentedHeaders } from '../transform/variant-meta.js';
@@ -73,8 +73,9 @@ export function createVariants(env: NodeEnv) {
 
   /** A stored body in a coding that does not decode (corrupt, or past the limit) would cut every client without it: it goes. */
   async function dropUndecodable(source: EntryMeta): Promise<void> {
+    // Whole or summarized (the disk tier's, store/disk/records.ts): validators are enough to say it is the same body.
     const now = store.variants(source.primaryKey).find((m) => m.key === source.key);
-    if (!now || !isWhole(now) || !sameSource(source, now, -1)) return;
+    if (!now || !isSummarized(now) || !sameSource(source, now, -1)) return;
     stats.inc('badCoding');
     await store.delete(source.key).catch(() => false);
   }
@@ -118,8 +119,9 @@ export function createVariants(env: NodeEnv) {
       committed: async () => {
         stats.inc('stored');
         // The source was replaced while this was made (a new body from the origin): not a variant of it.
+        // Judged from its validators and size, which its summary has when the disk tier keeps no more in RAM.
         const now = store.variants(src.meta.primaryKey).find((m) => m.key === src.meta.key);
-        if (!sameSource(src.meta, now && isWhole(now) ? now : undefined, src.bytes)) {
+        if (!sameSource(src.meta, now && isSummarized(now) ? now : undefined, src.bytes)) {
           await store.delete(meta.key);
           return;
         }

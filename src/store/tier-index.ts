@@ -19,9 +19,15 @@ import { VariantIndex } from './variant-index.js';
  * searches went through one more string, the two strings of a pair differed, and
  * under a miss storm each string compared is a cache miss.
  */
-export function keyOrder(meta: { key: string; url: string }): string {
-  const { key, url } = meta;
-  return key.length === url.length + 4 && key.startsWith('GET ') && key.endsWith(url) ? key : `GET ${url}`;
+export function keyOrder(meta: { key: string; url: string; primaryKey?: string }): string {
+  const { key, url, primaryKey } = meta;
+  if (isGetOf(key, url)) return key;
+  // A variant: its primary key, when that is "GET " + URL, is the same string (not one more per variant).
+  return primaryKey !== undefined && isGetOf(primaryKey, url) ? primaryKey : `GET ${url}`;
+}
+
+function isGetOf(key: string, url: string): boolean {
+  return key.length === url.length + 4 && key.startsWith('GET ') && key.endsWith(url);
 }
 
 export class TierIndex {

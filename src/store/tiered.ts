@@ -100,6 +100,11 @@ export class TieredStore implements CacheStore {
     return this.memory.peek(key) ?? cold;
   }
 
+  /** The whole metadata under `key` (memory's, else read from its disk line), recency untouched. */
+  async readMeta(key: string): Promise<EntryMeta | undefined> {
+    return this.memory.metaOf(key) ?? (await this.disk.readMeta(key));
+  }
+
   variants(primaryKey: string): VariantMeta[] {
     const fromMemory: VariantMeta[] = this.memory.variants(primaryKey);
     const fromDisk = this.disk.variants(primaryKey);

@@ -104,6 +104,8 @@ export interface Store {
   findUnvaried?(key: string): StoredEntry | undefined;
   /** What Vary selection needs of every stored variant under a primary key (get() gives the whole metadata). */
   variants(primaryKey: string): VariantMeta[];
+  /** The whole metadata under `key`, without its body and without touching recency (a read when the tier keeps it on disk). */
+  readMeta?(key: string): Promise<EntryMeta | undefined>;
   open(meta: EntryMeta, opts?: WriteOptions): BodyWriter;
   /** Replace the metadata of a stored entry (e.g. after a 304); the body is unchanged. */
   update(meta: EntryMeta, opts?: WriteOptions): Promise<void>;

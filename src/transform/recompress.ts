@@ -8,10 +8,12 @@
 // the best bytes, never a mix (a client resuming from the store after falling
 // behind checks the level: pipeline/resume-from-store.ts); a purge after the job
 // began keeps its result out (the write carries the purge mark); a variant or
-// source that changed meanwhile (new body, other level) is left alone.
+// source that changed meanwhile (new body, other level) is left alone. The best
+// variant is made from the fast one's metadata as stored (read from disk when the
+// disk tier keeps only its summary in RAM): a soft purge or refresh since stays.
 
 import type { Logger } from 'pino';
-import { isWhole, type EntryMeta } from '../entry.js';
+import { isWhole, type EntryMeta, type VariantMeta } from '../entry.js';
 import type { Stats } from '../observability/stats.js';
 import type { Purgeable, Store } from '../store/types.js';
 import { compressor } from './codings.js';
@@ -67,16 +69,25 @@ export class Recompressor {
     this.running = undefined;
   }
 
-  /** The variant as stored now, when it is still the fast one made from the same source. */
-  private current(job: Job): EntryMeta | undefined {
+  /** The variant as listed now (whole or summarized), when it is still the fast one made from the same source. */
+  private current(job: Job): VariantMeta | undefined {
     const m = this.deps.store.variants(job.variant.primaryKey).find((v) => v.key === job.variant.key);
-    return m && isWhole(m) && m.transform?.level === 'fast' && m.responseTimeMs === job.variant.responseTimeMs ? m : undefined;
+    return m && m.transform?.level === 'fast' && m.responseTimeMs === job.variant.responseTimeMs ? m : undefined;
+  }
+
+  /** The fast variant's whole metadata as stored now (undefined: gone or changed meanwhile). */
+  private async stored(job: Job): Promise<EntryMeta | undefined> {
+    const listed = this.current(job);
+    if (!listed || isWhole(listed)) return listed;
+    const { store } = this.deps;
+    const meta = store.readMeta ? await store.readMeta(listed.key) : (await store.get(listed.key))?.meta;
+    return meta && meta.transform?.level === 'fast' && meta.responseTimeMs === job.variant.responseTimeMs ? meta : undefined;
   }
 
   private async run(job: Job): Promise<boolean> {
     const { store } = this.deps;
     const purgeMark = store.purgeMark();
-    const fast = this.current(job);
+    const fast = await this.stored(job);
     if (!fast) return false;
     const source = store.peek(job.sourceKey) ?? (await store.get(job.sourceKey));
     if (!source || source.body.size !== fast.transform!.sourceBytes || source.meta.headers['etag'] !== fast.headers['etag']) return false;

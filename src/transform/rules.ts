@@ -7,6 +7,7 @@
 // objects stored in slices, and HEAD (the caller's rule: nothing is made for a
 // request that reads no body).
 
+import { hasNoTransform } from '../http/cache-control.js';
 import type { HeaderMap } from '../http/headers.js';
 import { DECODABLE } from './codings.js';
 
@@ -40,8 +41,7 @@ export function typeMatches(type: string, patterns: readonly string[]): boolean 
 }
 
 export function noTransform(headers: HeaderMap): boolean {
-  const cc = headers['cache-control'];
-  return cc !== undefined && /(?:^|,)\s*no-transform\s*(?:,|$)/i.test(cc);
+  return hasNoTransform(headers['cache-control']);
 }
 
 /**
@@ -81,7 +81,12 @@ export function codingKeyed(status: number, headers: HeaderMap, rules: CompressR
  * Vary: a response never stored (Vary: *) is decoded for its client all the same.
  */
 export function mayDecode(status: number, headers: HeaderMap, coding: string): boolean {
-  return status === 200 && DECODABLE.has(coding) && !noTransform(headers);
+  return decodeAllowed(status, noTransform(headers), coding);
+}
+
+/** mayDecode() from what a variant's summary says (entry.ts noTransformOf). */
+export function decodeAllowed(status: number, noTransform: boolean, coding: string): boolean {
+  return status === 200 && DECODABLE.has(coding) && !noTransform;
 }
 
 /** Why a body of `bodySize` bytes (-1: not known yet) is not compressed; undefined when it may be. */

@@ -7,11 +7,11 @@
 // varied fields match as usual (RFC 9111 §4.1).
 
 import { variantKey, varyMatches } from '../cache/vary.js';
-import { isWhole, type EntryMeta, type VariantMeta } from '../entry.js';
+import { etagOf, isSummarized, lastModifiedOf, noTransformOf, type EntryMeta, type Summarized, type VariantMeta } from '../entry.js';
 import type { HeaderMap } from '../http/headers.js';
 import { madeByStrata } from './codings.js';
 import { IDENTITY, type Acceptance } from './negotiate.js';
-import { ACCEPT_ENCODING, mayDecode, whyNotCompressed, type CompressRules } from './rules.js';
+import { ACCEPT_ENCODING, decodeAllowed, mayDecode, whyNotCompressed, type CompressRules } from './rules.js';
 
 /** What to make from a stored (or arriving) entry for one client: nothing, an encoded variant, or a decoded one. */
 export type Plan = { op: 'encode'; coding: string } | { op: 'decode'; from: string } | undefined;
@@ -25,11 +25,14 @@ export function codingOnlyKey(primaryKey: string, coding: string): string {
   return variantKey(primaryKey, [ACCEPT_ENCODING], { [ACCEPT_ENCODING]: coding });
 }
 
-/** Whether `made` (a variant made from `source`'s body) is still of the body `source` now holds. */
-export function sameSource(source: EntryMeta, now: EntryMeta | undefined, sourceBytes: number): boolean {
+/**
+ * Whether `made` (a variant made from `source`'s body) is still of the body `source` now holds
+ * (`now`: the source's entry as stored now, whole or summarized: validators and size are enough).
+ */
+export function sameSource(source: EntryMeta, now: Summarized | undefined, sourceBytes: number): boolean {
   if (!now) return false;
   const sizeKnown = now.bodySize >= 0 && sourceBytes >= 0;
-  return now.headers['etag'] === source.headers['etag'] && now.headers['last-modified'] === source.headers['last-modified'] && (!sizeKnown || now.bodySize === sourceBytes);
+  return sameValidators(now, source) && (!sizeKnown || now.bodySize === sourceBytes);
 }
 
 /** The coding of a coding-keyed entry's bytes. */
@@ -67,28 +70,29 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
   let whole = false;
   const matching: VariantMeta[] = [];
   // The newest body the origin sent (as stored, or decoded): a variant made from an older one is outdated.
-  // Entries keyed by coding come whole from every tier (isWhole).
-  let newest: EntryMeta | undefined;
+  // Entries keyed by coding come from every tier whole or summarized (entry.ts VariantSummary): the
+  // fields read here are the same in both.
+  let newest: Summarized | undefined;
   for (const m of variants) {
     if (m.slice) continue;
     whole = true;
     const keyed = isCodingKeyed(m);
     if (!varyMatches(m.varyNames, m.varyValues, req, seen, keyed ? ACCEPT_ENCODING : undefined)) continue;
     matching.push(m);
-    if (keyed && isWhole(m) && (!m.transform || m.transform.level === 'decoded') && (!newest || m.responseTimeMs > newest.responseTimeMs)) newest = m;
+    if (keyed && isSummarized(m) && (!m.transform || m.transform.level === 'decoded') && (!newest || m.responseTimeMs > newest.responseTimeMs)) newest = m;
   }
   // An encoded variant is made from an identity body: its source size is judged against the identity
   // form of the newest body (that body, or a copy decoded from it), never against a coded body's size.
   const identity = newest && identityFormOf(newest, matching);
   for (const m of matching) {
     const keyed = isCodingKeyed(m);
-    if (newest && m !== newest && madeByStrata(m) && isWhole(m) && !madeFrom(m, newest, identity)) continue;
+    if (newest && m !== newest && madeByStrata(m) && isSummarized(m) && !madeFrom(m, newest, identity)) continue;
     let r: number;
     if (!keyed) r = 4;
     else {
       const have = codingOf(m);
       // A coded body the client does not accept and that may not be decoded for it answers nothing: a miss.
-      r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : isWhole(m) && mayDecode(m.status, m.headers, have) ? 3 : -1;
+      r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : isSummarized(m) && decodeAllowed(m.status, noTransformOf(m), have) ? 3 : -1;
       if (r < 0) continue;
     }
     const cur = ranks[r];
@@ -103,14 +107,14 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
  * the sizes are known, the size of the identity body it is made from (`identity`: that body in
  * identity, undefined when none is stored: judged by validators alone).
  */
-function madeFrom(m: EntryMeta, newest: EntryMeta, identity: EntryMeta | undefined): boolean {
+function madeFrom(m: Summarized, newest: Summarized, identity: Summarized | undefined): boolean {
   if (!sameValidators(m, newest)) return false;
   const sizeKnown = identity !== undefined && m.transform!.sourceBytes >= 0 && identity.bodySize >= 0;
   return !sizeKnown || m.transform!.sourceBytes === identity.bodySize;
 }
 
-function sameValidators(a: EntryMeta, b: EntryMeta): boolean {
-  return a.headers['etag'] === b.headers['etag'] && a.headers['last-modified'] === b.headers['last-modified'];
+function sameValidators(a: Summarized, b: Summarized): boolean {
+  return etagOf(a) === etagOf(b) && lastModifiedOf(a) === lastModifiedOf(b);
 }
 
 /**
@@ -118,11 +122,11 @@ function sameValidators(a: EntryMeta, b: EntryMeta): boolean {
  * from it (its validators, and the coded size it was decoded from when known). Decoded copies keep
  * their source's time while a 304 may refresh the source's: matched by content, not by time.
  */
-function identityFormOf(newest: EntryMeta, matching: readonly VariantMeta[]): EntryMeta | undefined {
+function identityFormOf(newest: Summarized, matching: readonly VariantMeta[]): Summarized | undefined {
   if (codingOf(newest) === IDENTITY) return newest;
-  let best: EntryMeta | undefined;
+  let best: Summarized | undefined;
   for (const m of matching) {
-    if (!isWhole(m) || codingOf(m) !== IDENTITY || m.transform?.level !== 'decoded' || !sameValidators(m, newest)) continue;
+    if (!isSummarized(m) || codingOf(m) !== IDENTITY || m.transform?.level !== 'decoded' || !sameValidators(m, newest)) continue;
     const from = m.transform.sourceBytes;
     if (from >= 0 && newest.bodySize >= 0 && from !== newest.bodySize) continue;
     if (!best || m.responseTimeMs > best.responseTimeMs) best = m;

@@ -70,7 +70,7 @@ describe('disk tier: compact records', () => {
     });
   });
 
-  test('a varied entry, a blob-file body and a key not derived from its URL keep their metadata in RAM', async () => {
+  test('a varied entry keeps its selection summary in RAM; a blob-file body and a key not derived from its URL keep their whole metadata', async () => {
     await withDir(async (dir) => {
       const disk = await open(dir, 64 << 20);
       const base = urlMeta('v.ts');
@@ -79,8 +79,13 @@ describe('disk tier: compact records', () => {
       assert.ok(await disk.putWhole(urlMeta('big.ts'), randomBytes(2 << 20)), 'over the small-body limit: a blob file');
       assert.ok(await disk.putWhole(makeMeta('plain'), randomBytes(100)));
       await disk.flush();
-      for (const k of [varied.key, urlMeta('big.ts').key, 'plain']) assert.ok(disk.records.get(k)?.held, `${k} held`);
+      for (const k of [urlMeta('big.ts').key, 'plain']) assert.ok(disk.records.get(k)?.held, `${k} held`);
+      const rec = disk.records.get(varied.key)!;
+      assert.equal(rec.held, undefined, 'the variant holds no whole metadata');
+      const sel = rec.more!.sel!;
+      assert.deepEqual([sel.key, sel.primaryKey, sel.varyNames, sel.varyValues, sel.status, 'headers' in sel], [varied.key, base.key, ['accept'], { accept: 'x' }, 200, false]);
       assert.deepEqual(disk.variants(base.key).map((v) => v.key), [varied.key]);
+      assert.equal((await disk.readMeta(varied.key))?.headers['content-type'], varied.headers['content-type'], 'the rest read from its line');
       await disk.close();
     });
   });

@@ -12,6 +12,8 @@ import vm from 'node:vm';
 import { MemoryTier, metaSizeEstimate, ownedCopy } from '../../src/store/memory/memory.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { RECORD_OVERHEAD_BYTES, recordRamBytes } from '../../src/store/disk/records.js';
+import { HELD_META_OVERHEAD_BYTES, summaryRamBytes } from '../../src/store/disk/record-ram.js';
+import { metaStringsBytes } from '../../src/store/ram-estimate.js';
 import { VariantIndex } from '../../src/store/variant-index.js';
 import { HeapGrowth, LEFT_ALONE_BELOW_BYTES, growthPercent } from '../../src/util/heap-growth.js';
 import { entryMeta } from '../fixtures/entry-meta.js';
@@ -134,29 +136,36 @@ test('the disk tier reports the RAM of its records, and a record takes no more t
 });
 
 for (const extra of [0, 2000]) {
-test(`the disk tier counts the metadata its varied records keep in RAM (${extra} B more header), and such a record takes no more than it says`, async () => {
+test(`the disk tier counts the summary its varied records keep in RAM (${extra} B more header: no more RAM), and such a record takes no more than it says`, async () => {
   await withDir(async (dir) => {
-    const n = 4000;
+    const n = 10_000;
     const disk = await DiskTier.open({ dir, maxBytes: 1 << 30, logger: silent });
     const body = Buffer.alloc(64, 1);
-    /** A variant under Vary: its metadata stays in RAM (records.ts), with a header section of ~2 KB. */
+    /** A variant under Vary with a header section of ~2 KB: RAM keeps its selection summary (records.ts), not its headers. */
     const varied = (i: number) => {
       const m = stormMeta(i, 64);
       const key = `${m.key}#lang=${i % 7}`;
-      return { ...m, key, primaryKey: m.key, varyNames: ['accept-language'], varyValues: { 'accept-language': own(`l${i % 7}`) }, headers: { ...m.headers, 'x-trace': own('t'.repeat(extra) + i) } };
+      return { ...m, key, primaryKey: m.key, varyNames: ['accept-language'], varyValues: { 'accept-language': own(`l${i % 7}`) }, headers: { ...m.headers, etag: own(`"e${i}"`), 'x-trace': own('t'.repeat(extra) + i) } };
     };
     for (let i = 0; i < 500; i++) await disk.putWhole(varied(1e6 + i), body);
     await disk.flush();
     const before = used();
     const ramBefore = disk.stats().recordBytes;
+    let expected = 0;
     for (let i = 0; i < n; i += 100) {
       const batch = [];
-      for (let j = i; j < i + 100; j++) batch.push(disk.putWhole(varied(j), body));
+      for (let j = i; j < i + 100; j++) {
+        const meta = varied(j);
+        expected += recordRamBytes(meta.key) + summaryRamBytes(meta);
+        batch.push(disk.putWhole(meta, body));
+      }
       assert.deepEqual(new Set(await Promise.all(batch)), new Set([true]));
     }
     await disk.flush();
     const real = (used() - before) / n;
     const counted = (disk.stats().recordBytes - ramBefore) / n;
+    assert.equal(counted, expected / n, 'a compact record and its summary each');
+    assert.ok(counted < 1000, `${counted.toFixed(0)} B per varied record: its headers are not held`);
     assert.ok(counted >= real * 0.98, `counted ${counted.toFixed(0)} B per varied record, but each takes ${real.toFixed(0)} B`);
     assert.ok(counted <= real * 1.25 + 64, `counted ${counted.toFixed(0)} B per varied record for ${real.toFixed(0)} B taken`);
     // Removed, they are no longer counted.
@@ -167,6 +176,27 @@ test(`the disk tier counts the metadata its varied records keep in RAM (${extra}
   });
 });
 }
+
+test('the disk tier counts the whole metadata a slice record keeps in RAM, and a varied record its summary once loaded again', async () => {
+  await withDir(async (dir) => {
+    const body = Buffer.alloc(64, 1);
+    const slice = { ...stormMeta(1, 64), slice: { index: 0, bytes: 64, totalBytes: 128, validator: '"v"' } };
+    const m = stormMeta(2, 64);
+    const variant = { ...m, key: `${m.key}\naccept-encoding=br\n`, primaryKey: m.key, varyNames: ['accept-encoding'], varyValues: { 'accept-encoding': 'br' }, byCoding: true };
+    let disk = await DiskTier.open({ dir, maxBytes: 1 << 30, logger: silent });
+    assert.equal(await disk.putWhole(slice, body), true);
+    assert.equal(await disk.putWhole(variant, body), true);
+    await disk.flush();
+    const whole = HELD_META_OVERHEAD_BYTES + metaStringsBytes({ ...slice, integrity: disk.metaOf(slice.key)!.integrity! });
+    const want = recordRamBytes(slice.key) + whole + recordRamBytes(variant.key) + summaryRamBytes(variant);
+    assert.equal(disk.stats().recordBytes, want);
+    assert.equal(disk.metaOf(variant.key), undefined, 'the variant keeps no whole metadata');
+    await disk.close();
+    disk = await DiskTier.open({ dir, maxBytes: 1 << 30, logger: silent });
+    assert.equal(disk.stats().recordBytes, want, 'the same once loaded from the index');
+    await disk.close();
+  });
+});
 
 test('variant index: one variant is held as its key, a second makes a set, and back', () => {
   const ix = new VariantIndex();

@@ -125,13 +125,15 @@ function takeLine(buf: Buffer, start: number, end: number, lineOff: number, out:
   }
   const inSegment = typeof head.g === 'number' && typeof head.o === 'number';
   if (head.x || !inSegment) {
-    // Rich: its metadata is kept in RAM (records.ts).
+    // A variant keeps its summary in RAM, a rich record its whole metadata (records.ts).
     const meta = metaOfLine(buf.toString('utf8', start, end), key);
     if (!meta) {
       out.skipped++;
       return;
     }
-    out.records.set(key, new DiskRecord(key, head.s, inSegment ? head.g : undefined, inSegment ? head.o : undefined, lineOff, lineBytes, { meta, time }));
+    const rec = new DiskRecord(key, head.s, inSegment ? head.g : undefined, inSegment ? head.o : undefined, lineOff, lineBytes, { meta, time });
+    rec.release();
+    out.records.set(key, rec);
     out.times?.set(key, time);
     return;
   }

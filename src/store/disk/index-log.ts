@@ -7,8 +7,9 @@
 //                                   so an older index-v1.log beside it is obsolete
 // `m` is the EntryMeta without what the line says already (key, size, integrity) and
 // without primaryKey and url when they follow from the key. Everything RAM keeps comes
-// before `"m":`, so a load parses only that head (the integrity, needed on a hit only, after it); "x":1 marks a record whose metadata
-// RAM keeps too (records.ts), "tg" the tags of one that does not. `t` is the wall clock
+// before `"m":`, so a load parses only that head (the integrity, needed on a hit only, after it); "x":1 marks a record that
+// keeps more than its key in RAM (a variant's summary, or the whole metadata: records.ts), its line parsed whole at
+// load; "tg" the tags of one that does not. `t` is the wall clock
 // when the line was queued: purge journal records (purge-journal.ts) apply at start to
 // the lines written before them. A torn last line (a crash mid-append) is skipped.
 // `m.softPurgedAtMs` is on the lines of soft-purged entries only; a line written

@@ -2,15 +2,18 @@
 //
 // A record is compact: the key, where the body is, where its index line is, and the
 // purge-ban stamp. The entry's full metadata stays in its index line on disk and is
-// read on a disk hit (record-lines.ts). A minority keeps its metadata in RAM (`more.meta`):
-// entries the synchronous look-up needs more of than the key (variants under Vary,
-// slices), blob-file bodies (their blob is named by the integrity), entries whose
-// primary key or URL cannot be derived from the key, and any record whose newest
-// metadata is still on its way to the index (pinned until its line lands).
+// read on a disk hit (record-lines.ts). A variant under Vary keeps beside it what the
+// synchronous Vary selection reads (`more.sel`, entry.ts VariantSummary: no header
+// section). A minority keeps its whole metadata in RAM (`more.meta`): slices (their
+// look-up, pipeline/slices.ts, reads it synchronously), blob-file bodies (their blob is
+// named by the integrity), entries whose URL cannot be derived from the (primary) key,
+// and any record whose newest metadata is still on its way to the index (pinned until
+// its line lands).
 
 import type { Logger } from 'pino';
 import { urlOfKey } from '../../cache/key.js';
 import type { EntryMeta, ExpireFn, TierStats, WriteOptions } from '../types.js';
+import { summaryOf, type VariantMeta, type VariantSummary } from '../../entry.js';
 import { TierIndex } from '../tier-index.js';
 import { UrlOrder } from '../url-order.js';
 import { VariantIndex } from '../variant-index.js';
@@ -46,6 +49,8 @@ import type { Selectable } from '../purge/purge-bans.js';
 export interface RecordMore {
   /** Metadata held in RAM: always for rich records, until its line lands for the others. */
   meta?: EntryMeta;
+  /** What Vary selection reads of a summarized record (a variant) once its line has landed. */
+  sel?: VariantSummary;
   /** When the line carrying `meta` was (or will be) written, ms: compaction writes it again with it. */
   time?: number;
   /** Purge tags of a compact record that has any. */
@@ -72,6 +77,41 @@ export function recordRamBytes(key: string): number {
 /** May an entry's metadata stay on disk only? Its primary key and URL follow from its key, and look-up needs no more than the key. */
 export function compactable(meta: EntryMeta): boolean {
   return meta.varyNames.length === 0 && meta.slice === undefined && meta.key === meta.primaryKey && meta.url === urlOfKey(meta.key);
+}
+
+/**
+ * May an entry's metadata stay on disk, RAM keeping its selection summary (a variant
+ * under Vary, not compactable)? Not a slice, and its URL follows from its primary key
+ * (purges select by it: `meta` below).
+ */
+export function summarizable(meta: EntryMeta): boolean {
+  return !compactable(meta) && meta.slice === undefined && meta.url === urlOfKey(meta.primaryKey);
+}
+
+/** Distinct Vary name lists and value sets summaries share; past it the table starts again (bounded, whatever the origin sends). */
+const MAX_SHARED_VARY = 4096;
+const sharedVary = new Map<string, { names: string[]; values: Record<string, string> }>();
+
+/**
+ * The summary a record keeps of `meta`. Its primary key is a slice of its key when the key
+ * begins with it (a variant key does, cache/vary.ts): V8 keeps a reference into the key
+ * rather than a second copy of the URL. Its Vary names and values are one frozen pair per
+ * distinct set (a handful of codings for most sites), not two objects per record.
+ */
+export function recordSummary(meta: EntryMeta): VariantSummary {
+  const pk = meta.primaryKey;
+  const s = summaryOf(meta, meta.key.length > pk.length && meta.key.startsWith(pk) ? meta.key.slice(0, pk.length) : pk);
+  let id = meta.varyNames.join(',');
+  for (const n in meta.varyValues) id += `\n${n}=${meta.varyValues[n]}`;
+  let shared = sharedVary.get(id);
+  if (shared === undefined) {
+    if (sharedVary.size >= MAX_SHARED_VARY) sharedVary.clear();
+    shared = { names: Object.freeze([...meta.varyNames]) as string[], values: Object.freeze({ ...meta.varyValues }) };
+    sharedVary.set(id, shared);
+  }
+  s.varyNames = shared.names;
+  s.varyValues = shared.values;
+  return s;
 }
 
 /**
@@ -135,15 +175,23 @@ export class DiskRecord {
     return this.more?.meta;
   }
 
-  /** What purges select by (derived from the key unless held). */
+  /** What Vary selection reads, when RAM has more than the key: the whole metadata, or its summary. */
+  get variant(): VariantMeta | undefined {
+    const more = this.more;
+    return more === undefined ? undefined : (more.meta ?? more.sel);
+  }
+
+  /** What purges select by (derived from the key, or the summary's primary key, unless held). */
   get meta(): Selectable {
     const held = this.more?.meta;
     if (held) return held;
-    return { key: this.key, primaryKey: this.key, url: urlOfKey(this.key), tags: this.more?.tags ?? NO_TAGS };
+    const primaryKey = this.primaryKey;
+    return { key: this.key, primaryKey, url: urlOfKey(primaryKey), tags: this.more?.tags ?? NO_TAGS };
   }
 
   get primaryKey(): string {
-    return this.more?.meta?.primaryKey ?? this.key;
+    const more = this.more;
+    return more === undefined ? this.key : (more.meta?.primaryKey ?? more.sel?.primaryKey ?? this.key);
   }
 
   get tags(): readonly string[] {
@@ -155,22 +203,21 @@ export class DiskRecord {
     return this.more?.meta?.integrity ?? '';
   }
 
-  /** Can its metadata leave RAM once its line is in the index? */
-  get compactable(): boolean {
-    const m = this.more?.meta;
-    return this.segment !== undefined && this.lineOff >= 0 && (m === undefined || compactable(m));
-  }
-
   /** Hold `meta` in RAM (a line carrying it is on its way, or the record is rich). */
   hold(meta: EntryMeta, time: number): void {
     this.more = { meta, time };
   }
 
-  /** Drop held metadata once its line is in the index, keeping what purges need (tags). */
+  /**
+   * Drop held metadata once its line is in the index, keeping what purges need (tags) and,
+   * for a variant, what Vary selection needs (its summary). A rich record keeps it all.
+   */
   release(): void {
-    if (!this.compactable) return;
-    const tags = this.tags;
-    this.more = tags.length ? { tags: tags as string[] } : undefined;
+    const m = this.more?.meta;
+    if (m === undefined || this.segment === undefined || this.lineOff < 0) return;
+    const tags = m.tags;
+    if (compactable(m)) this.more = tags.length ? { tags } : undefined;
+    else if (summarizable(m)) this.more = tags.length ? { sel: recordSummary(m), tags } : { sel: recordSummary(m) };
   }
 }
 
@@ -197,9 +244,9 @@ export interface DiskTierStats extends TierStats, WriteQueueStats {
   /** The index is still loading (items and bytes cover what is loaded). */
   loading: boolean;
   /**
-   * Estimated RAM of the records (recordRamBytes each), and of the metadata records of
-   * variants, slices and blob files keep (record-ram.ts). Not counted against any
-   * budget: bounded by the disk size (CACHING.md, Storage limits).
+   * Estimated RAM of the records (recordRamBytes each), of the summaries variants keep,
+   * and of the whole metadata slices and blob files keep (record-ram.ts). Not counted
+   * against any budget: bounded by the disk size (CACHING.md, Storage limits).
    */
   recordBytes: number;
 }

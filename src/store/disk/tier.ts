@@ -303,8 +303,8 @@ export class DiskTier implements Store, Purgeable {
     const out: VariantMeta[] = [];
     for (const k of this.indexes.variants.keys(primaryKey)) {
       const r = this.live(k);
-      // One without metadata in RAM is stored under its primary key: unvaried, no slice (records.ts).
-      if (r) out.push(r.held ?? { key: r.key, primaryKey: r.key, varyNames: NO_NAMES, varyValues: NO_VALUES, responseTimeMs: 0 });
+      // Whole metadata, or a variant's summary (records.ts); one with neither is stored under its primary key: unvaried, no slice.
+      if (r) out.push(r.variant ?? { key: r.key, primaryKey: r.key, varyNames: NO_NAMES, varyValues: NO_VALUES, responseTimeMs: 0 });
     }
     return out;
   }
