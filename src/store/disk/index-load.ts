@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ENTRY_FORMAT, type EntryMeta } from '../types.js';
 import { HEADER_LINE, META_MARK, metaOfLine, type LineHead } from './index-log.js';
 import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
-import { DiskRecord } from './records.js';
+import { DiskRecord, type RecordSummaries } from './records.js';
 
 export interface LoadedIndex {
   /** Live records, oldest write first. */
@@ -50,7 +50,7 @@ export async function fileSize(dir: string, name: string): Promise<number> {
  * what the writer appends later is this run's own), after those of index-v1.log when
  * it is still to convert. Reading yields to other work between chunks.
  */
-export async function loadIndex(dir: string, upTo: number, withTimes = false): Promise<LoadedIndex> {
+export async function loadIndex(dir: string, upTo: number, summaries: RecordSummaries, withTimes = false): Promise<LoadedIndex> {
   const out: LoadedIndex = { records: new Map(), times: withTimes ? new Map() : undefined, fileBytes: 0, legacyBytes: 0, skipped: 0 };
   const fh = upTo > 0 ? await open(join(dir, INDEX_FILE), 'r') : undefined;
   try {
@@ -61,14 +61,14 @@ export async function loadIndex(dir: string, upTo: number, withTimes = false): P
       out.legacyBytes = await fileSize(dir, INDEX_V1_FILE);
       if (out.legacyBytes) out.skipped += await loadLegacy(join(dir, INDEX_V1_FILE), out);
     }
-    if (fh) await readLines(fh, upTo, out);
+    if (fh) await readLines(fh, upTo, out, summaries);
   } finally {
     await fh?.close();
   }
   return out;
 }
 
-async function readLines(fh: Awaited<ReturnType<typeof open>>, upTo: number, out: LoadedIndex): Promise<void> {
+async function readLines(fh: Awaited<ReturnType<typeof open>>, upTo: number, out: LoadedIndex, summaries: RecordSummaries): Promise<void> {
   let buf = Buffer.allocUnsafe(CHUNK);
   /** File offset of buf[0]. */
   let base = 0;
@@ -87,7 +87,7 @@ async function readLines(fh: Awaited<ReturnType<typeof open>>, upTo: number, out
     for (;;) {
       const nl = buf.indexOf(10, start);
       if (nl < 0 || nl >= filled) break;
-      takeLine(buf, start, nl, base + start, out);
+      takeLine(buf, start, nl, base + start, out, summaries);
       start = nl + 1;
     }
     buf.copy(buf, 0, start, filled);
@@ -99,7 +99,7 @@ async function readLines(fh: Awaited<ReturnType<typeof open>>, upTo: number, out
   if (filled > 0) out.skipped++;
 }
 
-function takeLine(buf: Buffer, start: number, end: number, lineOff: number, out: LoadedIndex): void {
+function takeLine(buf: Buffer, start: number, end: number, lineOff: number, out: LoadedIndex, summaries: RecordSummaries): void {
   if (end === start) return;
   const lineBytes = end - start + 1;
   const m = buf.indexOf(MARK, start);
@@ -132,7 +132,7 @@ function takeLine(buf: Buffer, start: number, end: number, lineOff: number, out:
       return;
     }
     const rec = new DiskRecord(key, head.s, inSegment ? head.g : undefined, inSegment ? head.o : undefined, lineOff, lineBytes, { meta, time });
-    rec.release();
+    rec.release(summaries);
     out.records.set(key, rec);
     out.times?.set(key, time);
     return;

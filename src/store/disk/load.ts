@@ -29,7 +29,7 @@ export async function loadIntoTier(tier: DiskTier, journalled: readonly PurgeRec
   const { dir, logger } = tier.opts;
   const started = performance.now();
   // Lines' times matter only to purges journalled before this start: those during the load are newer than every line.
-  const index = await loadIndex(dir, indexBytesAtStart, journalled.length > 0);
+  const index = await loadIndex(dir, indexBytesAtStart, tier.summaries, journalled.length > 0);
   if (index.skipped) logger.warn({ skipped: index.skipped }, 'disk tier: unreadable index lines ignored');
   const referenced = new Set<number>();
   for (const r of index.records.values()) if (r.segment !== undefined) referenced.add(r.segment);

@@ -56,7 +56,7 @@ export class RecordLines {
     rec.lineOff = r.lineOff;
     rec.lineBytes = r.lineBytes;
     if (this.moves && r.newOff !== undefined) this.moves.set(rec, { off: r.newOff, bytes: r.lineBytes, ...(meta ? { meta } : {}) });
-    if (meta !== undefined && rec.held === meta) rec.release();
+    if (meta !== undefined && rec.held === meta) rec.release(tier.summaries);
   }
 
   /** Write `meta` as the record's newest line; held in RAM until it lands. */
@@ -207,7 +207,7 @@ export class RecordLines {
       tier.liveLineBytes += m.bytes - rec.lineBytes;
       rec.lineOff = m.off;
       rec.lineBytes = m.bytes;
-      if (m.meta !== undefined && rec.held === m.meta) rec.release();
+      if (m.meta !== undefined && rec.held === m.meta) rec.release(tier.summaries);
     }
   }
 

@@ -38,7 +38,7 @@ import { Landings } from './landing.js';
 import { DiskReads } from './reads.js';
 import { RecordOrder } from './record-order.js';
 import { RecordRam } from './record-ram.js';
-import { diskIndexes, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
+import { diskIndexes, RecordSummaries, type DiskRecord, type DiskTierOptions, type DiskTierStats, type DiskWriteOptions } from './records.js';
 import { RecordLines } from './record-lines.js';
 import { segmentHost } from './segment-host.js';
 import { Segments } from './segments.js';
@@ -57,6 +57,8 @@ const WARN_INTERVAL_MS = 10_000;
 export class DiskTier implements Store, Purgeable {
   /** Map iteration order is the LRU order: oldest first. */
   readonly records = new RecordOrder();
+  /** What its varied records keep for Vary selection (records.ts). */
+  readonly summaries = new RecordSummaries();
   /** Records evicted to stay within maxBytes, since start. */
   private evictions = 0;
   /** Shed writes and I/O errors: at most one warning per kind per interval. */
