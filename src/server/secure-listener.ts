@@ -71,7 +71,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
       // node:http2 resets a stream past 128 fields by default, unseen and uncounted:
       // let the size cap be the only silent bound, and refuse by count in h2Handler.
       maxHeaderListPairs: headerPairsCap(limits.maxHeaderBytes),
-      Http2ServerResponse: http2ResponseClass((res) => sendTimeout.watch(res)),
+      Http2ServerResponse: http2ResponseClass({ backpressure: (res) => sendTimeout.watch(res), ended: (res) => sendTimeout.settle(res) }),
     },
     h2Handler,
   );
