@@ -7,7 +7,11 @@
 //    or a miss shared with other clients, is reset (RST_STREAM CANCEL) once the
 //    send timeout passes; it held its stream for as long as the client PINGed;
 //  - the clients sharing that miss get their whole answer at once, not at the
-//    pace of the one that reads nothing.
+//    pace of the one that reads nothing;
+//  - tls.http2MaxConcurrentStreams streams of large answers are all accepted:
+//    node:http2's session memory (10 MB by default) refused those past ~150
+//    with RST_STREAM ENHANCE_YOUR_CALM, unlogged; each holds one 64 KiB slice
+//    there until the send timeout resets it.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,5 +115,43 @@ test('a closed-window client sharing a small miss with another client: the other
     clearInterval(pings);
     c.socket.destroy();
     other.close();
+  }
+});
+
+test('tls.http2MaxConcurrentStreams large answers to a client reading nothing are all accepted (none refused ENHANCE_YOUR_CALM for session memory) and all reset after the send timeout', T, async () => {
+  const STREAMS = 200;
+  const big = Buffer.alloc(1024 * 1024, 'b');
+  const g = await startHarness(
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=600', 'content-length': String(big.length) });
+      res.end(big);
+    },
+    { tls: { certificates: [await makeLeaf(ca, 'streams', ['localhost'])], http2MaxConcurrentStreams: STREAMS }, limits: { sendTimeoutMs: SEND_TIMEOUT_MS }, logLevel: 'info' },
+  );
+  const port = g.node.proxyAddress().port;
+  const warm = http2.connect(`https://localhost:${port}`, { ca: ca.pem, servername: 'localhost' });
+  warm.on('error', () => {});
+  let c: RawH2 | undefined;
+  try {
+    assert.equal((await h2Answer(warm.request({ ':path': '/big', ':authority': 'localhost' }).end())).text.length, big.length);
+    await g.stored(1);
+    const cutsBefore = g.node.stats.counters.sendTimeouts;
+    c = await rawH2(port, ca.pem);
+    c.write(settingsFrame([[SETTING.INITIAL_WINDOW_SIZE, 0]]));
+    const frames: Buffer[] = [];
+    for (let i = 0; i < STREAMS; i++) frames.push(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1 + 2 * i, headerBlock(requestFields('/big'))));
+    c.write(Buffer.concat(frames));
+    const raw = c;
+    // Every stream answered (headers sent; no byte of body fits a closed window) before any is reset.
+    await g.until(() => raw.received.filter((f) => f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM).length >= STREAMS, 'every stream answered or reset');
+    const refused = raw.received.filter((f) => f.type === FRAME.RST_STREAM && f.code === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM).length;
+    assert.equal(refused, 0, `${refused} of ${STREAMS} streams refused ENHANCE_YOUR_CALM`);
+    assert.equal(raw.received.filter((f) => f.type === FRAME.HEADERS).length, STREAMS);
+    await g.until(() => g.node.stats.counters.sendTimeouts === cutsBefore + STREAMS, 'every stream cut by the send timeout');
+    await g.until(() => raw.received.filter((f) => f.type === FRAME.RST_STREAM && f.code === http2.constants.NGHTTP2_CANCEL).length === STREAMS, 'every stream reset CANCEL');
+  } finally {
+    c?.socket.destroy();
+    warm.close();
+    await g.close();
   }
 });
