@@ -71,7 +71,9 @@ export class Http2SendTimeout {
     const sweeper = (this.sweeper = new ProgressSweep<WatchedResponse>({
       timeoutMs: opts.timeoutMs,
       progress: streamProgress,
-      onStalled: (res) => this.cut(res.stream, res.stream.bufferSize, opts.timeoutMs()),
+      // Logged as writableLength: bufferSize counts the bytes handed to the session twice (Node 20 adds
+      // its write queue to writableLength, which holds them until written), so an 8000-byte answer read 16000.
+      onStalled: (res) => this.cut(res.stream, res.stream.writableLength, opts.timeoutMs()),
       maxPeriodMs: 5_000,
       ...(opts.now ? { now: opts.now } : {}),
     }));
