@@ -16,7 +16,10 @@
 //    http2MaxConcurrentStreams taken, and the idle sweep (./h2-idle.ts) left the
 //    connection alone because a stream was open;
 //  - a write that meets backpressure is reported, so the listener's send timeout
-//    (./h2-send-timeout.ts) watches that stream — and only that one;
+//    (./h2-send-timeout.ts) watches that stream — and only that one; so is the
+//    end of every answer, which the send timeout looks at a moment later: an
+//    answer too small to meet backpressure (under the stream's 16 KiB high-water
+//    mark) still waits there when its client keeps its window closed;
 //  - the request path's writeHead(status, raw pairs) goes to the stream's
 //    respond() in one step (the hit path's cost; see writeHead below). No
 //    trailers are offered: Strata sends none.
@@ -164,17 +167,39 @@ export class StrataHttp2Response extends http2.Http2ServerResponse implements Cl
     return ok;
   }
 
+  /** As the compatibility layer's; the listener's subclass is told the answer ended (ended()). */
+  override end(a?: unknown, b?: unknown, c?: unknown): this {
+    (super.end as (x?: unknown, y?: unknown, z?: unknown) => this)(a, b, c);
+    this.ended();
+    return this;
+  }
+
   /** A write met backpressure: the listener's subclass (http2ResponseClass) has it watched. */
   protected backpressure(): void {}
+
+  /** The answer was ended: the listener's subclass has its last bytes looked at (Http2SendTimeout.settle). */
+  protected ended(): void {}
 }
 
 type WriteCallback = (err: Error) => void;
 
-/** The response class for one listener: responses that meet backpressure are handed to `onBackpressure`. */
-export function http2ResponseClass(onBackpressure: (res: StrataHttp2Response) => void): typeof StrataHttp2Response {
+/** What a listener's responses report to it (its send timeout). */
+export interface ResponseWatcher {
+  /** A write met backpressure. */
+  backpressure(res: StrataHttp2Response): void;
+  /** The answer was ended (its last bytes may still wait on the client). */
+  ended(res: StrataHttp2Response): void;
+}
+
+/** The response class for one listener: responses report backpressure and their end to `watcher`. */
+export function http2ResponseClass(watcher: ResponseWatcher): typeof StrataHttp2Response {
   return class extends StrataHttp2Response {
     protected override backpressure(): void {
-      onBackpressure(this);
+      watcher.backpressure(this);
+    }
+
+    protected override ended(): void {
+      watcher.ended(this);
     }
   };
 }

@@ -5,10 +5,15 @@
 // connection-level flow-control window is exhausted: no stream of it can move),
 // the connection is closed instead.
 //
-// Costs nothing per request: a stream is watched only once a write to it met
-// backpressure (h2-response.ts calls watch()); answers that go out at once (a
-// small hit) are never seen here. One sweep (./progress-sweep.ts) looks at the
-// watched streams.
+// Costs almost nothing per request: a stream is watched once a write to it met
+// backpressure (h2-response.ts calls watch()), or when its answer, ended, still
+// has bytes queued SETTLE_MS later (settle()): an answer under the stream's
+// high-water mark (16 KiB) never meets backpressure, and a client that keeps its
+// window closed (SETTINGS_INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE) held such a
+// stream, and its slot in http2MaxConcurrentStreams, for as long as it PINGed.
+// Ended answers wait in one list for one timer (no timer or listener each), and
+// answers that went out at once (a small hit) are dropped from it unwatched. One
+// sweep (./progress-sweep.ts) looks at the watched streams.
 //
 // Progress is read from the stream's own queue (bufferSize: bytes written and not
 // yet taken by the client) and the count of writes to it: the same level and no
@@ -24,6 +29,9 @@ import { ProgressSweep } from './progress-sweep.js';
 
 /** Largest piece a write is queued in (the unit in which progress is seen). */
 export const SLICE_BYTES = 64 * 1024;
+
+/** How long after its end an answer's queue is looked at (short: the list holds every answer ended meanwhile). */
+export const SETTLE_MS = 100;
 
 /** What the watcher reads of a response (StrataHttp2Response). */
 export interface WatchedResponse {
@@ -55,12 +63,17 @@ export class Http2SendTimeout {
   private readonly sweeper: ProgressSweep<WatchedResponse>;
   /** One listener for every watched response (no closure per response). */
   private readonly forget: (this: WatchedResponse) => void;
+  /** Answers ended within the last SETTLE_MS (settle()). */
+  private ended: WatchedResponse[] = [];
+  private settleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SendTimeoutOptions) {
     const sweeper = (this.sweeper = new ProgressSweep<WatchedResponse>({
       timeoutMs: opts.timeoutMs,
       progress: streamProgress,
-      onStalled: (res) => this.cut(res.stream, res.stream.bufferSize, opts.timeoutMs()),
+      // Logged as writableLength: bufferSize counts the bytes handed to the session twice (Node 20 adds
+      // its write queue to writableLength, which holds them until written), so an 8000-byte answer read 16000.
+      onStalled: (res) => this.cut(res.stream, res.stream.writableLength, opts.timeoutMs()),
       maxPeriodMs: 5_000,
       ...(opts.now ? { now: opts.now } : {}),
     }));
@@ -77,13 +90,38 @@ export class Http2SendTimeout {
     if (this.sweeper.watch(res)) res.on('close', this.forget);
   }
 
+  /**
+   * `res` was ended: SETTLE_MS later, watch it if bytes of it still wait on the
+   * client (its window stayed closed); by then an answer that could go has gone.
+   */
+  settle(res: WatchedResponse): void {
+    this.ended.push(res);
+    if (this.settleTimer === undefined) {
+      this.settleTimer = setTimeout(() => this.settleEnded(), SETTLE_MS);
+      this.settleTimer.unref();
+    }
+  }
+
   /** Streams watched now (tests, stats). */
   get size(): number {
     return this.sweeper.size;
   }
 
   stop(): void {
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    this.ended = [];
     this.sweeper.stop();
+  }
+
+  private settleEnded(): void {
+    this.settleTimer = undefined;
+    const ended = this.ended;
+    this.ended = [];
+    for (const res of ended) {
+      const stream = res.stream;
+      if (!stream.closed && !stream.destroyed && stream.bufferSize > 0) this.watch(res);
+    }
   }
 
   /** Look at every watched stream once; cut those that took nothing for the timeout. */

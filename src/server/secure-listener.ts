@@ -12,10 +12,11 @@
 //     HTTP/1.1 is; twice that is reset unread), and so are more than 2000 fields
 //     (node:http's count; node:http2's own default of 128 is lifted); streams reset
 //     by the client faster than a budget close the connection (rapid reset,
-//     ./h2-reset-guard.ts); a connection must open its first
-//     stream within the header timeout, and an idle one is closed; a stream whose
-//     client takes none of its bytes for limits.sendTimeoutMs is reset
-//     (./h2-send-timeout.ts).
+//     ./h2-reset-guard.ts); the session memory node:http2 allows a connection
+//     makes room for every stream it may open (sessionMemoryMb); a connection
+//     must open its first stream within the header timeout, and an idle one is
+//     closed; a stream whose client takes none of its bytes for
+//     limits.sendTimeoutMs is reset (./h2-send-timeout.ts).
 // Neither inner server listens itself: they only receive connections from here.
 
 import http2, { type ServerHttp2Session } from 'node:http2';
@@ -29,7 +30,7 @@ import { ClientConnections } from './client-connections.js';
 import { http2ResponseClass } from './h2-response.js';
 import { Http2IdleSessions } from './h2-idle.js';
 import { Http2ResetGuard } from './h2-reset-guard.js';
-import { Http2SendTimeout } from './h2-send-timeout.js';
+import { Http2SendTimeout, SLICE_BYTES } from './h2-send-timeout.js';
 import { createListener, type ClientListener } from './listener.js';
 
 export interface SecureListenerOptions {
@@ -71,7 +72,8 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
       // node:http2 resets a stream past 128 fields by default, unseen and uncounted:
       // let the size cap be the only silent bound, and refuse by count in h2Handler.
       maxHeaderListPairs: headerPairsCap(limits.maxHeaderBytes),
-      Http2ServerResponse: http2ResponseClass((res) => sendTimeout.watch(res)),
+      maxSessionMemory: sessionMemoryMb(opts.tls.http2MaxConcurrentStreams),
+      Http2ServerResponse: http2ResponseClass({ backpressure: (res) => sendTimeout.watch(res), ended: (res) => sendTimeout.settle(res) }),
     },
     h2Handler,
   );
@@ -203,6 +205,28 @@ export function headerListBytes(raw: readonly string[]): number {
  */
 export function headerListCap(maxHeaderBytes: number): number {
   return 2 * maxHeaderBytes;
+}
+
+/**
+ * What one stream of a client that reads nothing holds in node:http2's session
+ * memory: the one slice of its answer handed to nghttp2 (h2-send-timeout.ts: a
+ * watched stream hands its queued slices over one at a time; the rest wait in
+ * the stream, most of them views of a stored body), plus its headers and state.
+ */
+export const STREAM_SESSION_BYTES = SLICE_BYTES + 16 * 1024;
+
+/**
+ * node:http2's maxSessionMemory (in megabytes of 10^6 bytes): its own default of
+ * 10 for what a connection needs besides its streams (HPACK tables, control
+ * frames queued), plus STREAM_SESSION_BYTES for each of
+ * tls.http2MaxConcurrentStreams. Past the limit node:http2 resets every new
+ * stream (RST_STREAM ENHANCE_YOUR_CALM) before Strata sees it, unlogged: with
+ * the default 10 a client reading nothing had its streams past ~150 refused
+ * though SETTINGS promised it more. The bound per connection stays what the
+ * streams setting implies.
+ */
+export function sessionMemoryMb(maxConcurrentStreams: number): number {
+  return 10 + Math.ceil((maxConcurrentStreams * STREAM_SESSION_BYTES) / 1e6);
 }
 
 /** Header fields a request may carry: node:http's default maxHeadersCount, which the HTTP/1.1 listener keeps. */

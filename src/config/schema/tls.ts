@@ -33,7 +33,7 @@ export const tls = {
     default: 5_000,
     help: 'How often the certificate files are checked for changes (size, mtime, inode); 0: only on reload.',
   }),
-  http2MaxConcurrentStreams: setting({ kind: count({ min: 1 }), default: 100, help: 'Requests one HTTP/2 connection may have in flight at once.' }),
+  http2MaxConcurrentStreams: setting({ kind: count({ min: 1 }), default: 100, help: 'Requests one HTTP/2 connection may have in flight at once. A connection may hold up to 10 MB plus 80 KiB per stream of node:http2 session memory (what a client that reads nothing pins until limits.sendTimeoutMs).' }),
   http2IdleTimeoutMs: setting({ kind: duration({ min: 1 }), default: 75_000, help: 'An HTTP/2 connection idle this long is closed: with no stream open, only a new stream counts as activity (not PING, SETTINGS or WINDOW_UPDATE); with streams open, any byte either way.' }),
   redirectListen: setting({
     kind: optionalHostPort(),
