@@ -42,6 +42,8 @@ import { createGuardStep, vouchedByPeer, withoutFields } from './guarded.js';
 import { PEER_SIDE } from '../cluster/peer-auth.js';
 import type { Guard } from '../routing/guard/guard.js';
 import type { Stats } from '../observability/stats.js';
+import type { Refusal } from '../server/refusal.js';
+import { recordRefusal } from './refused.js';
 
 export type { ProxyDeps } from './context.js';
 
@@ -105,7 +107,7 @@ const CLOSING_REFUSALS: ReadonlySet<string> = new Set(['AMBIGUOUS_LENGTH', 'TRAN
  * bytes or request metrics: the client's request is counted once, by the worker its
  * connection reached (workers/admin-view.ts adds the workers up).
  */
-export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Handler } {
+export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Handler; refused: (r: Refusal) => string[]; linkRefused: (r: Refusal) => string[] } {
   const env = nodeEnv(deps);
   const { config, router, logger, stats, access, metrics } = env;
   const linkStats = deps.linkStats ?? stats;
@@ -188,6 +190,7 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
       status,
       bytes: ctx.bytes,
       cache: outcome.result,
+      code: outcome.result === 'error' ? outcome.detail : undefined,
       upstream: ctx.upstream,
       route: ctx.route?.label,
       ms: Math.round(ms * 100) / 100,
@@ -271,5 +274,12 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
     }
   }
 
-  return { client: (req, res) => handle(req, res, stats), link: (req, res) => handle(req, res, linkStats) };
+  return {
+    client: (req, res) => handle(req, res, stats),
+    link: (req, res) => handle(req, res, linkStats),
+    /** A refusal the client listener answered itself (server/refusal.ts), recorded as its request's outcome (./refused.ts). */
+    refused: (r: Refusal) => recordRefusal(env, stats, nextId, r),
+    /** The same on the worker link: counted in `linkStats`. */
+    linkRefused: (r: Refusal) => recordRefusal(env, linkStats, nextId, r),
+  };
 }
