@@ -262,6 +262,10 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       } else if (brokenBody && inFlight?.headersSent) {
         opts.onRefused({ error: err, of, sent: false, bodyBytes: 0 });
         socket.destroy();
+      } else if (brokenBody) {
+        // The 400 is the answer to the request in flight: recorded as its outcome, not as another request.
+        const response = inFlight?.req === st.last ? inFlight : undefined;
+        rejectRaw(socket, err, opts.onRefused, of, response ? { response } : {});
       } else rejectRaw(socket, err, opts.onRefused, of, known);
     };
     st.waitFor = brokenBody ? 1 : 0;

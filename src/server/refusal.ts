@@ -5,7 +5,7 @@
 // is recorded once, with the fields it carries (Cache-Status, Via), as its answer
 // goes out.
 
-import http from 'node:http';
+import http, { type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { StrataError, ErrorCode } from '../errors.js';
@@ -36,13 +36,15 @@ export interface Refusal {
   bodyBytes: number;
   /** Answered on an HTTP/2 stream (secure-listener.ts). */
   http2?: boolean;
+  /** `in-flight`: the response of the request refused, when nothing of it was written (the refusal is its answer). */
+  response?: ServerResponse;
 }
 
 /** Records a refusal; returns the fields its answer carries with it (Cache-Status, Via), when it has one. */
 export type RefusalRecorder = (r: Refusal) => string[];
 
 /** What is known of a refused request. */
-export type RequestKnown = Pick<Refusal, 'method' | 'target'>;
+export type RequestKnown = Pick<Refusal, 'method' | 'target' | 'response'>;
 
 /** How long a refused connection may stay half-open, waiting for the client to close. */
 const REFUSED_LINGER_MS = 2_000;

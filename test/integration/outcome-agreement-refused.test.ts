@@ -64,6 +64,16 @@ test('a request node:http’s parser refuses is one recorded outcome: counted, l
     assert.deepEqual([line['status'], line['method'], line['url'], line['code']], [403, 'CONNECT', 'example.com:443', 'not_a_forward_proxy']);
     assert.match(connect.res.headers['cache-status']!, /detail=not_a_forward_proxy$/);
 
+    // Broken bytes in the body of a request being handled: the refusal is that request's answer
+    // and its one outcome (it was recorded `gone`, 499, while the client read a 400).
+    const broken = await refusedRaw(h, `POST /broken HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n`);
+    assert.equal(broken.res.status, 400);
+    assertAgree(broken.o, 1, receivedRaw(broken.res));
+    const brokenLine = broken.o.lines[0]! as unknown as Record<string, unknown>;
+    assert.deepEqual([brokenLine['url'], brokenLine['method'], brokenLine['cache'], brokenLine['code'], brokenLine['aborted']], ['/broken', 'POST', 'error', 'bad_request', undefined]);
+    assert.equal(broken.res.headers['cache-status'], 'test-node; fwd=bypass; detail=bad_request');
+    assert.deepEqual([broken.o.stats['errors'], broken.o.stats['badRequests']], [1, 1]);
+
     // A refusal after a good request on the same connection: two requests, two lines.
     const port = h.node.proxyAddress().port;
     const both = await observe(h, 2, async () => (await rawExchange(port, `GET /good HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /bad HTTP/1.1\r\nHost: ${host}\r\nBad Name: v\r\n\r\n`, { responses: 2, waitClose: true })).responses);
