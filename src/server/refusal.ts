@@ -49,6 +49,7 @@ export type RequestKnown = Pick<Refusal, 'method' | 'target' | 'response'>;
 /** How long a refused connection may stay half-open, waiting for the client to close. */
 const REFUSED_LINGER_MS = 2_000;
 
+/** Strata's error code for a node:http parser error code (llhttp's HPE_*, Node's own timeout). */
 export function parserErrorCode(code: string | undefined): ErrorCode {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
@@ -64,6 +65,7 @@ export function parserErrorCode(code: string | undefined): ErrorCode {
   }
 }
 
+/** The client's line for a parser refusal, before the parser's own code. */
 export const ERROR_HINT: Partial<Record<ErrorCode, string>> = {
   AMBIGUOUS_LENGTH: 'conflicting or invalid Content-Length / Transfer-Encoding',
   REQUEST_TIMEOUT: `request headers not received in time`,
