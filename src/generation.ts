@@ -32,6 +32,7 @@ import type { TieredStore } from './store/tiered.js';
 import type { Recompressor } from './transform/recompress.js';
 import type { Clock } from './util/clock.js';
 import { InFlight } from './util/in-flight.js';
+import type { RefusalRecorder } from './server/refusal.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -43,6 +44,10 @@ export interface Generation {
   proxy: Handler;
   /** The same request path for the worker link (other workers of this node), counted in `linkStats`. */
   link: Handler;
+  /** A refusal the client listener answered itself, recorded as its request's outcome (pipeline/refused.ts). */
+  refused: RefusalRecorder;
+  /** The same for the worker link's listener. */
+  linkRefused: RefusalRecorder;
   admin: AdminHandler;
   /** Its proxy requests still running (and background fetches they started): what a reload waits for before closing the pools it retired. */
   work: InFlight;
@@ -123,7 +128,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       requestBodies: () => requestBodies.figures(),
       ...(cluster ? { cluster } : {}),
     });
-    return { config: cfg, router, guards, proxy: handlers.client, link: handlers.link, admin: adminHandler, work };
+    return { config: cfg, router, guards, proxy: handlers.client, link: handlers.link, refused: handlers.refused, linkRefused: handlers.linkRefused, admin: adminHandler, work };
   }
 
 /** The edge guards for `cfg` (keeping `previous`'s unchanged stages); a rule they cannot be built from (a private key file...) is CONFIG_INVALID. */

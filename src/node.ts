@@ -43,7 +43,7 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { Certificates, certificatesReloadStep } from './server/certificates.js';
 import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
-import { createListener, plainListener, type ClientListener, type ProxyListener } from './server/listener.js';
+import { createListener, plainListener, type ClientListener, type ProxyListener, type RefusalRecorder } from './server/listener.js';
 import { createRedirectHandler } from './server/redirect.js';
 import { createSecureListener } from './server/secure-listener.js';
 import { openTiers } from './store/open-tiers.js';
@@ -273,14 +273,24 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       });
       // Each request goes to the generation current when it arrives.
       const handler: Handler = (req, res) => current!.proxy(req, res);
+      // Refusals the listener answers itself: recorded by the generation current when they are answered.
+      const onRefused: RefusalRecorder = (r) => current!.refused(r);
       const onBadRequest = () => stats.inc('badRequests');
       const onSendTimeout = () => stats.inc('sendTimeouts');
       proxy = certificates
-        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onBadRequest, onSendTimeout, onProtocolError: () => stats.inc('protocolErrors') })
-        : plainListener(createListener(handler, { limits: config.limits, logger, onBadRequest, onSendTimeout }));
+        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onRefused, onSendTimeout, onProtocolError: () => stats.inc('protocolErrors') })
+        : plainListener(createListener(handler, { limits: config.limits, logger, onRefused, onSendTimeout }));
       if (certificates && config.tls.redirectListen) {
         const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
-        redirect = createListener(createRedirectHandler(() => (current?.config ?? config).limits, httpsPort, onBadRequest), { limits: config.limits, logger, onBadRequest });
+        redirect = createListener(createRedirectHandler(() => (current?.config ?? config).limits, httpsPort, onBadRequest), {
+          limits: config.limits,
+          logger,
+          // The redirect listener's requests are no proxy requests (its 308s are counted nowhere): a refusal there is a bad request only.
+          onRefused: () => {
+            onBadRequest();
+            return [];
+          },
+        });
       }
       // Every reload re-reads the certificate files (their names need a restart).
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
@@ -302,7 +312,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
           // No per-client connection cap: every link connection comes from 127.0.0.1.
           // Its requests are another worker's misses: counted apart (linkStats), not as the node's requests.
-          const link = createListener((req, res) => current!.link(req, res), { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onBadRequest: () => linkStats!.inc('badRequests') });
+          const link = createListener((req, res) => current!.link(req, res), { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onRefused: (r) => current!.linkRefused(r) });
           linkServers.push(link);
           await listen(link, deps.links.proxy, 'worker proxy link');
           if (deps.links.admin) {

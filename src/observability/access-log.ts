@@ -28,6 +28,8 @@ export interface AccessRecord {
   status: number;
   bytes: number;
   cache: string;
+  /** Strata's own error answers: the error code (lower case, as Cache-Status detail has it); absent otherwise. */
+  code?: string | undefined;
   upstream: string | undefined;
   /** "site/route" (or "site/route#canary") when the node has sites; absent otherwise. */
   route?: string | undefined;
@@ -135,10 +137,11 @@ export class AccessLog {
 
   private middle(r: AccessRecord): Buffer {
     const m = this.midOf;
-    if (m !== undefined && m.url === r.url && m.status === r.status && m.bytes === r.bytes && m.cache === r.cache && m.method === r.method && m.host === r.host && m.upstream === r.upstream && m.route === r.route) {
+    if (m !== undefined && m.url === r.url && m.status === r.status && m.bytes === r.bytes && m.cache === r.cache && m.code === r.code && m.method === r.method && m.host === r.host && m.upstream === r.upstream && m.route === r.route) {
       return this.mid;
     }
     let mid = `,"method":${str(r.method)},"url":${str(r.url)},"host":${str(r.host)},"status":${r.status},"bytes":${r.bytes},"cache":"${r.cache}"`;
+    if (r.code !== undefined) mid += `,"code":${str(r.code)}`;
     if (r.upstream !== undefined) mid += `,"upstream":${str(r.upstream)}`;
     if (r.route !== undefined) mid += `,"route":${str(r.route)}`;
     this.midOf = r;

@@ -19,6 +19,8 @@
 // - A transport failure is "failed"; each client decides (stale-if-error or error).
 // - A large storable 200 that could be stored in slices, when the request allows
 //   it, is "sliceable": stopped before anyone reads it.
+// - A response already received (FetchRequest.answered: a slice's range request the
+//   origin answered whole, slices.ts) is taken as this fetch's own: no origin request.
 
 import type { Logger } from 'pino';
 import { SharedBody } from '../coalesce/shared-body.js';
@@ -124,6 +126,20 @@ export interface FetchRequest {
   onInterim?: (status: number, headers: HeaderMap) => void;
   /** Cancels the fetch before the origin answers (every waiting client gone: pipeline/fetch-interest.ts). */
   signal?: AbortSignal;
+  /**
+   * The origin's response, already received for another request of this object (a
+   * slice's range request the origin answered with the whole 200: slices.ts): stored
+   * and shared from here as if this fetch had made it, no second origin request.
+   */
+  answered?: AnsweredFetch;
+}
+
+/** A response received before the fetch that stores it began, with the times and purge mark of its request. */
+export interface AnsweredFetch {
+  res: OriginResponse;
+  requestTimeMs: number;
+  responseTimeMs: number;
+  purgeMark: number;
 }
 
 export interface FetchDeps {
@@ -218,19 +234,24 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   };
 
   async function run(req: FetchRequest, stored: StoredEntry | undefined, finish: (stored: boolean) => void, fill: FillProgress): Promise<FetchOutcome> {
-    const validating = stored !== undefined && canValidate(stored.meta);
+    const validating = stored !== undefined && canValidate(stored.meta) && req.answered === undefined;
     const headers = validating ? { ...req.originHeaders, ...validatorHeaders(stored.meta) } : req.originHeaders;
-    const requestTimeMs = clock.now();
+    const answered = req.answered;
+    const requestTimeMs = answered?.requestTimeMs ?? clock.now();
     // Taken before the fetch: a purge while it is in flight keeps its response out of the store.
-    const purgeMark = store.purgeMark();
-    // Literals, not spreads of optional parts: a spread is a runtime copy on every miss.
-    const originReq: OriginRequest & { key: string; vouched?: readonly string[] } = req.onInterim
-      ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
-      : { method: 'GET', target: req.target, headers, key: req.key };
-    if (req.signal) originReq.signal = req.signal;
-    if (req.vouched) originReq.vouched = req.vouched;
-    const res = await fetchFrom(deps, req.viaCluster, originReq, fill);
-    const responseTimeMs = clock.now();
+    const purgeMark = answered?.purgeMark ?? store.purgeMark();
+    let res: OriginResponse;
+    if (answered) res = answered.res;
+    else {
+      // Literals, not spreads of optional parts: a spread is a runtime copy on every miss.
+      const originReq: OriginRequest & { key: string; vouched?: readonly string[] } = req.onInterim
+        ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
+        : { method: 'GET', target: req.target, headers, key: req.key };
+      if (req.signal) originReq.signal = req.signal;
+      if (req.vouched) originReq.vouched = req.vouched;
+      res = await fetchFrom(deps, req.viaCluster, originReq, fill);
+    }
+    const responseTimeMs = answered?.responseTimeMs ?? clock.now();
 
     if (validating && res.status === 304) {
       res.body.resume();

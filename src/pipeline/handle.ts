@@ -42,6 +42,8 @@ import { createGuardStep, vouchedByPeer, withoutFields } from './guarded.js';
 import { PEER_SIDE } from '../cluster/peer-auth.js';
 import type { Guard } from '../routing/guard/guard.js';
 import type { Stats } from '../observability/stats.js';
+import type { Refusal } from '../server/refusal.js';
+import { recordRefusal, type InFlightRefusal, type InFlightRefusals } from './refused.js';
 
 export type { ProxyDeps } from './context.js';
 
@@ -105,7 +107,7 @@ const CLOSING_REFUSALS: ReadonlySet<string> = new Set(['AMBIGUOUS_LENGTH', 'TRAN
  * bytes or request metrics: the client's request is counted once, by the worker its
  * connection reached (workers/admin-view.ts adds the workers up).
  */
-export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Handler } {
+export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Handler; refused: (r: Refusal) => string[]; linkRefused: (r: Refusal) => string[] } {
   const env = nodeEnv(deps);
   const { config, router, logger, stats, access, metrics } = env;
   const linkStats = deps.linkStats ?? stats;
@@ -146,6 +148,8 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
       },
     };
   }
+  // Listener refusals that answered a request being handled (./refused.ts), read when its response closes.
+  const inFlightRefusals: InFlightRefusals = new WeakMap();
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
 
@@ -172,13 +176,23 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
 
   /** The end of every request: bytes counted, its metrics recorded and the access line written. */
   function finished(ctx: RequestContext): void {
-    ctx.counts.counters.bytesServed += ctx.bytes;
     const ms = performance.now() - ctx.startMs;
-    // Closed before an answer was chosen: the client went away, and that is the request's one outcome.
-    if (ctx.outcome === undefined) settle(env, ctx, { result: 'gone' });
+    // Closed before an answer was chosen: the listener refused it (broken bytes in its body,
+    // ./refused.ts), or else the client went away; either is the request's one outcome.
+    let status = ctx.res.statusCode;
+    let refused: InFlightRefusal | undefined;
+    if (ctx.outcome === undefined) {
+      refused = inFlightRefusals.get(ctx.res);
+      if (refused !== undefined) {
+        settle(env, ctx, refused.outcome);
+        ctx.bytes += refused.bytes;
+        status = refused.status;
+      } else settle(env, ctx, { result: 'gone' });
+    }
+    ctx.counts.counters.bytesServed += ctx.bytes;
     const outcome = ctx.outcome!;
     // No status line was written: res.statusCode would say 200, which nobody was sent.
-    const status = outcome.result === 'gone' ? CLIENT_GONE_STATUS : ctx.res.statusCode;
+    if (outcome.result === 'gone') status = CLIENT_GONE_STATUS;
     if (ctx.counts === stats) metrics.finished(outcome, status, ms / 1000);
     access.record({
       id: ctx.id,
@@ -188,10 +202,12 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
       status,
       bytes: ctx.bytes,
       cache: outcome.result,
+      code: outcome.result === 'error' ? outcome.detail : undefined,
       upstream: ctx.upstream,
       route: ctx.route?.label,
       ms: Math.round(ms * 100) / 100,
-      aborted: !ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished,
+      // A refusal the listener wrote for it went out whole, though its response never ended.
+      aborted: refused === undefined && (!ctx.res.writableEnded || ctx.res.destroyed && !ctx.res.writableFinished),
       // Not a spread of a conditional object: one record shape, made without copying properties.
       http: ctx.req.httpVersionMajor === 2 ? '2' : undefined,
     });
@@ -271,5 +287,12 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
     }
   }
 
-  return { client: (req, res) => handle(req, res, stats), link: (req, res) => handle(req, res, linkStats) };
+  return {
+    client: (req, res) => handle(req, res, stats),
+    link: (req, res) => handle(req, res, linkStats),
+    /** A refusal the client listener answered itself (server/refusal.ts), recorded as its request's outcome (./refused.ts). */
+    refused: (r: Refusal) => recordRefusal(env, stats, nextId, r, inFlightRefusals),
+    /** The same on the worker link: counted in `linkStats`. */
+    linkRefused: (r: Refusal) => recordRefusal(env, linkStats, nextId, r, inFlightRefusals),
+  };
 }

@@ -3,8 +3,9 @@
 // in slices: pipeline/slices.ts), as a whole object (shared-fetch.ts), or passed through
 // (a range of an object Strata does not slice). The route changes at most once,
 // and only forward: slices found impossible → whole or pass; a whole response the
-// fetch names "sliceable" → slices, else whole without slicing. No step calls back
-// into the one before it.
+// fetch names "sliceable" → slices, else whole without slicing; a slice's range
+// the origin answered with its whole 200 → answered from that response (fromWhole).
+// No step calls back into the one before it.
 
 import { REQUEST_SPECIFIC_REASONS, type NotStoredReason } from '../cache/storable.js';
 import type { Decision } from '../cache/decide.js';
@@ -19,6 +20,9 @@ import { refetchFlight, type SharedFetch } from './shared-fetch.js';
 import { forFill, identityFromOrigin } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
+import type { WholeAnswer } from './slice-parts.js';
+import { storedCopy } from './resume-from-store.js';
+import { currentAge, ttlOf } from '../cache/reuse.js';
 
 /** How many times a client that could not use a fetched answer fetches again, alone. */
 const MAX_ALONE_FETCHES = 2;
@@ -47,6 +51,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
       else answer.error(ctx, o.error, fwd);
       return 'answered';
     }
+    if (o.kind === 'whole') return fromWhole(ctx, key, fwd, o.outcome, o.collapsed);
     if (o.kind === 'unsliceable') {
       // A refusal that is this request's own (its no-store, its credentials) says nothing of the object,
       // nor does an origin error: remembered, one 503 would send every request for a sliced object to the origin.
@@ -74,6 +79,34 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
       o.release();
     }
     return 'answered';
+  }
+
+  /**
+   * The origin ignored the range a slice asked for and answered the whole object (RFC
+   * 9110 §14.2 lets it): the client is answered from that response, never fetched a
+   * second time. A small one being stored (its length announced, no larger than
+   * slices.thresholdBytes) is answered once stored, as a hit is: the client's range cut
+   * from it, a 206 built here, so no byte of a body that falls short is served as part
+   * of a complete answer. Anything else is passed on as it arrives, the origin's 200 (a
+   * range near the end of a large object would otherwise wait for all that precedes it).
+   */
+  async function fromWhole(ctx: RequestContext, key: string, fwd: FwdReason, o: WholeAnswer, collapsed: boolean): Promise<SliceResult> {
+    // Not storable: no probe per request while that lasts (a storable one is a hit from now on).
+    if (o.kind === 'passing' && !collapsed) coalescer.markPass(noSlicesKey(key));
+    const small = o.kind === 'storing' && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
+    if (small && ctx.headers['range'] !== undefined && (!collapsed || o.stored.varyNames.length === 0)) {
+      await o.body.sealedAt;
+      const entry = await storedCopy(env.store, o.stored, 0);
+      // Not stored after all (its body fell short of its length, the store refused it): fetched as a range is when not sliced.
+      if (!entry) return 'unsliced';
+      coalescer.clearPass(key);
+      ctx.upstream = o.upstream;
+      const now = env.clock.now();
+      const outcome = { result: 'miss' as const, fwd, fwdStatus: o.status, stored: true, ...(collapsed ? { collapsed: true } : {}), ttlS: ttlOf(entry.meta, now) };
+      await answer.stored(ctx, entry, currentAge(entry.meta, now), outcome, o.purgeMark);
+      return 'answered';
+    }
+    return (await shared.answer(ctx, key, fwd, undefined, o, collapsed)) === 'answered' ? 'answered' : 'unsliced';
   }
 
   /** The whole object: fetched (shared when it may be), then answered from the fetch's outcome. */

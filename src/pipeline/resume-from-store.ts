@@ -47,7 +47,7 @@ export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: P
 }
 
 /** The stored copy of `stored`, when it is that response and holds at least `offset` bytes. */
-async function storedCopy(store: Store, stored: EntryMeta, offset: number): Promise<StoredEntry | undefined> {
+export async function storedCopy(store: Store, stored: EntryMeta, offset: number): Promise<StoredEntry | undefined> {
   const entry = store.peek(stored.key) ?? (await store.get(stored.key).catch(() => undefined));
   return entry && sameResponse(entry.meta, stored) && offset <= entry.body.size ? entry : undefined;
 }

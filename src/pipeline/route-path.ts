@@ -75,7 +75,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   const edgeCopy = env.cluster ? { tiers: env.cluster.edgeCopies, memoryMaxObjectBytes: config.cache.memoryMaxObjectBytes } : undefined;
   const cluster = env.cluster && route.canary !== undefined ? sided(env.cluster, to.side) : env.cluster;
   const fetchAndStore = createFetcher({ ...common, passWindowBytes: Math.min(config.limits.passBufferBytes, config.coalesce.windowBytes), sliceThresholdBytes: config.slices.thresholdBytes, bounds, notStored: env.notStored, ...(env.compress ? { compress: env.compress } : {}), cluster, edgeCopy });
-  const slicer = createSlicer({ ...common, coalescer, grace: env.grace, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster, edgeCopy });
+  const slicer = createSlicer({ ...common, coalescer, grace: env.grace, storeWhole: fetchAndStore, thresholdBytes: config.slices.thresholdBytes, sliceBytes: config.slices.sliceBytes, cluster, edgeCopy });
   const answer = createAnswers(env);
   const pass = createPass(env, answer);
   const shared = createSharedFetch(env, answer, fetchAndStore);

@@ -38,7 +38,21 @@ export type SlicedObject =
    * (no range support, no validator, not storable, Vary).
    */
   | { kind: 'unsliceable'; why: string }
+  /**
+   * The origin ignored the range and answered the whole object (200): that response, being
+   * stored when storable (fetch-and-store.ts), for the caller to answer from. `collapsed`:
+   * it was another request's fetch.
+   */
+  | { kind: 'whole'; outcome: WholeAnswer; collapsed: boolean }
   | { kind: 'failed'; error: StrataError };
+
+/** A whole response to a slice's range request (the origin ignored Range). */
+export type WholeAnswer = Extract<FetchOutcome, { kind: 'storing' | 'passing' }>;
+
+/** Whether a slice fetch's outcome is the whole object, not a slice: a 200, stored whole or passed on. */
+export function isWholeAnswer(o: FetchOutcome): boolean {
+  return (o.kind === 'storing' && o.stored.slice === undefined) || (o.kind === 'passing' && o.status === 200);
+}
 
 /** Why a slice fetch gave no slice, for logs and Cache-Status. */
 export function whyNot(o: FetchOutcome): string {

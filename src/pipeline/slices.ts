@@ -15,6 +15,11 @@
 // by a 206 holding all of it: that 206 is stored too, as a one-slice object
 // (storing partial content, RFC 9111 §3.3, §3.4).
 //
+// An origin that ignores Range answers a slice's range request with its whole
+// 200: that complete response goes to the whole-object fetcher (storeWhole) as if
+// it had fetched it, and the caller answers from it (on-miss.ts fromWhole); the
+// object is never fetched a second time for it.
+//
 // A stale slice whose fetch fails answers as a stale whole entry would; a stored one
 // found damaged before a byte of it went out is fetched again in its place.
 //
@@ -43,8 +48,8 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
-import { newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SlicedObject, type SliceSource, type SliceVersion } from './slice-parts.js';
-import type { FetchDeps, FetchOutcome, FetchWork } from './fetch-and-store.js';
+import { isWholeAnswer, newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SlicedObject, type WholeAnswer, type SliceSource, type SliceVersion } from './slice-parts.js';
+import type { FetchDeps, FetchOutcome, FetchRequest, FetchWork } from './fetch-and-store.js';
 import { edgeTiersOf, failureOf, fetchFrom, whenDistrusted } from './fetch-source.js';
 
 /** A slice fill is never joined by another worker's request (FillProgress.streaming). */
@@ -68,6 +73,8 @@ export interface SliceDeps {
   sharedMeta: SharedMeta;
   /** The route's stale windows: a stale slice answers an origin failure as a stale whole entry would. */
   grace: GraceWindows;
+  /** The whole-object fetcher (fetch-and-store.ts), given a whole 200 a slice's range request received. */
+  storeWhole?: (req: FetchRequest) => FetchWork;
 }
 
 export interface SliceRequest {
@@ -116,6 +123,13 @@ export function createSlicer(deps: SliceDeps) {
       // A slice's waiters on other workers wait for it stored (they ask with a Range: a slice fill is not joined).
       const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, vouched: req.vouched }, { stored: done, streaming: NOT_JOINED });
       const responseTimeMs = clock.now();
+      // RFC 9110 §14.2: a server may ignore Range. Its whole 200 is a complete response:
+      // stored (when storable) and shared as a whole object's fetch is, never fetched again.
+      if (res.status === 200 && deps.storeWhole) {
+        const whole = deps.storeWhole({ id: req.id, key: req.key, requestHeaders: req.requestHeaders, vouched: req.vouched, originHeaders: req.originHeaders, target: req.target, maySlice: false, viaCluster: req.viaCluster, answered: { res, requestTimeMs, responseTimeMs, purgeMark } });
+        void whole.done.then((stored) => finish(stored === true), () => finish(false));
+        return whole.outcome;
+      }
       const cr = parseContentRange(res.headers['content-range']);
       const expected = cr && sliceSpan(index, sliceBytes, cr.total);
       // A 206 holding the whole representation is complete (RFC 9111 §3.4): a one-slice
@@ -243,11 +257,13 @@ export function createSlicer(deps: SliceDeps) {
    * object the answer is built on (none for its first slice), which a slice this
    * request alone may not store can still be read from (ownSlice).
    */
-  async function slice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<SliceSource | { outcome: FetchOutcome }> {
+  async function slice(req: SliceRequest, index: number, version: SliceVersion | undefined): Promise<SliceSource | { outcome: FetchOutcome; joined?: boolean }> {
     const stored = await storedSlice(req, index, version);
     if (stored) return storedSource(req, index, stored);
     if (req.cachedOnly) return { outcome: { kind: 'failed', error: new StrataError('ONLY_IF_CACHED_MISS') } };
     let { outcome: o, joined } = await fetchShared(req, index);
+    // The origin ignored the range: its whole response is no slice, the caller answers from it.
+    if (isWholeAnswer(o)) return { outcome: o, joined };
     let reader = o.kind === 'storing' ? readerOf(o.body) : undefined;
     // Joined too late to read the shared body from its start, or joined a fetch whose
     // answer was another request's own (its no-store, its credentials): fetch this slice alone.
@@ -346,6 +362,7 @@ export function createSlicer(deps: SliceDeps) {
       const s = await slice(req, index, undefined);
       if ('outcome' in s) {
         const o = s.outcome;
+        if (isWholeAnswer(o)) return { kind: 'whole', outcome: o as WholeAnswer, collapsed: s.joined === true };
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
         // A range beyond the end says nothing about whether the object can be sliced, nor does an origin error.
         if (o.kind === 'passing' && o.status === 416) return { kind: 'unsliceable', why: 'unsatisfiable' };

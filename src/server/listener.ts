@@ -26,23 +26,30 @@
 // connection is half-closed and the rest read and dropped until the client
 // closes or REFUSED_LINGER_MS pass — closed at once, the unread input made the
 // kernel reset the connection, which could wipe the answer before it was read.
+// Every refusal answered here is written and recorded by one function
+// (./refusal.ts rejectRaw): a refused request is counted, logged and labelled
+// (Cache-Status, Via) as one outcome, like the request path's own refusals.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { StrataError, type ErrorCode } from '../errors.js';
+import { StrataError } from '../errors.js';
 import type { LimitsConfig } from '../config/types.js';
 import { ClientConnections } from './client-connections.js';
 import { SendStallSweep } from './send-stall.js';
 import { KeepAliveIdleSweep } from './keep-alive-idle.js';
 import { PipelineWindow } from './pipelining.js';
+import { bytesRead, destroyAfterLinger, ERROR_HINT, parserErrorCode, rejectRaw, type RefusalRecorder, type RequestKnown } from './refusal.js';
 import { continueIfBodiless } from './request-body.js';
+
+export type { Refusal, RefusalRecorder } from './refusal.js';
 
 export interface ListenerOptions {
   limits: LimitsConfig;
   logger: Logger;
-  onBadRequest: () => void;
+  /** Every refusal the listener answers, told once, as its answer is written. */
+  onRefused: RefusalRecorder;
   /** A client was cut by limits.sendTimeoutMs. */
   onSendTimeout?: () => void;
   /**
@@ -77,54 +84,8 @@ export function plainListener(server: ProxyListener): ClientListener {
   };
 }
 
-function parserErrorCode(code: string | undefined): ErrorCode {
-  switch (code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return 'HEADERS_TOO_LARGE';
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return 'REQUEST_TIMEOUT';
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-    case 'HPE_INVALID_TRANSFER_ENCODING':
-    case 'HPE_INVALID_CONTENT_LENGTH':
-      return 'AMBIGUOUS_LENGTH';
-    default:
-      return 'BAD_REQUEST';
-  }
-}
-
 /** node:http's keep-alive timeout: an idle kept-alive connection is closed after it. */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-
-/** How long a refused connection may stay half-open, waiting for the client to close. */
-const REFUSED_LINGER_MS = 2_000;
-
-/** Write a minimal error answer on a raw socket and close it. */
-export function rejectRaw(socket: Duplex, err: StrataError): void {
-  if (socket.writable) {
-    const body = `${err.status} ${err.code}: ${err.clientMessage}\n`;
-    socket.end(
-      `HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? 'Error'}\r\n` +
-        `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
-    );
-    // end() only half-closes (the HTTP server allows half-open sockets), so a
-    // client that never closes its side held the socket open indefinitely after a
-    // refusal. Discard its further bytes and destroy after a short linger — not at
-    // once: closing with unread input makes the kernel send RST, which can wipe
-    // the answer before the client reads it.
-    socket.resume();
-    destroyAfterLinger(socket);
-  } else {
-    socket.destroy();
-  }
-}
-
-/** Destroy `socket` after REFUSED_LINGER_MS unless it closes first (the client closed its side too). */
-function destroyAfterLinger(socket: Duplex): void {
-  const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
-  linger.unref();
-  socket.once('close', () => clearTimeout(linger));
-}
 
 /**
  * A response that closed its connection (Node's "_last": Connection: close, or
@@ -171,6 +132,11 @@ interface ConnState {
   window: PipelineWindow;
   /** Requests received on it: the keep-alive idle sweep's progress figure. */
   requests: number;
+  /**
+   * socket.bytesRead once the requests so far were read (at accept: what the TLS
+   * handshake took): more read since means a request of its own had begun.
+   */
+  readMark: number;
 }
 
 /**
@@ -212,7 +178,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   const stateOf = (socket: Duplex): ConnState => {
     let st = conns.get(socket);
     if (!st) {
-      st = { refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler), requests: 0 };
+      st = { refused: false, waitFor: 0, shut: false, window: new PipelineWindow(socket, handler), requests: 0, readMark: bytesRead(socket) };
       conns.set(socket, st);
       const window = st.window;
       socket.once('close', () => {
@@ -236,6 +202,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const socket = this.req.socket;
     const st = conns.get(socket);
     if (!st) return;
+    if (this.req.complete) st.readMark = bytesRead(socket);
     if (closedWithBodyArriving(this, socket)) lingerAfterAnswer(this, socket, st);
     st.window.settled(this);
     if (st.window.owed <= st.waitFor && st.afterPending) {
@@ -256,6 +223,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // Already answered at the connection level; the socket closes after its linger.
     if (st.shut) return;
     st.requests++;
+    st.readMark = bytesRead(req.socket);
     st.last = req;
     if (lastOnConnection(req)) res.shouldKeepAlive = false;
     // 'close' follows 'finish' on every response, and also fires when the connection
@@ -275,34 +243,47 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
    * body of a request still in flight, that request is the bad one: it is refused
    * at once (as Node does), or the connection is cut if its answer has begun.
    */
-  const refuse = (socket: Duplex, err: StrataError): void => {
+  const refuse = (socket: Duplex, err: StrataError, known: RequestKnown = {}, left = false): void => {
     const st = stateOf(socket);
     if (st.refused) return; // the dead parser reports every later chunk again
     st.refused = true;
     // Broken bytes inside a body still being read: that request is the bad one,
     // so only the answers owed before it are waited for.
     const brokenBody = st.last !== undefined && !st.last.complete && st.window.owed > 0;
+    // A timeout is a request's only when bytes of one had come (not a silent or idle connection);
+    // a client that closed halfway through its request (`left`) went away, refused by no one.
+    const of = brokenBody ? 'in-flight' : left || (err.code === 'REQUEST_TIMEOUT' && bytesRead(socket) <= st.readMark) ? 'connection' : 'request';
     const answer = () => {
       const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
       // Its answer already complete (a hit written at once): it reaches the client, then the connection closes.
-      if (brokenBody && inFlight?.writableEnded) (socket as Socket).destroySoon();
-      else if (brokenBody && inFlight?.headersSent) socket.destroy();
-      else rejectRaw(socket, err);
+      if (brokenBody && inFlight?.writableEnded) {
+        opts.onRefused({ error: err, of, sent: false, bodyBytes: 0 });
+        (socket as Socket).destroySoon();
+      } else if (brokenBody && inFlight?.headersSent) {
+        opts.onRefused({ error: err, of, sent: false, bodyBytes: 0 });
+        socket.destroy();
+      } else if (brokenBody) {
+        // The 400 is the answer to the request in flight: recorded as its outcome, not as another request.
+        const response = inFlight?.req === st.last ? inFlight : undefined;
+        rejectRaw(socket, err, opts.onRefused, of, response ? { response } : {});
+      } else rejectRaw(socket, err, opts.onRefused, of, known);
     };
     st.waitFor = brokenBody ? 1 : 0;
     if (st.window.owed <= st.waitFor) answer();
     else st.afterPending = answer;
   };
 
-  /** Answer `err` on a connection that has no request being handled, and close it. */
-  const shut = (socket: Socket, err: StrataError): void => {
+  /**
+   * Answer `err` on a connection that has no request being handled, and close it.
+   * `partial`: the refusal is of a request begun (bytes of it read), else of the connection.
+   */
+  const shut = (socket: Socket, err: StrataError, partial = false): void => {
     const st = stateOf(socket);
     if (st.refused) return;
     st.refused = true;
     st.shut = true;
-    opts.onBadRequest();
     logger.warn({ code: err.code, remote: socket.remoteAddress }, err.message);
-    rejectRaw(socket, err);
+    rejectRaw(socket, err, opts.onRefused, partial && bytesRead(socket) > st.readMark ? 'request' : 'connection');
   };
 
   // A kept-alive connection owing nothing that brings no request (only empty lines, say): 408 and closed.
@@ -327,7 +308,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     const st = stateOf(socket);
     st.firstRequestTimer = setTimeout(() => {
       st.firstRequestTimer = undefined;
-      shut(socket, new StrataError('REQUEST_TIMEOUT', `no complete request within ${limits.requestHeadersTimeoutMs} ms of connecting (limits.requestHeadersTimeoutMs)`));
+      shut(socket, new StrataError('REQUEST_TIMEOUT', `no complete request within ${limits.requestHeadersTimeoutMs} ms of connecting (limits.requestHeadersTimeoutMs)`), true);
     }, limits.requestHeadersTimeoutMs);
     socket.once('close', () => clearTimeout(st.firstRequestTimer));
   };
@@ -372,15 +353,14 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     }
     const code = parserErrorCode(err.code);
     const e = new StrataError(code, code === 'HEADERS_TOO_LARGE' ? `request header section exceeds ${limits.maxHeaderBytes} bytes` : `${ERROR_HINT[code] ?? 'malformed request'} (${err.code ?? 'parse error'})`);
-    opts.onBadRequest();
     logger.warn({ code: e.code, parser: err.code, remote: (socket as { remoteAddress?: string }).remoteAddress }, e.message);
-    refuse(socket, e);
+    // HPE_INVALID_EOF_STATE: the client closed its side with a request unfinished.
+    refuse(socket, e, {}, err.code === 'HPE_INVALID_EOF_STATE');
   });
   // CONNECT never reaches the request handler in Node; refuse it here.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    opts.onBadRequest();
     logger.warn({ code: 'NOT_A_FORWARD_PROXY', target: req.url }, 'CONNECT refused');
-    refuse(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'));
+    refuse(socket, new StrataError('NOT_A_FORWARD_PROXY', 'CONNECT is refused: Strata is a reverse proxy, not a tunnel'), { method: 'CONNECT', ...(req.url !== undefined ? { target: req.url } : {}) });
   });
   const setLimits = (next: LimitsConfig): void => {
     limits = next;
@@ -391,8 +371,3 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   return Object.assign(server, { setLimits });
 }
 
-const ERROR_HINT: Partial<Record<ErrorCode, string>> = {
-  AMBIGUOUS_LENGTH: 'conflicting or invalid Content-Length / Transfer-Encoding',
-  REQUEST_TIMEOUT: `request headers not received in time`,
-  BAD_REQUEST: 'malformed request line or header',
-};

@@ -31,14 +31,16 @@ import { http2ResponseClass } from './h2-response.js';
 import { Http2IdleSessions } from './h2-idle.js';
 import { Http2ResetGuard } from './h2-reset-guard.js';
 import { Http2SendTimeout, SLICE_BYTES } from './h2-send-timeout.js';
-import { createListener, type ClientListener } from './listener.js';
+import { createListener, type ClientListener, type RefusalRecorder } from './listener.js';
+import { StrataError } from '../errors.js';
 
 export interface SecureListenerOptions {
   limits: LimitsConfig;
   tls: TlsConfig;
   certificates: Certificates;
   logger: Logger;
-  onBadRequest: () => void;
+  /** Every refusal answered by the listener (listener.ts), an HTTP/2 stream's 431 included. */
+  onRefused: RefusalRecorder;
   /** A client cut by limits.sendTimeoutMs: an HTTP/1.1 connection (listener.ts), an HTTP/2 stream or connection (h2-send-timeout.ts). */
   onSendTimeout?: () => void;
   /** A TLS handshake that failed or timed out, an HTTP/2 session error (counter protocolErrors). */
@@ -51,7 +53,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   const { logger, certificates } = opts;
   // A reload replaces them (setLimits); each new connection reads the current ones.
   let limits = opts.limits;
-  const h1 = createListener(handler, { limits, logger, onBadRequest: opts.onBadRequest, ...(opts.onSendTimeout ? { onSendTimeout: opts.onSendTimeout } : {}), behindTls: true });
+  const h1 = createListener(handler, { limits, logger, onRefused: opts.onRefused, ...(opts.onSendTimeout ? { onSendTimeout: opts.onSendTimeout } : {}), behindTls: true });
   // node:http starts checking header timeouts of its connections when it begins
   // listening; this one never listens (connections are handed to it), so start it here.
   h1.emit('listening');
@@ -60,9 +62,9 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   // The compatibility layer's request and response stand in for node:http's on
   // every member the request path uses (the TLS tests run the same cases over both).
   const h2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void => {
-    if (headerListBytes(req.rawHeaders) > limits.maxHeaderBytes) refuseHeaderList(res, `request header section exceeds ${limits.maxHeaderBytes} bytes`);
+    if (headerListBytes(req.rawHeaders) > limits.maxHeaderBytes) refuseHeaderList(req, res, `request header section exceeds ${limits.maxHeaderBytes} bytes`);
     else if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS && headerFieldCount(req.rawHeaders) > MAX_HEADER_FIELDS) {
-      refuseHeaderList(res, `request has ${headerFieldCount(req.rawHeaders)} header fields; at most ${MAX_HEADER_FIELDS} are accepted`);
+      refuseHeaderList(req, res, `request has ${headerFieldCount(req.rawHeaders)} header fields; at most ${MAX_HEADER_FIELDS} are accepted`);
     }
     else handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   };
@@ -81,11 +83,15 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   h2.on('checkContinue', h2Handler);
 
   /** 431, as HTTP/1.1 answers a header section over limits.maxHeaderBytes (listener.ts); the connection stays. */
-  function refuseHeaderList(res: http2.Http2ServerResponse, message: string): void {
-    opts.onBadRequest();
+  function refuseHeaderList(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, message: string): void {
     logger.warn({ code: 'HEADERS_TOO_LARGE', remote: res.stream.session?.socket?.remoteAddress, http: '2' }, message);
     const body = `431 HEADERS_TOO_LARGE: ${message}\n`;
-    res.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' });
+    const bodyBytes = req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
+    // Its method and target are known: the stream's headers were decoded whole.
+    const fields = opts.onRefused({ error: new StrataError('HEADERS_TOO_LARGE', message), of: 'request', method: req.method, target: req.url, sent: true, bodyBytes, http2: true });
+    const head: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' };
+    for (let i = 0; i + 1 < fields.length; i += 2) head[fields[i]!] = fields[i + 1]!;
+    res.writeHead(431, head);
     res.end(body);
   }
   const sessions = new Http2IdleSessions(opts.tls.http2IdleTimeoutMs);
@@ -101,7 +107,8 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     // Closed after tls.http2IdleTimeoutMs without a byte either way (not session.setTimeout: see ./h2-idle.ts).
     sessions.add(session);
     const firstStream = setTimeout(() => {
-      opts.onBadRequest();
+      // No stream was opened: a connection refused, not a request.
+      opts.onRefused({ error: new StrataError('REQUEST_TIMEOUT', 'no HTTP/2 request in time'), of: 'connection', sent: false, bodyBytes: 0, http2: true });
       logger.warn({ code: 'REQUEST_TIMEOUT', remote: session.socket?.remoteAddress }, `no HTTP/2 request within ${limits.requestHeadersTimeoutMs} ms of the handshake (limits.requestHeadersTimeoutMs)`);
       session.destroy();
     }, limits.requestHeadersTimeoutMs);
@@ -141,7 +148,7 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
     const refused = perClient.admit(socket);
     if (refused) {
       // Nothing can be said in HTTP before the handshake: the connection is closed.
-      opts.onBadRequest();
+      opts.onRefused({ error: refused, of: 'connection', sent: false, bodyBytes: 0 });
       logger.warn({ code: refused.code, remote: socket.remoteAddress }, refused.message);
       socket.destroy();
       return;

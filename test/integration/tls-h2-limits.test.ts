@@ -104,6 +104,9 @@ test('an HTTP/2 header list over limits.maxHeaderBytes is answered 431, and the 
     assert.equal(h.origin.count('/hdr-over'), 0);
     assert.equal(h.node.stats.counters.badRequests, before + 1);
     await h.logged((l) => l['code'] === 'HEADERS_TOO_LARGE' && l['http'] === '2');
+    // One request with one recorded outcome, as the request path's refusals are: its access line says what was refused.
+    const [line] = await h.logged((l) => l['msg'] === 'access' && l['url'] === '/hdr-over');
+    assert.deepEqual([line!['status'], line!['cache'], line!['code'], line!['method'], line!['http']], [431, 'error', 'headers_too_large', 'GET', '2']);
     // Beyond twice the limit, node:http2 resets the stream before any handler sees it (documented).
     const far = await ask(s, { ':path': '/hdr-far', 'x-big': 'a'.repeat(9_000) });
     assert.deepEqual(far, { reset: http2.constants.NGHTTP2_ENHANCE_YOUR_CALM });
