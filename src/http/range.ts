@@ -5,7 +5,8 @@
 //   (full response), as §14.2 allows.
 // - Satisfiable ranges are clamped to the representation, sorted, and ranges that
 //   overlap or touch are merged (§14.2 permits coalescing), so no byte is sent twice.
-// - A list where no range is satisfiable is unsatisfiable (416).
+// - A list where no range is satisfiable is unsatisfiable (416); a suffix-range of an
+//   empty representation is satisfiable but selects nothing: ignored (200).
 // - Abuse is answered with the whole representation (200), never with work
 //   proportional to the list (§14.2 "MAY ignore"): more than MAX_RANGES ranges, or
 //   several ranges whose requested lengths add up to more than the representation
@@ -44,6 +45,10 @@ export function parseRanges(header: string | undefined, size: number): RangeResu
   if (specs.length > MAX_RANGES) return NONE;
   const wanted: ByteRange[] = [];
   let requested = 0;
+  // §14.1.2: of an empty representation a non-zero suffix-range is satisfiable, yet no
+  // Content-Range (§14.4) can name the nothing it selects: the field is ignored (§14.2 lets
+  // a server ignore Range when the representation has no content), a 200, never a 416.
+  let emptySuffix = false;
   for (const spec of specs) {
     const m = SPEC.exec(spec);
     if (!m) return NONE;
@@ -56,6 +61,7 @@ export function parseRanges(header: string | undefined, size: number): RangeResu
       const n = Number(b);
       requested += Math.min(n, size);
       if (n > 0 && size > 0) wanted.push({ start: Math.max(0, size - n), end: size - 1 });
+      else if (n > 0) emptySuffix = true;
       continue;
     }
     const start = Number(a);
@@ -67,7 +73,7 @@ export function parseRanges(header: string | undefined, size: number): RangeResu
     requested += end - start + 1;
     wanted.push({ start, end });
   }
-  if (wanted.length === 0) return UNSATISFIABLE;
+  if (wanted.length === 0) return emptySuffix ? NONE : UNSATISFIABLE;
   if (specs.length > 1 && requested > size) return NONE;
   return { kind: 'satisfiable', ranges: coalesce(wanted) };
 }

@@ -122,6 +122,23 @@ test('416 carries Content-Range: bytes */length, also for a set where nothing is
   }
 });
 
+test('a suffix range of an empty stored body is ignored (200, empty), a first-pos range of it is 416', async () => {
+  const h = await startHarness(fixed('', HEADERS));
+  try {
+    await h.get('/empty');
+    const suffix = await h.get('/empty', { range: 'bytes=-5' });
+    assert.equal(suffix.status, 200);
+    assert.equal(suffix.body.length, 0);
+    assert.equal(suffix.headers['content-range'], undefined);
+    assert.match(suffix.headers['cache-status']!, /; hit/);
+    const first = await h.get('/empty', { range: 'bytes=0-' });
+    assert.equal(first.status, 416);
+    assert.equal(first.headers['content-range'], 'bytes */0');
+  } finally {
+    await h.close();
+  }
+});
+
 test('If-Range: a strong ETag or the exact Last-Modified date allows the range; anything else gets the whole body', async () => {
   const body = pattern(1000);
   const h = await startHarness(fixed(body, HEADERS));
