@@ -44,13 +44,21 @@ test('path prefixes: segment boundaries, longest first', () => {
   assert.equal(prefixCovers('/api', '/api/x'), true);
   assert.equal(prefixCovers('/api', '/api?x=1'), false, 'a path has no query: a ? in it was %3F');
   assert.equal(prefixCovers('/api', '/apix'), false);
-  assert.equal(prefixCovers('/api/', '/api'), false);
+  // The bare path of a directory prefix is the directory to most origins (Express, an index page).
+  assert.equal(prefixCovers('/api/', '/api'), true);
+  assert.equal(prefixCovers('/api/', '/ap'), false);
+  assert.equal(prefixCovers('/api/', '/apix'), false);
   assert.equal(prefixCovers('/', '/anything'), true);
   const sorted = byLongestPrefix([{ path: '/' }, { path: '/a/b/' }, { path: '/a' }]);
   assert.equal(routeFor(sorted, '/a/b/c')!.path, '/a/b/');
   assert.equal(routeFor(sorted, '/a/c')!.path, '/a');
   assert.equal(routeFor(sorted, '/z')!.path, '/');
   assert.equal(routeFor([{ path: '/a/' }], '/z'), undefined);
+  // A bare path goes to its directory's route, unless a route names it (or something longer covers it).
+  assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/x/' }]), '/x')!.path, '/x/');
+  assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/x/' }, { path: '/x' }]), '/x')!.path, '/x');
+  assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/x/y/' }, { path: '/x' }]), '/x/y')!.path, '/x/y/');
+  assert.equal(routeFor([{ path: '/x/' }], '/x')!.path, '/x/');
   // Requests are routed on their decoded path: %3F is part of a name, never a query boundary.
   assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/api' }]), decodedPath('/api%3Fsecret'))!.path, '/');
   assert.equal(routeFor(sorted, decodedPath('/%61/b/c?q=1'))!.path, '/a/b/');
