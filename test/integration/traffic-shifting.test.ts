@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fetchReply } from '../fixtures/harness.js';
 import { named, startSites, type SitesHarness } from '../fixtures/sites.js';
+import { bucketOf } from '../../src/routing/shifting.js';
 
 const TOKEN = 'sekret';
 const HOST = { host: 'shop.example' };
@@ -162,6 +163,22 @@ test('A/B by client address: one client always lands on the same side', async ()
     assert.ok(s.stable === 60 || s.next === 60, `127.0.0.1 was split: ${JSON.stringify(s)}`);
   } finally {
     await h.close();
+  }
+});
+
+test('A/B by client address: an IPv4 client is one client whether the node listens on IPv4 or dual-stack (::ffff:127.0.0.1)', async () => {
+  // At 50 %, 127.0.0.1's bucket (7407) is the primary's and its IPv4-mapped spelling's (4363) the
+  // canary's: two nodes of one cluster listening differently put the same user on both sides.
+  const want = bucketOf('127.0.0.1') < 5000 ? 'next' : 'stable';
+  assert.notEqual(bucketOf('::ffff:127.0.0.1') < 5000 ? 'next' : 'stable', want, 'the spellings fall on different sides');
+  for (const host of ['127.0.0.1', '::']) {
+    const h = await startSites({ stable: named('stable', 'no-store'), next: named('next', 'no-store') }, canarySite({ percent: 50, by: 'client' }), { overrides: { listen: { host } } });
+    try {
+      const s = await sides(h, 10);
+      assert.equal(s[want], 10, `listening on ${host}: ${JSON.stringify(s)}`);
+    } finally {
+      await h.close();
+    }
   }
 });
 

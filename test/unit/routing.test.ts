@@ -13,6 +13,9 @@ import { DrainSet, upstreamName } from '../../src/routing/drain.js';
 import { bucketOf, chooseSide } from '../../src/routing/shifting.js';
 import { byLongestPrefix, HostTable, prefixCovers, routeFor } from '../../src/routing/sites.js';
 import { decodedPath } from '../../src/http/patterns.js';
+import { Router } from '../../src/routing/router.js';
+import { sitesKind } from '../../src/config/sites.js';
+import { testConfig } from '../fixtures/harness.js';
 import { StrataError } from '../../src/errors.js';
 import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
 
@@ -120,6 +123,20 @@ test('canary sides: hashed splits are sticky and monotone in the weight; 0 and 1
   const fresh = chooseSide({ percent: 50, by: 'cookie', name: 'sc' }, {}, '', () => 0.5);
   assert.match(fresh.setCookie!, /^sc=[0-9a-f]{32}; Path=\//);
   assert.equal(chooseSide({ percent: 50, by: 'cookie', name: 'sc' }, { cookie: 'sc=abc' }, '', never).setCookie, undefined);
+});
+
+test('A/B by client address: an IPv6 client is its /64, as the rate limit counts it (privacy addresses rotate within it)', () => {
+  const config = testConfig('http://127.0.0.1:1', '/nonexistent');
+  config.sites = sitesKind().parse({ s: { hosts: ['s.example'], routes: { all: { path: '/', upstream: 'http://127.0.0.1:2', canary: { upstream: 'http://127.0.0.1:3', percent: 50, by: 'client' } } } } }) as typeof config.sites;
+  const pool = () => ({ hasOpen: () => true }) as never;
+  const router = new Router(config, { makePool: pool, drains: new DrainSet() });
+  const sideOf = (remoteAddress: string) => {
+    const r = router.resolve('s.example', '/', {}, { remoteAddress });
+    return r.kind === 'routed' ? r.to.side : r.kind;
+  };
+  const sidesSeen = new Set(Array.from({ length: 32 }, (_, i) => sideOf(`2001:db8:7:9:${((i * 7919) % 0x10000).toString(16)}:1:2:${i.toString(16)}`)));
+  assert.equal(sidesSeen.size, 1, 'every address of one /64 on one side');
+  assert.equal(sideOf('::ffff:10.1.2.3'), sideOf('10.1.2.3'), 'an IPv4-mapped address is its IPv4 address');
 });
 
 test('weights body: canary alone, or shares of both', () => {
