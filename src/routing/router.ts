@@ -196,7 +196,15 @@ export class Router {
   undrain(name: string): DrainStatus | undefined {
     if (this.status(name) === undefined) return undefined;
     this.drains.undrain(name);
-    return this.status(name);
+    // A drain kept for an upstream no pool lists now: it is simply forgotten.
+    return this.status(name) ?? { upstream: name, state: 'serving', inFlight: 0, pools: 0 };
+  }
+
+  /** Drained upstreams this router's pools list and `previous`'s did not (a reload adding one back): to be told. */
+  drainedNewcomers(previous: Router): string[] {
+    const before = new Set(previous.upstreams().map((u) => u.name));
+    const now = new Set(this.upstreams().map((u) => u.name));
+    return this.drains.names().filter((n) => now.has(n) && !before.has(n));
   }
 
   /** Over this router's pools and those reloads retired that still carry requests (an upstream they share with a newer pool counted once). */

@@ -283,3 +283,39 @@ test('reload: new sites apply at once, a live weight survives unless the file ch
     await h.close();
   }
 });
+
+test('reload: a drain outlives a reload that removes its upstream, can still be undone, and an upstream added back drained is logged', async () => {
+  const { sitesKind } = await import('../../src/config/sites.js');
+  const h = await startSites({ stable: named('stable', 'no-store'), next: named('next', 'no-store') }, canarySite({ percent: 100 }), { overrides: { admin: { token: TOKEN }, logLevel: 'info' } });
+  const urls = { stable: h.pools['stable']!.url, next: h.pools['next']!.url };
+  const admin = (path: string, upstream: string) => fetchReply(h.admin + path, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ upstream }));
+  const reloadWith = (canary: boolean) =>
+    h.node.reload({ ...h.config, sites: sitesKind().parse(canary ? canarySite({ percent: 100 })(urls) : { shop: { hosts: ['shop.example'], routes: { all: { path: '/', upstream: urls.stable } } } }) });
+  const drained = async () => (JSON.parse((await fetchReply(h.admin + '/routes')).text) as { drained: string[] }).drained;
+  try {
+    assert.equal((await admin('/upstreams/drain', urls.next)).status, 200);
+    await reloadWith(false);
+    assert.deepEqual(await drained(), [urls.next], 'the drain is kept: the upstream may come back');
+    const status = await fetchReply(`${h.admin}/upstreams/drain?upstream=${encodeURIComponent(urls.next)}`);
+    assert.equal(status.status, 200, status.text);
+    assert.deepEqual(JSON.parse(status.text), { upstream: urls.next, state: 'drained', inFlight: 0, pools: 0 });
+
+    // Added back while drained: it takes nothing, and the reload says so.
+    await reloadWith(true);
+    assert.deepEqual(await sides(h, 10), { stable: 10, next: 0 });
+    const warned = await h.logged((l) => /^a reload lists an upstream drained/.test(String(l['msg'])));
+    assert.equal(warned[0]!['upstream'], urls.next);
+
+    // Removed again, then undrained while no pool lists it: it serves when it comes back.
+    await reloadWith(false);
+    const undrained = await admin('/upstreams/undrain', urls.next);
+    assert.equal(undrained.status, 200, undrained.text);
+    assert.deepEqual(JSON.parse(undrained.text), { upstream: urls.next, state: 'serving', inFlight: 0, pools: 0 });
+    assert.deepEqual(await drained(), []);
+    assert.equal((await admin('/upstreams/undrain', urls.next)).status, 404, 'neither listed nor drained');
+    await reloadWith(true);
+    assert.deepEqual(await sides(h, 10), { stable: 0, next: 10 });
+  } finally {
+    await h.close();
+  }
+});
