@@ -173,7 +173,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Requests already past them keep going; the replaced auth stages' connections close once idle.
       void guards.retire().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the edge guard stages a reload replaced failed'));
     }
-    if (router !== running.router) router.start();
+    if (router !== running.router) {
+      router.start();
+      // A drain outlives the reload that removed its upstream (routing/drain.ts): one added back is still out of rotation.
+      for (const upstream of router.drainedNewcomers(running.router)) {
+        logger.warn({ upstream }, 'a reload lists an upstream drained through the admin API: it takes no requests until POST /upstreams/undrain');
+      }
+    }
     // A request routed before now may reach its pool much later (routing/retiring.ts).
     retiring.reloaded(running.work, router !== running.router ? router.retired() : [], next.limits.shutdownGraceMs);
     for (const hook of reloadHooks) await hook.apply(next, running.config);

@@ -4,9 +4,10 @@
 // naming the key.
 //
 // Path patterns (one syntax, three forms, chosen by their first character):
-//   "/admin/"            prefix: the path starts with it
+//   "/admin/"            prefix: the path starts with it (or is "/admin", its bare path)
 //   "/img/*.png", "/a/**" glob: `*` is any run of characters inside one segment,
-//                         `**` any run across segments, `?` one character
+//                         `**` any run across segments, `?` one character ("/a/**"
+//                         also matches "/a")
 //   "~ ^/api/v\d+/"       regular expression (JavaScript); "~* …" ignores case
 // Paths are matched after percent-decoding (so `/%61dmin` and `/admin%2Fx` meet a
 // rule about `/admin/`: origins decode before routing) and without the query.
@@ -32,7 +33,8 @@ function regexOf(pattern: string, foldCase = false): RegExp | undefined {
   }
 }
 
-function globToRegex(glob: string): RegExp {
+/** `tail`: a regular expression for what may follow the glob's own characters. */
+function globToRegex(glob: string, tail = ''): RegExp {
   let re = '^';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -43,7 +45,7 @@ function globToRegex(glob: string): RegExp {
     else if (c === '?') re += '[^/]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(re + '$');
+  return new RegExp(re + tail + '$');
 }
 
 /**
@@ -55,11 +57,15 @@ export function compilePath(pattern: string, foldCase = false): PathMatcher {
   if (re) return (p) => re.test(p);
   if (!pattern.startsWith('/')) throw new PatternError(`${JSON.stringify(pattern)} is not a path pattern (expected /prefix, a glob like /img/*.png, or "~ regex")`);
   const as = foldCase ? pattern.toLowerCase() : pattern;
+  // The directory a pattern names is also its bare path ("/admin/" and "/admin/**" cover
+  // "/admin"): most origins answer "/admin" as "/admin/" (Express's non-strict routing, a
+  // directory index), as routes are chosen (routing/sites.ts prefixCovers).
   if (/[*?]/.test(as)) {
-    const g = globToRegex(as);
+    const g = as.length > 3 && as.endsWith('/**') ? globToRegex(as.slice(0, -3), '(?:/.*)?') : globToRegex(as);
     return (p) => g.test(p);
   }
-  return (p) => p.startsWith(as);
+  const bare = as.length > 1 && as.endsWith('/') ? as.slice(0, -1) : undefined;
+  return bare === undefined ? (p) => p.startsWith(as) : (p) => p.startsWith(as) || p === bare;
 }
 
 /**

@@ -9,6 +9,11 @@
 // flight until its response body is finished or abandoned), those a reload
 // replaced included until they are closed: a transfer that began before the
 // reload is still load on the upstream.
+//
+// A drain is the operator's word about a URL and outlives reloads, one that
+// removes the upstream from every pool included (it may be on its way back): it is
+// listed, reported "drained" with pools 0, and undrained as any other. A reload
+// that lists a drained upstream it did not list before says so in a warning.
 
 /** One upstream as the pools report it. */
 export interface UpstreamLoad {
@@ -57,7 +62,11 @@ export class DrainSet {
     return [...this.drained];
   }
 
-  /** The state of `name` given every pool's upstreams now; undefined when no pool lists it. */
+  /**
+   * The state of `name` given every pool's upstreams now; undefined when no pool lists
+   * it, unless it is drained: a reload that removed it keeps its drain (README), which
+   * stays visible and can be undone until a reload lists it again.
+   */
   status(name: string, loads: readonly UpstreamLoad[]): DrainStatus | undefined {
     let inFlight = 0;
     let pools = 0;
@@ -66,7 +75,7 @@ export class DrainSet {
       pools++;
       inFlight += l.inFlight;
     }
-    if (pools === 0) return undefined;
+    if (pools === 0) return this.drained.has(name) ? { upstream: name, state: 'drained', inFlight: 0, pools: 0 } : undefined;
     const state: DrainState = !this.drained.has(name) ? 'serving' : inFlight === 0 ? 'drained' : 'draining';
     return { upstream: name, state, inFlight, pools };
   }

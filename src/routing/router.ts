@@ -26,7 +26,7 @@ import type { HeaderMap } from '../http/headers.js';
 import type { UpstreamFigures } from '../origin/pool.js';
 import { DrainSet, type DrainStatus } from './drain.js';
 import { routeFor } from './sites.js';
-import { routedPath } from '../http/patterns.js';
+import { clientOf, routedPath } from '../http/patterns.js';
 import { chooseSide } from './shifting.js';
 import { applyCanaryWeights, keySuffixed, liveCanaryWeights, RouteTable, type PoolFactory, type Resolution, type LiveCanaryWeight, type Route, type RoutePool } from './route-table.js';
 
@@ -96,8 +96,10 @@ export class Router {
     const route = routeFor(site.routes, routedPath(target, site.caseInsensitivePaths));
     if (route === undefined) return { kind: 'no-route', site: site.name };
     if (route.canary === undefined || route.split === undefined) return { kind: 'routed', to: route.primary };
-    // The address is read only for a split by client (a socket getter otherwise spared).
-    const choice = chooseSide(route.split, headers, route.split.by === 'client' ? (client.remoteAddress ?? '') : '', this.random);
+    // The address is read only for a split by client (a socket getter otherwise spared), and as the
+    // client the rate limit counts (clientOf): an IPv6 client by its /64, whose privacy addresses
+    // rotate within it, an IPv4-mapped one (a dual-stack listener) as its IPv4 address.
+    const choice = chooseSide(route.split, headers, route.split.by === 'client' ? clientOf(client.remoteAddress ?? '') : '', this.random);
     let to = choice.side === 'canary' ? route.canary : route.primary;
     // A side whose every upstream is drained hands its traffic to the other side.
     if (!to.pool.hasOpen()) {
@@ -194,7 +196,15 @@ export class Router {
   undrain(name: string): DrainStatus | undefined {
     if (this.status(name) === undefined) return undefined;
     this.drains.undrain(name);
-    return this.status(name);
+    // A drain kept for an upstream no pool lists now: it is simply forgotten.
+    return this.status(name) ?? { upstream: name, state: 'serving', inFlight: 0, pools: 0 };
+  }
+
+  /** Drained upstreams this router's pools list and `previous`'s did not (a reload adding one back): to be told. */
+  drainedNewcomers(previous: Router): string[] {
+    const before = new Set(previous.upstreams().map((u) => u.name));
+    const now = new Set(this.upstreams().map((u) => u.name));
+    return this.drains.names().filter((n) => now.has(n) && !before.has(n));
   }
 
   /** Over this router's pools and those reloads retired that still carry requests (an upstream they share with a newer pool counted once). */

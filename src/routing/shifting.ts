@@ -6,7 +6,8 @@
 //           a client without it gets a fresh random id in that cookie (Set-Cookie
 //           on its answer) and keeps it from then on;
 //   header  by a hash of the named header's value (absent: drawn at random);
-//   client  by a hash of the client address (A/B by address).
+//   client  by a hash of the client address (A/B by address; an IPv6 client by its
+//           /64, an IPv4-mapped one as IPv4: router.ts).
 // Hashed splits are monotone in the weight: a user's bucket (0-9999) is fixed,
 // and the canary takes buckets below percent × 100, so raising 5 → 10 moves only
 // primary users to the canary, lowering moves only canary users back, and 0 or

@@ -46,13 +46,29 @@ export class HostTable<S> {
 /**
  * Does path prefix `prefix` cover request path `path` (decoded, without its query:
  * http/patterns.ts decodedPath)? A prefix ending in "/" covers what starts with
- * it; any other covers itself and what continues with "/" after it ("/api" covers
- * /api and /api/x, not /apix, nor /api?x, which can only be a decoded %3F).
+ * it and the bare path without that slash (coversBare); any other covers itself
+ * and what continues with "/" after it ("/api" covers /api and /api/x, not /apix,
+ * nor /api?x, which can only be a decoded %3F).
  */
 export function prefixCovers(prefix: string, path: string): boolean {
+  return coversBeneath(prefix, path) || coversBare(prefix, path);
+}
+
+/** The prefix itself, or what continues it (after a "/"). */
+function coversBeneath(prefix: string, path: string): boolean {
   if (!path.startsWith(prefix)) return false;
   if (prefix.endsWith('/') || path.length === prefix.length) return true;
   return path.charCodeAt(prefix.length) === 47 /* / */;
+}
+
+/**
+ * "/account/" covers "/account": most origins answer the bare path as the directory
+ * (Express's non-strict routing, a directory index; nginx redirects it to the
+ * proxied "location /account/"), so routing it elsewhere would serve the route's
+ * pages past the route's guard.
+ */
+function coversBare(prefix: string, path: string): boolean {
+  return prefix.length > 1 && path.length === prefix.length - 1 && prefix.endsWith('/') && prefix.startsWith(path);
 }
 
 /** Routes of one site, longest prefix first: the first that covers a target wins. */
@@ -60,7 +76,17 @@ export function byLongestPrefix<R extends { path: string }>(routes: readonly R[]
   return [...routes].sort((a, b) => b.path.length - a.path.length);
 }
 
+/**
+ * The route whose prefix covers `target` longest. A prefix covering only its bare
+ * path ("/a/" for "/a") counts one character shorter: a route "/a" of its own wins
+ * "/a", a shorter one ("/") does not.
+ */
 export function routeFor<R extends { path: string }>(sorted: readonly R[], target: string): R | undefined {
-  for (const r of sorted) if (prefixCovers(r.path, target)) return r;
-  return undefined;
+  let bare: R | undefined;
+  for (const r of sorted) {
+    if (bare !== undefined && r.path.length < bare.path.length - 1) return bare;
+    if (coversBeneath(r.path, target)) return r;
+    if (bare === undefined && coversBare(r.path, target)) bare = r;
+  }
+  return bare;
 }

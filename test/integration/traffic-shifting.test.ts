@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fetchReply } from '../fixtures/harness.js';
 import { named, startSites, type SitesHarness } from '../fixtures/sites.js';
+import { bucketOf } from '../../src/routing/shifting.js';
 
 const TOKEN = 'sekret';
 const HOST = { host: 'shop.example' };
@@ -165,6 +166,22 @@ test('A/B by client address: one client always lands on the same side', async ()
   }
 });
 
+test('A/B by client address: an IPv4 client is one client whether the node listens on IPv4 or dual-stack (::ffff:127.0.0.1)', async () => {
+  // At 50 %, 127.0.0.1's bucket (7407) is the primary's and its IPv4-mapped spelling's (4363) the
+  // canary's: two nodes of one cluster listening differently put the same user on both sides.
+  const want = bucketOf('127.0.0.1') < 5000 ? 'next' : 'stable';
+  assert.notEqual(bucketOf('::ffff:127.0.0.1') < 5000 ? 'next' : 'stable', want, 'the spellings fall on different sides');
+  for (const host of ['127.0.0.1', '::']) {
+    const h = await startSites({ stable: named('stable', 'no-store'), next: named('next', 'no-store') }, canarySite({ percent: 50, by: 'client' }), { overrides: { listen: { host } } });
+    try {
+      const s = await sides(h, 10);
+      assert.equal(s[want], 10, `listening on ${host}: ${JSON.stringify(s)}`);
+    } finally {
+      await h.close();
+    }
+  }
+});
+
 test('drain: a drained canary side hands its requests to the primary; a pool with every upstream drained answers 503; undrain restores', async () => {
   const h = await startSites({ stable: named('stable', 'no-store'), next: named('next', 'no-store') }, canarySite({ percent: 100 }), { overrides: { admin: { token: TOKEN } } });
   const call = (path: string, upstream: string, token = TOKEN) =>
@@ -262,6 +279,42 @@ test('reload: new sites apply at once, a live weight survives unless the file ch
     assert.equal(listed.sites.shop.routes.all.canary.percent, 50, 'a new percent in the file wins');
     assert.deepEqual(listed.drained, [urls.next], 'drains persist across reloads');
     assert.deepEqual(await sides(h, 20), { stable: 20, next: 0 }, 'the drained canary side hands over to the primary');
+  } finally {
+    await h.close();
+  }
+});
+
+test('reload: a drain outlives a reload that removes its upstream, can still be undone, and an upstream added back drained is logged', async () => {
+  const { sitesKind } = await import('../../src/config/sites.js');
+  const h = await startSites({ stable: named('stable', 'no-store'), next: named('next', 'no-store') }, canarySite({ percent: 100 }), { overrides: { admin: { token: TOKEN }, logLevel: 'info' } });
+  const urls = { stable: h.pools['stable']!.url, next: h.pools['next']!.url };
+  const admin = (path: string, upstream: string) => fetchReply(h.admin + path, { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ upstream }));
+  const reloadWith = (canary: boolean) =>
+    h.node.reload({ ...h.config, sites: sitesKind().parse(canary ? canarySite({ percent: 100 })(urls) : { shop: { hosts: ['shop.example'], routes: { all: { path: '/', upstream: urls.stable } } } }) });
+  const drained = async () => (JSON.parse((await fetchReply(h.admin + '/routes')).text) as { drained: string[] }).drained;
+  try {
+    assert.equal((await admin('/upstreams/drain', urls.next)).status, 200);
+    await reloadWith(false);
+    assert.deepEqual(await drained(), [urls.next], 'the drain is kept: the upstream may come back');
+    const status = await fetchReply(`${h.admin}/upstreams/drain?upstream=${encodeURIComponent(urls.next)}`);
+    assert.equal(status.status, 200, status.text);
+    assert.deepEqual(JSON.parse(status.text), { upstream: urls.next, state: 'drained', inFlight: 0, pools: 0 });
+
+    // Added back while drained: it takes nothing, and the reload says so.
+    await reloadWith(true);
+    assert.deepEqual(await sides(h, 10), { stable: 10, next: 0 });
+    const warned = await h.logged((l) => /^a reload lists an upstream drained/.test(String(l['msg'])));
+    assert.equal(warned[0]!['upstream'], urls.next);
+
+    // Removed again, then undrained while no pool lists it: it serves when it comes back.
+    await reloadWith(false);
+    const undrained = await admin('/upstreams/undrain', urls.next);
+    assert.equal(undrained.status, 200, undrained.text);
+    assert.deepEqual(JSON.parse(undrained.text), { upstream: urls.next, state: 'serving', inFlight: 0, pools: 0 });
+    assert.deepEqual(await drained(), []);
+    assert.equal((await admin('/upstreams/undrain', urls.next)).status, 404, 'neither listed nor drained');
+    await reloadWith(true);
+    assert.deepEqual(await sides(h, 10), { stable: 0, next: 10 });
   } finally {
     await h.close();
   }

@@ -13,6 +13,9 @@ import { DrainSet, upstreamName } from '../../src/routing/drain.js';
 import { bucketOf, chooseSide } from '../../src/routing/shifting.js';
 import { byLongestPrefix, HostTable, prefixCovers, routeFor } from '../../src/routing/sites.js';
 import { decodedPath } from '../../src/http/patterns.js';
+import { Router } from '../../src/routing/router.js';
+import { sitesKind } from '../../src/config/sites.js';
+import { testConfig } from '../fixtures/harness.js';
 import { StrataError } from '../../src/errors.js';
 import { config, files, ORIGIN, rejection, repoFile } from '../fixtures/config-load.js';
 
@@ -44,13 +47,21 @@ test('path prefixes: segment boundaries, longest first', () => {
   assert.equal(prefixCovers('/api', '/api/x'), true);
   assert.equal(prefixCovers('/api', '/api?x=1'), false, 'a path has no query: a ? in it was %3F');
   assert.equal(prefixCovers('/api', '/apix'), false);
-  assert.equal(prefixCovers('/api/', '/api'), false);
+  // The bare path of a directory prefix is the directory to most origins (Express, an index page).
+  assert.equal(prefixCovers('/api/', '/api'), true);
+  assert.equal(prefixCovers('/api/', '/ap'), false);
+  assert.equal(prefixCovers('/api/', '/apix'), false);
   assert.equal(prefixCovers('/', '/anything'), true);
   const sorted = byLongestPrefix([{ path: '/' }, { path: '/a/b/' }, { path: '/a' }]);
   assert.equal(routeFor(sorted, '/a/b/c')!.path, '/a/b/');
   assert.equal(routeFor(sorted, '/a/c')!.path, '/a');
   assert.equal(routeFor(sorted, '/z')!.path, '/');
   assert.equal(routeFor([{ path: '/a/' }], '/z'), undefined);
+  // A bare path goes to its directory's route, unless a route names it (or something longer covers it).
+  assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/x/' }]), '/x')!.path, '/x/');
+  assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/x/' }, { path: '/x' }]), '/x')!.path, '/x');
+  assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/x/y/' }, { path: '/x' }]), '/x/y')!.path, '/x/y/');
+  assert.equal(routeFor([{ path: '/x/' }], '/x')!.path, '/x/');
   // Requests are routed on their decoded path: %3F is part of a name, never a query boundary.
   assert.equal(routeFor(byLongestPrefix([{ path: '/' }, { path: '/api' }]), decodedPath('/api%3Fsecret'))!.path, '/');
   assert.equal(routeFor(sorted, decodedPath('/%61/b/c?q=1'))!.path, '/a/b/');
@@ -112,6 +123,20 @@ test('canary sides: hashed splits are sticky and monotone in the weight; 0 and 1
   const fresh = chooseSide({ percent: 50, by: 'cookie', name: 'sc' }, {}, '', () => 0.5);
   assert.match(fresh.setCookie!, /^sc=[0-9a-f]{32}; Path=\//);
   assert.equal(chooseSide({ percent: 50, by: 'cookie', name: 'sc' }, { cookie: 'sc=abc' }, '', never).setCookie, undefined);
+});
+
+test('A/B by client address: an IPv6 client is its /64, as the rate limit counts it (privacy addresses rotate within it)', () => {
+  const config = testConfig('http://127.0.0.1:1', '/nonexistent');
+  config.sites = sitesKind().parse({ s: { hosts: ['s.example'], routes: { all: { path: '/', upstream: 'http://127.0.0.1:2', canary: { upstream: 'http://127.0.0.1:3', percent: 50, by: 'client' } } } } }) as typeof config.sites;
+  const pool = () => ({ hasOpen: () => true }) as never;
+  const router = new Router(config, { makePool: pool, drains: new DrainSet() });
+  const sideOf = (remoteAddress: string) => {
+    const r = router.resolve('s.example', '/', {}, { remoteAddress });
+    return r.kind === 'routed' ? r.to.side : r.kind;
+  };
+  const sidesSeen = new Set(Array.from({ length: 32 }, (_, i) => sideOf(`2001:db8:7:9:${((i * 7919) % 0x10000).toString(16)}:1:2:${i.toString(16)}`)));
+  assert.equal(sidesSeen.size, 1, 'every address of one /64 on one side');
+  assert.equal(sideOf('::ffff:10.1.2.3'), sideOf('10.1.2.3'), 'an IPv4-mapped address is its IPv4 address');
 });
 
 test('weights body: canary alone, or shares of both', () => {
