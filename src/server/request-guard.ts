@@ -50,6 +50,11 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // RFC 9112 §3.2: a request target has no fragment. One would reach the key as it is, where
   // Strata's own "#" suffixes (keyed fields, canary sides) begin (cache/key.ts).
   if (url.includes('#')) return new StrataError('BAD_REQUEST', 'request target holds a fragment ("#"); send the path and query only');
+  // An encoded NUL in the path ends a string in C: `/admin%00/` passes a `/admin/` rule while
+  // an origin that decodes into a C string reads `/admin`. No browser sends one; nginx refuses
+  // it (400) in the path and leaves the query alone, as here.
+  const nul = url.indexOf('%00');
+  if (nul >= 0 && (url.indexOf('?') < 0 || nul < url.indexOf('?'))) return new StrataError('BAD_REQUEST', 'request path holds an encoded NUL (%00)');
   const method = req.method ?? '';
   if (REFUSED_METHODS.has(method)) {
     return method === 'CONNECT'

@@ -50,3 +50,17 @@ test('dot segments inside the prefix are resolved before the prefix is applied (
     assert.deepEqual(seen(), ['/public/b/c.css?x=/../y']);
   });
 });
+
+test('an encoded NUL in the path is refused with 400 (a C string ends there: /admin%00/ is /admin to such an origin); in the query it is passed on', T, async () => {
+  await withPrefixedNode(async (port, seen) => {
+    for (const target of ['/admin%00/', '/a%00b', '/x/%00']) {
+      const res = await get(port, target);
+      assert.equal(res.status, 400, target);
+      assert.match(res.text, /BAD_REQUEST: request path holds an encoded NUL/, target);
+    }
+    assert.deepEqual(seen(), []);
+    const q = await get(port, '/search?q=%00');
+    assert.equal(q.status, 200);
+    assert.deepEqual(seen(), ['/public/search?q=%00']);
+  });
+});
