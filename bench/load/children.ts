@@ -102,6 +102,8 @@ export interface ServerChild {
   info: Record<string, unknown>;
   pid: number;
   stop(): Promise<void>;
+  /** Kill at once with `signal` (a crash, not a shutdown), resolving once it is gone. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -179,7 +181,12 @@ export async function startServer(
       });
     });
     ready = true;
-    return { name, port: info['port'] as number, info, pid: child.pid ?? -1, stop };
+    const kill = async (signal: NodeJS.Signals) => {
+      stopping = true;
+      child.kill(signal);
+      await waitExit(child, 5000);
+    };
+    return { name, port: info['port'] as number, info, pid: child.pid ?? -1, stop, kill };
   } catch (err) {
     await stop();
     throw err;

@@ -106,6 +106,13 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
       void tier.landings.dropOlder(meta.key, 'its newer body could not be written', true);
       throw fileError;
     }
+    // Not wanted any more (a purge or delete cancelled it): queued now, its line would be
+    // stamped after the purge's journal record, which then would not cover it, and a
+    // crash before its removal line landed brought the purged body back.
+    if (opts.wanted && !opts.wanted()) {
+      discard();
+      return;
+    }
     meta.bodySize = size;
     const integrity = 'sha256-' + hash.digest('base64');
     const time = Date.now();

@@ -17,6 +17,11 @@ type Checked = DiskRecord;
 export class DiskPurging {
   /** Journal ids of the bans not retired yet, by ban sequence number. */
   private readonly journalled = new Map<number, Promise<number>>();
+  /**
+   * By ban sequence number: the writes of matching keys that were landing when the ban
+   * was made (settled: their removal line's result when not wanted any more).
+   */
+  private readonly landing = new Map<number, Promise<(OpResult | undefined)[]>>();
   /** Records bans removed or softened since the last walk ended: their index lines are still to write. */
   private purgedRecords: DiskRecord[] = [];
   private softenedRecords: DiskRecord[] = [];
@@ -80,9 +85,12 @@ export class DiskPurging {
    * lines carrying softened metadata; once all of it is durable, the journal records
    * are retired. After a failure they stay, and the next start applies them again.
    */
-  settle(ids: number[], removed: DiskRecord[], softened: DiskRecord[]): Promise<void> {
+  settle(ids: number[], removed: DiskRecord[], softened: DiskRecord[], landing: Promise<(OpResult | undefined)[]>[] = []): Promise<void> {
     const { tier } = this;
-    const done = this.queueLines(removed, softened).then(async (results) => {
+    // Writes landing at the ban: a crash before their removal line is durable left their
+    // record line standing with nothing to remove it but the journal record.
+    const done = Promise.all([this.queueLines(removed, softened), ...landing]).then(async (all) => {
+      const results = all.flat();
       const failures = results.filter((r) => r && !r.ok).length;
       if (failures) {
         tier.opts.logger.warn({ failures, journalled: ids }, 'disk tier: purge index writes failed; the journal keeps the purge and the next start applies it again');
@@ -163,8 +171,13 @@ export class DiskPurging {
     const indexes = tier.indexes;
     let keys: (() => Iterable<string>) | undefined;
     const runs = prefixRuns(selector, tier.indexes.order);
+    // A matching write still landing is not a record yet: its line may land and its
+    // removal line (not wanted: TieredStore.purge cancelled it) follow only after this
+    // answer. Journalled, the purge removes that line at the next start if a crash came
+    // between them; found by nothing else, the purged entry came back after a kill -9.
+    const landingKeys = tier.landings.keysLanding(selectorMatcher(selector));
     // While loading, a purge is journalled even if nothing loaded matches: unloaded records may.
-    const nothing = () => (tier.loading ? false : true);
+    const nothing = () => (tier.loading || landingKeys.length ? false : true);
     if (runs) {
       if (tier.indexes.order.countRuns(runs) === 0 && nothing()) return unmatched();
       keys = () => tier.indexes.order.keysIn(runs);
@@ -179,6 +192,7 @@ export class DiskPurging {
     const appended = this.journal.append(record).then((r) => r.id);
     const ban = this.bans.add(selector, softAt, keys, appended);
     this.journalled.set(ban.seq, appended);
+    if (landingKeys.length) this.landing.set(ban.seq, Promise.all(landingKeys.map((k) => tier.landings.settled(k))));
     return this.background(Promise.all([appended, elsewhere])).then(() => undefined);
   }
 
@@ -195,12 +209,16 @@ export class DiskPurging {
     this.purgedRecords = [];
     this.softenedRecords = [];
     const ids = bans.map((b) => this.journalled.get(b.seq));
-    for (const b of bans) this.journalled.delete(b.seq);
+    const landing = bans.flatMap((b) => this.landing.get(b.seq) ?? []);
+    for (const b of bans) {
+      this.journalled.delete(b.seq);
+      this.landing.delete(b.seq);
+    }
     void this.background(
       Promise.all(ids).then(
-        (known) => this.settle(known.filter((id): id is number => id !== undefined), removed, softened),
+        (known) => this.settle(known.filter((id): id is number => id !== undefined), removed, softened, landing),
         // A purge whose journal append failed was answered with an error; its ban still held.
-        () => this.settle([], removed, softened),
+        () => this.settle([], removed, softened, landing),
       ),
     );
   }

@@ -20,6 +20,8 @@ const OK: OpResult = { ok: true };
 
 interface Pending {
   seq: number;
+  /** What the write stores (a purge matches it by URL and tags while it lands). */
+  meta: EntryMeta;
   /**
    * Resolves once this write has settled: with the result of the removal line its failure
    * wrote, else ok. Made only when asked for (settled()): a promise made for every write
@@ -50,6 +52,13 @@ export class Landings {
   /** Is a write of this key still landing? */
   pending(key: string): boolean {
     return this.newest.has(key);
+  }
+
+  /** Keys with a write still landing whose metadata `matches` (a purge's: disk-purge.ts ban). */
+  keysLanding(matches: (meta: EntryMeta) => boolean): string[] {
+    const keys: string[] = [];
+    for (const [key, p] of this.newest) if (matches(p.meta)) keys.push(key);
+    return keys;
   }
 
   /**
@@ -105,7 +114,7 @@ export class Landings {
   land(meta: EntryMeta, queued: Promise<OpResult>, time: number, parts: LineParts, wanted = () => true): Promise<boolean> {
     const { tier } = this;
     const seq = ++this.seq;
-    const pending: Pending = { seq };
+    const pending: Pending = { seq, meta };
     this.newest.set(meta.key, pending);
     const settle = (r: OpResult | Promise<OpResult>) => pending.settle?.(r);
     const { head, tail } = parts;

@@ -195,12 +195,22 @@ export class DiskTier implements Store, Purgeable {
 
   /** Forget a record; its blob is removed when nothing else refers to it. */
   untrack(rec: DiskRecord): void {
-    if (this.records.get(rec.key) !== rec) return;
+    if (this.detach(rec)) this.releaseBody(rec);
+  }
+
+  /** Forget a record, not its body yet (releaseBody); false when it is not the key's record. */
+  private detach(rec: DiskRecord): boolean {
+    if (this.records.get(rec.key) !== rec) return false;
     this.records.remove(rec);
     this.liveLineBytes -= rec.lineBytes;
     this.ram.remove(rec);
     this.indexes.remove(rec.meta);
     this.lines.cached.drop(rec.key);
+    return true;
+  }
+
+  /** A detached record's body: its segment bytes dead, its blob removed when nothing else refers to it. */
+  private releaseBody(rec: DiskRecord): void {
     if (rec.segment !== undefined) this.segments.untrack(rec);
     else if (this.blobs.drop(rec.integrity, rec.size)) void this.unlinkBlob(rec.integrity);
   }
@@ -271,9 +281,13 @@ export class DiskTier implements Store, Purgeable {
 
   /** Forget a record and append its removal line: the line's result (the caller reports a failure). */
   removeRecord(rec: DiskRecord, why: string): Promise<OpResult> {
-    this.untrack(rec);
+    const detached = this.detach(rec);
     this.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
-    return this.appendRemoval(rec.key) ?? Promise.resolve({ ok: true });
+    // Line first, body second (the writer writes lines queued before an unlink ahead of it):
+    // a kill -9 between the two left a line naming a removed blob, served after the restart.
+    const removed = this.appendRemoval(rec.key) ?? Promise.resolve({ ok: true } as OpResult);
+    if (detached) this.releaseBody(rec);
+    return removed;
   }
 
   maybeCompact(): void {
