@@ -3,6 +3,9 @@
 // the process; a write of the key still landing decides first (landing.ts).
 
 import type { DiskTier } from './tier.js';
+import type { DiskRecord } from './records.js';
+import type { OpResult } from './write-ops.js';
+import { removalLine } from './index-log.js';
 
 /**
  * Resolves once the removal line is written. Rejects (the error's code the writer's)
@@ -27,4 +30,31 @@ export async function invalidateOnDisk(tier: DiskTier, primaryKey: string): Prom
   let n = 0;
   for (const k of tier.uriKeys(primaryKey)) if (await deleteFromDisk(tier, k)) n++;
   return n;
+}
+
+/**
+ * Append a removal line for `key`; undefined when a record is under the key (its line
+ * supersedes). A newer write still landing decides (landing.ts settled()): its line
+ * supersedes, or its failure writes the removal — whose result this is.
+ */
+export function appendRemovalLine(tier: DiskTier, key: string): Promise<OpResult> | undefined {
+  if (tier.landings.pending(key)) return tier.landings.settled(key);
+  if (tier.records.has(key)) return undefined;
+  tier.loading?.deletedKeys.add(key);
+  const appended = tier.lines.append(removalLine(key, Date.now()), { key });
+  // Why here and in update(): compaction was considered only after a body landed, so
+  // a run of revalidations (update) and deletes grew the index without bound, past the budget.
+  tier.maybeCompact();
+  return appended;
+}
+
+/** Forget a record and append its removal line: the line's result (the caller reports a failure). */
+export function removeRecordLineFirst(tier: DiskTier, rec: DiskRecord, why: string): Promise<OpResult> {
+  const detached = tier.detach(rec);
+  tier.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
+  // Line first, body second (the writer writes lines queued before an unlink ahead of it):
+  // a kill -9 between the two left a line naming a removed blob, served after the restart.
+  const removed = appendRemovalLine(tier, rec.key) ?? Promise.resolve({ ok: true } as OpResult);
+  if (detached) tier.releaseBody(rec);
+  return removed;
 }

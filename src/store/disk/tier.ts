@@ -29,8 +29,7 @@ import { loadIntoTier, WhileLoading } from './load.js';
 import { compactInBackground, needsCompaction } from './compaction.js';
 import { evictOverBudget, queueMaxBytes } from './eviction.js';
 import { DiskPurging } from './disk-purge.js';
-import { deleteFromDisk, invalidateOnDisk } from './disk-remove.js';
-import { removalLine } from './index-log.js';
+import { appendRemovalLine, deleteFromDisk, invalidateOnDisk, removeRecordLineFirst } from './disk-remove.js';
 import { fileSize } from './index-load.js';
 import { BlobRefs } from './blob-refs.js';
 import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
@@ -199,7 +198,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   /** Forget a record, not its body yet (releaseBody); false when it is not the key's record. */
-  private detach(rec: DiskRecord): boolean {
+  detach(rec: DiskRecord): boolean {
     if (this.records.get(rec.key) !== rec) return false;
     this.records.remove(rec);
     this.liveLineBytes -= rec.lineBytes;
@@ -210,7 +209,7 @@ export class DiskTier implements Store, Purgeable {
   }
 
   /** A detached record's body: its segment bytes dead, its blob removed when nothing else refers to it. */
-  private releaseBody(rec: DiskRecord): void {
+  releaseBody(rec: DiskRecord): void {
     if (rec.segment !== undefined) this.segments.untrack(rec);
     else if (this.blobs.drop(rec.integrity, rec.size)) void this.unlinkBlob(rec.integrity);
   }
@@ -222,20 +221,9 @@ export class DiskTier implements Store, Purgeable {
     return this.queue.unlink(integrity, () => !this.blobs.has(integrity));
   }
 
-  /**
-   * Append a removal line for `key`; undefined when a record is under the key (its line
-   * supersedes). A newer write still landing decides (landing.ts settled()): its line
-   * supersedes, or its failure writes the removal — whose result this is.
-   */
+  /** Append a removal line for `key` (disk-remove.ts); undefined when a record is under the key (its line supersedes). */
   appendRemoval(key: string): Promise<OpResult> | undefined {
-    if (this.landings.pending(key)) return this.landings.settled(key);
-    if (this.records.has(key)) return undefined;
-    this.whileLoading?.deletedKeys.add(key);
-    const appended = this.lines.append(removalLine(key, Date.now()), { key });
-    // Why here and in update(): compaction was considered only after a body landed, so
-    // a run of revalidations (update) and deletes grew the index without bound, past the budget.
-    this.maybeCompact();
-    return appended;
+    return appendRemovalLine(this, key);
   }
 
   /** The metadata under a key when RAM holds it (records.ts), recency untouched; readMeta() reads any record's. */
@@ -279,15 +267,9 @@ export class DiskTier implements Store, Purgeable {
     this.maybeCompact();
   }
 
-  /** Forget a record and append its removal line: the line's result (the caller reports a failure). */
+  /** Forget a record and append its removal line (disk-remove.ts): the line's result (the caller reports a failure). */
   removeRecord(rec: DiskRecord, why: string): Promise<OpResult> {
-    const detached = this.detach(rec);
-    this.opts.logger.debug({ key: rec.key, why }, 'disk tier: entry removed');
-    // Line first, body second (the writer writes lines queued before an unlink ahead of it):
-    // a kill -9 between the two left a line naming a removed blob, served after the restart.
-    const removed = this.appendRemoval(rec.key) ?? Promise.resolve({ ok: true } as OpResult);
-    if (detached) this.releaseBody(rec);
-    return removed;
+    return removeRecordLineFirst(this, rec, why);
   }
 
   maybeCompact(): void {
