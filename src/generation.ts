@@ -33,6 +33,7 @@ import type { Recompressor } from './transform/recompress.js';
 import type { Clock } from './util/clock.js';
 import { InFlight } from './util/in-flight.js';
 import type { RefusalRecorder } from './server/refusal.js';
+import type { InFlightRefusals } from './pipeline/refused.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -74,6 +75,8 @@ export interface NodeShared {
   recompressor: Recompressor | undefined;
   /** Request bodies held by the node (limits.requestBody*BudgetBytes). */
   requestBodies: RequestBodyBudget;
+  /** Listener refusals that answered a request in flight (pipeline/refused.ts), whichever generation each was recorded by. */
+  inFlightRefusals: InFlightRefusals;
   /** POST /reload. */
   reload: () => Promise<ConfigChanges>;
   /** After an admin routing change (drain, undrain, canary weight) over `router`. */
@@ -81,13 +84,13 @@ export interface NodeShared {
 }
 
 export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation {
-    const { store: tiered, coalescer: flights, cluster, clock, logger, stats, linkStats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies } = shared;
+    const { store: tiered, coalescer: flights, cluster, clock, logger, stats, linkStats, requestMetrics, access, notStored, topMisses, nextRequestId, recompressor, readiness, startedAtMs, registry, requestBodies, inFlightRefusals } = shared;
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const pathKeysOf = (target: string) => router.purgePathTargets(target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, nextRequestId, ...(cluster ? { cluster } : {}) });
     const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => purger.handleMethod(req, res, key, extra, suffixed, tally);
     const work = new InFlight();
-    const handlers = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, ...(linkStats ? { linkStats } : {}), metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
+    const handlers = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, ...(linkStats ? { linkStats } : {}), metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, inFlightRefusals, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
       purger.handleAdmin(req, res, peer).catch((err: unknown) => {
         logger.error({ err }, 'admin purge failed');

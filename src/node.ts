@@ -55,6 +55,7 @@ import { systemClock } from './util/clock.js';
 import { Recompressor } from './transform/recompress.js';
 import { isDeepStrictEqual } from 'node:util';
 import { buildGeneration, buildGuards, type Generation, type Handler } from './generation.js';
+import type { InFlightRefusals } from './pipeline/refused.js';
 import type { NodeDeps, ReloadHook, StrataNode } from './node-api.js';
 import { listen } from './server/listen.js';
 
@@ -106,6 +107,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let reloading: Promise<unknown> = Promise.resolve();
   let requestSeq = 0;
   const nextRequestId = (): number => ++requestSeq;
+  const inFlightRefusals: InFlightRefusals = new WeakMap(); // one for every generation (generation.ts NodeShared)
   // Components holding in-flight state a purge must reach (coalesced fetches) add theirs here.
   const purgeHooks: PurgedListener[] = [];
   const reloadHooks: ReloadHook[] = [];
@@ -121,7 +123,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   /** The handlers for `cfg` over `router`'s sites and pools and `guards`; the store and the coalescer are the node's. */
   const build = (cfg: Readonly<Config>, router: Router, guards: GuardSet): Generation =>
     buildGeneration(
-      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, linkStats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, reload: () => node.reload(), routingChanged: deps.routing ? (r) => deps.routing!.changed(routingOverrides(r)) : undefined },
+      { store: store!, coalescer: coalescer!, cluster, clock, logger, stats, linkStats, registry, requestMetrics, access, notStored, topMisses, nextRequestId, readiness, startedAtMs, recompressor: node.recompressor, requestBodies, inFlightRefusals, reload: () => node.reload(), routingChanged: deps.routing ? (r) => deps.routing!.changed(routingOverrides(r)) : undefined },
       cfg,
       router,
       guards,

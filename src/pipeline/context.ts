@@ -31,6 +31,7 @@ import type { RouteSide } from '../routing/route-table.js';
 import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { InFlight } from '../util/in-flight.js';
+import type { InFlightRefusals } from './refused.js';
 import type { FetchOutcome } from './fetch-and-store.js';
 import type { Interest } from './fetch-interest.js';
 import { clientScheme } from '../server/request-guard.js';
@@ -85,6 +86,12 @@ export interface ProxyDeps {
    * (absent: not counted): a reload closes the pools it retired once they are over.
    */
   work?: InFlight;
+  /**
+   * Listener refusals that answered a request in flight (./refused.ts): the node's, one map for
+   * every generation, since a refusal is recorded by the generation current when it is answered
+   * and the request by the one it arrived in (absent: this handler's own).
+   */
+  inFlightRefusals?: InFlightRefusals;
 }
 
 /**

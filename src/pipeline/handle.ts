@@ -148,8 +148,9 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
       },
     };
   }
-  // Listener refusals that answered a request being handled (./refused.ts), read when its response closes.
-  const inFlightRefusals: InFlightRefusals = new WeakMap();
+  // Listener refusals that answered a request being handled (./refused.ts), read when its response closes:
+  // the node's map, as a reload between the request and its refusal records them in two generations.
+  const inFlightRefusals: InFlightRefusals = deps.inFlightRefusals ?? new WeakMap();
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
 

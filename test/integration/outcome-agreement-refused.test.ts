@@ -113,3 +113,36 @@ test('a client closing with pipelined requests waiting: those never started are 
     await h.close();
   }
 });
+
+test('broken bytes in the body of a request that arrived before a reload: the 400 it read is its one outcome, not gone', async () => {
+  // The origin answers once it has read the whole body: the request path has written nothing when the bytes break.
+  const h = await startHarness((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  }, LOGGED);
+  try {
+    const port = h.node.proxyAddress().port;
+    const host = `127.0.0.1:${port}`;
+    const o = await observe(h, 1, async () => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.on('error', () => {});
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const before = h.node.stats.counters.requests;
+      socket.write(`POST /reloaded HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`);
+      await until(() => h.node.stats.counters.requests === before + 1, 'the request in the request path');
+      // A new generation takes new requests; this one is still the old generation's.
+      await h.node.reload(structuredClone(h.node.config()));
+      socket.write('zz\r\n');
+      await closed;
+      return text;
+    });
+    assert.match(o.reply, /^HTTP\/1\.1 400 /, 'the client read the listener’s 400');
+    const line = o.lines[0]! as unknown as Record<string, unknown>;
+    assert.deepEqual([line['url'], line['status'], line['cache'], line['code']], ['/reloaded', 400, 'error', 'bad_request'], JSON.stringify(line));
+    assert.deepEqual([o.stats['errors'], o.stats['badRequests']], [1, 1]);
+  } finally {
+    await h.close();
+  }
+});
