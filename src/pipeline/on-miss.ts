@@ -91,8 +91,10 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
    * range near the end of a large object would otherwise wait for all that precedes it).
    */
   async function fromWhole(ctx: RequestContext, key: string, fwd: FwdReason, o: WholeAnswer, collapsed: boolean): Promise<SliceResult> {
-    // Not storable: no probe per request while that lasts (a storable one is a hit from now on).
-    if (o.kind === 'passing' && !collapsed) coalescer.markPass(noSlicesKey(key));
+    // Not storable: no probe per request while that lasts (a storable one is a hit from now on). Unless the
+    // refusal is this request's own (its credentials, its no-store): remembered, every range of the object
+    // would pass through unstored for the while, as fromSlices() says of an unsliceable answer.
+    if (o.kind === 'passing' && !collapsed && !REQUEST_SPECIFIC_REASONS.has(o.reason)) coalescer.markPass(noSlicesKey(key));
     const small = o.kind === 'storing' && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
     if (small && ctx.headers['range'] !== undefined && (!collapsed || o.stored.varyNames.length === 0)) {
       await o.body.sealedAt;

@@ -118,3 +118,23 @@ test('a 200 to the range request whose body falls short of its Content-Length: n
     },
   );
 });
+
+test('a range request with credentials on an origin that ignores Range: its 200 is its own, and the next client’s range is stored and then a hit', async () => {
+  const ranges: string[] = [];
+  await withHarness(ignoresRange(Buffer.from('hello'), ranges), SLICES, async (h) => {
+    // Authorization without public / s-maxage: not storable for this request alone (RFC 9111 §3.5).
+    const own = await h.get('/creds', { range: 'bytes=0-1', authorization: 'Bearer one-user' });
+    assert.equal(own.status, 200);
+    assert.match(own.headers['cache-status']!, /detail=authorization/);
+    assert.equal(ranges.length, 1);
+    // Another client, no credentials: the object may be stored for it (one request's refusal says nothing of the object).
+    const other = await h.get('/creds', { range: 'bytes=0-1' });
+    assert.equal(other.text.length > 0, true);
+    await h.stored(1);
+    const next = await h.get('/creds', { range: 'bytes=2-4' });
+    assert.equal(next.status, 206);
+    assert.equal(next.text, 'llo');
+    assert.match(next.headers['cache-status']!, /^test-node; hit/, `got ${next.headers['cache-status']}; origin asked for ${JSON.stringify(ranges)}`);
+    assert.equal(ranges.length, 2);
+  });
+});
