@@ -251,8 +251,9 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // so only the answers owed before it are waited for.
     const brokenBody = st.last !== undefined && !st.last.complete && st.window.owed > 0;
     // A timeout is a request's only when bytes of one had come (not a silent or idle connection);
-    // a client that closed halfway through its request (`left`) went away, refused by no one.
-    const of = brokenBody ? 'in-flight' : left || (err.code === 'REQUEST_TIMEOUT' && bytesRead(socket) <= st.readMark) ? 'connection' : 'request';
+    // a client that closed halfway through its request (`left`) went away, refused by no one: halfway
+    // through a body being handled (an upload cancelled), that request is recorded gone, not answered.
+    const of = brokenBody && !left ? 'in-flight' : left || (err.code === 'REQUEST_TIMEOUT' && bytesRead(socket) <= st.readMark) ? 'connection' : 'request';
     const answer = () => {
       const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
       // Its answer already complete (a hit written at once): it reaches the client, then the connection closes.
@@ -260,6 +261,10 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
         opts.onRefused({ error: err, of, sent: false, bodyBytes: 0 });
         (socket as Socket).destroySoon();
       } else if (brokenBody && inFlight?.headersSent) {
+        opts.onRefused({ error: err, of, sent: false, bodyBytes: 0 });
+        socket.destroy();
+      } else if (brokenBody && left) {
+        // Nobody to answer: a 400 written to the half-open socket was logged as sent and counted in bytesServed.
         opts.onRefused({ error: err, of, sent: false, bodyBytes: 0 });
         socket.destroy();
       } else if (brokenBody) {

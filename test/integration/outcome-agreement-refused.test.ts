@@ -146,3 +146,33 @@ test('broken bytes in the body of a request that arrived before a reload: the 40
     await h.close();
   }
 });
+
+test('a client that closes its connection halfway through a request body went away: gone (499), no 400 written, logged or counted as sent', async () => {
+  const h = await startHarness((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  }, LOGGED);
+  try {
+    const port = h.node.proxyAddress().port;
+    const host = `127.0.0.1:${port}`;
+    for (const framing of ['content-length: 100\r\n', 'transfer-encoding: chunked\r\n']) {
+      const o = await observe(h, 1, async () => {
+        const socket = net.connect({ host: '127.0.0.1', port });
+        socket.on('error', () => {});
+        const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        const before = h.node.stats.counters.requests;
+        socket.write(`POST /abandoned HTTP/1.1\r\nHost: ${host}\r\n${framing}\r\n${framing.startsWith('content') ? 'only ten b' : 'a\r\nonly ten b\r\n'}`);
+        await until(() => h.node.stats.counters.requests === before + 1, 'the request in the request path');
+        // The user cancels the upload: the client closes.
+        socket.destroy();
+        await closed;
+      });
+      const line = o.lines[0]! as unknown as Record<string, unknown>;
+      assert.deepEqual([line['url'], line['status'], line['cache']], ['/abandoned', 499, 'gone'], `${framing}: ${JSON.stringify(line)}`);
+      // Counted in badRequests as a client closing halfway through a request line is (CACHING.md); no error answered.
+      assert.deepEqual([o.stats['errors'], o.stats['badRequests'], o.stats['bytesServed']], [undefined, 1, undefined], `${framing}: ${JSON.stringify(o.stats)}`);
+    }
+  } finally {
+    await h.close();
+  }
+});
