@@ -51,7 +51,7 @@ const MAX_BATCHES_IN_FLIGHT = 2;
  * Why 16 MiB: at 4 MiB (16 bodies of 256 KiB) the ring was full for 40% of the writes of a
  * run of 256 KiB misses, each then joined, cloned into the message and copied again in the
  * thread. Its pages are touched only as deep as the backlog goes (regions start at 0 again
- * whenever it empties), and a backlog held here is one the queue's bytes bound anyway.
+ * whenever the start has room for the backlog), and a backlog held here is one the queue's bytes bound anyway.
  */
 const RING_BYTES = 16 * 1024 * 1024;
 /** Ops per batch at most: a batch is one synchronous run in the thread. */
