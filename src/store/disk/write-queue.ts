@@ -35,6 +35,8 @@ export interface WriteQueueStats {
   bytesQueued: number;
   /** Body writes refused because the queue was full, since start. */
   writesShed: number;
+  /** The writer thread's V8 heap, committed, as it last said (0: no thread yet). */
+  writerHeapBytes: number;
 }
 
 interface Pending {
@@ -94,6 +96,7 @@ export class WriteQueue {
   private writes = 0;
   private bytes = 0;
   private shed = 0;
+  private writerHeap = 0;
   /** Every write queued in this turn goes in one message, the next turn. */
   private readonly schedule = perTurn(() => this.send());
   private nextSegment: number;
@@ -153,7 +156,7 @@ export class WriteQueue {
   }
 
   stats(): WriteQueueStats {
-    return { writesQueued: this.writes, bytesQueued: this.bytes, writesShed: this.shed };
+    return { writesQueued: this.writes, bytesQueued: this.bytes, writesShed: this.shed, writerHeapBytes: this.writerHeap };
   }
 
   /** Resolves when nothing is queued or in flight. */
@@ -239,6 +242,7 @@ export class WriteQueue {
   }
 
   private onReply(reply: Reply): void {
+    this.writerHeap = reply.heapBytes;
     const batch = this.inFlight.shift();
     if (!batch) return;
     batch.forEach((p, i) => this.settle(p, reply.results[i] ?? { ok: false, code: 'EWRITER', message: 'no result from the disk writer' }));
@@ -267,6 +271,7 @@ export class WriteQueue {
   private onCrash(w: Worker, err: Error): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    this.writerHeap = 0;
     if (this.answered) this.opts.logger.error({ err: err.message }, 'disk tier: writer thread failed; its writes in flight are lost, a new one starts');
     else {
       const now = Date.now();
