@@ -27,6 +27,7 @@ export interface StormSample {
   bytesQueued: number;
   writesShed: number;
   memoryBytes: number;
+  memoryItems: number;
   /** The disk tier's records in RAM (tiers.disk.recordBytes). */
   recordBytes: number;
   /** /stats `memory`: V8's heap committed and used, old generation used, young generation, buffers (MiB). */
@@ -49,6 +50,8 @@ export interface StormResult {
   memorySizeBytes: number;
   diskSizeBytes: number;
   cacheFs: string;
+  /** The environment's MALLOC_ARENA_MAX Strata ran with (2 unless the runner's environment set one). */
+  mallocArenaMax: string;
   load: LoadResult;
   rssStartMiB: number;
   rssPeakMiB: number;
@@ -94,6 +97,7 @@ async function sample(strata: ServerChild, t0: number): Promise<StormSample> {
     bytesQueued: num(disk, 'bytesQueued'),
     writesShed: num(disk, 'writesShed'),
     memoryBytes: num(tiers?.['memory'], 'bytes'),
+    memoryItems: num(tiers?.['memory'], 'items'),
     recordBytes: num(disk, 'recordBytes'),
     heapTotalMiB: mib('heapTotalBytes'),
     heapUsedMiB: mib('heapUsedBytes'),
@@ -113,13 +117,16 @@ export async function runStormScenario(sc: (typeof STORM_SCENARIOS)[number], gen
   try {
     const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: LOAD_CPU });
     started.push(origin);
-    const st = await startStrata(origin.port, s, { parentDir: cacheParent(), extraArgs: ['--memory-size', sc.memorySize, '--disk-size', sc.diskSize] });
+    // As the Docker image runs it (Dockerfile, CACHING.md): glibc's arenas per thread held 15-20 MiB more under a storm.
+    // MALLOC_ARENA_MAX= (empty) in the runner's environment measures glibc's own choice.
+    const mallocArenaMax = process.env['MALLOC_ARENA_MAX'] ?? '2';
+    const st = await startStrata(origin.port, s, { parentDir: cacheParent(), extraArgs: ['--memory-size', sc.memorySize, '--disk-size', sc.diskSize], env: { MALLOC_ARENA_MAX: mallocArenaMax } });
     started.push(st.strata);
     cacheDir = st.cacheDir;
     const strata = st.strata;
     const cacheFs = `${cacheDir} (${describeFs(cacheDir)})`;
     const url = `http://127.0.0.1:${strata.port}/bench/storm`;
-    process.stderr.write(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU} (--memory-size ${sc.memorySize} --disk-size ${sc.diskSize}) → origin pid ${origin.pid} on CPU ${LOAD_CPU}; cache dir ${cacheFs}; ${durationS} s of unique ${sc.bodyBytes} B URLs\n`);
+    process.stderr.write(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU} (--memory-size ${sc.memorySize} --disk-size ${sc.diskSize}, MALLOC_ARENA_MAX=${mallocArenaMax || 'unset'}) → origin pid ${origin.pid} on CPU ${LOAD_CPU}; cache dir ${cacheFs}; ${durationS} s of unique ${sc.bodyBytes} B URLs\n`);
 
     const t0 = Date.now();
     const samples: StormSample[] = [await sample(strata, t0)];
@@ -179,6 +186,7 @@ export async function runStormScenario(sc: (typeof STORM_SCENARIOS)[number], gen
       memorySizeBytes,
       diskSizeBytes,
       cacheFs,
+      mallocArenaMax,
       load,
       rssStartMiB,
       rssPeakMiB,
