@@ -12,6 +12,9 @@ RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# glibc gives threads allocating at once arenas of their own and keeps what they freed:
+# under a storm of misses 25-27 MiB of RSS beside --memory-size, 4-6 MiB with two (CACHING.md).
+ENV MALLOC_ARENA_MAX=2
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./

@@ -223,8 +223,11 @@ async function main(): Promise<void> {
       const M = 2 ** 20;
       console.log(
         `${t.scenario}: ${fmtInt(t.load.requests)} unique ${fmtInt(t.bodyBytes)} B URLs in ${t.load.durationS.toFixed(0)} s (${fmtInt(t.load.rps)} req/s, p99 ${fmtMs(t.load.p99Ms)}), ` +
-          `--memory-size ${fmtInt(t.memorySizeBytes / M)} MiB --disk-size ${fmtInt(t.diskSizeBytes / M)} MiB, cache on ${t.cacheFs.replace(/^.*\((.*)\)$/, '$1')}\n` +
+          `--memory-size ${fmtInt(t.memorySizeBytes / M)} MiB --disk-size ${fmtInt(t.diskSizeBytes / M)} MiB, cache on ${t.cacheFs.replace(/^.*\((.*)\)$/, '$1')}, MALLOC_ARENA_MAX=${t.mallocArenaMax || 'unset'}\n` +
           `  resident memory ${t.rssStartMiB.toFixed(1)} MiB at the start, peak ${t.rssPeakMiB.toFixed(1)} MiB: growth ${t.rssGrowthMiB.toFixed(1)} MiB (target ≤ ${fmtInt(t.rssLimitMiB)} MiB = memory size + 150 MiB) ${t.rssPass ? 'PASS' : 'MISS'}\n` +
+          `  at the peak (${t.atPeak.t.toFixed(0)} s), MiB: V8 heap ${t.atPeak.heapTotalMiB.toFixed(1)} (used ${t.atPeak.heapUsedMiB.toFixed(1)}, old generation ${t.atPeak.oldUsedMiB.toFixed(1)}, young ${t.atPeak.newSpaceMiB.toFixed(1)}), ` +
+          `external ${t.atPeak.externalMiB.toFixed(1)} (buffers ${t.atPeak.arrayBuffersMiB.toFixed(1)}), disk writer's heap ${t.atPeak.writerHeapMiB.toFixed(1)}, other ${t.atPeak.otherMiB.toFixed(1)}; memory tier ${(t.atPeak.memoryBytes / M).toFixed(1)}, ` +
+          `disk records ${(t.atPeak.recordBytes / M).toFixed(1)}, write queue ${(t.atPeak.bytesQueued / M).toFixed(1)} (${fmtInt(t.atPeak.writesQueued)} writes)\n` +
           `  disk tier peak ${(t.diskPeakBytes / M).toFixed(1)} MiB (target ≤ ${fmtInt(t.diskSizeBytes / M)} MiB) ${t.diskPass ? 'PASS' : 'MISS'}; ` +
           `${fmtInt(t.writesShed)} disk writes shed; ${fmtInt(t.counters['stored'] ?? 0)} stored of ${fmtInt(t.counters['misses'] ?? 0)} misses; write queue empty ${t.drainS.toFixed(1)} s after the load`,
       );

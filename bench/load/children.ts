@@ -135,10 +135,10 @@ export async function startServer(
   name: string,
   script: string,
   args: string[],
-  opts: { cpu?: number; nodeArgs?: string[]; timeoutMs?: number } = {},
+  opts: { cpu?: number; nodeArgs?: string[]; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<ServerChild> {
   const [cmd, cmdArgs] = pinned(opts.cpu, process.execPath, [...(opts.nodeArgs ?? []), script, ...args]);
-  const child = track(spawn(cmd, cmdArgs, { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const child = track(spawn(cmd, cmdArgs, { stdio: ['pipe', 'pipe', 'inherit'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) }));
   let stopping = false;
   let ready = false;
   child.once('exit', (code, sig) => {

@@ -75,7 +75,7 @@ export function cacheParent(): string {
 export async function startStrata(
   originPort: number,
   s: LoadSettings,
-  opts: { parentDir?: string; extraArgs?: string[]; cacheDir?: string; keep?: boolean } = {},
+  opts: { parentDir?: string; extraArgs?: string[]; cacheDir?: string; keep?: boolean; env?: Record<string, string> } = {},
 ): Promise<{ strata: ServerChild; cacheDir: string }> {
   const cacheDir = opts.cacheDir ?? trackDir(mkdtempSync(join(opts.parentDir ?? tmpdir(), 'strata-bench-cache-')));
   try {
@@ -84,6 +84,7 @@ export async function startStrata(
     const strata = await startServer('strata', scriptPath('strata-server.js'), args, {
       cpu: SERVER_CPU,
       nodeArgs: s.strataNodeArgs,
+      ...(opts.env ? { env: opts.env } : {}),
     });
     return { strata, cacheDir };
   } catch (err) {

@@ -2,10 +2,13 @@
 // configurable time (BENCH_STORM_S, default 60 s), against a Strata child with
 // a small memory tier and disk tier (--memory-size 64MiB --disk-size 256MiB).
 // Every second the runner samples the child's VmRSS (/proc/<pid>/status) and its
-// /stats disk tier (bytes, writesQueued, writesShed). After the load it keeps
+// /stats disk tier (bytes, writesQueued, writesShed) and what the RSS is made of
+// (/stats memory: V8's heap, external memory; the disk writer thread's heap; the
+// rest: allocator arenas and free lists, code). After the load it keeps
 // sampling until the write queue is empty (bounded), then reports: peak RSS −
-// RSS at the start vs memory size + 150 MiB, peak disk bytes vs the disk size,
-// and the writes shed. No baseline: the figures are bounds, not a ratio.
+// RSS at the start vs memory size + 150 MiB with its breakdown at the peak, peak
+// disk bytes vs the disk size, and the writes shed. No baseline: the figures are
+// bounds, not a ratio.
 
 import { scriptPath, startServer, removeDir, type ServerChild } from './children.js';
 import type { Generator, LoadResult } from './generator.js';
@@ -24,6 +27,20 @@ export interface StormSample {
   bytesQueued: number;
   writesShed: number;
   memoryBytes: number;
+  memoryItems: number;
+  /** The disk tier's records in RAM (tiers.disk.recordBytes). */
+  recordBytes: number;
+  /** /stats `memory`: V8's heap committed and used, old generation used, young generation, buffers (MiB). */
+  heapTotalMiB: number;
+  heapUsedMiB: number;
+  oldUsedMiB: number;
+  newSpaceMiB: number;
+  externalMiB: number;
+  arrayBuffersMiB: number;
+  /** The disk writer thread's V8 heap (tiers.disk.writerHeapBytes). */
+  writerHeapMiB: number;
+  /** RSS that neither V8's heaps nor the main one's external memory account for: allocator arenas and free lists, thread stacks, code. */
+  otherMiB: number;
 }
 
 export interface StormResult {
@@ -33,10 +50,14 @@ export interface StormResult {
   memorySizeBytes: number;
   diskSizeBytes: number;
   cacheFs: string;
+  /** The environment's MALLOC_ARENA_MAX Strata ran with (2 unless the runner's environment set one). */
+  mallocArenaMax: string;
   load: LoadResult;
   rssStartMiB: number;
   rssPeakMiB: number;
   rssGrowthMiB: number;
+  /** The sample at the peak RSS: what the RSS was made of then. */
+  atPeak: StormSample;
   /** memory size + 150 MiB */
   rssLimitMiB: number;
   rssPass: boolean;
@@ -61,10 +82,12 @@ function num(o: unknown, k: string): number {
 }
 
 async function sample(strata: ServerChild, t0: number): Promise<StormSample> {
-  const rssMiB = procKiB(strata.pid, 'VmRSS') / 1024;
   const j = await statsJson(strata);
+  const rssMiB = procKiB(strata.pid, 'VmRSS') / 1024;
   const tiers = j['tiers'] as Record<string, unknown> | undefined;
   const disk = tiers?.['disk'];
+  const mem = j['memory'];
+  const mib = (k: string) => num(mem, k) / MiB;
   return {
     t: (Date.now() - t0) / 1000,
     rssMiB,
@@ -74,6 +97,16 @@ async function sample(strata: ServerChild, t0: number): Promise<StormSample> {
     bytesQueued: num(disk, 'bytesQueued'),
     writesShed: num(disk, 'writesShed'),
     memoryBytes: num(tiers?.['memory'], 'bytes'),
+    memoryItems: num(tiers?.['memory'], 'items'),
+    recordBytes: num(disk, 'recordBytes'),
+    heapTotalMiB: mib('heapTotalBytes'),
+    heapUsedMiB: mib('heapUsedBytes'),
+    oldUsedMiB: mib('oldSpaceUsedBytes'),
+    newSpaceMiB: mib('newSpaceBytes'),
+    externalMiB: mib('externalBytes'),
+    arrayBuffersMiB: mib('arrayBuffersBytes'),
+    writerHeapMiB: num(disk, 'writerHeapBytes') / MiB,
+    otherMiB: mib('rssBytes') - mib('heapTotalBytes') - mib('externalBytes') - num(disk, 'writerHeapBytes') / MiB,
   };
 }
 
@@ -84,13 +117,16 @@ export async function runStormScenario(sc: (typeof STORM_SCENARIOS)[number], gen
   try {
     const origin = await startServer('origin', scriptPath('bare-server.js'), [String(sc.bodyBytes), '0'], { cpu: LOAD_CPU });
     started.push(origin);
-    const st = await startStrata(origin.port, s, { parentDir: cacheParent(), extraArgs: ['--memory-size', sc.memorySize, '--disk-size', sc.diskSize] });
+    // As the Docker image runs it (Dockerfile, CACHING.md): glibc's arenas per thread held 15-20 MiB more under a storm.
+    // MALLOC_ARENA_MAX= (empty) in the runner's environment measures glibc's own choice.
+    const mallocArenaMax = process.env['MALLOC_ARENA_MAX'] ?? '2';
+    const st = await startStrata(origin.port, s, { parentDir: cacheParent(), extraArgs: ['--memory-size', sc.memorySize, '--disk-size', sc.diskSize], env: { MALLOC_ARENA_MAX: mallocArenaMax } });
     started.push(st.strata);
     cacheDir = st.cacheDir;
     const strata = st.strata;
     const cacheFs = `${cacheDir} (${describeFs(cacheDir)})`;
     const url = `http://127.0.0.1:${strata.port}/bench/storm`;
-    process.stderr.write(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU} (--memory-size ${sc.memorySize} --disk-size ${sc.diskSize}) → origin pid ${origin.pid} on CPU ${LOAD_CPU}; cache dir ${cacheFs}; ${durationS} s of unique ${sc.bodyBytes} B URLs\n`);
+    process.stderr.write(`  strata: pid ${strata.pid} on CPU ${SERVER_CPU} (--memory-size ${sc.memorySize} --disk-size ${sc.diskSize}, MALLOC_ARENA_MAX=${mallocArenaMax || 'unset'}) → origin pid ${origin.pid} on CPU ${LOAD_CPU}; cache dir ${cacheFs}; ${durationS} s of unique ${sc.bodyBytes} B URLs\n`);
 
     const t0 = Date.now();
     const samples: StormSample[] = [await sample(strata, t0)];
@@ -138,7 +174,8 @@ export async function runStormScenario(sc: (typeof STORM_SCENARIOS)[number], gen
 
     const memorySizeBytes = parseSize(sc.memorySize);
     const diskSizeBytes = parseSize(sc.diskSize);
-    const rssPeakMiB = Math.max(...samples.map((x) => x.rssMiB));
+    const atPeak = samples.reduce((a, b) => (b.rssMiB > a.rssMiB ? b : a));
+    const rssPeakMiB = atPeak.rssMiB;
     const rssLimitMiB = memorySizeBytes / MiB + sc.rssAllowanceMiB;
     const diskPeakBytes = Math.max(...samples.map((x) => (Number.isFinite(x.diskBytes) ? x.diskBytes : 0)));
     const last = samples[samples.length - 1]!;
@@ -149,10 +186,12 @@ export async function runStormScenario(sc: (typeof STORM_SCENARIOS)[number], gen
       memorySizeBytes,
       diskSizeBytes,
       cacheFs,
+      mallocArenaMax,
       load,
       rssStartMiB,
       rssPeakMiB,
       rssGrowthMiB: rssPeakMiB - rssStartMiB,
+      atPeak,
       rssLimitMiB,
       rssPass: rssPeakMiB - rssStartMiB <= rssLimitMiB,
       diskPeakBytes,

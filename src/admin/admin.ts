@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { ClientConnections } from '../server/client-connections.js';
 import { StrataError } from '../errors.js';
 import { COUNTERS, linkFigures, type Stats } from '../observability/stats.js';
+import { processMemory } from '../observability/process-memory.js';
 import type { CacheStore } from '../store/types.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Registry } from 'prom-client';
@@ -174,6 +175,7 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
           ...deps.stats.counters,
           ...(deps.linkStats ? { workerLink: linkFigures(deps.linkStats) } : {}),
           tiers: deps.store.stats(),
+          memory: processMemory(),
           origin: deps.origin.stats(),
           topMisses: deps.topMisses?.top(10) ?? [],
           edge: deps.edge?.() ?? {},

@@ -54,6 +54,8 @@ describe('disk engine: a storm against a tiny queue and budget', () => {
       assert.equal(st.writesShed, 300 - stored, 'every refused write was shed (none failed)');
       assert.equal(st.writesQueued, 0);
       assert.equal(st.bytesQueued, 0);
+      // RAM beside --memory-size: the writer thread's heap, as it reported with its last batch.
+      assert.ok(st.writerHeapBytes > 0, `writerHeapBytes ${st.writerHeapBytes}`);
       assert.ok(st.items > 0 && st.items <= stored, `items ${st.items}, stored ${stored}`);
       assert.ok(st.bytes <= maxBytes, `bytes ${st.bytes} within ${maxBytes}`);
       await allIntact(disk, bodies);

@@ -110,6 +110,10 @@ test('/healthz and /stats on the admin listener', async () => {
     assert.equal(stats.misses, 1);
     assert.equal(stats.bytesServed, 6);
     assert.equal(stats.tiers.memory.items, 1);
+    // What the process's memory is made of (CACHING.md, what the node holds beside --memory-size).
+    const mem = stats['memory'] as Record<string, number>;
+    for (const k of ['rssBytes', 'heapTotalBytes', 'heapUsedBytes', 'oldSpaceUsedBytes', 'newSpaceBytes', 'externalBytes', 'arrayBuffersBytes']) assert.ok(mem[k]! > 0, `memory.${k} ${mem[k]}`);
+    assert.ok(mem['heapUsedBytes']! <= mem['heapTotalBytes']! && mem['heapTotalBytes']! < mem['rssBytes']!);
     const missing = await fetch(h.admin + '/nope');
     assert.equal(missing.status, 404);
   } finally {

@@ -9,7 +9,9 @@
 // read only by the thread until the op's result comes back; regions are freed in
 // the order they were taken (results come back in queue order), so the ring is a
 // FIFO of regions, each contiguous. A body that does not fit (the ring is full, or
-// the body is larger than the ring) is posted as before, cloned.
+// the body is larger than the ring) is posted as before, cloned. A new region goes
+// back to the ring's start once that has room for the backlog again, so the pages
+// written (resident from then on) follow the deepest backlog, not the ring's size.
 
 export class BodyRing {
   readonly memory: SharedArrayBuffer;
@@ -64,6 +66,10 @@ export class BodyRing {
     const tail = this.regions[this.first]!;
     if (tail < this.head) {
       // In use: [tail, head). Free: the end of the ring, else its start (the end is skipped).
+      // Back to the start as soon as it has room for the backlog and this body again: a
+      // ring that went on to its end walked all its pages under a backlog that never
+      // emptied (a storm), and a page once written stays resident.
+      if (len + (this.head - tail) <= tail) return 0;
       if (this.head + len <= this.size) return this.head;
       return len <= tail ? 0 : -1;
     }

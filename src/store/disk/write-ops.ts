@@ -78,4 +78,6 @@ export type OpResult =
 
 export interface Reply {
   results: OpResult[];
+  /** The thread's V8 heap, committed, after the batch: RAM beside --memory-size (/stats tiers.disk.writerHeapBytes). */
+  heapBytes: number;
 }

@@ -35,6 +35,8 @@ export interface WriteQueueStats {
   bytesQueued: number;
   /** Body writes refused because the queue was full, since start. */
   writesShed: number;
+  /** The writer thread's V8 heap, committed, as it last said (0: no thread yet). */
+  writerHeapBytes: number;
 }
 
 interface Pending {
@@ -51,7 +53,7 @@ const MAX_BATCHES_IN_FLIGHT = 2;
  * Why 16 MiB: at 4 MiB (16 bodies of 256 KiB) the ring was full for 40% of the writes of a
  * run of 256 KiB misses, each then joined, cloned into the message and copied again in the
  * thread. Its pages are touched only as deep as the backlog goes (regions start at 0 again
- * whenever it empties), and a backlog held here is one the queue's bytes bound anyway.
+ * whenever the start has room for the backlog), and a backlog held here is one the queue's bytes bound anyway.
  */
 const RING_BYTES = 16 * 1024 * 1024;
 /** Ops per batch at most: a batch is one synchronous run in the thread. */
@@ -94,6 +96,7 @@ export class WriteQueue {
   private writes = 0;
   private bytes = 0;
   private shed = 0;
+  private writerHeap = 0;
   /** Every write queued in this turn goes in one message, the next turn. */
   private readonly schedule = perTurn(() => this.send());
   private nextSegment: number;
@@ -153,7 +156,7 @@ export class WriteQueue {
   }
 
   stats(): WriteQueueStats {
-    return { writesQueued: this.writes, bytesQueued: this.bytes, writesShed: this.shed };
+    return { writesQueued: this.writes, bytesQueued: this.bytes, writesShed: this.shed, writerHeapBytes: this.writerHeap };
   }
 
   /** Resolves when nothing is queued or in flight. */
@@ -239,6 +242,7 @@ export class WriteQueue {
   }
 
   private onReply(reply: Reply): void {
+    this.writerHeap = reply.heapBytes;
     const batch = this.inFlight.shift();
     if (!batch) return;
     batch.forEach((p, i) => this.settle(p, reply.results[i] ?? { ok: false, code: 'EWRITER', message: 'no result from the disk writer' }));
@@ -267,6 +271,7 @@ export class WriteQueue {
   private onCrash(w: Worker, err: Error): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    this.writerHeap = 0;
     if (this.answered) this.opts.logger.error({ err: err.message }, 'disk tier: writer thread failed; its writes in flight are lost, a new one starts');
     else {
       const now = Date.now();

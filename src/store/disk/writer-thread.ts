@@ -18,6 +18,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import { blobPath, INDEX_COMPACTING, INDEX_FILE, SEGMENT_DIR, segmentPath, TMP_DIR } from './layout.js';
 import { assembleLine, HEADER_LINE, relocatedLine } from './index-log.js';
 import { appendToAll, closeQuietly, cutTornTail, resyncAfterFragment, writeAt, type AppendTarget } from './index-append.js';
@@ -342,7 +343,7 @@ parentPort!.on('message', (batch: Batch) => {
     }
   }
   appendPending();
-  const reply: Reply = { results };
+  const reply: Reply = { results, heapBytes: getHeapStatistics().total_heap_size };
   parentPort!.postMessage(reply);
 });
 
