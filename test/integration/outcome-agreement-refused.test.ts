@@ -29,6 +29,27 @@ async function refusedRaw(h: Harness, payload: string) {
   return { o, res: o.reply[0]! };
 }
 
+/** The origin the body tests need: it answers once it has read the whole body, so the request path has written nothing when the bytes break. */
+function startBodyReader(): Promise<Harness> {
+  return startHarness((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  }, LOGGED);
+}
+
+/** A raw connection whose request `head` is in the request path (counted) when this resolves. */
+async function requestInFlight(h: Harness, head: string) {
+  const socket = net.connect({ host: '127.0.0.1', port: h.node.proxyAddress().port });
+  socket.on('error', () => {});
+  let text = '';
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const before = h.node.stats.counters.requests;
+  socket.write(head);
+  await until(() => h.node.stats.counters.requests === before + 1, 'the request in the request path');
+  return { socket, closed, text: () => text };
+}
+
 test('a request node:http’s parser refuses is one recorded outcome: counted, logged with its code, labelled as Strata’s own refusals are', async () => {
   const h = await startHarness(fixed('ok', { 'cache-control': 'max-age=60' }), { ...LOGGED, limits: { maxHeaderBytes: 4096 } });
   try {
@@ -115,28 +136,16 @@ test('a client closing with pipelined requests waiting: those never started are 
 });
 
 test('broken bytes in the body of a request that arrived before a reload: the 400 it read is its one outcome, not gone', async () => {
-  // The origin answers once it has read the whole body: the request path has written nothing when the bytes break.
-  const h = await startHarness((req, res) => {
-    req.resume();
-    req.on('end', () => res.end('ok'));
-  }, LOGGED);
+  const h = await startBodyReader();
   try {
-    const port = h.node.proxyAddress().port;
-    const host = `127.0.0.1:${port}`;
+    const host = `127.0.0.1:${h.node.proxyAddress().port}`;
     const o = await observe(h, 1, async () => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.on('error', () => {});
-      let text = '';
-      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      const before = h.node.stats.counters.requests;
-      socket.write(`POST /reloaded HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`);
-      await until(() => h.node.stats.counters.requests === before + 1, 'the request in the request path');
+      const c = await requestInFlight(h, `POST /reloaded HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`);
       // A new generation takes new requests; this one is still the old generation's.
       await h.node.reload(structuredClone(h.node.config()));
-      socket.write('zz\r\n');
-      await closed;
-      return text;
+      c.socket.write('zz\r\n');
+      await c.closed;
+      return c.text();
     });
     assert.match(o.reply, /^HTTP\/1\.1 400 /, 'the client read the listener’s 400');
     const line = o.lines[0]! as unknown as Record<string, unknown>;
@@ -148,24 +157,15 @@ test('broken bytes in the body of a request that arrived before a reload: the 40
 });
 
 test('a client that closes its connection halfway through a request body went away: gone (499), no 400 written, logged or counted as sent', async () => {
-  const h = await startHarness((req, res) => {
-    req.resume();
-    req.on('end', () => res.end('ok'));
-  }, LOGGED);
+  const h = await startBodyReader();
   try {
-    const port = h.node.proxyAddress().port;
-    const host = `127.0.0.1:${port}`;
+    const host = `127.0.0.1:${h.node.proxyAddress().port}`;
     for (const framing of ['content-length: 100\r\n', 'transfer-encoding: chunked\r\n']) {
       const o = await observe(h, 1, async () => {
-        const socket = net.connect({ host: '127.0.0.1', port });
-        socket.on('error', () => {});
-        const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-        const before = h.node.stats.counters.requests;
-        socket.write(`POST /abandoned HTTP/1.1\r\nHost: ${host}\r\n${framing}\r\n${framing.startsWith('content') ? 'only ten b' : 'a\r\nonly ten b\r\n'}`);
-        await until(() => h.node.stats.counters.requests === before + 1, 'the request in the request path');
+        const c = await requestInFlight(h, `POST /abandoned HTTP/1.1\r\nHost: ${host}\r\n${framing}\r\n${framing.startsWith('content') ? 'only ten b' : 'a\r\nonly ten b\r\n'}`);
         // The user cancels the upload: the client closes.
-        socket.destroy();
-        await closed;
+        c.socket.destroy();
+        await c.closed;
       });
       const line = o.lines[0]! as unknown as Record<string, unknown>;
       assert.deepEqual([line['url'], line['status'], line['cache']], ['/abandoned', 499, 'gone'], `${framing}: ${JSON.stringify(line)}`);
