@@ -97,8 +97,16 @@ export function countOutcome(stats: Stats, o: CacheOutcome): void {
   }
   // Once per request answered from another's fetch (a sliced answer: its first slice fetched was joined).
   if (o.collapsed) c.collapsed++;
-  // only-if-cached with nothing usable stored (504, decision refuse) is a miss the origin was not asked for:
-  // a miss here as in /metrics (metricOutcome), which must count the same requests.
-  if ((o.decision === 'fetch' || o.decision === 'refuse') && o.result !== 'hit') c.misses++;
+  if (countsAsMiss(o)) c.misses++;
   else if (o.decision === 'revalidate') c.stale++;
+}
+
+/**
+ * Is the outcome one of `misses`: the cache had nothing to answer with, whatever came of
+ * it (stored, not stored, failed, its client gone). only-if-cached with nothing usable
+ * stored (504, decision refuse) is a miss the origin was not asked for: a miss here as in
+ * /metrics (metricOutcome), which must count the same requests; the top missed URLs too.
+ */
+export function countsAsMiss(o: CacheOutcome): boolean {
+  return (o.decision === 'fetch' || o.decision === 'refuse') && o.result !== 'hit';
 }

@@ -22,7 +22,7 @@ import type { HeaderMap } from '../http/headers.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
 import type { RequestMetrics } from '../observability/metrics.js';
-import { countOutcome, type Stats } from '../observability/stats.js';
+import { countOutcome, countsAsMiss, type Stats } from '../observability/stats.js';
 import type { TopMisses } from '../observability/top-misses.js';
 import type { RouteGuards } from '../routing/guard/guard-set.js';
 import type { OriginClient, OriginRequest, OriginResponse } from '../origin/client.js';
@@ -228,7 +228,8 @@ export function settle(env: NodeEnv, ctx: RequestContext, o: CacheOutcome): stri
   if (ctx.decision !== undefined) o.decision = ctx.decision;
   ctx.outcome = o;
   countOutcome(ctx.counts, o);
-  if (o.result === 'miss' && ctx.key !== undefined && ctx.counts === env.stats) env.topMisses?.record(ctx.key);
+  // The top missed URLs count what `misses` counts: a URL refetched every time because it is never stored is what an operator looks for there.
+  if (countsAsMiss(o) && ctx.key !== undefined && ctx.counts === env.stats) env.topMisses?.record(ctx.key);
   return formatCacheStatus(env.nodeName, o);
 }
 

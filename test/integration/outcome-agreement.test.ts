@@ -290,3 +290,21 @@ test("Strata's own bodies (416 from a stored entry, 414, 502, PURGE and its refu
     await h.close();
   }
 });
+
+test('the top missed URLs count what misses counts: a URL never stored (no-store) is there as often as it was fetched, a stored one once', async () => {
+  const h = await startHarness((req, res) => {
+    const cc = req.url === '/never-stored' ? 'no-store' : 'max-age=600';
+    res.writeHead(200, { 'cache-control': cc, 'content-length': 2 });
+    res.end('ok');
+  });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await h.get('/never-stored')).status, 200);
+    for (let i = 0; i < 3; i++) assert.equal((await h.get('/stored')).status, 200);
+    const s = JSON.parse((await (await fetch(h.admin + '/stats')).text())) as { misses: number; topMisses: { key: string; misses: number }[] };
+    const top = Object.fromEntries(s.topMisses.map((m) => [new URL(m.key.slice(4)).pathname, m.misses]));
+    assert.deepEqual(top, { '/never-stored': 3, '/stored': 1 });
+    assert.equal(s.misses, 4);
+  } finally {
+    await h.close();
+  }
+});
