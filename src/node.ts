@@ -43,9 +43,8 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { Certificates, certificatesReloadStep } from './server/certificates.js';
 import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
-import { createListener, plainListener, type ClientListener, type ProxyListener, type RefusalRecorder } from './server/listener.js';
-import { createRedirectHandler } from './server/redirect.js';
-import { createSecureListener } from './server/secure-listener.js';
+import { createListener, type ClientListener, type ProxyListener } from './server/listener.js';
+import { createClientListeners } from './server/client-listeners.js';
 import { openTiers } from './store/open-tiers.js';
 import { startedFields } from './observability/started.js';
 import { unusedDirsOf } from './workers/unused-dirs.js';
@@ -178,9 +177,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     if (router !== running.router) {
       router.start();
       // A drain outlives the reload that removed its upstream (routing/drain.ts): one added back is still out of rotation.
-      for (const upstream of router.drainedNewcomers(running.router)) {
-        logger.warn({ upstream }, 'a reload lists an upstream drained through the admin API: it takes no requests until POST /upstreams/undrain');
-      }
+      for (const upstream of router.drainedNewcomers(running.router)) logger.warn({ upstream }, 'a reload lists an upstream drained through the admin API: it takes no requests until POST /upstreams/undrain');
     }
     // A request routed before now may reach its pool much later (routing/retiring.ts).
     retiring.reloaded(running.work, router !== running.router ? router.retired() : [], next.limits.shutdownGraceMs);
@@ -279,27 +276,17 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         flights: () => flights.flightCount,
         ...(cluster ? { peers: () => cluster!.peerFigures() } : {}),
       });
-      // Each request goes to the generation current when it arrives.
-      const handler: Handler = (req, res) => current!.proxy(req, res);
-      // Refusals the listener answers itself: recorded by the generation current when they are answered.
-      const onRefused: RefusalRecorder = (r) => current!.refused(r);
-      const onBadRequest = () => stats.inc('badRequests');
-      const onSendTimeout = () => stats.inc('sendTimeouts');
-      proxy = certificates
-        ? createSecureListener(handler, { limits: config.limits, tls: config.tls, certificates, logger, onRefused, onSendTimeout, onProtocolError: () => stats.inc('protocolErrors') })
-        : plainListener(createListener(handler, { limits: config.limits, logger, onRefused, onSendTimeout }));
-      if (certificates && config.tls.redirectListen) {
-        const httpsPort = () => config.tls.redirectPort || node.proxyAddress().port;
-        redirect = createListener(createRedirectHandler(() => (current?.config ?? config).limits, httpsPort, onBadRequest), {
-          limits: config.limits,
-          logger,
-          // The redirect listener's requests are no proxy requests (its 308s are counted nowhere): a refusal there is a bad request only.
-          onRefused: () => {
-            onBadRequest();
-            return [];
-          },
-        });
-      }
+      // Each request, and each refusal the listener answers itself, goes to the generation current when it arrives.
+      ({ proxy, redirect } = createClientListeners({
+        config,
+        certificates,
+        logger,
+        stats,
+        handler: (req, res) => current!.proxy(req, res),
+        onRefused: (r) => current!.refused(r),
+        limits: () => (current?.config ?? config).limits,
+        httpsPort: () => config.tls.redirectPort || node.proxyAddress().port,
+      }));
       // Every reload re-reads the certificate files (their names need a restart).
       if (certificates) reloadHooks.push(certificatesReloadStep(certificates));
       reloadHooks.push(peersReloadStep(cluster));
