@@ -20,7 +20,7 @@ import { refetchFlight, type SharedFetch } from './shared-fetch.js';
 import { forFill, identityFromOrigin } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
-import type { WholeAnswer } from './slice-parts.js';
+import { newsOfObject, type WholeAnswer } from './slice-parts.js';
 import { storedCopy } from './resume-from-store.js';
 import { currentAge, ttlOf } from '../cache/reuse.js';
 
@@ -92,9 +92,8 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
    */
   async function fromWhole(ctx: RequestContext, key: string, fwd: FwdReason, o: WholeAnswer, collapsed: boolean): Promise<SliceResult> {
     // Not storable: no probe per request while that lasts (a storable one is a hit from now on). Unless the
-    // refusal is this request's own (its credentials, its no-store): remembered, every range of the object
-    // would pass through unstored for the while, as fromSlices() says of an unsliceable answer.
-    if (o.kind === 'passing' && !collapsed && !REQUEST_SPECIFIC_REASONS.has(o.reason)) coalescer.markPass(noSlicesKey(key));
+    // refusal says nothing of the object (this request's own: its credentials, its no-store), as for a slice's.
+    if (o.kind === 'passing' && !collapsed && newsOfObject(o)) coalescer.markPass(noSlicesKey(key));
     const small = o.kind === 'storing' && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
     if (small && ctx.headers['range'] !== undefined && (!collapsed || o.stored.varyNames.length === 0)) {
       await o.body.sealedAt;

@@ -54,7 +54,7 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // an origin that decodes into a C string reads `/admin`. No browser sends one; nginx refuses
   // it (400) in the path and leaves the query alone, as here.
   const nul = url.indexOf('%00');
-  if (nul >= 0 && (url.indexOf('?') < 0 || nul < url.indexOf('?'))) return new StrataError('BAD_REQUEST', 'request path holds an encoded NUL (%00)');
+  if (nul >= 0 && !url.slice(0, nul).includes('?')) return new StrataError('BAD_REQUEST', 'request path holds an encoded NUL (%00)');
   const method = req.method ?? '';
   if (REFUSED_METHODS.has(method)) {
     return method === 'CONNECT'
