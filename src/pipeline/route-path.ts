@@ -9,7 +9,7 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import { decide, requestFacts } from '../cache/decide.js';
-import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAIN_KEY } from '../cache/key.js';
+import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAIN_KEY, type KeyOptions } from '../cache/key.js';
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
 import { cookieValues } from '../http/cookies.js';
@@ -37,7 +37,20 @@ export function routeEnv(node: NodeEnv, to: RouteSide, guard?: Guard): PathEnv {
     staleIfErrorS: c.staleIfErrorS ?? node.grace.staleIfErrorS,
     staleIfDisconnectedS: c.staleIfDisconnectedS ?? node.grace.staleIfDisconnectedS,
   };
-  return { ...node, origin: to.pool, policy, grace, deliver: deliverOptions(node, guard) };
+  return { ...node, origin: to.pool, policy, grace, deliver: deliverOptions(node, guard), fillTarget: fillTarget(to.route.key) };
+}
+
+/**
+ * The target a fill asks the origin for: the client's, without the query parameters
+ * `key` leaves out (ignoreQuery; their order kept, as sorting is for the key alone).
+ * The key says the answer does not depend on them: sent on, an origin that echoes
+ * one (a campaign in a sign-up form, a share link) made the answer every client of
+ * the key is served from one client's value (`?utm_source="><script>…`).
+ */
+function fillTarget(key: KeyOptions): (target: string) => string {
+  if (key.ignoreQuery.length === 0) return (target) => target;
+  const ignoring: KeyOptions = { ...PLAIN_KEY, ignoreQuery: key.ignoreQuery };
+  return (target) => keyedTarget(target, ignoring);
 }
 
 /**

@@ -110,3 +110,43 @@ test('keyCookies key every occurrence of a cookie, quotes kept; a repeated keyHe
     await h.close();
   }
 });
+
+/** A landing page that carries the campaign into its sign-up form, as marketing pages do (unescaped here). */
+const campaignPage: OriginHandler = (req, res) => {
+  const q = new URL(req.url!, 'http://x').searchParams;
+  const body = `<form><input type="hidden" name="src" value="${q.get('utm_source') ?? 'direct'}"></form> v=${q.get('v') ?? 'none'}`;
+  res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'max-age=300' });
+  res.end(body);
+};
+
+test('a query parameter ignoreQuery leaves out of the key never reaches the origin on a fill: it cannot fill the entry every client shares', async () => {
+  const h = await startSites({ app: campaignPage }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        all: { path: '/', upstream: u['app'], cache: { ignoreQuery: ['utm_source'] } },
+        assets: { path: '/assets/', upstream: u['app'], cache: { ignoreQuery: 'all' } },
+      },
+    },
+  }));
+  const get = (path: string) => h.get(path, { host: 'shop.example' });
+  try {
+    const attack = `/landing?utm_source=${encodeURIComponent('"><script>alert(1)</script>')}&v=2`;
+    await get(attack);
+    await h.stored(1);
+    assert.equal(h.pools['app']!.requests[0]!.url, '/landing?v=2', 'the origin is asked for what the key names');
+    const victim = await get('/landing?v=2');
+    assert.match(victim.headers['cache-status']!, /; hit/);
+    assert.doesNotMatch(victim.text, /script/);
+    assert.equal(victim.text, '<form><input type="hidden" name="src" value="direct"></form> v=2');
+    // `all`: the path alone, for the origin as for the key.
+    await get('/assets/app.js?utm_source=evil&v=9');
+    await h.stored(2);
+    assert.equal(h.pools['app']!.requests[1]!.url, '/assets/app.js');
+    // Not stored, the query is the origin's business: a POST (a pass) is sent as the client sent it.
+    await h.get('/landing?utm_source=form', { host: 'shop.example' }, 'POST', 'x');
+    assert.equal(h.pools['app']!.requests[2]!.url, '/landing?utm_source=form');
+  } finally {
+    await h.close();
+  }
+});
