@@ -12,7 +12,7 @@ import { decide, requestFacts } from '../cache/decide.js';
 import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAIN_KEY, type KeyOptions } from '../cache/key.js';
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
-import { cookieValues } from '../http/cookies.js';
+import { cookieOccurrences } from '../http/cookies.js';
 import { keySuffixed, type RouteSide } from '../routing/route-table.js';
 import type { StoredEntry } from '../store/types.js';
 import type { DeliverOptions } from '../deliver/respond.js';
@@ -122,11 +122,14 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     // The cookies as the client sent them, even when publicAfterAuth took Cookie out of the cache's view.
     // Each occurrence, quotes kept (http/cookies.ts): `lang=en; lang=fr` and `lang="fr"` are their own
     // entries, since an origin may read the last one or keep the quotes; a repeat never keys like one.
+    // So is each one spelt otherwise that some origin reads as the cookie (`lang.code` is PHP's
+    // lang_code; `lang ` is lang to most, lang_ to PHP), keyed with its spelling: never like its absence.
     const cookies = ctx.originOnly?.['cookie'] ?? ctx.headers['cookie'];
     for (const c of route.key.cookies) {
-      const values = cookieValues(cookies, c);
-      if (values.length === 0) members.push([`c.${c}`, undefined]);
-      for (const v of values) members.push([`c.${c}`, v]);
+      const found = cookieOccurrences(cookies, c);
+      if (!found.some((o) => o.spelling === undefined)) members.push([`c.${c}`, undefined]);
+      // "(" is in no keyed name (a token): where a spelling begins is never in doubt.
+      for (const o of found) members.push([o.spelling === undefined ? `c.${c}` : `c.${c}(${encodeURIComponent(o.spelling)})`, o.value]);
     }
     return primaryKey(KEY_SCHEME, host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
   }

@@ -150,3 +150,64 @@ test('a query parameter ignoreQuery leaves out of the key never reaches the orig
     await h.close();
   }
 });
+
+/**
+ * PHP's $_COOKIE: leading blanks dropped, then " " and "." (and a "[" never closed) read
+ * as "_" in a name, so `lang.code`, `lang code` and `lang code ` are its lang_code, and
+ * `lang ` is lang_; the first of a name wins.
+ */
+function phpCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (header ?? '').split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    let name = pair.slice(0, eq).replace(/^\s+/, '');
+    const open = name.indexOf('[');
+    const head = open < 0 ? name : name.slice(0, open);
+    name = head.replace(/[ .]/g, '_') + (open < 0 ? '' : name.indexOf(']', open) < 0 ? '_' + name.slice(open + 1) : name.slice(open));
+    if (!(name in out)) out[name] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+const phpCurrencyPage: OriginHandler = (req, res) => {
+  const c = phpCookies(req.headers.cookie);
+  const body = `currency=${c['currency_code'] ?? 'USD'} lang=${c['lang'] ?? 'en'}`;
+  res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'max-age=300' });
+  res.end(body);
+};
+
+test('keyCookies: a cookie spelt so that PHP reads it as a keyed one (". " for "_", a blank after the name) never keys like its absence or like the plain spelling', async () => {
+  const h = await startSites({ php: phpCurrencyPage }, (u) => ({
+    shop: { hosts: ['shop.example'], routes: { all: { path: '/', upstream: u['php'], cache: { keyCookies: ['currency_code', 'lang'] } } } },
+  }));
+  const get = (path: string, cookie?: string) => h.get(path, cookie === undefined ? { host: 'shop.example' } : { host: 'shop.example', cookie });
+  try {
+    // PHP reads currency_code=EUR; keyed as "no currency_code", every client without the cookie would be shown euros.
+    for (const [i, spelt] of ['currency.code=EUR', 'currency code=EUR', ' currency[code=EUR'].entries()) {
+      const path = `/prices-${i}`;
+      assert.equal((await get(path, spelt)).text, 'currency=EUR lang=en', spelt);
+      await h.stored(2 * i + 1);
+      const plain = await get(path);
+      assert.match(plain.headers['cache-status']!, /fwd=uri-miss/, `${spelt}: not the entry of clients without the cookie`);
+      assert.equal(plain.text, 'currency=USD lang=en');
+      await h.stored(2 * i + 2);
+    }
+    // `lang =fr` is lang_ to PHP (the default page): keyed as lang=fr, every French client would get English.
+    assert.equal((await get('/home', 'lang =fr')).text, 'currency=USD lang=en');
+    await h.stored(7);
+    const fr = await get('/home', 'lang=fr');
+    assert.match(fr.headers['cache-status']!, /fwd=uri-miss/, 'a blank after the name is its own entry');
+    assert.equal(fr.text, 'currency=USD lang=fr');
+    await h.stored(8);
+    // PHP takes the first it reads as currency_code: keyed as currency_code=USD, USD clients would be shown euros.
+    assert.equal((await get('/mixed', 'currency.code=EUR; currency_code=USD')).text, 'currency=EUR lang=en');
+    await h.stored(9);
+    const usd = await get('/mixed', 'currency_code=USD');
+    assert.match(usd.headers['cache-status']!, /fwd=uri-miss/);
+    assert.equal(usd.text, 'currency=USD lang=en');
+    assert.match((await get('/home', ' lang=fr')).headers['cache-status']!, /; hit/, 'leading blanks are every reader\'s: the same entry');
+  } finally {
+    await h.close();
+  }
+});
