@@ -9,15 +9,15 @@
 // What no key can hold is refused with its reason (a space or control character,
 // userinfo), rather than looked up and found nowhere (`purged: 0`).
 
-import { absoluteParts, removeDotSegments } from '../http/url-path.js';
+import { absoluteParts, removeDotSegments, withoutLeadingSlashRun } from '../http/url-path.js';
 
 /** Host (absent for a path) and origin-form target; or why the text is no URL to look up. */
 export type UrlPlace = { ok: true; host?: string; target: string } | { ok: false; problem: string };
 
 /**
  * `http(s)://host[:port]/target` or `/target` (a fragment dropped), its dot segments
- * removed as a request's are before it becomes a key (`/a/./b` is stored under
- * `/a/b`). `problem` names the text (cut to 200 characters) and what is wrong.
+ * removed and a leading run of slashes made one, as a request's are before it becomes
+ * a key (`/a/./b` is stored under `/a/b`, `//a` under `/a`). `problem` names the text (cut to 200 characters) and what is wrong.
  */
 export function placeOf(s: string): UrlPlace {
   let host: string | undefined;
@@ -40,7 +40,9 @@ export function placeOf(s: string): UrlPlace {
   if (bad) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))} holds ${describeChar(bad[0])}, which no stored URL has (percent-encode it, e.g. %20 for a space)` };
   const normal = removeDotSegments(target);
   if (!normal.ok) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))}: ${normal.reason}` };
-  return host === undefined ? { ok: true, target: normal.target } : { ok: true, host, target: normal.target };
+  // A leading run of slashes is one slash in a request's key too (url-path.ts withoutLeadingSlashRun).
+  const keyed = withoutLeadingSlashRun(normal.target);
+  return host === undefined ? { ok: true, target: keyed } : { ok: true, host, target: keyed };
 }
 
 /** Characters no request target or Host has: controls, space and DEL. */

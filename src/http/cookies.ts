@@ -3,8 +3,11 @@
 // side of a canary by one (src/routing/).
 //
 // Origins disagree on a repeated name (PHP and RFC 6265 take the first, Django
-// the last) and on quotes (most remove them, PHP keeps them): a key must read
-// no less than any of them, so cookieValues gives every occurrence, as sent.
+// the last), on quotes (most remove them, PHP keeps them) and on names: PHP reads
+// " " and "." in one as "_" (`lang.code` is its lang_code) and keeps a blank after
+// it (`lang ` is its lang_), where the others trim it. A key must read no less than
+// any of them: cookieOccurrences gives every occurrence some origin reads under a
+// name, as sent, with its spelling when that is not the name itself.
 
 /** The value of cookie `name` in a Cookie field value; undefined when absent. The first one wins (RFC 6265 §5.4), quotes removed. */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
@@ -30,4 +33,46 @@ export function cookieValues(header: string | undefined, name: string): string[]
     from = end + 1;
   }
   return out;
+}
+
+/** One occurrence of a cookie: its value as sent, and its name as sent when that is not the name asked for. */
+export interface CookieOccurrence {
+  value: string;
+  /** The name as sent (leading blanks removed, as every reader does) when it differs from the one asked for. */
+  spelling?: string;
+}
+
+/**
+ * Every occurrence of a pair in a Cookie field value that some origin reads as cookie
+ * `name`, in order: the name itself (leading blanks removed), the name with blanks
+ * after it (most readers trim them), or a name PHP files under `name` (phpCookieName).
+ */
+export function cookieOccurrences(header: string | undefined, name: string): CookieOccurrence[] {
+  const out: CookieOccurrence[] = [];
+  if (header === undefined) return out;
+  let from = 0;
+  while (from < header.length) {
+    let end = header.indexOf(';', from);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', from);
+    if (eq > -1 && eq < end) {
+      const sent = header.slice(from, eq).trimStart();
+      const value = header.slice(eq + 1, end);
+      if (sent === name) out.push({ value });
+      else if (sent.trimEnd() === name || phpCookieName(sent) === name) out.push({ value, spelling: sent });
+    }
+    from = end + 1;
+  }
+  return out;
+}
+
+/**
+ * The name PHP files a cookie under (php_register_variable_ex): " " and "." read as
+ * "_" up to a "["; `a[b]` is the array `a`; a "[" never closed reads as "_".
+ */
+export function phpCookieName(sent: string): string {
+  const open = sent.indexOf('[');
+  const head = (open < 0 ? sent : sent.slice(0, open)).replace(/[ .]/g, '_');
+  if (open < 0) return head;
+  return sent.indexOf(']', open) < 0 ? `${head}_${sent.slice(open + 1)}` : head;
 }

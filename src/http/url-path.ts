@@ -63,6 +63,25 @@ export function removeDotSegments(target: string): NormalisedTarget {
   return { ok: true, target: `/${out.join('/')}${query}` };
 }
 
+/** A path that begins with more than one slash or backslash. */
+const LEADING_RUN = /^\/[/\\]/;
+
+/**
+ * `target` (origin-form) with a run of slashes and backslashes at the start of its path
+ * made one slash. Such a run is an authority to URL parsers that resolve the target
+ * against a base (WHATWG URL, as `new URL(req.url, base)` in the Node.js docs; urljoin;
+ * URI.resolve): `//evil.example/account/x` is their `/account/x`, while routes and edge
+ * filters read it as `/evil.example/account/x` (slashes merged) and let it through the
+ * `/` route. One slash leaves one reading for every origin.
+ */
+export function withoutLeadingSlashRun(target: string): string {
+  if (!LEADING_RUN.test(target)) return target;
+  let i = 1;
+  // "/" is 47, a backslash 92.
+  while (i < target.length && (target.charCodeAt(i) === 47 || target.charCodeAt(i) === 92)) i++;
+  return '/' + target.slice(i);
+}
+
 const ABSOLUTE = /^https?:\/\/([^/?#]+)([^#]*)/i;
 
 /**

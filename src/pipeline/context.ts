@@ -170,6 +170,11 @@ export interface CompressEnv {
 /** One route side's environment (route-path.ts): its upstream pool, and the route's rules in policy and grace. */
 export interface PathEnv extends NodeEnv {
   origin: OriginClient;
+  /**
+   * The target a fetch that may fill the cache asks the origin for (route-path.ts fillTarget):
+   * the client's without the query parameters the route leaves out of the key.
+   */
+  fillTarget: (target: string) => string;
 }
 
 /** Per-request state: what the access line reports. */

@@ -45,7 +45,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
     // The whole object is being fetched and stored already: no second copy in slices.
     if (range && coalescer.has(key) && !slicer.knows(key)) return 'unsliced';
     const viaCluster = env.cluster !== undefined && ctx.peer === undefined;
-    const o = await slicer.open({ id: ctx.id, key, target: ctx.target, requestHeaders: ctx.headers, vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly), originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), true), viaCluster, cachedOnly }, firstRequestedByte(ctx.headers['range']));
+    const o = await slicer.open({ id: ctx.id, key, target: env.fillTarget(ctx.target), requestHeaders: ctx.headers, vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly), originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), true), viaCluster, cachedOnly }, firstRequestedByte(ctx.headers['range']));
     if (o.kind === 'failed') {
       if (cachedOnly) answer.onlyIfCached(ctx);
       else answer.error(ctx, o.error, fwd);

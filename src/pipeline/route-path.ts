@@ -9,10 +9,10 @@
 
 import type { HeaderMap } from '../http/headers.js';
 import { decide, requestFacts } from '../cache/decide.js';
-import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAIN_KEY } from '../cache/key.js';
+import { isCacheableMethod, keySuffix, keyedTarget, KEY_SCHEME, primaryKey, PLAIN_KEY, type KeyOptions } from '../cache/key.js';
 import { chooseVariant, codingOnlyKey } from '../transform/select.js';
 import { normaliseVaryValue, ABSENT } from '../cache/vary.js';
-import { cookieValues } from '../http/cookies.js';
+import { cookieOccurrences } from '../http/cookies.js';
 import { keySuffixed, type RouteSide } from '../routing/route-table.js';
 import type { StoredEntry } from '../store/types.js';
 import type { DeliverOptions } from '../deliver/respond.js';
@@ -37,7 +37,20 @@ export function routeEnv(node: NodeEnv, to: RouteSide, guard?: Guard): PathEnv {
     staleIfErrorS: c.staleIfErrorS ?? node.grace.staleIfErrorS,
     staleIfDisconnectedS: c.staleIfDisconnectedS ?? node.grace.staleIfDisconnectedS,
   };
-  return { ...node, origin: to.pool, policy, grace, deliver: deliverOptions(node, guard) };
+  return { ...node, origin: to.pool, policy, grace, deliver: deliverOptions(node, guard), fillTarget: fillTarget(to.route.key) };
+}
+
+/**
+ * The target a fill asks the origin for: the client's, without the query parameters
+ * `key` leaves out (ignoreQuery; their order kept, as sorting is for the key alone).
+ * The key says the answer does not depend on them: sent on, an origin that echoes
+ * one (a campaign in a sign-up form, a share link) made the answer every client of
+ * the key is served from one client's value (`?utm_source="><script>…`).
+ */
+function fillTarget(key: KeyOptions): (target: string) => string {
+  if (key.ignoreQuery.length === 0) return (target) => target;
+  const ignoring: KeyOptions = { ...PLAIN_KEY, ignoreQuery: key.ignoreQuery };
+  return (target) => keyedTarget(target, ignoring);
 }
 
 /**
@@ -109,11 +122,14 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     // The cookies as the client sent them, even when publicAfterAuth took Cookie out of the cache's view.
     // Each occurrence, quotes kept (http/cookies.ts): `lang=en; lang=fr` and `lang="fr"` are their own
     // entries, since an origin may read the last one or keep the quotes; a repeat never keys like one.
+    // So is each one spelt otherwise that some origin reads as the cookie (`lang.code` is PHP's
+    // lang_code; `lang ` is lang to most, lang_ to PHP), keyed with its spelling: never like its absence.
     const cookies = ctx.originOnly?.['cookie'] ?? ctx.headers['cookie'];
     for (const c of route.key.cookies) {
-      const values = cookieValues(cookies, c);
-      if (values.length === 0) members.push([`c.${c}`, undefined]);
-      for (const v of values) members.push([`c.${c}`, v]);
+      const found = cookieOccurrences(cookies, c);
+      if (!found.some((o) => o.spelling === undefined)) members.push([`c.${c}`, undefined]);
+      // "(" is in no keyed name (a token): where a spelling begins is never in doubt.
+      for (const o of found) members.push([o.spelling === undefined ? `c.${c}` : `c.${c}(${encodeURIComponent(o.spelling)})`, o.value]);
     }
     return primaryKey(KEY_SCHEME, host, keyedTarget(ctx.target, route.key)) + keySuffix(sideApart, members);
   }

@@ -49,7 +49,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly),
       // With compression on, Strata makes every coding from one identity body.
       originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), env.compress !== undefined),
-      target: ctx.target,
+      target: env.fillTarget(ctx.target),
       stored: found,
       // The entry's own facts, not this client's directives: a reload's error must not replace what others may still get.
       keepStaleOnError: found !== undefined && staleIfErrorCovers(found.meta, clock.now(), env.grace),

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { normaliseAuthority } from '../cache/key.js';
 import { StrataError } from '../errors.js';
 import { hostPartOf, malformedHostMessage } from '../http/host.js';
-import { absoluteParts, removeDotSegments } from '../http/url-path.js';
+import { absoluteParts, removeDotSegments, withoutLeadingSlashRun } from '../http/url-path.js';
 
 export interface GuardLimits {
   maxUrlBytes: number;
@@ -31,10 +31,12 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
   // outside the prefix.
   const path = removeDotSegments(accepted.target);
   if (!path.ok) return new StrataError('BAD_REQUEST', path.reason);
+  // After dot segments, which can leave one (`/a/..//host/x`): "//host/x" is a host to some origins (url-path.ts).
+  const target = withoutLeadingSlashRun(path.target);
   // The key's scheme is http whatever the listener speaks (CACHING.md, The cache key), so
   // the https default port is removed here: "x:443" and "x" over TLS are one site (RFC 3986 §6.2.3).
   const host = accepted.host.endsWith(':443') && clientScheme(req) === 'https' ? accepted.host.slice(0, -4) : accepted.host;
-  return { target: path.target, host };
+  return { target, host };
 }
 
 function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget | StrataError {

@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startHarness } from '../fixtures/harness.js';
 import { startSites } from '../fixtures/sites.js';
 import { edgeRules, startAuthService } from '../fixtures/edge.js';
+import { rawExchange } from '../protocol/raw.js';
 
 const HOST = { host: 'shop.example' };
 
@@ -61,6 +62,43 @@ test('a protected route cannot be reached by spelling its path another way: enco
     // Paths that only look alike stay on the public route.
     assert.equal((await h.get('/accounts', HOST)).status, 200);
     assert.equal((await h.get('/x/account/orders', HOST)).status, 200);
+  } finally {
+    await h.close();
+    await auth.close();
+  }
+});
+
+test('a target beginning with "//" or "/\\" cannot carry a protected path past its route to an origin that reads a host there (new URL(req.url, base), as the Node.js docs do)', async () => {
+  const auth = await startAuthService((_req, res) => {
+    res.writeHead(401, { 'content-length': '0' });
+    res.end();
+  });
+  // The path as WHATWG URL reads a request target against a base: "//host/p" and "/\host/p" name a host, then /p.
+  const whatwg = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = new URL(req.url!, `http://${String(req.headers.host)}`).pathname;
+    const body = path.startsWith('/account/') ? `account page ${path}` : `public page ${path}`;
+    res.writeHead(200, { 'cache-control': 'public, max-age=600', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const h = await startSites({ shop: whatwg }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        public: { path: '/', upstream: u['shop'] },
+        account: { path: '/account/', upstream: u['shop'], guard: { forwardAuth: { url: auth.url } } },
+      },
+    },
+  }));
+  try {
+    const port = h.node.proxyAddress().port;
+    for (const target of ['//evil.example/account/orders', '/\\evil.example/account/orders', '///evil.example/account/orders', '/x/..//evil.example/account/orders', '//evil.example/account/orders?a=1']) {
+      const r = (await rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: shop.example\r\n\r\n`)).responses[0]!;
+      assert.doesNotMatch(r.text, /account page/, `${target}: ${r.status} ${r.text}`);
+    }
+    for (const seen of h.pools['shop']!.requests) assert.match(seen.url, /^\/[^/\\]/, `the origin is sent one reading: ${seen.url}`);
+    assert.equal(h.pools['shop']!.requests.at(-1)!.url, '/evil.example/account/orders?a=1');
+    // A doubled slash before the protected path itself is still that route's.
+    assert.equal((await h.get('//account/orders', HOST)).status, 401);
   } finally {
     await h.close();
     await auth.close();

@@ -248,7 +248,7 @@ test("cache.storeCookieHeuristic restores RFC 9111 §4.2.2: the Cookie request's
   }
 });
 
-test('override fields (X-Original-URL/-URI, X-Rewrite-URL, X-Host, X-HTTP-Method-Override, X-Forwarded-Scheme/-Port/-Server/-Prefix/-Ssl) and client-address claims (X-Real-IP, True-Client-IP) never reach the origin', async () => {
+test('override fields (X-Original-URL/-URI, X-Rewrite-URL, X-Host, X-HTTP-Method-Override, X-Forwarded-Scheme/-Port/-Server/-Prefix/-Ssl, X-Scheme, X-Forwarded-Protocol, X-Url-Scheme) and client-address claims (X-Real-IP, True-Client-IP) never reach the origin', async () => {
   const overrides: Record<string, string> = {
     'x-original-url': '/admin',
     'x-rewrite-url': '/admin',
@@ -264,13 +264,21 @@ test('override fields (X-Original-URL/-URI, X-Rewrite-URL, X-Host, X-HTTP-Method
     'x-forwarded-prefix': '/evil',
     'x-forwarded-ssl': 'on',
     'front-end-https': 'on',
+    // Scheme claims other origins obey over X-Forwarded-Proto: Tornado (xheaders) reads X-Scheme
+    // first; gunicorn's secure_scheme_headers has X-Forwarded-Protocol (a value contradicting
+    // X-Forwarded-Proto is its 400); WSGI middlewares read X-Url-Scheme.
+    'x-scheme': 'https',
+    'x-forwarded-protocol': 'ssl',
+    'x-url-scheme': 'https',
     'x-real-ip': '10.0.0.1',
     'true-client-ip': '10.0.0.1',
     'x-client-ip': '10.0.0.1',
     'x-cluster-client-ip': '10.0.0.1',
   };
   const h = await startHarness((req, res) => {
-    const body = `${String(req.headers['x-original-url'] ?? '')}${String(req.headers['x-host'] ?? '')}${String(req.headers['x-forwarded-port'] ?? '')}`;
+    // A Tornado origin's scheme: X-Scheme, else X-Forwarded-Proto (what its absolute links are built with).
+    const scheme = String(req.headers['x-scheme'] ?? req.headers['x-forwarded-proto']);
+    const body = `${String(req.headers['x-original-url'] ?? '')}${String(req.headers['x-host'] ?? '')}${String(req.headers['x-forwarded-port'] ?? '')}${scheme === 'http' ? '' : scheme}`;
     res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });

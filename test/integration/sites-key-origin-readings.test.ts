@@ -110,3 +110,104 @@ test('keyCookies key every occurrence of a cookie, quotes kept; a repeated keyHe
     await h.close();
   }
 });
+
+/** A landing page that carries the campaign into its sign-up form, as marketing pages do (unescaped here). */
+const campaignPage: OriginHandler = (req, res) => {
+  const q = new URL(req.url!, 'http://x').searchParams;
+  const body = `<form><input type="hidden" name="src" value="${q.get('utm_source') ?? 'direct'}"></form> v=${q.get('v') ?? 'none'}`;
+  res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'max-age=300' });
+  res.end(body);
+};
+
+test('a query parameter ignoreQuery leaves out of the key never reaches the origin on a fill: it cannot fill the entry every client shares', async () => {
+  const h = await startSites({ app: campaignPage }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        all: { path: '/', upstream: u['app'], cache: { ignoreQuery: ['utm_source'] } },
+        assets: { path: '/assets/', upstream: u['app'], cache: { ignoreQuery: 'all' } },
+      },
+    },
+  }));
+  const get = (path: string) => h.get(path, { host: 'shop.example' });
+  try {
+    const attack = `/landing?utm_source=${encodeURIComponent('"><script>alert(1)</script>')}&v=2`;
+    await get(attack);
+    await h.stored(1);
+    assert.equal(h.pools['app']!.requests[0]!.url, '/landing?v=2', 'the origin is asked for what the key names');
+    const victim = await get('/landing?v=2');
+    assert.match(victim.headers['cache-status']!, /; hit/);
+    assert.doesNotMatch(victim.text, /script/);
+    assert.equal(victim.text, '<form><input type="hidden" name="src" value="direct"></form> v=2');
+    // `all`: the path alone, for the origin as for the key.
+    await get('/assets/app.js?utm_source=evil&v=9');
+    await h.stored(2);
+    assert.equal(h.pools['app']!.requests[1]!.url, '/assets/app.js');
+    // Not stored, the query is the origin's business: a POST (a pass) is sent as the client sent it.
+    await h.get('/landing?utm_source=form', { host: 'shop.example' }, 'POST', 'x');
+    assert.equal(h.pools['app']!.requests[2]!.url, '/landing?utm_source=form');
+  } finally {
+    await h.close();
+  }
+});
+
+/**
+ * PHP's $_COOKIE: leading blanks dropped, then " " and "." (and a "[" never closed) read
+ * as "_" in a name, so `lang.code`, `lang code` and `lang code ` are its lang_code, and
+ * `lang ` is lang_; the first of a name wins.
+ */
+function phpCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (header ?? '').split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    let name = pair.slice(0, eq).replace(/^\s+/, '');
+    const open = name.indexOf('[');
+    const head = open < 0 ? name : name.slice(0, open);
+    name = head.replace(/[ .]/g, '_') + (open < 0 ? '' : name.indexOf(']', open) < 0 ? '_' + name.slice(open + 1) : name.slice(open));
+    if (!(name in out)) out[name] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+const phpCurrencyPage: OriginHandler = (req, res) => {
+  const c = phpCookies(req.headers.cookie);
+  const body = `currency=${c['currency_code'] ?? 'USD'} lang=${c['lang'] ?? 'en'}`;
+  res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'cache-control': 'max-age=300' });
+  res.end(body);
+};
+
+test('keyCookies: a cookie spelt so that PHP reads it as a keyed one (". " for "_", a blank after the name) never keys like its absence or like the plain spelling', async () => {
+  const h = await startSites({ php: phpCurrencyPage }, (u) => ({
+    shop: { hosts: ['shop.example'], routes: { all: { path: '/', upstream: u['php'], cache: { keyCookies: ['currency_code', 'lang'] } } } },
+  }));
+  const get = (path: string, cookie?: string) => h.get(path, cookie === undefined ? { host: 'shop.example' } : { host: 'shop.example', cookie });
+  try {
+    // PHP reads currency_code=EUR; keyed as "no currency_code", every client without the cookie would be shown euros.
+    for (const [i, spelt] of ['currency.code=EUR', 'currency code=EUR', ' currency[code=EUR'].entries()) {
+      const path = `/prices-${i}`;
+      assert.equal((await get(path, spelt)).text, 'currency=EUR lang=en', spelt);
+      await h.stored(2 * i + 1);
+      const plain = await get(path);
+      assert.match(plain.headers['cache-status']!, /fwd=uri-miss/, `${spelt}: not the entry of clients without the cookie`);
+      assert.equal(plain.text, 'currency=USD lang=en');
+      await h.stored(2 * i + 2);
+    }
+    // `lang =fr` is lang_ to PHP (the default page): keyed as lang=fr, every French client would get English.
+    assert.equal((await get('/home', 'lang =fr')).text, 'currency=USD lang=en');
+    await h.stored(7);
+    const fr = await get('/home', 'lang=fr');
+    assert.match(fr.headers['cache-status']!, /fwd=uri-miss/, 'a blank after the name is its own entry');
+    assert.equal(fr.text, 'currency=USD lang=fr');
+    await h.stored(8);
+    // PHP takes the first it reads as currency_code: keyed as currency_code=USD, USD clients would be shown euros.
+    assert.equal((await get('/mixed', 'currency.code=EUR; currency_code=USD')).text, 'currency=EUR lang=en');
+    await h.stored(9);
+    const usd = await get('/mixed', 'currency_code=USD');
+    assert.match(usd.headers['cache-status']!, /fwd=uri-miss/);
+    assert.equal(usd.text, 'currency=USD lang=en');
+    assert.match((await get('/home', ' lang=fr')).headers['cache-status']!, /; hit/, 'leading blanks are every reader\'s: the same entry');
+  } finally {
+    await h.close();
+  }
+});

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keySuffix, keyedTarget, PLAIN_KEY } from '../../src/cache/key.js';
 import { assessStorage } from '../../src/cache/storable.js';
-import { cookieValue, cookieValues } from '../../src/http/cookies.js';
+import { cookieOccurrences, cookieValue, cookieValues, phpCookieName } from '../../src/http/cookies.js';
 import { canaryPercentOf } from '../../src/admin/routes.js';
 import { DrainSet, upstreamName } from '../../src/routing/drain.js';
 import { bucketOf, chooseSide } from '../../src/routing/shifting.js';
@@ -278,4 +278,18 @@ test('check-config output of sites loads back to the same value', async () => {
   const c = config({ argv: ['--origin', ORIGIN, '--config', 's.yaml'], readFile: files({ 's.yaml': SITES_YAML }) });
   const again = config({ argv: ['--config', 'e.yaml'], readFile: files({ 'e.yaml': effectiveYaml(c) }) });
   assert.deepEqual(again.sites, c.sites);
+});
+
+test('cookieOccurrences: every pair some origin reads as the name, with its spelling when it is not the name itself', () => {
+  assert.deepEqual(cookieOccurrences(' lang=fr; lang =de; lang.x=1; xlang=2', 'lang'), [{ value: 'fr' }, { value: 'de', spelling: 'lang ' }]);
+  assert.deepEqual(cookieOccurrences('currency.code=EUR;currency code=GBP;currency[code=CHF;currency_code=USD', 'currency_code'), [
+    { value: 'EUR', spelling: 'currency.code' },
+    { value: 'GBP', spelling: 'currency code' },
+    { value: 'CHF', spelling: 'currency[code' },
+    { value: 'USD' },
+  ]);
+  assert.deepEqual(cookieOccurrences(undefined, 'lang'), []);
+  assert.equal(phpCookieName('a.b c'), 'a_b_c');
+  assert.equal(phpCookieName('a.b[c.d]'), 'a_b');
+  assert.equal(phpCookieName('a.b[c.d'), 'a_b_c.d');
 });

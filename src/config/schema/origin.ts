@@ -12,6 +12,8 @@ export const BALANCER_NAMES = ['round-robin', 'least-connections', 'p2c-ewma', '
  * URL, host, scheme, port and method overrides honoured by IIS / Symfony / Zend
  * (X-Original-URL, X-Rewrite-URL), Rails and Rack (X-Forwarded-Scheme, -Port,
  * -Server, -Ssl, X-Host, Front-End-Https), Spring and Symfony (X-Forwarded-Prefix),
+ * Tornado (X-Scheme, read before X-Forwarded-Proto), gunicorn (X-Forwarded-Protocol;
+ * one contradicting X-Forwarded-Proto is its 400), WSGI middlewares (X-Url-Scheme),
  * and many API frameworks (method overrides). They are not part of the cache key, so
  * one client's value would change the answer stored for everyone; and client-address
  * fields an origin may trust (X-Real-IP, True-Client-IP, ...) would let a client name
@@ -29,6 +31,9 @@ export const DROPPED_REQUEST_FIELDS = [
   'x-http-method',
   'x-method-override',
   'x-forwarded-scheme',
+  'x-scheme',
+  'x-forwarded-protocol',
+  'x-url-scheme',
   'x-forwarded-port',
   'x-forwarded-server',
   'x-forwarded-ssl',
