@@ -2,7 +2,10 @@
 // directive map. Names are case-insensitive; quoted-string values may contain
 // commas (no-cache="a, b"); a directive repeated with conflicting values is
 // treated as invalid freshness information (RFC 9111 §4.2.1): its value is
-// dropped so the response is not given a lifetime it might not have.
+// dropped so the response is not given a lifetime it might not have. The grammar
+// (RFC 9111 §5.2: token [ "=" ( token / quoted-string ) ]) has no white space
+// around "=": "max-age =100" or "max-age= 100" is not a max-age of 100, and its
+// argument is treated as invalid too (private / no-cache: as unqualified).
 
 export type Directives = Map<string, string | true>;
 
@@ -17,10 +20,14 @@ export function parseCacheControl(value: string | undefined): Directives {
     if (i >= len) break;
     let j = i;
     while (j < len && value[j] !== '=' && value[j] !== ',') j++;
-    const name = value.slice(i, j).trim().toLowerCase();
+    const rawName = value.slice(i, j);
+    const name = rawName.trim().toLowerCase();
     let arg: string | true = true;
+    let spaced = false;
     if (j < len && value[j] === '=') {
+      spaced = rawName.endsWith(' ') || rawName.endsWith('\t');
       j++;
+      if (value[j] === ' ' || value[j] === '\t') spaced = true;
       while (j < len && (value[j] === ' ' || value[j] === '\t')) j++;
       if (value[j] === '"') {
         let k = j + 1;
@@ -40,6 +47,8 @@ export function parseCacheControl(value: string | undefined): Directives {
         j = k;
       }
     }
+    // An argument the grammar does not allow: no value to trust (the stricter, unqualified form for the field lists).
+    if (spaced) arg = name === 'private' || name === 'no-cache' ? true : '';
     if (name) {
       const prev = out.get(name);
       // The unqualified form of private / no-cache is the stricter one and wins; their
