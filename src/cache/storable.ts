@@ -8,7 +8,7 @@
 
 import type { OverBound } from './entry-bounds.js';
 import CachePolicy from 'http-cache-semantics';
-import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
+import { deltaSeconds, MAX_DELTA_SECONDS, parseCacheControl, type Directives } from '../http/cache-control.js';
 import { formatHttpDate, parseHttpDate } from '../http/dates.js';
 import { splitList, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { dictionaryMembers, type DictionaryMember } from '../http/structured-field.js';
@@ -304,9 +304,10 @@ export function correctedInitialAge(input: Pick<StorageInput, 'responseHeaders' 
   const date = parseHttpDate(input.responseHeaders['date']);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, (input.responseTimeMs - date) / 1000);
   // RFC 9111 §5.1: a list-valued Age (two fields, joined, or "7200, 0") counts by
-  // its first member; a value that is not delta-seconds is ignored.
+  // its first member; a value that is not delta-seconds is ignored; one above 2^31
+  // counts as 2^31 (§1.2.2), so the Age sent on stays a whole number.
   const rawAge = input.responseHeaders['age']?.split(',', 1)[0]!.trim();
-  const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Number(rawAge) : 0;
+  const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Math.min(Number(rawAge), MAX_DELTA_SECONDS) : 0;
   const responseDelay = Math.max(0, (input.responseTimeMs - input.requestTimeMs) / 1000);
   return Math.max(apparentAge, ageS + responseDelay);
 }

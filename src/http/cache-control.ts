@@ -69,6 +69,9 @@ export function hasNoTransform(cc: string | undefined): boolean {
   return cc !== undefined && /(?:^|,)\s*no-transform\s*(?:,|$)/i.test(cc);
 }
 
+/** RFC 9111 §1.2.2: the value a delta-seconds too large to represent counts as (2^31). */
+export const MAX_DELTA_SECONDS = 2147483648;
+
 /** A delta-seconds argument (RFC 9111 §1.2.2), or undefined when absent or invalid. */
 export function deltaSeconds(d: Directives, name: string): number | undefined {
   const v = d.get(name);
@@ -76,7 +79,7 @@ export function deltaSeconds(d: Directives, name: string): number | undefined {
   if (!/^\d+$/.test(v)) return undefined;
   // RFC 9111 §1.2.2: values too large are treated as 2^31.
   const n = Number(v);
-  return n > 2147483648 ? 2147483648 : n;
+  return n > MAX_DELTA_SECONDS ? MAX_DELTA_SECONDS : n;
 }
 
 /** Serialise directives back to a Cache-Control field value. */

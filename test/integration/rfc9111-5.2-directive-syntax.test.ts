@@ -31,3 +31,16 @@ test('§5.2: with a validator, "max-age= 100" stores the response already stale:
     await h.close();
   }
 });
+
+test('§1.2.2: an Age too large to keep counts as 2^31: the Age sent is a whole number, not "1e+23"', async () => {
+  const h = await startHarness(fixed('x', { 'cache-control': 'max-age=10', age: '99999999999999999999999' }));
+  try {
+    await h.get('/huge-age');
+    const b = await h.get('/huge-age', { 'cache-control': 'max-stale' });
+    assert.match(b.headers['cache-status']!, /; hit/);
+    assert.equal(b.headers['age'], '2147483648');
+    assert.match(b.headers['cache-status']!, /ttl=-2147483638/);
+  } finally {
+    await h.close();
+  }
+});

@@ -250,6 +250,8 @@ describe('corrected_initial_age (RFC 9111 §4.2.3)', () => {
     { name: '§5.1 a list-valued Age: the first member counts', headers: { date: D0, age: '7200, 0' }, reqMs: T0, resMs: T0, want: 7200 },
     { name: '§5.1 a list-valued Age without spaces: the first member counts', headers: { date: D0, age: '50,7200' }, reqMs: T0, resMs: T0, want: 50 },
     { name: '§5.1 a list whose first member is invalid is ignored', headers: { date: D0, age: 'x, 7200' }, reqMs: T0, resMs: T0, want: 0 },
+    { name: '§1.2.2 an Age above 2^31 counts as 2^31 (never 1e+23 on the wire)', headers: { date: D0, age: '99999999999999999999999' }, reqMs: T0, resMs: T0, want: 2147483648 },
+    { name: '§1.2.2 an Age of exactly 2^31 is kept', headers: { date: D0, age: '2147483648' }, reqMs: T0, resMs: T0, want: 2147483648 },
     { name: '§4.2.3 response_delay alone (slow origin)', headers: { date: D0 }, reqMs: T0 - 4 * S, resMs: T0, want: 4 },
   ];
   for (const c of cases) {
