@@ -237,7 +237,10 @@ export function sharedFields(res: HeaderMap, targetedField: string): HeaderMap {
   return storedHeaders(res, parseCacheControl(effectiveDirectives(res, targetedField).value));
 }
 
-/** The response fields worth keeping: hop-by-hop fields, Set-Cookie, Age and fields named by private="..." are dropped. */
+/**
+ * The response fields worth keeping: hop-by-hop fields, Set-Cookie, Age, Proxy-Authentication-Info
+ * and fields named by private="..." are dropped.
+ */
 function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
   // Age is recomputed on every answer (RFC 9111 §5.1); Date is kept as the origin's.
   const out = withoutHopByHop(res, notStoredField);
@@ -247,7 +250,9 @@ function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
 }
 
 function notStoredField(name: string): boolean {
-  return name === 'set-cookie' || name === 'age';
+  // RFC 9111 §3.1: fields specific to the proxy a response came through MUST NOT be stored; of
+  // Proxy-Authenticate, Proxy-Authorization and Proxy-Authentication-Info the first two are hop-by-hop already.
+  return name === 'set-cookie' || name === 'age' || name === 'proxy-authentication-info';
 }
 
 /** RFC 9111 §4.2.1 computed by http-cache-semantics on a normalised copy of the response. */

@@ -111,3 +111,19 @@ test('§3 a status Strata does not know (299, 499) with explicit freshness is st
     await h.close();
   }
 });
+
+test('§3.1 fields specific to the proxy the origin answered through are not stored: a hit carries no Proxy-Authentication-Info; Connection-listed fields neither', async () => {
+  const h = await startHarness(
+    fixed('body', { 'cache-control': 'max-age=60', 'proxy-authentication-info': 'nextnonce="abc"', connection: 'x-hop', 'x-hop': '1', 'x-end': '2' }),
+  );
+  try {
+    const { b, originCount } = await twice(h, '/proxy-info');
+    assert.equal(originCount, 1);
+    assert.match(b.headers['cache-status']!, /; hit/);
+    assert.equal(b.headers['proxy-authentication-info'], undefined);
+    assert.equal(b.headers['x-hop'], undefined);
+    assert.equal(b.headers['x-end'], '2');
+  } finally {
+    await h.close();
+  }
+});
