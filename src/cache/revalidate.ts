@@ -24,7 +24,12 @@ export function canValidate(meta: EntryMeta): boolean {
   return meta.headers['etag'] !== undefined || meta.headers['last-modified'] !== undefined;
 }
 
-/** Fields of a 304 that must not overwrite those of the stored body. */
+/**
+ * Fields of a 304 that must not overwrite those of the stored body. Content-Length by RFC 9111
+ * §3.2; Content-Encoding and Content-Range because the stored bytes are what they describe.
+ * Deviation (CACHING.md): Content-Type too, though §3.2 would update it — an origin that
+ * stamps a default type on every 304 (PHP's text/html) would relabel every stored image.
+ */
 const BODY_FIELDS = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'content-type']);
 
 /**
