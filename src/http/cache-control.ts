@@ -4,10 +4,14 @@
 // treated as invalid freshness information (RFC 9111 §4.2.1): its value is
 // dropped so the response is not given a lifetime it might not have. The grammar
 // (RFC 9111 §5.2: token [ "=" ( token / quoted-string ) ]) has no white space
-// around "=": "max-age =100" or "max-age= 100" is not a max-age of 100, and its
-// argument is treated as invalid too (private / no-cache: as unqualified).
+// around "=": "max-age =100" or "max-age= 100" is not a max-age of 100. Such an
+// argument, an unterminated quoted-string (private="x) or an unquoted one that is
+// not a token (private=a b) is treated as invalid (private / no-cache: as unqualified).
 
 export type Directives = Map<string, string | true>;
+
+/** An unquoted argument (RFC 9110 §5.6.2 token); empty is let through, as an invalid value of its own. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/;
 
 export function parseCacheControl(value: string | undefined): Directives {
   const out: Directives = new Map();
@@ -23,11 +27,11 @@ export function parseCacheControl(value: string | undefined): Directives {
     const rawName = value.slice(i, j);
     const name = rawName.trim().toLowerCase();
     let arg: string | true = true;
-    let spaced = false;
+    let malformed = false;
     if (j < len && value[j] === '=') {
-      spaced = rawName.endsWith(' ') || rawName.endsWith('\t');
+      malformed = rawName.endsWith(' ') || rawName.endsWith('\t');
       j++;
-      if (value[j] === ' ' || value[j] === '\t') spaced = true;
+      if (value[j] === ' ' || value[j] === '\t') malformed = true;
       while (j < len && (value[j] === ' ' || value[j] === '\t')) j++;
       if (value[j] === '"') {
         let k = j + 1;
@@ -37,18 +41,24 @@ export function parseCacheControl(value: string | undefined): Directives {
           s += value[k];
           k++;
         }
+        // An unterminated quoted-string, or anything but white space after it, is not the argument it seems.
+        if (k >= len) malformed = true;
         arg = s;
         j = k + 1;
-        while (j < len && value[j] !== ',') j++;
+        while (j < len && value[j] !== ',') {
+          if (value[j] !== ' ' && value[j] !== '\t') malformed = true;
+          j++;
+        }
       } else {
         let k = j;
         while (k < len && value[k] !== ',') k++;
         arg = value.slice(j, k).trim();
+        if (!TOKEN.test(arg)) malformed = true;
         j = k;
       }
     }
     // An argument the grammar does not allow: no value to trust (the stricter, unqualified form for the field lists).
-    if (spaced) arg = name === 'private' || name === 'no-cache' ? true : '';
+    if (malformed) arg = name === 'private' || name === 'no-cache' ? true : '';
     if (name) {
       const prev = out.get(name);
       // The unqualified form of private / no-cache is the stricter one and wins; their

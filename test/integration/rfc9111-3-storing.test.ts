@@ -13,6 +13,12 @@ const cases: { name: string; headers: Record<string, string | string[]>; stored:
   { name: '§3 max-age response is stored', headers: { 'cache-control': 'max-age=60' }, stored: true },
   { name: '§5.2.2.5 no-store is not stored', headers: { 'cache-control': 'no-store, max-age=60' }, stored: false, detail: 'no-store' },
   { name: '§5.2.2.7 private is not stored by a shared cache', headers: { 'cache-control': 'private, max-age=60' }, stored: false, detail: 'private' },
+  {
+    name: '§5.2.2.7 private with an unterminated quoted field list is unqualified private: not stored',
+    headers: { 'cache-control': 'max-age=60, private="x-user' },
+    stored: false,
+    detail: 'private',
+  },
   { name: '§5.2.2.3 must-understand lets a 200 be stored despite no-store', headers: { 'cache-control': 'must-understand, no-store, max-age=60' }, stored: true },
   { name: '§3.5 Authorization without permission is not stored', headers: { 'cache-control': 'max-age=60' }, reqHeaders: { authorization: 'Bearer x' }, stored: false, detail: 'authorization' },
   { name: '§3.5 Authorization with public is stored', headers: { 'cache-control': 'public, max-age=60' }, reqHeaders: { authorization: 'Bearer x' }, stored: true },

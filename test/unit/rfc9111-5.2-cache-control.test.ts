@@ -64,6 +64,12 @@ const parseCases: { name: string; value: string | undefined; want: Entries }[] =
   { name: '§5.2.2.7 private with white space around "=" counts as unqualified (the stricter form)', value: 'private = "x", max-age=60', want: [['private', true], ['max-age', '60']] },
   { name: '§5.2.2.4 no-cache with white space around "=" counts as unqualified', value: 'no-cache= "a"', want: [['no-cache', true]] },
   { name: '§5.2 white space around a directive without "=" is only list white space', value: ' no-store , max-age=5 ', want: [['no-store', true], ['max-age', '5']] },
+  { name: '§5.2.2.7 private with an unterminated quoted-string counts as unqualified', value: 'max-age=60, private="x-user', want: [['max-age', '60'], ['private', true]] },
+  { name: '§5.2 an unterminated quoted max-age has no valid argument', value: 'max-age="60', want: [['max-age', '']] },
+  { name: '§5.2 text after a closing quote makes the argument invalid', value: 'max-age="60"0, public', want: [['max-age', ''], ['public', true]] },
+  { name: '§5.2 white space after a closing quote is list white space', value: 'max-age="60" , public', want: [['max-age', '60'], ['public', true]] },
+  { name: '§5.2.2.7 private with an unquoted argument that is not a token counts as unqualified', value: 'private=x-user x-id, max-age=60', want: [['private', true], ['max-age', '60']] },
+  { name: '§5.2 an unquoted argument that is not a token is invalid', value: 'max-age=60 70', want: [['max-age', '']] },
 ];
 
 describe('parseCacheControl', () => {
