@@ -106,6 +106,10 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
     opts,
   );
   if (!verdict.store) return undefined;
+  // RFC 9111 §4.1: a stored response is selected by the fields its Vary names. A 304 that names
+  // others (§4.3.4 updates the stored Vary) leaves an entry keyed by values of the old fields,
+  // which would answer requests the new ones set apart: it is not refreshed, but dropped.
+  if (!sameVaryNames(verdict.decision.varyNames, meta)) return undefined;
   // Built by the one builder (entry.ts), then what the decision does not give kept from the entry.
   const merged = newEntryMeta(verdict.decision, {
     key: meta.key,
@@ -125,6 +129,12 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
   if (meta.transform !== undefined) merged.transform = meta.transform;
   if (meta.byCoding !== undefined) merged.byCoding = meta.byCoding;
   return merged;
+}
+
+/** Does the refreshed response vary on the fields `meta` was selected by? A variant keyed by coding (transform/) adds Accept-Encoding itself. */
+function sameVaryNames(names: readonly string[], meta: EntryMeta): boolean {
+  const own = meta.byCoding === true && !names.includes('accept-encoding') ? [...names, 'accept-encoding'].sort() : names;
+  return own.length === meta.varyNames.length && own.every((n, i) => n === meta.varyNames[i]);
 }
 
 /**
