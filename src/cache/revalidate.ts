@@ -24,7 +24,12 @@ export function canValidate(meta: EntryMeta): boolean {
   return meta.headers['etag'] !== undefined || meta.headers['last-modified'] !== undefined;
 }
 
-/** Fields of a 304 that must not overwrite those of the stored body. */
+/**
+ * Fields of a 304 that must not overwrite those of the stored body. Content-Length by RFC 9111
+ * §3.2; Content-Encoding and Content-Range because the stored bytes are what they describe.
+ * Deviation (CACHING.md): Content-Type too, though §3.2 would update it — an origin that
+ * stamps a default type on every 304 (PHP's text/html) would relabel every stored image.
+ */
 const BODY_FIELDS = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'content-type']);
 
 /**
@@ -101,6 +106,10 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
     opts,
   );
   if (!verdict.store) return undefined;
+  // RFC 9111 §4.1: a stored response is selected by the fields its Vary names. A 304 that names
+  // others (§4.3.4 updates the stored Vary) leaves an entry keyed by values of the old fields,
+  // which would answer requests the new ones set apart: it is not refreshed, but dropped.
+  if (!sameVaryNames(verdict.decision.varyNames, meta)) return undefined;
   // Built by the one builder (entry.ts), then what the decision does not give kept from the entry.
   const merged = newEntryMeta(verdict.decision, {
     key: meta.key,
@@ -120,6 +129,12 @@ export function mergeNotModified(input: NotModifiedInput, opts: StoragePolicyOpt
   if (meta.transform !== undefined) merged.transform = meta.transform;
   if (meta.byCoding !== undefined) merged.byCoding = meta.byCoding;
   return merged;
+}
+
+/** Does the refreshed response vary on the fields `meta` was selected by? A variant keyed by coding (transform/) adds Accept-Encoding itself. */
+function sameVaryNames(names: readonly string[], meta: EntryMeta): boolean {
+  const own = meta.byCoding === true && !names.includes('accept-encoding') ? [...names, 'accept-encoding'].sort() : names;
+  return own.length === meta.varyNames.length && own.every((n, i) => n === meta.varyNames[i]);
 }
 
 /**

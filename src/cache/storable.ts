@@ -8,10 +8,10 @@
 
 import type { OverBound } from './entry-bounds.js';
 import CachePolicy from 'http-cache-semantics';
-import { deltaSeconds, parseCacheControl, type Directives } from '../http/cache-control.js';
+import { deltaSeconds, MAX_DELTA_SECONDS, parseCacheControl, type Directives } from '../http/cache-control.js';
 import { formatHttpDate, parseHttpDate } from '../http/dates.js';
 import { splitList, withoutHopByHop, type HeaderMap } from '../http/headers.js';
-import { isStructuredDictionary } from '../http/structured-field.js';
+import { dictionaryMembers, type DictionaryMember } from '../http/structured-field.js';
 import { varyNames } from './vary.js';
 
 /** Why a response was not stored. Names appear in Cache-Status detail and logs. */
@@ -120,14 +120,42 @@ const LIBRARY_STATUSES = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 4
  * node-specific field, else CDN-Cache-Control, else Cache-Control (RFC 9213 §2.1).
  * `targeted` is true when a targeted field was used (Expires is then ignored).
  * A targeted field that is empty or not a valid Structured Field Dictionary is
- * ignored as a whole, as if absent (RFC 9213 §2.1).
+ * ignored as a whole, as if absent (RFC 9213 §2.1); of one that is used, `value`
+ * keeps only the directives Strata may consume (consumableDirectives).
  */
 export function effectiveDirectives(headers: HeaderMap, targetedField: string): { value: string; targeted: boolean } {
-  const own = headers[targetedField];
-  if (own !== undefined && own.trim() !== '' && isStructuredDictionary(own)) return { value: own, targeted: true };
-  const cdn = headers['cdn-cache-control'];
-  if (cdn !== undefined && cdn.trim() !== '' && isStructuredDictionary(cdn)) return { value: cdn, targeted: true };
+  for (const field of [targetedField, 'cdn-cache-control']) {
+    const v = headers[field];
+    if (v === undefined || v.trim() === '') continue;
+    const members = dictionaryMembers(v);
+    if (members !== undefined) return { value: consumableDirectives(v, members), targeted: true };
+  }
   return { value: headers['cache-control'] ?? '', targeted: false };
+}
+
+/** Directives whose values are Integers in a targeted field (RFC 9213 §2.1 infers the types from RFC 9111 and RFC 5861). */
+const INTEGER_DIRECTIVES = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error']);
+
+/**
+ * A targeted field's directives as Strata consumes them (RFC 9213 §2.1): parameters are
+ * ignored; a directive whose value is not of its type — `max-age="60"` (a String),
+ * `max-age=60.5` (a Decimal), a bare `max-age` — is not consumed, as if absent
+ * ("implementations SHOULD NOT consume values that violate these inferred
+ * constraints"), rather than read as Cache-Control would read it; `d=?0` is a false
+ * Boolean: absent too. The field as written when nothing is left out.
+ */
+function consumableDirectives(field: string, members: readonly DictionaryMember[]): string {
+  const kept: string[] = [];
+  let changed = false;
+  for (const { key, value } of members) {
+    let member: string | undefined = value === undefined || value === '?1' ? key : `${key}=${value}`;
+    if (value === '?0') member = undefined;
+    else if (INTEGER_DIRECTIVES.has(key) && (value === undefined || !/^-?\d+$/.test(value))) member = undefined;
+    if (member === undefined) changed = true;
+    else kept.push(member);
+  }
+  if (!changed && !field.includes(';')) return field;
+  return kept.join(', ');
 }
 
 export function assessStorage(input: StorageInput, opts: StoragePolicyOptions): StorageVerdict {
@@ -209,7 +237,10 @@ export function sharedFields(res: HeaderMap, targetedField: string): HeaderMap {
   return storedHeaders(res, parseCacheControl(effectiveDirectives(res, targetedField).value));
 }
 
-/** The response fields worth keeping: hop-by-hop fields, Set-Cookie, Age and fields named by private="..." are dropped. */
+/**
+ * The response fields worth keeping: hop-by-hop fields, Set-Cookie, Age, Proxy-Authentication-Info
+ * and fields named by private="..." are dropped.
+ */
 function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
   // Age is recomputed on every answer (RFC 9111 §5.1); Date is kept as the origin's.
   const out = withoutHopByHop(res, notStoredField);
@@ -219,7 +250,9 @@ function storedHeaders(res: HeaderMap, cc: Directives): HeaderMap {
 }
 
 function notStoredField(name: string): boolean {
-  return name === 'set-cookie' || name === 'age';
+  // RFC 9111 §3.1: fields specific to the proxy a response came through MUST NOT be stored; of
+  // Proxy-Authenticate, Proxy-Authorization and Proxy-Authentication-Info the first two are hop-by-hop already.
+  return name === 'set-cookie' || name === 'age' || name === 'proxy-authentication-info';
 }
 
 /** RFC 9111 §4.2.1 computed by http-cache-semantics on a normalised copy of the response. */
@@ -276,9 +309,10 @@ export function correctedInitialAge(input: Pick<StorageInput, 'responseHeaders' 
   const date = parseHttpDate(input.responseHeaders['date']);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, (input.responseTimeMs - date) / 1000);
   // RFC 9111 §5.1: a list-valued Age (two fields, joined, or "7200, 0") counts by
-  // its first member; a value that is not delta-seconds is ignored.
+  // its first member; a value that is not delta-seconds is ignored; one above 2^31
+  // counts as 2^31 (§1.2.2), so the Age sent on stays a whole number.
   const rawAge = input.responseHeaders['age']?.split(',', 1)[0]!.trim();
-  const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Number(rawAge) : 0;
+  const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Math.min(Number(rawAge), MAX_DELTA_SECONDS) : 0;
   const responseDelay = Math.max(0, (input.responseTimeMs - input.requestTimeMs) / 1000);
   return Math.max(apparentAge, ageS + responseDelay);
 }

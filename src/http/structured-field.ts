@@ -1,7 +1,8 @@
-// Validity of a Structured Field Dictionary (RFC 8941 §3.2, parsed per §4.2),
-// for the targeted cache-control fields of RFC 9213, whose §2.1 says a field that
-// fails to parse is ignored as a whole. Only validity is decided: the directives
-// themselves are read by cache-control.ts. Pure.
+// Structured Field Dictionaries (RFC 8941 §3.2, parsed per §4.2), for the targeted
+// cache-control fields of RFC 9213, whose §2.1 says a field that fails to parse is
+// ignored as a whole. The parse decides validity and says where each member's key and
+// bare value are (parameters skipped); the directives themselves are read by
+// cache-control.ts. Pure.
 
 const KEY_START = /[a-z*]/;
 const KEY_CHAR = /[a-z0-9_\-.*]/;
@@ -109,40 +110,56 @@ function parameters(i: Input): boolean {
   return true;
 }
 
-/** §4.2.1.2: "(" *SP [ item *( 1*SP item ) *SP ] ")" parameters. */
+/** §4.2.1.2: "(" *SP [ item *( 1*SP item ) *SP ] ")"; the list's own parameters are the caller's to read. */
 function innerList(i: Input): boolean {
   i.pos++;
   for (;;) {
     i.skip(' ');
     if (i.ch() === ')') {
       i.pos++;
-      return parameters(i);
+      return true;
     }
     if (!bareItem(i) || !parameters(i)) return false;
     if (i.ch() !== ' ' && i.ch() !== ')') return false;
   }
 }
 
-/** True when `value` parses as an sf-dictionary (an empty value is an empty dictionary). */
-export function isStructuredDictionary(value: string): boolean {
+/** One dictionary member: its key and its value as written (bare item or inner list), parameters left out; no value: Boolean true. */
+export interface DictionaryMember {
+  key: string;
+  value: string | undefined;
+}
+
+/** The members of `value`, in order, when it parses as an sf-dictionary (an empty value is an empty dictionary); else undefined. */
+export function dictionaryMembers(value: string): DictionaryMember[] | undefined {
+  const members: DictionaryMember[] = [];
   const i = new Input(value);
   i.skip(' ');
-  if (i.done) return true;
+  if (i.done) return members;
   for (;;) {
-    if (!key(i)) return false;
+    const keyStart = i.pos;
+    if (!key(i)) return undefined;
+    const k = value.slice(keyStart, i.pos);
+    let v: string | undefined;
     if (i.ch() === '=') {
       i.pos++;
-      const ok = i.ch() === '(' ? innerList(i) : bareItem(i) && parameters(i);
-      if (!ok) return false;
-    } else if (!parameters(i)) {
-      return false;
+      const valueStart = i.pos;
+      if (!(i.ch() === '(' ? innerList(i) : bareItem(i))) return undefined;
+      v = value.slice(valueStart, i.pos);
     }
+    if (!parameters(i)) return undefined;
+    members.push({ key: k, value: v });
     i.skip(' \t');
-    if (i.done) return true;
-    if (i.ch() !== ',') return false;
+    if (i.done) return members;
+    if (i.ch() !== ',') return undefined;
     i.pos++;
     i.skip(' \t');
     // §4.2.2: a trailing comma is an error.
-    if (i.done) return false;
+    if (i.done) return undefined;
   }
+}
+
+/** True when `value` parses as an sf-dictionary (an empty value is an empty dictionary). */
+export function isStructuredDictionary(value: string): boolean {
+  return dictionaryMembers(value) !== undefined;
 }

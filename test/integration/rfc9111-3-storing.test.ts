@@ -13,6 +13,12 @@ const cases: { name: string; headers: Record<string, string | string[]>; stored:
   { name: '§3 max-age response is stored', headers: { 'cache-control': 'max-age=60' }, stored: true },
   { name: '§5.2.2.5 no-store is not stored', headers: { 'cache-control': 'no-store, max-age=60' }, stored: false, detail: 'no-store' },
   { name: '§5.2.2.7 private is not stored by a shared cache', headers: { 'cache-control': 'private, max-age=60' }, stored: false, detail: 'private' },
+  {
+    name: '§5.2.2.7 private with an unterminated quoted field list is unqualified private: not stored',
+    headers: { 'cache-control': 'max-age=60, private="x-user' },
+    stored: false,
+    detail: 'private',
+  },
   { name: '§5.2.2.3 must-understand lets a 200 be stored despite no-store', headers: { 'cache-control': 'must-understand, no-store, max-age=60' }, stored: true },
   { name: '§3.5 Authorization without permission is not stored', headers: { 'cache-control': 'max-age=60' }, reqHeaders: { authorization: 'Bearer x' }, stored: false, detail: 'authorization' },
   { name: '§3.5 Authorization with public is stored', headers: { 'cache-control': 'public, max-age=60' }, reqHeaders: { authorization: 'Bearer x' }, stored: true },
@@ -107,6 +113,22 @@ test('§3 a status Strata does not know (299, 499) with explicit freshness is st
     assert.equal(h.origin.count('/s299'), 2);
     const mu = await twice(h, '/mu');
     assert.equal(mu.originCount, 2, 'must-understand with an unknown status: not stored');
+  } finally {
+    await h.close();
+  }
+});
+
+test('§3.1 fields specific to the proxy the origin answered through are not stored: a hit carries no Proxy-Authentication-Info; Connection-listed fields neither', async () => {
+  const h = await startHarness(
+    fixed('body', { 'cache-control': 'max-age=60', 'proxy-authentication-info': 'nextnonce="abc"', connection: 'x-hop', 'x-hop': '1', 'x-end': '2' }),
+  );
+  try {
+    const { b, originCount } = await twice(h, '/proxy-info');
+    assert.equal(originCount, 1);
+    assert.match(b.headers['cache-status']!, /; hit/);
+    assert.equal(b.headers['proxy-authentication-info'], undefined);
+    assert.equal(b.headers['x-hop'], undefined);
+    assert.equal(b.headers['x-end'], '2');
   } finally {
     await h.close();
   }

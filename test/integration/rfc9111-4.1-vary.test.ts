@@ -76,3 +76,31 @@ test('variants survive a restart and are still selected correctly', async () => 
     await h.close();
   }
 });
+
+test('a 304 that now varies on other fields does not refresh the entry under its old selection: a request with another value of the new field is not served it (RFC 9111 §4.1, §4.3.4)', async () => {
+  let vary = 'X-Foo';
+  const h = await startHarness((req, res) => {
+    const body = `bar=${req.headers['x-bar'] ?? '-'}`;
+    const fields = { vary, 'cache-control': vary === 'X-Foo' ? 'max-age=1' : 'max-age=100', etag: '"v1"' };
+    if (req.headers['if-none-match'] === '"v1"') {
+      res.writeHead(304, fields);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...fields, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  try {
+    await h.get('/vary-304', { 'x-foo': '1', 'x-bar': '1' });
+    h.clock.advance(2_000);
+    vary = 'X-Bar';
+    const validated = await h.get('/vary-304', { 'x-foo': '1', 'x-bar': '1' });
+    assert.match(validated.headers['cache-status']!, /fwd-status=304/);
+    assert.equal(validated.text, 'bar=1', 'the client whose request was validated gets the body it validated');
+    const other = await h.get('/vary-304', { 'x-foo': '1', 'x-bar': '2' });
+    assert.equal(other.text, 'bar=2', 'a response that varies on X-Bar is never served to another X-Bar');
+    assert.doesNotMatch(other.headers['cache-status']!, /; hit/);
+  } finally {
+    await h.close();
+  }
+});

@@ -64,3 +64,16 @@ test('a CDN-Cache-Control that is not a valid dictionary is ignored as a whole: 
     await h.close();
   }
 });
+
+test('a CDN-Cache-Control max-age of the wrong type (a quoted String) is not consumed: no lifetime, and Cache-Control: no-store is not read (RFC 9213 §2.1)', async () => {
+  const h = await startHarness(fixed('x', { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age="10000"' }));
+  try {
+    await h.get('/cdn-string');
+    h.clock.advance(3_000);
+    const b = await h.get('/cdn-string');
+    assert.equal(h.origin.count('/cdn-string'), 2, 'max-age="10000" gives no freshness');
+    assert.match(b.headers['cache-status']!, /detail=not-reusable/, 'the targeted field decided, not Cache-Control');
+  } finally {
+    await h.close();
+  }
+});

@@ -262,7 +262,8 @@ describe('mergeNotModified (RFC 9111 §4.3.4 freshening, §3.2 updating stored h
   });
 
   test('§4.3.4 the body-related metadata (status, size, key, vary) is unchanged', () => {
-    const m = meta({ varyNames: ['accept-encoding'], varyValues: { 'accept-encoding': 'gzip' } });
+    // Keyed by coding (transform/): Strata varies it on Accept-Encoding, the origin's fields do not say so.
+    const m = meta({ varyNames: ['accept-encoding'], varyValues: { 'accept-encoding': 'gzip' }, byCoding: true });
     const r = merge({ date: httpDate(RES_AT), etag: '"v1"' }, {}, m);
     assert.ok(r);
     assert.equal(r.status, 200);
@@ -275,7 +276,7 @@ describe('mergeNotModified (RFC 9111 §4.3.4 freshening, §3.2 updating stored h
   test('the refreshed entry keeps what the decision does not give: integrity, slice, transform, coding key', () => {
     const slice = { index: 2, bytes: 1024, totalBytes: 4096, validator: '"v1"' };
     const transform = { coding: 'br', level: 'best' as const, sourceBytes: 9 };
-    const m = meta({ integrity: 'sha256-abc', slice, transform, byCoding: true });
+    const m = meta({ integrity: 'sha256-abc', slice, transform, byCoding: true, varyNames: ['accept-encoding'], varyValues: { 'accept-encoding': 'br' } });
     const r = merge({ date: httpDate(RES_AT), etag: '"v1"' }, {}, m);
     assert.ok(r);
     assert.equal(r.integrity, 'sha256-abc');
@@ -284,6 +285,23 @@ describe('mergeNotModified (RFC 9111 §4.3.4 freshening, §3.2 updating stored h
     assert.equal(r.byCoding, true);
     // Every field of the entry is there (a new EntryMeta field must be carried by the one builder too).
     for (const k of Object.keys(m)) assert.ok(k in r, k);
+  });
+
+  test('§4.1 a 304 whose Vary names other fields than the entry was selected by: not refreshed (dropped)', () => {
+    const m = meta({ headers: { ...meta().headers, vary: 'X-Foo' }, varyNames: ['x-foo'], varyValues: { 'x-foo': '1' } });
+    assert.equal(merge({ date: httpDate(RES_AT), etag: '"v1"', vary: 'X-Bar' }, {}, m), undefined);
+    assert.equal(merge({ date: httpDate(RES_AT), etag: '"v1"', vary: 'X-Foo, X-Bar' }, {}, m), undefined);
+  });
+
+  test('§4.1 a 304 that repeats the stored Vary (another spelling) or names none refreshes the entry', () => {
+    const m = meta({ headers: { ...meta().headers, vary: 'X-Foo' }, varyNames: ['x-foo'], varyValues: { 'x-foo': '1' } });
+    assert.deepEqual(merge({ date: httpDate(RES_AT), etag: '"v1"', vary: 'x-foo' }, {}, m)?.varyNames, ['x-foo']);
+    assert.deepEqual(merge({ date: httpDate(RES_AT), etag: '"v1"' }, {}, m)?.varyNames, ['x-foo']);
+  });
+
+  test('§4.1 an entry keyed by coding is refreshed by a 304 whose Vary leaves Accept-Encoding out (Strata added it)', () => {
+    const m = meta({ headers: { ...meta().headers, vary: 'Origin' }, varyNames: ['accept-encoding', 'origin'], varyValues: { 'accept-encoding': 'br', origin: 'a' }, byCoding: true });
+    assert.deepEqual(merge({ date: httpDate(RES_AT), etag: '"v1"', vary: 'Origin' }, {}, m)?.varyNames, ['accept-encoding', 'origin']);
   });
 
   test('§5.2.2.5 a 304 that now says no-store: no longer storable', () => {

@@ -208,7 +208,17 @@ describe('effectiveDirectives (RFC 9213 §2.2 precedence)', () => {
     { name: 'RFC 9213 §2.1: a CDN-Cache-Control that is no sf-dictionary (upper-case key) is ignored whole', headers: { 'cache-control': 'no-store', 'cdn-cache-control': 'Max-Age=3600' }, want: { value: 'no-store', targeted: false } },
     { name: 'RFC 9213 §2.1: a CDN-Cache-Control with a trailing comma is ignored whole', headers: { 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=3600,' }, want: { value: 'max-age=1', targeted: false } },
     { name: 'RFC 9213 §2.1: an invalid node-specific field falls back to a valid CDN-Cache-Control', headers: { 'cdn-cache-control': 'max-age=2', 'strata-cache-control': 'max-age=3, private="a' }, want: { value: 'max-age=2', targeted: true } },
-    { name: 'RFC 9213 §2.1: a valid dictionary with a quoted list and a parameter is used', headers: { 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=60, no-cache="set-cookie";x=1' }, want: { value: 'max-age=60, no-cache="set-cookie";x=1', targeted: true } },
+    {
+      name: 'RFC 9213 §2.1: a valid dictionary with a quoted list and a parameter is used, the parameter ignored',
+      headers: { 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=60, no-cache="set-cookie";x=1' },
+      want: { value: 'max-age=60, no-cache="set-cookie"', targeted: true },
+    },
+    { name: 'RFC 9213 §2.1: a valid dictionary is kept as written when every directive is consumed', headers: { 'cdn-cache-control': 'max-age=60,  must-revalidate' }, want: { value: 'max-age=60,  must-revalidate', targeted: true } },
+    {
+      name: 'RFC 9213 §2.1: a directive of the wrong type is left out, the field still used',
+      headers: { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age="10000", stale-if-error=1.5, public' },
+      want: { value: 'public', targeted: true },
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {

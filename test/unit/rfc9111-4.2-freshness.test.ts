@@ -143,6 +143,21 @@ const lifetimeCases: LifetimeCase[] = [
   },
   { name: 'RFC 9213 §2.2: Cache-Control no-cache ignored under a targeted max-age', headers: { date: D0, 'cache-control': 'no-cache', 'cdn-cache-control': 'max-age=60' }, want: 60 },
   { name: 'RFC 9213 §2.2: Cache-Control s-maxage ignored under a targeted max-age', headers: { date: D0, 'cache-control': 's-maxage=9999', 'strata-cache-control': 'max-age=60' }, want: 60 },
+  // RFC 9213 §2.1: values of the wrong type are not consumed (cache-tests.fyi cdn-cc-invalid-sh-type-wrong); parameters are ignored.
+  {
+    name: 'RFC 9213 §2.1: a quoted CDN-Cache-Control max-age (a String) is not consumed, and Cache-Control no-store is not read either',
+    headers: { date: D0, 'cache-control': 'no-store', 'cdn-cache-control': 'max-age="10000"' },
+    want: 'not-reusable',
+  },
+  {
+    name: 'RFC 9213 §2.1: a Decimal max-age in a targeted field is as if absent: the heuristic applies',
+    headers: { date: D0, 'cdn-cache-control': 'max-age=600.5', 'last-modified': httpDate(T0 - 1000 * S) },
+    want: 100,
+  },
+  { name: 'RFC 9213 §2.1: a bare s-maxage (Boolean) in a targeted field is not consumed', headers: { date: D0, 'strata-cache-control': 's-maxage, max-age=60' }, want: 60 },
+  { name: 'RFC 9213 §2.1: parameters on a targeted directive are ignored', headers: { date: D0, 'cdn-cache-control': 'max-age=600;origin=x' }, want: 600 },
+  { name: 'RFC 9213 §2.1: a false Boolean (no-store=?0) in a targeted field is no directive', headers: { date: D0, 'cdn-cache-control': 'no-store=?0, max-age=60' }, want: 60 },
+  { name: 'RFC 9213 §2.1: a true Boolean (no-store=?1) in a targeted field is the directive', headers: { date: D0, 'cdn-cache-control': 'no-store=?1, max-age=60' }, want: 'no-store' },
 ];
 
 describe('freshness lifetime (RFC 9111 §4.2.1, §4.2.2)', () => {
@@ -235,6 +250,8 @@ describe('corrected_initial_age (RFC 9111 §4.2.3)', () => {
     { name: '§5.1 a list-valued Age: the first member counts', headers: { date: D0, age: '7200, 0' }, reqMs: T0, resMs: T0, want: 7200 },
     { name: '§5.1 a list-valued Age without spaces: the first member counts', headers: { date: D0, age: '50,7200' }, reqMs: T0, resMs: T0, want: 50 },
     { name: '§5.1 a list whose first member is invalid is ignored', headers: { date: D0, age: 'x, 7200' }, reqMs: T0, resMs: T0, want: 0 },
+    { name: '§1.2.2 an Age above 2^31 counts as 2^31 (never 1e+23 on the wire)', headers: { date: D0, age: '99999999999999999999999' }, reqMs: T0, resMs: T0, want: 2147483648 },
+    { name: '§1.2.2 an Age of exactly 2^31 is kept', headers: { date: D0, age: '2147483648' }, reqMs: T0, resMs: T0, want: 2147483648 },
     { name: '§4.2.3 response_delay alone (slow origin)', headers: { date: D0 }, reqMs: T0 - 4 * S, resMs: T0, want: 4 },
   ];
   for (const c of cases) {

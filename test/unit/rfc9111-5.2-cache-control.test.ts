@@ -57,6 +57,19 @@ const parseCases: { name: string; value: string | undefined; want: Entries }[] =
     want: [['private', 'x-user, x-session'], ['max-age', '60']],
   },
   { name: '§5.2.2.4 repeated qualified no-cache directives name every field listed', value: 'no-cache="a", no-cache="b"', want: [['no-cache', 'a, b']] },
+  // cache-tests.fyi freshness-max-age-space-before-equals / -after-equals: the grammar has no white space around "=".
+  { name: '§5.2 white space before "=" leaves the directive without a valid argument', value: 'max-age =100', want: [['max-age', '']] },
+  { name: '§5.2 white space after "=" leaves the directive without a valid argument', value: 'max-age= 100, public', want: [['max-age', ''], ['public', true]] },
+  { name: '§5.2 a quoted argument after white space is not valid either', value: 's-maxage=\t"100"', want: [['s-maxage', '']] },
+  { name: '§5.2.2.7 private with white space around "=" counts as unqualified (the stricter form)', value: 'private = "x", max-age=60', want: [['private', true], ['max-age', '60']] },
+  { name: '§5.2.2.4 no-cache with white space around "=" counts as unqualified', value: 'no-cache= "a"', want: [['no-cache', true]] },
+  { name: '§5.2 white space around a directive without "=" is only list white space', value: ' no-store , max-age=5 ', want: [['no-store', true], ['max-age', '5']] },
+  { name: '§5.2.2.7 private with an unterminated quoted-string counts as unqualified', value: 'max-age=60, private="x-user', want: [['max-age', '60'], ['private', true]] },
+  { name: '§5.2 an unterminated quoted max-age has no valid argument', value: 'max-age="60', want: [['max-age', '']] },
+  { name: '§5.2 text after a closing quote makes the argument invalid', value: 'max-age="60"0, public', want: [['max-age', ''], ['public', true]] },
+  { name: '§5.2 white space after a closing quote is list white space', value: 'max-age="60" , public', want: [['max-age', '60'], ['public', true]] },
+  { name: '§5.2.2.7 private with an unquoted argument that is not a token counts as unqualified', value: 'private=x-user x-id, max-age=60', want: [['private', true], ['max-age', '60']] },
+  { name: '§5.2 an unquoted argument that is not a token is invalid', value: 'max-age=60 70', want: [['max-age', '']] },
 ];
 
 describe('parseCacheControl', () => {
@@ -82,6 +95,8 @@ const deltaCases: { name: string; value: string; directive: string; want: number
   { name: '§1.2.2 2^31 itself is kept', value: 'max-age=2147483648', directive: 'max-age', want: 2147483648 },
   { name: '§1.2.2 values above 2^31 are treated as 2^31', value: 'max-age=99999999999999999999', directive: 'max-age', want: 2147483648 },
   { name: '§5.2.1.2 max-stale with a value', value: 'max-stale=30', directive: 'max-stale', want: 30 },
+  { name: '§5.2 "max-age =100" has no delta-seconds', value: 'max-age =100', directive: 'max-age', want: undefined },
+  { name: '§5.2 "max-age= 100" has no delta-seconds', value: 'max-age= 100', directive: 'max-age', want: undefined },
 ];
 
 describe('deltaSeconds', () => {
