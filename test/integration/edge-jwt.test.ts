@@ -259,3 +259,19 @@ test('JWT with a rate limit by authorization: one token is one client and one re
     await jwks.close();
   }
 });
+
+test('JWT: a token whose header names its alg as a number, list or object is refused 401, not a 500 (issue 12, review)', async () => {
+  await withJwt({}, async (h, jwks) => {
+    const now = Math.floor(h.clock.now() / 1000);
+    const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    for (const alg of [1, ['ES256'], { name: 'ES256' }, true]) {
+      const t = `${part({ alg, kid: 'k1' })}.${part({ iss: ISS, aud: AUD, sub: 'mallory', exp: now + 60 })}.AAAA`;
+      const r = await h.get('/alg', { authorization: `Bearer ${t}` });
+      assert.equal(r.status, 401, JSON.stringify(alg));
+      assert.match(r.text, /^401 TOKEN_INVALID: /, JSON.stringify(alg));
+      assert.match(r.headers['www-authenticate']!, /error="invalid_token"/);
+    }
+    assert.equal(h.origin.count(), 0);
+    assert.ok(jwks.fetches() <= 1);
+  });
+});

@@ -205,6 +205,8 @@ export class JwtCheck {
     } catch {
       return { kind: 'invalid', reason: 'malformed token' };
     }
+    // The header is the sender's JSON, typed as jose declares it: an alg that is no string made ktyOf throw (a 500).
+    if (typeof header.alg !== 'string') return { kind: 'invalid', reason: 'malformed token (alg is not a string)' };
     const kty = ktyOf(header.alg);
     const candidates = this.staticKeys.filter((k) => k.kty === kty && (header.kid === undefined || k.kid === undefined || k.kid === header.kid));
     let lastFault: string | undefined;
