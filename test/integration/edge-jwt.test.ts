@@ -275,3 +275,32 @@ test('JWT: a token whose header names its alg as a number, list or object is ref
     assert.ok(jwks.fetches() <= 1);
   });
 });
+
+test('JWT: a token cookie sent twice with different values is refused; origins disagree on which one counts (issue 12, review)', async () => {
+  // Django reads the last of a repeated cookie, PHP and RFC 6265 the first: an origin trusting the edge's check
+  // and reading the payload itself would take the other one.
+  const lastSession = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const all = String(req.headers['cookie'] ?? '').split(';').map((p) => p.trim()).filter((p) => p.startsWith('session='));
+    const payload = all.length ? (JSON.parse(Buffer.from(all.at(-1)!.slice('session='.length).split('.')[1]!, 'base64url').toString()) as { sub?: string }) : {};
+    const body = `origin reads ${String(payload.sub)}`;
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const jwks = await startJwks([publicJwk]);
+  const h = await startHarness(lastSession, { edge: edgeRules({ jwt: { jwksUrl: jwks.url, issuer: ISS, audience: [AUD], cookie: 'session' } }) });
+  try {
+    const mine = await token(h);
+    const forged = await token(h, { sub: 'admin' }, { key: stranger.privateKey });
+    assert.equal((await h.get('/one', { cookie: `session=${mine}` })).text, 'origin reads alice');
+    assert.equal((await h.get('/same', { cookie: `session=${mine}; theme=dark; session=${mine}` })).status, 200, 'the same token twice is one token');
+    for (const cookie of [`session=${mine}; session=${forged}`, `session=${forged}; session=${mine}`]) {
+      const r = await h.get('/two', { cookie });
+      assert.equal(r.status, 401, cookie.slice(0, 20));
+      assert.match(r.text, /^401 TOKEN_INVALID: .*more than once/);
+    }
+    assert.equal(h.origin.count('/two'), 0);
+  } finally {
+    await h.close();
+    await jwks.close();
+  }
+});

@@ -4,6 +4,11 @@
 // issuer, audience, expiry and not-before with a clock skew, on this node's
 // (injected) clock. "none" is never accepted (jose refuses it).
 //
+// The token is Authorization's bearer, else the cookie jwt.cookie; that cookie sent
+// more than once with different values is invalid: origins disagree on which one
+// counts (Django the last, PHP the first), so the one checked might not be the
+// one an origin that reads the token itself would take.
+//
 // Outcomes: missing (no token), invalid (a token that does not verify, with the
 // reason for error_description, RFC 6750 §3.1), unavailable (the JWKS could not
 // be fetched: the guard fails closed), or the verified claims.
@@ -22,6 +27,7 @@ import type { Clock } from '../../util/clock.js';
 import { GuardConfigError } from './config-error.js';
 import { canonicalJws } from './jws-form.js';
 import { withoutPassword } from '../../config/kinds.js';
+import { cookieValues } from '../../http/cookies.js';
 
 export interface JwtRules {
   jwksUrl: string;
@@ -49,6 +55,9 @@ interface StaticKey {
   key: KeyInput;
   file: string;
 }
+
+/** tokenOf: the token cookie is sent more than once with different values. */
+const AMBIGUOUS = Symbol('ambiguous token cookie');
 
 /** How long a verified token is trusted without checking its signature again, at most. */
 const REMEMBER_MS = 60_000;
@@ -162,21 +171,24 @@ export class JwtCheck {
     return /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i.exec(headers['authorization'] ?? '')?.[1];
   }
 
-  /** The bearer token of a request: Authorization: Bearer, else the configured cookie. */
-  tokenOf(headers: HeaderMap): string | undefined {
+  /**
+   * The bearer token of a request: Authorization: Bearer, else the configured cookie.
+   * AMBIGUOUS: that cookie holds different values (origins disagree on which one
+   * counts, http/cookies.ts: the one checked here might not be the one an origin reads).
+   */
+  tokenOf(headers: HeaderMap): string | typeof AMBIGUOUS | undefined {
     const bearer = this.bearerOf(headers);
     if (bearer !== undefined) return bearer;
     if (this.rules.cookie === '' || headers['cookie'] === undefined) return undefined;
-    for (const part of headers['cookie'].split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0 && part.slice(0, eq).trim() === this.rules.cookie) return part.slice(eq + 1).trim() || undefined;
-    }
-    return undefined;
+    const values = cookieValues(headers['cookie'], this.rules.cookie).map((v) => v.trim());
+    if (values.some((v) => v !== values[0])) return AMBIGUOUS;
+    return values[0] || undefined;
   }
 
   async verify(headers: HeaderMap): Promise<TokenVerdict> {
     const token = this.tokenOf(headers);
     if (token === undefined) return { kind: 'missing' };
+    if (token === AMBIGUOUS) return { kind: 'invalid', reason: `cookie ${this.rules.cookie} sent more than once with different values` };
     const digest = createHash('sha256').update(canonicalJws(token)).digest('base64');
     const known = this.verified.get(digest);
     const now = this.clock.now();
