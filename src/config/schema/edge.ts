@@ -84,7 +84,7 @@ export const edge = {
       defaultText: 'off',
       help:
         'Auth service asked before each request is served (nginx auth_request style), cache hits included: 2xx lets it through, ' +
-        '401/403 (with WWW-Authenticate) and 3xx (with Location) are returned to the client; anything else, or no answer, is 503 (fails closed).',
+        '401/403 (with WWW-Authenticate) and redirects (301, 302, 303, 307, 308 with Location) are returned to the client; anything else, or no answer, is 503 (fails closed).',
     }),
     requestFields: setting({
       live: true,
