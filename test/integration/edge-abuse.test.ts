@@ -196,3 +196,23 @@ test('reload: edge rules change live; unchanged ones keep their state (rate buck
     await h.close();
   }
 });
+
+test('filters: a rule naming GET covers HEAD, which Strata answers from a GET and fetches as one (issue 12, review)', async () => {
+  const filters = filterRules().parse([
+    { name: 'no-export', action: 'deny', methods: ['GET'], paths: ['/export/'] },
+    { name: 'reads', action: 'allow', methods: ['GET'], paths: ['/ro/'] },
+    { name: 'ro-rest', action: 'deny', paths: ['/ro/'] },
+  ]);
+  const h = await startHarness(origin, { edge: edgeRules({ filters }) });
+  try {
+    assert.equal((await h.get('/export/all')).status, 403);
+    const head = await h.get('/export/all', {}, 'HEAD');
+    assert.equal(head.status, 403, 'HEAD is denied as GET is');
+    assert.equal(head.headers['x-internal-host'], undefined);
+    assert.equal(h.origin.count(), 0, 'the origin never ran the GET the rule denies');
+    assert.equal((await h.get('/ro/page', {}, 'HEAD')).status, 200, 'and allowed where GET is');
+    assert.equal((await h.get('/ro/page', {}, 'DELETE')).status, 403);
+  } finally {
+    await h.close();
+  }
+});

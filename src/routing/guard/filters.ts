@@ -1,5 +1,5 @@
 // Request filter rules, compiled once: first match wins. A rule matches when each
-// condition it names holds (methods: any; paths: any; headers: all; addresses:
+// condition it names holds (methods: any, GET covering HEAD; paths: any; headers: all; addresses:
 // any); a rule that names none matches every request, which is how "deny the
 // rest" is written after allow rules. Pure.
 
@@ -31,6 +31,9 @@ function compile(rule: FilterRule): CompiledRule {
   const tests: Test[] = [];
   if (rule.methods.length) {
     const methods = new Set(rule.methods);
+    // HEAD is answered from a stored GET and fetched as a GET on a miss: a rule about GET is about HEAD too
+    // (nginx's limit_except GET likewise). A deny of GET let HEAD run the GET at the origin.
+    if (methods.has('GET')) methods.add('HEAD');
     tests.push((f) => methods.has(f.method));
   }
   if (rule.paths.length) {
