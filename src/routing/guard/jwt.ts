@@ -5,9 +5,10 @@
 // (injected) clock. "none" is never accepted (jose refuses it).
 //
 // The token is Authorization's bearer, else the cookie jwt.cookie; that cookie sent
-// more than once with different values is invalid: origins disagree on which one
-// counts (Django the last, PHP the first), so the one checked might not be the
-// one an origin that reads the token itself would take.
+// more than once with different values is invalid (a name percent-encoded counts,
+// as PHP and Rack decode names): origins disagree on which one counts (Django the
+// last, PHP the first), so the one checked might not be the one an origin that
+// reads the token itself would take.
 //
 // Outcomes: missing (no token), invalid (a token that does not verify, with the
 // reason for error_description, RFC 6750 §3.1), unavailable (the JWKS could not
@@ -27,7 +28,6 @@ import type { Clock } from '../../util/clock.js';
 import { GuardConfigError } from './config-error.js';
 import { canonicalJws } from './jws-form.js';
 import { withoutPassword } from '../../config/kinds.js';
-import { cookieValues } from '../../http/cookies.js';
 
 export interface JwtRules {
   jwksUrl: string;
@@ -180,7 +180,7 @@ export class JwtCheck {
     const bearer = this.bearerOf(headers);
     if (bearer !== undefined) return bearer;
     if (this.rules.cookie === '' || headers['cookie'] === undefined) return undefined;
-    const values = cookieValues(headers['cookie'], this.rules.cookie).map((v) => v.trim());
+    const values = tokenCookieValues(headers['cookie'], this.rules.cookie);
     if (values.some((v) => v !== values[0])) return AMBIGUOUS;
     return values[0] || undefined;
   }
@@ -260,6 +260,36 @@ export class JwtCheck {
     }
     return out;
   }
+}
+
+/** A cookie name as PHP registers it: " ", "." and "[" read as "_" ("access.token" is its access_token). */
+function phpName(name: string): string {
+  return name.replace(/[ .[]/g, '_');
+}
+
+/**
+ * Every value of cookie `name` in a Cookie field value, trimmed, counting the pairs an
+ * origin reads as that cookie: PHP and Rack percent-decode names, so "%73ession" is their
+ * "session" (the first one wins there) while a plain reading sees another cookie; PHP
+ * reads " ", "." and "[" in a name as "_".
+ */
+function tokenCookieValues(header: string, name: string): string[] {
+  const out: string[] = [];
+  const wanted = phpName(name);
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    let n = pair.slice(0, eq).trim();
+    if (n.includes('%')) {
+      try {
+        n = decodeURIComponent(n);
+      } catch {
+        // A malformed escape: PHP and Rack keep such a name as it is.
+      }
+    }
+    if (n === name || phpName(n) === wanted) out.push(pair.slice(eq + 1).trim());
+  }
+  return out;
 }
 
 /** A UTF-16 surrogate without its pair: JSON (and so a claim) may hold one; UTF-8 cannot. */
