@@ -305,3 +305,20 @@ test('JWT: a token cookie sent twice with different values is refused; origins d
     await jwks.close();
   }
 });
+
+test('JWT: the token cookie beside a bearer token is checked too; an origin reading the cookie never gets a token nobody checked (issue 12, review)', async () => {
+  await withJwt({ cookie: 'session' }, async (h) => {
+    const alice = await token(h);
+    const bob = await token(h, { sub: 'bob' });
+    const forged = await token(h, { sub: 'admin' }, { key: stranger.privateKey });
+    const expired = await token(h, { exp: Math.floor(h.clock.now() / 1000) - 3600 });
+    assert.equal((await h.get('/b1', { authorization: `Bearer ${alice}`, cookie: `session=${alice}` })).text, 'hello alice');
+    assert.equal((await h.get('/b2', { authorization: `Bearer ${alice}`, cookie: `session=${bob}` })).text, 'hello alice', 'both valid: the bearer token is the identity');
+    for (const [what, cookie] of [['forged', forged], ['expired', expired], ['garbage', 'x.y.z']] as const) {
+      const r = await h.get(`/b3-${what}`, { authorization: `Bearer ${alice}`, cookie: `theme=dark; session=${cookie}` });
+      assert.equal(r.status, 401, what);
+      assert.match(r.text, /^401 TOKEN_INVALID: bearer token refused: cookie session: /, what);
+    }
+    assert.equal(h.origin.count(), 2);
+  });
+});

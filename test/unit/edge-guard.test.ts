@@ -349,7 +349,7 @@ test('rate limit by header behind JWT: a request the auth passes digests its fie
 test('JWT token cookie: every spelling an origin reads as that cookie counts, and different values are no token (issue 12, review)', () => {
   const jwt = new JwtCheck(edgeRules({ jwt: { keyFiles: [], cookie: 'access_token' } }).jwt, new FakeClock(), () => '');
   const tokenOf = (cookie: string) => {
-    const t = jwt.tokenOf({ cookie });
+    const t = jwt.cookieToken({ cookie });
     return typeof t === 'symbol' ? 'ambiguous' : t;
   };
   assert.equal(tokenOf('access_token=a'), 'a');

@@ -148,7 +148,7 @@ export const edge = {
     }),
     clockSkewS: setting({ live: true, kind: seconds(), default: 30, help: "Tolerance for exp, nbf and iat against this node's clock." }),
     acceptWithoutExpiry: setting({ live: true, kind: onOff(), default: false, help: 'Accept tokens without an exp claim (by default they are refused: a token that never expires cannot be withdrawn).' }),
-    cookie: setting({ live: true, kind: cookieName(), default: '', defaultText: 'none', help: 'Cookie holding the token when the request has no Authorization: Bearer.' }),
+    cookie: setting({ live: true, kind: cookieName(), default: '', defaultText: 'none', help: 'Cookie holding the token when the request has no Authorization: Bearer; beside a bearer token it must verify too (an origin may read either), and sent twice it must hold one value.' }),
     claimFields: setting({
       live: true,
       kind: claimFields(),

@@ -4,11 +4,11 @@
 // issuer, audience, expiry and not-before with a clock skew, on this node's
 // (injected) clock. "none" is never accepted (jose refuses it).
 //
-// The token is Authorization's bearer, else the cookie jwt.cookie; that cookie sent
-// more than once with different values is invalid (a name percent-encoded counts,
-// as PHP and Rack decode names): origins disagree on which one counts (Django the
-// last, PHP the first), so the one checked might not be the one an origin that
-// reads the token itself would take.
+// The token is Authorization's bearer, else the cookie jwt.cookie. No token an
+// origin might read in those places goes unchecked: that cookie sent more than once
+// with different values is invalid (a name percent-encoded counts, as PHP and Rack
+// decode names), since origins disagree on which one counts (Django the last, PHP
+// the first); beside a bearer token, the cookie must verify too.
 //
 // Outcomes: missing (no token), invalid (a token that does not verify, with the
 // reason for error_description, RFC 6750 §3.1), unavailable (the JWKS could not
@@ -172,23 +172,37 @@ export class JwtCheck {
   }
 
   /**
-   * The bearer token of a request: Authorization: Bearer, else the configured cookie.
-   * AMBIGUOUS: that cookie holds different values (origins disagree on which one
-   * counts, http/cookies.ts: the one checked here might not be the one an origin reads).
+   * The token in the configured cookie. AMBIGUOUS: that cookie holds different values
+   * (origins disagree on which one counts: the one checked here might not be the one an
+   * origin reads).
    */
-  tokenOf(headers: HeaderMap): string | typeof AMBIGUOUS | undefined {
-    const bearer = this.bearerOf(headers);
-    if (bearer !== undefined) return bearer;
+  cookieToken(headers: HeaderMap): string | typeof AMBIGUOUS | undefined {
     if (this.rules.cookie === '' || headers['cookie'] === undefined) return undefined;
     const values = tokenCookieValues(headers['cookie'], this.rules.cookie);
     if (values.some((v) => v !== values[0])) return AMBIGUOUS;
     return values[0] || undefined;
   }
 
+  /**
+   * The claims of the bearer token (else the cookie's). A token cookie beside a bearer
+   * token must verify too: an origin that reads the cookie (its session) would otherwise
+   * take a token nobody checked.
+   */
   async verify(headers: HeaderMap): Promise<TokenVerdict> {
-    const token = this.tokenOf(headers);
+    const bearer = this.bearerOf(headers);
+    const cookie = this.cookieToken(headers);
+    if (cookie === AMBIGUOUS) return { kind: 'invalid', reason: `cookie ${this.rules.cookie} sent more than once with different values` };
+    const token = bearer ?? cookie;
     if (token === undefined) return { kind: 'missing' };
-    if (token === AMBIGUOUS) return { kind: 'invalid', reason: `cookie ${this.rules.cookie} sent more than once with different values` };
+    const v = await this.verifyOne(token);
+    if (v.kind !== 'valid' || bearer === undefined || cookie === undefined || cookie === bearer) return v;
+    const c = await this.verifyOne(cookie);
+    if (c.kind === 'valid') return v;
+    return c.kind === 'invalid' ? { kind: 'invalid', reason: `cookie ${this.rules.cookie}: ${c.reason}` } : c;
+  }
+
+  /** One token, remembered when it verified (see the header). */
+  private async verifyOne(token: string): Promise<TokenVerdict> {
     const digest = createHash('sha256').update(canonicalJws(token)).digest('base64');
     const known = this.verified.get(digest);
     const now = this.clock.now();
