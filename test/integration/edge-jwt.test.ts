@@ -319,6 +319,13 @@ test('JWT: the token cookie beside a bearer token is checked too; an origin read
       assert.equal(r.status, 401, what);
       assert.match(r.text, /^401 TOKEN_INVALID: bearer token refused: cookie session: /, what);
     }
+    // A Bearer credential Strata cannot read as one token is no reason to take the cookie: an origin splitting
+    // "Bearer <forged> x" on blanks reads the forged token.
+    for (const authorization of [`Bearer ${forged} x`, `Bearer ${forged},`, 'Bearer']) {
+      const r = await h.get('/b4', { authorization, cookie: `session=${alice}` });
+      assert.equal(r.status, 401, authorization.slice(-12));
+      assert.match(r.text, /^401 TOKEN_INVALID: bearer token refused: malformed Authorization: Bearer/);
+    }
     assert.equal(h.origin.count(), 2);
   });
 });

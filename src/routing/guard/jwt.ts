@@ -192,6 +192,9 @@ export class JwtCheck {
     const bearer = this.bearerOf(headers);
     const cookie = this.cookieToken(headers);
     if (cookie === AMBIGUOUS) return { kind: 'invalid', reason: `cookie ${this.rules.cookie} sent more than once with different values` };
+    // Authorization says Bearer but holds no single token: not a reason to take the cookie instead (an origin
+    // splitting "Bearer <token> x" on blanks reads a token nobody checked).
+    if (bearer === undefined && /^bearer(?:[ \t]|$)/i.test(headers['authorization'] ?? '')) return { kind: 'invalid', reason: 'malformed Authorization: Bearer (expected one token)' };
     const token = bearer ?? cookie;
     if (token === undefined) return { kind: 'missing' };
     const v = await this.verifyOne(token);
