@@ -216,3 +216,22 @@ test('filters: a rule naming GET covers HEAD, which Strata answers from a GET an
     await h.close();
   }
 });
+
+test('filters: a rule on the host meets it as sites do (case, trailing dot and port aside), so no other spelling of the host gets past (issue 12, review)', async () => {
+  const filters = filterRules().parse([
+    { name: 'admin-office', action: 'allow', headers: { host: 'admin.example' }, addresses: ['10.0.0.0/8'] },
+    { name: 'admin-elsewhere', action: 'deny', headers: { host: 'Admin.Example' } },
+    { name: 'ops', action: 'deny', headers: { host: '~ ^ops\\.example$' } },
+  ]);
+  const h = await startHarness(origin, { edge: edgeRules({ filters }) });
+  try {
+    for (const host of ['admin.example', 'ADMIN.example', 'admin.example.', 'admin.example:80', 'Admin.Example.:8080', 'ops.example', 'OPS.example', 'ops.example.:80']) {
+      const r = await h.get('/page', { host });
+      assert.equal(r.status, 403, host);
+    }
+    assert.equal((await h.get('/page', { host: 'www.example' })).status, 200);
+    assert.equal(h.origin.count(), 1);
+  } finally {
+    await h.close();
+  }
+});

@@ -51,7 +51,7 @@ export const edge = {
       'Request filter rules, first match wins: deny answers 403 (logged with the rule name), allow skips the rules after it; ' +
       'no match lets the request through. A rule matches when every condition it names holds: methods (GET covers HEAD), paths ' +
       '(/prefix, glob /img/*.png and /a/**, or "~ regex"; decoded, without the query), headers (field: exact value, "*" present, ' +
-      '"!" absent, "~ regex", "~* regex" ignoring case), addresses (CIDR, IPv4 and IPv6). As a flag: YAML flow text.',
+      '"!" absent, "~ regex", "~* regex" ignoring case; host as sites match it: lower-case, no port or trailing dot), addresses (CIDR, IPv4 and IPv6). As a flag: YAML flow text.',
   }),
   rateLimit: {
     requestsPerS: setting({
