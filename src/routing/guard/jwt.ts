@@ -56,7 +56,7 @@ interface StaticKey {
   file: string;
 }
 
-/** tokenOf: the token cookie is sent more than once with different values. */
+/** cookieToken: the token cookie is sent more than once with different values. */
 const AMBIGUOUS = Symbol('ambiguous token cookie');
 
 /** How long a verified token is trusted without checking its signature again, at most. */
