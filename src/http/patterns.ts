@@ -68,6 +68,11 @@ export function compilePath(pattern: string, foldCase = false): PathMatcher {
   return bare === undefined ? (p) => p.startsWith(as) : (p) => p.startsWith(as) || p === bare;
 }
 
+/** Is `pattern` an exact value (not "*", "!" or a regular expression)? */
+export function isExactValue(pattern: string): boolean {
+  return pattern !== '*' && pattern !== '!' && !/^~(\*)?\s+/.test(pattern);
+}
+
 /**
  * A field value pattern: "~ regex" / "~* regex" (any part of the value), "*" (the
  * field is present), or an exact value. An absent field matches only "!" (absent).

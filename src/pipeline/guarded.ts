@@ -5,7 +5,9 @@
 // see:
 //
 // - fields the guard sets for the origin (identity, claims) replace whatever the
-//   client sent under those names;
+//   client sent under those names; the guard's stages never see the client's own
+//   copies either (filters and rate limits run before auth), but for fields its
+//   own auth reads from clients;
 // - under publicAfterAuth, the credential fields the edge checked move out of the
 //   cache's view (ctx.headers) into ctx.originOnly: the origin still gets them,
 //   but they no longer make the answer the client's own (RFC 9111 §3.5, decide's
@@ -95,10 +97,15 @@ export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard, str
     answer.refused(ctx, r.status, r.code, r.message, r.headers);
   }
 
-  function admitted(ctx: RequestContext, p: GuardPass, next: Step): void | Promise<void> {
+  // The stripped fields the guard's own stages do not read from clients: the stages see them absent, as the
+  // origin does. A filter rule admitting by x-auth-user took the client's own copy (filters run before auth).
+  const unseen: ReadonlySet<string> = new Set([...stripped].filter((f) => !guard.readFields.has(f)));
+
+  /** `seen`: the request's fields as the guard saw them (without `unseen`). */
+  function admitted(ctx: RequestContext, p: GuardPass, next: Step, seen: HeaderMap): void | Promise<void> {
     const moved = guard.publicAfterAuth && p.checked.length > 0;
     if (stripped.size === 0 && p.add === undefined && !moved) return next();
-    let h = withoutFields(ctx.headers, stripped);
+    let h = withoutFields(seen, stripped);
     // Changed below: never the request's own map.
     if (h === ctx.headers) h = { ...h };
     if (p.add) Object.assign(h, p.add);
@@ -107,24 +114,25 @@ export function createGuardStep(env: NodeEnv, answer: Answers, guard: Guard, str
     return next();
   }
 
-  function settleVerdict(ctx: RequestContext, v: GuardVerdict, next: Step): void | Promise<void> {
-    if (v.pass) return admitted(ctx, v, next);
+  function settleVerdict(ctx: RequestContext, v: GuardVerdict, next: Step, seen: HeaderMap): void | Promise<void> {
+    if (v.pass) return admitted(ctx, v, next, seen);
     refused(ctx, v);
   }
 
   /** Run the guard, then `next` (the rest of the path) when it lets the request through. */
   return function guarded(ctx: RequestContext, next: Step): void | Promise<void> {
+    const seen = unseen.size === 0 ? ctx.headers : withoutFields(ctx.headers, unseen);
     const v = guard.check({
       method: ctx.method,
       target: ctx.target,
       host: ctx.host,
       scheme: clientScheme(ctx.req),
-      headers: ctx.headers,
+      headers: seen,
       clientAddress: ctx.req.socket.remoteAddress ?? '',
       // The route's site's: a filter about /admin/ meets /Admin/ where routes do (CACHING.md).
       caseInsensitivePaths: ctx.route?.route.caseInsensitivePaths ?? false,
     });
-    if (v instanceof Promise) return v.then((r) => settleVerdict(ctx, r, next));
-    return settleVerdict(ctx, v, next);
+    if (v instanceof Promise) return v.then((r) => settleVerdict(ctx, r, next, seen));
+    return settleVerdict(ctx, v, next, seen);
   };
 }

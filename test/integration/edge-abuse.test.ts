@@ -196,3 +196,42 @@ test('reload: edge rules change live; unchanged ones keep their state (rate buck
     await h.close();
   }
 });
+
+test('filters: a rule naming GET covers HEAD, which Strata answers from a GET and fetches as one (issue 12, review)', async () => {
+  const filters = filterRules().parse([
+    { name: 'no-export', action: 'deny', methods: ['GET'], paths: ['/export/'] },
+    { name: 'reads', action: 'allow', methods: ['GET'], paths: ['/ro/'] },
+    { name: 'ro-rest', action: 'deny', paths: ['/ro/'] },
+  ]);
+  const h = await startHarness(origin, { edge: edgeRules({ filters }) });
+  try {
+    assert.equal((await h.get('/export/all')).status, 403);
+    const head = await h.get('/export/all', {}, 'HEAD');
+    assert.equal(head.status, 403, 'HEAD is denied as GET is');
+    assert.equal(head.headers['x-internal-host'], undefined);
+    assert.equal(h.origin.count(), 0, 'the origin never ran the GET the rule denies');
+    assert.equal((await h.get('/ro/page', {}, 'HEAD')).status, 200, 'and allowed where GET is');
+    assert.equal((await h.get('/ro/page', {}, 'DELETE')).status, 403);
+  } finally {
+    await h.close();
+  }
+});
+
+test('filters: a rule on the host meets it as sites do (case, trailing dot and port aside), so no other spelling of the host gets past (issue 12, review)', async () => {
+  const filters = filterRules().parse([
+    { name: 'admin-office', action: 'allow', headers: { host: 'admin.example' }, addresses: ['10.0.0.0/8'] },
+    { name: 'admin-elsewhere', action: 'deny', headers: { host: 'Admin.Example' } },
+    { name: 'ops', action: 'deny', headers: { host: '~ ^ops\\.example$' } },
+  ]);
+  const h = await startHarness(origin, { edge: edgeRules({ filters }) });
+  try {
+    for (const host of ['admin.example', 'ADMIN.example', 'admin.example.', 'admin.example:80', 'Admin.Example.:8080', 'ops.example', 'OPS.example', 'ops.example.:80']) {
+      const r = await h.get('/page', { host });
+      assert.equal(r.status, 403, host);
+    }
+    assert.equal((await h.get('/page', { host: 'www.example' })).status, 200);
+    assert.equal(h.origin.count(), 1);
+  } finally {
+    await h.close();
+  }
+});

@@ -4,6 +4,8 @@
 //   or back slashes) while the origin resolves it to the protected page;
 // - an identity field sent by the client on a route that checks nothing, to an
 //   origin a protected route shares;
+// - an identity field sent by the client matching a filter rule (filters run
+//   before auth) that admits by it;
 // - one client's remembered auth decision reused for another (anonymous clients,
 //   another path);
 // - publicAfterAuth taking the whole Cookie out of the cache key and out of Vary;
@@ -117,6 +119,41 @@ test("an identity field a route's auth sets cannot be sent by a client on a rout
     assert.equal(r.text, 'page /account-api/x for nobody', 'the origin never saw the forged identity');
     assert.equal(h.pools['shop']!.requests[0]!.headers['x-auth-user'], undefined);
     assert.equal(auth.asked.length, 0, 'the public route asks nobody');
+  } finally {
+    await h.close();
+    await auth.close();
+  }
+});
+
+test('a filter rule cannot be passed with an identity field the client sent itself: filters see the fields the guard sets as absent (issue 12, review)', async () => {
+  const auth = await startAuthService((req, res) => {
+    const user = req.headers['authorization'] === 'Bearer bob' ? 'bob' : undefined;
+    res.writeHead(user ? 200 : 401, { ...(user ? { 'x-auth-user': user } : {}), 'content-length': '0' });
+    res.end();
+  });
+  // The operator means: only the admin user reaches /admin/ (its identity from the auth service).
+  const adminsOnly = [
+    { name: 'admins', action: 'allow', paths: ['/admin/'], headers: { 'x-auth-user': 'admin' } },
+    { name: 'admin-denied', action: 'deny', paths: ['/admin/'] },
+  ];
+  const h = await startSites({ shop: page }, (u) => ({
+    shop: {
+      hosts: ['shop.example'],
+      routes: {
+        // Another route's auth sets x-auth-user; this one filters only.
+        console: { path: '/console/', upstream: u['shop'], guard: { filters: [{ ...adminsOnly[0], paths: ['/console/'] }, { ...adminsOnly[1], paths: ['/console/'] }] } },
+        app: { path: '/', upstream: u['shop'], guard: { filters: adminsOnly, forwardAuth: { url: auth.url, identityFields: ['x-auth-user'] } } },
+      },
+    },
+  }));
+  try {
+    assert.equal((await h.get('/admin/x', { ...HOST, authorization: 'Bearer bob' })).status, 403);
+    const forged = await h.get('/admin/x', { ...HOST, authorization: 'Bearer bob', 'x-auth-user': 'admin' });
+    assert.equal(forged.status, 403, 'the allow rule did not take the client\'s own x-auth-user');
+    assert.match(forged.text, /filter rule "admin-denied"/);
+    const elsewhere = await h.get('/console/x', { ...HOST, 'x-auth-user': 'admin' });
+    assert.equal(elsewhere.status, 403, 'nor on a route that checks nothing but filters, where the field is stripped too');
+    assert.equal(h.pools['shop']!.count(), 0);
   } finally {
     await h.close();
     await auth.close();

@@ -189,6 +189,22 @@ test('forward-auth: a redirect (login page) is passed on with its Location', asy
   });
 });
 
+test('forward-auth: a 3xx that is no redirect (304, 300, 305) fails closed; a 304 with a body was sent to the client (issue 12, review)', async () => {
+  await withAuth(publicPage, () => ({}), async (h, auth) => {
+    for (const status of [304, 300, 305]) {
+      auth.setHandler((_req, res) => {
+        res.writeHead(status, { location: 'https://login.example/' });
+        res.end();
+      });
+      // A 304 has no body (RFC 9110 §15.4.5): answered with Strata's error body and its Content-Length, the client read a broken message.
+      const r = await h.get(`/odd-${status}`, { authorization: 'Bearer good-kim' });
+      assert.equal(r.status, 503, String(status));
+      assert.match(r.text, /^503 AUTH_UNAVAILABLE: /);
+    }
+    assert.equal(h.origin.count(), 0);
+  });
+});
+
 test('forward-auth: an auth service that is down, slow or broken fails closed with 503 AUTH_UNAVAILABLE, never cached', async () => {
   await withAuth(publicPage, () => ({ forwardAuth: { timeoutMs: 300 } }), async (h, auth) => {
     await h.get('/warm', { authorization: 'Bearer good-gil' });

@@ -259,3 +259,73 @@ test('JWT with a rate limit by authorization: one token is one client and one re
     await jwks.close();
   }
 });
+
+test('JWT: a token whose header names its alg as a number, list or object is refused 401, not a 500 (issue 12, review)', async () => {
+  await withJwt({}, async (h, jwks) => {
+    const now = Math.floor(h.clock.now() / 1000);
+    const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    for (const alg of [1, ['ES256'], { name: 'ES256' }, true]) {
+      const t = `${part({ alg, kid: 'k1' })}.${part({ iss: ISS, aud: AUD, sub: 'mallory', exp: now + 60 })}.AAAA`;
+      const r = await h.get('/alg', { authorization: `Bearer ${t}` });
+      assert.equal(r.status, 401, JSON.stringify(alg));
+      assert.match(r.text, /^401 TOKEN_INVALID: /, JSON.stringify(alg));
+      assert.match(r.headers['www-authenticate']!, /error="invalid_token"/);
+    }
+    assert.equal(h.origin.count(), 0);
+    assert.ok(jwks.fetches() <= 1);
+  });
+});
+
+test('JWT: a token cookie sent twice with different values is refused; origins disagree on which one counts (issue 12, review)', async () => {
+  // Django reads the last of a repeated cookie, PHP and RFC 6265 the first: an origin trusting the edge's check
+  // and reading the payload itself would take the other one.
+  const lastSession = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const all = String(req.headers['cookie'] ?? '').split(';').map((p) => p.trim()).filter((p) => p.startsWith('session='));
+    const payload = all.length ? (JSON.parse(Buffer.from(all.at(-1)!.slice('session='.length).split('.')[1]!, 'base64url').toString()) as { sub?: string }) : {};
+    const body = `origin reads ${String(payload.sub)}`;
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const jwks = await startJwks([publicJwk]);
+  const h = await startHarness(lastSession, { edge: edgeRules({ jwt: { jwksUrl: jwks.url, issuer: ISS, audience: [AUD], cookie: 'session' } }) });
+  try {
+    const mine = await token(h);
+    const forged = await token(h, { sub: 'admin' }, { key: stranger.privateKey });
+    assert.equal((await h.get('/one', { cookie: `session=${mine}` })).text, 'origin reads alice');
+    assert.equal((await h.get('/same', { cookie: `session=${mine}; theme=dark; %73ession=${mine}` })).status, 200, 'the same token twice is one token');
+    // PHP and Rack percent-decode cookie names and keep the first: "%73ession" is their "session".
+    for (const cookie of [`session=${mine}; session=${forged}`, `session=${forged}; session=${mine}`, `%73ession=${forged}; session=${mine}`, `session=${mine}; %73%65ssion=${forged}`]) {
+      const r = await h.get('/two', { cookie });
+      assert.equal(r.status, 401, cookie.slice(0, 20));
+      assert.match(r.text, /^401 TOKEN_INVALID: .*more than once/);
+    }
+    assert.equal(h.origin.count('/two'), 0);
+  } finally {
+    await h.close();
+    await jwks.close();
+  }
+});
+
+test('JWT: the token cookie beside a bearer token is checked too; an origin reading the cookie never gets a token nobody checked (issue 12, review)', async () => {
+  await withJwt({ cookie: 'session' }, async (h) => {
+    const alice = await token(h);
+    const bob = await token(h, { sub: 'bob' });
+    const forged = await token(h, { sub: 'admin' }, { key: stranger.privateKey });
+    const expired = await token(h, { exp: Math.floor(h.clock.now() / 1000) - 3600 });
+    assert.equal((await h.get('/b1', { authorization: `Bearer ${alice}`, cookie: `session=${alice}` })).text, 'hello alice');
+    assert.equal((await h.get('/b2', { authorization: `Bearer ${alice}`, cookie: `session=${bob}` })).text, 'hello alice', 'both valid: the bearer token is the identity');
+    for (const [what, cookie] of [['forged', forged], ['expired', expired], ['garbage', 'x.y.z']] as const) {
+      const r = await h.get(`/b3-${what}`, { authorization: `Bearer ${alice}`, cookie: `theme=dark; session=${cookie}` });
+      assert.equal(r.status, 401, what);
+      assert.match(r.text, /^401 TOKEN_INVALID: bearer token refused: cookie session: /, what);
+    }
+    // A Bearer credential Strata cannot read as one token is no reason to take the cookie: an origin splitting
+    // "Bearer <forged> x" on blanks reads the forged token.
+    for (const authorization of [`Bearer ${forged} x`, `Bearer ${forged},`, 'Bearer']) {
+      const r = await h.get('/b4', { authorization, cookie: `session=${alice}` });
+      assert.equal(r.status, 401, authorization.slice(-12));
+      assert.match(r.text, /^401 TOKEN_INVALID: bearer token refused: malformed Authorization: Bearer/);
+    }
+    assert.equal(h.origin.count(), 2);
+  });
+});

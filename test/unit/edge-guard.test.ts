@@ -8,7 +8,7 @@ import { filterRules, claimFields, jwsAlgorithms } from '../../src/config/edge-k
 import { Problem } from '../../src/config/kinds.js';
 import { RequestFilter } from '../../src/routing/guard/filters.js';
 import { Guard, type GuardRefusal } from '../../src/routing/guard/guard.js';
-import { parseKeyFile } from '../../src/routing/guard/jwt.js';
+import { JwtCheck, parseKeyFile } from '../../src/routing/guard/jwt.js';
 import { clientOf, compilePath, compileRanges, compileValue, decodedPath, PatternError } from '../../src/http/patterns.js';
 import { clientValue, RateLimiter } from '../../src/routing/guard/rate-limit.js';
 import { FakeClock } from '../../src/util/clock.js';
@@ -344,4 +344,21 @@ test('rate limit by header behind JWT: a request the auth passes digests its fie
     syncBuiltinESMExports();
   }
   assert.equal(digests, 1, 'taken from and vouched for with one digest');
+});
+
+test('JWT token cookie: every spelling an origin reads as that cookie counts, and different values are no token (issue 12, review)', () => {
+  const jwt = new JwtCheck(edgeRules({ jwt: { keyFiles: [], cookie: 'access_token' } }).jwt, new FakeClock(), () => '');
+  const tokenOf = (cookie: string) => {
+    const t = jwt.cookieToken({ cookie });
+    return typeof t === 'symbol' ? 'ambiguous' : t;
+  };
+  assert.equal(tokenOf('access_token=a'), 'a');
+  assert.equal(tokenOf('x=1; access_token=a; access_token=a'), 'a');
+  assert.equal(tokenOf('access_token=a; access_token=b'), 'ambiguous');
+  // PHP and Rack decode names; PHP also reads " ", "." and "[" in a name as "_".
+  for (const other of ['access%5Ftoken', 'access.token', 'access token', 'access[token', '%61ccess_token']) {
+    assert.equal(tokenOf(`${other}=forged; access_token=a`), 'ambiguous', other);
+  }
+  assert.equal(tokenOf('access_tokens=b; access_token=a'), 'a', 'another name is another cookie');
+  assert.equal(tokenOf('x=1'), undefined);
 });

@@ -49,9 +49,9 @@ export const edge = {
     ],
     help:
       'Request filter rules, first match wins: deny answers 403 (logged with the rule name), allow skips the rules after it; ' +
-      'no match lets the request through. A rule matches when every condition it names holds: methods, paths ' +
+      'no match lets the request through. A rule matches when every condition it names holds: methods (GET covers HEAD), paths ' +
       '(/prefix, glob /img/*.png and /a/**, or "~ regex"; decoded, without the query), headers (field: exact value, "*" present, ' +
-      '"!" absent, "~ regex", "~* regex" ignoring case), addresses (CIDR, IPv4 and IPv6). As a flag: YAML flow text.',
+      '"!" absent, "~ regex", "~* regex" ignoring case; host as sites match it: lower-case, no port or trailing dot), addresses (CIDR, IPv4 and IPv6). As a flag: YAML flow text.',
   }),
   rateLimit: {
     requestsPerS: setting({
@@ -84,7 +84,7 @@ export const edge = {
       defaultText: 'off',
       help:
         'Auth service asked before each request is served (nginx auth_request style), cache hits included: 2xx lets it through, ' +
-        '401/403 (with WWW-Authenticate) and 3xx (with Location) are returned to the client; anything else, or no answer, is 503 (fails closed).',
+        '401/403 (with WWW-Authenticate) and redirects (301, 302, 303, 307, 308 with Location) are returned to the client; anything else, or no answer, is 503 (fails closed).',
     }),
     requestFields: setting({
       live: true,
@@ -148,7 +148,7 @@ export const edge = {
     }),
     clockSkewS: setting({ live: true, kind: seconds(), default: 30, help: "Tolerance for exp, nbf and iat against this node's clock." }),
     acceptWithoutExpiry: setting({ live: true, kind: onOff(), default: false, help: 'Accept tokens without an exp claim (by default they are refused: a token that never expires cannot be withdrawn).' }),
-    cookie: setting({ live: true, kind: cookieName(), default: '', defaultText: 'none', help: 'Cookie holding the token when the request has no Authorization: Bearer.' }),
+    cookie: setting({ live: true, kind: cookieName(), default: '', defaultText: 'none', help: 'Cookie holding the token when the request has no Authorization: Bearer; beside a bearer token it must verify too (an origin may read either), and sent twice it must hold one value.' }),
     claimFields: setting({
       live: true,
       kind: claimFields(),

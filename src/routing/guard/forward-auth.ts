@@ -1,9 +1,9 @@
 // Forward-auth (nginx auth_request style): before a request is served, the auth
 // service is asked with the client's credentials and a description of the
 // request. 2xx: allowed, with the identity fields it returned; 401/403: refused
-// (WWW-Authenticate passed on); 3xx: the client is sent where it says (a login
-// page). Anything else, or no answer in time: unavailable — the guard fails
-// closed.
+// (WWW-Authenticate passed on); a redirect (301, 302, 303, 307, 308 with
+// Location): the client is sent where it says (a login page). Anything else, or
+// no answer in time: unavailable — the guard fails closed.
 //
 // Decisions (allow and deny, never a failure) are remembered for a short TTL in a
 // bounded LRU, keyed by a digest of what the service is asked with — Host,
@@ -42,6 +42,11 @@ export type AuthDecision =
 
 /** Fields of a refusal passed to the client: the challenge, and where a redirect goes. */
 const DENY_FIELDS = ['www-authenticate', 'location'];
+/**
+ * The 3xx an auth service may send a client elsewhere with (RFC 9110 §15.4). Not 304 (no
+ * body: Strata's refusal has one), 300, 305 or 306: not answers to pass on; they fail closed.
+ */
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** Connections to the auth service at most. */
 const MAX_CONNECTIONS = 128;
 /** Answer bodies are discarded; past this much the connection is dropped rather than read. */
@@ -139,7 +144,7 @@ export class ForwardAuth {
       }
       return { kind: 'allow', identity };
     }
-    if (status === 401 || status === 403 || (status >= 300 && status < 400 && res.headers['location'] !== undefined)) {
+    if (status === 401 || status === 403 || (REDIRECTS.has(status) && res.headers['location'] !== undefined)) {
       const pass: string[] = [];
       for (const f of DENY_FIELDS) {
         const v = res.headers[f];

@@ -4,7 +4,7 @@
 // served to a request the rules refuse. Stages in order, cheapest first and the
 // auth service last, so filtered and over-rate clients never reach it:
 //
-//   filters (403) → rate limit (429) → forward-auth (401/403/3xx, 503) → JWT (401, 503)
+//   filters (403) → rate limit (429) → forward-auth (401/403/redirect, 503) → JWT (401, 503)
 //
 // Also the response-field filter (hideResponseFields), which deliver applies to
 // hits and misses alike.

@@ -4,6 +4,12 @@
 // issuer, audience, expiry and not-before with a clock skew, on this node's
 // (injected) clock. "none" is never accepted (jose refuses it).
 //
+// The token is Authorization's bearer, else the cookie jwt.cookie. No token an
+// origin might read in those places goes unchecked: that cookie sent more than once
+// with different values is invalid (a name percent-encoded counts, as PHP and Rack
+// decode names), since origins disagree on which one counts (Django the last, PHP
+// the first); beside a bearer token, the cookie must verify too.
+//
 // Outcomes: missing (no token), invalid (a token that does not verify, with the
 // reason for error_description, RFC 6750 §3.1), unavailable (the JWKS could not
 // be fetched: the guard fails closed), or the verified claims.
@@ -49,6 +55,9 @@ interface StaticKey {
   key: KeyInput;
   file: string;
 }
+
+/** cookieToken: the token cookie is sent more than once with different values. */
+const AMBIGUOUS = Symbol('ambiguous token cookie');
 
 /** How long a verified token is trusted without checking its signature again, at most. */
 const REMEMBER_MS = 60_000;
@@ -162,21 +171,41 @@ export class JwtCheck {
     return /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i.exec(headers['authorization'] ?? '')?.[1];
   }
 
-  /** The bearer token of a request: Authorization: Bearer, else the configured cookie. */
-  tokenOf(headers: HeaderMap): string | undefined {
-    const bearer = this.bearerOf(headers);
-    if (bearer !== undefined) return bearer;
+  /**
+   * The token in the configured cookie. AMBIGUOUS: that cookie holds different values
+   * (origins disagree on which one counts: the one checked here might not be the one an
+   * origin reads).
+   */
+  cookieToken(headers: HeaderMap): string | typeof AMBIGUOUS | undefined {
     if (this.rules.cookie === '' || headers['cookie'] === undefined) return undefined;
-    for (const part of headers['cookie'].split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0 && part.slice(0, eq).trim() === this.rules.cookie) return part.slice(eq + 1).trim() || undefined;
-    }
-    return undefined;
+    const values = tokenCookieValues(headers['cookie'], this.rules.cookie);
+    if (values.some((v) => v !== values[0])) return AMBIGUOUS;
+    return values[0] || undefined;
   }
 
+  /**
+   * The claims of the bearer token (else the cookie's). A token cookie beside a bearer
+   * token must verify too: an origin that reads the cookie (its session) would otherwise
+   * take a token nobody checked.
+   */
   async verify(headers: HeaderMap): Promise<TokenVerdict> {
-    const token = this.tokenOf(headers);
+    const bearer = this.bearerOf(headers);
+    const cookie = this.cookieToken(headers);
+    if (cookie === AMBIGUOUS) return { kind: 'invalid', reason: `cookie ${this.rules.cookie} sent more than once with different values` };
+    // Authorization says Bearer but holds no single token: not a reason to take the cookie instead (an origin
+    // splitting "Bearer <token> x" on blanks reads a token nobody checked).
+    if (bearer === undefined && /^bearer(?:[ \t]|$)/i.test(headers['authorization'] ?? '')) return { kind: 'invalid', reason: 'malformed Authorization: Bearer (expected one token)' };
+    const token = bearer ?? cookie;
     if (token === undefined) return { kind: 'missing' };
+    const v = await this.verifyOne(token);
+    if (v.kind !== 'valid' || bearer === undefined || cookie === undefined || cookie === bearer) return v;
+    const c = await this.verifyOne(cookie);
+    if (c.kind === 'valid') return v;
+    return c.kind === 'invalid' ? { kind: 'invalid', reason: `cookie ${this.rules.cookie}: ${c.reason}` } : c;
+  }
+
+  /** One token, remembered when it verified (see the header). */
+  private async verifyOne(token: string): Promise<TokenVerdict> {
     const digest = createHash('sha256').update(canonicalJws(token)).digest('base64');
     const known = this.verified.get(digest);
     const now = this.clock.now();
@@ -205,6 +234,8 @@ export class JwtCheck {
     } catch {
       return { kind: 'invalid', reason: 'malformed token' };
     }
+    // The header is the sender's JSON, typed as jose declares it: an alg that is no string made ktyOf throw (a 500).
+    if (typeof header.alg !== 'string') return { kind: 'invalid', reason: 'malformed token (alg is not a string)' };
     const kty = ktyOf(header.alg);
     const candidates = this.staticKeys.filter((k) => k.kty === kty && (header.kid === undefined || k.kid === undefined || k.kid === header.kid));
     let lastFault: string | undefined;
@@ -246,6 +277,36 @@ export class JwtCheck {
     }
     return out;
   }
+}
+
+/** A cookie name as PHP registers it: " ", "." and "[" read as "_" ("access.token" is its access_token). */
+function phpName(name: string): string {
+  return name.replace(/[ .[]/g, '_');
+}
+
+/**
+ * Every value of cookie `name` in a Cookie field value, trimmed, counting the pairs an
+ * origin reads as that cookie: PHP and Rack percent-decode names, so "%73ession" is their
+ * "session" (the first one wins there) while a plain reading sees another cookie; PHP
+ * reads " ", "." and "[" in a name as "_".
+ */
+function tokenCookieValues(header: string, name: string): string[] {
+  const out: string[] = [];
+  const wanted = phpName(name);
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    let n = pair.slice(0, eq).trim();
+    if (n.includes('%')) {
+      try {
+        n = decodeURIComponent(n);
+      } catch {
+        // A malformed escape: PHP and Rack keep such a name as it is.
+      }
+    }
+    if (n === name || phpName(n) === wanted) out.push(pair.slice(eq + 1).trim());
+  }
+  return out;
 }
 
 /** A UTF-16 surrogate without its pair: JSON (and so a claim) may hold one; UTF-8 cannot. */
