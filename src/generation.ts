@@ -126,6 +126,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       reload,
       explain,
       topMisses,
+      token: cfg.admin.token,
       routes: createRoutesAdmin({ token: cfg.admin.token, router, logger, ...(shared.routingChanged ? { changed: () => shared.routingChanged!(router) } : {}) }),
       edge: () => guards.figures(),
       requestBodies: () => requestBodies.figures(),

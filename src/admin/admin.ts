@@ -14,9 +14,9 @@ import { processMemory } from '../observability/process-memory.js';
 import type { CacheStore } from '../store/types.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Registry } from 'prom-client';
-import { json } from './purge.js';
+import { checkBearer, json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
-import type { TopMisses } from '../observability/top-misses.js';
+import { withoutValues, type TopMisses } from '../observability/top-misses.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -49,6 +49,8 @@ export interface AdminDeps {
   explain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most-missed primary keys (`topMisses` in /stats; absent: not tracked). */
   topMisses?: TopMisses;
+  /** The admin token (admin.token): /stats shows the query and key values of `topMisses` only to a request bearing it. */
+  token: string;
   /** The cluster (absent: not clustered): peers' requests and /stats `peers`. */
   cluster?: Pick<Cluster, 'verify' | 'stats' | 'health'>;
   /** /routes and /upstreams/*: sites, canary weights, drains (admin/routes.ts; absent: 404). */
@@ -177,7 +179,7 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
           tiers: deps.store.stats(),
           memory: processMemory(),
           origin: deps.origin.stats(),
-          topMisses: deps.topMisses?.top(10) ?? [],
+          topMisses: topMissesFor(req, deps),
           edge: deps.edge?.() ?? {},
           requestBodies: deps.requestBodies?.() ?? {},
           peers: deps.cluster?.stats() ?? { clustered: false },
@@ -185,6 +187,13 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
         });
     }
   };
+}
+
+/** The most-missed keys, their values left out unless the request bears the admin token. */
+function topMissesFor(req: IncomingMessage, deps: AdminDeps): { key: string; misses: number }[] {
+  const top = deps.topMisses?.top(10) ?? [];
+  if (checkBearer(req.headers.authorization, deps.token) === undefined) return top;
+  return top.map((m) => ({ key: withoutValues(m.key), misses: m.misses }));
 }
 
 /** The admin resources that answer GET and HEAD only. */

@@ -10,6 +10,18 @@ export interface MissCount {
   misses: number;
 }
 
+/**
+ * `key` with every value of its query and of the route's key members (after "#",
+ * cache/key.ts keySuffix) left out, names kept: `?code=…&state=…`. A reset link's
+ * token, an OAuth code, a keyed session cookie are in the keys that miss most, and
+ * /stats answers without the admin token (the dashboard reads it).
+ */
+export function withoutValues(key: string): string {
+  const q = key.search(/[?#]/);
+  if (q < 0) return key;
+  return key.slice(0, q) + key.slice(q).replace(/=[^&#]*/g, '=…');
+}
+
 export class TopMisses {
   private readonly counts = new Map<string, number>();
   constructor(private readonly capacity = 1000) {

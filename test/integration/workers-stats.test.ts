@@ -108,6 +108,12 @@ test('2 workers: a client request is counted once; the worker link apart; uptime
     const items = series(text, 'strata_tier_items', 'tier="memory"');
     assert.equal(items.node, items.workers.reduce((n, v) => n + v, 0));
 
+    // A missed URL's query values reach only a bearer of the admin token, forwarded to each worker.
+    await get(base, '/reset?token=s3cret');
+    assert.doesNotMatch((await get(admin, '/stats')).body, /s3cret/);
+    assert.match((await get(admin, '/stats')).body, /reset\?token=…/);
+    assert.match((await get(admin, '/stats', 'GET', { authorization: 'Bearer t' })).body, /reset\?token=s3cret/);
+
     await stopAll(s, pids);
   } finally {
     if (s.child.exitCode === null) s.child.kill('SIGKILL');

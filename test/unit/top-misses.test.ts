@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TopMisses } from '../../src/observability/top-misses.js';
+import { TopMisses, withoutValues } from '../../src/observability/top-misses.js';
 
 test('TopMisses: counts per key, top N most first', () => {
   const t = new TopMisses(100);
@@ -15,4 +15,13 @@ test('TopMisses: bounded; a stream of distinct keys keeps the most-missed', () =
   for (let i = 0; i < 10_000; i++) t.record(`cold-${i}`);
   assert.ok(t.size <= 10);
   assert.deepEqual(t.top(1), [{ key: 'hot', misses: 20 }]);
+});
+
+test('withoutValues leaves out the values of the query and of the route key members, names and path kept', () => {
+  assert.equal(withoutValues('GET http://s.example/a/b'), 'GET http://s.example/a/b');
+  assert.equal(withoutValues('GET http://s.example/reset?token=abc&u=1&flag'), 'GET http://s.example/reset?token=…&u=…&flag');
+  assert.equal(withoutValues('GET http://s.example/p?x=1#c.session=abc&h.x-device'), 'GET http://s.example/p?x=…#c.session=…&h.x-device');
+  assert.equal(withoutValues('GET http://s.example/p#side=canary'), 'GET http://s.example/p#side=…');
+  // A path with "=" in it keeps it: only what follows "?" or "#" is a value.
+  assert.equal(withoutValues('GET http://s.example/k=v/x'), 'GET http://s.example/k=v/x');
 });
