@@ -84,9 +84,6 @@ export function plainListener(server: ProxyListener): ClientListener {
   };
 }
 
-/** node:http's keep-alive timeout: an idle kept-alive connection is closed after it. */
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-
 /**
  * A response that closed its connection (Node's "_last": Connection: close, or
  * Node's own choice for an Expect: 100-continue request never asked for its
@@ -293,12 +290,12 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
 
   // A kept-alive connection owing nothing that brings no request (only empty lines, say): 408 and closed.
   const idle = new KeepAliveIdleSweep({
-    timeoutMs: () => KEEP_ALIVE_TIMEOUT_MS + limits.requestHeadersTimeoutMs,
+    timeoutMs: () => limits.keepAliveTimeoutMs + limits.requestHeadersTimeoutMs,
     requestsWhileIdle: (socket) => {
       const st = conns.get(socket);
       return st === undefined || st.refused || st.window.owed > 0 ? undefined : st.requests;
     },
-    onIdle: (socket) => shut(socket as Socket, new StrataError('REQUEST_TIMEOUT', `no request within ${KEEP_ALIVE_TIMEOUT_MS + limits.requestHeadersTimeoutMs} ms of the last answer (keep-alive timeout + limits.requestHeadersTimeoutMs)`)),
+    onIdle: (socket) => shut(socket as Socket, new StrataError('REQUEST_TIMEOUT', `no request within ${limits.keepAliveTimeoutMs + limits.requestHeadersTimeoutMs} ms of the last answer (limits.keepAliveTimeoutMs + limits.requestHeadersTimeoutMs)`)),
   });
 
   const perClient = new ClientConnections(() => (opts.behindTls ? 0 : limits.maxConnectionsPerClient));
@@ -326,7 +323,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
       // timeout then answered slowloris connections after 30 s.
       connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.requestHeadersTimeoutMs / 4))),
       requestTimeout: 0,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
       requireHostHeader: false,
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
@@ -372,6 +369,7 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
     // Read by Node for each new connection's parser and by its periodic header-timeout check.
     (server as { maxHeaderSize?: number }).maxHeaderSize = next.maxHeaderBytes;
     server.headersTimeout = next.requestHeadersTimeoutMs;
+    server.keepAliveTimeout = next.keepAliveTimeoutMs;
   };
   return Object.assign(server, { setLimits });
 }

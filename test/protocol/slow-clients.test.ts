@@ -8,8 +8,9 @@ import { rawExchange } from './raw.js';
 
 const T = { timeout: 20_000 };
 const HEADERS_TIMEOUT_MS = 500;
+const KEEP_ALIVE_MS = 1_000;
 
-async function withNode(limits: { requestHeadersTimeoutMs?: number; maxConnectionsPerClient?: number }, run: (h: Harness, port: number) => Promise<void>): Promise<void> {
+async function withNode(limits: { requestHeadersTimeoutMs?: number; keepAliveTimeoutMs?: number; maxConnectionsPerClient?: number }, run: (h: Harness, port: number) => Promise<void>): Promise<void> {
   const h = await startHarness(fixed('ok', { 'cache-control': 'max-age=60' }), { limits });
   try {
     await run(h, h.node.proxyAddress().port);
@@ -86,7 +87,7 @@ test('a client address over limits.maxConnectionsPerClient is answered 429 and c
 // and each byte renewed the keep-alive timer. Two bytes a second held a kept-alive
 // connection open for ever.
 test('a kept-alive connection fed only empty lines is answered 408 and closed once keep-alive plus header timeout have passed', T, async () => {
-  await withNode({ requestHeadersTimeoutMs: HEADERS_TIMEOUT_MS }, async (h, port) => {
+  await withNode({ requestHeadersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: KEEP_ALIVE_MS }, async (h, port) => {
     const started = Date.now();
     const r = await rawExchange(port, 'GET /first HTTP/1.1\r\nHost: site.example\r\n\r\n', {
       responses: 1,
@@ -101,8 +102,8 @@ test('a kept-alive connection fed only empty lines is answered 408 and closed on
     assert.equal(r.closed, true, 'the connection is closed');
     assert.equal(r.responses[1]?.status, 408, JSON.stringify(r.raw.toString('latin1')));
     assert.match(r.responses[1]!.text, /^408 REQUEST_TIMEOUT: no request within \d+ ms of the last answer/);
-    // Node's keep-alive timeout (5 s) + the header timeout, plus one sweep; the dribble would last 12 s.
-    assert.ok(ms < 8_000, `closed after ${ms} ms`);
+    // limits.keepAliveTimeoutMs + the header timeout, plus one sweep; the dribble would last 12 s.
+    assert.ok(ms >= KEEP_ALIVE_MS + HEADERS_TIMEOUT_MS - 50 && ms < 4_000, `closed after ${ms} ms`);
     assert.equal(h.node.stats.counters.badRequests, 1);
   });
 });
@@ -111,7 +112,7 @@ test('a kept-alive connection fed only empty lines is answered 408 and closed on
 // node:http for as long as it came: a chunked body of one byte a second held the
 // connection for ever (limits.requestBodyTimeoutMs counts pauses, and there were none).
 test('a request answered from cache whose chunked body never ends: closed once keep-alive plus header timeout have passed', T, async () => {
-  await withNode({ requestHeadersTimeoutMs: HEADERS_TIMEOUT_MS }, async (h, port) => {
+  await withNode({ requestHeadersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: KEEP_ALIVE_MS }, async (h, port) => {
     assert.equal((await rawExchange(port, 'GET /hit HTTP/1.1\r\nHost: site.example\r\n\r\n')).responses[0]?.status, 200);
     await h.stored(1);
     const started = Date.now();
@@ -126,7 +127,19 @@ test('a request answered from cache whose chunked body never ends: closed once k
     const ms = Date.now() - started;
     assert.match(r.responses[0]?.headers['cache-status'] ?? '', /; hit/);
     assert.equal(r.closed, true, 'the connection is closed');
-    assert.ok(ms < 8_000, `closed after ${ms} ms`);
+    assert.ok(ms < 4_000, `closed after ${ms} ms`);
     assert.equal(h.origin.count('/hit'), 1);
+  });
+});
+
+test('limits.keepAliveTimeoutMs: an idle kept-alive connection is closed that long after its last answer, not on Node\'s default 5 s', T, async () => {
+  await withNode({ keepAliveTimeoutMs: KEEP_ALIVE_MS }, async (_h, port) => {
+    const started = Date.now();
+    const r = await rawExchange(port, 'GET /idle HTTP/1.1\r\nHost: site.example\r\n\r\n', { responses: 1, timeoutMs: 8_000, waitClose: true, closeWaitMs: 7_000 });
+    const ms = Date.now() - started;
+    assert.equal(r.responses[0]?.status, 200);
+    assert.match(r.responses[0]!.headers['keep-alive'] ?? '', /timeout=1\b/);
+    assert.equal(r.closed, true);
+    assert.ok(ms >= KEEP_ALIVE_MS - 50 && ms < 4_000, `closed after ${ms} ms`);
   });
 });

@@ -78,7 +78,14 @@ export const limits = {
     default: 30_000,
     help:
       "Time a client has to send its request headers (408 beyond); a new connection's first request counts from accept, " +
-      'so a connection that sends nothing is closed; so is a kept-alive one that brings no request within 5 s (keep-alive) plus this of its last answer.',
+      'so a connection that sends nothing is closed; so is a kept-alive one that brings no request within limits.keepAliveTimeoutMs plus this of its last answer.',
+  }),
+  // nginx's keepalive_timeout (75 s there), Varnish's timeout_idle (5 s): Node's default kept.
+  keepAliveTimeoutMs: setting({
+    live: true,
+    kind: duration({ min: 100, max: 3_600_000 }),
+    default: 5_000,
+    help: 'An HTTP/1.1 connection idle this long after its last answer is closed (HTTP/2: tls.http2IdleTimeoutMs).',
   }),
   maxConnectionsPerClient: setting({
     live: true,
