@@ -6,7 +6,9 @@
 //   a worker that ran a minute before dying starts from 100 ms again);
 // - SIGTERM/SIGINT: every worker gets SIGTERM and its shutdown grace; a worker
 //   still running at grace + backstop is killed; exit 0 when all stopped cleanly;
-// - SIGHUP: forwarded to every worker (each reloads; each logs what it applied).
+// - SIGHUP: forwarded to every worker (each reloads; each logs what it applied);
+// - keeps the node's running configuration (node-config.ts): a worker it restarts
+//   runs what the others run, not the config file as it is at that moment.
 //
 // Worker links use loopback ports the primary reserves at start, below the kernel's
 // ephemeral range (link-ports.ts): a restarted worker takes the same ports back, so
@@ -24,6 +26,7 @@ import { ephemeralRange, reserveLinkPorts } from './link-ports.js';
 import { clearLocksOf, lockDirFor, removeLockDir } from './key-lock.js';
 import { ASSIGNMENT_ENV, type WorkerAssignment } from './plan.js';
 import { unusedDirsOf } from './unused-dirs.js';
+import { NodeConfig, type ConfigMessage } from './node-config.js';
 import type { RoutingOverrides } from '../routing/overrides.js';
 
 
@@ -34,7 +37,7 @@ const STOP_BACKSTOP_MS = 5_000;
 
 /** Messages a worker sends its primary. */
 export type StartedMessage = { strata: 'started'; listen: unknown; admin?: unknown };
-export type WorkerMessage = StartedMessage | { strata: 'routing'; overrides: RoutingOverrides };
+export type WorkerMessage = StartedMessage | { strata: 'routing'; overrides: RoutingOverrides } | ConfigMessage;
 
 /**
  * The workers' link sockets (short paths: a Unix socket path is limited to ~100
@@ -89,6 +92,9 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let started = 0;
   /** The admin API's routing changes (drains, canary weights), for a worker started after them. */
   let routing: RoutingOverrides | undefined;
+  const running = new NodeConfig(config);
+  // Structured clone, not JSON: a configuration travels to restarted workers as reloadedConfig copies it.
+  cluster.setupPrimary({ serialization: 'advanced' });
 
   const fork = (slot: Slot): void => {
     const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, lockDir, ...(slot.restarts > 0 ? { restarted: true } : {}), ...(routing ? { routing } : {}) };
@@ -96,6 +102,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     slot.worker = worker;
     slot.startedAtMs = Date.now();
     worker.on('message', (m: WorkerMessage) => {
+      if (running.handle(m, (answer) => worker.send(answer))) return;
       // Every worker sends the same record after an admin change (they all apply it): the last one stands.
       if (m?.strata === 'routing') routing = m.overrides;
       if (m?.strata !== 'started') return;
