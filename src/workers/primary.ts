@@ -7,6 +7,7 @@
 // - SIGTERM/SIGINT: every worker gets SIGTERM and its shutdown grace; a worker
 //   still running at grace + backstop is killed; exit 0 when all stopped cleanly;
 // - SIGHUP: forwarded to every worker (each reloads; each logs what it applied);
+//   a worker still starting is sent it once it started (before, the signal would end it);
 // - keeps the node's running configuration (node-config.ts): a worker it restarts
 //   runs what the others run, not the config file as it is at that moment.
 //
@@ -65,6 +66,10 @@ interface Slot {
   backoffMs: number;
   restarts: number;
   started?: StartedMessage;
+  /** Its current process said it started: its signal handlers are installed. */
+  serving: boolean;
+  /** A reload asked while it was not serving (starting, or waiting for its restart): SIGHUP once it serves. */
+  reloadOwed: boolean;
 }
 
 export interface Supervisor {
@@ -81,7 +86,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   const secret = randomBytes(32).toString('hex');
   const links = await reserveLinkPorts(count, { ephemeral: await ephemeralRange() });
   const { lockPaths, lockDir } = startFiles(count);
-  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0, serving: false, reloadOwed: false }));
   let stopping = false;
   let failed = false;
   /** A worker refused to start (exit 2: configuration or listener): the node exits 2 too, as a single process would. */
@@ -100,6 +105,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, lockDir, ...(slot.restarts > 0 ? { restarted: true } : {}), ...(routing ? { routing } : {}) };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
+    slot.serving = false;
     slot.startedAtMs = Date.now();
     worker.on('message', (m: WorkerMessage) => {
       if (running.handle(m, (answer) => worker.send(answer))) return;
@@ -110,6 +116,11 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
       // else the node's start (its listen address) was never logged.
       const first = slot.started === undefined;
       slot.started = m;
+      slot.serving = true;
+      if (slot.reloadOwed) {
+        slot.reloadOwed = false;
+        worker.process.kill('SIGHUP');
+      }
       // Worker 0 answers the node's admin address: its address is the node's.
       if (first && ++started === count) logger.info({ workers: count, pid: process.pid, pids: slots.map((s) => s.worker?.process.pid), listen: m.listen, admin: slots[0]!.started?.admin }, 'strata workers started');
       else if (!first) logger.info({ worker: slot.index, pid: worker.process.pid, restarts: slot.restarts }, 'worker restarted');
@@ -166,7 +177,12 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     done,
     stop,
     reload: () => {
-      for (const s of slots) s.worker?.process.kill('SIGHUP');
+      // Not to a process still starting: before its handlers are installed SIGHUP would end it.
+      // It reloads once it serves (the configuration it asked for may predate this reload).
+      for (const s of slots) {
+        if (s.worker && s.serving) s.worker.process.kill('SIGHUP');
+        else s.reloadOwed = true;
+      }
     },
   };
 }
