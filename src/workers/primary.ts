@@ -128,7 +128,9 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     worker.on('exit', (code, signal) => {
       slot.worker = undefined;
       if (stopping) {
-        if (code !== 0) failed = true;
+        // Ended by the stop's SIGTERM before it started (no handlers yet): it had nothing to drain.
+        const endedStarting = signal === 'SIGTERM' && !slot.serving;
+        if (code !== 0 && !endedStarting) failed = true;
         if (slots.every((s) => s.worker === undefined)) resolveDone(exitCode());
         return;
       }

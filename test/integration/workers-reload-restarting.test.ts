@@ -2,14 +2,43 @@
 // primary does not forward the signal to a worker process that has not started
 // yet (before its handlers are installed, SIGHUP's default action ends it: it was
 // restarted again, with a longer back-off); it reloads that worker once it started,
-// so the reload reaches every worker all the same.
+// so the reload reaches every worker all the same. SIGTERM then: a worker ended by
+// it before it started had nothing to drain; the node's stop is clean (exit 0).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alive } from '../fixtures/spawned.js';
 import { startWorkers, stopAll, versionedOrigin } from '../fixtures/workers.js';
+
+async function freshWorker(primary: number, known: number[]): Promise<number> {
+  for (const deadline = Date.now() + 10_000; ; ) {
+    assert.ok(Date.now() < deadline, 'no new worker process');
+    const text = await readFile(`/proc/${primary}/task/${primary}/children`, 'utf8').catch(() => '');
+    const fresh = text.split(' ').filter(Boolean).map(Number).find((p) => !known.includes(p));
+    if (fresh !== undefined) return fresh;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+test('2 workers: SIGTERM while a worker restarts stops the node cleanly', async () => {
+  const origin = await versionedOrigin(0);
+  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-stop-restarting-'));
+  const { s, pids } = await startWorkers(2, origin, dir);
+  try {
+    process.kill(pids[1]!, 'SIGKILL');
+    const fresh = await freshWorker(s.child.pid!, pids);
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exited(), 0, JSON.stringify(s.lines.filter((l) => (l.level as number) >= 40)));
+    assert.equal(alive(fresh), false);
+  } finally {
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    await origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
 
 test('2 workers: SIGHUP while a worker restarts neither kills it nor skips it', async () => {
   const origin = await versionedOrigin(0);
