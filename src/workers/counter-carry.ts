@@ -15,6 +15,11 @@
 // series of it that fell. What a worker counted after the last scrape before it
 // died is lost; the per-worker series (`worker` label) are each worker's own, and
 // reset with it. Kept by worker 0: its own restart is the node's reset.
+// The same holds for the counters of the node's /stats (observability/stats.ts
+// COUNTERS; a new life seen there by a counter that fell), which the dashboard
+// turns into rates.
+
+import { COUNTERS } from '../observability/stats.js';
 
 /** One worker's answer: its monotonic series and its start time. */
 export interface WorkerCounters {
@@ -61,4 +66,18 @@ export class CounterCarry {
     }
     return add;
   }
+}
+
+/** The counters of each worker's /stats answer (by worker name), for CounterCarry. */
+export function statsCounters(answers: ReadonlyMap<string, Record<string, unknown>>): Map<string, WorkerCounters> {
+  const out = new Map<string, WorkerCounters>();
+  for (const [name, o] of answers) {
+    const values = new Map<string, number>();
+    for (const k of Object.keys(COUNTERS)) {
+      const v = o[k];
+      if (typeof v === 'number') values.set(k, v);
+    }
+    out.set(name, { values, startS: undefined });
+  }
+  return out;
 }

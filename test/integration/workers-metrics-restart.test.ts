@@ -1,4 +1,4 @@
-// The node's counters on /metrics (no `worker` label) only ever grow while the
+// The node's counters on /metrics (no `worker` label), and on /stats, only ever grow while the
 // node runs: a worker restarted after a crash starts its counters from zero, and a
 // worker that does not answer in time (busy, stopped) is left out of that scrape,
 // yet the node's sum keeps what those workers had counted. Before, the sum fell by
@@ -29,10 +29,10 @@ function values(text: string, name: string, w: string): { node: number; worker: 
 
 const RECEIVED = 'strata_requests_received_total';
 
-/** GET /metrics on the node's admin address, waiting as long as it takes a silent worker's ask to time out. */
-function scrape(admin: string): Promise<string> {
+/** GET /metrics (or `path`) on the node's admin address, waiting as long as it takes a silent worker's ask to time out. */
+function scrape(admin: string, path = '/metrics'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${admin}/metrics`, { agent: false }, (res) => {
+    const req = http.get(`${admin}${path}`, { agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
       res.on('end', () => resolve(body));
@@ -42,7 +42,7 @@ function scrape(admin: string): Promise<string> {
   });
 }
 
-test('2 workers: the node\'s counters on /metrics do not fall when a worker restarts or does not answer', async () => {
+test('2 workers: the node\'s counters on /metrics and /stats do not fall when a worker restarts or does not answer', async () => {
   const origin = await versionedOrigin(0);
   const dir = await mkdtemp(join(tmpdir(), 'strata-workers-metrics-'));
   const { s, base, admin, pids } = await startWorkers(2, origin, dir);
@@ -54,17 +54,24 @@ test('2 workers: the node\'s counters on /metrics do not fall when a worker rest
     const before = values(await scrape(admin), RECEIVED, 'w1');
     assert.equal(before.node, sent);
     assert.ok(before.worker! > 0, 'w1 counted some');
+    // The dashboard asks /stats every second: the node has seen every worker's figures.
+    assert.equal((JSON.parse(await scrape(admin, '/stats')) as { requests: number }).requests, sent);
 
     // Stopped (as a worker too busy to answer within the admin view's wait): left out of the scrape.
     process.kill(w1, 'SIGSTOP');
     let silent;
+    let silentStats: { requests: number; workersAnswering: number };
     try {
-      silent = values(await scrape(admin), RECEIVED, 'w1');
+      const [text, stats] = await Promise.all([scrape(admin), scrape(admin, '/stats')]);
+      silent = values(text, RECEIVED, 'w1');
+      silentStats = JSON.parse(stats) as typeof silentStats;
     } finally {
       process.kill(w1, 'SIGCONT');
     }
     assert.equal(silent.worker, undefined, 'w1 did not answer');
     assert.equal(silent.node, sent, 'the node still counts what w1 had counted');
+    assert.equal(silentStats.workersAnswering, 1);
+    assert.equal(silentStats.requests, sent, '/stats too');
 
     // Restarted: its own counters start again from zero; the node's do not.
     const from = s.lines.length;
@@ -73,6 +80,7 @@ test('2 workers: the node\'s counters on /metrics do not fall when a worker rest
     const after = values(await scrape(admin), RECEIVED, 'w1');
     assert.equal(after.worker, 0, 'the restarted worker counts from zero');
     assert.equal(after.node, sent, 'the node keeps what w1 counted before it died');
+    assert.equal((JSON.parse(await scrape(admin, '/stats')) as { requests: number }).requests, sent, '/stats too');
     await get(base, '/m0');
     await get(base, '/m1');
     assert.equal(values(await scrape(admin), RECEIVED, 'w1').node, sent + 2);
