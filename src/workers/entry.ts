@@ -8,7 +8,7 @@ import type { Config } from '../config/types.js';
 import { StrataError } from '../errors.js';
 import { isClustered } from '../cluster/cluster.js';
 import { createLogger } from '../observability/logger.js';
-import { workerConfig, workerCount, workerLinks, type WorkerAssignment, type WorkerLinks } from './plan.js';
+import { workerConfig, workerCount, workerDir, workerLinks, type WorkerAssignment, type WorkerLinks } from './plan.js';
 import { supervise, warnUnusedDirs, type Supervisor } from './primary.js';
 import type { RoutingOverrides } from '../routing/overrides.js';
 import type { ReloadHook } from '../node-api.js';
@@ -52,9 +52,13 @@ export async function checkCacheDir(dir: string): Promise<void> {
   await rm(probe, { force: true });
 }
 
-/** Before any worker is forked: a refusal here is the node's, not each worker's in a restart loop. */
+/**
+ * Before any worker is forked: a refusal here is the node's, not each worker's in a
+ * restart loop. Every worker's directory (cache.dir/w<i>: a file there, or one left
+ * by another user) as well as cache.dir itself.
+ */
 export async function startPrimary(config: Readonly<Config>, count: number): Promise<Supervisor> {
-  await checkCacheDir(config.cache.dir);
+  for (let i = 0; i < count; i++) await checkCacheDir(workerDir(config.cache.dir, i));
   const logger = createLogger(config.logLevel, config.nodeId);
   return supervise(config, count, logger);
 }

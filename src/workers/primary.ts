@@ -214,8 +214,9 @@ async function recordCount(dir: string, count: number, logger: Logger): Promise<
   try {
     before = (JSON.parse(await readFile(join(dir, COUNT_FILE), 'utf8')) as { workers?: number }).workers;
   } catch {
-    // No record: a directory a single process filled (count 1), or a new one.
-    before = (await readdir(dir).catch(() => [])).length > 0 ? 1 : undefined;
+    // No record: a directory a single process filled (count 1), or a new one (its worker
+    // directories, made by the start-up check, are no single process's).
+    before = (await readdir(dir).catch(() => [])).some((e) => !/^w\d+$/.test(e)) ? 1 : undefined;
   }
   try {
     await mkdir(dir, { recursive: true });
