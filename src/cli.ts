@@ -12,10 +12,11 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/types.js';
-import { type Command, parseCommand } from './config/command.js';
+import { type Command, parseCommand, runReload } from './config/command.js';
 import { isStrataError } from './errors.js';
 import { checkCertificates } from './server/certificates.js';
-import { ASSIGNMENT_ENV } from './workers/plan.js';
+import { ASSIGNMENT_ENV, isRestart } from './workers/plan.js';
+import { askPrimary } from './workers/node-config.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -64,14 +65,13 @@ function handleSignals(stop: () => Promise<void>, config: () => Readonly<Config>
 }
 
 async function main(): Promise<number | undefined> {
+  const assigned = process.env[ASSIGNMENT_ENV];
   let command: Command;
   try {
-    command = parseCommand({
-      argv: process.argv.slice(2),
-      env: process.env,
-      readFile: (path) => readFileSync(path, 'utf8'),
-      hostname: hostname(),
-    });
+    const opts = { argv: process.argv.slice(2), env: process.env, readFile: (path: string) => readFileSync(path, 'utf8'), hostname: hostname() };
+    // A worker restarted after a crash runs what the other workers run, asked of the primary:
+    // the file may have changed since without a reload, or a reload of it been refused.
+    command = assigned !== undefined && isRestart(assigned) ? { run: await askPrimary(), reload: runReload(opts) } : parseCommand(opts);
   } catch (err) {
     return report(err);
   }
@@ -95,10 +95,10 @@ async function main(): Promise<number | undefined> {
   // Loaded only once the config is known good, so --help and config errors stay
   // fast and do not depend on the server modules loading.
   const workers = await import('./workers/entry.js');
-  const assigned = process.env[ASSIGNMENT_ENV];
   let links;
   let listenAfterLoad = false;
   let routing;
+  let reported;
   if (assigned === undefined) {
     let count: number;
     try {
@@ -121,13 +121,14 @@ async function main(): Promise<number | undefined> {
     }
   } else {
     const w = workers.asWorker(config, reloadConfig, assigned);
-    ({ config, reloadConfig, links, listenAfterLoad } = w);
+    ({ config, reloadConfig, links, listenAfterLoad, reported } = w);
     // The primary keeps the admin API's routing changes for a worker it restarts.
     routing = { initial: w.routing, changed: (overrides: unknown) => process.send?.({ strata: 'routing', overrides }) };
   }
 
   const { createNode } = await import('./node.js');
   const node = createNode(config, { loadConfig: reloadConfig, listenAfterLoad, ...(links ? { links } : {}), ...(routing ? { routing } : {}) });
+  if (reported) node.onReload(reported);
   // Installed before start() so a signal during start-up still stops cleanly.
   handleSignals(() => node.stop(), () => node.config(), () => node.reload(), assigned !== undefined);
   try {

@@ -263,7 +263,8 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         });
         const misses = deps.links ? workerMisses(deps.links.locks, config.cluster.peers.map((p) => p.id), logger, () => (diskLoaded ? diskPrimaryKeys(disk) : undefined)) : undefined;
         workerLocks = misses?.locks;
-        cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id), purges: store, maxHeaderBytes: () => (current?.config ?? config).limits.maxHeaderBytes, ...(misses ? { workers: misses.workers } : {}) });
+        const c = (cluster = new Cluster(config, { logger, clock, ...(deps.resolvePeers ? { resolve: deps.resolvePeers } : {}), applyPurge: (p) => remote.applyRemote(p.selector, p.softAtMs, p.from, p.id), purges: store, maxHeaderBytes: () => (current?.config ?? config).limits.maxHeaderBytes, ...(misses ? { workers: misses.workers } : {}) }));
+        misses?.locks.watchHealth((w) => c.workerDown(w));
       }
       const gen = (current = build(config, router, guards));
       registerNodeMetrics(registry, {

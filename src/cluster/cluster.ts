@@ -254,6 +254,15 @@ export class Cluster implements ClusterPath {
   /** Worker `w`'s cached copy, or its fetch in flight joined (one function for every miss, not a closure each). */
   private readonly askWorker: AskWorker = (w, req, join) => this.fetcher.fromWorker(this.deps.workers!.peerId(w), req, join);
 
+  /**
+   * Worker `w` of this node answered its health checks once and fails them now: a
+   * stopped or wedged process (its links stay open), whose key locks no worker waits on.
+   */
+  workerDown(w: number): boolean {
+    const m = this.deps.workers ? this.membership.peer(this.deps.workers.peerId(w)) : undefined;
+    return m !== undefined && m.answered && !m.health.available();
+  }
+
   forPeer(req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
     return this.fetcher.forPeer(req, origin);
   }

@@ -14,6 +14,21 @@ export type Command = { run: Readonly<Config>; reload: () => Readonly<Config> } 
 
 const COMMANDS = 'run, check-config or config-docs';
 
+/** The `run` command's flags: argv without the optional leading `run`. */
+function runOptions(opts: Omit<LoadOptions, 'file'>): Omit<LoadOptions, 'file'> {
+  return opts.argv[0] === 'run' ? { ...opts, argv: opts.argv.slice(1) } : opts;
+}
+
+/**
+ * The `run` command's reload, without loading the configuration now: a worker
+ * restarted after a crash runs the node's running configuration instead
+ * (workers/node-config.ts) and reads the file only when told to reload.
+ */
+export function runReload(opts: Omit<LoadOptions, 'file'>): () => Readonly<Config> {
+  const load = runOptions(opts);
+  return () => loadConfig(load);
+}
+
 export function parseCommand(opts: Omit<LoadOptions, 'file'>): Command {
   const argv = opts.argv;
   if (argv.some((a) => a === '--help' || a === '-h')) return { print: helpText() };

@@ -70,7 +70,8 @@ export function reloadedConfig(running: Readonly<Config>, loaded: Readonly<Confi
   return deepFreeze(next);
 }
 
-function deepFreeze<T>(value: T): Readonly<T> {
+/** `value` and everything in it frozen (a configuration received from elsewhere: workers/node-config.ts). */
+export function deepFreeze<T>(value: T): Readonly<T> {
   if (value !== null && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);

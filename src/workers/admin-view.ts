@@ -5,9 +5,10 @@
 // cluster.purgeAckTimeoutMs for each and names any still pending).
 //
 // - GET /stats: the node as a whole (node-figures.ts: what adds up summed, a
-//   client request counted once) plus `workers`, each worker's own /stats;
+//   client request counted once, counters never falling: counter-carry.ts) plus `workers`, each worker's own /stats;
 // - GET /metrics: every series of the node (node-figures.ts: counters, histograms
-//   and additive gauges summed; other gauges the largest, a start time the
+//   and additive gauges summed, counters never falling when a worker restarts or
+//   does not answer: counter-carry.ts; other gauges the largest, a start time the
 //   smallest), then each worker's series again with a `worker` label (aggregate
 //   with {worker=""} or by worker, never both);
 // - POST /reload: sent to every worker (same credentials); answers once all did
@@ -26,6 +27,7 @@ import { answerError, json, readBody } from '../admin/purge.js';
 import type { DrainState, DrainStatus } from '../routing/drain.js';
 import { StrataError } from '../errors.js';
 import { combineMetrics, combineStats } from './node-figures.js';
+import { CounterCarry, statsCounters } from './counter-carry.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -152,6 +154,10 @@ export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, re
         }
       }),
     );
+  // The node's counters keep what restarted and silent workers counted (counter-carry.ts).
+  const carry = new CounterCarry();
+  const statsCarry = new CounterCarry();
+  const workerNames = workers.map((w) => w.name);
   const fail = (res: ServerResponse, err: unknown) => json(res, 500, { error: 'INTERNAL', message: (err as Error).message });
   /** A routing change, with its body, on every worker. */
   const routingChange = async (req: IncomingMessage, res: ServerResponse, path: string, merge: (bodies: Record<string, unknown>[]) => Record<string, unknown>): Promise<void> => {
@@ -184,23 +190,28 @@ export function nodeAdminView(inner: Handler, refused: (req: IncomingMessage, re
       all('GET', '/stats', req.headers.authorization).then((answers) => {
         const per: Record<string, unknown> = {};
         const figures: Record<string, unknown>[] = [];
+        const named = new Map<string, Record<string, unknown>>();
         for (const a of answers) {
           try {
             const o = JSON.parse(a.text) as Record<string, unknown>;
             per[a.name] = o;
-            if (a.status === 200) figures.push(o);
+            if (a.status === 200) {
+              figures.push(o);
+              named.set(a.name, o);
+            }
           } catch {
             per[a.name] = { error: 'UNREADABLE', status: a.status };
           }
         }
         const { descriptions, ...node } = combineStats(figures);
+        for (const [k, v] of statsCarry.settle(workerNames, statsCounters(named))) node[k] = (typeof node[k] === 'number' ? node[k] : 0) + v;
         json(res, 200, { node: nodeId, workerCount: workers.length, workersAnswering: figures.length, ...node, workers: per, descriptions });
       }, (err: unknown) => fail(res, err));
       return;
     }
     if (path === '/metrics' && req.method === 'GET') {
       all('GET', '/metrics', undefined).then((answers) => {
-        const text = combineMetrics(answers.filter((a) => a.status === 200));
+        const text = combineMetrics(answers.filter((a) => a.status === 200), { carry, workers: workerNames });
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
         res.end(text);
       }, (err: unknown) => fail(res, err));

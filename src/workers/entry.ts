@@ -8,9 +8,11 @@ import type { Config } from '../config/types.js';
 import { StrataError } from '../errors.js';
 import { isClustered } from '../cluster/cluster.js';
 import { createLogger } from '../observability/logger.js';
-import { workerConfig, workerCount, workerLinks, type WorkerAssignment, type WorkerLinks } from './plan.js';
+import { workerConfig, workerCount, workerDir, workerLinks, type WorkerAssignment, type WorkerLinks } from './plan.js';
 import { supervise, warnUnusedDirs, type Supervisor } from './primary.js';
 import type { RoutingOverrides } from '../routing/overrides.js';
+import type { ReloadHook } from '../node-api.js';
+import { reportApplied } from './node-config.js';
 
 /**
  * How many processes serve this node. A node in a cluster of nodes runs one
@@ -50,9 +52,13 @@ export async function checkCacheDir(dir: string): Promise<void> {
   await rm(probe, { force: true });
 }
 
-/** Before any worker is forked: a refusal here is the node's, not each worker's in a restart loop. */
+/**
+ * Before any worker is forked: a refusal here is the node's, not each worker's in a
+ * restart loop. Every worker's directory (cache.dir/w<i>: a file there, or one left
+ * by another user) as well as cache.dir itself.
+ */
 export async function startPrimary(config: Readonly<Config>, count: number): Promise<Supervisor> {
-  await checkCacheDir(config.cache.dir);
+  for (let i = 0; i < count; i++) await checkCacheDir(workerDir(config.cache.dir, i));
   const logger = createLogger(config.logLevel, config.nodeId);
   return supervise(config, count, logger);
 }
@@ -62,13 +68,25 @@ export async function singleProcessChecks(config: Readonly<Config>): Promise<voi
   await warnUnusedDirs(config.cache.dir, 1, createLogger(config.logLevel, config.nodeId));
 }
 
+/**
+ * A worker's Config from the node's (`config`, and each reload's), and `reported`:
+ * the reload hook telling the primary what a reload applied (node-config.ts), for
+ * the workers it restarts.
+ */
 export function asWorker(
   config: Readonly<Config>,
   reload: () => Readonly<Config>,
   assigned: string,
-): { config: Readonly<Config>; reloadConfig: () => Readonly<Config>; links: WorkerLinks; listenAfterLoad: boolean; routing: RoutingOverrides | undefined } {
+): { config: Readonly<Config>; reloadConfig: () => Readonly<Config>; reported: ReloadHook; links: WorkerLinks; listenAfterLoad: boolean; routing: RoutingOverrides | undefined } {
   const a = JSON.parse(assigned) as WorkerAssignment;
-  return { config: workerConfig(config, a), reloadConfig: () => workerConfig(reload(), a), links: workerLinks(config, a), listenAfterLoad: a.restarted === true, routing: a.routing };
+  // The node's configuration (before this worker's share) of the reload under way: the hook runs only once it applied.
+  let loaded: Readonly<Config> | undefined;
+  const reloadConfig = (): Readonly<Config> => {
+    loaded = reload();
+    return workerConfig(loaded, a);
+  };
+  const reported: ReloadHook = { name: 'primary', apply: () => loaded && reportApplied(loaded) };
+  return { config: workerConfig(config, a), reloadConfig, reported, links: workerLinks(config, a), listenAfterLoad: a.restarted === true, routing: a.routing };
 }
 
 

@@ -15,7 +15,8 @@
 // question to an owner worker before that, ~135 µs (waking an idle peer, twice).
 //
 // - A holder that dies: its links to the others close, so its waiters fetch
-//   alone; the primary removes the dead worker's lock links before it restarts
+//   alone (one alive but silent, stopped or wedged, too, once its health checks
+//   fail: lock-links.ts watchHealth); the primary removes the dead worker's lock links before it restarts
 //   it (clearLocksOf), and a waiter that finds a link naming a process that is
 //   gone removes it and looks again (a crash between the two).
 // - Waiters do not wait for the whole body: once the holder has the response and
@@ -246,7 +247,12 @@ export class KeyLocks {
     w.resolve(answerOf(arg));
   }
 
-  /** The link to `worker` closed: whatever it held, its waiters here fetch alone. */
+  /** Waits of this worker on other workers' locks, now. */
+  get waitCount(): number {
+    return this.waits.size;
+  }
+
+  /** The link to `worker` closed, or it stopped answering: whatever it held, its waiters here fetch alone. */
   peerGone(worker: number): void {
     for (const [id, w] of this.waits) {
       if (w.worker !== worker) continue;

@@ -37,6 +37,8 @@ const NOTICE_MS = 10;
 const NOTICE_BATCH_MAX = 512;
 /** Lock attempts whose holder let go meanwhile, before fetching without the lock. */
 const MAX_RETRIES = 3;
+/** How often waits on other workers' locks are checked against those workers' health (the health checks' own pace). */
+const HEALTH_POLL_MS = 250;
 
 export interface WorkerLocksOptions {
   index: number;
@@ -88,6 +90,9 @@ export class WorkerLocks {
   private counts = { directed: 0, alone: 0 };
   private unreachable = 0;
   private closed = false;
+  /** Is worker w down (alive maybe, but failing its health checks)? Set once the node's cluster exists. */
+  private down: ((worker: number) => boolean) | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: WorkerLocksOptions) {
     this.links = opts.paths.map(() => undefined);
@@ -95,6 +100,8 @@ export class WorkerLocks {
     this.listed = opts.paths.map((_, i) => i === opts.index);
     this.server = net.createServer((s) => this.serve(s));
     this.keys = new KeyLocks(opts.lockDir, opts.index, (w, id, name) => {
+      // A holder failing its health checks would answer late or never: fetch alone.
+      if (this.down?.(w)) return false;
       const link = this.link(w);
       link?.out.send(payloadFrame(WAIT, id, Buffer.from(name, 'latin1')));
       return link !== undefined;
@@ -148,6 +155,21 @@ export class WorkerLocks {
     }
     this.counts.alone++;
     return { kind: 'alone' };
+  }
+
+  /**
+   * `down(w)`: worker w answered its health checks once and fails them now. A worker
+   * stopped or wedged keeps its links open, so its locks' waiters would wait for as
+   * long as it is silent (their clients too, and every new miss on those keys): they
+   * fetch alone instead, once it is seen down, and no new wait is made on it.
+   */
+  watchHealth(down: (worker: number) => boolean): void {
+    this.down = down;
+    clearInterval(this.healthTimer);
+    this.healthTimer = setInterval(() => {
+      if (this.keys.waitCount === 0) return;
+      for (let w = 0; w < this.count; w++) if (w !== this.opts.index && down(w)) this.keys.peerGone(w);
+    }, HEALTH_POLL_MS).unref();
   }
 
   /** The fetch that `go` allowed is storing its response and streams it: its waiters join it (key-lock.ts). */
@@ -292,6 +314,7 @@ export class WorkerLocks {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    clearInterval(this.healthTimer);
     this.keys.close();
     for (const l of this.links) l?.socket.destroy();
     for (const s of this.peers) s.destroy();

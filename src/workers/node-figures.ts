@@ -12,6 +12,8 @@
 // event-loop percentiles, version info — is the largest of the workers' (each
 // worker's own value stays beside it, labelled `worker`, and under `workers`).
 
+import type { CounterCarry, WorkerCounters } from './counter-carry.js';
+
 /** The parts of a worker's /stats combined by rules of their own (not summed as they are). */
 interface WorkerStats extends Record<string, unknown> {
   uptimeS?: number;
@@ -162,19 +164,27 @@ function familyOf(name: string, types: Map<string, string>): string {
   return types.has(base) ? base : name;
 }
 
+/** Counters and histograms: their node series must never fall while the node runs (counter-carry.ts). */
+const MONOTONIC_TYPES = new Set(['counter', 'histogram']);
+
 /**
- * Prometheus text of every worker → each series of the node (combineOf: summed,
- * smallest or largest), followed by the same series of each worker with a `worker`
- * label: a family's lines stay together under its HELP/TYPE (the text format wants
- * them grouped).
+ * Prometheus text of every worker that answered → each series of the node (combineOf:
+ * summed, smallest or largest), followed by the same series of each worker with a
+ * `worker` label: a family's lines stay together under its HELP/TYPE (the text format
+ * wants them grouped). With `kept` (every worker's name, and what the node keeps of
+ * their counters), a counter's node value also holds what restarted and silent
+ * workers counted, so it never falls while worker 0 runs.
  */
-export function combineMetrics(texts: { name: string; text: string }[]): string {
+export function combineMetrics(texts: { name: string; text: string }[], kept?: { carry: CounterCarry; workers: readonly string[] }): string {
+  const answered = new Map<string, WorkerCounters>();
   const order: string[] = [];
   const node = new Map<string, { combine: Combine; value: number }>();
   const perWorker = new Map<string, string[]>();
   const seenMeta = new Set<string>();
   const types = new Map<string, string>();
   for (const { name, text } of texts) {
+    const counters: WorkerCounters = { values: new Map(), startS: undefined };
+    answered.set(name, counters);
     for (const line of text.split('\n')) {
       if (line === '') continue;
       if (line.startsWith('#')) {
@@ -191,9 +201,11 @@ export function combineMetrics(texts: { name: string; text: string }[]): string 
       const series = m[1]! + (m[2] ?? '');
       const parsed = Number(m[3]);
       const value = Number.isFinite(parsed) ? parsed : 0;
+      const family = familyOf(m[1]!, types);
+      if (MONOTONIC_TYPES.has(types.get(family) ?? '')) counters.values.set(series, value);
+      else if (m[1] === 'process_start_time_seconds') counters.startS = value;
       const have = node.get(series);
       if (!have) {
-        const family = familyOf(m[1]!, types);
         node.set(series, { combine: combineOf(family, types.get(family)), value });
         order.push(series);
         perWorker.set(series, []);
@@ -203,6 +215,20 @@ export function combineMetrics(texts: { name: string; text: string }[]): string 
       const labels = m[2] ? `{worker="${name}",${m[2].slice(1)}` : `{worker="${name}"}`;
       perWorker.get(series)!.push(`${m[1]}${labels} ${m[3]}`);
     }
+  }
+  for (const [series, v] of kept?.carry.settle(kept.workers, answered) ?? []) {
+    const have = node.get(series);
+    if (have) {
+      have.value += v;
+      continue;
+    }
+    // Counted only by a worker that is silent now (or by an earlier life): under its family's TYPE line.
+    const family = familyOf(series.replace(/\{.*$/, ''), types);
+    const at = order.findIndex((l) => l.startsWith(`# TYPE ${family} `));
+    if (at < 0) continue;
+    order.splice(at + 1, 0, series);
+    node.set(series, { combine: 'sum', value: v });
+    perWorker.set(series, []);
   }
   const lines = order.flatMap((s) => (s.startsWith('#') ? [s] : [`${s} ${node.get(s)!.value}`, ...perWorker.get(s)!]));
   return [...lines, ''].join('\n');

@@ -39,7 +39,10 @@ export interface WorkerAssignment {
   lockPaths: string[];
   /** The directory of the node's key locks (key-lock.ts), named by the primary for this start. */
   lockDir: string;
-  /** A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile). */
+  /**
+   * A restart after a crash: listen only once the disk index loaded (the other workers serve meanwhile),
+   * and run the node's running configuration, asked of the primary (node-config.ts), not the file as it is now.
+   */
   restarted?: boolean;
   /** The admin API's routing changes so far (drains, canary weights): a restarted worker takes them. */
   routing?: RoutingOverrides;
@@ -58,6 +61,11 @@ export interface WorkerLinks {
 
 const LOOPBACK = '127.0.0.1';
 const LINK_CHECK_MS = 250;
+
+/** Does the assignment `assigned` (ASSIGNMENT_ENV's value) restart a worker after a crash? */
+export function isRestart(assigned: string): boolean {
+  return (JSON.parse(assigned) as WorkerAssignment).restarted === true;
+}
 
 /** `workers: 0` means one per core. */
 export function workerCount(config: Readonly<Config>, cores: number): number {

@@ -6,7 +6,10 @@
 //   a worker that ran a minute before dying starts from 100 ms again);
 // - SIGTERM/SIGINT: every worker gets SIGTERM and its shutdown grace; a worker
 //   still running at grace + backstop is killed; exit 0 when all stopped cleanly;
-// - SIGHUP: forwarded to every worker (each reloads; each logs what it applied).
+// - SIGHUP: forwarded to every worker (each reloads; each logs what it applied);
+//   a worker still starting is sent it once it started (before, the signal would end it);
+// - keeps the node's running configuration (node-config.ts): a worker it restarts
+//   runs what the others run, not the config file as it is at that moment.
 //
 // Worker links use loopback ports the primary reserves at start, below the kernel's
 // ephemeral range (link-ports.ts): a restarted worker takes the same ports back, so
@@ -24,6 +27,7 @@ import { ephemeralRange, reserveLinkPorts } from './link-ports.js';
 import { clearLocksOf, lockDirFor, removeLockDir } from './key-lock.js';
 import { ASSIGNMENT_ENV, type WorkerAssignment } from './plan.js';
 import { unusedDirsOf } from './unused-dirs.js';
+import { NodeConfig, type ConfigMessage } from './node-config.js';
 import type { RoutingOverrides } from '../routing/overrides.js';
 
 
@@ -34,7 +38,7 @@ const STOP_BACKSTOP_MS = 5_000;
 
 /** Messages a worker sends its primary. */
 export type StartedMessage = { strata: 'started'; listen: unknown; admin?: unknown };
-export type WorkerMessage = StartedMessage | { strata: 'routing'; overrides: RoutingOverrides };
+export type WorkerMessage = StartedMessage | { strata: 'routing'; overrides: RoutingOverrides } | ConfigMessage;
 
 /**
  * The workers' link sockets (short paths: a Unix socket path is limited to ~100
@@ -62,6 +66,10 @@ interface Slot {
   backoffMs: number;
   restarts: number;
   started?: StartedMessage;
+  /** Its current process said it started: its signal handlers are installed. */
+  serving: boolean;
+  /** A reload asked while it was not serving (starting, or waiting for its restart): SIGHUP once it serves. */
+  reloadOwed: boolean;
 }
 
 export interface Supervisor {
@@ -78,7 +86,7 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   const secret = randomBytes(32).toString('hex');
   const links = await reserveLinkPorts(count, { ephemeral: await ephemeralRange() });
   const { lockPaths, lockDir } = startFiles(count);
-  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0 }));
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, startedAtMs: 0, backoffMs: BACKOFF_MIN_MS, restarts: 0, serving: false, reloadOwed: false }));
   let stopping = false;
   let failed = false;
   /** A worker refused to start (exit 2: configuration or listener): the node exits 2 too, as a single process would. */
@@ -89,13 +97,18 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
   let started = 0;
   /** The admin API's routing changes (drains, canary weights), for a worker started after them. */
   let routing: RoutingOverrides | undefined;
+  const running = new NodeConfig(config);
+  // Structured clone, not JSON: a configuration travels to restarted workers as reloadedConfig copies it.
+  cluster.setupPrimary({ serialization: 'advanced' });
 
   const fork = (slot: Slot): void => {
     const assignment: WorkerAssignment = { index: slot.index, count, secret, links, lockPaths, lockDir, ...(slot.restarts > 0 ? { restarted: true } : {}), ...(routing ? { routing } : {}) };
     const worker = cluster.fork({ [ASSIGNMENT_ENV]: JSON.stringify(assignment) });
     slot.worker = worker;
+    slot.serving = false;
     slot.startedAtMs = Date.now();
     worker.on('message', (m: WorkerMessage) => {
+      if (running.handle(m, (answer) => worker.send(answer))) return;
       // Every worker sends the same record after an admin change (they all apply it): the last one stands.
       if (m?.strata === 'routing') routing = m.overrides;
       if (m?.strata !== 'started') return;
@@ -103,6 +116,11 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
       // else the node's start (its listen address) was never logged.
       const first = slot.started === undefined;
       slot.started = m;
+      slot.serving = true;
+      if (slot.reloadOwed) {
+        slot.reloadOwed = false;
+        worker.process.kill('SIGHUP');
+      }
       // Worker 0 answers the node's admin address: its address is the node's.
       if (first && ++started === count) logger.info({ workers: count, pid: process.pid, pids: slots.map((s) => s.worker?.process.pid), listen: m.listen, admin: slots[0]!.started?.admin }, 'strata workers started');
       else if (!first) logger.info({ worker: slot.index, pid: worker.process.pid, restarts: slot.restarts }, 'worker restarted');
@@ -110,7 +128,9 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     worker.on('exit', (code, signal) => {
       slot.worker = undefined;
       if (stopping) {
-        if (code !== 0) failed = true;
+        // Ended by the stop's SIGTERM before it started (no handlers yet): it had nothing to drain.
+        const endedStarting = signal === 'SIGTERM' && !slot.serving;
+        if (code !== 0 && !endedStarting) failed = true;
         if (slots.every((s) => s.worker === undefined)) resolveDone(exitCode());
         return;
       }
@@ -159,7 +179,12 @@ export async function supervise(config: Readonly<Config>, count: number, logger:
     done,
     stop,
     reload: () => {
-      for (const s of slots) s.worker?.process.kill('SIGHUP');
+      // Not to a process still starting: before its handlers are installed SIGHUP would end it.
+      // It reloads once it serves (the configuration it asked for may predate this reload).
+      for (const s of slots) {
+        if (s.worker && s.serving) s.worker.process.kill('SIGHUP');
+        else s.reloadOwed = true;
+      }
     },
   };
 }
@@ -189,8 +214,9 @@ async function recordCount(dir: string, count: number, logger: Logger): Promise<
   try {
     before = (JSON.parse(await readFile(join(dir, COUNT_FILE), 'utf8')) as { workers?: number }).workers;
   } catch {
-    // No record: a directory a single process filled (count 1), or a new one.
-    before = (await readdir(dir).catch(() => [])).length > 0 ? 1 : undefined;
+    // No record: a directory a single process filled (count 1), or a new one (its worker
+    // directories, made by the start-up check, are no single process's).
+    before = (await readdir(dir).catch(() => [])).some((e) => !/^w\d+$/.test(e)) ? 1 : undefined;
   }
   try {
     await mkdir(dir, { recursive: true });
