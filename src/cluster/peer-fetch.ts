@@ -61,9 +61,10 @@ import type { CopyFacts } from './purge-times.js';
 
 /**
  * A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven);
- * `vouched`: request fields the edge's guard checked under edge.publicAfterAuth (sent to the owner, proven: PEER_VOUCHED).
+ * `vouched`: request fields the edge's guard checked under edge.publicAfterAuth (sent to the owner, proven: PEER_VOUCHED);
+ * `validatedTags`: the purge tags of the stored copy the request validates (a 304 carries none of its own).
  */
-export type PeerRequest = OriginRequest & { key: string; side?: string; vouched?: readonly string[] | undefined };
+export type PeerRequest = OriginRequest & { key: string; side?: string; vouched?: readonly string[] | undefined; validatedTags?: readonly string[] };
 
 export interface PeerFetchDeps {
   membership: Membership;
@@ -120,6 +121,17 @@ export function leftOriginAfter(headers: HeaderMap, askedAtMs: number): number |
   // Whole seconds, rounded down by whoever wrote it.
   const age = largest(headers['age']);
   return age === undefined ? undefined : askedAtMs - (age + 1) * 1000 - READING_SLACK_MS;
+}
+
+/**
+ * The tags of what a peer's answer hands this node: a 304 validates the copy this node
+ * stored, whose tags it does not repeat (RFC 9110 §15.4.5 lists the fields it carries), so
+ * a tag purge applied here would not match it and the peer's unpurged copy would refresh it.
+ */
+function copyTags(res: OriginResponse, req: PeerRequest): string[] {
+  const own = tagsOf(res.headers);
+  if (res.status !== 304 || req.validatedTags === undefined || req.validatedTags.length === 0) return own;
+  return [...new Set([...own, ...req.validatedTags])];
 }
 
 /** Failed before any response: the next member may be asked. */
@@ -305,7 +317,7 @@ export class PeerFetch {
     // Kept with the copy (hidden from clients): its answers to peers count from there (deliver/respond.ts).
     if (since === undefined) delete res.headers[PEER_AGE];
     else res.headers[PEER_AGE] = String(askedAtMs - since);
-    if (since !== undefined && this.deps.purgedSince?.({ primaryKey: req.key, url: urlOfKey(req.key), tags: tagsOf(res.headers) }, since)) {
+    if (since !== undefined && this.deps.purgedSince?.({ primaryKey: req.key, url: urlOfKey(req.key), tags: copyTags(res, req) }, since)) {
       this.predatingAnswers++;
       // Not read: the connection goes (undici reports its own abort as an error, expected here).
       res.body.on('error', () => undefined).destroy();

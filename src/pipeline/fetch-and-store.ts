@@ -244,11 +244,13 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     if (answered) res = answered.res;
     else {
       // Literals, not spreads of optional parts: a spread is a runtime copy on every miss.
-      const originReq: OriginRequest & { key: string; vouched?: readonly string[] } = req.onInterim
+      const originReq: OriginRequest & { key: string; vouched?: readonly string[]; validatedTags?: readonly string[] } = req.onInterim
         ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
         : { method: 'GET', target: req.target, headers, key: req.key };
       if (req.signal) originReq.signal = req.signal;
       if (req.vouched) originReq.vouched = req.vouched;
+      // A peer's 304 is checked against the purges applied here by the tags of what it validates (cluster/peer-fetch.ts).
+      if (validating && stored.meta.tags.length > 0) originReq.validatedTags = stored.meta.tags;
       res = await fetchFrom(deps, req.viaCluster, originReq, fill);
     }
     const responseTimeMs = answered?.responseTimeMs ?? clock.now();

@@ -15,7 +15,7 @@ import type { FetchDeps } from './fetch-and-store.js';
  * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
  * owner within its handoff window, to the previous owner only-if-cached first.
  */
-export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string; vouched?: readonly string[] | undefined }, fill: FillProgress): Promise<OriginResponse> {
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string; vouched?: readonly string[] | undefined; validatedTags?: readonly string[] }, fill: FillProgress): Promise<OriginResponse> {
   if (!deps.cluster) return deps.origin.request(req);
   return viaCluster ? deps.cluster.request(req, deps.origin, fill) : deps.cluster.forPeer(req, deps.origin);
 }
