@@ -51,7 +51,7 @@ import { tagsOf } from '../cache/tags.js';
 import { cacheStatusName } from '../cache/outcome.js';
 import { cutAtSelf } from './hop-chain.js';
 import { peerHeadBytes } from './hop-size.js';
-import { fromUndici, PEER_AGE, type HeaderMap } from '../http/headers.js';
+import { fromUndici, PEER_AGE, PEER_SOFT_PURGED, type HeaderMap } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../util/clock.js';
@@ -134,6 +134,11 @@ function copyTags(res: OriginResponse, req: PeerRequest): string[] {
   return [...new Set([...own, ...req.validatedTags])];
 }
 
+/** A peer answer's soft purge, for an answer kept as this node's own copy. */
+function softPurgedOf(res: OriginResponse): { softPurgedAtMs?: number } {
+  return res.softPurgedAtMs === undefined ? {} : { softPurgedAtMs: res.softPurgedAtMs };
+}
+
 /** Failed before any response: the next member may be asked. */
 function askNext(err: unknown): boolean {
   return failedBeforeResponse(err) || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
@@ -195,7 +200,7 @@ export class PeerFetch {
         if (res) {
           this.successorFetches++;
           // This node owns it: stored here as the owner's copy (every tier); the next member keeps its own.
-          return { status: res.status, headers: res.headers, body: res.body, upstream: `peer ${previous.id} (next owner)` };
+          return { status: res.status, headers: res.headers, body: res.body, upstream: `peer ${previous.id} (next owner)`, ...softPurgedOf(res) };
         }
       } catch (err) {
         if (!askNext(err)) throw originError(err, `peer ${previous.id}`);
@@ -211,7 +216,7 @@ export class PeerFetch {
         if (res !== PREDATES && res.status !== 504) {
           this.handoffHits++;
           // This node owns it: what the previous owner held is stored here as the owner's copy, not an edge copy.
-          return { status: res.status, headers: res.headers, body: res.body, upstream: `handoff from peer ${previous.id}` };
+          return { status: res.status, headers: res.headers, body: res.body, upstream: `handoff from peer ${previous.id}`, ...softPurgedOf(res) };
         }
         if (res !== PREDATES) res.body.resume();
       } catch (err) {
@@ -313,6 +318,10 @@ export class PeerFetch {
     }
     // A copy that has passed through this node before: its chains start again from here (hop-chain.ts).
     cutAtSelf(res.headers, cacheStatusName(this.deps.nodeId), this.deps.nodeId);
+    const softPurged = largest(res.headers[PEER_SOFT_PURGED]);
+    if (res.headers[PEER_SOFT_PURGED] !== undefined) delete res.headers[PEER_SOFT_PURGED];
+    // Its copy was soft-purged there: stale there, so here too (counted from when this node asked: never later).
+    if (softPurged !== undefined) res.softPurgedAtMs = askedAtMs - softPurged;
     const since = leftOriginAfter(res.headers, askedAtMs);
     // Kept with the copy (hidden from clients): its answers to peers count from there (deliver/respond.ts).
     if (since === undefined) delete res.headers[PEER_AGE];
