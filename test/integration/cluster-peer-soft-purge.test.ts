@@ -10,6 +10,7 @@
 // owner) applies it.
 
 import { strict as assert } from 'node:assert';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
@@ -23,6 +24,21 @@ const pathOwnedBy = (id: string, prefix: string) => {
   for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
 };
 
+/** A large object (stored in slices), its bytes and ETag those of version `v`; a Range is answered. */
+function bigAnswer(range: string | undefined, v: number, fields: Record<string, string>, res: ServerResponse): void {
+  const big = Buffer.alloc(200 * 1024, `v${v}`);
+  const head = { ...fields, 'accept-ranges': 'bytes' };
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+  if (!m) {
+    res.writeHead(200, { ...head, 'content-length': big.length });
+    return void res.end(big);
+  }
+  const start = Number(m[1]);
+  const end = Math.min(Number(m[2]), big.length - 1);
+  res.writeHead(206, { ...head, 'content-range': `bytes ${start}-${end}/${big.length}`, 'content-length': end - start + 1 });
+  res.end(big.subarray(start, end + 1));
+}
+
 describe('cluster: a copy the owner soft-purged, asked by a node that did not apply the purge', () => {
   let h: ClusterHarness;
   /** The origin's current version of each path. */
@@ -34,6 +50,7 @@ describe('cluster: a copy the owner soft-purged, asked by a node that did not ap
         const v = version.get(req.url!) ?? 1;
         const etag = `"v${v}"`;
         const fields = { etag, 'cache-control': 'max-age=60, stale-while-revalidate=5' };
+        if (req.url!.startsWith('/soft-big')) return void bigAnswer(req.headers.range, v, { ...fields, 'cache-control': 'max-age=60, stale-if-error=600' }, res);
         if (req.headers['if-none-match'] === etag) {
           res.writeHead(304, fields);
           return void res.end();
@@ -43,7 +60,7 @@ describe('cluster: a copy the owner soft-purged, asked by a node that did not ap
         res.end(b);
       },
       // Only the owner holds a copy (no successor copy on node-b), and node-a's purges reach node-c alone.
-      { cluster: { successorCopy: false }, peersOf: (i, all) => (i === 0 ? ['node-a', 'node-c'] : all) },
+      { cluster: { successorCopy: false }, peersOf: (i, all) => (i === 0 ? ['node-a', 'node-c'] : all), overrides: { slices: { thresholdBytes: 64 * 1024, sliceBytes: 16 * 1024 } } },
     );
     await h.sees(1, ['node-a', 'node-c']);
     await h.sees(2, ['node-a', 'node-b']);
@@ -98,5 +115,27 @@ describe('cluster: a copy the owner soft-purged, asked by a node that did not ap
     assert.equal(validated.text, `v1 of ${p}`);
     assert.match(String(validated.headers['cache-status']), /^node-c; hit; ttl=-\d+; detail=stale-while-revalidate, node-b; fwd=stale; fwd-status=304; stored; ttl=-\d+$/);
     await eventually(p, `v2 of ${p}`);
+  });
+
+  it("a slice: the owner's soft-purged slice, answered when the origin fails, is kept stale", async () => {
+    const p = pathOwnedBy('node-c', '/soft-big');
+    const range = { range: 'bytes=0-99' };
+    assert.equal((await get(2, p, range)).text, 'v1'.repeat(50));
+    h.clock.advance(1_000);
+    version.set(p, 2);
+    await h.purge(0, { urls: [p], soft: true });
+    h.clock.advance(1_000);
+    // Stale slices are fetched again whole (no stale-while-revalidate): the owner's fetch fails, its stale-if-error answers.
+    await h.origin.close();
+    try {
+      const miss = await get(1, p, range);
+      assert.equal(miss.status, 206);
+      assert.equal(miss.text, 'v1'.repeat(50));
+      assert.match(String(miss.headers['cache-status']), /^node-c; fwd=stale; ttl=-\d+; detail=stale-if-\w+, node-b; fwd=uri-miss; fwd-status=206; stored; ttl=-\d+; detail=slices$/);
+    } finally {
+      await h.origin.reopen();
+    }
+    // node-b's slice is stale: fetched again, the current version.
+    assert.equal((await get(1, p, range)).text, 'v2'.repeat(50));
   });
 });
