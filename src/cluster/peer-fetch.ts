@@ -160,7 +160,7 @@ export class PeerFetch {
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
       if (m.self) return this.asOwner(req, order.slice(i + 1), origin, this.deps.successorCopy);
-      if (!this.fits(m, req)) return origin.request(req);
+      if (!this.fits(m, req)) return this.forOwner(order[0]!, req, origin);
       let res: OriginResponse | undefined;
       try {
         res = await this.unpurged(m, req, 'normal');
@@ -170,9 +170,20 @@ export class PeerFetch {
         continue;
       }
       // Refused twice (it may predate a purge): the next member may hold the same copy, the origin does not.
-      return res ?? origin.request(req);
+      return res ?? this.forOwner(order[0]!, req, origin);
     }
     return origin.request(req);
+  }
+
+  /**
+   * The origin's answer for an object `owner` owns, asked here instead of a peer (the
+   * request would not fit a peer's header limit, or a peer's copy may predate a purge):
+   * kept where cluster.edgeCopies says, as a copy from that peer would be, not in every
+   * tier as this node's own.
+   */
+  private async forOwner(owner: Member, req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
+    const res = await origin.request(req);
+    return owner.self ? res : { ...res, peer: owner.id! };
   }
 
   /**
