@@ -156,7 +156,8 @@ function wholeFields(head: StoredHead, meta: EntryMeta, ageS: number, cacheStatu
   }
   if (head.peerAgeAt >= 0) {
     f[head.peerAgeAt] = peerAgeValue(meta, ageS, askedAtMs);
-    if (meta.softPurgedAtMs !== undefined) f[head.peerAgeAt + 2] = softPurgedValue(meta, ageS, askedAtMs);
+    // Its slot exists only in a head built for a soft-purged entry (never written past the list's end).
+    if (f[head.peerAgeAt + 1] === PEER_SOFT_PURGED) f[head.peerAgeAt + 2] = softPurgedValue(meta, ageS, askedAtMs);
   }
   return f;
 }
