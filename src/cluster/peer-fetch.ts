@@ -5,7 +5,8 @@
 // Rules (each one a reason):
 // - a member that fails before answering (connect error, reset, no headers within
 //   cluster.peerTimeoutMs of the request, however long it queued for one of the
-//   peer's sockets) counts against its health and the next is asked; an
+//   peer's sockets, nor of its last sign of life: peer-heartbeat.ts) counts against
+//   its health and the next is asked; an
 //   answer, even a 5xx, is the answer (asking others would multiply a failing
 //   origin's load);
 // - when this node is the owner of what its own client asked (cluster.successorCopy),
@@ -74,8 +75,13 @@ export interface PeerFetchDeps {
   clock: Clock;
   logger: Logger;
   handoffMs: number;
-  /** cluster.peerTimeoutMs: a peer's time to send its answer's headers, counted from the request (queued or not). */
+  /**
+   * cluster.peerTimeoutMs: a peer's time to send its answer's headers, counted from the request (queued or not),
+   * or its next sign of life (a 1xx: peer-heartbeat.ts) when it has sent one.
+   */
   peerTimeoutMs: number;
+  /** The longest a peer sending signs of life is waited for, from the request (origin.headersTimeoutMs + peerTimeoutMs). */
+  peerWaitMaxMs?: () => number;
   /** A peer with purges queued for it is not asked. */
   hasPendingPurges: (peerId: string) => boolean;
   /** The owner's own misses go through the next member in order (cluster.successorCopy). */
@@ -303,10 +309,18 @@ export class PeerFetch {
     // The peer's time to answer counts from now, not from when a socket of its pool takes the
     // request: behind a stalled peer's busy sockets a queued request would wait round after round.
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new undiciErrors.HeadersTimeoutError(`peer ${m.id} sent no headers within cluster.peerTimeoutMs (${this.deps.peerTimeoutMs} ms)`)), this.deps.peerTimeoutMs);
+    const waitMs = this.deps.peerTimeoutMs;
+    const latest = askedAtMs + Math.max(waitMs, this.deps.peerWaitMaxMs?.() ?? waitMs);
+    const expire = () => deadline.abort(new undiciErrors.HeadersTimeoutError(`peer ${m.id} sent no headers nor sign of life within cluster.peerTimeoutMs (${waitMs} ms)`));
+    let timer = setTimeout(expire, waitMs);
+    // A sign of life (peer-heartbeat.ts): it is working on it (its origin is slow), so its time starts again, up to `latest`.
+    const onInfo = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, Math.max(0, Math.min(waitMs, latest - this.deps.clock.now())));
+    };
     const signal = req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal;
     try {
-      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal }).finally(() => clearTimeout(timer));
+      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal, onInfo }).finally(() => clearTimeout(timer));
       m.health.recordSuccess();
       res = { status: r.statusCode, headers: fromUndici(r.headers), body: r.body, upstream: `peer ${m.id}`, peer: m.id! };
     } catch (err) {

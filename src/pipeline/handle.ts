@@ -40,6 +40,7 @@ import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
 import { createGuardStep, vouchedByPeer, withoutFields } from './guarded.js';
 import { PEER_SIDE } from '../cluster/peer-auth.js';
+import { heartbeatMs, keepPeerWaiting } from '../cluster/peer-heartbeat.js';
 import type { Guard } from '../routing/guard/guard.js';
 import type { Stats } from '../observability/stats.js';
 import type { Refusal } from '../server/refusal.js';
@@ -154,6 +155,7 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
   const inFlightRefusals: InFlightRefusals = deps.inFlightRefusals ?? new WeakMap();
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
+  const peerHeartbeatMs = heartbeatMs(config.cluster.peerTimeoutMs);
 
   /** Ask the router once; the route side's path does the rest. */
   function routed(ctx: RequestContext): void | Promise<void> {
@@ -282,7 +284,11 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
         return;
       }
       finishedOnClose(ctx);
-      if (work) work.catch((err: unknown) => answer.failed(ctx, err));
+      if (work) {
+        // Still working on a peer's request (its origin may be slow): it is told this node is alive.
+        if (ctx.peer !== undefined && !res.headersSent) keepPeerWaiting(res, peerHeartbeatMs);
+        work.catch((err: unknown) => answer.failed(ctx, err));
+      }
     } catch (err) {
       finishedOnClose(ctx);
       answer.failed(ctx, err);
