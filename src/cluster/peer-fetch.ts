@@ -310,13 +310,14 @@ export class PeerFetch {
     // request: behind a stalled peer's busy sockets a queued request would wait round after round.
     const deadline = new AbortController();
     const waitMs = this.deps.peerTimeoutMs;
-    const latest = askedAtMs + Math.max(waitMs, this.deps.peerWaitMaxMs?.() ?? waitMs);
+    // Timers' time (monotonic, as setTimeout's), not the clock ages are read from.
+    const latest = performance.now() + Math.max(waitMs, this.deps.peerWaitMaxMs?.() ?? waitMs);
     const expire = () => deadline.abort(new undiciErrors.HeadersTimeoutError(`peer ${m.id} sent no headers nor sign of life within cluster.peerTimeoutMs (${waitMs} ms)`));
     let timer = setTimeout(expire, waitMs);
     // A sign of life (peer-heartbeat.ts): it is working on it (its origin is slow), so its time starts again, up to `latest`.
     const onInfo = (): void => {
       clearTimeout(timer);
-      timer = setTimeout(expire, Math.max(0, Math.min(waitMs, latest - this.deps.clock.now())));
+      timer = setTimeout(expire, Math.max(0, Math.min(waitMs, latest - performance.now())));
     };
     const signal = req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal;
     try {

@@ -7,11 +7,15 @@
 // peers counted failed for the origin's slowness.
 
 import { strict as assert } from 'node:assert';
-import { after, before, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, test } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
-import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
-import { fetchReply } from '../fixtures/harness.js';
+import { createNode } from '../../src/node.js';
+import { CLUSTER_SECRET, startCluster, startStalledPeer, type ClusterHarness } from '../fixtures/cluster.js';
+import { fetchReply, startOrigin, testConfig, until } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
 const ORIGIN_MS = 1_500;
@@ -56,4 +60,44 @@ describe('cluster: an origin slower than cluster.peerTimeoutMs', () => {
     assert.equal(h.origin.count(p), 1);
     assert.match(String(r.headers['cache-status']), new RegExp(`^${h.nodes[successor]!.id}; fwd=uri-miss`));
   });
+});
+
+test('a peer that only ever sends signs of life is waited for origin.headersTimeoutMs + cluster.peerTimeoutMs at most, then the next node is asked', async () => {
+  // Its proxy listener answers every request with 102 Processing, every 50 ms, and never more.
+  const endless = await startStalledPeer('node-z');
+  const beats = setInterval(() => {
+    for (const r of endless.held) if (!r.destroyed) r.writeProcessing();
+  }, 50);
+  const dir = await mkdtemp(join(tmpdir(), 'strata-beats-'));
+  const origin = await startOrigin((req, res) => {
+    const b = `body of ${req.url}`;
+    res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
+    res.end(b);
+  });
+  const config = testConfig(origin.url, dir);
+  config.nodeId = 'node-a';
+  config.origin = { ...config.origin, headersTimeoutMs: 600 };
+  config.cluster = { ...config.cluster, secret: CLUSTER_SECRET, healthCheckIntervalMs: 100, peerTimeoutMs: 200, handoffMs: 0, successorCopy: false, peers: [endless.peer] };
+  const node = createNode(config);
+  await node.start();
+  try {
+    const m = node.cluster()!.membership;
+    await until(() => m.peers().every((p) => m.usable(p)), 'node-z to answer its health check');
+    let p = '';
+    for (let i = 0; p === ''; i++) if (rank(primaryKey('http', HOST, `/beats/${i}`), [{ id: 'node-a' }, { id: 'node-z' }])[0]!.id === 'node-z') p = `/beats/${i}`;
+    const started = performance.now();
+    const r = await fetchReply(`http://127.0.0.1:${node.proxyAddress().port}${p}`, { host: HOST });
+    const took = performance.now() - started;
+    assert.equal(r.status, 200);
+    assert.equal(r.text, `body of ${p}`);
+    assert.ok(endless.held.length >= 1, 'node-z was asked first');
+    // 800 ms of patience, then the origin (a shared machine: generous above, strict below).
+    assert.ok(took >= 750 && took < 5_000, `answered after ${Math.round(took)} ms`);
+  } finally {
+    clearInterval(beats);
+    await node.stop();
+    await endless.close();
+    await origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
