@@ -20,3 +20,16 @@ export function expiredAt(meta: EntryMeta, atMs: number): EntryMeta {
   if (freshnessLifetimeS === meta.freshnessLifetimeS && softPurgedAtMs === meta.softPurgedAtMs) return meta;
   return { ...meta, freshnessLifetimeS, softPurgedAtMs };
 }
+
+/**
+ * As expiredAt, for a purge that may predate the entry's arrival here: a peer soft-purged
+ * its copy before answering with it (cluster/peer-fetch.ts). The age at that instant is
+ * counted back from the age on arrival, so the entry is stale here since the peer's
+ * purge, and its stale windows count from it, as they do there.
+ */
+export function expiredSince(meta: EntryMeta, atMs: number): EntryMeta {
+  if (atMs >= meta.responseTimeMs) return expiredAt(meta, atMs);
+  const ageS = Math.max(0, Math.floor(meta.initialAgeS - (meta.responseTimeMs - atMs) / 1000));
+  const softPurgedAtMs = meta.softPurgedAtMs === undefined ? atMs : Math.min(meta.softPurgedAtMs, atMs);
+  return { ...meta, freshnessLifetimeS: Math.min(meta.freshnessLifetimeS, ageS), softPurgedAtMs };
+}

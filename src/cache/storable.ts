@@ -10,7 +10,7 @@ import type { OverBound } from './entry-bounds.js';
 import CachePolicy from 'http-cache-semantics';
 import { deltaSeconds, MAX_DELTA_SECONDS, parseCacheControl, type Directives } from '../http/cache-control.js';
 import { formatHttpDate, parseHttpDate } from '../http/dates.js';
-import { splitList, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { PEER_AGE, splitList, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { dictionaryMembers, type DictionaryMember } from '../http/structured-field.js';
 import { varyNames } from './vary.js';
 
@@ -312,7 +312,12 @@ export function correctedInitialAge(input: Pick<StorageInput, 'responseHeaders' 
   // its first member; a value that is not delta-seconds is ignored; one above 2^31
   // counts as 2^31 (§1.2.2), so the Age sent on stays a whole number.
   const rawAge = input.responseHeaders['age']?.split(',', 1)[0]!.trim();
-  const ageS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Math.min(Number(rawAge), MAX_DELTA_SECONDS) : 0;
+  const wholeAgeS = rawAge !== undefined && /^\d+$/.test(rawAge) ? Math.min(Number(rawAge), MAX_DELTA_SECONDS) : 0;
+  // A peer's answer also says, to the millisecond, how long the cluster has held the content
+  // (PEER_AGE; only peers' answers keep it: origin/pool.ts): Age alone, rounded down at every
+  // hop, made a copy up to a second younger than the peer's own per hop.
+  const peerMs = Number(input.responseHeaders[PEER_AGE]);
+  const ageS = Number.isFinite(peerMs) && peerMs > 0 ? Math.max(wholeAgeS, Math.min(peerMs / 1000, MAX_DELTA_SECONDS)) : wholeAgeS;
   const responseDelay = Math.max(0, (input.responseTimeMs - input.requestTimeMs) / 1000);
   return Math.max(apparentAge, ageS + responseDelay);
 }

@@ -145,6 +145,8 @@ export class Cluster implements ClusterPath {
       logger: deps.logger,
       handoffMs: c.handoffMs,
       peerTimeoutMs: c.peerTimeoutMs,
+      // What a lone node would wait for the origin's headers, plus the hop's own allowance.
+      peerWaitMaxMs: () => config.origin.headersTimeoutMs + c.peerTimeoutMs,
       hasPendingPurges: (id) => this.outbox?.hasPending(id) ?? false,
       successorCopy: c.successorCopy,
       ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),

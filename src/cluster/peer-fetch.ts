@@ -5,7 +5,8 @@
 // Rules (each one a reason):
 // - a member that fails before answering (connect error, reset, no headers within
 //   cluster.peerTimeoutMs of the request, however long it queued for one of the
-//   peer's sockets) counts against its health and the next is asked; an
+//   peer's sockets, nor of its last sign of life: peer-heartbeat.ts) counts against
+//   its health and the next is asked; an
 //   answer, even a 5xx, is the answer (asking others would multiply a failing
 //   origin's load);
 // - when this node is the owner of what its own client asked (cluster.successorCopy),
@@ -51,7 +52,7 @@ import { tagsOf } from '../cache/tags.js';
 import { cacheStatusName } from '../cache/outcome.js';
 import { cutAtSelf } from './hop-chain.js';
 import { peerHeadBytes } from './hop-size.js';
-import { fromUndici, PEER_AGE, type HeaderMap } from '../http/headers.js';
+import { fromUndici, PEER_AGE, PEER_SOFT_PURGED, type HeaderMap } from '../http/headers.js';
 import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../util/clock.js';
@@ -61,9 +62,10 @@ import type { CopyFacts } from './purge-times.js';
 
 /**
  * A request for an object by its primary key; `side`: the canary side of a route with one (sent to the owner, proven);
- * `vouched`: request fields the edge's guard checked under edge.publicAfterAuth (sent to the owner, proven: PEER_VOUCHED).
+ * `vouched`: request fields the edge's guard checked under edge.publicAfterAuth (sent to the owner, proven: PEER_VOUCHED);
+ * `validatedTags`: the purge tags of the stored copy the request validates (a 304 carries none of its own).
  */
-export type PeerRequest = OriginRequest & { key: string; side?: string; vouched?: readonly string[] | undefined };
+export type PeerRequest = OriginRequest & { key: string; side?: string; vouched?: readonly string[] | undefined; validatedTags?: readonly string[] };
 
 export interface PeerFetchDeps {
   membership: Membership;
@@ -73,8 +75,13 @@ export interface PeerFetchDeps {
   clock: Clock;
   logger: Logger;
   handoffMs: number;
-  /** cluster.peerTimeoutMs: a peer's time to send its answer's headers, counted from the request (queued or not). */
+  /**
+   * cluster.peerTimeoutMs: a peer's time to send its answer's headers, counted from the request (queued or not),
+   * or its next sign of life (a 1xx: peer-heartbeat.ts) when it has sent one.
+   */
   peerTimeoutMs: number;
+  /** The longest a peer sending signs of life is waited for, from the request (origin.headersTimeoutMs + peerTimeoutMs). */
+  peerWaitMaxMs?: () => number;
   /** A peer with purges queued for it is not asked. */
   hasPendingPurges: (peerId: string) => boolean;
   /** The owner's own misses go through the next member in order (cluster.successorCopy). */
@@ -122,6 +129,22 @@ export function leftOriginAfter(headers: HeaderMap, askedAtMs: number): number |
   return age === undefined ? undefined : askedAtMs - (age + 1) * 1000 - READING_SLACK_MS;
 }
 
+/**
+ * The tags of what a peer's answer hands this node: a 304 validates the copy this node
+ * stored, whose tags it does not repeat (RFC 9110 §15.4.5 lists the fields it carries), so
+ * a tag purge applied here would not match it and the peer's unpurged copy would refresh it.
+ */
+function copyTags(res: OriginResponse, req: PeerRequest): string[] {
+  const own = tagsOf(res.headers);
+  if (res.status !== 304 || req.validatedTags === undefined || req.validatedTags.length === 0) return own;
+  return [...new Set([...own, ...req.validatedTags])];
+}
+
+/** A peer answer's soft purge, for an answer kept as this node's own copy. */
+function softPurgedOf(res: OriginResponse): { softPurgedAtMs?: number } {
+  return res.softPurgedAtMs === undefined ? {} : { softPurgedAtMs: res.softPurgedAtMs };
+}
+
 /** Failed before any response: the next member may be asked. */
 function askNext(err: unknown): boolean {
   return failedBeforeResponse(err) || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
@@ -143,7 +166,7 @@ export class PeerFetch {
     for (let i = 0; i < order.length; i++) {
       const m = order[i]!;
       if (m.self) return this.asOwner(req, order.slice(i + 1), origin, this.deps.successorCopy);
-      if (!this.fits(m, req)) return origin.request(req);
+      if (!this.fits(m, req)) return this.forOwner(order[0]!, req, origin);
       let res: OriginResponse | undefined;
       try {
         res = await this.unpurged(m, req, 'normal');
@@ -153,9 +176,20 @@ export class PeerFetch {
         continue;
       }
       // Refused twice (it may predate a purge): the next member may hold the same copy, the origin does not.
-      return res ?? origin.request(req);
+      return res ?? this.forOwner(order[0]!, req, origin);
     }
     return origin.request(req);
+  }
+
+  /**
+   * The origin's answer for an object `owner` owns, asked here instead of a peer (the
+   * request would not fit a peer's header limit, or a peer's copy may predate a purge):
+   * kept where cluster.edgeCopies says, as a copy from that peer would be, not in every
+   * tier as this node's own.
+   */
+  private async forOwner(owner: Member, req: PeerRequest, origin: OriginClient): Promise<OriginResponse> {
+    const res = await origin.request(req);
+    return owner.self ? res : { ...res, peer: owner.id! };
   }
 
   /**
@@ -183,7 +217,7 @@ export class PeerFetch {
         if (res) {
           this.successorFetches++;
           // This node owns it: stored here as the owner's copy (every tier); the next member keeps its own.
-          return { status: res.status, headers: res.headers, body: res.body, upstream: `peer ${previous.id} (next owner)` };
+          return { status: res.status, headers: res.headers, body: res.body, upstream: `peer ${previous.id} (next owner)`, ...softPurgedOf(res) };
         }
       } catch (err) {
         if (!askNext(err)) throw originError(err, `peer ${previous.id}`);
@@ -199,7 +233,7 @@ export class PeerFetch {
         if (res !== PREDATES && res.status !== 504) {
           this.handoffHits++;
           // This node owns it: what the previous owner held is stored here as the owner's copy, not an edge copy.
-          return { status: res.status, headers: res.headers, body: res.body, upstream: `handoff from peer ${previous.id}` };
+          return { status: res.status, headers: res.headers, body: res.body, upstream: `handoff from peer ${previous.id}`, ...softPurgedOf(res) };
         }
         if (res !== PREDATES) res.body.resume();
       } catch (err) {
@@ -275,10 +309,19 @@ export class PeerFetch {
     // The peer's time to answer counts from now, not from when a socket of its pool takes the
     // request: behind a stalled peer's busy sockets a queued request would wait round after round.
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new undiciErrors.HeadersTimeoutError(`peer ${m.id} sent no headers within cluster.peerTimeoutMs (${this.deps.peerTimeoutMs} ms)`)), this.deps.peerTimeoutMs);
+    const waitMs = this.deps.peerTimeoutMs;
+    // Timers' time (monotonic, as setTimeout's), not the clock ages are read from.
+    const latest = performance.now() + Math.max(waitMs, this.deps.peerWaitMaxMs?.() ?? waitMs);
+    const expire = () => deadline.abort(new undiciErrors.HeadersTimeoutError(`peer ${m.id} sent no headers nor sign of life within cluster.peerTimeoutMs (${waitMs} ms)`));
+    let timer = setTimeout(expire, waitMs);
+    // A sign of life (peer-heartbeat.ts): it is working on it (its origin is slow), so its time starts again, up to `latest`.
+    const onInfo = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, Math.max(0, Math.min(waitMs, latest - performance.now())));
+    };
     const signal = req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal;
     try {
-      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal }).finally(() => clearTimeout(timer));
+      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal, onInfo }).finally(() => clearTimeout(timer));
       m.health.recordSuccess();
       res = { status: r.statusCode, headers: fromUndici(r.headers), body: r.body, upstream: `peer ${m.id}`, peer: m.id! };
     } catch (err) {
@@ -301,11 +344,15 @@ export class PeerFetch {
     }
     // A copy that has passed through this node before: its chains start again from here (hop-chain.ts).
     cutAtSelf(res.headers, cacheStatusName(this.deps.nodeId), this.deps.nodeId);
+    const softPurged = largest(res.headers[PEER_SOFT_PURGED]);
+    if (res.headers[PEER_SOFT_PURGED] !== undefined) delete res.headers[PEER_SOFT_PURGED];
+    // Its copy was soft-purged there: stale there, so here too (counted from when this node asked: never later).
+    if (softPurged !== undefined) res.softPurgedAtMs = askedAtMs - softPurged;
     const since = leftOriginAfter(res.headers, askedAtMs);
     // Kept with the copy (hidden from clients): its answers to peers count from there (deliver/respond.ts).
     if (since === undefined) delete res.headers[PEER_AGE];
     else res.headers[PEER_AGE] = String(askedAtMs - since);
-    if (since !== undefined && this.deps.purgedSince?.({ primaryKey: req.key, url: urlOfKey(req.key), tags: tagsOf(res.headers) }, since)) {
+    if (since !== undefined && this.deps.purgedSince?.({ primaryKey: req.key, url: urlOfKey(req.key), tags: copyTags(res, req) }, since)) {
       this.predatingAnswers++;
       // Not read: the connection goes (undici reports its own abort as an error, expected here).
       res.body.on('error', () => undefined).destroy();

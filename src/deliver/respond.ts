@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrataError } from '../errors.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
-import { PEER_AGE, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { PEER_AGE, PEER_SOFT_PURGED, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { dropsContentLength } from '../http/no-content.js';
 import { ifRangeAllows, parseRanges, type ByteRange } from '../http/range.js';
 import type { Body, EntryMeta, StoredEntry } from '../store/types.js';
@@ -47,7 +47,7 @@ export interface StoredHead {
   whole: string[];
   /** The body size whose Content-Length value `whole` holds (-1: none yet). */
   wholeSize: number;
-  /** Where in `whole` the value of PEER_AGE goes (answers to peers), else -1. */
+  /** Where in `whole` the value of PEER_AGE goes (answers to peers), else -1; PEER_SOFT_PURGED's, when the entry was soft-purged, right after it. */
   peerAgeAt: number;
 }
 
@@ -57,7 +57,17 @@ export interface StoredHead {
  */
 export function ageFields(meta: EntryMeta, ageS: number, opts: DeliverOptions): string[] {
   const age = String(Math.max(0, Math.floor(ageS)));
-  return opts.peerAge ? ['age', age, PEER_AGE, peerAgeValue(meta, ageS, opts.peerAskedAtMs)] : ['age', age];
+  if (!opts.peerAge) return ['age', age];
+  const out = ['age', age, PEER_AGE, peerAgeValue(meta, ageS, opts.peerAskedAtMs)];
+  if (meta.softPurgedAtMs !== undefined) out.push(PEER_SOFT_PURGED, softPurgedValue(meta, ageS, opts.peerAskedAtMs));
+  return out;
+}
+
+/** PEER_SOFT_PURGED's value: milliseconds from the soft purge to when the peer's request arrived (as peerAgeValue). */
+function softPurgedValue(meta: EntryMeta, ageS: number, askedAtMs: number | undefined): string {
+  const nowMs = meta.responseTimeMs + (ageS - meta.initialAgeS) * 1000;
+  const at = askedAtMs !== undefined && askedAtMs < nowMs ? askedAtMs : nowMs;
+  return String(Math.max(0, Math.floor(at - meta.softPurgedAtMs!)));
 }
 
 /**
@@ -125,6 +135,8 @@ function storedHead(meta: EntryMeta, opts: DeliverOptions): StoredHead {
   if (opts.peerAge) {
     whole.push(PEER_AGE, '');
     peerAgeAt = whole.length - 1;
+    // A soft purge makes a new metadata object (cache/soft-purge.ts), so a new head.
+    if (meta.softPurgedAtMs !== undefined) whole.push(PEER_SOFT_PURGED, '');
   }
   head = { base: raw, whole, wholeSize: -1, peerAgeAt };
   opts.headerCache.set(meta, head);
@@ -142,7 +154,11 @@ function wholeFields(head: StoredHead, meta: EntryMeta, ageS: number, cacheStatu
     f[at + 5] = String(size);
     head.wholeSize = size;
   }
-  if (head.peerAgeAt >= 0) f[head.peerAgeAt] = peerAgeValue(meta, ageS, askedAtMs);
+  if (head.peerAgeAt >= 0) {
+    f[head.peerAgeAt] = peerAgeValue(meta, ageS, askedAtMs);
+    // Its slot exists only in a head built for a soft-purged entry (never written past the list's end).
+    if (f[head.peerAgeAt + 1] === PEER_SOFT_PURGED) f[head.peerAgeAt + 2] = softPurgedValue(meta, ageS, askedAtMs);
+  }
   return f;
 }
 

@@ -14,6 +14,16 @@ export type HeaderMap = Record<string, string>;
  */
 export const PEER_AGE = 'strata-peer-age-ms';
 
+/**
+ * On an answer to a peer only, from a copy soft-purged there: milliseconds since that
+ * purge, as of when the peer's request arrived. A soft purge cuts the copy's lifetime
+ * where its fields cannot show it (cache/soft-purge.ts), so without this a peer's
+ * stale answer (stale-while-revalidate, stale-if-error) read as fresh for the rest of
+ * its max-age. The asking node applies the soft purge to what it keeps (at the
+ * instant it asked, less this: never later than the real one) and removes the field.
+ */
+export const PEER_SOFT_PURGED = 'strata-peer-soft-purged-ms';
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',

@@ -30,6 +30,8 @@ export interface OriginResponse {
   upstream: string;
   /** Set when a peer of the cluster answered (its node id): the response is an edge copy here. */
   peer?: string;
+  /** A peer answered from a copy it had soft-purged, at this instant or later (this node's clock): what is kept of it is too. */
+  softPurgedAtMs?: number;
   /**
    * `cb` runs if the connection that carried this response later proves to carry
    * bytes nobody asked for (an unsolicited or late response) soon after this

@@ -31,7 +31,7 @@ import { createBalancer, type Balancer } from './balancer.js';
 import { failedBeforeResponse, originError, type OriginClient, type OriginRequest, type OriginResponse } from './client.js';
 import { ActiveHealthChecker, realTimers, type ActiveThresholds, type HealthState, type Timers, type Transition } from './health.js';
 import { StrataError } from '../errors.js';
-import { fromUndici, PEER_AGE } from '../http/headers.js';
+import { fromUndici, PEER_AGE, PEER_SOFT_PURGED } from '../http/headers.js';
 import { Upstream } from './upstream.js';
 
 export interface PoolDeps {
@@ -197,6 +197,8 @@ export class UpstreamPool implements OriginClient {
         // Only a peer's answer may carry it (cluster/peer-fetch.ts checks it there): an origin's would be
         // stored with the copy and offered to peers as the time the cluster has held it.
         if (headers[PEER_AGE] !== undefined) delete headers[PEER_AGE];
+        // Likewise: an origin's would mark what it sent as soft-purged on the node that asked through a peer.
+        if (headers[PEER_SOFT_PURGED] !== undefined) delete headers[PEER_SOFT_PURGED];
         return { status: res.statusCode, headers, body: res.body, upstream: u.name, onDistrust: res.onDistrust };
       } catch (err) {
         // Asked again: an upstream drained while this request was on its way is not retried on.

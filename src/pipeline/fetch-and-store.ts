@@ -43,7 +43,7 @@ import type { EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js
 import type { Clock } from '../util/clock.js';
 import type { ClusterPath, CompressEnv, FillProgress } from './context.js';
 import { startFill } from './fill.js';
-import { edgeTiersOf, fetchFrom, whenDistrusted } from './fetch-source.js';
+import { edgeTiersOf, fetchFrom, softPurgedLike, whenDistrusted } from './fetch-source.js';
 import { decodedForClient, displaceable, keyByCoding, siblingCodings } from '../transform/coding-key.js';
 import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
@@ -244,11 +244,13 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     if (answered) res = answered.res;
     else {
       // Literals, not spreads of optional parts: a spread is a runtime copy on every miss.
-      const originReq: OriginRequest & { key: string; vouched?: readonly string[] } = req.onInterim
+      const originReq: OriginRequest & { key: string; vouched?: readonly string[]; validatedTags?: readonly string[] } = req.onInterim
         ? { method: 'GET', target: req.target, headers, key: req.key, onInterim: req.onInterim }
         : { method: 'GET', target: req.target, headers, key: req.key };
       if (req.signal) originReq.signal = req.signal;
       if (req.vouched) originReq.vouched = req.vouched;
+      // A peer's 304 is checked against the purges applied here by the tags of what it validates (cluster/peer-fetch.ts).
+      if (validating && stored.meta.tags.length > 0) originReq.validatedTags = stored.meta.tags;
       res = await fetchFrom(deps, req.viaCluster, originReq, fill);
     }
     const responseTimeMs = answered?.responseTimeMs ?? clock.now();
@@ -262,7 +264,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       try {
         const notModified = { responseHeaders: res.headers, requestTimeMs, responseTimeMs };
         const exchange = { meta: stored.meta, ...notModified };
-        const merged = mergeNotModified(exchange, policy);
+        const merged = softPurgedLike(res, mergeNotModified(exchange, policy));
         // Not refreshed, the client still gets the 304's fields (its no-store, Set-Cookie, Date)
         // and age, never the old entry's; a response no longer storable is its client's alone.
         const unshared = (detail: string, own: boolean): FetchOutcome => ({
@@ -341,7 +343,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     const source = coded ? coded.storedBody(res.body) : res.body;
     if (coded?.decoding) stats.inc('decoded');
     if (source !== res.body) source.once('error', (err) => isBadCoding(err) && stats.inc('badCoding'));
-    const meta = newEntryMeta(d, {
+    const meta = softPurgedLike(res, newEntryMeta(d, {
       key,
       primaryKey: req.key,
       url: urlOfKey(req.key),
@@ -350,7 +352,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       requestTimeMs,
       responseTimeMs,
       bodySize: announced,
-    });
+    }));
     if (coded) meta.byCoding = true;
     if (coded?.decoding) meta.transform = coded.decoding;
     shared.share(meta);

@@ -4,6 +4,8 @@
 // bytes does to the entry stored from it.
 
 import type { OriginFailure } from '../cache/decide.js';
+import { expiredSince } from '../cache/soft-purge.js';
+import type { EntryMeta } from '../entry.js';
 import type { StrataError } from '../errors.js';
 import type { OriginRequest, OriginResponse } from '../origin/client.js';
 import type { ClusterPath, FillProgress } from './context.js';
@@ -15,7 +17,7 @@ import type { FetchDeps } from './fetch-and-store.js';
  * an upstream. A peer's request (viaCluster false) goes to an upstream, or, to an
  * owner within its handoff window, to the previous owner only-if-cached first.
  */
-export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string; vouched?: readonly string[] | undefined }, fill: FillProgress): Promise<OriginResponse> {
+export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluster: boolean | undefined, req: OriginRequest & { key: string; vouched?: readonly string[] | undefined; validatedTags?: readonly string[] }, fill: FillProgress): Promise<OriginResponse> {
   if (!deps.cluster) return deps.origin.request(req);
   return viaCluster ? deps.cluster.request(req, deps.origin, fill) : deps.cluster.forPeer(req, deps.origin);
 }
@@ -23,6 +25,16 @@ export function fetchFrom(deps: Pick<FetchDeps, 'origin' | 'cluster'>, viaCluste
 /** Where a copy of what `res` brought is kept: undefined for this node's own objects (every tier). */
 export function edgeTiersOf(deps: Pick<FetchDeps, 'edgeCopy'>, res: OriginResponse): ClusterPath['edgeCopies'] | undefined {
   return res.peer !== undefined ? deps.edgeCopy?.tiers : undefined;
+}
+
+/**
+ * What is kept of a peer's answer from a copy it had soft-purged is soft-purged too, at
+ * the same instant (cluster/peer-fetch.ts): stale here as there, its stale windows
+ * counting from the purge. Its fields cannot say so: read as fresh, a peer's stale
+ * answer would be kept fresh for the rest of its max-age.
+ */
+export function softPurgedLike<M extends EntryMeta | undefined>(res: OriginResponse, meta: M): M {
+  return res.softPurgedAtMs === undefined || meta === undefined ? meta : (expiredSince(meta, res.softPurgedAtMs) as M);
 }
 
 /**

@@ -29,7 +29,7 @@ import type { StoragePolicyOptions } from '../cache/storable.js';
 import { TAG_FIELDS } from '../cache/tags.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
-import { PEER_AGE, withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
+import { PEER_AGE, PEER_SOFT_PURGED, withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
 import { authorityAsHost, checkRequest } from '../server/request-guard.js';
 import type { RouteSide } from '../routing/route-table.js';
 import { createAnswers } from './answer.js';
@@ -40,6 +40,7 @@ import { createRoutePath } from './route-path.js';
 import { addSetCookie } from './sticky-cookie.js';
 import { createGuardStep, vouchedByPeer, withoutFields } from './guarded.js';
 import { PEER_SIDE } from '../cluster/peer-auth.js';
+import { heartbeatMs, keepPeerWaiting } from '../cluster/peer-heartbeat.js';
 import type { Guard } from '../routing/guard/guard.js';
 import type { Stats } from '../observability/stats.js';
 import type { Refusal } from '../server/refusal.js';
@@ -56,6 +57,7 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
   // Kept with a copy from a peer (cluster/peer-fetch.ts): between peers only.
   hidden.add(PEER_AGE);
+  hidden.add(PEER_SOFT_PURGED);
   const baseHiddenFields: ReadonlySet<string> = new Set(hidden);
   for (const f of deps.guards?.node.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
   const deliver: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
@@ -79,7 +81,7 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   // Answers to peers hide nothing: targeted fields and tags travel to the edge copy.
   // And their Age to the millisecond, written anew for each answer (a copy's own PEER_AGE is hidden like any field):
   // the asking node checks the copy against its purges (cluster/purge-times.ts).
-  const peerDeliver: DeliverOptions = { hiddenFields: new Set([PEER_AGE]), via, headerCache: new WeakMap(), peerAge: true };
+  const peerDeliver: DeliverOptions = { hiddenFields: new Set([PEER_AGE, PEER_SOFT_PURGED]), via, headerCache: new WeakMap(), peerAge: true };
   return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, forwardUnderscoreFields: config.origin.forwardUnderscoreFields, ...(compress ? { compress } : {}) };
 }
 
@@ -153,6 +155,7 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
   const inFlightRefusals: InFlightRefusals = deps.inFlightRefusals ?? new WeakMap();
   let seq = 0;
   const nextId = deps.nextRequestId ?? (() => ++seq);
+  const peerHeartbeatMs = heartbeatMs(config.cluster.peerTimeoutMs);
 
   /** Ask the router once; the route side's path does the rest. */
   function routed(ctx: RequestContext): void | Promise<void> {
@@ -281,7 +284,11 @@ export function createProxyHandler(deps: ProxyDeps): { client: Handler; link: Ha
         return;
       }
       finishedOnClose(ctx);
-      if (work) work.catch((err: unknown) => answer.failed(ctx, err));
+      if (work) {
+        // Still working on a peer's request (its origin may be slow): it is told this node is alive.
+        if (ctx.peer !== undefined && !res.headersSent) keepPeerWaiting(res, peerHeartbeatMs);
+        work.catch((err: unknown) => answer.failed(ctx, err));
+      }
     } catch (err) {
       finishedOnClose(ctx);
       answer.failed(ctx, err);

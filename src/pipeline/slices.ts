@@ -50,7 +50,7 @@ import type { Clock } from '../util/clock.js';
 import { startFill } from './fill.js';
 import { isWholeAnswer, newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SlicedObject, type WholeAnswer, type SliceSource, type SliceVersion } from './slice-parts.js';
 import type { FetchDeps, FetchOutcome, FetchRequest, FetchWork } from './fetch-and-store.js';
-import { edgeTiersOf, failureOf, fetchFrom, whenDistrusted } from './fetch-source.js';
+import { edgeTiersOf, failureOf, fetchFrom, softPurgedLike, whenDistrusted } from './fetch-source.js';
 
 /** A slice fill is never joined by another worker's request (FillProgress.streaming). */
 const NOT_JOINED: Promise<boolean> = Promise.resolve(false);
@@ -154,7 +154,8 @@ export function createSlicer(deps: SliceDeps) {
         return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
       }
       const d = verdict.decision;
-      const meta: EntryMeta = newEntryMeta(d, {
+      // A slice of a copy the owner soft-purged is soft-purged here too (fetch-source.ts).
+      const meta: EntryMeta = softPurgedLike(res, newEntryMeta(d, {
         key: sliceKey(req.key, sliceBytes, index),
         primaryKey: req.key,
         url: urlOfKey(req.key),
@@ -164,7 +165,7 @@ export function createSlicer(deps: SliceDeps) {
         responseTimeMs,
         bodySize: cr!.end - cr!.start + 1,
         slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
-      });
+      }));
       sharedMeta.share(meta);
       const body = startFill(res.body, store.open(meta, edgeTiers === 'memory' ? { purgeMark, memoryOnly: true } : { purgeMark }), {
         windowBytes: deps.windowBytes,

@@ -45,6 +45,12 @@ describe('cluster: the hop and the header limit', () => {
     const atEdge = await get(h, edge, p, filler);
     assert.equal(atEdge.status, 200, `edge: ${atEdge.status} ${atEdge.text.slice(0, 100)}`);
     assert.equal(atEdge.text, '0123456789');
+    // Fetched from the origin by a node that does not own it: kept as an edge copy (cluster.edgeCopies: memory), not on disk.
+    const edgeStore = h.nodes[edge]!.node!.store();
+    await edgeStore.flush();
+    const key = primaryKey('http', HOST, p);
+    assert.ok(edgeStore.memory.peek(key), 'edge copy in memory');
+    assert.equal(edgeStore.disk.has(key), false, 'no copy on the disk of a node that does not own it');
   });
 
   it('a smaller block still goes through the owner: one origin request for the cluster', async () => {

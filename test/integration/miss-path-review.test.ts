@@ -99,9 +99,9 @@ test('an unsafe method invalidates a fetch already in flight: a GET after the PO
   }
 });
 
-test('an origin cannot set the time a copy spent in the cluster: strata-peer-age-ms from the origin is not stored', async () => {
+test('an origin cannot set the time a copy spent in the cluster nor mark it soft-purged: strata-peer-age-ms and strata-peer-soft-purged-ms from the origin are not stored', async () => {
   const h = await startHarness((_req, res) => {
-    res.writeHead(200, { 'cache-control': 'max-age=300', 'content-length': '2', 'strata-peer-age-ms': '-86400000' });
+    res.writeHead(200, { 'cache-control': 'max-age=300', 'content-length': '2', 'strata-peer-age-ms': '-86400000', 'strata-peer-soft-purged-ms': '1' });
     res.end('ok');
   });
   try {
@@ -110,6 +110,7 @@ test('an origin cannot set the time a copy spent in the cluster: strata-peer-age
     const stored = h.node.store().peek(`GET http://${new URL(h.base).host}/aged-by-origin`);
     assert.ok(stored, 'stored under its key');
     assert.equal(stored.meta.headers['strata-peer-age-ms'], undefined);
+    assert.equal(stored.meta.headers['strata-peer-soft-purged-ms'], undefined);
   } finally {
     await h.close();
   }

@@ -134,7 +134,9 @@ export const cluster = {
   peerTimeoutMs: setting({
     kind: duration({ min: 1 }),
     default: 10_000,
-    help: "Time an owner has to send a response's headers (its own origin fetch included) before the next node in ownership order is tried.",
+    help:
+      "Time a peer has to send its answer's headers, or a sign of life (102 Processing, which a node sends every third of this while it works on a peer's request, e.g. waiting on a slow origin), " +
+      'before the next node in ownership order is tried; a peer sending signs of life is waited for up to origin.headersTimeoutMs plus this.',
   }),
   healthCheckIntervalMs: setting({ kind: duration({ min: 50 }), default: 2_000, help: "How often each peer's admin /healthz is probed (the node id it answers is its identity)." }),
   handoffMs: setting({
