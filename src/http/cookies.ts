@@ -17,6 +17,18 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
 }
 
+/** Each "name=value" pair of a Cookie field value, in order: the name and value as sent (between ";" and "=", and after "="). */
+function* cookiePairs(header: string): Generator<[name: string, value: string]> {
+  let from = 0;
+  while (from < header.length) {
+    let end = header.indexOf(';', from);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', from);
+    if (eq > -1 && eq < end) yield [header.slice(from, eq), header.slice(eq + 1, end)];
+    from = end + 1;
+  }
+}
+
 /**
  * Every value of cookie `name` in a Cookie field value, in order, exactly as sent
  * (quotes and any white space inside the pair kept); [] when absent.
@@ -24,14 +36,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 export function cookieValues(header: string | undefined, name: string): string[] {
   const out: string[] = [];
   if (header === undefined) return out;
-  let from = 0;
-  while (from < header.length) {
-    let end = header.indexOf(';', from);
-    if (end < 0) end = header.length;
-    const eq = header.indexOf('=', from);
-    if (eq > -1 && eq < end && header.slice(from, eq).trim() === name) out.push(header.slice(eq + 1, end));
-    from = end + 1;
-  }
+  for (const [sent, value] of cookiePairs(header)) if (sent.trim() === name) out.push(value);
   return out;
 }
 
@@ -50,18 +55,10 @@ export interface CookieOccurrence {
 export function cookieOccurrences(header: string | undefined, name: string): CookieOccurrence[] {
   const out: CookieOccurrence[] = [];
   if (header === undefined) return out;
-  let from = 0;
-  while (from < header.length) {
-    let end = header.indexOf(';', from);
-    if (end < 0) end = header.length;
-    const eq = header.indexOf('=', from);
-    if (eq > -1 && eq < end) {
-      const sent = header.slice(from, eq).trimStart();
-      const value = header.slice(eq + 1, end);
-      if (sent === name) out.push({ value });
-      else if (sent.trimEnd() === name || phpCookieName(sent) === name) out.push({ value, spelling: sent });
-    }
-    from = end + 1;
+  for (const [raw, value] of cookiePairs(header)) {
+    const sent = raw.trimStart();
+    if (sent === name) out.push({ value });
+    else if (sent.trimEnd() === name || phpCookieName(sent) === name) out.push({ value, spelling: sent });
   }
   return out;
 }

@@ -8,17 +8,12 @@
 
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { primaryKey } from '../../src/cache/key.js';
-import { rank } from '../../src/cluster/ownership.js';
-import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import { startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
 import { fetchReply } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b'];
-const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), ids.map((id) => ({ id })))[0]!.id;
-const pathOwnedBy = (id: string, prefix: string) => {
-  for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
-};
+const { ownerOf, pathOwnedBy } = ownership(HOST, ids);
 
 describe('cluster: a copy from a peer is never fresher than the peer says', () => {
   let h: ClusterHarness;

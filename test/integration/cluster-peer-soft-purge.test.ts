@@ -12,17 +12,12 @@
 import { strict as assert } from 'node:assert';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { primaryKey } from '../../src/cache/key.js';
-import { rank } from '../../src/cluster/ownership.js';
-import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import { startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
 import { fetchReply, until } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b', 'node-c'];
-const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), ids.map((id) => ({ id })))[0]!.id;
-const pathOwnedBy = (id: string, prefix: string) => {
-  for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
-};
+const { ownerOf, pathOwnedBy } = ownership(HOST, ids);
 
 /** A large object (stored in slices), its bytes and ETag those of version `v`; a Range is answered. */
 function bigAnswer(range: string | undefined, v: number, fields: Record<string, string>, res: ServerResponse): void {

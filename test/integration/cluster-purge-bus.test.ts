@@ -6,9 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
-import { rank } from '../../src/cluster/ownership.js';
 import { busEntrySignature } from '../../src/cluster/peer-auth.js';
-import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import { startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +19,7 @@ import { freePort, startRedis, type TestRedis } from '../fixtures/redis.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b', 'node-c'];
-const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), ids.map((id) => ({ id })))[0]!.id;
-const pathOwnedBy = (id: string, prefix: string) => {
-  for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
-};
+const { ownerOf, pathOwnedBy } = ownership(HOST, ids);
 
 describe('cluster: purge bus (Redis Streams)', () => {
   let h: ClusterHarness;

@@ -14,18 +14,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
-import { primaryKey } from '../../src/cache/key.js';
-import { rank } from '../../src/cluster/ownership.js';
-import { startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import { startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
 import { fetchReply, until } from '../fixtures/harness.js';
 import { get, servedBy, startWorkers, versionedOrigin } from '../fixtures/workers.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b', 'node-c'];
-const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), ids.map((id) => ({ id })))[0]!.id;
-const pathOwnedBy = (id: string, prefix: string) => {
-  for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
-};
+const { ownerOf, pathOwnedBy } = ownership(HOST, ids);
 
 describe('cluster: a purge not yet applied by a peer', () => {
   let h: ClusterHarness;

@@ -6,16 +6,12 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
-import { rank } from '../../src/cluster/ownership.js';
-import { ADMIN_TOKEN, startCluster, type ClusterHarness } from '../fixtures/cluster.js';
+import { ADMIN_TOKEN, startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
 import { fetchReply, until } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b', 'node-c'];
-const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), ids.map((id) => ({ id })))[0]!.id;
-const pathOwnedBy = (id: string, prefix: string) => {
-  for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
-};
+const { ownerOf, pathOwnedBy } = ownership(HOST, ids);
 
 describe('cluster: purge everywhere (fan-out)', () => {
   let h: ClusterHarness;

@@ -9,9 +9,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { primaryKey } from '../../src/cache/key.js';
-import { rank } from '../../src/cluster/ownership.js';
 import { START_WAIT_MIN_MS } from '../../src/cluster/start-wait.js';
-import { startCluster, type ClusterHarness, type ClusterNode } from '../fixtures/cluster.js';
+import { startCluster, type ClusterHarness, type ClusterNode, ownership } from '../fixtures/cluster.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +20,7 @@ import { freePort } from '../fixtures/ports.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b'];
-const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), ids.map((id) => ({ id })))[0]!.id;
-const pathOwnedBy = (id: string, prefix: string) => {
-  for (let i = 0; ; i++) if (ownerOf(`${prefix}/${i}`) === id) return `${prefix}/${i}`;
-};
+const { ownerOf, pathOwnedBy } = ownership(HOST, ids);
 
 /** Does 127.0.0.1:`port` accept a connection now? */
 function accepts(port: number): Promise<boolean> {
