@@ -11,6 +11,9 @@
 //   `retries.count` of them, and none starting past `retries.budgetMs`;
 // - never once the response has been returned: by then its bytes may be on
 //   their way to the client, so a failure mid-body cuts the client instead.
+// - a failure of a kept-alive connection as it was reused (upstream.ts,
+//   onReusedConnection) is the connection's, not the upstream's: the request
+//   goes once more to the same upstream, not counted as a try.
 //
 // When no upstream is available, all of them are tried anyway: failing closed
 // would turn a health-check mistake into an outage. A drained upstream
@@ -32,7 +35,7 @@ import { failedBeforeResponse, originError, type OriginClient, type OriginReques
 import { ActiveHealthChecker, realTimers, type ActiveThresholds, type HealthState, type Timers, type Transition } from './health.js';
 import { StrataError } from '../errors.js';
 import { fromUndici, PEER_AGE } from '../http/headers.js';
-import { Upstream } from './upstream.js';
+import { onReusedConnection, Upstream } from './upstream.js';
 
 export interface PoolDeps {
   logger: Logger;
@@ -187,8 +190,12 @@ export class UpstreamPool implements OriginClient {
     const tried = new Set<Upstream>();
     let open = this.open();
     if (open.length === 0) throw new StrataError('UPSTREAMS_DRAINED', `every upstream of ${this.name} is drained`);
+    /** The upstream whose kept-alive connection failed as it was reused: asked again, once, on a fresh one. */
+    let again: Upstream | undefined;
+    let replayed = false;
     for (;;) {
-      const u = this.choose(open, key, tried);
+      const u = again ?? this.choose(open, key, tried);
+      again = undefined;
       tried.add(u);
       try {
         const onInfo = req.onInterim && (({ statusCode, headers }: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInterim!(statusCode, fromUndici(headers)));
@@ -201,6 +208,16 @@ export class UpstreamPool implements OriginClient {
       } catch (err) {
         // Asked again: an upstream drained while this request was on its way is not retried on.
         if (this.deps.isDrained) open = this.open();
+        // The keep-alive race: the connection failed, not the upstream. Sent again to it, once,
+        // whatever retries.count says (a single upstream has no other), not counted as a try.
+        if (replayable && !replayed && onReusedConnection(err) && !req.signal?.aborted && open.includes(u) && this.now() < deadline) {
+          replayed = true;
+          again = u;
+          tried.delete(u);
+          this.retries++;
+          this.deps.logger.info({ upstream: u.name, err: (err as Error).message }, 'kept-alive origin connection failed as it was reused; sending the request again on a fresh one');
+          continue;
+        }
         const retry =
           replayable &&
           failedBeforeResponse(err) &&

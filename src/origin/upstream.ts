@@ -27,7 +27,7 @@ import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../
 import { hasNoContent } from '../http/no-content.js';
 import type { Clock } from '../util/clock.js';
 import type { UpstreamView } from './balancer.js';
-import { failureReason } from './client.js';
+import { failedBeforeResponse, failureReason } from './client.js';
 import { ConnectionTrust } from './connection-trust.js';
 import { statusExpected, UpstreamHealth, type ActiveThresholds, type ProbeOutcome, type Transition } from './health.js';
 
@@ -66,6 +66,19 @@ const FAILURE_PENALTY_MS = 1_000;
 
 // Errors that say the upstream broke the body, not that our side gave up on it.
 const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+/** Failures of a kept-alive connection as it was reused (see onReusedConnection). */
+const REUSED_CONNECTION_FAILURES = new WeakSet<object>();
+
+/**
+ * Did this request fail before any response byte on a connection kept alive from an
+ * earlier request? The origin may have closed it, idle, just as the request was written
+ * (the keep-alive race): that says nothing about the upstream, and an idempotent request
+ * may be sent again on a fresh connection (pool.ts).
+ */
+export function onReusedConnection(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && REUSED_CONNECTION_FAILURES.has(err);
+}
 
 /** Answers that say the upstream cannot serve (bad gateway, unavailable, gateway timeout): passive failures. */
 const UNHEALTHY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
@@ -121,6 +134,7 @@ export class Upstream implements UpstreamView {
       keepAliveTimeout: 4_000,
     });
     this.pool.on('disconnect', (_origin, targets, err) => this.trust.disconnected(targets[1], err));
+    this.pool.on('connectionError', (_origin, targets) => this.trust.connectFailed(targets[1]));
     if (carry) {
       carry.health.reconfigure(passive, active);
       this.health = carry.health;
@@ -188,8 +202,10 @@ export class Upstream implements UpstreamView {
       res = await this.pool.request(opts);
     } catch (err) {
       this.inFlight--;
-      // The caller giving up says nothing about the upstream.
-      if (!signal?.aborted) {
+      const stale = tracked.reused === true && failedBeforeResponse(err) && typeof err === 'object' && err !== null;
+      if (stale) REUSED_CONNECTION_FAILURES.add(err);
+      // The caller giving up says nothing about the upstream, nor does a kept-alive connection it closed.
+      if (!signal?.aborted && !stale) {
         this.observe(Math.max(this.deps.now() - started, FAILURE_PENALTY_MS));
         this.fail(failureReason(err));
       }
