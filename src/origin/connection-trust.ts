@@ -28,6 +28,8 @@ interface Tracked {
   client?: Client;
   /** Dispatched to a connection that had carried a request before (a kept-alive one). */
   reused?: boolean;
+  /** Called as the Pool hands the request to a Client (it leaves the Pool's queue), with its options. */
+  onDispatch?: (opts: Dispatcher.DispatchOptions) => void;
   endedAtMs?: number;
   callbacks: (() => void)[];
 }
@@ -62,6 +64,7 @@ export class ConnectionTrust {
         // A Client holds one connection and sends one request at a time: after a first request,
         // and until that connection is lost, the next one goes on the connection kept alive.
         t.reused = n > 0;
+        t.onDispatch?.(o);
       }
       return dispatch(o, handler);
     };

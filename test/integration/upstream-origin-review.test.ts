@@ -53,3 +53,30 @@ test('a POST on a kept-alive connection the origin reset is never sent again', a
     await h.close();
   }
 });
+
+test('a request waiting for one of maxConnections busy connections is answered 504 within connect + headers timeout, not after every request ahead of it', async () => {
+  // An origin that never answers, and a pool of one connection: each request ahead in the
+  // queue used to add a whole headers timeout to the wait of the ones behind it.
+  const stuck: OriginHandler = () => undefined;
+  const h = await startPoolHarness([{ handler: stuck }], {
+    logLevel: 'warn',
+    origin: { maxConnections: 1, connectTimeoutMs: 200, headersTimeoutMs: 300, passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
+  });
+  try {
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const r = await h.get(`/queued${i}`);
+        return { status: r.status, ms: performance.now() - started };
+      }),
+    );
+    assert.deepEqual(answers.map((a) => a.status), Array(8).fill(504));
+    const slowest = Math.max(...answers.map((a) => a.ms));
+    // Eight headers timeouts one after the other would be 2.4 s.
+    assert.ok(slowest < 1_500, `every request answered within connect + headers timeout (+ margin): slowest ${Math.round(slowest)} ms`);
+    const logged = await h.logged((l) => l['code'] === 'ORIGIN_TIMEOUT' && /waited .* for a connection/.test(String(l['msg'])));
+    assert.ok(logged.length > 0);
+  } finally {
+    await h.close();
+  }
+});

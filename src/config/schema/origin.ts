@@ -67,7 +67,7 @@ export const origin = {
       'Repeat --origin (or comma-separate STRATA_ORIGIN) for several; in YAML origin.url is one URL or a list.',
   }),
   connectTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 5_000, flag: 'connect-timeout', help: 'Time to open a TCP/TLS connection to the origin.' }),
-  headersTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'headers-timeout', help: 'Time for the origin to send response headers (504 beyond).' }),
+  headersTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'headers-timeout', help: 'Time for the origin to send response headers (504 beyond), counted from the request leaving for the upstream: a wait for a free connection (maxConnections) is part of it.' }),
   bodyTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'body-timeout', help: 'Longest pause between two chunks of an origin response body.' }),
   maxConnections: setting({
     live: true,
