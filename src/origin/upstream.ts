@@ -195,6 +195,7 @@ export class Upstream implements UpstreamView {
     onInfo?: Dispatcher.RequestOptions['onInfo'],
   ): Promise<UpstreamResponse> {
     const started = this.deps.now();
+    const era = this.health.era();
     this.requests++;
     this.inFlight++;
     let res: Dispatcher.ResponseData;
@@ -211,17 +212,17 @@ export class Upstream implements UpstreamView {
       // closed, nor a wait for one of our own connections (the upstream never saw the request).
       if (!signal?.aborted && !stale && !queue.expired) {
         this.observe(Math.max(this.deps.now() - started, FAILURE_PENALTY_MS));
-        this.fail(failureReason(err));
+        this.fail(failureReason(err), era);
       }
       throw err;
     }
     const ms = this.deps.now() - started;
     if (UNHEALTHY_STATUSES.has(res.statusCode)) {
       this.observe(Math.max(ms, FAILURE_PENALTY_MS));
-      this.fail(`status ${res.statusCode}`);
+      this.fail(`status ${res.statusCode}`, era);
     } else {
       this.observe(ms);
-      this.health.recordSuccess();
+      this.health.recordSuccess(era);
     }
     const noContent = hasNoContent(method, res.statusCode);
     let done = false;
@@ -234,7 +235,7 @@ export class Upstream implements UpstreamView {
     res.body.once('end', () => this.trust.ended(tracked));
     res.body.once('error', (err: Error & { code?: string }) => {
       // Without content the answer was whole with its headers: a Content-Length mismatch then (see the top) is no failure.
-      if (!noContent && err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`);
+      if (!noContent && err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`, era);
       finish();
     });
     const onDistrust = (cb: () => void): void => void tracked.callbacks.push(cb);
@@ -245,9 +246,9 @@ export class Upstream implements UpstreamView {
     return { statusCode: res.statusCode, headers: res.headers, body: emptyBody(), onDistrust };
   }
 
-  private fail(reason: string): void {
+  private fail(reason: string, era: number): void {
     this.failures++;
-    this.health.recordFailure(reason);
+    this.health.recordFailure(reason, era);
   }
 
   /** One active health check: GET path, fully read, status within the expected ranges. */

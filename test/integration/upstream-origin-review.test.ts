@@ -80,3 +80,34 @@ test('a request waiting for one of maxConnections busy connections is answered 5
     await h.close();
   }
 });
+
+test('an ejection is not lifted by a slow request that began before it', async () => {
+  // An upstream answering 503 is ejected; a request it took before that, answered
+  // late with a 200, is old news and must not bring it back at once.
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let held = false;
+  const ailing: OriginHandler = (req, res) => {
+    if (req.url === '/slow') {
+      held = true;
+      void released.then(() => res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '4' }).end('late'));
+      return;
+    }
+    res.writeHead(503, { 'cache-control': 'no-store', 'content-length': '4' }).end('down');
+  };
+  const h = await startPoolHarness([{ handler: ailing }], { origin: { passiveHealth: { maxFails: 2, ejectMs: 60_000, maxEjectMs: 60_000 } } });
+  try {
+    const slow = h.get('/slow');
+    await h.until(() => held, 'the slow request reached the origin');
+    assert.equal((await h.get('/bad1')).status, 503);
+    assert.equal((await h.get('/bad2')).status, 503);
+    assert.equal((await originStats(h)).upstreams[0]!.state, 'ejected');
+    release();
+    assert.equal((await slow).status, 200);
+    const s = (await originStats(h)).upstreams[0]!;
+    assert.equal(s.state, 'ejected', `still ejected after a success of a request sent before the ejection (last: ${JSON.stringify(s.lastTransition)})`);
+  } finally {
+    release();
+    await h.close();
+  }
+});
