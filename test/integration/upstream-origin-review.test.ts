@@ -111,3 +111,33 @@ test('an ejection is not lifted by a slow request that began before it', async (
     await h.close();
   }
 });
+
+test('an outage does not multiply origin load: retries under way at once are bounded by a share of the requests in flight', async () => {
+  // Every upstream resets every request. The first attempts of 40 concurrent misses are held
+  // until all have arrived, then reset together: without a budget each was sent to all three.
+  const N = 40;
+  let received = 0;
+  const held: { destroy(): void }[] = [];
+  const resetting: OriginHandler = (req) => {
+    received++;
+    if (received > N) return void req.socket.destroy();
+    held.push(req.socket);
+    if (received === N) for (const s of held.splice(0)) s.destroy();
+  };
+  const h = await startPoolHarness([{ handler: resetting }, { handler: resetting }, { handler: resetting }], {
+    logLevel: 'info',
+    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } },
+  });
+  try {
+    const statuses = await Promise.all(Array.from({ length: N }, (_, i) => h.get(`/outage${i}`).then((r) => r.status)));
+    assert.deepEqual(statuses, Array(N).fill(502));
+    assert.ok(received < N * 1.5, `origin requests for ${N} misses: ${received} (without a budget: ${N * 3})`);
+    await h.logged((l) => /retry budget/.test(String(l['msg'])));
+    // Alone, a request still gets its retries.
+    const before = received;
+    assert.equal((await h.get('/alone')).status, 502);
+    assert.equal(received - before, 3);
+  } finally {
+    await h.close();
+  }
+});

@@ -145,5 +145,15 @@ export const origin = {
     }),
     // A deadline compared with the clock before each retry (origin/pool.ts), never a timer.
     budgetMs: setting({ live: true, kind: duration({ max: CLOCK_ONLY_MS }), default: 10_000, help: 'No retry starts later than this after the first attempt.' }),
+    // Envoy's retry budget (budget_percent 20, min_retry_concurrency 3), Finagle's
+    // RetryBudget: an outage must not multiply the load on the origin by count + 1.
+    concurrencyPercent: setting({
+      live: true,
+      kind: count({ min: 0, max: 100 }),
+      default: 20,
+      help:
+        'Retries under way at once, at most this percent of the requests in flight to the pool (never fewer than 3 at once): ' +
+        'when every upstream fails, retries cannot multiply the load on them. 100: no bound below the requests in flight.',
+    }),
   },
 };
