@@ -308,8 +308,8 @@ export class UpstreamPool implements OriginClient {
   }
 
   /** Retries on another upstream, and requests that found no upstream available, since start. */
-  get counts(): { retries: number; allDownRequests: number } {
-    return { retries: this.retries, allDownRequests: this.allDownRequests };
+  get counts(): { retries: number; retriesRefused: number; allDownRequests: number } {
+    return { retries: this.retries, retriesRefused: this.retriesRefused, allDownRequests: this.allDownRequests };
   }
 
   /** Each upstream's state and load now (read at scrape time by /metrics). */
