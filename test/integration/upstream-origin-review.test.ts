@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { fetchReply, startHarness, startPoolHarness, type OriginHandler } from '../fixtures/harness.js';
+import { fetchReply, startOrigin, startPoolHarness, until, type OriginHandler } from '../fixtures/harness.js';
 import { originStats } from './upstream-pool-node.js';
+import { startReloadable } from './reload-node.js';
 
 test('a GET whose kept-alive connection the origin closed as it was reused is sent again on a fresh one: a single upstream does not answer 502', async () => {
   // The keep-alive race every proxy meets: the origin closes an idle connection just as
@@ -43,7 +44,7 @@ test('a POST on a kept-alive connection the origin reset is never sent again', a
     res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '2' });
     res.end('ok');
   };
-  const h = await startHarness(racy, {});
+  const h = await startPoolHarness([{ handler: racy }], {});
   try {
     assert.equal((await h.get('/warm')).status, 200);
     const r = await fetchReply(h.base + '/form', { 'content-type': 'text/plain' }, 'POST', 'x=1');
@@ -139,5 +140,31 @@ test('an outage does not multiply origin load: retries under way at once are bou
     assert.equal(received - before, 3);
   } finally {
     await h.close();
+  }
+});
+
+test('p2c-ewma: an upstream added by a reload, with no latency sample yet, takes one request, not a burst, until its first answer', async () => {
+  const a: OriginHandler = (_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '1' }).end('a'), 20);
+  };
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const cold: OriginHandler = (_req, res) => void released.then(() => res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '1' }).end('b'));
+  const r = await startReloadable([a], { origin: { balancer: 'p2c-ewma' } });
+  const b = await startOrigin(cold);
+  try {
+    for (let i = 0; i < 5; i++) assert.equal((await fetchReply(`${r.base}/warm${i}`)).text, 'a');
+    r.next.origin.upstreams = [...r.next.origin.upstreams, { url: b.url, weight: 1, maxConnections: 64 }];
+    assert.equal((await r.reload()).status, 200);
+    const answers = Array.from({ length: 20 }, (_, i) => fetchReply(`${r.base}/burst${i}`));
+    await until(() => r.origins[0]!.count() + b.count() >= 5 + 20, 'the burst reached the upstreams');
+    const toCold = b.count();
+    release();
+    await Promise.all(answers);
+    assert.ok(toCold <= 2, `requests sent to the unsampled upstream before its first answer: ${toCold}`);
+  } finally {
+    release();
+    await r.close();
+    await b.close();
   }
 });
