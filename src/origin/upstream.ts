@@ -24,12 +24,12 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { Pool, request as undiciRequest, type Dispatcher } from 'undici';
 import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../config/types.js';
-import { StrataError } from '../errors.js';
 import { hasNoContent } from '../http/no-content.js';
 import type { Clock } from '../util/clock.js';
 import type { UpstreamView } from './balancer.js';
 import { failedBeforeResponse, failureReason } from './client.js';
 import { ConnectionTrust } from './connection-trust.js';
+import { RequestDeadlines } from './request-deadlines.js';
 import { statusExpected, UpstreamHealth, type ActiveThresholds, type ProbeOutcome, type Transition } from './health.js';
 
 export interface UpstreamTimeouts {
@@ -199,8 +199,12 @@ export class Upstream implements UpstreamView {
     this.requests++;
     this.inFlight++;
     let res: Dispatcher.ResponseData;
-    const queue = new QueueWait(this, signal);
-    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal: queue.signal, onInfo });
+    const queue = new RequestDeadlines(this, signal);
+    const interim: Dispatcher.RequestOptions['onInfo'] = (info) => {
+      queue.interim();
+      onInfo?.(info);
+    };
+    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal: queue.signal, onInfo: interim });
     tracked.onDispatch = queue.dispatched;
     try {
       res = await queue.race(this.pool.request(opts));
@@ -299,77 +303,6 @@ export class Upstream implements UpstreamView {
     if (graceful && this.ended) return this.ended;
     this.ended = graceful ? this.pool.close() : this.pool.destroy();
     return this.ended;
-  }
-}
-
-/**
- * The wait of a request in the undici Pool's queue, while all `maxConnections` are
- * busy. undici starts the headers timeout only once a request is on a connection,
- * so a queued request used to wait for every request ahead of it, each up to its
- * own headers timeout, and a client of a stuck origin behind a full pool waited
- * without bound. Here the queue wait counts against `headersTimeoutMs`: past it the
- * request fails with ORIGIN_TIMEOUT, and a request leaving the queue gets what is
- * left of it as its headers timeout. A caller that gives up (its signal) while the
- * request is queued is answered at once too, not when the request reaches a connection.
- */
-class QueueWait {
-  readonly signal: AbortSignal;
-  expired = false;
-  private readonly ctl = new AbortController();
-  private readonly startedMs = performance.now();
-  private timer: NodeJS.Timeout | undefined;
-  private fail: ((err: unknown) => void) | undefined;
-  private left = false;
-
-  constructor(
-    private readonly upstream: Upstream,
-    private readonly caller: AbortSignal | undefined,
-  ) {
-    this.signal = caller ? AbortSignal.any([caller, this.ctl.signal]) : this.ctl.signal;
-  }
-
-  /** The Pool handed the request to a connection: undici's own timeouts take over, the headers one shortened by the wait. */
-  readonly dispatched = (opts: Dispatcher.DispatchOptions): void => {
-    if (this.left) return;
-    this.left = true;
-    this.stop();
-    const waited = performance.now() - this.startedMs;
-    if (waited >= 1) opts.headersTimeout = Math.max(1, Math.round(this.upstream.timeouts.headersTimeoutMs - waited));
-  };
-
-  race(pending: Promise<Dispatcher.ResponseData>): Promise<Dispatcher.ResponseData> {
-    if (this.left) return pending;
-    const given = new Promise<never>((_, reject) => {
-      this.fail = reject;
-      const limit = this.upstream.timeouts.headersTimeoutMs;
-      this.timer = setTimeout(() => this.expire(limit), limit).unref();
-      this.caller?.addEventListener('abort', this.callerLeft, { once: true });
-    });
-    // Settled later by undici (aborted as the request reaches a connection): nobody else awaits it.
-    pending.then((r) => (this.expired || this.caller?.aborted ? r.body.destroy() : undefined), () => undefined);
-    return Promise.race([pending, given]).finally(() => this.stop());
-  }
-
-  private readonly callerLeft = (): void => {
-    if (this.left) return;
-    this.left = true;
-    this.fail?.(this.caller!.reason);
-  };
-
-  private expire(limit: number): void {
-    if (this.left) return;
-    this.left = true;
-    this.expired = true;
-    const u = this.upstream;
-    const err = new StrataError('ORIGIN_TIMEOUT', `origin ${u.name}: waited ${limit}ms for a connection, all ${u.maxConnections} busy (origin.maxConnections; origin.headersTimeoutMs bounds the wait)`);
-    err.upstream = u.name;
-    this.ctl.abort(err);
-    this.fail?.(err);
-  }
-
-  private stop(): void {
-    clearTimeout(this.timer);
-    this.caller?.removeEventListener('abort', this.callerLeft);
   }
 }
 

@@ -168,3 +168,21 @@ test('p2c-ewma: an upstream added by a reload, with no latency sample yet, takes
     await b.close();
   }
 });
+
+test('interim responses do not hold a request past the headers timeout: an origin sending 102 Processing forever gets a 504', async () => {
+  // undici restarts its headers timeout at every 1xx: an origin sending 102 every 150 ms
+  // held the request, its connection and the client without end.
+  const timers: NodeJS.Timeout[] = [];
+  const processing: OriginHandler = (_req, res) => void timers.push(setInterval(() => res.writeProcessing(), 150));
+  const h = await startPoolHarness([{ handler: processing }], { origin: { headersTimeoutMs: 500, passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 } } });
+  try {
+    const started = performance.now();
+    const r = await Promise.race([h.get('/processing'), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000).unref())]);
+    assert.ok(r !== undefined, 'answered within 5 s');
+    assert.equal(r.status, 504);
+    assert.ok(performance.now() - started < 2_000, `answered after ${Math.round(performance.now() - started)} ms`);
+  } finally {
+    for (const t of timers) clearInterval(t);
+    await h.close();
+  }
+});
