@@ -199,22 +199,22 @@ export class Upstream implements UpstreamView {
     this.requests++;
     this.inFlight++;
     let res: Dispatcher.ResponseData;
-    const queue = new RequestDeadlines(this, signal);
+    const deadlines = new RequestDeadlines(this, signal);
     const interim: Dispatcher.RequestOptions['onInfo'] = (info) => {
-      queue.interim();
+      deadlines.interim();
       onInfo?.(info);
     };
-    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal: queue.signal, onInfo: interim });
-    tracked.onDispatch = queue.dispatched;
+    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal: deadlines.signal, onInfo: interim });
+    tracked.onDispatch = deadlines.dispatched;
     try {
-      res = await queue.race(this.pool.request(opts));
+      res = await deadlines.race(this.pool.request(opts));
     } catch (err) {
       this.inFlight--;
       const stale = tracked.reused === true && failedBeforeResponse(err) && typeof err === 'object' && err !== null;
       if (stale) REUSED_CONNECTION_FAILURES.add(err);
       // The caller giving up says nothing about the upstream, nor does a kept-alive connection it
       // closed, nor a wait for one of our own connections (the upstream never saw the request).
-      if (!signal?.aborted && !stale && !queue.expired) {
+      if (!signal?.aborted && !stale && !deadlines.expired) {
         this.observe(Math.max(this.deps.now() - started, FAILURE_PENALTY_MS));
         this.fail(failureReason(err), era);
       }
