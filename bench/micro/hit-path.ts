@@ -173,7 +173,7 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
   // sites), and 20 sites of 5 routes each (wildcards, a canary split by cookie).
   const fakePool = (): RoutePool => ({
     host: 'o', name: 'o', request: () => Promise.reject(new Error('unused')), close: async () => {}, stats: () => ({}),
-    start: () => {}, figures: () => [], anyAvailable: () => true, hasOpen: () => true, counts: { retries: 0, allDownRequests: 0 },
+    start: () => {}, figures: () => [], anyAvailable: () => true, hasOpen: () => true, counts: { retries: 0, retriesRefused: 0, allDownRequests: 0 },
   });
   const routerFor = (sites: Config['sites']) =>
     new Router({ sites, origin: { upstreams: [{ url: 'http://o', weight: 1, maxConnections: 1 }] } } as unknown as Config, { makePool: fakePool, drains: new DrainSet() });

@@ -135,7 +135,7 @@ export interface MetricSources {
   linkStats?: Stats;
   tiers: () => { memory: TierStats; disk: DiskTierStats };
   upstreams: () => UpstreamFigures[];
-  originCounts: () => { retries: number; allDownRequests: number };
+  originCounts: () => { retries: number; retriesRefused: number; allDownRequests: number };
   hitForPassKeys: () => number;
   flights: () => number;
   /** The cluster's peers (absent: not clustered). */
@@ -232,7 +232,8 @@ export function registerNodeMetrics(registry: Registry, src: MetricSources): voi
   gauge(registry, 'strata_upstream_latency_ewma_seconds', 'peak-EWMA latency of each upstream, as the balancer sees it (a failure counts as at least 1 s)', ['upstream'], perUpstream((u) => u.ewmaMs / 1000));
   counter(registry, 'strata_upstream_requests_total', 'requests sent to each upstream', ['upstream'], perUpstream((u) => u.requests));
   counter(registry, 'strata_upstream_failures_total', 'failed requests to each upstream (transport errors, timeouts, 502/503/504, broken bodies)', ['upstream'], perUpstream((u) => u.failures));
-  counter(registry, 'strata_origin_retries_total', 'origin requests retried on another upstream after failing before any response byte', [], () => src.originCounts().retries);
+  counter(registry, 'strata_origin_retries_total', 'origin requests sent again after failing before any response byte: on another upstream, or on a fresh connection after a kept-alive one failed as it was reused', [], () => src.originCounts().retries);
+  counter(registry, 'strata_origin_retries_refused_total', 'origin retries not made because the retry budget was spent (origin.retries.concurrencyPercent)', [], () => src.originCounts().retriesRefused);
   counter(registry, 'strata_origin_all_down_requests_total', 'origin requests made while no upstream was available (all were tried anyway)', [], () => src.originCounts().allDownRequests);
 
   gauge(registry, 'strata_coalesce_flights', 'origin fetches in flight that later requests for the same key may join', [], src.flights);

@@ -83,7 +83,8 @@ export class LeastConnections implements Balancer {
 /**
  * Power of two choices on peak-EWMA latency (Finagle, linkerd): draw two distinct
  * upstreams at random and take the cheaper, where cost is the latency estimate
- * times the requests in flight (plus one). A slow or overloaded upstream loses
+ * times the requests in flight (plus one). An upstream with no sample yet takes
+ * one request at a time until its first answer (see UNSAMPLED_PENALTY). A slow or overloaded upstream loses
  * every draw it is in, yet its estimate fades while it is not chosen
  * (upstream.ts), so it is tried again once it may have recovered.
  *
@@ -109,9 +110,17 @@ export class PowerOfTwoChoices implements Balancer {
   }
 }
 
+// Finagle's PeakEwma penalty: the cost of an upstream with no latency sample yet
+// and a request in flight. Without it such an upstream (added by a reload) looked
+// like the cheapest at any queue shorter than the others' latency in ms, and a
+// burst went to it before its first answer said how fast it is.
+const UNSAMPLED_PENALTY = 1e9;
+
 function load(u: UpstreamView): number {
+  const cost = u.cost();
+  if (cost === 0 && u.inFlight > 0) return (UNSAMPLED_PENALTY * u.inFlight) / u.weight;
   // +1 ms so an upstream with no latency sample yet still weighs its queue.
-  return ((u.cost() + 1) * (u.inFlight + 1)) / u.weight;
+  return ((cost + 1) * (u.inFlight + 1)) / u.weight;
 }
 
 /**

@@ -26,6 +26,10 @@ const TRACKED = Symbol('strata.connection-trust');
 
 interface Tracked {
   client?: Client;
+  /** Dispatched to a connection that had carried a request before (a kept-alive one). */
+  reused?: boolean;
+  /** Called as the Pool hands the request to a Client (it leaves the Pool's queue), with its options. */
+  onDispatch?: (opts: Dispatcher.DispatchOptions) => void;
   endedAtMs?: number;
   callbacks: (() => void)[];
 }
@@ -40,6 +44,8 @@ export function unsolicitedBytes(err: unknown): boolean {
 
 export class ConnectionTrust {
   private readonly recent = new WeakMap<Client, Tracked[]>();
+  /** Requests each Client was given since its connection was last lost (or never made). */
+  private readonly carried = new WeakMap<Client, number>();
   /** Responses distrusted since start. */
   distrusted = 0;
 
@@ -51,7 +57,15 @@ export class ConnectionTrust {
     const dispatch = client.dispatch.bind(client);
     client.dispatch = (o: TaggedOptions, handler) => {
       const t = o[TRACKED];
-      if (t) t.client = client;
+      const n = this.carried.get(client) ?? 0;
+      this.carried.set(client, n + 1);
+      if (t) {
+        t.client = client;
+        // A Client holds one connection and sends one request at a time: after a first request,
+        // and until that connection is lost, the next one goes on the connection kept alive.
+        t.reused = n > 0;
+        t.onDispatch?.(o);
+      }
       return dispatch(o, handler);
     };
     return client;
@@ -78,9 +92,15 @@ export class ConnectionTrust {
     if (list.length > MAX_REMEMBERED) list.shift();
   }
 
+  /** The Pool's 'connectionError': the Client's next request opens a new connection. */
+  connectFailed(client: unknown): void {
+    if (client instanceof Client) this.carried.delete(client);
+  }
+
   /** The Pool's 'disconnect': when the cause is unsolicited bytes, the connection's recent responses are distrusted. */
   disconnected(client: unknown, err: unknown): number {
     if (!(client instanceof Client)) return 0;
+    this.carried.delete(client);
     const list = this.recent.get(client);
     this.recent.delete(client);
     if (!list || !unsolicitedBytes(err)) return 0;

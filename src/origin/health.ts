@@ -5,7 +5,8 @@
 //             answer about one URL: upstream.ts); `maxFails` in a row eject the
 //             upstream for `ejectMs`, doubling (up to `maxEjectMs`) each time it fails again
 //             right after coming back ("probation"); one success while on
-//             probation makes it healthy and resets the back-off.
+//             probation makes it healthy and resets the back-off. Only requests
+//             sent since the latest ejection count towards these (era()).
 //   active  — probes of a configured path: `unhealthyThreshold` failed probes in
 //             a row make it unhealthy, `healthyThreshold` good ones make it
 //             healthy again — and also lift a passive ejection (Envoy's
@@ -57,6 +58,8 @@ export class UpstreamHealth {
   private probed = false;
   private last: (Transition & { at: number }) | undefined;
   private transitions = 0;
+  /** Ejections since creation: a request's outcome counts only if no ejection came after it was sent. */
+  private ejected = 0;
 
   constructor(
     private passive: PassiveHealthConfig,
@@ -84,7 +87,22 @@ export class UpstreamHealth {
     return s === 'healthy' || s === 'probation';
   }
 
-  recordSuccess(): void {
+  /** Taken when a request is sent and handed back with its outcome (recordSuccess, recordFailure). */
+  era(): number {
+    return this.ejected;
+  }
+
+  /**
+   * `era`: this.era() when the request was sent. An outcome of a request sent before the
+   * latest ejection is old news: a slow success must not lift the ejection its
+   * contemporaries earned, nor a late failure end a probation it never took part in.
+   */
+  private outdated(era: number | undefined): boolean {
+    return era !== undefined && era !== this.ejected;
+  }
+
+  recordSuccess(era?: number): void {
+    if (this.outdated(era)) return;
     this.consecutiveFailures = 0;
     const s = this.state();
     // 'unhealthy' is the active checker's verdict, and only a probe lifts it.
@@ -94,7 +112,8 @@ export class UpstreamHealth {
     }
   }
 
-  recordFailure(reason: string): void {
+  recordFailure(reason: string, era?: number): void {
+    if (this.outdated(era)) return;
     this.consecutiveFailures++;
     const s = this.state();
     if (s === 'probation') return this.eject(`failed on probation: ${reason}`);
@@ -148,6 +167,7 @@ export class UpstreamHealth {
 
   private eject(reason: string): void {
     this.ejections++;
+    this.ejected++;
     const ms = this.lastEjectMs();
     this.ejectedUntil = this.clock.now() + ms;
     this.probeOks = 0;

@@ -9,8 +9,16 @@
 //   been consumed and cannot be replayed);
 // - each retry on an upstream not yet tried for this request, at most
 //   `retries.count` of them, and none starting past `retries.budgetMs`;
+// - retries under way at once stay within `retries.concurrencyPercent` of the
+//   requests in flight to the pool (at least MIN_CONCURRENT_RETRIES): when every
+//   upstream fails, each request would otherwise be sent to count + 1 of them,
+//   multiplying the load on a pool that is down or overloaded (Envoy's retry
+//   budget, Finagle's RetryBudget);
 // - never once the response has been returned: by then its bytes may be on
 //   their way to the client, so a failure mid-body cuts the client instead.
+// - a failure of a kept-alive connection as it was reused (upstream.ts,
+//   onReusedConnection) is the connection's, not the upstream's: the request
+//   goes once more to the same upstream, not counted as a try.
 //
 // When no upstream is available, all of them are tried anyway: failing closed
 // would turn a health-check mistake into an outage. A drained upstream
@@ -32,7 +40,7 @@ import { failedBeforeResponse, originError, type OriginClient, type OriginReques
 import { ActiveHealthChecker, realTimers, type ActiveThresholds, type HealthState, type Timers, type Transition } from './health.js';
 import { StrataError } from '../errors.js';
 import { fromUndici, PEER_AGE, PEER_SOFT_PURGED } from '../http/headers.js';
-import { Upstream } from './upstream.js';
+import { onReusedConnection, Upstream } from './upstream.js';
 
 export interface PoolDeps {
   logger: Logger;
@@ -48,6 +56,9 @@ export interface PoolDeps {
 
 // RFC 9110 §9.2.2. A request with a body is excluded separately.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Retries that may be under way at once whatever the share (Envoy's min_retry_concurrency): a quiet pool still retries. */
+const MIN_CONCURRENT_RETRIES = 3;
 
 /** One upstream's figures, as /stats and /metrics report them. */
 export interface UpstreamFigures {
@@ -85,6 +96,10 @@ export class UpstreamPool implements OriginClient {
   private readonly probeAgent: Agent | undefined;
   private readonly now: () => number;
   private retries = 0;
+  /** Requests of this pool now on a retry attempt (the retry budget). */
+  private retrying = 0;
+  /** Retries the budget refused since start. */
+  private retriesRefused = 0;
   private allDownRequests = 0;
   private allDown = false;
   /** Replaced by a reload: its requests avoid upstreams already closed. */
@@ -120,6 +135,7 @@ export class UpstreamPool implements OriginClient {
     this.balancer = createBalancer(cfg.balancer, deps.random);
     // Prometheus counters never go down: a successor counts on from here.
     this.retries = predecessor?.retries ?? 0;
+    this.retriesRefused = predecessor?.retriesRefused ?? 0;
     this.allDownRequests = predecessor?.allDownRequests ?? 0;
     if (cfg.healthCheck.path !== '') {
       const agent = new Agent({ connections: 1, connect: { timeout: cfg.healthCheck.timeoutMs } });
@@ -187,38 +203,74 @@ export class UpstreamPool implements OriginClient {
     const tried = new Set<Upstream>();
     let open = this.open();
     if (open.length === 0) throw new StrataError('UPSTREAMS_DRAINED', `every upstream of ${this.name} is drained`);
-    for (;;) {
-      const u = this.choose(open, key, tried);
-      tried.add(u);
-      try {
-        const onInfo = req.onInterim && (({ statusCode, headers }: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInterim!(statusCode, fromUndici(headers)));
-        const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
-        const headers = fromUndici(res.headers);
-        // Only a peer's answer may carry it (cluster/peer-fetch.ts checks it there): an origin's would be
-        // stored with the copy and offered to peers as the time the cluster has held it.
-        if (headers[PEER_AGE] !== undefined) delete headers[PEER_AGE];
-        // Likewise: an origin's would mark what it sent as soft-purged on the node that asked through a peer.
-        if (headers[PEER_SOFT_PURGED] !== undefined) delete headers[PEER_SOFT_PURGED];
-        return { status: res.statusCode, headers, body: res.body, upstream: u.name, onDistrust: res.onDistrust };
-      } catch (err) {
-        // Asked again: an upstream drained while this request was on its way is not retried on.
-        if (this.deps.isDrained) open = this.open();
-        const retry =
-          replayable &&
-          failedBeforeResponse(err) &&
-          !req.signal?.aborted &&
-          tried.size <= this.cfg.retries.count &&
-          open.some((o) => !tried.has(o)) &&
-          this.now() < deadline;
-        if (!retry) {
-          const e = originError(err, u.name);
-          if (tried.size > 1) e.message += `; ${tried.size} upstreams tried`;
-          throw e;
+    /** The upstream whose kept-alive connection failed as it was reused: asked again, once, on a fresh one. */
+    let again: Upstream | undefined;
+    let replayed = false;
+    let retrying = false;
+    try {
+      for (;;) {
+        const u = again ?? this.choose(open, key, tried);
+        again = undefined;
+        tried.add(u);
+        try {
+          const onInfo = req.onInterim && (({ statusCode, headers }: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInterim!(statusCode, fromUndici(headers)));
+          const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
+          const headers = fromUndici(res.headers);
+          // Only a peer's answer may carry it (cluster/peer-fetch.ts checks it there): an origin's would be
+          // stored with the copy and offered to peers as the time the cluster has held it.
+          if (headers[PEER_AGE] !== undefined) delete headers[PEER_AGE];
+          // Likewise: an origin's would mark what it sent as soft-purged on the node that asked through a peer.
+          if (headers[PEER_SOFT_PURGED] !== undefined) delete headers[PEER_SOFT_PURGED];
+          return { status: res.statusCode, headers, body: res.body, upstream: u.name, onDistrust: res.onDistrust };
+        } catch (err) {
+          // Asked again: an upstream drained while this request was on its way is not retried on.
+          if (this.deps.isDrained) open = this.open();
+          // The keep-alive race: the connection failed, not the upstream. Sent again to it, once,
+          // whatever retries.count says (a single upstream has no other), not counted as a try.
+          if (replayable && !replayed && onReusedConnection(err) && !req.signal?.aborted && open.includes(u) && this.now() < deadline) {
+            replayed = true;
+            again = u;
+            tried.delete(u);
+            this.retries++;
+            this.deps.logger.info({ upstream: u.name, err: (err as Error).message }, 'kept-alive origin connection failed as it was reused; sending the request again on a fresh one');
+            continue;
+          }
+          const retry =
+            replayable &&
+            failedBeforeResponse(err) &&
+            !req.signal?.aborted &&
+            tried.size <= this.cfg.retries.count &&
+            open.some((o) => !tried.has(o)) &&
+            this.now() < deadline;
+          const withinBudget = !retry || this.mayRetry(retrying);
+          if (!withinBudget) {
+            this.retriesRefused++;
+            this.deps.logger.info({ upstream: u.name, retrying: this.retrying }, 'retry budget spent (origin.retries.concurrencyPercent): not retried');
+          }
+          if (!retry || !withinBudget) {
+            const e = originError(err, u.name);
+            if (tried.size > 1) e.message += `; ${tried.size} upstreams tried`;
+            throw e;
+          }
+          this.retries++;
+          if (!retrying) this.retrying++;
+          retrying = true;
+          this.deps.logger.info({ upstream: u.name, err: (err as Error).message, attempt: tried.size }, 'origin request failed before any response; retrying on another upstream');
         }
-        this.retries++;
-        this.deps.logger.info({ upstream: u.name, err: (err as Error).message, attempt: tried.size }, 'origin request failed before any response; retrying on another upstream');
       }
+    } finally {
+      if (retrying) this.retrying--;
     }
+  }
+
+  /** Is there room in the retry budget for one more request on a retry (one already retrying keeps its place)? */
+  private mayRetry(already: boolean): boolean {
+    if (already) return true;
+    let inFlight = 0;
+    for (const u of this.upstreams) inFlight += u.inFlight;
+    // The request deciding is in flight too, though its failed attempt no longer counts.
+    const share = Math.floor(((inFlight + 1) * this.cfg.retries.concurrencyPercent) / 100);
+    return this.retrying < Math.max(MIN_CONCURRENT_RETRIES, share);
   }
 
   /** The upstreams that may take a new request: all but the drained ones. */
@@ -258,8 +310,8 @@ export class UpstreamPool implements OriginClient {
   }
 
   /** Retries on another upstream, and requests that found no upstream available, since start. */
-  get counts(): { retries: number; allDownRequests: number } {
-    return { retries: this.retries, allDownRequests: this.allDownRequests };
+  get counts(): { retries: number; retriesRefused: number; allDownRequests: number } {
+    return { retries: this.retries, retriesRefused: this.retriesRefused, allDownRequests: this.allDownRequests };
   }
 
   /** Each upstream's state and load now (read at scrape time by /metrics). */
@@ -281,6 +333,7 @@ export class UpstreamPool implements OriginClient {
     return {
       balancer: this.cfg.balancer,
       retries: this.retries,
+      retriesRefused: this.retriesRefused,
       allDownRequests: this.allDownRequests,
       upstreams: this.upstreams.map((u) => ({
         name: u.name,

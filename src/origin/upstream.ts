@@ -27,8 +27,9 @@ import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../
 import { hasNoContent } from '../http/no-content.js';
 import type { Clock } from '../util/clock.js';
 import type { UpstreamView } from './balancer.js';
-import { failureReason } from './client.js';
+import { failedBeforeResponse, failureReason } from './client.js';
 import { ConnectionTrust } from './connection-trust.js';
+import { RequestDeadlines } from './request-deadlines.js';
 import { statusExpected, UpstreamHealth, type ActiveThresholds, type ProbeOutcome, type Transition } from './health.js';
 
 export interface UpstreamTimeouts {
@@ -66,6 +67,19 @@ const FAILURE_PENALTY_MS = 1_000;
 
 // Errors that say the upstream broke the body, not that our side gave up on it.
 const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+/** Failures of a kept-alive connection as it was reused (see onReusedConnection). */
+const REUSED_CONNECTION_FAILURES = new WeakSet<object>();
+
+/**
+ * Did this request fail before any response byte on a connection kept alive from an
+ * earlier request? The origin may have closed it, idle, just as the request was written
+ * (the keep-alive race): that says nothing about the upstream, and an idempotent request
+ * may be sent again on a fresh connection (pool.ts).
+ */
+export function onReusedConnection(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && REUSED_CONNECTION_FAILURES.has(err);
+}
 
 /** Answers that say the upstream cannot serve (bad gateway, unavailable, gateway timeout): passive failures. */
 const UNHEALTHY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
@@ -121,6 +135,7 @@ export class Upstream implements UpstreamView {
       keepAliveTimeout: 4_000,
     });
     this.pool.on('disconnect', (_origin, targets, err) => this.trust.disconnected(targets[1], err));
+    this.pool.on('connectionError', (_origin, targets) => this.trust.connectFailed(targets[1]));
     if (carry) {
       carry.health.reconfigure(passive, active);
       this.health = carry.health;
@@ -180,28 +195,38 @@ export class Upstream implements UpstreamView {
     onInfo?: Dispatcher.RequestOptions['onInfo'],
   ): Promise<UpstreamResponse> {
     const started = this.deps.now();
+    const era = this.health.era();
     this.requests++;
     this.inFlight++;
     let res: Dispatcher.ResponseData;
-    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal, onInfo });
+    const deadlines = new RequestDeadlines(this, signal);
+    const interim: Dispatcher.RequestOptions['onInfo'] = (info) => {
+      deadlines.interim();
+      onInfo?.(info);
+    };
+    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal: deadlines.signal, onInfo: interim });
+    tracked.onDispatch = deadlines.dispatched;
     try {
-      res = await this.pool.request(opts);
+      res = await deadlines.race(this.pool.request(opts));
     } catch (err) {
       this.inFlight--;
-      // The caller giving up says nothing about the upstream.
-      if (!signal?.aborted) {
+      const stale = tracked.reused === true && failedBeforeResponse(err) && typeof err === 'object' && err !== null;
+      if (stale) REUSED_CONNECTION_FAILURES.add(err);
+      // The caller giving up says nothing about the upstream, nor does a kept-alive connection it
+      // closed, nor a wait for one of our own connections (the upstream never saw the request).
+      if (!signal?.aborted && !stale && !deadlines.expired) {
         this.observe(Math.max(this.deps.now() - started, FAILURE_PENALTY_MS));
-        this.fail(failureReason(err));
+        this.fail(failureReason(err), era);
       }
       throw err;
     }
     const ms = this.deps.now() - started;
     if (UNHEALTHY_STATUSES.has(res.statusCode)) {
       this.observe(Math.max(ms, FAILURE_PENALTY_MS));
-      this.fail(`status ${res.statusCode}`);
+      this.fail(`status ${res.statusCode}`, era);
     } else {
       this.observe(ms);
-      this.health.recordSuccess();
+      this.health.recordSuccess(era);
     }
     const noContent = hasNoContent(method, res.statusCode);
     let done = false;
@@ -214,7 +239,7 @@ export class Upstream implements UpstreamView {
     res.body.once('end', () => this.trust.ended(tracked));
     res.body.once('error', (err: Error & { code?: string }) => {
       // Without content the answer was whole with its headers: a Content-Length mismatch then (see the top) is no failure.
-      if (!noContent && err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`);
+      if (!noContent && err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`, era);
       finish();
     });
     const onDistrust = (cb: () => void): void => void tracked.callbacks.push(cb);
@@ -225,9 +250,9 @@ export class Upstream implements UpstreamView {
     return { statusCode: res.statusCode, headers: res.headers, body: emptyBody(), onDistrust };
   }
 
-  private fail(reason: string): void {
+  private fail(reason: string, era: number): void {
     this.failures++;
-    this.health.recordFailure(reason);
+    this.health.recordFailure(reason, era);
   }
 
   /** One active health check: GET path, fully read, status within the expected ranges. */

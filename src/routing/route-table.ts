@@ -19,7 +19,7 @@ export interface RoutePool extends OriginClient {
   figures(): UpstreamFigures[];
   anyAvailable(): boolean;
   hasOpen(): boolean;
-  readonly counts: { retries: number; allDownRequests: number };
+  readonly counts: { retries: number; retriesRefused: number; allDownRequests: number };
   /** A pool for changed settings that keeps what it can of this one (health, figures); this one is then retired. */
   successor?(cfg: OriginConfig): RoutePool;
   /** Replaced by a reload: stop what only a current pool does (health checks); requests routed here are still served until close(). */

@@ -229,14 +229,16 @@ export class Router {
   }
 
   /** Summed over the pools, for /metrics. */
-  get counts(): { retries: number; allDownRequests: number } {
+  get counts(): { retries: number; retriesRefused: number; allDownRequests: number } {
     let retries = 0;
+    let retriesRefused = 0;
     let allDownRequests = 0;
     for (const p of this.table.pools) {
       retries += p.pool.counts.retries;
+      retriesRefused += p.pool.counts.retriesRefused;
       allDownRequests += p.pool.counts.allDownRequests;
     }
-    return { retries, allDownRequests };
+    return { retries, retriesRefused, allDownRequests };
   }
 
   /**

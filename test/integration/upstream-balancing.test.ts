@@ -91,7 +91,7 @@ test('retries: idempotent requests without a body go to another upstream; others
 test('retries are bounded by retries.count', async () => {
   const h = await startPoolHarness(
     [{ handler: answersName('d1'), weight: 100 }, { handler: answersName('d2'), weight: 100 }, { handler: answersName('ok'), weight: 1 }],
-    { logLevel: 'warn', origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 1, budgetMs: 10_000 } } },
+    { logLevel: 'warn', origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 1, budgetMs: 10_000, concurrencyPercent: 20 } } },
   );
   try {
     await h.origins[0]!.close();
@@ -109,7 +109,7 @@ test('retries are bounded by retries.count', async () => {
 test('retries are bounded by retries.budgetMs: a zero budget allows none', async () => {
   const h = await startPoolHarness([{ handler: answersName('dead'), weight: 100 }, { handler: answersName('ok'), weight: 1 }], {
     logLevel: 'warn',
-    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 2, budgetMs: 0 } },
+    origin: { balancer: 'round-robin', passiveHealth: { maxFails: 0, ejectMs: 1000, maxEjectMs: 1000 }, retries: { count: 2, budgetMs: 0, concurrencyPercent: 20 } },
   });
   try {
     await h.origins[0]!.close();

@@ -95,6 +95,13 @@ test('p2c-ewma: in-flight requests raise the cost (a busy fast upstream yields)'
   assert.equal(p2c.pick(list).name, 'idle');
 });
 
+test('p2c-ewma: an upstream with no latency sample takes one request at a time; a pool with none spreads by in-flight', () => {
+  const p2c = new PowerOfTwoChoices(seededRandom(3));
+  assert.equal(p2c.pick(ups([['warm', 1, 0, 20], ['cold', 1, 0, 0]])).name, 'cold', 'idle, it is tried');
+  assert.equal(p2c.pick(ups([['warm', 1, 5, 20], ['cold', 1, 1, 0]])).name, 'warm', 'one request out: it waits for the answer');
+  assert.equal(p2c.pick(ups([['a', 1, 3, 0], ['b', 1, 1, 0]])).name, 'b');
+});
+
 test('p2c-ewma: weight is capacity — twice the weight carries twice the in-flight at equal cost', () => {
   const p2c = new PowerOfTwoChoices(seededRandom(3));
   // (10+1)·(1+1)/1 = 22 vs (10+1)·(3+1)/2 = 22: a tie, decided at random.

@@ -66,7 +66,7 @@ test('YAML origin.upstreams: URLs or mappings with weight and maxConnections; fl
   assert.equal(c.origin.balancer, 'least-connections');
   assert.deepEqual(c.origin.healthCheck, { path: '/healthz', intervalMs: 2000, timeoutMs: 500, healthyThreshold: 1, unhealthyThreshold: 2, expectStatuses: [[200, 299], [304, 304]] });
   assert.deepEqual(c.origin.passiveHealth, { maxFails: 0, ejectMs: 5000, maxEjectMs: 60000 });
-  assert.deepEqual(c.origin.retries, { count: 1, budgetMs: 3000 });
+  assert.deepEqual(c.origin.retries, { count: 1, budgetMs: 3000, concurrencyPercent: 20 });
   const flagged = config({ argv: ['--config', 'm.yaml', '--origin', 'http://c:3'], readFile });
   assert.deepEqual(flagged.origin.upstreams, [{ url: 'http://c:3', weight: 1, maxConnections: 32 }]);
   // origin.url may also be a YAML list.

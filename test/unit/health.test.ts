@@ -158,3 +158,18 @@ test('active checker: probes at once, then one interval after each probe ends; s
   checker.stop();
   assert.equal(pending.length, 0);
 });
+
+test('passive: outcomes of requests sent before the latest ejection neither lift it nor end a probation', () => {
+  const { h, clock, path } = machine();
+  const before = h.era();
+  for (let i = 0; i < 3; i++) h.recordFailure('status 503', h.era());
+  assert.equal(h.state(), 'ejected');
+  h.recordSuccess(before); // a slow request sent before the ejection
+  assert.equal(h.state(), 'ejected');
+  clock.advance(1000);
+  assert.equal(h.state(), 'probation');
+  h.recordFailure('UND_ERR_HEADERS_TIMEOUT', before); // a late timeout of the same vintage
+  assert.equal(h.state(), 'probation');
+  h.recordSuccess(h.era()); // a request sent on probation decides
+  assert.equal(path(), 'ejected probation healthy');
+});

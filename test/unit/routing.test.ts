@@ -245,7 +245,7 @@ test('router successor (reload): unchanged pools carried over, changed ones repl
       figures: () => [],
       anyAvailable: () => true,
       hasOpen: () => true,
-      counts: { retries: 0, allDownRequests: 0 },
+      counts: { retries: 0, retriesRefused: 0, allDownRequests: 0 },
     };
   };
   const sites = (canaryUrl: string, percent: number) =>

@@ -67,7 +67,7 @@ export const origin = {
       'Repeat --origin (or comma-separate STRATA_ORIGIN) for several; in YAML origin.url is one URL or a list.',
   }),
   connectTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 5_000, flag: 'connect-timeout', help: 'Time to open a TCP/TLS connection to the origin.' }),
-  headersTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'headers-timeout', help: 'Time for the origin to send response headers (504 beyond).' }),
+  headersTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'headers-timeout', help: 'Time for the origin to send response headers (504 beyond), counted from the request leaving for the upstream: a wait for a free connection (maxConnections) is part of it.' }),
   bodyTimeoutMs: setting({ live: true, kind: duration({ min: 1 }), default: 30_000, flag: 'body-timeout', help: 'Longest pause between two chunks of an origin response body.' }),
   maxConnections: setting({
     live: true,
@@ -145,5 +145,15 @@ export const origin = {
     }),
     // A deadline compared with the clock before each retry (origin/pool.ts), never a timer.
     budgetMs: setting({ live: true, kind: duration({ max: CLOCK_ONLY_MS }), default: 10_000, help: 'No retry starts later than this after the first attempt.' }),
+    // Envoy's retry budget (budget_percent 20, min_retry_concurrency 3), Finagle's
+    // RetryBudget: an outage must not multiply the load on the origin by count + 1.
+    concurrencyPercent: setting({
+      live: true,
+      kind: count({ min: 0, max: 100 }),
+      default: 20,
+      help:
+        'Retries under way at once, at most this percent of the requests in flight to the pool (never fewer than 3 at once): ' +
+        'when every upstream fails, retries cannot multiply the load on them. 100: no bound below the requests in flight.',
+    }),
   },
 };
