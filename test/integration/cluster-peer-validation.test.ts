@@ -5,8 +5,8 @@
 
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
-import { fetchReply, until } from '../fixtures/harness.js';
+import { startCluster, type ClusterHarness, ownership, whileOwnerLags as lagging } from '../fixtures/cluster.js';
+import { fetchReply } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b', 'node-c'];
@@ -36,26 +36,7 @@ describe("cluster: a peer's 304 to a node that applied a purge the peer has not"
 
   /** Run `during` while node-b has applied purge `body` and the owner node-c has not. */
   async function whileOwnerLags(body: unknown, during: () => Promise<void>): Promise<void> {
-    const owner = h.nodes[2]!.node!.store();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const purge = owner.purge.bind(owner);
-    owner.purge = async (...args) => {
-      await held;
-      return purge(...args);
-    };
-    let bApplied = false;
-    h.nodes[1]!.node!.onPurged(() => void (bApplied = true));
-    const answer = h.purge(0, body);
-    try {
-      await until(() => bApplied, 'node-b to apply the purge');
-      h.clock.advance(10);
-      await during();
-    } finally {
-      release();
-      owner.purge = purge;
-    }
-    assert.equal((await answer).status, 200);
+    assert.equal((await lagging(h, body, during)).status, 200);
   }
 
   for (const [name, prefix, selector] of [

@@ -14,8 +14,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
-import { startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
-import { fetchReply, until } from '../fixtures/harness.js';
+import { startCluster, type ClusterHarness, ownership, whileOwnerLags } from '../fixtures/cluster.js';
+import { fetchReply } from '../fixtures/harness.js';
 import { get, servedBy, startWorkers, versionedOrigin } from '../fixtures/workers.js';
 
 const HOST = 'site.test';
@@ -45,20 +45,7 @@ describe('cluster: a purge not yet applied by a peer', () => {
     // Time passes: the owner's copy is a second old when the purge comes.
     h.clock.advance(1_000);
     // The owner applies the purge only when the test lets it (a slow or failed delivery).
-    const owner = h.nodes[2]!.node!.store();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const purge = owner.purge.bind(owner);
-    owner.purge = async (...args) => {
-      await held;
-      return purge(...args);
-    };
-    let bApplied = false;
-    h.nodes[1]!.node!.onPurged(() => void (bApplied = true));
-    const answer = h.purge(0, { urls: [p] });
-    try {
-      await until(() => bApplied, 'node-b to apply the purge');
-      h.clock.advance(10);
+    const r = await whileOwnerLags(h, { urls: [p] }, async () => {
       // node-b misses, asks the owner: its v1 left the origin before the purge node-b applied.
       const during = await get1(1, p);
       assert.equal(during.text, `v2 of ${p}`, `during: ${during.headers['cache-status']}`);
@@ -66,11 +53,7 @@ describe('cluster: a purge not yet applied by a peer', () => {
       assert.match(String(during.headers['cache-status']), /^node-c; fwd=request; .*, node-b; fwd=uri-miss/);
       const peerStats = h.nodes[1]!.node!.cluster()!.stats() as { peerAnswersPredatingPurges: number };
       assert.equal(peerStats.peerAnswersPredatingPurges, 1, 'the old copy was refused once; the revalidated one taken');
-    } finally {
-      release();
-      owner.purge = purge;
-    }
-    const r = await answer;
+    });
     assert.equal(r.status, 200);
     assert.deepEqual((JSON.parse(r.text) as { peers: unknown }).peers, { 'node-b': 'acked', 'node-c': 'acked' });
     // After the answer: node-b answers from what it kept, the current version.
