@@ -14,6 +14,7 @@ import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type ClusterHarness, ownership } from '../fixtures/cluster.js';
 import { fetchReply, until } from '../fixtures/harness.js';
+import { answerUnsatisfiable, servedRange } from '../fixtures/origin-range.js';
 
 const HOST = 'site.test';
 const ids = ['node-a', 'node-b', 'node-c'];
@@ -23,15 +24,14 @@ const { ownerOf, pathOwnedBy } = ownership(HOST, ids);
 function bigAnswer(range: string | undefined, v: number, fields: Record<string, string>, res: ServerResponse): void {
   const big = Buffer.alloc(200 * 1024, `v${v}`);
   const head = { ...fields, 'accept-ranges': 'bytes' };
-  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-  if (!m) {
+  const r = servedRange(range, big.length);
+  if (r === 'unsatisfiable') return answerUnsatisfiable(res, big.length);
+  if (!r) {
     res.writeHead(200, { ...head, 'content-length': big.length });
     return void res.end(big);
   }
-  const start = Number(m[1]);
-  const end = Math.min(Number(m[2]), big.length - 1);
-  res.writeHead(206, { ...head, 'content-range': `bytes ${start}-${end}/${big.length}`, 'content-length': end - start + 1 });
-  res.end(big.subarray(start, end + 1));
+  res.writeHead(206, { ...head, 'content-range': `bytes ${r.start}-${r.end}/${big.length}`, 'content-length': r.end - r.start + 1 });
+  res.end(big.subarray(r.start, r.end + 1));
 }
 
 describe('cluster: a copy the owner soft-purged, asked by a node that did not apply the purge', () => {
