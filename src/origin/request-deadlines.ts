@@ -43,7 +43,12 @@ export class RequestDeadlines {
     private readonly upstream: DeadlineUpstream,
     private readonly caller: AbortSignal | undefined,
   ) {
-    this.signal = caller ? AbortSignal.any([caller, this.ctl.signal]) : this.ctl.signal;
+    this.signal = this.ctl.signal;
+    // Not AbortSignal.any: it costs ~35 µs a call on Node 20 (weak references to every
+    // source), paid on every miss. The caller's signal is the request's own (fetch-interest.ts),
+    // gone with it, so the forwarding listener needs no removal.
+    if (caller?.aborted) this.ctl.abort(caller.reason);
+    else caller?.addEventListener('abort', () => this.ctl.abort(caller.reason), { once: true });
   }
 
   /** The Pool handed the request to a connection: undici's timeouts take over, the headers one shortened by the wait. */
