@@ -9,7 +9,7 @@
 // What no key can hold is refused with its reason (a space or control character,
 // userinfo), rather than looked up and found nowhere (`purged: 0`).
 
-import { absoluteParts, removeDotSegments, withoutLeadingSlashRun } from '../http/url-path.js';
+import { absoluteParts, normaliseTarget } from '../http/url-path.js';
 
 /** Host (absent for a path) and origin-form target; or why the text is no URL to look up. */
 export type UrlPlace = { ok: true; host?: string; target: string } | { ok: false; problem: string };
@@ -38,11 +38,9 @@ export function placeOf(s: string): UrlPlace {
   // them: a key has "/a%20b", never "/a b"), so such a text could never match anything.
   const bad = UNKEYABLE.exec(host === undefined ? target : host + target);
   if (bad) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))} holds ${describeChar(bad[0])}, which no stored URL has (percent-encode it, e.g. %20 for a space)` };
-  const normal = removeDotSegments(target);
+  const normal = normaliseTarget(target);
   if (!normal.ok) return { ok: false, problem: `${JSON.stringify(s.slice(0, 200))}: ${normal.reason}` };
-  // A leading run of slashes is one slash in a request's key too (url-path.ts withoutLeadingSlashRun).
-  const keyed = withoutLeadingSlashRun(normal.target);
-  return host === undefined ? { ok: true, target: keyed } : { ok: true, host, target: keyed };
+  return host === undefined ? { ok: true, target: normal.target } : { ok: true, host, target: normal.target };
 }
 
 /** Characters no request target or Host has: controls, space and DEL. */

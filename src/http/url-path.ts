@@ -23,6 +23,25 @@ const isDotSegment = (s: string): boolean => DOT.test(s) || DOT_DOT.test(s);
 /** Separators some origins honour inside a segment. */
 const HIDDEN_SEPARATOR = /%2f|%5c|\\/i;
 
+/**
+ * `target` (origin-form, starting with "/") in the one form keys, routes and origins read
+ * (the request guard's, and purge and explain URLs'): its path's dot segments removed and a
+ * leading run of slashes made one (oneLeadingSlash); refused when the path holds an encoded
+ * NUL or a dot segment hidden from this reading. The query is left alone.
+ */
+export function normaliseTarget(target: string): NormalisedTarget {
+  // An encoded NUL ends a string in C: `/admin%00/` passes a `/admin/` rule while an origin
+  // that decodes into a C string reads `/admin`. No browser sends one; nginx refuses it (400)
+  // in the path and leaves the query alone, as here.
+  const nul = target.indexOf('%00');
+  if (nul >= 0) {
+    const q = target.indexOf('?');
+    if (q < 0 || nul < q) return { ok: false, reason: 'request path holds an encoded NUL (%00)' };
+  }
+  const r = removeDotSegments(target);
+  return r.ok ? { ok: true, target: oneLeadingSlash(r.target) } : r;
+}
+
 /** `target` (origin-form, starting with "/") with its path's dot segments removed; the query is left alone. */
 export function removeDotSegments(target: string): NormalisedTarget {
   const q = target.indexOf('?');
@@ -63,19 +82,17 @@ export function removeDotSegments(target: string): NormalisedTarget {
   return { ok: true, target: `/${out.join('/')}${query}` };
 }
 
-/** A path that begins with more than one slash or backslash. */
-const LEADING_RUN = /^\/[/\\]/;
-
 /**
  * `target` (origin-form) with a run of slashes and backslashes at the start of its path
- * made one slash. Such a run is an authority to URL parsers that resolve the target
+ * made one slash (after dot segments, which can leave one: `/a/..//host/x`). Such a run is an authority to URL parsers that resolve the target
  * against a base (WHATWG URL, as `new URL(req.url, base)` in the Node.js docs; urljoin;
  * URI.resolve): `//evil.example/account/x` is their `/account/x`, while routes and edge
  * filters read it as `/evil.example/account/x` (slashes merged) and let it through the
  * `/` route. One slash leaves one reading for every origin.
  */
-export function withoutLeadingSlashRun(target: string): string {
-  if (!LEADING_RUN.test(target)) return target;
+function oneLeadingSlash(target: string): string {
+  const second = target.charCodeAt(1);
+  if (second !== 47 && second !== 92) return target;
   let i = 1;
   // "/" is 47, a backslash 92.
   while (i < target.length && (target.charCodeAt(i) === 47 || target.charCodeAt(i) === 92)) i++;

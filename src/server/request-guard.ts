@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { normaliseAuthority } from '../cache/key.js';
 import { StrataError } from '../errors.js';
 import { hostPartOf, malformedHostMessage } from '../http/host.js';
-import { absoluteParts, removeDotSegments, withoutLeadingSlashRun } from '../http/url-path.js';
+import { absoluteParts, normaliseTarget } from '../http/url-path.js';
 
 export interface GuardLimits {
   maxUrlBytes: number;
@@ -29,10 +29,10 @@ export function checkRequest(req: IncomingMessage, limits: GuardLimits): Accepte
   // The target becomes the cache key and is put after an upstream's path prefix:
   // its dot segments must be resolved first (RFC 3986 §5.2.4), or `/../x` reads
   // outside the prefix.
-  const path = removeDotSegments(accepted.target);
+  // Its leading slashes too: "//host/x" is a host to some origins (url-path.ts).
+  const path = normaliseTarget(accepted.target);
   if (!path.ok) return new StrataError('BAD_REQUEST', path.reason);
-  // After dot segments, which can leave one (`/a/..//host/x`): "//host/x" is a host to some origins (url-path.ts).
-  const target = withoutLeadingSlashRun(path.target);
+  const target = path.target;
   // The key's scheme is http whatever the listener speaks (CACHING.md, The cache key), so
   // the https default port is removed here: "x:443" and "x" over TLS are one site (RFC 3986 §6.2.3).
   const host = accepted.host.endsWith(':443') && clientScheme(req) === 'https' ? accepted.host.slice(0, -4) : accepted.host;
@@ -52,11 +52,6 @@ function checkTarget(req: IncomingMessage, limits: GuardLimits): AcceptedTarget 
   // RFC 9112 §3.2: a request target has no fragment. One would reach the key as it is, where
   // Strata's own "#" suffixes (keyed fields, canary sides) begin (cache/key.ts).
   if (url.includes('#')) return new StrataError('BAD_REQUEST', 'request target holds a fragment ("#"); send the path and query only');
-  // An encoded NUL in the path ends a string in C: `/admin%00/` passes a `/admin/` rule while
-  // an origin that decodes into a C string reads `/admin`. No browser sends one; nginx refuses
-  // it (400) in the path and leaves the query alone, as here.
-  const nul = url.indexOf('%00');
-  if (nul >= 0 && !url.slice(0, nul).includes('?')) return new StrataError('BAD_REQUEST', 'request path holds an encoded NUL (%00)');
   const method = req.method ?? '';
   if (REFUSED_METHODS.has(method)) {
     return method === 'CONNECT'
