@@ -319,14 +319,18 @@ export class PeerFetch {
       clearTimeout(timer);
       timer = setTimeout(expire, Math.max(0, Math.min(waitMs, latest - performance.now())));
     };
-    const signal = req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal;
+    // Not AbortSignal.any (~35 µs a call on Node 20): the caller's signal is this request's own, gone with it.
+    if (req.signal?.aborted) deadline.abort(req.signal.reason);
+    else req.signal?.addEventListener('abort', () => deadline.abort(req.signal!.reason), { once: true });
+    // Outcomes of requests sent before the peer's latest ejection do not decide its health (health.ts era).
+    const era = m.health.era();
     try {
-      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal, onInfo }).finally(() => clearTimeout(timer));
-      m.health.recordSuccess();
+      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal: deadline.signal, onInfo }).finally(() => clearTimeout(timer));
+      m.health.recordSuccess(era);
       res = { status: r.statusCode, headers: fromUndici(r.headers), body: r.body, upstream: `peer ${m.id}`, peer: m.id! };
     } catch (err) {
       this.peerFailures++;
-      if (askNext(err)) m.health.recordFailure(failureReason(err));
+      if (askNext(err)) m.health.recordFailure(failureReason(err), era);
       throw err;
     }
     if (res.headers[PEER_ERROR] !== undefined) {
