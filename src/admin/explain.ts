@@ -28,10 +28,10 @@ export interface ExplainDeps {
   defaults: { staleWhileRevalidateS: number; staleIfErrorS: number };
   store: {
     variants(primaryKey: string): VariantMeta[];
-    /** metaOf: the whole metadata of a memory entry that keeps it packed (store/memory/memory-entry.ts). */
-    memory: { has(key: string): boolean; metaOf(key: string): EntryMeta | undefined };
-    /** readMeta: the whole metadata of a disk entry that keeps it on disk only. */
-    disk: { has(key: string): boolean; stats(): { loading: boolean }; readMeta(key: string): Promise<EntryMeta | undefined> };
+    /** The whole metadata of a variant that keeps it packed in memory or on disk only (store/tiered.ts). */
+    readMeta(key: string): Promise<EntryMeta | undefined>;
+    memory: { has(key: string): boolean };
+    disk: { has(key: string): boolean; stats(): { loading: boolean } };
   };
   notStored: Pick<NotStoredLog, 'get'>;
   hitForPass: (primaryKey: string) => boolean;
@@ -73,7 +73,7 @@ export function createExplainRoute(deps: ExplainDeps): (req: IncomingMessage, re
     const { store } = deps;
     const variants: { meta: EntryMeta; tier: Tier }[] = [];
     for (const v of store.variants(asked.key)) {
-      const meta = 'headers' in v ? (v as EntryMeta) : (store.memory.metaOf(v.key) ?? (await store.disk.readMeta(v.key)));
+      const meta = 'headers' in v ? (v as EntryMeta) : await store.readMeta(v.key);
       if (!meta) continue;
       const m = store.memory.has(meta.key);
       const d = store.disk.has(meta.key);

@@ -18,7 +18,7 @@ import type { HealthState } from '../origin/health.js';
 import type { UpstreamFigures } from '../origin/pool.js';
 import type { DiskTierStats } from '../store/disk/records.js';
 import type { TierStats } from '../store/types.js';
-import { COUNTERS, LINK_COUNTERS, type CounterName, type Stats } from './stats.js';
+import { COUNTERS, countsAsMiss, LINK_COUNTERS, type CounterName, type Stats } from './stats.js';
 
 /** What a request came to, for metrics: the four of the duration histogram. */
 export const METRIC_OUTCOMES = ['hit', 'miss', 'stale', 'pass'] as const;
@@ -49,10 +49,10 @@ export function metricOutcome(o: CacheOutcome | undefined): MetricOutcome {
     case 'revalidate':
       return 'stale';
     // Answered from stored slices (a miss of the whole object, or only-if-cached): a hit, as
-    // /stats and the access line say; only-if-cached refused (504): a miss.
+    // /stats and the access line say; only-if-cached refused (504): a miss. One test with /stats.
     case 'fetch':
     case 'refuse':
-      return o.result === 'hit' ? 'hit' : 'miss';
+      return countsAsMiss(o) ? 'miss' : 'hit';
   }
 }
 

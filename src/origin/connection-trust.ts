@@ -44,8 +44,8 @@ export function unsolicitedBytes(err: unknown): boolean {
 
 export class ConnectionTrust {
   private readonly recent = new WeakMap<Client, Tracked[]>();
-  /** Requests each Client was given since its connection was last lost (or never made). */
-  private readonly carried = new WeakMap<Client, number>();
+  /** Clients given a request since their connection was last lost (or never made). */
+  private readonly carried = new WeakSet<Client>();
   /** Responses distrusted since start. */
   distrusted = 0;
 
@@ -57,13 +57,13 @@ export class ConnectionTrust {
     const dispatch = client.dispatch.bind(client);
     client.dispatch = (o: TaggedOptions, handler) => {
       const t = o[TRACKED];
-      const n = this.carried.get(client) ?? 0;
-      this.carried.set(client, n + 1);
+      const reused = this.carried.has(client);
+      if (!reused) this.carried.add(client);
       if (t) {
         t.client = client;
         // A Client holds one connection and sends one request at a time: after a first request,
         // and until that connection is lost, the next one goes on the connection kept alive.
-        t.reused = n > 0;
+        t.reused = reused;
         t.onDispatch?.(o);
       }
       return dispatch(o, handler);

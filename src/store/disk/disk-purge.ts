@@ -177,7 +177,7 @@ export class DiskPurging {
     // between them; found by nothing else, the purged entry came back after a kill -9.
     const landingKeys = tier.landings.keysLanding(selectorMatcher(selector));
     // While loading, a purge is journalled even if nothing loaded matches: unloaded records may.
-    const nothing = () => (tier.loading || landingKeys.length ? false : true);
+    const nothing = () => !tier.loading && landingKeys.length === 0;
     if (runs) {
       if (tier.indexes.order.countRuns(runs) === 0 && nothing()) return unmatched();
       keys = () => tier.indexes.order.keysIn(runs);
