@@ -50,17 +50,33 @@ export interface CookieOccurrence {
 /**
  * Every occurrence of a pair in a Cookie field value that some origin reads as cookie
  * `name`, in order: the name itself (leading blanks removed), the name with blanks
- * after it (most readers trim them), or a name PHP files under `name` (phpCookieName).
+ * after it (most readers trim them), a name PHP files under `name` (phpCookieName), or
+ * one of these percent-encoded (PHP and Rack decode names: "%73ession" is their session).
+ * The cache key and the JWT guard's token cookie read cookies alike through it.
  */
 export function cookieOccurrences(header: string | undefined, name: string): CookieOccurrence[] {
   const out: CookieOccurrence[] = [];
   if (header === undefined) return out;
   for (const [raw, value] of cookiePairs(header)) {
     const sent = raw.trimStart();
-    if (sent === name) out.push({ value });
-    else if (sent.trimEnd() === name || phpCookieName(sent) === name) out.push({ value, spelling: sent });
+    if (sent === name) {
+      out.push({ value });
+      continue;
+    }
+    const read = decodedName(sent);
+    if (read.trimEnd() === name || phpCookieName(read) === name) out.push({ value, spelling: sent });
   }
   return out;
+}
+
+/** A cookie name percent-decoded; a malformed escape leaves it as it is (PHP and Rack keep it so). */
+function decodedName(sent: string): string {
+  if (!sent.includes('%')) return sent;
+  try {
+    return decodeURIComponent(sent);
+  } catch {
+    return sent;
+  }
 }
 
 /**

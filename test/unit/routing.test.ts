@@ -293,3 +293,10 @@ test('cookieOccurrences: every pair some origin reads as the name, with its spel
   assert.equal(phpCookieName('a.b[c.d]'), 'a_b');
   assert.equal(phpCookieName('a.b[c.d'), 'a_b_c.d');
 });
+
+test('cookieOccurrences: a percent-encoded name is the cookie PHP and Rack decode it to (the key and the JWT guard read alike)', () => {
+  assert.deepEqual(cookieOccurrences('%6cang=fr; lang=de', 'lang'), [{ value: 'fr', spelling: '%6cang' }, { value: 'de' }]);
+  assert.deepEqual(cookieOccurrences('access%2Etoken=t', 'access_token'), [{ value: 't', spelling: 'access%2Etoken' }]);
+  // A malformed escape stays as sent: no cookie of that name.
+  assert.deepEqual(cookieOccurrences('%E0lang=x', 'lang'), []);
+});

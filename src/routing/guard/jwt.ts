@@ -24,6 +24,7 @@ import { createHash, createPublicKey, createSecretKey, X509Certificate, type Key
 import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK, type JWTPayload, type JWTVerifyOptions, type KeyInput } from 'jose';
 import type { HeaderMap } from '../../http/headers.js';
+import { cookieOccurrences } from '../../http/cookies.js';
 import type { Clock } from '../../util/clock.js';
 import { GuardConfigError } from './config-error.js';
 import { canonicalJws } from './jws-form.js';
@@ -178,7 +179,7 @@ export class JwtCheck {
    */
   cookieToken(headers: HeaderMap): string | typeof AMBIGUOUS | undefined {
     if (this.rules.cookie === '' || headers['cookie'] === undefined) return undefined;
-    const values = tokenCookieValues(headers['cookie'], this.rules.cookie);
+    const values = cookieOccurrences(headers['cookie'], this.rules.cookie).map((o) => o.value.trim());
     if (values.some((v) => v !== values[0])) return AMBIGUOUS;
     return values[0] || undefined;
   }
@@ -277,36 +278,6 @@ export class JwtCheck {
     }
     return out;
   }
-}
-
-/** A cookie name as PHP registers it: " ", "." and "[" read as "_" ("access.token" is its access_token). */
-function phpName(name: string): string {
-  return name.replace(/[ .[]/g, '_');
-}
-
-/**
- * Every value of cookie `name` in a Cookie field value, trimmed, counting the pairs an
- * origin reads as that cookie: PHP and Rack percent-decode names, so "%73ession" is their
- * "session" (the first one wins there) while a plain reading sees another cookie; PHP
- * reads " ", "." and "[" in a name as "_".
- */
-function tokenCookieValues(header: string, name: string): string[] {
-  const out: string[] = [];
-  const wanted = phpName(name);
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0) continue;
-    let n = pair.slice(0, eq).trim();
-    if (n.includes('%')) {
-      try {
-        n = decodeURIComponent(n);
-      } catch {
-        // A malformed escape: PHP and Rack keep such a name as it is.
-      }
-    }
-    if (n === name || phpName(n) === wanted) out.push(pair.slice(eq + 1).trim());
-  }
-  return out;
 }
 
 /** A UTF-16 surrogate without its pair: JSON (and so a claim) may hold one; UTF-8 cannot. */
