@@ -24,6 +24,13 @@ export const PEER_AGE = 'strata-peer-age-ms';
  */
 export const PEER_SOFT_PURGED = 'strata-peer-soft-purged-ms';
 
+/**
+ * The fields a node writes on its answers to peers alone: never taken from an origin
+ * (one would be stored with the copy and read by peers as the cluster's), never shown
+ * to a client, and a copy's own ones never passed on (each answer writes them anew).
+ */
+export const PEER_ONLY_FIELDS: readonly string[] = [PEER_AGE, PEER_SOFT_PURGED];
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',

@@ -39,7 +39,7 @@ import { createBalancer, type Balancer } from './balancer.js';
 import { failedBeforeResponse, originError, type OriginClient, type OriginRequest, type OriginResponse } from './client.js';
 import { ActiveHealthChecker, realTimers, type ActiveThresholds, type HealthState, type Timers, type Transition } from './health.js';
 import { StrataError } from '../errors.js';
-import { fromUndici, PEER_AGE, PEER_SOFT_PURGED } from '../http/headers.js';
+import { fromUndici, PEER_ONLY_FIELDS } from '../http/headers.js';
 import { onReusedConnection, Upstream } from './upstream.js';
 
 export interface PoolDeps {
@@ -216,11 +216,8 @@ export class UpstreamPool implements OriginClient {
           const onInfo = req.onInterim && (({ statusCode, headers }: { statusCode: number; headers: Record<string, string | string[]> }) => req.onInterim!(statusCode, fromUndici(headers)));
           const res = await u.send(req.method, req.target, req.headers, req.body, req.signal, onInfo);
           const headers = fromUndici(res.headers);
-          // Only a peer's answer may carry it (cluster/peer-fetch.ts checks it there): an origin's would be
-          // stored with the copy and offered to peers as the time the cluster has held it.
-          if (headers[PEER_AGE] !== undefined) delete headers[PEER_AGE];
-          // Likewise: an origin's would mark what it sent as soft-purged on the node that asked through a peer.
-          if (headers[PEER_SOFT_PURGED] !== undefined) delete headers[PEER_SOFT_PURGED];
+          // Only a peer's answer may carry them (cluster/peer-fetch.ts checks them there).
+          for (const f of PEER_ONLY_FIELDS) if (headers[f] !== undefined) delete headers[f];
           return { status: res.statusCode, headers, body: res.body, upstream: u.name, onDistrust: res.onDistrust };
         } catch (err) {
           // Asked again: an upstream drained while this request was on its way is not retried on.

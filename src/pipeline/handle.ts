@@ -29,7 +29,7 @@ import type { StoragePolicyOptions } from '../cache/storable.js';
 import { TAG_FIELDS } from '../cache/tags.js';
 import type { DeliverOptions } from '../deliver/respond.js';
 import { StrataError } from '../errors.js';
-import { PEER_AGE, PEER_SOFT_PURGED, withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
+import { PEER_ONLY_FIELDS, withoutConnectionNamed, type HeaderMap } from '../http/headers.js';
 import { authorityAsHost, checkRequest } from '../server/request-guard.js';
 import type { RouteSide } from '../routing/route-table.js';
 import { createAnswers } from './answer.js';
@@ -56,8 +56,7 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
   const hidden = new Set<string>(config.cache.passTargetedFields ? [] : [targeted, 'cdn-cache-control']);
   if (!config.purge.passTagHeaders) for (const f of TAG_FIELDS) hidden.add(f);
   // Kept with a copy from a peer (cluster/peer-fetch.ts): between peers only.
-  hidden.add(PEER_AGE);
-  hidden.add(PEER_SOFT_PURGED);
+  for (const f of PEER_ONLY_FIELDS) hidden.add(f);
   const baseHiddenFields: ReadonlySet<string> = new Set(hidden);
   for (const f of deps.guards?.node.hiddenResponseFields ?? config.edge.hideResponseFields) hidden.add(f);
   const deliver: DeliverOptions = { hiddenFields: hidden, via, headerCache: new WeakMap() };
@@ -79,9 +78,9 @@ function nodeEnv(deps: ProxyDeps): NodeEnv {
     ? { negotiator: new Negotiator(c.codings.filter((n) => PRODUCIBLE.includes(n))), rules: { types: c.types, minBytes: c.minBytes }, maxDecodedBytes: c.maxDecodedBytes }
     : undefined;
   // Answers to peers hide nothing: targeted fields and tags travel to the edge copy.
-  // And their Age to the millisecond, written anew for each answer (a copy's own PEER_AGE is hidden like any field):
+  // And their Age to the millisecond, written anew for each answer (a copy's own PEER_ONLY_FIELDS are hidden like any field):
   // the asking node checks the copy against its purges (cluster/purge-times.ts).
-  const peerDeliver: DeliverOptions = { hiddenFields: new Set([PEER_AGE, PEER_SOFT_PURGED]), via, headerCache: new WeakMap(), peerAge: true };
+  const peerDeliver: DeliverOptions = { hiddenFields: new Set(PEER_ONLY_FIELDS), via, headerCache: new WeakMap(), peerAge: true };
   return { ...deps, nodeName: cacheStatusName(config.nodeId), via, deliver, baseHiddenFields, peerDeliver, policy, grace, droppedFields, forwardUnderscoreFields: config.origin.forwardUnderscoreFields, ...(compress ? { compress } : {}) };
 }
 
