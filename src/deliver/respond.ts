@@ -65,9 +65,16 @@ export function ageFields(meta: EntryMeta, ageS: number, opts: DeliverOptions): 
 
 /** PEER_SOFT_PURGED's value: milliseconds from the soft purge to when the peer's request arrived (as peerAgeValue). */
 function softPurgedValue(meta: EntryMeta, ageS: number, askedAtMs: number | undefined): string {
+  return String(Math.max(0, Math.floor(answeredAsOf(meta, ageS, askedAtMs) - meta.softPurgedAtMs!)));
+}
+
+/**
+ * The instant a peer's answer speaks as of: when its request arrived (`askedAtMs`), or now
+ * if that is later; `now` derived from `ageS` (currentAge: initialAgeS + now - responseTimeMs).
+ */
+function answeredAsOf(meta: EntryMeta, ageS: number, askedAtMs: number | undefined): number {
   const nowMs = meta.responseTimeMs + (ageS - meta.initialAgeS) * 1000;
-  const at = askedAtMs !== undefined && askedAtMs < nowMs ? askedAtMs : nowMs;
-  return String(Math.max(0, Math.floor(at - meta.softPurgedAtMs!)));
+  return askedAtMs !== undefined && askedAtMs < nowMs ? askedAtMs : nowMs;
 }
 
 /**
@@ -84,8 +91,7 @@ function softPurgedValue(meta: EntryMeta, ageS: number, askedAtMs: number | unde
  * `ageS` (currentAge: initialAgeS + now - responseTimeMs); rounded up.
  */
 function peerAgeValue(meta: EntryMeta, ageS: number, askedAtMs: number | undefined): string {
-  const nowMs = meta.responseTimeMs + (ageS - meta.initialAgeS) * 1000;
-  const at = askedAtMs !== undefined && askedAtMs < nowMs ? askedAtMs : nowMs;
+  const at = answeredAsOf(meta, ageS, askedAtMs);
   const inCluster = Number(meta.headers[PEER_AGE] ?? 0);
   return String(Math.max(0, Math.ceil(at - meta.requestTimeMs + (Number.isFinite(inCluster) ? inCluster : 0))));
 }
