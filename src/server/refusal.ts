@@ -73,7 +73,7 @@ export const ERROR_HINT: Partial<Record<ErrorCode, string>> = {
 };
 
 /** The body of a refusal's answer. */
-function refusalBody(err: StrataError): string {
+export function refusalBody(err: StrataError): string {
   return `${err.status} ${err.code}: ${err.clientMessage}\n`;
 }
 

@@ -33,6 +33,7 @@ import { Http2ResetGuard } from './h2-reset-guard.js';
 import { Http2SendTimeout, SLICE_BYTES } from './h2-send-timeout.js';
 import { createListener, type ClientListener, type RefusalRecorder } from './listener.js';
 import { StrataError } from '../errors.js';
+import { refusalBody } from './refusal.js';
 
 export interface SecureListenerOptions {
   limits: LimitsConfig;
@@ -85,10 +86,11 @@ export function createSecureListener(handler: Handler, opts: SecureListenerOptio
   /** 431, as HTTP/1.1 answers a header section over limits.maxHeaderBytes (listener.ts); the connection stays. */
   function refuseHeaderList(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, message: string): void {
     logger.warn({ code: 'HEADERS_TOO_LARGE', remote: res.stream.session?.socket?.remoteAddress, http: '2' }, message);
-    const body = `431 HEADERS_TOO_LARGE: ${message}\n`;
+    const error = new StrataError('HEADERS_TOO_LARGE', message);
+    const body = refusalBody(error);
     const bodyBytes = req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
     // Its method and target are known: the stream's headers were decoded whole.
-    const fields = opts.onRefused({ error: new StrataError('HEADERS_TOO_LARGE', message), of: 'request', method: req.method, target: req.url, sent: true, bodyBytes, http2: true });
+    const fields = opts.onRefused({ error, of: 'request', method: req.method, target: req.url, sent: true, bodyBytes, http2: true });
     const head: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' };
     for (let i = 0; i + 1 < fields.length; i += 2) head[fields[i]!] = fields[i + 1]!;
     res.writeHead(431, head);
