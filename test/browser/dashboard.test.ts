@@ -15,6 +15,7 @@ interface StatsBody {
   requests: number;
   hits: number;
   misses: number;
+  stale: number;
   topMisses: { key: string; misses: number }[];
   origin: { upstreams: { name: string; state: string }[] };
 }
@@ -94,13 +95,19 @@ test('the dashboard in chromium follows /stats: hits, misses, requests, rates, u
     for (let i = 0; i < 3; i++) await h.get('/b');
     await h.get('/c', { 'cache-control': 'no-cache' }); // revalidation, not a miss
 
-    const s = await stats(h);
+    // A request is counted when it arrives, its outcome when its response closes (after the
+    // client may have read the last byte): wait for the last one's outcome.
+    const s = await eventually('the revalidation to be counted', async () => {
+      const now = await stats(h);
+      return now.stale === 1 ? now : undefined;
+    });
     assert.equal(s.requests, 13);
     assert.equal(s.hits, 9);
     assert.equal(s.misses, 3);
     await eventually('the page to show /stats figures', async () => {
       const [req, hits, misses] = [(await figures(page, 'requests'))[0], (await figures(page, 'hits'))[0], (await figures(page, 'misses'))[0]];
-      return req === String(s.requests) && hits === String(s.hits) && misses === String(s.misses) ? true : undefined;
+      const stale = (await figures(page, 'stale'))[0];
+      return req === String(s.requests) && hits === String(s.hits) && misses === String(s.misses) && stale === String(s.stale) ? true : undefined;
     });
     assert.equal(Number((await figures(page, 'hit-ratio'))[0]).toFixed(4), (s.hits / (s.hits + s.misses + 1)).toFixed(4));
     // A poll saw the traffic as a rate: the requests/s sparkline rose off its baseline.
