@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reaped } from '../fixtures/reap.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -113,10 +114,12 @@ test('SIGTERM: the node stops accepting, finishes, logs its stop and exits 0', a
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const originPort = (origin.address() as { port: number }).port;
   const dir = await mkdtemp(join(tmpdir(), 'strata-cli-'));
-  const child = spawn(process.execPath, [CLI, '--workers', '1', '--origin', `http://127.0.0.1:${originPort}`, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--cache-dir', dir], {
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = reaped(
+    spawn(process.execPath, [CLI, '--workers', '1', '--origin', `http://127.0.0.1:${originPort}`, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--cache-dir', dir], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   try {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

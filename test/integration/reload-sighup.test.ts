@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { answersName, fetchReply, startOrigin } from '../fixtures/harness.js';
+import { reaped } from '../fixtures/reap.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -28,7 +29,7 @@ test('SIGHUP re-reads the YAML file: new upstream live, restart-only change logg
   const file = join(dir, 'strata.yaml');
   await writeFile(file, yaml(a.url, dir));
   // A scrubbed env keeps STRATA_* variables of the developer's shell out of the test.
-  const child = spawn(process.execPath, [CLI, '--workers', '1', '--config', file], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = reaped(spawn(process.execPath, [CLI, '--workers', '1', '--config', file], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
