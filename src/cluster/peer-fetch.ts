@@ -52,8 +52,9 @@ import { tagsOf } from '../cache/tags.js';
 import { cacheStatusName } from '../cache/outcome.js';
 import { cutAtSelf } from './hop-chain.js';
 import { peerHeadBytes } from './hop-size.js';
+import { hasNoContent } from '../http/no-content.js';
 import { fromUndici, PEER_AGE, PEER_SOFT_PURGED, type HeaderMap } from '../http/headers.js';
-import { failedBeforeResponse, failureReason, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
+import { failedBeforeResponse, failureReason, healthByBody, originError, type OriginClient, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Member, Membership } from './membership.js';
@@ -326,7 +327,13 @@ export class PeerFetch {
     const era = m.health.era();
     try {
       const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal: deadline.signal, onInfo }).finally(() => clearTimeout(timer));
-      m.health.recordSuccess(era);
+      healthByBody(r.body, hasNoContent(req.method, r.statusCode), {
+        success: () => m.health.recordSuccess(era),
+        failure: (reason) => {
+          this.peerFailures++;
+          m.health.recordFailure(reason, era);
+        },
+      });
       res = { status: r.statusCode, headers: fromUndici(r.headers), body: r.body, upstream: `peer ${m.id}`, peer: m.id! };
     } catch (err) {
       this.peerFailures++;

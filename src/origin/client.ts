@@ -109,3 +109,21 @@ export function failureReason(err: unknown): string {
   const e = err as { code?: string; message?: string } | null;
   return e?.code ?? e?.message ?? String(err);
 }
+
+/** Errors that say the upstream broke the body, not that our side gave up on it. */
+const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+/**
+ * How an answer's request counts for its upstream's (or peer's) health: a success once its
+ * body is whole (at once without content: it is whole with its headers, a Content-Length
+ * mismatch then no failure), a failure when the upstream broke it. Headers are no success
+ * yet: an upstream that reset every body after them reset its failures in a row with each
+ * answer's headers and was never ejected. A body our side gave up on decides nothing.
+ */
+export function healthByBody(body: Readable, noContent: boolean, health: { success(): void; failure(reason: string): void }): void {
+  if (noContent) return health.success();
+  body.once('end', () => health.success());
+  body.once('error', (err: Error & { code?: string }) => {
+    if (err.code !== undefined && BODY_FAILURES.has(err.code)) health.failure(`body: ${err.code}`);
+  });
+}

@@ -27,7 +27,7 @@ import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../
 import { hasNoContent } from '../http/no-content.js';
 import type { Clock } from '../util/clock.js';
 import type { UpstreamView } from './balancer.js';
-import { failedBeforeResponse, failureReason } from './client.js';
+import { failedBeforeResponse, failureReason, healthByBody } from './client.js';
 import { ConnectionTrust } from './connection-trust.js';
 import { RequestDeadlines } from './request-deadlines.js';
 import { statusExpected, UpstreamHealth, type ActiveThresholds, type ProbeOutcome, type Transition } from './health.js';
@@ -64,9 +64,6 @@ const DECAY_MS = 10_000;
 // like the fastest, and p2c would pour traffic into it (the "black hole" of
 // latency-based balancing) until passive ejection caught up.
 const FAILURE_PENALTY_MS = 1_000;
-
-// Errors that say the upstream broke the body, not that our side gave up on it.
-const BODY_FAILURES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
 /** Failures of a kept-alive connection as it was reused (see onReusedConnection). */
 const REUSED_CONNECTION_FAILURES = new WeakSet<object>();
@@ -221,14 +218,14 @@ export class Upstream implements UpstreamView {
       throw err;
     }
     const ms = this.deps.now() - started;
+    const noContent = hasNoContent(method, res.statusCode);
     if (UNHEALTHY_STATUSES.has(res.statusCode)) {
       this.observe(Math.max(ms, FAILURE_PENALTY_MS));
       this.fail(`status ${res.statusCode}`, era);
     } else {
       this.observe(ms);
-      this.health.recordSuccess(era);
+      healthByBody(res.body, noContent, { success: () => this.health.recordSuccess(era), failure: (reason) => this.fail(reason, era) });
     }
-    const noContent = hasNoContent(method, res.statusCode);
     let done = false;
     const finish = (): void => {
       if (done) return;
@@ -237,11 +234,7 @@ export class Upstream implements UpstreamView {
     };
     res.body.once('close', finish);
     res.body.once('end', () => this.trust.ended(tracked));
-    res.body.once('error', (err: Error & { code?: string }) => {
-      // Without content the answer was whole with its headers: a Content-Length mismatch then (see the top) is no failure.
-      if (!noContent && err.code !== undefined && BODY_FAILURES.has(err.code)) this.fail(`body: ${err.code}`, era);
-      finish();
-    });
+    res.body.once('error', finish);
     const onDistrust = (cb: () => void): void => void tracked.callbacks.push(cb);
     if (!noContent) return { statusCode: res.statusCode, headers: res.headers, body: res.body, onDistrust };
     // Read to its end (or its error) here, whoever reads the empty body handed on, so the

@@ -14,7 +14,7 @@ import { Agent } from 'undici';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { createNode } from '../../src/node.js';
-import { CLUSTER_SECRET, startStalledPeer } from '../fixtures/cluster.js';
+import { CLUSTER_SECRET, startFakePeer, startStalledPeer } from '../fixtures/cluster.js';
 import { fetchReply, startOrigin, testConfig, until } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
@@ -69,6 +69,40 @@ test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeo
     await node.stop();
     await clients.close();
     await stalled.close();
+    await origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a peer whose every answer breaks mid-body (headers, some bytes, a reset) is ejected after maxFails such answers in a row', async () => {
+  // Its headers are no success: counted so, each answer reset the failures in a row and it was never ejected.
+  const broken = await startFakePeer('node-z', (_req, res) => {
+    res.writeHead(200, { 'content-length': '10000', 'cache-control': 'max-age=600' });
+    res.write('x'.repeat(100), () => res.socket?.destroy());
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'strata-broken-peer-'));
+  const origin = await startOrigin((req, res) => {
+    const b = body(req.url!);
+    res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
+    res.end(b);
+  });
+  const config = testConfig(origin.url, dir, { origin: { passiveHealth: { maxFails: 3, ejectMs: 60_000, maxEjectMs: 120_000 } } });
+  config.nodeId = 'node-a';
+  config.cluster = { ...config.cluster, secret: CLUSTER_SECRET, healthCheckIntervalMs: 100, handoffMs: 0, successorCopy: false, peers: [broken.peer] };
+  const node = createNode(config);
+  await node.start();
+  try {
+    const m = node.cluster()!.membership;
+    await until(() => m.peers().every((p) => m.usable(p)), 'node-z to answer its health check');
+    const paths: string[] = [];
+    for (let i = 0; paths.length < 3; i++) if (ownerOf(`/broken/${i}`) === 'node-z') paths.push(`/broken/${i}`);
+    const base = `http://127.0.0.1:${node.proxyAddress().port}`;
+    for (const p of paths) await fetchReply(base + p, { host: HOST }).catch(() => undefined);
+    await until(() => m.peers().every((p) => !m.usable(p)), 'node-z ejected');
+    assert.equal(node.cluster()!.stats()['peerFailures'], 3);
+  } finally {
+    await node.stop();
+    await broken.close();
     await origin.close();
     await rm(dir, { recursive: true, force: true });
   }

@@ -42,3 +42,23 @@ test('many 500s and 501s for one URL leave the upstream healthy; 503s eject it; 
     await h.close();
   }
 });
+
+// Headers, some bytes, then a reset (a crashing application server): its headers are no success, so
+// maxFails such answers in a row eject it (counted at the headers, each reset the failures in a row).
+const breaksMidBody: OriginHandler = (_req, res) => {
+  res.writeHead(200, { 'content-length': '10000', 'cache-control': 'max-age=60' });
+  res.write('x'.repeat(100), () => res.socket?.destroy());
+};
+
+test('an upstream that resets every body after its headers is ejected after maxFails such answers in a row', async () => {
+  const h = await startPoolHarness([{ handler: breaksMidBody }], { logLevel: 'info', origin: { passiveHealth: { maxFails: 3, ejectMs: 60_000, maxEjectMs: 120_000 } } });
+  try {
+    await h.node.ready();
+    for (let i = 0; i < 3; i++) await h.get(`/broken-${i}`).catch(() => undefined);
+    await h.logged(msgFor(h, 0, 'upstream ejected'));
+    const up = (await originStats(h)).upstreams[0]!;
+    assert.deepEqual({ state: up.state, failures: up.failures }, { state: 'ejected', failures: 3 });
+  } finally {
+    await h.close();
+  }
+});
