@@ -235,3 +235,29 @@ test('media bodies are never re-encoded: a video asked for with Accept-Encoding:
     await h.close();
   }
 });
+
+test("a 206 from a stored 200 does not carry that 200's digests of its own content (Content-Digest, Content-MD5); Repr-Digest and Digest stay", async () => {
+  const body = pattern(10_000);
+  const digests = { 'content-digest': 'sha-256=:whole-content:', 'content-md5': 'whole-md5', 'repr-digest': 'sha-256=:whole-repr:', digest: 'SHA-256=whole-instance' };
+  const h = await startHarness(fixed(body, { ...HEADERS, ...digests }));
+  try {
+    await h.get('/d');
+    // RFC 9530 §2: Content-Digest is of the message's content, here some bytes of it (and the obsolete Content-MD5 likewise).
+    for (const range of ['bytes=0-99', 'bytes=0-9,5000-5009']) {
+      const r = await h.get('/d', { range });
+      assert.equal(r.status, 206, range);
+      assert.equal(r.headers['content-digest'], undefined, range);
+      assert.equal(r.headers['content-md5'], undefined, range);
+      // Of the whole representation (RFC 9530 §3; RFC 3230's instance digest): true of a part's too.
+      assert.equal(r.headers['repr-digest'], digests['repr-digest'], range);
+      assert.equal(r.headers['digest'], digests.digest, range);
+    }
+    // The whole body still carries every one.
+    const whole = await h.get('/d');
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers['content-digest'], digests['content-digest']);
+    assert.equal(whole.headers['content-md5'], digests['content-md5']);
+  } finally {
+    await h.close();
+  }
+});
