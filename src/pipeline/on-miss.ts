@@ -21,8 +21,6 @@ import { forFill, identityFromOrigin } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
 import { newsOfObject, type WholeAnswer } from './slice-parts.js';
-import { storedCopy } from './resume-from-store.js';
-import { currentAge, ttlOf } from '../cache/reuse.js';
 
 /** How many times a client that could not use a fetched answer fetches again, alone. */
 const MAX_ALONE_FETCHES = 2;
@@ -84,29 +82,14 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
   /**
    * The origin ignored the range a slice asked for and answered the whole object (RFC
    * 9110 §14.2 lets it): the client is answered from that response, never fetched a
-   * second time. A small one being stored (its length announced, no larger than
-   * slices.thresholdBytes) is answered once stored, as a hit is: the client's range cut
-   * from it, a 206 built here, so no byte of a body that falls short is served as part
-   * of a complete answer. Anything else is passed on as it arrives, the origin's 200 (a
-   * range near the end of a large object would otherwise wait for all that precedes it).
+   * second time, as a full fetch's clients are (answer.ts shared: a small one being
+   * stored is answered once stored, the range cut from it; anything else is passed on as
+   * it arrives). Not answered ('alone': a body that fell short): the range goes to the origin.
    */
   async function fromWhole(ctx: RequestContext, key: string, fwd: FwdReason, o: WholeAnswer, collapsed: boolean): Promise<SliceResult> {
     // Not storable: no probe per request while that lasts (a storable one is a hit from now on). Unless the
     // refusal says nothing of the object (this request's own: its credentials, its no-store), as for a slice's.
     if (o.kind === 'passing' && !collapsed && newsOfObject(o)) coalescer.markPass(noSlicesKey(key));
-    const small = o.kind === 'storing' && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
-    if (small && ctx.headers['range'] !== undefined && (!collapsed || o.stored.varyNames.length === 0)) {
-      await o.body.sealedAt;
-      const entry = await storedCopy(env.store, o.stored, 0);
-      // Not stored after all (its body fell short of its length, the store refused it): fetched as a range is when not sliced.
-      if (!entry) return 'unsliced';
-      coalescer.clearPass(key);
-      ctx.upstream = o.upstream;
-      const now = env.clock.now();
-      const outcome = { result: 'miss' as const, fwd, fwdStatus: o.status, stored: true, ...(collapsed ? { collapsed: true } : {}), ttlS: ttlOf(entry.meta, now) };
-      await answer.stored(ctx, entry, currentAge(entry.meta, now), outcome, o.purgeMark);
-      return 'answered';
-    }
     return (await shared.answer(ctx, key, fwd, undefined, o, collapsed)) === 'answered' ? 'answered' : 'unsliced';
   }
 

@@ -261,3 +261,39 @@ test("a 206 from a stored 200 does not carry that 200's digests of its own conte
     await h.close();
   }
 });
+
+test('a range request on a stale entry whose revalidation brings a new 200 gets a 206 of the new response, as a miss of a small object does', async () => {
+  let version = 1;
+  const bodyOf = (v: number) => pattern(50_000).map((b) => b ^ v);
+  const h = await startHarness((req, res) => {
+    const etag = `"r${version}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag, 'cache-control': 'max-age=10' });
+      return res.end();
+    }
+    const body = bodyOf(version);
+    res.writeHead(200, { etag, 'cache-control': 'max-age=10', 'content-type': 'video/mp4', 'content-length': body.length });
+    res.end(body);
+  });
+  try {
+    await h.get('/s');
+    await h.stored(1);
+    h.clock.advance(20_000);
+    version = 2;
+    const r = await h.get('/s', { range: 'bytes=40000-40099' });
+    assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=200; stored/);
+    assert.equal(r.status, 206, 'the range of the new response, not its whole body');
+    assert.equal(r.headers['content-range'], 'bytes 40000-40099/50000');
+    assert.equal(r.headers['etag'], '"r2"');
+    assert.ok(r.body.equals(bodyOf(2).subarray(40000, 40100)));
+    // Its If-Range names the old version: the whole new response (RFC 9110 §13.1.5).
+    h.clock.advance(20_000);
+    version = 3;
+    const old = await h.get('/s', { range: 'bytes=0-9', 'if-range': '"r2"' });
+    assert.equal(old.status, 200);
+    assert.ok(old.body.equals(bodyOf(3)));
+    assert.equal(h.origin.count('/s'), 3);
+  } finally {
+    await h.close();
+  }
+});
