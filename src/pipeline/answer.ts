@@ -14,6 +14,7 @@ import { earlyHintFields } from '../deliver/early-hints.js';
 import { clientMessageOf, StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
 import type { HeaderMap } from '../http/headers.js';
+import { asksForRanges } from '../http/range.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
@@ -108,7 +109,7 @@ export function createAnswers(env: NodeEnv) {
    * checked against their length.
    */
   function rangeAwaitsStore(ctx: RequestContext, o: Extract<SharedResponse, { kind: 'storing' }>): boolean {
-    return o.status === 200 && ctx.method === 'GET' && ctx.headers['range'] !== undefined && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
+    return o.status === 200 && ctx.method === 'GET' && asksForRanges(ctx.headers['range']) && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
   }
 
   return {

@@ -12,7 +12,7 @@ import type { Decision } from '../cache/decide.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { StrataError } from '../errors.js';
 import { answeredNotModified } from '../deliver/respond.js';
-import { firstRequestedByte } from '../http/range.js';
+import { asksForRanges, firstRequestedByte } from '../http/range.js';
 import type { StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
@@ -21,6 +21,16 @@ import { forFill, identityFromOrigin } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
 import { newsOfObject, type WholeAnswer } from './slice-parts.js';
+
+/**
+ * The Range field a request asks for byte ranges with, as Strata reads it: a GET's (range
+ * handling is defined for GET only, RFC 9110 §14.2), one it would not ignore on any
+ * representation (asksForRanges). Any other is a full request, on a miss as on a hit.
+ */
+function askedRange(ctx: RequestContext): string | undefined {
+  const range = ctx.headers['range'];
+  return ctx.method === 'GET' && asksForRanges(range) ? range : undefined;
+}
 
 /** How many times a client that could not use a fetched answer fetches again, alone. */
 const MAX_ALONE_FETCHES = 2;
@@ -38,12 +48,12 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
    * `cachedOnly`: an only-if-cached request, answered from stored slices or 504.
    */
   async function fromSlices(ctx: RequestContext, key: string, fwd: FwdReason, cachedOnly = false): Promise<SliceResult> {
-    const range = ctx.headers['range'] !== undefined;
+    const range = askedRange(ctx) !== undefined;
     if (coalescer.passing(noSlicesKey(key))) return 'unsliced';
     // The whole object is being fetched and stored already: no second copy in slices.
     if (range && coalescer.has(key) && !slicer.knows(key)) return 'unsliced';
     const viaCluster = env.cluster !== undefined && ctx.peer === undefined;
-    const o = await slicer.open({ id: ctx.id, key, target: env.fillTarget(ctx.target), requestHeaders: ctx.headers, vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly), originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), true), viaCluster, cachedOnly }, firstRequestedByte(ctx.headers['range']));
+    const o = await slicer.open({ id: ctx.id, key, target: env.fillTarget(ctx.target), requestHeaders: ctx.headers, vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly), originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), true), viaCluster, cachedOnly }, firstRequestedByte(askedRange(ctx)));
     if (o.kind === 'failed') {
       if (cachedOnly) answer.onlyIfCached(ctx);
       else answer.error(ctx, o.error, fwd);
@@ -119,7 +129,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
 
   /** Serve a cacheable request that needs the origin: a miss (`found` undefined) or a stored entry to validate. */
   async function onMiss(ctx: RequestContext, key: string, d: Extract<Decision, { kind: 'fetch' | 'revalidate' }>, found: StoredEntry | undefined): Promise<void> {
-    const range = ctx.headers['range'] !== undefined;
+    const range = askedRange(ctx) !== undefined;
     if (!found && (range || slicer.knows(key))) {
       if ((await fromSlices(ctx, key, d.fwd)) === 'answered') return;
       // An object Strata does not slice is answered as before: a range passed through, a full request fetched whole.
