@@ -61,3 +61,30 @@ for (const [what, range] of Object.entries(IGNORED)) {
     });
   });
 }
+
+test("a HEAD's Range is ignored on a miss too (range handling is defined for GET only): fetched as a full GET and stored, not passed on", async () => {
+  const body = content(SIZE);
+  const ranges: string[] = [];
+  // Ranges answered, but no validator: not sliced, so a range request for it is passed to the origin.
+  const origin = (req: IncomingMessage, res: ServerResponse) => {
+    ranges.push(`${req.method} ${req.headers.range ?? ''}`);
+    const headers = { 'content-type': 'video/mp4', 'cache-control': 'max-age=600', 'accept-ranges': 'bytes' };
+    const r = req.method === 'GET' ? servedRange(req.headers.range, body.length) : undefined;
+    if (r !== undefined && r !== 'unsatisfiable') {
+      res.writeHead(206, { ...headers, 'content-range': `bytes ${r.start}-${r.end}/${body.length}`, 'content-length': r.end - r.start + 1 });
+      return res.end(body.subarray(r.start, r.end + 1));
+    }
+    res.writeHead(200, { ...headers, 'content-length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+  await withHarness(origin, SLICES, async (h) => {
+    const r = await h.get('/h', { range: 'bytes=0-9' }, 'HEAD');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-length'], String(SIZE));
+    await h.stored(1);
+    assert.ok(!ranges.includes('HEAD bytes=0-9'), `passed on: ${JSON.stringify(ranges)}`);
+    const hit = await h.get('/h');
+    assert.match(hit.headers['cache-status']!, /; hit/);
+    assert.ok(hit.body.equals(body));
+  });
+});
