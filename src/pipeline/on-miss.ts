@@ -13,6 +13,7 @@ import type { FwdReason } from '../cache/outcome.js';
 import { StrataError } from '../errors.js';
 import { answeredNotModified } from '../deliver/respond.js';
 import { asksForRanges, firstRequestedByte } from '../http/range.js';
+import { noSlicesKey } from '../cache/slicing.js';
 import type { StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
@@ -40,8 +41,6 @@ type SliceResult = 'answered' | 'unsliced';
 export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch, pass: Pass, slicer: Slicer) {
   const { coalescer } = env;
 
-  /** Remembered like hit-for-pass, so a small or unrangeable object costs no probe per request. */
-  const noSlicesKey = (key: string) => `${key} slices`;
 
   /**
    * The object as slices, or "unsliced" (nothing written) when Strata does not slice it.
