@@ -51,6 +51,16 @@ export function sliceSpan(index: number, bytes: number, total: number): { start:
 /** Between a primary key and the rest of one of its slices' keys (a space never occurs in a primary key's URL). */
 export const SLICE_KEY_MARK = ' slice ';
 
+/**
+ * The hit-for-pass key that turns slicing off for an object (coalesce.hitForPassS): its
+ * origin answered a slice's range with something that is no slice of it. Remembered so
+ * a small or unrangeable object costs no probe per request, and an origin whose answer
+ * to one slice is wrong is not asked for slices (and the answer cut there) again and again.
+ */
+export function noSlicesKey(primaryKey: string): string {
+  return `${primaryKey} slices`;
+}
+
 /** Entry key of slice `index`; also the key of its fetch's flight (coalesce/coalescer.ts). */
 export function sliceKey(primaryKey: string, bytes: number, index: number): string {
   return `${primaryKey}${SLICE_KEY_MARK}${bytes} ${index}`;

@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrataError } from '../errors.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../http/conditionals.js';
-import { PEER_AGE, PEER_SOFT_PURGED, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
+import { CONTENT_DIGEST_FIELDS, PEER_AGE, PEER_SOFT_PURGED, toRawPairs, withoutHopByHop, type HeaderMap } from '../http/headers.js';
 import { dropsContentLength } from '../http/no-content.js';
 import { ifRangeAllows, parseRanges, type ByteRange } from '../http/range.js';
 import type { Body, EntryMeta, StoredEntry } from '../store/types.js';
@@ -49,6 +49,8 @@ export interface StoredHead {
   wholeSize: number;
   /** Where in `whole` the value of PEER_AGE goes (answers to peers), else -1; PEER_SOFT_PURGED's, when the entry was soft-purged, right after it. */
   peerAgeAt: number;
+  /** `base` for a 206, built on the first: without the digests of the whole body's content (partialFields). */
+  partial?: string[];
 }
 
 /**
@@ -247,7 +249,7 @@ export function deliverStored(
       return { status: 416, bodyBytes: msg.length };
     }
     if (r.kind === 'satisfiable') {
-      const raw = head.base.concat(ageFields(meta, ageS, opts), 'cache-status', cacheStatus);
+      const raw = partialFields(head).concat(ageFields(meta, ageS, opts), 'cache-status', cacheStatus);
       if (r.ranges.length > 1) return deliverMultipart(req, res, raw, meta, body, r.ranges);
       const { start, end } = r.ranges[0]!;
       raw.push('content-range', `bytes ${start}-${end}/${body.size}`, 'content-length', String(end - start + 1));
@@ -257,6 +259,19 @@ export function deliverStored(
   }
   res.writeHead(meta.status, wholeFields(head, meta, ageS, cacheStatus, body.size, opts.peerAskedAtMs));
   return sendBytes(req, res, body, meta.status, 0, body.size - 1);
+}
+
+/**
+ * The stored fields of a 206: a part's content is other bytes than the whole body's, so
+ * the digests of that content (Content-Digest, Content-MD5) would be wrong on it, and a
+ * client that checks them would reject good bytes (RFC 9530 §2). As an object built from
+ * slices drops them (pipeline/slice-parts.ts objectHeaders).
+ */
+function partialFields(head: StoredHead): string[] {
+  if (head.partial) return head.partial;
+  const out: string[] = [];
+  for (let i = 0; i < head.base.length; i += 2) if (!CONTENT_DIGEST_FIELDS.includes(head.base[i]!)) out.push(head.base[i]!, head.base[i + 1]!);
+  return (head.partial = out);
 }
 
 /**

@@ -160,6 +160,13 @@ export function toRawPairs(headers: HeaderMap, into: string[] = []): string[] {
  */
 const DIGEST_FIELDS = ['content-digest', 'repr-digest', 'digest', 'content-md5', 'x-goog-hash'] as const;
 
+/**
+ * Digests of a message's content (RFC 9530 §2 Content-Digest; the obsolete Content-MD5):
+ * true of the whole body they came with only, never of a part of it (a 206, a slice).
+ * Repr-Digest is of the representation, whatever part a message carries.
+ */
+export const CONTENT_DIGEST_FIELDS: readonly string[] = ['content-digest', 'content-md5'];
+
 /** `h` without the digests of the origin's bytes (in place; returns it). */
 export function withoutDigests(h: HeaderMap): HeaderMap {
   for (const f of DIGEST_FIELDS) if (h[f] !== undefined) delete h[f];

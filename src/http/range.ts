@@ -32,17 +32,53 @@ const NONE: RangeResult = { kind: 'none' };
 const UNSATISFIABLE: RangeResult = { kind: 'unsatisfiable' };
 const SPEC = /^\s*(\d*)\s*-\s*(\d*)\s*$/;
 
-export function parseRanges(header: string | undefined, size: number): RangeResult {
-  if (header === undefined) return NONE;
+/** One range-spec as written: `first-[last]` (last Infinity when open), or a suffix `-n`. */
+type RangeSpec = { first: number; last: number } | { suffix: number };
+
+/**
+ * The range-specs of a Range field, or undefined when the field is ignored whatever the
+ * representation (§14.2): not `bytes`, invalid syntax anywhere (§14.1.1: a last-pos below
+ * its first-pos included), no range at all, or more than MAX_RANGES. One reading for a hit
+ * (parseRanges) and a miss (asksForRanges): a field ignored on one is ignored on the other.
+ */
+function rangeSpecs(header: string | undefined): RangeSpec[] | undefined {
+  if (header === undefined) return undefined;
   const eq = header.indexOf('=');
-  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return NONE;
+  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return undefined;
   // §5.6.1: empty list elements are allowed and ignored.
-  const specs = header
+  const items = header
     .slice(eq + 1)
     .split(',')
     .filter((s) => s.trim() !== '');
-  if (specs.length === 0) return NONE;
-  if (specs.length > MAX_RANGES) return NONE;
+  if (items.length === 0 || items.length > MAX_RANGES) return undefined;
+  const specs: RangeSpec[] = [];
+  for (const item of items) {
+    const m = SPEC.exec(item);
+    if (!m) return undefined;
+    const [, a, b] = m as unknown as [string, string, string];
+    if (a === '' && b === '') return undefined;
+    // Why no integer check: a digit string too long for exact arithmetic is still far
+    // beyond any representation, and compares so.
+    if (a === '') {
+      specs.push({ suffix: Number(b) });
+      continue;
+    }
+    const first = Number(a);
+    const last = b === '' ? Infinity : Number(b);
+    if (last < first) return undefined;
+    specs.push({ first, last });
+  }
+  return specs;
+}
+
+/** Whether a request's Range field asks for byte ranges at all: one Strata would not ignore on any representation. */
+export function asksForRanges(header: string | undefined): boolean {
+  return rangeSpecs(header) !== undefined;
+}
+
+export function parseRanges(header: string | undefined, size: number): RangeResult {
+  const specs = rangeSpecs(header);
+  if (specs === undefined) return NONE;
   const wanted: ByteRange[] = [];
   let requested = 0;
   // §14.1.2: of an empty representation a non-zero suffix-range is satisfiable, yet no
@@ -50,28 +86,18 @@ export function parseRanges(header: string | undefined, size: number): RangeResu
   // a server ignore Range when the representation has no content), a 200, never a 416.
   let emptySuffix = false;
   for (const spec of specs) {
-    const m = SPEC.exec(spec);
-    if (!m) return NONE;
-    const [, a, b] = m as unknown as [string, string, string];
-    if (a === '' && b === '') return NONE;
-    if (a === '') {
+    if ('suffix' in spec) {
       // suffix-range: the last N bytes
-      // Why no integer check: a digit string too long for exact arithmetic is still far
-      // beyond any representation, and compares so.
-      const n = Number(b);
+      const n = spec.suffix;
       requested += Math.min(n, size);
       if (n > 0 && size > 0) wanted.push({ start: Math.max(0, size - n), end: size - 1 });
       else if (n > 0) emptySuffix = true;
       continue;
     }
-    const start = Number(a);
-    const last = b === '' ? Infinity : Number(b);
-    // §14.1.1: last-pos below first-pos makes the whole field invalid.
-    if (last < start) return NONE;
-    if (start >= size) continue;
-    const end = Math.min(last, size - 1);
-    requested += end - start + 1;
-    wanted.push({ start, end });
+    if (spec.first >= size) continue;
+    const end = Math.min(spec.last, size - 1);
+    requested += end - spec.first + 1;
+    wanted.push({ start: spec.first, end });
   }
   if (wanted.length === 0) return emptySuffix ? NONE : UNSATISFIABLE;
   if (specs.length > 1 && requested > size) return NONE;
@@ -94,19 +120,14 @@ function coalesce(ranges: ByteRange[]): ByteRange[] {
 
 /**
  * The lowest first-pos in a Range field, or 0 when the field names the end
- * (suffix ranges), is invalid, or absent: where reading an object of unknown
- * length should start.
+ * (suffix ranges), is ignored (asksForRanges), or absent: where reading an object
+ * of unknown length should start.
  */
 export function firstRequestedByte(header: string | undefined): number {
-  if (header === undefined) return 0;
-  const eq = header.indexOf('=');
-  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return 0;
   let first = Infinity;
-  for (const spec of header.slice(eq + 1).split(',')) {
-    if (spec.trim() === '') continue;
-    const m = SPEC.exec(spec);
-    if (!m || m[1] === '') return 0;
-    first = Math.min(first, Number(m[1]));
+  for (const spec of rangeSpecs(header) ?? []) {
+    if ('suffix' in spec) return 0;
+    first = Math.min(first, spec.first);
   }
   return Number.isFinite(first) ? first : 0;
 }

@@ -7,19 +7,20 @@
 // written, never earlier (an answer that cannot go ahead records nothing) and
 // never twice; a body that fails mid-way cuts the connection, never ends cleanly.
 
-import { currentAge } from '../cache/reuse.js';
+import { currentAge, ttlOf } from '../cache/reuse.js';
 import type { CacheOutcome, FwdReason } from '../cache/outcome.js';
 import { advertiseRanges, ageFields, deliverError, deliverNotModified, deliverStored, originFields } from '../deliver/respond.js';
 import { earlyHintFields } from '../deliver/early-hints.js';
 import { clientMessageOf, StrataError, type ErrorCode } from '../errors.js';
 import { isNotModified } from '../http/conditionals.js';
 import type { HeaderMap } from '../http/headers.js';
+import { asksForRanges } from '../http/range.js';
 import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
 import { deliverFor, planOf, settle, type NodeEnv, type RequestContext } from './context.js';
 import type { FetchOutcome } from './fetch-and-store.js';
-import { resumeFromStore, resumingReader } from './resume-from-store.js';
+import { resumeFromStore, resumingReader, storedCopy } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
 import { createVariants } from './variants.js';
 import { isBadCoding } from '../transform/codings.js';
@@ -83,23 +84,36 @@ export function createAnswers(env: NodeEnv) {
     ctx.bytes += deliverError(ctx.res, err, settle(env, ctx, { result: 'error', fwd, detail: err.code.toLowerCase() }), env.via, close, peerFields);
   }
 
+  /**
+   * Synchronous for bodies held in memory (the common hit), a promise when streamed.
+   * `purgeMark`: taken before `entry` was looked up or validated (a variant made from it
+   * is kept out of the store by a purge since); absent: now, when nothing was awaited since.
+   * `storeMade` false: a variant made from it is streamed to this client, never stored.
+   */
+  function stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number, storeMade = true): void | Promise<void> {
+    const plan = planOf(env, ctx, entry.meta, entry.body.size);
+    if (plan) {
+      const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark, ...(storeMade ? {} : { storable: false }) };
+      return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
+    }
+    // ctx.bytes is counted by deliverStored as it writes (a streamed body's close can come before its promise settles).
+    const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
+    if (r instanceof Promise) return r.then(() => undefined);
+  }
+
+  /**
+   * Whether a GET's Range waits for the 200 being stored to be whole and is cut from the
+   * stored copy (a 206, as a hit's): when its announced length is no more than
+   * slices.thresholdBytes. A larger one goes as it arrives, its 200 (a range near the end
+   * would otherwise wait for all before it); ranges are never cut from bytes not yet
+   * checked against their length.
+   */
+  function rangeAwaitsStore(ctx: RequestContext, o: Extract<SharedResponse, { kind: 'storing' }>): boolean {
+    return o.status === 200 && ctx.method === 'GET' && asksForRanges(ctx.headers['range']) && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
+  }
+
   return {
-    /**
-     * Synchronous for bodies held in memory (the common hit), a promise when streamed.
-     * `purgeMark`: taken before `entry` was looked up or validated (a variant made from it
-     * is kept out of the store by a purge since); absent: now, when nothing was awaited since.
-     * `storeMade` false: a variant made from it is streamed to this client, never stored.
-     */
-    stored(ctx: RequestContext, entry: StoredEntry, ageS: number, outcome: CacheOutcome, purgeMark?: number, storeMade = true): void | Promise<void> {
-      const plan = planOf(env, ctx, entry.meta, entry.body.size);
-      if (plan) {
-        const src = { meta: entry.meta, bytes: entry.body.size, read: () => entry.body.stream(), purgeMark, ...(storeMade ? {} : { storable: false }) };
-        return variants.answer(ctx, src, plan, ageS, outcome).then(() => undefined);
-      }
-      // ctx.bytes is counted by deliverStored as it writes (a streamed body's close can come before its promise settles).
-      const r = deliverStored(ctx, ctx.res, entry, ageS, settle(env, ctx, outcome), deliverFor(env, ctx));
-      if (r instanceof Promise) return r.then(() => undefined);
-    },
+    stored,
 
     /**
      * Answer one client from a shared origin response. "alone" (nothing written,
@@ -118,6 +132,19 @@ export function createAnswers(env: NodeEnv) {
       if (o.kind === 'storing' && o.status === 200 && isNotModified(ctx.headers, o.headers)) {
         deliverNotModified(ctx.res, o.stored, currentAge(o.stored, env.clock.now()), settle(env, ctx, outcome), deliverFor(env, ctx));
         return undefined;
+      }
+      // A range of a small response being stored (a miss whose origin ignored Range, a revalidation that brought a new 200).
+      if (o.kind === 'storing' && rangeAwaitsStore(ctx, o)) {
+        await o.body.sealedAt;
+        const entry = await storedCopy(store, o.stored, 0);
+        if (entry) {
+          const now = env.clock.now();
+          await stored(ctx, entry, currentAge(entry.meta, now), { ...outcome, ttlS: ttlOf(entry.meta, now) }, o.purgeMark);
+          return undefined;
+        }
+        // Not stored after all: a body that fell short of its length is not sent ('alone': fetched again, or the
+        // range passed to the origin); a whole one the store refused goes as it came.
+        if (!o.body.available) return 'alone';
       }
       // A HEAD is complete with its headers; a fill goes on alone, and an unstored body is dropped.
       const head = ctx.method === 'HEAD';

@@ -12,7 +12,8 @@ import type { Decision } from '../cache/decide.js';
 import type { FwdReason } from '../cache/outcome.js';
 import { StrataError } from '../errors.js';
 import { answeredNotModified } from '../deliver/respond.js';
-import { firstRequestedByte } from '../http/range.js';
+import { asksForRanges, firstRequestedByte } from '../http/range.js';
+import { noSlicesKey } from '../cache/slicing.js';
 import type { StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, type PathEnv, type RequestContext } from './context.js';
@@ -21,8 +22,16 @@ import { forFill, identityFromOrigin } from './forward-headers.js';
 import type { Pass } from './pass.js';
 import type { Slicer } from './slices.js';
 import { newsOfObject, type WholeAnswer } from './slice-parts.js';
-import { storedCopy } from './resume-from-store.js';
-import { currentAge, ttlOf } from '../cache/reuse.js';
+
+/**
+ * The Range field a request asks for byte ranges with, as Strata reads it: a GET's (range
+ * handling is defined for GET only, RFC 9110 §14.2), one it would not ignore on any
+ * representation (asksForRanges). Any other is a full request, on a miss as on a hit.
+ */
+function askedRange(ctx: RequestContext): string | undefined {
+  const range = ctx.headers['range'];
+  return ctx.method === 'GET' && asksForRanges(range) ? range : undefined;
+}
 
 /** How many times a client that could not use a fetched answer fetches again, alone. */
 const MAX_ALONE_FETCHES = 2;
@@ -32,20 +41,18 @@ type SliceResult = 'answered' | 'unsliced';
 export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch, pass: Pass, slicer: Slicer) {
   const { coalescer } = env;
 
-  /** Remembered like hit-for-pass, so a small or unrangeable object costs no probe per request. */
-  const noSlicesKey = (key: string) => `${key} slices`;
 
   /**
    * The object as slices, or "unsliced" (nothing written) when Strata does not slice it.
    * `cachedOnly`: an only-if-cached request, answered from stored slices or 504.
    */
   async function fromSlices(ctx: RequestContext, key: string, fwd: FwdReason, cachedOnly = false): Promise<SliceResult> {
-    const range = ctx.headers['range'] !== undefined;
+    const range = askedRange(ctx) !== undefined;
     if (coalescer.passing(noSlicesKey(key))) return 'unsliced';
     // The whole object is being fetched and stored already: no second copy in slices.
     if (range && coalescer.has(key) && !slicer.knows(key)) return 'unsliced';
     const viaCluster = env.cluster !== undefined && ctx.peer === undefined;
-    const o = await slicer.open({ id: ctx.id, key, target: env.fillTarget(ctx.target), requestHeaders: ctx.headers, vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly), originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), true), viaCluster, cachedOnly }, firstRequestedByte(ctx.headers['range']));
+    const o = await slicer.open({ id: ctx.id, key, target: env.fillTarget(ctx.target), requestHeaders: ctx.headers, vouched: ctx.originOnly === undefined ? undefined : Object.keys(ctx.originOnly), originHeaders: identityFromOrigin(forFill(originHeaders(env, ctx)), true), viaCluster, cachedOnly }, firstRequestedByte(askedRange(ctx)));
     if (o.kind === 'failed') {
       if (cachedOnly) answer.onlyIfCached(ctx);
       else answer.error(ctx, o.error, fwd);
@@ -84,29 +91,14 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
   /**
    * The origin ignored the range a slice asked for and answered the whole object (RFC
    * 9110 §14.2 lets it): the client is answered from that response, never fetched a
-   * second time. A small one being stored (its length announced, no larger than
-   * slices.thresholdBytes) is answered once stored, as a hit is: the client's range cut
-   * from it, a 206 built here, so no byte of a body that falls short is served as part
-   * of a complete answer. Anything else is passed on as it arrives, the origin's 200 (a
-   * range near the end of a large object would otherwise wait for all that precedes it).
+   * second time, as a full fetch's clients are (answer.ts shared: a small one being
+   * stored is answered once stored, the range cut from it; anything else is passed on as
+   * it arrives). Not answered ('alone': a body that fell short): the range goes to the origin.
    */
   async function fromWhole(ctx: RequestContext, key: string, fwd: FwdReason, o: WholeAnswer, collapsed: boolean): Promise<SliceResult> {
     // Not storable: no probe per request while that lasts (a storable one is a hit from now on). Unless the
     // refusal says nothing of the object (this request's own: its credentials, its no-store), as for a slice's.
     if (o.kind === 'passing' && !collapsed && newsOfObject(o)) coalescer.markPass(noSlicesKey(key));
-    const small = o.kind === 'storing' && o.stored.bodySize >= 0 && o.stored.bodySize <= env.config.slices.thresholdBytes;
-    if (small && ctx.headers['range'] !== undefined && (!collapsed || o.stored.varyNames.length === 0)) {
-      await o.body.sealedAt;
-      const entry = await storedCopy(env.store, o.stored, 0);
-      // Not stored after all (its body fell short of its length, the store refused it): fetched as a range is when not sliced.
-      if (!entry) return 'unsliced';
-      coalescer.clearPass(key);
-      ctx.upstream = o.upstream;
-      const now = env.clock.now();
-      const outcome = { result: 'miss' as const, fwd, fwdStatus: o.status, stored: true, ...(collapsed ? { collapsed: true } : {}), ttlS: ttlOf(entry.meta, now) };
-      await answer.stored(ctx, entry, currentAge(entry.meta, now), outcome, o.purgeMark);
-      return 'answered';
-    }
     return (await shared.answer(ctx, key, fwd, undefined, o, collapsed)) === 'answered' ? 'answered' : 'unsliced';
   }
 
@@ -136,7 +128,7 @@ export function createOnMiss(env: PathEnv, answer: Answers, shared: SharedFetch,
 
   /** Serve a cacheable request that needs the origin: a miss (`found` undefined) or a stored entry to validate. */
   async function onMiss(ctx: RequestContext, key: string, d: Extract<Decision, { kind: 'fetch' | 'revalidate' }>, found: StoredEntry | undefined): Promise<void> {
-    const range = ctx.headers['range'] !== undefined;
+    const range = askedRange(ctx) !== undefined;
     if (!found && (range || slicer.knows(key))) {
       if ((await fromSlices(ctx, key, d.fwd)) === 'answered') return;
       // An object Strata does not slice is answered as before: a range passed through, a full request fetched whole.

@@ -8,7 +8,7 @@ import { isOriginError, type StaleOnFailure } from '../cache/decide.js';
 import { objectValidator, sliceSpan } from '../cache/slicing.js';
 import { REQUEST_SPECIFIC_REASONS } from '../cache/storable.js';
 import { readerOf } from '../coalesce/shared-body.js';
-import type { HeaderMap } from '../http/headers.js';
+import { CONTENT_DIGEST_FIELDS, type HeaderMap } from '../http/headers.js';
 import { parseContentRange } from '../http/range.js';
 import type { StrataError } from '../errors.js';
 import type { EntryMeta, StoredEntry } from '../store/types.js';
@@ -80,7 +80,7 @@ export function newsOfObject(o: FetchOutcome): boolean {
  */
 export function objectHeaders(meta: EntryMeta): HeaderMap {
   const h: HeaderMap = { ...meta.headers };
-  for (const name of ['content-range', 'content-digest', 'content-md5', 'digest']) delete h[name];
+  for (const name of ['content-range', ...CONTENT_DIGEST_FIELDS, 'digest']) delete h[name];
   h['content-length'] = String(meta.slice!.totalBytes);
   return h;
 }

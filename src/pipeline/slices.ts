@@ -38,7 +38,7 @@ import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
 import { isOriginError, requestFacts, staleOnFailure, type GraceWindows } from '../cache/decide.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
-import { objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
+import { noSlicesKey, objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -303,6 +303,8 @@ export function createSlicer(deps: SliceDeps) {
                   // The origin answered, but not with a slice of this object (it shrank, lost
                   // range support, now refuses storing): no stored slice of it is usable any more.
                   // Its failure (isOriginError) or a refusal that is this request's own proves nothing of the object.
+                  // Then slicing is off for it, as when its first slice is found so (on-miss.ts): fetched whole, not cut here again.
+                  if (newsOfObject(s.outcome)) coalescer.markPass(noSlicesKey(req.key));
                   if (newsOfObject(s.outcome)) await dropVersion(req.key, undefined);
                   throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
                 }

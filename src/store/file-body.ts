@@ -3,8 +3,11 @@
 // streams and fails at the end if the digest differs (the caller cuts the client
 // connection, so a corrupted body never looks complete). A range of unverified bytes
 // is served only after the whole body was read and verified: a range cannot be hashed
-// alone, and serving it unchecked sent damaged bytes as a clean 206. Reads of verified
-// bytes are length-checked and touch only the requested bytes.
+// alone, and serving it unchecked sent damaged bytes as a clean 206. That whole read is
+// one per body for every range waiting on it (checks.verifyOnce): the parts of one
+// multipart answer and concurrent first ranges after a restart each read and hashed the
+// whole body before, 16 parts of a 2 GiB body 32 GiB. Reads of verified bytes are
+// length-checked and touch only the requested bytes.
 
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -41,8 +44,17 @@ export interface BodyPlace {
 export interface FileBodyChecks {
   /** Where the body starts in the file (segment files hold many bodies). */
   offset?: number;
-  /** The blob's bytes were hashed by this process already: whole reads are length-checked only. */
-  trusted: boolean;
+  /**
+   * The blob's bytes were hashed by this process already: reads are length-checked only.
+   * Read at each read, and again when a range's read begins: a getter, so a read that
+   * verified the body makes the next ones of the same Body trusted.
+   */
+  readonly trusted: boolean;
+  /**
+   * The one whole-body verification of this body in flight, shared: `run` starts one only
+   * when none is; every caller awaits the same. Absent: each range verifies on its own.
+   */
+  verifyOnce?: (run: () => Promise<void>) => Promise<void>;
   /** A whole read verified the digest. */
   onVerified: () => void;
   /** The bytes failed a check (or could not be read). */
@@ -79,7 +91,11 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
         onCorrupt(err);
         return new Readable({ read() { this.destroy(err); } });
       }
-      if (!whole) return verifiedThenRange(read(0, size - 1), size, hasher, checks, () => rangeChecked(read(start, end), end - start + 1, onCorrupt));
+      if (!whole) {
+        // Opened only if this read is the one that runs the verification.
+        const verify = () => verifyWhole(read(0, size - 1), size, hasher, checks);
+        return verifiedThenRange(checks, verify, () => rangeChecked(read(start, end), end - start + 1, onCorrupt));
+      }
       const file = read(start, end);
       let seen = 0;
       // Why: the last chunk is held back until the digest is checked. Passing every
@@ -151,30 +167,38 @@ function placedRead(placeNow: () => BodyPlace, from: number, to: number): Readab
   );
 }
 
-/** Read the whole body and check its digest; then (and only then) stream the range. */
-function verifiedThenRange(whole: Readable, size: number, hasher: IntegrityCheck, checks: FileBodyChecks, range: () => Readable): Readable {
+/** Stream the range once the body is verified: already (by another read meanwhile), or by the verification shared with every read waiting on it. */
+function verifiedThenRange(checks: FileBodyChecks, verify: () => Promise<void>, range: () => Readable): Readable {
   return Readable.from(
     (async function* () {
-      let seen = 0;
-      try {
-        for await (const chunk of whole) {
-          seen += (chunk as Buffer).length;
-          hasher.update(chunk as Buffer);
-        }
-      } catch (err) {
-        checks.onCorrupt(err as Error);
-        throw err;
-      }
-      if (seen !== size || !hasher.matches()) {
-        const err = new IntegrityError(`stored body failed its integrity check (${seen}/${size} bytes)`);
-        checks.onCorrupt(err);
-        throw err;
-      }
-      checks.onVerified();
+      if (!checks.trusted) await (checks.verifyOnce ? checks.verifyOnce(verify) : verify());
       yield* range();
     })(),
     { objectMode: false },
   );
+}
+
+/**
+ * Read the whole body and check its digest. Why it does not stop when a reader leaves:
+ * other reads may be waiting on it, and it costs one whole read per body at most.
+ */
+async function verifyWhole(whole: Readable, size: number, hasher: IntegrityCheck, checks: FileBodyChecks): Promise<void> {
+  let seen = 0;
+  try {
+    for await (const chunk of whole) {
+      seen += (chunk as Buffer).length;
+      hasher.update(chunk as Buffer);
+    }
+  } catch (err) {
+    checks.onCorrupt(err as Error);
+    throw err;
+  }
+  if (seen !== size || !hasher.matches()) {
+    const err = new IntegrityError(`stored body failed its integrity check (${seen}/${size} bytes)`);
+    checks.onCorrupt(err);
+    throw err;
+  }
+  checks.onVerified();
 }
 
 /**

@@ -235,3 +235,65 @@ test('media bodies are never re-encoded: a video asked for with Accept-Encoding:
     await h.close();
   }
 });
+
+test("a 206 from a stored 200 does not carry that 200's digests of its own content (Content-Digest, Content-MD5); Repr-Digest and Digest stay", async () => {
+  const body = pattern(10_000);
+  const digests = { 'content-digest': 'sha-256=:whole-content:', 'content-md5': 'whole-md5', 'repr-digest': 'sha-256=:whole-repr:', digest: 'SHA-256=whole-instance' };
+  const h = await startHarness(fixed(body, { ...HEADERS, ...digests }));
+  try {
+    await h.get('/d');
+    // RFC 9530 §2: Content-Digest is of the message's content, here some bytes of it (and the obsolete Content-MD5 likewise).
+    for (const range of ['bytes=0-99', 'bytes=0-9,5000-5009']) {
+      const r = await h.get('/d', { range });
+      assert.equal(r.status, 206, range);
+      assert.equal(r.headers['content-digest'], undefined, range);
+      assert.equal(r.headers['content-md5'], undefined, range);
+      // Of the whole representation (RFC 9530 §3; RFC 3230's instance digest): true of a part's too.
+      assert.equal(r.headers['repr-digest'], digests['repr-digest'], range);
+      assert.equal(r.headers['digest'], digests.digest, range);
+    }
+    // The whole body still carries every one.
+    const whole = await h.get('/d');
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers['content-digest'], digests['content-digest']);
+    assert.equal(whole.headers['content-md5'], digests['content-md5']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a range request on a stale entry whose revalidation brings a new 200 gets a 206 of the new response, as a miss of a small object does', async () => {
+  let version = 1;
+  const bodyOf = (v: number) => pattern(50_000).map((b) => b ^ v);
+  const h = await startHarness((req, res) => {
+    const etag = `"r${version}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag, 'cache-control': 'max-age=10' });
+      return res.end();
+    }
+    const body = bodyOf(version);
+    res.writeHead(200, { etag, 'cache-control': 'max-age=10', 'content-type': 'video/mp4', 'content-length': body.length });
+    res.end(body);
+  });
+  try {
+    await h.get('/s');
+    await h.stored(1);
+    h.clock.advance(20_000);
+    version = 2;
+    const r = await h.get('/s', { range: 'bytes=40000-40099' });
+    assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=200; stored/);
+    assert.equal(r.status, 206, 'the range of the new response, not its whole body');
+    assert.equal(r.headers['content-range'], 'bytes 40000-40099/50000');
+    assert.equal(r.headers['etag'], '"r2"');
+    assert.ok(r.body.equals(bodyOf(2).subarray(40000, 40100)));
+    // Its If-Range names the old version: the whole new response (RFC 9110 §13.1.5).
+    h.clock.advance(20_000);
+    version = 3;
+    const old = await h.get('/s', { range: 'bytes=0-9', 'if-range': '"r2"' });
+    assert.equal(old.status, 200);
+    assert.ok(old.body.equals(bodyOf(3)));
+    assert.equal(h.origin.count('/s'), 3);
+  } finally {
+    await h.close();
+  }
+});

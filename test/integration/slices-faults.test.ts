@@ -167,3 +167,28 @@ test('a stored slice found damaged on disk before a byte of it is sent (a part o
     { cache: { memoryMaxObjectBytes: 1024 }, slices: { thresholdBytes: 256 * KiB, sliceBytes: big } },
   );
 });
+
+test("an origin whose answer to one slice's range is no slice of the object (a wrong Content-Range) cuts one answer; then the object is fetched whole, not sliced and cut again", async () => {
+  const o: OriginState = { body: content(SIZE), ranges: [] };
+  // Slice 3's range is answered one byte off: a 206 for bytes the slice does not hold.
+  o.fault = (range, res) => {
+    if (!range.startsWith(`bytes=${at(3)}-`)) return false;
+    const start = at(3) + 1;
+    const end = at(4) - 1;
+    res.writeHead(206, { 'content-type': 'video/mp4', etag: '"v1"', 'cache-control': 'max-age=600', 'content-range': `bytes ${start}-${end}/${SIZE}`, 'content-length': end - start + 1 });
+    res.end(o.body.subarray(start, end + 1));
+    return true;
+  };
+  await withSlices(o, async (h) => {
+    await assert.rejects(h.get('/w'), 'cut where slice 3 should begin');
+    // As a first slice found so would (on-miss.ts): slicing is off for the object meanwhile (coalesce.hitForPassS).
+    const whole = await h.get('/w');
+    assert.equal(whole.status, 200);
+    assert.ok(whole.body.equals(o.body), 'the whole object, from a full request');
+    await h.stored(4);
+    const range = await h.get('/w', { range: `bytes=${at(3)}-${at(3) + 99}` });
+    assert.equal(range.status, 206);
+    assert.ok(range.body.equals(o.body.subarray(at(3), at(3) + 100)));
+    assert.match(range.headers['cache-status']!, /; hit/);
+  });
+});

@@ -51,6 +51,8 @@ export class DiskReads {
   private blobFiles: ReadHandles<string> | undefined;
   /** Whole reads in flight, by record (as many as requests waiting on the disk at once). */
   private readonly reading = new Map<DiskRecord, Promise<Buffer | undefined>>();
+  /** Whole-body verifications that ranges wait on, by record (verifyOnce). */
+  private readonly verifying = new Map<DiskRecord, Promise<void>>();
   /** Whole reads go to a reader thread in batches (read-thread.ts), not one pool trip each. */
   private readonly thread = new ReadThread();
   private readonly readFd = (fd: number, off: number, len: number) => this.thread.read(fd, off, len);
@@ -210,13 +212,28 @@ export class DiskReads {
 
   body(rec: DiskRecord, integrity: string): Body {
     const { dir } = this.tier.opts;
-    const checks = { trusted: rec.verified === true, onVerified: () => (rec.verified = true) };
-    if (rec.segment === undefined) return fileBody(blobPath(dir, integrity), rec.size, integrity, { ...checks, onCorrupt: (err) => this.failed(rec, err) });
+    const verifyOnce = (run: () => Promise<void>) => this.verifyOnce(rec, run);
+    const onVerified = () => (rec.verified = true);
+    // `trusted` is asked at each read: one that verified the body makes the next ones of this Body trusted.
+    if (rec.segment === undefined) {
+      return fileBody(blobPath(dir, integrity), rec.size, integrity, {
+        get trusted() {
+          return rec.verified;
+        },
+        onVerified,
+        verifyOnce,
+        onCorrupt: (err) => this.failed(rec, err),
+      });
+    }
     // Where its reads looked last (each looks where the body is as it opens the file): a
     // failure there says something about the body only if it is still there (failed()).
     let at = placeOf(rec);
     return fileBody(segmentPath(dir, at.segment), rec.size, integrity, {
-      ...checks,
+      get trusted() {
+        return rec.verified;
+      },
+      onVerified,
+      verifyOnce,
       offset: at.off,
       onCorrupt: (err) => this.failed(rec, err, at),
       placeNow: () => {
@@ -224,6 +241,22 @@ export class DiskReads {
         return { path: segmentPath(dir, at.segment), offset: at.off };
       },
     });
+  }
+
+  /**
+   * The whole-body verification of `rec` in flight, or `run` started as it: ranges of a
+   * body not yet verified (after a restart) each waited for a whole read of their own, so
+   * ten players seeking into one video read and hashed it ten times, and a multipart
+   * answer once per part. Keyed by the record, as whole(): a body written again is not it.
+   */
+  private verifyOnce(rec: DiskRecord, run: () => Promise<void>): Promise<void> {
+    let p = this.verifying.get(rec);
+    if (p) return p;
+    p = run();
+    this.verifying.set(rec, p);
+    const done = () => void this.verifying.delete(rec);
+    p.then(done, done);
+    return p;
   }
 
   /**
