@@ -304,8 +304,10 @@ export function createSlicer(deps: SliceDeps) {
                   // range support, now refuses storing): no stored slice of it is usable any more.
                   // Its failure (isOriginError) or a refusal that is this request's own proves nothing of the object.
                   // Then slicing is off for it, as when its first slice is found so (on-miss.ts): fetched whole, not cut here again.
-                  if (newsOfObject(s.outcome)) coalescer.markPass(noSlicesKey(req.key));
-                  if (newsOfObject(s.outcome)) await dropVersion(req.key, undefined);
+                  if (newsOfObject(s.outcome)) {
+                    coalescer.markPass(noSlicesKey(req.key));
+                    await dropVersion(req.key, undefined);
+                  }
                   throw new SliceChangedError(`slice ${i} could not be fetched (${whyNot(s.outcome)})`);
                 }
                 src = s;

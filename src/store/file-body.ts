@@ -44,17 +44,13 @@ export interface BodyPlace {
 export interface FileBodyChecks {
   /** Where the body starts in the file (segment files hold many bodies). */
   offset?: number;
-  /**
-   * The blob's bytes were hashed by this process already: reads are length-checked only.
-   * Read at each read, and again when a range's read begins: a getter, so a read that
-   * verified the body makes the next ones of the same Body trusted.
-   */
-  readonly trusted: boolean;
+  /** The blob's bytes were hashed by this process already (asked at each read): reads are length-checked only. */
+  trusted: () => boolean;
   /**
    * The one whole-body verification of this body in flight, shared: `run` starts one only
-   * when none is; every caller awaits the same. Absent: each range verifies on its own.
+   * when none is; every caller awaits the same.
    */
-  verifyOnce?: (run: () => Promise<void>) => Promise<void>;
+  verifyOnce: (run: () => Promise<void>) => Promise<void>;
   /** A whole read verified the digest. */
   onVerified: () => void;
   /** The bytes failed a check (or could not be read). */
@@ -82,7 +78,7 @@ export function fileBody(path: string, size: number, integrity: string, checks: 
       const { placeNow } = checks;
       const read = (from: number, to: number): Readable => (placeNow ? placedRead(placeNow, from, to) : createReadStream(path, { start: base + from, end: base + to, highWaterMark: READ_BYTES }));
       const whole = start === 0 && end === size - 1;
-      if (checks.trusted) return rangeChecked(read(start, end), end - start + 1, onCorrupt);
+      if (checks.trusted()) return rangeChecked(read(start, end), end - start + 1, onCorrupt);
       const hasher = integrityCheck(integrity);
       if (!hasher) {
         // An integrity of a kind Strata does not know (a damaged line, an empty one) cannot vouch
@@ -171,7 +167,7 @@ function placedRead(placeNow: () => BodyPlace, from: number, to: number): Readab
 function verifiedThenRange(checks: FileBodyChecks, verify: () => Promise<void>, range: () => Readable): Readable {
   return Readable.from(
     (async function* () {
-      if (!checks.trusted) await (checks.verifyOnce ? checks.verifyOnce(verify) : verify());
+      if (!checks.trusted()) await checks.verifyOnce(verify);
       yield* range();
     })(),
     { objectMode: false },

@@ -15,6 +15,16 @@ import { collect, makeMeta, putEntry } from './store.contract.js';
 
 const MiB = 1024 * 1024;
 
+/** 2 MiB stored under `key` by a tier closed since; its integrity. */
+async function storedBody(dir: string, key: string): Promise<{ data: Buffer; integrity: string }> {
+  const data = randomBytes(2 * MiB);
+  const first = await DiskTier.open({ dir, maxBytes: 1 << 26, logger: silent });
+  await putEntry(first, makeMeta(key), data);
+  const integrity = (await first.get(key))!.meta.integrity!;
+  await first.close();
+  return { data, integrity };
+}
+
 /** Reopen the tier (nothing verified by this process), counting the verifications of `key`'s body. */
 async function reopened(dir: string, key: string): Promise<{ disk: DiskTier; verifications: () => number }> {
   const disk = await DiskTier.open({ dir, maxBytes: 1 << 26, logger: silent });
@@ -35,10 +45,7 @@ async function reopened(dir: string, key: string): Promise<{ disk: DiskTier; ver
 
 test('concurrent first ranges of a body not yet verified share one whole read; each gets its bytes', async () => {
   await withDir(async (dir) => {
-    const data = randomBytes(2 * MiB);
-    const first = await DiskTier.open({ dir, maxBytes: 1 << 26, logger: silent });
-    await putEntry(first, makeMeta('m'), data);
-    await first.close();
+    const { data } = await storedBody(dir, 'm');
     const { disk, verifications } = await reopened(dir, 'm');
     try {
       const entries = await Promise.all(Array.from({ length: 10 }, () => disk.get('m')));
@@ -53,10 +60,7 @@ test('concurrent first ranges of a body not yet verified share one whole read; e
 
 test('the parts of one answer (several ranges of one body) are verified by the first part only', async () => {
   await withDir(async (dir) => {
-    const data = randomBytes(2 * MiB);
-    const first = await DiskTier.open({ dir, maxBytes: 1 << 26, logger: silent });
-    await putEntry(first, makeMeta('p'), data);
-    await first.close();
+    const { data } = await storedBody(dir, 'p');
     const { disk, verifications } = await reopened(dir, 'p');
     try {
       const e = (await disk.get('p'))!;
@@ -73,11 +77,7 @@ test('the parts of one answer (several ranges of one body) are verified by the f
 
 test('a damaged body fails every range waiting on its one verification, and is removed', async () => {
   await withDir(async (dir) => {
-    const data = randomBytes(2 * MiB);
-    const first = await DiskTier.open({ dir, maxBytes: 1 << 26, logger: silent });
-    await putEntry(first, makeMeta('d'), data);
-    const integrity = (await first.get('d'))!.meta.integrity!;
-    await first.close();
+    const { data, integrity } = await storedBody(dir, 'd');
     await flipByte(blobPath(dir, integrity), data.length - 1);
     const disk = await DiskTier.open({ dir, maxBytes: 1 << 26, logger: silent });
     try {

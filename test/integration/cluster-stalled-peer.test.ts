@@ -14,47 +14,57 @@ import { Agent } from 'undici';
 import { primaryKey } from '../../src/cache/key.js';
 import { rank } from '../../src/cluster/ownership.js';
 import { createNode } from '../../src/node.js';
-import { CLUSTER_SECRET, startFakePeer, startStalledPeer } from '../fixtures/cluster.js';
+import { CLUSTER_SECRET, startFakePeer, startStalledPeer, type FakePeer } from '../fixtures/cluster.js';
+import type { Config } from '../../src/config/types.js';
 import { fetchReply, startOrigin, testConfig, until } from '../fixtures/harness.js';
 
 const HOST = 'site.test';
 const body = (path: string) => `body of ${path}`;
 const ownerOf = (path: string) => rank(primaryKey('http', HOST, path), [{ id: 'node-a' }, { id: 'node-z' }])[0]!.id;
 
-test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeoutMs at most before the next node is asked', async () => {
-  const stalled = await startStalledPeer('node-z');
-  const dir = await mkdtemp(join(tmpdir(), 'strata-stalled-'));
-  const origin = await startOrigin((req, res) => {
+/**
+ * node-a beside the one peer `peer` (node-z), its origin answering every path, once
+ * node-z answered its health check. `close` stops all but the peer.
+ */
+async function nodeBeside(peer: FakePeer['peer'], cluster: Partial<Config['cluster']>, origin: Partial<Config['origin']> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-fake-peer-'));
+  const o = await startOrigin((req, res) => {
     const b = body(req.url!);
     res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
     res.end(b);
   });
-  // Long enough that a round of it outweighs the time 300 requests take on a busy machine.
-  const peerTimeoutMs = 3000;
-  const config = testConfig(origin.url, dir);
+  const config = testConfig(o.url, dir, { origin });
   config.nodeId = 'node-a';
-  config.cluster = {
-    ...config.cluster,
-    secret: CLUSTER_SECRET,
-    healthCheckIntervalMs: 100,
-    peerTimeoutMs,
-    handoffMs: 0,
-    successorCopy: false,
-    peers: [stalled.peer],
-  };
+  config.cluster = { ...config.cluster, secret: CLUSTER_SECRET, healthCheckIntervalMs: 100, handoffMs: 0, successorCopy: false, peers: [peer], ...cluster };
   const node = createNode(config);
   await node.start();
+  const m = node.cluster()!.membership;
+  await until(() => m.peers().every((p) => m.usable(p)), 'node-z to answer its health check');
+  return {
+    node,
+    m,
+    base: `http://127.0.0.1:${node.proxyAddress().port}`,
+    close: async () => {
+      await node.stop();
+      await o.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeoutMs at most before the next node is asked', async () => {
+  const stalled = await startStalledPeer('node-z');
+  // Long enough that a round of it outweighs the time 300 requests take on a busy machine.
+  const peerTimeoutMs = 3000;
+  const a = await nodeBeside(stalled.peer, { peerTimeoutMs });
   const clients = new Agent({ connections: 1024 });
   try {
-    const m = node.cluster()!.membership;
-    await until(() => m.peers().every((p) => m.usable(p)), 'node-z to answer its health check');
     const paths: string[] = [];
     for (let i = 0; paths.length < 300; i++) if (ownerOf(`/stalled/${i}`) === 'node-z') paths.push(`/stalled/${i}`);
-    const base = `http://127.0.0.1:${node.proxyAddress().port}`;
     const took = await Promise.all(
       paths.map(async (p) => {
         const started = performance.now();
-        const r = await fetchReply(base + p, { host: HOST }, 'GET', undefined, clients);
+        const r = await fetchReply(a.base + p, { host: HOST }, 'GET', undefined, clients);
         assert.equal(r.status, 200);
         assert.equal(r.text, body(p));
         return performance.now() - started;
@@ -66,11 +76,9 @@ test('a stalled peer: 300 requests in flight at once each wait cluster.peerTimeo
     const slow = took.filter((ms) => ms >= 2 * peerTimeoutMs).length;
     assert.equal(slow, 0, `${slow} of ${took.length} requests waited ${2 * peerTimeoutMs} ms or more (slowest ${Math.round(Math.max(...took))} ms)`);
   } finally {
-    await node.stop();
+    await a.close();
     await clients.close();
     await stalled.close();
-    await origin.close();
-    await rm(dir, { recursive: true, force: true });
   }
 });
 
@@ -80,30 +88,15 @@ test('a peer whose every answer breaks mid-body (headers, some bytes, a reset) i
     res.writeHead(200, { 'content-length': '10000', 'cache-control': 'max-age=600' });
     res.write('x'.repeat(100), () => res.socket?.destroy());
   });
-  const dir = await mkdtemp(join(tmpdir(), 'strata-broken-peer-'));
-  const origin = await startOrigin((req, res) => {
-    const b = body(req.url!);
-    res.writeHead(200, { 'content-length': Buffer.byteLength(b), 'cache-control': 'max-age=600' });
-    res.end(b);
-  });
-  const config = testConfig(origin.url, dir, { origin: { passiveHealth: { maxFails: 3, ejectMs: 60_000, maxEjectMs: 120_000 } } });
-  config.nodeId = 'node-a';
-  config.cluster = { ...config.cluster, secret: CLUSTER_SECRET, healthCheckIntervalMs: 100, handoffMs: 0, successorCopy: false, peers: [broken.peer] };
-  const node = createNode(config);
-  await node.start();
+  const a = await nodeBeside(broken.peer, {}, { passiveHealth: { maxFails: 3, ejectMs: 60_000, maxEjectMs: 120_000 } });
   try {
-    const m = node.cluster()!.membership;
-    await until(() => m.peers().every((p) => m.usable(p)), 'node-z to answer its health check');
     const paths: string[] = [];
     for (let i = 0; paths.length < 3; i++) if (ownerOf(`/broken/${i}`) === 'node-z') paths.push(`/broken/${i}`);
-    const base = `http://127.0.0.1:${node.proxyAddress().port}`;
-    for (const p of paths) await fetchReply(base + p, { host: HOST }).catch(() => undefined);
-    await until(() => m.peers().every((p) => !m.usable(p)), 'node-z ejected');
-    assert.equal(node.cluster()!.stats()['peerFailures'], 3);
+    for (const p of paths) await fetchReply(a.base + p, { host: HOST }).catch(() => undefined);
+    await until(() => a.m.peers().every((p) => !a.m.usable(p)), 'node-z ejected');
+    assert.equal(a.node.cluster()!.stats()['peerFailures'], 3);
   } finally {
-    await node.stop();
+    await a.close();
     await broken.close();
-    await origin.close();
-    await rm(dir, { recursive: true, force: true });
   }
 });

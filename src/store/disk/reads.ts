@@ -212,28 +212,14 @@ export class DiskReads {
 
   body(rec: DiskRecord, integrity: string): Body {
     const { dir } = this.tier.opts;
-    const verifyOnce = (run: () => Promise<void>) => this.verifyOnce(rec, run);
-    const onVerified = () => (rec.verified = true);
     // `trusted` is asked at each read: one that verified the body makes the next ones of this Body trusted.
-    if (rec.segment === undefined) {
-      return fileBody(blobPath(dir, integrity), rec.size, integrity, {
-        get trusted() {
-          return rec.verified;
-        },
-        onVerified,
-        verifyOnce,
-        onCorrupt: (err) => this.failed(rec, err),
-      });
-    }
+    const checks = { trusted: () => rec.verified === true, onVerified: () => (rec.verified = true), verifyOnce: (run: () => Promise<void>) => this.verifyOnce(rec, run) };
+    if (rec.segment === undefined) return fileBody(blobPath(dir, integrity), rec.size, integrity, { ...checks, onCorrupt: (err) => this.failed(rec, err) });
     // Where its reads looked last (each looks where the body is as it opens the file): a
     // failure there says something about the body only if it is still there (failed()).
     let at = placeOf(rec);
     return fileBody(segmentPath(dir, at.segment), rec.size, integrity, {
-      get trusted() {
-        return rec.verified;
-      },
-      onVerified,
-      verifyOnce,
+      ...checks,
       offset: at.off,
       onCorrupt: (err) => this.failed(rec, err, at),
       placeNow: () => {
