@@ -4,6 +4,7 @@
 // refused past limits.maxRequestBodyBytes. A passed-through response is buffered
 // only limits.passBufferBytes ahead of its client, and a client that stops reading
 // is cut after limits.sendTimeoutMs, which releases the origin connection.
+// test-runner: own process (it reads this process's buffer figures).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';

@@ -5,6 +5,7 @@
 // stored body owns its bytes (a view into a socket slab would pin the slab), and
 // the memory tier stays within its budget with eviction counted; and the V8 heap
 // growth the node sets (util/heap-growth.ts).
+// test-runner: own process (it reads this process's heap and buffer figures).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
