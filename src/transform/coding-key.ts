@@ -13,7 +13,7 @@
 import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
 import type { EntryMeta, VariantMeta } from '../entry.js';
-import { withoutDigests, type HeaderMap } from '../http/headers.js';
+import { withoutByteFields, type HeaderMap } from '../http/headers.js';
 import { checkedDecoding, decoded, madeByStrata } from './codings.js';
 import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
@@ -52,9 +52,8 @@ function codingToUndo(res: { status: number; headers: HeaderMap }, requestHeader
 
 /** `headers` of a coded body as they describe its decoded bytes (a copy). */
 function decodedFields(headers: HeaderMap): HeaderMap {
-  const h = withoutDigests({ ...headers });
+  const h = withoutByteFields({ ...headers });
   delete h['content-encoding'];
-  delete h['content-length'];
   return h;
 }
 
@@ -85,9 +84,8 @@ export function keyByCoding(res: { status: number; headers: HeaderMap }, d: Stor
       const shown = presentedHeaders(meta);
       const h: HeaderMap = { ...res.headers, vary: shown['vary']! };
       if (decoding) {
-        withoutDigests(h);
+        withoutByteFields(h);
         delete h['content-encoding'];
-        delete h['content-length'];
         if (shown['etag'] !== undefined) h['etag'] = shown['etag'];
       }
       return h;
