@@ -12,7 +12,7 @@
 
 import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
-import type { EntryMeta, VariantMeta } from '../entry.js';
+import { etagOf, isSummarized, lastModifiedOf, type EntryMeta, type VariantMeta } from '../entry.js';
 import { withoutByteFields, type HeaderMap } from '../http/headers.js';
 import { checkedDecoding, decoded, madeByStrata } from './codings.js';
 import type { Negotiator } from './negotiate.js';
@@ -132,4 +132,30 @@ export function displaceable(variants: readonly VariantMeta[], needed: number): 
     .sort((a, b) => a.responseTimeMs - b.responseTimeMs)
     .slice(0, needed)
     .map((m) => m.key);
+}
+
+/**
+ * The other codings Strata stored of the response `meta` holds (RFC 9111 §4.3.4: a 304 that
+ * validates one of them updates them all): coding-keyed entries of the same other Vary values
+ * with the same validators, when that says they are one response — a strong ETag, or one of
+ * the two made by Strata from the other (encoded or decoded; made variants keep the origin's
+ * validators). Two bodies the origin sent under a weak or date validator are two responses.
+ * A variant made from an older body is never selected (select.ts), refreshed or not.
+ */
+export function sameResponseCodings(variants: readonly VariantMeta[], meta: EntryMeta): VariantMeta[] {
+  if (!isCodingKeyed(meta)) return [];
+  const others = meta.varyNames.filter((n) => n !== ACCEPT_ENCODING);
+  const tag = etagOf(meta);
+  const strong = tag !== undefined && !tag.trim().startsWith('W/');
+  return variants.filter(
+    (m) =>
+      m.key !== meta.key &&
+      !m.slice &&
+      isCodingKeyed(m) &&
+      isSummarized(m) &&
+      others.every((n) => m.varyValues[n] === meta.varyValues[n]) &&
+      etagOf(m) === tag &&
+      lastModifiedOf(m) === lastModifiedOf(meta) &&
+      (strong || m.transform !== undefined || meta.transform !== undefined),
+  );
 }
