@@ -7,9 +7,11 @@
 // - absent field: identity (most clients that omit it cannot decode anything);
 // - empty field, or a malformed one: identity (malformed is treated as absent);
 // - identity not listed and not covered by `*`: acceptable, but below any coding
-//   the client listed, so "gzip;q=0.5" still gets gzip;
-// - nothing acceptable (`identity;q=0` and no coding we have): identity all the same
-//   (§12.5.3 allows disregarding the field rather than answering 406).
+//   the client listed, so "gzip;q=0.5" still gets gzip; covered by `*`, it has the
+//   weight of `*` ("gzip;q=0.5, *" gets identity; `*;q=0` excludes it);
+// - nothing acceptable (`identity;q=0` or `*;q=0`, and no coding we have): identity all
+//   the same, never 406: §12.5.3 lets a server disregard the field, RFC 7231 moved away
+//   from 406 on purpose, and nginx and Varnish answer so too.
 
 export const IDENTITY = 'identity';
 
@@ -75,8 +77,10 @@ function fromWeights(weights: Map<string, number>, offered: readonly string[]): 
       chosen = c;
     }
   }
-  // Explicitly preferred identity ("gzip;q=0.5, identity") beats a lighter coding.
-  const idW = weights.get(IDENTITY) ?? (star !== undefined ? 0 : -1);
+  // Identity preferred ("gzip;q=0.5, identity") beats a lighter coding; so does identity weighted by
+  // `*` when not named ("gzip;q=0.5, *": RFC 9110 §12.5.3, `*` matches every coding not listed, identity
+  // too). Unlisted and uncovered, it comes below every coding listed (weightOf).
+  const idW = weights.get(IDENTITY) ?? star ?? -1;
   if (chosen !== IDENTITY && idW > best) chosen = IDENTITY;
   return { chosen, accepts: (c) => weightOf(c) > 0 };
 }
