@@ -67,6 +67,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
 
   /** Whether this client may use an entry stored for the fetch's request (same variant). */
   function sameVariant(ctx: RequestContext, meta: EntryMeta): boolean {
+    // A body Strata made (decoded for the fetch's client) is never a no-transform request's (RFC 9110 §7.7).
+    if (meta.transform !== undefined && env.compress !== undefined && !env.compress.negotiator.forRequest(ctx.headers).mayTransform) return false;
     // Keyed by coding: any client of the same other Vary values; its coding is made for it (pipeline/variants.ts).
     if (isCodingKeyed(meta)) return varyMatches(meta.varyNames, meta.varyValues, ctx.headers, new Map(), ACCEPT_ENCODING);
     return meta.varyNames.length === 0 || variantKey(meta.primaryKey, meta.varyNames, selectingValues(meta.varyNames, ctx.headers)) === meta.key;

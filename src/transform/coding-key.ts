@@ -47,7 +47,9 @@ interface Env {
 function codingToUndo(res: { status: number; headers: HeaderMap }, requestHeaders: HeaderMap, env: Env): string | undefined {
   const coding = contentCoding(res.headers);
   if (coding === IDENTITY || !mayDecode(res.status, res.headers, coding)) return undefined;
-  return env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding) ? undefined : coding;
+  // A request's no-transform (RFC 9110 §7.7): its client gets the origin's bytes as they came.
+  const acc = env.negotiator.forRequest(requestHeaders);
+  return !acc.mayTransform || acc.accepts(coding) ? undefined : coding;
 }
 
 /** `headers` of a coded body as they describe its decoded bytes (a copy). */
