@@ -82,3 +82,38 @@ test("a 304 for a made variant refreshes the origin's body and the copy decoded 
     await h.close();
   }
 });
+
+test('codings listed by the disk tier as summaries are refreshed from their records read from disk', async () => {
+  let revision = 1;
+  const host = { host: 'site.example' };
+  const h = await startHarness(
+    (req, res) => {
+      const fields = { 'content-type': 'text/html', 'cache-control': 'max-age=10', etag: '"d1"', 'x-revision': String(revision) };
+      if (req.headers['if-none-match'] === '"d1"') return void res.writeHead(304, fields).end();
+      res.writeHead(200, { ...fields, 'content-length': BODY.length }).end(BODY);
+    },
+    { compress: { recompress: false }, logLevel: 'warn' },
+  );
+  try {
+    await h.get('/k', host);
+    await h.stored(1);
+    await h.get('/k', { ...host, 'accept-encoding': 'br' });
+    await h.stored(2);
+    // Every line on disk, then a restart: the memory tier is empty, the disk tier lists summaries.
+    await h.node.store().flush();
+    await h.restart();
+    assert.equal(h.node.store().stats()['memory']!.items, 0);
+    assert.ok(h.node.store().variants('GET http://site.example/k').every((m) => !('headers' in m)), 'listed as summaries');
+
+    h.clock.advance(20_000);
+    revision = 2;
+    assert.match((await h.get('/k', host)).headers['cache-status']!, /fwd=stale; fwd-status=304; stored/);
+    const br = await h.get('/k', { ...host, 'accept-encoding': 'br' });
+    assert.match(br.headers['cache-status']!, /; hit; ttl=\d+$/, 'the br variant refreshed by the same 304');
+    assert.equal(br.headers['x-revision'], '2');
+    assert.equal(zlib.brotliDecompressSync(br.body).toString(), BODY);
+    assert.equal(h.origin.count('/k'), 2);
+  } finally {
+    await h.close();
+  }
+});
