@@ -265,12 +265,16 @@ export function deliverStored(
  * The stored fields of a 206: a part's content is other bytes than the whole body's, so
  * the digests of that content (Content-Digest, Content-MD5) would be wrong on it, and a
  * client that checks them would reject good bytes (RFC 9530 §2). As an object built from
- * slices drops them (pipeline/slice-parts.ts objectHeaders).
+ * slices drops them (pipeline/slice-parts.ts objectHeaders). A Content-Range a stored 200
+ * came with (meaningless on a 200, RFC 9110 §14.4) is dropped too: the 206 says its own.
  */
 function partialFields(head: StoredHead): string[] {
   if (head.partial) return head.partial;
   const out: string[] = [];
-  for (let i = 0; i < head.base.length; i += 2) if (!CONTENT_DIGEST_FIELDS.includes(head.base[i]!)) out.push(head.base[i]!, head.base[i + 1]!);
+  for (let i = 0; i < head.base.length; i += 2) {
+    const name = head.base[i]!;
+    if (name !== 'content-range' && !CONTENT_DIGEST_FIELDS.includes(name)) out.push(name, head.base[i + 1]!);
+  }
   return (head.partial = out);
 }
 

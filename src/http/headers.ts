@@ -172,3 +172,16 @@ export function withoutDigests(h: HeaderMap): HeaderMap {
   for (const f of DIGEST_FIELDS) if (h[f] !== undefined) delete h[f];
   return h;
 }
+
+/**
+ * `h` without every field that describes the origin's bytes rather than the representation's
+ * meaning (in place; returns it): their length, the range they were (Content-Range, which means
+ * nothing on a 200 and would contradict a 206 cut from other bytes, RFC 9110 §14.4), and their
+ * digests. For the fields of other bytes made from them: another coding, encoded or decoded.
+ */
+export function withoutByteFields(h: HeaderMap): HeaderMap {
+  withoutDigests(h);
+  delete h['content-length'];
+  delete h['content-range'];
+  return h;
+}

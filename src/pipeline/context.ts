@@ -258,5 +258,5 @@ export function originHeaders(env: PathEnv, ctx: RequestContext): HeaderMap {
 /** What the client needs made from `meta` of `bytes` (transform/select.ts); undefined: its bytes as they are. */
 export function planOf(env: Pick<NodeEnv, 'compress'>, ctx: RequestContext, meta: EntryMeta, bytes: number): Plan {
   const c = env.compress;
-  return c && planFor(meta, bytes, ctx.method, c.negotiator.acceptance(ctx.headers['accept-encoding']), c.rules);
+  return c && planFor(meta, bytes, ctx.method, c.negotiator.forRequest(ctx.headers), c.rules);
 }

@@ -3,7 +3,8 @@
 // collapsed onto the fetch, and a background revalidation uses it with no client
 // at all.
 //
-// - A 304 that matches the stored entry refreshes its metadata: "validated".
+// - A 304 that matches the stored entry refreshes its metadata, and that of every other
+//   coding stored of the same response (refresh-codings.ts): "validated".
 // - A storable response is written to the tiers by the fill (fill.ts), which reads
 //   the shared body like any client; the body's end reaches clients after the commit.
 // - A response that is not storable replaces nothing stored unless the refusal is
@@ -47,6 +48,7 @@ import { edgeTiersOf, fetchFrom, softPurgedLike, whenDistrusted } from './fetch-
 import { decodedForClient, displaceable, keyByCoding, siblingCodings } from '../transform/coding-key.js';
 import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
+import { refreshOtherCodings, type RefreshCodingsDeps } from './refresh-codings.js';
 
 /**
  * What one origin fetch produced, decided before any client reads it; each client
@@ -71,6 +73,8 @@ export type FetchOutcome =
       notModified: Omit<NotModifiedInput, 'meta'>;
       /** Refreshed, but storing dropped some of the 304's fields (its Set-Cookie): the fetch's own client's answer, never a follower's. */
       leaderMeta?: EntryMeta;
+      /** The other codings of the same response, refreshed by the 304 too (refresh-codings.ts), by key. */
+      otherCodings?: ReadonlyMap<string, EntryMeta>;
     }
   /** A storable response, being written to the tiers by a fill reading `body` like any client. */
   | {
@@ -177,6 +181,7 @@ export interface FetchWork {
 export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork {
   const { store, origin, clock, logger, stats, policy } = deps;
   const shared = deps.sharedMeta;
+  const codingsDeps: RefreshCodingsDeps = { store, policy, logger, share: (m) => shared.share(m) };
 
   async function deleteKeys(keys: string[]): Promise<void> {
     await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));
@@ -283,15 +288,18 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
         // s-maxage allow it, answers that client alone (the stored body is the one it validated)
         // and leaves the shared entry as it was: neither refreshed for others nor removed.
         if (!mayRefreshShared(req.requestHeaders, merged)) return unshared('authorization', true);
+        // RFC 9111 §4.3.4: the 304 updates every coding stored of this response, not only the one it validated.
+        const otherCodings = stored.meta.byCoding ? refreshOtherCodings(codingsDeps, stored.meta, notModified, purgeMark, req.id) : undefined;
         if (!merged) {
-          await deleteKeys([stored.meta.key]);
+          await Promise.all([deleteKeys([stored.meta.key]), otherCodings]);
           return unshared('no-longer-storable', true);
         }
         shared.share(merged);
         await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
+        const others = await otherCodings;
         refreshed = true;
         const leaderMeta = ownNotModifiedAnswer(exchange, merged);
-        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified, ...(leaderMeta ? { leaderMeta } : {}) };
+        return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified, ...(leaderMeta ? { leaderMeta } : {}), ...(others?.size ? { otherCodings: others } : {}) };
       } finally {
         finish(refreshed);
       }

@@ -95,7 +95,7 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
   const onMiss = createOnMiss(env, answer, shared, pass, slicer);
   const compress = env.compress;
   // With compression, Accept-Encoding selects by negotiated coding (transform/select.ts).
-  const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.acceptance(req['accept-encoding'])));
+  const choose: Choose | undefined = compress && ((variants, req) => chooseVariant(variants, req, compress.negotiator.forRequest(req)));
   const sideApart = route.keyApart && to.side === 'canary' ? to.side : undefined;
   const plainKey = route.key === PLAIN_KEY && sideApart === undefined;
 
@@ -144,9 +144,11 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
     const hot = store.peek(key);
     if (hot && hot.meta.varyNames.length === 0) return serve(ctx, key, hot, 'uri-miss');
     if (compress) {
-      // A URL keyed by coding alone: the variant in the client's coding, straight from memory.
-      const coded = store.peek(codingOnlyKey(key, compress.negotiator.choose(ctx.headers['accept-encoding'])));
-      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1) return serve(ctx, key, coded, 'uri-miss');
+      // A URL keyed by coding alone: the variant in the client's coding, straight from memory (not one
+      // Strata made, for a request with no-transform: the look-up below finds the origin's bytes).
+      const acc = compress.negotiator.forRequest(ctx.headers);
+      const coded = store.peek(codingOnlyKey(key, acc.chosen));
+      if (coded && coded.meta.byCoding && coded.meta.varyNames.length === 1 && (acc.mayTransform || coded.meta.transform === undefined)) return serve(ctx, key, coded, 'uri-miss');
     }
     // A disk entry that varies on nothing, metadata in RAM and body read at once: no choice among variants to make.
     let unvaried: StoredEntry | undefined;

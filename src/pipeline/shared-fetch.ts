@@ -67,6 +67,8 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
 
   /** Whether this client may use an entry stored for the fetch's request (same variant). */
   function sameVariant(ctx: RequestContext, meta: EntryMeta): boolean {
+    // A body Strata made (decoded for the fetch's client) is never a no-transform request's (RFC 9110 §7.7).
+    if (meta.transform !== undefined && env.compress !== undefined && !env.compress.negotiator.forRequest(ctx.headers).mayTransform) return false;
     // Keyed by coding: any client of the same other Vary values; its coding is made for it (pipeline/variants.ts).
     if (isCodingKeyed(meta)) return varyMatches(meta.varyNames, meta.varyValues, ctx.headers, new Map(), ACCEPT_ENCODING);
     return meta.varyNames.length === 0 || variantKey(meta.primaryKey, meta.varyNames, selectingValues(meta.varyNames, ctx.headers)) === meta.key;
@@ -82,7 +84,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
    * same strong validator, the same response in another coding), refreshed as the validated one was;
    * else the validated entry decoded for it alone, not stored. Either way, no fetch of its own.
    */
-  async function validatedFor(ctx: RequestContext, o: Validated, found: StoredEntry | undefined): Promise<{ entry: StoredEntry; storeMade: boolean }> {
+  function validatedFor(ctx: RequestContext, o: Validated, found: StoredEntry | undefined): { entry: StoredEntry; storeMade: boolean } {
     const entry = o.entry;
     const plan = isCodingKeyed(entry.meta) ? planOf(env, ctx, entry.meta, entry.body.size) : undefined;
     const encodedByStrata = madeByStrata(entry.meta);
@@ -90,24 +92,10 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
     const own = found && found.meta.key !== entry.meta.key && validatedToo(found.meta, entry.meta, o.notModified.responseHeaders);
     const merged = own ? mergeNotModified({ meta: found.meta, ...o.notModified }, env.policy) : undefined;
     if (!own || !merged) return { entry, storeMade: false };
-    // Refreshed in the store once per 304, however many clients it answers. A 304 that refreshed
-    // nothing (a no-store request's) stores nothing here either, a variant made from it included.
-    if (!o.refreshed) return { entry: { meta: merged, body: found.body }, storeMade: false };
-    await refreshOnce(o, merged);
-    return { entry: { meta: merged, body: found.body }, storeMade: true };
-  }
-
-  /** Sibling variants refreshed by a 304, by the outcome that carried it. */
-  const siblingsRefreshed = new WeakMap<Validated, Map<string, Promise<void>>>();
-  function refreshOnce(o: Validated, merged: EntryMeta): Promise<void> {
-    let done = siblingsRefreshed.get(o);
-    if (!done) siblingsRefreshed.set(o, (done = new Map()));
-    let p = done.get(merged.key);
-    if (!p) {
-      p = env.store.update(merged, { purgeMark: o.purgeMark }).catch((err: unknown) => logger.warn({ url: merged.url, err: (err as Error).message }, 'metadata update failed'));
-      done.set(merged.key, p);
-    }
-    return p;
+    // Refreshed in the store with the validated one, by the fetch (refresh-codings.ts). A 304 that
+    // refreshed nothing (a no-store request's) stores nothing here either, a variant made from it included.
+    const refreshed = o.refreshed ? o.otherCodings?.get(found.meta.key) : undefined;
+    return refreshed ? { entry: { meta: refreshed, body: found.body }, storeMade: true } : { entry: { meta: merged, body: found.body }, storeMade: false };
   }
 
   function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, why: StaleOnFailure, fwdStatus?: number): void | Promise<void> {
@@ -196,7 +184,7 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
       if (o.kind === 'validated') {
         if (collapsed && (o.own === true || !sameVariant(ctx, o.entry.meta))) return 'alone';
         // The leader gets the 304's own fields (its Set-Cookie) where storing dropped some: nothing made from them is stored.
-        const use = collapsed ? await validatedFor(ctx, o, found) : o.leaderMeta ? { entry: { meta: o.leaderMeta, body: o.entry.body }, storeMade: false } : { entry: o.entry, storeMade: true };
+        const use = collapsed ? validatedFor(ctx, o, found) : o.leaderMeta ? { entry: { meta: o.leaderMeta, body: o.entry.body }, storeMade: false } : { entry: o.entry, storeMade: true };
         const meta = use.entry.meta;
         ctx.upstream = o.upstream;
         const now = clock.now();

@@ -12,8 +12,8 @@
 
 import type { Readable } from 'node:stream';
 import type { StorageDecision } from '../cache/storable.js';
-import type { EntryMeta, VariantMeta } from '../entry.js';
-import { withoutDigests, type HeaderMap } from '../http/headers.js';
+import { etagOf, isSummarized, lastModifiedOf, type EntryMeta, type VariantMeta } from '../entry.js';
+import { withoutByteFields, type HeaderMap } from '../http/headers.js';
 import { checkedDecoding, decoded, madeByStrata } from './codings.js';
 import type { Negotiator } from './negotiate.js';
 import { IDENTITY } from './negotiate.js';
@@ -47,14 +47,15 @@ interface Env {
 function codingToUndo(res: { status: number; headers: HeaderMap }, requestHeaders: HeaderMap, env: Env): string | undefined {
   const coding = contentCoding(res.headers);
   if (coding === IDENTITY || !mayDecode(res.status, res.headers, coding)) return undefined;
-  return env.negotiator.acceptance(requestHeaders[ACCEPT_ENCODING]).accepts(coding) ? undefined : coding;
+  // A request's no-transform (RFC 9110 §7.7): its client gets the origin's bytes as they came.
+  const acc = env.negotiator.forRequest(requestHeaders);
+  return !acc.mayTransform || acc.accepts(coding) ? undefined : coding;
 }
 
 /** `headers` of a coded body as they describe its decoded bytes (a copy). */
 function decodedFields(headers: HeaderMap): HeaderMap {
-  const h = withoutDigests({ ...headers });
+  const h = withoutByteFields({ ...headers });
   delete h['content-encoding'];
-  delete h['content-length'];
   return h;
 }
 
@@ -85,9 +86,8 @@ export function keyByCoding(res: { status: number; headers: HeaderMap }, d: Stor
       const shown = presentedHeaders(meta);
       const h: HeaderMap = { ...res.headers, vary: shown['vary']! };
       if (decoding) {
-        withoutDigests(h);
+        withoutByteFields(h);
         delete h['content-encoding'];
-        delete h['content-length'];
         if (shown['etag'] !== undefined) h['etag'] = shown['etag'];
       }
       return h;
@@ -134,4 +134,30 @@ export function displaceable(variants: readonly VariantMeta[], needed: number): 
     .sort((a, b) => a.responseTimeMs - b.responseTimeMs)
     .slice(0, needed)
     .map((m) => m.key);
+}
+
+/**
+ * The other codings Strata stored of the response `meta` holds (RFC 9111 §4.3.4: a 304 that
+ * validates one of them updates them all): coding-keyed entries of the same other Vary values
+ * with the same validators, when that says they are one response — a strong ETag, or one of
+ * the two made by Strata from the other (encoded or decoded; made variants keep the origin's
+ * validators). Two bodies the origin sent under a weak or date validator are two responses.
+ * A variant made from an older body is never selected (select.ts), refreshed or not.
+ */
+export function sameResponseCodings(variants: readonly VariantMeta[], meta: EntryMeta): VariantMeta[] {
+  if (!isCodingKeyed(meta)) return [];
+  const others = meta.varyNames.filter((n) => n !== ACCEPT_ENCODING);
+  const tag = etagOf(meta);
+  const strong = tag !== undefined && !tag.trim().startsWith('W/');
+  return variants.filter(
+    (m) =>
+      m.key !== meta.key &&
+      !m.slice &&
+      isCodingKeyed(m) &&
+      isSummarized(m) &&
+      others.every((n) => m.varyValues[n] === meta.varyValues[n]) &&
+      etagOf(m) === tag &&
+      lastModifiedOf(m) === lastModifiedOf(meta) &&
+      (strong || m.transform !== undefined || meta.transform !== undefined),
+  );
 }

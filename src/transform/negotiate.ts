@@ -7,9 +7,14 @@
 // - absent field: identity (most clients that omit it cannot decode anything);
 // - empty field, or a malformed one: identity (malformed is treated as absent);
 // - identity not listed and not covered by `*`: acceptable, but below any coding
-//   the client listed, so "gzip;q=0.5" still gets gzip;
-// - nothing acceptable (`identity;q=0` and no coding we have): identity all the same
-//   (§12.5.3 allows disregarding the field rather than answering 406).
+//   the client listed, so "gzip;q=0.5" still gets gzip; covered by `*`, it has the
+//   weight of `*` ("gzip;q=0.5, *" gets identity; `*;q=0` excludes it);
+// - nothing acceptable (`identity;q=0` or `*;q=0`, and no coding we have): identity all
+//   the same, never 406: §12.5.3 lets a server disregard the field, RFC 7231 moved away
+//   from 406 on purpose, and nginx and Varnish answer so too.
+
+import { hasNoTransform } from '../http/cache-control.js';
+import type { HeaderMap } from '../http/headers.js';
 
 export const IDENTITY = 'identity';
 
@@ -19,6 +24,11 @@ export interface Acceptance {
   readonly chosen: string;
   /** Whether the client accepts `coding` (q > 0; identity unless excluded). */
   accepts(coding: string): boolean;
+  /**
+   * False when the request said Cache-Control: no-transform (RFC 9110 §7.7): nothing may be
+   * made for it, encoded or decoded; it gets the origin's bytes as they are.
+   */
+  readonly mayTransform: boolean;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -54,7 +64,7 @@ export function parseAcceptEncoding(value: string): Map<string, number> | undefi
   return weights;
 }
 
-const IDENTITY_ONLY: Acceptance = { chosen: IDENTITY, accepts: (c) => c === IDENTITY };
+const IDENTITY_ONLY: Acceptance = { chosen: IDENTITY, accepts: (c) => c === IDENTITY, mayTransform: true };
 
 function fromWeights(weights: Map<string, number>, offered: readonly string[]): Acceptance {
   const star = weights.get('*');
@@ -75,15 +85,19 @@ function fromWeights(weights: Map<string, number>, offered: readonly string[]): 
       chosen = c;
     }
   }
-  // Explicitly preferred identity ("gzip;q=0.5, identity") beats a lighter coding.
-  const idW = weights.get(IDENTITY) ?? (star !== undefined ? 0 : -1);
+  // Identity preferred ("gzip;q=0.5, identity") beats a lighter coding; so does identity weighted by
+  // `*` when not named ("gzip;q=0.5, *": RFC 9110 §12.5.3, `*` matches every coding not listed, identity
+  // too). Unlisted and uncovered, it comes below every coding listed (weightOf).
+  const idW = weights.get(IDENTITY) ?? star ?? -1;
   if (chosen !== IDENTITY && idW > best) chosen = IDENTITY;
-  return { chosen, accepts: (c) => weightOf(c) > 0 };
+  return { chosen, accepts: (c) => weightOf(c) > 0, mayTransform: true };
 }
 
 /** The codings on offer, in preference order, with a bounded memo of header value → Acceptance. */
 export class Negotiator {
   private readonly memo = new Map<string, Acceptance>();
+  /** An acceptance as a no-transform request has it, one per acceptance (gone with it when the memo drops it). */
+  private readonly untransformed = new WeakMap<Acceptance, Acceptance>();
 
   constructor(
     readonly offered: readonly string[],
@@ -99,6 +113,15 @@ export class Negotiator {
     if (this.memo.size >= this.memoMax) this.memo.clear();
     this.memo.set(value, a);
     return a;
+  }
+
+  /** What a request allows: its Accept-Encoding, and whether its Cache-Control says no-transform. */
+  forRequest(headers: HeaderMap): Acceptance {
+    const a = this.acceptance(headers['accept-encoding']);
+    if (!hasNoTransform(headers['cache-control'])) return a;
+    let u = this.untransformed.get(a);
+    if (!u) this.untransformed.set(a, (u = { chosen: a.chosen, accepts: a.accepts, mayTransform: false }));
+    return u;
   }
 
   /** The coding a request's Accept-Encoding selects (its variant key member). */

@@ -47,7 +47,8 @@ export function codingOf(meta: Pick<EntryMeta, 'varyValues'>): string {
  */
 export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: Acceptance, rules: CompressRules): Plan {
   // HEAD gets the plan of its GET: the same fields (RFC 9110 §9.3.2), though nothing is made for it.
-  if ((method !== 'GET' && method !== 'HEAD') || !isCodingKeyed(meta)) return undefined;
+  // A request's no-transform: nothing made for it (RFC 9110 §7.7); the stored bytes go as they are.
+  if ((method !== 'GET' && method !== 'HEAD') || !isCodingKeyed(meta) || !acc.mayTransform) return undefined;
   const have = codingOf(meta);
   if (have === acc.chosen) return undefined;
   if (have === IDENTITY) {
@@ -62,7 +63,9 @@ export function planFor(meta: EntryMeta, bodySize: number, method: string, acc: 
  * The stored variant for a request: one in the chosen coding, else the identity
  * body (to encode or to send as it is), else one in a coding the client accepts,
  * else one it may be decoded from. Entries not keyed by coding match as they always did. The
- * most recent wins within each rank (RFC 9111 §4.1). Slices are never variants.
+ * most recent wins within each rank (RFC 9111 §4.1). Slices are never variants. A request with
+ * no-transform (acc.mayTransform false) is answered from the origin's bytes alone: never a made
+ * variant, and the one "to decode" is sent as it is.
  */
 export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, acc: Acceptance): { meta?: VariantMeta; whole: boolean } {
   const ranks: (VariantMeta | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
@@ -87,11 +90,15 @@ export function chooseVariant(variants: readonly VariantMeta[], req: HeaderMap, 
   for (const m of matching) {
     const keyed = isCodingKeyed(m);
     if (newest && m !== newest && madeByStrata(m) && isSummarized(m) && !madeFrom(m, newest, identity)) continue;
+    // A no-transform request gets none of the variants Strata made (encoded or decoded), only the origin's bytes.
+    if (!acc.mayTransform && m.transform !== undefined) continue;
     let r: number;
     if (!keyed) r = 4;
     else {
       const have = codingOf(m);
       // A coded body the client does not accept and that may not be decoded for it answers nothing: a miss.
+      // Under a request's no-transform, one Strata would decode for others goes as it is: the origin's own
+      // bytes, as the origin sends them to a request for identity (every fill asks for it).
       r = have === acc.chosen ? 0 : have === IDENTITY ? 1 : acc.accepts(have) ? 2 : isSummarized(m) && decodeAllowed(m.status, noTransformOf(m), have) ? 3 : -1;
       if (r < 0) continue;
     }

@@ -10,7 +10,7 @@
 
 import { variantKey } from '../cache/vary.js';
 import type { EntryMeta } from '../entry.js';
-import { withoutDigests, type HeaderMap } from '../http/headers.js';
+import { withoutByteFields, type HeaderMap } from '../http/headers.js';
 import type { Level } from './codings.js';
 import { IDENTITY } from './negotiate.js';
 import { ACCEPT_ENCODING } from './rules.js';
@@ -27,8 +27,8 @@ export function variantEtag(etag: string, coding: string): string {
 /** Metadata of the variant `plan` makes from `source` (its body size is set at commit). */
 export function derivedMeta(source: EntryMeta, plan: NonNullable<Plan>, level: Level, sourceBytes: number): EntryMeta {
   const coding = plan.op === 'encode' ? plan.coding : IDENTITY;
-  const headers: HeaderMap = withoutDigests({ ...source.headers });
-  delete headers['content-length'];
+  // Other bytes than the source's: none of the fields describing those (length, range, digests).
+  const headers: HeaderMap = withoutByteFields({ ...source.headers });
   if (coding === IDENTITY) delete headers['content-encoding'];
   else headers['content-encoding'] = coding;
   const varyValues = { ...source.varyValues, [ACCEPT_ENCODING]: coding };
@@ -59,8 +59,8 @@ export function presentedHeaders(meta: EntryMeta): HeaderMap {
   if (isCodingKeyed(meta) && !(vary && /(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(vary))) h['vary'] = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding';
   if (meta.transform) {
     if (h['etag'] !== undefined) h['etag'] = variantEtag(h['etag'], meta.transform.coding);
-    // Entries stored before their digests were dropped at the making.
-    withoutDigests(h);
+    // Entries stored before those fields were dropped at the making (derivedMeta).
+    withoutByteFields(h);
   }
   presented.set(meta, h);
   return h;

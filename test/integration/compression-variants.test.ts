@@ -51,18 +51,16 @@ test('a br variant made from a decoded body is the one later br requests get: co
     assert.equal(variantsOf(h, '/d').length, 3);
     assert.equal(h.origin.count('/d'), 1);
 
-    // A 304 refreshes the gzip source: its time is now newer than the copy decoded from it. The br
-    // variant is still judged by the decoded body it was made from, and still answers.
+    // A 304 refreshes the gzip source and every coding of it (RFC 9111 §4.3.4). The br variant is
+    // still judged by the decoded body it was made from, and still answers.
     h.clock.advance(700_000);
-    for (const ae of ['gzip', 'br']) {
-      const r = await h.get('/d', { ...o, 'accept-encoding': ae });
-      assert.match(r.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; ttl=\d+$/, ae);
-    }
+    const validated = await h.get('/d', { ...o, 'accept-encoding': 'gzip' });
+    assert.match(validated.headers['cache-status']!, /fwd=stale; fwd-status=304; stored; ttl=\d+$/);
     const after = await h.get('/d', { ...o, 'accept-encoding': 'br' });
     assert.match(after.headers['cache-status']!, /; hit; ttl=\d+$/);
     assert.equal(zlib.brotliDecompressSync(after.body).toString(), BODY);
     assert.equal(h.node.stats.counters.compressed, made);
-    assert.equal(h.origin.count('/d'), 3);
+    assert.equal(h.origin.count('/d'), 2);
   } finally {
     await h.close();
   }

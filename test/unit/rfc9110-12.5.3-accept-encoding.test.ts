@@ -23,6 +23,10 @@ test('chosen coding per Accept-Encoding value', () => {
     ['br;q=0, gzip', 'gzip'],
     ['*', 'br'],
     ['*;q=0.5, gzip', 'gzip'],
+    ['br;q=0.5, gzip;q=0.5, zstd;q=0.5, *', 'identity'], // identity unlisted but weighted by `*`: q=1 beats 0.5
+    ['br;q=0.5, gzip;q=0.5, *', 'zstd'], // `*` covers zstd too
+    ['gzip;q=0.2, *;q=0.9', 'br'], // `*` weighs br and identity alike: a tie goes to the coding
+    ['gzip;q=0.5, *;q=0', 'gzip'],
     ['*;q=0', 'identity'], // nothing acceptable: identity all the same
     ['identity;q=0', 'identity'],
     ['identity;q=0, gzip', 'gzip'],

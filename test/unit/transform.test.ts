@@ -107,6 +107,22 @@ test('plan per client: encode identity, decode a coding the client lacks; HEAD p
   assert.equal(planFor(plain, 5000, 'GET', n.acceptance('br'), rules), undefined, 'not keyed by coding');
 });
 
+test("a request's no-transform: nothing planned, no made variant chosen, the origin's coding sent as it is", () => {
+  const nt = (ae: string | undefined) => n.forRequest({ ...(ae === undefined ? {} : { 'accept-encoding': ae }), 'cache-control': 'max-age=0, No-Transform' });
+  assert.equal(nt('br').mayTransform, false);
+  assert.equal(n.forRequest({ 'accept-encoding': 'br', 'cache-control': 'no-cache' }).mayTransform, true);
+  assert.equal(nt('br'), nt('br'), 'one per acceptance');
+  const id = keyed('identity');
+  const madeBr = { ...keyed('br'), transform: { coding: 'br', level: 'fast' as const, sourceBytes: 5000 } };
+  assert.equal(planFor(id, 5000, 'GET', nt('br'), rules), undefined);
+  assert.equal(chooseVariant([id, madeBr], {}, nt('br')).meta, id);
+  assert.equal(chooseVariant([madeBr], {}, nt('br')).meta, undefined, 'only a made variant: a miss');
+  const gz = keyed('gzip');
+  const decoded = { ...keyed('identity'), transform: { coding: 'identity', level: 'decoded' as const, sourceBytes: 3000 } };
+  assert.equal(chooseVariant([gz, decoded], {}, nt(undefined)).meta, gz, "the origin's gzip, not the copy decoded from it");
+  assert.equal(planFor(gz, 5000, 'GET', nt(undefined), rules), undefined, 'sent as it is');
+});
+
 test('ETags: weak and suffixed per coding; the stored one stays the origin’s; Vary keeps the origin’s members', () => {
   assert.equal(variantEtag('"abc"', 'br'), 'W/"abc-br"');
   assert.equal(variantEtag('W/"abc"', 'gzip'), 'W/"abc-gzip"');
