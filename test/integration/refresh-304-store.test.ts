@@ -50,3 +50,23 @@ test('a 304 whose merged fields pass cache.maxStoredHeaderBytes is served, not s
     await h.close();
   }
 });
+
+test('the memory tier counts a refreshed entry at its new size: a 304 that adds fields grows the tier\'s bytes by them', async () => {
+  const h = await startHarness(validating(() => ({ 'x-added': 'z'.repeat(4000) })));
+  try {
+    await h.get('/measured');
+    await h.stored(1);
+    const store = h.node.store();
+    await store.flush();
+    const before = store.memory.stats().bytes;
+    h.clock.advance(11_000);
+    const reval = await h.get('/measured');
+    assert.match(reval.headers['cache-status']!, /fwd=stale; fwd-status=304; stored/);
+    await store.flush();
+    const after = store.memory.stats().bytes;
+    assert.ok(after - before >= 4000, `memory bytes grew by the added field: ${before} -> ${after}`);
+    assert.equal(store.memory.stats().items, 1);
+  } finally {
+    await h.close();
+  }
+});
