@@ -294,7 +294,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           return unshared('headers-too-large', false);
         }
         shared.share(merged);
-        await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
+        await store.update(merged, { purgeMark, refreshes: stored }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         refreshed = true;
         const leaderMeta = ownNotModifiedAnswer(exchange, merged);
         return { kind: 'validated', upstream: res.upstream, entry: { meta: merged, body: stored.body }, refreshed: true, purgeMark, notModified, ...(leaderMeta ? { leaderMeta } : {}) };

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { headerBytes } from '../../src/cache/entry-bounds.js';
-import { startHarness } from '../fixtures/harness.js';
+import { startHarness, until } from '../fixtures/harness.js';
 
 /** A 200 with ETag "v1" and a max-age of 10 s; a 304 to If-None-Match "v1" carrying `on304`'s fields too. */
 function validating(on304: () => Record<string, string>) {
@@ -66,6 +66,55 @@ test('the memory tier counts a refreshed entry at its new size: a 304 that adds 
     const after = store.memory.stats().bytes;
     assert.ok(after - before >= 4000, `memory bytes grew by the added field: ${before} -> ${after}`);
     assert.equal(store.memory.stats().items, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a 304 that arrives after a newer body was stored does not relabel that body with the validated one\'s fields', async () => {
+  // The entry "A" (ETag "A") goes stale. A client with Authorization revalidates it alone
+  // (RFC 9111 §3.5; the 304 is public, so it may refresh the shared entry); the origin holds
+  // that 304 while a plain client's revalidation gets a new body "B" (ETag "B"), stored.
+  let releaseLate!: () => void;
+  let lateArrived!: () => void;
+  const lateIn = new Promise<void>((r) => (lateArrived = r));
+  let version = 'A';
+  const h = await startHarness((req, res) => {
+    const fields = { 'cache-control': 'public, max-age=1', 'content-type': 'text/plain' };
+    if (req.headers['authorization']) {
+      lateArrived();
+      releaseLate = () => {
+        res.writeHead(304, { ...fields, 'cache-control': 'public, max-age=60', etag: '"A"', 'x-from': 'late-304' });
+        res.end();
+      };
+      return;
+    }
+    res.writeHead(200, { ...fields, etag: `"${version}"`, 'content-length': String(version.length), 'x-from': `200-${version}` });
+    res.end(version);
+  });
+  try {
+    await h.get('/relabel');
+    await h.stored(1);
+    h.clock.advance(2_000);
+    const late = h.get('/relabel', { authorization: 'Bearer x' });
+    await lateIn;
+    version = 'B';
+    const fresh = await h.get('/relabel');
+    assert.equal(fresh.text, 'B');
+    await h.stored(2);
+    releaseLate();
+    const lateReply = await late;
+    assert.equal(lateReply.text, 'A', 'the late 304 answers its client from the body it validated');
+    await until(() => h.node.stats.counters.revalidated >= 1, 'the late 304 handled');
+    await h.node.store().flush();
+    const hit = await h.get('/relabel');
+    assert.equal(hit.text, 'B');
+    assert.equal(hit.headers['etag'], '"B"', 'the newer body keeps its own ETag');
+    assert.equal(hit.headers['x-from'], '200-B', 'and its own fields');
+    await h.restart();
+    const afterRestart = await h.get('/relabel');
+    assert.equal(afterRestart.text, 'B');
+    assert.equal(afterRestart.headers['etag'], '"B"');
   } finally {
     await h.close();
   }

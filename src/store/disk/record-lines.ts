@@ -11,7 +11,7 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EntryMeta } from '../types.js';
+import type { EntryMeta, StoredEntry } from '../types.js';
 import { metaOfLine, recordLine } from './index-log.js';
 import { INDEX_FILE } from './layout.js';
 import { MetaCache, stampOf, stillCurrent, type LineStamp } from './meta-cache.js';
@@ -114,8 +114,10 @@ export class RecordLines {
    * not of the record's body — another size or integrity, or a newer body of the key still
    * landing (its landing applies it, tiered.ts): a 304 of a newer body whose disk write
    * failed gave the older body that body's ETag and freshness, also after a restart.
+   * `refreshes` (WriteOptions): the body the update is for must be the record's, by its
+   * size and recorded integrity; a body whose integrity is not known names no record.
    */
-  async update(meta: EntryMeta): Promise<void> {
+  async update(meta: EntryMeta, refreshes?: StoredEntry): Promise<void> {
     const tier = this.tier;
     const rec = tier.live(meta.key);
     if (!rec || tier.landings.pending(meta.key)) return;
@@ -125,10 +127,11 @@ export class RecordLines {
     if (integrity === undefined) {
       integrity = (await tier.reads.meta(rec))?.integrity;
       // Another record meanwhile: checked against it instead.
-      if (tier.live(meta.key) !== rec) return this.update(meta);
+      if (tier.live(meta.key) !== rec) return this.update(meta, refreshes);
       if (integrity === undefined) return;
     }
     if (meta.integrity !== undefined && meta.integrity !== integrity) return this.refused(meta, 'integrity');
+    if (refreshes && (refreshes.body.size !== rec.size || refreshes.meta.integrity !== integrity)) return this.refused(meta, 'refreshed body');
     const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity };
     tier.indexes.replaced(rec.meta, stored);
     const appended = this.write(rec, stored);

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { heldEntry, type HeldEntry } from './memory-entry.js';
 import { PurgeBans } from '../purge/purge-bans.js';
 import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from '../purge/purge-match.js';
-import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta } from '../types.js';
+import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta, type WriteOptions } from '../types.js';
 import { TierIndex } from '../tier-index.js';
 import { metaStringsBytes } from '../ram-estimate.js';
 import { VariantIndex } from '../variant-index.js';
@@ -49,6 +49,18 @@ const ENTRY_OVERHEAD_BYTES = 1088;
 /** What an entry's metadata costs in RAM (the memory tier counts it against its budget beside the body). */
 export function metaSizeEstimate(meta: EntryMeta): number {
   return ENTRY_OVERHEAD_BYTES + metaStringsBytes(meta);
+}
+
+/**
+ * Is the held entry the body of `entry` (WriteOptions.refreshes)? The same body object
+ * (handed out by this tier, or landing: write-tickets.ts), or the same bytes by their
+ * recorded integrity (read from disk, then promoted here). A body committed here whose
+ * disk write has not landed has no integrity yet: only its own object names it.
+ */
+function holdsBodyOf(e: Held, entry: StoredEntry): boolean {
+  if (entry.body === e) return true;
+  const integrity = entry.meta.integrity;
+  return integrity !== undefined && entry.body.size === e.size && e.stored().meta.integrity === integrity;
 }
 
 /** Bytes the kept chunks' memory may hold beyond the body, together (the response head read with it). */
@@ -198,9 +210,9 @@ export class MemoryTier implements Store, Purgeable {
     return new MemoryWriter(this, meta);
   }
 
-  async update(meta: EntryMeta): Promise<void> {
+  async update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {
     const e = this.live(meta.key);
-    if (e) this.setMeta(e, meta);
+    if (e && (opts.refreshes === undefined || holdsBodyOf(e, opts.refreshes))) this.setMeta(e, meta);
   }
 
   /** New metadata for a held body (a 304's refresh, a soft purge), counted at what the entry costs now. */
