@@ -103,7 +103,7 @@ export class RecordLines {
       tier.indexBytes -= rec.lineBytes;
       // The line could not be copied: written from its metadata instead, read here.
       void this.read(rec)
-        .then((meta) => (tier.records.get(rec.key) === rec && !rec.held ? this.write(rec, meta, rec.more?.time) : undefined))
+        .then((meta) => (tier.records.get(rec.key) === rec && !rec.held && !tier.landings.pending(rec.key) ? this.write(rec, meta, rec.more?.time) : undefined))
         .catch((err: unknown) => tier.opts.logger.warn({ key: rec.key, err: (err as Error).message }, "disk tier: a relocated body's index line could not be written; the entry is lost at the next start"));
     });
   }
