@@ -13,7 +13,7 @@ import { compactIndex } from '../../src/store/disk/compaction.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import type { Op, OpResult } from '../../src/store/disk/write-ops.js';
 import type { EntryMeta } from '../../src/store/types.js';
-import { makeMeta, testExpire } from './store.contract.js';
+import { makeMeta, selector, testExpire } from './store.contract.js';
 import { namesIn, silent, waitFor, withDir } from './disk-helpers.js';
 
 const KiB = 1024;
@@ -137,6 +137,35 @@ describe('disk tier: background work racing a newer state of a key, then a resta
       disk = await open(dir);
       assert.ok((await disk.readVerified(rewritten.key))?.equals(newer), 'the newer body after the restart, not the older one the compaction copied');
       for (const [k, b] of bodies) assert.ok((await disk.readVerified(k))?.equals(b), `${k} reads back its own body`);
+      await disk.close();
+    });
+  });
+
+  test('a soft purge that reaches a record while a metadata update of it reads its line: the entry stays stale, also after a restart', async () => {
+    await withDir(async (dir) => {
+      const meta = urlMeta('soft.bin');
+      let disk = await open(dir);
+      assert.ok(await disk.putWhole({ ...meta }, randomBytes(3000)));
+      await quiet(disk);
+      await disk.close();
+      // A new start: nothing of the record's metadata is in RAM, so the update reads its line.
+      disk = await open(dir);
+      const stored = (await disk.get(meta.key))!;
+      disk.lines.cached.clear();
+      // A 304's refresh (begun before the purge: the tiered store let it through), then the soft purge.
+      const refreshed: EntryMeta = { ...stored.meta, responseTimeMs: stored.meta.responseTimeMs + 60_000, requestTimeMs: stored.meta.requestTimeMs + 60_000 };
+      const update = disk.update(refreshed);
+      const purged = disk.purging.ban(selector({ primaryKeys: [meta.key] }), { softAtMs: Date.now() });
+      await Promise.all([update, purged]);
+      await quiet(disk);
+      const during = await disk.readMeta(meta.key);
+      assert.match(during?.cacheControl ?? '', /soft-purged-at=/, 'stale after the purge');
+      await disk.close();
+
+      disk = await open(dir);
+      const after = await disk.readMeta(meta.key);
+      assert.ok(after, 'still stored');
+      assert.match(after.cacheControl, /soft-purged-at=/, 'still stale after the restart, not the refreshed metadata the purge came after');
       await disk.close();
     });
   });

@@ -116,6 +116,8 @@ export class RecordLines {
    * failed gave the older body that body's ETag and freshness, also after a restart.
    * `refreshes` (WriteOptions): the body the update is for must be the record's, by its
    * size and recorded integrity; a body whose integrity is not known names no record.
+   * A soft purge that reaches the record while its line is read came after the update was
+   * let through: the update is written stale, as the purge made it.
    */
   async update(meta: EntryMeta, refreshes?: StoredEntry): Promise<void> {
     const tier = this.tier;
@@ -124,15 +126,26 @@ export class RecordLines {
     if (meta.bodySize >= 0 && meta.bodySize !== rec.size) return this.refused(meta, 'size');
     // Known without a read when held or cached (a hit just read it): then held at once, before any await.
     let integrity = this.peek(rec)?.integrity;
+    /** A soft purge that reached the record while its line was read (below). */
+    let softAt: number | undefined;
     if (integrity === undefined) {
+      const softBefore = rec.more?.softAt;
       integrity = (await tier.reads.meta(rec))?.integrity;
       // Another record meanwhile: checked against it instead.
       if (tier.live(meta.key) !== rec) return this.update(meta, refreshes);
       if (integrity === undefined) return;
+      // Metadata written meanwhile (another update, a soft purge's line) is newer than what this one checked: it stays.
+      if (rec.held) return this.refused(meta, 'written meanwhile');
+      // Why: the caller let this update through before a purge that applied to the record
+      // during the read (live() above). Written as it came, it took the place of the stale
+      // marking, in RAM and in the line, and the purged entry was served fresh after a restart.
+      if (rec.more?.softAt !== softBefore) softAt = rec.more?.softAt;
     }
     if (meta.integrity !== undefined && meta.integrity !== integrity) return this.refused(meta, 'integrity');
     if (refreshes && (refreshes.body.size !== rec.size || refreshes.meta.integrity !== integrity)) return this.refused(meta, 'refreshed body');
-    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity };
+    const fresh: EntryMeta = { ...meta, bodySize: rec.size, integrity };
+    const expire = tier.opts.expire;
+    const stored = softAt !== undefined && expire ? expire(fresh, softAt) : fresh;
     tier.indexes.replaced(rec.meta, stored);
     const appended = this.write(rec, stored);
     tier.maybeCompact();
