@@ -170,3 +170,26 @@ describe('disk tier: background work racing a newer state of a key, then a resta
     });
   });
 });
+
+describe('disk tier: a soft purge of a body still landing, then a restart', () => {
+  test('the body lands stale and stays stale after its journal record retired', async () => {
+    await withDir(async (dir) => {
+      const meta = urlMeta('landing-soft.bin');
+      let disk = await open(dir);
+      // Queued, not landed: the tier has no record of it yet when the purge is made.
+      const landed = disk.putWhole({ ...meta }, randomBytes(3000));
+      assert.equal(disk.holds(meta.key), false);
+      await disk.purging.ban(selector({ primaryKeys: [meta.key] }), { softAtMs: Date.now() });
+      assert.ok(await landed, 'a soft purge keeps the body');
+      await quiet(disk);
+      assert.match((await disk.readMeta(meta.key))?.cacheControl ?? '', /soft-purged-at=/, 'stale once landed');
+      await disk.close();
+
+      disk = await open(dir);
+      const after = await disk.readMeta(meta.key);
+      assert.ok(after, 'still stored');
+      assert.match(after.cacheControl, /soft-purged-at=/, 'still stale after the restart');
+      await disk.close();
+    });
+  });
+});
