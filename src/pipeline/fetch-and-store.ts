@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import { SharedBody } from '../coalesce/shared-body.js';
 import { isOriginError } from '../cache/decide.js';
 import { newEntryMeta } from '../cache/entry.js';
-import { overBound, type EntryBounds } from '../cache/entry-bounds.js';
+import { headerBytes, overBound, type EntryBounds } from '../cache/entry-bounds.js';
 import { requestDirectives } from '../cache/reuse.js';
 import { canValidate, mayRefreshShared, mergeNotModified, notModifiedAnswer, notModifiedMatches, ownNotModifiedAnswer, validatorHeaders, type NotModifiedInput } from '../cache/revalidate.js';
 import { assessStorage, CLIENTS_OWN_STATUSES, REQUEST_SPECIFIC_REASONS, type NotStoredReason, type StoragePolicyOptions, type StorageVerdict } from '../cache/storable.js';
@@ -181,7 +181,7 @@ export interface FetchWork {
 export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork {
   const { store, origin, clock, logger, stats, policy } = deps;
   const shared = deps.sharedMeta;
-  const codingsDeps: RefreshCodingsDeps = { store, policy, logger, share: (m) => shared.share(m) };
+  const codingsDeps: RefreshCodingsDeps = { store, policy, logger, maxHeaderBytes: deps.bounds.maxHeaderBytes, share: (m) => shared.share(m) };
 
   async function deleteKeys(keys: string[]): Promise<void> {
     await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));
@@ -294,8 +294,14 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
           await Promise.all([deleteKeys([stored.meta.key]), otherCodings]);
           return unshared('no-longer-storable', true);
         }
+        // Over a bound, served, not stored (cache/entry-bounds.ts), as a 200 with these fields would be:
+        // the stored entry is left as it was, stale, so the next request validates it again.
+        if (headerBytes(merged.headers) > deps.bounds.maxHeaderBytes) {
+          deps.notStored?.record(req.key, { reason: 'headers-too-large', status: res.status, atMs: clock.now() });
+          return unshared('headers-too-large', false);
+        }
         shared.share(merged);
-        await store.update(merged, { purgeMark }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
+        await store.update(merged, { purgeMark, refreshes: stored }).catch((err: unknown) => logger.warn({ id: req.id, err: (err as Error).message }, 'metadata update failed'));
         const others = await otherCodings;
         refreshed = true;
         const leaderMeta = ownNotModifiedAnswer(exchange, merged);

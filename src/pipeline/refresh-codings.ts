@@ -11,6 +11,7 @@
 // as the validated entry is.
 
 import type { Logger } from 'pino';
+import { headerBytes } from '../cache/entry-bounds.js';
 import { mergeNotModified, notModifiedMatches, type NotModifiedInput } from '../cache/revalidate.js';
 import type { StoragePolicyOptions } from '../cache/storable.js';
 import { isWhole } from '../entry.js';
@@ -21,6 +22,8 @@ export interface RefreshCodingsDeps {
   store: Store & Purgeable;
   policy: StoragePolicyOptions;
   logger: Logger;
+  /** cache.maxStoredHeaderBytes: a coding whose merged fields exceed it is left as it was (stale), as the validated one is. */
+  maxHeaderBytes: number;
   /** Shares the refreshed metadata's values with other entries (shared-meta.ts). */
   share(meta: EntryMeta): void;
 }
@@ -42,6 +45,7 @@ export async function refreshOtherCodings(deps: RefreshCodingsDeps, validated: E
           await store.delete(meta.key);
           return;
         }
+        if (headerBytes(merged.headers) > deps.maxHeaderBytes) return;
         deps.share(merged);
         await store.update(merged, { purgeMark });
         refreshed.set(merged.key, merged);

@@ -259,8 +259,8 @@ export class TieredStore implements CacheStore {
   async update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {
     // A validation that began before a purge covering the entry must not make it fresh again.
     if (opts.purgeMark !== undefined && this.purges.purgedSince(opts.purgeMark, meta)) return;
-    this.tickets.updated(meta);
-    await Promise.all([this.memory.update(meta), this.disk.update(meta).catch((err: unknown) => {
+    this.tickets.updated(meta, opts.refreshes);
+    await Promise.all([this.memory.update(meta, opts), this.disk.update(meta, opts).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message, key: meta.key }, 'disk tier metadata update failed');
     })]);
   }

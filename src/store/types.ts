@@ -40,6 +40,13 @@ export interface WriteOptions {
    * admit is not stored anywhere (commit rejects).
    */
   memoryOnly?: boolean;
+  /**
+   * For update(): the stored entry (as a look-up handed it out) whose metadata this
+   * refreshes — the body a 304 validated. A tier whose entry under the key is no longer
+   * that body (a newer one was stored while the validation was in flight) drops the
+   * update: the 304's validators and fields are not the newer body's. Absent: any body.
+   */
+  refreshes?: StoredEntry;
 }
 
 /** Policy a tier is given to carry out soft purges: the metadata of `meta` made stale at `atMs`. */

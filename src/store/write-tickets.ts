@@ -57,9 +57,13 @@ export class WriteTickets {
     for (const t of this.byKey.get(key) ?? []) if (!committedOnly || t.committed) t.cancelled = true;
   }
 
-  /** Metadata updated while committed writes of its key land: they land with it. */
-  updated(meta: EntryMeta): void {
-    for (const t of this.byKey.get(meta.key) ?? []) if (t.committed) t.meta = meta;
+  /** Metadata updated while committed writes of its key land: they land with it (only the body it `refreshes`, when named). */
+  updated(meta: EntryMeta, refreshes?: StoredEntry): void {
+    for (const t of this.byKey.get(meta.key) ?? []) {
+      if (!t.committed) continue;
+      if (refreshes && refreshes.body !== t.landing && refreshes.meta !== t.opened && refreshes.meta !== t.meta) continue;
+      t.meta = meta;
+    }
   }
 
   /** Cancel every write of the URI (its variants and keyed versions `url#…`); the keys of those committed. */

@@ -221,6 +221,32 @@ describe('TieredStore only', () => {
       await t.store.close();
     });
   });
+  test('an update() that refreshes an older body (WriteOptions.refreshes) is dropped by both tiers, the newer body\'s landing disk write included; one of the stored body applies', async () => {
+    await withDir(async (dir) => {
+      let t = await tiered(dir, 4 * 1024 * 1024);
+      const older = makeMeta('r', { headers: { etag: '"A"' } });
+      await putEntry(t.store, older, randomBytes(2 * 1024 * 1024), 64 * 1024);
+      await t.store.flush();
+      const validated = (await t.store.get('r'))!;
+      // A newer body committed; its disk write still landing when the late refresh of the older one comes.
+      await putEntry(t.store, makeMeta('r', { headers: { etag: '"B"' } }), randomBytes(2 * 1024 * 1024), 64 * 1024);
+      await t.store.update({ ...validated.meta, headers: { etag: '"A"', 'x-late': '1' }, freshnessLifetimeS: 999 }, { refreshes: validated });
+      await t.store.flush();
+      assert.equal(t.store.peek('r')?.meta.headers['etag'], '"B"', 'memory keeps the newer body\'s metadata');
+      assert.equal((await t.disk.readMeta('r'))?.headers['etag'], '"B"', 'so does the disk');
+      const current = (await t.store.get('r'))!;
+      await t.store.update({ ...current.meta, headers: { etag: '"B"', 'x-refreshed': '1' } }, { refreshes: current });
+      await t.store.flush();
+      assert.equal(t.store.peek('r')?.meta.headers['x-refreshed'], '1', 'a refresh of the stored body applies');
+      await t.store.close();
+      t = await tiered(dir);
+      const after = await t.disk.readMeta('r');
+      assert.equal(after?.headers['etag'], '"B"');
+      assert.equal(after?.headers['x-refreshed'], '1');
+      await t.store.close();
+    });
+  });
+
   test('a purge supersedes matching writes in flight: opened before it, they never become visible', async () => {
     await withDir(async (dir) => {
       const t = await tiered(dir);

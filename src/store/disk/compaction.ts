@@ -4,7 +4,9 @@
 // on the writer thread's queue: a record's line is copied from the index by its
 // offset, or written from the metadata held in RAM; lines appended meanwhile go to
 // both files, after the snapshot lines built before them, so the later line still
-// wins (writer-thread.ts). The records take their new offsets when it ends (record-lines.ts).
+// wins (writer-thread.ts); a record whose key has a newer body landing is left out, that
+// body's line being in the new file already. The records take their new offsets when it
+// ends (record-lines.ts).
 
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,6 +80,11 @@ export async function compactIndex(tier: DiskTier): Promise<void> {
       // record leaves RAM: one skipped here but kept would keep its offset into the old
       // file, and a relocation of its body then copied whatever the new file holds there.
       if (tier.live(rec.key) !== rec) continue;
+      // A newer body of its key landing was queued after the compaction began (one queued
+      // before it landed before the beginning was answered): its line goes to both files,
+      // ahead of this slice's, and this record's line after it won at the next start — the
+      // older body came back. Left out: the landing replaces the record before the end.
+      if (tier.landings.pending(rec.key)) continue;
       const held = rec.held;
       if (held) items.push({ text: recordLine(held, rec.more?.time ?? Date.now(), rec) });
       else items.push({ off: rec.lineOff, bytes: rec.lineBytes, ...(rec.segment !== undefined ? { at: { segment: rec.segment, off: rec.off! } } : {}) });

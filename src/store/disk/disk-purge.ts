@@ -129,6 +129,22 @@ export class DiskPurging {
     return tier.lines.write(rec, meta);
   }
 
+  /**
+   * A write of a key a soft purge matched while it was landing: once it lands, its record
+   * is softened and its line written (before the purge's journal record retires). Why: a
+   * record lands stamped with every ban made so far (tier.ts list()), this one included,
+   * so nothing made it stale — it was served fresh, and after a restart too, once the
+   * journal record that covered its line had retired.
+   */
+  private async softenOnLanding(key: string, atMs: number): Promise<OpResult | undefined> {
+    const { tier } = this;
+    const settled = await tier.landings.settled(key);
+    const rec = tier.records.get(key);
+    if (!settled.ok || !rec) return settled;
+    soften(rec, atMs, tier.opts.expire!, (meta) => tier.setMeta(rec, meta));
+    return this.writeSoftened(rec);
+  }
+
   private background<T>(p: Promise<T>): Promise<T> {
     this.pending.add(p);
     const drop = () => this.pending.delete(p);
@@ -192,7 +208,7 @@ export class DiskPurging {
     const appended = this.journal.append(record).then((r) => r.id);
     const ban = this.bans.add(selector, softAt, keys, appended);
     this.journalled.set(ban.seq, appended);
-    if (landingKeys.length) this.landing.set(ban.seq, Promise.all(landingKeys.map((k) => tier.landings.settled(k))));
+    if (landingKeys.length) this.landing.set(ban.seq, Promise.all(landingKeys.map((k) => (softAt === undefined ? tier.landings.settled(k) : this.softenOnLanding(k, softAt)))));
     return this.background(Promise.all([appended, elsewhere])).then(() => undefined);
   }
 

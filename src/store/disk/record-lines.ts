@@ -11,7 +11,7 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EntryMeta } from '../types.js';
+import type { EntryMeta, StoredEntry } from '../types.js';
 import { metaOfLine, recordLine } from './index-log.js';
 import { INDEX_FILE } from './layout.js';
 import { MetaCache, stampOf, stillCurrent, type LineStamp } from './meta-cache.js';
@@ -103,7 +103,7 @@ export class RecordLines {
       tier.indexBytes -= rec.lineBytes;
       // The line could not be copied: written from its metadata instead, read here.
       void this.read(rec)
-        .then((meta) => (tier.records.get(rec.key) === rec && !rec.held ? this.write(rec, meta, rec.more?.time) : undefined))
+        .then((meta) => (tier.records.get(rec.key) === rec && !rec.held && !tier.landings.pending(rec.key) ? this.write(rec, meta, rec.more?.time) : undefined))
         .catch((err: unknown) => tier.opts.logger.warn({ key: rec.key, err: (err as Error).message }, "disk tier: a relocated body's index line could not be written; the entry is lost at the next start"));
     });
   }
@@ -114,22 +114,38 @@ export class RecordLines {
    * not of the record's body — another size or integrity, or a newer body of the key still
    * landing (its landing applies it, tiered.ts): a 304 of a newer body whose disk write
    * failed gave the older body that body's ETag and freshness, also after a restart.
+   * `refreshes` (WriteOptions): the body the update is for must be the record's, by its
+   * size and recorded integrity; a body whose integrity is not known names no record.
+   * A soft purge that reaches the record while its line is read came after the update was
+   * let through: the update is written stale, as the purge made it.
    */
-  async update(meta: EntryMeta): Promise<void> {
+  async update(meta: EntryMeta, refreshes?: StoredEntry): Promise<void> {
     const tier = this.tier;
     const rec = tier.live(meta.key);
     if (!rec || tier.landings.pending(meta.key)) return;
     if (meta.bodySize >= 0 && meta.bodySize !== rec.size) return this.refused(meta, 'size');
     // Known without a read when held or cached (a hit just read it): then held at once, before any await.
     let integrity = this.peek(rec)?.integrity;
+    /** A soft purge that reached the record while its line was read (below). */
+    let softAt: number | undefined;
     if (integrity === undefined) {
+      const softBefore = rec.more?.softAt;
       integrity = (await tier.reads.meta(rec))?.integrity;
       // Another record meanwhile: checked against it instead.
-      if (tier.live(meta.key) !== rec) return this.update(meta);
+      if (tier.live(meta.key) !== rec) return this.update(meta, refreshes);
       if (integrity === undefined) return;
+      // Metadata written meanwhile (another update, a soft purge's line) is newer than what this one checked: it stays.
+      if (rec.held) return this.refused(meta, 'written meanwhile');
+      // Why: the caller let this update through before a purge that applied to the record
+      // during the read (live() above). Written as it came, it took the place of the stale
+      // marking, in RAM and in the line, and the purged entry was served fresh after a restart.
+      if (rec.more?.softAt !== softBefore) softAt = rec.more?.softAt;
     }
     if (meta.integrity !== undefined && meta.integrity !== integrity) return this.refused(meta, 'integrity');
-    const stored: EntryMeta = { ...meta, bodySize: rec.size, integrity };
+    if (refreshes && (refreshes.body.size !== rec.size || refreshes.meta.integrity !== integrity)) return this.refused(meta, 'refreshed body');
+    const fresh: EntryMeta = { ...meta, bodySize: rec.size, integrity };
+    const expire = tier.opts.expire;
+    const stored = softAt !== undefined && expire ? expire(fresh, softAt) : fresh;
     tier.indexes.replaced(rec.meta, stored);
     const appended = this.write(rec, stored);
     tier.maybeCompact();

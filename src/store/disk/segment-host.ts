@@ -16,7 +16,11 @@ export function segmentHost(tier: DiskTier): SegmentHost {
     // A purge not applied to the record yet is applied now (live()): a purged record is
     // never moved, as compaction never writes its line (compaction.ts) — moved, it was
     // given a line copied from an offset that referred to the index before the compaction.
-    current: (rec) => tier.live((rec as DiskRecord).key) === rec,
+    // Nor is one whose key has a newer body landing: that body's line may be in the index
+    // already (queued while the copy ran), and the moved record's line, written after it,
+    // won at the next start — the older body came back. The record stays where it was
+    // (its segment kept) until the newer body replaces it.
+    current: (rec) => tier.live((rec as DiskRecord).key) === rec && !tier.landings.pending((rec as DiskRecord).key),
     moved: (rec) => tier.lines.relocated(rec as DiskRecord),
     unlinkSegment: (segment) => {
       tier.reads.segments.forget(segment);

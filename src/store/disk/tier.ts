@@ -22,7 +22,7 @@
 import { WarnLimiter } from '../../util/warn-limiter.js';
 import { PurgeBans } from '../purge/purge-bans.js';
 import { PurgeJournal } from '../purge/purge-journal.js';
-import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, VariantMeta } from '../types.js';
+import type { BodyWriter, EntryMeta, PurgeOptions, Purgeable, PurgeSelector, Store, StoredEntry, VariantMeta, WriteOptions } from '../types.js';
 import { openBlobWriter } from './blob-writer.js';
 import { collectLeftovers } from './collect.js';
 import { loadIntoTier, WhileLoading } from './load.js';
@@ -329,8 +329,8 @@ export class DiskTier implements Store, Purgeable {
     return this.closed;
   }
 
-  update(meta: EntryMeta): Promise<void> {
-    return this.lines.update(meta);
+  update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {
+    return this.lines.update(meta, opts.refreshes);
   }
 
   /** Each removal line is written (not fsynced) before this resolves (disk-remove.ts). */

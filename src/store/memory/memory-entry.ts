@@ -146,8 +146,8 @@ export class HeldEntry extends MemoryBody implements BanChecked, Selectable {
   url: string;
   tags: string[];
   bansChecked: number;
-  /** What the tier counts for the entry against its budget (memory.ts put). */
-  readonly countedBytes: number;
+  /** What the tier counts for the entry against its budget (memory.ts put; remeasure() after new metadata). */
+  countedBytes: number;
   /** The entry handed out: given at once when whole; built on the first look-up when packed. */
   protected entry: StoredEntry | undefined;
   protected flags = 0;

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { heldEntry, type HeldEntry } from './memory-entry.js';
 import { PurgeBans } from '../purge/purge-bans.js';
 import { anyMatch, countMatching, indexedKeys, needsScan, prefixRuns, type CountedTier } from '../purge/purge-match.js';
-import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta } from '../types.js';
+import { BodyLengthError, type BodyWriter, type EntryMeta, type ExpireFn, type PurgeOptions, type Purgeable, type PurgeSelector, type Store, type StoredEntry, type TierStats, type VariantMeta, type WriteOptions } from '../types.js';
 import { TierIndex } from '../tier-index.js';
 import { metaStringsBytes } from '../ram-estimate.js';
 import { VariantIndex } from '../variant-index.js';
@@ -49,6 +49,18 @@ const ENTRY_OVERHEAD_BYTES = 1088;
 /** What an entry's metadata costs in RAM (the memory tier counts it against its budget beside the body). */
 export function metaSizeEstimate(meta: EntryMeta): number {
   return ENTRY_OVERHEAD_BYTES + metaStringsBytes(meta);
+}
+
+/**
+ * Is the held entry the body of `entry` (WriteOptions.refreshes)? The same body object
+ * (handed out by this tier, or landing: write-tickets.ts), or the same bytes by their
+ * recorded integrity (read from disk, then promoted here). A body committed here whose
+ * disk write has not landed has no integrity yet: only its own object names it.
+ */
+function holdsBodyOf(e: Held, entry: StoredEntry): boolean {
+  if (entry.body === e) return true;
+  const integrity = entry.meta.integrity;
+  return integrity !== undefined && entry.body.size === e.size && e.stored().meta.integrity === integrity;
 }
 
 /** Bytes the kept chunks' memory may hold beyond the body, together (the response head read with it). */
@@ -105,6 +117,8 @@ export class MemoryTier implements Store, Purgeable {
     },
     soften: (e, atMs) => this.setMeta(e, this.expire!(e.stored().meta, atMs)),
   });
+  /** The entry remeasure() is putting back at its new size, while it does. */
+  private remeasuring: Held | undefined;
   /** What counting a purge's matches reads (purge-match.ts countMatching). */
   private readonly counted: CountedTier<Held> = { indexes: this.indexes, bans: this.bans, byKey: (key) => this.held.get(key), entries: () => this.held.values() };
 
@@ -116,6 +130,8 @@ export class MemoryTier implements Store, Purgeable {
       maxSize: Math.max(1, opts.maxBytes),
       sizeCalculation: (e) => e.countedBytes,
       dispose: (e, key, reason) => {
+        // Taken out only to be put back at its new size (remeasure()): its maps and indexes stay.
+        if (this.remeasuring === e) return;
         // 'set' dispose fires when a key is replaced; the index keeps the key then.
         if (reason !== 'set') {
           this.indexes.remove(e.meta);
@@ -194,14 +210,42 @@ export class MemoryTier implements Store, Purgeable {
     return new MemoryWriter(this, meta);
   }
 
-  async update(meta: EntryMeta): Promise<void> {
+  async update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {
     const e = this.live(meta.key);
-    if (e) this.setMeta(e, meta);
+    if (e && (opts.refreshes === undefined || holdsBodyOf(e, opts.refreshes))) this.setMeta(e, meta);
   }
 
+  /** New metadata for a held body (a 304's refresh, a soft purge), counted at what the entry costs now. */
   private setMeta(e: Held, meta: EntryMeta): void {
     this.indexes.replaced({ key: e.key, primaryKey: e.primaryKey, url: e.url, tags: e.tags }, meta);
     e.replace(meta);
+    this.remeasure(e, meta);
+  }
+
+  /**
+   * Count the entry at its size with `meta`, as put() would. Why: counted once at its put,
+   * an entry a 304 gave 4 KB more fields kept its old size, and the budget drifted from
+   * what the tier held. lru-cache re-sizes a key only when it is given another value, so
+   * the same entry object is taken out and put back (whoever holds it — a landing disk
+   * write, a response being sent — keeps the same body); its maps and indexes stay as
+   * they are (the dispose hook skips it), and it becomes the most recently used.
+   */
+  private remeasure(e: Held, meta: EntryMeta): void {
+    const counted = retainedBytes(e.chunks) + metaSizeEstimate(meta);
+    if (counted === e.countedBytes || this.lru.peek(e.key) !== e) return;
+    if (!this.admits(counted)) {
+      this.lru.delete(e.key);
+      return;
+    }
+    this.remeasuring = e;
+    try {
+      this.lru.delete(e.key);
+    } finally {
+      this.remeasuring = undefined;
+    }
+    e.countedBytes = counted;
+    // Within maxObjectBytes, so within maxBytes: older entries are evicted for it, never it.
+    this.lru.set(e.key, e);
   }
 
   /** purge-match.ts countMatching over this tier; `countIf`: only the keys it accepts. */
