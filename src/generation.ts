@@ -130,6 +130,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       routes: createRoutesAdmin({ token: cfg.admin.token, router, logger, ...(shared.routingChanged ? { changed: () => shared.routingChanged!(router) } : {}) }),
       edge: () => guards.figures(),
       requestBodies: () => requestBodies.figures(),
+      remembered: () => ({ hitForPass: flights.passFigures, notStored: notStored.figures, topMisses: topMisses.figures, purgeLog: tiered.purgeLogFigures() }),
       ...(cluster ? { cluster } : {}),
     });
     return { config: cfg, router, guards, proxy: handlers.client, link: handlers.link, refused: handlers.refused, linkRefused: handlers.linkRefused, admin: adminHandler, work };

@@ -78,7 +78,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   const requestMetrics = new RequestMetrics(registry);
   const access = new AccessLog(logger, config.nodeId);
   // The last refusal to store per URL, for GET /explain (bounded LRU).
-  const notStored = new NotStoredLog(10_000);
+  const notStored = new NotStoredLog();
   // The most-missed primary keys, for the dashboard (/stats topMisses; bounded).
   const topMisses = new TopMisses(1000);
   const startedAtMs = clock.now();
@@ -165,7 +165,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     const router = unchanged ? running.router : running.router.successor(next);
     logger.level = next.logLevel;
     access.levelChanged();
-    coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
+    coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, { maxKeys: next.coalesce.hitForPassMaxKeys, maxKeyBytes: next.coalesce.hitForPassMaxKeyBytes });
     proxy.setLimits(next.limits);
     redirect?.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
@@ -244,7 +244,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
       const router = new Router(config, { makePool, drains, retiring: () => retiring.list() });
       if (deps.routing?.initial) applyRoutingOverrides(router, deps.routing.initial);
-      const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
+      const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, { maxKeys: config.coalesce.hitForPassMaxKeys, maxKeyBytes: config.coalesce.hitForPassMaxKeyBytes });
       coalescer = flights;
       // A request after a purge or an invalidation must not join a fetch that began before it.
       store.onPurged((selector) => void flights.forget(flightMatcher(selector)));

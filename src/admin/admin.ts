@@ -17,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { checkBearer, json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
 import { withoutValues, type TopMisses } from '../observability/top-misses.js';
+import type { KeyFigures } from '../util/bounded-keys.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -59,6 +60,8 @@ export interface AdminDeps {
   edge?: () => Record<string, number>;
   /** Request bodies held node-wide (`requestBodies` in /stats: bytes in memory and spooled, against their budgets). */
   requestBodies?: () => RequestBodyFigures;
+  /** Tables of client-chosen keys (hit-for-pass, not-stored, top misses, purge log) and their key bytes against their bounds (`remembered` in /stats). */
+  remembered?: () => Record<string, KeyFigures>;
 }
 
 /**
@@ -182,6 +185,7 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
           topMisses: topMissesFor(req, deps),
           edge: deps.edge?.() ?? {},
           requestBodies: deps.requestBodies?.() ?? {},
+          remembered: deps.remembered?.() ?? {},
           peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });
