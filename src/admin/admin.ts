@@ -16,6 +16,7 @@ import type { OriginClient } from '../origin/client.js';
 import type { Registry } from 'prom-client';
 import { checkBearer, json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
+import { hostCount } from '../http/host.js';
 import { withoutValues, type TopMisses } from '../observability/top-misses.js';
 import type { KeyFigures } from '../util/bounded-keys.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
@@ -117,6 +118,13 @@ export function createAdminHandler(deps: AdminDeps): AdminHandler {
   const gate = (req: IncomingMessage, res: ServerResponse): { peer: string | undefined } | undefined => {
     // A peer proves itself with the cluster secret, so it may name the node by any Host
     // (the Host check is a defence against browsers, which cannot make that proof).
+    // Before anything reads Host: Node keeps the first of several, and which one a proxy in
+    // front or the Host check would read is ambiguous (RFC 9112 §3.2: answer 400).
+    if (hostCount(req.rawHeaders) > 1) {
+      const err = new StrataError('BAD_REQUEST', 'more than one Host header field (RFC 9112 §3.2: a request names its host once)');
+      json(res, err.status, { error: err.code, message: err.message }, [], true);
+      return undefined;
+    }
     const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap, 'admin');
     if (peer === undefined && !isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
