@@ -43,7 +43,8 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { Certificates, certificatesReloadStep } from './server/certificates.js';
 import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
-import { createListener, type ClientListener, type ProxyListener } from './server/listener.js';
+import type { ClientListener, ProxyListener } from './server/listener.js';
+import { LinkListeners } from './workers/link-listeners.js';
 import { createClientListeners } from './server/client-listeners.js';
 import { openTiers } from './store/open-tiers.js';
 import { startedFields } from './observability/started.js';
@@ -95,7 +96,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let admin: Server | undefined;
   let redirect: ProxyListener | undefined;
   // Worker links: the proxy and admin handlers again, on loopback, for the other workers of this node.
-  const linkServers: Server[] = [];
+  const links = new LinkListeners();
   let certificates: Certificates | undefined;
   let stopWatching = (): void => {};
   let cluster: Cluster | undefined;
@@ -168,6 +169,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, { maxKeys: next.coalesce.hitForPassMaxKeys, maxKeyBytes: next.coalesce.hitForPassMaxKeyBytes });
     proxy.setLimits(next.limits);
     redirect?.setLimits(next.limits);
+    links.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
     current = build(next, router, guards);
     if (guards !== running.guards) {
@@ -306,16 +308,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           cluster?.serving();
           await workerLocks?.listen();
           if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
-          // No per-client connection cap: every link connection comes from 127.0.0.1.
           // Its requests are another worker's misses: counted apart (linkStats), not as the node's requests.
-          const link = createListener((req, res) => current!.link(req, res), { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onRefused: (r) => current!.linkRefused(r) });
-          linkServers.push(link);
-          await listen(link, deps.links.proxy, 'worker proxy link');
-          if (deps.links.admin) {
-            const adminLink = createAdminListener(adminHandler);
-            linkServers.push(adminLink);
-            await listen(adminLink, deps.links.admin, 'worker admin link');
-          }
+          await links.openProxy((req, res) => current!.link(req, res), (r) => current!.linkRefused(r), config.limits, logger, deps.links.proxy);
+          if (deps.links.admin) await links.openAdmin(adminHandler, deps.links.admin);
           if (deps.listenAfterLoad) await store.disk.ready;
           clusterStarted = cluster !== undefined;
           // A worker that does not answer is being started by the primary, not down: it is waited for.
@@ -339,7 +334,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         }
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
-        for (const s of linkServers) s.close();
+        links.close();
         proxy.server.close();
         admin.close();
         await guards.close();
@@ -367,16 +362,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         admin.closeAllConnections();
         redirect?.close();
         redirect?.closeAllConnections();
-        for (const s of linkServers) {
-          s.close();
-          s.closeIdleConnections();
-        }
+        links.close();
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {
           logger.warn({ graceMs }, 'in-flight requests cut at the end of the shutdown grace');
           proxy.closeAllConnections();
-          for (const s of linkServers) s.closeAllConnections();
+          links.closeAllConnections();
           await closed;
         }
         // A reload in progress finishes first (it may be starting a pool).
