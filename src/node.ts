@@ -17,6 +17,7 @@
 // so a bad key file refuses the reload.
 
 import { RequestBodyBudget } from './server/request-body-budget.js';
+import { checkRequestBodyDir, requestBodyDirReloadStep } from './server/request-body-dir.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
@@ -227,8 +228,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     },
 
     async start() {
-      // First: a guard that cannot be built stops start-up before anything is opened.
+      // First: a guard that cannot be built, or a spool directory that cannot be written, stops start-up before anything is opened.
       const guards = buildGuards(config, clock);
+      await checkRequestBodyDir(config.limits.requestBodyDir);
+      reloadHooks.push(requestBodyDirReloadStep);
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       // The process holds the tiers' budgets plus V8's slack: keep that slack proportionate (util/heap-growth.ts).
