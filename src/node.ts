@@ -72,8 +72,8 @@ function refused(message: string): StrataError {
 
 export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): StrataNode {
   const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination);
   const stats = new Stats();
+  const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination, (lines) => stats.inc('logLinesDropped', lines));
   // With workers: requests from the other workers (the worker link), counted apart from the clients'.
   const linkStats = deps.links ? new Stats() : undefined;
   const registry = new Registry();
