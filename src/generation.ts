@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import { createAdminHandler, type AdminHandler, type Readiness } from './admin/admin.js';
 import { createExplainRoute } from './admin/explain.js';
 import { createReloadRoute } from './admin/reload.js';
-import { Purger } from './admin/purge.js';
+import { answerError, Purger } from './admin/purge.js';
 import { createRoutesAdmin } from './admin/routes.js';
 import type { Cluster } from './cluster/cluster.js';
 import type { MissFlights } from './pipeline/context.js';
@@ -88,7 +88,11 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     const keyOf = (host: string, target: string) => router.purgeKey(host, target);
     const pathKeysOf = (target: string) => router.purgePathTargets(target);
     const purger = new Purger({ token: cfg.admin.token, store: tiered, clock, logger, stats, keyOf, pathKeysOf, nextRequestId, ...(cluster ? { cluster } : {}) });
-    const purge = (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => purger.handleMethod(req, res, key, extra, suffixed, tally);
+    const purge = {
+      refusal: (req: IncomingMessage) => purger.methodRefusal(req),
+      refuse: (res: ServerResponse, refused: StrataError, extra: string[], tally?: { bytes: number }) => answerError(res, refused, extra, false, tally),
+      run: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => purger.handleMethod(req, res, key, extra, suffixed, tally),
+    };
     const work = new InFlight();
     const handlers = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, ...(linkStats ? { linkStats } : {}), metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, inFlightRefusals, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
@@ -130,6 +134,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
       routes: createRoutesAdmin({ token: cfg.admin.token, router, logger, ...(shared.routingChanged ? { changed: () => shared.routingChanged!(router) } : {}) }),
       edge: () => guards.figures(),
       requestBodies: () => requestBodies.figures(),
+      remembered: () => ({ hitForPass: flights.passFigures, notStored: notStored.figures, topMisses: topMisses.figures, purgeLog: tiered.purgeLogFigures() }),
       ...(cluster ? { cluster } : {}),
     });
     return { config: cfg, router, guards, proxy: handlers.client, link: handlers.link, refused: handlers.refused, linkRefused: handlers.linkRefused, admin: adminHandler, work };

@@ -17,6 +17,7 @@
 // so a bad key file refuses the reload.
 
 import { RequestBodyBudget } from './server/request-body-budget.js';
+import { checkRequestBodyDir, requestBodyDirReloadStep } from './server/request-body-dir.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
@@ -43,7 +44,8 @@ import { Coalescer } from './coalesce/coalescer.js';
 import { GuardSet } from './routing/guard/guard-set.js';
 import { Certificates, certificatesReloadStep } from './server/certificates.js';
 import { Cluster, isClustered, peersReloadStep } from './cluster/cluster.js';
-import { createListener, type ClientListener, type ProxyListener } from './server/listener.js';
+import type { ClientListener, ProxyListener } from './server/listener.js';
+import { LinkListeners } from './workers/link-listeners.js';
 import { createClientListeners } from './server/client-listeners.js';
 import { openTiers } from './store/open-tiers.js';
 import { startedFields } from './observability/started.js';
@@ -70,15 +72,15 @@ function refused(message: string): StrataError {
 
 export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): StrataNode {
   const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination);
   const stats = new Stats();
+  const logger = deps.logger ?? createLogger(config.logLevel, config.nodeId, deps.logDestination, (lines) => stats.inc('logLinesDropped', lines));
   // With workers: requests from the other workers (the worker link), counted apart from the clients'.
   const linkStats = deps.links ? new Stats() : undefined;
   const registry = new Registry();
   const requestMetrics = new RequestMetrics(registry);
   const access = new AccessLog(logger, config.nodeId);
   // The last refusal to store per URL, for GET /explain (bounded LRU).
-  const notStored = new NotStoredLog(10_000);
+  const notStored = new NotStoredLog();
   // The most-missed primary keys, for the dashboard (/stats topMisses; bounded).
   const topMisses = new TopMisses(1000);
   const startedAtMs = clock.now();
@@ -95,7 +97,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
   let admin: Server | undefined;
   let redirect: ProxyListener | undefined;
   // Worker links: the proxy and admin handlers again, on loopback, for the other workers of this node.
-  const linkServers: Server[] = [];
+  const links = new LinkListeners();
   let certificates: Certificates | undefined;
   let stopWatching = (): void => {};
   let cluster: Cluster | undefined;
@@ -165,9 +167,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     const router = unchanged ? running.router : running.router.successor(next);
     logger.level = next.logLevel;
     access.levelChanged();
-    coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, next.coalesce.hitForPassMaxKeys);
+    coalescer!.reconfigure(next.coalesce.hitForPassS * 1000, { maxKeys: next.coalesce.hitForPassMaxKeys, maxKeyBytes: next.coalesce.hitForPassMaxKeyBytes });
     proxy.setLimits(next.limits);
     redirect?.setLimits(next.limits);
+    links.setLimits(next.limits);
     // New requests use the new generation; those in flight finish on the old one.
     current = build(next, router, guards);
     if (guards !== running.guards) {
@@ -225,8 +228,10 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
     },
 
     async start() {
-      // First: a guard that cannot be built stops start-up before anything is opened.
+      // First: a guard that cannot be built, or a spool directory that cannot be written, stops start-up before anything is opened.
       const guards = buildGuards(config, clock);
+      await checkRequestBodyDir(config.limits.requestBodyDir);
+      reloadHooks.push(requestBodyDirReloadStep);
       // Certificates first: a bad file refuses start-up before anything is opened.
       if (config.tls.certificates.length > 0) certificates = await Certificates.load(config.tls.certificates, config.tls.minVersion, logger);
       // The process holds the tiers' budgets plus V8's slack: keep that slack proportionate (util/heap-growth.ts).
@@ -244,7 +249,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
       // Sites and routes, each route with its own pool (or the node's origin pool); drained upstreams are never chosen.
       const router = new Router(config, { makePool, drains, retiring: () => retiring.list() });
       if (deps.routing?.initial) applyRoutingOverrides(router, deps.routing.initial);
-      const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, config.coalesce.hitForPassMaxKeys);
+      const flights: MissFlights = new Coalescer(clock, config.coalesce.hitForPassS * 1000, { maxKeys: config.coalesce.hitForPassMaxKeys, maxKeyBytes: config.coalesce.hitForPassMaxKeyBytes });
       coalescer = flights;
       // A request after a purge or an invalidation must not join a fetch that began before it.
       store.onPurged((selector) => void flights.forget(flightMatcher(selector)));
@@ -306,16 +311,9 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
           cluster?.serving();
           await workerLocks?.listen();
           if (!deps.links.admin) await listen(admin, config.admin.listen, 'admin.listen');
-          // No per-client connection cap: every link connection comes from 127.0.0.1.
           // Its requests are another worker's misses: counted apart (linkStats), not as the node's requests.
-          const link = createListener((req, res) => current!.link(req, res), { limits: { ...config.limits, maxConnectionsPerClient: 0 }, logger, onRefused: (r) => current!.linkRefused(r) });
-          linkServers.push(link);
-          await listen(link, deps.links.proxy, 'worker proxy link');
-          if (deps.links.admin) {
-            const adminLink = createAdminListener(adminHandler);
-            linkServers.push(adminLink);
-            await listen(adminLink, deps.links.admin, 'worker admin link');
-          }
+          await links.openProxy((req, res) => current!.link(req, res), (r) => current!.linkRefused(r), config.limits, logger, deps.links.proxy);
+          if (deps.links.admin) await links.openAdmin(adminHandler, deps.links.admin);
           if (deps.listenAfterLoad) await store.disk.ready;
           clusterStarted = cluster !== undefined;
           // A worker that does not answer is being started by the primary, not down: it is waited for.
@@ -339,7 +337,7 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         }
         if (redirect && config.tls.redirectListen) await listen(redirect, config.tls.redirectListen, 'tls.redirectListen');
       } catch (err) {
-        for (const s of linkServers) s.close();
+        links.close();
         proxy.server.close();
         admin.close();
         await guards.close();
@@ -367,16 +365,13 @@ export function createNode(config: Readonly<Config>, deps: NodeDeps = {}): Strat
         admin.closeAllConnections();
         redirect?.close();
         redirect?.closeAllConnections();
-        for (const s of linkServers) {
-          s.close();
-          s.closeIdleConnections();
-        }
+        links.close();
         const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
         const timedOut = (await Promise.race([closed, grace])) === 'timeout';
         if (timedOut) {
           logger.warn({ graceMs }, 'in-flight requests cut at the end of the shutdown grace');
           proxy.closeAllConnections();
-          for (const s of linkServers) s.closeAllConnections();
+          links.closeAllConnections();
           await closed;
         }
         // A reload in progress finishes first (it may be starting a pool).

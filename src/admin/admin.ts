@@ -16,7 +16,9 @@ import type { OriginClient } from '../origin/client.js';
 import type { Registry } from 'prom-client';
 import { checkBearer, json } from './purge.js';
 import { isAllowedAdminHost } from './allowed-host.js';
+import { hostCount } from '../http/host.js';
 import { withoutValues, type TopMisses } from '../observability/top-misses.js';
+import type { KeyFigures } from '../util/bounded-keys.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { HeaderMap } from '../http/headers.js';
@@ -59,6 +61,8 @@ export interface AdminDeps {
   edge?: () => Record<string, number>;
   /** Request bodies held node-wide (`requestBodies` in /stats: bytes in memory and spooled, against their budgets). */
   requestBodies?: () => RequestBodyFigures;
+  /** Tables of client-chosen keys (hit-for-pass, not-stored, top misses, purge log) and their key bytes against their bounds (`remembered` in /stats). */
+  remembered?: () => Record<string, KeyFigures>;
 }
 
 /**
@@ -114,6 +118,13 @@ export function createAdminHandler(deps: AdminDeps): AdminHandler {
   const gate = (req: IncomingMessage, res: ServerResponse): { peer: string | undefined } | undefined => {
     // A peer proves itself with the cluster secret, so it may name the node by any Host
     // (the Host check is a defence against browsers, which cannot make that proof).
+    // Before anything reads Host: Node keeps the first of several, and which one a proxy in
+    // front or the Host check would read is ambiguous (RFC 9112 §3.2: answer 400).
+    if (hostCount(req.rawHeaders) > 1) {
+      const err = new StrataError('BAD_REQUEST', 'more than one Host header field (RFC 9112 §3.2: a request names its host once)');
+      json(res, err.status, { error: err.code, message: err.message }, [], true);
+      return undefined;
+    }
     const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap, 'admin');
     if (peer === undefined && !isAllowedAdminHost(req.headers.host, deps.allowedHosts)) {
       const err = new StrataError('ADMIN_HOST_REFUSED', `the admin API answers Host localhost, an IP address or a name in admin.hosts, not ${JSON.stringify(req.headers.host)}`);
@@ -182,6 +193,7 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
           topMisses: topMissesFor(req, deps),
           edge: deps.edge?.() ?? {},
           requestBodies: deps.requestBodies?.() ?? {},
+          remembered: deps.remembered?.() ?? {},
           peers: deps.cluster?.stats() ?? { clustered: false },
           descriptions: COUNTERS,
         });

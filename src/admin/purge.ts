@@ -189,24 +189,34 @@ export class Purger {
   }
 
   /**
-   * `PURGE <target>` on the main listener: the URL's primary key (every variant), or
-   * the tags its Surrogate-Key / Cache-Tag request fields name. `extra`: fields the
-   * main listener adds to every answer (Cache-Status, Via). `tally`: the request's
-   * body byte count (its access line and bytesServed count this answer's body).
+   * Why `PURGE <target>` on the main listener is refused (logged here), or undefined: it
+   * may purge. Asked before handleMethod, so that the request's outcome is the refusal
+   * (an error), not a purge.
    */
-  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false, tally?: PurgeTally): Promise<void> {
+  methodRefusal(req: IncomingMessage): StrataError | undefined {
     const by = req.socket.remoteAddress ?? '';
     const denied = this.authorise(req, by, 'PURGE');
-    if (denied) return answerError(res, denied, extra, false, tally);
-    const tags = tagsOf(req.headers as HeaderMap);
+    if (denied) return denied;
     // A tag field that names no tag ("", " ", ",") is a mistake (an empty variable in a
     // script), not a request for the URL: purging the URL instead would answer 200 for
     // a purge nobody asked for and leave the tagged content in place.
-    if (tags.length === 0 && (req.headers['surrogate-key'] !== undefined || req.headers['cache-tag'] !== undefined)) {
+    if (tagsOf(req.headers as HeaderMap).length === 0 && (req.headers['surrogate-key'] !== undefined || req.headers['cache-tag'] !== undefined)) {
       const refused = bad('Surrogate-Key/Cache-Tag names no tag');
       this.deps.logger.warn({ purge: { by, via: 'PURGE', refused: refused.code } }, `purge refused: ${refused.message}`);
-      return answerError(res, refused, extra, false, tally);
+      return refused;
     }
+    return undefined;
+  }
+
+  /**
+   * `PURGE <target>` on the main listener, once methodRefusal found nothing: the URL's
+   * primary key (every variant), or the tags its Surrogate-Key / Cache-Tag request fields
+   * name. `extra`: fields the main listener adds to every answer (Cache-Status, Via).
+   * `tally`: the request's body byte count (its access line and bytesServed count this answer's body).
+   */
+  async handleMethod(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed = false, tally?: PurgeTally): Promise<void> {
+    const by = req.socket.remoteAddress ?? '';
+    const tags = tagsOf(req.headers as HeaderMap);
     const selector = emptySelector();
     const asked: Asked = { by, via: 'PURGE', soft: false };
     if (tags.length) asked.tags = selector.tags = tags;

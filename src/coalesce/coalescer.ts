@@ -22,6 +22,7 @@
 
 import { SLICE_KEY_MARK } from '../cache/slicing.js';
 import type { Clock } from '../util/clock.js';
+import { BoundedKeys, type KeyBounds, type KeyFigures } from '../util/bounded-keys.js';
 
 export interface Flight<T, W = unknown> {
   readonly key: string;
@@ -48,22 +49,23 @@ export interface FlightWork<T> {
 
 export class Coalescer<T, W = unknown> {
   private readonly flights = new Map<string, Listing<T, W>>();
-  /** Hit-for-pass: key → until (ms), oldest mark first (bounded: maxPassKeys). */
-  private readonly passUntil = new Map<string, number>();
+  /** Hit-for-pass: key → until (ms), oldest mark first; bounded by count and key bytes, so a crawler of uncacheable (long) URLs cannot grow it without limit. */
+  private readonly passUntil: BoundedKeys<number>;
   /** Flights listed under a key longer than its URI's (keyed after "#", a slice's): while none is, forgetUri() needs no scan. */
   private derivedFlights = 0;
 
   constructor(
     private readonly clock: Clock,
     private hitForPassMs: number,
-    private maxPassKeys = 100_000,
-  ) {}
+    passBounds: KeyBounds = { maxKeys: 100_000, maxKeyBytes: 16 * 2 ** 20 },
+  ) {
+    this.passUntil = new BoundedKeys(passBounds);
+  }
 
   /** A reload's hit-for-pass settings: marks made from now on use them (existing marks keep their end). */
-  reconfigure(hitForPassMs: number, maxPassKeys: number): void {
+  reconfigure(hitForPassMs: number, passBounds: KeyBounds): void {
     this.hitForPassMs = hitForPassMs;
-    this.maxPassKeys = maxPassKeys;
-    while (this.passUntil.size > maxPassKeys) this.passUntil.delete(this.passUntil.keys().next().value!);
+    this.passUntil.setBounds(passBounds);
   }
 
   /** The flight in progress for `key`, counting the caller as a follower. */
@@ -110,11 +112,8 @@ export class Coalescer<T, W = unknown> {
   /** Requests for `key` should not wait for one another for a while. */
   markPass(key: string): void {
     if (this.hitForPassMs <= 0) return;
-    // Re-inserted so the Map's order stays the order of marking; past the bound the oldest
-    // mark goes (a crawler of uncacheable URLs must not grow this without limit).
-    this.passUntil.delete(key);
+    // Set as the most recent: past a bound the oldest marks go.
     this.passUntil.set(key, this.clock.now() + this.hitForPassMs);
-    if (this.passUntil.size > this.maxPassKeys) this.passUntil.delete(this.passUntil.keys().next().value!);
   }
 
   /** Fetches listed now (joinable). */
@@ -125,6 +124,11 @@ export class Coalescer<T, W = unknown> {
   /** Keys remembered as hit-for-pass now (expired marks are dropped when next asked). */
   get passKeys(): number {
     return this.passUntil.size;
+  }
+
+  /** The hit-for-pass marks' keys and key bytes (/stats remembered). */
+  get passFigures(): KeyFigures {
+    return this.passUntil.figures;
   }
 
   clearPass(key: string): void {

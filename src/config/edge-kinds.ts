@@ -156,23 +156,24 @@ export function claimFields(): Kind<Record<string, string>> {
       let v = structured(raw);
       if (typeof v === 'string') {
         const pairs = v.split(',').filter((p) => p.trim() !== '');
-        const out: Record<string, unknown> = {};
-        for (const p of pairs) {
-          const eq = p.indexOf('=');
-          if (eq <= 0) throw notA(raw, 'a claim mapping', expected);
-          out[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
-        }
-        v = out;
+        // Entries, made an object at once: a claim named `__proto__` stays a claim.
+        v = Object.fromEntries(
+          pairs.map((p) => {
+            const eq = p.indexOf('=');
+            if (eq <= 0) throw notA(raw, 'a claim mapping', expected);
+            return [p.slice(0, eq).trim(), p.slice(eq + 1).trim()];
+          }),
+        );
       }
       if (v === null) return {};
       if (!isMapping(v)) throw notA(raw, 'a claim mapping', expected);
-      const out: Record<string, string> = {};
-      for (const [claim, field] of Object.entries(v)) {
-        const f = typeof field === 'string' ? field.trim().toLowerCase() : '';
-        if (!TOKEN.test(f)) throw new Problem(`${show(field)} is not a field name (expected ${expected})`, `.${claim}`);
-        out[claim] = f;
-      }
-      return out;
+      return Object.fromEntries(
+        Object.entries(v).map(([claim, field]) => {
+          const f = typeof field === 'string' ? field.trim().toLowerCase() : '';
+          if (!TOKEN.test(f)) throw new Problem(`${show(field)} is not a field name (expected ${expected})`, `.${claim}`);
+          return [claim, f];
+        }),
+      );
     },
     format: (m) => ({ ...m }),
   };

@@ -26,3 +26,17 @@ export function hostPartOf(host: string): string | undefined {
 export function malformedHostMessage(field: 'Host' | ':authority', host: string): string {
   return `malformed ${field} ${JSON.stringify(host.slice(0, 100))}: expected a host name or IP literal with an optional port`;
 }
+
+/**
+ * The Host field lines of a request (Node keeps the first of several in req.headers
+ * and drops the rest): more than one is a 400 (RFC 9112 §3.2). Counted without
+ * materialising headersDistinct on every request.
+ */
+export function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}

@@ -45,6 +45,7 @@ export const COUNTERS = {
   rateLimited: 'requests refused by the edge rate limit (429)',
   authRefused: 'requests refused by edge auth: forward-auth 401/403/redirect, missing or invalid bearer token',
   authUnavailable: 'requests refused because the auth service or JWKS could not be used (503, fail closed)',
+  logLinesDropped: 'log lines (access lines and others) dropped because the log output did not take them: more than 16 MiB waited for it (a stalled stdout pipe); the count is logged once it drains',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

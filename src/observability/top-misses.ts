@@ -1,9 +1,15 @@
 // The URLs that missed most often (the dashboard's "top missed URLs"): a bounded
 // count map of primary keys, fed once per request whose outcome is a miss
 // (pipeline/context.ts settle). Cheap: one Map update per miss; when the map
-// reaches its capacity it is pruned to the most-counted half (amortised), so a
-// stream of distinct URLs cannot grow it. Counts are approximate after a prune
+// reaches its capacity in keys or in key bytes (util/bounded-keys.ts keyBytes) it
+// is pruned to the most-counted half of both (amortised), so a stream of distinct
+// URLs, long ones included, cannot grow it. Counts are approximate after a prune
 // (a key dropped and seen again starts over), which is what a "top N" needs.
+
+import { keyBytes, type KeyFigures } from '../util/bounded-keys.js';
+
+/** 1,000 keys of up to ~1 KB: the dashboard's table, not the node's budget. */
+export const TOP_MISSES_MAX_KEY_BYTES = 2 ** 20;
 
 export interface MissCount {
   key: string;
@@ -24,7 +30,11 @@ export function withoutValues(key: string): string {
 
 export class TopMisses {
   private readonly counts = new Map<string, number>();
-  constructor(private readonly capacity = 1000) {
+  private bytes = 0;
+  constructor(
+    private readonly capacity = 1000,
+    private readonly maxKeyBytes = TOP_MISSES_MAX_KEY_BYTES,
+  ) {
     if (capacity < 2) throw new Error('TopMisses capacity must be at least 2');
   }
 
@@ -34,8 +44,12 @@ export class TopMisses {
       this.counts.set(key, n + 1);
       return;
     }
-    if (this.counts.size >= this.capacity) this.prune();
+    const cost = keyBytes(key);
+    if (this.counts.size >= this.capacity || this.bytes + cost > this.maxKeyBytes) this.prune();
+    // A key longer than half the budget alone would be pruned at once: not counted.
+    if (cost > this.maxKeyBytes / 2) return;
     this.counts.set(key, 1);
+    this.bytes += cost;
   }
 
   /** The `n` most-missed keys, most first (ties: the key seen first). */
@@ -50,9 +64,20 @@ export class TopMisses {
     return this.counts.size;
   }
 
+  get figures(): KeyFigures {
+    return { keys: this.counts.size, keyBytes: this.bytes, maxKeyBytes: this.maxKeyBytes };
+  }
+
+  /** To the most-counted keys within half of each bound. */
   private prune(): void {
-    const keep = [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, Math.floor(this.capacity / 2));
+    const ranked = [...this.counts].sort((a, b) => b[1] - a[1]);
     this.counts.clear();
-    for (const [k, v] of keep) this.counts.set(k, v);
+    this.bytes = 0;
+    for (const [k, v] of ranked) {
+      if (this.counts.size >= Math.floor(this.capacity / 2)) break;
+      if (this.bytes + keyBytes(k) > this.maxKeyBytes / 2) continue;
+      this.counts.set(k, v);
+      this.bytes += keyBytes(k);
+    }
   }
 }

@@ -9,6 +9,7 @@
 // A request whose response closes with nothing settled (its client went away
 // first) is settled `gone` then, and an answer chosen after that records nothing.
 
+import type { StrataError } from '../errors.js';
 import type { RequestBodyBudget } from '../server/request-body-budget.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -74,9 +75,17 @@ export interface ProxyDeps {
   recompressor?: Recompressor;
   /** The next request id (the node's, so ids go on across reloads; absent: this handler counts from 1). */
   nextRequestId?: () => number;
-  /** Answers `PURGE <target>` for the primary key given; `extra`: raw fields to add to the answer. */
-  /** PURGE on the main listener; `tally`: where its answer's body bytes are counted (the request context). */
-  purge: (req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }) => Promise<void>;
+  /**
+   * PURGE on the main listener: `refusal` says why a request may not purge (its outcome is
+   * then that error); `run` answers `PURGE <target>` for the primary key given; `extra`: raw
+   * fields to add to the answer; `tally`: where its answer's body bytes are counted (the request context).
+   */
+  purge: {
+    refusal(req: IncomingMessage): StrataError | undefined;
+    /** Answers a refusal as the purge API answers its own (JSON, WWW-Authenticate on a 401). */
+    refuse(res: ServerResponse, refused: StrataError, extra: string[], tally?: { bytes: number }): void;
+    run(req: IncomingMessage, res: ServerResponse, key: string, extra: string[], suffixed?: boolean, tally?: { bytes: number }): Promise<void>;
+  };
   /** The edge guards (filters, rate limits, auth) run before the cache: the node's, or a route's own; absent or inactive: none. */
   guards?: RouteGuards;
   /** The node-wide bounds on request bodies held in memory and spooled (server/request-body-budget.ts). */

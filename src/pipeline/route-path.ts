@@ -212,10 +212,17 @@ export function createRoutePath(node: NodeEnv, to: RouteSide, guard?: Guard): (c
    * PURGE (Varnish's and nginx's habit): handled by the purge module, never
    * forwarded. The URL as the route keys it, with every version keyed after "#".
    */
-  function handlePurge(ctx: RequestContext): Promise<void> {
+  function handlePurge(ctx: RequestContext): void | Promise<void> {
+    // A refused PURGE (no token configured, not authorised, no tag named) is that request's
+    // error, in its access line, Cache-Status and counters: nothing was purged.
+    const refused = env.purge.refusal(ctx.req);
+    if (refused) {
+      const status = settle(env, ctx, { result: 'error', fwd: 'bypass', detail: refused.code.toLowerCase() });
+      return env.purge.refuse(ctx.res, refused, ['cache-status', status, 'via', env.via], ctx);
+    }
     const cacheStatus = settle(env, ctx, { result: 'bypass', fwd: 'bypass', detail: 'purge' });
     const key = primaryKey(KEY_SCHEME, ctx.host || origin.host, keyedTarget(ctx.target, route.key));
-    return env.purge(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via], keySuffixed(route), ctx);
+    return env.purge.run(ctx.req, ctx.res, key, ['cache-status', cacheStatus, 'via', env.via], keySuffixed(route), ctx);
   }
 
   return function run(ctx: RequestContext): void | Promise<void> {

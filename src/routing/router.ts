@@ -261,10 +261,13 @@ export class Router {
 
   /** GET /routes: each site's routes, pools and canary weights. */
   describe(): unknown {
-    const sites: Record<string, unknown> = {};
+    // Maps, made objects last: a site or route may be named `constructor` or `toString`,
+    // which a plain object would find on Object.prototype.
+    const sites = new Map<string, Map<string, unknown>>();
     for (const r of this.table.routes.values()) {
-      const site = (sites[r.site] ??= { routes: {} }) as { routes: Record<string, unknown> };
-      site.routes[r.name] = {
+      let routes = sites.get(r.site);
+      if (routes === undefined) sites.set(r.site, (routes = new Map()));
+      routes.set(r.name, {
         path: r.path,
         upstream: r.primary.pool.name,
         ...(r.canary && r.split
@@ -272,8 +275,8 @@ export class Router {
           : {}),
         cache: r.cache,
         ...(r.guard === undefined ? {} : { guard: true }),
-      };
+      });
     }
-    return { sites, drained: this.drains.names() };
+    return { sites: Object.fromEntries([...sites].map(([site, routes]) => [site, { routes: Object.fromEntries(routes) }])), drained: this.drains.names() };
   }
 }

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { normaliseAuthority } from '../cache/key.js';
 import { StrataError } from '../errors.js';
-import { hostPartOf, malformedHostMessage } from '../http/host.js';
+import { hostCount, hostPartOf, malformedHostMessage } from '../http/host.js';
 import { absoluteParts, normaliseTarget } from '../http/url-path.js';
 
 export interface GuardLimits {
@@ -151,16 +151,6 @@ function transferCodingRefused(te: string): StrataError {
 
 function sameAuthority(a: string, b: string, scheme: string): boolean {
   return a.toLowerCase() === b.toLowerCase() || normaliseAuthority(scheme, a) === normaliseAuthority(scheme, b);
-}
-
-/** Count Host fields without materialising headersDistinct on every request. */
-function hostCount(raw: string[]): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') n++;
-  }
-  return n;
 }
 
 /** Lower-case authority with the scheme's default port removed ("x:80" → "x" for http:). */

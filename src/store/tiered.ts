@@ -8,6 +8,7 @@ import type { DiskTier } from './disk/tier.js';
 import type { DiskTierStats } from './disk/records.js';
 import type { MemoryTier } from './memory/memory.js';
 import { PurgeLog } from './purge/purge-log.js';
+import type { KeyFigures } from '../util/bounded-keys.js';
 import { selectorMatcher } from './purge/purge-match.js';
 import { wantedWhile, WriteTickets, type Ticket } from './write-tickets.js';
 import {
@@ -333,6 +334,11 @@ export class TieredStore implements CacheStore {
     this.tickets.cancel(key);
     const [a, b] = await Promise.all([this.memory.delete(key), this.disk.delete(key)]);
     return a || b;
+  }
+
+  /** What the purge log remembers, and its bytes (/stats remembered). */
+  purgeLogFigures(): KeyFigures {
+    return this.purges.figures;
   }
 
   stats(): { memory: TierStats; disk: DiskTierStats } {

@@ -13,6 +13,7 @@ import { supervise, warnUnusedDirs, type Supervisor } from './primary.js';
 import type { RoutingOverrides } from '../routing/overrides.js';
 import type { ReloadHook } from '../node-api.js';
 import { reportApplied } from './node-config.js';
+import { checkRequestBodyDir } from '../server/request-body-dir.js';
 
 /**
  * How many processes serve this node. A node in a cluster of nodes runs one
@@ -59,12 +60,14 @@ export async function checkCacheDir(dir: string): Promise<void> {
  */
 export async function startPrimary(config: Readonly<Config>, count: number): Promise<Supervisor> {
   for (let i = 0; i < count; i++) await checkCacheDir(workerDir(config.cache.dir, i));
+  await checkRequestBodyDir(config.limits.requestBodyDir);
   const logger = createLogger(config.logLevel, config.nodeId);
   return supervise(config, count, logger);
 }
 
 export async function singleProcessChecks(config: Readonly<Config>): Promise<void> {
   await checkCacheDir(config.cache.dir);
+  await checkRequestBodyDir(config.limits.requestBodyDir);
   await warnUnusedDirs(config.cache.dir, 1, createLogger(config.logLevel, config.nodeId));
 }
 

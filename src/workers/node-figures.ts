@@ -31,11 +31,12 @@ export function sumFigures(objects: Record<string, unknown>[]): Record<string, u
   const out: Record<string, unknown> = {};
   for (const o of objects) {
     for (const [k, v] of Object.entries(o)) {
-      const have = out[k];
+      // Own fields only: a pool may be labelled after a site named `constructor`.
+      const have = Object.hasOwn(out, k) ? out[k] : undefined;
       if (typeof v === 'number') out[k] = (typeof have === 'number' ? have : 0) + v;
       else if (typeof v === 'boolean') out[k] = have === true || v;
       else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = sumFigures([...(have && typeof have === 'object' && !Array.isArray(have) ? [have as Record<string, unknown>] : []), v as Record<string, unknown>]);
-      else if (!(k in out)) out[k] = v;
+      else if (!Object.hasOwn(out, k)) out[k] = v;
     }
   }
   return out;
@@ -69,7 +70,7 @@ function mergeUpstreams(lists: unknown[][]): Record<string, unknown>[] {
           if (UPSTREAM_SUMMED.has(k)) row[k] = have + v;
           else if (UPSTREAM_MAX.has(k)) row[k] = Math.max(have, v);
         } else if (k === 'available') row[k] = have === true || v === true;
-        else if (!(k in row)) row[k] = v;
+        else if (!Object.hasOwn(row, k)) row[k] = v;
       }
     }
   }

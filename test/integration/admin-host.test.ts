@@ -2,6 +2,7 @@
 // localhost, IP literals and the names in admin.hosts (421 otherwise).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { startHarness, fixed, fetchReply } from '../fixtures/harness.js';
 
 test('the admin API refuses a Host it does not know with 421 and answers localhost, IP literals and admin.hosts', async () => {
@@ -26,3 +27,35 @@ test('the admin API refuses a Host it does not know with 421 and answers localho
     await h.close();
   }
 });
+
+test('the admin API answers 400 to a request with two Host fields (RFC 9112 §3.2), whichever comes first', async () => {
+  const h = await startHarness(fixed('ok'), { admin: { token: 't' } } as never);
+  try {
+    const port = h.node.adminAddress().port;
+    for (const hosts of [['127.0.0.1', 'evil.example'], ['evil.example', 'localhost'], ['localhost', 'localhost']]) {
+      const raw = await rawRequest(port, `GET /stats HTTP/1.1\r\n${hosts.map((v) => `Host: ${v}\r\n`).join('')}Connection: close\r\n\r\n`);
+      assert.match(raw, /^HTTP\/1\.1 400 /, hosts.join(' + '));
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+      assert.equal(body.error, 'BAD_REQUEST');
+      assert.match(body.message, /more than one Host header field/);
+      assert.equal(raw.includes('"requests"'), false, 'no statistics leak');
+    }
+    const purge = await rawRequest(port, 'POST /purge HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"urls":["/x"]}');
+    assert.match(purge, /^HTTP\/1\.1 400 /);
+    assert.equal(h.node.stats.counters.purges, 0);
+    assert.match(await rawRequest(port, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+  } finally {
+    await h.close();
+  }
+});
+
+/** One request on its own connection, and everything the server sent until it closed. */
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
+}

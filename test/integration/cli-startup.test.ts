@@ -61,3 +61,23 @@ test('a port in use with workers: the worker refuses to start and the node exits
     busy.close();
   }
 });
+
+for (const workers of ['1', '2']) {
+  test(`--limits-request-body-dir missing, a file, or not writable (workers ${workers}): exit 2, one line naming limits.requestBodyDir, the path and the cause`, () => {
+    withTempDir((dir) => {
+      const file = join(dir, 'a-file');
+      writeFileSync(file, 'x');
+      const cases: [string, string][] = [
+        [join(dir, 'missing'), 'does not exist \\(ENOENT\\)'],
+        [file, 'is not a directory'],
+        // Not writable even by root.
+        ['/sys', 'cannot write \\(E[A-Z]+\\)'],
+      ];
+      for (const [bodyDir, why] of cases) {
+        const r = run(['--workers', workers, '--listen', '127.0.0.1:0', '--cache-dir', join(dir, 'cache'), '--limits-request-body-dir', bodyDir]);
+        assert.equal(r.status, 2, `${bodyDir}: ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`^strata: limits\\.requestBodyDir: ${bodyDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${why}; request bodies over limits\\.requestBodyMemoryBytes are spooled there\\n$`), bodyDir);
+      }
+    });
+  });
+}

@@ -133,6 +133,50 @@ test('a destination whose writes are never reported (a stalled or broken pipe) h
   assert.equal(quiet.batchBuffer().buffer, q.buffer);
 });
 
+test('lines the output has no room for are dropped whole and counted; a dropped batch goes back to the pool; the count is told once it drains', () => {
+  const handlers: Record<string, (arg?: unknown) => void> = {};
+  let held = 0;
+  const cap = 250_000;
+  // sonic-boom with maxLength: a write past it emits 'drop' within write() and keeps nothing.
+  const boom = {
+    write: (b: Buffer) => {
+      if (held + b.length > cap) handlers['drop']!(b);
+      else held += b.length;
+      return true;
+    },
+    flush: () => {},
+    flushSync: () => {},
+    on: (event: string, f: (arg?: unknown) => void) => void (handlers[event] = f),
+  };
+  const counted: number[] = [];
+  const told: [number, number][] = [];
+  const dest = lendingDestination(boom as never, { dropped: (n) => counted.push(n), drained: (lines, bytes) => told.push([lines, bytes]) });
+  const line = Buffer.from('x'.repeat(99) + '\n');
+  const batch = () => {
+    const b = dest.batchBuffer();
+    for (let i = 0; i < 1000; i++) line.copy(b, i * 100);
+    return b;
+  };
+  const first = batch();
+  dest.writeBatch(first, 100_000);
+  const second = batch();
+  dest.writeBatch(second, 100_000);
+  const dropped = batch();
+  dest.writeBatch(dropped, 100_000); // past the cap: dropped whole, its buffer lent again at once
+  assert.ok(dest.batchBuffer().buffer === dropped.buffer, 'the dropped batch is back in the pool');
+  dest.write('{"msg":"a"}\n');
+  assert.deepEqual(counted, [1000]);
+  // Written: the lent batches come back (the dropped one counted no bytes), then the output drains.
+  held = 0;
+  handlers['write']!(200_000 + 12);
+  handlers['drain']!();
+  assert.deepEqual(told, [[1000, 100_000]]);
+  const again = dest.batchBuffer().buffer;
+  assert.ok(again === first.buffer || again === second.buffer, 'a lent batch went back once its bytes were written');
+  handlers['drain']!();
+  assert.equal(told.length, 1, 'told once');
+});
+
 test('numbers are written as JSON.stringify writes them: ids and ms, whole, tenths, hundredths and odd values', () => {
   const { lines, log } = capture();
   const cases: Array<[number, number]> = [

@@ -65,7 +65,7 @@ test('forgetUri() unlists the URI\'s flight and those of its keyed versions ("#â
 
 test('hit-for-pass is bounded: past maxPassKeys the oldest mark is forgotten, a re-marked key is young again', () => {
   const clock = new FakeClock(1_000);
-  const c = new Coalescer<number>(clock, 60_000, 3);
+  const c = new Coalescer<number>(clock, 60_000, { maxKeys: 3, maxKeyBytes: 2 ** 20 });
   for (const k of ['a', 'b', 'c']) c.markPass(k);
   c.markPass('a'); // a is now the youngest
   c.markPass('d'); // b, the oldest, goes

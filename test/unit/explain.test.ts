@@ -191,7 +191,7 @@ test('explain and purge key a URL alike, on its target as written (no percent-en
 });
 
 test('the not-stored log keeps the last refusal per URL, at most maxUrls of them, the least recently refused going first', () => {
-  const log = new NotStoredLog(2);
+  const log = new NotStoredLog({ maxKeys: 2, maxKeyBytes: 2 ** 20 });
   log.record('a', { reason: 'private', status: 200, atMs: 1 });
   log.record('b', { reason: 'no-store', status: 200, atMs: 2 });
   log.record('a', { reason: 'set-cookie', status: 200, atMs: 3 });

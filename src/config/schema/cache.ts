@@ -141,6 +141,12 @@ export const coalesce = {
     default: 100_000,
     help: 'URLs remembered as hit-for-pass at once; the least recently marked are forgotten first.',
   }),
+  hitForPassMaxKeyBytes: setting({
+    live: true,
+    kind: size({ min: 1 }),
+    default: 16 * MiB,
+    help: 'Bytes of the URLs remembered as hit-for-pass at once (each counted with 64 bytes of bookkeeping): clients choose them, and long ones would fill hitForPassMaxKeys with hundreds of MB. The least recently marked are forgotten first.',
+  }),
 };
 
 export const slices = {

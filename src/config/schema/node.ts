@@ -133,7 +133,7 @@ export const limits = {
     kind: directory({ allowEmpty: true }),
     default: '',
     defaultText: 'the OS temp dir',
-    help: 'Where request bodies above requestBodyMemoryBytes are spooled (each file is unlinked as soon as it is created, so a crash leaves nothing). Use a disk, not tmpfs.',
+    help: 'Where request bodies above requestBodyMemoryBytes are spooled (each file is unlinked as soon as it is created, so a crash leaves nothing). Use a disk, not tmpfs. Checked at start and at each reload: a directory that is missing, not a directory or not writable refuses the start (exit 2) or the reload.',
   }),
   requestBodyTimeoutMs: setting({
     live: true,
