@@ -140,6 +140,13 @@ export function parseContentRange(value: string | undefined): { start: number; e
   return r.start <= r.end && r.end < r.total && Number.isSafeInteger(r.total) ? r : undefined;
 }
 
+/** The complete length a 416's Content-Range names (RFC 9110 §14.4 unsatisfied-range: `bytes *` `/length`), else undefined. */
+export function unsatisfiedRangeLength(value: string | undefined): number | undefined {
+  const m = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(value ?? '');
+  const total = m ? Number(m[1]) : NaN;
+  return Number.isSafeInteger(total) ? total : undefined;
+}
+
 /**
  * If-Range (RFC 9110 §13.1.5): a strong ETag match, or a date that is exactly the
  * stored Last-Modified when that Last-Modified is strong. `date` is the stored

@@ -42,7 +42,7 @@ import { noSlicesKey, objectValidator, reusableSlice, sliceKey, sliceRange, slic
 import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
-import { parseContentRange } from '../http/range.js';
+import { parseContentRange, unsatisfiedRangeLength } from '../http/range.js';
 import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
@@ -369,10 +369,11 @@ export function createSlicer(deps: SliceDeps) {
         const o = s.outcome;
         if (isWholeAnswer(o)) return { kind: 'whole', outcome: o as WholeAnswer, collapsed: s.joined === true };
         if (o.kind === 'failed') return { kind: 'failed', error: o.error };
-        // A range beyond the end says nothing about whether the object can be sliced, nor does an origin error.
-        if (o.kind === 'passing' && o.status === 416) return { kind: 'unsliceable', why: 'unsatisfiable' };
         if (o.kind === 'passing' && isOriginError(o.status)) return { kind: 'unsliceable', why: 'origin-error' };
-        const total = o.kind === 'passing' && o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : undefined;
+        // A 416 names the length (RFC 9110 §14.4): a small object's (an empty one's probe is always a 416) is stored
+        // whole like any small one; past the threshold, a range beyond the end says nothing about slicing.
+        const total = o.kind !== 'passing' ? undefined : o.status === 206 ? parseContentRange(o.headers['content-range'])?.total : o.status === 416 ? unsatisfiedRangeLength(o.headers['content-range']) : undefined;
+        if (o.kind === 'passing' && o.status === 416 && (total === undefined || total > thresholdBytes)) return { kind: 'unsliceable', why: 'unsatisfiable' };
         return { kind: 'unsliceable', why: total !== undefined && total <= thresholdBytes ? 'small' : whyNot(o) };
       }
       const meta = s.meta;

@@ -1,7 +1,7 @@
 // RFC 9110 §14 (range requests) and §13.1.5 (If-Range): src/http/range.ts. Pure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { firstRequestedByte, ifRangeAllows, MAX_RANGES, parseContentRange, parseRanges, type RangeResult } from '../../src/http/range.js';
+import { firstRequestedByte, ifRangeAllows, MAX_RANGES, parseContentRange, parseRanges, unsatisfiedRangeLength, type RangeResult } from '../../src/http/range.js';
 
 const NONE: RangeResult = { kind: 'none' };
 const UNSAT: RangeResult = { kind: 'unsatisfiable' };
@@ -120,5 +120,13 @@ describe('parseContentRange (RFC 9110 §14.4)', () => {
   test('case and white space', () => assert.deepEqual(parseContentRange(' Bytes 5-5/6 '), { start: 5, end: 5, total: 6 }));
   for (const bad of [undefined, 'bytes */1000', 'bytes 0-99/*', 'bytes 10-5/100', 'bytes 0-100/100', 'items 0-1/2', 'bytes 0-1']) {
     test(`invalid: ${bad}`, () => assert.equal(parseContentRange(bad), undefined));
+  }
+});
+
+describe('unsatisfiedRangeLength (RFC 9110 §14.4, a 416)', () => {
+  test('bytes */length', () => assert.equal(unsatisfiedRangeLength('bytes */1000'), 1000));
+  test('an empty representation', () => assert.equal(unsatisfiedRangeLength(' Bytes */0 '), 0));
+  for (const bad of [undefined, '', 'bytes 0-99/1000', 'bytes */*', 'bytes */-1', 'items */2', 'bytes */99999999999999999999']) {
+    test(`invalid: ${bad}`, () => assert.equal(unsatisfiedRangeLength(bad), undefined));
   }
 });
