@@ -20,12 +20,24 @@ export interface MissCount {
  * `key` with every value of its query and of the route's key members (after "#",
  * cache/key.ts keySuffix) left out, names kept: `?code=…&state=…`. A reset link's
  * token, an OAuth code, a keyed session cookie are in the keys that miss most, and
- * /stats answers without the admin token (the dashboard reads it).
+ * /stats answers without the admin token (the dashboard reads it). A query member
+ * without "=" is left out whole (`?…`): the client wrote it, and a token sent as the
+ * whole query is such a member. A bare member after "#" is a name from the route's
+ * configuration (a keyed field the request lacked), kept.
  */
 export function withoutValues(key: string): string {
   const q = key.search(/[?#]/);
   if (q < 0) return key;
-  return key.slice(0, q) + key.slice(q).replace(/=[^&#]*/g, '=…');
+  const hash = key.indexOf('#', q);
+  const query = hash < 0 ? key.slice(q) : key.slice(q, hash);
+  const members = hash < 0 ? '' : key.slice(hash);
+  return key.slice(0, q) + query.replace(/([?&])([^=&]*)(=[^&]*)?/g, hiddenQueryMember) + members.replace(/=[^&]*/g, '=…');
+}
+
+/** One query member, its separator kept: `name=…`, or `…` for a bare one (an empty one stays empty). */
+function hiddenQueryMember(_member: string, sep: string, name: string, value: string | undefined): string {
+  if (value !== undefined) return `${sep}${name}=…`;
+  return name === '' ? sep : `${sep}…`;
 }
 
 export class TopMisses {

@@ -32,3 +32,16 @@ test('/stats top missed keys: with no admin token configured, values are never s
     assert.match(s, /\/a\?code=…/);
   });
 });
+
+test('/stats top missed keys: a bare query member (no "=": a token as the whole query) is left out like a value', async () => {
+  await withHarness(fixed('page', { 'cache-control': 'no-store' }), { admin: { token: 't' } } as never, async (h) => {
+    await fetchReply(h.base + '/reset?S3CRETtoken');
+    await fetchReply(h.base + '/p?u=1&0THERsecret');
+    const top = async (headers: Record<string, string> = {}) => (JSON.parse((await fetchReply(h.admin + '/stats', headers)).text) as { topMisses: TopMiss[] }).topMisses;
+    const open = (await top()).map((m) => m.key.replace(/^GET http:\/\/[^/]+/, '')).sort();
+    assert.deepEqual(open, ['/p?u=…&…', '/reset?…']);
+    const full = (await top({ authorization: 'Bearer t' })).map((m) => m.key).join(' ');
+    assert.match(full, /\/reset\?S3CRETtoken/);
+    assert.match(full, /\/p\?u=1&0THERsecret/);
+  });
+});
