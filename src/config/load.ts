@@ -260,6 +260,13 @@ function checkWhole(config: Config): void {
     if (seen.has(u.url)) throw configError(`origin.upstreams: "${u.url}" is listed twice (expected each upstream once; use weight for a larger share)`);
     seen.add(u.url);
   }
+  // No space in either tier: every response would be fetched, announced stored and kept nowhere. Refused as
+  // Varnish refuses a malloc store under 1 MiB and nginx a keys_zone without a size (CACHING.md "Storage limits").
+  if (config.cache.memoryMaxBytes === 0 && config.cache.diskMaxBytes === 0) {
+    throw configError(
+      'cache.memoryMaxBytes and cache.diskMaxBytes are both 0: nothing could be stored (expected a size above 0 for at least one tier: --memory-size or --disk-size; to proxy a route without caching, set its cache.bypass: true)',
+    );
+  }
   if (origin.passiveHealth.maxEjectMs < origin.passiveHealth.ejectMs) {
     throw configError(
       `origin.passiveHealth.maxEjectMs: ${origin.passiveHealth.maxEjectMs}ms is below ejectMs ${origin.passiveHealth.ejectMs}ms (expected at least ejectMs)`,

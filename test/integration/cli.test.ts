@@ -36,6 +36,17 @@ test('bad --memory-size: exit 2, one stderr line, no stack', () => {
   assert.equal(r.stdout, '');
 });
 
+test('--memory-size 0 --disk-size 0 (no cache space at all): the node refuses to start, one line naming both keys', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-cli-'));
+  try {
+    const r = run(['--origin', 'http://127.0.0.1:9', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--cache-dir', dir, '--memory-size', '0', '--disk-size', '0']);
+    assertOneLineFailure(r, 'strata: cache.memoryMaxBytes and cache.diskMaxBytes are both 0: ');
+    assert.match(r.stderr, /bypass/, 'names the way to proxy without caching');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('unknown flag: exit 2, one stderr line, no stack', () => {
   const r = run(['--origin', 'http://127.0.0.1:9', '--no-such-flag']);
   assertOneLineFailure(r, 'strata: --no-such-flag');

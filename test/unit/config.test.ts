@@ -271,6 +271,13 @@ test('listen and admin listen may not overlap', () => {
   assert.equal(c.listen.port, 0);
 });
 
+test('no cache space at all (both tiers 0) is refused; one tier at 0 turns that tier off', () => {
+  // Varnish refuses a malloc store under 1 MiB, nginx a keys_zone without a size: a cache that can keep nothing is a mistake.
+  assert.match(rejection({ argv: ['--origin', ORIGIN, '--memory-size', '0', '--disk-size', '0'] }), /^cache\.memoryMaxBytes and cache\.diskMaxBytes are both 0: nothing could be stored \(expected a size above 0 for at least one tier/);
+  assert.equal(config({ argv: ['--origin', ORIGIN, '--memory-size', '0'] }).cache.memoryMaxBytes, 0);
+  assert.equal(config({ argv: ['--origin', ORIGIN, '--disk-size', '0'] }).cache.diskMaxBytes, 0);
+});
+
 // ------------------------------------------------------------------ YAML
 
 test('YAML uses the nested keys of types.ts and accepts unit strings', () => {

@@ -7,7 +7,7 @@ import { GiB, MiB } from '../units.js';
 
 export const cache = {
   dir: setting({ kind: directory(), default: 'storage/cache', flag: 'cache-dir', help: 'Directory of the disk tier (storage/README.md says what is in it).' }),
-  memoryMaxBytes: setting({ kind: size(), default: 256 * MiB, flag: 'memory-size', help: 'Memory tier capacity (bodies plus a metadata estimate).' }),
+  memoryMaxBytes: setting({ kind: size(), default: 256 * MiB, flag: 'memory-size', help: 'Memory tier capacity (bodies plus a metadata estimate); 0 turns the memory tier off (not together with --disk-size 0).' }),
   memoryMaxObjectBytes: setting({
     kind: size(),
     default: 8 * MiB,
@@ -18,7 +18,7 @@ export const cache = {
     kind: size(),
     default: 10 * GiB,
     flag: 'disk-size',
-    help: 'Disk tier capacity: bodies (in whole blocks), segment files, the index and temp files together.',
+    help: 'Disk tier capacity: bodies (in whole blocks), segment files, the index and temp files together; 0 turns the disk tier off (not together with --memory-size 0).',
   }),
   diskWriteQueueMaxWrites: setting({
     kind: count({ min: 1 }),
