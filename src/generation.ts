@@ -103,6 +103,7 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     };
     const explain = createExplainRoute({
       token: cfg.admin.token,
+      logger,
       clock,
       originHost: router.pools()[0]?.host ?? '',
       targetedField: cfg.cache.targetedField.toLowerCase(),

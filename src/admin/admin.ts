@@ -23,6 +23,7 @@ import { DASHBOARD_HTML } from './dashboard.html.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { HeaderMap } from '../http/headers.js';
 import type { Logger } from '../observability/logger.js';
+import { answerAdminFailure } from './failed.js';
 
 export interface AdminDeps {
   nodeId: string;
@@ -141,9 +142,7 @@ export function createAdminHandler(deps: AdminDeps): AdminHandler {
       const passed = gate(req, res);
       if (passed) answer(req, res, passed.peer);
     } catch (err) {
-      deps.logger.error({ err: (err as Error).message, url: req.url }, 'admin request failed');
-      if (!res.headersSent) json(res, 500, { error: 'INTERNAL', message: 'the admin request failed; see the node log' });
-      else res.destroy();
+      answerAdminFailure(deps.logger, req, res, err, (req.url ?? '/').split('?')[0]!);
     }
   };
   return Object.assign(handler, { refused: (req: IncomingMessage, res: ServerResponse) => gate(req, res) === undefined });

@@ -16,11 +16,15 @@ import { StrataError } from '../errors.js';
 import type { NotStoredLog } from '../observability/not-stored.js';
 import type { EntryMeta, VariantMeta } from '../entry.js';
 import type { Clock } from '../util/clock.js';
+import type { Logger } from '../observability/logger.js';
+import { answerAdminFailure } from './failed.js';
 import { checkBearer, json } from './purge.js';
 import { placeOf } from './url-place.js';
 
 export interface ExplainDeps {
   token: string;
+  /** Where a failure inside the route is reported (admin/failed.ts). */
+  logger: Pick<Logger, 'error'>;
   clock: Clock;
   /** The host a path is looked up under (the origin's, as for a request without Host). */
   originHost: string;
@@ -60,9 +64,7 @@ export function explainTarget(raw: string | null, originHost: string, keyOf?: Ex
 
 export function createExplainRoute(deps: ExplainDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    answer(req, res).catch((err: unknown) => {
-      if (!res.headersSent) json(res, 500, { error: 'INTERNAL', message: `explain failed: ${(err as Error).message}` });
-    });
+    answer(req, res).catch((err: unknown) => answerAdminFailure(deps.logger, req, res, err, 'explain'));
   };
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {

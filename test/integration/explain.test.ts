@@ -1,10 +1,12 @@
 // GET /explain over a running node: a stored URL (tier, TTL, the field that won,
 // tags), a URL whose response was refused (the reason, hit-for-pass), and the
-// refusals: no token, wrong Host, no url.
+// refusals: no token, wrong Host, no url; a failure inside is answered 500 and logged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Explanation } from '../../src/cache/explain.js';
-import { fetchReply, startHarness, type Harness, type Reply } from '../fixtures/harness.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fetchReply, fixed, startHarness, type Harness, type Reply } from '../fixtures/harness.js';
 
 const TOKEN = 'explain-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -96,5 +98,32 @@ test('GET /explain refusals: 401 without the token, 403 with none configured, 42
     assert.equal((JSON.parse(r.text) as { error: string }).error, 'EXPLAIN_DISABLED');
   } finally {
     await off.close();
+  }
+});
+
+test('GET /explain that fails inside (a damaged disk index line) answers 500 and logs the failure with its code and message', async () => {
+  // Disk only (memoryMaxObjectBytes 1): /explain reads the entry's metadata back from the index line.
+  const h = await startHarness(fixed('ok', { 'cache-control': 'max-age=600' }), { admin: { token: TOKEN }, cache: { memoryMaxObjectBytes: 1 }, logLevel: 'info' });
+  try {
+    await h.get('/damaged');
+    await h.stored(1);
+    const index = join(h.cacheDir, 'index-v2.log');
+    const lines = await readFile(index, 'utf8');
+    const key = /"k":"GET (http:[^"]+\/damaged)"/.exec(lines)?.[1];
+    assert.ok(key, 'the entry has its index line');
+    await h.node.stop();
+    // Valid JSON the loader takes, fields no stored response has: what a foreign or hand-edited line may hold.
+    await writeFile(index, lines.replace(/"headers":\{[^}]*\}/, '"headers":null'));
+    await h.restart();
+    const r = await ask(h, key);
+    assert.equal(r.status, 500);
+    assert.equal((JSON.parse(r.text) as { error: string }).error, 'INTERNAL');
+    const [line] = await h.logged((l) => l.msg === 'admin request failed' && l.admin === 'explain');
+    assert.equal(line!.level, 50, 'logged as an error');
+    assert.equal(line!.code, 'INTERNAL');
+    assert.match(String(line!.err), /\S/, 'with the failure message');
+    assert.match(String(line!.url), /^\/explain\?url=/);
+  } finally {
+    await h.close();
   }
 });
