@@ -14,7 +14,7 @@ import { INDEX_FILE } from '../../src/store/disk/layout.js';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, selector } from './store.contract.js';
-import { capturingLogger, namesIn, silent, waitFor, withDir } from './disk-helpers.js';
+import { capturingLogger, keysBySegment, namesIn, putBodies, quiet, silent, waitFor, withDir } from './disk-helpers.js';
 
 const KiB = 1024;
 
@@ -35,14 +35,6 @@ async function linesPerKey(dir: string): Promise<Map<string, number>> {
 }
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
-
-/** Every write landed and no compaction running (one may start as the last writes land: flush() does not wait for it). */
-async function quiet(disk: DiskTier): Promise<void> {
-  await waitFor('writes landed, no compaction running', async () => {
-    await disk.flush();
-    return !disk.compacting;
-  });
-}
 
 describe('disk tier: compaction racing the tier', () => {
   test('records hit while a compaction runs are written once each, and the compaction ends', async () => {
@@ -105,17 +97,9 @@ describe('disk tier: compaction racing the tier', () => {
       // 1 MiB budget: 64 KiB segments, 16 bodies of 4000 bytes each.
       const open = () => DiskTier.open({ dir, maxBytes: 1024 * KiB, logger: cap.logger });
       let disk = await open();
-      const bodies = new Map<string, Buffer>();
-      for (let i = 0; i < 64; i++) {
-        const m = urlMeta(`s/${i}`);
-        const b = randomBytes(4000);
-        bodies.set(m.key, b);
-        assert.ok(await disk.putWhole(m, b));
-      }
-      await quiet(disk);
-      const bySegment = new Map<number, string[]>();
-      for (const [k, r] of disk.records) bySegment.set(r.segment!, [...(bySegment.get(r.segment!) ?? []), k]);
-      const segment = [...bySegment.keys()].sort((a, b) => a - b)[1]!;
+      const bodies = await putBodies(disk, Array.from({ length: 64 }, (_, i) => urlMeta(`s/${i}`)), 4000);
+      const bySegment = keysBySegment(disk.records);
+      const segment = [...bySegment.keys()][1]!;
       const inSegment = bySegment.get(segment)!;
       const banned = inSegment[0]!;
       // A hard purge of one key whose background walk waits (as it waits on the journal's

@@ -18,7 +18,7 @@ import { TieredStore } from '../../src/store/tiered.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { JOURNAL_FILE } from '../../src/store/purge/purge-journal.js';
 import { makeMeta, putEntry, readBody, selector } from './store.contract.js';
-import { blobFiles, fileSize, namesIn, silent, waitFor, withDir } from './disk-helpers.js';
+import { blobFiles, fileSize, keysBySegment, namesIn, silent, waitFor, withDir } from './disk-helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -176,9 +176,8 @@ describe('disk engine: segments a start-up load leaves dead', () => {
         assert.ok(await disk.putWhole(makeMeta(key), body), `${key} stored`);
       }
       await disk.flush();
-      const bySegment = new Map<number, string[]>();
-      for (const [k, r] of disk.records) bySegment.set(r.segment!, [...(bySegment.get(r.segment!) ?? []), k]);
-      const segs = [...bySegment.keys()].sort((a, b) => a - b);
+      const bySegment = keysBySegment(disk.records);
+      const segs = [...bySegment.keys()];
       assert.ok(segs.length >= 4, `several segments (${segs.length})`);
       // Two bodies of the first segment survive the purge: it is left mostly dead.
       const keep = bySegment.get(segs[0]!)!.slice(0, 2);

@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 import { open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
+import type { DiskTier } from '../../src/store/disk/tier.js';
+import type { EntryMeta } from '../../src/store/types.js';
 import { freshDir, removeDir } from './store.contract.js';
 
 export const silent = pino({ level: 'silent' });
@@ -39,6 +42,33 @@ export async function namesIn(dir: string, sub: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** Every write landed and no compaction running (one may start as the last writes land: flush() does not wait for it). */
+export async function quiet(disk: DiskTier): Promise<void> {
+  await waitFor('writes landed, no compaction running', async () => {
+    await disk.flush();
+    return !disk.compacting;
+  });
+}
+
+/** A random body of `size` bytes stored whole under each of `metas`, landed; each body by its key. */
+export async function putBodies(disk: DiskTier, metas: EntryMeta[], size: number): Promise<Map<string, Buffer>> {
+  const bodies = new Map<string, Buffer>();
+  for (const m of metas) {
+    const b = randomBytes(size);
+    bodies.set(m.key, b);
+    if (!(await disk.putWhole(m, b))) throw new Error(`${m.key} not stored`);
+  }
+  await quiet(disk);
+  return bodies;
+}
+
+/** The keys of a disk tier's records by the segment that holds them, segments in ascending order. */
+export function keysBySegment(records: Iterable<[string, { segment?: number | undefined }]>): Map<number, string[]> {
+  const by = new Map<number, string[]>();
+  for (const [k, r] of records) if (r.segment !== undefined) by.set(r.segment, [...(by.get(r.segment) ?? []), k]);
+  return new Map([...by].sort((a, b) => a[0] - b[0]));
 }
 
 export async function fileSize(path: string): Promise<number> {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { DiskTier } from '../../src/store/disk/tier.js';
 import { makeMeta } from './store.contract.js';
-import { namesIn, outcome, silent, waitFor, withDir } from './disk-helpers.js';
+import { keysBySegment, namesIn, outcome, silent, waitFor, withDir } from './disk-helpers.js';
 
 const KiB = 1024;
 
@@ -28,9 +28,8 @@ async function filled(dir: string): Promise<{ disk: DiskTier; bodies: Map<string
 
 /** The keys in the second segment (closed, not the first: any closed one will do). */
 function secondSegment(disk: DiskTier): { segment: number; keys: string[] } {
-  const bySegment = new Map<number, string[]>();
-  for (const [k, r] of disk.records) bySegment.set(r.segment!, [...(bySegment.get(r.segment!) ?? []), k]);
-  const segment = [...bySegment.keys()].sort((a, b) => a - b)[1]!;
+  const bySegment = keysBySegment(disk.records);
+  const segment = [...bySegment.keys()][1]!;
   return { segment, keys: bySegment.get(segment)! };
 }
 

@@ -14,7 +14,7 @@ import { DiskTier } from '../../src/store/disk/tier.js';
 import type { Op, OpResult } from '../../src/store/disk/write-ops.js';
 import type { EntryMeta } from '../../src/store/types.js';
 import { makeMeta, selector, testExpire } from './store.contract.js';
-import { namesIn, silent, waitFor, withDir } from './disk-helpers.js';
+import { keysBySegment, namesIn, putBodies, quiet, silent, waitFor, withDir } from './disk-helpers.js';
 
 const KiB = 1024;
 
@@ -26,14 +26,6 @@ function urlMeta(name: string): EntryMeta {
 
 /** 1 MiB budget: 64 KiB segments, 16 bodies of 4000 bytes each. */
 const open = (dir: string) => DiskTier.open({ dir, maxBytes: 1024 * KiB, logger: silent, expire: testExpire });
-
-/** Every write landed and no compaction running. */
-async function quiet(disk: DiskTier): Promise<void> {
-  await waitFor('writes landed, no compaction running', async () => {
-    await disk.flush();
-    return !disk.compacting;
-  });
-}
 
 /**
  * Run `then` once, right after the first op `matching` is queued (`when: 'queued'`: it goes
@@ -65,17 +57,9 @@ describe('disk tier: background work racing a newer state of a key, then a resta
   test('a relocation whose copy of a body is done while a newer body of its key is landing: after a restart the newer body is served', async () => {
     await withDir(async (dir) => {
       let disk = await open(dir);
-      const bodies = new Map<string, Buffer>();
-      for (let i = 0; i < 48; i++) {
-        const m = urlMeta(`s/${i}`);
-        const b = randomBytes(4000);
-        bodies.set(m.key, b);
-        assert.ok(await disk.putWhole(m, b));
-      }
-      await quiet(disk);
-      const bySegment = new Map<number, string[]>();
-      for (const [k, r] of disk.records) bySegment.set(r.segment!, [...(bySegment.get(r.segment!) ?? []), k]);
-      const segment = [...bySegment.keys()].sort((a, b) => a - b)[0]!;
+      const bodies = await putBodies(disk, Array.from({ length: 48 }, (_, i) => urlMeta(`s/${i}`)), 4000);
+      const bySegment = keysBySegment(disk.records);
+      const segment = [...bySegment.keys()][0]!;
       const inSegment = bySegment.get(segment)!;
       const rewritten = inSegment.at(-1)!;
       const newer = randomBytes(4000);
@@ -111,14 +95,7 @@ describe('disk tier: background work racing a newer state of a key, then a resta
   test('an index compaction whose snapshot passes a key while a newer body of it is landing: after a restart the newer body is served', async () => {
     await withDir(async (dir) => {
       let disk = await open(dir);
-      const bodies = new Map<string, Buffer>();
-      for (let i = 0; i < 8; i++) {
-        const m = urlMeta(`c/${i}`);
-        const b = randomBytes(2000);
-        bodies.set(m.key, b);
-        assert.ok(await disk.putWhole(m, b));
-      }
-      await quiet(disk);
+      const bodies = await putBodies(disk, Array.from({ length: 8 }, (_, i) => urlMeta(`c/${i}`)), 2000);
       const rewritten = urlMeta('c/3');
       const newer = randomBytes(2000);
       let landed: Promise<boolean> | undefined;
