@@ -83,13 +83,15 @@ export interface Readiness {
   diskLoaded: boolean;
 }
 
-function metrics(res: ServerResponse, registry: Registry): void {
+function metrics(req: IncomingMessage, res: ServerResponse, deps: AdminDeps): void {
+  const { registry } = deps;
   registry.metrics().then(
     (text) => {
       res.writeHead(200, ['content-type', registry.contentType, 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store']);
       res.end(text);
     },
-    (err: unknown) => json(res, 500, { error: 'METRICS_FAILED', message: (err as Error).message }),
+    // Why: a collector's failure was answered with its message and logged nowhere.
+    (err: unknown) => answerAdminFailure(deps.logger, req, res, err, '/metrics', 'METRICS_FAILED'),
   );
 }
 
@@ -177,7 +179,7 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
         return json(res, 503, { status: 'not ready', node: deps.nodeId, notReady, checks, upstreamAvailable });
       }
       case '/metrics':
-        return metrics(res, deps.registry);
+        return metrics(req, res, deps);
       case '/explain':
         return deps.explain(req, res);
       case '/stats':
