@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { createAdminHandler, type AdminHandler, type Readiness } from './admin/admin.js';
 import { createExplainRoute } from './admin/explain.js';
+import { answerAdminFailure } from './admin/failed.js';
 import { createReloadRoute } from './admin/reload.js';
 import { answerError, Purger } from './admin/purge.js';
 import { createRoutesAdmin } from './admin/routes.js';
@@ -96,10 +97,8 @@ export function buildGeneration(shared: NodeShared, cfg: Readonly<Config>, route
     const work = new InFlight();
     const handlers = createProxyHandler({ config: cfg, store: tiered, router, logger, stats, ...(linkStats ? { linkStats } : {}), metrics: requestMetrics, clock, access, coalescer: flights, purge, notStored, topMisses, nextRequestId, guards, requestBodies, work, inFlightRefusals, ...(recompressor ? { recompressor } : {}) , ...(cluster ? { cluster } : {}) });
     const adminPurge = (req: IncomingMessage, res: ServerResponse, peer?: string) => {
-      purger.handleAdmin(req, res, peer).catch((err: unknown) => {
-        logger.error({ err }, 'admin purge failed');
-        res.destroy();
-      });
+      // Logged with its code, answered 500 unless the head is out (admin/failed.ts).
+      purger.handleAdmin(req, res, peer).catch((err: unknown) => answerAdminFailure(logger, req, res, err, 'purge'));
     };
     const explain = createExplainRoute({
       token: cfg.admin.token,

@@ -83,13 +83,15 @@ export interface Readiness {
   diskLoaded: boolean;
 }
 
-function metrics(res: ServerResponse, registry: Registry): void {
+function metrics(req: IncomingMessage, res: ServerResponse, deps: AdminDeps): void {
+  const { registry } = deps;
   registry.metrics().then(
     (text) => {
       res.writeHead(200, ['content-type', registry.contentType, 'content-length', String(Buffer.byteLength(text)), 'cache-control', 'no-store']);
       res.end(text);
     },
-    (err: unknown) => json(res, 500, { error: 'METRICS_FAILED', message: (err as Error).message }),
+    // Why: a collector's failure was answered with its message and logged nowhere.
+    (err: unknown) => answerAdminFailure(deps.logger, req, res, err, '/metrics', 'METRICS_FAILED'),
   );
 }
 
@@ -121,9 +123,17 @@ export function createAdminHandler(deps: AdminDeps): AdminHandler {
     // (the Host check is a defence against browsers, which cannot make that proof).
     // Before anything reads Host: Node keeps the first of several, and which one a proxy in
     // front or the Host check would read is ambiguous (RFC 9112 §3.2: answer 400).
-    if (hostCount(req.rawHeaders) > 1) {
-      const err = new StrataError('BAD_REQUEST', 'more than one Host header field (RFC 9112 §3.2: a request names its host once)');
-      json(res, err.status, { error: err.code, message: err.message }, [], true);
+    const hosts = hostCount(req.rawHeaders);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 too (as on the proxy
+    // listener); HTTP/1.0 had no Host to require. Why: the Host check passed it as
+    // localhost would be: only Node's own check (requireHostHeader, off on this listener
+    // so that the refusal carries its code) stood between such a request and the admin API.
+    const refused =
+      hosts > 1 ? new StrataError('BAD_REQUEST', 'more than one Host header field (RFC 9112 §3.2: a request names its host once)')
+      : hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 ? new StrataError('MISSING_HOST', 'HTTP/1.1 request without a Host header (RFC 9112 §3.2)')
+      : undefined;
+    if (refused) {
+      json(res, refused.status, { error: refused.code, message: refused.message }, [], true);
       return undefined;
     }
     const peer = deps.cluster?.verify(req.method ?? 'GET', req.url ?? '/', req.headers as HeaderMap, 'admin');
@@ -177,7 +187,7 @@ function adminAnswer(deps: AdminDeps): (req: IncomingMessage, res: ServerRespons
         return json(res, 503, { status: 'not ready', node: deps.nodeId, notReady, checks, upstreamAvailable });
       }
       case '/metrics':
-        return metrics(res, deps.registry);
+        return metrics(req, res, deps);
       case '/explain':
         return deps.explain(req, res);
       case '/stats':
@@ -229,7 +239,9 @@ export function createAdminListener(handler: (req: IncomingMessage, res: ServerR
   // every open one costs a file descriptor the proxy listener and the disk tier share.
   const idleMs = opts.idleMs ?? ADMIN_IDLE_MS;
   const perClient = new ClientConnections(() => opts.perClient ?? ADMIN_CONNECTIONS_PER_CLIENT);
-  const server = http.createServer({ maxHeaderSize: 16384, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, handler);
+  // requireHostHeader off: the gate (createAdminHandler) refuses an HTTP/1.1 request
+  // without Host itself, with its code and message; Node's own 400 had an empty body.
+  const server = http.createServer({ maxHeaderSize: 16384, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000, requireHostHeader: false }, handler);
   server.on('connection', (socket: Socket) => {
     if (perClient.admit(socket)) return void socket.destroy();
     socket.setTimeout(idleMs, () => socket.destroy());

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { StrataError } from '../errors.js';
 import { upstreamName } from '../routing/drain.js';
 import type { Router } from '../routing/router.js';
+import { answerAdminFailure } from './failed.js';
 import { answerError, checkBearer, json, readBody } from './purge.js';
 
 const BODY_MAX_BYTES = 64 * 1024;
@@ -132,20 +133,18 @@ export function createRoutesAdmin(deps: RoutesAdminDeps): (req: IncomingMessage,
     json(res, 200, s);
   }
 
-  const failed = (res: ServerResponse) => (err: unknown) => {
-    logger.error({ err }, 'routing admin request failed');
-    res.destroy();
-  };
+  // Logged with its code, answered 500 unless the head is out (admin/failed.ts).
+  const failed = (req: IncomingMessage, res: ServerResponse) => (err: unknown) => answerAdminFailure(logger, req, res, err, 'routes');
 
   return (req, res, path) => {
     const method = req.method ?? 'GET';
     const reading = method === 'GET' || method === 'HEAD';
     if (path === '/routes' && reading) return json(res, 200, router.describe());
     const w = /^\/routes\/([^/]+)\/([^/]+)\/weights$/.exec(path);
-    if (w && method === 'POST') return void weights(req, res, w[1]!, w[2]!).catch(failed(res));
-    if (path === '/upstreams/drain' && method === 'POST') return void drain(req, res, true).catch(failed(res));
+    if (w && method === 'POST') return void weights(req, res, w[1]!, w[2]!).catch(failed(req, res));
+    if (path === '/upstreams/drain' && method === 'POST') return void drain(req, res, true).catch(failed(req, res));
     if (path === '/upstreams/drain' && reading) return status(req, res);
-    if (path === '/upstreams/undrain' && method === 'POST') return void drain(req, res, false).catch(failed(res));
+    if (path === '/upstreams/undrain' && method === 'POST') return void drain(req, res, false).catch(failed(req, res));
     const allow = allowedMethods(path);
     if (allow === undefined) return json(res, 404, { error: 'NOT_FOUND', message: `no admin resource ${path.slice(0, 200)}: see GET /routes, POST /routes/<site>/<route>/weights, POST|GET /upstreams/drain, POST /upstreams/undrain` });
     json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: `${method} ${path.slice(0, 200)}: it answers ${allow}` }, ['allow', allow]);

@@ -28,18 +28,19 @@
 // differs from the first one the answer was built on fails the body (the deliverer
 // cuts the connection), and the slices of the outdated version are dropped so the
 // next request refetches a consistent set.
+//
+// One slice's origin request, and whether its answer is stored as a slice: slice-fetch.ts.
 
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
-import { readerOf, SharedBody } from '../coalesce/shared-body.js';
+import { readerOf } from '../coalesce/shared-body.js';
 import type { MissFlights } from './context.js';
-import { newEntryMeta } from '../cache/entry.js';
 import type { SharedMeta } from './shared-meta.js';
 import { urlOfKey } from '../cache/key.js';
 import { isOriginError, requestFacts, staleOnFailure, type GraceWindows } from '../cache/decide.js';
 import { currentAge, requestDirectives } from '../cache/reuse.js';
-import { noSlicesKey, objectValidator, reusableSlice, sliceKey, sliceRange, sliceSpan, slicesCover } from '../cache/slicing.js';
-import { assessStorage, REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
+import { noSlicesKey, reusableSlice, sliceKey, sliceSpan, slicesCover } from '../cache/slicing.js';
+import { REQUEST_SPECIFIC_REASONS, type StoragePolicyOptions } from '../cache/storable.js';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
 import { parseContentRange, unsatisfiedRangeLength } from '../http/range.js';
@@ -47,13 +48,10 @@ import type { Stats } from '../observability/stats.js';
 import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
-import { startFill } from './fill.js';
 import { isWholeAnswer, newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SlicedObject, type WholeAnswer, type SliceSource, type SliceVersion } from './slice-parts.js';
 import type { FetchDeps, FetchOutcome, FetchRequest, FetchWork } from './fetch-and-store.js';
-import { edgeTiersOf, failureOf, fetchFrom, softPurgedLike, whenDistrusted } from './fetch-source.js';
-
-/** A slice fill is never joined by another worker's request (FillProgress.streaming). */
-const NOT_JOINED: Promise<boolean> = Promise.resolve(false);
+import { failureOf } from './fetch-source.js';
+import { fetchSlice } from './slice-fetch.js';
 
 export interface SliceDeps {
   store: Store & Purgeable;
@@ -94,8 +92,7 @@ export interface SliceRequest {
 }
 
 export function createSlicer(deps: SliceDeps) {
-  const { store, coalescer, clock, logger, stats, policy, sliceBytes, thresholdBytes } = deps;
-  const sharedMeta = deps.sharedMeta;
+  const { store, coalescer, clock, logger, stats, sliceBytes, thresholdBytes } = deps;
 
   /** Slice metadata stored for this object (any version). */
   function storedSlices(primaryKey: string): EntryMeta[] {
@@ -111,84 +108,6 @@ export function createSlicer(deps: SliceDeps) {
     await Promise.all(stale.map((m) => store.delete(m.key).catch(() => false)));
   }
 
-  /** One origin range request for slice `index`, stored when it is a slice of a sliceable object. */
-  function fetchSlice(req: SliceRequest, index: number): FetchWork {
-    let finish!: (stored: boolean) => void;
-    const done = new Promise<boolean>((r) => (finish = r));
-    const outcome = (async (): Promise<FetchOutcome> => {
-      const headers = { ...req.originHeaders, range: sliceRange(index, sliceBytes) };
-      const requestTimeMs = clock.now();
-      // Taken before the fetch: a purge while it is in flight keeps this slice out of the store.
-      const purgeMark = store.purgeMark();
-      // A slice's waiters on other workers wait for it stored (they ask with a Range: a slice fill is not joined).
-      const res = await fetchFrom(deps, req.viaCluster, { method: 'GET', target: req.target, headers, key: req.key, vouched: req.vouched }, { stored: done, streaming: NOT_JOINED });
-      const responseTimeMs = clock.now();
-      // RFC 9110 §14.2: a server may ignore Range. Its whole 200 is a complete response:
-      // stored (when storable) and shared as a whole object's fetch is, never fetched again.
-      if (res.status === 200 && deps.storeWhole) {
-        const whole = deps.storeWhole({ id: req.id, key: req.key, requestHeaders: req.requestHeaders, vouched: req.vouched, originHeaders: req.originHeaders, target: req.target, maySlice: false, viaCluster: req.viaCluster, answered: { res, requestTimeMs, responseTimeMs, purgeMark } });
-        void whole.done.then((stored) => finish(stored === true), () => finish(false));
-        return whole.outcome;
-      }
-      const cr = parseContentRange(res.headers['content-range']);
-      const expected = cr && sliceSpan(index, sliceBytes, cr.total);
-      // A 206 holding the whole representation is complete (RFC 9111 §3.4): a one-slice
-      // object, never combined with another, so it needs no validator against stitching.
-      const complete = res.status === 206 && cr !== undefined && cr.start === 0 && cr.end === cr.total - 1 && cr.total > 0;
-      const validator = objectValidator(res.headers) ?? (complete ? `complete:${cr.total}` : undefined);
-      const whole = { ...res.headers };
-      delete whole['content-range'];
-      delete whole['content-length'];
-      const verdict =
-        res.status === 206 && cr && validator
-          ? assessStorage({ method: 'GET', url: urlOfKey(req.key), requestHeaders: req.requestHeaders, vouched: req.vouched, status: 200, responseHeaders: whole, requestTimeMs, responseTimeMs }, policy)
-          : undefined;
-      const edgeTiers = edgeTiersOf(deps, res);
-      const sliceable =
-        edgeTiers !== 'none' && verdict?.store && verdict.decision.varyNames.length === 0 && (cr!.total > thresholdBytes || complete) && cr!.start === expected!.start && cr!.end === expected!.end;
-      if (!sliceable) {
-        const body = new SharedBody(res.body, { windowBytes: deps.windowBytes, expectedLength: -1 }, Promise.resolve());
-        setImmediate(() => body.abandonIfUnread());
-        finish(false);
-        const reason = edgeTiers === 'none' ? 'edge-copy' : res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
-        return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
-      }
-      const d = verdict.decision;
-      // A slice of a copy the owner soft-purged is soft-purged here too (fetch-source.ts).
-      const meta: EntryMeta = softPurgedLike(res, newEntryMeta(d, {
-        key: sliceKey(req.key, sliceBytes, index),
-        primaryKey: req.key,
-        url: urlOfKey(req.key),
-        status: 206,
-        varyValues: {},
-        requestTimeMs,
-        responseTimeMs,
-        bodySize: cr!.end - cr!.start + 1,
-        slice: { index, bytes: sliceBytes, totalBytes: cr!.total, validator: validator! },
-      }));
-      sharedMeta.share(meta);
-      const body = startFill(res.body, store.open(meta, edgeTiers === 'memory' ? { purgeMark, memoryOnly: true } : { purgeMark }), {
-        windowBytes: deps.windowBytes,
-        expectedLength: meta.bodySize,
-        logger,
-        logFields: { id: req.id, url: meta.url, slice: index },
-        notStored: 'slice not stored',
-        committed: () => {
-          stats.inc('stored');
-          stats.inc('slicesStored');
-        },
-        over: finish,
-      });
-      // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
-      res.onDistrust?.(whenDistrusted({ stats, logger, store }, meta.key, body.sealedAt));
-      return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark };
-    })().catch((err: unknown): FetchOutcome => {
-      finish(false);
-      return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
-    });
-    return { outcome, done };
-  }
-
   /** Slice `index` from the origin, sharing a fetch already in flight for it (`joined`). */
   async function fetchShared(req: SliceRequest, index: number): Promise<{ outcome: FetchOutcome; joined: boolean }> {
     const key = sliceKey(req.key, sliceBytes, index);
@@ -197,7 +116,7 @@ export function createSlicer(deps: SliceDeps) {
       stats.inc('joined');
       return { outcome: await joined.outcome, joined: true };
     }
-    return { outcome: await coalescer.lead(key, () => fetchSlice(req, index)).outcome, joined: false };
+    return { outcome: await coalescer.lead(key, () => fetchSlice(deps, req, index)).outcome, joined: false };
   }
 
   /** The stored slice `index`, of `version` when one is given (one of another length is another version even under the same validator). */
@@ -270,7 +189,7 @@ export function createSlicer(deps: SliceDeps) {
     // answer was another request's own (its no-store, its credentials): fetch this slice alone.
     if (joined && (o.kind === 'storing' ? !reader : o.kind === 'passing' && REQUEST_SPECIFIC_REASONS.has(o.reason))) {
       joined = false;
-      o = await fetchSlice(req, index).outcome;
+      o = await fetchSlice(deps, req, index).outcome;
       reader = o.kind === 'storing' ? readerOf(o.body) : undefined;
     }
     if (o.kind === 'passing' && version) return ownSlice(o, index, sliceBytes, version) ?? (await staleSlice(req, index, version, o)) ?? { outcome: o };

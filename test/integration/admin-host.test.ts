@@ -49,6 +49,27 @@ test('the admin API answers 400 to a request with two Host fields (RFC 9112 §3.
   }
 });
 
+test('the admin API answers 400 to an HTTP/1.1 request without Host (RFC 9112 §3.2); HTTP/1.0 without Host is answered', async () => {
+  const h = await startHarness(fixed('ok'), { admin: { token: 't' } } as never);
+  try {
+    const port = h.node.adminAddress().port;
+    for (const path of ['/stats', '/healthz', '/metrics']) {
+      const raw = await rawRequest(port, `GET ${path} HTTP/1.1\r\nConnection: close\r\n\r\n`);
+      assert.match(raw, /^HTTP\/1\.1 400 /, path);
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+      assert.equal(body.error, 'MISSING_HOST', path);
+      assert.match(body.message, /HTTP\/1\.1 request without a Host header/);
+      assert.equal(raw.includes('"requests"'), false, 'no statistics leak');
+    }
+    const purge = await rawRequest(port, 'POST /purge HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"urls":["/x"]}');
+    assert.match(purge, /^HTTP\/1\.1 400 /);
+    assert.equal(h.node.stats.counters.purges, 0);
+    assert.match(await rawRequest(port, 'GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /, 'HTTP/1.0 needs no Host');
+  } finally {
+    await h.close();
+  }
+});
+
 /** One request on its own connection, and everything the server sent until it closed. */
 function rawRequest(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {

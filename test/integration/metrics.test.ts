@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import { ERROR_CATALOG } from '../../src/errors.js';
 import { createAdminHandler, createAdminListener, type AdminDeps, type Readiness } from '../../src/admin/admin.js';
 import { Stats } from '../../src/observability/stats.js';
 import { startHarness, fetchReply, type Harness, type OriginHandler } from '../fixtures/harness.js';
@@ -260,5 +261,25 @@ test('the admin listener closes a connection that sends nothing, and caps the co
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
+  }
+});
+
+test('/metrics that cannot be collected answers 500 METRICS_FAILED (a catalog code) and logs the failure', async () => {
+  const h = await startHarness((_req, res) => res.end('ok'), { logLevel: 'info' });
+  try {
+    // A collector that throws, on the node's own registry (the one the admin API is given).
+    new Gauge({ name: 'test_failing_collector', help: 'throws when collected', registers: [h.node.registry], collect() { throw new Error('collector /var/secret exploded'); } });
+    const r = await fetchReply(h.admin + '/metrics');
+    assert.equal(r.status, 500);
+    const body = JSON.parse(r.text) as { error: string; message: string };
+    assert.equal(body.error, 'METRICS_FAILED');
+    assert.ok('METRICS_FAILED' in ERROR_CATALOG, 'the code is in the error catalog');
+    assert.doesNotMatch(body.message, /\/var\/secret/, 'the cause stays in the log');
+    const [line] = await h.logged((l) => l.msg === 'admin request failed' && l.admin === '/metrics');
+    assert.equal(line!.level, 50, 'logged as an error');
+    assert.equal(line!.code, 'METRICS_FAILED');
+    assert.match(String(line!.err), /collector \/var\/secret exploded/);
+  } finally {
+    await h.close();
   }
 });

@@ -11,7 +11,7 @@ import { open, rm, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { ENTRY_FORMAT, type EntryMeta } from '../types.js';
-import { HEADER_LINE, META_MARK, metaOfLine, type LineHead } from './index-log.js';
+import { HEADER_LINE, META_MARK, metaOfLine, validSize, wellFormedMeta, type LineHead } from './index-log.js';
 import { INDEX_FILE, INDEX_V1_FILE } from './layout.js';
 import { DiskRecord, type RecordSummaries } from './records.js';
 
@@ -119,7 +119,7 @@ function takeLine(buf: Buffer, start: number, end: number, lineOff: number, out:
   out.records.delete(key);
   if (head.d) return;
   const time = head.t ?? 0;
-  if (typeof head.s !== 'number') {
+  if (!validSize(head.s)) {
     out.skipped++;
     return;
   }
@@ -166,7 +166,7 @@ async function loadLegacy(path: string, out: LoadedIndex): Promise<number> {
     records.delete(rec.k);
     if (rec.d) continue;
     const meta = rec.m;
-    if (!meta || meta.v !== ENTRY_FORMAT || meta.key !== rec.k || typeof rec.i !== 'string' || typeof rec.s !== 'number') {
+    if (!meta || meta.v !== ENTRY_FORMAT || meta.key !== rec.k || typeof rec.i !== 'string' || !validSize(rec.s) || !wellFormedMeta(meta)) {
       skipped++;
       continue;
     }

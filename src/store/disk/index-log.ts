@@ -117,9 +117,32 @@ export function metaOfLine(line: string, key: string): EntryMeta | undefined {
 }
 
 export function metaOfParsed(rec: LineHead, key: string): EntryMeta | undefined {
-  if (rec.k !== key || !rec.m || typeof rec.i !== 'string' || typeof rec.s !== 'number') return undefined;
+  if (rec.k !== key || typeof rec.i !== 'string' || !validSize(rec.s) || !wellFormedMeta(rec.m)) return undefined;
   const m = rec.m as Partial<EntryMeta>;
   const meta = { v: ENTRY_FORMAT, key, primaryKey: m.primaryKey ?? key, url: m.url ?? urlOfKey(key), ...m, bodySize: rec.s, integrity: rec.i } as EntryMeta;
   meta.tags ??= [];
   return meta;
+}
+
+/** A body size a record may have: a whole number of bytes (a line's `s`). */
+export function validSize(s: unknown): s is number {
+  return typeof s === 'number' && s >= 0 && Number.isInteger(s);
+}
+
+/**
+ * Has read-back metadata the shape every reader of EntryMeta relies on (a status, a
+ * map of string fields, lists where lists are)? Why: a line that is valid JSON but not
+ * of this shape (foreign, hand-edited, damaged) was loaded as an entry, and answering
+ * it threw in the middle of a response, cutting the client (CACHING.md: a record that
+ * cannot be read is a miss). A few typeof checks: the loader runs it per line.
+ */
+export function wellFormedMeta(m: unknown): boolean {
+  if (typeof m !== 'object' || m === null) return false;
+  const { status, headers, varyNames, varyValues, tags } = m as Record<string, unknown>;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 999) return false;
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return false;
+  for (const name in headers) if (typeof (headers as Record<string, unknown>)[name] !== 'string') return false;
+  if (varyNames !== undefined && !Array.isArray(varyNames)) return false;
+  if (varyValues !== undefined && (typeof varyValues !== 'object' || varyValues === null)) return false;
+  return tags === undefined || Array.isArray(tags);
 }
