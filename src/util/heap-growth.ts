@@ -12,7 +12,8 @@
 // ranges, a 2 GiB pass-through: 16-20 MiB live, the bodies outside the heap)
 // needs room, not a full collection every few megabytes — with 30% there, random
 // 1 MiB ranges from disk went from 1.3-1.6x a bare file server to 0.6x. So below
-// LEFT_ALONE_BELOW_BYTES of live heap V8 keeps its own choice (the flag at 0); a
+// LEFT_ALONE_BELOW_BYTES of live heap V8 keeps its own choice, only held to
+// SMALL_HEAP_MAX_SLACK_BYTES of slack (48 MiB: 2.4x at 20 MiB, far from 30%); a
 // storm's live heap (the tiers' records and metadata) is past it within seconds.
 //
 // Why never less slack than at SLACK_REFERENCE_BYTES of live heap: what the storm
@@ -41,6 +42,18 @@ import v8 from 'node:v8';
 /** Below this live heap V8 sizes its heap itself. */
 export const LEFT_ALONE_BELOW_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Below LEFT_ALONE_BELOW_BYTES, the most slack V8's own choice may leave (never less than the
+ * memory-budget floor): a storm's first full collections run at 20-30 MiB of live heap, and
+ * V8's factor there (up to 4x) let the heap reach ~100 MiB before the next one: the storm's
+ * RSS peak (215.8 MiB of growth against a 214 MiB bound at 11 s, bench/RESULTS.md 12-03).
+ * A streaming heap of 16 MiB or less keeps V8's choice whole (4x of 12-16 MiB is under it).
+ */
+export const SMALL_HEAP_MAX_SLACK_BYTES = 48 * 1024 * 1024;
+
+/** V8's largest growth factor (4x), as a percentage. */
+const V8_MAX_GROWTH_PERCENT = 300;
+
 /** At a smaller live heap, the slack in bytes stays what `percent` gives at this one. */
 export const SLACK_REFERENCE_BYTES = 80 * 1024 * 1024;
 
@@ -52,7 +65,11 @@ export const MIN_SLACK_OF_MEMORY_BUDGET = 1 / 5;
  * and at least `minSlackBytes` of slack; 0: V8's own choice.
  */
 export function growthPercent(percent: number, liveBytes: number, minSlackBytes = 0): number {
-  if (liveBytes < LEFT_ALONE_BELOW_BYTES || percent <= 0) return 0;
+  if (percent <= 0 || liveBytes <= 0) return 0;
+  if (liveBytes < LEFT_ALONE_BELOW_BYTES) {
+    const capped = Math.ceil((100 * Math.max(SMALL_HEAP_MAX_SLACK_BYTES, minSlackBytes)) / liveBytes);
+    return capped < V8_MAX_GROWTH_PERCENT ? capped : 0;
+  }
   const byReference = liveBytes >= SLACK_REFERENCE_BYTES ? percent : Math.ceil((percent * SLACK_REFERENCE_BYTES) / liveBytes);
   return Math.max(byReference, Math.ceil((100 * minSlackBytes) / liveBytes));
 }

@@ -220,7 +220,7 @@ test('variant index: one variant is held as its key, a second makes a set, and b
   assert.deepEqual(disk.keys('q'), ['q;gzip', 'q']);
 });
 
-test('heap growth: the configured percentage on a large heap, at least its slack at 80 MiB on a mid-sized one, V8 left to itself on a small one', () => {
+test('heap growth: the configured percentage on a large heap, at least its slack at 80 MiB on a mid-sized one, V8 left to itself on a small one up to 48 MiB of slack', () => {
   const MiB = 1024 * 1024;
   assert.equal(LEFT_ALONE_BELOW_BYTES, 32 * MiB);
   assert.equal(growthPercent(30, 200 * MiB), 30);
@@ -237,8 +237,13 @@ test('heap growth: the configured percentage on a large heap, at least its slack
   // A 64 MiB budget (12.8 MiB) stays under what the rule above gives; a large heap keeps its 30%.
   assert.equal(growthPercent(30, 40 * MiB, (64 * MiB) / 5), 60);
   assert.equal(growthPercent(30, 200 * MiB, (256 * MiB) / 5), 30);
-  // Still V8's own choice below 32 MiB, whatever the budget.
+  // Still V8's own choice at 16 MiB and below, whatever the budget.
   assert.equal(growthPercent(30, 16 * MiB, (256 * MiB) / 5), 0);
+  // Between 16 and 32 MiB, V8's choice held to 48 MiB of slack (or the budget's fifth, if more): a
+  // storm's first collections at 24 MiB let the heap grow 4x, to ~100 MiB, before the next.
+  assert.equal(growthPercent(30, 24 * MiB), 200);
+  assert.equal(growthPercent(30, 24 * MiB, (256 * MiB) / 5), 214);
+  assert.equal(growthPercent(0, 24 * MiB), 0);
   const g = new HeapGrowth(30);
   g.start();
   try {

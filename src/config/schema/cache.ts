@@ -34,7 +34,7 @@ export const cache = {
     kind: count({ min: 0, max: 400 }),
     default: 30,
     help:
-      "How far V8's heap may grow past its live data before a full collection, in percent, once that live data passes 32 MiB; below 80 MiB of live data, at least the slack in bytes this gives at 80 MiB, and never less than a fifth of --memory-size (0, or a smaller heap: V8's own choice, up to 300). " +
+      "How far V8's heap may grow past its live data before a full collection, in percent, once that live data passes 32 MiB; below 80 MiB of live data, at least the slack in bytes this gives at 80 MiB, and never less than a fifth of --memory-size (0: V8's own choice, up to 300; a smaller heap: V8's own choice, held to 48 MiB of slack or that fifth). " +
       'Bounds the process beside --memory-size under a storm of misses; lower costs more collections.',
   }),
   maxStoredUrlBytes: setting({
