@@ -63,6 +63,8 @@ export const ERROR_CATALOG = {
   STORE_FAILED: { status: 500, source: 'store', retryable: true, summary: 'cache storage failed' },
   INTERNAL: { status: 500, source: 'internal', retryable: false, summary: 'internal error' },
   METRICS_FAILED: { status: 500, source: 'internal', retryable: true, summary: 'the metrics could not be collected (a collector failed)' },
+  WORKER_UNREACHABLE: { status: 502, source: 'internal', retryable: true, summary: "a worker did not answer on its admin link" },
+  WORKER_UNREADABLE: { status: 502, source: 'internal', retryable: true, summary: "a worker's admin answer could not be read" },
   CONFIG_INVALID: { status: 0, source: 'config', retryable: false, summary: 'invalid configuration value' },
   LISTEN_FAILED: { status: 0, source: 'config', retryable: false, summary: 'cannot listen on the configured address' },
   TLS_CERTIFICATE_INVALID: { status: 0, source: 'config', retryable: false, summary: 'a TLS certificate or key file cannot be read, is not PEM, or the key does not match the certificate' },
