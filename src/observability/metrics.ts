@@ -216,7 +216,7 @@ export function registerNodeMetrics(registry: Registry, src: MetricSources): voi
   gauge(registry, 'strata_disk_writes_queued', 'body writes queued for the disk or in its writer thread now', [], () => disk().writesQueued);
   gauge(registry, 'strata_disk_bytes_queued', 'body bytes queued for the disk now', [], () => disk().bytesQueued);
   counter(registry, 'strata_disk_writes_shed_total', 'body writes refused because the disk write queue was full (the response was served, not stored on disk)', [], () => disk().writesShed);
-  counter(registry, 'strata_disk_io_errors_total', 'disk read errors that were not the data\'s fault (EMFILE, EIO...)', [], () => disk().ioErrors);
+  counter(registry, 'strata_disk_io_errors_total', 'disk reads that failed without a body found corrupt: I/O errors (EMFILE, EIO...) and index lines unreadable when a hit read them; each answered from the origin, nothing deleted', [], () => disk().ioErrors);
   counter(registry, 'strata_disk_write_errors_total', 'disk writes refused by the system (ENOSPC, EIO...): bodies, index lines, temp files; the response was served, nothing stored removed', [], () => disk().writeErrors);
   counter(registry, 'strata_disk_corrupt_total', 'disk entries removed because their body failed its check or was missing', [], () => disk().corrupt);
   gauge(registry, 'strata_disk_dead_bytes', 'bytes of segment files no record refers to any more, until reclaimed', [], () => disk().deadBytes);

@@ -236,7 +236,7 @@ export interface DiskWriteOptions extends WriteOptions {
 }
 
 export interface DiskTierStats extends TierStats, WriteQueueStats {
-  /** Read errors that were not the data's fault (EMFILE, EIO…), since start. */
+  /** Reads that failed without a body found corrupt, since start: I/O errors (EMFILE, EIO…) and index lines unreadable when a hit read them (answered from the origin, nothing deleted). */
   ioErrors: number;
   /** Writes the disk refused (ENOSPC, EIO…: bodies, index lines, temp files), since start; the answers were served. */
   writeErrors: number;
