@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { headerBytes } from '../cache/entry-bounds.js';
 import { mergeNotModified, notModifiedMatches, type NotModifiedInput } from '../cache/revalidate.js';
 import type { StoragePolicyOptions } from '../cache/storable.js';
-import { isWhole } from '../entry.js';
+import { etagOf, isWhole, lastModifiedOf } from '../entry.js';
 import type { EntryMeta, Purgeable, Store } from '../store/types.js';
 import { sameResponseCodings } from '../transform/coding-key.js';
 
@@ -38,7 +38,7 @@ export async function refreshOtherCodings(deps: RefreshCodingsDeps, validated: E
       try {
         const meta = isWhole(v) ? v : store.readMeta ? await store.readMeta(v.key) : (await store.get(v.key))?.meta;
         // Replaced meanwhile (a new body), or the 304 does not select it: left as it is.
-        if (!meta || meta.headers['etag'] !== validated.headers['etag'] || meta.headers['last-modified'] !== validated.headers['last-modified']) return;
+        if (!meta || etagOf(meta) !== etagOf(validated) || lastModifiedOf(meta) !== lastModifiedOf(validated)) return;
         if (!notModifiedMatches(meta, notModified.responseHeaders)) return;
         const merged = mergeNotModified({ meta, ...notModified }, deps.policy);
         if (!merged) {

@@ -89,13 +89,14 @@ export function createSharedFetch(env: PathEnv, answer: Answers, fetchAndStore: 
     const plan = isCodingKeyed(entry.meta) ? planOf(env, ctx, entry.meta, entry.body.size) : undefined;
     const encodedByStrata = madeByStrata(entry.meta);
     if (plan?.op !== 'decode' || !encodedByStrata) return { entry, storeMade: true };
-    const own = found && found.meta.key !== entry.meta.key && validatedToo(found.meta, entry.meta, o.notModified.responseHeaders);
-    const merged = own ? mergeNotModified({ meta: found.meta, ...o.notModified }, env.policy) : undefined;
-    if (!own || !merged) return { entry, storeMade: false };
-    // Refreshed in the store with the validated one, by the fetch (refresh-codings.ts). A 304 that
-    // refreshed nothing (a no-store request's) stores nothing here either, a variant made from it included.
+    if (!found || found.meta.key === entry.meta.key || !validatedToo(found.meta, entry.meta, o.notModified.responseHeaders)) return { entry, storeMade: false };
+    // Refreshed in the store with the validated one, by the fetch (refresh-codings.ts): its merge is
+    // reused. A 304 that refreshed nothing (a no-store request's) stores nothing here either, a
+    // variant made from it included: the client's own merge only.
     const refreshed = o.refreshed ? o.otherCodings?.get(found.meta.key) : undefined;
-    return refreshed ? { entry: { meta: refreshed, body: found.body }, storeMade: true } : { entry: { meta: merged, body: found.body }, storeMade: false };
+    if (refreshed) return { entry: { meta: refreshed, body: found.body }, storeMade: true };
+    const merged = mergeNotModified({ meta: found.meta, ...o.notModified }, env.policy);
+    return merged ? { entry: { meta: merged, body: found.body }, storeMade: false } : { entry, storeMade: false };
   }
 
   function answerStaleOnError(ctx: RequestContext, found: StoredEntry, fwd: FwdReason, why: StaleOnFailure, fwdStatus?: number): void | Promise<void> {

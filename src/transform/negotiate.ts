@@ -124,8 +124,4 @@ export class Negotiator {
     return u;
   }
 
-  /** The coding a request's Accept-Encoding selects (its variant key member). */
-  choose(value: string | undefined): string {
-    return this.acceptance(value).chosen;
-  }
 }
