@@ -14,8 +14,8 @@
 // in the file inherits it as its own timeout (node:test gives a test its parent's), and it
 // bounds the file as a whole, as the flag bounded a file's process under `node --test`.
 // (Node 22 and later also read the flag in the test processes, which get this process's
-// flags.) A process ends when its files are done (forceExit), and is stopped at
-// PROCESS_TIMEOUT_MS whatever happens.
+// flags.) A process is stopped at PROCESS_TIMEOUT_MS: its files' bounds, and what a timed-out
+// test's open timers and sockets might hold after them.
 //
 // A file carrying the comment `test-runner: own process` (one that measures its own
 // process's memory) runs alone. `node dist/test/run.js FILE...` runs the files given,
@@ -33,7 +33,7 @@ const GROUPS_DIR = join(HERE, '.groups');
 const TEST_TIMEOUT_MS = Number(process.execArgv.map((a) => /^--test-timeout=(\d+)$/.exec(a)?.[1]).find(Boolean) ?? 60_000);
 /** Files per shared process, by directory: unit files import little and run in milliseconds. */
 const FILES_PER_PROCESS: Record<string, number> = { unit: 12, contract: 4, protocol: 4, integration: 4 };
-/** The bounds of a process's files, and slack: a process that has not ended by then is stopped. */
+/** The bounds of a process's files, and slack: a process still open after them (a timed-out test's handles) is stopped. */
 const PROCESS_TIMEOUT_MS = 4 * TEST_TIMEOUT_MS + 30_000;
 /** Longest-running directories first, so the last processes to finish are short ones. */
 const DIRECTORY_ORDER = ['browser', 'integration', 'protocol', 'contract', 'fuzz', 'unit'];
@@ -92,8 +92,9 @@ function plan(byDir: Map<string, string[]>): string[] {
 function main(): void {
   const given = process.argv.slice(2);
   const files = given.length > 0 ? plan(new Map([['given', given.map((f) => resolve(f))]])) : plan(testFiles());
-  // forceExit: a process ends once its files are done, though a test that timed out left its timers and sockets open.
-  const stream = run({ files, concurrency: CONCURRENCY, timeout: PROCESS_TIMEOUT_MS, forceExit: true });
+  // Not forceExit: on Node 20 it ended processes before their last results reached this one (the
+  // last test of a process went unreported, and a failing one would have gone unseen).
+  const stream = run({ files, concurrency: CONCURRENCY, timeout: PROCESS_TIMEOUT_MS });
   // A failed test, a file's suite or process that failed outside its tests or timed out: the run fails.
   stream.on('test:fail', () => (process.exitCode = 1));
   const reporter = process.stdout.isTTY ? new spec() : tap;
