@@ -8,6 +8,7 @@ import { errors as undiciErrors } from 'undici';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import type { HeaderMap } from '../http/headers.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 export interface OriginRequest {
   method: string;
@@ -15,7 +16,7 @@ export interface OriginRequest {
   target: string;
   headers: HeaderMap;
   body?: Readable | Buffer | null;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** The cache key: consistent-hash gives each object a home upstream by it. */
   key?: string;
   /** Interim (1xx) responses the origin sends before the final one (103 Early Hints, 102). */

@@ -19,6 +19,7 @@
 
 import type { Dispatcher } from 'undici';
 import { StrataError } from '../errors.js';
+import { Canceller, type CancelSignal } from '../util/cancel-signal.js';
 
 /** What a deadline needs to know of its upstream. */
 export interface DeadlineUpstream {
@@ -28,10 +29,10 @@ export interface DeadlineUpstream {
 }
 
 export class RequestDeadlines {
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** The request never left the queue: no evidence about the upstream. */
   expired = false;
-  private readonly ctl = new AbortController();
+  private readonly ctl = new Canceller();
   private readonly startedMs = performance.now();
   private queueTimer: NodeJS.Timeout | undefined;
   private interimTimer: NodeJS.Timeout | undefined;
@@ -41,7 +42,7 @@ export class RequestDeadlines {
 
   constructor(
     private readonly upstream: DeadlineUpstream,
-    private readonly caller: AbortSignal | undefined,
+    private readonly caller: CancelSignal | undefined,
   ) {
     this.signal = this.ctl.signal;
     // Not AbortSignal.any: it costs ~35 µs a call on Node 20 (weak references to every

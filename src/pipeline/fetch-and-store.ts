@@ -49,6 +49,7 @@ import { decodedForClient, displaceable, keyByCoding, siblingCodings } from '../
 import { isBadCoding } from '../transform/codings.js';
 import type { SharedMeta } from './shared-meta.js';
 import { refreshOtherCodings, type RefreshCodingsDeps } from './refresh-codings.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 
 /**
  * What one origin fetch produced, decided before any client reads it; each client
@@ -129,7 +130,7 @@ export interface FetchRequest {
   /** Interim (1xx) responses, for the client that leads the fetch (never stored). */
   onInterim?: (status: number, headers: HeaderMap) => void;
   /** Cancels the fetch before the origin answers (every waiting client gone: pipeline/fetch-interest.ts). */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /**
    * The origin's response, already received for another request of this object (a
    * slice's range request the origin answered with the whole 200: slices.ts): stored

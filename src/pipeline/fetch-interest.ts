@@ -11,9 +11,10 @@
 // are never cancelled.
 
 import type { ServerResponse } from 'node:http';
+import { Canceller, type CancelSignal } from '../util/cancel-signal.js';
 
 export interface Interest {
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Count `res`'s client as waiting until the fetch answers (or it leaves). */
   watch(res: ServerResponse): void;
   /** The origin answered (or the fetch failed): nobody's leaving cancels it now. */
@@ -21,7 +22,7 @@ export interface Interest {
 }
 
 export function fetchInterest(onCancel: () => void = () => undefined): Interest {
-  const cancel = new AbortController();
+  const cancel = new Canceller();
   let waiting = 0;
   let settled = false;
   const watched: { res: ServerResponse; gone: () => void }[] = [];
