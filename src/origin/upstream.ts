@@ -26,7 +26,7 @@ import { Pool, request as undiciRequest, type Dispatcher } from 'undici';
 import type { HealthCheckConfig, PassiveHealthConfig, UpstreamConfig } from '../config/types.js';
 import { hasNoContent } from '../http/no-content.js';
 import type { Clock } from '../util/clock.js';
-import type { CancelSignal } from '../util/cancel-signal.js';
+import { undiciSignal, type CancelSignal } from '../util/cancel-signal.js';
 import type { UpstreamView } from './balancer.js';
 import { failedBeforeResponse, failureReason, healthByBody } from './client.js';
 import { ConnectionTrust } from './connection-trust.js';
@@ -202,8 +202,7 @@ export class Upstream implements UpstreamView {
       deadlines.interim();
       onInfo?.(info);
     };
-    // undici types its signal as an AbortSignal or EventEmitter; it reads only what a CancelSignal has (util/cancel-signal.ts).
-    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal: deadlines.signal as AbortSignal, onInfo: interim });
+    const { opts, tracked } = this.trust.track<Dispatcher.RequestOptions>({ method: method as Dispatcher.HttpMethod, path: this.pathPrefix + target, headers, body: body ?? null, signal: undiciSignal(deadlines.signal), onInfo: interim });
     tracked.onDispatch = deadlines.dispatched;
     try {
       res = await deadlines.race(this.pool.request(opts));

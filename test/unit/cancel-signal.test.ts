@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { Canceller } from '../../src/util/cancel-signal.js';
+import { Canceller, undiciSignal } from '../../src/util/cancel-signal.js';
 
 test('cancel signal: listeners run once, in order, removed ones not; the first reason stays; a throwing listener stops no other', () => {
   const c = new Canceller();
@@ -35,6 +35,20 @@ test('cancel signal: listeners run once, in order, removed ones not; the first r
   assert.ok(d.reason instanceof DOMException && d.reason.name === 'AbortError', 'no reason given: an AbortError, as AbortController gives');
 });
 
+test('cancel signal: follow() takes the reason of the signal followed, at once when it has aborted; undefined follows nothing', () => {
+  const source = new Canceller();
+  const follower = new Canceller().follow(source);
+  assert.equal(follower.aborted, false);
+  source.abort('client gone');
+  assert.equal(follower.aborted, true);
+  assert.equal(follower.reason, 'client gone');
+
+  const real = new AbortController();
+  real.abort('already');
+  assert.equal(new Canceller().follow(real.signal).reason, 'already', 'a real AbortSignal is followed too');
+  assert.equal(new Canceller().follow(undefined).aborted, false);
+});
+
 test('cancel signal: undici cancels a request waiting for its headers, with the reason given', async () => {
   let arrived!: () => void;
   const asked = new Promise<void>((r) => (arrived = r));
@@ -43,7 +57,7 @@ test('cancel signal: undici cancels a request waiting for its headers, with the 
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   try {
     const c = new Canceller();
-    const pending = request(`http://127.0.0.1:${(origin.address() as AddressInfo).port}/`, { signal: c.signal as AbortSignal });
+    const pending = request(`http://127.0.0.1:${(origin.address() as AddressInfo).port}/`, { signal: undiciSignal(c.signal) });
     await asked;
     const why = new Error('every client left');
     c.abort(why);
