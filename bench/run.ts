@@ -35,6 +35,7 @@ import { MEMORY_SCENARIOS, runMemoryScenario, type MemoryResult } from './load/m
 import { SEEK_SCENARIOS, runSeekScenario, type SeekResult } from './load/seek.js';
 import { runMicro, type MicroResult } from './micro/hit-path.js';
 import { runEdgeMicro } from './micro/edge-guard.js';
+import { runUrlOrderMicro } from './micro/url-order.js';
 import { runPurgeScenario, type Latencies, type PurgeScenarioResult } from './load/purge.js';
 import { measureCodings, runBrHit, runBurst, type BrHitResult, type BurstResult, type CodingFigure } from './load/compression.js';
 
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
   let micro: MicroResult[] = [];
   if (doMicro) {
     console.log('\nMicro-benchmarks (tinybench, per call)…');
-    micro = [...(await runMicro({ timeMs: quick ? 500 : 1000 })), ...(await runEdgeMicro({ timeMs: quick ? 500 : 1000 }))];
+    micro = [...(await runMicro({ timeMs: quick ? 500 : 1000 })), ...(await runEdgeMicro({ timeMs: quick ? 500 : 1000 })), ...(await runUrlOrderMicro({ timeMs: quick ? 500 : 1000 }))];
     console.log(microTable(micro));
   }
 

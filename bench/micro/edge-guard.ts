@@ -12,7 +12,7 @@ import { RequestFilter } from '../../src/routing/guard/filters.js';
 import { ForwardAuth } from '../../src/routing/guard/forward-auth.js';
 import { Guard } from '../../src/routing/guard/guard.js';
 import { JwtCheck } from '../../src/routing/guard/jwt.js';
-import type { MicroResult } from './hit-path.js';
+import { microResults, type MicroResult } from './hit-path.js';
 
 let sink = 0;
 
@@ -95,14 +95,7 @@ export async function runEdgeMicro(opts: { timeMs?: number } = {}): Promise<Micr
   await bench.run();
   await fa.close();
 
-  const out: MicroResult[] = [];
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (r.state !== 'completed') throw new Error(`micro-benchmark ${task.name}: ${r.state}${r.state === 'errored' ? `: ${r.error.message}` : ''}`);
-    const n = inner.get(task.name)!;
-    const meanNs = (r.latency.mean * 1e6) / n;
-    out.push({ name: task.name, opsPerSec: 1e9 / meanNs, meanNs, p99Ns: (r.latency.p99 * 1e6) / n, rmePct: r.latency.rme, samples: r.latency.samplesCount });
-  }
+  const out = microResults(bench, (name) => inner.get(name)!);
   if (sink === -1) console.log('unreachable');
   return out;
 }

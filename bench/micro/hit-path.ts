@@ -228,21 +228,18 @@ export async function runMicro(opts: { timeMs?: number } = {}): Promise<MicroRes
   });
 
   await bench.run();
-
-  const out: MicroResult[] = [];
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (r.state !== 'completed') throw new Error(`micro-benchmark ${task.name}: ${r.state}${r.state === 'errored' ? `: ${r.error.message}` : ''}`);
-    const meanNs = (r.latency.mean * 1e6) / INNER;
-    out.push({
-      name: task.name,
-      opsPerSec: 1e9 / meanNs,
-      meanNs,
-      p99Ns: (r.latency.p99 * 1e6) / INNER,
-      rmePct: r.latency.rme,
-      samples: r.latency.samplesCount,
-    });
-  }
+  const out = microResults(bench, () => INNER);
   if (sink === -1) console.log('unreachable');
   return out;
+}
+
+/** Each task's figures per call, `inner(name)` calls making one of its iterations. */
+export function microResults(bench: Bench, inner: (task: string) => number): MicroResult[] {
+  return bench.tasks.map((task) => {
+    const r = task.result;
+    if (r.state !== 'completed') throw new Error(`micro-benchmark ${task.name}: ${r.state}${r.state === 'errored' ? `: ${r.error.message}` : ''}`);
+    const n = inner(task.name);
+    const meanNs = (r.latency.mean * 1e6) / n;
+    return { name: task.name, opsPerSec: 1e9 / meanNs, meanNs, p99Ns: (r.latency.p99 * 1e6) / n, rmePct: r.latency.rme, samples: r.latency.samplesCount };
+  });
 }

@@ -22,15 +22,25 @@ function urlFrom(rnd: () => number): string {
   return pick(AUTHORITIES) + path;
 }
 
-test('URL order: prefix runs match a brute-force count through thousands of insertions and removals', () => {
+for (const byKey of [true, false]) test(`URL order${byKey ? '' : ' without a map by key (the disk tier\'s)'}: prefix runs match a brute-force count through thousands of insertions and removals`, () => {
   const rnd = seededRandom(42);
-  const order = new UrlOrder();
+  const order = new UrlOrder({ byKey });
   const stored = new Map<string, string>(); // key → url
+  const prefixes = ['http://h/', 'http://h/a', 'http://h/a/', 'http://h.x/videos/20', 'http://ha', 'http://h', 'http://z', 'http://h:8080/x?y=1'];
+  const check = (when: string) => {
+    for (const p of prefixes) {
+      const expected = [...stored].filter(([, u]) => u.startsWith(p)).map(([k]) => k).sort();
+      assert.equal(order.countRuns([p]), expected.length, `${p} ${when}`);
+      assert.deepEqual([...order.keysIn([p])].sort(), expected, `${p} ${when}`);
+    }
+  };
   for (let step = 0; step < 20_000; step++) {
+    // Checked along the way too: removals leave blocks' separators above their last pairs.
+    if (step % 2_500 === 0) check(`at step ${step}`);
     const url = urlFrom(rnd);
     const key = `GET ${url}#${Math.floor(rnd() * 3)}`;
     if (stored.has(key) && rnd() < 0.6) {
-      order.remove(key);
+      order.remove(key, url);
       stored.delete(key);
     } else {
       order.add(url, key);
@@ -39,14 +49,9 @@ test('URL order: prefix runs match a brute-force count through thousands of inse
   }
   assert.equal(order.size, stored.size);
   assert.ok(stored.size > 1000, 'enough entries for several blocks');
-  const prefixes = ['http://h/', 'http://h/a', 'http://h/a/', 'http://h.x/videos/20', 'http://ha', 'http://h', 'http://z', 'http://h:8080/x?y=1'];
-  for (const p of prefixes) {
-    const expected = [...stored].filter(([, u]) => u.startsWith(p)).map(([k]) => k).sort();
-    assert.equal(order.countRuns([p]), expected.length, p);
-    assert.deepEqual([...order.keysIn([p])].sort(), expected, p);
-  }
+  check('at the end');
   // Remove everything: no run is left, and no empty block either.
-  for (const k of stored.keys()) order.remove(k);
+  for (const [k, u] of stored) order.remove(k, u);
   assert.equal(order.size, 0);
   assert.equal(order.countRuns(['http://']), 0);
 });
@@ -71,6 +76,15 @@ test('URL order: path prefixes become one run per authority stored; nested prefi
     [['http://h', 'http://h:8080/'], []],
   ] as [string[], string[]][]) {
     assert.equal(count(up, pp), brute(up, pp), JSON.stringify([up, pp]));
+  }
+  // Half removed: the authorities are still each found once, the runs still exact.
+  for (let i = urls.length - 1; i >= 0; i -= 2) order.remove(`GET ${urls.splice(i, 1)[0]!}`);
+  for (const [up, pp] of [
+    [[], ['/a']],
+    [['http://h.x/', 'http://h.x/a'], ['/b']],
+    [['http://h', 'http://h:8080/'], ['/videos/']],
+  ] as [string[], string[]][]) {
+    assert.equal(count(up, pp), brute(up, pp), `after removals: ${JSON.stringify([up, pp])}`);
   }
   assert.equal(order.prefixRuns([], ['a']), undefined, 'a path prefix not starting with "/" could reach into the authority');
 });
