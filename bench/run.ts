@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canPin, installCleanup, pinSelf, removeDir, trackDir } from './load/children.js';
 import { pickGenerator } from './load/generator.js';
-import { runHerd, type HerdResult } from './load/herd.js';
+import { WARMUP_HERDS, runHerd, type HerdResult } from './load/herd.js';
 import { SCENARIOS, runScenario, selected, type ScenarioResult } from './load/scenarios.js';
 import { LOAD_CPU, SERVER_CPU, type LoadSettings } from './load/measure.js';
 import { slices } from './load/measure.js';
@@ -263,7 +263,7 @@ async function main(): Promise<void> {
 
   if (herd) {
     console.log(
-      `\nThundering herd: ${herd.clients} keep-alive clients × ${herd.rounds} cold URLs, origin answering after ${herd.originDelayMs} ms\n` +
+      `\nThundering herd: ${herd.clients} keep-alive clients × ${herd.rounds} cold URLs (after ${WARMUP_HERDS} herds not measured), origin answering after ${herd.originDelayMs} ms\n` +
         table(
           ['origin requests per herd', 'lone miss p50', 'herd p50', 'herd p99', 'herd max', 'p50 ÷ lone', 'target'],
           [[herd.originRequests.join(' '), fmtMs(herd.loneMissP50Ms), fmtMs(herd.herdP50Ms), fmtMs(herd.herdP99Ms), fmtMs(herd.herdMaxMs), herd.ratio.toFixed(2), `1 each, ≤ ${herd.target} ${herd.pass ? 'PASS' : 'MISS'}`]],
