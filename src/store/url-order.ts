@@ -17,7 +17,8 @@
 // the block's own last pair (three dependent loads, each a cache miss once the order
 // holds 100,000s of URLs: half the cost of an insert). A separator is the pair that
 // was last in its block when last set: every pair of the block is at most it, every
-// pair of the next block above it. A removal leaves it as it is (still a bound).
+// pair of the next block above it. A removal leaves it as it is (still a bound), so a
+// separator may hold a removed URL's string: one per block at most (~2 bytes an entry).
 
 import { pathStart } from './purge/purge-match.js';
 
