@@ -324,7 +324,7 @@ export class PeerFetch {
     // Outcomes of requests sent before the peer's latest ejection do not decide its health (health.ts era).
     const era = m.health.era();
     try {
-      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal: undiciSignal(deadline.signal), onInfo }).finally(() => clearTimeout(timer));
+      const r = await request(m.url + req.target, { method: req.method as 'GET', headers, dispatcher: m.agent, signal: undiciSignal(deadline), onInfo }).finally(() => clearTimeout(timer));
       healthByBody(r.body, hasNoContent(req.method, r.statusCode), {
         success: () => m.health.recordSuccess(era),
         failure: (reason) => {

@@ -29,7 +29,6 @@ export interface DeadlineUpstream {
 }
 
 export class RequestDeadlines {
-  readonly signal: CancelSignal;
   /** The request never left the queue: no evidence about the upstream. */
   expired = false;
   private readonly ctl: Canceller;
@@ -46,7 +45,11 @@ export class RequestDeadlines {
   ) {
     // The caller's signal is the request's own (fetch-interest.ts).
     this.ctl = new Canceller().follow(caller);
-    this.signal = this.ctl.signal;
+  }
+
+  /** Aborted by the caller's signal or by a deadline (abort() is this class's own). */
+  get signal(): CancelSignal {
+    return this.ctl;
   }
 
   /** The Pool handed the request to a connection: undici's timeouts take over, the headers one shortened by the wait. */

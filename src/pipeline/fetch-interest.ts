@@ -27,7 +27,7 @@ export function fetchInterest(onCancel: () => void = () => undefined): Interest 
   let settled = false;
   const watched: { res: ServerResponse; gone: () => void }[] = [];
   return {
-    signal: cancel.signal,
+    signal: cancel,
     watch(res) {
       if (settled) return;
       waiting++;

@@ -12,15 +12,14 @@ export interface CancelSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-/** A signal and its abort(), in one object. Listeners run once, in the order added, as an AbortSignal's do. */
+/**
+ * A signal and its abort(), in one object: it is passed as the signal itself. Listeners run once,
+ * in the order added, as an AbortSignal's do.
+ */
 export class Canceller implements CancelSignal {
   aborted = false;
   reason: unknown = undefined;
   private listeners: (() => void)[] | undefined;
-
-  get signal(): CancelSignal {
-    return this;
-  }
 
   /**
    * Aborted with `source`'s reason when it aborts (at once if it has). Not AbortSignal.any: that

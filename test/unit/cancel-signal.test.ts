@@ -57,7 +57,7 @@ test('cancel signal: undici cancels a request waiting for its headers, with the 
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   try {
     const c = new Canceller();
-    const pending = request(`http://127.0.0.1:${(origin.address() as AddressInfo).port}/`, { signal: undiciSignal(c.signal) });
+    const pending = request(`http://127.0.0.1:${(origin.address() as AddressInfo).port}/`, { signal: undiciSignal(c) });
     await asked;
     const why = new Error('every client left');
     c.abort(why);
