@@ -13,42 +13,21 @@
 // the per-client connection cap. Listens on 127.0.0.1 and prints {"port":N}.
 // Same model as /work/shared/anchors/bare-proxy.mjs.
 
-import http from 'node:http';
-import { hostname } from 'node:os';
+import type http from 'node:http';
 import { pipeline } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
-import { defaultConfig } from '../../src/config/defaults.js';
+import type { Dispatcher } from 'undici';
 import { serveUntilShutdown } from './child-life.js';
+import { endToEnd, proxyChild, proxyServer } from './proxy-child.js';
 
-const originArg = process.argv[2];
-if (!originArg) {
-  process.stderr.write('usage: bare-proxy <origin URL> [port]\n');
-  process.exit(2);
-}
-const origin = new URL(originArg);
-const port = Number(process.argv[3] ?? '0');
-const cfg = defaultConfig(hostname());
-
-const pool = new Pool(origin.origin, {
-  connections: cfg.origin.maxConnections,
-  connectTimeout: cfg.origin.connectTimeoutMs,
-  headersTimeout: cfg.origin.headersTimeoutMs,
-  bodyTimeout: cfg.origin.bodyTimeoutMs,
-  keepAliveTimeout: 4_000,
-});
-
-const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host']);
+const { origin, port, cfg, pool } = proxyChild('bare-proxy');
 
 function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-  const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
+  const headers = endToEnd(req.headers);
   const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
   const withBody = method !== 'GET' && method !== 'HEAD';
   pool.request({ method, path: req.url ?? '/', headers, body: withBody ? req : null }).then(
     (up) => {
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-      res.writeHead(up.statusCode, out);
+      res.writeHead(up.statusCode, endToEnd(up.headers));
       pipeline(up.body, res, () => {
         // Errors end both streams; nothing to log (no logging in the baseline).
       });
@@ -60,15 +39,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
   );
 }
 
-const server = http.createServer(
-  {
-    maxHeaderSize: cfg.limits.maxHeaderBytes,
-    headersTimeout: cfg.limits.requestHeadersTimeoutMs,
-    requestTimeout: 0,
-    keepAliveTimeout: 5_000,
-  },
-  handle,
-);
+const server = proxyServer(cfg, handle);
 
 // Strata's limits.maxConnectionsPerClient: connections beyond it from one address are closed.
 const perClient = new Map<string, number>();

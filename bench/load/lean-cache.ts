@@ -1,6 +1,6 @@
 // The least a caching proxy does on a miss, as a yardstick for Strata's miss path (not
 // a baseline the targets name: that is bare-proxy.ts). node:http server + undici Pool
-// (the settings bare-proxy.ts uses), the origin's body passed on chunk by chunk and
+// (proxy-child.ts, as bare-proxy.ts), the origin's body passed on chunk by chunk and
 // kept: a whole answer goes into a Map (the oldest dropped past Strata's default
 // memory size, counting bodies only) and is answered from there next time; unless
 // LEAN_DISK=0 it is also written behind to a worker thread (lean-writer.ts), which
@@ -12,33 +12,16 @@
 //
 //   node dist/bench/load/lean-cache.js <origin URL> [port]     (LEAN_DIR: where the files go; default a temp dir)
 
-import http from 'node:http';
+import type http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Pool } from 'undici';
-import { defaultConfig } from '../../src/config/defaults.js';
 import { serveUntilShutdown } from './child-life.js';
 import type { LeanWrite } from './lean-writer.js';
+import { endToEnd, proxyChild, proxyServer } from './proxy-child.js';
 
-const originArg = process.argv[2];
-if (!originArg) {
-  process.stderr.write('usage: lean-cache <origin URL> [port]\n');
-  process.exit(2);
-}
-const origin = new URL(originArg);
-const port = Number(process.argv[3] ?? '0');
-const cfg = defaultConfig(hostname());
-const pool = new Pool(origin.origin, {
-  connections: cfg.origin.maxConnections,
-  connectTimeout: cfg.origin.connectTimeoutMs,
-  headersTimeout: cfg.origin.headersTimeoutMs,
-  bodyTimeout: cfg.origin.bodyTimeoutMs,
-  keepAliveTimeout: 4_000,
-});
-
-const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host']);
+const { port, cfg, pool } = proxyChild('lean-cache');
 const MAX_BYTES = cfg.cache.memoryMaxBytes;
 let bytes = 0;
 
@@ -64,12 +47,6 @@ function flush(): void {
   writer!.postMessage(batch);
 }
 
-function fields(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-  return out;
-}
-
 function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
   const key = req.url ?? '/';
   const hit = cache.get(key);
@@ -78,9 +55,9 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.end(hit.body);
     return;
   }
-  pool.request({ method: 'GET', path: key, headers: fields(req.headers) }).then(
+  pool.request({ method: 'GET', path: key, headers: endToEnd(req.headers) }).then(
     (up) => {
-      const headers = fields(up.headers);
+      const headers = endToEnd(up.headers);
       res.writeHead(up.statusCode, headers);
       const chunks: Buffer[] = [];
       up.body.on('data', (c: Buffer) => {
@@ -113,5 +90,4 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
   );
 }
 
-const server = http.createServer({ maxHeaderSize: cfg.limits.maxHeaderBytes, headersTimeout: cfg.limits.requestHeadersTimeoutMs, requestTimeout: 0, keepAliveTimeout: 5_000 }, handle);
-serveUntilShutdown(server, port, { disk: writer !== undefined });
+serveUntilShutdown(proxyServer(cfg, handle), port, { disk: writer !== undefined });
