@@ -112,6 +112,8 @@ export class UrlOrder {
   remove(key: string, url?: string): void {
     let b: Block | undefined;
     let at: number;
+    /** The block's index, when the search found it (the map by key does not say). */
+    let bi: number | undefined;
     if (this.blockOf) {
       b = this.blockOf.get(key);
       if (!b) return;
@@ -119,7 +121,8 @@ export class UrlOrder {
       this.blockOf.delete(key);
     } else {
       if (url === undefined || this.blocks.length === 0) return;
-      b = this.blocks[this.blockFor(url, key)]!;
+      bi = this.blockFor(url, key);
+      b = this.blocks[bi]!;
       at = this.indexIn(b, url, key);
       if (b.keys[at] !== key || b.urls[at] !== url) return;
     }
@@ -127,7 +130,7 @@ export class UrlOrder {
     removeAt(b.keys, at);
     this.count--;
     if (b.urls.length >= BLOCK >> 2) return;
-    const bi = this.blocks.indexOf(b);
+    bi ??= this.blocks.indexOf(b);
     if (b.urls.length === 0) this.dropBlock(bi);
     else if (bi + 1 < this.blocks.length && b.urls.length + this.blocks[bi + 1]!.urls.length <= BLOCK) {
       // Many removals must not leave thousands of tiny blocks for counting to add up.
