@@ -96,9 +96,32 @@ function main(): void {
   // last test of a process went unreported, and a failing one would have gone unseen).
   const stream = run({ files, concurrency: CONCURRENCY, timeout: PROCESS_TIMEOUT_MS });
   // A failed test, a file's suite or process that failed outside its tests or timed out: the run fails.
-  stream.on('test:fail', () => (process.exitCode = 1));
+  // Each failure is named by its file and its suites, for the summary at the end. A file's own
+  // tests report that file (its suite, at nesting 0, reports the generated module).
+  const failures: string[] = [];
+  const suitesByFile = new Map<string, string[]>();
+  stream.on('test:start', (data) => {
+    const suites = suitesByFile.get(data.file ?? '') ?? [];
+    suites.length = data.nesting;
+    suites.push(data.name);
+    suitesByFile.set(data.file ?? '', suites);
+  });
+  stream.on('test:fail', (data) => {
+    process.exitCode = 1;
+    const error = data.details.error as Error & { failureType?: string; cause?: unknown };
+    // A suite failing because a test in it failed says nothing the test's own line does not.
+    if (error.failureType === 'subtestsFailed') return;
+    const suites = (suitesByFile.get(data.file ?? '') ?? []).slice(1, data.nesting);
+    const where = data.nesting === 0 ? [data.name] : [relative(HERE, data.file ?? '?'), ...suites, data.name];
+    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause ?? error.message);
+    failures.push(`# FAILED ${where.join(' › ')}: ${cause.replace(/\s+/g, ' ').slice(0, 400)}`);
+  });
   const reporter = process.stdout.isTTY ? new spec() : tap;
-  stream.compose(reporter).pipe(process.stdout);
+  // CI keeps the end of what a run printed: the failures are named there again, after the totals.
+  stream
+    .compose(reporter)
+    .on('end', () => failures.length > 0 && process.stdout.write(`${failures.join('\n')}\n`))
+    .pipe(process.stdout);
 }
 
 main();
