@@ -23,12 +23,14 @@
 
 import { run } from 'node:test';
 import { spec, tap } from 'node:test/reporters';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const GROUPS_DIR = join(HERE, '.groups');
+/** This run's generated modules: a directory per run, so that two runs of one build (a file run while the suite runs) leave each other's alone. */
+const GROUPS_PARENT = join(HERE, '.groups');
+const GROUPS_DIR = join(GROUPS_PARENT, String(process.pid));
 /** `--test-timeout=N` of this process (npm test sets 60000); 60 s without it. */
 const TEST_TIMEOUT_MS = Number(process.execArgv.map((a) => /^--test-timeout=(\d+)$/.exec(a)?.[1]).find(Boolean) ?? 60_000);
 /** Files per shared process, by directory: unit files import little and run in milliseconds. */
@@ -54,6 +56,14 @@ function testFiles(): Map<string, string[]> {
   return byDir;
 }
 
+function running(pid: number): boolean {
+  try {
+    return Number.isInteger(pid) && pid > 0 && (process.kill(pid, 0), true);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The module a process runs: each file imported inside a suite of its own, in order. */
 function groupModule(members: string[]): string {
   const specs = members.map((f) => relative(GROUPS_DIR, f));
@@ -71,7 +81,8 @@ function groupModule(members: string[]): string {
 
 /** The generated modules: a few files of one directory each, or one file alone. */
 function plan(byDir: Map<string, string[]>): string[] {
-  rmSync(GROUPS_DIR, { recursive: true, force: true });
+  // What runs that ended left (a killed run does not clean up after itself).
+  for (const pid of existsSync(GROUPS_PARENT) ? readdirSync(GROUPS_PARENT) : []) if (!running(Number(pid))) rmSync(join(GROUPS_PARENT, pid), { recursive: true, force: true });
   mkdirSync(GROUPS_DIR, { recursive: true });
   const groups: string[][] = [];
   const alone: string[][] = [];
@@ -120,7 +131,10 @@ function main(): void {
   // CI keeps the end of what a run printed: the failures are named there again, after the totals.
   stream
     .compose(reporter)
-    .on('end', () => failures.length > 0 && process.stdout.write(`${failures.join('\n')}\n`))
+    .on('end', () => {
+      rmSync(GROUPS_DIR, { recursive: true, force: true });
+      if (failures.length > 0) process.stdout.write(`${failures.join('\n')}\n`);
+    })
     .pipe(process.stdout);
 }
 
