@@ -32,17 +32,14 @@ export type SharedResponse = Extract<FetchOutcome, { kind: 'storing' | 'passing'
 export function createAnswers(env: NodeEnv) {
   const { store, logger } = env;
   /**
-   * The response fields every client of one shared outcome gets, built once per
-   * outcome (a herd of followers would otherwise rebuild the same list each);
-   * Cache-Status is added per client.
+   * The response fields every client of one shared outcome gets, built once per outcome
+   * (a herd of followers would otherwise rebuild the same list each) and kept on it
+   * (o.heads); Cache-Status is added per client. `collapsed`: the client joined another's
+   * fetch, and gets only what a hit would carry (no Set-Cookie, no private="..." field).
    */
-  const sharedHeads = new WeakMap<SharedResponse, (string[] | undefined)[]>();
-
-  /** `collapsed`: the client joined another's fetch, and gets only what a hit would carry (no Set-Cookie, no private="..." field). */
   function sharedHead(o: SharedResponse, ctx: RequestContext, collapsed: boolean): string[] {
     // One list per kind of client: a client or a peer, the fetch's leader or a follower.
-    let heads = sharedHeads.get(o);
-    if (!heads) sharedHeads.set(o, (heads = []));
+    const heads = o.heads;
     const kind = (ctx.peer === undefined ? 0 : 1) + (collapsed ? 2 : 0);
     let base = heads[kind];
     if (!base) {

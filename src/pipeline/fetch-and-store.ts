@@ -88,6 +88,7 @@ export type FetchOutcome =
       stored: EntryMeta;
       /** Taken when the fetch began: a variant made from this body (pipeline/variants.ts) carries it too. */
       purgeMark: number;
+      heads: ClientHeads;
     }
   /** A response that is not stored: passed through to its clients. */
   | {
@@ -101,12 +102,21 @@ export type FetchOutcome =
       shareable: boolean;
       /** The refusal is the response's own: requests for the key should not wait for one another for a while. */
       hitForPass: boolean;
+      heads: ClientHeads;
     }
   /**
    * A storable 200 large enough to be stored in slices instead: nothing of it was
    * read, the transfer is stopped; the clients are answered from slices.
    */
   | { kind: 'sliceable'; upstream: string };
+
+/**
+ * The response fields each kind of client of a shared response gets (answer.ts sharedHead), built
+ * by the first client of the kind. Kept on the outcome, not in a WeakMap keyed by it: V8's scavenges
+ * keep a WeakMap's entries (keys and what they hold) until a full collection, so an entry per miss
+ * carried each miss's outcome, and its body and fields, into the old generation.
+ */
+export type ClientHeads = (string[] | undefined)[];
 
 export interface FetchRequest {
   id: number;
@@ -222,6 +232,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       // but an error page made for one client's credentials is not another's.
       shareable: res.status >= 500 && (reason === 'status' || reason === 'not-reusable') && safeToShare,
       hitForPass: res.status < 500 && !requestsOwn,
+      heads: [],
     };
   }
 
@@ -389,7 +400,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     // Its connection then carried bytes nobody asked for: this response may be such bytes (origin/connection-trust.ts).
     res.onDistrust?.(whenDistrusted(deps, meta.key, body.sealedAt, { id: req.id, url: meta.url, upstream: res.upstream }));
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
-    return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
+    return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark, heads: [] };
   }
 }
 
