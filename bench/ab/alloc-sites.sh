@@ -2,7 +2,7 @@
 # Where a request's heap allocations come from, per request: a sampled heap profile of Strata (dist of $M, default
 # this checkout) under the load counts.sh gives it (wrk -c50 on CPU 1, server on CPU 0), reported by function and
 # by file (bench/load/alloc-report.ts). Counts.sh says how much; this says where. SURVIVORS=1 keeps only what a
-# scavenge did not collect (what makes scavenges cost). EXTRA: more arguments for Strata (e.g. "--disk-size 0").
+# scavenge did not collect (what makes scavenges cost); SURVIVORS=2 only what is alive at the end. EXTRA: more arguments for Strata (e.g. "--disk-size 0").
 #   miss: never-asked URLs of SIZE bytes;  hit: one stored URL of SIZE bytes;  diskhit: 1,000 URLs of SIZE bytes at
 #   random (spread-urls.lua), from disk when EXTRA keeps them out of memory ("--memory-max-object 8KiB" for 16 KiB).
 # usage: alloc-sites.sh miss|hit|diskhit [SIZE] [SECONDS] [TOP]   (e.g. alloc-sites.sh miss 1024 5 30)

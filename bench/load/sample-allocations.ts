@@ -3,7 +3,9 @@
 // V8's sampling heap profiler (a sample every 256 bytes on average: over thousands of requests
 // each function's share is precise to a few bytes a request); the second writes the profile to
 // $ALLOC_OUT. With ALLOC_SURVIVORS=1 the objects a scavenge collected are left out: what is left
-// is what lived long enough to be copied, the allocations that make scavenges cost.
+// is what lived long enough to be copied, the allocations that make scavenges cost. With
+// ALLOC_SURVIVORS=2 those a full collection collected are left out too: what is left is alive at
+// the end (set against =1, the difference is what was copied, or promoted, and died anyway).
 
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
@@ -14,8 +16,8 @@ let sampling = false;
 process.on('SIGUSR2', () => {
   if (!sampling) {
     sampling = true;
-    const survivorsOnly = process.env['ALLOC_SURVIVORS'] === '1';
-    session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivorsOnly });
+    const survivors = Number(process.env['ALLOC_SURVIVORS'] ?? 0);
+    session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: survivors < 2, includeObjectsCollectedByMinorGC: survivors < 1 });
     return;
   }
   sampling = false;
