@@ -194,15 +194,26 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
   const shared = deps.sharedMeta;
   const codingsDeps: RefreshCodingsDeps = { store, policy, logger, maxHeaderBytes: deps.bounds.maxHeaderBytes, share: (m) => shared.share(m) };
 
-  async function deleteKeys(keys: string[]): Promise<void> {
+  async function deleteKeys(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((k) => store.delete(k).catch(() => false)));
   }
 
-  /** Variants stored under another Vary field list are outdated by this response. */
-  async function dropOtherVaryShapes(meta: EntryMeta): Promise<void> {
+  /** Variants stored under another Vary field list are outdated by this response; undefined when there are none. */
+  function dropOtherVaryShapes(meta: EntryMeta): Promise<void> | undefined {
     const shape = meta.varyNames.join(',');
     const stale = store.variants(meta.primaryKey).filter((m) => m.key !== meta.key && m.varyNames.join(',') !== shape);
-    if (stale.length) await deleteKeys(stale.map((m) => m.key));
+    return stale.length ? deleteKeys(stale.map((m) => m.key)) : undefined;
+  }
+
+  /** What a committed response makes obsolete, removed; undefined when nothing is (the common miss: no promise to wait for). */
+  function tidyAfterCommit(meta: EntryMeta, displaced: readonly string[], coded: boolean): Promise<void> | undefined {
+    if (displaced.length === 0 && !coded) return dropOtherVaryShapes(meta);
+    return (async () => {
+      if (displaced.length) await deleteKeys(displaced);
+      await dropOtherVaryShapes(meta);
+      // A new body of the response: the variants made from (or sent for) the old one go.
+      if (coded) await deleteKeys(siblingCodings(store.variants(meta.primaryKey), meta));
+    })();
   }
 
   /**
@@ -388,12 +399,9 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       logger,
       logFields: { id: req.id, url: meta.url },
       notStored: 'response not stored',
-      committed: async () => {
+      committed: () => {
         stats.inc('stored');
-        if (displaced.length) await deleteKeys(displaced);
-        await dropOtherVaryShapes(meta);
-        // A new body of the response: the variants made from (or sent for) the old one go.
-        if (coded) await deleteKeys(siblingCodings(store.variants(meta.primaryKey), meta));
+        return tidyAfterCommit(meta, displaced, coded !== undefined);
       },
       over: finish,
     });

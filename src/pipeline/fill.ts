@@ -50,15 +50,30 @@ export function startFill(source: Readable, writer: BodyWriter, opts: FillOption
   };
   const stop = body.consume(
     {
+      // A chunk the writer took at once (a body held in memory): the next one can come now.
       chunk: (chunk, more) => {
-        writer.write(chunk).then(more, writeFailed);
+        let taking: void | Promise<void>;
+        try {
+          taking = writer.write(chunk);
+        } catch (err) {
+          // Not from within consume() below, which may feed the first chunk before `stop` is set.
+          queueMicrotask(() => writeFailed(err as Error));
+          return false;
+        }
+        if (taking === undefined) return true;
+        taking.then(more, writeFailed);
         return false;
       },
       end: (last) => {
-        (last ? writer.write(last) : Promise.resolve())
-          .then(() => writer.commit())
-          .then(() => opts.committed())
-          .then(() => settle(true), failFill);
+        let committing: Promise<void>;
+        try {
+          const taking = last ? writer.write(last) : undefined;
+          committing = taking ? taking.then(() => writer.commit()) : writer.commit();
+        } catch (err) {
+          failFill(err as Error);
+          return;
+        }
+        committing.then(() => opts.committed()).then(() => settle(true), failFill);
       },
       error: failFill,
     },

@@ -158,16 +158,13 @@ export class TieredStore implements CacheStore {
       for (const c of chunks) await disk.write(c);
     };
     return {
-      write: async (chunk) => {
+      write: (chunk) => {
         if (disk) return disk.write(chunk);
         if (!mem) return;
         size += chunk.length;
-        if (!this.memory.admits(size)) {
-          await overflow();
-          return (disk as BodyWriter | undefined)?.write(chunk);
-        }
+        if (!this.memory.admits(size)) return overflow().then(() => (disk as BodyWriter | undefined)?.write(chunk));
         early.push(chunk);
-        return mem!.write(chunk);
+        return mem.write(chunk);
       },
       commit: async () => {
         early = [];
@@ -253,8 +250,10 @@ export class TieredStore implements CacheStore {
       this.landedWaiters = [];
       for (const w of waiters) w();
     };
-    diskDone.then(drop, drop);
-    if (inMemory) diskDone.catch((err: unknown) => this.logger.debug({ err: (err as Error).message, key }, 'disk commit did not land'));
+    diskDone.then(drop, (err: unknown) => {
+      drop();
+      if (inMemory) this.logger.debug({ err: (err as Error).message, key }, 'disk commit did not land');
+    });
   }
 
   async update(meta: EntryMeta, opts: WriteOptions = {}): Promise<void> {

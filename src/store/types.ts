@@ -75,8 +75,13 @@ export interface StoredEntry {
 
 /** A body being written. Nothing is visible until commit() resolves. */
 export interface BodyWriter {
-  /** Resolves when the chunk is accepted (backpressure). */
-  write(chunk: Buffer): Promise<void>;
+  /**
+   * Take a chunk: undefined when it was taken at once (a body held in memory), else a promise
+   * that resolves when the writer can take more (backpressure) or rejects when it failed. Why
+   * not always a promise: a promise for every chunk, and one more for each tier it passed
+   * through, was paid on every miss, and a miss's allocation is what its scavenges cost.
+   */
+  write(chunk: Buffer): void | Promise<void>;
   /**
    * Make the entry visible. When meta.bodySize was known at open, a different
    * length rejects and stores nothing; otherwise meta.bodySize is set.

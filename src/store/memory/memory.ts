@@ -333,7 +333,7 @@ class MemoryWriter implements BodyWriter {
     private readonly meta: EntryMeta,
   ) {}
 
-  async write(chunk: Buffer): Promise<void> {
+  write(chunk: Buffer): void {
     if (this.aborted) return;
     this.size += chunk.length;
     if (this.tooLarge) return;
