@@ -88,3 +88,39 @@ test('URL order: path prefixes become one run per authority stored; nested prefi
   }
   assert.equal(order.prefixRuns([], ['a']), undefined, 'a path prefix not starting with "/" could reach into the authority');
 });
+
+// The blocks' separators are searched by number first: six characters after the prefix every URL shares
+// (url-order.ts fingerprint). The order must not depend on it: URLs that differ inside those six characters
+// or only after them, end within them, carry characters past 255 or NUL there, and URLs of another authority
+// arriving late (the shared prefix shortened while thousands of separators stand).
+for (const byKey of [true, false]) test(`URL order${byKey ? '' : ' without a map by key'}: the separators' numbers keep runs exact for URLs sharing a long prefix, past 255 and NUL characters, and a prefix shortened late`, () => {
+  const rnd = seededRandom(11);
+  const order = new UrlOrder({ byKey });
+  const stored = new Map<string, string>();
+  const base = 'http://cdn.example.com/videos/2026/';
+  const tails = ['', 'a', 'ab', 'abcdef', 'abcdefg', 'abcdeg', '\u0000', '\u00ff', '\u0100x', '\u4e2d', '\uffff', 'zzzzzzzz', '1', '12'];
+  const pick = () => tails[Math.floor(rnd() * tails.length)]!;
+  const prefixes = [base, `${base}a`, `${base}abcde`, `${base}abcdef`, `${base}\u0100`, `${base}\uffff`, `${base}1`, 'http://cdn.example.org/', 'http://cdn.example.'];
+  const check = (when: string) => {
+    for (const p of prefixes) {
+      const expected = [...stored].filter(([, u]) => u.startsWith(p)).map(([k]) => k).sort();
+      assert.deepEqual([...order.keysIn([p])].sort(), expected, `${JSON.stringify(p)} ${when}`);
+    }
+  };
+  for (let step = 0; step < 12_000; step++) {
+    if (step % 3_000 === 0) check(`at step ${step}`);
+    // Another authority from step 6,000: the prefix every URL shares becomes "http://cdn.example.".
+    const root = step >= 6_000 && rnd() < 0.3 ? 'http://cdn.example.org/' : base;
+    const url = root + pick() + pick() + (rnd() < 0.5 ? String(Math.floor(rnd() * 100)) : '');
+    const key = `GET ${url}`;
+    if (stored.has(key) && rnd() < 0.5) {
+      order.remove(key, url);
+      stored.delete(key);
+    } else if (!stored.has(key)) {
+      order.add(url, key);
+      stored.set(key, url);
+    }
+  }
+  assert.ok(stored.size > 500, `enough entries for several blocks (${stored.size})`);
+  check('at the end');
+});
