@@ -19,7 +19,7 @@ import { ALLOWED_METHODS } from '../http/max-forwards.js';
 import type { OriginResponse } from '../origin/client.js';
 import type { StoredEntry } from '../store/types.js';
 import { deliverFor, planOf, settle, type NodeEnv, type RequestContext } from './context.js';
-import type { FetchOutcome } from './fetch-and-store.js';
+import type { FetchOutcome } from './fetch-outcome.js';
 import { resumeFromStore, resumingReader, storedCopy } from './resume-from-store.js';
 import { sendBody } from './send-body.js';
 import { createVariants } from './variants.js';

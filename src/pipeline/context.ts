@@ -33,7 +33,7 @@ import type { CacheStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import type { InFlight } from '../util/in-flight.js';
 import type { InFlightRefusals } from './refused.js';
-import type { FetchOutcome } from './fetch-and-store.js';
+import type { FetchOutcome } from './fetch-outcome.js';
 import type { Interest } from './fetch-interest.js';
 import { clientScheme } from '../server/request-guard.js';
 import { forwardHeaders } from './forward-headers.js';

@@ -9,7 +9,7 @@ import type { EntryMeta } from '../entry.js';
 import type { StrataError } from '../errors.js';
 import type { OriginRequest, OriginResponse } from '../origin/client.js';
 import type { ClusterPath, FillProgress } from './context.js';
-import type { FetchDeps } from './fetch-and-store.js';
+import type { FetchDeps } from './fetch-outcome.js';
 
 /**
  * The fetch step's one choice, for whole objects and slices alike: through the

@@ -10,7 +10,8 @@
 //   context.ts     what the steps share; settle(), the one place an outcome is recorded
 //   on-miss.ts     a request the cache cannot answer alone, routed once: slices, whole, or pass
 //   shared-fetch.ts  one fetch per key (join, lead, alone) and each client's answer from its outcome
-//   fetch-and-store.ts  the origin fetch and its named result (failed, validated, storing, passing, sliceable)
+//   fetch-and-store.ts  the origin fetch, and the store work that follows it
+//   fetch-outcome.ts  what a fetch is asked, and its named result (failed, validated, storing, passing, sliceable)
 //   slices.ts      large objects as fixed-size slices, presented as one stored entry
 //   fill.ts        the one tier fill, for whole objects and slices: shared body → store, sealed at commit
 //   pass.ts        requests passed through as they are

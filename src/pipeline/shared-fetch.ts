@@ -1,7 +1,7 @@
 // A fetch for a cacheable request and the answer each client gets from it. One
 // fetch per key in flight (coalesce/): a request joins the fetch in flight, or
 // leads a new one, or fetches alone when its answer is its own (Authorization,
-// no-store) or the key is in hit-for-pass. The fetch's outcome (fetch-and-store.ts)
+// no-store) or the key is in hit-for-pass. The fetch's outcome (fetch-outcome.ts)
 // is shared; each client collapsed onto it switches on it here. Also the fetches
 // no client waits for: background revalidation (stale-while-revalidate) and fill.
 // When the fetch fails, each client's stale entry may answer instead, as
@@ -26,7 +26,7 @@ import { isCodingKeyed } from '../transform/select.js';
 import type { EntryMeta, StoredEntry } from '../store/types.js';
 import type { Answers } from './answer.js';
 import { originHeaders, planOf, type PathEnv, type RequestContext } from './context.js';
-import { type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-and-store.js';
+import { type FetchOutcome, type FetchRequest, type FetchWork } from './fetch-outcome.js';
 import { forFill, identityFromOrigin } from './forward-headers.js';
 import { failureOf } from './fetch-source.js';
 import { fetchInterest, type Interest } from './fetch-interest.js';

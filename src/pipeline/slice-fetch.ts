@@ -12,7 +12,7 @@ import { StrataError } from '../errors.js';
 import { parseContentRange } from '../http/range.js';
 import type { EntryMeta } from '../store/types.js';
 import { startFill } from './fill.js';
-import type { FetchOutcome, FetchWork } from './fetch-and-store.js';
+import type { FetchOutcome, FetchWork } from './fetch-outcome.js';
 import { edgeTiersOf, fetchFrom, softPurgedLike, whenDistrusted } from './fetch-source.js';
 import type { SliceDeps, SliceRequest } from './slices.js';
 

@@ -12,7 +12,7 @@ import { CONTENT_DIGEST_FIELDS, type HeaderMap } from '../http/headers.js';
 import { parseContentRange } from '../http/range.js';
 import type { StrataError } from '../errors.js';
 import type { EntryMeta, StoredEntry } from '../store/types.js';
-import type { FetchOutcome } from './fetch-and-store.js';
+import type { FetchOutcome } from './fetch-outcome.js';
 
 /** What the slicer's open() finds (pipeline/slices.ts). */
 export type SlicedObject =

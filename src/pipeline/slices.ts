@@ -49,7 +49,7 @@ import type { OriginClient } from '../origin/client.js';
 import type { Body, EntryMeta, Purgeable, Store, StoredEntry } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { isWholeAnswer, newsOfObject, objectHeaders, ownSlice, sameVersion, SliceChangedError, trimmed, whyNot, type SlicedObject, type WholeAnswer, type SliceSource, type SliceVersion } from './slice-parts.js';
-import type { FetchDeps, FetchOutcome, FetchRequest, FetchWork } from './fetch-and-store.js';
+import type { FetchDeps, FetchOutcome, FetchRequest, FetchWork } from './fetch-outcome.js';
 import { failureOf } from './fetch-source.js';
 import { fetchSlice } from './slice-fetch.js';
 
@@ -64,7 +64,7 @@ export interface SliceDeps {
   windowBytes: number;
   thresholdBytes: number;
   sliceBytes: number;
-  /** The cluster: slices of an object another node owns come through the owner (fetch-and-store.ts fetchFrom). */
+  /** The cluster: slices of an object another node owns come through the owner (fetch-source.ts fetchFrom). */
   cluster?: FetchDeps['cluster'];
   edgeCopy?: FetchDeps['edgeCopy'];
   /** Values and empty lists shared between stored entries (the fetcher's own, so both share one table). */
