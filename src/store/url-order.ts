@@ -89,18 +89,18 @@ export class UrlOrder {
       if (held.urls[held.keys.indexOf(key)] === url) return;
       this.remove(key);
     }
-    this.cover(url);
+    const f = this.cover(url);
     if (this.blocks.length === 0) {
       const b = { urls: [url], keys: [key] };
       this.blocks.push(b);
       this.sepUrls.push(url);
       this.sepKeys.push(key);
-      this.sepFps.push(this.fingerprint(url));
+      this.sepFps.push(f);
       this.blockOf?.set(key, b);
       this.count = 1;
       return;
     }
-    const bi = this.blockFor(url, key);
+    const bi = this.blockFor(url, key, f);
     const b = this.blocks[bi]!;
     const at = this.indexIn(b, url, key);
     if (!this.blockOf && b.keys[at] === key && b.urls[at] === url) return;
@@ -112,7 +112,7 @@ export class UrlOrder {
     if (bi === this.blocks.length - 1 && at === b.urls.length - 1) {
       this.sepUrls[bi] = url;
       this.sepKeys[bi] = key;
-      this.sepFps[bi] = this.fingerprint(url);
+      this.sepFps[bi] = f;
     }
     if (b.urls.length > BLOCK) {
       const half = b.urls.length >> 1;
@@ -126,18 +126,20 @@ export class UrlOrder {
     }
   }
 
-  /** The shared prefix shortened, when `url` does not start with it, to what they share; the numbers made again. */
-  private cover(url: string): void {
+  /**
+   * The shared prefix shortened, when `url` does not start with it, to what they share (the
+   * numbers made again); `url`'s number.
+   */
+  private cover(url: string): number {
     const p = this.prefix;
-    if (p === undefined) {
-      this.prefix = url;
-      return;
+    if (p === undefined) this.prefix = url;
+    else if (!url.startsWith(p)) {
+      let n = 0;
+      while (n < p.length && p.charCodeAt(n) === url.charCodeAt(n)) n++;
+      this.prefix = p.slice(0, n);
+      for (let i = 0; i < this.sepUrls.length; i++) this.sepFps[i] = this.fingerprint(this.sepUrls[i]!);
     }
-    if (url.startsWith(p)) return;
-    let n = 0;
-    while (n < p.length && p.charCodeAt(n) === url.charCodeAt(n)) n++;
-    this.prefix = p.slice(0, n);
-    for (let i = 0; i < this.sepUrls.length; i++) this.sepFps[i] = this.fingerprint(this.sepUrls[i]!);
+    return this.fingerprint(url);
   }
 
   /**
@@ -176,7 +178,8 @@ export class UrlOrder {
       this.blockOf.delete(key);
     } else {
       if (url === undefined || this.blocks.length === 0) return;
-      bi = this.blockFor(url, key);
+      // A URL without the shared prefix was never added (a removal naming another): by string only.
+      bi = this.blockFor(url, key, this.prefix !== undefined && url.startsWith(this.prefix) ? this.fingerprint(url) : -1);
       b = this.blocks[bi]!;
       at = this.indexIn(b, url, key);
       if (b.keys[at] !== key || b.urls[at] !== url) return;
@@ -309,12 +312,13 @@ export class UrlOrder {
     return this.search((u) => u > p && !u.startsWith(p));
   }
 
-  /** The block a pair belongs in: the first whose last pair is not before it, else the last block. */
-  private blockFor(url: string, key: string): number {
+  /**
+   * The block a pair belongs in: the first whose last pair is not before it, else the last block.
+   * `f`: the URL's number (fingerprint()), or -1 to compare strings only.
+   */
+  private blockFor(url: string, key: string, f: number): number {
     let lo = 0;
     let hi = this.blocks.length - 1;
-    // A URL without the shared prefix was never added (a removal naming another): by string only.
-    const f = this.prefix !== undefined && url.startsWith(this.prefix) ? this.fingerprint(url) : -1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const sf = f < 0 ? -1 : this.sepFps[mid]!;
