@@ -1,9 +1,12 @@
 // A client that fell behind a shared origin body (coalesce/shared-body.ts sheds
 // it rather than let it pace the fill and the other clients) continues from the
 // stored copy once the fill has committed: the bytes it still lacks are read from
-// the store (a disk body reads only them). If the entry is not there as the same
-// response — the fill failed, or a newer response replaced it meanwhile — the
-// client's connection is cut: it never receives bytes of another response.
+// the store (a disk body reads only them). If the entry is not there with the same
+// bytes — the fill failed, or was kept out of the store (a purge while it ran) and
+// another response took its place — the client's connection is cut: it never
+// receives bytes of another response. A response stored meanwhile with the same
+// strong ETag and length has the same bytes (RFC 9110 §8.8.1: a strong validator
+// changes whenever the representation data does): the client continues from it.
 // A variant made from a shared body (pipeline/variants.ts) reads it the same way:
 // its reader is shed like such a client and continues from the stored source.
 
@@ -46,10 +49,31 @@ export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: P
   return { sent: r.sent, complete: r.complete };
 }
 
-/** The stored copy of `stored`, when it is that response and holds at least `offset` bytes. */
+/**
+ * Another response of the same key whose bytes are `stored`'s: the same strong ETag, status, coding and length.
+ * Never a variant Strata made (its bytes change under one ETag when recompressed) nor a weak ETag's.
+ */
+function sameBytes(entry: StoredEntry, stored: EntryMeta): boolean {
+  const etag = stored.headers['etag'];
+  const meta = entry.meta;
+  return (
+    etag !== undefined &&
+    !etag.startsWith('W/') &&
+    meta.key === stored.key &&
+    meta.headers['etag'] === etag &&
+    meta.status === stored.status &&
+    meta.transform === undefined &&
+    stored.transform === undefined &&
+    meta.headers['content-encoding'] === stored.headers['content-encoding'] &&
+    // Unknown when the fill began (no Content-Length): the client was sent chunks, and the ETag vouches for the end.
+    (stored.bodySize < 0 || entry.body.size === stored.bodySize)
+  );
+}
+
+/** The stored copy of `stored` (that response, or one with the same bytes: sameBytes), when it holds at least `offset` bytes. */
 export async function storedCopy(store: Store, stored: EntryMeta, offset: number): Promise<StoredEntry | undefined> {
   const entry = store.peek(stored.key) ?? (await store.get(stored.key).catch(() => undefined));
-  return entry && sameResponse(entry.meta, stored) && offset <= entry.body.size ? entry : undefined;
+  return entry && (sameResponse(entry.meta, stored) || sameBytes(entry, stored)) && offset <= entry.body.size ? entry : undefined;
 }
 
 /**
@@ -87,7 +111,7 @@ export function resumingReader(store: Store, body: SharedBody, stored: EntryMeta
     if (r.destroyed) return;
     const entry = await storedCopy(store, stored, pushed);
     if (r.destroyed) return;
-    if (!entry) return void r.destroy(new Error('fell behind the shared body, and its stored copy is not there as the same response'));
+    if (!entry) return void r.destroy(new Error('fell behind the shared body, and its stored copy is not there with the same bytes'));
     if (pushed === entry.body.size) return void r.push(null);
     const s = entry.body.stream(pushed, entry.body.size - 1);
     rest = s;
