@@ -17,11 +17,7 @@ waitf $D/origin.out; OP=$(field $D/origin.out port)
   $M/dist/bench/load/strata-server.js --origin http://127.0.0.1:$OP --cache-dir $D/ca --ephemeral $EXTRA > $D/strata.out 2> $D/strata.err) &
 waitf $D/strata.out
 URL=http://127.0.0.1:$(field $D/strata.out port); PID=$(field $D/strata.out pid)
-load() {
-  if [ $KIND = miss ]; then PFX=/bench/miss-$SIZE/$1 taskset -c 1 wrk -t1 -c50 -d${2}s -s $AB_DIR/unique-urls.lua $URL
-  elif [ $KIND = diskhit ]; then PFX=/bench/hit-$SIZE/ taskset -c 1 wrk -t1 -c50 -d${2}s -s $AB_DIR/spread-urls.lua $URL
-  else taskset -c 1 wrk -t1 -c50 -d${2}s $URL/bench/hit-$SIZE; fi
-}
+load() { ab_load $KIND $SIZE $URL $1 $2; }
 if [ $KIND = hit ]; then curl -s -o /dev/null $URL/bench/hit-$SIZE; fi
 load warm 3 > /dev/null
 kill -USR2 $PID

@@ -21,11 +21,7 @@ if [ $KIND = miss ]; then BASE="bare-proxy.js http://127.0.0.1:$OP 0"; else BASE
 (sleep $HOLD | taskset -c 0 node $FLAGS $M/dist/bench/load/$BASE > $D/bare.out 2> $D/bare.err) &
 waitf $D/strata.out; waitf $D/bare.out
 # load NAME PHASE SECONDS: wrk against NAME; misses under a path prefix of their own (every URL never asked before).
-load() {
-  local url=http://127.0.0.1:$(field $D/$1.out port)
-  if [ $KIND = miss ]; then PFX=/bench/miss-$SIZE/$1-$2 taskset -c 1 wrk -t1 -c50 -d${3}s -s $AB_DIR/unique-urls.lua $url
-  else taskset -c 1 wrk -t1 -c50 -d${3}s $url/bench/hit-$SIZE; fi
-}
+load() { ab_load $KIND $SIZE http://127.0.0.1:$(field $D/$1.out port) $1-$2 $3; }
 one() {
   local f=$D/$1.out pid=$(field $D/$1.out pid)
   load $1 warm 3 > /dev/null

@@ -15,3 +15,11 @@ measure() { local p=$1 label=$2 s=$3; shift 3; local t0=$(ticks $p)
   local n=$(echo "$out" | grep 'requests in' | awk '{print $1}'); local rps=$(echo "$out" | grep Requests/sec | awk '{print $2}')
   echo "$label rps $rps cpu/req $(echo "scale=2; ($t1-$t0)*10000/$n" | bc) us"; }
 ab_stop() { pkill -f "sleep $HOLD"; sleep 1; rm -rf "$1"; }
+# ab_load KIND SIZE URL TAG SECONDS: wrk -c50 on CPU 1 against the server at URL. miss: never-asked URLs of SIZE bytes
+# (under a path prefix of TAG's own); hit: one stored URL; diskhit: 1,000 stored URLs at random (spread-urls.lua).
+ab_load() {
+  local kind=$1 size=$2 url=$3 tag=$4 s=$5
+  if [ $kind = miss ]; then PFX=/bench/miss-$size/$tag taskset -c 1 wrk -t1 -c50 -d${s}s -s $AB_DIR/unique-urls.lua $url
+  elif [ $kind = diskhit ]; then PFX=/bench/hit-$size/ taskset -c 1 wrk -t1 -c50 -d${s}s -s $AB_DIR/spread-urls.lua $url
+  else taskset -c 1 wrk -t1 -c50 -d${s}s $url/bench/hit-$size; fi
+}

@@ -1,4 +1,4 @@
-// Counts the promises a process creates between two SIGUSR2 signals (bench/ab/misscount.sh):
+// Counts the promises a process creates between two SIGUSR2 signals (bench/ab/counts.sh):
 // loaded with `node --import ./dist/bench/load/count-promises.js`. The first signal starts
 // the count, the second prints {"promises":N} on stderr. A count per request does not move
 // with the machine's speed, unlike CPU time on this VM.

@@ -39,7 +39,7 @@ export function createAnswers(env: NodeEnv) {
    */
   function sharedHead(o: SharedResponse, ctx: RequestContext, collapsed: boolean): string[] {
     // One list per kind of client: a client or a peer, the fetch's leader or a follower.
-    const heads = o.heads;
+    const heads = (o.heads ??= []);
     const kind = (ctx.peer === undefined ? 0 : 1) + (collapsed ? 2 : 0);
     let base = heads[kind];
     if (!base) {

@@ -100,7 +100,6 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
       // but an error page made for one client's credentials is not another's.
       shareable: res.status >= 500 && (reason === 'status' || reason === 'not-reusable') && safeToShare,
       hitForPass: res.status < 500 && !requestsOwn,
-      heads: [],
     };
   }
 
@@ -265,7 +264,7 @@ export function createFetcher(deps: FetchDeps): (req: FetchRequest) => FetchWork
     // Its connection then carried bytes nobody asked for: this response may be such bytes (origin/connection-trust.ts).
     res.onDistrust?.(whenDistrusted(deps, meta.key, body.sealedAt, { id: req.id, url: meta.url, upstream: res.upstream }));
     const clientHeaders = coded ? coded.clientHeaders(meta) : res.headers;
-    return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark, heads: [] };
+    return { kind: 'storing', upstream: res.upstream, status: res.status, headers: clientHeaders, body, stored: meta, purgeMark };
   }
 }
 

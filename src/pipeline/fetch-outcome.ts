@@ -56,7 +56,7 @@ export type FetchOutcome =
       stored: EntryMeta;
       /** Taken when the fetch began: a variant made from this body (pipeline/variants.ts) carries it too. */
       purgeMark: number;
-      heads: ClientHeads;
+      heads?: ClientHeads;
     }
   /** A response that is not stored: passed through to its clients. */
   | {
@@ -70,7 +70,7 @@ export type FetchOutcome =
       shareable: boolean;
       /** The refusal is the response's own: requests for the key should not wait for one another for a while. */
       hitForPass: boolean;
-      heads: ClientHeads;
+      heads?: ClientHeads;
     }
   /**
    * A storable 200 large enough to be stored in slices instead: nothing of it was
@@ -80,7 +80,7 @@ export type FetchOutcome =
 
 /**
  * The response fields each kind of client of a shared response gets (answer.ts sharedHead), built
- * by the first client of the kind. Kept on the outcome, not in a WeakMap keyed by it: V8's scavenges
+ * by the first client of the kind; absent until a client is answered, so a fetch need not make it. Kept on the outcome, not in a WeakMap keyed by it: V8's scavenges
  * keep a WeakMap's entries (keys and what they hold) until a full collection, so an entry per miss
  * carried each miss's outcome, and its body and fields, into the old generation.
  */

@@ -50,8 +50,9 @@ export async function resumeFromStore(store: Store, stored: EntryMeta, sealed: P
 }
 
 /**
- * Another response of the same key whose bytes are `stored`'s: the same strong ETag, status, coding and length.
- * Never a variant Strata made (its bytes change under one ETag when recompressed) nor a weak ETag's.
+ * Another response under `stored`'s key (storedCopy looks it up by it) whose bytes are `stored`'s: the same
+ * strong ETag, status, coding and length. Never a variant Strata made (its bytes change under one ETag when
+ * recompressed) nor a weak ETag's.
  */
 function sameBytes(entry: StoredEntry, stored: EntryMeta): boolean {
   const etag = stored.headers['etag'];
@@ -59,7 +60,6 @@ function sameBytes(entry: StoredEntry, stored: EntryMeta): boolean {
   return (
     etag !== undefined &&
     !etag.startsWith('W/') &&
-    meta.key === stored.key &&
     meta.headers['etag'] === etag &&
     meta.status === stored.status &&
     meta.transform === undefined &&

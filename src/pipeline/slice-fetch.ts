@@ -60,7 +60,7 @@ export function fetchSlice(deps: SliceDeps, req: SliceRequest, index: number): F
       setImmediate(() => body.abandonIfUnread());
       finish(false);
       const reason = edgeTiers === 'none' ? 'edge-copy' : res.status !== 206 ? 'status' : !cr || !validator ? 'not-reusable' : verdict && !verdict.store ? verdict.reason : 'status';
-      return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false, heads: [] };
+      return { kind: 'passing', upstream: res.upstream, status: res.status, headers: res.headers, body, reason, shareable: false, hitForPass: false };
     }
     const d = verdict.decision;
     // A slice of a copy the owner soft-purged is soft-purged here too (fetch-source.ts).
@@ -90,7 +90,7 @@ export function fetchSlice(deps: SliceDeps, req: SliceRequest, index: number): F
     });
     // Its connection then carried bytes nobody asked for: this slice may be such bytes (origin/connection-trust.ts).
     res.onDistrust?.(whenDistrusted({ stats, logger, store }, meta.key, body.sealedAt));
-    return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark, heads: [] };
+    return { kind: 'storing', upstream: res.upstream, status: 206, headers: res.headers, body, stored: meta, purgeMark };
   })().catch((err: unknown): FetchOutcome => {
     finish(false);
     return { kind: 'failed', error: err instanceof StrataError ? err : new StrataError('INTERNAL', (err as Error).message) };
