@@ -181,8 +181,8 @@ export class TieredStore implements CacheStore {
           this.tickets.retire(ticket);
           throw err;
         }
-        // This body is now the newest for the key: older disk writes still landing must not.
-        this.tickets.cancel(meta.key, true);
+        // The newest body of the key: older writes, landing or still streaming, must not land over it.
+        this.tickets.supersedeOlder(ticket);
         ticket.committed = true;
         // Its body only: handing the entry out would unpack its metadata (memory-entry.ts).
         const held = mem ? this.memory.heldBody(meta.key) : undefined;

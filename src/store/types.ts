@@ -184,10 +184,10 @@ export class BodyLengthError extends Error {
   }
 }
 
-/** A write cancelled while in flight: by a delete, an invalidate() or a purge covering it, or a newer commit of its key. */
+/** A write cancelled while in flight: by a delete, an invalidate() or a purge covering it, or the commit of a newer response of its key. */
 export class SupersededError extends Error {
   readonly code = 'ESUPERSEDED';
   constructor(key: string) {
-    super(`entry ${JSON.stringify(key)} was invalidated while being written; not stored`);
+    super(`entry ${JSON.stringify(key)} was superseded while being written (a purge, a delete, or a newer response of the key); not stored`);
   }
 }

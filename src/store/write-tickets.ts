@@ -1,8 +1,9 @@
-// The tiered store's writes in flight, by key: one ticket per write from open()
-// until its disk write has landed (or failed). A delete of its key, an
-// invalidation of its URI, a purge covering it, or — once it has committed — a
-// newer commit of the same key cancels it: a cancelled write never becomes
-// visible, and its disk tier lands nothing (DiskWriteOptions.wanted).
+// The tiered store's writes in flight, by key, in the order they were opened (the
+// order their responses arrived): one ticket per write from open() until its disk
+// write has landed (or failed). A delete of its key, an invalidation of its URI, a
+// purge covering it, or the commit of a write of the key opened after it cancels
+// it: a cancelled write never becomes visible, and its disk tier lands nothing
+// (DiskWriteOptions.wanted).
 
 import type { HeldEntry } from './memory/memory-entry.js';
 import { isOfUri } from '../cache/key.js';
@@ -52,9 +53,21 @@ export class WriteTickets {
     return undefined;
   }
 
-  /** Cancel the key's writes in flight (only those already committed, when `committedOnly`). */
-  cancel(key: string, committedOnly = false): void {
-    for (const t of this.byKey.get(key) ?? []) if (!committedOnly || t.committed) t.cancelled = true;
+  /** Cancel the key's writes in flight. */
+  cancel(key: string): void {
+    for (const t of this.byKey.get(key) ?? []) t.cancelled = true;
+  }
+
+  /**
+   * `t` commits: the key's writes opened before it are older responses (RFC 9111 §4: the most
+   * recent is used), whether landing or still streaming; those still streaming never become
+   * visible. A write opened after it that committed first has cancelled `t` already.
+   */
+  supersedeOlder(t: Ticket): void {
+    for (const other of this.byKey.get(t.key) ?? []) {
+      if (other === t) return;
+      other.cancelled = true;
+    }
   }
 
   /** Metadata updated while committed writes of its key land: they land with it (only the body it `refreshes`, when named). */

@@ -221,7 +221,7 @@ test('a soft purge while a hit is being looked up keeps the variant made for it 
     assert.equal(zlib.brotliDecompressSync(during.body).toString(), BODY);
     // A stored variant is committed before its client gets its end.
     assert.deepEqual(variantsOf(h, '/sp').map((m) => m.varyValues['accept-encoding']), ['identity'], 'the variant made from the purged entry did not land');
-    await h.logged((l) => l['msg'] === 'variant not stored' && /invalidated while being written/.test(String(l['err'])));
+    await h.logged((l) => l['msg'] === 'variant not stored' && /superseded while being written/.test(String(l['err'])));
 
     const after = await h.get('/sp', { 'accept-encoding': 'br' });
     assert.match(after.headers['cache-status']!, /fwd=stale; fwd-status=304/, 'stale after the purge: revalidated, not a fresh-looking made variant');

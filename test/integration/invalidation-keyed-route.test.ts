@@ -71,7 +71,7 @@ test('a POST on a keyed route invalidates every keyed version and variant in bot
     };
     answer(0);
     assert.equal((await before).text, 'v1 tablet -', 'begun before the write: its own answer');
-    await h.logged((l) => l['msg'] === 'response not stored' && /invalidated while being written/.test(String(l['err'])));
+    await h.logged((l) => l['msg'] === 'response not stored' && /superseded while being written/.test(String(l['err'])));
     answer(1);
     assert.equal((await after).text, 'v2 tablet -', 'begun after the write answered: the new version');
     await h.stored(versions.length + 1);

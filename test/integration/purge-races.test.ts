@@ -33,7 +33,7 @@ test('a purge during a fill in flight: the fill does not land, the next request 
     assert.equal(json(r)['purged'], 0, 'nothing stored yet');
     release();
     assert.equal((await first).text, 'version 1', 'the client of the fill still gets its whole answer');
-    await h.logged((l) => l['msg'] === 'response not stored' && /invalidated while being written/.test(String(l['err'])));
+    await h.logged((l) => l['msg'] === 'response not stored' && /superseded while being written/.test(String(l['err'])));
     const next = await h.get('/slow', site);
     assert.equal(next.text, 'version 2');
     assert.match(next.headers['cache-status']!, /fwd=uri-miss/);
@@ -136,7 +136,7 @@ test('a request after a purge does not join a fetch that began before it; that f
       assert.equal((await late).text, 'after the purge');
       answer(waiting[0]!, 'before the purge');
       for (const r of await Promise.all(early)) assert.equal(r.text, 'before the purge', 'clients already on the old fetch still get it');
-      await h.logged((l) => l['msg'] === 'response not stored' && /invalidated while being written/.test(String(l['err'])));
+      await h.logged((l) => l['msg'] === 'response not stored' && /superseded while being written/.test(String(l['err'])));
       const next = await h.get('/c', site);
       assert.match(next.headers['cache-status']!, /; hit/);
       assert.equal(next.text, 'after the purge', JSON.stringify(body));
