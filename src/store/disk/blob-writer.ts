@@ -71,10 +71,12 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
     });
     return f;
   };
+  const removeTmp = () => void rm(tmpPath, { force: true }).catch(() => undefined);
   const discard = () => {
     uncount();
-    file?.destroy();
-    void rm(tmpPath, { force: true }).catch(() => undefined);
+    // Removed once closed: a file whose open is still pending would be created after an rm made now.
+    if (file && !file.closed) file.once('close', removeTmp).destroy();
+    else removeTmp();
   };
   const shedIt = () => {
     shed = true;
@@ -130,6 +132,14 @@ export function openBlobWriter(tier: DiskTier, meta: EntryMeta, opts: DiskWriteO
   return {
     write: async (chunk) => {
       if (aborted) return;
+      // Cancelled while it streams (a purge, a delete, a newer response of the key): what it
+      // wrote goes now, not when the origin's body ends — a large one held its temp space
+      // (counted against the budget, so evicting live entries) for the rest of its transfer.
+      if (opts.wanted && !opts.wanted()) {
+        aborted = true;
+        discard();
+        return;
+      }
       size += chunk.length;
       if (tooLarge || shed) return;
       if (size > maxBytes) {
